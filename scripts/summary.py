@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Add up the results of every test stage into the one line scripts/test ends with.
+
+Reads RESULTS_DIR/style (pass|fail), RESULTS_DIR/unit.json (meson's testlog, one JSON
+object per line) and RESULTS_DIR/integration.xml (pytest's JUnit XML). A missing
+stage counts as one failure, so a stage that silently did not run cannot pass.
+Exit status 0 only when nothing failed and something ran.
+"""
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+
+def main(d: Path) -> int:
+    passed = failed = skipped = 0
+
+    style = d / "style"
+    if style.exists() and style.read_text().strip() == "pass":
+        passed += 1
+    else:
+        failed += 1
+
+    unit = d / "unit.json"
+    if unit.exists():
+        for line in unit.read_text().splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)["result"]
+            if r == "OK":
+                passed += 1
+            elif r == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+    else:
+        print("unit tests: no results")
+        failed += 1
+
+    integ = d / "integration.xml"
+    if integ.exists():
+        root = ET.parse(integ).getroot()
+        for case in root.iter("testcase"):
+            if case.find("skipped") is not None:
+                skipped += 1
+            elif case.find("failure") is not None or case.find("error") is not None:
+                failed += 1
+            else:
+                passed += 1
+    else:
+        print("integration tests: no results")
+        failed += 1
+
+    line = f"{passed} passed, {failed} failed"
+    if skipped:
+        line += f", {skipped} skipped"
+    print(line)
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Small helpers every part needs: whole reads and writes that survive EINTR
+ * and short counts, and the size syntax used on command lines (`512M`).
+ */
+#ifndef VPS_COMMON_UTIL_H
+#define VPS_COMMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+ssize_t write_all(int fd, const void *buf, size_t len);
+ssize_t read_all(int fd, void *buf, size_t len);
+
+/*
+ * Parse a size such as "4096", "512K", "512M", "2G" (binary units; a
+ * trailing "iB" or "B" is accepted). Returns 0 or -EINVAL / -ERANGE.
+ */
+int parse_size(const char *s, uint64_t *out);
+
+/* Read a whole file into a fresh NUL-terminated buffer; -errno on failure. */
+int read_file(const char *path, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Guest physical memory as the monitor sees it: a short list of regions,
+ * each a host mapping of guest RAM. Every access the monitor makes on behalf
+ * of a guest goes through gpa_ptr(), which checks the whole range [gpa,
+ * gpa+len) against one region, so a guest-supplied address or length can
+ * never reach outside guest RAM (no wrap-around, no straddling a hole).
+ */
+#ifndef VPS_VMM_MEM_H
+#define VPS_VMM_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 4
+
+struct mem_region {
+	uint64_t gpa; /* guest-physical start */
+	uint64_t size; /* bytes */
+	uint8_t *hva; /* host mapping of the region */
+};
+
+struct guest_mem {
+	struct mem_region r[GUEST_MEM_MAX_REGIONS];
+	unsigned int nr;
+};
+
+/* Add a region; regions must not overlap. Returns 0 or -EINVAL / -ENOSPC. */
+int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *hva);
+
+/*
+ * Host pointer for guest range [gpa, gpa + len), or NULL when any byte of it
+ * is outside RAM. len == 0 is checked as a one-byte range at gpa.
+ */
+void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+#endif

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vCPU creation and the run loop: KVM_RUN, then dispatch of the exit to the
+ * port-I/O bus. An exit the guest can cause is never fatal to the host
+ * process beyond stopping this VM: it is logged (rate limited) and the VM
+ * ends with a status that says why.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vmm/vm.h"
+
+int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out)
+{
+	struct vcpu *v;
+	int size, ret;
+
+	if (vm->nr_vcpus >= VM_MAX_VCPUS)
+		return -ENOSPC;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		ret = -errno;
+		pr_err("KVM_CREATE_VCPU %u: %s", id, strerror(errno));
+		goto err_free;
+	}
+	size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (int)sizeof(struct kvm_run)) {
+		ret = size < 0 ? -errno : -EINVAL;
+		pr_err("KVM_GET_VCPU_MMAP_SIZE: %d", size);
+		goto err_close;
+	}
+	v->run_size = size;
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		ret = -errno;
+		pr_err("mmap kvm_run: %s", strerror(errno));
+		goto err_close;
+	}
+	vm->vcpus[vm->nr_vcpus++] = v;
+	*out = v;
+	return 0;
+
+err_close:
+	close(v->fd);
+err_free:
+	free(v);
+	return ret;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (!v)
+		return;
+	munmap(v->run, v->run_size);
+	close(v->fd);
+	free(v);
+}
+
+static void vcpu_handle_pio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data;
+	uint32_t i;
+
+	/* KVM guarantees data_offset lies inside the run page; count can repeat (rep outs). */
+	data = (uint8_t *)run + run->io.data_offset;
+	for (i = 0; i < run->io.count; i++) {
+		iobus_access(&v->vm->pio, run->io.port, data, run->io.size,
+			     run->io.direction == KVM_EXIT_IO_OUT);
+		data += run->io.size;
+	}
+}
+
+int vcpu_run_loop(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct kvm_run *run = v->run;
+
+	while (__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST) == VM_RUNNING) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			pr_err("vcpu %u: KVM_RUN: %s", v->id, strerror(errno));
+			vm_request_exit(vm, VM_ERROR, 0);
+			return -errno;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			vcpu_handle_pio(v);
+			break;
+		case KVM_EXIT_HLT:
+			vm_request_exit(vm, VM_HALTED, 0);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			vm_request_exit(vm, VM_SHUTDOWN, 0);
+			break;
+		case KVM_EXIT_MMIO:
+			/* Nothing is mapped there: reads see all ones, writes vanish. */
+			if (!run->mmio.is_write)
+				memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+			pr_ratelimited(LOG_DEBUG, "vcpu %u: unclaimed mmio at %#llx", v->id,
+				       (unsigned long long)run->mmio.phys_addr);
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			pr_err("vcpu %u: entry failed, hardware reason %#llx", v->id,
+			       (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			vm_request_exit(vm, VM_ERROR, 0);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			/*
+			 * An instruction KVM could not emulate is the guest's doing
+			 * (PVM hosts report a triple fault this way too): the guest
+			 * crashed, the monitor did not.
+			 */
+			pr_err("vcpu %u: KVM internal error, suberror %u", v->id,
+			       run->internal.suberror);
+			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
+				vm_request_exit(vm, VM_SHUTDOWN, 0);
+			else
+				vm_request_exit(vm, VM_ERROR, 0);
+			break;
+		default:
+			pr_err("vcpu %u: unhandled exit reason %u", v->id, run->exit_reason);
+			vm_request_exit(vm, VM_ERROR, 0);
+			break;
+		}
+	}
+	return 0;
+}
