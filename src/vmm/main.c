@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * vps-vmm: the per-VM monitor process. This first form runs micro-guests
- * (raw x86 payloads, real or long mode) with a UART and the test exit port;
- * Linux boot, virtio devices and the control socket grow from it.
+ * vps-vmm: the per-VM monitor process. Reads its configuration (flags or a
+ * JSON file, see config.h), opens every file it needs, builds the VM, starts
+ * one thread per vCPU and serves the control socket on the main thread until
+ * the guest stops.
  *
- * Exit status, for a supervisor:
- *   0   the guest halted or powered off
+ * Exit status, for a supervisor (docs/vmm.md):
+ *   0   the guest powered off or halted
  *   1   the monitor failed (KVM refused something, out of memory)
  *   2   bad command line or configuration
- *   4   the guest crashed (triple fault)
- *   N   with --exit-port: the byte the guest wrote to port 0xf4
+ *   3   the guest asked for a reboot: start it again
+ *   4   the guest crashed (triple fault, unemulatable instruction)
+ *   5   stopped hard through the control socket
+ *   N   micro-guests with exit_port: the byte the guest wrote to port 0xf4
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,171 +25,186 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "vmm/arch/x86/micro.h"
+#include "vmm/config.h"
+#include "vmm/control.h"
 #include "vmm/devices/exitport.h"
 #include "vmm/devices/serial.h"
 #include "vmm/vm.h"
 
-#define EXIT_MONITOR_FAILED 1
-#define EXIT_BAD_CONFIG 2
-#define EXIT_GUEST_CRASHED 4
-
-struct opts {
-	const char *micro;
-	enum micro_mode mode;
-	uint64_t memory;
-	int exit_port;
-	const char *serial;
+enum {
+	EXIT_POWEROFF = 0,
+	EXIT_MONITOR_FAILED = 1,
+	EXIT_BAD_CONFIG = 2,
+	EXIT_REBOOT = 3,
+	EXIT_GUEST_CRASHED = 4,
+	EXIT_STOPPED = 5,
 };
 
-static void usage(FILE *f)
+static const char usage[] =
+	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT]\n"
+	"               | --micro FILE [--mode real|long] [--exit-port])\n"
+	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
+	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
+	"               [--control PATH]\n";
+
+/* Everything opened before the first vCPU runs. */
+struct vmm {
+	struct vmm_config cfg;
+	struct vm vm;
+	struct serial com1;
+	struct control ctl;
+	int serial_fd;
+};
+
+static int open_serial(const struct vmm_config *c, struct err **err)
 {
-	fprintf(f, "usage: vps-vmm --micro FILE [--mode real|long] [--memory SIZE]\n"
-		   "               [--serial stdio|file:PATH] [--exit-port]\n");
+	int fd;
+
+	switch (c->serial) {
+	case SERIAL_STDIO:
+		fd = dup(STDOUT_FILENO);
+		break;
+	case SERIAL_FILE:
+		fd = open(c->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		break;
+	case SERIAL_NONE:
+		return -1;
+	default:
+		return err_make(err, ENOTSUP, "`serial`: this kind is not built yet");
+	}
+	if (fd < 0)
+		return err_make(err, errno, "`serial`: open `%s`",
+				c->serial_path ? c->serial_path : "stdout");
+	return fd;
 }
 
-static int parse_opts(int argc, char **argv, struct opts *o)
+static int status_of(const struct vm *vm)
 {
-	static const struct option longopts[] = {
-		{ "micro", required_argument, NULL, 'k' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "memory", required_argument, NULL, 'M' },
-		{ "serial", required_argument, NULL, 's' },
-		{ "exit-port", no_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
+	switch (vm->exit_reason) {
+	case VM_EXIT_PORT:
+		return vm->exit_status;
+	case VM_HALTED:
+	case VM_POWEROFF:
+		return EXIT_POWEROFF;
+	case VM_REBOOT:
+		return EXIT_REBOOT;
+	case VM_SHUTDOWN:
+		pr_warn("guest crashed");
+		return EXIT_GUEST_CRASHED;
+	case VM_STOPPED:
+		return EXIT_STOPPED;
+	default:
+		return EXIT_MONITOR_FAILED;
+	}
+}
 
-	*o = (struct opts){ .mode = MICRO_REAL, .memory = 16ULL << 20, .serial = "stdio" };
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			o->micro = optarg;
-			break;
-		case 'm':
-			if (!strcmp(optarg, "real")) {
-				o->mode = MICRO_REAL;
-			} else if (!strcmp(optarg, "long")) {
-				o->mode = MICRO_LONG;
-			} else {
-				pr_err("--mode: `%s` is not one of real, long", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'M':
-			if (parse_size(optarg, &o->memory) < 0 || o->memory < (2ULL << 20) ||
-			    o->memory > (64ULL << 30) || o->memory % 4096) {
-				pr_err("--memory: `%s` is not a size from 2M to 64G in whole pages",
-				       optarg);
-				return -EINVAL;
-			}
-			break;
-		case 's':
-			o->serial = optarg;
-			break;
-		case 'x':
-			o->exit_port = 1;
-			break;
-		case 'h':
-			usage(stdout);
+static int setup_micro_vcpu(struct vcpu *v, void *opaque)
+{
+	const struct vmm_config *c = opaque;
+
+	return micro_setup_vcpu(v, c->micro_long ? MICRO_LONG : MICRO_REAL);
+}
+
+/* Build a micro-guest VM: RAM with the payload, COM1, the exit port, one vCPU. */
+static int build_micro(struct vmm *m, struct err **err)
+{
+	enum micro_mode mode = m->cfg.micro_long ? MICRO_LONG : MICRO_REAL;
+	_cleanup_free_ char *img = NULL;
+	struct vcpu *v;
+	size_t len;
+	int ret;
+
+	ret = read_file(m->cfg.micro, &img, &len);
+	if (ret < 0)
+		return err_make(err, -ret, "`micro`: read `%s`", m->cfg.micro);
+	if (micro_load(&m->vm, mode, img, len) < 0)
+		return err_make(err, E2BIG, "`micro`: `%s` (%zu bytes) does not fit in %s mode",
+				m->cfg.micro, len, m->cfg.micro_long ? "long" : "real");
+	if (m->cfg.exit_port && exitport_init(&m->vm) < 0)
+		return err_make(err, EBUSY, "exit port");
+	ret = vcpu_create(&m->vm, 0, &v);
+	if (ret < 0)
+		return err_make(err, -ret, "create vcpu 0");
+	v->setup = setup_micro_vcpu;
+	v->setup_opaque = &m->cfg;
+	return 0;
+}
+
+static int parse_config(int argc, char **argv, struct vmm_config *cfg)
+{
+	_cleanup_free_ char *json = NULL;
+	struct err *e = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
 			exit(0);
-		default:
-			usage(stderr);
-			return -EINVAL;
 		}
 	}
-	if (optind < argc) {
-		pr_err("unexpected argument `%s`", argv[optind]);
-		return -EINVAL;
-	}
-	if (!o->micro) {
-		pr_err("--micro is required");
+	config_init(cfg);
+	if (config_from_argv(argc, argv, &json, &e) < 0 || config_parse(cfg, json, &e) < 0 ||
+	    config_validate(cfg, &e) < 0) {
+		pr_err("%s", err_msg(e));
+		fputs(usage, stderr);
+		err_free(&e);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int open_serial(const char *spec)
-{
-	int fd;
-
-	if (!strcmp(spec, "stdio"))
-		return dup(STDOUT_FILENO);
-	if (!strncmp(spec, "file:", 5) && spec[5]) {
-		fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			pr_err("--serial: open `%s`: %s", spec + 5, strerror(errno));
-		return fd;
-	}
-	pr_err("--serial: `%s` is not stdio or file:PATH", spec);
-	errno = EINVAL;
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
-	_cleanup_free_ char *img = NULL;
-	_cleanup_close_ int serial_fd = -1;
-	struct serial com1;
-	struct vcpu *vcpu;
-	struct opts o;
-	struct vm vm;
-	size_t len;
-	int ret, status;
+	static struct vmm m; /* large (control buffers): keep it off the stack */
+	struct err *e = NULL;
+	int status = EXIT_BAD_CONFIG, ret;
 
 	log_init("vps-vmm", LOG_INFO);
-	if (parse_opts(argc, argv, &o) < 0)
+	if (parse_config(argc, argv, &m.cfg) < 0)
 		return EXIT_BAD_CONFIG;
-	ret = read_file(o.micro, &img, &len);
-	if (ret < 0) {
-		pr_err("--micro: read `%s`: %s", o.micro, strerror(-ret));
-		return EXIT_BAD_CONFIG;
+	if (m.cfg.kernel) {
+		pr_err("`kernel`: Linux boot is not built into this vps-vmm yet");
+		goto out_cfg;
 	}
-	serial_fd = open_serial(o.serial);
-	if (serial_fd < 0)
-		return EXIT_BAD_CONFIG;
+	m.serial_fd = open_serial(&m.cfg, &e);
+	if (m.serial_fd < 0 && e)
+		goto out_err;
 
-	if (vm_create(&vm, o.memory) < 0)
-		return EXIT_MONITOR_FAILED;
 	status = EXIT_MONITOR_FAILED;
-	ret = micro_load(&vm, o.mode, img, len);
+	if (vm_create(&m.vm, m.cfg.memory) < 0)
+		goto out_serial;
+	if (serial_init(&m.com1, &m.vm, SERIAL_COM1_BASE, m.serial_fd) < 0)
+		goto out_vm;
+	ret = build_micro(&m, &e);
 	if (ret < 0) {
-		pr_err("--micro: `%s` (%zu bytes) does not fit in %s mode", o.micro, len,
-		       o.mode == MICRO_REAL ? "real" : "long");
+		status = ret == -E2BIG || ret == -ENOENT ? EXIT_BAD_CONFIG : EXIT_MONITOR_FAILED;
+		goto out_vm_err;
+	}
+	if (control_open(&m.ctl, m.cfg.control, &m.vm, NULL, &e) < 0) {
 		status = EXIT_BAD_CONFIG;
-		goto out;
+		goto out_vm_err;
 	}
-	if (serial_init(&com1, &vm, SERIAL_COM1_BASE, serial_fd) < 0)
-		goto out;
-	if (o.exit_port && exitport_init(&vm) < 0)
-		goto out;
-	if (vcpu_create(&vm, 0, &vcpu) < 0)
-		goto out;
-	ret = micro_setup_vcpu(vcpu, o.mode);
-	if (ret < 0) {
-		pr_err("set up vcpu 0 for %s mode: %s", o.mode == MICRO_REAL ? "real" : "long",
-		       strerror(-ret));
-		goto out;
+	if (vm_start(&m.vm) == 0) {
+		control_loop(&m.ctl);
+		vm_join(&m.vm);
+		status = status_of(&m.vm);
 	}
-	if (vcpu_run_loop(vcpu) < 0)
-		goto out;
+	control_close(&m.ctl, m.cfg.control);
+	goto out_vm;
 
-	switch (vm.exit_reason) {
-	case VM_EXIT_PORT:
-		status = vm.exit_status;
-		break;
-	case VM_HALTED:
-		status = 0;
-		break;
-	case VM_SHUTDOWN:
-		pr_warn("guest crashed (shutdown exit)");
-		status = EXIT_GUEST_CRASHED;
-		break;
-	default:
-		status = EXIT_MONITOR_FAILED;
-		break;
-	}
-out:
-	vm_destroy(&vm);
+out_vm_err:
+	pr_err("%s", err_msg(e));
+	err_free(&e);
+out_vm:
+	vm_destroy(&m.vm);
+out_serial:
+	if (m.serial_fd >= 0)
+		close(m.serial_fd);
+out_cfg:
+	config_free(&m.cfg);
 	return status;
+out_err:
+	pr_err("%s", err_msg(e));
+	err_free(&e);
+	goto out_cfg;
 }

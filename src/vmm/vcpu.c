@@ -81,12 +81,34 @@ static void vcpu_handle_pio(struct vcpu *v)
 	}
 }
 
+/* Park while the VM is paused; returns false once the VM is stopping. */
+static bool vcpu_wait_unpaused(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	bool running;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->paused && vm->exit_reason == VM_RUNNING) {
+		vm->nr_parked++;
+		pthread_cond_broadcast(&vm->cond);
+		while (vm->paused && vm->exit_reason == VM_RUNNING)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		vm->nr_parked--;
+	}
+	running = vm->exit_reason == VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return running;
+}
+
 int vcpu_run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	struct kvm_run *run = v->run;
 
-	while (__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST) == VM_RUNNING) {
+	for (;;) {
+		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (!vcpu_wait_unpaused(v))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -104,12 +126,21 @@ int vcpu_run_loop(struct vcpu *v)
 		case KVM_EXIT_SHUTDOWN:
 			vm_request_exit(vm, VM_SHUTDOWN, 0);
 			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			/* In-kernel PSCI-like events; x86 reports reset and shutdown here. */
+			if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+				vm_request_exit(vm, VM_REBOOT, 0);
+			else
+				vm_request_exit(vm, VM_POWEROFF, 0);
+			break;
 		case KVM_EXIT_MMIO:
-			/* Nothing is mapped there: reads see all ones, writes vanish. */
-			if (!run->mmio.is_write)
-				memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
-			pr_ratelimited(LOG_DEBUG, "vcpu %u: unclaimed mmio at %#llx", v->id,
-				       (unsigned long long)run->mmio.phys_addr);
+			/* Unclaimed addresses read as all ones; writes vanish. */
+			if (run->mmio.len > sizeof(run->mmio.data))
+				break;
+			if (!iobus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
+					  run->mmio.len, run->mmio.is_write))
+				pr_ratelimited(LOG_DEBUG, "vcpu %u: unclaimed mmio at %#llx", v->id,
+					       (unsigned long long)run->mmio.phys_addr);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			pr_err("vcpu %u: entry failed, hardware reason %#llx", v->id,

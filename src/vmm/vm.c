@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,11 +27,19 @@ int vm_create(struct vm *vm, uint64_t ram_size)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0) {
+		ret = -errno;
+		pr_err("eventfd: %s", strerror(errno));
+		return ret;
+	}
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		ret = -errno;
 		pr_err("open /dev/kvm: %s", strerror(errno));
-		return ret;
+		goto err_efd;
 	}
 	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (ret != KVM_API_VERSION) {
@@ -79,6 +88,9 @@ err_vm:
 err_kvm:
 	close(vm->kvm_fd);
 	vm->kvm_fd = -1;
+err_efd:
+	close(vm->stop_efd);
+	vm->stop_efd = -1;
 	return ret;
 }
 
@@ -96,13 +108,25 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	vm->vm_fd = vm->kvm_fd = -1;
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
 }
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why, int status)
 {
-	if (vm->exit_reason != VM_RUNNING)
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->exit_reason != VM_RUNNING) {
+		pthread_mutex_unlock(&vm->lock);
 		return;
+	}
 	vm->exit_status = status;
 	__atomic_store_n(&vm->exit_reason, why, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	vm_kick_vcpus(vm);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		pr_warn("signal VM stop: %s", strerror(errno));
 }

@@ -7,6 +7,7 @@
 #ifndef VPS_VMM_VM_H
 #define VPS_VMM_VM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/kvm.h>
@@ -23,6 +24,9 @@ enum vm_exit_reason {
 	VM_HALTED, /* guest halted with nothing to wake it */
 	VM_SHUTDOWN, /* triple fault or equivalent */
 	VM_ERROR, /* the monitor could not go on */
+	VM_POWEROFF, /* the guest powered off (ACPI S5) */
+	VM_REBOOT, /* the guest asked for a reset */
+	VM_STOPPED, /* hard stop from the control socket */
 };
 
 struct vcpu {
@@ -31,6 +35,11 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run; /* shared with KVM, mmap'ed */
 	size_t run_size;
+	pthread_t thread;
+	bool started; /* thread is running */
+	/* Called once on the vCPU's own thread before the first KVM_RUN. */
+	int (*setup)(struct vcpu *v, void *opaque);
+	void *setup_opaque;
 };
 
 struct vm {
@@ -42,6 +51,14 @@ struct vm {
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
 	struct iobus pio; /* port I/O */
+	struct iobus mmio; /* memory-mapped I/O outside RAM */
+
+	/* Pause: vCPUs park on cond while paused; lock guards both counters. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool paused;
+	unsigned int nr_parked;
+	int stop_efd; /* eventfd, readable once the VM stops */
 
 	enum vm_exit_reason exit_reason;
 	int exit_status; /* meaningful for VM_EXIT_PORT */
@@ -57,7 +74,20 @@ void vcpu_destroy(struct vcpu *v);
 /* Run one vCPU until the VM stops; returns 0 or -errno on a monitor error. */
 int vcpu_run_loop(struct vcpu *v);
 
-/* Record why the VM stops; the first reason wins. */
+/* Record why the VM stops; the first reason wins. Wakes every vCPU and stop_efd. */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why, int status);
+
+/* Start one thread per vCPU; returns 0 or -errno (threads started are stopped). */
+int vm_start(struct vm *vm);
+/* Wait for every vCPU thread to end (after vm_request_exit). */
+void vm_join(struct vm *vm);
+/* Park every vCPU outside KVM_RUN and wait until all are parked / let them go. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* Make every vCPU leave KVM_RUN soon (to notice a pause or a stop). */
+void vm_kick_vcpus(struct vm *vm);
+/* Per-vCPU thread CPU time in nanoseconds. */
+uint64_t vcpu_cpu_time_ns(struct vcpu *v);
 
 #endif

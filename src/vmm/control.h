@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The control socket: a unix stream socket speaking one JSON object per line
+ * each way. A supervisor (vpsd, or a person with socat) asks for the state,
+ * pauses, resumes, stops hard, presses the ACPI power button, reads stats and
+ * sets the balloon target. docs/vmm.md lists the messages.
+ *
+ * The loop runs on the main thread and also watches the VM's stop eventfd,
+ * so it returns as soon as the guest powers off or crashes.
+ */
+#ifndef VPS_VMM_CONTROL_H
+#define VPS_VMM_CONTROL_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "vmm/vm.h"
+
+#define CONTROL_MAX_CLIENTS 8
+#define CONTROL_MAX_LINE 4096
+
+/* What the devices offer the control socket; any hook may be NULL. */
+struct control_hooks {
+	int (*power_button)(void *opaque);
+	int (*balloon_set)(void *opaque, uint64_t target_bytes, struct err **err);
+	/* Add device counters to a stats reply. */
+	void (*stats)(void *opaque, json_t *reply);
+	void *opaque;
+};
+
+struct control_client {
+	int fd;
+	size_t len;
+	char buf[CONTROL_MAX_LINE];
+};
+
+struct control {
+	int listen_fd; /* -1 when there is no socket */
+	struct control_client client[CONTROL_MAX_CLIENTS];
+	struct vm *vm;
+	const struct control_hooks *hooks;
+};
+
+/* Bind and listen at path (refused if something is there already). */
+int control_open(struct control *c, const char *path, struct vm *vm,
+		 const struct control_hooks *hooks, struct err **err);
+
+/* Serve requests until the VM stops. */
+void control_loop(struct control *c);
+
+void control_close(struct control *c, const char *path);
+
+/* Handle one request line; returns the reply (caller frees). For tests too. */
+char *control_handle(struct control *c, const char *line);
+
+#endif

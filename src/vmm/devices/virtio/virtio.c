@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The transport-independent virtio device: status, features, queues and the
+ * list of device models. See virtio.h. Callers (the transports) serialize
+ * calls for one device; nothing here locks.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "vmm/devices/virtio/virtio.h"
+
+/* Every device model. A model missing here cannot be configured. */
+const struct virtio_dev_ops *const virtio_dev_types[] = {
+	&virtio_blk_ops,
+	&virtio_rng_ops,
+	NULL,
+};
+
+/* Transport features every device gets: §6 (and §2.7.5.3, §2.7.10). */
+#define VIRTIO_TRANSPORT_FEATURES \
+	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_EVENT_IDX) | BIT_ULL(VIRTIO_F_INDIRECT_DESC))
+
+const struct virtio_dev_ops *virtio_dev_type_find(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; virtio_dev_types[i]; i++)
+		if (!strcmp(virtio_dev_types[i]->name, name))
+			return virtio_dev_types[i];
+	return NULL;
+}
+
+static void reset_queues(struct virtio_dev *vdev)
+{
+	unsigned int i;
+
+	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		virtq_reset(&vdev->vqs[i], i < vdev->ops->num_queues ? vdev->ops->queue_max_size : 0);
+}
+
+int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
+		    const struct guest_mem *mem, const void *params)
+{
+	if (ops->num_queues > VIRTIO_MAX_QUEUES || ops->config_size > VIRTIO_CONFIG_MAX ||
+	    !ops->queue_max_size || ops->queue_max_size > VIRTQ_MAX_SIZE)
+		return -EINVAL;
+	memset(vdev, 0, sizeof(*vdev));
+	vdev->ops = ops;
+	vdev->mem = mem;
+	vdev->host_features = ops->features | VIRTIO_TRANSPORT_FEATURES;
+	reset_queues(vdev);
+	return ops->init ? ops->init(vdev, params) : 0;
+}
+
+void virtio_dev_uninit(struct virtio_dev *vdev)
+{
+	if (vdev->ops && vdev->ops->uninit)
+		vdev->ops->uninit(vdev);
+	vdev->priv = NULL;
+}
+
+void virtio_dev_reset(struct virtio_dev *vdev)
+{
+	if (vdev->ops->reset)
+		vdev->ops->reset(vdev);
+	vdev->status = 0;
+	vdev->guest_features = 0;
+	reset_queues(vdev);
+}
+
+void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t val)
+{
+	uint8_t old = vdev->status;
+	const uint8_t drv = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+
+	if (val == 0) {
+		virtio_dev_reset(vdev);
+		return;
+	}
+	/* NEEDS_RESET is ours; the driver writing status back must not clear it. */
+	val |= old & VIRTIO_STATUS_NEEDS_RESET;
+	if (old & ~val) {
+		pr_ratelimited(LOG_WARN, "virtio-%s: driver cleared status bits %#x without reset",
+			       vdev->ops->name, old & ~val);
+		return;
+	}
+	if ((val & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+		uint64_t g = vdev->guest_features;
+
+		/* §3.1.1 step 5-6: we refuse by leaving FEATURES_OK clear. */
+		if ((g & ~vdev->host_features) || !(g & BIT_ULL(VIRTIO_F_VERSION_1)) ||
+		    (val & drv) != drv) {
+			pr_ratelimited(LOG_WARN, "virtio-%s: refusing features %#llx",
+				       vdev->ops->name, (unsigned long long)g);
+			val &= ~VIRTIO_STATUS_FEATURES_OK;
+		}
+	}
+	if ((val & VIRTIO_STATUS_DRIVER_OK) && !(val & VIRTIO_STATUS_FEATURES_OK)) {
+		pr_ratelimited(LOG_WARN, "virtio-%s: DRIVER_OK before FEATURES_OK", vdev->ops->name);
+		val &= ~VIRTIO_STATUS_DRIVER_OK;
+	}
+	vdev->status = val;
+}
+
+void virtio_dev_set_guest_features(struct virtio_dev *vdev, unsigned int sel, uint32_t val)
+{
+	/* §2.2.2: features are fixed once FEATURES_OK is set. */
+	if (vdev->status & VIRTIO_STATUS_FEATURES_OK)
+		return;
+	if (sel == 0)
+		vdev->guest_features = (vdev->guest_features & ~0xffffffffULL) | val;
+	else if (sel == 1)
+		vdev->guest_features = (vdev->guest_features & 0xffffffffULL) | (uint64_t)val << 32;
+}
+
+int virtio_dev_queue_enable(struct virtio_dev *vdev, unsigned int q)
+{
+	uint64_t g = vdev->guest_features;
+	int r;
+
+	if (q >= vdev->ops->num_queues)
+		return -EINVAL;
+	/* §3.1.1: queues are set up after the features are agreed. */
+	if (!(vdev->status & VIRTIO_STATUS_FEATURES_OK)) {
+		pr_ratelimited(LOG_WARN, "virtio-%s: queue enabled before FEATURES_OK",
+			       vdev->ops->name);
+		return -EINVAL;
+	}
+	r = virtq_enable(&vdev->vqs[q], vdev->mem, g & BIT_ULL(VIRTIO_F_EVENT_IDX),
+			 g & BIT_ULL(VIRTIO_F_INDIRECT_DESC));
+	if (r < 0)
+		virtio_dev_needs_reset(vdev);
+	return r;
+}
+
+void virtio_dev_needs_reset(struct virtio_dev *vdev)
+{
+	if (vdev->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
+	/* §2.1.2: with DRIVER_OK set, tell the driver through a config change. */
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && vdev->transport)
+		vdev->transport->signal(vdev, VIRTIO_SIGNAL_CONFIG, 0);
+}
+
+void virtio_dev_queue_done(struct virtio_dev *vdev, unsigned int q)
+{
+	if (virtq_should_signal(&vdev->vqs[q]) && vdev->transport)
+		vdev->transport->signal(vdev, VIRTIO_SIGNAL_QUEUE, q);
+}
+
+void virtio_dev_queue_notify(struct virtio_dev *vdev, unsigned int q)
+{
+	struct virtq *vq;
+
+	if (q >= vdev->ops->num_queues)
+		return;
+	vq = &vdev->vqs[q];
+	if (!(vdev->status & VIRTIO_STATUS_DRIVER_OK) ||
+	    (vdev->status & VIRTIO_STATUS_NEEDS_RESET) || !vq->ready)
+		return;
+	vdev->ops->notify(vdev, q);
+	/* Whatever the model completed before the queue broke still counts. */
+	virtio_dev_queue_done(vdev, q);
+	if (vq->broken)
+		virtio_dev_needs_reset(vdev);
+}
+
+void virtio_config_put16(struct virtio_dev *vdev, unsigned int off, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(vdev->config + off, &v, sizeof(v));
+}
+
+void virtio_config_put32(struct virtio_dev *vdev, unsigned int off, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(vdev->config + off, &v, sizeof(v));
+}
+
+void virtio_config_put64(struct virtio_dev *vdev, unsigned int off, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(vdev->config + off, &v, sizeof(v));
+}

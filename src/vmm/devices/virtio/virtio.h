@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The transport-independent part of a virtio device (virtio 1.2 §2, §3): the
+ * device status state machine, feature negotiation, the queues and the plug-in
+ * point for device models. A model (blk.c, rng.c) is a `struct
+ * virtio_dev_ops`; virtio_dev_types[] in virtio.c lists them all. A transport
+ * (pci.c; MMIO could follow) embeds a `struct virtio_dev`, maps its registers
+ * onto these calls and turns signals into interrupts through
+ * `struct virtio_transport_ops`.
+ */
+#ifndef VPS_VMM_VIRTIO_VIRTIO_H
+#define VPS_VMM_VIRTIO_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/devices/virtio/virtqueue.h"
+#include "vmm/mem.h"
+
+/* Device status bits, §2.1 */
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
+#define VIRTIO_STATUS_DRIVER 0x02
+#define VIRTIO_STATUS_DRIVER_OK 0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+/* Reserved feature bits, §6 */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+/* Device IDs, §5 */
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_RNG 4
+
+#define VIRTIO_MAX_QUEUES 8
+#define VIRTIO_CONFIG_MAX 256 /* bytes of device-specific configuration */
+
+#define BIT_ULL(n) (1ULL << (n))
+
+struct virtio_dev;
+
+/* A device model. */
+struct virtio_dev_ops {
+	const char *name; /* as in the VM config: "blk", "rng" */
+	uint16_t device_id; /* §5 */
+	uint32_t pci_class; /* class code the PCI transport shows */
+	uint64_t features; /* device-specific bits offered; may be trimmed by init */
+	unsigned int config_size; /* bytes of device config space, ≤ VIRTIO_CONFIG_MAX */
+	unsigned int num_queues;
+	uint16_t queue_max_size;
+
+	/* Set up vdev->priv and vdev->config from model-specific params. */
+	int (*init)(struct virtio_dev *vdev, const void *params);
+	void (*uninit)(struct virtio_dev *vdev);
+	/* The driver wrote config space; vdev->config already holds the bytes. */
+	void (*config_write)(struct virtio_dev *vdev, unsigned int off, unsigned int len);
+	/* The driver notified queue q (§2.7.13.3); process what is available. */
+	void (*notify)(struct virtio_dev *vdev, unsigned int q);
+	/* The driver reset the device: drop any request state. */
+	void (*reset)(struct virtio_dev *vdev);
+};
+
+enum virtio_signal { VIRTIO_SIGNAL_QUEUE, VIRTIO_SIGNAL_CONFIG };
+
+/* What the core needs from a transport. */
+struct virtio_transport_ops {
+	/* Raise the interrupt for queue q, or the config-change interrupt. */
+	void (*signal)(struct virtio_dev *vdev, enum virtio_signal what, unsigned int q);
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *priv; /* the model's state */
+	const struct guest_mem *mem;
+	const struct virtio_transport_ops *transport;
+	void *transport_priv;
+
+	uint64_t host_features; /* what we offer, transport bits included */
+	uint64_t guest_features; /* what the driver accepted */
+	uint8_t status;
+	uint8_t config_generation; /* §2.5.1: bumped when the device changes config */
+	uint8_t config[VIRTIO_CONFIG_MAX]; /* little-endian, the model fills it */
+	struct virtq vqs[VIRTIO_MAX_QUEUES];
+};
+
+/* The models, one line each in virtio.c. */
+extern const struct virtio_dev_ops *const virtio_dev_types[];
+
+const struct virtio_dev_ops *virtio_dev_type_find(const char *name);
+
+int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
+		    const struct guest_mem *mem, const void *params);
+void virtio_dev_uninit(struct virtio_dev *vdev);
+
+/* §2.4: back to the state at power-on; queues disabled, features cleared. */
+void virtio_dev_reset(struct virtio_dev *vdev);
+
+/*
+ * The driver wrote the device status register. 0 resets. FEATURES_OK is
+ * accepted only for a feature set we offered that includes VERSION_1
+ * (§2.2.2, §6.1); DRIVER_OK only after FEATURES_OK. Refused bits do not
+ * stick, so the driver sees the refusal when it reads status back (§3.1.1).
+ */
+void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t val);
+
+/* The driver wrote 32 feature bits at `sel`; ignored once FEATURES_OK. */
+void virtio_dev_set_guest_features(struct virtio_dev *vdev, unsigned int sel, uint32_t val);
+
+/* The driver enabled queue q; failure sets NEEDS_RESET. */
+int virtio_dev_queue_enable(struct virtio_dev *vdev, unsigned int q);
+
+/* The driver notified queue q: run the model, then signal if the driver wants. */
+void virtio_dev_queue_notify(struct virtio_dev *vdev, unsigned int q);
+
+/*
+ * A model pushed used buffers on queue q outside a notify (an I/O thread, a
+ * timer): signal the driver if it wants to hear about them.
+ */
+void virtio_dev_queue_done(struct virtio_dev *vdev, unsigned int q);
+
+/* §2.1.2: the device hit an error it cannot recover from without reset. */
+void virtio_dev_needs_reset(struct virtio_dev *vdev);
+
+/* Little-endian stores into the config space, for models. */
+void virtio_config_put16(struct virtio_dev *vdev, unsigned int off, uint16_t v);
+void virtio_config_put32(struct virtio_dev *vdev, unsigned int off, uint32_t v);
+void virtio_config_put64(struct virtio_dev *vdev, unsigned int off, uint64_t v);
+
+extern const struct virtio_dev_ops virtio_blk_ops;
+extern const struct virtio_dev_ops virtio_rng_ops;
+
+#endif
