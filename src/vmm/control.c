@@ -137,6 +137,8 @@ char *control_handle(struct control *c, const char *line)
 	} else if (!strcmp(cmd, "state")) {
 		r = json_pack("{s:b, s:s, s:i, s:I}", "ok", 1, "state", state_name(c->vm), "vcpus",
 			      c->vm->nr_vcpus, "memory", (json_int_t)c->vm->ram_size);
+		if (c->console_path)
+			json_object_set_new(r, "console", json_string(c->console_path));
 	} else if (!strcmp(cmd, "pause")) {
 		r = vm_pause(c->vm) < 0 ? reply_error("the VM is stopping") :
 					  json_pack("{s:b, s:s}", "ok", 1, "state", "paused");

@@ -39,6 +39,7 @@ struct control {
 	struct control_client client[CONTROL_MAX_CLIENTS];
 	struct vm *vm;
 	const struct control_hooks *hooks;
+	const char *console_path; /* the serial pty, reported in `state` */
 };
 
 /* Bind and listen at path (refused if something is there already). */

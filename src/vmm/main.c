@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "vmm/arch/x86/micro.h"
+#include "vmm/backends/console.h"
 #include "vmm/config.h"
 #include "vmm/control.h"
 #include "vmm/devices/exitport.h"
@@ -51,32 +52,10 @@ static const char usage[] =
 struct vmm {
 	struct vmm_config cfg;
 	struct vm vm;
+	struct console con;
 	struct serial com1;
 	struct control ctl;
-	int serial_fd;
 };
-
-static int open_serial(const struct vmm_config *c, struct err **err)
-{
-	int fd;
-
-	switch (c->serial) {
-	case SERIAL_STDIO:
-		fd = dup(STDOUT_FILENO);
-		break;
-	case SERIAL_FILE:
-		fd = open(c->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		break;
-	case SERIAL_NONE:
-		return -1;
-	default:
-		return err_make(err, ENOTSUP, "`serial`: this kind is not built yet");
-	}
-	if (fd < 0)
-		return err_make(err, errno, "`serial`: open `%s`",
-				c->serial_path ? c->serial_path : "stdout");
-	return fd;
-}
 
 static int status_of(const struct vm *vm)
 {
@@ -166,14 +145,13 @@ int main(int argc, char **argv)
 		pr_err("`kernel`: Linux boot is not built into this vps-vmm yet");
 		goto out_cfg;
 	}
-	m.serial_fd = open_serial(&m.cfg, &e);
-	if (m.serial_fd < 0 && e)
-		goto out_err;
+	if (console_open(&m.con, &m.cfg, &e) < 0)
+		goto out_console_err;
 
 	status = EXIT_MONITOR_FAILED;
 	if (vm_create(&m.vm, m.cfg.memory) < 0)
-		goto out_serial;
-	if (serial_init(&m.com1, &m.vm, SERIAL_COM1_BASE, m.serial_fd) < 0)
+		goto out_console;
+	if (serial_init(&m.com1, &m.vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, console_tx, &m.con) < 0)
 		goto out_vm;
 	ret = build_micro(&m, &e);
 	if (ret < 0) {
@@ -184,7 +162,10 @@ int main(int argc, char **argv)
 		status = EXIT_BAD_CONFIG;
 		goto out_vm_err;
 	}
-	if (vm_start(&m.vm) == 0) {
+	m.ctl.console_path = m.cfg.serial == SERIAL_PTY ? m.con.path : NULL;
+	if (console_start(&m.con, &m.com1) < 0) {
+		pr_err("start the console input thread");
+	} else if (vm_start(&m.vm) == 0) {
 		control_loop(&m.ctl);
 		vm_join(&m.vm);
 		status = status_of(&m.vm);
@@ -197,14 +178,13 @@ out_vm_err:
 	err_free(&e);
 out_vm:
 	vm_destroy(&m.vm);
-out_serial:
-	if (m.serial_fd >= 0)
-		close(m.serial_fd);
+out_console:
+	console_close(&m.con);
 out_cfg:
 	config_free(&m.cfg);
 	return status;
-out_err:
+out_console_err:
 	pr_err("%s", err_msg(e));
 	err_free(&e);
-	goto out_cfg;
+	goto out_console;
 }

@@ -130,3 +130,28 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason why, int status)
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
 		pr_warn("signal VM stop: %s", strerror(errno));
 }
+
+void vm_irq_line(struct vm *vm, unsigned int gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (!vm->has_irqchip)
+		return;
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		pr_ratelimited(LOG_WARN, "KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
+}
+
+int vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi msi = {
+		.address_lo = (uint32_t)addr,
+		.address_hi = (uint32_t)(addr >> 32),
+		.data = data,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+		pr_ratelimited(LOG_WARN, "KVM_SIGNAL_MSI: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}

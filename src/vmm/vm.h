@@ -59,6 +59,7 @@ struct vm {
 	bool paused;
 	unsigned int nr_parked;
 	int stop_efd; /* eventfd, readable once the VM stops */
+	bool has_irqchip; /* in-kernel PIC, IOAPIC and LAPICs */
 
 	enum vm_exit_reason exit_reason;
 	int exit_status; /* meaningful for VM_EXIT_PORT */
@@ -85,6 +86,14 @@ void vm_join(struct vm *vm);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/*
+ * Set an interrupt line (GSI) high or low on the in-kernel irqchip; a no-op
+ * without one (micro-guests poll).
+ */
+void vm_irq_line(struct vm *vm, unsigned int gsi, int level);
+/* Deliver a message-signalled interrupt. Returns 0 or -errno. */
+int vm_signal_msi(struct vm *vm, uint64_t addr, uint32_t data);
+
 /* Make every vCPU leave KVM_RUN soon (to notice a pause or a stop). */
 void vm_kick_vcpus(struct vm *vm);
 /* Per-vCPU thread CPU time in nanoseconds. */

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * 8250/16550 UART, polled transmit. The guest sees a UART whose transmitter
- * is always empty (LSR THRE|TEMT), so it never waits; every byte written to
- * THR goes straight to out_fd. Divisor latch, scratch and modem registers
- * hold what is written so probing drivers find a real-looking chip.
- * Register map: PC16550D data sheet, table 2.
+ * 16550A UART. The transmitter is always ready (LSR THRE|TEMT): each byte
+ * written to THR goes straight to the console backend, so the guest never
+ * waits on us.
+ * The receiver is a 16-byte FIFO filled by the console backend. Interrupts
+ * follow the data sheet's priorities (receive data over THR empty); the IRQ
+ * line is level-triggered on the guest's GSI.
+ * Register map and IIR codes: PC16550D data sheet, tables 2 and 4.
  */
 #include <string.h>
 
-#include "common/util.h"
 #include "vmm/devices/serial.h"
 
 #define UART_RBR_THR 0 /* receive buffer / transmit holding; DLL when DLAB */
@@ -20,26 +21,73 @@
 #define UART_MSR 6 /* modem status */
 #define UART_SCR 7 /* scratch */
 
+#define UART_IER_RDI 0x01 /* receive data available */
+#define UART_IER_THRI 0x02 /* transmit holding register empty */
+#define UART_IIR_NO_INT 0x01
+#define UART_IIR_THRI 0x02
+#define UART_IIR_RDI 0x04
+#define UART_IIR_FIFO 0xc0 /* FIFOs enabled */
+#define UART_FCR_ENABLE 0x01
+#define UART_FCR_CLEAR_RX 0x02
 #define UART_LCR_DLAB 0x80
+#define UART_MCR_LOOP 0x10
+#define UART_MCR_OUT2 0x08 /* gates the IRQ on PC serial cards */
+#define UART_LSR_DR 0x01 /* data ready */
 #define UART_LSR_THRE 0x20 /* transmit holding register empty */
 #define UART_LSR_TEMT 0x40 /* transmitter empty */
-#define UART_IIR_NO_INT 0x01
 #define UART_MSR_DCD_DSR_CTS 0xb0
+
+static uint8_t iir_locked(struct serial *s)
+{
+	if ((s->ier & UART_IER_RDI) && s->rx_len)
+		return UART_IIR_RDI;
+	if ((s->ier & UART_IER_THRI) && s->thri_pending)
+		return UART_IIR_THRI;
+	return UART_IIR_NO_INT;
+}
+
+/* Recompute the IRQ line; called with the lock held after any state change. */
+static void update_irq_locked(struct serial *s)
+{
+	int level = iir_locked(s) != UART_IIR_NO_INT;
+
+	if (level != s->irq_level) {
+		s->irq_level = level;
+		vm_irq_line(s->vm, s->gsi, level);
+	}
+}
+
+static uint8_t rx_pop_locked(struct serial *s)
+{
+	uint8_t v;
+
+	if (!s->rx_len)
+		return 0;
+	v = s->rx[s->rx_head];
+	s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
+	s->rx_len--;
+	return v;
+}
 
 static void serial_read(void *opaque, uint64_t off, void *data, unsigned int len)
 {
 	struct serial *s = opaque;
 	uint8_t v = 0;
 
+	pthread_mutex_lock(&s->lock);
 	switch (off) {
 	case UART_RBR_THR:
-		v = (s->lcr & UART_LCR_DLAB) ? s->dll : 0;
+		v = (s->lcr & UART_LCR_DLAB) ? s->dll : rx_pop_locked(s);
 		break;
 	case UART_IER:
 		v = (s->lcr & UART_LCR_DLAB) ? s->dlm : s->ier;
 		break;
 	case UART_IIR:
-		v = UART_IIR_NO_INT;
+		v = iir_locked(s);
+		if (v == UART_IIR_THRI)
+			s->thri_pending = 0; /* reading IIR acknowledges THRE */
+		if (s->fcr & UART_FCR_ENABLE)
+			v |= UART_IIR_FIFO;
 		break;
 	case UART_LCR:
 		v = s->lcr;
@@ -48,7 +96,7 @@ static void serial_read(void *opaque, uint64_t off, void *data, unsigned int len
 		v = s->mcr;
 		break;
 	case UART_LSR:
-		v = UART_LSR_THRE | UART_LSR_TEMT;
+		v = UART_LSR_THRE | UART_LSR_TEMT | (s->rx_len ? UART_LSR_DR : 0);
 		break;
 	case UART_MSR:
 		v = UART_MSR_DCD_DSR_CTS;
@@ -57,6 +105,8 @@ static void serial_read(void *opaque, uint64_t off, void *data, unsigned int len
 		v = s->scr;
 		break;
 	}
+	update_irq_locked(s);
+	pthread_mutex_unlock(&s->lock);
 	memset(data, 0, len);
 	*(uint8_t *)data = v;
 }
@@ -66,18 +116,38 @@ static void serial_write(void *opaque, uint64_t off, const void *data, unsigned 
 	struct serial *s = opaque;
 	uint8_t v = *(const uint8_t *)data;
 
+	pthread_mutex_lock(&s->lock);
 	switch (off) {
 	case UART_RBR_THR:
-		if (s->lcr & UART_LCR_DLAB)
+		if (s->lcr & UART_LCR_DLAB) {
 			s->dll = v;
-		else if (s->out_fd >= 0)
-			write_all(s->out_fd, &v, 1);
+		} else if (s->mcr & UART_MCR_LOOP) {
+			if (s->rx_len < SERIAL_RX_FIFO) {
+				s->rx[(s->rx_head + s->rx_len) % SERIAL_RX_FIFO] = v;
+				s->rx_len++;
+			}
+			s->thri_pending = 1;
+		} else {
+			if (s->tx)
+				s->tx(s->tx_opaque, &v, 1);
+			s->tx_bytes++;
+			s->thri_pending = 1; /* sent at once: the holding register is empty again */
+		}
 		break;
 	case UART_IER:
-		if (s->lcr & UART_LCR_DLAB)
+		if (s->lcr & UART_LCR_DLAB) {
 			s->dlm = v;
-		else
+		} else {
+			/* Enabling THRI with an empty THR raises it at once (8250 behaviour). */
+			if ((v & UART_IER_THRI) && !(s->ier & UART_IER_THRI))
+				s->thri_pending = 1;
 			s->ier = v & 0x0f;
+		}
+		break;
+	case UART_IIR:
+		s->fcr = v;
+		if (v & UART_FCR_CLEAR_RX)
+			s->rx_len = 0;
 		break;
 	case UART_LCR:
 		s->lcr = v;
@@ -89,6 +159,8 @@ static void serial_write(void *opaque, uint64_t off, const void *data, unsigned 
 		s->scr = v;
 		break;
 	}
+	update_irq_locked(s);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static const struct io_ops serial_ops = {
@@ -96,9 +168,39 @@ static const struct io_ops serial_ops = {
 	.write = serial_write,
 };
 
-int serial_init(struct serial *s, struct vm *vm, uint16_t base, int out_fd)
+int serial_init(struct serial *s, struct vm *vm, uint16_t base, unsigned int gsi,
+		void (*tx)(void *opaque, const uint8_t *buf, size_t len), void *tx_opaque)
 {
 	memset(s, 0, sizeof(*s));
-	s->out_fd = out_fd;
+	pthread_mutex_init(&s->lock, NULL);
+	s->vm = vm;
+	s->gsi = gsi;
+	s->tx = tx;
+	s->tx_opaque = tx_opaque;
 	return iobus_register(&vm->pio, base, 8, &serial_ops, s);
+}
+
+size_t serial_rx_room(struct serial *s)
+{
+	size_t room;
+
+	pthread_mutex_lock(&s->lock);
+	room = SERIAL_RX_FIFO - s->rx_len;
+	pthread_mutex_unlock(&s->lock);
+	return room;
+}
+
+size_t serial_rx(struct serial *s, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (n < len && s->rx_len < SERIAL_RX_FIFO) {
+		s->rx[(s->rx_head + s->rx_len) % SERIAL_RX_FIFO] = buf[n++];
+		s->rx_len++;
+	}
+	s->rx_bytes += n;
+	update_irq_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }

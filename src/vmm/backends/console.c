@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Console backends: see console.h. One input thread per VM polls the input
+ * side (and, for the socket kind, the listening socket) and feeds the UART
+ * no faster than its FIFO drains; output is written on the vCPU thread that
+ * wrote THR, under the console lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "vmm/backends/console.h"
+
+static int open_listen(struct console *c, const char *path, struct err **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_make(err, ENAMETOOLONG, "`serial`: socket `%s`", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_make(err, errno, "`serial`: socket `%s`", path);
+	old = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || listen(fd, 1) < 0) {
+		ret = err_make(err, errno, "`serial`: socket `%s`", path);
+		close(fd);
+		return ret;
+	}
+	c->listen_fd = fd;
+	c->path = strdup(path);
+	c->ring = malloc(CONSOLE_RING);
+	if (!c->path || !c->ring)
+		return err_make(err, ENOMEM, "`serial`");
+	return 0;
+}
+
+static int open_pty(struct console *c, struct err **err)
+{
+	struct termios t;
+	int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0 || grantpt(fd) < 0 || unlockpt(fd) < 0) {
+		int ret = err_make(err, errno, "`serial`: open a pty");
+
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	/* The guest does its own echo and line editing. */
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	c->out_fd = fd;
+	c->in_fd = fd;
+	c->path = strdup(ptsname(fd));
+	if (!c->path)
+		return err_make(err, ENOMEM, "`serial`");
+	pr_info("serial console on %s", c->path);
+	return 0;
+}
+
+int console_open(struct console *c, const struct vmm_config *cfg, struct err **err)
+{
+	struct termios t;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->kind = cfg->serial;
+	c->out_fd = c->in_fd = c->listen_fd = -1;
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->wake_fd < 0)
+		return err_make(err, errno, "eventfd");
+	switch (cfg->serial) {
+	case SERIAL_STDIO:
+		c->out_fd = dup(STDOUT_FILENO);
+		if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved) == 0) {
+			t = c->saved;
+			cfmakeraw(&t);
+			t.c_oflag |= OPOST | ONLCR; /* keep our own log lines readable */
+			tcsetattr(STDIN_FILENO, TCSANOW, &t);
+			c->raw_tty = true;
+			c->in_fd = STDIN_FILENO;
+		}
+		return 0;
+	case SERIAL_FILE:
+		c->out_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (c->out_fd < 0)
+			return err_make(err, errno, "`serial`: open `%s`", cfg->serial_path);
+		return 0;
+	case SERIAL_PTY:
+		return open_pty(c, err);
+	case SERIAL_SOCKET:
+		return open_listen(c, cfg->serial_path, err);
+	case SERIAL_NONE:
+		return 0;
+	}
+	return err_make(err, EINVAL, "`serial`");
+}
+
+void console_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct console *c = opaque;
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ring) {
+		for (i = 0; i < len; i++) {
+			c->ring[c->ring_pos] = buf[i];
+			c->ring_pos = (c->ring_pos + 1) % CONSOLE_RING;
+		}
+		c->ring_len = c->ring_len + len > CONSOLE_RING ? CONSOLE_RING : c->ring_len + len;
+	}
+	if (c->out_fd >= 0 && write_all(c->out_fd, buf, len) < 0 && c->kind == SERIAL_SOCKET) {
+		/* The client went away; the input thread notices the hangup too. */
+		close(c->out_fd);
+		c->out_fd = -1;
+		c->in_fd = -1;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Socket kind: take a new client, replaying recent output, replacing any old one. */
+static void accept_client(struct console *c)
+{
+	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	size_t start;
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->out_fd >= 0)
+		close(c->out_fd);
+	start = (c->ring_pos + CONSOLE_RING - c->ring_len) % CONSOLE_RING;
+	if (start + c->ring_len > CONSOLE_RING) {
+		write_all(fd, c->ring + start, CONSOLE_RING - start);
+		write_all(fd, c->ring, c->ring_pos);
+	} else {
+		write_all(fd, c->ring + start, c->ring_len);
+	}
+	c->out_fd = fd;
+	c->in_fd = fd;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *input_thread(void *arg)
+{
+	struct console *c = arg;
+	uint8_t buf[SERIAL_RX_FIFO];
+	size_t have = 0, off = 0;
+
+	for (;;) {
+		struct pollfd pfd[3];
+		int in_fd, n = 0;
+
+		pthread_mutex_lock(&c->lock);
+		in_fd = c->in_fd;
+		pthread_mutex_unlock(&c->lock);
+		pfd[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+		/* Read more only when the guest has taken what we hold. */
+		pfd[n++] = (struct pollfd){ .fd = have ? -1 : in_fd, .events = POLLIN };
+		if (poll(pfd, n, have ? 10 : -1) < 0 && errno != EINTR)
+			return NULL;
+		if (pfd[0].revents)
+			return NULL;
+		if (pfd[1].revents & POLLIN)
+			accept_client(c);
+		if (have) {
+			off += serial_rx(c->uart, buf + off, have - off);
+			if (off == have)
+				have = off = 0;
+			continue;
+		}
+		if (!pfd[2].revents)
+			continue;
+		ssize_t r = read(in_fd, buf, sizeof(buf));
+
+		if (r > 0) {
+			have = r;
+			off = serial_rx(c->uart, buf, have);
+			if (off == have)
+				have = off = 0;
+		} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+			pthread_mutex_lock(&c->lock);
+			if (c->kind == SERIAL_SOCKET && c->in_fd == in_fd) {
+				close(in_fd);
+				c->out_fd = c->in_fd = -1;
+			} else if (c->kind != SERIAL_SOCKET) {
+				c->in_fd = -1; /* end of input: stop reading, keep output */
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+}
+
+int console_start(struct console *c, struct serial *uart)
+{
+	int ret;
+
+	c->uart = uart;
+	if (c->in_fd < 0 && c->listen_fd < 0)
+		return 0;
+	ret = pthread_create(&c->thread, NULL, input_thread, c);
+	if (ret)
+		return -ret;
+	c->thread_started = true;
+	return 0;
+}
+
+void console_close(struct console *c)
+{
+	uint64_t one = 1;
+
+	if (c->thread_started) {
+		if (write(c->wake_fd, &one, sizeof(one)) < 0)
+			pr_warn("stop console thread: %s", strerror(errno));
+		pthread_join(c->thread, NULL);
+	}
+	if (c->raw_tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
+	if (c->out_fd >= 0 && c->out_fd != STDIN_FILENO)
+		close(c->out_fd);
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	free(c->path);
+	free(c->ring);
+	memset(c, 0, sizeof(*c));
+	c->out_fd = c->in_fd = c->listen_fd = c->wake_fd = -1;
+}
