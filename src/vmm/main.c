@@ -29,8 +29,13 @@
 #include "vmm/config.h"
 #include "vmm/control.h"
 #include "vmm/devices/exitport.h"
+#include "vmm/devices/i8042.h"
+#include "vmm/devices/pm.h"
+#include "vmm/devices/rtc.h"
 #include "vmm/devices/serial.h"
 #include "vmm/vm.h"
+
+#define X86_SCI_GSI 9 /* the FADT's SCI_INT */
 
 enum {
 	EXIT_POWEROFF = 0,
@@ -54,8 +59,28 @@ struct vmm {
 	struct vm vm;
 	struct console con;
 	struct serial com1;
+	struct rtc rtc;
+	struct pm pm;
+	struct control_hooks hooks;
 	struct control ctl;
 };
+
+static int power_button(void *opaque)
+{
+	return pm_power_button(opaque);
+}
+
+/* The legacy platform every VM has: COM1, the i8042 reset line, CMOS clock, ACPI PM. */
+static int platform_init(struct vmm *m, struct err **err)
+{
+	struct vm *vm = &m->vm;
+
+	if (serial_init(&m->com1, vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, console_tx, &m->con) < 0 ||
+	    i8042_init(vm) < 0 || rtc_init(&m->rtc, vm) < 0 ||
+	    pm_init(&m->pm, vm, PM_X86_BASE, X86_SCI_GSI, PM_S5_SLP_TYP) < 0)
+		return err_make(err, EBUSY, "platform devices: port ranges overlap");
+	return 0;
+}
 
 static int status_of(const struct vm *vm)
 {
@@ -151,14 +176,15 @@ int main(int argc, char **argv)
 	status = EXIT_MONITOR_FAILED;
 	if (vm_create(&m.vm, m.cfg.memory) < 0)
 		goto out_console;
-	if (serial_init(&m.com1, &m.vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, console_tx, &m.con) < 0)
-		goto out_vm;
+	if (platform_init(&m, &e) < 0)
+		goto out_vm_err;
 	ret = build_micro(&m, &e);
 	if (ret < 0) {
 		status = ret == -E2BIG || ret == -ENOENT ? EXIT_BAD_CONFIG : EXIT_MONITOR_FAILED;
 		goto out_vm_err;
 	}
-	if (control_open(&m.ctl, m.cfg.control, &m.vm, NULL, &e) < 0) {
+	m.hooks = (struct control_hooks){ .power_button = power_button, .opaque = &m.pm };
+	if (control_open(&m.ctl, m.cfg.control, &m.vm, &m.hooks, &e) < 0) {
 		status = EXIT_BAD_CONFIG;
 		goto out_vm_err;
 	}

@@ -107,3 +107,28 @@ def test_payload_too_big_for_real_mode(tmp_path):
     r = run_vmm("--micro", big)
     assert r.returncode == 2
     assert "does not fit" in r.stderr
+
+
+def test_i8042_reset_is_a_reboot():
+    r = micro("reset16")
+    assert r.returncode == 3, r.stderr
+
+
+def test_acpi_reset_register_is_a_reboot():
+    r = micro("acpireset16")
+    assert r.returncode == 3, r.stderr
+
+
+def test_acpi_s5_is_a_poweroff():
+    # The guest spins after asking for S5: only the poweroff can end it.
+    r = micro("poweroff16")
+    assert r.returncode == 0, r.stderr
+
+
+def test_cmos_clock_reads_host_year():
+    import datetime
+    before = datetime.datetime.now(datetime.timezone.utc).year
+    r = micro("rtc16")
+    after = datetime.datetime.now(datetime.timezone.utc).year
+    assert r.returncode == 0, r.stderr
+    assert r.stdout in (f"RTC {before}\n", f"RTC {after}\n")

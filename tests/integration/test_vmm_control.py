@@ -107,7 +107,6 @@ def test_stop_is_hard_and_has_its_own_status(spinning_vm):
     (b"[1,2]", "expected {\"cmd\""),
     (b'{"cmd": 5}', "expected {\"cmd\""),
     (b'{"cmd": "reboot-the-host"}', "unknown command `reboot-the-host`"),
-    (b'{"cmd": "shutdown"}', "no ACPI power button"),
     (b'{"cmd": "balloon", "target": 1}', "no balloon"),
 ])
 def test_bad_requests_get_errors_and_vm_runs_on(spinning_vm, line, needle):
@@ -136,3 +135,26 @@ def test_existing_socket_path_is_refused(tmp_path):
     assert r.returncode == 2
     assert "control socket" in r.stderr and "Address already in use" in r.stderr
     assert sock.read_text() == "not a socket"
+
+
+def test_shutdown_presses_the_acpi_power_button(tmp_path):
+    """pwrbtn16 polls PM1a_STS for PWRBTN_STS, clears it, then powers off via S5."""
+    sock, serial = tmp_path / "ctl.sock", tmp_path / "serial.log"
+    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "pwrbtn16.bin"), "--exit-port",
+                          "--serial", f"file:{serial}", "--control", str(sock)],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while b"W\n" not in (serial.read_bytes() if serial.exists() else b""):
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        ctl = Control(sock)
+        assert ctl("state")["state"] == "running"  # still polling: nothing pressed yet
+        assert ctl("shutdown") == {"ok": True}
+        assert p.wait(timeout=20) == 0
+        assert serial.read_text() == "W\nP\n"
+        ctl.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
