@@ -9,7 +9,7 @@ VPS_PACKAGES=(
 	build-essential meson ninja-build pkg-config clang-format
 	libcmocka-dev python3-pytest libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
-	busybox-static e2fsprogs cpio kmod zstd xz-utils
+	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
 )
 
 # Install the packages that are not installed yet; apt-get update only when needed.

@@ -19,8 +19,8 @@ int x86_layout_init(struct x86_layout *l, uint64_t ram_size)
 	return 0;
 }
 
-static int e820_add(struct boot_e820_entry *tab, unsigned int max, unsigned int *n,
-		    uint64_t addr, uint64_t size, uint32_t type)
+static int e820_add(struct boot_e820_entry *tab, unsigned int max, unsigned int *n, uint64_t addr,
+		    uint64_t size, uint32_t type)
 {
 	if (!size)
 		return 0;

@@ -13,14 +13,13 @@
 
 /* Every device model. A model missing here cannot be configured. */
 const struct virtio_dev_ops *const virtio_dev_types[] = {
-	&virtio_blk_ops,
-	&virtio_rng_ops,
-	NULL,
+	&virtio_blk_ops, &virtio_rng_ops, &virtio_net_ops, &virtio_balloon_ops, NULL,
 };
 
 /* Transport features every device gets: §6 (and §2.7.5.3, §2.7.10). */
-#define VIRTIO_TRANSPORT_FEATURES \
-	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_EVENT_IDX) | BIT_ULL(VIRTIO_F_INDIRECT_DESC))
+#define VIRTIO_TRANSPORT_FEATURES                                    \
+	(BIT_ULL(VIRTIO_F_VERSION_1) | BIT_ULL(VIRTIO_F_EVENT_IDX) | \
+	 BIT_ULL(VIRTIO_F_INDIRECT_DESC))
 
 const struct virtio_dev_ops *virtio_dev_type_find(const char *name)
 {
@@ -37,7 +36,8 @@ static void reset_queues(struct virtio_dev *vdev)
 	unsigned int i;
 
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		virtq_reset(&vdev->vqs[i], i < vdev->ops->num_queues ? vdev->ops->queue_max_size : 0);
+		virtq_reset(&vdev->vqs[i],
+			    i < vdev->ops->num_queues ? vdev->ops->queue_max_size : 0);
 }
 
 int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
@@ -47,18 +47,31 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
 	    !ops->queue_max_size || ops->queue_max_size > VIRTQ_MAX_SIZE)
 		return -EINVAL;
 	memset(vdev, 0, sizeof(*vdev));
+	pthread_mutex_init(&vdev->lock, NULL); /* before init: a model may start threads */
 	vdev->ops = ops;
 	vdev->mem = mem;
 	vdev->host_features = ops->features | VIRTIO_TRANSPORT_FEATURES;
 	reset_queues(vdev);
-	return ops->init ? ops->init(vdev, params) : 0;
+	if (ops->init) {
+		int r = ops->init(vdev, params);
+
+		if (r < 0) {
+			pthread_mutex_destroy(&vdev->lock);
+			return r;
+		}
+	}
+	return 0;
 }
 
 void virtio_dev_uninit(struct virtio_dev *vdev)
 {
-	if (vdev->ops && vdev->ops->uninit)
+	if (!vdev->ops)
+		return;
+	if (vdev->ops->uninit)
 		vdev->ops->uninit(vdev);
 	vdev->priv = NULL;
+	pthread_mutex_destroy(&vdev->lock);
+	vdev->ops = NULL;
 }
 
 void virtio_dev_reset(struct virtio_dev *vdev)
@@ -98,7 +111,8 @@ void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t val)
 		}
 	}
 	if ((val & VIRTIO_STATUS_DRIVER_OK) && !(val & VIRTIO_STATUS_FEATURES_OK)) {
-		pr_ratelimited(LOG_WARN, "virtio-%s: DRIVER_OK before FEATURES_OK", vdev->ops->name);
+		pr_ratelimited(LOG_WARN, "virtio-%s: DRIVER_OK before FEATURES_OK",
+			       vdev->ops->name);
 		val &= ~VIRTIO_STATUS_DRIVER_OK;
 	}
 	vdev->status = val;
@@ -133,6 +147,13 @@ int virtio_dev_queue_enable(struct virtio_dev *vdev, unsigned int q)
 	if (r < 0)
 		virtio_dev_needs_reset(vdev);
 	return r;
+}
+
+void virtio_dev_config_changed(struct virtio_dev *vdev)
+{
+	vdev->config_generation++;
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && vdev->transport)
+		vdev->transport->signal(vdev, VIRTIO_SIGNAL_CONFIG, 0);
 }
 
 void virtio_dev_needs_reset(struct virtio_dev *vdev)

@@ -11,6 +11,7 @@
 #ifndef VPS_VMM_VIRTIO_VIRTIO_H
 #define VPS_VMM_VIRTIO_VIRTIO_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,8 +32,10 @@
 #define VIRTIO_F_VERSION_1 32
 
 /* Device IDs, §5 */
+#define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_BALLOON 5
 
 #define VIRTIO_MAX_QUEUES 8
 #define VIRTIO_CONFIG_MAX 256 /* bytes of device-specific configuration */
@@ -71,6 +74,12 @@ struct virtio_transport_ops {
 };
 
 struct virtio_dev {
+	/*
+	 * Serializes everything that touches this device: the transport's
+	 * register accesses (and so the model's callbacks, which run under
+	 * them) and the model's own threads (net receive, balloon stats).
+	 */
+	pthread_mutex_t lock;
 	const struct virtio_dev_ops *ops;
 	void *priv; /* the model's state */
 	const struct guest_mem *mem;
@@ -120,6 +129,9 @@ void virtio_dev_queue_notify(struct virtio_dev *vdev, unsigned int q);
  */
 void virtio_dev_queue_done(struct virtio_dev *vdev, unsigned int q);
 
+/* §2.5.1: the device changed its config space; bump the generation, tell the driver. */
+void virtio_dev_config_changed(struct virtio_dev *vdev);
+
 /* §2.1.2: the device hit an error it cannot recover from without reset. */
 void virtio_dev_needs_reset(struct virtio_dev *vdev);
 
@@ -130,5 +142,7 @@ void virtio_config_put64(struct virtio_dev *vdev, unsigned int off, uint64_t v);
 
 extern const struct virtio_dev_ops virtio_blk_ops;
 extern const struct virtio_dev_ops virtio_rng_ops;
+extern const struct virtio_dev_ops virtio_net_ops;
+extern const struct virtio_dev_ops virtio_balloon_ops;
 
 #endif

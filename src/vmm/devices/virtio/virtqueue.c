@@ -320,3 +320,8 @@ size_t virtq_chain_write(const struct virtq_chain *c, uint64_t off, const void *
 	}
 	return done;
 }
+
+void virtq_unpop(struct virtq *vq)
+{
+	vq->last_avail--;
+}

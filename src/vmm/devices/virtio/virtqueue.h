@@ -101,6 +101,12 @@ int virtq_enable(struct virtq *vq, const struct guest_mem *mem, bool event_idx, 
  */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
 
+/*
+ * Undo the last successful virtq_pop(): the chain stays available and the
+ * next pop returns it again (a device that found nothing to put in it).
+ */
+void virtq_unpop(struct virtq *vq);
+
 /* Return a chain to the driver with `len` bytes written into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtio-blk (virtio 1.2 §5.2) over a raw image: what the caller hands the
+ * model when it creates one. The caller opens the image (or block device)
+ * and keeps ownership of the descriptor; the model only preads, pwrites,
+ * fdatasyncs and fallocates on it, and never past the capacity it computed
+ * at init.
+ */
+#ifndef VPS_VMM_VIRTIO_BLK_H
+#define VPS_VMM_VIRTIO_BLK_H
+
+#include <stdbool.h>
+
+#define VIRTIO_BLK_SERIAL_LEN 20 /* §5.2.6: GET_ID returns at most 20 bytes */
+
+struct virtio_blk_params {
+	int fd; /* raw image, opened O_RDWR (or O_RDONLY when readonly) */
+	bool readonly; /* offer VIRTIO_BLK_F_RO; every write fails with IOERR */
+	const char *serial; /* GET_ID answer; NULL for none; truncated to 20 bytes */
+};
+
+#endif

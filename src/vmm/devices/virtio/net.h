@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtio-net parameters (the model is net.c).
+ */
+#ifndef VPS_VMM_VIRTIO_NET_H
+#define VPS_VMM_VIRTIO_NET_H
+
+#include <stdint.h>
+
+struct virtio_net_params {
+	int tap_fd; /* from tap_open(): non-blocking, with the vnet header */
+	uint8_t mac[6];
+};
+
+/* Counters for the control socket's stats. */
+struct virtio_net_stats {
+	uint64_t rx_packets, rx_bytes;
+	uint64_t tx_packets, tx_bytes, tx_errors;
+};
+
+struct virtio_dev;
+void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);
+
+#endif
