@@ -102,7 +102,7 @@ static json_t *do_stats(struct control *c)
 		json_array_append_new(t, json_integer(vcpu_cpu_time_ns(c->vm->vcpus[i])));
 	json_object_set_new(r, "vcpu_time_ns", t);
 	if (c->hooks && c->hooks->stats)
-		c->hooks->stats(c->hooks->opaque, r);
+		c->hooks->stats(c->hooks->machine, r);
 	return r;
 }
 
@@ -116,7 +116,7 @@ static json_t *do_balloon(struct control *c, json_t *req)
 		return reply_error("this VM has no balloon");
 	if (!json_is_integer(t) || json_integer_value(t) < 0)
 		return reply_error("`target`: expected a byte count");
-	if (c->hooks->balloon_set(c->hooks->opaque, json_integer_value(t), &e) < 0) {
+	if (c->hooks->balloon_set(c->hooks->machine, json_integer_value(t), &e) < 0) {
 		r = reply_error(err_msg(e));
 		err_free(&e);
 		return r;

@@ -21,11 +21,12 @@
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
-	int (*power_button)(void *opaque);
-	int (*balloon_set)(void *opaque, uint64_t target_bytes, struct err **err);
-	/* Add device counters to a stats reply. */
-	void (*stats)(void *opaque, json_t *reply);
+	int (*power_button)(void *opaque); /* called with `opaque` */
 	void *opaque;
+	/* These two are called with `machine`. */
+	int (*balloon_set)(void *machine, uint64_t target_bytes, struct err **err);
+	void (*stats)(void *machine, json_t *reply); /* add device counters */
+	void *machine;
 };
 
 struct control_client {

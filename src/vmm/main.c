@@ -32,6 +32,7 @@
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/pm.h"
 #include "vmm/devices/rtc.h"
+#include "vmm/machine.h"
 #include "vmm/devices/serial.h"
 #include "vmm/vm.h"
 
@@ -63,6 +64,7 @@ struct vmm {
 	struct pm pm;
 	struct control_hooks hooks;
 	struct control ctl;
+	struct machine mc; /* Linux guests */
 };
 
 static int power_button(void *opaque)
@@ -166,24 +168,30 @@ int main(int argc, char **argv)
 	log_init("vps-vmm", LOG_INFO);
 	if (parse_config(argc, argv, &m.cfg) < 0)
 		return EXIT_BAD_CONFIG;
-	if (m.cfg.kernel) {
-		pr_err("`kernel`: Linux boot is not built into this vps-vmm yet");
-		goto out_cfg;
-	}
 	if (console_open(&m.con, &m.cfg, &e) < 0)
 		goto out_console_err;
 
 	status = EXIT_MONITOR_FAILED;
-	if (vm_create(&m.vm, m.cfg.memory) < 0)
+	if (vm_create(&m.vm, m.cfg.memory, m.cfg.kernel ? X86_PCI_HOLE : UINT64_MAX) < 0)
 		goto out_console;
 	if (platform_init(&m, &e) < 0)
 		goto out_vm_err;
-	ret = build_micro(&m, &e);
+	m.hooks = (struct control_hooks){ .power_button = power_button, .opaque = &m.pm };
+	if (m.cfg.kernel) {
+		ret = machine_build(&m.mc, &m.vm, &m.cfg, &e);
+		m.hooks.balloon_set = machine_balloon_set;
+		m.hooks.stats = machine_stats;
+		m.hooks.machine = &m.mc;
+	} else {
+		ret = build_micro(&m, &e);
+	}
 	if (ret < 0) {
-		status = ret == -E2BIG || ret == -ENOENT ? EXIT_BAD_CONFIG : EXIT_MONITOR_FAILED;
+		/* What the configuration names but is not there is the caller's to fix. */
+		status = ret == -E2BIG || ret == -ENOENT || ret == -EACCES || ret == -EINVAL ?
+				 EXIT_BAD_CONFIG :
+				 EXIT_MONITOR_FAILED;
 		goto out_vm_err;
 	}
-	m.hooks = (struct control_hooks){ .power_button = power_button, .opaque = &m.pm };
 	if (control_open(&m.ctl, m.cfg.control, &m.vm, &m.hooks, &e) < 0) {
 		status = EXIT_BAD_CONFIG;
 		goto out_vm_err;
@@ -203,10 +211,11 @@ out_vm_err:
 	pr_err("%s", err_msg(e));
 	err_free(&e);
 out_vm:
+	/* vCPU threads are joined: nothing runs device code any more. */
+	machine_destroy(&m.mc);
 	vm_destroy(&m.vm);
 out_console:
 	console_close(&m.con);
-out_cfg:
 	config_free(&m.cfg);
 	return status;
 out_console_err:

@@ -20,9 +20,28 @@
 #include "common/log.h"
 #include "vmm/vm.h"
 
-int vm_create(struct vm *vm, uint64_t ram_size)
+/* Register host memory [hva, hva+size) as guest RAM at gpa in KVM slot `slot`. */
+static int add_ram_slot(struct vm *vm, unsigned int slot, uint64_t gpa, uint64_t size, void *hva)
 {
-	struct kvm_userspace_memory_region region;
+	struct kvm_userspace_memory_region region = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+	int ret;
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		ret = -errno;
+		pr_err("KVM_SET_USER_MEMORY_REGION %u: %s", slot, strerror(errno));
+		return ret;
+	}
+	return guest_mem_add(&vm->mem, gpa, size, hva);
+}
+
+int vm_create(struct vm *vm, uint64_t ram_size, uint64_t hole_start)
+{
+	uint64_t low = ram_size < hole_start ? ram_size : hole_start;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -53,6 +72,7 @@ int vm_create(struct vm *vm, uint64_t ram_size)
 		pr_err("KVM_CREATE_VM: %s", strerror(errno));
 		goto err_kvm;
 	}
+	/* One host mapping; the part above the hole is guest RAM from 4 GiB. */
 	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->ram == MAP_FAILED) {
@@ -63,18 +83,9 @@ int vm_create(struct vm *vm, uint64_t ram_size)
 		goto err_vm;
 	}
 	vm->ram_size = ram_size;
-	region = (struct kvm_userspace_memory_region){
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = ram_size,
-		.userspace_addr = (uintptr_t)vm->ram,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		ret = -errno;
-		pr_err("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-		goto err_ram;
-	}
-	ret = guest_mem_add(&vm->mem, 0, ram_size, vm->ram);
+	ret = add_ram_slot(vm, 0, 0, low, vm->ram);
+	if (ret == 0 && ram_size > low)
+		ret = add_ram_slot(vm, 1, 1ULL << 32, ram_size - low, (uint8_t *)vm->ram + low);
 	if (ret < 0)
 		goto err_ram;
 	return 0;

@@ -65,8 +65,12 @@ struct vm {
 	int exit_status; /* meaningful for VM_EXIT_PORT */
 };
 
-/* Open /dev/kvm, create the VM and map ram_size bytes of guest RAM at 0. */
-int vm_create(struct vm *vm, uint64_t ram_size);
+/*
+ * Open /dev/kvm, create the VM and map ram_size bytes of guest RAM: at 0 up
+ * to hole_start, the rest from 4 GiB (x86 keeps [3 GiB, 4 GiB) for devices).
+ * Pass UINT64_MAX for no hole.
+ */
+int vm_create(struct vm *vm, uint64_t ram_size, uint64_t hole_start);
 void vm_destroy(struct vm *vm);
 
 int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out);

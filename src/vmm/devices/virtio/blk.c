@@ -70,6 +70,7 @@ struct blk {
 	bool readonly;
 	uint64_t capacity; /* in 512-byte sectors */
 	char serial[VIRTIO_BLK_SERIAL_LEN];
+	struct virtio_blk_stats stats;
 };
 
 struct blk_range { /* §5.2.6: struct virtio_blk_discard_write_zeroes */
@@ -195,7 +196,7 @@ static uint8_t blk_ranges(const struct blk *b, const struct virtq_chain *c, uint
  * Serve one request whose chain has at least one writable byte; write the
  * status and return the number of bytes written into the chain.
  */
-static uint32_t blk_request(const struct blk *b, const struct virtq_chain *c)
+static uint32_t blk_request(struct blk *b, const struct virtq_chain *c)
 {
 	const struct virtq_iov *wr = c->iov + c->nr_out;
 	uint64_t data_in = c->in_bytes - 1; /* writable bytes before the status */
@@ -226,6 +227,8 @@ static uint32_t blk_request(const struct blk *b, const struct virtq_chain *c)
 		if (blk_rw(b, wr, c->nr_in, 0, data_in, pos, false) == 0) {
 			status = VIRTIO_BLK_S_OK;
 			written = data_in;
+			b->stats.read_ops++;
+			b->stats.read_bytes += data_in;
 		}
 		break;
 	case VIRTIO_BLK_T_OUT:
@@ -233,8 +236,11 @@ static uint32_t blk_request(const struct blk *b, const struct virtq_chain *c)
 		if (b->readonly || data_out % 512 ||
 		    !in_capacity(b, hdr.sector, data_out >> SECTOR_SHIFT))
 			break;
-		if (blk_rw(b, c->iov, c->nr_out, BLK_HDR_LEN, data_out, pos, true) == 0)
+		if (blk_rw(b, c->iov, c->nr_out, BLK_HDR_LEN, data_out, pos, true) == 0) {
 			status = VIRTIO_BLK_S_OK;
+			b->stats.write_ops++;
+			b->stats.write_bytes += data_out;
+		}
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		status = fdatasync(b->fd) == 0 || b->readonly ? VIRTIO_BLK_S_OK :
@@ -253,10 +259,16 @@ static uint32_t blk_request(const struct blk *b, const struct virtq_chain *c)
 		status = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
+	if (hdr.type == VIRTIO_BLK_T_FLUSH)
+		b->stats.flush_ops++;
+	if (status != VIRTIO_BLK_S_OK)
+		b->stats.errors++;
 	if (status == VIRTIO_BLK_S_IOERR)
 		pr_ratelimited(LOG_DEBUG, "virtio-blk: request type %u sector %llu failed",
 			       hdr.type, (unsigned long long)hdr.sector);
 out:
+	if (c->out_bytes < BLK_HDR_LEN)
+		b->stats.errors++;
 	virtq_chain_write(c, data_in, &status, 1);
 	return written + 1;
 }
@@ -355,3 +367,12 @@ const struct virtio_dev_ops virtio_blk_ops = {
 	.uninit = blk_uninit,
 	.notify = blk_notify,
 };
+
+void virtio_blk_get_stats(struct virtio_dev *vdev, struct virtio_blk_stats *s)
+{
+	struct blk *b = vdev->priv;
+
+	pthread_mutex_lock(&vdev->lock);
+	*s = b->stats;
+	pthread_mutex_unlock(&vdev->lock);
+}

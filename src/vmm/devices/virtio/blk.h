@@ -10,6 +10,7 @@
 #define VPS_VMM_VIRTIO_BLK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define VIRTIO_BLK_SERIAL_LEN 20 /* §5.2.6: GET_ID returns at most 20 bytes */
 
@@ -18,5 +19,13 @@ struct virtio_blk_params {
 	bool readonly; /* offer VIRTIO_BLK_F_RO; every write fails with IOERR */
 	const char *serial; /* GET_ID answer; NULL for none; truncated to 20 bytes */
 };
+
+/* Counters for the control socket's stats. */
+struct virtio_blk_stats {
+	uint64_t read_ops, read_bytes, write_ops, write_bytes, flush_ops, errors;
+};
+
+struct virtio_dev;
+void virtio_blk_get_stats(struct virtio_dev *vdev, struct virtio_blk_stats *s);
 
 #endif

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Assembling the x86 machine for a Linux guest: see machine.h. The order
+ * matters to KVM: the irqchip before any vCPU, CPUID before a vCPU's MSRs
+ * and registers (KVM checks them against it), and the boot vCPU's registers
+ * last, once the kernel and its tables are in RAM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vmm/arch/x86/acpi.h"
+#include "vmm/arch/x86/cpuid.h"
+#include "vmm/arch/x86/regs.h"
+#include "vmm/backends/tap.h"
+#include "vmm/boot/linux.h"
+#include "vmm/devices/virtio/balloon.h"
+#include "vmm/devices/virtio/blk.h"
+#include "vmm/devices/virtio/net.h"
+#include "vmm/machine.h"
+
+static void irq_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	vm_signal_msi(opaque, addr, data);
+}
+
+static void irq_intx(void *opaque, unsigned int gsi, bool level)
+{
+	vm_irq_line(opaque, gsi, level);
+}
+
+static const struct pci_irq_ops irq_ops = { .msi = irq_msi, .intx = irq_intx };
+
+/* Create a virtio-pci function for `type` and plug it into the next slot. */
+static int add_virtio(struct machine *mc, const char *type, const void *params,
+		      struct virtio_pci **out, struct err **err)
+{
+	struct virtio_pci *vp = calloc(1, sizeof(*vp));
+	unsigned int slot = mc->next_slot;
+	int ret;
+
+	if (!vp)
+		return err_make(err, ENOMEM, "virtio-%s", type);
+	if (slot >= PCI_MAX_DEVICES) {
+		free(vp);
+		return err_make(err, ENOSPC, "virtio-%s: no free PCI slot", type);
+	}
+	ret = virtio_pci_init(vp, virtio_dev_type_find(type), params, &mc->vm->mem, &irq_ops,
+			      mc->vm);
+	if (ret < 0) {
+		free(vp);
+		return err_make(err, -ret, "virtio-%s", type);
+	}
+	ret = virtio_pci_plug(vp, &mc->pci, x86_pci_gsi(slot, 0));
+	if (ret < 0) {
+		virtio_pci_uninit(vp);
+		free(vp);
+		return err_make(err, -ret, "virtio-%s: plug into slot %u", type, slot);
+	}
+	mc->next_slot++;
+	*out = vp;
+	return 0;
+}
+
+/* A stable locally administered MAC from the tap name, when none is given. */
+static void mac_from_name(const char *name, uint8_t mac[6])
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	mac[0] = 0x52;
+	mac[1] = 0x54;
+	mac[2] = 0x00;
+	mac[3] = h >> 16;
+	mac[4] = h >> 8;
+	mac[5] = h;
+}
+
+static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct err **err)
+{
+	struct virtio_balloon_params bp = { .ram_size = cfg->memory };
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < cfg->nr_disk; i++) {
+		const struct config_disk *d = &cfg->disk[i];
+		struct virtio_blk_params p = { .readonly = d->readonly, .serial = d->id };
+		int fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+		if (fd < 0)
+			return err_make(err, errno, "`disk[%u].path`: open `%s`", i, d->path);
+		mc->disk_fd[mc->nr_disk] = fd;
+		p.fd = fd;
+		ret = add_virtio(mc, "blk", &p, &mc->disk[mc->nr_disk], err);
+		if (ret < 0) {
+			close(fd);
+			return err_wrap(err, "`disk[%u]`", i);
+		}
+		mc->nr_disk++;
+	}
+	for (i = 0; i < cfg->nr_net; i++) {
+		const struct config_net *n = &cfg->net[i];
+		struct virtio_net_params p;
+		int fd = tap_open(n->tap, err);
+
+		if (fd < 0)
+			return err_wrap(err, "`net[%u].tap`", i);
+		p.tap_fd = fd;
+		if (n->has_mac)
+			memcpy(p.mac, n->mac, 6);
+		else
+			mac_from_name(n->tap, p.mac);
+		mc->tap_fd[mc->nr_net] = fd;
+		ret = add_virtio(mc, "net", &p, &mc->net[mc->nr_net], err);
+		if (ret < 0) {
+			close(fd);
+			return err_wrap(err, "`net[%u]`", i);
+		}
+		mc->nr_net++;
+	}
+	ret = add_virtio(mc, "rng", NULL, &mc->rng, err);
+	if (ret == 0)
+		ret = add_virtio(mc, "balloon", &bp, &mc->balloon, err);
+	return ret;
+}
+
+/* vCPUs with CPUID, MSRs and the LAPIC set; vCPU 0 gets the boot registers later. */
+static int add_vcpus(struct machine *mc, unsigned int nr, struct err **err)
+{
+	struct vm *vm = mc->vm;
+	struct cpuid_opts opts = {
+		.tsc_deadline = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) >
+				0,
+	};
+	struct x86_msr_list msrs = { 0 };
+	struct kvm_cpuid2 *sup = NULL;
+	unsigned int i;
+	int ret;
+
+	ret = cpuid_get_supported(vm->kvm_fd, &sup);
+	if (ret < 0)
+		return err_make(err, -ret, "KVM_GET_SUPPORTED_CPUID");
+	ret = x86_msr_list_get(vm->kvm_fd, &msrs);
+	if (ret < 0) {
+		free(sup);
+		return err_make(err, -ret, "KVM_GET_MSR_INDEX_LIST");
+	}
+	for (i = 0; i < nr && ret == 0; i++) {
+		struct vcpu *v;
+
+		ret = vcpu_create(vm, i, &v);
+		if (ret < 0) {
+			err_make(err, -ret, "create vcpu %u", i);
+			break;
+		}
+		ret = cpuid_setup_vcpu(sup, v->fd, i, nr, &opts);
+		if (ret < 0) {
+			err_make(err, -ret, "vcpu %u: KVM_SET_CPUID2", i);
+			break;
+		}
+		ret = x86_vcpu_init(v->fd, i, &msrs);
+		if (ret < 0)
+			err_make(err, -ret, "vcpu %u: initial state", i);
+	}
+	x86_msr_list_free(&msrs);
+	free(sup);
+	return ret;
+}
+
+int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg, struct err **err)
+{
+	struct linux_entry entry;
+	uint64_t rsdp;
+	int ret;
+
+	memset(mc, 0, sizeof(*mc));
+	mc->vm = vm;
+	mc->next_slot = 1; /* slot 0 is the host bridge */
+	ret = x86_layout_init(&mc->layout, cfg->memory);
+	if (ret < 0)
+		return err_make(err, -ret, "`memory`: no x86 layout for %llu bytes",
+				(unsigned long long)cfg->memory);
+	ret = x86_vm_init(vm->vm_fd);
+	if (ret < 0)
+		return err_make(err, -ret, "set up the in-kernel irqchip and PIT");
+	vm->has_irqchip = true;
+	ret = add_vcpus(mc, cfg->cpus, err);
+	if (ret < 0)
+		return ret;
+
+	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, X86_PCI_MMIO32_BASE,
+			    X86_PCI_MMIO32_SIZE);
+	if (ret == 0)
+		ret = pci_host_add_ecam(&mc->pci, &vm->mmio, X86_PCI_ECAM_BASE);
+	if (ret < 0)
+		return err_make(err, -ret, "PCI host bridge");
+	mc->pci_up = true;
+	ret = add_devices(mc, cfg, err);
+	if (ret < 0)
+		return ret;
+
+	ret = acpi_build(&vm->mem,
+			 &(struct acpi_config){ .layout = &mc->layout, .nr_vcpus = cfg->cpus },
+			 &rsdp);
+	if (ret < 0)
+		return err_make(err, -ret, "ACPI tables");
+	ret = linux_load_files(&vm->mem, &mc->layout, cfg->kernel, cfg->initrd,
+			       cfg->cmdline ? cfg->cmdline : "", rsdp, &entry);
+	if (ret < 0)
+		return err_make(err, -ret, "load kernel `%s`%s%s", cfg->kernel,
+				cfg->initrd ? " with initrd " : "", cfg->initrd ? cfg->initrd : "");
+	ret = x86_boot_tables(&vm->mem);
+	if (ret == 0)
+		ret = x86_vcpu_boot_regs(vm->vcpus[0]->fd, entry.rip, entry.boot_params);
+	if (ret < 0)
+		return err_make(err, -ret, "vcpu 0: boot registers");
+	return 0;
+}
+
+static void drop(struct virtio_pci **vp)
+{
+	if (!*vp)
+		return;
+	virtio_pci_uninit(*vp);
+	free(*vp);
+	*vp = NULL;
+}
+
+void machine_destroy(struct machine *mc)
+{
+	unsigned int i;
+
+	for (i = 0; i < mc->nr_disk; i++) {
+		drop(&mc->disk[i]);
+		close(mc->disk_fd[i]);
+	}
+	for (i = 0; i < mc->nr_net; i++) {
+		drop(&mc->net[i]);
+		close(mc->tap_fd[i]);
+	}
+	drop(&mc->rng);
+	drop(&mc->balloon);
+	if (mc->pci_up)
+		pci_host_destroy(&mc->pci);
+	mc->nr_disk = mc->nr_net = 0;
+	mc->pci_up = false;
+}
+
+int machine_balloon_set(void *opaque, uint64_t target, struct err **err)
+{
+	struct machine *mc = opaque;
+
+	return virtio_balloon_set_target(&mc->balloon->vdev, target, err);
+}
+
+static void put_balloon_stat(json_t *o, const char *key, int64_t v)
+{
+	if (v >= 0)
+		json_object_set_new(o, key, json_integer(v));
+}
+
+void machine_stats(void *opaque, json_t *reply)
+{
+	struct machine *mc = opaque;
+	struct virtio_balloon_stats bs;
+	json_t *disks = json_array(), *nets = json_array(), *b;
+	unsigned int i;
+
+	for (i = 0; i < mc->nr_disk; i++) {
+		struct virtio_blk_stats s;
+
+		virtio_blk_get_stats(&mc->disk[i]->vdev, &s);
+		json_array_append_new(disks, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "read_ops",
+						       (json_int_t)s.read_ops, "read_bytes",
+						       (json_int_t)s.read_bytes, "write_ops",
+						       (json_int_t)s.write_ops, "write_bytes",
+						       (json_int_t)s.write_bytes, "flush_ops",
+						       (json_int_t)s.flush_ops, "errors",
+						       (json_int_t)s.errors));
+	}
+	for (i = 0; i < mc->nr_net; i++) {
+		struct virtio_net_stats s;
+
+		virtio_net_get_stats(&mc->net[i]->vdev, &s);
+		json_array_append_new(nets, json_pack("{s:I, s:I, s:I, s:I, s:I}", "rx_packets",
+						      (json_int_t)s.rx_packets, "rx_bytes",
+						      (json_int_t)s.rx_bytes, "tx_packets",
+						      (json_int_t)s.tx_packets, "tx_bytes",
+						      (json_int_t)s.tx_bytes, "tx_errors",
+						      (json_int_t)s.tx_errors));
+	}
+	json_object_set_new(reply, "disk", disks);
+	json_object_set_new(reply, "net", nets);
+	virtio_balloon_get_stats(&mc->balloon->vdev, &bs);
+	b = json_pack("{s:I, s:I, s:I}", "target_pages", (json_int_t)bs.target_pages,
+		      "actual_pages", (json_int_t)bs.actual_pages, "inflated_bytes",
+		      (json_int_t)bs.inflated_bytes);
+	put_balloon_stat(b, "free_memory", bs.free_memory);
+	put_balloon_stat(b, "total_memory", bs.total_memory);
+	put_balloon_stat(b, "available_memory", bs.available_memory);
+	put_balloon_stat(b, "disk_caches", bs.disk_caches);
+	put_balloon_stat(b, "swap_in", bs.swap_in);
+	put_balloon_stat(b, "swap_out", bs.swap_out);
+	json_object_set_new(reply, "balloon", b);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The x86 virtual machine a Linux guest boots on: memory layout, in-kernel
+ * irqchip and PIT, vCPUs with their CPUID and MSRs, ACPI tables, the PCI
+ * bus with one virtio-pci function per disk and network card plus rng and
+ * balloon, and the kernel loaded per the boot protocol. main.c builds it
+ * from the configuration; everything it opens is opened here, before any
+ * vCPU runs.
+ */
+#ifndef VPS_VMM_MACHINE_H
+#define VPS_VMM_MACHINE_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "vmm/arch/x86/layout.h"
+#include "vmm/config.h"
+#include "vmm/devices/pci.h"
+#include "vmm/devices/virtio/pci.h"
+#include "vmm/vm.h"
+
+struct machine {
+	struct vm *vm;
+	struct x86_layout layout;
+	struct pci_host pci;
+	bool pci_up;
+	unsigned int next_slot; /* PCI slot the next device gets */
+	struct virtio_pci *disk[CONFIG_MAX_DISKS];
+	int disk_fd[CONFIG_MAX_DISKS];
+	unsigned int nr_disk;
+	struct virtio_pci *net[CONFIG_MAX_NETS];
+	int tap_fd[CONFIG_MAX_NETS];
+	unsigned int nr_net;
+	struct virtio_pci *rng, *balloon;
+};
+
+/* Build everything for a Linux boot; the vCPUs are created, not started. */
+int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+		  struct err **err);
+void machine_destroy(struct machine *mc);
+
+/* Control socket hooks. */
+int machine_balloon_set(void *mc, uint64_t target, struct err **err);
+void machine_stats(void *mc, json_t *reply);
+
+#endif
