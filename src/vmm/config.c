@@ -480,8 +480,8 @@ int config_validate(const struct vmm_config *c, struct err **err)
 
 	if (!!c->kernel == !!c->micro)
 		return err_make(err, 0, "exactly one of `kernel` and `micro` is required");
-	if (c->micro && (c->initrd || c->cmdline || c->nr_disk || c->nr_net))
-		return err_make(err, 0, "`micro`: takes no initrd, cmdline, disk or net");
+	if (c->micro && (c->initrd || c->cmdline))
+		return err_make(err, 0, "`micro`: takes no initrd or cmdline");
 	if (c->kernel && (c->exit_port))
 		return err_make(err, 0, "`exit_port`: only for micro-guests");
 	if (c->memory < (2ULL << 20) || c->memory > (1ULL << 40) || c->memory % 4096)

@@ -172,27 +172,14 @@ static int add_vcpus(struct machine *mc, unsigned int nr, struct err **err)
 	return ret;
 }
 
-int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg, struct err **err)
+int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			  struct err **err)
 {
-	struct linux_entry entry;
-	uint64_t rsdp;
 	int ret;
 
 	memset(mc, 0, sizeof(*mc));
 	mc->vm = vm;
 	mc->next_slot = 1; /* slot 0 is the host bridge */
-	ret = x86_layout_init(&mc->layout, cfg->memory);
-	if (ret < 0)
-		return err_make(err, -ret, "`memory`: no x86 layout for %llu bytes",
-				(unsigned long long)cfg->memory);
-	ret = x86_vm_init(vm->vm_fd);
-	if (ret < 0)
-		return err_make(err, -ret, "set up the in-kernel irqchip and PIT");
-	vm->has_irqchip = true;
-	ret = add_vcpus(mc, cfg->cpus, err);
-	if (ret < 0)
-		return ret;
-
 	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, X86_PCI_MMIO32_BASE,
 			    X86_PCI_MMIO32_SIZE);
 	if (ret == 0)
@@ -200,7 +187,30 @@ int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cf
 	if (ret < 0)
 		return err_make(err, -ret, "PCI host bridge");
 	mc->pci_up = true;
-	ret = add_devices(mc, cfg, err);
+	return add_devices(mc, cfg, err);
+}
+
+int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg, struct err **err)
+{
+	struct linux_entry entry;
+	struct x86_layout layout;
+	uint64_t rsdp;
+	int ret;
+
+	ret = x86_layout_init(&layout, cfg->memory);
+	if (ret < 0)
+		return err_make(err, -ret, "`memory`: no x86 layout for %llu bytes",
+				(unsigned long long)cfg->memory);
+	/* The irqchip must exist before any vCPU. */
+	ret = x86_vm_init(vm->vm_fd);
+	if (ret < 0)
+		return err_make(err, -ret, "set up the in-kernel irqchip and PIT");
+	vm->has_irqchip = true;
+	ret = machine_build_devices(mc, vm, cfg, err);
+	if (ret < 0)
+		return ret;
+	mc->layout = layout;
+	ret = add_vcpus(mc, cfg->cpus, err);
 	if (ret < 0)
 		return ret;
 

@@ -34,6 +34,13 @@ struct machine {
 	struct virtio_pci *rng, *balloon;
 };
 
+/*
+ * The PCI bus and its virtio functions alone (micro-guests drive them by
+ * polling: without an irqchip, interrupts go nowhere).
+ */
+int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			  struct err **err);
+
 /* Build everything for a Linux boot; the vCPUs are created, not started. */
 int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
 		  struct err **err);

@@ -179,12 +179,14 @@ int main(int argc, char **argv)
 	m.hooks = (struct control_hooks){ .power_button = power_button, .opaque = &m.pm };
 	if (m.cfg.kernel) {
 		ret = machine_build(&m.mc, &m.vm, &m.cfg, &e);
-		m.hooks.balloon_set = machine_balloon_set;
-		m.hooks.stats = machine_stats;
-		m.hooks.machine = &m.mc;
 	} else {
-		ret = build_micro(&m, &e);
+		ret = machine_build_devices(&m.mc, &m.vm, &m.cfg, &e);
+		if (ret == 0)
+			ret = build_micro(&m, &e);
 	}
+	m.hooks.balloon_set = machine_balloon_set;
+	m.hooks.stats = machine_stats;
+	m.hooks.machine = &m.mc;
 	if (ret < 0) {
 		/* What the configuration names but is not there is the caller's to fix. */
 		status = ret == -E2BIG || ret == -ENOENT || ret == -EACCES || ret == -EINVAL ?

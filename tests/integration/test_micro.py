@@ -85,7 +85,9 @@ def test_serial_to_file(tmp_path):
     (["--serial", "tcp:1"], "`serial`: `tcp:1` is not"),
     (["--bogus"], "unknown option `--bogus`"),
     (["--cpus", "2"], "`cpus`: micro-guests run on one vCPU"),
-    (["--disk", "path=/x"], "`micro`: takes no initrd, cmdline, disk or net"),
+    (["--disk", "path=/nonexistent.img"],
+     "`disk[0].path`: open `/nonexistent.img`: No such file or directory"),
+    (["--cmdline", "quiet"], "`micro`: takes no initrd or cmdline"),
 ])
 def test_bad_flags_are_refused(args, needle):
     r = run_vmm("--micro", MICRO / "hello16.bin", *args)

@@ -107,7 +107,9 @@ def test_stop_is_hard_and_has_its_own_status(spinning_vm):
     (b"[1,2]", "expected {\"cmd\""),
     (b'{"cmd": 5}', "expected {\"cmd\""),
     (b'{"cmd": "reboot-the-host"}', "unknown command `reboot-the-host`"),
-    (b'{"cmd": "balloon", "target": 1}', "no balloon"),
+    (b'{"cmd": "balloon", "target": 1099511627776}', "above the VM's 536870912 bytes"),
+    (b'{"cmd": "balloon", "target": -1}', "`target`: expected a byte count"),
+    (b'{"cmd": "balloon"}', "`target`: expected a byte count"),
 ])
 def test_bad_requests_get_errors_and_vm_runs_on(spinning_vm, line, needle):
     p, ctl, _ = spinning_vm
