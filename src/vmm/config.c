@@ -488,6 +488,9 @@ int config_validate(const struct vmm_config *c, struct err **err)
 		return err_make(err, 0, "`memory`: must be whole pages from 2M to 1T");
 	if (c->kernel && c->memory < (16ULL << 20))
 		return err_make(err, 0, "`memory`: Linux needs at least 16M");
+	/* Micro-guests have no RAM hole: above 3G the PCI window would sit in RAM. */
+	if (c->micro && c->memory > (3ULL << 30))
+		return err_make(err, 0, "`memory`: micro-guests get at most 3G");
 	if (c->micro && c->cpus != 1)
 		return err_make(err, 0, "`cpus`: micro-guests run on one vCPU");
 	for (i = 0; i < c->nr_disk; i++) {

@@ -163,6 +163,7 @@ static void bad_json_names_the_key(void **state)
 		{ "{}", "exactly one of `kernel` and `micro`" },
 		{ "{\"kernel\":\"/k\",\"micro\":\"/m\"}", "exactly one of" },
 		{ "{\"micro\":\"/m\",\"cpus\":2}", "`cpus`: micro-guests" },
+		{ "{\"micro\":\"/m\",\"memory\":\"4G\"}", "`memory`: micro-guests get at most 3G" },
 		{ "{\"kernel\":\"/k\",\"memory\":4097}", "`memory`" },
 		{ "{\"kernel\":\"/k\",\"net\":[{\"tap\":\"a\"},{\"tap\":\"a\"}]}",
 		  "`net[1].tap`: `a` is used by net[0]" },

@@ -11,6 +11,7 @@
  * Frame numbers come from the guest: each is checked against guest RAM,
  * and one outside it is skipped and logged, never advised.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,13 +138,20 @@ static void balloon_notify(struct virtio_dev *vdev, unsigned int q)
 		read_stats(vdev, b);
 }
 
-static void balloon_config_write(struct virtio_dev *vdev, unsigned int off, unsigned int len)
+/* §5.5.4: the driver may write `actual` only; num_pages is the device's. */
+static void balloon_config_write(struct virtio_dev *vdev, unsigned int off, const void *data,
+				 unsigned int len)
 {
+	unsigned int lo = off > BALLOON_CFG_ACTUAL ? off : BALLOON_CFG_ACTUAL;
+	unsigned int hi = off + len < BALLOON_CFG_ACTUAL + 4 ? off + len : BALLOON_CFG_ACTUAL + 4;
 	struct balloon *b = vdev->priv;
 	uint32_t actual;
 
+	if (lo >= hi)
+		return;
+	memcpy(vdev->config + lo, (const uint8_t *)data + (lo - off), hi - lo);
 	memcpy(&actual, vdev->config + BALLOON_CFG_ACTUAL, 4);
-	b->stats.actual_pages = actual;
+	b->stats.actual_pages = le32toh(actual);
 }
 
 static void balloon_reset(struct virtio_dev *vdev)

@@ -307,10 +307,8 @@ static void vp_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off, c
 		uint64_t o = off - VIRTIO_PCI_DEVICE_OFF;
 
 		/* Only a model with writable config fields takes the bytes. */
-		if (vdev->ops->config_write && o + len <= vdev->ops->config_size) {
-			memcpy(vdev->config + o, data, len);
-			vdev->ops->config_write(vdev, o, len);
-		}
+		if (vdev->ops->config_write && o + len <= vdev->ops->config_size)
+			vdev->ops->config_write(vdev, o, data, len);
 	} else if (off >= VIRTIO_PCI_NOTIFY_OFF && off < VIRTIO_PCI_MSIX_TABLE_OFF) {
 		/* §4.1.4.4: the address names the queue; the value is not trusted. */
 		uint64_t o = off - VIRTIO_PCI_NOTIFY_OFF;

@@ -57,8 +57,13 @@ struct virtio_dev_ops {
 	/* Set up vdev->priv and vdev->config from model-specific params. */
 	int (*init)(struct virtio_dev *vdev, const void *params);
 	void (*uninit)(struct virtio_dev *vdev);
-	/* The driver wrote config space; vdev->config already holds the bytes. */
-	void (*config_write)(struct virtio_dev *vdev, unsigned int off, unsigned int len);
+	/*
+	 * The driver wrote config space at [off, off + len), inside config_size.
+	 * The model stores what the spec lets the driver change and ignores the
+	 * rest (a driver must not overwrite what the device reports).
+	 */
+	void (*config_write)(struct virtio_dev *vdev, unsigned int off, const void *data,
+			     unsigned int len);
 	/* The driver notified queue q (§2.7.13.3); process what is available. */
 	void (*notify)(struct virtio_dev *vdev, unsigned int q);
 	/* The driver reset the device: drop any request state. */
