@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The test init: a tiny static multi-call program that is PID 1 in the test
+ * guests' initramfs (tests/guest/mkinitramfs, mkl1). It mounts proc, sys and
+ * devtmpfs, loads the modules listed in /modules.order with finit_module,
+ * reports what the guest sees on the console, runs the checks the test asked
+ * for on the kernel command line, and says `VPS-INIT: ok` or
+ * `VPS-INIT: fail <reason>`. Then it powers off, reboots, opens a shell, or
+ * (in the nested test host L1) sets up the host root shared over 9p and
+ * serves the command channel (agent.c).
+ *
+ * The console lines, one per item, are what tests match:
+ *   VPS-INIT: start
+ *   VPS-INIT: modules <n loaded>
+ *   VPS-INIT: cpus <n online>
+ *   VPS-INIT: mem <MemTotal in kB>
+ *   VPS-INIT: block <names in /sys/block, or ->
+ *   VPS-INIT: net <names in /sys/class/net, or ->
+ *   VPS-INIT: rng <current hw_random, or -> entropy <entropy_avail>
+ *   VPS-INIT: check <spec> ok | check <spec> fail <why>
+ *   VPS-INIT: ok | fail <first failure>
+ *
+ * Kernel command line:
+ *   vps.check=cmdline:TOKEN    TOKEN is a word of the command line
+ *   vps.check=disk:DEV:MAGIC   DEV starts with "VPSMARK MAGIC\n" (mkrootfs mark)
+ *   vps.check=file:PATH        PATH exists
+ *   vps.then=poweroff|reboot|shell|agent   (default poweroff)
+ *
+ * Run as any name but PID 1 it only reports and checks (the command line then
+ * comes from $VPS_CMDLINE if set); run as `vps-agent` it is the agent.
+ */
+#define _GNU_SOURCE /* built outside meson's project arguments */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ioctl.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define MAX_ARGS 256
+
+static char cmdline[8192];
+static char *args[MAX_ARGS];
+static int nargs;
+static char failure[256]; /* the first failure, for the final line */
+static int pid1;
+
+static void say(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	n = snprintf(line, sizeof(line), "VPS-INIT: ");
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/*
+	 * One write a line, and wait for the console to send it: a kernel
+	 * message (printk writes the UART directly) cannot land inside it,
+	 * and nothing is left in the tty buffer at power-off.
+	 */
+	if (write(1, line, n) == n)
+		tcdrain(1);
+}
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (failure[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(failure, sizeof(failure), fmt, ap);
+	va_end(ap);
+}
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return n;
+}
+
+static int do_mount(const char *src, const char *dst, const char *type, unsigned long flags,
+		    const char *data)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY) {
+		fail("mount %s on %s: %s", type, dst, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void mount_basics(void)
+{
+	do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, NULL);
+	do_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+
+	/* The kernel gave us no console if the archive had no /dev/console. */
+	if (fcntl(1, F_GETFD) < 0) {
+		int fd = open("/dev/console", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+	}
+}
+
+/* Split the command line into words; "double quotes" may hold spaces. */
+static void parse_cmdline(void)
+{
+	const char *env = pid1 ? NULL : getenv("VPS_CMDLINE");
+	char *p, *w;
+	int quoted = 0;
+
+	if (env)
+		snprintf(cmdline, sizeof(cmdline), "%s", env);
+	else if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)) < 0)
+		fail("read /proc/cmdline: %s", strerror(errno));
+
+	for (p = w = cmdline; nargs < MAX_ARGS;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		args[nargs++] = w = p;
+		for (; *p && (quoted || (*p != ' ' && *p != '\t')); p++) {
+			if (*p == '"')
+				quoted = !quoted;
+			else
+				*w++ = *p;
+		}
+		if (*p)
+			p++;
+		*w = 0;
+	}
+}
+
+static const char *param(const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int i = nargs - 1; i >= 0; i--)
+		if (!strncmp(args[i], key, n) && args[i][n] == '=')
+			return args[i] + n + 1;
+	return NULL;
+}
+
+/* finit_module, one line a module: "PATH [PARAMS]", in dependency order. */
+static void load_modules(void)
+{
+	FILE *f = fopen("/modules.order", "re");
+	char line[512];
+	int loaded = 0;
+
+	if (!f) {
+		say("modules 0");
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *path = line, *params;
+		int fd;
+
+		line[strcspn(line, "\n")] = 0;
+		params = strchr(line, ' ');
+		if (params)
+			*params++ = 0;
+		if (!*path)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fail("module %s: %s", path, strerror(errno));
+			continue;
+		}
+		if (syscall(SYS_finit_module, fd, params ? params : "", 0) < 0 && errno != EEXIST)
+			fail("module %s: %s", path, strerror(errno));
+		else
+			loaded++;
+		close(fd);
+	}
+	fclose(f);
+	say("modules %d", loaded);
+}
+
+static int not_dot(const struct dirent *de)
+{
+	return de->d_name[0] != '.';
+}
+
+/* "name name ..." of a directory's entries, sorted, or "-" if none. */
+static void say_dir(const char *what, const char *dir)
+{
+	struct dirent **de;
+	char list[1024] = "";
+	size_t len = 0;
+	int n = scandir(dir, &de, not_dot, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		if (len < sizeof(list))
+			len += snprintf(list + len, sizeof(list) - len, "%s%s", len ? " " : "",
+					de[i]->d_name);
+		free(de[i]);
+	}
+	if (n > 0)
+		free(de);
+	say("%s %s", what, len ? list : "-");
+}
+
+static int count_cpus(const char *list)
+{
+	int count = 0;
+
+	while (*list) {
+		char *end;
+		long a = strtol(list, &end, 10), b = a;
+
+		if (end == list)
+			break;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		count += b - a + 1;
+		list = *end == ',' ? end + 1 : end;
+	}
+	return count;
+}
+
+static void report(void)
+{
+	char buf[4096], rng[64], ent[32];
+	char *p;
+
+	if (read_file("/sys/devices/system/cpu/online", buf, sizeof(buf)) < 0)
+		buf[0] = 0;
+	say("cpus %d", count_cpus(buf));
+
+	buf[0] = 0;
+	if (read_file("/proc/meminfo", buf, sizeof(buf)) >= 0) {
+		p = strstr(buf, "MemTotal:");
+		say("mem %ld", p ? strtol(p + 9, NULL, 10) : 0L);
+	}
+
+	say_dir("block", "/sys/block");
+	say_dir("net", "/sys/class/net");
+
+	if (read_file("/sys/class/misc/hw_random/rng_current", rng, sizeof(rng)) <= 0 ||
+	    !strcmp(rng, "none") || access("/dev/hwrng", F_OK))
+		strcpy(rng, "-");
+	if (read_file("/proc/sys/kernel/random/entropy_avail", ent, sizeof(ent)) <= 0)
+		strcpy(ent, "-");
+	say("rng %s entropy %s", rng, ent);
+}
+
+static const char *check_cmdline(const char *token, const char *self)
+{
+	for (int i = 0; i < nargs; i++)
+		if (args[i] != self && !strcmp(args[i], token))
+			return NULL;
+	return "not on the command line";
+}
+
+static const char *check_disk(const char *spec)
+{
+	static char why[300];
+	char dev[128], want[256], got[256];
+	const char *colon = strchr(spec, ':');
+	ssize_t n;
+	int fd;
+
+	if (!colon || colon - spec >= (long)sizeof(dev))
+		return "want disk:DEV:MAGIC";
+	snprintf(dev, sizeof(dev), "%.*s", (int)(colon - spec), spec);
+	n = snprintf(want, sizeof(want), "VPSMARK %s\n", colon + 1);
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "open %s: %s", dev, strerror(errno));
+		return why;
+	}
+	if (pread(fd, got, n, 0) != n || memcmp(got, want, n)) {
+		close(fd);
+		return "marker differs";
+	}
+	close(fd);
+	return NULL;
+}
+
+static void run_checks(void)
+{
+	for (int i = 0; i < nargs; i++) {
+		const char *spec, *why;
+
+		if (strncmp(args[i], "vps.check=", 10))
+			continue;
+		spec = args[i] + 10;
+		if (!strncmp(spec, "cmdline:", 8))
+			why = check_cmdline(spec + 8, args[i]);
+		else if (!strncmp(spec, "disk:", 5))
+			why = check_disk(spec + 5);
+		else if (!strncmp(spec, "file:", 5))
+			why = access(spec + 5, F_OK) ? strerror(errno) : NULL;
+		else
+			why = "unknown check";
+		if (why) {
+			say("check %s fail %s", spec, why);
+			fail("check %s: %s", spec, why);
+		} else {
+			say("check %s ok", spec);
+		}
+	}
+}
+
+/*
+ * The nested test host: the host's / over 9p (tag "host", read-only) is the
+ * lower layer of an overlay whose upper layer is L1's memory, so every host
+ * path reads as on the host (the build directory, wherever it is, even under
+ * /tmp) and writes stay in L1. If overlayfs refuses, the 9p mount is used
+ * as it is, with tmpfs on /tmp and /var/tmp. On top: this kernel's proc,
+ * sys, cgroup2 unified, dev, a fresh /run, and the runner's scratch share
+ * (tag "scratch", read-write) at /run/scratch. The agent chroots into it.
+ */
+static int setup_host_root(void)
+{
+	static const char opts[] = "trans=virtio,version=9p2000.L,msize=512000,cache=loose";
+	static const char ovl[] = "lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work,xino=off";
+	const unsigned long nosuid = MS_NOSUID | MS_NODEV;
+
+	if (do_mount("host", "/lower", "9p", MS_RDONLY, opts) ||
+	    do_mount("tmpfs", "/rw", "tmpfs", 0, "mode=0755"))
+		return -1;
+	mkdir("/rw/upper", 0755);
+	mkdir("/rw/work", 0755);
+	mkdir("/host", 0755);
+	if (mount("overlay", "/host", "overlay", 0, ovl) < 0) {
+		say("no overlay on the host root (%s): tmpfs /tmp", strerror(errno));
+		if (do_mount("/lower", "/host", NULL, MS_BIND, NULL) ||
+		    do_mount("tmpfs", "/host/tmp", "tmpfs", nosuid, "mode=1777") ||
+		    do_mount("tmpfs", "/host/var/tmp", "tmpfs", nosuid, "mode=1777"))
+			return -1;
+	}
+	if (do_mount("proc", "/host/proc", "proc", nosuid | MS_NOEXEC, NULL) ||
+	    do_mount("sysfs", "/host/sys", "sysfs", nosuid | MS_NOEXEC, NULL) ||
+	    do_mount("cgroup2", "/host/sys/fs/cgroup", "cgroup2", nosuid | MS_NOEXEC,
+		     "nsdelegate") ||
+	    do_mount("devtmpfs", "/host/dev", "devtmpfs", MS_NOSUID, "mode=0755") ||
+	    do_mount("devpts", "/host/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		     "ptmxmode=0666,mode=0620") ||
+	    do_mount("tmpfs", "/host/dev/shm", "tmpfs", nosuid, NULL) ||
+	    do_mount("tmpfs", "/host/run", "tmpfs", nosuid, "mode=0755"))
+		return -1;
+	mkdir("/host/run/scratch", 0755);
+	if (mount("scratch", "/host/run/scratch", "9p", nosuid,
+		  "trans=virtio,version=9p2000.L,msize=512000") < 0)
+		say("no scratch share: %s", strerror(errno));
+	return 0;
+}
+
+static pid_t start_agent(void)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (chroot("/host") || chdir("/")) {
+		say("fail chroot /host: %s", strerror(errno));
+		_exit(1);
+	}
+	clearenv();
+	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", 1);
+	setenv("HOME", "/tmp", 1);
+	setenv("TERM", "dumb", 1);
+	setenv("LANG", "C.UTF-8", 1);
+	setenv("VPS_SCRATCH", "/run/scratch", 1);
+	setenv("VPS_L1", "1", 1);
+	_exit(agent_main(1, (char *[]){ "vps-agent", NULL }));
+}
+
+/* PID 1 under the agent: reap orphans until the agent itself is gone. */
+static void serve_agent(void)
+{
+	pid_t agent;
+	int st;
+
+	if (setup_host_root())
+		return;
+	agent = start_agent();
+	if (agent < 0) {
+		fail("fork agent: %s", strerror(errno));
+		return;
+	}
+	for (;;) {
+		pid_t pid = wait(&st);
+
+		if (pid == agent || (pid < 0 && errno == ECHILD))
+			break;
+	}
+	fail("agent exited");
+}
+
+static void shell(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		setsid();
+		ioctl(0, TIOCSCTTY, 1);
+		execl("/bin/sh", "sh", (char *)NULL);
+		_exit(127);
+	}
+	while (pid > 0 && wait(&st) != pid)
+		;
+}
+
+static int init_main(void)
+{
+	const char *then;
+
+	pid1 = getpid() == 1;
+	if (pid1)
+		mount_basics();
+	say("start");
+	parse_cmdline();
+	then = param("vps.then");
+	if (!then)
+		then = "poweroff";
+	if (pid1)
+		load_modules();
+	report();
+	run_checks();
+	if (strcmp(then, "poweroff") && strcmp(then, "reboot") && strcmp(then, "shell") &&
+	    strcmp(then, "agent"))
+		fail("vps.then=%s: want poweroff, reboot, shell or agent", then);
+
+	if (failure[0])
+		say("fail %s", failure);
+	else
+		say("ok");
+	if (!pid1)
+		return failure[0] ? 1 : 0;
+
+	if (!failure[0] && !strcmp(then, "agent"))
+		serve_agent();
+	if (!strcmp(then, "shell"))
+		shell();
+	if (failure[0])
+		say("fail %s", failure);
+	sync();
+	reboot(!strcmp(then, "reboot") ? RB_AUTOBOOT : RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
+{
+	if (!strcmp(basename(argv[0]), "vps-agent"))
+		return agent_main(argc, argv);
+	return init_main();
+}

@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""pytest fixtures for the integration tests. They build on each other, after
+Firecracker's (uvm -> uvm_configured -> uvm_booted):
+
+    guest_kernel + guest_init --> guest_initramfs --> boot_in_l1
+    guest_init -----------------> guest_rootfs -----> test_disk
+    guest_kernel + guest_init --> l1_initramfs -----> l1_session (one boot)
+                                                      -> l1 (per test: healthy)
+
+Artefacts are cached on disk by content hash (tests/guest/mk*), so the
+session fixtures cost a second when nothing changed. Timings gathered
+through `timings` are printed at the end of the run (docs/testbench.md says
+how to read them)."""
+
+import shutil
+import uuid
+
+import pytest
+
+from framework import artefacts
+from framework.guest import InitReport, qemu_argv, shell_quote
+from framework.l1 import L1
+
+TIMINGS = []  # (what, seconds), printed by pytest_terminal_summary
+HANGS = []  # console logs of L2 boots that hung and were retried
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.section("vps timings (L1 figures: compare only "
+                                 "within one run)")
+        for what, secs in TIMINGS:
+            terminalreporter.write_line(f"{secs:8.1f} s  {what}")
+
+
+@pytest.fixture(scope="session")
+def timings():
+    return TIMINGS
+
+
+@pytest.fixture(scope="session")
+def qemu_bin():
+    path = shutil.which("qemu-system-x86_64")
+    if not path:
+        pytest.skip("qemu-system-x86_64 is not installed "
+                    "(Debian package qemu-system-x86)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def guest_init():
+    path = artefacts.build_dir() / "tests" / "guest" / "vps-init"
+    if not path.exists():
+        pytest.fail(f"{path} is not built: run scripts/test, or ninja -C "
+                    "$VPS_BUILD")
+    return path
+
+
+@pytest.fixture(scope="session")
+def guest_kernel():
+    return artefacts.kernel()
+
+
+@pytest.fixture(scope="session")
+def guest_initramfs(guest_kernel, guest_init):
+    return artefacts.initramfs(guest_init)
+
+
+@pytest.fixture(scope="session")
+def guest_rootfs(guest_init):
+    return artefacts.rootfs(guest_init)
+
+
+@pytest.fixture(scope="session")
+def l1_initramfs(guest_kernel, guest_init):
+    return artefacts.l1_initramfs(guest_init)
+
+
+@pytest.fixture(scope="session")
+def l1_session(qemu_bin, guest_kernel, l1_initramfs, timings,
+               tmp_path_factory):
+    """The nested test host, booted once for the whole session. Its console
+    log and scratch share stay in pytest's temporary directory."""
+    host = L1(guest_kernel, l1_initramfs, workdir=tmp_path_factory.mktemp("l1"))
+    try:
+        host.start()
+        timings.append(("L1 boot to agent ready (TCG, emulated SVM)",
+                        host.boot_seconds))
+        yield host
+    finally:
+        host.stop()
+
+
+@pytest.fixture
+def l1(l1_session, timings):
+    """The session's L1, booted again first if an earlier test left its
+    channel broken (a hung command), so one hang fails one test, not all."""
+    if not l1_session.healthy:
+        l1_session.restart()
+        timings.append(("L1 reboot after a broken channel",
+                        l1_session.boot_seconds))
+    return l1_session
+
+
+@pytest.fixture
+def test_disk(l1, guest_rootfs):
+    """A copy of the test disk in L1's scratch share, marked with a fresh
+    magic: returns (L1 path, magic)."""
+    magic = uuid.uuid4().hex[:12]
+    host_path, l1_path = l1.scratch_path(f"disk-{magic}.ext4")
+    shutil.copyfile(guest_rootfs, host_path)
+    artefacts.mark_disk(host_path, magic)
+    yield l1_path, magic
+    host_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def boot_in_l1(l1, guest_kernel, guest_initramfs, timings):
+    """boot(append="", timeout=60, **qemu_argv options) -> (InitReport,
+    Result): the stock kernel with the test initramfs under Debian's QEMU
+    with KVM inside L1, until the test init powers the guest off.
+
+    About one L2 boot in twenty-odd stalls (RCU stall in L2: the emulated SVM
+    under TCG loses a vCPU); such a boot is killed at TIMEOUT, its console
+    kept as l2-hang-N.log in L1's work directory, and tried once more. A
+    boot that ends but fails is never retried."""
+    def boot(append="", timeout=60, **kw):
+        argv = qemu_argv(guest_kernel, guest_initramfs, append, accel="kvm",
+                         **kw)
+        for attempt in (1, 2):
+            r = l1.run(shell_quote(argv) + " 2>&1", timeout=timeout)
+            if not r.timed_out or attempt == 2:
+                break
+            hang = l1.workdir / f"l2-hang-{len(HANGS) + 1}.log"
+            hang.write_text(r.stdout)
+            HANGS.append(hang)
+            timings.append((f"L2 boot hung, killed, retried ({hang})",
+                            r.seconds))
+        return InitReport.parse(r.stdout), r
+    return boot
