@@ -81,6 +81,22 @@ static void vcpu_handle_pio(struct vcpu *v)
 	}
 }
 
+/* What a supervisor needs to tell one guest crash from another. */
+static void vcpu_log_crash(struct vcpu *v, const char *what)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+		pr_err("vcpu %u: %s", v->id, what);
+		return;
+	}
+	pr_err("vcpu %u: %s at rip %#llx rsp %#llx cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx",
+	       v->id, what, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+	       (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
+	       (unsigned long long)sregs.cr4, (unsigned long long)sregs.efer);
+}
+
 /* Park while the VM is paused; returns false once the VM is stopping. */
 static bool vcpu_wait_unpaused(struct vcpu *v)
 {
@@ -124,6 +140,7 @@ int vcpu_run_loop(struct vcpu *v)
 			vm_request_exit(vm, VM_HALTED, 0);
 			break;
 		case KVM_EXIT_SHUTDOWN:
+			vcpu_log_crash(v, "triple fault");
 			vm_request_exit(vm, VM_SHUTDOWN, 0);
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
@@ -153,8 +170,9 @@ int vcpu_run_loop(struct vcpu *v)
 			 * (PVM hosts report a triple fault this way too): the guest
 			 * crashed, the monitor did not.
 			 */
-			pr_err("vcpu %u: KVM internal error, suberror %u", v->id,
-			       run->internal.suberror);
+			vcpu_log_crash(v, run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+						  "instruction KVM cannot emulate" :
+						  "KVM internal error");
 			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
 				vm_request_exit(vm, VM_SHUTDOWN, 0);
 			else

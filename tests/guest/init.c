@@ -24,7 +24,14 @@
  *   vps.check=cmdline:TOKEN    TOKEN is a word of the command line
  *   vps.check=disk:DEV:MAGIC   DEV starts with "VPSMARK MAGIC\n" (mkrootfs mark)
  *   vps.check=file:PATH        PATH exists
- *   vps.then=poweroff|reboot|shell|agent   (default poweroff)
+ *   vps.check=diskwrite:DEV:TEXT   write "VPSWRITE TEXT\n" at 1 MiB into DEV, sync,
+ *                              read it back (the host then checks the image)
+ *   vps.check=rng:N            read N bytes from /dev/hwrng: not all zero
+ *   vps.net=IFACE,ADDR/PREFIX  bring IFACE up with ADDR (busybox ip), before checks
+ *   vps.check=ping:ADDR        busybox ping reaches ADDR
+ *   vps.then=poweroff|reboot|shell|agent|wait   (default poweroff); wait says
+ *                              `VPS-INIT: waiting` and powers off when the ACPI
+ *                              power button is pressed
  *
  * Run as any name but PID 1 it only reports and checks (the command line then
  * comes from $VPS_CMDLINE if set); run as `vps-agent` it is the agent.
@@ -34,6 +41,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/fs.h>
+#include <linux/input.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +325,107 @@ static const char *check_disk(const char *spec)
 	return NULL;
 }
 
+#define DISKWRITE_OFFSET (1 << 20)
+
+static const char *check_diskwrite(const char *spec)
+{
+	static char why[300];
+	char dev[128], text[256], got[256];
+	const char *colon = strchr(spec, ':');
+	ssize_t n;
+	int fd;
+
+	if (!colon || colon - spec >= (long)sizeof(dev))
+		return "want diskwrite:DEV:TEXT";
+	snprintf(dev, sizeof(dev), "%.*s", (int)(colon - spec), spec);
+	n = snprintf(text, sizeof(text), "VPSWRITE %s\n", colon + 1);
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "open %s: %s", dev, strerror(errno));
+		return why;
+	}
+	if (pwrite(fd, text, n, DISKWRITE_OFFSET) != n || fsync(fd) < 0) {
+		snprintf(why, sizeof(why), "write %s: %s", dev, strerror(errno));
+		close(fd);
+		return why;
+	}
+	/* Read back past the page cache, so the bytes come from the device. */
+	ioctl(fd, BLKFLSBUF, 0);
+	if (pread(fd, got, n, DISKWRITE_OFFSET) != n || memcmp(got, text, n)) {
+		close(fd);
+		return "read back differs";
+	}
+	close(fd);
+	return NULL;
+}
+
+static const char *check_rng(const char *spec)
+{
+	unsigned char buf[4096];
+	long want = strtol(spec, NULL, 10);
+	ssize_t got = 0, n;
+	int fd, nonzero = 0;
+
+	if (want <= 0 || want > (long)sizeof(buf))
+		return "want rng:N with N from 1 to 4096";
+	fd = open("/dev/hwrng", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "no /dev/hwrng";
+	while (got < want && (n = read(fd, buf + got, want - got)) > 0)
+		got += n;
+	close(fd);
+	if (got < want)
+		return "short read";
+	for (long i = 0; i < want; i++)
+		nonzero |= buf[i];
+	return nonzero ? NULL : "all zero";
+}
+
+/* Run busybox APPLET ARGS...; returns its exit status (127: could not run). */
+static int busybox(const char *const argv[])
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		execv("/bin/busybox", (char *const *)argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return 127;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static const char *check_ping(const char *addr)
+{
+	const char *argv[] = { "busybox", "ping", "-c", "3", "-W", "5", addr, NULL };
+
+	return busybox(argv) ? "no reply" : NULL;
+}
+
+/* vps.net=IFACE,ADDR/PREFIX: a static address, as a hosting panel would set. */
+static void setup_net(void)
+{
+	const char *spec = param("vps.net");
+	char ifname[32];
+	const char *comma;
+
+	if (!spec)
+		return;
+	comma = strchr(spec, ',');
+	if (!comma || comma - spec >= (long)sizeof(ifname)) {
+		fail("vps.net=%s: want IFACE,ADDR/PREFIX", spec);
+		return;
+	}
+	snprintf(ifname, sizeof(ifname), "%.*s", (int)(comma - spec), spec);
+	if (busybox((const char *[]){ "busybox", "ip", "link", "set", ifname, "up", NULL }) ||
+	    busybox((const char *[]){ "busybox", "ip", "addr", "add", comma + 1, "dev", ifname,
+				      NULL }))
+		fail("vps.net=%s: ip failed", spec);
+	else
+		say("net %s %s", ifname, comma + 1);
+}
+
 static void run_checks(void)
 {
 	for (int i = 0; i < nargs; i++) {
@@ -330,6 +440,12 @@ static void run_checks(void)
 			why = check_disk(spec + 5);
 		else if (!strncmp(spec, "file:", 5))
 			why = access(spec + 5, F_OK) ? strerror(errno) : NULL;
+		else if (!strncmp(spec, "diskwrite:", 10))
+			why = check_diskwrite(spec + 10);
+		else if (!strncmp(spec, "rng:", 4))
+			why = check_rng(spec + 4);
+		else if (!strncmp(spec, "ping:", 5))
+			why = check_ping(spec + 5);
 		else
 			why = "unknown check";
 		if (why) {
@@ -428,6 +544,40 @@ static void serve_agent(void)
 	fail("agent exited");
 }
 
+/*
+ * vps.then=wait: block until the ACPI power button (the `button` driver's
+ * input device, read through evdev) reports KEY_POWER, as acpid or logind
+ * would, then power off. The monitor presses it from its control socket.
+ */
+static void wait_power_button(void)
+{
+	struct input_event ev;
+	char path[64], name[128];
+	int fd = -1;
+
+	for (int i = 0; i < 32 && fd < 0; i++) {
+		snprintf(path, sizeof(path), "/dev/input/event%d", i);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, EVIOCGNAME(sizeof(name)), name) < 0 ||
+		    !strstr(name, "Power Button")) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		say("fail no power button input device");
+		return;
+	}
+	say("waiting");
+	while (read(fd, &ev, sizeof(ev)) == sizeof(ev))
+		if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1)
+			break;
+	close(fd);
+	say("power button");
+}
+
 static void shell(void)
 {
 	pid_t pid = fork();
@@ -458,10 +608,12 @@ static int init_main(void)
 	if (pid1)
 		load_modules();
 	report();
+	if (pid1)
+		setup_net();
 	run_checks();
 	if (strcmp(then, "poweroff") && strcmp(then, "reboot") && strcmp(then, "shell") &&
-	    strcmp(then, "agent"))
-		fail("vps.then=%s: want poweroff, reboot, shell or agent", then);
+	    strcmp(then, "agent") && strcmp(then, "wait"))
+		fail("vps.then=%s: want poweroff, reboot, shell, agent or wait", then);
 
 	if (failure[0])
 		say("fail %s", failure);
@@ -474,6 +626,8 @@ static int init_main(void)
 		serve_agent();
 	if (!strcmp(then, "shell"))
 		shell();
+	if (!strcmp(then, "wait"))
+		wait_power_button();
 	if (failure[0])
 		say("fail %s", failure);
 	sync();

@@ -14,7 +14,7 @@ GUEST = TOP / "tests" / "guest"
 
 # The modules the test initramfs loads by default (dependencies are added).
 TEST_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "virtio_rng",
-                "virtio_balloon")
+                "virtio_balloon", "button", "evdev")
 
 
 def _script(name, *args, timeout=900):

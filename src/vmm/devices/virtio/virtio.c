@@ -116,6 +116,18 @@ void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t val)
 		val &= ~VIRTIO_STATUS_DRIVER_OK;
 	}
 	vdev->status = val;
+	/*
+	 * Some drivers queue buffers and notify before DRIVER_OK (Linux's
+	 * balloon primes its statistics queue in probe). Such a notification
+	 * was ignored above; serve what is waiting now, as if it came again.
+	 */
+	if ((val & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+		unsigned int q;
+
+		for (q = 0; q < vdev->ops->num_queues; q++)
+			if (vdev->vqs[q].ready)
+				virtio_dev_queue_notify(vdev, q);
+	}
 }
 
 void virtio_dev_set_guest_features(struct virtio_dev *vdev, unsigned int sel, uint32_t val)

@@ -261,8 +261,8 @@ bool virtq_should_signal(struct virtq *vq)
 	new = vq->used_idx;
 	vq->signalled_valid = true;
 	vq->signalled_used = new;
-	if (valid && old == new)
-		return false; /* nothing pushed since the last interrupt */
+	if (valid ? old == new : new == 0)
+		return false; /* nothing pushed since the last interrupt, or ever */
 	if (!vq->event_idx)
 		return !(le16toh(__atomic_load_n(&vq->avail[AVAIL_FLAGS], __ATOMIC_RELAXED)) &
 			 VIRTQ_AVAIL_F_NO_INTERRUPT);

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""vps-vmm boots the stock Debian kernel inside the nested test host (L1),
+with its paravirtual devices: CPUs and memory as configured, a virtio-blk
+disk the host checks byte by byte, virtio-net to a tap in L1, virtio-rng,
+the balloon, and reboot, poweroff and the power button each ending the VM
+with their own exit status (docs/vmm.md)."""
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from framework import artefacts
+from framework.guest import InitReport, shell_quote
+
+VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
+CRASHES = []  # consoles of L2 boots that crashed in the emulated SVM, kept for reading
+
+
+@pytest.fixture
+def vmm_boot(l1, guest_kernel, guest_initramfs, timings):
+    """boot(append, cpus=1, memory="256M", args=(), script="", timeout=90)
+    -> (InitReport, exit status, Result): vps-vmm in L1 with the stock kernel
+    and the test initramfs. SCRIPT runs in L1 while the guest runs; it finds
+    the control socket in $CTL and the console in $SERIAL.
+
+    Like the QEMU boots (conftest.boot_in_l1), a boot that the emulated SVM
+    under TCG loses -- it hangs, or a vCPU triple-faults before the test init
+    has said anything -- is kept as a log and tried once more; a boot whose
+    guest ran and failed is never retried."""
+    vmm = artefacts.build_dir() / "src" / "vmm" / "vps-vmm"
+
+    def boot(append="", cpus=1, memory="256M", args=(), script="", timeout=90):
+        run = f"/tmp/vmm-{uuid.uuid4().hex[:8]}"
+        argv = [str(vmm), "--kernel", str(guest_kernel.vmlinuz), "--initrd", str(guest_initramfs),
+                "--cmdline", f"console=ttyS0 panic=-1 quiet {append}".strip(),
+                "--cpus", str(cpus), "--memory", memory, "--serial", f"file:{run}/serial",
+                "--control", f"{run}/ctl", *args]
+        cmd = (f"mkdir -p {run}; export CTL={run}/ctl SERIAL={run}/serial; "
+               f"{shell_quote(argv)} 2>{run}/stderr & pid=$!; "
+               f"{script or ':'}; wait $pid; echo VMM-EXIT: $?; "
+               f"cat {run}/serial; cat {run}/stderr >&2; rm -rf {run}")
+        for attempt in (1, 2):
+            r = l1.run(cmd, timeout=timeout)
+            m = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
+            status = int(m.group(1)) if m else None
+            lost = r.timed_out or (status == 4 and "VPS-INIT: start" not in r.stdout)
+            if not lost or attempt == 2:
+                break
+            log = l1.workdir / f"l2-vmm-lost-{len(CRASHES) + 1}.log"
+            log.write_text(r.stdout + "\n--- stderr\n" + r.stderr)
+            CRASHES.append(log)
+            timings.append((f"vps-vmm L2 boot lost in the emulated SVM, retried ({log})",
+                            r.seconds))
+        return InitReport.parse(r.stdout), status, r
+    return boot
+
+
+def wait_for(marker, timeout=60):
+    """Shell: wait until the guest's console shows MARKER (or the VM ends)."""
+    return (f"for i in $(seq {timeout * 10}); do grep -q '{marker}' $SERIAL 2>/dev/null && break; "
+            f"kill -0 $pid 2>/dev/null || break; sleep 0.1; done")
+
+
+@pytest.mark.parametrize("cpus,memory,mib", [(1, "128M", 128), (4, "2G", 2048)])
+def test_boots_with_cpus_and_memory(vmm_boot, timings, cpus, memory, mib):
+    report, status, r = vmm_boot("vps.check=rng:64", cpus=cpus, memory=memory)
+    timings.append((f"vps-vmm L2 boot to power-off, {cpus} vCPU {memory}", r.seconds))
+    assert status == 0, r
+    assert report.ok, r.stdout
+    assert report.cpus == cpus, report.text
+    # MemTotal is RAM less what the kernel keeps for itself: within 64 MiB + 3%.
+    assert mib * 1024 * 0.97 - 65536 < report.mem_kib <= mib * 1024, report.text
+    assert report.rng == "virtio_rng.0", report.text
+    assert report.checks == {"rng:64": "ok"}, report.text
+
+
+def test_disk_read_and_write_reach_the_image(vmm_boot, l1, test_disk):
+    disk, magic = test_disk
+    text = uuid.uuid4().hex
+    report, status, r = vmm_boot(f"vps.check=disk:/dev/vda:{magic} "
+                                 f"vps.check=diskwrite:/dev/vda:{text}",
+                                 args=("--disk", f"path={disk},id=vps-test-disk"))
+    assert status == 0, r
+    assert report.ok, r.stdout
+    assert report.block == ["vda"], report.text
+    # The host reads what the guest wrote, at the offset it wrote it.
+    host = l1.scratch / Path(disk).name
+    want = f"VPSWRITE {text}\n".encode()
+    with open(host, "rb") as f:
+        f.seek(1 << 20)
+        assert f.read(len(want)) == want
+
+
+def test_readonly_disk_refuses_writes(vmm_boot, l1, test_disk):
+    disk, magic = test_disk
+    host = l1.scratch / Path(disk).name
+    before = host.read_bytes()
+    report, status, r = vmm_boot(f"vps.check=disk:/dev/vda:{magic} "
+                                 "vps.check=diskwrite:/dev/vda:nope",
+                                 args=("--disk", f"path={disk},readonly=on"))
+    assert status == 0, r
+    assert report.checks[f"disk:/dev/vda:{magic}"] == "ok", report.text
+    assert report.checks["diskwrite:/dev/vda:nope"].startswith("fail"), report.text
+    assert host.read_bytes() == before
+
+
+@pytest.fixture
+def tap_in_l1(l1):
+    tap = "vpst" + uuid.uuid4().hex[:6]
+    l1.run(f"ip tuntap add {tap} mode tap && ip addr add 192.0.2.1/24 dev {tap} && "
+           f"ip link set {tap} up", check=True)
+    yield tap
+    l1.run(f"ip link del {tap}")
+
+
+def test_ping_over_virtio_net(vmm_boot, l1, tap_in_l1):
+    report, status, r = vmm_boot("vps.net=eth0,192.0.2.2/24 vps.check=ping:192.0.2.1",
+                                 args=("--net", f"tap={tap_in_l1},mac=52:54:00:00:02:02"))
+    assert status == 0, r
+    assert report.checks == {"ping:192.0.2.1": "ok"}, report.text
+    # The guest's frames arrived on the tap (ARP and ICMP at least).
+    rx = l1.run(f"cat /sys/class/net/{tap_in_l1}/statistics/rx_packets", check=True)
+    assert int(rx.stdout) >= 4, rx
+
+
+def test_guest_reboot_exits_with_reboot_status(vmm_boot):
+    report, status, r = vmm_boot("vps.then=reboot")
+    assert report.ok, r.stdout
+    assert status == 3, r
+
+
+def test_power_button_shuts_the_guest_down(vmm_boot):
+    report, status, r = vmm_boot(
+        "vps.then=wait",
+        script=f"{wait_for('VPS-INIT: waiting')}; python3 {VMMCTL} $CTL '{{\"cmd\":\"shutdown\"}}'")
+    assert '{"ok": true}' in r.stdout, r
+    assert status == 0, r
+    assert "power button" in report.lines, r.stdout
+
+
+def test_balloon_takes_memory_from_the_guest(vmm_boot):
+    target = 128 << 20  # leave the 384 MiB guest 128 MiB
+    report, status, r = vmm_boot(
+        "vps.then=wait", memory="384M",
+        script=(f"{wait_for('VPS-INIT: waiting')}; "
+                f"python3 {VMMCTL} $CTL '{{\"cmd\":\"stats\"}}' | sed 's/^/BEFORE: /'; "
+                f"python3 {VMMCTL} $CTL balloon {target} 60 | sed 's/^/AFTER: /'; "
+                f"python3 {VMMCTL} $CTL '{{\"cmd\":\"shutdown\"}}'"),
+        timeout=150)
+    assert status == 0, r
+    before = json.loads(re.search(r"^BEFORE: (.*)$", r.stdout, re.M).group(1))
+    after = json.loads(re.search(r"^AFTER: (.*)$", r.stdout, re.M).group(1))
+    want_pages = (384 - 128) * 256
+    assert after["balloon"]["target_pages"] == want_pages, after
+    assert after["balloon"]["actual_pages"] == want_pages, after
+    # The guest's own view: its free memory dropped by about what it gave.
+    free_before = before["balloon"].get("free_memory")
+    free_after = after["balloon"]["free_memory"]
+    assert free_before is not None, before
+    assert free_before - free_after > 200 << 20, (before, after)
