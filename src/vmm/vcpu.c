@@ -91,8 +91,8 @@ static void vcpu_log_crash(struct vcpu *v, const char *what)
 		pr_err("vcpu %u: %s", v->id, what);
 		return;
 	}
-	pr_err("vcpu %u: %s at rip %#llx rsp %#llx cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx",
-	       v->id, what, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+	pr_err("vcpu %u: %s at rip %#llx rsp %#llx cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx", v->id,
+	       what, (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
 	       (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
 	       (unsigned long long)sregs.cr4, (unsigned long long)sregs.efer);
 }
