@@ -5,19 +5,14 @@ Each micro-guest (tests/guest/micro) exercises one monitor feature and reports
 over COM1 and the test exit port; these tests check both, and that bad
 command lines are refused with a message naming the flag.
 """
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-BUILD = Path(os.environ.get("VPS_BUILD", Path(__file__).resolve().parents[2] / "build-test"))
-VMM = BUILD / "src/vmm/vps-vmm"
-MICRO = BUILD / "tests/guest/micro"
+from framework.vmm import MICRO, VMM, needs_kvm
 
-pytestmark = pytest.mark.skipif(
-    not os.access("/dev/kvm", os.R_OK | os.W_OK), reason="/dev/kvm is missing or not accessible"
-)
+
+pytestmark = needs_kvm
 
 
 def run_vmm(*args, timeout=30):

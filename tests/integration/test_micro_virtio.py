@@ -8,25 +8,19 @@ exit port: 0 for success, a distinct code per failed check. These tests
 check the status, the lines, and what the guest did on the host side: the
 disk image's bytes, the monitor's log and its RSS under the balloon.
 """
-import json
 import os
 import re
 import select
-import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-BUILD = Path(os.environ.get("VPS_BUILD", Path(__file__).resolve().parents[2] / "build-test"))
-VMM = BUILD / "src/vmm/vps-vmm"
-MICRO = BUILD / "tests/guest/micro"
+from framework.vmm import MICRO, VMM, Control, needs_kvm
+
 MIB = 2**20
 
-pytestmark = pytest.mark.skipif(
-    not os.access("/dev/kvm", os.R_OK | os.W_OK), reason="/dev/kvm is missing or not accessible"
-)
+pytestmark = needs_kvm
 
 # What blk64.c expects: byte i of sector n, salted (PAT_IMAGE, PAT_WRITTEN there).
 PAT_IMAGE, PAT_WRITTEN = 0x5A, 0xC3
@@ -164,24 +158,6 @@ def test_hostile_driver_gets_needs_reset_and_monitor_survives():
 
 
 # --- balloon64 ---------------------------------------------------------------
-
-class Control:
-    """One client of the control socket: a JSON object per line each way."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(path))
-        self.f = self.sock.makefile("rwb")
-
-    def __call__(self, cmd, **kw):
-        self.f.write(json.dumps({"cmd": cmd, **kw}).encode() + b"\n")
-        self.f.flush()
-        return json.loads(self.f.readline())
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
 
 
 class Lines:

@@ -11,15 +11,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from framework.vmm import MICRO, VMM, needs_kvm
 
-BUILD = Path(os.environ.get("VPS_BUILD", Path(__file__).resolve().parents[2] / "build-test"))
-VMM = BUILD / "src/vmm/vps-vmm"
-MICRO = BUILD / "tests/guest/micro"
 
-pytestmark = pytest.mark.skipif(
-    not os.access("/dev/kvm", os.R_OK | os.W_OK), reason="/dev/kvm is missing or not accessible"
-)
+pytestmark = needs_kvm
 
 
 def wait_path(p: Path, proc, timeout=20):

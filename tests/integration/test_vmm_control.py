@@ -4,43 +4,18 @@
 One JSON object per line each way: state, pause, resume, stop, stats; bad
 requests get {"ok": false, "error": ...} and the VM keeps running.
 """
-import json
 import os
-import socket
 import stat
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-BUILD = Path(os.environ.get("VPS_BUILD", Path(__file__).resolve().parents[2] / "build-test"))
-VMM = BUILD / "src/vmm/vps-vmm"
-MICRO = BUILD / "tests/guest/micro"
-
-pytestmark = pytest.mark.skipif(
-    not os.access("/dev/kvm", os.R_OK | os.W_OK), reason="/dev/kvm is missing or not accessible"
-)
+from framework.vmm import MICRO, VMM, Control, needs_kvm
 
 
-class Control:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(path))
-        self.f = self.sock.makefile("rwb")
+pytestmark = needs_kvm
 
-    def raw(self, line: bytes) -> dict:
-        self.f.write(line + b"\n")
-        self.f.flush()
-        return json.loads(self.f.readline())
-
-    def __call__(self, cmd, **kw):
-        return self.raw(json.dumps({"cmd": cmd, **kw}).encode())
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@
  *
  * real: loaded at 0x10000, entered at CS:IP = 0x1000:0000, SS:SP = 0x1000:0xfffe.
  * long: loaded at 0x100000, entered at its first byte in 64-bit mode with the
- *       first min(RAM, 4 GiB) identity-mapped by 2 MiB pages, RSP at the top
- *       of that mapping and RDI = RAM size in bytes.
+ *       low 4 GiB identity-mapped by 2 MiB pages (page directories at
+ *       0x3000..0x6fff), RSP at the top of RAM below 4 GiB (2 MiB aligned)
+ *       and RDI = RAM size in bytes.
  */
 #ifndef VPS_VMM_X86_MICRO_H
 #define VPS_VMM_X86_MICRO_H

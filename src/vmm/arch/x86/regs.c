@@ -16,22 +16,11 @@
 #include "common/log.h"
 #include "vmm/arch/x86/layout.h"
 #include "vmm/arch/x86/regs.h"
+#include "vmm/arch/x86/cpu.h"
 
 #define BOOT_CS 0x10
 #define BOOT_DS 0x18
 #define GDT_ENTRIES 4
-
-#define PTE_P (1ULL << 0)
-#define PTE_RW (1ULL << 1)
-#define PTE_PS (1ULL << 7)
-
-#define CR0_PE (1ULL << 0)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
 
 /* Local APIC registers (Intel SDM vol. 3A §10.5.1, Table 10-1). */
 #define APIC_LVT_LINT0 0x350

@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What the tests of vps-vmm on this machine's /dev/kvm share: where the
+monitor and the micro-guests are built, the skip for a machine without
+/dev/kvm, and a client of the control socket."""
+
+import json
+import os
+import socket
+
+import pytest
+
+from . import artefacts
+
+VMM = artefacts.build_dir() / "src" / "vmm" / "vps-vmm"
+MICRO = artefacts.build_dir() / "tests" / "guest" / "micro"
+
+needs_kvm = pytest.mark.skipif(not os.access("/dev/kvm", os.R_OK | os.W_OK),
+                               reason="/dev/kvm is missing or not accessible")
+
+
+class Control:
+    """One client of the control socket: a JSON object per line each way."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.f = self.sock.makefile("rwb")
+
+    def raw(self, line: bytes) -> dict:
+        self.f.write(line + b"\n")
+        self.f.flush()
+        return json.loads(self.f.readline())
+
+    def __call__(self, cmd, **kw):
+        return self.raw(json.dumps({"cmd": cmd, **kw}).encode())
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
