@@ -295,7 +295,8 @@ static void features(void **state)
 }
 
 /* Set up queue 0 and DRIVER_OK; with MSI-X, vector 0 for the queue, 1 for config. */
-static void bring_up(struct fx *f, bool msix)
+/* Set the function up for the driver; DRIVER_OK last, unless driver_ok is false. */
+static void bring_up_to(struct fx *f, bool msix, bool driver_ok)
 {
 	cfg_wr(f, SLOT, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	if (msix) {
@@ -326,8 +327,15 @@ static void bring_up(struct fx *f, bool msix)
 	mmio_wr(f, CC(0x30), 8, f->d.used_gpa);
 	mmio_wr(f, CC(0x1c), 2, 1);
 	assert_int_equal(mmio_rd(f, CC(0x1c), 2), 1);
+	if (!driver_ok)
+		return;
 	mmio_wr(f, CC(0x14), 1, status(f) | VIRTIO_STATUS_DRIVER_OK);
 	assert_true(status(f) & VIRTIO_STATUS_DRIVER_OK);
+}
+
+static void bring_up(struct fx *f, bool msix)
+{
+	bring_up_to(f, msix, true);
 }
 
 static void notify(struct fx *f)
@@ -356,6 +364,28 @@ static void rng_over_msix(void **state)
 	assert_int_equal(f->msi_addr, MSI_ADDR);
 	assert_int_equal(f->msi_data, 0x40);
 	assert_false(f->intx);
+}
+
+/*
+ * Linux's balloon queues a buffer and notifies before DRIVER_OK; the
+ * notification is not served then, but the buffer is at DRIVER_OK, with
+ * one interrupt for it.
+ */
+static void notify_before_driver_ok(void **state)
+{
+	struct fx *f = *state;
+	struct vqd_buf b = { BUF_GPA, 64, true };
+	uint32_t id, len;
+
+	bring_up_to(f, true, false);
+	vqd_publish(&f->d, vqd_add_chain(&f->d, &b, 1));
+	notify(f);
+	assert_false(vqd_get_used(&f->d, &id, &len));
+	assert_int_equal(f->msi_count, 0);
+	mmio_wr(f, CC(0x14), 1, status(f) | VIRTIO_STATUS_DRIVER_OK);
+	assert_true(vqd_get_used(&f->d, &id, &len));
+	assert_int_equal(len, 64);
+	assert_int_equal(f->msi_count, 1);
 }
 
 static void msix_mask_holds_pending(void **state)
@@ -450,6 +480,7 @@ int main(void)
 		T(capability_walk),
 		T(features),
 		T(rng_over_msix),
+		T(notify_before_driver_ok),
 		T(msix_mask_holds_pending),
 		T(rng_over_intx),
 		T(hostile_chain_needs_reset),
