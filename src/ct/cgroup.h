@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cgroups for the container engine: one interface over three layouts a host
+ * can have -- v1 (a hierarchy per controller), v2 (one unified tree) and the
+ * hybrid (v1 controllers plus a cgroup2 mount that holds none or few, as on
+ * Debian hosts still booted with systemd's hybrid mode). The backend is
+ * chosen by what /sys/fs/cgroup really is, never by configuration.
+ *
+ * Paths are relative to the hierarchy roots (an OCI `cgroupsPath` such as
+ * "/vps/web1", or "vps/web1"); "slice:prefix:name" systemd paths are not
+ * supported and are refused with an error.
+ */
+#ifndef VPS_CT_CGROUP_H
+#define VPS_CT_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+enum cg_layout { CG_V1, CG_V2, CG_HYBRID };
+
+/*
+ * A resource field not given: leave the kernel's value. Distinct from -1,
+ * which in the limit fields means "unlimited" as in OCI (so an update can
+ * lift a limit); cg_resources_init() sets every field to this.
+ */
+#define CG_UNSET INT64_MIN
+
+struct cg_device_rule { /* OCI linux.resources.devices[] */
+	bool allow;
+	char type; /* 'a', 'b' or 'c' */
+	int64_t major, minor; /* -1: any */
+	char access[4]; /* subset of "rwm" */
+};
+
+struct cg_throttle { /* OCI blockIO throttle*Device[] */
+	int64_t major, minor;
+	uint64_t rate;
+};
+
+#define CG_MAX_DEVICE_RULES 64
+#define CG_MAX_THROTTLES 16
+
+/* OCI linux.resources, the parts we honour; CG_UNSET where not given. */
+struct cg_resources {
+	int64_t memory_limit; /* bytes */
+	int64_t memory_reservation; /* soft limit: v1 soft_limit_in_bytes, v2 memory.low */
+	int64_t memory_swap; /* OCI: memory + swap, bytes; -1 unlimited */
+	int64_t cpu_shares; /* v1 cpu.shares; converted to v2 cpu.weight */
+	int64_t cpu_quota; /* microseconds per period; -1 unlimited */
+	int64_t cpu_period; /* microseconds */
+	char cpus[64]; /* cpuset, "" when unset */
+	char mems[64];
+	int64_t pids_limit; /* -1 or 0: unlimited */
+	int64_t blkio_weight; /* 10..1000 */
+	struct cg_throttle read_bps[CG_MAX_THROTTLES], write_bps[CG_MAX_THROTTLES];
+	struct cg_throttle read_iops[CG_MAX_THROTTLES], write_iops[CG_MAX_THROTTLES];
+	unsigned int nr_read_bps, nr_write_bps, nr_read_iops, nr_write_iops;
+	struct cg_device_rule devices[CG_MAX_DEVICE_RULES];
+	unsigned int nr_devices;
+};
+
+/* All fields CG_UNSET / empty. */
+void cg_resources_init(struct cg_resources *r);
+
+struct ct_cgroup; /* opaque: the paths of one cgroup in every hierarchy */
+
+/* What this host has. Reads /proc/self/mountinfo (or mounts under root). */
+int cg_detect(enum cg_layout *out, struct err **err);
+
+/*
+ * Create the cgroup `path` in every hierarchy in use, apply `res`, and
+ * return a handle. A failure part-way removes what was created.
+ */
+int cg_create(const char *path, const struct cg_resources *res, struct ct_cgroup **out,
+	      struct err **err);
+
+/* A handle on an existing cgroup (for state, ps, kill, update, delete). */
+int cg_open(const char *path, struct ct_cgroup **out, struct err **err);
+
+/* Move pid into the cgroup in every hierarchy. */
+int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err);
+
+/* Apply a new set of resources (only the fields that are set). */
+int cg_update(struct ct_cgroup *cg, const struct cg_resources *res, struct err **err);
+
+/* Freeze or thaw every task (v1 freezer, v2 cgroup.freeze); waits until done. */
+int cg_freeze(struct ct_cgroup *cg, bool frozen, struct err **err);
+
+/* The pids in the cgroup (malloc'ed array). */
+int cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err);
+
+/* Kill every task with sig (cgroup.kill on v2 where it exists, else one by one). */
+int cg_kill_all(struct ct_cgroup *cg, int sig, struct err **err);
+
+/*
+ * Remove the cgroup from every hierarchy (it must be empty: kill first),
+ * with any cgroups the container made below it, waiting a bounded time for
+ * exiting tasks. Also removes the ancestors the create made (see
+ * cg_created_depth) when they are empty. Frees cg whatever the outcome: to
+ * try again, cg_open the path again.
+ */
+int cg_destroy(struct ct_cgroup *cg, struct err **err);
+
+/*
+ * How many trailing components of the path cg_create made (0 when the leaf
+ * already existed). A runtime that creates and deletes in different
+ * processes keeps this in its state and hands it back with
+ * cg_set_created_depth() after cg_open(), so delete also removes the
+ * intermediate directories its create made ("vps" in "vps/web1").
+ */
+unsigned int cg_created_depth(const struct ct_cgroup *cg);
+void cg_set_created_depth(struct ct_cgroup *cg, unsigned int depth);
+
+void cg_free(struct ct_cgroup *cg);
+
+#endif
