@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The container engine's internal interfaces, between the CLI (main.c), the
+ * lifecycle in the runtime process (container.c, exec.c), the setup done
+ * inside the new namespaces (child.c, rootfs.c, process.c) and hooks
+ * (hooks.c). Everything returns 0 or -errno and fills a struct err.
+ */
+#ifndef VPS_CT_CONTAINER_H
+#define VPS_CT_CONTAINER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "ct/config.h"
+#include "ct/state.h"
+
+/* What the command line adds to config.json for create and run. */
+struct ct_opts {
+	const char *root; /* state root */
+	const char *id;
+	const char *bundle; /* absolute */
+	const char *pid_file;
+	const char *console_socket;
+	bool detach;
+	bool run; /* start right away (run); else wait on exec.fifo (create) */
+};
+
+/* create, or run: in the foreground run returns the exit status. */
+int ct_create(const struct ct_opts *o, struct ct_config *cfg, int *status, struct err **err);
+int ct_start(const char *root, const char *id, struct err **err);
+int ct_delete(const char *root, const char *id, bool force, struct err **err);
+int ct_kill(const char *root, const char *id, int sig, bool all, struct err **err);
+int ct_pause(const char *root, const char *id, bool pause, struct err **err);
+
+struct ct_exec_opts {
+	const char *root, *id;
+	struct ct_process *process; /* NULL: build from args/env/cwd/user */
+	const char **args; /* NULL-terminated */
+	const char **env; /* extra NAME=VALUE, NULL-terminated */
+	const char *cwd, *user; /* user: "uid[:gid]" */
+	const char *pid_file, *console_socket;
+	bool tty, detach;
+};
+
+int ct_exec(const struct ct_exec_opts *o, int *status, struct err **err);
+
+/* Message the child sends its parent over the sync socket. */
+enum ct_sync {
+	CT_SYNC_GO,
+	CT_SYNC_HOOKS,
+	CT_SYNC_HOOKS_DONE,
+	CT_SYNC_READY,
+	CT_SYNC_START,
+	CT_SYNC_ERROR
+};
+
+struct ct_sync_msg {
+	int type; /* enum ct_sync */
+	int errnum;
+	char msg[2048];
+};
+
+int ct_sync_send(int fd, int type, int errnum, const char *msg);
+int ct_sync_recv(int fd, struct ct_sync_msg *m);
+
+/* The child's side: everything between clone and execve. Never returns. */
+struct ct_child_args {
+	const struct ct_config *cfg;
+	const struct ct_opts *opts;
+	int sync_fd; /* socketpair end */
+	int fifo_fd; /* exec.fifo opened O_RDWR (create), or -1 (run) */
+	int console_fd; /* connected --console-socket, or -1 */
+};
+
+__attribute__((noreturn)) void ct_child_main(struct ct_child_args *a);
+
+/* rootfs.c: mounts, devices, pivot_root, masked and readonly paths. */
+int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, struct err **err);
+int ct_rootfs_pivot(const char *rootfs, struct err **err);
+int ct_rootfs_finish(const struct ct_config *cfg, struct err **err);
+
+/* process.c: the process properties, in the order they must be applied. */
+int ct_process_rlimits(const struct ct_process *p, struct err **err);
+int ct_process_oom(const struct ct_process *p, struct err **err);
+int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, struct err **err);
+int ct_process_identity(const struct ct_process *p, struct err **err); /* user + caps */
+int ct_process_terminal(int console_fd, struct err **err);
+__attribute__((noreturn)) void ct_process_exec(const struct ct_process *p, int report_fd);
+
+/* hooks.c: run the hooks of one kind with the state on stdin. */
+int ct_hooks_run(const struct ct_config *cfg, enum ct_hook_kind kind, const char *state_json,
+		 struct err **err);
+
+/* Send a fd over a unix socket (SCM_RIGHTS). */
+int ct_send_fd(int sock, int fd);
+
+#endif
