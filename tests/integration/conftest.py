@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 from framework import artefacts
+from framework.agent import ChannelError
 from framework.guest import InitReport, qemu_argv, shell_quote
 from framework.l1 import L1
 
@@ -128,7 +129,16 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs, timings):
         argv = qemu_argv(guest_kernel, guest_initramfs, append, accel="kvm",
                          **kw)
         for attempt in (1, 2):
-            r = l1.run(shell_quote(argv) + " 2>&1", timeout=timeout)
+            try:
+                r = l1.run(shell_quote(argv) + " 2>&1", timeout=timeout)
+            except ChannelError as e:
+                # L1 itself stopped answering: a fresh L1, one more try.
+                if attempt == 2:
+                    raise
+                timings.append((f"L1 lost during an L2 boot, restarted, retried: "
+                                f"{str(e).splitlines()[0]}", 0.0))
+                l1.restart()
+                continue
             if not r.timed_out or attempt == 2:
                 break
             hang = l1.workdir / f"l2-hang-{len(HANGS) + 1}.log"

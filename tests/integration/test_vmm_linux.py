@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from framework import artefacts
+from framework.agent import ChannelError
 from framework.guest import InitReport, shell_quote
 
 VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
@@ -28,8 +29,8 @@ def vmm_boot(l1, guest_kernel, guest_initramfs, timings):
 
     Like the QEMU boots (conftest.boot_in_l1), a boot that the emulated SVM
     under TCG loses -- it hangs, or a vCPU triple-faults before the test init
-    has said anything -- is kept as a log and tried once more; a boot whose
-    guest ran and failed is never retried."""
+    has said anything, or L1 stops answering -- is kept as a log and tried
+    once more; a boot whose guest ran and failed is never retried."""
     vmm = artefacts.build_dir() / "src" / "vmm" / "vps-vmm"
 
     def boot(append="", cpus=1, memory="256M", args=(), script="", timeout=90):
@@ -43,7 +44,17 @@ def vmm_boot(l1, guest_kernel, guest_initramfs, timings):
                f"{script or ':'}; wait $pid; echo VMM-EXIT: $?; "
                f"cat {run}/serial; cat {run}/stderr >&2; rm -rf {run}")
         for attempt in (1, 2):
-            r = l1.run(cmd, timeout=timeout)
+            try:
+                r = l1.run(cmd, timeout=timeout)
+            except ChannelError as e:
+                # L1 itself stopped answering (the same emulated-SVM loss, one
+                # level up): a fresh L1, and one more try.
+                if attempt == 2:
+                    raise
+                timings.append((f"L1 lost during a vps-vmm boot, restarted, retried: "
+                                f"{str(e).splitlines()[0]}", 0.0))
+                l1.restart()
+                continue
             m = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
             status = int(m.group(1)) if m else None
             lost = r.timed_out or (status == 4 and "VPS-INIT: start" not in r.stdout)
