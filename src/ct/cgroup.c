@@ -179,25 +179,36 @@ nomem:
 	return err_make(err, ENOMEM, "cgroup `%s`", path);
 }
 
-/* v1 cpuset: a new cgroup starts with no cpus and no mems; take the parent's. */
-static int cpuset_fill(const char *dir, const char *parent, struct err **err)
+/*
+ * v1 cpuset: a new cgroup starts with no cpus and no mems; take the parent's.
+ * vals holds the parent's cpus and mems when *known (the walk filled the
+ * level above), and this level's on return, so no file is read twice. A
+ * cgroup this walk just made (fresh) is empty, or has the parent's values
+ * already (cgroup.clone_children): it is written without being read.
+ */
+static int cpuset_fill(const char *dir, const char *parent, bool fresh, char vals[2][4096],
+		       bool *known, struct err **err)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
-	char cur[4096], up[4096];
+	char cur[4096];
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		int ret = cg_read(dir, files[i], cur, sizeof(cur), err);
+		int ret = fresh ? 0 : cg_read(dir, files[i], cur, sizeof(cur), err);
 
 		if (ret < 0)
 			return ret;
-		if (cur[0])
+		if (!fresh && cur[0]) {
+			memcpy(vals[i], cur, strlen(cur) + 1);
 			continue;
-		ret = cg_read(parent, files[i], up, sizeof(up), err);
+		}
+		if (!*known)
+			ret = cg_read(parent, files[i], vals[i], sizeof(vals[i]), err);
 		if (ret == 0)
-			ret = cg_write(dir, files[i], up, err);
+			ret = cg_write(dir, files[i], vals[i], err);
 		if (ret < 0)
 			return ret;
 	}
+	*known = true;
 	return 0;
 }
 
@@ -249,9 +260,10 @@ enum mk_kind { MK_V1, MK_V1_CPUSET, MK_V2 };
 static int make_tree(const char *root, const char *rel, enum mk_kind kind, unsigned int *made,
 		     struct err **err)
 {
-	char dir[PATH_MAX], parent[PATH_MAX];
+	char dir[PATH_MAX], parent[PATH_MAX], cpuset[2][4096];
 	size_t rootlen = strlen(root);
 	const char *p = rel;
+	bool known = false, fresh;
 
 	*made = 0;
 	if (rootlen + strlen(rel) + 2 > sizeof(dir))
@@ -270,7 +282,8 @@ static int make_tree(const char *root, const char *rel, enum mk_kind kind, unsig
 		p += n;
 		if (*p == '/')
 			p++;
-		if (mkdir(dir, 0755) == 0) {
+		fresh = mkdir(dir, 0755) == 0;
+		if (fresh) {
 			(*made)++;
 		} else if (errno != EEXIST) {
 			return err_make(err, errno, "mkdir `%s`", dir);
@@ -279,7 +292,7 @@ static int make_tree(const char *root, const char *rel, enum mk_kind kind, unsig
 			*made = 0;
 		}
 		if (kind == MK_V1_CPUSET) {
-			int ret = cpuset_fill(dir, parent, err);
+			int ret = cpuset_fill(dir, parent, fresh, cpuset, &known, err);
 
 			if (ret < 0)
 				return ret;

@@ -66,12 +66,12 @@ static void now_rfc3339(char *buf, size_t sz)
 {
 	struct timespec ts;
 	struct tm tm;
-	char t[32];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, sz, "%s.%09ldZ", t, ts.tv_nsec);
+	/* not strftime: glibc's calls tzset(), 7 syscalls to read /etc/localtime */
+	snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
 static int write_idmap(pid_t pid, const char *file, const struct ct_idmap *m, size_t n,
@@ -209,6 +209,56 @@ static int join_pid_ns(const struct ct_config *cfg, struct err **err)
 	return 0;
 }
 
+/*
+ * The device cgroup rules to apply: resources.devices, then allows for the
+ * devices every container gets (rootfs.c makes them, and mknod counts as an
+ * access) and for those linux.devices makes, as crun and runc append them.
+ * Without these, the usual "deny all" rule made the child's mknod of
+ * /dev/zero fail with EPERM on v1 and v2 alike. Only when rules are given:
+ * no rules leaves the kernel's allow-all as before. cfg may be NULL
+ * (update: no linux.devices at hand).
+ */
+int ct_device_rules(struct cg_resources *r, const struct ct_config *cfg, struct err **err)
+{
+	static const struct cg_device_rule defaults[] = {
+		{ true, 'c', -1, -1, "m" },    { true, 'b', -1, -1, "m" },
+		{ true, 'c', 1, 3, "rwm" }, /* null */
+		{ true, 'c', 1, 5, "rwm" }, /* zero */
+		{ true, 'c', 1, 7, "rwm" }, /* full */
+		{ true, 'c', 1, 8, "rwm" }, /* random */
+		{ true, 'c', 1, 9, "rwm" }, /* urandom */
+		{ true, 'c', 5, 0, "rwm" }, /* tty */
+		{ true, 'c', 5, 1, "rwm" }, /* console */
+		{ true, 'c', 5, 2, "rwm" }, /* ptmx */
+		{ true, 'c', 136, -1, "rwm" }, /* pts/N */
+	};
+	size_t i;
+
+	if (!r->nr_devices)
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(defaults); i++) {
+		if (r->nr_devices >= CG_MAX_DEVICE_RULES)
+			goto full;
+		r->devices[r->nr_devices++] = defaults[i];
+	}
+	for (i = 0; cfg && i < cfg->nr_devices; i++) {
+		const struct ct_device *d = &cfg->devices[i];
+
+		if (d->type == 'p') /* a fifo is no device */
+			continue;
+		if (r->nr_devices >= CG_MAX_DEVICE_RULES)
+			goto full;
+		r->devices[r->nr_devices++] = (struct cg_device_rule){ true,
+								       d->type == 'b' ? 'b' : 'c',
+								       d->major, d->minor, "rwm" };
+	}
+	return 0;
+full:
+	return err_make(err, E2BIG,
+			"linux.resources.devices: more than %d rules with the default devices",
+			CG_MAX_DEVICE_RULES);
+}
+
 struct create_ctx {
 	const struct ct_opts *o;
 	struct ct_config *cfg;
@@ -226,6 +276,7 @@ static int create_steps(struct create_ctx *c, struct err **err)
 	const struct ct_config *cfg = c->cfg;
 	const struct ct_namespace *user = ct_config_ns(cfg, CT_NS_USER);
 	_cleanup_free_ char *fifo = NULL, *state = NULL;
+	struct cg_resources res;
 	struct ct_child_args args;
 	struct ct_sync_msg m;
 	int sv[2], r;
@@ -236,9 +287,13 @@ static int create_steps(struct create_ctx *c, struct err **err)
 		c->st.cgroup_path = NULL;
 	if (!c->st.cgroup_path)
 		return err_make(err, ENOMEM, "cgroup path");
-	r = cg_create(c->st.cgroup_path, &cfg->resources, &c->cg, err);
+	res = cfg->resources;
+	if ((r = ct_device_rules(&res, cfg, err)) < 0)
+		return r;
+	r = cg_create(c->st.cgroup_path, &res, &c->cg, err);
 	if (r < 0)
 		return err_wrap(err, "cgroup `%s`", c->st.cgroup_path);
+	c->st.cgroup_depth = cg_created_depth(c->cg);
 	if (!c->o->run) {
 		if (asprintf(&fifo, "%s/exec.fifo", c->dir) < 0)
 			return err_make(err, ENOMEM, "exec.fifo");
@@ -509,6 +564,8 @@ int ct_delete(const char *root, const char *id, bool force, struct err **err)
 	}
 	if (cg_open(st.cgroup_path, &cg, NULL) < 0)
 		cg = NULL;
+	else /* so `vps-ct/` goes too when this create made it */
+		cg_set_created_depth(cg, st.cgroup_depth);
 	if (strcmp(status, "stopped")) {
 		if (cg && st.paused)
 			cg_freeze(cg, false, NULL);

@@ -33,6 +33,9 @@ int ct_delete(const char *root, const char *id, bool force, struct err **err);
 int ct_kill(const char *root, const char *id, int sig, bool all, struct err **err);
 int ct_pause(const char *root, const char *id, bool pause, struct err **err);
 
+/* Append the default device allows to r->devices when it has rules (cfg may be NULL). */
+int ct_device_rules(struct cg_resources *r, const struct ct_config *cfg, struct err **err);
+
 struct ct_exec_opts {
 	const char *root, *id;
 	struct ct_process *process; /* NULL: build from args/env/cwd/user */

@@ -75,7 +75,8 @@ static const char **merge_env(const struct ct_process *base, const char **extra)
 }
 
 __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, int *nsfds,
-						 bool userns, const struct ct_process *p,
+						 int rootfd, bool userns,
+						 const struct ct_process *p,
 						 const struct ct_config *cfg)
 {
 	struct err *err = NULL;
@@ -95,6 +96,17 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, in
 	}
 	if (userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
 		r = err_make(&err, errno, "become root in the user namespace");
+		goto fail;
+	}
+	/*
+	 * setns(CLONE_NEWNS) puts us at the root of the namespace's first
+	 * mount, which is the container's root only if the runtime itself was
+	 * not chrooted (in the L1 test host it is: exec ran L1's /init). The
+	 * init's own root, taken from /proc/PID/root before joining, is right
+	 * either way.
+	 */
+	if (rootfd >= 0 && (fchdir(rootfd) < 0 || chroot(".") < 0)) {
+		r = err_make(&err, errno, "enter the container's root");
 		goto fail;
 	}
 	if ((r = ct_process_rlimits(p, &err)) < 0)
@@ -142,6 +154,7 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 {
 	int nsfds[ARRAY_SIZE(join_order)], sv[2] = { -1, -1 }, r = 0, console_fd = -1;
 	_cleanup_close_ int pidns = -1, selfns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int rootfd = -1;
 	struct ct_cgroup *cg = NULL;
 	struct ct_sync_msg m;
 	pid_t pid = -1;
@@ -150,6 +163,16 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 	for (i = 0; i < ARRAY_SIZE(nsfds); i++)
 		nsfds[i] = open_ns(st->pid, join_order[i]);
 	pidns = open_ns(st->pid, CT_NS_PID);
+	if (nsfds[ARRAY_SIZE(join_order) - 1] >= 0) { /* CT_NS_MOUNT: see exec_child */
+		char root[64];
+
+		snprintf(root, sizeof(root), "/proc/%d/root", st->pid);
+		rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0) {
+			r = err_make(err, errno, "open `%s`", root);
+			goto out;
+		}
+	}
 	if (p->terminal && (console_fd = connect_console(o->console_socket, err)) < 0) {
 		r = console_fd;
 		goto out;
@@ -178,7 +201,7 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		exec_child(sv[1], console_fd, nsfds, nsfds[0] >= 0, p, cfg);
+		exec_child(sv[1], console_fd, nsfds, rootfd, nsfds[0] >= 0, p, cfg);
 	}
 	close(sv[1]);
 	sv[1] = -1;

@@ -280,7 +280,7 @@ static int cmd_update(int argc, char **argv, struct err **err)
 	};
 	struct cg_resources res;
 	struct ct_cgroup *cg = NULL;
-	const char *id;
+	const char *id = NULL;
 	uint64_t v;
 	int c, r;
 
@@ -351,7 +351,8 @@ static int cmd_update(int argc, char **argv, struct err **err)
 			break;
 		}
 	}
-	if ((r = need_id(argc, argv, &id, err)) < 0 || (r = open_cg(id, &cg, err)) < 0)
+	if ((r = need_id(argc, argv, &id, err)) < 0 || (r = ct_device_rules(&res, NULL, err)) < 0 ||
+	    (r = open_cg(id, &cg, err)) < 0)
 		return r;
 	r = cg_update(cg, &res, err);
 	cg_free(cg);
@@ -525,6 +526,13 @@ int main(int argc, char **argv)
 	struct err *err = NULL;
 	int c, status = 0;
 	const char *cmd;
+
+	/*
+	 * jansson seeds its hash from /dev/urandom (open, read, close) on first
+	 * use; config.json is the caller's own input, so ASLR's stack and text
+	 * addresses are seed enough and cost no syscall.
+	 */
+	json_object_seed(((size_t)&err ^ (size_t)(uintptr_t)main) | 1);
 
 	log_init("vps-ct", LOG_WARN);
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {

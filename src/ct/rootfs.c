@@ -227,13 +227,31 @@ static const struct {
 	{ "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
 };
 
+/* mknod name in the directory pfd; an existing node is replaced. */
+static int make_node(int pfd, const char *name, const char *path, char type, unsigned int major,
+		     unsigned int minor, mode_t perm, uid_t uid, gid_t gid, struct err **err)
+{
+	mode_t mode = perm | (type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR);
+	int r;
+
+	/* unlink only when something is there: /dev is usually a fresh tmpfs */
+	while ((r = mknodat(pfd, name, mode, makedev(major, minor))) < 0 && errno == EEXIST &&
+	       unlinkat(pfd, name, 0) == 0)
+		;
+	if (r < 0)
+		return err_make(err, errno, "mknod `%s`", path);
+	fchmodat(pfd, name, perm, 0);
+	if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_make(err, errno, "chown `%s`", path);
+	return 0;
+}
+
 static int make_device(int rootfd, const char *path, char type, unsigned int major,
 		       unsigned int minor, mode_t perm, uid_t uid, gid_t gid, bool bind,
 		       struct err **err)
 {
 	char parent[4096], *slash, tgt[64];
 	_cleanup_close_ int pfd = -1;
-	mode_t mode;
 	int fd;
 
 	snprintf(parent, sizeof(parent), "%s", path);
@@ -257,14 +275,7 @@ static int make_device(int rootfd, const char *path, char type, unsigned int maj
 		close(fd);
 		return 0;
 	}
-	mode = perm | (type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR);
-	unlinkat(pfd, slash + 1, 0);
-	if (mknodat(pfd, slash + 1, mode, makedev(major, minor)) < 0)
-		return err_make(err, errno, "mknod `%s`", path);
-	fchmodat(pfd, slash + 1, perm, 0);
-	if (fchownat(pfd, slash + 1, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return err_make(err, errno, "chown `%s`", path);
-	return 0;
+	return make_node(pfd, slash + 1, path, type, major, minor, perm, uid, gid, err);
 }
 
 static int make_devices(const struct ct_config *cfg, int rootfd, struct err **err)
@@ -280,14 +291,23 @@ static int make_devices(const struct ct_config *cfg, int rootfd, struct err **er
 	size_t i, j;
 	int r;
 
+	/* /dev is looked up once for the default nodes (bind mounts need paths) */
+	if (!userns && (devfd = mkdir_in_root(rootfd, "/dev")) < 0)
+		return err_make(err, -devfd, "create `/dev`");
 	for (i = 0; i < ARRAY_SIZE(default_devices); i++) {
 		for (j = 0; j < cfg->nr_devices; j++)
 			if (!strcmp(cfg->devices[j].path, default_devices[i].path))
 				break;
 		if (j < cfg->nr_devices)
 			continue;
-		r = make_device(rootfd, default_devices[i].path, 'c', default_devices[i].major,
-				default_devices[i].minor, 0666, 0, 0, userns, err);
+		if (userns)
+			r = make_device(rootfd, default_devices[i].path, 'c',
+					default_devices[i].major, default_devices[i].minor, 0666, 0,
+					0, true, err);
+		else
+			r = make_node(devfd, default_devices[i].path + 5, default_devices[i].path,
+				      'c', default_devices[i].major, default_devices[i].minor, 0666,
+				      0, 0, err);
 		if (r < 0)
 			return r;
 	}
@@ -300,7 +320,8 @@ static int make_devices(const struct ct_config *cfg, int rootfd, struct err **er
 		if (r < 0)
 			return err_wrap(err, "linux.devices[%zu]", i);
 	}
-	devfd = mkdir_in_root(rootfd, "/dev");
+	if (devfd < 0)
+		devfd = mkdir_in_root(rootfd, "/dev");
 	if (devfd < 0)
 		return err_make(err, -devfd, "create `/dev`");
 	for (i = 0; i < ARRAY_SIZE(links); i++)

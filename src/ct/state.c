@@ -45,10 +45,10 @@ int ct_state_save(const char *root, const struct ct_state *st, struct err **err)
 	_cleanup_close_ int fd = -1;
 	json_t *o;
 
-	o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:b, s:i}", "id", st->id, "pid", st->pid,
+	o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:s, s:b, s:i}", "id", st->id, "pid", st->pid,
 		      "start_time", (json_int_t)st->start_time, "bundle", st->bundle, "cgroup_path",
-		      st->cgroup_path, "created", st->created, "paused", st->paused, "owner",
-		      (int)st->owner);
+		      st->cgroup_path, "cgroup_depth", (int)st->cgroup_depth, "created",
+		      st->created, "paused", st->paused, "owner", (int)st->owner);
 	if (!o)
 		return err_make(err, ENOMEM, "encode state");
 	text = json_dumps(o, JSON_COMPACT);
@@ -99,6 +99,7 @@ int ct_state_load(const char *root, const char *id, struct ct_state *st, struct 
 	st->start_time = json_integer_value(json_object_get(o, "start_time"));
 	st->bundle = dup_str(o, "bundle");
 	st->cgroup_path = dup_str(o, "cgroup_path");
+	st->cgroup_depth = json_integer_value(json_object_get(o, "cgroup_depth"));
 	st->created = dup_str(o, "created");
 	st->paused = json_is_true(json_object_get(o, "paused"));
 	st->owner = json_integer_value(json_object_get(o, "owner"));

@@ -25,6 +25,7 @@ struct ct_state {
 	uint64_t start_time; /* /proc/<pid>/stat field 22: guards against pid reuse */
 	char *bundle;
 	char *cgroup_path;
+	unsigned int cgroup_depth; /* cg_created_depth(): delete removes what create made */
 	char *created; /* RFC 3339 */
 	bool paused;
 	uid_t owner;

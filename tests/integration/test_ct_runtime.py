@@ -7,45 +7,18 @@ has a test that fails when the feature is missing.
 
 Run as root: VPS_BUILD=build-test python3 -m pytest tests/integration/test_ct_*.py"""
 
-import copy
 import glob
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-TOP = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("VPS_BUILD", TOP / "build-test"))
-VPS_CT = BUILD / "src" / "ct" / "vps-ct"
-INIT = BUILD / "tests" / "ct" / "vps-ct-init"
-
-BASE = {
-    "ociVersion": "1.0.2",
-    "process": {"args": ["/init", "true"], "cwd": "/",
-                "env": ["PATH=/bin:/sbin", "TERM=xterm"]},
-    "root": {"path": "rootfs"},
-    "hostname": "vps-test",
-    "mounts": [
-        {"destination": "/proc", "type": "proc", "source": "proc"},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666",
-                     "mode=0620"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", "ro"]},
-    ],
-    "linux": {"namespaces": [{"type": t} for t in
-                             ("pid", "network", "ipc", "uts", "mount", "cgroup")]},
-}
+from framework.ct import (BUILD, INIT, VPS_CT, Bundle, cgroup_dirs, mkrootfs,
+                          wait_for)
 
 
 @pytest.fixture(scope="session")
@@ -55,57 +28,7 @@ def ct_rootfs():
     for p in (VPS_CT, INIT):
         if not p.exists():
             pytest.fail(f"{p} is not built: ninja -C {BUILD}")
-    r = subprocess.run([str(TOP / "tests" / "ct" / "mkrootfs"), str(INIT)],
-                       capture_output=True, text=True, check=True)
-    return Path(r.stdout.strip().splitlines()[-1])
-
-
-class Bundle:
-    def __init__(self, path, rootfs):
-        self.path = path
-        self.root = path / "state"  # --root: private per test
-        self.rootfs = path / "rootfs"
-        shutil.copytree(rootfs, self.rootfs, symlinks=True)
-        self.config = copy.deepcopy(BASE)
-        self.id = "t" + uuid.uuid4().hex[:10]
-
-    def write(self):
-        (self.path / "config.json").write_text(json.dumps(self.config))
-
-    def ct(self, *args, check=False, timeout=30, **kw):
-        r = subprocess.run([str(VPS_CT), "--root", str(self.root), *args],
-                           capture_output=True, text=True, timeout=timeout, **kw)
-        if check and r.returncode != 0:
-            raise AssertionError(f"vps-ct {' '.join(args)}: {r.returncode}: {r.stderr}")
-        return r
-
-    def run(self, *args, check=True):
-        """Run /init ARGS in a fresh container; return its stdout."""
-        if args:
-            self.config["process"]["args"] = ["/init", *args]
-        self.write()
-        r = self.ct("run", "-b", str(self.path), self.id)
-        if check and r.returncode != 0:
-            raise AssertionError(f"run failed ({r.returncode}): {r.stderr}")
-        return r if not check else r.stdout
-
-    def create(self, *args, extra=()):
-        if args:
-            self.config["process"]["args"] = ["/init", *args]
-        self.write()
-        # the container keeps the stdio it is given: never a pipe we wait on
-        with open(self.path / "out", "w") as out:
-            r = subprocess.run([str(VPS_CT), "--root", str(self.root), "create",
-                                "-b", str(self.path), *extra, self.id],
-                               stdout=out, stderr=out, timeout=30)
-        assert r.returncode == 0, self.output()
-        return self
-
-    def state(self):
-        return json.loads(self.ct("state", self.id, check=True).stdout)
-
-    def output(self):
-        return (self.path / "out").read_text()
+    return mkrootfs()
 
 
 @pytest.fixture
@@ -114,19 +37,6 @@ def bundle(tmp_path, ct_rootfs):
     yield b
     if (b.root / b.id).exists():
         b.ct("delete", "--force", b.id)
-
-
-def cgroup_dirs(cgpath):
-    return [d for d in glob.glob(f"/sys/fs/cgroup/*{cgpath}") if os.path.isdir(d)]
-
-
-def wait_for(pred, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 # ---- process ----
@@ -350,6 +260,19 @@ def test_devices(bundle):
     assert bundle.run("readlink", "/dev/stdin").strip() == "/proc/self/fd/0"
     assert bundle.run("readlink", "/dev/ptmx").strip() == "pts/ptmx"
     assert mountinfo_line(bundle.run("mounts"), "/dev/shm")
+
+
+def test_device_cgroup(bundle):
+    # "deny all" as `vps-ct spec` and runc write it: the default devices
+    # (made by mknod, opened by the process) stay usable, others are denied
+    bundle.config["linux"]["resources"] = {"devices": [{"allow": False,
+                                                        "access": "rwm"}]}
+    bundle.config["process"]["args"] = [
+        "/bin/sh", "-c", "/init write /dev/null x; mknod /dev/kmsg2 c 1 11 && "
+        "/init write /dev/kmsg2 vps-ct-device-test"]
+    r = bundle.run(check=False)
+    assert r.stdout.split("\n") == ["ok", "error: Operation not permitted", ""]
+    assert r.returncode == 1, r.stderr
 
 
 def test_rootfs_propagation(bundle):
