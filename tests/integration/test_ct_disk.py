@@ -186,7 +186,7 @@ def test_grow_online(disks):
     if not has_cap(CAP_SYS_RESOURCE):
         pytest.skip("this process lacks CAP_SYS_RESOURCE, which ext4's online "
                     "resize requires; test_grow_online_refused covers the "
-                    "refusal here")
+                    "refusal here, test_grow_online_in_l1 the grow")
     img = disks.create("grow.img", "64M")
     dev = disks.attach(img)
     mnt = disks.mount(dev)
@@ -263,3 +263,33 @@ def test_detach_leaves_nothing(disks):
     dev = disks.attach(img)
     disks.run("detach", dev)
     assert losetup_j(img) == ""
+
+
+def test_grow_online_in_l1(l1):
+    """Online grow where root has CAP_SYS_RESOURCE: the nested test host."""
+    tool = artefacts.build_dir() / "tests" / "ct" / "disktool"
+    script = f"""set -e
+T={tool}; I=/tmp/grow-$$.img; M=/tmp/grow-$$.mnt; mkdir -p $M
+$T create $I 64M thin
+dev=$($T attach $I)
+$T mount $dev $M
+dd if=/dev/urandom of=$M/data bs=1M count=4 status=none
+echo "SUM1 $(sha256sum < $M/data)"
+echo "BLOCKS1 $(stat -f -c '%b %S' $M)"
+$T grow $I $dev 128M
+echo "BLOCKS2 $(stat -f -c '%b %S' $M)"
+echo "SUM2 $(sha256sum < $M/data)"
+echo "USAGE $($T usage $I)"
+$T umount $M
+$T detach $dev
+echo "LOOPS [$(losetup -j $I)]"
+rm -f $I"""
+    r = l1.run(script, timeout=120)
+    assert r.ok, r
+    out = dict(line.split(" ", 1) for line in r.stdout.splitlines() if " " in line)
+    b1, bs1 = map(int, out["BLOCKS1"].split())
+    b2, bs2 = map(int, out["BLOCKS2"].split())
+    assert (b2 * bs2) - (b1 * bs1) > 56 * MiB, r
+    assert out["SUM1"] == out["SUM2"], r
+    assert int(out["USAGE"].split()[0]) == 128 * MiB, r
+    assert out["LOOPS"] == "[]", r
