@@ -116,4 +116,15 @@ void cg_set_created_depth(struct ct_cgroup *cg, unsigned int depth);
 
 void cg_free(struct ct_cgroup *cg);
 
+/*
+ * The container's own view of cgroups at target (in the container's mount
+ * namespace, before pivot_root), its cgroup as the root. v2: mounts cgroup2
+ * there. v1 and hybrid: target must be an empty tmpfs the caller mounted;
+ * this binds the container's leaf of each hierarchy into it. flags:
+ * MS_RDONLY and the like, from the mount's options.
+ */
+enum cg_layout cg_layout_of(const struct ct_cgroup *cg);
+int cg_mount_view(const struct ct_cgroup *cg, const char *target, unsigned long flags,
+		  struct err **err);
+
 #endif

@@ -74,7 +74,7 @@ static int setup(struct ct_child_args *a, char *state, struct err **err)
 		return err_make(err, errno, "set hostname `%s`", cfg->hostname);
 	if (!realpath(cfg->root_path, rootfs))
 		return err_make(err, errno, "rootfs `%s`", cfg->root_path);
-	if ((r = ct_rootfs_prepare(cfg, rootfs, err)) < 0)
+	if ((r = ct_rootfs_prepare(cfg, rootfs, a->cg, err)) < 0)
 		return r;
 	if (cfg->hooks.nr[CT_HOOK_PRESTART] + cfg->hooks.nr[CT_HOOK_CREATE_RUNTIME]) {
 		if (ct_sync_send(a->sync_fd, CT_SYNC_HOOKS, 0, NULL) < 0 ||

@@ -338,7 +338,8 @@ static int create_steps(struct create_ctx *c, struct err **err)
 					       .opts = c->o,
 					       .sync_fd = sv[1],
 					       .fifo_fd = c->fifo_fd,
-					       .console_fd = c->console_fd };
+					       .console_fd = c->console_fd,
+					       .cg = c->cg };
 		ct_child_main(&args);
 	}
 	close(sv[1]);

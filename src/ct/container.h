@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "ct/cgroup.h"
 #include "ct/config.h"
 #include "ct/state.h"
 
@@ -74,12 +75,14 @@ struct ct_child_args {
 	int sync_fd; /* socketpair end */
 	int fifo_fd; /* exec.fifo opened O_RDWR (create), or -1 (run) */
 	int console_fd; /* connected --console-socket, or -1 */
+	const struct ct_cgroup *cg; /* the container's cgroup, for its cgroup mount */
 };
 
 __attribute__((noreturn)) void ct_child_main(struct ct_child_args *a);
 
 /* rootfs.c: mounts, devices, pivot_root, masked and readonly paths. */
-int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, struct err **err);
+int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const struct ct_cgroup *cg,
+		      struct err **err);
 int ct_rootfs_pivot(const char *rootfs, struct err **err);
 int ct_rootfs_finish(const struct ct_config *cfg, struct err **err);
 

@@ -151,7 +151,8 @@ static int remount_bind(const char *path, unsigned long flags)
 
 #define PROP_MASK (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
-static int do_mount(int rootfd, const struct ct_mount *m, size_t idx, struct err **err)
+static int do_mount(int rootfd, const struct ct_mount *m, size_t idx, const struct ct_cgroup *cg,
+		    struct err **err)
 {
 	struct stat st;
 	_cleanup_close_ int fd = -1;
@@ -182,17 +183,34 @@ static int do_mount(int rootfd, const struct ct_mount *m, size_t idx, struct err
 				return err_make(err, fd2 < 0 ? -fd2 : errno, "remount `%s`",
 						m->destination);
 		}
-	} else if (type && !strcmp(type, "cgroup")) {
-		/* on v1/hybrid hosts there is no single cgroup fs: show the host's tree */
-		if (mount("/sys/fs/cgroup", tgt, NULL, MS_BIND | MS_REC, NULL) < 0)
-			return err_make(err, errno, "mount `cgroup` on `%s`", m->destination);
-		{
-			_cleanup_close_ int fd2 = open_in_root(rootfd, m->destination, O_PATH, 0);
+	} else if (type && (!strcmp(type, "cgroup") || !strcmp(type, "cgroup2"))) {
+		/* The container's own cgroup as the root, never the host's tree. */
+		if (!cg)
+			return err_make(err, EINVAL, "mounts[%zu]: no cgroup to mount", idx);
+		if (cg_layout_of(cg) == CG_V2) {
+			if (cg_mount_view(cg, tgt, m->flags, err) < 0)
+				return err_wrap(err, "mounts[%zu]: `%s`", idx, m->destination);
+		} else {
+			/* A tmpfs to hold the hierarchies, reached again through the
+			 * root: the fd behind tgt still names the directory under it. */
+			_cleanup_close_ int fd2 = -1;
 			char t2[64];
 
+			if (mount("tmpfs", tgt, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				  "mode=755") < 0)
+				return err_make(err, errno, "mount `tmpfs` on `%s`",
+						m->destination);
+			fd2 = open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, 0);
+			if (fd2 < 0)
+				return err_make(err, -fd2, "open `%s`", m->destination);
 			fdpath(t2, sizeof(t2), fd2);
-			if (fd2 >= 0)
-				remount_bind(t2, flags | MS_RDONLY);
+			if (cg_mount_view(cg, t2, m->flags, err) < 0)
+				return err_wrap(err, "mounts[%zu]: `%s`", idx, m->destination);
+			if (mount(NULL, t2, NULL,
+				  MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+				  "mode=755") < 0)
+				return err_make(err, errno, "remount `%s` read-only",
+						m->destination);
 		}
 	} else {
 		const char *src = m->source ? m->source : type;
@@ -337,7 +355,8 @@ static int make_devices(const struct ct_config *cfg, int rootfd, struct err **er
 	return 0;
 }
 
-int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, struct err **err)
+int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const struct ct_cgroup *cg,
+		      struct err **err)
 {
 	unsigned long prop = MS_REC | MS_PRIVATE;
 	_cleanup_close_ int rootfd = -1;
@@ -354,7 +373,7 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, struct er
 	if (rootfd < 0)
 		return err_make(err, errno, "open rootfs `%s`", rootfs);
 	for (i = 0; i < cfg->nr_mounts; i++)
-		if ((r = do_mount(rootfd, &cfg->mounts[i], i, err)) < 0)
+		if ((r = do_mount(rootfd, &cfg->mounts[i], i, cg, err)) < 0)
 			return r;
 	return make_devices(cfg, rootfd, err);
 }

@@ -527,3 +527,30 @@ def test_spec(tmp_path):
     r = subprocess.run([str(VPS_CT), "spec", "-b", str(tmp_path)], capture_output=True,
                        text=True)
     assert r.returncode != 0 and "File exists" in r.stderr
+
+
+CGROUP_MOUNT = {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+
+
+def test_cgroup_mount_is_the_containers_own(bundle):
+    """The container sees its own cgroup as the root of each hierarchy, read-only,
+    not the host's tree (runc's v1 layout; on v2 a cgroup2 mount in the cgroupns)."""
+    bundle.config["mounts"].append(CGROUP_MOUNT)
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 48 << 20},
+                                           "pids": {"limit": 13}}
+    ls = bundle.run("ls", "/sys/fs/cgroup").split()
+    assert {"memory", "pids", "cpu", "devices", "freezer"} <= set(ls), ls
+    assert bundle.run("cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes") == f"{48 << 20}\n"
+    assert bundle.run("cat", "/sys/fs/cgroup/pids/pids.max") == "13\n"
+    # The root of the view is the container's leaf: no sibling or parent cgroup shows.
+    assert "vps-ct" not in bundle.run("ls", "/sys/fs/cgroup/memory").split()
+    out = bundle.run("write", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "1", check=False)
+    assert "Read-only file system" in out.stdout, out
+
+
+def test_default_spec_mounts_cgroup(bundle, tmp_path):
+    r = bundle.ct("spec", "-b", str(tmp_path), check=True)
+    assert r.returncode == 0
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert CGROUP_MOUNT in cfg["mounts"], cfg["mounts"]

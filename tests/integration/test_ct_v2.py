@@ -192,3 +192,18 @@ def test_v2_failed_create_leaves_nothing(b):
     # no mount leaked into L1
     r = b.sh(f"grep -c ' {b.path}/rootfs' /proc/self/mountinfo")
     assert r.stdout.strip() == "0", r
+
+
+def test_v2_cgroup_mount_is_the_containers_own(b):
+    b.config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                               "source": "cgroup",
+                               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+    b.config["linux"]["resources"] = {"memory": {"limit": 48 * M}, "pids": {"limit": 13}}
+    assert b.run("cat", "/sys/fs/cgroup/memory.max").stdout == f"{48 * M}\n"
+    assert b.run("cat", "/sys/fs/cgroup/pids.max").stdout == "13\n"
+    # cgroup2 mounted in the cgroup namespace: the container's cgroup is the root.
+    r = b.run("ls", "/sys/fs/cgroup")
+    assert "cgroup.procs" in r.stdout.split() and "vps-ct" not in r.stdout.split(), r
+    r = b.run("write", "/sys/fs/cgroup/pids.max", "1", check=False)
+    assert "Read-only file system" in r.stdout, r
+    assert b.gone() == []
