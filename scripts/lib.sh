@@ -10,7 +10,7 @@ VPS_PACKAGES=(
 	libcmocka-dev python3-pytest libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
 	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
-	libcap-dev
+	libcap-dev debootstrap
 )
 
 # Install the packages that are not installed yet; apt-get update only when needed.
