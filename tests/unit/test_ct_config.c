@@ -64,10 +64,14 @@ static void test_default_spec(void **state)
 	assert_int_equal(cfg->process->rlimits[0].resource, RLIMIT_NOFILE);
 	assert_int_equal(cfg->process->capmask[CT_CAP_BOUNDING],
 			 (1ULL << 29) | (1ULL << 5) | (1ULL << 10));
-	assert_int_equal(cfg->nr_mounts, 6);
+	assert_int_equal(cfg->nr_mounts, 7);
 	assert_true(cfg->mounts[1].flags & MS_NOSUID);
 	assert_string_equal(cfg->mounts[1].data, "mode=755,size=65536k");
 	assert_true(cfg->mounts[5].flags & MS_RDONLY);
+	/* the container's own cgroups, read-only, as runc's default spec has them */
+	assert_string_equal(cfg->mounts[6].destination, "/sys/fs/cgroup");
+	assert_string_equal(cfg->mounts[6].type, "cgroup");
+	assert_true(cfg->mounts[6].flags & MS_RDONLY);
 	assert_int_equal(cfg->nr_masked_paths, 10);
 	ct_config_free(cfg);
 }
