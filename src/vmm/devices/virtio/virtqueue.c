@@ -273,52 +273,47 @@ bool virtq_should_signal(struct virtq *vq)
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 
-size_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, size_t len)
+/*
+ * Copy between buf and the chain's segments [first, first + n), starting at
+ * byte `off` of those segments; to_chain picks the direction.
+ */
+static size_t chain_copy(const struct virtq_chain *c, unsigned int first, unsigned int n,
+			 uint64_t off, uint8_t *buf, size_t len, bool to_chain)
 {
-	uint8_t *out = dst;
 	size_t done = 0;
 	unsigned int i;
 
-	for (i = 0; i < c->nr_out && done < len; i++) {
+	for (i = first; i < first + n && done < len; i++) {
 		const struct virtq_iov *v = &c->iov[i];
-		size_t n;
+		uint8_t *seg = v->base;
+		size_t k;
 
 		if (off >= v->len) {
 			off -= v->len;
 			continue;
 		}
-		n = v->len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy(out + done, (uint8_t *)v->base + off, n);
-		done += n;
+		k = v->len - off;
+		if (k > len - done)
+			k = len - done;
+		if (to_chain)
+			memcpy(seg + off, buf + done, k);
+		else
+			memcpy(buf + done, seg + off, k);
+		done += k;
 		off = 0;
 	}
 	return done;
 }
 
+size_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst, size_t len)
+{
+	return chain_copy(c, 0, c->nr_out, off, dst, len, false);
+}
+
 size_t virtq_chain_write(const struct virtq_chain *c, uint64_t off, const void *src, size_t len)
 {
-	const uint8_t *in = src;
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = c->nr_out; i < c->nr_out + c->nr_in && done < len; i++) {
-		const struct virtq_iov *v = &c->iov[i];
-		size_t n;
-
-		if (off >= v->len) {
-			off -= v->len;
-			continue;
-		}
-		n = v->len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)v->base + off, in + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	/* The chain's bytes are written, never src's: dropping const is safe here. */
+	return chain_copy(c, c->nr_out, c->nr_in, off, (uint8_t *)src, len, true);
 }
 
 void virtq_unpop(struct virtq *vq)
