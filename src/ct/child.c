@@ -140,13 +140,7 @@ void ct_child_main(struct ct_child_args *a)
 		goto fail;
 	if ((r = ct_hooks_run(cfg, CT_HOOK_START_CONTAINER, go.msg, &err)) < 0)
 		goto fail;
-	if (!p->no_new_privileges && (r = ct_seccomp_load(cfg->seccomp, false, &err)) < 0)
-		goto fail;
-	if ((r = ct_process_identity(p, &err)) < 0)
-		goto fail;
-	if (p->no_new_privileges && (r = ct_seccomp_load(cfg->seccomp, true, &err)) < 0)
-		goto fail;
-	ct_process_exec(p, a->sync_fd);
+	r = ct_process_finish(cfg->seccomp, p, a->sync_fd, &err);
 fail:
 	if (a->sync_fd >= 0)
 		ct_sync_send(a->sync_fd, CT_SYNC_ERROR, err ? err->errnum : EINVAL, err_msg(err));

@@ -93,6 +93,9 @@ int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, struct err **err);
 int ct_process_identity(const struct ct_process *p, struct err **err); /* user + caps */
 int ct_process_terminal(int console_fd, struct err **err);
 __attribute__((noreturn)) void ct_process_exec(const struct ct_process *p, int report_fd);
+/* seccomp and identity in the right order, then exec; returns only on failure */
+int ct_process_finish(const struct ct_seccomp *seccomp, const struct ct_process *p, int report_fd,
+		      struct err **err);
 
 /* hooks.c: run the hooks of one kind with the state on stdin. */
 int ct_hooks_run(const struct ct_config *cfg, enum ct_hook_kind kind, const char *state_json,

@@ -117,13 +117,7 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, in
 		r = err_make(&err, errno, "chdir `%s`", p->cwd);
 		goto fail;
 	}
-	if (!p->no_new_privileges && (r = ct_seccomp_load(cfg->seccomp, false, &err)) < 0)
-		goto fail;
-	if ((r = ct_process_identity(p, &err)) < 0)
-		goto fail;
-	if (p->no_new_privileges && (r = ct_seccomp_load(cfg->seccomp, true, &err)) < 0)
-		goto fail;
-	ct_process_exec(p, sync_fd);
+	r = ct_process_finish(cfg->seccomp, p, sync_fd, &err);
 fail:
 	ct_sync_send(sync_fd, CT_SYNC_ERROR, err ? err->errnum : EINVAL, err_msg(err));
 	_exit(1);

@@ -264,3 +264,23 @@ void ct_process_exec(const struct ct_process *p, int report_fd)
 		fprintf(stderr, "vps-ct: %s\n", msg);
 	_exit(127);
 }
+
+/*
+ * The last steps, shared by create and exec. Without no_new_privileges the
+ * filter must be loaded while we still hold CAP_SYS_ADMIN, so before the
+ * identity drops it; with it, after, so the filter need not allow the
+ * setuid and capset calls the identity change makes.
+ */
+int ct_process_finish(const struct ct_seccomp *seccomp, const struct ct_process *p, int report_fd,
+		      struct err **err)
+{
+	int r;
+
+	if (!p->no_new_privileges && (r = ct_seccomp_load(seccomp, false, err)) < 0)
+		return r;
+	if ((r = ct_process_identity(p, err)) < 0)
+		return r;
+	if (p->no_new_privileges && (r = ct_seccomp_load(seccomp, true, err)) < 0)
+		return r;
+	ct_process_exec(p, report_fd);
+}
