@@ -92,6 +92,19 @@ int cg_freeze(struct ct_cgroup *cg, bool frozen, struct err **err);
 /* The pids in the cgroup (malloc'ed array). */
 int cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err);
 
+/*
+ * Memory figures, in bytes, for a container's view of its own resources
+ * (sysinfo.c). limit and swap_limit are -1 when there is none; swap fields
+ * stay -1/0 when the kernel does not account swap (v1 without memsw).
+ */
+struct cg_memory_stat {
+	int64_t limit, usage; /* v1 limit_in_bytes, usage_in_bytes; v2 max, current */
+	int64_t swap_limit, swap_usage; /* v1 memsw minus memory; v2 swap.max, swap.current */
+	int64_t cache, shmem; /* memory.stat: v1 total_cache, total_shmem; v2 file, shmem */
+};
+
+int cg_memory_stat(const struct ct_cgroup *cg, struct cg_memory_stat *out, struct err **err);
+
 /* Kill every task with sig (cgroup.kill on v2 where it exists, else one by one). */
 int cg_kill_all(struct ct_cgroup *cg, int sig, struct err **err);
 

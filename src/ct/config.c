@@ -698,6 +698,10 @@ static int parse_doc(json_t *root, struct ct_config *c, struct err **err)
 	o = json_object_get(root, "process");
 	if (o && !json_is_null(o) && (r = ct_process_parse(o, "process", &c->process, err)) < 0)
 		return r;
+	if ((r = get_obj(root, "annotations", "", &o, err)) < 0 ||
+	    (o &&
+	     (r = get_str(o, "org.vps.sysinfo", "annotations", false, &c->sysinfo_view, err)) < 0))
+		return r;
 	if ((r = parse_mounts(root, c, err)) < 0 || (r = parse_hooks(root, c, err)) < 0 ||
 	    (r = get_obj(root, "linux", "", &o, err)) < 0)
 		return r;

@@ -185,6 +185,8 @@ struct ct_config {
 	unsigned long rootfs_prop_flags; /* by validation; 0 means MS_REC|MS_PRIVATE */
 	const char **masked_paths, **readonly_paths;
 	size_t nr_masked_paths, nr_readonly_paths;
+	/* annotations we act on; the others are ignored, as OCI says */
+	const char *sysinfo_view; /* org.vps.sysinfo: "cgroup" (docs/ct-sysinfo.md), or NULL */
 };
 
 /* Parse config.json text. Shape errors name the JSON path. */

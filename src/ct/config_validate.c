@@ -431,5 +431,9 @@ int ct_config_validate(struct ct_config *c, struct err **err)
 			if (!is_abs(c->hooks.list[k][i].path))
 				return err_make(err, 0, "hooks.%s[%zu].path: must be absolute",
 						hook_keys[k], i);
+	if (c->sysinfo_view && strcmp(c->sysinfo_view, "cgroup"))
+		return err_make(err, 0,
+				"annotations.org.vps.sysinfo: must be \"cgroup\", not \"%s\"",
+				c->sysinfo_view);
 	return validate_linux(c, err);
 }

@@ -266,6 +266,7 @@ struct create_ctx {
 	struct ct_cgroup *cg;
 	pid_t pid;
 	int sync_fd, fifo_fd, console_fd;
+	int notify_sv[2]; /* to the sysinfo monitor: [0] its end, [1] the child's */
 	struct ct_state st;
 	char created[64];
 };
@@ -309,6 +310,9 @@ static int create_steps(struct create_ctx *c, struct err **err)
 		if (c->console_fd < 0)
 			return c->console_fd;
 	}
+	if (cfg->sysinfo_view &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->notify_sv) < 0)
+		return err_make(err, errno, "socketpair for the sysinfo monitor");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return err_make(err, errno, "socketpair");
 	if ((r = join_pid_ns(cfg, err)) < 0)
@@ -334,16 +338,23 @@ static int create_steps(struct create_ctx *c, struct err **err)
 	}
 	if (c->pid == 0) {
 		close(sv[0]);
+		if (c->notify_sv[0] >= 0)
+			close(c->notify_sv[0]);
 		args = (struct ct_child_args){ .cfg = cfg,
 					       .opts = c->o,
 					       .sync_fd = sv[1],
 					       .fifo_fd = c->fifo_fd,
 					       .console_fd = c->console_fd,
-					       .cg = c->cg };
+					       .cg = c->cg,
+					       .notify_fd = c->notify_sv[1] };
 		ct_child_main(&args);
 	}
 	close(sv[1]);
 	c->sync_fd = sv[0];
+	if (c->notify_sv[1] >= 0) {
+		close(c->notify_sv[1]);
+		c->notify_sv[1] = -1;
+	}
 	if (user && !user->path &&
 	    ((r = write_idmap(c->pid, "uid_map", cfg->uid_mappings, cfg->nr_uid_mappings, err)) <
 		     0 ||
@@ -354,6 +365,15 @@ static int create_steps(struct create_ctx *c, struct err **err)
 		return err_wrap(err, "cgroup `%s`", c->st.cgroup_path);
 	c->st.pid = c->pid;
 	c->st.start_time = ct_proc_start_time(c->pid);
+	if (c->notify_sv[0] >= 0) {
+		/* the monitor holds the only copy of its end: EOF there if the child dies */
+		r = ct_sysinfo_monitor_start(c->st.cgroup_path, c->st.start_time, c->notify_sv[0],
+					     err);
+		close(c->notify_sv[0]);
+		c->notify_sv[0] = -1;
+		if (r < 0)
+			return r;
+	}
 	state = ct_state_json(&c->st, "creating");
 	if (!state || ct_sync_send(c->sync_fd, CT_SYNC_GO, 0, state) < 0)
 		return err_make(err, EPIPE, "start container init");
@@ -415,7 +435,12 @@ static int teardown(const char *root, struct ct_state *st, struct ct_cgroup *cg,
 
 int ct_create(const struct ct_opts *o, struct ct_config *cfg, int *status, struct err **err)
 {
-	struct create_ctx c = { .o = o, .cfg = cfg, .sync_fd = -1, .fifo_fd = -1, .console_fd = -1 };
+	struct create_ctx c = { .o = o,
+				.cfg = cfg,
+				.sync_fd = -1,
+				.fifo_fd = -1,
+				.console_fd = -1,
+				.notify_sv = { -1, -1 } };
 	_cleanup_free_ char *state = NULL;
 	struct ct_sync_msg m;
 	int r;
@@ -480,6 +505,9 @@ out:
 		close(c.fifo_fd);
 	if (c.console_fd >= 0)
 		close(c.console_fd);
+	for (int i = 0; i < 2; i++)
+		if (c.notify_sv[i] >= 0)
+			close(c.notify_sv[i]);
 	free(c.st.cgroup_path);
 	free(c.dir);
 	return r;

@@ -76,6 +76,7 @@ struct ct_child_args {
 	int fifo_fd; /* exec.fifo opened O_RDWR (create), or -1 (run) */
 	int console_fd; /* connected --console-socket, or -1 */
 	const struct ct_cgroup *cg; /* the container's cgroup, for its cgroup mount */
+	int notify_fd; /* socket to the sysinfo monitor (sysinfo.c), or -1 */
 };
 
 __attribute__((noreturn)) void ct_child_main(struct ct_child_args *a);
@@ -89,13 +90,23 @@ int ct_rootfs_finish(const struct ct_config *cfg, struct err **err);
 /* process.c: the process properties, in the order they must be applied. */
 int ct_process_rlimits(const struct ct_process *p, struct err **err);
 int ct_process_oom(const struct ct_process *p, struct err **err);
-int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, struct err **err);
+/* notify_fd >= 0: sysinfo also goes to a listener, sent over notify_fd */
+int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, int notify_fd, struct err **err);
 int ct_process_identity(const struct ct_process *p, struct err **err); /* user + caps */
 int ct_process_terminal(int console_fd, struct err **err);
 __attribute__((noreturn)) void ct_process_exec(const struct ct_process *p, int report_fd);
 /* seccomp and identity in the right order, then exec; returns only on failure */
-int ct_process_finish(const struct ct_seccomp *seccomp, const struct ct_process *p, int report_fd,
-		      struct err **err);
+int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const struct ct_process *p,
+		      int report_fd, struct err **err);
+
+/*
+ * sysinfo.c: start the monitor that answers the container's sysinfo()
+ * from its cgroup (annotation org.vps.sysinfo=cgroup). sock: its end of a
+ * socketpair whose other end the child sends the seccomp listener over;
+ * init_start: the init's start time (/proc/<pid>/stat field 22).
+ */
+int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int sock,
+			     struct err **err);
 
 /* hooks.c: run the hooks of one kind with the state on stdin. */
 int ct_hooks_run(const struct ct_config *cfg, enum ct_hook_kind kind, const char *state_json,

@@ -117,7 +117,7 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, in
 		r = err_make(&err, errno, "chdir `%s`", p->cwd);
 		goto fail;
 	}
-	r = ct_process_finish(cfg->seccomp, p, sync_fd, &err);
+	r = ct_process_finish(cfg->seccomp, -1, p, sync_fd, &err);
 fail:
 	ct_sync_send(sync_fd, CT_SYNC_ERROR, err ? err->errnum : EINVAL, err_msg(err));
 	_exit(1);

@@ -56,14 +56,37 @@ int ct_process_oom(const struct ct_process *p, struct err **err)
 	return 0;
 }
 
-int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, struct err **err)
+/*
+ * sysinfo for the monitor (sysinfo.c): SCMP_ACT_NOTIFY, unless the profile
+ * gives sysinfo an action of its own other than allow (then that stands).
+ * Loading makes the listener (SECCOMP_FILTER_FLAG_NEW_LISTENER, which
+ * libseccomp sets when a rule notifies); it goes to the monitor and is
+ * closed here, so the container never holds it.
+ */
+static int seccomp_notify_send(scmp_filter_ctx ctx, int notify_fd, struct err **err)
 {
+	int lfd = seccomp_notify_fd(ctx), r;
+
+	if (lfd < 0)
+		return err_make(err, -lfd, "seccomp listener for sysinfo");
+	r = ct_send_fd(notify_fd, lfd);
+	close(lfd);
+	if (r < 0)
+		return err_make(err, -r, "send seccomp listener to the sysinfo monitor");
+	return 0;
+}
+
+int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, int notify_fd, struct err **err)
+{
+	struct ct_seccomp none = { .default_value = SCMP_ACT_ALLOW };
 	scmp_filter_ctx ctx;
 	size_t i, j, k;
 	int r;
 
-	if (!s)
+	if (!s && notify_fd < 0)
 		return 0;
+	if (!s)
+		s = &none;
 	ctx = seccomp_init(s->default_value);
 	if (!ctx)
 		return err_make(err, ENOMEM, "seccomp init");
@@ -98,6 +121,10 @@ int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, struct err **err)
 			/* profiles name syscalls of other kernels and arches */
 			if (nr == __NR_SCMP_ERROR)
 				continue;
+			/* notify, below, does what allow does when the monitor fails */
+			if (notify_fd >= 0 && nr == SCMP_SYS(sysinfo) &&
+			    rule->action_value == SCMP_ACT_ALLOW)
+				continue;
 			r = seccomp_rule_add_array(ctx, rule->action_value, nr, k, cmp);
 			if (r < 0 && r != -EEXIST) {
 				seccomp_release(ctx);
@@ -105,11 +132,20 @@ int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, struct err **err)
 			}
 		}
 	}
+	if (notify_fd >= 0) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0);
+		if (r < 0 && r != -EEXIST) {
+			seccomp_release(ctx);
+			return err_make(err, -r, "seccomp notify rule for `sysinfo`");
+		}
+	}
 	r = seccomp_load(ctx);
+	if (r == 0 && notify_fd >= 0)
+		r = seccomp_notify_send(ctx, notify_fd, err);
+	else if (r < 0)
+		r = err_make(err, -r, "load seccomp filter");
 	seccomp_release(ctx);
-	if (r < 0)
-		return err_make(err, -r, "load seccomp filter");
-	return 0;
+	return r;
 }
 
 static int set_caps(const struct ct_process *p, struct err **err)
@@ -271,16 +307,16 @@ void ct_process_exec(const struct ct_process *p, int report_fd)
  * identity drops it; with it, after, so the filter need not allow the
  * setuid and capset calls the identity change makes.
  */
-int ct_process_finish(const struct ct_seccomp *seccomp, const struct ct_process *p, int report_fd,
-		      struct err **err)
+int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const struct ct_process *p,
+		      int report_fd, struct err **err)
 {
 	int r;
 
-	if (!p->no_new_privileges && (r = ct_seccomp_load(seccomp, false, err)) < 0)
+	if (!p->no_new_privileges && (r = ct_seccomp_load(seccomp, false, notify_fd, err)) < 0)
 		return r;
 	if ((r = ct_process_identity(p, err)) < 0)
 		return r;
-	if (p->no_new_privileges && (r = ct_seccomp_load(seccomp, true, err)) < 0)
+	if (p->no_new_privileges && (r = ct_seccomp_load(seccomp, true, notify_fd, err)) < 0)
 		return r;
 	ct_process_exec(p, report_fd);
 }

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The container's own sysinfo(), by seccomp user notification (opt-in with
+ * the annotation org.vps.sysinfo=cgroup; docs/ct-sysinfo.md). lxcfs can
+ * only answer reads of /proc files; sysinfo() is a system call, so the
+ * container's filter returns SCMP_ACT_NOTIFY for it and a monitor process
+ * answers in the caller's place, as LXD's syscall interception and crun's
+ * seccomp notify plugins do.
+ *
+ *   runtime (create)             child                     monitor
+ *   socketpair, clone ---------> ...
+ *   double-fork monitor -----------------------------------> wait for fd
+ *                                load filter (NOTIFY sysinfo)
+ *                                send listener fd ---------> poll listener
+ *                                execve                      answer each call
+ *                                ... init and all its tasks exit: POLLHUP, exit
+ *
+ * Each answer is the monitor's own (host) sysinfo with the memory, swap,
+ * uptime and process count of the container's cgroup put in, written into
+ * the caller with process_vm_writev. Anything that goes wrong lets the real
+ * syscall run (SECCOMP_USER_NOTIF_FLAG_CONTINUE): a caller is never left
+ * waiting and never gets an error it would not have had without us.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "ct/container.h"
+
+/* Receive one fd sent with ct_send_fd(); -1 on EOF or error. */
+static int recv_fd(int sock)
+{
+	char buf[CMSG_SPACE(sizeof(int))] = { 0 }, dummy;
+	struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = buf,
+		.msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd;
+
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0)
+		if (errno != EINTR)
+			return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (n <= 0 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* The host's sysinfo with the cgroup's figures put in. */
+static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, struct sysinfo *si)
+{
+	struct cg_memory_stat m;
+	long hz = sysconf(_SC_CLK_TCK);
+	pid_t *pids = NULL;
+	size_t n = 0;
+
+	if (sysinfo(si) < 0 || cg_memory_stat(cg, &m, NULL) < 0)
+		return -1;
+	/* mem_unit 1 from here on: scale the host values we keep */
+	si->totalram *= si->mem_unit;
+	si->freeram *= si->mem_unit;
+	si->sharedram *= si->mem_unit;
+	si->bufferram *= si->mem_unit;
+	si->totalswap *= si->mem_unit;
+	si->freeswap *= si->mem_unit;
+	si->totalhigh *= si->mem_unit;
+	si->freehigh *= si->mem_unit;
+	si->mem_unit = 1;
+	if (m.limit >= 0 && (uint64_t)m.limit < si->totalram) {
+		si->totalram = m.limit;
+		si->freeram = m.usage < m.limit ? m.limit - m.usage : 0;
+		si->sharedram = m.shmem;
+		/*
+		 * The kernel's bufferram is block-device buffers only; the page
+		 * cache comes from /proc/meminfo's Cached (lxcfs, when wired),
+		 * which tools add to it: memory.stat's cache here would count twice.
+		 */
+		si->bufferram = 0;
+	}
+	if (m.swap_limit >= 0 && (uint64_t)m.swap_limit != si->totalswap) {
+		si->totalswap = m.swap_limit;
+		si->freeswap = m.swap_usage < m.swap_limit ? m.swap_limit - m.swap_usage : 0;
+	}
+	if (hz > 0 && init_start && si->uptime >= (long)(init_start / hz))
+		si->uptime -= init_start / hz;
+	if (cg_pids((struct ct_cgroup *)cg, &pids, &n, NULL) == 0)
+		si->procs = n > 0xffff ? 0xffff : n;
+	free(pids);
+	return 0;
+}
+
+/* Answer one notification; on any failure the real syscall runs. */
+static void answer(int lfd, const struct ct_cgroup *cg, uint64_t init_start,
+		   struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+	struct sysinfo si;
+	struct iovec local = { .iov_base = &si, .iov_len = sizeof(si) };
+	struct iovec remote = { .iov_len = sizeof(si) };
+
+	resp->id = req->id;
+	resp->val = 0;
+	resp->error = 0;
+	resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	/* only the native layout of struct sysinfo is written */
+	if (req->data.nr != SCMP_SYS(sysinfo) || req->data.arch != seccomp_arch_native() ||
+	    !req->data.args[0])
+		goto send;
+	if (container_sysinfo(cg, init_start, &si) < 0)
+		goto send;
+	/* the caller may have died and its pid been reused since RECV */
+	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+		return;
+	remote.iov_base = (void *)(uintptr_t)req->data.args[0];
+	if (process_vm_writev(req->pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(si))
+		resp->flags = 0;
+	else if (errno == EFAULT) /* what the kernel's sysinfo would say */
+		resp->flags = 0, resp->error = -EFAULT;
+send:
+	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
+}
+
+static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint64_t init_start,
+						   int sock)
+{
+	struct seccomp_notif_sizes sz = { 0 };
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	struct ct_cgroup *cg = NULL;
+	int null, lfd;
+
+	prctl(PR_SET_NAME, "vps-ct-sysinfo", 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+	/* keep nothing of the runtime's: not its stdio, not its pipes */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+	    dup2(sock, 3) < 0)
+		_exit(1);
+	syscall(SYS_close_range, 4, ~0U, 0);
+	if (cg_open(cgroup_path, &cg, NULL) < 0)
+		_exit(1); /* EOF on our end: the child's send fails, it goes on */
+	lfd = recv_fd(3);
+	close(3);
+	if (lfd < 0) /* the child died before loading its filter */
+		_exit(0);
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
+		_exit(1);
+	req = calloc(1, sz.seccomp_notif > sizeof(*req) ? sz.seccomp_notif : sizeof(*req));
+	resp = calloc(1, sz.seccomp_notif_resp > sizeof(*resp) ? sz.seccomp_notif_resp :
+								 sizeof(*resp));
+	if (!req || !resp)
+		_exit(1);
+	for (;;) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		/* POLLHUP: no task holds the filter anymore, the container is gone */
+		if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+			break;
+		memset(req, 0, sz.seccomp_notif);
+		if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+			if (errno == EINTR || errno == ENOENT) /* ENOENT: the caller died */
+				continue;
+			break;
+		}
+		memset(resp, 0, sz.seccomp_notif_resp);
+		answer(lfd, cg, init_start, req, resp);
+	}
+	_exit(0);
+}
+
+int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int sock,
+			     struct err **err)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return err_make(err, errno, "fork sysinfo monitor");
+	if (pid == 0) {
+		/* double fork: the monitor outlives create, and no one waits for it */
+		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+		if (setsid() < 0)
+			_exit(1);
+		pid = fork();
+		if (pid != 0)
+			_exit(pid < 0);
+		monitor_main(cgroup_path, init_start, sock);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return err_make(err, errno, "wait for sysinfo monitor");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return err_make(err, EAGAIN, "start sysinfo monitor");
+	return 0;
+}

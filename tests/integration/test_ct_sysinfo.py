@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The container's own sysinfo() (annotation org.vps.sysinfo=cgroup,
+docs/ct-sysinfo.md): busybox `free` calls sysinfo(), which lxcfs cannot
+answer, so vps-ct's seccomp filter sends it to a monitor process that puts
+the cgroup's memory and swap in. These run the real vps-ct on this host and
+read what busybox `free` printed inside.
+
+Run as root: VPS_BUILD=build-test python3 -m pytest tests/integration/test_ct_sysinfo.py"""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from framework.ct import BUILD, INIT, VPS_CT, Bundle, mkrootfs, wait_for
+
+MIB = 1 << 20
+ANNOTATION = {"org.vps.sysinfo": "cgroup"}
+
+
+def v1_memsw():
+    return Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+
+
+def v2_swap():
+    return Path("/sys/fs/cgroup/cgroup.controllers").exists() and \
+        Path("/sys/fs/cgroup/memory.swap.max").exists() or \
+        any(Path("/sys/fs/cgroup").glob("*/memory.swap.max"))
+
+
+SWAP = v1_memsw() or v2_swap()
+
+
+@pytest.fixture(scope="session")
+def ct_rootfs():
+    if os.geteuid() != 0:
+        pytest.skip("vps-ct tests need root (namespaces, mounts, cgroups)")
+    for p in (VPS_CT, INIT):
+        if not p.exists():
+            pytest.fail(f"{p} is not built: ninja -C {BUILD}")
+    return mkrootfs()
+
+
+@pytest.fixture
+def bundle(tmp_path, ct_rootfs):
+    b = Bundle(tmp_path, ct_rootfs)
+    b.config["linux"]["resources"] = {"memory": {"limit": 64 * MIB}}
+    if SWAP:  # OCI swap is memory + swap: 64 MiB of swap
+        b.config["linux"]["resources"]["memory"]["swap"] = 128 * MIB
+    yield b
+    if (b.root / b.id).exists():
+        b.ct("delete", "--force", b.id)
+
+
+def sh(bundle, script, timeout=60):
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", script]
+    bundle.write()
+    r = bundle.ct("run", "-b", str(bundle.path), bundle.id, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def free_rows(out):
+    """Every `Mem:` and `Swap:` line of busybox free output, as (total, free) KiB.
+
+    Mem's `used` is total - free - buff/cache, and buff/cache comes from the
+    host's /proc/meminfo until lxcfs is wired: it can wrap around and run
+    into `total` ("65536184467..."). So total is cut at the header's column
+    and free counted from the right (free shared buff/cache available)."""
+    mem, swap, end = [], [], None
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == "total":
+            end = line.index("total") + len("total")
+        elif f and f[0] == "Mem:":
+            mem.append((int(line[4:end]), int(f[-4])))
+        elif f and f[0] == "Swap:":
+            swap.append((int(f[1]), int(f[3])))
+    return mem, swap
+
+
+def host_mem_kib():
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def monitors(ident):
+    """Live (not zombie) sysinfo monitors of container ident."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if (d / "comm").read_text().strip() != "vps-ct-sysinfo":
+                continue
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] != "Z" and ident.encode() in cmd:
+            found.append(int(d.name))
+    return found
+
+
+def test_free_shows_the_cgroup_limit(bundle):
+    bundle.config["annotations"] = dict(ANNOTATION, **{"org.example.other": "x"})
+    mem, swap = free_rows(sh(bundle, "free"))
+    assert len(mem) == 1 and len(swap) == 1
+    assert mem[0][0] == 65536, f"Mem total {mem[0][0]} KiB, want the 64 MiB limit"
+    assert 0 < mem[0][1] <= 65536
+    if SWAP:
+        assert swap[0][0] == 65536, f"Swap total {swap[0][0]} KiB, want 64 MiB"
+
+
+def test_free_without_annotation_is_the_host(bundle):
+    mem, _ = free_rows(sh(bundle, "free"))
+    assert abs(mem[0][0] - host_mem_kib()) <= host_mem_kib() // 100, mem
+
+
+def test_with_seccomp_profile(bundle):
+    # a default-deny profile that allows sysinfo explicitly: still answered
+    bundle.config["annotations"] = ANNOTATION
+    names = ["sysinfo", "read", "write", "execve", "exit_group", "brk", "mmap",
+             "arch_prctl", "set_tid_address", "getuid", "getpid", "rt_sigaction",
+             "open", "openat", "close", "fstat", "newfstatat", "ioctl", "lseek",
+             "munmap", "mprotect", "uname", "getppid", "geteuid", "getgid",
+             "getegid", "stat", "exit", "set_robust_list", "rseq", "prlimit64",
+             "getrandom", "sigaltstack", "rt_sigprocmask", "rt_sigreturn",
+             "statx", "getcwd", "readlink", "access", "faccessat", "fcntl",
+             "setresuid", "setresgid", "setgroups", "capget", "capset", "prctl",
+             "chdir", "umask", "sendmsg", "dup2", "dup3", "wait4", "clone",
+             "fork", "vfork", "clone3", "pipe", "pipe2", "poll", "ppoll"]
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}
+    mem, _ = free_rows(sh(bundle, "free"))
+    assert mem and mem[0][0] == 65536, mem
+
+
+def test_tight_loop_never_hangs(bundle):
+    bundle.config["annotations"] = ANNOTATION
+    # 50 in a row, and 4 loops at once so notifications queue up
+    loop = "i=0; while [ $i -lt 50 ]; do free; i=$((i+1)); done"
+    start = time.monotonic()
+    out = sh(bundle, f"{loop}; ({loop}) & ({loop}) & ({loop}) & ({loop}) & wait; echo done",
+             timeout=120)
+    assert out.rstrip().endswith("done")
+    mem, _ = free_rows(out)
+    assert len(mem) == 250
+    assert {t for t, _ in mem} == {65536}
+    assert time.monotonic() - start < 60
+
+
+def test_monitor_exits_with_the_container(bundle):
+    bundle.config["annotations"] = ANNOTATION
+    sh(bundle, "free >/dev/null")
+    assert wait_for(lambda: not monitors(bundle.id)), "monitor outlived `run`"
+
+
+def test_monitor_lives_as_long_as_init(bundle):
+    bundle.config["annotations"] = ANNOTATION
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", "free; exec sleep 1000"]
+    bundle.create()
+    assert wait_for(lambda: monitors(bundle.id)), "no monitor after create"
+    bundle.ct("start", bundle.id, check=True)
+    assert wait_for(lambda: "Mem:" in bundle.output())
+    assert free_rows(bundle.output())[0][0][0] == 65536, bundle.output()
+    time.sleep(0.2)
+    assert monitors(bundle.id), "monitor went away while init runs"
+    bundle.ct("kill", bundle.id, "KILL", check=True)
+    assert wait_for(lambda: not monitors(bundle.id)), "monitor outlived init"
+    bundle.ct("delete", bundle.id, check=True)
+
+
+def test_monitor_exits_when_never_started(bundle):
+    bundle.config["annotations"] = ANNOTATION
+    bundle.config["process"]["args"] = ["/bin/true"]
+    bundle.create()
+    assert wait_for(lambda: monitors(bundle.id))
+    bundle.ct("delete", "--force", bundle.id, check=True)
+    assert wait_for(lambda: not monitors(bundle.id)), "monitor outlived delete"
+
+
+def test_bad_annotation_value(bundle):
+    bundle.config["annotations"] = {"org.vps.sysinfo": "lxcfs"}
+    bundle.write()
+    r = bundle.ct("run", "-b", str(bundle.path), bundle.id)
+    assert r.returncode != 0
+    assert "annotations.org.vps.sysinfo" in r.stderr
