@@ -12,6 +12,7 @@ session fixtures cost a second when nothing changed. Timings gathered
 through `timings` are printed at the end of the run (docs/testbench.md says
 how to read them)."""
 
+import os
 import shutil
 import uuid
 
@@ -19,6 +20,7 @@ import pytest
 
 from framework import artefacts
 from framework.agent import ChannelError
+from framework.ct import BUILD, INIT, VPS_CT, mkrootfs
 from framework.guest import InitReport, qemu_argv, shell_quote
 from framework.l1 import L1
 
@@ -148,3 +150,14 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs, timings):
                             r.seconds))
         return InitReport.parse(r.stdout), r
     return boot
+
+
+@pytest.fixture(scope="session")
+def ct_rootfs():
+    """The busybox rootfs with vps-ct's test helper as /init (tests/ct/mkrootfs)."""
+    if os.geteuid() != 0:
+        pytest.skip("vps-ct tests need root (namespaces, mounts, cgroups)")
+    for p in (VPS_CT, INIT):
+        if not p.exists():
+            pytest.fail(f"{p} is not built: ninja -C {BUILD}")
+    return mkrootfs()

@@ -17,18 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.ct import (BUILD, INIT, VPS_CT, Bundle, cgroup_dirs, mkrootfs,
-                          wait_for)
-
-
-@pytest.fixture(scope="session")
-def ct_rootfs():
-    if os.geteuid() != 0:
-        pytest.skip("vps-ct tests need root (namespaces, mounts, cgroups)")
-    for p in (VPS_CT, INIT):
-        if not p.exists():
-            pytest.fail(f"{p} is not built: ninja -C {BUILD}")
-    return mkrootfs()
+from framework.ct import VPS_CT, Bundle, cgroup_dirs, wait_for
 
 
 @pytest.fixture

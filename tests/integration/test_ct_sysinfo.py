@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.ct import BUILD, INIT, VPS_CT, Bundle, mkrootfs, wait_for
+from framework.ct import Bundle, wait_for
 
 MIB = 1 << 20
 ANNOTATION = {"org.vps.sysinfo": "cgroup"}
@@ -30,16 +30,6 @@ def v2_swap():
 
 
 SWAP = v1_memsw() or v2_swap()
-
-
-@pytest.fixture(scope="session")
-def ct_rootfs():
-    if os.geteuid() != 0:
-        pytest.skip("vps-ct tests need root (namespaces, mounts, cgroups)")
-    for p in (VPS_CT, INIT):
-        if not p.exists():
-            pytest.fail(f"{p} is not built: ninja -C {BUILD}")
-    return mkrootfs()
 
 
 @pytest.fixture
