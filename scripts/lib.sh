@@ -10,7 +10,7 @@ VPS_PACKAGES=(
 	libcmocka-dev python3-pytest libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
 	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
-	libcap-dev debootstrap
+	libcap-dev debootstrap lxcfs
 )
 
 # Install the packages that are not installed yet; apt-get update only when needed.
@@ -35,4 +35,34 @@ vps_build() {
 		meson setup "$VPS_TOP/$dir" "$VPS_TOP" "$@" >/dev/null || return 1
 	fi
 	ninja -C "$VPS_TOP/$dir" >/dev/null || ninja -C "$VPS_TOP/$dir"
+}
+
+# lxcfs (docs/ct-sysinfo.md, "/proc from lxcfs"): the containers' /proc/meminfo,
+# cpuinfo, uptime and friends. Debian's lxcfs.service starts it where systemd
+# runs; where it does not (CI, a container, after a reboot without systemd),
+# start it here, detached, and wait until it answers. lxcfs 5 stays in the
+# foreground whatever its flags (-d is debug output, not daemon).
+VPS_LXCFS=/var/lib/lxcfs
+vps_ensure_lxcfs() {
+	local dir=$VPS_LXCFS log=/var/log/vps-lxcfs.log i pid=
+	head -c1 "$dir/proc/meminfo" >/dev/null 2>&1 && return 0
+	command -v lxcfs >/dev/null || { echo "lxcfs: not installed"; return 1; }
+	[ -c /dev/fuse ] || { echo "lxcfs: no /dev/fuse"; return 1; }
+	# a dead lxcfs leaves its mount: "Transport endpoint is not connected"
+	grep -q " $dir fuse.lxcfs " /proc/self/mounts && umount -l "$dir"
+	mkdir -p "$dir"
+	for i in $(seq 100); do
+		# (again) when it exited: an lxcfs still exiting holds /run/lxcfs.pid.
+		# loadavg and the CPU view from cpu.cfs_quota_us are off unless asked for.
+		if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+			setsid lxcfs --enable-loadavg --enable-cfs "$dir" </dev/null >>"$log" 2>&1 &
+			pid=$!
+		fi
+		sleep 0.1
+		head -c1 "$dir/proc/meminfo" >/dev/null 2>&1 && return 0
+	done
+	kill "$pid" 2>/dev/null
+	echo "lxcfs: did not come up at $dir; the end of $log:"
+	tail -n 5 "$log"
+	return 1
 }

@@ -5,7 +5,9 @@
  * v1 and the hybrid use one directory per mounted controller hierarchy; v2
  * one directory in the unified tree, with controllers enabled in each
  * ancestor's cgroup.subtree_control; the hybrid also makes and joins the
- * cgroup2 directory when it can, as a courtesy to tools that look there.
+ * cgroup2 directory when it can, as a courtesy to tools that look there,
+ * and v1 and the hybrid do the same in systemd's controller-less
+ * name=systemd hierarchy (a systemd inside needs both: docs/ct-systemd.md).
  * Resource values are written by cgroup_res.c, device programs by
  * cgroup_bpf.c, and what to write is decided in cgroup_parse.c.
  */
@@ -134,6 +136,7 @@ void cg_free(struct ct_cgroup *cg)
 	for (unsigned int i = 0; i < CG_MAX_HIER; i++)
 		free(cg->hdir[i]);
 	free(cg->udir);
+	free(cg->ndir);
 	cg_layout_free(&cg->li);
 	free(cg);
 }
@@ -170,6 +173,11 @@ static int handle_new(const char *path, struct ct_cgroup **out, struct err **err
 	if (cg->li.unified) {
 		cg->udir = join(cg->li.unified, cg->path);
 		if (!cg->udir)
+			goto nomem;
+	}
+	if (cg->li.named && cg->li.layout != CG_V2) {
+		cg->ndir = join(cg->li.named, cg->path);
+		if (!cg->ndir)
 			goto nomem;
 	}
 	*out = cg;
@@ -362,19 +370,22 @@ static unsigned int hier_kind(const struct cg_hier *h)
 }
 
 /* Undo a create: remove what this handle made, in every hierarchy. */
-static void undo(struct ct_cgroup *cg, const unsigned int *made, unsigned int umade)
+static void undo(struct ct_cgroup *cg, const unsigned int *made, unsigned int umade,
+		 unsigned int nmade)
 {
 	for (unsigned int i = 0; i < cg->li.nr_hier; i++)
 		if (made[i])
 			remove_made(cg->hdir[i], made[i]);
 	if (umade)
 		remove_made(cg->udir, umade);
+	if (nmade)
+		remove_made(cg->ndir, nmade);
 }
 
 int cg_create(const char *path, const struct cg_resources *res, struct ct_cgroup **out,
 	      struct err **err)
 {
-	unsigned int made[CG_MAX_HIER] = { 0 }, umade = 0;
+	unsigned int made[CG_MAX_HIER] = { 0 }, umade = 0, nmade = 0;
 	struct ct_cgroup *cg;
 	int ret;
 
@@ -402,6 +413,16 @@ int cg_create(const char *path, const struct cg_resources *res, struct ct_cgroup
 			pr_debug("cgroup: hybrid, skipping cgroup2: %s", err_msg(e));
 		err_free(&e);
 	}
+	if (cg->ndir) {
+		struct err *e = NULL;
+
+		/* Best effort too: only a systemd inside the container uses it. */
+		if (make_tree(cg->li.named, cg->path, MK_V1, &nmade, &e) == 0)
+			cg->njoined = true;
+		else
+			pr_debug("cgroup: skipping name=systemd: %s", err_msg(e));
+		err_free(&e);
+	}
 	if (res) {
 		ret = cg->li.layout == CG_V2 ? cg_apply_v2(cg, res, err) :
 					       cg_apply_v1(cg, res, err);
@@ -411,10 +432,11 @@ int cg_create(const char *path, const struct cg_resources *res, struct ct_cgroup
 	for (unsigned int i = 0; i < CG_MAX_HIER; i++)
 		cg->created_depth = made[i] > cg->created_depth ? made[i] : cg->created_depth;
 	cg->created_depth = umade > cg->created_depth ? umade : cg->created_depth;
+	cg->created_depth = nmade > cg->created_depth ? nmade : cg->created_depth;
 	*out = cg;
 	return 0;
 fail:
-	undo(cg, made, umade);
+	undo(cg, made, umade, nmade);
 	cg_free(cg);
 	return err_wrap(err, "create cgroup `%s`", path);
 }
@@ -439,6 +461,8 @@ int cg_open(const char *path, struct ct_cgroup **out, struct err **err)
 		cg->ujoined = true;
 		found = true;
 	}
+	if (cg->ndir && access(cg->ndir, F_OK) == 0)
+		cg->njoined = true;
 	if (!found || (cg->li.layout == CG_V2 && !cg->ujoined)) {
 		cg_free(cg);
 		return err_make(err, ENOENT, "open cgroup `%s`: not found", path);
@@ -479,6 +503,13 @@ int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err)
 
 		if (cg_write(cg->udir, "cgroup.procs", val, &e) < 0)
 			pr_debug("cgroup: hybrid, not joining cgroup2: %s", err_msg(e));
+		err_free(&e);
+	}
+	if (cg->njoined) {
+		struct err *e = NULL;
+
+		if (cg_write(cg->ndir, "cgroup.procs", val, &e) < 0)
+			pr_debug("cgroup: not joining name=systemd: %s", err_msg(e));
 		err_free(&e);
 	}
 	return 0;
@@ -707,6 +738,8 @@ int cg_destroy(struct ct_cgroup *cg, struct err **err)
 			failed = cg->udir;
 		}
 	}
+	if (cg->njoined)
+		remove_made(cg->ndir, cg->created_depth ? cg->created_depth : 1);
 	if (ret < 0)
 		err_make(err, -ret, "destroy cgroup `%s`: rmdir `%s`", cg->path, failed);
 	cg_free(cg);

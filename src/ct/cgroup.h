@@ -140,4 +140,13 @@ enum cg_layout cg_layout_of(const struct ct_cgroup *cg);
 int cg_mount_view(const struct ct_cgroup *cg, const char *target, unsigned long flags,
 		  struct err **err);
 
+/*
+ * Hand the container's controller-less cgroups to uid:gid (the host ids of
+ * its root): the v2 leaf (or the hybrid's cgroup2 leaf) with the files
+ * /sys/kernel/cgroup/delegate lists, and the name=systemd leaf with
+ * cgroup.procs and tasks. v1 controller hierarchies and limit files are
+ * left alone, so the container can subdivide but never raise its limits.
+ */
+int cg_delegate(const struct ct_cgroup *cg, uid_t uid, gid_t gid, struct err **err);
+
 #endif

@@ -7,9 +7,19 @@
  * one directory per hierarchy, each a bind of the container's leaf in that
  * hierarchy (and `unified` on the hybrid), with the controller names of a
  * co-mounted hierarchy as symlinks (cpu -> cpu,cpuacct), as runc lays it
- * out. The binds take the mount's flags (read-only by default).
+ * out, and `systemd` for systemd's name=systemd hierarchy. The binds take the
+ * mount's flags (read-only by default).
+ *
+ * Delegation (cg_delegate): a container with a user namespace and a
+ * read-write cgroup mount gets the controller-less trees -- the v2 leaf, the
+ * hybrid's cgroup2 leaf and the name=systemd leaf -- chowned to its root, so
+ * a systemd inside can make its own cgroups there. v1 controller
+ * hierarchies are never chowned (the runtime-spec forbids it: v1 delegation
+ * is not safe), and in v2 only the directory and the files the kernel lists
+ * in /sys/kernel/cgroup/delegate, never the limits (docs/ct-systemd.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +28,8 @@
 #include <unistd.h>
 
 #include "cgroup_priv.h"
+#include "common/cleanup.h"
+#include "common/util.h"
 
 static int bind_ro(const char *src, const char *dst, unsigned long flags, struct err **err)
 {
@@ -75,6 +87,14 @@ int cg_mount_view(const struct ct_cgroup *cg, const char *target, unsigned long 
 			return r;
 		link_controllers(target, name);
 	}
+	if (cg->njoined) {
+		snprintf(dst, sizeof(dst), "%s/systemd", target);
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return err_make(err, errno, "create `%s`", dst);
+		r = bind_ro(cg->ndir, dst, flags, err);
+		if (r < 0)
+			return r;
+	}
 	if (cg->udir) {
 		snprintf(dst, sizeof(dst), "%s/unified", target);
 		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
@@ -83,5 +103,56 @@ int cg_mount_view(const struct ct_cgroup *cg, const char *target, unsigned long 
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* The files of a v2 cgroup its delegatee must own, when the kernel lists none. */
+static const char v2_delegate_default[] = "cgroup.procs\ncgroup.threads\ncgroup.subtree_control\n";
+
+/*
+ * chown dir and each name in files (newline-separated; names dir lacks are
+ * skipped, as memory.* is without the memory controller).
+ */
+static int chown_tree(const char *dir, const char *files, uid_t uid, gid_t gid, struct err **err)
+{
+	char name[NAME_MAX + 1];
+
+	if (chown(dir, uid, gid) < 0)
+		return err_make(err, errno, "chown `%s` to %u:%u", dir, (unsigned int)uid,
+				(unsigned int)gid);
+	for (const char *p = files; *p;) {
+		size_t len = strcspn(p, "\n");
+		char path[PATH_MAX];
+
+		if (len && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			if (chown(path, uid, gid) < 0 && errno != ENOENT)
+				return err_make(err, errno, "chown `%s` to %u:%u", path,
+						(unsigned int)uid, (unsigned int)gid);
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	return 0;
+}
+
+int cg_delegate(const struct ct_cgroup *cg, uid_t uid, gid_t gid, struct err **err)
+{
+	_cleanup_free_ char *listed = NULL;
+	const char *v2files = v2_delegate_default;
+	size_t len;
+	int r;
+
+	/* Linux 4.15+ says which v2 files go with a delegation; newer ones list more. */
+	if (read_file("/sys/kernel/cgroup/delegate", &listed, &len) == 0 && len)
+		v2files = listed;
+	if (cg->ujoined && (r = chown_tree(cg->udir, v2files, uid, gid, err)) < 0)
+		return err_wrap(err, "delegate cgroup `%s`", cg->path);
+	/* name=systemd has no controllers: moving tasks is all it does */
+	if (cg->njoined && (r = chown_tree(cg->ndir, "cgroup.procs\ntasks\n", uid, gid, err)) < 0)
+		return err_wrap(err, "delegate cgroup `%s`", cg->path);
 	return 0;
 }

@@ -136,6 +136,36 @@ static int add_v2(struct cg_layout_info *li, const char *mnt, const char *root)
 	return 0;
 }
 
+/* Is "name=systemd" one of the options of a v1 super block? */
+static bool is_named_systemd(const char *opts)
+{
+	for (const char *p = opts; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len == 12 && !strncmp(p, "name=systemd", 12))
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* systemd's named hierarchy: the mount of its root under /sys/fs/cgroup wins. */
+static int add_named(struct cg_layout_info *li, const char *mnt, const char *root)
+{
+	char *m;
+
+	if (li->named && !better_mount(li->named, mnt, root))
+		return 0;
+	m = strdup(mnt);
+	if (!m)
+		return -ENOMEM;
+	free(li->named);
+	li->named = m;
+	return 0;
+}
+
 int cg_parse_mountinfo(const char *text, struct cg_layout_info *li, struct err **err)
 {
 	_cleanup_free_ char *copy = strdup(text);
@@ -159,7 +189,10 @@ int cg_parse_mountinfo(const char *text, struct cg_layout_info *li, struct err *
 		} else if (!strcmp(fstype, "cgroup")) {
 			unsigned int mask = v1_ctrls(sopts);
 
-			ret = mask ? add_v1(li, mnt, root, mask) : 0;
+			if (mask)
+				ret = add_v1(li, mnt, root, mask);
+			else
+				ret = is_named_systemd(sopts) ? add_named(li, mnt, root) : 0;
 		} else {
 			continue;
 		}
@@ -186,6 +219,8 @@ void cg_layout_free(struct cg_layout_info *li)
 	li->nr_hier = 0;
 	free(li->unified);
 	li->unified = NULL;
+	free(li->named);
+	li->named = NULL;
 }
 
 int cg_path_normalize(const char *path, char *out, size_t outsz, struct err **err)

@@ -42,6 +42,7 @@ struct cg_hier { /* one mounted v1 hierarchy */
 struct cg_layout_info {
 	enum cg_layout layout;
 	char *unified; /* cgroup2 mount point, NULL if none */
+	char *named; /* v1 name=systemd mount point (no controllers), NULL if none */
 	struct cg_hier hier[CG_MAX_HIER];
 	unsigned int nr_hier;
 	int ctrl_hier[CG_NR_CTRL]; /* index into hier[], -1: not mounted */
@@ -112,6 +113,8 @@ struct ct_cgroup {
 	char *hdir[CG_MAX_HIER]; /* v1: leaf in hier[i]; NULL if unused */
 	char *udir; /* leaf in the cgroup2 mount (v2, or hybrid best effort) */
 	bool ujoined; /* hybrid: the cgroup2 leaf exists and we may use it */
+	char *ndir; /* v1, hybrid: leaf in the name=systemd hierarchy, NULL if none */
+	bool njoined; /* the name=systemd leaf exists and we may use it */
 	unsigned int created_depth; /* trailing components this handle made */
 };
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -271,6 +272,38 @@ struct create_ctx {
 	char created[64];
 };
 
+/* The host id of id 0 in maps, or false when there is none. */
+static bool host_root(const struct ct_idmap *m, size_t n, uint32_t *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].container_id == 0 && m[i].size) {
+			*out = m[i].host_id;
+			return true;
+		}
+	return false;
+}
+
+bool ct_cgroup_owner(const struct ct_config *cfg, uid_t *uid, gid_t *gid)
+{
+	const struct ct_namespace *user = ct_config_ns(cfg, CT_NS_USER);
+	uint32_t u, g;
+	bool rw = false;
+
+	for (size_t i = 0; i < cfg->nr_mounts; i++) {
+		const struct ct_mount *m = &cfg->mounts[i];
+
+		if (!m->bind && m->type &&
+		    (!strcmp(m->type, "cgroup") || !strcmp(m->type, "cgroup2")))
+			rw = !(m->flags & MS_RDONLY);
+	}
+	if (!rw || !user || user->path || !host_root(cfg->uid_mappings, cfg->nr_uid_mappings, &u) ||
+	    !host_root(cfg->gid_mappings, cfg->nr_gid_mappings, &g))
+		return false;
+	*uid = u;
+	*gid = g;
+	return true;
+}
+
 /* Everything up to READY. On failure the caller undoes it all (create_undo). */
 static int create_steps(struct create_ctx *c, struct err **err)
 {
@@ -280,6 +313,8 @@ static int create_steps(struct create_ctx *c, struct err **err)
 	struct cg_resources res;
 	struct ct_child_args args;
 	struct ct_sync_msg m;
+	uid_t owner_uid;
+	gid_t owner_gid;
 	int sv[2], r;
 
 	if (cfg->cgroups_path)
@@ -295,6 +330,9 @@ static int create_steps(struct create_ctx *c, struct err **err)
 	if (r < 0)
 		return err_wrap(err, "cgroup `%s`", c->st.cgroup_path);
 	c->st.cgroup_depth = cg_created_depth(c->cg);
+	if (ct_cgroup_owner(cfg, &owner_uid, &owner_gid) &&
+	    (r = cg_delegate(c->cg, owner_uid, owner_gid, err)) < 0)
+		return r;
 	if (!c->o->run) {
 		if (asprintf(&fifo, "%s/exec.fifo", c->dir) < 0)
 			return err_make(err, ENOMEM, "exec.fifo");
@@ -310,9 +348,8 @@ static int create_steps(struct create_ctx *c, struct err **err)
 		if (c->console_fd < 0)
 			return c->console_fd;
 	}
-	if (cfg->sysinfo_view &&
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->notify_sv) < 0)
-		return err_make(err, errno, "socketpair for the sysinfo monitor");
+	if ((r = ct_sysinfo_pair(cfg, c->notify_sv, err)) < 0)
+		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return err_make(err, errno, "socketpair");
 	if ((r = join_pid_ns(cfg, err)) < 0)
@@ -365,15 +402,9 @@ static int create_steps(struct create_ctx *c, struct err **err)
 		return err_wrap(err, "cgroup `%s`", c->st.cgroup_path);
 	c->st.pid = c->pid;
 	c->st.start_time = ct_proc_start_time(c->pid);
-	if (c->notify_sv[0] >= 0) {
-		/* the monitor holds the only copy of its end: EOF there if the child dies */
-		r = ct_sysinfo_monitor_start(c->st.cgroup_path, c->st.start_time, c->notify_sv[0],
-					     err);
-		close(c->notify_sv[0]);
-		c->notify_sv[0] = -1;
-		if (r < 0)
-			return r;
-	}
+	if ((r = ct_sysinfo_monitor_start(c->st.cgroup_path, c->st.start_time, &c->notify_sv[0],
+					  err)) < 0)
+		return r;
 	state = ct_state_json(&c->st, "creating");
 	if (!state || ct_sync_send(c->sync_fd, CT_SYNC_GO, 0, state) < 0)
 		return err_make(err, EPIPE, "start container init");

@@ -37,6 +37,14 @@ int ct_pause(const char *root, const char *id, bool pause, struct err **err);
 /* Append the default device allows to r->devices when it has rules (cfg may be NULL). */
 int ct_device_rules(struct cg_resources *r, const struct ct_config *cfg, struct err **err);
 
+/*
+ * Whether the container's cgroup is delegated to it (cg_delegate), and to
+ * whom: true when it makes its own user namespace with a mapping for its
+ * root and mounts a `cgroup` or `cgroup2` file system read-write, with
+ * uid and gid the host ids of its root (runc and crun decide the same way).
+ */
+bool ct_cgroup_owner(const struct ct_config *cfg, uid_t *uid, gid_t *gid);
+
 struct ct_exec_opts {
 	const char *root, *id;
 	struct ct_process *process; /* NULL: build from args/env/cwd/user */
@@ -86,6 +94,12 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const str
 		      struct err **err);
 int ct_rootfs_pivot(const char *rootfs, struct err **err);
 int ct_rootfs_finish(const struct ct_config *cfg, struct err **err);
+/*
+ * After pivot_root, with the init's pty on stdin: bind that pty on
+ * /dev/console (a file made for it), as runtime-spec's default devices ask
+ * when process.terminal is set; an init such as systemd writes there.
+ */
+int ct_rootfs_console(struct err **err);
 
 /* process.c: the process properties, in the order they must be applied. */
 int ct_process_rlimits(const struct ct_process *p, struct err **err);
@@ -100,12 +114,17 @@ int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const str
 		      int report_fd, struct err **err);
 
 /*
- * sysinfo.c: start the monitor that answers the container's sysinfo()
- * from its cgroup (annotation org.vps.sysinfo=cgroup). sock: its end of a
- * socketpair whose other end the child sends the seccomp listener over;
- * init_start: the init's start time (/proc/<pid>/stat field 22).
+ * sysinfo.c: the container's own sysinfo() (annotation org.vps.sysinfo=cgroup),
+ * for the init (create) and for exec'd processes alike. Before the fork,
+ * ct_sysinfo_pair makes the socketpair when cfg asks for it: sv[0] is the
+ * monitor's end, sv[1] the child's (its notify_fd); both -1 otherwise.
+ * Once the child is in its cgroup, ct_sysinfo_monitor_start starts the
+ * monitor on *sock and closes *sock, so the monitor holds the only copy and
+ * sees EOF if the child dies before sending its listener; *sock < 0: nothing
+ * to do. init_start: the init's start time (/proc/<pid>/stat field 22).
  */
-int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int sock,
+int ct_sysinfo_pair(const struct ct_config *cfg, int sv[2], struct err **err);
+int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int *sock,
 			     struct err **err);
 
 /* hooks.c: run the hooks of one kind with the state on stdin. */

@@ -7,6 +7,8 @@
  * the container's capabilities, no_new_privs and seccomp filter (or those
  * of --process) and executes. The child reports a failed execve over the
  * socketpair, so `exec` fails with the reason instead of exit status 127.
+ * With org.vps.sysinfo=cgroup the filter also sends sysinfo to a monitor of
+ * its own (sysinfo.c), as create does for the init.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,8 +76,8 @@ static const char **merge_env(const struct ct_process *base, const char **extra)
 	return env;
 }
 
-__attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, int *nsfds,
-						 int rootfd, bool userns,
+__attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, int notify_fd,
+						 int *nsfds, int rootfd, bool userns,
 						 const struct ct_process *p,
 						 const struct ct_config *cfg)
 {
@@ -117,7 +119,7 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, in
 		r = err_make(&err, errno, "chdir `%s`", p->cwd);
 		goto fail;
 	}
-	r = ct_process_finish(cfg->seccomp, -1, p, sync_fd, &err);
+	r = ct_process_finish(cfg->seccomp, notify_fd, p, sync_fd, &err);
 fail:
 	ct_sync_send(sync_fd, CT_SYNC_ERROR, err ? err->errnum : EINVAL, err_msg(err));
 	_exit(1);
@@ -147,6 +149,7 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 		   struct err **err)
 {
 	int nsfds[ARRAY_SIZE(join_order)], sv[2] = { -1, -1 }, r = 0, console_fd = -1;
+	int notify_sv[2] = { -1, -1 }; /* to the sysinfo monitor: [0] its end, [1] the child's */
 	_cleanup_close_ int pidns = -1, selfns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int rootfd = -1;
 	struct ct_cgroup *cg = NULL;
@@ -177,6 +180,8 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 		r = err_make(err, errno, "socketpair");
 		goto out;
 	}
+	if ((r = ct_sysinfo_pair(cfg, notify_sv, err)) < 0)
+		goto out;
 	if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
 		r = err_make(err, errno, "join pid namespace of %d", st->pid);
 		goto out;
@@ -195,11 +200,20 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		exec_child(sv[1], console_fd, nsfds, rootfd, nsfds[0] >= 0, p, cfg);
+		if (notify_sv[0] >= 0)
+			close(notify_sv[0]);
+		exec_child(sv[1], console_fd, notify_sv[1], nsfds, rootfd, nsfds[0] >= 0, p, cfg);
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	if (notify_sv[1] >= 0) {
+		close(notify_sv[1]);
+		notify_sv[1] = -1;
+	}
+	/* uptime is the container's: from the init's start, as for the init itself */
 	if ((r = cg_enter(cg, pid, err)) < 0 ||
+	    (r = ct_sysinfo_monitor_start(st->cgroup_path, st->start_time, &notify_sv[0], err)) <
+		    0 ||
 	    (r = ct_sync_send(sv[0], CT_SYNC_GO, 0, NULL)) < 0) {
 		if (r == -EPIPE)
 			err_make(err, EPIPE, "exec process died");
@@ -237,6 +251,9 @@ out:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
+	for (i = 0; i < 2; i++)
+		if (notify_sv[i] >= 0)
+			close(notify_sv[i]);
 	if (console_fd >= 0)
 		close(console_fd);
 	if (cg)

@@ -456,3 +456,20 @@ int ct_rootfs_finish(const struct ct_config *cfg, struct err **err)
 		return err_make(err, errno, "remount `/` read-only");
 	return 0;
 }
+
+int ct_rootfs_console(struct err **err)
+{
+	char pts[64];
+	int fd;
+
+	if (ttyname_r(0, pts, sizeof(pts)) != 0)
+		return err_make(err, errno, "name of the console pty");
+	/* no mknod in a user namespace: a plain file to bind the pty on */
+	fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_make(err, errno, "create `/dev/console`");
+	close(fd);
+	if (mount(pts, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		return err_make(err, errno, "bind `%s` on `/dev/console`", pts);
+	return 0;
+}

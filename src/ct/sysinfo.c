@@ -7,13 +7,17 @@
  * answers in the caller's place, as LXD's syscall interception and crun's
  * seccomp notify plugins do.
  *
- *   runtime (create)             child                     monitor
+ *   runtime (create, exec)       child                     monitor
  *   socketpair, clone ---------> ...
  *   double-fork monitor -----------------------------------> wait for fd
  *                                load filter (NOTIFY sysinfo)
  *                                send listener fd ---------> poll listener
  *                                execve                      answer each call
- *                                ... init and all its tasks exit: POLLHUP, exit
+ *                                ... it and all its tasks exit: POLLHUP, exit
+ *
+ * An exec'd process is forked by the runtime, not by the init, so it does
+ * not inherit the init's filter: exec makes its own listener and its own
+ * monitor, which lives as long as that process and its children.
  *
  * Each answer is the monitor's own (host) sysinfo with the memory, swap,
  * uptime and process count of the container's cgroup put in, written into
@@ -98,9 +102,15 @@ static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, st
 		 */
 		si->bufferram = 0;
 	}
-	if (m.swap_limit >= 0 && (uint64_t)m.swap_limit != si->totalswap) {
-		si->totalswap = m.swap_limit;
-		si->freeswap = m.swap_usage < m.swap_limit ? m.swap_limit - m.swap_usage : 0;
+	/*
+	 * The allowance, but no more than the host has to back it: what lxcfs
+	 * puts in /proc/meminfo and /proc/swaps, so both `free`s agree.
+	 */
+	if (m.swap_limit >= 0) {
+		if ((uint64_t)m.swap_limit < si->totalswap)
+			si->totalswap = m.swap_limit;
+		si->freeswap =
+			(uint64_t)m.swap_usage < si->totalswap ? si->totalswap - m.swap_usage : 0;
 	}
 	if (hz > 0 && init_start && si->uptime >= (long)(init_start / hz))
 		si->uptime -= init_start / hz;
@@ -193,26 +203,44 @@ static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint
 	_exit(0);
 }
 
-int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int sock,
+int ct_sysinfo_pair(const struct ct_config *cfg, int sv[2], struct err **err)
+{
+	sv[0] = sv[1] = -1;
+	if (!cfg->sysinfo_view)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		sv[0] = sv[1] = -1;
+		return err_make(err, errno, "socketpair for the sysinfo monitor");
+	}
+	return 0;
+}
+
+int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int *sock,
 			     struct err **err)
 {
-	int status;
+	int status, fd = *sock;
 	pid_t pid;
 
+	if (fd < 0)
+		return 0;
+	*sock = -1;
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(fd);
 		return err_make(err, errno, "fork sysinfo monitor");
+	}
 	if (pid == 0) {
-		/* double fork: the monitor outlives create, and no one waits for it */
+		/* double fork: the monitor outlives the runtime, and no one waits for it */
 		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 		if (setsid() < 0)
 			_exit(1);
 		pid = fork();
 		if (pid != 0)
 			_exit(pid < 0);
-		monitor_main(cgroup_path, init_start, sock);
+		monitor_main(cgroup_path, init_start, fd);
 	}
+	close(fd);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return err_make(err, errno, "wait for sysinfo monitor");

@@ -497,6 +497,34 @@ def test_console_socket(bundle, tmp_path):
     assert data.strip() == b"1"
 
 
+def test_console_is_the_pty(bundle, tmp_path):
+    # runtime-spec: with a terminal, /dev/console is the pty (bound on a file
+    # we make: no mknod in a user namespace); what init writes there arrives
+    # on the master the console socket got (systemd's boot messages do)
+    sock_path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["args"] = ["/init", "write", "/dev/console", "on-console"]
+    bundle.write()
+    p = subprocess.Popen([str(VPS_CT), "--root", str(bundle.root), "run",
+                          "--console-socket", sock_path, "-b", str(bundle.path),
+                          bundle.id], stderr=subprocess.PIPE, text=True)
+    conn, _ = srv.accept()
+    _, fds, _, _ = socket.recv_fds(conn, 16, 1)
+    master = os.fdopen(fds[0], "rb", buffering=0)
+    data = b""
+    end = time.monotonic() + 10
+    while b"ok" not in data and time.monotonic() < end:
+        try:
+            data += master.read(64)
+        except OSError:
+            break
+    assert p.wait(timeout=10) == 0, p.stderr.read()
+    assert data.replace(b"\r", b"") == b"on-consoleok\n", data
+
+
 def test_log_json(bundle):
     log = bundle.path / "log.json"
     r = subprocess.run([str(VPS_CT), "--root", str(bundle.root), "--log", str(log),

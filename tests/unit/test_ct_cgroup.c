@@ -57,7 +57,8 @@ static void parse_hybrid(void **state)
 	assert_int_equal(cg_parse_mountinfo(mi_hybrid, &li, NULL), 0);
 	assert_int_equal(li.layout, CG_HYBRID);
 	assert_string_equal(li.unified, "/sys/fs/cgroup/unified");
-	assert_int_equal(li.nr_hier, 8); /* name=systemd is not ours */
+	assert_int_equal(li.nr_hier, 8); /* name=systemd is not a controller hierarchy */
+	assert_string_equal(li.named, "/sys/fs/cgroup/systemd"); /* but is kept for a systemd */
 	for (int c = 0; c < CG_NR_CTRL; c++) {
 		char want[64];
 
@@ -83,6 +84,24 @@ static void parse_v1_comounted(void **state)
 	assert_int_equal(li.ctrl_hier[CG_DEVICES], -1);
 	assert_int_equal(li.ctrl_hier[CG_FREEZER], -1);
 	cg_layout_free(&li);
+}
+
+static void parse_named_systemd(void **state)
+{
+	/* a bind of a sub-cgroup first, then the root under /sys/fs/cgroup: that wins */
+	static const char mi[] =
+		"50 25 0:23 /lxc/a /mnt/sd rw - cgroup cgroup rw,xattr,name=systemd\n"
+		"26 25 0:23 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+		"27 25 0:24 / /sys/fs/cgroup/other rw - cgroup cgroup rw,name=other\n"
+		"32 25 0:29 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+	struct cg_layout_info li;
+
+	assert_int_equal(cg_parse_mountinfo(mi, &li, NULL), 0);
+	assert_int_equal(li.layout, CG_V1);
+	assert_int_equal(li.nr_hier, 1); /* other named hierarchies are ignored */
+	assert_string_equal(li.named, "/sys/fs/cgroup/systemd");
+	cg_layout_free(&li);
+	assert_null(li.named);
 }
 
 static void parse_v1_escaped_bind_mount(void **state)
@@ -392,6 +411,7 @@ int main(void)
 		cmocka_unit_test(parse_v1_escaped_bind_mount),
 		cmocka_unit_test(parse_v2),
 		cmocka_unit_test(parse_v2_only_systemd_named_v1),
+		cmocka_unit_test(parse_named_systemd),
 		cmocka_unit_test(parse_nothing_is_enoent),
 		cmocka_unit_test(path_normalize),
 		cmocka_unit_test(shares_to_weight),

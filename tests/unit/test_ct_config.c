@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "ct/config.h"
+#include "ct/container.h"
 #include "ct/spec.h"
 
 #define BASE_HEAD                                                   \
@@ -230,12 +231,57 @@ static void test_bad_names(void **state)
 		     "linux.maskedPaths[0]: must be absolute");
 }
 
+/* The cgroup is delegated only with a user ns of our own that maps root, and a rw cgroup mount. */
+static void test_cgroup_owner(void **state)
+{
+#define USERNS                                                                             \
+	"\"namespaces\":[{\"type\":\"mount\"},{\"type\":\"user\"},{\"type\":\"cgroup\"}]," \
+	"\"uidMappings\":[{\"containerID\":1,\"hostID\":300000,\"size\":1},"               \
+	"{\"containerID\":0,\"hostID\":200000,\"size\":65536}],"                           \
+	"\"gidMappings\":[{\"containerID\":0,\"hostID\":200001,\"size\":65536}]"
+#define CGMOUNT(opt)                                                           \
+	"\"mounts\":[{\"destination\":\"/sys/fs/cgroup\",\"type\":\"cgroup\"," \
+	"\"source\":\"cgroup\",\"options\":[\"nosuid\",\"" opt "\"]}],"
+	static const struct {
+		const char *text;
+		bool owned;
+	} cases[] = {
+		{ BASE_HEAD CGMOUNT("rw") "\"linux\":{" USERNS "}}", true },
+		{ BASE_HEAD CGMOUNT("ro") "\"linux\":{" USERNS "}}", false },
+		{ BASE_HEAD "\"linux\":{" USERNS "}}", false }, /* no cgroup mount */
+		{ BASE_HEAD CGMOUNT("rw") "\"linux\":{" NS "}}", false }, /* no user ns */
+		/* a user ns joined by path: its owner is not ours to pick */
+		{ BASE_HEAD CGMOUNT("rw") "\"linux\":{\"namespaces\":[{\"type\":\"mount\"},"
+					  "{\"type\":\"user\",\"path\":\"/proc/1/ns/user\"}]}}",
+		  false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ct_config *cfg = NULL;
+		struct err *err = NULL;
+		uid_t uid = 0;
+		gid_t gid = 0;
+
+		if (load(cases[i].text, &cfg, &err) != 0)
+			fail_msg("case %zu: %s", i, err_msg(err));
+		assert_int_equal(ct_cgroup_owner(cfg, &uid, &gid), cases[i].owned);
+		if (cases[i].owned) {
+			assert_int_equal(uid, 200000);
+			assert_int_equal(gid, 200001);
+		}
+		ct_config_free(cfg);
+	}
+#undef USERNS
+#undef CGMOUNT
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_spec), cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad_json),     cmocka_unit_test(test_bad_process),
 		cmocka_unit_test(test_bad_fields),   cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_cgroup_owner),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

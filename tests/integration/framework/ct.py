@@ -11,7 +11,9 @@ import glob
 import json
 import os
 import shutil
+import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -203,3 +205,164 @@ def wait_for(pred, timeout=5.0):
             return True
         time.sleep(0.01)
     return False
+
+
+# ---- system containers (docs/ct-systemd.md) ----
+
+SYSTEM_HOST_ID = 200000  # container root is this uid/gid on the host
+SYSTEM_ID_SIZE = 65536
+
+# What LXC drops for an unprivileged container (lxc.cap.drop in its common
+# config): loading modules, setting the clock, MAC policy and raw I/O.
+SYSTEM_CAPS_DROPPED = {"CAP_SYS_MODULE", "CAP_SYS_TIME", "CAP_MAC_ADMIN",
+                       "CAP_MAC_OVERRIDE", "CAP_SYS_RAWIO"}
+ALL_CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+    "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE"]
+
+
+def system_config(hostname="vps-ct", host_id=SYSTEM_HOST_ID, size=SYSTEM_ID_SIZE,
+                  init=("/sbin/init",), cgroups_path=None, terminal=True):
+    """The config.json of a system container whose init is systemd (or any
+    full init): every namespace including user (root is HOST_ID outside),
+    tmpfs on /run, /run/lock, /tmp and /dev, /sys read-only, /proc with the
+    usual masked and read-only paths, the container's own delegated cgroup
+    tree at /sys/fs/cgroup, `container=vps`, LXC's capability set for an
+    unprivileged container, no no_new_privs, and a terminal (run it with
+    --console-socket: the pty becomes /dev/console, where systemd writes;
+    TERMINAL=False leaves the init the runtime's stdio and no
+    /dev/console). docs/ct-systemd.md says why each piece."""
+    caps = [c for c in ALL_CAPS if c not in SYSTEM_CAPS_DROPPED]
+    tmpfs = ["nosuid", "nodev", "strictatime"]
+    cfg = {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": terminal,
+            "user": {"uid": 0, "gid": 0},
+            "args": list(init),
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "container=vps", "TERM=linux"],
+            "cwd": "/",
+            "capabilities": {k: list(caps) for k in
+                             ("bounding", "effective", "permitted")},
+            "noNewPrivileges": False,
+        },
+        "root": {"path": "rootfs", "readonly": False},
+        "hostname": hostname,
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666",
+                         "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "rw"]},
+            {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+             "options": [*tmpfs, "mode=755", "size=65536k"]},
+            {"destination": "/run/lock", "type": "tmpfs", "source": "tmpfs",
+             "options": [*tmpfs, "noexec", "mode=1777", "size=5120k"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+             "options": [*tmpfs, "mode=1777"]},
+        ],
+        "linux": {
+            "namespaces": [{"type": t} for t in
+                           ("pid", "network", "ipc", "uts", "mount", "cgroup", "user")],
+            "uidMappings": [{"containerID": 0, "hostID": host_id, "size": size}],
+            "gidMappings": [{"containerID": 0, "hostID": host_id, "size": size}],
+            "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys",
+                            "/proc/latency_stats", "/proc/timer_list",
+                            "/proc/timer_stats", "/proc/sched_debug",
+                            "/proc/scsi", "/sys/firmware"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"],
+        },
+    }
+    if cgroups_path:
+        cfg["linux"]["cgroupsPath"] = cgroups_path
+    return cfg
+
+
+class ConsoleSocket:
+    """A --console-socket receiver: takes the pty master the runtime sends
+    (SCM_RIGHTS) and copies everything written to it into a file, so the
+    container's console (systemd's boot and shutdown messages) can be read
+    while it runs. The draining matters: a full pty blocks its writers."""
+
+    def __init__(self, path, log):
+        self.path, self.log = str(path), Path(log)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.closed = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            _, fds, _, _ = socket.recv_fds(conn, 16, 1)
+        # Kept open to the end: with the master closed, opening the slave
+        # (systemd reopens /dev/console) fails with EIO for good.
+        with os.fdopen(fds[0], "rb", buffering=0) as master, \
+                open(self.log, "ab", buffering=0) as out:
+            while not self.closed:
+                try:
+                    data = master.read(4096)
+                except OSError:  # EIO while no slave is open: wait for one
+                    time.sleep(0.05)
+                    continue
+                if data:
+                    out.write(data)
+
+    def settle(self, quiet=0.3, timeout=5.0):
+        """Wait until nothing new came for QUIET seconds (the last lines an
+        init wrote before it ended may still be in the pty)."""
+        end = time.monotonic() + timeout
+        size, since = -1, time.monotonic()
+        while time.monotonic() < end:
+            now = self.log.stat().st_size if self.log.exists() else 0
+            if now != size:
+                size, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.05)
+
+    def text(self):
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+def shift_rootfs(rootfs, host_id=SYSTEM_HOST_ID):
+    """Own every file of ROOTFS by the container's ids as the host sees them
+    (uid and gid + HOST_ID), as a template unpacked for a user namespace
+    must be. chown clears setuid/setgid, so the mode is put back."""
+    def shift(path):
+        st = os.lstat(path)
+        os.lchown(path, st.st_uid + host_id, st.st_gid + host_id)
+        if not os.path.islink(path) and st.st_mode & 0o6000:
+            os.chmod(path, st.st_mode & 0o7777)
+
+    shift(rootfs)
+    for top, dirs, files in os.walk(rootfs):
+        for name in dirs + files:
+            shift(os.path.join(top, name))
