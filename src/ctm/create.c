@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A container's disk and root filesystem: create (disk image, template,
+ * ownership shifted into the container's uid range, hostname, network
+ * files, root password and SSH keys), mount, umount and destroy.
+ *
+ * At create the files come from our own template, so the tree is walked
+ * with plain paths. Everything that touches a container that has run
+ * (mount, destroy) treats its contents as hostile: files are opened with
+ * RESOLVE_IN_ROOT, and nothing is followed out of the root.
+ */
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <search.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "ct/disk.h"
+#include "ct/net.h"
+#include "ctm/ctm.h"
+
+const char *ctm_vps_ct(void)
+{
+	static char path[4200];
+	char self[4096], cand[4200];
+	ssize_t n;
+
+	if (getenv("VPS_CT") && *getenv("VPS_CT"))
+		return getenv("VPS_CT");
+	if (*path)
+		return path;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = 0;
+		dirname(self);
+		snprintf(cand, sizeof(cand), "%s/vps-ct", self);
+		if (access(cand, X_OK) == 0)
+			return memcpy(path, cand, sizeof(path));
+		snprintf(cand, sizeof(cand), "%s/../ct/vps-ct", self);
+		if (access(cand, X_OK) == 0)
+			return memcpy(path, cand, sizeof(path));
+	}
+	return "vps-ct";
+}
+
+int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct err **err)
+{
+	_cleanup_free_ char *root = ctm_path(c, true, "ct");
+	const char *argv[32] = { ctm_vps_ct(), "--root", root };
+	size_t n = 3;
+	int st;
+	pid_t pid;
+
+	for (; *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	pid = fork();
+	if (pid < 0)
+		return err_make(err, errno, "fork");
+	if (pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "vps-ctm: exec `%s`: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return err_make(err, errno, "wait for vps-ct");
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return err_make(err, EINTR, "vps-ct %s: killed by signal %d", args[0] ? args[0] : "",
+			WTERMSIG(st));
+}
+
+static int run_cmd(const char *const *argv, struct err **err)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return err_make(err, errno, "fork");
+	if (pid == 0) {
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return err_make(err, errno, "wait for `%s`", argv[0]);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return err_make(err, EIO, "`%s` failed (status %d)", argv[0],
+				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	return 0;
+}
+
+static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC,
+				.mode = (flags & O_CREAT) ? mode : 0,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+
+	return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+enum ctm_init ctm_detect_init(const char *rootfs)
+{
+	_cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
+	char link[4096];
+	struct stat st;
+
+	if (root < 0)
+		return CTM_INIT_BUSYBOX;
+	/* follow /sbin -> usr/sbin inside the root, then read the last link */
+	fd = open_in_root(root, "/sbin", O_PATH | O_DIRECTORY, 0);
+	if (fd >= 0) {
+		ssize_t n = readlinkat(fd, "init", link, sizeof(link) - 1);
+
+		if (n > 0) {
+			link[n] = 0;
+			if (strstr(link, "systemd"))
+				return CTM_INIT_SYSTEMD;
+		} else if (fstatat(fd, "init", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			return CTM_INIT_BUSYBOX;
+		}
+	}
+	return CTM_INIT_BUSYBOX;
+}
+
+/* --- ownership shift ---------------------------------------------------- */
+
+static uint32_t shift_base, shift_size;
+static int shift_errno;
+static char shift_path[4096];
+static void *shift_seen; /* tsearch tree of hard-linked inodes already shifted */
+
+static int ino_cmp(const void *a, const void *b)
+{
+	const ino_t x = *(const ino_t *)a, y = *(const ino_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* True the second time a hard-linked inode comes by (one filesystem: FTW_MOUNT). */
+static bool seen_before(const struct stat *st)
+{
+	ino_t *key, **found;
+
+	if (S_ISDIR(st->st_mode) || st->st_nlink < 2)
+		return false;
+	key = malloc(sizeof(*key));
+	if (!key)
+		return false;
+	*key = st->st_ino;
+	found = tsearch(key, &shift_seen, ino_cmp);
+	if (found && *found != key) {
+		free(key);
+		return true;
+	}
+	return false;
+}
+
+static int shift_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	uid_t uid = st->st_uid;
+	gid_t gid = st->st_gid;
+
+	if (seen_before(st))
+		return 0;
+	if (uid >= shift_size || gid >= shift_size) {
+		shift_errno = ERANGE;
+		snprintf(shift_path, sizeof(shift_path), "%s", path);
+		return 1;
+	}
+	if (lchown(path, uid + shift_base, gid + shift_base) < 0 ||
+	    (!S_ISLNK(st->st_mode) && (st->st_mode & 07000) &&
+	     chmod(path, st->st_mode & 07777) < 0)) {
+		shift_errno = errno;
+		snprintf(shift_path, sizeof(shift_path), "%s", path);
+		return 1;
+	}
+	return 0;
+}
+
+/* Give every file of the fresh tree to the container's uid range. */
+static int shift_tree(const char *rootfs, uint32_t base, uint32_t size, struct err **err)
+{
+	int r;
+
+	shift_base = base;
+	shift_size = size;
+	shift_errno = 0;
+	shift_seen = NULL;
+	r = nftw(rootfs, shift_one, 64, FTW_PHYS | FTW_MOUNT);
+	tdestroy(shift_seen, free);
+	shift_seen = NULL;
+	if (r != 0)
+		return err_make(err, shift_errno ? shift_errno : errno, "shift owner of `%s`%s",
+				shift_path,
+				shift_errno == ERANGE ? ": id outside the container's range" : "");
+	return 0;
+}
+
+/* --- files inside the root ---------------------------------------------- */
+
+static int chown_in_root(int rootfd, const char *path, uid_t uid, struct err **err)
+{
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
+
+	if (fd < 0 || fchownat(fd, "", uid, uid, AT_EMPTY_PATH) < 0)
+		return err_make(err, errno, "chown `%s` in the container", path);
+	return 0;
+}
+
+/* Replace root's password field in etc/shadow with a SHA-512 crypt hash. */
+static int set_root_password(int rootfd, const char *password, uid_t owner, struct err **err)
+{
+	_cleanup_close_ int fd = open_in_root(rootfd, "/etc/shadow", O_RDWR | O_NOFOLLOW, 0);
+	_cleanup_free_ char *text = NULL, *out = NULL;
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data cd;
+	const char *hash, *line, *end;
+	size_t len = 0, cap = 1 << 20;
+	ssize_t n;
+
+	if (fd < 0)
+		return err_make(err, errno, "open `/etc/shadow` in the container");
+	if (!(text = malloc(cap + 1)))
+		return err_make(err, ENOMEM, "read `/etc/shadow`");
+	while ((n = read(fd, text + len, cap - len)) > 0)
+		len += n;
+	if (n < 0)
+		return err_make(err, errno, "read `/etc/shadow`");
+	text[len] = 0;
+	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
+		return err_make(err, errno, "make a password salt");
+	memset(&cd, 0, sizeof(cd));
+	hash = crypt_r(password, salt, &cd);
+	if (!hash || hash[0] == '*')
+		return err_make(err, errno ? errno : EINVAL, "hash the root password");
+	if (strncmp(text, "root:", 5) == 0)
+		line = text;
+	else if ((line = strstr(text, "\nroot:")))
+		line++;
+	else
+		return err_make(err, ENOENT, "`/etc/shadow` has no root line");
+	end = strchr(line + 5, ':');
+	if (!end)
+		return err_make(err, EINVAL, "`/etc/shadow`: bad root line");
+	if (asprintf(&out, "%.*s%s%s", (int)(line + 5 - text), text, hash, end) < 0)
+		return err_make(err, ENOMEM, "`/etc/shadow`");
+	if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0 ||
+	    write_all(fd, out, strlen(out)) < 0 || fsync(fd) < 0)
+		return err_make(err, errno, "write `/etc/shadow`");
+	(void)owner;
+	return 0;
+}
+
+static int set_ssh_keys(int rootfd, char *const *keys, size_t n, uid_t owner, struct err **err)
+{
+	_cleanup_close_ int root = open_in_root(rootfd, "/root", O_PATH | O_DIRECTORY, 0);
+	_cleanup_close_ int fd = -1;
+
+	if (root < 0)
+		return err_make(err, errno, "open `/root` in the container");
+	if (mkdirat(root, ".ssh", 0700) < 0 && errno != EEXIST)
+		return err_make(err, errno, "mkdir `/root/.ssh`");
+	fd = open_in_root(rootfd, "/root/.ssh/authorized_keys",
+			  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return err_make(err, errno, "open `/root/.ssh/authorized_keys`");
+	for (size_t i = 0; i < n; i++)
+		if (write_all(fd, keys[i], strlen(keys[i])) < 0 || write_all(fd, "\n", 1) < 0)
+			return err_make(err, errno, "write `/root/.ssh/authorized_keys`");
+	if (fchmod(fd, 0600) < 0)
+		return err_make(err, errno, "chmod `/root/.ssh/authorized_keys`");
+	if (chown_in_root(rootfd, "/root/.ssh", owner, err) < 0 ||
+	    chown_in_root(rootfd, "/root/.ssh/authorized_keys", owner, err) < 0)
+		return -EIO;
+	return 0;
+}
+
+static char *addr_only(const char *cidr)
+{
+	char *s = cidr ? strdup(cidr) : NULL;
+
+	if (s && strchr(s, '/'))
+		*strchr(s, '/') = 0;
+	return s;
+}
+
+static int write_identity(const struct ctm_config *c, const char *rootfs, struct err **err)
+{
+	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *v4 = addr_only(c->net.ipv4), *v6 = addr_only(c->net.ipv6);
+	static const char *const files[] = { "/etc/hostname", "/etc/hosts", "/etc/resolv.conf" };
+
+	if (rootfd < 0)
+		return err_make(err, errno, "open `%s`", rootfs);
+	if (ct_net_write_hostname(rootfd, c->hostname, err) < 0 ||
+	    ct_net_write_hosts(rootfd, c->hostname, v4, v6, err) < 0 ||
+	    (c->net.nr_nameservers &&
+	     ct_net_write_resolv(rootfd, (const char *const *)c->net.nameservers,
+				 c->net.nr_nameservers, err) < 0))
+		return -EIO;
+	for (size_t i = 0; i < 3; i++)
+		if (chown_in_root(rootfd, files[i], c->uid_base, err) < 0)
+			return -EIO;
+	if (c->root_password && set_root_password(rootfd, c->root_password, c->uid_base, err) < 0)
+		return -EIO;
+	if (c->nr_ssh_keys &&
+	    set_ssh_keys(rootfd, c->ssh_keys, c->nr_ssh_keys, c->uid_base, err) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* --- mount ---------------------------------------------------------------- */
+
+static bool is_mounted(const char *path)
+{
+	struct stat a, b;
+	_cleanup_free_ char *parent = NULL;
+
+	if (stat(path, &a) < 0 || asprintf(&parent, "%s/..", path) < 0 || stat(parent, &b) < 0)
+		return false;
+	return a.st_dev != b.st_dev;
+}
+
+int ctm_mount(const struct ctm_config *c, struct err **err)
+{
+	_cleanup_free_ char *img = ctm_path(c, false, "disk.img");
+	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
+	_cleanup_free_ char *loop = NULL;
+
+	if (!img || !rootfs)
+		return err_make(err, ENOMEM, "mount");
+	if (is_mounted(rootfs))
+		return 0;
+	if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
+		return err_make(err, errno, "mkdir `%s`", rootfs);
+	/* a device left attached by a crash between attach and mount */
+	if (ct_disk_find_loop(img, &loop, err) < 0)
+		return -EIO;
+	if (!loop && ct_disk_attach(img, false, &loop, err) < 0)
+		return -EIO;
+	if (ct_disk_mount(loop, rootfs, false, err) < 0) {
+		ct_disk_detach(loop, NULL);
+		return -EIO;
+	}
+	return 0;
+}
+
+int ctm_umount(const struct ctm_config *c, struct err **err)
+{
+	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
+
+	if (!rootfs)
+		return err_make(err, ENOMEM, "umount");
+	if (!is_mounted(rootfs))
+		return 0;
+	return ct_disk_umount(rootfs, err);
+}
+
+/* --- create / destroy ---------------------------------------------------- */
+
+int ctm_create(const struct ctm_config *c, struct err **err)
+{
+	_cleanup_free_ char *img = ctm_path(c, false, "disk.img");
+	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
+	int r;
+
+	if (!img || !rootfs)
+		return err_make(err, ENOMEM, "create");
+	if (!c->template)
+		return err_make(err, EINVAL, "create `%s`: `template` is required", c->name);
+	if (access(c->template, R_OK) < 0)
+		return err_make(err, errno, "create `%s`: template `%s`", c->name, c->template);
+	if (mkdir(c->dir, 0711) < 0)
+		return err_make(err, errno, "create `%s`: mkdir `%s`", c->name, c->dir);
+	r = ct_disk_create(img, c->disk_size, c->disk_alloc, err);
+	if (r == 0)
+		r = ctm_mount(c, err);
+	if (r == 0) {
+		const char *tar[] = { "tar",	   "--numeric-owner",
+				      "--xattrs",  "--xattrs-include=*",
+				      "--acls",	   "-xpf",
+				      c->template, "-C",
+				      rootfs,	   NULL };
+
+		r = run_cmd(tar, err);
+		if (r < 0)
+			err_wrap(err, "unpack `%s`", c->template);
+	}
+	if (r == 0)
+		r = shift_tree(rootfs, c->uid_base, c->uid_size, err);
+	if (r == 0)
+		r = write_identity(c, rootfs, err);
+	if (r == 0)
+		r = ctm_umount(c, err);
+	if (r < 0) {
+		err_wrap(err, "create `%s`", c->name);
+		ctm_umount(c, NULL);
+		unlink(img);
+		rmdir(rootfs);
+		rmdir(c->dir);
+		return r;
+	}
+	return 0;
+}
+
+int ctm_destroy(const struct ctm_config *c, struct err **err)
+{
+	_cleanup_free_ char *img = ctm_path(c, false, "disk.img");
+	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
+	_cleanup_free_ char *bundle = ctm_path(c, false, "bundle/config.json");
+	_cleanup_free_ char *bdir = ctm_path(c, false, "bundle");
+
+	if (!img || !rootfs || !bundle || !bdir)
+		return err_make(err, ENOMEM, "destroy");
+	if (ctm_umount(c, err) < 0)
+		return err_wrap(err, "destroy `%s`", c->name);
+	if ((unlink(img) < 0 && errno != ENOENT) || (rmdir(rootfs) < 0 && errno != ENOENT) ||
+	    (unlink(bundle) < 0 && errno != ENOENT) || (rmdir(bdir) < 0 && errno != ENOENT) ||
+	    (rmdir(c->dir) < 0 && errno != ENOENT))
+		return err_make(err, errno, "destroy `%s`: remove `%s`", c->name, c->dir);
+	return 0;
+}

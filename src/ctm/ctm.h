@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vps-ctm, the system-container monitor: one process per running container,
+ * as vps-vmm is one per VM. It makes the container's disk and root
+ * filesystem from a template (create), runs the template's own init under
+ * vps-ct with the container's limits, network and console, restarts it when
+ * the init reboots, and answers a control socket (run). docs/ctm.md.
+ */
+#ifndef VPS_CTM_CTM_H
+#define VPS_CTM_CTM_H
+
+#include <sys/types.h>
+
+#include "ctm/config.h"
+
+/* Exit statuses of `vps-ctm run`, the same as vps-vmm's. */
+enum {
+	CTM_EXIT_POWEROFF = 0, /* init powered off, or a graceful stop finished */
+	CTM_EXIT_FAILURE = 1, /* the monitor itself failed */
+	CTM_EXIT_CONFIG = 2, /* bad configuration */
+	CTM_EXIT_CRASH = 4, /* init died otherwise (exit status or signal) */
+	CTM_EXIT_KILLED = 5, /* hard stop, or the graceful stop timed out */
+};
+
+/* create.c */
+int ctm_create(const struct ctm_config *c, struct err **err);
+int ctm_destroy(const struct ctm_config *c, struct err **err);
+/* Mount the disk at DIR/rootfs unless it is mounted there already. */
+int ctm_mount(const struct ctm_config *c, struct err **err);
+int ctm_umount(const struct ctm_config *c, struct err **err);
+/* Which init the root filesystem has (for CTM_INIT_AUTO). */
+enum ctm_init ctm_detect_init(const char *rootfs);
+/* Path of vps-ct: $VPS_CT, else beside this binary, else ../ct/, else PATH. */
+const char *ctm_vps_ct(void);
+/* Run vps-ct --root RUN/ct ARGS... and wait; returns its exit status or -errno. */
+int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct err **err);
+
+/* spec.c */
+json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *rootfs,
+		 struct err **err);
+
+/* monitor.c */
+int ctm_run(struct ctm_config *c);
+
+#endif

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vps-ctm: the command line of the system-container monitor.
+ *
+ *   vps-ctm create  CONFIG           make the disk and root filesystem
+ *   vps-ctm run     CONFIG           run the container (the monitor; foreground)
+ *   vps-ctm destroy CONFIG           remove what create made (not while running)
+ *   vps-ctm spec    CONFIG           print the OCI config.json it would use
+ *   vps-ctm ctl     CONFIG REQUEST   one control request (JSON), print the reply
+ *   vps-ctm exec    CONFIG [-t] -- CMD...   run CMD inside (-t: on a terminal)
+ *   vps-ctm console CONFIG           attach to the console; Ctrl-] detaches
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ctm/ctm.h"
+
+#define ESCAPE_KEY 0x1d /* Ctrl-] as in telnet and virsh console */
+
+static void usage(FILE *f)
+{
+	fputs("usage: vps-ctm create|run|destroy|spec CONFIG\n"
+	      "       vps-ctm ctl CONFIG '{\"cmd\":\"state\"}'\n"
+	      "       vps-ctm exec CONFIG [-t] -- CMD [ARG...]\n"
+	      "       vps-ctm console CONFIG        (Ctrl-] detaches)\n",
+	      f);
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int cmd_ctl(const struct ctm_config *c, const char *req)
+{
+	_cleanup_free_ char *path = ctm_path(c, true, "control.sock");
+	_cleanup_close_ int fd = -1;
+	char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+
+	if (!path || (fd = connect_to(path)) < 0) {
+		pr_err("`%s` is not running (control socket `%s`: %s)", c->name, path,
+		       strerror(-fd));
+		return 1;
+	}
+	if (strchr(req, '\n') || write_all(fd, req, strlen(req)) < 0 ||
+	    write_all(fd, "\n", 1) < 0) {
+		pr_err("send the request: %s",
+		       strchr(req, '\n') ? "must be one line" : strerror(errno));
+		return 1;
+	}
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+		len += n;
+		if (memchr(buf, '\n', len))
+			break;
+	}
+	buf[len] = 0;
+	fputs(buf, stdout);
+	return strstr(buf, "\"ok\":true") ? 0 : 1;
+}
+
+static int cmd_console(const struct ctm_config *c)
+{
+	_cleanup_free_ char *path = ctm_path(c, true, "console.sock");
+	_cleanup_close_ int fd = -1;
+	struct termios saved, raw;
+	bool tty = isatty(0);
+	char buf[4096];
+
+	if (!path || (fd = connect_to(path)) < 0) {
+		pr_err("`%s` is not running (console socket `%s`: %s)", c->name, path,
+		       strerror(-fd));
+		return 1;
+	}
+	if (tty) {
+		tcgetattr(0, &saved);
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(0, TCSANOW, &raw);
+		fprintf(stderr, "vps-ctm: attached to `%s`; Ctrl-] detaches\r\n", c->name);
+	}
+	for (;;) {
+		struct pollfd p[2] = { { 0, POLLIN, 0 }, { fd, POLLIN, 0 } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents) {
+			n = read(fd, buf, sizeof(buf));
+			if (n <= 0 || write_all(1, buf, n) < 0)
+				break;
+		}
+		if (p[0].revents) {
+			char *esc;
+
+			n = read(0, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			esc = memchr(buf, ESCAPE_KEY, n);
+			if (esc)
+				n = esc - buf;
+			if (n > 0 && write_all(fd, buf, n) < 0)
+				break;
+			if (esc)
+				break;
+		}
+	}
+	if (tty) {
+		tcsetattr(0, TCSANOW, &saved);
+		fprintf(stderr, "\nvps-ctm: detached from `%s`\n", c->name);
+	}
+	return 0;
+}
+
+static int cmd_exec(const struct ctm_config *c, int argc, char **argv)
+{
+	_cleanup_free_ char *root = ctm_path(c, true, "ct");
+	_cleanup_free_ const char **args = calloc(argc + 16, sizeof(char *));
+	bool tty = false;
+	int i = 0, n = 0;
+
+	if (!args || !root)
+		return 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tty"))
+			tty = true;
+		else {
+			pr_err("exec: unknown option `%s`", argv[i]);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		pr_err("exec: a command is required");
+		return 2;
+	}
+	args[n++] = ctm_vps_ct();
+	args[n++] = "--root";
+	args[n++] = root;
+	args[n++] = "exec";
+	args[n++] = "--env";
+	args[n++] = "HOME=/root";
+	args[n++] = "--env";
+	args[n++] = "TERM=linux";
+	if (tty) {
+		pr_err("exec: -t is not supported yet: run without it or use `console`");
+		return 2;
+	}
+	args[n++] = c->name;
+	for (; i < argc; i++)
+		args[n++] = argv[i];
+	execvp(args[0], (char *const *)args);
+	pr_err("exec `%s`: %s", args[0], strerror(errno));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctm_config c;
+	struct err *e = NULL;
+	const char *cmd;
+	int r;
+
+	log_init("vps-ctm", LOG_INFO);
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc < 3) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	ctm_config_init(&c);
+	if (ctm_config_load(&c, argv[2], &e) < 0) {
+		pr_err("%s", err_msg(e));
+		err_free(&e);
+		return CTM_EXIT_CONFIG;
+	}
+	if (!strcmp(cmd, "create") && argc == 3) {
+		r = ctm_create(&c, &e) < 0 ? 1 : 0;
+	} else if (!strcmp(cmd, "destroy") && argc == 3) {
+		_cleanup_free_ char *lock = ctm_path(&c, true, "control.sock");
+		int fd = lock ? connect_to(lock) : -1;
+
+		if (fd >= 0) {
+			close(fd);
+			err_make(&e, EBUSY, "destroy `%s`: it is running", c.name);
+			r = 1;
+		} else {
+			r = ctm_destroy(&c, &e) < 0 ? 1 : 0;
+		}
+	} else if (!strcmp(cmd, "run") && argc == 3) {
+		r = ctm_run(&c);
+	} else if (!strcmp(cmd, "spec") && argc == 3) {
+		_cleanup_free_ char *rootfs = ctm_path(&c, false, "rootfs");
+		json_t *s = ctm_spec(&c, c.init == CTM_INIT_AUTO ? ctm_detect_init(rootfs) : c.init,
+				     rootfs, &e);
+
+		r = 1;
+		if (s) {
+			json_dumpf(s, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+			putchar('\n');
+			json_decref(s);
+			r = 0;
+		}
+	} else if (!strcmp(cmd, "ctl") && argc == 4) {
+		r = cmd_ctl(&c, argv[3]);
+	} else if (!strcmp(cmd, "console") && argc == 3) {
+		r = cmd_console(&c);
+	} else if (!strcmp(cmd, "exec")) {
+		r = cmd_exec(&c, argc - 3, argv + 3);
+	} else {
+		usage(stderr);
+		r = 2;
+	}
+	if (e) {
+		pr_err("%s", err_msg(e));
+		err_free(&e);
+	}
+	ctm_config_free(&c);
+	return r;
+}

@@ -1,0 +1,891 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `vps-ctm run`: the monitor of one running system container, after
+ * conmon and lxc-start's monitor. It is the child subreaper of everything
+ * vps-ct starts, so the container's init becomes its child once
+ * `vps-ct create` exits, and its wait status says how the container ended:
+ * reboot(2) in a pid namespace kills the init with SIGHUP (restart) or
+ * SIGINT (power off, halt). One thread, one poll loop over: a signalfd, the
+ * init's pidfd, the stop timer, the control socket and its clients, the
+ * console pty and the console socket's clients.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ct/cgroup.h"
+#include "ct/disk.h"
+#include "ct/net.h"
+#include "ctm/ctm.h"
+
+#define MAX_CLIENTS 8
+#define MAX_LINE 4096
+#define RING 65536
+
+enum mstate { M_STARTING, M_RUNNING, M_STOPPING, M_REBOOTING, M_STOPPED };
+
+static const char *const state_names[] = { "starting", "running", "stopping", "rebooting",
+					   "stopped" };
+
+struct ctl_client {
+	int fd;
+	size_t len;
+	char buf[MAX_LINE];
+};
+
+struct mon {
+	struct ctm_config *c;
+	enum ctm_init init;
+	enum mstate state;
+	pid_t init_pid;
+	int init_pidfd;
+	int init_status; /* wait status once it exited */
+	bool init_exited;
+	bool stop_wanted; /* a stop was asked: do not restart, whatever init says */
+	bool restart_wanted; /* a reboot was asked: restart even if it had to be killed */
+	bool hard; /* the stop ended (or will end) with SIGKILL */
+	unsigned int boots;
+	time_t started;
+	int sfd, timer_fd, ctl_fd, con_fd, pty;
+	int pty_peer; /* our own open of the terminal, so the master never hangs up */
+	struct ctl_client ctl[MAX_CLIENTS];
+	int con[MAX_CLIENTS];
+	uint8_t ring[RING];
+	size_t ring_pos, ring_len;
+	char *ctl_path, *con_path;
+};
+
+static int stop_signal(enum ctm_init init)
+{
+	return init == CTM_INIT_SYSTEMD ? SIGRTMIN + 3 : SIGUSR2;
+}
+
+static int reboot_signal(enum ctm_init init)
+{
+	return init == CTM_INIT_SYSTEMD ? SIGINT : SIGTERM;
+}
+
+static const char *init_name(enum ctm_init init)
+{
+	return init == CTM_INIT_SYSTEMD ? "systemd" : "busybox";
+}
+
+/* --- sockets ------------------------------------------------------------- */
+
+static int listen_at(const char *path, struct err **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_make(err, ENAMETOOLONG, "socket `%s`", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_make(err, errno, "socket `%s`", path);
+	unlink(path); /* ours: the run lock is held, so no live monitor owns it */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 8) < 0) {
+		int e = errno;
+
+		close(fd);
+		return err_make(err, e, "listen on `%s`", path);
+	}
+	return fd;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) <= 0)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* --- the console ---------------------------------------------------------- */
+
+static void ring_add(struct mon *m, const uint8_t *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		m->ring[m->ring_pos] = buf[i];
+		m->ring_pos = (m->ring_pos + 1) % RING;
+	}
+	m->ring_len = m->ring_len + n > RING ? RING : m->ring_len + n;
+}
+
+static void con_drop(struct mon *m, int i)
+{
+	close(m->con[i]);
+	m->con[i] = -1;
+}
+
+static void con_output(struct mon *m)
+{
+	uint8_t buf[4096];
+	ssize_t n = read(m->pty, buf, sizeof(buf));
+
+	if (n <= 0) {
+		/* EIO: no process has the terminal open right now; wait for one */
+		if (n < 0 && errno != EAGAIN && errno != EINTR && errno != EIO) {
+			close(m->pty);
+			m->pty = -1;
+		}
+		return;
+	}
+	ring_add(m, buf, n);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (m->con[i] >= 0 && write_all(m->con[i], buf, n) < 0)
+			con_drop(m, i);
+}
+
+static void con_accept(struct mon *m)
+{
+	int fd = accept4(m->con_fd, NULL, NULL, SOCK_CLOEXEC);
+	size_t start;
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (m->con[i] >= 0)
+			continue;
+		m->con[i] = fd;
+		/* replay what the console said before this client came */
+		start = (m->ring_pos + RING - m->ring_len) % RING;
+		if (start + m->ring_len <= RING) {
+			write_all(fd, m->ring + start, m->ring_len);
+		} else {
+			write_all(fd, m->ring + start, RING - start);
+			write_all(fd, m->ring, m->ring_len - (RING - start));
+		}
+		return;
+	}
+	write_all(fd, "vps-ctm: too many console clients\r", 35);
+	close(fd);
+}
+
+static void con_input(struct mon *m, int i)
+{
+	uint8_t buf[4096];
+	ssize_t n = read(m->con[i], buf, sizeof(buf));
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			con_drop(m, i);
+		return;
+	}
+	if (m->pty >= 0)
+		write_all(m->pty, buf, n);
+}
+
+/* --- the container's life -------------------------------------------------- */
+
+static int write_spec(struct mon *m, struct err **err)
+{
+	_cleanup_free_ char *bundle = ctm_path(m->c, false, "bundle");
+	_cleanup_free_ char *rootfs = ctm_path(m->c, false, "rootfs");
+	_cleanup_free_ char *path = ctm_path(m->c, false, "bundle/config.json");
+	json_t *spec;
+	int r;
+
+	if (!bundle || !rootfs || !path)
+		return err_make(err, ENOMEM, "spec");
+	if (mkdir(bundle, 0700) < 0 && errno != EEXIST)
+		return err_make(err, errno, "mkdir `%s`", bundle);
+	spec = ctm_spec(m->c, m->init, rootfs, err);
+	if (!spec)
+		return -ENOMEM;
+	r = json_dump_file(spec, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(spec);
+	if (r < 0)
+		return err_make(err, EIO, "write `%s`", path);
+	return 0;
+}
+
+static int read_pid(const char *path, pid_t *pid, struct err **err)
+{
+	_cleanup_free_ char *s = NULL;
+	int r = read_file(path, &s, NULL);
+
+	if (r < 0)
+		return err_make(err, -r, "read `%s`", path);
+	*pid = atoi(s);
+	if (*pid <= 0)
+		return err_make(err, EINVAL, "`%s`: no pid", path);
+	return 0;
+}
+
+static int setup_net(struct mon *m, struct err **err)
+{
+	struct ctm_net *n = &m->c->net;
+
+	if (!n->bridge)
+		return 0;
+	ct_net_detach(n->host_ifname, NULL); /* a veth left by a crashed monitor */
+	if (ct_net_veth_attach(m->init_pid, n->bridge, n->host_ifname, "eth0",
+			       n->has_mac ? n->mac : NULL, n->mtu, err) < 0)
+		return -EIO;
+	if (ct_net_configure_inside(m->init_pid, "eth0", n->ipv4, n->gw4, n->ipv6, n->gw6, err) < 0)
+		return -EIO;
+	return 0;
+}
+
+static bool stale_record(const struct ctm_config *c)
+{
+	_cleanup_free_ char *p = NULL;
+
+	if (asprintf(&p, "%s/ct/%s", c->run_dir, c->name) < 0)
+		return true;
+	return access(p, F_OK) == 0;
+}
+
+/* vps-ct create with a console socket, then the network, then vps-ct start. */
+static int boot(struct mon *m, struct err **err)
+{
+	_cleanup_free_ char *recv_path = ctm_path(m->c, true, "console-recv.sock");
+	_cleanup_free_ char *pidfile = ctm_path(m->c, true, "init.pid");
+	_cleanup_free_ char *bundle = ctm_path(m->c, false, "bundle");
+	_cleanup_free_ char *rootfs = ctm_path(m->c, false, "rootfs");
+	_cleanup_close_ int lfd = -1, cfd = -1;
+	int r;
+
+	m->state = M_STARTING;
+	m->init_exited = false;
+	if (ctm_mount(m->c, err) < 0)
+		return -EIO;
+	if (m->c->init == CTM_INIT_AUTO)
+		m->init = ctm_detect_init(rootfs);
+	else
+		m->init = m->c->init;
+	if (write_spec(m, err) < 0)
+		return -EIO;
+	/* a container record left by a crashed monitor */
+	if (stale_record(m->c))
+		ctm_vps_ct_run(m->c, (const char *const[]){ "delete", "--force", m->c->name, NULL },
+			       NULL);
+	if ((lfd = listen_at(recv_path, err)) < 0)
+		return lfd;
+	r = ctm_vps_ct_run(m->c,
+			   (const char *const[]){ "create", "--bundle", bundle, "--console-socket",
+						  recv_path, "--pid-file", pidfile, m->c->name,
+						  NULL },
+			   err);
+	unlink(recv_path);
+	if (r != 0)
+		return r < 0 ? r : err_make(err, 0, "vps-ct create failed (status %d)", r);
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0 || (m->pty = recv_fd(cfd)) < 0) {
+		err_make(err, errno ? errno : EPROTO, "no console from vps-ct create");
+		goto fail;
+	}
+	fcntl(m->pty, F_SETFL, O_NONBLOCK);
+	/*
+	 * systemd opens and closes /dev/console for each message; with no
+	 * opener the master polls as hung up, so the monitor keeps one.
+	 */
+	m->pty_peer = ioctl(m->pty, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (read_pid(pidfile, &m->init_pid, err) < 0)
+		goto fail;
+	m->init_pidfd = syscall(SYS_pidfd_open, m->init_pid, 0);
+	if (m->init_pidfd < 0) {
+		err_make(err, errno, "pidfd_open %d", (int)m->init_pid);
+		goto fail;
+	}
+	if (setup_net(m, err) < 0)
+		goto fail;
+	r = ctm_vps_ct_run(m->c, (const char *const[]){ "start", m->c->name, NULL }, err);
+	if (r != 0) {
+		if (r > 0)
+			err_make(err, 0, "vps-ct start failed (status %d)", r);
+		goto fail;
+	}
+	m->boots++;
+	m->started = time(NULL);
+	m->state = M_RUNNING;
+	return 0;
+fail:
+	ctm_vps_ct_run(m->c, (const char *const[]){ "delete", "--force", m->c->name, NULL }, NULL);
+	return -EIO;
+}
+
+/* After the init is gone: remove the container (its cgroup, state, netns). */
+static void teardown(struct mon *m)
+{
+	struct err *e = NULL;
+
+	if (ctm_vps_ct_run(m->c, (const char *const[]){ "delete", "--force", m->c->name, NULL },
+			   &e) != 0) {
+		pr_err("delete `%s`: %s", m->c->name, err_msg(e));
+		err_free(&e);
+	}
+	if (m->init_pidfd >= 0)
+		close(m->init_pidfd);
+	m->init_pidfd = -1;
+	if (m->pty >= 0) {
+		con_output(m); /* the last words */
+		close(m->pty);
+	}
+	if (m->pty_peer >= 0)
+		close(m->pty_peer);
+	m->pty = m->pty_peer = -1;
+	m->init_pid = 0;
+}
+
+static void reap(struct mon *m)
+{
+	int st;
+	pid_t p;
+
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+		if (p == m->init_pid) {
+			m->init_status = st;
+			m->init_exited = true;
+		}
+}
+
+static void arm_timer(struct mon *m, unsigned int seconds)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = seconds } };
+
+	timerfd_settime(m->timer_fd, 0, &its, NULL);
+}
+
+static int signal_init(struct mon *m, int sig)
+{
+	if (m->init_pidfd < 0 || m->state == M_STOPPED)
+		return -ESRCH;
+	if (syscall(SYS_pidfd_send_signal, m->init_pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Graceful: the init's own poweroff signal, then SIGKILL after the timeout. */
+static int request_stop(struct mon *m, unsigned int timeout)
+{
+	int r;
+
+	m->stop_wanted = true;
+	if (m->state != M_RUNNING && m->state != M_REBOOTING)
+		return m->state == M_STOPPING ? 0 : -ESRCH;
+	r = signal_init(m, stop_signal(m->init));
+	m->state = M_STOPPING;
+	arm_timer(m, timeout ? timeout : m->c->stop_timeout);
+	return r;
+}
+
+static void kill_hard(struct mon *m)
+{
+	m->stop_wanted = true;
+	m->hard = true;
+	m->state = M_STOPPING;
+	signal_init(m, SIGKILL);
+}
+
+/* --- control socket ------------------------------------------------------- */
+
+static json_t *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *reply_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *do_state(struct mon *m)
+{
+	return json_pack("{s:b, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "ok", 1, "state",
+			 state_names[m->state], "init", init_name(m->init), "pid", (int)m->init_pid,
+			 "boots", m->boots, "started", (json_int_t)m->started, "console",
+			 m->con_path, "name", m->c->name);
+}
+
+static json_t *do_stats(struct mon *m)
+{
+	_cleanup_free_ char *img = ctm_path(m->c, false, "disk.img");
+	struct ct_cgroup *cg = NULL;
+	struct cg_memory_stat ms;
+	uint64_t apparent = 0, allocated = 0;
+	char cgpath[64], p[256];
+	json_t *r = json_pack("{s:b, s:s}", "ok", 1, "state", state_names[m->state]);
+	_cleanup_free_ char *s = NULL;
+
+	snprintf(cgpath, sizeof(cgpath), "/vps-ct/%s", m->c->name);
+	if (m->state != M_STOPPED && cg_open(cgpath, &cg, NULL) == 0) {
+		if (cg_memory_stat(cg, &ms, NULL) == 0) {
+			json_object_set_new(r, "memory_bytes", json_integer(ms.usage));
+			json_object_set_new(r, "memory_limit", json_integer(ms.limit));
+			json_object_set_new(r, "swap_bytes", json_integer(ms.swap_usage));
+		}
+		pid_t *pids = NULL;
+		size_t n = 0;
+
+		if (cg_pids(cg, &pids, &n, NULL) == 0)
+			json_object_set_new(r, "processes", json_integer(n));
+		free(pids);
+		cg_free(cg);
+	}
+	if (ct_disk_usage(img, &apparent, &allocated, NULL) == 0) {
+		json_object_set_new(r, "disk_size", json_integer(apparent));
+		json_object_set_new(r, "disk_allocated", json_integer(allocated));
+	}
+	if (m->c->net.bridge) {
+		static const char *const k[] = { "rx_bytes", "tx_bytes", "rx_packets",
+						 "tx_packets" };
+
+		for (int i = 0; i < 4; i++) {
+			snprintf(p, sizeof(p), "/sys/class/net/%s/statistics/%s",
+				 m->c->net.host_ifname, k[i]);
+			free(s);
+			s = NULL;
+			/* the host end's rx is what the container sent */
+			if (read_file(p, &s, NULL) == 0)
+				json_object_set_new(r, i % 2 ? k[i - 1] : k[i + 1],
+						    json_integer(strtoll(s, NULL, 10)));
+		}
+	}
+	return r;
+}
+
+/* Live limits: memory, swap, cpus, cpu_weight, pids, io_weight. */
+static json_t *do_set(struct mon *m, json_t *req)
+{
+	struct ctm_config nc = *m->c;
+	_cleanup_free_ char *res_path = ctm_path(m->c, true, "resources.json");
+	struct err *e = NULL;
+	const char *k;
+	json_t *v, *spec, *res, *r;
+	int rc;
+
+	json_object_foreach(req, k, v)
+	{
+		uint64_t size;
+
+		if (!strcmp(k, "cmd"))
+			continue;
+		if (!strcmp(k, "memory") || !strcmp(k, "swap")) {
+			if (!(json_is_string(v) && parse_size(json_string_value(v), &size) == 0) &&
+			    !(json_is_integer(v) && json_integer_value(v) >= 0 &&
+			      (size = json_integer_value(v), 1)))
+				return reply_error("`%s`: expected a size such as 512M", k);
+			if (!strcmp(k, "memory") && size < (16ULL << 20))
+				return reply_error("`memory`: at least 16M");
+			*(!strcmp(k, "memory") ? &nc.memory : &nc.swap) = size;
+		} else if (!strcmp(k, "cpus")) {
+			if (!json_is_number(v) || json_number_value(v) < 0 ||
+			    json_number_value(v) > 1024)
+				return reply_error(
+					"`cpus`: expected a number of cores from 0 to 1024");
+			nc.cpus = json_number_value(v);
+		} else if (!strcmp(k, "cpu_weight")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 10000)
+				return reply_error("`cpu_weight`: expected 1 to 10000");
+			nc.cpu_weight = json_integer_value(v);
+		} else if (!strcmp(k, "io_weight")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 10 ||
+			    json_integer_value(v) > 1000)
+				return reply_error("`io_weight`: expected 10 to 1000");
+			nc.io_weight = json_integer_value(v);
+		} else if (!strcmp(k, "pids")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 4194304)
+				return reply_error("`pids`: expected 0 to 4194304");
+			nc.pids = json_integer_value(v);
+		} else {
+			return reply_error(
+				"`%s`: not a live setting (memory, swap, cpus, cpu_weight, "
+				"pids, io_weight)",
+				k);
+		}
+	}
+	if (m->state != M_RUNNING) {
+		*m->c = nc; /* applies at the next start */
+		return json_pack("{s:b, s:b}", "ok", 1, "live", 0);
+	}
+	spec = ctm_spec(&nc, m->init, "/", &e);
+	if (!spec) {
+		r = reply_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	res = json_object_get(json_object_get(spec, "linux"), "resources");
+	json_object_del(res, "devices");
+	if (!nc.pids)
+		json_object_set_new(res, "pids", json_pack("{s:i}", "limit", -1));
+	if (!nc.cpus)
+		json_object_set_new(json_object_get(res, "cpu"), "quota", json_integer(-1));
+	rc = json_dump_file(res, res_path, JSON_COMPACT);
+	json_decref(spec);
+	if (rc < 0)
+		return reply_error("write `%s`", res_path);
+	rc = ctm_vps_ct_run(
+		m->c, (const char *const[]){ "update", "--resources", res_path, m->c->name, NULL },
+		&e);
+	unlink(res_path);
+	if (rc != 0) {
+		r = rc < 0 ? reply_error("%s", err_msg(e)) :
+			     reply_error("vps-ct update failed (status %d)", rc);
+		err_free(&e);
+		return r;
+	}
+	*m->c = nc;
+	return json_pack("{s:b, s:b}", "ok", 1, "live", 1);
+}
+
+static json_t *handle(struct mon *m, const char *line)
+{
+	json_error_t je;
+	json_t *req = json_loads(line, 0, &je), *r, *t;
+	const char *cmd = NULL;
+	int rc;
+
+	if (!req || !json_is_object(req) || json_unpack(req, "{s:s}", "cmd", &cmd) < 0) {
+		json_decref(req);
+		return reply_error("expected {\"cmd\": ...}");
+	}
+	if (!strcmp(cmd, "state")) {
+		r = do_state(m);
+	} else if (!strcmp(cmd, "stats")) {
+		r = do_stats(m);
+	} else if (!strcmp(cmd, "shutdown")) {
+		t = json_object_get(req, "timeout");
+		if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
+			  json_integer_value(t) > 3600))
+			r = reply_error("`timeout`: expected 1 to 3600 seconds");
+		else if ((rc = request_stop(m, t ? json_integer_value(t) : 0)) < 0)
+			r = reply_error("shutdown: %s", strerror(-rc));
+		else
+			r = json_pack("{s:b}", "ok", 1);
+	} else if (!strcmp(cmd, "reboot")) {
+		if (m->state != M_RUNNING)
+			r = reply_error("reboot: the container is %s", state_names[m->state]);
+		else if ((rc = signal_init(m, reboot_signal(m->init))) < 0)
+			r = reply_error("reboot: %s", strerror(-rc));
+		else {
+			m->state = M_REBOOTING;
+			m->restart_wanted = true;
+			arm_timer(m, m->c->stop_timeout);
+			r = json_pack("{s:b}", "ok", 1);
+		}
+	} else if (!strcmp(cmd, "stop")) {
+		kill_hard(m);
+		r = json_pack("{s:b}", "ok", 1);
+	} else if (!strcmp(cmd, "set")) {
+		r = do_set(m, req);
+	} else {
+		r = reply_error("unknown command `%.40s` (known: state, stats, shutdown, reboot, "
+				"stop, set)",
+				cmd);
+	}
+	json_decref(req);
+	return r;
+}
+
+static void ctl_drop(struct ctl_client *cl)
+{
+	close(cl->fd);
+	cl->fd = -1;
+	cl->len = 0;
+}
+
+static void ctl_read(struct mon *m, struct ctl_client *cl)
+{
+	ssize_t n = read(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len);
+	char *nl, *out;
+	json_t *r;
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			ctl_drop(cl);
+		return;
+	}
+	cl->len += n;
+	while ((nl = memchr(cl->buf, '\n', cl->len))) {
+		*nl = 0;
+		r = handle(m, cl->buf);
+		out = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(r);
+		if (!out || write_all(cl->fd, out, strlen(out)) < 0 ||
+		    write_all(cl->fd, "\n", 1) < 0) {
+			free(out);
+			ctl_drop(cl);
+			return;
+		}
+		free(out);
+		cl->len -= nl + 1 - cl->buf;
+		memmove(cl->buf, nl + 1, cl->len);
+	}
+	if (cl->len == sizeof(cl->buf)) {
+		write_all(cl->fd, "{\"error\":\"line too long\",\"ok\":false}", 37);
+		ctl_drop(cl);
+	}
+}
+
+static void ctl_accept(struct mon *m)
+{
+	int fd = accept4(m->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (m->ctl[i].fd < 0) {
+			m->ctl[i].fd = fd;
+			m->ctl[i].len = 0;
+			return;
+		}
+	close(fd);
+}
+
+/* --- the loop ------------------------------------------------------------- */
+
+/* How the init ended: 1 restart, 0 stop with `*status`. */
+static int judge(struct mon *m, int *status)
+{
+	int st = m->init_status;
+
+	if (m->hard) {
+		*status = CTM_EXIT_KILLED;
+		return 0;
+	}
+	if (!m->stop_wanted && (m->restart_wanted || (WIFSIGNALED(st) && WTERMSIG(st) == SIGHUP))) {
+		m->restart_wanted = false;
+		return 1;
+	}
+	if ((WIFSIGNALED(st) && (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGHUP)) ||
+	    (WIFEXITED(st) && WEXITSTATUS(st) == 0) || m->stop_wanted) {
+		*status = CTM_EXIT_POWEROFF;
+		return 0;
+	}
+	pr_err("`%s`: init %s %d", m->c->name,
+	       WIFSIGNALED(st) ? "killed by signal" : "exited with status",
+	       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	*status = CTM_EXIT_CRASH;
+	return 0;
+}
+
+static void on_signal(struct mon *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap(m);
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			request_stop(m, 0);
+	}
+}
+
+static void on_timer(struct mon *m)
+{
+	uint64_t x;
+
+	if (read(m->timer_fd, &x, sizeof(x)) != sizeof(x))
+		return;
+	if (m->state == M_STOPPING || m->state == M_REBOOTING) {
+		pr_err("`%s`: init still running after %u s: killing it", m->c->name,
+		       m->c->stop_timeout);
+		if (m->state == M_STOPPING)
+			m->hard = true; /* else a reboot: restart_wanted makes it a restart */
+		signal_init(m, SIGKILL);
+	}
+}
+
+/* Serve until the init exits; the caller judges. */
+static void serve(struct mon *m)
+{
+	struct pollfd p[6 + 2 * MAX_CLIENTS];
+	int n, i;
+
+	while (!m->init_exited) {
+		n = 0;
+		p[n++] = (struct pollfd){ m->sfd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ m->init_pidfd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ m->timer_fd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ m->ctl_fd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ m->con_fd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ m->pty, POLLIN, 0 };
+		for (i = 0; i < MAX_CLIENTS; i++)
+			p[n++] = (struct pollfd){ m->ctl[i].fd, POLLIN, 0 };
+		for (i = 0; i < MAX_CLIENTS; i++)
+			p[n++] = (struct pollfd){ m->con[i], POLLIN, 0 };
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("poll: %s", strerror(errno));
+			kill_hard(m);
+			continue;
+		}
+		if (p[0].revents)
+			on_signal(m);
+		if (p[1].revents)
+			reap(m);
+		if (p[2].revents)
+			on_timer(m);
+		if (p[3].revents)
+			ctl_accept(m);
+		if (p[4].revents)
+			con_accept(m);
+		if (p[5].revents & POLLIN)
+			con_output(m);
+		for (i = 0; i < MAX_CLIENTS; i++)
+			if (p[6 + i].revents)
+				ctl_read(m, &m->ctl[i]);
+		for (i = 0; i < MAX_CLIENTS; i++)
+			if (p[6 + MAX_CLIENTS + i].revents)
+				con_input(m, i);
+		/* the pidfd says "exited" before SIGCHLD's wait status may be read */
+		if (p[1].revents && !m->init_exited) {
+			int st;
+
+			if (waitpid(m->init_pid, &st, WNOHANG) == m->init_pid) {
+				m->init_status = st;
+				m->init_exited = true;
+			}
+		}
+	}
+}
+
+static int take_run_lock(struct ctm_config *c, struct err **err)
+{
+	_cleanup_free_ char *path = ctm_path(c, true, "lock");
+	int fd;
+
+	if (!path)
+		return err_make(err, ENOMEM, "lock");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_make(err, errno, "open `%s`", path);
+	if (lockf(fd, F_TLOCK, 0) < 0) {
+		close(fd);
+		return err_make(err, EBUSY, "`%s` is running (lock `%s` is held)", c->name, path);
+	}
+	return fd; /* held until exit */
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int ctm_run(struct ctm_config *c)
+{
+	struct mon m = {
+		.c = c, .init_pidfd = -1, .pty = -1, .pty_peer = -1, .sfd = -1, .state = M_STOPPED
+	};
+	struct err *e = NULL;
+	sigset_t mask;
+	int status = CTM_EXIT_FAILURE, lock, r;
+
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		m.ctl[i].fd = m.con[i] = -1;
+	if ((r = mkdir_p(c->run_dir, 0700)) < 0) {
+		pr_err("mkdir `%s`: %s", c->run_dir, strerror(-r));
+		return CTM_EXIT_FAILURE;
+	}
+	if ((lock = take_run_lock(c, &e)) < 0)
+		goto out;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		err_make(&e, errno, "PR_SET_CHILD_SUBREAPER");
+		goto out;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	m.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	m.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	m.ctl_path = ctm_path(c, true, "control.sock");
+	m.con_path = ctm_path(c, true, "console.sock");
+	if (m.sfd < 0 || m.timer_fd < 0 || !m.ctl_path || !m.con_path) {
+		err_make(&e, errno ? errno : ENOMEM, "monitor setup");
+		goto out;
+	}
+	if ((m.ctl_fd = listen_at(m.ctl_path, &e)) < 0 ||
+	    (m.con_fd = listen_at(m.con_path, &e)) < 0)
+		goto out;
+	for (;;) {
+		if (boot(&m, &e) < 0) {
+			err_wrap(&e, "start `%s`", c->name);
+			status = CTM_EXIT_FAILURE;
+			break;
+		}
+		serve(&m);
+		arm_timer(&m, 0);
+		teardown(&m);
+		m.state = M_STOPPED;
+		if (!judge(&m, &status))
+			break;
+		m.state = M_REBOOTING;
+	}
+	m.state = M_STOPPED;
+	if (ctm_umount(c, &e) < 0) {
+		pr_err("%s", err_msg(e));
+		err_free(&e);
+	}
+out:
+	if (e) {
+		pr_err("%s", err_msg(e));
+		err_free(&e);
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (m.ctl[i].fd >= 0)
+			close(m.ctl[i].fd);
+		if (m.con[i] >= 0)
+			close(m.con[i]);
+	}
+	if (m.ctl_path)
+		unlink(m.ctl_path);
+	if (m.con_path)
+		unlink(m.con_path);
+	free(m.ctl_path);
+	free(m.con_path);
+	(void)lock;
+	return status;
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The OCI config.json of a system container, made from its settings at
+ * every start (so a reboot picks up changed limits). What is in it and why
+ * is in docs/ctm.md, "The container vps-ctm asks vps-ct for".
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "ct/lxcfs.h"
+#include "ctm/ctm.h"
+
+/* LXC's default drop list for unprivileged containers, plus sys_rawio. */
+static const char *const caps[] = {
+	"CAP_CHOWN",
+	"CAP_DAC_OVERRIDE",
+	"CAP_DAC_READ_SEARCH",
+	"CAP_FOWNER",
+	"CAP_FSETID",
+	"CAP_KILL",
+	"CAP_SETGID",
+	"CAP_SETUID",
+	"CAP_SETPCAP",
+	"CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN",
+	"CAP_NET_RAW",
+	"CAP_IPC_LOCK",
+	"CAP_IPC_OWNER",
+	"CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN",
+	"CAP_SYS_BOOT",
+	"CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE",
+	"CAP_SYS_TTY_CONFIG",
+	"CAP_MKNOD",
+	"CAP_LEASE",
+	"CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP",
+	"CAP_SYSLOG",
+	"CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND",
+	"CAP_AUDIT_READ",
+	"CAP_PERFMON",
+	"CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+};
+
+/* Character devices every container gets (and nothing else: no disks, no /dev/mem). */
+static const struct {
+	int major, minor; /* -1: any minor */
+} allowed_chr[] = {
+	{ 1, 3 },    { 1, 5 }, { 1, 7 }, { 1, 8 }, { 1, 9 }, /* null zero full random urandom */
+	{ 5, 0 },    { 5, 1 }, { 5, 2 }, /* tty console ptmx */
+	{ 136, -1 }, /* pts */
+};
+
+/* Kernel-wide calls a namespaced root has no business making (as LXC denies them). */
+static const char *const denied_syscalls[] = {
+	"kexec_load",  "kexec_file_load", "open_by_handle_at",
+	"init_module", "finit_module",	  "delete_module",
+	"iopl",	       "ioperm",	  "swapon",
+	"swapoff",     "syslog",
+};
+
+static json_t *str_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *mnt(const char *dst, const char *type, const char *src, const char *opts)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:[]}", "destination", dst, "type", type, "source",
+			      src, "options");
+	char *dup, *tok, *save = NULL;
+
+	if (!o || !opts)
+		return o;
+	dup = strdup(opts);
+	for (tok = dup ? strtok_r(dup, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save))
+		json_array_append_new(json_object_get(o, "options"), json_string(tok));
+	free(dup);
+	return o;
+}
+
+static json_t *mounts(const struct ctm_config *c, struct err **err)
+{
+	json_t *m = json_array();
+
+	json_array_append_new(m, mnt("/proc", "proc", "proc", "nosuid,noexec,nodev"));
+	json_array_append_new(m, mnt("/dev", "tmpfs", "tmpfs",
+				     "nosuid,strictatime,mode=755,size=65536k"));
+	json_array_append_new(m, mnt("/dev/pts", "devpts", "devpts",
+				     "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
+	json_array_append_new(m, mnt("/dev/shm", "tmpfs", "shm", "nosuid,nodev,mode=1777"));
+	json_array_append_new(m, mnt("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
+	json_array_append_new(m, mnt("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+	/* its own cgroup subtree, writable: systemd manages its services there */
+	json_array_append_new(m,
+			      mnt("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid,noexec,nodev,rw"));
+	json_array_append_new(m, mnt("/run", "tmpfs", "tmpfs",
+				     "nosuid,nodev,strictatime,mode=755,size=65536k"));
+	json_array_append_new(m, mnt("/run/lock", "tmpfs", "tmpfs",
+				     "nosuid,nodev,strictatime,noexec,mode=1777,size=5120k"));
+	if (c->lxcfs && *c->lxcfs && ct_lxcfs_mounts(m, c->lxcfs, err) < 0) {
+		/* lxcfs missing is not fatal: /proc is then the host's figures */
+		err_free(err);
+	}
+	return m;
+}
+
+static json_t *devices(const struct ctm_config *c)
+{
+	json_t *d = json_array();
+
+	json_array_append_new(d, json_pack("{s:b, s:s}", "allow", 0, "access", "rwm"));
+	json_array_append_new(d,
+			      json_pack("{s:b, s:s, s:s}", "allow", 1, "type", "c", "access", "m"));
+	json_array_append_new(d,
+			      json_pack("{s:b, s:s, s:s}", "allow", 1, "type", "b", "access", "m"));
+	for (size_t i = 0; i < sizeof(allowed_chr) / sizeof(allowed_chr[0]); i++) {
+		json_t *r = json_pack("{s:b, s:s, s:I, s:s}", "allow", 1, "type", "c", "major",
+				      (json_int_t)allowed_chr[i].major, "access", "rwm");
+
+		if (allowed_chr[i].minor >= 0)
+			json_object_set_new(r, "minor", json_integer(allowed_chr[i].minor));
+		json_array_append_new(d, r);
+	}
+	if (c->tun)
+		json_array_append_new(d,
+				      json_pack("{s:b, s:s, s:i, s:i, s:s}", "allow", 1, "type",
+						"c", "major", 10, "minor", 200, "access", "rwm"));
+	return d;
+}
+
+static json_t *resources(const struct ctm_config *c)
+{
+	json_t *r = json_object();
+	/* v1 cpu.shares 1024 is v2 weight 100; vps-ct converts back on v2 */
+	json_int_t shares = (json_int_t)c->cpu_weight * 1024 / 100;
+
+	json_object_set_new(r, "memory",
+			    json_pack("{s:I, s:I}", "limit", (json_int_t)c->memory, "swap",
+				      (json_int_t)(c->memory + c->swap)));
+	json_object_set_new(r, "cpu", json_pack("{s:I}", "shares", shares < 2 ? 2 : shares));
+	if (c->cpus > 0) {
+		json_object_set_new(json_object_get(r, "cpu"), "period", json_integer(100000));
+		json_object_set_new(json_object_get(r, "cpu"), "quota",
+				    json_integer((json_int_t)llround(c->cpus * 100000)));
+	}
+	if (c->pids > 0)
+		json_object_set_new(r, "pids", json_pack("{s:I}", "limit", (json_int_t)c->pids));
+	if (c->io_weight)
+		json_object_set_new(r, "blockIO", json_pack("{s:i}", "weight", c->io_weight));
+	json_object_set_new(r, "devices", devices(c));
+	return r;
+}
+
+static json_t *seccomp(void)
+{
+	json_t *s = json_pack(
+		"{s:s, s:[s], s:[{s:o, s:s, s:i}]}", "defaultAction", "SCMP_ACT_ALLOW",
+		"architectures", "SCMP_ARCH_X86_64", "syscalls", "names",
+		str_array(denied_syscalls, sizeof(denied_syscalls) / sizeof(denied_syscalls[0])),
+		"action", "SCMP_ACT_ERRNO", "errnoRet", EPERM);
+	return s;
+}
+
+static json_t *idmap(const struct ctm_config *c)
+{
+	return json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID", (json_int_t)c->uid_base,
+			 "size", (json_int_t)c->uid_size);
+}
+
+json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *rootfs,
+		 struct err **err)
+{
+	static const char *const ns[] = {
+		"pid", "network", "ipc", "uts", "mount", "cgroup", "user"
+	};
+	static const char *const masked[] = {
+		"/proc/acpi",	       "/proc/asound",	   "/proc/kcore",	"/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/sys/firmware",       "/proc/scsi",
+	};
+	static const char *const ro[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+					  "/proc/sysrq-trigger" };
+	char cgpath[64];
+	json_t *s, *nsa = json_array();
+
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
+		json_array_append_new(nsa, json_pack("{s:s}", "type", ns[i]));
+	snprintf(cgpath, sizeof(cgpath), "/vps-ct/%s", c->name);
+	s = json_pack(
+		"{s:s, s:{s:b, s:{s:i, s:i}, s:[s], s:[s, s, s], s:s, s:{s:o, s:o, s:o}, s:b}, "
+		"s:{s:s, s:b}, s:s, s:o, s:{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}}",
+		"ociVersion", "1.0.2", "process", "terminal", 1, "user", "uid", 0, "gid", 0, "args",
+		"/sbin/init", "env", "container=vps",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=linux",
+		"cwd", "/", "capabilities", "bounding",
+		str_array(caps, sizeof(caps) / sizeof(caps[0])), "effective",
+		str_array(caps, sizeof(caps) / sizeof(caps[0])), "permitted",
+		str_array(caps, sizeof(caps) / sizeof(caps[0])), "noNewPrivileges", 0, "root",
+		"path", rootfs, "readonly", 0, "hostname", c->hostname, "mounts", mounts(c, err),
+		"linux", "namespaces", nsa, "cgroupsPath", cgpath, "uidMappings", idmap(c),
+		"gidMappings", idmap(c), "resources", resources(c), "seccomp", seccomp(),
+		"maskedPaths", str_array(masked, sizeof(masked) / sizeof(masked[0])),
+		"readonlyPaths", str_array(ro, sizeof(ro) / sizeof(ro[0])), "devices",
+		json_array());
+	if (!s)
+		return err_make(err, ENOMEM, "spec"), NULL;
+	if (c->tun)
+		json_array_append_new(json_object_get(json_object_get(s, "linux"), "devices"),
+				      json_pack("{s:s, s:s, s:i, s:i, s:i}", "path", "/dev/net/tun",
+						"type", "c", "major", 10, "minor", 200, "fileMode",
+						0666));
+	if (c->sysinfo)
+		json_object_set_new(s, "annotations",
+				    json_pack("{s:s}", "org.vps.sysinfo", "cgroup"));
+	return s;
+}
