@@ -7,7 +7,8 @@
  *   vps-ctm destroy CONFIG           remove what create made (not while running)
  *   vps-ctm spec    CONFIG           print the OCI config.json it would use
  *   vps-ctm ctl     CONFIG REQUEST   one control request (JSON), print the reply
- *   vps-ctm exec    CONFIG [-t] -- CMD...   run CMD inside (-t: on a terminal)
+ *   vps-ctm exec    CONFIG [-t] -- CMD...   run CMD inside (-t: on a new terminal;
+ *                                    `exec -t CONFIG -- /bin/sh -l` is "enter")
  *   vps-ctm console CONFIG           attach to the console; Ctrl-] detaches
  */
 #include <errno.h>
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -143,12 +146,60 @@ static int cmd_console(const struct ctm_config *c)
 	return 0;
 }
 
+/* Copy the terminal to the pty master and back until the process is gone. */
+static int proxy_tty(int master, pid_t child)
+{
+	struct termios saved, raw;
+	bool tty = isatty(0);
+	struct winsize ws;
+	char buf[4096];
+	int st = 0;
+
+	if (tty && ioctl(0, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
+	if (tty) {
+		tcgetattr(0, &saved);
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(0, TCSANOW, &raw);
+	}
+	for (bool in_open = true;;) {
+		struct pollfd p[2] = { { in_open ? 0 : -1, POLLIN, 0 }, { master, POLLIN, 0 } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents) {
+			n = read(master, buf, sizeof(buf));
+			if (n <= 0) /* EIO: every holder of the terminal is gone */
+				break;
+			write_all(1, buf, n);
+		}
+		if (p[0].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n <= 0)
+				in_open = false; /* stdin done: keep reading the output */
+			else
+				write_all(master, buf, n);
+		}
+	}
+	if (tty)
+		tcsetattr(0, TCSANOW, &saved);
+	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static int cmd_exec(const struct ctm_config *c, int argc, char **argv)
 {
 	_cleanup_free_ char *root = ctm_path(c, true, "ct");
 	_cleanup_free_ const char **args = calloc(argc + 16, sizeof(char *));
+	_cleanup_free_ char *sock = NULL;
+	_cleanup_close_ int lfd = -1, cfd = -1, master = -1;
+	struct err *e = NULL;
 	bool tty = false;
 	int i = 0, n = 0;
+	pid_t pid;
 
 	if (!args || !root)
 		return 1;
@@ -177,15 +228,53 @@ static int cmd_exec(const struct ctm_config *c, int argc, char **argv)
 	args[n++] = "--env";
 	args[n++] = "TERM=linux";
 	if (tty) {
-		pr_err("exec: -t is not supported yet: run without it or use `console`");
-		return 2;
+		if (asprintf(&sock, "%s/exec-%d.sock", c->run_dir, (int)getpid()) < 0)
+			return 1;
+		if ((lfd = ctm_listen_at(sock, &e)) < 0) {
+			pr_err("exec: %s", err_msg(e));
+			err_free(&e);
+			return 1;
+		}
+		args[n++] = "--tty";
+		args[n++] = "--console-socket";
+		args[n++] = sock;
 	}
 	args[n++] = c->name;
 	for (; i < argc; i++)
 		args[n++] = argv[i];
-	execvp(args[0], (char *const *)args);
-	pr_err("exec `%s`: %s", args[0], strerror(errno));
-	return 1;
+	if (!tty) {
+		execvp(args[0], (char *const *)args);
+		pr_err("exec `%s`: %s", args[0], strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		execvp(args[0], (char *const *)args);
+		_exit(127);
+	}
+	/* the terminal's master comes over the socket, or vps-ct fails first */
+	for (;;) {
+		struct pollfd p = { lfd, POLLIN, 0 };
+		int st;
+
+		if (poll(&p, 1, 100) > 0) {
+			cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			break;
+		}
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			unlink(sock);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+		}
+	}
+	unlink(sock);
+	master = cfd >= 0 ? ctm_recv_fd(cfd) : -1;
+	if (master < 0) {
+		pr_err("exec: no terminal from vps-ct");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return 1;
+	}
+	return proxy_tty(master, pid);
 }
 
 int main(int argc, char **argv)

@@ -90,7 +90,7 @@ static const char *init_name(enum ctm_init init)
 
 /* --- sockets ------------------------------------------------------------- */
 
-static int listen_at(const char *path, struct err **err)
+int ctm_listen_at(const char *path, struct err **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
@@ -112,7 +112,7 @@ static int listen_at(const char *path, struct err **err)
 	return fd;
 }
 
-static int recv_fd(int sock)
+int ctm_recv_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], b;
 	struct iovec iov = { &b, 1 };
@@ -292,7 +292,7 @@ static int boot(struct mon *m, struct err **err)
 	if (stale_record(m->c))
 		ctm_vps_ct_run(m->c, (const char *const[]){ "delete", "--force", m->c->name, NULL },
 			       NULL);
-	if ((lfd = listen_at(recv_path, err)) < 0)
+	if ((lfd = ctm_listen_at(recv_path, err)) < 0)
 		return lfd;
 	r = ctm_vps_ct_run(m->c,
 			   (const char *const[]){ "create", "--bundle", bundle, "--console-socket",
@@ -303,7 +303,7 @@ static int boot(struct mon *m, struct err **err)
 	if (r != 0)
 		return r < 0 ? r : err_make(err, 0, "vps-ct create failed (status %d)", r);
 	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0 || (m->pty = recv_fd(cfd)) < 0) {
+	if (cfd < 0 || (m->pty = ctm_recv_fd(cfd)) < 0) {
 		err_make(err, errno ? errno : EPROTO, "no console from vps-ct create");
 		goto fail;
 	}
@@ -847,8 +847,8 @@ int ctm_run(struct ctm_config *c)
 		err_make(&e, errno ? errno : ENOMEM, "monitor setup");
 		goto out;
 	}
-	if ((m.ctl_fd = listen_at(m.ctl_path, &e)) < 0 ||
-	    (m.con_fd = listen_at(m.con_path, &e)) < 0)
+	if ((m.ctl_fd = ctm_listen_at(m.ctl_path, &e)) < 0 ||
+	    (m.con_fd = ctm_listen_at(m.con_path, &e)) < 0)
 		goto out;
 	for (;;) {
 		if (boot(&m, &e) < 0) {
