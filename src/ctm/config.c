@@ -206,7 +206,7 @@ static int parse_net(struct ctm_net *n, json_t *o, struct err **err)
 		else if (!strcmp(k, "nameservers"))
 			r = get_list(v, key, n->nameservers, &n->nr_nameservers, err);
 		else if (!strcmp(k, "mtu")) {
-			int64_t x;
+			int64_t x = 0;
 
 			r = get_uint(v, key, 68, 65535, &x, err);
 			n->mtu = (unsigned int)x;
@@ -241,7 +241,7 @@ static int parse_net(struct ctm_net *n, json_t *o, struct err **err)
 
 static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err **err)
 {
-	int64_t x;
+	int64_t x = 0;
 	int r;
 
 	if (!strcmp(k, "name"))
