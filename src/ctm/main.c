@@ -7,6 +7,7 @@
  *   vps-ctm destroy CONFIG           remove what create made (not while running)
  *   vps-ctm spec    CONFIG           print the OCI config.json it would use
  *   vps-ctm ctl     CONFIG REQUEST   one control request (JSON), print the reply
+ *   vps-ctm grow    CONFIG SIZE      grow the disk (online when running)
  *   vps-ctm exec    CONFIG [-t] -- CMD...   run CMD inside (-t: on a new terminal;
  *                                    `exec -t CONFIG -- /bin/sh -l` is "enter")
  *   vps-ctm console CONFIG           attach to the console; Ctrl-] detaches
@@ -28,6 +29,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ct/disk.h"
 #include "ctm/ctm.h"
 
 #define ESCAPE_KEY 0x1d /* Ctrl-] as in telnet and virsh console */
@@ -35,6 +37,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: vps-ctm create|run|destroy|spec CONFIG\n"
+	      "       vps-ctm grow CONFIG SIZE\n"
 	      "       vps-ctm ctl CONFIG '{\"cmd\":\"state\"}'\n"
 	      "       vps-ctm exec CONFIG [-t] -- CMD [ARG...]\n"
 	      "       vps-ctm console CONFIG        (Ctrl-] detaches)\n",
@@ -298,6 +301,7 @@ int main(int argc, char **argv)
 	if (ctm_config_load(&c, argv[2], &e) < 0) {
 		pr_err("%s", err_msg(e));
 		err_free(&e);
+		ctm_config_free(&c); /* what was parsed before the bad key */
 		return CTM_EXIT_CONFIG;
 	}
 	if (!strcmp(cmd, "create") && argc == 3) {
@@ -326,6 +330,24 @@ int main(int argc, char **argv)
 			putchar('\n');
 			json_decref(s);
 			r = 0;
+		}
+	} else if (!strcmp(cmd, "grow") && argc == 4) {
+		_cleanup_free_ char *sock = ctm_path(&c, true, "control.sock");
+		_cleanup_free_ char *img = ctm_path(&c, false, "disk.img");
+		_cleanup_free_ char *req = NULL;
+		int fd = sock ? connect_to(sock) : -1;
+		uint64_t size;
+
+		if (parse_size(argv[3], &size) < 0) {
+			err_make(&e, EINVAL, "grow: `%s` is not a size", argv[3]);
+			r = 2;
+		} else if (fd >= 0) { /* running: the monitor grows it online */
+			close(fd);
+			r = asprintf(&req, "{\"cmd\":\"grow\",\"disk\":\"%s\"}", argv[3]) < 0 ?
+				    1 :
+				    cmd_ctl(&c, req);
+		} else {
+			r = ct_disk_grow(img, NULL, size, &e) < 0 ? 1 : 0;
 		}
 	} else if (!strcmp(cmd, "ctl") && argc == 4) {
 		r = cmd_ctl(&c, argv[3]);

@@ -565,6 +565,29 @@ static json_t *do_set(struct mon *m, json_t *req)
 	return json_pack("{s:b, s:b}", "ok", 1, "live", 1);
 }
 
+/* Grow the disk while it is mounted: loop capacity, then resize2fs online. */
+static json_t *do_grow(struct mon *m, json_t *req)
+{
+	_cleanup_free_ char *img = ctm_path(m->c, false, "disk.img");
+	_cleanup_free_ char *loop = NULL;
+	json_t *v = json_object_get(req, "disk"), *r;
+	struct err *e = NULL;
+	uint64_t size;
+
+	if (!(json_is_string(v) && parse_size(json_string_value(v), &size) == 0))
+		return reply_error("`disk`: expected a size such as 20G");
+	if (m->state != M_RUNNING)
+		return reply_error("grow: the container is %s", state_names[m->state]);
+	if (ct_disk_find_loop(img, &loop, &e) < 0 || !loop ||
+	    ct_disk_grow(img, loop, size, &e) < 0) {
+		r = reply_error("grow `%s`: %s", m->c->name, e ? err_msg(e) : "no loop device");
+		err_free(&e);
+		return r;
+	}
+	m->c->disk_size = size;
+	return json_pack("{s:b, s:I}", "ok", 1, "disk", (json_int_t)size);
+}
+
 static json_t *handle(struct mon *m, const char *line)
 {
 	json_error_t je;
@@ -605,9 +628,11 @@ static json_t *handle(struct mon *m, const char *line)
 		r = json_pack("{s:b}", "ok", 1);
 	} else if (!strcmp(cmd, "set")) {
 		r = do_set(m, req);
+	} else if (!strcmp(cmd, "grow")) {
+		r = do_grow(m, req);
 	} else {
 		r = reply_error("unknown command `%.40s` (known: state, stats, shutdown, reboot, "
-				"stop, set)",
+				"stop, set, grow)",
 				cmd);
 	}
 	json_decref(req);
