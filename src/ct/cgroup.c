@@ -515,6 +515,38 @@ int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err)
 	return 0;
 }
 
+/*
+ * v2's "no internal processes" rule: once a systemd inside has enabled
+ * controllers for its children, the container's cgroup takes no process
+ * (EBUSY). Then a process exec'd into the container joins the init's own
+ * cgroup below it (systemd's init.scope), as crun does.
+ */
+int cg_enter_exec(struct ct_cgroup *cg, pid_t pid, pid_t init, struct err **err)
+{
+	char file[64], val[24], dir[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	const char *p;
+	size_t len, n;
+	int ret = cg_enter(cg, pid, err);
+
+	if (ret != -EBUSY || cg->li.layout != CG_V2)
+		return ret;
+	snprintf(file, sizeof(file), "/proc/%d/cgroup", (int)init);
+	if (read_file(file, &text, &len) < 0 || !(p = strstr(text, "0::/")))
+		return ret;
+	p += 3;
+	n = strcspn(p, "\n");
+	/* only a cgroup of the container's own: below its path */
+	if (strncmp(p + 1, cg->path, strlen(cg->path)) || p[1 + strlen(cg->path)] != '/' ||
+	    strlen(cg->li.unified) + n >= sizeof(dir))
+		return ret;
+	snprintf(dir, sizeof(dir), "%s%.*s", cg->li.unified, (int)n, p);
+	snprintf(val, sizeof(val), "%d", (int)pid);
+	err_free(err);
+	ret = cg_write(dir, "cgroup.procs", val, err);
+	return ret < 0 ? err_wrap(err, "enter the init's cgroup `%.*s`", (int)n, p) : 0;
+}
+
 int cg_update(struct ct_cgroup *cg, const struct cg_resources *res, struct err **err)
 {
 	int ret = cg->li.layout == CG_V2 ? cg_apply_v2(cg, res, err) : cg_apply_v1(cg, res, err);

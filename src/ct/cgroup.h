@@ -42,6 +42,20 @@ struct cg_throttle { /* OCI blockIO throttle*Device[] */
 
 #define CG_MAX_DEVICE_RULES 64
 #define CG_MAX_THROTTLES 16
+#define CG_MAX_UNIFIED 16
+#define CG_UNIFIED_NAME_MAX 64 /* "controller.file", NUL included */
+#define CG_UNIFIED_VALUE_MAX 256 /* one line, NUL included */
+
+/*
+ * OCI linux.resources.unified: one cgroup v2 file and the value written to
+ * it, after the mapped fields. Checked at parse (config.c): a
+ * "controller.file" name with no '/', no "..", not cgroup.*; a one-line
+ * value.
+ */
+struct cg_unified {
+	char name[CG_UNIFIED_NAME_MAX]; /* "memory.high" */
+	char value[CG_UNIFIED_VALUE_MAX];
+};
 
 /* OCI linux.resources, the parts we honour; CG_UNSET where not given. */
 struct cg_resources {
@@ -60,6 +74,8 @@ struct cg_resources {
 	unsigned int nr_read_bps, nr_write_bps, nr_read_iops, nr_write_iops;
 	struct cg_device_rule devices[CG_MAX_DEVICE_RULES];
 	unsigned int nr_devices;
+	struct cg_unified unified[CG_MAX_UNIFIED]; /* v2 only: refused on v1 and hybrid */
+	unsigned int nr_unified;
 };
 
 /* All fields CG_UNSET / empty. */
@@ -82,6 +98,13 @@ int cg_open(const char *path, struct ct_cgroup **out, struct err **err);
 
 /* Move pid into the cgroup in every hierarchy. */
 int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err);
+
+/*
+ * cg_enter for a process exec'd into a running container whose init is
+ * `init`: on v2, when the container's cgroup takes no process (its own
+ * systemd enabled controllers below it), the init's cgroup under it.
+ */
+int cg_enter_exec(struct ct_cgroup *cg, pid_t pid, pid_t init, struct err **err);
 
 /* Apply a new set of resources (only the fields that are set). */
 int cg_update(struct ct_cgroup *cg, const struct cg_resources *res, struct err **err);

@@ -427,3 +427,49 @@ void cg_v1_device_line(const struct cg_device_rule *d, char *out, size_t outsz)
 		snprintf(min, sizeof(min), "%lld", (long long)d->minor);
 	snprintf(out, outsz, "%c %s:%s %s", d->type, maj, min, d->access[0] ? d->access : "rwm");
 }
+
+/* Whether the space-separated list has the word w (of length n). */
+static bool has_word(const char *list, const char *w, size_t n)
+{
+	for (const char *p = list; p && *p;) {
+		size_t l;
+
+		p += strspn(p, " \n");
+		l = strcspn(p, " \n");
+		if (l == n && !strncmp(p, w, n))
+			return true;
+		p += l;
+	}
+	return false;
+}
+
+int cg_unified_check(const struct cg_layout_info *li, const char *v2_ctrls,
+		     const struct cg_resources *r, struct err **err)
+{
+	for (unsigned int i = 0; li->layout != CG_V2 && i < r->nr_unified; i++) {
+		const char *name = r->unified[i].name;
+		size_t n = strcspn(name, ".");
+		/* v2's io is v1's blkio */
+		const char *v1 = n == 2 && !strncmp(name, "io", 2) ? "blkio" : NULL;
+		bool on_v1 = false;
+
+		if (has_word(v2_ctrls, name, n))
+			continue;
+		for (int c = 0; c < CG_NR_CTRL; c++)
+			if (li->ctrl_hier[c] >= 0 &&
+			    (v1 ? !strcmp(cg_ctrl_names[c], v1) :
+				  strlen(cg_ctrl_names[c]) == n &&
+					     !strncmp(cg_ctrl_names[c], name, n)))
+				on_v1 = true;
+		if (on_v1)
+			return err_make(err, 0,
+					"unified: `%s` needs cgroup v2 (this host's %.*s "
+					"controller is on v1)",
+					name, (int)n, name);
+		return err_make(err, 0,
+				"unified: `%s` needs cgroup v2 (this host's %.*s controller is "
+				"not in the container's cgroup2 hierarchy)",
+				name, (int)n, name);
+	}
+	return 0;
+}

@@ -89,6 +89,18 @@ int cg_v2_swap_max(int64_t limit, int64_t swap, char *out, size_t outsz, struct 
 /* v2 cpu.max value; cur_quota is what cpu.max has now (-1: max). */
 void cg_v2_cpu_max(int64_t quota, int64_t period, int64_t cur_quota, char *out, size_t outsz);
 
+/*
+ * linux.resources.unified on a v1 or hybrid host: every entry's controller
+ * (the name up to its first '.') must be in v2_ctrls, the container's
+ * cgroup2 leaf's cgroup.controllers (NULL: no usable cgroup2 leaf), or the
+ * entry is refused, saying where the controller is (-EINVAL: a
+ * configuration this host cannot honour, as crun's "cannot use unified on
+ * cgroup v1"). Always 0 on v2, where a
+ * missing file is found when it is written.
+ */
+int cg_unified_check(const struct cg_layout_info *li, const char *v2_ctrls,
+		     const struct cg_resources *r, struct err **err);
+
 /* v1 devices.allow / devices.deny line: "c 1:3 rwm", '*' for any. */
 void cg_v1_device_line(const struct cg_device_rule *d, char *out, size_t outsz);
 

@@ -179,11 +179,56 @@ static int devices_v1(const char *dir, const struct cg_resources *r, struct err 
 	return ret;
 }
 
+/*
+ * linux.resources.unified, after the mapped fields (so an entry overrides
+ * them, as in runc and crun). A file that is not there is named with the
+ * controllers the cgroup has, the usual cause being one not enabled above.
+ */
+static int unified_write(const char *dir, const struct cg_resources *r, struct err **err)
+{
+	for (unsigned int i = 0; i < r->nr_unified && i < CG_MAX_UNIFIED; i++) {
+		const struct cg_unified *u = &r->unified[i];
+		char ctrls[256] = "";
+		int ret;
+
+		if (!cg_has(dir, u->name)) {
+			cg_read(dir, "cgroup.controllers", ctrls, sizeof(ctrls), NULL);
+			return err_make(err, ENOENT,
+					"unified: `%s`: no such file in `%s` (its controllers: "
+					"`%s`)",
+					u->name, dir, ctrls);
+		}
+		ret = cg_write(dir, u->name, u->value, err);
+		if (ret < 0)
+			return err_wrap(err, "unified: `%s`", u->name);
+	}
+	return 0;
+}
+
+/*
+ * v1 and hybrid: unified entries only for a controller in the hybrid's
+ * cgroup2 leaf (one someone enabled above us; we never move a controller
+ * there), checked before anything is written.
+ */
+static const char *unified_dir_v1(struct ct_cgroup *cg, const struct cg_resources *r,
+				  struct err **err)
+{
+	char ctrls[256];
+	bool usable = cg->li.layout == CG_HYBRID && cg->ujoined && cg->udir &&
+		      cg_read(cg->udir, "cgroup.controllers", ctrls, sizeof(ctrls), NULL) == 0;
+
+	if (cg_unified_check(&cg->li, usable ? ctrls : NULL, r, err) < 0)
+		return NULL;
+	return cg->udir;
+}
+
 int cg_apply_v1(struct ct_cgroup *cg, const struct cg_resources *r, struct err **err)
 {
-	const char *dir;
+	const char *dir, *udir = NULL;
 	int ret = 0;
 
+	if (r->nr_unified && !(udir = unified_dir_v1(cg, r, err)))
+		return -EINVAL;
 	if (mem_set(r)) {
 		dir = cg_ctrl_dir(cg, CG_MEMORY);
 		ret = need(dir, "memory", err);
@@ -221,6 +266,8 @@ int cg_apply_v1(struct ct_cgroup *cg, const struct cg_resources *r, struct err *
 		if (ret == 0)
 			ret = devices_v1(dir, r, err);
 	}
+	if (ret == 0 && udir)
+		ret = unified_write(udir, r, err);
 	return ret;
 }
 
@@ -335,5 +382,7 @@ int cg_apply_v2(struct ct_cgroup *cg, const struct cg_resources *r, struct err *
 		ret = io_v2(dir, r, err);
 	if (ret == 0 && r->nr_devices)
 		ret = devices_v2(dir, r, err);
+	if (ret == 0 && r->nr_unified)
+		ret = unified_write(dir, r, err);
 	return ret;
 }

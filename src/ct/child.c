@@ -89,7 +89,8 @@ static int setup(struct ct_child_args *a, char *state, struct err **err)
 	    (r = ct_process_oom(cfg->process, err)) < 0)
 		return r;
 	if (cfg->process->terminal &&
-	    ((r = ct_process_terminal(a->console_fd, err)) < 0 || (r = ct_rootfs_console(err)) < 0))
+	    ((r = ct_process_terminal(a->console_fd, !cfg->console_mode, err)) < 0 ||
+	     (r = ct_rootfs_console(err)) < 0))
 		return r;
 	if (a->console_fd >= 0)
 		close(a->console_fd);

@@ -539,6 +539,53 @@ static int parse_throttles(json_t *bio, const char *key, struct cg_throttle *t, 
 	return 0;
 }
 
+/*
+ * linux.resources.unified: cgroup v2 file name -> value. A name is
+ * "controller.file" (letters, digits, '_', '-', '.'; so no '/' and, with
+ * ".." refused, nothing but a file of the cgroup itself); cgroup.* files are
+ * the runtime's (procs, subtree_control, freeze, kill), never a resource.
+ */
+static int parse_unified(json_t *res, struct cg_resources *cr, struct err **err)
+{
+	const char *P = "linux.resources.unified", *k;
+	json_t *o, *v;
+	int r;
+
+	if ((r = get_obj(res, "unified", "linux.resources", &o, err)) < 0 || !o)
+		return r;
+	if (json_object_size(o) > CG_MAX_UNIFIED)
+		return err_make(err, 0, "%s: at most %d entries", P, CG_MAX_UNIFIED);
+	json_object_foreach(o, k, v)
+	{
+		struct cg_unified *u = &cr->unified[cr->nr_unified];
+		size_t ctrl = strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_");
+
+		if (ctrl == 0 || k[ctrl] != '.' || !k[ctrl + 1] || strstr(k, "..") ||
+		    strspn(k,
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") !=
+			    strlen(k) ||
+		    strlen(k) >= sizeof(u->name))
+			return err_make(err, 0,
+					"%s: `%.80s`: not a cgroup v2 file name "
+					"(controller.file)",
+					P, k);
+		if (!strncmp(k, "cgroup.", 7))
+			return err_make(err, 0, "%s: `%s`: cgroup.* files are the runtime's", P, k);
+		if (!json_is_string(v))
+			return err_make(err, 0, "%s: `%s`: must be a string", P, k);
+		if (json_string_length(v) >= sizeof(u->value) ||
+		    strlen(json_string_value(v)) != json_string_length(v) ||
+		    strchr(json_string_value(v), '\n'))
+			return err_make(err, 0,
+					"%s: `%s`: the value must be one line under %zu bytes", P,
+					k, sizeof(u->value));
+		strcpy(u->name, k);
+		strcpy(u->value, json_string_value(v));
+		cr->nr_unified++;
+	}
+	return 0;
+}
+
 int ct_resources_parse(json_t *res, struct cg_resources *cr, struct err **err)
 {
 	const char *P = "linux.resources";
@@ -634,7 +681,7 @@ int ct_resources_parse(json_t *res, struct cg_resources *cr, struct err **err)
 		strcpy(d->access, access);
 	}
 	cr->nr_devices = n;
-	return 0;
+	return parse_unified(res, cr, err);
 }
 
 static int parse_linux(json_t *lx, struct ct_config *c, struct err **err)
@@ -699,8 +746,10 @@ static int parse_doc(json_t *root, struct ct_config *c, struct err **err)
 	if (o && !json_is_null(o) && (r = ct_process_parse(o, "process", &c->process, err)) < 0)
 		return r;
 	if ((r = get_obj(root, "annotations", "", &o, err)) < 0 ||
-	    (o &&
-	     (r = get_str(o, "org.vps.sysinfo", "annotations", false, &c->sysinfo_view, err)) < 0))
+	    (o && ((r = get_str(o, "org.vps.sysinfo", "annotations", false, &c->sysinfo_view,
+				err)) < 0 ||
+		   (r = get_str(o, "org.vps.console", "annotations", false, &c->console_mode,
+				err)) < 0)))
 		return r;
 	if ((r = parse_mounts(root, c, err)) < 0 || (r = parse_hooks(root, c, err)) < 0 ||
 	    (r = get_obj(root, "linux", "", &o, err)) < 0)

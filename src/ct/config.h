@@ -187,6 +187,12 @@ struct ct_config {
 	size_t nr_masked_paths, nr_readonly_paths;
 	/* annotations we act on; the others are ignored, as OCI says */
 	const char *sysinfo_view; /* org.vps.sysinfo: "cgroup" (docs/ct-sysinfo.md), or NULL */
+	/*
+	 * org.vps.console: "noctty" gives the init its terminal as stdio and
+	 * /dev/console but not as its controlling terminal, as LXC does, so a
+	 * getty on /dev/console can make it its own; or NULL (runc's way)
+	 */
+	const char *console_mode;
 };
 
 /* Parse config.json text. Shape errors name the JSON path. */

@@ -435,5 +435,9 @@ int ct_config_validate(struct ct_config *c, struct err **err)
 		return err_make(err, 0,
 				"annotations.org.vps.sysinfo: must be \"cgroup\", not \"%s\"",
 				c->sysinfo_view);
+	if (c->console_mode && strcmp(c->console_mode, "noctty"))
+		return err_make(err, 0,
+				"annotations.org.vps.console: must be \"noctty\", not \"%s\"",
+				c->console_mode);
 	return validate_linux(c, err);
 }

@@ -107,7 +107,8 @@ int ct_process_oom(const struct ct_process *p, struct err **err);
 /* notify_fd >= 0: sysinfo also goes to a listener, sent over notify_fd */
 int ct_seccomp_load(const struct ct_seccomp *s, bool nnp, int notify_fd, struct err **err);
 int ct_process_identity(const struct ct_process *p, struct err **err); /* user + caps */
-int ct_process_terminal(int console_fd, struct err **err);
+/* ctty false: stdio only, not the controlling terminal (org.vps.console=noctty) */
+int ct_process_terminal(int console_fd, bool ctty, struct err **err);
 __attribute__((noreturn)) void ct_process_exec(const struct ct_process *p, int report_fd);
 /* seccomp and identity in the right order, then exec; returns only on failure */
 int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const struct ct_process *p,

@@ -87,6 +87,18 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, in
 	int r = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/*
+	 * Not dumpable until execve (which sets it again): from setns(user)
+	 * to setresuid we are a process of the container's user namespace
+	 * that the container's root may ptrace-access, with the host's root
+	 * and cwd until the mount namespace and chroot; through
+	 * /proc/PID/{cwd,root,fd} it would keep a host directory
+	 * (tests/integration/test_ctm_security.py, test_exec_does_not_leak_the_host).
+	 * Non-dumpable, access needs CAP_SYS_PTRACE in the host's user
+	 * namespace. runc's nsexec does the same (CVE-2016-9962).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(1);
 	if (ct_sync_recv(sync_fd, &m) < 0 || m.type != CT_SYNC_GO)
 		_exit(1);
 	for (i = 0; i < ARRAY_SIZE(join_order); i++) {
@@ -113,7 +125,7 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, in
 	}
 	if ((r = ct_process_rlimits(p, &err)) < 0)
 		goto fail;
-	if (p->terminal && (r = ct_process_terminal(console_fd, &err)) < 0)
+	if (p->terminal && (r = ct_process_terminal(console_fd, true, &err)) < 0)
 		goto fail;
 	if (chdir(p->cwd) < 0) {
 		r = err_make(&err, errno, "chdir `%s`", p->cwd);
@@ -211,7 +223,7 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 		notify_sv[1] = -1;
 	}
 	/* uptime is the container's: from the init's start, as for the init itself */
-	if ((r = cg_enter(cg, pid, err)) < 0 ||
+	if ((r = cg_enter_exec(cg, pid, st->pid, err)) < 0 ||
 	    (r = ct_sysinfo_monitor_start(st->cgroup_path, st->start_time, &notify_sv[0], err)) <
 		    0 ||
 	    (r = ct_sync_send(sv[0], CT_SYNC_GO, 0, NULL)) < 0) {

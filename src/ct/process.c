@@ -232,7 +232,7 @@ int ct_send_fd(int sock, int fd)
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-int ct_process_terminal(int console_fd, struct err **err)
+int ct_process_terminal(int console_fd, bool ctty, struct err **err)
 {
 	_cleanup_close_ int master = -1;
 	char name[64];
@@ -248,7 +248,7 @@ int ct_process_terminal(int console_fd, struct err **err)
 		return err_make(err, errno, "open `%s`", name);
 	if (setsid() < 0 && errno != EPERM)
 		return err_make(err, errno, "setsid");
-	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+	if (ctty && ioctl(slave, TIOCSCTTY, 0) < 0)
 		return err_make(err, errno, "set controlling terminal");
 	if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
 		return err_make(err, errno, "dup pty");

@@ -420,6 +420,28 @@ def test_resources_and_update(bundle):
     assert open(pids[0]).read().strip() == "20"
 
 
+def test_unified_refused_on_v1_hybrid(bundle, tmp_path):
+    """linux.resources.unified needs cgroup v2: on this host (a v1 hybrid,
+    memory on v1) create is refused with the file and the reason, leaving
+    no cgroup; so is an update (test_ct_v2.py has it working on v2)."""
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20},
+                                           "unified": {"memory.high": "50331648"}}
+    bundle.write()
+    r = bundle.ct("create", "-b", str(bundle.path), bundle.id)
+    assert r.returncode != 0
+    assert ("unified: `memory.high` needs cgroup v2 (this host's memory controller "
+            "is on v1)") in r.stderr, r.stderr
+    assert not cgroup_dirs(f"/vps-ct/{bundle.id}")
+    del bundle.config["linux"]["resources"]["unified"]
+    bundle.create("pause")
+    res = tmp_path / "res.json"
+    res.write_text('{"memory": {"limit": 33554432}, "unified": {"memory.high": "max"}}')
+    r = bundle.ct("update", "--resources", str(res), bundle.id)
+    assert r.returncode != 0 and "`memory.high` needs cgroup v2" in r.stderr, r.stderr
+    mem = glob.glob(f"/sys/fs/cgroup/memory/vps-ct/{bundle.id}/memory.limit_in_bytes")
+    assert int(open(mem[0]).read()) == 64 << 20, "refused update wrote something"
+
+
 def test_cgroups_path(bundle):
     path = f"/vps-ct-test/{bundle.id}"
     bundle.config["linux"]["cgroupsPath"] = path

@@ -116,7 +116,9 @@ def test_busybox_contents(busybox_tar):
     lines = [ln for ln in inittab.splitlines() if ln and not ln.startswith("#")]
     assert any(ln.startswith("::sysinit:") for ln in lines)
     assert any(ln.startswith("::shutdown:") for ln in lines)
-    assert not [ln for ln in lines if "getty" in ln or ln.endswith("/bin/sh")]
+    # a login on the console, and no shell there without one
+    assert [ln for ln in lines if ln.startswith("console::respawn:/sbin/getty ")]
+    assert not [ln for ln in lines if ln.endswith("/bin/sh")]
 
 
 # ---- busybox in vps-ct ----
@@ -182,10 +184,13 @@ def test_debian_contents(debian_tar):
     assert "./usr/lib/systemd/systemd" in entries
     assert "./usr/bin/ps" in entries and "./usr/sbin/sshd" in entries
     assert "./usr/sbin/ip" in entries or "./usr/bin/ip" in entries
-    # no getty, no udev; machine-id empty; no shared SSH host keys
-    for unit in ("getty@.service", "console-getty.service",
+    # no getty but the console's, no udev; machine-id empty; no shared SSH host keys
+    for unit in ("getty@.service", "serial-getty@.service",
                  "systemd-udevd.service", "systemd-modules-load.service"):
         assert entries.get(f"./etc/systemd/system/{unit}") == "/dev/null", unit
+    assert "./etc/systemd/system/console-getty.service" not in entries
+    assert entries.get("./etc/systemd/system/getty.target.wants/"
+                       "console-getty.service") == "/lib/systemd/system/console-getty.service"
     assert not [e for e in entries if e.startswith("./etc/ssh/ssh_host_")]
     assert not [e for e in entries if e.startswith("./dev/") and e != "./dev/"]
     mid = subprocess.run(["tar", "-xOf", debian_tar, "./etc/machine-id"],

@@ -127,6 +127,32 @@ def test_v2_resources_and_update(b):
     assert b.gone() == []
 
 
+def test_v2_unified(b):
+    """linux.resources.unified: each file written after the mapped fields
+    (so it wins), at create and by update --resources; a file that is not
+    there is an error naming it, and the create leaves nothing."""
+    b.config["linux"]["resources"] = {
+        "memory": {"limit": 64 * M},
+        "unified": {"memory.high": str(48 * M), "pids.max": "9", "memory.max": str(60 * M)}}
+    b.create("pause")
+    d = f"/sys/fs/cgroup{b.cgpath}"
+    r = b.sh(f"cat {d}/memory.high {d}/pids.max {d}/memory.max", check=True)
+    assert r.stdout.split() == [str(48 * M), "9", str(60 * M)], r
+    b.sh(f"printf '%s' '{{\"unified\": {{\"memory.high\": \"max\"}}}}' "
+         f"> {b.path}/res.json", check=True)
+    b.ct("update", "--resources", f"{b.path}/res.json", b.id, check=True)
+    r = b.sh(f"cat {d}/memory.high {d}/memory.max", check=True)
+    assert r.stdout.split() == ["max", str(60 * M)], r
+    b.ct("delete", "--force", b.id, check=True)
+    assert b.gone() == []
+    b.config["linux"]["resources"] = {"unified": {"memory.nosuch": "1"}}
+    b.write()
+    r = b.ct("create", "-b", b.path, b.id)
+    assert r.status != 0, r
+    assert f"unified: `memory.nosuch`: no such file in `{d}`" in r.stderr, r
+    assert b.gone() == []
+
+
 def test_v2_devices(b):
     b.config["linux"]["resources"] = {"devices": [
         {"allow": False, "access": "rwm"},

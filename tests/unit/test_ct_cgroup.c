@@ -403,6 +403,51 @@ static void bpf_allow_all_last_stops_early(void **state)
 	assert_int_equal(cg_bpf_devices_prog(rules, 1, p, 7), -E2BIG);
 }
 
+/* unified entries on v1 and hybrid: only a controller in the cgroup2 leaf passes. */
+static void unified_check(void **state)
+{
+	struct cg_layout_info hy, v1, v2;
+	struct cg_resources r;
+	struct err *e = NULL;
+
+	assert_int_equal(cg_parse_mountinfo(mi_hybrid, &hy, NULL), 0);
+	assert_int_equal(cg_parse_mountinfo(mi_v1_comount, &v1, NULL), 0);
+	assert_int_equal(cg_parse_mountinfo(mi_v2, &v2, NULL), 0);
+	cg_resources_init(&r);
+	assert_int_equal(cg_unified_check(&hy, NULL, &r, NULL), 0); /* none given */
+	strcpy(r.unified[0].name, "memory.high");
+	strcpy(r.unified[0].value, "max");
+	r.nr_unified = 1;
+	assert_int_equal(cg_unified_check(&v2, NULL, &r, NULL), 0); /* v2: written, not checked */
+
+	assert_int_equal(cg_unified_check(&hy, "hugetlb", &r, &e), -EINVAL);
+	assert_string_equal(err_msg(e), "unified: `memory.high` needs cgroup v2 (this host's "
+					"memory controller is on v1)");
+	err_free(&e);
+	assert_int_equal(cg_unified_check(&v1, NULL, &r, &e), -EINVAL);
+	assert_non_null(strstr(err_msg(e), "memory controller is on v1"));
+	err_free(&e);
+	/* io is v1's blkio; v1 here has no blkio, so it is simply not in cgroup2 */
+	strcpy(r.unified[0].name, "io.max");
+	assert_int_equal(cg_unified_check(&hy, "", &r, &e), -EINVAL);
+	assert_non_null(strstr(err_msg(e), "this host's io controller is on v1"));
+	err_free(&e);
+	assert_int_equal(cg_unified_check(&v1, NULL, &r, &e), -EINVAL);
+	assert_non_null(strstr(err_msg(e), "io controller is not in the container's cgroup2"));
+	err_free(&e);
+	/* hybrid with the controller in the cgroup2 leaf: allowed (a word, not a prefix) */
+	strcpy(r.unified[0].name, "hugetlb.2MB.max");
+	strcpy(r.unified[1].name, "memory.high");
+	r.nr_unified = 2;
+	assert_int_equal(cg_unified_check(&hy, "hugetlb memory\n", &r, NULL), 0);
+	assert_int_equal(cg_unified_check(&hy, "hugetlb memoryx", &r, &e), -EINVAL);
+	assert_non_null(strstr(err_msg(e), "`memory.high` needs cgroup v2"));
+	err_free(&e);
+	cg_layout_free(&hy);
+	cg_layout_free(&v1);
+	cg_layout_free(&v2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +462,7 @@ int main(void)
 		cmocka_unit_test(shares_to_weight),
 		cmocka_unit_test(io_max_lines),
 		cmocka_unit_test(memory_swap_order),
+		cmocka_unit_test(unified_check),
 		cmocka_unit_test(cpu_max_and_device_lines),
 		cmocka_unit_test(bpf_empty_denies_all),
 		cmocka_unit_test(bpf_oci_default_list),

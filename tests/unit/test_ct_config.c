@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "ct/config.h"
 #include "ct/container.h"
@@ -275,13 +276,87 @@ static void test_cgroup_owner(void **state)
 #undef CGMOUNT
 }
 
+/* linux.resources.unified: a map of cgroup v2 files, checked at parse. */
+static void test_unified(void **state)
+{
+#define UNI(x) BASE_HEAD "\"linux\":{" NS ",\"resources\":{\"unified\":{" x "}}}}"
+	struct ct_config *cfg = NULL;
+	struct cg_resources res;
+	struct err *err = NULL;
+	json_t *o;
+
+	assert_int_equal(load(UNI("\"memory.high\":\"1073741824\",\"io.bfq.weight\":\"50\","
+				  "\"hugetlb.2MB.max\":\"max\""),
+			      &cfg, &err),
+			 0);
+	assert_int_equal(cfg->resources.nr_unified, 3);
+	assert_string_equal(cfg->resources.unified[0].name, "memory.high");
+	assert_string_equal(cfg->resources.unified[0].value, "1073741824");
+	assert_string_equal(cfg->resources.unified[2].name, "hugetlb.2MB.max");
+	assert_int_equal(cfg->resources.memory_limit, CG_UNSET); /* nothing else set */
+	ct_config_free(cfg);
+
+	/* `vps-ct update --resources FILE` parses the same object */
+	o = json_loads("{\"memory\":{\"limit\":1048576},\"unified\":{\"memory.high\":\"max\"}}", 0,
+		       NULL);
+	assert_int_equal(ct_resources_parse(o, &res, &err), 0);
+	assert_int_equal(res.memory_limit, 1048576);
+	assert_int_equal(res.nr_unified, 1);
+	assert_string_equal(res.unified[0].value, "max");
+	json_decref(o);
+
+	expect_error(UNI("\"memory.high\":1"),
+		     "linux.resources.unified: `memory.high`: must be a string");
+	expect_error(BASE_HEAD "\"linux\":{" NS ",\"resources\":{\"unified\":[]}}}",
+		     "linux.resources.unified: must be an object");
+	for (const char *const *k =
+		     (const char *const[]){ "memory", "memory.", ".high", "../memory.high",
+					    "memory/../x.max", "memory..high", "Memory.high",
+					    "memory.hi gh", "memory.hi\\nx", NULL };
+	     *k; k++) {
+		char doc[512], want[128];
+
+		snprintf(doc, sizeof(doc), UNI("\"%s\":\"1\""), *k);
+		snprintf(want, sizeof(want), "not a cgroup v2 file name (controller.file)");
+		expect_error(doc, want);
+	}
+	expect_error(UNI("\"cgroup.procs\":\"1\""),
+		     "linux.resources.unified: `cgroup.procs`: cgroup.* files are the runtime's");
+	expect_error(UNI("\"cgroup.subtree_control\":\"+memory\""),
+		     "cgroup.* files are the runtime's");
+	expect_error(
+		UNI("\"io.max\":\"8:0 rbps=1\\n8:16 rbps=1\""),
+		"linux.resources.unified: `io.max`: the value must be one line under 256 bytes");
+	/* jansson refuses a NUL inside a string already (no JSON_ALLOW_NUL) */
+	expect_error(UNI("\"memory.high\":\"1\\u00002\""), "is not allowed");
+	{
+		char doc[1024], big[300];
+
+		memset(big, '9', sizeof(big) - 1);
+		big[sizeof(big) - 1] = 0;
+		snprintf(doc, sizeof(doc), UNI("\"memory.high\":\"%s\""), big);
+		expect_error(doc, "under 256 bytes");
+	}
+	{
+		char doc[2048] = "", *p;
+
+		p = doc +
+		    sprintf(doc, "%s", BASE_HEAD "\"linux\":{" NS ",\"resources\":{\"unified\":{");
+		for (int i = 0; i < CG_MAX_UNIFIED + 1; i++)
+			p += sprintf(p, "%s\"misc.f%d\":\"1\"", i ? "," : "", i);
+		strcpy(p, "}}}}");
+		expect_error(doc, "linux.resources.unified: at most 16 entries");
+	}
+#undef UNI
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_spec), cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad_json),     cmocka_unit_test(test_bad_process),
 		cmocka_unit_test(test_bad_fields),   cmocka_unit_test(test_bad_names),
-		cmocka_unit_test(test_cgroup_owner),
+		cmocka_unit_test(test_cgroup_owner), cmocka_unit_test(test_unified),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
