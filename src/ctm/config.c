@@ -42,6 +42,7 @@ void ctm_config_free(struct ctm_config *c)
 	free(c->dir);
 	free(c->run_dir);
 	free(c->template);
+	free(c->template_dir);
 	free(c->hostname);
 	free(c->root_password);
 	free_list(c->ssh_keys, c->nr_ssh_keys);
@@ -252,6 +253,8 @@ static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err 
 		return get_str(v, k, false, &c->run_dir, err);
 	if (!strcmp(k, "template"))
 		return get_str(v, k, false, &c->template, err);
+	if (!strcmp(k, "template_dir"))
+		return get_str(v, k, false, &c->template_dir, err);
 	if (!strcmp(k, "hostname"))
 		return get_str(v, k, false, &c->hostname, err);
 	if (!strcmp(k, "root_password"))
@@ -282,6 +285,15 @@ static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err 
 		else
 			return err_make(err, 0,
 					"`init`: expected \"auto\", \"systemd\" or \"busybox\"");
+		return 0;
+	}
+	if (!strcmp(k, "storage")) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), "image"))
+			c->storage = CTM_STORAGE_IMAGE;
+		else if (json_is_string(v) && !strcmp(json_string_value(v), "layered"))
+			c->storage = CTM_STORAGE_LAYERED;
+		else
+			return err_make(err, 0, "`storage`: expected \"image\" or \"layered\"");
 		return 0;
 	}
 	if (!strcmp(k, "disk_alloc")) {
@@ -347,6 +359,7 @@ int ctm_config_from_json(struct ctm_config *c, json_t *j, struct err **err)
 	if ((r = check_name(c->name, err)) < 0 || (r = check_abs("dir", c->dir, err)) < 0 ||
 	    (c->run_dir && (r = check_abs("run_dir", c->run_dir, err)) < 0) ||
 	    (c->template && (r = check_abs("template", c->template, err)) < 0) ||
+	    (c->template_dir && (r = check_abs("template_dir", c->template_dir, err)) < 0) ||
 	    (c->lxcfs && *c->lxcfs && (r = check_abs("lxcfs", c->lxcfs, err)) < 0))
 		return r;
 	if (c->hostname && ct_net_check_hostname(c->hostname, err) < 0)
@@ -365,6 +378,8 @@ int ctm_config_from_json(struct ctm_config *c, json_t *j, struct err **err)
 		return err_make(err, ENOMEM, "run_dir");
 	if (!c->hostname && !(c->hostname = strdup(c->name)))
 		return err_make(err, ENOMEM, "hostname");
+	if (!c->template_dir && !(c->template_dir = strdup("/var/lib/vps/templates")))
+		return err_make(err, ENOMEM, "template_dir");
 	if (!c->lxcfs && !(c->lxcfs = strdup("/var/lib/lxcfs")))
 		return err_make(err, ENOMEM, "lxcfs");
 	if (c->net.bridge && !c->net.host_ifname &&

@@ -22,6 +22,12 @@ enum ctm_init {
 	CTM_INIT_BUSYBOX,
 };
 
+/* Where the root filesystem lives (docs/ctm.md, "Layered storage"). */
+enum ctm_storage {
+	CTM_STORAGE_IMAGE, /* the template unpacked onto the container's own disk */
+	CTM_STORAGE_LAYERED, /* overlayfs: shared read-only template under the disk */
+};
+
 #define CTM_MAX_LIST 16
 
 struct ctm_net {
@@ -40,6 +46,8 @@ struct ctm_config {
 	char *dir; /* persistent: disk.img, rootfs/ (the mount point), bundle/ */
 	char *run_dir; /* volatile: sockets, vps-ct state; default /run/vps/ct/NAME */
 	char *template; /* a template tarball (mktemplate's output), for create */
+	enum ctm_storage storage;
+	char *template_dir; /* layered: unpacked templates; /var/lib/vps/templates */
 	enum ctm_init init;
 	uint64_t disk_size;
 	enum ct_disk_alloc disk_alloc;

@@ -15,11 +15,13 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <search.h>
+#include <signal.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -30,6 +32,7 @@
 #include "ct/disk.h"
 #include "ct/net.h"
 #include "ctm/ctm.h"
+#include "ctm/layer.h"
 
 const char *ctm_vps_ct(void)
 {
@@ -83,7 +86,7 @@ int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct e
 			WTERMSIG(st));
 }
 
-static int run_cmd(const char *const *argv, struct err **err)
+int ctm_run_cmd(const char *const *argv, struct err **err)
 {
 	int st;
 	pid_t pid = fork();
@@ -91,6 +94,7 @@ static int run_cmd(const char *const *argv, struct err **err)
 	if (pid < 0)
 		return err_make(err, errno, "fork");
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* no tar left writing if we are killed */
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -342,6 +346,8 @@ int ctm_mount(const struct ctm_config *c, struct err **err)
 	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
 	_cleanup_free_ char *loop = NULL;
 
+	if (c->storage == CTM_STORAGE_LAYERED)
+		return ctm_layer_mount(c, err);
 	if (!img || !rootfs)
 		return err_make(err, ENOMEM, "mount");
 	if (is_mounted(rootfs))
@@ -364,6 +370,8 @@ int ctm_umount(const struct ctm_config *c, struct err **err)
 {
 	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
 
+	if (c->storage == CTM_STORAGE_LAYERED)
+		return ctm_layer_umount(c, err);
 	if (!rootfs)
 		return err_make(err, ENOMEM, "umount");
 	if (!is_mounted(rootfs))
@@ -385,23 +393,36 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		return err_make(err, EINVAL, "create `%s`: `template` is required", c->name);
 	if (access(c->template, R_OK) < 0)
 		return err_make(err, errno, "create `%s`: template `%s`", c->name, c->template);
-	if (mkdir(c->dir, 0711) < 0)
+	/*
+	 * 0710, group the container's root group: its root must reach rootfs/,
+	 * and no other host user may (a set-uid file made inside would run as
+	 * uid_base for whoever can reach it).
+	 */
+	if (mkdir(c->dir, 0710) < 0)
 		return err_make(err, errno, "create `%s`: mkdir `%s`", c->name, c->dir);
+	if (chown(c->dir, 0, c->uid_base) < 0 || chmod(c->dir, 0710) < 0) {
+		r = err_make(err, errno, "create `%s`: chown `%s`", c->name, c->dir);
+		rmdir(c->dir);
+		return r;
+	}
 	r = ct_disk_create(img, c->disk_size, c->disk_alloc, err);
+	/* layered: the template once per host, under an overlay (layer.c) */
+	if (r == 0 && c->storage == CTM_STORAGE_LAYERED)
+		r = ctm_layer_prepare(c, err);
 	if (r == 0)
 		r = ctm_mount(c, err);
-	if (r == 0) {
+	if (r == 0 && c->storage == CTM_STORAGE_IMAGE) {
 		const char *tar[] = { "tar",	   "--numeric-owner",
 				      "--xattrs",  "--xattrs-include=*",
 				      "--acls",	   "-xpf",
 				      c->template, "-C",
 				      rootfs,	   NULL };
 
-		r = run_cmd(tar, err);
+		r = ctm_run_cmd(tar, err);
 		if (r < 0)
 			err_wrap(err, "unpack `%s`", c->template);
 	}
-	if (r == 0)
+	if (r == 0 && c->storage == CTM_STORAGE_IMAGE)
 		r = shift_tree(rootfs, c->uid_base, c->uid_size, err);
 	if (r == 0)
 		r = write_identity(c, rootfs, err);
@@ -410,6 +431,8 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 	if (r < 0) {
 		err_wrap(err, "create `%s`", c->name);
 		ctm_umount(c, NULL);
+		if (c->storage == CTM_STORAGE_LAYERED)
+			ctm_layer_remove(c, NULL);
 		unlink(img);
 		rmdir(rootfs);
 		rmdir(c->dir);
@@ -424,14 +447,16 @@ int ctm_destroy(const struct ctm_config *c, struct err **err)
 	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
 	_cleanup_free_ char *bundle = ctm_path(c, false, "bundle/config.json");
 	_cleanup_free_ char *bdir = ctm_path(c, false, "bundle");
+	_cleanup_free_ char *tun = ctm_path(c, false, "dev-net-tun");
 
-	if (!img || !rootfs || !bundle || !bdir)
+	if (!img || !rootfs || !bundle || !bdir || !tun)
 		return err_make(err, ENOMEM, "destroy");
-	if (ctm_umount(c, err) < 0)
+	if (ctm_umount(c, err) < 0 ||
+	    (c->storage == CTM_STORAGE_LAYERED && ctm_layer_remove(c, err) < 0))
 		return err_wrap(err, "destroy `%s`", c->name);
 	if ((unlink(img) < 0 && errno != ENOENT) || (rmdir(rootfs) < 0 && errno != ENOENT) ||
-	    (unlink(bundle) < 0 && errno != ENOENT) || (rmdir(bdir) < 0 && errno != ENOENT) ||
-	    (rmdir(c->dir) < 0 && errno != ENOENT))
+	    (unlink(tun) < 0 && errno != ENOENT) || (unlink(bundle) < 0 && errno != ENOENT) ||
+	    (rmdir(bdir) < 0 && errno != ENOENT) || (rmdir(c->dir) < 0 && errno != ENOENT))
 		return err_make(err, errno, "destroy `%s`: remove `%s`", c->name, c->dir);
 	return 0;
 }

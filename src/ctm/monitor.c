@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
@@ -259,6 +260,19 @@ static int setup_net(struct mon *m, struct err **err)
 	return 0;
 }
 
+/* The node spec.c binds to /dev/net/tun when the container has the feature. */
+static int make_tun_node(const struct ctm_config *c, struct err **err)
+{
+	_cleanup_free_ char *p = ctm_path(c, false, "dev-net-tun");
+
+	if (!p)
+		return err_make(err, ENOMEM, "tun");
+	unlink(p);
+	if (mknod(p, S_IFCHR | 0666, makedev(10, 200)) < 0 || chmod(p, 0666) < 0)
+		return err_make(err, errno, "mknod `%s`", p);
+	return 0;
+}
+
 static bool stale_record(const struct ctm_config *c)
 {
 	_cleanup_free_ char *p = NULL;
@@ -286,6 +300,8 @@ static int boot(struct mon *m, struct err **err)
 		m->init = ctm_detect_init(rootfs);
 	else
 		m->init = m->c->init;
+	if (m->c->tun && make_tun_node(m->c, err) < 0)
+		return -EIO;
 	if (write_spec(m, err) < 0)
 		return -EIO;
 	/* a container record left by a crashed monitor */

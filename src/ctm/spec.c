@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "ct/cgroup.h"
 #include "ct/lxcfs.h"
 #include "ctm/ctm.h"
 
@@ -142,6 +144,32 @@ static json_t *devices(const struct ctm_config *c)
 	return d;
 }
 
+/* Whether this host's memory controller is on cgroup v2 (read each time, never configured). */
+static bool memory_on_v2(void)
+{
+	enum cg_layout l;
+	struct err *e = NULL;
+	bool v2 = cg_detect(&l, &e) == 0 && l == CG_V2;
+
+	err_free(&e);
+	return v2;
+}
+
+/*
+ * v2's soft edge, 1/16 under memory.max: above memory.high the kernel
+ * throttles the container and reclaims from it (to swap, when it has vswap)
+ * before the hard limit OOM-kills, as vswap's soft overcommit did on
+ * OpenVZ. v1 has no such level (soft_limit_in_bytes only matters under
+ * global pressure), so it is set on v2 only, through linux.resources.unified.
+ */
+static json_t *memory_high(uint64_t memory)
+{
+	char v[24];
+
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)(memory - memory / 16));
+	return json_pack("{s:s}", "memory.high", v);
+}
+
 static json_t *resources(const struct ctm_config *c)
 {
 	json_t *r = json_object();
@@ -161,6 +189,8 @@ static json_t *resources(const struct ctm_config *c)
 		json_object_set_new(r, "pids", json_pack("{s:I}", "limit", (json_int_t)c->pids));
 	if (c->io_weight)
 		json_object_set_new(r, "blockIO", json_pack("{s:i}", "weight", c->io_weight));
+	if (memory_on_v2())
+		json_object_set_new(r, "unified", memory_high(c->memory));
 	json_object_set_new(r, "devices", devices(c));
 	return r;
 }
@@ -218,13 +248,25 @@ json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *roo
 		json_array());
 	if (!s)
 		return err_make(err, ENOMEM, "spec"), NULL;
-	if (c->tun)
-		json_array_append_new(json_object_get(json_object_get(s, "linux"), "devices"),
-				      json_pack("{s:s, s:s, s:i, s:i, s:i}", "path", "/dev/net/tun",
-						"type", "c", "major", 10, "minor", 200, "fileMode",
-						0666));
+	/*
+	 * /dev/net/tun: a node of our own (0666, in DIR, which is not nodev),
+	 * bound in; binding the host's node would carry its mode, 0600 where no
+	 * udev opened it up, which root inside (not root outside) cannot open.
+	 */
+	if (c->tun) {
+		char src[4200];
+
+		snprintf(src, sizeof(src), "%s/dev-net-tun", c->dir);
+		json_array_append_new(json_object_get(s, "mounts"),
+				      mnt("/dev/net/tun", "bind", src, "bind,nosuid,noexec"));
+	}
+	/*
+	 * the init gets the console as stdio, not as its controlling terminal
+	 * (LXC's way): else no getty on /dev/console could make it its own
+	 */
+	json_object_set_new(s, "annotations", json_pack("{s:s}", "org.vps.console", "noctty"));
 	if (c->sysinfo)
-		json_object_set_new(s, "annotations",
-				    json_pack("{s:s}", "org.vps.sysinfo", "cgroup"));
+		json_object_set_new(json_object_get(s, "annotations"), "org.vps.sysinfo",
+				    json_string("cgroup"));
 	return s;
 }

@@ -161,3 +161,18 @@ def ct_rootfs():
         if not p.exists():
             pytest.fail(f"{p} is not built: ninja -C {BUILD}")
     return mkrootfs()
+
+
+@pytest.fixture
+def ctm(tmp_path):
+    """Makes system containers for vps-ctm tests (framework/ctm.py):
+    ctm(**config) -> a Ctm (busybox template unless template_name= says),
+    every one stopped, destroyed and checked for leftovers (mounts, loop
+    devices, cgroups, veths) when the test ends, pass or fail."""
+    from framework.ctm import VPS_CTM, CtmFactory
+
+    if not VPS_CTM.exists():
+        pytest.fail(f"{VPS_CTM} is not built: ninja -C $VPS_BUILD")
+    f = CtmFactory(tmp_path)
+    yield f
+    f.cleanup()
