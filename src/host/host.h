@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's context: where its files are, where the programs it runs
+ * are, and its store. One per vpsd; passed to every kind operation.
+ */
+#ifndef VPS_HOST_HOST_H
+#define VPS_HOST_HOST_H
+
+#include "host/store.h"
+
+struct host {
+	char *data_dir; /* /var/lib/vps */
+	char *run_dir; /* /run/vps */
+	char *bin_dir; /* where vps-ctm, vps-ct, vps-vmm are (beside vpsd by default) */
+	char *self; /* vpsd's own path: the keeper is vpsd run as `vps-keeper` */
+	char *mktemplate; /* the ct template builder */
+	struct store *store;
+};
+
+/* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */
+char *host_vps_dir(const struct host *h, const char *name, const char *leaf);
+char *host_vps_run(const struct host *h, const char *name, const char *leaf);
+/* BIN/prog; caller frees. */
+char *host_bin(const struct host *h, const char *prog);
+
+#endif

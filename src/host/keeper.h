@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The keeper of one VPS's monitor (keeper.c). */
+#ifndef VPS_HOST_KEEPER_H
+#define VPS_HOST_KEEPER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+/* `vpsd keep ...`: the keeper itself; returns its exit status. */
+int keeper_main(int argc, char **argv);
+/* Start a keeper (detached: not our child) for the monitor argv. */
+int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (*restart_on)(int),
+		 char *const *monitor_argv, struct err **err);
+/* The live keeper's pid for this VPS, or -1. */
+pid_t keeper_pid(const char *run_dir, const char *name);
+/* The same, and when the pid file is missing, the keeper found in /proc. */
+pid_t keeper_find(const char *run_dir, const char *name);
+/* The monitor's last exit status, or -1. */
+int keeper_last_exit(const char *run_dir);
+
+#endif

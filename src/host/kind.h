@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What a kind of VPS must offer the daemon. The daemon never branches on
+ * kind or engine: it finds the table by the pair and calls it. Every
+ * operation gets a copy of the VPS record; none touches the store.
+ *
+ * The monitor (vps-ctm, vps-vmm, qemu) runs under a keeper process
+ * (keeper.c) that outlives the daemon; its control socket is how the
+ * kind talks to a running VPS.
+ */
+#ifndef VPS_HOST_KIND_H
+#define VPS_HOST_KIND_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "host/host.h"
+#include "host/vps.h"
+
+struct kind_ops {
+	const char *kind, *engine; /* "ct" "ctm" | "vm" "vmm" | "vm" "qemu" */
+	/* the file in the run dir whose appearance means the monitor is up (NULL: control.sock) */
+	const char *ready_leaf;
+	/* kind-specific checks at create: template exists, boot mode, ... */
+	int (*validate)(struct host *h, const struct vps *v, struct err **err);
+	/*
+	 * Make the persistent files in host_vps_dir(NAME) (which exists and is
+	 * empty). `password` may be NULL. On failure leave the directory empty.
+	 */
+	int (*create)(struct host *h, const struct vps *v, const char *password, struct err **err);
+	/* The monitor's argv (NULL-terminated; strings and array malloc'd). */
+	char **(*monitor_argv)(struct host *h, const struct vps *v, struct err **err);
+	/* Whether the monitor's exit status asks for a restart (a guest reboot). */
+	bool (*restart_on)(int status);
+	/* Ask the guest to power off (its own way); the keeper sees the end. */
+	int (*shutdown)(struct host *h, const struct vps *v, int timeout, struct err **err);
+	/* Stop it now. */
+	int (*kill)(struct host *h, const struct vps *v, struct err **err);
+	/* Apply changed limits to the running VPS: 1 live, 0 next start, <0 error. */
+	int (*set_live)(struct host *h, const struct vps *old, const struct vps *v,
+			struct err **err);
+	/* Add the monitor's live view (state, stats) to out. */
+	void (*status)(struct host *h, const struct vps *v, json_t *out);
+	/* Path of the console socket (caller frees), NULL if none. */
+	char *(*console)(struct host *h, const struct vps *v);
+	/* Run a command inside (ct): status, output. NULL if the kind cannot. */
+	int (*exec)(struct host *h, const struct vps *v, char *const *args, json_t **out,
+		    struct err **err);
+	/* Remove the persistent files (the VPS is stopped). */
+	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
+};
+
+const struct kind_ops *kind_find(const char *kind, const char *engine);
+
+extern const struct kind_ops kind_ct;
+extern const struct kind_ops kind_vm_vmm;
+extern const struct kind_ops kind_vm_qemu;
+
+/* One JSON request on a JSON-lines control socket (vps-ctm, vps-vmm). */
+json_t *kind_ctl(const char *socket_path, json_t *request, int timeout_ms, struct err **err);
+
+#endif

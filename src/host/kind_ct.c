@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The `ct` kind: system containers through vps-ctm (docs/ctm.md). The
+ * VPS's directory holds `ct.json`, vps-ctm's settings, and `ct/`, the
+ * container's own directory (disk image, rootfs mount point); the monitor's
+ * sockets are in the VPS's run directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "host/kind.h"
+
+static const char *const templates[] = { "busybox", "debian-12", NULL };
+
+static int ct_validate(struct host *h, const struct vps *v, struct err **err)
+{
+	if (!v->template)
+		return err_make(err, EINVAL,
+				"`template`: required for kind ct (busybox, debian-12)");
+	for (size_t i = 0; templates[i]; i++)
+		if (!strcmp(v->template, templates[i]))
+			return 0;
+	return err_make(err, EINVAL, "`template`: no ct template `%s` (busybox, debian-12)",
+			v->template);
+}
+
+/* Run argv with stdout captured (and stderr, when err_out); exit status or -errno. */
+static int run_capture(char *const *argv, char **out, char **err_out, int timeout_s)
+{
+	int po[2], pe[2], st = 0;
+	char *buf[2] = { NULL, NULL };
+	size_t len[2] = { 0, 0 };
+	pid_t pid;
+	time_t end = time(NULL) + timeout_s;
+
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]);
+		close(po[1]);
+		return -errno;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		/* work for vpsd dies with it: a restarted vpsd undoes what was half done */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+		dup2(nul, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	for (int open_fds = 2; open_fds > 0 && pid > 0;) {
+		struct pollfd p[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+		int left = (int)(end - time(NULL));
+
+		if (left <= 0 || poll(p, 2, left * 1000) <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			char chunk[4096], *nb;
+			ssize_t n;
+
+			if (!p[i].revents || p[i].fd < 0)
+				continue;
+			n = read(p[i].fd, chunk, sizeof(chunk));
+			if (n <= 0) {
+				close(i ? pe[0] : po[0]);
+				*(i ? &pe[0] : &po[0]) = -1;
+				open_fds--;
+				continue;
+			}
+			if (len[i] < (1 << 20) && (nb = realloc(buf[i], len[i] + n + 1))) {
+				buf[i] = nb;
+				memcpy(buf[i] + len[i], chunk, n);
+				len[i] += n;
+				buf[i][len[i]] = 0;
+			}
+		}
+	}
+	if (po[0] >= 0)
+		close(po[0]);
+	if (pe[0] >= 0)
+		close(pe[0]);
+	if (pid < 0)
+		return -EAGAIN;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	*out = buf[0] ? buf[0] : strdup("");
+	if (err_out)
+		*err_out = buf[1] ? buf[1] : strdup("");
+	else
+		free(buf[1]);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *first_line(char *s)
+{
+	char *nl = s ? strchr(s, '\n') : NULL;
+
+	if (nl)
+		*nl = 0;
+	return s;
+}
+
+/* vps-ctm's settings for this VPS; password only in the file create reads. */
+static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tarball,
+			    const char *password)
+{
+	_cleanup_free_ char *dir = host_vps_dir(h, v->name, "ct");
+	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+	json_t *keys = json_array();
+	json_t *j;
+
+	for (unsigned int i = 0; i < v->nr_ssh_keys; i++)
+		json_array_append_new(keys, json_string(v->ssh_keys[i]));
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:s, s:o}", "name", v->name, "dir",
+		      dir, "run_dir", run, "memory", (json_int_t)v->ram, "swap",
+		      (json_int_t)v->swap, "disk", (json_int_t)v->disk, "cpus", v->cpus, "uid_base",
+		      (json_int_t)v->uid_base, "hostname", v->hostname, "ssh_keys", keys);
+	if (j && tarball)
+		json_object_set_new(j, "template", json_string(tarball));
+	if (j && password)
+		json_object_set_new(j, "root_password", json_string(password));
+	if (j && v->io_weight)
+		json_object_set_new(j, "io_weight", json_integer(v->io_weight));
+	return j;
+}
+
+static int write_json(const char *path, json_t *j, struct err **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return err_make(err, ENOMEM, "write `%s`", path);
+	if (json_dump_file(j, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 || chmod(tmp, 0600) < 0 ||
+	    rename(tmp, path) < 0) {
+		unlink(tmp);
+		return err_make(err, errno ? errno : EIO, "write `%s`", path);
+	}
+	return 0;
+}
+
+static int ctm_run_cmd(struct host *h, char *const *args, struct err **err)
+{
+	_cleanup_free_ char *out = NULL, *errs = NULL;
+	int r = run_capture(args, &out, &errs, 600);
+
+	if (r < 0)
+		return err_make(err, -r, "run `%s`", args[0]);
+	if (r == 127)
+		return err_make(err, ENOENT, "cannot run `%s`", args[0]);
+	if (r != 0)
+		return err_make(err, EIO, "%s",
+				*errs ? first_line(strstr(errs, "error: ") ?
+							   strstr(errs, "error: ") + 7 :
+							   errs) :
+					"vps-ctm failed");
+	return 0;
+}
+
+static int ct_create(struct host *h, const struct vps *v, const char *password, struct err **err)
+{
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
+	_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-create.json");
+	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
+	_cleanup_free_ char *tarball = NULL, *errs = NULL;
+	char *mk[] = { h->mktemplate, v->template, NULL };
+	json_t *j;
+	int r;
+
+	/* the template's tarball, built on first use (debian-12: ~45 s) */
+	r = run_capture(mk, &tarball, &errs, 900);
+	if (r != 0 || !tarball || !*first_line(tarball))
+		return err_make(err, EIO, "template `%s`: %s", v->template,
+				errs && *errs ? first_line(errs) : "mktemplate failed");
+	j = ctm_settings(h, v, tarball, password);
+	r = write_json(tmp, j, err);
+	json_decref(j);
+	if (r < 0)
+		return r;
+	{
+		char *args[] = { ctm, "create", tmp, NULL };
+
+		r = ctm_run_cmd(h, args, err);
+	}
+	unlink(tmp); /* it held the password */
+	if (r < 0)
+		return r;
+	j = ctm_settings(h, v, NULL, NULL);
+	r = write_json(cfg, j, err);
+	json_decref(j);
+	return r;
+}
+
+static char **ct_monitor_argv(struct host *h, const struct vps *v, struct err **err)
+{
+	char **a = calloc(4, sizeof(char *));
+
+	if (!a || !(a[0] = host_bin(h, "vps-ctm")) || !(a[1] = strdup("run")) ||
+	    !(a[2] = host_vps_dir(h, v->name, "ct.json"))) {
+		if (a)
+			for (int i = 0; i < 3; i++)
+				free(a[i]);
+		free(a);
+		return err_make(err, ENOMEM, "monitor"), NULL;
+	}
+	return a;
+}
+
+static bool ct_restart_on(int status)
+{
+	return false; /* vps-ctm restarts a rebooting container itself */
+}
+
+static json_t *ctl(struct host *h, const struct vps *v, json_t *req, struct err **err)
+{
+	_cleanup_free_ char *sock = host_vps_run(h, v->name, "control.sock");
+	json_t *r = sock ? kind_ctl(sock, req, 10000, err) : NULL;
+
+	json_decref(req);
+	return r;
+}
+
+static int ct_shutdown(struct host *h, const struct vps *v, int timeout, struct err **err)
+{
+	json_t *r = ctl(h, v, json_pack("{s:s, s:i}", "cmd", "shutdown", "timeout", timeout), err);
+
+	json_decref(r);
+	return r ? 0 : -EIO;
+}
+
+static int ct_kill(struct host *h, const struct vps *v, struct err **err)
+{
+	json_t *r = ctl(h, v, json_pack("{s:s}", "cmd", "stop"), err);
+
+	json_decref(r);
+	return r ? 0 : -EIO;
+}
+
+static int ct_set_live(struct host *h, const struct vps *old, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
+	json_t *j = ctm_settings(h, v, NULL, NULL), *req, *r;
+	int rc = write_json(cfg, j, err);
+	bool live;
+
+	json_decref(j);
+	if (rc < 0)
+		return rc;
+	if (strcmp(v->state, "running"))
+		return 0;
+	req = json_pack("{s:s, s:I, s:I, s:f}", "cmd", "set", "memory", (json_int_t)v->ram, "swap",
+			(json_int_t)v->swap, "cpus", v->cpus);
+	if (v->io_weight)
+		json_object_set_new(req, "io_weight", json_integer(v->io_weight));
+	r = ctl(h, v, req, err);
+	if (!r)
+		return -EIO;
+	live = json_is_true(json_object_get(r, "live"));
+	json_decref(r);
+	if (v->disk != old->disk) {
+		char size[32];
+
+		snprintf(size, sizeof(size), "%lluM", (unsigned long long)(v->disk >> 20));
+		r = ctl(h, v, json_pack("{s:s, s:s}", "cmd", "grow", "disk", size), err);
+		if (!r)
+			return -EIO;
+		json_decref(r);
+	}
+	return live ? 1 : 0;
+}
+
+static void ct_status(struct host *h, const struct vps *v, json_t *out)
+{
+	json_t *st = ctl(h, v, json_pack("{s:s}", "cmd", "state"), NULL);
+	json_t *stats = ctl(h, v, json_pack("{s:s}", "cmd", "stats"), NULL);
+
+	if (st) {
+		json_object_set(out, "monitor", st);
+		json_decref(st);
+	}
+	if (stats) {
+		json_object_del(stats, "ok");
+		json_object_set(out, "stats", stats);
+		json_decref(stats);
+	}
+}
+
+static char *ct_console(struct host *h, const struct vps *v)
+{
+	return host_vps_run(h, v->name, "console.sock");
+}
+
+static int ct_exec(struct host *h, const struct vps *v, char *const *args, json_t **out,
+		   struct err **err)
+{
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
+	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
+	_cleanup_free_ char *o = NULL, *e = NULL;
+	char *argv[72] = { ctm, "exec", cfg, "--" };
+	size_t n = 4;
+	int st;
+
+	for (; *args && n < 71; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	st = run_capture(argv, &o, &e, 120);
+	if (st < 0)
+		return err_make(err, -st, "exec in `%s`", v->name);
+	*out = json_pack("{s:i, s:s, s:s}", "status", st, "stdout", o, "stderr", e);
+	return 0;
+}
+
+static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
+	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
+	char *args[] = { ctm, "destroy", cfg, NULL };
+	int r;
+
+	if (access(cfg, F_OK) < 0) {
+		/* a create cut short: its settings are still in the create file */
+		_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-create.json");
+
+		if (access(tmp, F_OK) < 0)
+			return 0;
+		args[2] = tmp;
+		r = ctm_run_cmd(h, args, err);
+		if (r == 0)
+			unlink(tmp);
+		return r;
+	}
+	r = ctm_run_cmd(h, args, err);
+	if (r == 0)
+		unlink(cfg);
+	return r;
+}
+
+const struct kind_ops kind_ct = {
+	.kind = "ct",
+	.engine = "ctm",
+	.validate = ct_validate,
+	.create = ct_create,
+	.monitor_argv = ct_monitor_argv,
+	.restart_on = ct_restart_on,
+	.shutdown = ct_shutdown,
+	.kill = ct_kill,
+	.set_live = ct_set_live,
+	.status = ct_status,
+	.console = ct_console,
+	.exec = ct_exec,
+	.destroy = ct_destroy,
+};

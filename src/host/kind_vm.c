@@ -1,0 +1,1100 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The `vm` kind, on two engines: `vmm` (vps-vmm, our KVM monitor,
+ * docs/vmm.md) and `qemu` (Debian's qemu-system-x86_64, which falls back to
+ * its software CPU where the host has no VMX/SVM). Both boot the same files.
+ *
+ * The VPS's directory holds, from create on:
+ *   disk.img        the root disk: a sparse copy of the template's
+ *                   rootfs.img grown to the plan's disk, with the hostname,
+ *                   root password and SSH keys written in (loop mount)
+ *   swap.img        a sparse swap disk (mkswap -L vps-swap) when the plan
+ *                   has swap; the template's vps-swap.service turns it on
+ *   vmlinuz, initrd.img   the template's kernel, copied so the VM does not
+ *                   depend on the template cache (linux boot)
+ *   vm.json         vps-vmm's configuration (its keys are its flags)
+ * and the run directory the monitor's sockets: console.sock, control.sock
+ * (vps-vmm, JSON lines through kind_ctl) or qmp.sock (QEMU, QMP below).
+ *
+ * Templates come from src/host/templates/mkvmtemplate, which prints a
+ * directory holding vmlinuz, initrd.img and rootfs.img.
+ */
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "ct/disk.h"
+#include "host/kind.h"
+#include "host/kind_vm.h"
+
+static const char *const templates[] = { "debian-12", NULL };
+
+#define VM_MIN_RAM (64ULL << 20) /* a Debian guest needs this much to boot */
+#define VM_MAX_CPUS 64 /* vps-vmm's limit */
+#define VM_CMDLINE "console=ttyS0 root=/dev/vda rw quiet"
+#define VM_CTL_TIMEOUT_MS 10000
+
+/* --- small helpers ------------------------------------------------------ */
+
+static char *vm_file(struct host *h, const struct vps *v, const char *leaf)
+{
+	return host_vps_dir(h, v->name, leaf);
+}
+
+static int vm_cpus(const struct vps *v)
+{
+	int n = (int)ceil(v->cpus);
+
+	return n < 1 ? 1 : n;
+}
+
+/* Run argv (execvp) with stdin/stdout on /dev/null and stderr captured. */
+static int run_quiet(const char *const *argv, struct err **err)
+{
+	int p[2], st;
+	char buf[512];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_make(err, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return err_make(err, errno, "fork");
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(p[1], 2);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(2, "exec: %s", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 && len < sizeof(buf) - 1)
+		len += n;
+	close(p[0]);
+	buf[len] = 0;
+	if (strchr(buf, '\n'))
+		*strchr(buf, '\n') = 0;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return err_make(err, errno, "wait for `%s`", argv[0]);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return err_make(err, EIO, "`%s` failed (status %d)%s%s", argv[0],
+				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+				*buf ? ": " : "", buf);
+	return 0;
+}
+
+/* The first line argv prints on stdout (the template scripts' answer). */
+static int run_line(const char *const *argv, char **line, struct err **err)
+{
+	int p[2], e[2], st;
+	char out[4096], msg[512];
+	size_t olen = 0, elen = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_make(err, errno, "pipe");
+	if (pipe2(e, O_CLOEXEC) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return err_make(err, errno, "pipe");
+	}
+	pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+
+		dup2(nul, 0);
+		dup2(p[1], 1);
+		dup2(e[1], 2);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(2, "exec: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	close(e[1]);
+	if (pid < 0) {
+		close(p[0]);
+		close(e[0]);
+		return err_make(err, errno, "fork");
+	}
+	/* stdout is one line; stderr is progress, of which the last line counts */
+	for (int open_fds = 2; open_fds;) {
+		struct pollfd pf[2] = { { p[0], POLLIN, 0 }, { e[0], POLLIN, 0 } };
+		char chunk[1024];
+
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (!pf[i].revents || pf[i].fd < 0)
+				continue;
+			n = read(pf[i].fd, chunk, sizeof(chunk));
+			if (n <= 0) {
+				close(i ? e[0] : p[0]);
+				*(i ? &e[0] : &p[0]) = -1;
+				open_fds--;
+			} else if (i == 0) {
+				size_t k = (size_t)n < sizeof(out) - 1 - olen ?
+						   (size_t)n :
+						   sizeof(out) - 1 - olen;
+				memcpy(out + olen, chunk, k);
+				olen += k;
+			} else {
+				/* keep the tail: the error is the last line */
+				if (elen + n > sizeof(msg) - 1) {
+					size_t drop = elen + n - (sizeof(msg) - 1);
+
+					drop = drop > elen ? elen : drop;
+					memmove(msg, msg + drop, elen - drop);
+					elen -= drop;
+				}
+				if ((size_t)n > sizeof(msg) - 1)
+					n = sizeof(msg) - 1;
+				memcpy(msg + elen, chunk, n);
+				elen += n;
+			}
+		}
+	}
+	out[olen] = 0;
+	msg[elen] = 0;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return err_make(err, errno, "wait for `%s`", argv[0]);
+	if (strchr(out, '\n'))
+		*strchr(out, '\n') = 0;
+	while (elen && msg[elen - 1] == '\n')
+		msg[--elen] = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || !*out)
+		return err_make(err, EIO, "%s",
+				*msg ? (strrchr(msg, '\n') ? strrchr(msg, '\n') + 1 : msg) :
+				       "failed");
+	*line = strdup(out);
+	return *line ? 0 : err_make(err, ENOMEM, "`%s`", argv[0]);
+}
+
+static int write_json(const char *path, json_t *j, struct err **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+
+	if (!j)
+		return err_make(err, ENOMEM, "write `%s`", path);
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return err_make(err, ENOMEM, "write `%s`", path);
+	errno = 0;
+	if (json_dump_file(j, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 || chmod(tmp, 0600) < 0 ||
+	    rename(tmp, path) < 0) {
+		int e = errno ? errno : EIO;
+
+		unlink(tmp);
+		return err_make(err, e, "write `%s`", path);
+	}
+	return 0;
+}
+
+/*
+ * Copy src to a new file dst (0600): a reflink where the filesystem shares
+ * blocks, else data extents only (SEEK_DATA/SEEK_HOLE), so holes stay holes.
+ */
+static int sparse_copy(const char *src, const char *dst, struct err **err)
+{
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out = -1;
+	struct stat st;
+	off_t pos = 0;
+
+	if (in < 0 || fstat(in, &st) < 0)
+		return err_make(err, errno, "open `%s`", src);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return err_make(err, errno, "create `%s`", dst);
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	while (pos < st.st_size) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole left */
+		if (data < 0)
+			goto fail;
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			goto fail;
+		for (off_t o = data; o < hole;) {
+			loff_t ri = o, wo = o;
+			ssize_t n = copy_file_range(in, &ri, out, &wo, hole - o, 0);
+
+			if (n <= 0) {
+				if (n == 0)
+					errno = EIO;
+				goto fail;
+			}
+			o += n;
+		}
+		pos = hole;
+	}
+	if (ftruncate(out, st.st_size) < 0)
+		goto fail;
+	return 0;
+fail:
+	err_make(err, errno, "copy `%s` to `%s`", src, dst);
+	unlink(dst);
+	return -EIO;
+}
+
+/* --- the template ------------------------------------------------------- */
+
+/*
+ * The VM template builder: $VPS_MKVMTEMPLATE, else beside the ct one in the
+ * source tree (src/ct/templates/ -> src/host/templates/), else in bin_dir.
+ */
+static char *mkvmtemplate_path(struct host *h)
+{
+	const char *env = getenv("VPS_MKVMTEMPLATE");
+	char *p = NULL;
+
+	if (env && *env)
+		return strdup(env);
+	if (h->mktemplate) {
+		_cleanup_free_ char *dup = strdup(h->mktemplate);
+
+		if (dup &&
+		    asprintf(&p, "%s/../../host/templates/mkvmtemplate", dirname(dup)) >= 0 &&
+		    access(p, X_OK) == 0)
+			return p;
+		free(p);
+		p = NULL;
+	}
+	return host_bin(h, "mkvmtemplate");
+}
+
+static int template_dir(struct host *h, const struct vps *v, char **dir, struct err **err)
+{
+	_cleanup_free_ char *mk = mkvmtemplate_path(h);
+	const char *argv[] = { mk, v->template, NULL };
+
+	if (!mk)
+		return err_make(err, ENOMEM, "template");
+	if (run_line(argv, dir, err) < 0)
+		return err_wrap(err, "template `%s`", v->template);
+	return 0;
+}
+
+/* --- files inside the guest's disk -------------------------------------- */
+
+static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC | O_NOFOLLOW,
+				.mode = (flags & O_CREAT) ? mode : 0,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+
+	return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+static int put_file(int rootfd, const char *path, const char *text, mode_t mode, struct err **err)
+{
+	_cleanup_close_ int fd = open_in_root(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	if (fd < 0)
+		return err_make(err, errno, "open `%s` in the disk", path);
+	if (write_all(fd, text, strlen(text)) < 0 || fchmod(fd, mode) < 0 || fchown(fd, 0, 0) < 0 ||
+	    fsync(fd) < 0)
+		return err_make(err, errno, "write `%s` in the disk", path);
+	return 0;
+}
+
+/* Replace root's password field in /etc/shadow with a SHA-512 crypt hash. */
+static int set_root_password(int rootfd, const char *password, struct err **err)
+{
+	_cleanup_close_ int fd = open_in_root(rootfd, "/etc/shadow", O_RDWR, 0);
+	_cleanup_free_ char *text = NULL, *out = NULL;
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data cd;
+	const char *hash, *line, *end;
+	size_t len = 0, cap = 1 << 20;
+	ssize_t n;
+
+	if (fd < 0)
+		return err_make(err, errno, "open `/etc/shadow` in the disk");
+	if (!(text = malloc(cap + 1)))
+		return err_make(err, ENOMEM, "read `/etc/shadow`");
+	while (len < cap && (n = read(fd, text + len, cap - len)) > 0)
+		len += n;
+	text[len] = 0;
+	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
+		return err_make(err, errno, "make a password salt");
+	memset(&cd, 0, sizeof(cd));
+	hash = crypt_r(password, salt, &cd);
+	explicit_bzero(&cd.input, sizeof(cd.input));
+	if (!hash || hash[0] == '*')
+		return err_make(err, errno ? errno : EINVAL, "hash the root password");
+	if (strncmp(text, "root:", 5) == 0)
+		line = text;
+	else if ((line = strstr(text, "\nroot:")))
+		line++;
+	else
+		return err_make(err, ENOENT, "`/etc/shadow` has no root line");
+	end = strchr(line + 5, ':');
+	if (!end)
+		return err_make(err, EINVAL, "`/etc/shadow`: bad root line");
+	if (asprintf(&out, "%.*s%s%s", (int)(line + 5 - text), text, hash, end) < 0)
+		return err_make(err, ENOMEM, "`/etc/shadow`");
+	if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0 ||
+	    write_all(fd, out, strlen(out)) < 0 || fsync(fd) < 0)
+		return err_make(err, errno, "write `/etc/shadow`");
+	return 0;
+}
+
+static int set_ssh_keys(int rootfd, const struct vps *v, struct err **err)
+{
+	_cleanup_close_ int root = open_in_root(rootfd, "/root", O_PATH | O_DIRECTORY, 0);
+	_cleanup_close_ int fd = -1;
+
+	if (root < 0)
+		return err_make(err, errno, "open `/root` in the disk");
+	if (mkdirat(root, ".ssh", 0700) < 0 && errno != EEXIST)
+		return err_make(err, errno, "mkdir `/root/.ssh`");
+	fd = open_in_root(rootfd, "/root/.ssh/authorized_keys", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return err_make(err, errno, "open `/root/.ssh/authorized_keys`");
+	for (unsigned int i = 0; i < v->nr_ssh_keys; i++)
+		if (write_all(fd, v->ssh_keys[i], strlen(v->ssh_keys[i])) < 0 ||
+		    write_all(fd, "\n", 1) < 0)
+			return err_make(err, errno, "write `/root/.ssh/authorized_keys`");
+	if (fchmod(fd, 0600) < 0 || fsync(fd) < 0)
+		return err_make(err, errno, "write `/root/.ssh/authorized_keys`");
+	return 0;
+}
+
+/* The VPS's identity, written into its mounted root. */
+static int inject(const char *root, const struct vps *v, const char *password, struct err **err)
+{
+	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *hosts = NULL, *hn = NULL;
+	const char *name = v->hostname && *v->hostname ? v->hostname : v->name;
+
+	if (rootfd < 0)
+		return err_make(err, errno, "open `%s`", root);
+	if (asprintf(&hn, "%s\n", name) < 0 ||
+	    asprintf(&hosts,
+		     "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n"
+		     "::1\t\tlocalhost ip6-localhost ip6-loopback\n",
+		     name) < 0)
+		return err_make(err, ENOMEM, "hostname");
+	if (put_file(rootfd, "/etc/hostname", hn, 0644, err) < 0 ||
+	    put_file(rootfd, "/etc/hosts", hosts, 0644, err) < 0)
+		return -EIO;
+	if (password && set_root_password(rootfd, password, err) < 0)
+		return -EIO;
+	if (v->nr_ssh_keys && set_ssh_keys(rootfd, v, err) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* Loop-mount the image at a directory beside it, inject, unmount. */
+static int inject_disk(struct host *h, const struct vps *v, const char *img, const char *password,
+		       struct err **err)
+{
+	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
+	_cleanup_free_ char *loop = NULL;
+	int r;
+
+	if (!mnt)
+		return err_make(err, ENOMEM, "mount");
+	if (mkdir(mnt, 0700) < 0)
+		return err_make(err, errno, "mkdir `%s`", mnt);
+	r = ct_disk_attach(img, false, &loop, err);
+	if (r == 0) {
+		r = ct_disk_mount(loop, mnt, false, err);
+		if (r < 0)
+			ct_disk_detach(loop, NULL);
+	}
+	if (r == 0) {
+		r = inject(mnt, v, password, err);
+		/* autoclear (armed by ct_disk_mount) frees the loop device */
+		if (ct_disk_umount(mnt, r < 0 ? NULL : err) < 0 && r == 0)
+			r = -EIO;
+	}
+	rmdir(mnt);
+	return r;
+}
+
+/* A sparse swap disk of `size` bytes, labelled for vps-swap.service. */
+static int make_swap(const char *path, uint64_t size, struct err **err)
+{
+	const char *argv[] = { "mkswap", "-q", "-L", "vps-swap", path, NULL };
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		return err_make(err, errno, "create `%s`", path);
+	if (run_quiet(argv, err) < 0)
+		return err_wrap(err, "swap disk");
+	return 0;
+}
+
+/* --- the monitor's settings --------------------------------------------- */
+
+static json_t *vmm_config(struct host *h, const struct vps *v)
+{
+	_cleanup_free_ char *kernel = vm_file(h, v, "vmlinuz");
+	_cleanup_free_ char *initrd = vm_file(h, v, "initrd.img");
+	_cleanup_free_ char *disk = vm_file(h, v, "disk.img");
+	_cleanup_free_ char *swap = vm_file(h, v, "swap.img");
+	_cleanup_free_ char *console = host_vps_run(h, v->name, "console.sock");
+	_cleanup_free_ char *control = host_vps_run(h, v->name, "control.sock");
+	_cleanup_free_ char *serial = NULL;
+	json_t *disks, *j;
+
+	if (!kernel || !initrd || !disk || !swap || !console || !control ||
+	    asprintf(&serial, "socket:%s", console) < 0)
+		return NULL;
+	disks = json_pack("[{s:s, s:s}]", "path", disk, "id", "root");
+	if (disks && v->swap)
+		json_array_append_new(disks, json_pack("{s:s, s:s}", "path", swap, "id", "swap"));
+	j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel, "initrd",
+		      initrd, "cmdline", VM_CMDLINE, "memory", (json_int_t)v->ram, "cpus",
+		      vm_cpus(v), "disk", disks, "serial", serial, "control", control);
+	return j;
+}
+
+static int write_vm_json(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *cfg = vm_file(h, v, "vm.json");
+	json_t *j = vmm_config(h, v);
+	int r;
+
+	if (!cfg || !j) {
+		json_decref(j);
+		return err_make(err, ENOMEM, "vm.json");
+	}
+	r = write_json(cfg, j, err);
+	json_decref(j);
+	return r;
+}
+
+/*
+ * Bring the disks to the plan before a start: the root disk grows offline
+ * (never shrinks), the swap disk is made again at its new size.
+ */
+static int sync_disks(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *disk = vm_file(h, v, "disk.img");
+	_cleanup_free_ char *swap = vm_file(h, v, "swap.img");
+	struct stat st;
+
+	if (!disk || !swap)
+		return err_make(err, ENOMEM, "disks");
+	if (stat(disk, &st) < 0)
+		return err_make(err, errno, "stat `%s`", disk);
+	if ((uint64_t)st.st_size < v->disk && !strcmp(v->boot, "linux") &&
+	    ct_disk_grow(disk, NULL, v->disk, err) < 0)
+		return err_wrap(err, "grow the disk");
+	if ((uint64_t)st.st_size < v->disk && strcmp(v->boot, "linux") &&
+	    truncate(disk, (off_t)v->disk) < 0)
+		return err_make(err, errno, "grow `%s`", disk);
+	if (!v->swap) {
+		unlink(swap);
+		return 0;
+	}
+	if (stat(swap, &st) == 0 && (uint64_t)st.st_size == v->swap)
+		return 0;
+	unlink(swap);
+	return make_swap(swap, v->swap, err);
+}
+
+/* --- validate, create, destroy ------------------------------------------ */
+
+static int vm_validate_common(const struct vps *v, struct err **err)
+{
+	if (v->ram < VM_MIN_RAM)
+		return err_make(err, EINVAL, "`ram`: a VM needs at least %llu MiB",
+				VM_MIN_RAM >> 20);
+	if (v->ram % 4096)
+		return err_make(err, EINVAL, "`ram`: whole pages (4 KiB) for a VM");
+	if (v->cpus <= 0 || vm_cpus(v) > VM_MAX_CPUS)
+		return err_make(err, EINVAL, "`cpus`: 1 to %d for a VM", VM_MAX_CPUS);
+	if (v->disk % CT_DISK_ALIGN)
+		return err_make(err, EINVAL, "`disk`: whole MiB for a VM");
+	if (!strcmp(v->boot, "firmware")) {
+		struct stat st;
+
+		if (v->template)
+			return err_make(err, EINVAL,
+					"`template`: firmware boot has no disk templates yet; "
+					"boot an `iso` or use boot linux");
+		if (!v->iso)
+			return err_make(err, EINVAL, "`iso`: required for firmware boot");
+		if (v->iso[0] != '/' || stat(v->iso, &st) < 0 || !S_ISREG(st.st_mode))
+			return err_make(err, ENOENT, "`iso`: no file `%s` on the host", v->iso);
+		return 0;
+	}
+	if (!v->template)
+		return err_make(err, EINVAL, "`template`: required for boot linux (debian-12)");
+	for (size_t i = 0; templates[i]; i++)
+		if (!strcmp(v->template, templates[i]))
+			return 0;
+	return err_make(err, EINVAL, "`template`: no VM template `%s` (debian-12)", v->template);
+}
+
+static int vmm_validate(struct host *h, const struct vps *v, struct err **err)
+{
+	(void)h;
+	if (!strcmp(v->boot, "firmware"))
+		return err_make(err, EINVAL,
+				"`boot`: vps-vmm cannot boot firmware yet; use engine qemu");
+	return vm_validate_common(v, err);
+}
+
+static int qemu_validate(struct host *h, const struct vps *v, struct err **err)
+{
+	(void)h;
+	return vm_validate_common(v, err);
+}
+
+static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz", "initrd.img",
+					"vm.json",  "vm.json.tmp", NULL };
+
+static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
+
+	/* a create killed half way may have left its mount */
+	if (mnt && access(mnt, F_OK) == 0) {
+		ct_disk_umount(mnt, NULL);
+		rmdir(mnt);
+	}
+	for (size_t i = 0; vm_files[i]; i++) {
+		_cleanup_free_ char *p = vm_file(h, v, vm_files[i]);
+
+		if (!p)
+			return err_make(err, ENOMEM, "destroy");
+		if (unlink(p) < 0 && errno != ENOENT)
+			return err_make(err, errno, "remove `%s`", p);
+	}
+	return 0;
+}
+
+static int vm_create(struct host *h, const struct vps *v, const char *password, struct err **err)
+{
+	_cleanup_free_ char *tdir = NULL, *src = NULL, *disk = vm_file(h, v, "disk.img");
+	struct stat st;
+	int r;
+
+	if (!disk)
+		return err_make(err, ENOMEM, "create");
+	if (!strcmp(v->boot, "firmware")) {
+		/* an empty disk for the installer on the ISO */
+		_cleanup_close_ int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+		if (fd < 0 || ftruncate(fd, (off_t)v->disk) < 0) {
+			r = err_make(err, errno, "create `%s`", disk);
+			goto fail;
+		}
+		goto disks;
+	}
+	r = template_dir(h, v, &tdir, err);
+	if (r < 0)
+		return r;
+	static const char *const copies[][2] = { { "vmlinuz", "vmlinuz" },
+						 { "initrd.img", "initrd.img" },
+						 { "rootfs.img", "disk.img" } };
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_free_ char *dst = vm_file(h, v, copies[i][1]);
+
+		free(src);
+		src = NULL;
+		if (!dst || asprintf(&src, "%s/%s", tdir, copies[i][0]) < 0) {
+			r = err_make(err, ENOMEM, "create");
+			goto fail;
+		}
+		r = sparse_copy(src, dst, err);
+		if (r < 0)
+			goto fail;
+	}
+	if (stat(src, &st) < 0) {
+		r = err_make(err, errno, "stat `%s`", src);
+		goto fail;
+	}
+	if (v->disk < (uint64_t)st.st_size) {
+		r = err_make(err, EINVAL, "`disk`: template `%s` needs at least %llu MiB",
+			     v->template, (unsigned long long)st.st_size >> 20);
+		goto fail;
+	}
+	r = inject_disk(h, v, disk, password, err);
+	if (r < 0)
+		goto fail;
+disks:
+	r = sync_disks(h, v, err);
+	if (r == 0)
+		r = write_vm_json(h, v, err);
+	if (r == 0)
+		return 0;
+fail:
+	vm_destroy(h, v, NULL);
+	return r;
+}
+
+/* --- monitor argv --------------------------------------------------------- */
+
+struct argv {
+	char **a;
+	size_t n, cap;
+	bool oom;
+};
+
+static void push(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void push(struct argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	if (a->oom)
+		return;
+	if (a->n + 2 > a->cap) {
+		char **na = realloc(a->a, (a->cap = a->cap ? a->cap * 2 : 32) * sizeof(char *));
+
+		if (!na) {
+			a->oom = true;
+			return;
+		}
+		a->a = na;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0) {
+		a->oom = true;
+		s = NULL;
+	}
+	va_end(ap);
+	a->a[a->n++] = s;
+	a->a[a->n] = NULL;
+}
+
+static char **argv_done(struct argv *a, struct err **err)
+{
+	if (!a->oom && a->a)
+		return a->a;
+	for (size_t i = 0; i < a->n; i++)
+		free(a->a[i]);
+	free(a->a);
+	return err_make(err, ENOMEM, "monitor argv"), NULL;
+}
+
+static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *cfg = vm_file(h, v, "vm.json");
+	_cleanup_free_ char *bin = host_bin(h, "vps-vmm");
+	struct argv a = { 0 };
+
+	if (sync_disks(h, v, err) < 0 || write_vm_json(h, v, err) < 0)
+		return NULL;
+	push(&a, "%s", bin);
+	push(&a, "--config");
+	push(&a, "%s", cfg);
+	return argv_done(&a, err);
+}
+
+bool kind_vm_hw_virt(void)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char line[4096];
+
+	if (access("/dev/kvm", R_OK | W_OK) < 0 || !(f = fopen("/proc/cpuinfo", "re")))
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		return strstr(line, " vmx") || strstr(line, " svm");
+	}
+	return false;
+}
+
+static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
+	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+	const char *bin = getenv("VPS_QEMU");
+	struct argv a = { 0 };
+
+	if (!dir || !run)
+		return err_make(err, ENOMEM, "monitor argv"), NULL;
+	if (sync_disks(h, v, err) < 0)
+		return NULL;
+	push(&a, "%s", bin && *bin ? bin : "qemu-system-x86_64");
+	push(&a, "-name");
+	push(&a, "%s", v->name);
+	push(&a, "-machine");
+	push(&a, "pc");
+	push(&a, "-accel");
+	/* no VMX/SVM (this machine's PVM): QEMU's software CPU */
+	push(&a, "%s", kind_vm_hw_virt() ? "kvm" : "tcg");
+	push(&a, "-cpu");
+	push(&a, "%s", kind_vm_hw_virt() ? "host" : "max");
+	push(&a, "-m");
+	push(&a, "%llu", (unsigned long long)(v->ram >> 20));
+	push(&a, "-smp");
+	push(&a, "%d", vm_cpus(v));
+	push(&a, "-nodefaults");
+	push(&a, "-display");
+	push(&a, "none");
+	push(&a, "-drive");
+	push(&a, "file=%s/disk.img,if=virtio,format=raw,discard=unmap", dir);
+	if (v->swap) {
+		push(&a, "-drive");
+		push(&a, "file=%s/swap.img,if=virtio,format=raw,discard=unmap", dir);
+	}
+	if (!strcmp(v->boot, "linux")) {
+		push(&a, "-kernel");
+		push(&a, "%s/vmlinuz", dir);
+		push(&a, "-initrd");
+		push(&a, "%s/initrd.img", dir);
+		push(&a, "-append");
+		push(&a, "%s", VM_CMDLINE);
+	} else {
+		push(&a, "-boot");
+		push(&a, "order=cd");
+		if (v->iso) {
+			push(&a, "-drive");
+			push(&a, "file=%s,media=cdrom,readonly=on", v->iso);
+		}
+	}
+	push(&a, "-device");
+	push(&a, "virtio-rng-pci");
+	push(&a, "-device");
+	push(&a, "virtio-balloon-pci,id=balloon0");
+	push(&a, "-serial");
+	push(&a, "unix:%s/console.sock,server=on,wait=off", run);
+	push(&a, "-qmp");
+	push(&a, "unix:%s/qmp.sock,server=on,wait=off", run);
+	return argv_done(&a, err);
+}
+
+static bool vmm_restart_on(int status)
+{
+	return status == 3; /* the guest asked for a reboot (docs/vmm.md) */
+}
+
+static bool qemu_restart_on(int status)
+{
+	(void)status;
+	return false; /* QEMU resets the guest in place */
+}
+
+/* --- vps-vmm's control socket ---------------------------------------------- */
+
+static json_t *vmm_ctl(struct host *h, const struct vps *v, json_t *req, struct err **err)
+{
+	_cleanup_free_ char *sock = host_vps_run(h, v->name, "control.sock");
+	json_t *r = sock && req ? kind_ctl(sock, req, VM_CTL_TIMEOUT_MS, err) : NULL;
+
+	if ((!sock || !req) && err)
+		err_make(err, ENOMEM, "control request");
+	json_decref(req);
+	return r;
+}
+
+static int vmm_simple(struct host *h, const struct vps *v, const char *cmd, struct err **err)
+{
+	json_t *r = vmm_ctl(h, v, json_pack("{s:s}", "cmd", cmd), err);
+
+	json_decref(r);
+	return r ? 0 : -EIO;
+}
+
+static int vmm_shutdown(struct host *h, const struct vps *v, int timeout, struct err **err)
+{
+	(void)timeout; /* the daemon waits; the guest decides */
+	return vmm_simple(h, v, "shutdown", err);
+}
+
+static int vmm_kill(struct host *h, const struct vps *v, struct err **err)
+{
+	return vmm_simple(h, v, "stop", err);
+}
+
+/* Only memory changes live, downwards from what the VM booted with (balloon). */
+static int vmm_set_live(struct host *h, const struct vps *old, const struct vps *v,
+			struct err **err)
+{
+	json_t *st, *r;
+	uint64_t boot_mem;
+
+	if (write_vm_json(h, v, err) < 0)
+		return -EIO;
+	if (strcmp(v->state, "running") || v->ram == old->ram)
+		return 0;
+	st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "state"), err);
+	if (!st)
+		return -EIO;
+	boot_mem = json_integer_value(json_object_get(st, "memory"));
+	json_decref(st);
+	if (v->ram > boot_mem)
+		return 0; /* more than it booted with: next start */
+	r = vmm_ctl(h, v, json_pack("{s:s, s:I}", "cmd", "balloon", "target", (json_int_t)v->ram),
+		    err);
+	if (!r)
+		return -EIO;
+	json_decref(r);
+	return v->cpus == old->cpus && v->disk == old->disk && v->swap == old->swap ? 1 : 0;
+}
+
+static void vmm_status(struct host *h, const struct vps *v, json_t *out)
+{
+	json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "state"), NULL);
+	json_t *stats = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "stats"), NULL);
+
+	if (st) {
+		json_object_del(st, "ok");
+		json_object_set_new(out, "monitor", st);
+	}
+	if (stats) {
+		json_object_del(stats, "ok");
+		json_object_set_new(out, "stats", stats);
+	}
+}
+
+static char *vm_console(struct host *h, const struct vps *v)
+{
+	return host_vps_run(h, v->name, "console.sock");
+}
+
+/* --- QMP: QEMU's JSON control protocol ------------------------------------ */
+
+struct qmp {
+	int fd;
+	char buf[65536];
+	size_t len;
+};
+
+/* The next JSON object QEMU sends, events skipped; NULL on timeout/error. */
+static json_t *qmp_read(struct qmp *q, int timeout_ms, struct err **err)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char *nl = memchr(q->buf, '\n', q->len);
+		struct timespec t1;
+		int left;
+
+		if (nl) {
+			json_t *j;
+
+			*nl = 0;
+			j = json_loads(q->buf, 0, NULL);
+			q->len -= nl + 1 - q->buf;
+			memmove(q->buf, nl + 1, q->len);
+			if (!json_is_object(j)) {
+				json_decref(j);
+				return err_make(err, EPROTO, "bad QMP message"), NULL;
+			}
+			if (json_object_get(j, "event")) {
+				json_decref(j);
+				continue;
+			}
+			return j;
+		}
+		if (q->len == sizeof(q->buf))
+			return err_make(err, E2BIG, "QMP message too long"), NULL;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = timeout_ms -
+		       (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = { q->fd, POLLIN, 0 };
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return err_make(err, ETIMEDOUT, "no answer from QMP"), NULL;
+		ssize_t n = read(q->fd, q->buf + q->len, sizeof(q->buf) - q->len);
+		if (n <= 0)
+			return err_make(err, n < 0 ? errno : EPIPE, "read QMP"), NULL;
+		q->len += n;
+	}
+}
+
+/* Send {"execute": cmd[, "arguments": args]} and return its "return" value. */
+static json_t *qmp_exec(struct qmp *q, const char *cmd, json_t *args, struct err **err)
+{
+	json_t *req = json_pack("{s:s}", "execute", cmd), *r, *ret;
+	_cleanup_free_ char *line = NULL;
+
+	if (req && args)
+		json_object_set(req, "arguments", args);
+	line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!line)
+		return err_make(err, ENOMEM, "QMP `%s`", cmd), NULL;
+	if (write_all(q->fd, line, strlen(line)) < 0 || write_all(q->fd, "\n", 1) < 0)
+		return err_make(err, errno, "QMP `%s`", cmd), NULL;
+	r = qmp_read(q, VM_CTL_TIMEOUT_MS, err);
+	if (!r)
+		return NULL;
+	ret = json_object_get(r, "return");
+	if (!ret) {
+		json_t *e = json_object_get(r, "error");
+
+		err_make(err, EIO, "QMP `%s`: %s", cmd,
+			 json_string_value(json_object_get(e, "desc")) ?: "failed");
+		json_decref(r);
+		return NULL;
+	}
+	json_incref(ret);
+	json_decref(r);
+	return ret;
+}
+
+/* One QMP command on a fresh connection (greeting, capabilities, command). */
+json_t *kind_vm_qmp(const char *path, const char *cmd, json_t *args, struct err **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_free_ struct qmp *q = calloc(1, sizeof(*q));
+	json_t *greet, *caps, *ret = NULL;
+
+	if (!q)
+		return err_make(err, ENOMEM, "QMP"), NULL;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_make(err, EINVAL, "QMP socket `%s`", path), NULL;
+	strcpy(sa.sun_path, path);
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err_make(err, errno, "connect `%s`", path);
+		goto out;
+	}
+	greet = qmp_read(q, VM_CTL_TIMEOUT_MS, err);
+	if (!greet)
+		goto out;
+	if (!json_object_get(greet, "QMP")) {
+		json_decref(greet);
+		err_make(err, EPROTO, "`%s`: no QMP greeting", path);
+		goto out;
+	}
+	json_decref(greet);
+	caps = qmp_exec(q, "qmp_capabilities", NULL, err);
+	if (!caps)
+		goto out;
+	json_decref(caps);
+	ret = qmp_exec(q, cmd, args, err);
+out:
+	if (q->fd >= 0)
+		close(q->fd);
+	return ret;
+}
+
+static json_t *qemu_qmp(struct host *h, const struct vps *v, const char *cmd, json_t *args,
+			struct err **err)
+{
+	_cleanup_free_ char *sock = host_vps_run(h, v->name, "qmp.sock");
+	json_t *r = sock ? kind_vm_qmp(sock, cmd, args, err) : NULL;
+
+	json_decref(args);
+	return r;
+}
+
+static int qemu_shutdown(struct host *h, const struct vps *v, int timeout, struct err **err)
+{
+	json_t *r = qemu_qmp(h, v, "system_powerdown", NULL, err);
+
+	(void)timeout;
+	json_decref(r);
+	return r ? 0 : -EIO;
+}
+
+static int qemu_kill(struct host *h, const struct vps *v, struct err **err)
+{
+	json_t *r = qemu_qmp(h, v, "quit", NULL, err);
+
+	json_decref(r);
+	return r ? 0 : -EIO;
+}
+
+static int qemu_set_live(struct host *h, const struct vps *old, const struct vps *v,
+			 struct err **err)
+{
+	json_t *r;
+
+	(void)h;
+	if (strcmp(v->state, "running") || v->ram >= old->ram)
+		return 0; /* argv is built at each start: next start */
+	/* the balloon gives memory back below what the VM booted with */
+	r = qemu_qmp(h, v, "balloon", json_pack("{s:I}", "value", (json_int_t)v->ram), err);
+	if (!r)
+		return -EIO;
+	json_decref(r);
+	return v->cpus == old->cpus && v->disk == old->disk && v->swap == old->swap ? 1 : 0;
+}
+
+static void qemu_status(struct host *h, const struct vps *v, json_t *out)
+{
+	json_t *st = qemu_qmp(h, v, "query-status", NULL, NULL);
+	json_t *bal = qemu_qmp(h, v, "query-balloon", NULL, NULL);
+
+	if (st) {
+		json_object_set_new(out, "monitor",
+				    json_pack("{s:O, s:s}", "state", json_object_get(st, "status"),
+					      "accel", kind_vm_hw_virt() ? "kvm" : "tcg"));
+		json_decref(st);
+	}
+	if (bal) {
+		json_object_set_new(out, "stats",
+				    json_pack("{s:O}", "balloon_actual",
+					      json_object_get(bal, "actual")));
+		json_decref(bal);
+	}
+}
+
+const struct kind_ops kind_vm_vmm = {
+	.kind = "vm",
+	.engine = "vmm",
+	.validate = vmm_validate,
+	.create = vm_create,
+	.monitor_argv = vmm_monitor_argv,
+	.restart_on = vmm_restart_on,
+	.shutdown = vmm_shutdown,
+	.kill = vmm_kill,
+	.set_live = vmm_set_live,
+	.status = vmm_status,
+	.console = vm_console,
+	.exec = NULL,
+	.destroy = vm_destroy,
+};
+
+const struct kind_ops kind_vm_qemu = {
+	.kind = "vm",
+	.engine = "qemu",
+	.validate = qemu_validate,
+	.create = vm_create,
+	.monitor_argv = qemu_monitor_argv,
+	.restart_on = qemu_restart_on,
+	.shutdown = qemu_shutdown,
+	.kill = qemu_kill,
+	.set_live = qemu_set_live,
+	.status = qemu_status,
+	.console = vm_console,
+	.exec = NULL,
+	.destroy = vm_destroy,
+};

@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The lifecycle (life.h). Every change of state goes to the store with an
+ * event before and after the work, so a vpsd killed at any point finds, at
+ * its next start, a row in a transient state and finishes or undoes it
+ * (life_init). Operations on one VPS are serialised by a busy set; the
+ * watcher thread sees keepers exit through their pidfds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "host/keeper.h"
+#include "host/kind.h"
+#include "host/life.h"
+
+#define MAX_WATCH 1024
+#define MAX_BUSY 256
+
+static struct {
+	pthread_mutex_t lock;
+	char busy[MAX_BUSY][VPS_NAME_MAX + 1];
+	struct {
+		char name[VPS_NAME_MAX + 1];
+		int pidfd;
+	} watch[MAX_WATCH];
+	int wake; /* eventfd: the watch list changed, or stop */
+	bool stopping;
+	pthread_t thread;
+	bool thread_started;
+} L = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = -1 };
+
+/* --- the busy set ------------------------------------------------------- */
+
+static int claim(const char *name, struct err **err)
+{
+	int free_slot = -1;
+
+	pthread_mutex_lock(&L.lock);
+	for (int i = 0; i < MAX_BUSY; i++) {
+		if (!strcmp(L.busy[i], name)) {
+			pthread_mutex_unlock(&L.lock);
+			return err_make(err, EBUSY, "`%s` is busy with another operation", name);
+		}
+		if (!L.busy[i][0] && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+		snprintf(L.busy[free_slot], sizeof(L.busy[0]), "%s", name);
+	pthread_mutex_unlock(&L.lock);
+	return free_slot < 0 ? err_make(err, EBUSY, "too many operations at once") : 0;
+}
+
+static void release(const char *name)
+{
+	pthread_mutex_lock(&L.lock);
+	for (int i = 0; i < MAX_BUSY; i++)
+		if (!strcmp(L.busy[i], name))
+			L.busy[i][0] = 0;
+	pthread_mutex_unlock(&L.lock);
+}
+
+/* --- helpers ---------------------------------------------------------------- */
+
+static const struct kind_ops *ops_of(const struct vps *v, struct err **err)
+{
+	const struct kind_ops *o = kind_find(v->kind, v->engine);
+
+	if (!o)
+		err_make(err, EINVAL, "no kind `%s` with engine `%s` on this host", v->kind,
+			 v->engine);
+	return o;
+}
+
+static int rm_rf(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[4200];
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+			rm_rf(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(tmp, 0711) < 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* --- the watcher ----------------------------------------------------------- */
+
+static void watch_add(const char *name, pid_t pid)
+{
+	int fd = syscall(SYS_pidfd_open, pid, 0);
+	uint64_t one = 1;
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&L.lock);
+	for (int i = 0; i < MAX_WATCH; i++)
+		if (!L.watch[i].name[0]) {
+			snprintf(L.watch[i].name, sizeof(L.watch[i].name), "%s", name);
+			L.watch[i].pidfd = fd;
+			fd = -1;
+			break;
+		}
+	pthread_mutex_unlock(&L.lock);
+	if (fd >= 0)
+		close(fd);
+	(void)!write(L.wake, &one, sizeof(one));
+}
+
+/* The keeper of `name` is gone: the VPS is stopped; say how. */
+static void keeper_gone(struct host *h, const char *name)
+{
+	_cleanup_free_ char *run = host_vps_run(h, name, NULL);
+	struct vps v;
+	char msg[128];
+	int st = keeper_last_exit(run);
+
+	if (store_vps_get(h->store, name, &v, NULL) < 0)
+		return;
+	v.last_exit = st;
+	if (!strcmp(v.state, "running") || !strcmp(v.state, "starting") ||
+	    !strcmp(v.state, "stopping")) {
+		strcpy(v.state, "stopped");
+		store_vps_update(h->store, &v, NULL);
+		snprintf(msg, sizeof(msg), "monitor exit status %d%s", st,
+			 st == 4 ? " (guest crash)" :
+			 st == 5 ? " (killed)" :
+				   "");
+		store_event(h->store, name, st == 4 ? "crashed" : "stopped", msg);
+	}
+	vps_free(&v);
+}
+
+static void *watcher(void *arg)
+{
+	struct host *h = arg;
+	struct pollfd p[MAX_WATCH + 1];
+	char names[MAX_WATCH][VPS_NAME_MAX + 1];
+	int n;
+
+	while (!L.stopping) {
+		n = 0;
+		p[n++] = (struct pollfd){ L.wake, POLLIN, 0 };
+		pthread_mutex_lock(&L.lock);
+		for (int i = 0; i < MAX_WATCH; i++)
+			if (L.watch[i].name[0]) {
+				memcpy(names[n - 1], L.watch[i].name, sizeof(names[0]));
+				p[n++] = (struct pollfd){ L.watch[i].pidfd, POLLIN, 0 };
+			}
+		pthread_mutex_unlock(&L.lock);
+		if (poll(p, n, -1) < 0)
+			continue;
+		if (p[0].revents) {
+			uint64_t x;
+
+			(void)!read(L.wake, &x, sizeof(x));
+		}
+		for (int i = 1; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			pthread_mutex_lock(&L.lock);
+			for (int j = 0; j < MAX_WATCH; j++)
+				if (L.watch[j].pidfd == p[i].fd) {
+					L.watch[j].name[0] = 0;
+					close(L.watch[j].pidfd);
+					L.watch[j].pidfd = -1;
+				}
+			pthread_mutex_unlock(&L.lock);
+			keeper_gone(h, names[i - 1]);
+		}
+	}
+	return NULL;
+}
+
+/* --- start / stop ------------------------------------------------------------ */
+
+static bool wait_state(struct host *h, const char *name, const char *state, int ms)
+{
+	for (int t = 0; t < ms; t += 50) {
+		struct vps v;
+		bool done;
+
+		if (store_vps_get(h->store, name, &v, NULL) < 0)
+			return true;
+		done = !strcmp(v.state, state);
+		vps_free(&v);
+		if (done)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+/* The socket is up before the guest: wait for the monitor to say running. */
+static int monitor_up(struct host *h, const struct kind_ops *o, const struct vps *v,
+		      const char *run, struct err **err)
+{
+	for (int t = 0; t < 60000; t += 20) {
+		json_t *st = json_object();
+		const char *s;
+		bool up;
+
+		o->status(h, (struct vps *)v, st);
+		s = json_string_value(json_object_get(json_object_get(st, "monitor"), "state"));
+		up = s && !strcmp(s, "running");
+		json_decref(st);
+		if (up)
+			return 0;
+		if (keeper_pid(run, v->name) < 0)
+			return err_make(err, EIO, "`%s` stopped while starting (exit status %d)",
+					v->name, keeper_last_exit(run));
+		usleep(20000);
+	}
+	return 0; /* a monitor that never says: take it as up */
+}
+
+static int start_locked(struct host *h, struct vps *v, struct err **err)
+{
+	const struct kind_ops *o = ops_of(v, err);
+	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+	_cleanup_free_ char *ready = NULL;
+	char **argv = NULL;
+	pid_t kp = -1;
+	int r;
+
+	if (!o)
+		return -EINVAL;
+	if (strcmp(v->state, "stopped"))
+		return err_make(err, EBUSY, "`%s` is %s", v->name, v->state);
+	ready = host_vps_run(h, v->name, o->ready_leaf ? o->ready_leaf : "control.sock");
+	if (rm_rf(run) < 0 || mkdir_p(run, 0700) < 0)
+		return err_make(err, errno, "make `%s`", run);
+	if (store_vps_state(h->store, v->name, "starting", "start", err) < 0)
+		return -EIO;
+	argv = o->monitor_argv(h, v, err);
+	if (!argv)
+		goto fail;
+	r = keeper_spawn(h->self, v->name, run, o->restart_on, argv, err);
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+	if (r < 0)
+		goto fail;
+	/* up when its socket appears; gone if the keeper exits first */
+	for (int t = 0; t < 60000; t += 20) {
+		if (kp < 0)
+			kp = keeper_pid(run, v->name);
+		if (access(ready, F_OK) == 0)
+			break;
+		if (t > 2000 && kp < 0) {
+			_cleanup_free_ char *log = NULL,
+					    *logp = host_vps_run(h, v->name, "monitor.log");
+			char *last = NULL;
+
+			if (read_file(logp, &log, NULL) == 0 && (last = strrchr(log, '\n')) &&
+			    last > log) {
+				*last = 0;
+				last = strrchr(log, '\n');
+			}
+			err_make(err, EIO, "`%s` did not start: %s", v->name,
+				 log ? (last ? last + 1 : log) : "no monitor log");
+			goto fail;
+		}
+		usleep(20000);
+	}
+	if (access(ready, F_OK) < 0 || kp < 0) {
+		err_make(err, ETIMEDOUT, "`%s` did not start within 60 s", v->name);
+		goto fail;
+	}
+	if (monitor_up(h, o, v, run, err) < 0)
+		goto fail;
+	strcpy(v->state, "running");
+	if (store_vps_state(h->store, v->name, "running", "started", err) < 0)
+		return -EIO;
+	watch_add(v->name, kp);
+	return 0;
+fail:
+	store_vps_state(h->store, v->name, "stopped", "start failed", NULL);
+	return -EIO;
+}
+
+static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, struct err **err)
+{
+	const struct kind_ops *o = ops_of(v, err);
+	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+	struct err *e = NULL;
+
+	if (!o)
+		return -EINVAL;
+	if (!strcmp(v->state, "stopped"))
+		return 0;
+	store_vps_state(h->store, v->name, "stopping", force ? "stop --force" : "stop", NULL);
+	if (!force && o->shutdown(h, v, timeout, &e) == 0 &&
+	    wait_state(h, v->name, "stopped", (timeout + 5) * 1000))
+		return 0;
+	err_free(&e);
+	if (o->kill(h, v, &e) == 0 && wait_state(h, v->name, "stopped", 10000))
+		return 0;
+	err_free(&e);
+	/* the monitor does not answer: end it and its keeper */
+	{
+		_cleanup_free_ char *s = NULL, *mp = host_vps_run(h, v->name, "monitor.pid");
+		pid_t kp = keeper_pid(run, v->name);
+
+		if (read_file(mp, &s, NULL) == 0 && atoi(s) > 0 && kp > 0)
+			kill(atoi(s), SIGKILL);
+		if (wait_state(h, v->name, "stopped", 10000))
+			return 0;
+	}
+	return err_make(err, ETIMEDOUT, "`%s` did not stop", v->name);
+}
+
+/* --- the operations ------------------------------------------------------------ */
+
+#define WITH_VPS(h, name, v, err)                                        \
+	do {                                                             \
+		int r_ = claim(name, err);                               \
+		if (r_ < 0)                                              \
+			return r_;                                       \
+		if ((r_ = store_vps_get(h->store, name, &v, err)) < 0) { \
+			release(name);                                   \
+			return r_;                                       \
+		}                                                        \
+	} while (0)
+
+int life_start(struct host *h, const char *name, struct err **err)
+{
+	struct vps v;
+	int r;
+
+	WITH_VPS(h, name, v, err);
+	r = start_locked(h, &v, err);
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+int life_stop(struct host *h, const char *name, bool force, int timeout, struct err **err)
+{
+	struct vps v;
+	int r;
+
+	WITH_VPS(h, name, v, err);
+	r = stop_locked(h, &v, force, timeout, err);
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+int life_restart(struct host *h, const char *name, struct err **err)
+{
+	struct vps v;
+	int r;
+
+	WITH_VPS(h, name, v, err);
+	r = stop_locked(h, &v, false, 30, err);
+	if (r == 0) {
+		vps_free(&v);
+		r = store_vps_get(h->store, name, &v, err);
+		if (r == 0)
+			r = start_locked(h, &v, err);
+	}
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+static int destroy_locked(struct host *h, struct vps *v, struct err **err)
+{
+	const struct kind_ops *o = kind_find(v->kind, v->engine);
+	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
+	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+
+	if (strcmp(v->state, "destroying") &&
+	    store_vps_state(h->store, v->name, "destroying", "destroy", err) < 0)
+		return -EIO;
+	if (o && o->destroy(h, v, err) < 0)
+		return -EIO; /* stays `destroying`: retried at the next start or request */
+	rm_rf(dir);
+	rm_rf(run);
+	return store_vps_delete(h->store, v->name, err);
+}
+
+int life_destroy(struct host *h, const char *name, struct err **err)
+{
+	struct vps v;
+	int r = 0;
+
+	WITH_VPS(h, name, v, err);
+	if (strcmp(v.state, "stopped") && strcmp(v.state, "destroying"))
+		r = stop_locked(h, &v, false, 30, err);
+	if (r == 0)
+		r = destroy_locked(h, &v, err);
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
+{
+	const struct kind_ops *o;
+	_cleanup_free_ char *password = NULL, *dir = NULL;
+	json_t *plan = NULL, *pj = json_object_get(body, "plan");
+	const char *plan_name = NULL;
+	struct vps v;
+	int r;
+
+	vps_init(&v);
+	if (pj) {
+		if (!json_is_string(pj))
+			return err_make(err, EINVAL, "`plan`: expected a plan name");
+		plan_name = json_string_value(pj);
+		plan = store_plan_get(h->store, plan_name);
+		if (!plan)
+			return err_make(err, EINVAL, "`plan`: no plan `%s`", plan_name);
+		v.ram = json_integer_value(json_object_get(plan, "ram"));
+		v.swap = json_integer_value(json_object_get(plan, "swap"));
+		v.disk = json_integer_value(json_object_get(plan, "disk"));
+		v.cpus = json_number_value(json_object_get(plan, "cpus"));
+		v.io_weight = json_integer_value(json_object_get(plan, "io_weight"));
+		v.bw = json_integer_value(json_object_get(plan, "bw"));
+		json_decref(plan);
+	}
+	if ((r = vps_from_json(&v, body, true, &password, err)) < 0)
+		goto out;
+	if (!(o = ops_of(&v, err))) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = o->validate(h, &v, err)) < 0)
+		goto out;
+	if ((r = claim(v.name, err)) < 0)
+		goto out;
+	strcpy(v.state, "creating");
+	if ((r = store_vps_insert(h->store, &v, plan_name, err)) < 0) {
+		release(v.name);
+		goto out;
+	}
+	dir = host_vps_dir(h, v.name, NULL);
+	if (rm_rf(dir) < 0 || mkdir_p(dir, 0711) < 0) {
+		r = err_make(err, errno, "make `%s`", dir);
+	} else {
+		r = o->create(h, &v, password, err);
+	}
+	if (r < 0) {
+		struct err *e = NULL;
+
+		err_wrap(err, "create `%s`", v.name);
+		o->destroy(h, &v, &e);
+		err_free(&e);
+		rm_rf(dir);
+		store_vps_delete(h->store, v.name, NULL);
+		store_event(h->store, v.name, "create-failed", err_msg(*err));
+		release(v.name);
+		goto out;
+	}
+	strcpy(v.state, "stopped");
+	store_vps_state(h->store, v.name, "stopped", "created", NULL);
+	if (json_is_true(json_object_get(body, "start")))
+		r = start_locked(h, &v, err);
+	release(v.name);
+	if (r == 0 && out) {
+		struct vps cur;
+
+		if (store_vps_get(h->store, v.name, &cur, NULL) == 0) {
+			*out = vps_to_json(&cur);
+			vps_free(&cur);
+		}
+	}
+out:
+	vps_free(&v);
+	return r;
+}
+
+int life_set(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
+{
+	const struct kind_ops *o;
+	struct vps v, nv;
+	int r, live = 0;
+
+	WITH_VPS(h, name, v, err);
+	if ((r = vps_copy(&nv, &v)) < 0) {
+		err_make(err, -r, "set");
+		goto out_v;
+	}
+	if ((r = vps_from_json(&nv, body, false, NULL, err)) < 0)
+		goto out;
+	if (nv.disk < v.disk) {
+		r = err_make(err, EINVAL, "`disk`: cannot shrink from %llu MiB to %llu MiB",
+			     (unsigned long long)(v.disk >> 20),
+			     (unsigned long long)(nv.disk >> 20));
+		goto out;
+	}
+	if (!(o = ops_of(&nv, err))) {
+		r = -EINVAL;
+		goto out;
+	}
+	/* stored first: a failed live change still applies at the next start */
+	if ((r = store_vps_update(h->store, &nv, err)) < 0)
+		goto out;
+	store_event(h->store, name, "set", "settings changed");
+	live = o->set_live(h, &v, &nv, err);
+	if (live < 0) {
+		r = err_wrap(err, "stored, but not applied to the running `%s`", name);
+		goto out;
+	}
+	if (out) {
+		*out = json_pack("{s:o, s:b}", "vps", vps_to_json(&nv), "live", live > 0);
+	}
+out:
+	vps_free(&nv);
+out_v:
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+int life_show(struct host *h, const char *name, json_t **out, struct err **err)
+{
+	const struct kind_ops *o;
+	struct vps v;
+	int r = store_vps_get(h->store, name, &v, err);
+
+	if (r < 0)
+		return r;
+	*out = vps_to_json(&v);
+	o = kind_find(v.kind, v.engine);
+	if (o && !strcmp(v.state, "running"))
+		o->status(h, &v, *out);
+	vps_free(&v);
+	return 0;
+}
+
+int life_exec(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
+{
+	json_t *args = json_object_get(body, "args"), *a;
+	const struct kind_ops *o;
+	char *argv[65];
+	struct vps v;
+	size_t i;
+	int r;
+
+	if (!json_is_array(args) || !json_array_size(args) || json_array_size(args) > 64)
+		return err_make(err, EINVAL, "`args`: expected a list of 1 to 64 strings");
+	json_array_foreach(args, i, a)
+	{
+		if (!json_is_string(a))
+			return err_make(err, EINVAL, "`args[%zu]`: expected a string", i);
+		argv[i] = (char *)json_string_value(a);
+	}
+	argv[i] = NULL;
+	if ((r = store_vps_get(h->store, name, &v, err)) < 0)
+		return r;
+	o = kind_find(v.kind, v.engine);
+	if (!o || !o->exec)
+		r = err_make(err, EINVAL, "`%s`: exec is for containers (kind ct)", name);
+	else if (strcmp(v.state, "running"))
+		r = err_make(err, EBUSY, "`%s` is %s", name, v.state);
+	else
+		r = o->exec(h, &v, argv, out, err);
+	vps_free(&v);
+	return r;
+}
+
+int life_console(struct host *h, const char *name, json_t **out, struct err **err)
+{
+	const struct kind_ops *o;
+	struct vps v;
+	char *path;
+	int r;
+
+	if ((r = store_vps_get(h->store, name, &v, err)) < 0)
+		return r;
+	o = kind_find(v.kind, v.engine);
+	path = o && o->console ? o->console(h, &v) : NULL;
+	if (strcmp(v.state, "running"))
+		r = err_make(err, EBUSY, "`%s` is %s", name, v.state);
+	else if (!path)
+		r = err_make(err, ENOENT, "`%s` has no console", name);
+	else
+		*out = json_pack("{s:s, s:s}", "path", path, "escape", "Ctrl-]");
+	free(path);
+	vps_free(&v);
+	return r;
+}
+
+/* --- at start ---------------------------------------------------------------------- */
+
+int life_init(struct host *h, struct err **err)
+{
+	_cleanup_free_ char *marker = NULL;
+	struct vps *all = NULL;
+	size_t n = 0;
+	bool host_boot;
+	int r;
+
+	L.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (L.wake < 0)
+		return err_make(err, errno, "eventfd");
+	for (int i = 0; i < MAX_WATCH; i++)
+		L.watch[i].pidfd = -1;
+	/* RUN is a tmpfs: no marker means the host booted since the last vpsd */
+	if (asprintf(&marker, "%s/booted", h->run_dir) < 0)
+		return err_make(err, ENOMEM, "init");
+	host_boot = access(marker, F_OK) < 0;
+	if ((r = store_vps_list(h->store, &all, &n, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct vps *v = &all[i];
+		_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+		pid_t kp;
+		struct err *e = NULL;
+
+		if (!strcmp(v->state, "creating")) {
+			/* a create cut short: undo it, as if it never happened */
+			const struct kind_ops *o = kind_find(v->kind, v->engine);
+			_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
+
+			if (o)
+				o->destroy(h, v, &e);
+			err_free(&e);
+			rm_rf(dir);
+			rm_rf(run);
+			store_vps_delete(h->store, v->name, NULL);
+			store_event(h->store, v->name, "create-undone",
+				    "vpsd stopped during create; the half-made VPS was removed");
+		} else if (!strcmp(v->state, "destroying")) {
+			if (destroy_locked(h, v, &e) < 0)
+				pr_err("finish destroying `%s`: %s", v->name, err_msg(e));
+			err_free(&e);
+		} else if (strcmp(v->state, "stopped")) {
+			kp = keeper_find(run, v->name);
+			if (kp > 0) {
+				/* running on without us: adopt it (once it is up) */
+				const struct kind_ops *o = kind_find(v->kind, v->engine);
+
+				const char *ms;
+				json_t *st = json_object();
+
+				if (o && !strcmp(v->state, "starting"))
+					monitor_up(h, o, v, run, NULL);
+				/* a stop that was under way goes on: keep saying so */
+				if (o)
+					o->status(h, v, st);
+				ms = json_string_value(
+					json_object_get(json_object_get(st, "monitor"), "state"));
+				if (ms && !strcmp(ms, "stopping"))
+					store_vps_state(h->store, v->name, "stopping", "adopted",
+							NULL);
+				else if (strcmp(v->state, "running"))
+					store_vps_state(h->store, v->name, "running", "adopted",
+							NULL);
+				else
+					store_event(h->store, v->name, "adopted", "vpsd restarted");
+				json_decref(st);
+				watch_add(v->name, kp);
+			} else {
+				keeper_gone(h, v->name);
+			}
+		}
+	}
+	if (pthread_create(&L.thread, NULL, watcher, h) == 0)
+		L.thread_started = true;
+	if (host_boot) {
+		FILE *f = fopen(marker, "we");
+
+		if (f)
+			fclose(f);
+		for (size_t i = 0; i < n; i++) {
+			struct vps cur;
+			struct err *e = NULL;
+
+			if (!all[i].onboot || store_vps_get(h->store, all[i].name, &cur, NULL) < 0)
+				continue;
+			if (!strcmp(cur.state, "stopped") && life_start(h, cur.name, &e) < 0) {
+				pr_err("onboot start of `%s`: %s", cur.name, err_msg(e));
+				err_free(&e);
+			}
+			vps_free(&cur);
+		}
+	}
+	store_vps_list_free(all, n);
+	return 0;
+}
+
+void life_fini(struct host *h)
+{
+	uint64_t one = 1;
+
+	L.stopping = true;
+	if (L.wake >= 0)
+		(void)!write(L.wake, &one, sizeof(one));
+	if (L.thread_started)
+		pthread_join(L.thread, NULL);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The lifecycle of a VPS, the same for every kind: create, start, stop,
+ * restart, set, destroy, and what vpsd does at start (recover from a
+ * crash, adopt running VPSes, start the onboot ones). Each returns -errno
+ * with a message: -EINVAL bad input, -ENOENT no such VPS, -EEXIST,
+ * -EBUSY (another operation on it is running, or wrong state).
+ */
+#ifndef VPS_HOST_LIFE_H
+#define VPS_HOST_LIFE_H
+
+#include <jansson.h>
+
+#include "host/host.h"
+
+int life_init(struct host *h, struct err **err); /* recover, adopt, onboot; starts the watcher */
+void life_fini(struct host *h);
+
+int life_create(struct host *h, json_t *body, json_t **out, struct err **err);
+int life_start(struct host *h, const char *name, struct err **err);
+int life_stop(struct host *h, const char *name, bool force, int timeout, struct err **err);
+int life_restart(struct host *h, const char *name, struct err **err);
+int life_destroy(struct host *h, const char *name, struct err **err);
+int life_set(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
+int life_show(struct host *h, const char *name, json_t **out, struct err **err);
+int life_exec(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
+int life_console(struct host *h, const char *name, json_t **out, struct err **err);
+
+#endif

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vpsd: the host daemon (docs/vpsd.md).
+ *
+ *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
+ *   vpsd keep ...            (the keeper of one VPS: keeper.c)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "host/api.h"
+#include "host/host.h"
+#include "host/keeper.h"
+#include "host/life.h"
+
+char *host_vps_dir(const struct host *h, const char *name, const char *leaf)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/vps/%s%s%s", h->data_dir, name, leaf ? "/" : "", leaf ? leaf : "") < 0)
+		return NULL;
+	return p;
+}
+
+char *host_vps_run(const struct host *h, const char *name, const char *leaf)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/vps/%s%s%s", h->run_dir, name, leaf ? "/" : "", leaf ? leaf : "") < 0)
+		return NULL;
+	return p;
+}
+
+char *host_bin(const struct host *h, const char *prog)
+{
+	static const char *const sub[] = { "", "/ctm", "/ct", "/vmm", "/cli" };
+	char *p;
+
+	/* installed: all beside vpsd; build tree: build/src/{ctm,ct,vmm}/ */
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		if (asprintf(&p, "%s%s/%s", h->bin_dir, sub[i], prog) < 0)
+			return NULL;
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	if (asprintf(&p, "%s/%s", h->bin_dir, prog) < 0)
+		return NULL;
+	return p;
+}
+
+/* Programs live beside vpsd when installed; in the build tree, in ../ct etc. */
+static char *find_prog_dir(const char *self)
+{
+	_cleanup_free_ char *dup = strdup(self);
+	char *dir = dirname(dup), cand[4200];
+
+	snprintf(cand, sizeof(cand), "%s/vps-ctm", dir);
+	if (access(cand, X_OK) == 0)
+		return strdup(dir);
+	snprintf(cand, sizeof(cand), "%s/..", dir); /* build tree: build/src/host -> build/src */
+	return realpath(cand, NULL);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },   { "run", required_argument, NULL, 'r' },
+		{ "socket", required_argument, NULL, 's' }, { "tcp", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },	    { 0 },
+	};
+	struct host h = { 0 };
+	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
+	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
+	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
+	struct MHD_Daemon *api = NULL, *api_tcp = NULL;
+	struct err *e = NULL;
+	sigset_t mask;
+	int c, sig, lock;
+
+	if (argc > 1 && !strcmp(argv[1], "keep"))
+		return keeper_main(argc, argv);
+	log_init("vpsd", LOG_INFO);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			data = optarg;
+			break;
+		case 'r':
+			run = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 't':
+			tcp = optarg;
+			break;
+		case 'h':
+			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc || data[0] != '/' || run[0] != '/') {
+		pr_err("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT] "
+		       "(absolute paths)");
+		return 2;
+	}
+	self = realpath("/proc/self/exe", NULL);
+	h.data_dir = (char *)data;
+	h.run_dir = (char *)run;
+	h.self = self;
+	h.bin_dir = find_prog_dir(self);
+	if (asprintf(&h.mktemplate, "%s/../../src/ct/templates/mktemplate", h.bin_dir) < 0 ||
+	    asprintf(&db, "%s/vps.db", data) < 0 || asprintf(&lockp, "%s/vpsd.lock", data) < 0 ||
+	    asprintf(&vps_data, "%s/vps", data) < 0 || asprintf(&vps_run, "%s/vps", run) < 0 ||
+	    (!sock && asprintf(&sock_path, "%s/vpsd.sock", run) < 0))
+		return 1;
+	if (access(h.mktemplate, X_OK) < 0) {
+		free(h.mktemplate);
+		h.mktemplate = strdup("/usr/lib/vps/mktemplate");
+	}
+	if (mkdir_p(vps_data, 0711) < 0 || mkdir_p(vps_run, 0711) < 0) {
+		pr_err("make `%s` and `%s`: %s", vps_data, vps_run, strerror(errno));
+		return 1;
+	}
+	/* one vpsd per data directory: the store has one writer */
+	lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		pr_err("another vpsd runs on `%s`", data);
+		return 1;
+	}
+	if (store_open(db, &h.store, &e) < 0 || life_init(&h, &e) < 0) {
+		pr_err("%s", err_msg(e));
+		return 1;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	api = api_start_unix(&h, sock ? sock : sock_path, &e);
+	if (api && tcp) {
+		char addr[64];
+		unsigned int port;
+
+		if (sscanf(tcp, "%63[^:]:%u", addr, &port) != 2 || port == 0 || port > 65535) {
+			err_make(&e, EINVAL, "--tcp: expected ADDR:PORT");
+		} else {
+			api_tcp = api_start_tcp(&h, addr, port, &e);
+			if (api_tcp && strcmp(addr, "127.0.0.1"))
+				pr_warn("the API listens on %s:%u with no authentication yet", addr,
+					port);
+		}
+		if (!api_tcp) {
+			MHD_stop_daemon(api);
+			api = NULL;
+		}
+	}
+	if (!api) {
+		pr_err("%s", err_msg(e));
+		return 1;
+	}
+	pr_info("listening on %s", sock ? sock : sock_path);
+	sigwait(&mask, &sig);
+	MHD_stop_daemon(api);
+	if (api_tcp)
+		MHD_stop_daemon(api_tcp);
+	life_fini(&h);
+	store_close(h.store);
+	free(h.bin_dir);
+	free(h.mktemplate);
+	return 0;
+}

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The VPS record and its one parser. Sizes come as "512M"/"2G" strings or
+ * byte counts; every error names the field as the API body spells it.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/util.h"
+#include "host/vps.h"
+
+void vps_init(struct vps *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->last_exit = -1;
+	strcpy(v->state, "stopped");
+	strcpy(v->owner, "admin");
+}
+
+void vps_free(struct vps *v)
+{
+	free(v->template);
+	free(v->iso);
+	free(v->hostname);
+	for (unsigned int i = 0; i < v->nr_ssh_keys; i++)
+		free(v->ssh_keys[i]);
+	vps_init(v);
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		*fail = true;
+	return d;
+}
+
+int vps_copy(struct vps *dst, const struct vps *src)
+{
+	bool fail = false;
+
+	*dst = *src;
+	dst->template = dup_or_null(src->template, &fail);
+	dst->iso = dup_or_null(src->iso, &fail);
+	dst->hostname = dup_or_null(src->hostname, &fail);
+	for (unsigned int i = 0; i < src->nr_ssh_keys; i++)
+		dst->ssh_keys[i] = dup_or_null(src->ssh_keys[i], &fail);
+	if (fail) {
+		vps_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int vps_check_name(const char *s, struct err **err)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > VPS_NAME_MAX ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+		return err_make(
+			err, EINVAL,
+			"`name`: `%.40s` must be 1-32 of a-z, 0-9 and -, starting with a letter or digit",
+			s);
+	return 0;
+}
+
+static int get_size(json_t *v, const char *key, uint64_t min, uint64_t *out, struct err **err)
+{
+	uint64_t x;
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		x = (uint64_t)json_integer_value(v);
+	else if (!json_is_string(v) || parse_size(json_string_value(v), &x) < 0)
+		return err_make(err, EINVAL, "`%s`: expected a size such as 512M or 20G", key);
+	if (x < min)
+		return err_make(err, EINVAL, "`%s`: at least %llu MiB", key,
+				(unsigned long long)(min >> 20));
+	*out = x;
+	return 0;
+}
+
+static int get_str(json_t *v, const char *key, size_t max, char **out, struct err **err)
+{
+	const char *s;
+
+	if (!json_is_string(v))
+		return err_make(err, EINVAL, "`%s`: expected a string", key);
+	s = json_string_value(v);
+	if (!*s || strlen(s) != json_string_length(v) || strlen(s) > max || strpbrk(s, "\n\r"))
+		return err_make(err, EINVAL, "`%s`: must be one line of 1 to %zu characters", key,
+				max);
+	free(*out);
+	if (!(*out = strdup(s)))
+		return err_make(err, ENOMEM, "`%s`", key);
+	return 0;
+}
+
+static int get_enum(json_t *v, const char *key, const char *const *allowed, char *out,
+		    size_t outlen, struct err **err)
+{
+	for (size_t i = 0; json_is_string(v) && allowed[i]; i++)
+		if (!strcmp(json_string_value(v), allowed[i])) {
+			snprintf(out, outlen, "%s", allowed[i]);
+			return 0;
+		}
+	return err_make(err, EINVAL, "`%s`: expected one of %s%s%s%s%s", key, allowed[0],
+			allowed[1] ? ", " : "", allowed[1] ? allowed[1] : "",
+			allowed[1] && allowed[2] ? ", " : "",
+			allowed[1] && allowed[2] ? allowed[2] : "");
+}
+
+/* Fields a PATCH may change. */
+static bool patchable(const char *k)
+{
+	static const char *const ok[] = { "ram",       "swap",	"cpus",	  "disk",
+					  "io_weight", "bw",	"onboot", "hostname",
+					  "ssh_keys",  "owner", NULL };
+
+	for (size_t i = 0; ok[i]; i++)
+		if (!strcmp(k, ok[i]))
+			return true;
+	return false;
+}
+
+int vps_from_json(struct vps *v, json_t *body, bool create, char **password, struct err **err)
+{
+	static const char *const kinds[] = { "ct", "vm", NULL };
+	static const char *const engines[] = { "vmm", "qemu", NULL };
+	static const char *const boots[] = { "linux", "firmware", NULL };
+	const char *k;
+	json_t *x;
+	int r = 0;
+
+	if (!json_is_object(body))
+		return err_make(err, EINVAL, "the body must be a JSON object");
+	json_object_foreach(body, k, x)
+	{
+		if (!create && !patchable(k))
+			return err_make(err, EINVAL, "`%s`: cannot be changed after create", k);
+		if (!strcmp(k, "name")) {
+			if (!json_is_string(x))
+				return err_make(err, EINVAL, "`name`: expected a string");
+			if ((r = vps_check_name(json_string_value(x), err)) < 0)
+				return r;
+			snprintf(v->name, sizeof(v->name), "%s", json_string_value(x));
+		} else if (!strcmp(k, "kind")) {
+			r = get_enum(x, k, kinds, v->kind, sizeof(v->kind), err);
+		} else if (!strcmp(k, "engine")) {
+			r = get_enum(x, k, engines, v->engine, sizeof(v->engine), err);
+		} else if (!strcmp(k, "boot")) {
+			r = get_enum(x, k, boots, v->boot, sizeof(v->boot), err);
+		} else if (!strcmp(k, "template")) {
+			r = get_str(x, k, 64, &v->template, err);
+		} else if (!strcmp(k, "iso")) {
+			r = get_str(x, k, 4096, &v->iso, err);
+		} else if (!strcmp(k, "owner")) {
+			char *o = NULL;
+
+			if ((r = get_str(x, k, sizeof(v->owner) - 1, &o, err)) == 0)
+				snprintf(v->owner, sizeof(v->owner), "%s", o);
+			free(o);
+		} else if (!strcmp(k, "hostname")) {
+			r = get_str(x, k, 63, &v->hostname, err);
+		} else if (!strcmp(k, "root_password")) {
+			if (!password)
+				return err_make(err, EINVAL, "`root_password`: not accepted here");
+			r = get_str(x, k, 256, password, err);
+		} else if (!strcmp(k, "ssh_keys")) {
+			size_t i;
+			json_t *e;
+
+			if (!json_is_array(x) || json_array_size(x) > VPS_MAX_KEYS)
+				return err_make(err, EINVAL,
+						"`ssh_keys`: expected a list of at most %d keys",
+						VPS_MAX_KEYS);
+			for (i = 0; i < v->nr_ssh_keys; i++)
+				free(v->ssh_keys[i]);
+			v->nr_ssh_keys = 0;
+			json_array_foreach(x, i, e)
+			{
+				char key[32];
+
+				snprintf(key, sizeof(key), "ssh_keys[%zu]", i);
+				v->ssh_keys[i] = NULL;
+				if ((r = get_str(e, key, 16384, &v->ssh_keys[i], err)) < 0)
+					return r;
+				v->nr_ssh_keys = i + 1;
+				if (strncmp(v->ssh_keys[i], "ssh-", 4) &&
+				    strncmp(v->ssh_keys[i], "ecdsa-", 6) &&
+				    strncmp(v->ssh_keys[i], "sk-", 3))
+					return err_make(err, EINVAL,
+							"`%s`: not an OpenSSH public key", key);
+			}
+		} else if (!strcmp(k, "ram")) {
+			r = get_size(x, k, 16ULL << 20, &v->ram, err);
+		} else if (!strcmp(k, "swap")) {
+			r = get_size(x, k, 0, &v->swap, err);
+		} else if (!strcmp(k, "disk")) {
+			r = get_size(x, k, 16ULL << 20, &v->disk, err);
+			if (r == 0 && v->disk % (1ULL << 20))
+				r = err_make(err, EINVAL, "`disk`: must be whole MiB");
+		} else if (!strcmp(k, "bw")) {
+			r = get_size(x, k, 0, &v->bw, err);
+		} else if (!strcmp(k, "cpus")) {
+			if (!json_is_number(x) || json_number_value(x) <= 0 ||
+			    json_number_value(x) > 256 || isnan(json_number_value(x)))
+				return err_make(err, EINVAL,
+						"`cpus`: expected a number from 0.01 to 256");
+			v->cpus = json_number_value(x);
+		} else if (!strcmp(k, "io_weight")) {
+			if (!json_is_integer(x) || json_integer_value(x) < 10 ||
+			    json_integer_value(x) > 1000)
+				return err_make(err, EINVAL, "`io_weight`: expected 10 to 1000");
+			v->io_weight = json_integer_value(x);
+		} else if (!strcmp(k, "onboot")) {
+			if (!json_is_boolean(x))
+				return err_make(err, EINVAL, "`onboot`: expected true or false");
+			v->onboot = json_is_true(x);
+		} else if (!strcmp(k, "plan") || !strcmp(k, "start")) {
+			continue; /* read by the API layer */
+		} else {
+			return err_make(err, EINVAL, "`%s`: unknown field", k);
+		}
+		if (r < 0)
+			return r;
+	}
+	if (!create)
+		return 0;
+	if (!*v->name)
+		return err_make(err, EINVAL, "`name`: required");
+	if (!*v->kind)
+		return err_make(err, EINVAL, "`kind`: required (ct or vm)");
+	if (!strcmp(v->kind, "ct")) {
+		if (*v->engine || *v->boot || v->iso)
+			return err_make(err, EINVAL, "`%s`: only for kind vm",
+					*v->engine ? "engine" :
+					*v->boot   ? "boot" :
+						     "iso");
+		strcpy(v->engine, "ctm");
+	} else {
+		if (!*v->engine)
+			strcpy(v->engine, "vmm");
+		if (!*v->boot)
+			strcpy(v->boot, v->iso ? "firmware" : "linux");
+		if (!strcmp(v->boot, "linux") && v->iso)
+			return err_make(err, EINVAL, "`iso`: needs boot firmware");
+	}
+	if (!v->ram)
+		v->ram = 512ULL << 20;
+	if (!v->disk)
+		v->disk = 4ULL << 30;
+	if (!v->cpus)
+		v->cpus = 1;
+	if (!v->hostname && !(v->hostname = strdup(v->name)))
+		return err_make(err, ENOMEM, "hostname");
+	v->created = time(NULL);
+	return 0;
+}
+
+json_t *vps_to_json(const struct vps *v)
+{
+	json_t *keys = json_array();
+	json_t *j;
+
+	for (unsigned int i = 0; i < v->nr_ssh_keys; i++)
+		json_array_append_new(keys, json_string(v->ssh_keys[i]));
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:f, s:i, s:I, s:s?, "
+		      "s:o, s:b, s:I}",
+		      "name", v->name, "kind", v->kind, "engine", v->engine, "state", v->state,
+		      "boot", *v->boot ? v->boot : NULL, "template", v->template, "owner", v->owner,
+		      "ram", (json_int_t)v->ram, "swap", (json_int_t)v->swap, "disk",
+		      (json_int_t)v->disk, "cpus", v->cpus, "io_weight", v->io_weight, "bw",
+		      (json_int_t)v->bw, "hostname", v->hostname, "ssh_keys", keys, "onboot",
+		      v->onboot, "created", (json_int_t)v->created);
+	if (j && v->iso)
+		json_object_set_new(j, "iso", json_string(v->iso));
+	if (j && v->last_exit >= 0)
+		json_object_set_new(j, "last_exit", json_integer(v->last_exit));
+	return j;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One VPS as the daemon keeps it: what the customer bought (plan figures),
+ * what it runs (kind, engine, template), who owns it and where it stands.
+ * vps_from_json() is the one parser of API bodies; every field is checked
+ * and errors name it.
+ */
+#ifndef VPS_HOST_VPS_H
+#define VPS_HOST_VPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+
+#define VPS_NAME_MAX 32
+#define VPS_MAX_KEYS 16
+
+struct vps {
+	int64_t id;
+	char name[VPS_NAME_MAX + 1];
+	char kind[4]; /* "ct" | "vm" */
+	char engine[8]; /* "ctm" for ct; "vmm" | "qemu" for vm */
+	char boot[12]; /* vm: "linux" | "firmware"; ct: "" */
+	char *template; /* template name, or NULL (vm firmware boot from an ISO) */
+	char *iso; /* firmware boot: path of an uploaded ISO */
+	char owner[64];
+	char state[16]; /* creating stopped starting running stopping destroying */
+	uint64_t ram, swap, disk; /* bytes */
+	double cpus;
+	unsigned int io_weight; /* 0: default */
+	uint64_t bw; /* bits/s, 0: none (applied by the network layer) */
+	char *hostname;
+	char *ssh_keys[VPS_MAX_KEYS];
+	unsigned int nr_ssh_keys;
+	bool onboot;
+	int64_t created; /* Unix time */
+	uint32_t uid_base; /* ct: the container's uid range */
+	int last_exit; /* the monitor's last exit status, -1 none */
+};
+
+void vps_init(struct vps *v);
+void vps_free(struct vps *v);
+/* Deep copy (for the ops that run outside the store's lock). */
+int vps_copy(struct vps *dst, const struct vps *src);
+
+int vps_check_name(const char *name, struct err **err);
+
+/*
+ * Fill v from an API body. `create` true: a new VPS (name and kind
+ * required, defaults applied); false: a PATCH, only the fields present
+ * change and the ones that cannot change after create are refused.
+ * `password` receives root_password when given (never stored).
+ */
+int vps_from_json(struct vps *v, json_t *body, bool create, char **password, struct err **err);
+
+/* The public view (no secrets). */
+json_t *vps_to_json(const struct vps *v);
+
+#endif

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A private vpsd for a test: its own data and run directories, its socket,
+an HTTP client over that unix socket, and a clean-up that destroys every VPS
+it made (so no container, mount or loop device outlives the test)."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .ct import BUILD
+
+VPSD = BUILD / "src" / "host" / "vpsd"
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=120):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.path))
+
+
+class Vpsd:
+    def __init__(self):
+        # 0711 all the way: containers' root uids must reach their rootfs
+        self.base = Path(tempfile.mkdtemp(prefix="vpsd-", dir="/var/tmp"))
+        self.base.chmod(0o711)
+        self.data = self.base / "data"
+        self.run = self.base / "run"
+        self.sock = self.run / "vpsd.sock"
+        self.log = self.base / "vpsd.log"
+        self.proc = None
+
+    def start(self, timeout=10):
+        self.proc = subprocess.Popen(
+            [str(VPSD), "--data", str(self.data), "--run", str(self.run)],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sock.exists():
+                try:
+                    if self.request("GET", "/api/v1/vps")[0] == 200:
+                        return self
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vpsd exited {self.proc.returncode}: {self.log.read_text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"vpsd did not answer: {self.log.read_text()}")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def request(self, method, path, body=None, timeout=300):
+        c = _UnixHTTP(self.sock, timeout=timeout)
+        data = None if body is None else (body if isinstance(body, (bytes, str))
+                                          else json.dumps(body))
+        c.request(method, path, body=data,
+                  headers={"Content-Type": "application/json"} if data else {})
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        try:
+            return r.status, json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return r.status, text
+
+    def api(self, method, path, body=None, expect=200, **kw):
+        status, j = self.request(method, "/api/v1" + path, body, **kw)
+        assert status == expect, (method, path, status, j)
+        return j
+
+    def cleanup(self):
+        """Destroy every VPS (with a fresh vpsd if this one is gone), stop
+        the daemon, remove the directories."""
+        try:
+            if not self.proc and self.data.exists():
+                self.start()
+            if self.proc:
+                for v in self.api("GET", "/vps"):
+                    self.request("DELETE", f"/api/v1/vps/{v['name']}")
+        except (AssertionError, OSError):
+            pass
+        self.stop()
+        # keepers of VPSes a failed test left behind
+        for pidfile in self.run.glob("vps/*/keeper.pid"):
+            try:
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
+        shutil.rmtree(self.base, ignore_errors=True)
