@@ -10,7 +10,8 @@ VPS_PACKAGES=(
 	libcmocka-dev python3-pytest libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
 	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
-	libcap-dev debootstrap lxcfs
+	libcap-dev debootstrap lxcfs libcrypt-dev
+	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev
 )
 
 # Install the packages that are not installed yet; apt-get update only when needed.
