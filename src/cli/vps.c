@@ -25,6 +25,7 @@ static const char usage_main[] =
 	"  show NAME [--format json]      one VPS, with its live state and figures\n"
 	"  start|stop|restart NAME...     run, stop (graceful, then forced), restart\n"
 	"  destroy NAME...                stop and remove, disks included (no prompt)\n"
+	"  reinstall NAME [--template T]  a fresh disk from a template; new password, keys\n"
 	"  set NAME KEY=VALUE...          change ram, swap, cpus, disk, io, bw, hostname,\n"
 	"                                 owner, onboot: stored, and live where it can be\n"
 	"  console NAME                   attach to the console (Ctrl-] detaches)\n"
@@ -389,6 +390,93 @@ static int cmd_destroy(int argc, char **argv)
 	return lifecycle("destroy", usage_destroy, argc, argv);
 }
 
+/* ---- reinstall ---- */
+
+static const char usage_reinstall[] =
+	"usage: vps reinstall NAME [--template T] [--password P | --password-file F]\n"
+	"                          [--hostname H] [--ssh-key KEY]...\n"
+	"A fresh disk from the template (its own, or T); the VPS keeps its name, plan,\n"
+	"owner and addresses. Everything on the old disk is lost.\n";
+
+static int cmd_reinstall(int argc, char **argv)
+{
+	static const struct flag flags[] = {
+		{ "template", true }, { "password", true }, { "password-file", true },
+		{ "hostname", true }, { "ssh-key", true },  { NULL, false },
+	};
+	json_t *body = json_object(), *keys = json_array(), *reply = NULL;
+	const char *name = NULL, *f, *v;
+	struct err *err = NULL;
+	bool password = false;
+	struct argp p;
+	char path[80];
+	int r = 0, t;
+
+	argp_init(&p, "reinstall", argc, argv);
+	while (!r && (t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
+		if (t == ARGP_ERR) {
+			r = EXIT_USAGE;
+		} else if (t == ARGP_HELP) {
+			fputs(usage_reinstall, stdout);
+			goto out;
+		} else if (t == ARGP_POS) {
+			if (name)
+				r = usage_err("reinstall", "unexpected argument `%s`", v);
+			name = v;
+		} else if (!strcmp(f, "template")) {
+			if (!*v || strlen(v) > 64 || strpbrk(v, "/\n\r"))
+				r = usage_err("reinstall",
+					      "--template: `%s` is not a template name", v);
+			else
+				r = put_str(body, "template", v);
+		} else if (!strcmp(f, "password") || !strcmp(f, "password-file")) {
+			if (password)
+				r = usage_err("reinstall", "--password: given twice (or with "
+							   "--password-file)");
+			else if (!strcmp(f, "password-file"))
+				r = read_password("reinstall", v, body);
+			else if (!*v || strpbrk(v, "\n\r"))
+				r = usage_err("reinstall",
+					      "--password: must be one non-empty line");
+			else
+				r = put_str(body, "root_password", v);
+			password = true;
+		} else if (!strcmp(f, "hostname")) {
+			r = put_str(body, "hostname", v);
+		} else if (!strcmp(f, "ssh-key")) {
+			if (strncmp(v, "ssh-", 4) && strncmp(v, "ecdsa-", 6) &&
+			    strncmp(v, "sk-", 3))
+				r = usage_err("reinstall",
+					      "--ssh-key: `%.20s...` is not an OpenSSH public key",
+					      v);
+			else
+				json_array_append_new(keys, json_string(v));
+		}
+	}
+	if (r)
+		goto out;
+	if (!name) {
+		r = usage_err("reinstall", "missing NAME");
+		goto out;
+	}
+	if ((r = check_name("reinstall", "NAME", name)))
+		goto out;
+	if (json_array_size(keys))
+		json_object_set(body, "ssh_keys", keys);
+	snprintf(path, sizeof(path), "/vps/%s/reinstall", name);
+	if (api("POST", path, body, &reply, &err) < 0) {
+		r = fail_err(&err);
+		goto out;
+	}
+	printf("reinstalled %s (%s)\n", name,
+	       json_string_value(json_object_get(reply, "template")) ?: "");
+out:
+	json_decref(reply);
+	json_decref(keys);
+	json_decref(body);
+	return r;
+}
+
 /* ---- set ---- */
 
 static bool in_list(json_t *list, const char *s)
@@ -515,9 +603,10 @@ static const struct command {
 	{ "show", "info", cmd_show },	      { "start", NULL, cmd_start },
 	{ "stop", NULL, cmd_stop },	      { "restart", NULL, cmd_restart },
 	{ "destroy", "delete", cmd_destroy }, { "set", NULL, cmd_set },
-	{ "console", NULL, cmd_console },     { "exec", NULL, cmd_exec },
-	{ "host", NULL, cmd_host },	      { "events", NULL, cmd_events },
-	{ "template", NULL, cmd_template },   { "plan", NULL, cmd_plan },
+	{ "reinstall", NULL, cmd_reinstall }, { "console", NULL, cmd_console },
+	{ "exec", NULL, cmd_exec },	      { "host", NULL, cmd_host },
+	{ "events", NULL, cmd_events },	      { "template", NULL, cmd_template },
+	{ "plan", NULL, cmd_plan },
 };
 
 int main(int argc, char **argv)

@@ -255,13 +255,16 @@ static enum MHD_Result route(struct host *h, struct MHD_Connection *c, const cha
 			r = life_stop(h, name, json_is_true(f), t ? json_integer_value(t) : 30, &e);
 		} else if (!strcmp(action, "restart")) {
 			r = life_restart(h, name, &e);
+		} else if (!strcmp(action, "reinstall")) {
+			r = life_reinstall(h, name, body, &e);
 		} else if (!strcmp(action, "exec")) {
 			if ((r = life_exec(h, name, body, &out, &e)) < 0)
 				return reply_err(c, r, &e);
 			return reply(c, 200, out);
 		} else {
-			return reply_error(c, ENOENT,
-					   "no such action (start, stop, restart, exec)");
+			return reply_error(
+				c, ENOENT,
+				"no such action (start, stop, restart, reinstall, exec)");
 		}
 		if (r < 0)
 			return reply_err(c, r, &e);

@@ -513,6 +513,98 @@ out:
 	return r;
 }
 
+/*
+ * Reinstall: the same VPS (name, plan, owner, addresses) on a fresh disk
+ * from its template, or a new one; hostname, password and keys set anew.
+ */
+int life_reinstall(struct host *h, const char *name, json_t *body, struct err **err)
+{
+	static const char *const allowed[] = { "template", "root_password", "ssh_keys", "hostname",
+					       NULL };
+	_cleanup_free_ char *password = NULL, *dir = NULL;
+	const struct kind_ops *o;
+	struct vps v, nv;
+	const char *k;
+	json_t *x;
+	bool was_running;
+	int r;
+
+	json_object_foreach(body, k, x)
+	{
+		size_t i;
+
+		for (i = 0; allowed[i] && strcmp(allowed[i], k); i++)
+			;
+		if (!allowed[i])
+			return err_make(
+				err, EINVAL,
+				"`%s`: reinstall takes template, root_password, ssh_keys, hostname",
+				k);
+	}
+	WITH_VPS(h, name, v, err);
+	if ((r = vps_copy(&nv, &v)) < 0) {
+		err_make(err, -r, "reinstall");
+		goto out_v;
+	}
+	/* template and password here; hostname and keys as a PATCH would */
+	{
+		json_t *b = json_deep_copy(body), *t = json_object_get(b, "template"),
+		       *p = json_object_get(b, "root_password");
+
+		r = 0;
+		if (t &&
+		    (!json_is_string(t) || !json_string_length(t) || json_string_length(t) > 64))
+			r = err_make(err, EINVAL, "`template`: expected a template name");
+		else if (p &&
+			 (!json_is_string(p) || !json_string_length(p) ||
+			  json_string_length(p) > 256 || strpbrk(json_string_value(p), "\r\n")))
+			r = err_make(err, EINVAL,
+				     "`root_password`: must be one line of 1 to 256 characters");
+		if (r == 0 && t) {
+			free(nv.template);
+			nv.template = strdup(json_string_value(t));
+		}
+		if (r == 0 && p)
+			password = strdup(json_string_value(p));
+		json_object_del(b, "template");
+		json_object_del(b, "root_password");
+		if (r == 0)
+			r = vps_from_json(&nv, b, false, NULL, err);
+		json_decref(b);
+		if (r < 0)
+			goto out;
+	}
+	if (!(o = ops_of(&nv, err)) || (r = o->validate(h, &nv, err)) < 0) {
+		r = r < 0 ? r : -EINVAL;
+		goto out;
+	}
+	was_running = !strcmp(v.state, "running");
+	if (strcmp(v.state, "stopped") && (r = stop_locked(h, &v, false, 30, err)) < 0)
+		goto out;
+	store_vps_state(h->store, name, "stopped", "reinstall", NULL);
+	if ((r = o->destroy(h, &v, err)) < 0)
+		goto out;
+	dir = host_vps_dir(h, name, NULL);
+	rm_rf(dir);
+	if (mkdir_p(dir, 0711) < 0) {
+		r = err_make(err, errno, "make `%s`", dir);
+		goto out;
+	}
+	strcpy(nv.state, "stopped");
+	if ((r = o->create(h, &nv, password, err)) < 0 ||
+	    (r = store_vps_update(h->store, &nv, err)) < 0)
+		goto out;
+	store_event(h->store, name, "reinstalled", nv.template ? nv.template : "");
+	if (was_running)
+		r = start_locked(h, &nv, err);
+out:
+	vps_free(&nv);
+out_v:
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
 int life_set(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
 {
 	const struct kind_ops *o;

@@ -21,6 +21,7 @@ int life_start(struct host *h, const char *name, struct err **err);
 int life_stop(struct host *h, const char *name, bool force, int timeout, struct err **err);
 int life_restart(struct host *h, const char *name, struct err **err);
 int life_destroy(struct host *h, const char *name, struct err **err);
+int life_reinstall(struct host *h, const char *name, json_t *body, struct err **err);
 int life_set(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
 int life_show(struct host *h, const char *name, json_t **out, struct err **err);
 int life_exec(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);

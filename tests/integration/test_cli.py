@@ -256,3 +256,12 @@ def test_host_templates_plans(vpsd):
     assert "ram: 512M" in ok("plan", "show", plan, sock=s)
     assert ok("plan", "delete", plan, sock=s) == f"deleted plan {plan}\n"
     assert plan not in ok("plan", "list", sock=s)
+
+
+def test_reinstall_usage(cli):
+    r = vps("reinstall")
+    assert r.returncode == 2 and "missing NAME" in r.stderr, r
+    r = vps("reinstall", "x", "--ssh-key", "nope")
+    assert r.returncode == 2 and "--ssh-key" in r.stderr, r
+    r = vps("reinstall", "--help")
+    assert r.returncode == 0 and "fresh disk" in r.stdout, r

@@ -242,3 +242,21 @@ def test_kill9_in_every_operation(vpsd, delay):
     names = hit(lambda: vpsd.request("DELETE", "/api/v1/vps/kd1"))
     if "kd1" in names:
         assert vpsd.api("GET", "/vps/kd1")["state"] in ("stopped", "running", "stopping")
+
+
+def test_reinstall(vpsd):
+    ct(vpsd, "re1", start=True, disk="1G", ram="256M")
+    vpsd.api("POST", "/vps/re1/exec", {"args": ["sh", "-c", "echo old > /root/data"]})
+    v = vpsd.api("POST", "/vps/re1/reinstall",
+                 {"template": "debian-12", "root_password": "fresh", "hostname": "deb1"})
+    assert v["state"] == "running" and v["template"] == "debian-12", v
+    r = vpsd.api("POST", "/vps/re1/exec",
+                 {"args": ["sh", "-c", "ls /root; cat /etc/hostname /etc/debian_version"]})
+    assert r["stdout"].split() == ["deb1", r["stdout"].split()[-1]], r
+    assert r["stdout"].split()[-1].startswith("12."), r
+    code, j = vpsd.request("POST", "/api/v1/vps/re1/reinstall", {"ram": "1G"})
+    assert code == 400 and "`ram`" in j["error"]["message"], j
+    code, j = vpsd.request("POST", "/api/v1/vps/re1/reinstall", {"template": "nope"})
+    assert code == 400 and "`template`" in j["error"]["message"], j
+    assert vpsd.api("GET", "/vps/re1")["state"] == "running"
+    assert "reinstalled" in [e["kind"] for e in vpsd.api("GET", "/events?vps=re1")]
