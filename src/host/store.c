@@ -45,6 +45,24 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, vps TEXT,"
 	"  kind TEXT NOT NULL, message TEXT NOT NULL);"
 	"CREATE INDEX events_by_vps ON events(vps, id);",
+	/* 1 -> 2: resource policies and networks (issue 7) */
+	"CREATE TABLE policies ("
+	"  resource TEXT PRIMARY KEY CHECK (resource IN ('memory', 'disk', 'cpus')),"
+	"  mode TEXT NOT NULL CHECK (mode IN ('reserve', 'oversell', 'thin')),"
+	"  ratio REAL NOT NULL DEFAULT 1.0 CHECK (ratio >= 1.0));"
+	"INSERT INTO policies VALUES ('memory', 'reserve', 1.0), ('disk', 'thin', 1.0),"
+	"  ('cpus', 'oversell', 4.0);"
+	"CREATE TABLE networks ("
+	"  name TEXT PRIMARY KEY, bridge TEXT UNIQUE NOT NULL,"
+	"  ipv4 TEXT, ipv6 TEXT, nat INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE addresses ("
+	"  network TEXT NOT NULL REFERENCES networks(name) ON DELETE RESTRICT,"
+	"  address TEXT NOT NULL,"
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  PRIMARY KEY (network, address));"
+	"CREATE INDEX addresses_by_vps ON addresses(vps);"
+	"ALTER TABLE vps ADD COLUMN network TEXT REFERENCES networks(name) ON DELETE RESTRICT;"
+	"ALTER TABLE vps ADD COLUMN mac TEXT;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
