@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A one-shot client of QMP, QEMU's JSON control protocol (docs/interop/qmp-spec
+ * in QEMU): connect, read the greeting, leave capabilities negotiation with
+ * qmp_capabilities, run one command and return its "return" value.
+ * Asynchronous events that arrive meanwhile are skipped. The `vm` kind's
+ * qemu engine stops, powers down and queries its VMs with it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "host/qmp.h"
+
+#define QMP_TIMEOUT_MS 10000
+
+struct qmp {
+	int fd;
+	char buf[65536];
+	size_t len;
+};
+
+/* The next JSON object QEMU sends, events skipped; NULL on timeout/error. */
+static json_t *qmp_read(struct qmp *q, int timeout_ms, struct err **err)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char *nl = memchr(q->buf, '\n', q->len);
+		struct timespec t1;
+		int left;
+
+		if (nl) {
+			json_t *j;
+
+			*nl = 0;
+			j = json_loads(q->buf, 0, NULL);
+			q->len -= nl + 1 - q->buf;
+			memmove(q->buf, nl + 1, q->len);
+			if (!json_is_object(j)) {
+				json_decref(j);
+				return err_make(err, EPROTO, "bad QMP message"), NULL;
+			}
+			if (json_object_get(j, "event")) {
+				json_decref(j);
+				continue;
+			}
+			return j;
+		}
+		if (q->len == sizeof(q->buf))
+			return err_make(err, E2BIG, "QMP message too long"), NULL;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = timeout_ms -
+		       (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = { q->fd, POLLIN, 0 };
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return err_make(err, ETIMEDOUT, "no answer from QMP"), NULL;
+		ssize_t n = read(q->fd, q->buf + q->len, sizeof(q->buf) - q->len);
+		if (n <= 0)
+			return err_make(err, n < 0 ? errno : EPIPE, "read QMP"), NULL;
+		q->len += n;
+	}
+}
+
+/* Send {"execute": cmd[, "arguments": args]} and return its "return" value. */
+static json_t *qmp_exec(struct qmp *q, const char *cmd, json_t *args, struct err **err)
+{
+	json_t *req = json_pack("{s:s}", "execute", cmd), *r, *ret;
+	_cleanup_free_ char *line = NULL;
+
+	if (req && args)
+		json_object_set(req, "arguments", args);
+	line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!line)
+		return err_make(err, ENOMEM, "QMP `%s`", cmd), NULL;
+	if (write_all(q->fd, line, strlen(line)) < 0 || write_all(q->fd, "\n", 1) < 0)
+		return err_make(err, errno, "QMP `%s`", cmd), NULL;
+	r = qmp_read(q, QMP_TIMEOUT_MS, err);
+	if (!r)
+		return NULL;
+	ret = json_object_get(r, "return");
+	if (!ret) {
+		json_t *e = json_object_get(r, "error");
+
+		err_make(err, EIO, "QMP `%s`: %s", cmd,
+			 json_string_value(json_object_get(e, "desc")) ?: "failed");
+		json_decref(r);
+		return NULL;
+	}
+	json_incref(ret);
+	json_decref(r);
+	return ret;
+}
+
+/* One QMP command on a fresh connection (greeting, capabilities, command). */
+json_t *qmp_run(const char *path, const char *cmd, json_t *args, struct err **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_free_ struct qmp *q = calloc(1, sizeof(*q));
+	json_t *greet, *caps, *ret = NULL;
+
+	if (!q)
+		return err_make(err, ENOMEM, "QMP"), NULL;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return err_make(err, EINVAL, "QMP socket `%s`", path), NULL;
+	strcpy(sa.sun_path, path);
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err_make(err, errno, "connect `%s`", path);
+		goto out;
+	}
+	greet = qmp_read(q, QMP_TIMEOUT_MS, err);
+	if (!greet)
+		goto out;
+	if (!json_object_get(greet, "QMP")) {
+		json_decref(greet);
+		err_make(err, EPROTO, "`%s`: no QMP greeting", path);
+		goto out;
+	}
+	json_decref(greet);
+	caps = qmp_exec(q, "qmp_capabilities", NULL, err);
+	if (!caps)
+		goto out;
+	json_decref(caps);
+	ret = qmp_exec(q, cmd, args, err);
+out:
+	if (q->fd >= 0)
+		close(q->fd);
+	return ret;
+}

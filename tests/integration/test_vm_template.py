@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The VM templates (src/host/templates/mkvmtemplate): the debian-12
+template builds and is cached, and boots to a login prompt on its serial
+console under both engines of the vm kind -- QEMU's software CPU on this
+machine (whose PVM /dev/kvm cannot run a stock kernel) and vps-vmm in the
+nested test host L1 -- and powers off on the ACPI power button, which is
+how the daemon stops a VM gracefully.
+
+The kind itself (src/host/kind_vm.c: disk copy and injection, vm.json, QEMU's
+argv, QMP) is tested through the daemon in test_vpsd_vm.py."""
+
+import re
+import shlex
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from framework import artefacts
+
+MKVMTEMPLATE = artefacts.TOP / "src" / "host" / "templates" / "mkvmtemplate"
+VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
+CMDLINE = "console=ttyS0 root=/dev/vda rw quiet"
+
+
+def mkvmtemplate(name="debian-12"):
+    t0 = time.monotonic()
+    r = subprocess.run([str(MKVMTEMPLATE), name], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    return Path(r.stdout.strip()), time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def vm_template(timings):
+    path, seconds = mkvmtemplate()
+    timings.append(("mkvmtemplate debian-12 (first call of the session)", seconds))
+    return path
+
+
+def vm_disk(template, dest, size="2G"):
+    """A VM's disk as the kind makes it: a sparse copy, grown offline."""
+    subprocess.run(["cp", "--sparse=always", str(template / "rootfs.img"), str(dest)],
+                   check=True)
+    subprocess.run(["truncate", "-s", size, str(dest)], check=True)
+    subprocess.run(["e2fsck", "-f", "-y", str(dest)], check=True, capture_output=True)
+    subprocess.run(["resize2fs", str(dest)], check=True, capture_output=True)
+    return dest
+
+
+def test_template_is_built_and_cached(vm_template, timings):
+    for f in ("vmlinuz", "initrd.img", "rootfs.img", "version"):
+        assert (vm_template / f).is_file(), f
+    again, seconds = mkvmtemplate()
+    timings.append(("mkvmtemplate debian-12, cached", seconds))
+    assert again == vm_template
+    assert seconds < 10, seconds
+    # the initramfs carries what Debian builds as modules and root needs
+    listing = subprocess.run(f"zcat {vm_template}/initrd.img | cpio -t --quiet",
+                             shell=True, capture_output=True, text=True, check=True).stdout
+    for ko in ("virtio_pci.ko", "virtio_blk.ko", "ext4.ko", "jbd2.ko", "evdev.ko"):
+        assert f"/{ko}\n" in listing, ko
+    blkid = subprocess.run(["blkid", "-o", "export", str(vm_template / "rootfs.img")],
+                           capture_output=True, text=True, check=True).stdout
+    assert "TYPE=ext4" in blkid and "LABEL=root" in blkid, blkid
+
+
+def test_unknown_template_is_refused():
+    r = subprocess.run([str(MKVMTEMPLATE), "nosuch"], capture_output=True, text=True)
+    assert r.returncode != 0 and "unknown VM template `nosuch`" in r.stderr, r
+
+
+def wait_console(sock, marker, timeout):
+    """Read a unix-socket console until MARKER; returns (seconds, text)."""
+    t0 = time.monotonic()
+    while True:
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(sock))
+            break
+        except OSError:
+            s.close()
+            assert time.monotonic() - t0 < 30, "no console socket"
+            time.sleep(0.05)
+    buf = b""
+    with s:
+        while marker.encode() not in buf:
+            left = timeout - (time.monotonic() - t0)
+            assert left > 0, f"no {marker!r} within {timeout} s:\n{buf[-2000:]!r}"
+            s.settimeout(left)
+            d = s.recv(4096)
+            assert d, f"console closed before {marker!r}:\n{buf[-2000:]!r}"
+            buf += d
+    return time.monotonic() - t0, buf.decode(errors="replace")
+
+
+def qmp(sock, cmd):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(sock))
+        f = s.makefile("rwb")
+        f.readline()  # greeting
+        for c in ("qmp_capabilities", cmd):
+            f.write(f'{{"execute": "{c}"}}\n'.encode())
+            f.flush()
+            while b'"return"' not in (line := f.readline()):
+                assert b'"error"' not in line and line, line
+
+
+def test_boots_to_login_under_qemu_tcg(vm_template, qemu_bin, tmp_path, timings):
+    disk = vm_disk(vm_template, tmp_path / "disk.img")
+    console, qmp_sock = tmp_path / "console.sock", tmp_path / "qmp.sock"
+    argv = [qemu_bin, "-machine", "pc", "-accel", "tcg", "-cpu", "max", "-m", "512",
+            "-smp", "2", "-nodefaults", "-display", "none",
+            "-drive", f"file={disk},if=virtio,format=raw",
+            "-kernel", str(vm_template / "vmlinuz"), "-initrd", str(vm_template / "initrd.img"),
+            "-append", CMDLINE, "-serial", f"unix:{console},server=on,wait=off",
+            "-qmp", f"unix:{qmp_sock},server=on,wait=off"]
+    q = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        seconds, text = wait_console(console, "login: ", 240)
+        timings.append(("debian-12 VM under QEMU TCG: start to login prompt", seconds))
+        assert "debian login: " in text
+        t0 = time.monotonic()
+        qmp(qmp_sock, "system_powerdown")
+        assert q.wait(120) == 0
+        timings.append(("debian-12 VM under QEMU TCG: power button to exit",
+                        time.monotonic() - t0))
+    finally:
+        if q.poll() is None:
+            q.kill()
+            q.wait()
+
+
+def test_boots_to_login_under_vps_vmm_in_l1(vm_template, l1, timings):
+    """vps-vmm with the template's kernel, initramfs and a copy of its disk
+    (in the scratch share: written by the guest, not L1's memory), serial in
+    a file, then the power button through the control socket."""
+    name = f"vm-{uuid.uuid4().hex[:8]}.img"
+    host_disk, l1_disk = l1.scratch_path(name)
+    vm_disk(vm_template, host_disk)
+    vmm = artefacts.build_dir() / "src" / "vmm" / "vps-vmm"
+    run = f"/tmp/vmm-{uuid.uuid4().hex[:8]}"
+    argv = [str(vmm), "--kernel", str(vm_template / "vmlinuz"),
+            "--initrd", str(vm_template / "initrd.img"), "--cmdline", CMDLINE,
+            "--memory", "512M", "--cpus", "2", "--disk", f"path={l1_disk},id=root",
+            "--serial", f"file:{run}/serial", "--control", f"{run}/ctl"]
+    cmd = (f"mkdir -p {run}; {shlex.join(argv)} 2>{run}/stderr & pid=$!; t0=$(date +%s.%N); "
+           f"for i in $(seq 3000); do grep -q 'login: ' {run}/serial 2>/dev/null && break; "
+           f"kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
+           f"echo LOGIN-AFTER: $(echo \"$(date +%s.%N) - $t0\" | bc); "
+           f"python3 {VMMCTL} {run}/ctl '{{\"cmd\":\"shutdown\"}}'; t1=$(date +%s.%N); "
+           f"wait $pid; echo VMM-EXIT: $?; "
+           f"echo OFF-AFTER: $(echo \"$(date +%s.%N) - $t1\" | bc); "
+           f"tail -c 3000 {run}/serial; cat {run}/stderr >&2; rm -rf {run}")
+    try:
+        r = l1.run(cmd, timeout=420)
+    finally:
+        host_disk.unlink(missing_ok=True)
+    assert not r.timed_out, r
+    login = re.search(r"^LOGIN-AFTER: ([\d.]+)", r.stdout, re.M)
+    status = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
+    off = re.search(r"^OFF-AFTER: ([\d.]+)", r.stdout, re.M)
+    assert "login: " in r.stdout, r
+    timings.append(("debian-12 VM under vps-vmm in L1: start to login prompt",
+                    float(login.group(1))))
+    assert status and int(status.group(1)) == 0, r
+    timings.append(("debian-12 VM under vps-vmm in L1: power button to exit",
+                    float(off.group(1))))
