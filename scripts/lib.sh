@@ -12,6 +12,7 @@ VPS_PACKAGES=(
 	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
 	libcap-dev debootstrap lxcfs libcrypt-dev
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev
+	nftables iperf3
 )
 
 # Install the packages that are not installed yet; apt-get update only when needed.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The host side of `vps`: the host report, the event log (with --follow,
+ * The host side of `vps`: the host report and resource policies, the event log (with --follow,
  * which asks for the events after the last one seen, once a second, as
  * `incus monitor` would over a stream), templates and plans. The tables
  * take their columns from the rows, so new fields the daemon adds show up
@@ -8,6 +8,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,11 +17,22 @@
 
 #define AUTO_COLS 10
 
-static const char usage_host[] = "usage: vps host [--format table|json]\n";
+static const char usage_host[] =
+	"usage: vps host [--format table|json]\n"
+	"The host report: per resource its policy, physical, limit (ratio x physical),\n"
+	"allocated (sold), used (real) and headroom (limit - allocated), and warnings.\n";
 static const char usage_events[] =
 	"usage: vps events [--vps NAME] [--follow] [--format table|json]\n"
 	"The event log, oldest first; --follow waits for new events until\n"
 	"interrupted. --format json prints one JSON object a line.\n";
+static const char usage_policy[] =
+	"usage: vps policy list [--format table|json]\n"
+	"       vps policy set RESOURCE MODE [RATIO] [--format table|json]\n"
+	"Resource policies of this host (docs/policies.md):\n"
+	"  memory  reserve | oversell RATIO   (RAM counted against RATIO x physical RAM)\n"
+	"  disk    reserve | thin [RATIO]     (disk sizes against RATIO x the data filesystem)\n"
+	"  cpus    reserve | oversell RATIO   (vCPUs against RATIO x cores)\n"
+	"New VPSes, and changes that grow one, are refused when they do not fit.\n";
 static const char usage_template[] = "usage: vps template list [--format table|json]\n";
 static const char usage_plan[] =
 	"usage: vps plan list [--format table|json]\n"
@@ -96,14 +108,185 @@ static int get_and_print(const char *path, bool json)
 	return 0;
 }
 
+/* One report figure as a cell: sizes human, cpus as numbers, absent as "-". */
+static json_t *figure_cell(json_t *res, const char *key, bool size)
+{
+	json_t *v = json_object_get(res, key);
+	char buf[32];
+
+	if (!json_is_number(v))
+		return json_string("-");
+	if (size && json_number_value(v) < 0) {
+		human_size((uint64_t)-json_number_value(v), buf + 1, sizeof(buf) - 1);
+		buf[0] = '-';
+	} else if (size) {
+		human_size((uint64_t)json_number_value(v), buf, sizeof(buf));
+	} else {
+		snprintf(buf, sizeof(buf), "%.4g", json_number_value(v));
+	}
+	return json_string(buf);
+}
+
+/* The host report as a table, one row a resource, then the warnings. */
+static void print_report(json_t *rep)
+{
+	static const char *const res[] = { "memory", "swap", "disk", "cpus", NULL };
+	static const char *const cols[] = { "resource",	 "policy", "ratio",    "physical", "limit",
+					    "allocated", "used",   "headroom", NULL };
+	json_t *rows = json_array(), *w = json_object_get(rep, "warnings"), *x;
+	size_t i;
+
+	for (i = 0; res[i]; i++) {
+		json_t *r = json_object_get(rep, res[i]), *row;
+		bool size = strcmp(res[i], "cpus") != 0;
+
+		if (!r)
+			continue;
+		row = json_pack("{s:s, s:s}", "resource", res[i], "policy",
+				json_string_value(json_object_get(r, "policy")) ?
+					json_string_value(json_object_get(r, "policy")) :
+					"-");
+		json_object_set_new(row, "ratio", figure_cell(r, "ratio", false));
+		for (size_t c = 3; cols[c]; c++)
+			json_object_set_new(row, cols[c], figure_cell(r, cols[c], size));
+		json_array_append_new(rows, row);
+	}
+	print_table(rows, cols);
+	json_decref(rows);
+	x = json_object_get(rep, "vps");
+	printf("\nVPSes: %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " running)",
+	       json_integer_value(json_object_get(x, "total")),
+	       json_integer_value(json_object_get(x, "running")));
+	if ((x = json_object_get(rep, "memory"))) {
+		char b[32];
+
+		human_size(json_integer_value(json_object_get(x, "used_by_vps")), b, sizeof(b));
+		printf("; memory used by running VPSes: %s", b);
+	}
+	if ((x = json_object_get(rep, "disk"))) {
+		char b[32];
+
+		human_size(json_integer_value(json_object_get(x, "free")), b, sizeof(b));
+		printf("; disk free on %s: %s", json_string_value(json_object_get(x, "path")), b);
+	}
+	printf("\n");
+	if (json_array_size(w))
+		printf("warnings:\n");
+	json_array_foreach(w, i, x)
+	{
+		printf("  %s\n", json_string_value(x));
+	}
+}
+
 int cmd_host(int argc, char **argv)
 {
+	struct err *err = NULL;
 	bool json = false;
+	json_t *reply;
 	int r = simple_args("host", usage_host, argc, argv, NULL, 0, &json);
 
 	if (r)
 		return r < 0 ? 0 : r;
-	return get_and_print("/host", json);
+	if (api("GET", "/host", NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (json)
+		print_json(reply);
+	else
+		print_report(reply);
+	json_decref(reply);
+	return 0;
+}
+
+/* ---- policies ---- */
+
+static void print_policies(json_t *p)
+{
+	static const char *const res[] = { "memory", "disk", "cpus", NULL };
+	static const char *const cols[] = { "resource", "mode", "ratio", NULL };
+	json_t *rows = json_array();
+
+	for (size_t i = 0; res[i]; i++) {
+		json_t *r = json_object_get(p, res[i]), *row;
+
+		if (!r)
+			continue;
+		row = json_pack("{s:s, s:O?}", "resource", res[i], "mode",
+				json_object_get(r, "mode"));
+		json_object_set_new(row, "ratio", figure_cell(r, "ratio", false));
+		json_array_append_new(rows, row);
+	}
+	print_table(rows, cols);
+	json_decref(rows);
+}
+
+static int policy_set(int argc, char **argv)
+{
+	const char *pos[3] = { NULL, NULL, NULL };
+	struct err *err = NULL;
+	json_t *body, *one, *reply, *w;
+	bool json = false;
+	size_t i;
+	int r = simple_args("policy set", usage_policy, argc, argv, pos, 3, &json);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	if (!pos[0] || !pos[1])
+		return usage_err("policy set", "expected RESOURCE MODE [RATIO]");
+	one = json_pack("{s:s}", "mode", pos[1]);
+	if (pos[2]) {
+		char *end;
+		double ratio = strtod(pos[2], &end);
+
+		if (end == pos[2] || *end) {
+			json_decref(one);
+			return usage_err("policy set", "RATIO: `%s` is not a number", pos[2]);
+		}
+		json_object_set_new(one, "ratio", json_real(ratio));
+	}
+	body = json_pack("{s:o}", pos[0], one);
+	r = api("PUT", "/policies", body, &reply, &err);
+	json_decref(body);
+	if (r < 0)
+		return fail_err(&err);
+	if (json) {
+		print_json(reply);
+	} else {
+		print_policies(reply);
+		json_array_foreach(json_object_get(reply, "warnings"), i, w)
+		{
+			printf("warning: %s\n", json_string_value(w));
+		}
+	}
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+	struct err *err = NULL;
+	bool json = false;
+	json_t *reply;
+	int r;
+
+	if (argc < 1 || argv[0][0] == '-') {
+		r = simple_args("policy", usage_policy, argc, argv, NULL, 0, &json);
+		return r < 0 ? 0 : r ? r : usage_err("policy", "missing list or set");
+	}
+	if (!strcmp(argv[0], "set"))
+		return policy_set(argc - 1, argv + 1);
+	if (strcmp(argv[0], "list") && strcmp(argv[0], "ls"))
+		return usage_err("policy", "unknown policy command `%s`", argv[0]);
+	r = simple_args("policy list", usage_policy, argc - 1, argv + 1, NULL, 0, &json);
+	if (r)
+		return r < 0 ? 0 : r;
+	if (api("GET", "/policies", NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (json)
+		print_json(reply);
+	else
+		print_policies(reply);
+	json_decref(reply);
+	return 0;
 }
 
 /* ---- events ---- */

@@ -10,7 +10,7 @@
  *   out.c      tables, `key: value` views, human-readable sizes
  *   vps.c      main, the command table, the VPS lifecycle commands
  *   attach.c   console and exec
- *   admin.c    host, events, templates, plans
+ *   admin.c    host, policies, events, templates, plans
  * Exit status: 0 done, 1 the operation failed (the server's message is
  * printed), 2 bad usage; `vps exec` exits with the command's status.
  */
@@ -135,8 +135,10 @@ int parse_format(const char *cmd, const char *val, bool *json);
 int cmd_console(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_host(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_net(int argc, char **argv); /* net.c */
 
 #endif

@@ -32,9 +32,11 @@ static const char usage_main[] =
 	"  exec NAME -- CMD [ARG...]      run a command inside a ct; exits with its status\n"
 	"The host:\n"
 	"  host [--format json]           the host report\n"
+	"  policy list|set RES MODE [R]   resource policies: reserve, oversell, thin\n"
 	"  events [--vps NAME] [--follow] the event log\n"
 	"  template list                  templates\n"
 	"  plan list|create|delete        plans (named sets of limits)\n"
+	"  net list|create|delete         networks: bridge, NAT, address pools\n"
 	"\n"
 	"vpsd's socket: --socket PATH, else $VPS_SOCKET, else " DEFAULT_SOCKET ".\n"
 	"`vps COMMAND --help` describes each command. Exit status: 0 done, 1 failed,\n"
@@ -46,12 +48,14 @@ static const char usage_create[] =
 	"           [--engine vmm|qemu] [--boot linux|firmware] [--iso PATH]\n"
 	"           [--owner USER] [--hostname HOST] [--password-file FILE | --password P]\n"
 	"           [--ssh-key KEY]... [--onboot] [--start]\n"
+	"           [--network NET [--ipv4 ADDR] [--ipv6 ADDR]]\n"
 	"\n"
 	"Sizes take K, M, G, T (binary): 512M, 10G. --cpus may be fractional (1.5);\n"
 	"--io is a weight from 10 to 1000; --bw is bits per second (100M).\n"
 	"--engine, --boot and --iso are for vm only. --password-file reads the first\n"
 	"line of FILE (--password shows the password to `ps`). --ssh-key adds a line\n"
-	"to root's authorized_keys; repeat it for more.\n";
+	"to root's authorized_keys; repeat it for more. --network joins a network\n"
+	"(`vps net`): the next free addresses, or the ones given.\n";
 
 static const char usage_list[] = "usage: vps list [--format table|json]\n";
 static const char usage_show[] = "usage: vps show NAME [--format table|json]\n";
@@ -103,7 +107,8 @@ static int cmd_create(int argc, char **argv)
 		{ "engine", true },	   { "boot", true },	 { "iso", true },
 		{ "owner", true },	   { "hostname", true }, { "password", true },
 		{ "password-file", true }, { "ssh-key", true },	 { "onboot", false },
-		{ "start", false },	   { NULL, false },
+		{ "start", false },	   { "network", true },	 { "ipv4", true },
+		{ "ipv6", true },	   { NULL, false },
 	};
 	json_t *body = json_object(), *keys = json_array(), *reply = NULL;
 	const char *name = NULL, *f, *v, *limit = NULL, *vm_only = NULL, *kind = NULL;
@@ -144,6 +149,13 @@ static int cmd_create(int argc, char **argv)
 			else
 				r = put_str(body, "iso", v);
 			vm_only = f;
+		} else if (!strcmp(f, "network") || !strcmp(f, "ipv4") || !strcmp(f, "ipv6")) {
+			/* the daemon checks the address against the network's prefix */
+			if (!*v || strlen(v) > 45 || strpbrk(v, "/ \n\r"))
+				r = usage_err("create", "--%s: `%s` is not a %s", f, v,
+					      f[0] == 'n' ? "network name" : "bare address");
+			else
+				r = put_str(body, f, v);
 		} else if (!strcmp(f, "template") || !strcmp(f, "plan")) {
 			if (!*v || strlen(v) > 64 || strpbrk(v, "/\n\r"))
 				r = usage_err("create", "--%s: `%s` is not a %s name", f, v, f);
@@ -606,7 +618,8 @@ static const struct command {
 	{ "reinstall", NULL, cmd_reinstall }, { "console", NULL, cmd_console },
 	{ "exec", NULL, cmd_exec },	      { "host", NULL, cmd_host },
 	{ "events", NULL, cmd_events },	      { "template", NULL, cmd_template },
-	{ "plan", NULL, cmd_plan },
+	{ "plan", NULL, cmd_plan },	      { "net", "network", cmd_net },
+	{ "policy", NULL, cmd_policy },
 };
 
 int main(int argc, char **argv)

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,6 +21,8 @@
 #include "common/util.h"
 #include "host/api.h"
 #include "host/life.h"
+#include "host/net.h"
+#include "host/policy.h"
 
 #define MAX_BODY (1 << 20)
 
@@ -65,6 +66,9 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const c
 	case EBUSY:
 		status = 409, code = "conflict";
 		break;
+	case ENOSPC:
+		status = 409, code = "no_room"; /* admission: the policy has no room for it */
+		break;
 	case ETIMEDOUT:
 		status = 504, code = "timeout";
 		break;
@@ -91,51 +95,13 @@ static enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e
 
 	snprintf(msg, sizeof(msg), "%s", err_msg(*e));
 	n = strlen(msg);
-	if ((-r == EINVAL || -r == ENOENT || -r == EEXIST || -r == EBUSY) && n > t + 2 &&
-	    !strcmp(msg + n - t, tail) && !strncmp(msg + n - t - 2, ": ", 2))
+	if ((-r == EINVAL || -r == ENOENT || -r == EEXIST || -r == EBUSY || -r == ENOSPC) &&
+	    n > t + 2 && !strcmp(msg + n - t, tail) && !strncmp(msg + n - t - 2, ": ", 2))
 		msg[n - t - 2] = 0;
 	ret = reply_error(c, -r, msg);
 
 	err_free(e);
 	return ret;
-}
-
-/* --- the host report (issue 7 adds policies) --------------------------------------- */
-
-static json_t *host_report(struct host *h)
-{
-	_cleanup_free_ char *mi = NULL;
-	unsigned long long total = 0, avail = 0, alloc_ram = 0, alloc_disk = 0;
-	double alloc_cpus = 0;
-	struct statvfs sv;
-	struct vps *all = NULL;
-	size_t n = 0, running = 0;
-	char *p;
-
-	if (read_file("/proc/meminfo", &mi, NULL) == 0) {
-		if ((p = strstr(mi, "MemTotal:")))
-			total = strtoull(p + 9, NULL, 10) << 10;
-		if ((p = strstr(mi, "MemAvailable:")))
-			avail = strtoull(p + 13, NULL, 10) << 10;
-	}
-	if (store_vps_list(h->store, &all, &n, NULL) == 0)
-		for (size_t i = 0; i < n; i++) {
-			alloc_ram += all[i].ram + all[i].swap;
-			alloc_disk += all[i].disk;
-			alloc_cpus += all[i].cpus;
-			running += !strcmp(all[i].state, "running");
-		}
-	store_vps_list_free(all, n);
-	if (statvfs(h->data_dir, &sv) < 0)
-		memset(&sv, 0, sizeof(sv));
-	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:i, s:f}, s:{s:i, s:i}}",
-			 "memory", "physical", (json_int_t)total, "available", (json_int_t)avail,
-			 "allocated", (json_int_t)alloc_ram, "disk", "physical",
-			 (json_int_t)((unsigned long long)sv.f_blocks * sv.f_frsize), "free",
-			 (json_int_t)((unsigned long long)sv.f_bavail * sv.f_frsize), "allocated",
-			 (json_int_t)alloc_disk, "cpus", "physical",
-			 (int)sysconf(_SC_NPROCESSORS_ONLN), "allocated", alloc_cpus, "vps",
-			 "total", (int)n, "running", (int)running);
 }
 
 static json_t *templates(void)
@@ -273,7 +239,22 @@ static enum MHD_Result route(struct host *h, struct MHD_Connection *c, const cha
 		return reply(c, 200, out);
 	}
 	if (!strcmp(rest, "host") && !strcmp(method, "GET"))
-		return reply(c, 200, host_report(h));
+		return reply(c, 200, policy_report(h));
+	if (!strcmp(rest, "policies")) {
+		struct policy p[NR_RES];
+
+		if (!strcmp(method, "GET")) {
+			if ((r = policy_get(h, p, &e)) < 0)
+				return reply_err(c, r, &e);
+			return reply(c, 200, policy_to_json(p));
+		}
+		if (!strcmp(method, "PUT")) {
+			if ((r = policy_put(h, body, &out, &e)) < 0)
+				return reply_err(c, r, &e);
+			return reply(c, 200, out);
+		}
+		return reply_error(c, ENOSYS, "use GET or PUT on /api/v1/policies");
+	}
 	if (!strcmp(rest, "templates") && !strcmp(method, "GET"))
 		return reply(c, 200, templates());
 	if (!strncmp(rest, "events", 6) && !strcmp(method, "GET")) {
@@ -297,6 +278,28 @@ static enum MHD_Result route(struct host *h, struct MHD_Connection *c, const cha
 			return reply(c, 201, out);
 		}
 		return reply_error(c, ENOSYS, "use GET or POST on /api/v1/plans");
+	}
+	if (!strcmp(rest, "networks")) {
+		if (!strcmp(method, "GET"))
+			return reply(c, 200, net_list(h));
+		if (!strcmp(method, "POST")) {
+			if ((r = net_create(h, body, &out, &e)) < 0)
+				return reply_err(c, r, &e);
+			return reply(c, 201, out);
+		}
+		return reply_error(c, ENOSYS, "use GET or POST on /api/v1/networks");
+	}
+	if (!strncmp(rest, "networks/", 9)) {
+		if (!strcmp(method, "GET")) {
+			out = net_show(h, rest + 9);
+			return out ? reply(c, 200, out) : reply_error(c, ENOENT, "no such network");
+		}
+		if (!strcmp(method, "DELETE")) {
+			if ((r = net_delete(h, rest + 9, &e)) < 0)
+				return reply_err(c, r, &e);
+			return reply(c, 200, json_pack("{s:b}", "ok", 1));
+		}
+		return reply_error(c, ENOSYS, "use GET or DELETE on a network");
 	}
 	if (!strncmp(rest, "plans/", 6)) {
 		if (!strcmp(method, "GET")) {

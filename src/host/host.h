@@ -14,6 +14,7 @@ struct host {
 	char *bin_dir; /* where vps-ctm, vps-ct, vps-vmm are (beside vpsd by default) */
 	char *self; /* vpsd's own path: the keeper is vpsd run as `vps-keeper` */
 	char *mktemplate; /* the ct template builder */
+	char *mkvmtemplate; /* the vm template builder ($VPS_MKVMTEMPLATE overrides) */
 	struct store *store;
 };
 

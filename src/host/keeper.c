@@ -9,6 +9,9 @@
  *   RUN/keeper.pid    the keeper's pid (gone when it exits)
  *   RUN/monitor.pid   the monitor's pid
  *   RUN/exit          "STATUS\n" of the last monitor exit
+ *   RUN/restarted     "COUNT STATUS\n": the monitor was started again COUNT
+ *                     times, the last after exit STATUS (vpsd watches for it
+ *                     and records a `rebooted` event)
  *   RUN/monitor.log   the monitor's stdout and stderr
  */
 #include <dirent.h>
@@ -57,7 +60,7 @@ int keeper_main(int argc, char **argv)
 {
 	const char *run, *codes;
 	char num[32], logp[4200];
-	int st, status;
+	int st, status, restarts = 0;
 	pid_t pid;
 
 	if (argc < 7 || strcmp(argv[5], "--"))
@@ -91,6 +94,8 @@ int keeper_main(int argc, char **argv)
 			if (nul >= 0)
 				dup2(nul, 0);
 			execv(argv[6], argv + 6);
+			/* the last line of the log is what `start` reports */
+			dprintf(2, "vps-keeper: exec `%s`: %s\n", argv[6], strerror(errno));
 			_exit(127);
 		}
 		snprintf(num, sizeof(num), "%d\n", (int)pid);
@@ -102,6 +107,7 @@ int keeper_main(int argc, char **argv)
 		write_small(run, "exit", num);
 		if (!in_list(codes, status))
 			break;
+		snprintf(num, sizeof(num), "%d %d\n", ++restarts, status);
 		write_small(run, "restarted", num);
 	}
 	snprintf(logp, sizeof(logp), "%s/keeper.pid", run);
@@ -236,5 +242,16 @@ int keeper_last_exit(const char *run_dir)
 	snprintf(path, sizeof(path), "%s/exit", run_dir);
 	if (read_file(path, &s, NULL) < 0)
 		return -1;
+	return atoi(s);
+}
+
+int keeper_restarts(const char *run_dir)
+{
+	_cleanup_free_ char *s = NULL;
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/restarted", run_dir);
+	if (read_file(path, &s, NULL) < 0)
+		return 0;
 	return atoi(s);
 }

@@ -19,5 +19,7 @@ pid_t keeper_pid(const char *run_dir, const char *name);
 pid_t keeper_find(const char *run_dir, const char *name);
 /* The monitor's last exit status, or -1. */
 int keeper_last_exit(const char *run_dir);
+/* How many times the keeper started the monitor again (guest reboots), 0 if none. */
+int keeper_restarts(const char *run_dir);
 
 #endif

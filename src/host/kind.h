@@ -23,6 +23,11 @@ struct kind_ops {
 	const char *kind, *engine; /* "ct" "ctm" | "vm" "vmm" | "vm" "qemu" */
 	/* the file in the run dir whose appearance means the monitor is up (NULL: control.sock) */
 	const char *ready_leaf;
+	/*
+	 * Joins networks (net.h): its monitor puts a host device named
+	 * net_ifname() on the network's bridge, with the VPS's MAC and addresses.
+	 */
+	bool net;
 	/* kind-specific checks at create: template exists, boot mode, ... */
 	int (*validate)(struct host *h, const struct vps *v, struct err **err);
 	/*

@@ -21,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "host/kind.h"
+#include "host/net.h"
 
 static const char *const templates[] = { "busybox", "debian-12", NULL };
 
@@ -142,6 +143,12 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 		json_object_set_new(j, "root_password", json_string(password));
 	if (j && v->io_weight)
 		json_object_set_new(j, "io_weight", json_integer(v->io_weight));
+	if (j && *v->network) /* the veth into the network's bridge (net.h) */
+		json_object_set_new(j, "net", net_ct_settings(h, v));
+	/* the disk policy at create (docs/policies.md); kept as it was made afterwards */
+	if (j)
+		json_object_set_new(j, "disk_alloc",
+				    json_string(v->reserve_disk ? "reserve" : "thin"));
 	return j;
 }
 
@@ -259,10 +266,15 @@ static int ct_kill(struct host *h, const struct vps *v, struct err **err)
 static int ct_set_live(struct host *h, const struct vps *old, const struct vps *v, struct err **err)
 {
 	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
-	json_t *j = ctm_settings(h, v, NULL, NULL), *req, *r;
-	int rc = write_json(cfg, j, err);
+	json_t *j = ctm_settings(h, v, NULL, NULL), *req, *r, *was = json_load_file(cfg, 0, NULL);
+	int rc;
 	bool live;
 
+	/* an image is thin or reserved for life (vps-ctm grows it the same way) */
+	if (json_is_string(json_object_get(was, "disk_alloc")))
+		json_object_set(j, "disk_alloc", json_object_get(was, "disk_alloc"));
+	json_decref(was);
+	rc = write_json(cfg, j, err);
 	json_decref(j);
 	if (rc < 0)
 		return rc;
@@ -358,6 +370,7 @@ static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
 const struct kind_ops kind_ct = {
 	.kind = "ct",
 	.engine = "ctm",
+	.net = true,
 	.validate = ct_validate,
 	.create = ct_create,
 	.monitor_argv = ct_monitor_argv,

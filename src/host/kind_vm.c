@@ -7,38 +7,28 @@
  * The VPS's directory holds, from create on:
  *   disk.img        the root disk: a sparse copy of the template's
  *                   rootfs.img grown to the plan's disk, with the hostname,
- *                   root password and SSH keys written in (loop mount)
+ *                   root password and SSH keys written in (vmdisk.c)
  *   swap.img        a sparse swap disk (mkswap -L vps-swap) when the plan
  *                   has swap; the template's vps-swap.service turns it on
  *   vmlinuz, initrd.img   the template's kernel, copied so the VM does not
  *                   depend on the template cache (linux boot)
  *   vm.json         vps-vmm's configuration (its keys are its flags)
  * and the run directory the monitor's sockets: console.sock, control.sock
- * (vps-vmm, JSON lines through kind_ctl) or qmp.sock (QEMU, QMP below).
+ * (vps-vmm, JSON lines through kind_ctl) or qmp.sock (QEMU, qmp.c).
  *
  * Templates come from src/host/templates/mkvmtemplate, which prints a
  * directory holding vmlinuz, initrd.img and rootfs.img.
  */
-#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <linux/fs.h>
-#include <linux/openat2.h>
 #include <math.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -47,6 +37,7 @@
 #include "host/kind.h"
 #include "host/kind_vm.h"
 #include "host/qmp.h"
+#include "host/vmdisk.h"
 
 static const char *const templates[] = { "debian-12", NULL };
 
@@ -67,50 +58,6 @@ static int vm_cpus(const struct vps *v)
 	int n = (int)ceil(v->cpus);
 
 	return n < 1 ? 1 : n;
-}
-
-/* Run argv (execvp) with stdin/stdout on /dev/null and stderr captured. */
-static int run_quiet(const char *const *argv, struct err **err)
-{
-	int p[2], st;
-	char buf[512];
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_make(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return err_make(err, errno, "fork");
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-
-		dup2(nul, 0);
-		dup2(nul, 1);
-		dup2(p[1], 2);
-		execvp(argv[0], (char *const *)argv);
-		dprintf(2, "exec: %s", strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 && len < sizeof(buf) - 1)
-		len += n;
-	close(p[0]);
-	buf[len] = 0;
-	if (strchr(buf, '\n'))
-		*strchr(buf, '\n') = 0;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return err_make(err, EIO, "`%s` failed (status %d)%s%s", argv[0],
-				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
-				*buf ? ": " : "", buf);
-	return 0;
 }
 
 /* The first line argv prints on stdout (the template scripts' answer). */
@@ -221,243 +168,14 @@ static int write_json(const char *path, json_t *j, struct err **err)
 	return 0;
 }
 
-/*
- * Copy src to a new file dst (0600): a reflink where the filesystem shares
- * blocks, else data extents only (SEEK_DATA/SEEK_HOLE), so holes stay holes.
- */
-static int sparse_copy(const char *src, const char *dst, struct err **err)
-{
-	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-	_cleanup_close_ int out = -1;
-	struct stat st;
-	off_t pos = 0;
-
-	if (in < 0 || fstat(in, &st) < 0)
-		return err_make(err, errno, "open `%s`", src);
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0)
-		return err_make(err, errno, "create `%s`", dst);
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
-	while (pos < st.st_size) {
-		off_t data = lseek(in, pos, SEEK_DATA), hole;
-
-		if (data < 0 && errno == ENXIO)
-			break; /* only a hole left */
-		if (data < 0)
-			goto fail;
-		hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			goto fail;
-		for (off_t o = data; o < hole;) {
-			loff_t ri = o, wo = o;
-			ssize_t n = copy_file_range(in, &ri, out, &wo, hole - o, 0);
-
-			if (n <= 0) {
-				if (n == 0)
-					errno = EIO;
-				goto fail;
-			}
-			o += n;
-		}
-		pos = hole;
-	}
-	if (ftruncate(out, st.st_size) < 0)
-		goto fail;
-	return 0;
-fail:
-	err_make(err, errno, "copy `%s` to `%s`", src, dst);
-	unlink(dst);
-	return -EIO;
-}
-
 /* --- the template ------------------------------------------------------- */
-
-/*
- * The VM template builder: $VPS_MKVMTEMPLATE, else beside the ct one in the
- * source tree (src/ct/templates/ -> src/host/templates/), else in bin_dir.
- */
-static char *mkvmtemplate_path(struct host *h)
-{
-	const char *env = getenv("VPS_MKVMTEMPLATE");
-	char *p = NULL;
-
-	if (env && *env)
-		return strdup(env);
-	if (h->mktemplate) {
-		_cleanup_free_ char *dup = strdup(h->mktemplate);
-
-		if (dup &&
-		    asprintf(&p, "%s/../../host/templates/mkvmtemplate", dirname(dup)) >= 0 &&
-		    access(p, X_OK) == 0)
-			return p;
-		free(p);
-		p = NULL;
-	}
-	return host_bin(h, "mkvmtemplate");
-}
 
 static int template_dir(struct host *h, const struct vps *v, char **dir, struct err **err)
 {
-	_cleanup_free_ char *mk = mkvmtemplate_path(h);
-	const char *argv[] = { mk, v->template, NULL };
+	const char *argv[] = { h->mkvmtemplate, v->template, NULL };
 
-	if (!mk)
-		return err_make(err, ENOMEM, "template");
 	if (run_line(argv, dir, err) < 0)
 		return err_wrap(err, "template `%s`", v->template);
-	return 0;
-}
-
-/* --- files inside the guest's disk -------------------------------------- */
-
-static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
-{
-	struct open_how how = { .flags = flags | O_CLOEXEC | O_NOFOLLOW,
-				.mode = (flags & O_CREAT) ? mode : 0,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-
-	return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-}
-
-static int put_file(int rootfd, const char *path, const char *text, mode_t mode, struct err **err)
-{
-	_cleanup_close_ int fd = open_in_root(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-
-	if (fd < 0)
-		return err_make(err, errno, "open `%s` in the disk", path);
-	if (write_all(fd, text, strlen(text)) < 0 || fchmod(fd, mode) < 0 || fchown(fd, 0, 0) < 0 ||
-	    fsync(fd) < 0)
-		return err_make(err, errno, "write `%s` in the disk", path);
-	return 0;
-}
-
-/* Replace root's password field in /etc/shadow with a SHA-512 crypt hash. */
-static int set_root_password(int rootfd, const char *password, struct err **err)
-{
-	_cleanup_close_ int fd = open_in_root(rootfd, "/etc/shadow", O_RDWR, 0);
-	_cleanup_free_ char *text = NULL, *out = NULL;
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data cd;
-	const char *hash, *line, *end;
-	size_t len = 0, cap = 1 << 20;
-	ssize_t n;
-
-	if (fd < 0)
-		return err_make(err, errno, "open `/etc/shadow` in the disk");
-	if (!(text = malloc(cap + 1)))
-		return err_make(err, ENOMEM, "read `/etc/shadow`");
-	while (len < cap && (n = read(fd, text + len, cap - len)) > 0)
-		len += n;
-	text[len] = 0;
-	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
-		return err_make(err, errno, "make a password salt");
-	memset(&cd, 0, sizeof(cd));
-	hash = crypt_r(password, salt, &cd);
-	explicit_bzero(&cd.input, sizeof(cd.input));
-	if (!hash || hash[0] == '*')
-		return err_make(err, errno ? errno : EINVAL, "hash the root password");
-	if (strncmp(text, "root:", 5) == 0)
-		line = text;
-	else if ((line = strstr(text, "\nroot:")))
-		line++;
-	else
-		return err_make(err, ENOENT, "`/etc/shadow` has no root line");
-	end = strchr(line + 5, ':');
-	if (!end)
-		return err_make(err, EINVAL, "`/etc/shadow`: bad root line");
-	if (asprintf(&out, "%.*s%s%s", (int)(line + 5 - text), text, hash, end) < 0)
-		return err_make(err, ENOMEM, "`/etc/shadow`");
-	if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0 ||
-	    write_all(fd, out, strlen(out)) < 0 || fsync(fd) < 0)
-		return err_make(err, errno, "write `/etc/shadow`");
-	return 0;
-}
-
-static int set_ssh_keys(int rootfd, const struct vps *v, struct err **err)
-{
-	_cleanup_close_ int root = open_in_root(rootfd, "/root", O_PATH | O_DIRECTORY, 0);
-	_cleanup_close_ int fd = -1;
-
-	if (root < 0)
-		return err_make(err, errno, "open `/root` in the disk");
-	if (mkdirat(root, ".ssh", 0700) < 0 && errno != EEXIST)
-		return err_make(err, errno, "mkdir `/root/.ssh`");
-	fd = open_in_root(rootfd, "/root/.ssh/authorized_keys", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return err_make(err, errno, "open `/root/.ssh/authorized_keys`");
-	for (unsigned int i = 0; i < v->nr_ssh_keys; i++)
-		if (write_all(fd, v->ssh_keys[i], strlen(v->ssh_keys[i])) < 0 ||
-		    write_all(fd, "\n", 1) < 0)
-			return err_make(err, errno, "write `/root/.ssh/authorized_keys`");
-	if (fchmod(fd, 0600) < 0 || fsync(fd) < 0)
-		return err_make(err, errno, "write `/root/.ssh/authorized_keys`");
-	return 0;
-}
-
-/* The VPS's identity, written into its mounted root. */
-static int inject(const char *root, const struct vps *v, const char *password, struct err **err)
-{
-	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *hosts = NULL, *hn = NULL;
-	const char *name = v->hostname && *v->hostname ? v->hostname : v->name;
-
-	if (rootfd < 0)
-		return err_make(err, errno, "open `%s`", root);
-	if (asprintf(&hn, "%s\n", name) < 0 ||
-	    asprintf(&hosts,
-		     "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n"
-		     "::1\t\tlocalhost ip6-localhost ip6-loopback\n",
-		     name) < 0)
-		return err_make(err, ENOMEM, "hostname");
-	if (put_file(rootfd, "/etc/hostname", hn, 0644, err) < 0 ||
-	    put_file(rootfd, "/etc/hosts", hosts, 0644, err) < 0)
-		return -EIO;
-	if (password && set_root_password(rootfd, password, err) < 0)
-		return -EIO;
-	if (v->nr_ssh_keys && set_ssh_keys(rootfd, v, err) < 0)
-		return -EIO;
-	return 0;
-}
-
-/* Loop-mount the image at a directory beside it, inject, unmount. */
-static int inject_disk(struct host *h, const struct vps *v, const char *img, const char *password,
-		       struct err **err)
-{
-	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
-	_cleanup_free_ char *loop = NULL;
-	int r;
-
-	if (!mnt)
-		return err_make(err, ENOMEM, "mount");
-	if (mkdir(mnt, 0700) < 0)
-		return err_make(err, errno, "mkdir `%s`", mnt);
-	r = ct_disk_attach(img, false, &loop, err);
-	if (r == 0) {
-		r = ct_disk_mount(loop, mnt, false, err);
-		if (r < 0)
-			ct_disk_detach(loop, NULL);
-	}
-	if (r == 0) {
-		r = inject(mnt, v, password, err);
-		/* autoclear (armed by ct_disk_mount) frees the loop device */
-		if (ct_disk_umount(mnt, r < 0 ? NULL : err) < 0 && r == 0)
-			r = -EIO;
-	}
-	rmdir(mnt);
-	return r;
-}
-
-/* A sparse swap disk of `size` bytes, labelled for vps-swap.service. */
-static int make_swap(const char *path, uint64_t size, struct err **err)
-{
-	const char *argv[] = { "mkswap", "-q", "-L", "vps-swap", path, NULL };
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		return err_make(err, errno, "create `%s`", path);
-	if (run_quiet(argv, err) < 0)
-		return err_wrap(err, "swap disk");
 	return 0;
 }
 
@@ -528,7 +246,7 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 	if (stat(swap, &st) == 0 && (uint64_t)st.st_size == v->swap)
 		return 0;
 	unlink(swap);
-	return make_swap(swap, v->swap, err);
+	return vmdisk_swap(swap, v->swap, err);
 }
 
 /* --- validate, create, destroy ------------------------------------------ */
@@ -606,6 +324,7 @@ static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 static int vm_create(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
 	_cleanup_free_ char *tdir = NULL, *src = NULL, *disk = vm_file(h, v, "disk.img");
+	_cleanup_free_ char *mnt = NULL;
 	struct stat st;
 	int r;
 
@@ -636,7 +355,7 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			r = err_make(err, ENOMEM, "create");
 			goto fail;
 		}
-		r = sparse_copy(src, dst, err);
+		r = vmdisk_copy(src, dst, err);
 		if (r < 0)
 			goto fail;
 	}
@@ -649,7 +368,8 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			     v->template, (unsigned long long)st.st_size >> 20);
 		goto fail;
 	}
-	r = inject_disk(h, v, disk, password, err);
+	mnt = vm_file(h, v, ".mnt");
+	r = mnt ? vmdisk_inject(disk, mnt, v, password, err) : err_make(err, ENOMEM, "mount");
 	if (r < 0)
 		goto fail;
 disks:
@@ -738,18 +458,43 @@ bool kind_vm_hw_virt(void)
 	return false;
 }
 
+/* PROG's absolute path from $PATH (the keeper execs without a search), or NULL. */
+static char *find_in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	char *save = NULL, *p = NULL;
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? strdup(prog) : NULL;
+	for (char *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d;
+	     d = strtok_r(NULL, ":", &save)) {
+		if (asprintf(&p, "%s/%s", d, prog) >= 0 && access(p, X_OK) == 0)
+			return p;
+		free(p);
+		p = NULL;
+	}
+	return NULL;
+}
+
 static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
 	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
-	const char *bin = getenv("VPS_QEMU");
+	const char *env = getenv("VPS_QEMU");
+	const char *name = env && *env ? env : "qemu-system-x86_64";
+	_cleanup_free_ char *bin = find_in_path(name);
 	struct argv a = { 0 };
 
 	if (!dir || !run)
 		return err_make(err, ENOMEM, "monitor argv"), NULL;
+	if (!bin) {
+		err_make(err, ENOENT, "no `%s` on this host (Debian: qemu-system-x86)", name);
+		return NULL;
+	}
 	if (sync_disks(h, v, err) < 0)
 		return NULL;
-	push(&a, "%s", bin && *bin ? bin : "qemu-system-x86_64");
+	push(&a, "%s", bin);
 	push(&a, "-name");
 	push(&a, "%s", v->name);
 	push(&a, "-machine");
@@ -967,6 +712,7 @@ const struct kind_ops kind_vm_vmm = {
 const struct kind_ops kind_vm_qemu = {
 	.kind = "vm",
 	.engine = "qemu",
+	.ready_leaf = "qmp.sock",
 	.validate = qemu_validate,
 	.create = vm_create,
 	.monitor_argv = qemu_monitor_argv,

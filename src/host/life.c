@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -26,6 +27,8 @@
 #include "host/keeper.h"
 #include "host/kind.h"
 #include "host/life.h"
+#include "host/net.h"
+#include "host/policy.h"
 
 #define MAX_WATCH 1024
 #define MAX_BUSY 256
@@ -36,12 +39,14 @@ static struct {
 	struct {
 		char name[VPS_NAME_MAX + 1];
 		int pidfd;
+		int wd; /* inotify watch on its run dir: RUN/restarted appearing */
 	} watch[MAX_WATCH];
 	int wake; /* eventfd: the watch list changed, or stop */
+	int ino; /* inotify: keepers that restarted their monitor (a guest reboot) */
 	bool stopping;
 	pthread_t thread;
 	bool thread_started;
-} L = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = -1 };
+} L = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = -1, .ino = -1 };
 
 /* --- the busy set ------------------------------------------------------- */
 
@@ -127,8 +132,9 @@ static int mkdir_p(const char *path, mode_t mode)
 
 /* --- the watcher ----------------------------------------------------------- */
 
-static void watch_add(const char *name, pid_t pid)
+static void watch_add(struct host *h, const char *name, pid_t pid)
 {
+	_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 	int fd = syscall(SYS_pidfd_open, pid, 0);
 	uint64_t one = 1;
 
@@ -139,6 +145,8 @@ static void watch_add(const char *name, pid_t pid)
 		if (!L.watch[i].name[0]) {
 			snprintf(L.watch[i].name, sizeof(L.watch[i].name), "%s", name);
 			L.watch[i].pidfd = fd;
+			/* the keeper renames RUN/restarted into place after a reboot */
+			L.watch[i].wd = run ? inotify_add_watch(L.ino, run, IN_MOVED_TO) : -1;
 			fd = -1;
 			break;
 		}
@@ -161,6 +169,7 @@ static void keeper_gone(struct host *h, const char *name)
 	v.last_exit = st;
 	if (!strcmp(v.state, "running") || !strcmp(v.state, "starting") ||
 	    !strcmp(v.state, "stopping")) {
+		net_vps_down(h, &v); /* before `stopped`: a start right after adds them anew */
 		strcpy(v.state, "stopped");
 		store_vps_update(h->store, &v, NULL);
 		snprintf(msg, sizeof(msg), "monitor exit status %d%s", st,
@@ -172,20 +181,55 @@ static void keeper_gone(struct host *h, const char *name)
 	vps_free(&v);
 }
 
+/*
+ * A keeper started its monitor again after an exit its kind restarts on (a
+ * guest reboot: vps-vmm's status 3): the VPS stays running; say so.
+ */
+static void guest_rebooted(struct host *h)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	while ((len = read(L.ino, buf, sizeof(buf))) > 0)
+		for (char *q = buf; q < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+			char name[VPS_NAME_MAX + 1] = "";
+
+			q += sizeof(*ev) + ev->len;
+			if (!ev->len || strcmp(ev->name, "restarted"))
+				continue;
+			pthread_mutex_lock(&L.lock);
+			for (int i = 0; i < MAX_WATCH; i++)
+				if (L.watch[i].name[0] && L.watch[i].wd == ev->wd)
+					memcpy(name, L.watch[i].name, sizeof(name));
+			pthread_mutex_unlock(&L.lock);
+			if (*name) {
+				_cleanup_free_ char *run = host_vps_run(h, name, NULL);
+				char msg[128];
+
+				snprintf(msg, sizeof(msg),
+					 "guest reboot: monitor exit status %d, started again (%d)",
+					 keeper_last_exit(run), keeper_restarts(run));
+				store_event(h->store, name, "rebooted", msg);
+			}
+		}
+}
+
 static void *watcher(void *arg)
 {
 	struct host *h = arg;
-	struct pollfd p[MAX_WATCH + 1];
+	struct pollfd p[MAX_WATCH + 2];
 	char names[MAX_WATCH][VPS_NAME_MAX + 1];
 	int n;
 
 	while (!L.stopping) {
 		n = 0;
 		p[n++] = (struct pollfd){ L.wake, POLLIN, 0 };
+		p[n++] = (struct pollfd){ L.ino, POLLIN, 0 };
 		pthread_mutex_lock(&L.lock);
 		for (int i = 0; i < MAX_WATCH; i++)
 			if (L.watch[i].name[0]) {
-				memcpy(names[n - 1], L.watch[i].name, sizeof(names[0]));
+				memcpy(names[n - 2], L.watch[i].name, sizeof(names[0]));
 				p[n++] = (struct pollfd){ L.watch[i].pidfd, POLLIN, 0 };
 			}
 		pthread_mutex_unlock(&L.lock);
@@ -196,7 +240,9 @@ static void *watcher(void *arg)
 
 			(void)!read(L.wake, &x, sizeof(x));
 		}
-		for (int i = 1; i < n; i++) {
+		if (p[1].revents)
+			guest_rebooted(h);
+		for (int i = 2; i < n; i++) {
 			if (!p[i].revents)
 				continue;
 			pthread_mutex_lock(&L.lock);
@@ -205,9 +251,12 @@ static void *watcher(void *arg)
 					L.watch[j].name[0] = 0;
 					close(L.watch[j].pidfd);
 					L.watch[j].pidfd = -1;
+					if (L.watch[j].wd >= 0)
+						inotify_rm_watch(L.ino, L.watch[j].wd);
+					L.watch[j].wd = -1;
 				}
 			pthread_mutex_unlock(&L.lock);
-			keeper_gone(h, names[i - 1]);
+			keeper_gone(h, names[i - 2]);
 		}
 	}
 	return NULL;
@@ -255,6 +304,18 @@ static int monitor_up(struct host *h, const struct kind_ops *o, const struct vps
 	return 0; /* a monitor that never says: take it as up */
 }
 
+/* The bandwidth limit on a running VPS's host device; a failure is logged, not fatal. */
+static void net_bw_or_event(struct host *h, const struct vps *v)
+{
+	struct err *e = NULL;
+
+	if (net_vps_bw(h, v, &e) < 0) {
+		pr_err("`%s`: %s", v->name, err_msg(e));
+		store_event(h->store, v->name, "net-failed", err_msg(e));
+		err_free(&e);
+	}
+}
+
 static int start_locked(struct host *h, struct vps *v, struct err **err)
 {
 	const struct kind_ops *o = ops_of(v, err);
@@ -268,11 +329,15 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		return -EINVAL;
 	if (strcmp(v->state, "stopped"))
 		return err_make(err, EBUSY, "`%s` is %s", v->name, v->state);
+	policy_apply(h, v);
 	ready = host_vps_run(h, v->name, o->ready_leaf ? o->ready_leaf : "control.sock");
 	if (rm_rf(run) < 0 || mkdir_p(run, 0700) < 0)
 		return err_make(err, errno, "make `%s`", run);
 	if (store_vps_state(h->store, v->name, "starting", "start", err) < 0)
 		return -EIO;
+	/* keyed on the host device's name: in force before the device exists */
+	if (net_vps_filter(h, v, err) < 0)
+		goto fail;
 	argv = o->monitor_argv(h, v, err);
 	if (!argv)
 		goto fail;
@@ -313,9 +378,11 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	strcpy(v->state, "running");
 	if (store_vps_state(h->store, v->name, "running", "started", err) < 0)
 		return -EIO;
-	watch_add(v->name, kp);
+	watch_add(h, v->name, kp);
+	net_bw_or_event(h, v);
 	return 0;
 fail:
+	net_vps_down(h, v);
 	store_vps_state(h->store, v->name, "stopped", "start failed", NULL);
 	return -EIO;
 }
@@ -415,6 +482,7 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	if (strcmp(v->state, "destroying") &&
 	    store_vps_state(h->store, v->name, "destroying", "destroy", err) < 0)
 		return -EIO;
+	net_vps_down(h, v);
 	if (o && o->destroy(h, v, err) < 0)
 		return -EIO; /* stays `destroying`: retried at the next start or request */
 	rm_rf(dir);
@@ -470,15 +538,36 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	}
 	if ((r = o->validate(h, &v, err)) < 0)
 		goto out;
+	if (*v.network) {
+		json_t *n = net_show(h, v.network);
+
+		if (!o->net)
+			r = err_make(err, EINVAL,
+				     "`network`: kind %s (%s) cannot join a network yet", v.kind,
+				     v.engine);
+		else if (!n)
+			r = err_make(err, EINVAL, "`network`: no network `%s`", v.network);
+		json_decref(n);
+		if (r < 0)
+			goto out;
+	}
 	if ((r = claim(v.name, err)) < 0)
 		goto out;
 	strcpy(v.state, "creating");
-	if ((r = store_vps_insert(h->store, &v, plan_name, err)) < 0) {
+	policy_lock(); /* admission and insert at once: two creates cannot share the last room */
+	r = policy_admit(h, NULL, &v, err);
+	if (r == 0)
+		r = store_vps_insert(h->store, &v, plan_name, err);
+	policy_unlock();
+	if (r < 0) {
 		release(v.name);
 		goto out;
 	}
+	policy_apply(h, &v);
 	dir = host_vps_dir(h, v.name, NULL);
-	if (rm_rf(dir) < 0 || mkdir_p(dir, 0711) < 0) {
+	if ((r = net_assign(h, &v, err)) < 0) {
+		/* undone below with the row: its addresses go by cascade */
+	} else if (rm_rf(dir) < 0 || mkdir_p(dir, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
 	} else {
 		r = o->create(h, &v, password, err);
@@ -591,6 +680,7 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		goto out;
 	}
 	strcpy(nv.state, "stopped");
+	policy_apply(h, &nv);
 	if ((r = o->create(h, &nv, password, err)) < 0 ||
 	    (r = store_vps_update(h->store, &nv, err)) < 0)
 		goto out;
@@ -629,10 +719,18 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 		goto out;
 	}
 	/* stored first: a failed live change still applies at the next start */
-	if ((r = store_vps_update(h->store, &nv, err)) < 0)
+	policy_lock();
+	r = policy_admit(h, &v, &nv, err);
+	if (r == 0)
+		r = store_vps_update(h->store, &nv, err);
+	policy_unlock();
+	if (r < 0)
 		goto out;
+	policy_apply(h, &nv);
 	store_event(h->store, name, "set", "settings changed");
 	live = o->set_live(h, &v, &nv, err);
+	if (live >= 0 && nv.bw != v.bw && !strcmp(nv.state, "running"))
+		live = net_vps_bw(h, &nv, err) < 0 ? -1 : 1;
 	if (live < 0) {
 		r = err_wrap(err, "stored, but not applied to the running `%s`", name);
 		goto out;
@@ -658,8 +756,15 @@ int life_show(struct host *h, const char *name, json_t **out, struct err **err)
 		return r;
 	*out = vps_to_json(&v);
 	o = kind_find(v.kind, v.engine);
-	if (o && !strcmp(v.state, "running"))
+	if (o && !strcmp(v.state, "running")) {
+		_cleanup_free_ char *run = host_vps_run(h, name, NULL);
+		int reboots = run ? keeper_restarts(run) : 0;
+
 		o->status(h, &v, *out);
+		/* since this start, the guest reboots its keeper restarted the monitor for */
+		if (reboots > 0)
+			json_object_set_new(*out, "reboots", json_integer(reboots));
+	}
 	vps_free(&v);
 	return 0;
 }
@@ -728,14 +833,17 @@ int life_init(struct host *h, struct err **err)
 	int r;
 
 	L.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (L.wake < 0)
-		return err_make(err, errno, "eventfd");
+	L.ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (L.wake < 0 || L.ino < 0)
+		return err_make(err, errno, L.wake < 0 ? "eventfd" : "inotify");
 	for (int i = 0; i < MAX_WATCH; i++)
-		L.watch[i].pidfd = -1;
+		L.watch[i].pidfd = L.watch[i].wd = -1;
 	/* RUN is a tmpfs: no marker means the host booted since the last vpsd */
 	if (asprintf(&marker, "%s/booted", h->run_dir) < 0)
 		return err_make(err, ENOMEM, "init");
 	host_boot = access(marker, F_OK) < 0;
+	/* bridges and rules do not outlive a host reboot: made again from the store */
+	net_restore(h, NULL);
 	if ((r = store_vps_list(h->store, &all, &n, err)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
@@ -786,7 +894,12 @@ int life_init(struct host *h, struct err **err)
 				else
 					store_event(h->store, v->name, "adopted", "vpsd restarted");
 				json_decref(st);
-				watch_add(v->name, kp);
+				if (net_vps_filter(h, v, &e) < 0) {
+					pr_err("adopt `%s`: %s", v->name, err_msg(e));
+					err_free(&e);
+				}
+				net_bw_or_event(h, v);
+				watch_add(h, v->name, kp);
 			} else {
 				keeper_gone(h, v->name);
 			}

@@ -141,6 +141,7 @@ int main(int argc, char **argv)
 	h.self = self;
 	h.bin_dir = find_prog_dir(self);
 	if (asprintf(&h.mktemplate, "%s/../../src/ct/templates/mktemplate", h.bin_dir) < 0 ||
+	    asprintf(&h.mkvmtemplate, "%s/../../src/host/templates/mkvmtemplate", h.bin_dir) < 0 ||
 	    asprintf(&db, "%s/vps.db", data) < 0 || asprintf(&lockp, "%s/vpsd.lock", data) < 0 ||
 	    asprintf(&vps_data, "%s/vps", data) < 0 || asprintf(&vps_run, "%s/vps", run) < 0 ||
 	    (!sock && asprintf(&sock_path, "%s/vpsd.sock", run) < 0))
@@ -148,6 +149,13 @@ int main(int argc, char **argv)
 	if (access(h.mktemplate, X_OK) < 0) {
 		free(h.mktemplate);
 		h.mktemplate = strdup("/usr/lib/vps/mktemplate");
+	}
+	if (getenv("VPS_MKVMTEMPLATE") && *getenv("VPS_MKVMTEMPLATE")) {
+		free(h.mkvmtemplate);
+		h.mkvmtemplate = strdup(getenv("VPS_MKVMTEMPLATE"));
+	} else if (access(h.mkvmtemplate, X_OK) < 0) {
+		free(h.mkvmtemplate);
+		h.mkvmtemplate = strdup("/usr/lib/vps/mkvmtemplate");
 	}
 	if (mkdir_p(vps_data, 0711) < 0 || mkdir_p(vps_run, 0711) < 0) {
 		pr_err("make `%s` and `%s`: %s", vps_data, vps_run, strerror(errno));
@@ -199,5 +207,6 @@ int main(int argc, char **argv)
 	store_close(h.store);
 	free(h.bin_dir);
 	free(h.mktemplate);
+	free(h.mkvmtemplate);
 	return 0;
 }

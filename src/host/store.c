@@ -162,15 +162,28 @@ void store_close(struct store *s)
 
 /* --- VPS rows ------------------------------------------------------------- */
 
+/* The VPS's IPv4 (no `:`) or IPv6 address on its network (addresses table). */
+#define VPS_ADDR(cmp)                                                  \
+	"(SELECT address FROM addresses a WHERE a.vps = vps.name AND " \
+	"instr(a.address, ':') " cmp " LIMIT 1)"
+
 #define VPS_COLUMNS                                                                          \
 	"id, name, kind, engine, boot, template, iso, owner, state, ram, swap, disk, cpus, " \
-	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit"
+	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit, "          \
+	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0")
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
 	return t ? strdup((const char *)t) : NULL;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : "";
 }
 
 static void row_to_vps(sqlite3_stmt *st, struct vps *v)
@@ -206,6 +219,10 @@ static void row_to_vps(sqlite3_stmt *st, struct vps *v)
 	v->created = sqlite3_column_int64(st, 18);
 	v->uid_base = sqlite3_column_int64(st, 19);
 	v->last_exit = sqlite3_column_int(st, 20);
+	snprintf(v->network, sizeof(v->network), "%s", col_text(st, 21));
+	snprintf(v->mac, sizeof(v->mac), "%s", col_text(st, 22));
+	snprintf(v->ipv4, sizeof(v->ipv4), "%s", col_text(st, 23));
+	snprintf(v->ipv6, sizeof(v->ipv6), "%s", col_text(st, 24));
 }
 
 static char *keys_json(const struct vps *v)
@@ -242,6 +259,9 @@ static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 	sqlite3_bind_int64(st, 18, v->created);
 	sqlite3_bind_int64(st, 19, v->uid_base);
 	sqlite3_bind_int(st, 20, v->last_exit);
+	/* 21 is the plan (insert only) */
+	sqlite3_bind_text(st, 22, *v->network ? v->network : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 23, *v->mac ? v->mac : NULL, -1, SQLITE_STATIC);
 }
 
 static void event_locked(struct store *s, const char *vps, const char *kind, const char *msg)
@@ -291,8 +311,8 @@ int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct er
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
 			       "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "
-			       "onboot, created, uid_base, last_exit, plan) VALUES "
-			       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       "onboot, created, uid_base, last_exit, plan, network, mac) VALUES "
+			       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = db_err(s, err, "insert");
 		goto rollback;
@@ -302,7 +322,9 @@ int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct er
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT) {
 		r = strstr(sqlite3_errmsg(s->db), "FOREIGN KEY") ?
-			    err_make(err, ENOENT, "`plan`: no plan `%s`", plan) :
+			    err_make(err, ENOENT,
+				     "`plan` or `network`: no plan `%s` or network `%s`",
+				     plan ? plan : "", v->network) :
 			    err_make(err, EEXIST, "a VPS named `%s` exists", v->name);
 		goto rollback;
 	}
@@ -398,7 +420,7 @@ int store_vps_update(struct store *s, const struct vps *v, struct err **err)
 		    "template = ?5, iso = ?6, owner = ?7, state = ?8, ram = ?9, swap = ?10, "
 		    "disk = ?11, cpus = ?12, io_weight = ?13, bw = ?14, hostname = ?15, "
 		    "ssh_keys = ?16, onboot = ?17, created = ?18, uid_base = ?19, "
-		    "last_exit = ?20 WHERE name = ?1",
+		    "last_exit = ?20, network = ?22, mac = ?23 WHERE name = ?1",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = db_err(s, err, "update");
 		goto out;
@@ -600,6 +622,215 @@ int store_plan_delete(struct store *s, const char *name, struct err **err)
 		r = db_err(s, err, "plan");
 	else if (sqlite3_changes(s->db) == 0)
 		r = err_make(err, ENOENT, "no plan named `%s`", name);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* --- resource policies --------------------------------------------------------- */
+
+json_t *store_policies(struct store *s)
+{
+	json_t *o = json_object();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "SELECT resource, mode, ratio FROM policies", -1, &st,
+			       NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+					    json_pack("{s:s, s:f}", "mode",
+						      (const char *)sqlite3_column_text(st, 1),
+						      "ratio", sqlite3_column_double(st, 2)));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return o;
+}
+
+int store_policies_put(struct store *s, json_t *p, struct err **err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *res;
+	json_t *x;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO policies (resource, mode, ratio) "
+			       "VALUES (?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = db_err(s, err, "policy");
+		goto rollback;
+	}
+	json_object_foreach(p, res, x)
+	{
+		char msg[96];
+
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, json_string_value(json_object_get(x, "mode")), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_double(st, 3, json_number_value(json_object_get(x, "ratio")));
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = db_err(s, err, "policy");
+			goto rollback;
+		}
+		snprintf(msg, sizeof(msg), "%s %s %.2f", res,
+			 json_string_value(json_object_get(x, "mode")),
+			 json_number_value(json_object_get(x, "ratio")));
+		event_locked(s, NULL, "policy", msg);
+	}
+	if (exec_sql(s, "COMMIT", err) < 0)
+		r = -EIO;
+	goto out;
+rollback:
+	exec_sql(s, "ROLLBACK", NULL);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* --- networks and their addresses ------------------------------------------------ */
+
+int store_net_insert(struct store *s, json_t *n, struct err **err)
+{
+	const char *name = json_string_value(json_object_get(n, "name"));
+	const char *bridge = json_string_value(json_object_get(n, "bridge"));
+	sqlite3_stmt *st;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO networks (name, bridge, ipv4, ipv6, nat) "
+			       "VALUES (?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = db_err(s, err, "network");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, bridge, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, json_string_value(json_object_get(n, "ipv4")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, json_string_value(json_object_get(n, "ipv6")), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, json_is_true(json_object_get(n, "nat")));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		r = strstr(sqlite3_errmsg(s->db), "bridge") ?
+			    err_make(err, EEXIST, "`bridge`: `%s` belongs to another network",
+				     bridge) :
+			    err_make(err, EEXIST, "a network named `%s` exists", name);
+	else if (rc != SQLITE_DONE)
+		r = db_err(s, err, "network");
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+json_t *store_nets(struct store *s, const char *name)
+{
+	json_t *a = json_array();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT name, bridge, ipv4, ipv6, nat, "
+			       "(SELECT COUNT(*) FROM addresses a WHERE a.network = n.name AND "
+			       "instr(a.address, ':') = 0), "
+			       "(SELECT COUNT(*) FROM addresses a WHERE a.network = n.name AND "
+			       "instr(a.address, ':') > 0), "
+			       "(SELECT COUNT(*) FROM vps v WHERE v.network = n.name) "
+			       "FROM networks n WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(
+				a, json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:I, s:I, s:I}", "name",
+					     (const char *)sqlite3_column_text(st, 0), "bridge",
+					     (const char *)sqlite3_column_text(st, 1), "ipv4",
+					     (const char *)sqlite3_column_text(st, 2), "ipv6",
+					     (const char *)sqlite3_column_text(st, 3), "nat",
+					     sqlite3_column_int(st, 4), "used4",
+					     (json_int_t)sqlite3_column_int64(st, 5), "used6",
+					     (json_int_t)sqlite3_column_int64(st, 6), "vps",
+					     (json_int_t)sqlite3_column_int64(st, 7)));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return a;
+}
+
+int store_net_delete(struct store *s, const char *name, struct err **err)
+{
+	sqlite3_stmt *st;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM networks WHERE name = ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		r = db_err(s, err, "network");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	/* addresses and VPS rows refer to it ON DELETE RESTRICT */
+	if (rc == SQLITE_CONSTRAINT)
+		r = err_make(err, EBUSY, "network `%s` has VPSes and addresses assigned", name);
+	else if (rc != SQLITE_DONE)
+		r = db_err(s, err, "network");
+	else if (sqlite3_changes(s->db) == 0)
+		r = err_make(err, ENOENT, "no network named `%s`", name);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+json_t *store_net_addresses(struct store *s, const char *network)
+{
+	json_t *a = json_array();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "SELECT address FROM addresses WHERE network = ?", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(
+				a, json_string((const char *)sqlite3_column_text(st, 0)));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return a;
+}
+
+int store_address_add(struct store *s, const char *network, const char *address, const char *vps,
+		      struct err **err)
+{
+	sqlite3_stmt *st;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO addresses (network, address, vps) VALUES (?, ?, ?)", -1,
+			       &st, NULL) != SQLITE_OK) {
+		r = db_err(s, err, "address");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, vps, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		r = err_make(err, EEXIST, "address `%s` in `%s` is taken", address, network);
+	else if (rc != SQLITE_DONE)
+		r = db_err(s, err, "address");
 	sqlite3_finalize(st);
 out:
 	pthread_mutex_unlock(&s->lock);

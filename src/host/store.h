@@ -43,4 +43,22 @@ json_t *store_plan_get(struct store *s, const char *name);
 json_t *store_plans(struct store *s);
 int store_plan_delete(struct store *s, const char *name, struct err **err);
 
+/* Resource policies (policy.h): {"memory": {"mode", "ratio"}, "disk": ..., "cpus": ...}. */
+json_t *store_policies(struct store *s);
+/* Write the resources present in p (same shape, already checked), with a `policy` event. */
+int store_policies_put(struct store *s, json_t *p, struct err **err);
+
+/*
+ * Networks {name, bridge, ipv4, ipv6, nat} (net.h) and their addresses.
+ * store_nets: all (name NULL) or one, each with used4, used6 and vps counts.
+ * Delete: -EBUSY while a VPS or address refers to it. Addresses go with
+ * their VPS's row (ON DELETE CASCADE); adding a taken one is -EEXIST.
+ */
+int store_net_insert(struct store *s, json_t *net, struct err **err);
+json_t *store_nets(struct store *s, const char *name);
+int store_net_delete(struct store *s, const char *name, struct err **err);
+json_t *store_net_addresses(struct store *s, const char *network);
+int store_address_add(struct store *s, const char *network, const char *address, const char *vps,
+		      struct err **err);
+
 #endif

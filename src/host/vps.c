@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "host/kind_vm.h"
 #include "host/vps.h"
 
 void vps_init(struct vps *v)
@@ -222,6 +223,20 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 			if (!json_is_boolean(x))
 				return err_make(err, EINVAL, "`onboot`: expected true or false");
 			v->onboot = json_is_true(x);
+		} else if (!strcmp(k, "network")) {
+			if (!json_is_string(x) || !json_string_length(x) ||
+			    json_string_length(x) > VPS_NAME_MAX)
+				return err_make(err, EINVAL, "`network`: expected a network name");
+			snprintf(v->network, sizeof(v->network), "%s", json_string_value(x));
+		} else if (!strcmp(k, "ipv4") || !strcmp(k, "ipv6")) {
+			/* the address asked for; net_assign() checks it against the network */
+			char *a = k[3] == '4' ? v->ipv4 : v->ipv6;
+			size_t max = k[3] == '4' ? sizeof(v->ipv4) : sizeof(v->ipv6);
+
+			if (!json_is_string(x) || !json_string_length(x) ||
+			    json_string_length(x) >= max)
+				return err_make(err, EINVAL, "`%s`: expected an address", k);
+			snprintf(a, max, "%s", json_string_value(x));
 		} else if (!strcmp(k, "plan") || !strcmp(k, "start")) {
 			continue; /* read by the API layer */
 		} else {
@@ -244,13 +259,16 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 						     "iso");
 		strcpy(v->engine, "ctm");
 	} else {
+		/* ours where KVM can run a stock kernel; else QEMU's software CPU */
 		if (!*v->engine)
-			strcpy(v->engine, "vmm");
+			strcpy(v->engine, kind_vm_hw_virt() ? "vmm" : "qemu");
 		if (!*v->boot)
 			strcpy(v->boot, v->iso ? "firmware" : "linux");
 		if (!strcmp(v->boot, "linux") && v->iso)
 			return err_make(err, EINVAL, "`iso`: needs boot firmware");
 	}
+	if ((*v->ipv4 || *v->ipv6) && !*v->network)
+		return err_make(err, EINVAL, "`%s`: needs `network`", *v->ipv4 ? "ipv4" : "ipv6");
 	if (!v->ram)
 		v->ram = 512ULL << 20;
 	if (!v->disk)
@@ -280,6 +298,15 @@ json_t *vps_to_json(const struct vps *v)
 		      v->onboot, "created", (json_int_t)v->created);
 	if (j && v->iso)
 		json_object_set_new(j, "iso", json_string(v->iso));
+	if (j && *v->network) {
+		json_object_set_new(j, "network", json_string(v->network));
+		if (*v->mac)
+			json_object_set_new(j, "mac", json_string(v->mac));
+		if (*v->ipv4)
+			json_object_set_new(j, "ipv4", json_string(v->ipv4));
+		if (*v->ipv6)
+			json_object_set_new(j, "ipv6", json_string(v->ipv6));
+	}
 	if (j && v->last_exit >= 0)
 		json_object_set_new(j, "last_exit", json_integer(v->last_exit));
 	return j;

@@ -39,6 +39,15 @@ struct vps {
 	int64_t created; /* Unix time */
 	uint32_t uid_base; /* ct: the container's uid range */
 	int last_exit; /* the monitor's last exit status, -1 none */
+	char network[VPS_NAME_MAX + 1]; /* "": none (net.h) */
+	char mac[18]; /* on its network: aa:bb:cc:dd:ee:ff, stored at create */
+	char ipv4[16], ipv6[46]; /* its addresses (the addresses table); at create: asked for */
+	/*
+	 * Not stored: set by the daemon from the host's policies before the
+	 * kind's create, start and set (policy_apply(), docs/policies.md).
+	 */
+	bool reserve_memory; /* memory `reserve`: a VM's RAM prefaulted and locked */
+	bool reserve_disk; /* disk `reserve`: images fully allocated (fallocate) */
 };
 
 void vps_init(struct vps *v);

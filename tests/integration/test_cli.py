@@ -245,7 +245,7 @@ def test_host_templates_plans(vpsd):
     s = vpsd.sock
     host = json.loads(ok("host", "--format", "json", sock=s))
     assert host["memory"]["physical"] > 0
-    assert "physical:" in ok("host", sock=s)
+    assert "PHYSICAL" in ok("host", sock=s)
     t = ok("template", "list", sock=s).splitlines()
     assert t[0].split()[0] == "NAME" and any(line.split()[0] == "busybox" for line in t[1:])
     plan = "p-" + uuid.uuid4().hex[:6]

@@ -538,7 +538,7 @@ def test_console_is_the_pty(bundle, tmp_path):
     master = os.fdopen(fds[0], "rb", buffering=0)
     data = b""
     end = time.monotonic() + 10
-    while b"ok" not in data and time.monotonic() < end:
+    while b"ok\n" not in data.replace(b"\r", b"") and time.monotonic() < end:
         try:
             data += master.read(64)
         except OSError:

@@ -1,0 +1,813 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Networks (net.h, docs/networks.md). The kernel side is made with the
+ * tools made for it: bridges through rtnetlink (src/ct/net.c), nftables
+ * rules through `nft -f -` (one atomic batch each), qdiscs through `tc`.
+ * The rules live in two shared tables whose per-network and per-VPS parts
+ * are set elements and chains of their own, so adding or removing one
+ * never rewrites another's (two vpsds on one host, as the tests run, do
+ * not clobber each other):
+ *
+ *   table inet vps            sets nat4/nat6 (prefixes to masquerade) and
+ *                             nets4/nets6 (all prefixes: not masqueraded
+ *                             between them); one postrouting chain
+ *   table bridge vps_filter   map ports: host device name -> jump port_DEV;
+ *                             chain port_DEV: that VPS's MAC and addresses
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ct/net.h"
+#include "host/net.h"
+
+/* --- running nft, tc, ip ------------------------------------------------------- */
+
+/* The path of an administration tool; valid until the next call in this thread. */
+static const char *tool(const char *name)
+{
+	static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
+	static __thread char path[64];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+		if (access(path, X_OK) == 0)
+			return path;
+	}
+	return name;
+}
+
+/*
+ * Run argv with `input` on stdin; stdout and stderr together in *out (may
+ * be NULL). Exit status, or -errno.
+ */
+static int run(char *const argv[], const char *input, char **out)
+{
+	int in[2], o[2], st;
+	char *buf = NULL;
+	size_t len = 0;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(o, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return -errno;
+	}
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(in[0], 0);
+		dup2(o[1], 1);
+		dup2(o[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(o[1]);
+	if (pid > 0 && input)
+		(void)!write_all(in[1], input, strlen(input));
+	close(in[1]);
+	for (;;) {
+		char chunk[4096], *nb;
+		ssize_t n = read(o[0], chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len < (1 << 20) && (nb = realloc(buf, len + n + 1))) {
+			buf = nb;
+			memcpy(buf + len, chunk, n);
+			len += n;
+			buf[len] = 0;
+		}
+	}
+	close(o[0]);
+	if (pid < 0) {
+		free(buf);
+		return -EAGAIN;
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = buf ? buf : strdup("");
+	else
+		free(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* `nft -f -` with a batch: all of it or nothing. */
+static int nft(const char *batch, struct err **err)
+{
+	char *argv[] = { (char *)tool("nft"), "-f", "-", NULL };
+	_cleanup_free_ char *out = NULL;
+	int r = run(argv, batch, &out);
+
+	if (r == 0)
+		return 0;
+	if (r == 127)
+		return err_make(err, ENOENT, "cannot run `nft` (Debian package nftables)");
+	if (out && strchr(out, '\n'))
+		*strchr(out, '\n') = 0;
+	return err_make(err, EIO, "nft: %s", out && *out ? out : "failed");
+}
+
+static int cmd(struct err **err, const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* One `tc` or `ip` command line (words split on blanks). */
+static int cmd(struct err **err, const char *prog, const char *fmt, ...)
+{
+	char line[512], *argv[40], *save = NULL;
+	_cleanup_free_ char *out = NULL;
+	va_list ap;
+	int n = 0, r;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	argv[n++] = (char *)tool(prog);
+	for (char *w = strtok_r(line, " ", &save); w && n < 39; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	r = run(argv, NULL, &out);
+	if (r == 0)
+		return 0;
+	if (out && strchr(out, '\n'))
+		*strchr(out, '\n') = 0;
+	return err_make(err, r == 127 ? ENOENT : EIO, "%s: %s", prog,
+			r == 127 ? "not found (Debian package iproute2)" : out);
+}
+
+#define tc(err, ...) cmd(err, "tc", __VA_ARGS__)
+#define ip(err, ...) cmd(err, "ip", __VA_ARGS__)
+
+static int write_sysctl(const char *path, const char *val, struct err **err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write_all(fd, val, strlen(val)) < 0)
+		return err_make(err, errno, "write `%s` to `%s`", val, path);
+	return 0;
+}
+
+/* --- addresses -------------------------------------------------------------------- */
+
+struct prefix {
+	int family; /* 0: none */
+	uint8_t gw[16], net[16]; /* the gateway (the bridge's address), the network */
+	unsigned int len;
+	char text[INET6_ADDRSTRLEN + 4]; /* the network as nft writes it: 10.77.0.0/24 */
+};
+
+static int prefix_parse(const char *cidr, int want, const char *key, struct prefix *p,
+			struct err **err)
+{
+	unsigned int bytes;
+
+	memset(p, 0, sizeof(*p));
+	if (!cidr)
+		return 0;
+	if (ct_net_parse_addr(cidr, &p->family, p->gw, &p->len, err) < 0)
+		return err_wrap(err, "`%s`", key);
+	bytes = p->family == AF_INET ? 4 : 16;
+	if (p->family != want)
+		return err_make(err, EINVAL, "`%s`: `%s` is not an IPv%d address", key, cidr,
+				want == AF_INET ? 4 : 6);
+	if (p->len < (want == AF_INET ? 8 : 48) || p->len > (want == AF_INET ? 30 : 120))
+		return err_make(err, EINVAL, "`%s`: a prefix from /%d to /%d, not /%u", key,
+				want == AF_INET ? 8 : 48, want == AF_INET ? 30 : 120, p->len);
+	for (unsigned int i = 0; i < bytes; i++) {
+		unsigned int bits = p->len > i * 8 ? p->len - i * 8 : 0;
+
+		p->net[i] = p->gw[i] & (bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits));
+	}
+	inet_ntop(p->family, p->net, p->text, INET6_ADDRSTRLEN);
+	snprintf(p->text + strlen(p->text), 5, "/%u", p->len);
+	return 0;
+}
+
+static bool in_prefix(const struct prefix *p, const uint8_t a[16])
+{
+	for (unsigned int i = 0; i < p->len; i++)
+		if ((a[i / 8] ^ p->net[i / 8]) & (0x80 >> (i % 8)))
+			return false;
+	return true;
+}
+
+/* The network, the gateway and (IPv4) broadcast are not handed out. */
+static bool reserved(const struct prefix *p, const uint8_t a[16])
+{
+	unsigned int bytes = p->family == AF_INET ? 4 : 16;
+	bool all_ones = true;
+
+	if (!memcmp(a, p->net, bytes) || !memcmp(a, p->gw, bytes))
+		return true;
+	for (unsigned int i = p->len; i < bytes * 8; i++)
+		all_ones &= !!(a[i / 8] & (0x80 >> (i % 8)));
+	return p->family == AF_INET && all_ones;
+}
+
+static bool used(json_t *taken, int family, const uint8_t a[16])
+{
+	uint8_t b[16];
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(taken, i, x)
+	{
+		if (inet_pton(family, json_string_value(x), b) == 1 &&
+		    !memcmp(a, b, family == AF_INET ? 4 : 16))
+			return true;
+	}
+	return false;
+}
+
+/* The next free address, or the one asked for (checked); text in out. */
+static int pick(const struct prefix *p, json_t *taken, const char *want, const char *key,
+		char out[INET6_ADDRSTRLEN], struct err **err)
+{
+	unsigned int bytes = p->family == AF_INET ? 4 : 16;
+	uint8_t a[16];
+
+	if (*want) {
+		if (inet_pton(p->family, want, a) != 1)
+			return err_make(err, EINVAL, "`%s`: `%s` is not an IPv%d address", key,
+					want, p->family == AF_INET ? 4 : 6);
+		if (!in_prefix(p, a))
+			return err_make(err, EINVAL, "`%s`: `%s` is not in %s", key, want, p->text);
+		if (reserved(p, a))
+			return err_make(err, EINVAL,
+					"`%s`: `%s` is the network's own (network, gateway or "
+					"broadcast address)",
+					key, want);
+		if (used(taken, p->family, a))
+			return err_make(err, EEXIST, "`%s`: `%s` is taken", key, want);
+		inet_ntop(p->family, a, out, INET6_ADDRSTRLEN);
+		return 0;
+	}
+	memcpy(a, p->net, sizeof(a));
+	/* at most 65536 tries: a pool is a /16 or a slice of a /64 in practice */
+	for (unsigned int n = 0; n < 65536; n++) {
+		for (int i = bytes - 1; i >= 0 && ++a[i] == 0; i--)
+			;
+		if (!in_prefix(p, a))
+			break;
+		if (!reserved(p, a) && !used(taken, p->family, a)) {
+			inet_ntop(p->family, a, out, INET6_ADDRSTRLEN);
+			return 0;
+		}
+	}
+	return err_make(err, EBUSY, "`%s`: no free address left in %s", key, p->text);
+}
+
+/* --- networks on the host ------------------------------------------------------- */
+
+static const char skeleton[] =
+	"add table inet vps\n"
+	"add set inet vps nat4 { type ipv4_addr; flags interval; }\n"
+	"add set inet vps nat6 { type ipv6_addr; flags interval; }\n"
+	"add set inet vps nets4 { type ipv4_addr; flags interval; }\n"
+	"add set inet vps nets6 { type ipv6_addr; flags interval; }\n"
+	"add chain inet vps postrouting { type nat hook postrouting priority srcnat; "
+	"policy accept; }\n"
+	"add table bridge vps_filter\n"
+	"add map bridge vps_filter ports { type ifname : verdict; }\n"
+	"add chain bridge vps_filter prerouting { type filter hook prerouting priority -200; "
+	"policy accept; }\n";
+
+/* The tables, sets and base chains, and each base chain's one rule, once. */
+static int skeleton_ensure(struct err **err)
+{
+	char *list_nat[] = { (char *)tool("nft"), "list", "chain", "inet", "vps",
+			     "postrouting",	  NULL };
+	char *list_br[] = { (char *)tool("nft"), "list",       "chain", "bridge",
+			    "vps_filter",	 "prerouting", NULL };
+	_cleanup_free_ char *o1 = NULL, *o2 = NULL;
+	int r;
+
+	if ((r = nft(skeleton, err)) < 0)
+		return err_wrap(err, "make the nftables tables");
+	if (run(list_nat, NULL, &o1) == 0 && !strstr(o1, "masquerade") &&
+	    (r = nft("add rule inet vps postrouting ip saddr @nat4 ip daddr != @nets4 masquerade\n"
+		     "add rule inet vps postrouting ip6 saddr @nat6 ip6 daddr != @nets6 "
+		     "masquerade\n",
+		     err)) < 0)
+		return r;
+	if (run(list_br, NULL, &o2) == 0 && !strstr(o2, "vmap") &&
+	    (r = nft("add rule bridge vps_filter prerouting iifname vmap @ports\n", err)) < 0)
+		return r;
+	return 0;
+}
+
+/* nft batch lines adding (or, with `del`, removing: added first, so it never fails) one network's set elements. */
+static void nat_elements(char *buf, size_t len, const struct prefix *p4, const struct prefix *p6,
+			 bool nat, bool del)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int pass = del ? 0 : 1; pass < 2; pass++) {
+		const char *verb = pass ? (del ? "delete" : "add") : "add";
+
+		for (int f = 0; f < 2; f++) {
+			const struct prefix *p = f ? p6 : p4;
+			const char *sfx = f ? "6" : "4";
+
+			if (!p->family)
+				continue;
+			n += snprintf(buf + n, len - n, "%s element inet vps nets%s { %s }\n", verb,
+				      sfx, p->text);
+			if (nat)
+				n += snprintf(buf + n, len - n,
+					      "%s element inet vps nat%s { %s }\n", verb, sfx,
+					      p->text);
+		}
+	}
+}
+
+static int net_parse(json_t *n, struct prefix *p4, struct prefix *p6, struct err **err)
+{
+	if (prefix_parse(json_string_value(json_object_get(n, "ipv4")), AF_INET, "ipv4", p4, err) <
+		    0 ||
+	    prefix_parse(json_string_value(json_object_get(n, "ipv6")), AF_INET6, "ipv6", p6, err) <
+		    0)
+		return -EINVAL;
+	return 0;
+}
+
+/* The bridge with its gateway addresses, NAT elements, forwarding: idempotent. */
+static int net_up(json_t *n, struct err **err)
+{
+	const char *bridge = json_string_value(json_object_get(n, "bridge"));
+	const char *v4 = json_string_value(json_object_get(n, "ipv4"));
+	const char *v6 = json_string_value(json_object_get(n, "ipv6"));
+	bool nat = json_is_true(json_object_get(n, "nat"));
+	struct prefix p4, p6;
+	char batch[1024], *elems = batch;
+	int r;
+
+	if ((r = net_parse(n, &p4, &p6, err)) < 0)
+		return r;
+	if ((r = ct_net_bridge_ensure(bridge, v4, v6, err)) < 0 || (r = skeleton_ensure(err)) < 0)
+		return r;
+	/* delete-then-add: an element left by a crash, or present, is no error */
+	nat_elements(batch, sizeof(batch), &p4, &p6, nat, true);
+	elems = batch + strlen(batch);
+	nat_elements(elems, sizeof(batch) - strlen(batch), &p4, &p6, nat, false);
+	if ((r = nft(batch, err)) < 0)
+		return err_wrap(err, "masquerade the network's prefixes");
+	if (v4 && (r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err)) < 0)
+		return r;
+	if (v6 && (r = write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1", err)) < 0)
+		return r;
+	return 0;
+}
+
+static void net_down(json_t *n)
+{
+	const char *bridge = json_string_value(json_object_get(n, "bridge"));
+	char batch[1024];
+	struct prefix p4, p6;
+
+	if (net_parse(n, &p4, &p6, NULL) == 0) {
+		nat_elements(batch, sizeof(batch), &p4, &p6,
+			     json_is_true(json_object_get(n, "nat")), true);
+		nft(batch, NULL);
+	}
+	ip(NULL, "link del dev %s type bridge", bridge);
+}
+
+static int check_net_name(const char *s, struct err **err)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > NET_NAME_MAX ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+		return err_make(err, EINVAL, "`name`: `%.40s` must be 1-%d of a-z, 0-9 and -", s,
+				NET_NAME_MAX);
+	return 0;
+}
+
+int net_create(struct host *h, json_t *body, json_t **out, struct err **err)
+{
+	const char *k, *name = NULL, *bridge = NULL;
+	char defbridge[IFNAMSIZ];
+	struct prefix p4, p6;
+	json_t *x, *n, *all;
+	size_t i;
+	int r;
+
+	if (!json_is_object(body))
+		return err_make(err, EINVAL, "the body must be a JSON object");
+	json_object_foreach(body, k, x)
+	{
+		if (!strcmp(k, "name") || !strcmp(k, "bridge") || !strcmp(k, "ipv4") ||
+		    !strcmp(k, "ipv6")) {
+			if (!json_is_string(x))
+				return err_make(err, EINVAL, "`%s`: expected a string", k);
+		} else if (!strcmp(k, "nat")) {
+			if (!json_is_boolean(x))
+				return err_make(err, EINVAL, "`nat`: expected true or false");
+		} else {
+			return err_make(err, EINVAL, "`%s`: unknown field", k);
+		}
+	}
+	name = json_string_value(json_object_get(body, "name"));
+	if (!name)
+		return err_make(err, EINVAL, "`name`: required");
+	if ((r = check_net_name(name, err)) < 0)
+		return r;
+	bridge = json_string_value(json_object_get(body, "bridge"));
+	if (!bridge) {
+		snprintf(defbridge, sizeof(defbridge), "vbr-%s", name);
+		bridge = defbridge;
+	} else if (ct_net_check_ifname(bridge, err) < 0) {
+		return err_wrap(err, "`bridge`");
+	}
+	if ((r = net_parse(body, &p4, &p6, err)) < 0)
+		return r;
+	if (!p4.family && !p6.family)
+		return err_make(err, EINVAL, "`ipv4`: a network needs ipv4 or ipv6 (or both)");
+	/* prefixes must not overlap another network's: routes and NAT sets would */
+	all = store_nets(h->store, NULL);
+	json_array_foreach(all, i, x)
+	{
+		struct prefix q4, q6;
+
+		if (net_parse(x, &q4, &q6, NULL) < 0)
+			continue;
+		for (int f = 0; f < 2; f++) {
+			const struct prefix *a = f ? &p6 : &p4, *b = f ? &q6 : &q4;
+			const struct prefix *wide = a->len < b->len ? a : b;
+
+			if (a->family && b->family &&
+			    in_prefix(wide, wide == a ? b->net : a->net)) {
+				r = err_make(err, EEXIST, "`ipv%d`: %s overlaps network `%s` (%s)",
+					     f ? 6 : 4, a->text,
+					     json_string_value(json_object_get(x, "name")),
+					     b->text);
+				json_decref(all);
+				return r;
+			}
+		}
+	}
+	json_decref(all);
+	n = json_pack("{s:s, s:s, s:s?, s:s?, s:b}", "name", name, "bridge", bridge, "ipv4",
+		      json_string_value(json_object_get(body, "ipv4")), "ipv6",
+		      json_string_value(json_object_get(body, "ipv6")), "nat",
+		      !json_is_false(json_object_get(body, "nat")));
+	if ((r = store_net_insert(h->store, n, err)) < 0) {
+		json_decref(n);
+		return r;
+	}
+	if ((r = net_up(n, err)) < 0) {
+		err_wrap(err, "network `%s`", name);
+		net_down(n);
+		store_net_delete(h->store, name, NULL);
+		json_decref(n);
+		return r;
+	}
+	store_event(h->store, NULL, "network", name);
+	json_decref(n);
+	if (out)
+		*out = net_show(h, name);
+	return 0;
+}
+
+int net_delete(struct host *h, const char *name, struct err **err)
+{
+	json_t *n = store_nets(h->store, name), *row = json_array_get(n, 0);
+	int r;
+
+	if (!row) {
+		json_decref(n);
+		return err_make(err, ENOENT, "no network named `%s`", name);
+	}
+	if ((r = store_net_delete(h->store, name, err)) == 0) {
+		net_down(row);
+		store_event(h->store, NULL, "network-deleted", name);
+	}
+	json_decref(n);
+	return r;
+}
+
+/* Pool size: host addresses minus network, gateway (and broadcast). */
+static json_int_t pool_size(const struct prefix *p)
+{
+	unsigned int host_bits = (p->family == AF_INET ? 32 : 128) - p->len;
+
+	if (!p->family)
+		return 0;
+	if (host_bits >= 62)
+		return (json_int_t)1 << 62;
+	return ((json_int_t)1 << host_bits) - (p->family == AF_INET ? 3 : 2);
+}
+
+static json_t *with_usage(json_t *rows)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(rows, i, x)
+	{
+		struct prefix p4, p6;
+
+		if (net_parse(x, &p4, &p6, NULL) < 0)
+			continue;
+		if (p4.family)
+			json_object_set_new(x, "pool4", json_integer(pool_size(&p4)));
+		if (p6.family)
+			json_object_set_new(x, "pool6", json_integer(pool_size(&p6)));
+	}
+	return rows;
+}
+
+json_t *net_list(struct host *h)
+{
+	return with_usage(store_nets(h->store, NULL));
+}
+
+json_t *net_show(struct host *h, const char *name)
+{
+	json_t *a = with_usage(store_nets(h->store, name)), *n = json_incref(json_array_get(a, 0));
+
+	json_decref(a);
+	return n;
+}
+
+int net_restore(struct host *h, struct err **err)
+{
+	json_t *all = store_nets(h->store, NULL), *x;
+	size_t i;
+	int r = 0;
+
+	json_array_foreach(all, i, x)
+	{
+		struct err *e = NULL;
+
+		if (net_up(x, &e) < 0) {
+			/* one broken network does not keep the others (or vpsd) down */
+			pr_err("network `%s`: %s", json_string_value(json_object_get(x, "name")),
+			       err_msg(e));
+			err_free(&e);
+		}
+	}
+	json_decref(all);
+	return r;
+}
+
+/* --- per VPS ------------------------------------------------------------------------ */
+
+void net_ifname(const struct vps *v, char buf[16])
+{
+	snprintf(buf, 16, "vps%lld", (long long)v->id);
+}
+
+int net_assign(struct host *h, struct vps *v, struct err **err)
+{
+	json_t *n, *row, *taken = NULL;
+	struct prefix p4, p6;
+	uint8_t mac[6];
+	int r = 0;
+
+	if (!*v->network)
+		return 0;
+	n = store_nets(h->store, v->network);
+	row = json_array_get(n, 0);
+	if (!row) {
+		json_decref(n);
+		return err_make(err, EINVAL, "`network`: no network `%s`", v->network);
+	}
+	if ((r = net_parse(row, &p4, &p6, err)) < 0)
+		goto out;
+	if (*v->ipv4 && !p4.family) {
+		r = err_make(err, EINVAL, "`ipv4`: network `%s` has no IPv4", v->network);
+		goto out;
+	}
+	if (*v->ipv6 && !p6.family) {
+		r = err_make(err, EINVAL, "`ipv6`: network `%s` has no IPv6", v->network);
+		goto out;
+	}
+	/* locally administered, unicast; stored, so it stays the VPS's */
+	if (getrandom(mac, sizeof(mac), 0) != sizeof(mac)) {
+		r = err_make(err, errno, "getrandom");
+		goto out;
+	}
+	mac[0] = (mac[0] & 0xfc) | 0x02;
+	snprintf(v->mac, sizeof(v->mac), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
+	for (int f = 0; f < 2; f++) {
+		const struct prefix *p = f ? &p6 : &p4;
+		char *addr = f ? v->ipv6 : v->ipv4, want[INET6_ADDRSTRLEN];
+		bool asked = *addr;
+
+		if (!p->family)
+			continue;
+		snprintf(want, sizeof(want), "%s", addr);
+		/* two creates may pick the same next address: the key decides, try again */
+		for (int tries = 0; tries < 8; tries++) {
+			json_decref(taken);
+			taken = store_net_addresses(h->store, v->network);
+			if ((r = pick(p, taken, want, f ? "ipv6" : "ipv4", addr, err)) < 0)
+				goto out;
+			r = store_address_add(h->store, v->network, addr, v->name,
+					      asked || tries == 7 ? err : NULL);
+			if (r != -EEXIST || asked)
+				break;
+		}
+		if (r < 0)
+			goto out;
+	}
+	r = store_vps_update(h->store, v, err);
+out:
+	json_decref(taken);
+	json_decref(n);
+	return r;
+}
+
+/* The host's nameservers, as Docker hands them on: none of the loopback ones. */
+static json_t *host_nameservers(void)
+{
+	_cleanup_free_ char *text = NULL;
+	json_t *a = json_array();
+	char *save = NULL;
+
+	if (read_file("/etc/resolv.conf", &text, NULL) < 0)
+		return a;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char addr[64];
+		uint8_t b[16];
+
+		if (sscanf(l, " nameserver %63s", addr) != 1 || json_array_size(a) >= 3)
+			continue;
+		if ((inet_pton(AF_INET, addr, b) == 1 && b[0] != 127) ||
+		    (inet_pton(AF_INET6, addr, b) == 1 && strcmp(addr, "::1")))
+			json_array_append_new(a, json_string(addr));
+	}
+	return a;
+}
+
+json_t *net_ct_settings(struct host *h, const struct vps *v)
+{
+	json_t *n, *row, *j;
+	struct prefix p4, p6;
+	char ifname[16], cidr[INET6_ADDRSTRLEN + 8], gw[INET6_ADDRSTRLEN];
+
+	if (!*v->network)
+		return NULL;
+	n = store_nets(h->store, v->network);
+	row = json_array_get(n, 0);
+	if (!row || net_parse(row, &p4, &p6, NULL) < 0) {
+		json_decref(n);
+		return NULL;
+	}
+	net_ifname(v, ifname);
+	j = json_pack("{s:s, s:s, s:o}", "bridge",
+		      json_string_value(json_object_get(row, "bridge")), "host_ifname", ifname,
+		      "nameservers", host_nameservers());
+	if (*v->mac)
+		json_object_set_new(j, "mac", json_string(v->mac));
+	for (int f = 0; f < 2; f++) {
+		const struct prefix *p = f ? &p6 : &p4;
+		const char *addr = f ? v->ipv6 : v->ipv4;
+
+		if (!p->family || !*addr)
+			continue;
+		snprintf(cidr, sizeof(cidr), "%s/%u", addr, p->len);
+		inet_ntop(p->family, p->gw, gw, sizeof(gw));
+		json_object_set_new(j, f ? "ipv6" : "ipv4", json_string(cidr));
+		json_object_set_new(j, f ? "gw6" : "gw4", json_string(gw));
+	}
+	json_decref(n);
+	return j;
+}
+
+int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
+{
+	char ifname[16], batch[2048];
+	size_t n = 0;
+	int r;
+
+	if (!*v->network || !*v->mac)
+		return 0;
+	if ((r = skeleton_ensure(err)) < 0)
+		return r;
+	net_ifname(v, ifname);
+#define ADD(...) n += snprintf(batch + n, sizeof(batch) - n, __VA_ARGS__)
+	ADD("add chain bridge vps_filter port_%s\n", ifname);
+	ADD("flush chain bridge vps_filter port_%s\n", ifname);
+#define RULE(...)                                                   \
+	do {                                                        \
+		ADD("add rule bridge vps_filter port_%s ", ifname); \
+		ADD(__VA_ARGS__);                                   \
+		ADD("\n");                                          \
+	} while (0)
+	RULE("ether saddr != %s counter drop", v->mac);
+	RULE("ether type != { arp, ip, ip6 } counter drop"); /* VLAN tags and the like */
+	RULE("arp saddr ether != %s counter drop", v->mac);
+	if (*v->ipv4) {
+		RULE("arp saddr ip != { %s, 0.0.0.0 } counter drop", v->ipv4);
+		RULE("ip saddr != %s counter drop", v->ipv4);
+		RULE("udp sport 67 counter drop"); /* no DHCP server on the bridge but ours */
+	} else {
+		RULE("ether type { arp, ip } counter drop");
+	}
+	/* link-local for NDP, :: for duplicate address detection */
+	if (*v->ipv6)
+		RULE("ip6 saddr != { %s, fe80::/10, :: } counter drop", v->ipv6);
+	else
+		RULE("ip6 saddr != { fe80::/10, :: } counter drop");
+	RULE("icmpv6 type nd-router-advert counter drop"); /* the gateway is the host */
+	ADD("add element bridge vps_filter ports { \"%s\" : jump port_%s }\n", ifname, ifname);
+#undef RULE
+#undef ADD
+	if ((r = nft(batch, err)) < 0)
+		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
+	return 0;
+}
+
+int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
+{
+	char ifname[16];
+	unsigned long long burst;
+	int r;
+
+	if (!*v->network)
+		return 0;
+	net_ifname(v, ifname);
+	if (!if_nametoindex(ifname))
+		return 0; /* not running: applied at the next start */
+	tc(NULL, "qdisc del dev %s root", ifname);
+	tc(NULL, "qdisc del dev %s ingress", ifname);
+	if (!v->bw) {
+		ip(NULL, "link del dev ifb%s type ifb", ifname);
+		return 0;
+	}
+	/* 10 ms at the rate, and at least a few full-size frames */
+	burst = v->bw / 8 / 100;
+	if (burst < 16384)
+		burst = 16384;
+	/*
+	 * To the VPS: shaped on the host end's egress. From the VPS: what
+	 * enters the host end is redirected to an ifb and shaped on its egress
+	 * (a policer would drop instead of queue, and TCP then falls well
+	 * below the rate).
+	 */
+	if ((r = tc(err, "qdisc add dev %s root tbf rate %llubit burst %llu latency 50ms", ifname,
+		    (unsigned long long)v->bw, burst)) < 0 ||
+	    /* exists already, or made now: `up` says if it is there */
+	    (ip(NULL, "link add name ifb%s type ifb", ifname), false) ||
+	    (r = ip(err, "link set dev ifb%s up", ifname)) < 0 ||
+	    (r = tc(err, "qdisc replace dev ifb%s root tbf rate %llubit burst %llu latency 50ms",
+		    ifname, (unsigned long long)v->bw, burst)) < 0 ||
+	    (r = tc(err, "qdisc add dev %s handle ffff: ingress", ifname)) < 0 ||
+	    (r = tc(err,
+		    "filter add dev %s parent ffff: protocol all prio 50 u32 match u32 0 0 "
+		    "action mirred egress redirect dev ifb%s",
+		    ifname, ifname)) < 0)
+		return err_wrap(err, "bandwidth limit on `%s`", ifname);
+	return 0;
+}
+
+void net_vps_down(struct host *h, const struct vps *v)
+{
+	char ifname[16], ifb[20], batch[512];
+
+	if (!*v->network)
+		return;
+	net_ifname(v, ifname);
+	/* added first, so removing what is not there is no error */
+	snprintf(batch, sizeof(batch),
+		 "add chain bridge vps_filter port_%s\n"
+		 "add element bridge vps_filter ports { \"%s\" : jump port_%s }\n"
+		 "delete element bridge vps_filter ports { \"%s\" }\n"
+		 "flush chain bridge vps_filter port_%s\n"
+		 "delete chain bridge vps_filter port_%s\n",
+		 ifname, ifname, ifname, ifname, ifname, ifname);
+	if (skeleton_ensure(NULL) == 0)
+		nft(batch, NULL);
+	if (if_nametoindex(ifname)) {
+		tc(NULL, "qdisc del dev %s root", ifname);
+		tc(NULL, "qdisc del dev %s ingress", ifname);
+	}
+	snprintf(ifb, sizeof(ifb), "ifb%s", ifname);
+	if (if_nametoindex(ifb))
+		ip(NULL, "link del dev %s type ifb", ifb);
+}

@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Resource policies, admission and the host report (policy.h,
+ * docs/policies.md). What the host has is read fresh each time: RAM and
+ * swap from /proc/meminfo, the disk from statvfs of the data directory,
+ * cores and load from sysconf and /proc/loadavg. What is sold is summed
+ * from the store; what the VPSes really use comes from their monitors
+ * (memory) and from the allocated blocks of the files in their
+ * directories (disk).
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "host/kind.h"
+#include "host/policy.h"
+
+const char *const policy_res_names[NR_RES] = { "memory", "disk", "cpus" };
+
+/* The modes each resource takes, the first the default for a missing row. */
+static const char *const modes[NR_RES][3] = {
+	{ "reserve", "oversell", NULL },
+	{ "thin", "reserve", NULL },
+	{ "oversell", "reserve", NULL },
+};
+
+/* The VPS field that each resource counts, to name it in a refusal. */
+static const char *const fields[NR_RES] = { "ram", "disk", "cpus" };
+
+static pthread_mutex_t admission = PTHREAD_MUTEX_INITIALIZER;
+
+void policy_lock(void)
+{
+	pthread_mutex_lock(&admission);
+}
+
+void policy_unlock(void)
+{
+	pthread_mutex_unlock(&admission);
+}
+
+/* --- what the host has, what is sold -------------------------------------------- */
+
+struct capacity {
+	uint64_t mem_total, mem_avail, swap_total, swap_free; /* /proc/meminfo, bytes */
+	uint64_t fs_size, fs_free, fs_used; /* statvfs: f_blocks, f_bavail, f_blocks - f_bfree */
+	int cores;
+	double load1; /* 1-minute load average */
+};
+
+static uint64_t meminfo_field(const char *mi, const char *key)
+{
+	const char *p = strstr(mi, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) << 10 : 0;
+}
+
+static void capacity_read(struct host *h, struct capacity *c)
+{
+	_cleanup_free_ char *mi = NULL, *la = NULL;
+	struct statvfs sv;
+
+	memset(c, 0, sizeof(*c));
+	if (read_file("/proc/meminfo", &mi, NULL) == 0) {
+		c->mem_total = meminfo_field(mi, "MemTotal:");
+		c->mem_avail = meminfo_field(mi, "MemAvailable:");
+		c->swap_total = meminfo_field(mi, "SwapTotal:");
+		c->swap_free = meminfo_field(mi, "SwapFree:");
+	}
+	if (statvfs(h->data_dir, &sv) == 0) {
+		c->fs_size = (uint64_t)sv.f_blocks * sv.f_frsize;
+		c->fs_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+		c->fs_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	}
+	c->cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (c->cores < 1)
+		c->cores = 1;
+	if (read_file("/proc/loadavg", &la, NULL) == 0)
+		c->load1 = strtod(la, NULL);
+}
+
+static double physical(const struct capacity *c, enum policy_res r)
+{
+	return r == RES_MEMORY ? (double)c->mem_total :
+	       r == RES_DISK   ? (double)c->fs_size :
+				 (double)c->cores;
+}
+
+struct sold {
+	double figure[NR_RES]; /* ram, disk, cpus summed */
+	uint64_t swap;
+	size_t total, running;
+};
+
+static double figure(const struct vps *v, enum policy_res r)
+{
+	return r == RES_MEMORY ? (double)v->ram : r == RES_DISK ? (double)v->disk : v->cpus;
+}
+
+/* Every VPS on the host counts, whatever its state, but `skip` (the one being changed). */
+static int sold_sum(struct host *h, const char *skip, struct sold *s, struct vps **all, size_t *n,
+		    struct err **err)
+{
+	int r = store_vps_list(h->store, all, n, err);
+
+	memset(s, 0, sizeof(*s));
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < *n; i++) {
+		const struct vps *v = &(*all)[i];
+
+		s->total++;
+		s->running += !strcmp(v->state, "running");
+		if (skip && !strcmp(v->name, skip))
+			continue;
+		for (int k = 0; k < NR_RES; k++)
+			s->figure[k] += figure(v, k);
+		s->swap += v->swap;
+	}
+	return 0;
+}
+
+/* --- policies ------------------------------------------------------------------------ */
+
+int policy_get(struct host *h, struct policy out[NR_RES], struct err **err)
+{
+	json_t *all = store_policies(h->store);
+
+	for (int r = 0; r < NR_RES; r++) {
+		json_t *p = json_object_get(all, policy_res_names[r]);
+		const char *m = json_string_value(json_object_get(p, "mode"));
+
+		snprintf(out[r].mode, sizeof(out[r].mode), "%s", m ? m : modes[r][0]);
+		out[r].ratio = p ? json_number_value(json_object_get(p, "ratio")) : 1.0;
+		if (!strcmp(out[r].mode, "reserve") || out[r].ratio < 1.0)
+			out[r].ratio = 1.0;
+	}
+	json_decref(all);
+	return 0;
+}
+
+json_t *policy_to_json(const struct policy p[NR_RES])
+{
+	json_t *o = json_object();
+
+	for (int r = 0; r < NR_RES; r++)
+		json_object_set_new(o, policy_res_names[r],
+				    json_pack("{s:s, s:f}", "mode", p[r].mode, "ratio",
+					      p[r].ratio));
+	return o;
+}
+
+static int parse_one(enum policy_res res, json_t *x, struct policy *p, struct err **err)
+{
+	const char *name = policy_res_names[res], *k;
+	json_t *mode = json_object_get(x, "mode"), *ratio = json_object_get(x, "ratio"), *v;
+	const char *const *allowed = modes[res];
+	size_t i;
+
+	if (!json_is_object(x))
+		return err_make(err, EINVAL, "`%s`: expected {\"mode\": ..., \"ratio\": ...}",
+				name);
+	json_object_foreach(x, k, v)
+	{
+		if (strcmp(k, "mode") && strcmp(k, "ratio"))
+			return err_make(err, EINVAL, "`%s.%s`: unknown field (mode, ratio)", name,
+					k);
+	}
+	for (i = 0; json_is_string(mode) && allowed[i]; i++)
+		if (!strcmp(json_string_value(mode), allowed[i]))
+			break;
+	if (!json_is_string(mode) || !allowed[i])
+		return err_make(err, EINVAL, "`%s.mode`: expected %s or %s", name, allowed[1],
+				allowed[0]);
+	snprintf(p->mode, sizeof(p->mode), "%s", allowed[i]);
+	if (ratio && (!json_is_number(ratio) || !(json_number_value(ratio) >= 1.0) ||
+		      json_number_value(ratio) > POLICY_RATIO_MAX))
+		return err_make(err, EINVAL, "`%s.ratio`: expected a number from 1.0 to %.0f", name,
+				POLICY_RATIO_MAX);
+	if (!strcmp(p->mode, "reserve")) {
+		if (ratio && json_number_value(ratio) != 1.0)
+			return err_make(err, EINVAL,
+					"`%s.ratio`: reserve takes no ratio (it is 1.0)", name);
+		p->ratio = 1.0;
+	} else if (!strcmp(p->mode, "oversell")) {
+		if (!ratio)
+			return err_make(err, EINVAL,
+					"`%s.ratio`: required for oversell (1.0 to %.0f)", name,
+					POLICY_RATIO_MAX);
+		p->ratio = json_number_value(ratio);
+	} else {
+		p->ratio = ratio ? json_number_value(ratio) : 1.0; /* thin */
+	}
+	return 0;
+}
+
+/* What is sold beyond a limit: "cpus: 3 allocated, over the 2 that reserve allows". */
+static void add_limit_warnings(const struct policy p[NR_RES], const struct capacity *c,
+			       const struct sold *s, json_t *warnings);
+
+int policy_put(struct host *h, json_t *body, json_t **out, struct err **err)
+{
+	struct policy p[NR_RES];
+	struct capacity c;
+	struct sold s;
+	struct vps *all = NULL;
+	size_t n = 0;
+	json_t *changed, *x, *warnings;
+	const char *k;
+	int r;
+
+	if (!json_is_object(body) || !json_object_size(body))
+		return err_make(err, EINVAL,
+				"the body must be an object of memory, disk and/or cpus policies");
+	if ((r = policy_get(h, p, err)) < 0)
+		return r;
+	changed = json_object();
+	json_object_foreach(body, k, x)
+	{
+		int res;
+
+		for (res = 0; res < NR_RES && strcmp(k, policy_res_names[res]); res++)
+			;
+		if (res == NR_RES) {
+			json_decref(changed);
+			return err_make(err, EINVAL, "`%s`: unknown resource (memory, disk, cpus)",
+					k);
+		}
+		if ((r = parse_one(res, x, &p[res], err)) < 0) {
+			json_decref(changed);
+			return r;
+		}
+		json_object_set_new(changed, k,
+				    json_pack("{s:s, s:f}", "mode", p[res].mode, "ratio",
+					      p[res].ratio));
+	}
+	policy_lock();
+	r = store_policies_put(h->store, changed, err);
+	policy_unlock();
+	json_decref(changed);
+	if (r < 0)
+		return r;
+	capacity_read(h, &c);
+	warnings = json_array();
+	if (sold_sum(h, NULL, &s, &all, &n, NULL) == 0)
+		add_limit_warnings(p, &c, &s, warnings);
+	store_vps_list_free(all, n);
+	*out = policy_to_json(p);
+	json_object_set_new(*out, "warnings", warnings);
+	return 0;
+}
+
+void policy_apply(struct host *h, struct vps *v)
+{
+	struct policy p[NR_RES];
+
+	if (policy_get(h, p, NULL) < 0)
+		return;
+	v->reserve_memory = !strcmp(p[RES_MEMORY].mode, "reserve");
+	v->reserve_disk = !strcmp(p[RES_DISK].mode, "reserve");
+}
+
+/* --- admission ---------------------------------------------------------------------- */
+
+/* 8589934592 -> "8.0 GiB", 134217728 -> "128 MiB"; cpus as a plain number. */
+static const char *fmt(enum policy_res r, double x, char *buf, size_t len)
+{
+	if (r == RES_CPUS)
+		snprintf(buf, len, "%g", round(x * 100) / 100);
+	else if (fabs(x) >= (double)(1ULL << 30))
+		snprintf(buf, len, "%.1f GiB", x / (double)(1ULL << 30));
+	else
+		snprintf(buf, len, "%.0f MiB", x / (double)(1ULL << 20));
+	return buf;
+}
+
+static const char *unit(enum policy_res r, const struct capacity *c, struct host *h, char *buf,
+			size_t len)
+{
+	char x[32];
+
+	fmt(r, physical(c, r), x, sizeof(x));
+	if (r == RES_MEMORY)
+		snprintf(buf, len, "%s of RAM", x);
+	else if (r == RES_DISK)
+		snprintf(buf, len, "%s on `%s`", x, h->data_dir);
+	else
+		snprintf(buf, len, "%s core%s", x, c->cores == 1 ? "" : "s");
+	return buf;
+}
+
+int policy_admit(struct host *h, const struct vps *old, const struct vps *v, struct err **err)
+{
+	struct policy p[NR_RES];
+	struct capacity c;
+	struct sold s;
+	struct vps *all = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = policy_get(h, p, err)) < 0)
+		return r;
+	if ((r = sold_sum(h, old ? old->name : NULL, &s, &all, &n, err)) < 0)
+		return r;
+	store_vps_list_free(all, n);
+	capacity_read(h, &c);
+	for (int res = 0; res < NR_RES; res++) {
+		double now = figure(v, res), before = old ? figure(old, res) : 0;
+		double asked = now - before, alloc = s.figure[res] + before;
+		double limit = p[res].ratio * physical(&c, res);
+		char a[32], b[32], l[32], left[32], ph[96];
+
+		if (asked <= 0)
+			continue; /* a change that does not grow this figure always fits */
+		if (alloc + asked > limit * (1 + 1e-9))
+			return err_make(
+				err, ENOSPC,
+				"`%s`: %s %sasked, %s of %s allocated under %s %s (ratio %g x %s): %s left",
+				fields[res], fmt(res, asked, a, sizeof(a)), old ? "more " : "",
+				fmt(res, alloc, b, sizeof(b)), fmt(res, limit, l, sizeof(l)),
+				policy_res_names[res], p[res].mode, p[res].ratio,
+				unit(res, &c, h, ph, sizeof(ph)),
+				fmt(res, limit > alloc ? limit - alloc : 0, left, sizeof(left)));
+		/* a reserved disk is allocated at once: the room must be free now */
+		if (res == RES_DISK && !strcmp(p[res].mode, "reserve") && asked > (double)c.fs_free)
+			return err_make(err, ENOSPC,
+					"`disk`: %s %sasked under disk reserve, %s free on `%s`",
+					fmt(res, asked, a, sizeof(a)), old ? "more " : "",
+					fmt(res, (double)c.fs_free, b, sizeof(b)), h->data_dir);
+	}
+	return 0;
+}
+
+/* --- the host report -------------------------------------------------------------------- */
+
+static __thread uint64_t walk_blocks;
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	if (type == FTW_F)
+		walk_blocks += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+/* Allocated bytes of the files under a VPS's directory, not into a mounted rootfs. */
+static uint64_t dir_allocated(const char *dir)
+{
+	walk_blocks = 0;
+	nftw(dir, walk_one, 16, FTW_PHYS | FTW_MOUNT);
+	return walk_blocks;
+}
+
+/* What the running VPSes' monitors say they use: ct memory_bytes, vmm rss_bytes. */
+static uint64_t vps_memory_used(struct host *h, const struct vps *v)
+{
+	const struct kind_ops *o = kind_find(v->kind, v->engine);
+	json_t *st, *stats;
+	uint64_t used = 0;
+
+	if (!o || !o->status || strcmp(v->state, "running"))
+		return 0;
+	st = json_object();
+	o->status(h, v, st);
+	stats = json_object_get(st, "stats");
+	if (json_is_integer(json_object_get(stats, "memory_bytes")))
+		used = json_integer_value(json_object_get(stats, "memory_bytes"));
+	else if (json_is_integer(json_object_get(stats, "rss_bytes")))
+		used = json_integer_value(json_object_get(stats, "rss_bytes"));
+	json_decref(st);
+	return used;
+}
+
+static void warn(json_t *w, const char *fmt_, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(json_t *w, const char *fmt_, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt_);
+	vsnprintf(buf, sizeof(buf), fmt_, ap);
+	va_end(ap);
+	json_array_append_new(w, json_string(buf));
+}
+
+static void add_limit_warnings(const struct policy p[NR_RES], const struct capacity *c,
+			       const struct sold *s, json_t *warnings)
+{
+	for (int r = 0; r < NR_RES; r++) {
+		double limit = p[r].ratio * physical(c, r);
+		char a[32], l[32];
+
+		if (s->figure[r] > limit * (1 + 1e-9))
+			warn(warnings,
+			     "%s: %s allocated, over the %s that %s (ratio %g) allows: new VPSes "
+			     "are refused until some go",
+			     policy_res_names[r], fmt(r, s->figure[r], a, sizeof(a)),
+			     fmt(r, limit, l, sizeof(l)), p[r].mode, p[r].ratio);
+	}
+}
+
+/* Real usage against physical: warning at POLICY_WARN_PCT, critical at POLICY_CRIT_PCT. */
+static void usage_warning(json_t *w, const char *what, enum policy_res r, double used, double phys)
+{
+	char u[32], ph[32];
+	double pct = phys > 0 ? 100 * used / phys : 0;
+
+	if (pct < POLICY_WARN_PCT)
+		return;
+	warn(w,
+	     r == RES_CPUS ? "%s: load %s on %s cores (%.0f%%, %s at %d%%)" :
+			     "%s: %s of %s in use (%.0f%%, %s at %d%%)",
+	     what, fmt(r, used, u, sizeof(u)), fmt(r, phys, ph, sizeof(ph)), pct,
+	     pct >= POLICY_CRIT_PCT ? "critical" : "warning",
+	     pct >= POLICY_CRIT_PCT ? POLICY_CRIT_PCT : POLICY_WARN_PCT);
+}
+
+static json_t *resource_json(const struct policy *p, double phys, double alloc)
+{
+	double limit = p->ratio * phys;
+
+	return json_pack("{s:s, s:f, s:f, s:f}", "policy", p->mode, "ratio", p->ratio, "limit",
+			 limit, "headroom", limit - alloc);
+}
+
+/* Sizes as integers (bytes), cpus as numbers. */
+static void set_num(json_t *o, const char *k, enum policy_res r, double x)
+{
+	json_object_set_new(o, k, r == RES_CPUS ? json_real(x) : json_integer((json_int_t)x));
+}
+
+json_t *policy_report(struct host *h)
+{
+	struct policy p[NR_RES];
+	struct capacity c;
+	struct sold s;
+	struct vps *all = NULL;
+	size_t n = 0;
+	uint64_t mem_vps = 0, disk_used = 0;
+	json_t *rep, *mem, *disk, *cpus, *w = json_array();
+
+	policy_get(h, p, NULL);
+	capacity_read(h, &c);
+	sold_sum(h, NULL, &s, &all, &n, NULL);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *dir = host_vps_dir(h, all[i].name, NULL);
+
+		mem_vps += vps_memory_used(h, &all[i]);
+		if (dir)
+			disk_used += dir_allocated(dir);
+	}
+	store_vps_list_free(all, n);
+
+	mem = resource_json(&p[RES_MEMORY], physical(&c, RES_MEMORY), s.figure[RES_MEMORY]);
+	set_num(mem, "physical", RES_MEMORY, (double)c.mem_total);
+	set_num(mem, "available", RES_MEMORY, (double)c.mem_avail);
+	set_num(mem, "allocated", RES_MEMORY, s.figure[RES_MEMORY]);
+	set_num(mem, "used", RES_MEMORY, (double)(c.mem_total - c.mem_avail));
+	set_num(mem, "used_by_vps", RES_MEMORY, (double)mem_vps);
+	set_num(mem, "limit", RES_MEMORY, json_real_value(json_object_get(mem, "limit")));
+	set_num(mem, "headroom", RES_MEMORY, json_real_value(json_object_get(mem, "headroom")));
+
+	disk = resource_json(&p[RES_DISK], physical(&c, RES_DISK), s.figure[RES_DISK]);
+	json_object_set_new(disk, "path", json_string(h->data_dir));
+	set_num(disk, "physical", RES_DISK, (double)c.fs_size);
+	set_num(disk, "free", RES_DISK, (double)c.fs_free);
+	set_num(disk, "allocated", RES_DISK, s.figure[RES_DISK]);
+	set_num(disk, "used", RES_DISK, (double)disk_used);
+	set_num(disk, "host_used", RES_DISK, (double)(c.fs_size - c.fs_free));
+	set_num(disk, "limit", RES_DISK, json_real_value(json_object_get(disk, "limit")));
+	{
+		double hr = json_real_value(json_object_get(disk, "headroom"));
+
+		if (!strcmp(p[RES_DISK].mode, "reserve") && hr > (double)c.fs_free)
+			hr = (double)c.fs_free;
+		set_num(disk, "headroom", RES_DISK, hr);
+	}
+
+	cpus = resource_json(&p[RES_CPUS], physical(&c, RES_CPUS), s.figure[RES_CPUS]);
+	json_object_set_new(cpus, "physical", json_integer(c.cores));
+	set_num(cpus, "allocated", RES_CPUS, s.figure[RES_CPUS]);
+	set_num(cpus, "used", RES_CPUS, c.load1);
+
+	add_limit_warnings(p, &c, &s, w);
+	usage_warning(w, "memory", RES_MEMORY, (double)(c.mem_total - c.mem_avail),
+		      (double)c.mem_total);
+	usage_warning(w, "disk", RES_DISK, (double)(c.fs_size - c.fs_free), (double)c.fs_size);
+	usage_warning(w, "cpus", RES_CPUS, c.load1, (double)c.cores);
+	if (c.swap_total)
+		usage_warning(w, "swap", RES_MEMORY, (double)(c.swap_total - c.swap_free),
+			      (double)c.swap_total);
+
+	rep = json_pack("{s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:{s:i, s:i}, s:o}", "memory", mem,
+			"disk", disk, "cpus", cpus, "swap", "physical", (json_int_t)c.swap_total,
+			"allocated", (json_int_t)s.swap, "used",
+			(json_int_t)(c.swap_total - c.swap_free), "vps", "total", (int)s.total,
+			"running", (int)s.running, "warnings", w);
+	return rep;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Resource policies (docs/policies.md): per host and per resource a mode,
+ * kept in the store's `policies` table:
+ *   memory  reserve | oversell RATIO
+ *   disk    reserve | thin [RATIO]
+ *   cpus    reserve | oversell RATIO
+ * Admission counts what is sold (the plan figures of every VPS on the host,
+ * whatever its state) against RATIO x physical and refuses what does not
+ * fit with -ENOSPC and the numbers. The host report puts physical, limit,
+ * allocated, used and headroom side by side, with warnings when real usage
+ * nears physical.
+ */
+#ifndef VPS_HOST_POLICY_H
+#define VPS_HOST_POLICY_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "host/host.h"
+#include "host/vps.h"
+
+/* Real usage at or past these percentages of physical raises a warning in the report. */
+#define POLICY_WARN_PCT 85
+#define POLICY_CRIT_PCT 95
+#define POLICY_RATIO_MAX 100.0
+
+enum policy_res { RES_MEMORY, RES_DISK, RES_CPUS, NR_RES };
+
+struct policy {
+	char mode[12]; /* reserve | oversell | thin */
+	double ratio; /* 1.0 for reserve */
+};
+
+extern const char *const policy_res_names[NR_RES]; /* "memory", "disk", "cpus" */
+
+/* The host's policies (defaults from the store's migration). */
+int policy_get(struct host *h, struct policy out[NR_RES], struct err **err);
+/* {"memory": {"mode", "ratio"}, ...} */
+json_t *policy_to_json(const struct policy p[NR_RES]);
+
+/*
+ * PUT /api/v1/policies: the resources named in body change (the others
+ * stay); every field is checked and errors name it (`memory.ratio`).
+ * *out: the policies now, and `warnings` when what is allocated already
+ * exceeds a new limit (accepted: existing VPSes stay; new ones are refused).
+ */
+int policy_put(struct host *h, json_t *body, json_t **out, struct err **err);
+
+/*
+ * Admission. Hold policy_lock() from policy_admit() until the store holds
+ * the new figures, so two creates cannot both take the last room. old is
+ * the VPS as stored (a change: only growth is checked), NULL for a create.
+ * Refusal: -ENOSPC, "`ram`: 8.0 GiB asked, 16.0 GiB of 23.6 GiB allocated
+ * under memory reserve (1.0 x 23.6 GiB of RAM): 7.6 GiB left".
+ */
+void policy_lock(void);
+void policy_unlock(void);
+int policy_admit(struct host *h, const struct vps *old, const struct vps *v, struct err **err);
+
+/* Set v's reserve_memory / reserve_disk from the host's policies now. */
+void policy_apply(struct host *h, struct vps *v);
+
+/* GET /api/v1/host. */
+json_t *policy_report(struct host *h);
+
+#endif
