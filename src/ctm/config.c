@@ -318,6 +318,15 @@ static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err 
 		c->cpu_weight = (unsigned int)x;
 		return r;
 	}
+	if (!strcmp(k, "io_read_bps"))
+		return get_size(v, k, &c->io_read_bps, err);
+	if (!strcmp(k, "io_write_bps"))
+		return get_size(v, k, &c->io_write_bps, err);
+	if (!strcmp(k, "io_read_iops") || !strcmp(k, "io_write_iops")) {
+		r = get_uint(v, k, 0, 1000000000, &x, err);
+		*(!strcmp(k, "io_read_iops") ? &c->io_read_iops : &c->io_write_iops) = x;
+		return r;
+	}
 	if (!strcmp(k, "io_weight")) {
 		r = get_uint(v, k, 10, 1000, &x, err);
 		c->io_weight = (unsigned int)x;

@@ -56,6 +56,8 @@ struct ctm_config {
 	unsigned int cpu_weight; /* 1..10000, v2's scale; 100 by default */
 	int64_t pids; /* 0 = none */
 	unsigned int io_weight; /* 10..1000; 0 = leave the default */
+	/* limits on the container's own disk (its loop device); 0 = none */
+	uint64_t io_read_bps, io_write_bps, io_read_iops, io_write_iops;
 	uint32_t uid_base, uid_size; /* root inside is uid_base outside */
 	char *hostname;
 	char *root_password; /* plain text at create; hashed with SHA-512 crypt */

@@ -495,7 +495,7 @@ static json_t *do_stats(struct mon *m)
 	return r;
 }
 
-/* Live limits: memory, swap, cpus, cpu_weight, pids, io_weight. */
+/* Live limits: memory, swap, cpus, cpu_weight, pids, io weight and disk limits. */
 static json_t *do_set(struct mon *m, json_t *req)
 {
 	struct ctm_config nc = *m->c;
@@ -530,6 +530,19 @@ static json_t *do_set(struct mon *m, json_t *req)
 			    json_integer_value(v) > 10000)
 				return reply_error("`cpu_weight`: expected 1 to 10000");
 			nc.cpu_weight = json_integer_value(v);
+		} else if (!strcmp(k, "io_read_bps") || !strcmp(k, "io_write_bps")) {
+			if (!(json_is_string(v) && parse_size(json_string_value(v), &size) == 0) &&
+			    !(json_is_integer(v) && json_integer_value(v) >= 0 &&
+			      (size = json_integer_value(v), 1)))
+				return reply_error("`%s`: expected a rate such as 10M (bytes/s)",
+						   k);
+			*(!strcmp(k, "io_read_bps") ? &nc.io_read_bps : &nc.io_write_bps) = size;
+		} else if (!strcmp(k, "io_read_iops") || !strcmp(k, "io_write_iops")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 1000000000)
+				return reply_error("`%s`: expected 0 to 1000000000", k);
+			*(!strcmp(k, "io_read_iops") ? &nc.io_read_iops : &nc.io_write_iops) =
+				json_integer_value(v);
 		} else if (!strcmp(k, "io_weight")) {
 			if (!json_is_integer(v) || json_integer_value(v) < 10 ||
 			    json_integer_value(v) > 1000)
@@ -543,7 +556,7 @@ static json_t *do_set(struct mon *m, json_t *req)
 		} else {
 			return reply_error(
 				"`%s`: not a live setting (memory, swap, cpus, cpu_weight, "
-				"pids, io_weight)",
+				"pids, io_weight, io_read_bps, io_write_bps, io_read_iops, io_write_iops)",
 				k);
 		}
 	}

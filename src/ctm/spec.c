@@ -8,8 +8,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "ct/cgroup.h"
+#include "ct/disk.h"
 #include "ct/lxcfs.h"
 #include "ctm/ctm.h"
 
@@ -170,6 +173,35 @@ static json_t *memory_high(uint64_t memory)
 	return json_pack("{s:s}", "memory.high", v);
 }
 
+/* major:minor of the loop device the container's disk is attached to. */
+static int disk_dev(const struct ctm_config *c, unsigned int *maj, unsigned int *min)
+{
+	char img[4200], *loop = NULL;
+	struct stat st;
+	int r = -ENOENT;
+
+	snprintf(img, sizeof(img), "%s/disk.img", c->dir);
+	if (ct_disk_find_loop(img, &loop, NULL) == 0 && loop && stat(loop, &st) == 0 &&
+	    S_ISBLK(st.st_mode)) {
+		*maj = major(st.st_rdev);
+		*min = minor(st.st_rdev);
+		r = 0;
+	}
+	free(loop);
+	return r;
+}
+
+/* One throttle rule ({"major", "minor", "rate"}); rate 0 is no limit. */
+static void throttle(json_t *bio, const char *key, unsigned int maj, unsigned int min,
+		     uint64_t rate)
+{
+	json_t *rule = json_pack("{s:I, s:I, s:I}", "major", (json_int_t)maj, "minor",
+				 (json_int_t)min, "rate", (json_int_t)rate);
+
+	/* 0 in an update lifts a limit set before (v1 writes "MAJ:MIN 0") */
+	json_object_set_new(bio, key, json_pack("[o]", rule));
+}
+
 static json_t *resources(const struct ctm_config *c)
 {
 	json_t *r = json_object();
@@ -187,8 +219,22 @@ static json_t *resources(const struct ctm_config *c)
 	}
 	if (c->pids > 0)
 		json_object_set_new(r, "pids", json_pack("{s:I}", "limit", (json_int_t)c->pids));
-	if (c->io_weight)
-		json_object_set_new(r, "blockIO", json_pack("{s:i}", "weight", c->io_weight));
+	if (c->io_weight || c->io_read_bps || c->io_write_bps || c->io_read_iops ||
+	    c->io_write_iops) {
+		json_t *bio = json_object();
+		unsigned int maj, min;
+
+		if (c->io_weight)
+			json_object_set_new(bio, "weight", json_integer(c->io_weight));
+		/* the limits apply to the container's own disk, its loop device */
+		if (disk_dev(c, &maj, &min) == 0) {
+			throttle(bio, "throttleReadBpsDevice", maj, min, c->io_read_bps);
+			throttle(bio, "throttleWriteBpsDevice", maj, min, c->io_write_bps);
+			throttle(bio, "throttleReadIOPSDevice", maj, min, c->io_read_iops);
+			throttle(bio, "throttleWriteIOPSDevice", maj, min, c->io_write_iops);
+		}
+		json_object_set_new(r, "blockIO", bio);
+	}
 	if (memory_on_v2())
 		json_object_set_new(r, "unified", memory_high(c->memory));
 	json_object_set_new(r, "devices", devices(c));
