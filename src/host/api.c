@@ -6,7 +6,9 @@
  * fits the errno of the failure.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -30,7 +32,65 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	/* PUT /api/v1/isos/NAME: the body streams to a file instead */
+	int iso_fd;
+	char *iso_tmp, *iso_path;
+	unsigned long long iso_len;
+	int iso_err;
 };
+
+#define MAX_ISO (16ULL << 30)
+
+static bool iso_name_ok(const char *n)
+{
+	size_t l = strlen(n);
+
+	return l > 0 && l <= 64 && n[0] != '.' &&
+	       strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == l;
+}
+
+/* Start streaming an ISO upload into DATA/isos/.NAME.PID.tmp. */
+static void iso_begin(struct host *h, struct req *rq, const char *name)
+{
+	char dir[4200];
+
+	snprintf(dir, sizeof(dir), "%s/isos", h->data_dir);
+	mkdir(dir, 0755);
+	if (asprintf(&rq->iso_path, "%s/%s.iso", dir, name) < 0 ||
+	    asprintf(&rq->iso_tmp, "%s/.%s.%d.%p.tmp", dir, name, (int)getpid(), (void *)rq) < 0) {
+		rq->iso_err = ENOMEM;
+		return;
+	}
+	rq->iso_fd = open(rq->iso_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (rq->iso_fd < 0)
+		rq->iso_err = errno;
+}
+
+static json_t *isos(struct host *h)
+{
+	char dir[4200];
+	json_t *a = json_array();
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(dir, sizeof(dir), "%s/isos", h->data_dir);
+	if (!(d = opendir(dir)))
+		return a;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		struct stat st;
+		char p[4500];
+
+		if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".iso"))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (stat(p, &st) == 0)
+			json_array_append_new(a, json_pack("{s:s%, s:I}", "name", e->d_name, l - 4,
+							   "size", (json_int_t)st.st_size));
+	}
+	closedir(d);
+	return a;
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
 {
@@ -257,6 +317,20 @@ static enum MHD_Result route(struct host *h, struct MHD_Connection *c, const cha
 	}
 	if (!strcmp(rest, "templates") && !strcmp(method, "GET"))
 		return reply(c, 200, templates());
+	if (!strcmp(rest, "isos") && !strcmp(method, "GET"))
+		return reply(c, 200, isos(h));
+	if (!strncmp(rest, "isos/", 5) && !strcmp(method, "DELETE")) {
+		char p[4200];
+
+		if (!iso_name_ok(rest + 5))
+			return reply_error(c, ENOENT, "no such ISO");
+		snprintf(p, sizeof(p), "%s/isos/%s.iso", h->data_dir, rest + 5);
+		if (life_iso_in_use(h, p))
+			return reply_error(c, EBUSY, "the ISO is in use by a VPS");
+		if (unlink(p) < 0)
+			return reply_error(c, ENOENT, "no such ISO");
+		return reply(c, 200, json_pack("{s:b}", "ok", 1));
+	}
 	if (!strncmp(rest, "events", 6) && !strcmp(method, "GET")) {
 		const char *vps = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "vps");
 		const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
@@ -328,8 +402,48 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (!rq) {
 		if (!(rq = calloc(1, sizeof(*rq))))
 			return MHD_NO;
+		rq->iso_fd = -1;
 		*con_cls = rq;
+		if (!strcmp(method, "PUT") && !strncmp(url, "/api/v1/isos/", 13)) {
+			if (!iso_name_ok(url + 13))
+				rq->iso_err = EINVAL;
+			else
+				iso_begin(cls, rq, url + 13);
+		}
 		return MHD_YES;
+	}
+	if (*upload_size && (rq->iso_fd >= 0 || rq->iso_err)) {
+		if (rq->iso_fd >= 0 && !rq->iso_err) {
+			rq->iso_len += *upload_size;
+			if (rq->iso_len > MAX_ISO)
+				rq->iso_err = E2BIG;
+			else if (write_all(rq->iso_fd, upload, *upload_size) < 0)
+				rq->iso_err = errno;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->iso_fd >= 0 || rq->iso_err) {
+		int e = rq->iso_err;
+
+		if (rq->iso_fd >= 0) {
+			if (!e && (fsync(rq->iso_fd) < 0 || rename(rq->iso_tmp, rq->iso_path) < 0))
+				e = errno;
+			close(rq->iso_fd);
+			rq->iso_fd = -1;
+			if (e)
+				unlink(rq->iso_tmp);
+		}
+		if (e == EINVAL)
+			return reply_error(c, EINVAL, "an ISO's name is 1-64 of A-Z a-z 0-9 . _ -");
+		if (e == E2BIG)
+			return reply_error(c, E2BIG, "an ISO may be at most 16 GiB");
+		if (e)
+			return reply_error(c, EIO, strerror(e));
+		store_event(((struct host *)cls)->store, NULL, "iso", url + 13);
+		return reply(c, 201,
+			     json_pack("{s:s, s:I}", "name", url + 13, "size",
+				       (json_int_t)rq->iso_len));
 	}
 	if (*upload_size) {
 		if (rq->len + *upload_size > MAX_BODY) {
@@ -372,6 +486,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct req *rq = *con_cls;
 
 	if (rq) {
+		if (rq->iso_fd >= 0) { /* the client went away mid-upload */
+			close(rq->iso_fd);
+			unlink(rq->iso_tmp);
+		}
+		free(rq->iso_tmp);
+		free(rq->iso_path);
 		free(rq->body);
 		free(rq);
 	}

@@ -532,6 +532,22 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	}
 	if ((r = vps_from_json(&v, body, true, &password, err)) < 0)
 		goto out;
+	/* `iso: NAME` is an uploaded ISO (PUT /api/v1/isos/NAME) */
+	if (v.iso && !strchr(v.iso, '/')) {
+		char *p;
+
+		if (asprintf(&p, "%s/isos/%s.iso", h->data_dir, v.iso) < 0) {
+			r = err_make(err, ENOMEM, "iso");
+			goto out;
+		}
+		if (access(p, R_OK) < 0) {
+			r = err_make(err, EINVAL, "`iso`: no uploaded ISO `%s`", v.iso);
+			free(p);
+			goto out;
+		}
+		free(v.iso);
+		v.iso = p;
+	}
 	if (!(o = ops_of(&v, err))) {
 		r = -EINVAL;
 		goto out;
@@ -820,6 +836,20 @@ int life_console(struct host *h, const char *name, json_t **out, struct err **er
 	free(path);
 	vps_free(&v);
 	return r;
+}
+
+bool life_iso_in_use(struct host *h, const char *path)
+{
+	struct vps *all = NULL;
+	size_t n = 0;
+	bool used = false;
+
+	if (store_vps_list(h->store, &all, &n, NULL) < 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		used |= all[i].iso && !strcmp(all[i].iso, path);
+	store_vps_list_free(all, n);
+	return used;
 }
 
 /* --- at start ---------------------------------------------------------------------- */

@@ -25,6 +25,8 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 int life_set(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
 int life_show(struct host *h, const char *name, json_t **out, struct err **err);
 int life_exec(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
+/* Whether a VPS boots from the ISO at path. */
+bool life_iso_in_use(struct host *h, const char *path);
 int life_console(struct host *h, const char *name, json_t **out, struct err **err);
 
 #endif

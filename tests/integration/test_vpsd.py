@@ -260,3 +260,26 @@ def test_reinstall(vpsd):
     assert code == 400 and "`template`" in j["error"]["message"], j
     assert vpsd.api("GET", "/vps/re1")["state"] == "running"
     assert "reinstalled" in [e["kind"] for e in vpsd.api("GET", "/events?vps=re1")]
+
+
+def test_iso_upload(vpsd):
+    """An ISO streams to the host (PUT), a firmware-boot VM names it, and it
+    cannot go while a VPS uses it."""
+    data = os.urandom(3 << 20)
+    assert vpsd.api("PUT", "/isos/inst-1.0", data, expect=201) == {"name": "inst-1.0",
+                                                                    "size": len(data)}
+    assert (vpsd.data / "isos" / "inst-1.0.iso").read_bytes() == data
+    assert vpsd.api("GET", "/isos") == [{"name": "inst-1.0", "size": len(data)}]
+    code, j = vpsd.request("PUT", "/api/v1/isos/../x", b"x")
+    assert code in (400, 404), (code, j)
+    v = vpsd.api("POST", "/vps", {"name": "fw1", "kind": "vm", "engine": "qemu",
+                                  "iso": "inst-1.0", "ram": "256M", "disk": "1G"}, expect=201)
+    assert v["boot"] == "firmware" and v["iso"].endswith("/isos/inst-1.0.iso"), v
+    code, j = vpsd.request("DELETE", "/api/v1/isos/inst-1.0")
+    assert code == 409 and "in use" in j["error"]["message"], j
+    code, j = vpsd.request("POST", "/api/v1/vps", {"name": "fw2", "kind": "vm",
+                                                    "engine": "qemu", "iso": "none"})
+    assert code == 400 and "`iso`" in j["error"]["message"], j
+    vpsd.api("DELETE", "/vps/fw1")
+    vpsd.api("DELETE", "/isos/inst-1.0")
+    assert not list((vpsd.data / "isos").iterdir())
