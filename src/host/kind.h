@@ -53,6 +53,13 @@ struct kind_ops {
 	/* Run a command inside (ct): status, output. NULL if the kind cannot. */
 	int (*exec)(struct host *h, const struct vps *v, char *const *args, json_t **out,
 		    struct err **err);
+	/*
+	 * Memory reclaim (reclaim.c): leave the running VPS `target` bytes of
+	 * its RAM through its balloon; target == v->ram gives it all back.
+	 * Never called for a VPS under memory `reserve`. NULL: the kind is not
+	 * reclaimed this way (ct: its cgroup limit and the host's own reclaim).
+	 */
+	int (*reclaim)(struct host *h, const struct vps *v, uint64_t target, struct err **err);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 };

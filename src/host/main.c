@@ -3,6 +3,7 @@
  * vpsd: the host daemon (docs/vpsd.md).
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
+ *        [--reclaim-below SIZE|N%|off]
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "host/host.h"
 #include "host/keeper.h"
 #include "host/life.h"
+#include "host/reclaim.h"
 
 char *host_vps_dir(const struct host *h, const char *name, const char *leaf)
 {
@@ -93,12 +95,17 @@ static int mkdir_p(const char *path, mode_t mode)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "data", required_argument, NULL, 'd' },   { "run", required_argument, NULL, 'r' },
-		{ "socket", required_argument, NULL, 's' }, { "tcp", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },	    { 0 },
+		{ "data", required_argument, NULL, 'd' },
+		{ "run", required_argument, NULL, 'r' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "tcp", required_argument, NULL, 't' },
+		{ "reclaim-below", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	struct host h = { 0 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
+	const char *reclaim_below = NULL;
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
 	struct MHD_Daemon *api = NULL, *api_tcp = NULL;
@@ -123,8 +130,12 @@ int main(int argc, char **argv)
 		case 't':
 			tcp = optarg;
 			break;
+		case 'R':
+			reclaim_below = optarg;
+			break;
 		case 'h':
-			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n");
+			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
+			       "            [--reclaim-below SIZE|N%%|off]\n");
 			return 0;
 		default:
 			return 2;
@@ -167,7 +178,8 @@ int main(int argc, char **argv)
 		pr_err("another vpsd runs on `%s`", data);
 		return 1;
 	}
-	if (store_open(db, &h.store, &e) < 0 || life_init(&h, &e) < 0) {
+	if (store_open(db, &h.store, &e) < 0 || life_init(&h, &e) < 0 ||
+	    reclaim_start(&h, reclaim_below, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		return 1;
 	}
@@ -196,6 +208,7 @@ int main(int argc, char **argv)
 	}
 	if (!api) {
 		pr_err("%s", err_msg(e));
+		reclaim_stop();
 		return 1;
 	}
 	pr_info("listening on %s", sock ? sock : sock_path);
@@ -203,6 +216,7 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(api);
 	if (api_tcp)
 		MHD_stop_daemon(api_tcp);
+	reclaim_stop();
 	life_fini(&h);
 	store_close(h.store);
 	free(h.bin_dir);

@@ -235,6 +235,8 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = get_bool(v, k, &c->exit_port, err);
 		} else if (!strcmp(k, "memory")) {
 			ret = get_size(v, k, &c->memory, err);
+		} else if (!strcmp(k, "reserve")) {
+			ret = get_bool(v, k, &c->reserve, err);
 		} else if (!strcmp(k, "cpus")) {
 			if (json_is_integer(v) && json_integer_value(v) >= 1 &&
 			    json_integer_value(v) <= CONFIG_MAX_CPUS)
@@ -340,21 +342,14 @@ static int append(json_t *doc, const char *key, json_t *item)
 }
 
 static const struct option vmm_longopts[] = {
-	{ "kernel", required_argument, NULL, 'k' },
-	{ "initrd", required_argument, NULL, 'i' },
-	{ "cmdline", required_argument, NULL, 'c' },
-	{ "memory", required_argument, NULL, 'm' },
-	{ "cpus", required_argument, NULL, 'p' },
-	{ "disk", required_argument, NULL, 'd' },
-	{ "net", required_argument, NULL, 'n' },
-	{ "serial", required_argument, NULL, 's' },
-	{ "control", required_argument, NULL, 'C' },
-	{ "config", required_argument, NULL, 'f' },
-	{ "micro", required_argument, NULL, 'u' },
-	{ "mode", required_argument, NULL, 'M' },
-	{ "exit-port", no_argument, NULL, 'x' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+	{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'c' }, { "memory", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'p' },    { "disk", required_argument, NULL, 'd' },
+	{ "net", required_argument, NULL, 'n' },     { "serial", required_argument, NULL, 's' },
+	{ "control", required_argument, NULL, 'C' }, { "config", required_argument, NULL, 'f' },
+	{ "micro", required_argument, NULL, 'u' },   { "mode", required_argument, NULL, 'M' },
+	{ "exit-port", no_argument, NULL, 'x' },     { "reserve", no_argument, NULL, 'R' },
+	{ "help", no_argument, NULL, 'h' },	     { 0 },
 };
 
 /* The JSON key of a string flag: the long option's own name. */
@@ -439,6 +434,9 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 			break;
 		case 'x':
 			json_object_set_new(doc, "exit_port", json_true());
+			break;
+		case 'R':
+			json_object_set_new(doc, "reserve", json_true());
 			break;
 		case 'd':
 		case 'n':

@@ -44,6 +44,7 @@ struct vmm_config {
 	bool exit_port;
 
 	uint64_t memory; /* bytes */
+	bool reserve; /* prefault and mlock guest RAM; the balloon then refuses to inflate */
 	unsigned int cpus;
 	struct config_disk disk[CONFIG_MAX_DISKS];
 	unsigned int nr_disk;

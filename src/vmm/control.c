@@ -135,8 +135,9 @@ char *control_handle(struct control *c, const char *line)
 	if (!req || !json_is_object(req) || json_unpack(req, "{s:s}", "cmd", &cmd) < 0) {
 		r = reply_error("expected {\"cmd\": ...}");
 	} else if (!strcmp(cmd, "state")) {
-		r = json_pack("{s:b, s:s, s:i, s:I}", "ok", 1, "state", state_name(c->vm), "vcpus",
-			      c->vm->nr_vcpus, "memory", (json_int_t)c->vm->ram_size);
+		r = json_pack("{s:b, s:s, s:i, s:I, s:b}", "ok", 1, "state", state_name(c->vm),
+			      "vcpus", c->vm->nr_vcpus, "memory", (json_int_t)c->vm->ram_size,
+			      "reserve", c->vm->ram_reserved);
 		if (c->console_path)
 			json_object_set_new(r, "console", json_string(c->console_path));
 	} else if (!strcmp(cmd, "pause")) {

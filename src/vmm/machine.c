@@ -83,7 +83,7 @@ static void mac_from_name(const char *name, uint8_t mac[6])
 
 static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct err **err)
 {
-	struct virtio_balloon_params bp = { .ram_size = cfg->memory };
+	struct virtio_balloon_params bp = { .ram_size = cfg->memory, .reserved = cfg->reserve };
 	unsigned int i;
 	int ret;
 

@@ -52,7 +52,7 @@ static const char usage[] =
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
-	"               [--control PATH]\n";
+	"               [--control PATH] [--reserve]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {
@@ -174,6 +174,10 @@ int main(int argc, char **argv)
 	status = EXIT_MONITOR_FAILED;
 	if (vm_create(&m.vm, m.cfg.memory, m.cfg.kernel ? X86_PCI_HOLE : UINT64_MAX) < 0)
 		goto out_console;
+	if (m.cfg.reserve && vm_reserve_ram(&m.vm) < 0) {
+		vm_destroy(&m.vm);
+		goto out_console;
+	}
 	if (platform_init(&m, &e) < 0)
 		goto out_vm_err;
 	m.hooks = (struct control_hooks){ .power_button = power_button, .opaque = &m.pm };

@@ -48,6 +48,7 @@ struct vm {
 	struct guest_mem mem;
 	void *ram; /* the host mapping of guest RAM */
 	uint64_t ram_size;
+	bool ram_reserved; /* prefaulted and locked (vm_reserve_ram) */
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
 	struct iobus pio; /* port I/O */
@@ -72,6 +73,14 @@ struct vm {
  */
 int vm_create(struct vm *vm, uint64_t ram_size, uint64_t hole_start);
 void vm_destroy(struct vm *vm);
+
+/*
+ * Memory `reserve` (docs/policies.md): fault every page of guest RAM in and
+ * mlock() it, so the host can neither be short of it later nor reclaim or
+ * swap it. RLIMIT_MEMLOCK is raised first (root can). Returns 0 or -errno,
+ * with the reason logged: "reserve: mlock 512 MiB: ...".
+ */
+int vm_reserve_ram(struct vm *vm);
 
 int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out);
 void vcpu_destroy(struct vcpu *v);

@@ -377,3 +377,22 @@ def test_cli_policy_and_host(vpsd):
     mem = next(line.split() for line in lines if line.startswith("memory"))
     assert mem[1] == "oversell" and mem[5] == "128M", mem
     assert any(line.startswith("VPSes: 1 (0 running)") for line in lines), lines
+
+
+@pytest.mark.parametrize("below", [None, "512M", "off", "lots"])
+def test_reclaim_thresholds_in_the_host_report(below):
+    """vpsd --reclaim-below (docs/policies.md, "Memory reclaim"): the report's
+    memory.reclaim carries low and high (1.5 x low); a bad value stops vpsd."""
+    d = Vpsd()
+    try:
+        if below == "lots":
+            with pytest.raises(AssertionError, match="--reclaim-below: `lots`"):
+                d.start(extra=["--reclaim-below", below])
+            d.proc = None
+            return
+        d.start(extra=["--reclaim-below", below] if below else [])
+        low = {None: meminfo("MemTotal") * 10 // 100, "512M": 512 * MiB, "off": 0}[below]
+        r = d.api("GET", "/host")["memory"]["reclaim"]
+        assert r == {"below": low, "above": low + low // 2, "taken": 0, "vms": 0}
+    finally:
+        d.cleanup()

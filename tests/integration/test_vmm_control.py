@@ -43,7 +43,8 @@ def spinning_vm(tmp_path):
 def test_state_and_socket_is_private(spinning_vm):
     p, ctl, sock = spinning_vm
     r = ctl("state")
-    assert r == {"ok": True, "state": "running", "vcpus": 1, "memory": 512 * 2**20}
+    assert r == {"ok": True, "state": "running", "vcpus": 1, "memory": 512 * 2**20,
+                 "reserve": False}
     assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
 
 

@@ -46,13 +46,15 @@ static void flags_fill_config(void **state)
 	struct vmm_config c;
 	char *msg;
 
-	assert_int_equal(from_argv(&c, &msg, 12, "--kernel", "/k", "--memory", "1G", "--cpus", "4",
+	assert_int_equal(from_argv(&c, &msg, 13, "--kernel", "/k", "--memory", "1G", "--cpus", "4",
 				   "--disk", "path=/a.img,readonly=on,id=root", "--disk",
-				   "path=/b.img", "--net", "tap=tap0,mac=52:54:00:12:34:56"),
+				   "path=/b.img", "--net", "tap=tap0,mac=52:54:00:12:34:56",
+				   "--reserve"),
 			 0);
 	assert_null(msg);
 	assert_string_equal(c.kernel, "/k");
 	assert_int_equal(c.memory, 1ULL << 30);
+	assert_true(c.reserve);
 	assert_int_equal(c.cpus, 4);
 	assert_int_equal(c.nr_disk, 2);
 	assert_string_equal(c.disk[0].path, "/a.img");
@@ -68,7 +70,7 @@ static void flags_fill_config(void **state)
 
 static void json_and_flags_agree(void **state)
 {
-	const char *json = "{\"kernel\":\"/k\",\"memory\":\"1G\",\"cpus\":4,"
+	const char *json = "{\"kernel\":\"/k\",\"memory\":\"1G\",\"cpus\":4,\"reserve\":true,"
 			   "\"disk\":[{\"path\":\"/a.img\",\"readonly\":true,\"id\":\"root\"}],"
 			   "\"serial\":\"file:/tmp/c.log\",\"control\":\"/run/x.sock\"}";
 	struct vmm_config c;
@@ -79,6 +81,7 @@ static void json_and_flags_agree(void **state)
 	assert_int_equal(config_validate(&c, &e), 0);
 	assert_int_equal(c.memory, 1ULL << 30);
 	assert_int_equal(c.cpus, 4);
+	assert_true(c.reserve);
 	assert_true(c.disk[0].readonly);
 	assert_int_equal(c.serial, SERIAL_FILE);
 	assert_string_equal(c.serial_path, "/tmp/c.log");
@@ -157,6 +160,7 @@ static void bad_json_names_the_key(void **state)
 		{ "{\"kernel\":\"/k\",\"disk\":[5]}", "`disk[0]`: expected an object" },
 		{ "{\"kernel\":\"/k\",\"disk\":[{\"path\":\"/a\",\"readonly\":\"yes\"}]}",
 		  "`disk[0].readonly`: expected true or false" },
+		{ "{\"kernel\":\"/k\",\"reserve\":\"yes\"}", "`reserve`: expected true or false" },
 		{ "{\"kernel\":\"/k\",\"kernel\":\"/j\"}", "duplicate" },
 		{ "[1]", "expected a JSON object" },
 		{ "{\"kernel\":", "line 1" },

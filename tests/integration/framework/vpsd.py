@@ -41,9 +41,9 @@ class Vpsd:
         self.log = self.base / "vpsd.log"
         self.proc = None
 
-    def start(self, timeout=10):
+    def start(self, timeout=10, extra=()):
         self.proc = subprocess.Popen(
-            [str(VPSD), "--data", str(self.data), "--run", str(self.run)],
+            [str(VPSD), "--data", str(self.data), "--run", str(self.run), *extra],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -10,6 +10,11 @@
  *
  * Frame numbers come from the guest: each is checked against guest RAM,
  * and one outside it is skipped and logged, never advised.
+ *
+ * A VM under memory `reserve` has its RAM locked (vm_reserve_ram): it was
+ * sold whole, so the host never asks for it back. set_target refuses any
+ * target below RAM, and pages a driver inflates on its own stay mapped and
+ * locked (MADV_DONTNEED would fail on them anyway).
  */
 #include <endian.h>
 #include <errno.h>
@@ -48,6 +53,7 @@ enum {
 
 struct balloon {
 	uint64_t ram_size;
+	bool reserved;
 	uint32_t target_pages;
 	struct virtio_balloon_stats stats;
 	bool stats_held; /* we hold the driver's stats buffer */
@@ -73,6 +79,8 @@ static void inflate(struct virtio_dev *vdev, struct balloon *b)
 					       "virtio-balloon: frame %#x is not guest RAM", pfn);
 				continue;
 			}
+			if (b->reserved)
+				continue; /* locked: the page stays the guest's */
 			if (madvise(hva, BALLOON_PAGE, MADV_DONTNEED) == 0)
 				b->stats.inflated_bytes += BALLOON_PAGE;
 		}
@@ -178,6 +186,7 @@ static int balloon_init(struct virtio_dev *vdev, const void *params)
 	if (!b)
 		return -ENOMEM;
 	b->ram_size = p->ram_size;
+	b->reserved = p->reserved;
 	clear_stats(&b->stats);
 	vdev->priv = b;
 	return 0;
@@ -196,6 +205,8 @@ int virtio_balloon_set_target(struct virtio_dev *vdev, uint64_t target, struct e
 	if (target > b->ram_size)
 		return err_make(err, EINVAL, "balloon target %llu is above the VM's %llu bytes",
 				(unsigned long long)target, (unsigned long long)b->ram_size);
+	if (b->reserved && target < b->ram_size)
+		return err_make(err, EPERM, "balloon: reserved memory (locked) is not reclaimed");
 	pthread_mutex_lock(&vdev->lock);
 	b->target_pages = (b->ram_size - target) / BALLOON_PAGE;
 	b->stats.target_pages = b->target_pages;

@@ -7,12 +7,14 @@
 #ifndef VPS_VMM_VIRTIO_BALLOON_H
 #define VPS_VMM_VIRTIO_BALLOON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/err.h"
 
 struct virtio_balloon_params {
 	uint64_t ram_size; /* guest RAM, bytes: the ceiling of any target */
+	bool reserved; /* RAM is locked (memory `reserve`): never inflate */
 };
 
 /* The guest's own memory statistics, virtio 1.2 §5.5.6.3; -1 where not reported. */
@@ -26,7 +28,11 @@ struct virtio_balloon_stats {
 
 struct virtio_dev;
 
-/* Leave the guest `target` bytes: the balloon grows to ram_size - target. */
+/*
+ * Leave the guest `target` bytes: the balloon grows to ram_size - target.
+ * A reserved VM refuses any target below its RAM (-EPERM): its memory was
+ * bought whole and is locked, so it is not reclaimed.
+ */
 int virtio_balloon_set_target(struct virtio_dev *vdev, uint64_t target, struct err **err);
 
 /* The last statistics; asks the guest for fresh ones at the same time. */
