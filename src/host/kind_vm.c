@@ -201,6 +201,8 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 	j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel, "initrd",
 		      initrd, "cmdline", VM_CMDLINE, "memory", (json_int_t)v->ram, "cpus",
 		      vm_cpus(v), "disk", disks, "serial", serial, "control", control);
+	if (j) /* policy reserve: prefaulted and locked (docs/policies.md) */
+		json_object_set_new(j, "reserve", json_boolean(v->reserve_memory));
 	return j;
 }
 
@@ -239,6 +241,20 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 	if ((uint64_t)st.st_size < v->disk && strcmp(v->boot, "linux") &&
 	    truncate(disk, (off_t)v->disk) < 0)
 		return err_make(err, errno, "grow `%s`", disk);
+	/* disk policy reserve: every block of the image allocated now */
+	if (v->reserve_disk) {
+		int fd = open(disk, O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || fallocate(fd, 0, 0, (off_t)v->disk) < 0) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			return err_make(err, e, "reserve %llu MiB for `%s`",
+					(unsigned long long)(v->disk >> 20), disk);
+		}
+		close(fd);
+	}
 	if (!v->swap) {
 		unlink(swap);
 		return 0;
@@ -508,6 +524,11 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	push(&a, "%llu", (unsigned long long)(v->ram >> 20));
 	push(&a, "-smp");
 	push(&a, "%d", vm_cpus(v));
+	if (v->reserve_memory) {
+		push(&a, "-overcommit");
+		push(&a, "mem-lock=on");
+		push(&a, "-mem-prealloc");
+	}
 	push(&a, "-nodefaults");
 	push(&a, "-display");
 	push(&a, "none");
@@ -592,6 +613,7 @@ static int vmm_set_live(struct host *h, const struct vps *old, const struct vps 
 {
 	json_t *st, *r;
 	uint64_t boot_mem;
+	bool locked;
 
 	if (write_vm_json(h, v, err) < 0)
 		return -EIO;
@@ -601,9 +623,10 @@ static int vmm_set_live(struct host *h, const struct vps *old, const struct vps 
 	if (!st)
 		return -EIO;
 	boot_mem = json_integer_value(json_object_get(st, "memory"));
+	locked = json_is_true(json_object_get(st, "reserve"));
 	json_decref(st);
-	if (v->ram > boot_mem)
-		return 0; /* more than it booted with: next start */
+	if (v->ram > boot_mem || locked)
+		return 0; /* more than it booted with, or reserved (not ballooned): next start */
 	r = vmm_ctl(h, v, json_pack("{s:s, s:I}", "cmd", "balloon", "target", (json_int_t)v->ram),
 		    err);
 	if (!r)
@@ -664,7 +687,7 @@ static int qemu_set_live(struct host *h, const struct vps *old, const struct vps
 {
 	json_t *r;
 
-	if (strcmp(v->state, "running") || v->ram >= old->ram)
+	if (strcmp(v->state, "running") || v->ram >= old->ram || v->reserve_memory)
 		return 0; /* argv is built at each start: next start */
 	/* the balloon gives memory back below what the VM booted with */
 	r = qemu_qmp(h, v, "balloon", json_pack("{s:I}", "value", (json_int_t)v->ram), err);
@@ -693,6 +716,36 @@ static void qemu_status(struct host *h, const struct vps *v, json_t *out)
 	}
 }
 
+/* Balloon reclaim (reclaim.c): never more than the VM booted with; a reserved VM's monitor refuses. */
+static int vmm_reclaim(struct host *h, const struct vps *v, uint64_t target, struct err **err)
+{
+	json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "state"), err), *r;
+	uint64_t boot_mem;
+
+	if (!st)
+		return -EIO;
+	boot_mem = json_integer_value(json_object_get(st, "memory"));
+	json_decref(st);
+	if (target > boot_mem)
+		target = boot_mem;
+	r = vmm_ctl(h, v, json_pack("{s:s, s:I}", "cmd", "balloon", "target", (json_int_t)target),
+		    err);
+	if (!r)
+		return -EIO;
+	json_decref(r);
+	return 0;
+}
+
+static int qemu_reclaim(struct host *h, const struct vps *v, uint64_t target, struct err **err)
+{
+	json_t *r = qemu_qmp(h, v, "balloon", json_pack("{s:I}", "value", (json_int_t)target), err);
+
+	if (!r)
+		return -EIO;
+	json_decref(r);
+	return 0;
+}
+
 const struct kind_ops kind_vm_vmm = {
 	.kind = "vm",
 	.engine = "vmm",
@@ -703,6 +756,7 @@ const struct kind_ops kind_vm_vmm = {
 	.shutdown = vmm_shutdown,
 	.kill = vmm_kill,
 	.set_live = vmm_set_live,
+	.reclaim = vmm_reclaim,
 	.status = vmm_status,
 	.console = vm_console,
 	.exec = NULL,
@@ -720,6 +774,7 @@ const struct kind_ops kind_vm_qemu = {
 	.shutdown = qemu_shutdown,
 	.kill = qemu_kill,
 	.set_live = qemu_set_live,
+	.reclaim = qemu_reclaim,
 	.status = qemu_status,
 	.console = vm_console,
 	.exec = NULL,

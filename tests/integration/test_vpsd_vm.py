@@ -1,0 +1,306 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The `vm` kind through the daemon, driven only by the CLI (`vps` with
+VPS_SOCKET on a private vpsd), debian-12 template, a login on the serial
+console (framework/console.py, on the socket the API names):
+
+- vm/qemu on this machine, whose PVM /dev/kvm has no VMX/SVM: QEMU's
+  software CPU. create, start, login and `hostname`, show (monitor, accel),
+  a live balloon `set ram`, a graceful stop (power button, exit 0), start
+  again, restart, a guest `reboot` (QEMU resets in place: same process,
+  still running), stop --force, destroy (no file, process or run dir left).
+- vm/vmm in the nested test host L1, where KVM is real: a private vpsd
+  inside L1, create, start, login, a guest `reboot` (vps-vmm exits 3, the
+  keeper starts it again, the daemon records `rebooted`), graceful stop,
+  destroy. One cycle; a boot lost in the emulated SVM is retried once.
+
+See docs/vpsd.md ("VM kinds"). Run as root:
+    VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_vpsd_vm.py"""
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from framework import artefacts
+from framework.agent import ChannelError
+from framework.console import Console
+from framework.ct import BUILD
+from framework.vpsd import VPSD, Vpsd
+
+VPS = BUILD / "src" / "cli" / "vps"
+MKVMTEMPLATE = artefacts.TOP / "src" / "host" / "templates" / "mkvmtemplate"
+CONSOLE_PY = Path(__file__).resolve().parent / "framework" / "console.py"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHvpsdvmtestkeyvpsdvmtestkeyvpsdvmtest0 t@vps"
+# software CPU: a boot to the login prompt is 30 to 60 s on this 2-core host
+QEMU_LOGIN_TIMEOUT = 300
+L1_LOGIN_TIMEOUT = 420
+
+
+@pytest.fixture(scope="session")
+def vm_template_cached(timings):
+    """The debian-12 VM template, built on the host (into /var/cache/vps)
+    before anything boots L1, so L1 finds it in its view of the host."""
+    t0 = time.monotonic()
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    timings.append(("mkvmtemplate debian-12 (before L1)", time.monotonic() - t0))
+    return Path(r.stdout.strip())
+
+
+@pytest.fixture
+def daemon():
+    if not VPS.exists():
+        pytest.fail(f"{VPS} is not built: ninja -C $VPS_BUILD")
+    d = Vpsd().start()
+    yield d
+    d.cleanup()
+
+
+def vps(d, *args, timeout=600):
+    r = subprocess.run([str(VPS), *args], capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, VPS_SOCKET=str(d.sock)), stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r
+    return r.stdout
+
+
+def show(d, name):
+    return json.loads(vps(d, "show", name, "--format", "json"))
+
+
+def console_path(d, name):
+    return d.api("GET", f"/vps/{name}/console")["path"]
+
+
+def events(d, name):
+    return [e["kind"] for e in d.api("GET", f"/events?vps={name}")]
+
+
+def procs_under(path, prog=b""):
+    """Pids whose command line names PATH (a VPS's monitor, its keeper);
+    with PROG, only those whose argv[0] ends so."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmd = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(path).encode() in cmd and cmd.split(b"\0")[0].endswith(prog):
+                out.append(int(p.name))
+    return out
+
+
+def qemu_of(vdir):
+    return procs_under(vdir / "disk.img", b"qemu-system-x86_64")
+
+
+def until(cond, timeout, what):
+    t0 = time.monotonic()
+    while not (v := cond()):
+        assert time.monotonic() - t0 < timeout, f"not {what} within {timeout} s"
+        time.sleep(0.2)
+    return v
+
+
+def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings):
+    d = daemon
+    t0 = time.monotonic()
+    out = vps(d, "create", "v1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+              "--ram", "512M", "--cpus", "1", "--disk", "3G", "--password", "pw",
+              "--ssh-key", KEY)
+    timings.append(("vm/qemu create (debian-12, 3G disk)", time.monotonic() - t0))
+    assert "v1" in out
+    v = show(d, "v1")
+    assert (v["kind"], v["engine"], v["state"]) == ("vm", "qemu", "stopped"), v
+    vdir = d.data / "vps" / "v1"
+    assert (vdir / "disk.img").stat().st_size == 3 << 30
+    rundir = d.run / "vps" / "v1"
+
+    def boot(what):
+        t0 = time.monotonic()
+        vps(d, "start", "v1")
+        with Console(console_path(d, "v1")) as c:
+            c.login("pw", QEMU_LOGIN_TIMEOUT)
+            timings.append((f"vm/qemu {what}: start to root shell (TCG)",
+                            time.monotonic() - t0))
+            c.run("hostname; echo END-$((6*7))", "END-42")
+            assert "v1\r\nEND-42" in c.tail(), c.tail()
+            c.run("cat /root/.ssh/authorized_keys; echo END-$((6*7))", "END-42")
+            assert KEY in c.tail(), c.tail()
+
+    boot("first boot")
+    v = show(d, "v1")
+    assert v["state"] == "running", v
+    assert v["monitor"] == {"state": "running", "accel": "tcg"}, v
+    assert v["stats"]["balloon_actual"] == 512 << 20, v
+    qemu_pids = qemu_of(vdir)
+    assert len(qemu_pids) == 1, qemu_pids
+
+    # balloon: live, down from what it booted with
+    out = vps(d, "set", "v1", "ram=384M")
+    assert "live" in out, out
+    until(lambda: show(d, "v1")["stats"]["balloon_actual"] == 384 << 20, 60,
+          "ballooned to 384M")
+    assert show(d, "v1")["ram"] == 384 << 20
+
+    # graceful: the power button, the guest powers off, QEMU exits 0
+    t0 = time.monotonic()
+    vps(d, "stop", "v1", "--timeout", "180")
+    timings.append(("vm/qemu graceful stop (power button to exit, TCG)",
+                    time.monotonic() - t0))
+    v = show(d, "v1")
+    assert v["state"] == "stopped" and v["last_exit"] == 0, v
+    assert "stopped" in events(d, "v1")
+
+    boot("second start")
+    t0 = time.monotonic()
+    vps(d, "restart", "v1")
+    timings.append(("vm/qemu restart (graceful stop + start)", time.monotonic() - t0))
+    with Console(console_path(d, "v1")) as c:
+        c.login("pw", QEMU_LOGIN_TIMEOUT)
+        pid = qemu_of(vdir)
+        # a reboot inside: QEMU resets the guest in place
+        t0 = time.monotonic()
+        c.send("reboot")
+        c.login("pw", QEMU_LOGIN_TIMEOUT)
+        timings.append(("vm/qemu guest reboot to root shell (TCG)", time.monotonic() - t0))
+        c.run("hostname; echo END-$((6*7))", "END-42")
+        assert "v1\r\nEND-42" in c.tail()
+    v = show(d, "v1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    assert qemu_of(vdir) == pid, "QEMU was not the same process"
+
+    vps(d, "stop", "--force", "v1")
+    v = show(d, "v1")
+    assert v["state"] == "stopped", v
+    assert not qemu_of(vdir) and not procs_under(rundir)
+
+    vps(d, "destroy", "v1")
+    assert d.api("GET", "/vps") == []
+    assert not vdir.exists() and not rundir.exists()
+    assert not procs_under(d.run / "vps"), "a keeper or QEMU outlived the destroy"
+    assert not procs_under(vdir), "a keeper or QEMU outlived the destroy"
+    ev = events(d, "v1")
+    assert ev[0] == "create" and ev[-1] == "destroyed", ev
+
+
+# ---- vm/vmm in L1 ----
+# (512M disks: L1 keeps its writes in memory, and the daemon admits a disk
+# only into the room its data directory has)
+
+L1_BASE = "/var/tmp/vpsd-l1"
+
+
+def l1_vps(l1, *args, timeout=600, check=True):
+    cmd = f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {shlex.join([str(VPS), *args])}"
+    r = l1.run(cmd, timeout=timeout)
+    if check:
+        assert r.ok, r
+    return r
+
+
+def l1_show(l1, name):
+    return json.loads(l1_vps(l1, "show", name, "--format", "json").stdout)
+
+
+def l1_console(l1, *steps, timeout=L1_LOGIN_TIMEOUT):
+    sock = f"{L1_BASE}/run/vps/w1/console.sock"
+    return l1.run(shlex.join(["python3", str(CONSOLE_PY), sock, str(timeout), *steps]),
+                  timeout=timeout + 30)
+
+
+LOGIN = ("login: ", "root", "Password: ", "pw", "# ")
+
+
+def l1_boot_to_login(l1, what, timings):
+    """The console until a root shell; a boot the emulated SVM loses (no
+    prompt, or exit status 4 on a triple fault) is stopped and started once
+    more. Returns (seconds from the call to the shell, whether it retried)."""
+    for attempt in (1, 2):
+        t0 = time.monotonic()
+        r = l1_console(l1, *LOGIN, "hostname; echo END-$((6*7))", "END-42")
+        if r.ok:
+            assert "w1\r\nEND-42" in r.stdout, r
+            return time.monotonic() - t0, attempt > 1
+        v = l1_show(l1, "w1")
+        lost = v["state"] == "running" or v.get("last_exit") == 4
+        if not lost or attempt == 2:
+            raise AssertionError(f"{what}: no login ({v}): {r}")
+        timings.append((f"vm/vmm {what} lost in the emulated SVM, retried: "
+                        f"{r.stderr.strip()[-200:]}", time.monotonic() - t0))
+        l1_vps(l1, "stop", "--force", "w1")
+        l1_vps(l1, "start", "w1")
+
+
+def vmm_cycle(l1, timings):
+    l1.run(f"rm -rf {L1_BASE}; mkdir -p {L1_BASE}; chmod 711 {L1_BASE}; "
+           f"setsid {VPSD} --data {L1_BASE}/data --run {L1_BASE}/run "
+           f">{L1_BASE}/vpsd.log 2>&1 </dev/null & "
+           f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; sleep 0.1; done",
+           check=True, timeout=60)
+    t0 = time.monotonic()
+    l1_vps(l1, "create", "w1", "--kind", "vm", "--engine", "vmm", "--template", "debian-12",
+           "--ram", "512M", "--cpus", "1", "--disk", "512M", "--password", "pw")
+    timings.append(("vm/vmm in L1: create", time.monotonic() - t0))
+    t0 = time.monotonic()
+    l1_vps(l1, "start", "w1")
+    timings.append(("vm/vmm in L1: start (monitor up)", time.monotonic() - t0))
+    timings.append(("vm/vmm in L1: start returned to root shell",
+                    l1_boot_to_login(l1, "first boot", timings)[0]))
+    v = l1_show(l1, "w1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+
+    # a reboot inside: vps-vmm exits 3, the keeper starts it again
+    t0 = time.monotonic()
+    r = l1_console(l1, "", "reboot", "reboot: Restarting system", timeout=120)
+    assert r.ok or "console closed" in r.stderr, r
+    run = f"{L1_BASE}/run/vps/w1"
+    l1.run(f"for i in $(seq 600); do test -f {run}/restarted && break; sleep 0.1; done; "
+           f"cat {run}/restarted", check=True, timeout=90)
+    _, retried = l1_boot_to_login(l1, "reboot", timings)
+    timings.append(("vm/vmm in L1: guest reboot to root shell", time.monotonic() - t0))
+    v = l1_show(l1, "w1")
+    assert v["state"] == "running", v
+    # a lost boot after the reboot was started afresh: its count begins again
+    assert v.get("reboots") == (None if retried else 1), v
+    ev = [json.loads(line)["kind"] for line in
+          l1_vps(l1, "events", "--vps", "w1", "--format", "json").stdout.splitlines()]
+    assert "rebooted" in ev, ev
+
+    t0 = time.monotonic()
+    l1_vps(l1, "stop", "w1", "--timeout", "180", timeout=300)
+    timings.append(("vm/vmm in L1: graceful stop", time.monotonic() - t0))
+    v = l1_show(l1, "w1")
+    assert v["state"] == "stopped" and v["last_exit"] == 0, v
+    l1_vps(l1, "destroy", "w1")
+    r = l1.run(f"ls -A {L1_BASE}/data/vps; ls -A {L1_BASE}/run/vps; "
+               "ps -eo args | grep -E '^[^ ]*(vps-vmm --config|vpsd keep)' || true", check=True)
+    assert r.stdout.strip() == "", r
+
+
+def test_vm_vmm_lifecycle_in_l1(vm_template_cached, l1, timings):
+    try:
+        for attempt in (1, 2):
+            try:
+                vmm_cycle(l1, timings)
+                break
+            except ChannelError as e:
+                if attempt == 2:
+                    raise
+                timings.append((f"L1 lost during the vm/vmm cycle, restarted, retried: "
+                                f"{str(e).splitlines()[0]}", 0.0))
+                l1.restart()
+    finally:
+        if l1.healthy:
+            log = l1.run(f"cat {L1_BASE}/vpsd.log; "
+                         f"for f in {L1_BASE}/run/vps/*/monitor.log; do tail -5 $f; done",
+                         timeout=30)
+            print(log.stdout)
+            l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy w1 >/dev/null 2>&1; "
+                   f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
+                   f"rm -rf {L1_BASE}", timeout=120)
