@@ -66,26 +66,6 @@ static int one_name(const char *cmd, const char *usage, int argc, char **argv, c
 	return check_name(cmd, "NAME", *name);
 }
 
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 /* Copy between the terminal and the console until Ctrl-], hang-up or a signal. */
 static const char *pump(int fd, bool tty)
 {
@@ -155,7 +135,7 @@ int cmd_console(int argc, char **argv)
 		json_decref(reply);
 		return fail("console of `%s`: vpsd gave no socket path", name);
 	}
-	fd = connect_unix(sock);
+	fd = unix_connect(sock);
 	if (fd < 0) {
 		r = fail("console of `%s`: connect to `%s`: %s%s", name, sock, strerror(-fd),
 			 cli_target.url ? " (the console socket is on vpsd's host)" : "");

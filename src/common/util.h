@@ -19,6 +19,15 @@ ssize_t read_all(int fd, void *buf, size_t len);
  */
 int parse_size(const char *s, uint64_t *out);
 
+/*
+ * mkdir -p: the missing parents with mode `parents`, the last with `mode`;
+ * one that exists already is fine. 0 or -errno.
+ */
+int mkdir_p(const char *path, mode_t mode, mode_t parents);
+
+/* A connected unix stream socket (close-on-exec) to path, or -errno. */
+int unix_connect(const char *path);
+
 /* Read a whole file into a fresh NUL-terminated buffer; -errno on failure. */
 int read_file(const char *path, char **out, size_t *len);
 

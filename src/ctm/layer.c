@@ -56,24 +56,6 @@ static bool is_mount_root(const char *path)
 	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /*
  * The tarball's name without its extension: mktemplate names a tarball by
  * the hash of its inputs (busybox-ad206101c0d42b5b.tar.zst), so a changed
@@ -211,7 +193,7 @@ int ctm_layer_prepare(const struct ctm_config *c, struct err **err)
 	if (stat(c->template, &tst) < 0)
 		return err_make(err, errno, "template `%s`", c->template);
 	/* 0700: it holds the template's own ids, set-uid root binaries among them */
-	if ((r = mkdir_p(c->template_dir, 0700)) < 0)
+	if ((r = mkdir_p(c->template_dir, 0700, 0755)) < 0)
 		return err_make(err, -r, "mkdir `%s`", c->template_dir);
 	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lfd < 0)

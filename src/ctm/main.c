@@ -44,26 +44,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 static int cmd_ctl(const struct ctm_config *c, const char *req)
 {
 	_cleanup_free_ char *path = ctm_path(c, true, "control.sock");
@@ -72,7 +52,7 @@ static int cmd_ctl(const struct ctm_config *c, const char *req)
 	size_t len = 0;
 	ssize_t n;
 
-	if (!path || (fd = connect_to(path)) < 0) {
+	if (!path || (fd = unix_connect(path)) < 0) {
 		pr_err("`%s` is not running (control socket `%s`: %s)", c->name, path,
 		       strerror(-fd));
 		return 1;
@@ -101,7 +81,7 @@ static int cmd_console(const struct ctm_config *c)
 	bool tty = isatty(0);
 	char buf[4096];
 
-	if (!path || (fd = connect_to(path)) < 0) {
+	if (!path || (fd = unix_connect(path)) < 0) {
 		pr_err("`%s` is not running (console socket `%s`: %s)", c->name, path,
 		       strerror(-fd));
 		return 1;
@@ -308,7 +288,7 @@ int main(int argc, char **argv)
 		r = ctm_create(&c, &e) < 0 ? 1 : 0;
 	} else if (!strcmp(cmd, "destroy") && argc == 3) {
 		_cleanup_free_ char *lock = ctm_path(&c, true, "control.sock");
-		int fd = lock ? connect_to(lock) : -1;
+		int fd = lock ? unix_connect(lock) : -1;
 
 		if (fd >= 0) {
 			close(fd);
@@ -335,7 +315,7 @@ int main(int argc, char **argv)
 		_cleanup_free_ char *sock = ctm_path(&c, true, "control.sock");
 		_cleanup_free_ char *img = ctm_path(&c, false, "disk.img");
 		_cleanup_free_ char *req = NULL;
-		int fd = sock ? connect_to(sock) : -1;
+		int fd = sock ? unix_connect(sock) : -1;
 		uint64_t size;
 
 		if (parse_size(argv[3], &size) < 0) {

@@ -849,23 +849,6 @@ static int take_run_lock(struct ctm_config *c, struct err **err)
 	return fd; /* held until exit */
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int ctm_run(struct ctm_config *c)
 {
 	struct mon m = {
@@ -877,7 +860,7 @@ int ctm_run(struct ctm_config *c)
 
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		m.ctl[i].fd = m.con[i] = -1;
-	if ((r = mkdir_p(c->run_dir, 0700)) < 0) {
+	if ((r = mkdir_p(c->run_dir, 0700, 0755)) < 0) {
 		pr_err("mkdir `%s`: %s", c->run_dir, strerror(-r));
 		return CTM_EXIT_FAILURE;
 	}

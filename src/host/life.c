@@ -113,23 +113,6 @@ static int rm_rf(const char *path)
 	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(tmp, 0711) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* --- the watcher ----------------------------------------------------------- */
 
 static void watch_add(struct host *h, const char *name, pid_t pid)
@@ -331,7 +314,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		return err_make(err, EBUSY, "`%s` is %s", v->name, v->state);
 	policy_apply(h, v);
 	ready = host_vps_run(h, v->name, o->ready_leaf ? o->ready_leaf : "control.sock");
-	if (rm_rf(run) < 0 || mkdir_p(run, 0700) < 0)
+	if (rm_rf(run) < 0 || mkdir_p(run, 0700, 0711) < 0)
 		return err_make(err, errno, "make `%s`", run);
 	if (store_vps_state(h->store, v->name, "starting", "start", err) < 0)
 		return -EIO;
@@ -583,7 +566,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	dir = host_vps_dir(h, v.name, NULL);
 	if ((r = net_assign(h, &v, err)) < 0) {
 		/* undone below with the row: its addresses go by cascade */
-	} else if (rm_rf(dir) < 0 || mkdir_p(dir, 0711) < 0) {
+	} else if (rm_rf(dir) < 0 || mkdir_p(dir, 0711, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
 	} else {
 		r = o->create(h, &v, password, err);
@@ -691,7 +674,7 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		goto out;
 	dir = host_vps_dir(h, name, NULL);
 	rm_rf(dir);
-	if (mkdir_p(dir, 0711) < 0) {
+	if (mkdir_p(dir, 0711, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
 		goto out;
 	}

@@ -20,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "host/api.h"
 #include "host/host.h"
 #include "host/keeper.h"
@@ -73,23 +74,6 @@ static char *find_prog_dir(const char *self)
 		return strdup(dir);
 	snprintf(cand, sizeof(cand), "%s/..", dir); /* build tree: build/src/host -> build/src */
 	return realpath(cand, NULL);
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -168,7 +152,7 @@ int main(int argc, char **argv)
 		free(h.mkvmtemplate);
 		h.mkvmtemplate = strdup("/usr/lib/vps/mkvmtemplate");
 	}
-	if (mkdir_p(vps_data, 0711) < 0 || mkdir_p(vps_run, 0711) < 0) {
+	if (mkdir_p(vps_data, 0711, 0755) < 0 || mkdir_p(vps_run, 0711, 0755) < 0) {
 		pr_err("make `%s` and `%s`: %s", vps_data, vps_run, strerror(errno));
 		return 1;
 	}
