@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/openat2.h>
 #include <linux/rtnetlink.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -547,6 +549,87 @@ int ct_net_detach(const char *host_ifname, struct err **err)
 		ret = link_delete(fd, host_ifname, err);
 	if (ret < 0)
 		return err_wrap(err, "detach `%s`", host_ifname ? host_ifname : "");
+	return 0;
+}
+
+/* TUNSETIFF on the tap `name` (made if absent) and TUNSETPERSIST `persist`. */
+static int tap_persist(const char *name, int persist, struct err **err)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
+	_cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_make(err, errno, "open /dev/net/tun");
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		return err_make(err, errno, "tap `%s`: TUNSETIFF", name);
+	if (ioctl(fd, TUNSETPERSIST, persist) < 0)
+		return err_make(err, errno, "tap `%s`: TUNSETPERSIST", name);
+	return 0;
+}
+
+int ct_net_tap_attach(const char *bridge, const char *name, struct err **err)
+{
+	_cleanup_close_ int fd = -1;
+	char kind[16];
+	bool made = false;
+	int ret, br;
+
+	if ((ret = ct_net_check_ifname(name, err)) < 0 ||
+	    (ret = ct_net_check_ifname(bridge, err)) < 0)
+		goto fail;
+	ret = fd = nl_open(err);
+	if (ret < 0)
+		goto fail;
+	ret = nl_link_kind(fd, bridge, kind, err);
+	if (ret == 0 && strcmp(kind, "bridge"))
+		ret = err_make(err, EINVAL, "`%s` is a %s, not a bridge", bridge,
+			       kind[0] ? kind : "device");
+	if (ret < 0 || (ret = br = ifindex_of(bridge, err)) < 0)
+		goto fail;
+	if (if_nametoindex(name)) {
+		/* left by a monitor that died, or a start that failed: reused */
+		if ((ret = nl_link_kind(fd, name, kind, err)) < 0)
+			goto fail;
+		if (strcmp(kind, "tun")) {
+			ret = err_make(err, EEXIST, "`%s` exists and is a %s, not a tap", name,
+				       kind[0] ? kind : "device");
+			goto fail;
+		}
+	} else {
+		if ((ret = tap_persist(name, 1, err)) < 0)
+			goto fail;
+		made = true;
+	}
+	ret = nl_link_up(fd, name, br, err);
+	if (ret < 0) {
+		if (made)
+			tap_persist(name, 0, NULL);
+		goto fail;
+	}
+	return 0;
+fail:
+	return err_wrap(err, "attach tap `%s` to bridge `%s`", name ? name : "",
+			bridge ? bridge : "");
+}
+
+int ct_net_tap_detach(const char *name, struct err **err)
+{
+	_cleanup_close_ int fd = -1;
+	char kind[16];
+	int ret = ct_net_check_ifname(name, err);
+
+	if (ret == 0)
+		ret = fd = nl_open(err);
+	if (ret >= 0)
+		ret = nl_link_kind(fd, name, kind, err);
+	if (ret == 0 && strcmp(kind, "tun"))
+		ret = err_make(err, EINVAL, "not a tap (%s)", kind[0] ? kind : "device");
+	/* a tap has no rtnetlink delete: it goes when it is no longer persistent */
+	if (ret == 0)
+		ret = tap_persist(name, 0, err);
+	if (ret < 0)
+		return err_wrap(err, "detach `%s`", name ? name : "");
 	return 0;
 }
 

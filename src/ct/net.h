@@ -55,6 +55,16 @@ int ct_net_configure_inside(pid_t pid, const char *ifname, const char *ipv4_cidr
 int ct_net_detach(const char *host_ifname, struct err **err);
 
 /*
+ * A VM's host device: the persistent tap `name` (IFF_TAP | IFF_NO_PI |
+ * IFF_VNET_HDR, as vps-vmm and QEMU open it by name), made unless a tap of
+ * that name exists, brought up as a port of `bridge`. A link of that name
+ * that is not a tap is -EEXIST. On failure a tap made here is removed.
+ */
+int ct_net_tap_attach(const char *bridge, const char *name, struct err **err);
+/* Remove the persistent tap `name` (-EBUSY while a monitor holds it); refuses other links. */
+int ct_net_tap_detach(const char *name, struct err **err);
+
+/*
  * Files in the container's root, `rootfd` an open directory of the root.
  * Paths are resolved with openat2(RESOLVE_IN_ROOT), so symlinks planted in
  * the guest cannot lead outside it, and each file is replaced by rename, so

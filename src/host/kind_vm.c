@@ -16,6 +16,15 @@
  * and the run directory the monitor's sockets: console.sock, control.sock
  * (vps-vmm, JSON lines through kind_ctl) or qmp.sock (QEMU, qmp.c).
  *
+ * On a network (net.h) the VM's host device is a persistent tap named
+ * net_ifname(), made on the network's bridge before each start (so the
+ * anti-spoofing rules and the bandwidth limit find it as they find a
+ * container's veth) and removed by net_vps_down() at stop and destroy. The
+ * monitor opens it by name, with the VPS's MAC on its virtio-net; the
+ * guest's IPv4 address and gateway come on the kernel command line
+ * (`vps.ip=ADDR/LEN,GW`, the template's vps-net.service), its nameservers
+ * in /etc/resolv.conf written at create.
+ *
  * Templates come from src/host/templates/mkvmtemplate, which prints a
  * directory holding vmlinuz, initrd.img and rootfs.img.
  */
@@ -36,6 +45,7 @@
 #include "ct/disk.h"
 #include "host/kind.h"
 #include "host/kind_vm.h"
+#include "host/net.h"
 #include "host/qmp.h"
 #include "host/vmdisk.h"
 
@@ -181,6 +191,48 @@ static int template_dir(struct host *h, const struct vps *v, char **dir, struct 
 
 /* --- the monitor's settings --------------------------------------------- */
 
+/* The kernel command line (caller frees): the network's IPv4 address when on one. */
+static char *vm_cmdline(struct host *h, const struct vps *v)
+{
+	json_t *net = net_ct_settings(h, v);
+	const char *a4 = json_string_value(json_object_get(net, "ipv4"));
+	const char *gw4 = json_string_value(json_object_get(net, "gw4"));
+	char *s = NULL;
+
+	if (a4 &&
+	    asprintf(&s, "%s vps.ip=%s%s%s", VM_CMDLINE, a4, gw4 ? "," : "", gw4 ? gw4 : "") < 0)
+		s = NULL;
+	else if (!a4)
+		s = strdup(VM_CMDLINE);
+	json_decref(net);
+	return s;
+}
+
+/* /etc/resolv.conf for the guest (caller frees), NULL when there is nothing to say. */
+static char *vm_resolv(struct host *h, const struct vps *v)
+{
+	json_t *net = net_ct_settings(h, v), *ns = json_object_get(net, "nameservers"), *x;
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	if (!json_array_size(ns) || !(f = open_memstream(&text, &len))) {
+		json_decref(net);
+		return NULL;
+	}
+	fputs("# written by vpsd at create (the host's nameservers)\n", f);
+	json_array_foreach(ns, i, x)
+	{
+		fprintf(f, "nameserver %s\n", json_string_value(x));
+	}
+	json_decref(net);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static json_t *vmm_config(struct host *h, const struct vps *v)
 {
 	_cleanup_free_ char *kernel = vm_file(h, v, "vmlinuz");
@@ -189,20 +241,27 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 	_cleanup_free_ char *swap = vm_file(h, v, "swap.img");
 	_cleanup_free_ char *console = host_vps_run(h, v->name, "console.sock");
 	_cleanup_free_ char *control = host_vps_run(h, v->name, "control.sock");
-	_cleanup_free_ char *serial = NULL;
-	json_t *disks, *j;
+	_cleanup_free_ char *serial = NULL, *cmdline = vm_cmdline(h, v);
+	json_t *disks, *j, *net;
 
-	if (!kernel || !initrd || !disk || !swap || !console || !control ||
+	if (!kernel || !initrd || !disk || !swap || !console || !control || !cmdline ||
 	    asprintf(&serial, "socket:%s", console) < 0)
 		return NULL;
 	disks = json_pack("[{s:s, s:s}]", "path", disk, "id", "root");
 	if (disks && v->swap)
 		json_array_append_new(disks, json_pack("{s:s, s:s}", "path", swap, "id", "swap"));
 	j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel, "initrd",
-		      initrd, "cmdline", VM_CMDLINE, "memory", (json_int_t)v->ram, "cpus",
-		      vm_cpus(v), "disk", disks, "serial", serial, "control", control);
+		      initrd, "cmdline", cmdline, "memory", (json_int_t)v->ram, "cpus", vm_cpus(v),
+		      "disk", disks, "serial", serial, "control", control);
 	if (j) /* policy reserve: prefaulted and locked (docs/policies.md) */
 		json_object_set_new(j, "reserve", json_boolean(v->reserve_memory));
+	net = net_ct_settings(h, v);
+	if (j && net) /* the tap net_vps_tap() makes, with the VPS's MAC */
+		json_object_set_new(j, "net",
+				    json_pack("[{s:O, s:O}]", "tap",
+					      json_object_get(net, "host_ifname"), "mac",
+					      json_object_get(net, "mac")));
+	json_decref(net);
 	return j;
 }
 
@@ -340,7 +399,7 @@ static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 static int vm_create(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
 	_cleanup_free_ char *tdir = NULL, *src = NULL, *disk = vm_file(h, v, "disk.img");
-	_cleanup_free_ char *mnt = NULL;
+	_cleanup_free_ char *mnt = NULL, *resolv = vm_resolv(h, v);
 	struct stat st;
 	int r;
 
@@ -385,7 +444,8 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 		goto fail;
 	}
 	mnt = vm_file(h, v, ".mnt");
-	r = mnt ? vmdisk_inject(disk, mnt, v, password, err) : err_make(err, ENOMEM, "mount");
+	r = mnt ? vmdisk_inject(disk, mnt, v, password, resolv, err) :
+		  err_make(err, ENOMEM, "mount");
 	if (r < 0)
 		goto fail;
 disks:
@@ -451,7 +511,7 @@ static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err *
 	_cleanup_free_ char *bin = host_bin(h, "vps-vmm");
 	struct argv a = { 0 };
 
-	if (sync_disks(h, v, err) < 0 || write_vm_json(h, v, err) < 0)
+	if (sync_disks(h, v, err) < 0 || write_vm_json(h, v, err) < 0 || net_vps_tap(h, v, err) < 0)
 		return NULL;
 	push(&a, "%s", bin);
 	push(&a, "--config");
@@ -499,16 +559,17 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
 	const char *env = getenv("VPS_QEMU");
 	const char *name = env && *env ? env : "qemu-system-x86_64";
-	_cleanup_free_ char *bin = find_in_path(name);
+	_cleanup_free_ char *bin = find_in_path(name), *cmdline = vm_cmdline(h, v);
+	json_t *net;
 	struct argv a = { 0 };
 
-	if (!dir || !run)
+	if (!dir || !run || !cmdline)
 		return err_make(err, ENOMEM, "monitor argv"), NULL;
 	if (!bin) {
 		err_make(err, ENOENT, "no `%s` on this host (Debian: qemu-system-x86)", name);
 		return NULL;
 	}
-	if (sync_disks(h, v, err) < 0)
+	if (sync_disks(h, v, err) < 0 || net_vps_tap(h, v, err) < 0)
 		return NULL;
 	push(&a, "%s", bin);
 	push(&a, "-name");
@@ -544,7 +605,7 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 		push(&a, "-initrd");
 		push(&a, "%s/initrd.img", dir);
 		push(&a, "-append");
-		push(&a, "%s", VM_CMDLINE);
+		push(&a, "%s", cmdline);
 	} else {
 		push(&a, "-boot");
 		push(&a, "order=cd");
@@ -552,6 +613,16 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 			push(&a, "-drive");
 			push(&a, "file=%s,media=cdrom,readonly=on", v->iso);
 		}
+	}
+	net = net_ct_settings(h, v);
+	if (net) { /* the tap net_vps_tap() made, with the VPS's MAC */
+		push(&a, "-netdev");
+		push(&a, "tap,id=n0,ifname=%s,script=no,downscript=no,vhost=off",
+		     json_string_value(json_object_get(net, "host_ifname")));
+		push(&a, "-device");
+		push(&a, "virtio-net-pci,netdev=n0,mac=%s",
+		     json_string_value(json_object_get(net, "mac")));
+		json_decref(net);
 	}
 	push(&a, "-device");
 	push(&a, "virtio-rng-pci");
@@ -749,6 +820,7 @@ static int qemu_reclaim(struct host *h, const struct vps *v, uint64_t target, st
 const struct kind_ops kind_vm_vmm = {
 	.kind = "vm",
 	.engine = "vmm",
+	.net = true,
 	.validate = vmm_validate,
 	.create = vm_create,
 	.monitor_argv = vmm_monitor_argv,
@@ -767,6 +839,7 @@ const struct kind_ops kind_vm_qemu = {
 	.kind = "vm",
 	.engine = "qemu",
 	.ready_leaf = "qmp.sock",
+	.net = true,
 	.validate = qemu_validate,
 	.create = vm_create,
 	.monitor_argv = qemu_monitor_argv,

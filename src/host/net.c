@@ -699,6 +699,26 @@ json_t *net_ct_settings(struct host *h, const struct vps *v)
 	return j;
 }
 
+int net_vps_tap(struct host *h, const struct vps *v, struct err **err)
+{
+	json_t *n, *row;
+	char ifname[16];
+	int r;
+
+	if (!*v->network)
+		return 0;
+	n = store_nets(h->store, v->network);
+	row = json_array_get(n, 0);
+	if (!row) {
+		json_decref(n);
+		return err_make(err, ENOENT, "`%s`: no network `%s`", v->name, v->network);
+	}
+	net_ifname(v, ifname);
+	r = ct_net_tap_attach(json_string_value(json_object_get(row, "bridge")), ifname, err);
+	json_decref(n);
+	return r;
+}
+
 int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 {
 	char ifname[16], batch[2048];
@@ -810,4 +830,7 @@ void net_vps_down(struct host *h, const struct vps *v)
 	snprintf(ifb, sizeof(ifb), "ifb%s", ifname);
 	if (if_nametoindex(ifb))
 		ip(NULL, "link del dev %s type ifb", ifb);
+	/* a VM's tap outlives its monitor (persistent); a veth is refused here */
+	if (if_nametoindex(ifname))
+		ct_net_tap_detach(ifname, NULL);
 }

@@ -5,7 +5,7 @@
  * and IPv6 addresses handed to VPSes, and per VPS the anti-spoofing rules
  * (`table bridge vps_filter`, keyed on the host device's name) and the
  * bandwidth limit (tc on the host device). The host device is the host end
- * of a container's veth or, later, a VM's tap: the same rules fit both.
+ * of a container's veth or a VM's tap: the same rules fit both.
  * The store keeps the truth; bridges, rules and qdiscs are rebuilt from it
  * (they do not survive a host reboot). See docs/networks.md.
  */
@@ -39,13 +39,23 @@ void net_ifname(const struct vps *v, char buf[16]);
  * them, fill them into v. Nothing to do without a network.
  */
 int net_assign(struct host *h, struct vps *v, struct err **err);
-/* The `net` object of vps-ctm's settings; NULL without a network. */
+/*
+ * The `net` object of vps-ctm's settings; NULL without a network. The VM
+ * kinds read the same object (bridge, host_ifname, mac, ipv4/gw4,
+ * ipv6/gw6, nameservers) for their tap, command line and resolv.conf.
+ */
 json_t *net_ct_settings(struct host *h, const struct vps *v);
+/*
+ * A VM's host device (kinds whose monitor opens a tap by name): the
+ * persistent tap net_ifname() made and put on the network's bridge, before
+ * the monitor starts. net_vps_down() removes it.
+ */
+int net_vps_tap(struct host *h, const struct vps *v, struct err **err);
 /* Anti-spoofing rules for the VPS's host device (before its monitor starts). */
 int net_vps_filter(struct host *h, const struct vps *v, struct err **err);
 /* The bandwidth limit on the host device, once it exists (after the start; on `set bw`). */
 int net_vps_bw(struct host *h, const struct vps *v, struct err **err);
-/* Both gone (stop, destroy); quiet and idempotent. */
+/* Both gone, and a VM's tap (stop, destroy); quiet and idempotent. */
 void net_vps_down(struct host *h, const struct vps *v);
 
 #endif

@@ -231,8 +231,23 @@ static int set_ssh_keys(int rootfd, const struct vps *v, struct err **err)
 	return 0;
 }
 
+/* /etc/resolv.conf, replacing a symlink there (to a resolver the template may not run). */
+static int set_resolv(int rootfd, const char *text, struct err **err)
+{
+	_cleanup_close_ int etc = open_in_root(rootfd, "/etc", O_PATH | O_DIRECTORY, 0);
+	struct stat st;
+
+	if (etc < 0)
+		return err_make(err, errno, "open `/etc` in the disk");
+	if (fstatat(etc, "resolv.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
+	    unlinkat(etc, "resolv.conf", 0) < 0)
+		return err_make(err, errno, "remove `/etc/resolv.conf` in the disk");
+	return put_file(rootfd, "/etc/resolv.conf", text, 0644, err);
+}
+
 /* The VPS's identity, written into its mounted root. */
-static int inject(const char *root, const struct vps *v, const char *password, struct err **err)
+static int inject(const char *root, const struct vps *v, const char *password, const char *resolv,
+		  struct err **err)
 {
 	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_free_ char *hosts = NULL, *hn = NULL;
@@ -253,11 +268,13 @@ static int inject(const char *root, const struct vps *v, const char *password, s
 		return -EIO;
 	if (v->nr_ssh_keys && set_ssh_keys(rootfd, v, err) < 0)
 		return -EIO;
+	if (resolv && set_resolv(rootfd, resolv, err) < 0)
+		return -EIO;
 	return 0;
 }
 
 int vmdisk_inject(const char *img, const char *mnt, const struct vps *v, const char *password,
-		  struct err **err)
+		  const char *resolv, struct err **err)
 {
 	_cleanup_free_ char *loop = NULL;
 	int r;
@@ -271,7 +288,7 @@ int vmdisk_inject(const char *img, const char *mnt, const struct vps *v, const c
 			ct_disk_detach(loop, NULL);
 	}
 	if (r == 0) {
-		r = inject(mnt, v, password, err);
+		r = inject(mnt, v, password, resolv, err);
 		/* autoclear (armed by ct_disk_mount) frees the loop device */
 		if (ct_disk_umount(mnt, r < 0 ? NULL : err) < 0 && r == 0)
 			r = -EIO;

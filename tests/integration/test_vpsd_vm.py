@@ -109,6 +109,9 @@ def until(cond, timeout, what):
 
 def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings):
     d = daemon
+    # memory reserve (the default) locks a VM's RAM and never balloons it:
+    # oversell, so that the live `set ram` below goes through the balloon
+    vps(d, "policy", "set", "memory", "oversell", "1.5")
     t0 = time.monotonic()
     out = vps(d, "create", "v1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
               "--ram", "512M", "--cpus", "1", "--disk", "3G", "--password", "pw",
