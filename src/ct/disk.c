@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -262,6 +263,14 @@ int ct_disk_attach(const char *path, bool readonly, char **loopdev, struct err *
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
 		return err_make(err, errno, "attach `%s`: open `/dev/loop-control`", path);
+	/*
+	 * Our attachers take turns (a lock on loop-control, dropped with the
+	 * fd): a hundred containers starting at once otherwise all get the
+	 * same free device and retry on each other. Other tools still race us;
+	 * the retries are for them.
+	 */
+	while (flock(ctl, LOCK_EX) < 0 && errno == EINTR)
+		;
 	for (int i = 0; i < ATTACH_TRIES; i++) {
 		_cleanup_close_ int loopfd = -1;
 		int nr = ioctl(ctl, LOOP_CTL_GET_FREE);
