@@ -10,7 +10,7 @@ VPS_PACKAGES=(
 	libcmocka-dev python3-pytest libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
 	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
-	libcap-dev debootstrap lxcfs libcrypt-dev
+	libcap-dev debootstrap lxcfs libcrypt-dev xorriso
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev
 	nftables iperf3
 )

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Full virtualization end to end through the daemon: a tiny bootable ISO
+(tests/guest/isoboot.S, a 512-byte real-mode program that prints
+`VPS-ISO-BOOT ok` on COM1) is built here, uploaded (PUT /api/v1/isos/boot),
+and a vm/qemu VPS created with `"iso": "boot"` boots it with the firmware
+(SeaBIOS, El Torito no-emulation) on QEMU's software CPU. Then stop --force,
+destroy, delete the ISO: no QEMU, keeper or run directory left.
+
+Needs `as`/`ld` (binutils), xorriso and qemu-system-x86_64, which
+scripts/test installs (scripts/lib.sh VPS_PACKAGES): a missing one is a
+failure, not a skip. Run as root:
+    cd tests/integration && /usr/bin/python3 -m pytest -q -p no:cacheprovider \\
+        test_vm_firmware.py"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from framework import artefacts
+from framework.console import Console
+from framework.vpsd import VPSD, Vpsd
+
+SRC = artefacts.TOP / "tests" / "guest" / "isoboot.S"
+MARKER = "VPS-ISO-BOOT ok"
+BOOT_TIMEOUT = 60
+
+
+def tool(name):
+    path = shutil.which(name)
+    if not path:
+        pytest.fail(f"no `{name}` on this host (scripts/test installs it: scripts/lib.sh)")
+    return path
+
+
+def run(*argv):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    return r
+
+
+def build_iso(tmp):
+    """boot.bin (512 bytes, 0x55aa at the end) on an El Torito ISO."""
+    obj, root, iso = tmp / "isoboot.o", tmp / "root", tmp / "boot.iso"
+    root.mkdir()
+    run(tool("as"), "--32", "-o", str(obj), str(SRC))
+    run(tool("ld"), "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary",
+        "-o", str(root / "boot.bin"), str(obj))
+    data = (root / "boot.bin").read_bytes()
+    assert len(data) == 512 and data[510:] == b"\x55\xaa", len(data)
+    run(tool("xorriso"), "-as", "mkisofs", "-quiet", "-b", "boot.bin", "-no-emul-boot",
+        "-boot-load-size", "4", "-o", str(iso), str(root))
+    return iso
+
+
+def procs_under(path):
+    """Pids whose command line names PATH (a VPS's QEMU, its keeper)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmd = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(path).encode() in cmd:
+                out.append(int(p.name))
+    return out
+
+
+@pytest.fixture
+def daemon():
+    if not VPSD.exists():
+        pytest.fail(f"{VPSD} is not built: ninja -C $VPS_BUILD")
+    d = Vpsd().start()
+    yield d
+    d.cleanup()
+
+
+def test_iso_firmware_boot(daemon, tmp_path):
+    d = daemon
+    tool("qemu-system-x86_64")
+    iso = build_iso(tmp_path).read_bytes()
+
+    assert d.api("PUT", "/isos/boot", iso, expect=201) == {"name": "boot", "size": len(iso)}
+    v = d.api("POST", "/vps", {"name": "fw1", "kind": "vm", "engine": "qemu", "iso": "boot",
+                               "ram": "64M", "disk": "64M"}, expect=201)
+    assert v["boot"] == "firmware" and v["iso"] == str(d.data / "isos" / "boot.iso"), v
+    vdir, rundir = d.data / "vps" / "fw1", d.run / "vps" / "fw1"
+
+    d.api("POST", "/vps/fw1/start")
+    v = d.api("GET", "/vps/fw1")
+    assert v["state"] == "running", v
+    qemu = [p for p in procs_under(vdir / "disk.img")
+            if (Path("/proc") / str(p) / "cmdline").read_bytes().split(b"\0")[0]
+            .endswith(b"qemu-system-x86_64")]
+    assert len(qemu) == 1, qemu
+    cmd = (Path("/proc") / str(qemu[0]) / "cmdline").read_bytes().split(b"\0")
+    assert b"-kernel" not in cmd and str(d.data / "isos" / "boot.iso").encode() in b" ".join(cmd)
+
+    with Console(d.api("GET", "/vps/fw1/console")["path"]) as c:
+        try:
+            c.expect(MARKER, BOOT_TIMEOUT)
+        except (TimeoutError, EOFError) as e:
+            pytest.fail(f"{e}\nQEMU: {cmd}\nvpsd log:\n{d.log.read_text()[-3000:]}")
+
+    d.api("POST", "/vps/fw1/stop", {"force": True})
+    v = d.api("GET", "/vps/fw1")
+    assert v["state"] == "stopped", v
+    assert not procs_under(vdir) and not procs_under(rundir)
+
+    d.api("DELETE", "/vps/fw1")
+    d.api("DELETE", "/isos/boot")
+    assert d.api("GET", "/vps") == [] and d.api("GET", "/isos") == []
+    assert not vdir.exists() and not rundir.exists()
+    assert not list((d.data / "isos").iterdir())
+    assert not procs_under(d.run / "vps") and not procs_under(d.data / "vps")
