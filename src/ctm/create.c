@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "ct/disk.h"
 #include "ct/net.h"
+#include "ct/passwd.h"
 #include "ctm/ctm.h"
 #include "ctm/layer.h"
 
@@ -226,50 +227,6 @@ static int chown_in_root(int rootfd, const char *path, uid_t uid, struct err **e
 	return 0;
 }
 
-/* Replace root's password field in etc/shadow with a SHA-512 crypt hash. */
-static int set_root_password(int rootfd, const char *password, uid_t owner, struct err **err)
-{
-	_cleanup_close_ int fd = open_in_root(rootfd, "/etc/shadow", O_RDWR | O_NOFOLLOW, 0);
-	_cleanup_free_ char *text = NULL, *out = NULL;
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data cd;
-	const char *hash, *line, *end;
-	size_t len = 0, cap = 1 << 20;
-	ssize_t n;
-
-	if (fd < 0)
-		return err_make(err, errno, "open `/etc/shadow` in the container");
-	if (!(text = malloc(cap + 1)))
-		return err_make(err, ENOMEM, "read `/etc/shadow`");
-	while ((n = read(fd, text + len, cap - len)) > 0)
-		len += n;
-	if (n < 0)
-		return err_make(err, errno, "read `/etc/shadow`");
-	text[len] = 0;
-	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
-		return err_make(err, errno, "make a password salt");
-	memset(&cd, 0, sizeof(cd));
-	hash = crypt_r(password, salt, &cd);
-	if (!hash || hash[0] == '*')
-		return err_make(err, errno ? errno : EINVAL, "hash the root password");
-	if (strncmp(text, "root:", 5) == 0)
-		line = text;
-	else if ((line = strstr(text, "\nroot:")))
-		line++;
-	else
-		return err_make(err, ENOENT, "`/etc/shadow` has no root line");
-	end = strchr(line + 5, ':');
-	if (!end)
-		return err_make(err, EINVAL, "`/etc/shadow`: bad root line");
-	if (asprintf(&out, "%.*s%s%s", (int)(line + 5 - text), text, hash, end) < 0)
-		return err_make(err, ENOMEM, "`/etc/shadow`");
-	if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0 ||
-	    write_all(fd, out, strlen(out)) < 0 || fsync(fd) < 0)
-		return err_make(err, errno, "write `/etc/shadow`");
-	(void)owner;
-	return 0;
-}
-
 static int set_ssh_keys(int rootfd, char *const *keys, size_t n, uid_t owner, struct err **err)
 {
 	_cleanup_close_ int root = open_in_root(rootfd, "/root", O_PATH | O_DIRECTORY, 0);
@@ -320,7 +277,7 @@ static int write_identity(const struct ctm_config *c, const char *rootfs, struct
 	for (size_t i = 0; i < 3; i++)
 		if (chown_in_root(rootfd, files[i], c->uid_base, err) < 0)
 			return -EIO;
-	if (c->root_password && set_root_password(rootfd, c->root_password, c->uid_base, err) < 0)
+	if (c->root_password && ct_set_root_password(rootfd, c->root_password, err) < 0)
 		return -EIO;
 	if (c->nr_ssh_keys &&
 	    set_ssh_keys(rootfd, c->ssh_keys, c->nr_ssh_keys, c->uid_base, err) < 0)

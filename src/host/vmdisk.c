@@ -24,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "ct/disk.h"
+#include "ct/passwd.h"
 #include "host/vmdisk.h"
 
 /* Run argv (execvp) with stdin/stdout on /dev/null and stderr captured. */
@@ -169,47 +170,6 @@ static int put_file(int rootfd, const char *path, const char *text, mode_t mode,
 }
 
 /* Replace root's password field in /etc/shadow with a SHA-512 crypt hash. */
-static int set_root_password(int rootfd, const char *password, struct err **err)
-{
-	_cleanup_close_ int fd = open_in_root(rootfd, "/etc/shadow", O_RDWR, 0);
-	_cleanup_free_ char *text = NULL, *out = NULL;
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data cd;
-	const char *hash, *line, *end;
-	size_t len = 0, cap = 1 << 20;
-	ssize_t n;
-
-	if (fd < 0)
-		return err_make(err, errno, "open `/etc/shadow` in the disk");
-	if (!(text = malloc(cap + 1)))
-		return err_make(err, ENOMEM, "read `/etc/shadow`");
-	while (len < cap && (n = read(fd, text + len, cap - len)) > 0)
-		len += n;
-	text[len] = 0;
-	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
-		return err_make(err, errno, "make a password salt");
-	memset(&cd, 0, sizeof(cd));
-	hash = crypt_r(password, salt, &cd);
-	explicit_bzero(&cd.input, sizeof(cd.input));
-	if (!hash || hash[0] == '*')
-		return err_make(err, errno ? errno : EINVAL, "hash the root password");
-	if (strncmp(text, "root:", 5) == 0)
-		line = text;
-	else if ((line = strstr(text, "\nroot:")))
-		line++;
-	else
-		return err_make(err, ENOENT, "`/etc/shadow` has no root line");
-	end = strchr(line + 5, ':');
-	if (!end)
-		return err_make(err, EINVAL, "`/etc/shadow`: bad root line");
-	if (asprintf(&out, "%.*s%s%s", (int)(line + 5 - text), text, hash, end) < 0)
-		return err_make(err, ENOMEM, "`/etc/shadow`");
-	if (lseek(fd, 0, SEEK_SET) < 0 || ftruncate(fd, 0) < 0 ||
-	    write_all(fd, out, strlen(out)) < 0 || fsync(fd) < 0)
-		return err_make(err, errno, "write `/etc/shadow`");
-	return 0;
-}
-
 static int set_ssh_keys(int rootfd, const struct vps *v, struct err **err)
 {
 	_cleanup_close_ int root = open_in_root(rootfd, "/root", O_PATH | O_DIRECTORY, 0);
@@ -264,7 +224,7 @@ static int inject(const char *root, const struct vps *v, const char *password, c
 	if (put_file(rootfd, "/etc/hostname", hn, 0644, err) < 0 ||
 	    put_file(rootfd, "/etc/hosts", hosts, 0644, err) < 0)
 		return -EIO;
-	if (password && set_root_password(rootfd, password, err) < 0)
+	if (password && ct_set_root_password(rootfd, password, err) < 0)
 		return -EIO;
 	if (v->nr_ssh_keys && set_ssh_keys(rootfd, v, err) < 0)
 		return -EIO;

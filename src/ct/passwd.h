@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Root's password in a guest's /etc/shadow, for the ct and vm kinds alike:
+ * hashed with SHA-512 crypt and a fresh salt, written in place (owner and
+ * mode kept) through a file opened inside the root (RESOLVE_IN_ROOT).
+ */
+#ifndef VPS_CT_PASSWD_H
+#define VPS_CT_PASSWD_H
+
+#include "common/err.h"
+
+int ct_set_root_password(int rootfd, const char *password, struct err **err);
+
+#endif
