@@ -372,6 +372,8 @@ static void *reclaim_thread(void *arg)
 			break; /* woken: stop */
 		if (meminfo(&total, &avail) == 0)
 			reclaim_tick(h, avail, kind_find);
+		if (!R.cfg.low)
+			break; /* off: the first pass gave back what an older vpsd took */
 	}
 	return NULL;
 }
@@ -390,10 +392,7 @@ int reclaim_start(struct host *h, const char *below, struct err **err)
 	if (below && !low)
 		c.low = c.high = 0; /* off */
 	reclaim_set_config(&c);
-	if (!c.low) {
-		pr_info("reclaim: off");
-		return 0;
-	}
+	/* off still runs one pass: an older vpsd may have left balloons inflated */
 	R.h = h;
 	R.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (R.wake < 0)
@@ -404,6 +403,10 @@ int reclaim_start(struct host *h, const char *below, struct err **err)
 		return err_make(err, EAGAIN, "reclaim: start the thread");
 	}
 	R.started = true;
+	if (!c.low) {
+		pr_info("reclaim: off (running VMs get their whole RAM back)");
+		return 0;
+	}
 	pr_info("reclaim: balloons lowered below %s of MemAvailable, given back above %s",
 		human(c.low, l, sizeof(l)), human(c.high, hi, sizeof(hi)));
 	return 0;
