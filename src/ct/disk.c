@@ -391,8 +391,21 @@ fail:
 
 int ct_disk_umount(const char *target, struct err **err)
 {
-	if (umount2(target, UMOUNT_NOFOLLOW) < 0)
-		return err_make(err, errno, "umount `%s`", target);
+	/*
+	 * Busy for a moment after a crash (a killed writer's files are still
+	 * being closed): wait up to a second, then detach it lazily; the loop
+	 * device goes (autoclear) when the last user lets go.
+	 */
+	for (int i = 0; umount2(target, UMOUNT_NOFOLLOW) < 0; i++) {
+		if (errno != EBUSY)
+			return err_make(err, errno, "umount `%s`", target);
+		if (i == 20) {
+			if (umount2(target, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+				return err_make(err, errno, "umount `%s` (lazily)", target);
+			break;
+		}
+		usleep(50000);
+	}
 	return 0;
 }
 

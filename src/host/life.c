@@ -90,11 +90,17 @@ static const struct kind_ops *ops_of(const struct vps *v, struct err **err)
 	return o;
 }
 
-static int rm_rf(const char *path)
+/*
+ * rm -r that never crosses into another filesystem: a VPS directory may
+ * still hold a mount (a container's disk) when something failed, and the
+ * files inside it are not ours to delete here. Returns -EBUSY then.
+ */
+static int rm_rf_dev(const char *path, dev_t dev)
 {
 	DIR *d = opendir(path);
 	struct dirent *e;
 	char sub[4200];
+	int r = 0;
 
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
@@ -104,13 +110,28 @@ static int rm_rf(const char *path)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_rf(sub);
+		if (lstat(sub, &st) < 0)
+			continue;
+		if (st.st_dev != dev)
+			r = -EBUSY; /* a mount point: left alone */
+		else if (S_ISDIR(st.st_mode))
+			r = rm_rf_dev(sub, dev) < 0 ? -EBUSY : r;
 		else
 			unlink(sub);
 	}
 	closedir(d);
-	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+	if (r == 0 && rmdir(path) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+static int rm_rf(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return rm_rf_dev(path, st.st_dev);
 }
 
 /* --- the watcher ----------------------------------------------------------- */
@@ -468,7 +489,9 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	net_vps_down(h, v);
 	if (o && o->destroy(h, v, err) < 0)
 		return -EIO; /* stays `destroying`: retried at the next start or request */
-	rm_rf(dir);
+	if (rm_rf(dir) < 0)
+		return err_make(err, EBUSY, "`%s` still holds a mount; retried at the next start",
+				dir);
 	rm_rf(run);
 	return store_vps_delete(h->store, v->name, err);
 }
@@ -870,10 +893,18 @@ int life_init(struct host *h, struct err **err)
 			const struct kind_ops *o = kind_find(v->kind, v->engine);
 			_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 
-			if (o)
-				o->destroy(h, v, &e);
-			err_free(&e);
-			rm_rf(dir);
+			if ((o && o->destroy(h, v, &e) < 0) || rm_rf(dir) < 0) {
+				/* kept, as `destroying`: the next start tries again */
+				pr_err("undo the create of `%s`: %s", v->name,
+				       e ? err_msg(e) : "its directory still holds a mount");
+				store_vps_state(
+					h->store, v->name, "destroying",
+					"create interrupted; removing it failed, retried at "
+					"the next start",
+					NULL);
+				err_free(&e);
+				continue;
+			}
 			rm_rf(run);
 			store_vps_delete(h->store, v->name, NULL);
 			store_event(h->store, v->name, "create-undone",

@@ -7,6 +7,7 @@ test_cli.py."""
 import os
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 
@@ -50,6 +51,14 @@ def consistent(d):
     for v in d.api("GET", "/vps"):
         names.add(v["name"])
         assert v["state"] in ("stopped", "running", "stopping"), v
+        if v["state"] in ("stopping", "running") and not keeper_alive(d, v["name"]):
+            # a stop that went on without the daemon ended just now: the
+            # watcher records it within a moment
+            deadline = time.monotonic() + 5
+            while v["state"] != "stopped" and time.monotonic() < deadline:
+                time.sleep(0.1)
+                v = d.api("GET", f"/vps/{v['name']}")
+            assert v["state"] == "stopped", v
         if v["state"] == "stopping":  # a stop the daemon's death did not stop
             assert keeper_alive(d, v["name"]), v
         elif v["state"] == "running":
@@ -61,6 +70,17 @@ def consistent(d):
             assert not mounted(d.data / "vps" / v["name"]), v
     for entry in (d.data / "vps").iterdir():
         assert entry.name in names, f"{entry} has no record"
+    # no mount and no loop device of a VPS that does not run
+    running = {v["name"] for v in d.api("GET", "/vps") if v["state"] != "stopped"}
+    for line in open("/proc/self/mountinfo"):
+        mp = line.split()[4]
+        if mp.startswith(str(d.data / "vps") + "/"):
+            assert mp.split("/")[len((d.data / "vps").parts)] in running, f"{mp} left mounted"
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    for line in loops.splitlines():
+        if str(d.data / "vps") + "/" in line:
+            name = line.split(str(d.data / "vps") + "/")[1].split("/")[0]
+            assert name in running, f"loop device left: {line}"
     for cg in ("memory", "pids"):
         base = f"/sys/fs/cgroup/{cg}/vps-ct"
         for n in os.listdir(base) if os.path.isdir(base) else []:
