@@ -112,12 +112,17 @@ static int rm_rf_dev(const char *path, dev_t dev)
 		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
 		if (lstat(sub, &st) < 0)
 			continue;
-		if (st.st_dev != dev)
+		/*
+		 * Only a directory is compared: overlayfs gives files their
+		 * lower layer's st_dev. A file bind-mounted here fails unlink
+		 * with EBUSY on its own.
+		 */
+		if (S_ISDIR(st.st_mode) && st.st_dev != dev)
 			r = -EBUSY; /* a mount point: left alone */
 		else if (S_ISDIR(st.st_mode))
 			r = rm_rf_dev(sub, dev) < 0 ? -EBUSY : r;
-		else
-			unlink(sub);
+		else if (unlink(sub) < 0 && errno != ENOENT)
+			r = -errno;
 	}
 	closedir(d);
 	if (r == 0 && rmdir(path) < 0 && errno != ENOENT)
