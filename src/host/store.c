@@ -603,29 +603,38 @@ json_t *store_plans(struct store *s)
 	return plan_rows(s, NULL);
 }
 
-int store_plan_delete(struct store *s, const char *name, struct err **err)
+/*
+ * DELETE FROM `table` WHERE name = ?: -EBUSY with `busy` when a foreign key
+ * (ON DELETE RESTRICT) still refers to it, -ENOENT when there is none.
+ */
+static int delete_named(struct store *s, const char *sql, const char *what, const char *busy,
+			const char *name, struct err **err)
 {
 	sqlite3_stmt *st;
 	int r = 0, rc;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM plans WHERE name = ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		r = db_err(s, err, "plan");
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		r = db_err(s, err, what);
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT)
-		r = err_make(err, EBUSY, "plan `%s` is in use", name);
+		r = err_make(err, EBUSY, "%s `%s` %s", what, name, busy);
 	else if (rc != SQLITE_DONE)
-		r = db_err(s, err, "plan");
+		r = db_err(s, err, what);
 	else if (sqlite3_changes(s->db) == 0)
-		r = err_make(err, ENOENT, "no plan named `%s`", name);
+		r = err_make(err, ENOENT, "no %s named `%s`", what, name);
 	sqlite3_finalize(st);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+int store_plan_delete(struct store *s, const char *name, struct err **err)
+{
+	return delete_named(s, "DELETE FROM plans WHERE name = ?", "plan", "is in use", name, err);
 }
 
 /* --- resource policies --------------------------------------------------------- */
@@ -768,28 +777,9 @@ json_t *store_nets(struct store *s, const char *name)
 
 int store_net_delete(struct store *s, const char *name, struct err **err)
 {
-	sqlite3_stmt *st;
-	int r = 0, rc;
-
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM networks WHERE name = ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		r = db_err(s, err, "network");
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
 	/* addresses and VPS rows refer to it ON DELETE RESTRICT */
-	if (rc == SQLITE_CONSTRAINT)
-		r = err_make(err, EBUSY, "network `%s` has VPSes and addresses assigned", name);
-	else if (rc != SQLITE_DONE)
-		r = db_err(s, err, "network");
-	else if (sqlite3_changes(s->db) == 0)
-		r = err_make(err, ENOENT, "no network named `%s`", name);
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return delete_named(s, "DELETE FROM networks WHERE name = ?", "network",
+			    "has VPSes and addresses assigned", name, err);
 }
 
 json_t *store_net_addresses(struct store *s, const char *network)
