@@ -8,8 +8,13 @@
 #include "common/err.h"
 #include "host/host.h"
 
-struct MHD_Daemon *api_start_unix(struct host *h, const char *path, struct err **err);
-struct MHD_Daemon *api_start_tcp(struct host *h, const char *addr, unsigned short port,
-				 struct err **err);
+struct api;
+
+/* The unix socket: its caller is the host's administrator (docs/auth.md). */
+struct api *api_start_unix(struct host *h, const char *path, struct err **err);
+/* TCP (IPv4 or IPv6 address), HTTPS when cert and key (PEM files) are given. */
+struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port, const char *cert,
+			  const char *key, struct err **err);
+void api_stop(struct api *a);
 
 #endif

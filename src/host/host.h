@@ -16,6 +16,10 @@ struct host {
 	char *mktemplate; /* the ct template builder */
 	char *mkvmtemplate; /* the vm template builder ($VPS_MKVMTEMPLATE overrides) */
 	struct store *store;
+	char *web_dir; /* the control panel's files (--web; web.c) */
+	char *api_doc; /* the OpenAPI description served at /api/v1/openapi.json */
+	int sample_every; /* usage samples every N s (--sample-every; usage.c), 0: none */
+	int usage_keep; /* at most N samples per VPS (--usage-keep) */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */

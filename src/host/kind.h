@@ -28,6 +28,13 @@ struct kind_ops {
 	 * net_ifname() on the network's bridge, with the VPS's MAC and addresses.
 	 */
 	bool net;
+	/*
+	 * Usage history (usage.c): the monitor puts the VPS in the cgroup
+	 * CGROUP_PARENT/NAME under each hierarchy's root ("vps-ct"), whose
+	 * CPU time and memory are the VPS's; NULL: the VPS is its monitor
+	 * process (monitor.pid), its CPU time and RSS.
+	 */
+	const char *cgroup_parent;
 	/* kind-specific checks at create: template exists, boot mode, ... */
 	int (*validate)(struct host *h, const struct vps *v, struct err **err);
 	/*
@@ -60,6 +67,12 @@ struct kind_ops {
 	 * reclaimed this way (ct: its cgroup limit and the host's own reclaim).
 	 */
 	int (*reclaim)(struct host *h, const struct vps *v, uint64_t target, struct err **err);
+	/*
+	 * Set root's password inside (docs/auth.md): a running container in its
+	 * mounted root, a stopped VM on its disk; -EBUSY in the other state.
+	 */
+	int (*password)(struct host *h, const struct vps *v, const char *password,
+			struct err **err);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 };

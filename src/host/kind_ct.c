@@ -21,6 +21,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "host/kind.h"
+#include "ct/passwd.h"
 #include "host/net.h"
 
 static const char *const templates[] = { "busybox", "debian-12", NULL };
@@ -367,10 +368,26 @@ static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
 	return r;
 }
 
+/* In the running container's root as the host sees it (DIR/ct/rootfs, a mount). */
+static int ct_password(struct host *h, const struct vps *v, const char *password, struct err **err)
+{
+	_cleanup_free_ char *root = host_vps_dir(h, v->name, "ct/rootfs");
+	_cleanup_close_ int fd = -1;
+
+	if (strcmp(v->state, "running"))
+		return err_make(err, EBUSY,
+				"`%s` is %s: a container's password is reset while it runs",
+				v->name, v->state);
+	if (!root || (fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_make(err, errno ? errno : ENOMEM, "open the root of `%s`", v->name);
+	return ct_set_root_password(fd, password, err);
+}
+
 const struct kind_ops kind_ct = {
 	.kind = "ct",
 	.engine = "ctm",
 	.net = true,
+	.cgroup_parent = "vps-ct", /* vps-ctm's spec: cgroupsPath /vps-ct/NAME */
 	.validate = ct_validate,
 	.create = ct_create,
 	.monitor_argv = ct_monitor_argv,
@@ -381,5 +398,6 @@ const struct kind_ops kind_ct = {
 	.status = ct_status,
 	.console = ct_console,
 	.exec = ct_exec,
+	.password = ct_password,
 	.destroy = ct_destroy,
 };

@@ -817,6 +817,26 @@ static int qemu_reclaim(struct host *h, const struct vps *v, uint64_t target, st
 	return 0;
 }
 
+/* On the stopped VM's disk (the same injection as at create). */
+static int vm_password(struct host *h, const struct vps *v, const char *password, struct err **err)
+{
+	_cleanup_free_ char *disk = vm_file(h, v, "disk.img"), *mnt = vm_file(h, v, ".mnt");
+	_cleanup_free_ char *resolv = vm_resolv(h, v);
+
+	if (strcmp(v->state, "stopped"))
+		return err_make(err, EBUSY,
+				"`%s` is %s: a VM's password is reset while it is stopped", v->name,
+				v->state);
+	if (!strcmp(v->boot, "firmware"))
+		return err_make(
+			err, EINVAL,
+			"`%s` boots its own system from firmware; reset the password inside",
+			v->name);
+	if (!disk || !mnt)
+		return err_make(err, ENOMEM, "password");
+	return vmdisk_inject(disk, mnt, v, password, resolv, err);
+}
+
 const struct kind_ops kind_vm_vmm = {
 	.kind = "vm",
 	.engine = "vmm",
@@ -832,6 +852,7 @@ const struct kind_ops kind_vm_vmm = {
 	.status = vmm_status,
 	.console = vm_console,
 	.exec = NULL,
+	.password = vm_password,
 	.destroy = vm_destroy,
 };
 
@@ -851,5 +872,6 @@ const struct kind_ops kind_vm_qemu = {
 	.status = qemu_status,
 	.console = vm_console,
 	.exec = NULL,
+	.password = vm_password,
 	.destroy = vm_destroy,
 };

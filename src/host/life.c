@@ -338,6 +338,8 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		return -EINVAL;
 	if (strcmp(v->state, "stopped"))
 		return err_make(err, EBUSY, "`%s` is %s", v->name, v->state);
+	if (v->suspended)
+		return err_make(err, LIFE_ESUSPENDED, "`%s` is suspended by the provider", v->name);
 	policy_apply(h, v);
 	ready = host_vps_run(h, v->name, o->ready_leaf ? o->ready_leaf : "control.sock");
 	if (rm_rf(run) < 0 || mkdir_p(run, 0700, 0711) < 0)
@@ -768,6 +770,83 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 out:
 	vps_free(&nv);
 out_v:
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+int life_suspend(struct host *h, const char *name, bool on, struct err **err)
+{
+	struct vps v;
+	int r = 0;
+
+	WITH_VPS(h, name, v, err);
+	if (v.suspended != on) {
+		v.suspended = on;
+		if ((r = store_vps_update(h->store, &v, err)) == 0)
+			store_event(h->store, name, on ? "suspended" : "unsuspended", "");
+	}
+	/* suspended: it stops (its guest is asked first) and stays stopped */
+	if (r == 0 && on && strcmp(v.state, "stopped"))
+		r = stop_locked(h, &v, false, 30, err);
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+int life_plan(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
+{
+	json_t *pj = json_object_get(body, "plan"), *plan, *figures;
+	const char *k;
+	json_t *x;
+	int r;
+
+	json_object_foreach(body, k, x)
+	{
+		if (strcmp(k, "plan"))
+			return err_make(err, EINVAL, "`%s`: a plan change takes `plan` alone", k);
+	}
+	if (!json_is_string(pj))
+		return err_make(err, EINVAL, "`plan`: expected a plan name");
+	if (!(plan = store_plan_get(h->store, json_string_value(pj))))
+		return err_make(err, EINVAL, "`plan`: no plan `%s`", json_string_value(pj));
+	figures = json_deep_copy(plan);
+	json_object_del(figures, "name");
+	json_decref(plan);
+	/* the figures go through PATCH's checks: admission, no disk shrink, live apply */
+	r = life_set(h, name, figures, out, err);
+	json_decref(figures);
+	if (r == 0 && (r = store_vps_plan(h->store, name, json_string_value(pj), err)) == 0)
+		store_event(h->store, name, "plan", json_string_value(pj));
+	return r;
+}
+
+int life_password(struct host *h, const char *name, json_t *body, struct err **err)
+{
+	json_t *p = json_object_get(body, "password");
+	const struct kind_ops *o;
+	const char *k;
+	json_t *x;
+	struct vps v;
+	int r;
+
+	json_object_foreach(body, k, x)
+	{
+		if (strcmp(k, "password"))
+			return err_make(err, EINVAL,
+					"`%s`: a password reset takes `password` alone", k);
+	}
+	if (!json_is_string(p) || json_string_length(p) < 1 || json_string_length(p) > 256 ||
+	    strlen(json_string_value(p)) != json_string_length(p) ||
+	    strpbrk(json_string_value(p), "\n\r"))
+		return err_make(err, EINVAL, "`password`: must be one line of 1 to 256 characters");
+	WITH_VPS(h, name, v, err);
+	if (!(o = ops_of(&v, err)))
+		r = -EINVAL;
+	else if (!o->password)
+		r = err_make(err, EINVAL, "`%s`: its kind cannot set a password", name);
+	else if ((r = o->password(h, &v, json_string_value(p), err)) == 0)
+		store_event(h->store, name, "password", "root password reset");
 	vps_free(&v);
 	release(name);
 	return r;

@@ -9,6 +9,9 @@
 #ifndef VPS_HOST_LIFE_H
 #define VPS_HOST_LIFE_H
 
+#include <errno.h>
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "host/host.h"
@@ -28,5 +31,14 @@ int life_exec(struct host *h, const char *name, json_t *body, json_t **out, stru
 /* Whether a VPS boots from the ISO at path. */
 bool life_iso_in_use(struct host *h, const char *path);
 int life_console(struct host *h, const char *name, json_t **out, struct err **err);
+
+/* A start refused because the provider suspended the VPS (409 `suspended`). */
+#define LIFE_ESUSPENDED ESHUTDOWN
+/* Suspend (stops it; no start until unsuspended) or unsuspend. */
+int life_suspend(struct host *h, const char *name, bool on, struct err **err);
+/* Move to a plan: its figures through life_set (admission, live apply). */
+int life_plan(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
+/* Reset root's password ({"password"}) through the kind. */
+int life_password(struct host *h, const char *name, json_t *body, struct err **err);
 
 #endif

@@ -3,6 +3,7 @@
  * vpsd: the host daemon (docs/vpsd.md).
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
+ *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
  *        [--reclaim-below SIZE|N%|off]
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
@@ -22,10 +23,13 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "host/api.h"
+#include "host/auth.h"
 #include "host/host.h"
 #include "host/keeper.h"
 #include "host/life.h"
+#include "host/ops.h"
 #include "host/reclaim.h"
+#include "host/usage.h"
 
 char *host_vps_dir(const struct host *h, const char *name, const char *leaf)
 {
@@ -84,15 +88,22 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "tcp", required_argument, NULL, 't' },
 		{ "reclaim-below", required_argument, NULL, 'R' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "web", required_argument, NULL, 'W' },
+		{ "sample-every", required_argument, NULL, 'S' },
+		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct host h = { 0 };
+	struct host h = { .sample_every = 10, .usage_keep = 8640 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
-	const char *reclaim_below = NULL;
+	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
-	struct MHD_Daemon *api = NULL, *api_tcp = NULL;
+	struct api *api = NULL, *api_tcp = NULL;
+	_cleanup_free_ char *web_dir = NULL, *api_doc = NULL;
+	char *end;
 	struct err *e = NULL;
 	sigset_t mask;
 	int c, sig, lock;
@@ -117,9 +128,39 @@ int main(int argc, char **argv)
 		case 'R':
 			reclaim_below = optarg;
 			break;
+		case 'C':
+			cert = optarg;
+			break;
+		case 'K':
+			key = optarg;
+			break;
+		case 'W':
+			web = optarg;
+			break;
+		case 'S':
+		case 'U': {
+			long n;
+
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || n < (c == 'S' ? 0 : 1) ||
+			    n > (c == 'S' ? 86400 : 1000000)) {
+				pr_err("--%s: expected %s",
+				       c == 'S' ? "sample-every" : "usage-keep",
+				       c == 'S' ? "0 (off) to 86400 seconds" :
+						  "1 to 1000000 samples");
+				return 2;
+			}
+			if (c == 'S')
+				h.sample_every = (int)n;
+			else
+				h.usage_keep = (int)n;
+			break;
+		}
 		case 'h':
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
-			       "            [--reclaim-below SIZE|N%%|off]\n");
+			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
+			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n");
 			return 0;
 		default:
 			return 2;
@@ -141,6 +182,25 @@ int main(int argc, char **argv)
 	    asprintf(&vps_data, "%s/vps", data) < 0 || asprintf(&vps_run, "%s/vps", run) < 0 ||
 	    (!sock && asprintf(&sock_path, "%s/vpsd.sock", run) < 0))
 		return 1;
+	/* the panel and the API description: the source tree's, else the installed ones */
+	if (web)
+		web_dir = realpath(web, NULL);
+	else if (asprintf(&web_dir, "%s/../../web", h.bin_dir) >= 0 && access(web_dir, R_OK) < 0) {
+		free(web_dir);
+		web_dir = strdup("/usr/share/vps/web");
+	}
+	if (!web_dir) {
+		pr_err("--web `%s`: %s", web, strerror(errno));
+		return 2;
+	}
+	h.web_dir = web_dir;
+	if (asprintf(&api_doc, "%s/../docs/openapi.json", web_dir) >= 0 &&
+	    access(api_doc, R_OK) < 0) {
+		free(api_doc);
+		if (asprintf(&api_doc, "%s/openapi.json", web_dir) < 0)
+			api_doc = NULL;
+	}
+	h.api_doc = api_doc;
 	if (access(h.mktemplate, X_OK) < 0) {
 		free(h.mktemplate);
 		h.mktemplate = strdup("/usr/lib/vps/mktemplate");
@@ -162,8 +222,12 @@ int main(int argc, char **argv)
 		pr_err("another vpsd runs on `%s`", data);
 		return 1;
 	}
-	if (store_open(db, &h.store, &e) < 0 || life_init(&h, &e) < 0 ||
-	    reclaim_start(&h, reclaim_below, &e) < 0) {
+	if (auth_init() < 0) {
+		pr_err("libsodium does not start");
+		return 1;
+	}
+	if (store_open(db, &h.store, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
+	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		return 1;
 	}
@@ -177,29 +241,37 @@ int main(int argc, char **argv)
 		char addr[64];
 		unsigned int port;
 
-		if (sscanf(tcp, "%63[^:]:%u", addr, &port) != 2 || port == 0 || port > 65535) {
+		/* 127.0.0.1:8006 or [::1]:8006 */
+		if ((sscanf(tcp, "[%63[^]]]:%u", addr, &port) != 2 &&
+		     sscanf(tcp, "%63[^:]:%u", addr, &port) != 2) ||
+		    port == 0 || port > 65535) {
 			err_make(&e, EINVAL, "--tcp: expected ADDR:PORT");
 		} else {
-			api_tcp = api_start_tcp(&h, addr, port, &e);
-			if (api_tcp && strcmp(addr, "127.0.0.1"))
-				pr_warn("the API listens on %s:%u with no authentication yet", addr,
-					port);
+			api_tcp = api_start_tcp(&h, addr, port, cert, key, &e);
+			if (api_tcp && strcmp(addr, "127.0.0.1") && strcmp(addr, "::1"))
+				pr_warn("the API listens beyond loopback on %s port %u%s", addr,
+					port, cert ? "" : " without TLS (--cert, --key)");
 		}
 		if (!api_tcp) {
-			MHD_stop_daemon(api);
+			api_stop(api);
 			api = NULL;
 		}
+	} else if (api && (cert || key)) {
+		err_make(&e, EINVAL, "--cert and --key are for --tcp");
+		api_stop(api);
+		api = NULL;
 	}
 	if (!api) {
 		pr_err("%s", err_msg(e));
+		usage_stop(&h);
 		reclaim_stop();
 		return 1;
 	}
 	pr_info("listening on %s", sock ? sock : sock_path);
 	sigwait(&mask, &sig);
-	MHD_stop_daemon(api);
-	if (api_tcp)
-		MHD_stop_daemon(api_tcp);
+	api_stop(api);
+	api_stop(api_tcp);
+	usage_stop(&h);
 	reclaim_stop();
 	life_fini(&h);
 	store_close(h.store);

@@ -63,6 +63,32 @@ static const char *const migrations[] = {
 	"CREATE INDEX addresses_by_vps ON addresses(vps);"
 	"ALTER TABLE vps ADD COLUMN network TEXT REFERENCES networks(name) ON DELETE RESTRICT;"
 	"ALTER TABLE vps ADD COLUMN mac TEXT;",
+	/* 2 -> 3: users, sessions, tokens, audit, usage history, operations (issue 8) */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('admin', 'customer')),"
+	"  hash TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE sessions ("
+	"  id TEXT PRIMARY KEY," /* a hash of the cookie: the store never holds the secret */
+	"  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL, source TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, expires INTEGER NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, hash TEXT UNIQUE NOT NULL, sources TEXT NOT NULL DEFAULT '[]',"
+	"  created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, user TEXT, source TEXT NOT NULL,"
+	"  method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL);"
+	"CREATE TABLE usage ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  time INTEGER NOT NULL, cpu REAL NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
+	"  rx REAL NOT NULL, tx REAL NOT NULL, PRIMARY KEY (vps, time)) WITHOUT ROWID;"
+	"CREATE TABLE operations ("
+	"  id TEXT PRIMARY KEY, vps TEXT, user TEXT NOT NULL, action TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
+	"  status INTEGER, result TEXT, created INTEGER NOT NULL, finished INTEGER);"
+	"ALTER TABLE vps ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -151,6 +177,17 @@ int store_open(const char *path, struct store **out, struct err **err)
 	return 0;
 }
 
+sqlite3 *store_lock(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	return s->db;
+}
+
+void store_unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
@@ -170,7 +207,7 @@ void store_close(struct store *s)
 #define VPS_COLUMNS                                                                          \
 	"id, name, kind, engine, boot, template, iso, owner, state, ram, swap, disk, cpus, " \
 	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit, "          \
-	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0")
+	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended"
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -223,6 +260,7 @@ static void row_to_vps(sqlite3_stmt *st, struct vps *v)
 	snprintf(v->mac, sizeof(v->mac), "%s", col_text(st, 22));
 	snprintf(v->ipv4, sizeof(v->ipv4), "%s", col_text(st, 23));
 	snprintf(v->ipv6, sizeof(v->ipv6), "%s", col_text(st, 24));
+	v->suspended = sqlite3_column_int(st, 25);
 }
 
 static char *keys_json(const struct vps *v)
@@ -262,6 +300,7 @@ static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 	/* 21 is the plan (insert only) */
 	sqlite3_bind_text(st, 22, *v->network ? v->network : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 23, *v->mac ? v->mac : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 24, v->suspended);
 }
 
 static void event_locked(struct store *s, const char *vps, const char *kind, const char *msg)
@@ -420,7 +459,7 @@ int store_vps_update(struct store *s, const struct vps *v, struct err **err)
 		    "template = ?5, iso = ?6, owner = ?7, state = ?8, ram = ?9, swap = ?10, "
 		    "disk = ?11, cpus = ?12, io_weight = ?13, bw = ?14, hostname = ?15, "
 		    "ssh_keys = ?16, onboot = ?17, created = ?18, uid_base = ?19, "
-		    "last_exit = ?20, network = ?22, mac = ?23 WHERE name = ?1",
+		    "last_exit = ?20, network = ?22, mac = ?23, suspended = ?24 WHERE name = ?1",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = db_err(s, err, "update");
 		goto out;
@@ -502,19 +541,23 @@ out:
 	return r;
 }
 
-json_t *store_events(struct store *s, const char *vps, long long after, int limit)
+json_t *store_events(struct store *s, const char *vps, const char *owner, long long after,
+		     int limit)
 {
 	json_t *a = json_array();
 	sqlite3_stmt *st;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, time, vps, kind, message FROM events WHERE id > ? AND "
-			       "(?2 IS NULL OR vps = ?2) ORDER BY id LIMIT ?",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    s->db,
+		    "SELECT id, time, vps, kind, message FROM events WHERE id > ? AND "
+		    "(?2 IS NULL OR vps = ?2) AND (?4 IS NULL OR vps IN (SELECT name FROM vps "
+		    "WHERE owner = ?4)) ORDER BY id LIMIT ?3",
+		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, after);
 		sqlite3_bind_text(st, 2, vps, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 3, limit);
+		sqlite3_bind_text(st, 4, owner, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(
 				a, json_pack("{s:I, s:I, s:s?, s:s, s:s}", "id",
@@ -628,6 +671,26 @@ static int delete_named(struct store *s, const char *sql, const char *what, cons
 		r = err_make(err, ENOENT, "no %s named `%s`", what, name);
 	sqlite3_finalize(st);
 out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_vps_plan(struct store *s, const char *name, const char *plan, struct err **err)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "UPDATE vps SET plan = ? WHERE name = ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		r = db_err(s, err, "update plan");
+	} else {
+		sqlite3_bind_text(st, 1, plan, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = db_err(s, err, "update plan");
+		sqlite3_finalize(st);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "common/err.h"
 #include "host/vps.h"
@@ -20,6 +21,12 @@ struct store;
 int store_open(const char *path, struct store **out, struct err **err);
 void store_close(struct store *s);
 int store_schema_version(struct store *s);
+/*
+ * For the modules with tables of their own (auth.c, usage.c, ops.c): the
+ * connection, held under the store's lock until store_unlock().
+ */
+sqlite3 *store_lock(struct store *s);
+void store_unlock(struct store *s);
 
 /* Insert (v->id and, for ct, v->uid_base are filled in) with a `create` event. */
 int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err);
@@ -35,13 +42,17 @@ int store_vps_delete(struct store *s, const char *name, struct err **err);
 
 /* The event log. */
 int store_event(struct store *s, const char *vps, const char *kind, const char *msg);
-json_t *store_events(struct store *s, const char *vps, long long after, int limit);
+/* owner: only the events of that user's VPSes (NULL: all). */
+json_t *store_events(struct store *s, const char *vps, const char *owner, long long after,
+		     int limit);
 
 /* Plans: {name, ram, swap, cpus, disk, io_weight, bw}. */
 int store_plan_put(struct store *s, json_t *plan, struct err **err);
 json_t *store_plan_get(struct store *s, const char *name);
 json_t *store_plans(struct store *s);
 int store_plan_delete(struct store *s, const char *name, struct err **err);
+/* The plan a VPS is on (after a plan change; its figures are written by store_vps_update). */
+int store_vps_plan(struct store *s, const char *name, const char *plan, struct err **err);
 
 /* Resource policies (policy.h): {"memory": {"mode", "ratio"}, "disk": ..., "cpus": ...}. */
 json_t *store_policies(struct store *s);

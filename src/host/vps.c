@@ -307,6 +307,8 @@ json_t *vps_to_json(const struct vps *v)
 		if (*v->ipv6)
 			json_object_set_new(j, "ipv6", json_string(v->ipv6));
 	}
+	if (j)
+		json_object_set_new(j, "suspended", json_boolean(v->suspended));
 	if (j && v->last_exit >= 0)
 		json_object_set_new(j, "last_exit", json_integer(v->last_exit));
 	return j;

@@ -228,7 +228,7 @@ static void add(struct store *s, const char *name, const char *kind, uint64_t ra
 /* The last event of `name` of kind `kind`, or NULL; caller frees. */
 static char *last_event(struct store *s, const char *name, const char *kind)
 {
-	json_t *a = store_events(s, name, 0, 1000), *ev;
+	json_t *a = store_events(s, name, NULL, 0, 1000), *ev;
 	char *msg = NULL;
 	size_t i;
 

@@ -1,0 +1,837 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Users, sessions, tokens, the login rate limit and the audit log
+ * (auth.h, docs/auth.md).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "host/auth.h"
+#include "host/store.h"
+
+#define SESSION_TTL (8 * 3600)
+#define TOKEN_TTL_MIN 60
+#define TOKEN_TTL_MAX (366LL * 24 * 3600)
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 1024
+#define MAX_SOURCES 16
+
+/* Login rate limit: failures per address in a window. */
+#define RL_FAILS 5
+#define RL_WINDOW 60
+#define RL_SLOTS 512
+
+int auth_init(void)
+{
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+void auth_source(const struct sockaddr *sa, char *out, size_t size)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (!sa || sa->sa_family == AF_UNIX) {
+		snprintf(out, size, "unix");
+		return;
+	}
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, a, sizeof(a));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, a, sizeof(a));
+	snprintf(out, size, "%s", a);
+}
+
+/* --- hashing helpers ------------------------------------------------------------------- */
+
+static void random_hex(char out[AUTH_HEX + 1])
+{
+	unsigned char b[AUTH_HEX / 2];
+
+	randombytes_buf(b, sizeof(b));
+	sodium_bin2hex(out, AUTH_HEX + 1, b, sizeof(b));
+}
+
+/* The store keeps BLAKE2b of a secret, never the secret. */
+static void secret_hash(const char *secret, char out[AUTH_HEX + 1])
+{
+	unsigned char d[AUTH_HEX / 2];
+
+	crypto_generichash(d, sizeof(d), (const unsigned char *)secret, strlen(secret), NULL, 0);
+	sodium_bin2hex(out, AUTH_HEX + 1, d, sizeof(d));
+}
+
+static int password_check(json_t *p, struct err **err)
+{
+	size_t n;
+
+	if (!json_is_string(p))
+		return err_make(err, EINVAL, "`password`: expected a string");
+	n = json_string_length(p);
+	if (n < PASSWORD_MIN || n > PASSWORD_MAX)
+		return err_make(err, EINVAL, "`password`: must be %d to %d characters",
+				PASSWORD_MIN, PASSWORD_MAX);
+	if (strlen(json_string_value(p)) != n)
+		return err_make(err, EINVAL, "`password`: must not contain NUL");
+	return 0;
+}
+
+static int password_hash(const char *pw, char out[crypto_pwhash_STRBYTES], struct err **err)
+{
+	if (crypto_pwhash_str_alg(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				  crypto_pwhash_MEMLIMIT_INTERACTIVE,
+				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return err_make(err, ENOMEM, "hash the password (argon2id)");
+	return 0;
+}
+
+/* --- users ----------------------------------------------------------------------------- */
+
+static int user_name_check(json_t *n, struct err **err)
+{
+	const char *s = json_string_value(n);
+	size_t l = s ? strlen(s) : 0;
+
+	if (!s || l < 1 || l > AUTH_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z') ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != l)
+		return err_make(err, EINVAL,
+				"`name`: expected 1-32 of a-z, 0-9, `-`, `_`, `.`, starting with a "
+				"letter");
+	if (!strcmp(s, AUTH_LOCAL_USER))
+		return err_make(err, EINVAL, "`name`: `%s` is the host's own administrator", s);
+	return 0;
+}
+
+static int role_check(json_t *r, struct err **err)
+{
+	const char *s = json_string_value(r);
+
+	if (!s || (strcmp(s, "admin") && strcmp(s, "customer")))
+		return err_make(err, EINVAL, "`role`: expected `admin` or `customer`");
+	return 0;
+}
+
+static int only_keys(json_t *body, const char *const *keys, const char *what, struct err **err)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(body))
+		return err_make(err, EINVAL, "the body must be a JSON object");
+	json_object_foreach(body, k, v)
+	{
+		size_t i;
+
+		for (i = 0; keys[i] && strcmp(keys[i], k); i++)
+			;
+		if (!keys[i])
+			return err_make(err, EINVAL, "`%s`: unknown field (%s)", k, what);
+	}
+	return 0;
+}
+
+static json_t *user_rows(struct host *h, const char *name)
+{
+	sqlite3 *db = store_lock(h->store);
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT name, role, created FROM users WHERE ?1 IS NULL OR "
+			       "name = ?1 ORDER BY name",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(
+				a, json_pack("{s:s, s:s, s:I}", "name", sqlite3_column_text(st, 0),
+					     "role", sqlite3_column_text(st, 1), "created",
+					     (json_int_t)sqlite3_column_int64(st, 2)));
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	return a;
+}
+
+json_t *auth_users(struct host *h)
+{
+	return user_rows(h, NULL);
+}
+
+json_t *auth_user_get(struct host *h, const char *name)
+{
+	json_t *a = user_rows(h, name), *u = json_incref(json_array_get(a, 0));
+
+	json_decref(a);
+	return u;
+}
+
+bool auth_user_exists(struct host *h, const char *name)
+{
+	json_t *u = auth_user_get(h, name);
+	bool yes = u != NULL;
+
+	json_decref(u);
+	return yes;
+}
+
+int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
+{
+	static const char *const keys[] = { "name", "password", "role", NULL };
+	char hash[crypto_pwhash_STRBYTES];
+	json_t *name = json_object_get(body, "name");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = only_keys(body, keys, "a user has name, password, role", err)) < 0 ||
+	    (r = user_name_check(name, err)) < 0 ||
+	    (r = password_check(json_object_get(body, "password"), err)) < 0 ||
+	    (r = role_check(json_object_get(body, "role"), err)) < 0 ||
+	    (r = password_hash(json_string_value(json_object_get(body, "password")), hash, err)) <
+		    0)
+		return r;
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db, "INSERT INTO users (name, role, hash, created) VALUES (?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+	} else {
+		sqlite3_bind_text(st, 1, json_string_value(name), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, json_string_value(json_object_get(body, "role")), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, time(NULL));
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ?
+				    err_make(err, EEXIST, "`name`: a user `%s` exists",
+					     json_string_value(name)) :
+				    err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	sodium_memzero(hash, sizeof(hash));
+	if (r == 0)
+		*out = auth_user_get(h, json_string_value(name));
+	return r;
+}
+
+int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
+{
+	static const char *const keys[] = { "password", "role", NULL };
+	char hash[crypto_pwhash_STRBYTES] = "";
+	json_t *pw = json_object_get(body, "password"), *role = json_object_get(body, "role");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = only_keys(body, keys, "a user's password and role can change", err)) < 0 ||
+	    (pw && (r = password_check(pw, err)) < 0) || (role && (r = role_check(role, err)) < 0))
+		return r;
+	if (!auth_user_exists(h, name))
+		return err_make(err, ENOENT, "no user named `%s`", name);
+	if (pw && (r = password_hash(json_string_value(pw), hash, err)) < 0)
+		return r;
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE users SET hash = coalesce(?2, hash), "
+			       "role = coalesce(?3, role) WHERE name = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+	} else {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, pw ? hash : NULL, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, json_string_value(role), -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	/* a new password or a lower role ends the user's sessions */
+	if (r == 0 && (pw || role)) {
+		if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE user = ?", -1, &st, NULL) ==
+		    SQLITE_OK) {
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+	}
+	store_unlock(h->store);
+	sodium_memzero(hash, sizeof(hash));
+	if (r == 0)
+		*out = auth_user_get(h, name);
+	return r;
+}
+
+int auth_user_delete(struct host *h, const char *name, struct err **err)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int r = 0, owned = 0;
+
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM vps WHERE owner = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			owned = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (owned) {
+		r = err_make(err, EBUSY, "user `%s` owns %d VPS; terminate or reassign them first",
+			     name, owned);
+	} else if (sqlite3_prepare_v2(db, "DELETE FROM users WHERE name = ?", -1, &st, NULL) !=
+		   SQLITE_OK) {
+		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+	} else {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+		else if (sqlite3_changes(db) == 0)
+			r = err_make(err, ENOENT, "no user named `%s`", name);
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	return r;
+}
+
+/* --- the login rate limit -------------------------------------------------------------- */
+
+static struct {
+	char key[80];
+	time_t start;
+	int fails;
+} rl[RL_SLOTS];
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Seconds until `key` may try again, 0 now. */
+static int rl_wait(const char *key, time_t now)
+{
+	int wait = 0;
+
+	pthread_mutex_lock(&rl_lock);
+	for (size_t i = 0; i < RL_SLOTS; i++)
+		if (!strcmp(rl[i].key, key) && now - rl[i].start < RL_WINDOW &&
+		    rl[i].fails >= RL_FAILS)
+			wait = (int)(RL_WINDOW - (now - rl[i].start));
+	pthread_mutex_unlock(&rl_lock);
+	return wait;
+}
+
+static void rl_fail(const char *key, time_t now)
+{
+	size_t i, free_slot = RL_SLOTS, oldest = 0;
+
+	pthread_mutex_lock(&rl_lock);
+	for (i = 0; i < RL_SLOTS; i++) {
+		if (!strcmp(rl[i].key, key))
+			break;
+		if (free_slot == RL_SLOTS && (!*rl[i].key || now - rl[i].start >= RL_WINDOW))
+			free_slot = i;
+		if (rl[i].start < rl[oldest].start)
+			oldest = i;
+	}
+	if (i == RL_SLOTS) {
+		i = free_slot < RL_SLOTS ? free_slot : oldest;
+		snprintf(rl[i].key, sizeof(rl[i].key), "%s", key);
+		rl[i].start = now;
+		rl[i].fails = 0;
+	} else if (now - rl[i].start >= RL_WINDOW) {
+		rl[i].start = now;
+		rl[i].fails = 0;
+	}
+	rl[i].fails++;
+	pthread_mutex_unlock(&rl_lock);
+}
+
+/* --- sessions -------------------------------------------------------------------------- */
+
+/* A hash every unknown name is checked against, so timing does not tell names apart. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_init(void)
+{
+	char pw[AUTH_HEX + 1];
+
+	random_hex(pw);
+	password_hash(pw, dummy_hash, NULL);
+}
+
+int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUTH_HEX + 1],
+	       json_t **out, int *retry_after, struct err **err)
+{
+	static const char *const keys[] = { "user", "password", NULL };
+	json_t *user = json_object_get(body, "user"), *pw = json_object_get(body, "password");
+	char key[80], hash[crypto_pwhash_STRBYTES] = "", role[16] = "", id[AUTH_HEX + 1],
+		      csrf[AUTH_HEX + 1];
+	time_t now = time(NULL);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	bool ok;
+	int r;
+
+	if ((r = only_keys(body, keys, "login takes user and password", err)) < 0)
+		return r;
+	if (!json_is_string(user) || !json_string_length(user) ||
+	    json_string_length(user) > AUTH_NAME_MAX)
+		return err_make(err, EINVAL, "`user`: expected a user name");
+	if (!json_is_string(pw) || json_string_length(pw) > PASSWORD_MAX)
+		return err_make(err, EINVAL, "`password`: expected a string");
+
+	snprintf(key, sizeof(key), "addr %s", source);
+	if ((*retry_after = rl_wait(key, now)) > 0)
+		return err_make(err, EAGAIN, "too many failed logins from %s; try again in %d s",
+				source, *retry_after);
+
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db, "SELECT hash, role FROM users WHERE name = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, json_string_value(user), -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(hash, sizeof(hash), "%s", sqlite3_column_text(st, 0));
+			snprintf(role, sizeof(role), "%s", sqlite3_column_text(st, 1));
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+
+	/* outside the store's lock: argon2id takes its time and memory on purpose */
+	pthread_once(&dummy_once, dummy_init);
+	ok = crypto_pwhash_str_verify(*hash ? hash : dummy_hash, json_string_value(pw),
+				      json_string_length(pw)) == 0 &&
+	     *hash;
+	if (!ok) {
+		rl_fail(key, now);
+		return err_make(err, EACCES, "wrong user name or password");
+	}
+
+	random_hex(cookie);
+	random_hex(csrf);
+	secret_hash(cookie, id);
+	db = store_lock(h->store);
+	sqlite3_exec(db, "DELETE FROM sessions WHERE expires < strftime('%s', 'now')", NULL, NULL,
+		     NULL);
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO sessions (id, user, csrf, source, created, expires) "
+			       "VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+	} else {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, json_string_value(user), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, csrf, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, source, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, now);
+		sqlite3_bind_int64(st, 6, now + SESSION_TTL);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	if (r == 0)
+		*out = json_pack("{s:{s:O, s:s}, s:s, s:I}", "user", "name", user, "role", role,
+				 "csrf", csrf, "expires", (json_int_t)(now + SESSION_TTL));
+	return r;
+}
+
+void auth_logout(struct host *h, const char *cookie)
+{
+	char id[AUTH_HEX + 1];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	secret_hash(cookie, id);
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE id = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+}
+
+int auth_session(struct host *h, const char *cookie, const char *source, struct principal *p,
+		 struct err **err)
+{
+	char id[AUTH_HEX + 1];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int r = -EACCES;
+
+	if (strlen(cookie) != AUTH_HEX)
+		return err_make(err, EACCES, "the session is not valid; log in again");
+	secret_hash(cookie, id);
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT s.user, u.role, s.csrf FROM sessions s JOIN users u ON "
+			       "u.name = s.user WHERE s.id = ? AND s.expires > ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, time(NULL));
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			char from[sizeof(p->source)];
+
+			snprintf(from, sizeof(from), "%s", source); /* source may be p->source */
+			memset(p, 0, sizeof(*p));
+			snprintf(p->source, sizeof(p->source), "%s", from);
+			snprintf(p->user, sizeof(p->user), "%s", sqlite3_column_text(st, 0));
+			p->admin = !strcmp((const char *)sqlite3_column_text(st, 1), "admin");
+			snprintf(p->csrf, sizeof(p->csrf), "%s", sqlite3_column_text(st, 2));
+			p->cookie = true;
+			r = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	if (r < 0)
+		return err_make(err, EACCES, "the session has expired or ended; log in again");
+	return 0;
+}
+
+/* --- tokens ---------------------------------------------------------------------------- */
+
+int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	unsigned char net[16], mine[16];
+	const char *slash = strchr(cidr, '/');
+	size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
+	int family, bits, max;
+	char *end;
+
+	if (alen == 0 || alen >= sizeof(addr))
+		return -1;
+	memcpy(addr, cidr, alen);
+	addr[alen] = 0;
+	if (inet_pton(AF_INET, addr, net) == 1)
+		family = AF_INET, max = 32;
+	else if (inet_pton(AF_INET6, addr, net) == 1)
+		family = AF_INET6, max = 128;
+	else
+		return -1;
+	bits = max;
+	if (slash) {
+		errno = 0;
+		bits = (int)strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || bits < 0 || bits > max)
+			return -1;
+	}
+	if (!sa)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		memcpy(mine, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		if (family != AF_INET)
+			return 0;
+	} else if (sa->sa_family == AF_INET6) {
+		const unsigned char *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+		if (family == AF_INET && !memcmp(a6, mapped, 12))
+			memcpy(mine, a6 + 12, 4);
+		else if (family == AF_INET6)
+			memcpy(mine, a6, 16);
+		else
+			return 0;
+	} else {
+		return 0;
+	}
+	for (int i = 0; i < bits; i++) {
+		unsigned char m = 0x80 >> (i % 8);
+
+		if ((net[i / 8] & m) != (mine[i / 8] & m))
+			return 0;
+	}
+	return 1;
+}
+
+int auth_token(struct host *h, const char *token, const struct sockaddr *sa, const char *source,
+	       struct principal *p, struct err **err)
+{
+	char id[AUTH_HEX + 1], user[AUTH_NAME_MAX + 1] = "", role[16] = "";
+	json_t *sources = NULL, *s;
+	long long expires = 0, tid = 0;
+	time_t now = time(NULL);
+	bool allowed;
+	size_t i;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	if (strncmp(token, "vps_", 4) || strlen(token) > 128)
+		return err_make(err, EACCES, "the token is not valid");
+	secret_hash(token, id);
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT t.id, t.user, u.role, t.sources, t.expires FROM tokens t "
+			       "JOIN users u ON u.name = t.user WHERE t.hash = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			tid = sqlite3_column_int64(st, 0);
+			snprintf(user, sizeof(user), "%s", sqlite3_column_text(st, 1));
+			snprintf(role, sizeof(role), "%s", sqlite3_column_text(st, 2));
+			sources = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+			expires = sqlite3_column_int64(st, 4);
+		}
+		sqlite3_finalize(st);
+	}
+	if (tid && expires > now &&
+	    sqlite3_prepare_v2(db, "UPDATE tokens SET used = ? WHERE id = ?", -1, &st, NULL) ==
+		    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, tid);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	if (!tid) {
+		json_decref(sources);
+		return err_make(err, EACCES, "the token is not valid");
+	}
+	if (expires <= now) {
+		json_decref(sources);
+		return err_make(err, EACCES, "the token has expired");
+	}
+	allowed = json_array_size(sources) == 0;
+	json_array_foreach(sources, i, s) if (auth_cidr_match(json_string_value(s), sa) == 1)
+	{
+		allowed = true;
+	}
+	json_decref(sources);
+	if (!allowed)
+		return err_make(err, EACCES, "the token is not valid from %s", source);
+	snprintf(p->user, sizeof(p->user), "%s", user);
+	p->admin = !strcmp(role, "admin");
+	p->cookie = false;
+	if (p->source != source)
+		snprintf(p->source, sizeof(p->source), "%s", source);
+	return 0;
+}
+
+static json_t *token_row(sqlite3_stmt *st)
+{
+	json_t *src = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+
+	return json_pack("{s:I, s:s, s:s, s:o, s:I, s:I, s:I*}", "id",
+			 (json_int_t)sqlite3_column_int64(st, 0), "name",
+			 sqlite3_column_text(st, 1), "user", sqlite3_column_text(st, 2), "sources",
+			 src ? src : json_array(), "created",
+			 (json_int_t)sqlite3_column_int64(st, 4), "expires",
+			 (json_int_t)sqlite3_column_int64(st, 5), "used",
+			 sqlite3_column_type(st, 6) == SQLITE_NULL ?
+				 NULL :
+				 json_integer(sqlite3_column_int64(st, 6)));
+}
+
+int auth_token_create(struct host *h, const struct principal *p, json_t *body, json_t **out,
+		      struct err **err)
+{
+	static const char *const keys[] = { "name", "expires_in", "sources", "user", NULL };
+	json_t *name = json_object_get(body, "name"), *ttl = json_object_get(body, "expires_in"),
+	       *sources = json_object_get(body, "sources"), *user = json_object_get(body, "user"),
+	       *s;
+	const char *owner = p->user;
+	char secret[AUTH_HEX + 1], token[128], hash[AUTH_HEX + 1];
+	time_t now = time(NULL);
+	long long id = 0;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *src_text;
+	size_t i;
+	int r = 0;
+
+	if ((r = only_keys(body, keys, "a token has name, expires_in, sources, user", err)) < 0)
+		return r;
+	if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > 64)
+		return err_make(err, EINVAL, "`name`: expected 1 to 64 characters");
+	if (!json_is_integer(ttl) || json_integer_value(ttl) < TOKEN_TTL_MIN ||
+	    json_integer_value(ttl) > TOKEN_TTL_MAX)
+		return err_make(err, EINVAL, "`expires_in`: expected %d to %lld seconds",
+				TOKEN_TTL_MIN, TOKEN_TTL_MAX);
+	if (sources && (!json_is_array(sources) || json_array_size(sources) > MAX_SOURCES))
+		return err_make(err, EINVAL, "`sources`: expected a list of up to %d networks",
+				MAX_SOURCES);
+	json_array_foreach(sources, i, s)
+	{
+		if (!json_is_string(s) || auth_cidr_match(json_string_value(s), NULL) < 0)
+			return err_make(err, EINVAL,
+					"`sources`: `%.64s` is not an address or a network "
+					"(10.0.0.0/8, ::1/128)",
+					json_is_string(s) ? json_string_value(s) : "?");
+	}
+	if (user) {
+		if (!json_is_string(user))
+			return err_make(err, EINVAL, "`user`: expected a user name");
+		if (strcmp(json_string_value(user), p->user) && !p->admin)
+			return err_make(err, EPERM,
+					"`user`: only an administrator makes tokens "
+					"for others");
+		owner = json_string_value(user);
+	}
+	if (!auth_user_exists(h, owner))
+		return err_make(err, EINVAL,
+				!strcmp(owner, AUTH_LOCAL_USER) ?
+					"`user`: tokens belong to users; name one (`user`)" :
+					"`user`: no user named `%s`",
+				owner);
+
+	random_hex(secret);
+	src_text = json_dumps(sources ? sources : json_array(), JSON_COMPACT);
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO tokens (user, name, hash, sources, created, expires) "
+			       "VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+	} else {
+		/* the hash column is unique: a placeholder until the id is known */
+		secret_hash(secret, hash);
+		sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, json_string_value(name), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, src_text, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, now);
+		sqlite3_bind_int64(st, 6, now + json_integer_value(ttl));
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+		id = sqlite3_last_insert_rowid(db);
+		sqlite3_finalize(st);
+	}
+	if (r == 0) {
+		snprintf(token, sizeof(token), "vps_%lld_%s", id, secret);
+		secret_hash(token, hash);
+		if (sqlite3_prepare_v2(db, "UPDATE tokens SET hash = ? WHERE id = ?", -1, &st,
+				       NULL) != SQLITE_OK) {
+			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+		} else {
+			sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, id);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+			sqlite3_finalize(st);
+		}
+	}
+	store_unlock(h->store);
+	free(src_text);
+	if (r == 0)
+		*out = json_pack("{s:I, s:O, s:s, s:s, s:O, s:I, s:I}", "id", (json_int_t)id,
+				 "name", name, "user", owner, "token", token, "sources",
+				 sources ? sources : json_array(), "created", (json_int_t)now,
+				 "expires", (json_int_t)(now + json_integer_value(ttl)));
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(token, sizeof(token));
+	return r;
+}
+
+json_t *auth_tokens(struct host *h, const struct principal *p)
+{
+	sqlite3 *db = store_lock(h->store);
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, name, user, sources, created, expires, used FROM tokens "
+			       "WHERE ?1 IS NULL OR user = ?1 ORDER BY id",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, p->admin ? NULL : p->user, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(a, token_row(st));
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	return a;
+}
+
+int auth_token_delete(struct host *h, const struct principal *p, const char *id, struct err **err)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *end;
+	long long n;
+	int r = 0;
+
+	errno = 0;
+	n = strtoll(id, &end, 10);
+	if (!*id || *end || errno || n <= 0)
+		return err_make(err, ENOENT, "no token %.20s", id);
+	db = store_lock(h->store);
+	if (sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR user = ?2)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+	} else {
+		sqlite3_bind_int64(st, 1, n);
+		sqlite3_bind_text(st, 2, p->admin ? NULL : p->user, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
+		else if (sqlite3_changes(db) == 0)
+			r = err_make(err, ENOENT, "no token %lld", n);
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	return r;
+}
+
+/* --- the audit log --------------------------------------------------------------------- */
+
+#define AUDIT_KEEP 100000
+
+void auth_audit(struct host *h, const char *user, const char *source, const char *method,
+		const char *path, unsigned int status)
+{
+	sqlite3 *db = store_lock(h->store);
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO audit (time, user, source, method, path, status) "
+			       "VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, time(NULL));
+		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, method, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, path, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, (int)status);
+		if (sqlite3_step(st) == SQLITE_DONE && sqlite3_last_insert_rowid(db) % 1000 == 0)
+			sqlite3_exec(db,
+				     "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - "
+				     "100000",
+				     NULL, NULL, NULL);
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+}
+
+json_t *auth_audit_list(struct host *h, long long after, int limit)
+{
+	sqlite3 *db = store_lock(h->store);
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, time, user, source, method, path, status FROM audit "
+			       "WHERE id > ? ORDER BY id DESC LIMIT ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, after);
+		sqlite3_bind_int(st, 2, limit);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_insert_new(
+				a, 0,
+				json_pack("{s:I, s:I, s:s?, s:s, s:s, s:s, s:i}", "id",
+					  (json_int_t)sqlite3_column_int64(st, 0), "time",
+					  (json_int_t)sqlite3_column_int64(st, 1), "user",
+					  sqlite3_column_text(st, 2), "source",
+					  sqlite3_column_text(st, 3), "method",
+					  sqlite3_column_text(st, 4), "path",
+					  sqlite3_column_text(st, 5), "status",
+					  sqlite3_column_int(st, 6)));
+		sqlite3_finalize(st);
+	}
+	store_unlock(h->store);
+	return a;
+}

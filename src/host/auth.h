@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Who is asking (docs/auth.md): users with a role, passwords hashed with
+ * argon2id (libsodium), browser sessions (an HttpOnly SameSite cookie and
+ * a CSRF token), API tokens with an expiry and optional source networks, a
+ * login rate limit, and the audit log. The store keeps only hashes of
+ * session cookies and tokens.
+ *
+ * Errors: -EACCES not authenticated (401), -EPERM not allowed (403),
+ * -EAGAIN rate limited (429), -EINVAL bad input naming the field, -ENOENT,
+ * -EEXIST, -EBUSY.
+ */
+#ifndef VPS_HOST_AUTH_H
+#define VPS_HOST_AUTH_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "host/host.h"
+
+#define AUTH_NAME_MAX 32
+#define AUTH_HEX 64 /* 32 random bytes as hex */
+#define AUTH_LOCAL_USER "root" /* the unix socket's caller; not a user name anyone can take */
+
+struct principal {
+	char user[AUTH_NAME_MAX + 1];
+	bool admin;
+	bool local; /* the unix socket */
+	bool cookie; /* a browser session: writes need the CSRF token */
+	char csrf[AUTH_HEX + 1];
+	char source[64]; /* the client's address, "unix" for the socket */
+};
+
+int auth_init(void);
+
+/* The client's address as text (for the audit log and source checks). */
+void auth_source(const struct sockaddr *sa, char *out, size_t size);
+
+/* Users (admin only; the API checks the role). */
+json_t *auth_users(struct host *h);
+json_t *auth_user_get(struct host *h, const char *name);
+int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err);
+int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
+int auth_user_delete(struct host *h, const char *name, struct err **err);
+/* Whether a user of that name exists (owner checks). */
+bool auth_user_exists(struct host *h, const char *name);
+
+/*
+ * Login: on success a new session; cookie receives its secret (hex) and out
+ * {"user": {...}, "csrf"}. *retry_after is set with -EAGAIN.
+ */
+int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUTH_HEX + 1],
+	       json_t **out, int *retry_after, struct err **err);
+void auth_logout(struct host *h, const char *cookie);
+/* Who holds this session cookie / bearer token (0), or -EACCES with why. */
+int auth_session(struct host *h, const char *cookie, const char *source, struct principal *p,
+		 struct err **err);
+int auth_token(struct host *h, const char *token, const struct sockaddr *sa, const char *source,
+	       struct principal *p, struct err **err);
+
+/* Tokens: created for p->user (or body "user" by an admin). */
+int auth_token_create(struct host *h, const struct principal *p, json_t *body, json_t **out,
+		      struct err **err);
+json_t *auth_tokens(struct host *h, const struct principal *p);
+int auth_token_delete(struct host *h, const struct principal *p, const char *id, struct err **err);
+
+/* The audit log. */
+void auth_audit(struct host *h, const char *user, const char *source, const char *method,
+		const char *path, unsigned int status);
+json_t *auth_audit_list(struct host *h, long long after, int limit);
+
+/* CIDR matching, for tests and tokens: 1 inside, 0 not, -1 bad text. */
+int auth_cidr_match(const char *cidr, const struct sockaddr *sa);
+
+#endif

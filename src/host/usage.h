@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Usage history, the figures behind the control panel's graphs
+ * (docs/usage.md): a thread of vpsd samples every running VPS every
+ * h->sample_every seconds -- CPU (cores used over the interval), memory in
+ * use, disk allocated on the host, network bytes/s in and out -- and keeps
+ * the newest h->usage_keep samples of each in the store's `usage` table.
+ * The samples of a destroyed VPS go with its row (ON DELETE CASCADE).
+ */
+#ifndef VPS_HOST_USAGE_H
+#define VPS_HOST_USAGE_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "host/host.h"
+
+/* The sampling thread, every h->sample_every s (0 or less: none is started). */
+int usage_start(struct host *h, struct err **err);
+/* Wakes the thread at once and waits for it; idempotent. */
+void usage_stop(struct host *h);
+
+/*
+ * {"interval": s, "samples": [{"time", "cpu", "mem", "disk", "rx", "tx"}, ...]}:
+ * the VPS's samples newer than `since` (Unix time; 0: all), oldest first.
+ * NULL when there is no such VPS.
+ */
+json_t *usage_get(struct host *h, const char *name, long long since);
+/* The VPS's newest sample (the same object as in usage_get), or json_null(). */
+json_t *usage_latest(struct host *h, const char *name);
+
+#endif

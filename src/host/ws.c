@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The browser console (docs/console-ws.md): GET /api/v1/vps/NAME/console/ws
+ * upgraded to a WebSocket (RFC 6455) and bridged to the VPS's console
+ * socket, the one `vps console` attaches to (raw bytes both ways, the last
+ * 64 KiB replayed on connect). The router in api.c authenticates and checks
+ * the VPS first; here are the handshake, the frame parser (a pure function
+ * over a buffer, so the unit tests can feed it hostile input) and a thread
+ * per session that copies console bytes into binary frames and the
+ * client's data frames into the console.
+ *
+ * The bridge runs on a thread of its own, not in MHD's upgrade callback:
+ * under HTTPS MHD forwards the TLS stream through a socketpair on the
+ * connection's thread only once that callback has returned.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "host/ws.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" /* RFC 6455 §1.3 */
+#define WS_MAX_SESSIONS 64 /* bridges at once (each holds a thread, 2 fds, up to 1 MiB) */
+#define CHUNK 16384 /* console bytes per frame */
+#define IN_START 65536 /* first size of a session's input buffer */
+#define PING_MS 30000 /* a ping after this much quiet, to find dead peers */
+#define DEAD_MS (3 * PING_MS) /* nothing from the client this long: it is gone */
+#define SEND_MS 30000 /* a write that cannot proceed this long ends the session */
+#define LINGER_MS 2000 /* after our close frame, wait this long for the client's */
+#define PENDING_MS 60000 /* a 101 queued this long ago and never upgraded: its slot is free */
+
+/* --- the frame format (pure) ------------------------------------------------------- */
+
+int ws_parse(const uint8_t *buf, size_t len, struct ws_frame *f)
+{
+	size_t need = 2;
+	uint64_t pl;
+
+	memset(f, 0, sizeof(*f));
+	if (len < 2)
+		return 0;
+	f->fin = buf[0] & 0x80;
+	f->opcode = buf[0] & 0x0f;
+	if (buf[0] & 0x70)
+		return -EPROTO; /* RSV1-3: we negotiate no extension (§5.2) */
+	switch (f->opcode) {
+	case WS_CONT:
+	case WS_TEXT:
+	case WS_BINARY:
+	case WS_CLOSE:
+	case WS_PING:
+	case WS_PONG:
+		break;
+	default:
+		return -EPROTO; /* reserved opcodes */
+	}
+	if (!(buf[1] & 0x80))
+		return -EPROTO; /* a client masks every frame (§5.1) */
+	pl = buf[1] & 0x7f;
+	if ((f->opcode & 0x8) && (!f->fin || pl > WS_MAX_CONTROL))
+		return -EPROTO; /* control frames: not fragmented, at most 125 bytes (§5.5) */
+	if (pl == 126)
+		need += 2;
+	else if (pl == 127)
+		need += 8;
+	need += 4; /* the masking key */
+	if (len < need)
+		return 0;
+	if (pl == 126) {
+		pl = (uint64_t)buf[2] << 8 | buf[3];
+	} else if (pl == 127) {
+		pl = 0;
+		for (int i = 0; i < 8; i++)
+			pl = pl << 8 | buf[2 + i];
+		if (pl >> 63)
+			return -EPROTO; /* the most significant bit must be 0 (§5.2) */
+	}
+	if (pl > WS_MAX_MESSAGE)
+		return -EMSGSIZE;
+	memcpy(f->mask, buf + need - 4, 4);
+	f->len = pl;
+	f->hdr = need;
+	if (len - need < pl)
+		return 0;
+	return (int)(need + pl);
+}
+
+void ws_unmask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t mask[4], uint64_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i] ^ mask[(off + i) & 3];
+}
+
+size_t ws_header(uint8_t out[WS_MAX_HEADER], enum ws_opcode op, uint64_t len)
+{
+	out[0] = 0x80 | op;
+	if (len < 126) {
+		out[1] = len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		out[1] = 126;
+		out[2] = len >> 8;
+		out[3] = len & 0xff;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (len >> (56 - 8 * i)) & 0xff;
+	return 10;
+}
+
+/* --- the handshake (pure) ---------------------------------------------------------- */
+
+int ws_accept(const char *key, char out[WS_ACCEPT_LEN + 1])
+{
+	char cat[24 + sizeof(WS_GUID)];
+	unsigned char bin[18], digest[20];
+	const char *end;
+	size_t n;
+
+	if (strlen(key) != 24 ||
+	    sodium_base642bin(bin, sizeof(bin), key, 24, NULL, &n, &end,
+			      sodium_base64_VARIANT_ORIGINAL) < 0 ||
+	    *end || n != 16)
+		return -EINVAL;
+	memcpy(cat, key, 24);
+	memcpy(cat + 24, WS_GUID, sizeof(WS_GUID));
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA1, cat, strlen(cat), digest) < 0)
+		return -EIO;
+	sodium_bin2base64(out, WS_ACCEPT_LEN + 1, digest, sizeof(digest),
+			  sodium_base64_VARIANT_ORIGINAL);
+	return 0;
+}
+
+bool ws_has_token(const char *value, const char *token)
+{
+	size_t tl = strlen(token);
+
+	while (value && *value) {
+		size_t l;
+
+		value += strspn(value, " \t,");
+		l = strcspn(value, ",");
+		while (l && (value[l - 1] == ' ' || value[l - 1] == '\t'))
+			l--;
+		if (l == tl && !strncasecmp(value, token, tl))
+			return true;
+		value += strcspn(value, ",");
+	}
+	return false;
+}
+
+/* Drop the scheme's default port, which browsers leave out of Origin and clients of Host. */
+static void drop_default_port(const char *s, size_t *l, bool https)
+{
+	const char *port = https ? ":443" : ":80";
+	size_t pl = strlen(port);
+
+	if (*l > pl && !strncmp(s + *l - pl, port, pl))
+		*l -= pl;
+}
+
+bool ws_origin_ok(const char *origin, const char *host)
+{
+	const char *a = strstr(origin, "://");
+	bool https = !strncasecmp(origin, "https://", 8) || !strncasecmp(origin, "wss://", 6);
+	size_t al, hl;
+
+	if (!a || !host)
+		return false; /* "null" (a sandboxed page, a file://) is nobody's origin */
+	a += 3;
+	al = strcspn(a, "/");
+	hl = strlen(host);
+	drop_default_port(a, &al, https);
+	drop_default_port(host, &hl, https);
+	return al > 0 && al == hl && !strncasecmp(a, host, al);
+}
+
+/* --- the sessions ------------------------------------------------------------------ */
+
+/*
+ * A queued 101 waits here for MHD's upgrade callback: a fixed table, not a
+ * malloc'd closure, because MHD never calls back (and so never frees) when
+ * the client goes away before the 101 is sent.
+ */
+struct pending {
+	struct MHD_Connection *c; /* NULL: free */
+	uint64_t since; /* ms: when the 101 was queued */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pending pending[WS_MAX_SESSIONS];
+static int sessions; /* bridges running */
+
+struct ws_conn {
+	int sock; /* the client: MHD's, closed only through MHD_upgrade_action() */
+	int con; /* the console */
+	struct MHD_UpgradeResponseHandle *urh;
+	uint8_t *in; /* client bytes not parsed yet */
+	size_t in_len, in_cap;
+	uint64_t msg_len; /* payload of the data message in progress so far */
+	bool in_msg; /* a fragmented data message awaits its continuations */
+	uint64_t heard; /* ms: last bytes from the client */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* How the pump ended: the close frame to send, or none when the client is gone or closed. */
+struct ending {
+	int code; /* 0: send no close frame */
+	const char *why;
+};
+
+static void sessions_add(int n)
+{
+	pthread_mutex_lock(&lock);
+	sessions += n;
+	pthread_mutex_unlock(&lock);
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pf = { fd, POLLOUT, 0 };
+			int r = poll(&pf, 1, SEND_MS);
+
+			if (r < 0 && errno != EINTR)
+				return -errno;
+			if (r == 0)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		p += n, len -= n;
+	}
+	return 0;
+}
+
+static int send_frame(struct ws_conn *w, enum ws_opcode op, const void *payload, size_t len)
+{
+	uint8_t hdr[WS_MAX_HEADER];
+	size_t hl = ws_header(hdr, op, len);
+	int r = send_all(w->sock, hdr, hl);
+
+	return r < 0 || !len ? r : send_all(w->sock, payload, len);
+}
+
+static void send_close(struct ws_conn *w, int code, const char *why)
+{
+	uint8_t body[WS_MAX_CONTROL];
+	size_t l = strlen(why);
+
+	if (l > sizeof(body) - 2)
+		l = sizeof(body) - 2;
+	body[0] = code >> 8;
+	body[1] = code & 0xff;
+	memcpy(body + 2, why, l);
+	send_frame(w, WS_CLOSE, body, l + 2);
+}
+
+/* A close code a client may send (RFC 6455 §7.4): the one we echo. */
+static bool close_code_ok(int code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+/* The frames in w->in: data to the console, pings answered, a close echoed. */
+static bool handle_input(struct ws_conn *w, struct ending *end)
+{
+	size_t off = 0;
+	bool go_on = true;
+
+	while (go_on && off < w->in_len) {
+		struct ws_frame f;
+		int n = ws_parse(w->in + off, w->in_len - off, &f);
+		uint8_t *pl = w->in + off + f.hdr;
+
+		if (n == -EMSGSIZE) {
+			*end = (struct ending){ WS_TOO_BIG, "a message over 1 MiB" };
+			return false;
+		}
+		if (n < 0) {
+			*end = (struct ending){ WS_PROTOCOL_ERROR, "a frame RFC 6455 forbids" };
+			return false;
+		}
+		if (n == 0) {
+			/* the frame is larger than the buffer: make room (ws_parse capped it) */
+			if (f.hdr && f.hdr + f.len > w->in_cap - off) {
+				size_t cap = f.hdr + f.len;
+				uint8_t *in;
+
+				memmove(w->in, w->in + off, w->in_len - off);
+				w->in_len -= off;
+				off = 0;
+				if (!(in = realloc(w->in, cap))) {
+					*end = (struct ending){ WS_INTERNAL, "out of memory" };
+					return false;
+				}
+				w->in = in, w->in_cap = cap;
+			}
+			break;
+		}
+		ws_unmask(pl, pl, f.len, f.mask, 0);
+		switch (f.opcode) {
+		case WS_TEXT: /* console bytes too: the terminal decides what they mean */
+		case WS_BINARY:
+			if (w->in_msg) {
+				*end = (struct ending){ WS_PROTOCOL_ERROR,
+							"a new message inside a fragmented one" };
+				return false;
+			}
+			w->msg_len = 0;
+			/* fall through */
+		case WS_CONT:
+			if (f.opcode == WS_CONT && !w->in_msg) {
+				*end = (struct ending){ WS_PROTOCOL_ERROR,
+							"a continuation of no message" };
+				return false;
+			}
+			w->in_msg = !f.fin;
+			w->msg_len += f.len;
+			if (w->msg_len > WS_MAX_MESSAGE) {
+				*end = (struct ending){ WS_TOO_BIG, "a message over 1 MiB" };
+				return false;
+			}
+			if (f.len && send_all(w->con, pl, f.len) < 0) {
+				*end = (struct ending){ WS_GOING_AWAY, "the console closed" };
+				return false;
+			}
+			break;
+		case WS_PING:
+			if (send_frame(w, WS_PONG, pl, f.len) < 0) {
+				*end = (struct ending){ 0, "the client is gone" };
+				return false;
+			}
+			break;
+		case WS_PONG:
+			break;
+		case WS_CLOSE: {
+			int code = f.len >= 2 ? pl[0] << 8 | pl[1] : WS_NORMAL;
+
+			if (f.len == 1 || !close_code_ok(code))
+				send_close(w, WS_PROTOCOL_ERROR, "a bad close frame");
+			else
+				send_close(w, code, "");
+			*end = (struct ending){ 0, "the client closed" };
+			go_on = false;
+			break;
+		}
+		}
+		off += n;
+	}
+	memmove(w->in, w->in + off, w->in_len - off);
+	w->in_len -= off;
+	return go_on;
+}
+
+/* Copy both ways until one side ends; says how it ended. */
+static struct ending pump(struct ws_conn *w)
+{
+	struct ending end = { WS_NORMAL, "" };
+	uint8_t out[WS_MAX_HEADER + CHUNK];
+
+	if (w->in_len && !handle_input(w, &end)) /* what came along with the handshake */
+		return end;
+	for (;;) {
+		struct pollfd p[2] = { { w->sock, POLLIN, 0 }, { w->con, POLLIN, 0 } };
+		int n = poll(p, 2, PING_MS);
+		ssize_t len;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return (struct ending){ WS_INTERNAL, "poll failed" };
+		if (n == 0) {
+			if (log_now_ms() - w->heard > DEAD_MS)
+				return (struct ending){ WS_GOING_AWAY, "no answer to pings" };
+			if (send_frame(w, WS_PING, NULL, 0) < 0)
+				return (struct ending){ 0, "the client is gone" };
+			continue;
+		}
+		if (p[1].revents) {
+			len = recv(w->con, out + WS_MAX_HEADER, CHUNK, MSG_DONTWAIT);
+			if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR))
+				return (struct ending){ WS_GOING_AWAY, "the console closed" };
+			if (len > 0) {
+				uint8_t hdr[WS_MAX_HEADER];
+				size_t hl = ws_header(hdr, WS_BINARY, len);
+
+				/* one write per frame: the header just before the payload */
+				memcpy(out + WS_MAX_HEADER - hl, hdr, hl);
+				if (send_all(w->sock, out + WS_MAX_HEADER - hl, hl + len) < 0)
+					return (struct ending){ 0, "the client is gone" };
+			}
+		}
+		if (p[0].revents) {
+			if (w->in_len == w->in_cap) /* never: handle_input makes room */
+				return (struct ending){ WS_INTERNAL, "input buffer full" };
+			len = recv(w->sock, w->in + w->in_len, w->in_cap - w->in_len, MSG_DONTWAIT);
+			if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR))
+				return (struct ending){ 0, "the client is gone" };
+			if (len > 0) {
+				w->in_len += len;
+				w->heard = log_now_ms();
+				if (!handle_input(w, &end))
+					return end;
+			}
+		}
+	}
+}
+
+/* After our close frame: read (and drop) until the client's close, its hang-up or LINGER_MS. */
+static void linger(struct ws_conn *w)
+{
+	uint64_t until = log_now_ms() + LINGER_MS;
+	uint8_t buf[4096];
+
+	for (uint64_t now; (now = log_now_ms()) < until;) {
+		struct pollfd p = { w->sock, POLLIN, 0 };
+
+		if (poll(&p, 1, (int)(until - now)) <= 0 || recv(w->sock, buf, sizeof(buf), 0) <= 0)
+			return;
+	}
+}
+
+static void *bridge(void *arg)
+{
+	struct ws_conn *w = arg;
+	struct ending end;
+
+	w->con = unix_connect(w->path);
+	if (w->con < 0) {
+		pr_ratelimited(LOG_WARN, "console websocket: connect to `%s`: %s", w->path,
+			       strerror(-w->con));
+		end = (struct ending){ WS_INTERNAL, "the console is not available" };
+	} else {
+		end = pump(w);
+		close(w->con);
+	}
+	if (end.code) {
+		send_close(w, end.code, end.why);
+		linger(w);
+	}
+	pr_debug("console websocket on `%s` ended: %s", w->path, end.why);
+	MHD_upgrade_action(w->urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(w->in);
+	free(w);
+	sessions_add(-1);
+	return NULL;
+}
+
+/* MHD's upgrade callback: claim the pending slot and start the bridge's thread. */
+static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra,
+		       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct pending *slot = cls;
+	struct ws_conn *w = NULL;
+	size_t cap = extra_len > IN_START ? extra_len : IN_START;
+	char path[sizeof(slot->path)];
+	pthread_attr_t attr;
+	pthread_t t;
+	bool mine;
+	int r;
+
+	(void)con_cls;
+	pthread_mutex_lock(&lock);
+	mine = slot->c == c; /* else the slot expired and went to another handshake */
+	if (mine) {
+		memcpy(path, slot->path, sizeof(path));
+		slot->c = NULL;
+		sessions++;
+	}
+	pthread_mutex_unlock(&lock);
+	if (!mine) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	if (!(w = calloc(1, sizeof(*w))) || !(w->in = malloc(cap)))
+		goto fail;
+	memcpy(w->path, path, sizeof(path));
+	w->sock = sock;
+	w->con = -1;
+	w->urh = urh;
+	w->in_cap = cap;
+	w->in_len = extra_len;
+	memcpy(w->in, extra, extra_len);
+	w->heard = log_now_ms();
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &attr, bridge, w);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		return;
+	pr_ratelimited(LOG_WARN, "console websocket: no thread for `%s`: %s", path, strerror(r));
+fail:
+	if (w)
+		free(w->in);
+	free(w);
+	sessions_add(-1);
+	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+/* A free slot for a queued 101 (one never upgraded frees after PENDING_MS), or NULL. */
+static struct pending *pending_claim(struct MHD_Connection *c, const char *path)
+{
+	uint64_t now = log_now_ms();
+	struct pending *slot = NULL;
+	int waiting = 0;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < WS_MAX_SESSIONS; i++) {
+		if (pending[i].c && now - pending[i].since < PENDING_MS)
+			waiting++;
+		else if (!slot)
+			slot = &pending[i];
+	}
+	if (slot && sessions + waiting < WS_MAX_SESSIONS) {
+		slot->c = c;
+		slot->since = now;
+		snprintf(slot->path, sizeof(slot->path), "%s", path);
+	} else {
+		slot = NULL;
+	}
+	pthread_mutex_unlock(&lock);
+	return slot;
+}
+
+static enum MHD_Result ws_error(struct MHD_Connection *c, unsigned int status, const char *code,
+				const char *msg)
+{
+	char *body = NULL;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	/* the messages are ours: no quote or backslash to escape */
+	if (asprintf(&body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg) < 0)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (status == 400)
+		MHD_add_response_header(r, "Sec-WebSocket-Version", "13"); /* §4.4 */
+	if (status == 429)
+		MHD_add_response_header(r, "Retry-After", "5");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path)
+{
+	const char *upgrade = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
+	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection");
+	const char *version =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	char accept[WS_ACCEPT_LEN + 1];
+	struct MHD_Response *r;
+	struct pending *slot;
+	enum MHD_Result ret;
+
+	if (!upgrade || strcasecmp(upgrade, "websocket"))
+		return ws_error(c, 400, "bad_request",
+				"not a WebSocket handshake: `Upgrade: websocket` is missing");
+	if (!conn || !ws_has_token(conn, "upgrade"))
+		return ws_error(c, 400, "bad_request",
+				"not a WebSocket handshake: `Connection: Upgrade` is missing");
+	if (!version || strcmp(version, "13"))
+		return ws_error(c, 400, "bad_request", "`Sec-WebSocket-Version`: expected 13");
+	if (!key || ws_accept(key, accept) < 0)
+		return ws_error(c, 400, "bad_request",
+				"`Sec-WebSocket-Key`: expected the base64 of 16 bytes");
+	if (origin && !ws_origin_ok(origin, host))
+		return ws_error(c, 403, "forbidden", "`Origin`: not the same host as `Host`");
+	if (strlen(console_sock_path) >= sizeof(pending[0].path))
+		return ws_error(c, 500, "internal", "the console socket's path is too long");
+	if (!(slot = pending_claim(c, console_sock_path)))
+		return ws_error(c, 429, "rate_limited", "too many console sessions");
+	if (sodium_init() < 0 || !(r = MHD_create_response_for_upgrade(on_upgrade, slot))) {
+		pthread_mutex_lock(&lock);
+		slot->c = NULL;
+		pthread_mutex_unlock(&lock);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Upgrade", "websocket");
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+	ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	if (ret == MHD_NO) {
+		pthread_mutex_lock(&lock);
+		slot->c = NULL;
+		pthread_mutex_unlock(&lock);
+		return ws_error(c, 500, "internal",
+				"vpsd cannot upgrade this connection (no MHD_ALLOW_UPGRADE)");
+	}
+	return ret;
+}
