@@ -274,6 +274,42 @@ static unsigned int show_after(struct host *h, const char *name, json_t **out)
 	return 200;
 }
 
+/* The fields an action's body may have (NULL: the action checks its body itself). */
+static int action_fields(const char *action, json_t *body, struct err **err)
+{
+	static const struct {
+		const char *action, *fields[3];
+	} t[] = {
+		{ "start", { NULL } },	      { "restart", { NULL } },
+		{ "suspend", { NULL } },      { "unsuspend", { NULL } },
+		{ "destroy", { NULL } },      { "stop", { "force", "timeout", NULL } },
+		{ "exec", { "args", NULL } },
+	};
+	const char *k;
+	json_t *x;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (strcmp(t[i].action, action))
+			continue;
+		if (!json_is_object(body))
+			return err_make(err, EINVAL, "the body must be a JSON object");
+		json_object_foreach(body, k, x)
+		{
+			size_t j;
+
+			for (j = 0; t[i].fields[j] && strcmp(t[i].fields[j], k); j++)
+				;
+			if (!t[i].fields[j])
+				return err_make(
+					err, EINVAL, "`%s`: unknown field (%s takes %s)", k, action,
+					t[i].fields[0] ?
+						(t[i].fields[1] ? "force, timeout" : "args") :
+						"no body");
+		}
+	}
+	return 0;
+}
+
 static unsigned int work(struct host *h, const char *action, const char *name, json_t *body,
 			 const char *user, json_t **out)
 {
@@ -281,6 +317,8 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 	int r;
 
 	*out = NULL;
+	if ((r = action_fields(action, body, &e)) < 0)
+		return done(r, &e, out, 200);
 	if (!strcmp(action, "create"))
 		return done(life_create(h, body, out, &e), &e, out, 201);
 	if (!strcmp(action, "destroy")) {
@@ -500,7 +538,17 @@ static enum MHD_Result route_vps(struct host *h, struct MHD_Connection *c,
 			return reply(c, 200, out);
 		}
 		if (!strcmp(method, "PATCH")) {
-			if ((r = patch_allowed(p, body, &e)) < 0 ||
+			json_t *owner = json_object_get(body, "owner");
+
+			if (owner && (!json_is_string(owner) ||
+				      (strcmp(json_string_value(owner), AUTH_LOCAL_USER) &&
+				       !auth_user_exists(h, json_string_value(owner)))))
+				r = err_make(&e, EINVAL, "`owner`: no user named `%.40s`",
+					     json_is_string(owner) ? json_string_value(owner) :
+								     "?");
+			else
+				r = 0;
+			if (r < 0 || (r = patch_allowed(p, body, &e)) < 0 ||
 			    (r = life_set(h, name, body, &out, &e)) < 0)
 				return reply_err(c, r, &e);
 			return reply(c, 200, out);
@@ -519,8 +567,8 @@ static enum MHD_Result route_vps(struct host *h, struct MHD_Connection *c,
 			return reply_error(c, ENOSYS, "use GET to open the console");
 		if ((r = life_console(h, name, &out, &e)) < 0)
 			return reply_err(c, r, &e);
-		if (!json_is_string(json_object_get(out, "socket")) ||
-		    !(sock = strdup(json_string_value(json_object_get(out, "socket"))))) {
+		if (!json_is_string(json_object_get(out, "path")) ||
+		    !(sock = strdup(json_string_value(json_object_get(out, "path"))))) {
 			json_decref(out);
 			return reply_error(c, EBUSY, "the VPS has no console now");
 		}

@@ -20,7 +20,7 @@
 
 #define SESSION_TTL (8 * 3600)
 #define TOKEN_TTL_MIN 60
-#define TOKEN_TTL_MAX (366LL * 24 * 3600)
+#define TOKEN_TTL_MAX (365LL * 24 * 3600)
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 1024
 #define MAX_SOURCES 16
@@ -618,7 +618,7 @@ static json_t *token_row(sqlite3_stmt *st)
 {
 	json_t *src = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
 
-	return json_pack("{s:I, s:s, s:s, s:o, s:I, s:I, s:I*}", "id",
+	return json_pack("{s:I, s:s, s:s, s:o, s:I, s:I, s:o*}", "id",
 			 (json_int_t)sqlite3_column_int64(st, 0), "name",
 			 sqlite3_column_text(st, 1), "user", sqlite3_column_text(st, 2), "sources",
 			 src ? src : json_array(), "created",

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,6 +79,20 @@ static char *find_prog_dir(const char *self)
 		return strdup(dir);
 	snprintf(cand, sizeof(cand), "%s/..", dir); /* build tree: build/src/host -> build/src */
 	return realpath(cand, NULL);
+}
+
+/*
+ * vpsd blocks SIGTERM and SIGINT for sigwait() and ignores SIGPIPE; a
+ * child it forks (a keeper, a monitor, an exec into a container) starts
+ * with neither, as any program expects.
+ */
+static void child_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
 }
 
 int main(int argc, char **argv)
@@ -222,6 +237,13 @@ int main(int argc, char **argv)
 		pr_err("another vpsd runs on `%s`", data);
 		return 1;
 	}
+	/* before any thread starts: they all inherit the mask, and sigwait() below takes them */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_atfork(NULL, NULL, child_signals);
 	if (auth_init() < 0) {
 		pr_err("libsodium does not start");
 		return 1;
@@ -231,11 +253,6 @@ int main(int argc, char **argv)
 		pr_err("%s", err_msg(e));
 		return 1;
 	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	api = api_start_unix(&h, sock ? sock : sock_path, &e);
 	if (api && tcp) {
 		char addr[64];

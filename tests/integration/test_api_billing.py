@@ -173,6 +173,12 @@ def test_root_password_reset(vpsd):
     h = root.split(":")[1]
     assert h.startswith("$6$") and crypt.crypt("n3w-secret", h) == h, root
     assert crypt.crypt("old", h) != h
+    # what vpsd starts (the keeper, then the monitor) inherits neither its blocked SIGTERM/SIGINT nor
+    # its ignored SIGPIPE
+    pid = int((vpsd.run / "vps" / "pw1" / "keeper.pid").read_text())
+    st = open(f"/proc/{pid}/status").read()
+    sig = dict(line.split(":\t", 1) for line in st.splitlines() if line.startswith("Sig"))
+    assert not int(sig["SigBlk"], 16) & ((1 << 1) | (1 << 14)), sig
 
 
 def test_operations(vpsd):
