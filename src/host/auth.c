@@ -682,7 +682,8 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 				owner);
 
 	random_hex(secret);
-	src_text = json_dumps(sources ? sources : json_array(), JSON_COMPACT);
+	sources = sources ? json_incref(sources) : json_array();
+	src_text = json_dumps(sources, JSON_COMPACT);
 	db = store_lock(h->store);
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO tokens (user, name, hash, sources, created, expires) "
@@ -721,9 +722,10 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	free(src_text);
 	if (r == 0)
 		*out = json_pack("{s:I, s:O, s:s, s:s, s:O, s:I, s:I}", "id", (json_int_t)id,
-				 "name", name, "user", owner, "token", token, "sources",
-				 sources ? sources : json_array(), "created", (json_int_t)now,
-				 "expires", (json_int_t)(now + json_integer_value(ttl)));
+				 "name", name, "user", owner, "token", token, "sources", sources,
+				 "created", (json_int_t)now, "expires",
+				 (json_int_t)(now + json_integer_value(ttl)));
+	json_decref(sources);
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(token, sizeof(token));
 	return r;

@@ -31,6 +31,7 @@
 #include "host/ops.h"
 #include "host/reclaim.h"
 #include "host/usage.h"
+#include "host/ws.h"
 
 char *host_vps_dir(const struct host *h, const char *name, const char *leaf)
 {
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
 	}
 	pr_info("listening on %s", sock ? sock : sock_path);
 	sigwait(&mask, &sig);
+	ws_shutdown(); /* open consoles are told, and end, before their connections go */
 	api_stop(api);
 	api_stop(api_tcp);
 	usage_stop(&h);

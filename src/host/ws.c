@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@
 #define SEND_MS 30000 /* a write that cannot proceed this long ends the session */
 #define LINGER_MS 2000 /* after our close frame, wait this long for the client's */
 #define PENDING_MS 60000 /* a 101 queued this long ago and never upgraded: its slot is free */
+#define STOP_MS 5000 /* ws_shutdown() waits this long for the bridges to end */
 
 /* --- the frame format (pure) ------------------------------------------------------- */
 
@@ -204,8 +206,17 @@ struct pending {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ended = PTHREAD_COND_INITIALIZER; /* a bridge ended */
 static struct pending pending[WS_MAX_SESSIONS];
 static int sessions; /* bridges running */
+static bool stopping; /* ws_shutdown() was called: no new bridge */
+static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
+static int stop_fd = -1; /* an eventfd every bridge polls: readable once vpsd stops */
+
+static void stop_fd_init(void)
+{
+	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
 
 struct ws_conn {
 	int sock; /* the client: MHD's, closed only through MHD_upgrade_action() */
@@ -229,6 +240,28 @@ static void sessions_add(int n)
 {
 	pthread_mutex_lock(&lock);
 	sessions += n;
+	pthread_cond_broadcast(&ended);
+	pthread_mutex_unlock(&lock);
+}
+
+void ws_shutdown(void)
+{
+	struct timespec until;
+	uint64_t one = 1;
+
+	pthread_once(&stop_once, stop_fd_init);
+	pthread_mutex_lock(&lock);
+	stopping = true;
+	pthread_mutex_unlock(&lock);
+	if (stop_fd < 0 || write(stop_fd, &one, sizeof(one)) < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STOP_MS / 1000;
+	pthread_mutex_lock(&lock);
+	while (sessions > 0 && pthread_cond_timedwait(&ended, &lock, &until) == 0)
+		;
+	if (sessions > 0)
+		pr_warn("console websocket: %d session(s) did not end in time", sessions);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -242,13 +275,15 @@ static int send_all(int fd, const void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pf = { fd, POLLOUT, 0 };
-			int r = poll(&pf, 1, SEND_MS);
+			struct pollfd pf[2] = { { fd, POLLOUT, 0 }, { stop_fd, POLLIN, 0 } };
+			int r = poll(pf, 2, SEND_MS);
 
 			if (r < 0 && errno != EINTR)
 				return -errno;
 			if (r == 0)
 				return -ETIMEDOUT;
+			if (pf[1].revents)
+				return -ECANCELED; /* vpsd stops: no waiting on a slow client */
 			continue;
 		}
 		if (n < 0)
@@ -387,14 +422,18 @@ static struct ending pump(struct ws_conn *w)
 	if (w->in_len && !handle_input(w, &end)) /* what came along with the handshake */
 		return end;
 	for (;;) {
-		struct pollfd p[2] = { { w->sock, POLLIN, 0 }, { w->con, POLLIN, 0 } };
-		int n = poll(p, 2, PING_MS);
+		struct pollfd p[3] = { { w->sock, POLLIN, 0 },
+				       { w->con, POLLIN, 0 },
+				       { stop_fd, POLLIN, 0 } };
+		int n = poll(p, 3, PING_MS);
 		ssize_t len;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return (struct ending){ WS_INTERNAL, "poll failed" };
+		if (p[2].revents)
+			return (struct ending){ WS_GOING_AWAY, "vpsd is stopping" };
 		if (n == 0) {
 			if (log_now_ms() - w->heard > DEAD_MS)
 				return (struct ending){ WS_GOING_AWAY, "no answer to pings" };
@@ -432,17 +471,32 @@ static struct ending pump(struct ws_conn *w)
 	}
 }
 
-/* After our close frame: read (and drop) until the client's close, its hang-up or LINGER_MS. */
+/* After our close frame: drop what comes until the client's close, its hang-up or LINGER_MS. */
 static void linger(struct ws_conn *w)
 {
 	uint64_t until = log_now_ms() + LINGER_MS;
-	uint8_t buf[4096];
 
+	w->in_len = 0;
 	for (uint64_t now; (now = log_now_ms()) < until;) {
 		struct pollfd p = { w->sock, POLLIN, 0 };
+		struct ws_frame f;
+		ssize_t len;
+		int n;
 
-		if (poll(&p, 1, (int)(until - now)) <= 0 || recv(w->sock, buf, sizeof(buf), 0) <= 0)
+		if (poll(&p, 1, (int)(until - now)) <= 0)
 			return;
+		len = recv(w->sock, w->in + w->in_len, w->in_cap - w->in_len, MSG_DONTWAIT);
+		if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR))
+			return;
+		w->in_len += len > 0 ? len : 0;
+		while ((n = ws_parse(w->in, w->in_len, &f)) > 0) {
+			if (f.opcode == WS_CLOSE)
+				return;
+			memmove(w->in, w->in + n, w->in_len - n);
+			w->in_len -= n;
+		}
+		if (n < 0 || w->in_len == w->in_cap)
+			return; /* garbage, or a frame too large to wait for */
 	}
 }
 
@@ -462,7 +516,8 @@ static void *bridge(void *arg)
 	}
 	if (end.code) {
 		send_close(w, end.code, end.why);
-		linger(w);
+		if (!__atomic_load_n(&stopping, __ATOMIC_RELAXED))
+			linger(w);
 	}
 	pr_debug("console websocket on `%s` ended: %s", w->path, end.why);
 	MHD_upgrade_action(w->urh, MHD_UPGRADE_ACTION_CLOSE);
@@ -487,10 +542,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 
 	(void)con_cls;
 	pthread_mutex_lock(&lock);
-	mine = slot->c == c; /* else the slot expired and went to another handshake */
+	mine = slot->c == c && !stopping; /* else the slot expired and went to another one */
+	if (slot->c == c)
+		slot->c = NULL;
 	if (mine) {
 		memcpy(path, slot->path, sizeof(path));
-		slot->c = NULL;
 		sessions++;
 	}
 	pthread_mutex_unlock(&lock);
@@ -537,7 +593,7 @@ static struct pending *pending_claim(struct MHD_Connection *c, const char *path)
 		else if (!slot)
 			slot = &pending[i];
 	}
-	if (slot && sessions + waiting < WS_MAX_SESSIONS) {
+	if (slot && !stopping && sessions + waiting < WS_MAX_SESSIONS) {
 		slot->c = c;
 		slot->since = now;
 		snprintf(slot->path, sizeof(slot->path), "%s", path);
@@ -602,6 +658,9 @@ enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_pa
 		return ws_error(c, 403, "forbidden", "`Origin`: not the same host as `Host`");
 	if (strlen(console_sock_path) >= sizeof(pending[0].path))
 		return ws_error(c, 500, "internal", "the console socket's path is too long");
+	pthread_once(&stop_once, stop_fd_init);
+	if (stop_fd < 0)
+		return ws_error(c, 500, "internal", "no eventfd for the console session");
 	if (!(slot = pending_claim(c, console_sock_path)))
 		return ws_error(c, 429, "rate_limited", "too many console sessions");
 	if (sodium_init() < 0 || !(r = MHD_create_response_for_upgrade(on_upgrade, slot))) {

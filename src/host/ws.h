@@ -86,4 +86,11 @@ bool ws_origin_ok(const char *origin, const char *host);
  */
 enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path);
 
+/*
+ * Before MHD_stop_daemon(): end every session (close 1001 to its client)
+ * and wait for the bridges, at most 5 s, so none touches a connection the
+ * daemon has freed. Later handshakes are refused.
+ */
+void ws_shutdown(void);
+
 #endif
