@@ -4,6 +4,8 @@
  * as the docker and incus clients do) or, with --url, over TCP. One request
  * per call; the CLI makes few. The server's error body
  * `{"error": {"code", "message"}}` becomes the err's message as it is.
+ * Over the socket the caller is root; over TCP it is whoever $VPS_TOKEN
+ * (`vps token create`) belongs to, sent as a bearer token.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,7 +76,8 @@ int api(const char *method, const char *path, json_t *body, json_t **reply, stru
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	struct buf in = { NULL, 0 };
-	char *url = NULL, *out = NULL;
+	char *url = NULL, *out = NULL, *auth = NULL;
+	const char *token = getenv("VPS_TOKEN");
 	json_t *j = NULL;
 	long status = 0;
 	json_error_t je;
@@ -104,6 +107,13 @@ int api(const char *method, const char *path, json_t *body, json_t **reply, stru
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &in);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "vps-cli");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (cli_target.url && token && *token) {
+		if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+			r = err_make(err, ENOMEM, "request");
+			goto done;
+		}
+		hdrs = curl_slist_append(hdrs, auth);
+	}
 	if (body) {
 		out = json_dumps(body, JSON_COMPACT);
 		if (!out) {
@@ -142,6 +152,7 @@ done:
 	curl_easy_cleanup(c);
 	free(url);
 	free(out);
+	free(auth);
 	free(in.data);
 	return r;
 }

@@ -71,6 +71,30 @@ static const struct flag *flag_lookup(const struct flag *flags, const char *name
 	return NULL;
 }
 
+/* A flag with a one-letter name: `-n 20` or `-n20` (as tail and head take it). */
+static int short_flag(struct argp *p, const struct flag *flags, const char *a, const char **name,
+		      const char **val)
+{
+	const struct flag *f = flag_lookup(flags, a + 1, 1);
+
+	if (!f || (a[2] && !f->value)) {
+		usage_err(p->cmd, "unknown flag `%s`", a);
+		return ARGP_ERR;
+	}
+	*name = f->name;
+	if (!f->value)
+		return ARGP_FLAG;
+	if (a[2]) {
+		*val = a + 2;
+	} else if (p->i < p->argc) {
+		*val = p->argv[p->i++];
+	} else {
+		usage_err(p->cmd, "-%s: needs a value", f->name);
+		return ARGP_ERR;
+	}
+	return ARGP_FLAG;
+}
+
 int argp_next(struct argp *p, const struct flag *flags, const char **name, const char **val)
 {
 	const struct flag *f;
@@ -93,14 +117,12 @@ again:
 	}
 	if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 		return ARGP_HELP;
-	if (a[1] != '-') {
-		usage_err(p->cmd, "unknown flag `%s`", a);
-		return ARGP_ERR;
-	}
+	if (a[1] != '-')
+		return short_flag(p, flags, a, name, val);
 	a += 2;
 	eq = strchr(a, '=');
 	len = eq ? (size_t)(eq - a) : strlen(a);
-	f = flag_lookup(flags, a, len);
+	f = len > 1 ? flag_lookup(flags, a, len) : NULL; /* one letter: -n only */
 	if (!f)
 		f = flag_lookup(global_flags, a, len);
 	if (!f) {

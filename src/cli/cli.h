@@ -11,6 +11,8 @@
  *   vps.c      main, the command table, the VPS lifecycle commands
  *   attach.c   console and exec
  *   admin.c    host, policies, events, templates, plans
+ *   net.c      networks
+ *   users.c    users, tokens, audit, operations, root passwords
  * Exit status: 0 done, 1 the operation failed (the server's message is
  * printed), 2 bad usage; `vps exec` exits with the command's status.
  */
@@ -40,7 +42,7 @@ extern struct cli_target cli_target;
 /* ---- args.c ---- */
 
 struct flag {
-	const char *name; /* without the dashes: "ram" */
+	const char *name; /* without the dashes: "ram"; one letter: a short flag (-n) */
 	bool value; /* takes a value (--ram 1G or --ram=1G) */
 };
 
@@ -140,5 +142,10 @@ int cmd_events(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_net(int argc, char **argv); /* net.c */
+int cmd_user(int argc, char **argv); /* users.c */
+int cmd_token(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_op(int argc, char **argv);
+int cmd_passwd(int argc, char **argv);
 
 #endif

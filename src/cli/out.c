@@ -55,8 +55,13 @@ static bool is_size_key(const char *key)
 
 static bool is_time_key(const char *key)
 {
-	return key && (!strcmp(key, "created") || !strcmp(key, "started") || !strcmp(key, "time") ||
-		       !strcmp(key, "at"));
+	static const char *const times[] = { "created", "started", "finished",	"expires",
+					     "time",	"at",	   "last_used", NULL };
+
+	for (size_t i = 0; key && times[i]; i++)
+		if (!strcmp(key, times[i]))
+			return true;
+	return false;
 }
 
 void cell_text(const char *key, json_t *v, char *buf, size_t len)
@@ -65,6 +70,10 @@ void cell_text(const char *key, json_t *v, char *buf, size_t len)
 	json_t *e;
 	size_t i;
 
+	if (!v) { /* a row without this column */
+		snprintf(buf, len, "-");
+		return;
+	}
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		snprintf(buf, len, "%s", json_string_value(v));

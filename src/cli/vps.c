@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * `vps`: main, the command table and the VPS lifecycle commands (create,
- * list, show, start, stop, restart, destroy, set). Each command parses its
+ * list, show, start, stop, restart, destroy, suspend, unsuspend, set). Each command parses its
  * flags into the API body (args.c), makes one request (api.c) and prints
  * the reply (out.c). The habits are incus's and vzctl's: `vps start web1`,
  * `vps set web1 ram=1G`, no confirmation prompts, plain tables.
@@ -28,8 +28,12 @@ static const char usage_main[] =
 	"  reinstall NAME [--template T]  a fresh disk from a template; new password, keys\n"
 	"  set NAME KEY=VALUE...          change ram, swap, cpus, disk, io, bw, hostname,\n"
 	"                                 owner, onboot: stored, and live where it can be\n"
+	"  set NAME --plan P              take plan P's limits\n"
+	"  suspend|unsuspend NAME...      stop it and keep its owner from starting it; undo\n"
+	"  passwd NAME                    root's password (read from standard input)\n"
 	"  console NAME                   attach to the console (Ctrl-] detaches)\n"
 	"  exec NAME -- CMD [ARG...]      run a command inside a ct; exits with its status\n"
+	"  op ID                          one long operation (?async=1): state, result\n"
 	"The host:\n"
 	"  host [--format json]           the host report\n"
 	"  policy list|set RES MODE [R]   resource policies: reserve, oversell, thin\n"
@@ -37,8 +41,13 @@ static const char usage_main[] =
 	"  template list                  templates\n"
 	"  plan list|create|delete        plans (named sets of limits)\n"
 	"  net list|create|delete         networks: bridge, NAT, address pools\n"
+	"Access:\n"
+	"  user list|add|passwd|rm        users of the panel and the API, and their roles\n"
+	"  token list|create|rm           API tokens (for scripts over TCP)\n"
+	"  audit [-n N]                   who changed what, and every login attempt\n"
 	"\n"
 	"vpsd's socket: --socket PATH, else $VPS_SOCKET, else " DEFAULT_SOCKET ".\n"
+	"With --url, $VPS_TOKEN is sent as the API token (`vps token create`).\n"
 	"`vps COMMAND --help` describes each command. Exit status: 0 done, 1 failed,\n"
 	"2 bad usage; exec: the command's.\n";
 
@@ -68,11 +77,18 @@ static const char usage_stop[] =
 	"usage: vps stop [--force] [--timeout SECONDS] NAME...\n"
 	"Asks the guest to power off; after the timeout (default: the daemon's) it is\n"
 	"killed. --force kills it at once.\n";
+static const char usage_suspend[] =
+	"usage: vps suspend NAME...\n"
+	"Stops the VPS; its owner can no longer start it until `vps unsuspend`.\n";
+static const char usage_unsuspend[] = "usage: vps unsuspend NAME...\n";
 static const char usage_set[] =
 	"usage: vps set NAME KEY=VALUE...\n"
+	"       vps set NAME --plan P\n"
 	"Keys: ram, swap, disk, bw (sizes: 512M, 2G), cpus (1.5), io (10 to 1000),\n"
 	"hostname, owner, onboot (true|false). Always stored; applied to a running VPS\n"
-	"where its kind can, and the rest at its next start (the reply says which).\n";
+	"where its kind can, and the rest at its next start (the reply says which).\n"
+	"--plan moves the VPS to plan P: it takes the plan's limits, if the host has\n"
+	"room for them.\n";
 
 /* ---- create ---- */
 
@@ -305,7 +321,20 @@ static int cmd_show(int argc, char **argv)
 	return 0;
 }
 
-/* ---- start, stop, restart, destroy: one request per name ---- */
+/* ---- start, stop, restart, destroy, suspend, unsuspend: one request per name ---- */
+
+static const char *const done_words[][2] = {
+	{ "start", "started" },	    { "stop", "stopped" },	{ "restart", "restarted" },
+	{ "destroy", "destroyed" }, { "suspend", "suspended" }, { "unsuspend", "unsuspended" },
+};
+
+static const char *done_word(const char *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(done_words); i++)
+		if (!strcmp(cmd, done_words[i][0]))
+			return done_words[i][1];
+	return cmd;
+}
 
 static int lifecycle(const char *cmd, const char *usage, int argc, char **argv)
 {
@@ -370,12 +399,7 @@ static int lifecycle(const char *cmd, const char *usage, int argc, char **argv)
 			continue;
 		}
 		json_decref(reply);
-		printf("%s %s\n",
-		       del	     ? "destroyed" :
-		       stop	     ? "stopped" :
-		       cmd[0] == 's' ? "started" :
-				       "restarted",
-		       names[i]);
+		printf("%s %s\n", done_word(cmd), names[i]);
 	}
 out:
 	json_decref(body);
@@ -400,6 +424,16 @@ static int cmd_restart(int argc, char **argv)
 static int cmd_destroy(int argc, char **argv)
 {
 	return lifecycle("destroy", usage_destroy, argc, argv);
+}
+
+static int cmd_suspend(int argc, char **argv)
+{
+	return lifecycle("suspend", usage_suspend, argc, argv);
+}
+
+static int cmd_unsuspend(int argc, char **argv)
+{
+	return lifecycle("unsuspend", usage_unsuspend, argc, argv);
 }
 
 /* ---- reinstall ---- */
@@ -548,9 +582,28 @@ static void print_set(const char *name, json_t *body, json_t *live)
 	putchar('\n');
 }
 
+/* `vps set NAME --plan P`: the plan action, which takes the plan's figures. */
+static int set_plan(const char *name, const char *plan)
+{
+	json_t *body = json_pack("{s:s}", "plan", plan), *reply;
+	struct err *err = NULL;
+	char path[80];
+	int r;
+
+	snprintf(path, sizeof(path), "/vps/%s/plan", name);
+	r = api("POST", path, body, &reply, &err);
+	json_decref(body);
+	if (r < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	printf("updated %s (plan %s)\n", name, plan);
+	return 0;
+}
+
 static int cmd_set(int argc, char **argv)
 {
-	const char *name = NULL, *f, *v;
+	static const struct flag flags[] = { { "plan", true }, { NULL, false } };
+	const char *name = NULL, *plan = NULL, *f, *v;
 	json_t *body = json_object(), *reply = NULL;
 	struct err *err = NULL;
 	char path[64];
@@ -558,7 +611,7 @@ static int cmd_set(int argc, char **argv)
 	int t, r = 0;
 
 	argp_init(&p, "set", argc, argv);
-	while (!r && (t = argp_next(&p, NULL, &f, &v)) != ARGP_END) {
+	while (!r && (t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
 		const struct field *fd;
 		char key[32];
 		const char *eq;
@@ -568,6 +621,10 @@ static int cmd_set(int argc, char **argv)
 		} else if (t == ARGP_HELP) {
 			fputs(usage_set, stdout);
 			goto out;
+		} else if (t == ARGP_FLAG) {
+			if (!*v || strlen(v) > 64 || strpbrk(v, "/\n\r"))
+				r = usage_err("set", "--plan: `%s` is not a plan name", v);
+			plan = v;
 		} else if (!name) {
 			r = check_name("set", "NAME", v);
 			name = v;
@@ -589,6 +646,14 @@ static int cmd_set(int argc, char **argv)
 		goto out;
 	if ((r = check_name("set", "NAME", name)))
 		goto out;
+	if (plan && json_object_size(body)) {
+		r = usage_err("set", "--plan: cannot be combined with KEY=VALUE");
+		goto out;
+	}
+	if (plan) {
+		r = set_plan(name, plan);
+		goto out;
+	}
 	if (!json_object_size(body)) {
 		r = usage_err("set", "nothing to set (KEY=VALUE...)");
 		goto out;
@@ -619,7 +684,10 @@ static const struct command {
 	{ "exec", NULL, cmd_exec },	      { "host", NULL, cmd_host },
 	{ "events", NULL, cmd_events },	      { "template", NULL, cmd_template },
 	{ "plan", NULL, cmd_plan },	      { "net", "network", cmd_net },
-	{ "policy", NULL, cmd_policy },
+	{ "policy", NULL, cmd_policy },	      { "suspend", NULL, cmd_suspend },
+	{ "unsuspend", NULL, cmd_unsuspend }, { "passwd", NULL, cmd_passwd },
+	{ "user", NULL, cmd_user },	      { "token", NULL, cmd_token },
+	{ "audit", NULL, cmd_audit },	      { "op", NULL, cmd_op },
 };
 
 int main(int argc, char **argv)

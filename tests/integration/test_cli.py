@@ -181,7 +181,7 @@ def test_lifecycle(vpsd, name, tmp_path):
     assert table[0].split() == ["NAME", "KIND", "ENGINE", "STATE", "RAM", "CPUS", "DISK",
                                 "OWNER"]
     row = next(line.split() for line in table[1:] if line.split()[0] == name)
-    assert row == [name, "ct", "ctm", "stopped", "128M", "1", "64M", "admin"]
+    assert row == [name, "ct", "ctm", "stopped", "128M", "1", "64M", "root"]
     rows = json.loads(ok("list", "--format", "json", sock=s))
     mine = next(v for v in rows if v["name"] == name)
     assert mine["ram"] == 128 << 20 and mine["swap"] == 64 << 20 and mine["io_weight"] == 500

@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Who may do what on vpsd: `vps user` (accounts and their roles), `vps token`
+ * (API tokens for scripts over TCP), `vps audit` (the record of every change
+ * and login), `vps op` (one long operation started with ?async=1), and
+ * `vps passwd` (a VPS's root password). Over the unix socket the caller is
+ * root, the administrator; the daemon judges the rest.
+ *
+ * Passwords never go on the command line, where `ps` shows them: they are
+ * one line of standard input, or typed twice without echo when standard
+ * input is a terminal (passwd(1)'s habit).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "cli/cli.h"
+#include "common/cleanup.h"
+
+#define PASSWORD_MAX 1024 /* bytes of UTF-8, as the daemon counts them */
+#define EXPIRES_MIN 60 /* s: the contract's range of expires_in */
+#define EXPIRES_MAX 31536000 /* 365 days */
+
+static const char usage_user[] =
+	"usage: vps user list [--format table|json]\n"
+	"       vps user add NAME --role admin|customer [--password-stdin]\n"
+	"       vps user passwd NAME [--password-stdin]\n"
+	"       vps user rm NAME\n"
+	"Accounts of the panel and the API. An admin manages the host and every VPS;\n"
+	"a customer sees and runs only their own. The password (8 to 1024 characters)\n"
+	"is read from standard input: typed twice without echo on a terminal, else its\n"
+	"first line (--password-stdin: always the line). A user who owns a VPS cannot\n"
+	"be removed.\n";
+static const char usage_token[] =
+	"usage: vps token list [--format table|json]\n"
+	"       vps token create NAME --expires DURATION [--source CIDR]... [--user USER]\n"
+	"                        [--format table|json]\n"
+	"       vps token rm ID\n"
+	"API tokens, sent as `Authorization: Bearer TOKEN` over TCP. DURATION is a\n"
+	"number with s, m, h, d or w (3600s, 12h, 30d), from 60 s to 365 days.\n"
+	"--source limits the addresses the token is taken from (10.0.0.0/8, ::1/128);\n"
+	"repeat it for more. --user makes the token for another user. The token is\n"
+	"printed once, on standard output; it cannot be shown again.\n";
+static const char usage_audit[] =
+	"usage: vps audit [-n N] [--format table|json]\n"
+	"The audit log: every request that changes something and every login attempt,\n"
+	"with who made it, from where, and the status it got. -n: at most N entries.\n";
+static const char usage_op[] =
+	"usage: vps op ID [--format table|json]\n"
+	"One long operation (started with ?async=1): its VPS, action, state (running,\n"
+	"done or failed), and its result or error.\n";
+static const char usage_passwd[] =
+	"usage: vps passwd NAME [--password-stdin]\n"
+	"Sets the root password of the VPS: a running ct through the container, a\n"
+	"stopped VPS on its disk. The password is read from standard input: typed\n"
+	"twice without echo on a terminal, else its first line.\n";
+
+/* ---- passwords from standard input ---- */
+
+static struct termios saved_tty;
+static volatile sig_atomic_t echo_off;
+
+/* ^C at the prompt: give the terminal its echo back before dying of the signal. */
+static void restore_echo(int sig)
+{
+	if (echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* One line of stdin without its newline, or NULL at end of input. */
+static char *read_line(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	return line;
+}
+
+static char *prompt_line(const char *prompt)
+{
+	struct sigaction sa = { .sa_handler = restore_echo }, old_int, old_term;
+	struct termios t;
+	char *line;
+
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+		return read_line();
+	t = saved_tty;
+	t.c_lflag &= ~(tcflag_t)ECHO;
+	t.c_lflag |= ECHONL;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0;
+	line = read_line();
+	if (echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	echo_off = 0;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return line;
+}
+
+static void free_secret(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+/*
+ * The password for `what` ("user `alice`"), between min and PASSWORD_MAX
+ * characters: prompted twice on a terminal unless line_only, else stdin's
+ * first line. 0 and *out (free_secret it), or a usage error.
+ */
+static int read_password(const char *cmd, const char *what, size_t min, bool line_only, char **out)
+{
+	char prompt[128], *pw, *again;
+	size_t n;
+
+	*out = NULL;
+	if (!line_only && isatty(STDIN_FILENO)) {
+		snprintf(prompt, sizeof(prompt), "New password for %s: ", what);
+		if (!(pw = prompt_line(prompt)))
+			return usage_err(cmd, "password: no password typed");
+		again = prompt_line("Again: ");
+		if (!again || strcmp(pw, again)) {
+			free_secret(pw);
+			free_secret(again);
+			return usage_err(cmd, "password: the two do not match");
+		}
+		free_secret(again);
+	} else if (!(pw = read_line())) {
+		return usage_err(cmd, "password: nothing on standard input (give it as a line)");
+	}
+	n = strlen(pw);
+	if (n < min || n > PASSWORD_MAX) {
+		free_secret(pw);
+		return usage_err(cmd, "password: must be %zu to %d characters (not %zu)", min,
+				 PASSWORD_MAX, n);
+	}
+	*out = pw;
+	return 0;
+}
+
+/* A body {key: password}, or NULL when it is not UTF-8 (json_string refuses it). */
+static json_t *password_body(const char *key, const char *pw)
+{
+	json_t *v = json_string(pw);
+
+	return v ? json_pack("{s:o}", key, v) : NULL;
+}
+
+/* ---- checks of shape ---- */
+
+/* User names: 1-32 of a-z 0-9 _ . -, starting with a letter (a login name). */
+static int check_user(const char *cmd, const char *what, const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return usage_err(cmd, "missing %s", what);
+	n = strlen(s);
+	if (n < 1 || n > 32 || s[0] < 'a' || s[0] > 'z' ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
+		return usage_err(cmd,
+				 "%s%s`%s`: not a user name (1-32 of a-z, 0-9, _, . and -, "
+				 "starting with a letter)",
+				 what[0] == '-' ? what : "", what[0] == '-' ? ": " : "", s);
+	return 0;
+}
+
+/* Token and operation ids: what the daemon hands out, letters, digits and -. */
+static int check_id(const char *cmd, const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return usage_err(cmd, "missing ID");
+	n = strlen(s);
+	if (n < 1 || n > 64 ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n)
+		return usage_err(cmd, "`%s`: not an id", s);
+	return 0;
+}
+
+/* 30d, 12h, 90m, 3600s, 2w or a bare number of seconds. */
+static int parse_duration(const char *s, long *secs)
+{
+	static const struct {
+		char unit;
+		long mult;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 } };
+	char *end;
+	long n;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || n > EXPIRES_MAX)
+		return -ERANGE;
+	if (!*end) {
+		*secs = n;
+		return 0;
+	}
+	if (end[1])
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (*end == units[i].unit) {
+			*secs = n * units[i].mult; /* n <= EXPIRES_MAX: no overflow in a long */
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* ADDR/LEN, IPv4 or IPv6; a bare address is the one host (/32, /128). */
+static int put_cidr(const char *cmd, const char *v, json_t *list)
+{
+	unsigned char addr[16];
+	char host[INET6_ADDRSTRLEN], cidr[INET6_ADDRSTRLEN + 8], *end;
+	const char *slash = strchr(v, '/');
+	size_t hlen = slash ? (size_t)(slash - v) : strlen(v);
+	bool v6 = memchr(v, ':', hlen) != NULL;
+	long len = v6 ? 128 : 32;
+
+	if (hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
+		goto bad;
+	if (slash) {
+		errno = 0;
+		len = strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || slash[1] < '0' || slash[1] > '9' || len < 0 ||
+		    len > (v6 ? 128 : 32))
+			goto bad;
+	}
+	snprintf(cidr, sizeof(cidr), "%s/%ld", host, len);
+	json_array_append_new(list, json_string(cidr));
+	return 0;
+bad:
+	return usage_err(cmd, "--source: `%s` is not an address or ADDR/LEN (10.0.0.0/8, ::1/128)",
+			 v);
+}
+
+/* ---- vps user ---- */
+
+static const char *const user_cols[] = { "name", "role", "created", NULL };
+
+static int user_write(const char *sub, const char *name, const char *role, bool line_only)
+{
+	char cmd[32], what[64], path[64];
+	struct err *err = NULL;
+	json_t *body, *reply;
+	char *pw;
+	int r;
+
+	snprintf(cmd, sizeof(cmd), "user %s", sub);
+	snprintf(what, sizeof(what), "user `%s`", name);
+	if ((r = read_password(cmd, what, 8, line_only, &pw)))
+		return r;
+	body = password_body("password", pw);
+	free_secret(pw);
+	if (!body)
+		return usage_err(cmd, "password: not valid UTF-8");
+	if (role) {
+		json_object_set_new(body, "name", json_string(name));
+		json_object_set_new(body, "role", json_string(role));
+		r = api("POST", "/users", body, &reply, &err);
+	} else {
+		snprintf(path, sizeof(path), "/users/%s", name);
+		r = api("PATCH", path, body, &reply, &err);
+	}
+	json_decref(body);
+	if (r < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	if (role)
+		printf("created user %s (%s)\n", name, role);
+	else
+		printf("changed the password of user %s\n", name);
+	return 0;
+}
+
+int cmd_user(int argc, char **argv)
+{
+	static const struct flag flags[] = {
+		{ "format", true },
+		{ "role", true },
+		{ "password-stdin", false },
+		{ NULL, false },
+	};
+	const char *sub = argc > 0 ? argv[0] : NULL, *name = NULL, *role = NULL, *f, *v;
+	bool json = false, line_only = false;
+	struct err *err = NULL;
+	char cmd[32], path[64];
+	json_t *reply;
+	struct argp p;
+	int t;
+
+	if (!sub || sub[0] == '-') {
+		if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h")))
+			return fputs(usage_user, stdout), 0;
+		return usage_err("user", "missing list, add, passwd or rm");
+	}
+	if (!strcmp(sub, "ls"))
+		sub = "list";
+	else if (!strcmp(sub, "delete"))
+		sub = "rm";
+	if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "rm"))
+		return usage_err("user", "unknown user command `%s`", sub);
+	snprintf(cmd, sizeof(cmd), "user %s", sub);
+	argp_init(&p, cmd, argc - 1, argv + 1);
+	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
+		if (t == ARGP_ERR)
+			return EXIT_USAGE;
+		if (t == ARGP_HELP)
+			return fputs(usage_user, stdout), 0;
+		if (t == ARGP_POS) {
+			if (name || !strcmp(sub, "list"))
+				return usage_err(cmd, "unexpected argument `%s`", v);
+			name = v;
+		} else if (!strcmp(f, "format")) {
+			if (strcmp(sub, "list"))
+				return usage_err(cmd, "--format: only for `user list`");
+			if (parse_format(cmd, v, &json))
+				return EXIT_USAGE;
+		} else if (!strcmp(f, "role")) {
+			if (strcmp(sub, "add"))
+				return usage_err(cmd, "--role: only for `user add`");
+			if (strcmp(v, "admin") && strcmp(v, "customer"))
+				return usage_err(cmd, "--role: `%s` is not admin or customer", v);
+			role = v;
+		} else if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
+			line_only = true;
+		} else {
+			return usage_err(cmd, "--%s: only for `user add` and `user passwd`", f);
+		}
+	}
+	if (!strcmp(sub, "list")) {
+		if (api("GET", "/users", NULL, &reply, &err) < 0)
+			return fail_err(&err);
+		if (json)
+			print_json(reply);
+		else
+			print_table(as_list(reply), user_cols);
+		json_decref(reply);
+		return 0;
+	}
+	if ((t = check_user(cmd, "NAME", name)))
+		return t;
+	if (!strcmp(sub, "add") && !role)
+		return usage_err(cmd, "--role: required (admin or customer)");
+	if (strcmp(sub, "rm"))
+		return user_write(sub, name, role, line_only);
+	snprintf(path, sizeof(path), "/users/%s", name);
+	if (api("DELETE", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	printf("removed user %s\n", name);
+	return 0;
+}
+
+/* ---- vps token ---- */
+
+static const char *const token_cols[] = { "id",	     "name",	"user",	     "created",
+					  "expires", "sources", "last_used", NULL };
+
+static int token_create(const char *name, json_t *body, bool json)
+{
+	struct err *err = NULL;
+	char when[64], id[80];
+	json_t *reply;
+
+	json_object_set_new(body, "name", json_string(name));
+	if (api("POST", "/tokens", body, &reply, &err) < 0)
+		return fail_err(&err);
+	if (json) {
+		print_json(reply);
+	} else {
+		/* the secret alone on stdout, for TOKEN=$(vps token create ...) */
+		printf("%s\n", json_string_value(json_object_get(reply, "token")) ?: "");
+		cell_text("expires", json_object_get(reply, "expires"), when, sizeof(when));
+		cell_text("id", json_object_get(reply, "id"), id, sizeof(id));
+		fprintf(stderr,
+			"token %s (id %s, user %s) expires %s; it is shown only this once\n", name,
+			id, json_string_value(json_object_get(reply, "user")) ?: "-", when);
+	}
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_token(int argc, char **argv)
+{
+	static const struct flag flags[] = {
+		{ "format", true }, { "expires", true }, { "source", true },
+		{ "user", true },   { NULL, false },
+	};
+	const char *sub = argc > 0 ? argv[0] : NULL, *arg = NULL, *f, *v;
+	json_t *body = json_object(), *sources = json_array(), *reply = NULL;
+	bool json = false, create;
+	struct err *err = NULL;
+	char cmd[32], path[96];
+	long expires = 0;
+	struct argp p;
+	int t, r = 0;
+
+	if (!sub || sub[0] == '-') {
+		if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h")))
+			fputs(usage_token, stdout);
+		else
+			r = usage_err("token", "missing list, create or rm");
+		goto out;
+	}
+	if (!strcmp(sub, "ls"))
+		sub = "list";
+	else if (!strcmp(sub, "delete"))
+		sub = "rm";
+	if (strcmp(sub, "list") && strcmp(sub, "create") && strcmp(sub, "rm")) {
+		r = usage_err("token", "unknown token command `%s`", sub);
+		goto out;
+	}
+	create = !strcmp(sub, "create");
+	snprintf(cmd, sizeof(cmd), "token %s", sub);
+	argp_init(&p, cmd, argc - 1, argv + 1);
+	while (!r && (t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
+		if (t == ARGP_ERR) {
+			r = EXIT_USAGE;
+		} else if (t == ARGP_HELP) {
+			fputs(usage_token, stdout);
+			goto out;
+		} else if (t == ARGP_POS) {
+			if (arg || !strcmp(sub, "list"))
+				r = usage_err(cmd, "unexpected argument `%s`", v);
+			arg = v;
+		} else if (!strcmp(f, "format")) {
+			r = !strcmp(sub, "rm") ? usage_err(cmd, "--format: not for `token rm`") :
+						 parse_format(cmd, v, &json);
+		} else if (!create) {
+			r = usage_err(cmd, "--%s: only for `token create`", f);
+		} else if (!strcmp(f, "expires")) {
+			int e = parse_duration(v, &expires);
+
+			if (e == -EINVAL)
+				r = usage_err(cmd,
+					      "--expires: `%s` is not a duration (30d, 12h, "
+					      "3600s)",
+					      v);
+			else if (e < 0 || expires < EXPIRES_MIN || expires > EXPIRES_MAX)
+				r = usage_err(cmd,
+					      "--expires: `%s` is out of range (60 s to 365 days)",
+					      v);
+		} else if (!strcmp(f, "source")) {
+			r = put_cidr(cmd, v, sources);
+		} else if (!(r = check_user(cmd, "--user", v))) {
+			json_object_set_new(body, "user", json_string(v));
+		}
+	}
+	if (r)
+		goto out;
+	if (!strcmp(sub, "list")) {
+		if (api("GET", "/tokens", NULL, &reply, &err) < 0) {
+			r = fail_err(&err);
+			goto out;
+		}
+		if (json) {
+			print_json(reply);
+		} else {
+			json_t *row;
+			size_t i;
+
+			/* "used" is a time here but a size in the host report: renamed */
+			json_array_foreach(as_list(reply), i, row)
+			{
+				json_object_set(row, "last_used", json_object_get(row, "used"));
+			}
+			print_table(as_list(reply), token_cols);
+		}
+		goto out;
+	}
+	if (create) {
+		if (!arg) {
+			r = usage_err(cmd, "missing NAME");
+		} else if (!*arg || strlen(arg) > 64 || strpbrk(arg, "\n\r")) {
+			r = usage_err(cmd, "`%s`: a token name is one line of 1 to 64 characters",
+				      arg);
+		} else if (!expires) {
+			r = usage_err(cmd, "--expires: required (30d, 12h, 3600s)");
+		} else {
+			json_object_set_new(body, "expires_in", json_integer(expires));
+			if (json_array_size(sources))
+				json_object_set(body, "sources", sources);
+			r = token_create(arg, body, json);
+		}
+		goto out;
+	}
+	if ((r = check_id(cmd, arg)))
+		goto out;
+	snprintf(path, sizeof(path), "/tokens/%s", arg);
+	if (api("DELETE", path, NULL, &reply, &err) < 0) {
+		r = fail_err(&err);
+		goto out;
+	}
+	printf("removed token %s\n", arg);
+out:
+	json_decref(reply);
+	json_decref(sources);
+	json_decref(body);
+	return r;
+}
+
+/* ---- vps audit ---- */
+
+int cmd_audit(int argc, char **argv)
+{
+	static const char *const cols[] = { "time", "user",   "source", "method",
+					    "path", "status", NULL };
+	static const struct flag flags[] = { { "n", true }, { "format", true }, { NULL, false } };
+	struct err *err = NULL;
+	const char *f, *v;
+	char path[64] = "/audit";
+	bool json = false;
+	json_t *reply;
+	struct argp p;
+	int t;
+
+	argp_init(&p, "audit", argc, argv);
+	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
+		if (t == ARGP_ERR)
+			return EXIT_USAGE;
+		if (t == ARGP_HELP)
+			return fputs(usage_audit, stdout), 0;
+		if (t == ARGP_POS)
+			return usage_err("audit", "unexpected argument `%s`", v);
+		if (!strcmp(f, "format")) {
+			if (parse_format("audit", v, &json))
+				return EXIT_USAGE;
+		} else {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(v, &end, 10);
+			if (!*v || *end || errno || n < 1 || n > 100000)
+				return usage_err("audit", "-n: `%s` is not a number (1 to 100000)",
+						 v);
+			snprintf(path, sizeof(path), "/audit?limit=%ld", n);
+		}
+	}
+	if (api("GET", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (json)
+		print_json(reply);
+	else
+		print_table(as_list(reply), cols);
+	json_decref(reply);
+	return 0;
+}
+
+/* ---- vps op ---- */
+
+int cmd_op(int argc, char **argv)
+{
+	static const char *const order[] = { "id",	"vps",	    "action", "user",	"state",
+					     "created", "finished", "error",  "result", NULL };
+	static const struct flag flags[] = { { "format", true }, { NULL, false } };
+	const char *id = NULL, *f, *v;
+	struct err *err = NULL;
+	bool json = false;
+	json_t *reply;
+	char path[96];
+	struct argp p;
+	int t;
+
+	argp_init(&p, "op", argc, argv);
+	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
+		if (t == ARGP_ERR)
+			return EXIT_USAGE;
+		if (t == ARGP_HELP)
+			return fputs(usage_op, stdout), 0;
+		if (t == ARGP_POS && id)
+			return usage_err("op", "unexpected argument `%s`", v);
+		if (t == ARGP_POS)
+			id = v;
+		else if (parse_format("op", v, &json))
+			return EXIT_USAGE;
+	}
+	if ((t = check_id("op", id)))
+		return t;
+	snprintf(path, sizeof(path), "/operations/%s", id);
+	if (api("GET", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (json)
+		print_json(reply);
+	else
+		print_object_ordered(reply, order);
+	json_decref(reply);
+	return 0;
+}
+
+/* ---- vps passwd: a VPS's root password ---- */
+
+int cmd_passwd(int argc, char **argv)
+{
+	static const struct flag flags[] = { { "password-stdin", false }, { NULL, false } };
+	const char *name = NULL, *f, *v;
+	bool line_only = false;
+	struct err *err = NULL;
+	json_t *body, *reply;
+	char path[80], what[64], *pw;
+	struct argp p;
+	int t, r;
+
+	argp_init(&p, "passwd", argc, argv);
+	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
+		if (t == ARGP_ERR)
+			return EXIT_USAGE;
+		if (t == ARGP_HELP)
+			return fputs(usage_passwd, stdout), 0;
+		if (t == ARGP_POS && name)
+			return usage_err("passwd", "unexpected argument `%s`", v);
+		if (t == ARGP_POS)
+			name = v;
+		else
+			line_only = true;
+	}
+	if ((r = check_name("passwd", "NAME", name)))
+		return r;
+	snprintf(what, sizeof(what), "root on `%s`", name);
+	if ((r = read_password("passwd", what, 1, line_only, &pw)))
+		return r;
+	body = password_body("password", pw);
+	free_secret(pw);
+	if (!body)
+		return usage_err("passwd", "password: not valid UTF-8");
+	snprintf(path, sizeof(path), "/vps/%s/password", name);
+	r = api("POST", path, body, &reply, &err);
+	json_decref(body);
+	if (r < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	printf("changed the root password of %s\n", name);
+	return 0;
+}
