@@ -269,7 +269,7 @@ def test_tokens(vpsd, user):
     assert table[0].split() == ["ID", "NAME", "USER", "CREATED", "EXPIRES", "SOURCES",
                                 "LAST_USED"]
     row = next(line for line in table[1:] if line.split()[0] == tid)
-    assert f" ci " in row and user in row and "127.0.0.1/32,::1/128" in row, row
+    assert " ci " in row and user in row and "127.0.0.1/32,::1/128" in row, row
     assert token not in "\n".join(table)  # never shown again
     listed = json.loads(run("token", "list", "--format", "json", sock=s))
     mine = next(t for t in listed if str(t["id"]) == tid)
