@@ -7,12 +7,13 @@ VPS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Debian packages the project needs to build, test and run. Why each is here: README.md.
 VPS_PACKAGES=(
 	build-essential meson ninja-build pkg-config clang-format
-	libcmocka-dev python3-pytest libjansson-dev libseccomp-dev
+	libcmocka-dev python3-pytest python3-jsonschema python3-websocket libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
 	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso
-	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev
+	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	nftables iperf3
+	chromium nodejs
 )
 
 # Install the packages that are not installed yet; apt-get update only when needed.

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The control panel end to end in a real headless Chromium (docs/panel.md,
+// "The end-to-end test"), driven only through what a person sees: labels,
+// buttons, the terminal's text. A customer logs in, creates a busybox
+// container from a plan, starts it, logs in on its console and runs a
+// command, sees its graphs fill, stops it, logs out; an administrator logs
+// in and sees the host report. A screenshot after every step; the first
+// failure ends the run with a message naming the step (exit 1).
+//
+//   node tests/e2e/panel.mjs URL SHOT_DIR
+// with, in the environment:
+//   PANEL_CUSTOMER=user:password   PANEL_ADMIN=user:password   PANEL_PLAN=plan
+//   PANEL_VPS=name (default e2e-<random>)   PANEL_ROOT_PW (the container's root password)
+//   VPS_NODE_MODULES (default .cache/web/node_modules: scripts/web-vendor)
+//   CHROMIUM (default /usr/bin/chromium)
+
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const nm = process.env.VPS_NODE_MODULES || path.join(TOP, '.cache', 'web', 'node_modules');
+
+function die(msg) {
+  console.error(`panel e2e: ${msg}`);
+  process.exit(1);
+}
+
+let chromium;
+try {
+  ({ chromium } = createRequire(path.join(nm, 'noop.js'))('playwright-core'));
+} catch (e) {
+  die(`playwright-core is not in ${nm} (run scripts/web-vendor): ${e.message}`);
+}
+
+const [url = process.env.PANEL_URL, shots = process.env.PANEL_SHOTS || 'panel-shots'] = process.argv.slice(2);
+if (!url) die('usage: node tests/e2e/panel.mjs URL SHOT_DIR (and PANEL_CUSTOMER, PANEL_ADMIN, PANEL_PLAN)');
+const cred = (v, what) => {
+  const s = process.env[v] || die(`${v}=user:password (${what}) is not set`);
+  const i = s.indexOf(':');
+  return { user: s.slice(0, i), password: s.slice(i + 1) };
+};
+const customer = cred('PANEL_CUSTOMER', 'a customer');
+const admin = cred('PANEL_ADMIN', 'an administrator');
+const plan = process.env.PANEL_PLAN || die('PANEL_PLAN (a plan name) is not set');
+const vps = process.env.PANEL_VPS || `e2e-${Math.random().toString(16).slice(2, 8)}`;
+const rootPw = process.env.PANEL_ROOT_PW || 'e2e-root-pw';
+fs.mkdirSync(shots, { recursive: true });
+
+const t0 = Date.now();
+const log = [];
+const cspViolations = [];
+let n = 0;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+context.setDefaultTimeout(15000);
+const page = await context.newPage();
+page.on('console', (m) => {
+  const line = `[${m.type()}] ${m.text()}`;
+  log.push(line);
+  if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+});
+page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+page.on('requestfailed', (r) => log.push(`[requestfailed] ${r.url()} ${r.failure()?.errorText}`));
+
+async function finish(code, msg) {
+  fs.writeFileSync(path.join(shots, 'console.log'), log.join('\n') + '\n');
+  await browser.close().catch(() => {});
+  if (code) die(msg);
+  console.log(msg);
+  process.exit(0);
+}
+
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+async function step(name, f) {
+  n++;
+  const shot = path.join(shots, `${String(n).padStart(2, '0')}-${slug(name)}`);
+  const t = Date.now();
+  try {
+    await f();
+    if (cspViolations.length) throw new Error(`Content-Security-Policy violation: ${cspViolations[0]}`);
+  } catch (e) {
+    await page.screenshot({ path: `${shot}-FAILED.png`, fullPage: true }).catch(() => {});
+    const flash = await page.locator('#flash:not([hidden])').textContent({ timeout: 500 }).catch(() => null);
+    await finish(1, `step ${n} (${name}) failed: ${e.message.split('\n')[0]}` +
+      (flash ? `\n  the panel says: ${flash}` : '') +
+      `\n  screenshot: ${shot}-FAILED.png; browser console: ${path.join(shots, 'console.log')}`);
+  }
+  await page.screenshot({ path: `${shot}.png`, fullPage: true });
+  console.log(`ok ${n} ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+}
+
+// The terminal's visible text (xterm's DOM renderer: one div per row).
+const screenText = () => page.locator('#console .xterm-rows').innerText();
+
+// The last line with something on it (where a prompt waits).
+const lastLine = (t) => t.replace(/\u00a0/g, ' ').trimEnd().split('\n').filter((l) => l.trim()).pop() || '';
+const PROMPT = { test: (t) => /[#$]\s*$/.test(lastLine(t)) };
+
+async function waitScreen(re, timeout, what) {
+  const end = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < end) {
+    text = await screenText().catch(() => '');
+    if (re.test(text)) return text;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`the console did not show ${what} in ${timeout / 1000} s; it shows:\n${text.trimEnd().split('\n').slice(-6).join('\n')}`);
+}
+
+async function login(who, expectHeading) {
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByLabel('User name').fill(who.user);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: expectHeading }).waitFor();
+  const me = await page.locator('#whoami').textContent();
+  if (!me.startsWith(who.user)) throw new Error(`logged in as "${me}", not ${who.user}`);
+}
+
+// Wait for LOCATOR; an error the panel shows first ends the wait with its message.
+async function orError(locator, timeout) {
+  const err = page.locator('#flash.error:not([hidden])');
+  await locator.or(err).first().waitFor({ timeout });
+  if (await err.isVisible()) throw new Error(`the panel says: ${await err.textContent()}`);
+}
+
+async function stateIs(state, timeout) {
+  await orError(page.locator(`#vps-state [data-state="${state}"]`), timeout);
+}
+
+await step('open the panel', async () => {
+  const r = await page.goto(url);
+  if (!r || r.status() !== 200) throw new Error(`GET ${url}: ${r ? r.status() : 'no answer'}`);
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+});
+
+await step(`log in as customer ${customer.user}`, () => login(customer, 'My VPSes'));
+
+await step(`create ${vps} (busybox container, plan ${plan})`, async () => {
+  await page.getByLabel('Name', { exact: true }).fill(vps);
+  await page.getByLabel('Kind').selectOption('ct');
+  await page.getByLabel('Plan').selectOption(plan);
+  await page.getByLabel('Template').selectOption('busybox');
+  await page.getByLabel('Root password').fill(rootPw);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await orError(page.getByRole('heading', { name: vps, exact: true }), 60000);
+  await stateIs('stopped', 10000);
+});
+
+await step(`start ${vps}`, async () => {
+  await page.getByRole('button', { name: `Start ${vps}`, exact: true }).click();
+  await stateIs('running', 60000);
+});
+
+await step('run a command on the console', async () => {
+  await page.locator('#console[data-state="connected"]').waitFor({ timeout: 20000 }).catch(async () => {
+    throw new Error(`the console did not connect: ${await page.locator('#console-status').textContent()}`);
+  });
+  await page.locator('#console .xterm').click();
+  // a new line gets a fresh prompt: busybox's getty asks for a login
+  await page.keyboard.press('Enter');
+  const LOGIN = { test: (t) => /login:\s*$/.test(lastLine(t)) };
+  const first = await waitScreen({ test: (t) => LOGIN.test(t) || PROMPT.test(t) }, 20000,
+    'a login prompt or a shell prompt');
+  if (LOGIN.test(first)) {
+    await page.keyboard.type('root\n', { delay: 20 });
+    await waitScreen({ test: (t) => /[Pp]assword:\s*$/.test(lastLine(t)) }, 10000, 'a password prompt');
+    await page.keyboard.type(rootPw + '\n', { delay: 20 });
+    await waitScreen(PROMPT, 15000, 'a shell prompt after logging in as root');
+  }
+  await page.keyboard.type('echo pan$((20+22))el\n', { delay: 20 });
+  await waitScreen(/pan42el/, 10000, 'pan42el (the output of echo pan$((20+22))el)');
+});
+
+await step('see the usage graphs fill', async () => {
+  await page.locator('#chart-cpu canvas').waitFor();
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#chart-cpu');
+    return c && Number(c.dataset.points) > 1;
+  }, null, { timeout: 30000 });
+  await page.locator('#chart-cpu').scrollIntoViewIfNeeded();
+});
+
+await step(`stop ${vps}`, async () => {
+  await page.getByRole('button', { name: `Stop ${vps}`, exact: true }).click();
+  await stateIs('stopped', 60000);
+});
+
+await step('log out', async () => {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+});
+
+await step(`log in as admin ${admin.user} and see the host report`, async () => {
+  await login(admin, 'Host');
+  for (const res of ['memory', 'disk', 'cpus']) {
+    const card = page.locator(`#res-${res}`);
+    // a bar may be 0 px wide (64 MiB of a large disk): present, not visible
+    await card.locator('.bar.alloc').waitFor({ state: 'attached' });
+    await card.locator('.bar.used').waitFor({ state: 'attached' });
+    await card.getByText('Allocated', { exact: true }).waitFor();
+    const phys = Number(await card.getAttribute('data-physical'));
+    if (!(phys > 0)) throw new Error(`the ${res} card has no capacity (data-physical=${phys})`);
+    const ratio = await card.locator('.ratio').textContent();
+    if (!/^\d+\.\d\d× sold$/.test(ratio)) throw new Error(`the ${res} card's oversell ratio reads "${ratio}"`);
+  }
+  await page.getByRole('heading', { name: 'Warnings' }).waitFor();
+  const total = await page.locator('#vps-total').textContent();
+  if (!/^\d+ \(\d+ running\)$/.test(total)) throw new Error(`the VPS count reads "${total}"`);
+});
+
+await step('admin: every VPS with its owner, users, plans (add and delete), audit, events', async () => {
+  page.on('dialog', (d) => d.accept());
+  await page.getByRole('link', { name: 'VPSes' }).click();
+  const row = page.locator(`tr[data-vps="${vps}"]`);
+  await row.waitFor();
+  if (!(await row.textContent()).includes(customer.user)) throw new Error(`${vps}'s row does not name its owner ${customer.user}`);
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.locator(`tr[data-name="${customer.user}"]`).waitFor();
+  await page.getByRole('link', { name: 'Plans' }).click();
+  await page.locator(`tr[data-name="${plan}"]`).waitFor();
+  await page.getByLabel('Plan name').fill('e2e-extra');
+  await page.getByLabel('Memory').fill('256M');
+  await page.getByLabel('Disk').fill('1G');
+  await page.getByRole('button', { name: 'Add plan' }).click();
+  await orError(page.locator('tr[data-name="e2e-extra"]'), 10000);
+  await page.getByRole('button', { name: 'Delete plan e2e-extra' }).click();
+  await page.locator('tr[data-name="e2e-extra"]').waitFor({ state: 'detached' });
+  await page.getByRole('link', { name: 'Audit' }).click();
+  await page.getByRole('cell', { name: 'POST /api/v1/login' }).first().waitFor();
+  await page.getByRole('link', { name: 'Events' }).click();
+  await page.getByRole('cell', { name: vps, exact: true }).first().waitFor();
+});
+
+await finish(0, `panel e2e: ${n} steps passed in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${shots}`);

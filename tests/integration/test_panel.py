@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The control panel (web/, src/host/web.c, docs/panel.md). First the static
+file server on its own: types, security headers, revalidation, and what it
+must refuse (`..`, encoded or not, hidden files, a symlink out of the web
+directory, a FIFO, a type the panel does not use). Then the panel end to end
+in headless Chromium (tests/e2e/panel.mjs): a customer creates, starts, uses
+the console of, watches the graphs of and stops a busybox container; an
+administrator sees the host report. Screenshots after every step go to
+$VPS_BUILD/panel-screenshots (VPS_PANEL_SHOTS overrides).
+
+Needs scripts/web-vendor (scripts/test runs it), node and Chromium
+(scripts/lib.sh installs them). Run as root:
+/usr/bin/python3 -m pytest -q -p no:cacheprovider test_panel.py"""
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from framework import artefacts
+from framework.vpsd import VPSD, Vpsd
+
+TOP = Path(__file__).resolve().parents[2]
+WEB = TOP / "web"
+E2E = TOP / "tests" / "e2e" / "panel.mjs"
+CHROMIUM = "/usr/bin/chromium"
+CUSTOMER = ("alice", "alice-pw-123")
+ADMIN = ("boss", "boss-pw-1234")
+PLAN = "e2e-small"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def webdir(tmp_path_factory):
+    """A copy of web/ (vendored files too) with traps planted in it."""
+    if not (WEB / "vendor" / "xterm.mjs").exists():
+        pytest.fail(f"{WEB}/vendor is empty: run scripts/web-vendor")
+    d = tmp_path_factory.mktemp("web") / "web"
+    shutil.copytree(WEB, d)
+    outside = d.parent / "secret.css"
+    outside.write_text("body { secret: 1 }\n")
+    (d / "leak.css").symlink_to(outside)              # a symlink out
+    (d / "leak2.css").symlink_to("../secret.css")     # relative, out
+    (d / "inside.css").symlink_to("app.css")          # a symlink that stays inside
+    (d / ".hidden.css").write_text("hidden\n")
+    (d / "notes.txt").write_text("a type the panel does not use\n")
+    os.mkfifo(d / "fifo.js")
+    (d / "dir.js").mkdir()
+    return d
+
+
+@pytest.fixture(scope="module")
+def panel(webdir):
+    """A private vpsd over TCP serving WEBDIR, sampling usage every second,
+    with a plan, a customer and an administrator made over the unix socket."""
+    if not VPSD.exists():
+        pytest.fail(f"{VPSD} is not built: ninja -C $VPS_BUILD")
+    port = free_port()
+    d = Vpsd()
+    try:
+        d.start(extra=("--tcp", f"127.0.0.1:{port}", "--web", str(webdir),
+                       "--sample-every", "1"))
+        d.api("POST", "/plans", {"name": PLAN, "ram": "128M", "disk": "64M", "cpus": 1},
+              expect=201)
+        for (name, pw), role in ((CUSTOMER, "customer"), (ADMIN, "admin")):
+            d.api("POST", "/users", {"name": name, "password": pw, "role": role}, expect=201)
+        d.port = port
+        yield d
+    finally:
+        d.cleanup()
+
+
+def get(port, path, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path, headers=headers or {})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r, body
+
+
+SECURITY = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@pytest.mark.parametrize("path,ctype", [
+    ("/", "text/html; charset=utf-8"),
+    ("/static/app.js", "text/javascript; charset=utf-8"),
+    ("/static/app.css", "text/css; charset=utf-8"),
+    ("/static/favicon.svg", "image/svg+xml"),
+    ("/vendor/xterm.mjs", "text/javascript; charset=utf-8"),
+    ("/vendor/uPlot.min.css", "text/css; charset=utf-8"),
+    ("/static/inside.css", "text/css; charset=utf-8"),  # a symlink within the directory
+])
+def test_static_types_and_headers(panel, webdir, path, ctype):
+    r, body = get(panel.port, path)
+    assert r.status == 200, (path, r.status, body[:200])
+    assert r.getheader("Content-Type") == ctype
+    rel = "index.html" if path == "/" else path.split("/", 2)[2]
+    if path.startswith("/vendor/"):
+        rel = "vendor/" + rel
+    assert body == (webdir / rel).read_bytes()
+    for k, v in SECURITY.items():
+        assert r.getheader(k) == v, k
+    csp = r.getheader("Content-Security-Policy")
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+    assert r.getheader("Cache-Control") == "no-cache"
+
+
+def test_static_revalidation(panel):
+    r, _ = get(panel.port, "/static/app.js")
+    etag = r.getheader("ETag")
+    assert etag and etag.startswith('"')
+    r, body = get(panel.port, "/static/app.js", {"If-None-Match": etag})
+    assert (r.status, body) == (304, b"")
+    r, _ = get(panel.port, "/static/app.js", {"If-None-Match": '"stale"'})
+    assert r.status == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/static/../../../../etc/passwd",
+    "/static/%2e%2e/secret.css",
+    "/static/..%2fsecret.css",
+    "/static//etc/hostname",
+    "/vendor/../app.js",
+    "/static/leak.css",            # symlink to an absolute path outside
+    "/static/leak2.css",           # relative symlink leading out
+    "/static/.hidden.css",
+    "/vendor/.stamp",
+    "/static/notes.txt",           # not a type the panel uses
+    "/static/fifo.js",             # not a regular file (and must not hang)
+    "/static/dir.js",
+    "/static/nonexistent.js",
+    "/index.html",                 # only / names it
+    "/etc/passwd",
+    "/static/",
+])
+def test_static_refusals(panel, path):
+    r, body = get(panel.port, path)
+    assert r.status == 404, (path, r.status, body[:200])
+    assert r.getheader("Content-Type") == "application/json"
+    assert b'"not_found"' in body and b"secret" not in body and b"root:" not in body
+    assert r.getheader("X-Content-Type-Options") == "nosniff"
+
+
+def test_panel_e2e(panel):
+    """tests/e2e/panel.mjs against the daemon: exit 0, or its message."""
+    node = shutil.which("node")
+    if not node:
+        pytest.fail("node is not installed (Debian package nodejs; scripts/lib.sh)")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is not installed (Debian package chromium; scripts/lib.sh)")
+    shots = Path(os.environ.get("VPS_PANEL_SHOTS", artefacts.build_dir() / "panel-screenshots"))
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    env = dict(os.environ, PANEL_CUSTOMER=":".join(CUSTOMER), PANEL_ADMIN=":".join(ADMIN),
+               PANEL_PLAN=PLAN, PANEL_VPS="e2e-panel")
+    r = subprocess.run([node, str(E2E), f"http://127.0.0.1:{panel.port}/", str(shots)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, (
+        f"panel e2e failed (exit {r.returncode}); screenshots in {shots}\n"
+        f"{r.stdout}{r.stderr}\n--- vpsd log (end) ---\n"
+        + "\n".join(panel.log.read_text(errors="replace").splitlines()[-30:]))
+    assert "steps passed" in r.stdout, r.stdout

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The administrator's pages (docs/panel.md): the host report as a picture
+// (capacity, the policy's limit, what is allocated and what is used, per
+// resource), plans, users, IP pools (networks), the audit log; and the event
+// log, which customers see too (their own VPSes' events).
+
+import * as API from './api.js';
+import { h, field, select, table, bytes, cores, flash, busy, form, when } from './dom.js';
+
+export async function adminView(m, page) {
+  return PAGES[page](m);
+}
+
+const PAGES = { host: hostView, plans: plansView, users: usersView, networks: networksView, audit: auditView };
+
+// ---- host report ----
+
+const RES = [
+  ['memory', 'Memory', bytes],
+  ['disk', 'Disk', bytes],
+  ['cpus', 'CPUs', (x) => `${cores(x)} cores`],
+];
+
+const pct = (x, max) => `${Math.max(0, Math.min(100, (100 * (x || 0)) / max)).toFixed(2)}%`;
+
+function bar(cls, x, max, label) {
+  const el = h('div', { class: `bar ${cls}`, title: label });
+  el.style.width = pct(x, max);
+  return el;
+}
+
+function resourceCard(key, title, fmt, r) {
+  const phys = r.physical || 0;
+  const max = Math.max(phys, r.limit || 0, r.allocated || 0, r.used || 0) * 1.05 || 1;
+  const ratio = phys ? (r.allocated || 0) / phys : 0;
+  const mark = (cls, x, what) => {
+    const el = h('div', { class: `mark ${cls}`, title: `${what} ${fmt(x)}` });
+    el.style.left = pct(x, max);
+    return el;
+  };
+  const marks = () => [mark('limit', r.limit, 'limit'), mark('physical', phys, 'capacity')];
+  const cap = () => bar('cap', phys, max, `capacity ${fmt(phys)}`);
+  const over = (r.allocated || 0) > (r.limit || 0) * (1 + 1e-9);
+  const summary = `${title}: capacity ${fmt(phys)}, limit ${fmt(r.limit)}, allocated ${fmt(r.allocated)}, used ${fmt(r.used)}`;
+  const rows = [
+    ['Capacity', fmt(phys)],
+    [`Limit (${r.policy}, ratio ${r.ratio})`, fmt(r.limit)],
+    ['Allocated', fmt(r.allocated)],
+    ['Used', fmt(r.used)],
+    ['Headroom', fmt(r.headroom)],
+    ['Sold / capacity', `${ratio.toFixed(2)}×`],
+  ];
+  if (key === 'memory' && r.used_by_vps !== undefined) rows.push(['Used by VPSes', fmt(r.used_by_vps)]);
+  if (key === 'memory' && r.reclaim) rows.push(['Balloon reclaim', `${fmt(r.reclaim.taken)} from ${r.reclaim.vms} VM(s)`]);
+  if (key === 'disk' && r.host_used !== undefined) rows.push(['Used on the filesystem', `${fmt(r.host_used)} (free ${fmt(r.free)})`]);
+  return h('section', { class: `card res ${over ? 'over' : ''}`, id: `res-${key}`, 'aria-labelledby': `res-${key}-h`, dataset: { allocated: r.allocated, physical: phys, used: r.used, limit: r.limit } },
+    h('h2', { id: `res-${key}-h` }, title, ' ', h('span', { class: 'ratio', title: 'allocated / capacity' }, `${ratio.toFixed(2)}× sold`)),
+    h('div', { class: 'bars', role: 'img', 'aria-label': summary },
+      h('div', { class: 'track' }, cap(), bar('alloc', r.allocated, max, `allocated ${fmt(r.allocated)}`), marks()),
+      h('div', { class: 'track' }, cap(), bar('used', r.used, max, `used ${fmt(r.used)}`), marks())),
+    h('div', { class: 'legend' },
+      h('span', { class: 'k alloc' }, 'allocated'), h('span', { class: 'k used' }, 'used'),
+      h('span', { class: 'k limit' }, 'policy limit'), h('span', { class: 'k physical' }, 'capacity')),
+    h('dl', { class: 'figures' }, rows.flatMap(([k, x]) => [h('dt', {}, k), h('dd', {}, x)]))
+  );
+}
+
+async function hostView(m) {
+  const box = h('div', { id: 'host-report' });
+  m.append(h('h1', {}, 'Host'), box);
+  async function refresh() {
+    const rep = await API.get('/host');
+    const cards = RES.filter(([k]) => rep[k]).map(([k, title, fmt]) => resourceCard(k, title, fmt, rep[k]));
+    const w = rep.warnings || [];
+    const sw = rep.swap || {};
+    box.replaceChildren(
+      h('section', { class: 'card', 'aria-labelledby': 'warn-h' },
+        h('h2', { id: 'warn-h' }, 'Warnings'),
+        w.length ? h('ul', { class: 'warnings' }, w.map((x) => h('li', { class: /critical/.test(x) ? 'critical' : 'warning' }, x)))
+          : h('p', { class: 'all-ok' }, 'None: everything is within its policy.')),
+      h('div', { class: 'res-grid' }, cards),
+      h('section', { class: 'card', 'aria-labelledby': 'misc-h' },
+        h('h2', { id: 'misc-h' }, 'VPSes and swap'),
+        h('dl', { class: 'figures' },
+          h('dt', {}, 'VPSes'), h('dd', { id: 'vps-total' }, `${rep.vps ? rep.vps.total : 0} (${rep.vps ? rep.vps.running : 0} running)`),
+          h('dt', {}, 'Swap'), h('dd', {}, `${bytes(sw.used)} used of ${bytes(sw.physical)}, ${bytes(sw.allocated)} allocated`)))
+    );
+  }
+  await refresh();
+  const t = setInterval(() => refresh().catch(() => {}), 10000);
+  return () => clearInterval(t);
+}
+
+// ---- a list page: a table, delete buttons, an add form ----
+
+async function listPage(m, { title, path, cols, key = 'name', noun, addTitle, fields, toBody, canDelete = true }) {
+  const tbody = h('tbody');
+  const wrap = h('section', { 'aria-labelledby': 'list-h' }, h('h1', { id: 'list-h' }, title),
+    h('table', {}, h('thead', {}, h('tr', {}, [...cols.map(([c]) => h('th', { scope: 'col' }, c)), canDelete ? h('th', {}, '') : null])), tbody));
+  async function refresh() {
+    const rows = await API.get(path);
+    tbody.replaceChildren(...rows.map((row) => {
+      const del = canDelete && h('button', { type: 'button', class: 'danger small', 'aria-label': `Delete ${noun} ${row[key]}` }, 'Delete');
+      if (del)
+        del.addEventListener('click', () => {
+          if (!window.confirm(`Delete ${noun} ${row[key]}?`)) return;
+          busy(del, async () => {
+            await API.del(`${path}/${encodeURIComponent(row[key])}`);
+            flash(`deleted ${noun} ${row[key]}`, 'ok');
+            await refresh();
+          });
+        });
+      return h('tr', { dataset: { name: row[key] } }, cols.map(([, f]) => h('td', {}, f(row))), del ? h('td', {}, del) : null);
+    }));
+    if (!rows.length) tbody.append(h('tr', {}, h('td', { colspan: cols.length + 1, class: 'muted' }, 'None yet.')));
+  }
+  const fs = fields();
+  const add = form({ class: 'card', 'aria-labelledby': 'add-h' }, [
+    h('h2', { id: 'add-h' }, addTitle), h('div', { class: 'grid' }, fs.map((x) => x.row)), h('button', { type: 'submit' }, addTitle),
+  ], async (el) => {
+    const body = toBody(fs);
+    await API.post(path, body);
+    flash(`added ${noun} ${body.name}`, 'ok');
+    el.reset();
+    await refresh();
+  });
+  m.append(wrap, add);
+  await refresh();
+}
+
+function plansView(m) {
+  return listPage(m, {
+    title: 'Plans', path: '/plans', noun: 'plan', addTitle: 'Add plan',
+    cols: [['Name', (p) => p.name], ['CPUs', (p) => p.cpus], ['Memory', (p) => bytes(p.ram)], ['Swap', (p) => bytes(p.swap)],
+      ['Disk', (p) => bytes(p.disk)], ['I/O weight', (p) => p.io_weight || '–'], ['Bandwidth', (p) => (p.bw ? bytes(p.bw) + '/s' : '–')]],
+    fields: () => [
+      field('Plan name', { name: 'name', required: true, autocomplete: 'off' }),
+      field('CPUs', { name: 'cpus', type: 'number', min: '0.1', step: '0.1', value: '1', required: true }),
+      field('Memory', { name: 'ram', placeholder: '512M', required: true }),
+      field('Swap', { name: 'swap', placeholder: '0' }),
+      field('Disk', { name: 'disk', placeholder: '10G', required: true }),
+      field('Bandwidth', { name: 'bw', placeholder: '100M (bytes/s)' }),
+    ],
+    toBody: ([name, cpus, ram, swap, disk, bw]) => {
+      const b = { name: name.input.value, cpus: Number(cpus.input.value), ram: ram.input.value, disk: disk.input.value };
+      if (swap.input.value) b.swap = swap.input.value;
+      if (bw.input.value) b.bw = bw.input.value;
+      return b;
+    },
+  });
+}
+
+function usersView(m) {
+  return listPage(m, {
+    title: 'Users', path: '/users', noun: 'user', addTitle: 'Add user',
+    cols: [['Name', (u) => u.name], ['Role', (u) => u.role], ['Created', (u) => when(u.created)]],
+    fields: () => [
+      field('User name', { name: 'name', required: true, autocomplete: 'off' }),
+      field('Password', { name: 'password', type: 'password', minlength: '8', required: true, autocomplete: 'new-password' }),
+      select('Role', ['customer', 'admin'], { name: 'role' }),
+    ],
+    toBody: ([name, pw, role]) => ({ name: name.input.value, password: pw.input.value, role: role.input.value }),
+  });
+}
+
+function networksView(m) {
+  return listPage(m, {
+    title: 'IP pools (networks)', path: '/networks', noun: 'network', addTitle: 'Add network',
+    cols: [['Name', (n) => n.name], ['Bridge', (n) => n.bridge], ['IPv4', (n) => n.ipv4 || '–'], ['IPv6', (n) => n.ipv6 || '–'],
+      ['NAT', (n) => (n.nat ? 'yes' : 'no')]],
+    fields: () => [
+      field('Network name', { name: 'name', required: true, autocomplete: 'off' }),
+      field('IPv4 prefix', { name: 'ipv4', placeholder: '10.10.0.0/24' }),
+      field('IPv6 prefix', { name: 'ipv6', placeholder: 'fd00:10::/64' }),
+      field('NAT', { name: 'nat', type: 'checkbox', checked: true }),
+    ],
+    toBody: ([name, v4, v6, nat]) => {
+      const b = { name: name.input.value, nat: nat.input.checked };
+      if (v4.input.value) b.ipv4 = v4.input.value;
+      if (v6.input.value) b.ipv6 = v6.input.value;
+      return b;
+    },
+  });
+}
+
+// ---- logs ----
+
+async function auditView(m) {
+  const rows = await API.get('/audit?limit=500');
+  rows.sort((a, b) => b.id - a.id);
+  m.append(h('h1', {}, 'Audit log'),
+    table(['Time', 'User', 'Source', 'Request', 'Status'], rows.map((r) =>
+      h('tr', { class: r.status >= 400 ? 'failed' : '' }, h('td', {}, when(r.time)), h('td', {}, r.user || '–'), h('td', {}, r.source || '–'),
+        h('td', { class: 'mono' }, `${r.method} ${r.path}`), h('td', {}, r.status))), 'Every change and every login attempt, newest first'));
+}
+
+export async function eventsView(m) {
+  const tbody = h('tbody');
+  const filter = field('Filter by VPS', { name: 'vps', type: 'search', autocomplete: 'off' });
+  let events = [];
+  let last = 0;
+  function render() {
+    const f = filter.input.value.trim();
+    const shown = events.filter((e) => !f || (e.vps || '').includes(f)).slice(-300).reverse();
+    tbody.replaceChildren(...shown.map((e) => h('tr', {}, h('td', {}, when(e.time)), h('td', {}, e.vps || '–'), h('td', {}, e.kind), h('td', {}, e.message))));
+  }
+  async function more() {
+    for (let i = 0; i < 20; i++) {
+      const page = await API.get(`/events?after=${last}&limit=1000`);
+      if (!page.length) break;
+      events.push(...page);
+      last = page[page.length - 1].id;
+      if (events.length > 5000) events = events.slice(-5000);
+      if (page.length < 1000) break;
+    }
+    render();
+  }
+  filter.input.addEventListener('input', render);
+  m.append(h('h1', {}, 'Events'), filter.row,
+    h('table', {}, h('thead', {}, h('tr', {}, ['Time', 'VPS', 'Event', 'Message'].map((x) => h('th', { scope: 'col' }, x)))), tbody));
+  await more();
+  const t = setInterval(() => more().catch(() => {}), 5000);
+  return () => clearInterval(t);
+}
