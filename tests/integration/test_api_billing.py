@@ -13,6 +13,7 @@ import time
 import warnings
 
 import pytest
+import websocket
 
 from framework.vpsd import Vpsd
 
@@ -266,6 +267,27 @@ def test_https(tmp_path):
         r = c.getresponse()
         assert r.status == 200 and "memory" in json.loads(r.read())
         c.close()
+        # the console over wss: the WebSocket bridge works through TLS too
+        d.api("POST", "/vps", {"name": "tls1", "kind": "ct", "template": "busybox",
+                               "ram": "128M", "disk": "64M", "root_password": "pw",
+                               "start": True}, expect=201)
+        ws = websocket.create_connection(
+            f"wss://127.0.0.1:{port}/api/v1/vps/tls1/console/ws", timeout=30,
+            sslopt={"ca_certs": str(cert), "check_hostname": False},
+            header=[f"Cookie: {cookie.split(';')[0]}"])
+        try:
+            seen, deadline = b"", time.monotonic() + 60
+            ws.send_binary(b"\n")
+            for send, want in ((None, b"login:"), (b"root\n", b"assword:"), (b"pw\n", b"# "),
+                               (b"echo tls-$((6*7))\n", b"tls-42")):
+                if send:
+                    ws.send_binary(send)
+                seen = b""
+                while want not in seen:
+                    assert time.monotonic() < deadline, seen[-500:]
+                    seen += ws.recv_data()[1]
+        finally:
+            ws.close()
         # plain HTTP to the TLS port gets no API answer
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
         s.sendall(b"GET /api/v1/host HTTP/1.1\r\nHost: x\r\n\r\n")
