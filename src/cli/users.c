@@ -69,7 +69,7 @@ static volatile sig_atomic_t echo_off;
 static void restore_echo(int sig)
 {
 	if (echo_off)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -95,19 +95,26 @@ static char *prompt_line(const char *prompt)
 	struct termios t;
 	char *line;
 
-	fputs(prompt, stderr);
-	fflush(stderr);
-	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0) {
+		fputs(prompt, stderr);
+		fflush(stderr);
 		return read_line();
+	}
 	t = saved_tty;
 	t.c_lflag &= ~(tcflag_t)ECHO;
 	t.c_lflag |= ECHONL;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0;
+	/*
+	 * Echo off before the prompt shows, and TCSANOW, not TCSAFLUSH: an answer
+	 * typed as soon as the prompt appears must be neither echoed nor thrown away.
+	 */
+	echo_off = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+	fputs(prompt, stderr);
+	fflush(stderr);
 	line = read_line();
 	if (echo_off)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
 	echo_off = 0;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);

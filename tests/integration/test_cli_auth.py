@@ -14,6 +14,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import subprocess
 import time
@@ -143,7 +144,16 @@ def on_tty(args, typed):
         if not data:
             break
         shown += data
-    _, status = os.waitpid(pid, 0)
+    done = os.waitpid(pid, os.WNOHANG)
+    if done == (0, 0):  # give it a second to end, then say what it showed
+        time.sleep(1)
+        done = os.waitpid(pid, os.WNOHANG)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+        raise AssertionError(f"vps {args} still waits after {typed}: {shown!r}")
+    status = done[1]
     os.close(fd)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
 
