@@ -6,7 +6,8 @@ directory, a FIFO, a type the panel does not use). Then the panel end to end
 in headless Chromium (tests/e2e/panel.mjs): a customer creates, starts, uses
 the console of, watches the graphs of and stops a busybox container; an
 administrator sees the host report. Screenshots after every step go to
-$VPS_BUILD/panel-screenshots (VPS_PANEL_SHOTS overrides).
+$VPS_BUILD/panel-screenshots (VPS_PANEL_SHOTS overrides; scripts/test
+puts them in $VPS_BUILD/results/panel-screenshots, with the other results).
 
 Needs scripts/web-vendor (scripts/test runs it), node and Chromium
 (scripts/lib.sh installs them). Run as root:

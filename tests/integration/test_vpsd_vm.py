@@ -19,11 +19,13 @@ See docs/vpsd.md ("VM kinds"). Run as root:
 import json
 import os
 import shlex
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import websocket
 
 from framework import artefacts
 from framework.agent import ChannelError
@@ -307,3 +309,46 @@ def test_vm_vmm_lifecycle_in_l1(vm_template_cached, l1, timings):
             l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy w1 >/dev/null 2>&1; "
                    f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
                    f"rm -rf {L1_BASE}", timeout=120)
+
+
+def test_vm_console_over_websocket(vm_template_cached, timings):
+    """The panel's console for a VM: its serial line over the WebSocket
+    (ws.c), here a debian-12 VM under QEMU's software CPU, driven by a
+    customer who owns it, logging in and running a command."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    d = Vpsd().start(extra=("--tcp", f"127.0.0.1:{port}"))
+    try:
+        d.api("POST", "/users", {"name": "vmowner", "role": "customer",
+                                 "password": "vm owner secret"}, expect=201)
+        token = d.api("POST", "/tokens", {"name": "t", "expires_in": 3600, "user": "vmowner"},
+                      expect=201)["token"]
+        d.api("PUT", "/policies", {"memory": {"mode": "oversell", "ratio": 1.5}})
+        d.api("POST", "/vps", {"name": "wsvm", "kind": "vm", "engine": "qemu",
+                               "template": "debian-12", "ram": "512M", "cpus": 1,
+                               "disk": "3G", "root_password": "pw", "owner": "vmowner",
+                               "start": True}, expect=201)
+        t0 = time.monotonic()
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}/api/v1/vps/wsvm/console/ws", timeout=30,
+            header=[f"Authorization: Bearer {token}"])
+        try:
+            seen, deadline = b"", time.monotonic() + 300
+            for send, want in ((None, b"login:"), (b"root\r", b"assword:"), (b"pw\r", b"# "),
+                               (b"echo vm-$((40+2))-ws\r", b"vm-42-ws")):
+                if send:
+                    ws.send_binary(send)
+                seen = b""
+                while want not in seen:
+                    assert time.monotonic() < deadline, seen[-800:]
+                    ws.settimeout(max(1, deadline - time.monotonic()))
+                    seen += ws.recv_data()[1]
+                if want == b"login:":
+                    timings.append(("vm/qemu start to login prompt over the WebSocket (TCG)",
+                                    time.monotonic() - t0))
+        finally:
+            ws.close()
+    finally:
+        d.cleanup()
