@@ -109,7 +109,7 @@ static __thread unsigned int last_status;
 static enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j,
 				 const char *hdr, const char *value)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	char *text = j ? json_dumps(j, JSON_COMPACT) : strdup("{}");
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
@@ -494,21 +494,24 @@ static json_t *vps_list(struct host *h, const struct principal *p, struct err **
 {
 	struct vps *all;
 	size_t n;
-	json_t *a = json_array();
+	json_t *a = json_array(), *usage;
 
 	if ((*r = store_vps_list(h->store, &all, &n, e)) < 0) {
 		json_decref(a);
 		return NULL;
 	}
+	usage = usage_latest_all(h);
 	for (size_t i = 0; i < n; i++) {
-		json_t *j;
+		json_t *j, *u;
 
 		if (!p->admin && strcmp(all[i].owner, p->user))
 			continue;
 		j = vps_to_json(&all[i]);
-		json_object_set_new(j, "usage", usage_latest(h, all[i].name));
+		u = json_object_get(usage, all[i].name);
+		json_object_set(j, "usage", u ? u : json_null());
 		json_array_append_new(a, j);
 	}
+	json_decref(usage);
 	store_vps_list_free(all, n);
 	return a;
 }

@@ -478,6 +478,21 @@ json_t *usage_latest(struct host *h, const char *name)
 	return out ? out : json_null();
 }
 
+json_t *usage_latest_all(struct host *h)
+{
+	sqlite3 *db = store_lock(h->store);
+	/* SQLite gives the other columns of the row max() picked; the key (vps, time) finds it */
+	sqlite3_stmt *st = prepare(db, "SELECT max(time), cpu, mem, disk, rx, tx, vps FROM usage "
+				       "GROUP BY vps");
+	json_t *out = json_object();
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(out, (const char *)sqlite3_column_text(st, 6), row_json(st));
+	sqlite3_finalize(st);
+	store_unlock(h->store);
+	return out;
+}
+
 /* --- one pass ----------------------------------------------------------------- */
 
 static struct prev *prev_of(const struct vps *v)

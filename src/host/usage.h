@@ -28,5 +28,7 @@ void usage_stop(struct host *h);
 json_t *usage_get(struct host *h, const char *name, long long since);
 /* The VPS's newest sample (the same object as in usage_get), or json_null(). */
 json_t *usage_latest(struct host *h, const char *name);
+/* Every VPS's newest sample, {NAME: sample} (one query, for the list). */
+json_t *usage_latest_all(struct host *h);
 
 #endif
