@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,12 @@ int main(int argc, char **argv)
 	int status = EXIT_BAD_CONFIG, ret;
 
 	log_init("vps-vmm", LOG_INFO);
+	/*
+	 * A console or control client that goes away mid-write must cost us an
+	 * EPIPE on that client, not the VM (the keeper starts us with SIGPIPE's
+	 * default action).
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_config(argc, argv, &m.cfg) < 0)
 		return EXIT_BAD_CONFIG;
 	if (console_open(&m.con, &m.cfg, &e) < 0)

@@ -95,3 +95,33 @@ def test_pty_console_is_named_in_state(tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_client_leaving_mid_output_costs_the_vm_nothing(tmp_path):
+    """A console client that hangs up while the guest is writing to it must
+    not take the VM down (SIGPIPE: the keeper starts monitors with its
+    default action, and before the fix this killed vps-vmm)."""
+    sock = tmp_path / "console.sock"
+    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port",
+                          "--serial", f"socket:{sock}"], stderr=subprocess.PIPE)
+    try:
+        wait_path(sock, p)
+        for _ in range(5):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(str(sock))
+            c.sendall(b"abcdefghijklmnoprstuvwxyz" * 400)  # echoed back, upper case
+            c.close()  # gone before the echo is written
+            time.sleep(0.3)
+            assert p.poll() is None, (p.returncode, p.stderr.read())
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(20)
+        c.connect(str(sock))
+        c.sendall(b"hello")
+        assert b"HELLO" in read_until(lambda: c.recv(4096), b"HELLO")
+        c.sendall(b"q")
+        assert p.wait(timeout=20) == 0
+        c.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
