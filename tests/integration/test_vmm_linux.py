@@ -81,6 +81,11 @@ def wait_for(marker, timeout=60):
 @pytest.mark.parametrize("cpus,memory,mib", [(1, "128M", 128), (4, "2G", 2048)])
 def test_boots_with_cpus_and_memory(vmm_boot, timings, cpus, memory, mib):
     report, status, r = vmm_boot("vps.check=rng:64", cpus=cpus, memory=memory)
+    if status == 4 and "guest crashed" in r.stderr:
+        # a boot lost in QEMU's emulated SVM (docs/testbench.md): once, retried, and said
+        timings.append((f"vps-vmm L2 boot {cpus} vCPU {memory} lost in the emulated SVM, "
+                        "retried", r.seconds))
+        report, status, r = vmm_boot("vps.check=rng:64", cpus=cpus, memory=memory)
     timings.append((f"vps-vmm L2 boot to power-off, {cpus} vCPU {memory}", r.seconds))
     assert status == 0, r
     assert report.ok, r.stdout
