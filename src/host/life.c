@@ -398,6 +398,25 @@ fail:
 	return -EIO;
 }
 
+/* ": monitor PID is in state X (WCHAN)" for an error, or "" when it is gone. */
+static void proc_state(int pid, char *buf, size_t len)
+{
+	_cleanup_free_ char *stat = NULL, *wchan = NULL;
+	char path[64], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, &stat, NULL) < 0 || !(p = strrchr(stat, ')')) || !p[1] || !p[2])
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	if (read_file(path, &wchan, NULL) < 0)
+		wchan = NULL;
+	if (!wchan || !*wchan || !strcmp(wchan, "0"))
+		snprintf(buf, len, ": its monitor (pid %d) is still there, state %c", pid, p[2]);
+	else
+		snprintf(buf, len, ": its monitor (pid %d) is still there, state %c in %s", pid,
+			 p[2], wchan);
+}
+
 static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, struct err **err)
 {
 	const struct kind_ops *o = ops_of(v, err);
@@ -416,17 +435,23 @@ static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, s
 	if (o->kill(h, v, &e) == 0 && wait_state(h, v->name, "stopped", 10000))
 		return 0;
 	err_free(&e);
-	/* the monitor does not answer: end it and its keeper */
+	/* the monitor does not answer: end it and its keeper. The kernel may
+	 * take a while to tear a VM down (its memory, under nesting), so the
+	 * wait is long; a monitor still there after it is named with its state. */
 	{
 		_cleanup_free_ char *s = NULL, *mp = host_vps_run(h, v->name, "monitor.pid");
 		pid_t kp = keeper_pid(run, v->name);
+		int pid = read_file(mp, &s, NULL) == 0 ? atoi(s) : 0;
+		char why[96] = "";
 
-		if (read_file(mp, &s, NULL) == 0 && atoi(s) > 0 && kp > 0)
-			kill(atoi(s), SIGKILL);
-		if (wait_state(h, v->name, "stopped", 10000))
+		if (pid > 0 && kp > 0)
+			kill(pid, SIGKILL);
+		if (wait_state(h, v->name, "stopped", 30000))
 			return 0;
+		if (pid > 0)
+			proc_state(pid, why, sizeof(why));
+		return err_make(err, ETIMEDOUT, "`%s` did not stop%s", v->name, why);
 	}
-	return err_make(err, ETIMEDOUT, "`%s` did not stop", v->name);
 }
 
 /* --- the operations ------------------------------------------------------------ */
