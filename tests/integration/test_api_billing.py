@@ -15,19 +15,11 @@ import warnings
 import pytest
 import websocket
 
-from framework.vpsd import Vpsd
+from framework.vpsd import Vpsd, free_port
 
 with warnings.catch_warnings():  # libcrypt's crypt(3), to check a SHA-512 hash
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from framework.vpsd import VPSD, Vpsd
+from framework.vpsd import VPSD, Vpsd, free_port
 
 websocket = pytest.importorskip("websocket", reason="python3-websocket is not installed")
 
@@ -25,12 +25,6 @@ pytestmark = pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built")
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CTRL_U = b"\x15"  # the tty's kill-line: harmless to whatever reads the console
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bearer(d):

@@ -15,14 +15,13 @@ import pty
 import re
 import select
 import signal
-import socket
 import subprocess
 import time
 import uuid
 
 import pytest
 
-from framework.vpsd import VPSD, Vpsd
+from framework.vpsd import VPSD, Vpsd, free_port
 from test_cli import NOWHERE, VPS, cli, vps  # noqa: F401 (cli: a fixture)
 
 PW = "correct horse battery\n"
@@ -170,12 +169,6 @@ def test_password_prompt_without_echo(cli):
 
 
 # ---- against a private vpsd ----
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def vpsd(cli):

@@ -16,14 +16,13 @@ Needs scripts/web-vendor (scripts/test runs it), node and Chromium
 import http.client
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from framework import artefacts
-from framework.vpsd import VPSD, Vpsd
+from framework.vpsd import VPSD, Vpsd, free_port
 
 TOP = Path(__file__).resolve().parents[2]
 WEB = TOP / "web"
@@ -32,12 +31,6 @@ CHROMIUM = "/usr/bin/chromium"
 CUSTOMER = ("alice", "alice-pw-123")
 ADMIN = ("boss", "boss-pw-1234")
 PLAN = "e2e-small"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ See docs/vpsd.md ("VM kinds"). Run as root:
 import json
 import os
 import shlex
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from framework import artefacts
 from framework.agent import ChannelError
 from framework.console import Console
 from framework.ct import BUILD
-from framework.vpsd import VPSD, Vpsd
+from framework.vpsd import VPSD, Vpsd, free_port
 
 VPS = BUILD / "src" / "cli" / "vps"
 MKVMTEMPLATE = artefacts.TOP / "src" / "host" / "templates" / "mkvmtemplate"
@@ -324,10 +323,7 @@ def test_vm_console_over_websocket(vm_template_cached, timings):
     """The panel's console for a VM: its serial line over the WebSocket
     (ws.c), here a debian-12 VM under QEMU's software CPU, driven by a
     customer who owns it, logging in and running a command."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     d = Vpsd().start(extra=("--tcp", f"127.0.0.1:{port}"))
     try:
         d.api("POST", "/users", {"name": "vmowner", "role": "customer",

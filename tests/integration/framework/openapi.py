@@ -14,7 +14,6 @@ route."""
 import http.client
 import json
 import re
-import socket
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ import jsonschema
 from jsonschema import Draft202012Validator
 
 from .ct import TOP
-from .vpsd import Vpsd, _UnixHTTP
+from .vpsd import Vpsd, _UnixHTTP, free_port
 
 SPEC_PATH = TOP / "docs" / "openapi.json"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -358,14 +357,6 @@ def routes_missing(client):
                                                     msg.startswith("no such action"))):
             missing.append((o, r.status, msg))
     return missing
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_vpsd(extra=()):

@@ -19,6 +19,13 @@ from .ct import BUILD
 VPSD = BUILD / "src" / "host" / "vpsd"
 
 
+def free_port():
+    """A loopback TCP port nobody listens on now (for vpsd --tcp)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class _UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path, timeout=120):
         super().__init__("localhost", timeout=timeout)
