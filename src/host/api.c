@@ -274,39 +274,24 @@ static unsigned int show_after(struct host *h, const char *name, json_t **out)
 	return 200;
 }
 
-/* The fields an action's body may have (NULL: the action checks its body itself). */
+/* The fields an action's body may have (an action not here checks its body itself). */
 static int action_fields(const char *action, json_t *body, struct err **err)
 {
 	static const struct {
-		const char *action, *fields[3];
+		const char *action, *what, *fields[3];
 	} t[] = {
-		{ "start", { NULL } },	      { "restart", { NULL } },
-		{ "suspend", { NULL } },      { "unsuspend", { NULL } },
-		{ "destroy", { NULL } },      { "stop", { "force", "timeout", NULL } },
-		{ "exec", { "args", NULL } },
+		{ "start", "start takes no body", { NULL } },
+		{ "restart", "restart takes no body", { NULL } },
+		{ "suspend", "suspend takes no body", { NULL } },
+		{ "unsuspend", "unsuspend takes no body", { NULL } },
+		{ "destroy", "destroy takes no body", { NULL } },
+		{ "stop", "stop takes force, timeout", { "force", "timeout", NULL } },
+		{ "exec", "exec takes args", { "args", NULL } },
 	};
-	const char *k;
-	json_t *x;
 
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		if (strcmp(t[i].action, action))
-			continue;
-		if (!json_is_object(body))
-			return err_make(err, EINVAL, "the body must be a JSON object");
-		json_object_foreach(body, k, x)
-		{
-			size_t j;
-
-			for (j = 0; t[i].fields[j] && strcmp(t[i].fields[j], k); j++)
-				;
-			if (!t[i].fields[j])
-				return err_make(
-					err, EINVAL, "`%s`: unknown field (%s takes %s)", k, action,
-					t[i].fields[0] ?
-						(t[i].fields[1] ? "force, timeout" : "args") :
-						"no body");
-		}
-	}
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(t[i].action, action))
+			return vps_only_fields(body, t[i].fields, t[i].what, err);
 	return 0;
 }
 

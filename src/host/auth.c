@@ -119,25 +119,6 @@ static int role_check(json_t *r, struct err **err)
 	return 0;
 }
 
-static int only_keys(json_t *body, const char *const *keys, const char *what, struct err **err)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(body))
-		return err_make(err, EINVAL, "the body must be a JSON object");
-	json_object_foreach(body, k, v)
-	{
-		size_t i;
-
-		for (i = 0; keys[i] && strcmp(keys[i], k); i++)
-			;
-		if (!keys[i])
-			return err_make(err, EINVAL, "`%s`: unknown field (%s)", k, what);
-	}
-	return 0;
-}
-
 static json_t *user_rows(struct host *h, const char *name)
 {
 	sqlite3 *db = store_lock(h->store);
@@ -191,7 +172,7 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = only_keys(body, keys, "a user has name, password, role", err)) < 0 ||
+	if ((r = vps_only_fields(body, keys, "a user has name, password, role", err)) < 0 ||
 	    (r = user_name_check(name, err)) < 0 ||
 	    (r = password_check(json_object_get(body, "password"), err)) < 0 ||
 	    (r = role_check(json_object_get(body, "role"), err)) < 0 ||
@@ -231,7 +212,7 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = only_keys(body, keys, "a user's password and role can change", err)) < 0 ||
+	if ((r = vps_only_fields(body, keys, "a user's password and role can change", err)) < 0 ||
 	    (pw && (r = password_check(pw, err)) < 0) || (role && (r = role_check(role, err)) < 0))
 		return r;
 	if (!auth_user_exists(h, name))
@@ -376,7 +357,7 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	bool ok;
 	int r;
 
-	if ((r = only_keys(body, keys, "login takes user and password", err)) < 0)
+	if ((r = vps_only_fields(body, keys, "login takes user and password", err)) < 0)
 		return r;
 	if (!json_is_string(user) || !json_string_length(user) ||
 	    json_string_length(user) > AUTH_NAME_MAX)
@@ -646,7 +627,8 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	size_t i;
 	int r = 0;
 
-	if ((r = only_keys(body, keys, "a token has name, expires_in, sources, user", err)) < 0)
+	r = vps_only_fields(body, keys, "a token has name, expires_in, sources, user", err);
+	if (r < 0)
 		return r;
 	if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > 64)
 		return err_make(err, EINVAL, "`name`: expected 1 to 64 characters");

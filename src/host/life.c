@@ -821,16 +821,12 @@ int life_suspend(struct host *h, const char *name, bool on, struct err **err)
 
 int life_plan(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
 {
+	static const char *const fields[] = { "plan", NULL };
 	json_t *pj = json_object_get(body, "plan"), *plan, *figures;
-	const char *k;
-	json_t *x;
 	int r;
 
-	json_object_foreach(body, k, x)
-	{
-		if (strcmp(k, "plan"))
-			return err_make(err, EINVAL, "`%s`: a plan change takes `plan` alone", k);
-	}
+	if (vps_only_fields(body, fields, "a plan change takes `plan` alone", err) < 0)
+		return -EINVAL;
 	if (!json_is_string(pj))
 		return err_make(err, EINVAL, "`plan`: expected a plan name");
 	if (!(plan = store_plan_get(h->store, json_string_value(pj))))
@@ -851,19 +847,14 @@ int life_plan(struct host *h, const char *name, json_t *body, json_t **out, stru
 
 int life_password(struct host *h, const char *name, json_t *body, struct err **err)
 {
+	static const char *const fields[] = { "password", NULL };
 	json_t *p = json_object_get(body, "password");
 	const struct kind_ops *o;
-	const char *k;
-	json_t *x;
 	struct vps v;
 	int r;
 
-	json_object_foreach(body, k, x)
-	{
-		if (strcmp(k, "password"))
-			return err_make(err, EINVAL,
-					"`%s`: a password reset takes `password` alone", k);
-	}
+	if (vps_only_fields(body, fields, "a password reset takes `password` alone", err) < 0)
+		return -EINVAL;
 	if (!json_is_string(p) || json_string_length(p) < 1 || json_string_length(p) > 256 ||
 	    strlen(json_string_value(p)) != json_string_length(p) ||
 	    strpbrk(json_string_value(p), "\n\r"))

@@ -129,6 +129,25 @@ static bool patchable(const char *k)
 	return false;
 }
 
+int vps_only_fields(json_t *body, const char *const *keys, const char *what, struct err **err)
+{
+	const char *k;
+	json_t *x;
+
+	if (!json_is_object(body))
+		return err_make(err, EINVAL, "the body must be a JSON object");
+	json_object_foreach(body, k, x)
+	{
+		size_t i;
+
+		for (i = 0; keys[i] && strcmp(keys[i], k); i++)
+			;
+		if (!keys[i])
+			return err_make(err, EINVAL, "`%s`: unknown field (%s)", k, what);
+	}
+	return 0;
+}
+
 int vps_from_json(struct vps *v, json_t *body, bool create, char **password, struct err **err)
 {
 	static const char *const kinds[] = { "ct", "vm", NULL };

@@ -59,6 +59,12 @@ int vps_copy(struct vps *dst, const struct vps *src);
 int vps_check_name(const char *name, struct err **err);
 
 /*
+ * A body that must be an object with no field outside `keys` (NULL-ended);
+ * the error names the first stranger and says `what` the body takes.
+ */
+int vps_only_fields(json_t *body, const char *const *keys, const char *what, struct err **err);
+
+/*
  * Fill v from an API body. `create` true: a new VPS (name and kind
  * required, defaults applied); false: a PATCH, only the fields present
  * change and the ones that cannot change after create are refused.
