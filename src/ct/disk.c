@@ -224,9 +224,27 @@ fail:
 	return ret;
 }
 
+/*
+ * Does O_DIRECT reading of the image work? The loop driver trusts a
+ * filesystem that only claims it: an overlayfs over tmpfs takes the flag,
+ * and then every read of the device fails with EIO. So it is tried.
+ */
+static bool direct_io_works(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	void *buf = NULL;
+	bool ok;
+
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096) != 0)
+		return false;
+	ok = pread(fd, buf, 4096, 0) == 4096;
+	free(buf);
+	return ok;
+}
+
 /* Configure one free loop device; -EBUSY means someone else took it first. */
 static int configure_loop(int loopfd, int filefd, const char *path, const char *dev, bool readonly,
-			  struct err **err)
+			  bool direct, struct err **err)
 {
 	struct loop_config cfg = { .fd = (__u32)filefd };
 	struct loop_info64 *info = &cfg.info;
@@ -235,10 +253,10 @@ static int configure_loop(int loopfd, int filefd, const char *path, const char *
 	 * Direct I/O on the image: the container's own filesystem caches its
 	 * files (charged to its memory cgroup); a second copy of the same
 	 * blocks in the host's cache of the image file would be memory no
-	 * container is charged for. A backing filesystem without O_DIRECT
-	 * gets a buffered device (the kernel refuses or drops the flag).
+	 * container is charged for. A backing filesystem without a working
+	 * O_DIRECT gets a buffered device.
 	 */
-	info->lo_flags = (readonly ? LO_FLAGS_READ_ONLY : 0) | LO_FLAGS_DIRECT_IO;
+	info->lo_flags = (readonly ? LO_FLAGS_READ_ONLY : 0) | (direct ? LO_FLAGS_DIRECT_IO : 0);
 	snprintf((char *)info->lo_file_name, sizeof(info->lo_file_name), "%s", path);
 	if (ioctl(loopfd, LOOP_CONFIGURE, &cfg) == 0)
 		return 0;
@@ -258,7 +276,7 @@ static int configure_loop(int loopfd, int filefd, const char *path, const char *
 		ioctl(loopfd, LOOP_CLR_FD, 0);
 		return err_make(err, e, "LOOP_SET_STATUS64 on `%s`", dev);
 	}
-	if (ioctl(loopfd, LOOP_SET_DIRECT_IO, 1UL) < 0)
+	if (direct && ioctl(loopfd, LOOP_SET_DIRECT_IO, 1UL) < 0)
 		pr_debug("`%s`: direct I/O refused (%s), buffered", dev, strerror(errno));
 	return 0;
 }
@@ -268,11 +286,13 @@ int ct_disk_attach(const char *path, bool readonly, char **loopdev, struct err *
 	_cleanup_close_ int ctl = -1, filefd = -1;
 	char dev[32];
 	int ret = 0;
+	bool direct;
 
 	*loopdev = NULL;
 	filefd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (filefd < 0)
 		return err_make(err, errno, "attach `%s`: open", path);
+	direct = direct_io_works(path);
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
 		return err_make(err, errno, "attach `%s`: open `/dev/loop-control`", path);
@@ -298,7 +318,7 @@ int ct_disk_attach(const char *path, bool readonly, char **loopdev, struct err *
 				continue;
 			return err_make(err, errno, "attach `%s`: open `%s`", path, dev);
 		}
-		ret = configure_loop(loopfd, filefd, path, dev, readonly, err);
+		ret = configure_loop(loopfd, filefd, path, dev, readonly, direct, err);
 		if (ret == -EBUSY) {
 			pr_debug("attach `%s`: `%s` taken meanwhile, retrying", path, dev);
 			continue;
