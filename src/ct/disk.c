@@ -260,7 +260,7 @@ static int configure_loop(int loopfd, int filefd, const char *path, const char *
 	snprintf((char *)info->lo_file_name, sizeof(info->lo_file_name), "%s", path);
 	if (ioctl(loopfd, LOOP_CONFIGURE, &cfg) == 0)
 		return 0;
-	if (errno == EINVAL) {
+	if (errno == EINVAL && direct) { /* a kernel that refuses the flag itself */
 		info->lo_flags &= ~LO_FLAGS_DIRECT_IO;
 		if (ioctl(loopfd, LOOP_CONFIGURE, &cfg) == 0)
 			return 0;
