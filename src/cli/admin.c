@@ -20,7 +20,8 @@
 static const char usage_host[] =
 	"usage: vps host [--format table|json]\n"
 	"The host report: per resource its policy, physical, limit (ratio x physical),\n"
-	"allocated (sold), used (real) and headroom (limit - allocated), and warnings.\n";
+	"allocated (sold), used (real) and headroom (limit - allocated); the limits this\n"
+	"host enforces for each kind (and why not, for the others); warnings.\n";
 static const char usage_events[] =
 	"usage: vps events [--vps NAME] [--follow] [--format table|json]\n"
 	"The event log, oldest first; --follow waits for new events until\n"
@@ -32,6 +33,8 @@ static const char usage_policy[] =
 	"  memory  reserve | oversell RATIO   (RAM counted against RATIO x physical RAM)\n"
 	"  disk    reserve | thin [RATIO]     (disk sizes against RATIO x the data filesystem)\n"
 	"  cpus    reserve | oversell RATIO   (vCPUs against RATIO x cores)\n"
+	"  limits  refuse | warn              (a limit this host cannot enforce: refused,\n"
+	"                                      or accepted with a warning event)\n"
 	"New VPSes, and changes that grow one, are refused when they do not fit.\n";
 static const char usage_template[] = "usage: vps template list [--format table|json]\n";
 static const char usage_plan[] =
@@ -127,7 +130,36 @@ static json_t *figure_cell(json_t *res, const char *key, bool size)
 	return json_string(buf);
 }
 
-/* The host report as a table, one row a resource, then the warnings. */
+/* The limits this host enforces, per kind: "ct: memory swap ... not enforced: io_weight (why)". */
+static void print_limits(json_t *limits)
+{
+	const char *kind, *name;
+	json_t *k, *l;
+
+	if (!json_is_object(limits))
+		return;
+	printf("\nlimits this host enforces:\n");
+	json_object_foreach(limits, kind, k)
+	{
+		const char *cg = json_string_value(json_object_get(k, "cgroup"));
+
+		printf("  %s%s%s%s:", kind, cg ? " (cgroup " : "", cg ? cg : "", cg ? ")" : "");
+		json_object_foreach(json_object_get(k, "limits"), name, l)
+		{
+			if (json_is_true(json_object_get(l, "enforced")))
+				printf(" %s", name);
+		}
+		printf("\n");
+		json_object_foreach(json_object_get(k, "limits"), name, l)
+		{
+			if (!json_is_true(json_object_get(l, "enforced")))
+				printf("    not %s: %s\n", name,
+				       json_string_value(json_object_get(l, "why")));
+		}
+	}
+}
+
+/* The host report as a table, one row a resource, then the limits and the warnings. */
 static void print_report(json_t *rep)
 {
 	static const char *const res[] = { "memory", "swap", "disk", "cpus", NULL };
@@ -170,6 +202,7 @@ static void print_report(json_t *rep)
 		printf("; disk free on %s: %s", json_string_value(json_object_get(x, "path")), b);
 	}
 	printf("\n");
+	print_limits(json_object_get(rep, "limits"));
 	if (json_array_size(w))
 		printf("warnings:\n");
 	json_array_foreach(w, i, x)
@@ -201,7 +234,7 @@ int cmd_host(int argc, char **argv)
 
 static void print_policies(json_t *p)
 {
-	static const char *const res[] = { "memory", "disk", "cpus", NULL };
+	static const char *const res[] = { "memory", "disk", "cpus", "limits", NULL };
 	static const char *const cols[] = { "resource", "mode", "ratio", NULL };
 	json_t *rows = json_array();
 

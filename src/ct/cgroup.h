@@ -153,6 +153,25 @@ void cg_set_created_depth(struct ct_cgroup *cg, unsigned int depth);
 void cg_free(struct ct_cgroup *cg);
 
 /*
+ * One limit this host's kernel can enforce in a container's cgroup, or why
+ * not. Names: memory, swap, cpu_weight, cpu_quota, pids, io_weight, io_bps,
+ * io_iops (docs/cgroups.md "What the host enforces").
+ */
+#define CG_NR_FEATURES 8
+struct cg_feature {
+	const char *name;
+	bool enforced;
+	char why[192]; /* when not enforced: the files missing and the usual cause */
+};
+
+/*
+ * Make a throw-away cgroup under parent ("vps-ct"), look for each limit's
+ * files in it, remove it. layout: what /sys/fs/cgroup is.
+ */
+int cg_probe(const char *parent, enum cg_layout *layout, struct cg_feature out[CG_NR_FEATURES],
+	     struct err **err);
+
+/*
  * The container's own view of cgroups at target (in the container's mount
  * namespace, before pivot_root), its cgroup as the root. v2: mounts cgroup2
  * there. v1 and hybrid: target must be an empty tmpfs the caller mounted;

@@ -77,6 +77,14 @@ uint64_t cg_blkio_to_io_weight(uint64_t weight);
  */
 int cg_io_max_lines(const struct cg_resources *r, char *buf, size_t bufsz);
 
+/*
+ * The IO weight file a cgroup dir has (v1: blkio.weight or blkio.bfq.weight;
+ * v2: io.bfq.weight or io.weight), NULL when none; cg_weight_missing() says
+ * why in words. The probe (cgroup_probe.c) and the writes use both.
+ */
+const char *cg_weight_file(const char *dir, enum cg_layout layout);
+const char *cg_weight_missing(enum cg_layout layout);
+
 /* v1 memory: write memsw before memory.limit_in_bytes? (cur_limit: bytes, -1 = max) */
 bool cg_v1_swap_first(int64_t cur_limit, int64_t new_swap);
 

@@ -144,9 +144,11 @@ static int blkio_v1(const char *dir, const struct cg_resources *r, struct err **
 	int ret = 0;
 
 	if (r->blkio_weight != CG_UNSET) {
-		/* CFQ's blkio.weight is gone with CFQ; BFQ has the same 10..1000 scale. */
-		const char *f = cg_has(dir, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight";
+		const char *f = cg_weight_file(dir, CG_V1);
 
+		if (!f)
+			return err_make(err, EOPNOTSUPP, "blkio weight `%lld`: %s in `%s`",
+					(long long)r->blkio_weight, cg_weight_missing(CG_V1), dir);
 		ret = write_i64(dir, f, r->blkio_weight, err);
 	}
 	if (ret == 0)
@@ -338,11 +340,16 @@ static int io_v2(const char *dir, const struct cg_resources *r, struct err **err
 	int ret = 0, n;
 
 	if (r->blkio_weight != CG_UNSET) {
+		const char *f = cg_weight_file(dir, CG_V2);
+
 		/* BFQ's file takes the v1 scale as it is; io.weight wants 1..10000. */
-		if (cg_has(dir, "io.bfq.weight"))
-			ret = write_i64(dir, "io.bfq.weight", r->blkio_weight, err);
+		if (!f)
+			return err_make(err, EOPNOTSUPP, "blkio weight `%lld`: %s in `%s`",
+					(long long)r->blkio_weight, cg_weight_missing(CG_V2), dir);
+		if (!strcmp(f, "io.bfq.weight"))
+			ret = write_i64(dir, f, r->blkio_weight, err);
 		else
-			ret = write_i64(dir, "io.weight",
+			ret = write_i64(dir, f,
 					(int64_t)cg_blkio_to_io_weight((uint64_t)r->blkio_weight),
 					err);
 	}

@@ -63,7 +63,7 @@ static void usage(FILE *f)
 	      "  list [-f table|json] [-q] | ps [-f table|json] ID\n"
 	      "  update [-r RESOURCES.json] [--memory N] [--memory-swap N] [--cpu-shares N]\n"
 	      "         [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--pids-limit N] ID\n"
-	      "  spec [-b BUNDLE]\n",
+	      "  spec [-b BUNDLE] | features\n",
 	      f);
 }
 
@@ -456,6 +456,45 @@ static int cmd_spec(int argc, char **argv, struct err **err)
 	return ct_spec_write(b, err);
 }
 
+/*
+ * `vps-ct features`: the OCI runtime features document (as `runc features`),
+ * with what this host's cgroups enforce as annotations, so a caller (vpsd)
+ * can refuse a limit before it promises it:
+ *   "run.vps.resource.io_weight": "not enforced: neither `blkio.weight` ..."
+ */
+static int cmd_features(struct err **err)
+{
+	static const char *const layouts[] = {
+		[CG_V1] = "v1", [CG_V2] = "v2", [CG_HYBRID] = "hybrid"
+	};
+	struct cg_feature f[CG_NR_FEATURES];
+	enum cg_layout layout;
+	json_t *doc, *ann;
+	int r = cg_probe("vps-ct", &layout, f, err);
+
+	if (r < 0)
+		return r;
+	doc = json_pack("{s:s, s:s, s:{s:[s,s,s,s,s,s,s], s:{s:b, s:b, s:b, s:b}, s:{s:b}}}",
+			"ociVersionMin", "1.0.0", "ociVersionMax", CT_OCI_VERSION, "linux",
+			"namespaces", "cgroup", "ipc", "mount", "network", "pid", "user", "uts",
+			"cgroup", "v1", true, "v2", true, "systemd", false, "systemdUser", false,
+			"seccomp", "enabled", true);
+	ann = json_pack("{s:s}", "run.vps.cgroup.layout", layouts[layout]);
+	for (unsigned int i = 0; i < CG_NR_FEATURES; i++) {
+		char key[64], val[256];
+
+		snprintf(key, sizeof(key), "run.vps.resource.%s", f[i].name);
+		snprintf(val, sizeof(val), "%s%s", f[i].enforced ? "enforced" : "not enforced: ",
+			 f[i].enforced ? "" : f[i].why);
+		json_object_set_new(ann, key, json_string(val));
+	}
+	json_object_set_new(doc, "annotations", ann);
+	r = json_dumpf(doc, stdout, JSON_INDENT(2)) < 0 ? err_make(err, EIO, "write stdout") : 0;
+	json_decref(doc);
+	putchar('\n');
+	return r;
+}
+
 static int dispatch(const char *cmd, int argc, char **argv, int *status, struct err **err)
 {
 	static const struct option noopts[] = {
@@ -479,6 +518,8 @@ static int dispatch(const char *cmd, int argc, char **argv, int *status, struct 
 		return cmd_update(argc, argv, err);
 	if (!strcmp(cmd, "spec"))
 		return cmd_spec(argc, argv, err);
+	if (!strcmp(cmd, "features"))
+		return cmd_features(err);
 	while ((c = getopt_long(argc, argv, "+fa", noopts, NULL)) != -1) {
 		if (c == 'f')
 			force = true;

@@ -163,6 +163,10 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 	case ENOSPC:
 		*status = 409, code = "no_room"; /* admission: the policy has no room for it */
 		break;
+	case EOPNOTSUPP:
+		*status = 409,
+		code = "unenforceable"; /* a limit this host cannot enforce (caps.h) */
+		break;
 	case LIFE_ESUSPENDED:
 		*status = 409, code = "suspended";
 		break;
@@ -702,7 +706,7 @@ static enum MHD_Result route(struct host *h, struct MHD_Connection *c, const str
 
 		if ((r = policy_get(h, pol, &e)) < 0)
 			return reply_err(c, r, &e);
-		return reply(c, 200, policy_to_json(pol));
+		return reply(c, 200, policy_to_json(h, pol));
 	}
 	if (!strncmp(rest, "events", 6) && !strcmp(method, "GET")) {
 		const char *vps = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "vps");

@@ -20,9 +20,11 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "host/caps.h"
 #include "host/kind.h"
 #include "ct/passwd.h"
 #include "host/net.h"
+#include "host/run.h"
 
 static const char *const templates[] = { "busybox", "debian-12", NULL };
 
@@ -36,82 +38,6 @@ static int ct_validate(struct host *h, const struct vps *v, struct err **err)
 			return 0;
 	return err_make(err, EINVAL, "`template`: no ct template `%s` (busybox, debian-12)",
 			v->template);
-}
-
-/* Run argv with stdout captured (and stderr, when err_out); exit status or -errno. */
-static int run_capture(char *const *argv, char **out, char **err_out, int timeout_s)
-{
-	int po[2], pe[2], st = 0;
-	char *buf[2] = { NULL, NULL };
-	size_t len[2] = { 0, 0 };
-	pid_t pid;
-	time_t end = time(NULL) + timeout_s;
-
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]);
-		close(po[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-
-		/* work for vpsd dies with it: a restarted vpsd undoes what was half done */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-
-		dup2(nul, 0);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	for (int open_fds = 2; open_fds > 0 && pid > 0;) {
-		struct pollfd p[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
-		int left = (int)(end - time(NULL));
-
-		if (left <= 0 || poll(p, 2, left * 1000) <= 0) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			char chunk[4096], *nb;
-			ssize_t n;
-
-			if (!p[i].revents || p[i].fd < 0)
-				continue;
-			n = read(p[i].fd, chunk, sizeof(chunk));
-			if (n <= 0) {
-				close(i ? pe[0] : po[0]);
-				*(i ? &pe[0] : &po[0]) = -1;
-				open_fds--;
-				continue;
-			}
-			if (len[i] < (1 << 20) && (nb = realloc(buf[i], len[i] + n + 1))) {
-				buf[i] = nb;
-				memcpy(buf[i] + len[i], chunk, n);
-				len[i] += n;
-				buf[i][len[i]] = 0;
-			}
-		}
-	}
-	if (po[0] >= 0)
-		close(po[0]);
-	if (pe[0] >= 0)
-		close(pe[0]);
-	if (pid < 0)
-		return -EAGAIN;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	*out = buf[0] ? buf[0] : strdup("");
-	if (err_out)
-		*err_out = buf[1] ? buf[1] : strdup("");
-	else
-		free(buf[1]);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static char *first_line(char *s)
@@ -134,15 +60,18 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 
 	for (unsigned int i = 0; i < v->nr_ssh_keys; i++)
 		json_array_append_new(keys, json_string(v->ssh_keys[i]));
+	/* only the limits this host enforces (caps.h): vpsd refused or warned at create */
 	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:s, s:o}", "name", v->name, "dir",
 		      dir, "run_dir", run, "memory", (json_int_t)v->ram, "swap",
-		      (json_int_t)v->swap, "disk", (json_int_t)v->disk, "cpus", v->cpus, "uid_base",
-		      (json_int_t)v->uid_base, "hostname", v->hostname, "ssh_keys", keys);
+		      (json_int_t)(caps_enforced("ct", "swap") ? v->swap : 0), "disk",
+		      (json_int_t)v->disk, "cpus", caps_enforced("ct", "cpu_quota") ? v->cpus : 0.0,
+		      "uid_base", (json_int_t)v->uid_base, "hostname", v->hostname, "ssh_keys",
+		      keys);
 	if (j && tarball)
 		json_object_set_new(j, "template", json_string(tarball));
 	if (j && password)
 		json_object_set_new(j, "root_password", json_string(password));
-	if (j && v->io_weight)
+	if (j && v->io_weight && caps_enforced("ct", "io_weight"))
 		json_object_set_new(j, "io_weight", json_integer(v->io_weight));
 	if (j && *v->network) /* the veth into the network's bridge (net.h) */
 		json_object_set_new(j, "net", net_ct_settings(h, v));
@@ -170,7 +99,7 @@ static int write_json(const char *path, json_t *j, struct err **err)
 static int ctm_run_cmd(struct host *h, char *const *args, struct err **err)
 {
 	_cleanup_free_ char *out = NULL, *errs = NULL;
-	int r = run_capture(args, &out, &errs, 600);
+	int r = host_run_capture(args, &out, &errs, 600);
 
 	if (r < 0)
 		return err_make(err, -r, "run `%s`", args[0]);
@@ -196,7 +125,7 @@ static int ct_create(struct host *h, const struct vps *v, const char *password, 
 	int r;
 
 	/* the template's tarball, built on first use (debian-12: ~45 s) */
-	r = run_capture(mk, &tarball, &errs, 900);
+	r = host_run_capture(mk, &tarball, &errs, 900);
 	if (r != 0 || !tarball || !*first_line(tarball))
 		return err_make(err, EIO, "template `%s`: %s", v->template,
 				errs && *errs ? first_line(errs) : "mktemplate failed");
@@ -219,9 +148,29 @@ static int ct_create(struct host *h, const struct vps *v, const char *password, 
 	return r;
 }
 
+/* ct.json again from the record (at each start and set), the host's limits as they are now. */
+static int rewrite_settings(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
+	json_t *j = ctm_settings(h, v, NULL, NULL), *was = json_load_file(cfg, 0, NULL);
+	int rc;
+
+	/* an image is thin or reserved for life (vps-ctm grows it the same way) */
+	if (json_is_string(json_object_get(was, "disk_alloc")))
+		json_object_set(j, "disk_alloc", json_object_get(was, "disk_alloc"));
+	json_decref(was);
+	rc = write_json(cfg, j, err);
+	json_decref(j);
+	return rc;
+}
+
 static char **ct_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
-	char **a = calloc(4, sizeof(char *));
+	char **a;
+
+	if (rewrite_settings(h, v, err) < 0)
+		return NULL;
+	a = calloc(4, sizeof(char *));
 
 	if (!a || !(a[0] = host_bin(h, "vps-ctm")) || !(a[1] = strdup("run")) ||
 	    !(a[2] = host_vps_dir(h, v->name, "ct.json"))) {
@@ -266,24 +215,18 @@ static int ct_kill(struct host *h, const struct vps *v, struct err **err)
 
 static int ct_set_live(struct host *h, const struct vps *old, const struct vps *v, struct err **err)
 {
-	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
-	json_t *j = ctm_settings(h, v, NULL, NULL), *req, *r, *was = json_load_file(cfg, 0, NULL);
-	int rc;
+	json_t *req, *r;
+	int rc = rewrite_settings(h, v, err);
 	bool live;
 
-	/* an image is thin or reserved for life (vps-ctm grows it the same way) */
-	if (json_is_string(json_object_get(was, "disk_alloc")))
-		json_object_set(j, "disk_alloc", json_object_get(was, "disk_alloc"));
-	json_decref(was);
-	rc = write_json(cfg, j, err);
-	json_decref(j);
 	if (rc < 0)
 		return rc;
 	if (strcmp(v->state, "running"))
 		return 0;
 	req = json_pack("{s:s, s:I, s:I, s:f}", "cmd", "set", "memory", (json_int_t)v->ram, "swap",
-			(json_int_t)v->swap, "cpus", v->cpus);
-	if (v->io_weight)
+			(json_int_t)(caps_enforced("ct", "swap") ? v->swap : 0), "cpus",
+			caps_enforced("ct", "cpu_quota") ? v->cpus : 0.0);
+	if (v->io_weight && caps_enforced("ct", "io_weight"))
 		json_object_set_new(req, "io_weight", json_integer(v->io_weight));
 	r = ctl(h, v, req, err);
 	if (!r)
@@ -336,7 +279,7 @@ static int ct_exec(struct host *h, const struct vps *v, char *const *args, json_
 	for (; *args && n < 71; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	st = run_capture(argv, &o, &e, 120);
+	st = host_run_capture(argv, &o, &e, 120);
 	if (st < 0)
 		return err_make(err, -st, "exec in `%s`", v->name);
 	*out = json_pack("{s:i, s:s, s:s}", "status", st, "stdout", o, "stderr", e);

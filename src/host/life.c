@@ -24,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/caps.h"
 #include "host/keeper.h"
 #include "host/kind.h"
 #include "host/life.h"
@@ -341,6 +342,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	if (v->suspended)
 		return err_make(err, LIFE_ESUSPENDED, "`%s` is suspended by the provider", v->name);
 	policy_apply(h, v);
+	caps_start_warnings(h, v);
 	ready = host_vps_run(h, v->name, o->ready_leaf ? o->ready_leaf : "control.sock");
 	if (rm_rf(run) < 0 || mkdir_p(run, 0700, 0711) < 0)
 		return err_make(err, errno, "make `%s`", run);
@@ -456,6 +458,19 @@ static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, s
 
 /* --- the operations ------------------------------------------------------------ */
 
+/* What admission accepted but this host does not enforce (caps.h), as warning events. */
+static void record_warnings(struct host *h, const char *name, json_t *warnings)
+{
+	size_t i;
+	json_t *w;
+
+	json_array_foreach(warnings, i, w)
+	{
+		pr_warn("%s: %s", name, json_string_value(w));
+		store_event(h->store, name, "warning", json_string_value(w));
+	}
+}
+
 #define WITH_VPS(h, name, v, err)                                        \
 	do {                                                             \
 		int r_ = claim(name, err);                               \
@@ -547,7 +562,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	const struct kind_ops *o;
 	_cleanup_free_ char *password = NULL, *dir = NULL;
-	json_t *plan = NULL, *pj = json_object_get(body, "plan");
+	json_t *plan = NULL, *pj = json_object_get(body, "plan"), *warnings = NULL;
 	const char *plan_name = NULL;
 	struct vps v;
 	int r;
@@ -590,7 +605,9 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		r = -EINVAL;
 		goto out;
 	}
-	if ((r = o->validate(h, &v, err)) < 0)
+	/* the limits first: a limit this host cannot enforce is refused whatever else is asked */
+	warnings = json_array();
+	if ((r = caps_admit(h, NULL, &v, warnings, err)) < 0 || (r = o->validate(h, &v, err)) < 0)
 		goto out;
 	if (*v.network) {
 		json_t *n = net_show(h, v.network);
@@ -617,6 +634,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		release(v.name);
 		goto out;
 	}
+	record_warnings(h, v.name, warnings);
 	policy_apply(h, &v);
 	dir = host_vps_dir(h, v.name, NULL);
 	if ((r = net_assign(h, &v, err)) < 0) {
@@ -652,6 +670,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		}
 	}
 out:
+	json_decref(warnings);
 	vps_free(&v);
 	return r;
 }
@@ -753,6 +772,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 {
 	const struct kind_ops *o;
 	struct vps v, nv;
+	json_t *warnings = NULL;
 	int r, live = 0;
 
 	WITH_VPS(h, name, v, err);
@@ -773,13 +793,17 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 		goto out;
 	}
 	/* stored first: a failed live change still applies at the next start */
+	warnings = json_array();
 	policy_lock();
-	r = policy_admit(h, &v, &nv, err);
+	r = caps_admit(h, &v, &nv, warnings, err);
+	if (r == 0)
+		r = policy_admit(h, &v, &nv, err);
 	if (r == 0)
 		r = store_vps_update(h->store, &nv, err);
 	policy_unlock();
 	if (r < 0)
 		goto out;
+	record_warnings(h, name, warnings);
 	policy_apply(h, &nv);
 	store_event(h->store, name, "set", "settings changed");
 	live = o->set_live(h, &v, &nv, err);
@@ -793,6 +817,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 		*out = json_pack("{s:o, s:b}", "vps", vps_to_json(&nv), "live", live > 0);
 	}
 out:
+	json_decref(warnings);
 	vps_free(&nv);
 out_v:
 	vps_free(&v);

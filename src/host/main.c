@@ -23,6 +23,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/caps.h"
 #include "host/api.h"
 #include "host/auth.h"
 #include "host/host.h"
@@ -249,6 +250,7 @@ int main(int argc, char **argv)
 		pr_err("libsodium does not start");
 		return 1;
 	}
+	caps_probe(&h); /* before life_init starts the onboot VPSes with what the host enforces */
 	if (store_open(db, &h.store, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
 	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));

@@ -22,6 +22,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "host/caps.h"
 #include "host/kind.h"
 #include "host/policy.h"
 #include "host/reclaim.h"
@@ -150,7 +151,7 @@ int policy_get(struct host *h, struct policy out[NR_RES], struct err **err)
 	return 0;
 }
 
-json_t *policy_to_json(const struct policy p[NR_RES])
+json_t *policy_to_json(struct host *h, const struct policy p[NR_RES])
 {
 	json_t *o = json_object();
 
@@ -158,7 +159,29 @@ json_t *policy_to_json(const struct policy p[NR_RES])
 		json_object_set_new(o, policy_res_names[r],
 				    json_pack("{s:s, s:f}", "mode", p[r].mode, "ratio",
 					      p[r].ratio));
+	/* a limit the host cannot enforce: refused at create and set, or accepted with a warning */
+	json_object_set_new(o, "limits", json_pack("{s:s}", "mode", caps_mode(h)));
 	return o;
+}
+
+/* `limits`: {"mode": "refuse" | "warn"} (caps.h), stored beside the resources. */
+static int parse_limits(json_t *x, json_t *changed, struct err **err)
+{
+	const char *k, *m = json_string_value(json_object_get(x, "mode"));
+	json_t *v;
+
+	if (!json_is_object(x))
+		return err_make(err, EINVAL,
+				"`limits`: expected {\"mode\": \"refuse\" or \"warn\"}");
+	json_object_foreach(x, k, v)
+	{
+		if (strcmp(k, "mode"))
+			return err_make(err, EINVAL, "`limits.%s`: unknown field (mode)", k);
+	}
+	if (!m || (strcmp(m, "refuse") && strcmp(m, "warn")))
+		return err_make(err, EINVAL, "`limits.mode`: expected refuse or warn");
+	json_object_set_new(changed, "limits", json_pack("{s:s, s:f}", "mode", m, "ratio", 1.0));
+	return 0;
 }
 
 static int parse_one(enum policy_res res, json_t *x, struct policy *p, struct err **err)
@@ -222,7 +245,8 @@ int policy_put(struct host *h, json_t *body, json_t **out, struct err **err)
 
 	if (!json_is_object(body) || !json_object_size(body))
 		return err_make(err, EINVAL,
-				"the body must be an object of memory, disk and/or cpus policies");
+				"the body must be an object of memory, disk, cpus and/or limits "
+				"policies");
 	if ((r = policy_get(h, p, err)) < 0)
 		return r;
 	changed = json_object();
@@ -230,12 +254,19 @@ int policy_put(struct host *h, json_t *body, json_t **out, struct err **err)
 	{
 		int res;
 
+		if (!strcmp(k, "limits")) {
+			if ((r = parse_limits(x, changed, err)) < 0) {
+				json_decref(changed);
+				return r;
+			}
+			continue;
+		}
 		for (res = 0; res < NR_RES && strcmp(k, policy_res_names[res]); res++)
 			;
 		if (res == NR_RES) {
 			json_decref(changed);
-			return err_make(err, EINVAL, "`%s`: unknown resource (memory, disk, cpus)",
-					k);
+			return err_make(err, EINVAL,
+					"`%s`: unknown resource (memory, disk, cpus, limits)", k);
 		}
 		if ((r = parse_one(res, x, &p[res], err)) < 0) {
 			json_decref(changed);
@@ -256,7 +287,7 @@ int policy_put(struct host *h, json_t *body, json_t **out, struct err **err)
 	if (sold_sum(h, NULL, &s, &all, &n, NULL) == 0)
 		add_limit_warnings(p, &c, &s, warnings);
 	store_vps_list_free(all, n);
-	*out = policy_to_json(p);
+	*out = policy_to_json(h, p);
 	json_object_set_new(*out, "warnings", warnings);
 	return 0;
 }
@@ -517,5 +548,6 @@ json_t *policy_report(struct host *h)
 			"allocated", (json_int_t)s.swap, "used",
 			(json_int_t)(c.swap_total - c.swap_free), "vps", "total", (int)s.total,
 			"running", (int)s.running, "warnings", w);
+	json_object_set_new(rep, "limits", caps_report());
 	return rep;
 }

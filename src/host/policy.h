@@ -37,7 +37,7 @@ extern const char *const policy_res_names[NR_RES]; /* "memory", "disk", "cpus" *
 /* The host's policies (defaults from the store's migration). */
 int policy_get(struct host *h, struct policy out[NR_RES], struct err **err);
 /* {"memory": {"mode", "ratio"}, ...} */
-json_t *policy_to_json(const struct policy p[NR_RES]);
+json_t *policy_to_json(struct host *h, const struct policy p[NR_RES]);
 
 /*
  * PUT /api/v1/policies: the resources named in body change (the others

@@ -89,6 +89,15 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
 	"  status INTEGER, result TEXT, created INTEGER NOT NULL, finished INTEGER);"
 	"ALTER TABLE vps ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;",
+	/* 3 -> 4: the `limits` policy, what to do with a limit the host cannot enforce (issue 14) */
+	"CREATE TABLE policies4 ("
+	"  resource TEXT PRIMARY KEY CHECK (resource IN ('memory', 'disk', 'cpus', 'limits')),"
+	"  mode TEXT NOT NULL CHECK (mode IN ('reserve', 'oversell', 'thin', 'refuse', 'warn')),"
+	"  ratio REAL NOT NULL DEFAULT 1.0 CHECK (ratio >= 1.0));"
+	"INSERT INTO policies4 SELECT resource, mode, ratio FROM policies;"
+	"INSERT INTO policies4 VALUES ('limits', 'refuse', 1.0);"
+	"DROP TABLE policies;"
+	"ALTER TABLE policies4 RENAME TO policies;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -753,9 +762,14 @@ int store_policies_put(struct store *s, json_t *p, struct err **err)
 			r = db_err(s, err, "policy");
 			goto rollback;
 		}
-		snprintf(msg, sizeof(msg), "%s %s %.2f", res,
-			 json_string_value(json_object_get(x, "mode")),
-			 json_number_value(json_object_get(x, "ratio")));
+		/* `limits` has a mode only (caps.h) */
+		if (!strcmp(res, "limits"))
+			snprintf(msg, sizeof(msg), "%s %s", res,
+				 json_string_value(json_object_get(x, "mode")));
+		else
+			snprintf(msg, sizeof(msg), "%s %s %.2f", res,
+				 json_string_value(json_object_get(x, "mode")),
+				 json_number_value(json_object_get(x, "ratio")));
 		event_locked(s, NULL, "policy", msg);
 	}
 	if (exec_sql(s, "COMMIT", err) < 0)

@@ -105,7 +105,8 @@ def test_defaults_and_changes(vpsd):
     assert vpsd.api("GET", "/policies") == {
         "memory": {"mode": "reserve", "ratio": 1.0},
         "disk": {"mode": "thin", "ratio": 1.0},
-        "cpus": {"mode": "oversell", "ratio": 4.0}}
+        "cpus": {"mode": "oversell", "ratio": 4.0},
+        "limits": {"mode": "refuse"}}
     j = put(vpsd, {"memory": {"mode": "oversell", "ratio": 1.5}})
     assert j["memory"] == {"mode": "oversell", "ratio": 1.5} and j["warnings"] == []
     assert j["cpus"] == {"mode": "oversell", "ratio": 4.0}  # the others stay
@@ -114,13 +115,16 @@ def test_defaults_and_changes(vpsd):
     j = put(vpsd, {"disk": {"mode": "thin"}})  # thin without a ratio: 1.0
     assert j["disk"] == {"mode": "thin", "ratio": 1.0}
     assert vpsd.api("GET", "/policies")["memory"]["ratio"] == 1.5
+    assert put(vpsd, {"limits": {"mode": "warn"}})["limits"] == {"mode": "warn"}
     # stored: a restarted vpsd has them
     vpsd.stop()
     vpsd.start()
     assert vpsd.api("GET", "/policies")["memory"] == {"mode": "oversell", "ratio": 1.5}
+    assert vpsd.api("GET", "/policies")["limits"] == {"mode": "warn"}
     assert vpsd.api("GET", "/host")["memory"]["policy"] == "oversell"
     events = [e["message"] for e in vpsd.api("GET", "/events") if e["kind"] == "policy"]
     assert "memory oversell 1.50" in events and "cpus reserve 1.00" in events, events
+    assert "limits warn" in events, events
 
 
 @pytest.mark.parametrize("body, field", [

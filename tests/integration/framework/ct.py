@@ -23,6 +23,16 @@ from .guest import shell_quote
 TOP = Path(__file__).resolve().parents[3]
 BUILD = Path(os.environ.get("VPS_BUILD", TOP / "build-test"))
 VPS_CT = BUILD / "src" / "ct" / "vps-ct"
+
+
+def ct_enforces(limit):
+    """Whether this host's cgroups enforce a container limit (`vps-ct
+    features`; test_limits.py checks that answer against the kernel). Tests
+    that use a limit in passing (an IO weight in a plan) ask first, so they
+    hold on kernels with and without it."""
+    r = subprocess.run([str(VPS_CT), "features"], capture_output=True, text=True,
+                       timeout=30, check=True)
+    return json.loads(r.stdout)["annotations"][f"run.vps.resource.{limit}"] == "enforced"
 INIT = BUILD / "tests" / "ct" / "vps-ct-init"
 
 BASE = {
