@@ -198,6 +198,57 @@ def test_ctm_io_weight_without_bfq(ctm, host_features):
     assert "blkio weight `300`" in log and "BFQ" in log, log
 
 
+def host_swaps():
+    """The active swap areas of the host (/proc/swaps without its header)."""
+    return Path("/proc/swaps").read_text().splitlines()[1:]
+
+
+def test_ctm_swap_with_and_without_host_swap(ctm, host_features, tmp_path):
+    """vswap as it behaves: 64M of RAM and 64M of swap. Without host swap a
+    96M hog is killed (the swap limit holds nothing to swap to); with host
+    swap the same hog lives, part of it swapped out (memory+swap use above
+    the RAM limit), and a 160M one, past memory + swap, is killed."""
+    feats, layout = host_features
+    if layout == "v2" or not feats["swap"][0]:
+        pytest.skip(f"no v1 swap accounting here ({layout}, {feats['swap']})")
+    if host_swaps():
+        pytest.skip(f"the host has swap already ({host_swaps()}): no 'without' case")
+    ct = ctm(memory="64M", swap="64M")
+    ct.create()
+    ct.start()
+    mem = ct.cgroup("memory")
+    assert int((mem / "memory.memsw.limit_in_bytes").read_text()) == 128 * MIB
+
+    def hog(mib):
+        return ct.exec_r("dd", "if=/dev/zero", "of=/dev/null", f"bs={mib}M", "count=1",
+                         timeout=120)
+
+    r = hog(96)
+    assert r.returncode == 128 + 9, r  # the OOM killer, inside the container
+    assert ct.exec("echo", "alive") == "alive\n"
+
+    swap = Path("/var/tmp") / f"vps-test-swap-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(swap, "wb") as f:  # written, not sparse: swapon refuses holes
+            for _ in range(256):
+                f.write(b"\0" * MIB)
+        swap.chmod(0o600)
+        subprocess.run(["mkswap", str(swap)], check=True, capture_output=True)
+        subprocess.run(["swapon", str(swap)], check=True, capture_output=True)
+        (mem / "memory.memsw.max_usage_in_bytes").write_text("0")
+        r = hog(96)
+        assert r.returncode == 0, r
+        peak = int((mem / "memory.memsw.max_usage_in_bytes").read_text())
+        assert peak > 64 * MIB + 16 * MIB, peak  # memory + swap: swap was used
+        assert int((mem / "memory.max_usage_in_bytes").read_text()) <= 64 * MIB
+        r = hog(160)
+        assert r.returncode == 128 + 9, r
+    finally:
+        subprocess.run(["swapoff", str(swap)], capture_output=True)
+        swap.unlink(missing_ok=True)
+    assert host_swaps() == []
+
+
 # ---- vpsd: the host report, refusals, the warn policy ----
 
 @pytest.fixture
