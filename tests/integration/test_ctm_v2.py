@@ -24,6 +24,7 @@ Every command in L1 costs about a second (TCG), so the tests batch what
 they can in one shell command."""
 
 import json
+import math
 import shlex
 import shutil
 import uuid
@@ -262,6 +263,67 @@ def test_ctm_v2_busybox(ctm_l1):
     assert ct.wait_exit() == 0, ct.log()
     assert ct.leftovers() == []
     ct.ctm("destroy", check=True)
+
+
+def shares_to_weight(shares):
+    """docs/cgroups.md's curve from v1 shares to v2 cpu.weight."""
+    lg = math.log2(shares)
+    return round(10 ** ((lg * lg + 125 * lg) / 612 - 7 / 34))
+
+
+def test_ctm_v2_limits_read_back(ctm_l1):
+    """Every limit vps-ctm sets, read back from the container's cgroup2 dir
+    at start and after a live set (test_limits.py does the same on this
+    host's v1), and `vps-ct features` against what the cgroup has."""
+    ct_l1 = ctm_l1(memory="128M", swap="64M", cpus=0.5, cpu_weight=50, pids=77,
+                        io_read_bps="5M", io_write_bps="6M", io_read_iops=100,
+                        io_write_iops=200)
+    r = ct_l1.sh(f"{VPS_CT} features", check=True)
+    ann = json.loads(r.stdout)["annotations"]
+    assert ann["run.vps.cgroup.layout"] == "v2", ann
+    weight = ann["run.vps.resource.io_weight"] == "enforced"
+    for k in ("memory", "swap", "cpu_weight", "cpu_quota", "pids", "io_bps", "io_iops"):
+        assert ann[f"run.vps.resource.{k}"] == "enforced", (k, ann)
+    if weight:
+        ct_l1.config["io_weight"] = 300
+        ct_l1.sh(f"cat > {ct_l1.cfg} <<'VPS_EOF'\n{json.dumps(ct_l1.config)}\nVPS_EOF",
+                 check=True)
+    ct_l1.ctm("create", check=True)
+    ct_l1.start()
+    d = f"/sys/fs/cgroup/vps-ct/{ct_l1.name}"
+    files = ("memory.max", "memory.swap.max", "cpu.max", "cpu.weight", "pids.max", "io.max")
+
+    def read():
+        out = ct_l1.sh(f"cd {d} && for f in {' '.join(files)}; do echo \"$f=$(cat $f)\"; done; "
+                       f"test -e io.bfq.weight && echo \"bfq=$(cat io.bfq.weight)\"; "
+                       f"test -e io.weight && echo \"iow=$(cat io.weight)\"; "
+                       f"losetup -n -O MAJ:MIN -j {ct_l1.config['dir']}/disk.img", check=True)
+        lines = out.stdout.strip().split("\n")
+        got = dict(ln.split("=", 1) for ln in lines[:-1])
+        return got, lines[-1].strip()
+
+    got, dev = read()
+    # the probe agrees with the cgroup: a weight file is there iff it said so
+    assert weight == ("bfq" in got or "iow" in got), (ann, got)
+    assert got["memory.max"] == str(128 * M) and got["memory.swap.max"] == str(64 * M), got
+    assert got["cpu.max"] == "50000 100000", got
+    assert got["cpu.weight"] == str(shares_to_weight(512)), got
+    assert got["pids.max"] == "77", got
+    assert got["io.max"] == f"{dev} rbps={5 * M} wbps={6 * M} riops=100 wiops=200", got
+    if weight and "bfq" in got:
+        assert got["bfq"].split("\n")[0] == "default 300", got
+    elif weight:  # io.cost's scale: 10..1000 -> 1..10000
+        assert got["iow"].split("\n")[0] == f"default {1 + 290 * 9999 // 990}", got
+
+    r = ct_l1.ctl({"cmd": "set", "memory": "200M", "swap": "32M", "cpus": 1, "cpu_weight": 200,
+                   "pids": 99, "io_write_bps": "7M", "io_read_iops": 150})
+    assert r == {"ok": True, "live": True}, r
+    got, dev = read()
+    assert got["memory.max"] == str(200 * M) and got["memory.swap.max"] == str(32 * M), got
+    assert got["cpu.max"] == "100000 100000", got
+    assert got["cpu.weight"] == str(shares_to_weight(2048)), got
+    assert got["pids.max"] == "99", got
+    assert got["io.max"] == f"{dev} rbps={5 * M} wbps={7 * M} riops=150 wiops=200", got
 
 
 def test_ctm_v2_debian_systemd(ctm_l1):
