@@ -198,6 +198,52 @@ static int parse_list(json_t *v, const char *key, unsigned int max, unsigned int
 	return 0;
 }
 
+/* A jail id: a JSON number, or the text of one from --jail; 1 to 2^32 - 2 (never root). */
+static int get_id(json_t *v, const char *key, unsigned int *out, struct err **err)
+{
+	long long n = -1;
+	char *end;
+
+	if (json_is_integer(v))
+		n = json_integer_value(v);
+	else if (json_is_string(v) && *json_string_value(v)) {
+		errno = 0;
+		n = strtoll(json_string_value(v), &end, 10);
+		if (errno || *end)
+			n = -1;
+	}
+	if (n < 1 || n > 4294967294LL)
+		return err_make(err, 0, "`%s`: expected a uid or gid from 1 to 4294967294", key);
+	*out = (unsigned int)n;
+	return 0;
+}
+
+/* "jail": {"uid": N, "gid": N}; gid defaults to uid. */
+static int parse_jail(json_t *v, struct vmm_config *c, struct err **err)
+{
+	const char *k;
+	json_t *x;
+	int ret = 0;
+
+	if (!json_is_object(v) || !json_object_get(v, "uid"))
+		return err_make(err, 0, "`jail`: expected {\"uid\": N[, \"gid\": N]}");
+	json_object_foreach(v, k, x)
+	{
+		if (!strcmp(k, "uid"))
+			ret = get_id(x, "jail.uid", &c->jail_uid, err);
+		else if (!strcmp(k, "gid"))
+			ret = get_id(x, "jail.gid", &c->jail_gid, err);
+		else
+			ret = err_make(err, 0, "`jail.%s`: unknown key (uid, gid)", k);
+		if (ret < 0)
+			return ret;
+	}
+	if (!json_object_get(v, "gid"))
+		c->jail_gid = c->jail_uid;
+	c->jail = true;
+	return 0;
+}
+
 int config_parse(struct vmm_config *c, const char *text, struct err **err)
 {
 	json_error_t jerr;
@@ -267,6 +313,8 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = parse_serial(v, c, err);
 		} else if (!strcmp(k, "control")) {
 			ret = get_string(v, k, &c->control, err);
+		} else if (!strcmp(k, "jail")) {
+			ret = parse_jail(v, c, err);
 		} else {
 			ret = err_make(err, 0, "`%s`: unknown key", k);
 		}
@@ -342,14 +390,23 @@ static int append(json_t *doc, const char *key, json_t *item)
 }
 
 static const struct option vmm_longopts[] = {
-	{ "kernel", required_argument, NULL, 'k' },  { "initrd", required_argument, NULL, 'i' },
-	{ "cmdline", required_argument, NULL, 'c' }, { "memory", required_argument, NULL, 'm' },
-	{ "cpus", required_argument, NULL, 'p' },    { "disk", required_argument, NULL, 'd' },
-	{ "net", required_argument, NULL, 'n' },     { "serial", required_argument, NULL, 's' },
-	{ "control", required_argument, NULL, 'C' }, { "config", required_argument, NULL, 'f' },
-	{ "micro", required_argument, NULL, 'u' },   { "mode", required_argument, NULL, 'M' },
-	{ "exit-port", no_argument, NULL, 'x' },     { "reserve", no_argument, NULL, 'R' },
-	{ "help", no_argument, NULL, 'h' },	     { 0 },
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "cmdline", required_argument, NULL, 'c' },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'p' },
+	{ "disk", required_argument, NULL, 'd' },
+	{ "net", required_argument, NULL, 'n' },
+	{ "serial", required_argument, NULL, 's' },
+	{ "control", required_argument, NULL, 'C' },
+	{ "config", required_argument, NULL, 'f' },
+	{ "micro", required_argument, NULL, 'u' },
+	{ "mode", required_argument, NULL, 'M' },
+	{ "exit-port", no_argument, NULL, 'x' },
+	{ "reserve", no_argument, NULL, 'R' },
+	{ "jail", required_argument, NULL, 'J' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
 };
 
 /* The JSON key of a string flag: the long option's own name. */
@@ -445,6 +502,11 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 			if (ret == 0 && append(doc, c == 'd' ? "disk" : "net", item) < 0)
 				ret = err_make(err, 0, "`%s` in --config is not an array",
 					       c == 'd' ? "disk" : "net");
+			break;
+		case 'J':
+			ret = kv_to_object("--jail", optarg, no_bools, &item, err);
+			if (ret == 0)
+				json_object_set_new(doc, "jail", item);
 			break;
 		case 'f':
 			break;

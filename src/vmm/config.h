@@ -53,6 +53,9 @@ struct vmm_config {
 	enum serial_kind serial;
 	char *serial_path; /* socket or file path */
 	char *control; /* unix socket path, or NULL */
+	/* the jail (jail.h): this uid and gid, no capabilities, an empty root, seccomp */
+	bool jail;
+	unsigned int jail_uid, jail_gid;
 };
 
 /* Defaults: 512 MiB, 1 vCPU, serial on stdio. */

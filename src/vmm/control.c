@@ -6,6 +6,7 @@
  * without bound.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "vmm/control.h"
+#include "vmm/jail.h"
 
 int control_open(struct control *c, const char *path, struct vm *vm,
 		 const struct control_hooks *hooks, struct err **err)
@@ -34,6 +36,7 @@ int control_open(struct control *c, const char *path, struct vm *vm,
 	c->hooks = hooks;
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->client[i].fd = -1;
+	c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (!path)
 		return 0;
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -63,10 +66,14 @@ void control_close(struct control *c, const char *path)
 			close(c->client[i].fd);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
-		if (path)
+		if (path &&
+		    !jail_active()) /* jailed, the path is out of reach: the keeper removes it */
 			unlink(path);
 	}
 	c->listen_fd = -1;
+	if (c->statm_fd >= 0)
+		close(c->statm_fd);
+	c->statm_fd = -1;
 }
 
 static const char *state_name(struct vm *vm)
@@ -76,12 +83,16 @@ static const char *state_name(struct vm *vm)
 	return vm_is_paused(vm) ? "paused" : "running";
 }
 
-static uint64_t rss_bytes(void)
+static uint64_t rss_bytes(int statm_fd)
 {
-	_cleanup_free_ char *s = NULL;
 	unsigned long long size, rss;
+	char s[128];
+	ssize_t n = statm_fd >= 0 ? pread(statm_fd, s, sizeof(s) - 1, 0) : -1;
 
-	if (read_file("/proc/self/statm", &s, NULL) < 0 || sscanf(s, "%llu %llu", &size, &rss) != 2)
+	if (n <= 0)
+		return 0;
+	s[n] = 0;
+	if (sscanf(s, "%llu %llu", &size, &rss) != 2)
 		return 0;
 	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
@@ -94,7 +105,7 @@ static json_t *reply_error(const char *msg)
 static json_t *do_stats(struct control *c)
 {
 	json_t *r = json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c->vm), "rss_bytes",
-			      (json_int_t)rss_bytes());
+			      (json_int_t)rss_bytes(c->statm_fd));
 	json_t *t = json_array();
 	unsigned int i;
 

@@ -41,6 +41,7 @@ struct control {
 	struct vm *vm;
 	const struct control_hooks *hooks;
 	const char *console_path; /* the serial pty, reported in `state` */
+	int statm_fd; /* /proc/self/statm, opened before the jail (jail.h) */
 };
 
 /* Bind and listen at path (refused if something is there already). */

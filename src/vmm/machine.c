@@ -241,6 +241,17 @@ static void drop(struct virtio_pci **vp)
 	*vp = NULL;
 }
 
+int machine_start(struct machine *mc)
+{
+	for (unsigned int i = 0; i < mc->nr_net; i++) {
+		int r = virtio_net_start(&mc->net[i]->vdev);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 void machine_destroy(struct machine *mc)
 {
 	unsigned int i;

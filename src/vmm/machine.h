@@ -44,6 +44,8 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
 /* Build everything for a Linux boot; the vCPUs are created, not started. */
 int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
 		  struct err **err);
+/* Start the device threads (network receive): after the jail, which they narrow. */
+int machine_start(struct machine *mc);
 void machine_destroy(struct machine *mc);
 
 /* Control socket hooks. */

@@ -25,6 +25,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "vmm/jail.h"
 #include "vmm/arch/x86/micro.h"
 #include "vmm/backends/console.h"
 #include "vmm/config.h"
@@ -53,7 +54,7 @@ static const char usage[] =
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
-	"               [--control PATH] [--reserve]\n";
+	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {
@@ -210,9 +211,18 @@ int main(int argc, char **argv)
 		goto out_vm_err;
 	}
 	m.ctl.console_path = m.cfg.serial == SERIAL_PTY ? m.con.path : NULL;
-	if (console_start(&m.con, &m.com1) < 0) {
+	/* everything from the host is open: the jail, then the threads, each narrowing itself */
+	if (m.cfg.jail && jail_enter(m.cfg.jail_uid, m.cfg.jail_gid, &e) < 0) {
+		control_close(&m.ctl, m.cfg.control);
+		goto out_vm_err;
+	}
+	if (machine_start(&m.mc) < 0) {
+		pr_err("start the device threads");
+	} else if (console_start(&m.con, &m.com1) < 0) {
 		pr_err("start the console input thread");
 	} else if (vm_start(&m.vm) == 0) {
+		if (jail_thread(JAIL_CONTROL) < 0)
+			vm_request_exit(&m.vm, VM_ERROR, 0);
 		control_loop(&m.ctl);
 		vm_join(&m.vm);
 		status = status_of(&m.vm);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "vmm/jail.h"
 #include "vmm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -29,6 +30,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (jail_thread(JAIL_VCPU) < 0) {
+		vm_request_exit(v->vm, VM_ERROR, 0);
+		return NULL;
+	}
 	if (v->setup) {
 		ret = v->setup(v, v->setup_opaque);
 		if (ret < 0) {

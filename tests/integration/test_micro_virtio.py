@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from framework.vmm import MICRO, VMM, Control, needs_kvm
+from framework.vmm import JAIL, MICRO, VMM, Control, needs_kvm
 
 MIB = 2**20
 
@@ -33,7 +33,7 @@ def sector(n, salt):
 
 def micro_argv(name, *extra, memory="64M"):
     return [str(VMM), "--micro", str(MICRO / f"{name}.bin"), "--mode", "long", "--exit-port",
-            "--memory", memory, *map(str, extra)]
+            "--memory", memory, *JAIL, *map(str, extra)]
 
 
 def run_micro(name, *extra, timeout=60):

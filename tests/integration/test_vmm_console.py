@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from framework.vmm import MICRO, VMM, needs_kvm
+from framework.vmm import JAIL, MICRO, VMM, needs_kvm
 
 
 pytestmark = needs_kvm
@@ -38,6 +38,7 @@ def read_until(read, needle: bytes, timeout=20) -> bytes:
 
 def test_socket_console_replays_and_takes_input(tmp_path):
     sock = tmp_path / "console.sock"
+    # unjailed: a monitor that can reach its socket's path removes it at exit
     p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port",
                           "--serial", f"socket:{sock}"], stderr=subprocess.PIPE)
     try:
@@ -71,7 +72,7 @@ def test_socket_console_replays_and_takes_input(tmp_path):
 
 def test_pty_console_is_named_in_state(tmp_path):
     ctl_path = tmp_path / "ctl.sock"
-    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port",
+    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port", *JAIL,
                           "--serial", "pty", "--control", str(ctl_path)], stderr=subprocess.PIPE)
     try:
         wait_path(ctl_path, p)
@@ -102,7 +103,7 @@ def test_client_leaving_mid_output_costs_the_vm_nothing(tmp_path):
     not take the VM down (SIGPIPE: the keeper starts monitors with its
     default action, and before the fix this killed vps-vmm)."""
     sock = tmp_path / "console.sock"
-    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port",
+    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port", *JAIL,
                           "--serial", f"socket:{sock}"], stderr=subprocess.PIPE)
     try:
         wait_path(sock, p)

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "vmm/backends/console.h"
+#include "vmm/jail.h"
 
 static int open_listen(struct console *c, const char *path, struct err **err)
 {
@@ -163,6 +164,8 @@ static void *input_thread(void *arg)
 	uint8_t buf[SERIAL_RX_FIFO];
 	size_t have = 0, off = 0;
 
+	if (jail_thread(JAIL_IO) < 0)
+		return NULL;
 	for (;;) {
 		struct pollfd pfd[3];
 		int in_fd, n = 0;
@@ -237,7 +240,8 @@ void console_close(struct console *c)
 		close(c->out_fd);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
-		unlink(c->path);
+		if (!jail_active()) /* jailed, the path is out of reach: the keeper removes it */
+			unlink(c->path);
 	}
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);

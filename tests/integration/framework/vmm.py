@@ -14,6 +14,12 @@ from . import artefacts
 VMM = artefacts.build_dir() / "src" / "vmm" / "vps-vmm"
 MICRO = artefacts.build_dir() / "tests" / "guest" / "micro"
 
+# The monitor's jail (src/vmm/jail.c): its own uid, an empty root, no
+# capabilities, seccomp. The device, console and control tests run jailed, so
+# every path they reach is one the jail's syscall lists allow.
+JAIL_UID = 3999000
+JAIL = ("--jail", f"uid={JAIL_UID}")
+
 needs_kvm = pytest.mark.skipif(not os.access("/dev/kvm", os.R_OK | os.W_OK),
                                reason="/dev/kvm is missing or not accessible")
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "vmm/jail.h"
 #include "vmm/backends/tap.h"
 #include "vmm/devices/virtio/net.h"
 #include "vmm/devices/virtio/virtio.h"
@@ -41,6 +42,7 @@ struct net {
 	int tap_fd;
 	int wake_fd; /* eventfd: buffers posted, or stop */
 	pthread_t thread;
+	bool started; /* virtio_net_start: after the monitor's jail, so the thread narrows itself */
 	bool stop;
 	struct virtio_net_stats stats;
 	struct iovec iov[VIRTQ_MAX_IOV];
@@ -133,6 +135,9 @@ static void *net_rx_thread(void *arg)
 	struct net *n = arg;
 	bool wait_buffers = true;
 
+	if (jail_thread(JAIL_IO) < 0)
+		return NULL;
+
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = n->wake_fd, .events = POLLIN },
@@ -195,13 +200,17 @@ static int net_init(struct virtio_dev *vdev, const void *params)
 	memcpy(vdev->config + NET_CFG_MAC, p->mac, 6);
 	virtio_config_put16(vdev, NET_CFG_STATUS, VIRTIO_NET_S_LINK_UP);
 	vdev->priv = n;
-	ret = pthread_create(&n->thread, NULL, net_rx_thread, n);
-	if (ret) {
-		close(n->wake_fd);
-		free(n);
-		vdev->priv = NULL;
+	return 0;
+}
+
+int virtio_net_start(struct virtio_dev *vdev)
+{
+	struct net *n = vdev->priv;
+	int ret = pthread_create(&n->thread, NULL, net_rx_thread, n);
+
+	if (ret)
 		return -ret;
-	}
+	n->started = true;
 	return 0;
 }
 
@@ -215,7 +224,8 @@ static void net_uninit(struct virtio_dev *vdev)
 	n->stop = true;
 	pthread_mutex_unlock(&vdev->lock);
 	net_wake(n);
-	pthread_join(n->thread, NULL);
+	if (n->started)
+		pthread_join(n->thread, NULL);
 	close(n->wake_fd);
 	free(n);
 	vdev->priv = NULL;

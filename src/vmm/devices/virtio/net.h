@@ -21,4 +21,7 @@ struct virtio_net_stats {
 struct virtio_dev;
 void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);
 
+/* Start the receive thread (after the monitor's jail: the thread narrows its own filter). */
+int virtio_net_start(struct virtio_dev *vdev);
+
 #endif

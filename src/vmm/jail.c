@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The monitor's jail (jail.h, docs/security.md "The monitor's jail"), after
+ * Firecracker's jailer, done inside the monitor once everything it needs
+ * from the host is open: guest memory, /dev/kvm and the VM's fds, the
+ * disks, the taps, the console and control sockets. Then, in order:
+ *
+ *  1. a mount namespace of its own whose root is an empty read-only tmpfs
+ *     (pivot_root; the host's tree is detached), and an IPC namespace;
+ *  2. every capability out of the bounding set, the groups dropped, and the
+ *     VM's own uid and gid (which clears the permitted and effective sets);
+ *  3. no_new_privs, and a seccomp filter whose default is to kill the
+ *     process: the union of what the thread classes need, for every thread;
+ *  4. each thread then narrows itself to its class (jail_thread): vCPU,
+ *     I/O (network receive, console input) or control (the main thread).
+ *
+ * The sanitizer build, which only the tests run, also keeps /proc in the
+ * jail, lets the sanitizer runtime open its files and trace its own threads
+ * (LeakSanitizer at exit), and sends reports to a file opened before the
+ * jail; the release build has none of that.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "vmm/jail.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define JAIL_SANITIZER 1
+#else
+#define JAIL_SANITIZER 0
+#endif
+
+static bool jailed;
+
+/* What every thread needs: memory, locks, signals for the vCPU kick, time, exit. */
+static const int common_calls[] = {
+	SCMP_SYS(futex),
+	SCMP_SYS(mmap),
+	SCMP_SYS(munmap),
+	SCMP_SYS(mprotect),
+	SCMP_SYS(madvise),
+	SCMP_SYS(brk),
+	SCMP_SYS(mremap),
+	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep),
+	SCMP_SYS(sched_yield),
+	SCMP_SYS(gettid),
+	SCMP_SYS(getpid),
+	SCMP_SYS(tgkill),
+	SCMP_SYS(exit),
+	SCMP_SYS(exit_group),
+	SCMP_SYS(restart_syscall),
+	SCMP_SYS(write),
+	SCMP_SYS(writev),
+	SCMP_SYS(read),
+	SCMP_SYS(close),
+};
+
+/* KVM_RUN and the device models: disk IO, tap writes, interrupts, balloon. */
+static const int vcpu_calls[] = {
+	SCMP_SYS(ioctl),   SCMP_SYS(pread64),	SCMP_SYS(pwrite64), SCMP_SYS(preadv),
+	SCMP_SYS(pwritev), SCMP_SYS(fdatasync), SCMP_SYS(fsync),    SCMP_SYS(fallocate),
+	SCMP_SYS(readv),   SCMP_SYS(sendto),	SCMP_SYS(sendmsg),  SCMP_SYS(poll),
+	SCMP_SYS(ppoll),   SCMP_SYS(getrandom), /* virtio-rng */
+};
+
+/* Network receive and console input: wait, read, hand to the guest. */
+static const int io_calls[] = {
+	SCMP_SYS(ioctl),    SCMP_SYS(poll),	SCMP_SYS(ppoll),   SCMP_SYS(readv),
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),	SCMP_SYS(sendto),  SCMP_SYS(sendmsg),
+	SCMP_SYS(accept4),  SCMP_SYS(shutdown), SCMP_SYS(pread64),
+};
+
+/* The control socket, stats, pause and stop, the threads' start and end. */
+static const int control_calls[] = {
+	SCMP_SYS(ioctl),    SCMP_SYS(poll),	 SCMP_SYS(ppoll),   SCMP_SYS(accept4),
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),	 SCMP_SYS(sendto),  SCMP_SYS(sendmsg),
+	SCMP_SYS(shutdown), SCMP_SYS(fcntl),	 SCMP_SYS(pread64), SCMP_SYS(getrusage),
+	SCMP_SYS(fsync),    SCMP_SYS(fdatasync), SCMP_SYS(readv),
+};
+
+/* Only while the main thread starts the others (jail_enter's filter). */
+static const int spawn_calls[] = {
+	SCMP_SYS(clone), SCMP_SYS(clone3),	SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq),	 SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction),
+};
+
+/* The sanitizer runtime (test builds): reports, and LeakSanitizer at exit. */
+static const int sanitizer_calls[] = {
+	SCMP_SYS(openat),      SCMP_SYS(open),
+	SCMP_SYS(getdents64),  SCMP_SYS(getdents),
+	SCMP_SYS(readlink),    SCMP_SYS(readlinkat),
+	SCMP_SYS(newfstatat),  SCMP_SYS(fstat),
+	SCMP_SYS(lseek),       SCMP_SYS(ptrace),
+	SCMP_SYS(wait4),       SCMP_SYS(clone),
+	SCMP_SYS(prctl),       SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(getppid),     SCMP_SYS(kill),
+	SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction),
+	SCMP_SYS(prlimit64),   SCMP_SYS(getrlimit),
+	SCMP_SYS(pipe2),       SCMP_SYS(dup2),
+	SCMP_SYS(dup),	       SCMP_SYS(setrlimit),
+	SCMP_SYS(uname),
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static int allow(scmp_filter_ctx ctx, const int *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Load a kill-by-default filter allowing the given lists; for this thread, or all (tsync). */
+static int load(const int *const lists[], const size_t sizes[], size_t nlists, bool tsync)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int r = ctx ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < nlists; i++)
+		r = allow(ctx, lists[i], sizes[i]);
+	if (r == 0 && JAIL_SANITIZER)
+		r = allow(ctx, sanitizer_calls, N(sanitizer_calls));
+	/* the process filter lets each thread add its narrower one, and nothing else */
+	if (r == 0 && tsync)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
+				     SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+	if (r == 0 && tsync)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (r == 0 && !tsync) /* set with the process filter; prctl is not in the list */
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
+}
+
+#if JAIL_SANITIZER
+/*
+ * The sanitizer runtimes open their report file (log_path.PID) when they
+ * first report, which a jailed monitor cannot: open it now, once, and hand
+ * the descriptor to both runtimes (libasan, and libubsan with GCC).
+ */
+extern void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
+
+static void sanitizer_report_fd(void)
+{
+	const char *opts = getenv("ASAN_OPTIONS"), *p = opts ? strstr(opts, "log_path=") : NULL;
+	void (*set_fd)(void *);
+	char path[4096];
+	void *ubsan;
+	size_t n;
+	int fd;
+
+	if (!p || !__sanitizer_set_report_fd)
+		return;
+	p += strlen("log_path=");
+	n = strcspn(p, ": ");
+	if (n == 0 || n + 16 >= sizeof(path))
+		return;
+	snprintf(path, sizeof(path), "%.*s.%d", (int)n, p, (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	__sanitizer_set_report_fd((void *)(long)fd);
+	/* with GCC, libubsan is a runtime of its own with its own report file */
+	ubsan = dlopen("libubsan.so.1", RTLD_NOLOAD | RTLD_LAZY);
+	set_fd = ubsan ? (void (*)(void *))dlsym(ubsan, "__sanitizer_set_report_fd") : NULL;
+	if (set_fd)
+		set_fd((void *)(long)fd);
+}
+#endif
+
+/* An empty read-only tmpfs as / in a mount namespace of our own; the host's tree detached. */
+static int empty_root(struct err **err)
+{
+	const char *at = "/tmp"; /* any directory will do: the mount is ours alone */
+
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC) < 0)
+		return err_make(err, errno, "jail: unshare");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return err_make(err, errno, "jail: make / private");
+	if (mount("vps-jail", at, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=16k,mode=0755") <
+	    0)
+		return err_make(err, errno, "jail: mount tmpfs");
+	if (JAIL_SANITIZER &&
+	    (mkdir("/tmp/proc", 0555) < 0 ||
+	     mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0))
+		return err_make(err, errno, "jail: /proc for the sanitizer runtime");
+	if (chdir(at) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		return err_make(err, errno, "jail: pivot_root");
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return err_make(err, errno, "jail: detach the host's root");
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
+		return err_make(err, errno, "jail: remount / read-only");
+	return 0;
+}
+
+static int drop_privileges(uid_t uid, gid_t gid, struct err **err)
+{
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return err_make(err, errno, "jail: drop capability %d", c);
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0)
+		return err_make(err, errno, "jail: gid %u", (unsigned int)gid);
+	if (setresuid(uid, uid, uid) < 0)
+		return err_make(err, errno, "jail: uid %u", (unsigned int)uid);
+	/* ambient and inheritable were empty; a uid change cleared permitted and effective */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return err_make(err, errno, "jail: no_new_privs");
+	if (JAIL_SANITIZER)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); /* LeakSanitizer traces its own threads */
+	return 0;
+}
+
+int jail_enter(uid_t uid, gid_t gid, struct err **err)
+{
+	static const int *const lists[] = { common_calls, vcpu_calls, io_calls, control_calls,
+					    spawn_calls };
+	static const size_t sizes[] = { N(common_calls), N(vcpu_calls), N(io_calls),
+					N(control_calls), N(spawn_calls) };
+	int r;
+
+	if (uid == 0 || gid == 0)
+		return err_make(err, EINVAL, "jail: uid and gid must not be 0");
+#if JAIL_SANITIZER
+	sanitizer_report_fd();
+#endif
+	if ((r = empty_root(err)) < 0 || (r = drop_privileges(uid, gid, err)) < 0)
+		return r;
+	r = load(lists, sizes, N(lists), true);
+	if (r < 0)
+		return err_make(err, -r, "jail: load the seccomp filter");
+	jailed = true;
+	return 0;
+}
+
+bool jail_active(void)
+{
+	return jailed;
+}
+
+int jail_thread(enum jail_class c)
+{
+	static const int *const vcpu[] = { common_calls, vcpu_calls };
+	static const int *const io[] = { common_calls, io_calls };
+	static const int *const control[] = { common_calls, control_calls };
+	static const size_t vs[] = { N(common_calls), N(vcpu_calls) };
+	static const size_t is[] = { N(common_calls), N(io_calls) };
+	static const size_t cs[] = { N(common_calls), N(control_calls) };
+	int r;
+
+	if (!jailed)
+		return 0;
+	r = c == JAIL_VCPU ? load(vcpu, vs, 2, false) :
+	    c == JAIL_IO   ? load(io, is, 2, false) :
+			     load(control, cs, 2, false);
+	if (r < 0)
+		pr_err("jail: thread filter: %s", strerror(-r));
+	return r;
+}

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The monitor's jail (src/vmm/jail.c, docs/security.md), checked from
+outside the way a provider would: a running vps-vmm has the VM's own uid and
+gid, no capabilities in any set, no_new_privs, seccomp in filter mode on
+every thread (two filters each: the process's and its class's), a root that
+is not the host's and holds nothing of it; its control socket still works
+(stats from a /proc file opened before the jail). A syscall outside its
+lists kills it: gdb makes the jailed monitor call mkdir(2), and the kernel
+ends it with SIGSYS. Bad --jail values are refused before anything runs.
+
+The device, console and control tests (test_micro_virtio.py,
+test_vmm_console.py, test_vmm_control.py) run jailed too, so every path they
+reach is one the jail's lists allow; vpsd jails every vps-vmm it starts
+(test_vpsd_vm.py and test_vm_template.py in the nested host).
+
+Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_vmm_jail.py"""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from framework.vmm import JAIL, JAIL_UID, MICRO, VMM, Control, needs_kvm
+
+pytestmark = [needs_kvm, pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")]
+
+
+def status(pid, task=None):
+    path = f"/proc/{pid}/status" if task is None else f"/proc/{pid}/task/{task}/status"
+    with open(path) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+@pytest.fixture
+def jailed(tmp_path):
+    sock = tmp_path / "ctl.sock"
+    serial = tmp_path / "serial.log"
+    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "spin64.bin"), "--mode", "long",
+                          "--serial", f"file:{serial}", "--control", str(sock), *JAIL],
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while b"VPS-MICRO spin" not in (serial.read_bytes() if serial.exists() else b""):
+        assert p.poll() is None, p.stderr.read()
+        assert time.monotonic() < deadline, "guest marker never came"
+        time.sleep(0.01)
+    yield p, sock
+    if p.poll() is None:
+        p.kill()
+    p.wait(timeout=10)
+
+
+def test_jail_from_outside(jailed):
+    p, sock = jailed
+    st = status(p.pid)
+    assert st["Uid"].split() == [str(JAIL_UID)] * 4, st["Uid"]
+    assert st["Gid"].split() == [str(JAIL_UID)] * 4, st["Gid"]
+    assert st["Groups"].strip() == "", st["Groups"]
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[cap], 16) == 0, (cap, st[cap])
+    assert st["NoNewPrivs"] == "1"
+    # every thread of ours under the process filter and its class's (vCPU,
+    # control; the kernel's own kvm-nx-lpage worker is not ours)
+    tasks = os.listdir(f"/proc/{p.pid}/task")
+    ours = [t for t in tasks if status(p.pid, t)["Name"] == "vps-vmm"]
+    assert len(ours) >= 2, tasks  # main (control) and the vCPU
+    for t in ours:
+        ts = status(p.pid, t)
+        assert ts["Seccomp"] == "2" and int(ts["Seccomp_filters"]) == 2, (t, ts["Seccomp"],
+                                                                       ts["Seccomp_filters"])
+    # a root of its own: not the host's, and empty of the host's files (the
+    # sanitizer build, which the tests run, keeps only /proc for its runtime)
+    root, host = os.stat(f"/proc/{p.pid}/root"), os.stat("/")
+    assert (root.st_dev, root.st_ino) != (host.st_dev, host.st_ino)
+    assert set(os.listdir(f"/proc/{p.pid}/root")) <= {"proc"}
+    with open(f"/proc/{p.pid}/mountinfo") as f:
+        mounts = f.read().splitlines()
+    rootline = next(m for m in mounts if m.split()[4] == "/")
+    assert " ro," in rootline or " ro " in rootline, rootline
+    assert "tmpfs" in rootline, rootline
+    # its own mount namespace
+    assert os.readlink(f"/proc/{p.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    # the control socket still answers, with stats read through the open /proc file
+    ctl = Control(sock)
+    st = ctl("stats")
+    assert st["ok"] and st["rss_bytes"] > 1 << 20, st
+    assert ctl("stop") == {"ok": True}
+    ctl.close()
+    assert p.wait(timeout=10) == 5
+
+
+@pytest.mark.skipif(not shutil.which("gdb"), reason="gdb is not installed (package gdb)")
+def test_foreign_syscall_kills(jailed, tmp_path):
+    """mkdir(2) is in no list: the kernel kills the whole monitor (SIGSYS)."""
+    p, _ = jailed
+    r = subprocess.run(["gdb", "-nx", "-batch", "-ex", "set sysroot /", "-ex", f"file {VMM}",
+                        "-ex", f"attach {p.pid}", "-ex", 'call (int)mkdir("/jail-escape", 0)'],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                       preexec_fn=lambda: __import__("resource").setrlimit(
+                           __import__("resource").RLIMIT_CORE, (0, 0)))
+    assert p.wait(timeout=30) == -signal.SIGSYS, (p.returncode, r.stdout[-2000:])
+    assert not os.path.exists("/jail-escape")
+
+
+@pytest.mark.parametrize("value, words", [
+    ("uid=0", "`jail.uid`: expected a uid or gid from 1 to 4294967294"),
+    ("uid=1000,gid=0", "`jail.gid`: expected a uid or gid from 1 to 4294967294"),
+    ("uid=abc", "`jail.uid`: expected a uid or gid"),
+    ("uid=4294967295", "`jail.uid`: expected a uid or gid"),
+    ("gid=5", "`jail`: expected {\"uid\": N"),
+    ("uid=5,user=x", "`jail.user`: unknown key (uid, gid)"),
+])
+def test_bad_jail_refused(value, words):
+    r = subprocess.run([str(VMM), "--micro", str(MICRO / "hello64.bin"), "--mode", "long",
+                        "--jail", value], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert words in r.stderr, r.stderr
