@@ -55,6 +55,44 @@ static bool in_list(const char *list, int status)
 	return strstr(list, tok) != NULL;
 }
 
+/*
+ * The files a monitor gets as descriptors, named in its argv the way QEMU
+ * takes them: `-add-fd fd=N,set=S,opaque=rw:PATH` (or ro:). The keeper
+ * opens PATH without following a link, checks it is a regular file and
+ * puts it at N, so the monitor (which drops root) never opens a path it was
+ * handed. Each start opens them again: a guest reboot that restarts the
+ * monitor needs them too. 0, or -errno with the path in `bad`.
+ */
+static int pass_fds(char *const *argv, const char **bad)
+{
+	for (size_t i = 0; argv[i] && argv[i + 1]; i++) {
+		const char *spec = argv[i + 1], *op;
+		struct stat st;
+		int fd, want, flags;
+
+		if (strcmp(argv[i], "-add-fd") || !(op = strstr(spec, ",opaque=")))
+			continue;
+		op += strlen(",opaque=");
+		if (sscanf(spec, "fd=%d,", &want) != 1 || want < 3 || want > 1000 ||
+		    (strncmp(op, "rw:", 3) && strncmp(op, "ro:", 3)))
+			return *bad = spec, -EINVAL;
+		flags = (op[1] == 'w' ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+		*bad = op + 3;
+		fd = open(op + 3, flags);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return -EINVAL;
+		}
+		if (fd != want && (dup2(fd, want) < 0 || close(fd) < 0))
+			return -errno;
+		/* the monitor reads and writes it as it likes: back to blocking */
+		fcntl(want, F_SETFL, fcntl(want, F_GETFL) & ~O_NONBLOCK);
+	}
+	return 0;
+}
+
 /* vpsd keep NAME RUN_DIR ,RESTART,CODES, -- MONITOR ARGV... */
 int keeper_main(int argc, char **argv)
 {
@@ -93,6 +131,16 @@ int keeper_main(int argc, char **argv)
 			}
 			if (nul >= 0)
 				dup2(nul, 0);
+			{
+				const char *bad = "";
+				int r = pass_fds(argv + 6, &bad);
+
+				if (r < 0) {
+					dprintf(2, "vps-keeper: the monitor's file `%s`: %s\n", bad,
+						r == -EINVAL ? "not a regular file" : strerror(-r));
+					_exit(127);
+				}
+			}
 			execv(argv[6], argv + 6);
 			/* the last line of the log is what `start` reports */
 			dprintf(2, "vps-keeper: exec `%s`: %s\n", argv[6], strerror(errno));

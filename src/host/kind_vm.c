@@ -233,6 +233,15 @@ static char *vm_resolv(struct host *h, const struct vps *v)
 	return text;
 }
 
+/*
+ * The uid (and gid) the VM's monitor runs as in its jail: the first of the
+ * VPS's own range; a VM made before VMs had ranges gets 2^31 + its id.
+ */
+static uint32_t vm_jail_uid(const struct vps *v)
+{
+	return v->uid_base ? v->uid_base : 0x80000000u + (uint32_t)v->id;
+}
+
 static json_t *vmm_config(struct host *h, const struct vps *v)
 {
 	_cleanup_free_ char *kernel = vm_file(h, v, "vmlinuz");
@@ -255,6 +264,10 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 		      "disk", disks, "serial", serial, "control", control);
 	if (j) /* policy reserve: prefaulted and locked (docs/policies.md) */
 		json_object_set_new(j, "reserve", json_boolean(v->reserve_memory));
+	/* the monitor's jail (docs/security.md): the first uid of the VPS's range, its own */
+	if (j)
+		json_object_set_new(j, "jail",
+				    json_pack("{s:I}", "uid", (json_int_t)vm_jail_uid(v)));
 	net = net_ct_settings(h, v);
 	if (j && net) /* the tap net_vps_tap() makes, with the VPS's MAC */
 		json_object_set_new(j, "net",
@@ -553,13 +566,16 @@ static char *find_in_path(const char *prog)
 	return NULL;
 }
 
+/* The descriptors the keeper opens for QEMU (keeper.c, pass_fds). */
+enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO };
+
 static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
 	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
 	const char *env = getenv("VPS_QEMU");
 	const char *name = env && *env ? env : "qemu-system-x86_64";
-	_cleanup_free_ char *bin = find_in_path(name), *cmdline = vm_cmdline(h, v);
+	_cleanup_free_ char *bin = find_in_path(name), *cmdline = vm_cmdline(h, v), *jail = NULL;
 	json_t *net;
 	struct argv a = { 0 };
 
@@ -571,7 +587,29 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	}
 	if (sync_disks(h, v, err) < 0 || net_vps_tap(h, v, err) < 0)
 		return NULL;
+	/*
+	 * The jail (docs/security.md): a mount namespace of its own (unshare),
+	 * an empty root (-chroot) and the VM's own uid (-runas) once QEMU has
+	 * opened what it needs, seccomp with every option that denies but one
+	 * (-sandbox), and the disks and ISO as descriptors the keeper opens
+	 * without following links (-add-fd), raw, never probed.
+	 */
+	if (asprintf(&jail, "%s/jail", run) < 0 || (mkdir(jail, 0755) < 0 && errno != EEXIST))
+		return err_make(err, errno, "make `%s/jail`", run), NULL;
+	push(&a, "/usr/bin/unshare");
+	push(&a, "--mount");
+	push(&a, "--propagation");
+	push(&a, "private");
+	push(&a, "--");
 	push(&a, "%s", bin);
+	push(&a, "-chroot");
+	push(&a, "%s", jail);
+	push(&a, "-runas");
+	push(&a, "%u:%u", vm_jail_uid(v), vm_jail_uid(v));
+	push(&a, "-sandbox");
+	/* elevateprivileges=deny would kill QEMU at its own -runas (7.2): with no
+	 * capability left, set*id calls cannot raise it anyway */
+	push(&a, "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny");
 	push(&a, "-name");
 	push(&a, "%s", v->name);
 	push(&a, "-machine");
@@ -593,11 +631,15 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	push(&a, "-nodefaults");
 	push(&a, "-display");
 	push(&a, "none");
+	push(&a, "-add-fd");
+	push(&a, "fd=%d,set=1,opaque=rw:%s/disk.img", QEMU_FD_DISK, dir);
 	push(&a, "-drive");
-	push(&a, "file=%s/disk.img,if=virtio,format=raw,discard=unmap", dir);
+	push(&a, "file=/dev/fdset/1,if=virtio,format=raw,discard=unmap");
 	if (v->swap) {
+		push(&a, "-add-fd");
+		push(&a, "fd=%d,set=2,opaque=rw:%s/swap.img", QEMU_FD_SWAP, dir);
 		push(&a, "-drive");
-		push(&a, "file=%s/swap.img,if=virtio,format=raw,discard=unmap", dir);
+		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap");
 	}
 	if (!strcmp(v->boot, "linux")) {
 		push(&a, "-kernel");
@@ -610,8 +652,10 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 		push(&a, "-boot");
 		push(&a, "order=cd");
 		if (v->iso) {
+			push(&a, "-add-fd");
+			push(&a, "fd=%d,set=3,opaque=ro:%s", QEMU_FD_ISO, v->iso);
 			push(&a, "-drive");
-			push(&a, "file=%s,media=cdrom,readonly=on", v->iso);
+			push(&a, "file=/dev/fdset/3,media=cdrom,readonly=on,format=raw");
 		}
 	}
 	net = net_ct_settings(h, v);

@@ -347,8 +347,9 @@ int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct er
 		r = -EIO;
 		goto out;
 	}
-	if (!strcmp(v->kind, "ct")) {
-		/* each container its own 65536 ids, after the highest in use */
+	{
+		/* each VPS its own 65536 ids, after the highest in use: a container's
+		 * user namespace, a VM monitor's jail (its first id) */
 		if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(uid_base), 934464) FROM vps", -1,
 				       &st, NULL) == SQLITE_OK &&
 		    sqlite3_step(st) == SQLITE_ROW)

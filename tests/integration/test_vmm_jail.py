@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from framework.jail import assert_jailed, kill_with_foreign_syscall
 from framework.vmm import JAIL, JAIL_UID, MICRO, VMM, Control, needs_kvm
 
 pytestmark = [needs_kvm, pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")]
@@ -95,11 +96,8 @@ def test_jail_from_outside(jailed):
 def test_foreign_syscall_kills(jailed, tmp_path):
     """mkdir(2) is in no list: the kernel kills the whole monitor (SIGSYS)."""
     p, _ = jailed
-    r = subprocess.run(["gdb", "-nx", "-batch", "-ex", "set sysroot /", "-ex", f"file {VMM}",
-                        "-ex", f"attach {p.pid}", "-ex", 'call (int)mkdir("/jail-escape", 0)'],
-                       capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                       preexec_fn=lambda: __import__("resource").setrlimit(
-                           __import__("resource").RLIMIT_CORE, (0, 0)))
+    assert_jailed(p.pid, JAIL_UID)
+    r = kill_with_foreign_syscall(p.pid, VMM, '(int)mkdir("/jail-escape", 0)', tmp_path)
     assert p.wait(timeout=30) == -signal.SIGSYS, (p.returncode, r.stdout[-2000:])
     assert not os.path.exists("/jail-escape")
 

@@ -30,6 +30,7 @@ from framework import artefacts
 from framework.agent import ChannelError
 from framework.console import Console
 from framework.ct import BUILD
+from framework.jail import SIGSYS, assert_jailed, kill_with_foreign_syscall
 from framework.vpsd import VPSD, Vpsd, free_port
 
 VPS = BUILD / "src" / "cli" / "vps"
@@ -144,6 +145,10 @@ def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings):
     assert v["stats"]["balloon_actual"] == 512 << 20, v
     qemu_pids = qemu_of(vdir)
     assert len(qemu_pids) == 1, qemu_pids
+    # the jail (docs/security.md): QEMU as the VM's own uid, no capabilities,
+    # no_new_privs, seccomp, an empty root and a mount namespace of its own
+    assert assert_jailed(qemu_pids[0]) >= 1000000
+    assert os.listdir(f"/proc/{qemu_pids[0]}/root") == []
 
     # balloon: live, down from what it booted with
     out = vps(d, "set", "v1", "ram=384M")
@@ -267,6 +272,15 @@ def vmm_cycle(l1, timings):
                     l1_boot_to_login(l1, "first boot", timings)[0]))
     v = l1_show(l1, "w1")
     assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    # the monitor's jail, from outside (docs/security.md)
+    pid = f"$(cat {L1_BASE}/run/vps/w1/monitor.pid)"
+    r = l1.run(f"grep -E '^(Uid|Gid|CapEff|CapPrm|NoNewPrivs|Seccomp):' /proc/{pid}/status; "
+               f"echo root: $(ls -A /proc/{pid}/root)", check=True)
+    st = dict(line.split(":", 1) for line in r.stdout.strip().splitlines())
+    assert st["Uid"].split()[0] != "0" and len(set(st["Uid"].split())) == 1, st
+    assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, st
+    assert st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2", st
+    assert st["root"].split() in ([], ["proc"]), st  # the sanitizer build keeps /proc
 
     # a reboot inside: vps-vmm exits 3, the keeper starts it again
     t0 = time.monotonic()
@@ -357,3 +371,21 @@ def test_vm_console_over_websocket(vm_template_cached, timings):
             ws.close()
     finally:
         d.cleanup()
+
+
+def test_vm_qemu_jail_kills_foreign_syscall(daemon, vm_template_cached, tmp_path):
+    """QEMU's sandbox (spawn=deny) answers an execve(2), made through gdb
+    in the jailed monitor, by killing it; vpsd records the end, and the
+    host is unchanged (no file where the call pointed)."""
+    d = daemon
+    vps(d, "create", "j1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+    vps(d, "start", "j1")
+    vdir = d.data / "vps" / "j1"
+    pid = until(lambda: qemu_of(vdir), 60, "QEMU running")[0]
+    assert_jailed(pid)
+    kill_with_foreign_syscall(pid, "/usr/bin/qemu-system-x86_64",
+                              '(int)execve("/bin/touch", 0, 0)', tmp_path)
+    v = until(lambda: (x := show(d, "j1"))["state"] == "stopped" and x, 60, "stopped")
+    assert v["last_exit"] == 128 + SIGSYS, v
+    vps(d, "destroy", "j1")
