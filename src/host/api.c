@@ -350,10 +350,31 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 
 /* --- who may do what ------------------------------------------------------------------- */
 
-/* Actions only the provider takes. */
-static bool admin_action(const char *a)
+/*
+ * The actions on a VPS (POST /vps/NAME/ACTION), and which of them a
+ * customer takes on their own VPS. Anything else is no action: a VPS is
+ * made by POST /vps alone, whose body goes through create_body().
+ */
+static int action_allowed(const struct principal *p, const char *a, struct err **err)
 {
-	return !strcmp(a, "suspend") || !strcmp(a, "unsuspend") || !strcmp(a, "plan");
+	static const struct {
+		const char *name;
+		bool customer;
+	} t[] = {
+		{ "start", true },     { "stop", true },       { "restart", true },
+		{ "reinstall", true }, { "password", true },   { "exec", true },
+		{ "suspend", false },  { "unsuspend", false }, { "plan", false },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(t[i].name, a))
+			return t[i].customer || p->admin ?
+				       0 :
+				       err_make(err, EPERM,
+						"only the provider's administrators may do this");
+	return err_make(err, ENOENT,
+			"no such action (start, stop, restart, reinstall, exec, password, suspend, "
+			"unsuspend, plan)");
 }
 
 /*
@@ -394,22 +415,35 @@ static enum MHD_Result forbidden(struct MHD_Connection *c)
 static int create_body(struct host *h, const struct principal *p, json_t *body, json_t **out,
 		       struct err **err)
 {
-	static const char *const figures[] = { "ram", "swap", "disk", "cpus", "io_weight",
-					       "bw",  "ipv4", "ipv6", NULL };
-	json_t *owner = json_object_get(body, "owner");
+	/* what a customer may send; the figures come from the plan */
+	static const char *const mine[] = {
+		"name",	    "kind",	"engine",	 "boot",   "template", "iso",	"plan",
+		"hostname", "ssh_keys", "root_password", "onboot", "network",  "start", NULL
+	};
+	json_t *owner = json_object_get(body, "owner"), *x;
+	const char *k;
 
 	if (!json_is_object(body))
 		return err_make(err, EINVAL, "the body must be a JSON object");
 	if (!p->admin) {
-		if (owner)
-			return err_make(err, EPERM,
-					"`owner`: only an administrator sets the owner");
-		for (size_t i = 0; figures[i]; i++)
-			if (json_object_get(body, figures[i]))
+		json_object_foreach(body, k, x)
+		{
+			size_t i;
+
+			for (i = 0; mine[i] && strcmp(mine[i], k); i++)
+				;
+			if (mine[i])
+				continue;
+			if (!strcmp(k, "owner"))
+				return err_make(err, EPERM,
+						"`owner`: only an administrator sets the owner");
+			if (vps_known_field(k))
 				return err_make(err, EPERM,
 						"`%s`: a customer's VPS takes its figures from a "
 						"`plan`",
-						figures[i]);
+						k);
+			return err_make(err, EINVAL, "`%s`: unknown field", k);
+		}
 		if (!json_object_get(body, "plan"))
 			return err_make(err, EINVAL, "`plan`: required");
 	} else if (owner) {
@@ -585,8 +619,8 @@ static enum MHD_Result route_vps(struct host *h, struct MHD_Connection *c,
 	}
 	if (strcmp(method, "POST"))
 		return reply_error(c, ENOSYS, "use POST for actions");
-	if (admin_action(action) && !p->admin)
-		return forbidden(c);
+	if ((r = action_allowed(p, action, &e)) < 0)
+		return reply_err(c, r, &e);
 	return run_work(h, c, p, action, name, body);
 }
 

@@ -24,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/auth.h"
 #include "host/keeper.h"
 #include "host/kind.h"
 #include "host/life.h"
@@ -570,6 +571,11 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	}
 	if ((r = vps_from_json(&v, body, true, &password, err)) < 0)
 		goto out;
+	/* the owner is a user (or the host's administrator), whoever asks */
+	if (strcmp(v.owner, AUTH_LOCAL_USER) && !auth_user_exists(h, v.owner)) {
+		r = err_make(err, EINVAL, "`owner`: no user named `%.40s`", v.owner);
+		goto out;
+	}
 	/* `iso: NAME` is an uploaded ISO (PUT /api/v1/isos/NAME) */
 	if (v.iso && !strchr(v.iso, '/')) {
 		char *p;

@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Attacks by a customer through the API (issue 15, docs/security.md): what
+a paying stranger with a login or a token tries against a private vpsd on
+TCP, each shown refused and the host unchanged. Plan limits on every path
+that creates, ISOs only by name, `owner` a real user, JSON only as JSON,
+tokens that never outlive or widen the token that made them, secrets that
+die with a password change, logins that cannot exhaust the host's memory
+or be guessed from many addresses, connection limits, networks per owner
+and console slots per user."""
+
+import json
+import socket
+import threading
+import time
+import uuid
+import http.client
+
+import pytest
+
+from framework.openapi import start_vpsd, tcp, unix
+from framework.vpsd import VPSD
+
+pytestmark = pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built")
+
+PASSWORDS = {"alice": "alice's long secret", "bob": "bob's long secret"}
+
+
+class Env:
+    """A vpsd with customers alice (VPS a1, a busybox container, not
+    started) and bob, a plan `small` (128M, 1 CPU); alice logged in."""
+
+    def __init__(self, d):
+        self.d = d
+        self.admin = unix(d)
+        for name in PASSWORDS:
+            self.admin.api("POST", "/users", {"name": name, "password": PASSWORDS[name],
+                                              "role": "customer"}, expect=201)
+        self.admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M",
+                                          "cpus": 1}, expect=201)
+        self.alice = self.login("alice")
+        self.alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
+                                        "plan": "small"}, expect=201)
+
+    def login(self, user):
+        c = tcp(self.d)
+        c.login(user, PASSWORDS[user])
+        return c
+
+    def names(self):
+        return sorted(v["name"] for v in self.admin.api("GET", "/vps"))
+
+
+@pytest.fixture(scope="module")
+def env():
+    d = start_vpsd()
+    try:
+        yield Env(d)
+    finally:
+        d.cleanup()
+
+
+def raw(d, method, path, body=b"", headers=None, source="127.0.0.1", timeout=60):
+    """One request over TCP from a chosen loopback address: (status, headers, json)."""
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout,
+                                   source_address=(source, 0))
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        text = r.read().decode(errors="replace")
+        try:
+            j = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            j = text
+        return r.status, r.headers, j
+    finally:
+        c.close()
+
+
+# --- plan limits on every path that creates -------------------------------------------
+
+@pytest.mark.parametrize("extra", [{}, {"plan": "small"}, {"owner": "bob"}, {"owner": "ghost"}])
+def test_create_through_an_action_is_refused(env, extra):
+    """`POST /vps/<own>/create` went to the create work with the body as
+    sent: 8G and 2 CPUs on a 128M plan, for any owner."""
+    before = env.names()
+    body = {"name": "big1", "kind": "ct", "template": "busybox", "ram": "8G", "cpus": 2}
+    body.update(extra)
+    r = env.alice.request("POST", "/vps/a1/create", body, validate=False)
+    assert r.status == 404, r
+    assert env.names() == before
+    # not for the administrator either: a VPS is created by POST /vps alone
+    r = env.admin.request("POST", "/vps/a1/create", body, validate=False)
+    assert r.status == 404, r
+    assert env.names() == before
+
+
+@pytest.mark.parametrize("action", ["suspend", "unsuspend", "plan", "create", "nosuch"])
+def test_customer_actions_are_an_allow_list(env, action):
+    r = env.alice.request("POST", f"/vps/a1/{action}", {"plan": "small"}, validate=False)
+    assert r.status in (403, 404), r
+    assert not env.alice.api("GET", "/vps/a1")["suspended"]
+
+
+def test_customer_create_takes_only_what_a_customer_sends(env):
+    before = env.names()
+    for k, v in (("ram", "8G"), ("cpus", 2), ("owner", "bob"), ("ipv4", "10.0.0.9")):
+        r = env.alice.request("POST", "/vps", {"name": "a9", "kind": "ct",
+                                               "template": "busybox", "plan": "small", k: v})
+        assert r.status == 403 and f"`{k}`" in r.message, (k, r)
+    assert env.names() == before
