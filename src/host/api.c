@@ -54,10 +54,7 @@ struct req {
 
 static bool iso_name_ok(const char *n)
 {
-	size_t l = strlen(n);
-
-	return l > 0 && l <= 64 && n[0] != '.' &&
-	       strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == l;
+	return life_iso_name_ok(n);
 }
 
 /* Start streaming an ISO upload into DATA/isos/.NAME.PID.tmp. */

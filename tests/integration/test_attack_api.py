@@ -108,3 +108,19 @@ def test_customer_create_takes_only_what_a_customer_sends(env):
                                                "template": "busybox", "plan": "small", k: v})
         assert r.status == 403 and f"`{k}`" in r.message, (k, r)
     assert env.names() == before
+
+
+# --- ISOs only by name -------------------------------------------------------------------
+
+@pytest.mark.parametrize("iso", ["/etc/passwd", "../../../../etc/passwd", "/dev/sda",
+                                 ".hidden", "nosuch"])
+def test_iso_is_an_uploaded_name(env, iso):
+    before = env.names()
+    body = {"name": "v1", "kind": "vm", "boot": "firmware", "iso": iso, "plan": "small"}
+    r = env.alice.request("POST", "/vps", body)
+    assert r.status == 400 and "`iso`" in r.message, r
+    # the provider's own requests too: no host path reaches QEMU
+    body.pop("plan")
+    r = env.admin.request("POST", "/vps", dict(body, ram="128M", disk="64M"))
+    assert r.status == 400 and "`iso`" in r.message, r
+    assert env.names() == before
