@@ -175,6 +175,9 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 	case ENOSYS:
 		*status = 405, code = "method_not_allowed";
 		break;
+	case EMEDIUMTYPE:
+		*status = 415, code = "unsupported_media_type";
+		break;
 	}
 	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
@@ -961,6 +964,16 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, const char
 	return route(h, c, &rq->p, url, method, body);
 }
 
+/* Whether the request says its body is JSON (`application/json`, parameters allowed). */
+static bool json_content(struct MHD_Connection *c)
+{
+	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	size_t n = strlen("application/json");
+
+	return t && !strncasecmp(t, "application/json", n) &&
+	       (!t[n] || t[n] == ';' || t[n] == ' ' || t[n] == '\t');
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_size, void **con_cls)
@@ -1061,6 +1074,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		ret = serve(a, c, url, method, rq, NULL);
 	} else if (rq->too_big) {
 		ret = reply_error(c, E2BIG, "the body is larger than 1 MiB");
+	} else if (rq->len && !json_content(c)) {
+		/* a cross-site form can send text/plain that parses as JSON */
+		ret = reply_error(c, EMEDIUMTYPE,
+				  "`Content-Type`: a body must be application/json");
 	} else if (rq->len &&
 		   !(body = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je))) {
 		char msg[256];

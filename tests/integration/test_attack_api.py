@@ -124,3 +124,33 @@ def test_iso_is_an_uploaded_name(env, iso):
     r = env.admin.request("POST", "/vps", dict(body, ram="128M", disk="64M"))
     assert r.status == 400 and "`iso`" in r.message, r
     assert env.names() == before
+
+
+# --- JSON only as JSON ---------------------------------------------------------------------
+
+def test_cross_site_form_login_is_refused(env):
+    """A text/plain form's body can be made JSON (name `{"user":"bob","password":"x`,
+    value `y"}`): such a request must log nobody in."""
+    body = '{"user":"bob","password":"bob\'s long secret"}'
+    status, headers, j = raw(env.d, "POST", "/api/v1/login", body,
+                             {"Content-Type": "text/plain"}, source="127.0.0.3")
+    assert status == 415, (status, j)
+    assert not headers.get("Set-Cookie")
+    assert j["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("ctype", [None, "text/plain", "application/x-www-form-urlencoded",
+                                   "multipart/form-data; boundary=x"])
+def test_json_bodies_need_json(env, ctype):
+    before = env.names()
+    h = {"Cookie": f"vps_session={env.alice.cookie}", "X-CSRF-Token": env.alice.csrf}
+    if ctype:
+        h["Content-Type"] = ctype
+    body = json.dumps({"name": "a7", "kind": "ct", "template": "busybox", "plan": "small"})
+    status, _, j = raw(env.d, "POST", "/api/v1/vps", body, h)
+    assert status == 415, (status, j)
+    assert env.names() == before
+    # the right type with its parameters is fine (here refused for the name only)
+    h["Content-Type"] = "application/json; charset=utf-8"
+    status, _, j = raw(env.d, "POST", "/api/v1/vps", json.dumps({"name": "a1"}), h)
+    assert status == 400, (status, j)
