@@ -233,10 +233,18 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 	}
-	/* a new password or a lower role ends the user's sessions */
-	if (r == 0 && (pw || role)) {
-		if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE user = ?", -1, &st, NULL) ==
-		    SQLITE_OK) {
+	/*
+	 * A new password or a role change ends the user's sessions; a new
+	 * password their tokens too (a password changes because it leaked,
+	 * and a token made with it may have leaked with it).
+	 */
+	for (int i = 0; r == 0 && i < 2; i++) {
+		if (!(i == 0 ? pw || role : pw != NULL))
+			continue;
+		if (sqlite3_prepare_v2(db,
+				       i == 0 ? "DELETE FROM sessions WHERE user = ?" :
+						"DELETE FROM tokens WHERE user = ?",
+				       -1, &st, NULL) == SQLITE_OK) {
 			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 			sqlite3_step(st);
 			sqlite3_finalize(st);
@@ -478,13 +486,13 @@ int auth_session(struct host *h, const char *cookie, const char *source, struct 
 
 /* --- tokens ---------------------------------------------------------------------------- */
 
-int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
+/* ADDR or ADDR/BITS: its family, address and prefix length; -1 bad text. */
+static int cidr_parse(const char *cidr, int *family, unsigned char net[16], int *bits)
 {
 	char addr[INET6_ADDRSTRLEN + 1];
-	unsigned char net[16], mine[16];
 	const char *slash = strchr(cidr, '/');
 	size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
-	int family, bits, max;
+	int max;
 	char *end;
 
 	if (alen == 0 || alen >= sizeof(addr))
@@ -492,18 +500,60 @@ int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
 	memcpy(addr, cidr, alen);
 	addr[alen] = 0;
 	if (inet_pton(AF_INET, addr, net) == 1)
-		family = AF_INET, max = 32;
+		*family = AF_INET, max = 32;
 	else if (inet_pton(AF_INET6, addr, net) == 1)
-		family = AF_INET6, max = 128;
+		*family = AF_INET6, max = 128;
 	else
 		return -1;
-	bits = max;
+	*bits = max;
 	if (slash) {
 		errno = 0;
-		bits = (int)strtol(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno || bits < 0 || bits > max)
+		*bits = (int)strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || *bits < 0 || *bits > max)
 			return -1;
 	}
+	return 0;
+}
+
+static bool same_prefix(const unsigned char *a, const unsigned char *b, int bits)
+{
+	for (int i = 0; i < bits; i++) {
+		unsigned char m = 0x80 >> (i % 8);
+
+		if ((a[i / 8] & m) != (b[i / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+/* Whether network `inner` lies inside one of `outer` (a JSON list; empty: anywhere). */
+static bool cidr_within(const char *inner, json_t *outer)
+{
+	unsigned char in[16], out[16];
+	int fi, bi, fo, bo;
+	json_t *s;
+	size_t i;
+
+	if (!json_array_size(outer))
+		return true;
+	if (cidr_parse(inner, &fi, in, &bi) < 0)
+		return false;
+	json_array_foreach(outer, i, s)
+	{
+		if (json_is_string(s) && cidr_parse(json_string_value(s), &fo, out, &bo) == 0 &&
+		    fo == fi && bi >= bo && same_prefix(in, out, bo))
+			return true;
+	}
+	return false;
+}
+
+int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
+{
+	unsigned char net[16], mine[16];
+	int family, bits;
+
+	if (cidr_parse(cidr, &family, net, &bits) < 0)
+		return -1;
 	if (!sa)
 		return 0;
 	if (sa->sa_family == AF_INET) {
@@ -523,13 +573,7 @@ int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
 	} else {
 		return 0;
 	}
-	for (int i = 0; i < bits; i++) {
-		unsigned char m = 0x80 >> (i % 8);
-
-		if ((net[i / 8] & m) != (mine[i / 8] & m))
-			return 0;
-	}
-	return 1;
+	return same_prefix(net, mine, bits) ? 1 : 0;
 }
 
 int auth_token(struct host *h, const char *token, const struct sockaddr *sa, const char *source,
@@ -584,6 +628,14 @@ int auth_token(struct host *h, const char *token, const struct sockaddr *sa, con
 	{
 		allowed = true;
 	}
+	if (allowed) {
+		char *text = json_dumps(sources ? sources : json_array(), JSON_COMPACT);
+
+		/* up to 16 networks of at most 43 characters fit */
+		snprintf(p->token_sources, sizeof(p->token_sources), "%s", text ? text : "[]");
+		free(text);
+		p->token_expires = expires;
+	}
 	json_decref(sources);
 	if (!allowed)
 		return err_make(err, EACCES, "the token is not valid from %s", source);
@@ -616,7 +668,7 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	static const char *const keys[] = { "name", "expires_in", "sources", "user", NULL };
 	json_t *name = json_object_get(body, "name"), *ttl = json_object_get(body, "expires_in"),
 	       *sources = json_object_get(body, "sources"), *user = json_object_get(body, "user"),
-	       *s;
+	       *s, *inherited = NULL;
 	const char *owner = p->user;
 	char secret[AUTH_HEX + 1], token[128], hash[AUTH_HEX + 1];
 	time_t now = time(NULL);
@@ -662,9 +714,35 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 					"`user`: tokens belong to users; name one (`user`)" :
 					"`user`: no user named `%s`",
 				owner);
+	/* a token made with a token never outlives it nor reaches further */
+	if (p->token_expires) {
+		json_t *mine = json_loads(p->token_sources, 0, NULL);
+
+		if (now + json_integer_value(ttl) > p->token_expires) {
+			json_decref(mine);
+			return err_make(err, EPERM,
+					"`expires_in`: the token making it expires in %lld s; a "
+					"token it makes cannot outlive it",
+					(long long)(p->token_expires - now));
+		}
+		json_array_foreach(sources, i, s)
+		{
+			if (!cidr_within(json_string_value(s), mine)) {
+				json_decref(mine);
+				return err_make(err, EPERM,
+						"`sources`: `%.64s` is not inside the sources of "
+						"the token making it",
+						json_string_value(s));
+			}
+		}
+		if (!sources && json_is_array(mine)) /* its parent's, then */
+			inherited = mine;
+		else
+			json_decref(mine);
+	}
 
 	random_hex(secret);
-	sources = sources ? json_incref(sources) : json_array();
+	sources = inherited ? inherited : sources ? json_incref(sources) : json_array();
 	src_text = json_dumps(sources, JSON_COMPACT);
 	db = store_lock(h->store);
 	if (sqlite3_prepare_v2(db,

@@ -32,6 +32,9 @@ struct principal {
 	bool cookie; /* a browser session: writes need the CSRF token */
 	char csrf[AUTH_HEX + 1];
 	char source[64]; /* the client's address, "unix" for the socket */
+	/* a bearer token's bounds: a token it makes stays inside them */
+	long long token_expires; /* Unix time; 0: not a token */
+	char token_sources[1280]; /* its `sources` as a JSON list, "[]": anywhere */
 };
 
 int auth_init(void);

@@ -154,3 +154,41 @@ def test_json_bodies_need_json(env, ctype):
     h["Content-Type"] = "application/json; charset=utf-8"
     status, _, j = raw(env.d, "POST", "/api/v1/vps", json.dumps({"name": "a1"}), h)
     assert status == 400, (status, j)
+
+
+# --- tokens and passwords -----------------------------------------------------------------
+
+def test_minted_token_never_outlives_or_widens_its_parent(env):
+    parent = env.alice.api("POST", "/tokens", {"name": "p", "expires_in": 600,
+                                               "sources": ["127.0.0.1/32"]}, expect=201)
+    via = tcp(env.d, token=parent["token"])
+    r = via.request("POST", "/tokens", {"name": "long", "expires_in": 31536000})
+    assert r.status == 403 and "`expires_in`" in r.message, r
+    for wide in (["0.0.0.0/0"], ["127.0.0.0/8"], ["::/0"], ["127.0.0.2"]):
+        r = via.request("POST", "/tokens", {"name": "wide", "expires_in": 60, "sources": wide})
+        assert r.status == 403 and "`sources`" in r.message, (wide, r)
+    # without sources the child takes its parent's; inside them is fine
+    child = via.api("POST", "/tokens", {"name": "c", "expires_in": 300}, expect=201)
+    assert child["sources"] == ["127.0.0.1/32"] and child["expires"] <= parent["expires"]
+    via.api("POST", "/tokens", {"name": "c2", "expires_in": 60, "sources": ["127.0.0.1"]},
+            expect=201)
+    # and the child cannot mint a grandchild past itself
+    r = tcp(env.d, token=child["token"]).request("POST", "/tokens",
+                                                 {"name": "g", "expires_in": 500})
+    assert r.status == 403, r
+    mine = [t["name"] for t in env.alice.api("GET", "/tokens")]
+    assert "long" not in mine and "wide" not in mine and "g" not in mine
+
+
+def test_password_change_ends_tokens_and_sessions(env):
+    env.admin.api("POST", "/users", {"name": "dave", "password": "dave's old secret",
+                                     "role": "customer"}, expect=201)
+    s = tcp(env.d)
+    s.login("dave", "dave's old secret")
+    t = s.api("POST", "/tokens", {"name": "t", "expires_in": 600}, expect=201)
+    bearer = tcp(env.d, token=t["token"])
+    bearer.api("GET", "/me")
+    env.admin.api("PATCH", "/users/dave", {"password": "dave's new secret"})
+    assert bearer.request("GET", "/me").status == 401
+    assert s.request("GET", "/me").status == 401
+    assert not [x for x in env.admin.api("GET", "/tokens") if x["user"] == "dave"]
