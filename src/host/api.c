@@ -1122,6 +1122,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * Connections (docs/auth.md, "Connections"): each holds a thread, so TCP
+ * has a ceiling in all and per client address, and an idle one (a client
+ * that sends nothing, or keeps a connection alive between requests) is
+ * closed after API_IDLE_S. A request being served is not idle.
+ */
+#define API_IDLE_S 30
+#define API_CONNECTIONS 256
+#define API_CONNECTIONS_PER_ADDR 32
+
 #define API_FLAGS \
 	(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_ALLOW_UPGRADE)
 
@@ -1151,7 +1161,8 @@ struct api *api_start_unix(struct host *h, const char *path, struct err **err)
 	}
 	a->d = MHD_start_daemon(API_FLAGS, 0, NULL, NULL, handler, a, MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)900, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+				MHD_OPTION_END);
 	if (!a->d) {
 		close(fd);
 		free(a);
@@ -1214,14 +1225,19 @@ struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port,
 	if (cert)
 		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
 					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)900,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					(unsigned int)API_CONNECTIONS_PER_ADDR,
 					MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 					MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
 	else
 		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
 					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)900,
-					MHD_OPTION_END);
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					(unsigned int)API_CONNECTIONS_PER_ADDR, MHD_OPTION_END);
 	/* libmicrohttpd copies neither: they live as long as the daemon */
 	if (!a->d) {
 		free(cert_pem);

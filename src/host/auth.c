@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +26,56 @@
 #define PASSWORD_MAX 1024
 #define MAX_SOURCES 16
 
-/* Login rate limit: failures per address in a window. */
+/*
+ * Login rate limit: attempts that did not succeed, per client prefix (an
+ * IPv4 address, an IPv6 /64: one subscriber's) and per account, in a window.
+ */
 #define RL_FAILS 5
+#define RL_USER_FAILS 10
 #define RL_WINDOW 60
 #define RL_SLOTS 512
 
+/*
+ * argon2id takes 64 MiB for each hash: at most HASH_SLOTS at once. A login
+ * waits HASH_WAIT_MS for a slot, then is told to come back (429).
+ */
+#define HASH_SLOTS 2
+#define HASH_WAIT_MS 1000
+
+static sem_t hash_slots;
+
 int auth_init(void)
 {
+	if (sem_init(&hash_slots, 0, HASH_SLOTS) < 0)
+		return -1;
 	return sodium_init() < 0 ? -1 : 0;
+}
+
+/* A slot to hash in: waiting up to wait_ms (-1: as long as it takes); false: none came. */
+static bool hash_slot_get(int wait_ms)
+{
+	struct timespec until;
+
+	if (wait_ms < 0) {
+		while (sem_wait(&hash_slots) < 0)
+			if (errno != EINTR)
+				return false;
+		return true;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000)
+		until.tv_sec++, until.tv_nsec -= 1000000000;
+	while (sem_timedwait(&hash_slots, &until) < 0)
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+static void hash_slot_put(void)
+{
+	sem_post(&hash_slots);
 }
 
 void auth_source(const struct sockaddr *sa, char *out, size_t size)
@@ -84,11 +127,17 @@ static int password_check(json_t *p, struct err **err)
 	return 0;
 }
 
+/* Hash a new password (the administrator's requests: waits for a slot). */
 static int password_hash(const char *pw, char out[crypto_pwhash_STRBYTES], struct err **err)
 {
-	if (crypto_pwhash_str_alg(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-				  crypto_pwhash_MEMLIMIT_INTERACTIVE,
-				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+	int r;
+
+	if (!hash_slot_get(-1))
+		return err_make(err, errno, "wait to hash the password");
+	r = crypto_pwhash_str_alg(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				  crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+	hash_slot_put();
+	if (r != 0)
 		return err_make(err, ENOMEM, "hash the password (argon2id)");
 	return 0;
 }
@@ -298,23 +347,15 @@ static struct {
 } rl[RL_SLOTS];
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Seconds until `key` may try again, 0 now. */
-static int rl_wait(const char *key, time_t now)
+/*
+ * Count an attempt of `key` before its hash, so that parallel attempts
+ * cannot all pass the check: seconds until `key` may try again (and the
+ * attempt not counted) when it has `limit` already, else 0.
+ */
+static int rl_take(const char *key, int limit, time_t now)
 {
+	size_t i, free_slot = RL_SLOTS, least = 0;
 	int wait = 0;
-
-	pthread_mutex_lock(&rl_lock);
-	for (size_t i = 0; i < RL_SLOTS; i++)
-		if (!strcmp(rl[i].key, key) && now - rl[i].start < RL_WINDOW &&
-		    rl[i].fails >= RL_FAILS)
-			wait = (int)(RL_WINDOW - (now - rl[i].start));
-	pthread_mutex_unlock(&rl_lock);
-	return wait;
-}
-
-static void rl_fail(const char *key, time_t now)
-{
-	size_t i, free_slot = RL_SLOTS, oldest = 0;
 
 	pthread_mutex_lock(&rl_lock);
 	for (i = 0; i < RL_SLOTS; i++) {
@@ -322,11 +363,17 @@ static void rl_fail(const char *key, time_t now)
 			break;
 		if (free_slot == RL_SLOTS && (!*rl[i].key || now - rl[i].start >= RL_WINDOW))
 			free_slot = i;
-		if (rl[i].start < rl[oldest].start)
-			oldest = i;
+		/*
+		 * A full table gives up the key with the fewest failures: a
+		 * flood of new addresses or names must not push out the count
+		 * of an account under attack (each failure costs a hash).
+		 */
+		if (rl[i].fails < rl[least].fails ||
+		    (rl[i].fails == rl[least].fails && rl[i].start < rl[least].start))
+			least = i;
 	}
 	if (i == RL_SLOTS) {
-		i = free_slot < RL_SLOTS ? free_slot : oldest;
+		i = free_slot < RL_SLOTS ? free_slot : least;
 		snprintf(rl[i].key, sizeof(rl[i].key), "%s", key);
 		rl[i].start = now;
 		rl[i].fails = 0;
@@ -334,8 +381,41 @@ static void rl_fail(const char *key, time_t now)
 		rl[i].start = now;
 		rl[i].fails = 0;
 	}
-	rl[i].fails++;
+	if (rl[i].fails >= limit)
+		wait = (int)(RL_WINDOW - (now - rl[i].start));
+	else
+		rl[i].fails++;
 	pthread_mutex_unlock(&rl_lock);
+	return wait > 0 ? wait : 0;
+}
+
+/* The attempt of `key` taken at `now` did not fail after all (right password, or not tried). */
+static void rl_untake(const char *key, time_t now)
+{
+	pthread_mutex_lock(&rl_lock);
+	for (size_t i = 0; i < RL_SLOTS; i++)
+		if (!strcmp(rl[i].key, key) && rl[i].start <= now &&
+		    now - rl[i].start < RL_WINDOW && rl[i].fails > 0)
+			rl[i].fails--;
+	pthread_mutex_unlock(&rl_lock);
+}
+
+/* The rate limit's key for a client: its IPv4 address, or its IPv6 address's /64. */
+static void rl_prefix(const char *source, char *out, size_t size)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET6, source, a) == 1 &&
+	    memcmp(a, (const unsigned char[12]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 12)) {
+		char text[INET6_ADDRSTRLEN];
+
+		memset(a + 8, 0, 8);
+		inet_ntop(AF_INET6, a, text, sizeof(text));
+		snprintf(out, size, "net %s/64", text);
+		return;
+	}
+	/* IPv4, IPv4-mapped IPv6 (::ffff:a.b.c.d names one IPv4 address) */
+	snprintf(out, size, "addr %s", source);
 }
 
 /* --- sessions -------------------------------------------------------------------------- */
@@ -349,7 +429,11 @@ static void dummy_init(void)
 	char pw[AUTH_HEX + 1];
 
 	random_hex(pw);
-	password_hash(pw, dummy_hash, NULL);
+	/* not through password_hash(): the login calling this holds a hash slot already */
+	if (crypto_pwhash_str_alg(dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				  crypto_pwhash_MEMLIMIT_INTERACTIVE,
+				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+		dummy_hash[0] = 0;
 }
 
 int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUTH_HEX + 1],
@@ -357,8 +441,8 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 {
 	static const char *const keys[] = { "user", "password", NULL };
 	json_t *user = json_object_get(body, "user"), *pw = json_object_get(body, "password");
-	char key[80], hash[crypto_pwhash_STRBYTES] = "", role[16] = "", id[AUTH_HEX + 1],
-		      csrf[AUTH_HEX + 1];
+	char key[80], ukey[80], hash[crypto_pwhash_STRBYTES] = "", role[16] = "", id[AUTH_HEX + 1],
+				csrf[AUTH_HEX + 1];
 	time_t now = time(NULL);
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -373,10 +457,23 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	if (!json_is_string(pw) || json_string_length(pw) > PASSWORD_MAX)
 		return err_make(err, EINVAL, "`password`: expected a string");
 
-	snprintf(key, sizeof(key), "addr %s", source);
-	if ((*retry_after = rl_wait(key, now)) > 0)
+	rl_prefix(source, key, sizeof(key));
+	snprintf(ukey, sizeof(ukey), "user %s", json_string_value(user));
+	if ((*retry_after = rl_take(key, RL_FAILS, now)) > 0)
 		return err_make(err, EAGAIN, "too many failed logins from %s; try again in %d s",
 				source, *retry_after);
+	if ((*retry_after = rl_take(ukey, RL_USER_FAILS, now)) > 0) {
+		rl_untake(key, now);
+		return err_make(err, EAGAIN,
+				"too many failed logins for this user; try again in %d s",
+				*retry_after);
+	}
+	if (!hash_slot_get(HASH_WAIT_MS)) {
+		rl_untake(key, now);
+		rl_untake(ukey, now);
+		*retry_after = 1;
+		return err_make(err, EAGAIN, "too many logins at once; try again in 1 s");
+	}
 
 	db = store_lock(h->store);
 	if (sqlite3_prepare_v2(db, "SELECT hash, role FROM users WHERE name = ?", -1, &st, NULL) ==
@@ -395,10 +492,11 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	ok = crypto_pwhash_str_verify(*hash ? hash : dummy_hash, json_string_value(pw),
 				      json_string_length(pw)) == 0 &&
 	     *hash;
-	if (!ok) {
-		rl_fail(key, now);
+	hash_slot_put();
+	if (!ok)
 		return err_make(err, EACCES, "wrong user name or password");
-	}
+	rl_untake(key, now);
+	rl_untake(ukey, now);
 
 	random_hex(cookie);
 	random_hex(csrf);

@@ -192,3 +192,90 @@ def test_password_change_ends_tokens_and_sessions(env):
     assert bearer.request("GET", "/me").status == 401
     assert s.request("GET", "/me").status == 401
     assert not [x for x in env.admin.api("GET", "/tokens") if x["user"] == "dave"]
+
+
+# --- logins --------------------------------------------------------------------------------
+
+def login_from(d, source, user, password="wrong password here", results=None):
+    body = json.dumps({"user": user, "password": password})
+    try:
+        status, _, j = raw(d, "POST", "/api/v1/login", body,
+                           {"Content-Type": "application/json"}, source=source, timeout=120)
+    except OSError as e:
+        status, j = "closed", str(e)
+    if results is not None:
+        results.append(status)
+    return status
+
+
+def parallel(n, fn):
+    results = []
+    ts = [threading.Thread(target=fn, args=(i, results)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return results
+
+
+def test_parallel_failures_are_counted_before_the_hash(env):
+    """Every failure was recorded after its argon2id hash: 16 wrong
+    passwords at once all got through the check of the address's count."""
+    got = parallel(16, lambda i, res: login_from(env.d, "127.0.0.4", "bob", results=res))
+    assert got.count(401) <= 5 and set(got) <= {401, 429}, got
+    assert login_from(env.d, "127.0.0.4", "bob", PASSWORDS["bob"]) == 429
+
+
+def test_failures_per_account_across_addresses(env):
+    """A limit per exact address let anyone with many addresses guess on."""
+    for i in range(10):
+        assert login_from(env.d, f"127.0.2.{i + 1}", "alice") == 401
+    assert login_from(env.d, "127.0.2.100", "alice") == 429
+    assert login_from(env.d, "127.0.2.101", "alice", PASSWORDS["alice"]) == 429
+
+
+def vpsd_status(d, key):
+    for line in open(f"/proc/{d.proc.pid}/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(key)
+
+
+def test_parallel_logins_do_not_exhaust_memory(env):
+    """Each login hashed argon2id (64 MiB) on its own thread, all at once."""
+    with open(f"/proc/{env.d.proc.pid}/clear_refs", "w") as f:
+        f.write("5")  # the peak RSS starts again from the RSS now
+    base = vpsd_status(env.d, "VmHWM")
+    got = parallel(32, lambda i, res: login_from(env.d, f"127.0.3.{i + 1}", f"nobody{i}",
+                                                 results=res))
+    grown = vpsd_status(env.d, "VmHWM") - base
+    assert grown < 256 << 20, (grown >> 20, got)
+    print(f"peak RSS grew {grown >> 20} MiB; answers {sorted(got)}")
+    assert set(got) <= {401, 429}, got
+
+
+def test_connections_per_address_are_limited(env):
+    """Idle connections from one address, held open: no limit filled the
+    daemon with threads; past the limit a new one is refused, another
+    address is still served, and an idle one is closed soon."""
+    held = []
+    try:
+        for _ in range(40):
+            s = socket.socket()
+            s.bind(("127.0.0.5", 0))
+            s.connect(("127.0.0.1", env.d.port))
+            held.append(s)
+        time.sleep(0.5)
+        assert login_from(env.d, "127.0.0.5", "nobody") == "closed"
+        assert login_from(env.d, "127.0.0.6", "nobody") == 401
+    finally:
+        for s in held:
+            s.close()
+    s = socket.socket()
+    s.bind(("127.0.0.7", 0))
+    s.connect(("127.0.0.1", env.d.port))
+    s.settimeout(60)
+    t0 = time.monotonic()
+    assert s.recv(1) == b""  # closed by the daemon
+    assert time.monotonic() - t0 < 45
+    s.close()
