@@ -25,6 +25,7 @@
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 1024
 #define MAX_SOURCES 16
+#define MAX_USER_NETS 64
 
 /*
  * Login rate limit: attempts that did not succeed, per client prefix (an
@@ -175,15 +176,23 @@ static json_t *user_rows(struct host *h, const char *name)
 	json_t *a = json_array();
 
 	if (sqlite3_prepare_v2(db,
-			       "SELECT name, role, created FROM users WHERE ?1 IS NULL OR "
-			       "name = ?1 ORDER BY name",
+			       "SELECT name, role, created, networks FROM users WHERE ?1 IS NULL "
+			       "OR name = ?1 ORDER BY name",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *nets =
+				json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+
 			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:I}", "name", sqlite3_column_text(st, 0),
-					     "role", sqlite3_column_text(st, 1), "created",
-					     (json_int_t)sqlite3_column_int64(st, 2)));
+				a, json_pack("{s:s, s:s, s:I, s:o}", "name",
+					     sqlite3_column_text(st, 0), "role",
+					     sqlite3_column_text(st, 1), "created",
+					     (json_int_t)sqlite3_column_int64(st, 2), "networks",
+					     json_is_array(nets) ? nets : json_array()));
+			if (!json_is_array(nets))
+				json_decref(nets);
+		}
 		sqlite3_finalize(st);
 	}
 	store_unlock(h->store);
@@ -212,24 +221,77 @@ bool auth_user_exists(struct host *h, const char *name)
 	return yes;
 }
 
+/* `networks`: the networks a customer's VPSes may join, each one that exists. */
+static int networks_check(struct host *h, json_t *nets, struct err **err)
+{
+	json_t *n, *row;
+	size_t i;
+
+	if (!json_is_array(nets) || json_array_size(nets) > MAX_USER_NETS)
+		return err_make(err, EINVAL,
+				"`networks`: expected a list of up to %d network names",
+				MAX_USER_NETS);
+	json_array_foreach(nets, i, n)
+	{
+		if (!json_is_string(n))
+			return err_make(err, EINVAL, "`networks[%zu]`: expected a network name", i);
+		row = store_nets(h->store, json_string_value(n));
+		if (!json_array_size(row)) {
+			json_decref(row);
+			return err_make(err, EINVAL, "`networks[%zu]`: no network `%.40s`", i,
+					json_string_value(n));
+		}
+		json_decref(row);
+	}
+	return 0;
+}
+
+int auth_network_allowed(struct host *h, const char *owner, const char *net, struct err **err)
+{
+	json_t *u, *n;
+	size_t i;
+	bool yes;
+
+	if (!strcmp(owner, AUTH_LOCAL_USER))
+		return 0;
+	if (!(u = auth_user_get(h, owner)))
+		return err_make(err, EPERM, "`network`: no user `%.40s` to join it", owner);
+	yes = !strcmp(json_string_value(json_object_get(u, "role")), "admin");
+	json_array_foreach(json_object_get(u, "networks"), i, n)
+		yes |= !strcmp(json_string_value(n), net);
+	json_decref(u);
+	if (!yes)
+		return err_make(err, EPERM,
+				"`network`: `%s` is not one of the networks of user `%s` "
+				"(the provider gives them: PATCH /api/v1/users/%s {\"networks\"})",
+				net, owner, owner);
+	return 0;
+}
+
 int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 {
-	static const char *const keys[] = { "name", "password", "role", NULL };
+	static const char *const keys[] = { "name", "password", "role", "networks", NULL };
 	char hash[crypto_pwhash_STRBYTES];
-	json_t *name = json_object_get(body, "name");
+	json_t *name = json_object_get(body, "name"), *nets = json_object_get(body, "networks");
+	char *nets_text = NULL;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = vps_only_fields(body, keys, "a user has name, password, role", err)) < 0 ||
+	if ((r = vps_only_fields(body, keys, "a user has name, password, role, networks", err)) <
+		    0 ||
 	    (r = user_name_check(name, err)) < 0 ||
+	    (nets && (r = networks_check(h, nets, err)) < 0) ||
 	    (r = password_check(json_object_get(body, "password"), err)) < 0 ||
 	    (r = role_check(json_object_get(body, "role"), err)) < 0 ||
 	    (r = password_hash(json_string_value(json_object_get(body, "password")), hash, err)) <
 		    0)
 		return r;
+	nets_text = nets ? json_dumps(nets, JSON_COMPACT) : strdup("[]");
 	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db, "INSERT INTO users (name, role, hash, created) VALUES (?,?,?,?)",
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO users (name, role, hash, created, networks) "
+			       "VALUES (?,?,?,?,?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
 	} else {
@@ -238,6 +300,7 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 				  SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, time(NULL));
+		sqlite3_bind_text(st, 5, nets_text ? nets_text : "[]", -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			r = sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ?
 				    err_make(err, EEXIST, "`name`: a user `%s` exists",
@@ -246,6 +309,7 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 		sqlite3_finalize(st);
 	}
 	store_unlock(h->store);
+	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
 		*out = auth_user_get(h, json_string_value(name));
@@ -254,30 +318,39 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 
 int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
 {
-	static const char *const keys[] = { "password", "role", NULL };
+	static const char *const keys[] = { "password", "role", "networks", NULL };
 	char hash[crypto_pwhash_STRBYTES] = "";
-	json_t *pw = json_object_get(body, "password"), *role = json_object_get(body, "role");
+	json_t *pw = json_object_get(body, "password"), *role = json_object_get(body, "role"),
+	       *nets = json_object_get(body, "networks");
+	char *nets_text = NULL;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = vps_only_fields(body, keys, "a user's password and role can change", err)) < 0 ||
-	    (pw && (r = password_check(pw, err)) < 0) || (role && (r = role_check(role, err)) < 0))
+	if ((r = vps_only_fields(body, keys, "a user's password, role and networks can change",
+				 err)) < 0 ||
+	    (pw && (r = password_check(pw, err)) < 0) ||
+	    (role && (r = role_check(role, err)) < 0) ||
+	    (nets && (r = networks_check(h, nets, err)) < 0))
 		return r;
 	if (!auth_user_exists(h, name))
 		return err_make(err, ENOENT, "no user named `%s`", name);
 	if (pw && (r = password_hash(json_string_value(pw), hash, err)) < 0)
 		return r;
+	if (nets)
+		nets_text = json_dumps(nets, JSON_COMPACT);
 	db = store_lock(h->store);
 	if (sqlite3_prepare_v2(db,
 			       "UPDATE users SET hash = coalesce(?2, hash), "
-			       "role = coalesce(?3, role) WHERE name = ?1",
+			       "role = coalesce(?3, role), networks = coalesce(?4, networks) "
+			       "WHERE name = ?1",
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
 	} else {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, pw ? hash : NULL, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, json_string_value(role), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, nets_text, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
@@ -300,6 +373,7 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 		}
 	}
 	store_unlock(h->store);
+	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
 		*out = auth_user_get(h, name);

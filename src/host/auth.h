@@ -50,6 +50,12 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 int auth_user_delete(struct host *h, const char *name, struct err **err);
 /* Whether a user of that name exists (owner checks). */
 bool auth_user_exists(struct host *h, const char *name);
+/*
+ * 0 when a VPS of `owner` may join network `net`: the host's administrator
+ * and admins join any, a customer those the provider gave them (a user's
+ * `networks`); else -EPERM naming the network.
+ */
+int auth_network_allowed(struct host *h, const char *owner, const char *net, struct err **err);
 
 /*
  * Login: on success a new session; cookie receives its secret (hex) and out

@@ -611,6 +611,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 				     v.engine);
 		else if (!n)
 			r = err_make(err, EINVAL, "`network`: no network `%s`", v.network);
+		else
+			r = auth_network_allowed(h, v.owner, v.network, err);
 		json_decref(n);
 		if (r < 0)
 			goto out;

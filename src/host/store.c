@@ -89,6 +89,8 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
 	"  status INTEGER, result TEXT, created INTEGER NOT NULL, finished INTEGER);"
 	"ALTER TABLE vps ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;",
+	/* 3 -> 4: the networks a customer's VPSes may join (issue 15) */
+	"ALTER TABLE users ADD COLUMN networks TEXT NOT NULL DEFAULT '[]';",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -279,3 +279,28 @@ def test_connections_per_address_are_limited(env):
     assert s.recv(1) == b""  # closed by the daemon
     assert time.monotonic() - t0 < 45
     s.close()
+
+
+# --- networks per owner ---------------------------------------------------------------------
+
+def test_customers_join_only_networks_given_to_them(env):
+    name = "a" + uuid.uuid4().hex[:6]
+    env.admin.api("POST", "/networks", {"name": name, "ipv4": "10.231.93.1/24"}, expect=201)
+    try:
+        before = env.names()
+        body = {"name": "an1", "kind": "ct", "template": "busybox", "plan": "small",
+                "network": name}
+        r = env.alice.request("POST", "/vps", body)
+        assert r.status == 403 and "`network`" in r.message, r
+        assert env.names() == before
+        # the administrator lets her use it
+        u = env.admin.api("PATCH", "/users/alice", {"networks": [name]})
+        assert u["networks"] == [name]
+        v = env.alice.api("POST", "/vps", body, expect=201)
+        assert v["network"] == name
+        # bob still may not
+        r = env.login("bob").request("POST", "/vps", dict(body, name="bn1"))
+        assert r.status == 403, r
+        env.admin.api("DELETE", "/vps/an1")
+    finally:
+        env.admin.request("DELETE", f"/networks/{name}")
