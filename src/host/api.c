@@ -596,7 +596,7 @@ static enum MHD_Result route_vps(struct host *h, struct MHD_Connection *c,
 		}
 		json_decref(out);
 		last_status = 101;
-		enum MHD_Result ret = ws_console(c, sock);
+		enum MHD_Result ret = ws_console(c, sock, p->user);
 		free(sock);
 		return ret;
 	}

@@ -304,3 +304,48 @@ def test_customers_join_only_networks_given_to_them(env):
         env.admin.api("DELETE", "/vps/an1")
     finally:
         env.admin.request("DELETE", f"/networks/{name}")
+
+
+# --- console sessions per user ------------------------------------------------------------
+
+def ws_open(d, name, cookie):
+    """A console WebSocket handshake with a session cookie: (status line, socket)."""
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    s.sendall(f"GET /api/v1/vps/{name}/console/ws HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+              f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+              f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              f"Cookie: vps_session={cookie}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n" not in head:
+        b = s.recv(1)
+        assert b, head
+        head += b
+    return head.split(b"\r\n")[0].decode(), s
+
+
+def test_console_sessions_per_user(env):
+    """64 console WebSockets for the whole host and none per user: one
+    customer could hold every one of them."""
+    env.alice.api("POST", "/vps/a1/start")
+    held = []
+    try:
+        for _ in range(4):
+            line, s = ws_open(env.d, "a1", env.alice.cookie)
+            held.append(s)
+            assert " 101 " in line, line
+        line, s = ws_open(env.d, "a1", env.alice.cookie)
+        held.append(s)
+        assert " 429 " in line, line
+        # the host's administrator still gets one
+        admin = env.admin.api("POST", "/users", {"name": "root2", "role": "admin",
+                                                 "password": "root2's long secret"}, expect=201)
+        assert admin["name"] == "root2"
+        c = tcp(env.d)
+        c.login("root2", "root2's long secret")
+        line, s = ws_open(env.d, "a1", c.cookie)
+        held.append(s)
+        assert " 101 " in line, line
+    finally:
+        for s in held:
+            s.close()
+        env.admin.api("POST", "/vps/a1/stop", {"force": True})
