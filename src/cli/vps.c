@@ -54,14 +54,15 @@ static const char usage_main[] =
 static const char usage_create[] =
 	"usage: vps create NAME --kind ct|vm [--template T]\n"
 	"           [--plan P | --ram SIZE --swap SIZE --cpus N --disk SIZE --io W --bw RATE]\n"
-	"           [--engine vmm|qemu] [--boot linux|firmware] [--iso PATH]\n"
+	"           [--engine vmm|qemu] [--boot linux|firmware] [--iso NAME]\n"
 	"           [--owner USER] [--hostname HOST] [--password-file FILE | --password P]\n"
 	"           [--ssh-key KEY]... [--onboot] [--start]\n"
 	"           [--network NET [--ipv4 ADDR] [--ipv6 ADDR]]\n"
 	"\n"
 	"Sizes take K, M, G, T (binary): 512M, 10G. --cpus may be fractional (1.5);\n"
 	"--io is a weight from 10 to 1000; --bw is bits per second (100M).\n"
-	"--engine, --boot and --iso are for vm only. --password-file reads the first\n"
+	"--engine, --boot and --iso are for vm only; --iso names an uploaded ISO\n"
+	"(PUT /api/v1/isos/NAME), never a path. --password-file reads the first\n"
 	"line of FILE (--password shows the password to `ps`). --ssh-key adds a line\n"
 	"to root's authorized_keys; repeat it for more. --network joins a network\n"
 	"(`vps net`): the next free addresses, or the ones given.\n";
@@ -161,7 +162,7 @@ static int cmd_create(int argc, char **argv)
 			vm_only = f;
 		} else if (!strcmp(f, "iso")) {
 			if (!*v || strpbrk(v, "\n\r"))
-				r = usage_err("create", "--iso: needs a path");
+				r = usage_err("create", "--iso: needs an ISO's name");
 			else
 				r = put_str(body, "iso", v);
 			vm_only = f;

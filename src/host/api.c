@@ -54,10 +54,7 @@ struct req {
 
 static bool iso_name_ok(const char *n)
 {
-	size_t l = strlen(n);
-
-	return l > 0 && l <= 64 && n[0] != '.' &&
-	       strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == l;
+	return life_iso_name_ok(n);
 }
 
 /* Start streaming an ISO upload into DATA/isos/.NAME.PID.tmp. */
@@ -181,6 +178,9 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 		break;
 	case ENOSYS:
 		*status = 405, code = "method_not_allowed";
+		break;
+	case EMEDIUMTYPE:
+		*status = 415, code = "unsupported_media_type";
 		break;
 	}
 	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
@@ -354,10 +354,31 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 
 /* --- who may do what ------------------------------------------------------------------- */
 
-/* Actions only the provider takes. */
-static bool admin_action(const char *a)
+/*
+ * The actions on a VPS (POST /vps/NAME/ACTION), and which of them a
+ * customer takes on their own VPS. Anything else is no action: a VPS is
+ * made by POST /vps alone, whose body goes through create_body().
+ */
+static int action_allowed(const struct principal *p, const char *a, struct err **err)
 {
-	return !strcmp(a, "suspend") || !strcmp(a, "unsuspend") || !strcmp(a, "plan");
+	static const struct {
+		const char *name;
+		bool customer;
+	} t[] = {
+		{ "start", true },     { "stop", true },       { "restart", true },
+		{ "reinstall", true }, { "password", true },   { "exec", true },
+		{ "suspend", false },  { "unsuspend", false }, { "plan", false },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(t[i].name, a))
+			return t[i].customer || p->admin ?
+				       0 :
+				       err_make(err, EPERM,
+						"only the provider's administrators may do this");
+	return err_make(err, ENOENT,
+			"no such action (start, stop, restart, reinstall, exec, password, suspend, "
+			"unsuspend, plan)");
 }
 
 /*
@@ -398,22 +419,35 @@ static enum MHD_Result forbidden(struct MHD_Connection *c)
 static int create_body(struct host *h, const struct principal *p, json_t *body, json_t **out,
 		       struct err **err)
 {
-	static const char *const figures[] = { "ram", "swap", "disk", "cpus", "io_weight",
-					       "bw",  "ipv4", "ipv6", NULL };
-	json_t *owner = json_object_get(body, "owner");
+	/* what a customer may send; the figures come from the plan */
+	static const char *const mine[] = {
+		"name",	    "kind",	"engine",	 "boot",   "template", "iso",	"plan",
+		"hostname", "ssh_keys", "root_password", "onboot", "network",  "start", NULL
+	};
+	json_t *owner = json_object_get(body, "owner"), *x;
+	const char *k;
 
 	if (!json_is_object(body))
 		return err_make(err, EINVAL, "the body must be a JSON object");
 	if (!p->admin) {
-		if (owner)
-			return err_make(err, EPERM,
-					"`owner`: only an administrator sets the owner");
-		for (size_t i = 0; figures[i]; i++)
-			if (json_object_get(body, figures[i]))
+		json_object_foreach(body, k, x)
+		{
+			size_t i;
+
+			for (i = 0; mine[i] && strcmp(mine[i], k); i++)
+				;
+			if (mine[i])
+				continue;
+			if (!strcmp(k, "owner"))
+				return err_make(err, EPERM,
+						"`owner`: only an administrator sets the owner");
+			if (vps_known_field(k))
 				return err_make(err, EPERM,
 						"`%s`: a customer's VPS takes its figures from a "
 						"`plan`",
-						figures[i]);
+						k);
+			return err_make(err, EINVAL, "`%s`: unknown field", k);
+		}
 		if (!json_object_get(body, "plan"))
 			return err_make(err, EINVAL, "`plan`: required");
 	} else if (owner) {
@@ -566,7 +600,7 @@ static enum MHD_Result route_vps(struct host *h, struct MHD_Connection *c,
 		}
 		json_decref(out);
 		last_status = 101;
-		enum MHD_Result ret = ws_console(c, sock);
+		enum MHD_Result ret = ws_console(c, sock, p->user);
 		free(sock);
 		return ret;
 	}
@@ -589,8 +623,8 @@ static enum MHD_Result route_vps(struct host *h, struct MHD_Connection *c,
 	}
 	if (strcmp(method, "POST"))
 		return reply_error(c, ENOSYS, "use POST for actions");
-	if (admin_action(action) && !p->admin)
-		return forbidden(c);
+	if ((r = action_allowed(p, action, &e)) < 0)
+		return reply_err(c, r, &e);
 	return run_work(h, c, p, action, name, body);
 }
 
@@ -934,6 +968,16 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, const char
 	return route(h, c, &rq->p, url, method, body);
 }
 
+/* Whether the request says its body is JSON (`application/json`, parameters allowed). */
+static bool json_content(struct MHD_Connection *c)
+{
+	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	size_t n = strlen("application/json");
+
+	return t && !strncasecmp(t, "application/json", n) &&
+	       (!t[n] || t[n] == ';' || t[n] == ' ' || t[n] == '\t');
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_size, void **con_cls)
@@ -1034,6 +1078,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		ret = serve(a, c, url, method, rq, NULL);
 	} else if (rq->too_big) {
 		ret = reply_error(c, E2BIG, "the body is larger than 1 MiB");
+	} else if (rq->len && !json_content(c)) {
+		/* a cross-site form can send text/plain that parses as JSON */
+		ret = reply_error(c, EMEDIUMTYPE,
+				  "`Content-Type`: a body must be application/json");
 	} else if (rq->len &&
 		   !(body = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je))) {
 		char msg[256];
@@ -1078,6 +1126,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * Connections (docs/auth.md, "Connections"): each holds a thread, so TCP
+ * has a ceiling in all and per client address, and an idle one (a client
+ * that sends nothing, or keeps a connection alive between requests) is
+ * closed after API_IDLE_S. A request being served is not idle.
+ */
+#define API_IDLE_S 30
+#define API_CONNECTIONS 256
+#define API_CONNECTIONS_PER_ADDR 32
+
 #define API_FLAGS \
 	(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_ALLOW_UPGRADE)
 
@@ -1107,7 +1165,8 @@ struct api *api_start_unix(struct host *h, const char *path, struct err **err)
 	}
 	a->d = MHD_start_daemon(API_FLAGS, 0, NULL, NULL, handler, a, MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)900, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+				MHD_OPTION_END);
 	if (!a->d) {
 		close(fd);
 		free(a);
@@ -1170,14 +1229,19 @@ struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port,
 	if (cert)
 		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
 					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)900,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					(unsigned int)API_CONNECTIONS_PER_ADDR,
 					MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 					MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
 	else
 		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
 					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)900,
-					MHD_OPTION_END);
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					(unsigned int)API_CONNECTIONS_PER_ADDR, MHD_OPTION_END);
 	/* libmicrohttpd copies neither: they live as long as the daemon */
 	if (!a->d) {
 		free(cert_pem);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,15 +25,58 @@
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 1024
 #define MAX_SOURCES 16
+#define MAX_USER_NETS 64
 
-/* Login rate limit: failures per address in a window. */
+/*
+ * Login rate limit: attempts that did not succeed, per client prefix (an
+ * IPv4 address, an IPv6 /64: one subscriber's) and per account, in a window.
+ */
 #define RL_FAILS 5
+#define RL_USER_FAILS 10
 #define RL_WINDOW 60
 #define RL_SLOTS 512
 
+/*
+ * argon2id takes 64 MiB for each hash: at most HASH_SLOTS at once. A login
+ * waits HASH_WAIT_MS for a slot, then is told to come back (429).
+ */
+#define HASH_SLOTS 2
+#define HASH_WAIT_MS 1000
+
+static sem_t hash_slots;
+
 int auth_init(void)
 {
+	if (sem_init(&hash_slots, 0, HASH_SLOTS) < 0)
+		return -1;
 	return sodium_init() < 0 ? -1 : 0;
+}
+
+/* A slot to hash in: waiting up to wait_ms (-1: as long as it takes); false: none came. */
+static bool hash_slot_get(int wait_ms)
+{
+	struct timespec until;
+
+	if (wait_ms < 0) {
+		while (sem_wait(&hash_slots) < 0)
+			if (errno != EINTR)
+				return false;
+		return true;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000)
+		until.tv_sec++, until.tv_nsec -= 1000000000;
+	while (sem_timedwait(&hash_slots, &until) < 0)
+		if (errno != EINTR)
+			return false;
+	return true;
+}
+
+static void hash_slot_put(void)
+{
+	sem_post(&hash_slots);
 }
 
 void auth_source(const struct sockaddr *sa, char *out, size_t size)
@@ -84,11 +128,17 @@ static int password_check(json_t *p, struct err **err)
 	return 0;
 }
 
+/* Hash a new password (the administrator's requests: waits for a slot). */
 static int password_hash(const char *pw, char out[crypto_pwhash_STRBYTES], struct err **err)
 {
-	if (crypto_pwhash_str_alg(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-				  crypto_pwhash_MEMLIMIT_INTERACTIVE,
-				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+	int r;
+
+	if (!hash_slot_get(-1))
+		return err_make(err, errno, "wait to hash the password");
+	r = crypto_pwhash_str_alg(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				  crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+	hash_slot_put();
+	if (r != 0)
 		return err_make(err, ENOMEM, "hash the password (argon2id)");
 	return 0;
 }
@@ -126,15 +176,23 @@ static json_t *user_rows(struct host *h, const char *name)
 	json_t *a = json_array();
 
 	if (sqlite3_prepare_v2(db,
-			       "SELECT name, role, created FROM users WHERE ?1 IS NULL OR "
-			       "name = ?1 ORDER BY name",
+			       "SELECT name, role, created, networks FROM users WHERE ?1 IS NULL "
+			       "OR name = ?1 ORDER BY name",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *nets =
+				json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+
 			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:I}", "name", sqlite3_column_text(st, 0),
-					     "role", sqlite3_column_text(st, 1), "created",
-					     (json_int_t)sqlite3_column_int64(st, 2)));
+				a, json_pack("{s:s, s:s, s:I, s:o}", "name",
+					     sqlite3_column_text(st, 0), "role",
+					     sqlite3_column_text(st, 1), "created",
+					     (json_int_t)sqlite3_column_int64(st, 2), "networks",
+					     json_is_array(nets) ? nets : json_array()));
+			if (!json_is_array(nets))
+				json_decref(nets);
+		}
 		sqlite3_finalize(st);
 	}
 	store_unlock(h->store);
@@ -163,24 +221,77 @@ bool auth_user_exists(struct host *h, const char *name)
 	return yes;
 }
 
+/* `networks`: the networks a customer's VPSes may join, each one that exists. */
+static int networks_check(struct host *h, json_t *nets, struct err **err)
+{
+	json_t *n, *row;
+	size_t i;
+
+	if (!json_is_array(nets) || json_array_size(nets) > MAX_USER_NETS)
+		return err_make(err, EINVAL,
+				"`networks`: expected a list of up to %d network names",
+				MAX_USER_NETS);
+	json_array_foreach(nets, i, n)
+	{
+		if (!json_is_string(n))
+			return err_make(err, EINVAL, "`networks[%zu]`: expected a network name", i);
+		row = store_nets(h->store, json_string_value(n));
+		if (!json_array_size(row)) {
+			json_decref(row);
+			return err_make(err, EINVAL, "`networks[%zu]`: no network `%.40s`", i,
+					json_string_value(n));
+		}
+		json_decref(row);
+	}
+	return 0;
+}
+
+int auth_network_allowed(struct host *h, const char *owner, const char *net, struct err **err)
+{
+	json_t *u, *n;
+	size_t i;
+	bool yes;
+
+	if (!strcmp(owner, AUTH_LOCAL_USER))
+		return 0;
+	if (!(u = auth_user_get(h, owner)))
+		return err_make(err, EPERM, "`network`: no user `%.40s` to join it", owner);
+	yes = !strcmp(json_string_value(json_object_get(u, "role")), "admin");
+	json_array_foreach(json_object_get(u, "networks"), i, n)
+		yes |= !strcmp(json_string_value(n), net);
+	json_decref(u);
+	if (!yes)
+		return err_make(err, EPERM,
+				"`network`: `%s` is not one of the networks of user `%s` "
+				"(the provider gives them: PATCH /api/v1/users/%s {\"networks\"})",
+				net, owner, owner);
+	return 0;
+}
+
 int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 {
-	static const char *const keys[] = { "name", "password", "role", NULL };
+	static const char *const keys[] = { "name", "password", "role", "networks", NULL };
 	char hash[crypto_pwhash_STRBYTES];
-	json_t *name = json_object_get(body, "name");
+	json_t *name = json_object_get(body, "name"), *nets = json_object_get(body, "networks");
+	char *nets_text = NULL;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = vps_only_fields(body, keys, "a user has name, password, role", err)) < 0 ||
+	if ((r = vps_only_fields(body, keys, "a user has name, password, role, networks", err)) <
+		    0 ||
 	    (r = user_name_check(name, err)) < 0 ||
+	    (nets && (r = networks_check(h, nets, err)) < 0) ||
 	    (r = password_check(json_object_get(body, "password"), err)) < 0 ||
 	    (r = role_check(json_object_get(body, "role"), err)) < 0 ||
 	    (r = password_hash(json_string_value(json_object_get(body, "password")), hash, err)) <
 		    0)
 		return r;
+	nets_text = nets ? json_dumps(nets, JSON_COMPACT) : strdup("[]");
 	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db, "INSERT INTO users (name, role, hash, created) VALUES (?,?,?,?)",
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO users (name, role, hash, created, networks) "
+			       "VALUES (?,?,?,?,?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
 	} else {
@@ -189,6 +300,7 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 				  SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, time(NULL));
+		sqlite3_bind_text(st, 5, nets_text ? nets_text : "[]", -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			r = sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ?
 				    err_make(err, EEXIST, "`name`: a user `%s` exists",
@@ -197,6 +309,7 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 		sqlite3_finalize(st);
 	}
 	store_unlock(h->store);
+	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
 		*out = auth_user_get(h, json_string_value(name));
@@ -205,44 +318,62 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 
 int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
 {
-	static const char *const keys[] = { "password", "role", NULL };
+	static const char *const keys[] = { "password", "role", "networks", NULL };
 	char hash[crypto_pwhash_STRBYTES] = "";
-	json_t *pw = json_object_get(body, "password"), *role = json_object_get(body, "role");
+	json_t *pw = json_object_get(body, "password"), *role = json_object_get(body, "role"),
+	       *nets = json_object_get(body, "networks");
+	char *nets_text = NULL;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = vps_only_fields(body, keys, "a user's password and role can change", err)) < 0 ||
-	    (pw && (r = password_check(pw, err)) < 0) || (role && (r = role_check(role, err)) < 0))
+	if ((r = vps_only_fields(body, keys, "a user's password, role and networks can change",
+				 err)) < 0 ||
+	    (pw && (r = password_check(pw, err)) < 0) ||
+	    (role && (r = role_check(role, err)) < 0) ||
+	    (nets && (r = networks_check(h, nets, err)) < 0))
 		return r;
 	if (!auth_user_exists(h, name))
 		return err_make(err, ENOENT, "no user named `%s`", name);
 	if (pw && (r = password_hash(json_string_value(pw), hash, err)) < 0)
 		return r;
+	if (nets)
+		nets_text = json_dumps(nets, JSON_COMPACT);
 	db = store_lock(h->store);
 	if (sqlite3_prepare_v2(db,
 			       "UPDATE users SET hash = coalesce(?2, hash), "
-			       "role = coalesce(?3, role) WHERE name = ?1",
+			       "role = coalesce(?3, role), networks = coalesce(?4, networks) "
+			       "WHERE name = ?1",
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
 	} else {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, pw ? hash : NULL, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, json_string_value(role), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, nets_text, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 	}
-	/* a new password or a lower role ends the user's sessions */
-	if (r == 0 && (pw || role)) {
-		if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE user = ?", -1, &st, NULL) ==
-		    SQLITE_OK) {
+	/*
+	 * A new password or a role change ends the user's sessions; a new
+	 * password their tokens too (a password changes because it leaked,
+	 * and a token made with it may have leaked with it).
+	 */
+	for (int i = 0; r == 0 && i < 2; i++) {
+		if (!(i == 0 ? pw || role : pw != NULL))
+			continue;
+		if (sqlite3_prepare_v2(db,
+				       i == 0 ? "DELETE FROM sessions WHERE user = ?" :
+						"DELETE FROM tokens WHERE user = ?",
+				       -1, &st, NULL) == SQLITE_OK) {
 			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 			sqlite3_step(st);
 			sqlite3_finalize(st);
 		}
 	}
 	store_unlock(h->store);
+	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
 		*out = auth_user_get(h, name);
@@ -290,23 +421,15 @@ static struct {
 } rl[RL_SLOTS];
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Seconds until `key` may try again, 0 now. */
-static int rl_wait(const char *key, time_t now)
+/*
+ * Count an attempt of `key` before its hash, so that parallel attempts
+ * cannot all pass the check: seconds until `key` may try again (and the
+ * attempt not counted) when it has `limit` already, else 0.
+ */
+static int rl_take(const char *key, int limit, time_t now)
 {
+	size_t i, free_slot = RL_SLOTS, least = 0;
 	int wait = 0;
-
-	pthread_mutex_lock(&rl_lock);
-	for (size_t i = 0; i < RL_SLOTS; i++)
-		if (!strcmp(rl[i].key, key) && now - rl[i].start < RL_WINDOW &&
-		    rl[i].fails >= RL_FAILS)
-			wait = (int)(RL_WINDOW - (now - rl[i].start));
-	pthread_mutex_unlock(&rl_lock);
-	return wait;
-}
-
-static void rl_fail(const char *key, time_t now)
-{
-	size_t i, free_slot = RL_SLOTS, oldest = 0;
 
 	pthread_mutex_lock(&rl_lock);
 	for (i = 0; i < RL_SLOTS; i++) {
@@ -314,11 +437,17 @@ static void rl_fail(const char *key, time_t now)
 			break;
 		if (free_slot == RL_SLOTS && (!*rl[i].key || now - rl[i].start >= RL_WINDOW))
 			free_slot = i;
-		if (rl[i].start < rl[oldest].start)
-			oldest = i;
+		/*
+		 * A full table gives up the key with the fewest failures: a
+		 * flood of new addresses or names must not push out the count
+		 * of an account under attack (each failure costs a hash).
+		 */
+		if (rl[i].fails < rl[least].fails ||
+		    (rl[i].fails == rl[least].fails && rl[i].start < rl[least].start))
+			least = i;
 	}
 	if (i == RL_SLOTS) {
-		i = free_slot < RL_SLOTS ? free_slot : oldest;
+		i = free_slot < RL_SLOTS ? free_slot : least;
 		snprintf(rl[i].key, sizeof(rl[i].key), "%s", key);
 		rl[i].start = now;
 		rl[i].fails = 0;
@@ -326,8 +455,41 @@ static void rl_fail(const char *key, time_t now)
 		rl[i].start = now;
 		rl[i].fails = 0;
 	}
-	rl[i].fails++;
+	if (rl[i].fails >= limit)
+		wait = (int)(RL_WINDOW - (now - rl[i].start));
+	else
+		rl[i].fails++;
 	pthread_mutex_unlock(&rl_lock);
+	return wait > 0 ? wait : 0;
+}
+
+/* The attempt of `key` taken at `now` did not fail after all (right password, or not tried). */
+static void rl_untake(const char *key, time_t now)
+{
+	pthread_mutex_lock(&rl_lock);
+	for (size_t i = 0; i < RL_SLOTS; i++)
+		if (!strcmp(rl[i].key, key) && rl[i].start <= now &&
+		    now - rl[i].start < RL_WINDOW && rl[i].fails > 0)
+			rl[i].fails--;
+	pthread_mutex_unlock(&rl_lock);
+}
+
+/* The rate limit's key for a client: its IPv4 address, or its IPv6 address's /64. */
+static void rl_prefix(const char *source, char *out, size_t size)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET6, source, a) == 1 &&
+	    memcmp(a, (const unsigned char[12]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 12)) {
+		char text[INET6_ADDRSTRLEN];
+
+		memset(a + 8, 0, 8);
+		inet_ntop(AF_INET6, a, text, sizeof(text));
+		snprintf(out, size, "net %s/64", text);
+		return;
+	}
+	/* IPv4, IPv4-mapped IPv6 (::ffff:a.b.c.d names one IPv4 address) */
+	snprintf(out, size, "addr %s", source);
 }
 
 /* --- sessions -------------------------------------------------------------------------- */
@@ -341,7 +503,11 @@ static void dummy_init(void)
 	char pw[AUTH_HEX + 1];
 
 	random_hex(pw);
-	password_hash(pw, dummy_hash, NULL);
+	/* not through password_hash(): the login calling this holds a hash slot already */
+	if (crypto_pwhash_str_alg(dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				  crypto_pwhash_MEMLIMIT_INTERACTIVE,
+				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+		dummy_hash[0] = 0;
 }
 
 int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUTH_HEX + 1],
@@ -349,8 +515,8 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 {
 	static const char *const keys[] = { "user", "password", NULL };
 	json_t *user = json_object_get(body, "user"), *pw = json_object_get(body, "password");
-	char key[80], hash[crypto_pwhash_STRBYTES] = "", role[16] = "", id[AUTH_HEX + 1],
-		      csrf[AUTH_HEX + 1];
+	char key[80], ukey[80], hash[crypto_pwhash_STRBYTES] = "", role[16] = "", id[AUTH_HEX + 1],
+				csrf[AUTH_HEX + 1];
 	time_t now = time(NULL);
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -365,10 +531,23 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	if (!json_is_string(pw) || json_string_length(pw) > PASSWORD_MAX)
 		return err_make(err, EINVAL, "`password`: expected a string");
 
-	snprintf(key, sizeof(key), "addr %s", source);
-	if ((*retry_after = rl_wait(key, now)) > 0)
+	rl_prefix(source, key, sizeof(key));
+	snprintf(ukey, sizeof(ukey), "user %s", json_string_value(user));
+	if ((*retry_after = rl_take(key, RL_FAILS, now)) > 0)
 		return err_make(err, EAGAIN, "too many failed logins from %s; try again in %d s",
 				source, *retry_after);
+	if ((*retry_after = rl_take(ukey, RL_USER_FAILS, now)) > 0) {
+		rl_untake(key, now);
+		return err_make(err, EAGAIN,
+				"too many failed logins for this user; try again in %d s",
+				*retry_after);
+	}
+	if (!hash_slot_get(HASH_WAIT_MS)) {
+		rl_untake(key, now);
+		rl_untake(ukey, now);
+		*retry_after = 1;
+		return err_make(err, EAGAIN, "too many logins at once; try again in 1 s");
+	}
 
 	db = store_lock(h->store);
 	if (sqlite3_prepare_v2(db, "SELECT hash, role FROM users WHERE name = ?", -1, &st, NULL) ==
@@ -387,10 +566,11 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	ok = crypto_pwhash_str_verify(*hash ? hash : dummy_hash, json_string_value(pw),
 				      json_string_length(pw)) == 0 &&
 	     *hash;
-	if (!ok) {
-		rl_fail(key, now);
+	hash_slot_put();
+	if (!ok)
 		return err_make(err, EACCES, "wrong user name or password");
-	}
+	rl_untake(key, now);
+	rl_untake(ukey, now);
 
 	random_hex(cookie);
 	random_hex(csrf);
@@ -478,13 +658,13 @@ int auth_session(struct host *h, const char *cookie, const char *source, struct 
 
 /* --- tokens ---------------------------------------------------------------------------- */
 
-int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
+/* ADDR or ADDR/BITS: its family, address and prefix length; -1 bad text. */
+static int cidr_parse(const char *cidr, int *family, unsigned char net[16], int *bits)
 {
 	char addr[INET6_ADDRSTRLEN + 1];
-	unsigned char net[16], mine[16];
 	const char *slash = strchr(cidr, '/');
 	size_t alen = slash ? (size_t)(slash - cidr) : strlen(cidr);
-	int family, bits, max;
+	int max;
 	char *end;
 
 	if (alen == 0 || alen >= sizeof(addr))
@@ -492,18 +672,60 @@ int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
 	memcpy(addr, cidr, alen);
 	addr[alen] = 0;
 	if (inet_pton(AF_INET, addr, net) == 1)
-		family = AF_INET, max = 32;
+		*family = AF_INET, max = 32;
 	else if (inet_pton(AF_INET6, addr, net) == 1)
-		family = AF_INET6, max = 128;
+		*family = AF_INET6, max = 128;
 	else
 		return -1;
-	bits = max;
+	*bits = max;
 	if (slash) {
 		errno = 0;
-		bits = (int)strtol(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno || bits < 0 || bits > max)
+		*bits = (int)strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || *bits < 0 || *bits > max)
 			return -1;
 	}
+	return 0;
+}
+
+static bool same_prefix(const unsigned char *a, const unsigned char *b, int bits)
+{
+	for (int i = 0; i < bits; i++) {
+		unsigned char m = 0x80 >> (i % 8);
+
+		if ((a[i / 8] & m) != (b[i / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+/* Whether network `inner` lies inside one of `outer` (a JSON list; empty: anywhere). */
+static bool cidr_within(const char *inner, json_t *outer)
+{
+	unsigned char in[16], out[16];
+	int fi, bi, fo, bo;
+	json_t *s;
+	size_t i;
+
+	if (!json_array_size(outer))
+		return true;
+	if (cidr_parse(inner, &fi, in, &bi) < 0)
+		return false;
+	json_array_foreach(outer, i, s)
+	{
+		if (json_is_string(s) && cidr_parse(json_string_value(s), &fo, out, &bo) == 0 &&
+		    fo == fi && bi >= bo && same_prefix(in, out, bo))
+			return true;
+	}
+	return false;
+}
+
+int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
+{
+	unsigned char net[16], mine[16];
+	int family, bits;
+
+	if (cidr_parse(cidr, &family, net, &bits) < 0)
+		return -1;
 	if (!sa)
 		return 0;
 	if (sa->sa_family == AF_INET) {
@@ -523,13 +745,7 @@ int auth_cidr_match(const char *cidr, const struct sockaddr *sa)
 	} else {
 		return 0;
 	}
-	for (int i = 0; i < bits; i++) {
-		unsigned char m = 0x80 >> (i % 8);
-
-		if ((net[i / 8] & m) != (mine[i / 8] & m))
-			return 0;
-	}
-	return 1;
+	return same_prefix(net, mine, bits) ? 1 : 0;
 }
 
 int auth_token(struct host *h, const char *token, const struct sockaddr *sa, const char *source,
@@ -584,6 +800,14 @@ int auth_token(struct host *h, const char *token, const struct sockaddr *sa, con
 	{
 		allowed = true;
 	}
+	if (allowed) {
+		char *text = json_dumps(sources ? sources : json_array(), JSON_COMPACT);
+
+		/* up to 16 networks of at most 43 characters fit */
+		snprintf(p->token_sources, sizeof(p->token_sources), "%s", text ? text : "[]");
+		free(text);
+		p->token_expires = expires;
+	}
 	json_decref(sources);
 	if (!allowed)
 		return err_make(err, EACCES, "the token is not valid from %s", source);
@@ -616,7 +840,7 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	static const char *const keys[] = { "name", "expires_in", "sources", "user", NULL };
 	json_t *name = json_object_get(body, "name"), *ttl = json_object_get(body, "expires_in"),
 	       *sources = json_object_get(body, "sources"), *user = json_object_get(body, "user"),
-	       *s;
+	       *s, *inherited = NULL;
 	const char *owner = p->user;
 	char secret[AUTH_HEX + 1], token[128], hash[AUTH_HEX + 1];
 	time_t now = time(NULL);
@@ -662,9 +886,35 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 					"`user`: tokens belong to users; name one (`user`)" :
 					"`user`: no user named `%s`",
 				owner);
+	/* a token made with a token never outlives it nor reaches further */
+	if (p->token_expires) {
+		json_t *mine = json_loads(p->token_sources, 0, NULL);
+
+		if (now + json_integer_value(ttl) > p->token_expires) {
+			json_decref(mine);
+			return err_make(err, EPERM,
+					"`expires_in`: the token making it expires in %lld s; a "
+					"token it makes cannot outlive it",
+					(long long)(p->token_expires - now));
+		}
+		json_array_foreach(sources, i, s)
+		{
+			if (!cidr_within(json_string_value(s), mine)) {
+				json_decref(mine);
+				return err_make(err, EPERM,
+						"`sources`: `%.64s` is not inside the sources of "
+						"the token making it",
+						json_string_value(s));
+			}
+		}
+		if (!sources && json_is_array(mine)) /* its parent's, then */
+			inherited = mine;
+		else
+			json_decref(mine);
+	}
 
 	random_hex(secret);
-	sources = sources ? json_incref(sources) : json_array();
+	sources = inherited ? inherited : sources ? json_incref(sources) : json_array();
 	src_text = json_dumps(sources, JSON_COMPACT);
 	db = store_lock(h->store);
 	if (sqlite3_prepare_v2(db,

@@ -32,6 +32,9 @@ struct principal {
 	bool cookie; /* a browser session: writes need the CSRF token */
 	char csrf[AUTH_HEX + 1];
 	char source[64]; /* the client's address, "unix" for the socket */
+	/* a bearer token's bounds: a token it makes stays inside them */
+	long long token_expires; /* Unix time; 0: not a token */
+	char token_sources[1280]; /* its `sources` as a JSON list, "[]": anywhere */
 };
 
 int auth_init(void);
@@ -47,6 +50,12 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 int auth_user_delete(struct host *h, const char *name, struct err **err);
 /* Whether a user of that name exists (owner checks). */
 bool auth_user_exists(struct host *h, const char *name);
+/*
+ * 0 when a VPS of `owner` may join network `net`: the host's administrator
+ * and admins join any, a customer those the provider gave them (a user's
+ * `networks`); else -EPERM naming the network.
+ */
+int auth_network_allowed(struct host *h, const char *owner, const char *net, struct err **err);
 
 /*
  * Login: on success a new session; cookie receives its secret (hex) and out

@@ -24,6 +24,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/auth.h"
 #include "host/caps.h"
 #include "host/keeper.h"
 #include "host/kind.h"
@@ -585,16 +586,25 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	}
 	if ((r = vps_from_json(&v, body, true, &password, err)) < 0)
 		goto out;
-	/* `iso: NAME` is an uploaded ISO (PUT /api/v1/isos/NAME) */
-	if (v.iso && !strchr(v.iso, '/')) {
-		char *p;
+	/* the owner is a user (or the host's administrator), whoever asks */
+	if (strcmp(v.owner, AUTH_LOCAL_USER) && !auth_user_exists(h, v.owner)) {
+		r = err_make(err, EINVAL, "`owner`: no user named `%.40s`", v.owner);
+		goto out;
+	}
+	/*
+	 * `iso: NAME` is an uploaded ISO (PUT /api/v1/isos/NAME), for everyone:
+	 * a path would hand any host file (or, through a link, a disk) to QEMU.
+	 */
+	if (v.iso) {
+		struct stat st;
+		char *p = NULL;
 
-		if (asprintf(&p, "%s/isos/%s.iso", h->data_dir, v.iso) < 0) {
-			r = err_make(err, ENOMEM, "iso");
-			goto out;
-		}
-		if (access(p, R_OK) < 0) {
-			r = err_make(err, EINVAL, "`iso`: no uploaded ISO `%s`", v.iso);
+		if (!life_iso_name_ok(v.iso) ||
+		    asprintf(&p, "%s/isos/%s.iso", h->data_dir, v.iso) < 0 || lstat(p, &st) < 0 ||
+		    !S_ISREG(st.st_mode)) {
+			r = err_make(err, EINVAL,
+				     "`iso`: no uploaded ISO named `%.64s` (GET /api/v1/isos)",
+				     v.iso);
 			free(p);
 			goto out;
 		}
@@ -618,6 +628,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 				     v.engine);
 		else if (!n)
 			r = err_make(err, EINVAL, "`network`: no network `%s`", v.network);
+		else
+			r = auth_network_allowed(h, v.owner, v.network, err);
 		json_decref(n);
 		if (r < 0)
 			goto out;
@@ -970,6 +982,14 @@ int life_console(struct host *h, const char *name, json_t **out, struct err **er
 	free(path);
 	vps_free(&v);
 	return r;
+}
+
+bool life_iso_name_ok(const char *n)
+{
+	size_t l = strlen(n);
+
+	return l > 0 && l <= 64 && n[0] != '.' &&
+	       strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == l;
 }
 
 bool life_iso_in_use(struct host *h, const char *path)

@@ -30,6 +30,8 @@ int life_show(struct host *h, const char *name, json_t **out, struct err **err);
 int life_exec(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
 /* Whether a VPS boots from the ISO at path. */
 bool life_iso_in_use(struct host *h, const char *path);
+/* Whether NAME can name an uploaded ISO (1-64 of A-Z a-z 0-9 . _ -, not starting with a dot). */
+bool life_iso_name_ok(const char *name);
 int life_console(struct host *h, const char *name, json_t **out, struct err **err);
 
 /* A start refused because the provider suspended the VPS (409 `suspended`). */

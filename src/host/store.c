@@ -89,7 +89,9 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
 	"  status INTEGER, result TEXT, created INTEGER NOT NULL, finished INTEGER);"
 	"ALTER TABLE vps ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;",
-	/* 3 -> 4: the `limits` policy, what to do with a limit the host cannot enforce (issue 14) */
+	/* 3 -> 4: the networks a customer's VPSes may join (issue 15) */
+	"ALTER TABLE users ADD COLUMN networks TEXT NOT NULL DEFAULT '[]';",
+	/* 4 -> 5: the `limits` policy, what to do with a limit the host cannot enforce (issue 14) */
 	"CREATE TABLE policies4 ("
 	"  resource TEXT PRIMARY KEY CHECK (resource IN ('memory', 'disk', 'cpus', 'limits')),"
 	"  mode TEXT NOT NULL CHECK (mode IN ('reserve', 'oversell', 'thin', 'refuse', 'warn')),"

@@ -129,6 +129,22 @@ static bool patchable(const char *k)
 	return false;
 }
 
+bool vps_known_field(const char *k)
+{
+	/* every key vps_from_json() takes */
+	static const char *const known[] = { "name",	      "kind",	  "engine", "boot",
+					     "template",      "iso",	  "owner",  "hostname",
+					     "root_password", "ssh_keys", "ram",    "swap",
+					     "disk",	      "bw",	  "cpus",   "io_weight",
+					     "onboot",	      "network",  "ipv4",   "ipv6",
+					     "plan",	      "start",	  NULL };
+
+	for (size_t i = 0; known[i]; i++)
+		if (!strcmp(k, known[i]))
+			return true;
+	return false;
+}
+
 int vps_only_fields(json_t *body, const char *const *keys, const char *what, struct err **err)
 {
 	const char *k;

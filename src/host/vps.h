@@ -64,6 +64,9 @@ int vps_check_name(const char *name, struct err **err);
  */
 int vps_only_fields(json_t *body, const char *const *keys, const char *what, struct err **err);
 
+/* Whether k is a field of a VPS body (one vps_from_json() knows). */
+bool vps_known_field(const char *k);
+
 /*
  * Fill v from an API body. `create` true: a new VPS (name and kind
  * required, defaults applied); false: a PATCH, only the fields present

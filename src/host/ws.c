@@ -35,6 +35,8 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" /* RFC 6455 §1.3 */
 #define WS_MAX_SESSIONS 64 /* bridges at once (each holds a thread, 2 fds, up to 1 MiB) */
+#define WS_MAX_PER_USER 4 /* of them one user's: one customer cannot take them all */
+#define WS_USER_MAX 64
 #define CHUNK 16384 /* console bytes per frame */
 #define IN_START 65536 /* first size of a session's input buffer */
 #define PING_MS 30000 /* a ping after this much quiet, to find dead peers */
@@ -203,12 +205,14 @@ struct pending {
 	struct MHD_Connection *c; /* NULL: free */
 	uint64_t since; /* ms: when the 101 was queued */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char user[WS_USER_MAX]; /* who asked */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ended = PTHREAD_COND_INITIALIZER; /* a bridge ended */
 static struct pending pending[WS_MAX_SESSIONS];
 static int sessions; /* bridges running */
+static char running[WS_MAX_SESSIONS][WS_USER_MAX]; /* whose they are; "": a free entry */
 static bool stopping; /* ws_shutdown() was called: no new bridge */
 static pthread_once_t stop_once = PTHREAD_ONCE_INIT;
 static int stop_fd = -1; /* an eventfd every bridge polls: readable once vpsd stops */
@@ -227,6 +231,7 @@ struct ws_conn {
 	uint64_t msg_len; /* payload of the data message in progress so far */
 	bool in_msg; /* a fragmented data message awaits its continuations */
 	uint64_t heard; /* ms: last bytes from the client */
+	int slot; /* its entry in running[] */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -236,10 +241,12 @@ struct ending {
 	const char *why;
 };
 
-static void sessions_add(int n)
+/* A bridge ended: its entry in running[] is free. */
+static void session_end(int slot)
 {
 	pthread_mutex_lock(&lock);
-	sessions += n;
+	running[slot][0] = 0;
+	sessions--;
 	pthread_cond_broadcast(&ended);
 	pthread_mutex_unlock(&lock);
 }
@@ -504,6 +511,7 @@ static void *bridge(void *arg)
 {
 	struct ws_conn *w = arg;
 	struct ending end;
+	int slot;
 
 	w->con = unix_connect(w->path);
 	if (w->con < 0) {
@@ -521,9 +529,10 @@ static void *bridge(void *arg)
 	}
 	pr_debug("console websocket on `%s` ended: %s", w->path, end.why);
 	MHD_upgrade_action(w->urh, MHD_UPGRADE_ACTION_CLOSE);
+	slot = w->slot;
 	free(w->in);
 	free(w);
-	sessions_add(-1);
+	session_end(slot);
 	return NULL;
 }
 
@@ -538,7 +547,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	pthread_attr_t attr;
 	pthread_t t;
 	bool mine;
-	int r;
+	int r, run = 0;
 
 	(void)con_cls;
 	pthread_mutex_lock(&lock);
@@ -547,6 +556,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 		slot->c = NULL;
 	if (mine) {
 		memcpy(path, slot->path, sizeof(path));
+		/* fewer than WS_MAX_SESSIONS run (pending_claim() counted this one) */
+		while (running[run][0])
+			run++;
+		snprintf(running[run], sizeof(running[run]), "%s", slot->user);
 		sessions++;
 	}
 	pthread_mutex_unlock(&lock);
@@ -557,6 +570,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	if (!(w = calloc(1, sizeof(*w))) || !(w->in = malloc(cap)))
 		goto fail;
 	memcpy(w->path, path, sizeof(path));
+	w->slot = run;
 	w->sock = sock;
 	w->con = -1;
 	w->urh = urh;
@@ -575,28 +589,37 @@ fail:
 	if (w)
 		free(w->in);
 	free(w);
-	sessions_add(-1);
+	session_end(run);
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-/* A free slot for a queued 101 (one never upgraded frees after PENDING_MS), or NULL. */
-static struct pending *pending_claim(struct MHD_Connection *c, const char *path)
+/*
+ * A free slot for a queued 101 (one never upgraded frees after PENDING_MS),
+ * or NULL; *theirs: because `user` has WS_MAX_PER_USER already.
+ */
+static struct pending *pending_claim(struct MHD_Connection *c, const char *path, const char *user,
+				     bool *theirs)
 {
 	uint64_t now = log_now_ms();
 	struct pending *slot = NULL;
-	int waiting = 0;
+	int waiting = 0, users = 0;
 
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < WS_MAX_SESSIONS; i++) {
-		if (pending[i].c && now - pending[i].since < PENDING_MS)
+		if (pending[i].c && now - pending[i].since < PENDING_MS) {
 			waiting++;
-		else if (!slot)
+			users += !strcmp(pending[i].user, user);
+		} else if (!slot) {
 			slot = &pending[i];
+		}
+		users += running[i][0] && !strcmp(running[i], user);
 	}
-	if (slot && !stopping && sessions + waiting < WS_MAX_SESSIONS) {
+	*theirs = users >= WS_MAX_PER_USER;
+	if (slot && !stopping && !*theirs && sessions + waiting < WS_MAX_SESSIONS) {
 		slot->c = c;
 		slot->since = now;
 		snprintf(slot->path, sizeof(slot->path), "%s", path);
+		snprintf(slot->user, sizeof(slot->user), "%s", user);
 	} else {
 		slot = NULL;
 	}
@@ -629,7 +652,8 @@ static enum MHD_Result ws_error(struct MHD_Connection *c, unsigned int status, c
 	return ret;
 }
 
-enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path)
+enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path,
+			   const char *user)
 {
 	const char *upgrade = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
 	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection");
@@ -642,6 +666,7 @@ enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_pa
 	struct MHD_Response *r;
 	struct pending *slot;
 	enum MHD_Result ret;
+	bool theirs;
 
 	if (!upgrade || strcasecmp(upgrade, "websocket"))
 		return ws_error(c, 400, "bad_request",
@@ -661,8 +686,10 @@ enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_pa
 	pthread_once(&stop_once, stop_fd_init);
 	if (stop_fd < 0)
 		return ws_error(c, 500, "internal", "no eventfd for the console session");
-	if (!(slot = pending_claim(c, console_sock_path)))
-		return ws_error(c, 429, "rate_limited", "too many console sessions");
+	if (!(slot = pending_claim(c, console_sock_path, user, &theirs)))
+		return ws_error(c, 429, "rate_limited",
+				theirs ? "too many console sessions of this user" :
+					 "too many console sessions");
 	if (sodium_init() < 0 || !(r = MHD_create_response_for_upgrade(on_upgrade, slot))) {
 		pthread_mutex_lock(&lock);
 		slot->c = NULL;

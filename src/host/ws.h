@@ -82,9 +82,11 @@ bool ws_origin_ok(const char *origin, const char *host);
  * is not a valid upgrade, 403 for a foreign Origin, else 101 and a thread
  * that bridges the socket and console_sock_path until either side ends.
  * The caller has authenticated the request and checked that the VPS is the
- * caller's and running. The daemon must run with MHD_ALLOW_UPGRADE.
+ * caller's and running. The daemon must run with MHD_ALLOW_UPGRADE. 429 when
+ * the host has 64 sessions, or `user` has 4 (queued or running).
  */
-enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path);
+enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path,
+			   const char *user);
 
 /*
  * Before MHD_stop_daemon(): end every session (close 1001 to its client)

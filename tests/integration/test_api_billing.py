@@ -246,7 +246,8 @@ def test_https(tmp_path):
         ctx.check_hostname = False
         c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
         c.request("POST", "/api/v1/login", body=json.dumps({"user": "erin",
-                                                            "password": "erinpass1"}))
+                                                            "password": "erinpass1"}),
+                  headers={"Content-Type": "application/json"})
         r = c.getresponse()
         body = json.loads(r.read())
         cookie = r.getheader("Set-Cookie")
