@@ -10,7 +10,8 @@ Firecracker's (uvm -> uvm_configured -> uvm_booted):
 Artefacts are cached on disk by content hash (tests/guest/mk*), so the
 session fixtures cost a second when nothing changed. Timings gathered
 through `timings` are printed at the end of the run (docs/testbench.md says
-how to read them)."""
+how to read them). A sanitizer report from any program a test runs fails
+that test (framework/sanitizer.py, a plugin registered here)."""
 
 import os
 import shutil
@@ -18,7 +19,7 @@ import uuid
 
 import pytest
 
-from framework import artefacts
+from framework import artefacts, sanitizer
 from framework.agent import ChannelError
 from framework.ct import BUILD, INIT, VPS_CT, mkrootfs
 from framework.guest import InitReport, qemu_argv, shell_quote
@@ -26,6 +27,10 @@ from framework.l1 import L1
 
 TIMINGS = []  # (what, seconds), printed by pytest_terminal_summary
 HANGS = []  # console logs of L2 boots that hung and were retried
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(sanitizer, "vps-sanitizer")
 
 
 def pytest_terminal_summary(terminalreporter):
