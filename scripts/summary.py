@@ -5,9 +5,11 @@
 Reads RESULTS_DIR/style (pass|fail), RESULTS_DIR/unit.json (meson's testlog, one JSON
 object per line, each test case counted from its TAP output) and RESULTS_DIR/integration.xml (pytest's JUnit XML). A missing
 stage counts as one failure, so a stage that silently did not run cannot pass.
-RESULTS_DIR/sanitizer/ holds the sanitizer reports of the programs the
+RESULTS_DIR/retries.txt lists the integration tests' retries (framework/retry.py), one
+a line; RESULTS_DIR/sanitizer/ holds the sanitizer reports of the programs the
 integration tests ran, and RESULTS_DIR/sanitizer.txt the test each one failed
 (framework/sanitizer.py): a report no test took (`-`, or not listed) is one more failure.
+Prints "N passed, N failed, N skipped, N retried".
 Exit status 0 only when nothing failed and something ran.
 """
 import json
@@ -85,10 +87,10 @@ def main(d: Path) -> int:
             print(f"sanitizer report outside any test: {report}")
             failed += 1
 
-    line = f"{passed} passed, {failed} failed"
-    if skipped:
-        line += f", {skipped} skipped"
-    print(line)
+    retries = d / "retries.txt"
+    retried = len(retries.read_text().splitlines()) if retries.exists() else 0
+
+    print(f"{passed} passed, {failed} failed, {skipped} skipped, {retried} retried")
     return 0 if failed == 0 and passed > 0 else 1
 
 
