@@ -132,7 +132,7 @@ def test_disk(l1, guest_rootfs):
 
 
 @pytest.fixture
-def boot_in_l1(l1, guest_kernel, guest_initramfs, timings):
+def boot_in_l1(l1, guest_kernel, guest_initramfs):
     """boot(append="", timeout=60, **qemu_argv options) -> (InitReport,
     Result): the stock kernel with the test initramfs under Debian's QEMU
     with KVM inside L1, until the test init powers the guest off.
