@@ -5,6 +5,11 @@
 Reads RESULTS_DIR/style (pass|fail), RESULTS_DIR/unit.json (meson's testlog, one JSON
 object per line, each test case counted from its TAP output) and RESULTS_DIR/integration.xml (pytest's JUnit XML). A missing
 stage counts as one failure, so a stage that silently did not run cannot pass.
+RESULTS_DIR/retries.txt lists the integration tests' retries (framework/retry.py), one
+a line; RESULTS_DIR/sanitizer/ holds the sanitizer reports of the programs the
+integration tests ran, and RESULTS_DIR/sanitizer.txt the test each one failed
+(framework/sanitizer.py): a report no test took (`-`, or not listed) is one more failure.
+Prints "N passed, N failed, N skipped, N retried".
 Exit status 0 only when nothing failed and something ran.
 """
 import json
@@ -43,7 +48,9 @@ def main(d: Path) -> int:
                 continue
             r = json.loads(line)
             p, f, s = tap_counts(r.get("stdout", ""))
-            if r["result"] not in ("OK", "SKIP") and f == 0:
+            if r["result"] == "EXPECTEDFAIL":  # a test that must fail (sanitizer_halts) did
+                p, f, s = 1, 0, 0
+            elif r["result"] not in ("OK", "SKIP") and f == 0:
                 f = 1  # crashed or timed out before reporting a failing case
             if p + f + s == 0:
                 # A program that printed no TAP counts as one test.
@@ -68,10 +75,22 @@ def main(d: Path) -> int:
         print("integration tests: no results")
         failed += 1
 
-    line = f"{passed} passed, {failed} failed"
-    if skipped:
-        line += f", {skipped} skipped"
-    print(line)
+    taken = {}
+    ledger = d / "sanitizer.txt"
+    if ledger.exists():
+        for entry in ledger.read_text().splitlines():
+            test, _, path = entry.partition("\t")
+            taken[Path(path).name] = test
+    sandir = d / "sanitizer"
+    for report in sorted(sandir.iterdir()) if sandir.is_dir() else ():
+        if taken.get(report.name, "-") == "-":
+            print(f"sanitizer report outside any test: {report}")
+            failed += 1
+
+    retries = d / "retries.txt"
+    retried = len(retries.read_text().splitlines()) if retries.exists() else 0
+
+    print(f"{passed} passed, {failed} failed, {skipped} skipped, {retried} retried")
     return 0 if failed == 0 and passed > 0 else 1
 
 

@@ -10,7 +10,10 @@ Firecracker's (uvm -> uvm_configured -> uvm_booted):
 Artefacts are cached on disk by content hash (tests/guest/mk*), so the
 session fixtures cost a second when nothing changed. Timings gathered
 through `timings` are printed at the end of the run (docs/testbench.md says
-how to read them)."""
+how to read them), and so are retries (framework/retry.py: each one
+recorded, at most one per test). A sanitizer report from any program a
+test runs fails that test (framework/sanitizer.py, a plugin registered
+here)."""
 
 import os
 import shutil
@@ -18,14 +21,21 @@ import uuid
 
 import pytest
 
-from framework import artefacts
+from framework import artefacts, sanitizer
 from framework.agent import ChannelError
 from framework.ct import BUILD, INIT, VPS_CT, mkrootfs
 from framework.guest import InitReport, qemu_argv, shell_quote
 from framework.l1 import L1
+from framework.retry import RETRIES, retry
+from framework.retry import start as start_retries
 
 TIMINGS = []  # (what, seconds), printed by pytest_terminal_summary
 HANGS = []  # console logs of L2 boots that hung and were retried
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(sanitizer, "vps-sanitizer")
+    start_retries()
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -34,6 +44,10 @@ def pytest_terminal_summary(terminalreporter):
                                  "within one run)")
         for what, secs in TIMINGS:
             terminalreporter.write_line(f"{secs:8.1f} s  {what}")
+    if RETRIES:
+        terminalreporter.section(f"vps retries: {len(RETRIES)}")
+        for test, what, why, log in RETRIES:
+            terminalreporter.write_line(f"{test}: {what}: {why}" + (f" ({log})" if log else ""))
 
 
 @pytest.fixture(scope="session")
@@ -118,15 +132,17 @@ def test_disk(l1, guest_rootfs):
 
 
 @pytest.fixture
-def boot_in_l1(l1, guest_kernel, guest_initramfs, timings):
+def boot_in_l1(l1, guest_kernel, guest_initramfs):
     """boot(append="", timeout=60, **qemu_argv options) -> (InitReport,
     Result): the stock kernel with the test initramfs under Debian's QEMU
     with KVM inside L1, until the test init powers the guest off.
 
     About one L2 boot in twenty-odd stalls (RCU stall in L2: the emulated SVM
     under TCG loses a vCPU); such a boot is killed at TIMEOUT, its console
-    kept as l2-hang-N.log in L1's work directory, and tried once more. A
-    boot that ends but fails is never retried."""
+    kept as l2-hang-N.log in L1's work directory, and tried once more, as is
+    a boot during which L1 stopped answering (in a fresh L1). Each retry
+    goes through framework.retry (counted, at most one per test). A boot
+    that ends but fails is never retried."""
     def boot(append="", timeout=60, **kw):
         argv = qemu_argv(guest_kernel, guest_initramfs, append, accel="kvm",
                          **kw)
@@ -134,11 +150,9 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs, timings):
             try:
                 r = l1.run(shell_quote(argv) + " 2>&1", timeout=timeout)
             except ChannelError as e:
-                # L1 itself stopped answering: a fresh L1, one more try.
                 if attempt == 2:
                     raise
-                timings.append((f"L1 lost during an L2 boot, restarted, retried: "
-                                f"{str(e).splitlines()[0]}", 0.0))
+                retry("L2 boot under QEMU", f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
                 continue
             if not r.timed_out or attempt == 2:
@@ -146,8 +160,7 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs, timings):
             hang = l1.workdir / f"l2-hang-{len(HANGS) + 1}.log"
             hang.write_text(r.stdout)
             HANGS.append(hang)
-            timings.append((f"L2 boot hung, killed, retried ({hang})",
-                            r.seconds))
+            retry("L2 boot under QEMU", f"hung, killed after {r.seconds:.0f} s", hang)
         return InitReport.parse(r.stdout), r
     return boot
 

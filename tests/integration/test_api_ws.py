@@ -49,13 +49,11 @@ def vpsd():
     d.port = port
     d.auth = bearer(d)
     yield d
-    # a sanitizer's report (the daemon is built with ASan and UBSan) fails the module
+    # (a sanitizer's report from the daemon fails the test: framework/sanitizer.py)
     for v in d.api("GET", "/vps"):
         d.request("DELETE", f"/api/v1/vps/{v['name']}")
     d.stop()
-    log = d.log.read_text(errors="replace")
     d.cleanup()
-    assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
 
 
 @pytest.fixture(scope="module")
@@ -374,8 +372,6 @@ def test_daemon_stops_with_a_console_open():
         proc = d.proc
         d.stop()
         assert proc.returncode == 0, d.log.read_text(errors="replace")[-4000:]
-        log = d.log.read_text(errors="replace")
-        assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
         for ws in clients:  # each was told
             ws.settimeout(10)
             while True:

@@ -371,8 +371,9 @@ def bridge():
     subprocess.run(["ip", "link", "del", name], capture_output=True)
 
 
-def retry(fn, seconds=10):
-    """fn() until it is true (IPv6 DAD, bridge learning); its last value."""
+def until(fn, seconds=10):
+    """fn() until it is true (IPv6 DAD, bridge learning); its last value.
+    A wait for a state, not a retry of a failure (framework/retry.py)."""
     end = time.monotonic() + seconds
     while True:
         r = fn()
@@ -403,11 +404,11 @@ def test_network(ctm, bridge):
         return ct.exec_r("ping", "-c1", "-W2", *args).returncode == 0
 
     for i in (2, 3):
-        assert retry(lambda: host_ping(f"10.99.{n}.{i}")), f"host -> .{i}"
-        assert retry(lambda: host_ping(f"fd99:{n}::{i}")), f"host -> ::{i}"
-    assert retry(lambda: ct_ping(a, f"10.99.{n}.3")), a.exec_r("ip", "addr").stdout
-    assert retry(lambda: ct_ping(a, "-6", f"fd99:{n}::3")), a.exec_r("ip", "-6", "addr").stdout
-    assert retry(lambda: ct_ping(b, f"10.99.{n}.1"))
+        assert until(lambda: host_ping(f"10.99.{n}.{i}")), f"host -> .{i}"
+        assert until(lambda: host_ping(f"fd99:{n}::{i}")), f"host -> ::{i}"
+    assert until(lambda: ct_ping(a, f"10.99.{n}.3")), a.exec_r("ip", "addr").stdout
+    assert until(lambda: ct_ping(a, "-6", f"fd99:{n}::3")), a.exec_r("ip", "-6", "addr").stdout
+    assert until(lambda: ct_ping(b, f"10.99.{n}.1"))
     assert "default via 10.99" in a.exec("ip", "route")
     st = a.ctl({"cmd": "stats"})
     assert st["rx_packets"] > 0 and st["tx_packets"] > 0, st

@@ -10,7 +10,12 @@ is at its usual path in L1, with L1's own /proc, /sys, /dev, cgroup2 unified
 at /sys/fs/cgroup, tmpfs at /tmp, /var/tmp and /run, and a read-write scratch
 share (tag `scratch`) at /run/scratch, which is self.scratch on the host.
 The runner talks to L1's agent over a virtio-serial port whose host end is a
-unix socket this class listens on; QEMU connects to it at start."""
+unix socket this class listens on; QEMU connects to it at start.
+
+Every command run in L1 gets the sanitizer options (framework/sanitizer.py)
+with its reports in the scratch share's sanitizer/, which the host watches:
+a report from vpsd, vps-vmm or any program in L1 fails the test as one on
+the host would."""
 
 import os
 import select
@@ -20,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import sanitizer
 from .agent import Channel, ChannelError
 from .qemu import Qemu
 
@@ -39,6 +45,8 @@ class L1:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="vps-l1-"))
         self.scratch = self.workdir / "scratch"
         self.scratch.mkdir(parents=True, exist_ok=True)
+        sanitizer.WATCH.add(self.scratch / "sanitizer", copy_as=f"l1-{self.workdir.name}-")
+        self._san = sanitizer.shell_exports(f"{SCRATCH_IN_L1}/sanitizer")
         self.qemu = None
         self.channel = None
         self.boot_seconds = None
@@ -97,7 +105,7 @@ class L1:
         """Run CMD in L1 (/bin/sh -c, chrooted in the host root); L1 kills
         it after TIMEOUT seconds. Returns an agent.Result."""
         try:
-            r = self.channel.run(cmd, timeout)
+            r = self.channel.run(self._san + cmd, timeout)
         except ChannelError as e:
             alive = "running" if self.qemu.alive() else "exited"
             raise ChannelError(f"{e}\nL1 QEMU {alive}; console "

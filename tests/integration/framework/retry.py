@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Every retry in the integration tests goes through retry() here, so each
+one is recorded and counted: printed at the end of the pytest run, written
+to RESULTS/retries.txt (one line each: test, what, why, log), and counted
+in scripts/test's closing line ("N passed, N failed, N skipped, N retried").
+
+What may be retried: a boot the emulated SVM of the nested test host loses
+(an L2 that hangs to its timeout, or L1 itself no longer answering); never a
+guest crash (vps-vmm exit status 4) or any other failure, which fail the
+test. At most one retry per test: a second retry() in the same test raises,
+so a retry can never stack on another one (a fixture's and a test's, or a
+boot's and its cycle's). docs/testbench.md ("Retries") says why."""
+
+import os
+
+from .sanitizer import RESULTS
+
+FILE = RESULTS / "retries.txt"
+RETRIES = []  # (test, what, why, log), printed by conftest's terminal summary
+
+
+class RetryRefused(AssertionError):
+    """A second loss in one test: it fails, with both reasons."""
+
+
+def current_test():
+    return os.environ.get("PYTEST_CURRENT_TEST", "-").rsplit(" ", 1)[0]
+
+
+def start():
+    """A fresh file for this session's retries."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    FILE.write_text("")
+
+
+def retry(what, why, log=None):
+    """Record that WHAT is tried once more because of WHY (a one-line reason;
+    LOG: where the lost attempt's console was kept). Raises RetryRefused
+    when this test has retried already."""
+    test = current_test()
+    why = " ".join(str(why).split())[:300]
+    earlier = [r for r in RETRIES if r[0] == test]
+    if earlier:
+        raise RetryRefused(f"{what}: {why}; not retried, this test retried once already "
+                           f"({earlier[0][1]}: {earlier[0][2]})")
+    RETRIES.append((test, what, why, str(log or "")))
+    with open(FILE, "a") as f:
+        f.write("\t".join(RETRIES[-1]) + "\n")

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What the suite says about itself: a retry is recorded and a second one in
+the same test refused (framework/retry.py), and scripts/summary.py's closing
+line counts retries and the sanitizer reports no test took."""
+
+import subprocess
+import sys
+
+import pytest
+
+from framework import artefacts
+from framework import retry as retry_mod
+from framework.retry import RetryRefused, retry
+
+SUMMARY = artefacts.TOP / "scripts" / "summary.py"
+
+
+def test_second_retry_in_a_test_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setattr(retry_mod, "FILE", tmp_path / "retries.txt")
+    monkeypatch.setattr(retry_mod, "RETRIES", [])
+    retry("L2 boot", "hung, killed after 60 s", "/tmp/l2-hang-1.log")
+    with pytest.raises(RetryRefused, match="retried once already .L2 boot: hung"):
+        retry("cycle in L1", "L1 stopped answering")
+    lines = (tmp_path / "retries.txt").read_text().splitlines()
+    assert len(lines) == 1 and lines[0].split("\t")[1:] == [
+        "L2 boot", "hung, killed after 60 s", "/tmp/l2-hang-1.log"], lines
+    assert lines[0].startswith("tests/integration/test_results.py::"), lines
+
+
+def test_closing_line_counts_retries_and_stray_reports(tmp_path):
+    (tmp_path / "style").write_text("pass\n")
+    (tmp_path / "unit.json").write_text(
+        '{"result": "OK", "stdout": "ok 1 - a\\nnot ok 2 - b\\n"}\n'
+        '{"result": "EXPECTEDFAIL", "stdout": ""}\n')
+    (tmp_path / "integration.xml").write_text(
+        '<testsuites><testsuite><testcase name="a"/><testcase name="b"><skipped/></testcase>'
+        '<testcase name="c"><failure/></testcase></testsuite></testsuites>')
+    (tmp_path / "retries.txt").write_text("t::a\tL2 boot\thung\t\nt::c\tcycle\tL1 lost\t\n")
+    san = tmp_path / "sanitizer"
+    san.mkdir()
+    for name in ("san.vpsd.1", "san.vps-ct.2", "san.vps.3"):
+        (san / name).write_text("runtime error\n")
+    # one taken by a test (which failed), one after the last test, one not listed
+    (tmp_path / "sanitizer.txt").write_text(f"t::c\t{san}/san.vpsd.1\n-\t{san}/san.vps-ct.2\n")
+    r = subprocess.run([sys.executable, str(SUMMARY), str(tmp_path)], capture_output=True,
+                       text=True)
+    assert r.stdout.splitlines()[-1] == "4 passed, 4 failed, 1 skipped, 2 retried", r.stdout
+    assert "san.vps-ct.2" in r.stdout and "san.vps.3" in r.stdout, r.stdout
+    assert r.returncode == 1
