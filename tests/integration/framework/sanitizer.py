@@ -69,8 +69,12 @@ class Watch:
             for f in sorted(d.iterdir()):
                 if f in self.seen or not f.name.startswith(PREFIX + "."):
                     continue
-                self.seen.add(f)
                 text = f.read_text(errors="replace")
+                if not text:
+                    # a jailed monitor opens its report file before the jail
+                    # (src/vmm/jail.c): empty, it reported nothing yet
+                    continue
+                self.seen.add(f)
                 if copy_as:
                     dst = DIR / f"{copy_as}{f.name}"
                     shutil.copyfile(f, dst)
