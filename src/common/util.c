@@ -163,6 +163,25 @@ int mkdir_p(const char *path, mode_t mode, mode_t parents)
 	return 0;
 }
 
+int unix_clear_stale(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EADDRINUSE; /* what bind(2) would say; the file is left alone */
+	fd = unix_connect(path);
+	if (fd >= 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	if (fd != -ECONNREFUSED)
+		return fd;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 int unix_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -27,6 +27,12 @@ int mkdir_p(const char *path, mode_t mode, mode_t parents);
 
 /* A connected unix stream socket (close-on-exec) to path, or -errno. */
 int unix_connect(const char *path);
+/*
+ * Before a bind at path: remove a socket nobody listens on (left by a
+ * monitor that could not remove it, a jailed one), 0; -EADDRINUSE when
+ * someone listens there or path is not a socket (left as it is).
+ */
+int unix_clear_stale(const char *path);
 
 /* Read a whole file into a fresh NUL-terminated buffer; -errno on failure. */
 int read_file(const char *path, char **out, size_t *len);

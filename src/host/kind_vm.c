@@ -567,7 +567,11 @@ static char *find_in_path(const char *prog)
 }
 
 /* The descriptors the keeper opens for QEMU (keeper.c, pass_fds). */
-enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO };
+/*
+ * A writable disk gets two, read-write and read-only, in its set: QEMU's
+ * block layer opens an image read-only first, then for writing.
+ */
+enum { QEMU_FD_DISK = 10, QEMU_FD_DISK_RO, QEMU_FD_SWAP, QEMU_FD_SWAP_RO, QEMU_FD_ISO };
 
 static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
@@ -633,11 +637,15 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	push(&a, "none");
 	push(&a, "-add-fd");
 	push(&a, "fd=%d,set=1,opaque=rw:%s/disk.img", QEMU_FD_DISK, dir);
+	push(&a, "-add-fd");
+	push(&a, "fd=%d,set=1,opaque=ro:%s/disk.img", QEMU_FD_DISK_RO, dir);
 	push(&a, "-drive");
 	push(&a, "file=/dev/fdset/1,if=virtio,format=raw,discard=unmap");
 	if (v->swap) {
 		push(&a, "-add-fd");
 		push(&a, "fd=%d,set=2,opaque=rw:%s/swap.img", QEMU_FD_SWAP, dir);
+		push(&a, "-add-fd");
+		push(&a, "fd=%d,set=2,opaque=ro:%s/swap.img", QEMU_FD_SWAP_RO, dir);
 		push(&a, "-drive");
 		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap");
 	}

@@ -42,6 +42,10 @@ int control_open(struct control *c, const char *path, struct vm *vm,
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return err_make(err, ENAMETOOLONG, "control socket `%s`", path);
 	strcpy(sa.sun_path, path);
+	/* a jailed monitor before us (a guest reboot) could not remove its socket */
+	ret = unix_clear_stale(path);
+	if (ret < 0)
+		return err_make(err, -ret, "control socket `%s`", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return err_make(err, errno, "control socket `%s`", path);

@@ -121,6 +121,33 @@ def test_existing_socket_path_is_refused(tmp_path):
     assert sock.read_text() == "not a socket"
 
 
+def test_stale_socket_is_replaced_live_one_refused(tmp_path):
+    """A socket nobody listens on (a jailed monitor cannot remove its own
+    at exit; the keeper's next start after a guest reboot finds it) is
+    replaced; one that someone listens on is refused and left alone."""
+    import socket as so
+    sock = tmp_path / "ctl.sock"
+    s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    s.bind(str(sock))
+    s.close()  # the file stays, nobody listens
+    r = subprocess.run([str(VMM), "--micro", str(MICRO / "hello16.bin"), "--control",
+                        str(sock), *JAIL], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r
+    live = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+    sock.unlink(missing_ok=True)
+    live.bind(str(sock))
+    live.listen(1)
+    try:
+        r = subprocess.run([str(VMM), "--micro", str(MICRO / "hello16.bin"), "--control",
+                            str(sock)], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 2 and "Address already in use" in r.stderr, r
+        c = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+        c.connect(str(sock))  # still ours
+        c.close()
+    finally:
+        live.close()
+
+
 def test_shutdown_presses_the_acpi_power_button(tmp_path):
     """pwrbtn16 polls PM1a_STS for PWRBTN_STS, clears it, then powers off via S5."""
     sock, serial = tmp_path / "ctl.sock", tmp_path / "serial.log"

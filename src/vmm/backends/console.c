@@ -30,6 +30,10 @@ static int open_listen(struct console *c, const char *path, struct err **err)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return err_make(err, ENAMETOOLONG, "`serial`: socket `%s`", path);
 	strcpy(sa.sun_path, path);
+	/* a jailed monitor before us (a guest reboot) could not remove its socket */
+	ret = unix_clear_stale(path);
+	if (ret < 0)
+		return err_make(err, -ret, "`serial`: socket `%s`", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_make(err, errno, "`serial`: socket `%s`", path);
