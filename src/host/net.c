@@ -719,9 +719,30 @@ int net_vps_tap(struct host *h, const struct vps *v, struct err **err)
 	return r;
 }
 
+/*
+ * The match for an NDP target (RFC 4861 §4.3, §4.4: 16 bytes at byte 8 of
+ * the ICMPv6 header; nftables 1.0.6 has no name for it) that is neither
+ * link-local nor ADDR (none: link-local only), into buf.
+ */
+static int nd_target_other(const char *addr, char *buf, size_t len, struct err **err)
+{
+	unsigned char a[16];
+	size_t n;
+
+	n = (size_t)snprintf(buf, len, "@th,64,16 & 0xffc0 != 0xfe80");
+	if (!*addr)
+		return 0;
+	if (inet_pton(AF_INET6, addr, a) != 1)
+		return err_make(err, EINVAL, "`ipv6`: `%s` is not an IPv6 address", addr);
+	n += (size_t)snprintf(buf + n, len - n, " @th,64,128 != 0x");
+	for (int i = 0; i < 16; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%02x", a[i]);
+	return 0;
+}
+
 int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 {
-	char ifname[16], batch[2048];
+	char ifname[16], batch[4096], other[96];
 	size_t n = 0;
 	int r;
 
@@ -729,8 +750,12 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 		return 0;
 	if ((r = skeleton_ensure(err)) < 0)
 		return r;
+	if ((r = nd_target_other(v->ipv6, other, sizeof(other), err)) < 0)
+		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
 	net_ifname(v, ifname);
-#define ADD(...) n += snprintf(batch + n, sizeof(batch) - n, __VA_ARGS__)
+#define ADD(...)                                                               \
+	n += (size_t)snprintf(batch + (n < sizeof(batch) ? n : sizeof(batch)), \
+			      n < sizeof(batch) ? sizeof(batch) - n : 0, __VA_ARGS__)
 	ADD("add chain bridge vps_filter port_%s\n", ifname);
 	ADD("flush chain bridge vps_filter port_%s\n", ifname);
 #define RULE(...)                                                   \
@@ -754,10 +779,22 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 		RULE("ip6 saddr != { %s, fe80::/10, :: } counter drop", v->ipv6);
 	else
 		RULE("ip6 saddr != { fe80::/10, :: } counter drop");
-	RULE("icmpv6 type nd-router-advert counter drop"); /* the gateway is the host */
+	/*
+	 * NDP naming another address, as ARP above: an advertisement would
+	 * move the host's (and the other VPSes') neighbor entry for it to this
+	 * MAC, a probe from :: would make its owner give it up at boot. A
+	 * link-local target passes: which link-local address is the VPS's is
+	 * its guest's choice (EUI-64 or stable privacy).
+	 */
+	RULE("icmpv6 type nd-neighbor-advert %s counter drop", other);
+	RULE("ip6 saddr :: icmpv6 type nd-neighbor-solicit %s counter drop", other);
+	RULE("ip6 saddr :: meta l4proto != ipv6-icmp counter drop"); /* :: is for DAD and MLD */
+	RULE("icmpv6 type { nd-router-advert, nd-redirect } counter drop"); /* the host routes */
 	ADD("add element bridge vps_filter ports { \"%s\" : jump port_%s }\n", ifname, ifname);
 #undef RULE
 #undef ADD
+	if (n >= sizeof(batch))
+		return err_make(err, E2BIG, "anti-spoofing rules for `%s`: too long", v->name);
 	if ((r = nft(batch, err)) < 0)
 		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
 	return 0;

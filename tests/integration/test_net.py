@@ -17,6 +17,7 @@ import uuid
 
 import pytest
 
+from framework.ctm import VPS_CTM
 from framework.vpsd import VPSD, Vpsd
 
 pytestmark = [
@@ -256,7 +257,7 @@ def test_bridge_nat_and_antispoofing(vpsd, net, server):
              f"ip link set eth0 address {a['mac']}")
     after = counters(dev)
     rule = f"ether saddr != {a['mac']}"
-    assert after[rule] >= before[rule] + 4, (before, after)
+    assert after[rule] >= before[rule] + 4, (rule, before, after)
     assert server.pings() == n and "2 packets received" not in out["stdout"], out
     # with its own MAC back, it works again
     assert ex(vpsd, "na", f"ping -c 1 -W 2 {OUT_PEER}")["status"] == 0
@@ -274,6 +275,170 @@ def test_bridge_nat_and_antispoofing(vpsd, net, server):
     vpsd.api("POST", "/vps/na/start")
     assert f"port_{dev}" in nft_text("table", "bridge", "vps_filter")
     assert ex(vpsd, "na", f"ping -c 1 -W 2 {b['ipv4']}")["status"] == 0
+
+
+def init_pid(d, name):
+    """The host pid of a running container's init (its monitor's `state`)."""
+    r = subprocess.run([str(VPS_CTM), "ctl", str(d.data / "vps" / name / "ct.json"),
+                        '{"cmd":"state"}'], capture_output=True, text=True, check=True)
+    return str(json.loads(r.stdout)["pid"])
+
+
+def in_ns(pid, *argv, check=True, input=None):
+    """ARGV, the host's program, in the network namespace of PID only."""
+    r = subprocess.run(["nsenter", "-t", pid, "-n", *argv], capture_output=True, text=True,
+                       input=input)
+    assert r.returncode == 0 or not check, (argv, r.returncode, r.stderr)
+    return r.stdout
+
+
+# Sends one IPv6 frame from eth0 of the namespace it runs in, built whole on
+# a packet socket, from MAC (eth0's own: only what is inside forges); argv
+# KIND ADDR MAC [TO_MAC]:
+#   na        an unsolicited neighbor advertisement with override, from the
+#             link-local address of MAC to all nodes, naming ADDR as at MAC:
+#             what a VPS sends to take an address over
+#   dad       a duplicate address detection probe for ADDR, from ::, to its
+#             solicited-node group: what makes its owner give it up at boot
+#   redirect  a redirect to ADDR (at TO_MAC): "fe80::1 is the better hop to
+#             ADDR" (a VPS is never the router)
+#   udp0      a UDP datagram to ADDR (at TO_MAC) from ::
+FRAME = r"""
+import ipaddress, socket, struct, sys
+kind, addr = sys.argv[1], ipaddress.IPv6Address(sys.argv[2])
+mac = bytes.fromhex(sys.argv[3].replace(":", ""))
+to_mac = bytes.fromhex(sys.argv[4].replace(":", "")) if len(sys.argv) > 4 else None
+eui = bytes([mac[0] ^ 2]) + mac[1:3] + b"\xff\xfe" + mac[3:]
+link_local = ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui)
+unspec = ipaddress.IPv6Address("::")
+nh = 58
+if kind == "na":
+    src, dst = link_local, ipaddress.IPv6Address("ff02::1")
+    body = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + addr.packed + bytes([2, 1]) + mac
+elif kind == "dad":
+    src = unspec
+    dst = ipaddress.IPv6Address(b"\xff\x02" + bytes(9) + b"\x01\xff" + addr.packed[13:])
+    body = struct.pack("!BBHI", 135, 0, 0, 0) + addr.packed
+elif kind == "redirect":
+    src, dst = link_local, addr
+    body = (struct.pack("!BBHI", 137, 0, 0, 0) + ipaddress.IPv6Address("fe80::1").packed +
+            addr.packed)
+else:
+    src, dst, nh = unspec, addr, 17
+    body = struct.pack("!HHHH", 5353, 7, 13, 0) + b"spoof"
+pseudo = src.packed + dst.packed + struct.pack("!I3xB", len(body), nh)
+data = pseudo + body + bytes(len(body) % 2)
+csum = sum(struct.unpack(f"!{len(data) // 2}H", data))
+while csum >> 16:
+    csum = (csum & 0xffff) + (csum >> 16)
+at = 2 if nh == 58 else 6
+body = body[:at] + struct.pack("!H", ~csum & 0xffff or 0xffff) + body[at + 2:]
+ip6 = struct.pack("!IHBB", 6 << 28, len(body), nh, 255) + src.packed + dst.packed
+eth = (to_mac or b"\x33\x33" + dst.packed[12:]) + mac + b"\x86\xdd"
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+s.send(eth + ip6 + body)
+"""
+
+
+def test_ipv6_antispoofing(vpsd, net):
+    """IPv6 as the IPv4 test above: a VPS's packets from an address that is
+    not its own are dropped at its bridge port, and so is NDP naming an
+    address that is not its own; its own address works. The receivers are
+    checked: the other VPS counts what reaches it (an nft table in its
+    namespace), and the host's neighbor table names the right MAC."""
+    name = net["name"]
+    a = ct(vpsd, "sa", name, start=True)
+    b = ct(vpsd, "sb", name, start=True)
+    dev = ct_json(vpsd, "sa")["net"]["host_ifname"]
+    bridge = net["bridge"]
+    apid, bpid = init_pid(vpsd, "sa"), init_pid(vpsd, "sb")
+    for pid in (apid, bpid):  # the addresses are usable once duplicate detection passed
+        for _ in range(100):
+            out = in_ns(pid, "ip", "-6", "addr", "show", "dev", "eth0")
+            if "inet6 fd77:" in out and "tentative" not in out:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"no IPv6 address out of duplicate detection: {out}")
+    forged = "fd77:231:7::99"
+    in_ns(bpid, NFT, "-f", "-", input=(
+        "table ip6 count {\n chain input {\n  type filter hook input priority 0;\n"
+        f"  icmpv6 type echo-request ip6 saddr {a['ipv6']} counter\n"
+        f"  icmpv6 type echo-request ip6 saddr {forged} counter\n"
+        " }\n}\n"))
+
+    def seen():
+        """echo requests that reached sb: (from sa's address, from the forged one)"""
+        out = in_ns(bpid, NFT, "list", "table", "ip6", "count")
+        return tuple(int(n) for n in re.findall(r"counter packets (\d+)", out))
+
+    def neigh(addr):
+        return sh("ip", "-6", "neigh", "show", addr, "dev", bridge)
+
+    def drops(before, after):
+        return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+    def dropped_once_by(rule, before, after):
+        """one frame dropped, by the rule starting with RULE (not, say, the MAC's)"""
+        d = drops(before, after)
+        return len(d) == 1 and next(iter(d)).startswith(rule) and sum(d.values()) == 1
+
+    # the control: from its own address, to the other VPS and to the gateway
+    before = counters(dev)
+    out = ex(vpsd, "sa", f"ping6 -c 2 -W 2 {b['ipv6']} && ping6 -c 1 -W 2 fd77:231:7::1")
+    assert out["status"] == 0, out
+    assert seen() == (2, 0)
+    assert drops(before, counters(dev)) == {}, (before, counters(dev))
+
+    # a second address inside, used as source: dropped at the bridge port
+    in_ns(apid, "ip", "-6", "addr", "add", f"{forged}/64", "dev", "eth0", "nodad")
+    before = counters(dev)
+    out = ex(vpsd, "sa", f"ping6 -c 2 -W 1 -I {forged} {b['ipv6']}; "
+             f"ping6 -c 2 -W 1 -I {forged} fd77:231:7::1")
+    in_ns(apid, "ip", "-6", "addr", "del", f"{forged}/64", "dev", "eth0")
+    after = counters(dev)
+    rule = next(k for k in after if k.startswith("ip6 saddr != "))
+    assert re.fullmatch(rf"ip6 saddr != \{{ (::, )?{a['ipv6']}, fe80::/10(, ::)? \}}", rule), rule
+    assert out["stdout"].count(" 0 packets received") == 2, out
+    assert seen() == (2, 0), out  # sb saw nothing from the forged address
+    assert after[rule] >= before[rule] + 4, (rule, before, after)
+
+    # NDP: the host knows sb's address at sb's MAC; sa claims it with an
+    # unsolicited advertisement (override): dropped, the host's entry stays
+    assert ex(vpsd, "sb", "ping6 -c 1 -W 2 fd77:231:7::1")["status"] == 0  # the host answers
+    assert f"lladdr {b['mac']}" in neigh(b["ipv6"]), neigh(b["ipv6"])
+    before = counters(dev)
+    in_ns(apid, "/usr/bin/python3", "-c", FRAME, "na", b["ipv6"], a["mac"])
+    for _ in range(40):  # delivered or dropped: one of them shows
+        after = counters(dev)
+        if drops(before, after) or f"lladdr {b['mac']}" not in neigh(b["ipv6"]):
+            break
+        time.sleep(0.05)
+    assert f"lladdr {b['mac']}" in neigh(b["ipv6"]), neigh(b["ipv6"])
+    assert dropped_once_by("icmpv6 type nd-neighbor-advert", before, after), (before, after)
+    # a duplicate address probe for sb's address, a redirect to sb, a
+    # datagram to it from ::: dropped too
+    for kind, rule, to in [("dad", "ip6 saddr :: icmpv6 type nd-neighbor-solicit", ()),
+                           ("redirect", "icmpv6 type { nd-router-advert, nd-redirect }",
+                            (b["mac"],)),
+                           ("udp0", "ip6 saddr :: meta l4proto != ipv6-icmp", (b["mac"],))]:
+        before = counters(dev)
+        in_ns(apid, "/usr/bin/python3", "-c", FRAME, kind, b["ipv6"], a["mac"], *to)
+        for _ in range(40):
+            if drops(before, after := counters(dev)):
+                break
+            time.sleep(0.05)
+        assert dropped_once_by(rule, before, after), (kind, before, after)
+    # its own address, advertised and probed the same way, gets through
+    before = counters(dev)
+    in_ns(apid, "/usr/bin/python3", "-c", FRAME, "na", a["ipv6"], a["mac"])
+    in_ns(apid, "/usr/bin/python3", "-c", FRAME, "dad", a["ipv6"], a["mac"])
+    assert drops(before, counters(dev)) == {}, (before, counters(dev))
+    assert f"lladdr {a['mac']}" in neigh(a["ipv6"]), neigh(a["ipv6"])
+    # and its traffic still flows
+    assert ex(vpsd, "sa", f"ping6 -c 1 -W 2 {b['ipv6']}")["status"] == 0
+    assert seen() == (3, 0)
 
 
 def copy_iperf3(rootfs):
