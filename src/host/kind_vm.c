@@ -47,6 +47,7 @@
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
+#include "host/testpoint.h"
 #include "host/vmdisk.h"
 
 static const char *const templates[] = { "debian-12", NULL };
@@ -456,6 +457,7 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			     v->template, (unsigned long long)st.st_size >> 20);
 		goto fail;
 	}
+	testpoint("vm-disk-copied", v->name);
 	mnt = vm_file(h, v, ".mnt");
 	r = mnt ? vmdisk_inject(disk, mnt, v, password, resolv, err) :
 		  err_make(err, ENOMEM, "mount");

@@ -31,6 +31,7 @@
 #include "host/life.h"
 #include "host/net.h"
 #include "host/policy.h"
+#include "host/testpoint.h"
 
 #define MAX_WATCH 1024
 #define MAX_BUSY 256
@@ -361,6 +362,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	free(argv);
 	if (r < 0)
 		goto fail;
+	testpoint("start-spawned", v->name);
 	/* up when its socket appears; gone if the keeper exits first */
 	for (int t = 0; t < 60000; t += 20) {
 		if (kp < 0)
@@ -389,6 +391,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	}
 	if (monitor_up(h, o, v, run, err) < 0)
 		goto fail;
+	testpoint("start-up", v->name);
 	strcpy(v->state, "running");
 	if (store_vps_state(h->store, v->name, "running", "started", err) < 0)
 		return -EIO;
@@ -431,12 +434,18 @@ static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, s
 	if (!strcmp(v->state, "stopped"))
 		return 0;
 	store_vps_state(h->store, v->name, "stopping", force ? "stop --force" : "stop", NULL);
-	if (!force && o->shutdown(h, v, timeout, &e) == 0 &&
-	    wait_state(h, v->name, "stopped", (timeout + 5) * 1000))
-		return 0;
+	testpoint("stop-stopping", v->name);
+	if (!force && o->shutdown(h, v, timeout, &e) == 0) {
+		testpoint("stop-asked", v->name);
+		if (wait_state(h, v->name, "stopped", (timeout + 5) * 1000))
+			return 0;
+	}
 	err_free(&e);
-	if (o->kill(h, v, &e) == 0 && wait_state(h, v->name, "stopped", 10000))
-		return 0;
+	if (o->kill(h, v, &e) == 0) {
+		testpoint("stop-killed", v->name);
+		if (wait_state(h, v->name, "stopped", 10000))
+			return 0;
+	}
 	err_free(&e);
 	/* the monitor does not answer: end it and its keeper. The kernel may
 	 * take a while to tear a VM down (its memory, under nesting), so the
@@ -535,8 +544,10 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	    store_vps_state(h->store, v->name, "destroying", "destroy", err) < 0)
 		return -EIO;
 	net_vps_down(h, v);
+	testpoint("destroy-destroying", v->name);
 	if (o && o->destroy(h, v, err) < 0)
 		return -EIO; /* stays `destroying`: retried at the next start or request */
+	testpoint("destroy-files", v->name);
 	if (rm_rf(dir) < 0)
 		return err_make(err, EBUSY, "`%s` still holds a mount; retried at the next start",
 				dir);
@@ -654,6 +665,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	} else if (rm_rf(dir) < 0 || mkdir_p(dir, 0711, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
 	} else {
+		testpoint("create-row", v.name);
 		r = o->create(h, &v, password, err);
 	}
 	if (r < 0) {
@@ -668,6 +680,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		release(v.name);
 		goto out;
 	}
+	testpoint("create-made", v.name);
 	strcpy(v.state, "stopped");
 	store_vps_state(h->store, v.name, "stopped", "created", NULL);
 	if (json_is_true(json_object_get(body, "start")))
@@ -766,8 +779,11 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 	}
 	strcpy(nv.state, "stopped");
 	policy_apply(h, &nv);
-	if ((r = o->create(h, &nv, password, err)) < 0 ||
-	    (r = store_vps_update(h->store, &nv, err)) < 0)
+	testpoint("reinstall-destroyed", name);
+	if ((r = o->create(h, &nv, password, err)) < 0)
+		goto out;
+	testpoint("reinstall-made", name);
+	if ((r = store_vps_update(h->store, &nv, err)) < 0)
 		goto out;
 	store_event(h->store, name, "reinstalled", nv.template ? nv.template : "");
 	if (was_running)
