@@ -339,6 +339,10 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 
 	if (!o)
 		return -EINVAL;
+	if (!strcmp(v->state, "reinstalling"))
+		return err_make(err, EBUSY,
+				"`%s` is reinstalling: a reinstall was cut short, ask for it again",
+				v->name);
 	if (strcmp(v->state, "stopped"))
 		return err_make(err, EBUSY, "`%s` is %s", v->name, v->state);
 	if (v->suspended)
@@ -431,7 +435,8 @@ static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, s
 
 	if (!o)
 		return -EINVAL;
-	if (!strcmp(v->state, "stopped"))
+	/* nothing runs: stopped, or a reinstall cut short (its disk half made) */
+	if (!strcmp(v->state, "stopped") || !strcmp(v->state, "reinstalling"))
 		return 0;
 	store_vps_state(h->store, v->name, "stopping", force ? "stop --force" : "stop", NULL);
 	testpoint("stop-stopping", v->name);
@@ -766,9 +771,15 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		goto out;
 	}
 	was_running = !strcmp(v.state, "running");
-	if (strcmp(v.state, "stopped") && (r = stop_locked(h, &v, false, 30, err)) < 0)
+	if ((r = stop_locked(h, &v, false, 30, err)) < 0)
 		goto out;
-	store_vps_state(h->store, name, "stopped", "reinstall", NULL);
+	/*
+	 * From here until the new disk is in, the VPS has no whole disk: it is
+	 * `reinstalling`, which does not start, and stays so if this is cut
+	 * short (an error, a kill -9) until a reinstall is asked for again.
+	 */
+	if ((r = store_vps_state(h->store, name, "reinstalling", "reinstall", err)) < 0)
+		goto out;
 	if ((r = o->destroy(h, &v, err)) < 0)
 		goto out;
 	dir = host_vps_dir(h, name, NULL);
@@ -1073,6 +1084,10 @@ int life_init(struct host *h, struct err **err)
 			store_vps_delete(h->store, v->name, NULL);
 			store_event(h->store, v->name, "create-undone",
 				    "vpsd stopped during create; the half-made VPS was removed");
+		} else if (!strcmp(v->state, "reinstalling")) {
+			/* its disk may be half made, its password was not kept: the user asks again */
+			store_event(h->store, v->name, "reinstall-interrupted",
+				    "vpsd stopped during reinstall; reinstall it again to use it");
 		} else if (!strcmp(v->state, "destroying")) {
 			if (destroy_locked(h, v, &e) < 0)
 				pr_err("finish destroying `%s`: %s", v->name, err_msg(e));
