@@ -295,6 +295,21 @@ static int write_vm_json(struct host *h, const struct vps *v, struct err **err)
 }
 
 /*
+ * The disk mounted on the host at DIR/.mnt by a create or password reset
+ * that a kill -9 of vpsd cut short: unmounted (its loop device goes with
+ * it, autoclear) before anything else uses the disk.
+ */
+static void drop_stale_mount(struct host *h, const struct vps *v)
+{
+	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
+
+	if (mnt && access(mnt, F_OK) == 0) {
+		ct_disk_umount(mnt, NULL);
+		rmdir(mnt);
+	}
+}
+
+/*
  * Bring the disks to the plan before a start: the root disk grows offline
  * (never shrinks), the swap disk is made again at its new size.
  */
@@ -306,6 +321,7 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 
 	if (!disk || !swap)
 		return err_make(err, ENOMEM, "disks");
+	drop_stale_mount(h, v); /* never boot a disk the host has mounted */
 	if (stat(disk, &st) < 0)
 		return err_make(err, errno, "stat `%s`", disk);
 	if ((uint64_t)st.st_size < v->disk && !strcmp(v->boot, "linux") &&
@@ -392,13 +408,7 @@ static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz", "i
 
 static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 {
-	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
-
-	/* a create killed half way may have left its mount */
-	if (mnt && access(mnt, F_OK) == 0) {
-		ct_disk_umount(mnt, NULL);
-		rmdir(mnt);
-	}
+	drop_stale_mount(h, v);
 	for (size_t i = 0; vm_files[i]; i++) {
 		_cleanup_free_ char *p = vm_file(h, v, vm_files[i]);
 
@@ -880,6 +890,7 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 			v->name);
 	if (!disk || !mnt)
 		return err_make(err, ENOMEM, "password");
+	drop_stale_mount(h, v); /* a reset cut short: its mount point is in the way */
 	return vmdisk_inject(disk, mnt, v, password, resolv, err);
 }
 
