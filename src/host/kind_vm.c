@@ -41,13 +41,13 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 #include "ct/disk.h"
 #include "host/kind.h"
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
-#include "host/testpoint.h"
 #include "host/vmdisk.h"
 
 static const char *const templates[] = { "debian-12", NULL };

@@ -23,6 +23,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 #include "host/auth.h"
 #include "host/caps.h"
@@ -31,7 +32,6 @@
 #include "host/life.h"
 #include "host/net.h"
 #include "host/policy.h"
-#include "host/testpoint.h"
 
 #define MAX_WATCH 1024
 #define MAX_BUSY 256

@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 #include "ct/disk.h"
 #include "ct/passwd.h"
-#include "host/testpoint.h"
 #include "host/vmdisk.h"
 
 /* Run argv (execvp) with stdin/stdout on /dev/null and stderr captured. */
