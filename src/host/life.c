@@ -1068,6 +1068,7 @@ int life_init(struct host *h, struct err **err)
 			const struct kind_ops *o = kind_find(v->kind, v->engine);
 			_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 
+			testpoint("init-undo-create", v->name);
 			if ((o && o->destroy(h, v, &e) < 0) || rm_rf(dir) < 0) {
 				/* kept, as `destroying`: the next start tries again */
 				pr_err("undo the create of `%s`: %s", v->name,
