@@ -53,6 +53,9 @@ def net(vpsd):
     name = "k" + uuid.uuid4().hex[:6]
     n = vpsd.api("POST", "/networks", {"name": name, "ipv4": "10.231.11.1/24"}, expect=201)
     yield n
+    if vpsd.proc:  # the test's daemon may be paused
+        vpsd.kill9()
+    vpsd.start(timeout=120)
     for v in vpsd.api("GET", "/vps"):
         vpsd.request("DELETE", f"/api/v1/vps/{v['name']}")
     vpsd.api("DELETE", f"/networks/{name}")
@@ -108,6 +111,16 @@ def host_holds(d, name):
     return held
 
 
+def let_go(d, name, timeout=10):
+    """What the host still holds of NAME once it had time to let go: a
+    loop device with autoclear is freed by the kernel a moment after its
+    last umount (here still listed right after it, gone within seconds)."""
+    deadline = time.monotonic() + timeout
+    while (held := host_holds(d, name)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return held
+
+
 def settled(d, name, want, timeout=60):
     """Once the state NAME is in (None: no such VPS) is WANT, the host and
     the store agree about it. Returns the VPS's record."""
@@ -123,7 +136,7 @@ def settled(d, name, want, timeout=60):
     if want is None:
         assert not vdir.exists(), f"{vdir} outlived its VPS"
         assert not (d.run / "vps" / name).exists()
-        assert not host_holds(d, name), host_holds(d, name)
+        assert not (held := let_go(d, name)), held
         assert name not in [x["name"] for x in d.api("GET", "/vps")]
         return None
     assert v["state"] == [x for x in d.api("GET", "/vps") if x["name"] == name][0]["state"]
@@ -143,7 +156,7 @@ def settled(d, name, want, timeout=60):
             # QEMU's disk is nobody's mount: the host has none of it mounted
             assert not [h for h in host_holds(d, name) if h.split()[0] in ("mount", "loop")]
     else:
-        assert not host_holds(d, name), f"{name} is {want} but the host holds it"
+        assert not (held := let_go(d, name)), f"{name} is {want} but the host holds {held}"
     return v
 
 
@@ -172,19 +185,40 @@ class Paused:
         except OSError as e:  # http.client's errors on a closed connection
             self.result = e
 
-    def kill9(self):
+    def kill9(self, restart=True):
         """kill -9 there, and start a vpsd without pause points."""
         time.sleep(0.2)  # a thread that did not stop would answer now
         assert self.thread.is_alive(), f"answered while paused: {self.result}"
         self.d.kill9()
         self.thread.join(30)
         assert isinstance(self.result, OSError), self.result  # never answered
-        self.d.start(timeout=120)  # a start adopted waits for the monitor
+        if restart:
+            self.d.start(timeout=120)  # a start adopted waits for the monitor
 
 
 def kill_at(d, point, name, method, path, body=None):
     p = Paused(d, point, name, method, path, body)
     p.kill9()
+
+
+def kill_recovery_at(d, point, name, timeout=120):
+    """Start a vpsd (D's was killed) whose recovery pauses at POINT, before
+    its API is up; kill -9 it there, and start a plain one."""
+    log = d.base / "pauses"
+    log.write_text("")
+    d.start(env={"VPS_TEST_PAUSE": point, "VPS_TEST_PAUSE_LOG": str(log)}, wait=False)
+    deadline = time.monotonic() + timeout
+    while f"test pause at `{point}` of `{name}`" not in log.read_text():
+        assert d.proc.poll() is None, f"vpsd exited before {point}"
+        assert time.monotonic() < deadline, f"{point} not reached within {timeout} s"
+        time.sleep(0.05)
+    try:
+        answer = d.request("GET", "/api/v1/vps")
+    except OSError:
+        answer = None
+    assert answer is None, f"the API answered during the recovery: {answer}"
+    d.kill9()
+    d.start()
 
 
 def events(d, name):
@@ -210,6 +244,11 @@ def test_kill9_at_every_point(vpsd, net, kind, request):
         p.kill9()
         settled(d, name, None)
         assert events(d, name)[-1] == "create-undone", (point, events(d, name))
+    # the undo cut short too: the vpsd after it undoes it all the same
+    Paused(d, made[-1], name, "POST", "/api/v1/vps", body).kill9(restart=False)
+    kill_recovery_at(d, "init-undo-create", name)
+    settled(d, name, None)
+    assert events(d, name)[-1] == "create-undone", events(d, name)
     assert d.api("POST", "/vps", body, expect=201)["state"] == "stopped"
     settled(d, name, "stopped")
 
@@ -281,7 +320,14 @@ def test_kill9_at_every_point(vpsd, net, kind, request):
     d.api("POST", f"/vps/{name}/stop", stop)
     settled(d, name, "stopped")
     for point in ("destroy-destroying", "destroy-files"):
-        kill_at(d, point, name, "DELETE", f"/api/v1/vps/{name}")
+        p = Paused(d, point, name, "DELETE", f"/api/v1/vps/{name}")
+        if point == "destroy-destroying":
+            # the next vpsd killed while it finishes the destroy: the one
+            # after it finishes it all the same
+            p.kill9(restart=False)
+            kill_recovery_at(d, "destroy-files", name)
+        else:
+            p.kill9()
         settled(d, name, None)
         assert events(d, name)[-1] == "destroyed", (point, events(d, name))
         if point == "destroy-destroying":
