@@ -643,15 +643,20 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	push(&a, "-nodefaults");
 	push(&a, "-display");
 	push(&a, "none");
+	/*
+	 * A set holds one descriptor, opened read-write: without
+	 * auto-read-only=off QEMU (7.2) first asks the set for a read-only one
+	 * and gives up ("Could not dup FD for /dev/fdset/1 flags 0").
+	 */
 	push(&a, "-add-fd");
 	push(&a, "fd=%d,set=1,opaque=rw:%s/disk.img", QEMU_FD_DISK, dir);
 	push(&a, "-drive");
-	push(&a, "file=/dev/fdset/1,if=virtio,format=raw,discard=unmap");
+	push(&a, "file=/dev/fdset/1,if=virtio,format=raw,discard=unmap,auto-read-only=off");
 	if (v->swap) {
 		push(&a, "-add-fd");
 		push(&a, "fd=%d,set=2,opaque=rw:%s/swap.img", QEMU_FD_SWAP, dir);
 		push(&a, "-drive");
-		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap");
+		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap,auto-read-only=off");
 	}
 	if (!strcmp(v->boot, "linux")) {
 		push(&a, "-kernel");
