@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 #include "ct/disk.h"
 #include "ct/net.h"
@@ -368,6 +369,8 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		r = ctm_layer_prepare(c, err);
 	if (r == 0)
 		r = ctm_mount(c, err);
+	if (r == 0)
+		testpoint("ctm-create-mounted", c->name);
 	if (r == 0 && c->storage == CTM_STORAGE_IMAGE) {
 		const char *tar[] = { "tar",	   "--numeric-owner",
 				      "--xattrs",  "--xattrs-include=*",
@@ -383,6 +386,8 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		r = shift_tree(rootfs, c->uid_base, c->uid_size, err);
 	if (r == 0)
 		r = write_identity(c, rootfs, err);
+	if (r == 0)
+		testpoint("ctm-create-unpacked", c->name);
 	if (r == 0)
 		r = ctm_umount(c, err);
 	if (r < 0) {

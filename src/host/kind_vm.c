@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 #include "ct/disk.h"
 #include "host/kind.h"
@@ -294,6 +295,21 @@ static int write_vm_json(struct host *h, const struct vps *v, struct err **err)
 }
 
 /*
+ * The disk mounted on the host at DIR/.mnt by a create or password reset
+ * that a kill -9 of vpsd cut short: unmounted (its loop device goes with
+ * it, autoclear) before anything else uses the disk.
+ */
+static void drop_stale_mount(struct host *h, const struct vps *v)
+{
+	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
+
+	if (mnt && access(mnt, F_OK) == 0) {
+		ct_disk_umount(mnt, NULL);
+		rmdir(mnt);
+	}
+}
+
+/*
  * Bring the disks to the plan before a start: the root disk grows offline
  * (never shrinks), the swap disk is made again at its new size.
  */
@@ -305,6 +321,7 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 
 	if (!disk || !swap)
 		return err_make(err, ENOMEM, "disks");
+	drop_stale_mount(h, v); /* never boot a disk the host has mounted */
 	if (stat(disk, &st) < 0)
 		return err_make(err, errno, "stat `%s`", disk);
 	if ((uint64_t)st.st_size < v->disk && !strcmp(v->boot, "linux") &&
@@ -391,13 +408,7 @@ static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz", "i
 
 static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 {
-	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
-
-	/* a create killed half way may have left its mount */
-	if (mnt && access(mnt, F_OK) == 0) {
-		ct_disk_umount(mnt, NULL);
-		rmdir(mnt);
-	}
+	drop_stale_mount(h, v);
 	for (size_t i = 0; vm_files[i]; i++) {
 		_cleanup_free_ char *p = vm_file(h, v, vm_files[i]);
 
@@ -456,6 +467,7 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			     v->template, (unsigned long long)st.st_size >> 20);
 		goto fail;
 	}
+	testpoint("vm-disk-copied", v->name);
 	mnt = vm_file(h, v, ".mnt");
 	r = mnt ? vmdisk_inject(disk, mnt, v, password, resolv, err) :
 		  err_make(err, ENOMEM, "mount");
@@ -567,11 +579,7 @@ static char *find_in_path(const char *prog)
 }
 
 /* The descriptors the keeper opens for QEMU (keeper.c, pass_fds). */
-/*
- * A writable disk gets two, read-write and read-only, in its set: QEMU's
- * block layer opens an image read-only first, then for writing.
- */
-enum { QEMU_FD_DISK = 10, QEMU_FD_DISK_RO, QEMU_FD_SWAP, QEMU_FD_SWAP_RO, QEMU_FD_ISO };
+enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO };
 
 static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
@@ -635,19 +643,20 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	push(&a, "-nodefaults");
 	push(&a, "-display");
 	push(&a, "none");
+	/*
+	 * A set holds one descriptor, opened read-write: without
+	 * auto-read-only=off QEMU (7.2) first asks the set for a read-only one
+	 * and gives up ("Could not dup FD for /dev/fdset/1 flags 0").
+	 */
 	push(&a, "-add-fd");
 	push(&a, "fd=%d,set=1,opaque=rw:%s/disk.img", QEMU_FD_DISK, dir);
-	push(&a, "-add-fd");
-	push(&a, "fd=%d,set=1,opaque=ro:%s/disk.img", QEMU_FD_DISK_RO, dir);
 	push(&a, "-drive");
-	push(&a, "file=/dev/fdset/1,if=virtio,format=raw,discard=unmap");
+	push(&a, "file=/dev/fdset/1,if=virtio,format=raw,discard=unmap,auto-read-only=off");
 	if (v->swap) {
 		push(&a, "-add-fd");
 		push(&a, "fd=%d,set=2,opaque=rw:%s/swap.img", QEMU_FD_SWAP, dir);
-		push(&a, "-add-fd");
-		push(&a, "fd=%d,set=2,opaque=ro:%s/swap.img", QEMU_FD_SWAP_RO, dir);
 		push(&a, "-drive");
-		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap");
+		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap,auto-read-only=off");
 	}
 	if (!strcmp(v->boot, "linux")) {
 		push(&a, "-kernel");
@@ -886,6 +895,7 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 			v->name);
 	if (!disk || !mnt)
 		return err_make(err, ENOMEM, "password");
+	drop_stale_mount(h, v); /* a reset cut short: its mount point is in the way */
 	return vmdisk_inject(disk, mnt, v, password, resolv, err);
 }
 

@@ -23,6 +23,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 #include "host/auth.h"
 #include "host/caps.h"
@@ -338,6 +339,10 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 
 	if (!o)
 		return -EINVAL;
+	if (!strcmp(v->state, "reinstalling"))
+		return err_make(err, EBUSY,
+				"`%s` is reinstalling: a reinstall was cut short, ask for it again",
+				v->name);
 	if (strcmp(v->state, "stopped"))
 		return err_make(err, EBUSY, "`%s` is %s", v->name, v->state);
 	if (v->suspended)
@@ -361,6 +366,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	free(argv);
 	if (r < 0)
 		goto fail;
+	testpoint("start-spawned", v->name);
 	/* up when its socket appears; gone if the keeper exits first */
 	for (int t = 0; t < 60000; t += 20) {
 		if (kp < 0)
@@ -389,6 +395,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	}
 	if (monitor_up(h, o, v, run, err) < 0)
 		goto fail;
+	testpoint("start-up", v->name);
 	strcpy(v->state, "running");
 	if (store_vps_state(h->store, v->name, "running", "started", err) < 0)
 		return -EIO;
@@ -428,15 +435,22 @@ static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, s
 
 	if (!o)
 		return -EINVAL;
-	if (!strcmp(v->state, "stopped"))
+	/* nothing runs: stopped, or a reinstall cut short (its disk half made) */
+	if (!strcmp(v->state, "stopped") || !strcmp(v->state, "reinstalling"))
 		return 0;
 	store_vps_state(h->store, v->name, "stopping", force ? "stop --force" : "stop", NULL);
-	if (!force && o->shutdown(h, v, timeout, &e) == 0 &&
-	    wait_state(h, v->name, "stopped", (timeout + 5) * 1000))
-		return 0;
+	testpoint("stop-stopping", v->name);
+	if (!force && o->shutdown(h, v, timeout, &e) == 0) {
+		testpoint("stop-asked", v->name);
+		if (wait_state(h, v->name, "stopped", (timeout + 5) * 1000))
+			return 0;
+	}
 	err_free(&e);
-	if (o->kill(h, v, &e) == 0 && wait_state(h, v->name, "stopped", 10000))
-		return 0;
+	if (o->kill(h, v, &e) == 0) {
+		testpoint("stop-killed", v->name);
+		if (wait_state(h, v->name, "stopped", 10000))
+			return 0;
+	}
 	err_free(&e);
 	/* the monitor does not answer: end it and its keeper. The kernel may
 	 * take a while to tear a VM down (its memory, under nesting), so the
@@ -535,8 +549,10 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	    store_vps_state(h->store, v->name, "destroying", "destroy", err) < 0)
 		return -EIO;
 	net_vps_down(h, v);
+	testpoint("destroy-destroying", v->name);
 	if (o && o->destroy(h, v, err) < 0)
 		return -EIO; /* stays `destroying`: retried at the next start or request */
+	testpoint("destroy-files", v->name);
 	if (rm_rf(dir) < 0)
 		return err_make(err, EBUSY, "`%s` still holds a mount; retried at the next start",
 				dir);
@@ -654,6 +670,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	} else if (rm_rf(dir) < 0 || mkdir_p(dir, 0711, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
 	} else {
+		testpoint("create-row", v.name);
 		r = o->create(h, &v, password, err);
 	}
 	if (r < 0) {
@@ -668,6 +685,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		release(v.name);
 		goto out;
 	}
+	testpoint("create-made", v.name);
 	strcpy(v.state, "stopped");
 	store_vps_state(h->store, v.name, "stopped", "created", NULL);
 	if (json_is_true(json_object_get(body, "start")))
@@ -753,9 +771,15 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		goto out;
 	}
 	was_running = !strcmp(v.state, "running");
-	if (strcmp(v.state, "stopped") && (r = stop_locked(h, &v, false, 30, err)) < 0)
+	if ((r = stop_locked(h, &v, false, 30, err)) < 0)
 		goto out;
-	store_vps_state(h->store, name, "stopped", "reinstall", NULL);
+	/*
+	 * From here until the new disk is in, the VPS has no whole disk: it is
+	 * `reinstalling`, which does not start, and stays so if this is cut
+	 * short (an error, a kill -9) until a reinstall is asked for again.
+	 */
+	if ((r = store_vps_state(h->store, name, "reinstalling", "reinstall", err)) < 0)
+		goto out;
 	if ((r = o->destroy(h, &v, err)) < 0)
 		goto out;
 	dir = host_vps_dir(h, name, NULL);
@@ -766,8 +790,11 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 	}
 	strcpy(nv.state, "stopped");
 	policy_apply(h, &nv);
-	if ((r = o->create(h, &nv, password, err)) < 0 ||
-	    (r = store_vps_update(h->store, &nv, err)) < 0)
+	testpoint("reinstall-destroyed", name);
+	if ((r = o->create(h, &nv, password, err)) < 0)
+		goto out;
+	testpoint("reinstall-made", name);
+	if ((r = store_vps_update(h->store, &nv, err)) < 0)
 		goto out;
 	store_event(h->store, name, "reinstalled", nv.template ? nv.template : "");
 	if (was_running)
@@ -1041,6 +1068,7 @@ int life_init(struct host *h, struct err **err)
 			const struct kind_ops *o = kind_find(v->kind, v->engine);
 			_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 
+			testpoint("init-undo-create", v->name);
 			if ((o && o->destroy(h, v, &e) < 0) || rm_rf(dir) < 0) {
 				/* kept, as `destroying`: the next start tries again */
 				pr_err("undo the create of `%s`: %s", v->name,
@@ -1057,6 +1085,10 @@ int life_init(struct host *h, struct err **err)
 			store_vps_delete(h->store, v->name, NULL);
 			store_event(h->store, v->name, "create-undone",
 				    "vpsd stopped during create; the half-made VPS was removed");
+		} else if (!strcmp(v->state, "reinstalling")) {
+			/* its disk may be half made, its password was not kept: the user asks again */
+			store_event(h->store, v->name, "reinstall-interrupted",
+				    "vpsd stopped during reinstall; reinstall it again to use it");
 		} else if (!strcmp(v->state, "destroying")) {
 			if (destroy_locked(h, v, &e) < 0)
 				pr_err("finish destroying `%s`: %s", v->name, err_msg(e));

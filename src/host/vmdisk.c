@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 #include "ct/disk.h"
 #include "ct/passwd.h"
@@ -249,6 +250,7 @@ int vmdisk_inject(const char *img, const char *mnt, const struct vps *v, const c
 	}
 	if (r == 0) {
 		r = inject(mnt, v, password, resolv, err);
+		testpoint("vm-disk-mounted", v->name);
 		/* autoclear (armed by ct_disk_mount) frees the loop device */
 		if (ct_disk_umount(mnt, r < 0 ? NULL : err) < 0 && r == 0)
 			r = -EIO;

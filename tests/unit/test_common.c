@@ -1,20 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for src/common: error chains, size parsing, whole-file reads.
+ * Unit tests for src/common: error chains, size parsing, whole-file reads,
+ * test pause points.
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/testpoint.h"
 #include "common/util.h"
 
 static void err_chain_reads_outermost_first(void **state)
@@ -106,6 +111,46 @@ static void ratelimit_budget(void **state)
 	assert_int_equal(rl.missed, 0);
 }
 
+/* Only a point named whole in VPS_TEST_PAUSE stops, and it says so first. */
+static void testpoint_pauses_only_listed(void **state)
+{
+	char log[] = "/tmp/test_common_pauseXXXXXX";
+	int fd = mkstemp(log), st;
+	_cleanup_free_ char *text = NULL;
+	pid_t pid;
+
+	assert_true(fd >= 0);
+	close(fd);
+	unsetenv("VPS_TEST_PAUSE");
+	testpoint("stop", "v1"); /* no variable: returns */
+	setenv("VPS_TEST_PAUSE", "create-row,stop", 1);
+	setenv("VPS_TEST_PAUSE_LOG", log, 1);
+	testpoint("create", "v1"); /* a prefix of a listed point */
+	testpoint("row", "v1");
+	testpoint("stop-asked", "v1"); /* a listed point is its prefix */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		testpoint("stop", "v1");
+		_exit(0); /* never: it waits to be killed */
+	}
+	for (int i = 0; i < 500 && (!text || !*text); i++) {
+		free(text);
+		text = NULL;
+		usleep(10000);
+		assert_int_equal(read_file(log, &text, NULL), 0);
+	}
+	assert_string_equal(text, "test_common: test pause at `stop` of `v1`\n");
+	usleep(50000);
+	assert_int_equal(waitpid(pid, &st, WNOHANG), 0); /* still paused */
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	unsetenv("VPS_TEST_PAUSE");
+	unsetenv("VPS_TEST_PAUSE_LOG");
+	unlink(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +160,7 @@ int main(void)
 		cmocka_unit_test(parse_size_rejects),
 		cmocka_unit_test(read_file_whole),
 		cmocka_unit_test(ratelimit_budget),
+		cmocka_unit_test(testpoint_pauses_only_listed),
 	};
 
 	log_init("test_common", LOG_ERR);

@@ -48,10 +48,15 @@ class Vpsd:
         self.log = self.base / "vpsd.log"
         self.proc = None
 
-    def start(self, timeout=10, extra=()):
+    def start(self, timeout=10, extra=(), env=None, wait=True):
+        """ENV: more environment for the daemon (VPS_TEST_PAUSE, docs/vpsd.md);
+        WAIT: until its API answers."""
         self.proc = subprocess.Popen(
             [str(VPSD), "--data", str(self.data), "--run", str(self.run), *extra],
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+            env=dict(os.environ, **(env or {})))
+        if not wait:
+            return self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.sock.exists():
