@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -636,8 +637,18 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	push(&a, "-smp");
 	push(&a, "%d", vm_cpus(v));
 	if (v->reserve_memory) {
-		push(&a, "-overcommit");
-		push(&a, "mem-lock=on");
+		struct rlimit rl;
+
+		/*
+		 * mem-lock locks what QEMU maps from then on too, held to
+		 * RLIMIT_MEMLOCK once it is the VM's uid: vpsd lifts the limit at
+		 * start where it may (main.c); where it may not (no
+		 * CAP_SYS_RESOURCE), the memory is prefaulted but not locked.
+		 */
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY) {
+			push(&a, "-overcommit");
+			push(&a, "mem-lock=on");
+		}
 		push(&a, "-mem-prealloc");
 	}
 	push(&a, "-nodefaults");

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,6 +250,15 @@ int main(int argc, char **argv)
 	if (auth_init() < 0) {
 		pr_err("libsodium does not start");
 		return 1;
+	}
+	{
+		/* jailed monitors lock reserved memory as the VM's uid (kind_vm.c) */
+		struct rlimit inf = { RLIM_INFINITY, RLIM_INFINITY };
+
+		if (setrlimit(RLIMIT_MEMLOCK, &inf) < 0)
+			pr_info("RLIMIT_MEMLOCK stays (%s): QEMU's reserved memory is prefaulted, "
+				"not locked",
+				strerror(errno));
 	}
 	caps_probe(&h); /* before life_init starts the onboot VPSes with what the host enforces */
 	if (store_open(db, &h.store, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
