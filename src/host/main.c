@@ -96,6 +96,29 @@ static void child_signals(void)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	umask(022); /* vpsd's own 077 is for its files, not for a container's init */
+}
+
+/*
+ * vpsd's files hold secrets (the store: password hashes, sessions, the
+ * audit log; a create file with a root password): it runs with umask 077,
+ * and what an older vpsd made readable is closed here. The data directory
+ * stays traversable (0711), since containers' root uids reach their rootfs
+ * through it, but not listable.
+ */
+static void close_data_dir(const char *data, const char *db)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char path[4200];
+	struct stat st;
+
+	if (stat(data, &st) == 0 && (st.st_mode & 044))
+		chmod(data, st.st_mode & 07711);
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", db, sfx[i]);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+			chmod(path, 0600);
+	}
 }
 
 int main(int argc, char **argv)
@@ -230,10 +253,12 @@ int main(int argc, char **argv)
 		free(h.mkvmtemplate);
 		h.mkvmtemplate = strdup("/usr/lib/vps/mkvmtemplate");
 	}
-	if (mkdir_p(vps_data, 0711, 0755) < 0 || mkdir_p(vps_run, 0711, 0755) < 0) {
+	umask(077);
+	if (mkdir_p(vps_data, 0711, 0711) < 0 || mkdir_p(vps_run, 0711, 0711) < 0) {
 		pr_err("make `%s` and `%s`: %s", vps_data, vps_run, strerror(errno));
 		return 1;
 	}
+	close_data_dir(data, db);
 	/* one vpsd per data directory: the store has one writer */
 	lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {
