@@ -180,3 +180,38 @@ def test_password_reset_refuses_a_planted_shadow(vpsd):
     # and the VPS still stops and goes
     d.api("POST", f"/vps/{name}/stop", {"force": True})
     d.api("DELETE", f"/vps/{name}")
+
+
+# ---- events belong to a VPS, not to a name ----
+
+def test_events_of_a_reused_name_stay_with_the_old_vps(vpsd):
+    d = vpsd
+    port = free_port()
+    d.start(extra=("--tcp", f"127.0.0.1:{port}"))
+    for u in ("carol", "dave"):
+        d.api("POST", "/users", {"name": u, "password": f"{u}pass1", "role": "customer"},
+              expect=201)
+    name = unique("ev")
+    make_ct(d, name, owner="carol")
+    d.api("POST", f"/vps/{name}/start")
+    d.api("POST", f"/vps/{name}/stop", {"force": True})
+    old = d.api("GET", f"/events?vps={name}")
+    assert {e["kind"] for e in old} >= {"create", "running", "stopped"}, old
+    d.api("DELETE", f"/vps/{name}")
+    last = max(e["id"] for e in d.api("GET", "/events"))
+
+    # dave's VPS of the same name: his history starts at his create
+    make_ct(d, name, owner="dave")
+    mine = d.api("GET", f"/events?vps={name}")
+    assert [e["id"] for e in mine if e["id"] <= last] == [], mine
+    assert [e["kind"] for e in mine] == ["create", "stopped"], mine
+    # dave himself, with a token of his: of all events, only his VPS's
+    token = d.api("POST", "/tokens", {"name": "t", "expires_in": 3600, "user": "dave"},
+                  expect=201)["token"]
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", "/api/v1/events", headers={"Authorization": f"Bearer {token}"})
+    r = c.getresponse()
+    seen = json.loads(r.read())
+    c.close()
+    assert r.status == 200, seen
+    assert seen and all(e["id"] > last for e in seen), seen
