@@ -4,6 +4,7 @@
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
+ *        [--pids-limit N]
  *        [--reclaim-below SIZE|N%|off]
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
@@ -134,10 +135,11 @@ int main(int argc, char **argv)
 		{ "web", required_argument, NULL, 'W' },
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
+		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct host h = { .sample_every = 10, .usage_keep = 8640 };
+	struct host h = { .sample_every = 10, .usage_keep = 8640, .pids_limit = 4096 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
@@ -178,6 +180,15 @@ int main(int argc, char **argv)
 		case 'W':
 			web = optarg;
 			break;
+		case 'P': /* every container gets one: a fork bomb stops at it */
+			errno = 0;
+			h.pids_limit = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || h.pids_limit < 16 ||
+			    h.pids_limit > 4194304) {
+				pr_err("--pids-limit: expected 16 to 4194304 processes");
+				return 2;
+			}
+			break;
 		case 'S':
 		case 'U': {
 			long n;
@@ -201,7 +212,8 @@ int main(int argc, char **argv)
 		case 'h':
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
-			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n");
+			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
+			       "            [--pids-limit N]\n");
 			return 0;
 		default:
 			return 2;

@@ -215,3 +215,36 @@ def test_events_of_a_reused_name_stay_with_the_old_vps(vpsd):
     c.close()
     assert r.status == 200, seen
     assert seen and all(e["id"] > last for e in seen), seen
+
+
+# ---- processes ----
+
+def test_every_container_has_a_pids_limit(vpsd):
+    d = vpsd
+    d.start(extra=("--pids-limit", "128"))
+    name = unique("pid")
+    make_ct(d, name)
+    d.api("POST", f"/vps/{name}/start")
+    pids = None
+    for p in (f"/sys/fs/cgroup/pids/vps-ct/{name}", f"/sys/fs/cgroup/vps-ct/{name}"):
+        if os.path.isdir(p):
+            pids = p
+    assert pids, name
+    assert open(f"{pids}/pids.max").read().strip() == "128"
+    with_helper(d, name)
+    r = d.api("POST", f"/vps/{name}/exec", {"args": ["/sbin/vps-test", "forkbomb", "2"]})
+    forked, err = r["stdout"].split()[1:3]
+    assert err == "EAGAIN" and int(forked) <= 128, r
+    # the host still forks, and the container answers after
+    assert subprocess.run(["true"], timeout=10).returncode == 0
+    assert int(open(f"{pids}/pids.events").read().split()[1]) > 0
+    assert sh(d, name, "echo alive").strip() == "alive"
+
+
+def test_ctm_default_pids_limit(ctm):
+    c = ctm()
+    del c.config["pids"]  # settings that name none
+    c.write_config()
+    c.create()
+    c.start()
+    assert (c.cgroup("pids") / "pids.max").read_text().strip() == "4096"
