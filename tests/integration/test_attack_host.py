@@ -248,3 +248,23 @@ def test_ctm_default_pids_limit(ctm):
     c.create()
     c.start()
     assert (c.cgroup("pids") / "pids.max").read_text().strip() == "4096"
+
+
+# ---- seccomp ----
+
+DENIED_CALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key",
+                "request_key", "bpf", "perf_event_open", "userfaultfd", "quotactl",
+                "lookup_dcookie", "sysfs", "ustat", "uselib", "socket_vsock",
+                "personality_norandom", "personality_readexec",
+                # LXC's list, as before
+                "iopl", "ioperm", "open_by_handle_at", "kexec_load", "kexec_file_load",
+                "init_module", "finit_module", "delete_module", "swapon", "swapoff", "syslog")
+
+
+def test_seccomp_is_at_least_dockers(ctm):
+    c = running(ctm)
+    f = facts(t(c, "syscalls"))
+    wrong = {call: f.get(call) for call in DENIED_CALLS if f.get(call) != "EPERM"}
+    assert not wrong, wrong
+    # what programs need still works: the personality query and PER_LINUX
+    assert f["personality_query"] == "ok" and f["personality_linux"] == "ok", f
