@@ -268,3 +268,43 @@ def test_seccomp_is_at_least_dockers(ctm):
     assert not wrong, wrong
     # what programs need still works: the personality query and PER_LINUX
     assert f["personality_query"] == "ok" and f["personality_linux"] == "ok", f
+
+
+# ---- inherited descriptors ----
+
+@pytest.fixture
+def bundle(tmp_path, ct_rootfs):
+    b = Bundle(tmp_path, ct_rootfs)
+    yield b
+    if (b.root / b.id).exists():
+        b.ct("delete", "--force", b.id)
+
+
+def test_vps_ct_closes_inherited_descriptors(bundle, tmp_path):
+    secret = tmp_path / "host-dir"
+    secret.mkdir()
+    (secret / "secret").write_text("host secret\n")
+    b = bundle
+    b.config["process"]["args"] = ["/init", "cat", "/proc/self/fd/7/secret"]
+    b.write()
+
+    def run(*extra):
+        # fd 3 a host file, fd 7 a host directory: a way out if the process keeps it
+        return subprocess.run(
+            ["bash", "-c", f'exec 3<{secret}/secret 7<{secret}; exec "$@"', "x",
+             str(VPS_CT), "--root", str(b.root), "run", *extra, "-b", str(b.path), b.id],
+            capture_output=True, text=True, timeout=60)
+
+    r = run()
+    assert "host secret" not in r.stdout, r
+    # --preserve-fds N keeps 3..3+N-1 and nothing after
+    b.config["process"]["args"] = ["/init", "cat", "/proc/self/fd/3"]
+    b.write()
+    r = run("--preserve-fds", "1")
+    assert r.returncode == 0 and "host secret" in r.stdout, r
+    b.config["process"]["args"] = ["/init", "ls", "/proc/self/fd"]
+    b.write()
+    r = run("--preserve-fds", "1")
+    fds = set(r.stdout.split()) - {".", ".."}
+    # 0-2, the preserved 3, and ls's own directory
+    assert "7" not in fds and "3" in fds and len(fds) <= 5, r
