@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -154,13 +156,65 @@ int mkdir_p(const char *path, mode_t mode, mode_t parents)
 	for (char *p = tmp + 1; *p; p++)
 		if (*p == '/') {
 			*p = 0;
-			if (mkdir(tmp, parents) < 0 && errno != EEXIST)
+			if (mkdir(tmp, parents) == 0) {
+				if (chmod(tmp, parents) < 0)
+					return -errno;
+			} else if (errno != EEXIST) {
 				return -errno;
+			}
 			*p = '/';
 		}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (mkdir(tmp, mode) == 0)
+		return chmod(tmp, mode) < 0 ? -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
+}
+
+static int openat2_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = { .flags = flags | O_NOFOLLOW | O_CLOEXEC,
+				.mode = (flags & O_CREAT) ? mode : 0,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					   RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
+
+	while (*path == '/')
+		path++;
+	return syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
+}
+
+int open_untrusted(int dirfd, const char *path, int flags, mode_t mode, off_t max)
+{
+	_cleanup_close_ int pfd = -1;
+	char proc[64];
+	struct stat st;
+	int fd, e;
+
+	if (flags & (O_PATH | O_DIRECTORY))
+		return openat2_beneath(dirfd, path, flags, mode);
+	pfd = openat2_beneath(dirfd, path, O_PATH, 0);
+	if (pfd < 0 && errno == ENOENT && (flags & O_CREAT)) /* a fresh file is ours */
+		return openat2_beneath(dirfd, path, flags | O_EXCL | O_NONBLOCK, mode);
+	if (pfd < 0)
+		return -1;
+	if (fstat(pfd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* the very inode checked: a rename in between changes nothing */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, (flags & ~(O_CREAT | O_EXCL)) | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (max > 0 && st.st_size > max)
+		e = EFBIG;
+	else
+		return fd;
+	close(fd);
+	errno = e;
+	return -1;
 }
 
 int unix_clear_stale(const char *path)

@@ -20,8 +20,9 @@ ssize_t read_all(int fd, void *buf, size_t len);
 int parse_size(const char *s, uint64_t *out);
 
 /*
- * mkdir -p: the missing parents with mode `parents`, the last with `mode`;
- * one that exists already is fine. 0 or -errno.
+ * mkdir -p: the missing parents with mode `parents`, the last with `mode`
+ * (exactly those modes, whatever the umask); one that exists already is
+ * fine and keeps its mode. 0 or -errno.
  */
 int mkdir_p(const char *path, mode_t mode, mode_t parents);
 
@@ -33,6 +34,19 @@ int unix_connect(const char *path);
  * someone listens there or path is not a socket (left as it is).
  */
 int unix_clear_stale(const char *path);
+
+/*
+ * Open PATH under DIRFD, a tree a guest controls (its root as the host sees
+ * it): no symlink followed at any component, nothing outside DIRFD's mount
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV), and,
+ * unless FLAGS has O_PATH or O_DIRECTORY, a regular file of at most MAX bytes
+ * (0: any) that was never opened as anything else: it is first opened with
+ * O_PATH and checked, then reopened, so a FIFO or device node planted there
+ * is refused (EINVAL) without blocking or touching a driver. With O_CREAT a
+ * missing file is made with O_EXCL. A leading `/` is the root's. The fd
+ * (close-on-exec, O_NONBLOCK), or -1 with errno.
+ */
+int open_untrusted(int dirfd, const char *path, int flags, mode_t mode, off_t max);
 
 /* Read a whole file into a fresh NUL-terminated buffer; -errno on failure. */
 int read_file(const char *path, char **out, size_t *len);

@@ -142,7 +142,8 @@ void ct_child_main(struct ct_child_args *a)
 		goto fail;
 	if ((r = ct_hooks_run(cfg, CT_HOOK_START_CONTAINER, go.msg, &err)) < 0)
 		goto fail;
-	r = ct_process_finish(cfg->seccomp, a->notify_fd, p, a->sync_fd, &err);
+	r = ct_process_finish(cfg->seccomp, a->notify_fd, p, a->opts->preserve_fds, a->sync_fd,
+			      &err);
 fail:
 	if (a->sync_fd >= 0)
 		ct_sync_send(a->sync_fd, CT_SYNC_ERROR, err ? err->errnum : EINVAL, err_msg(err));

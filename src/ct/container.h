@@ -25,6 +25,7 @@ struct ct_opts {
 	const char *console_socket;
 	bool detach;
 	bool run; /* start right away (run); else wait on exec.fifo (create) */
+	unsigned int preserve_fds; /* --preserve-fds N: fds 3..3+N-1 reach the process */
 };
 
 /* create, or run: in the foreground run returns the exit status. */
@@ -53,6 +54,7 @@ struct ct_exec_opts {
 	const char *cwd, *user; /* user: "uid[:gid]" */
 	const char *pid_file, *console_socket;
 	bool tty, detach;
+	unsigned int preserve_fds; /* as ct_opts */
 };
 
 int ct_exec(const struct ct_exec_opts *o, int *status, struct err **err);
@@ -110,9 +112,13 @@ int ct_process_identity(const struct ct_process *p, struct err **err); /* user +
 /* ctty false: stdio only, not the controlling terminal (org.vps.console=noctty) */
 int ct_process_terminal(int console_fd, bool ctty, struct err **err);
 __attribute__((noreturn)) void ct_process_exec(const struct ct_process *p, int report_fd);
-/* seccomp and identity in the right order, then exec; returns only on failure */
+/*
+ * Descriptors past stdio and the preserve_fds after it close at execve;
+ * then seccomp and identity in the right order, and exec. Returns only on
+ * failure.
+ */
 int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const struct ct_process *p,
-		      int report_fd, struct err **err);
+		      unsigned int preserve_fds, int report_fd, struct err **err);
 
 /*
  * sysinfo.c: the container's own sysinfo() (annotation org.vps.sysinfo=cgroup),

@@ -76,10 +76,9 @@ static const char **merge_env(const struct ct_process *base, const char **extra)
 	return env;
 }
 
-__attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, int notify_fd,
-						 int *nsfds, int rootfd, bool userns,
-						 const struct ct_process *p,
-						 const struct ct_config *cfg)
+__attribute__((noreturn)) static void
+exec_child(int sync_fd, int console_fd, int notify_fd, int *nsfds, int rootfd, bool userns,
+	   const struct ct_process *p, const struct ct_config *cfg, unsigned int preserve_fds)
 {
 	struct err *err = NULL;
 	struct ct_sync_msg m;
@@ -131,7 +130,7 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int console_fd, in
 		r = err_make(&err, errno, "chdir `%s`", p->cwd);
 		goto fail;
 	}
-	r = ct_process_finish(cfg->seccomp, notify_fd, p, sync_fd, &err);
+	r = ct_process_finish(cfg->seccomp, notify_fd, p, preserve_fds, sync_fd, &err);
 fail:
 	ct_sync_send(sync_fd, CT_SYNC_ERROR, err ? err->errnum : EINVAL, err_msg(err));
 	_exit(1);
@@ -214,7 +213,8 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 		close(sv[0]);
 		if (notify_sv[0] >= 0)
 			close(notify_sv[0]);
-		exec_child(sv[1], console_fd, notify_sv[1], nsfds, rootfd, nsfds[0] >= 0, p, cfg);
+		exec_child(sv[1], console_fd, notify_sv[1], nsfds, rootfd, nsfds[0] >= 0, p, cfg,
+			   o->preserve_fds);
 	}
 	close(sv[1]);
 	sv[1] = -1;

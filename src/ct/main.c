@@ -55,11 +55,12 @@ static void report(const char *cmd, struct err *err)
 static void usage(FILE *f)
 {
 	fputs("usage: vps-ct [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...\n"
-	      "  create [-b BUNDLE] [--pid-file F] [--console-socket S] ID\n"
-	      "  run [-b BUNDLE] [-d] [--pid-file F] [--console-socket S] ID\n"
+	      "  create [-b BUNDLE] [--pid-file F] [--console-socket S] [--preserve-fds N] ID\n"
+	      "  run [-b BUNDLE] [-d] [--pid-file F] [--console-socket S] [--preserve-fds N] ID\n"
 	      "  start ID | state ID | pause ID | resume ID\n"
 	      "  kill [-a] ID [SIGNAL] | delete [-f] ID\n"
-	      "  exec [-p PROCESS.json] [-e K=V] [--cwd D] [-u UID[:GID]] [-t] [-d] ID [CMD...]\n"
+	      "  exec [-p PROCESS.json] [-e K=V] [--cwd D] [-u UID[:GID]] [-t] [-d]\n"
+	      "       [--preserve-fds N] ID [CMD...]\n"
 	      "  list [-f table|json] [-q] | ps [-f table|json] ID\n"
 	      "  update [-r RESOURCES.json] [--memory N] [--memory-swap N] [--cpu-shares N]\n"
 	      "         [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--pids-limit N] ID\n"
@@ -75,6 +76,20 @@ static int need_id(int argc, char **argv, const char **id, struct err **err)
 	return 0;
 }
 
+/* --preserve-fds N: the N descriptors after stdio go to the process; the rest close at execve. */
+static int parse_preserve_fds(const char *s, unsigned int *n, struct err **err)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 0 || v > 65536)
+		return err_make(err, EINVAL, "--preserve-fds: expected 0 to 65536");
+	*n = (unsigned int)v;
+	return 0;
+}
+
 static int cmd_create(int argc, char **argv, bool run, int *status, struct err **err)
 {
 	static const struct option opts[] = {
@@ -84,7 +99,7 @@ static int cmd_create(int argc, char **argv, bool run, int *status, struct err *
 		{ "detach", no_argument, NULL, 'd' },
 		{ "no-pivot", no_argument, NULL, 'N' },
 		{ "no-new-keyring", no_argument, NULL, 'N' },
-		{ "preserve-fds", required_argument, NULL, 'N' },
+		{ "preserve-fds", required_argument, NULL, 'F' },
 		{ 0 },
 	};
 	struct ct_opts o = { .root = opt_root, .run = run };
@@ -106,6 +121,10 @@ static int cmd_create(int argc, char **argv, bool run, int *status, struct err *
 			break;
 		case 'd':
 			o.detach = true;
+			break;
+		case 'F':
+			if (parse_preserve_fds(optarg, &o.preserve_fds, err) < 0)
+				return -EINVAL;
 			break;
 		case 'N':
 			break;
@@ -370,6 +389,7 @@ static int cmd_exec(int argc, char **argv, int *status, struct err **err)
 		{ "detach", no_argument, NULL, 'd' },
 		{ "pid-file", required_argument, NULL, 'P' },
 		{ "console-socket", required_argument, NULL, 'C' },
+		{ "preserve-fds", required_argument, NULL, 'F' },
 		{ 0 },
 	};
 	struct ct_exec_opts o = { .root = opt_root };
@@ -406,6 +426,10 @@ static int cmd_exec(int argc, char **argv, int *status, struct err **err)
 			break;
 		case 'C':
 			o.console_socket = optarg;
+			break;
+		case 'F':
+			if (parse_preserve_fds(optarg, &o.preserve_fds, err) < 0)
+				return -EINVAL;
 			break;
 		default:
 			return err_make(err, 0, "bad option");

@@ -2,7 +2,8 @@
 /*
  * Root's password in a guest's /etc/shadow, for the ct and vm kinds alike:
  * hashed with SHA-512 crypt and a fresh salt, written in place (owner and
- * mode kept) through a file opened inside the root (RESOLVE_IN_ROOT).
+ * mode kept) through a file opened with open_untrusted(): no link followed,
+ * a regular file of at most 1 MiB, never a blocking open.
  */
 #ifndef VPS_CT_PASSWD_H
 #define VPS_CT_PASSWD_H

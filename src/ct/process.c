@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/close_range.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -302,16 +304,45 @@ void ct_process_exec(const struct ct_process *p, int report_fd)
 }
 
 /*
+ * What the caller of vps-ct had open is not the container's (runc and
+ * crun close it too): every descriptor from 3 + preserve_fds on closes at
+ * execve. Close-on-exec rather than closed, so report_fd still carries a
+ * failed execve back, and the seccomp listener still goes out.
+ */
+static int close_inherited(unsigned int preserve_fds, struct err **err)
+{
+	unsigned int from = 3 + preserve_fds;
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return err_make(err, errno, "close inherited descriptors");
+	/* before Linux 5.11: one by one, up to the descriptor limit */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return err_make(err, errno, "close inherited descriptors");
+	for (unsigned int fd = from; fd < rl.rlim_cur && fd < (1U << 20); fd++) {
+		int fl = fcntl((int)fd, F_GETFD);
+
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	return 0;
+}
+
+/*
  * The last steps, shared by create and exec. Without no_new_privileges the
  * filter must be loaded while we still hold CAP_SYS_ADMIN, so before the
  * identity drops it; with it, after, so the filter need not allow the
  * setuid and capset calls the identity change makes.
  */
 int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const struct ct_process *p,
-		      int report_fd, struct err **err)
+		      unsigned int preserve_fds, int report_fd, struct err **err)
 {
 	int r;
 
+	if ((r = close_inherited(preserve_fds, err)) < 0)
+		return r;
 	if (!p->no_new_privileges && (r = ct_seccomp_load(seccomp, false, notify_fd, err)) < 0)
 		return r;
 	if ((r = ct_process_identity(p, err)) < 0)

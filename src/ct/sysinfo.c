@@ -21,7 +21,8 @@
  *
  * Each answer is the monitor's own (host) sysinfo with the memory, swap,
  * uptime and process count of the container's cgroup put in, written into
- * the caller with process_vm_writev. Anything that goes wrong lets the real
+ * the caller through /proc/PID/mem, checked with a pidfd (write_caller()).
+ * Anything that goes wrong lets the real
  * syscall run (SECCOMP_USER_NOTIF_FLAG_CONTINUE): a caller is never left
  * waiting and never gets an error it would not have had without us.
  */
@@ -29,6 +30,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -38,7 +40,6 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,13 +121,45 @@ static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, st
 	return 0;
 }
 
+/*
+ * Write SI at the caller's buffer, into the caller and no one else. A pid
+ * is only a number: the caller may be killed and reaped, and its pid given
+ * to a host process, at any moment after RECV, and the monitor is host
+ * root. So: a pidfd first, which is the caller if the notification is still
+ * valid after it was taken; then the caller's memory as a file, which
+ * stays bound to the address space it was opened on; then the pidfd says
+ * whether the caller was still alive (so still the owner of its pid) after
+ * that open. 0, -EFAULT (a bad buffer), -ESRCH (gone) or another -errno.
+ */
+static int write_caller(int lfd, struct seccomp_notif *req, const struct sysinfo *si)
+{
+	_cleanup_close_ int pidfd = syscall(SYS_pidfd_open, req->pid, 0);
+	_cleanup_close_ int mem = -1;
+	char path[64];
+	ssize_t n;
+
+	if (pidfd < 0)
+		return -ESRCH;
+	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)req->pid);
+	mem = open(path, O_WRONLY | O_CLOEXEC);
+	if (mem < 0)
+		return -errno;
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		return -ESRCH;
+	n = pwrite(mem, si, sizeof(*si), (off_t)req->data.args[0]);
+	if (n == (ssize_t)sizeof(*si))
+		return 0;
+	/* an unmapped buffer: EIO from /proc/PID/mem, EFAULT from the kernel's sysinfo */
+	return n < 0 && errno != EIO && errno != EFAULT ? -errno : -EFAULT;
+}
+
 /* Answer one notification; on any failure the real syscall runs. */
 static void answer(int lfd, const struct ct_cgroup *cg, uint64_t init_start,
 		   struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
 	struct sysinfo si;
-	struct iovec local = { .iov_base = &si, .iov_len = sizeof(si) };
-	struct iovec remote = { .iov_len = sizeof(si) };
 
 	resp->id = req->id;
 	resp->val = 0;
@@ -138,14 +171,16 @@ static void answer(int lfd, const struct ct_cgroup *cg, uint64_t init_start,
 		goto send;
 	if (container_sysinfo(cg, init_start, &si) < 0)
 		goto send;
-	/* the caller may have died and its pid been reused since RECV */
-	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
-		return;
-	remote.iov_base = (void *)(uintptr_t)req->data.args[0];
-	if (process_vm_writev(req->pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(si))
+	switch (write_caller(lfd, req, &si)) {
+	case 0:
 		resp->flags = 0;
-	else if (errno == EFAULT) /* what the kernel's sysinfo would say */
+		break;
+	case -EFAULT: /* what the kernel's sysinfo would say */
 		resp->flags = 0, resp->error = -EFAULT;
+		break;
+	case -ESRCH: /* the caller is gone: nobody to answer */
+		return;
+	}
 send:
 	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
 }

@@ -28,6 +28,7 @@ void ctm_config_init(struct ctm_config *c)
 	c->uid_size = 65536;
 	c->sysinfo = true;
 	c->stop_timeout = 30;
+	c->pids = CTM_DEFAULT_PIDS;
 }
 
 static void free_list(char **v, size_t n)

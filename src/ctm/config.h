@@ -29,6 +29,8 @@ enum ctm_storage {
 };
 
 #define CTM_MAX_LIST 16
+/* a container whose settings name no pids limit gets this one: no fork bomb reaches the host's pid_max */
+#define CTM_DEFAULT_PIDS 4096
 
 struct ctm_net {
 	char *bridge; /* NULL: no network card, only lo */
@@ -54,7 +56,7 @@ struct ctm_config {
 	uint64_t memory, swap; /* bytes; swap 0 = none */
 	double cpus; /* CPU limit in cores; 0 = none */
 	unsigned int cpu_weight; /* 1..10000, v2's scale; 100 by default */
-	int64_t pids; /* 0 = none */
+	int64_t pids; /* default CTM_DEFAULT_PIDS; 0 = none */
 	unsigned int io_weight; /* 10..1000; 0 = leave the default */
 	/* limits on the container's own disk (its loop device); 0 = none */
 	uint64_t io_read_bps, io_write_bps, io_read_iops, io_write_iops;

@@ -237,8 +237,9 @@ static int set_ssh_keys(int rootfd, char *const *keys, size_t n, uid_t owner, st
 		return err_make(err, errno, "open `/root` in the container");
 	if (mkdirat(root, ".ssh", 0700) < 0 && errno != EEXIST)
 		return err_make(err, errno, "mkdir `/root/.ssh`");
-	fd = open_in_root(rootfd, "/root/.ssh/authorized_keys",
-			  O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+	/* a template may be an uploaded image: no link followed, a regular file only */
+	fd = open_untrusted(rootfd, "/root/.ssh/authorized_keys", O_WRONLY | O_CREAT | O_TRUNC,
+			    0600, 0);
 	if (fd < 0)
 		return err_make(err, errno, "open `/root/.ssh/authorized_keys`");
 	for (size_t i = 0; i < n; i++)

@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 
 #include "ct/cgroup.h"
 #include "ct/disk.h"
@@ -65,13 +67,72 @@ static const struct {
 	{ 136, -1 }, /* pts */
 };
 
-/* Kernel-wide calls a namespaced root has no business making (as LXC denies them). */
+/*
+ * Calls refused with EPERM (docs/ctm-security.md, "Seccomp"): Docker's
+ * default profile as it stands for a container holding the capabilities
+ * ours holds in its user namespace, and stricter where a call reaches
+ * kernel code no namespace fences (io_uring, keys, bpf, perf, userfaultfd).
+ * The rest (mount, unshare, setns, name_to_handle_at, reboot of its pid
+ * namespace) systemd needs, and the user namespace bounds.
+ */
 static const char *const denied_syscalls[] = {
-	"kexec_load",  "kexec_file_load", "open_by_handle_at",
-	"init_module", "finit_module",	  "delete_module",
-	"iopl",	       "ioperm",	  "swapon",
-	"swapoff",     "syslog",
+	/* kernel images and modules, raw ports, swap, the kernel log (LXC's list) */
+	"kexec_load",
+	"kexec_file_load",
+	"open_by_handle_at",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"iopl",
+	"ioperm",
+	"swapon",
+	"swapoff",
+	"syslog",
+	/* a second syscall interface that seccomp cannot see into */
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	/* the kernel keyring is not namespaced */
+	"keyctl",
+	"add_key",
+	"request_key",
+	/* verifier, perf and fault-handling code: the usual kernel exploit paths */
+	"bpf",
+	"perf_event_open",
+	"userfaultfd",
+	/* host-wide clocks, accounting, quotas; obsolete calls no program needs */
+	"clock_settime",
+	"clock_adjtime",
+	"settimeofday",
+	"acct",
+	"quotactl",
+	"quotactl_fd",
+	"lookup_dcookie",
+	"uselib",
+	"nfsservctl",
+	"_sysctl",
+	"create_module",
+	"get_kernel_syms",
+	"query_module",
+	"ustat",
+	"sysfs",
 };
+
+/*
+ * personality() flags that undo address-space hardening (Docker allows
+ * only 0, PER_LINUX32, UNAME26 and the query 0xffffffff). The mask takes
+ * bit 31 too, set in the query only, so a query stays allowed.
+ */
+static const unsigned long denied_personality[] = {
+	0x0040000, /* ADDR_NO_RANDOMIZE */
+	0x0100000, /* MMAP_PAGE_ZERO */
+	0x0200000, /* ADDR_COMPAT_LAYOUT */
+	0x0400000, /* READ_IMPLIES_EXEC */
+	0x0800000, /* ADDR_LIMIT_32BIT */
+	0x8000000, /* ADDR_LIMIT_3GB */
+};
+
+#define AF_VSOCK_NR 40 /* the host's vsock: Docker refuses the socket family too */
 
 static json_t *str_array(const char *const *v, size_t n)
 {
@@ -241,14 +302,45 @@ static json_t *resources(const struct ctm_config *c)
 	return r;
 }
 
+static json_t *deny_rule(const char *name, int arg, unsigned long mask, unsigned long value,
+			 const char *op)
+{
+	return json_pack("{s:[s], s:s, s:i, s:[{s:i, s:I, s:I, s:s}]}", "names", name, "action",
+			 "SCMP_ACT_ERRNO", "errnoRet", EPERM, "args", "index", arg, "value",
+			 (json_int_t)mask, "valueTwo", (json_int_t)value, "op", op);
+}
+
+/* ptrace bypassed seccomp before Linux 4.8: Docker refuses it there. */
+static bool ptrace_skips_seccomp(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return true;
+	return major < 4 || (major == 4 && minor < 8);
+}
+
 static json_t *seccomp(void)
 {
-	json_t *s = json_pack(
-		"{s:s, s:[s], s:[{s:o, s:s, s:i}]}", "defaultAction", "SCMP_ACT_ALLOW",
-		"architectures", "SCMP_ARCH_X86_64", "syscalls", "names",
-		str_array(denied_syscalls, sizeof(denied_syscalls) / sizeof(denied_syscalls[0])),
-		"action", "SCMP_ACT_ERRNO", "errnoRet", EPERM);
-	return s;
+	json_t *rules = json_array();
+
+	json_array_append_new(
+		rules, json_pack("{s:o, s:s, s:i}", "names",
+				 str_array(denied_syscalls,
+					   sizeof(denied_syscalls) / sizeof(denied_syscalls[0])),
+				 "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM));
+	for (size_t i = 0; i < sizeof(denied_personality) / sizeof(denied_personality[0]); i++)
+		json_array_append_new(
+			rules, deny_rule("personality", 0, 0x80000000UL | denied_personality[i],
+					 denied_personality[i], "SCMP_CMP_MASKED_EQ"));
+	json_array_append_new(rules, deny_rule("socket", 0, AF_VSOCK_NR, 0, "SCMP_CMP_EQ"));
+	if (ptrace_skips_seccomp())
+		json_array_append_new(rules,
+				      json_pack("{s:[s], s:s, s:i}", "names", "ptrace", "action",
+						"SCMP_ACT_ERRNO", "errnoRet", EPERM));
+	return json_pack("{s:s, s:[s], s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures",
+			 "SCMP_ARCH_X86_64", "syscalls", rules);
 }
 
 static json_t *idmap(const struct ctm_config *c)

@@ -20,6 +20,7 @@ struct host {
 	char *api_doc; /* the OpenAPI description served at /api/v1/openapi.json */
 	int sample_every; /* usage samples every N s (--sample-every; usage.c), 0: none */
 	int usage_keep; /* at most N samples per VPS (--usage-keep) */
+	long pids_limit; /* each container's pids limit (--pids-limit, default 4096) */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */

@@ -71,6 +71,10 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 		json_object_set_new(j, "template", json_string(tarball));
 	if (j && password)
 		json_object_set_new(j, "root_password", json_string(password));
+	/* a fork bomb inside stops here, not at the host's pid_max (0: no pids controller) */
+	if (j)
+		json_object_set_new(j, "pids",
+				    json_integer(caps_enforced("ct", "pids") ? h->pids_limit : 0));
 	if (j && v->io_weight && caps_enforced("ct", "io_weight"))
 		json_object_set_new(j, "io_weight", json_integer(v->io_weight));
 	if (j && *v->network) /* the veth into the network's bridge (net.h) */

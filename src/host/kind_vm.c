@@ -591,6 +591,7 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	_cleanup_free_ char *bin = find_in_path(name), *cmdline = vm_cmdline(h, v), *jail = NULL;
 	json_t *net;
 	struct argv a = { 0 };
+	int r = 0;
 
 	if (!dir || !run || !cmdline)
 		return err_make(err, ENOMEM, "monitor argv"), NULL;
@@ -607,8 +608,9 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	 * (-sandbox), and the disks and ISO as descriptors the keeper opens
 	 * without following links (-add-fd), raw, never probed.
 	 */
-	if (asprintf(&jail, "%s/jail", run) < 0 || (mkdir(jail, 0755) < 0 && errno != EEXIST))
-		return err_make(err, errno, "make `%s/jail`", run), NULL;
+	/* 0755 whatever vpsd's umask (077): QEMU, as the VM's uid, must reach its root */
+	if (asprintf(&jail, "%s/jail", run) < 0 || (r = mkdir_p(jail, 0755, 0711)) < 0)
+		return err_make(err, jail ? -r : ENOMEM, "make `%s/jail`", run), NULL;
 	push(&a, "/usr/bin/unshare");
 	push(&a, "--mount");
 	push(&a, "--propagation");

@@ -4,6 +4,7 @@
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
+ *        [--pids-limit N]
  *        [--reclaim-below SIZE|N%|off]
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
@@ -96,6 +97,29 @@ static void child_signals(void)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	umask(022); /* vpsd's own 077 is for its files, not for a container's init */
+}
+
+/*
+ * vpsd's files hold secrets (the store: password hashes, sessions, the
+ * audit log; a create file with a root password): it runs with umask 077,
+ * and what an older vpsd made readable is closed here. The data directory
+ * stays traversable (0711), since containers' root uids reach their rootfs
+ * through it, but not listable.
+ */
+static void close_data_dir(const char *data, const char *db)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char path[4200];
+	struct stat st;
+
+	if (stat(data, &st) == 0 && (st.st_mode & 044))
+		chmod(data, st.st_mode & 07711);
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", db, sfx[i]);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+			chmod(path, 0600);
+	}
 }
 
 int main(int argc, char **argv)
@@ -111,10 +135,11 @@ int main(int argc, char **argv)
 		{ "web", required_argument, NULL, 'W' },
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
+		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct host h = { .sample_every = 10, .usage_keep = 8640 };
+	struct host h = { .sample_every = 10, .usage_keep = 8640, .pids_limit = 4096 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
@@ -155,6 +180,15 @@ int main(int argc, char **argv)
 		case 'W':
 			web = optarg;
 			break;
+		case 'P': /* every container gets one: a fork bomb stops at it */
+			errno = 0;
+			h.pids_limit = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || h.pids_limit < 16 ||
+			    h.pids_limit > 4194304) {
+				pr_err("--pids-limit: expected 16 to 4194304 processes");
+				return 2;
+			}
+			break;
 		case 'S':
 		case 'U': {
 			long n;
@@ -178,7 +212,8 @@ int main(int argc, char **argv)
 		case 'h':
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
-			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n");
+			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
+			       "            [--pids-limit N]\n");
 			return 0;
 		default:
 			return 2;
@@ -230,10 +265,12 @@ int main(int argc, char **argv)
 		free(h.mkvmtemplate);
 		h.mkvmtemplate = strdup("/usr/lib/vps/mkvmtemplate");
 	}
-	if (mkdir_p(vps_data, 0711, 0755) < 0 || mkdir_p(vps_run, 0711, 0755) < 0) {
+	umask(077);
+	if (mkdir_p(vps_data, 0711, 0711) < 0 || mkdir_p(vps_run, 0711, 0711) < 0) {
 		pr_err("make `%s` and `%s`: %s", vps_data, vps_run, strerror(errno));
 		return 1;
 	}
+	close_data_dir(data, db);
 	/* one vpsd per data directory: the store has one writer */
 	lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0) {

@@ -100,6 +100,16 @@ static const char *const migrations[] = {
 	"INSERT INTO policies4 VALUES ('limits', 'refuse', 1.0);"
 	"DROP TABLE policies;"
 	"ALTER TABLE policies4 RENAME TO policies;",
+	/*
+	 * 5 -> 6: events belong to a VPS's id, not its name (issue 15: a new
+	 * VPS of an old name read the old one's history). A name's events from
+	 * its last `create` on are the VPS that has it now.
+	 */
+	"ALTER TABLE events ADD COLUMN vps_id INTEGER;"
+	"UPDATE events SET vps_id = (SELECT v.id FROM vps v WHERE v.name = events.vps AND "
+	"  events.id >= (SELECT MAX(e.id) FROM events e WHERE e.vps = v.name AND "
+	"  e.kind = 'create'));"
+	"CREATE INDEX events_by_vps_id ON events(vps_id, id);",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -319,7 +329,8 @@ static void event_locked(struct store *s, const char *vps, const char *kind, con
 	sqlite3_stmt *st;
 
 	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO events (time, vps, kind, message) VALUES (?, ?, ?, ?)",
+			       "INSERT INTO events (time, vps, vps_id, kind, message) VALUES "
+			       "(?1, ?2, (SELECT id FROM vps WHERE name = ?2), ?3, ?4)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_int64(st, 1, time(NULL));
@@ -359,12 +370,17 @@ int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct er
 		sqlite3_finalize(st);
 		st = NULL;
 	}
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
-			       "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "
-			       "onboot, created, uid_base, last_exit, plan, network, mac) VALUES "
-			       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    s->db,
+		    /* ids are never reused (SQLite would reuse the highest one
+				  after a delete): events stay with the VPS they are of */
+		    "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
+		    "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "
+		    "onboot, created, uid_base, last_exit, plan, network, mac, id) VALUES "
+		    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, 1 + MAX("
+		    "COALESCE((SELECT MAX(id) FROM vps), 0), "
+		    "COALESCE((SELECT MAX(vps_id) FROM events), 0)))",
+		    -1, &st, NULL) != SQLITE_OK) {
 		r = db_err(s, err, "insert");
 		goto rollback;
 	}
@@ -533,6 +549,7 @@ int store_vps_delete(struct store *s, const char *name, struct err **err)
 		r = -EIO;
 		goto out;
 	}
+	event_locked(s, name, "destroyed", ""); /* while the row still gives its id */
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM vps WHERE name = ?", -1, &st, NULL) ==
 	    SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -543,7 +560,6 @@ int store_vps_delete(struct store *s, const char *name, struct err **err)
 		r = db_err(s, err, "delete");
 	}
 	if (r == 0) {
-		event_locked(s, name, "destroyed", "");
 		r = exec_sql(s, "COMMIT", err);
 	} else {
 		exec_sql(s, "ROLLBACK", NULL);
@@ -562,9 +578,12 @@ json_t *store_events(struct store *s, const char *vps, const char *owner, long l
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
-		    "SELECT id, time, vps, kind, message FROM events WHERE id > ? AND "
-		    "(?2 IS NULL OR vps = ?2) AND (?4 IS NULL OR vps IN (SELECT name FROM vps "
-		    "WHERE owner = ?4)) ORDER BY id LIMIT ?3",
+		    /* the VPS of that name now; one gone: by name (the provider only) */
+		    "SELECT id, time, vps, kind, message FROM events WHERE id > ?1 AND "
+		    "(?2 IS NULL OR CASE WHEN EXISTS (SELECT 1 FROM vps WHERE name = ?2) "
+		    "THEN vps_id = (SELECT id FROM vps WHERE name = ?2) ELSE vps = ?2 END) AND "
+		    "(?4 IS NULL OR vps_id IN (SELECT id FROM vps WHERE owner = ?4)) "
+		    "ORDER BY id LIMIT ?3",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, after);
 		sqlite3_bind_text(st, 2, vps, -1, SQLITE_STATIC);

@@ -3,21 +3,19 @@
  * A VM's disk images, for the `vm` kind (kind_vm.c): the sparse copy of a
  * template's rootfs.img, the VPS's identity (hostname, root password, SSH
  * keys) written into the copy through a loop mount, and the swap disk.
- * Paths inside the guest's filesystem are resolved with openat2
- * RESOLVE_IN_ROOT, so a hostile symlink in a disk cannot point the writes
- * at the host.
+ * Files inside the guest's filesystem are opened with open_untrusted()
+ * (common/util.h): no symlink followed, regular files only, so neither a
+ * hostile link nor a device node in a disk can point the writes at the host.
  */
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,13 +147,10 @@ fail:
 
 /* --- files inside the guest's disk -------------------------------------- */
 
+/* The guest's own files: no link followed, regular files only (a device node is never opened). */
 static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
-	struct open_how how = { .flags = flags | O_CLOEXEC | O_NOFOLLOW,
-				.mode = (flags & O_CREAT) ? mode : 0,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-
-	return syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	return open_untrusted(rootfd, path, flags, mode, 0);
 }
 
 static int put_file(int rootfd, const char *path, const char *text, mode_t mode, struct err **err)

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for src/common: error chains, size parsing, whole-file reads,
- * test pause points.
+ * test pause points, opening files in a tree someone else controls, mkdir_p's
+ * modes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -97,6 +100,87 @@ static void read_file_whole(void **state)
 	assert_int_equal(read_file(path, &buf, &len), -ENOENT);
 }
 
+/* A tree as a guest would plant it: every kind of file open_untrusted() refuses. */
+static void open_untrusted_refuses_what_a_guest_plants(void **state)
+{
+	char dir[] = "/tmp/vps-unit-XXXXXX", path[256], big[4096];
+	int dfd, fd;
+
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(mkdirat(dfd, "etc", 0755), 0);
+	fd = openat(dfd, "etc/shadow", O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write_all(fd, "root:x:\n", 8), 8);
+	close(fd);
+	assert_int_equal(mkfifoat(dfd, "etc/fifo", 0600), 0);
+	assert_int_equal(symlinkat("/etc/hostname", dfd, "etc/abs"), 0);
+	assert_int_equal(symlinkat("shadow", dfd, "etc/rel"), 0);
+	assert_int_equal(symlinkat("etc", dfd, "etc2"), 0);
+	memset(big, '#', sizeof(big));
+	fd = openat(dfd, "etc/big", O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write_all(fd, big, sizeof(big)), sizeof(big));
+	close(fd);
+
+	/* a regular file, through an absolute path of the root: fine */
+	fd = open_untrusted(dfd, "/etc/shadow", O_RDWR, 0, 1024);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+	/* a FIFO: refused at once, never opened for reading (no writer would come) */
+	assert_int_equal(open_untrusted(dfd, "etc/fifo", O_RDWR, 0, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(open_untrusted(dfd, "etc/fifo", O_RDONLY, 0, 0), -1);
+	/* a link: the last one is the link itself, not a regular file; one in the middle, ELOOP */
+	assert_int_equal(open_untrusted(dfd, "etc/abs", O_RDONLY, 0, 0), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(open_untrusted(dfd, "etc/rel", O_RDONLY, 0, 0), -1);
+	assert_int_equal(open_untrusted(dfd, "etc2/shadow", O_RDONLY, 0, 0), -1);
+	assert_int_equal(errno, ELOOP);
+	/* out of the tree by `..` */
+	assert_int_equal(open_untrusted(dfd, "etc/../../etc/hostname", O_RDONLY, 0, 0), -1);
+	assert_int_equal(errno, EXDEV);
+	/* too big */
+	assert_int_equal(open_untrusted(dfd, "etc/big", O_RDONLY, 0, 1024), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_true((fd = open_untrusted(dfd, "etc/big", O_RDONLY, 0, 0)) >= 0);
+	close(fd);
+	/* O_CREAT: a missing file is made, a link is not followed to make one */
+	fd = open_untrusted(dfd, "etc/new", O_WRONLY | O_CREAT | O_TRUNC, 0600, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(open_untrusted(dfd, "etc/abs", O_WRONLY | O_CREAT | O_TRUNC, 0600, 0), -1);
+	assert_int_equal(open_untrusted(dfd, "etc/fifo", O_WRONLY | O_CREAT | O_TRUNC, 0600, 0),
+			 -1);
+
+	close(dfd);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+static void mkdir_p_modes_whatever_the_umask(void **state)
+{
+	char dir[] = "/tmp/vps-unit-XXXXXX", path[256];
+	mode_t old = umask(077);
+	struct stat st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	assert_int_equal(mkdir_p(path, 0711, 0751), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0711);
+	snprintf(path, sizeof(path), "%s/a", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0751);
+	/* one that exists keeps its mode */
+	assert_int_equal(mkdir_p(path, 0700, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0751);
+	umask(old);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void ratelimit_budget(void **state)
 {
 	struct ratelimit rl = { 0 };
@@ -161,6 +245,8 @@ int main(void)
 		cmocka_unit_test(read_file_whole),
 		cmocka_unit_test(ratelimit_budget),
 		cmocka_unit_test(testpoint_pauses_only_listed),
+		cmocka_unit_test(open_untrusted_refuses_what_a_guest_plants),
+		cmocka_unit_test(mkdir_p_modes_whatever_the_umask),
 	};
 
 	log_init("test_common", LOG_ERR);
