@@ -6,6 +6,7 @@
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
  *        [--pids-limit N]
  *        [--reclaim-below SIZE|N%|off]
+ *   vpsd --routes            (every API route as JSON lines: routes.c)
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include "host/life.h"
 #include "host/ops.h"
 #include "host/reclaim.h"
+#include "host/route.h"
 #include "host/usage.h"
 #include "host/ws.h"
 
@@ -136,6 +138,7 @@ int main(int argc, char **argv)
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "routes", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -209,11 +212,19 @@ int main(int argc, char **argv)
 				h.usage_keep = (int)n;
 			break;
 		}
+		case 'O':
+			if (routes_print(stdout, &e) < 0) {
+				pr_err("%s", err_msg(e));
+				err_free(&e);
+				return 1;
+			}
+			return 0;
 		case 'h':
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
-			       "            [--pids-limit N]\n");
+			       "            [--pids-limit N]\n"
+			       "       vpsd --routes\n");
 			return 0;
 		default:
 			return 2;
