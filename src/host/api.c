@@ -403,6 +403,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return ret;
 	}
 	if (*upload_size) {
+		if (!rq->m.rt) { /* no route: answered 404 or 405, the body unread */
+			*upload_size = 0;
+			return MHD_YES;
+		}
 		if (rq->len + *upload_size > MAX_BODY) {
 			rq->too_big = true;
 		} else {
@@ -419,7 +423,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	last_status = 0;
-	if (rq->auth_err) {
+	if (rq->auth_err || !rq->m.rt) {
 		ret = serve(a, c, rq, NULL);
 	} else if (rq->too_big) {
 		ret = reply_error(c, E2BIG, "the body is larger than 1 MiB");
