@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, check_answer, free_port
 from test_cli import NOWHERE, VPS, cli, vps  # noqa: F401 (cli: a fixture)
 
 PW = "correct horse battery\n"
@@ -197,8 +197,9 @@ def login(vpsd, user, password):
     c.request("POST", "/api/v1/login", body=json.dumps({"user": user, "password": password}),
               headers={"Content-Type": "application/json"})
     r = c.getresponse()
-    r.read()
+    text = r.read().decode()
     c.close()
+    check_answer("POST", "/api/v1/login", r.status, r.headers, json.loads(text) if text else None)
     return r.status
 
 

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A private vpsd for a test: its own data and run directories, its socket,
-an HTTP client over that unix socket, and a clean-up that destroys every VPS
-it made (so no container, mount or loop device outlives the test)."""
+an HTTP client over that unix socket that checks every answer against
+docs/openapi.json (framework/openapi.py; validate=False on the one call
+that sends what the description does not allow), and a clean-up that
+destroys every VPS it made (so no container, mount or loop device outlives
+the test)."""
 
 import http.client
 import json
@@ -13,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .ct import BUILD
 
@@ -24,6 +28,16 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def check_answer(method, path, status, headers, body):
+    """Raise openapi.SpecError unless docs/openapi.json allows this answer
+    (body: parsed JSON, a str that is not JSON, or None). Paths outside
+    /api/v1 (the panel's files) are not the API's."""
+    from .openapi import spec  # openapi imports this module
+
+    if urlsplit(path).path.startswith("/api/v1/"):
+        spec().check(method, path, status, headers, body)
 
 
 class _UnixHTTP(http.client.HTTPConnection):
@@ -85,7 +99,10 @@ class Vpsd:
                 self.proc.wait()
             self.proc = None
 
-    def request(self, method, path, body=None, timeout=300):
+    def request(self, method, path, body=None, timeout=300, validate=True):
+        """(status, body) of one request over the unix socket, the answer
+        checked against docs/openapi.json unless validate=False (only for a
+        request the description does not allow: a malformed body)."""
         c = _UnixHTTP(self.sock, timeout=timeout)
         data = None if body is None else (body if isinstance(body, (bytes, str))
                                           else json.dumps(body))
@@ -95,9 +112,12 @@ class Vpsd:
         text = r.read().decode()
         c.close()
         try:
-            return r.status, json.loads(text) if text else None
+            j = json.loads(text) if text else None
         except json.JSONDecodeError:
-            return r.status, text
+            j = text
+        if validate:
+            check_answer(method, path, r.status, r.headers, j)
+        return r.status, j
 
     def api(self, method, path, body=None, expect=200, **kw):
         status, j = self.request(method, "/api/v1" + path, body, **kw)
@@ -106,14 +126,24 @@ class Vpsd:
 
     def cleanup(self):
         """Destroy every VPS (with a fresh vpsd if this one is gone), stop
-        the daemon, remove the directories."""
+        the daemon, remove the directories. Answers the description does not
+        allow are raised once everything is cleaned up."""
+        wrong = []
         try:
             if not self.proc and self.data.exists():
                 self.start()
             if self.proc:
-                for v in self.api("GET", "/vps"):
-                    self.request("DELETE", f"/api/v1/vps/{v['name']}")
-        except (AssertionError, OSError):
+                try:
+                    vs = self.api("GET", "/vps")
+                except AssertionError as e:  # an answer the description does not allow
+                    wrong.append(e)
+                    vs = self.request("GET", "/api/v1/vps", validate=False)[1]
+                for v in vs:
+                    try:
+                        self.request("DELETE", f"/api/v1/vps/{v['name']}")
+                    except AssertionError as e:
+                        wrong.append(e)
+        except (AssertionError, OSError, TypeError):
             pass
         self.stop()
         # keepers of VPSes a failed test left behind
@@ -123,3 +153,5 @@ class Vpsd:
             except (ValueError, OSError):
                 pass
         shutil.rmtree(self.base, ignore_errors=True)
+        if wrong:
+            raise wrong[0]
