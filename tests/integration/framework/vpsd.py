@@ -12,9 +12,12 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,6 +54,104 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(str(self.path))
 
 
+class _Forward(BaseHTTPRequestHandler):
+    """One request to vpsd and back, its answer checked on the way."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                data += self.rfile.read(n)
+                self.rfile.readline()
+                if n == 0:
+                    return data
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else None
+
+    def _any(self):
+        proxy = self.server.proxy
+        body = self._body()
+        hop = ("connection", "keep-alive", "expect", "transfer-encoding", "content-length")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+        c = proxy.connect()
+        c.request(self.command, self.path, body=body, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            j = json.loads(data) if data else None
+        except ValueError:
+            j = data.decode(errors="replace")
+        try:
+            check_answer(self.command, self.path, r.status, r.headers, j)
+        except AssertionError as e:
+            proxy.errors.append(e)
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in hop + ("date", "server"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class CheckingProxy:
+    """What the CLI speaks to in the tests: a unix socket (or a TCP port)
+    that passes every request on to vpsd and checks every answer against
+    docs/openapi.json, so the C client's conversations are checked as the
+    Python clients' are. raise_errors() raises the first answer the
+    description does not allow (vps() in the CLI tests calls it after each
+    command)."""
+
+    def __init__(self, d, tcp=False):
+        self.d, self.tcp, self.errors = d, tcp, []
+        if tcp:
+            self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Forward)
+            self.server.daemon_threads = True
+            self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        else:
+            self.sock = d.base / "checked.sock"
+            self.server = _UnixServer(str(self.sock), _Forward)
+        self.server.proxy = self
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connect(self):
+        if self.tcp:
+            return http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=300)
+        return _UnixHTTP(self.d.sock, timeout=300)
+
+    def raise_errors(self):
+        errors, self.errors = self.errors, []
+        if errors:
+            raise errors[0]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+PROXIES = []
+
+
+def raise_spec_errors():
+    """Raise the first answer any CheckingProxy saw that the description does not allow."""
+    for p in PROXIES:
+        p.raise_errors()
+
+
 class Vpsd:
     def __init__(self):
         # 0711 all the way: containers' root uids must reach their rootfs
@@ -61,6 +162,15 @@ class Vpsd:
         self.sock = self.run / "vpsd.sock"
         self.log = self.base / "vpsd.log"
         self.proc = None
+        self.proxies = {}
+
+    def checked(self, tcp=False):
+        """A CheckingProxy in front of this vpsd's socket (tcp=True: its TCP
+        port, self.port): give its .sock or .url to the CLI."""
+        if tcp not in self.proxies:
+            self.proxies[tcp] = CheckingProxy(self, tcp)
+            PROXIES.append(self.proxies[tcp])
+        return self.proxies[tcp]
 
     def start(self, timeout=10, extra=(), env=None, wait=True):
         """ENV: more environment for the daemon (VPS_TEST_PAUSE, docs/vpsd.md);
@@ -146,6 +256,10 @@ class Vpsd:
         except (AssertionError, OSError, TypeError):
             pass
         self.stop()
+        for p in self.proxies.values():
+            p.stop()
+            PROXIES.remove(p)
+            wrong += p.errors
         # keepers of VPSes a failed test left behind
         for pidfile in self.run.glob("vps/*/keeper.pid"):
             try:
