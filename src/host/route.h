@@ -73,7 +73,10 @@ struct call {
 void route_match(const char *method, const char *url, bool local, struct route_match *m);
 /* Answer a request whose caller is authenticated (or needs not be). */
 enum MHD_Result route_call(struct call *x, const struct route_match *m);
-/* Every route as JSON lines: {"method", "path", "who"[, "transport": "tcp"]}; 0 or -errno. */
+/*
+ * Every route as JSON lines: {"method", "path", "who"}, with "transport": "tcp"
+ * for ROUTE_TCP and "vps": true for ROUTE_VPS; 0 or -errno.
+ */
 int routes_print(FILE *f, struct err **err);
 
 /* api.c: the answers. */

@@ -836,6 +836,8 @@ int routes_print(FILE *f, struct err **err)
 
 		if (j && (rt->flags & ROUTE_TCP))
 			json_object_set_new(j, "transport", json_string("tcp"));
+		if (j && (rt->flags & ROUTE_VPS))
+			json_object_set_new(j, "vps", json_true());
 		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (!text)

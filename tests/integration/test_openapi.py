@@ -238,6 +238,8 @@ def test_routes_and_description_agree():
         assert r["who"] == who_described(o), (key, r, o.op.get("x-role"), o.op.get("security"))
         transport = {"host": "unix"}.get(r["who"], r.get("transport"))
         assert o.op.get("x-transport") == transport, (key, r, o.op.get("x-transport"))
+        # a VPS named in the path: the daemon checks the caller may see it
+        assert r.get("vps", False) == any(p["in"] == "path" for p in o.vps_params), (key, r)
 
 
 def test_route_table_is_what_is_served(vpsd):
