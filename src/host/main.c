@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	char *end;
 	struct err *e = NULL;
 	sigset_t mask;
-	int c, sig, lock;
+	int c, sig, lock, status = 1;
 
 	if (argc > 1 && !strcmp(argv[1], "keep"))
 		return keeper_main(argc, argv);
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
 	if (store_open(db, &h.store, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
 	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
-		return 1;
+		goto out;
 	}
 	api = api_start_unix(&h, sock ? sock : sock_path, &e);
 	if (api && tcp) {
@@ -341,21 +341,22 @@ int main(int argc, char **argv)
 	}
 	if (!api) {
 		pr_err("%s", err_msg(e));
-		usage_stop(&h);
-		reclaim_stop();
-		return 1;
+		goto out;
 	}
 	pr_info("listening on %s", sock ? sock : sock_path);
 	sigwait(&mask, &sig);
 	ws_shutdown(); /* open consoles are told, and end, before their connections go */
+	status = 0;
+out: /* also after a failed start: the sanitizers' leak check holds every exit to account */
 	api_stop(api);
 	api_stop(api_tcp);
 	usage_stop(&h);
 	reclaim_stop();
 	life_fini(&h);
 	store_close(h.store);
+	err_free(&e);
 	free(h.bin_dir);
 	free(h.mktemplate);
 	free(h.mkvmtemplate);
-	return 0;
+	return status;
 }
