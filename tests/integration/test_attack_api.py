@@ -19,7 +19,7 @@ import http.client
 import pytest
 
 from framework.openapi import start_vpsd, tcp, unix
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, check_answer, free_port
 
 pytestmark = pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built")
 
@@ -67,7 +67,8 @@ def env():
 
 
 def raw(d, method, path, body=b"", headers=None, source="127.0.0.1", timeout=60):
-    """One request over TCP from a chosen loopback address: (status, headers, json)."""
+    """One request over TCP from a chosen loopback address: (status, headers, json),
+    the answer checked against docs/openapi.json."""
     c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout,
                                    source_address=(source, 0))
     try:
@@ -78,6 +79,7 @@ def raw(d, method, path, body=b"", headers=None, source="127.0.0.1", timeout=60)
             j = json.loads(text) if text else None
         except json.JSONDecodeError:
             j = text
+        check_answer(method, path, r.status, r.headers, j)
         return r.status, r.headers, j
     finally:
         c.close()
@@ -260,7 +262,11 @@ def test_failures_per_ipv6_prefix():
             c = http.client.HTTPConnection("::1", port, timeout=60, source_address=(src, 0))
             c.request("POST", "/api/v1/login", json.dumps({"user": user, "password": "x" * 12}),
                       {"Content-Type": "application/json"})
-            return c.getresponse().status
+            r = c.getresponse()
+            text = r.read()
+            check_answer("POST", "/api/v1/login", r.status, r.headers,
+                         json.loads(text) if text else None)
+            return r.status
 
         assert [login6(a) for a in addrs[:5]] == [401] * 5
         assert login6(addrs[5]) == 429
