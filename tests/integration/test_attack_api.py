@@ -94,18 +94,18 @@ def test_create_through_an_action_is_refused(env, extra):
     before = env.names()
     body = {"name": "big1", "kind": "ct", "template": "busybox", "ram": "8G", "cpus": 2}
     body.update(extra)
-    r = env.alice.request("POST", "/vps/a1/create", body, validate=False)
+    r = env.alice.request("POST", "/vps/a1/create", body)
     assert r.status == 404, r
     assert env.names() == before
     # not for the administrator either: a VPS is created by POST /vps alone
-    r = env.admin.request("POST", "/vps/a1/create", body, validate=False)
+    r = env.admin.request("POST", "/vps/a1/create", body)
     assert r.status == 404, r
     assert env.names() == before
 
 
 @pytest.mark.parametrize("action", ["suspend", "unsuspend", "plan", "create", "nosuch"])
 def test_customer_actions_are_an_allow_list(env, action):
-    r = env.alice.request("POST", f"/vps/a1/{action}", {"plan": "small"}, validate=False)
+    r = env.alice.request("POST", f"/vps/a1/{action}", {"plan": "small"})
     assert r.status in (403, 404), r
     assert not env.alice.api("GET", "/vps/a1")["suspended"]
 
