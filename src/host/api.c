@@ -7,6 +7,7 @@
  * does is routes.c's table.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -49,7 +50,7 @@ struct req {
 
 #define MAX_ISO (16ULL << 30)
 
-bool iso_name_ok(const char *n)
+static bool iso_name_ok(const char *n)
 {
 	return life_iso_name_ok(n);
 }
@@ -69,6 +70,32 @@ static void iso_begin(struct host *h, struct req *rq, const char *name)
 	rq->iso_fd = open(rq->iso_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (rq->iso_fd < 0)
 		rq->iso_err = errno;
+}
+
+static json_t *isos(struct host *h)
+{
+	char dir[4200];
+	json_t *a = json_array();
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(dir, sizeof(dir), "%s/isos", h->data_dir);
+	if (!(d = opendir(dir)))
+		return a;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		struct stat st;
+		char p[4500];
+
+		if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".iso"))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (stat(p, &st) == 0)
+			json_array_append_new(a, json_pack("{s:s%, s:I}", "name", e->d_name, l - 4,
+							   "size", (json_int_t)st.st_size));
+	}
+	closedir(d);
+	return a;
 }
 
 /* The status of the answer queued on this thread's connection (for the audit log). */
@@ -197,6 +224,27 @@ enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e)
 enum MHD_Result forbidden(struct MHD_Connection *c)
 {
 	return reply_error(c, EPERM, "only the provider's administrators may do this");
+}
+
+/* --- ISOs (the upload streams in handler()) ------------------------------------------ */
+
+enum MHD_Result api_isos_get(struct call *x)
+{
+	return reply(x->c, 200, isos(x->h));
+}
+
+enum MHD_Result api_iso_delete(struct call *x)
+{
+	char path[4200];
+
+	if (!iso_name_ok(x->arg))
+		return reply_error(x->c, ENOENT, "no such ISO");
+	snprintf(path, sizeof(path), "%s/isos/%s.iso", x->h->data_dir, x->arg);
+	if (life_iso_in_use(x->h, path))
+		return reply_error(x->c, EBUSY, "the ISO is in use by a VPS");
+	if (unlink(path) < 0)
+		return reply_error(x->c, ENOENT, "no such ISO");
+	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
 }
 
 /* --- the connection: who asks, and the body ---------------------------------------- */

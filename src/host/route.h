@@ -88,8 +88,7 @@ enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *ms
 enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e);
 json_t *err_json(int r, struct err **e, unsigned int *status);
 enum MHD_Result forbidden(struct MHD_Connection *c);
-bool iso_name_ok(const char *n);
-/* api.c: sessions. */
-route_fn api_login, api_logout;
+/* api.c: sessions, ISOs. */
+route_fn api_login, api_logout, api_isos_get, api_iso_delete;
 
 #endif

@@ -7,12 +7,10 @@
  * each route, and tests/integration/test_openapi.py holds the two against
  * each other (`vpsd --routes`).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host/auth.h"
@@ -23,32 +21,6 @@
 #include "host/route.h"
 #include "host/usage.h"
 #include "host/ws.h"
-
-static json_t *isos(struct host *h)
-{
-	char dir[4200];
-	json_t *a = json_array();
-	DIR *d;
-	struct dirent *e;
-
-	snprintf(dir, sizeof(dir), "%s/isos", h->data_dir);
-	if (!(d = opendir(dir)))
-		return a;
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		struct stat st;
-		char p[4500];
-
-		if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".iso"))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (stat(p, &st) == 0)
-			json_array_append_new(a, json_pack("{s:s%, s:I}", "name", e->d_name, l - 4,
-							   "size", (json_int_t)st.st_size));
-	}
-	closedir(d);
-	return a;
-}
 
 static json_t *templates(void)
 {
@@ -492,25 +464,6 @@ static enum MHD_Result templates_get(struct call *x)
 	return reply(x->c, 200, templates());
 }
 
-static enum MHD_Result isos_get(struct call *x)
-{
-	return reply(x->c, 200, isos(x->h));
-}
-
-static enum MHD_Result iso_delete(struct call *x)
-{
-	char path[4200];
-
-	if (!iso_name_ok(x->arg))
-		return reply_error(x->c, ENOENT, "no such ISO");
-	snprintf(path, sizeof(path), "%s/isos/%s.iso", x->h->data_dir, x->arg);
-	if (life_iso_in_use(x->h, path))
-		return reply_error(x->c, EBUSY, "the ISO is in use by a VPS");
-	if (unlink(path) < 0)
-		return reply_error(x->c, ENOENT, "no such ISO");
-	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
-}
-
 static enum MHD_Result plans_get(struct call *x)
 {
 	return reply(x->c, 200, store_plans(x->h->store));
@@ -721,9 +674,9 @@ static const struct route routes[] = {
 	{ "GET", "/policies", USER, 0, policies_get, NULL },
 	{ "PUT", "/policies", ADMIN, 0, policies_put, NULL },
 	{ "GET", "/templates", USER, 0, templates_get, NULL },
-	{ "GET", "/isos", USER, 0, isos_get, NULL },
+	{ "GET", "/isos", USER, 0, api_isos_get, NULL },
 	{ "PUT", "/isos/{name}", ADMIN, ROUTE_STREAM, NULL, NULL },
-	{ "DELETE", "/isos/{name}", ADMIN, 0, iso_delete, NULL },
+	{ "DELETE", "/isos/{name}", ADMIN, 0, api_iso_delete, NULL },
 	{ "GET", "/events", USER, 0, events_get, NULL },
 	{ "GET", "/plans", USER, 0, plans_get, NULL },
 	{ "POST", "/plans", ADMIN, 0, plans_post, NULL },
