@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The REST API (docs/vpsd.md) on libmicrohttpd: a thread per connection
- * (a create or a stop may take seconds), bodies up to 1 MiB, JSON in and
- * out, errors as {"error": {"code", "message"}} with the HTTP status that
- * fits the errno of the failure.
+ * (a create or a stop may take seconds), who asks (docs/auth.md), bodies
+ * up to 1 MiB, JSON in and out, errors as {"error": {"code", "message"}}
+ * with the HTTP status that fits the errno of the failure. What each path
+ * does is routes.c's table.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -26,16 +27,13 @@
 #include "host/api.h"
 #include "host/auth.h"
 #include "host/life.h"
-#include "host/net.h"
-#include "host/ops.h"
-#include "host/policy.h"
-#include "host/usage.h"
+#include "host/route.h"
 #include "host/web.h"
-#include "host/ws.h"
 
 #define MAX_BODY (1 << 20)
 
 struct req {
+	struct route_match m; /* found before the body is read */
 	struct principal p;
 	int auth_err; /* -errno: refused before the body was read; the message in e */
 	struct err *e;
@@ -101,10 +99,10 @@ static json_t *isos(struct host *h)
 }
 
 /* The status of the answer queued on this thread's connection (for the audit log). */
-static __thread unsigned int last_status;
+__thread unsigned int last_status;
 
-static enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j,
-				 const char *hdr, const char *value)
+enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
+			  const char *value)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT) : strdup("{}");
 	struct MHD_Response *r;
@@ -119,7 +117,7 @@ static enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, 
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (hdr)
 		MHD_add_response_header(r, hdr, value);
-	if (status == 405)
+	if (status == 405 && !hdr)
 		MHD_add_response_header(r, "Allow", "GET, POST, PUT, PATCH, DELETE");
 	last_status = status;
 	ret = MHD_queue_response(c, status, r);
@@ -127,7 +125,7 @@ static enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, 
 	return ret;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
+enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
 {
 	return reply_hdr(c, status, j, NULL, NULL);
 }
@@ -186,7 +184,7 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg)
+enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg)
 {
 	unsigned int status;
 	json_t *j = error_json(errnum, msg, &status);
@@ -198,7 +196,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const c
  * The chain without the errno's text at its end: "no VPS named `x`" says
  * it all; ": No such file or directory" after it would only confuse.
  */
-static json_t *err_json(int r, struct err **e, unsigned int *status)
+json_t *err_json(int r, struct err **e, unsigned int *status)
 {
 	char msg[2048];
 	const char *tail = strerror(-r);
@@ -215,7 +213,7 @@ static json_t *err_json(int r, struct err **e, unsigned int *status)
 	return j;
 }
 
-static enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e)
+enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e)
 {
 	unsigned int status;
 	json_t *j = err_json(r, e, &status);
@@ -223,625 +221,30 @@ static enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e
 	return reply(c, status, j);
 }
 
-static json_t *templates(void)
-{
-	return json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "busybox", "kind", "ct",
-			 "name", "debian-12", "kind", "ct", "name", "debian-12", "kind", "vm");
-}
-
-/* A plan body: name plus the plan figures, sizes as in a VPS body. */
-static int plan_from_json(json_t *body, json_t **out, struct err **err)
-{
-	struct vps v;
-	json_t *name = json_object_get(body, "name"), *copy;
-	int r;
-
-	if (!json_is_string(name) || vps_check_name(json_string_value(name), NULL) < 0)
-		return err_make(err, EINVAL, "`name`: expected a plan name (a-z, 0-9, -)");
-	copy = json_deep_copy(body);
-	json_object_del(copy, "name");
-	vps_init(&v);
-	r = vps_from_json(&v, copy, false, NULL, err);
-	json_decref(copy);
-	if (r == 0 && (!v.ram || !v.disk || !v.cpus))
-		r = err_make(err, EINVAL, "`%s`: required",
-			     !v.ram  ? "ram" :
-			     !v.disk ? "disk" :
-				       "cpus");
-	if (r == 0)
-		*out = json_pack("{s:O, s:I, s:I, s:f, s:I, s:i, s:I}", "name", name, "ram",
-				 (json_int_t)v.ram, "swap", (json_int_t)v.swap, "cpus", v.cpus,
-				 "disk", (json_int_t)v.disk, "io_weight", v.io_weight, "bw",
-				 (json_int_t)v.bw);
-	vps_free(&v);
-	return r;
-}
-
-/* --- the work of the long requests (synchronous or as an operation) ------------------ */
-
-static unsigned int done(int r, struct err **e, json_t **out, unsigned int ok_status)
-{
-	unsigned int status = ok_status;
-
-	if (r < 0) {
-		json_decref(*out);
-		*out = err_json(r, e, &status);
-	}
-	return status;
-}
-
-/* The answer after an action: the VPS as it is now. */
-static unsigned int show_after(struct host *h, const char *name, json_t **out)
-{
-	if (life_show(h, name, out, NULL) < 0)
-		*out = json_pack("{s:b}", "ok", 1);
-	return 200;
-}
-
-/* The fields an action's body may have (an action not here checks its body itself). */
-static int action_fields(const char *action, json_t *body, struct err **err)
-{
-	static const struct {
-		const char *action, *what, *fields[3];
-	} t[] = {
-		{ "start", "start takes no body", { NULL } },
-		{ "restart", "restart takes no body", { NULL } },
-		{ "suspend", "suspend takes no body", { NULL } },
-		{ "unsuspend", "unsuspend takes no body", { NULL } },
-		{ "destroy", "destroy takes no body", { NULL } },
-		{ "stop", "stop takes force, timeout", { "force", "timeout", NULL } },
-		{ "exec", "exec takes args", { "args", NULL } },
-	};
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (!strcmp(t[i].action, action))
-			return vps_only_fields(body, t[i].fields, t[i].what, err);
-	return 0;
-}
-
-static unsigned int work(struct host *h, const char *action, const char *name, json_t *body,
-			 const char *user, json_t **out)
-{
-	struct err *e = NULL;
-	int r;
-
-	*out = NULL;
-	if ((r = action_fields(action, body, &e)) < 0)
-		return done(r, &e, out, 200);
-	if (!strcmp(action, "create"))
-		return done(life_create(h, body, out, &e), &e, out, 201);
-	if (!strcmp(action, "destroy")) {
-		r = life_destroy(h, name, &e);
-		if (r == 0)
-			*out = json_pack("{s:b}", "ok", 1);
-		return done(r, &e, out, 200);
-	}
-	if (!strcmp(action, "start")) {
-		r = life_start(h, name, &e);
-	} else if (!strcmp(action, "stop")) {
-		json_t *f = json_object_get(body, "force"), *t = json_object_get(body, "timeout");
-
-		if ((f && !json_is_boolean(f)) ||
-		    (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
-			   json_integer_value(t) > 3600)))
-			r = err_make(&e, EINVAL,
-				     f && !json_is_boolean(f) ?
-					     "`force`: expected true or false" :
-					     "`timeout`: expected 1 to 3600 seconds");
-		else
-			r = life_stop(h, name, json_is_true(f), t ? json_integer_value(t) : 30, &e);
-	} else if (!strcmp(action, "restart")) {
-		r = life_restart(h, name, &e);
-	} else if (!strcmp(action, "reinstall")) {
-		r = life_reinstall(h, name, body, &e);
-	} else if (!strcmp(action, "exec")) {
-		return done(life_exec(h, name, body, out, &e), &e, out, 200);
-	} else if (!strcmp(action, "password")) {
-		r = life_password(h, name, body, &e);
-	} else if (!strcmp(action, "suspend") || !strcmp(action, "unsuspend")) {
-		r = life_suspend(h, name, action[0] == 's', &e);
-	} else if (!strcmp(action, "plan")) {
-		r = life_plan(h, name, body, NULL, &e);
-	} else {
-		r = err_make(&e, ENOENT,
-			     "no such action (start, stop, restart, reinstall, exec, password, "
-			     "suspend, unsuspend, plan)");
-	}
-	if (r < 0)
-		return done(r, &e, out, 200);
-	return show_after(h, name, out);
-}
-
-/* --- who may do what ------------------------------------------------------------------- */
-
-/*
- * The actions on a VPS (POST /vps/NAME/ACTION), and which of them a
- * customer takes on their own VPS. Anything else is no action: a VPS is
- * made by POST /vps alone, whose body goes through create_body().
- */
-static int action_allowed(const struct principal *p, const char *a, struct err **err)
-{
-	static const struct {
-		const char *name;
-		bool customer;
-	} t[] = {
-		{ "start", true },     { "stop", true },       { "restart", true },
-		{ "reinstall", true }, { "password", true },   { "exec", true },
-		{ "suspend", false },  { "unsuspend", false }, { "plan", false },
-	};
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (!strcmp(t[i].name, a))
-			return t[i].customer || p->admin ?
-				       0 :
-				       err_make(err, EPERM,
-						"only the provider's administrators may do this");
-	return err_make(err, ENOENT,
-			"no such action (start, stop, restart, reinstall, exec, password, suspend, "
-			"unsuspend, plan)");
-}
-
-/*
- * Whether p may see the VPS. A customer asking for someone else's gets the
- * very answer of a VPS that does not exist.
- */
-static bool visible(struct host *h, const struct principal *p, const char *name)
-{
-	struct vps v;
-	bool yes;
-
-	if (p->admin)
-		return true;
-	if (store_vps_get(h->store, name, &v, NULL) < 0)
-		return false;
-	yes = !strcmp(v.owner, p->user);
-	vps_free(&v);
-	return yes;
-}
-
-static enum MHD_Result no_such_vps(struct MHD_Connection *c, const char *name)
-{
-	char msg[128];
-
-	snprintf(msg, sizeof(msg), "no VPS named `%s`", name);
-	return reply_error(c, ENOENT, msg);
-}
-
-static enum MHD_Result forbidden(struct MHD_Connection *c)
+enum MHD_Result forbidden(struct MHD_Connection *c)
 {
 	return reply_error(c, EPERM, "only the provider's administrators may do this");
 }
 
-/*
- * A create body as p may send it: a customer's VPS is theirs and comes
- * from a plan; an administrator names any user as the owner.
- */
-static int create_body(struct host *h, const struct principal *p, json_t *body, json_t **out,
-		       struct err **err)
+/* --- ISOs (the upload streams in handler()) ------------------------------------------ */
+
+enum MHD_Result api_isos_get(struct call *x)
 {
-	/* what a customer may send; the figures come from the plan */
-	static const char *const mine[] = {
-		"name",	    "kind",	"engine",	 "boot",   "template", "iso",	"plan",
-		"hostname", "ssh_keys", "root_password", "onboot", "network",  "start", NULL
-	};
-	json_t *owner = json_object_get(body, "owner"), *x;
-	const char *k;
-
-	if (!json_is_object(body))
-		return err_make(err, EINVAL, "the body must be a JSON object");
-	if (!p->admin) {
-		json_object_foreach(body, k, x)
-		{
-			size_t i;
-
-			for (i = 0; mine[i] && strcmp(mine[i], k); i++)
-				;
-			if (mine[i])
-				continue;
-			if (!strcmp(k, "owner"))
-				return err_make(err, EPERM,
-						"`owner`: only an administrator sets the owner");
-			if (vps_known_field(k))
-				return err_make(err, EPERM,
-						"`%s`: a customer's VPS takes its figures from a "
-						"`plan`",
-						k);
-			return err_make(err, EINVAL, "`%s`: unknown field", k);
-		}
-		if (!json_object_get(body, "plan"))
-			return err_make(err, EINVAL, "`plan`: required");
-	} else if (owner) {
-		if (!json_is_string(owner))
-			return err_make(err, EINVAL, "`owner`: expected a user name");
-		if (strcmp(json_string_value(owner), AUTH_LOCAL_USER) &&
-		    !auth_user_exists(h, json_string_value(owner)))
-			return err_make(err, EINVAL, "`owner`: no user named `%.40s`",
-					json_string_value(owner));
-	}
-	*out = json_deep_copy(body);
-	if (!owner)
-		json_object_set_new(*out, "owner", json_string(p->user));
-	return 0;
+	return reply(x->c, 200, isos(x->h));
 }
 
-/* A customer's PATCH changes the VPS's identity, never its figures. */
-static int patch_allowed(const struct principal *p, json_t *body, struct err **err)
+enum MHD_Result api_iso_delete(struct call *x)
 {
-	const char *k;
-	json_t *x;
+	char path[4200];
 
-	if (p->admin)
-		return 0;
-	json_object_foreach(body, k, x)
-	{
-		if (strcmp(k, "hostname") && strcmp(k, "onboot") && strcmp(k, "ssh_keys"))
-			return err_make(err, EPERM,
-					"`%s`: customers change hostname, onboot and ssh_keys; "
-					"the rest is the plan's",
-					k);
-	}
-	return 0;
-}
-
-static bool want_async(struct MHD_Connection *c)
-{
-	const char *a = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "async");
-
-	return a && (!strcmp(a, "1") || !strcmp(a, "true"));
-}
-
-/* Run the work now, or as an operation when the client asked for ?async=1. */
-static enum MHD_Result run_work(struct host *h, struct MHD_Connection *c, const struct principal *p,
-				const char *action, const char *name, json_t *body)
-{
-	struct err *e = NULL;
-	json_t *out = NULL, *op;
-	unsigned int status;
-	char loc[128];
-	int r;
-
-	if (!want_async(c)) {
-		status = work(h, action, name, body, p->user, &out);
-		return reply(c, status, out);
-	}
-	if ((r = op_submit(h, p->user, name, action, body, work, &op, &e)) < 0)
-		return reply_err(c, r, &e);
-	snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
-		 json_string_value(json_object_get(op, "id")));
-	return reply_hdr(c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
-}
-
-/* --- routing --------------------------------------------------------------------------- */
-
-static json_t *vps_list(struct host *h, const struct principal *p, struct err **e, int *r)
-{
-	struct vps *all;
-	size_t n;
-	json_t *a = json_array(), *usage;
-
-	if ((*r = store_vps_list(h->store, &all, &n, e)) < 0) {
-		json_decref(a);
-		return NULL;
-	}
-	usage = usage_latest_all(h);
-	for (size_t i = 0; i < n; i++) {
-		json_t *j, *u;
-
-		if (!p->admin && strcmp(all[i].owner, p->user))
-			continue;
-		j = vps_to_json(&all[i]);
-		u = json_object_get(usage, all[i].name);
-		json_object_set(j, "usage", u ? u : json_null());
-		json_array_append_new(a, j);
-	}
-	json_decref(usage);
-	store_vps_list_free(all, n);
-	return a;
-}
-
-static enum MHD_Result route_vps(struct host *h, struct MHD_Connection *c,
-				 const struct principal *p, const char *rest, const char *method,
-				 json_t *body)
-{
-	const char *slash = strchr(rest, '/');
-	size_t nl = slash ? (size_t)(slash - rest) : strlen(rest);
-	char name[VPS_NAME_MAX + 1], action[16];
-	struct err *e = NULL;
-	json_t *out = NULL;
-	int r;
-
-	if (nl == 0 || nl > VPS_NAME_MAX)
-		return reply_error(c, ENOENT, "no such VPS");
-	memcpy(name, rest, nl);
-	name[nl] = 0;
-	if (vps_check_name(name, NULL) < 0 || !visible(h, p, name))
-		return no_such_vps(c, name);
-	if (!slash) {
-		if (!strcmp(method, "GET")) {
-			if ((r = life_show(h, name, &out, &e)) < 0)
-				return reply_err(c, r, &e);
-			json_object_set_new(out, "usage", usage_latest(h, name));
-			return reply(c, 200, out);
-		}
-		if (!strcmp(method, "PATCH")) {
-			json_t *owner = json_object_get(body, "owner");
-
-			if (owner && (!json_is_string(owner) ||
-				      (strcmp(json_string_value(owner), AUTH_LOCAL_USER) &&
-				       !auth_user_exists(h, json_string_value(owner)))))
-				r = err_make(&e, EINVAL, "`owner`: no user named `%.40s`",
-					     json_is_string(owner) ? json_string_value(owner) :
-								     "?");
-			else
-				r = 0;
-			if (r < 0 || (r = patch_allowed(p, body, &e)) < 0 ||
-			    (r = life_set(h, name, body, &out, &e)) < 0)
-				return reply_err(c, r, &e);
-			return reply(c, 200, out);
-		}
-		if (!strcmp(method, "DELETE"))
-			return run_work(h, c, p, "destroy", name, body);
-		return reply_error(c, ENOSYS, "use GET, PATCH or DELETE on a VPS");
-	}
-	if (strlen(slash + 1) >= sizeof(action))
-		return reply_error(c, ENOENT, "no such action");
-	snprintf(action, sizeof(action), "%s", slash + 1);
-	if (!strcmp(action, "console/ws")) {
-		char *sock = NULL;
-
-		if (strcmp(method, "GET"))
-			return reply_error(c, ENOSYS, "use GET to open the console");
-		if ((r = life_console(h, name, &out, &e)) < 0)
-			return reply_err(c, r, &e);
-		if (!json_is_string(json_object_get(out, "path")) ||
-		    !(sock = strdup(json_string_value(json_object_get(out, "path"))))) {
-			json_decref(out);
-			return reply_error(c, EBUSY, "the VPS has no console now");
-		}
-		json_decref(out);
-		last_status = 101;
-		enum MHD_Result ret = ws_console(c, sock, p->user);
-		free(sock);
-		return ret;
-	}
-	if (!strcmp(action, "console") || !strcmp(action, "usage")) {
-		if (strcmp(method, "GET"))
-			return reply_error(c, ENOSYS, "use GET");
-		if (action[0] == 'u') {
-			const char *since =
-				MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
-
-			out = usage_get(h, name, since ? atoll(since) : 0);
-			return out ? reply(c, 200, out) : no_such_vps(c, name);
-		}
-		if (!p->local)
-			return reply_error(c, EPERM,
-					   "the console socket is for the host; use console/ws");
-		if ((r = life_console(h, name, &out, &e)) < 0)
-			return reply_err(c, r, &e);
-		return reply(c, 200, out);
-	}
-	if (strcmp(method, "POST"))
-		return reply_error(c, ENOSYS, "use POST for actions");
-	if ((r = action_allowed(p, action, &e)) < 0)
-		return reply_err(c, r, &e);
-	return run_work(h, c, p, action, name, body);
-}
-
-static enum MHD_Result route_users(struct host *h, struct MHD_Connection *c, const char *rest,
-				   const char *method, json_t *body)
-{
-	struct err *e = NULL;
-	json_t *out = NULL;
-	int r;
-
-	if (!*rest) {
-		if (!strcmp(method, "GET"))
-			return reply(c, 200, auth_users(h));
-		if (!strcmp(method, "POST")) {
-			if ((r = auth_user_add(h, body, &out, &e)) < 0)
-				return reply_err(c, r, &e);
-			return reply(c, 201, out);
-		}
-		return reply_error(c, ENOSYS, "use GET or POST on /api/v1/users");
-	}
-	if (*rest++ != '/')
-		return reply_error(c, ENOENT, "no such path");
-	if (!strcmp(method, "GET")) {
-		out = auth_user_get(h, rest);
-		return out ? reply(c, 200, out) : reply_error(c, ENOENT, "no such user");
-	}
-	if (!strcmp(method, "PATCH")) {
-		if ((r = auth_user_patch(h, rest, body, &out, &e)) < 0)
-			return reply_err(c, r, &e);
-		return reply(c, 200, out);
-	}
-	if (!strcmp(method, "DELETE")) {
-		if ((r = auth_user_delete(h, rest, &e)) < 0)
-			return reply_err(c, r, &e);
-		return reply(c, 200, json_pack("{s:b}", "ok", 1));
-	}
-	return reply_error(c, ENOSYS, "use GET, PATCH or DELETE on a user");
-}
-
-static enum MHD_Result route(struct host *h, struct MHD_Connection *c, const struct principal *p,
-			     const char *url, const char *method, json_t *body)
-{
-	struct err *e = NULL;
-	json_t *out = NULL;
-	const char *rest;
-	int r;
-
-	if (!strncmp(url, "/api/v1/", 8))
-		rest = url + 8;
-	else
-		return reply_error(c, ENOENT, "no such path (the API is under /api/v1)");
-
-	if (!strcmp(rest, "me") && !strcmp(method, "GET")) {
-		out = json_pack("{s:s, s:s}", "name", p->user, "role",
-				p->admin ? "admin" : "customer");
-		if (p->cookie)
-			json_object_set_new(out, "csrf", json_string(p->csrf));
-		return reply(c, 200, out);
-	}
-	if (!strcmp(rest, "vps")) {
-		if (!strcmp(method, "GET")) {
-			json_t *a = vps_list(h, p, &e, &r);
-
-			return a ? reply(c, 200, a) : reply_err(c, r, &e);
-		}
-		if (!strcmp(method, "POST")) {
-			enum MHD_Result ret;
-
-			if ((r = create_body(h, p, body, &out, &e)) < 0)
-				return reply_err(c, r, &e);
-			ret = run_work(h, c, p, "create",
-				       json_string_value(json_object_get(out, "name")), out);
-			json_decref(out);
-			return ret;
-		}
-		return reply_error(c, ENOSYS, "use GET or POST on /api/v1/vps");
-	}
-	if (!strncmp(rest, "vps/", 4))
-		return route_vps(h, c, p, rest + 4, method, body);
-	if (!strncmp(rest, "operations/", 11) && !strcmp(method, "GET")) {
-		out = op_get(h, rest + 11, p->admin ? NULL : p->user);
-		return out ? reply(c, 200, out) : reply_error(c, ENOENT, "no such operation");
-	}
-	if (!strcmp(rest, "tokens")) {
-		if (!strcmp(method, "GET"))
-			return reply(c, 200, auth_tokens(h, p));
-		if (!strcmp(method, "POST")) {
-			if ((r = auth_token_create(h, p, body, &out, &e)) < 0)
-				return reply_err(c, r, &e);
-			return reply(c, 201, out);
-		}
-		return reply_error(c, ENOSYS, "use GET or POST on /api/v1/tokens");
-	}
-	if (!strncmp(rest, "tokens/", 7)) {
-		if (strcmp(method, "DELETE"))
-			return reply_error(c, ENOSYS, "use DELETE on a token");
-		if ((r = auth_token_delete(h, p, rest + 7, &e)) < 0)
-			return reply_err(c, r, &e);
-		return reply(c, 200, json_pack("{s:b}", "ok", 1));
-	}
-	if (!strcmp(rest, "templates") && !strcmp(method, "GET"))
-		return reply(c, 200, templates());
-	if (!strcmp(rest, "isos") && !strcmp(method, "GET"))
-		return reply(c, 200, isos(h));
-	if (!strcmp(rest, "plans") && !strcmp(method, "GET"))
-		return reply(c, 200, store_plans(h->store));
-	if (!strncmp(rest, "plans/", 6) && !strcmp(method, "GET")) {
-		out = store_plan_get(h->store, rest + 6);
-		return out ? reply(c, 200, out) : reply_error(c, ENOENT, "no such plan");
-	}
-	if (!strcmp(rest, "policies") && !strcmp(method, "GET")) {
-		struct policy pol[NR_RES];
-
-		if ((r = policy_get(h, pol, &e)) < 0)
-			return reply_err(c, r, &e);
-		return reply(c, 200, policy_to_json(h, pol));
-	}
-	if (!strncmp(rest, "events", 6) && !strcmp(method, "GET")) {
-		const char *vps = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "vps");
-		const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
-		const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-
-		if (vps && !visible(h, p, vps))
-			return no_such_vps(c, vps);
-		return reply(c, 200,
-			     store_events(h->store, vps, p->admin ? NULL : p->user,
-					  after ? atoll(after) : 0,
-					  limit && atoi(limit) > 0 ? atoi(limit) : 1000));
-	}
-
-	/* the provider's side */
-	if (!p->admin) {
-		static const char *const known[] = { "host", "policies", "plans", "networks",
-						     "isos", "users",	 "audit", NULL };
-
-		for (size_t i = 0; known[i]; i++) {
-			size_t l = strlen(known[i]);
-
-			if (!strncmp(rest, known[i], l) && (!rest[l] || rest[l] == '/'))
-				return forbidden(c);
-		}
-		return reply_error(c, ENOENT, "no such path");
-	}
-	if (!strcmp(rest, "host") && !strcmp(method, "GET"))
-		return reply(c, 200, policy_report(h));
-	if (!strcmp(rest, "users") || !strncmp(rest, "users/", 6))
-		return route_users(h, c, rest + 5, method, body);
-	if (!strcmp(rest, "audit") && !strcmp(method, "GET")) {
-		const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
-		const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-
-		return reply(c, 200,
-			     auth_audit_list(h, after ? atoll(after) : 0,
-					     limit && atoi(limit) > 0 ? atoi(limit) : 1000));
-	}
-	if (!strcmp(rest, "policies")) {
-		if (!strcmp(method, "PUT")) {
-			if ((r = policy_put(h, body, &out, &e)) < 0)
-				return reply_err(c, r, &e);
-			return reply(c, 200, out);
-		}
-		return reply_error(c, ENOSYS, "use GET or PUT on /api/v1/policies");
-	}
-	if (!strncmp(rest, "isos/", 5) && !strcmp(method, "DELETE")) {
-		char path[4200];
-
-		if (!iso_name_ok(rest + 5))
-			return reply_error(c, ENOENT, "no such ISO");
-		snprintf(path, sizeof(path), "%s/isos/%s.iso", h->data_dir, rest + 5);
-		if (life_iso_in_use(h, path))
-			return reply_error(c, EBUSY, "the ISO is in use by a VPS");
-		if (unlink(path) < 0)
-			return reply_error(c, ENOENT, "no such ISO");
-		return reply(c, 200, json_pack("{s:b}", "ok", 1));
-	}
-	if (!strcmp(rest, "plans")) {
-		if (!strcmp(method, "POST")) {
-			if ((r = plan_from_json(body, &out, &e)) < 0 ||
-			    (r = store_plan_put(h->store, out, &e)) < 0) {
-				json_decref(out);
-				return reply_err(c, r, &e);
-			}
-			return reply(c, 201, out);
-		}
-		return reply_error(c, ENOSYS, "use GET or POST on /api/v1/plans");
-	}
-	if (!strcmp(rest, "networks")) {
-		if (!strcmp(method, "GET"))
-			return reply(c, 200, net_list(h));
-		if (!strcmp(method, "POST")) {
-			if ((r = net_create(h, body, &out, &e)) < 0)
-				return reply_err(c, r, &e);
-			return reply(c, 201, out);
-		}
-		return reply_error(c, ENOSYS, "use GET or POST on /api/v1/networks");
-	}
-	if (!strncmp(rest, "networks/", 9)) {
-		if (!strcmp(method, "GET")) {
-			out = net_show(h, rest + 9);
-			return out ? reply(c, 200, out) : reply_error(c, ENOENT, "no such network");
-		}
-		if (!strcmp(method, "DELETE")) {
-			if ((r = net_delete(h, rest + 9, &e)) < 0)
-				return reply_err(c, r, &e);
-			return reply(c, 200, json_pack("{s:b}", "ok", 1));
-		}
-		return reply_error(c, ENOSYS, "use GET or DELETE on a network");
-	}
-	if (!strncmp(rest, "plans/", 6)) {
-		if (!strcmp(method, "DELETE")) {
-			if ((r = store_plan_delete(h->store, rest + 6, &e)) < 0)
-				return reply_err(c, r, &e);
-			return reply(c, 200, json_pack("{s:b}", "ok", 1));
-		}
-		return reply_error(c, ENOSYS, "use GET or DELETE on a plan");
-	}
-	return reply_error(c, ENOENT, "no such path");
+	if (!iso_name_ok(x->arg))
+		return reply_error(x->c, ENOENT, "no such ISO");
+	snprintf(path, sizeof(path), "%s/isos/%s.iso", x->h->data_dir, x->arg);
+	if (life_iso_in_use(x->h, path))
+		return reply_error(x->c, EBUSY, "the ISO is in use by a VPS");
+	if (unlink(path) < 0)
+		return reply_error(x->c, ENOENT, "no such ISO");
+	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
 }
 
 /* --- the connection: who asks, and the body ---------------------------------------- */
@@ -861,15 +264,15 @@ static void session_cookie(char *out, size_t size, const char *value, bool tls, 
 		 tls ? "; Secure" : "", clear ? "; Max-Age=0" : "; Max-Age=28800");
 }
 
-static enum MHD_Result login(struct api *a, struct MHD_Connection *c, const struct req *rq,
-			     json_t *body)
+enum MHD_Result api_login(struct call *x)
 {
+	struct MHD_Connection *c = x->c;
 	char cookie[AUTH_HEX + 1], hdr[256], retry[16];
 	struct err *e = NULL;
 	json_t *out = NULL;
 	int r, wait = 0;
 
-	r = auth_login(a->h, body, rq->p.source, cookie, &out, &wait, &e);
+	r = auth_login(x->h, x->body, x->p->source, cookie, &out, &wait, &e);
 	if (r == -EAGAIN) {
 		unsigned int status;
 		json_t *j = err_json(r, &e, &status);
@@ -879,17 +282,28 @@ static enum MHD_Result login(struct api *a, struct MHD_Connection *c, const stru
 	}
 	if (r < 0)
 		return reply_err(c, r, &e);
-	session_cookie(hdr, sizeof(hdr), cookie, a->tls, false);
+	session_cookie(hdr, sizeof(hdr), cookie, x->tls, false);
 	sodium_memzero(cookie, sizeof(cookie));
 	return reply_hdr(c, 200, out, "Set-Cookie", hdr);
+}
+
+enum MHD_Result api_logout(struct call *x)
+{
+	const char *cookie = MHD_lookup_connection_value(x->c, MHD_COOKIE_KIND, "vps_session");
+	char hdr[256];
+
+	if (cookie)
+		auth_logout(x->h, cookie);
+	session_cookie(hdr, sizeof(hdr), "", x->tls, true);
+	return reply_hdr(x->c, 200, json_pack("{s:b}", "ok", 1), "Set-Cookie", hdr);
 }
 
 /*
  * Who is asking: the unix socket's caller is the administrator; over TCP a
  * bearer token or a session cookie. 0, or -errno with the message in e.
  */
-static int authenticate(struct api *a, struct MHD_Connection *c, const char *url,
-			const char *method, struct req *rq, struct err **e)
+static int authenticate(struct api *a, struct MHD_Connection *c, const char *method, struct req *rq,
+			struct err **e)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -907,7 +321,7 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *url
 		return 0;
 	}
 	auth_source(sa, rq->p.source, sizeof(rq->p.source));
-	if (!strcmp(url, "/api/v1/login") || !strcmp(url, "/api/v1/openapi.json"))
+	if (rq->m.anyone) /* logging in, the API description */
 		return 0;
 	if (authz && !strncasecmp(authz, "Bearer ", 7))
 		r = auth_token(a->h, authz + 7, sa, rq->p.source, &rq->p, e);
@@ -930,10 +344,9 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *url
 	return 0;
 }
 
-static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, const char *url,
-			     const char *method, struct req *rq, json_t *body)
+static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req *rq, json_t *body)
 {
-	struct host *h = a->h;
+	struct call x = { .h = a->h, .c = c, .p = &rq->p, .body = body, .tls = a->tls };
 
 	if (rq->auth_err) {
 		unsigned int status;
@@ -944,28 +357,7 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, const char
 					    json_string("csrf"));
 		return reply(c, status, j);
 	}
-	if (!a->local && !strcmp(url, "/api/v1/login")) {
-		if (strcmp(method, "POST"))
-			return reply_error(c, ENOSYS, "use POST to log in");
-		return login(a, c, rq, body);
-	}
-	if (!strcmp(url, "/api/v1/openapi.json") && !strcmp(method, "GET")) {
-		json_t *doc = h->api_doc ? json_load_file(h->api_doc, 0, NULL) : NULL;
-
-		return doc ? reply(c, 200, doc) : reply_error(c, ENOENT, "no API description here");
-	}
-	if (!a->local && !strcmp(url, "/api/v1/logout")) {
-		const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "vps_session");
-		char hdr[256];
-
-		if (strcmp(method, "POST"))
-			return reply_error(c, ENOSYS, "use POST to log out");
-		if (cookie)
-			auth_logout(h, cookie);
-		session_cookie(hdr, sizeof(hdr), "", a->tls, true);
-		return reply_hdr(c, 200, json_pack("{s:b}", "ok", 1), "Set-Cookie", hdr);
-	}
-	return route(h, c, &rq->p, url, method, body);
+	return route_call(&x, &rq->m);
 }
 
 /* Whether the request says its body is JSON (`application/json`, parameters allowed). */
@@ -996,16 +388,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		/* the panel's files: no data in them, no authentication */
 		if (!a->local && strncmp(url, "/api/", 5) && strcmp(url, "/api"))
 			return MHD_YES;
-		rq->auth_err = authenticate(a, c, url, method, rq, &rq->e);
-		if (!strcmp(method, "PUT") && !strncmp(url, "/api/v1/isos/", 13)) {
+		route_match(method, url, a->local, &rq->m);
+		rq->auth_err = authenticate(a, c, method, rq, &rq->e);
+		if (rq->m.rt && (rq->m.rt->flags & ROUTE_STREAM)) {
 			if (rq->auth_err)
 				rq->iso_err = -1; /* the body is drained, the refusal answered */
 			else if (!rq->p.admin)
 				rq->iso_err = EPERM;
-			else if (!iso_name_ok(url + 13))
+			else if (!iso_name_ok(rq->m.arg))
 				rq->iso_err = EINVAL;
 			else
-				iso_begin(a->h, rq, url + 13);
+				iso_begin(a->h, rq, rq->m.arg);
 		}
 		return MHD_YES;
 	}
@@ -1038,7 +431,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				unlink(rq->iso_tmp);
 		}
 		if (e == -1)
-			ret = serve(a, c, url, method, rq, NULL);
+			ret = serve(a, c, rq, NULL);
 		else if (e == EPERM)
 			ret = forbidden(c);
 		else if (e == EINVAL)
@@ -1048,9 +441,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		else if (e)
 			ret = reply_error(c, EIO, strerror(e));
 		else {
-			store_event(a->h->store, NULL, "iso", url + 13);
+			store_event(a->h->store, NULL, "iso", rq->m.arg);
 			ret = reply(c, 201,
-				    json_pack("{s:s, s:I}", "name", url + 13, "size",
+				    json_pack("{s:s, s:I}", "name", rq->m.arg, "size",
 					      (json_int_t)rq->iso_len));
 		}
 		auth_audit(a->h, rq->p.user[0] ? rq->p.user : NULL, rq->p.source, method, url,
@@ -1058,6 +451,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return ret;
 	}
 	if (*upload_size) {
+		if (!rq->m.rt) { /* no route: answered 404 or 405, the body unread */
+			*upload_size = 0;
+			return MHD_YES;
+		}
 		if (rq->len + *upload_size > MAX_BODY) {
 			rq->too_big = true;
 		} else {
@@ -1074,8 +471,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	last_status = 0;
-	if (rq->auth_err) {
-		ret = serve(a, c, url, method, rq, NULL);
+	if (rq->auth_err || !rq->m.rt) {
+		ret = serve(a, c, rq, NULL);
 	} else if (rq->too_big) {
 		ret = reply_error(c, E2BIG, "the body is larger than 1 MiB");
 	} else if (rq->len && !json_content(c)) {
@@ -1091,7 +488,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	} else {
 		if (!body)
 			body = json_object();
-		ret = serve(a, c, url, method, rq, body);
+		ret = serve(a, c, rq, body);
 	}
 	/* the audit log: every change and every login, who, from where, and how it ended */
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {

@@ -6,6 +6,7 @@
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
  *        [--pids-limit N]
  *        [--reclaim-below SIZE|N%|off]
+ *   vpsd --routes            (every API route as JSON lines: routes.c)
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include "host/life.h"
 #include "host/ops.h"
 #include "host/reclaim.h"
+#include "host/route.h"
 #include "host/usage.h"
 #include "host/ws.h"
 
@@ -136,6 +138,7 @@ int main(int argc, char **argv)
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "routes", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -149,7 +152,7 @@ int main(int argc, char **argv)
 	char *end;
 	struct err *e = NULL;
 	sigset_t mask;
-	int c, sig, lock;
+	int c, sig, lock, status = 1;
 
 	if (argc > 1 && !strcmp(argv[1], "keep"))
 		return keeper_main(argc, argv);
@@ -209,11 +212,19 @@ int main(int argc, char **argv)
 				h.usage_keep = (int)n;
 			break;
 		}
+		case 'O':
+			if (routes_print(stdout, &e) < 0) {
+				pr_err("%s", err_msg(e));
+				err_free(&e);
+				return 1;
+			}
+			return 0;
 		case 'h':
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
-			       "            [--pids-limit N]\n");
+			       "            [--pids-limit N]\n"
+			       "       vpsd --routes\n");
 			return 0;
 		default:
 			return 2;
@@ -301,7 +312,7 @@ int main(int argc, char **argv)
 	if (store_open(db, &h.store, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
 	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
-		return 1;
+		goto out;
 	}
 	api = api_start_unix(&h, sock ? sock : sock_path, &e);
 	if (api && tcp) {
@@ -330,21 +341,22 @@ int main(int argc, char **argv)
 	}
 	if (!api) {
 		pr_err("%s", err_msg(e));
-		usage_stop(&h);
-		reclaim_stop();
-		return 1;
+		goto out;
 	}
 	pr_info("listening on %s", sock ? sock : sock_path);
 	sigwait(&mask, &sig);
 	ws_shutdown(); /* open consoles are told, and end, before their connections go */
+	status = 0;
+out: /* also after a failed start: the sanitizers' leak check holds every exit to account */
 	api_stop(api);
 	api_stop(api_tcp);
 	usage_stop(&h);
 	reclaim_stop();
 	life_fini(&h);
 	store_close(h.store);
+	err_free(&e);
 	free(h.bin_dir);
 	free(h.mktemplate);
 	free(h.mkvmtemplate);
-	return 0;
+	return status;
 }

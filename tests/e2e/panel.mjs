@@ -13,6 +13,8 @@
 //   PANEL_VPS=name (default e2e-<random>)   PANEL_ROOT_PW (the container's root password)
 //   VPS_NODE_MODULES (default .cache/web/node_modules: scripts/web-vendor)
 //   CHROMIUM (default /usr/bin/chromium)
+//   PANEL_API_LOG (a file: every answer of the API the panel got, as JSON, for
+//   test_panel.py to check against docs/openapi.json)
 
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -67,9 +69,26 @@ page.on('console', (m) => {
 });
 page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
 page.on('requestfailed', (r) => log.push(`[requestfailed] ${r.url()} ${r.failure()?.errorText}`));
+const apiAnswers = [];
+page.on('response', (r) => {
+  const u = new URL(r.url());
+  if (!u.pathname.startsWith('/api/v1/')) return;
+  apiAnswers.push((async () => {
+    const a = { method: r.request().method(), path: u.pathname + u.search, status: r.status(),
+                headers: await r.allHeaders(), body: null };
+    try {
+      a.body = await r.text();
+    } catch (e) {
+      a.unread = e.message; // the page went on before the body was read
+    }
+    return a;
+  })());
+});
 
 async function finish(code, msg) {
   fs.writeFileSync(path.join(shots, 'console.log'), log.join('\n') + '\n');
+  if (process.env.PANEL_API_LOG)
+    fs.writeFileSync(process.env.PANEL_API_LOG, JSON.stringify(await Promise.all(apiAnswers)));
   await browser.close().catch(() => {});
   if (code) die(msg);
   console.log(msg);

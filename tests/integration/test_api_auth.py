@@ -336,6 +336,58 @@ def test_csrf(env):
     assert t.api("PATCH", "/vps/a1", {"hostname": "token"})["vps"]["hostname"] == "token"
 
 
+CSRF_OPS = [o for o in SPEC.operations
+            if o.method != "GET" and {"session": [], "csrf": []} in o.op.get("security", [])]
+
+
+def test_spec_csrf_covers_every_write():
+    """Every operation but GET that a session may call needs the token."""
+    writes = [o for o in SPEC.operations if o.method != "GET" and not o.anonymous]
+    assert writes and CSRF_OPS == writes, set(map(str, writes)) ^ set(map(str, CSRF_OPS))
+
+
+@pytest.fixture(scope="module")
+def csrf_real(env):
+    """Path parameters that name things that exist, by collection (a token
+    and an ISO made for it, removed after)."""
+    token = env.token("bob")["id"]
+    env.admin.api("PUT", "/isos/csrf-keep", b"an ISO", expect=201)
+    yield {"vps": "a1", "users": "bob", "plans": "small", "tokens": token, "isos": "csrf-keep"}
+    env.admin.api("DELETE", "/isos/csrf-keep")
+    env.admin.api("DELETE", f"/tokens/{token}")
+
+
+@pytest.mark.parametrize("o", CSRF_OPS, ids=str)
+def test_csrf_every_write(env, csrf_real, o):
+    """An administrator's cookie session without the CSRF token, with a
+    made-up one and with another session's gets 403 `csrf` on every
+    operation but GET the description lists, on things that exist (so a
+    request let through would change them), and nothing changes; the
+    session itself lives on (logout too is refused)."""
+    carol = env.login("carol")
+    path = o.path(**{n: csrf_real.get(o.template.split("/")[1], MISSING)
+                     for n in o.path_params})
+    body = o.body_example()
+    if o.body_type() == "application/octet-stream":
+        body = b"not an ISO"
+
+    def state():
+        vs = env.admin.api("GET", "/vps")
+        for v in vs:
+            for k in ("usage", "stats", "monitor"):
+                v.pop(k, None)
+        return (vs, *(env.admin.api("GET", p) for p in (
+            "/users", "/plans", "/tokens", "/policies", "/isos", "/networks", "/events")))
+
+    before = state()
+    for csrf in (False, "0" * len(carol.csrf), env.bob.csrf):
+        r = carol.request(o.method, path, body, csrf=csrf)
+        assert r.status == 403 and r.code == "csrf", (o, csrf, r)
+    assert state() == before
+    assert carol.api("GET", "/me")["name"] == "carol"
+    carol.logout()
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 def test_tokens(env):

@@ -15,7 +15,7 @@ import warnings
 import pytest
 import websocket
 
-from framework.vpsd import Vpsd, free_port
+from framework.vpsd import Vpsd, check_answer, free_port
 
 with warnings.catch_warnings():  # libcrypt's crypt(3), to check a SHA-512 hash
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -41,7 +41,8 @@ def vpsd():
 
 
 class Tcp:
-    """A client over TCP with a bearer token (no cookie, no CSRF)."""
+    """A client over TCP with a bearer token (no cookie, no CSRF); every
+    answer checked against docs/openapi.json."""
 
     def __init__(self, port, token, tls=None):
         self.port, self.token, self.tls = port, token, tls
@@ -60,9 +61,11 @@ class Tcp:
         c.request(method, "/api/v1" + path, body=data, headers=hdr)
         r = c.getresponse()
         text = r.read().decode()
-        headers = dict(r.getheaders())
+        headers = r.headers
         c.close()
-        return r.status, (json.loads(text) if text else None), headers
+        j = json.loads(text) if text else None
+        check_answer(method, "/api/v1" + path, r.status, headers, j)
+        return r.status, j, headers
 
     def api(self, method, path, body=None, expect=200):
         status, j, _ = self.request(method, path, body)

@@ -9,6 +9,7 @@ after each."""
 import base64
 import hashlib
 import http.client
+import json
 import os
 import random
 import socket
@@ -17,7 +18,7 @@ import time
 
 import pytest
 
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, check_answer, free_port
 
 websocket = pytest.importorskip("websocket", reason="python3-websocket is not installed")
 
@@ -173,6 +174,11 @@ def handshake(d, path, **headers):
     r = c.getresponse()
     body = r.read() if r.status != 101 else b""
     c.close()
+    try:
+        j = json.loads(body) if body else None
+    except ValueError:
+        j = body.decode(errors="replace")
+    check_answer("GET", path, r.status, r.headers, j)
     return r.status, body
 
 

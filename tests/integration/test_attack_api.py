@@ -19,7 +19,7 @@ import http.client
 import pytest
 
 from framework.openapi import start_vpsd, tcp, unix
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, check_answer, free_port
 
 pytestmark = pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built")
 
@@ -67,7 +67,8 @@ def env():
 
 
 def raw(d, method, path, body=b"", headers=None, source="127.0.0.1", timeout=60):
-    """One request over TCP from a chosen loopback address: (status, headers, json)."""
+    """One request over TCP from a chosen loopback address: (status, headers, json),
+    the answer checked against docs/openapi.json."""
     c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout,
                                    source_address=(source, 0))
     try:
@@ -78,6 +79,7 @@ def raw(d, method, path, body=b"", headers=None, source="127.0.0.1", timeout=60)
             j = json.loads(text) if text else None
         except json.JSONDecodeError:
             j = text
+        check_answer(method, path, r.status, r.headers, j)
         return r.status, r.headers, j
     finally:
         c.close()
@@ -92,18 +94,18 @@ def test_create_through_an_action_is_refused(env, extra):
     before = env.names()
     body = {"name": "big1", "kind": "ct", "template": "busybox", "ram": "8G", "cpus": 2}
     body.update(extra)
-    r = env.alice.request("POST", "/vps/a1/create", body, validate=False)
+    r = env.alice.request("POST", "/vps/a1/create", body)
     assert r.status == 404, r
     assert env.names() == before
     # not for the administrator either: a VPS is created by POST /vps alone
-    r = env.admin.request("POST", "/vps/a1/create", body, validate=False)
+    r = env.admin.request("POST", "/vps/a1/create", body)
     assert r.status == 404, r
     assert env.names() == before
 
 
 @pytest.mark.parametrize("action", ["suspend", "unsuspend", "plan", "create", "nosuch"])
 def test_customer_actions_are_an_allow_list(env, action):
-    r = env.alice.request("POST", f"/vps/a1/{action}", {"plan": "small"}, validate=False)
+    r = env.alice.request("POST", f"/vps/a1/{action}", {"plan": "small"})
     assert r.status in (403, 404), r
     assert not env.alice.api("GET", "/vps/a1")["suspended"]
 
@@ -260,7 +262,11 @@ def test_failures_per_ipv6_prefix():
             c = http.client.HTTPConnection("::1", port, timeout=60, source_address=(src, 0))
             c.request("POST", "/api/v1/login", json.dumps({"user": user, "password": "x" * 12}),
                       {"Content-Type": "application/json"})
-            return c.getresponse().status
+            r = c.getresponse()
+            text = r.read()
+            check_answer("POST", "/api/v1/login", r.status, r.headers,
+                         json.loads(text) if text else None)
+            return r.status
 
         assert [login6(a) for a in addrs[:5]] == [401] * 5
         assert login6(addrs[5]) == 429

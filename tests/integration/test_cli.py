@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from framework.ct import BUILD, ct_enforces
-from framework.vpsd import VPSD, Vpsd
+from framework.vpsd import VPSD, Vpsd, raise_spec_errors
 
 VPS = BUILD / "src" / "cli" / "vps"
 NOWHERE = "/nonexistent/vpsd.sock"  # usage errors must come before any connect
@@ -30,10 +30,14 @@ def cli():
 
 
 def vps(*args, sock=NOWHERE, stdin=None, timeout=300):
+    """Run the CLI; every answer it got from a vpsd behind a CheckingProxy
+    (vpsd.cli_sock) must be one docs/openapi.json allows."""
     env = dict(os.environ, VPS_SOCKET=str(sock))
-    return subprocess.run([str(VPS), *args], capture_output=True, text=True, env=env,
-                          input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-                          timeout=timeout)
+    r = subprocess.run([str(VPS), *args], capture_output=True, text=True, env=env,
+                       input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
+                       timeout=timeout)
+    raise_spec_errors()
+    return r
 
 
 def ok(*args, sock):
@@ -155,6 +159,7 @@ def vpsd(cli):
     if not VPSD.exists():
         pytest.fail(f"{VPSD} is not built: ninja -C $VPS_BUILD")
     d = Vpsd().start()
+    d.cli_sock = d.checked().sock  # the CLI's answers checked against the description
     yield d
     d.cleanup()
 
@@ -164,11 +169,11 @@ def name(vpsd):
     """A fresh VPS name, destroyed after the test whatever it left."""
     n = "cli-" + uuid.uuid4().hex[:6]
     yield n
-    vps("destroy", n, sock=vpsd.sock)
+    vps("destroy", n, sock=vpsd.cli_sock)
 
 
 def test_lifecycle(vpsd, name, tmp_path):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
     io = ct_enforces("io_weight")
@@ -230,7 +235,7 @@ def test_lifecycle(vpsd, name, tmp_path):
 
 
 def test_daemon_errors(vpsd, name):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     ok("create", name, "--kind", "ct", "--template", "busybox", "--ram", "128M", "--disk", "64M",
        sock=s)
     msg = failed("create", name, "--kind", "ct", "--template", "busybox", sock=s)
@@ -251,7 +256,7 @@ def test_daemon_errors(vpsd, name):
 
 
 def test_host_templates_plans(vpsd):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     host = json.loads(ok("host", "--format", "json", sock=s))
     assert host["memory"]["physical"] > 0
     assert "PHYSICAL" in ok("host", sock=s)

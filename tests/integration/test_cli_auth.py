@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, check_answer, free_port, raise_spec_errors
 from test_cli import NOWHERE, VPS, cli, vps  # noqa: F401 (cli: a fixture)
 
 PW = "correct horse battery\n"
@@ -177,6 +177,8 @@ def vpsd(cli):
     port = free_port()
     d = Vpsd().start(extra=("--tcp", f"127.0.0.1:{port}"))
     d.port, d.url = port, f"http://127.0.0.1:{port}"
+    # the CLI speaks through proxies that check its answers against the description
+    d.cli_sock, d.cli_url = d.checked().sock, d.checked(tcp=True).url
     yield d
     d.cleanup()
 
@@ -197,8 +199,9 @@ def login(vpsd, user, password):
     c.request("POST", "/api/v1/login", body=json.dumps({"user": user, "password": password}),
               headers={"Content-Type": "application/json"})
     r = c.getresponse()
-    r.read()
+    text = r.read().decode()
     c.close()
+    check_answer("POST", "/api/v1/login", r.status, r.headers, json.loads(text) if text else None)
     return r.status
 
 
@@ -206,17 +209,17 @@ def login(vpsd, user, password):
 def user(vpsd):
     """A fresh customer, removed after the test (with any VPS it was given)."""
     n = uniq("u")
-    assert run("user", "add", n, "--role", "customer", sock=vpsd.sock, stdin=PW) == \
+    assert run("user", "add", n, "--role", "customer", sock=vpsd.cli_sock, stdin=PW) == \
         f"created user {n} (customer)\n"
     yield n
     for v in vpsd.api("GET", "/vps"):
         if v.get("owner") == n:
             vpsd.request("DELETE", f"/api/v1/vps/{v['name']}")
-    vps("user", "rm", n, sock=vpsd.sock)
+    vps("user", "rm", n, sock=vpsd.cli_sock)
 
 
 def test_users(vpsd, user):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     admin = uniq("a")
     run("user", "add", admin, "--role", "admin", "--password-stdin", sock=s, stdin=PW)
     table = run("user", "list", sock=s).splitlines()
@@ -249,7 +252,7 @@ def test_users(vpsd, user):
 
 
 def test_user_owning_a_vps_is_kept(vpsd, user):
-    s, name = vpsd.sock, uniq("own-")
+    s, name = vpsd.cli_sock, uniq("own-")
     run("create", name, "--kind", "ct", "--template", "busybox", "--ram", "128M", "--disk", "64M",
         "--owner", user, sock=s)
     r = vps("user", "rm", user, sock=s)
@@ -258,7 +261,7 @@ def test_user_owning_a_vps_is_kept(vpsd, user):
 
 
 def test_tokens(vpsd, user):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     r = vps("token", "create", "ci", "--expires", "30d", "--user", user, "--source",
             "127.0.0.1", "--source", "::1/128", sock=s)
     assert r.returncode == 0, r
@@ -297,7 +300,7 @@ def test_tokens(vpsd, user):
 
 
 def test_over_tcp_with_a_token(vpsd, user):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     admin = uniq("a")
     run("user", "add", admin, "--role", "admin", sock=s, stdin=PW)
     tok = {u: run("token", "create", "cli", "--expires", "1h", "--user", u, sock=s).strip()
@@ -308,8 +311,10 @@ def test_over_tcp_with_a_token(vpsd, user):
         env.pop("VPS_TOKEN", None)
         if token:
             env["VPS_TOKEN"] = token
-        return subprocess.run([str(VPS), "--url", vpsd.url, *args], capture_output=True,
-                              text=True, env=env, input=stdin or "", timeout=60)
+        r = subprocess.run([str(VPS), "--url", vpsd.cli_url, *args], capture_output=True,
+                           text=True, env=env, input=stdin or "", timeout=60)
+        raise_spec_errors()
+        return r
 
     r = tcp("user", "list")
     assert r.returncode == 1 and r.stderr.startswith("vps: error: "), r  # 401
@@ -325,7 +330,7 @@ def test_over_tcp_with_a_token(vpsd, user):
 
 
 def test_audit(vpsd, user):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     table = run("audit", "-n", "3", sock=s).splitlines()
     assert table[0].split() == ["TIME", "USER", "SOURCE", "METHOD", "PATH", "STATUS"]
     assert 1 <= len(table) - 1 <= 3, table
@@ -345,17 +350,17 @@ def test_audit(vpsd, user):
 def ct(vpsd, user):
     n = uniq("cli-")
     run("create", n, "--kind", "ct", "--template", "busybox", "--ram", "128M", "--disk", "64M",
-        "--owner", user, sock=vpsd.sock)
+        "--owner", user, sock=vpsd.cli_sock)
     yield n
-    vps("destroy", n, sock=vpsd.sock)
+    vps("destroy", n, sock=vpsd.cli_sock)
 
 
 def shown(vpsd, name):
-    return json.loads(run("show", name, "--format", "json", sock=vpsd.sock))
+    return json.loads(run("show", name, "--format", "json", sock=vpsd.cli_sock))
 
 
 def test_suspend_unsuspend(vpsd, ct):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     run("start", ct, sock=s)
     assert run("suspend", ct, sock=s) == f"suspended {ct}\n"
     v = shown(vpsd, ct)
@@ -367,13 +372,13 @@ def test_suspend_unsuspend(vpsd, ct):
 
 
 def shadow_root(vpsd, name):
-    r = vps("exec", name, "--", "grep", "^root:", "/etc/shadow", sock=vpsd.sock)
+    r = vps("exec", name, "--", "grep", "^root:", "/etc/shadow", sock=vpsd.cli_sock)
     assert r.returncode == 0, r
     return r.stdout
 
 
 def test_root_password(vpsd, ct):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     run("start", ct, sock=s)
     before = shadow_root(vpsd, ct)
     assert before.startswith("root:"), before
@@ -391,7 +396,7 @@ def test_root_password(vpsd, ct):
 
 
 def test_plan_change(vpsd, ct):
-    s, plan = vpsd.sock, uniq("p-")
+    s, plan = vpsd.cli_sock, uniq("p-")
     run("plan", "create", plan, "--ram", "256M", "--disk", "128M", "--cpus", "1", sock=s)
     assert run("set", ct, "--plan", plan, sock=s) == f"updated {ct} (plan {plan})\n"
     v = shown(vpsd, ct)
@@ -403,7 +408,7 @@ def test_plan_change(vpsd, ct):
 
 
 def test_operation(vpsd, ct):
-    s = vpsd.sock
+    s = vpsd.cli_sock
     status, reply = vpsd.request("POST", f"/api/v1/vps/{ct}/start?async=1")
     assert status == 202, reply
     oid = str(reply["operation"]["id"])

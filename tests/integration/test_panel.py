@@ -13,7 +13,9 @@ Needs scripts/web-vendor (scripts/test runs it), node and Chromium
 (scripts/lib.sh installs them). Run as root:
 /usr/bin/python3 -m pytest -q -p no:cacheprovider test_panel.py"""
 
+import email.message
 import http.client
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from framework import artefacts
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, check_answer, free_port
 
 TOP = Path(__file__).resolve().parents[2]
 WEB = TOP / "web"
@@ -161,8 +163,9 @@ def test_panel_e2e(panel):
     shots = Path(os.environ.get("VPS_PANEL_SHOTS", artefacts.build_dir() / "panel-screenshots"))
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
+    answers = shots / "api-answers.json"
     env = dict(os.environ, PANEL_CUSTOMER=":".join(CUSTOMER), PANEL_ADMIN=":".join(ADMIN),
-               PANEL_PLAN=PLAN, PANEL_VPS="e2e-panel")
+               PANEL_PLAN=PLAN, PANEL_VPS="e2e-panel", PANEL_API_LOG=str(answers))
     r = subprocess.run([node, str(E2E), f"http://127.0.0.1:{panel.port}/", str(shots)],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, (
@@ -170,3 +173,16 @@ def test_panel_e2e(panel):
         f"{r.stdout}{r.stderr}\n--- vpsd log (end) ---\n"
         + "\n".join(panel.log.read_text(errors="replace").splitlines()[-30:]))
     assert "steps passed" in r.stdout, r.stdout
+    # every answer the panel got, checked against the description as the tests' own are
+    got = json.loads(answers.read_text())
+    assert any(a["path"] == "/api/v1/login" for a in got), got
+    for a in got:
+        headers = email.message.Message()  # case-insensitive, as http.client's
+        for k, v in a["headers"].items():
+            headers[k] = v
+        assert "unread" not in a, a
+        try:
+            body = json.loads(a["body"]) if a["body"] else None
+        except ValueError:
+            body = a["body"]
+        check_answer(a["method"], a["path"], a["status"], headers, body)

@@ -34,7 +34,7 @@ from framework.console import Console
 from framework.ct import BUILD
 from framework.jail import SIGSYS, assert_jailed, kill_with_foreign_syscall
 from framework.retry import retry
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, free_port, raise_spec_errors
 
 VPS = BUILD / "src" / "cli" / "vps"
 MKVMTEMPLATE = artefacts.TOP / "src" / "host" / "templates" / "mkvmtemplate"
@@ -67,8 +67,11 @@ def daemon():
 
 
 def vps(d, *args, timeout=600):
+    """The CLI, through a proxy that checks its answers against the description."""
     r = subprocess.run([str(VPS), *args], capture_output=True, text=True, timeout=timeout,
-                       env=dict(os.environ, VPS_SOCKET=str(d.sock)), stdin=subprocess.DEVNULL)
+                       env=dict(os.environ, VPS_SOCKET=str(d.checked().sock)),
+                       stdin=subprocess.DEVNULL)
+    raise_spec_errors()
     assert r.returncode == 0, r
     return r.stdout
 

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """A private vpsd for a test: its own data and run directories, its socket,
-an HTTP client over that unix socket, and a clean-up that destroys every VPS
-it made (so no container, mount or loop device outlives the test)."""
+an HTTP client over that unix socket that checks every answer against
+docs/openapi.json (framework/openapi.py; validate=False on the one call
+that sends what the description does not allow), and a clean-up that
+destroys every VPS it made (so no container, mount or loop device outlives
+the test)."""
 
 import http.client
 import json
@@ -9,10 +12,14 @@ import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .ct import BUILD
 
@@ -26,6 +33,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def check_answer(method, path, status, headers, body):
+    """Raise openapi.SpecError unless docs/openapi.json allows this answer
+    (body: parsed JSON, a str that is not JSON, or None). Paths outside
+    /api/v1 (the panel's files) are not the API's."""
+    from .openapi import spec  # openapi imports this module
+
+    if urlsplit(path).path.startswith("/api/v1/"):
+        spec().check(method, path, status, headers, body)
+
+
 class _UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path, timeout=120):
         super().__init__("localhost", timeout=timeout)
@@ -35,6 +52,104 @@ class _UnixHTTP(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(str(self.path))
+
+
+class _Forward(BaseHTTPRequestHandler):
+    """One request to vpsd and back, its answer checked on the way."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                data += self.rfile.read(n)
+                self.rfile.readline()
+                if n == 0:
+                    return data
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else None
+
+    def _any(self):
+        proxy = self.server.proxy
+        body = self._body()
+        hop = ("connection", "keep-alive", "expect", "transfer-encoding", "content-length")
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+        c = proxy.connect()
+        c.request(self.command, self.path, body=body, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            j = json.loads(data) if data else None
+        except ValueError:
+            j = data.decode(errors="replace")
+        try:
+            check_answer(self.command, self.path, r.status, r.headers, j)
+        except AssertionError as e:
+            proxy.errors.append(e)
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in hop + ("date", "server"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class CheckingProxy:
+    """What the CLI speaks to in the tests: a unix socket (or a TCP port)
+    that passes every request on to vpsd and checks every answer against
+    docs/openapi.json, so the C client's conversations are checked as the
+    Python clients' are. raise_errors() raises the first answer the
+    description does not allow (vps() in the CLI tests calls it after each
+    command)."""
+
+    def __init__(self, d, tcp=False):
+        self.d, self.tcp, self.errors = d, tcp, []
+        if tcp:
+            self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Forward)
+            self.server.daemon_threads = True
+            self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        else:
+            self.sock = d.base / "checked.sock"
+            self.server = _UnixServer(str(self.sock), _Forward)
+        self.server.proxy = self
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connect(self):
+        if self.tcp:
+            return http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=300)
+        return _UnixHTTP(self.d.sock, timeout=300)
+
+    def raise_errors(self):
+        errors, self.errors = self.errors, []
+        if errors:
+            raise errors[0]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+PROXIES = []
+
+
+def raise_spec_errors():
+    """Raise the first answer any CheckingProxy saw that the description does not allow."""
+    for p in PROXIES:
+        p.raise_errors()
 
 
 class Vpsd:
@@ -47,6 +162,15 @@ class Vpsd:
         self.sock = self.run / "vpsd.sock"
         self.log = self.base / "vpsd.log"
         self.proc = None
+        self.proxies = {}
+
+    def checked(self, tcp=False):
+        """A CheckingProxy in front of this vpsd's socket (tcp=True: its TCP
+        port, self.port): give its .sock or .url to the CLI."""
+        if tcp not in self.proxies:
+            self.proxies[tcp] = CheckingProxy(self, tcp)
+            PROXIES.append(self.proxies[tcp])
+        return self.proxies[tcp]
 
     def start(self, timeout=10, extra=(), env=None, wait=True):
         """ENV: more environment for the daemon (VPS_TEST_PAUSE, docs/vpsd.md);
@@ -85,7 +209,10 @@ class Vpsd:
                 self.proc.wait()
             self.proc = None
 
-    def request(self, method, path, body=None, timeout=300):
+    def request(self, method, path, body=None, timeout=300, validate=True):
+        """(status, body) of one request over the unix socket, the answer
+        checked against docs/openapi.json unless validate=False (only for a
+        request the description does not allow: a malformed body)."""
         c = _UnixHTTP(self.sock, timeout=timeout)
         data = None if body is None else (body if isinstance(body, (bytes, str))
                                           else json.dumps(body))
@@ -95,9 +222,12 @@ class Vpsd:
         text = r.read().decode()
         c.close()
         try:
-            return r.status, json.loads(text) if text else None
+            j = json.loads(text) if text else None
         except json.JSONDecodeError:
-            return r.status, text
+            j = text
+        if validate:
+            check_answer(method, path, r.status, r.headers, j)
+        return r.status, j
 
     def api(self, method, path, body=None, expect=200, **kw):
         status, j = self.request(method, "/api/v1" + path, body, **kw)
@@ -106,16 +236,30 @@ class Vpsd:
 
     def cleanup(self):
         """Destroy every VPS (with a fresh vpsd if this one is gone), stop
-        the daemon, remove the directories."""
+        the daemon, remove the directories. Answers the description does not
+        allow are raised once everything is cleaned up."""
+        wrong = []
         try:
             if not self.proc and self.data.exists():
                 self.start()
             if self.proc:
-                for v in self.api("GET", "/vps"):
-                    self.request("DELETE", f"/api/v1/vps/{v['name']}")
-        except (AssertionError, OSError):
+                try:
+                    vs = self.api("GET", "/vps")
+                except AssertionError as e:  # an answer the description does not allow
+                    wrong.append(e)
+                    vs = self.request("GET", "/api/v1/vps", validate=False)[1]
+                for v in vs:
+                    try:
+                        self.request("DELETE", f"/api/v1/vps/{v['name']}")
+                    except AssertionError as e:
+                        wrong.append(e)
+        except (AssertionError, OSError, TypeError):
             pass
         self.stop()
+        for p in self.proxies.values():
+            p.stop()
+            PROXIES.remove(p)
+            wrong += p.errors
         # keepers of VPSes a failed test left behind
         for pidfile in self.run.glob("vps/*/keeper.pid"):
             try:
@@ -123,3 +267,5 @@ class Vpsd:
             except (ValueError, OSError):
                 pass
         shutil.rmtree(self.base, ignore_errors=True)
+        if wrong:
+            raise wrong[0]

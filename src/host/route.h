@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The API's routes (routes.c): one table of method, path, who may call it
+ * and handler, which the dispatcher walks and `vpsd --routes` prints, so
+ * the tests can hold it against docs/openapi.json both ways. The
+ * connection (api.c) finds the route before it reads the body (who asks
+ * depends on it, and an ISO upload streams), then calls it.
+ *
+ * Also here: the answer helpers api.c gives its handlers.
+ */
+#ifndef VPS_HOST_ROUTE_H
+#define VPS_HOST_ROUTE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "common/err.h"
+#include "host/auth.h"
+#include "host/host.h"
+
+#define ROUTE_PREFIX "/api/v1"
+#define ROUTE_ARG_MAX 255 /* a path parameter: one segment */
+
+/* Who may call a route. */
+enum route_who {
+	ROUTE_ANYONE, /* no authentication: logging in, the API description */
+	ROUTE_USER, /* any user; a VPS in the path must be theirs (ROUTE_VPS) */
+	ROUTE_ADMIN, /* the provider's administrators */
+	ROUTE_HOST, /* the host's own administrator: the unix socket's caller */
+};
+
+#define ROUTE_TCP (1u << 0) /* served over TCP only (sessions: login, logout) */
+#define ROUTE_VPS (1u << 1) /* the path parameter names a VPS the caller must see */
+#define ROUTE_STREAM (1u << 2) /* the body streams to a file in api.c (an ISO upload) */
+
+struct call;
+typedef enum MHD_Result route_fn(struct call *x);
+
+struct route {
+	const char *method;
+	const char *path; /* under ROUTE_PREFIX; `{x}` stands for one path segment */
+	enum route_who who;
+	unsigned int flags;
+	route_fn *fn; /* NULL for ROUTE_STREAM: api.c answers it */
+	const char *action; /* the VPS action a shared handler runs */
+};
+
+/* What the table says of a request's method and path. */
+struct route_match {
+	const struct route *rt; /* NULL: no route for this method and path */
+	bool path_known; /* some route has this path (another method: 405) */
+	bool anyone; /* a route of this path needs no authentication */
+	bool admin_only; /* every route of this path is the administrators' */
+	char allow[64]; /* the methods of this path, for 405's `Allow` */
+	char arg[ROUTE_ARG_MAX + 1]; /* the path parameter's value */
+};
+
+/* One request, as the handlers see it. */
+struct call {
+	struct host *h;
+	struct MHD_Connection *c;
+	const struct principal *p;
+	json_t *body; /* an object (empty without a body) */
+	const char *arg; /* the path parameter */
+	const struct route *rt;
+	bool tls; /* the connection is HTTPS (the session cookie is Secure) */
+};
+
+/* The route for a method and a URL (local: the unix socket, where ROUTE_TCP routes are not). */
+void route_match(const char *method, const char *url, bool local, struct route_match *m);
+/* Answer a request whose caller is authenticated (or needs not be). */
+enum MHD_Result route_call(struct call *x, const struct route_match *m);
+/*
+ * Every route as JSON lines: {"method", "path", "who"}, with "transport": "tcp"
+ * for ROUTE_TCP and "vps": true for ROUTE_VPS; 0 or -errno.
+ */
+int routes_print(FILE *f, struct err **err);
+
+/* api.c: the answers. */
+extern __thread unsigned int last_status; /* the status answered, for the audit log */
+enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
+			  const char *value);
+enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j);
+enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg);
+enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e);
+json_t *err_json(int r, struct err **e, unsigned int *status);
+enum MHD_Result forbidden(struct MHD_Connection *c);
+/* api.c: sessions, ISOs. */
+route_fn api_login, api_logout, api_isos_get, api_iso_delete;
+
+#endif
