@@ -126,15 +126,25 @@ def loop_backing(img):
     return out.strip()
 
 
-def iso_file(iso, name):
+def iso_file(iso, name, tmp):
     """A file of an ISO 9660 image, read in user space (xorriso, no mount)."""
-    r = subprocess.run(["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract",
-                        f"/{name}", "/dev/stdout"], capture_output=True, check=True)
-    return r.stdout.decode()
+    out = tmp / f"extracted-{name}"
+    out.unlink(missing_ok=True)
+    subprocess.run(["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", f"/{name}",
+                    str(out)], capture_output=True, check=True)
+    return out.read_text()
+
+
+def seed_of(vdir, tmp):
+    """(user-data, meta-data) of a VPS's seed.iso, each as a dict."""
+    ud = iso_file(vdir / "seed.iso", "user-data", tmp)
+    assert ud.startswith("#cloud-config\n"), ud
+    return json.loads(ud.split("\n", 1)[1]), json.loads(iso_file(vdir / "seed.iso",
+                                                                "meta-data", tmp))
 
 
 def test_password_reset_of_a_stopped_vm_never_mounts_the_guest_disk(vm_template, scratch_dev,
-                                                                    timings):
+                                                                    tmp_path, timings):
     back, dev, major, minor = scratch_dev
     port = free_port()
     d = Vpsd().start(extra=("--tcp", f"127.0.0.1:{port}"))
@@ -194,11 +204,29 @@ def test_password_reset_of_a_stopped_vm_never_mounts_the_guest_disk(vm_template,
         vol = subprocess.run(["blkid", "-o", "export", str(seed)], capture_output=True,
                              text=True, check=True).stdout
         assert "TYPE=iso9660" in vol and "LABEL=cidata" in vol, vol
-        ud = iso_file(seed, "user-data")
-        assert ud.startswith("#cloud-config\n"), ud
-        h = re.search(r"password: '?(\$6\$[^'\s]+)", ud).group(1)
-        assert crypt.crypt(NEW_PASSWORD, h) == h, ud
-        assert re.search(r"^hostname: '?evil'?$", ud, re.M), ud
-        assert "instance-id:" in iso_file(seed, "meta-data")
+        ud, md = seed_of(vdir, tmp_path)
+        root = ud["chpasswd"]["users"]
+        assert [(u["name"], u["type"]) for u in root] == [("root", "hash")], ud
+        h = root[0]["password"]
+        assert h.startswith("$6$") and crypt.crypt(NEW_PASSWORD, h) == h, ud
+        assert (ud["hostname"], ud["fqdn"], ud["manage_etc_hosts"]) == ("evil", "evil", True)
+        assert md["instance-id"].startswith("vps-"), md
+
+        # a second reset is a new instance for cloud-init, which applies it again
+        c.request("POST", "/api/v1/vps/evil/password", body=json.dumps({"password": "again"}),
+                  headers={"Authorization": f"Bearer {token}",
+                           "Content-Type": "application/json"})
+        resp = c.getresponse()
+        body = resp.read().decode()
+        assert resp.status == 200, body
+        ud2, md2 = seed_of(vdir, tmp_path)
+        assert md2["instance-id"] != md["instance-id"], (md, md2)
+        h2 = ud2["chpasswd"]["users"][0]["password"]
+        assert crypt.crypt("again", h2) == h2, ud2
+        assert back.read_bytes() == PATTERN and mount_count(disk) == mounts_before
+
+        # destroy leaves no seed behind
+        d.api("DELETE", "/vps/evil")
+        assert not vdir.exists()
     finally:
         d.cleanup()
