@@ -6,8 +6,11 @@
  *
  * The VPS's directory holds, from create on:
  *   disk.img        the root disk: a sparse copy of the template's
- *                   rootfs.img grown to the plan's disk, with the hostname,
- *                   root password and SSH keys written in (vmdisk.c)
+ *                   rootfs.img grown to the plan's disk; the host never
+ *                   mounts it nor writes into its filesystem
+ *   seed.iso        the cloud-init NoCloud seed (vmdisk.c, 0600): hostname,
+ *                   root password hash, SSH keys, nameservers; written at
+ *                   create and at a password reset, attached read-only
  *   swap.img        a sparse swap disk (mkswap -L vps-swap) when the plan
  *                   has swap; the template's vps-swap.service turns it on
  *   vmlinuz, initrd.img   the template's kernel, copied so the VM does not
@@ -23,7 +26,7 @@
  * monitor opens it by name, with the VPS's MAC on its virtio-net; the
  * guest's IPv4 address and gateway come on the kernel command line
  * (`vps.ip=ADDR/LEN,GW`, the template's vps-net.service), its nameservers
- * in /etc/resolv.conf written at create.
+ * in the seed (cloud-init writes /etc/resolv.conf).
  *
  * Templates come from src/host/templates/mkvmtemplate, which prints a
  * directory holding vmlinuz, initrd.img and rootfs.img.
@@ -222,7 +225,7 @@ static char *vm_resolv(struct host *h, const struct vps *v)
 		json_decref(net);
 		return NULL;
 	}
-	fputs("# written by vpsd at create (the host's nameservers)\n", f);
+	fputs("# from the vps seed (the host's nameservers at create or password reset)\n", f);
 	json_array_foreach(ns, i, x)
 	{
 		fprintf(f, "nameserver %s\n", json_string_value(x));
@@ -253,14 +256,18 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 	_cleanup_free_ char *console = host_vps_run(h, v->name, "console.sock");
 	_cleanup_free_ char *control = host_vps_run(h, v->name, "control.sock");
 	_cleanup_free_ char *serial = NULL, *cmdline = vm_cmdline(h, v);
+	_cleanup_free_ char *seed = vm_file(h, v, "seed.iso");
 	json_t *disks, *j, *net;
 
-	if (!kernel || !initrd || !disk || !swap || !console || !control || !cmdline ||
+	if (!kernel || !initrd || !disk || !swap || !seed || !console || !control || !cmdline ||
 	    asprintf(&serial, "socket:%s", console) < 0)
 		return NULL;
 	disks = json_pack("[{s:s, s:s}]", "path", disk, "id", "root");
 	if (disks && v->swap)
 		json_array_append_new(disks, json_pack("{s:s, s:s}", "path", swap, "id", "swap"));
+	if (disks && access(seed, F_OK) == 0) /* a VM made before seeds has none */
+		json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", seed, "id",
+						       "cidata", "readonly", 1));
 	j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel, "initrd",
 		      initrd, "cmdline", cmdline, "memory", (json_int_t)v->ram, "cpus", vm_cpus(v),
 		      "disk", disks, "serial", serial, "control", control);
@@ -296,21 +303,6 @@ static int write_vm_json(struct host *h, const struct vps *v, struct err **err)
 }
 
 /*
- * The disk mounted on the host at DIR/.mnt by a create or password reset
- * that a kill -9 of vpsd cut short: unmounted (its loop device goes with
- * it, autoclear) before anything else uses the disk.
- */
-static void drop_stale_mount(struct host *h, const struct vps *v)
-{
-	_cleanup_free_ char *mnt = vm_file(h, v, ".mnt");
-
-	if (mnt && access(mnt, F_OK) == 0) {
-		ct_disk_umount(mnt, NULL);
-		rmdir(mnt);
-	}
-}
-
-/*
  * Bring the disks to the plan before a start: the root disk grows offline
  * (never shrinks), the swap disk is made again at its new size.
  */
@@ -322,7 +314,6 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 
 	if (!disk || !swap)
 		return err_make(err, ENOMEM, "disks");
-	drop_stale_mount(h, v); /* never boot a disk the host has mounted */
 	if (stat(disk, &st) < 0)
 		return err_make(err, errno, "stat `%s`", disk);
 	if ((uint64_t)st.st_size < v->disk && !strcmp(v->boot, "linux") &&
@@ -409,7 +400,11 @@ static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz", "i
 
 static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 {
-	drop_stale_mount(h, v);
+	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
+
+	if (!dir)
+		return err_make(err, ENOMEM, "destroy");
+	vmdisk_seed_remove(dir);
 	for (size_t i = 0; vm_files[i]; i++) {
 		_cleanup_free_ char *p = vm_file(h, v, vm_files[i]);
 
@@ -424,11 +419,11 @@ static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 static int vm_create(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
 	_cleanup_free_ char *tdir = NULL, *src = NULL, *disk = vm_file(h, v, "disk.img");
-	_cleanup_free_ char *mnt = NULL, *resolv = vm_resolv(h, v);
+	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL), *resolv = vm_resolv(h, v);
 	struct stat st;
 	int r;
 
-	if (!disk)
+	if (!disk || !dir)
 		return err_make(err, ENOMEM, "create");
 	if (!strcmp(v->boot, "firmware")) {
 		/* an empty disk for the installer on the ISO */
@@ -469,9 +464,7 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 		goto fail;
 	}
 	testpoint("vm-disk-copied", v->name);
-	mnt = vm_file(h, v, ".mnt");
-	r = mnt ? vmdisk_inject(disk, mnt, v, password, resolv, err) :
-		  err_make(err, ENOMEM, "mount");
+	r = vmdisk_seed(dir, v, password, resolv, err);
 	if (r < 0)
 		goto fail;
 disks:
@@ -580,7 +573,7 @@ static char *find_in_path(const char *prog)
 }
 
 /* The descriptors the keeper opens for QEMU (keeper.c, pass_fds). */
-enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO };
+enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO, QEMU_FD_SEED };
 
 static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
@@ -589,11 +582,12 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	const char *env = getenv("VPS_QEMU");
 	const char *name = env && *env ? env : "qemu-system-x86_64";
 	_cleanup_free_ char *bin = find_in_path(name), *cmdline = vm_cmdline(h, v), *jail = NULL;
+	_cleanup_free_ char *seed = vm_file(h, v, "seed.iso");
 	json_t *net;
 	struct argv a = { 0 };
 	int r = 0;
 
-	if (!dir || !run || !cmdline)
+	if (!dir || !run || !cmdline || !seed)
 		return err_make(err, ENOMEM, "monitor argv"), NULL;
 	if (!bin) {
 		err_make(err, ENOENT, "no `%s` on this host (Debian: qemu-system-x86)", name);
@@ -670,6 +664,12 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 		push(&a, "fd=%d,set=2,opaque=rw:%s/swap.img", QEMU_FD_SWAP, dir);
 		push(&a, "-drive");
 		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap,auto-read-only=off");
+	}
+	if (access(seed, F_OK) == 0) { /* a VM made before seeds has none */
+		push(&a, "-add-fd");
+		push(&a, "fd=%d,set=4,opaque=ro:%s", QEMU_FD_SEED, seed);
+		push(&a, "-drive");
+		push(&a, "file=/dev/fdset/4,if=virtio,format=raw,readonly=on");
 	}
 	if (!strcmp(v->boot, "linux")) {
 		push(&a, "-kernel");
@@ -891,11 +891,14 @@ static int qemu_reclaim(struct host *h, const struct vps *v, uint64_t target, st
 	return 0;
 }
 
-/* On the stopped VM's disk (the same injection as at create). */
+/*
+ * A new seed for the stopped VM (as at create, with the settings of now): its
+ * instance-id changes, so cloud-init applies it at the next boot. The disk
+ * is not touched.
+ */
 static int vm_password(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
-	_cleanup_free_ char *disk = vm_file(h, v, "disk.img"), *mnt = vm_file(h, v, ".mnt");
-	_cleanup_free_ char *resolv = vm_resolv(h, v);
+	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL), *resolv = vm_resolv(h, v);
 
 	if (strcmp(v->state, "stopped"))
 		return err_make(err, EBUSY,
@@ -906,10 +909,9 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 			err, EINVAL,
 			"`%s` boots its own system from firmware; reset the password inside",
 			v->name);
-	if (!disk || !mnt)
+	if (!dir)
 		return err_make(err, ENOMEM, "password");
-	drop_stale_mount(h, v); /* a reset cut short: its mount point is in the way */
-	return vmdisk_inject(disk, mnt, v, password, resolv, err);
+	return vmdisk_seed(dir, v, password, resolv, err);
 }
 
 const struct kind_ops kind_vm_vmm = {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * A VM's disk images, for the `vm` kind (kind_vm.c): the sparse copy of a
- * template's rootfs.img, the VPS's identity (hostname, root password, SSH
- * keys) written into the copy through a loop mount, and the swap disk.
- * Files inside the guest's filesystem are opened with open_untrusted()
- * (common/util.h): no symlink followed, regular files only, so neither a
- * hostile link nor a device node in a disk can point the writes at the host.
+ * template's rootfs.img, the swap disk, and the cloud-init NoCloud seed
+ * that carries the VPS's identity (hostname, root password hash, SSH keys,
+ * nameservers) to the guest: an ISO 9660 image labelled cidata, built here
+ * in user space with xorriso and attached read-only. The host never mounts,
+ * parses or writes the guest's own filesystem: the customer is root in it
+ * (docs/security.md, "VM first-boot configuration").
  */
 #include <crypt.h>
 #include <errno.h>
@@ -19,14 +20,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <sodium.h>
+
 #include "common/cleanup.h"
 #include "common/testpoint.h"
 #include "common/util.h"
-#include "ct/disk.h"
-#include "ct/passwd.h"
 #include "host/vmdisk.h"
 
-/* Run argv (execvp) with stdin/stdout on /dev/null and stderr captured. */
+/* Run argv (execvp) with stdin/stdout on /dev/null, stderr captured, umask 077. */
 static int run_quiet(const char *const *argv, struct err **err)
 {
 	int p[2], st;
@@ -49,6 +51,7 @@ static int run_quiet(const char *const *argv, struct err **err)
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(p[1], 2);
+		umask(077);
 		execvp(argv[0], (char *const *)argv);
 		dprintf(2, "exec: %s", strerror(errno));
 		_exit(127);
@@ -145,113 +148,160 @@ fail:
 	return -EIO;
 }
 
-/* --- files inside the guest's disk -------------------------------------- */
+/* --- the NoCloud seed ------------------------------------------------------ */
 
-/* The guest's own files: no link followed, regular files only (a device node is never opened). */
-static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
+/* A SHA-512 crypt hash of password (caller frees), or NULL with *err set. */
+static char *hash_password(const char *password, struct err **err)
 {
-	return open_untrusted(rootfd, path, flags, mode, 0);
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	const char *hash;
+	char *out = NULL;
+
+	if (!cd)
+		return err_make(err, ENOMEM, "hash the root password"), NULL;
+	errno = 0;
+	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
+		err_make(err, errno ? errno : EINVAL, "make a password salt");
+	else if (!(hash = crypt_r(password, salt, cd)) || hash[0] == '*')
+		err_make(err, errno ? errno : EINVAL, "hash the root password");
+	else if (!(out = strdup(hash)))
+		err_make(err, ENOMEM, "hash the root password");
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return out;
 }
 
-static int put_file(int rootfd, const char *path, const char *text, mode_t mode, struct err **err)
+/*
+ * The seed's user-data: #cloud-config, then one JSON document (YAML 1.1
+ * reads JSON, and jansson's escaping leaves no quoting to get wrong with a
+ * hostname or a key the customer chose). Caller frees.
+ */
+static char *user_data(const struct vps *v, const char *hash, const char *resolv)
 {
-	_cleanup_close_ int fd = open_in_root(rootfd, path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	const char *name = v->hostname && *v->hostname ? v->hostname : v->name;
+	json_t *keys = json_array(), *j;
+	char *body, *text = NULL;
 
-	if (fd < 0)
-		return err_make(err, errno, "open `%s` in the disk", path);
-	if (write_all(fd, text, strlen(text)) < 0 || fchmod(fd, mode) < 0 || fchown(fd, 0, 0) < 0 ||
-	    fsync(fd) < 0)
-		return err_make(err, errno, "write `%s` in the disk", path);
+	for (unsigned int i = 0; keys && i < v->nr_ssh_keys; i++)
+		json_array_append_new(keys, json_string(v->ssh_keys[i]));
+	/* ssh_pwauth is not set: sshd keeps Debian's default (root by key only) */
+	j = json_pack("{s:s, s:s, s:b, s:o}", "hostname", name, "fqdn", name, "manage_etc_hosts", 1,
+		      "ssh_authorized_keys", keys);
+	if (j && hash) /* NULL: root's password stays as the template has it (none) */
+		json_object_set_new(j, "chpasswd",
+				    json_pack("{s:b, s:[{s:s, s:s, s:s}]}", "expire", 0, "users",
+					      "name", "root", "password", hash, "type", "hash"));
+	if (j && resolv)
+		json_object_set_new(j, "write_files",
+				    json_pack("[{s:s, s:s, s:s, s:s}]", "path", "/etc/resolv.conf",
+					      "content", resolv, "owner", "root:root",
+					      "permissions", "0644"));
+	body = j ? json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (body && asprintf(&text, "#cloud-config\n%s\n", body) < 0)
+		text = NULL;
+	free(body);
+	return text;
+}
+
+/* meta-data: the instance-id is a digest of user-data, so a new one is a new instance. */
+static char *meta_data(const struct vps *v, const char *ud)
+{
+	const char *name = v->hostname && *v->hostname ? v->hostname : v->name;
+	unsigned char d[crypto_hash_sha256_BYTES];
+	char id[4 + 16 + 1] = "vps-", *text;
+	json_t *j;
+
+	crypto_hash_sha256(d, (const unsigned char *)ud, strlen(ud));
+	for (int i = 0; i < 8; i++)
+		snprintf(id + 4 + 2 * i, 3, "%02x", d[i]);
+	j = json_pack("{s:s, s:s}", "instance-id", id, "local-hostname", name);
+	text = j ? json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	return text;
+}
+
+static int put(int dirfd, const char *leaf, const char *text, struct err **err)
+{
+	_cleanup_close_ int fd =
+		openat(dirfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+		return err_make(err, errno, "write the seed's `%s`", leaf);
 	return 0;
 }
 
-/* Replace root's password field in /etc/shadow with a SHA-512 crypt hash. */
-static int set_ssh_keys(int rootfd, const struct vps *v, struct err **err)
+/* Remove DIR/.seed, where a seed is staged (left by a crash, or after a build). */
+static void unstage(const char *dir)
 {
-	_cleanup_close_ int root = open_in_root(rootfd, "/root", O_PATH | O_DIRECTORY, 0);
+	_cleanup_free_ char *stage = NULL;
 	_cleanup_close_ int fd = -1;
 
-	if (root < 0)
-		return err_make(err, errno, "open `/root` in the disk");
-	if (mkdirat(root, ".ssh", 0700) < 0 && errno != EEXIST)
-		return err_make(err, errno, "mkdir `/root/.ssh`");
-	fd = open_in_root(rootfd, "/root/.ssh/authorized_keys", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return err_make(err, errno, "open `/root/.ssh/authorized_keys`");
-	for (unsigned int i = 0; i < v->nr_ssh_keys; i++)
-		if (write_all(fd, v->ssh_keys[i], strlen(v->ssh_keys[i])) < 0 ||
-		    write_all(fd, "\n", 1) < 0)
-			return err_make(err, errno, "write `/root/.ssh/authorized_keys`");
-	if (fchmod(fd, 0600) < 0 || fsync(fd) < 0)
-		return err_make(err, errno, "write `/root/.ssh/authorized_keys`");
-	return 0;
+	if (asprintf(&stage, "%s/.seed", dir) < 0)
+		return;
+	fd = open(stage, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		for (const char *const *f = (const char *const[]){ "user-data", "meta-data", NULL };
+		     *f; f++)
+			unlinkat(fd, *f, 0);
+	rmdir(stage);
 }
 
-/* /etc/resolv.conf, replacing a symlink there (to a resolver the template may not run). */
-static int set_resolv(int rootfd, const char *text, struct err **err)
+int vmdisk_seed(const char *dir, const struct vps *v, const char *password, const char *resolv,
+		struct err **err)
 {
-	_cleanup_close_ int etc = open_in_root(rootfd, "/etc", O_PATH | O_DIRECTORY, 0);
-	struct stat st;
-
-	if (etc < 0)
-		return err_make(err, errno, "open `/etc` in the disk");
-	if (fstatat(etc, "resolv.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode) &&
-	    unlinkat(etc, "resolv.conf", 0) < 0)
-		return err_make(err, errno, "remove `/etc/resolv.conf` in the disk");
-	return put_file(rootfd, "/etc/resolv.conf", text, 0644, err);
-}
-
-/* The VPS's identity, written into its mounted root. */
-static int inject(const char *root, const struct vps *v, const char *password, const char *resolv,
-		  struct err **err)
-{
-	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *hosts = NULL, *hn = NULL;
-	const char *name = v->hostname && *v->hostname ? v->hostname : v->name;
-
-	if (rootfd < 0)
-		return err_make(err, errno, "open `%s`", root);
-	if (asprintf(&hn, "%s\n", name) < 0 ||
-	    asprintf(&hosts,
-		     "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n"
-		     "::1\t\tlocalhost ip6-localhost ip6-loopback\n",
-		     name) < 0)
-		return err_make(err, ENOMEM, "hostname");
-	if (put_file(rootfd, "/etc/hostname", hn, 0644, err) < 0 ||
-	    put_file(rootfd, "/etc/hosts", hosts, 0644, err) < 0)
-		return -EIO;
-	if (password && ct_set_root_password(rootfd, password, err) < 0)
-		return -EIO;
-	if (v->nr_ssh_keys && set_ssh_keys(rootfd, v, err) < 0)
-		return -EIO;
-	if (resolv && set_resolv(rootfd, resolv, err) < 0)
-		return -EIO;
-	return 0;
-}
-
-int vmdisk_inject(const char *img, const char *mnt, const struct vps *v, const char *password,
-		  const char *resolv, struct err **err)
-{
-	_cleanup_free_ char *loop = NULL;
+	_cleanup_free_ char *hash = NULL, *ud = NULL, *md = NULL;
+	_cleanup_free_ char *stage = NULL, *tmp = NULL, *iso = NULL;
+	_cleanup_close_ int sfd = -1, ifd = -1;
 	int r;
 
-	if (mkdir(mnt, 0700) < 0)
-		return err_make(err, errno, "mkdir `%s`", mnt);
-	r = ct_disk_attach(img, false, &loop, err);
+	if (password && !(hash = hash_password(password, err)))
+		return -EINVAL;
+	if (!(ud = user_data(v, hash, resolv)) || !(md = meta_data(v, ud)) ||
+	    asprintf(&stage, "%s/.seed", dir) < 0 || asprintf(&tmp, "%s/seed.iso.tmp", dir) < 0 ||
+	    asprintf(&iso, "%s/seed.iso", dir) < 0)
+		return err_make(err, ENOMEM, "seed");
+	unstage(dir);
+	unlink(tmp);
+	if (mkdir(stage, 0700) < 0 ||
+	    (sfd = open(stage, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return err_make(err, errno, "mkdir `%s`", stage);
+	r = put(sfd, "user-data", ud, err);
+	if (r == 0)
+		r = put(sfd, "meta-data", md, err);
+	if (r == 0)
+		testpoint("vm-seed-staged", v->name);
 	if (r == 0) {
-		r = ct_disk_mount(loop, mnt, false, err);
+		/* ISO 9660 + Joliet + Rock Ridge, volume id cidata: what NoCloud looks for */
+		const char *argv[] = { "xorriso", "-as", "mkisofs", "-quiet", "-V",  "cidata",
+				       "-J",	  "-r",	 "-o",	    tmp,      stage, NULL };
+
+		r = run_quiet(argv, err);
 		if (r < 0)
-			ct_disk_detach(loop, NULL);
+			err_wrap(err, "seed `%s`", iso);
 	}
-	if (r == 0) {
-		r = inject(mnt, v, password, resolv, err);
-		testpoint("vm-disk-mounted", v->name);
-		/* autoclear (armed by ct_disk_mount) frees the loop device */
-		if (ct_disk_umount(mnt, r < 0 ? NULL : err) < 0 && r == 0)
-			r = -EIO;
-	}
-	rmdir(mnt);
+	explicit_bzero(ud, strlen(ud));
+	unstage(dir);
+	if (r == 0 && ((ifd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		       fchmod(ifd, 0600) < 0 || fsync(ifd) < 0 || rename(tmp, iso) < 0))
+		r = err_make(err, errno, "write `%s`", iso);
+	if (r < 0)
+		unlink(tmp);
 	return r;
+}
+
+void vmdisk_seed_remove(const char *dir)
+{
+	static const char *const leaves[] = { "seed.iso", "seed.iso.tmp", NULL };
+
+	unstage(dir);
+	for (size_t i = 0; leaves[i]; i++) {
+		_cleanup_free_ char *p = NULL;
+
+		if (asprintf(&p, "%s/%s", dir, leaves[i]) >= 0)
+			unlink(p);
+	}
 }
 
 /* A sparse swap disk of `size` bytes, labelled for vps-swap.service. */

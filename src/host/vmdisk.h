@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A VM's disk images (vmdisk.c), for the `vm` kind. */
+/* A VM's disk images and its NoCloud seed (vmdisk.c), for the `vm` kind. */
 #ifndef VPS_HOST_VMDISK_H
 #define VPS_HOST_VMDISK_H
 
@@ -11,13 +11,16 @@
 /* Copy src to a new file dst (0600), holes kept (a reflink where it can). */
 int vmdisk_copy(const char *src, const char *dst, struct err **err);
 /*
- * Write the VPS's hostname (/etc/hostname, /etc/hosts), root password
- * (SHA-512 crypt into /etc/shadow; NULL: left as it is) and SSH keys into
- * the ext4 image img, loop-mounted at mnt (made and removed here), and
- * `resolv` as /etc/resolv.conf (NULL: left as it is).
+ * Write DIR/seed.iso (0600), the VPS's cloud-init NoCloud seed: user-data
+ * (#cloud-config: hostname, root's password as a SHA-512 crypt hash, SSH
+ * keys, and `resolv` as /etc/resolv.conf when not NULL) and meta-data (an
+ * instance-id digested from user-data, so a new seed is applied again).
+ * Built in user space, replaced atomically.
  */
-int vmdisk_inject(const char *img, const char *mnt, const struct vps *v, const char *password,
-		  const char *resolv, struct err **err);
+int vmdisk_seed(const char *dir, const struct vps *v, const char *password, const char *resolv,
+		struct err **err);
+/* Remove DIR's seed.iso and whatever a build of it left. */
+void vmdisk_seed_remove(const char *dir);
 /* A sparse swap disk of `size` bytes, labelled vps-swap for the template's vps-swap.service. */
 int vmdisk_swap(const char *path, uint64_t size, struct err **err);
 

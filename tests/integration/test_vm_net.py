@@ -4,8 +4,9 @@ QEMU's software CPU here) on a network the test makes, through a private
 vpsd. One boot:
 
 - at create: the stored MAC and address in vm.json's `net` and `cmdline`
-  (what vps-vmm would get too), the host's nameservers in the disk's
-  /etc/resolv.conf;
+  (what vps-vmm would get too), the host's nameservers in the VM's
+  cloud-init seed (user-data's write_files, read with xorriso), which
+  cloud-init writes to /etc/resolv.conf in the guest;
 - started: the persistent tap vps<id> is a port of the network's bridge,
   its anti-spoofing chain is in the `ports` map, QEMU's virtio-net has the
   stored MAC; in the guest (serial console) the interface has that MAC and
@@ -134,7 +135,12 @@ def test_vm_qemu_on_network(vpsd, net, timings):
     assert cfg["cmdline"].endswith(f" vps.ip={addr}/24,{GW4}"), cfg
     ns = host_nameservers()
     if ns:
-        out = sh("debugfs", "-R", "cat /etc/resolv.conf", str(vdir / "disk.img"))
+        ud = vdir / "user-data"
+        sh("xorriso", "-osirrox", "on", "-indev", str(vdir / "seed.iso"), "-extract",
+           "/user-data", str(ud))
+        cfg = json.loads(ud.read_text().split("\n", 1)[1])
+        ud.unlink()
+        out = {f["path"]: f["content"] for f in cfg["write_files"]}["/etc/resolv.conf"]
         assert all(f"nameserver {a}" in out for a in ns), out
     assert not link_exists(dev)
 

@@ -6,8 +6,10 @@ machine (whose PVM /dev/kvm cannot run a stock kernel) and vps-vmm in the
 nested test host L1 -- and powers off on the ACPI power button, which is
 how the daemon stops a VM gracefully.
 
-The kind itself (src/host/kind_vm.c: disk copy and injection, vm.json, QEMU's
-argv, QMP) is tested through the daemon in test_vpsd_vm.py."""
+The template boots here without a cloud-init seed: cloud-init finds no
+datasource and stays off. The kind itself (src/host/kind_vm.c: disk copy,
+the NoCloud seed, vm.json, QEMU's argv, QMP) is tested through the daemon in
+test_vpsd_vm.py, the seed against a hostile disk in test_attack_vm_disk.py."""
 
 import re
 import shlex
@@ -61,7 +63,7 @@ def test_template_is_built_and_cached(vm_template, timings):
     # the initramfs carries what Debian builds as modules and root needs
     listing = subprocess.run(f"zcat {vm_template}/initrd.img | cpio -t --quiet",
                              shell=True, capture_output=True, text=True, check=True).stdout
-    for ko in ("virtio_pci.ko", "virtio_blk.ko", "ext4.ko", "jbd2.ko", "evdev.ko"):
+    for ko in ("virtio_pci.ko", "virtio_blk.ko", "ext4.ko", "jbd2.ko", "isofs.ko", "evdev.ko"):
         assert f"/{ko}\n" in listing, ko
     blkid = subprocess.run(["blkid", "-o", "export", str(vm_template / "rootfs.img")],
                            capture_output=True, text=True, check=True).stdout

@@ -248,7 +248,7 @@ def test_kill9_at_every_point(vpsd, net, kind, request):
 
     # create: cut short at each point, undone at the next start, made again
     made = {"ct": ["ctm-create-mounted", "ctm-create-unpacked"],  # in vps-ctm create
-            "vm": ["vm-disk-copied", "vm-disk-mounted"]}[kind]
+            "vm": ["vm-disk-copied", "vm-seed-staged"]}[kind]
     for point in ["create-row", *made, "create-made"]:
         p = Paused(d, point, name, "POST", "/api/v1/vps", body)
         assert d.api("GET", f"/vps/{name}")["state"] == "creating", point
@@ -310,16 +310,20 @@ def test_kill9_at_every_point(vpsd, net, kind, request):
     settled(d, name, "stopped")
 
     if kind == "vm":
-        # a password reset mounts the stopped VM's disk on the host: a
-        # vpsd killed there leaves the mount, which the next reset and
-        # the next start must not trip over (QEMU on a mounted ext4)
+        # a password reset stages a new seed beside the old one and renames
+        # it into place (the disk is never mounted): a vpsd killed half way
+        # leaves the old seed whole and a staging directory, which the next
+        # reset and the next start step over
         reset = ("POST", f"/api/v1/vps/{name}/password", {"password": "pw3"})
-        kill_at(d, "vm-disk-mounted", name, *reset)
-        assert [h for h in host_holds(d, name) if h.startswith("mount")], "no mount to leave"
+        seed = (vdir / "seed.iso").read_bytes()
+        kill_at(d, "vm-seed-staged", name, *reset)
+        assert (vdir / ".seed").is_dir() and (vdir / "seed.iso").read_bytes() == seed
+        assert not [h for h in host_holds(d, name) if h.startswith(("mount", "loop"))]
         d.api("POST", f"/vps/{name}/password", {"password": "pw3"})
         settled(d, name, "stopped")
-        kill_at(d, "vm-disk-mounted", name, *reset)
-        d.api("POST", f"/vps/{name}/start")  # with the disk still mounted on the host
+        assert (vdir / "seed.iso").read_bytes() != seed and not (vdir / ".seed").exists()
+        kill_at(d, "vm-seed-staged", name, *reset)
+        d.api("POST", f"/vps/{name}/start")  # with a seed half staged beside it
         settled(d, name, "running")
         d.api("POST", f"/vps/{name}/stop", stop)
         settled(d, name, "stopped")

@@ -4,10 +4,13 @@ VPS_SOCKET on a private vpsd), debian-12 template, a login on the serial
 console (framework/console.py, on the socket the API names):
 
 - vm/qemu on this machine, whose PVM /dev/kvm has no VMX/SVM: QEMU's
-  software CPU. create, start, login and `hostname`, show (monitor, accel),
-  a live balloon `set ram`, a graceful stop (power button, exit 0), start
-  again, restart, a guest `reboot` (QEMU resets in place: same process,
-  still running), stop --force, destroy (no file, process or run dir left).
+  software CPU. create, start, login and `hostname` and the SSH key (set by
+  cloud-init from the read-only NoCloud seed), show (monitor, accel), a live
+  balloon `set ram`, a graceful stop (power button, exit 0), a root password
+  reset while stopped (a new seed) and a login with the new password after
+  the next start, restart, a guest `reboot` (QEMU resets in place: same
+  process, still running), stop --force, destroy (no file, process or run
+  dir left).
 - vm/vmm in the nested test host L1, where KVM is real: a private vpsd
   inside L1, create, start, login, a guest `reboot` (vps-vmm exits 3, the
   keeper starts it again, the daemon records `rebooted`), graceful stop,
@@ -20,6 +23,7 @@ See docs/vpsd.md ("VM kinds"). Run as root:
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -132,19 +136,29 @@ def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings):
     assert (vdir / "disk.img").stat().st_size == 3 << 30
     rundir = d.run / "vps" / "v1"
 
-    def boot(what):
+    def boot(what, password):
         t0 = time.monotonic()
         vps(d, "start", "v1")
         with Console(console_path(d, "v1")) as c:
-            c.login("pw", QEMU_LOGIN_TIMEOUT)
+            c.login(password, QEMU_LOGIN_TIMEOUT)
             timings.append((f"vm/qemu {what}: start to root shell (TCG)",
                             time.monotonic() - t0))
             c.run("hostname; echo END-$((6*7))", "END-42")
             assert "v1\r\nEND-42" in c.tail(), c.tail()
             c.run("cat /root/.ssh/authorized_keys; echo END-$((6*7))", "END-42")
             assert KEY in c.tail(), c.tail()
+            # cloud-init's stages before the getty (local, network), by systemd's clock
+            show = "systemctl show -P ExecMainStartTimestampMonotonic -P " \
+                   "ExecMainExitTimestampMonotonic"
+            c.run(f"echo CI $({show} cloud-init-local) $({show} cloud-init) END; "
+                  "echo END-$((6*7))", "END-42")
+            m = re.search(r"CI (\d+)\s+(\d+) (\d+)\s+(\d+) END", c.tail())
+            assert m, c.tail()
+            us = [int(x) for x in m.groups()]
+            timings.append((f"vm/qemu {what}: cloud-init local + network stages (TCG)",
+                            (us[1] - us[0] + us[3] - us[2]) / 1e6))
 
-    boot("first boot")
+    boot("first boot", "pw")
     v = show(d, "v1")
     assert v["state"] == "running", v
     assert v["monitor"] == {"state": "running", "accel": "tcg"}, v
@@ -172,17 +186,22 @@ def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings):
     assert v["state"] == "stopped" and v["last_exit"] == 0, v
     assert "stopped" in events(d, "v1")
 
-    boot("second start")
+    # a password reset of the stopped VM: a new seed, applied at the next boot
+    seed = (vdir / "seed.iso").read_bytes()
+    d.api("POST", "/vps/v1/password", {"password": "pw2"})
+    new_seed = (vdir / "seed.iso").read_bytes()
+    assert new_seed != seed and b"pw2" not in new_seed
+    boot("second start, new password", "pw2")
     t0 = time.monotonic()
     vps(d, "restart", "v1")
     timings.append(("vm/qemu restart (graceful stop + start)", time.monotonic() - t0))
     with Console(console_path(d, "v1")) as c:
-        c.login("pw", QEMU_LOGIN_TIMEOUT)
+        c.login("pw2", QEMU_LOGIN_TIMEOUT)
         pid = qemu_of(vdir)
         # a reboot inside: QEMU resets the guest in place
         t0 = time.monotonic()
         c.send("reboot")
-        c.login("pw", QEMU_LOGIN_TIMEOUT)
+        c.login("pw2", QEMU_LOGIN_TIMEOUT)
         timings.append(("vm/qemu guest reboot to root shell (TCG)", time.monotonic() - t0))
         c.run("hostname; echo END-$((6*7))", "END-42")
         assert "v1\r\nEND-42" in c.tail()
