@@ -11,11 +11,11 @@ fails at start, naming the size.
 import json
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from framework.vmm import MICRO, VMM, Control, needs_kvm
+from framework.vmm import start_spin as vmm_start_spin
 
 MIB = 2**20
 RAM = 256 * MIB
@@ -32,16 +32,7 @@ def status_kib(pid, field):
 
 def start_spin(tmp_path, *extra):
     """spin64 with a control socket; returns (process, Control) once the guest runs."""
-    sock, serial = tmp_path / "ctl.sock", tmp_path / "serial.log"
-    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "spin64.bin"), "--mode", "long",
-                          "--memory", f"{RAM // MIB}M", "--serial", f"file:{serial}",
-                          "--control", str(sock), *extra],
-                         stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while b"VPS-MICRO spin" not in (serial.read_bytes() if serial.exists() else b""):
-        assert p.poll() is None, p.stderr.read()
-        assert time.monotonic() < deadline, "guest marker never came"
-        time.sleep(0.01)
+    p, sock = vmm_start_spin(tmp_path, "--memory", f"{RAM // MIB}M", *extra)
     return p, Control(sock)
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from framework.vmm import JAIL, MICRO, VMM, Control, needs_kvm
+from framework.vmm import JAIL, MICRO, VMM, Control, needs_kvm, start_spin
 
 
 pytestmark = needs_kvm
@@ -22,18 +22,7 @@ pytestmark = needs_kvm
 def spinning_vm(tmp_path, request):
     """A running spin64 guest with a control socket, jailed unless the test
     is parametrized with jail=False; yields (process, Control, socket path)."""
-    sock = tmp_path / "ctl.sock"
-    serial = tmp_path / "serial.log"
-    jail = JAIL if getattr(request, "param", True) else ()
-    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "spin64.bin"), "--mode", "long",
-                          "--serial", f"file:{serial}", "--control", str(sock), *jail],
-                         stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    # Wait on the guest's own marker, which it prints after the socket is up.
-    while b"VPS-MICRO spin" not in (serial.read_bytes() if serial.exists() else b""):
-        assert p.poll() is None, p.stderr.read()
-        assert time.monotonic() < deadline, "guest marker never came"
-        time.sleep(0.01)
+    p, sock = start_spin(tmp_path, *(JAIL if getattr(request, "param", True) else ()))
     ctl = Control(sock)
     yield p, ctl, sock
     ctl.close()

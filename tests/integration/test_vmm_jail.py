@@ -19,12 +19,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
 from framework.jail import assert_jailed, kill_with_foreign_syscall
-from framework.vmm import JAIL, JAIL_UID, MICRO, VMM, Control, needs_kvm
+from framework.vmm import JAIL, JAIL_UID, MICRO, VMM, Control, needs_kvm, start_spin
 
 pytestmark = [needs_kvm, pytest.mark.skipif(os.geteuid() != 0, reason="the jail needs root")]
 
@@ -37,16 +36,7 @@ def status(pid, task=None):
 
 @pytest.fixture
 def jailed(tmp_path):
-    sock = tmp_path / "ctl.sock"
-    serial = tmp_path / "serial.log"
-    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "spin64.bin"), "--mode", "long",
-                          "--serial", f"file:{serial}", "--control", str(sock), *JAIL],
-                         stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while b"VPS-MICRO spin" not in (serial.read_bytes() if serial.exists() else b""):
-        assert p.poll() is None, p.stderr.read()
-        assert time.monotonic() < deadline, "guest marker never came"
-        time.sleep(0.01)
+    p, sock = start_spin(tmp_path, *JAIL)
     yield p, sock
     if p.poll() is None:
         p.kill()

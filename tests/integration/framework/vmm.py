@@ -6,6 +6,8 @@ monitor and the micro-guests are built, the skip for a machine without
 import json
 import os
 import socket
+import subprocess
+import time
 
 import pytest
 
@@ -44,3 +46,19 @@ class Control:
     def close(self):
         self.f.close()
         self.sock.close()
+
+
+def start_spin(tmp_path, *extra):
+    """spin64 (a guest that spins) with a control socket and its serial in a
+    file; returns (process, socket path) once the guest runs (it prints its
+    marker after the socket is up)."""
+    sock, serial = tmp_path / "ctl.sock", tmp_path / "serial.log"
+    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "spin64.bin"), "--mode", "long",
+                          "--serial", f"file:{serial}", "--control", str(sock), *extra],
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while b"VPS-MICRO spin" not in (serial.read_bytes() if serial.exists() else b""):
+        assert p.poll() is None, p.stderr.read()
+        assert time.monotonic() < deadline, "guest marker never came"
+        time.sleep(0.01)
+    return p, sock
