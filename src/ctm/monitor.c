@@ -620,7 +620,9 @@ static void ctl_read(struct mon *m, struct ctl_client *cl)
 		memmove(cl->buf, nl + 1, cl->len);
 	}
 	if (cl->len == sizeof(cl->buf)) {
-		write_all(cl->fd, "{\"error\":\"line too long\",\"ok\":false}", 37);
+		static const char too_long[] = "{\"error\":\"line too long\",\"ok\":false}\n";
+
+		write_all(cl->fd, too_long, sizeof(too_long) - 1);
 		ctl_drop(cl);
 	}
 }
