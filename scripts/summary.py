@@ -3,7 +3,8 @@
 """Add up the results of every test stage into the one line scripts/test ends with.
 
 Reads RESULTS_DIR/style (pass|fail), RESULTS_DIR/unit.json (meson's testlog, one JSON
-object per line, each test case counted from its TAP output) and RESULTS_DIR/integration.xml (pytest's JUnit XML). A missing
+object per line, each test case counted from its TAP output), RESULTS_DIR/fuzz.tap
+(scripts/fuzz: one TAP line per fuzz target) and RESULTS_DIR/integration.xml (pytest's JUnit XML). A missing
 stage counts as one failure, so a stage that silently did not run cannot pass.
 RESULTS_DIR/retries.txt lists the integration tests' retries (framework/retry.py), one
 a line; RESULTS_DIR/sanitizer/ holds the sanitizer reports of the programs the
@@ -59,6 +60,16 @@ def main(d: Path) -> int:
             passed, failed, skipped = passed + p, failed + f, skipped + s
     else:
         print("unit tests: no results")
+        failed += 1
+
+    fuzz = d / "fuzz.tap"
+    if fuzz.exists():
+        p, f, s = tap_counts(fuzz.read_text())
+        if p + f + s == 0:
+            f = 1  # the stage ran and reported nothing
+        passed, failed, skipped = passed + p, failed + f, skipped + s
+    else:
+        print("fuzz targets: no results")
         failed += 1
 
     integ = d / "integration.xml"

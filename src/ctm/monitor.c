@@ -35,6 +35,7 @@
 #include "ct/cgroup.h"
 #include "ct/disk.h"
 #include "ct/net.h"
+#include "ctm/ctl.h"
 #include "ctm/ctm.h"
 
 #define MAX_CLIENTS 8
@@ -428,18 +429,6 @@ static void kill_hard(struct mon *m)
 
 /* --- control socket ------------------------------------------------------- */
 
-static json_t *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *reply_error(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-}
-
 static json_t *do_state(struct mon *m)
 {
 	return json_pack("{s:b, s:s, s:s, s:i, s:i, s:I, s:s, s:s}", "ok", 1, "state",
@@ -496,77 +485,21 @@ static json_t *do_stats(struct mon *m)
 }
 
 /* Live limits: memory, swap, cpus, cpu_weight, pids, io weight and disk limits. */
-static json_t *do_set(struct mon *m, json_t *req)
+static json_t *do_set(struct mon *m, const struct ctm_config *new)
 {
-	struct ctm_config nc = *m->c;
+	struct ctm_config nc = *new;
 	_cleanup_free_ char *res_path = ctm_path(m->c, true, "resources.json");
 	struct err *e = NULL;
-	const char *k;
-	json_t *v, *spec, *res, *r;
+	json_t *spec, *res, *r;
 	int rc;
 
-	json_object_foreach(req, k, v)
-	{
-		uint64_t size;
-
-		if (!strcmp(k, "cmd"))
-			continue;
-		if (!strcmp(k, "memory") || !strcmp(k, "swap")) {
-			if (!(json_is_string(v) && parse_size(json_string_value(v), &size) == 0) &&
-			    !(json_is_integer(v) && json_integer_value(v) >= 0 &&
-			      (size = json_integer_value(v), 1)))
-				return reply_error("`%s`: expected a size such as 512M", k);
-			if (!strcmp(k, "memory") && size < (16ULL << 20))
-				return reply_error("`memory`: at least 16M");
-			*(!strcmp(k, "memory") ? &nc.memory : &nc.swap) = size;
-		} else if (!strcmp(k, "cpus")) {
-			if (!json_is_number(v) || json_number_value(v) < 0 ||
-			    json_number_value(v) > 1024)
-				return reply_error(
-					"`cpus`: expected a number of cores from 0 to 1024");
-			nc.cpus = json_number_value(v);
-		} else if (!strcmp(k, "cpu_weight")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-			    json_integer_value(v) > 10000)
-				return reply_error("`cpu_weight`: expected 1 to 10000");
-			nc.cpu_weight = json_integer_value(v);
-		} else if (!strcmp(k, "io_read_bps") || !strcmp(k, "io_write_bps")) {
-			if (!(json_is_string(v) && parse_size(json_string_value(v), &size) == 0) &&
-			    !(json_is_integer(v) && json_integer_value(v) >= 0 &&
-			      (size = json_integer_value(v), 1)))
-				return reply_error("`%s`: expected a rate such as 10M (bytes/s)",
-						   k);
-			*(!strcmp(k, "io_read_bps") ? &nc.io_read_bps : &nc.io_write_bps) = size;
-		} else if (!strcmp(k, "io_read_iops") || !strcmp(k, "io_write_iops")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > 1000000000)
-				return reply_error("`%s`: expected 0 to 1000000000", k);
-			*(!strcmp(k, "io_read_iops") ? &nc.io_read_iops : &nc.io_write_iops) =
-				json_integer_value(v);
-		} else if (!strcmp(k, "io_weight")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 10 ||
-			    json_integer_value(v) > 1000)
-				return reply_error("`io_weight`: expected 10 to 1000");
-			nc.io_weight = json_integer_value(v);
-		} else if (!strcmp(k, "pids")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > 4194304)
-				return reply_error("`pids`: expected 0 to 4194304");
-			nc.pids = json_integer_value(v);
-		} else {
-			return reply_error(
-				"`%s`: not a live setting (memory, swap, cpus, cpu_weight, "
-				"pids, io_weight, io_read_bps, io_write_bps, io_read_iops, io_write_iops)",
-				k);
-		}
-	}
 	if (m->state != M_RUNNING) {
 		*m->c = nc; /* applies at the next start */
 		return json_pack("{s:b, s:b}", "ok", 1, "live", 0);
 	}
 	spec = ctm_spec(&nc, m->init, "/", &e);
 	if (!spec) {
-		r = reply_error("%s", err_msg(e));
+		r = ctm_reply_error("%s", err_msg(e));
 		err_free(&e);
 		return r;
 	}
@@ -579,14 +512,14 @@ static json_t *do_set(struct mon *m, json_t *req)
 	rc = json_dump_file(res, res_path, JSON_COMPACT);
 	json_decref(spec);
 	if (rc < 0)
-		return reply_error("write `%s`", res_path);
+		return ctm_reply_error("write `%s`", res_path);
 	rc = ctm_vps_ct_run(
 		m->c, (const char *const[]){ "update", "--resources", res_path, m->c->name, NULL },
 		&e);
 	unlink(res_path);
 	if (rc != 0) {
-		r = rc < 0 ? reply_error("%s", err_msg(e)) :
-			     reply_error("vps-ct update failed (status %d)", rc);
+		r = rc < 0 ? ctm_reply_error("%s", err_msg(e)) :
+			     ctm_reply_error("vps-ct update failed (status %d)", rc);
 		err_free(&e);
 		return r;
 	}
@@ -595,21 +528,18 @@ static json_t *do_set(struct mon *m, json_t *req)
 }
 
 /* Grow the disk while it is mounted: loop capacity, then resize2fs online. */
-static json_t *do_grow(struct mon *m, json_t *req)
+static json_t *do_grow(struct mon *m, uint64_t size)
 {
 	_cleanup_free_ char *img = ctm_path(m->c, false, "disk.img");
 	_cleanup_free_ char *loop = NULL;
-	json_t *v = json_object_get(req, "disk"), *r;
 	struct err *e = NULL;
-	uint64_t size;
+	json_t *r;
 
-	if (!(json_is_string(v) && parse_size(json_string_value(v), &size) == 0))
-		return reply_error("`disk`: expected a size such as 20G");
 	if (m->state != M_RUNNING)
-		return reply_error("grow: the container is %s", state_names[m->state]);
+		return ctm_reply_error("grow: the container is %s", state_names[m->state]);
 	if (ct_disk_find_loop(img, &loop, &e) < 0 || !loop ||
 	    ct_disk_grow(img, loop, size, &e) < 0) {
-		r = reply_error("grow `%s`: %s", m->c->name, e ? err_msg(e) : "no loop device");
+		r = ctm_reply_error("grow `%s`: %s", m->c->name, e ? err_msg(e) : "no loop device");
 		err_free(&e);
 		return r;
 	}
@@ -619,53 +549,40 @@ static json_t *do_grow(struct mon *m, json_t *req)
 
 static json_t *handle(struct mon *m, const char *line)
 {
-	json_error_t je;
-	json_t *req = json_loads(line, 0, &je), *r, *t;
-	const char *cmd = NULL;
+	struct ctm_ctl_req req;
+	json_t *r = ctm_ctl_parse(line, m->c, &req);
 	int rc;
 
-	if (!req || !json_is_object(req) || json_unpack(req, "{s:s}", "cmd", &cmd) < 0) {
-		json_decref(req);
-		return reply_error("expected {\"cmd\": ...}");
-	}
-	if (!strcmp(cmd, "state")) {
-		r = do_state(m);
-	} else if (!strcmp(cmd, "stats")) {
-		r = do_stats(m);
-	} else if (!strcmp(cmd, "shutdown")) {
-		t = json_object_get(req, "timeout");
-		if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
-			  json_integer_value(t) > 3600))
-			r = reply_error("`timeout`: expected 1 to 3600 seconds");
-		else if ((rc = request_stop(m, t ? json_integer_value(t) : 0)) < 0)
-			r = reply_error("shutdown: %s", strerror(-rc));
-		else
-			r = json_pack("{s:b}", "ok", 1);
-	} else if (!strcmp(cmd, "reboot")) {
+	if (r)
+		return r;
+	switch (req.cmd) {
+	case CTM_CTL_STATE:
+		return do_state(m);
+	case CTM_CTL_STATS:
+		return do_stats(m);
+	case CTM_CTL_SHUTDOWN:
+		if ((rc = request_stop(m, req.timeout)) < 0)
+			return ctm_reply_error("shutdown: %s", strerror(-rc));
+		return json_pack("{s:b}", "ok", 1);
+	case CTM_CTL_REBOOT:
 		if (m->state != M_RUNNING)
-			r = reply_error("reboot: the container is %s", state_names[m->state]);
-		else if ((rc = signal_init(m, reboot_signal(m->init))) < 0)
-			r = reply_error("reboot: %s", strerror(-rc));
-		else {
-			m->state = M_REBOOTING;
-			m->restart_wanted = true;
-			arm_timer(m, m->c->stop_timeout);
-			r = json_pack("{s:b}", "ok", 1);
-		}
-	} else if (!strcmp(cmd, "stop")) {
+			return ctm_reply_error("reboot: the container is %s",
+					       state_names[m->state]);
+		if ((rc = signal_init(m, reboot_signal(m->init))) < 0)
+			return ctm_reply_error("reboot: %s", strerror(-rc));
+		m->state = M_REBOOTING;
+		m->restart_wanted = true;
+		arm_timer(m, m->c->stop_timeout);
+		return json_pack("{s:b}", "ok", 1);
+	case CTM_CTL_STOP:
 		kill_hard(m);
-		r = json_pack("{s:b}", "ok", 1);
-	} else if (!strcmp(cmd, "set")) {
-		r = do_set(m, req);
-	} else if (!strcmp(cmd, "grow")) {
-		r = do_grow(m, req);
-	} else {
-		r = reply_error("unknown command `%.40s` (known: state, stats, shutdown, reboot, "
-				"stop, set, grow)",
-				cmd);
+		return json_pack("{s:b}", "ok", 1);
+	case CTM_CTL_SET:
+		return do_set(m, &req.set);
+	case CTM_CTL_GROW:
+		return do_grow(m, req.disk);
 	}
-	json_decref(req);
-	return r;
+	return ctm_reply_error("unknown command");
 }
 
 static void ctl_drop(struct ctl_client *cl)
@@ -703,7 +620,9 @@ static void ctl_read(struct mon *m, struct ctl_client *cl)
 		memmove(cl->buf, nl + 1, cl->len);
 	}
 	if (cl->len == sizeof(cl->buf)) {
-		write_all(cl->fd, "{\"error\":\"line too long\",\"ok\":false}", 37);
+		static const char too_long[] = "{\"error\":\"line too long\",\"ok\":false}\n";
+
+		write_all(cl->fd, too_long, sizeof(too_long) - 1);
 		ctl_drop(cl);
 	}
 }

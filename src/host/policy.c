@@ -228,6 +228,35 @@ static int parse_one(enum policy_res res, json_t *x, struct policy *p, struct er
 	return 0;
 }
 
+int policy_parse(json_t *body, struct policy p[NR_RES], json_t *changed, struct err **err)
+{
+	const char *k;
+	json_t *x;
+	int r;
+
+	json_object_foreach(body, k, x)
+	{
+		int res;
+
+		if (!strcmp(k, "limits")) {
+			if ((r = parse_limits(x, changed, err)) < 0)
+				return r;
+			continue;
+		}
+		for (res = 0; res < NR_RES && strcmp(k, policy_res_names[res]); res++)
+			;
+		if (res == NR_RES)
+			return err_make(err, EINVAL,
+					"`%s`: unknown resource (memory, disk, cpus, limits)", k);
+		if ((r = parse_one(res, x, &p[res], err)) < 0)
+			return r;
+		json_object_set_new(changed, k,
+				    json_pack("{s:s, s:f}", "mode", p[res].mode, "ratio",
+					      p[res].ratio));
+	}
+	return 0;
+}
+
 /* What is sold beyond a limit: "cpus: 3 allocated, over the 2 that reserve allows". */
 static void add_limit_warnings(const struct policy p[NR_RES], const struct capacity *c,
 			       const struct sold *s, json_t *warnings);
@@ -239,8 +268,7 @@ int policy_put(struct host *h, json_t *body, json_t **out, struct err **err)
 	struct sold s;
 	struct vps *all = NULL;
 	size_t n = 0;
-	json_t *changed, *x, *warnings;
-	const char *k;
+	json_t *changed, *warnings;
 	int r;
 
 	if (!json_is_object(body) || !json_object_size(body))
@@ -250,31 +278,9 @@ int policy_put(struct host *h, json_t *body, json_t **out, struct err **err)
 	if ((r = policy_get(h, p, err)) < 0)
 		return r;
 	changed = json_object();
-	json_object_foreach(body, k, x)
-	{
-		int res;
-
-		if (!strcmp(k, "limits")) {
-			if ((r = parse_limits(x, changed, err)) < 0) {
-				json_decref(changed);
-				return r;
-			}
-			continue;
-		}
-		for (res = 0; res < NR_RES && strcmp(k, policy_res_names[res]); res++)
-			;
-		if (res == NR_RES) {
-			json_decref(changed);
-			return err_make(err, EINVAL,
-					"`%s`: unknown resource (memory, disk, cpus, limits)", k);
-		}
-		if ((r = parse_one(res, x, &p[res], err)) < 0) {
-			json_decref(changed);
-			return r;
-		}
-		json_object_set_new(changed, k,
-				    json_pack("{s:s, s:f}", "mode", p[res].mode, "ratio",
-					      p[res].ratio));
+	if ((r = policy_parse(body, p, changed, err)) < 0) {
+		json_decref(changed);
+		return r;
 	}
 	policy_lock();
 	r = store_policies_put(h->store, changed, err);

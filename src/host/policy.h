@@ -48,6 +48,12 @@ json_t *policy_to_json(struct host *h, const struct policy p[NR_RES]);
 int policy_put(struct host *h, json_t *body, json_t **out, struct err **err);
 
 /*
+ * policy_put()'s parser, without the store: the resources named in body
+ * (an object) overwrite p[] and go into `changed` as the store keeps them.
+ */
+int policy_parse(json_t *body, struct policy p[NR_RES], json_t *changed, struct err **err);
+
+/*
  * Admission. Hold policy_lock() from policy_admit() until the store holds
  * the new figures, so two creates cannot both take the last room. old is
  * the VPS as stored (a change: only growth is checked), NULL for a create.

@@ -130,6 +130,11 @@ static bool net_rx_locked(struct net *n)
 	return dry;
 }
 
+bool virtio_net_rx_locked(struct virtio_dev *vdev)
+{
+	return net_rx_locked(vdev->priv);
+}
+
 static void *net_rx_thread(void *arg)
 {
 	struct net *n = arg;

@@ -5,6 +5,7 @@
 #ifndef VPS_VMM_VIRTIO_NET_H
 #define VPS_VMM_VIRTIO_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct virtio_net_params {
@@ -23,5 +24,12 @@ void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);
 
 /* Start the receive thread (after the monitor's jail: the thread narrows its own filter). */
 int virtio_net_start(struct virtio_dev *vdev);
+
+/*
+ * What the receive thread does when woken, here and now, with vdev->lock
+ * held: frames from the tap into posted buffers. For the fuzz target, which
+ * drives receive without the thread. True when the guest ran out of buffers.
+ */
+bool virtio_net_rx_locked(struct virtio_dev *vdev);
 
 #endif
