@@ -60,26 +60,10 @@ static void handle(const char *line)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char buf[MAX_LINE];
-	size_t len = 0, take;
-	char *nl;
 
 	if (!base.name)
 		settings();
-	/* ctl_read(): fill the buffer, answer each whole line, drop on overflow */
-	while (size) {
-		take = sizeof(buf) - len < size ? sizeof(buf) - len : size;
-		memcpy(buf + len, data, take);
-		data += take;
-		size -= take;
-		len += take;
-		while ((nl = memchr(buf, '\n', len))) {
-			*nl = '\0';
-			handle(buf);
-			len -= nl + 1 - buf;
-			memmove(buf, nl + 1, len);
-		}
-		if (len == sizeof(buf))
-			return 0; /* "line too long": dropped */
-	}
+	/* ctl_read(): whole lines answered, an overlong one dropped */
+	fuzz_lines(data, size, buf, sizeof(buf), handle);
 	return 0;
 }

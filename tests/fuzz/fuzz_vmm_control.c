@@ -60,9 +60,7 @@ static void handle(const char *line)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char buf[CONTROL_MAX_LINE];
-	size_t len = 0, take;
 	uint64_t v;
-	char *nl;
 
 	if (!ctl.vm) {
 		pthread_mutex_init(&vm.lock, NULL);
@@ -78,21 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	button_result = size & 1 ? -1 : 0;
 	if (read(vm.stop_efd, &v, sizeof(v)) < 0)
 		v = 0;
-	/* client_read(): fill the buffer, answer each whole line, drop on overflow */
-	while (size) {
-		take = sizeof(buf) - len < size ? sizeof(buf) - len : size;
-		memcpy(buf + len, data, take);
-		data += take;
-		size -= take;
-		len += take;
-		while ((nl = memchr(buf, '\n', len))) {
-			*nl = '\0';
-			handle(buf);
-			len -= nl + 1 - buf;
-			memmove(buf, nl + 1, len);
-		}
-		if (len == sizeof(buf))
-			return 0; /* "request longer than 4096 bytes": dropped */
-	}
+	/* client_read(): whole lines answered, an overlong one dropped */
+	fuzz_lines(data, size, buf, sizeof(buf), handle);
 	return 0;
 }
