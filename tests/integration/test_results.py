@@ -32,6 +32,7 @@ def test_closing_line_counts_retries_and_stray_reports(tmp_path):
     (tmp_path / "unit.json").write_text(
         '{"result": "OK", "stdout": "ok 1 - a\\nnot ok 2 - b\\n"}\n'
         '{"result": "EXPECTEDFAIL", "stdout": ""}\n')
+    (tmp_path / "fuzz.tap").write_text("ok 1 - fuzz_ws\n")
     (tmp_path / "integration.xml").write_text(
         '<testsuites><testsuite><testcase name="a"/><testcase name="b"><skipped/></testcase>'
         '<testcase name="c"><failure/></testcase></testsuite></testsuites>')
@@ -44,6 +45,18 @@ def test_closing_line_counts_retries_and_stray_reports(tmp_path):
     (tmp_path / "sanitizer.txt").write_text(f"t::c\t{san}/san.vpsd.1\n-\t{san}/san.vps-ct.2\n")
     r = subprocess.run([sys.executable, str(SUMMARY), str(tmp_path)], capture_output=True,
                        text=True)
-    assert r.stdout.splitlines()[-1] == "4 passed, 4 failed, 1 skipped, 2 retried", r.stdout
+    assert r.stdout.splitlines()[-1] == "5 passed, 4 failed, 1 skipped, 2 retried", r.stdout
     assert "san.vps-ct.2" in r.stdout and "san.vps.3" in r.stdout, r.stdout
+    assert r.returncode == 1
+
+
+def test_missing_stage_counts_as_a_failure(tmp_path):
+    (tmp_path / "style").write_text("pass\n")
+    (tmp_path / "unit.json").write_text('{"result": "OK", "stdout": "ok 1 - a\\n"}\n')
+    (tmp_path / "integration.xml").write_text(
+        '<testsuites><testsuite><testcase name="a"/></testsuite></testsuites>')
+    r = subprocess.run([sys.executable, str(SUMMARY), str(tmp_path)], capture_output=True,
+                       text=True)
+    assert "fuzz targets: no results" in r.stdout, r.stdout
+    assert r.stdout.splitlines()[-1] == "3 passed, 1 failed, 0 skipped, 0 retried", r.stdout
     assert r.returncode == 1
