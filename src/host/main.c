@@ -38,42 +38,6 @@
 #include "host/usage.h"
 #include "host/ws.h"
 
-char *host_vps_dir(const struct host *h, const char *name, const char *leaf)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/vps/%s%s%s", h->data_dir, name, leaf ? "/" : "", leaf ? leaf : "") < 0)
-		return NULL;
-	return p;
-}
-
-char *host_vps_run(const struct host *h, const char *name, const char *leaf)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/vps/%s%s%s", h->run_dir, name, leaf ? "/" : "", leaf ? leaf : "") < 0)
-		return NULL;
-	return p;
-}
-
-char *host_bin(const struct host *h, const char *prog)
-{
-	static const char *const sub[] = { "", "/ctm", "/ct", "/vmm", "/cli" };
-	char *p;
-
-	/* installed: all beside vpsd; build tree: build/src/{ctm,ct,vmm}/ */
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
-		if (asprintf(&p, "%s%s/%s", h->bin_dir, sub[i], prog) < 0)
-			return NULL;
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	if (asprintf(&p, "%s/%s", h->bin_dir, prog) < 0)
-		return NULL;
-	return p;
-}
-
 /* Programs live beside vpsd when installed; in the build tree, in ../ct etc. */
 static char *find_prog_dir(const char *self)
 {

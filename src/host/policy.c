@@ -25,7 +25,6 @@
 #include "host/caps.h"
 #include "host/kind.h"
 #include "host/policy.h"
-#include "host/reclaim.h"
 
 const char *const policy_res_names[NR_RES] = { "memory", "disk", "cpus" };
 
@@ -507,17 +506,6 @@ json_t *policy_report(struct host *h)
 	set_num(mem, "used_by_vps", RES_MEMORY, (double)mem_vps);
 	set_num(mem, "limit", RES_MEMORY, json_real_value(json_object_get(mem, "limit")));
 	set_num(mem, "headroom", RES_MEMORY, json_real_value(json_object_get(mem, "headroom")));
-	{
-		const struct reclaim_cfg *rc = reclaim_config();
-		unsigned int nr_vms;
-		uint64_t taken = reclaim_taken(&nr_vms);
-
-		/* balloon reclaim (reclaim.c): its thresholds and what it holds now */
-		json_object_set_new(mem, "reclaim",
-				    json_pack("{s:I, s:I, s:I, s:i}", "below", (json_int_t)rc->low,
-					      "above", (json_int_t)rc->high, "taken",
-					      (json_int_t)taken, "vms", (int)nr_vms));
-	}
 
 	disk = resource_json(&p[RES_DISK], physical(&c, RES_DISK), s.figure[RES_DISK]);
 	json_object_set_new(disk, "path", json_string(h->data_dir));

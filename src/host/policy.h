@@ -67,7 +67,7 @@ int policy_admit(struct host *h, const struct vps *old, const struct vps *v, str
 /* Set v's reserve_memory / reserve_disk from the host's policies now. */
 void policy_apply(struct host *h, struct vps *v);
 
-/* GET /api/v1/host. */
+/* GET /api/v1/host: the policies' figures per resource (routes.c adds memory.reclaim). */
 json_t *policy_report(struct host *h);
 
 #endif

@@ -424,3 +424,13 @@ void reclaim_stop(void)
 	R.wake = -1;
 	R.started = false;
 }
+
+json_t *reclaim_report(void)
+{
+	const struct reclaim_cfg *rc = reclaim_config();
+	unsigned int nr_vms;
+	uint64_t taken = reclaim_taken(&nr_vms);
+
+	return json_pack("{s:I, s:I, s:I, s:i}", "below", (json_int_t)rc->low, "above",
+			 (json_int_t)rc->high, "taken", (json_int_t)taken, "vms", (int)nr_vms);
+}

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "host/host.h"
 #include "host/kind.h"
@@ -77,6 +79,8 @@ void reclaim_set_config(const struct reclaim_cfg *c);
 /* Bytes the balloons hold now by our targets, and over how many VMs (the host report). */
 uint64_t reclaim_taken(unsigned int *nr_vms);
 const struct reclaim_cfg *reclaim_config(void);
+/* The host report's memory.reclaim: {"below", "above", "taken", "vms"}. */
+json_t *reclaim_report(void);
 
 /*
  * The thread: a pass every RECLAIM_PERIOD_MS on /proc/meminfo's MemAvailable.

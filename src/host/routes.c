@@ -18,6 +18,7 @@
 #include "host/net.h"
 #include "host/ops.h"
 #include "host/policy.h"
+#include "host/reclaim.h"
 #include "host/route.h"
 #include "host/usage.h"
 #include "host/ws.h"
@@ -539,7 +540,11 @@ static enum MHD_Result events_get(struct call *x)
 
 static enum MHD_Result host_get(struct call *x)
 {
-	return reply(x->c, 200, policy_report(x->h));
+	json_t *j = policy_report(x->h);
+
+	/* the policies' figures, and what balloon reclaim (reclaim.c) holds now */
+	json_object_set_new(json_object_get(j, "memory"), "reclaim", reclaim_report());
+	return reply(x->c, 200, j);
 }
 
 static enum MHD_Result audit_get(struct call *x)
