@@ -2,12 +2,11 @@
 /*
  * The REST API (docs/vpsd.md) on libmicrohttpd: a thread per connection
  * (a create or a stop may take seconds), who asks (docs/auth.md), bodies
- * up to 1 MiB, JSON in and out, errors as {"error": {"code", "message"}}
- * with the HTTP status that fits the errno of the failure. What each path
- * does is routes.c's table.
+ * up to 1 MiB, JSON in and out (the answers: reply.c). What each path
+ * does is routes.c's table; this file is the connection only, and the
+ * one layer above the route table.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -27,6 +26,7 @@
 #include "host/api.h"
 #include "host/auth.h"
 #include "host/life.h"
+#include "host/reply.h"
 #include "host/route.h"
 #include "host/web.h"
 
@@ -50,11 +50,6 @@ struct req {
 
 #define MAX_ISO (16ULL << 30)
 
-static bool iso_name_ok(const char *n)
-{
-	return life_iso_name_ok(n);
-}
-
 /* Start streaming an ISO upload into DATA/isos/.NAME.PID.tmp. */
 static void iso_begin(struct host *h, struct req *rq, const char *name)
 {
@@ -72,181 +67,6 @@ static void iso_begin(struct host *h, struct req *rq, const char *name)
 		rq->iso_err = errno;
 }
 
-static json_t *isos(struct host *h)
-{
-	char dir[4200];
-	json_t *a = json_array();
-	DIR *d;
-	struct dirent *e;
-
-	snprintf(dir, sizeof(dir), "%s/isos", h->data_dir);
-	if (!(d = opendir(dir)))
-		return a;
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		struct stat st;
-		char p[4500];
-
-		if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".iso"))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (stat(p, &st) == 0)
-			json_array_append_new(a, json_pack("{s:s%, s:I}", "name", e->d_name, l - 4,
-							   "size", (json_int_t)st.st_size));
-	}
-	closedir(d);
-	return a;
-}
-
-/* The status of the answer queued on this thread's connection (for the audit log). */
-__thread unsigned int last_status;
-
-enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
-			  const char *value)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT) : strdup("{}");
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	json_decref(j);
-	if (!text)
-		return MHD_NO;
-	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (hdr)
-		MHD_add_response_header(r, hdr, value);
-	if (status == 405 && !hdr)
-		MHD_add_response_header(r, "Allow", "GET, POST, PUT, PATCH, DELETE");
-	last_status = status;
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
-{
-	return reply_hdr(c, status, j, NULL, NULL);
-}
-
-/* The error object and HTTP status for an errno. */
-static json_t *error_json(int errnum, const char *msg, unsigned int *status)
-{
-	const char *code = "internal";
-
-	*status = 500;
-	switch (errnum) {
-	case EINVAL:
-		*status = 400, code = "bad_request";
-		break;
-	case EACCES:
-		*status = 401, code = "unauthenticated";
-		break;
-	case EPERM:
-		*status = 403, code = "forbidden";
-		break;
-	case ENOENT:
-		*status = 404, code = "not_found";
-		break;
-	case EEXIST:
-		*status = 409, code = "exists";
-		break;
-	case EBUSY:
-		*status = 409, code = "conflict";
-		break;
-	case ENOSPC:
-		*status = 409, code = "no_room"; /* admission: the policy has no room for it */
-		break;
-	case EOPNOTSUPP:
-		*status = 409,
-		code = "unenforceable"; /* a limit this host cannot enforce (caps.h) */
-		break;
-	case LIFE_ESUSPENDED:
-		*status = 409, code = "suspended";
-		break;
-	case E2BIG:
-		*status = 413, code = "too_large";
-		break;
-	case EAGAIN:
-		*status = 429, code = "rate_limited";
-		break;
-	case ETIMEDOUT:
-		*status = 504, code = "timeout";
-		break;
-	case ENOSYS:
-		*status = 405, code = "method_not_allowed";
-		break;
-	case EMEDIUMTYPE:
-		*status = 415, code = "unsupported_media_type";
-		break;
-	}
-	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
-}
-
-enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg)
-{
-	unsigned int status;
-	json_t *j = error_json(errnum, msg, &status);
-
-	return reply(c, status, j);
-}
-
-/*
- * The chain without the errno's text at its end: "no VPS named `x`" says
- * it all; ": No such file or directory" after it would only confuse.
- */
-json_t *err_json(int r, struct err **e, unsigned int *status)
-{
-	char msg[2048];
-	const char *tail = strerror(-r);
-	size_t n, t = strlen(tail);
-	json_t *j;
-
-	snprintf(msg, sizeof(msg), "%s", err_msg(*e));
-	n = strlen(msg);
-	if (n > t + 2 && !strcmp(msg + n - t, tail) && !strncmp(msg + n - t - 2, ": ", 2) &&
-	    -r != EIO)
-		msg[n - t - 2] = 0;
-	j = error_json(-r, msg, status);
-	err_free(e);
-	return j;
-}
-
-enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e)
-{
-	unsigned int status;
-	json_t *j = err_json(r, e, &status);
-
-	return reply(c, status, j);
-}
-
-enum MHD_Result forbidden(struct MHD_Connection *c)
-{
-	return reply_error(c, EPERM, "only the provider's administrators may do this");
-}
-
-/* --- ISOs (the upload streams in handler()) ------------------------------------------ */
-
-enum MHD_Result api_isos_get(struct call *x)
-{
-	return reply(x->c, 200, isos(x->h));
-}
-
-enum MHD_Result api_iso_delete(struct call *x)
-{
-	char path[4200];
-
-	if (!iso_name_ok(x->arg))
-		return reply_error(x->c, ENOENT, "no such ISO");
-	snprintf(path, sizeof(path), "%s/isos/%s.iso", x->h->data_dir, x->arg);
-	if (life_iso_in_use(x->h, path))
-		return reply_error(x->c, EBUSY, "the ISO is in use by a VPS");
-	if (unlink(path) < 0)
-		return reply_error(x->c, ENOENT, "no such ISO");
-	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
-}
-
 /* --- the connection: who asks, and the body ---------------------------------------- */
 
 struct api {
@@ -256,47 +76,6 @@ struct api {
 	struct MHD_Daemon *d;
 	char *cert, *key; /* PEM, for libmicrohttpd, which keeps pointers to them */
 };
-
-/* The cookie that carries a session: HttpOnly, SameSite=Strict, Secure over TLS. */
-static void session_cookie(char *out, size_t size, const char *value, bool tls, bool clear)
-{
-	snprintf(out, size, "vps_session=%s; Path=/; HttpOnly; SameSite=Strict%s%s", value,
-		 tls ? "; Secure" : "", clear ? "; Max-Age=0" : "; Max-Age=28800");
-}
-
-enum MHD_Result api_login(struct call *x)
-{
-	struct MHD_Connection *c = x->c;
-	char cookie[AUTH_HEX + 1], hdr[256], retry[16];
-	struct err *e = NULL;
-	json_t *out = NULL;
-	int r, wait = 0;
-
-	r = auth_login(x->h, x->body, x->p->source, cookie, &out, &wait, &e);
-	if (r == -EAGAIN) {
-		unsigned int status;
-		json_t *j = err_json(r, &e, &status);
-
-		snprintf(retry, sizeof(retry), "%d", wait);
-		return reply_hdr(c, status, j, "Retry-After", retry);
-	}
-	if (r < 0)
-		return reply_err(c, r, &e);
-	session_cookie(hdr, sizeof(hdr), cookie, x->tls, false);
-	sodium_memzero(cookie, sizeof(cookie));
-	return reply_hdr(c, 200, out, "Set-Cookie", hdr);
-}
-
-enum MHD_Result api_logout(struct call *x)
-{
-	const char *cookie = MHD_lookup_connection_value(x->c, MHD_COOKIE_KIND, "vps_session");
-	char hdr[256];
-
-	if (cookie)
-		auth_logout(x->h, cookie);
-	session_cookie(hdr, sizeof(hdr), "", x->tls, true);
-	return reply_hdr(x->c, 200, json_pack("{s:b}", "ok", 1), "Set-Cookie", hdr);
-}
 
 /*
  * Who is asking: the unix socket's caller is the administrator; over TCP a
@@ -395,7 +174,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				rq->iso_err = -1; /* the body is drained, the refusal answered */
 			else if (!rq->p.admin)
 				rq->iso_err = EPERM;
-			else if (!iso_name_ok(rq->m.arg))
+			else if (!life_iso_name_ok(rq->m.arg))
 				rq->iso_err = EINVAL;
 			else
 				iso_begin(a->h, rq, rq->m.arg);

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The table of kinds, and the JSON-lines control-socket client that the
- * ct and vmm kinds share (vps-ctm and vps-vmm speak the same protocol).
+ * The table of kinds: which one runs a VPS, and what each settles at create.
  */
 #include <errno.h>
-#include <poll.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include "common/cleanup.h"
-#include "common/util.h"
 #include "host/kind.h"
 
 static const struct kind_ops *const kinds[] = { &kind_ct, &kind_vm_vmm, &kind_vm_qemu };
+
+static const struct kind_family *const families[] = { &kind_ct_family, &kind_vm_family };
+
+int kind_settle(struct vps *v, struct err **err)
+{
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		if (!strcmp(families[i]->kind, v->kind))
+			return families[i]->settle(v, err);
+	return err_make(err, EINVAL, "`kind`: no kind `%.16s`", v->kind);
+}
 
 const struct kind_ops *kind_find(const char *kind, const char *engine)
 {
@@ -23,49 +25,4 @@ const struct kind_ops *kind_find(const char *kind, const char *engine)
 		if (!strcmp(kinds[i]->kind, kind) && !strcmp(kinds[i]->engine, engine))
 			return kinds[i];
 	return NULL;
-}
-
-json_t *kind_ctl(const char *path, json_t *request, int timeout_ms, struct err **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *line = json_dumps(request, JSON_COMPACT);
-	char buf[65536];
-	size_t len = 0;
-	json_t *reply;
-
-	if (!line || strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, EINVAL, "control socket `%s`", path), NULL;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return err_make(err, errno, "connect `%s`", path), NULL;
-	if (write_all(fd, line, strlen(line)) < 0 || write_all(fd, "\n", 1) < 0)
-		return err_make(err, errno, "write `%s`", path), NULL;
-	while (!memchr(buf, '\n', len)) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		ssize_t n;
-
-		if (poll(&p, 1, timeout_ms) <= 0)
-			return err_make(err, ETIMEDOUT, "no answer on `%s`", path), NULL;
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n <= 0)
-			return err_make(err, n < 0 ? errno : EPIPE, "read `%s`", path), NULL;
-		len += n;
-		if (len == sizeof(buf) - 1)
-			return err_make(err, E2BIG, "answer on `%s` too long", path), NULL;
-	}
-	buf[len] = 0;
-	reply = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
-	if (!json_is_object(reply)) {
-		json_decref(reply);
-		return err_make(err, EPROTO, "bad answer on `%s`", path), NULL;
-	}
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		err_make(err, EIO, "%s",
-			 json_string_value(json_object_get(reply, "error")) ?: "failed");
-		json_decref(reply);
-		return NULL;
-	}
-	return reply;
 }

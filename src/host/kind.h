@@ -79,6 +79,22 @@ struct kind_ops {
 
 const struct kind_ops *kind_find(const char *kind, const char *engine);
 
+/*
+ * What a kind settles at create, before its engine is known: the engine
+ * (the kind's default on this host when none was asked for) and the
+ * fields only some kinds take.
+ */
+struct kind_family {
+	const char *kind;
+	int (*settle)(struct vps *v, struct err **err);
+};
+
+extern const struct kind_family kind_ct_family;
+extern const struct kind_family kind_vm_family;
+
+/* Settle a new VPS (v->kind set, the body parsed): 0, or -errno with the reason. */
+int kind_settle(struct vps *v, struct err **err);
+
 extern const struct kind_ops kind_ct;
 extern const struct kind_ops kind_vm_vmm;
 extern const struct kind_ops kind_vm_qemu;

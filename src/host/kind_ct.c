@@ -330,6 +330,19 @@ static int ct_password(struct host *h, const struct vps *v, const char *password
 	return ct_set_root_password(fd, password, err);
 }
 
+static int settle(struct vps *v, struct err **err)
+{
+	if (*v->engine || *v->boot || v->iso)
+		return err_make(err, EINVAL, "`%s`: only for kind vm",
+				*v->engine ? "engine" :
+				*v->boot   ? "boot" :
+					     "iso");
+	strcpy(v->engine, "ctm");
+	return 0;
+}
+
+const struct kind_family kind_ct_family = { .kind = "ct", .settle = settle };
+
 const struct kind_ops kind_ct = {
 	.kind = "ct",
 	.engine = "ctm",

@@ -914,6 +914,20 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 	return vmdisk_seed(dir, v, password, resolv, err);
 }
 
+static int settle(struct vps *v, struct err **err)
+{
+	/* ours where KVM can run a stock kernel; else QEMU's software CPU */
+	if (!*v->engine)
+		strcpy(v->engine, kind_vm_hw_virt() ? "vmm" : "qemu");
+	if (!*v->boot)
+		strcpy(v->boot, v->iso ? "firmware" : "linux");
+	if (!strcmp(v->boot, "linux") && v->iso)
+		return err_make(err, EINVAL, "`iso`: needs boot firmware");
+	return 0;
+}
+
+const struct kind_family kind_vm_family = { .kind = "vm", .settle = settle };
+
 const struct kind_ops kind_vm_vmm = {
 	.kind = "vm",
 	.engine = "vmm",

@@ -600,7 +600,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		v.bw = json_integer_value(json_object_get(plan, "bw"));
 		json_decref(plan);
 	}
-	if ((r = vps_from_json(&v, body, true, &password, err)) < 0)
+	if ((r = vps_from_json(&v, body, true, &password, err)) < 0 ||
+	    (r = kind_settle(&v, err)) < 0)
 		goto out;
 	/* the owner is a user (or the host's administrator), whoever asks */
 	if (strcmp(v.owner, AUTH_LOCAL_USER) && !auth_user_exists(h, v.owner)) {

@@ -5,8 +5,6 @@
  * the tests can hold it against docs/openapi.json both ways. The
  * connection (api.c) finds the route before it reads the body (who asks
  * depends on it, and an ISO upload streams), then calls it.
- *
- * Also here: the answer helpers api.c gives its handlers.
  */
 #ifndef VPS_HOST_ROUTE_H
 #define VPS_HOST_ROUTE_H
@@ -20,6 +18,7 @@
 #include "common/err.h"
 #include "host/auth.h"
 #include "host/host.h"
+#include "host/reply.h"
 
 #define ROUTE_PREFIX "/api/v1"
 #define ROUTE_ARG_MAX 255 /* a path parameter: one segment */
@@ -79,16 +78,7 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m);
  */
 int routes_print(FILE *f, struct err **err);
 
-/* api.c: the answers. */
-extern __thread unsigned int last_status; /* the status answered, for the audit log */
-enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
-			  const char *value);
-enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j);
-enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg);
-enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e);
-json_t *err_json(int r, struct err **e, unsigned int *status);
-enum MHD_Result forbidden(struct MHD_Connection *c);
-/* api.c: sessions, ISOs. */
+/* sessions.c, isos.c */
 route_fn api_login, api_logout, api_isos_get, api_iso_delete;
 
 #endif

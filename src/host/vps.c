@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "common/util.h"
-#include "host/kind_vm.h"
 #include "host/vps.h"
 
 void vps_init(struct vps *v)
@@ -286,22 +285,6 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 		return err_make(err, EINVAL, "`name`: required");
 	if (!*v->kind)
 		return err_make(err, EINVAL, "`kind`: required (ct or vm)");
-	if (!strcmp(v->kind, "ct")) {
-		if (*v->engine || *v->boot || v->iso)
-			return err_make(err, EINVAL, "`%s`: only for kind vm",
-					*v->engine ? "engine" :
-					*v->boot   ? "boot" :
-						     "iso");
-		strcpy(v->engine, "ctm");
-	} else {
-		/* ours where KVM can run a stock kernel; else QEMU's software CPU */
-		if (!*v->engine)
-			strcpy(v->engine, kind_vm_hw_virt() ? "vmm" : "qemu");
-		if (!*v->boot)
-			strcpy(v->boot, v->iso ? "firmware" : "linux");
-		if (!strcmp(v->boot, "linux") && v->iso)
-			return err_make(err, EINVAL, "`iso`: needs boot firmware");
-	}
 	if ((*v->ipv4 || *v->ipv6) && !*v->network)
 		return err_make(err, EINVAL, "`%s`: needs `network`", *v->ipv4 ? "ipv4" : "ipv6");
 	if (!v->ram)

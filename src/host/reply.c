@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The API's answers (reply.h): JSON bodies with the headers every answer
+ * carries, and errors as {"error": {"code", "message"}} with the HTTP
+ * status that fits the errno of the failure.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/life.h"
+#include "host/reply.h"
+
+/* The status of the answer queued on this thread's connection (for the audit log). */
+__thread unsigned int last_status;
+
+enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
+			  const char *value)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : strdup("{}");
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (hdr)
+		MHD_add_response_header(r, hdr, value);
+	if (status == 405 && !hdr)
+		MHD_add_response_header(r, "Allow", "GET, POST, PUT, PATCH, DELETE");
+	last_status = status;
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
+{
+	return reply_hdr(c, status, j, NULL, NULL);
+}
+
+/* The error object and HTTP status for an errno. */
+static json_t *error_json(int errnum, const char *msg, unsigned int *status)
+{
+	const char *code = "internal";
+
+	*status = 500;
+	switch (errnum) {
+	case EINVAL:
+		*status = 400, code = "bad_request";
+		break;
+	case EACCES:
+		*status = 401, code = "unauthenticated";
+		break;
+	case EPERM:
+		*status = 403, code = "forbidden";
+		break;
+	case ENOENT:
+		*status = 404, code = "not_found";
+		break;
+	case EEXIST:
+		*status = 409, code = "exists";
+		break;
+	case EBUSY:
+		*status = 409, code = "conflict";
+		break;
+	case ENOSPC:
+		*status = 409, code = "no_room"; /* admission: the policy has no room for it */
+		break;
+	case EOPNOTSUPP:
+		*status = 409,
+		code = "unenforceable"; /* a limit this host cannot enforce (caps.h) */
+		break;
+	case LIFE_ESUSPENDED:
+		*status = 409, code = "suspended";
+		break;
+	case E2BIG:
+		*status = 413, code = "too_large";
+		break;
+	case EAGAIN:
+		*status = 429, code = "rate_limited";
+		break;
+	case ETIMEDOUT:
+		*status = 504, code = "timeout";
+		break;
+	case ENOSYS:
+		*status = 405, code = "method_not_allowed";
+		break;
+	case EMEDIUMTYPE:
+		*status = 415, code = "unsupported_media_type";
+		break;
+	}
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+}
+
+enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg)
+{
+	unsigned int status;
+	json_t *j = error_json(errnum, msg, &status);
+
+	return reply(c, status, j);
+}
+
+/*
+ * The chain without the errno's text at its end: "no VPS named `x`" says
+ * it all; ": No such file or directory" after it would only confuse.
+ */
+json_t *err_json(int r, struct err **e, unsigned int *status)
+{
+	char msg[2048];
+	const char *tail = strerror(-r);
+	size_t n, t = strlen(tail);
+	json_t *j;
+
+	snprintf(msg, sizeof(msg), "%s", err_msg(*e));
+	n = strlen(msg);
+	if (n > t + 2 && !strcmp(msg + n - t, tail) && !strncmp(msg + n - t - 2, ": ", 2) &&
+	    -r != EIO)
+		msg[n - t - 2] = 0;
+	j = error_json(-r, msg, status);
+	err_free(e);
+	return j;
+}
+
+enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e)
+{
+	unsigned int status;
+	json_t *j = err_json(r, e, &status);
+
+	return reply(c, status, j);
+}
+
+enum MHD_Result forbidden(struct MHD_Connection *c)
+{
+	return reply_error(c, EPERM, "only the provider's administrators may do this");
+}

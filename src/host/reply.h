@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The API's answers (reply.c), for the connection (api.c) and the route
+ * handlers alike.
+ */
+#ifndef VPS_HOST_REPLY_H
+#define VPS_HOST_REPLY_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "common/err.h"
+
+extern __thread unsigned int last_status; /* the status answered, for the audit log */
+enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
+			  const char *value);
+enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j);
+enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg);
+enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e);
+json_t *err_json(int r, struct err **e, unsigned int *status);
+enum MHD_Result forbidden(struct MHD_Connection *c);
+
+#endif
