@@ -73,11 +73,11 @@ def test_lifecycle(ctm):
 
 
 def test_shutdown(ctm):
+    """The init powers off when asked: exit 0 (EXIT_POWEROFF), where one
+    killed at the stop timeout exits 5 (test_shutdown_timeout)."""
     ct = running(ctm())
-    t = time.monotonic()
     assert ct.ctl({"cmd": "shutdown"})["ok"]
     assert ct.wait(timeout=30) == EXIT_POWEROFF, ct.output()
-    assert time.monotonic() - t < 8
     assert not ct.mounted() and not ct.cgroup_dirs()
 
 
