@@ -366,14 +366,5 @@ int cmd_plan_create(struct args *a)
 
 int cmd_plan_delete(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/plans/%s", a->pos[0]);
-	if (api("DELETE", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	json_decref(reply);
-	printf("deleted plan %s\n", a->pos[0]);
-	return 0;
+	return api_delete("plans", a->pos[0], "deleted plan");
 }

@@ -156,3 +156,17 @@ done:
 	free(in.data);
 	return r;
 }
+
+int api_delete(const char *collection, const char *name, const char *done)
+{
+	struct err *err = NULL;
+	json_t *reply;
+	char path[160];
+
+	snprintf(path, sizeof(path), "/%s/%s", collection, name);
+	if (api("DELETE", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	printf("%s %s\n", done, name);
+	return 0;
+}

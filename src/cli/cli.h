@@ -207,6 +207,8 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
  * a transport failure with what failed.
  */
 int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err);
+/* DELETE /collection/name and print `done name` ("deleted plan p1"); the exit status. */
+int api_delete(const char *collection, const char *name, const char *done);
 
 /* ---- out.c ---- */
 

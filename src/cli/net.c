@@ -65,14 +65,5 @@ out:
 
 int cmd_net_delete(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
-	char path[80];
-
-	snprintf(path, sizeof(path), "/networks/%s", a->pos[0]);
-	if (api("DELETE", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	json_decref(reply);
-	printf("deleted network %s\n", a->pos[0]);
-	return 0;
+	return api_delete("networks", a->pos[0], "deleted network");
 }

@@ -267,16 +267,7 @@ int cmd_user_passwd(struct args *a)
 
 int cmd_user_rm(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/users/%s", a->pos[0]);
-	if (api("DELETE", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	json_decref(reply);
-	printf("removed user %s\n", a->pos[0]);
-	return 0;
+	return api_delete("users", a->pos[0], "removed user");
 }
 
 /* ---- vps token ---- */
@@ -376,16 +367,7 @@ out:
 
 int cmd_token_rm(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
-	char path[96];
-
-	snprintf(path, sizeof(path), "/tokens/%s", a->pos[0]);
-	if (api("DELETE", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	json_decref(reply);
-	printf("removed token %s\n", a->pos[0]);
-	return 0;
+	return api_delete("tokens", a->pos[0], "removed token");
 }
 
 /* ---- vps audit ---- */
