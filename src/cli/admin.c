@@ -201,16 +201,8 @@ int cmd_policy_set(struct args *a)
 	int r;
 
 	one = json_pack("{s:s}", "mode", pos[1]);
-	if (a->npos > 2) {
-		char *end;
-		double ratio = strtod(pos[2], &end);
-
-		if (end == pos[2] || *end) {
-			json_decref(one);
-			return usage_err(a->cmd, "RATIO: `%s` is not a number", pos[2]);
-		}
-		json_object_set_new(one, "ratio", json_real(ratio));
-	}
+	if (a->npos > 2) /* P_REAL: args.c checked it */
+		json_object_set_new(one, "ratio", json_real(strtod(pos[2], NULL)));
 	body = json_pack("{s:o}", pos[0], one);
 	r = api("PUT", "/policies", body, &reply, &err);
 	json_decref(body);

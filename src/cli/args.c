@@ -285,6 +285,14 @@ static int check_pos(const char *cmd, const struct pos *p, const char *v)
 		return check_user(cmd, p->name, v);
 	case P_ID:
 		return check_id(cmd, v);
+	case P_REAL: {
+		char *end;
+
+		strtod(v, &end);
+		if (end == v || *end)
+			return usage_err(cmd, "%s: `%s` is not a number", p->name, v);
+		break;
+	}
 	case P_ANY:
 		break;
 	}

@@ -66,6 +66,7 @@ struct opt {
 	long min, max; /* V_INT */
 	const char *what; /* V_INT: "a number of seconds" */
 	bool required; /* "--kind: required (ct or vm)" when absent */
+	bool repeat; /* meant to be given again for more (--ssh-key): help says so */
 	const char *hint; /* required: what to give, when there are no choices */
 };
 
@@ -74,6 +75,7 @@ enum pos_type {
 	P_NAME, /* a VPS or plan name (name_ok) */
 	P_USER, /* a user name */
 	P_ID, /* a token's or an operation's id */
+	P_REAL, /* a number: "RATIO: `lots` is not a number" */
 	P_ANY, /* the handler judges it */
 };
 

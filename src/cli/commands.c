@@ -22,6 +22,7 @@
 #define FIELD(n, m, h) { .name = n, .type = V_FIELD, .meta = m, .help = h }
 #define CHOICE(n, c, h) { .name = n, .type = V_CHOICE, .choices = c, .help = h }
 #define FORMAT { .name = "format", .type = V_FORMAT, .help = "print a table (the default) or JSON" }
+#define MANY(n, m, h) { .name = n, .type = V_STR, .meta = m, .help = h, .repeat = true }
 #define END { 0 }
 
 /* Options more than one command takes. */
@@ -33,7 +34,7 @@
 #define PASSWORD                                                        \
 	STR("password", "P", "root's password (`ps` shows it)"),        \
 		STR("password-file", "FILE", "root's password: the first line of FILE")
-#define SSH_KEY STR("ssh-key", "KEY", "a line of root's authorized_keys (repeatable)")
+#define SSH_KEY MANY("ssh-key", "KEY", "a line of root's authorized_keys")
 #define PASSWORD_STDIN FLAG("password-stdin", "the first line of stdin, even on a terminal")
 
 static const char *const kinds[] = { "ct", "vm", NULL };
@@ -105,7 +106,7 @@ static const struct pos p_exec[] = {
 static const struct pos p_policy_set[] = {
 	{ .name = "RESOURCE", .type = P_ANY },
 	{ .name = "MODE", .type = P_ANY },
-	{ .name = "RATIO", .type = P_ANY, .optional = true },
+	{ .name = "RATIO", .type = P_REAL, .optional = true },
 	END,
 };
 
@@ -175,7 +176,7 @@ static const struct pos p_token_name[] = { { .name = "NAME", .type = P_ANY }, EN
 static const struct opt o_token_create[] = {
 	{ .name = "expires", .type = V_STR, .meta = "DURATION", .required = true,
 	  .hint = "30d, 12h, 3600s", .help = "its lifetime: 3600s, 12h, 30d, 2w" },
-	STR("source", "CIDR", "addresses it is taken from (repeatable)"),
+	MANY("source", "CIDR", "addresses it is taken from"),
 	STR("user", "USER", "whose token it is"),
 	FORMAT,
 	END,

@@ -74,8 +74,9 @@ static void opt_synopsis(const struct opt *o, char *buf, size_t len)
 	if (o->type == V_FLAG)
 		snprintf(buf, len, "[%s]", label);
 	else
-		snprintf(buf, len, "%s%s %s%s", o->required ? "" : "[", label,
-			 opt_meta(o, meta, sizeof(meta)), o->required ? "" : "]");
+		snprintf(buf, len, "%s%s %s%s%s", o->required ? "" : "[", label,
+			 opt_meta(o, meta, sizeof(meta)), o->required ? "" : "]",
+			 o->repeat ? "..." : "");
 }
 
 /* Words on a usage line, wrapped under its first argument. */
@@ -150,9 +151,11 @@ static void option_line(FILE *f, const struct opt *o, bool *header)
 	else
 		snprintf(left, sizeof(left), "%s %s", label, opt_meta(o, meta, sizeof(meta)));
 	if ((int)strlen(left) > OPTION_COL)
-		fprintf(f, "  %s\n  %-*s %s\n", left, OPTION_COL, "", o->help);
+		fprintf(f, "  %s\n  %-*s %s%s\n", left, OPTION_COL, "", o->help,
+			o->repeat ? " (repeatable)" : "");
 	else
-		fprintf(f, "  %-*s %s\n", OPTION_COL, left, o->help);
+		fprintf(f, "  %-*s %s%s\n", OPTION_COL, left, o->help,
+			o->repeat ? " (repeatable)" : "");
 }
 
 /* The options of c, or of all its subcommands, each name once (the first one's help). */

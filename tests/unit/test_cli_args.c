@@ -137,6 +137,8 @@ static void bad_values(void **state)
 		     "`BAD!`: not a valid name (1-32 of a-z, 0-9 and -, not starting with -)",
 		     "start");
 	assert_usage(PARSE("op", &a, "../x"), "`../x`: not an id", "op");
+	assert_usage(PARSE("policy set", &a, "memory", "oversell", "1.5x"),
+		     "RATIO: `1.5x` is not a number", "policy set");
 	assert_usage(PARSE("show", &a, "a", "b"), "unexpected argument `b`", "show");
 }
 
