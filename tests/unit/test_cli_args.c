@@ -206,6 +206,59 @@ static void help_is_made_from_the_table(void **state)
 	assert_string_equal(out_text, "");
 }
 
+/* help_command() and help_main() into a string (free it). */
+static char *help_text(const char *word, const char *sub)
+{
+	const struct command *c = word ? command_find(commands, word) : NULL, *s = NULL;
+	char *buf = NULL, cmd[32];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	if (sub)
+		s = command_find(c->subs, sub);
+	snprintf(cmd, sizeof(cmd), "%s%s%s", word ? word : "", sub ? " " : "", sub ? sub : "");
+	if (!c)
+		help_main(f, commands);
+	else
+		help_command(f, s ? s : c, cmd, s ? c : NULL);
+	fclose(f);
+	return buf;
+}
+
+static void help_text_is_made_from_the_table(void **state)
+{
+	char *t = help_text("stop", NULL);
+
+	/* the usage line from the positionals and options, then each option's line */
+	assert_non_null(strstr(t, "usage: vps stop NAME... [--force] [--timeout SECONDS]\n"));
+	assert_non_null(strstr(t, "\n  --timeout SECONDS        kill it after this long"));
+	free(t);
+	/* required options bare, choices spelled out, repeatable ones marked */
+	t = help_text("create", NULL);
+	assert_non_null(strstr(t, "usage: vps create NAME --kind ct|vm [--template T]"));
+	assert_non_null(strstr(t, "[--ssh-key KEY]..."));
+	free(t);
+	/* a command of commands: a usage line a subcommand; a subcommand alone */
+	t = help_text("token", NULL);
+	assert_non_null(strstr(t, "usage: vps token list [--format table|json]\n"
+				  "       vps token create NAME --expires DURATION"));
+	assert_non_null(strstr(t, "       vps token rm ID\n"));
+	free(t);
+	t = help_text("audit", NULL);
+	assert_non_null(strstr(t, "usage: vps audit [-n N] [--format table|json]\n"));
+	free(t);
+	t = help_text("user", "add");
+	assert_true(!strncmp(t, "usage: vps user add NAME --role admin|customer", 46));
+	free(t);
+	/* `vps help`: every command is named in it (stop in start|stop|restart) */
+	t = help_text(NULL, NULL);
+	assert_true(!strncmp(t, "usage: vps [--socket PATH | --url http://HOST:PORT] COMMAND", 59));
+	for (const struct command *c = commands; c->name; c++)
+		assert_non_null(strstr(t, c->name));
+	free(t);
+}
+
 /* ---- dispatch, on a table of our own ---- */
 
 static const char *ran; /* the handler command_run() called, and its first positional */
@@ -292,6 +345,7 @@ int main(void)
 		cmocka_unit_test(value_forms),
 		cmocka_unit_test(dashdash_ends_options),
 		cmocka_unit_test(help_is_made_from_the_table),
+		cmocka_unit_test(help_text_is_made_from_the_table),
 		cmocka_unit_test(dispatch),
 	};
 
