@@ -211,6 +211,11 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
 int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err);
 /* DELETE /collection/name and print `done name` ("deleted plan p1"); the exit status. */
 int api_delete(const char *collection, const char *name, const char *done);
+/*
+ * GET path and print the reply: as JSON with json; else its list as a table
+ * of cols, or, with cols NULL, the object with the keys in order first.
+ */
+int api_show(const char *path, bool json, const char *const *cols, const char *const *order);
 
 /* ---- out.c ---- */
 

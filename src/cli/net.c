@@ -13,17 +13,8 @@ int cmd_net_list(struct args *a)
 {
 	static const char *const cols[] = { "name",  "bridge", "ipv4", "ipv6", "nat",
 					    "used4", "used6",  "vps",  NULL };
-	struct err *err = NULL;
-	json_t *reply;
 
-	if (api("GET", "/networks", NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_table(reply, cols);
-	json_decref(reply);
-	return 0;
+	return api_show("/networks", a->json, cols, NULL);
 }
 
 int cmd_net_create(struct args *a)

@@ -241,17 +241,7 @@ static int user_write(const char *sub, const char *name, const char *role, bool 
 
 int cmd_user_list(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
-
-	if (api("GET", "/users", NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_table(as_list(reply), user_cols);
-	json_decref(reply);
-	return 0;
+	return api_show("/users", a->json, user_cols, NULL);
 }
 
 int cmd_user_add(struct args *a)
@@ -376,20 +366,11 @@ int cmd_audit(struct args *a)
 {
 	static const char *const cols[] = { "time", "user",   "source", "method",
 					    "path", "status", NULL };
-	struct err *err = NULL;
 	char path[64] = "/audit";
-	json_t *reply;
 
 	if (args_has(a, "n"))
 		snprintf(path, sizeof(path), "/audit?limit=%ld", args_num(a, "n", 0));
-	if (api("GET", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_table(as_list(reply), cols);
-	json_decref(reply);
-	return 0;
+	return api_show(path, a->json, cols, NULL);
 }
 
 /* ---- vps op ---- */
@@ -398,20 +379,10 @@ int cmd_op(struct args *a)
 {
 	static const char *const order[] = { "id",	"vps",	    "action", "user",	"state",
 					     "created", "finished", "error",  "result", NULL };
-	const char *id = a->pos[0];
-	struct err *err = NULL;
-	json_t *reply;
 	char path[96];
 
-	snprintf(path, sizeof(path), "/operations/%s", id);
-	if (api("GET", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_object_ordered(reply, order);
-	json_decref(reply);
-	return 0;
+	snprintf(path, sizeof(path), "/operations/%s", a->pos[0]);
+	return api_show(path, a->json, NULL, order);
 }
 
 /* ---- vps passwd: a VPS's root password ---- */

@@ -182,20 +182,10 @@ int cmd_show(struct args *a)
 						  "ram",       "swap",	  "cpus",      "disk",
 						  "io_weight", "bw",	  "hostname",  "onboot",
 						  "ssh_keys",  "created", "last_exit", NULL };
-	const char *name = a->pos[0];
-	struct err *err = NULL;
 	char path[64];
-	json_t *reply;
 
-	snprintf(path, sizeof(path), "/vps/%s", name);
-	if (api("GET", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_object_ordered(reply, show_order);
-	json_decref(reply);
-	return 0;
+	snprintf(path, sizeof(path), "/vps/%s", a->pos[0]);
+	return api_show(path, a->json, NULL, show_order);
 }
 
 /* ---- start, stop, restart, destroy, suspend, unsuspend: one request per name ---- */
