@@ -17,62 +17,6 @@
 
 #define AUTO_COLS 10
 
-static const char usage_host[] =
-	"usage: vps host [--format table|json]\n"
-	"The host report: per resource its policy, physical, limit (ratio x physical),\n"
-	"allocated (sold), used (real) and headroom (limit - allocated); the limits this\n"
-	"host enforces for each kind (and why not, for the others); warnings.\n";
-static const char usage_events[] =
-	"usage: vps events [--vps NAME] [--follow] [--format table|json]\n"
-	"The event log, oldest first; --follow waits for new events until\n"
-	"interrupted. --format json prints one JSON object a line.\n";
-static const char usage_policy[] =
-	"usage: vps policy list [--format table|json]\n"
-	"       vps policy set RESOURCE MODE [RATIO] [--format table|json]\n"
-	"Resource policies of this host (docs/policies.md):\n"
-	"  memory  reserve | oversell RATIO   (RAM counted against RATIO x physical RAM)\n"
-	"  disk    reserve | thin [RATIO]     (disk sizes against RATIO x the data filesystem)\n"
-	"  cpus    reserve | oversell RATIO   (vCPUs against RATIO x cores)\n"
-	"  limits  refuse | warn              (a limit this host cannot enforce: refused,\n"
-	"                                      or accepted with a warning event)\n"
-	"New VPSes, and changes that grow one, are refused when they do not fit.\n";
-static const char usage_template[] = "usage: vps template list [--format table|json]\n";
-static const char usage_plan[] =
-	"usage: vps plan list [--format table|json]\n"
-	"       vps plan show NAME [--format table|json]\n"
-	"       vps plan create NAME [--ram SIZE] [--swap SIZE] [--cpus N] [--disk SIZE]\n"
-	"                       [--io W] [--bw RATE]\n"
-	"       vps plan delete NAME\n"
-	"A plan is a named set of limits; `vps create --plan NAME` uses one.\n";
-
-static const struct flag format_flag[] = { { "format", true }, { NULL, false } };
-
-/* Flags: only --format; positionals into pos[] (at most npos). */
-static int simple_args(const char *cmd, const char *usage, int argc, char **argv, const char **pos,
-		       int npos, bool *json)
-{
-	const char *f, *v;
-	struct argp p;
-	int t, n = 0;
-
-	argp_init(&p, cmd, argc, argv);
-	while ((t = argp_next(&p, format_flag, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR)
-			return EXIT_USAGE;
-		if (t == ARGP_HELP) {
-			fputs(usage, stdout);
-			return -1;
-		}
-		if (t == ARGP_FLAG && parse_format(cmd, v, json))
-			return EXIT_USAGE;
-		if (t == ARGP_POS && n == npos)
-			return usage_err(cmd, "unexpected argument `%s`", v);
-		if (t == ARGP_POS)
-			pos[n++] = v;
-	}
-	return 0;
-}
-
 /* A table whose columns are the scalar fields of the first row. */
 static void print_rows(json_t *rows)
 {
@@ -211,18 +155,14 @@ static void print_report(json_t *rep)
 	}
 }
 
-int cmd_host(int argc, char **argv)
+int cmd_host(struct args *a)
 {
 	struct err *err = NULL;
-	bool json = false;
 	json_t *reply;
-	int r = simple_args("host", usage_host, argc, argv, NULL, 0, &json);
 
-	if (r)
-		return r < 0 ? 0 : r;
 	if (api("GET", "/host", NULL, &reply, &err) < 0)
 		return fail_err(&err);
-	if (json)
+	if (a->json)
 		print_json(reply);
 	else
 		print_report(reply);
@@ -252,36 +192,23 @@ static void print_policies(json_t *p)
 	json_decref(rows);
 }
 
-static int policy_set(int argc, char **argv)
+int cmd_policy_set(struct args *a)
 {
-	const char *pos[3] = { NULL, NULL, NULL };
+	const char *const *pos = a->pos;
 	struct err *err = NULL;
 	json_t *body, *one, *reply, *w;
-	bool json = false;
 	size_t i;
-	int r = simple_args("policy set", usage_policy, argc, argv, pos, 3, &json);
+	int r;
 
-	if (r)
-		return r < 0 ? 0 : r;
-	if (!pos[0] || !pos[1])
-		return usage_err("policy set", "expected RESOURCE MODE [RATIO]");
 	one = json_pack("{s:s}", "mode", pos[1]);
-	if (pos[2]) {
-		char *end;
-		double ratio = strtod(pos[2], &end);
-
-		if (end == pos[2] || *end) {
-			json_decref(one);
-			return usage_err("policy set", "RATIO: `%s` is not a number", pos[2]);
-		}
-		json_object_set_new(one, "ratio", json_real(ratio));
-	}
+	if (a->npos > 2) /* P_REAL: args.c checked it */
+		json_object_set_new(one, "ratio", json_real(strtod(pos[2], NULL)));
 	body = json_pack("{s:o}", pos[0], one);
 	r = api("PUT", "/policies", body, &reply, &err);
 	json_decref(body);
 	if (r < 0)
 		return fail_err(&err);
-	if (json) {
+	if (a->json) {
 		print_json(reply);
 	} else {
 		print_policies(reply);
@@ -294,27 +221,14 @@ static int policy_set(int argc, char **argv)
 	return 0;
 }
 
-int cmd_policy(int argc, char **argv)
+int cmd_policy_list(struct args *a)
 {
 	struct err *err = NULL;
-	bool json = false;
 	json_t *reply;
-	int r;
 
-	if (argc < 1 || argv[0][0] == '-') {
-		r = simple_args("policy", usage_policy, argc, argv, NULL, 0, &json);
-		return r < 0 ? 0 : r ? r : usage_err("policy", "missing list or set");
-	}
-	if (!strcmp(argv[0], "set"))
-		return policy_set(argc - 1, argv + 1);
-	if (strcmp(argv[0], "list") && strcmp(argv[0], "ls"))
-		return usage_err("policy", "unknown policy command `%s`", argv[0]);
-	r = simple_args("policy list", usage_policy, argc - 1, argv + 1, NULL, 0, &json);
-	if (r)
-		return r < 0 ? 0 : r;
 	if (api("GET", "/policies", NULL, &reply, &err) < 0)
 		return fail_err(&err);
-	if (json)
+	if (a->json)
 		print_json(reply);
 	else
 		print_policies(reply);
@@ -363,35 +277,13 @@ static void print_event(json_t *e, bool json)
 	fflush(stdout);
 }
 
-int cmd_events(int argc, char **argv)
+int cmd_events(struct args *a)
 {
-	static const struct flag flags[] = {
-		{ "vps", true }, { "follow", false }, { "format", true }, { NULL, false }
-	};
 	struct sigaction sa = { .sa_handler = on_signal };
-	const char *vps = NULL, *f, *v;
-	bool follow = false, json = false;
+	const char *vps = args_get(a, "vps");
+	bool follow = args_has(a, "follow"), json = a->json;
 	json_int_t after = -1;
-	struct argp p;
-	int t;
 
-	argp_init(&p, "events", argc, argv);
-	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR)
-			return EXIT_USAGE;
-		if (t == ARGP_HELP)
-			return fputs(usage_events, stdout), 0;
-		if (t == ARGP_POS)
-			return usage_err("events", "unexpected argument `%s`", v);
-		if (!strcmp(f, "follow"))
-			follow = true;
-		else if (!strcmp(f, "format") && parse_format("events", v, &json))
-			return EXIT_USAGE;
-		else if (!strcmp(f, "vps") && !name_ok(v))
-			return usage_err("events", "--vps: `%s` is not a VPS name", v);
-		else if (!strcmp(f, "vps"))
-			vps = v;
-	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (!json)
@@ -429,101 +321,42 @@ int cmd_events(int argc, char **argv)
 
 /* ---- templates, plans ---- */
 
-int cmd_template(int argc, char **argv)
+int cmd_template_list(struct args *a)
 {
-	const char *sub = NULL;
-	bool json = false;
-	int r;
-
-	if (argc < 1 || argv[0][0] == '-') {
-		r = simple_args("template", usage_template, argc, argv, NULL, 0, &json);
-		return r < 0 ? 0 : r ? r : usage_err("template", "missing list");
-	}
-	sub = argv[0];
-	if (strcmp(sub, "list") && strcmp(sub, "ls"))
-		return usage_err("template", "unknown template command `%s`", sub);
-	r = simple_args("template list", usage_template, argc - 1, argv + 1, NULL, 0, &json);
-	if (r)
-		return r < 0 ? 0 : r;
-	return get_and_print("/templates", json);
+	return get_and_print("/templates", a->json);
 }
 
-static int plan_create(int argc, char **argv)
+int cmd_plan_list(struct args *a)
 {
-	static const struct flag flags[] = {
-		{ "ram", true }, { "swap", true }, { "cpus", true }, { "disk", true },
-		{ "io", true },	 { "bw", true },   { NULL, false },
-	};
-	json_t *body = json_object(), *reply = NULL;
-	const char *name = NULL, *f, *v;
+	return get_and_print("/plans", a->json);
+}
+
+int cmd_plan_show(struct args *a)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/plans/%s", a->pos[0]);
+	return get_and_print(path, a->json);
+}
+
+int cmd_plan_create(struct args *a)
+{
+	json_t *body = a->body ? json_incref(a->body) : json_object(), *reply = NULL;
+	const char *name = a->pos[0];
 	struct err *err = NULL;
-	struct argp p;
-	int t = ARGP_END, r = 0;
+	int r = 0;
 
-	argp_init(&p, "plan create", argc, argv);
-	while (!r && (t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
-		char label[16];
-
-		if (t == ARGP_ERR) {
-			r = EXIT_USAGE;
-		} else if (t == ARGP_HELP) {
-			fputs(usage_plan, stdout);
-			break;
-		} else if (t == ARGP_POS) {
-			r = name ? usage_err("plan create", "unexpected argument `%s`", v) : 0;
-			name = v;
-		} else {
-			snprintf(label, sizeof(label), "--%s", f);
-			r = field_put("plan create", label, field_find(f), v, body);
-		}
-	}
-	if (!r && t != ARGP_HELP && !(r = check_name("plan create", "NAME", name))) {
-		json_object_set_new(body, "name", json_string(name));
-		if (api("POST", "/plans", body, &reply, &err) < 0)
-			r = fail_err(&err);
-		else
-			printf("created plan %s\n", name);
-	}
+	json_object_set_new(body, "name", json_string(name));
+	if (api("POST", "/plans", body, &reply, &err) < 0)
+		r = fail_err(&err);
+	else
+		printf("created plan %s\n", name);
 	json_decref(reply);
 	json_decref(body);
 	return r;
 }
 
-int cmd_plan(int argc, char **argv)
+int cmd_plan_delete(struct args *a)
 {
-	const char *sub = argc > 0 ? argv[0] : NULL, *name = NULL;
-	struct err *err = NULL;
-	bool json = false;
-	json_t *reply;
-	char path[64];
-	int r;
-
-	if (!sub || sub[0] == '-') {
-		r = simple_args("plan", usage_plan, argc, argv, NULL, 0, &json);
-		return r < 0 ? 0 :
-		       r     ? r :
-			       usage_err("plan", "missing list, show, create or delete");
-	}
-	if (!strcmp(sub, "create"))
-		return plan_create(argc - 1, argv + 1);
-	if (!strcmp(sub, "list") || !strcmp(sub, "ls")) {
-		r = simple_args("plan list", usage_plan, argc - 1, argv + 1, NULL, 0, &json);
-		return r < 0 ? 0 : r ? r : get_and_print("/plans", json);
-	}
-	if (strcmp(sub, "show") && strcmp(sub, "delete"))
-		return usage_err("plan", "unknown plan command `%s`", sub);
-	r = simple_args(!strcmp(sub, "show") ? "plan show" : "plan delete", usage_plan, argc - 1,
-			argv + 1, &name, 1, &json);
-	if (r)
-		return r < 0 ? 0 : r;
-	if ((r = check_name(sub[0] == 's' ? "plan show" : "plan delete", "NAME", name)))
-		return r;
-	snprintf(path, sizeof(path), "/plans/%s", name);
-	if (sub[0] == 's')
-		return get_and_print(path, json);
-	if (api("DELETE", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	json_decref(reply);
-	printf("deleted plan %s\n", name);
-	return 0;
+	return api_delete("plans", a->pos[0], "deleted plan");
 }

@@ -156,3 +156,34 @@ done:
 	free(in.data);
 	return r;
 }
+
+int api_delete(const char *collection, const char *name, const char *done)
+{
+	struct err *err = NULL;
+	json_t *reply;
+	char path[160];
+
+	snprintf(path, sizeof(path), "/%s/%s", collection, name);
+	if (api("DELETE", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	printf("%s %s\n", done, name);
+	return 0;
+}
+
+int api_show(const char *path, bool json, const char *const *cols, const char *const *order)
+{
+	struct err *err = NULL;
+	json_t *reply;
+
+	if (api("GET", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (json)
+		print_json(reply);
+	else if (cols)
+		print_table(as_list(reply), cols);
+	else
+		print_object_ordered(reply, order);
+	json_decref(reply);
+	return 0;
+}

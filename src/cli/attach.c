@@ -24,46 +24,11 @@
 #define ESCAPE_KEY 0x1d /* Ctrl-] */
 #define IDLE_MS 1000 /* stdin not a terminal and at its end: leave after this much quiet */
 
-static const char usage_console[] =
-	"usage: vps console NAME\n"
-	"Attaches to the VPS's console: what it printed lately is shown first, then\n"
-	"everything as it comes. Ctrl-] detaches; the VPS keeps running. With stdin\n"
-	"not a terminal, its bytes are sent and the console is left once stdin has\n"
-	"ended and the VPS has been quiet for a second.\n";
-
-static const char usage_exec[] =
-	"usage: vps exec NAME [--] CMD [ARG...]\n"
-	"Runs CMD inside the VPS (kind ct) as root and prints its output; the exit\n"
-	"status is the command's. Use -- before a command that has flags of its own.\n";
-
 static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
-}
-
-/* NAME, the only positional; the usage text on --help (returns -1 then). */
-static int one_name(const char *cmd, const char *usage, int argc, char **argv, const char **name)
-{
-	const char *f, *v;
-	struct argp p;
-	int t;
-
-	*name = NULL;
-	argp_init(&p, cmd, argc, argv);
-	while ((t = argp_next(&p, NULL, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR)
-			return EXIT_USAGE;
-		if (t == ARGP_HELP) {
-			fputs(usage, stdout);
-			return -1;
-		}
-		if (*name)
-			return usage_err(cmd, "unexpected argument `%s`", v);
-		*name = v;
-	}
-	return check_name(cmd, "NAME", *name);
 }
 
 /* Copy between the terminal and the console until Ctrl-], hang-up or a signal. */
@@ -113,20 +78,18 @@ static const char *pump(int fd, bool tty)
 	}
 }
 
-int cmd_console(int argc, char **argv)
+int cmd_console(struct args *a)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	_cleanup_close_ int fd = -1;
 	struct termios saved, raw;
 	struct err *err = NULL;
-	const char *name, *sock, *why;
+	const char *name = a->pos[0], *sock, *why;
 	bool tty = isatty(0);
 	json_t *reply;
 	char path[80];
 	int r;
 
-	if ((r = one_name("console", usage_console, argc, argv, &name)))
-		return r < 0 ? 0 : r;
 	snprintf(path, sizeof(path), "/vps/%s/console", name);
 	if (api("GET", path, NULL, &reply, &err) < 0)
 		return fail_err(&err);
@@ -176,37 +139,14 @@ static int print_stream(json_t *s, FILE *to)
 	return 0;
 }
 
-int cmd_exec(int argc, char **argv)
+int cmd_exec(struct args *a)
 {
 	json_t *args = json_array(), *body, *reply = NULL, *st;
-	const char *name = NULL, *f, *v;
+	const char *name = a->pos[0];
 	struct err *err = NULL;
-	char path[80], **cmd = NULL;
-	struct argp p;
-	int t, n = 0, r;
+	char path[80], **cmd = a->rest;
+	int n = a->nrest, r;
 
-	argp_init(&p, "exec", argc, argv);
-	while ((t = argp_next(&p, NULL, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR) {
-			json_decref(args);
-			return EXIT_USAGE;
-		}
-		if (t == ARGP_HELP) {
-			json_decref(args);
-			return fputs(usage_exec, stdout), 0;
-		}
-		if (!name) {
-			name = v;
-			continue;
-		}
-		cmd = argp_rest(&p, &n); /* the first word of the command and all after it */
-		break;
-	}
-	if ((r = check_name("exec", "NAME", name)) ||
-	    (!n && (r = usage_err("exec", "missing CMD")))) {
-		json_decref(args);
-		return r;
-	}
 	for (int i = 0; i < n; i++)
 		if (json_array_append_new(args, json_string(cmd[i])) < 0) {
 			json_decref(args);

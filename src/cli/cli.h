@@ -5,10 +5,13 @@
  * (sizes parse, names are names) and turned into the JSON body the API
  * takes; the daemon decides everything else. This header is shared by
  * its files:
- *   args.c     the flag parser and the value checks that build the body
+ *   main.c     main: $VPS_SOCKET, then the command line to the table
+ *   commands.c the command table: commands, positionals, options, handlers
+ *   args.c     the one parser of the table, and the value checks that build the body
+ *   help.c     `vps help` and `vps CMD --help`, made from the table
  *   api.c      HTTP over vpsd's unix socket (or TCP) with libcurl
  *   out.c      tables, `key: value` views, human-readable sizes
- *   vps.c      main, the command table, the VPS lifecycle commands
+ *   vps.c      the VPS lifecycle commands
  *   attach.c   console and exec
  *   admin.c    host, policies, events, templates, plans
  *   net.c      networks
@@ -21,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -39,34 +43,127 @@ struct cli_target {
 
 extern struct cli_target cli_target;
 
-/* ---- args.c ---- */
+/* ---- args.c: the command table's shape and its one parser ---- */
 
-struct flag {
-	const char *name; /* without the dashes: "ram"; one letter: a short flag (-n) */
-	bool value; /* takes a value (--ram 1G or --ram=1G) */
+/* What an option's value must be; the parser checks it and names the option if not. */
+enum val_type {
+	V_FLAG, /* no value: --force */
+	V_STR, /* any string: the handler judges it */
+	V_INT, /* a whole number from min to max: "-n: `x` is not a number (1 to 100000)" */
+	V_CHOICE, /* one of choices[]: "--kind: `lxc` is not ct or vm" */
+	V_FORMAT, /* table|json (text is table): sets args.json */
+	V_FIELD, /* a setting of the body (fields[] by the option's name): into args.body */
+	V_VPS, /* a VPS name: "--vps: `NO` is not a VPS name" */
 };
 
-/* Walks one command's arguments. */
-struct argp {
-	const char *cmd; /* "create", "plan create": for messages */
-	int argc, i;
-	char **argv;
-	bool dashdash; /* seen `--`: the rest are positional */
-	bool stop_at_pos; /* the first positional ends the flags (exec) */
+struct opt {
+	const char *name; /* long name without the dashes, or NULL: short only (-n) */
+	char short_name; /* -n, or 0 */
+	enum val_type type;
+	const char *meta; /* the value in help: SIZE (choices and formats make their own) */
+	const char *help; /* one line in `vps CMD --help`; NULL: taken but not shown */
+	const char *const *choices; /* V_CHOICE, NULL-terminated */
+	long min, max; /* V_INT */
+	const char *what; /* V_INT: "a number of seconds" */
+	bool required; /* "--kind: required (ct or vm)" when absent */
+	bool repeat; /* meant to be given again for more (--ssh-key): help says so */
+	const char *hint; /* required: what to give, when there are no choices */
 };
 
-enum { ARGP_END, ARGP_FLAG, ARGP_POS, ARGP_HELP, ARGP_ERR };
+/* What a positional argument must be. */
+enum pos_type {
+	P_NAME, /* a VPS or plan name (name_ok) */
+	P_USER, /* a user name */
+	P_ID, /* a token's or an operation's id */
+	P_REAL, /* a number: "RATIO: `lots` is not a number" */
+	P_ANY, /* the handler judges it */
+};
 
-void argp_init(struct argp *p, const char *cmd, int argc, char **argv);
+struct pos {
+	const char *name; /* NAME, ID, KEY=VALUE: in help and in "missing NAME" */
+	enum pos_type type;
+	bool optional; /* [RATIO] */
+	bool many; /* NAME...: the last one only */
+	bool rest; /* exec's CMD: it and all after it, flags or not, are the handler's */
+};
+
+struct args;
+
 /*
- * The next argument: ARGP_FLAG (*name, *val for flags that take one),
- * ARGP_POS (*val), ARGP_HELP (--help or -h), ARGP_END, or ARGP_ERR after
- * printing a usage error. --socket and --url are taken here for every
- * command.
+ * A command: its word, its positionals and options, and its handler; or,
+ * with subs, a command of commands (`vps plan create`). The table is in
+ * commands.c; `vps help` and `vps CMD --help` are made from it (help.c).
  */
-int argp_next(struct argp *p, const struct flag *flags, const char **name, const char **val);
-/* Everything after the current argument (exec's command). */
-char **argp_rest(struct argp *p, int *n);
+struct command {
+	const char *name, *alias; /* alias: ls for list, or NULL */
+	const struct pos *pos; /* ends at a NULL name; NULL: none */
+	const struct opt *opts; /* ends at a NULL name and short_name; NULL: none */
+	const struct command *subs; /* ends at a NULL name; NULL: a plain command */
+	int (*run)(struct args *a); /* returns the exit status */
+	const char *section; /* `vps help`: starts this section (VPSes:) */
+	const char *overview; /* `vps help`: lines of `LEFT\tRIGHT`; NULL for a sub */
+	const char *help; /* `vps CMD --help`: the prose after the usage lines */
+};
+
+extern const struct command commands[]; /* commands.c */
+
+#define ARGS_MAX 64 /* positionals and options in one command line */
+
+/* One option as given, in order: `--ram 1G` is { ram's opt, "1G" }. */
+struct given {
+	const struct opt *opt;
+	const char *val; /* NULL for a flag */
+};
+
+/* What args_parse() found, for the handler to read. */
+struct args {
+	char cmd[32]; /* "plan create": for messages */
+	const struct command *c;
+	const char *pos[ARGS_MAX]; /* checked for their pos_type */
+	int npos;
+	char **rest; /* the rest positional and all after it (exec's command) */
+	int nrest;
+	struct given given[ARGS_MAX];
+	int ngiven;
+	bool json; /* --format json */
+	json_t *body; /* V_FIELD values under their JSON keys; NULL when none */
+};
+
+/*
+ * Parse one command's arguments (those after its word) against c's table
+ * (parent: the command c is a subcommand of, or NULL):
+ * options anywhere (--opt=V, --opt V, -n V, -nV), `--` ends them,
+ * --socket and --url taken for every command, --help and -h print c's help.
+ * Values and positionals are checked by type; missing positionals and
+ * required options are errors. Returns 0 (a filled; args_free it), -1 after
+ * printing the help, or EXIT_USAGE after printing the error. With subs, the
+ * first positional and all after it are left in rest.
+ */
+int args_parse(const struct command *c, const struct command *parent, const char *cmd, int argc,
+	       char **argv, struct args *a);
+void args_free(struct args *a);
+/* The last value given for the option `name` (long name, or the short letter), or NULL. */
+const char *args_get(const struct args *a, const char *name);
+bool args_has(const struct args *a, const char *name);
+/* A V_INT option's value, or def when it was not given. */
+long args_num(const struct args *a, const char *name, long def);
+/* "--ram" or "-n": how messages name an option. */
+const char *opt_label(const struct opt *o, char *buf, size_t len);
+/*
+ * `vps ARGS...` (argv without the program): --socket and --url, then the
+ * command's word (and a subcommand's), its arguments parsed and its handler
+ * run. `vps help [CMD [SUB]]` prints the help. Returns the exit status.
+ */
+int command_run(const struct command *table, int argc, char **argv);
+/* The command named word in table (by name or alias), or NULL. */
+const struct command *command_find(const struct command *table, const char *word);
+
+/* ---- help.c ---- */
+
+/* `vps help`: the overview of every command, by section. */
+void help_main(FILE *f, const struct command *table);
+/* `vps CMD --help`: usage lines, prose, options; cmd is "plan" or "plan create". */
+void help_command(FILE *f, const struct command *c, const char *cmd, const struct command *parent);
 
 /* Print `vps: error: ...` and a pointer to --help; returns EXIT_USAGE. */
 int usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -79,6 +176,8 @@ int fail_err(struct err **err);
 bool name_ok(const char *s);
 /* Check a positional NAME, usage error naming `what` if bad or missing. */
 int check_name(const char *cmd, const char *what, const char *s);
+/* A user name: 1-32 of a-z 0-9 _ . -, starting with a letter; what is NAME or --user. */
+int check_user(const char *cmd, const char *what, const char *s);
 
 /*
  * A setting the body can carry, shared by create, set and plan create:
@@ -110,6 +209,13 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
  * a transport failure with what failed.
  */
 int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err);
+/* DELETE /collection/name and print `done name` ("deleted plan p1"); the exit status. */
+int api_delete(const char *collection, const char *name, const char *done);
+/*
+ * GET path and print the reply: as JSON with json; else its list as a table
+ * of cols, or, with cols NULL, the object with the keys in order first.
+ */
+int api_show(const char *path, bool json, const char *const *cols, const char *const *order);
 
 /* ---- out.c ---- */
 
@@ -132,20 +238,37 @@ void print_json(json_t *j);
 /* --format's value: 0 table, 1 json, or a usage error (EXIT_USAGE). */
 int parse_format(const char *cmd, const char *val, bool *json);
 
-/* ---- the commands ---- */
+/* ---- the handlers, named in commands.c's table ---- */
 
-int cmd_console(int argc, char **argv);
-int cmd_exec(int argc, char **argv);
-int cmd_host(int argc, char **argv);
-int cmd_policy(int argc, char **argv);
-int cmd_events(int argc, char **argv);
-int cmd_template(int argc, char **argv);
-int cmd_plan(int argc, char **argv);
-int cmd_net(int argc, char **argv); /* net.c */
-int cmd_user(int argc, char **argv); /* users.c */
-int cmd_token(int argc, char **argv);
-int cmd_audit(int argc, char **argv);
-int cmd_op(int argc, char **argv);
-int cmd_passwd(int argc, char **argv);
+int cmd_create(struct args *a); /* vps.c */
+int cmd_list(struct args *a);
+int cmd_show(struct args *a);
+int cmd_lifecycle(struct args *a); /* start, stop, restart, destroy, suspend, unsuspend */
+int cmd_reinstall(struct args *a);
+int cmd_set(struct args *a);
+int cmd_console(struct args *a); /* attach.c */
+int cmd_exec(struct args *a);
+int cmd_host(struct args *a); /* admin.c */
+int cmd_policy_list(struct args *a);
+int cmd_policy_set(struct args *a);
+int cmd_events(struct args *a);
+int cmd_template_list(struct args *a);
+int cmd_plan_list(struct args *a);
+int cmd_plan_show(struct args *a);
+int cmd_plan_create(struct args *a);
+int cmd_plan_delete(struct args *a);
+int cmd_net_list(struct args *a); /* net.c */
+int cmd_net_create(struct args *a);
+int cmd_net_delete(struct args *a);
+int cmd_user_list(struct args *a); /* users.c */
+int cmd_user_add(struct args *a);
+int cmd_user_passwd(struct args *a);
+int cmd_user_rm(struct args *a);
+int cmd_token_list(struct args *a);
+int cmd_token_create(struct args *a);
+int cmd_token_rm(struct args *a);
+int cmd_audit(struct args *a);
+int cmd_op(struct args *a);
+int cmd_passwd(struct args *a);
 
 #endif

@@ -26,40 +26,6 @@
 #define EXPIRES_MIN 60 /* s: the contract's range of expires_in */
 #define EXPIRES_MAX 31536000 /* 365 days */
 
-static const char usage_user[] =
-	"usage: vps user list [--format table|json]\n"
-	"       vps user add NAME --role admin|customer [--password-stdin]\n"
-	"       vps user passwd NAME [--password-stdin]\n"
-	"       vps user rm NAME\n"
-	"Accounts of the panel and the API. An admin manages the host and every VPS;\n"
-	"a customer sees and runs only their own. The password (8 to 1024 characters)\n"
-	"is read from standard input: typed twice without echo on a terminal, else its\n"
-	"first line (--password-stdin: always the line). A user who owns a VPS cannot\n"
-	"be removed.\n";
-static const char usage_token[] =
-	"usage: vps token list [--format table|json]\n"
-	"       vps token create NAME --expires DURATION [--source CIDR]... [--user USER]\n"
-	"                        [--format table|json]\n"
-	"       vps token rm ID\n"
-	"API tokens, sent as `Authorization: Bearer TOKEN` over TCP. DURATION is a\n"
-	"number with s, m, h, d or w (3600s, 12h, 30d), from 60 s to 365 days.\n"
-	"--source limits the addresses the token is taken from (10.0.0.0/8, ::1/128);\n"
-	"repeat it for more. --user makes the token for another user. The token is\n"
-	"printed once, on standard output; it cannot be shown again.\n";
-static const char usage_audit[] =
-	"usage: vps audit [-n N] [--format table|json]\n"
-	"The audit log: every request that changes something and every login attempt,\n"
-	"with who made it, from where, and the status it got. -n: at most N entries.\n";
-static const char usage_op[] =
-	"usage: vps op ID [--format table|json]\n"
-	"One long operation (started with ?async=1): its VPS, action, state (running,\n"
-	"done or failed), and its result or error.\n";
-static const char usage_passwd[] =
-	"usage: vps passwd NAME [--password-stdin]\n"
-	"Sets the root password of the VPS: a running ct through the container, a\n"
-	"stopped VPS on its disk. The password is read from standard input: typed\n"
-	"twice without echo on a terminal, else its first line.\n";
-
 /* ---- passwords from standard input ---- */
 
 static struct termios saved_tty;
@@ -173,37 +139,6 @@ static json_t *password_body(const char *key, const char *pw)
 
 /* ---- checks of shape ---- */
 
-/* User names: 1-32 of a-z 0-9 _ . -, starting with a letter (a login name). */
-static int check_user(const char *cmd, const char *what, const char *s)
-{
-	size_t n;
-
-	if (!s)
-		return usage_err(cmd, "missing %s", what);
-	n = strlen(s);
-	if (n < 1 || n > 32 || s[0] < 'a' || s[0] > 'z' ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
-		return usage_err(cmd,
-				 "%s%s`%s`: not a user name (1-32 of a-z, 0-9, _, . and -, "
-				 "starting with a letter)",
-				 what[0] == '-' ? what : "", what[0] == '-' ? ": " : "", s);
-	return 0;
-}
-
-/* Token and operation ids: what the daemon hands out, letters, digits and -. */
-static int check_id(const char *cmd, const char *s)
-{
-	size_t n;
-
-	if (!s)
-		return usage_err(cmd, "missing ID");
-	n = strlen(s);
-	if (n < 1 || n > 64 ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n)
-		return usage_err(cmd, "`%s`: not an id", s);
-	return 0;
-}
-
 /* 30d, 12h, 90m, 3600s, 2w or a bare number of seconds. */
 static int parse_duration(const char *s, long *secs)
 {
@@ -304,83 +239,25 @@ static int user_write(const char *sub, const char *name, const char *role, bool 
 	return 0;
 }
 
-int cmd_user(int argc, char **argv)
+int cmd_user_list(struct args *a)
 {
-	static const struct flag flags[] = {
-		{ "format", true },
-		{ "role", true },
-		{ "password-stdin", false },
-		{ NULL, false },
-	};
-	const char *sub = argc > 0 ? argv[0] : NULL, *name = NULL, *role = NULL, *f, *v;
-	bool json = false, line_only = false;
-	struct err *err = NULL;
-	char cmd[32], path[64];
-	json_t *reply;
-	struct argp p;
-	int t;
+	return api_show("/users", a->json, user_cols, NULL);
+}
 
-	if (!sub || sub[0] == '-') {
-		if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h")))
-			return fputs(usage_user, stdout), 0;
-		return usage_err("user", "missing list, add, passwd or rm");
-	}
-	if (!strcmp(sub, "ls"))
-		sub = "list";
-	else if (!strcmp(sub, "delete"))
-		sub = "rm";
-	if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "rm"))
-		return usage_err("user", "unknown user command `%s`", sub);
-	snprintf(cmd, sizeof(cmd), "user %s", sub);
-	argp_init(&p, cmd, argc - 1, argv + 1);
-	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR)
-			return EXIT_USAGE;
-		if (t == ARGP_HELP)
-			return fputs(usage_user, stdout), 0;
-		if (t == ARGP_POS) {
-			if (name || !strcmp(sub, "list"))
-				return usage_err(cmd, "unexpected argument `%s`", v);
-			name = v;
-		} else if (!strcmp(f, "format")) {
-			if (strcmp(sub, "list"))
-				return usage_err(cmd, "--format: only for `user list`");
-			if (parse_format(cmd, v, &json))
-				return EXIT_USAGE;
-		} else if (!strcmp(f, "role")) {
-			if (strcmp(sub, "add"))
-				return usage_err(cmd, "--role: only for `user add`");
-			if (strcmp(v, "admin") && strcmp(v, "customer"))
-				return usage_err(cmd, "--role: `%s` is not admin or customer", v);
-			role = v;
-		} else if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
-			line_only = true;
-		} else {
-			return usage_err(cmd, "--%s: only for `user add` and `user passwd`", f);
-		}
-	}
-	if (!strcmp(sub, "list")) {
-		if (api("GET", "/users", NULL, &reply, &err) < 0)
-			return fail_err(&err);
-		if (json)
-			print_json(reply);
-		else
-			print_table(as_list(reply), user_cols);
-		json_decref(reply);
-		return 0;
-	}
-	if ((t = check_user(cmd, "NAME", name)))
-		return t;
-	if (!strcmp(sub, "add") && !role)
-		return usage_err(cmd, "--role: required (admin or customer)");
-	if (strcmp(sub, "rm"))
-		return user_write(sub, name, role, line_only);
-	snprintf(path, sizeof(path), "/users/%s", name);
-	if (api("DELETE", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	json_decref(reply);
-	printf("removed user %s\n", name);
-	return 0;
+int cmd_user_add(struct args *a)
+{
+	return user_write(a->c->name, a->pos[0], args_get(a, "role"),
+			  args_has(a, "password-stdin"));
+}
+
+int cmd_user_passwd(struct args *a)
+{
+	return user_write(a->c->name, a->pos[0], NULL, args_has(a, "password-stdin"));
+}
+
+int cmd_user_rm(struct args *a)
+{
+	return api_delete("users", a->pos[0], "removed user");
 }
 
 /* ---- vps token ---- */
@@ -412,244 +289,114 @@ static int token_create(const char *name, json_t *body, bool json)
 	return 0;
 }
 
-int cmd_token(int argc, char **argv)
+int cmd_token_list(struct args *a)
 {
-	static const struct flag flags[] = {
-		{ "format", true }, { "expires", true }, { "source", true },
-		{ "user", true },   { NULL, false },
-	};
-	const char *sub = argc > 0 ? argv[0] : NULL, *arg = NULL, *f, *v;
-	json_t *body = json_object(), *sources = json_array(), *reply = NULL;
-	bool json = false, create;
 	struct err *err = NULL;
-	char cmd[32], path[96];
-	long expires = 0;
-	struct argp p;
-	int t, r = 0;
+	json_t *reply, *row;
+	size_t i;
 
-	if (!sub || sub[0] == '-') {
-		if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h")))
-			fputs(usage_token, stdout);
-		else
-			r = usage_err("token", "missing list, create or rm");
-		goto out;
+	if (api("GET", "/tokens", NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json) {
+		print_json(reply);
+	} else {
+		/* "used" is a time here but a size in the host report: renamed */
+		json_array_foreach(as_list(reply), i, row)
+		{
+			json_object_set(row, "last_used", json_object_get(row, "used"));
+		}
+		print_table(as_list(reply), token_cols);
 	}
-	if (!strcmp(sub, "ls"))
-		sub = "list";
-	else if (!strcmp(sub, "delete"))
-		sub = "rm";
-	if (strcmp(sub, "list") && strcmp(sub, "create") && strcmp(sub, "rm")) {
-		r = usage_err("token", "unknown token command `%s`", sub);
-		goto out;
-	}
-	create = !strcmp(sub, "create");
-	snprintf(cmd, sizeof(cmd), "token %s", sub);
-	argp_init(&p, cmd, argc - 1, argv + 1);
-	while (!r && (t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR) {
-			r = EXIT_USAGE;
-		} else if (t == ARGP_HELP) {
-			fputs(usage_token, stdout);
-			goto out;
-		} else if (t == ARGP_POS) {
-			if (arg || !strcmp(sub, "list"))
-				r = usage_err(cmd, "unexpected argument `%s`", v);
-			arg = v;
-		} else if (!strcmp(f, "format")) {
-			r = !strcmp(sub, "rm") ? usage_err(cmd, "--format: not for `token rm`") :
-						 parse_format(cmd, v, &json);
-		} else if (!create) {
-			r = usage_err(cmd, "--%s: only for `token create`", f);
-		} else if (!strcmp(f, "expires")) {
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_token_create(struct args *a)
+{
+	json_t *body = json_object(), *sources = json_array();
+	const char *name = a->pos[0];
+	long expires = 0;
+	int r = 0;
+
+	for (int i = 0; !r && i < a->ngiven; i++) {
+		const char *f = a->given[i].opt->name, *v = a->given[i].val;
+
+		if (!strcmp(f, "expires")) {
 			int e = parse_duration(v, &expires);
 
 			if (e == -EINVAL)
-				r = usage_err(cmd,
+				r = usage_err(a->cmd,
 					      "--expires: `%s` is not a duration (30d, 12h, "
 					      "3600s)",
 					      v);
 			else if (e < 0 || expires < EXPIRES_MIN || expires > EXPIRES_MAX)
-				r = usage_err(cmd,
+				r = usage_err(a->cmd,
 					      "--expires: `%s` is out of range (60 s to 365 days)",
 					      v);
 		} else if (!strcmp(f, "source")) {
-			r = put_cidr(cmd, v, sources);
-		} else if (!(r = check_user(cmd, "--user", v))) {
+			r = put_cidr(a->cmd, v, sources);
+		} else if (!strcmp(f, "user") && !(r = check_user(a->cmd, "--user", v))) {
 			json_object_set_new(body, "user", json_string(v));
 		}
 	}
 	if (r)
 		goto out;
-	if (!strcmp(sub, "list")) {
-		if (api("GET", "/tokens", NULL, &reply, &err) < 0) {
-			r = fail_err(&err);
-			goto out;
-		}
-		if (json) {
-			print_json(reply);
-		} else {
-			json_t *row;
-			size_t i;
-
-			/* "used" is a time here but a size in the host report: renamed */
-			json_array_foreach(as_list(reply), i, row)
-			{
-				json_object_set(row, "last_used", json_object_get(row, "used"));
-			}
-			print_table(as_list(reply), token_cols);
-		}
+	if (!*name || strlen(name) > 64 || strpbrk(name, "\n\r")) {
+		r = usage_err(a->cmd, "`%s`: a token name is one line of 1 to 64 characters", name);
 		goto out;
 	}
-	if (create) {
-		if (!arg) {
-			r = usage_err(cmd, "missing NAME");
-		} else if (!*arg || strlen(arg) > 64 || strpbrk(arg, "\n\r")) {
-			r = usage_err(cmd, "`%s`: a token name is one line of 1 to 64 characters",
-				      arg);
-		} else if (!expires) {
-			r = usage_err(cmd, "--expires: required (30d, 12h, 3600s)");
-		} else {
-			json_object_set_new(body, "expires_in", json_integer(expires));
-			if (json_array_size(sources))
-				json_object_set(body, "sources", sources);
-			r = token_create(arg, body, json);
-		}
-		goto out;
-	}
-	if ((r = check_id(cmd, arg)))
-		goto out;
-	snprintf(path, sizeof(path), "/tokens/%s", arg);
-	if (api("DELETE", path, NULL, &reply, &err) < 0) {
-		r = fail_err(&err);
-		goto out;
-	}
-	printf("removed token %s\n", arg);
+	json_object_set_new(body, "expires_in", json_integer(expires));
+	if (json_array_size(sources))
+		json_object_set(body, "sources", sources);
+	r = token_create(name, body, a->json);
 out:
-	json_decref(reply);
 	json_decref(sources);
 	json_decref(body);
 	return r;
 }
 
+int cmd_token_rm(struct args *a)
+{
+	return api_delete("tokens", a->pos[0], "removed token");
+}
+
 /* ---- vps audit ---- */
 
-int cmd_audit(int argc, char **argv)
+int cmd_audit(struct args *a)
 {
 	static const char *const cols[] = { "time", "user",   "source", "method",
 					    "path", "status", NULL };
-	static const struct flag flags[] = { { "n", true }, { "format", true }, { NULL, false } };
-	struct err *err = NULL;
-	const char *f, *v;
 	char path[64] = "/audit";
-	bool json = false;
-	json_t *reply;
-	struct argp p;
-	int t;
 
-	argp_init(&p, "audit", argc, argv);
-	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR)
-			return EXIT_USAGE;
-		if (t == ARGP_HELP)
-			return fputs(usage_audit, stdout), 0;
-		if (t == ARGP_POS)
-			return usage_err("audit", "unexpected argument `%s`", v);
-		if (!strcmp(f, "format")) {
-			if (parse_format("audit", v, &json))
-				return EXIT_USAGE;
-		} else {
-			char *end;
-			long n;
-
-			errno = 0;
-			n = strtol(v, &end, 10);
-			if (!*v || *end || errno || n < 1 || n > 100000)
-				return usage_err("audit", "-n: `%s` is not a number (1 to 100000)",
-						 v);
-			snprintf(path, sizeof(path), "/audit?limit=%ld", n);
-		}
-	}
-	if (api("GET", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (json)
-		print_json(reply);
-	else
-		print_table(as_list(reply), cols);
-	json_decref(reply);
-	return 0;
+	if (args_has(a, "n"))
+		snprintf(path, sizeof(path), "/audit?limit=%ld", args_num(a, "n", 0));
+	return api_show(path, a->json, cols, NULL);
 }
 
 /* ---- vps op ---- */
 
-int cmd_op(int argc, char **argv)
+int cmd_op(struct args *a)
 {
 	static const char *const order[] = { "id",	"vps",	    "action", "user",	"state",
 					     "created", "finished", "error",  "result", NULL };
-	static const struct flag flags[] = { { "format", true }, { NULL, false } };
-	const char *id = NULL, *f, *v;
-	struct err *err = NULL;
-	bool json = false;
-	json_t *reply;
 	char path[96];
-	struct argp p;
-	int t;
 
-	argp_init(&p, "op", argc, argv);
-	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR)
-			return EXIT_USAGE;
-		if (t == ARGP_HELP)
-			return fputs(usage_op, stdout), 0;
-		if (t == ARGP_POS && id)
-			return usage_err("op", "unexpected argument `%s`", v);
-		if (t == ARGP_POS)
-			id = v;
-		else if (parse_format("op", v, &json))
-			return EXIT_USAGE;
-	}
-	if ((t = check_id("op", id)))
-		return t;
-	snprintf(path, sizeof(path), "/operations/%s", id);
-	if (api("GET", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (json)
-		print_json(reply);
-	else
-		print_object_ordered(reply, order);
-	json_decref(reply);
-	return 0;
+	snprintf(path, sizeof(path), "/operations/%s", a->pos[0]);
+	return api_show(path, a->json, NULL, order);
 }
 
 /* ---- vps passwd: a VPS's root password ---- */
 
-int cmd_passwd(int argc, char **argv)
+int cmd_passwd(struct args *a)
 {
-	static const struct flag flags[] = { { "password-stdin", false }, { NULL, false } };
-	const char *name = NULL, *f, *v;
-	bool line_only = false;
+	const char *name = a->pos[0];
 	struct err *err = NULL;
 	json_t *body, *reply;
 	char path[80], what[64], *pw;
-	struct argp p;
-	int t, r;
+	int r;
 
-	argp_init(&p, "passwd", argc, argv);
-	while ((t = argp_next(&p, flags, &f, &v)) != ARGP_END) {
-		if (t == ARGP_ERR)
-			return EXIT_USAGE;
-		if (t == ARGP_HELP)
-			return fputs(usage_passwd, stdout), 0;
-		if (t == ARGP_POS && name)
-			return usage_err("passwd", "unexpected argument `%s`", v);
-		if (t == ARGP_POS)
-			name = v;
-		else
-			line_only = true;
-	}
-	if ((r = check_name("passwd", "NAME", name)))
-		return r;
 	snprintf(what, sizeof(what), "root on `%s`", name);
-	if ((r = read_password("passwd", what, 1, line_only, &pw)))
+	if ((r = read_password(a->cmd, what, 1, args_has(a, "password-stdin"), &pw)))
 		return r;
 	body = password_body("password", pw);
 	free_secret(pw);

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The command table: every command and subcommand of `vps`, its positional
+ * arguments, its options (name, short form, value type, help) and its
+ * handler. args.c parses a command line against it and hands the handler a
+ * filled struct args; help.c makes `vps help` and `vps CMD --help` from it.
+ * A new option is one line here and one args_get() in its handler.
+ */
+#include <stddef.h>
+
+#include "cli/cli.h"
+
+/*
+ * clang-format 14 spreads a brace initializer in a macro over four lines and
+ * each field of a long one over its own: the table reads best as written.
+ */
+/* clang-format off */
+
+/* One option a line: FLAG(name, help), STR(name, META, help) and so on (cli.h's enum val_type). */
+#define FLAG(n, h) { .name = n, .type = V_FLAG, .help = h }
+#define STR(n, m, h) { .name = n, .type = V_STR, .meta = m, .help = h }
+#define FIELD(n, m, h) { .name = n, .type = V_FIELD, .meta = m, .help = h }
+#define CHOICE(n, c, h) { .name = n, .type = V_CHOICE, .choices = c, .help = h }
+#define FORMAT { .name = "format", .type = V_FORMAT, .help = "print a table (the default) or JSON" }
+#define MANY(n, m, h) { .name = n, .type = V_STR, .meta = m, .help = h, .repeat = true }
+#define END { 0 }
+
+/* Options more than one command takes. */
+#define LIMITS                                                                                 \
+	FIELD("ram", "SIZE", "memory (512M, 2G)"), FIELD("swap", "SIZE", "swap on top of --ram"), \
+		FIELD("cpus", "N", "CPUs, may be fractional (1.5)"),                           \
+		FIELD("disk", "SIZE", "disk size"), FIELD("io", "W", "IO weight, 10 to 1000"),   \
+		FIELD("bw", "SIZE", "network bandwidth in bits per second (100M)")
+#define PASSWORD                                                        \
+	STR("password", "P", "root's password (`ps` shows it)"),        \
+		STR("password-file", "FILE", "root's password: the first line of FILE")
+#define SSH_KEY MANY("ssh-key", "KEY", "a line of root's authorized_keys")
+#define PASSWORD_STDIN FLAG("password-stdin", "the first line of stdin, even on a terminal")
+
+static const char *const kinds[] = { "ct", "vm", NULL };
+static const char *const engines[] = { "vmm", "qemu", NULL };
+static const char *const boots[] = { "linux", "firmware", NULL };
+static const char *const roles[] = { "admin", "customer", NULL };
+
+static const struct pos p_name[] = { { .name = "NAME", .type = P_NAME }, END };
+static const struct pos p_names[] = { { .name = "NAME", .type = P_NAME, .many = true }, END };
+static const struct pos p_user[] = { { .name = "NAME", .type = P_USER }, END };
+static const struct pos p_id[] = { { .name = "ID", .type = P_ID }, END };
+static const struct opt o_format[] = { FORMAT, END };
+/* Taken, as it always was, where the reply is one line: scripts pass it everywhere. */
+static const struct opt o_format_ignored[] = { { .name = "format", .type = V_FORMAT }, END };
+
+/* ---- VPSes ---- */
+
+static const struct opt o_create[] = {
+	{ .name = "kind", .type = V_CHOICE, .choices = kinds, .required = true,
+	  .help = "a container (ct) or a virtual machine (vm)" },
+	STR("template", "T", "the template of its disk"),
+	STR("plan", "P", "the limits of plan P"),
+	LIMITS,
+	CHOICE("engine", engines, "vm: the monitor"),
+	CHOICE("boot", boots, "vm: a kernel or firmware"),
+	STR("iso", "NAME", "vm: an uploaded ISO"),
+	FIELD("owner", "USER", "the user who owns it"),
+	FIELD("hostname", "HOST", "its host name"),
+	PASSWORD,
+	SSH_KEY,
+	FLAG("onboot", "start it when vpsd starts"),
+	FLAG("start", "start it once made"),
+	STR("network", "NET", "join network NET"),
+	STR("ipv4", "ADDR", "its IPv4 address on NET"),
+	STR("ipv6", "ADDR", "its IPv6 address on NET"),
+	END,
+};
+
+static const struct opt o_stop[] = {
+	FLAG("force", "kill it at once"),
+	{ .name = "timeout", .type = V_INT, .meta = "SECONDS", .min = 1, .max = 3600,
+	  .what = "a number of seconds", .help = "kill it after this long (default: vpsd's)" },
+	END,
+};
+
+static const struct opt o_reinstall[] = {
+	STR("template", "T", "another template"),
+	PASSWORD,
+	STR("hostname", "H", "a new host name"),
+	SSH_KEY,
+	END,
+};
+
+static const struct pos p_set[] = {
+	{ .name = "NAME", .type = P_NAME },
+	{ .name = "KEY=VALUE", .type = P_ANY, .optional = true, .many = true },
+	END,
+};
+static const struct opt o_set[] = { STR("plan", "P", "take plan P's limits"), END };
+
+static const struct pos p_exec[] = {
+	{ .name = "NAME", .type = P_NAME },
+	{ .name = "CMD", .type = P_ANY, .rest = true },
+	END,
+};
+
+/* ---- the host ---- */
+
+static const struct pos p_policy_set[] = {
+	{ .name = "RESOURCE", .type = P_ANY },
+	{ .name = "MODE", .type = P_ANY },
+	{ .name = "RATIO", .type = P_REAL, .optional = true },
+	END,
+};
+
+static const struct command policy_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_policy_list },
+	{ "set", NULL, p_policy_set, o_format, .run = cmd_policy_set },
+	END,
+};
+
+static const struct opt o_events[] = {
+	{ .name = "vps", .type = V_VPS, .meta = "NAME", .help = "only NAME's events" },
+	FLAG("follow", "wait for new events until interrupted"),
+	FORMAT,
+	END,
+};
+
+static const struct command template_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_template_list },
+	END,
+};
+
+static const struct opt o_plan_create[] = { LIMITS, END };
+
+static const struct command plan_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_plan_list },
+	{ "show", NULL, p_name, o_format, .run = cmd_plan_show },
+	{ "create", NULL, p_name, o_plan_create, .run = cmd_plan_create },
+	{ "delete", NULL, p_name, o_format_ignored, .run = cmd_plan_delete },
+	END,
+};
+
+static const struct opt o_net_create[] = {
+	FORMAT,
+	STR("ipv4", "GW/LEN", "the gateway and IPv4 pool"),
+	STR("ipv6", "GW/LEN", "the gateway and IPv6 pool"),
+	STR("bridge", "IF", "the bridge's name"),
+	FLAG("no-nat", "no NAT for outbound"),
+	END,
+};
+
+static const struct command net_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_net_list },
+	{ "create", NULL, p_name, o_net_create, .run = cmd_net_create },
+	{ "delete", NULL, p_name, o_format_ignored, .run = cmd_net_delete },
+	END,
+};
+
+/* ---- access ---- */
+
+static const struct opt o_user_add[] = {
+	{ .name = "role", .type = V_CHOICE, .choices = roles, .required = true,
+	  .help = "what the user may do" },
+	PASSWORD_STDIN,
+	END,
+};
+static const struct opt o_password_stdin[] = { PASSWORD_STDIN, END };
+
+static const struct command user_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_user_list },
+	{ "add", NULL, p_user, o_user_add, .run = cmd_user_add },
+	{ "passwd", NULL, p_user, o_password_stdin, .run = cmd_user_passwd },
+	{ "rm", "delete", p_user, .run = cmd_user_rm },
+	END,
+};
+
+static const struct pos p_token_name[] = { { .name = "NAME", .type = P_ANY }, END };
+static const struct opt o_token_create[] = {
+	{ .name = "expires", .type = V_STR, .meta = "DURATION", .required = true,
+	  .hint = "30d, 12h, 3600s", .help = "its lifetime: 3600s, 12h, 30d, 2w" },
+	MANY("source", "CIDR", "addresses it is taken from"),
+	STR("user", "USER", "whose token it is"),
+	FORMAT,
+	END,
+};
+
+static const struct command token_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_token_list },
+	{ "create", NULL, p_token_name, o_token_create, .run = cmd_token_create },
+	{ "rm", "delete", p_id, .run = cmd_token_rm },
+	END,
+};
+
+static const struct opt o_audit[] = {
+	{ .short_name = 'n', .type = V_INT, .meta = "N", .min = 1, .max = 100000,
+	  .help = "at most N entries" },
+	FORMAT,
+	END,
+};
+
+/* clang-format on */
+
+/* ---- the table ---- */
+
+const struct command commands[] = {
+	{ "create", NULL, p_name, o_create, .run = cmd_create, .section = "VPSes:",
+	  .overview = "create NAME --kind ct|vm ...\tmake a VPS (see `vps create --help`)",
+	  .help = "Sizes take K, M, G, T (binary): 512M, 10G. --cpus may be fractional (1.5);\n"
+		  "--io is a weight from 10 to 1000; --bw is bits per second (100M).\n"
+		  "--plan cannot be combined with --ram, --swap, --cpus, --disk, --io or --bw.\n"
+		  "--engine, --boot and --iso are for vm only; --iso names an uploaded ISO\n"
+		  "(PUT /api/v1/isos/NAME), never a path. --password-file reads the first\n"
+		  "line of FILE (--password shows the password to `ps`). --ssh-key adds a line\n"
+		  "to root's authorized_keys; repeat it for more. --network joins a network\n"
+		  "(`vps net`): the next free addresses, or the ones given.\n" },
+	{ "list", "ls", .opts = o_format, .run = cmd_list,
+	  .overview = "list [--format table|json]\tall VPSes" },
+	{ "show", "info", p_name, o_format, .run = cmd_show,
+	  .overview = "show NAME [--format json]\tone VPS, with its live state and figures" },
+	{ "start", NULL, p_names, .run = cmd_lifecycle,
+	  .overview = "start|stop|restart NAME...\trun, stop (graceful, then forced), restart" },
+	{ "stop", NULL, p_names, o_stop, .run = cmd_lifecycle,
+	  .help = "Asks the guest to power off; after the timeout (default: the daemon's) it is\n"
+		  "killed. --force kills it at once.\n" },
+	{ "restart", NULL, p_names, .run = cmd_lifecycle },
+	{ "destroy", "delete", p_names, .run = cmd_lifecycle,
+	  .overview = "destroy NAME...\tstop and remove, disks included (no prompt)",
+	  .help = "Stops the VPS if it runs and removes it with its disks. It does not ask.\n" },
+	{ "reinstall", NULL, p_name, o_reinstall, .run = cmd_reinstall,
+	  .overview =
+		  "reinstall NAME [--template T]\ta fresh disk from a template; new password, keys",
+	  .help = "A fresh disk from the template (its own, or T); the VPS keeps its name, plan,\n"
+		  "owner and addresses. Everything on the old disk is lost.\n" },
+	{ "set", NULL, p_set, o_set, .run = cmd_set,
+	  .overview = "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, hostname,\n"
+		      "\towner, onboot: stored, and live where it can be\n"
+		      "set NAME --plan P\ttake plan P's limits",
+	  .help = "Keys: ram, swap, disk, bw (sizes: 512M, 2G), cpus (1.5), io (10 to 1000),\n"
+		  "hostname, owner, onboot (true|false). Always stored; applied to a running VPS\n"
+		  "where its kind can, and the rest at its next start (the reply says which).\n"
+		  "--plan moves the VPS to plan P: it takes the plan's limits, if the host has\n"
+		  "room for them; it cannot be combined with KEY=VALUE.\n" },
+	{ "suspend", NULL, p_names, .run = cmd_lifecycle,
+	  .overview =
+		  "suspend|unsuspend NAME...\tstop it and keep its owner from starting it; undo",
+	  .help = "Stops the VPS; its owner can no longer start it until `vps unsuspend`.\n" },
+	{ "unsuspend", NULL, p_names, .run = cmd_lifecycle },
+	{ "passwd", NULL, p_name, o_password_stdin, .run = cmd_passwd,
+	  .overview = "passwd NAME\troot's password (read from standard input)",
+	  .help = "Sets the root password of the VPS: a running ct through the container, a\n"
+		  "stopped VPS on its disk. The password is read from standard input: typed\n"
+		  "twice without echo on a terminal, else its first line.\n" },
+	{ "console", NULL, p_name, .run = cmd_console,
+	  .overview = "console NAME\tattach to the console (Ctrl-] detaches)",
+	  .help = "Attaches to the VPS's console: what it printed lately is shown first, then\n"
+		  "everything as it comes. Ctrl-] detaches; the VPS keeps running. With stdin\n"
+		  "not a terminal, its bytes are sent and the console is left once stdin has\n"
+		  "ended and the VPS has been quiet for a second.\n" },
+	{ "exec", NULL, p_exec, .run = cmd_exec,
+	  .overview = "exec NAME -- CMD [ARG...]\trun a command inside a ct; exits with its status",
+	  .help = "Runs CMD inside the VPS (kind ct) as root and prints its output; the exit\n"
+		  "status is the command's. Use -- before a command that has flags of its own.\n" },
+	{ "op", NULL, p_id, o_format, .run = cmd_op,
+	  .overview = "op ID\tone long operation (?async=1): state, result",
+	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"
+		  "done or failed), and its result or error.\n" },
+
+	{ "host", NULL, .opts = o_format, .run = cmd_host,
+	  .section = "The host:", .overview = "host [--format json]\tthe host report",
+	  .help = "The host report: per resource its policy, physical, limit (ratio x physical),\n"
+		  "allocated (sold), used (real) and headroom (limit - allocated); the limits this\n"
+		  "host enforces for each kind (and why not, for the others); warnings.\n" },
+	{ "policy", NULL, .subs = policy_subs,
+	  .overview = "policy list|set RES MODE [R]\tresource policies: reserve, oversell, thin",
+	  .help = "Resource policies of this host (docs/policies.md):\n"
+		  "  memory  reserve | oversell RATIO   (RAM counted against RATIO x physical RAM)\n"
+		  "  disk    reserve | thin [RATIO]     (disk sizes against RATIO x the data filesystem)\n"
+		  "  cpus    reserve | oversell RATIO   (vCPUs against RATIO x cores)\n"
+		  "  limits  refuse | warn              (a limit this host cannot enforce: refused,\n"
+		  "                                      or accepted with a warning event)\n"
+		  "New VPSes, and changes that grow one, are refused when they do not fit.\n" },
+	{ "events", NULL, .opts = o_events, .run = cmd_events,
+	  .overview = "events [--vps NAME] [--follow]\tthe event log",
+	  .help = "The event log, oldest first; --follow waits for new events until\n"
+		  "interrupted. --format json prints one JSON object a line.\n" },
+	{ "template", NULL, .subs = template_subs, .overview = "template list\ttemplates" },
+	{ "plan", NULL, .subs = plan_subs,
+	  .overview = "plan list|create|delete\tplans (named sets of limits)",
+	  .help = "A plan is a named set of limits; `vps create --plan NAME` uses one.\n" },
+	{ "net", "network", .subs = net_subs,
+	  .overview = "net list|create|delete\tnetworks: bridge, NAT, address pools",
+	  .help = "A network is a host bridge holding the gateway addresses (10.77.0.1/24,\n"
+		  "fd77::1/64) with NAT for outbound unless --no-nat; VPSes created with\n"
+		  "--network NAME take the next free addresses. A network in use cannot be\n"
+		  "deleted.\n" },
+
+	{ "user", NULL, .subs = user_subs, .section = "Access:",
+	  .overview = "user list|add|passwd|rm\tusers of the panel and the API, and their roles",
+	  .help = "Accounts of the panel and the API. An admin manages the host and every VPS;\n"
+		  "a customer sees and runs only their own. The password (8 to 1024 characters)\n"
+		  "is read from standard input: typed twice without echo on a terminal, else its\n"
+		  "first line (--password-stdin: always the line). A user who owns a VPS cannot\n"
+		  "be removed.\n" },
+	{ "token", NULL, .subs = token_subs,
+	  .overview = "token list|create|rm\tAPI tokens (for scripts over TCP)",
+	  .help = "API tokens, sent as `Authorization: Bearer TOKEN` over TCP. DURATION is a\n"
+		  "number with s, m, h, d or w (3600s, 12h, 30d), from 60 s to 365 days.\n"
+		  "--source limits the addresses the token is taken from (10.0.0.0/8, ::1/128);\n"
+		  "repeat it for more. --user makes the token for another user. The token is\n"
+		  "printed once, on standard output; it cannot be shown again.\n" },
+	{ "audit", NULL, .opts = o_audit, .run = cmd_audit,
+	  .overview = "audit [-n N]\twho changed what, and every login attempt",
+	  .help = "The audit log: every request that changes something and every login attempt,\n"
+		  "with who made it, from where, and the status it got.\n" },
+	END,
+};
