@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The store's dispatch (store.h): every call goes to the backend's ops
+ * table (store_impl.h). Nothing here knows a database.
+ */
+#include <stdlib.h>
+
+#include "host/store_impl.h"
+
+int store_open(const char *path, struct store **out, struct err **err)
+{
+	return store_sqlite_open(path, out, err);
+}
+
+void store_vps_list_free(struct vps *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vps_free(&v[i]);
+	free(v);
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+int store_schema_version(struct store *s)
+{
+	return s->ops->schema_version(s);
+}
+
+int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err)
+{
+	return s->ops->vps_insert(s, v, plan, err);
+}
+
+int store_vps_get(struct store *s, const char *name, struct vps *out, struct err **err)
+{
+	return s->ops->vps_get(s, name, out, err);
+}
+
+int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err)
+{
+	return s->ops->vps_list(s, out, n, err);
+}
+
+int store_vps_update(struct store *s, const struct vps *v, struct err **err)
+{
+	return s->ops->vps_update(s, v, err);
+}
+
+int store_vps_state(struct store *s, const char *name, const char *state, const char *event,
+		    struct err **err)
+{
+	return s->ops->vps_state(s, name, state, event, err);
+}
+
+int store_vps_delete(struct store *s, const char *name, struct err **err)
+{
+	return s->ops->vps_delete(s, name, err);
+}
+
+int store_vps_plan(struct store *s, const char *name, const char *plan, struct err **err)
+{
+	return s->ops->vps_plan(s, name, plan, err);
+}
+
+int store_vps_owned(struct store *s, const char *owner)
+{
+	return s->ops->vps_owned(s, owner);
+}
+
+int store_event(struct store *s, const char *vps, const char *kind, const char *msg)
+{
+	return s->ops->event(s, vps, kind, msg);
+}
+
+json_t *store_events(struct store *s, const char *vps, const char *owner, long long after,
+		     int limit)
+{
+	return s->ops->events(s, vps, owner, after, limit);
+}
+
+int store_plan_put(struct store *s, json_t *plan, struct err **err)
+{
+	return s->ops->plan_put(s, plan, err);
+}
+
+json_t *store_plan_get(struct store *s, const char *name)
+{
+	return s->ops->plan_get(s, name);
+}
+
+json_t *store_plans(struct store *s)
+{
+	return s->ops->plans(s);
+}
+
+int store_plan_delete(struct store *s, const char *name, struct err **err)
+{
+	return s->ops->plan_delete(s, name, err);
+}
+
+json_t *store_policies(struct store *s)
+{
+	return s->ops->policies(s);
+}
+
+int store_policies_put(struct store *s, json_t *p, struct err **err)
+{
+	return s->ops->policies_put(s, p, err);
+}
+
+int store_net_insert(struct store *s, json_t *net, struct err **err)
+{
+	return s->ops->net_insert(s, net, err);
+}
+
+json_t *store_nets(struct store *s, const char *name)
+{
+	return s->ops->nets(s, name);
+}
+
+int store_net_delete(struct store *s, const char *name, struct err **err)
+{
+	return s->ops->net_delete(s, name, err);
+}
+
+json_t *store_net_addresses(struct store *s, const char *network)
+{
+	return s->ops->net_addresses(s, network);
+}
+
+int store_address_add(struct store *s, const char *network, const char *address, const char *vps,
+		      struct err **err)
+{
+	return s->ops->address_add(s, network, address, vps, err);
+}
+
+json_t *store_users(struct store *s, const char *name)
+{
+	return s->ops->users(s, name);
+}
+
+int store_user_insert(struct store *s, const char *name, const char *role, const char *hash,
+		      const char *networks, long long created, struct err **err)
+{
+	return s->ops->user_insert(s, name, role, hash, networks, created, err);
+}
+
+int store_user_update(struct store *s, const char *name, const char *hash, const char *role,
+		      const char *networks, bool end_sessions, bool end_tokens, struct err **err)
+{
+	return s->ops->user_update(s, name, hash, role, networks, end_sessions, end_tokens, err);
+}
+
+int store_user_delete(struct store *s, const char *name, struct err **err)
+{
+	return s->ops->user_delete(s, name, err);
+}
+
+json_t *store_user_secret(struct store *s, const char *name)
+{
+	return s->ops->user_secret(s, name);
+}
+
+int store_session_insert(struct store *s, const char *id, const char *user, const char *csrf,
+			 const char *source, long long created, long long expires, struct err **err)
+{
+	return s->ops->session_insert(s, id, user, csrf, source, created, expires, err);
+}
+
+void store_session_delete(struct store *s, const char *id)
+{
+	s->ops->session_delete(s, id);
+}
+
+json_t *store_session_get(struct store *s, const char *id, long long now)
+{
+	return s->ops->session_get(s, id, now);
+}
+
+int store_token_insert(struct store *s, const char *user, const char *name, const char *hash,
+		       const char *sources, long long created, long long expires, long long *id,
+		       struct err **err)
+{
+	return s->ops->token_insert(s, user, name, hash, sources, created, expires, id, err);
+}
+
+int store_token_hash(struct store *s, long long id, const char *hash, struct err **err)
+{
+	return s->ops->token_hash(s, id, hash, err);
+}
+
+json_t *store_token_use(struct store *s, const char *hash, long long now)
+{
+	return s->ops->token_use(s, hash, now);
+}
+
+json_t *store_tokens(struct store *s, const char *user)
+{
+	return s->ops->tokens(s, user);
+}
+
+int store_token_delete(struct store *s, long long id, const char *user, struct err **err)
+{
+	return s->ops->token_delete(s, id, user, err);
+}
+
+void store_audit_add(struct store *s, long long time, const char *user, const char *source,
+		     const char *method, const char *path, unsigned int status, long long keep)
+{
+	s->ops->audit_add(s, time, user, source, method, path, status, keep);
+}
+
+json_t *store_audit(struct store *s, long long after, int limit)
+{
+	return s->ops->audit(s, after, limit);
+}
+
+int store_sample_add(struct store *s, const char *vps, const struct store_sample *smp, bool replace,
+		     long long keep, long long *rows)
+{
+	return s->ops->sample_add(s, vps, smp, replace, keep, rows);
+}
+
+json_t *store_samples(struct store *s, const char *vps, long long since)
+{
+	return s->ops->samples(s, vps, since);
+}
+
+json_t *store_sample_last(struct store *s, const char *vps)
+{
+	return s->ops->sample_last(s, vps);
+}
+
+json_t *store_samples_last(struct store *s)
+{
+	return s->ops->samples_last(s);
+}
+
+int store_op_insert(struct store *s, const char *id, const char *vps, const char *user,
+		    const char *action, long long created, long long keep, struct err **err)
+{
+	return s->ops->op_insert(s, id, vps, user, action, created, keep, err);
+}
+
+void store_op_finish(struct store *s, const char *id, const char *state, int status,
+		     const char *result, long long finished)
+{
+	s->ops->op_finish(s, id, state, status, result, finished);
+}
+
+json_t *store_op_get(struct store *s, const char *id, const char *user)
+{
+	return s->ops->op_get(s, id, user);
+}
+
+void store_ops_abandon(struct store *s, int status, const char *result, long long finished)
+{
+	s->ops->ops_abandon(s, status, result, finished);
+}
