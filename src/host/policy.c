@@ -121,7 +121,7 @@ static int sold_sum(struct host *h, const char *skip, struct sold *s, struct vps
 		const struct vps *v = &(*all)[i];
 
 		s->total++;
-		s->running += !strcmp(v->state, "running");
+		s->running += v->state == VPS_RUNNING;
 		if (skip && !strcmp(v->name, skip))
 			continue;
 		for (int k = 0; k < NR_RES; k++)
@@ -404,7 +404,7 @@ static uint64_t vps_memory_used(struct host *h, const struct vps *v)
 	json_t *st, *stats;
 	uint64_t used = 0;
 
-	if (!o || !o->status || strcmp(v->state, "running"))
+	if (!o || !o->status || v->state != VPS_RUNNING)
 		return 0;
 	st = json_object();
 	o->status(h, v, st);

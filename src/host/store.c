@@ -50,7 +50,7 @@ int store_vps_update(struct store *s, const struct vps *v, struct err **err)
 	return s->ops->vps_update(s, v, err);
 }
 
-int store_vps_state(struct store *s, const char *name, const char *state, const char *event,
+int store_vps_state(struct store *s, const char *name, enum vps_state state, const char *event,
 		    struct err **err)
 {
 	return s->ops->vps_state(s, name, state, event, err);

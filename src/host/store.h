@@ -58,7 +58,7 @@ void store_vps_list_free(struct vps *v, size_t n);
 /* Write every field back (by name). */
 int store_vps_update(struct store *s, const struct vps *v, struct err **err);
 /* Change the state and log the event (kind: the state's name) in one transaction. */
-int store_vps_state(struct store *s, const char *name, const char *state, const char *event,
+int store_vps_state(struct store *s, const char *name, enum vps_state state, const char *event,
 		    struct err **err);
 int store_vps_delete(struct store *s, const char *name, struct err **err);
 /* The plan a VPS is on (after a plan change; its figures are written by store_vps_update). */

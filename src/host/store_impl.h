@@ -20,7 +20,7 @@ struct store_ops {
 	int (*vps_get)(struct store *s, const char *name, struct vps *out, struct err **err);
 	int (*vps_list)(struct store *s, struct vps **out, size_t *n, struct err **err);
 	int (*vps_update)(struct store *s, const struct vps *v, struct err **err);
-	int (*vps_state)(struct store *s, const char *name, const char *state, const char *event,
+	int (*vps_state)(struct store *s, const char *name, enum vps_state state, const char *event,
 			 struct err **err);
 	int (*vps_delete)(struct store *s, const char *name, struct err **err);
 	int (*vps_plan)(struct store *s, const char *name, const char *plan, struct err **err);

@@ -49,7 +49,7 @@ int sq_vps_insert(struct store *s, struct vps *v, const char *plan, struct err *
 int sq_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int sq_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
 int sq_vps_update(struct store *s, const struct vps *v, struct err **err);
-int sq_vps_state(struct store *s, const char *name, const char *state, const char *event,
+int sq_vps_state(struct store *s, const char *name, enum vps_state state, const char *event,
 		 struct err **err);
 int sq_vps_delete(struct store *s, const char *name, struct err **err);
 int sq_vps_plan(struct store *s, const char *name, const char *plan, struct err **err);

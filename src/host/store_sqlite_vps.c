@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "host/store_sqlite.h"
 
 /* --- VPS rows ------------------------------------------------------------- */
@@ -53,7 +54,9 @@ static void row_to_vps(sqlite3_stmt *st, struct vps *v)
 	v->template = col_dup(st, 5);
 	v->iso = col_dup(st, 6);
 	snprintf(v->owner, sizeof(v->owner), "%s", sqlite3_column_text(st, 7));
-	snprintf(v->state, sizeof(v->state), "%s", sqlite3_column_text(st, 8));
+	/* only vpsd writes the column: a name it does not know is a bug, read as stopped */
+	if (vps_state_parse((const char *)sqlite3_column_text(st, 8), &v->state) < 0)
+		pr_warn("store: VPS `%s` has an unknown state `%s`", v->name, col_text(st, 8));
 	v->ram = sqlite3_column_int64(st, 9);
 	v->swap = sqlite3_column_int64(st, 10);
 	v->disk = sqlite3_column_int64(st, 11);
@@ -99,7 +102,7 @@ static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 	sqlite3_bind_text(st, 5, v->template, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, v->iso, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, v->owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, v->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, vps_state_name(v->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, v->ram);
 	sqlite3_bind_int64(st, 10, v->swap);
 	sqlite3_bind_int64(st, 11, v->disk);
@@ -296,7 +299,7 @@ out:
 	return r;
 }
 
-int sq_vps_state(struct store *base, const char *name, const char *state, const char *event,
+int sq_vps_state(struct store *base, const char *name, enum vps_state state, const char *event,
 		 struct err **err)
 {
 	struct store_sqlite *s = sq(base);
@@ -314,7 +317,7 @@ int sq_vps_state(struct store *base, const char *name, const char *state, const 
 		sq_exec(s, "ROLLBACK", NULL);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, vps_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "update state");
@@ -322,7 +325,7 @@ int sq_vps_state(struct store *base, const char *name, const char *state, const 
 		r = err_make(err, ENOENT, "no VPS named `%s`", name);
 	sqlite3_finalize(st);
 	if (r == 0 && event)
-		sq_event_locked(s, name, state, event);
+		sq_event_locked(s, name, vps_state_name(state), event);
 	if (r == 0)
 		r = sq_exec(s, "COMMIT", err);
 	else

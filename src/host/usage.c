@@ -435,7 +435,7 @@ static void usage_tick(struct host *h)
 	for (size_t i = 0; i < U.nr; i++)
 		U.p[i].seen = false;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(all[i].state, "running"))
+		if (all[i].state == VPS_RUNNING)
 			sample_vps(h, &all[i], t);
 	/* stopped (or unreadable): its next sample needs a fresh reading */
 	for (size_t i = 0; i < U.nr;) {
