@@ -653,11 +653,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	if ((r = claim(v.name, err)) < 0)
 		goto out;
 	v.state = VPS_CREATING;
-	policy_lock(); /* admission and insert at once: two creates cannot share the last room */
-	r = policy_admit(h, NULL, &v, err);
-	if (r == 0)
-		r = store_vps_insert(h->store, &v, plan_name, err);
-	policy_unlock();
+	r = policy_admit(h, NULL, &v, plan_name, err);
 	if (r < 0) {
 		release(v.name);
 		goto out;
@@ -836,9 +832,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 	policy_lock();
 	r = caps_admit(h, &v, &nv, warnings, err);
 	if (r == 0)
-		r = policy_admit(h, &v, &nv, err);
-	if (r == 0)
-		r = store_vps_update(h->store, &nv, err);
+		r = policy_admit(h, &v, &nv, NULL, err);
 	policy_unlock();
 	if (r < 0)
 		goto out;

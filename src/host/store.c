@@ -45,6 +45,12 @@ int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **er
 	return s->ops->vps_list(s, out, n, err);
 }
 
+int store_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
+		    store_admit_fn *admit, void *arg, struct err **err)
+{
+	return s->ops->vps_admit(s, v, create, plan, admit, arg, err);
+}
+
 int store_vps_update(struct store *s, const struct vps *v, struct err **err)
 {
 	return s->ops->vps_update(s, v, err);

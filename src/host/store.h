@@ -55,6 +55,20 @@ int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct er
 int store_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
 void store_vps_list_free(struct vps *v, size_t n);
+/*
+ * Admission (policy.h): write v (create: insert it, as store_vps_insert;
+ * else update it, as store_vps_update) only when admit(arg, ...) returns
+ * 0 on every VPS row and the policies as they stand inside the write's
+ * transaction. Two admissions never see the same room: a backend runs
+ * the read, the check and the write in one transaction that no other
+ * write enters (SQLite: BEGIN IMMEDIATE under the store's lock;
+ * PostgreSQL: SERIALIZABLE, or a lock on the vps table). admit must not
+ * call the store.
+ */
+typedef int store_admit_fn(void *arg, const struct vps *all, size_t n, json_t *policies,
+			   struct err **err);
+int store_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
+		    store_admit_fn *admit, void *arg, struct err **err);
 /* Write every field back (by name). */
 int store_vps_update(struct store *s, const struct vps *v, struct err **err);
 /* Change the state and log the event (kind: the state's name) in one transaction. */

@@ -19,6 +19,8 @@ struct store_ops {
 	int (*vps_insert)(struct store *s, struct vps *v, const char *plan, struct err **err);
 	int (*vps_get)(struct store *s, const char *name, struct vps *out, struct err **err);
 	int (*vps_list)(struct store *s, struct vps **out, size_t *n, struct err **err);
+	int (*vps_admit)(struct store *s, struct vps *v, bool create, const char *plan,
+			 store_admit_fn *admit, void *arg, struct err **err);
 	int (*vps_update)(struct store *s, const struct vps *v, struct err **err);
 	int (*vps_state)(struct store *s, const char *name, enum vps_state state, const char *event,
 			 struct err **err);

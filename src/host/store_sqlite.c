@@ -265,6 +265,7 @@ static const struct store_ops sqlite_ops = {
 	.vps_insert = sq_vps_insert,
 	.vps_get = sq_vps_get,
 	.vps_list = sq_vps_list,
+	.vps_admit = sq_vps_admit,
 	.vps_update = sq_vps_update,
 	.vps_state = sq_vps_state,
 	.vps_delete = sq_vps_delete,

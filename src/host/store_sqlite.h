@@ -41,6 +41,8 @@ bool sq_step_done(sqlite3_stmt *st);
  */
 int sq_delete_named(struct store_sqlite *s, const char *sql, const char *what, const char *busy,
 		    const char *name, struct err **err);
+/* The policies (store_policies); the caller holds the lock. */
+json_t *sq_policies_locked(struct store_sqlite *s);
 /* Append to the event log; the caller holds the lock. */
 void sq_event_locked(struct store_sqlite *s, const char *vps, const char *kind, const char *msg);
 
@@ -48,6 +50,8 @@ void sq_event_locked(struct store_sqlite *s, const char *vps, const char *kind, 
 int sq_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err);
 int sq_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int sq_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
+int sq_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
+		 store_admit_fn *admit, void *arg, struct err **err);
 int sq_vps_update(struct store *s, const struct vps *v, struct err **err);
 int sq_vps_state(struct store *s, const char *name, enum vps_state state, const char *event,
 		 struct err **err);

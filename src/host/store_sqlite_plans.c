@@ -95,15 +95,12 @@ int sq_plan_delete(struct store *base, const char *name, struct err **err)
 
 /* --- resource policies --------------------------------------------------------- */
 
-json_t *sq_policies(struct store *base)
+json_t *sq_policies_locked(struct store_sqlite *s)
 {
-	struct store_sqlite *s = sq(base);
 	json_t *o = json_object();
 	sqlite3_stmt *st;
 
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT resource, mode, ratio FROM policies", -1, &st,
-			       NULL) == SQLITE_OK) {
+	if ((st = sq_prepare(s, "SELECT resource, mode, ratio FROM policies"))) {
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
 					    json_pack("{s:s, s:f}", "mode",
@@ -111,6 +108,16 @@ json_t *sq_policies(struct store *base)
 						      "ratio", sqlite3_column_double(st, 2)));
 		sqlite3_finalize(st);
 	}
+	return o;
+}
+
+json_t *sq_policies(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *o;
+
+	pthread_mutex_lock(&s->lock);
+	o = sq_policies_locked(s);
 	pthread_mutex_unlock(&s->lock);
 	return o;
 }

@@ -147,18 +147,13 @@ int sq_event(struct store *base, const char *vps, const char *kind, const char *
 	return 0;
 }
 
-int sq_vps_insert(struct store *base, struct vps *v, const char *plan, struct err **err)
+/* In a transaction, under the lock: the row and its `create` event. */
+static int insert_locked(struct store_sqlite *s, struct vps *v, const char *plan, struct err **err)
 {
-	struct store_sqlite *s = sq(base);
 	char *keys = keys_json(v);
 	sqlite3_stmt *st = NULL;
 	int rc, r = 0;
 
-	pthread_mutex_lock(&s->lock);
-	if (sq_exec(s, "BEGIN IMMEDIATE", err) < 0) {
-		r = -EIO;
-		goto out;
-	}
 	{
 		/* each VPS its own 65536 ids, after the highest in use: a container's
 		 * user namespace, a VM monitor's jail (its first id) */
@@ -181,7 +176,7 @@ int sq_vps_insert(struct store *base, struct vps *v, const char *plan, struct er
 		    "COALESCE((SELECT MAX(vps_id) FROM events), 0)))",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "insert");
-		goto rollback;
+		goto out;
 	}
 	bind_vps(st, v, keys);
 	sqlite3_bind_text(st, 21, plan, -1, SQLITE_STATIC);
@@ -192,22 +187,16 @@ int sq_vps_insert(struct store *base, struct vps *v, const char *plan, struct er
 				     "`plan` or `network`: no plan `%s` or network `%s`",
 				     plan ? plan : "", v->network) :
 			    err_make(err, EEXIST, "a VPS named `%s` exists", v->name);
-		goto rollback;
+		goto out;
 	}
 	if (rc != SQLITE_DONE) {
 		r = sq_err(s, err, "insert");
-		goto rollback;
+		goto out;
 	}
 	v->id = sqlite3_last_insert_rowid(s->db);
 	sq_event_locked(s, v->name, "create", v->kind);
-	if (sq_exec(s, "COMMIT", err) < 0)
-		r = -EIO;
-	goto out;
-rollback:
-	sq_exec(s, "ROLLBACK", NULL);
 out:
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->lock);
 	free(keys);
 	return r;
 }
@@ -235,16 +224,14 @@ out:
 	return r;
 }
 
-int sq_vps_list(struct store *base, struct vps **out, size_t *n, struct err **err)
+static int list_locked(struct store_sqlite *s, struct vps **out, size_t *n, struct err **err)
 {
-	struct store_sqlite *s = sq(base);
 	sqlite3_stmt *st;
 	struct vps *v = NULL, *nv;
 	size_t cap = 0;
 	int r = 0;
 
 	*n = 0;
-	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(s->db, "SELECT " VPS_COLUMNS " FROM vps ORDER BY name", -1, &st,
 			       NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "select");
@@ -263,19 +250,27 @@ int sq_vps_list(struct store *base, struct vps **out, size_t *n, struct err **er
 	}
 	sqlite3_finalize(st);
 out:
-	pthread_mutex_unlock(&s->lock);
 	*out = v;
 	return r;
 }
 
-int sq_vps_update(struct store *base, const struct vps *v, struct err **err)
+int sq_vps_list(struct store *base, struct vps **out, size_t *n, struct err **err)
 {
 	struct store_sqlite *s = sq(base);
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = list_locked(s, out, n, err);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int update_locked(struct store_sqlite *s, const struct vps *v, struct err **err)
+{
 	char *keys = keys_json(v);
 	sqlite3_stmt *st;
 	int r = 0;
 
-	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "UPDATE vps SET name = ?1, kind = ?2, engine = ?3, boot = ?4, "
@@ -294,8 +289,59 @@ int sq_vps_update(struct store *base, const struct vps *v, struct err **err)
 		r = err_make(err, ENOENT, "no VPS named `%s`", v->name);
 	sqlite3_finalize(st);
 out:
-	pthread_mutex_unlock(&s->lock);
 	free(keys);
+	return r;
+}
+
+int sq_vps_update(struct store *base, const struct vps *v, struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = update_locked(s, v, err);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int sq_vps_insert(struct store *base, struct vps *v, const char *plan, struct err **err)
+{
+	return sq_vps_admit(base, v, true, plan, NULL, NULL, err);
+}
+
+/*
+ * BEGIN IMMEDIATE takes SQLite's write lock at once: no other connection
+ * (a second vpsd is refused anyway) writes between the rows admit() sees
+ * and the write.
+ */
+int sq_vps_admit(struct store *base, struct vps *v, bool create, const char *plan,
+		 store_admit_fn *admit, void *arg, struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	struct vps *all = NULL;
+	json_t *policies = NULL;
+	size_t n = 0;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if (sq_exec(s, "BEGIN IMMEDIATE", err) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
+	r = admit ? list_locked(s, &all, &n, err) : 0;
+	if (r == 0 && admit) {
+		policies = sq_policies_locked(s);
+		r = admit(arg, all, n, policies, err);
+	}
+	if (r == 0)
+		r = create ? insert_locked(s, v, plan, err) : update_locked(s, v, err);
+	if (r == 0 && sq_exec(s, "COMMIT", err) < 0)
+		r = -EIO;
+	if (r < 0)
+		sq_exec(s, "ROLLBACK", NULL);
+	pthread_mutex_unlock(&s->lock);
+	json_decref(policies);
+	store_vps_list_free(all, n);
 	return r;
 }
 
