@@ -72,11 +72,6 @@ int store_vps_plan(struct store *s, const char *name, const char *plan, struct e
 	return s->ops->vps_plan(s, name, plan, err);
 }
 
-int store_vps_owned(struct store *s, const char *owner)
-{
-	return s->ops->vps_owned(s, owner);
-}
-
 int store_event(struct store *s, const char *vps, const char *kind, const char *msg)
 {
 	return s->ops->event(s, vps, kind, msg);

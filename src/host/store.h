@@ -77,8 +77,6 @@ int store_vps_state(struct store *s, const char *name, enum vps_state state, con
 int store_vps_delete(struct store *s, const char *name, struct err **err);
 /* The plan a VPS is on (after a plan change; its figures are written by store_vps_update). */
 int store_vps_plan(struct store *s, const char *name, const char *plan, struct err **err);
-/* How many VPSes a user owns. */
-int store_vps_owned(struct store *s, const char *owner);
 
 /* The event log. */
 int store_event(struct store *s, const char *vps, const char *kind, const char *msg);

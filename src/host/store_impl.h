@@ -26,7 +26,6 @@ struct store_ops {
 			 struct err **err);
 	int (*vps_delete)(struct store *s, const char *name, struct err **err);
 	int (*vps_plan)(struct store *s, const char *name, const char *plan, struct err **err);
-	int (*vps_owned)(struct store *s, const char *owner);
 	int (*event)(struct store *s, const char *vps, const char *kind, const char *msg);
 	json_t *(*events)(struct store *s, const char *vps, const char *owner, long long after,
 			  int limit);

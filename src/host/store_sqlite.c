@@ -270,7 +270,6 @@ static const struct store_ops sqlite_ops = {
 	.vps_state = sq_vps_state,
 	.vps_delete = sq_vps_delete,
 	.vps_plan = sq_vps_plan,
-	.vps_owned = sq_vps_owned,
 	.event = sq_event,
 	.events = sq_events,
 	.plan_put = sq_plan_put,

@@ -57,7 +57,6 @@ int sq_vps_state(struct store *s, const char *name, enum vps_state state, const 
 		 struct err **err);
 int sq_vps_delete(struct store *s, const char *name, struct err **err);
 int sq_vps_plan(struct store *s, const char *name, const char *plan, struct err **err);
-int sq_vps_owned(struct store *s, const char *owner);
 int sq_event(struct store *s, const char *vps, const char *kind, const char *msg);
 json_t *sq_events(struct store *s, const char *vps, const char *owner, long long after, int limit);
 int sq_plan_put(struct store *s, json_t *plan, struct err **err);

@@ -110,16 +110,22 @@ int sq_user_update(struct store *base, const char *name, const char *hash, const
 int sq_user_delete(struct store *base, const char *name, struct err **err)
 {
 	struct store_sqlite *s = sq(base);
-	int owned = sq_vps_owned(base, name), r = 0;
 	sqlite3_stmt *st;
+	int r = 0, owned = 0;
 
-	if (owned)
-		return err_make(err, EBUSY,
-				"user `%s` owns %d VPS; terminate or reassign them first", name,
-				owned);
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM users WHERE name = ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	/* counted and deleted under one hold of the lock: no VPS is made for it in between */
+	if ((st = sq_prepare(s, "SELECT count(*) FROM vps WHERE owner = ?"))) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			owned = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (owned) {
+		r = err_make(err, EBUSY, "user `%s` owns %d VPS; terminate or reassign them first",
+			     name, owned);
+	} else if (sqlite3_prepare_v2(s->db, "DELETE FROM users WHERE name = ?", -1, &st, NULL) !=
+		   SQLITE_OK) {
 		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
 	} else {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);

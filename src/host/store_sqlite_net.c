@@ -82,9 +82,8 @@ json_t *sq_nets(struct store *base, const char *name)
 
 int sq_net_delete(struct store *base, const char *name, struct err **err)
 {
-	struct store_sqlite *s = sq(base);
 	/* addresses and VPS rows refer to it ON DELETE RESTRICT */
-	return sq_delete_named(s, "DELETE FROM networks WHERE name = ?", "network",
+	return sq_delete_named(sq(base), "DELETE FROM networks WHERE name = ?", "network",
 			       "has VPSes and addresses assigned", name, err);
 }
 

@@ -82,15 +82,13 @@ json_t *sq_plan_get(struct store *base, const char *name)
 
 json_t *sq_plans(struct store *base)
 {
-	struct store_sqlite *s = sq(base);
-	return plan_rows(s, NULL);
+	return plan_rows(sq(base), NULL);
 }
 
 int sq_plan_delete(struct store *base, const char *name, struct err **err)
 {
-	struct store_sqlite *s = sq(base);
-	return sq_delete_named(s, "DELETE FROM plans WHERE name = ?", "plan", "is in use", name,
-			       err);
+	return sq_delete_named(sq(base), "DELETE FROM plans WHERE name = ?", "plan", "is in use",
+			       name, err);
 }
 
 /* --- resource policies --------------------------------------------------------- */

@@ -141,6 +141,7 @@ void sq_event_locked(struct store_sqlite *s, const char *vps, const char *kind, 
 int sq_event(struct store *base, const char *vps, const char *kind, const char *msg)
 {
 	struct store_sqlite *s = sq(base);
+
 	pthread_mutex_lock(&s->lock);
 	sq_event_locked(s, vps, kind, msg);
 	pthread_mutex_unlock(&s->lock);
@@ -431,23 +432,6 @@ int sq_vps_plan(struct store *base, const char *name, const char *plan, struct e
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
-}
-
-int sq_vps_owned(struct store *base, const char *owner)
-{
-	struct store_sqlite *s = sq(base);
-	sqlite3_stmt *st;
-	int n = 0;
-
-	pthread_mutex_lock(&s->lock);
-	if ((st = sq_prepare(s, "SELECT count(*) FROM vps WHERE owner = ?"))) {
-		sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return n;
 }
 
 json_t *sq_events(struct store *base, const char *vps, const char *owner, long long after,
