@@ -152,6 +152,16 @@ bool sq_step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW;
 }
 
+int sq_write(struct store_sqlite *s, sqlite3_stmt *st, struct err **err)
+{
+	int r = 0;
+
+	if (!st || sqlite3_step(st) != SQLITE_DONE)
+		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
 int sq_delete_named(struct store_sqlite *s, const char *sql, const char *what, const char *busy,
 		    const char *name, struct err **err)
 {

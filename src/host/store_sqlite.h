@@ -32,6 +32,11 @@ int sq_err(struct store_sqlite *s, struct err **err, const char *what);
 int sq_exec(struct store_sqlite *s, const char *sql, struct err **err);
 /* A prepared statement, or NULL with a warning. */
 sqlite3_stmt *sq_prepare(struct store_sqlite *s, const char *sql);
+/*
+ * Step st, a bound statement that returns no row, and finalize it: 0, or
+ * -EIO with SQLite's message (st NULL: its prepare failed).
+ */
+int sq_write(struct store_sqlite *s, sqlite3_stmt *st, struct err **err);
 /* Step once and finalize (st may be NULL: false): whether it ran. */
 bool sq_step_done(sqlite3_stmt *st);
 /*

@@ -79,21 +79,15 @@ int sq_user_update(struct store *base, const char *name, const char *hash, const
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db,
-			       "UPDATE users SET hash = coalesce(?2, hash), "
-			       "role = coalesce(?3, role), networks = coalesce(?4, networks) "
-			       "WHERE name = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-	} else {
+	if ((st = sq_prepare(s, "UPDATE users SET hash = coalesce(?2, hash), "
+				"role = coalesce(?3, role), networks = coalesce(?4, networks) "
+				"WHERE name = ?1"))) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, networks, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-		sqlite3_finalize(st);
 	}
+	r = sq_write(s, st, err);
 	for (int i = 0; r == 0 && i < 2; i++) {
 		if (!(i == 0 ? end_sessions : end_tokens))
 			continue;
@@ -124,16 +118,11 @@ int sq_user_delete(struct store *base, const char *name, struct err **err)
 	if (owned) {
 		r = err_make(err, EBUSY, "user `%s` owns %d VPS; terminate or reassign them first",
 			     name, owned);
-	} else if (sqlite3_prepare_v2(s->db, "DELETE FROM users WHERE name = ?", -1, &st, NULL) !=
-		   SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
 	} else {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-		else if (sqlite3_changes(s->db) == 0)
+		if ((st = sq_prepare(s, "DELETE FROM users WHERE name = ?")))
+			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if ((r = sq_write(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
 			r = err_make(err, ENOENT, "no user named `%s`", name);
-		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -170,22 +159,16 @@ int sq_session_insert(struct store *base, const char *id, const char *user, cons
 	if ((st = sq_prepare(s, "DELETE FROM sessions WHERE expires < ?")))
 		sqlite3_bind_int64(st, 1, created);
 	sq_step_done(st);
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO sessions (id, user, csrf, source, created, expires) "
-			       "VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-	} else {
+	if ((st = sq_prepare(s, "INSERT INTO sessions (id, user, csrf, source, created, expires) "
+				"VALUES (?, ?, ?, ?, ?, ?)"))) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, csrf, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, source, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, created);
 		sqlite3_bind_int64(st, 6, expires);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-		sqlite3_finalize(st);
 	}
+	r = sq_write(s, st, err);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -234,23 +217,17 @@ int sq_token_insert(struct store *base, const char *user, const char *name, cons
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO tokens (user, name, hash, sources, created, expires) "
-			       "VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-	} else {
+	if ((st = sq_prepare(s, "INSERT INTO tokens (user, name, hash, sources, created, expires) "
+				"VALUES (?, ?, ?, ?, ?, ?)"))) {
 		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, sources, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, created);
 		sqlite3_bind_int64(st, 6, expires);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-		*id = sqlite3_last_insert_rowid(s->db);
-		sqlite3_finalize(st);
 	}
+	r = sq_write(s, st, err);
+	*id = sqlite3_last_insert_rowid(s->db);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -262,16 +239,11 @@ int sq_token_hash(struct store *base, long long id, const char *hash, struct err
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "UPDATE tokens SET hash = ? WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-	} else {
+	if ((st = sq_prepare(s, "UPDATE tokens SET hash = ? WHERE id = ?"))) {
 		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-		sqlite3_finalize(st);
 	}
+	r = sq_write(s, st, err);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -350,19 +322,13 @@ int sq_token_delete(struct store *base, long long id, const char *user, struct e
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db,
-			       "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR user = ?2)", -1,
-			       &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-	} else {
+	if ((st = sq_prepare(s,
+			     "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR user = ?2)"))) {
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-		else if (sqlite3_changes(s->db) == 0)
-			r = err_make(err, ENOENT, "no token %lld", id);
-		sqlite3_finalize(st);
 	}
+	if ((r = sq_write(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
+		r = err_make(err, ENOENT, "no token %lld", id);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

@@ -13,20 +13,15 @@ int sq_op_insert(struct store *base, const char *id, const char *vps, const char
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO operations (id, vps, user, action, state, created) "
-			       "VALUES (?, ?, ?, ?, 'running', ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-	} else {
+	if ((st = sq_prepare(s, "INSERT INTO operations (id, vps, user, action, state, created) "
+				"VALUES (?, ?, ?, ?, 'running', ?)"))) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, vps, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, created);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-		sqlite3_finalize(st);
+	}
+	if ((r = sq_write(s, st, err)) == 0) {
 		/* bounded: the oldest finished ones go */
 		if ((st = sq_prepare(s, "DELETE FROM operations WHERE state != 'running' AND "
 					"rowid <= (SELECT max(rowid) FROM operations) - ?")))
