@@ -2,7 +2,8 @@
 /*
  * The SQLite store (store.h, store_impl.h): opening, the schema and its
  * migrations, the helpers the per-table files share, and the ops table.
- * The tables' SQL lives beside this file, one file per group of tables:
+ * The tables' SQL lives beside this file, one file per group of tables
+ * (their shared helpers in store_sqlite_util.c):
  * store_sqlite_vps.c (vps, events), store_sqlite_plans.c (plans,
  * policies), store_sqlite_net.c (networks, addresses),
  * store_sqlite_auth.c (users, sessions, tokens, audit),
@@ -18,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "host/store_sqlite.h"
 
 static const char *const migrations[] = {
@@ -114,78 +114,6 @@ static const char *const migrations[] = {
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
-
-int sq_err(struct store_sqlite *s, struct err **err, const char *what)
-{
-	return err_make(err, EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-int sq_exec(struct store_sqlite *s, const char *sql, struct err **err)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int r = err_make(err, EIO, "store: %s", msg ? msg : sqlite3_errmsg(s->db));
-
-		sqlite3_free(msg);
-		return r;
-	}
-	return 0;
-}
-
-sqlite3_stmt *sq_prepare(struct store_sqlite *s, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		pr_warn("store: %s", sqlite3_errmsg(s->db));
-		return NULL;
-	}
-	return st;
-}
-
-bool sq_step_done(sqlite3_stmt *st)
-{
-	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW;
-}
-
-int sq_write(struct store_sqlite *s, sqlite3_stmt *st, struct err **err)
-{
-	int r = 0;
-
-	if (!st || sqlite3_step(st) != SQLITE_DONE)
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
-	return r;
-}
-
-int sq_delete_named(struct store_sqlite *s, const char *sql, const char *what, const char *busy,
-		    const char *name, struct err **err)
-{
-	sqlite3_stmt *st;
-	int r = 0, rc;
-
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		r = sq_err(s, err, what);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT)
-		r = err_make(err, EBUSY, "%s `%s` %s", what, name, busy);
-	else if (rc != SQLITE_DONE)
-		r = sq_err(s, err, what);
-	else if (sqlite3_changes(s->db) == 0)
-		r = err_make(err, ENOENT, "no %s named `%s`", what, name);
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
 
 static int sq_schema_version(struct store *base)
 {

@@ -121,23 +121,6 @@ static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 	sqlite3_bind_int(st, 24, v->suspended);
 }
 
-void sq_event_locked(struct store_sqlite *s, const char *vps, const char *kind, const char *msg)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO events (time, vps, vps_id, kind, message) VALUES "
-			       "(?1, ?2, (SELECT id FROM vps WHERE name = ?2), ?3, ?4)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, time(NULL));
-	sqlite3_bind_text(st, 2, vps, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, msg, -1, SQLITE_STATIC);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
-}
-
 int sq_event(struct store *base, const char *vps, const char *kind, const char *msg)
 {
 	struct store_sqlite *s = sq(base);
@@ -342,7 +325,9 @@ int sq_vps_admit(struct store *base, struct vps *v, bool create, const char *pla
 		sq_exec(s, "ROLLBACK", NULL);
 	pthread_mutex_unlock(&s->lock);
 	json_decref(policies);
-	store_vps_list_free(all, n);
+	for (size_t i = 0; i < n; i++)
+		vps_free(&all[i]);
+	free(all);
 	return r;
 }
 
