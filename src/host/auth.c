@@ -169,44 +169,14 @@ static int role_check(json_t *r, struct err **err)
 	return 0;
 }
 
-static json_t *user_rows(struct host *h, const char *name)
-{
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-
-	if (sqlite3_prepare_v2(db,
-			       "SELECT name, role, created, networks FROM users WHERE ?1 IS NULL "
-			       "OR name = ?1 ORDER BY name",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_t *nets =
-				json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-
-			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:I, s:o}", "name",
-					     sqlite3_column_text(st, 0), "role",
-					     sqlite3_column_text(st, 1), "created",
-					     (json_int_t)sqlite3_column_int64(st, 2), "networks",
-					     json_is_array(nets) ? nets : json_array()));
-			if (!json_is_array(nets))
-				json_decref(nets);
-		}
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
-	return a;
-}
-
 json_t *auth_users(struct host *h)
 {
-	return user_rows(h, NULL);
+	return store_users(h->store, NULL);
 }
 
 json_t *auth_user_get(struct host *h, const char *name)
 {
-	json_t *a = user_rows(h, name), *u = json_incref(json_array_get(a, 0));
+	json_t *a = store_users(h->store, name), *u = json_incref(json_array_get(a, 0));
 
 	json_decref(a);
 	return u;
@@ -274,8 +244,6 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 	char hash[crypto_pwhash_STRBYTES];
 	json_t *name = json_object_get(body, "name"), *nets = json_object_get(body, "networks");
 	char *nets_text = NULL;
-	sqlite3 *db;
-	sqlite3_stmt *st;
 	int r;
 
 	if ((r = vps_only_fields(body, keys, "a user has name, password, role, networks", err)) <
@@ -288,27 +256,9 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 		    0)
 		return r;
 	nets_text = nets ? json_dumps(nets, JSON_COMPACT) : strdup("[]");
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO users (name, role, hash, created, networks) "
-			       "VALUES (?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-	} else {
-		sqlite3_bind_text(st, 1, json_string_value(name), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, json_string_value(json_object_get(body, "role")), -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, time(NULL));
-		sqlite3_bind_text(st, 5, nets_text ? nets_text : "[]", -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY ?
-				    err_make(err, EEXIST, "`name`: a user `%s` exists",
-					     json_string_value(name)) :
-				    err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
+	r = store_user_insert(h->store, json_string_value(name),
+			      json_string_value(json_object_get(body, "role")), hash, nets_text,
+			      time(NULL), err);
 	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
@@ -323,8 +273,6 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 	json_t *pw = json_object_get(body, "password"), *role = json_object_get(body, "role"),
 	       *nets = json_object_get(body, "networks");
 	char *nets_text = NULL;
-	sqlite3 *db;
-	sqlite3_stmt *st;
 	int r;
 
 	if ((r = vps_only_fields(body, keys, "a user's password, role and networks can change",
@@ -339,40 +287,13 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 		return r;
 	if (nets)
 		nets_text = json_dumps(nets, JSON_COMPACT);
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE users SET hash = coalesce(?2, hash), "
-			       "role = coalesce(?3, role), networks = coalesce(?4, networks) "
-			       "WHERE name = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-	} else {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, pw ? hash : NULL, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, json_string_value(role), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, nets_text, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-	}
 	/*
 	 * A new password or a role change ends the user's sessions; a new
 	 * password their tokens too (a password changes because it leaked,
 	 * and a token made with it may have leaked with it).
 	 */
-	for (int i = 0; r == 0 && i < 2; i++) {
-		if (!(i == 0 ? pw || role : pw != NULL))
-			continue;
-		if (sqlite3_prepare_v2(db,
-				       i == 0 ? "DELETE FROM sessions WHERE user = ?" :
-						"DELETE FROM tokens WHERE user = ?",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-			sqlite3_step(st);
-			sqlite3_finalize(st);
-		}
-	}
-	store_unlock(h->store);
+	r = store_user_update(h->store, name, pw ? hash : NULL, json_string_value(role), nets_text,
+			      pw || role, pw != NULL, err);
 	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
@@ -382,34 +303,7 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 
 int auth_user_delete(struct host *h, const char *name, struct err **err)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int r = 0, owned = 0;
-
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM vps WHERE owner = ?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			owned = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	if (owned) {
-		r = err_make(err, EBUSY, "user `%s` owns %d VPS; terminate or reassign them first",
-			     name, owned);
-	} else if (sqlite3_prepare_v2(db, "DELETE FROM users WHERE name = ?", -1, &st, NULL) !=
-		   SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-	} else {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		else if (sqlite3_changes(db) == 0)
-			r = err_make(err, ENOENT, "no user named `%s`", name);
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
-	return r;
+	return store_user_delete(h->store, name, err);
 }
 
 /* --- the login rate limit -------------------------------------------------------------- */
@@ -518,8 +412,7 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	char key[80], ukey[80], hash[crypto_pwhash_STRBYTES] = "", role[16] = "", id[AUTH_HEX + 1],
 				csrf[AUTH_HEX + 1];
 	time_t now = time(NULL);
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	json_t *secret;
 	bool ok;
 	int r;
 
@@ -549,17 +442,13 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 		return err_make(err, EAGAIN, "too many logins at once; try again in 1 s");
 	}
 
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db, "SELECT hash, role FROM users WHERE name = ?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_text(st, 1, json_string_value(user), -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(hash, sizeof(hash), "%s", sqlite3_column_text(st, 0));
-			snprintf(role, sizeof(role), "%s", sqlite3_column_text(st, 1));
-		}
-		sqlite3_finalize(st);
+	if ((secret = store_user_secret(h->store, json_string_value(user)))) {
+		snprintf(hash, sizeof(hash), "%s",
+			 json_string_value(json_object_get(secret, "hash")));
+		snprintf(role, sizeof(role), "%s",
+			 json_string_value(json_object_get(secret, "role")));
+		json_decref(secret);
 	}
-	store_unlock(h->store);
 
 	/* outside the store's lock: argon2id takes its time and memory on purpose */
 	pthread_once(&dummy_once, dummy_init);
@@ -575,26 +464,8 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	random_hex(cookie);
 	random_hex(csrf);
 	secret_hash(cookie, id);
-	db = store_lock(h->store);
-	sqlite3_exec(db, "DELETE FROM sessions WHERE expires < strftime('%s', 'now')", NULL, NULL,
-		     NULL);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO sessions (id, user, csrf, source, created, expires) "
-			       "VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-	} else {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, json_string_value(user), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, csrf, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, source, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, now);
-		sqlite3_bind_int64(st, 6, now + SESSION_TTL);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
+	r = store_session_insert(h->store, id, json_string_value(user), csrf, source, now,
+				 now + SESSION_TTL, err);
 	if (r == 0)
 		*out = json_pack("{s:{s:O, s:s}, s:s, s:I}", "user", "name", user, "role", role,
 				 "csrf", csrf, "expires", (json_int_t)(now + SESSION_TTL));
@@ -604,55 +475,30 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 void auth_logout(struct host *h, const char *cookie)
 {
 	char id[AUTH_HEX + 1];
-	sqlite3 *db;
-	sqlite3_stmt *st;
 
 	secret_hash(cookie, id);
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db, "DELETE FROM sessions WHERE id = ?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
+	store_session_delete(h->store, id);
 }
 
 int auth_session(struct host *h, const char *cookie, const char *source, struct principal *p,
 		 struct err **err)
 {
-	char id[AUTH_HEX + 1];
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int r = -EACCES;
+	char id[AUTH_HEX + 1], from[sizeof(p->source)];
+	json_t *row;
 
 	if (strlen(cookie) != AUTH_HEX)
 		return err_make(err, EACCES, "the session is not valid; log in again");
 	secret_hash(cookie, id);
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT s.user, u.role, s.csrf FROM sessions s JOIN users u ON "
-			       "u.name = s.user WHERE s.id = ? AND s.expires > ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, time(NULL));
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			char from[sizeof(p->source)];
-
-			snprintf(from, sizeof(from), "%s", source); /* source may be p->source */
-			memset(p, 0, sizeof(*p));
-			snprintf(p->source, sizeof(p->source), "%s", from);
-			snprintf(p->user, sizeof(p->user), "%s", sqlite3_column_text(st, 0));
-			p->admin = !strcmp((const char *)sqlite3_column_text(st, 1), "admin");
-			snprintf(p->csrf, sizeof(p->csrf), "%s", sqlite3_column_text(st, 2));
-			p->cookie = true;
-			r = 0;
-		}
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
-	if (r < 0)
+	if (!(row = store_session_get(h->store, id, time(NULL))))
 		return err_make(err, EACCES, "the session has expired or ended; log in again");
+	snprintf(from, sizeof(from), "%s", source); /* source may be p->source */
+	memset(p, 0, sizeof(*p));
+	snprintf(p->source, sizeof(p->source), "%s", from);
+	snprintf(p->user, sizeof(p->user), "%s", json_string_value(json_object_get(row, "user")));
+	p->admin = !strcmp(json_string_value(json_object_get(row, "role")), "admin");
+	snprintf(p->csrf, sizeof(p->csrf), "%s", json_string_value(json_object_get(row, "csrf")));
+	p->cookie = true;
+	json_decref(row);
 	return 0;
 }
 
@@ -757,36 +603,19 @@ int auth_token(struct host *h, const char *token, const struct sockaddr *sa, con
 	time_t now = time(NULL);
 	bool allowed;
 	size_t i;
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	json_t *row;
 
 	if (strncmp(token, "vps_", 4) || strlen(token) > 128)
 		return err_make(err, EACCES, "the token is not valid");
 	secret_hash(token, id);
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT t.id, t.user, u.role, t.sources, t.expires FROM tokens t "
-			       "JOIN users u ON u.name = t.user WHERE t.hash = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			tid = sqlite3_column_int64(st, 0);
-			snprintf(user, sizeof(user), "%s", sqlite3_column_text(st, 1));
-			snprintf(role, sizeof(role), "%s", sqlite3_column_text(st, 2));
-			sources = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-			expires = sqlite3_column_int64(st, 4);
-		}
-		sqlite3_finalize(st);
+	if ((row = store_token_use(h->store, id, now))) {
+		tid = json_integer_value(json_object_get(row, "id"));
+		snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(row, "user")));
+		snprintf(role, sizeof(role), "%s", json_string_value(json_object_get(row, "role")));
+		sources = json_incref(json_object_get(row, "sources"));
+		expires = json_integer_value(json_object_get(row, "expires"));
+		json_decref(row);
 	}
-	if (tid && expires > now &&
-	    sqlite3_prepare_v2(db, "UPDATE tokens SET used = ? WHERE id = ?", -1, &st, NULL) ==
-		    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, now);
-		sqlite3_bind_int64(st, 2, tid);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
 	if (!tid) {
 		json_decref(sources);
 		return err_make(err, EACCES, "the token is not valid");
@@ -819,21 +648,6 @@ int auth_token(struct host *h, const char *token, const struct sockaddr *sa, con
 	return 0;
 }
 
-static json_t *token_row(sqlite3_stmt *st)
-{
-	json_t *src = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
-
-	return json_pack("{s:I, s:s, s:s, s:o, s:I, s:I, s:o*}", "id",
-			 (json_int_t)sqlite3_column_int64(st, 0), "name",
-			 sqlite3_column_text(st, 1), "user", sqlite3_column_text(st, 2), "sources",
-			 src ? src : json_array(), "created",
-			 (json_int_t)sqlite3_column_int64(st, 4), "expires",
-			 (json_int_t)sqlite3_column_int64(st, 5), "used",
-			 sqlite3_column_type(st, 6) == SQLITE_NULL ?
-				 NULL :
-				 json_integer(sqlite3_column_int64(st, 6)));
-}
-
 int auth_token_create(struct host *h, const struct principal *p, json_t *body, json_t **out,
 		      struct err **err)
 {
@@ -845,8 +659,6 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	char secret[AUTH_HEX + 1], token[128], hash[AUTH_HEX + 1];
 	time_t now = time(NULL);
 	long long id = 0;
-	sqlite3 *db;
-	sqlite3_stmt *st;
 	char *src_text;
 	size_t i;
 	int r = 0;
@@ -916,41 +728,15 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	random_hex(secret);
 	sources = inherited ? inherited : sources ? json_incref(sources) : json_array();
 	src_text = json_dumps(sources, JSON_COMPACT);
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO tokens (user, name, hash, sources, created, expires) "
-			       "VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-	} else {
-		/* the hash column is unique: a placeholder until the id is known */
-		secret_hash(secret, hash);
-		sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, json_string_value(name), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, src_text, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, now);
-		sqlite3_bind_int64(st, 6, now + json_integer_value(ttl));
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		id = sqlite3_last_insert_rowid(db);
-		sqlite3_finalize(st);
-	}
+	/* the hash column is unique: a placeholder until the id is known */
+	secret_hash(secret, hash);
+	r = store_token_insert(h->store, owner, json_string_value(name), hash, src_text, now,
+			       now + json_integer_value(ttl), &id, err);
 	if (r == 0) {
 		snprintf(token, sizeof(token), "vps_%lld_%s", id, secret);
 		secret_hash(token, hash);
-		if (sqlite3_prepare_v2(db, "UPDATE tokens SET hash = ? WHERE id = ?", -1, &st,
-				       NULL) != SQLITE_OK) {
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		} else {
-			sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, id);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-			sqlite3_finalize(st);
-		}
+		r = store_token_hash(h->store, id, hash, err);
 	}
-	store_unlock(h->store);
 	free(src_text);
 	if (r == 0)
 		*out = json_pack("{s:I, s:O, s:s, s:s, s:O, s:I, s:I}", "id", (json_int_t)id,
@@ -965,50 +751,19 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 
 json_t *auth_tokens(struct host *h, const struct principal *p)
 {
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, name, user, sources, created, expires, used FROM tokens "
-			       "WHERE ?1 IS NULL OR user = ?1 ORDER BY id",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, p->admin ? NULL : p->user, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(a, token_row(st));
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
-	return a;
+	return store_tokens(h->store, p->admin ? NULL : p->user);
 }
 
 int auth_token_delete(struct host *h, const struct principal *p, const char *id, struct err **err)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
 	char *end;
 	long long n;
-	int r = 0;
 
 	errno = 0;
 	n = strtoll(id, &end, 10);
 	if (!*id || *end || errno || n <= 0)
 		return err_make(err, ENOENT, "no token %.20s", id);
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db, "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR user = ?2)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-	} else {
-		sqlite3_bind_int64(st, 1, n);
-		sqlite3_bind_text(st, 2, p->admin ? NULL : p->user, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		else if (sqlite3_changes(db) == 0)
-			r = err_make(err, ENOENT, "no token %lld", n);
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
-	return r;
+	return store_token_delete(h->store, n, p->admin ? NULL : p->user, err);
 }
 
 /* --- the audit log --------------------------------------------------------------------- */
@@ -1018,54 +773,10 @@ int auth_token_delete(struct host *h, const struct principal *p, const char *id,
 void auth_audit(struct host *h, const char *user, const char *source, const char *method,
 		const char *path, unsigned int status)
 {
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO audit (time, user, source, method, path, status) "
-			       "VALUES (?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, time(NULL));
-		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, method, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, path, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 6, (int)status);
-		if (sqlite3_step(st) == SQLITE_DONE && sqlite3_last_insert_rowid(db) % 1000 == 0)
-			sqlite3_exec(db,
-				     "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - "
-				     "100000",
-				     NULL, NULL, NULL);
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
+	store_audit_add(h->store, time(NULL), user, source, method, path, status, AUDIT_KEEP);
 }
 
 json_t *auth_audit_list(struct host *h, long long after, int limit)
 {
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, time, user, source, method, path, status FROM audit "
-			       "WHERE id > ? ORDER BY id DESC LIMIT ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, after);
-		sqlite3_bind_int(st, 2, limit);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_insert_new(
-				a, 0,
-				json_pack("{s:I, s:I, s:s?, s:s, s:s, s:s, s:i}", "id",
-					  (json_int_t)sqlite3_column_int64(st, 0), "time",
-					  (json_int_t)sqlite3_column_int64(st, 1), "user",
-					  sqlite3_column_text(st, 2), "source",
-					  sqlite3_column_text(st, 3), "method",
-					  sqlite3_column_text(st, 4), "path",
-					  sqlite3_column_text(st, 5), "status",
-					  sqlite3_column_int(st, 6)));
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
-	return a;
+	return store_audit(h->store, after, limit);
 }

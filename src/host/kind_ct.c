@@ -225,7 +225,7 @@ static int ct_set_live(struct host *h, const struct vps *old, const struct vps *
 
 	if (rc < 0)
 		return rc;
-	if (strcmp(v->state, "running"))
+	if (v->state != VPS_RUNNING)
 		return 0;
 	req = json_pack("{s:s, s:I, s:I, s:f}", "cmd", "set", "memory", (json_int_t)v->ram, "swap",
 			(json_int_t)(caps_enforced("ct", "swap") ? v->swap : 0), "cpus",
@@ -321,10 +321,10 @@ static int ct_password(struct host *h, const struct vps *v, const char *password
 	_cleanup_free_ char *root = host_vps_dir(h, v->name, "ct/rootfs");
 	_cleanup_close_ int fd = -1;
 
-	if (strcmp(v->state, "running"))
+	if (v->state != VPS_RUNNING)
 		return err_make(err, EBUSY,
 				"`%s` is %s: a container's password is reset while it runs",
-				v->name, v->state);
+				v->name, vps_state_name(v->state));
 	if (!root || (fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_make(err, errno ? errno : ENOMEM, "open the root of `%s`", v->name);
 	return ct_set_root_password(fd, password, err);

@@ -762,7 +762,7 @@ static int vmm_set_live(struct host *h, const struct vps *old, const struct vps 
 
 	if (write_vm_json(h, v, err) < 0)
 		return -EIO;
-	if (strcmp(v->state, "running") || v->ram == old->ram)
+	if (v->state != VPS_RUNNING || v->ram == old->ram)
 		return 0;
 	st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "state"), err);
 	if (!st)
@@ -832,7 +832,7 @@ static int qemu_set_live(struct host *h, const struct vps *old, const struct vps
 {
 	json_t *r;
 
-	if (strcmp(v->state, "running") || v->ram >= old->ram || v->reserve_memory)
+	if (v->state != VPS_RUNNING || v->ram >= old->ram || v->reserve_memory)
 		return 0; /* argv is built at each start: next start */
 	/* the balloon gives memory back below what the VM booted with */
 	r = qemu_qmp(h, v, "balloon", json_pack("{s:I}", "value", (json_int_t)v->ram), err);
@@ -900,10 +900,10 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 {
 	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL), *resolv = vm_resolv(h, v);
 
-	if (strcmp(v->state, "stopped"))
+	if (v->state != VPS_STOPPED)
 		return err_make(err, EBUSY,
 				"`%s` is %s: a VM's password is reset while it is stopped", v->name,
-				v->state);
+				vps_state_name(v->state));
 	if (!strcmp(v->boot, "firmware"))
 		return err_make(
 			err, EINVAL,

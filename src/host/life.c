@@ -179,10 +179,9 @@ static void keeper_gone(struct host *h, const char *name)
 	if (store_vps_get(h->store, name, &v, NULL) < 0)
 		return;
 	v.last_exit = st;
-	if (!strcmp(v.state, "running") || !strcmp(v.state, "starting") ||
-	    !strcmp(v.state, "stopping")) {
+	if (v.state == VPS_RUNNING || v.state == VPS_STARTING || v.state == VPS_STOPPING) {
 		net_vps_down(h, &v); /* before `stopped`: a start right after adds them anew */
-		strcpy(v.state, "stopped");
+		v.state = VPS_STOPPED;
 		store_vps_update(h->store, &v, NULL);
 		snprintf(msg, sizeof(msg), "monitor exit status %d%s", st,
 			 st == 4 ? " (guest crash)" :
@@ -276,7 +275,7 @@ static void *watcher(void *arg)
 
 /* --- start / stop ------------------------------------------------------------ */
 
-static bool wait_state(struct host *h, const char *name, const char *state, int ms)
+static bool wait_state(struct host *h, const char *name, enum vps_state state, int ms)
 {
 	for (int t = 0; t < ms; t += 50) {
 		struct vps v;
@@ -284,7 +283,7 @@ static bool wait_state(struct host *h, const char *name, const char *state, int 
 
 		if (store_vps_get(h->store, name, &v, NULL) < 0)
 			return true;
-		done = !strcmp(v.state, state);
+		done = v.state == state;
 		vps_free(&v);
 		if (done)
 			return true;
@@ -339,12 +338,12 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 
 	if (!o)
 		return -EINVAL;
-	if (!strcmp(v->state, "reinstalling"))
+	if (v->state == VPS_REINSTALLING)
 		return err_make(err, EBUSY,
 				"`%s` is reinstalling: a reinstall was cut short, ask for it again",
 				v->name);
-	if (strcmp(v->state, "stopped"))
-		return err_make(err, EBUSY, "`%s` is %s", v->name, v->state);
+	if (v->state != VPS_STOPPED)
+		return err_make(err, EBUSY, "`%s` is %s", v->name, vps_state_name(v->state));
 	if (v->suspended)
 		return err_make(err, LIFE_ESUSPENDED, "`%s` is suspended by the provider", v->name);
 	policy_apply(h, v);
@@ -352,7 +351,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	ready = host_vps_run(h, v->name, o->ready_leaf ? o->ready_leaf : "control.sock");
 	if (rm_rf(run) < 0 || mkdir_p(run, 0700, 0711) < 0)
 		return err_make(err, errno, "make `%s`", run);
-	if (store_vps_state(h->store, v->name, "starting", "start", err) < 0)
+	if (store_vps_state(h->store, v->name, VPS_STARTING, "start", err) < 0)
 		return -EIO;
 	/* keyed on the host device's name: in force before the device exists */
 	if (net_vps_filter(h, v, err) < 0)
@@ -396,15 +395,15 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	if (monitor_up(h, o, v, run, err) < 0)
 		goto fail;
 	testpoint("start-up", v->name);
-	strcpy(v->state, "running");
-	if (store_vps_state(h->store, v->name, "running", "started", err) < 0)
+	v->state = VPS_RUNNING;
+	if (store_vps_state(h->store, v->name, VPS_RUNNING, "started", err) < 0)
 		return -EIO;
 	watch_add(h, v->name, kp);
 	net_bw_or_event(h, v);
 	return 0;
 fail:
 	net_vps_down(h, v);
-	store_vps_state(h->store, v->name, "stopped", "start failed", NULL);
+	store_vps_state(h->store, v->name, VPS_STOPPED, "start failed", NULL);
 	return -EIO;
 }
 
@@ -436,19 +435,19 @@ static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, s
 	if (!o)
 		return -EINVAL;
 	/* nothing runs: stopped, or a reinstall cut short (its disk half made) */
-	if (!strcmp(v->state, "stopped") || !strcmp(v->state, "reinstalling"))
+	if (v->state == VPS_STOPPED || v->state == VPS_REINSTALLING)
 		return 0;
-	store_vps_state(h->store, v->name, "stopping", force ? "stop --force" : "stop", NULL);
+	store_vps_state(h->store, v->name, VPS_STOPPING, force ? "stop --force" : "stop", NULL);
 	testpoint("stop-stopping", v->name);
 	if (!force && o->shutdown(h, v, timeout, &e) == 0) {
 		testpoint("stop-asked", v->name);
-		if (wait_state(h, v->name, "stopped", (timeout + 5) * 1000))
+		if (wait_state(h, v->name, VPS_STOPPED, (timeout + 5) * 1000))
 			return 0;
 	}
 	err_free(&e);
 	if (o->kill(h, v, &e) == 0) {
 		testpoint("stop-killed", v->name);
-		if (wait_state(h, v->name, "stopped", 10000))
+		if (wait_state(h, v->name, VPS_STOPPED, 10000))
 			return 0;
 	}
 	err_free(&e);
@@ -463,7 +462,7 @@ static int stop_locked(struct host *h, struct vps *v, bool force, int timeout, s
 
 		if (pid > 0 && kp > 0)
 			kill(pid, SIGKILL);
-		if (wait_state(h, v->name, "stopped", 30000))
+		if (wait_state(h, v->name, VPS_STOPPED, 30000))
 			return 0;
 		if (pid > 0)
 			proc_state(pid, why, sizeof(why));
@@ -545,8 +544,8 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
 
-	if (strcmp(v->state, "destroying") &&
-	    store_vps_state(h->store, v->name, "destroying", "destroy", err) < 0)
+	if (v->state != VPS_DESTROYING &&
+	    store_vps_state(h->store, v->name, VPS_DESTROYING, "destroy", err) < 0)
 		return -EIO;
 	net_vps_down(h, v);
 	testpoint("destroy-destroying", v->name);
@@ -566,7 +565,7 @@ int life_destroy(struct host *h, const char *name, struct err **err)
 	int r = 0;
 
 	WITH_VPS(h, name, v, err);
-	if (strcmp(v.state, "stopped") && strcmp(v.state, "destroying"))
+	if (v.state != VPS_STOPPED && v.state != VPS_DESTROYING)
 		r = stop_locked(h, &v, false, 30, err);
 	if (r == 0)
 		r = destroy_locked(h, &v, err);
@@ -653,12 +652,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	}
 	if ((r = claim(v.name, err)) < 0)
 		goto out;
-	strcpy(v.state, "creating");
-	policy_lock(); /* admission and insert at once: two creates cannot share the last room */
-	r = policy_admit(h, NULL, &v, err);
-	if (r == 0)
-		r = store_vps_insert(h->store, &v, plan_name, err);
-	policy_unlock();
+	v.state = VPS_CREATING;
+	r = policy_admit(h, NULL, &v, plan_name, err);
 	if (r < 0) {
 		release(v.name);
 		goto out;
@@ -687,8 +682,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		goto out;
 	}
 	testpoint("create-made", v.name);
-	strcpy(v.state, "stopped");
-	store_vps_state(h->store, v.name, "stopped", "created", NULL);
+	v.state = VPS_STOPPED;
+	store_vps_state(h->store, v.name, VPS_STOPPED, "created", NULL);
 	if (json_is_true(json_object_get(body, "start")))
 		r = start_locked(h, &v, err);
 	release(v.name);
@@ -771,7 +766,7 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		r = r < 0 ? r : -EINVAL;
 		goto out;
 	}
-	was_running = !strcmp(v.state, "running");
+	was_running = v.state == VPS_RUNNING;
 	if ((r = stop_locked(h, &v, false, 30, err)) < 0)
 		goto out;
 	/*
@@ -779,7 +774,7 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 	 * `reinstalling`, which does not start, and stays so if this is cut
 	 * short (an error, a kill -9) until a reinstall is asked for again.
 	 */
-	if ((r = store_vps_state(h->store, name, "reinstalling", "reinstall", err)) < 0)
+	if ((r = store_vps_state(h->store, name, VPS_REINSTALLING, "reinstall", err)) < 0)
 		goto out;
 	if ((r = o->destroy(h, &v, err)) < 0)
 		goto out;
@@ -789,7 +784,7 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		r = err_make(err, errno, "make `%s`", dir);
 		goto out;
 	}
-	strcpy(nv.state, "stopped");
+	nv.state = VPS_STOPPED;
 	policy_apply(h, &nv);
 	testpoint("reinstall-destroyed", name);
 	if ((r = o->create(h, &nv, password, err)) < 0)
@@ -837,9 +832,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 	policy_lock();
 	r = caps_admit(h, &v, &nv, warnings, err);
 	if (r == 0)
-		r = policy_admit(h, &v, &nv, err);
-	if (r == 0)
-		r = store_vps_update(h->store, &nv, err);
+		r = policy_admit(h, &v, &nv, NULL, err);
 	policy_unlock();
 	if (r < 0)
 		goto out;
@@ -847,7 +840,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 	policy_apply(h, &nv);
 	store_event(h->store, name, "set", "settings changed");
 	live = o->set_live(h, &v, &nv, err);
-	if (live >= 0 && nv.bw != v.bw && !strcmp(nv.state, "running"))
+	if (live >= 0 && nv.bw != v.bw && nv.state == VPS_RUNNING)
 		live = net_vps_bw(h, &nv, err) < 0 ? -1 : 1;
 	if (live < 0) {
 		r = err_wrap(err, "stored, but not applied to the running `%s`", name);
@@ -877,7 +870,7 @@ int life_suspend(struct host *h, const char *name, bool on, struct err **err)
 			store_event(h->store, name, on ? "suspended" : "unsuspended", "");
 	}
 	/* suspended: it stops (its guest is asked first) and stays stopped */
-	if (r == 0 && on && strcmp(v.state, "stopped"))
+	if (r == 0 && on && v.state != VPS_STOPPED)
 		r = stop_locked(h, &v, false, 30, err);
 	vps_free(&v);
 	release(name);
@@ -946,7 +939,7 @@ int life_show(struct host *h, const char *name, json_t **out, struct err **err)
 		return r;
 	*out = vps_to_json(&v);
 	o = kind_find(v.kind, v.engine);
-	if (o && !strcmp(v.state, "running")) {
+	if (o && v.state == VPS_RUNNING) {
 		_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 		int reboots = run ? keeper_restarts(run) : 0;
 
@@ -982,8 +975,8 @@ int life_exec(struct host *h, const char *name, json_t *body, json_t **out, stru
 	o = kind_find(v.kind, v.engine);
 	if (!o || !o->exec)
 		r = err_make(err, EINVAL, "`%s`: exec is for containers (kind ct)", name);
-	else if (strcmp(v.state, "running"))
-		r = err_make(err, EBUSY, "`%s` is %s", name, v.state);
+	else if (v.state != VPS_RUNNING)
+		r = err_make(err, EBUSY, "`%s` is %s", name, vps_state_name(v.state));
 	else
 		r = o->exec(h, &v, argv, out, err);
 	vps_free(&v);
@@ -1001,8 +994,8 @@ int life_console(struct host *h, const char *name, json_t **out, struct err **er
 		return r;
 	o = kind_find(v.kind, v.engine);
 	path = o && o->console ? o->console(h, &v) : NULL;
-	if (strcmp(v.state, "running"))
-		r = err_make(err, EBUSY, "`%s` is %s", name, v.state);
+	if (v.state != VPS_RUNNING)
+		r = err_make(err, EBUSY, "`%s` is %s", name, vps_state_name(v.state));
 	else if (!path)
 		r = err_make(err, ENOENT, "`%s` has no console", name);
 	else
@@ -1064,7 +1057,7 @@ int life_init(struct host *h, struct err **err)
 		pid_t kp;
 		struct err *e = NULL;
 
-		if (!strcmp(v->state, "creating")) {
+		if (v->state == VPS_CREATING) {
 			/* a create cut short: undo it, as if it never happened */
 			const struct kind_ops *o = kind_find(v->kind, v->engine);
 			_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
@@ -1075,7 +1068,7 @@ int life_init(struct host *h, struct err **err)
 				pr_err("undo the create of `%s`: %s", v->name,
 				       e ? err_msg(e) : "its directory still holds a mount");
 				store_vps_state(
-					h->store, v->name, "destroying",
+					h->store, v->name, VPS_DESTROYING,
 					"create interrupted; removing it failed, retried at "
 					"the next start",
 					NULL);
@@ -1086,15 +1079,15 @@ int life_init(struct host *h, struct err **err)
 			store_vps_delete(h->store, v->name, NULL);
 			store_event(h->store, v->name, "create-undone",
 				    "vpsd stopped during create; the half-made VPS was removed");
-		} else if (!strcmp(v->state, "reinstalling")) {
+		} else if (v->state == VPS_REINSTALLING) {
 			/* its disk may be half made, its password was not kept: the user asks again */
 			store_event(h->store, v->name, "reinstall-interrupted",
 				    "vpsd stopped during reinstall; reinstall it again to use it");
-		} else if (!strcmp(v->state, "destroying")) {
+		} else if (v->state == VPS_DESTROYING) {
 			if (destroy_locked(h, v, &e) < 0)
 				pr_err("finish destroying `%s`: %s", v->name, err_msg(e));
 			err_free(&e);
-		} else if (strcmp(v->state, "stopped")) {
+		} else if (v->state != VPS_STOPPED) {
 			kp = keeper_find(run, v->name);
 			if (kp > 0) {
 				/* running on without us: adopt it (once it is up) */
@@ -1103,7 +1096,7 @@ int life_init(struct host *h, struct err **err)
 				const char *ms;
 				json_t *st = json_object();
 
-				if (o && !strcmp(v->state, "starting"))
+				if (o && v->state == VPS_STARTING)
 					monitor_up(h, o, v, run, NULL);
 				/* a stop that was under way goes on: keep saying so */
 				if (o)
@@ -1111,10 +1104,10 @@ int life_init(struct host *h, struct err **err)
 				ms = json_string_value(
 					json_object_get(json_object_get(st, "monitor"), "state"));
 				if (ms && !strcmp(ms, "stopping"))
-					store_vps_state(h->store, v->name, "stopping", "adopted",
+					store_vps_state(h->store, v->name, VPS_STOPPING, "adopted",
 							NULL);
-				else if (strcmp(v->state, "running"))
-					store_vps_state(h->store, v->name, "running", "adopted",
+				else if (v->state != VPS_RUNNING)
+					store_vps_state(h->store, v->name, VPS_RUNNING, "adopted",
 							NULL);
 				else
 					store_event(h->store, v->name, "adopted", "vpsd restarted");
@@ -1143,7 +1136,7 @@ int life_init(struct host *h, struct err **err)
 
 			if (!all[i].onboot || store_vps_get(h->store, all[i].name, &cur, NULL) < 0)
 				continue;
-			if (!strcmp(cur.state, "stopped") && life_start(h, cur.name, &e) < 0) {
+			if (cur.state == VPS_STOPPED && life_start(h, cur.name, &e) < 0) {
 				pr_err("onboot start of `%s`: %s", cur.name, err_msg(e));
 				err_free(&e);
 			}

@@ -12,6 +12,9 @@
 #include "host/ops.h"
 #include "host/store.h"
 
+/* the finished operations kept (the oldest go first) */
+#define OPS_KEEP 10000
+
 struct op {
 	struct host *h;
 	char id[33];
@@ -31,24 +34,10 @@ static void op_free(struct op *o)
 
 static void finish(struct host *h, const char *id, unsigned int status, json_t *out)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
 	char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
 
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db,
-			       "UPDATE operations SET state = ?, status = ?, result = ?, "
-			       "finished = ? WHERE id = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, status < 400 ? "done" : "failed", -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, (int)status);
-		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, time(NULL));
-		sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
+	store_op_finish(h->store, id, status < 400 ? "done" : "failed", (int)status, text,
+			time(NULL));
 	free(text);
 }
 
@@ -64,51 +53,17 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static json_t *row(sqlite3_stmt *st)
-{
-	const char *state = (const char *)sqlite3_column_text(st, 4);
-	json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:I}", "id", sqlite3_column_text(st, 0),
-			      "vps", sqlite3_column_text(st, 1), "user", sqlite3_column_text(st, 2),
-			      "action", sqlite3_column_text(st, 3), "state", state, "created",
-			      (json_int_t)sqlite3_column_int64(st, 7));
-	json_t *res;
-
-	if (!o)
-		return NULL;
-	if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-		json_object_set_new(o, "finished", json_integer(sqlite3_column_int64(st, 8)));
-	if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-		json_object_set_new(o, "status", json_integer(sqlite3_column_int(st, 5)));
-	res = sqlite3_column_type(st, 6) == SQLITE_NULL ?
-		      NULL :
-		      json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
-	if (res && !strcmp(state, "failed") && json_object_get(res, "error"))
-		json_object_set(o, "error", json_object_get(res, "error"));
-	else if (res)
-		json_object_set(o, "result", res);
-	json_decref(res);
-	return o;
-}
-
-#define OP_COLUMNS "id, vps, user, action, state, status, result, created, finished"
-
 json_t *op_get(struct host *h, const char *id, const char *user)
 {
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st;
-	json_t *o = NULL;
+	json_t *o = store_op_get(h->store, id, user), *res;
 
-	if (sqlite3_prepare_v2(db,
-			       "SELECT " OP_COLUMNS " FROM operations WHERE id = ?1 AND "
-			       "(?2 IS NULL OR user = ?2)",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			o = row(st);
-		sqlite3_finalize(st);
+	/* a failure's result is its error: shown as `error`, not `result` */
+	res = json_object_get(o, "result");
+	if (res && !strcmp(json_string_value(json_object_get(o, "state")), "failed") &&
+	    json_object_get(res, "error")) {
+		json_object_set(o, "error", json_object_get(res, "error"));
+		json_object_del(o, "result");
 	}
-	store_unlock(h->store);
 	return o;
 }
 
@@ -119,9 +74,7 @@ int op_submit(struct host *h, const char *user, const char *vps, const char *act
 	unsigned char rnd[16];
 	pthread_attr_t attr;
 	pthread_t t;
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int r = 0;
+	int r;
 
 	if (!o || !(o->action = strdup(action)) || (vps && !(o->vps = strdup(vps))) ||
 	    !(o->user = strdup(user)) || !(o->body = json_deep_copy(body))) {
@@ -134,28 +87,7 @@ int op_submit(struct host *h, const char *user, const char *vps, const char *act
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(o->id, sizeof(o->id), rnd, sizeof(rnd));
 
-	db = store_lock(h->store);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO operations (id, vps, user, action, state, created) "
-			       "VALUES (?, ?, ?, ?, 'running', ?)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-	} else {
-		sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, vps, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, time(NULL));
-		if (sqlite3_step(st) != SQLITE_DONE)
-			r = err_make(err, EIO, "store: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		/* bounded: the oldest finished ones go */
-		sqlite3_exec(db,
-			     "DELETE FROM operations WHERE state != 'running' AND rowid <= "
-			     "(SELECT max(rowid) FROM operations) - 10000",
-			     NULL, NULL, NULL);
-	}
-	store_unlock(h->store);
+	r = store_op_insert(h->store, o->id, vps, user, action, time(NULL), OPS_KEEP, err);
 	if (r < 0) {
 		op_free(o);
 		return r;
@@ -179,13 +111,8 @@ int op_submit(struct host *h, const char *user, const char *vps, const char *act
 
 void op_recover(struct host *h)
 {
-	sqlite3 *db = store_lock(h->store);
-
-	sqlite3_exec(db,
-		     "UPDATE operations SET state = 'failed', status = 500, finished = "
-		     "strftime('%s', 'now'), result = '{\"error\": {\"code\": \"internal\", "
-		     "\"message\": \"vpsd stopped before the operation ended\"}}' "
-		     "WHERE state = 'running'",
-		     NULL, NULL, NULL);
-	store_unlock(h->store);
+	store_ops_abandon(h->store, 500,
+			  "{\"error\": {\"code\": \"internal\", \"message\": "
+			  "\"vpsd stopped before the operation ended\"}}",
+			  time(NULL));
 }

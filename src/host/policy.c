@@ -109,34 +109,36 @@ static double figure(const struct vps *v, enum policy_res r)
 }
 
 /* Every VPS on the host counts, whatever its state, but `skip` (the one being changed). */
-static int sold_sum(struct host *h, const char *skip, struct sold *s, struct vps **all, size_t *n,
-		    struct err **err)
+static void sold_of(const struct vps *all, size_t n, const char *skip, struct sold *s)
 {
-	int r = store_vps_list(h->store, all, n, err);
-
 	memset(s, 0, sizeof(*s));
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < *n; i++) {
-		const struct vps *v = &(*all)[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct vps *v = &all[i];
 
 		s->total++;
-		s->running += !strcmp(v->state, "running");
+		s->running += v->state == VPS_RUNNING;
 		if (skip && !strcmp(v->name, skip))
 			continue;
 		for (int k = 0; k < NR_RES; k++)
 			s->figure[k] += figure(v, k);
 		s->swap += v->swap;
 	}
-	return 0;
+}
+
+static int sold_sum(struct host *h, const char *skip, struct sold *s, struct vps **all, size_t *n,
+		    struct err **err)
+{
+	int r = store_vps_list(h->store, all, n, err);
+
+	sold_of(r < 0 ? NULL : *all, r < 0 ? 0 : *n, skip, s);
+	return r;
 }
 
 /* --- policies ------------------------------------------------------------------------ */
 
-int policy_get(struct host *h, struct policy out[NR_RES], struct err **err)
+/* The policies as the store keeps them (store_policies) into out[]. */
+static void policies_of(json_t *all, struct policy out[NR_RES])
 {
-	json_t *all = store_policies(h->store);
-
 	for (int r = 0; r < NR_RES; r++) {
 		json_t *p = json_object_get(all, policy_res_names[r]);
 		const char *m = json_string_value(json_object_get(p, "mode"));
@@ -146,6 +148,13 @@ int policy_get(struct host *h, struct policy out[NR_RES], struct err **err)
 		if (!strcmp(out[r].mode, "reserve") || out[r].ratio < 1.0)
 			out[r].ratio = 1.0;
 	}
+}
+
+int policy_get(struct host *h, struct policy out[NR_RES], struct err **err)
+{
+	json_t *all = store_policies(h->store);
+
+	policies_of(all, out);
 	json_decref(all);
 	return 0;
 }
@@ -336,20 +345,23 @@ static const char *unit(enum policy_res r, const struct capacity *c, struct host
 	return buf;
 }
 
-int policy_admit(struct host *h, const struct vps *old, const struct vps *v, struct err **err)
+struct admission {
+	struct host *h;
+	const struct vps *old, *v;
+};
+
+/* store_admit_fn: inside the store's transaction, on its rows. */
+static int admit(void *arg, const struct vps *all, size_t n, json_t *policies, struct err **err)
 {
+	struct admission *x = arg;
+	const struct vps *old = x->old, *v = x->v;
+	struct host *h = x->h;
 	struct policy p[NR_RES];
 	struct capacity c;
 	struct sold s;
-	struct vps *all = NULL;
-	size_t n = 0;
-	int r;
 
-	if ((r = policy_get(h, p, err)) < 0)
-		return r;
-	if ((r = sold_sum(h, old ? old->name : NULL, &s, &all, &n, err)) < 0)
-		return r;
-	store_vps_list_free(all, n);
+	policies_of(policies, p);
+	sold_of(all, n, old ? old->name : NULL, &s);
 	capacity_read(h, &c);
 	for (int res = 0; res < NR_RES; res++) {
 		double now = figure(v, res), before = old ? figure(old, res) : 0;
@@ -378,6 +390,14 @@ int policy_admit(struct host *h, const struct vps *old, const struct vps *v, str
 	return 0;
 }
 
+int policy_admit(struct host *h, const struct vps *old, struct vps *v, const char *plan,
+		 struct err **err)
+{
+	struct admission x = { .h = h, .old = old, .v = v };
+
+	return store_vps_admit(h->store, v, !old, plan, admit, &x, err);
+}
+
 /* --- the host report -------------------------------------------------------------------- */
 
 static __thread uint64_t walk_blocks;
@@ -404,7 +424,7 @@ static uint64_t vps_memory_used(struct host *h, const struct vps *v)
 	json_t *st, *stats;
 	uint64_t used = 0;
 
-	if (!o || !o->status || strcmp(v->state, "running"))
+	if (!o || !o->status || v->state != VPS_RUNNING)
 		return 0;
 	st = json_object();
 	o->status(h, v, st);

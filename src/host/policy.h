@@ -54,15 +54,19 @@ int policy_put(struct host *h, json_t *body, json_t **out, struct err **err);
 int policy_parse(json_t *body, struct policy p[NR_RES], json_t *changed, struct err **err);
 
 /*
- * Admission. Hold policy_lock() from policy_admit() until the store holds
- * the new figures, so two creates cannot both take the last room. old is
- * the VPS as stored (a change: only growth is checked), NULL for a create.
+ * Admission: write v to the store only if its figures fit, decided in the
+ * store's transaction (store_vps_admit) on the rows as they stand, so two
+ * creates cannot both take the last room. old is the VPS as stored (a
+ * change: only growth is checked, v is written with store_vps_update),
+ * NULL for a create (v is inserted on `plan`, as store_vps_insert).
  * Refusal: -ENOSPC, "`ram`: 8.0 GiB asked, 16.0 GiB of 23.6 GiB allocated
  * under memory reserve (1.0 x 23.6 GiB of RAM): 7.6 GiB left".
  */
+int policy_admit(struct host *h, const struct vps *old, struct vps *v, const char *plan,
+		 struct err **err);
+/* Held by a policy change, and by a VPS change from its limits check to its write. */
 void policy_lock(void);
 void policy_unlock(void);
-int policy_admit(struct host *h, const struct vps *old, const struct vps *v, struct err **err);
 
 /* Set v's reserve_memory / reserve_disk from the host's policies now. */
 void policy_apply(struct host *h, struct vps *v);

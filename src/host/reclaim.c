@@ -182,7 +182,7 @@ static void act(struct host *h, const struct action *a, const char *why)
 		bool running = false;
 
 		if (store_vps_get(h->store, a->v->name, &now, NULL) == 0) {
-			running = !strcmp(now.state, "running");
+			running = now.state == VPS_RUNNING;
 			vps_free(&now);
 		}
 		pr_warn("reclaim: %s balloon %s: %s", a->v->name, human(a->to, t, sizeof(t)),
@@ -246,7 +246,7 @@ void reclaim_tick(struct host *h, uint64_t avail,
 		const struct kind_ops *o = find(all[i].kind, all[i].engine);
 		struct entry *en;
 
-		if (strcmp(all[i].state, "running") || !o || !o->reclaim)
+		if (all[i].state != VPS_RUNNING || !o || !o->reclaim)
 			continue;
 		en = entry_of(all[i].name);
 		if (!en)

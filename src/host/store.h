@@ -1,44 +1,82 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The daemon's store: SQLite in WAL mode, foreign keys on, schema migrated
- * by PRAGMA user_version. One connection, guarded by a mutex, so the API's
- * threads see one writer. Errors: -ENOENT (no such row), -EEXIST (name
- * taken), -EIO (the database) with a message.
+ * The daemon's store: the one interface through which vpsd reads and
+ * writes its records (VPS rows, events, plans, policies, networks and
+ * addresses, users, sessions, tokens, the audit log, usage samples,
+ * operations). No SQL and no database handle leave it: callers see rows
+ * as `struct vps` or JSON objects, and every transaction a caller needs
+ * (a state change with its event, a sample with its trimming, a user
+ * change with the sessions it ends) is one call here.
+ *
+ * Why an ops table rather than one set of functions linked in: the
+ * second implementation (PostgreSQL, issue 19) lives in the same vpsd
+ * binary as SQLite, chosen at start (`--cluster` or not), so the choice
+ * is made at run time. A backend is a `const struct store_ops` plus an
+ * open function that returns a `struct store` whose first member points
+ * at its ops (store_impl.h); the store_* functions below only dispatch.
+ * The table is the checklist of what a new backend must answer.
+ *
+ * Conventions, for every backend: functions taking `struct err **`
+ * return 0 or -errno with a message: -ENOENT (no such row), -EEXIST
+ * (name taken), -EBUSY (still referred to), -EIO (the database). The
+ * ones without report nothing (a read that fails is an empty answer, a
+ * best-effort write is dropped with a warning). Each call is atomic and
+ * safe from any thread. JSON results are new references the caller
+ * drops; JSON arguments are borrowed. Times are Unix seconds, passed in
+ * by the caller (a backend never asks the database for the time).
+ *
+ * Today's backend is store_sqlite*.c: SQLite in WAL mode, foreign keys
+ * on, schema migrated by PRAGMA user_version.
  */
 #ifndef VPS_HOST_STORE_H
 #define VPS_HOST_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "common/err.h"
 #include "host/vps.h"
 
 struct store;
 
+/* The store at path (SQLite), created and migrated as needed. */
 int store_open(const char *path, struct store **out, struct err **err);
 void store_close(struct store *s);
+/* The schema's version (the number of migrations applied), -1 on error. */
 int store_schema_version(struct store *s);
-/*
- * For the modules with tables of their own (auth.c, usage.c, ops.c): the
- * connection, held under the store's lock until store_unlock().
- */
-sqlite3 *store_lock(struct store *s);
-void store_unlock(struct store *s);
 
-/* Insert (v->id and, for ct, v->uid_base are filled in) with a `create` event. */
+/* --- VPS rows and their events ------------------------------------------------------- */
+
+/* Insert (v->id and v->uid_base are filled in) with a `create` event. */
 int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err);
 int store_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
 void store_vps_list_free(struct vps *v, size_t n);
+/*
+ * Admission (policy.h): write v (create: insert it, as store_vps_insert;
+ * else update it, as store_vps_update) only when admit(arg, ...) returns
+ * 0 on every VPS row and the policies as they stand inside the write's
+ * transaction. Two admissions never see the same room: a backend runs
+ * the read, the check and the write in one transaction that no other
+ * write enters (SQLite: BEGIN IMMEDIATE under the store's lock;
+ * PostgreSQL: SERIALIZABLE, or a lock on the vps table). admit must not
+ * call the store.
+ */
+typedef int store_admit_fn(void *arg, const struct vps *all, size_t n, json_t *policies,
+			   struct err **err);
+int store_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
+		    store_admit_fn *admit, void *arg, struct err **err);
 /* Write every field back (by name). */
 int store_vps_update(struct store *s, const struct vps *v, struct err **err);
-/* Change the state and log the event in one transaction. */
-int store_vps_state(struct store *s, const char *name, const char *state, const char *event,
+/* Change the state and log the event (kind: the state's name) in one transaction. */
+int store_vps_state(struct store *s, const char *name, enum vps_state state, const char *event,
 		    struct err **err);
 int store_vps_delete(struct store *s, const char *name, struct err **err);
+/* The plan a VPS is on (after a plan change; its figures are written by store_vps_update). */
+int store_vps_plan(struct store *s, const char *name, const char *plan, struct err **err);
 
 /* The event log. */
 int store_event(struct store *s, const char *vps, const char *kind, const char *msg);
@@ -46,24 +84,26 @@ int store_event(struct store *s, const char *vps, const char *kind, const char *
 json_t *store_events(struct store *s, const char *vps, const char *owner, long long after,
 		     int limit);
 
+/* --- plans and policies -------------------------------------------------------------- */
+
 /* Plans: {name, ram, swap, cpus, disk, io_weight, bw}. */
 int store_plan_put(struct store *s, json_t *plan, struct err **err);
 json_t *store_plan_get(struct store *s, const char *name);
 json_t *store_plans(struct store *s);
 int store_plan_delete(struct store *s, const char *name, struct err **err);
-/* The plan a VPS is on (after a plan change; its figures are written by store_vps_update). */
-int store_vps_plan(struct store *s, const char *name, const char *plan, struct err **err);
 
 /* Resource policies (policy.h): {"memory": {"mode", "ratio"}, "disk": ..., "cpus": ...}. */
 json_t *store_policies(struct store *s);
 /* Write the resources present in p (same shape, already checked), with a `policy` event. */
 int store_policies_put(struct store *s, json_t *p, struct err **err);
 
+/* --- networks and addresses ---------------------------------------------------------- */
+
 /*
  * Networks {name, bridge, ipv4, ipv6, nat} (net.h) and their addresses.
  * store_nets: all (name NULL) or one, each with used4, used6 and vps counts.
  * Delete: -EBUSY while a VPS or address refers to it. Addresses go with
- * their VPS's row (ON DELETE CASCADE); adding a taken one is -EEXIST.
+ * their VPS's row; adding a taken one is -EEXIST.
  */
 int store_net_insert(struct store *s, json_t *net, struct err **err);
 json_t *store_nets(struct store *s, const char *name);
@@ -71,5 +111,96 @@ int store_net_delete(struct store *s, const char *name, struct err **err);
 json_t *store_net_addresses(struct store *s, const char *network);
 int store_address_add(struct store *s, const char *network, const char *address, const char *vps,
 		      struct err **err);
+
+/* --- users, sessions, tokens, the audit log (auth.h) --------------------------------- */
+
+/* Users {name, role, created, networks}: all (name NULL) or one, by name. */
+json_t *store_users(struct store *s, const char *name);
+/* -EEXIST: the name is taken. networks: a JSON list as text. */
+int store_user_insert(struct store *s, const char *name, const char *role, const char *hash,
+		      const char *networks, long long created, struct err **err);
+/*
+ * Change the fields that are not NULL; end_sessions, end_tokens: delete
+ * the user's sessions, tokens, in the same call.
+ */
+int store_user_update(struct store *s, const char *name, const char *hash, const char *role,
+		      const char *networks, bool end_sessions, bool end_tokens, struct err **err);
+/* -EBUSY while the user owns a VPS, -ENOENT when there is none. */
+int store_user_delete(struct store *s, const char *name, struct err **err);
+/* The password hash and role of a user, for a login: {hash, role} or NULL. */
+json_t *store_user_secret(struct store *s, const char *name);
+
+/* Sessions, by a hash of the cookie. Insert drops the ones expired by `created`. */
+int store_session_insert(struct store *s, const char *id, const char *user, const char *csrf,
+			 const char *source, long long created, long long expires,
+			 struct err **err);
+void store_session_delete(struct store *s, const char *id);
+/* A live session at `now`: {user, role, csrf} or NULL. */
+json_t *store_session_get(struct store *s, const char *id, long long now);
+
+/*
+ * Tokens, by a hash of the secret. Insert fills *id; the hash may be set
+ * after (store_token_hash), when it depends on the id.
+ */
+int store_token_insert(struct store *s, const char *user, const char *name, const char *hash,
+		       const char *sources, long long created, long long expires, long long *id,
+		       struct err **err);
+int store_token_hash(struct store *s, long long id, const char *hash, struct err **err);
+/*
+ * The token of that hash: {id, user, role, sources, expires} or NULL; when
+ * it has not expired at `now`, it is marked used at `now`.
+ */
+json_t *store_token_use(struct store *s, const char *hash, long long now);
+/* Tokens {id, name, user, sources, created, expires, used?}: all (user NULL) or a user's. */
+json_t *store_tokens(struct store *s, const char *user);
+/* -ENOENT: no such token (of that user, when user is not NULL). */
+int store_token_delete(struct store *s, long long id, const char *user, struct err **err);
+
+/* Append to the audit log; it keeps the last `keep` entries. */
+void store_audit_add(struct store *s, long long time, const char *user, const char *source,
+		     const char *method, const char *path, unsigned int status, long long keep);
+/* Entries {id, time, user, source, method, path, status} after id `after`, the last `limit`. */
+json_t *store_audit(struct store *s, long long after, int limit);
+
+/* --- usage samples (usage.h) --------------------------------------------------------- */
+
+struct store_sample {
+	long long time;
+	double cpu; /* cores */
+	uint64_t mem, disk; /* bytes */
+	double rx, tx; /* bytes/s */
+};
+
+/*
+ * Add a VPS's sample and delete its oldest beyond `keep`, in one
+ * transaction. *rows: the VPS's row count, kept by the caller so the
+ * delete touches only what it removes; -1 (count them) on the way in is
+ * fine, -1 on the way out after a failure. replace: the sample's second
+ * has a row already (it replaces it, the count stays).
+ */
+int store_sample_add(struct store *s, const char *vps, const struct store_sample *smp, bool replace,
+		     long long keep, long long *rows);
+/* A VPS's samples {time, cpu, mem, disk, rx, tx} after `since`, oldest first; NULL: no VPS. */
+json_t *store_samples(struct store *s, const char *vps, long long since);
+/* The last sample of a VPS, or NULL. */
+json_t *store_sample_last(struct store *s, const char *vps);
+/* The last sample of every VPS: {name: sample}. */
+json_t *store_samples_last(struct store *s);
+
+/* --- operations (ops.h) -------------------------------------------------------------- */
+
+/* A running operation; the oldest finished ones beyond `keep` go. */
+int store_op_insert(struct store *s, const char *id, const char *vps, const char *user,
+		    const char *action, long long created, long long keep, struct err **err);
+/* state: "done" or "failed"; result: JSON text or NULL. */
+void store_op_finish(struct store *s, const char *id, const char *state, int status,
+		     const char *result, long long finished);
+/*
+ * One operation (of that user, when user is not NULL): {id, vps, user,
+ * action, state, created, finished?, status?, result?}, or NULL.
+ */
+json_t *store_op_get(struct store *s, const char *id, const char *user);
+/* Mark every running operation failed (at start: vpsd stopped before they ended). */
+void store_ops_abandon(struct store *s, int status, const char *result, long long finished);
 
 #endif

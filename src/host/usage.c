@@ -323,174 +323,33 @@ static int read_vps(struct host *h, const struct vps *v, struct reading *r)
 
 /* --- the table ---------------------------------------------------------------- */
 
-struct sample {
-	long long time;
-	double cpu, rx, tx;
-	uint64_t mem, disk;
-};
-
-static bool step_done(sqlite3_stmt *st)
+/* The sample, with the oldest beyond h->usage_keep deleted (the row count kept in p). */
+static void insert(struct host *h, struct prev *p, const struct store_sample *s)
 {
-	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW;
-}
-
-static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		pr_warn("usage: %s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	return st;
-}
-
-static long long count_rows(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *st = prepare(db, "SELECT count(*) FROM usage WHERE vps = ?1");
-	long long n = -1;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
-/*
- * Insert the sample and delete the oldest beyond h->usage_keep, in one
- * transaction. The row count is kept in p (counted once per start of the
- * VPS), so the delete touches only the rows it removes.
- */
-static void insert(struct host *h, struct prev *p, const struct sample *s)
-{
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st;
-	long long rows = p->rows, excess;
-	bool ok;
-
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		pr_warn("usage: %s: %s", p->name, sqlite3_errmsg(db));
-		store_unlock(h->store);
-		return;
-	}
-	if (rows < 0)
-		rows = count_rows(db, p->name);
-	st = prepare(db, "INSERT OR REPLACE INTO usage (vps, time, cpu, mem, disk, rx, tx) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-	if (st) {
-		sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, s->time);
-		sqlite3_bind_double(st, 3, s->cpu);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)s->mem);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)s->disk);
-		sqlite3_bind_double(st, 6, s->rx);
-		sqlite3_bind_double(st, 7, s->tx);
-	}
-	ok = rows >= 0 && step_done(st);
-	/* the same second twice (a late pass) replaced its row */
-	if (ok && s->time != p->last)
-		rows++;
-	excess = rows - (h->usage_keep > 0 ? h->usage_keep : 1);
-	if (ok && excess > 0) {
-		st = prepare(db, "DELETE FROM usage WHERE vps = ?1 AND time IN "
-				 "(SELECT time FROM usage WHERE vps = ?1 ORDER BY time LIMIT ?2)");
-		if (st) {
-			sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, excess);
-		}
-		ok = step_done(st);
-		rows -= excess;
-	}
-	if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-		p->rows = rows;
+	if (store_sample_add(h->store, p->name, s, s->time == p->last, h->usage_keep, &p->rows) ==
+	    0)
 		p->last = s->time;
-	} else {
-		pr_warn("usage: %s: %s", p->name, sqlite3_errmsg(db));
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		p->rows = -1; /* count again next time */
-	}
-	store_unlock(h->store);
-}
-
-static json_t *row_json(sqlite3_stmt *st)
-{
-	return json_pack("{s:I, s:f, s:I, s:I, s:f, s:f}", "time",
-			 (json_int_t)sqlite3_column_int64(st, 0), "cpu",
-			 sqlite3_column_double(st, 1), "mem",
-			 (json_int_t)sqlite3_column_int64(st, 2), "disk",
-			 (json_int_t)sqlite3_column_int64(st, 3), "rx",
-			 sqlite3_column_double(st, 4), "tx", sqlite3_column_double(st, 5));
 }
 
 json_t *usage_get(struct host *h, const char *name, long long since)
 {
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st = prepare(db, "SELECT 1 FROM vps WHERE name = ?1");
-	json_t *out = NULL, *samples;
-	bool found = false;
+	json_t *samples = store_samples(h->store, name, since);
 
-	if (st) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		found = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-	}
-	if (!found)
-		goto out;
-	st = prepare(db, "SELECT time, cpu, mem, disk, rx, tx FROM usage "
-			 "WHERE vps = ?1 AND time > ?2 ORDER BY time");
-	samples = json_array();
-	if (!st || !samples) {
-		sqlite3_finalize(st);
-		json_decref(samples);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, since);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(samples, row_json(st));
-	sqlite3_finalize(st);
-	out = json_pack("{s:i, s:o}", "interval", h->sample_every, "samples", samples);
-out:
-	store_unlock(h->store);
-	return out;
+	if (!samples)
+		return NULL;
+	return json_pack("{s:i, s:o}", "interval", h->sample_every, "samples", samples);
 }
 
 json_t *usage_latest(struct host *h, const char *name)
 {
-	sqlite3 *db = store_lock(h->store);
-	sqlite3_stmt *st = prepare(db, "SELECT time, cpu, mem, disk, rx, tx FROM usage "
-				       "WHERE vps = ?1 ORDER BY time DESC LIMIT 1");
-	json_t *out = NULL;
+	json_t *out = store_sample_last(h->store, name);
 
-	if (st) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			out = row_json(st);
-		sqlite3_finalize(st);
-	}
-	store_unlock(h->store);
 	return out ? out : json_null();
 }
 
 json_t *usage_latest_all(struct host *h)
 {
-	sqlite3 *db = store_lock(h->store);
-	/* SQLite gives the other columns of the row max() picked; the key (vps, time) finds it */
-	sqlite3_stmt *st = prepare(db, "SELECT max(time), cpu, mem, disk, rx, tx, vps FROM usage "
-				       "GROUP BY vps");
-	json_t *out = json_object();
-
-	while (st && sqlite3_step(st) == SQLITE_ROW)
-		json_object_set_new(out, (const char *)sqlite3_column_text(st, 6), row_json(st));
-	sqlite3_finalize(st);
-	store_unlock(h->store);
-	return out;
+	return store_samples_last(h->store);
 }
 
 /* --- one pass ----------------------------------------------------------------- */
@@ -545,7 +404,7 @@ static void sample_vps(struct host *h, const struct vps *v, long long t)
 	 */
 	if (p->id == v->id && p->r.ident == r.ident && r.cpu_ns >= p->r.cpu_ns && secs > 0.1) {
 		bool net = r.net && p->r.net && r.rx >= p->r.rx && r.tx >= p->r.tx;
-		struct sample s = {
+		struct store_sample s = {
 			.time = t,
 			.cpu = round((double)(r.cpu_ns - p->r.cpu_ns) / (secs * 1e6)) / 1000,
 			.mem = r.mem,
@@ -576,7 +435,7 @@ static void usage_tick(struct host *h)
 	for (size_t i = 0; i < U.nr; i++)
 		U.p[i].seen = false;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(all[i].state, "running"))
+		if (all[i].state == VPS_RUNNING)
 			sample_vps(h, &all[i], t);
 	/* stopped (or unreadable): its next sample needs a fresh reading */
 	for (size_t i = 0; i < U.nr;) {

@@ -12,11 +12,33 @@
 #include "common/util.h"
 #include "host/vps.h"
 
+static const char *const state_names[NR_VPS_STATES] = {
+	[VPS_STOPPED] = "stopped",	     [VPS_CREATING] = "creating",
+	[VPS_STARTING] = "starting",	     [VPS_RUNNING] = "running",
+	[VPS_STOPPING] = "stopping",	     [VPS_DESTROYING] = "destroying",
+	[VPS_REINSTALLING] = "reinstalling",
+};
+
+const char *vps_state_name(enum vps_state s)
+{
+	return (unsigned int)s < NR_VPS_STATES ? state_names[s] : "unknown";
+}
+
+int vps_state_parse(const char *name, enum vps_state *out)
+{
+	for (int i = 0; name && i < NR_VPS_STATES; i++)
+		if (!strcmp(name, state_names[i])) {
+			*out = (enum vps_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 void vps_init(struct vps *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->last_exit = -1;
-	strcpy(v->state, "stopped");
+	v->state = VPS_STOPPED;
 	strcpy(v->owner, "admin");
 }
 
@@ -308,12 +330,12 @@ json_t *vps_to_json(const struct vps *v)
 		json_array_append_new(keys, json_string(v->ssh_keys[i]));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:f, s:i, s:I, s:s?, "
 		      "s:o, s:b, s:I}",
-		      "name", v->name, "kind", v->kind, "engine", v->engine, "state", v->state,
-		      "boot", *v->boot ? v->boot : NULL, "template", v->template, "owner", v->owner,
-		      "ram", (json_int_t)v->ram, "swap", (json_int_t)v->swap, "disk",
-		      (json_int_t)v->disk, "cpus", v->cpus, "io_weight", v->io_weight, "bw",
-		      (json_int_t)v->bw, "hostname", v->hostname, "ssh_keys", keys, "onboot",
-		      v->onboot, "created", (json_int_t)v->created);
+		      "name", v->name, "kind", v->kind, "engine", v->engine, "state",
+		      vps_state_name(v->state), "boot", *v->boot ? v->boot : NULL, "template",
+		      v->template, "owner", v->owner, "ram", (json_int_t)v->ram, "swap",
+		      (json_int_t)v->swap, "disk", (json_int_t)v->disk, "cpus", v->cpus,
+		      "io_weight", v->io_weight, "bw", (json_int_t)v->bw, "hostname", v->hostname,
+		      "ssh_keys", keys, "onboot", v->onboot, "created", (json_int_t)v->created);
 	if (j && v->iso)
 		json_object_set_new(j, "iso", json_string(v->iso));
 	if (j && *v->network) {

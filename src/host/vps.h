@@ -18,6 +18,21 @@
 #define VPS_NAME_MAX 32
 #define VPS_MAX_KEYS 16
 
+/*
+ * Where a VPS stands. The names (vps_state_name) are what the store's
+ * `state` column, the events and the API say; inside, states are these.
+ */
+enum vps_state {
+	VPS_STOPPED, /* the default: a row read back with no other state */
+	VPS_CREATING,
+	VPS_STARTING,
+	VPS_RUNNING,
+	VPS_STOPPING,
+	VPS_DESTROYING,
+	VPS_REINSTALLING,
+	NR_VPS_STATES
+};
+
 struct vps {
 	int64_t id;
 	char name[VPS_NAME_MAX + 1];
@@ -27,7 +42,7 @@ struct vps {
 	char *template; /* template name, or NULL (vm firmware boot from an ISO) */
 	char *iso; /* firmware boot: path of an uploaded ISO */
 	char owner[64];
-	char state[16]; /* creating stopped starting running stopping destroying */
+	enum vps_state state;
 	uint64_t ram, swap, disk; /* bytes */
 	double cpus;
 	unsigned int io_weight; /* 0: default */
@@ -50,6 +65,11 @@ struct vps {
 	bool reserve_memory; /* memory `reserve`: a VM's RAM prefaulted and locked */
 	bool reserve_disk; /* disk `reserve`: images fully allocated (fallocate) */
 };
+
+/* "stopped", "running", ... */
+const char *vps_state_name(enum vps_state s);
+/* The state of that name: 0, or -EINVAL for none. */
+int vps_state_parse(const char *name, enum vps_state *out);
 
 void vps_init(struct vps *v);
 void vps_free(struct vps *v);

@@ -15,7 +15,9 @@ LAYERS = [
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "kind_ctl", "qmp", "vmdisk", "keeper"}),
     ("services", {"net", "caps"}),
-    ("base", {"store", "vps", "paths", "run"}),
+    ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
+              "store_sqlite_plans", "store_sqlite_net", "store_sqlite_auth",
+              "store_sqlite_usage", "store_sqlite_ops", "vps", "paths", "run"}),
 ]
 
 

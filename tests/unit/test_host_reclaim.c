@@ -204,7 +204,7 @@ static void tick(struct host *h, uint64_t avail)
 }
 
 static void add(struct store *s, const char *name, const char *kind, uint64_t ram,
-		const char *state)
+		enum vps_state state)
 {
 	struct err *e = NULL;
 	struct vps v;
@@ -271,10 +271,10 @@ static void tick_over_the_store(void **state)
 	unlink(db);
 	if (store_open(db, &h.store, &e) < 0)
 		fail_msg("store: %s", err_msg(e));
-	add(h.store, "web1", "vm", 1 * GIB, "running");
-	add(h.store, "web2", "vm", 512 * MIB, "running");
-	add(h.store, "idle", "vm", 2 * GIB, "stopped");
-	add(h.store, "ct1", "ct", 1 * GIB, "running");
+	add(h.store, "web1", "vm", 1 * GIB, VPS_RUNNING);
+	add(h.store, "web2", "vm", 512 * MIB, VPS_RUNNING);
+	add(h.store, "idle", "vm", 2 * GIB, VPS_STOPPED);
+	add(h.store, "ct1", "ct", 1 * GIB, VPS_RUNNING);
 	reclaim_set_config(&c);
 
 	/* memory `reserve` (the default): nothing is taken, even when short */
@@ -338,7 +338,7 @@ static void tick_over_the_store(void **state)
 	assert_int_equal(call_for("web1"), 512 * MIB);
 
 	/* a stopped VM drops out; back to reserve, what was taken goes back */
-	assert_int_equal(store_vps_state(h.store, "web2", "stopped", "test", NULL), 0);
+	assert_int_equal(store_vps_state(h.store, "web2", VPS_STOPPED, "test", NULL), 0);
 	set_memory_policy(h.store, "reserve");
 	tick(&h, 100 * MIB);
 	assert_int_equal(calls.n, 1);

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The SQLite store (store.h, store_impl.h): opening, the schema and its
+ * migrations, the helpers the per-table files share, and the ops table.
+ * The tables' SQL lives beside this file, one file per group of tables
+ * (their shared helpers in store_sqlite_util.c):
+ * store_sqlite_vps.c (vps, events), store_sqlite_plans.c (plans,
+ * policies), store_sqlite_net.c (networks, addresses),
+ * store_sqlite_auth.c (users, sessions, tokens, audit),
+ * store_sqlite_usage.c (usage), store_sqlite_ops.c (operations).
+ *
+ * Migrations are a list of SQL scripts; script i takes the schema from
+ * version i to i + 1 and runs in one transaction with the user_version
+ * bump, so a crash mid-migration leaves the old version intact.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/store_sqlite.h"
+
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE plans ("
+	"  name TEXT PRIMARY KEY,"
+	"  ram INTEGER NOT NULL, swap INTEGER NOT NULL, cpus REAL NOT NULL,"
+	"  disk INTEGER NOT NULL, io_weight INTEGER NOT NULL DEFAULT 0,"
+	"  bw INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE vps ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT UNIQUE NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('ct', 'vm')),"
+	"  engine TEXT NOT NULL, boot TEXT NOT NULL DEFAULT '',"
+	"  template TEXT, iso TEXT,"
+	"  plan TEXT REFERENCES plans(name) ON DELETE RESTRICT,"
+	"  owner TEXT NOT NULL, state TEXT NOT NULL,"
+	"  ram INTEGER NOT NULL, swap INTEGER NOT NULL, disk INTEGER NOT NULL,"
+	"  cpus REAL NOT NULL, io_weight INTEGER NOT NULL DEFAULT 0,"
+	"  bw INTEGER NOT NULL DEFAULT 0, hostname TEXT,"
+	"  ssh_keys TEXT NOT NULL DEFAULT '[]', onboot INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL, uid_base INTEGER NOT NULL DEFAULT 0,"
+	"  last_exit INTEGER NOT NULL DEFAULT -1);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, vps TEXT,"
+	"  kind TEXT NOT NULL, message TEXT NOT NULL);"
+	"CREATE INDEX events_by_vps ON events(vps, id);",
+	/* 1 -> 2: resource policies and networks (issue 7) */
+	"CREATE TABLE policies ("
+	"  resource TEXT PRIMARY KEY CHECK (resource IN ('memory', 'disk', 'cpus')),"
+	"  mode TEXT NOT NULL CHECK (mode IN ('reserve', 'oversell', 'thin')),"
+	"  ratio REAL NOT NULL DEFAULT 1.0 CHECK (ratio >= 1.0));"
+	"INSERT INTO policies VALUES ('memory', 'reserve', 1.0), ('disk', 'thin', 1.0),"
+	"  ('cpus', 'oversell', 4.0);"
+	"CREATE TABLE networks ("
+	"  name TEXT PRIMARY KEY, bridge TEXT UNIQUE NOT NULL,"
+	"  ipv4 TEXT, ipv6 TEXT, nat INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE addresses ("
+	"  network TEXT NOT NULL REFERENCES networks(name) ON DELETE RESTRICT,"
+	"  address TEXT NOT NULL,"
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  PRIMARY KEY (network, address));"
+	"CREATE INDEX addresses_by_vps ON addresses(vps);"
+	"ALTER TABLE vps ADD COLUMN network TEXT REFERENCES networks(name) ON DELETE RESTRICT;"
+	"ALTER TABLE vps ADD COLUMN mac TEXT;",
+	/* 2 -> 3: users, sessions, tokens, audit, usage history, operations (issue 8) */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK (role IN ('admin', 'customer')),"
+	"  hash TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE sessions ("
+	"  id TEXT PRIMARY KEY," /* a hash of the cookie: the store never holds the secret */
+	"  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL, source TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, expires INTEGER NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, hash TEXT UNIQUE NOT NULL, sources TEXT NOT NULL DEFAULT '[]',"
+	"  created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER);"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, user TEXT, source TEXT NOT NULL,"
+	"  method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL);"
+	"CREATE TABLE usage ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  time INTEGER NOT NULL, cpu REAL NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
+	"  rx REAL NOT NULL, tx REAL NOT NULL, PRIMARY KEY (vps, time)) WITHOUT ROWID;"
+	"CREATE TABLE operations ("
+	"  id TEXT PRIMARY KEY, vps TEXT, user TEXT NOT NULL, action TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
+	"  status INTEGER, result TEXT, created INTEGER NOT NULL, finished INTEGER);"
+	"ALTER TABLE vps ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;",
+	/* 3 -> 4: the networks a customer's VPSes may join (issue 15) */
+	"ALTER TABLE users ADD COLUMN networks TEXT NOT NULL DEFAULT '[]';",
+	/* 4 -> 5: the `limits` policy, what to do with a limit the host cannot enforce (issue 14) */
+	"CREATE TABLE policies4 ("
+	"  resource TEXT PRIMARY KEY CHECK (resource IN ('memory', 'disk', 'cpus', 'limits')),"
+	"  mode TEXT NOT NULL CHECK (mode IN ('reserve', 'oversell', 'thin', 'refuse', 'warn')),"
+	"  ratio REAL NOT NULL DEFAULT 1.0 CHECK (ratio >= 1.0));"
+	"INSERT INTO policies4 SELECT resource, mode, ratio FROM policies;"
+	"INSERT INTO policies4 VALUES ('limits', 'refuse', 1.0);"
+	"DROP TABLE policies;"
+	"ALTER TABLE policies4 RENAME TO policies;",
+	/*
+	 * 5 -> 6: events belong to a VPS's id, not its name (issue 15: a new
+	 * VPS of an old name read the old one's history). A name's events from
+	 * its last `create` on are the VPS that has it now.
+	 */
+	"ALTER TABLE events ADD COLUMN vps_id INTEGER;"
+	"UPDATE events SET vps_id = (SELECT v.id FROM vps v WHERE v.name = events.vps AND "
+	"  events.id >= (SELECT MAX(e.id) FROM events e WHERE e.vps = v.name AND "
+	"  e.kind = 'create'));"
+	"CREATE INDEX events_by_vps_id ON events(vps_id, id);",
+};
+
+#define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static int sq_schema_version(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int v = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+static int migrate(struct store_sqlite *s, struct err **err)
+{
+	int v = sq_schema_version(&s->base);
+	char bump[64];
+
+	if (v < 0)
+		return sq_err(s, err, "read the schema version");
+	if ((size_t)v > NR_MIGRATIONS)
+		return err_make(err, EPROTO,
+				"store: schema version %d is newer than this vpsd knows (%zu)", v,
+				NR_MIGRATIONS);
+	for (; (size_t)v < NR_MIGRATIONS; v++) {
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
+		if (sq_exec(s, "BEGIN IMMEDIATE", err) < 0)
+			return -EIO;
+		if (sq_exec(s, migrations[v], err) < 0 || sq_exec(s, bump, err) < 0) {
+			sq_exec(s, "ROLLBACK", NULL);
+			return err_wrap(err, "migrate the store to version %d", v + 1);
+		}
+		if (sq_exec(s, "COMMIT", err) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+static void sq_close(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static const struct store_ops sqlite_ops;
+
+int store_sqlite_open(const char *path, struct store **out, struct err **err)
+{
+	struct store_sqlite *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return err_make(err, ENOMEM, "store");
+	s->base.ops = &sqlite_ops;
+	pthread_mutex_init(&s->lock, NULL);
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = err_make(err, EIO, "store: open `%s`: %s", path,
+			     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		sq_close(&s->base);
+		return r;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((r = sq_exec(s,
+			 "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
+			 "PRAGMA synchronous = NORMAL;",
+			 err)) < 0 ||
+	    (r = migrate(s, err)) < 0) {
+		sq_close(&s->base);
+		return r;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.vps_insert = sq_vps_insert,
+	.vps_get = sq_vps_get,
+	.vps_list = sq_vps_list,
+	.vps_admit = sq_vps_admit,
+	.vps_update = sq_vps_update,
+	.vps_state = sq_vps_state,
+	.vps_delete = sq_vps_delete,
+	.vps_plan = sq_vps_plan,
+	.event = sq_event,
+	.events = sq_events,
+	.plan_put = sq_plan_put,
+	.plan_get = sq_plan_get,
+	.plans = sq_plans,
+	.plan_delete = sq_plan_delete,
+	.policies = sq_policies,
+	.policies_put = sq_policies_put,
+	.net_insert = sq_net_insert,
+	.nets = sq_nets,
+	.net_delete = sq_net_delete,
+	.net_addresses = sq_net_addresses,
+	.address_add = sq_address_add,
+	.users = sq_users,
+	.user_insert = sq_user_insert,
+	.user_update = sq_user_update,
+	.user_delete = sq_user_delete,
+	.user_secret = sq_user_secret,
+	.session_insert = sq_session_insert,
+	.session_delete = sq_session_delete,
+	.session_get = sq_session_get,
+	.token_insert = sq_token_insert,
+	.token_hash = sq_token_hash,
+	.token_use = sq_token_use,
+	.tokens = sq_tokens,
+	.token_delete = sq_token_delete,
+	.audit_add = sq_audit_add,
+	.audit = sq_audit,
+	.sample_add = sq_sample_add,
+	.samples = sq_samples,
+	.sample_last = sq_sample_last,
+	.samples_last = sq_samples_last,
+	.op_insert = sq_op_insert,
+	.op_finish = sq_op_finish,
+	.op_get = sq_op_get,
+	.ops_abandon = sq_ops_abandon,
+};

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The SQLite store's plans and resource policies (tables plans, policies; store.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host/store_sqlite.h"
+
+/* --- plans ------------------------------------------------------------------ */
+
+int sq_plan_put(struct store *base, json_t *p, struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(
+		    s->db,
+		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
+		    "bw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		    -1, &st, NULL) != SQLITE_OK) {
+		r = sq_err(s, err, "plan");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, json_string_value(json_object_get(p, "name")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, json_integer_value(json_object_get(p, "ram")));
+	sqlite3_bind_int64(st, 3, json_integer_value(json_object_get(p, "swap")));
+	sqlite3_bind_double(st, 4, json_number_value(json_object_get(p, "cpus")));
+	sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(p, "disk")));
+	sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(p, "io_weight")));
+	sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(p, "bw")));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = sq_err(s, err, "plan");
+	sqlite3_finalize(st);
+	if (r == 0)
+		sq_event_locked(s, NULL, "plan", json_string_value(json_object_get(p, "name")));
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static json_t *plan_rows(struct store_sqlite *s, const char *name)
+{
+	json_t *a = json_array();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(
+		    s->db,
+		    "SELECT name, ram, swap, cpus, disk, io_weight, bw FROM plans WHERE ?1 "
+		    "IS NULL OR name = ?1 ORDER BY name",
+		    -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(
+				a, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I}", "name",
+					     (const char *)sqlite3_column_text(st, 0), "ram",
+					     (json_int_t)sqlite3_column_int64(st, 1), "swap",
+					     (json_int_t)sqlite3_column_int64(st, 2), "cpus",
+					     sqlite3_column_double(st, 3), "disk",
+					     (json_int_t)sqlite3_column_int64(st, 4), "io_weight",
+					     (json_int_t)sqlite3_column_int64(st, 5), "bw",
+					     (json_int_t)sqlite3_column_int64(st, 6)));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return a;
+}
+
+json_t *sq_plan_get(struct store *base, const char *name)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *a = plan_rows(s, name), *p = json_incref(json_array_get(a, 0));
+
+	json_decref(a);
+	return p;
+}
+
+json_t *sq_plans(struct store *base)
+{
+	return plan_rows(sq(base), NULL);
+}
+
+int sq_plan_delete(struct store *base, const char *name, struct err **err)
+{
+	return sq_delete_named(sq(base), "DELETE FROM plans WHERE name = ?", "plan", "is in use",
+			       name, err);
+}
+
+/* --- resource policies --------------------------------------------------------- */
+
+json_t *sq_policies_locked(struct store_sqlite *s)
+{
+	json_t *o = json_object();
+	sqlite3_stmt *st;
+
+	if ((st = sq_prepare(s, "SELECT resource, mode, ratio FROM policies"))) {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+					    json_pack("{s:s, s:f}", "mode",
+						      (const char *)sqlite3_column_text(st, 1),
+						      "ratio", sqlite3_column_double(st, 2)));
+		sqlite3_finalize(st);
+	}
+	return o;
+}
+
+json_t *sq_policies(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *o;
+
+	pthread_mutex_lock(&s->lock);
+	o = sq_policies_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return o;
+}
+
+int sq_policies_put(struct store *base, json_t *p, struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	const char *res;
+	json_t *x;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (sq_exec(s, "BEGIN IMMEDIATE", err) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO policies (resource, mode, ratio) "
+			       "VALUES (?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = sq_err(s, err, "policy");
+		goto rollback;
+	}
+	json_object_foreach(p, res, x)
+	{
+		char msg[96];
+
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, res, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, json_string_value(json_object_get(x, "mode")), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_double(st, 3, json_number_value(json_object_get(x, "ratio")));
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = sq_err(s, err, "policy");
+			goto rollback;
+		}
+		/* `limits` has a mode only (caps.h) */
+		if (!strcmp(res, "limits"))
+			snprintf(msg, sizeof(msg), "%s %s", res,
+				 json_string_value(json_object_get(x, "mode")));
+		else
+			snprintf(msg, sizeof(msg), "%s %s %.2f", res,
+				 json_string_value(json_object_get(x, "mode")),
+				 json_number_value(json_object_get(x, "ratio")));
+		sq_event_locked(s, NULL, "policy", msg);
+	}
+	if (sq_exec(s, "COMMIT", err) < 0)
+		r = -EIO;
+	goto out;
+rollback:
+	sq_exec(s, "ROLLBACK", NULL);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The SQLite store's usage samples (table usage; store.h, usage.h). */
+#include <errno.h>
+#include <pthread.h>
+
+#include "common/log.h"
+#include "host/store_sqlite.h"
+
+static long long count_rows(struct store_sqlite *s, const char *vps)
+{
+	sqlite3_stmt *st = sq_prepare(s, "SELECT count(*) FROM usage WHERE vps = ?1");
+	long long n = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int sq_sample_add(struct store *base, const char *vps, const struct store_sample *smp, bool replace,
+		  long long keep, long long *rows_io)
+{
+	struct store_sqlite *s = sq(base);
+	long long rows = *rows_io, excess;
+	sqlite3_stmt *st;
+	bool ok;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		pr_warn("usage: %s: %s", vps, sqlite3_errmsg(s->db));
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
+	if (rows < 0)
+		rows = count_rows(s, vps);
+	st = sq_prepare(s, "INSERT OR REPLACE INTO usage (vps, time, cpu, mem, disk, rx, tx) "
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, smp->time);
+		sqlite3_bind_double(st, 3, smp->cpu);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)smp->mem);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)smp->disk);
+		sqlite3_bind_double(st, 6, smp->rx);
+		sqlite3_bind_double(st, 7, smp->tx);
+	}
+	ok = rows >= 0 && sq_step_done(st);
+	if (ok && !replace)
+		rows++;
+	excess = rows - (keep > 0 ? keep : 1);
+	if (ok && excess > 0) {
+		st = sq_prepare(s,
+				"DELETE FROM usage WHERE vps = ?1 AND time IN "
+				"(SELECT time FROM usage WHERE vps = ?1 ORDER BY time LIMIT ?2)");
+		if (st) {
+			sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, excess);
+		}
+		ok = sq_step_done(st);
+		rows -= excess;
+	}
+	if (ok && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		*rows_io = rows;
+	} else {
+		pr_warn("usage: %s: %s", vps, sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		*rows_io = -1; /* count again next time */
+		ok = false;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok ? 0 : -EIO;
+}
+
+static json_t *row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:I, s:f, s:I, s:I, s:f, s:f}", "time",
+			 (json_int_t)sqlite3_column_int64(st, 0), "cpu",
+			 sqlite3_column_double(st, 1), "mem",
+			 (json_int_t)sqlite3_column_int64(st, 2), "disk",
+			 (json_int_t)sqlite3_column_int64(st, 3), "rx",
+			 sqlite3_column_double(st, 4), "tx", sqlite3_column_double(st, 5));
+}
+
+json_t *sq_samples(struct store *base, const char *vps, long long since)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	json_t *out = NULL;
+	bool found = false;
+
+	pthread_mutex_lock(&s->lock);
+	if ((st = sq_prepare(s, "SELECT 1 FROM vps WHERE name = ?1"))) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	if (found && (st = sq_prepare(s, "SELECT time, cpu, mem, disk, rx, tx FROM usage "
+					 "WHERE vps = ?1 AND time > ?2 ORDER BY time"))) {
+		out = json_array();
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, since);
+		while (out && sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(out, row_json(st));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+json_t *sq_sample_last(struct store *base, const char *vps)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	json_t *out = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if ((st = sq_prepare(s, "SELECT time, cpu, mem, disk, rx, tx FROM usage "
+				"WHERE vps = ?1 ORDER BY time DESC LIMIT 1"))) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			out = row_json(st);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+json_t *sq_samples_last(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *out = json_object();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	/* SQLite gives the other columns of the row max() picked; the key (vps, time) finds it */
+	st = sq_prepare(s, "SELECT max(time), cpu, mem, disk, rx, tx, vps FROM usage GROUP BY vps");
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(out, (const char *)sqlite3_column_text(st, 6), row_json(st));
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
