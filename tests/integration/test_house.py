@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The house (docs/architecture.md): the daemon's files import one way, in
 layers, read from what each object file of the build defines and uses (nm),
-not from what its #includes say."""
+not from what its #includes say; and no SQL outside the store's files."""
 
+import re
 import subprocess
 from collections import defaultdict
 
-from framework.artefacts import build_dir
+from framework.artefacts import TOP, build_dir
 
 # Top to bottom: a file may call its own layer's files and the layers below.
 LAYERS = [
@@ -104,3 +105,20 @@ def test_layers_import_one_way():
 def test_the_check_sees_a_circle():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert circles({"a": {"b"}, "b": set()}) == []
+
+
+SQL = re.compile(r'"\s*(SELECT\b.*\bFROM|INSERT (OR \w+ )?INTO|UPDATE \w+ SET|DELETE FROM|'
+                 r'(CREATE|DROP|ALTER) (TABLE|INDEX)|BEGIN (IMMEDIATE|TRANSACTION)|PRAGMA \w+)')
+
+
+def test_no_sql_outside_the_store():
+    """Every statement lives behind store.h, in the SQLite store's files."""
+    outside = []
+    for f in sorted((TOP / "src").rglob("*.[ch]")):
+        if f.name.startswith("store_sqlite"):
+            continue
+        text = f.read_text()
+        for n, line in enumerate(text.splitlines(), 1):
+            if "sqlite3" in line or SQL.search(line):
+                outside.append(f"{f.relative_to(TOP)}:{n}: {line.strip()}")
+    assert not outside, outside
