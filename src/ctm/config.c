@@ -13,7 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/net.h"
+#include "sys/net.h"
 #include "ctm/config.h"
 
 void ctm_config_init(struct ctm_config *c)

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 
 enum ctm_init {
 	CTM_INIT_AUTO, /* found at start from what /sbin/init is */

@@ -30,9 +30,9 @@
 #include "common/cleanup.h"
 #include "common/testpoint.h"
 #include "common/util.h"
-#include "ct/disk.h"
-#include "ct/net.h"
-#include "ct/passwd.h"
+#include "sys/disk.h"
+#include "sys/net.h"
+#include "sys/passwd.h"
 #include "ctm/ctm.h"
 #include "ctm/layer.h"
 

@@ -36,7 +36,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 #include "ctm/ctm.h"
 #include "ctm/layer.h"
 

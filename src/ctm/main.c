@@ -29,7 +29,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 #include "ctm/ctm.h"
 
 #define ESCAPE_KEY 0x1d /* Ctrl-] as in telnet and virsh console */

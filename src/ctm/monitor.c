@@ -33,8 +33,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ct/cgroup.h"
-#include "ct/disk.h"
-#include "ct/net.h"
+#include "sys/disk.h"
+#include "sys/net.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
 

@@ -14,7 +14,7 @@
 #include <sys/utsname.h>
 
 #include "ct/cgroup.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 #include "ct/lxcfs.h"
 #include "ctm/ctm.h"
 

@@ -22,7 +22,7 @@
 #include "common/util.h"
 #include "host/caps.h"
 #include "host/kind.h"
-#include "ct/passwd.h"
+#include "sys/passwd.h"
 #include "host/net.h"
 #include "host/run.h"
 

@@ -47,7 +47,7 @@
 #include "common/cleanup.h"
 #include "common/testpoint.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 #include "host/kind.h"
 #include "host/kind_vm.h"
 #include "host/net.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Networks (net.h, docs/networks.md). The kernel side is made with the
- * tools made for it: bridges through rtnetlink (src/ct/net.c), nftables
+ * tools made for it: bridges through rtnetlink (src/sys/net.c), nftables
  * rules through `nft -f -` (one atomic batch each), qdiscs through `tc`.
  * The rules live in two shared tables whose per-network and per-VPS parts
  * are set elements and chains of their own, so adding or removing one
@@ -31,7 +31,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/net.h"
+#include "sys/net.h"
 #include "host/net.h"
 
 /* --- running nft, tc, ip ------------------------------------------------------- */

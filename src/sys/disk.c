@@ -27,7 +27,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 
 /*
  * Another process may take the device LOOP_CTL_GET_FREE handed us before we

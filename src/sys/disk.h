@@ -8,8 +8,8 @@
  * and never shrink. The host's policy layer chooses thin or reserve; this
  * file only carries the choice out. See docs/ct-disk.md.
  */
-#ifndef VPS_CT_DISK_H
-#define VPS_CT_DISK_H
+#ifndef VPS_SYS_DISK_H
+#define VPS_SYS_DISK_H
 
 #include <stdbool.h>
 #include <stdint.h>

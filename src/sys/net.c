@@ -32,7 +32,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/net.h"
+#include "sys/net.h"
 
 #define NL_REQ_SIZE 1024 /* our largest request (a veth pair) is ~200 bytes */
 #define NL_REPLY_SIZE 32768 /* one RTM_NEWLINK with stats fits easily */

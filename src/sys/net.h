@@ -10,8 +10,8 @@
  * them out. NAT, anti-spoofing and bandwidth limits come later (issue 7).
  * See docs/ct-net.md.
  */
-#ifndef VPS_CT_NET_H
-#define VPS_CT_NET_H
+#ifndef VPS_SYS_NET_H
+#define VPS_SYS_NET_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/passwd.h"
+#include "sys/passwd.h"
 
 #define SHADOW_MAX (1 << 20)
 

@@ -5,8 +5,8 @@
  * mode kept) through a file opened with open_untrusted(): no link followed,
  * a regular file of at most 1 MiB, never a blocking open.
  */
-#ifndef VPS_CT_PASSWD_H
-#define VPS_CT_PASSWD_H
+#ifndef VPS_SYS_PASSWD_H
+#define VPS_SYS_PASSWD_H
 
 #include "common/err.h"
 

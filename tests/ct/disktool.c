@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * disktool: a thin command-line driver over src/ct/disk.h for the
+ * disktool: a thin command-line driver over src/sys/disk.h for the
  * integration tests (tests/integration/test_ct_disk.py). One subcommand per
  * call of the interface:
  *
@@ -22,7 +22,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 
 static int size_arg(const char *s, uint64_t *out, struct err **err)
 {

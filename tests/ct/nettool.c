@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * nettool: a thin command-line driver over src/ct/net.h for the integration
+ * nettool: a thin command-line driver over src/sys/net.h for the integration
  * tests (tests/integration/test_ct_net.py). One subcommand per call of the
  * interface; `-` stands for "none" (NULL):
  *
@@ -22,7 +22,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "ct/net.h"
+#include "sys/net.h"
 
 static const char *opt(const char *s)
 {

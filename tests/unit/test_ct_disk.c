@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for the container disk's checks (src/ct/disk.c): the size
+ * Unit tests for the container disk's checks (src/sys/disk.c): the size
  * rules, refusing to shrink, refusing to clobber, and the usage figures of
  * a sparse file. Nothing here needs root or a loop device; attach, mount
  * and grow are covered by tests/integration/test_ct_disk.py.
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "ct/disk.h"
+#include "sys/disk.h"
 
 #define MiB (1ULL << 20)
 
