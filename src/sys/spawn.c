@@ -260,6 +260,7 @@ int sys_spawn(const struct sys_spawn *s, struct sys_spawn_result *res, struct er
 		}
 	if (res) {
 		res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		res->signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 		res->timed_out = !in_time;
 		res->out = capture_take(&cap[0]);
 		res->err = capture_take(&cap[1]);
@@ -316,8 +317,8 @@ int sys_run(const struct sys_spawn *s, struct sys_spawn_result *res, struct err 
 		snprintf(msg, sizeof(msg), "`%s` timed out after %d s", name, s->timeout_s);
 	else if (st == 127)
 		snprintf(msg, sizeof(msg), "cannot run `%s`%s%s", name, *line ? ": " : "", line);
-	else if (st > 128)
-		snprintf(msg, sizeof(msg), "`%s` killed by signal %d%s%s", name, st - 128,
+	else if (r->signal)
+		snprintf(msg, sizeof(msg), "`%s` killed by signal %d%s%s", name, r->signal,
 			 *line ? ": " : "", line);
 	else
 		snprintf(msg, sizeof(msg), "`%s` exited with status %d%s%s", name, st,

@@ -50,6 +50,7 @@ struct sys_spawn {
 
 struct sys_spawn_result {
 	int status; /* the exit status, 128 + signal when killed, 127 when exec failed */
+	int signal; /* the signal that ended it, 0 when it exited */
 	bool timed_out; /* killed at the deadline */
 	char *out, *err; /* captured, NUL-terminated, never NULL after a return >= 0 */
 };

@@ -42,6 +42,7 @@ static void test_capture(void **state)
 	assert_string_equal(r.out, "out\n");
 	assert_string_equal(r.err, "err\n");
 	assert_int_equal(r.status, 3);
+	assert_int_equal(r.signal, 0);
 	assert_false(r.timed_out);
 	sys_spawn_result_free(&r);
 
@@ -105,6 +106,7 @@ static void test_deadline(void **state)
 	(void)state;
 	assert_int_equal(sys_spawn(&s, &r, NULL), 128 + 9);
 	assert_true(r.timed_out);
+	assert_int_equal(r.signal, 9);
 	sys_spawn_result_free(&r);
 	assert_int_equal(sys_run(&s, NULL, &err), -ETIMEDOUT);
 	expect_msg(err, "`/bin/sh` timed out after 1 s");
