@@ -79,7 +79,7 @@ static void move_fd(int fd, int to)
 
 static void exec_child(const struct sys_spawn *s)
 {
-	const char *name = s->argv[0];
+	const char *name = s->path ? s->path : s->argv[0];
 	char *const *envp = s->envp ? s->envp : environ;
 
 	if (s->flags & SYS_SPAWN_PATH)
@@ -128,7 +128,7 @@ static _Noreturn void child(const struct sys_spawn *s, int in, int out, int err)
 	if (s->flags & SYS_SPAWN_CLOSE_FDS)
 		syscall(SYS_close_range, 3U, ~0U, 0U);
 	exec_child(s);
-	dprintf(2, "exec `%s`: %s\n", s->argv[0], strerror(errno));
+	dprintf(2, "exec `%s`: %s\n", s->path ? s->path : s->argv[0], strerror(errno));
 	_exit(127);
 }
 
@@ -275,7 +275,8 @@ fail:
 		close_fd(&er[i]);
 		free(cap[i].buf);
 	}
-	return err_make(err, e, "%s `%s`", pid < 0 ? "start" : "wait for", s->argv[0]);
+	return err_make(err, e, "%s `%s`", pid < 0 ? "start" : "wait for",
+			s->path ? s->path : s->argv[0]);
 }
 
 const char *sys_spawn_last_line(const char *text, char *buf, size_t len)
@@ -307,7 +308,7 @@ int sys_run(const struct sys_spawn *s, struct sys_spawn_result *res, struct err 
 	struct sys_spawn_result own;
 	struct sys_spawn_result *r = res ? res : &own;
 	char line[512], msg[768];
-	const char *name = s->argv[0];
+	const char *name = s->path ? s->path : s->argv[0];
 	int st = sys_spawn(s, r, err);
 
 	if (st <= 0)

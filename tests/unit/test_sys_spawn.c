@@ -134,6 +134,19 @@ static void test_exec_fails(void **state)
 	assert_int_equal(sys_spawn(&s, NULL, NULL), 0);
 }
 
+static void test_path(void **state)
+{
+	struct sys_spawn s = { .argv = (char *const[]){ "hook-name", "-c", "echo $0", NULL },
+			       .path = "/bin/sh",
+			       .out = SYS_SPAWN_CAPTURE };
+	struct sys_spawn_result r;
+
+	(void)state;
+	assert_int_equal(sys_spawn(&s, &r, NULL), 0);
+	assert_string_equal(r.out, "hook-name\n");
+	sys_spawn_result_free(&r);
+}
+
 static void test_run_message(void **state)
 {
 	struct sys_spawn s = { .argv = SH("echo progress >&2; echo 'no space left' >&2; exit 1"),
@@ -192,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_input),	       cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_exec_fails),     cmocka_unit_test(test_run_message),
 		cmocka_unit_test(test_env_fds_umask), cmocka_unit_test(test_last_line),
+		cmocka_unit_test(test_path),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as spawn.h asks of a caller that gives input */
