@@ -2,7 +2,7 @@
 /*
  * Container disk images (disk.h): ext4 in a thin or reserved file on a loop
  * device, OpenVZ ploop-style. The filesystem work is left to e2fsprogs
- * (mkfs.ext4, e2fsck, resize2fs), run with fork/execvp and no shell; the
+ * (mkfs.ext4, e2fsck, resize2fs), run by sys_spawn() with no shell; the
  * loop device is driven by ioctl, as util-linux's losetup does, so the
  * daemon needs no losetup binary and gets errno-precise errors.
  */
@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sys/disk.h"
+#include "sys/spawn.h"
 
 /*
  * Another process may take the device LOOP_CTL_GET_FREE handed us before we
@@ -76,68 +76,29 @@ int ct_disk_check_grow(uint64_t old_size, uint64_t new_size, struct err **err)
  */
 static int run_tool(char *const argv[], char *out, size_t outlen, struct err **err)
 {
-	int pipefd[2], status;
-	size_t used = 0;
-	pid_t pid;
+	/* A daemon's PATH may lack the sbin directories e2fsprogs lives in. */
+	const struct sys_spawn s = { .argv = argv,
+				     .in = SYS_SPAWN_NULL,
+				     .out = SYS_SPAWN_CAPTURE,
+				     .err = SYS_SPAWN_TO_OUT,
+				     .out_max = outlen - 1,
+				     .flags = SYS_SPAWN_PATH | SYS_SPAWN_SBIN };
+	struct sys_spawn_result r;
+	int ret = sys_spawn(&s, &r, err);
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return err_make(err, errno, "pipe for `%s`", argv[0]);
-	pid = fork();
-	if (pid < 0) {
-		int e = errno;
-
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err_make(err, e, "fork for `%s`", argv[0]);
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		char path[64];
-
-		if (nul >= 0)
-			dup2(nul, STDIN_FILENO);
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
-		execvp(argv[0], argv);
-		/* A daemon's PATH may lack the sbin directories e2fsprogs lives in. */
-		snprintf(path, sizeof(path), "/usr/sbin/%s", argv[0]);
-		execv(path, argv);
-		snprintf(path, sizeof(path), "/sbin/%s", argv[0]);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		char sink[256];
-		ssize_t n;
-
-		if (used + 1 < outlen)
-			n = read(pipefd[0], out + used, outlen - used - 1);
-		else
-			n = read(pipefd[0], sink, sizeof(sink));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (used + 1 < outlen)
-			used += (size_t)n;
-	}
-	close(pipefd[0]);
-	if (outlen)
-		out[used] = '\0';
+	if (ret < 0)
+		return ret;
+	snprintf(out, outlen, "%s", r.out);
+	sys_spawn_result_free(&r);
 	/* One line reads better inside an error chain. */
-	for (size_t i = 0; i < used; i++)
+	for (size_t i = 0, used = strlen(out); i < used; i++)
 		if (out[i] == '\n')
 			out[i] = (i + 1 == used) ? '\0' : ' ';
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	}
-	if (WIFSIGNALED(status))
-		return err_make(err, EIO, "`%s` killed by signal %d", argv[0], WTERMSIG(status));
-	if (WEXITSTATUS(status) == 127)
+	if (r.signal)
+		return err_make(err, EIO, "`%s` killed by signal %d", argv[0], r.signal);
+	if (ret == 127)
 		return err_make(err, ENOENT, "run `%s` (is e2fsprogs installed?)", argv[0]);
-	return WEXITSTATUS(status);
+	return ret;
 }
 
 /* Run a tool that must exit 0. */
