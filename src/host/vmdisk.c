@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -27,50 +26,18 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "host/vmdisk.h"
+#include "sys/spawn.h"
 
-/* Run argv (execvp) with stdin/stdout on /dev/null, stderr captured, umask 077. */
+/* Run argv (from PATH) with stdin/stdout on /dev/null, umask 077; stderr's last line for the error. */
 static int run_quiet(const char *const *argv, struct err **err)
 {
-	int p[2], st;
-	char buf[512];
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
+	const struct sys_spawn s = { .argv = (char *const *)argv,
+				     .in = SYS_SPAWN_NULL,
+				     .out = SYS_SPAWN_NULL,
+				     .err = SYS_SPAWN_CAPTURE,
+				     .flags = SYS_SPAWN_PATH | SYS_SPAWN_UMASK_077 };
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_make(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return err_make(err, errno, "fork");
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-
-		dup2(nul, 0);
-		dup2(nul, 1);
-		dup2(p[1], 2);
-		umask(077);
-		execvp(argv[0], (char *const *)argv);
-		dprintf(2, "exec: %s", strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 && len < sizeof(buf) - 1)
-		len += n;
-	close(p[0]);
-	buf[len] = 0;
-	if (strchr(buf, '\n'))
-		*strchr(buf, '\n') = 0;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return err_make(err, EIO, "`%s` failed (status %d)%s%s", argv[0],
-				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
-				*buf ? ": " : "", buf);
-	return 0;
+	return sys_run(&s, NULL, err);
 }
 
 /* Up to `len` bytes at `off` from in to out with read and write; zero blocks stay holes. */
