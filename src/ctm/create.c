@@ -15,16 +15,13 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <search.h>
-#include <signal.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -33,6 +30,7 @@
 #include "sys/disk.h"
 #include "sys/net.h"
 #include "sys/passwd.h"
+#include "sys/spawn.h"
 #include "ctm/ctm.h"
 #include "ctm/layer.h"
 
@@ -64,49 +62,29 @@ int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct e
 {
 	_cleanup_free_ char *root = ctm_path(c, true, "ct");
 	const char *argv[32] = { ctm_vps_ct(), "--root", root };
+	const struct sys_spawn s = { .argv = (char *const *)argv, .flags = SYS_SPAWN_PATH };
+	struct sys_spawn_result r;
 	size_t n = 3;
 	int st;
-	pid_t pid;
 
 	for (; *args && n < 31; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0)
-		return err_make(err, errno, "fork");
-	if (pid == 0) {
-		execvp(argv[0], (char *const *)argv);
-		fprintf(stderr, "vps-ctm: exec `%s`: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for vps-ct");
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return err_make(err, EINTR, "vps-ct %s: killed by signal %d", args[0] ? args[0] : "",
-			WTERMSIG(st));
+	st = sys_spawn(&s, &r, err);
+	sys_spawn_result_free(&r);
+	if (st < 0 || !r.signal)
+		return st;
+	return err_make(err, EINTR, "vps-ct %s: killed by signal %d", argv[3] ? argv[3] : "",
+			r.signal);
 }
 
 int ctm_run_cmd(const char *const *argv, struct err **err)
 {
-	int st;
-	pid_t pid = fork();
+	/* no tar left writing if we are killed */
+	const struct sys_spawn s = { .argv = (char *const *)argv,
+				     .flags = SYS_SPAWN_PATH | SYS_SPAWN_DIE_WITH_PARENT };
 
-	if (pid < 0)
-		return err_make(err, errno, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* no tar left writing if we are killed */
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return err_make(err, EIO, "`%s` failed (status %d)", argv[0],
-				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-	return 0;
+	return sys_run(&s, NULL, err);
 }
 
 static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
