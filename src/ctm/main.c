@@ -230,6 +230,10 @@ static int cmd_exec(const struct ctm_config *c, int argc, char **argv)
 		pr_err("exec `%s`: %s", args[0], strerror(errno));
 		return 1;
 	}
+	/*
+	 * Not sys_spawn(): vps-ct is not waited for but watched, while the
+	 * terminal it sends over the socket is taken and then proxied.
+	 */
 	pid = fork();
 	if (pid == 0) {
 		execvp(args[0], (char *const *)args);
