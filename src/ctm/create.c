@@ -248,16 +248,16 @@ static int write_identity(const struct ctm_config *c, const char *rootfs, struct
 
 	if (rootfd < 0)
 		return err_make(err, errno, "open `%s`", rootfs);
-	if (ct_net_write_hostname(rootfd, c->hostname, err) < 0 ||
-	    ct_net_write_hosts(rootfd, c->hostname, v4, v6, err) < 0 ||
+	if (sys_net_write_hostname(rootfd, c->hostname, err) < 0 ||
+	    sys_net_write_hosts(rootfd, c->hostname, v4, v6, err) < 0 ||
 	    (c->net.nr_nameservers &&
-	     ct_net_write_resolv(rootfd, (const char *const *)c->net.nameservers,
-				 c->net.nr_nameservers, err) < 0))
+	     sys_net_write_resolv(rootfd, (const char *const *)c->net.nameservers,
+				  c->net.nr_nameservers, err) < 0))
 		return -EIO;
 	for (size_t i = 0; i < 3; i++)
 		if (chown_in_root(rootfd, files[i], c->uid_base, err) < 0)
 			return -EIO;
-	if (c->root_password && ct_set_root_password(rootfd, c->root_password, err) < 0)
+	if (c->root_password && sys_set_root_password(rootfd, c->root_password, err) < 0)
 		return -EIO;
 	if (c->nr_ssh_keys &&
 	    set_ssh_keys(rootfd, c->ssh_keys, c->nr_ssh_keys, c->uid_base, err) < 0)
@@ -292,12 +292,12 @@ int ctm_mount(const struct ctm_config *c, struct err **err)
 	if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
 		return err_make(err, errno, "mkdir `%s`", rootfs);
 	/* a device left attached by a crash between attach and mount */
-	if (ct_disk_find_loop(img, &loop, err) < 0)
+	if (sys_disk_find_loop(img, &loop, err) < 0)
 		return -EIO;
-	if (!loop && ct_disk_attach(img, false, &loop, err) < 0)
+	if (!loop && sys_disk_attach(img, false, &loop, err) < 0)
 		return -EIO;
-	if (ct_disk_mount(loop, rootfs, false, err) < 0) {
-		ct_disk_detach(loop, NULL);
+	if (sys_disk_mount(loop, rootfs, false, err) < 0) {
+		sys_disk_detach(loop, NULL);
 		return -EIO;
 	}
 	return 0;
@@ -313,7 +313,7 @@ int ctm_umount(const struct ctm_config *c, struct err **err)
 		return err_make(err, ENOMEM, "umount");
 	if (!is_mounted(rootfs))
 		return 0;
-	return ct_disk_umount(rootfs, err);
+	return sys_disk_umount(rootfs, err);
 }
 
 /* --- create / destroy ---------------------------------------------------- */
@@ -342,7 +342,7 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		rmdir(c->dir);
 		return r;
 	}
-	r = ct_disk_create(img, c->disk_size, c->disk_alloc, err);
+	r = sys_disk_create(img, c->disk_size, c->disk_alloc, err);
 	/* layered: the template once per host, under an overlay (layer.c) */
 	if (r == 0 && c->storage == CTM_STORAGE_LAYERED)
 		r = ctm_layer_prepare(c, err);

@@ -331,7 +331,7 @@ int main(int argc, char **argv)
 				    1 :
 				    cmd_ctl(&c, req);
 		} else {
-			r = ct_disk_grow(img, NULL, size, &e) < 0 ? 1 : 0;
+			r = sys_disk_grow(img, NULL, size, &e) < 0 ? 1 : 0;
 		}
 	} else if (!strcmp(cmd, "ctl") && argc == 4) {
 		r = cmd_ctl(&c, argv[3]);

@@ -327,7 +327,7 @@ static int ct_password(struct host *h, const struct vps *v, const char *password
 				v->name, v->state);
 	if (!root || (fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_make(err, errno ? errno : ENOMEM, "open the root of `%s`", v->name);
-	return ct_set_root_password(fd, password, err);
+	return sys_set_root_password(fd, password, err);
 }
 
 const struct kind_ops kind_ct = {

@@ -258,7 +258,7 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 	if (stat(disk, &st) < 0)
 		return err_make(err, errno, "stat `%s`", disk);
 	if ((uint64_t)st.st_size < v->disk && !strcmp(v->boot, "linux") &&
-	    ct_disk_grow(disk, NULL, v->disk, err) < 0)
+	    sys_disk_grow(disk, NULL, v->disk, err) < 0)
 		return err_wrap(err, "grow the disk");
 	if ((uint64_t)st.st_size < v->disk && strcmp(v->boot, "linux") &&
 	    truncate(disk, (off_t)v->disk) < 0)
@@ -298,7 +298,7 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 		return err_make(err, EINVAL, "`ram`: whole pages (4 KiB) for a VM");
 	if (v->cpus <= 0 || vm_cpus(v) > VM_MAX_CPUS)
 		return err_make(err, EINVAL, "`cpus`: 1 to %d for a VM", VM_MAX_CPUS);
-	if (v->disk % CT_DISK_ALIGN)
+	if (v->disk % SYS_DISK_ALIGN)
 		return err_make(err, EINVAL, "`disk`: whole MiB for a VM");
 	if (!strcmp(v->boot, "firmware")) {
 		struct stat st;

@@ -61,7 +61,7 @@ static int prefix_parse(const char *cidr, int want, const char *key, struct pref
 	memset(p, 0, sizeof(*p));
 	if (!cidr)
 		return 0;
-	if (ct_net_parse_addr(cidr, &p->family, p->gw, &p->len, err) < 0)
+	if (sys_net_parse_addr(cidr, &p->family, p->gw, &p->len, err) < 0)
 		return err_wrap(err, "`%s`", key);
 	bytes = p->family == AF_INET ? 4 : 16;
 	if (p->family != want)
@@ -238,7 +238,7 @@ static int net_up(json_t *n, struct err **err)
 
 	if ((r = net_parse(n, &p4, &p6, err)) < 0)
 		return r;
-	if ((r = ct_net_bridge_ensure(bridge, v4, v6, err)) < 0 || (r = skeleton_ensure(err)) < 0)
+	if ((r = sys_net_bridge_ensure(bridge, v4, v6, err)) < 0 || (r = skeleton_ensure(err)) < 0)
 		return r;
 	/* delete-then-add: an element left by a crash, or present, is no error */
 	nat_elements(batch, sizeof(batch), &p4, &p6, nat, true);
@@ -312,7 +312,7 @@ int net_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	if (!bridge) {
 		snprintf(defbridge, sizeof(defbridge), "vbr-%s", name);
 		bridge = defbridge;
-	} else if (ct_net_check_ifname(bridge, err) < 0) {
+	} else if (sys_net_check_ifname(bridge, err) < 0) {
 		return err_wrap(err, "`bridge`");
 	}
 	if ((r = net_parse(body, &p4, &p6, err)) < 0)
@@ -588,7 +588,7 @@ int net_vps_tap(struct host *h, const struct vps *v, struct err **err)
 		return err_make(err, ENOENT, "`%s`: no network `%s`", v->name, v->network);
 	}
 	net_ifname(v, ifname);
-	r = ct_net_tap_attach(json_string_value(json_object_get(row, "bridge")), ifname, err);
+	r = sys_net_tap_attach(json_string_value(json_object_get(row, "bridge")), ifname, err);
 	json_decref(n);
 	return r;
 }
@@ -743,5 +743,5 @@ void net_vps_down(struct host *h, const struct vps *v)
 		ip(NULL, "link del dev %s type ifb", ifb);
 	/* a VM's tap outlives its monitor (persistent); a veth is refused here */
 	if (if_nametoindex(ifname))
-		ct_net_tap_detach(ifname, NULL);
+		sys_net_tap_detach(ifname, NULL);
 }

@@ -41,12 +41,12 @@
 
 #define MiB ((uint64_t)1 << 20)
 
-int ct_disk_check_size(uint64_t size, struct err **err)
+int sys_disk_check_size(uint64_t size, struct err **err)
 {
-	if (size < CT_DISK_MIN_SIZE)
+	if (size < SYS_DISK_MIN_SIZE)
 		return err_make(err, 0, "disk size %" PRIu64 " is below the minimum of %llu MiB",
-				size, CT_DISK_MIN_SIZE / MiB);
-	if (size % CT_DISK_ALIGN)
+				size, SYS_DISK_MIN_SIZE / MiB);
+	if (size % SYS_DISK_ALIGN)
 		return err_make(err, 0, "disk size %" PRIu64 " is not a whole number of MiB", size);
 	/* off_t is signed: ftruncate and fallocate take no more than this. */
 	if (size > (uint64_t)INT64_MAX)
@@ -54,9 +54,9 @@ int ct_disk_check_size(uint64_t size, struct err **err)
 	return 0;
 }
 
-int ct_disk_check_grow(uint64_t old_size, uint64_t new_size, struct err **err)
+int sys_disk_check_grow(uint64_t old_size, uint64_t new_size, struct err **err)
 {
-	int ret = ct_disk_check_size(new_size, err);
+	int ret = sys_disk_check_size(new_size, err);
 
 	if (ret < 0)
 		return ret;
@@ -131,20 +131,20 @@ static int make_fs(const char *path, struct err **err)
 	return run_ok(argv, "make ext4", err);
 }
 
-int ct_disk_create(const char *path, uint64_t size, enum ct_disk_alloc alloc, struct err **err)
+int sys_disk_create(const char *path, uint64_t size, enum sys_disk_alloc alloc, struct err **err)
 {
-	const char *mode = alloc == CT_DISK_RESERVE ? "reserve" : "thin";
+	const char *mode = alloc == SYS_DISK_RESERVE ? "reserve" : "thin";
 	_cleanup_close_ int fd = -1;
 	int ret;
 
-	ret = ct_disk_check_size(size, err);
+	ret = sys_disk_check_size(size, err);
 	if (ret < 0)
 		return err_wrap(err, "create disk `%s`", path);
 	/* O_EXCL: an existing image is a container's data, never clobbered. */
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_make(err, errno, "create disk `%s`", path);
-	if (alloc == CT_DISK_RESERVE) {
+	if (alloc == SYS_DISK_RESERVE) {
 		if (fallocate(fd, 0, 0, (off_t)size) < 0) {
 			int e = errno;
 
@@ -243,7 +243,7 @@ static int configure_loop(int loopfd, int filefd, const char *path, const char *
 	return 0;
 }
 
-int ct_disk_attach(const char *path, bool readonly, char **loopdev, struct err **err)
+int sys_disk_attach(const char *path, bool readonly, char **loopdev, struct err **err)
 {
 	_cleanup_close_ int ctl = -1, filefd = -1;
 	char dev[32];
@@ -300,7 +300,7 @@ int ct_disk_attach(const char *path, bool readonly, char **loopdev, struct err *
 			ATTACH_TRIES);
 }
 
-int ct_disk_detach(const char *loopdev, struct err **err)
+int sys_disk_detach(const char *loopdev, struct err **err)
 {
 	_cleanup_close_ int fd = open(loopdev, O_RDONLY | O_CLOEXEC);
 
@@ -325,7 +325,7 @@ static bool loop_backs(int fd, const struct stat *st)
 	return info.lo_inode == st->st_ino && info.lo_device == st->st_dev;
 }
 
-int ct_disk_find_loop(const char *path, char **loopdev, struct err **err)
+int sys_disk_find_loop(const char *path, char **loopdev, struct err **err)
 {
 	struct dirent *de;
 	struct stat st;
@@ -357,7 +357,7 @@ int ct_disk_find_loop(const char *path, char **loopdev, struct err **err)
 	return 0;
 }
 
-int ct_disk_mount(const char *loopdev, const char *target, bool readonly, struct err **err)
+int sys_disk_mount(const char *loopdev, const char *target, bool readonly, struct err **err)
 {
 	unsigned long flags = MS_NOATIME | (readonly ? MS_RDONLY : 0);
 	_cleanup_close_ int fd = -1;
@@ -384,7 +384,7 @@ fail:
 	return err_make(err, e, "mount `%s` on `%s`: set autoclear", loopdev, target);
 }
 
-int ct_disk_umount(const char *target, struct err **err)
+int sys_disk_umount(const char *target, struct err **err)
 {
 	/*
 	 * Busy for a moment after a crash (a killed writer's files are still
@@ -499,7 +499,7 @@ static int fsck(const char *target, struct err **err)
 	return 0;
 }
 
-int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struct err **err)
+int sys_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struct err **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
 	_cleanup_free_ char *other = NULL;
@@ -512,7 +512,7 @@ int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struc
 		return err_make(err, errno, "grow `%s`: open", path);
 	if (fstat(fd, &st) < 0)
 		return err_make(err, errno, "grow `%s`: stat", path);
-	ret = ct_disk_check_grow((uint64_t)st.st_size, new_size, err);
+	ret = sys_disk_check_grow((uint64_t)st.st_size, new_size, err);
 	if (ret < 0)
 		return err_wrap(err, "grow `%s`", path);
 	/* Everything that can refuse is checked before the file changes. */
@@ -527,7 +527,7 @@ int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struc
 					path, loopdev);
 	} else {
 		/* Resizing under an attached device would corrupt its filesystem. */
-		ret = ct_disk_find_loop(path, &other, err);
+		ret = sys_disk_find_loop(path, &other, err);
 		if (ret < 0)
 			return err_wrap(err, "grow `%s`", path);
 		if (other)
@@ -561,7 +561,7 @@ int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struc
 	return 0;
 }
 
-int ct_disk_usage(const char *path, uint64_t *apparent, uint64_t *allocated, struct err **err)
+int sys_disk_usage(const char *path, uint64_t *apparent, uint64_t *allocated, struct err **err)
 {
 	struct stat st;
 

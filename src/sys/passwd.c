@@ -14,7 +14,7 @@
 
 #define SHADOW_MAX (1 << 20)
 
-int ct_set_root_password(int rootfd, const char *password, struct err **err)
+int sys_set_root_password(int rootfd, const char *password, struct err **err)
 {
 	/* the guest's to plant anything there: a FIFO, a link, a huge file */
 	_cleanup_close_ int fd = open_untrusted(rootfd, "/etc/shadow", O_RDWR, 0, SHADOW_MAX);

@@ -10,6 +10,6 @@
 
 #include "common/err.h"
 
-int ct_set_root_password(int rootfd, const char *password, struct err **err);
+int sys_set_root_password(int rootfd, const char *password, struct err **err);
 
 #endif
