@@ -8,7 +8,6 @@
  * parses or writes the guest's own filesystem: the customer is root in it
  * (docs/security.md, "VM first-boot configuration").
  */
-#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -26,6 +25,7 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "host/vmdisk.h"
+#include "sys/passwd.h"
 #include "sys/spawn.h"
 
 /* Run argv (from PATH) with stdin/stdout on /dev/null, umask 077; stderr's last line for the error. */
@@ -117,28 +117,6 @@ fail:
 
 /* --- the NoCloud seed ------------------------------------------------------ */
 
-/* A SHA-512 crypt hash of password (caller frees), or NULL with *err set. */
-static char *hash_password(const char *password, struct err **err)
-{
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data *cd = calloc(1, sizeof(*cd));
-	const char *hash;
-	char *out = NULL;
-
-	if (!cd)
-		return err_make(err, ENOMEM, "hash the root password"), NULL;
-	errno = 0;
-	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
-		err_make(err, errno ? errno : EINVAL, "make a password salt");
-	else if (!(hash = crypt_r(password, salt, cd)) || hash[0] == '*')
-		err_make(err, errno ? errno : EINVAL, "hash the root password");
-	else if (!(out = strdup(hash)))
-		err_make(err, ENOMEM, "hash the root password");
-	explicit_bzero(cd, sizeof(*cd));
-	free(cd);
-	return out;
-}
-
 /*
  * The seed's user-data: #cloud-config, then one JSON document (YAML 1.1
  * reads JSON, and jansson's escaping leaves no quoting to get wrong with a
@@ -223,8 +201,8 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 	_cleanup_close_ int sfd = -1, ifd = -1;
 	int r;
 
-	if (password && !(hash = hash_password(password, err)))
-		return -EINVAL;
+	if (password && (r = sys_hash_password(password, &hash, err)) < 0)
+		return r;
 	if (!(ud = user_data(v, hash, resolv)) || !(md = meta_data(v, ud)) ||
 	    asprintf(&stage, "%s/.seed", dir) < 0 || asprintf(&tmp, "%s/seed.iso.tmp", dir) < 0 ||
 	    asprintf(&iso, "%s/seed.iso", dir) < 0)
