@@ -46,6 +46,7 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "sys/disk.h"
+#include "sys/image.h"
 #include "host/kind.h"
 #include "host/kind_vm.h"
 #include "host/net.h"
@@ -284,7 +285,8 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 	if (stat(swap, &st) == 0 && (uint64_t)st.st_size == v->swap)
 		return 0;
 	unlink(swap);
-	return vmdisk_swap(swap, v->swap, err);
+	/* the label the template's vps-swap.service looks for */
+	return sys_image_swap(swap, v->swap, "vps-swap", err);
 }
 
 /* --- validate, create, destroy ------------------------------------------ */
@@ -391,7 +393,7 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			r = err_make(err, ENOMEM, "create");
 			goto fail;
 		}
-		r = vmdisk_copy(src, dst, err);
+		r = sys_image_copy(src, dst, err);
 		if (r < 0)
 			goto fail;
 	}

@@ -1,20 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * A VM's disk images, for the `vm` kind (kind_vm.c): the sparse copy of a
- * template's rootfs.img, the swap disk, and the cloud-init NoCloud seed
- * that carries the VPS's identity (hostname, root password hash, SSH keys,
- * nameservers) to the guest: an ISO 9660 image labelled cidata, built here
+ * A VM's cloud-init NoCloud seed, for the `vm` kind (kind_vm.c; its disk
+ * copies and swap disk are src/sys/image.c). It carries the VPS's identity
+ * (hostname, root password hash, SSH keys, nameservers) to the guest: an
+ * ISO 9660 image labelled cidata, built here
  * in user space with xorriso and attached read-only. The host never mounts,
  * parses or writes the guest's own filesystem: the customer is root in it
  * (docs/security.md, "VM first-boot configuration").
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,93 +25,6 @@
 #include "host/vmdisk.h"
 #include "sys/passwd.h"
 #include "sys/spawn.h"
-
-/* Run argv (from PATH) with stdin/stdout on /dev/null, umask 077; stderr's last line for the error. */
-static int run_quiet(const char *const *argv, struct err **err)
-{
-	const struct sys_spawn s = { .argv = (char *const *)argv,
-				     .in = SYS_SPAWN_NULL,
-				     .out = SYS_SPAWN_NULL,
-				     .err = SYS_SPAWN_CAPTURE,
-				     .flags = SYS_SPAWN_PATH | SYS_SPAWN_UMASK_077 };
-
-	return sys_run(&s, NULL, err);
-}
-
-/* Up to `len` bytes at `off` from in to out with read and write; zero blocks stay holes. */
-static ssize_t copy_chunk(int in, int out, off_t off, off_t len)
-{
-	static const char zero[4096];
-	_cleanup_free_ char *buf = malloc(1 << 20);
-	ssize_t n;
-
-	if (!buf)
-		return errno = ENOMEM, -1;
-	n = pread(in, buf, len < (1 << 20) ? (size_t)len : (1 << 20), off);
-	if (n <= 0)
-		return n;
-	for (ssize_t b = 0; b < n; b += sizeof(zero)) {
-		size_t k = (size_t)(n - b) < sizeof(zero) ? (size_t)(n - b) : sizeof(zero);
-
-		if (memcmp(buf + b, zero, k) && pwrite(out, buf + b, k, off + b) != (ssize_t)k)
-			return -1;
-	}
-	return n;
-}
-
-/*
- * Copy src to a new file dst (0600): a reflink where the filesystem shares
- * blocks, else data extents only (SEEK_DATA/SEEK_HOLE), so holes stay holes.
- */
-int vmdisk_copy(const char *src, const char *dst, struct err **err)
-{
-	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-	_cleanup_close_ int out = -1;
-	struct stat st;
-	off_t pos = 0;
-
-	if (in < 0 || fstat(in, &st) < 0)
-		return err_make(err, errno, "open `%s`", src);
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0)
-		return err_make(err, errno, "create `%s`", dst);
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
-	while (pos < st.st_size) {
-		off_t data = lseek(in, pos, SEEK_DATA), hole;
-
-		if (data < 0 && errno == ENXIO)
-			break; /* only a hole left */
-		if (data < 0)
-			goto fail;
-		hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			goto fail;
-		for (off_t o = data; o < hole;) {
-			loff_t ri = o, wo = o;
-			ssize_t n = copy_file_range(in, &ri, out, &wo, hole - o, 0);
-
-			/* across filesystems (a template on 9p under an overlay): by hand */
-			if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS ||
-				      errno == EINVAL))
-				n = copy_chunk(in, out, o, hole - o);
-			if (n <= 0) {
-				if (n == 0)
-					errno = EIO;
-				goto fail;
-			}
-			o += n;
-		}
-		pos = hole;
-	}
-	if (ftruncate(out, st.st_size) < 0)
-		goto fail;
-	return 0;
-fail:
-	err_make(err, errno, "copy `%s` to `%s`", src, dst);
-	unlink(dst);
-	return -EIO;
-}
 
 /* --- the NoCloud seed ------------------------------------------------------ */
 
@@ -221,8 +132,13 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 		/* ISO 9660 + Joliet + Rock Ridge, volume id cidata: what NoCloud looks for */
 		const char *argv[] = { "xorriso", "-as", "mkisofs", "-quiet", "-V",  "cidata",
 				       "-J",	  "-r",	 "-o",	    tmp,      stage, NULL };
+		const struct sys_spawn s = { .argv = (char *const *)argv,
+					     .in = SYS_SPAWN_NULL,
+					     .out = SYS_SPAWN_NULL,
+					     .err = SYS_SPAWN_CAPTURE,
+					     .flags = SYS_SPAWN_PATH | SYS_SPAWN_UMASK_077 };
 
-		r = run_quiet(argv, err);
+		r = sys_run(&s, NULL, err);
 		if (r < 0)
 			err_wrap(err, "seed `%s`", iso);
 	}
@@ -247,17 +163,4 @@ void vmdisk_seed_remove(const char *dir)
 		if (asprintf(&p, "%s/%s", dir, leaves[i]) >= 0)
 			unlink(p);
 	}
-}
-
-/* A sparse swap disk of `size` bytes, labelled for vps-swap.service. */
-int vmdisk_swap(const char *path, uint64_t size, struct err **err)
-{
-	const char *argv[] = { "mkswap", "-q", "-L", "vps-swap", path, NULL };
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		return err_make(err, errno, "create `%s`", path);
-	if (run_quiet(argv, err) < 0)
-		return err_wrap(err, "swap disk");
-	return 0;
 }
