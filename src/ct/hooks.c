@@ -6,20 +6,13 @@
  * poststop failures are only warnings, as the spec says.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ct/container.h"
+#include "sys/spawn.h"
 
 static const char *const kind_names[CT_HOOK_NKINDS] = {
 	"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
@@ -27,53 +20,31 @@ static const char *const kind_names[CT_HOOK_NKINDS] = {
 
 static int run_one(const struct ct_hook *h, const char *state, struct err **err)
 {
-	static const char *const no_env[] = { NULL };
-	int in[2], status = 0, pfd;
-	pid_t pid;
+	static char *const no_env[] = { NULL };
+	char *const argv0[] = { (char *)h->path, NULL };
+	/* stdout and stderr are the runtime's; no PATH search; only the hook's environment */
+	const struct sys_spawn s = { .argv = h->args ? (char *const *)h->args : argv0,
+				     .path = h->path,
+				     .envp = h->env ? (char *const *)h->env : no_env,
+				     .input = state,
+				     .timeout_s = h->timeout > 0 ? h->timeout : 0 };
+	struct sys_spawn_result r;
+	int st;
 
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return err_make(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(in[0]);
-		close(in[1]);
-		return err_make(err, errno, "fork");
-	}
-	if (pid == 0) {
-		const char *argv0[] = { h->path, NULL };
-
-		dup2(in[0], 0);
-		execve(h->path, (char *const *)(h->args ? h->args : argv0),
-		       (char *const *)(h->env ? h->env : no_env));
-		_exit(127);
-	}
-	close(in[0]);
 	/* a hook need not read its stdin: ignore EPIPE */
 	signal(SIGPIPE, SIG_IGN);
-	write_all(in[1], state, strlen(state));
-	close(in[1]);
-	pfd = syscall(SYS_pidfd_open, pid, 0);
-	if (h->timeout > 0 && pfd >= 0) {
-		struct pollfd p = { .fd = pfd, .events = POLLIN };
-
-		if (poll(&p, 1, h->timeout * 1000) == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(pfd);
-			return err_make(err, ETIMEDOUT, "hook `%s` timed out after %d s", h->path,
-					h->timeout);
-		}
-	}
-	if (pfd >= 0)
-		close(pfd);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		return err_make(err, 0, "hook `%s` exited with status %d", h->path,
-				WEXITSTATUS(status));
-	return err_make(err, 0, "hook `%s` killed by signal %d", h->path, WTERMSIG(status));
+	st = sys_spawn(&s, &r, err);
+	sys_spawn_result_free(&r);
+	if (st < 0)
+		return st;
+	if (r.timed_out)
+		return err_make(err, ETIMEDOUT, "hook `%s` timed out after %d s", h->path,
+				h->timeout);
+	if (r.signal)
+		return err_make(err, 0, "hook `%s` killed by signal %d", h->path, r.signal);
+	if (st)
+		return err_make(err, 0, "hook `%s` exited with status %d", h->path, st);
+	return 0;
 }
 
 int ct_hooks_run(const struct ct_config *cfg, enum ct_hook_kind kind, const char *state,

@@ -13,7 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/net.h"
+#include "sys/net.h"
 #include "ctm/config.h"
 
 void ctm_config_init(struct ctm_config *c)
@@ -21,7 +21,7 @@ void ctm_config_init(struct ctm_config *c)
 	memset(c, 0, sizeof(*c));
 	c->init = CTM_INIT_AUTO;
 	c->disk_size = 1ULL << 30;
-	c->disk_alloc = CT_DISK_THIN;
+	c->disk_alloc = SYS_DISK_THIN;
 	c->memory = 256ULL << 20;
 	c->cpu_weight = 100;
 	c->uid_base = 100000;
@@ -158,7 +158,7 @@ static int check_cidr(const char *key, const char *s, int want, bool cidr, struc
 	unsigned int len;
 	int fam;
 
-	if (ct_net_parse_addr(s, &fam, a, cidr ? &len : NULL, err) < 0)
+	if (sys_net_parse_addr(s, &fam, a, cidr ? &len : NULL, err) < 0)
 		return err_wrap(err, "`%s`", key);
 	if (fam != want)
 		return err_make(err, 0, "`%s`: `%s` is not an IPv%d address", key, s,
@@ -232,11 +232,11 @@ static int parse_net(struct ctm_net *n, json_t *o, struct err **err)
 		uint8_t a[16];
 		int fam;
 
-		if (ct_net_parse_addr(n->nameservers[i], &fam, a, NULL, err) < 0)
+		if (sys_net_parse_addr(n->nameservers[i], &fam, a, NULL, err) < 0)
 			return err_wrap(err, "`net.nameservers[%zu]`", i);
 	}
-	if ((n->bridge && ct_net_check_ifname(n->bridge, err) < 0) ||
-	    (n->host_ifname && ct_net_check_ifname(n->host_ifname, err) < 0))
+	if ((n->bridge && sys_net_check_ifname(n->bridge, err) < 0) ||
+	    (n->host_ifname && sys_net_check_ifname(n->host_ifname, err) < 0))
 		return err_wrap(err, "`net`");
 	return 0;
 }
@@ -299,9 +299,9 @@ static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err 
 	}
 	if (!strcmp(k, "disk_alloc")) {
 		if (json_is_string(v) && !strcmp(json_string_value(v), "thin"))
-			c->disk_alloc = CT_DISK_THIN;
+			c->disk_alloc = SYS_DISK_THIN;
 		else if (json_is_string(v) && !strcmp(json_string_value(v), "reserve"))
-			c->disk_alloc = CT_DISK_RESERVE;
+			c->disk_alloc = SYS_DISK_RESERVE;
 		else
 			return err_make(err, 0, "`disk_alloc`: expected \"thin\" or \"reserve\"");
 		return 0;
@@ -372,11 +372,11 @@ int ctm_config_from_json(struct ctm_config *c, json_t *j, struct err **err)
 	    (c->template_dir && (r = check_abs("template_dir", c->template_dir, err)) < 0) ||
 	    (c->lxcfs && *c->lxcfs && (r = check_abs("lxcfs", c->lxcfs, err)) < 0))
 		return r;
-	if (c->hostname && ct_net_check_hostname(c->hostname, err) < 0)
+	if (c->hostname && sys_net_check_hostname(c->hostname, err) < 0)
 		return err_wrap(err, "`hostname`");
 	if (c->memory < (16ULL << 20))
 		return err_make(err, 0, "`memory`: at least 16M");
-	if ((r = ct_disk_check_size(c->disk_size, err)) < 0)
+	if ((r = sys_disk_check_size(c->disk_size, err)) < 0)
 		return err_wrap(err, "`disk`");
 	if ((uint64_t)c->uid_base + c->uid_size > 0xffffffffULL)
 		return err_make(err, 0, "`uid_size`: uid_base + uid_size passes 2^32 - 1");

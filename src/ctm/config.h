@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 
 enum ctm_init {
 	CTM_INIT_AUTO, /* found at start from what /sbin/init is */
@@ -52,7 +52,7 @@ struct ctm_config {
 	char *template_dir; /* layered: unpacked templates; /var/lib/vps/templates */
 	enum ctm_init init;
 	uint64_t disk_size;
-	enum ct_disk_alloc disk_alloc;
+	enum sys_disk_alloc disk_alloc;
 	uint64_t memory, swap; /* bytes; swap 0 = none */
 	double cpus; /* CPU limit in cores; 0 = none */
 	unsigned int cpu_weight; /* 1..10000, v2's scale; 100 by default */

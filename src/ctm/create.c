@@ -15,24 +15,22 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <search.h>
-#include <signal.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/testpoint.h"
 #include "common/util.h"
-#include "ct/disk.h"
-#include "ct/net.h"
-#include "ct/passwd.h"
+#include "sys/disk.h"
+#include "sys/net.h"
+#include "sys/passwd.h"
+#include "sys/spawn.h"
 #include "ctm/ctm.h"
 #include "ctm/layer.h"
 
@@ -64,49 +62,29 @@ int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct e
 {
 	_cleanup_free_ char *root = ctm_path(c, true, "ct");
 	const char *argv[32] = { ctm_vps_ct(), "--root", root };
+	const struct sys_spawn s = { .argv = (char *const *)argv, .flags = SYS_SPAWN_PATH };
+	struct sys_spawn_result r;
 	size_t n = 3;
 	int st;
-	pid_t pid;
 
 	for (; *args && n < 31; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0)
-		return err_make(err, errno, "fork");
-	if (pid == 0) {
-		execvp(argv[0], (char *const *)argv);
-		fprintf(stderr, "vps-ctm: exec `%s`: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for vps-ct");
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return err_make(err, EINTR, "vps-ct %s: killed by signal %d", args[0] ? args[0] : "",
-			WTERMSIG(st));
+	st = sys_spawn(&s, &r, err);
+	sys_spawn_result_free(&r);
+	if (st < 0 || !r.signal)
+		return st;
+	return err_make(err, EINTR, "vps-ct %s: killed by signal %d", argv[3] ? argv[3] : "",
+			r.signal);
 }
 
 int ctm_run_cmd(const char *const *argv, struct err **err)
 {
-	int st;
-	pid_t pid = fork();
+	/* no tar left writing if we are killed */
+	const struct sys_spawn s = { .argv = (char *const *)argv,
+				     .flags = SYS_SPAWN_PATH | SYS_SPAWN_DIE_WITH_PARENT };
 
-	if (pid < 0)
-		return err_make(err, errno, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* no tar left writing if we are killed */
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return err_make(err, EIO, "`%s` failed (status %d)", argv[0],
-				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-	return 0;
+	return sys_run(&s, NULL, err);
 }
 
 static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
@@ -270,16 +248,16 @@ static int write_identity(const struct ctm_config *c, const char *rootfs, struct
 
 	if (rootfd < 0)
 		return err_make(err, errno, "open `%s`", rootfs);
-	if (ct_net_write_hostname(rootfd, c->hostname, err) < 0 ||
-	    ct_net_write_hosts(rootfd, c->hostname, v4, v6, err) < 0 ||
+	if (sys_net_write_hostname(rootfd, c->hostname, err) < 0 ||
+	    sys_net_write_hosts(rootfd, c->hostname, v4, v6, err) < 0 ||
 	    (c->net.nr_nameservers &&
-	     ct_net_write_resolv(rootfd, (const char *const *)c->net.nameservers,
-				 c->net.nr_nameservers, err) < 0))
+	     sys_net_write_resolv(rootfd, (const char *const *)c->net.nameservers,
+				  c->net.nr_nameservers, err) < 0))
 		return -EIO;
 	for (size_t i = 0; i < 3; i++)
 		if (chown_in_root(rootfd, files[i], c->uid_base, err) < 0)
 			return -EIO;
-	if (c->root_password && ct_set_root_password(rootfd, c->root_password, err) < 0)
+	if (c->root_password && sys_set_root_password(rootfd, c->root_password, err) < 0)
 		return -EIO;
 	if (c->nr_ssh_keys &&
 	    set_ssh_keys(rootfd, c->ssh_keys, c->nr_ssh_keys, c->uid_base, err) < 0)
@@ -314,12 +292,12 @@ int ctm_mount(const struct ctm_config *c, struct err **err)
 	if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
 		return err_make(err, errno, "mkdir `%s`", rootfs);
 	/* a device left attached by a crash between attach and mount */
-	if (ct_disk_find_loop(img, &loop, err) < 0)
+	if (sys_disk_find_loop(img, &loop, err) < 0)
 		return -EIO;
-	if (!loop && ct_disk_attach(img, false, &loop, err) < 0)
+	if (!loop && sys_disk_attach(img, false, &loop, err) < 0)
 		return -EIO;
-	if (ct_disk_mount(loop, rootfs, false, err) < 0) {
-		ct_disk_detach(loop, NULL);
+	if (sys_disk_mount(loop, rootfs, false, err) < 0) {
+		sys_disk_detach(loop, NULL);
 		return -EIO;
 	}
 	return 0;
@@ -335,7 +313,7 @@ int ctm_umount(const struct ctm_config *c, struct err **err)
 		return err_make(err, ENOMEM, "umount");
 	if (!is_mounted(rootfs))
 		return 0;
-	return ct_disk_umount(rootfs, err);
+	return sys_disk_umount(rootfs, err);
 }
 
 /* --- create / destroy ---------------------------------------------------- */
@@ -364,7 +342,7 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		rmdir(c->dir);
 		return r;
 	}
-	r = ct_disk_create(img, c->disk_size, c->disk_alloc, err);
+	r = sys_disk_create(img, c->disk_size, c->disk_alloc, err);
 	/* layered: the template once per host, under an overlay (layer.c) */
 	if (r == 0 && c->storage == CTM_STORAGE_LAYERED)
 		r = ctm_layer_prepare(c, err);

@@ -36,7 +36,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 #include "ctm/ctm.h"
 #include "ctm/layer.h"
 
@@ -437,12 +437,12 @@ int ctm_layer_mount(const struct ctm_config *c, struct err **err)
 		return err_make(err, errno, "mkdir in `%s`", c->dir);
 	if (!is_mount_root(disk)) {
 		/* a device left attached by a crash between attach and mount */
-		if (ct_disk_find_loop(img, &loop, err) < 0)
+		if (sys_disk_find_loop(img, &loop, err) < 0)
 			return -EIO;
-		if (!loop && ct_disk_attach(img, false, &loop, err) < 0)
+		if (!loop && sys_disk_attach(img, false, &loop, err) < 0)
 			return -EIO;
-		if (ct_disk_mount(loop, disk, false, err) < 0) {
-			ct_disk_detach(loop, NULL);
+		if (sys_disk_mount(loop, disk, false, err) < 0) {
+			sys_disk_detach(loop, NULL);
 			return -EIO;
 		}
 		mounted_disk = true;

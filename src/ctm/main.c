@@ -29,7 +29,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 #include "ctm/ctm.h"
 
 #define ESCAPE_KEY 0x1d /* Ctrl-] as in telnet and virsh console */
@@ -230,6 +230,10 @@ static int cmd_exec(const struct ctm_config *c, int argc, char **argv)
 		pr_err("exec `%s`: %s", args[0], strerror(errno));
 		return 1;
 	}
+	/*
+	 * Not sys_spawn(): vps-ct is not waited for but watched, while the
+	 * terminal it sends over the socket is taken and then proxied.
+	 */
 	pid = fork();
 	if (pid == 0) {
 		execvp(args[0], (char *const *)args);
@@ -327,7 +331,7 @@ int main(int argc, char **argv)
 				    1 :
 				    cmd_ctl(&c, req);
 		} else {
-			r = ct_disk_grow(img, NULL, size, &e) < 0 ? 1 : 0;
+			r = sys_disk_grow(img, NULL, size, &e) < 0 ? 1 : 0;
 		}
 	} else if (!strcmp(cmd, "ctl") && argc == 4) {
 		r = cmd_ctl(&c, argv[3]);

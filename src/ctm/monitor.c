@@ -33,8 +33,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ct/cgroup.h"
-#include "ct/disk.h"
-#include "ct/net.h"
+#include "sys/disk.h"
+#include "sys/net.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
 
@@ -252,11 +252,12 @@ static int setup_net(struct mon *m, struct err **err)
 
 	if (!n->bridge)
 		return 0;
-	ct_net_detach(n->host_ifname, NULL); /* a veth left by a crashed monitor */
-	if (ct_net_veth_attach(m->init_pid, n->bridge, n->host_ifname, "eth0",
-			       n->has_mac ? n->mac : NULL, n->mtu, err) < 0)
+	sys_net_detach(n->host_ifname, NULL); /* a veth left by a crashed monitor */
+	if (sys_net_veth_attach(m->init_pid, n->bridge, n->host_ifname, "eth0",
+				n->has_mac ? n->mac : NULL, n->mtu, err) < 0)
 		return -EIO;
-	if (ct_net_configure_inside(m->init_pid, "eth0", n->ipv4, n->gw4, n->ipv6, n->gw6, err) < 0)
+	if (sys_net_configure_inside(m->init_pid, "eth0", n->ipv4, n->gw4, n->ipv6, n->gw6,
+				     err) < 0)
 		return -EIO;
 	return 0;
 }
@@ -462,7 +463,7 @@ static json_t *do_stats(struct mon *m)
 		free(pids);
 		cg_free(cg);
 	}
-	if (ct_disk_usage(img, &apparent, &allocated, NULL) == 0) {
+	if (sys_disk_usage(img, &apparent, &allocated, NULL) == 0) {
 		json_object_set_new(r, "disk_size", json_integer(apparent));
 		json_object_set_new(r, "disk_allocated", json_integer(allocated));
 	}
@@ -537,8 +538,8 @@ static json_t *do_grow(struct mon *m, uint64_t size)
 
 	if (m->state != M_RUNNING)
 		return ctm_reply_error("grow: the container is %s", state_names[m->state]);
-	if (ct_disk_find_loop(img, &loop, &e) < 0 || !loop ||
-	    ct_disk_grow(img, loop, size, &e) < 0) {
+	if (sys_disk_find_loop(img, &loop, &e) < 0 || !loop ||
+	    sys_disk_grow(img, loop, size, &e) < 0) {
 		r = ctm_reply_error("grow `%s`: %s", m->c->name, e ? err_msg(e) : "no loop device");
 		err_free(&e);
 		return r;

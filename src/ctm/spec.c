@@ -14,7 +14,7 @@
 #include <sys/utsname.h>
 
 #include "ct/cgroup.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 #include "ct/lxcfs.h"
 #include "ctm/ctm.h"
 
@@ -242,7 +242,7 @@ static int disk_dev(const struct ctm_config *c, unsigned int *maj, unsigned int 
 	int r = -ENOENT;
 
 	snprintf(img, sizeof(img), "%s/disk.img", c->dir);
-	if (ct_disk_find_loop(img, &loop, NULL) == 0 && loop && stat(loop, &st) == 0 &&
+	if (sys_disk_find_loop(img, &loop, NULL) == 0 && loop && stat(loop, &st) == 0 &&
 	    S_ISBLK(st.st_mode)) {
 		*maj = major(st.st_rdev);
 		*min = minor(st.st_rdev);

@@ -112,6 +112,11 @@ int keeper_main(int argc, char **argv)
 	if (write_small(run, "keeper.pid", num) < 0)
 		return 1;
 	snprintf(logp, sizeof(logp), "%s/monitor.log", run);
+	/*
+	 * Not sys_spawn(): the monitor's stdout and stderr are the log, its
+	 * files are passed by number (pass_fds), its pid is written while it
+	 * runs, and it is waited for without end.
+	 */
 	for (;;) {
 		pid = fork();
 		if (pid < 0) {
@@ -187,6 +192,10 @@ int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (
 	for (; *monitor_argv && n < 63; monitor_argv++)
 		argv[n++] = *monitor_argv;
 	argv[n] = NULL;
+	/*
+	 * Not sys_spawn(): the keeper must outlive vpsd, so it is double-forked
+	 * into its own session and not waited for; only its exec is checked.
+	 */
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return err_make(err, errno, "pipe");
 	pid = fork();

@@ -22,7 +22,7 @@
 #include "common/util.h"
 #include "host/caps.h"
 #include "host/kind.h"
-#include "ct/passwd.h"
+#include "sys/passwd.h"
 #include "host/net.h"
 #include "host/run.h"
 
@@ -327,7 +327,7 @@ static int ct_password(struct host *h, const struct vps *v, const char *password
 				v->name, vps_state_name(v->state));
 	if (!root || (fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_make(err, errno ? errno : ENOMEM, "open the root of `%s`", v->name);
-	return ct_set_root_password(fd, password, err);
+	return sys_set_root_password(fd, password, err);
 }
 
 static int settle(struct vps *v, struct err **err)

@@ -34,25 +34,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/testpoint.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
+#include "sys/image.h"
 #include "host/kind.h"
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
 #include "host/vmdisk.h"
+#include "sys/spawn.h"
 
 static const char *const templates[] = { "debian-12", NULL };
 
@@ -75,93 +75,35 @@ static int vm_cpus(const struct vps *v)
 	return n < 1 ? 1 : n;
 }
 
-/* The first line argv prints on stdout (the template scripts' answer). */
+/*
+ * The first line argv prints on stdout (the template scripts' answer). Its
+ * stderr is progress, of which the last line is the error when it fails.
+ */
 static int run_line(const char *const *argv, char **line, struct err **err)
 {
-	int p[2], e[2], st;
-	char out[4096], msg[512];
-	size_t olen = 0, elen = 0;
-	pid_t pid;
+	const struct sys_spawn s = { .argv = (char *const *)argv,
+				     .in = SYS_SPAWN_NULL,
+				     .out = SYS_SPAWN_CAPTURE,
+				     .err = SYS_SPAWN_CAPTURE,
+				     .out_max = 4095,
+				     .err_max = 511,
+				     .flags = SYS_SPAWN_PATH };
+	struct sys_spawn_result r;
+	char msg[512];
+	int st = sys_spawn(&s, &r, err);
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_make(err, errno, "pipe");
-	if (pipe2(e, O_CLOEXEC) < 0) {
-		close(p[0]);
-		close(p[1]);
-		return err_make(err, errno, "pipe");
+	if (st < 0)
+		return st;
+	if (strchr(r.out, '\n'))
+		*strchr(r.out, '\n') = 0;
+	if (st || !*r.out) {
+		sys_spawn_last_line(r.err, msg, sizeof(msg));
+		sys_spawn_result_free(&r);
+		return err_make(err, EIO, "%s", *msg ? msg : "failed");
 	}
-	pid = fork();
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-
-		dup2(nul, 0);
-		dup2(p[1], 1);
-		dup2(e[1], 2);
-		execvp(argv[0], (char *const *)argv);
-		dprintf(2, "exec: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	close(e[1]);
-	if (pid < 0) {
-		close(p[0]);
-		close(e[0]);
-		return err_make(err, errno, "fork");
-	}
-	/* stdout is one line; stderr is progress, of which the last line counts */
-	for (int open_fds = 2; open_fds;) {
-		struct pollfd pf[2] = { { p[0], POLLIN, 0 }, { e[0], POLLIN, 0 } };
-		char chunk[1024];
-
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
-			break;
-		for (int i = 0; i < 2; i++) {
-			ssize_t n;
-
-			if (!pf[i].revents || pf[i].fd < 0)
-				continue;
-			n = read(pf[i].fd, chunk, sizeof(chunk));
-			if (n <= 0) {
-				close(i ? e[0] : p[0]);
-				*(i ? &e[0] : &p[0]) = -1;
-				open_fds--;
-			} else if (i == 0) {
-				size_t k = (size_t)n < sizeof(out) - 1 - olen ?
-						   (size_t)n :
-						   sizeof(out) - 1 - olen;
-				memcpy(out + olen, chunk, k);
-				olen += k;
-			} else {
-				/* keep the tail: the error is the last line */
-				if (elen + n > sizeof(msg) - 1) {
-					size_t drop = elen + n - (sizeof(msg) - 1);
-
-					drop = drop > elen ? elen : drop;
-					memmove(msg, msg + drop, elen - drop);
-					elen -= drop;
-				}
-				if ((size_t)n > sizeof(msg) - 1)
-					n = sizeof(msg) - 1;
-				memcpy(msg + elen, chunk, n);
-				elen += n;
-			}
-		}
-	}
-	out[olen] = 0;
-	msg[elen] = 0;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	if (strchr(out, '\n'))
-		*strchr(out, '\n') = 0;
-	while (elen && msg[elen - 1] == '\n')
-		msg[--elen] = 0;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) || !*out)
-		return err_make(err, EIO, "%s",
-				*msg ? (strrchr(msg, '\n') ? strrchr(msg, '\n') + 1 : msg) :
-				       "failed");
-	*line = strdup(out);
-	return *line ? 0 : err_make(err, ENOMEM, "`%s`", argv[0]);
+	*line = r.out;
+	free(r.err);
+	return 0;
 }
 
 static int write_json(const char *path, json_t *j, struct err **err)
@@ -317,7 +259,7 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 	if (stat(disk, &st) < 0)
 		return err_make(err, errno, "stat `%s`", disk);
 	if ((uint64_t)st.st_size < v->disk && !strcmp(v->boot, "linux") &&
-	    ct_disk_grow(disk, NULL, v->disk, err) < 0)
+	    sys_disk_grow(disk, NULL, v->disk, err) < 0)
 		return err_wrap(err, "grow the disk");
 	if ((uint64_t)st.st_size < v->disk && strcmp(v->boot, "linux") &&
 	    truncate(disk, (off_t)v->disk) < 0)
@@ -343,7 +285,8 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 	if (stat(swap, &st) == 0 && (uint64_t)st.st_size == v->swap)
 		return 0;
 	unlink(swap);
-	return vmdisk_swap(swap, v->swap, err);
+	/* the label the template's vps-swap.service looks for */
+	return sys_image_swap(swap, v->swap, "vps-swap", err);
 }
 
 /* --- validate, create, destroy ------------------------------------------ */
@@ -357,7 +300,7 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 		return err_make(err, EINVAL, "`ram`: whole pages (4 KiB) for a VM");
 	if (v->cpus <= 0 || vm_cpus(v) > VM_MAX_CPUS)
 		return err_make(err, EINVAL, "`cpus`: 1 to %d for a VM", VM_MAX_CPUS);
-	if (v->disk % CT_DISK_ALIGN)
+	if (v->disk % SYS_DISK_ALIGN)
 		return err_make(err, EINVAL, "`disk`: whole MiB for a VM");
 	if (!strcmp(v->boot, "firmware")) {
 		struct stat st;
@@ -450,7 +393,7 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			r = err_make(err, ENOMEM, "create");
 			goto fail;
 		}
-		r = vmdisk_copy(src, dst, err);
+		r = sys_image_copy(src, dst, err);
 		if (r < 0)
 			goto fail;
 	}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Networks (net.h, docs/networks.md). The kernel side is made with the
- * tools made for it: bridges through rtnetlink (src/ct/net.c), nftables
- * rules through `nft -f -` (one atomic batch each), qdiscs through `tc`.
+ * tools made for it: bridges through rtnetlink (src/sys/net.c), nftables
+ * rules through `nft -f -` (one atomic batch each), qdiscs through `tc`
+ * (both src/sys/netcmd.c).
  * The rules live in two shared tables whose per-network and per-VPS parts
  * are set elements and chains of their own, so adding or removing one
  * never rewrites another's (two vpsds on one host, as the tests run, do
@@ -18,144 +19,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/net.h"
+#include "sys/net.h"
+#include "sys/netcmd.h"
 #include "host/net.h"
 
-/* --- running nft, tc, ip ------------------------------------------------------- */
-
-/* The path of an administration tool; valid until the next call in this thread. */
-static const char *tool(const char *name)
-{
-	static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
-	static __thread char path[64];
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
-		if (access(path, X_OK) == 0)
-			return path;
-	}
-	return name;
-}
-
-/*
- * Run argv with `input` on stdin; stdout and stderr together in *out (may
- * be NULL). Exit status, or -errno.
- */
-static int run(char *const argv[], const char *input, char **out)
-{
-	int in[2], o[2], st;
-	char *buf = NULL;
-	size_t len = 0;
-	pid_t pid;
-
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(o, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return -errno;
-	}
-	pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(in[0], 0);
-		dup2(o[1], 1);
-		dup2(o[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(o[1]);
-	if (pid > 0 && input)
-		(void)!write_all(in[1], input, strlen(input));
-	close(in[1]);
-	for (;;) {
-		char chunk[4096], *nb;
-		ssize_t n = read(o[0], chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (len < (1 << 20) && (nb = realloc(buf, len + n + 1))) {
-			buf = nb;
-			memcpy(buf + len, chunk, n);
-			len += n;
-			buf[len] = 0;
-		}
-	}
-	close(o[0]);
-	if (pid < 0) {
-		free(buf);
-		return -EAGAIN;
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (out)
-		*out = buf ? buf : strdup("");
-	else
-		free(buf);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* `nft -f -` with a batch: all of it or nothing. */
-static int nft(const char *batch, struct err **err)
-{
-	char *argv[] = { (char *)tool("nft"), "-f", "-", NULL };
-	_cleanup_free_ char *out = NULL;
-	int r = run(argv, batch, &out);
-
-	if (r == 0)
-		return 0;
-	if (r == 127)
-		return err_make(err, ENOENT, "cannot run `nft` (Debian package nftables)");
-	if (out && strchr(out, '\n'))
-		*strchr(out, '\n') = 0;
-	return err_make(err, EIO, "nft: %s", out && *out ? out : "failed");
-}
-
-static int cmd(struct err **err, const char *prog, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* One `tc` or `ip` command line (words split on blanks). */
-static int cmd(struct err **err, const char *prog, const char *fmt, ...)
-{
-	char line[512], *argv[40], *save = NULL;
-	_cleanup_free_ char *out = NULL;
-	va_list ap;
-	int n = 0, r;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	argv[n++] = (char *)tool(prog);
-	for (char *w = strtok_r(line, " ", &save); w && n < 39; w = strtok_r(NULL, " ", &save))
-		argv[n++] = w;
-	argv[n] = NULL;
-	r = run(argv, NULL, &out);
-	if (r == 0)
-		return 0;
-	if (out && strchr(out, '\n'))
-		*strchr(out, '\n') = 0;
-	return err_make(err, r == 127 ? ENOENT : EIO, "%s: %s", prog,
-			r == 127 ? "not found (Debian package iproute2)" : out);
-}
-
-#define tc(err, ...) cmd(err, "tc", __VA_ARGS__)
-#define ip(err, ...) cmd(err, "ip", __VA_ARGS__)
+#define tc(err, ...) sys_netcmd(err, "tc", __VA_ARGS__)
+#define ip(err, ...) sys_netcmd(err, "ip", __VA_ARGS__)
 
 static int write_sysctl(const char *path, const char *val, struct err **err)
 {
@@ -183,7 +61,7 @@ static int prefix_parse(const char *cidr, int want, const char *key, struct pref
 	memset(p, 0, sizeof(*p));
 	if (!cidr)
 		return 0;
-	if (ct_net_parse_addr(cidr, &p->family, p->gw, &p->len, err) < 0)
+	if (sys_net_parse_addr(cidr, &p->family, p->gw, &p->len, err) < 0)
 		return err_wrap(err, "`%s`", key);
 	bytes = p->family == AF_INET ? 4 : 16;
 	if (p->family != want)
@@ -294,23 +172,19 @@ static const char skeleton[] =
 /* The tables, sets and base chains, and each base chain's one rule, once. */
 static int skeleton_ensure(struct err **err)
 {
-	char *list_nat[] = { (char *)tool("nft"), "list", "chain", "inet", "vps",
-			     "postrouting",	  NULL };
-	char *list_br[] = { (char *)tool("nft"), "list",       "chain", "bridge",
-			    "vps_filter",	 "prerouting", NULL };
 	_cleanup_free_ char *o1 = NULL, *o2 = NULL;
 	int r;
 
-	if ((r = nft(skeleton, err)) < 0)
+	if ((r = sys_nft(skeleton, err)) < 0)
 		return err_wrap(err, "make the nftables tables");
-	if (run(list_nat, NULL, &o1) == 0 && !strstr(o1, "masquerade") &&
-	    (r = nft("add rule inet vps postrouting ip saddr @nat4 ip daddr != @nets4 masquerade\n"
+	if (sys_netcmd_output(&o1, "nft", "list chain inet vps postrouting") == 0 && !strstr(o1, "masquerade") &&
+	    (r = sys_nft("add rule inet vps postrouting ip saddr @nat4 ip daddr != @nets4 masquerade\n"
 		     "add rule inet vps postrouting ip6 saddr @nat6 ip6 daddr != @nets6 "
 		     "masquerade\n",
 		     err)) < 0)
 		return r;
-	if (run(list_br, NULL, &o2) == 0 && !strstr(o2, "vmap") &&
-	    (r = nft("add rule bridge vps_filter prerouting iifname vmap @ports\n", err)) < 0)
+	if (sys_netcmd_output(&o2, "nft", "list chain bridge vps_filter prerouting") == 0 && !strstr(o2, "vmap") &&
+	    (r = sys_nft("add rule bridge vps_filter prerouting iifname vmap @ports\n", err)) < 0)
 		return r;
 	return 0;
 }
@@ -364,13 +238,13 @@ static int net_up(json_t *n, struct err **err)
 
 	if ((r = net_parse(n, &p4, &p6, err)) < 0)
 		return r;
-	if ((r = ct_net_bridge_ensure(bridge, v4, v6, err)) < 0 || (r = skeleton_ensure(err)) < 0)
+	if ((r = sys_net_bridge_ensure(bridge, v4, v6, err)) < 0 || (r = skeleton_ensure(err)) < 0)
 		return r;
 	/* delete-then-add: an element left by a crash, or present, is no error */
 	nat_elements(batch, sizeof(batch), &p4, &p6, nat, true);
 	elems = batch + strlen(batch);
 	nat_elements(elems, sizeof(batch) - strlen(batch), &p4, &p6, nat, false);
-	if ((r = nft(batch, err)) < 0)
+	if ((r = sys_nft(batch, err)) < 0)
 		return err_wrap(err, "masquerade the network's prefixes");
 	if (v4 && (r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", err)) < 0)
 		return r;
@@ -388,7 +262,7 @@ static void net_down(json_t *n)
 	if (net_parse(n, &p4, &p6, NULL) == 0) {
 		nat_elements(batch, sizeof(batch), &p4, &p6,
 			     json_is_true(json_object_get(n, "nat")), true);
-		nft(batch, NULL);
+		sys_nft(batch, NULL);
 	}
 	ip(NULL, "link del dev %s type bridge", bridge);
 }
@@ -438,7 +312,7 @@ int net_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	if (!bridge) {
 		snprintf(defbridge, sizeof(defbridge), "vbr-%s", name);
 		bridge = defbridge;
-	} else if (ct_net_check_ifname(bridge, err) < 0) {
+	} else if (sys_net_check_ifname(bridge, err) < 0) {
 		return err_wrap(err, "`bridge`");
 	}
 	if ((r = net_parse(body, &p4, &p6, err)) < 0)
@@ -714,7 +588,7 @@ int net_vps_tap(struct host *h, const struct vps *v, struct err **err)
 		return err_make(err, ENOENT, "`%s`: no network `%s`", v->name, v->network);
 	}
 	net_ifname(v, ifname);
-	r = ct_net_tap_attach(json_string_value(json_object_get(row, "bridge")), ifname, err);
+	r = sys_net_tap_attach(json_string_value(json_object_get(row, "bridge")), ifname, err);
 	json_decref(n);
 	return r;
 }
@@ -795,7 +669,7 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 #undef ADD
 	if (n >= sizeof(batch))
 		return err_make(err, E2BIG, "anti-spoofing rules for `%s`: too long", v->name);
-	if ((r = nft(batch, err)) < 0)
+	if ((r = sys_nft(batch, err)) < 0)
 		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
 	return 0;
 }
@@ -859,7 +733,7 @@ void net_vps_down(struct host *h, const struct vps *v)
 		 "delete chain bridge vps_filter port_%s\n",
 		 ifname, ifname, ifname, ifname, ifname, ifname);
 	if (skeleton_ensure(NULL) == 0)
-		nft(batch, NULL);
+		sys_nft(batch, NULL);
 	if (if_nametoindex(ifname)) {
 		tc(NULL, "qdisc del dev %s root", ifname);
 		tc(NULL, "qdisc del dev %s ingress", ifname);
@@ -869,5 +743,5 @@ void net_vps_down(struct host *h, const struct vps *v)
 		ip(NULL, "link del dev %s type ifb", ifb);
 	/* a VM's tap outlives its monitor (persistent); a veth is refused here */
 	if (if_nametoindex(ifname))
-		ct_net_tap_detach(ifname, NULL);
+		sys_net_tap_detach(ifname, NULL);
 }

@@ -1,23 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * A VM's disk images, for the `vm` kind (kind_vm.c): the sparse copy of a
- * template's rootfs.img, the swap disk, and the cloud-init NoCloud seed
- * that carries the VPS's identity (hostname, root password hash, SSH keys,
- * nameservers) to the guest: an ISO 9660 image labelled cidata, built here
+ * A VM's cloud-init NoCloud seed, for the `vm` kind (kind_vm.c; its disk
+ * copies and swap disk are src/sys/image.c). It carries the VPS's identity
+ * (hostname, root password hash, SSH keys, nameservers) to the guest: an
+ * ISO 9660 image labelled cidata, built here
  * in user space with xorriso and attached read-only. The host never mounts,
  * parses or writes the guest's own filesystem: the customer is root in it
  * (docs/security.md, "VM first-boot configuration").
  */
-#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -27,150 +23,10 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "host/vmdisk.h"
-
-/* Run argv (execvp) with stdin/stdout on /dev/null, stderr captured, umask 077. */
-static int run_quiet(const char *const *argv, struct err **err)
-{
-	int p[2], st;
-	char buf[512];
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_make(err, errno, "pipe");
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return err_make(err, errno, "fork");
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-
-		dup2(nul, 0);
-		dup2(nul, 1);
-		dup2(p[1], 2);
-		umask(077);
-		execvp(argv[0], (char *const *)argv);
-		dprintf(2, "exec: %s", strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0 && len < sizeof(buf) - 1)
-		len += n;
-	close(p[0]);
-	buf[len] = 0;
-	if (strchr(buf, '\n'))
-		*strchr(buf, '\n') = 0;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
-		return err_make(err, EIO, "`%s` failed (status %d)%s%s", argv[0],
-				WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
-				*buf ? ": " : "", buf);
-	return 0;
-}
-
-/* Up to `len` bytes at `off` from in to out with read and write; zero blocks stay holes. */
-static ssize_t copy_chunk(int in, int out, off_t off, off_t len)
-{
-	static const char zero[4096];
-	_cleanup_free_ char *buf = malloc(1 << 20);
-	ssize_t n;
-
-	if (!buf)
-		return errno = ENOMEM, -1;
-	n = pread(in, buf, len < (1 << 20) ? (size_t)len : (1 << 20), off);
-	if (n <= 0)
-		return n;
-	for (ssize_t b = 0; b < n; b += sizeof(zero)) {
-		size_t k = (size_t)(n - b) < sizeof(zero) ? (size_t)(n - b) : sizeof(zero);
-
-		if (memcmp(buf + b, zero, k) && pwrite(out, buf + b, k, off + b) != (ssize_t)k)
-			return -1;
-	}
-	return n;
-}
-
-/*
- * Copy src to a new file dst (0600): a reflink where the filesystem shares
- * blocks, else data extents only (SEEK_DATA/SEEK_HOLE), so holes stay holes.
- */
-int vmdisk_copy(const char *src, const char *dst, struct err **err)
-{
-	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-	_cleanup_close_ int out = -1;
-	struct stat st;
-	off_t pos = 0;
-
-	if (in < 0 || fstat(in, &st) < 0)
-		return err_make(err, errno, "open `%s`", src);
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0)
-		return err_make(err, errno, "create `%s`", dst);
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
-	while (pos < st.st_size) {
-		off_t data = lseek(in, pos, SEEK_DATA), hole;
-
-		if (data < 0 && errno == ENXIO)
-			break; /* only a hole left */
-		if (data < 0)
-			goto fail;
-		hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			goto fail;
-		for (off_t o = data; o < hole;) {
-			loff_t ri = o, wo = o;
-			ssize_t n = copy_file_range(in, &ri, out, &wo, hole - o, 0);
-
-			/* across filesystems (a template on 9p under an overlay): by hand */
-			if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS ||
-				      errno == EINVAL))
-				n = copy_chunk(in, out, o, hole - o);
-			if (n <= 0) {
-				if (n == 0)
-					errno = EIO;
-				goto fail;
-			}
-			o += n;
-		}
-		pos = hole;
-	}
-	if (ftruncate(out, st.st_size) < 0)
-		goto fail;
-	return 0;
-fail:
-	err_make(err, errno, "copy `%s` to `%s`", src, dst);
-	unlink(dst);
-	return -EIO;
-}
+#include "sys/passwd.h"
+#include "sys/spawn.h"
 
 /* --- the NoCloud seed ------------------------------------------------------ */
-
-/* A SHA-512 crypt hash of password (caller frees), or NULL with *err set. */
-static char *hash_password(const char *password, struct err **err)
-{
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data *cd = calloc(1, sizeof(*cd));
-	const char *hash;
-	char *out = NULL;
-
-	if (!cd)
-		return err_make(err, ENOMEM, "hash the root password"), NULL;
-	errno = 0;
-	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
-		err_make(err, errno ? errno : EINVAL, "make a password salt");
-	else if (!(hash = crypt_r(password, salt, cd)) || hash[0] == '*')
-		err_make(err, errno ? errno : EINVAL, "hash the root password");
-	else if (!(out = strdup(hash)))
-		err_make(err, ENOMEM, "hash the root password");
-	explicit_bzero(cd, sizeof(*cd));
-	free(cd);
-	return out;
-}
 
 /*
  * The seed's user-data: #cloud-config, then one JSON document (YAML 1.1
@@ -256,8 +112,8 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 	_cleanup_close_ int sfd = -1, ifd = -1;
 	int r;
 
-	if (password && !(hash = hash_password(password, err)))
-		return -EINVAL;
+	if (password && (r = sys_hash_password(password, &hash, err)) < 0)
+		return r;
 	if (!(ud = user_data(v, hash, resolv)) || !(md = meta_data(v, ud)) ||
 	    asprintf(&stage, "%s/.seed", dir) < 0 || asprintf(&tmp, "%s/seed.iso.tmp", dir) < 0 ||
 	    asprintf(&iso, "%s/seed.iso", dir) < 0)
@@ -276,8 +132,13 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 		/* ISO 9660 + Joliet + Rock Ridge, volume id cidata: what NoCloud looks for */
 		const char *argv[] = { "xorriso", "-as", "mkisofs", "-quiet", "-V",  "cidata",
 				       "-J",	  "-r",	 "-o",	    tmp,      stage, NULL };
+		const struct sys_spawn s = { .argv = (char *const *)argv,
+					     .in = SYS_SPAWN_NULL,
+					     .out = SYS_SPAWN_NULL,
+					     .err = SYS_SPAWN_CAPTURE,
+					     .flags = SYS_SPAWN_PATH | SYS_SPAWN_UMASK_077 };
 
-		r = run_quiet(argv, err);
+		r = sys_run(&s, NULL, err);
 		if (r < 0)
 			err_wrap(err, "seed `%s`", iso);
 	}
@@ -302,17 +163,4 @@ void vmdisk_seed_remove(const char *dir)
 		if (asprintf(&p, "%s/%s", dir, leaves[i]) >= 0)
 			unlink(p);
 	}
-}
-
-/* A sparse swap disk of `size` bytes, labelled for vps-swap.service. */
-int vmdisk_swap(const char *path, uint64_t size, struct err **err)
-{
-	const char *argv[] = { "mkswap", "-q", "-L", "vps-swap", path, NULL };
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		return err_make(err, errno, "create `%s`", path);
-	if (run_quiet(argv, err) < 0)
-		return err_wrap(err, "swap disk");
-	return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A VM's disk images and its NoCloud seed (vmdisk.c), for the `vm` kind. */
+/* A VM's NoCloud seed (vmdisk.c), for the `vm` kind. */
 #ifndef VPS_HOST_VMDISK_H
 #define VPS_HOST_VMDISK_H
 
@@ -8,8 +8,6 @@
 #include "common/err.h"
 #include "host/vps.h"
 
-/* Copy src to a new file dst (0600), holes kept (a reflink where it can). */
-int vmdisk_copy(const char *src, const char *dst, struct err **err);
 /*
  * Write DIR/seed.iso (0600), the VPS's cloud-init NoCloud seed: user-data
  * (#cloud-config: hostname, root's password as a SHA-512 crypt hash, SSH
@@ -21,7 +19,5 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 		struct err **err);
 /* Remove DIR's seed.iso and whatever a build of it left. */
 void vmdisk_seed_remove(const char *dir);
-/* A sparse swap disk of `size` bytes, labelled vps-swap for the template's vps-swap.service. */
-int vmdisk_swap(const char *path, uint64_t size, struct err **err);
 
 #endif

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * disktool: a thin command-line driver over src/ct/disk.h for the
+ * disktool: a thin command-line driver over src/sys/disk.h for the
  * integration tests (tests/integration/test_ct_disk.py). One subcommand per
  * call of the interface:
  *
@@ -22,7 +22,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
 
 static int size_arg(const char *s, uint64_t *out, struct err **err)
 {
@@ -40,43 +40,43 @@ static int run(int argc, char **argv, struct err **err)
 	int ret;
 
 	if (!strcmp(cmd, "create") && argc == 5) {
-		enum ct_disk_alloc alloc;
+		enum sys_disk_alloc alloc;
 
 		if (!strcmp(argv[4], "thin"))
-			alloc = CT_DISK_THIN;
+			alloc = SYS_DISK_THIN;
 		else if (!strcmp(argv[4], "reserve"))
-			alloc = CT_DISK_RESERVE;
+			alloc = SYS_DISK_RESERVE;
 		else
 			return err_make(err, EINVAL, "bad allocation `%s`", argv[4]);
 		ret = size_arg(argv[3], &a, err);
-		return ret < 0 ? ret : ct_disk_create(argv[2], a, alloc, err);
+		return ret < 0 ? ret : sys_disk_create(argv[2], a, alloc, err);
 	}
 	if (!strcmp(cmd, "attach") && (argc == 3 || (argc == 4 && ro))) {
-		ret = ct_disk_attach(argv[2], ro, &dev, err);
+		ret = sys_disk_attach(argv[2], ro, &dev, err);
 		if (ret == 0)
 			printf("%s\n", dev);
 		return ret;
 	}
 	if (!strcmp(cmd, "find") && argc == 3) {
-		ret = ct_disk_find_loop(argv[2], &dev, err);
+		ret = sys_disk_find_loop(argv[2], &dev, err);
 		if (ret == 0 && dev)
 			printf("%s\n", dev);
 		return ret;
 	}
 	if (!strcmp(cmd, "mount") && (argc == 4 || (argc == 5 && ro)))
-		return ct_disk_mount(argv[2], argv[3], ro, err);
+		return sys_disk_mount(argv[2], argv[3], ro, err);
 	if (!strcmp(cmd, "umount") && argc == 3)
-		return ct_disk_umount(argv[2], err);
+		return sys_disk_umount(argv[2], err);
 	if (!strcmp(cmd, "detach") && argc == 3)
-		return ct_disk_detach(argv[2], err);
+		return sys_disk_detach(argv[2], err);
 	if (!strcmp(cmd, "grow") && argc == 5) {
 		ret = size_arg(argv[4], &a, err);
 		if (ret < 0)
 			return ret;
-		return ct_disk_grow(argv[2], strcmp(argv[3], "-") ? argv[3] : NULL, a, err);
+		return sys_disk_grow(argv[2], strcmp(argv[3], "-") ? argv[3] : NULL, a, err);
 	}
 	if (!strcmp(cmd, "usage") && argc == 3) {
-		ret = ct_disk_usage(argv[2], &a, &b, err);
+		ret = sys_disk_usage(argv[2], &a, &b, err);
 		if (ret == 0)
 			printf("%" PRIu64 " %" PRIu64 "\n", a, b);
 		return ret;

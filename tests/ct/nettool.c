@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * nettool: a thin command-line driver over src/ct/net.h for the integration
+ * nettool: a thin command-line driver over src/sys/net.h for the integration
  * tests (tests/integration/test_ct_net.py). One subcommand per call of the
  * interface; `-` stands for "none" (NULL):
  *
@@ -22,7 +22,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "ct/net.h"
+#include "sys/net.h"
 
 static const char *opt(const char *s)
 {
@@ -74,7 +74,7 @@ static int run(int argc, char **argv, struct err **err)
 	int ret;
 
 	if (!strcmp(cmd, "bridge") && argc == 5)
-		return ct_net_bridge_ensure(argv[2], opt(argv[3]), opt(argv[4]), err);
+		return sys_net_bridge_ensure(argv[2], opt(argv[3]), opt(argv[4]), err);
 	if (!strcmp(cmd, "veth") && argc >= 6 && argc <= 8) {
 		bool has_mac = argc >= 7 && opt(argv[6]);
 
@@ -84,25 +84,25 @@ static int run(int argc, char **argv, struct err **err)
 			return ret;
 		if (argc == 8 && (ret = parse_uint(argv[7], 65535, &mtu, err)) < 0)
 			return ret;
-		return ct_net_veth_attach(pid, argv[3], argv[4], argv[5], has_mac ? mac : NULL, mtu,
-					  err);
+		return sys_net_veth_attach(pid, argv[3], argv[4], argv[5], has_mac ? mac : NULL,
+					   mtu, err);
 	}
 	if (!strcmp(cmd, "inside") && argc == 8) {
 		if ((ret = parse_uint(argv[2], 1L << 22, &pid, err)) < 0)
 			return ret;
-		return ct_net_configure_inside(pid, argv[3], opt(argv[4]), opt(argv[5]),
-					       opt(argv[6]), opt(argv[7]), err);
+		return sys_net_configure_inside(pid, argv[3], opt(argv[4]), opt(argv[5]),
+						opt(argv[6]), opt(argv[7]), err);
 	}
 	if (!strcmp(cmd, "detach") && argc == 3)
-		return ct_net_detach(argv[2], err);
+		return sys_net_detach(argv[2], err);
 	if (argc >= 3 && (root = open_root(argv[2], err)) < 0)
 		return root;
 	if (!strcmp(cmd, "resolv") && argc >= 3)
-		return ct_net_write_resolv(root, (const char *const *)argv + 3, argc - 3, err);
+		return sys_net_write_resolv(root, (const char *const *)argv + 3, argc - 3, err);
 	if (!strcmp(cmd, "hostname") && argc == 4)
-		return ct_net_write_hostname(root, argv[3], err);
+		return sys_net_write_hostname(root, argv[3], err);
 	if (!strcmp(cmd, "hosts") && argc == 6)
-		return ct_net_write_hosts(root, argv[3], opt(argv[4]), opt(argv[5]), err);
+		return sys_net_write_hosts(root, argv[3], opt(argv[4]), opt(argv[5]), err);
 	return err_make(err, EINVAL, "bad command line for `%s`", cmd);
 }
 

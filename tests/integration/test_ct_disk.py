@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""A system container's own disk (src/ct/disk.c) through the disktool driver
+"""A system container's own disk (src/sys/disk.c) through the disktool driver
 (tests/ct/disktool.c), on this host's real loop devices: thin images stay
 thin through mkfs and are charged by what is written, reserved ones are
 allocated up front, a full disk inside fails with ENOSPC there while the

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Container network plumbing (src/ct/net.c) through the nettool driver
+"""Container network plumbing (src/sys/net.c) through the nettool driver
 (tests/ct/nettool.c), on this host as root. A "container" is a process in
 a network namespace of its own (`unshare --net`); the bridge lives in
 another such namespace that plays the host, so no test touches this host's

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for the container disk's checks (src/ct/disk.c): the size
+ * Unit tests for the container disk's checks (src/sys/disk.c): the size
  * rules, refusing to shrink, refusing to clobber, and the usage figures of
  * a sparse file. Nothing here needs root or a loop device; attach, mount
  * and grow are covered by tests/integration/test_ct_disk.py.
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "ct/disk.h"
+#include "sys/disk.h"
 
 #define MiB (1ULL << 20)
 
@@ -34,19 +34,19 @@ static void test_sizes(void **state)
 	struct err *err = NULL;
 
 	(void)state;
-	assert_int_equal(ct_disk_check_size(16 * MiB, &err), 0);
-	assert_int_equal(ct_disk_check_size(10ULL << 40, &err), 0);
+	assert_int_equal(sys_disk_check_size(16 * MiB, &err), 0);
+	assert_int_equal(sys_disk_check_size(10ULL << 40, &err), 0);
 	assert_null(err);
 
-	assert_int_equal(ct_disk_check_size(15 * MiB, &err), -EINVAL);
+	assert_int_equal(sys_disk_check_size(15 * MiB, &err), -EINVAL);
 	expect_msg(err, "below the minimum of 16 MiB");
 	err_free(&err);
-	assert_int_equal(ct_disk_check_size(0, &err), -EINVAL);
+	assert_int_equal(sys_disk_check_size(0, &err), -EINVAL);
 	err_free(&err);
-	assert_int_equal(ct_disk_check_size(64 * MiB + 4096, &err), -EINVAL);
+	assert_int_equal(sys_disk_check_size(64 * MiB + 4096, &err), -EINVAL);
 	expect_msg(err, "not a whole number of MiB");
 	err_free(&err);
-	assert_int_equal(ct_disk_check_size(UINT64_MAX - MiB + 1, &err), -EINVAL);
+	assert_int_equal(sys_disk_check_size(UINT64_MAX - MiB + 1, &err), -EINVAL);
 	expect_msg(err, "too large");
 	err_free(&err);
 }
@@ -56,14 +56,14 @@ static void test_grow_rules(void **state)
 	struct err *err = NULL;
 
 	(void)state;
-	assert_int_equal(ct_disk_check_grow(64 * MiB, 128 * MiB, &err), 0);
+	assert_int_equal(sys_disk_check_grow(64 * MiB, 128 * MiB, &err), 0);
 	/* Equal is allowed: it finishes a grow whose resize failed. */
-	assert_int_equal(ct_disk_check_grow(64 * MiB, 64 * MiB, &err), 0);
+	assert_int_equal(sys_disk_check_grow(64 * MiB, 64 * MiB, &err), 0);
 	assert_null(err);
-	assert_int_equal(ct_disk_check_grow(128 * MiB, 64 * MiB, &err), -EINVAL);
+	assert_int_equal(sys_disk_check_grow(128 * MiB, 64 * MiB, &err), -EINVAL);
 	expect_msg(err, "cannot shrink a disk from 128 MiB to 64 MiB");
 	err_free(&err);
-	assert_int_equal(ct_disk_check_grow(64 * MiB, 65 * MiB + 1, &err), -EINVAL);
+	assert_int_equal(sys_disk_check_grow(64 * MiB, 65 * MiB + 1, &err), -EINVAL);
 	err_free(&err);
 }
 
@@ -79,7 +79,7 @@ static void test_create_refusals(void **state)
 	snprintf(path, sizeof(path), "%s/img", dir);
 
 	/* A bad size fails before anything is created. */
-	assert_int_equal(ct_disk_create(path, 20 * MiB + 512, CT_DISK_THIN, &err), -EINVAL);
+	assert_int_equal(sys_disk_create(path, 20 * MiB + 512, SYS_DISK_THIN, &err), -EINVAL);
 	expect_msg(err, path);
 	err_free(&err);
 	assert_int_equal(stat(path, &st), -1);
@@ -89,7 +89,7 @@ static void test_create_refusals(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "data", 4), 4);
 	close(fd);
-	assert_int_equal(ct_disk_create(path, 32 * MiB, CT_DISK_RESERVE, &err), -EEXIST);
+	assert_int_equal(sys_disk_create(path, 32 * MiB, SYS_DISK_RESERVE, &err), -EEXIST);
 	expect_msg(err, "create disk `");
 	err_free(&err);
 	assert_int_equal(stat(path, &st), 0);
@@ -112,12 +112,12 @@ static void test_usage_sparse(void **state)
 	assert_int_equal(ftruncate(fd, 64 * MiB), 0);
 	assert_int_equal(pwrite(fd, "x", 1, 0), 1);
 	close(fd);
-	assert_int_equal(ct_disk_usage(path, &apparent, &allocated, &err), 0);
+	assert_int_equal(sys_disk_usage(path, &apparent, &allocated, &err), 0);
 	assert_int_equal(apparent, 64 * MiB);
 	assert_true(allocated > 0 && allocated < MiB);
 	unlink(path);
 
-	assert_int_equal(ct_disk_usage(path, &apparent, &allocated, &err), -ENOENT);
+	assert_int_equal(sys_disk_usage(path, &apparent, &allocated, &err), -ENOENT);
 	expect_msg(err, path);
 	err_free(&err);
 }

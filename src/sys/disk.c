@@ -2,7 +2,7 @@
 /*
  * Container disk images (disk.h): ext4 in a thin or reserved file on a loop
  * device, OpenVZ ploop-style. The filesystem work is left to e2fsprogs
- * (mkfs.ext4, e2fsck, resize2fs), run with fork/execvp and no shell; the
+ * (mkfs.ext4, e2fsck, resize2fs), run by sys_spawn() with no shell; the
  * loop device is driven by ioctl, as util-linux's losetup does, so the
  * daemon needs no losetup binary and gets errno-precise errors.
  */
@@ -10,24 +10,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ct/disk.h"
+#include "sys/disk.h"
+#include "sys/spawn.h"
 
 /*
  * Another process may take the device LOOP_CTL_GET_FREE handed us before we
@@ -40,12 +41,12 @@
 
 #define MiB ((uint64_t)1 << 20)
 
-int ct_disk_check_size(uint64_t size, struct err **err)
+int sys_disk_check_size(uint64_t size, struct err **err)
 {
-	if (size < CT_DISK_MIN_SIZE)
+	if (size < SYS_DISK_MIN_SIZE)
 		return err_make(err, 0, "disk size %" PRIu64 " is below the minimum of %llu MiB",
-				size, CT_DISK_MIN_SIZE / MiB);
-	if (size % CT_DISK_ALIGN)
+				size, SYS_DISK_MIN_SIZE / MiB);
+	if (size % SYS_DISK_ALIGN)
 		return err_make(err, 0, "disk size %" PRIu64 " is not a whole number of MiB", size);
 	/* off_t is signed: ftruncate and fallocate take no more than this. */
 	if (size > (uint64_t)INT64_MAX)
@@ -53,9 +54,9 @@ int ct_disk_check_size(uint64_t size, struct err **err)
 	return 0;
 }
 
-int ct_disk_check_grow(uint64_t old_size, uint64_t new_size, struct err **err)
+int sys_disk_check_grow(uint64_t old_size, uint64_t new_size, struct err **err)
 {
-	int ret = ct_disk_check_size(new_size, err);
+	int ret = sys_disk_check_size(new_size, err);
 
 	if (ret < 0)
 		return ret;
@@ -75,68 +76,29 @@ int ct_disk_check_grow(uint64_t old_size, uint64_t new_size, struct err **err)
  */
 static int run_tool(char *const argv[], char *out, size_t outlen, struct err **err)
 {
-	int pipefd[2], status;
-	size_t used = 0;
-	pid_t pid;
+	/* A daemon's PATH may lack the sbin directories e2fsprogs lives in. */
+	const struct sys_spawn s = { .argv = argv,
+				     .in = SYS_SPAWN_NULL,
+				     .out = SYS_SPAWN_CAPTURE,
+				     .err = SYS_SPAWN_TO_OUT,
+				     .out_max = outlen - 1,
+				     .flags = SYS_SPAWN_PATH | SYS_SPAWN_SBIN };
+	struct sys_spawn_result r;
+	int ret = sys_spawn(&s, &r, err);
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return err_make(err, errno, "pipe for `%s`", argv[0]);
-	pid = fork();
-	if (pid < 0) {
-		int e = errno;
-
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err_make(err, e, "fork for `%s`", argv[0]);
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		char path[64];
-
-		if (nul >= 0)
-			dup2(nul, STDIN_FILENO);
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
-		execvp(argv[0], argv);
-		/* A daemon's PATH may lack the sbin directories e2fsprogs lives in. */
-		snprintf(path, sizeof(path), "/usr/sbin/%s", argv[0]);
-		execv(path, argv);
-		snprintf(path, sizeof(path), "/sbin/%s", argv[0]);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		char sink[256];
-		ssize_t n;
-
-		if (used + 1 < outlen)
-			n = read(pipefd[0], out + used, outlen - used - 1);
-		else
-			n = read(pipefd[0], sink, sizeof(sink));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (used + 1 < outlen)
-			used += (size_t)n;
-	}
-	close(pipefd[0]);
-	if (outlen)
-		out[used] = '\0';
+	if (ret < 0)
+		return ret;
+	snprintf(out, outlen, "%s", r.out);
+	sys_spawn_result_free(&r);
 	/* One line reads better inside an error chain. */
-	for (size_t i = 0; i < used; i++)
+	for (size_t i = 0, used = strlen(out); i < used; i++)
 		if (out[i] == '\n')
 			out[i] = (i + 1 == used) ? '\0' : ' ';
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return err_make(err, errno, "wait for `%s`", argv[0]);
-	}
-	if (WIFSIGNALED(status))
-		return err_make(err, EIO, "`%s` killed by signal %d", argv[0], WTERMSIG(status));
-	if (WEXITSTATUS(status) == 127)
+	if (r.signal)
+		return err_make(err, EIO, "`%s` killed by signal %d", argv[0], r.signal);
+	if (ret == 127)
 		return err_make(err, ENOENT, "run `%s` (is e2fsprogs installed?)", argv[0]);
-	return WEXITSTATUS(status);
+	return ret;
 }
 
 /* Run a tool that must exit 0. */
@@ -169,20 +131,20 @@ static int make_fs(const char *path, struct err **err)
 	return run_ok(argv, "make ext4", err);
 }
 
-int ct_disk_create(const char *path, uint64_t size, enum ct_disk_alloc alloc, struct err **err)
+int sys_disk_create(const char *path, uint64_t size, enum sys_disk_alloc alloc, struct err **err)
 {
-	const char *mode = alloc == CT_DISK_RESERVE ? "reserve" : "thin";
+	const char *mode = alloc == SYS_DISK_RESERVE ? "reserve" : "thin";
 	_cleanup_close_ int fd = -1;
 	int ret;
 
-	ret = ct_disk_check_size(size, err);
+	ret = sys_disk_check_size(size, err);
 	if (ret < 0)
 		return err_wrap(err, "create disk `%s`", path);
 	/* O_EXCL: an existing image is a container's data, never clobbered. */
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_make(err, errno, "create disk `%s`", path);
-	if (alloc == CT_DISK_RESERVE) {
+	if (alloc == SYS_DISK_RESERVE) {
 		if (fallocate(fd, 0, 0, (off_t)size) < 0) {
 			int e = errno;
 
@@ -281,7 +243,7 @@ static int configure_loop(int loopfd, int filefd, const char *path, const char *
 	return 0;
 }
 
-int ct_disk_attach(const char *path, bool readonly, char **loopdev, struct err **err)
+int sys_disk_attach(const char *path, bool readonly, char **loopdev, struct err **err)
 {
 	_cleanup_close_ int ctl = -1, filefd = -1;
 	char dev[32];
@@ -338,7 +300,7 @@ int ct_disk_attach(const char *path, bool readonly, char **loopdev, struct err *
 			ATTACH_TRIES);
 }
 
-int ct_disk_detach(const char *loopdev, struct err **err)
+int sys_disk_detach(const char *loopdev, struct err **err)
 {
 	_cleanup_close_ int fd = open(loopdev, O_RDONLY | O_CLOEXEC);
 
@@ -363,7 +325,7 @@ static bool loop_backs(int fd, const struct stat *st)
 	return info.lo_inode == st->st_ino && info.lo_device == st->st_dev;
 }
 
-int ct_disk_find_loop(const char *path, char **loopdev, struct err **err)
+int sys_disk_find_loop(const char *path, char **loopdev, struct err **err)
 {
 	struct dirent *de;
 	struct stat st;
@@ -395,7 +357,7 @@ int ct_disk_find_loop(const char *path, char **loopdev, struct err **err)
 	return 0;
 }
 
-int ct_disk_mount(const char *loopdev, const char *target, bool readonly, struct err **err)
+int sys_disk_mount(const char *loopdev, const char *target, bool readonly, struct err **err)
 {
 	unsigned long flags = MS_NOATIME | (readonly ? MS_RDONLY : 0);
 	_cleanup_close_ int fd = -1;
@@ -422,7 +384,7 @@ fail:
 	return err_make(err, e, "mount `%s` on `%s`: set autoclear", loopdev, target);
 }
 
-int ct_disk_umount(const char *target, struct err **err)
+int sys_disk_umount(const char *target, struct err **err)
 {
 	/*
 	 * Busy for a moment after a crash (a killed writer's files are still
@@ -508,17 +470,18 @@ static int loop_set_capacity(const char *loopdev, struct err **err)
 	return 0;
 }
 
-/* ext4's online resize (EXT4_IOC_RESIZE_FS) is refused without it. */
+/*
+ * ext4's online resize (EXT4_IOC_RESIZE_FS) is refused without it. Asked
+ * of the kernel directly: one bit is not worth libcap in every program.
+ */
 static bool can_resize_online(void)
 {
-	cap_flag_value_t v = CAP_CLEAR;
-	cap_t caps = cap_get_proc();
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
 
-	if (!caps)
+	if (syscall(SYS_capget, &hdr, data) < 0)
 		return false;
-	cap_get_flag(caps, CAP_SYS_RESOURCE, CAP_EFFECTIVE, &v);
-	cap_free(caps);
-	return v == CAP_SET;
+	return data[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective & CAP_TO_MASK(CAP_SYS_RESOURCE);
 }
 
 /* Offline resize2fs insists on a freshly checked filesystem. */
@@ -536,7 +499,7 @@ static int fsck(const char *target, struct err **err)
 	return 0;
 }
 
-int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struct err **err)
+int sys_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struct err **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
 	_cleanup_free_ char *other = NULL;
@@ -549,7 +512,7 @@ int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struc
 		return err_make(err, errno, "grow `%s`: open", path);
 	if (fstat(fd, &st) < 0)
 		return err_make(err, errno, "grow `%s`: stat", path);
-	ret = ct_disk_check_grow((uint64_t)st.st_size, new_size, err);
+	ret = sys_disk_check_grow((uint64_t)st.st_size, new_size, err);
 	if (ret < 0)
 		return err_wrap(err, "grow `%s`", path);
 	/* Everything that can refuse is checked before the file changes. */
@@ -564,7 +527,7 @@ int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struc
 					path, loopdev);
 	} else {
 		/* Resizing under an attached device would corrupt its filesystem. */
-		ret = ct_disk_find_loop(path, &other, err);
+		ret = sys_disk_find_loop(path, &other, err);
 		if (ret < 0)
 			return err_wrap(err, "grow `%s`", path);
 		if (other)
@@ -598,7 +561,7 @@ int ct_disk_grow(const char *path, const char *loopdev, uint64_t new_size, struc
 	return 0;
 }
 
-int ct_disk_usage(const char *path, uint64_t *apparent, uint64_t *allocated, struct err **err)
+int sys_disk_usage(const char *path, uint64_t *apparent, uint64_t *allocated, struct err **err)
 {
 	struct stat st;
 

@@ -10,20 +10,41 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/passwd.h"
+#include "sys/passwd.h"
 
 #define SHADOW_MAX (1 << 20)
 
-int ct_set_root_password(int rootfd, const char *password, struct err **err)
+int sys_hash_password(const char *password, char **hash, struct err **err)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = calloc(1, sizeof(*cd)); /* ~32 KiB: not on a thread's stack */
+	const char *h;
+	int r = 0;
+
+	*hash = NULL;
+	if (!cd)
+		return err_make(err, ENOMEM, "hash the root password");
+	errno = 0;
+	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
+		r = err_make(err, errno ? errno : EINVAL, "make a password salt");
+	else if (!(h = crypt_r(password, salt, cd)) || h[0] == '*')
+		r = err_make(err, errno ? errno : EINVAL, "hash the root password");
+	else if (!(*hash = strdup(h)))
+		r = err_make(err, ENOMEM, "hash the root password");
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return r;
+}
+
+int sys_set_root_password(int rootfd, const char *password, struct err **err)
 {
 	/* the guest's to plant anything there: a FIFO, a link, a huge file */
 	_cleanup_close_ int fd = open_untrusted(rootfd, "/etc/shadow", O_RDWR, 0, SHADOW_MAX);
-	_cleanup_free_ char *text = NULL, *out = NULL;
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	struct crypt_data cd;
-	const char *hash, *line, *end;
+	_cleanup_free_ char *text = NULL, *out = NULL, *hash = NULL;
+	const char *line, *end;
 	size_t len = 0;
 	ssize_t n = 0;
+	int r;
 
 	if (fd < 0 && errno == EFBIG)
 		return err_make(err, EINVAL, "`/etc/shadow` in the guest is larger than %d KiB",
@@ -40,13 +61,8 @@ int ct_set_root_password(int rootfd, const char *password, struct err **err)
 	if (n < 0)
 		return err_make(err, errno, "read `/etc/shadow`");
 	text[len] = 0;
-	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof(salt)))
-		return err_make(err, errno, "make a password salt");
-	memset(&cd, 0, sizeof(cd));
-	hash = crypt_r(password, salt, &cd);
-	explicit_bzero(&cd.input, sizeof(cd.input));
-	if (!hash || hash[0] == '*')
-		return err_make(err, errno ? errno : EINVAL, "hash the root password");
+	if ((r = sys_hash_password(password, &hash, err)) < 0)
+		return r;
 	if (strncmp(text, "root:", 5) == 0)
 		line = text;
 	else if ((line = strstr(text, "\nroot:")))

@@ -32,7 +32,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "ct/net.h"
+#include "sys/net.h"
 
 #define NL_REQ_SIZE 1024 /* our largest request (a veth pair) is ~200 bytes */
 #define NL_REPLY_SIZE 32768 /* one RTM_NEWLINK with stats fits easily */
@@ -268,7 +268,7 @@ static int nl_addr_add(int fd, const char *ifname, const char *cidr, struct err 
 	struct nl_req r;
 	struct ifaddrmsg *ifa;
 
-	ret = ct_net_parse_addr(cidr, &family, addr, &len, err);
+	ret = sys_net_parse_addr(cidr, &family, addr, &len, err);
 	if (ret < 0)
 		return ret;
 	idx = ifindex_of(ifname, err);
@@ -296,7 +296,7 @@ static int nl_default_route(int fd, const char *ifname, const char *gw, int want
 	struct nl_req r;
 	struct rtmsg *rtm;
 
-	ret = ct_net_parse_addr(gw, &family, addr, NULL, err);
+	ret = sys_net_parse_addr(gw, &family, addr, NULL, err);
 	if (ret < 0)
 		return ret;
 	if (family != want_family)
@@ -319,7 +319,7 @@ static int nl_default_route(int fd, const char *ifname, const char *gw, int want
 	return 0;
 }
 
-int ct_net_check_ifname(const char *name, struct err **err)
+int sys_net_check_ifname(const char *name, struct err **err)
 {
 	size_t n = name ? strlen(name) : 0;
 
@@ -332,7 +332,7 @@ int ct_net_check_ifname(const char *name, struct err **err)
 	return 0;
 }
 
-int ct_net_check_hostname(const char *name, struct err **err)
+int sys_net_check_hostname(const char *name, struct err **err)
 {
 	size_t n = name ? strlen(name) : 0, i;
 
@@ -351,8 +351,8 @@ int ct_net_check_hostname(const char *name, struct err **err)
 	return 0;
 }
 
-int ct_net_parse_addr(const char *s, int *family, uint8_t addr[16], unsigned int *len_out,
-		      struct err **err)
+int sys_net_parse_addr(const char *s, int *family, uint8_t addr[16], unsigned int *len_out,
+		       struct err **err)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
 	unsigned long len = 0;
@@ -418,11 +418,11 @@ static int bridge_ensure(int fd, const char *name, const char *v4, const char *v
 	return nl_link_up(fd, name, 0, err);
 }
 
-int ct_net_bridge_ensure(const char *name, const char *ipv4_cidr, const char *ipv6_cidr,
-			 struct err **err)
+int sys_net_bridge_ensure(const char *name, const char *ipv4_cidr, const char *ipv6_cidr,
+			  struct err **err)
 {
 	_cleanup_close_ int fd = -1;
-	int ret = ct_net_check_ifname(name, err);
+	int ret = sys_net_check_ifname(name, err);
 
 	if (ret == 0)
 		ret = fd = nl_open(err);
@@ -473,17 +473,17 @@ static int link_delete(int fd, const char *name, struct err **err)
 	return nl_talk(fd, &r, NULL, 0, err);
 }
 
-int ct_net_veth_attach(pid_t pid, const char *bridge, const char *host_ifname,
-		       const char *guest_ifname, const uint8_t mac[6], unsigned int mtu,
-		       struct err **err)
+int sys_net_veth_attach(pid_t pid, const char *bridge, const char *host_ifname,
+			const char *guest_ifname, const uint8_t mac[6], unsigned int mtu,
+			struct err **err)
 {
 	_cleanup_close_ int fd = -1;
 	char kind[16];
 	int ret, br;
 
-	if ((ret = ct_net_check_ifname(host_ifname, err)) < 0 ||
-	    (ret = ct_net_check_ifname(guest_ifname, err)) < 0 ||
-	    (ret = ct_net_check_ifname(bridge, err)) < 0)
+	if ((ret = sys_net_check_ifname(host_ifname, err)) < 0 ||
+	    (ret = sys_net_check_ifname(guest_ifname, err)) < 0 ||
+	    (ret = sys_net_check_ifname(bridge, err)) < 0)
 		goto fail;
 	if (pid <= 0) {
 		ret = err_make(err, EINVAL, "bad pid %d", (int)pid);
@@ -533,11 +533,11 @@ fail:
 			bridge ? bridge : "");
 }
 
-int ct_net_detach(const char *host_ifname, struct err **err)
+int sys_net_detach(const char *host_ifname, struct err **err)
 {
 	_cleanup_close_ int fd = -1;
 	char kind[16];
-	int ret = ct_net_check_ifname(host_ifname, err);
+	int ret = sys_net_check_ifname(host_ifname, err);
 
 	if (ret == 0)
 		ret = fd = nl_open(err);
@@ -568,15 +568,15 @@ static int tap_persist(const char *name, int persist, struct err **err)
 	return 0;
 }
 
-int ct_net_tap_attach(const char *bridge, const char *name, struct err **err)
+int sys_net_tap_attach(const char *bridge, const char *name, struct err **err)
 {
 	_cleanup_close_ int fd = -1;
 	char kind[16];
 	bool made = false;
 	int ret, br;
 
-	if ((ret = ct_net_check_ifname(name, err)) < 0 ||
-	    (ret = ct_net_check_ifname(bridge, err)) < 0)
+	if ((ret = sys_net_check_ifname(name, err)) < 0 ||
+	    (ret = sys_net_check_ifname(bridge, err)) < 0)
 		goto fail;
 	ret = fd = nl_open(err);
 	if (ret < 0)
@@ -613,11 +613,11 @@ fail:
 			bridge ? bridge : "");
 }
 
-int ct_net_tap_detach(const char *name, struct err **err)
+int sys_net_tap_detach(const char *name, struct err **err)
 {
 	_cleanup_close_ int fd = -1;
 	char kind[16];
-	int ret = ct_net_check_ifname(name, err);
+	int ret = sys_net_check_ifname(name, err);
 
 	if (ret == 0)
 		ret = fd = nl_open(err);
@@ -674,17 +674,17 @@ static int check_inside_args(const struct inside_args *a, struct err **err)
 	int family, ret;
 	size_t i;
 
-	if ((ret = ct_net_check_ifname(a->ifname, err)) < 0)
+	if ((ret = sys_net_check_ifname(a->ifname, err)) < 0)
 		return ret;
 	for (i = 0; i < 2; i++) {
 		int want = i ? AF_INET6 : AF_INET;
 
-		if (cidrs[i] && (ret = ct_net_parse_addr(cidrs[i], &family, addr, &len, err)) < 0)
+		if (cidrs[i] && (ret = sys_net_parse_addr(cidrs[i], &family, addr, &len, err)) < 0)
 			return ret;
 		if (cidrs[i] && family != want)
 			return err_make(err, EINVAL, "`%s` is not an IPv%d address", cidrs[i],
 					i ? 6 : 4);
-		if (gws[i] && (ret = ct_net_parse_addr(gws[i], &family, addr, NULL, err)) < 0)
+		if (gws[i] && (ret = sys_net_parse_addr(gws[i], &family, addr, NULL, err)) < 0)
 			return ret;
 		if (gws[i] && family != want)
 			return err_make(err, EINVAL, "gateway `%s` is not an IPv%d address", gws[i],
@@ -693,9 +693,9 @@ static int check_inside_args(const struct inside_args *a, struct err **err)
 	return 0;
 }
 
-int ct_net_configure_inside(pid_t pid, const char *ifname, const char *ipv4_cidr,
-			    const char *ipv4_gw, const char *ipv6_cidr, const char *ipv6_gw,
-			    struct err **err)
+int sys_net_configure_inside(pid_t pid, const char *ifname, const char *ipv4_cidr,
+			     const char *ipv4_gw, const char *ipv6_cidr, const char *ipv6_gw,
+			     struct err **err)
 {
 	const struct inside_args a = { ifname, ipv4_cidr, ipv4_gw, ipv6_cidr, ipv6_gw };
 	struct inside_report rep = { 0 };
@@ -804,21 +804,21 @@ static int write_guest_file(int rootfd, const char *name, const char *text, stru
 	return 0;
 }
 
-int ct_net_write_resolv(int rootfd, const char *const nameservers[], size_t n, struct err **err)
+int sys_net_write_resolv(int rootfd, const char *const nameservers[], size_t n, struct err **err)
 {
-	char text[64 + CT_NET_MAX_NAMESERVERS * (INET6_ADDRSTRLEN + 16)];
+	char text[64 + SYS_NET_MAX_NAMESERVERS * (INET6_ADDRSTRLEN + 16)];
 	size_t i, off;
 	uint8_t addr[16];
 	int family, ret;
 
-	if (n > CT_NET_MAX_NAMESERVERS)
+	if (n > SYS_NET_MAX_NAMESERVERS)
 		return err_make(err, EINVAL,
 				"write `/etc/resolv.conf`: %zu nameservers, at most %d", n,
-				CT_NET_MAX_NAMESERVERS);
+				SYS_NET_MAX_NAMESERVERS);
 	off = snprintf(text, sizeof(text), "# written by vps\n");
 	for (i = 0; i < n; i++) {
 		/* Parsed, so nothing but an address can reach the file. */
-		ret = ct_net_parse_addr(nameservers[i], &family, addr, NULL, err);
+		ret = sys_net_parse_addr(nameservers[i], &family, addr, NULL, err);
 		if (ret < 0)
 			return err_wrap(err, "write `/etc/resolv.conf`");
 		off += snprintf(text + off, sizeof(text) - off, "nameserver %s\n", nameservers[i]);
@@ -827,10 +827,10 @@ int ct_net_write_resolv(int rootfd, const char *const nameservers[], size_t n, s
 	return ret < 0 ? err_wrap(err, "write `/etc/resolv.conf`") : 0;
 }
 
-int ct_net_write_hostname(int rootfd, const char *hostname, struct err **err)
+int sys_net_write_hostname(int rootfd, const char *hostname, struct err **err)
 {
 	char text[80];
-	int ret = ct_net_check_hostname(hostname, err);
+	int ret = sys_net_check_hostname(hostname, err);
 
 	if (ret == 0) {
 		snprintf(text, sizeof(text), "%s\n", hostname);
@@ -839,8 +839,8 @@ int ct_net_write_hostname(int rootfd, const char *hostname, struct err **err)
 	return ret < 0 ? err_wrap(err, "write `/etc/hostname`") : 0;
 }
 
-int ct_net_write_hosts(int rootfd, const char *hostname, const char *ipv4, const char *ipv6,
-		       struct err **err)
+int sys_net_write_hosts(int rootfd, const char *hostname, const char *ipv4, const char *ipv6,
+			struct err **err)
 {
 	const char *ips[] = { ipv4, ipv6 };
 	char text[512];
@@ -848,7 +848,7 @@ int ct_net_write_hosts(int rootfd, const char *hostname, const char *ipv4, const
 	int family, ret;
 	size_t off, i;
 
-	ret = ct_net_check_hostname(hostname, err);
+	ret = sys_net_check_hostname(hostname, err);
 	if (ret < 0)
 		goto fail;
 	off = snprintf(text, sizeof(text),
@@ -857,7 +857,7 @@ int ct_net_write_hosts(int rootfd, const char *hostname, const char *ipv4, const
 	for (i = 0; i < 2; i++) {
 		if (!ips[i])
 			continue;
-		if ((ret = ct_net_parse_addr(ips[i], &family, addr, NULL, err)) < 0)
+		if ((ret = sys_net_parse_addr(ips[i], &family, addr, NULL, err)) < 0)
 			goto fail;
 		off += snprintf(text + off, sizeof(text) - off, "%s\t%s\n", ips[i], hostname);
 	}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Image files that are not a container's ext4 (disk.h): what the `vm` kind
+ * makes of a template's images, and its swap disk. Neither is ever mounted
+ * on the host.
+ */
+#ifndef VPS_SYS_IMAGE_H
+#define VPS_SYS_IMAGE_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* Copy src to a new file dst (0600), holes kept (a reflink where it can). */
+int sys_image_copy(const char *src, const char *dst, struct err **err);
+
+/* A sparse swap image of `size` bytes at `path` (0600), made by mkswap with `label`. */
+int sys_image_swap(const char *path, uint64_t size, const char *label, struct err **err);
+
+#endif
