@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -45,6 +46,7 @@
 
 #include "common/cleanup.h"
 #include "ct/container.h"
+#include "ct/privs.h"
 
 /* Receive one fd sent with ct_send_fd(); -1 on EOF or error. */
 static int recv_fd(int sock)
@@ -115,7 +117,7 @@ static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, st
 	}
 	if (hz > 0 && init_start && si->uptime >= (long)(init_start / hz))
 		si->uptime -= init_start / hz;
-	if (cg_pids((struct ct_cgroup *)cg, &pids, &n, NULL) == 0)
+	if (cg_pids_own(cg, &pids, &n, NULL) == 0)
 		si->procs = n > 0xffff ? 0xffff : n;
 	free(pids);
 	return 0;
@@ -146,7 +148,11 @@ static int write_caller(int lfd, struct seccomp_notif *req, const struct sysinfo
 	mem = open(path, O_WRONLY | O_CLOEXEC);
 	if (mem < 0)
 		return -errno;
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+	/*
+	 * Readable once the caller has exited: a poll needs no permission to
+	 * signal it (CAP_KILL, which the monitor does not keep).
+	 */
+	if (poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, 0) != 0)
 		return -ESRCH;
 	n = pwrite(mem, si, sizeof(*si), (off_t)req->data.args[0]);
 	if (n == (ssize_t)sizeof(*si))
@@ -202,8 +208,18 @@ static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint
 	    dup2(sock, 3) < 0)
 		_exit(1);
 	syscall(SYS_close_range, 4, ~0U, 0);
-	if (cg_open(cgroup_path, &cg, NULL) < 0)
-		_exit(1); /* EOF on our end: the child's send fails, it goes on */
+	/*
+	 * Its CPU and memory are the customer's: into the container's cgroup
+	 * (the helpers' leaf below it), then every capability dropped but the
+	 * two the caller's memory needs: /proc/PID/mem of a process of another
+	 * uid and user namespace is a ptrace access (SYS_PTRACE) of a file
+	 * that process owns, 0600 (DAC_OVERRIDE); and no_new_privs. A failure
+	 * here is EOF on our end: the child's send fails, and so does its
+	 * create or exec.
+	 */
+	if (cg_open(cgroup_path, &cg, NULL) < 0 || cg_enter_helper(cg, getpid(), NULL) < 0 ||
+	    ct_privs_keep(CT_CAP(CAP_SYS_PTRACE) | CT_CAP(CAP_DAC_OVERRIDE), true, NULL) < 0)
+		_exit(1);
 	lfd = recv_fd(3);
 	close(3);
 	if (lfd < 0) /* the child died before loading its filter */
