@@ -553,8 +553,7 @@ int cg_enter_exec(struct ct_cgroup *cg, pid_t pid, pid_t init, struct err **err)
  * a delegated leaf it could: then its files would be the container's), and
  * pid written into it.
  */
-static int enter_helper_leaf(const char *dir, enum mk_kind kind, const char *pid,
-			     struct err **err)
+static int enter_helper_leaf(const char *dir, enum mk_kind kind, const char *pid, struct err **err)
 {
 	char leaf[PATH_MAX], vals[2][4096];
 	bool known = false, fresh;
@@ -711,8 +710,8 @@ static int pids_add(pid_t **pids, size_t *n, size_t *cap, pid_t pid)
 }
 
 /* cgroup.procs of dir and of every cgroup below it. */
-static int pids_walk(const char *dir, int depth, bool helpers, pid_t **pids, size_t *n,
-		     size_t *cap, struct err **err)
+static int pids_walk(const char *dir, int depth, bool helpers, pid_t **pids, size_t *n, size_t *cap,
+		     struct err **err)
 {
 	char path[PATH_MAX];
 	_cleanup_fclose_ FILE *f = NULL;

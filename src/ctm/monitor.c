@@ -55,12 +55,12 @@
  * bounded by these. No no_new_privs: the container inherits it, and its
  * root runs setuid programs (su, sudo, ping).
  */
-#define CTM_CAPS                                                                             \
-	(CT_CAP(CAP_CHOWN) | CT_CAP(CAP_DAC_OVERRIDE) | CT_CAP(CAP_FOWNER) |                  \
-	 CT_CAP(CAP_FSETID) | CT_CAP(CAP_KILL) | CT_CAP(CAP_SETGID) | CT_CAP(CAP_SETUID) |    \
-	 CT_CAP(CAP_SETPCAP) | CT_CAP(CAP_NET_ADMIN) | CT_CAP(CAP_SYS_CHROOT) |               \
-	 CT_CAP(CAP_SYS_PTRACE) | CT_CAP(CAP_SYS_ADMIN) | CT_CAP(CAP_SYS_RESOURCE) |          \
-	 CT_CAP(CAP_MKNOD) | CT_CAP(CAP_SETFCAP))
+#define CTM_CAPS                                                                                  \
+	(CT_CAP(CAP_CHOWN) | CT_CAP(CAP_DAC_OVERRIDE) | CT_CAP(CAP_FOWNER) | CT_CAP(CAP_FSETID) | \
+	 CT_CAP(CAP_KILL) | CT_CAP(CAP_SETGID) | CT_CAP(CAP_SETUID) | CT_CAP(CAP_SETPCAP) |       \
+	 CT_CAP(CAP_NET_ADMIN) | CT_CAP(CAP_SYS_CHROOT) | CT_CAP(CAP_SYS_PTRACE) |                \
+	 CT_CAP(CAP_SYS_ADMIN) | CT_CAP(CAP_SYS_RESOURCE) | CT_CAP(CAP_MKNOD) |                   \
+	 CT_CAP(CAP_SETFCAP))
 
 #define MAX_CLIENTS 8
 #define MAX_LINE 4096
