@@ -41,9 +41,11 @@ static const char usage_plan[] =
 	"usage: vps plan list [--format table|json]\n"
 	"       vps plan show NAME [--format table|json]\n"
 	"       vps plan create NAME [--ram SIZE] [--swap SIZE] [--cpus N] [--disk SIZE]\n"
-	"                       [--io W] [--bw RATE]\n"
+	"                       [--io W] [--bw RATE] [--pids N]\n"
 	"       vps plan delete NAME\n"
-	"A plan is a named set of limits; `vps create --plan NAME` uses one.\n";
+	"A plan is a named set of limits; `vps create --plan NAME` uses one.\n"
+	"--pids: a container's processes at most (16 to 4194304); without it, or 0,\n"
+	"the host's default (vpsd --pids-limit).\n";
 
 static const struct flag format_flag[] = { { "format", true }, { NULL, false } };
 
@@ -452,7 +454,7 @@ static int plan_create(int argc, char **argv)
 {
 	static const struct flag flags[] = {
 		{ "ram", true }, { "swap", true }, { "cpus", true }, { "disk", true },
-		{ "io", true },	 { "bw", true },   { NULL, false },
+		{ "io", true },	 { "bw", true },   { "pids", true }, { NULL, false },
 	};
 	json_t *body = json_object(), *reply = NULL;
 	const char *name = NULL, *f, *v;

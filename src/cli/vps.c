@@ -26,7 +26,7 @@ static const char usage_main[] =
 	"  start|stop|restart NAME...     run, stop (graceful, then forced), restart\n"
 	"  destroy NAME...                stop and remove, disks included (no prompt)\n"
 	"  reinstall NAME [--template T]  a fresh disk from a template; new password, keys\n"
-	"  set NAME KEY=VALUE...          change ram, swap, cpus, disk, io, bw, hostname,\n"
+	"  set NAME KEY=VALUE...          change ram, swap, cpus, disk, io, bw, pids, hostname,\n"
 	"                                 owner, onboot: stored, and live where it can be\n"
 	"  set NAME --plan P              take plan P's limits\n"
 	"  suspend|unsuspend NAME...      stop it and keep its owner from starting it; undo\n"
@@ -53,14 +53,16 @@ static const char usage_main[] =
 
 static const char usage_create[] =
 	"usage: vps create NAME --kind ct|vm [--template T]\n"
-	"           [--plan P | --ram SIZE --swap SIZE --cpus N --disk SIZE --io W --bw RATE]\n"
+	"           [--plan P | --ram SIZE --swap SIZE --cpus N --disk SIZE --io W --bw RATE\n"
+	"            --pids N]\n"
 	"           [--engine vmm|qemu] [--boot linux|firmware] [--iso NAME]\n"
 	"           [--owner USER] [--hostname HOST] [--password-file FILE | --password P]\n"
 	"           [--ssh-key KEY]... [--onboot] [--start]\n"
 	"           [--network NET [--ipv4 ADDR] [--ipv6 ADDR]]\n"
 	"\n"
 	"Sizes take K, M, G, T (binary): 512M, 10G. --cpus may be fractional (1.5);\n"
-	"--io is a weight from 10 to 1000; --bw is bits per second (100M).\n"
+	"--io is a weight from 10 to 1000; --bw is bits per second (100M); --pids is a\n"
+	"container's processes at most (16 to 4194304; the host's default without it).\n"
 	"--engine, --boot and --iso are for vm only; --iso names an uploaded ISO\n"
 	"(PUT /api/v1/isos/NAME), never a path. --password-file reads the first\n"
 	"line of FILE (--password shows the password to `ps`). --ssh-key adds a line\n"
@@ -86,7 +88,8 @@ static const char usage_set[] =
 	"usage: vps set NAME KEY=VALUE...\n"
 	"       vps set NAME --plan P\n"
 	"Keys: ram, swap, disk, bw (sizes: 512M, 2G), cpus (1.5), io (10 to 1000),\n"
-	"hostname, owner, onboot (true|false). Always stored; applied to a running VPS\n"
+	"pids (16 to 4194304, 0 for the host's default), hostname, owner, onboot\n"
+	"(true|false). Always stored; applied to a running VPS\n"
 	"where its kind can, and the rest at its next start (the reply says which).\n"
 	"--plan moves the VPS to plan P: it takes the plan's limits, if the host has\n"
 	"room for them.\n";
@@ -125,7 +128,7 @@ static int cmd_create(int argc, char **argv)
 		{ "owner", true },	   { "hostname", true }, { "password", true },
 		{ "password-file", true }, { "ssh-key", true },	 { "onboot", false },
 		{ "start", false },	   { "network", true },	 { "ipv4", true },
-		{ "ipv6", true },	   { NULL, false },
+		{ "ipv6", true },	   { "pids", true },	 { NULL, false },
 	};
 	json_t *body = json_object(), *keys = json_array(), *reply = NULL;
 	const char *name = NULL, *f, *v, *limit = NULL, *vm_only = NULL, *kind = NULL;
@@ -282,11 +285,11 @@ static int cmd_list(int argc, char **argv)
 
 static int cmd_show(int argc, char **argv)
 {
-	static const char *const show_order[] = { "name",      "kind",	  "engine",    "boot",
-						  "template",  "iso",	  "state",     "owner",
-						  "ram",       "swap",	  "cpus",      "disk",
-						  "io_weight", "bw",	  "hostname",  "onboot",
-						  "ssh_keys",  "created", "last_exit", NULL };
+	static const char *const show_order[] = {
+		"name",	 "kind",     "engine", "boot",	   "template", "iso",	    "state",
+		"owner", "ram",	     "swap",   "cpus",	   "disk",     "io_weight", "bw",
+		"pids",	 "hostname", "onboot", "ssh_keys", "created",  "last_exit", NULL
+	};
 	static const struct flag flags[] = { { "format", true }, { NULL, false } };
 	const char *name = NULL, *f, *v;
 	struct err *err = NULL;
@@ -637,7 +640,7 @@ static int cmd_set(int argc, char **argv)
 				r = usage_err(
 					"set",
 					"`%s`: unknown key `%s` (one of ram, swap, disk, cpus, "
-					"io, bw, hostname, owner, onboot)",
+					"io, bw, pids, hostname, owner, onboot)",
 					v, key);
 			else
 				r = field_put("set", key, fd, eq + 1, body);

@@ -110,6 +110,13 @@ static const char *const migrations[] = {
 	"  events.id >= (SELECT MAX(e.id) FROM events e WHERE e.vps = v.name AND "
 	"  e.kind = 'create'));"
 	"CREATE INDEX events_by_vps_id ON events(vps_id, id);",
+	/*
+	 * 6 -> 7: a pids limit in every plan, and on every VPS made from one
+	 * (issue 15: containers had the host's default only). 0: the host's
+	 * default, vpsd --pids-limit.
+	 */
+	"ALTER TABLE plans ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -228,7 +235,7 @@ void store_close(struct store *s)
 #define VPS_COLUMNS                                                                          \
 	"id, name, kind, engine, boot, template, iso, owner, state, ram, swap, disk, cpus, " \
 	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit, "          \
-	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended"
+	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended, pids"
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -282,6 +289,7 @@ static void row_to_vps(sqlite3_stmt *st, struct vps *v)
 	snprintf(v->ipv4, sizeof(v->ipv4), "%s", col_text(st, 23));
 	snprintf(v->ipv6, sizeof(v->ipv6), "%s", col_text(st, 24));
 	v->suspended = sqlite3_column_int(st, 25);
+	v->pids = (unsigned int)sqlite3_column_int64(st, 26);
 }
 
 static char *keys_json(const struct vps *v)
@@ -322,6 +330,7 @@ static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 	sqlite3_bind_text(st, 22, *v->network ? v->network : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 23, *v->mac ? v->mac : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 24, v->suspended);
+	sqlite3_bind_int64(st, 25, v->pids);
 }
 
 static void event_locked(struct store *s, const char *vps, const char *kind, const char *msg)
@@ -376,8 +385,8 @@ int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct er
 				  after a delete): events stay with the VPS they are of */
 		    "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
 		    "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "
-		    "onboot, created, uid_base, last_exit, plan, network, mac, id) VALUES "
-		    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, 1 + MAX("
+		    "onboot, created, uid_base, last_exit, plan, network, mac, pids, id) VALUES "
+		    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, ?25, 1 + MAX("
 		    "COALESCE((SELECT MAX(id) FROM vps), 0), "
 		    "COALESCE((SELECT MAX(vps_id) FROM events), 0)))",
 		    -1, &st, NULL) != SQLITE_OK) {
@@ -487,7 +496,8 @@ int store_vps_update(struct store *s, const struct vps *v, struct err **err)
 		    "template = ?5, iso = ?6, owner = ?7, state = ?8, ram = ?9, swap = ?10, "
 		    "disk = ?11, cpus = ?12, io_weight = ?13, bw = ?14, hostname = ?15, "
 		    "ssh_keys = ?16, onboot = ?17, created = ?18, uid_base = ?19, "
-		    "last_exit = ?20, network = ?22, mac = ?23, suspended = ?24 WHERE name = ?1",
+		    "last_exit = ?20, network = ?22, mac = ?23, suspended = ?24, pids = ?25 "
+		    "WHERE name = ?1",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = db_err(s, err, "update");
 		goto out;
@@ -614,7 +624,7 @@ int store_plan_put(struct store *s, json_t *p, struct err **err)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
-		    "bw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		    "bw, pids) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = db_err(s, err, "plan");
 		goto out;
@@ -626,6 +636,7 @@ int store_plan_put(struct store *s, json_t *p, struct err **err)
 	sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(p, "disk")));
 	sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(p, "io_weight")));
 	sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(p, "bw")));
+	sqlite3_bind_int64(st, 8, json_integer_value(json_object_get(p, "pids")));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = db_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -644,20 +655,21 @@ static json_t *plan_rows(struct store *s, const char *name)
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
-		    "SELECT name, ram, swap, cpus, disk, io_weight, bw FROM plans WHERE ?1 "
+		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids FROM plans WHERE ?1 "
 		    "IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(
-				a, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I}", "name",
+				a, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "name",
 					     (const char *)sqlite3_column_text(st, 0), "ram",
 					     (json_int_t)sqlite3_column_int64(st, 1), "swap",
 					     (json_int_t)sqlite3_column_int64(st, 2), "cpus",
 					     sqlite3_column_double(st, 3), "disk",
 					     (json_int_t)sqlite3_column_int64(st, 4), "io_weight",
 					     (json_int_t)sqlite3_column_int64(st, 5), "bw",
-					     (json_int_t)sqlite3_column_int64(st, 6)));
+					     (json_int_t)sqlite3_column_int64(st, 6), "pids",
+					     (json_int_t)sqlite3_column_int64(st, 7)));
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);

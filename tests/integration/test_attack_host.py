@@ -242,6 +242,38 @@ def test_every_container_has_a_pids_limit(vpsd):
     assert sh(d, name, "echo alive").strip() == "alive"
 
 
+def test_container_gets_its_plans_pids_limit(vpsd):
+    d = vpsd
+    d.start(extra=("--pids-limit", "128"))
+    d.api("POST", "/plans", {"name": "p64", "ram": "128M", "disk": "64M", "cpus": 1,
+                             "pids": 64}, expect=201)
+    d.api("POST", "/plans", {"name": "p0", "ram": "128M", "disk": "64M", "cpus": 1},
+          expect=201)
+    name = unique("pl")
+    make_ct(d, name, plan="p64")
+    assert d.api("GET", f"/vps/{name}")["pids"] == 64
+    d.api("POST", f"/vps/{name}/start")
+    pids = None
+    for p in (f"/sys/fs/cgroup/pids/vps-ct/{name}", f"/sys/fs/cgroup/vps-ct/{name}"):
+        if os.path.isdir(p):
+            pids = p
+    assert pids, name
+    assert open(f"{pids}/pids.max").read().strip() == "64"
+    with_helper(d, name)
+    r = d.api("POST", f"/vps/{name}/exec", {"args": ["/sbin/vps-test", "forkbomb", "2"]})
+    forked, err = r["stdout"].split()[1:3]
+    assert err == "EAGAIN" and int(forked) <= 64, r
+    # the provider changes it live; a plan without one gives the host's default
+    r = d.api("PATCH", f"/vps/{name}", {"pids": 100})
+    assert r["live"] is True and open(f"{pids}/pids.max").read().strip() == "100"
+    d.api("POST", f"/vps/{name}/plan", {"plan": "p0"})
+    assert d.api("GET", f"/vps/{name}")["pids"] == 0
+    assert open(f"{pids}/pids.max").read().strip() == "128"
+    # and it stays across a restart
+    d.api("POST", f"/vps/{name}/restart")
+    assert open(f"{pids}/pids.max").read().strip() == "128"
+
+
 def test_ctm_default_pids_limit(ctm):
     c = ctm()
     del c.config["pids"]  # settings that name none
