@@ -10,7 +10,11 @@ test makes the attack, shows it refused, and shows the host unchanged
   was, and the VPS still stops and goes;
 - events belong to a VPS, not to its name: a new VPS with an old name does
   not read the old one's history;
-- every container has a pids limit, and a fork bomb stops at it;
+- every container has a pids limit, its plan's or the host's default, and
+  a fork bomb stops at it;
+- a container's monitors (vps-ctm, the sysinfo monitor) hold only the
+  capabilities they need, and the sysinfo monitor lives in the container's
+  cgroup;
 - the seccomp profile refuses Docker's list and more, with EPERM;
 - vps-ct closes what its caller left open before the container's process
   runs (a host directory fd would be a way out)."""
