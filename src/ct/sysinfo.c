@@ -191,6 +191,67 @@ send:
 	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
 }
 
+/*
+ * What the monitor does once it has its listener: poll and answer it, read
+ * the cgroup's files (which exist: access; memory figures, cgroup.procs
+ * under the container's cgroup), open and write the caller's /proc/PID/mem, check the pidfd; and
+ * malloc. Anything else kills it (the kernel then fails the container's
+ * pending sysinfo() calls with ENOSYS): no exec, no socket, no mount, no
+ * ptrace, no signal to another process, no credential change.
+ */
+static const int monitor_calls[] = {
+	SCMP_SYS(poll),		SCMP_SYS(ppoll),	   SCMP_SYS(ioctl),
+	SCMP_SYS(sysinfo),	SCMP_SYS(openat),	   SCMP_SYS(read),
+	SCMP_SYS(close),	SCMP_SYS(fstat),	   SCMP_SYS(newfstatat),
+	SCMP_SYS(getdents64),	SCMP_SYS(lseek),	   SCMP_SYS(fcntl),
+	SCMP_SYS(pwrite64),	SCMP_SYS(pidfd_open),	   SCMP_SYS(brk),
+	SCMP_SYS(mmap),		SCMP_SYS(munmap),	   SCMP_SYS(mremap),
+	SCMP_SYS(madvise),	SCMP_SYS(mprotect),	   SCMP_SYS(futex),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),  SCMP_SYS(exit),
+	SCMP_SYS(exit_group),	SCMP_SYS(restart_syscall), SCMP_SYS(clock_gettime),
+	SCMP_SYS(getpid),	SCMP_SYS(gettid),	   SCMP_SYS(tgkill),
+	SCMP_SYS(write),	SCMP_SYS(access),	   SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2),
+};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+/* The sanitizer runtime of the test builds: its reports. */
+static const int sanitizer_calls[] = {
+	SCMP_SYS(readlink),	     SCMP_SYS(readlinkat),  SCMP_SYS(getppid),	    SCMP_SYS(prctl),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(uname),
+	SCMP_SYS(prlimit64),	     SCMP_SYS(getrlimit),   SCMP_SYS(writev),	    SCMP_SYS(dup2),
+};
+#endif
+
+static int allow(scmp_filter_ctx ctx, const int *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Kill by default; no_new_privs is already set (ct_privs_keep). */
+static int monitor_filter(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int r = ctx ? 0 : -ENOMEM;
+
+	if (r == 0)
+		r = allow(ctx, monitor_calls, ARRAY_SIZE(monitor_calls));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+	if (r == 0)
+		r = allow(ctx, sanitizer_calls, ARRAY_SIZE(sanitizer_calls));
+#endif
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
+}
+
 static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint64_t init_start,
 						   int sock)
 {
@@ -229,7 +290,7 @@ static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint
 	req = calloc(1, sz.seccomp_notif > sizeof(*req) ? sz.seccomp_notif : sizeof(*req));
 	resp = calloc(1, sz.seccomp_notif_resp > sizeof(*resp) ? sz.seccomp_notif_resp :
 								 sizeof(*resp));
-	if (!req || !resp)
+	if (!req || !resp || monitor_filter() < 0)
 		_exit(1);
 	for (;;) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };

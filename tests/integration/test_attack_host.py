@@ -330,6 +330,7 @@ def test_container_monitors_keep_only_what_they_need(ctm):
     assert got == {"CapInh": 0, "CapPrm": mask(SYSINFO_CAPS), "CapEff": mask(SYSINFO_CAPS),
                    "CapBnd": mask(SYSINFO_CAPS), "CapAmb": 0}, {k: hex(v) for k, v in got.items()}
     assert status_field(mons[0], "NoNewPrivs") == ["1"]
+    assert status_field(mons[0], "Seccomp") == ["2"]  # a filter that kills by default
     # and it still answers with the container's figures (busybox free: sysinfo())
     assert c.sh("free | awk '/Mem:/ {print $2}'").strip() == str(128 << 10)
 
