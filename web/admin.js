@@ -132,7 +132,8 @@ function plansView(m) {
   return listPage(m, {
     title: 'Plans', path: '/plans', noun: 'plan', addTitle: 'Add plan',
     cols: [['Name', (p) => p.name], ['CPUs', (p) => p.cpus], ['Memory', (p) => bytes(p.ram)], ['Swap', (p) => bytes(p.swap)],
-      ['Disk', (p) => bytes(p.disk)], ['I/O weight', (p) => p.io_weight || '–'], ['Bandwidth', (p) => (p.bw ? bytes(p.bw) + '/s' : '–')]],
+      ['Disk', (p) => bytes(p.disk)], ['I/O weight', (p) => p.io_weight || '–'], ['Bandwidth', (p) => (p.bw ? bytes(p.bw) + '/s' : '–')],
+      ['Processes', (p) => p.pids || 'host default']],
     fields: () => [
       field('Plan name', { name: 'name', required: true, autocomplete: 'off' }),
       field('CPUs', { name: 'cpus', type: 'number', min: '0.1', step: '0.1', value: '1', required: true }),
@@ -140,11 +141,13 @@ function plansView(m) {
       field('Swap', { name: 'swap', placeholder: '0' }),
       field('Disk', { name: 'disk', placeholder: '10G', required: true }),
       field('Bandwidth', { name: 'bw', placeholder: '100M (bytes/s)' }),
+      field('Processes (containers)', { name: 'pids', type: 'number', min: '16', step: '1', placeholder: 'host default' }),
     ],
-    toBody: ([name, cpus, ram, swap, disk, bw]) => {
+    toBody: ([name, cpus, ram, swap, disk, bw, pids]) => {
       const b = { name: name.input.value, cpus: Number(cpus.input.value), ram: ram.input.value, disk: disk.input.value };
       if (swap.input.value) b.swap = swap.input.value;
       if (bw.input.value) b.bw = bw.input.value;
+      if (pids.input.value) b.pids = Number(pids.input.value);
       return b;
     },
   });

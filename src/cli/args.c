@@ -523,11 +523,17 @@ int check_name(const char *cmd, const char *what, const char *s)
 }
 
 const struct field fields[] = {
-	{ "ram", "ram", F_SIZE },     { "swap", "swap", F_SIZE },
-	{ "disk", "disk", F_SIZE },   { "cpus", "cpus", F_CPUS },
-	{ "io", "io_weight", F_IO },  { "io_weight", "io_weight", F_IO },
-	{ "bw", "bw", F_SIZE },	      { "hostname", "hostname", F_HOSTNAME },
-	{ "owner", "owner", F_TEXT }, { "onboot", "onboot", F_BOOL },
+	{ "ram", "ram", F_SIZE },
+	{ "swap", "swap", F_SIZE },
+	{ "disk", "disk", F_SIZE },
+	{ "cpus", "cpus", F_CPUS },
+	{ "io", "io_weight", F_IO },
+	{ "io_weight", "io_weight", F_IO },
+	{ "bw", "bw", F_SIZE },
+	{ "pids", "pids", F_PIDS },
+	{ "hostname", "hostname", F_HOSTNAME },
+	{ "owner", "owner", F_TEXT },
+	{ "onboot", "onboot", F_BOOL },
 	{ NULL, NULL, F_TEXT },
 };
 
@@ -589,6 +595,19 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
 		if (!*val || *end || errno || n < 10 || n > 1000)
 			return usage_err(cmd, "%s: `%s` is not an IO weight (10 to 1000)", label,
 					 val);
+		j = json_integer(n);
+		break;
+	}
+	case F_PIDS: {
+		long n;
+
+		errno = 0;
+		n = strtol(val, &end, 10);
+		if (!*val || *end || errno || (n != 0 && (n < 16 || n > 4194304)))
+			return usage_err(cmd,
+					 "%s: `%s` is not a number of processes (16 to 4194304, "
+					 "0 for the host's default)",
+					 label, val);
 		j = json_integer(n);
 		break;
 	}

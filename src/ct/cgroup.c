@@ -547,6 +547,66 @@ int cg_enter_exec(struct ct_cgroup *cg, pid_t pid, pid_t init, struct err **err)
 	return ret < 0 ? err_wrap(err, "enter the init's cgroup `%.*s`", (int)n, p) : 0;
 }
 
+/*
+ * One hierarchy's helper leaf: made if missing (a v1 cpuset one with the
+ * container's cpus and mems), refused if the container's root made it (in
+ * a delegated leaf it could: then its files would be the container's), and
+ * pid written into it.
+ */
+static int enter_helper_leaf(const char *dir, enum mk_kind kind, const char *pid, struct err **err)
+{
+	char leaf[PATH_MAX], vals[2][4096];
+	bool known = false, fresh;
+	struct stat st;
+
+	if ((size_t)snprintf(leaf, sizeof(leaf), "%s/%s", dir, CG_HELPERS) >= sizeof(leaf))
+		return err_make(err, ENAMETOOLONG, "cgroup `%s/%s`", dir, CG_HELPERS);
+	fresh = mkdir(leaf, 0755) == 0;
+	if (!fresh && errno != EEXIST)
+		return err_make(err, errno, "mkdir `%s`", leaf);
+	if (lstat(leaf, &st) < 0)
+		return err_make(err, errno, "stat `%s`", leaf);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
+		return err_make(err, EPERM, "`%s` is not the host's", leaf);
+	if (kind == MK_V1_CPUSET && cpuset_fill(leaf, dir, fresh, vals, &known, err) < 0)
+		return -EIO;
+	return cg_write(leaf, "cgroup.procs", pid, err);
+}
+
+int cg_enter_helper(struct ct_cgroup *cg, pid_t pid, struct err **err)
+{
+	char val[24];
+	int ret;
+
+	snprintf(val, sizeof(val), "%d", (int)pid);
+	for (unsigned int i = 0; i < cg->li.nr_hier && cg->li.layout != CG_V2; i++) {
+		if (!cg->hdir[i])
+			continue;
+		ret = enter_helper_leaf(cg->hdir[i], hier_kind(&cg->li.hier[i]), val, err);
+		if (ret < 0)
+			return err_wrap(err, "enter cgroup `%s/%s`", cg->path, CG_HELPERS);
+	}
+	if (cg->li.layout == CG_V2) {
+		ret = enter_helper_leaf(cg->udir, MK_V2, val, err);
+		if (ret < 0)
+			return err_wrap(err, "enter cgroup `%s/%s`", cg->path, CG_HELPERS);
+	} else if (cg->ujoined) {
+		struct err *e = NULL;
+
+		if (enter_helper_leaf(cg->udir, MK_V1, val, &e) < 0)
+			pr_debug("cgroup: hybrid, helper not in cgroup2: %s", err_msg(e));
+		err_free(&e);
+	}
+	if (cg->njoined) {
+		struct err *e = NULL;
+
+		if (enter_helper_leaf(cg->ndir, MK_V1, val, &e) < 0)
+			pr_debug("cgroup: helper not in name=systemd: %s", err_msg(e));
+		err_free(&e);
+	}
+	return 0;
+}
+
 int cg_update(struct ct_cgroup *cg, const struct cg_resources *res, struct err **err)
 {
 	int ret = cg->li.layout == CG_V2 ? cg_apply_v2(cg, res, err) : cg_apply_v1(cg, res, err);
@@ -650,7 +710,7 @@ static int pids_add(pid_t **pids, size_t *n, size_t *cap, pid_t pid)
 }
 
 /* cgroup.procs of dir and of every cgroup below it. */
-static int pids_walk(const char *dir, int depth, pid_t **pids, size_t *n, size_t *cap,
+static int pids_walk(const char *dir, int depth, bool helpers, pid_t **pids, size_t *n, size_t *cap,
 		     struct err **err)
 {
 	char path[PATH_MAX];
@@ -673,8 +733,10 @@ static int pids_walk(const char *dir, int depth, pid_t **pids, size_t *n, size_t
 	while (ret == 0 && depth < 32 && (de = readdir(d))) {
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		if (!helpers && depth == 0 && !strcmp(de->d_name, CG_HELPERS))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		ret = pids_walk(path, depth + 1, pids, n, cap, err);
+		ret = pids_walk(path, depth + 1, helpers, pids, n, cap, err);
 	}
 	closedir(d);
 	return ret;
@@ -696,7 +758,8 @@ static const char *member_dir(const struct ct_cgroup *cg)
 	return NULL;
 }
 
-int cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err)
+static int pids_of(const struct ct_cgroup *cg, bool helpers, pid_t **pids, size_t *n,
+		   struct err **err)
 {
 	const char *dir = member_dir(cg);
 	size_t cap = 0;
@@ -706,7 +769,7 @@ int cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err)
 	*n = 0;
 	if (!dir)
 		return err_make(err, ENOENT, "pids of cgroup `%s`: no hierarchy", cg->path);
-	ret = pids_walk(dir, 0, pids, n, &cap, err);
+	ret = pids_walk(dir, 0, helpers, pids, n, &cap, err);
 	if (ret < 0) {
 		free(*pids);
 		*pids = NULL;
@@ -714,6 +777,16 @@ int cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err)
 		return err_wrap(err, "pids of cgroup `%s`", cg->path);
 	}
 	return 0;
+}
+
+int cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err)
+{
+	return pids_of(cg, true, pids, n, err);
+}
+
+int cg_pids_own(const struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err)
+{
+	return pids_of(cg, false, pids, n, err);
 }
 
 int cg_kill_all(struct ct_cgroup *cg, int sig, struct err **err)

@@ -106,14 +106,27 @@ int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err);
  */
 int cg_enter_exec(struct ct_cgroup *cg, pid_t pid, pid_t init, struct err **err);
 
+/*
+ * A helper of the container's that must count against its limits but is
+ * none of its processes (the sysinfo monitor, sysinfo.c) goes into the leaf
+ * CG_HELPERS below the container's cgroup, in every hierarchy: on v2 a
+ * process in the container's cgroup itself would stop a systemd inside from
+ * enabling controllers below it (no internal processes). Made if missing;
+ * refused if it is not the host's. cg_pids lists it, so kill and delete
+ * reach it; cg_pids_own (ps, the container's own figures) does not.
+ */
+#define CG_HELPERS "vps-helpers"
+int cg_enter_helper(struct ct_cgroup *cg, pid_t pid, struct err **err);
+
 /* Apply a new set of resources (only the fields that are set). */
 int cg_update(struct ct_cgroup *cg, const struct cg_resources *res, struct err **err);
 
 /* Freeze or thaw every task (v1 freezer, v2 cgroup.freeze); waits until done. */
 int cg_freeze(struct ct_cgroup *cg, bool frozen, struct err **err);
 
-/* The pids in the cgroup (malloc'ed array). */
+/* The pids in the cgroup and below it (malloc'ed array); _own: without CG_HELPERS. */
 int cg_pids(struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err);
+int cg_pids_own(const struct ct_cgroup *cg, pid_t **pids, size_t *n, struct err **err);
 
 /*
  * Memory figures, in bytes, for a container's view of its own resources

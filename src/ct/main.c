@@ -265,7 +265,7 @@ static int cmd_ps(int argc, char **argv, struct err **err)
 			json = !strcmp(optarg, "json");
 	if ((r = need_id(argc, argv, &id, err)) < 0 || (r = open_cg(id, &cg, err)) < 0)
 		return r;
-	r = cg_pids(cg, &pids, &n, err);
+	r = cg_pids_own(cg, &pids, &n, err);
 	cg_free(cg);
 	if (r < 0)
 		return r;

@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -45,6 +46,7 @@
 
 #include "common/cleanup.h"
 #include "ct/container.h"
+#include "ct/privs.h"
 
 /* Receive one fd sent with ct_send_fd(); -1 on EOF or error. */
 static int recv_fd(int sock)
@@ -115,7 +117,7 @@ static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, st
 	}
 	if (hz > 0 && init_start && si->uptime >= (long)(init_start / hz))
 		si->uptime -= init_start / hz;
-	if (cg_pids((struct ct_cgroup *)cg, &pids, &n, NULL) == 0)
+	if (cg_pids_own(cg, &pids, &n, NULL) == 0)
 		si->procs = n > 0xffff ? 0xffff : n;
 	free(pids);
 	return 0;
@@ -146,7 +148,11 @@ static int write_caller(int lfd, struct seccomp_notif *req, const struct sysinfo
 	mem = open(path, O_WRONLY | O_CLOEXEC);
 	if (mem < 0)
 		return -errno;
-	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+	/*
+	 * Readable once the caller has exited: a poll needs no permission to
+	 * signal it (CAP_KILL, which the monitor does not keep).
+	 */
+	if (poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1, 0) != 0)
 		return -ESRCH;
 	n = pwrite(mem, si, sizeof(*si), (off_t)req->data.args[0]);
 	if (n == (ssize_t)sizeof(*si))
@@ -185,6 +191,67 @@ send:
 	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
 }
 
+/*
+ * What the monitor does once it has its listener: poll and answer it, read
+ * the cgroup's files (which exist: access; memory figures, cgroup.procs
+ * under the container's cgroup), open and write the caller's /proc/PID/mem, check the pidfd; and
+ * malloc. Anything else kills it (the kernel then fails the container's
+ * pending sysinfo() calls with ENOSYS): no exec, no socket, no mount, no
+ * ptrace, no signal to another process, no credential change.
+ */
+static const int monitor_calls[] = {
+	SCMP_SYS(poll),		SCMP_SYS(ppoll),	   SCMP_SYS(ioctl),
+	SCMP_SYS(sysinfo),	SCMP_SYS(openat),	   SCMP_SYS(read),
+	SCMP_SYS(close),	SCMP_SYS(fstat),	   SCMP_SYS(newfstatat),
+	SCMP_SYS(getdents64),	SCMP_SYS(lseek),	   SCMP_SYS(fcntl),
+	SCMP_SYS(pwrite64),	SCMP_SYS(pidfd_open),	   SCMP_SYS(brk),
+	SCMP_SYS(mmap),		SCMP_SYS(munmap),	   SCMP_SYS(mremap),
+	SCMP_SYS(madvise),	SCMP_SYS(mprotect),	   SCMP_SYS(futex),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),  SCMP_SYS(exit),
+	SCMP_SYS(exit_group),	SCMP_SYS(restart_syscall), SCMP_SYS(clock_gettime),
+	SCMP_SYS(getpid),	SCMP_SYS(gettid),	   SCMP_SYS(tgkill),
+	SCMP_SYS(write),	SCMP_SYS(access),	   SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2),
+};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+/* The sanitizer runtime of the test builds: its reports. */
+static const int sanitizer_calls[] = {
+	SCMP_SYS(readlink),	     SCMP_SYS(readlinkat),  SCMP_SYS(getppid),	    SCMP_SYS(prctl),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(uname),
+	SCMP_SYS(prlimit64),	     SCMP_SYS(getrlimit),   SCMP_SYS(writev),	    SCMP_SYS(dup2),
+};
+#endif
+
+static int allow(scmp_filter_ctx ctx, const int *calls, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Kill by default; no_new_privs is already set (ct_privs_keep). */
+static int monitor_filter(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int r = ctx ? 0 : -ENOMEM;
+
+	if (r == 0)
+		r = allow(ctx, monitor_calls, ARRAY_SIZE(monitor_calls));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+	if (r == 0)
+		r = allow(ctx, sanitizer_calls, ARRAY_SIZE(sanitizer_calls));
+#endif
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
+}
+
 static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint64_t init_start,
 						   int sock)
 {
@@ -202,8 +269,18 @@ static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint
 	    dup2(sock, 3) < 0)
 		_exit(1);
 	syscall(SYS_close_range, 4, ~0U, 0);
-	if (cg_open(cgroup_path, &cg, NULL) < 0)
-		_exit(1); /* EOF on our end: the child's send fails, it goes on */
+	/*
+	 * Its CPU and memory are the customer's: into the container's cgroup
+	 * (the helpers' leaf below it), then every capability dropped but the
+	 * two the caller's memory needs: /proc/PID/mem of a process of another
+	 * uid and user namespace is a ptrace access (SYS_PTRACE) of a file
+	 * that process owns, 0600 (DAC_OVERRIDE); and no_new_privs. A failure
+	 * here is EOF on our end: the child's send fails, and so does its
+	 * create or exec.
+	 */
+	if (cg_open(cgroup_path, &cg, NULL) < 0 || cg_enter_helper(cg, getpid(), NULL) < 0 ||
+	    ct_privs_keep(CT_CAP(CAP_SYS_PTRACE) | CT_CAP(CAP_DAC_OVERRIDE), true, NULL) < 0)
+		_exit(1);
 	lfd = recv_fd(3);
 	close(3);
 	if (lfd < 0) /* the child died before loading its filter */
@@ -213,7 +290,7 @@ static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint
 	req = calloc(1, sz.seccomp_notif > sizeof(*req) ? sz.seccomp_notif : sizeof(*req));
 	resp = calloc(1, sz.seccomp_notif_resp > sizeof(*resp) ? sz.seccomp_notif_resp :
 								 sizeof(*resp));
-	if (!req || !resp)
+	if (!req || !resp || monitor_filter() < 0)
 		_exit(1);
 	for (;;) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };

@@ -7,10 +7,13 @@
  * reboot(2) in a pid namespace kills the init with SIGHUP (restart) or
  * SIGINT (power off, halt). One thread, one poll loop over: a signalfd, the
  * init's pidfd, the stop timer, the control socket and its clients, the
- * console pty and the console socket's clients.
+ * console pty and the console socket's clients. Once its sockets are up it
+ * drops every capability it and the programs it runs do not need
+ * (CTM_CAPS, docs/security.md "The container monitors").
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,8 +38,31 @@
 #include "ct/cgroup.h"
 #include "sys/disk.h"
 #include "sys/net.h"
+#include "ct/privs.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
+
+/*
+ * What the monitor and the programs it runs as root (vps-ct create, start,
+ * update, delete; mount and loop setup; mkfs, e2fsck, resize2fs) need, and
+ * all it keeps, in every set and the bounding set: namespaces, mounts,
+ * loop devices and setns (SYS_ADMIN), the uid map (SETUID, SETGID, SETFCAP
+ * for a map of root), the veth (NET_ADMIN), files of the container's uids
+ * (CHOWN, DAC_OVERRIDE, FOWNER, FSETID), signals to them (KILL), their
+ * /proc/PID/ns and memory (SYS_PTRACE), the tun node (MKNOD), pivot_root
+ * (SYS_CHROOT), dropping the container's bounding set (SETPCAP), rlimits,
+ * oom_score_adj and an online resize (SYS_RESOURCE). Gone: modules, raw
+ * I/O, time, boot, audit, MAC, syslog, raw sockets, ports, BPF, perf, and
+ * the rest. The container's own capabilities are its user namespace's, not
+ * bounded by these. No no_new_privs: the container inherits it, and its
+ * root runs setuid programs (su, sudo, ping).
+ */
+#define CTM_CAPS                                                                                  \
+	(CT_CAP(CAP_CHOWN) | CT_CAP(CAP_DAC_OVERRIDE) | CT_CAP(CAP_FOWNER) | CT_CAP(CAP_FSETID) | \
+	 CT_CAP(CAP_KILL) | CT_CAP(CAP_SETGID) | CT_CAP(CAP_SETUID) | CT_CAP(CAP_SETPCAP) |       \
+	 CT_CAP(CAP_NET_ADMIN) | CT_CAP(CAP_SYS_CHROOT) | CT_CAP(CAP_SYS_PTRACE) |                \
+	 CT_CAP(CAP_SYS_ADMIN) | CT_CAP(CAP_SYS_RESOURCE) | CT_CAP(CAP_MKNOD) |                   \
+	 CT_CAP(CAP_SETFCAP))
 
 #define MAX_CLIENTS 8
 #define MAX_LINE 4096
@@ -256,8 +282,8 @@ static int setup_net(struct mon *m, struct err **err)
 	if (sys_net_veth_attach(m->init_pid, n->bridge, n->host_ifname, "eth0",
 				n->has_mac ? n->mac : NULL, n->mtu, err) < 0)
 		return -EIO;
-	if (sys_net_configure_inside(m->init_pid, "eth0", n->ipv4, n->gw4, n->ipv6, n->gw6,
-				     err) < 0)
+	if (sys_net_configure_inside(m->init_pid, "eth0", n->ipv4, n->gw4, n->ipv6, n->gw6, err) <
+	    0)
 		return -EIO;
 	return 0;
 }
@@ -458,7 +484,7 @@ static json_t *do_stats(struct mon *m)
 		pid_t *pids = NULL;
 		size_t n = 0;
 
-		if (cg_pids(cg, &pids, &n, NULL) == 0)
+		if (cg_pids_own(cg, &pids, &n, NULL) == 0)
 			json_object_set_new(r, "processes", json_integer(n));
 		free(pids);
 		cg_free(cg);
@@ -790,6 +816,8 @@ int ctm_run(struct ctm_config *c)
 		err_make(&e, errno, "PR_SET_CHILD_SUBREAPER");
 		goto out;
 	}
+	if (ct_privs_keep(CTM_CAPS, false, &e) < 0)
+		goto out;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);

@@ -123,7 +123,9 @@ struct asked {
 	long long value;
 };
 
-static size_t asked(const struct vps *v, struct asked a[4])
+#define NR_ASKED 5
+
+static size_t asked(const struct vps *v, struct asked a[NR_ASKED])
 {
 	bool ct = !strcmp(v->kind, "ct");
 
@@ -132,7 +134,9 @@ static size_t asked(const struct vps *v, struct asked a[4])
 	a[2] = (struct asked){ "cpus", ct ? "cpu_quota" : "cpus", v->cpus > 0,
 			       (long long)(v->cpus * 1000) };
 	a[3] = (struct asked){ "io_weight", "io_weight", v->io_weight > 0, v->io_weight };
-	return 4;
+	/* a VM's processes are its guest's: its plan's pids is not asked of it */
+	a[4] = (struct asked){ "pids", "pids", ct && v->pids > 0, v->pids };
+	return NR_ASKED;
 }
 
 const char *caps_mode(struct host *h)
@@ -148,7 +152,7 @@ const char *caps_mode(struct host *h)
 int caps_admit(struct host *h, const struct vps *old, const struct vps *v, json_t *warnings,
 	       struct err **err)
 {
-	struct asked a[4], b[4];
+	struct asked a[NR_ASKED], b[NR_ASKED];
 	size_t n = asked(v, a);
 	bool warn = !strcmp(caps_mode(h), "warn");
 	char why[256], msg[512];
@@ -177,7 +181,7 @@ int caps_admit(struct host *h, const struct vps *old, const struct vps *v, json_
 
 void caps_start_warnings(struct host *h, const struct vps *v)
 {
-	struct asked a[4];
+	struct asked a[NR_ASKED];
 	size_t n = asked(v, a);
 	char why[256], msg[512];
 

@@ -50,6 +50,14 @@ static char *first_line(char *s)
 }
 
 /* vps-ctm's settings for this VPS; password only in the file create reads. */
+/* The container's pids limit: its plan's, else the host's default; 0 where not enforced. */
+static long ct_pids(const struct host *h, const struct vps *v)
+{
+	if (!caps_enforced("ct", "pids"))
+		return 0;
+	return v->pids ? (long)v->pids : h->pids_limit;
+}
+
 static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tarball,
 			    const char *password)
 {
@@ -71,10 +79,12 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 		json_object_set_new(j, "template", json_string(tarball));
 	if (j && password)
 		json_object_set_new(j, "root_password", json_string(password));
-	/* a fork bomb inside stops here, not at the host's pid_max (0: no pids controller) */
+	/*
+	 * A fork bomb inside stops here, not at the host's pid_max: the plan's
+	 * limit, or the host's default (0: no pids controller).
+	 */
 	if (j)
-		json_object_set_new(j, "pids",
-				    json_integer(caps_enforced("ct", "pids") ? h->pids_limit : 0));
+		json_object_set_new(j, "pids", json_integer(ct_pids(h, v)));
 	if (j && v->io_weight && caps_enforced("ct", "io_weight"))
 		json_object_set_new(j, "io_weight", json_integer(v->io_weight));
 	if (j && *v->network) /* the veth into the network's bridge (net.h) */
@@ -232,6 +242,7 @@ static int ct_set_live(struct host *h, const struct vps *old, const struct vps *
 			caps_enforced("ct", "cpu_quota") ? v->cpus : 0.0);
 	if (v->io_weight && caps_enforced("ct", "io_weight"))
 		json_object_set_new(req, "io_weight", json_integer(v->io_weight));
+	json_object_set_new(req, "pids", json_integer(ct_pids(h, v)));
 	r = ctl(h, v, req, err);
 	if (!r)
 		return -EIO;

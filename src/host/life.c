@@ -597,6 +597,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		v.cpus = json_number_value(json_object_get(plan, "cpus"));
 		v.io_weight = json_integer_value(json_object_get(plan, "io_weight"));
 		v.bw = json_integer_value(json_object_get(plan, "bw"));
+		v.pids = json_integer_value(json_object_get(plan, "pids"));
 		json_decref(plan);
 	}
 	if ((r = vps_from_json(&v, body, true, &password, err)) < 0 ||

@@ -49,10 +49,10 @@ static int plan_from_json(json_t *body, json_t **out, struct err **err)
 			     !v.disk ? "disk" :
 				       "cpus");
 	if (r == 0)
-		*out = json_pack("{s:O, s:I, s:I, s:f, s:I, s:i, s:I}", "name", name, "ram",
+		*out = json_pack("{s:O, s:I, s:I, s:f, s:I, s:i, s:I, s:I}", "name", name, "ram",
 				 (json_int_t)v.ram, "swap", (json_int_t)v.swap, "cpus", v.cpus,
 				 "disk", (json_int_t)v.disk, "io_weight", v.io_weight, "bw",
-				 (json_int_t)v.bw);
+				 (json_int_t)v.bw, "pids", (json_int_t)v.pids);
 	vps_free(&v);
 	return r;
 }

@@ -86,7 +86,7 @@ json_t *store_events(struct store *s, const char *vps, const char *owner, long l
 
 /* --- plans and policies -------------------------------------------------------------- */
 
-/* Plans: {name, ram, swap, cpus, disk, io_weight, bw}. */
+/* Plans: {name, ram, swap, cpus, disk, io_weight, bw, pids}; pids 0: the host's default. */
 int store_plan_put(struct store *s, json_t *plan, struct err **err);
 json_t *store_plan_get(struct store *s, const char *name);
 json_t *store_plans(struct store *s);

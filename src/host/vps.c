@@ -140,9 +140,9 @@ static int get_enum(json_t *v, const char *key, const char *const *allowed, char
 /* Fields a PATCH may change. */
 static bool patchable(const char *k)
 {
-	static const char *const ok[] = { "ram",       "swap",	"cpus",	  "disk",
-					  "io_weight", "bw",	"onboot", "hostname",
-					  "ssh_keys",  "owner", NULL };
+	static const char *const ok[] = { "ram",       "swap",	   "cpus",  "disk",
+					  "io_weight", "bw",	   "pids",  "onboot",
+					  "hostname",  "ssh_keys", "owner", NULL };
 
 	for (size_t i = 0; ok[i]; i++)
 		if (!strcmp(k, ok[i]))
@@ -158,7 +158,7 @@ bool vps_known_field(const char *k)
 					     "root_password", "ssh_keys", "ram",    "swap",
 					     "disk",	      "bw",	  "cpus",   "io_weight",
 					     "onboot",	      "network",  "ipv4",   "ipv6",
-					     "plan",	      "start",	  NULL };
+					     "plan",	      "start",	  "pids",   NULL };
 
 	for (size_t i = 0; known[i]; i++)
 		if (!strcmp(k, known[i]))
@@ -275,6 +275,16 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 			    json_integer_value(x) > 1000)
 				return err_make(err, EINVAL, "`io_weight`: expected 10 to 1000");
 			v->io_weight = json_integer_value(x);
+		} else if (!strcmp(k, "pids")) {
+			/* 0: the host's default (vpsd --pids-limit), its bounds */
+			if (!json_is_integer(x) ||
+			    (json_integer_value(x) != 0 &&
+			     (json_integer_value(x) < 16 || json_integer_value(x) > 4194304)))
+				return err_make(
+					err, EINVAL,
+					"`pids`: expected 16 to 4194304 processes, or 0 for "
+					"the host's default");
+			v->pids = json_integer_value(x);
 		} else if (!strcmp(k, "onboot")) {
 			if (!json_is_boolean(x))
 				return err_make(err, EINVAL, "`onboot`: expected true or false");
@@ -336,6 +346,8 @@ json_t *vps_to_json(const struct vps *v)
 		      (json_int_t)v->swap, "disk", (json_int_t)v->disk, "cpus", v->cpus,
 		      "io_weight", v->io_weight, "bw", (json_int_t)v->bw, "hostname", v->hostname,
 		      "ssh_keys", keys, "onboot", v->onboot, "created", (json_int_t)v->created);
+	if (j)
+		json_object_set_new(j, "pids", json_integer(v->pids));
 	if (j && v->iso)
 		json_object_set_new(j, "iso", json_string(v->iso));
 	if (j && *v->network) {

@@ -47,6 +47,7 @@ struct vps {
 	double cpus;
 	unsigned int io_weight; /* 0: default */
 	uint64_t bw; /* bits/s, 0: none (applied by the network layer) */
+	unsigned int pids; /* ct: processes at most; 0: the host's default (--pids-limit) */
 	char *hostname;
 	char *ssh_keys[VPS_MAX_KEYS];
 	unsigned int nr_ssh_keys;

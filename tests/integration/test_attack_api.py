@@ -119,6 +119,34 @@ def test_customer_create_takes_only_what_a_customer_sends(env):
     assert env.names() == before
 
 
+# --- a plan's pids limit -------------------------------------------------------------------
+
+def test_customer_cannot_raise_the_plans_pids(env):
+    """A plan's pids limit holds on every path a customer has: create, PATCH, a
+    plan change (admins only)."""
+    env.admin.api("POST", "/plans", {"name": "pids64", "ram": "128M", "disk": "64M",
+                                     "cpus": 1, "pids": 64}, expect=201)
+    assert env.admin.api("GET", "/plans/pids64")["pids"] == 64
+    assert env.admin.api("GET", "/plans/small")["pids"] == 0  # the host's default
+    before = env.names()
+    for pids in (100000, 0, 64):  # more, "the host's default", even the plan's own
+        r = env.alice.request("POST", "/vps", {"name": "a8", "kind": "ct",
+                                               "template": "busybox", "plan": "pids64",
+                                               "pids": pids})
+        assert r.status == 403 and "`pids`" in r.message, (pids, r)
+    assert env.names() == before
+    r = env.alice.request("PATCH", "/vps/a1", {"pids": 100000})
+    assert r.status == 403 and "`pids`" in r.message, r
+    r = env.alice.request("POST", "/vps/a1/plan", {"plan": "pids64"})
+    assert r.status == 403, r
+    assert env.admin.api("GET", "/vps/a1")["pids"] == 0
+    # a customer's VPS of the plan has the plan's
+    env.alice.api("POST", "/vps", {"name": "a8", "kind": "ct", "template": "busybox",
+                                   "plan": "pids64"}, expect=201)
+    assert env.alice.api("GET", "/vps/a8")["pids"] == 64
+    env.admin.api("DELETE", "/vps/a8")
+
+
 # --- ISOs only by name -------------------------------------------------------------------
 
 @pytest.mark.parametrize("iso", ["/etc/passwd", "../../../../etc/passwd", "/dev/sda",

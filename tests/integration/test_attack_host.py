@@ -10,7 +10,11 @@ test makes the attack, shows it refused, and shows the host unchanged
   was, and the VPS still stops and goes;
 - events belong to a VPS, not to its name: a new VPS with an old name does
   not read the old one's history;
-- every container has a pids limit, and a fork bomb stops at it;
+- every container has a pids limit, its plan's or the host's default, and
+  a fork bomb stops at it;
+- a container's monitors (vps-ctm, the sysinfo monitor) hold only the
+  capabilities they need, and the sysinfo monitor lives in the container's
+  cgroup;
 - the seccomp profile refuses Docker's list and more, with EPERM;
 - vps-ct closes what its caller left open before the container's process
   runs (a host directory fd would be a way out)."""
@@ -29,7 +33,8 @@ import pytest
 from framework.ct import INIT, VPS_CT, Bundle
 from framework.vpsd import Vpsd, free_port
 
-from test_ctm_security import facts, running, t
+from test_ct_sysinfo import monitors
+from test_ctm_security import facts, running, status_field, t
 
 
 def unique(prefix):
@@ -241,6 +246,38 @@ def test_every_container_has_a_pids_limit(vpsd):
     assert sh(d, name, "echo alive").strip() == "alive"
 
 
+def test_container_gets_its_plans_pids_limit(vpsd):
+    d = vpsd
+    d.start(extra=("--pids-limit", "128"))
+    d.api("POST", "/plans", {"name": "p64", "ram": "128M", "disk": "64M", "cpus": 1,
+                             "pids": 64}, expect=201)
+    d.api("POST", "/plans", {"name": "p0", "ram": "128M", "disk": "64M", "cpus": 1},
+          expect=201)
+    name = unique("pl")
+    make_ct(d, name, plan="p64")
+    assert d.api("GET", f"/vps/{name}")["pids"] == 64
+    d.api("POST", f"/vps/{name}/start")
+    pids = None
+    for p in (f"/sys/fs/cgroup/pids/vps-ct/{name}", f"/sys/fs/cgroup/vps-ct/{name}"):
+        if os.path.isdir(p):
+            pids = p
+    assert pids, name
+    assert open(f"{pids}/pids.max").read().strip() == "64"
+    with_helper(d, name)
+    r = d.api("POST", f"/vps/{name}/exec", {"args": ["/sbin/vps-test", "forkbomb", "2"]})
+    forked, err = r["stdout"].split()[1:3]
+    assert err == "EAGAIN" and int(forked) <= 64, r
+    # the provider changes it live; a plan without one gives the host's default
+    r = d.api("PATCH", f"/vps/{name}", {"pids": 100})
+    assert r["live"] is True and open(f"{pids}/pids.max").read().strip() == "100"
+    d.api("POST", f"/vps/{name}/plan", {"plan": "p0"})
+    assert d.api("GET", f"/vps/{name}")["pids"] == 0
+    assert open(f"{pids}/pids.max").read().strip() == "128"
+    # and it stays across a restart
+    d.api("POST", f"/vps/{name}/restart")
+    assert open(f"{pids}/pids.max").read().strip() == "128"
+
+
 def test_ctm_default_pids_limit(ctm):
     c = ctm()
     del c.config["pids"]  # settings that name none
@@ -248,6 +285,73 @@ def test_ctm_default_pids_limit(ctm):
     c.create()
     c.start()
     assert (c.cgroup("pids") / "pids.max").read_text().strip() == "4096"
+
+
+# ---- the container's monitors ----
+
+CAP = {"chown": 0, "dac_override": 1, "fowner": 3, "fsetid": 4, "kill": 5, "setgid": 6,
+       "setuid": 7, "setpcap": 8, "net_admin": 12, "sys_chroot": 18, "sys_ptrace": 19,
+       "sys_admin": 21, "sys_resource": 24, "mknod": 27, "setfcap": 31}
+# src/ctm/monitor.c CTM_CAPS, src/ct/sysinfo.c monitor_main()
+CTM_CAPS = ("chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+            "net_admin", "sys_chroot", "sys_ptrace", "sys_admin", "sys_resource", "mknod",
+            "setfcap")
+SYSINFO_CAPS = ("sys_ptrace", "dac_override")
+
+
+def caps(pid):
+    return {k: int(status_field(pid, k)[0], 16)
+            for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+
+
+def mask(names):
+    """NAMES as a mask, less what this host does not give root (CAP_SYS_RESOURCE here)."""
+    return sum(1 << CAP[n] for n in names) & caps(os.getpid())["CapBnd"]
+
+
+def cgroups(pid):
+    """/proc/PID/cgroup as {hierarchy: path}."""
+    out = {}
+    for line in open(f"/proc/{pid}/cgroup").read().splitlines():
+        num, ctrls, path = line.split(":", 2)
+        out[(num, ctrls)] = path
+    return out
+
+
+def test_container_monitors_keep_only_what_they_need(ctm):
+    c = running(ctm)
+    got = caps(c.proc.pid)
+    assert got == {"CapInh": 0, "CapPrm": mask(CTM_CAPS), "CapEff": mask(CTM_CAPS),
+                   "CapBnd": mask(CTM_CAPS), "CapAmb": 0}, {k: hex(v) for k, v in got.items()}
+    assert status_field(c.proc.pid, "NoNewPrivs") == ["0"]  # the container runs su, sudo
+    mons = monitors(c.name)
+    assert len(mons) == 1, mons
+    got = caps(mons[0])
+    assert got == {"CapInh": 0, "CapPrm": mask(SYSINFO_CAPS), "CapEff": mask(SYSINFO_CAPS),
+                   "CapBnd": mask(SYSINFO_CAPS), "CapAmb": 0}, {k: hex(v) for k, v in got.items()}
+    assert status_field(mons[0], "NoNewPrivs") == ["1"]
+    assert status_field(mons[0], "Seccomp") == ["2"]  # a filter that kills by default
+    # and it still answers with the container's figures (busybox free: sysinfo())
+    assert c.sh("free | awk '/Mem:/ {print $2}'").strip() == str(128 << 10)
+
+
+def test_sysinfo_monitor_is_in_the_containers_cgroup(ctm):
+    """Its CPU, memory and pid count against the customer's limits."""
+    c = running(ctm)
+    mons = monitors(c.name)
+    assert len(mons) == 1, mons
+    init = int(c.state()["pid"])
+    mine = cgroups(mons[0])
+    ct = {h: p for h, p in cgroups(init).items() if p.startswith(f"/vps-ct/{c.name}")}
+    assert ct, cgroups(init)
+    for h, p in ct.items():
+        assert mine[h] == f"/vps-ct/{c.name}/vps-helpers", (h, mine[h], p)
+    procs = c.cgroup("pids") / "vps-helpers" / "cgroup.procs"
+    assert str(mons[0]) in procs.read_text().split()
+    # counted against the container's pids, but no process of its own
+    assert int((c.cgroup("pids") / "pids.current").read_text()) >= 2
+    own = len((c.cgroup("pids") / "cgroup.procs").read_text().split())
+    assert c.ctl({"cmd": "stats"})["processes"] == own
 
 
 # ---- seccomp ----

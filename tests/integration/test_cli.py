@@ -124,6 +124,7 @@ BAD = [
     (["template", "build"], "unknown template command `build`"),
     (["plan", "frob"], "unknown plan command `frob`"),
     (["plan", "create", "p1", "--ram", "x"], "--ram: `x` is not a size"),
+    (["plan", "create", "p1", "--pids", "8"], "--pids: `8` is not a number of processes"),
     (["plan", "delete"], "missing NAME"),
     (["--url", "ftp://host", "list"], "--url: `ftp://host` is not http://HOST:PORT"),
 ]
@@ -264,8 +265,8 @@ def test_host_templates_plans(vpsd):
     assert t[0].split()[0] == "NAME" and any(line.split()[0] == "busybox" for line in t[1:])
     plan = "p-" + uuid.uuid4().hex[:6]
     assert ok("plan", "create", plan, "--ram", "512M", "--disk", "2G", "--cpus", "1",
-              sock=s) == f"created plan {plan}\n"
-    assert any(p["name"] == plan and p["ram"] == 512 << 20
+              "--pids", "256", sock=s) == f"created plan {plan}\n"
+    assert any(p["name"] == plan and p["ram"] == 512 << 20 and p["pids"] == 256
                for p in json.loads(ok("plan", "list", "--format", "json", sock=s)))
     assert "ram: 512M" in ok("plan", "show", plan, sock=s)
     assert ok("plan", "delete", plan, sock=s) == f"deleted plan {plan}\n"
