@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "ct/disk.h"
 #include "ctm/ctm.h"
+#include "sys/unix.h"
 
 #define ESCAPE_KEY 0x1d /* Ctrl-] as in telnet and virsh console */
 

@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "sys/unix.h"
 #include "vmm/control.h"
 #include "vmm/jail.h"
 

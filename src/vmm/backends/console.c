@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "sys/unix.h"
 #include "vmm/backends/console.h"
 #include "vmm/jail.h"
 
