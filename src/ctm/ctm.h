@@ -45,7 +45,5 @@ json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *roo
 int ctm_run(struct ctm_config *c);
 /* A unix socket listening at path (0600, non-blocking); fd or -errno. */
 int ctm_listen_at(const char *path, struct err **err);
-/* One fd passed with SCM_RIGHTS, or -1. */
-int ctm_recv_fd(int sock);
 
 #endif

@@ -21,7 +21,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -251,7 +250,7 @@ static int cmd_exec(const struct ctm_config *c, int argc, char **argv)
 		}
 	}
 	unlink(sock);
-	master = cfd >= 0 ? ctm_recv_fd(cfd) : -1;
+	master = cfd >= 0 ? unix_recv_fd(cfd) : -1;
 	if (master < 0) {
 		pr_err("exec: no terminal from vps-ct");
 		kill(pid, SIGKILL);

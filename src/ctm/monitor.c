@@ -24,7 +24,6 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +36,7 @@
 #include "ct/net.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
+#include "sys/unix.h"
 
 #define MAX_CLIENTS 8
 #define MAX_LINE 4096
@@ -94,44 +94,10 @@ static const char *init_name(enum ctm_init init)
 
 int ctm_listen_at(const char *path, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	/* a stale one is ours to replace: the run lock is held, so no live monitor owns it */
+	int fd = unix_listen(path, 0600, SOCK_NONBLOCK, 8);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "socket `%s`", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return err_make(err, errno, "socket `%s`", path);
-	unlink(path); /* ours: the run lock is held, so no live monitor owns it */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 8) < 0) {
-		int e = errno;
-
-		close(fd);
-		return err_make(err, e, "listen on `%s`", path);
-	}
-	return fd;
-}
-
-int ctm_recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))], b;
-	struct iovec iov = { &b, 1 };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) <= 0)
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
+	return fd < 0 ? err_make(err, -fd, "listen on `%s`", path) : fd;
 }
 
 /* --- the console ---------------------------------------------------------- */
@@ -320,8 +286,10 @@ static int boot(struct mon *m, struct err **err)
 	if (r != 0)
 		return r < 0 ? r : err_make(err, 0, "vps-ct create failed (status %d)", r);
 	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0 || (m->pty = ctm_recv_fd(cfd)) < 0) {
-		err_make(err, errno ? errno : EPROTO, "no console from vps-ct create");
+	m->pty = cfd < 0 ? -errno : unix_recv_fd(cfd);
+	if (m->pty < 0) {
+		err_make(err, -m->pty, "no console from vps-ct create");
+		m->pty = -1;
 		goto fail;
 	}
 	fcntl(m->pty, F_SETFL, O_NONBLOCK);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -26,10 +25,8 @@
 int control_open(struct control *c, const char *path, struct vm *vm,
 		 const struct control_hooks *hooks, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	unsigned int i;
-	mode_t old;
-	int fd, ret;
+	int fd;
 
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = -1;
@@ -40,24 +37,10 @@ int control_open(struct control *c, const char *path, struct vm *vm,
 	c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (!path)
 		return 0;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "control socket `%s`", path);
-	strcpy(sa.sun_path, path);
-	/* a jailed monitor before us (a guest reboot) could not remove its socket */
-	ret = unix_clear_stale(path);
-	if (ret < 0)
-		return err_make(err, -ret, "control socket `%s`", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* 0600: only the owner may steer the VM; a jailed monitor before us (a guest reboot) could not remove its socket */
+	fd = unix_listen(path, 0600, SOCK_NONBLOCK, CONTROL_MAX_CLIENTS);
 	if (fd < 0)
-		return err_make(err, errno, "control socket `%s`", path);
-	old = umask(0177); /* 0600: only the owner may steer the VM */
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(fd, CONTROL_MAX_CLIENTS) < 0) {
-		ret = err_make(err, errno, "control socket `%s`", path);
-		close(fd);
-		return ret;
-	}
+		return err_make(err, -fd, "control socket `%s`", path);
 	c->listen_fd = fd;
 	return 0;
 }

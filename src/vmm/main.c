@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -168,6 +169,8 @@ int main(int argc, char **argv)
 	int status = EXIT_BAD_CONFIG, ret;
 
 	log_init("vps-vmm", LOG_INFO);
+	/* what we create is the VM owner's alone, from birth: the sockets are bound, then chmod'ed */
+	umask(0077);
 	/*
 	 * A console or control client that goes away mid-write must cost us an
 	 * EPIPE on that client, not the VM (the keeper starts us with SIGPIPE's

@@ -13,7 +13,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -24,28 +23,11 @@
 
 static int open_listen(struct console *c, const char *path, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "`serial`: socket `%s`", path);
-	strcpy(sa.sun_path, path);
 	/* a jailed monitor before us (a guest reboot) could not remove its socket */
-	ret = unix_clear_stale(path);
-	if (ret < 0)
-		return err_make(err, -ret, "`serial`: socket `%s`", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = unix_listen(path, 0600, 0, 1);
+
 	if (fd < 0)
-		return err_make(err, errno, "`serial`: socket `%s`", path);
-	old = umask(0177);
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(fd, 1) < 0) {
-		ret = err_make(err, errno, "`serial`: socket `%s`", path);
-		close(fd);
-		return ret;
-	}
+		return err_make(err, -fd, "`serial`: socket `%s`", path);
 	c->listen_fd = fd;
 	c->path = strdup(path);
 	c->ring = malloc(CONSOLE_RING);
