@@ -17,7 +17,7 @@
  *                   depend on the template cache (linux boot)
  *   vm.json         vps-vmm's configuration (its keys are its flags)
  * and the run directory the monitor's sockets: console.sock, control.sock
- * (vps-vmm, JSON lines through kind_ctl) or qmp.sock (QEMU, qmp.c).
+ * (vps-vmm, JSON lines through monitor_call) or qmp.sock (QEMU, qmp.c).
  *
  * On a network (net.h) the VM's host device is a persistent tap named
  * net_ifname(), made on the network's bridge before each start (so the
