@@ -407,27 +407,16 @@ static json_t *do_set(struct mon *m, const struct ctm_config *new)
 	struct ctm_config nc = *new;
 	_cleanup_free_ char *res_path = ctm_path(m->c, true, "resources.json");
 	struct err *e = NULL;
-	json_t *spec, *res, *r;
+	json_t *res, *r;
 	int rc;
 
 	if (m->state != M_RUNNING) {
 		*m->c = nc; /* applies at the next start */
 		return json_pack("{s:b, s:b}", "ok", 1, "live", 0);
 	}
-	spec = ctm_spec(&nc, m->init, "/", &e);
-	if (!spec) {
-		r = monitor_error("%s", err_msg(e));
-		err_free(&e);
-		return r;
-	}
-	res = json_object_get(json_object_get(spec, "linux"), "resources");
-	json_object_del(res, "devices");
-	if (!nc.pids)
-		json_object_set_new(res, "pids", json_pack("{s:i}", "limit", -1));
-	if (!nc.cpus)
-		json_object_set_new(json_object_get(res, "cpu"), "quota", json_integer(-1));
-	rc = json_dump_file(res, res_path, JSON_COMPACT);
-	json_decref(spec);
+	res = ctm_spec_update(&nc);
+	rc = res ? json_dump_file(res, res_path, JSON_COMPACT) : -1;
+	json_decref(res);
 	if (rc < 0)
 		return monitor_error("write `%s`", res_path);
 	rc = ctm_vps_ct_run(
