@@ -26,7 +26,8 @@ int monitor_console_listen(struct monitor_console *c, const char *path, unsigned
 	c->ring = malloc(MONITOR_CONSOLE_RING);
 	if (!c->ring)
 		return err_make(err, ENOMEM, "console socket `%s`", path);
-	fd = unix_listen(path, 0600, 0, c->max_clients);
+	/* non-blocking: a client gone between poll and accept must not hang the caller */
+	fd = unix_listen(path, 0600, SOCK_NONBLOCK, c->max_clients);
 	if (fd < 0) {
 		free(c->ring);
 		c->ring = NULL;
