@@ -13,7 +13,7 @@ LAYERS = [
     ("daemon", {"main"}),
     ("api", {"api", "routes", "reply", "isos", "sessions", "ws", "web"}),
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth"}),
-    ("kinds", {"kind", "kind_ct", "kind_vm", "kind_ctl", "qmp", "vmdisk", "keeper"}),
+    ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net", "caps"}),
     ("base", {"store", "vps", "paths", "run"}),
 ]
