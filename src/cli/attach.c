@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "sys/unix.h"
 
 #define ESCAPE_KEY 0x1d /* Ctrl-] */
 #define IDLE_MS 1000 /* stdin not a terminal and at its end: leave after this much quiet */

@@ -30,7 +30,8 @@
 	FIELD("ram", "SIZE", "memory (512M, 2G)"), FIELD("swap", "SIZE", "swap on top of --ram"), \
 		FIELD("cpus", "N", "CPUs, may be fractional (1.5)"),                           \
 		FIELD("disk", "SIZE", "disk size"), FIELD("io", "W", "IO weight, 10 to 1000"),   \
-		FIELD("bw", "SIZE", "network bandwidth in bits per second (100M)")
+		FIELD("bw", "SIZE", "network bandwidth in bits per second (100M)"),              \
+		FIELD("pids", "N", "a container's processes at most (16 to 4194304)")
 #define PASSWORD                                                        \
 	STR("password", "P", "root's password (`ps` shows it)"),        \
 		STR("password-file", "FILE", "root's password: the first line of FILE")
@@ -204,8 +205,10 @@ const struct command commands[] = {
 	{ "create", NULL, p_name, o_create, .run = cmd_create, .section = "VPSes:",
 	  .overview = "create NAME --kind ct|vm ...\tmake a VPS (see `vps create --help`)",
 	  .help = "Sizes take K, M, G, T (binary): 512M, 10G. --cpus may be fractional (1.5);\n"
-		  "--io is a weight from 10 to 1000; --bw is bits per second (100M).\n"
-		  "--plan cannot be combined with --ram, --swap, --cpus, --disk, --io or --bw.\n"
+		  "--io is a weight from 10 to 1000; --bw is bits per second (100M); --pids is a\n"
+		  "container's processes at most (16 to 4194304; the host's default without it).\n"
+		  "--plan cannot be combined with --ram, --swap, --cpus, --disk, --io, --bw or\n"
+		  "--pids.\n"
 		  "--engine, --boot and --iso are for vm only; --iso names an uploaded ISO\n"
 		  "(PUT /api/v1/isos/NAME), never a path. --password-file reads the first\n"
 		  "line of FILE (--password shows the password to `ps`). --ssh-key adds a line\n"
@@ -230,11 +233,13 @@ const struct command commands[] = {
 	  .help = "A fresh disk from the template (its own, or T); the VPS keeps its name, plan,\n"
 		  "owner and addresses. Everything on the old disk is lost.\n" },
 	{ "set", NULL, p_set, o_set, .run = cmd_set,
-	  .overview = "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, hostname,\n"
-		      "\towner, onboot: stored, and live where it can be\n"
-		      "set NAME --plan P\ttake plan P's limits",
+	  .overview =
+		  "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, pids, hostname,\n"
+		  "\towner, onboot: stored, and live where it can be\n"
+		  "set NAME --plan P\ttake plan P's limits",
 	  .help = "Keys: ram, swap, disk, bw (sizes: 512M, 2G), cpus (1.5), io (10 to 1000),\n"
-		  "hostname, owner, onboot (true|false). Always stored; applied to a running VPS\n"
+		  "pids (16 to 4194304, 0 for the host's default), hostname, owner, onboot\n"
+		  "(true|false). Always stored; applied to a running VPS\n"
 		  "where its kind can, and the rest at its next start (the reply says which).\n"
 		  "--plan moves the VPS to plan P: it takes the plan's limits, if the host has\n"
 		  "room for them; it cannot be combined with KEY=VALUE.\n" },

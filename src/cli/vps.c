@@ -177,11 +177,11 @@ int cmd_list(struct args *a)
 
 int cmd_show(struct args *a)
 {
-	static const char *const show_order[] = { "name",      "kind",	  "engine",    "boot",
-						  "template",  "iso",	  "state",     "owner",
-						  "ram",       "swap",	  "cpus",      "disk",
-						  "io_weight", "bw",	  "hostname",  "onboot",
-						  "ssh_keys",  "created", "last_exit", NULL };
+	static const char *const show_order[] = {
+		"name",	 "kind",     "engine", "boot",	   "template", "iso",	    "state",
+		"owner", "ram",	     "swap",   "cpus",	   "disk",     "io_weight", "bw",
+		"pids",	 "hostname", "onboot", "ssh_keys", "created",  "last_exit", NULL
+	};
 	char path[64];
 
 	snprintf(path, sizeof(path), "/vps/%s", a->pos[0]);
@@ -388,7 +388,7 @@ int cmd_set(struct args *a)
 				r = usage_err(
 					a->cmd,
 					"`%s`: unknown key `%s` (one of ram, swap, disk, cpus, "
-					"io, bw, hostname, owner, onboot)",
+					"io, bw, pids, hostname, owner, onboot)",
 					v, key);
 			else
 				r = field_put(a->cmd, key, fd, eq + 1, body);

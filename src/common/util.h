@@ -26,15 +26,6 @@ int parse_size(const char *s, uint64_t *out);
  */
 int mkdir_p(const char *path, mode_t mode, mode_t parents);
 
-/* A connected unix stream socket (close-on-exec) to path, or -errno. */
-int unix_connect(const char *path);
-/*
- * Before a bind at path: remove a socket nobody listens on (left by a
- * monitor that could not remove it, a jailed one), 0; -EADDRINUSE when
- * someone listens there or path is not a socket (left as it is).
- */
-int unix_clear_stale(const char *path);
-
 /*
  * Open PATH under DIRFD, a tree a guest controls (its root as the host sees
  * it): no symlink followed at any component, nothing outside DIRFD's mount

@@ -23,7 +23,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +32,7 @@
 #include "common/util.h"
 #include "ct/cgroup.h"
 #include "ct/container.h"
+#include "sys/unix.h"
 
 int ct_sync_send(int fd, int type, int errnum, const char *msg)
 {
@@ -108,26 +108,6 @@ static int write_pid_file(const char *path, pid_t pid, struct err **err)
 	if (fd < 0 || write_all(fd, buf, n) < 0 || rename(tmp, path) < 0)
 		return err_make(err, errno, "write pid file `%s`", path);
 	return 0;
-}
-
-static int connect_console(const char *path, struct err **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "console socket `%s`", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_make(err, errno, "console socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return err_make(err, e, "connect console socket `%s`", path);
-	}
-	return fd;
 }
 
 /* Wait until the cgroup holds no task (the kernel reaps a pid ns lazily). */
@@ -344,9 +324,10 @@ static int create_steps(struct create_ctx *c, struct err **err)
 			return err_make(err, errno, "open `%s`", fifo);
 	}
 	if (cfg->process->terminal) {
-		c->console_fd = connect_console(c->o->console_socket, err);
+		c->console_fd = unix_connect(c->o->console_socket);
 		if (c->console_fd < 0)
-			return c->console_fd;
+			return err_make(err, -c->console_fd, "connect console socket `%s`",
+					c->o->console_socket);
 	}
 	if ((r = ct_sysinfo_pair(cfg, c->notify_sv, err)) < 0)
 		return r;

@@ -138,7 +138,4 @@ int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int *
 int ct_hooks_run(const struct ct_config *cfg, enum ct_hook_kind kind, const char *state_json,
 		 struct err **err);
 
-/* Send a fd over a unix socket (SCM_RIGHTS). */
-int ct_send_fd(int sock, int fd);
-
 #endif

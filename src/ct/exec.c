@@ -20,13 +20,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "ct/cgroup.h"
 #include "ct/container.h"
+#include "sys/unix.h"
 
 /* setns order: the user namespace grants the right to join the others */
 static const enum ct_ns join_order[] = { CT_NS_USER, CT_NS_IPC,	   CT_NS_UTS,
@@ -138,20 +138,13 @@ fail:
 
 static int connect_console(const char *path, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (!path || strlen(path) >= sizeof(sa.sun_path))
+	if (!path)
 		return err_make(err, EINVAL, "--tty needs a --console-socket");
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return err_make(err, e, "connect console socket `%s`", path);
-	}
+	fd = unix_connect(path);
+	if (fd < 0)
+		return err_make(err, -fd, "connect console socket `%s`", path);
 	return fd;
 }
 

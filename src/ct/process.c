@@ -28,6 +28,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "ct/container.h"
+#include "sys/unix.h"
 
 int ct_process_rlimits(const struct ct_process *p, struct err **err)
 {
@@ -71,7 +72,7 @@ static int seccomp_notify_send(scmp_filter_ctx ctx, int notify_fd, struct err **
 
 	if (lfd < 0)
 		return err_make(err, -lfd, "seccomp listener for sysinfo");
-	r = ct_send_fd(notify_fd, lfd);
+	r = unix_send_fd(notify_fd, lfd);
 	close(lfd);
 	if (r < 0)
 		return err_make(err, -r, "send seccomp listener to the sysinfo monitor");
@@ -215,30 +216,11 @@ int ct_process_identity(const struct ct_process *p, struct err **err)
 	return 0;
 }
 
-int ct_send_fd(int sock, int fd)
-{
-	char buf[CMSG_SPACE(sizeof(int))] = { 0 }, dummy = 'f';
-	struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = buf,
-		.msg_controllen = sizeof(buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
 int ct_process_terminal(int console_fd, bool ctty, struct err **err)
 {
 	_cleanup_close_ int master = -1;
 	char name[64];
-	int slave;
+	int slave, r;
 
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
@@ -256,8 +238,8 @@ int ct_process_terminal(int console_fd, bool ctty, struct err **err)
 		return err_make(err, errno, "dup pty");
 	if (slave > 2)
 		close(slave);
-	if (ct_send_fd(console_fd, master) < 0)
-		return err_make(err, errno, "send pty to console socket");
+	if ((r = unix_send_fd(console_fd, master)) < 0)
+		return err_make(err, -r, "send pty to console socket");
 	return 0;
 }
 

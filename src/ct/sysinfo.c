@@ -47,32 +47,7 @@
 #include "common/cleanup.h"
 #include "ct/container.h"
 #include "ct/privs.h"
-
-/* Receive one fd sent with ct_send_fd(); -1 on EOF or error. */
-static int recv_fd(int sock)
-{
-	char buf[CMSG_SPACE(sizeof(int))] = { 0 }, dummy;
-	struct iovec iov = { .iov_base = &dummy, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = buf,
-		.msg_controllen = sizeof(buf),
-	};
-	struct cmsghdr *c;
-	ssize_t n;
-	int fd;
-
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0)
-		if (errno != EINTR)
-			return -1;
-	c = CMSG_FIRSTHDR(&msg);
-	if (n <= 0 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
+#include "sys/unix.h"
 
 /* The host's sysinfo with the cgroup's figures put in. */
 static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, struct sysinfo *si)
@@ -281,7 +256,7 @@ static __attribute__((noreturn)) void monitor_main(const char *cgroup_path, uint
 	if (cg_open(cgroup_path, &cg, NULL) < 0 || cg_enter_helper(cg, getpid(), NULL) < 0 ||
 	    ct_privs_keep(CT_CAP(CAP_SYS_PTRACE) | CT_CAP(CAP_DAC_OVERRIDE), true, NULL) < 0)
 		_exit(1);
-	lfd = recv_fd(3);
+	lfd = unix_recv_fd(3);
 	close(3);
 	if (lfd < 0) /* the child died before loading its filter */
 		_exit(0);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The control socket's requests (docs/ctm.md): one JSON object per line,
- * {"cmd": ...} and the command's fields. ctm_ctl_parse() checks a line and
- * says what is asked, without touching the container; monitor.c does it.
- * Kept apart so tests/fuzz can feed it any bytes a client may send.
+ * vps-ctm's control commands (docs/ctm.md), the table monitor/server.c
+ * serves: each checks its request's fields, then calls what monitor.c does
+ * for it, so a refused request touches nothing. Kept apart from monitor.c so
+ * tests/fuzz can run the table against actions that do nothing.
  */
 #ifndef VPS_CTM_CTL_H
 #define VPS_CTM_CTL_H
@@ -13,31 +13,29 @@
 #include <jansson.h>
 
 #include "ctm/config.h"
+#include "monitor/server.h"
 
-enum ctm_ctl_cmd {
-	CTM_CTL_STATE,
-	CTM_CTL_STATS,
-	CTM_CTL_SHUTDOWN,
-	CTM_CTL_REBOOT,
-	CTM_CTL_STOP,
-	CTM_CTL_SET,
-	CTM_CTL_GROW,
+/* What the container's monitor does once a request is checked; each returns the reply. */
+struct ctm_ctl_ops {
+	json_t *(*state)(void *m);
+	json_t *(*stats)(void *m);
+	json_t *(*shutdown)(void *m,
+			    unsigned int timeout); /* seconds to SIGKILL; 0: the settings' */
+	json_t *(*reboot)(void *m);
+	json_t *(*stop)(void *m);
+	json_t *(*set)(void *m,
+		       const struct ctm_config *nc); /* the settings, new limits over them */
+	json_t *(*grow)(void *m, uint64_t size); /* the disk's new size */
 };
 
-struct ctm_ctl_req {
-	enum ctm_ctl_cmd cmd;
-	unsigned int timeout; /* shutdown: seconds to SIGKILL; 0 = the settings' */
-	struct ctm_config set; /* set: the settings with the new limits (shallow copy of c) */
-	uint64_t disk; /* grow: the disk's new size */
+/* The server's ctx for ctm_ctl_cmds. */
+struct ctm_ctl {
+	const struct ctm_ctl_ops *ops;
+	void *m; /* passed to ops */
+	const struct ctm_config *c; /* the settings a `set` starts from */
 };
 
-/*
- * Parse one request line against the container's settings c. NULL when it
- * is a request (*req says which), else the error reply to send.
- */
-json_t *ctm_ctl_parse(const char *line, const struct ctm_config *c, struct ctm_ctl_req *req);
-
-/* {"ok": false, "error": MESSAGE} */
-json_t *ctm_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define CTM_CTL_COMMANDS 7 /* state, stats, shutdown, reboot, stop, set, grow */
+extern const struct monitor_cmd ctm_ctl_cmds[CTM_CTL_COMMANDS];
 
 #endif

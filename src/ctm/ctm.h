@@ -4,7 +4,8 @@
  * as vps-vmm is one per VM. It makes the container's disk and root
  * filesystem from a template (create), runs the template's own init under
  * vps-ct with the container's limits, network and console, restarts it when
- * the init reboots, and answers a control socket (run). docs/ctm.md.
+ * the init reboots, and answers a control socket (run). docs/ctm.md. Its
+ * exit status says how the container ended: monitor/protocol.h.
  */
 #ifndef VPS_CTM_CTM_H
 #define VPS_CTM_CTM_H
@@ -12,15 +13,6 @@
 #include <sys/types.h>
 
 #include "ctm/config.h"
-
-/* Exit statuses of `vps-ctm run`, the same as vps-vmm's. */
-enum {
-	CTM_EXIT_POWEROFF = 0, /* init powered off, or a graceful stop finished */
-	CTM_EXIT_FAILURE = 1, /* the monitor itself failed */
-	CTM_EXIT_CONFIG = 2, /* bad configuration */
-	CTM_EXIT_CRASH = 4, /* init died otherwise (exit status or signal) */
-	CTM_EXIT_KILLED = 5, /* hard stop, or the graceful stop timed out */
-};
 
 /* create.c */
 int ctm_create(const struct ctm_config *c, struct err **err);
@@ -40,12 +32,12 @@ int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct e
 /* spec.c */
 json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *rootfs,
 		 struct err **err);
+/* What `vps-ct update --resources` takes for c: the spec's resources, unset limits lifted. */
+json_t *ctm_spec_update(const struct ctm_config *c);
 
 /* monitor.c */
 int ctm_run(struct ctm_config *c);
 /* A unix socket listening at path (0600, non-blocking); fd or -errno. */
 int ctm_listen_at(const char *path, struct err **err);
-/* One fd passed with SCM_RIGHTS, or -1. */
-int ctm_recv_fd(int sock);
 
 #endif

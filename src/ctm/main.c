@@ -21,7 +21,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -31,6 +30,9 @@
 #include "common/util.h"
 #include "sys/disk.h"
 #include "ctm/ctm.h"
+#include "monitor/client.h"
+#include "monitor/protocol.h"
+#include "sys/unix.h"
 
 #define ESCAPE_KEY 0x1d /* Ctrl-] as in telnet and virsh console */
 
@@ -47,30 +49,30 @@ static void usage(FILE *f)
 static int cmd_ctl(const struct ctm_config *c, const char *req)
 {
 	_cleanup_free_ char *path = ctm_path(c, true, "control.sock");
-	_cleanup_close_ int fd = -1;
-	char buf[65536];
-	size_t len = 0;
-	ssize_t n;
+	_cleanup_free_ char *out = NULL;
+	struct err *e = NULL;
+	json_t *r;
+	int ok;
 
-	if (!path || (fd = unix_connect(path)) < 0) {
-		pr_err("`%s` is not running (control socket `%s`: %s)", c->name, path,
-		       strerror(-fd));
+	if (!path)
+		return 1;
+	if (strchr(req, '\n')) {
+		pr_err("send the request: must be one line");
 		return 1;
 	}
-	if (strchr(req, '\n') || write_all(fd, req, strlen(req)) < 0 ||
-	    write_all(fd, "\n", 1) < 0) {
-		pr_err("send the request: %s",
-		       strchr(req, '\n') ? "must be one line" : strerror(errno));
+	r = monitor_send(path, req, -1, &e);
+	if (!r) {
+		pr_err("`%s`: %s", c->name, err_msg(e));
+		err_free(&e);
 		return 1;
 	}
-	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
-		len += n;
-		if (memchr(buf, '\n', len))
-			break;
-	}
-	buf[len] = 0;
-	fputs(buf, stdout);
-	return strstr(buf, "\"ok\":true") ? 0 : 1;
+	/* as the monitor wrote it: sorted and compact */
+	out = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+	ok = json_is_true(json_object_get(r, "ok"));
+	json_decref(r);
+	if (out)
+		printf("%s\n", out);
+	return ok ? 0 : 1;
 }
 
 static int cmd_console(const struct ctm_config *c)
@@ -254,7 +256,7 @@ static int cmd_exec(const struct ctm_config *c, int argc, char **argv)
 		}
 	}
 	unlink(sock);
-	master = cfd >= 0 ? ctm_recv_fd(cfd) : -1;
+	master = cfd >= 0 ? unix_recv_fd(cfd) : -1;
 	if (master < 0) {
 		pr_err("exec: no terminal from vps-ct");
 		kill(pid, SIGKILL);
@@ -286,7 +288,7 @@ int main(int argc, char **argv)
 		pr_err("%s", err_msg(e));
 		err_free(&e);
 		ctm_config_free(&c); /* what was parsed before the bad key */
-		return CTM_EXIT_CONFIG;
+		return MONITOR_EXIT_CONFIG;
 	}
 	if (!strcmp(cmd, "create") && argc == 3) {
 		r = ctm_create(&c, &e) < 0 ? 1 : 0;

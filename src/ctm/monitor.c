@@ -27,7 +27,6 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,11 +35,15 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ct/cgroup.h"
-#include "sys/disk.h"
-#include "sys/net.h"
 #include "ct/privs.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
+#include "monitor/console.h"
+#include "monitor/protocol.h"
+#include "monitor/server.h"
+#include "sys/disk.h"
+#include "sys/net.h"
+#include "sys/unix.h"
 
 /*
  * What the monitor and the programs it runs as root (vps-ct create, start,
@@ -64,20 +67,10 @@
 	 CT_CAP(CAP_SYS_ADMIN) | CT_CAP(CAP_SYS_RESOURCE) | CT_CAP(CAP_MKNOD) |                   \
 	 CT_CAP(CAP_SETFCAP))
 
-#define MAX_CLIENTS 8
-#define MAX_LINE 4096
-#define RING 65536
-
 enum mstate { M_STARTING, M_RUNNING, M_STOPPING, M_REBOOTING, M_STOPPED };
 
 static const char *const state_names[] = { "starting", "running", "stopping", "rebooting",
 					   "stopped" };
-
-struct ctl_client {
-	int fd;
-	size_t len;
-	char buf[MAX_LINE];
-};
 
 struct mon {
 	struct ctm_config *c;
@@ -92,12 +85,11 @@ struct mon {
 	bool hard; /* the stop ended (or will end) with SIGKILL */
 	unsigned int boots;
 	time_t started;
-	int sfd, timer_fd, ctl_fd, con_fd, pty;
+	int sfd, timer_fd, pty;
 	int pty_peer; /* our own open of the terminal, so the master never hangs up */
-	struct ctl_client ctl[MAX_CLIENTS];
-	int con[MAX_CLIENTS];
-	uint8_t ring[RING];
-	size_t ring_pos, ring_len;
+	struct monitor_server ctl; /* the control socket, serving ctl.c's commands */
+	struct ctm_ctl ctl_ctx;
+	struct monitor_console con; /* the console socket */
 	char *ctl_path, *con_path;
 };
 
@@ -120,62 +112,13 @@ static const char *init_name(enum ctm_init init)
 
 int ctm_listen_at(const char *path, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	/* a stale one is ours to replace: the run lock is held, so no live monitor owns it */
+	int fd = unix_listen(path, 0600, SOCK_NONBLOCK, 8);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "socket `%s`", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return err_make(err, errno, "socket `%s`", path);
-	unlink(path); /* ours: the run lock is held, so no live monitor owns it */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 8) < 0) {
-		int e = errno;
-
-		close(fd);
-		return err_make(err, e, "listen on `%s`", path);
-	}
-	return fd;
-}
-
-int ctm_recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))], b;
-	struct iovec iov = { &b, 1 };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) <= 0)
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
+	return fd < 0 ? err_make(err, -fd, "listen on `%s`", path) : fd;
 }
 
 /* --- the console ---------------------------------------------------------- */
-
-static void ring_add(struct mon *m, const uint8_t *buf, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		m->ring[m->ring_pos] = buf[i];
-		m->ring_pos = (m->ring_pos + 1) % RING;
-	}
-	m->ring_len = m->ring_len + n > RING ? RING : m->ring_len + n;
-}
-
-static void con_drop(struct mon *m, int i)
-{
-	close(m->con[i]);
-	m->con[i] = -1;
-}
 
 static void con_output(struct mon *m)
 {
@@ -190,45 +133,17 @@ static void con_output(struct mon *m)
 		}
 		return;
 	}
-	ring_add(m, buf, n);
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (m->con[i] >= 0 && write_all(m->con[i], buf, n) < 0)
-			con_drop(m, i);
-}
-
-static void con_accept(struct mon *m)
-{
-	int fd = accept4(m->con_fd, NULL, NULL, SOCK_CLOEXEC);
-	size_t start;
-
-	if (fd < 0)
-		return;
-	for (int i = 0; i < MAX_CLIENTS; i++) {
-		if (m->con[i] >= 0)
-			continue;
-		m->con[i] = fd;
-		/* replay what the console said before this client came */
-		start = (m->ring_pos + RING - m->ring_len) % RING;
-		if (start + m->ring_len <= RING) {
-			write_all(fd, m->ring + start, m->ring_len);
-		} else {
-			write_all(fd, m->ring + start, RING - start);
-			write_all(fd, m->ring, m->ring_len - (RING - start));
-		}
-		return;
-	}
-	write_all(fd, "vps-ctm: too many console clients\r", 35);
-	close(fd);
+	monitor_console_output(&m->con, buf, n);
 }
 
 static void con_input(struct mon *m, int i)
 {
 	uint8_t buf[4096];
-	ssize_t n = read(m->con[i], buf, sizeof(buf));
+	ssize_t n = read(m->con.client[i], buf, sizeof(buf));
 
 	if (n <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			con_drop(m, i);
+			monitor_console_drop(&m->con, i);
 		return;
 	}
 	if (m->pty >= 0)
@@ -347,8 +262,10 @@ static int boot(struct mon *m, struct err **err)
 	if (r != 0)
 		return r < 0 ? r : err_make(err, 0, "vps-ct create failed (status %d)", r);
 	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (cfd < 0 || (m->pty = ctm_recv_fd(cfd)) < 0) {
-		err_make(err, errno ? errno : EPROTO, "no console from vps-ct create");
+	m->pty = cfd < 0 ? -errno : unix_recv_fd(cfd);
+	if (m->pty < 0) {
+		err_make(err, -m->pty, "no console from vps-ct create");
+		m->pty = -1;
 		goto fail;
 	}
 	fcntl(m->pty, F_SETFL, O_NONBLOCK);
@@ -517,36 +434,25 @@ static json_t *do_set(struct mon *m, const struct ctm_config *new)
 	struct ctm_config nc = *new;
 	_cleanup_free_ char *res_path = ctm_path(m->c, true, "resources.json");
 	struct err *e = NULL;
-	json_t *spec, *res, *r;
+	json_t *res, *r;
 	int rc;
 
 	if (m->state != M_RUNNING) {
 		*m->c = nc; /* applies at the next start */
 		return json_pack("{s:b, s:b}", "ok", 1, "live", 0);
 	}
-	spec = ctm_spec(&nc, m->init, "/", &e);
-	if (!spec) {
-		r = ctm_reply_error("%s", err_msg(e));
-		err_free(&e);
-		return r;
-	}
-	res = json_object_get(json_object_get(spec, "linux"), "resources");
-	json_object_del(res, "devices");
-	if (!nc.pids)
-		json_object_set_new(res, "pids", json_pack("{s:i}", "limit", -1));
-	if (!nc.cpus)
-		json_object_set_new(json_object_get(res, "cpu"), "quota", json_integer(-1));
-	rc = json_dump_file(res, res_path, JSON_COMPACT);
-	json_decref(spec);
+	res = ctm_spec_update(&nc);
+	rc = res ? json_dump_file(res, res_path, JSON_COMPACT) : -1;
+	json_decref(res);
 	if (rc < 0)
-		return ctm_reply_error("write `%s`", res_path);
+		return monitor_error("write `%s`", res_path);
 	rc = ctm_vps_ct_run(
 		m->c, (const char *const[]){ "update", "--resources", res_path, m->c->name, NULL },
 		&e);
 	unlink(res_path);
 	if (rc != 0) {
-		r = rc < 0 ? ctm_reply_error("%s", err_msg(e)) :
-			     ctm_reply_error("vps-ct update failed (status %d)", rc);
+		r = rc < 0 ? monitor_error("%s", err_msg(e)) :
+			     monitor_error("vps-ct update failed (status %d)", rc);
 		err_free(&e);
 		return r;
 	}
@@ -563,10 +469,10 @@ static json_t *do_grow(struct mon *m, uint64_t size)
 	json_t *r;
 
 	if (m->state != M_RUNNING)
-		return ctm_reply_error("grow: the container is %s", state_names[m->state]);
+		return monitor_error("grow: the container is %s", state_names[m->state]);
 	if (sys_disk_find_loop(img, &loop, &e) < 0 || !loop ||
 	    sys_disk_grow(img, loop, size, &e) < 0) {
-		r = ctm_reply_error("grow `%s`: %s", m->c->name, e ? err_msg(e) : "no loop device");
+		r = monitor_error("grow `%s`: %s", m->c->name, e ? err_msg(e) : "no loop device");
 		err_free(&e);
 		return r;
 	}
@@ -574,100 +480,63 @@ static json_t *do_grow(struct mon *m, uint64_t size)
 	return json_pack("{s:b, s:I}", "ok", 1, "disk", (json_int_t)size);
 }
 
-static json_t *handle(struct mon *m, const char *line)
+static json_t *ctl_state(void *m)
 {
-	struct ctm_ctl_req req;
-	json_t *r = ctm_ctl_parse(line, m->c, &req);
+	return do_state(m);
+}
+
+static json_t *ctl_stats(void *m)
+{
+	return do_stats(m);
+}
+
+static json_t *ctl_shutdown(void *opaque, unsigned int timeout)
+{
+	int rc = request_stop(opaque, timeout);
+
+	return rc < 0 ? monitor_error("shutdown: %s", strerror(-rc)) : monitor_ok();
+}
+
+static json_t *ctl_reboot(void *opaque)
+{
+	struct mon *m = opaque;
 	int rc;
 
-	if (r)
-		return r;
-	switch (req.cmd) {
-	case CTM_CTL_STATE:
-		return do_state(m);
-	case CTM_CTL_STATS:
-		return do_stats(m);
-	case CTM_CTL_SHUTDOWN:
-		if ((rc = request_stop(m, req.timeout)) < 0)
-			return ctm_reply_error("shutdown: %s", strerror(-rc));
-		return json_pack("{s:b}", "ok", 1);
-	case CTM_CTL_REBOOT:
-		if (m->state != M_RUNNING)
-			return ctm_reply_error("reboot: the container is %s",
-					       state_names[m->state]);
-		if ((rc = signal_init(m, reboot_signal(m->init))) < 0)
-			return ctm_reply_error("reboot: %s", strerror(-rc));
-		m->state = M_REBOOTING;
-		m->restart_wanted = true;
-		arm_timer(m, m->c->stop_timeout);
-		return json_pack("{s:b}", "ok", 1);
-	case CTM_CTL_STOP:
-		kill_hard(m);
-		return json_pack("{s:b}", "ok", 1);
-	case CTM_CTL_SET:
-		return do_set(m, &req.set);
-	case CTM_CTL_GROW:
-		return do_grow(m, req.disk);
-	}
-	return ctm_reply_error("unknown command");
+	if (m->state != M_RUNNING)
+		return monitor_error("reboot: the container is %s", state_names[m->state]);
+	if ((rc = signal_init(m, reboot_signal(m->init))) < 0)
+		return monitor_error("reboot: %s", strerror(-rc));
+	m->state = M_REBOOTING;
+	m->restart_wanted = true;
+	arm_timer(m, m->c->stop_timeout);
+	return monitor_ok();
 }
 
-static void ctl_drop(struct ctl_client *cl)
+static json_t *ctl_stop(void *m)
 {
-	close(cl->fd);
-	cl->fd = -1;
-	cl->len = 0;
+	kill_hard(m);
+	return monitor_ok();
 }
 
-static void ctl_read(struct mon *m, struct ctl_client *cl)
+static json_t *ctl_set(void *m, const struct ctm_config *nc)
 {
-	ssize_t n = read(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len);
-	char *nl, *out;
-	json_t *r;
-
-	if (n <= 0) {
-		if (n == 0 || (errno != EINTR && errno != EAGAIN))
-			ctl_drop(cl);
-		return;
-	}
-	cl->len += n;
-	while ((nl = memchr(cl->buf, '\n', cl->len))) {
-		*nl = 0;
-		r = handle(m, cl->buf);
-		out = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-		json_decref(r);
-		if (!out || write_all(cl->fd, out, strlen(out)) < 0 ||
-		    write_all(cl->fd, "\n", 1) < 0) {
-			free(out);
-			ctl_drop(cl);
-			return;
-		}
-		free(out);
-		cl->len -= nl + 1 - cl->buf;
-		memmove(cl->buf, nl + 1, cl->len);
-	}
-	if (cl->len == sizeof(cl->buf)) {
-		static const char too_long[] = "{\"error\":\"line too long\",\"ok\":false}\n";
-
-		write_all(cl->fd, too_long, sizeof(too_long) - 1);
-		ctl_drop(cl);
-	}
+	return do_set(m, nc);
 }
 
-static void ctl_accept(struct mon *m)
+static json_t *ctl_grow(void *m, uint64_t size)
 {
-	int fd = accept4(m->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (fd < 0)
-		return;
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (m->ctl[i].fd < 0) {
-			m->ctl[i].fd = fd;
-			m->ctl[i].len = 0;
-			return;
-		}
-	close(fd);
+	return do_grow(m, size);
 }
+
+static const struct ctm_ctl_ops ctl_ops = {
+	.state = ctl_state,
+	.stats = ctl_stats,
+	.shutdown = ctl_shutdown,
+	.reboot = ctl_reboot,
+	.stop = ctl_stop,
+	.set = ctl_set,
+	.grow = ctl_grow,
+};
 
 /* --- the loop ------------------------------------------------------------- */
 
@@ -677,7 +546,7 @@ static int judge(struct mon *m, int *status)
 	int st = m->init_status;
 
 	if (m->hard) {
-		*status = CTM_EXIT_KILLED;
+		*status = MONITOR_EXIT_KILLED;
 		return 0;
 	}
 	if (!m->stop_wanted && (m->restart_wanted || (WIFSIGNALED(st) && WTERMSIG(st) == SIGHUP))) {
@@ -686,13 +555,13 @@ static int judge(struct mon *m, int *status)
 	}
 	if ((WIFSIGNALED(st) && (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGHUP)) ||
 	    (WIFEXITED(st) && WEXITSTATUS(st) == 0) || m->stop_wanted) {
-		*status = CTM_EXIT_POWEROFF;
+		*status = MONITOR_EXIT_POWEROFF;
 		return 0;
 	}
 	pr_err("`%s`: init %s %d", m->c->name,
 	       WIFSIGNALED(st) ? "killed by signal" : "exited with status",
 	       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	*status = CTM_EXIT_CRASH;
+	*status = MONITOR_EXIT_CRASH;
 	return 0;
 }
 
@@ -726,7 +595,8 @@ static void on_timer(struct mon *m)
 /* Serve until the init exits; the caller judges. */
 static void serve(struct mon *m)
 {
-	struct pollfd p[6 + 2 * MAX_CLIENTS];
+	enum { CON = 5 + MONITOR_SERVER_FDS }; /* the console clients' first entry */
+	struct pollfd p[CON + MONITOR_MAX_CLIENTS];
 	int n, i;
 
 	while (!m->init_exited) {
@@ -734,13 +604,12 @@ static void serve(struct mon *m)
 		p[n++] = (struct pollfd){ m->sfd, POLLIN, 0 };
 		p[n++] = (struct pollfd){ m->init_pidfd, POLLIN, 0 };
 		p[n++] = (struct pollfd){ m->timer_fd, POLLIN, 0 };
-		p[n++] = (struct pollfd){ m->ctl_fd, POLLIN, 0 };
-		p[n++] = (struct pollfd){ m->con_fd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ m->con.listen_fd, POLLIN, 0 };
 		p[n++] = (struct pollfd){ m->pty, POLLIN, 0 };
-		for (i = 0; i < MAX_CLIENTS; i++)
-			p[n++] = (struct pollfd){ m->ctl[i].fd, POLLIN, 0 };
-		for (i = 0; i < MAX_CLIENTS; i++)
-			p[n++] = (struct pollfd){ m->con[i], POLLIN, 0 };
+		monitor_server_fds(&m->ctl, p + n);
+		n += MONITOR_SERVER_FDS;
+		for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
+			p[n++] = (struct pollfd){ m->con.client[i], POLLIN, 0 };
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -755,16 +624,12 @@ static void serve(struct mon *m)
 		if (p[2].revents)
 			on_timer(m);
 		if (p[3].revents)
-			ctl_accept(m);
-		if (p[4].revents)
-			con_accept(m);
-		if (p[5].revents & POLLIN)
+			monitor_console_accept(&m->con);
+		if (p[4].revents & POLLIN)
 			con_output(m);
-		for (i = 0; i < MAX_CLIENTS; i++)
-			if (p[6 + i].revents)
-				ctl_read(m, &m->ctl[i]);
-		for (i = 0; i < MAX_CLIENTS; i++)
-			if (p[6 + MAX_CLIENTS + i].revents)
+		monitor_server_events(&m->ctl, p + 5);
+		for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
+			if (p[CON + i].revents && m->con.client[i] >= 0)
 				con_input(m, i);
 		/* the pidfd says "exited" before SIGCHLD's wait status may be read */
 		if (p[1].revents && !m->init_exited) {
@@ -802,13 +667,14 @@ int ctm_run(struct ctm_config *c)
 	};
 	struct err *e = NULL;
 	sigset_t mask;
-	int status = CTM_EXIT_FAILURE, lock, r;
+	int status = MONITOR_EXIT_FAILURE, lock, r;
 
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		m.ctl[i].fd = m.con[i] = -1;
+	m.ctl_ctx = (struct ctm_ctl){ .ops = &ctl_ops, .m = &m, .c = c };
+	monitor_server_init(&m.ctl, ctm_ctl_cmds, CTM_CTL_COMMANDS, &m.ctl_ctx);
+	m.con.listen_fd = -1;
 	if ((r = mkdir_p(c->run_dir, 0700, 0755)) < 0) {
 		pr_err("mkdir `%s`: %s", c->run_dir, strerror(-r));
-		return CTM_EXIT_FAILURE;
+		return MONITOR_EXIT_FAILURE;
 	}
 	if ((lock = take_run_lock(c, &e)) < 0)
 		goto out;
@@ -832,13 +698,14 @@ int ctm_run(struct ctm_config *c)
 		err_make(&e, errno ? errno : ENOMEM, "monitor setup");
 		goto out;
 	}
-	if ((m.ctl_fd = ctm_listen_at(m.ctl_path, &e)) < 0 ||
-	    (m.con_fd = ctm_listen_at(m.con_path, &e)) < 0)
+	/* stale ones are ours to replace: the run lock is held, so no live monitor owns them */
+	if (monitor_server_listen(&m.ctl, m.ctl_path, &e) < 0 ||
+	    monitor_console_listen(&m.con, m.con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
 		goto out;
 	for (;;) {
 		if (boot(&m, &e) < 0) {
 			err_wrap(&e, "start `%s`", c->name);
-			status = CTM_EXIT_FAILURE;
+			status = MONITOR_EXIT_FAILURE;
 			break;
 		}
 		serve(&m);
@@ -859,16 +726,9 @@ out:
 		pr_err("%s", err_msg(e));
 		err_free(&e);
 	}
-	for (int i = 0; i < MAX_CLIENTS; i++) {
-		if (m.ctl[i].fd >= 0)
-			close(m.ctl[i].fd);
-		if (m.con[i] >= 0)
-			close(m.con[i]);
-	}
-	if (m.ctl_path)
-		unlink(m.ctl_path);
-	if (m.con_path)
-		unlink(m.con_path);
+	monitor_server_close(&m.ctl, m.ctl_path);
+	if (m.con.listen_fd >= 0)
+		monitor_console_close(&m.con, m.con_path);
 	free(m.ctl_path);
 	free(m.con_path);
 	(void)lock;

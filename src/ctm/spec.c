@@ -302,6 +302,18 @@ static json_t *resources(const struct ctm_config *c)
 	return r;
 }
 
+json_t *ctm_spec_update(const struct ctm_config *c)
+{
+	json_t *r = resources(c);
+
+	json_object_del(r, "devices");
+	if (!c->pids)
+		json_object_set_new(r, "pids", json_pack("{s:i}", "limit", -1));
+	if (!c->cpus)
+		json_object_set_new(json_object_get(r, "cpu"), "quota", json_integer(-1));
+	return r;
+}
+
 static json_t *deny_rule(const char *name, int arg, unsigned long mask, unsigned long value,
 			 const char *op)
 {

@@ -18,7 +18,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -29,6 +28,7 @@
 #include "host/reply.h"
 #include "host/route.h"
 #include "host/web.h"
+#include "sys/unix.h"
 
 #define MAX_BODY (1 << 20)
 
@@ -317,27 +317,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 struct api *api_start_unix(struct host *h, const char *path, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct api *a;
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "socket `%s`", path), NULL;
 	if (!(a = calloc(1, sizeof(*a))))
 		return err_make(err, ENOMEM, "api"), NULL;
 	a->h = h;
 	a->local = true;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	unlink(path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
-	    listen(fd, 64) < 0) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
+	fd = unix_listen(path, 0660, 0, 64);
+	if (fd < 0) {
 		free(a);
-		return err_make(err, e, "listen on `%s`", path), NULL;
+		return err_make(err, -fd, "listen on `%s`", path), NULL;
 	}
 	a->d = MHD_start_daemon(API_FLAGS, 0, NULL, NULL, handler, a, MHD_OPTION_LISTEN_SOCKET, fd,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,

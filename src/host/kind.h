@@ -99,7 +99,4 @@ extern const struct kind_ops kind_ct;
 extern const struct kind_ops kind_vm_vmm;
 extern const struct kind_ops kind_vm_qemu;
 
-/* One JSON request on a JSON-lines control socket (vps-ctm, vps-vmm). */
-json_t *kind_ctl(const char *socket_path, json_t *request, int timeout_ms, struct err **err);
-
 #endif

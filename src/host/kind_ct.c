@@ -25,6 +25,8 @@
 #include "sys/passwd.h"
 #include "host/net.h"
 #include "host/run.h"
+#include "monitor/client.h"
+#include "monitor/protocol.h"
 
 static const char *const templates[] = { "busybox", "debian-12", NULL };
 
@@ -205,7 +207,7 @@ static bool ct_restart_on(int status)
 static json_t *ctl(struct host *h, const struct vps *v, json_t *req, struct err **err)
 {
 	_cleanup_free_ char *sock = host_vps_run(h, v->name, "control.sock");
-	json_t *r = sock ? kind_ctl(sock, req, 10000, err) : NULL;
+	json_t *r = sock ? monitor_call(sock, req, 10000, err) : NULL;
 
 	json_decref(req);
 	return r;
@@ -213,7 +215,9 @@ static json_t *ctl(struct host *h, const struct vps *v, json_t *req, struct err 
 
 static int ct_shutdown(struct host *h, const struct vps *v, int timeout, struct err **err)
 {
-	json_t *r = ctl(h, v, json_pack("{s:s, s:i}", "cmd", "shutdown", "timeout", timeout), err);
+	json_t *r = ctl(h, v,
+			json_pack("{s:s, s:i}", "cmd", MONITOR_CMD_SHUTDOWN, "timeout", timeout),
+			err);
 
 	json_decref(r);
 	return r ? 0 : -EIO;
@@ -221,7 +225,7 @@ static int ct_shutdown(struct host *h, const struct vps *v, int timeout, struct 
 
 static int ct_kill(struct host *h, const struct vps *v, struct err **err)
 {
-	json_t *r = ctl(h, v, json_pack("{s:s}", "cmd", "stop"), err);
+	json_t *r = ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STOP), err);
 
 	json_decref(r);
 	return r ? 0 : -EIO;
@@ -237,7 +241,8 @@ static int ct_set_live(struct host *h, const struct vps *old, const struct vps *
 		return rc;
 	if (v->state != VPS_RUNNING)
 		return 0;
-	req = json_pack("{s:s, s:I, s:I, s:f}", "cmd", "set", "memory", (json_int_t)v->ram, "swap",
+	req = json_pack("{s:s, s:I, s:I, s:f}", "cmd", MONITOR_CMD_SET, "memory",
+			(json_int_t)v->ram, "swap",
 			(json_int_t)(caps_enforced("ct", "swap") ? v->swap : 0), "cpus",
 			caps_enforced("ct", "cpu_quota") ? v->cpus : 0.0);
 	if (v->io_weight && caps_enforced("ct", "io_weight"))
@@ -252,7 +257,7 @@ static int ct_set_live(struct host *h, const struct vps *old, const struct vps *
 		char size[32];
 
 		snprintf(size, sizeof(size), "%lluM", (unsigned long long)(v->disk >> 20));
-		r = ctl(h, v, json_pack("{s:s, s:s}", "cmd", "grow", "disk", size), err);
+		r = ctl(h, v, json_pack("{s:s, s:s}", "cmd", MONITOR_CMD_GROW, "disk", size), err);
 		if (!r)
 			return -EIO;
 		json_decref(r);
@@ -262,8 +267,8 @@ static int ct_set_live(struct host *h, const struct vps *old, const struct vps *
 
 static void ct_status(struct host *h, const struct vps *v, json_t *out)
 {
-	json_t *st = ctl(h, v, json_pack("{s:s}", "cmd", "state"), NULL);
-	json_t *stats = ctl(h, v, json_pack("{s:s}", "cmd", "stats"), NULL);
+	json_t *st = ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATE), NULL);
+	json_t *stats = ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATS), NULL);
 
 	if (st) {
 		json_object_set(out, "monitor", st);

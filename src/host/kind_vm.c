@@ -17,7 +17,7 @@
  *                   depend on the template cache (linux boot)
  *   vm.json         vps-vmm's configuration (its keys are its flags)
  * and the run directory the monitor's sockets: console.sock, control.sock
- * (vps-vmm, JSON lines through kind_ctl) or qmp.sock (QEMU, qmp.c).
+ * (vps-vmm, JSON lines through monitor_call) or qmp.sock (QEMU, qmp.c).
  *
  * On a network (net.h) the VM's host device is a persistent tap named
  * net_ifname(), made on the network's bridge before each start (so the
@@ -52,6 +52,8 @@
 #include "host/net.h"
 #include "host/qmp.h"
 #include "host/vmdisk.h"
+#include "monitor/client.h"
+#include "monitor/protocol.h"
 #include "sys/spawn.h"
 
 static const char *const templates[] = { "debian-12", NULL };
@@ -654,7 +656,7 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 
 static bool vmm_restart_on(int status)
 {
-	return status == 3; /* the guest asked for a reboot (docs/vmm.md) */
+	return status == MONITOR_EXIT_REBOOT; /* the guest asked for a reboot */
 }
 
 static bool qemu_restart_on(int status)
@@ -668,7 +670,7 @@ static bool qemu_restart_on(int status)
 static json_t *vmm_ctl(struct host *h, const struct vps *v, json_t *req, struct err **err)
 {
 	_cleanup_free_ char *sock = host_vps_run(h, v->name, "control.sock");
-	json_t *r = sock && req ? kind_ctl(sock, req, VM_CTL_TIMEOUT_MS, err) : NULL;
+	json_t *r = sock && req ? monitor_call(sock, req, VM_CTL_TIMEOUT_MS, err) : NULL;
 
 	if ((!sock || !req) && err)
 		err_make(err, ENOMEM, "control request");
@@ -687,12 +689,12 @@ static int vmm_simple(struct host *h, const struct vps *v, const char *cmd, stru
 static int vmm_shutdown(struct host *h, const struct vps *v, int timeout, struct err **err)
 {
 	(void)timeout; /* the daemon waits; the guest decides */
-	return vmm_simple(h, v, "shutdown", err);
+	return vmm_simple(h, v, MONITOR_CMD_SHUTDOWN, err);
 }
 
 static int vmm_kill(struct host *h, const struct vps *v, struct err **err)
 {
-	return vmm_simple(h, v, "stop", err);
+	return vmm_simple(h, v, MONITOR_CMD_STOP, err);
 }
 
 /* Only memory changes live, downwards from what the VM booted with (balloon). */
@@ -707,7 +709,7 @@ static int vmm_set_live(struct host *h, const struct vps *old, const struct vps 
 		return -EIO;
 	if (v->state != VPS_RUNNING || v->ram == old->ram)
 		return 0;
-	st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "state"), err);
+	st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATE), err);
 	if (!st)
 		return -EIO;
 	boot_mem = json_integer_value(json_object_get(st, "memory"));
@@ -715,7 +717,9 @@ static int vmm_set_live(struct host *h, const struct vps *old, const struct vps 
 	json_decref(st);
 	if (v->ram > boot_mem || locked)
 		return 0; /* more than it booted with, or reserved (not ballooned): next start */
-	r = vmm_ctl(h, v, json_pack("{s:s, s:I}", "cmd", "balloon", "target", (json_int_t)v->ram),
+	r = vmm_ctl(h, v,
+		    json_pack("{s:s, s:I}", "cmd", MONITOR_CMD_BALLOON, "target",
+			      (json_int_t)v->ram),
 		    err);
 	if (!r)
 		return -EIO;
@@ -725,8 +729,8 @@ static int vmm_set_live(struct host *h, const struct vps *old, const struct vps 
 
 static void vmm_status(struct host *h, const struct vps *v, json_t *out)
 {
-	json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "state"), NULL);
-	json_t *stats = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "stats"), NULL);
+	json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATE), NULL);
+	json_t *stats = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATS), NULL);
 
 	if (st) {
 		json_object_del(st, "ok");
@@ -807,7 +811,7 @@ static void qemu_status(struct host *h, const struct vps *v, json_t *out)
 /* Balloon reclaim (reclaim.c): never more than the VM booted with; a reserved VM's monitor refuses. */
 static int vmm_reclaim(struct host *h, const struct vps *v, uint64_t target, struct err **err)
 {
-	json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", "state"), err), *r;
+	json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATE), err), *r;
 	uint64_t boot_mem;
 
 	if (!st)
@@ -816,7 +820,9 @@ static int vmm_reclaim(struct host *h, const struct vps *v, uint64_t target, str
 	json_decref(st);
 	if (target > boot_mem)
 		target = boot_mem;
-	r = vmm_ctl(h, v, json_pack("{s:s, s:I}", "cmd", "balloon", "target", (json_int_t)target),
+	r = vmm_ctl(h, v,
+		    json_pack("{s:s, s:I}", "cmd", MONITOR_CMD_BALLOON, "target",
+			      (json_int_t)target),
 		    err);
 	if (!r)
 		return -EIO;

@@ -32,6 +32,7 @@
 #include "host/life.h"
 #include "host/net.h"
 #include "host/policy.h"
+#include "monitor/protocol.h"
 
 #define MAX_WATCH 1024
 #define MAX_BUSY 256
@@ -184,17 +185,17 @@ static void keeper_gone(struct host *h, const char *name)
 		v.state = VPS_STOPPED;
 		store_vps_update(h->store, &v, NULL);
 		snprintf(msg, sizeof(msg), "monitor exit status %d%s", st,
-			 st == 4 ? " (guest crash)" :
-			 st == 5 ? " (killed)" :
-				   "");
-		store_event(h->store, name, st == 4 ? "crashed" : "stopped", msg);
+			 st == MONITOR_EXIT_CRASH  ? " (guest crash)" :
+			 st == MONITOR_EXIT_KILLED ? " (killed)" :
+						     "");
+		store_event(h->store, name, st == MONITOR_EXIT_CRASH ? "crashed" : "stopped", msg);
 	}
 	vps_free(&v);
 }
 
 /*
  * A keeper started its monitor again after an exit its kind restarts on (a
- * guest reboot: vps-vmm's status 3): the VPS stays running; say so.
+ * guest reboot: vps-vmm's MONITOR_EXIT_REBOOT): the VPS stays running; say so.
  */
 static void guest_rebooted(struct host *h)
 {

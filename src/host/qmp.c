@@ -10,14 +10,13 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "host/qmp.h"
+#include "sys/unix.h"
 
 #define QMP_TIMEOUT_MS 10000
 
@@ -104,18 +103,14 @@ static json_t *qmp_exec(struct qmp *q, const char *cmd, json_t *args, struct err
 /* One QMP command on a fresh connection (greeting, capabilities, command). */
 json_t *qmp_run(const char *path, const char *cmd, json_t *args, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_free_ struct qmp *q = calloc(1, sizeof(*q));
 	json_t *greet, *caps, *ret = NULL;
 
 	if (!q)
 		return err_make(err, ENOMEM, "QMP"), NULL;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, EINVAL, "QMP socket `%s`", path), NULL;
-	strcpy(sa.sun_path, path);
-	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err_make(err, errno, "connect `%s`", path);
+	q->fd = unix_connect(path);
+	if (q->fd < 0) {
+		err_make(err, -q->fd, "connect `%s`", path);
 		goto out;
 	}
 	greet = qmp_read(q, QMP_TIMEOUT_MS, err);

@@ -111,6 +111,13 @@ static const char *const migrations[] = {
 	"  events.id >= (SELECT MAX(e.id) FROM events e WHERE e.vps = v.name AND "
 	"  e.kind = 'create'));"
 	"CREATE INDEX events_by_vps_id ON events(vps_id, id);",
+	/*
+	 * 6 -> 7: a pids limit in every plan, and on every VPS made from one
+	 * (issue 15: containers had the host's default only). 0: the host's
+	 * default, vpsd --pids-limit.
+	 */
+	"ALTER TABLE plans ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -21,7 +21,7 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
-		    "bw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		    "bw, pids) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "plan");
 		goto out;
@@ -33,6 +33,7 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 	sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(p, "disk")));
 	sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(p, "io_weight")));
 	sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(p, "bw")));
+	sqlite3_bind_int64(st, 8, json_integer_value(json_object_get(p, "pids")));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -51,20 +52,21 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
-		    "SELECT name, ram, swap, cpus, disk, io_weight, bw FROM plans WHERE ?1 "
+		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids FROM plans WHERE ?1 "
 		    "IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW)
 			json_array_append_new(
-				a, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I}", "name",
+				a, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "name",
 					     (const char *)sqlite3_column_text(st, 0), "ram",
 					     (json_int_t)sqlite3_column_int64(st, 1), "swap",
 					     (json_int_t)sqlite3_column_int64(st, 2), "cpus",
 					     sqlite3_column_double(st, 3), "disk",
 					     (json_int_t)sqlite3_column_int64(st, 4), "io_weight",
 					     (json_int_t)sqlite3_column_int64(st, 5), "bw",
-					     (json_int_t)sqlite3_column_int64(st, 6)));
+					     (json_int_t)sqlite3_column_int64(st, 6), "pids",
+					     (json_int_t)sqlite3_column_int64(st, 7)));
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -23,7 +23,7 @@
 #define VPS_COLUMNS                                                                          \
 	"id, name, kind, engine, boot, template, iso, owner, state, ram, swap, disk, cpus, " \
 	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit, "          \
-	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended"
+	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended, pids"
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -79,6 +79,7 @@ static void row_to_vps(sqlite3_stmt *st, struct vps *v)
 	snprintf(v->ipv4, sizeof(v->ipv4), "%s", col_text(st, 23));
 	snprintf(v->ipv6, sizeof(v->ipv6), "%s", col_text(st, 24));
 	v->suspended = sqlite3_column_int(st, 25);
+	v->pids = (unsigned int)sqlite3_column_int64(st, 26);
 }
 
 static char *keys_json(const struct vps *v)
@@ -119,6 +120,7 @@ static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 	sqlite3_bind_text(st, 22, *v->network ? v->network : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 23, *v->mac ? v->mac : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 24, v->suspended);
+	sqlite3_bind_int64(st, 25, v->pids);
 }
 
 int sq_event(struct store *base, const char *vps, const char *kind, const char *msg)
@@ -154,8 +156,8 @@ static int insert_locked(struct store_sqlite *s, struct vps *v, const char *plan
 				  after a delete): events stay with the VPS they are of */
 		    "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
 		    "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "
-		    "onboot, created, uid_base, last_exit, plan, network, mac, id) VALUES "
-		    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, 1 + MAX("
+		    "onboot, created, uid_base, last_exit, plan, network, mac, pids, id) VALUES "
+		    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, ?25, 1 + MAX("
 		    "COALESCE((SELECT MAX(id) FROM vps), 0), "
 		    "COALESCE((SELECT MAX(vps_id) FROM events), 0)))",
 		    -1, &st, NULL) != SQLITE_OK) {
@@ -261,7 +263,8 @@ static int update_locked(struct store_sqlite *s, const struct vps *v, struct err
 		    "template = ?5, iso = ?6, owner = ?7, state = ?8, ram = ?9, swap = ?10, "
 		    "disk = ?11, cpus = ?12, io_weight = ?13, bw = ?14, hostname = ?15, "
 		    "ssh_keys = ?16, onboot = ?17, created = ?18, uid_base = ?19, "
-		    "last_exit = ?20, network = ?22, mac = ?23, suspended = ?24 WHERE name = ?1",
+		    "last_exit = ?20, network = ?22, mac = ?23, suspended = ?24, pids = ?25 "
+		    "WHERE name = ?1",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "update");
 		goto out;

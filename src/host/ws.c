@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "host/ws.h"
+#include "sys/unix.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" /* RFC 6455 §1.3 */
 #define WS_MAX_SESSIONS 64 /* bridges at once (each holds a thread, 2 fds, up to 1 MiB) */

@@ -1,83 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Control socket: see control.h. Requests are small and answered at once,
- * so one poll loop serves every client; a client that sends a line longer
- * than CONTROL_MAX_LINE gets an error and is dropped, never buffered
- * without bound.
+ * Control socket: see control.h. The commands act on the VM; the server
+ * (framing, limits, clients) is monitor/server.c, shared with vps-ctm.
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include "common/cleanup.h"
-#include "common/log.h"
-#include "common/util.h"
 #include "vmm/control.h"
 #include "vmm/jail.h"
+
+static const struct monitor_cmd commands[CONTROL_COMMANDS];
 
 int control_open(struct control *c, const char *path, struct vm *vm,
 		 const struct control_hooks *hooks, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	unsigned int i;
-	mode_t old;
-	int fd, ret;
-
 	memset(c, 0, sizeof(*c));
-	c->listen_fd = -1;
 	c->vm = vm;
 	c->hooks = hooks;
-	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		c->client[i].fd = -1;
+	monitor_server_init(&c->srv, commands, CONTROL_COMMANDS, c);
 	c->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (!path)
 		return 0;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "control socket `%s`", path);
-	strcpy(sa.sun_path, path);
-	/* a jailed monitor before us (a guest reboot) could not remove its socket */
-	ret = unix_clear_stale(path);
-	if (ret < 0)
-		return err_make(err, -ret, "control socket `%s`", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return err_make(err, errno, "control socket `%s`", path);
-	old = umask(0177); /* 0600: only the owner may steer the VM */
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(fd, CONTROL_MAX_CLIENTS) < 0) {
-		ret = err_make(err, errno, "control socket `%s`", path);
-		close(fd);
-		return ret;
-	}
-	c->listen_fd = fd;
-	return 0;
+	/* a jailed monitor before us (a guest reboot) could not remove its socket: replaced */
+	return monitor_server_listen(&c->srv, path, err);
 }
 
 void control_close(struct control *c, const char *path)
 {
-	unsigned int i;
-
-	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		if (c->client[i].fd >= 0)
-			close(c->client[i].fd);
-	if (c->listen_fd >= 0) {
-		close(c->listen_fd);
-		if (path &&
-		    !jail_active()) /* jailed, the path is out of reach: the keeper removes it */
-			unlink(path);
-	}
-	c->listen_fd = -1;
+	/* jailed, the path is out of reach: the keeper removes it */
+	monitor_server_close(&c->srv, jail_active() ? NULL : path);
 	if (c->statm_fd >= 0)
 		close(c->statm_fd);
 	c->statm_fd = -1;
+}
+
+void control_loop(struct control *c)
+{
+	monitor_server_run(&c->srv, c->vm->stop_efd);
 }
 
 static const char *state_name(struct vm *vm)
@@ -101,13 +63,56 @@ static uint64_t rss_bytes(int statm_fd)
 	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static json_t *reply_error(const char *msg)
+static json_t *cmd_state(void *ctx, json_t *req)
 {
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	struct control *c = ctx;
+	json_t *r = json_pack("{s:b, s:s, s:i, s:I, s:b}", "ok", 1, "state", state_name(c->vm),
+			      "vcpus", c->vm->nr_vcpus, "memory", (json_int_t)c->vm->ram_size,
+			      "reserve", c->vm->ram_reserved);
+
+	if (c->console_path)
+		json_object_set_new(r, "console", json_string(c->console_path));
+	return r;
 }
 
-static json_t *do_stats(struct control *c)
+static json_t *cmd_pause(void *ctx, json_t *req)
 {
+	struct control *c = ctx;
+
+	return vm_pause(c->vm) < 0 ? monitor_error("the VM is stopping") :
+				     json_pack("{s:b, s:s}", "ok", 1, "state", "paused");
+}
+
+static json_t *cmd_resume(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+
+	vm_resume(c->vm);
+	return json_pack("{s:b, s:s}", "ok", 1, "state", state_name(c->vm));
+}
+
+static json_t *cmd_stop(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+
+	vm_request_exit(c->vm, VM_STOPPED, 0);
+	return monitor_ok();
+}
+
+static json_t *cmd_shutdown(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+
+	if (!c->hooks || !c->hooks->power_button)
+		return monitor_error("this VM has no ACPI power button");
+	if (c->hooks->power_button(c->hooks->opaque) < 0)
+		return monitor_error("pressing the power button failed");
+	return monitor_ok();
+}
+
+static json_t *cmd_stats(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
 	json_t *r = json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c->vm), "rss_bytes",
 			      (json_int_t)rss_bytes(c->statm_fd));
 	json_t *t = json_array();
@@ -121,160 +126,29 @@ static json_t *do_stats(struct control *c)
 	return r;
 }
 
-static json_t *do_balloon(struct control *c, json_t *req)
+static json_t *cmd_balloon(void *ctx, json_t *req)
 {
+	struct control *c = ctx;
 	json_t *t = json_object_get(req, "target");
 	struct err *e = NULL;
 	json_t *r;
 
 	if (!c->hooks || !c->hooks->balloon_set)
-		return reply_error("this VM has no balloon");
+		return monitor_error("this VM has no balloon");
 	if (!json_is_integer(t) || json_integer_value(t) < 0)
-		return reply_error("`target`: expected a byte count");
+		return monitor_error("`target`: expected a byte count");
 	if (c->hooks->balloon_set(c->hooks->machine, json_integer_value(t), &e) < 0) {
-		r = reply_error(err_msg(e));
+		r = monitor_error("%s", err_msg(e));
 		err_free(&e);
 		return r;
 	}
-	return json_pack("{s:b}", "ok", 1);
+	return monitor_ok();
 }
 
-char *control_handle(struct control *c, const char *line)
-{
-	json_error_t jerr;
-	json_t *req, *r = NULL;
-	const char *cmd = NULL;
-	char *out;
-
-	req = json_loads(line, 0, &jerr);
-	if (!req || !json_is_object(req) || json_unpack(req, "{s:s}", "cmd", &cmd) < 0) {
-		r = reply_error("expected {\"cmd\": ...}");
-	} else if (!strcmp(cmd, "state")) {
-		r = json_pack("{s:b, s:s, s:i, s:I, s:b}", "ok", 1, "state", state_name(c->vm),
-			      "vcpus", c->vm->nr_vcpus, "memory", (json_int_t)c->vm->ram_size,
-			      "reserve", c->vm->ram_reserved);
-		if (c->console_path)
-			json_object_set_new(r, "console", json_string(c->console_path));
-	} else if (!strcmp(cmd, "pause")) {
-		r = vm_pause(c->vm) < 0 ? reply_error("the VM is stopping") :
-					  json_pack("{s:b, s:s}", "ok", 1, "state", "paused");
-	} else if (!strcmp(cmd, "resume")) {
-		vm_resume(c->vm);
-		r = json_pack("{s:b, s:s}", "ok", 1, "state", state_name(c->vm));
-	} else if (!strcmp(cmd, "stop")) {
-		vm_request_exit(c->vm, VM_STOPPED, 0);
-		r = json_pack("{s:b}", "ok", 1);
-	} else if (!strcmp(cmd, "shutdown")) {
-		if (!c->hooks || !c->hooks->power_button)
-			r = reply_error("this VM has no ACPI power button");
-		else if (c->hooks->power_button(c->hooks->opaque) < 0)
-			r = reply_error("pressing the power button failed");
-		else
-			r = json_pack("{s:b}", "ok", 1);
-	} else if (!strcmp(cmd, "stats")) {
-		r = do_stats(c);
-	} else if (!strcmp(cmd, "balloon")) {
-		r = do_balloon(c, req);
-	} else {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg),
-			 "unknown command `%.40s` (known: state, pause, resume, stop, shutdown, "
-			 "stats, balloon)",
-			 cmd);
-		r = reply_error(msg);
-	}
-	json_decref(req);
-	out = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(r);
-	return out;
-}
-
-static void client_drop(struct control_client *cl)
-{
-	close(cl->fd);
-	cl->fd = -1;
-	cl->len = 0;
-}
-
-static void client_reply(struct control_client *cl, const char *reply)
-{
-	if (write_all(cl->fd, reply, strlen(reply)) < 0 || write_all(cl->fd, "\n", 1) < 0)
-		client_drop(cl);
-}
-
-static void client_read(struct control *c, struct control_client *cl)
-{
-	ssize_t n = read(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len);
-	char *nl;
-
-	if (n <= 0) {
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			return;
-		client_drop(cl);
-		return;
-	}
-	cl->len += n;
-	while (cl->fd >= 0 && (nl = memchr(cl->buf, '\n', cl->len))) {
-		_cleanup_free_ char *reply = NULL;
-
-		*nl = '\0';
-		reply = control_handle(c, cl->buf);
-		if (reply)
-			client_reply(cl, reply);
-		if (cl->fd < 0)
-			return;
-		cl->len -= nl + 1 - cl->buf;
-		memmove(cl->buf, nl + 1, cl->len);
-	}
-	if (cl->len == sizeof(cl->buf)) {
-		client_reply(cl, "{\"error\":\"request longer than 4096 bytes\",\"ok\":false}");
-		if (cl->fd >= 0)
-			client_drop(cl);
-	}
-}
-
-static void accept_client(struct control *c)
-{
-	unsigned int i;
-	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (fd < 0)
-		return;
-	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
-		if (c->client[i].fd < 0) {
-			c->client[i].fd = fd;
-			c->client[i].len = 0;
-			return;
-		}
-	}
-	write_all(fd, "{\"error\":\"too many clients\",\"ok\":false}\n", 40);
-	close(fd);
-}
-
-void control_loop(struct control *c)
-{
-	struct pollfd pfd[CONTROL_MAX_CLIENTS + 2];
-	unsigned int i, n;
-
-	for (;;) {
-		n = 0;
-		pfd[n++] = (struct pollfd){ .fd = c->vm->stop_efd, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
-		for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-			pfd[n++] = (struct pollfd){ .fd = c->client[i].fd, .events = POLLIN };
-		if (poll(pfd, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("control: poll: %s", strerror(errno));
-			return;
-		}
-		if (pfd[0].revents)
-			return;
-		if (pfd[1].revents & POLLIN)
-			accept_client(c);
-		for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-			if (pfd[2 + i].revents && c->client[i].fd >= 0)
-				client_read(c, &c->client[i]);
-	}
-}
+/* In the order the `unknown command` error lists them. */
+static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
+	{ MONITOR_CMD_STATE, cmd_state },	{ MONITOR_CMD_PAUSE, cmd_pause },
+	{ MONITOR_CMD_RESUME, cmd_resume },	{ MONITOR_CMD_STOP, cmd_stop },
+	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_STATS, cmd_stats },
+	{ MONITOR_CMD_BALLOON, cmd_balloon },
+};

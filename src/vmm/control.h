@@ -14,10 +14,10 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "monitor/server.h"
 #include "vmm/vm.h"
 
-#define CONTROL_MAX_CLIENTS 8
-#define CONTROL_MAX_LINE 4096
+#define CONTROL_COMMANDS 7 /* state, pause, resume, stop, shutdown, stats, balloon */
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -29,22 +29,15 @@ struct control_hooks {
 	void *machine;
 };
 
-struct control_client {
-	int fd;
-	size_t len;
-	char buf[CONTROL_MAX_LINE];
-};
-
 struct control {
-	int listen_fd; /* -1 when there is no socket */
-	struct control_client client[CONTROL_MAX_CLIENTS];
+	struct monitor_server srv; /* its ctx is this struct */
 	struct vm *vm;
 	const struct control_hooks *hooks;
 	const char *console_path; /* the serial pty, reported in `state` */
 	int statm_fd; /* /proc/self/statm, opened before the jail (jail.h) */
 };
 
-/* Bind and listen at path (refused if something is there already). */
+/* Bind and listen at path (refused if something is there already); NULL: no socket, for tests. */
 int control_open(struct control *c, const char *path, struct vm *vm,
 		 const struct control_hooks *hooks, struct err **err);
 
@@ -52,8 +45,5 @@ int control_open(struct control *c, const char *path, struct vm *vm,
 void control_loop(struct control *c);
 
 void control_close(struct control *c, const char *path);
-
-/* Handle one request line; returns the reply (caller frees). For tests too. */
-char *control_handle(struct control *c, const char *line);
 
 #endif

@@ -5,14 +5,8 @@
  * one thread per vCPU and serves the control socket on the main thread until
  * the guest stops.
  *
- * Exit status, for a supervisor (docs/vmm.md):
- *   0   the guest powered off or halted
- *   1   the monitor failed (KVM refused something, out of memory)
- *   2   bad command line or configuration
- *   3   the guest asked for a reboot: start it again
- *   4   the guest crashed (triple fault, unemulatable instruction)
- *   5   stopped hard through the control socket
- *   N   micro-guests with exit_port: the byte the guest wrote to port 0xf4
+ * Its exit status says how the guest ended (monitor/protocol.h, docs/vmm.md);
+ * micro-guests with exit_port exit with the byte the guest wrote to 0xf4.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "monitor/protocol.h"
 #include "vmm/jail.h"
 #include "vmm/arch/x86/micro.h"
 #include "vmm/backends/console.h"
@@ -39,15 +35,6 @@
 #include "vmm/vm.h"
 
 #define X86_SCI_GSI 9 /* the FADT's SCI_INT */
-
-enum {
-	EXIT_POWEROFF = 0,
-	EXIT_MONITOR_FAILED = 1,
-	EXIT_BAD_CONFIG = 2,
-	EXIT_REBOOT = 3,
-	EXIT_GUEST_CRASHED = 4,
-	EXIT_STOPPED = 5,
-};
 
 static const char usage[] =
 	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT]\n"
@@ -93,16 +80,16 @@ static int status_of(const struct vm *vm)
 		return vm->exit_status;
 	case VM_HALTED:
 	case VM_POWEROFF:
-		return EXIT_POWEROFF;
+		return MONITOR_EXIT_POWEROFF;
 	case VM_REBOOT:
-		return EXIT_REBOOT;
+		return MONITOR_EXIT_REBOOT;
 	case VM_SHUTDOWN:
 		pr_warn("guest crashed");
-		return EXIT_GUEST_CRASHED;
+		return MONITOR_EXIT_CRASH;
 	case VM_STOPPED:
-		return EXIT_STOPPED;
+		return MONITOR_EXIT_KILLED;
 	default:
-		return EXIT_MONITOR_FAILED;
+		return MONITOR_EXIT_FAILURE;
 	}
 }
 
@@ -165,9 +152,11 @@ int main(int argc, char **argv)
 {
 	static struct vmm m; /* large (control buffers): keep it off the stack */
 	struct err *e = NULL;
-	int status = EXIT_BAD_CONFIG, ret;
+	int status = MONITOR_EXIT_CONFIG, ret;
 
 	log_init("vps-vmm", LOG_INFO);
+	/* what we create is the VM owner's alone, from birth: the sockets are bound, then chmod'ed */
+	umask(0077);
 	/*
 	 * A console or control client that goes away mid-write must cost us an
 	 * EPIPE on that client, not the VM (the keeper starts us with SIGPIPE's
@@ -175,11 +164,11 @@ int main(int argc, char **argv)
 	 */
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_config(argc, argv, &m.cfg) < 0)
-		return EXIT_BAD_CONFIG;
+		return MONITOR_EXIT_CONFIG;
 	if (console_open(&m.con, &m.cfg, &e) < 0)
 		goto out_console_err;
 
-	status = EXIT_MONITOR_FAILED;
+	status = MONITOR_EXIT_FAILURE;
 	if (vm_create(&m.vm, m.cfg.memory, m.cfg.kernel ? X86_PCI_HOLE : UINT64_MAX) < 0)
 		goto out_console;
 	if (m.cfg.reserve && vm_reserve_ram(&m.vm) < 0) {
@@ -202,12 +191,12 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		/* What the configuration names but is not there is the caller's to fix. */
 		status = ret == -E2BIG || ret == -ENOENT || ret == -EACCES || ret == -EINVAL ?
-				 EXIT_BAD_CONFIG :
-				 EXIT_MONITOR_FAILED;
+				 MONITOR_EXIT_CONFIG :
+				 MONITOR_EXIT_FAILURE;
 		goto out_vm_err;
 	}
 	if (control_open(&m.ctl, m.cfg.control, &m.vm, &m.hooks, &e) < 0) {
-		status = EXIT_BAD_CONFIG;
+		status = MONITOR_EXIT_CONFIG;
 		goto out_vm_err;
 	}
 	m.ctl.console_path = m.cfg.serial == SERIAL_PTY ? m.con.path : NULL;

@@ -21,34 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* In fuzz.c for every target: logs errors only (the input is hostile on purpose). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/*
- * A JSON-lines control server's reading (vps-vmm's client_read(), vps-ctm's
- * ctl_read()): the input as it arrives, each whole line handed to handle(),
- * and a line that fills buf without a newline dropped, as the servers do.
- */
-static inline void fuzz_lines(const uint8_t *data, size_t size, char *buf, size_t bufsz,
-			      void (*handle)(const char *line))
-{
-	size_t len = 0, take;
-	char *nl;
-
-	while (size) {
-		take = bufsz - len < size ? bufsz - len : size;
-		memcpy(buf + len, data, take);
-		data += take;
-		size -= take;
-		len += take;
-		while ((nl = memchr(buf, '\n', len))) {
-			*nl = '\0';
-			handle(buf);
-			len -= nl + 1 - buf;
-			memmove(buf, nl + 1, len);
-		}
-		if (len == bufsz)
-			return; /* the line too long: dropped */
-	}
-}
-
 struct fuzz_in {
 	const uint8_t *p;
 	size_t n;

@@ -14,7 +14,7 @@ LAYERS = [
     ("daemon", {"main"}),
     ("api", {"api", "routes", "reply", "isos", "sessions", "ws", "web"}),
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth"}),
-    ("kinds", {"kind", "kind_ct", "kind_vm", "kind_ctl", "qmp", "vmdisk", "keeper"}),
+    ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net", "caps"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
               "store_sqlite_plans", "store_sqlite_net", "store_sqlite_auth",

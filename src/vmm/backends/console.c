@@ -11,44 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "monitor/console.h"
 #include "vmm/backends/console.h"
 #include "vmm/jail.h"
 
+/* One client at a time: a new one takes over (monitor/console.c keeps the ring). */
 static int open_listen(struct console *c, const char *path, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	mode_t old;
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, ENAMETOOLONG, "`serial`: socket `%s`", path);
-	strcpy(sa.sun_path, path);
-	/* a jailed monitor before us (a guest reboot) could not remove its socket */
-	ret = unix_clear_stale(path);
-	if (ret < 0)
-		return err_make(err, -ret, "`serial`: socket `%s`", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_make(err, errno, "`serial`: socket `%s`", path);
-	old = umask(0177);
-	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(fd, 1) < 0) {
-		ret = err_make(err, errno, "`serial`: socket `%s`", path);
-		close(fd);
-		return ret;
-	}
-	c->listen_fd = fd;
+	/* a jailed monitor before us (a guest reboot) could not remove its socket: replaced */
+	if (monitor_console_listen(&c->srv, path, 1, true, err) < 0)
+		return err_wrap(err, "`serial`");
 	c->path = strdup(path);
-	c->ring = malloc(CONSOLE_RING);
-	if (!c->path || !c->ring)
+	if (!c->path)
 		return err_make(err, ENOMEM, "`serial`");
 	return 0;
 }
@@ -86,7 +64,7 @@ int console_open(struct console *c, const struct vmm_config *cfg, struct err **e
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	c->kind = cfg->serial;
-	c->out_fd = c->in_fd = c->listen_fd = -1;
+	c->out_fd = c->in_fd = c->srv.listen_fd = -1;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0)
 		return err_make(err, errno, "eventfd");
@@ -120,21 +98,14 @@ int console_open(struct console *c, const struct vmm_config *cfg, struct err **e
 void console_tx(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
-	size_t i;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->ring) {
-		for (i = 0; i < len; i++) {
-			c->ring[c->ring_pos] = buf[i];
-			c->ring_pos = (c->ring_pos + 1) % CONSOLE_RING;
-		}
-		c->ring_len = c->ring_len + len > CONSOLE_RING ? CONSOLE_RING : c->ring_len + len;
-	}
-	if (c->out_fd >= 0 && write_all(c->out_fd, buf, len) < 0 && c->kind == SERIAL_SOCKET) {
-		/* The client went away; the input thread notices the hangup too. */
-		close(c->out_fd);
-		c->out_fd = -1;
-		c->in_fd = -1;
+	if (c->kind == SERIAL_SOCKET) {
+		/* a client that went away is dropped; the input thread notices the hangup too */
+		monitor_console_output(&c->srv, buf, len);
+		c->in_fd = c->srv.client[0];
+	} else if (c->out_fd >= 0) {
+		write_all(c->out_fd, buf, len);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -142,23 +113,9 @@ void console_tx(void *opaque, const uint8_t *buf, size_t len)
 /* Socket kind: take a new client, replaying recent output, replacing any old one. */
 static void accept_client(struct console *c)
 {
-	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	size_t start;
-
-	if (fd < 0)
-		return;
 	pthread_mutex_lock(&c->lock);
-	if (c->out_fd >= 0)
-		close(c->out_fd);
-	start = (c->ring_pos + CONSOLE_RING - c->ring_len) % CONSOLE_RING;
-	if (start + c->ring_len > CONSOLE_RING) {
-		write_all(fd, c->ring + start, CONSOLE_RING - start);
-		write_all(fd, c->ring, c->ring_pos);
-	} else {
-		write_all(fd, c->ring + start, c->ring_len);
-	}
-	c->out_fd = fd;
-	c->in_fd = fd;
+	monitor_console_accept(&c->srv);
+	c->in_fd = c->srv.client[0];
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -178,7 +135,7 @@ static void *input_thread(void *arg)
 		in_fd = c->in_fd;
 		pthread_mutex_unlock(&c->lock);
 		pfd[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = c->srv.listen_fd, .events = POLLIN };
 		/* Read more only when the guest has taken what we hold. */
 		pfd[n++] = (struct pollfd){ .fd = have ? -1 : in_fd, .events = POLLIN };
 		if (poll(pfd, n, have ? 10 : -1) < 0 && errno != EINTR)
@@ -205,8 +162,8 @@ static void *input_thread(void *arg)
 		} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
 			pthread_mutex_lock(&c->lock);
 			if (c->kind == SERIAL_SOCKET && c->in_fd == in_fd) {
-				close(in_fd);
-				c->out_fd = c->in_fd = -1;
+				monitor_console_drop(&c->srv, 0);
+				c->in_fd = -1;
 			} else if (c->kind != SERIAL_SOCKET) {
 				c->in_fd = -1; /* end of input: stop reading, keep output */
 			}
@@ -220,7 +177,7 @@ int console_start(struct console *c, struct serial *uart)
 	int ret;
 
 	c->uart = uart;
-	if (c->in_fd < 0 && c->listen_fd < 0)
+	if (c->in_fd < 0 && c->srv.listen_fd < 0)
 		return 0;
 	ret = pthread_create(&c->thread, NULL, input_thread, c);
 	if (ret)
@@ -242,15 +199,12 @@ void console_close(struct console *c)
 		tcsetattr(STDIN_FILENO, TCSANOW, &c->saved);
 	if (c->out_fd >= 0 && c->out_fd != STDIN_FILENO)
 		close(c->out_fd);
-	if (c->listen_fd >= 0) {
-		close(c->listen_fd);
-		if (!jail_active()) /* jailed, the path is out of reach: the keeper removes it */
-			unlink(c->path);
-	}
+	/* jailed, the path is out of reach: the keeper removes it */
+	if (c->kind == SERIAL_SOCKET && c->path)
+		monitor_console_close(&c->srv, jail_active() ? NULL : c->path);
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	free(c->path);
-	free(c->ring);
 	memset(c, 0, sizeof(*c));
-	c->out_fd = c->in_fd = c->listen_fd = c->wake_fd = -1;
+	c->out_fd = c->in_fd = c->srv.listen_fd = c->wake_fd = -1;
 }

@@ -18,21 +18,18 @@
 #include <termios.h>
 
 #include "common/err.h"
+#include "monitor/console.h"
 #include "vmm/config.h"
 #include "vmm/devices/serial.h"
-
-#define CONSOLE_RING 65536
 
 struct console {
 	enum serial_kind kind;
 	pthread_mutex_t lock; /* guards out_fd and the ring */
-	int out_fd; /* -1: nowhere (yet) */
-	int in_fd; /* -1: no input */
-	int listen_fd; /* socket kind */
+	int out_fd; /* -1: nowhere (yet); the socket kind writes to srv's client */
+	int in_fd; /* -1: no input; the socket kind's is srv's client */
+	struct monitor_console srv; /* socket kind; listen_fd -1 otherwise */
 	int wake_fd; /* eventfd to stop the input thread */
 	char *path; /* socket path to unlink; pty path */
-	uint8_t *ring; /* socket kind: recent output */
-	size_t ring_pos, ring_len;
 	struct serial *uart;
 	pthread_t thread;
 	bool thread_started;

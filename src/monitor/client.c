@@ -1,35 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The JSON-lines control-socket client that the ct and vmm kinds share
- * (vps-ctm and vps-vmm speak the same protocol).
+ * The control socket's client: see client.h.
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "host/kind.h"
+#include "monitor/client.h"
+#include "sys/unix.h"
 
-json_t *kind_ctl(const char *path, json_t *request, int timeout_ms, struct err **err)
+json_t *monitor_send(const char *path, const char *line, int timeout_ms, struct err **err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *line = json_dumps(request, JSON_COMPACT);
+	_cleanup_close_ int fd = unix_connect(path);
 	char buf[65536];
 	size_t len = 0;
 	json_t *reply;
 
-	if (!line || strlen(path) >= sizeof(sa.sun_path))
-		return err_make(err, EINVAL, "control socket `%s`", path), NULL;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return err_make(err, errno, "connect `%s`", path), NULL;
+	if (fd < 0)
+		return err_make(err, -fd, "connect `%s`", path), NULL;
 	if (write_all(fd, line, strlen(line)) < 0 || write_all(fd, "\n", 1) < 0)
 		return err_make(err, errno, "write `%s`", path), NULL;
 	while (!memchr(buf, '\n', len)) {
@@ -51,7 +42,18 @@ json_t *kind_ctl(const char *path, json_t *request, int timeout_ms, struct err *
 		json_decref(reply);
 		return err_make(err, EPROTO, "bad answer on `%s`", path), NULL;
 	}
-	if (!json_is_true(json_object_get(reply, "ok"))) {
+	return reply;
+}
+
+json_t *monitor_call(const char *path, json_t *request, int timeout_ms, struct err **err)
+{
+	_cleanup_free_ char *line = json_dumps(request, JSON_COMPACT);
+	json_t *reply;
+
+	if (!line)
+		return err_make(err, EINVAL, "control socket `%s`", path), NULL;
+	reply = monitor_send(path, line, timeout_ms, err);
+	if (reply && !json_is_true(json_object_get(reply, "ok"))) {
 		err_make(err, EIO, "%s",
 			 json_string_value(json_object_get(reply, "error")) ?: "failed");
 		json_decref(reply);
