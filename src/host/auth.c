@@ -17,15 +17,10 @@
 #include <sodium.h>
 
 #include "host/auth.h"
+#include "host/auth_body.h"
 #include "host/store.h"
 
 #define SESSION_TTL (8 * 3600)
-#define TOKEN_TTL_MIN 60
-#define TOKEN_TTL_MAX (365LL * 24 * 3600)
-#define PASSWORD_MIN 8
-#define PASSWORD_MAX 1024
-#define MAX_SOURCES 16
-#define MAX_USER_NETS 64
 
 /*
  * Login rate limit: attempts that did not succeed, per client prefix (an
@@ -113,21 +108,6 @@ static void secret_hash(const char *secret, char out[AUTH_HEX + 1])
 	sodium_bin2hex(out, AUTH_HEX + 1, d, sizeof(d));
 }
 
-static int password_check(json_t *p, struct err **err)
-{
-	size_t n;
-
-	if (!json_is_string(p))
-		return err_make(err, EINVAL, "`password`: expected a string");
-	n = json_string_length(p);
-	if (n < PASSWORD_MIN || n > PASSWORD_MAX)
-		return err_make(err, EINVAL, "`password`: must be %d to %d characters",
-				PASSWORD_MIN, PASSWORD_MAX);
-	if (strlen(json_string_value(p)) != n)
-		return err_make(err, EINVAL, "`password`: must not contain NUL");
-	return 0;
-}
-
 /* Hash a new password (the administrator's requests: waits for a slot). */
 static int password_hash(const char *pw, char out[crypto_pwhash_STRBYTES], struct err **err)
 {
@@ -144,30 +124,6 @@ static int password_hash(const char *pw, char out[crypto_pwhash_STRBYTES], struc
 }
 
 /* --- users ----------------------------------------------------------------------------- */
-
-static int user_name_check(json_t *n, struct err **err)
-{
-	const char *s = json_string_value(n);
-	size_t l = s ? strlen(s) : 0;
-
-	if (!s || l < 1 || l > AUTH_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z') ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != l)
-		return err_make(err, EINVAL,
-				"`name`: expected 1-32 of a-z, 0-9, `-`, `_`, `.`, starting with a "
-				"letter");
-	if (!strcmp(s, AUTH_LOCAL_USER))
-		return err_make(err, EINVAL, "`name`: `%s` is the host's own administrator", s);
-	return 0;
-}
-
-static int role_check(json_t *r, struct err **err)
-{
-	const char *s = json_string_value(r);
-
-	if (!s || (strcmp(s, "admin") && strcmp(s, "customer")))
-		return err_make(err, EINVAL, "`role`: expected `admin` or `customer`");
-	return 0;
-}
 
 json_t *auth_users(struct host *h)
 {
@@ -191,29 +147,15 @@ bool auth_user_exists(struct host *h, const char *name)
 	return yes;
 }
 
-/* `networks`: the networks a customer's VPSes may join, each one that exists. */
-static int networks_check(struct host *h, json_t *nets, struct err **err)
+/* auth_user_body()'s question: does a network of that name exist? */
+static bool net_exists(void *opaque, const char *name)
 {
-	json_t *n, *row;
-	size_t i;
+	struct host *h = opaque;
+	json_t *row = store_nets(h->store, name);
+	bool yes = json_array_size(row) > 0;
 
-	if (!json_is_array(nets) || json_array_size(nets) > MAX_USER_NETS)
-		return err_make(err, EINVAL,
-				"`networks`: expected a list of up to %d network names",
-				MAX_USER_NETS);
-	json_array_foreach(nets, i, n)
-	{
-		if (!json_is_string(n))
-			return err_make(err, EINVAL, "`networks[%zu]`: expected a network name", i);
-		row = store_nets(h->store, json_string_value(n));
-		if (!json_array_size(row)) {
-			json_decref(row);
-			return err_make(err, EINVAL, "`networks[%zu]`: no network `%.40s`", i,
-					json_string_value(n));
-		}
-		json_decref(row);
-	}
-	return 0;
+	json_decref(row);
+	return yes;
 }
 
 int auth_network_allowed(struct host *h, const char *owner, const char *net, struct err **err)
@@ -240,60 +182,45 @@ int auth_network_allowed(struct host *h, const char *owner, const char *net, str
 
 int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 {
-	static const char *const keys[] = { "name", "password", "role", "networks", NULL };
 	char hash[crypto_pwhash_STRBYTES];
-	json_t *name = json_object_get(body, "name"), *nets = json_object_get(body, "networks");
+	struct auth_user_body u;
 	char *nets_text = NULL;
 	int r;
 
-	if ((r = vps_only_fields(body, keys, "a user has name, password, role, networks", err)) <
-		    0 ||
-	    (r = user_name_check(name, err)) < 0 ||
-	    (nets && (r = networks_check(h, nets, err)) < 0) ||
-	    (r = password_check(json_object_get(body, "password"), err)) < 0 ||
-	    (r = role_check(json_object_get(body, "role"), err)) < 0 ||
-	    (r = password_hash(json_string_value(json_object_get(body, "password")), hash, err)) <
-		    0)
+	if ((r = auth_user_body(body, false, net_exists, h, &u, err)) < 0 ||
+	    (r = password_hash(u.password, hash, err)) < 0)
 		return r;
-	nets_text = nets ? json_dumps(nets, JSON_COMPACT) : strdup("[]");
-	r = store_user_insert(h->store, json_string_value(name),
-			      json_string_value(json_object_get(body, "role")), hash, nets_text,
-			      time(NULL), err);
+	nets_text = u.networks ? json_dumps(u.networks, JSON_COMPACT) : strdup("[]");
+	r = store_user_insert(h->store, u.name, u.role, hash, nets_text, time(NULL), err);
 	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
-		*out = auth_user_get(h, json_string_value(name));
+		*out = auth_user_get(h, u.name);
 	return r;
 }
 
 int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out, struct err **err)
 {
-	static const char *const keys[] = { "password", "role", "networks", NULL };
 	char hash[crypto_pwhash_STRBYTES] = "";
-	json_t *pw = json_object_get(body, "password"), *role = json_object_get(body, "role"),
-	       *nets = json_object_get(body, "networks");
+	struct auth_user_body u;
 	char *nets_text = NULL;
 	int r;
 
-	if ((r = vps_only_fields(body, keys, "a user's password, role and networks can change",
-				 err)) < 0 ||
-	    (pw && (r = password_check(pw, err)) < 0) ||
-	    (role && (r = role_check(role, err)) < 0) ||
-	    (nets && (r = networks_check(h, nets, err)) < 0))
+	if ((r = auth_user_body(body, true, net_exists, h, &u, err)) < 0)
 		return r;
 	if (!auth_user_exists(h, name))
 		return err_make(err, ENOENT, "no user named `%s`", name);
-	if (pw && (r = password_hash(json_string_value(pw), hash, err)) < 0)
+	if (u.password && (r = password_hash(u.password, hash, err)) < 0)
 		return r;
-	if (nets)
-		nets_text = json_dumps(nets, JSON_COMPACT);
+	if (u.networks)
+		nets_text = json_dumps(u.networks, JSON_COMPACT);
 	/*
 	 * A new password or a role change ends the user's sessions; a new
 	 * password their tokens too (a password changes because it leaked,
 	 * and a token made with it may have leaked with it).
 	 */
-	r = store_user_update(h->store, name, pw ? hash : NULL, json_string_value(role), nets_text,
-			      pw || role, pw != NULL, err);
+	r = store_user_update(h->store, name, u.password ? hash : NULL, u.role, nets_text,
+			      u.password || u.role, u.password != NULL, err);
 	free(nets_text);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
@@ -421,7 +348,7 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	if (!json_is_string(user) || !json_string_length(user) ||
 	    json_string_length(user) > AUTH_NAME_MAX)
 		return err_make(err, EINVAL, "`user`: expected a user name");
-	if (!json_is_string(pw) || json_string_length(pw) > PASSWORD_MAX)
+	if (!json_is_string(pw) || json_string_length(pw) > AUTH_PASSWORD_MAX)
 		return err_make(err, EINVAL, "`password`: expected a string");
 
 	rl_prefix(source, key, sizeof(key));
@@ -651,10 +578,8 @@ int auth_token(struct host *h, const char *token, const struct sockaddr *sa, con
 int auth_token_create(struct host *h, const struct principal *p, json_t *body, json_t **out,
 		      struct err **err)
 {
-	static const char *const keys[] = { "name", "expires_in", "sources", "user", NULL };
-	json_t *name = json_object_get(body, "name"), *ttl = json_object_get(body, "expires_in"),
-	       *sources = json_object_get(body, "sources"), *user = json_object_get(body, "user"),
-	       *s, *inherited = NULL;
+	json_t *name = json_object_get(body, "name"), *sources, *s, *inherited = NULL;
+	struct auth_token_body t;
 	const char *owner = p->user;
 	char secret[AUTH_HEX + 1], token[128], hash[AUTH_HEX + 1];
 	time_t now = time(NULL);
@@ -663,34 +588,16 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	size_t i;
 	int r = 0;
 
-	r = vps_only_fields(body, keys, "a token has name, expires_in, sources, user", err);
+	r = auth_token_body(body, &t, err);
 	if (r < 0)
 		return r;
-	if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > 64)
-		return err_make(err, EINVAL, "`name`: expected 1 to 64 characters");
-	if (!json_is_integer(ttl) || json_integer_value(ttl) < TOKEN_TTL_MIN ||
-	    json_integer_value(ttl) > TOKEN_TTL_MAX)
-		return err_make(err, EINVAL, "`expires_in`: expected %d to %lld seconds",
-				TOKEN_TTL_MIN, TOKEN_TTL_MAX);
-	if (sources && (!json_is_array(sources) || json_array_size(sources) > MAX_SOURCES))
-		return err_make(err, EINVAL, "`sources`: expected a list of up to %d networks",
-				MAX_SOURCES);
-	json_array_foreach(sources, i, s)
-	{
-		if (!json_is_string(s) || auth_cidr_match(json_string_value(s), NULL) < 0)
-			return err_make(err, EINVAL,
-					"`sources`: `%.64s` is not an address or a network "
-					"(10.0.0.0/8, ::1/128)",
-					json_is_string(s) ? json_string_value(s) : "?");
-	}
-	if (user) {
-		if (!json_is_string(user))
-			return err_make(err, EINVAL, "`user`: expected a user name");
-		if (strcmp(json_string_value(user), p->user) && !p->admin)
+	sources = t.sources;
+	if (t.user) {
+		if (strcmp(t.user, p->user) && !p->admin)
 			return err_make(err, EPERM,
 					"`user`: only an administrator makes tokens "
 					"for others");
-		owner = json_string_value(user);
+		owner = t.user;
 	}
 	if (!auth_user_exists(h, owner))
 		return err_make(err, EINVAL,
@@ -702,7 +609,7 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	if (p->token_expires) {
 		json_t *mine = json_loads(p->token_sources, 0, NULL);
 
-		if (now + json_integer_value(ttl) > p->token_expires) {
+		if (now + t.expires_in > p->token_expires) {
 			json_decref(mine);
 			return err_make(err, EPERM,
 					"`expires_in`: the token making it expires in %lld s; a "
@@ -730,8 +637,8 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 	src_text = json_dumps(sources, JSON_COMPACT);
 	/* the hash column is unique: a placeholder until the id is known */
 	secret_hash(secret, hash);
-	r = store_token_insert(h->store, owner, json_string_value(name), hash, src_text, now,
-			       now + json_integer_value(ttl), &id, err);
+	r = store_token_insert(h->store, owner, t.name, hash, src_text, now, now + t.expires_in,
+			       &id, err);
 	if (r == 0) {
 		snprintf(token, sizeof(token), "vps_%lld_%s", id, secret);
 		secret_hash(token, hash);
@@ -742,7 +649,7 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 		*out = json_pack("{s:I, s:O, s:s, s:s, s:O, s:I, s:I}", "id", (json_int_t)id,
 				 "name", name, "user", owner, "token", token, "sources", sources,
 				 "created", (json_int_t)now, "expires",
-				 (json_int_t)(now + json_integer_value(ttl)));
+				 (json_int_t)(now + t.expires_in));
 	json_decref(sources);
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(token, sizeof(token));

@@ -23,25 +23,6 @@
 
 #define MAX_TEXT 4096
 
-/* vpsd's main.c defines these; the kinds in the library refer to them */
-char *host_vps_dir(const struct host *h, const char *name, const char *leaf)
-{
-	(void)h, (void)name, (void)leaf;
-	return NULL;
-}
-
-char *host_vps_run(const struct host *h, const char *name, const char *leaf)
-{
-	(void)h, (void)name, (void)leaf;
-	return NULL;
-}
-
-char *host_bin(const struct host *h, const char *prog)
-{
-	(void)h, (void)prog;
-	return NULL;
-}
-
 static void vps_body(json_t *body, bool create)
 {
 	struct err *e = NULL;

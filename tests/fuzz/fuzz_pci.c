@@ -34,6 +34,7 @@ struct machine {
 static struct machine m;
 static int disk_fd = -1;
 
+FUZZ_NOCOV
 static void fake_msi(void *opaque, uint64_t addr, uint32_t data)
 {
 	(void)opaque;
@@ -41,6 +42,7 @@ static void fake_msi(void *opaque, uint64_t addr, uint32_t data)
 	(void)data;
 }
 
+FUZZ_NOCOV
 static void fake_intx(void *opaque, unsigned int gsi, bool level)
 {
 	(void)opaque;
@@ -50,6 +52,7 @@ static void fake_intx(void *opaque, unsigned int gsi, bool level)
 
 static const struct pci_irq_ops fake_irq = { .msi = fake_msi, .intx = fake_intx };
 
+FUZZ_NOCOV
 static void build(void)
 {
 	struct virtio_blk_params blk = { .fd = disk_fd, .serial = "fuzz-pci-disk" };
@@ -69,6 +72,7 @@ static void build(void)
 			abort();
 }
 
+FUZZ_NOCOV
 static void teardown(void)
 {
 	unsigned int i;
@@ -78,6 +82,7 @@ static void teardown(void)
 	pci_host_destroy(&m.host);
 }
 
+FUZZ_NOCOV
 static unsigned int len_of(uint8_t sel, bool wide)
 {
 	static const unsigned int lens[] = { 1, 2, 4, 8 };
@@ -85,6 +90,7 @@ static unsigned int len_of(uint8_t sel, bool wide)
 	return lens[sel % (wide ? 4 : 3)];
 }
 
+FUZZ_NOCOV
 static void step(struct fuzz_in *in, uint8_t *ram)
 {
 	uint8_t op = fuzz_u8(in) % 9;
@@ -136,6 +142,7 @@ static void step(struct fuzz_in *in, uint8_t *ram)
 	}
 }
 
+FUZZ_NOCOV
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };

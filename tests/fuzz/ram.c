@@ -10,6 +10,7 @@
 static struct guest_mem mem;
 static uint8_t *ram;
 
+FUZZ_NOCOV
 const struct guest_mem *fuzz_ram(void)
 {
 	if (!ram) {
@@ -21,6 +22,7 @@ const struct guest_mem *fuzz_ram(void)
 	return &mem;
 }
 
+FUZZ_NOCOV
 uint8_t *fuzz_ram_reset(void)
 {
 	fuzz_ram();

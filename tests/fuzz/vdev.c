@@ -6,6 +6,7 @@
  */
 #include "vdev.h"
 
+FUZZ_NOCOV
 static void count_signal(struct virtio_dev *vdev, enum virtio_signal what, unsigned int q)
 {
 	(void)vdev;
@@ -15,6 +16,7 @@ static void count_signal(struct virtio_dev *vdev, enum virtio_signal what, unsig
 
 const struct virtio_transport_ops fuzz_transport = { .signal = count_signal };
 
+FUZZ_NOCOV
 void fuzz_vdev_start(struct virtio_dev *vdev, struct fuzz_in *in, struct fuzz_vdev_run *run)
 {
 	uint8_t flags = fuzz_u8(in);
@@ -52,6 +54,7 @@ void fuzz_vdev_start(struct virtio_dev *vdev, struct fuzz_in *in, struct fuzz_vd
 	virtio_dev_set_status(vdev, vdev->status | VIRTIO_STATUS_DRIVER_OK);
 }
 
+FUZZ_NOCOV
 void fuzz_vdev_notify_all(struct virtio_dev *vdev, const struct fuzz_vdev_run *run)
 {
 	unsigned int i;
@@ -60,6 +63,7 @@ void fuzz_vdev_notify_all(struct virtio_dev *vdev, const struct fuzz_vdev_run *r
 		virtio_dev_queue_notify(vdev, run->notify[i]);
 }
 
+FUZZ_NOCOV
 void fuzz_vdev_stop(struct virtio_dev *vdev)
 {
 	virtio_dev_set_status(vdev, 0);

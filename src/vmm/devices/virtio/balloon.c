@@ -31,6 +31,7 @@
 #define BALLOON_STATSQ 2
 #define BALLOON_QUEUE_SIZE 128
 #define BALLOON_PAGE 4096 /* §5.5.6: balloon pages are 4 KiB whatever the guest uses */
+#define BALLOON_PFN_BATCH 256 /* frame numbers read off a chain at once (Linux sends 256) */
 
 #define VIRTIO_BALLOON_F_STATS_VQ 1
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
@@ -66,13 +67,26 @@ static void inflate(struct virtio_dev *vdev, struct balloon *b)
 	struct virtq_chain c;
 
 	while (virtq_pop(vq, &c) == 1) {
+		uint32_t pfns[BALLOON_PFN_BATCH];
 		uint64_t off;
-		uint32_t pfn;
+		unsigned int i = 0, n = 0;
 
-		for (off = 0; off + 4 <= c.out_bytes; off += 4) {
+		for (off = 0; off + 4 <= c.out_bytes; off += 4, i++) {
+			uint32_t pfn;
 			void *hva;
 
-			virtq_chain_read(&c, off, &pfn, 4);
+			/*
+			 * A batch at a time: each read walks the chain from its
+			 * first segment, and a hostile chain has 256 of them.
+			 */
+			if (i == n) {
+				n = (c.out_bytes - off) / 4 < BALLOON_PFN_BATCH ?
+					    (c.out_bytes - off) / 4 :
+					    BALLOON_PFN_BATCH;
+				virtq_chain_read(&c, off, pfns, 4 * n);
+				i = 0;
+			}
+			pfn = pfns[i];
 			hva = gpa_ptr(vdev->mem, (uint64_t)pfn * BALLOON_PAGE, BALLOON_PAGE);
 			if (!hva) {
 				pr_ratelimited(LOG_WARN,
