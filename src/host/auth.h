@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "host/cidr.h"
 #include "host/host.h"
 
 #define AUTH_NAME_MAX 32
@@ -80,8 +81,5 @@ int auth_token_delete(struct host *h, const struct principal *p, const char *id,
 void auth_audit(struct host *h, const char *user, const char *source, const char *method,
 		const char *path, unsigned int status);
 json_t *auth_audit_list(struct host *h, long long after, int limit);
-
-/* CIDR matching, for tests and tokens: 1 inside, 0 not, -1 bad text. */
-int auth_cidr_match(const char *cidr, const struct sockaddr *sa);
 
 #endif

@@ -19,6 +19,17 @@ int kind_settle(struct vps *v, struct err **err)
 	return err_make(err, EINVAL, "`kind`: no kind `%.16s`", v->kind);
 }
 
+json_t *kind_templates(void)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		for (const char *const *t = families[i]->templates; t && *t; t++)
+			json_array_append_new(a, json_pack("{s:s, s:s}", "name", *t, "kind",
+							   families[i]->kind));
+	return a;
+}
+
 const struct kind_ops *kind_find(const char *kind, const char *engine)
 {
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

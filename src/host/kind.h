@@ -86,6 +86,7 @@ const struct kind_ops *kind_find(const char *kind, const char *engine);
  */
 struct kind_family {
 	const char *kind;
+	const char *const *templates; /* the templates a VPS of the kind may be made from */
 	int (*settle)(struct vps *v, struct err **err);
 };
 
@@ -94,6 +95,9 @@ extern const struct kind_family kind_vm_family;
 
 /* Settle a new VPS (v->kind set, the body parsed): 0, or -errno with the reason. */
 int kind_settle(struct vps *v, struct err **err);
+
+/* GET /api/v1/templates: [{"name", "kind"}] of every kind. */
+json_t *kind_templates(void);
 
 extern const struct kind_ops kind_ct;
 extern const struct kind_ops kind_vm_vmm;

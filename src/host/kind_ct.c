@@ -357,7 +357,9 @@ static int settle(struct vps *v, struct err **err)
 	return 0;
 }
 
-const struct kind_family kind_ct_family = { .kind = "ct", .settle = settle };
+const struct kind_family kind_ct_family = { .kind = "ct",
+					    .templates = templates,
+					    .settle = settle };
 
 const struct kind_ops kind_ct = {
 	.kind = "ct",

@@ -875,7 +875,9 @@ static int settle(struct vps *v, struct err **err)
 	return 0;
 }
 
-const struct kind_family kind_vm_family = { .kind = "vm", .settle = settle };
+const struct kind_family kind_vm_family = { .kind = "vm",
+					    .templates = templates,
+					    .settle = settle };
 
 const struct kind_ops kind_vm_vmm = {
 	.kind = "vm",

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "host/auth.h"
+#include "host/kind.h"
 #include "host/life.h"
 #include "host/net.h"
 #include "host/ops.h"
@@ -22,12 +23,6 @@
 #include "host/route.h"
 #include "host/usage.h"
 #include "host/ws.h"
-
-static json_t *templates(void)
-{
-	return json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}]", "name", "busybox", "kind", "ct",
-			 "name", "debian-12", "kind", "ct", "name", "debian-12", "kind", "vm");
-}
 
 /* A plan body: name plus the plan figures, sizes as in a VPS body. */
 static int plan_from_json(json_t *body, json_t **out, struct err **err)
@@ -462,7 +457,7 @@ static enum MHD_Result token_delete(struct call *x)
 
 static enum MHD_Result templates_get(struct call *x)
 {
-	return reply(x->c, 200, templates());
+	return reply(x->c, 200, kind_templates());
 }
 
 static enum MHD_Result plans_get(struct call *x)

@@ -13,12 +13,12 @@ from framework.artefacts import TOP, build_dir
 LAYERS = [
     ("daemon", {"main"}),
     ("api", {"api", "routes", "reply", "isos", "sessions", "ws", "web"}),
-    ("core", {"life", "ops", "policy", "reclaim", "usage", "auth"}),
+    ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_body"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net", "caps"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
               "store_sqlite_plans", "store_sqlite_net", "store_sqlite_auth",
-              "store_sqlite_usage", "store_sqlite_ops", "vps", "paths", "run"}),
+              "store_sqlite_usage", "store_sqlite_ops", "vps", "paths", "run", "cidr"}),
 ]
 
 
