@@ -234,6 +234,9 @@ def test_balloon_inflate_drops_rss_and_deflate_returns_pages(tmp_path):
         assert after["balloon"]["target_pages"] == touched
         assert after["balloon"]["actual_pages"] == touched
         assert after["balloon"]["inflated_bytes"] == touched * 4096
+        # the inflate queue's notifications came by ioeventfd (stats, docs/vmm.md)
+        balloon = next(v for v in after["virtio"] if v["device"] == "balloon")
+        assert balloon["notify_ioeventfd"] > 0 and balloon["notify_exit"] == 0, balloon
         # The pages went back to the host: most of their 16 MiB leave the RSS.
         dropped = before["rss_bytes"] - after["rss_bytes"]
         assert dropped >= touched * 4096 * 3 // 4, (before["rss_bytes"], after["rss_bytes"])
