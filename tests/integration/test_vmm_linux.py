@@ -140,6 +140,20 @@ def test_readonly_disk_refuses_writes(vmm_boot, l1, test_disk):
     assert host.read_bytes() == before
 
 
+def test_jailed_guest_serves_its_devices_on_io_threads(vmm_boot, l1, test_disk, tap_in_l1):
+    """The device I/O threads' seccomp class (jail.c, JAIL_DEVICE) lets a
+    jailed monitor serve a disk, a NIC and the rng by ioeventfd and irqfd."""
+    disk, magic = test_disk
+    report, status, r = vmm_boot(f"vps.net=eth0,192.0.2.2/24 vps.check=ping:192.0.2.1 "
+                                 f"vps.check=rng:64 vps.check=disk:/dev/vda:{magic}",
+                                 args=("--net", f"tap={tap_in_l1},mac=52:54:00:00:02:03",
+                                       "--disk", f"path={disk}", "--jail", "uid=3999000"))
+    assert status == 0, r
+    assert all(v == "ok" for v in report.checks.values()), report.text
+    for device in ("blk", "net", "rng"):
+        assert_paths(r.stderr, device, "eventfds")
+
+
 @pytest.fixture
 def tap_in_l1(l1):
     tap = "vpst" + uuid.uuid4().hex[:6]
