@@ -143,7 +143,7 @@ int notify_msi_route(struct vm *vm, unsigned int gsi, int fd, uint64_t addr, uin
 {
 	struct vm_notify *n = &vm->notify;
 	unsigned int i = gsi - NOTIFY_FIRST_MSI_GSI;
-	typeof(n->msi[0]) old;
+	struct notify_msi_route old;
 	int ret;
 
 	if (!n->irqfd)

@@ -32,7 +32,7 @@ struct vm_notify {
 	pthread_mutex_t lock;
 	unsigned int next_gsi; /* next free MSI GSI */
 	unsigned int nr_msi; /* routes in msi[]: GSI NOTIFY_FIRST_MSI_GSI + i */
-	struct {
+	struct notify_msi_route {
 		uint64_t addr;
 		uint32_t data;
 		bool set; /* in the table KVM has */
