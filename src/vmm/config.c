@@ -20,6 +20,7 @@ void config_init(struct vmm_config *c)
 	c->memory = 512ULL << 20;
 	c->cpus = 1;
 	c->serial = SERIAL_STDIO;
+	c->ioeventfd = c->irqfd = true;
 }
 
 void config_free(struct vmm_config *c)
@@ -283,6 +284,10 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = get_size(v, k, &c->memory, err);
 		} else if (!strcmp(k, "reserve")) {
 			ret = get_bool(v, k, &c->reserve, err);
+		} else if (!strcmp(k, "ioeventfd")) {
+			ret = get_bool(v, k, &c->ioeventfd, err);
+		} else if (!strcmp(k, "irqfd")) {
+			ret = get_bool(v, k, &c->irqfd, err);
 		} else if (!strcmp(k, "cpus")) {
 			if (json_is_integer(v) && json_integer_value(v) >= 1 &&
 			    json_integer_value(v) <= CONFIG_MAX_CPUS)
@@ -404,6 +409,8 @@ static const struct option vmm_longopts[] = {
 	{ "mode", required_argument, NULL, 'M' },
 	{ "exit-port", no_argument, NULL, 'x' },
 	{ "reserve", no_argument, NULL, 'R' },
+	{ "no-ioeventfd", no_argument, NULL, 'E' },
+	{ "no-irqfd", no_argument, NULL, 'Q' },
 	{ "jail", required_argument, NULL, 'J' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -494,6 +501,12 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 			break;
 		case 'R':
 			json_object_set_new(doc, "reserve", json_true());
+			break;
+		case 'E':
+			json_object_set_new(doc, "ioeventfd", json_false());
+			break;
+		case 'Q':
+			json_object_set_new(doc, "irqfd", json_false());
 			break;
 		case 'd':
 		case 'n':

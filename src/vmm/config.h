@@ -45,6 +45,8 @@ struct vmm_config {
 
 	uint64_t memory; /* bytes */
 	bool reserve; /* prefault and mlock guest RAM; the balloon then refuses to inflate */
+	bool ioeventfd; /* KVM ioeventfds and I/O threads where KVM has them (notify.h) */
+	bool irqfd; /* MSI routes and irqfds where KVM has them */
 	unsigned int cpus;
 	struct config_disk disk[CONFIG_MAX_DISKS];
 	unsigned int nr_disk;

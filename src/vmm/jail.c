@@ -12,7 +12,8 @@
  *  3. no_new_privs, and a seccomp filter whose default is to kill the
  *     process: the union of what the thread classes need, for every thread;
  *  4. each thread then narrows itself to its class (jail_thread): vCPU,
- *     I/O (network receive, console input) or control (the main thread).
+ *     device I/O (a virtio device's I/O thread), I/O (console input) or
+ *     control (the main thread).
  *
  * The sanitizer build, which only the tests run, also keeps /proc in the
  * jail, lets the sanitizer runtime open its files and trace its own threads
@@ -32,6 +33,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -82,7 +84,20 @@ static const int vcpu_calls[] = {
 	SCMP_SYS(ppoll),   SCMP_SYS(getrandom), /* virtio-rng */
 };
 
-/* Network receive and console input: wait, read, hand to the guest. */
+/*
+ * A virtio device's I/O thread (iothread.c): wait on its doorbells and its
+ * tap, serve the queues (disk IO, tap frames, random bytes, balloon pages:
+ * madvise is common), interrupt the guest by writing an irqfd. ioctl only
+ * for the paths without KVM's eventfds: KVM_SIGNAL_MSI, KVM_IRQ_LINE (INTx).
+ */
+static const int device_calls[] = {
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(readv),	  SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64),   SCMP_SYS(preadv),	     SCMP_SYS(pwritev),	  SCMP_SYS(fdatasync),
+	SCMP_SYS(fsync),      SCMP_SYS(fallocate),   SCMP_SYS(getrandom),
+};
+static const unsigned long device_ioctls[] = { KVM_SIGNAL_MSI, KVM_IRQ_LINE };
+
+/* Console input: wait, read, hand to the guest. */
 static const int io_calls[] = {
 	SCMP_SYS(ioctl),    SCMP_SYS(poll),	SCMP_SYS(ppoll),   SCMP_SYS(readv),
 	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),	SCMP_SYS(sendto),  SCMP_SYS(sendmsg),
@@ -133,16 +148,40 @@ static int allow(scmp_filter_ctx ctx, const int *calls, size_t n)
 	return 0;
 }
 
-/* Load a kill-by-default filter allowing the given lists; for this thread, or all (tsync). */
-static int load(const int *const lists[], const size_t sizes[], size_t nlists, bool tsync)
+/* ioctl(2) with one of these requests only. */
+static int allow_ioctls(scmp_filter_ctx ctx, const unsigned long *req, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					 SCMP_A1(SCMP_CMP_EQ, req[i]));
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Load a kill-by-default filter allowing the given lists, and ioctl with the
+ * requests `ioctls` (when ioctl is not in a list); for this thread, or all
+ * (tsync).
+ */
+static int load_with(const int *const lists[], const size_t sizes[], size_t nlists,
+		     const unsigned long *ioctls, size_t nioctls, bool tsync)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r = ctx ? 0 : -ENOMEM;
 
 	for (size_t i = 0; r == 0 && i < nlists; i++)
 		r = allow(ctx, lists[i], sizes[i]);
+	if (r == 0)
+		r = allow_ioctls(ctx, ioctls, nioctls);
 	if (r == 0 && JAIL_SANITIZER)
 		r = allow(ctx, sanitizer_calls, N(sanitizer_calls));
+	/* threads name themselves (`io-blk`) before they narrow their filter */
+	if (r == 0 && tsync)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
 	/* the process filter lets each thread add its narrower one, and nothing else */
 	if (r == 0 && tsync)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
@@ -155,6 +194,11 @@ static int load(const int *const lists[], const size_t sizes[], size_t nlists, b
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return r;
+}
+
+static int load(const int *const lists[], const size_t sizes[], size_t nlists, bool tsync)
+{
+	return load_with(lists, sizes, nlists, NULL, 0, tsync);
 }
 
 #if JAIL_SANITIZER
@@ -238,10 +282,10 @@ static int drop_privileges(uid_t uid, gid_t gid, struct err **err)
 
 int jail_enter(uid_t uid, gid_t gid, struct err **err)
 {
-	static const int *const lists[] = { common_calls, vcpu_calls, io_calls, control_calls,
-					    spawn_calls };
-	static const size_t sizes[] = { N(common_calls), N(vcpu_calls), N(io_calls),
-					N(control_calls), N(spawn_calls) };
+	static const int *const lists[] = { common_calls, vcpu_calls,	 device_calls,
+					    io_calls,	  control_calls, spawn_calls };
+	static const size_t sizes[] = { N(common_calls), N(vcpu_calls),	   N(device_calls),
+					N(io_calls),	 N(control_calls), N(spawn_calls) };
 	int r;
 
 	if (uid == 0 || gid == 0)
@@ -265,6 +309,8 @@ bool jail_active(void)
 
 int jail_thread(enum jail_class c)
 {
+	static const int *const device[] = { common_calls, device_calls };
+	static const size_t ds[] = { N(common_calls), N(device_calls) };
 	static const int *const vcpu[] = { common_calls, vcpu_calls };
 	static const int *const io[] = { common_calls, io_calls };
 	static const int *const control[] = { common_calls, control_calls };
@@ -275,9 +321,10 @@ int jail_thread(enum jail_class c)
 
 	if (!jailed)
 		return 0;
-	r = c == JAIL_VCPU ? load(vcpu, vs, 2, false) :
-	    c == JAIL_IO   ? load(io, is, 2, false) :
-			     load(control, cs, 2, false);
+	r = c == JAIL_VCPU   ? load(vcpu, vs, 2, false) :
+	    c == JAIL_DEVICE ? load_with(device, ds, 2, device_ioctls, N(device_ioctls), false) :
+	    c == JAIL_IO     ? load(io, is, 2, false) :
+			       load(control, cs, 2, false);
 	if (r < 0)
 		pr_err("jail: thread filter: %s", strerror(-r));
 	return r;

@@ -16,7 +16,8 @@
 
 enum jail_class {
 	JAIL_VCPU, /* KVM_RUN and the device models it calls */
-	JAIL_IO, /* network receive, console input */
+	JAIL_IO, /* console input */
+	JAIL_DEVICE, /* a virtio device's I/O thread (iothread.c) */
 	JAIL_CONTROL, /* the main thread: control socket, stats, stop */
 };
 

@@ -33,7 +33,34 @@ static void irq_intx(void *opaque, unsigned int gsi, bool level)
 	vm_irq_line(opaque, gsi, level);
 }
 
-static const struct pci_irq_ops irq_ops = { .msi = irq_msi, .intx = irq_intx };
+static int irq_ioeventfd(void *opaque, uint64_t addr, int fd, bool assign)
+{
+	return notify_ioeventfd(opaque, addr, fd, assign);
+}
+
+static int irq_msi_gsi(void *opaque)
+{
+	return notify_msi_gsi(opaque);
+}
+
+static int irq_msi_route(void *opaque, unsigned int gsi, int fd, uint64_t addr, uint32_t data)
+{
+	return notify_msi_route(opaque, gsi, fd, addr, data);
+}
+
+static void irq_msi_detach(void *opaque, unsigned int gsi, int fd)
+{
+	notify_irqfd_detach(opaque, gsi, fd);
+}
+
+static const struct pci_irq_ops irq_ops = {
+	.msi = irq_msi,
+	.intx = irq_intx,
+	.ioeventfd = irq_ioeventfd,
+	.msi_gsi = irq_msi_gsi,
+	.msi_route = irq_msi_route,
+	.msi_detach = irq_msi_detach,
+};
 
 /* Create a virtio-pci function for `type` and plug it into the next slot. */
 static int add_virtio(struct machine *mc, const char *type, const void *params,
@@ -61,6 +88,7 @@ static int add_virtio(struct machine *mc, const char *type, const void *params,
 		free(vp);
 		return err_make(err, -ret, "virtio-%s: plug into slot %u", type, slot);
 	}
+	virtio_pci_fast_paths(vp, mc->vm->notify.ioeventfd, mc->vm->notify.irqfd);
 	mc->next_slot++;
 	*out = vp;
 	return 0;
@@ -180,6 +208,8 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
 	memset(mc, 0, sizeof(*mc));
 	mc->vm = vm;
 	mc->next_slot = 1; /* slot 0 is the host bridge */
+	notify_init(vm, cfg->ioeventfd, cfg->irqfd);
+	mc->notify_up = true;
 	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, X86_PCI_MMIO32_BASE,
 			    X86_PCI_MMIO32_SIZE);
 	if (ret == 0)
@@ -241,10 +271,32 @@ static void drop(struct virtio_pci **vp)
 	*vp = NULL;
 }
 
+/* Every virtio function, in slot order. */
+static unsigned int all_virtio(struct machine *mc, struct virtio_pci *out[])
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < mc->nr_disk; i++)
+		out[n++] = mc->disk[i];
+	for (i = 0; i < mc->nr_net; i++)
+		out[n++] = mc->net[i];
+	if (mc->rng)
+		out[n++] = mc->rng;
+	if (mc->balloon)
+		out[n++] = mc->balloon;
+	return n;
+}
+
+#define MACHINE_MAX_VIRTIO (CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 2)
+
 int machine_start(struct machine *mc)
 {
-	for (unsigned int i = 0; i < mc->nr_net; i++) {
-		int r = virtio_net_start(&mc->net[i]->vdev);
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+
+	notify_log(mc->vm);
+	for (i = 0; i < n; i++) {
+		int r = virtio_dev_start(&vp[i]->vdev);
 
 		if (r < 0)
 			return r;
@@ -252,10 +304,61 @@ int machine_start(struct machine *mc)
 	return 0;
 }
 
+static uint64_t ioeventfd_kicks(const struct virtio_pci *vp, const struct virtio_counters *c)
+{
+	/* what the I/O thread read, less what we wrote ourselves (exits, DRIVER_OK) */
+	return c->kicks > c->kicks_forwarded ? c->kicks - c->kicks_forwarded : 0;
+}
+
+static json_t *virtio_counters_json(struct machine *mc)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+	json_t *a = json_array();
+
+	for (i = 0; i < n; i++) {
+		struct virtio_counters c;
+
+		pthread_mutex_lock(&vp[i]->vdev.lock);
+		c = vp[i]->vdev.counters;
+		pthread_mutex_unlock(&vp[i]->vdev.lock);
+		json_array_append_new(
+			a, json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I}", "device",
+				     vp[i]->vdev.ops->name, "slot", (int)vp[i]->pdev.slot,
+				     "notify_ioeventfd", (json_int_t)ioeventfd_kicks(vp[i], &c),
+				     "notify_exit", (json_int_t)c.kick_exits, "irq_irqfd",
+				     (json_int_t)c.irq_irqfd, "irq_msi", (json_int_t)c.irq_msi,
+				     "irq_intx", (json_int_t)c.irq_intx));
+	}
+	return a;
+}
+
+/* One line per device at the end: how its notifications came and its interrupts went. */
+static void log_counters(struct machine *mc)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+
+	for (i = 0; i < n; i++) {
+		struct virtio_counters c;
+
+		pthread_mutex_lock(&vp[i]->vdev.lock);
+		c = vp[i]->vdev.counters;
+		pthread_mutex_unlock(&vp[i]->vdev.lock);
+		pr_info("virtio-%s (slot %u): notifications %llu by ioeventfd, %llu by exit; "
+			"interrupts %llu by irqfd, %llu by KVM_SIGNAL_MSI, %llu INTx",
+			vp[i]->vdev.ops->name, vp[i]->pdev.slot,
+			(unsigned long long)ioeventfd_kicks(vp[i], &c),
+			(unsigned long long)c.kick_exits, (unsigned long long)c.irq_irqfd,
+			(unsigned long long)c.irq_msi, (unsigned long long)c.irq_intx);
+	}
+}
+
 void machine_destroy(struct machine *mc)
 {
 	unsigned int i;
 
+	log_counters(mc);
 	for (i = 0; i < mc->nr_disk; i++) {
 		drop(&mc->disk[i]);
 		close(mc->disk_fd[i]);
@@ -268,8 +371,10 @@ void machine_destroy(struct machine *mc)
 	drop(&mc->balloon);
 	if (mc->pci_up)
 		pci_host_destroy(&mc->pci);
+	if (mc->notify_up)
+		notify_destroy(mc->vm);
 	mc->nr_disk = mc->nr_net = 0;
-	mc->pci_up = false;
+	mc->pci_up = mc->notify_up = false;
 }
 
 int machine_balloon_set(void *opaque, uint64_t target, struct err **err)
@@ -315,6 +420,7 @@ void machine_stats(void *opaque, json_t *reply)
 						      (json_int_t)s.tx_bytes, "tx_errors",
 						      (json_int_t)s.tx_errors));
 	}
+	json_object_set_new(reply, "virtio", virtio_counters_json(mc));
 	json_object_set_new(reply, "disk", disks);
 	json_object_set_new(reply, "net", nets);
 	virtio_balloon_get_stats(&mc->balloon->vdev, &bs);

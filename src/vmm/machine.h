@@ -24,6 +24,7 @@ struct machine {
 	struct x86_layout layout;
 	struct pci_host pci;
 	bool pci_up;
+	bool notify_up; /* notify_init done */
 	unsigned int next_slot; /* PCI slot the next device gets */
 	struct virtio_pci *disk[CONFIG_MAX_DISKS];
 	int disk_fd[CONFIG_MAX_DISKS];
@@ -44,7 +45,7 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
 /* Build everything for a Linux boot; the vCPUs are created, not started. */
 int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
 		  struct err **err);
-/* Start the device threads (network receive): after the jail, which they narrow. */
+/* Start the devices' I/O threads: after the jail, which they narrow. */
 int machine_start(struct machine *mc);
 void machine_destroy(struct machine *mc);
 

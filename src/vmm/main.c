@@ -41,7 +41,8 @@ static const char usage[] =
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
-	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n";
+	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
+	"               [--no-ioeventfd] [--no-irqfd]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {

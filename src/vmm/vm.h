@@ -14,6 +14,7 @@
 
 #include "vmm/iobus.h"
 #include "vmm/mem.h"
+#include "vmm/notify.h"
 
 #define VM_MAX_VCPUS 64
 
@@ -61,6 +62,7 @@ struct vm {
 	unsigned int nr_parked;
 	int stop_efd; /* eventfd, readable once the VM stops */
 	bool has_irqchip; /* in-kernel PIC, IOAPIC and LAPICs */
+	struct vm_notify notify; /* ioeventfds and irqfds (notify.h) */
 
 	enum vm_exit_reason exit_reason;
 	int exit_status; /* meaningful for VM_EXIT_PORT */

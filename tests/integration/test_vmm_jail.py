@@ -16,6 +16,7 @@ reach is one the jail's lists allow; vpsd jails every vps-vmm it starts
 Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_vmm_jail.py"""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -53,10 +54,12 @@ def test_jail_from_outside(jailed):
         assert int(st[cap], 16) == 0, (cap, st[cap])
     assert st["NoNewPrivs"] == "1"
     # every thread of ours under the process filter and its class's (vCPU,
-    # control; the kernel's own kvm-nx-lpage worker is not ours)
+    # control, device I/O: `io-rng`, `io-balloon`; the kernel's own
+    # kvm-nx-lpage worker is not ours)
     tasks = os.listdir(f"/proc/{p.pid}/task")
-    ours = [t for t in tasks if status(p.pid, t)["Name"] == "vps-vmm"]
-    assert len(ours) >= 2, tasks  # main (control) and the vCPU
+    names = {t: status(p.pid, t)["Name"] for t in tasks}
+    ours = [t for t in tasks if names[t] == "vps-vmm" or names[t].startswith("io-")]
+    assert len(ours) >= 4, names  # main (control), the vCPU, the rng's and balloon's I/O
     for t in ours:
         ts = status(p.pid, t)
         assert ts["Seccomp"] == "2" and int(ts["Seccomp_filters"]) == 2, (t, ts["Seccomp"],
@@ -90,6 +93,24 @@ def test_foreign_syscall_kills(jailed, tmp_path):
     r = kill_with_foreign_syscall(p.pid, VMM, '(int)mkdir("/jail-escape", 0)', tmp_path)
     assert p.wait(timeout=30) == -signal.SIGSYS, (p.returncode, r.stdout[-2000:])
     assert not os.path.exists("/jail-escape")
+
+
+@pytest.mark.skipif(not shutil.which("gdb"), reason="gdb is not installed (package gdb)")
+def test_io_thread_is_narrower(jailed, tmp_path):
+    """A device I/O thread (iothread.c) runs under its own class's list:
+    getrusage(2), which the control thread may make (the process filter has
+    it), kills the monitor when the virtio-rng's I/O thread makes it."""
+    p, _ = jailed
+    io = [t for t in os.listdir(f"/proc/{p.pid}/task") if status(p.pid, t)["Name"] == "io-rng"]
+    assert len(io) == 1, io
+    # on the main thread the call is allowed (it fails on the NULL pointer): the monitor lives
+    kill_with_foreign_syscall(p.pid, VMM, "(int)getrusage(0, 0)", tmp_path)
+    with pytest.raises(subprocess.TimeoutExpired):
+        p.wait(timeout=2)
+    r = kill_with_foreign_syscall(p.pid, VMM, "(int)getrusage(0, 0)", tmp_path, tid=io[0])
+    assert p.wait(timeout=30) == -signal.SIGSYS, (p.returncode, r.stdout[-2000:])
+    # gdb's `info threads` marks the thread it made the call on
+    assert re.search(rf"^\*\s+\d+\s+Thread .*\(LWP {io[0]}\)", r.stdout, re.M), r.stdout[-2000:]
 
 
 @pytest.mark.parametrize("value, words", [

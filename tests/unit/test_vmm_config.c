@@ -68,6 +68,23 @@ static void flags_fill_config(void **state)
 	config_free(&c);
 }
 
+/* The fast paths are on unless turned off; flag and key agree (docs/vmm.md). */
+static void fast_paths_default_on(void **state)
+{
+	struct vmm_config c;
+	char *msg;
+
+	assert_int_equal(from_argv(&c, &msg, 2, "--kernel", "/k"), 0);
+	assert_true(c.ioeventfd);
+	assert_true(c.irqfd);
+	config_free(&c);
+	assert_int_equal(from_argv(&c, &msg, 4, "--kernel", "/k", "--no-ioeventfd", "--no-irqfd"),
+			 0);
+	assert_false(c.ioeventfd);
+	assert_false(c.irqfd);
+	config_free(&c);
+}
+
 static void json_and_flags_agree(void **state)
 {
 	const char *json = "{\"kernel\":\"/k\",\"memory\":\"1G\",\"cpus\":4,\"reserve\":true,"
@@ -161,6 +178,7 @@ static void bad_json_names_the_key(void **state)
 		{ "{\"kernel\":\"/k\",\"disk\":[{\"path\":\"/a\",\"readonly\":\"yes\"}]}",
 		  "`disk[0].readonly`: expected true or false" },
 		{ "{\"kernel\":\"/k\",\"reserve\":\"yes\"}", "`reserve`: expected true or false" },
+		{ "{\"kernel\":\"/k\",\"irqfd\":1}", "`irqfd`: expected true or false" },
 		{ "{\"kernel\":\"/k\",\"kernel\":\"/j\"}", "duplicate" },
 		{ "[1]", "expected a JSON object" },
 		{ "{\"kernel\":", "line 1" },
@@ -194,9 +212,9 @@ static void bad_json_names_the_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(flags_fill_config),	  cmocka_unit_test(json_and_flags_agree),
-		cmocka_unit_test(config_file_then_flags), cmocka_unit_test(bad_flags_name_the_key),
-		cmocka_unit_test(bad_json_names_the_key),
+		cmocka_unit_test(flags_fill_config),	  cmocka_unit_test(fast_paths_default_on),
+		cmocka_unit_test(json_and_flags_agree),	  cmocka_unit_test(config_file_then_flags),
+		cmocka_unit_test(bad_flags_name_the_key), cmocka_unit_test(bad_json_names_the_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

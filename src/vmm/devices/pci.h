@@ -59,14 +59,25 @@
 struct pci_dev;
 
 /*
- * Where a device's interrupts go. The device models never make ioctls: the
- * VM wires these to KVM_SIGNAL_MSI (or an irqfd) and KVM_IRQ_LINE.
+ * Where a device's interrupts go, and where its doorbells can be caught in
+ * the kernel. The device models never make ioctls: the VM wires these to
+ * KVM_SIGNAL_MSI, KVM_IRQ_LINE, and KVM's eventfds (notify.h).
  */
 struct pci_irq_ops {
 	/* Deliver one MSI/MSI-X message. */
 	void (*msi)(void *opaque, uint64_t addr, uint32_t data);
 	/* Drive a level-triggered INTx line, already routed to `gsi`. */
 	void (*intx)(void *opaque, unsigned int gsi, bool level);
+
+	/* Optional (NULL, or -errno: not available; the caller uses the above). */
+	/* Signal `fd` on 2-byte writes at guest-physical `addr` (ioeventfd); or stop. */
+	int (*ioeventfd)(void *opaque, uint64_t addr, int fd, bool assign);
+	/* A GSI of its own for one MSI-X vector. */
+	int (*msi_gsi)(void *opaque);
+	/* Route `gsi` to the message (addr, data); a write to `fd` then injects it. */
+	int (*msi_route)(void *opaque, unsigned int gsi, int fd, uint64_t addr, uint32_t data);
+	/* `fd` no longer injects on `gsi`. */
+	void (*msi_detach)(void *opaque, unsigned int gsi, int fd);
 };
 
 /* What the device model provides. */

@@ -18,6 +18,9 @@
  *   ring      queue enabled with its descriptor table outside guest RAM
  *   junk      notifies for absent queues and odd offsets, writes to read-only
  *             registers: these must be ignored, not break the device
+ *   moved     the BAR moves: the device answers at the new address only, its
+ *             doorbell too (the monitor moves the queue's ioeventfd with the
+ *             BAR), and a notify at the old address reaches nothing
  *   flood     the loop case FLOOD more times in a row: the monitor's log line
  *             for it is rate limited (10 per call site per 5 s), which the
  *             host test counts
@@ -30,6 +33,7 @@
 #define POLL_MS 1000
 #define FLOOD 40
 #define VRING_DESC_F_INDIRECT 4
+#define MOVE_BY 0x100000 /* free window space past the BARs machine.c placed */
 
 static struct vdev d;
 static uint8_t *buf;
@@ -146,6 +150,49 @@ static void junk(void)
 	mmio_write32(d.bar + 0x7ffc, 0xdeadbeef);
 }
 
+/* The moved case: 0, or which step failed. */
+static int moved_bar(void)
+{
+	uint16_t cmd = pci_read16(d.slot, PCI_COMMAND), idx;
+	uint64_t to = d.bar + MOVE_BY, old_notify;
+	struct vq *q = &d.vqs[0];
+	uint64_t until;
+
+	/* Decoding off while the BAR changes, as an OS does. */
+	pci_write16(d.slot, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+	pci_write32(d.slot, PCI_BAR0, (uint32_t)to);
+	pci_write32(d.slot, PCI_BAR0 + 4, to >> 32);
+	pci_write16(d.slot, PCI_COMMAND, cmd);
+	/* The queue stays enabled: only the addresses change. */
+	old_notify = q->notify;
+	d.caps_seen = 0;
+	d.common = d.isr = d.device = d.notify_base = 0;
+	if (virtio_read_caps(&d, d.slot) < 0 || d.bar != to)
+		return 1;
+	q->notify = old_notify + MOVE_BY;
+	if (!(virtio_status(&d) & VIRTIO_S_DRIVER_OK) || good_read())
+		return 2;
+	/* A chain made available, announced at the old address: nobody hears it. */
+	put_desc(q, 0, (uint64_t)buf, LEN, VRING_DESC_F_WRITE, 0);
+	idx = q->avail->idx;
+	q->avail->ring[idx & (q->size - 1)] = 0;
+	__atomic_store_n(&q->avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	mmio_write16(old_notify, 0);
+	until = deadline_ms(200);
+	while (!expired(until))
+		if (__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) != q->last_used)
+			return 3;
+	/* Announced at the new one, it completes. */
+	vq_notify(q);
+	until = deadline_ms(POLL_MS);
+	while (__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) == q->last_used)
+		if (expired(until))
+			return 4;
+	q->last_used++;
+	return good_read() ? 5 : 0;
+}
+
 /* Say which case failed and what the device showed, then fail. */
 static int case_fail(const char *c, int code, const char *why)
 {
@@ -196,6 +243,10 @@ int main(uint64_t ram_size)
 	if (virtio_status(&d) & VIRTIO_S_NEEDS_RESET || good_read())
 		return fail(NAME, 45, "ignorable accesses broke the device");
 	puts("hostile junk: ignored\n");
+	i = moved_bar();
+	if (i)
+		return fail(NAME, 50 + i, "the moved BAR");
+	puts("hostile moved: answers at the new address only\n");
 	for (i = 0; i < FLOOD; i++) {
 		make_bad("loop", &d.vqs[0]);
 		if (!needs_reset() || bring_up())

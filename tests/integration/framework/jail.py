@@ -36,13 +36,18 @@ def assert_jailed(pid, uid=None):
     return int(uids[0])
 
 
-def kill_with_foreign_syscall(pid, binary, call, cwd):
+def kill_with_foreign_syscall(pid, binary, call, cwd, tid=None):
     """Attach gdb to pid and make it run `call` (C, e.g. mkdir("/x", 0)):
-    a syscall outside its filter. gdb's own end does not matter (the process
-    it was in dies under it); the caller checks the monitor's end."""
+    a syscall outside its filter, on thread `tid` (a task of pid) or the
+    main thread. gdb's own end does not matter (the process it was in dies
+    under it); the caller checks the monitor's end."""
+    switch = [] if tid is None else [
+        "-ex", "python [t.switch() for t in gdb.selected_inferior().threads() "
+               f"if t.ptid[1] == {int(tid)}]",
+        "-ex", "info threads"]
     return subprocess.run(
         ["gdb", "-nx", "-batch", "-ex", "set sysroot /", "-ex", f"file {binary}",
-         "-ex", f"attach {pid}", "-ex", f"call {call}"],
+         "-ex", f"attach {pid}", *switch, "-ex", f"call {call}"],
         capture_output=True, text=True, timeout=120, cwd=cwd,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
 

@@ -4,22 +4,22 @@
  * transmits. No offloads and no mergeable buffers are offered, so each
  * frame fills one chain that begins with the 12-byte header.
  *
- * Transmit runs on the vCPU that notified. Receive runs on the device's own
- * thread, which waits for the tap to be readable only while the guest has
- * posted buffers; a notify on the receive queue wakes it when it ran dry.
+ * Both directions run where the device's notifications are served (its
+ * I/O thread with ioeventfd, else the vCPU that notified), and receive also
+ * when the tap becomes readable: the tap is in the I/O thread's loop,
+ * edge-triggered, so frames the guest has no buffers for wait in the tap
+ * until its next notify on the receive queue, without the loop spinning.
  * Both hold the device lock while they touch a queue (see virtio.h).
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "vmm/jail.h"
 #include "vmm/backends/tap.h"
 #include "vmm/devices/virtio/net.h"
 #include "vmm/devices/virtio/virtio.h"
@@ -40,10 +40,6 @@
 struct net {
 	struct virtio_dev *vdev;
 	int tap_fd;
-	int wake_fd; /* eventfd: buffers posted, or stop */
-	pthread_t thread;
-	bool started; /* virtio_net_start: after the monitor's jail, so the thread narrows itself */
-	bool stop;
 	struct virtio_net_stats stats;
 	struct iovec iov[VIRTQ_MAX_IOV];
 };
@@ -87,8 +83,9 @@ static void net_tx(struct virtio_dev *vdev)
 }
 
 /*
- * Move frames from the tap into posted buffers, with the lock held.
- * Returns true when the guest ran out of buffers (wait for a notify).
+ * Move frames from the tap into posted buffers, with the lock held, until
+ * the tap is empty or the guest has no buffers left. Returns true in the
+ * second case (a notify on the receive queue brings us back).
  */
 static bool net_rx_locked(struct net *n)
 {
@@ -135,47 +132,16 @@ bool virtio_net_rx_locked(struct virtio_dev *vdev)
 	return net_rx_locked(vdev->priv);
 }
 
-static void *net_rx_thread(void *arg)
+/* The I/O thread: the tap has a new frame. */
+static void net_tap_ready(void *opaque, int fd, uint32_t events)
 {
-	struct net *n = arg;
-	bool wait_buffers = true;
+	struct net *n = opaque;
+	struct virtq *vq = &n->vdev->vqs[NET_RXQ];
 
-	if (jail_thread(JAIL_IO) < 0)
-		return NULL;
-
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = n->wake_fd, .events = POLLIN },
-			{ .fd = wait_buffers ? -1 : n->tap_fd, .events = POLLIN },
-		};
-		uint64_t v;
-
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			return NULL;
-		if (pfd[0].revents) {
-			if (read(n->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				return NULL;
-			wait_buffers = false;
-		}
-		pthread_mutex_lock(&n->vdev->lock);
-		if (n->stop) {
-			pthread_mutex_unlock(&n->vdev->lock);
-			return NULL;
-		}
-		if (!n->vdev->vqs[NET_RXQ].ready || n->vdev->vqs[NET_RXQ].broken)
-			wait_buffers = true;
-		else
-			wait_buffers = net_rx_locked(n);
-		pthread_mutex_unlock(&n->vdev->lock);
-	}
-}
-
-static void net_wake(struct net *n)
-{
-	uint64_t one = 1;
-
-	if (write(n->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_ratelimited(LOG_WARN, "virtio-net: wake receive thread: %m");
+	pthread_mutex_lock(&n->vdev->lock);
+	if ((n->vdev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready && !vq->broken)
+		net_rx_locked(n);
+	pthread_mutex_unlock(&n->vdev->lock);
 }
 
 static void net_notify(struct virtio_dev *vdev, unsigned int q)
@@ -183,7 +149,7 @@ static void net_notify(struct virtio_dev *vdev, unsigned int q)
 	if (q == NET_TXQ)
 		net_tx(vdev);
 	else if (q == NET_RXQ)
-		net_wake(vdev->priv);
+		net_rx_locked(vdev->priv); /* buffers posted: what waits in the tap fits now */
 }
 
 static int net_init(struct virtio_dev *vdev, const void *params)
@@ -196,9 +162,8 @@ static int net_init(struct virtio_dev *vdev, const void *params)
 		return -ENOMEM;
 	n->vdev = vdev;
 	n->tap_fd = p->tap_fd;
-	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (n->wake_fd < 0) {
-		ret = -errno;
+	ret = iothread_add(&vdev->io, n->tap_fd, EPOLLIN | EPOLLET, net_tap_ready, n);
+	if (ret < 0) {
 		free(n);
 		return ret;
 	}
@@ -208,31 +173,9 @@ static int net_init(struct virtio_dev *vdev, const void *params)
 	return 0;
 }
 
-int virtio_net_start(struct virtio_dev *vdev)
-{
-	struct net *n = vdev->priv;
-	int ret = pthread_create(&n->thread, NULL, net_rx_thread, n);
-
-	if (ret)
-		return -ret;
-	n->started = true;
-	return 0;
-}
-
 static void net_uninit(struct virtio_dev *vdev)
 {
-	struct net *n = vdev->priv;
-
-	if (!n)
-		return;
-	pthread_mutex_lock(&vdev->lock);
-	n->stop = true;
-	pthread_mutex_unlock(&vdev->lock);
-	net_wake(n);
-	if (n->started)
-		pthread_join(n->thread, NULL);
-	close(n->wake_fd);
-	free(n);
+	free(vdev->priv); /* the I/O thread is stopped already */
 	vdev->priv = NULL;
 }
 

@@ -22,11 +22,8 @@ struct virtio_net_stats {
 struct virtio_dev;
 void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);
 
-/* Start the receive thread (after the monitor's jail: the thread narrows its own filter). */
-int virtio_net_start(struct virtio_dev *vdev);
-
 /*
- * What the receive thread does when woken, here and now, with vdev->lock
+ * What the I/O thread does when the tap is readable, here and now, with vdev->lock
  * held: frames from the tap into posted buffers. For the fuzz target, which
  * drives receive without the thread. True when the guest ran out of buffers.
  */

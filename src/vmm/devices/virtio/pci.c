@@ -8,6 +8,8 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "vmm/devices/virtio/pci.h"
@@ -48,10 +50,38 @@ static uint64_t get_le(const void *data, unsigned int len)
 	return le64toh(v);
 }
 
+static uint64_t entry_addr(const struct msix_entry *e)
+{
+	return (uint64_t)e->addr_hi << 32 | e->addr_lo;
+}
+
+/*
+ * Route vector v's GSI to what its table entry says now, if it has one and
+ * the entry is live (unmasked, MSI-X on): a driver changes an entry while
+ * it is masked (PCI 3.0 §6.8.2.8), so a route follows the unmask, and only
+ * a changed message costs a KVM_SET_GSI_ROUTING. Under vdev.lock.
+ */
+static void msix_route(struct virtio_pci *vp, unsigned int v)
+{
+	const struct msix_entry *e = &vp->msix[v];
+	int r;
+
+	if (!vp->irqfd || vp->vec[v].gsi < 0 || !vp->msix_enabled || (e->ctrl & MSIX_ENTRY_MASKED))
+		return;
+	if (vp->vec[v].routed && vp->vec[v].addr == entry_addr(e) && vp->vec[v].data == e->data)
+		return;
+	r = vp->irq->msi_route(vp->irq_opaque, vp->vec[v].gsi, vp->vec[v].fd, entry_addr(e),
+			       e->data);
+	vp->vec[v].routed = r == 0;
+	vp->vec[v].addr = entry_addr(e);
+	vp->vec[v].data = e->data;
+}
+
 /* Send (or hold pending) MSI-X vector v; under vdev.lock. */
 static void msix_fire(struct virtio_pci *vp, unsigned int v)
 {
 	const struct msix_entry *e;
+	uint64_t one = 1;
 
 	if (v >= vp->nr_vectors)
 		return;
@@ -61,7 +91,70 @@ static void msix_fire(struct virtio_pci *vp, unsigned int v)
 		return;
 	}
 	vp->pba &= ~(1ULL << v);
-	vp->irq->msi(vp->irq_opaque, (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
+	/* The irqfd only while its route is this very message; else the ioctl. */
+	if (vp->vec[v].routed && vp->vec[v].addr == entry_addr(e) && vp->vec[v].data == e->data &&
+	    write(vp->vec[v].fd, &one, sizeof(one)) == sizeof(one)) {
+		vp->vdev.counters.irq_irqfd++;
+		return;
+	}
+	vp->vdev.counters.irq_msi++;
+	vp->irq->msi(vp->irq_opaque, entry_addr(e), e->data);
+}
+
+/*
+ * Put each enabled queue's ioeventfd where its notify register is now, and
+ * take away those of disabled queues (reset) or of a BAR that moved or
+ * stopped decoding. A registration KVM refuses (a guest that put two
+ * BARs on one address) leaves that queue on the MMIO-exit path. Under
+ * vdev.lock.
+ */
+static void evfd_sync(struct virtio_pci *vp)
+{
+	struct virtio_dev *vdev = &vp->vdev;
+	unsigned int q;
+
+	if (!vp->irq->ioeventfd)
+		return;
+	for (q = 0; q < vdev->ops->num_queues; q++) {
+		uint64_t want = 0;
+		int r;
+
+		if (vdev->kick_async && !vp->unplugged && vp->bar_decodes && vdev->vqs[q].ready)
+			want = vp->bar_addr + VIRTIO_PCI_NOTIFY_OFF + q * VIRTIO_PCI_NOTIFY_MULT;
+		if (want == vp->notify_evfd[q])
+			continue;
+		if (vp->notify_evfd[q]) {
+			r = vp->irq->ioeventfd(vp->irq_opaque, vp->notify_evfd[q], vdev->kick_fd[q],
+					       false);
+			if (r < 0)
+				pr_ratelimited(LOG_WARN,
+					       "virtio-%s: drop the ioeventfd of queue %u: %s",
+					       vdev->ops->name, q, strerror(-r));
+			vp->notify_evfd[q] = 0;
+		}
+		if (!want)
+			continue;
+		r = vp->irq->ioeventfd(vp->irq_opaque, want, vdev->kick_fd[q], true);
+		if (r < 0)
+			pr_ratelimited(LOG_WARN,
+				       "virtio-%s: no ioeventfd for queue %u at %#llx (%s): its "
+				       "notifications exit",
+				       vdev->ops->name, q, (unsigned long long)want, strerror(-r));
+		else
+			vp->notify_evfd[q] = want;
+	}
+}
+
+/* Where BAR 0 decodes, from the config image; under the host's lock (or before the guest runs). */
+static void bar_cache(struct virtio_pci *vp)
+{
+	uint64_t a = pci_dev_bar_addr(&vp->pdev, 0);
+	bool on = pci_cfg_get16(vp->pdev.cfg, PCI_COMMAND) & PCI_COMMAND_MEMORY;
+
+	vp->bar_addr = a;
+	vp->bar_decodes = on && vp->host && a >= vp->host->mmio_base &&
+			  a - vp->host->mmio_base < vp->host->mmio_size &&
+			  VIRTIO_PCI_BAR_SIZE <= vp->host->mmio_size - (a - vp->host->mmio_base);
 }
 
 static void msix_flush_pending(struct virtio_pci *vp)
@@ -78,6 +171,8 @@ static void intx_set(struct virtio_pci *vp, bool level)
 	if (vp->intx_level == level)
 		return;
 	vp->intx_level = level;
+	if (level)
+		vp->vdev.counters.irq_intx++;
 	vp->irq->intx(vp->irq_opaque, vp->gsi, level);
 }
 
@@ -114,6 +209,7 @@ static void vp_reset(struct virtio_pci *vp)
 		vp->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
 	vp->isr = 0;
 	intx_set(vp, false);
+	evfd_sync(vp); /* queues are disabled: their ioeventfds go */
 }
 
 static struct virtq *selected_vq(struct virtio_pci *vp)
@@ -226,8 +322,10 @@ static void common_write(struct virtio_pci *vp, uint64_t off, const void *data, 
 		return;
 	case CC_Q_ENABLE:
 		/* §4.1.4.3.2: the driver never writes 0 here; queue reset is not offered. */
-		if (len == 2 && vq && v == 1 && !vq->ready)
+		if (len == 2 && vq && v == 1 && !vq->ready) {
 			virtio_dev_queue_enable(vdev, vp->queue_sel);
+			evfd_sync(vp);
+		}
 		return;
 	}
 	pr_ratelimited(LOG_DEBUG, "virtio-pci: ignored write of %u bytes at common cfg %#llx", len,
@@ -262,6 +360,7 @@ static void msix_table_write(struct virtio_pci *vp, uint64_t off, const void *da
 
 		*w = v >> (32 * i);
 	}
+	msix_route(vp, off / sizeof(struct msix_entry));
 	/* An unmasked vector with a pending message delivers it now. */
 	msix_flush_pending(vp);
 }
@@ -313,22 +412,40 @@ static void vp_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off, c
 		/* §4.1.4.4: the address names the queue; the value is not trusted. */
 		uint64_t o = off - VIRTIO_PCI_NOTIFY_OFF;
 
-		if (o % VIRTIO_PCI_NOTIFY_MULT == 0)
-			virtio_dev_queue_notify(vdev, o / VIRTIO_PCI_NOTIFY_MULT);
+		if (o % VIRTIO_PCI_NOTIFY_MULT == 0 &&
+		    o / VIRTIO_PCI_NOTIFY_MULT < vdev->ops->num_queues) {
+			vdev->counters.kick_exits++;
+			virtio_dev_kick(vdev, o / VIRTIO_PCI_NOTIFY_MULT);
+		}
 	} else if (off >= VIRTIO_PCI_MSIX_TABLE_OFF && off < VIRTIO_PCI_MSIX_PBA_OFF) {
 		msix_table_write(vp, off - VIRTIO_PCI_MSIX_TABLE_OFF, data, len);
 	}
 	pthread_mutex_unlock(&vp->vdev.lock);
 }
 
-/* MSI-X Message Control changed: cache enable and function mask. */
+static bool overlaps(unsigned int off, unsigned int len, unsigned int reg, unsigned int reg_len)
+{
+	return off < reg + reg_len && reg < off + len;
+}
+
+/*
+ * Config space changed (under the host's lock). The command register or
+ * BAR 0: the ioeventfds follow where the BAR decodes. MSI-X Message
+ * Control: cache enable and function mask.
+ */
 static void vp_cfg_written(struct pci_dev *pdev, unsigned int off, unsigned int len)
 {
 	struct virtio_pci *vp = pdev->priv;
-	unsigned int ctl = vp->msix_cap + 2;
+	unsigned int ctl = vp->msix_cap + 2, i;
 	uint16_t v;
 
-	if (off + len <= ctl || off >= ctl + 2)
+	if (overlaps(off, len, PCI_COMMAND, 2) || overlaps(off, len, PCI_BAR0, 8)) {
+		pthread_mutex_lock(&vp->vdev.lock);
+		bar_cache(vp);
+		evfd_sync(vp);
+		pthread_mutex_unlock(&vp->vdev.lock);
+	}
+	if (!overlaps(off, len, ctl, 2))
 		return;
 	v = pci_cfg_get16(pdev->cfg, ctl);
 	pthread_mutex_lock(&vp->vdev.lock);
@@ -336,6 +453,8 @@ static void vp_cfg_written(struct pci_dev *pdev, unsigned int off, unsigned int 
 	vp->msix_masked = v & MSIX_CTRL_MASKALL;
 	if (vp->msix_enabled) {
 		intx_set(vp, false); /* MSI-X on: INTx is not used, §6.8.2 */
+		for (i = 0; i < vp->nr_vectors; i++)
+			msix_route(vp, i);
 		msix_flush_pending(vp);
 	}
 	pthread_mutex_unlock(&vp->vdev.lock);
@@ -415,6 +534,8 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev_ops *ops, con
 	vp->irq = irq;
 	vp->irq_opaque = irq_opaque;
 	vp->nr_vectors = ops->num_queues + 1;
+	for (i = 0; i < VIRTIO_PCI_MSIX_VECTORS; i++)
+		vp->vec[i].fd = vp->vec[i].gsi = -1;
 	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vp->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
@@ -431,11 +552,51 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev_ops *ops, con
 
 int virtio_pci_plug(struct virtio_pci *vp, struct pci_host *host, unsigned int gsi)
 {
+	int r;
+
 	vp->gsi = gsi;
-	return pci_host_add(host, &vp->pdev, gsi);
+	r = pci_host_add(host, &vp->pdev, gsi);
+	if (r == 0) {
+		vp->host = host;
+		bar_cache(vp); /* the guest does not run yet */
+	}
+	return r;
+}
+
+void virtio_pci_fast_paths(struct virtio_pci *vp, bool ioeventfd, bool irqfd)
+{
+	unsigned int v;
+
+	pthread_mutex_lock(&vp->vdev.lock);
+	vp->vdev.kick_async = ioeventfd && vp->irq->ioeventfd;
+	vp->irqfd = irqfd && vp->irq->msi_gsi && vp->irq->msi_route;
+	for (v = 0; vp->irqfd && v < vp->nr_vectors; v++) {
+		vp->vec[v].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vp->vec[v].gsi = vp->vec[v].fd < 0 ? -1 : vp->irq->msi_gsi(vp->irq_opaque);
+		if (vp->vec[v].gsi < 0)
+			pr_warn("virtio-%s: vector %u without an irqfd: %s", vp->vdev.ops->name, v,
+				vp->vec[v].fd < 0 ? strerror(errno) : "no GSI left");
+	}
+	evfd_sync(vp);
+	pthread_mutex_unlock(&vp->vdev.lock);
 }
 
 void virtio_pci_uninit(struct virtio_pci *vp)
 {
+	unsigned int v;
+
+	if (vp->vdev.ops) {
+		pthread_mutex_lock(&vp->vdev.lock);
+		vp->unplugged = true;
+		evfd_sync(vp);
+		pthread_mutex_unlock(&vp->vdev.lock);
+	}
 	virtio_dev_uninit(&vp->vdev);
+	for (v = 0; v < VIRTIO_PCI_MSIX_VECTORS; v++) {
+		if (vp->vec[v].gsi >= 0 && vp->irq->msi_detach)
+			vp->irq->msi_detach(vp->irq_opaque, vp->vec[v].gsi, vp->vec[v].fd);
+		if (vp->vec[v].fd >= 0)
+			close(vp->vec[v].fd);
+		vp->vec[v].fd = vp->vec[v].gsi = -1;
+	}
 }

@@ -9,6 +9,13 @@
  * driver enabled MSI-X (Linux does), else level INTx with the ISR register
  * read-to-clear. All register accesses for one device are serialized by its
  * lock, which is also held while the device model runs.
+ *
+ * With KVM's fast paths (virtio_pci_fast_paths, docs/vmm.md): each enabled
+ * queue's notify address has an ioeventfd on the device's doorbell eventfd,
+ * registered where BAR 0 decodes now (moved with the BAR, dropped at reset);
+ * and each MSI-X vector has a GSI routed to its table entry and an irqfd, so
+ * an interrupt is a write to an eventfd. Masking stays ours: a masked
+ * vector's message goes to the PBA and the irqfd is written on unmask.
  */
 #ifndef VPS_VMM_VIRTIO_PCI_H
 #define VPS_VMM_VIRTIO_PCI_H
@@ -70,6 +77,21 @@ struct virtio_pci {
 	bool msix_enabled, msix_masked; /* cached from the capability */
 	struct msix_entry msix[VIRTIO_PCI_MSIX_VECTORS];
 	uint64_t pba; /* pending bits, one per vector */
+
+	/* KVM's fast paths (virtio_pci_fast_paths) */
+	struct pci_host *host; /* its window bounds where an ioeventfd may sit */
+	uint64_t bar_addr; /* where BAR 0 is, cached from config space */
+	bool bar_decodes; /* memory decoding on and BAR 0 inside the window */
+	bool unplugged; /* no more ioeventfds */
+	uint64_t notify_evfd[VIRTIO_MAX_QUEUES]; /* address of queue q's ioeventfd, 0: none */
+	bool irqfd;
+	struct {
+		int fd; /* eventfd: a write injects the message routed to gsi */
+		int gsi; /* -1: none, KVM_SIGNAL_MSI */
+		bool routed; /* KVM has addr and data for gsi */
+		uint64_t addr;
+		uint32_t data;
+	} vec[VIRTIO_PCI_MSIX_VECTORS];
 };
 
 /*
@@ -81,6 +103,14 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev_ops *ops, con
 
 /* Put the function on the host bridge with INTA# wired to `gsi`. */
 int virtio_pci_plug(struct virtio_pci *vp, struct pci_host *host, unsigned int gsi);
+
+/*
+ * Use KVM's fast paths where the VM has them (after plug): ioeventfds on the
+ * notify addresses, with notifications served on the device's I/O thread,
+ * and irqfds on MSI routes for the MSI-X vectors. Without, notifications
+ * are served on the vCPU and interrupts go out through irq->msi.
+ */
+void virtio_pci_fast_paths(struct virtio_pci *vp, bool ioeventfd, bool irqfd);
 
 void virtio_pci_uninit(struct virtio_pci *vp);
 

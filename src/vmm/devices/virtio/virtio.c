@@ -2,11 +2,15 @@
 /*
  * The transport-independent virtio device: status, features, queues and the
  * list of device models. See virtio.h. Callers (the transports) serialize
- * calls for one device; nothing here locks.
+ * calls for one device; nothing here locks but the I/O thread's handler of a
+ * doorbell, which takes the device lock as a transport would.
  */
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "vmm/devices/virtio/virtio.h"
@@ -40,9 +44,61 @@ static void reset_queues(struct virtio_dev *vdev)
 			    i < vdev->ops->num_queues ? vdev->ops->queue_max_size : 0);
 }
 
+/* The I/O thread: queue q's doorbell rang. */
+static void kick_ready(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_kick *k = opaque;
+	uint64_t n = 0;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return; /* EAGAIN: served already */
+	pthread_mutex_lock(&k->vdev->lock);
+	k->vdev->counters.kicks += n;
+	virtio_dev_queue_notify(k->vdev, k->q);
+	pthread_mutex_unlock(&k->vdev->lock);
+}
+
+static void close_kicks(struct virtio_dev *vdev)
+{
+	unsigned int q;
+
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (vdev->kick_fd[q] >= 0)
+			close(vdev->kick_fd[q]);
+		vdev->kick_fd[q] = -1;
+	}
+}
+
+/* The I/O thread and a doorbell per queue, before the model (which may add to the loop). */
+static int io_init(struct virtio_dev *vdev)
+{
+	unsigned int q;
+	int r;
+
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vdev->kick_fd[q] = -1;
+	r = iothread_init(&vdev->io, vdev->ops->name);
+	if (r < 0)
+		return r;
+	for (q = 0; q < vdev->ops->num_queues && r == 0; q++) {
+		vdev->kick[q] = (struct virtio_kick){ .vdev = vdev, .q = q };
+		vdev->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		r = vdev->kick_fd[q] < 0 ? -errno :
+					   iothread_add(&vdev->io, vdev->kick_fd[q], EPOLLIN,
+							kick_ready, &vdev->kick[q]);
+	}
+	if (r < 0) {
+		close_kicks(vdev);
+		iothread_destroy(&vdev->io);
+	}
+	return r;
+}
+
 int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
 		    const struct guest_mem *mem, const void *params)
 {
+	int r;
+
 	if (ops->num_queues > VIRTIO_MAX_QUEUES || ops->config_size > VIRTIO_CONFIG_MAX ||
 	    !ops->queue_max_size || ops->queue_max_size > VIRTQ_MAX_SIZE)
 		return -EINVAL;
@@ -52,26 +108,54 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
 	vdev->mem = mem;
 	vdev->host_features = ops->features | VIRTIO_TRANSPORT_FEATURES;
 	reset_queues(vdev);
-	if (ops->init) {
-		int r = ops->init(vdev, params);
-
+	r = io_init(vdev);
+	if (r == 0 && ops->init) {
+		r = ops->init(vdev, params);
 		if (r < 0) {
-			pthread_mutex_destroy(&vdev->lock);
-			return r;
+			close_kicks(vdev);
+			iothread_destroy(&vdev->io);
 		}
 	}
-	return 0;
+	if (r < 0) {
+		pthread_mutex_destroy(&vdev->lock);
+		vdev->ops = NULL;
+	}
+	return r;
+}
+
+int virtio_dev_start(struct virtio_dev *vdev)
+{
+	return iothread_start(&vdev->io);
 }
 
 void virtio_dev_uninit(struct virtio_dev *vdev)
 {
 	if (!vdev->ops)
 		return;
+	iothread_stop(&vdev->io); /* nothing runs device code after this */
 	if (vdev->ops->uninit)
 		vdev->ops->uninit(vdev);
 	vdev->priv = NULL;
+	close_kicks(vdev);
+	iothread_destroy(&vdev->io);
 	pthread_mutex_destroy(&vdev->lock);
 	vdev->ops = NULL;
+}
+
+void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q)
+{
+	uint64_t one = 1;
+
+	if (q >= vdev->ops->num_queues)
+		return;
+	if (!vdev->kick_async) {
+		virtio_dev_queue_notify(vdev, q);
+		return;
+	}
+	vdev->counters.kicks_forwarded++;
+	if (write(vdev->kick_fd[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_ratelimited(LOG_WARN, "virtio-%s: kick queue %u: %s", vdev->ops->name, q,
+			       strerror(errno));
 }
 
 void virtio_dev_reset(struct virtio_dev *vdev)
@@ -126,7 +210,7 @@ void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t val)
 
 		for (q = 0; q < vdev->ops->num_queues; q++)
 			if (vdev->vqs[q].ready)
-				virtio_dev_queue_notify(vdev, q);
+				virtio_dev_kick(vdev, q);
 	}
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "vmm/devices/virtio/virtqueue.h"
+#include "vmm/iothread.h"
 #include "vmm/mem.h"
 
 /* Device status bits, §2.1 */
@@ -78,11 +79,26 @@ struct virtio_transport_ops {
 	void (*signal)(struct virtio_dev *vdev, enum virtio_signal what, unsigned int q);
 };
 
+/* How notifications came and interrupts went, for stats and the tests. */
+struct virtio_counters {
+	uint64_t kicks; /* doorbell signals the I/O thread read: KVM's and forwarded ones */
+	uint64_t kicks_forwarded; /* of those, written by us (virtio_dev_kick) */
+	uint64_t kick_exits; /* notify writes that exited to the monitor */
+	uint64_t irq_irqfd, irq_msi, irq_intx; /* interrupts by irqfd, KVM_SIGNAL_MSI, INTx */
+};
+
+/* What the I/O thread's handler for one queue's doorbell needs. */
+struct virtio_kick {
+	struct virtio_dev *vdev;
+	unsigned int q;
+};
+
 struct virtio_dev {
 	/*
 	 * Serializes everything that touches this device: the transport's
 	 * register accesses (and so the model's callbacks, which run under
-	 * them) and the model's own threads (net receive, balloon stats).
+	 * them), the device's I/O thread and other threads (control: balloon
+	 * target and stats).
 	 */
 	pthread_mutex_t lock;
 	const struct virtio_dev_ops *ops;
@@ -97,6 +113,20 @@ struct virtio_dev {
 	uint8_t config_generation; /* §2.5.1: bumped when the device changes config */
 	uint8_t config[VIRTIO_CONFIG_MAX]; /* little-endian, the model fills it */
 	struct virtq vqs[VIRTIO_MAX_QUEUES];
+
+	/*
+	 * The device's I/O thread (iothread.h) and one doorbell eventfd per
+	 * queue. With kick_async, a notification is served there: KVM signals
+	 * the eventfd itself (an ioeventfd the transport registers), or the
+	 * transport does on an MMIO exit. Without, the vCPU that wrote the
+	 * doorbell serves it, as before ioeventfd. Backends add their own
+	 * descriptors (the tap) to the same loop.
+	 */
+	struct iothread io;
+	int kick_fd[VIRTIO_MAX_QUEUES];
+	struct virtio_kick kick[VIRTIO_MAX_QUEUES];
+	bool kick_async;
+	struct virtio_counters counters; /* under lock */
 };
 
 /* The models, one line each in virtio.c. */
@@ -127,6 +157,16 @@ int virtio_dev_queue_enable(struct virtio_dev *vdev, unsigned int q);
 
 /* The driver notified queue q: run the model, then signal if the driver wants. */
 void virtio_dev_queue_notify(struct virtio_dev *vdev, unsigned int q);
+
+/*
+ * A notification for queue q came some other way than the queue's
+ * ioeventfd (an MMIO exit, DRIVER_OK): hand it to the I/O thread with
+ * kick_async, else serve it here. Under lock.
+ */
+void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q);
+
+/* Start the device's I/O thread: after the monitor's jail, which it narrows. */
+int virtio_dev_start(struct virtio_dev *vdev);
 
 /*
  * A model pushed used buffers on queue q outside a notify (an I/O thread, a
