@@ -90,8 +90,8 @@ int auth_user_body(json_t *body, bool patch, auth_net_exists_fn *net_exists, voi
 		    (nets && (r = networks_check(nets, net_exists, opaque, err)) < 0))
 			return r;
 	} else {
-		if ((r = vps_only_fields(body, add_keys, "a user has name, password, role, networks",
-					 err)) < 0 ||
+		if ((r = vps_only_fields(body, add_keys,
+					 "a user has name, password, role, networks", err)) < 0 ||
 		    (r = user_name_check(name, err)) < 0 ||
 		    (nets && (r = networks_check(nets, net_exists, opaque, err)) < 0) ||
 		    (r = password_check(pw, err)) < 0 || (r = role_check(role, err)) < 0)
@@ -125,7 +125,8 @@ int auth_token_body(json_t *body, struct auth_token_body *t, struct err **err)
 	    json_integer_value(ttl) > AUTH_TOKEN_TTL_MAX)
 		return err_make(err, EINVAL, "`expires_in`: expected %d to %lld seconds",
 				AUTH_TOKEN_TTL_MIN, AUTH_TOKEN_TTL_MAX);
-	if (sources && (!json_is_array(sources) || json_array_size(sources) > AUTH_TOKEN_SOURCES_MAX))
+	if (sources &&
+	    (!json_is_array(sources) || json_array_size(sources) > AUTH_TOKEN_SOURCES_MAX))
 		return err_make(err, EINVAL, "`sources`: expected a list of up to %d networks",
 				AUTH_TOKEN_SOURCES_MAX);
 	json_array_foreach(sources, i, s)

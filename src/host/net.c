@@ -177,13 +177,16 @@ static int skeleton_ensure(struct err **err)
 
 	if ((r = sys_nft(skeleton, err)) < 0)
 		return err_wrap(err, "make the nftables tables");
-	if (sys_netcmd_output(&o1, "nft", "list chain inet vps postrouting") == 0 && !strstr(o1, "masquerade") &&
-	    (r = sys_nft("add rule inet vps postrouting ip saddr @nat4 ip daddr != @nets4 masquerade\n"
+	if (sys_netcmd_output(&o1, "nft", "list chain inet vps postrouting") == 0 &&
+	    !strstr(o1, "masquerade") &&
+	    (r = sys_nft(
+		     "add rule inet vps postrouting ip saddr @nat4 ip daddr != @nets4 masquerade\n"
 		     "add rule inet vps postrouting ip6 saddr @nat6 ip6 daddr != @nets6 "
 		     "masquerade\n",
 		     err)) < 0)
 		return r;
-	if (sys_netcmd_output(&o2, "nft", "list chain bridge vps_filter prerouting") == 0 && !strstr(o2, "vmap") &&
+	if (sys_netcmd_output(&o2, "nft", "list chain bridge vps_filter prerouting") == 0 &&
+	    !strstr(o2, "vmap") &&
 	    (r = sys_nft("add rule bridge vps_filter prerouting iifname vmap @ports\n", err)) < 0)
 		return r;
 	return 0;

@@ -38,9 +38,7 @@ static bool is_string_list(json_t *a, size_t max)
 
 	if (!json_is_array(a) || json_array_size(a) > max)
 		return false;
-	json_array_foreach(a, i, s)
-		if (!json_is_string(s))
-			return false;
+	json_array_foreach(a, i, s) if (!json_is_string(s)) return false;
 	return true;
 }
 
@@ -71,9 +69,8 @@ static void user_body(json_t *body, bool patch)
 	if (u.networks) {
 		if (!is_string_list(u.networks, AUTH_USER_NETS_MAX))
 			__builtin_trap();
-		json_array_foreach(u.networks, i, n)
-			if (!net_exists(NULL, json_string_value(n)))
-				__builtin_trap();
+		json_array_foreach(u.networks, i, n) if (!net_exists(NULL, json_string_value(n)))
+			__builtin_trap();
 	}
 }
 
@@ -96,9 +93,9 @@ static void token_body(json_t *body)
 	if (t.sources) {
 		if (!is_string_list(t.sources, AUTH_TOKEN_SOURCES_MAX))
 			__builtin_trap();
-		json_array_foreach(t.sources, i, s)
-			if (auth_cidr_match(json_string_value(s), NULL) != 0)
-				__builtin_trap();
+		json_array_foreach(t.sources, i,
+				   s) if (auth_cidr_match(json_string_value(s), NULL) != 0)
+			__builtin_trap();
 	}
 }
 

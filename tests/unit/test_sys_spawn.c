@@ -164,7 +164,8 @@ static void test_run_message(void **state)
 
 static void test_env_fds_umask(void **state)
 {
-	struct sys_spawn s = { .argv = SH("echo \"$X\"; umask; [ -e /proc/self/fd/$FD ] && echo open"),
+	struct sys_spawn s = { .argv = SH(
+				       "echo \"$X\"; umask; [ -e /proc/self/fd/$FD ] && echo open"),
 			       .out = SYS_SPAWN_CAPTURE };
 	struct sys_spawn_result r;
 	char fdenv[32];
@@ -201,9 +202,9 @@ static void test_last_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capture),	       cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_input),	       cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_exec_fails),     cmocka_unit_test(test_run_message),
+		cmocka_unit_test(test_capture),	      cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_input),	      cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_exec_fails),    cmocka_unit_test(test_run_message),
 		cmocka_unit_test(test_env_fds_umask), cmocka_unit_test(test_last_line),
 		cmocka_unit_test(test_path),
 	};
