@@ -44,8 +44,8 @@ struct sys_spawn {
 	char *const *envp; /* NULL: the caller's environment */
 	const char *input; /* written to stdin, then closed (stdin is then a pipe) */
 	enum sys_spawn_io in, out, err; /* in: INHERIT or NULL when there is no input */
-	size_t out_max,
-		err_max; /* 0: SYS_SPAWN_CAPTURE_MAX; stdout keeps the head, stderr the tail */
+	/* 0: SYS_SPAWN_CAPTURE_MAX; stdout keeps the head, stderr the tail */
+	size_t out_max, err_max;
 	int timeout_s; /* SIGKILL after this long (status 128 + 9); 0: no deadline */
 	unsigned int flags; /* SYS_SPAWN_* */
 };
