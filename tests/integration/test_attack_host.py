@@ -224,17 +224,21 @@ def test_events_of_a_reused_name_stay_with_the_old_vps(vpsd):
 
 # ---- processes ----
 
+
+def pids_dir(name):
+    """The container's pids cgroup: v1's controller directory, or v2's."""
+    for p in (f"/sys/fs/cgroup/pids/vps-ct/{name}", f"/sys/fs/cgroup/vps-ct/{name}"):
+        if os.path.isdir(p):
+            return p
+    raise AssertionError(f"no pids cgroup for {name}")
+
 def test_every_container_has_a_pids_limit(vpsd):
     d = vpsd
     d.start(extra=("--pids-limit", "128"))
     name = unique("pid")
     make_ct(d, name)
     d.api("POST", f"/vps/{name}/start")
-    pids = None
-    for p in (f"/sys/fs/cgroup/pids/vps-ct/{name}", f"/sys/fs/cgroup/vps-ct/{name}"):
-        if os.path.isdir(p):
-            pids = p
-    assert pids, name
+    pids = pids_dir(name)
     assert open(f"{pids}/pids.max").read().strip() == "128"
     with_helper(d, name)
     r = d.api("POST", f"/vps/{name}/exec", {"args": ["/sbin/vps-test", "forkbomb", "2"]})
@@ -257,11 +261,7 @@ def test_container_gets_its_plans_pids_limit(vpsd):
     make_ct(d, name, plan="p64")
     assert d.api("GET", f"/vps/{name}")["pids"] == 64
     d.api("POST", f"/vps/{name}/start")
-    pids = None
-    for p in (f"/sys/fs/cgroup/pids/vps-ct/{name}", f"/sys/fs/cgroup/vps-ct/{name}"):
-        if os.path.isdir(p):
-            pids = p
-    assert pids, name
+    pids = pids_dir(name)
     assert open(f"{pids}/pids.max").read().strip() == "64"
     with_helper(d, name)
     r = d.api("POST", f"/vps/{name}/exec", {"args": ["/sbin/vps-test", "forkbomb", "2"]})
