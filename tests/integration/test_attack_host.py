@@ -350,8 +350,21 @@ def test_sysinfo_monitor_is_in_the_containers_cgroup(ctm):
     assert str(mons[0]) in procs.read_text().split()
     # counted against the container's pids, but no process of its own
     assert int((c.cgroup("pids") / "pids.current").read_text()) >= 2
-    own = len((c.cgroup("pids") / "cgroup.procs").read_text().split())
-    assert c.ctl({"cmd": "stats"})["processes"] == own
+    # the container's own count moves while its init starts things: compare
+    # against a reading that held still across the stats call
+    procs_own = c.cgroup("pids") / "cgroup.procs"
+    seen = []
+    for _ in range(50):
+        before = len(procs_own.read_text().split())
+        got = c.ctl({"cmd": "stats"})["processes"]
+        after = len(procs_own.read_text().split())
+        if before == after:
+            assert got == before, (got, before)
+            break
+        seen.append((before, got, after))
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the container's process count never held still: {seen}")
 
 
 # ---- seccomp ----

@@ -169,9 +169,9 @@ def test_boots_to_login_under_vps_vmm_in_l1(vm_template, l1, timings):
     login = re.search(r"^LOGIN-AFTER: ([\d.]+)", r.stdout, re.M)
     status = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
     off = re.search(r"^OFF-AFTER: ([\d.]+)", r.stdout, re.M)
-    assert "login: " in r.stdout, r
+    assert "login: " in r.stdout, str(r)
     timings.append(("debian-12 VM under vps-vmm in L1: start to login prompt",
                     float(login.group(1))))
-    assert status and int(status.group(1)) == 0, r
+    assert status and int(status.group(1)) == 0, str(r)
     timings.append(("debian-12 VM under vps-vmm in L1: power button to exit",
                     float(off.group(1))))
