@@ -334,6 +334,7 @@ static int load_msrs(struct vcpu *v, const struct snap_r *r, const struct x86_ms
 	const struct kvm_msr_entry *e = snap_find(r, SNAP_MSRS, v->id, &len);
 	struct kvm_msrs *one = calloc(1, sizeof(*one) + sizeof(one->entries[0]));
 	unsigned int refused = 0;
+	uint32_t first_refused = 0;
 
 	if (!one)
 		return err_make(err, ENOMEM, "vcpu %u: MSRs", v->id);
@@ -358,12 +359,13 @@ static int load_msrs(struct vcpu *v, const struct snap_r *r, const struct x86_ms
 		one->nmsrs = 1;
 		one->entries[0] = m;
 		one->entries[0].reserved = 0;
-		if (ioctl(v->fd, KVM_SET_MSRS, one) != 1)
-			refused++;
+		if (ioctl(v->fd, KVM_SET_MSRS, one) != 1 && !refused++)
+			first_refused = m.index;
 	}
 	free(one);
 	if (refused)
-		pr_warn("vcpu %u: KVM refused %u of %zu saved MSRs", v->id, refused, n);
+		pr_warn("vcpu %u: KVM refused %u of %zu saved MSRs (the first: %#x)", v->id,
+			refused, n, first_refused);
 	return 0;
 }
 
