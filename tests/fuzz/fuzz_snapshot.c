@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Fuzz target: a snapshot's state file (src/vmm/snapfile.c) loaded into the
- * PCI host and three virtio-pci functions (virtio-rng, -blk, -balloon), as
+ * PCI host and three virtio-pci functions (virtio-blk, -rng, -balloon), as
  * `vps-vmm --restore` loads it (virtio_pci_load_locked), then every queue
  * the file enabled is notified, so the positions and addresses it set are
  * used. The harness makes the header's length and checksum right, so the
@@ -51,9 +51,10 @@ static void build(void)
 {
 	struct virtio_blk_params blk = { .fd = disk_fd, .serial = "fuzz-snap-disk" };
 	struct virtio_balloon_params bal = { .ram_size = FUZZ_RAM_SIZE };
-	const struct virtio_dev_ops *ops[NR_DEVS] = { &virtio_rng_ops, &virtio_blk_ops,
+	/* the order vps-vmm plugs them (a disk, rng, balloon): real state files are seeds */
+	const struct virtio_dev_ops *ops[NR_DEVS] = { &virtio_blk_ops, &virtio_rng_ops,
 						      &virtio_balloon_ops };
-	const void *params[NR_DEVS] = { NULL, &blk, &bal };
+	const void *params[NR_DEVS] = { &blk, NULL, &bal };
 	unsigned int i;
 
 	memset(&pio, 0, sizeof(pio));
