@@ -671,7 +671,9 @@ int virtio_pci_load_locked(struct virtio_pci *vp, const struct snap_r *r, struct
 	vp->drv_feature_sel = st->drv_feature_sel;
 	vp->queue_sel = st->queue_sel;
 	vp->config_vector = st->config_vector;
-	memcpy(vp->queue_vector, st->queue_vector, sizeof(vp->queue_vector));
+	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vp->queue_vector[i] = i < vp->vdev.ops->num_queues ? st->queue_vector[i] :
+								     VIRTIO_MSI_NO_VECTOR;
 	vp->isr = st->isr & (VIRTIO_PCI_ISR_QUEUE | VIRTIO_PCI_ISR_CONFIG);
 	for (i = 0; i < vp->nr_vectors; i++) {
 		vp->msix[i] = st->msix[i];
