@@ -29,6 +29,7 @@ enum monitor_exit {
 #define MONITOR_CMD_PAUSE "pause" /* (vmm) */
 #define MONITOR_CMD_RESUME "resume" /* (vmm) */
 #define MONITOR_CMD_BALLOON "balloon" /* (vmm) the balloon's target in bytes */
+#define MONITOR_CMD_SNAPSHOT "snapshot" /* (vmm) save the VM into a directory */
 #define MONITOR_CMD_REBOOT "reboot" /* (ctm) restart the init in place */
 #define MONITOR_CMD_SET "set" /* (ctm) live limits */
 #define MONITOR_CMD_GROW "grow" /* (ctm) grow the disk while mounted */

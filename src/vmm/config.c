@@ -33,6 +33,8 @@ void config_free(struct vmm_config *c)
 	free(c->micro);
 	free(c->serial_path);
 	free(c->control);
+	free(c->restore);
+	free(c->snapshot_dir);
 	for (i = 0; i < c->nr_disk; i++) {
 		free(c->disk[i].path);
 		free(c->disk[i].id);
@@ -318,6 +320,10 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = parse_serial(v, c, err);
 		} else if (!strcmp(k, "control")) {
 			ret = get_string(v, k, &c->control, err);
+		} else if (!strcmp(k, "snapshot_dir")) {
+			ret = get_string(v, k, &c->snapshot_dir, err);
+		} else if (!strcmp(k, "restore")) {
+			ret = get_string(v, k, &c->restore, err);
 		} else if (!strcmp(k, "jail")) {
 			ret = parse_jail(v, c, err);
 		} else {
@@ -404,6 +410,8 @@ static const struct option vmm_longopts[] = {
 	{ "net", required_argument, NULL, 'n' },
 	{ "serial", required_argument, NULL, 's' },
 	{ "control", required_argument, NULL, 'C' },
+	{ "restore", required_argument, NULL, 'S' },
+	{ "snapshot-dir", required_argument, NULL, 'D' },
 	{ "config", required_argument, NULL, 'f' },
 	{ "micro", required_argument, NULL, 'u' },
 	{ "mode", required_argument, NULL, 'M' },
@@ -483,7 +491,13 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 		case 'm':
 		case 's':
 		case 'C':
+		case 'S':
 		case 'u':
+			json_object_set_new(doc, flag_key(c), json_string(optarg));
+			break;
+		case 'D':
+			json_object_set_new(doc, "snapshot_dir", json_string(optarg));
+			break;
 		case 'M':
 			json_object_set_new(doc, flag_key(c), json_string(optarg));
 			break;

@@ -55,6 +55,8 @@ struct vmm_config {
 	enum serial_kind serial;
 	char *serial_path; /* socket or file path */
 	char *control; /* unix socket path, or NULL */
+	char *snapshot_dir; /* opened before the jail: `snapshot` NAME goes under it */
+	char *restore; /* a snapshot directory to run from instead of booting (snapshot.h) */
 	/* the jail (jail.h): this uid and gid, no capabilities, an empty root, seccomp */
 	bool jail;
 	unsigned int jail_uid, jail_gid;

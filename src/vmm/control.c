@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/control.h"
@@ -145,10 +146,55 @@ static json_t *cmd_balloon(void *ctx, json_t *req)
 	return monitor_ok();
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * {"cmd":"snapshot","path":DIR[,"resume":BOOL]}: park the vCPUs, save, and
+ * run on if the VM ran before (or as `resume` says). The reply says how
+ * long the guest stood still.
+ */
+static json_t *cmd_snapshot(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	json_t *path = json_object_get(req, "path"), *res = json_object_get(req, "resume"), *r;
+	bool was_paused = vm_is_paused(c->vm), resume;
+	struct err *e = NULL;
+	uint64_t t0, t1;
+	int ret;
+
+	if (!c->hooks || !c->hooks->snapshot)
+		return monitor_error("this VM cannot be snapshotted");
+	if (!json_is_string(path) || !json_string_length(path))
+		return monitor_error("`path`: expected a directory");
+	if (res && !json_is_boolean(res))
+		return monitor_error("`resume`: expected true or false");
+	resume = res ? json_is_true(res) : !was_paused;
+	t0 = now_us();
+	if (vm_pause(c->vm) < 0)
+		return monitor_error("the VM is stopping");
+	ret = c->hooks->snapshot(c->hooks->vmm, json_string_value(path), &e);
+	t1 = now_us();
+	if (resume)
+		vm_resume(c->vm);
+	if (ret < 0) {
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	return json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c->vm), "paused_us",
+			 (json_int_t)(t1 - t0));
+}
+
 /* In the order the `unknown command` error lists them. */
 static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_STATE, cmd_state },	{ MONITOR_CMD_PAUSE, cmd_pause },
 	{ MONITOR_CMD_RESUME, cmd_resume },	{ MONITOR_CMD_STOP, cmd_stop },
 	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_STATS, cmd_stats },
-	{ MONITOR_CMD_BALLOON, cmd_balloon },
+	{ MONITOR_CMD_BALLOON, cmd_balloon },	{ MONITOR_CMD_SNAPSHOT, cmd_snapshot },
 };

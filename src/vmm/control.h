@@ -17,7 +17,7 @@
 #include "monitor/server.h"
 #include "vmm/vm.h"
 
-#define CONTROL_COMMANDS 7 /* state, pause, resume, stop, shutdown, stats, balloon */
+#define CONTROL_COMMANDS 8 /* state, pause, resume, stop, shutdown, stats, balloon, snapshot */
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -27,6 +27,9 @@ struct control_hooks {
 	int (*balloon_set)(void *machine, uint64_t target_bytes, struct err **err);
 	void (*stats)(void *machine, json_t *reply); /* add device counters */
 	void *machine;
+	/* Save the paused VM into directory `path` (created if missing); with `vmm`. */
+	int (*snapshot)(void *vmm, const char *path, struct err **err);
+	void *vmm;
 };
 
 struct control {

@@ -106,10 +106,28 @@ static const int io_calls[] = {
 
 /* The control socket, stats, pause and stop, the threads' start and end. */
 static const int control_calls[] = {
-	SCMP_SYS(ioctl),    SCMP_SYS(poll),	 SCMP_SYS(ppoll),   SCMP_SYS(accept4),
-	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),	 SCMP_SYS(sendto),  SCMP_SYS(sendmsg),
-	SCMP_SYS(shutdown), SCMP_SYS(fcntl),	 SCMP_SYS(pread64), SCMP_SYS(getrusage),
-	SCMP_SYS(fsync),    SCMP_SYS(fdatasync), SCMP_SYS(readv),
+	SCMP_SYS(ioctl),
+	SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
+	SCMP_SYS(accept4),
+	SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg),
+	SCMP_SYS(sendto),
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(shutdown),
+	SCMP_SYS(fcntl),
+	SCMP_SYS(pread64),
+	SCMP_SYS(getrusage),
+	SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync),
+	SCMP_SYS(readv),
+	/* `snapshot`: a directory and two files under the snapshot_dir opened before the jail */
+	SCMP_SYS(mkdirat),
+	SCMP_SYS(openat),
+	SCMP_SYS(ftruncate),
+	SCMP_SYS(pwrite64),
+	SCMP_SYS(renameat),
+	SCMP_SYS(unlinkat),
 };
 
 /* Only while the main thread starts the others (jail_enter's filter). */

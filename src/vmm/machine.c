@@ -435,3 +435,60 @@ void machine_stats(void *opaque, json_t *reply)
 	put_balloon_stat(b, "swap_out", bs.swap_out);
 	json_object_set_new(reply, "balloon", b);
 }
+
+void machine_lock_devices(struct machine *mc)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+
+	for (i = 0; i < n; i++)
+		pthread_mutex_lock(&vp[i]->vdev.lock);
+}
+
+void machine_unlock_devices(struct machine *mc)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+
+	for (i = n; i-- > 0;)
+		pthread_mutex_unlock(&vp[i]->vdev.lock);
+}
+
+unsigned int machine_virtio_ids(struct machine *mc, uint16_t *ids, unsigned int max)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+
+	for (i = 0; i < n && i < max; i++)
+		ids[i] = vp[i]->vdev.ops->device_id;
+	return n;
+}
+
+void machine_save_locked(struct machine *mc, struct snap_w *w)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+
+	if (!mc->pci_up)
+		return;
+	pci_host_save(&mc->pci, w);
+	for (i = 0; i < n; i++)
+		virtio_pci_save_locked(vp[i], w);
+}
+
+int machine_load(struct machine *mc, const struct snap_r *r, struct err **err)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, n = all_virtio(mc, vp);
+	int ret;
+
+	if (!mc->pci_up)
+		return 0;
+	ret = pci_host_load(&mc->pci, r, err);
+	for (i = 0; i < n && ret == 0; i++) {
+		pthread_mutex_lock(&vp[i]->vdev.lock);
+		ret = virtio_pci_load_locked(vp[i], r, err);
+		pthread_mutex_unlock(&vp[i]->vdev.lock);
+	}
+	return ret;
+}

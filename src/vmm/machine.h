@@ -17,6 +17,7 @@
 #include "vmm/config.h"
 #include "vmm/devices/pci.h"
 #include "vmm/devices/virtio/pci.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 struct machine {
@@ -48,6 +49,20 @@ int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cf
 /* Start the devices' I/O threads: after the jail, which they narrow. */
 int machine_start(struct machine *mc);
 void machine_destroy(struct machine *mc);
+
+/*
+ * Snapshots (snapshot.h). lock_devices takes every device's lock, which
+ * waits out any request an I/O thread is serving and holds the threads off
+ * until unlock: with the vCPUs parked, nothing then writes guest RAM or
+ * device state. save and load run between the two (load: before any
+ * thread runs) and cover the PCI host and every virtio function by slot.
+ */
+void machine_lock_devices(struct machine *mc);
+void machine_unlock_devices(struct machine *mc);
+void machine_save_locked(struct machine *mc, struct snap_w *w);
+int machine_load(struct machine *mc, const struct snap_r *r, struct err **err);
+/* The virtio functions as the state file's VM section lists them: model id per slot. */
+unsigned int machine_virtio_ids(struct machine *mc, uint16_t *ids, unsigned int max);
 
 /* Control socket hooks. */
 int machine_balloon_set(void *mc, uint64_t target, struct err **err);

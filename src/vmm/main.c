@@ -32,6 +32,7 @@
 #include "vmm/devices/rtc.h"
 #include "vmm/machine.h"
 #include "vmm/devices/serial.h"
+#include "vmm/snapshot_vm.h"
 #include "vmm/vm.h"
 
 #define X86_SCI_GSI 9 /* the FADT's SCI_INT */
@@ -42,7 +43,7 @@ static const char usage[] =
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
-	"               [--no-ioeventfd] [--no-irqfd]\n";
+	"               [--no-ioeventfd] [--no-irqfd] [--snapshot-dir DIR] [--restore DIR]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {
@@ -55,7 +56,55 @@ struct vmm {
 	struct control_hooks hooks;
 	struct control ctl;
 	struct machine mc; /* Linux guests */
+	int snap_dirfd; /* snapshot_dir, opened before the jail; -1: none */
 };
+
+static struct snap_parts parts_of(struct vmm *m)
+{
+	return (struct snap_parts){ .vm = &m->vm,
+				    .mc = &m->mc,
+				    .com1 = &m->com1,
+				    .rtc = &m->rtc,
+				    .pm = &m->pm,
+				    .micro = m->cfg.micro != NULL };
+}
+
+/*
+ * Under snapshot_dir, `path` is one name (created there); without it, a
+ * host path, which a jailed monitor cannot reach.
+ */
+static int snapshot_dir_open(struct vmm *m, const char *path, struct err **err)
+{
+	int base = m->snap_dirfd >= 0 ? m->snap_dirfd : AT_FDCWD, fd;
+
+	if (m->snap_dirfd >= 0 && (strchr(path, '/') || !strcmp(path, ".") || !strcmp(path, "..")))
+		return err_make(err, EINVAL, "`path`: one name under the snapshot directory");
+	if (m->snap_dirfd < 0 && jail_active())
+		return err_make(err, EPERM,
+				"a jailed monitor writes snapshots only under its `snapshot_dir`");
+	if (mkdirat(base, path, 0700) < 0 && errno != EEXIST)
+		return err_make(err, errno, "snapshot: create `%s`", path);
+	fd = openat(base, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return err_make(err, errno, "snapshot: open `%s`", path);
+	return fd;
+}
+
+/* The control socket's `snapshot`: the vCPUs are parked; the devices are held still here. */
+static int snapshot_hook(void *opaque, const char *path, struct err **err)
+{
+	struct vmm *m = opaque;
+	struct snap_parts p = parts_of(m);
+	int fd = snapshot_dir_open(m, path, err), ret;
+
+	if (fd < 0)
+		return fd;
+	machine_lock_devices(&m->mc);
+	ret = snapshot_save(&p, fd, err);
+	machine_unlock_devices(&m->mc);
+	close(fd);
+	return ret;
+}
 
 static int power_button(void *opaque)
 {
@@ -156,6 +205,7 @@ int main(int argc, char **argv)
 	int status = MONITOR_EXIT_CONFIG, ret;
 
 	log_init("vps-vmm", LOG_INFO);
+	m.snap_dirfd = -1;
 	/* what we create is the VM owner's alone, from birth: the sockets are bound, then chmod'ed */
 	umask(0077);
 	/*
@@ -189,6 +239,21 @@ int main(int argc, char **argv)
 	m.hooks.balloon_set = machine_balloon_set;
 	m.hooks.stats = machine_stats;
 	m.hooks.machine = &m.mc;
+	m.hooks.snapshot = snapshot_hook;
+	m.hooks.vmm = &m;
+	if (ret == 0 && m.cfg.restore) {
+		struct snap_parts p = parts_of(&m);
+
+		/* the micro-guest's entry registers are not wanted: the snapshot's are */
+		if (m.cfg.micro)
+			m.vm.vcpus[0]->setup = NULL;
+		ret = snapshot_restore(&p, m.cfg.restore, &e);
+		if (ret < 0) {
+			status = MONITOR_EXIT_CONFIG;
+			goto out_vm_err;
+		}
+		pr_info("restored from `%s`", m.cfg.restore);
+	}
 	if (ret < 0) {
 		/* What the configuration names but is not there is the caller's to fix. */
 		status = ret == -E2BIG || ret == -ENOENT || ret == -EACCES || ret == -EINVAL ?
@@ -201,6 +266,15 @@ int main(int argc, char **argv)
 		goto out_vm_err;
 	}
 	m.ctl.console_path = m.cfg.serial == SERIAL_PTY ? m.con.path : NULL;
+	if (m.cfg.snapshot_dir) {
+		m.snap_dirfd = open(m.cfg.snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (m.snap_dirfd < 0) {
+			err_make(&e, errno, "`snapshot_dir`: `%s`", m.cfg.snapshot_dir);
+			control_close(&m.ctl, m.cfg.control);
+			status = MONITOR_EXIT_CONFIG;
+			goto out_vm_err;
+		}
+	}
 	/* everything from the host is open: the jail, then the threads, each narrowing itself */
 	if (m.cfg.jail && jail_enter(m.cfg.jail_uid, m.cfg.jail_gid, &e) < 0) {
 		control_close(&m.ctl, m.cfg.control);
@@ -228,6 +302,8 @@ out_vm:
 	machine_destroy(&m.mc);
 	vm_destroy(&m.vm);
 out_console:
+	if (m.snap_dirfd >= 0)
+		close(m.snap_dirfd);
 	console_close(&m.con);
 	config_free(&m.cfg);
 	return status;

@@ -122,6 +122,20 @@ int vcpu_run_loop(struct vcpu *v)
 	struct kvm_run *run = v->run;
 
 	for (;;) {
+		/*
+		 * Before parking for a pause, finish what the last exit left
+		 * half done (an IN's result still to be put in the register, a
+		 * string I/O's next step): KVM does that on re-entry, and with
+		 * immediate_exit set it returns EINTR right after. Only then is
+		 * the vCPU's state consistent for a snapshot (KVM's API
+		 * documentation, KVM_EXIT_IO and immediate_exit).
+		 */
+		if (__atomic_load_n(&vm->paused, __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+			if (ioctl(v->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+				pr_ratelimited(LOG_WARN, "vcpu %u: settle before pause: %s", v->id,
+					       strerror(errno));
+		}
 		__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 		if (!vcpu_wait_unpaused(v))
 			break;

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "vmm/devices/pci.h"
+#include "vmm/snapshot.h"
 
 #define CONF1_ENABLE 0x80000000u
 #define CONF1_MASK 0x80fffffcu /* enable, bus, device, function, dword register */
@@ -429,4 +430,32 @@ int pci_host_add(struct pci_host *h, struct pci_dev *pdev, uint8_t irq)
 void pci_host_destroy(struct pci_host *h)
 {
 	pthread_mutex_destroy(&h->lock);
+}
+
+void pci_host_save(struct pci_host *h, struct snap_w *w)
+{
+	uint8_t st[8 + sizeof(h->bridge.cfg)];
+
+	pthread_mutex_lock(&h->lock);
+	memcpy(st, &h->conf1_addr, 4);
+	memset(st + 4, 0, 4);
+	memcpy(st + 8, h->bridge.cfg, sizeof(h->bridge.cfg));
+	pthread_mutex_unlock(&h->lock);
+	snap_put(w, SNAP_PCIHOST, 0, st, sizeof(st));
+}
+
+int pci_host_load(struct pci_host *h, const struct snap_r *r, struct err **err)
+{
+	const uint8_t *st = snap_get(r, SNAP_PCIHOST, 0, 8 + sizeof(h->bridge.cfg), err);
+	unsigned int i;
+
+	if (!st)
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	memcpy(&h->conf1_addr, st, 4);
+	for (i = 0; i < sizeof(h->bridge.cfg); i++)
+		h->bridge.cfg[i] = (h->bridge.cfg[i] & ~h->bridge.wmask[i]) |
+				   (st[8 + i] & h->bridge.wmask[i]);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
 }

@@ -157,6 +157,13 @@ int pci_host_add(struct pci_host *h, struct pci_dev *pdev, uint8_t irq);
 
 void pci_host_destroy(struct pci_host *h);
 
+/* Snapshots: the config address register and the bridge's writable config bits. */
+struct snap_w;
+struct snap_r;
+struct err;
+void pci_host_save(struct pci_host *h, struct snap_w *w);
+int pci_host_load(struct pci_host *h, const struct snap_r *r, struct err **err);
+
 /* Config access for bus 0 (tests and other transports); len 1, 2 or 4. */
 uint32_t pci_host_cfg_read(struct pci_host *h, unsigned int slot, unsigned int fn, unsigned int off,
 			   unsigned int len);

@@ -6,6 +6,7 @@
  * reads as set. The SCI is level triggered: it stays up while any enabled
  * status bit is set, and the guest clears status bits by writing ones.
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -115,6 +116,44 @@ int pm_power_button(struct pm *pm)
 	pthread_mutex_lock(&pm->lock);
 	pm->sts |= PM1_PWRBTN;
 	update_sci_locked(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}
+
+/* The PM timer is saved as its count, so it runs on from there after restore. */
+struct pm_state {
+	uint16_t sts, en, cnt, sci_level;
+	uint32_t timer, pad;
+};
+
+void pm_save(struct pm *pm, struct snap_w *w)
+{
+	struct pm_state st = { 0 };
+
+	pthread_mutex_lock(&pm->lock);
+	st.sts = pm->sts;
+	st.en = pm->en;
+	st.cnt = pm->cnt;
+	st.sci_level = !!pm->sci_level;
+	st.timer = pm_timer(pm);
+	pthread_mutex_unlock(&pm->lock);
+	snap_put(w, SNAP_PM, 0, &st, sizeof(st));
+}
+
+int pm_load(struct pm *pm, const struct snap_r *r, struct err **err)
+{
+	const struct pm_state *st = snap_get(r, SNAP_PM, 0, sizeof(*st), err);
+	uint64_t off_ns;
+
+	if (!st)
+		return -EINVAL;
+	pthread_mutex_lock(&pm->lock);
+	pm->sts = st->sts;
+	pm->en = st->en;
+	pm->cnt = st->cnt & ~PM1_CNT_SLP_EN; /* a sleep request is acted on when written */
+	pm->sci_level = st->sci_level != 0;
+	off_ns = (uint64_t)st->timer * 1000000000ULL / PM_TIMER_HZ;
+	pm->t0_ns = now_ns() - off_ns;
 	pthread_mutex_unlock(&pm->lock);
 	return 0;
 }

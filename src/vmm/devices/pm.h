@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 /* Port layout of the block; the FADT must say the same. */
@@ -40,5 +41,9 @@ int pm_init(struct pm *pm, struct vm *vm, uint16_t base, unsigned int sci_gsi, u
 
 /* Press the power button: set PWRBTN_STS and raise the SCI if enabled. */
 int pm_power_button(struct pm *pm);
+
+/* Snapshot state: status, enable, control and the PM timer's count. */
+void pm_save(struct pm *pm, struct snap_w *w);
+int pm_load(struct pm *pm, const struct snap_r *r, struct err **err);
 
 #endif

@@ -5,6 +5,7 @@
  * 24-hour mode. UIP (update in progress) never shows, so a guest waiting
  * for it to clear never spins. Register numbers: MC146818A data sheet.
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -98,4 +99,22 @@ int rtc_init(struct rtc *r, struct vm *vm)
 	memset(r, 0, sizeof(*r));
 	r->reg_b = RTC_B_24H;
 	return iobus_register(&vm->pio, RTC_INDEX, 2, &rtc_ops, r);
+}
+
+void rtc_save(struct rtc *r, struct snap_w *w)
+{
+	uint8_t st[8] = { r->index, r->reg_b };
+
+	snap_put(w, SNAP_RTC, 0, st, sizeof(st));
+}
+
+int rtc_load(struct rtc *r, const struct snap_r *sr, struct err **err)
+{
+	const uint8_t *st = snap_get(sr, SNAP_RTC, 0, 8, err);
+
+	if (!st)
+		return -EINVAL;
+	r->index = st[0] & 0x7f; /* port 0x70's register select; bit 7 is NMI disable */
+	r->reg_b = st[1];
+	return 0;
 }

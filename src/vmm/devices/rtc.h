@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 struct rtc {
@@ -16,5 +17,9 @@ struct rtc {
 };
 
 int rtc_init(struct rtc *r, struct vm *vm);
+
+/* Snapshot state: the selected register and register B (the time is the host's). */
+void rtc_save(struct rtc *r, struct snap_w *w);
+int rtc_load(struct rtc *r, const struct snap_r *sr, struct err **err);
 
 #endif

@@ -8,6 +8,7 @@
  * line is level-triggered on the guest's GSI.
  * Register map and IIR codes: PC16550D data sheet, tables 2 and 4.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "vmm/devices/serial.h"
@@ -203,4 +204,57 @@ size_t serial_rx(struct serial *s, const uint8_t *buf, size_t len)
 	update_irq_locked(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+/* The saved form: fixed layout, independent of struct serial. */
+struct serial_state {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, rx_head, rx_len, thri_pending, irq_level, pad[5];
+	uint8_t rx[SERIAL_RX_FIFO];
+};
+
+void serial_save(struct serial *s, struct snap_w *w)
+{
+	struct serial_state st = { 0 };
+
+	pthread_mutex_lock(&s->lock);
+	st.ier = s->ier;
+	st.lcr = s->lcr;
+	st.mcr = s->mcr;
+	st.scr = s->scr;
+	st.dll = s->dll;
+	st.dlm = s->dlm;
+	st.fcr = s->fcr;
+	st.rx_head = s->rx_head;
+	st.rx_len = s->rx_len;
+	st.thri_pending = !!s->thri_pending;
+	st.irq_level = !!s->irq_level;
+	memcpy(st.rx, s->rx, sizeof(st.rx));
+	pthread_mutex_unlock(&s->lock);
+	snap_put(w, SNAP_SERIAL, 0, &st, sizeof(st));
+}
+
+int serial_load(struct serial *s, const struct snap_r *r, struct err **err)
+{
+	const struct serial_state *st = snap_get(r, SNAP_SERIAL, 0, sizeof(*st), err);
+
+	if (!st)
+		return -EINVAL;
+	if (st->rx_head >= SERIAL_RX_FIFO || st->rx_len > SERIAL_RX_FIFO)
+		return err_make(err, EINVAL, "snapshot state: serial FIFO position out of range");
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fcr = st->fcr;
+	s->rx_head = st->rx_head;
+	s->rx_len = st->rx_len;
+	s->thri_pending = st->thri_pending != 0;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	/* the line's level is in the irqchip's saved state; ours follows it */
+	s->irq_level = st->irq_level != 0;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define SERIAL_COM1_BASE 0x3f8
@@ -44,5 +45,9 @@ size_t serial_rx(struct serial *s, const uint8_t *buf, size_t len);
 
 /* Room in the receive FIFO right now. */
 size_t serial_rx_room(struct serial *s);
+
+/* Snapshot state (snapshot.h): registers and the receive FIFO. */
+void serial_save(struct serial *s, struct snap_w *w);
+int serial_load(struct serial *s, const struct snap_r *r, struct err **err);
 
 #endif

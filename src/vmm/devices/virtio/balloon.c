@@ -245,6 +245,51 @@ void virtio_balloon_get_stats(struct virtio_dev *vdev, struct virtio_balloon_sta
 	pthread_mutex_unlock(&vdev->lock);
 }
 
+/* Snapshots: the target, what the driver reported, and a stats buffer we hold. */
+struct balloon_state {
+	uint32_t target_pages, actual_pages;
+	uint16_t stats_head;
+	uint8_t stats_held, pad[5];
+};
+
+static size_t balloon_state_save(struct virtio_dev *vdev, void *buf, size_t max)
+{
+	struct balloon *b = vdev->priv;
+	struct balloon_state st = {
+		.target_pages = b->target_pages,
+		.actual_pages = (uint32_t)b->stats.actual_pages,
+		.stats_head = b->stats_head,
+		.stats_held = b->stats_held,
+	};
+
+	if (max < sizeof(st))
+		return 0;
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int balloon_state_load(struct virtio_dev *vdev, const void *buf, size_t len)
+{
+	struct balloon *b = vdev->priv;
+	struct balloon_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if ((uint64_t)st.target_pages * BALLOON_PAGE > b->ram_size ||
+	    (b->reserved && st.target_pages) ||
+	    (st.stats_held && st.stats_head >= vdev->vqs[BALLOON_STATSQ].size))
+		return -EINVAL;
+	b->target_pages = st.target_pages;
+	b->stats.target_pages = st.target_pages;
+	b->stats.actual_pages = st.actual_pages;
+	b->stats_held = st.stats_held;
+	b->stats_head = st.stats_head;
+	virtio_config_put32(vdev, BALLOON_CFG_NUM_PAGES, st.target_pages);
+	virtio_config_put32(vdev, BALLOON_CFG_ACTUAL, st.actual_pages);
+	return 0;
+}
+
 const struct virtio_dev_ops virtio_balloon_ops = {
 	.name = "balloon",
 	.device_id = VIRTIO_ID_BALLOON,
@@ -258,4 +303,6 @@ const struct virtio_dev_ops virtio_balloon_ops = {
 	.config_write = balloon_config_write,
 	.notify = balloon_notify,
 	.reset = balloon_reset,
+	.state_save = balloon_state_save,
+	.state_load = balloon_state_load,
 };

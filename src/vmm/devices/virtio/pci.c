@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "vmm/devices/virtio/pci.h"
+#include "vmm/snapshot.h"
 
 /* struct virtio_pci_common_cfg, §4.1.4.3 */
 #define CC_DFSELECT 0x00
@@ -599,4 +600,96 @@ void virtio_pci_uninit(struct virtio_pci *vp)
 			close(vp->vec[v].fd);
 		vp->vec[v].fd = vp->vec[v].gsi = -1;
 	}
+}
+
+/* The saved transport state (snapshot.h); fixed layout. */
+struct vp_state {
+	uint8_t cfg[256]; /* the function's config image */
+	uint32_t dev_feature_sel, drv_feature_sel;
+	uint16_t queue_sel, config_vector;
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint8_t isr, intx_level, pad[2];
+	uint32_t nr_vectors;
+	struct msix_entry msix[VIRTIO_PCI_MSIX_VECTORS];
+	uint64_t pba;
+};
+
+void virtio_pci_save_locked(struct virtio_pci *vp, struct snap_w *w)
+{
+	struct vp_state st;
+
+	memset(&st, 0, sizeof(st));
+	memcpy(st.cfg, vp->pdev.cfg, sizeof(st.cfg));
+	st.dev_feature_sel = vp->dev_feature_sel;
+	st.drv_feature_sel = vp->drv_feature_sel;
+	st.queue_sel = vp->queue_sel;
+	st.config_vector = vp->config_vector;
+	memcpy(st.queue_vector, vp->queue_vector, sizeof(st.queue_vector));
+	st.isr = vp->isr;
+	st.intx_level = vp->intx_level;
+	st.nr_vectors = vp->nr_vectors;
+	memcpy(st.msix, vp->msix, sizeof(st.msix));
+	st.pba = vp->pba;
+	snap_put(w, SNAP_VIRTIO, 0x10000 | vp->pdev.slot, &st, sizeof(st));
+	virtio_dev_save_locked(&vp->vdev, w, vp->pdev.slot);
+}
+
+static bool vector_ok(const struct virtio_pci *vp, uint16_t v)
+{
+	return v == VIRTIO_MSI_NO_VECTOR || v < vp->nr_vectors;
+}
+
+int virtio_pci_load_locked(struct virtio_pci *vp, const struct snap_r *r, struct err **err)
+{
+	const struct vp_state *st =
+		snap_get(r, SNAP_VIRTIO, 0x10000 | vp->pdev.slot, sizeof(*st), err);
+	unsigned int i, ctl = vp->msix_cap + 2;
+	uint16_t v;
+	int ret;
+
+	if (!st)
+		return -EINVAL;
+	if (st->nr_vectors != vp->nr_vectors || !vector_ok(vp, st->config_vector))
+		return err_make(err, EINVAL,
+				"snapshot state: virtio-%s in slot %u: bad MSI-X state",
+				vp->vdev.ops->name, vp->pdev.slot);
+	for (i = 0; i < vp->vdev.ops->num_queues; i++)
+		if (!vector_ok(vp, st->queue_vector[i]))
+			return err_make(err, EINVAL,
+					"snapshot state: virtio-%s in slot %u: queue %u has vector "
+					"%u of %u",
+					vp->vdev.ops->name, vp->pdev.slot, i, st->queue_vector[i],
+					vp->nr_vectors);
+	ret = virtio_dev_load_locked(&vp->vdev, r, vp->pdev.slot, err);
+	if (ret < 0)
+		return ret;
+	/* Config space: only the bits a guest could have written come from the file. */
+	for (i = 0; i < sizeof(vp->pdev.cfg); i++)
+		vp->pdev.cfg[i] = (vp->pdev.cfg[i] & ~vp->pdev.wmask[i]) |
+				  (st->cfg[i] & vp->pdev.wmask[i]);
+	vp->dev_feature_sel = st->dev_feature_sel;
+	vp->drv_feature_sel = st->drv_feature_sel;
+	vp->queue_sel = st->queue_sel;
+	vp->config_vector = st->config_vector;
+	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vp->queue_vector[i] = i < vp->vdev.ops->num_queues ? st->queue_vector[i] :
+								     VIRTIO_MSI_NO_VECTOR;
+	vp->isr = st->isr & (VIRTIO_PCI_ISR_QUEUE | VIRTIO_PCI_ISR_CONFIG);
+	for (i = 0; i < vp->nr_vectors; i++) {
+		vp->msix[i] = st->msix[i];
+		vp->msix[i].ctrl &= MSIX_ENTRY_MASKED;
+	}
+	vp->pba = st->pba & ((1ULL << vp->nr_vectors) - 1);
+	v = pci_cfg_get16(vp->pdev.cfg, ctl);
+	vp->msix_enabled = v & MSIX_CTRL_ENABLE;
+	vp->msix_masked = v & MSIX_CTRL_MASKALL;
+	/* KVM's side follows: ioeventfds where BAR 0 decodes, routes for live vectors */
+	bar_cache(vp);
+	evfd_sync(vp);
+	for (i = 0; i < vp->nr_vectors; i++)
+		msix_route(vp, i);
+	vp->intx_level = false;
+	if (!vp->msix_enabled && st->intx_level)
+		intx_set(vp, true);
+	return 0;
 }

@@ -114,4 +114,14 @@ void virtio_pci_fast_paths(struct virtio_pci *vp, bool ioeventfd, bool irqfd);
 
 void virtio_pci_uninit(struct virtio_pci *vp);
 
+/*
+ * Snapshots (snapshot.h), under vdev.lock: the transport (config image,
+ * common configuration selectors, MSI-X table) and then the device
+ * (virtio_dev_save_locked), keyed by PCI slot. Load takes from the file
+ * only the config bits a guest may write, checks every vector number, and
+ * puts KVM's ioeventfds and MSI routes where the loaded state says.
+ */
+void virtio_pci_save_locked(struct virtio_pci *vp, struct snap_w *w);
+int virtio_pci_load_locked(struct virtio_pci *vp, const struct snap_r *r, struct err **err);
+
 #endif

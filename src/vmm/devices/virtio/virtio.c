@@ -7,6 +7,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -14,6 +15,7 @@
 
 #include "common/log.h"
 #include "vmm/devices/virtio/virtio.h"
+#include "vmm/snapshot.h"
 
 /* Every device model. A model missing here cannot be configured. */
 const struct virtio_dev_ops *const virtio_dev_types[] = {
@@ -301,4 +303,129 @@ void virtio_config_put64(struct virtio_dev *vdev, unsigned int off, uint64_t v)
 {
 	v = htole64(v);
 	memcpy(vdev->config + off, &v, sizeof(v));
+}
+
+/* The saved form of one queue and of the device (snapshot.h); fixed layout. */
+struct vq_state {
+	uint64_t desc, avail, used;
+	uint16_t size, last_avail, used_idx, signalled_used;
+	uint8_t ready, broken, signalled_valid, pad[5];
+};
+
+struct vdev_state {
+	uint64_t host_features, guest_features;
+	uint16_t device_id, num_queues;
+	uint8_t status, config_generation, pad[2];
+	struct vq_state q[];
+};
+
+#define VIRTIO_MODEL_STATE_MAX 4096
+
+void virtio_dev_save_locked(struct virtio_dev *vdev, struct snap_w *w, uint32_t id)
+{
+	unsigned int n = vdev->ops->num_queues, q;
+	size_t len = sizeof(struct vdev_state) + n * sizeof(struct vq_state);
+	struct vdev_state *st = calloc(1, len);
+	uint8_t model[VIRTIO_MODEL_STATE_MAX];
+
+	if (!st) {
+		w->err = -ENOMEM;
+		return;
+	}
+	st->host_features = vdev->host_features;
+	st->guest_features = vdev->guest_features;
+	st->device_id = vdev->ops->device_id;
+	st->num_queues = n;
+	st->status = vdev->status;
+	st->config_generation = vdev->config_generation;
+	for (q = 0; q < n; q++) {
+		const struct virtq *vq = &vdev->vqs[q];
+
+		st->q[q] = (struct vq_state){
+			.desc = vq->desc_gpa,
+			.avail = vq->avail_gpa,
+			.used = vq->used_gpa,
+			.size = vq->size,
+			.last_avail = vq->last_avail,
+			.used_idx = vq->used_idx,
+			.signalled_used = vq->signalled_used,
+			.ready = vq->ready,
+			.broken = vq->broken,
+			.signalled_valid = vq->signalled_valid,
+		};
+	}
+	snap_put(w, SNAP_VIRTIO, id, st, len);
+	free(st);
+	if (vdev->ops->state_save)
+		snap_put(w, SNAP_VIRTIO_MODEL, id, model,
+			 vdev->ops->state_save(vdev, model, sizeof(model)));
+}
+
+int virtio_dev_load_locked(struct virtio_dev *vdev, const struct snap_r *r, uint32_t id,
+			   struct err **err)
+{
+	unsigned int n = vdev->ops->num_queues, q;
+	size_t len = sizeof(struct vdev_state) + n * sizeof(struct vq_state), mlen;
+	const struct vdev_state *st = snap_get(r, SNAP_VIRTIO, id, len, err);
+	const void *model;
+	uint8_t status;
+
+	if (!st)
+		return -EINVAL;
+	if (st->device_id != vdev->ops->device_id || st->num_queues != n)
+		return err_make(err, EINVAL,
+				"snapshot state: the device in slot %u was virtio id %u with %u "
+				"queues, here it is virtio-%s",
+				id, st->device_id, st->num_queues, vdev->ops->name);
+	if (st->host_features != vdev->host_features)
+		return err_make(err, EINVAL,
+				"snapshot state: virtio-%s in slot %u offered features %#llx, this "
+				"one offers %#llx",
+				vdev->ops->name, id, (unsigned long long)st->host_features,
+				(unsigned long long)vdev->host_features);
+	status = st->status;
+	if ((st->guest_features & ~vdev->host_features) ||
+	    ((status & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK)))
+		return err_make(err, EINVAL,
+				"snapshot state: virtio-%s in slot %u: features or status the "
+				"device never accepts",
+				vdev->ops->name, id);
+	vdev->guest_features = st->guest_features;
+	vdev->status = status;
+	vdev->config_generation = st->config_generation;
+	for (q = 0; q < n; q++) {
+		const struct vq_state *s = &st->q[q];
+		struct virtq *vq = &vdev->vqs[q];
+
+		vq->size = s->size;
+		vq->desc_gpa = s->desc;
+		vq->avail_gpa = s->avail;
+		vq->used_gpa = s->used;
+		if (!s->ready)
+			continue;
+		/* the same checks as the driver's queue_enable: size, alignment, inside RAM */
+		if (virtq_enable(vq, vdev->mem, vdev->guest_features & BIT_ULL(VIRTIO_F_EVENT_IDX),
+				 vdev->guest_features & BIT_ULL(VIRTIO_F_INDIRECT_DESC)) < 0)
+			return err_make(err, EINVAL,
+					"snapshot state: virtio-%s in slot %u: queue %u is not a "
+					"valid ring in this VM's RAM",
+					vdev->ops->name, id, q);
+		vq->last_avail = s->last_avail;
+		vq->used_idx = s->used_idx;
+		vq->signalled_used = s->signalled_used;
+		vq->signalled_valid = s->signalled_valid;
+		vq->broken = s->broken;
+	}
+	model = snap_find(r, SNAP_VIRTIO_MODEL, id, &mlen);
+	if (vdev->ops->state_load) {
+		if (!model)
+			return err_make(err, EINVAL,
+					"snapshot state: no state for virtio-%s in slot %u",
+					vdev->ops->name, id);
+		if (vdev->ops->state_load(vdev, model, mlen) < 0)
+			return err_make(err, EINVAL,
+					"snapshot state: virtio-%s in slot %u: bad device state",
+					vdev->ops->name, id);
+	}
+	return 0;
 }

@@ -69,6 +69,13 @@ struct virtio_dev_ops {
 	void (*notify)(struct virtio_dev *vdev, unsigned int q);
 	/* The driver reset the device: drop any request state. */
 	void (*reset)(struct virtio_dev *vdev);
+	/*
+	 * Optional, snapshots (snapshot.h): the model's state beyond the
+	 * queues, under lock. save returns the bytes written to buf (≤ max);
+	 * load gets bytes from an untrusted file and checks every value.
+	 */
+	size_t (*state_save)(struct virtio_dev *vdev, void *buf, size_t max);
+	int (*state_load)(struct virtio_dev *vdev, const void *buf, size_t len);
 };
 
 enum virtio_signal { VIRTIO_SIGNAL_QUEUE, VIRTIO_SIGNAL_CONFIG };
@@ -184,6 +191,20 @@ void virtio_dev_needs_reset(struct virtio_dev *vdev);
 void virtio_config_put16(struct virtio_dev *vdev, unsigned int off, uint16_t v);
 void virtio_config_put32(struct virtio_dev *vdev, unsigned int off, uint32_t v);
 void virtio_config_put64(struct virtio_dev *vdev, unsigned int off, uint64_t v);
+
+struct snap_w;
+struct snap_r;
+struct err;
+/*
+ * Snapshots: features, status and each queue's addresses and positions,
+ * then the model's state (SNAP_VIRTIO_MODEL), as section `id`. Under lock;
+ * nothing may be in flight (the I/O thread serves requests under lock).
+ * Load checks what the file says against this device (same model, same
+ * features offered, queues inside RAM) and maps the queues.
+ */
+void virtio_dev_save_locked(struct virtio_dev *vdev, struct snap_w *w, uint32_t id);
+int virtio_dev_load_locked(struct virtio_dev *vdev, const struct snap_r *r, uint32_t id,
+			   struct err **err);
 
 extern const struct virtio_dev_ops virtio_blk_ops;
 extern const struct virtio_dev_ops virtio_rng_ops;
