@@ -338,7 +338,7 @@ static size_t mcfg_fill(uint8_t *t)
 int acpi_build(struct guest_mem *m, const struct acpi_config *c, uint64_t *rsdp_gpa)
 {
 	struct region r = { .gpa = X86_ACPI_ADDR, .size = X86_ACPI_SIZE };
-	uint64_t facs_gpa, dsdt_gpa, fadt_gpa, madt_gpa, mcfg_gpa, xsdt_gpa;
+	uint64_t facs_gpa = 0, dsdt_gpa = 0, fadt_gpa = 0, madt_gpa = 0, mcfg_gpa = 0, xsdt_gpa = 0;
 	struct acpi_header *xsdt;
 	struct acpi_rsdp *rsdp;
 	struct acpi_fadt *fadt;
