@@ -54,8 +54,8 @@ class L1:
 
     def argv(self, sock_path):
         return [
-            "qemu-system-x86_64", "-accel", "tcg,thread=multi",
-            "-M", "pc", "-cpu", "EPYC,+svm", "-smp", str(self.smp),
+            "qemu-system-x86_64", "-accel", os.environ.get("VPS_L1_ACCEL", "tcg,thread=multi"),
+            "-M", "pc", "-cpu", os.environ.get("VPS_L1_CPU", "EPYC,+svm"), "-smp", str(self.smp),
             "-m", str(self.mem_mib),
             "-nodefaults", "-display", "none", "-no-reboot",
             "-serial", "stdio",
