@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The session routes: logging in sets the session cookie, logging out
- * clears it (docs/auth.md). Served over TCP only.
+ * The routes of who asks (route.h, docs/auth.md): logging in sets the
+ * session cookie and logging out clears it (served over TCP only); the
+ * caller (`/me`), their API tokens, the users and the audit log (the
+ * administrators'). auth.c does the work.
  */
 #include <errno.h>
 #include <microhttpd.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "host/auth.h"
 #include "host/reply.h"
@@ -51,4 +54,94 @@ enum MHD_Result api_logout(struct call *x)
 		auth_logout(x->h, cookie);
 	session_cookie(hdr, sizeof(hdr), "", x->tls, true);
 	return reply_hdr(x->c, 200, json_pack("{s:b}", "ok", 1), "Set-Cookie", hdr);
+}
+
+enum MHD_Result api_me_get(struct call *x)
+{
+	json_t *out = json_pack("{s:s, s:s}", "name", x->p->user, "role",
+				x->p->admin ? "admin" : "customer");
+
+	if (x->p->cookie)
+		json_object_set_new(out, "csrf", json_string(x->p->csrf));
+	return reply(x->c, 200, out);
+}
+
+enum MHD_Result api_tokens_get(struct call *x)
+{
+	return reply(x->c, 200, auth_tokens(x->h, x->p));
+}
+
+enum MHD_Result api_tokens_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r;
+
+	if ((r = auth_token_create(x->h, x->p, x->body, &out, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	return reply(x->c, 201, out);
+}
+
+enum MHD_Result api_token_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r;
+
+	if ((r = auth_token_delete(x->h, x->p, x->arg, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+enum MHD_Result api_users_get(struct call *x)
+{
+	return reply(x->c, 200, auth_users(x->h));
+}
+
+enum MHD_Result api_users_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r;
+
+	if ((r = auth_user_add(x->h, x->body, &out, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	return reply(x->c, 201, out);
+}
+
+enum MHD_Result api_user_get(struct call *x)
+{
+	json_t *out = auth_user_get(x->h, x->arg);
+
+	return out ? reply(x->c, 200, out) : reply_error(x->c, ENOENT, "no such user");
+}
+
+enum MHD_Result api_user_patch(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r;
+
+	if ((r = auth_user_patch(x->h, x->arg, x->body, &out, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	return reply(x->c, 200, out);
+}
+
+enum MHD_Result api_user_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r;
+
+	if ((r = auth_user_delete(x->h, x->arg, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+enum MHD_Result api_audit_get(struct call *x)
+{
+	const char *after = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "after");
+	const char *limit = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "limit");
+
+	return reply(x->c, 200,
+		     auth_audit_list(x->h, after ? atoll(after) : 0,
+				     limit && atoi(limit) > 0 ? atoi(limit) : 1000));
 }
