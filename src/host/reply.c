@@ -140,3 +140,11 @@ enum MHD_Result forbidden(struct MHD_Connection *c)
 {
 	return reply_error(c, EPERM, "only the provider's administrators may do this");
 }
+
+enum MHD_Result reply_no_such_vps(struct MHD_Connection *c, const char *name)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "no VPS named `%s`", name);
+	return reply_error(c, ENOENT, msg);
+}

@@ -19,5 +19,7 @@ enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *ms
 enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e);
 json_t *err_json(int r, struct err **e, unsigned int *status);
 enum MHD_Result forbidden(struct MHD_Connection *c);
+/* 404 for a VPS that does not exist, or that the caller may not see (auth_may_see). */
+enum MHD_Result reply_no_such_vps(struct MHD_Connection *c, const char *name);
 
 #endif

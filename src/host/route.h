@@ -79,13 +79,6 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m);
  */
 int routes_print(FILE *f, struct err **err);
 
-/*
- * Whether p may see the VPS named name. A customer asking for someone
- * else's gets the very answer of a VPS that does not exist (route_no_such_vps).
- */
-bool route_visible(struct host *h, const struct principal *p, const char *name);
-enum MHD_Result route_no_such_vps(struct MHD_Connection *c, const char *name);
-
 /* The handlers, by resource; the table in routes.c is where a route is declared. */
 /* routes_vps.c */
 route_fn api_vps_get_all, api_vps_post, api_vps_get, api_vps_patch, api_vps_action, api_vps_console,

@@ -19,34 +19,6 @@
 
 #include "host/route.h"
 
-/* --- who may see a VPS ------------------------------------------------------------------ */
-
-/*
- * Whether p may see the VPS. A customer asking for someone else's gets the
- * very answer of a VPS that does not exist.
- */
-bool route_visible(struct host *h, const struct principal *p, const char *name)
-{
-	struct vps v;
-	bool yes;
-
-	if (p->admin)
-		return true;
-	if (store_vps_get(h->store, name, &v, NULL) < 0)
-		return false;
-	yes = !strcmp(v.owner, p->user);
-	vps_free(&v);
-	return yes;
-}
-
-enum MHD_Result route_no_such_vps(struct MHD_Connection *c, const char *name)
-{
-	char msg[128];
-
-	snprintf(msg, sizeof(msg), "no VPS named `%s`", name);
-	return reply_error(c, ENOENT, msg);
-}
-
 /* --- the table ------------------------------------------------------------------------- */
 
 #define ANYONE ROUTE_ANYONE
@@ -177,8 +149,8 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 	x->arg = m->arg;
 	/* someone else's VPS answers as one that does not exist, before any other refusal */
 	if ((rt->flags & ROUTE_VPS) &&
-	    (vps_check_name(x->arg, NULL) < 0 || !route_visible(x->h, x->p, x->arg)))
-		return route_no_such_vps(x->c, x->arg);
+	    (vps_check_name(x->arg, NULL) < 0 || !auth_may_see(x->h, x->p, x->arg)))
+		return reply_no_such_vps(x->c, x->arg);
 	if (rt->who == ROUTE_ADMIN && !x->p->admin)
 		return forbidden(x->c);
 	if (rt->who == ROUTE_HOST && !x->p->local)

@@ -24,8 +24,8 @@ enum MHD_Result api_events_get(struct call *x)
 	const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
 	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 
-	if (vps && !route_visible(x->h, x->p, vps))
-		return route_no_such_vps(c, vps);
+	if (vps && !auth_may_see(x->h, x->p, vps))
+		return reply_no_such_vps(c, vps);
 	return reply(c, 200,
 		     store_events(x->h->store, vps, x->p->admin ? NULL : x->p->user,
 				  after ? atoll(after) : 0,

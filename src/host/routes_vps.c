@@ -336,5 +336,5 @@ enum MHD_Result api_vps_usage(struct call *x)
 	const char *since = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "since");
 	json_t *out = usage_get(x->h, x->arg, since ? atoll(since) : 0);
 
-	return out ? reply(x->c, 200, out) : route_no_such_vps(x->c, x->arg);
+	return out ? reply(x->c, 200, out) : reply_no_such_vps(x->c, x->arg);
 }
