@@ -10,7 +10,10 @@ Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_cli.py"""
 
 import json
 import os
+import select
 import subprocess
+import termios
+import time
 import uuid
 
 import pytest
@@ -38,6 +41,44 @@ def vps(*args, sock=NOWHERE, stdin=None, timeout=300):
                        timeout=timeout)
     raise_spec_errors()
     return r
+
+
+def read_until(fd, marker, timeout=60):
+    """What fd gave up to and with marker; fails on a timeout or the end."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([fd], [], [], left)[0], (marker, seen[-2000:])
+        chunk = os.read(fd, 4096)
+        assert chunk, (marker, seen[-2000:])
+        seen += chunk
+    return seen
+
+
+def console_on_a_terminal(name, sock):
+    """`vps console` on a terminal of its own (src/sys/tty.c): raw while
+    attached, a newline gets a login prompt, Ctrl-] detaches with status 0,
+    and the terminal is as it was."""
+    master, slave = os.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([str(VPS), "console", name], stdin=slave, stdout=slave, stderr=slave,
+                         env=dict(os.environ, VPS_SOCKET=str(sock)), start_new_session=True)
+    try:
+        read_until(master, b"Ctrl-] detaches")
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON
+        os.write(master, b"\n")
+        read_until(master, b"login:")
+        os.write(master, b"\x1d")
+        assert p.wait(timeout=30) == 0
+        read_until(master, f"detached from `{name}`".encode())
+        assert termios.tcgetattr(slave) == before
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+        os.close(slave)
+    raise_spec_errors()
 
 
 def ok(*args, sock):
@@ -226,6 +267,7 @@ def test_lifecycle(vpsd, name, tmp_path):
     # the console: replay, then what we send (a newline gets a new login prompt)
     r = vps("console", name, sock=s, stdin="\n", timeout=60)
     assert r.returncode == 0 and "login:" in r.stdout, r
+    console_on_a_terminal(name, s)
 
     assert ok("stop", name, "--timeout", "10", sock=s) == f"stopped {name}\n"
     assert "state: stopped" in ok("show", name, sock=s)
