@@ -75,21 +75,17 @@ enum MHD_Result api_tokens_post(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r;
+	int r = auth_token_create(x->h, x->p, x->body, &out, &e);
 
-	if ((r = auth_token_create(x->h, x->p, x->body, &out, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 201, out);
+	return reply_result(x->c, r, &e, 201, out);
 }
 
 enum MHD_Result api_token_delete(struct call *x)
 {
 	struct err *e = NULL;
-	int r;
+	int r = auth_token_delete(x->h, x->p, x->arg, &e);
 
-	if ((r = auth_token_delete(x->h, x->p, x->arg, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
+	return reply_ok(x->c, r, &e);
 }
 
 enum MHD_Result api_users_get(struct call *x)
@@ -101,11 +97,9 @@ enum MHD_Result api_users_post(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r;
+	int r = auth_user_add(x->h, x->body, &out, &e);
 
-	if ((r = auth_user_add(x->h, x->body, &out, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 201, out);
+	return reply_result(x->c, r, &e, 201, out);
 }
 
 enum MHD_Result api_user_get(struct call *x)
@@ -119,21 +113,17 @@ enum MHD_Result api_user_patch(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r;
+	int r = auth_user_patch(x->h, x->arg, x->body, &out, &e);
 
-	if ((r = auth_user_patch(x->h, x->arg, x->body, &out, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, out);
+	return reply_result(x->c, r, &e, 200, out);
 }
 
 enum MHD_Result api_user_delete(struct call *x)
 {
 	struct err *e = NULL;
-	int r;
+	int r = auth_user_delete(x->h, x->arg, &e);
 
-	if ((r = auth_user_delete(x->h, x->arg, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
+	return reply_ok(x->c, r, &e);
 }
 
 enum MHD_Result api_audit_get(struct call *x)

@@ -96,11 +96,9 @@ enum MHD_Result api_policies_put(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r;
+	int r = policy_put(x->h, x->body, &out, &e);
 
-	if ((r = policy_put(x->h, x->body, &out, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, out);
+	return reply_result(x->c, r, &e, 200, out);
 }
 
 enum MHD_Result api_templates_get(struct call *x)
@@ -145,14 +143,11 @@ enum MHD_Result api_plans_post(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r;
+	int r = plan_from_json(x->body, &out, &e);
 
-	if ((r = plan_from_json(x->body, &out, &e)) < 0 ||
-	    (r = store_plan_put(x->h->store, out, &e)) < 0) {
-		json_decref(out);
-		return reply_err(x->c, r, &e);
-	}
-	return reply(x->c, 201, out);
+	if (r >= 0)
+		r = store_plan_put(x->h->store, out, &e);
+	return reply_result(x->c, r, &e, 201, out);
 }
 
 enum MHD_Result api_plan_get(struct call *x)
@@ -165,9 +160,7 @@ enum MHD_Result api_plan_get(struct call *x)
 enum MHD_Result api_plan_delete(struct call *x)
 {
 	struct err *e = NULL;
-	int r;
+	int r = store_plan_delete(x->h->store, x->arg, &e);
 
-	if ((r = store_plan_delete(x->h->store, x->arg, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
+	return reply_ok(x->c, r, &e);
 }

@@ -18,11 +18,9 @@ enum MHD_Result api_networks_post(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r;
+	int r = net_create(x->h, x->body, &out, &e);
 
-	if ((r = net_create(x->h, x->body, &out, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 201, out);
+	return reply_result(x->c, r, &e, 201, out);
 }
 
 enum MHD_Result api_network_get(struct call *x)
@@ -35,9 +33,7 @@ enum MHD_Result api_network_get(struct call *x)
 enum MHD_Result api_network_delete(struct call *x)
 {
 	struct err *e = NULL;
-	int r;
+	int r = net_delete(x->h, x->arg, &e);
 
-	if ((r = net_delete(x->h, x->arg, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
+	return reply_ok(x->c, r, &e);
 }

@@ -286,10 +286,9 @@ enum MHD_Result api_vps_patch(struct call *x)
 			     json_is_string(owner) ? json_string_value(owner) : "?");
 	else
 		r = 0;
-	if (r < 0 || (r = patch_allowed(x->p, x->body, &e)) < 0 ||
-	    (r = life_set(h, x->arg, x->body, &out, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, out);
+	if (r >= 0 && (r = patch_allowed(x->p, x->body, &e)) >= 0)
+		r = life_set(h, x->arg, x->body, &out, &e);
+	return reply_result(x->c, r, &e, 200, out);
 }
 
 /* destroy, start, stop, ...: now or as an operation */
@@ -302,11 +301,9 @@ enum MHD_Result api_vps_console(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r;
+	int r = life_console(x->h, x->arg, &out, &e);
 
-	if ((r = life_console(x->h, x->arg, &out, &e)) < 0)
-		return reply_err(x->c, r, &e);
-	return reply(x->c, 200, out);
+	return reply_result(x->c, r, &e, 200, out);
 }
 
 enum MHD_Result api_vps_console_ws(struct call *x)
