@@ -10,15 +10,13 @@ Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_cli.py"""
 
 import json
 import os
-import select
 import subprocess
-import termios
-import time
 import uuid
 
 import pytest
 
 from framework.ct import BUILD, ct_enforces
+from framework.terminal import Terminal
 from framework.vpsd import VPSD, Vpsd, raise_spec_errors
 
 VPS = BUILD / "src" / "cli" / "vps"
@@ -43,41 +41,19 @@ def vps(*args, sock=NOWHERE, stdin=None, timeout=300):
     return r
 
 
-def read_until(fd, marker, timeout=60):
-    """What fd gave up to and with marker; fails on a timeout or the end."""
-    seen, deadline = b"", time.monotonic() + timeout
-    while marker not in seen:
-        left = deadline - time.monotonic()
-        assert left > 0 and select.select([fd], [], [], left)[0], (marker, seen[-2000:])
-        chunk = os.read(fd, 4096)
-        assert chunk, (marker, seen[-2000:])
-        seen += chunk
-    return seen
-
-
 def console_on_a_terminal(name, sock):
     """`vps console` on a terminal of its own (src/sys/tty.c): raw while
     attached, a newline gets a login prompt, Ctrl-] detaches with status 0,
     and the terminal is as it was."""
-    master, slave = os.openpty()
-    before = termios.tcgetattr(slave)
-    p = subprocess.Popen([str(VPS), "console", name], stdin=slave, stdout=slave, stderr=slave,
-                         env=dict(os.environ, VPS_SOCKET=str(sock)), start_new_session=True)
-    try:
-        read_until(master, b"Ctrl-] detaches")
-        assert not termios.tcgetattr(slave)[3] & termios.ICANON
-        os.write(master, b"\n")
-        read_until(master, b"login:")
-        os.write(master, b"\x1d")
-        assert p.wait(timeout=30) == 0
-        read_until(master, f"detached from `{name}`".encode())
-        assert termios.tcgetattr(slave) == before
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        os.close(master)
-        os.close(slave)
+    with Terminal([VPS, "console", name], env=dict(os.environ, VPS_SOCKET=str(sock))) as t:
+        t.read_until(b"Ctrl-] detaches")
+        assert t.raw()
+        t.type(b"\n")
+        t.read_until(b"login:")
+        t.type(b"\x1d")
+        assert t.proc.wait(timeout=30) == 0
+        t.read_until(f"detached from `{name}`".encode())
+        assert t.restored()
     raise_spec_errors()
 
 
