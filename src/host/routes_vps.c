@@ -18,6 +18,8 @@
 #include "host/usage.h"
 #include "host/ws.h"
 
+/* --- the work of the long requests (synchronous or as an operation) -------------------- */
+
 static unsigned int done(int r, struct err **e, json_t **out, unsigned int ok_status)
 {
 	unsigned int status = ok_status;
@@ -110,6 +112,8 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 		return done(r, &e, out, 200);
 	return show_after(h, name, out);
 }
+
+/* --- what a customer may send ---------------------------------------------------------- */
 
 /*
  * A create body as p may send it: a customer's VPS is theirs and comes
@@ -209,6 +213,8 @@ static enum MHD_Result run_work(struct host *h, struct MHD_Connection *c, const 
 		 json_string_value(json_object_get(op, "id")));
 	return reply_hdr(c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
 }
+
+/* --- the handlers ---------------------------------------------------------------------- */
 
 static json_t *vps_list(struct host *h, const struct principal *p, struct err **e, int *r)
 {
