@@ -481,8 +481,48 @@ void cg_set_created_depth(struct ct_cgroup *cg, unsigned int depth)
 	cg->created_depth = depth;
 }
 
-int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err)
+/*
+ * One hierarchy's helper leaf: made if missing (a v1 cpuset one with the
+ * container's cpus and mems), refused if the container's root made it (in
+ * a delegated leaf it could: then its files would be the container's), and
+ * pid written into it.
+ */
+static int enter_helper_leaf(const char *dir, enum mk_kind kind, const char *pid, struct err **err)
 {
+	char leaf[PATH_MAX], vals[2][4096];
+	bool known = false, fresh;
+	struct stat st;
+
+	if ((size_t)snprintf(leaf, sizeof(leaf), "%s/%s", dir, CG_HELPERS) >= sizeof(leaf))
+		return err_make(err, ENAMETOOLONG, "cgroup `%s/%s`", dir, CG_HELPERS);
+	fresh = mkdir(leaf, 0755) == 0;
+	if (!fresh && errno != EEXIST)
+		return err_make(err, errno, "mkdir `%s`", leaf);
+	if (lstat(leaf, &st) < 0)
+		return err_make(err, errno, "stat `%s`", leaf);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
+		return err_make(err, EPERM, "`%s` is not the host's", leaf);
+	if (kind == MK_V1_CPUSET && cpuset_fill(leaf, dir, fresh, vals, &known, err) < 0)
+		return -EIO;
+	return cg_write(leaf, "cgroup.procs", pid, err);
+}
+
+/* pid (as text) into one hierarchy's cgroup dir, or into its helper leaf. */
+static int enter_dir(const char *dir, enum mk_kind kind, bool helper, const char *pid,
+		     struct err **err)
+{
+	return helper ? enter_helper_leaf(dir, kind, pid, err) :
+			cg_write(dir, "cgroup.procs", pid, err);
+}
+
+/*
+ * pid into the cgroup in every hierarchy: its own cgroup.procs, or (helper)
+ * its helper leaf's. A hybrid's cgroup2 and the name=systemd hierarchy are
+ * joined where they can be; that they cannot is only logged.
+ */
+static int enter(struct ct_cgroup *cg, pid_t pid, bool helper, struct err **err)
+{
+	const char *leaf = helper ? "/" CG_HELPERS : "", *who = helper ? "helper" : "process";
 	char val[24];
 	int ret;
 
@@ -490,29 +530,39 @@ int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err)
 	for (unsigned int i = 0; i < cg->li.nr_hier && cg->li.layout != CG_V2; i++) {
 		if (!cg->hdir[i])
 			continue;
-		ret = cg_write(cg->hdir[i], "cgroup.procs", val, err);
+		ret = enter_dir(cg->hdir[i], hier_kind(&cg->li.hier[i]), helper, val, err);
 		if (ret < 0)
-			return err_wrap(err, "enter cgroup `%s`", cg->path);
+			return err_wrap(err, "enter cgroup `%s%s`", cg->path, leaf);
 	}
 	if (cg->li.layout == CG_V2) {
-		ret = cg_write(cg->udir, "cgroup.procs", val, err);
+		ret = enter_dir(cg->udir, MK_V2, helper, val, err);
 		if (ret < 0)
-			return err_wrap(err, "enter cgroup `%s`", cg->path);
+			return err_wrap(err, "enter cgroup `%s%s`", cg->path, leaf);
 	} else if (cg->ujoined) {
 		struct err *e = NULL;
 
-		if (cg_write(cg->udir, "cgroup.procs", val, &e) < 0)
-			pr_debug("cgroup: hybrid, not joining cgroup2: %s", err_msg(e));
+		if (enter_dir(cg->udir, MK_V1, helper, val, &e) < 0)
+			pr_debug("cgroup: hybrid, %s not in cgroup2: %s", who, err_msg(e));
 		err_free(&e);
 	}
 	if (cg->njoined) {
 		struct err *e = NULL;
 
-		if (cg_write(cg->ndir, "cgroup.procs", val, &e) < 0)
-			pr_debug("cgroup: not joining name=systemd: %s", err_msg(e));
+		if (enter_dir(cg->ndir, MK_V1, helper, val, &e) < 0)
+			pr_debug("cgroup: %s not in name=systemd: %s", who, err_msg(e));
 		err_free(&e);
 	}
 	return 0;
+}
+
+int cg_enter(struct ct_cgroup *cg, pid_t pid, struct err **err)
+{
+	return enter(cg, pid, false, err);
+}
+
+int cg_enter_helper(struct ct_cgroup *cg, pid_t pid, struct err **err)
+{
+	return enter(cg, pid, true, err);
 }
 
 /*
@@ -545,66 +595,6 @@ int cg_enter_exec(struct ct_cgroup *cg, pid_t pid, pid_t init, struct err **err)
 	err_free(err);
 	ret = cg_write(dir, "cgroup.procs", val, err);
 	return ret < 0 ? err_wrap(err, "enter the init's cgroup `%.*s`", (int)n, p) : 0;
-}
-
-/*
- * One hierarchy's helper leaf: made if missing (a v1 cpuset one with the
- * container's cpus and mems), refused if the container's root made it (in
- * a delegated leaf it could: then its files would be the container's), and
- * pid written into it.
- */
-static int enter_helper_leaf(const char *dir, enum mk_kind kind, const char *pid, struct err **err)
-{
-	char leaf[PATH_MAX], vals[2][4096];
-	bool known = false, fresh;
-	struct stat st;
-
-	if ((size_t)snprintf(leaf, sizeof(leaf), "%s/%s", dir, CG_HELPERS) >= sizeof(leaf))
-		return err_make(err, ENAMETOOLONG, "cgroup `%s/%s`", dir, CG_HELPERS);
-	fresh = mkdir(leaf, 0755) == 0;
-	if (!fresh && errno != EEXIST)
-		return err_make(err, errno, "mkdir `%s`", leaf);
-	if (lstat(leaf, &st) < 0)
-		return err_make(err, errno, "stat `%s`", leaf);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
-		return err_make(err, EPERM, "`%s` is not the host's", leaf);
-	if (kind == MK_V1_CPUSET && cpuset_fill(leaf, dir, fresh, vals, &known, err) < 0)
-		return -EIO;
-	return cg_write(leaf, "cgroup.procs", pid, err);
-}
-
-int cg_enter_helper(struct ct_cgroup *cg, pid_t pid, struct err **err)
-{
-	char val[24];
-	int ret;
-
-	snprintf(val, sizeof(val), "%d", (int)pid);
-	for (unsigned int i = 0; i < cg->li.nr_hier && cg->li.layout != CG_V2; i++) {
-		if (!cg->hdir[i])
-			continue;
-		ret = enter_helper_leaf(cg->hdir[i], hier_kind(&cg->li.hier[i]), val, err);
-		if (ret < 0)
-			return err_wrap(err, "enter cgroup `%s/%s`", cg->path, CG_HELPERS);
-	}
-	if (cg->li.layout == CG_V2) {
-		ret = enter_helper_leaf(cg->udir, MK_V2, val, err);
-		if (ret < 0)
-			return err_wrap(err, "enter cgroup `%s/%s`", cg->path, CG_HELPERS);
-	} else if (cg->ujoined) {
-		struct err *e = NULL;
-
-		if (enter_helper_leaf(cg->udir, MK_V1, val, &e) < 0)
-			pr_debug("cgroup: hybrid, helper not in cgroup2: %s", err_msg(e));
-		err_free(&e);
-	}
-	if (cg->njoined) {
-		struct err *e = NULL;
-
-		if (enter_helper_leaf(cg->ndir, MK_V1, val, &e) < 0)
-			pr_debug("cgroup: helper not in name=systemd: %s", err_msg(e));
-		err_free(&e);
-	}
-	return 0;
 }
 
 int cg_update(struct ct_cgroup *cg, const struct cg_resources *res, struct err **err)

@@ -11,6 +11,7 @@
  *   vps-ctm exec    CONFIG [-t] -- CMD...   run CMD inside (-t: on a new terminal;
  *                                    `exec -t CONFIG -- /bin/sh -l` is "enter")
  *   vps-ctm console CONFIG           attach to the console; Ctrl-] detaches
+ *                                    (the loop of `vps console` too: src/sys/tty.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,9 +33,8 @@
 #include "ctm/ctm.h"
 #include "monitor/client.h"
 #include "monitor/protocol.h"
+#include "sys/tty.h"
 #include "sys/unix.h"
-
-#define ESCAPE_KEY 0x1d /* Ctrl-] as in telnet and virsh console */
 
 static void usage(FILE *f)
 {
@@ -79,56 +79,27 @@ static int cmd_console(const struct ctm_config *c)
 {
 	_cleanup_free_ char *path = ctm_path(c, true, "console.sock");
 	_cleanup_close_ int fd = -1;
-	struct termios saved, raw;
-	bool tty = isatty(0);
-	char buf[4096];
+	struct tty_session s = { .in = 0, .out = 1 };
+	char hello[128];
+	enum tty_end end;
 
 	if (!path || (fd = unix_connect(path)) < 0) {
 		pr_err("`%s` is not running (console socket `%s`: %s)", c->name, path,
 		       strerror(-fd));
 		return 1;
 	}
-	if (tty) {
-		tcgetattr(0, &saved);
-		raw = saved;
-		cfmakeraw(&raw);
-		tcsetattr(0, TCSANOW, &raw);
-		fprintf(stderr, "vps-ctm: attached to `%s`; Ctrl-] detaches\r\n", c->name);
+	s.peer = fd;
+	snprintf(hello, sizeof(hello), "vps-ctm: attached to `%s`; Ctrl-] detaches", c->name);
+	s.hello = hello;
+	end = tty_attach(&s);
+	if (tty_end_str(end)) {
+		pr_err("console of `%s`: %s%s%s", c->name, tty_end_str(end), s.err ? ": " : "",
+		       s.err ? strerror(s.err) : "");
+		return 1;
 	}
-	for (;;) {
-		struct pollfd p[2] = { { 0, POLLIN, 0 }, { fd, POLLIN, 0 } };
-		ssize_t n;
-
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[1].revents) {
-			n = read(fd, buf, sizeof(buf));
-			if (n <= 0 || write_all(1, buf, n) < 0)
-				break;
-		}
-		if (p[0].revents) {
-			char *esc;
-
-			n = read(0, buf, sizeof(buf));
-			if (n <= 0)
-				break;
-			esc = memchr(buf, ESCAPE_KEY, n);
-			if (esc)
-				n = esc - buf;
-			if (n > 0 && write_all(fd, buf, n) < 0)
-				break;
-			if (esc)
-				break;
-		}
-	}
-	if (tty) {
-		tcsetattr(0, TCSANOW, &saved);
+	if (s.raw)
 		fprintf(stderr, "\nvps-ctm: detached from `%s`\n", c->name);
-	}
-	return 0;
+	return s.sig ? 128 + s.sig : 0;
 }
 
 /* Copy the terminal to the pty master and back until the process is gone. */

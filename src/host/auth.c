@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Users, sessions, tokens, the login rate limit and the audit log
- * (auth.h, docs/auth.md).
+ * Users, sessions, tokens, who may see a VPS, the login rate limit and the
+ * audit log (auth.h, docs/auth.md).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -596,4 +596,18 @@ void auth_audit(struct host *h, const char *user, const char *source, const char
 json_t *auth_audit_list(struct host *h, long long after, int limit)
 {
 	return store_audit(h->store, after, limit);
+}
+
+bool auth_may_see(struct host *h, const struct principal *p, const char *name)
+{
+	struct vps v;
+	bool yes;
+
+	if (p->admin)
+		return true;
+	if (store_vps_get(h->store, name, &v, NULL) < 0)
+		return false;
+	yes = !strcmp(v.owner, p->user);
+	vps_free(&v);
+	return yes;
 }

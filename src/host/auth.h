@@ -52,6 +52,12 @@ int auth_user_delete(struct host *h, const char *name, struct err **err);
 /* Whether a user of that name exists (owner checks). */
 bool auth_user_exists(struct host *h, const char *name);
 /*
+ * Whether p may see the VPS named name (an administrator sees every one).
+ * A customer asking for someone else's gets the very answer of a VPS that
+ * does not exist (reply_no_such_vps).
+ */
+bool auth_may_see(struct host *h, const struct principal *p, const char *name);
+/*
  * 0 when a VPS of `owner` may join network `net`: the host's administrator
  * and admins join any, a customer those the provider gave them (a user's
  * `networks`); else -EPERM naming the network.

@@ -71,7 +71,7 @@ void policy_unlock(void);
 /* Set v's reserve_memory / reserve_disk from the host's policies now. */
 void policy_apply(struct host *h, struct vps *v);
 
-/* GET /api/v1/host: the policies' figures per resource (routes.c adds memory.reclaim). */
+/* GET /api/v1/host: the policies' figures per resource (routes_host.c adds memory.reclaim). */
 json_t *policy_report(struct host *h);
 
 #endif

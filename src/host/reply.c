@@ -140,3 +140,26 @@ enum MHD_Result forbidden(struct MHD_Connection *c)
 {
 	return reply_error(c, EPERM, "only the provider's administrators may do this");
 }
+
+enum MHD_Result reply_no_such_vps(struct MHD_Connection *c, const char *name)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "no VPS named `%s`", name);
+	return reply_error(c, ENOENT, msg);
+}
+
+enum MHD_Result reply_result(struct MHD_Connection *c, int r, struct err **e, unsigned int status,
+			     json_t *out)
+{
+	if (r < 0) {
+		json_decref(out);
+		return reply_err(c, r, e);
+	}
+	return reply(c, status, out);
+}
+
+enum MHD_Result reply_ok(struct MHD_Connection *c, int r, struct err **e)
+{
+	return r < 0 ? reply_err(c, r, e) : reply(c, 200, json_pack("{s:b}", "ok", 1));
+}

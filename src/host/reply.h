@@ -17,7 +17,16 @@ enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t 
 enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j);
 enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg);
 enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e);
+/*
+ * The answer to a call into the core that returned r: out with status, or
+ * (r < 0) the error e, out dropped. reply_ok answers {"ok": true}.
+ */
+enum MHD_Result reply_result(struct MHD_Connection *c, int r, struct err **e, unsigned int status,
+			     json_t *out);
+enum MHD_Result reply_ok(struct MHD_Connection *c, int r, struct err **e);
 json_t *err_json(int r, struct err **e, unsigned int *status);
 enum MHD_Result forbidden(struct MHD_Connection *c);
+/* 404 for a VPS that does not exist, or that the caller may not see (auth_may_see). */
+enum MHD_Result reply_no_such_vps(struct MHD_Connection *c, const char *name);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * The API's routes (routes.c): one table of method, path, who may call it
  * and handler, which the dispatcher walks and `vpsd --routes` prints, so
- * the tests can hold it against docs/openapi.json both ways. The
+ * the tests can hold it against docs/openapi.json both ways. The handlers
+ * live by resource in routes_*.c and are declared below. The
  * connection (api.c) finds the route before it reads the body (who asks
  * depends on it, and an ISO upload streams), then calls it.
  */
@@ -78,7 +79,19 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m);
  */
 int routes_print(FILE *f, struct err **err);
 
-/* sessions.c, isos.c */
-route_fn api_login, api_logout, api_isos_get, api_iso_delete;
+/* The handlers, by resource; the table in routes.c is where a route is declared. */
+/* routes_vps.c */
+route_fn api_vps_get_all, api_vps_post, api_vps_get, api_vps_patch, api_vps_action, api_vps_console,
+	api_vps_console_ws, api_vps_usage;
+/* routes_auth.c */
+route_fn api_login, api_logout, api_me_get, api_tokens_get, api_tokens_post, api_token_delete,
+	api_users_get, api_users_post, api_user_get, api_user_patch, api_user_delete, api_audit_get;
+/* routes_host.c */
+route_fn api_openapi_get, api_host_get, api_policies_get, api_policies_put, api_templates_get,
+	api_plans_get, api_plans_post, api_plan_get, api_plan_delete, api_isos_get, api_iso_delete;
+/* routes_net.c */
+route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
+/* routes_ops.c */
+route_fn api_operation_get, api_events_get;
 
 #endif

@@ -473,12 +473,25 @@ static int link_delete(int fd, const char *name, struct err **err)
 	return nl_talk(fd, &r, NULL, 0, err);
 }
 
+/* The index of `bridge`, which must be a bridge; -errno. */
+static int bridge_index(int fd, const char *bridge, struct err **err)
+{
+	char kind[16];
+	int ret = nl_link_kind(fd, bridge, kind, err);
+
+	if (ret < 0)
+		return err_wrap(err, "look up bridge");
+	if (strcmp(kind, "bridge"))
+		return err_make(err, EINVAL, "`%s` is a %s, not a bridge", bridge,
+				kind[0] ? kind : "device");
+	return ifindex_of(bridge, err);
+}
+
 int sys_net_veth_attach(pid_t pid, const char *bridge, const char *host_ifname,
 			const char *guest_ifname, const uint8_t mac[6], unsigned int mtu,
 			struct err **err)
 {
 	_cleanup_close_ int fd = -1;
-	char kind[16];
 	int ret, br;
 
 	if ((ret = sys_net_check_ifname(host_ifname, err)) < 0 ||
@@ -498,19 +511,9 @@ int sys_net_veth_attach(pid_t pid, const char *bridge, const char *host_ifname,
 	if (ret < 0)
 		goto fail;
 	/* Check the bridge first, so a bad name leaves nothing to undo. */
-	ret = nl_link_kind(fd, bridge, kind, err);
-	if (ret == 0 && strcmp(kind, "bridge"))
-		ret = err_make(err, EINVAL, "`%s` is a %s, not a bridge", bridge,
-			       kind[0] ? kind : "device");
-	else if (ret < 0)
-		err_wrap(err, "look up bridge");
+	ret = br = bridge_index(fd, bridge, err);
 	if (ret < 0)
 		goto fail;
-	br = ifindex_of(bridge, err);
-	if (br < 0) {
-		ret = br;
-		goto fail;
-	}
 	ret = veth_create(fd, pid, host_ifname, guest_ifname, mac, mtu, err);
 	if (ret < 0) {
 		err_wrap(err, "create veth `%s` with peer `%s` in netns of pid %d", host_ifname,
@@ -531,25 +534,6 @@ int sys_net_veth_attach(pid_t pid, const char *bridge, const char *host_ifname,
 fail:
 	return err_wrap(err, "attach `%s` to bridge `%s`", host_ifname ? host_ifname : "",
 			bridge ? bridge : "");
-}
-
-int sys_net_detach(const char *host_ifname, struct err **err)
-{
-	_cleanup_close_ int fd = -1;
-	char kind[16];
-	int ret = sys_net_check_ifname(host_ifname, err);
-
-	if (ret == 0)
-		ret = fd = nl_open(err);
-	if (ret >= 0)
-		ret = nl_link_kind(fd, host_ifname, kind, err);
-	if (ret == 0 && strcmp(kind, "veth"))
-		ret = err_make(err, EINVAL, "not a veth (%s)", kind[0] ? kind : "device");
-	if (ret == 0)
-		ret = link_delete(fd, host_ifname, err);
-	if (ret < 0)
-		return err_wrap(err, "detach `%s`", host_ifname ? host_ifname : "");
-	return 0;
 }
 
 /* TUNSETIFF on the tap `name` (made if absent) and TUNSETPERSIST `persist`. */
@@ -581,11 +565,8 @@ int sys_net_tap_attach(const char *bridge, const char *name, struct err **err)
 	ret = fd = nl_open(err);
 	if (ret < 0)
 		goto fail;
-	ret = nl_link_kind(fd, bridge, kind, err);
-	if (ret == 0 && strcmp(kind, "bridge"))
-		ret = err_make(err, EINVAL, "`%s` is a %s, not a bridge", bridge,
-			       kind[0] ? kind : "device");
-	if (ret < 0 || (ret = br = ifindex_of(bridge, err)) < 0)
+	ret = br = bridge_index(fd, bridge, err);
+	if (ret < 0)
 		goto fail;
 	if (if_nametoindex(name)) {
 		/* left by a monitor that died, or a start that failed: reused */
@@ -613,24 +594,38 @@ fail:
 			bridge ? bridge : "");
 }
 
-int sys_net_tap_detach(const char *name, struct err **err)
+/*
+ * Remove the link `name` if it is of `kind` (rtnetlink's name: "veth", or
+ * "tun" for a tap, `what`), else leave whatever is there alone.
+ */
+static int detach(const char *name, const char *kind, const char *what, struct err **err)
 {
 	_cleanup_close_ int fd = -1;
-	char kind[16];
+	char is[16];
 	int ret = sys_net_check_ifname(name, err);
 
 	if (ret == 0)
 		ret = fd = nl_open(err);
 	if (ret >= 0)
-		ret = nl_link_kind(fd, name, kind, err);
-	if (ret == 0 && strcmp(kind, "tun"))
-		ret = err_make(err, EINVAL, "not a tap (%s)", kind[0] ? kind : "device");
+		ret = nl_link_kind(fd, name, is, err);
+	if (ret == 0 && strcmp(is, kind))
+		ret = err_make(err, EINVAL, "not a %s (%s)", what, is[0] ? is : "device");
 	/* a tap has no rtnetlink delete: it goes when it is no longer persistent */
 	if (ret == 0)
-		ret = tap_persist(name, 0, err);
+		ret = strcmp(kind, "tun") ? link_delete(fd, name, err) : tap_persist(name, 0, err);
 	if (ret < 0)
 		return err_wrap(err, "detach `%s`", name ? name : "");
 	return 0;
+}
+
+int sys_net_detach(const char *host_ifname, struct err **err)
+{
+	return detach(host_ifname, "veth", "veth", err);
+}
+
+int sys_net_tap_detach(const char *name, struct err **err)
+{
+	return detach(name, "tun", "tap", err);
 }
 
 struct inside_args {

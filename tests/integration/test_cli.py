@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from framework.ct import BUILD, ct_enforces
+from framework.terminal import Terminal
 from framework.vpsd import VPSD, Vpsd, raise_spec_errors
 
 VPS = BUILD / "src" / "cli" / "vps"
@@ -38,6 +39,22 @@ def vps(*args, sock=NOWHERE, stdin=None, timeout=300):
                        timeout=timeout)
     raise_spec_errors()
     return r
+
+
+def console_on_a_terminal(name, sock):
+    """`vps console` on a terminal of its own (src/sys/tty.c): raw while
+    attached, a newline gets a login prompt, Ctrl-] detaches with status 0,
+    and the terminal is as it was."""
+    with Terminal([VPS, "console", name], env=dict(os.environ, VPS_SOCKET=str(sock))) as t:
+        t.read_until(b"Ctrl-] detaches")
+        assert t.raw()
+        t.type(b"\n")
+        t.read_until(b"login:")
+        t.type(b"\x1d")
+        assert t.proc.wait(timeout=30) == 0
+        t.read_until(f"detached from `{name}`".encode())
+        assert t.restored()
+    raise_spec_errors()
 
 
 def ok(*args, sock):
@@ -226,6 +243,7 @@ def test_lifecycle(vpsd, name, tmp_path):
     # the console: replay, then what we send (a newline gets a new login prompt)
     r = vps("console", name, sock=s, stdin="\n", timeout=60)
     assert r.returncode == 0 and "login:" in r.stdout, r
+    console_on_a_terminal(name, s)
 
     assert ok("stop", name, "--timeout", "10", sock=s) == f"stopped {name}\n"
     assert "state: stopped" in ok("show", name, sock=s)

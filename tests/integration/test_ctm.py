@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from framework.ct import INIT
-from framework.ctm import (EXIT_CONFIG, EXIT_KILLED, EXIT_POWEROFF, Ctm, ctm as run_ctm,
+from framework.terminal import Terminal
+from framework.ctm import (EXIT_CONFIG, EXIT_KILLED, EXIT_POWEROFF, VPS_CTM, Ctm, ctm as run_ctm,
                            ensure_lxcfs, template)
 
 MIB = 1 << 20
@@ -149,6 +150,27 @@ def test_console_login(ctm):
         con.read_until(rb"\r\n42\r\n", timeout=5)
         con.send("echo again$((1+1))\r")
         con.read_until(rb"again2", timeout=10)
+
+
+@pytest.mark.parametrize("leave", ["escape", "sigterm"])
+def test_console_client_on_a_terminal(ctm, leave):
+    """`vps-ctm console` on a terminal of its own (src/sys/tty.c, the loop of
+    `vps console` too): raw while attached, a login prompt; Ctrl-] detaches
+    with 0, a SIGTERM ends it with 128+15; either way the terminal is as it
+    was (a kill used to leave it raw)."""
+    ct = running(ctm())
+    with Terminal([VPS_CTM, "console", ct.path]) as t:
+        t.read_until(b"Ctrl-] detaches")
+        assert t.raw()
+        t.type(b"\r")
+        t.read_until(b"login:")
+        if leave == "escape":
+            t.type(b"\x1d")
+        else:
+            t.proc.send_signal(signal.SIGTERM)
+        assert t.proc.wait(timeout=30) == (0 if leave == "escape" else 128 + signal.SIGTERM)
+        assert t.restored()
+    assert ct.running()  # the container does not notice a client leaving
 
 
 def test_console_wrong_password(ctm):

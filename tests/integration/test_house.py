@@ -12,7 +12,8 @@ from framework.artefacts import TOP, build_dir
 # Top to bottom: a file may call its own layer's files and the layers below.
 LAYERS = [
     ("daemon", {"main"}),
-    ("api", {"api", "routes", "reply", "isos", "sessions", "ws", "web"}),
+    ("api", {"api", "routes", "routes_vps", "routes_auth", "routes_host", "routes_net",
+             "routes_ops", "reply", "ws", "web"}),
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_body"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net", "caps"}),

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The routes of who asks (route.h, docs/auth.md): logging in sets the
+ * session cookie and logging out clears it (served over TCP only); the
+ * caller (`/me`), their API tokens, the users and the audit log (the
+ * administrators'). auth.c does the work.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "host/auth.h"
+#include "host/reply.h"
+#include "host/route.h"
+
+/* The cookie that carries a session: HttpOnly, SameSite=Strict, Secure over TLS. */
+static void session_cookie(char *out, size_t size, const char *value, bool tls, bool clear)
+{
+	snprintf(out, size, "vps_session=%s; Path=/; HttpOnly; SameSite=Strict%s%s", value,
+		 tls ? "; Secure" : "", clear ? "; Max-Age=0" : "; Max-Age=28800");
+}
+
+enum MHD_Result api_login(struct call *x)
+{
+	struct MHD_Connection *c = x->c;
+	char cookie[AUTH_HEX + 1], hdr[256], retry[16];
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r, wait = 0;
+
+	r = auth_login(x->h, x->body, x->p->source, cookie, &out, &wait, &e);
+	if (r == -EAGAIN) {
+		unsigned int status;
+		json_t *j = err_json(r, &e, &status);
+
+		snprintf(retry, sizeof(retry), "%d", wait);
+		return reply_hdr(c, status, j, "Retry-After", retry);
+	}
+	if (r < 0)
+		return reply_err(c, r, &e);
+	session_cookie(hdr, sizeof(hdr), cookie, x->tls, false);
+	sodium_memzero(cookie, sizeof(cookie));
+	return reply_hdr(c, 200, out, "Set-Cookie", hdr);
+}
+
+enum MHD_Result api_logout(struct call *x)
+{
+	const char *cookie = MHD_lookup_connection_value(x->c, MHD_COOKIE_KIND, "vps_session");
+	char hdr[256];
+
+	if (cookie)
+		auth_logout(x->h, cookie);
+	session_cookie(hdr, sizeof(hdr), "", x->tls, true);
+	return reply_hdr(x->c, 200, json_pack("{s:b}", "ok", 1), "Set-Cookie", hdr);
+}
+
+enum MHD_Result api_me_get(struct call *x)
+{
+	json_t *out = json_pack("{s:s, s:s}", "name", x->p->user, "role",
+				x->p->admin ? "admin" : "customer");
+
+	if (x->p->cookie)
+		json_object_set_new(out, "csrf", json_string(x->p->csrf));
+	return reply(x->c, 200, out);
+}
+
+enum MHD_Result api_tokens_get(struct call *x)
+{
+	return reply(x->c, 200, auth_tokens(x->h, x->p));
+}
+
+enum MHD_Result api_tokens_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = auth_token_create(x->h, x->p, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_token_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = auth_token_delete(x->h, x->p, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
+}
+
+enum MHD_Result api_users_get(struct call *x)
+{
+	return reply(x->c, 200, auth_users(x->h));
+}
+
+enum MHD_Result api_users_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = auth_user_add(x->h, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_user_get(struct call *x)
+{
+	json_t *out = auth_user_get(x->h, x->arg);
+
+	return out ? reply(x->c, 200, out) : reply_error(x->c, ENOENT, "no such user");
+}
+
+enum MHD_Result api_user_patch(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = auth_user_patch(x->h, x->arg, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_user_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = auth_user_delete(x->h, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
+}
+
+enum MHD_Result api_audit_get(struct call *x)
+{
+	const char *after = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "after");
+	const char *limit = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "limit");
+
+	return reply(x->c, 200,
+		     auth_audit_list(x->h, after ? atoll(after) : 0,
+				     limit && atoi(limit) > 0 ? atoi(limit) : 1000));
+}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The host's routes (route.h): the API's description, the host report
+ * (the policies' figures and balloon reclaim), the resource policies,
+ * templates, plans, and ISOs: the list and the delete (an upload streams
+ * to a file in the connection, api.c, before any handler runs).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/kind.h"
+#include "host/life.h"
+#include "host/policy.h"
+#include "host/reclaim.h"
+#include "host/reply.h"
+#include "host/route.h"
+
+static json_t *isos(struct host *h)
+{
+	char dir[4200];
+	json_t *a = json_array();
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(dir, sizeof(dir), "%s/isos", h->data_dir);
+	if (!(d = opendir(dir)))
+		return a;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		struct stat st;
+		char p[4500];
+
+		if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".iso"))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (stat(p, &st) == 0)
+			json_array_append_new(a, json_pack("{s:s%, s:I}", "name", e->d_name, l - 4,
+							   "size", (json_int_t)st.st_size));
+	}
+	closedir(d);
+	return a;
+}
+
+enum MHD_Result api_isos_get(struct call *x)
+{
+	return reply(x->c, 200, isos(x->h));
+}
+
+enum MHD_Result api_iso_delete(struct call *x)
+{
+	char path[4200];
+
+	if (!life_iso_name_ok(x->arg))
+		return reply_error(x->c, ENOENT, "no such ISO");
+	snprintf(path, sizeof(path), "%s/isos/%s.iso", x->h->data_dir, x->arg);
+	if (life_iso_in_use(x->h, path))
+		return reply_error(x->c, EBUSY, "the ISO is in use by a VPS");
+	if (unlink(path) < 0)
+		return reply_error(x->c, ENOENT, "no such ISO");
+	return reply(x->c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+enum MHD_Result api_openapi_get(struct call *x)
+{
+	json_t *doc = x->h->api_doc ? json_load_file(x->h->api_doc, 0, NULL) : NULL;
+
+	return doc ? reply(x->c, 200, doc) : reply_error(x->c, ENOENT, "no API description here");
+}
+
+enum MHD_Result api_host_get(struct call *x)
+{
+	json_t *j = policy_report(x->h);
+
+	/* the policies' figures, and what balloon reclaim (reclaim.c) holds now */
+	json_object_set_new(json_object_get(j, "memory"), "reclaim", reclaim_report());
+	return reply(x->c, 200, j);
+}
+
+enum MHD_Result api_policies_get(struct call *x)
+{
+	struct policy pol[NR_RES];
+	struct err *e = NULL;
+	int r;
+
+	if ((r = policy_get(x->h, pol, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	return reply(x->c, 200, policy_to_json(x->h, pol));
+}
+
+enum MHD_Result api_policies_put(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = policy_put(x->h, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_templates_get(struct call *x)
+{
+	return reply(x->c, 200, kind_templates());
+}
+
+/* A plan body: name plus the plan figures, sizes as in a VPS body. */
+static int plan_from_json(json_t *body, json_t **out, struct err **err)
+{
+	struct vps v;
+	json_t *name = json_object_get(body, "name"), *copy;
+	int r;
+
+	if (!json_is_string(name) || vps_check_name(json_string_value(name), NULL) < 0)
+		return err_make(err, EINVAL, "`name`: expected a plan name (a-z, 0-9, -)");
+	copy = json_deep_copy(body);
+	json_object_del(copy, "name");
+	vps_init(&v);
+	r = vps_from_json(&v, copy, false, NULL, err);
+	json_decref(copy);
+	if (r == 0 && (!v.ram || !v.disk || !v.cpus))
+		r = err_make(err, EINVAL, "`%s`: required",
+			     !v.ram  ? "ram" :
+			     !v.disk ? "disk" :
+				       "cpus");
+	if (r == 0)
+		*out = json_pack("{s:O, s:I, s:I, s:f, s:I, s:i, s:I, s:I}", "name", name, "ram",
+				 (json_int_t)v.ram, "swap", (json_int_t)v.swap, "cpus", v.cpus,
+				 "disk", (json_int_t)v.disk, "io_weight", v.io_weight, "bw",
+				 (json_int_t)v.bw, "pids", (json_int_t)v.pids);
+	vps_free(&v);
+	return r;
+}
+
+enum MHD_Result api_plans_get(struct call *x)
+{
+	return reply(x->c, 200, store_plans(x->h->store));
+}
+
+enum MHD_Result api_plans_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = plan_from_json(x->body, &out, &e);
+
+	if (r >= 0)
+		r = store_plan_put(x->h->store, out, &e);
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_plan_get(struct call *x)
+{
+	json_t *out = store_plan_get(x->h->store, x->arg);
+
+	return out ? reply(x->c, 200, out) : reply_error(x->c, ENOENT, "no such plan");
+}
+
+enum MHD_Result api_plan_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = store_plan_delete(x->h->store, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The VPS routes (route.h): the list, create, show and change, the actions
+ * (destroy, start, stop, ...: now, or as an operation with `?async=1`), the
+ * console's socket and its WebSocket, and the usage history. What a
+ * customer may send in a create or a change is held to here: their VPS's
+ * figures come from a plan.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/auth.h"
+#include "host/life.h"
+#include "host/ops.h"
+#include "host/route.h"
+#include "host/usage.h"
+#include "host/ws.h"
+
+/* --- the work of the long requests (synchronous or as an operation) -------------------- */
+
+static unsigned int done(int r, struct err **e, json_t **out, unsigned int ok_status)
+{
+	unsigned int status = ok_status;
+
+	if (r < 0) {
+		json_decref(*out);
+		*out = err_json(r, e, &status);
+	}
+	return status;
+}
+
+/* The answer after an action: the VPS as it is now. */
+static unsigned int show_after(struct host *h, const char *name, json_t **out)
+{
+	if (life_show(h, name, out, NULL) < 0)
+		*out = json_pack("{s:b}", "ok", 1);
+	return 200;
+}
+
+/* The fields an action's body may have (an action not here checks its body itself). */
+static int action_fields(const char *action, json_t *body, struct err **err)
+{
+	static const struct {
+		const char *action, *what, *fields[3];
+	} t[] = {
+		{ "start", "start takes no body", { NULL } },
+		{ "restart", "restart takes no body", { NULL } },
+		{ "suspend", "suspend takes no body", { NULL } },
+		{ "unsuspend", "unsuspend takes no body", { NULL } },
+		{ "destroy", "destroy takes no body", { NULL } },
+		{ "stop", "stop takes force, timeout", { "force", "timeout", NULL } },
+		{ "exec", "exec takes args", { "args", NULL } },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(t[i].action, action))
+			return vps_only_fields(body, t[i].fields, t[i].what, err);
+	return 0;
+}
+
+static unsigned int work(struct host *h, const char *action, const char *name, json_t *body,
+			 const char *user, json_t **out)
+{
+	struct err *e = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = action_fields(action, body, &e)) < 0)
+		return done(r, &e, out, 200);
+	if (!strcmp(action, "create"))
+		return done(life_create(h, body, out, &e), &e, out, 201);
+	if (!strcmp(action, "destroy")) {
+		r = life_destroy(h, name, &e);
+		if (r == 0)
+			*out = json_pack("{s:b}", "ok", 1);
+		return done(r, &e, out, 200);
+	}
+	if (!strcmp(action, "start")) {
+		r = life_start(h, name, &e);
+	} else if (!strcmp(action, "stop")) {
+		json_t *f = json_object_get(body, "force"), *t = json_object_get(body, "timeout");
+
+		if ((f && !json_is_boolean(f)) ||
+		    (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
+			   json_integer_value(t) > 3600)))
+			r = err_make(&e, EINVAL,
+				     f && !json_is_boolean(f) ?
+					     "`force`: expected true or false" :
+					     "`timeout`: expected 1 to 3600 seconds");
+		else
+			r = life_stop(h, name, json_is_true(f), t ? json_integer_value(t) : 30, &e);
+	} else if (!strcmp(action, "restart")) {
+		r = life_restart(h, name, &e);
+	} else if (!strcmp(action, "reinstall")) {
+		r = life_reinstall(h, name, body, &e);
+	} else if (!strcmp(action, "exec")) {
+		return done(life_exec(h, name, body, out, &e), &e, out, 200);
+	} else if (!strcmp(action, "password")) {
+		r = life_password(h, name, body, &e);
+	} else if (!strcmp(action, "suspend") || !strcmp(action, "unsuspend")) {
+		r = life_suspend(h, name, action[0] == 's', &e);
+	} else if (!strcmp(action, "plan")) {
+		r = life_plan(h, name, body, NULL, &e);
+	} else {
+		r = err_make(&e, ENOENT,
+			     "no such action (start, stop, restart, reinstall, exec, password, "
+			     "suspend, unsuspend, plan)");
+	}
+	if (r < 0)
+		return done(r, &e, out, 200);
+	return show_after(h, name, out);
+}
+
+/* --- what a customer may send ---------------------------------------------------------- */
+
+/*
+ * A create body as p may send it: a customer's VPS is theirs and comes
+ * from a plan; an administrator names any user as the owner.
+ */
+static int create_body(struct host *h, const struct principal *p, json_t *body, json_t **out,
+		       struct err **err)
+{
+	/* what a customer may send; the figures come from the plan */
+	static const char *const mine[] = {
+		"name",	    "kind",	"engine",	 "boot",   "template", "iso",	"plan",
+		"hostname", "ssh_keys", "root_password", "onboot", "network",  "start", NULL
+	};
+	json_t *owner = json_object_get(body, "owner"), *x;
+	const char *k;
+
+	if (!json_is_object(body))
+		return err_make(err, EINVAL, "the body must be a JSON object");
+	if (!p->admin) {
+		json_object_foreach(body, k, x)
+		{
+			size_t i;
+
+			for (i = 0; mine[i] && strcmp(mine[i], k); i++)
+				;
+			if (mine[i])
+				continue;
+			if (!strcmp(k, "owner"))
+				return err_make(err, EPERM,
+						"`owner`: only an administrator sets the owner");
+			if (vps_known_field(k))
+				return err_make(err, EPERM,
+						"`%s`: a customer's VPS takes its figures from a "
+						"`plan`",
+						k);
+			return err_make(err, EINVAL, "`%s`: unknown field", k);
+		}
+		if (!json_object_get(body, "plan"))
+			return err_make(err, EINVAL, "`plan`: required");
+	} else if (owner) {
+		if (!json_is_string(owner))
+			return err_make(err, EINVAL, "`owner`: expected a user name");
+		if (strcmp(json_string_value(owner), AUTH_LOCAL_USER) &&
+		    !auth_user_exists(h, json_string_value(owner)))
+			return err_make(err, EINVAL, "`owner`: no user named `%.40s`",
+					json_string_value(owner));
+	}
+	*out = json_deep_copy(body);
+	if (!owner)
+		json_object_set_new(*out, "owner", json_string(p->user));
+	return 0;
+}
+
+/* A customer's PATCH changes the VPS's identity, never its figures. */
+static int patch_allowed(const struct principal *p, json_t *body, struct err **err)
+{
+	const char *k;
+	json_t *x;
+
+	if (p->admin)
+		return 0;
+	json_object_foreach(body, k, x)
+	{
+		if (strcmp(k, "hostname") && strcmp(k, "onboot") && strcmp(k, "ssh_keys"))
+			return err_make(err, EPERM,
+					"`%s`: customers change hostname, onboot and ssh_keys; "
+					"the rest is the plan's",
+					k);
+	}
+	return 0;
+}
+
+static bool want_async(struct MHD_Connection *c)
+{
+	const char *a = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "async");
+
+	return a && (!strcmp(a, "1") || !strcmp(a, "true"));
+}
+
+/* Run the work now, or as an operation when the client asked for ?async=1. */
+static enum MHD_Result run_work(struct host *h, struct MHD_Connection *c, const struct principal *p,
+				const char *action, const char *name, json_t *body)
+{
+	struct err *e = NULL;
+	json_t *out = NULL, *op;
+	unsigned int status;
+	char loc[128];
+	int r;
+
+	if (!want_async(c)) {
+		status = work(h, action, name, body, p->user, &out);
+		return reply(c, status, out);
+	}
+	if ((r = op_submit(h, p->user, name, action, body, work, &op, &e)) < 0)
+		return reply_err(c, r, &e);
+	snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
+		 json_string_value(json_object_get(op, "id")));
+	return reply_hdr(c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+}
+
+/* --- the handlers ---------------------------------------------------------------------- */
+
+static json_t *vps_list(struct host *h, const struct principal *p, struct err **e, int *r)
+{
+	struct vps *all;
+	size_t n;
+	json_t *a = json_array(), *usage;
+
+	if ((*r = store_vps_list(h->store, &all, &n, e)) < 0) {
+		json_decref(a);
+		return NULL;
+	}
+	usage = usage_latest_all(h);
+	for (size_t i = 0; i < n; i++) {
+		json_t *j, *u;
+
+		if (!p->admin && strcmp(all[i].owner, p->user))
+			continue;
+		j = vps_to_json(&all[i]);
+		u = json_object_get(usage, all[i].name);
+		json_object_set(j, "usage", u ? u : json_null());
+		json_array_append_new(a, j);
+	}
+	json_decref(usage);
+	store_vps_list_free(all, n);
+	return a;
+}
+
+enum MHD_Result api_vps_get_all(struct call *x)
+{
+	struct err *e = NULL;
+	int r;
+	json_t *a = vps_list(x->h, x->p, &e, &r);
+
+	return a ? reply(x->c, 200, a) : reply_err(x->c, r, &e);
+}
+
+enum MHD_Result api_vps_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	if ((r = create_body(x->h, x->p, x->body, &out, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	ret = run_work(x->h, x->c, x->p, "create", json_string_value(json_object_get(out, "name")),
+		       out);
+	json_decref(out);
+	return ret;
+}
+
+enum MHD_Result api_vps_get(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r;
+
+	if ((r = life_show(x->h, x->arg, &out, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	json_object_set_new(out, "usage", usage_latest(x->h, x->arg));
+	return reply(x->c, 200, out);
+}
+
+enum MHD_Result api_vps_patch(struct call *x)
+{
+	struct host *h = x->h;
+	json_t *owner = json_object_get(x->body, "owner"), *out = NULL;
+	struct err *e = NULL;
+	int r;
+
+	if (owner &&
+	    (!json_is_string(owner) || (strcmp(json_string_value(owner), AUTH_LOCAL_USER) &&
+					!auth_user_exists(h, json_string_value(owner)))))
+		r = err_make(&e, EINVAL, "`owner`: no user named `%.40s`",
+			     json_is_string(owner) ? json_string_value(owner) : "?");
+	else
+		r = 0;
+	if (r >= 0 && (r = patch_allowed(x->p, x->body, &e)) >= 0)
+		r = life_set(h, x->arg, x->body, &out, &e);
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+/* destroy, start, stop, ...: now or as an operation */
+enum MHD_Result api_vps_action(struct call *x)
+{
+	return run_work(x->h, x->c, x->p, x->rt->action, x->arg, x->body);
+}
+
+enum MHD_Result api_vps_console(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = life_console(x->h, x->arg, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_vps_console_ws(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	char *sock = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	if ((r = life_console(x->h, x->arg, &out, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	if (!json_is_string(json_object_get(out, "path")) ||
+	    !(sock = strdup(json_string_value(json_object_get(out, "path"))))) {
+		json_decref(out);
+		return reply_error(x->c, EBUSY, "the VPS has no console now");
+	}
+	json_decref(out);
+	last_status = 101;
+	ret = ws_console(x->c, sock, x->p->user);
+	free(sock);
+	return ret;
+}
+
+enum MHD_Result api_vps_usage(struct call *x)
+{
+	const char *since = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "since");
+	json_t *out = usage_get(x->h, x->arg, since ? atoll(since) : 0);
+
+	return out ? reply(x->c, 200, out) : reply_no_such_vps(x->c, x->arg);
+}
