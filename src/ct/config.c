@@ -78,7 +78,7 @@ static int get_int(json_t *obj, const char *key, const char *path, int64_t min, 
 static int get_u32(json_t *obj, const char *key, const char *path, bool required, uint32_t *out,
 		   struct err **err)
 {
-	int64_t n;
+	int64_t n = 0;
 	int r = get_int(obj, key, path, 0, UINT32_MAX, &n, err);
 
 	if (r < 0)
