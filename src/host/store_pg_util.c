@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The PostgreSQL store's helpers, shared by its per-table files
+ * (store_pg.h): parameters, running a statement and mapping its error to
+ * an errno, reading columns, and the append to the event log. Calls
+ * nothing of theirs, so the files above it import one way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "host/store_pg.h"
+
+void pa_s(struct pg_args *a, const char *s)
+{
+	if (a->n < PG_MAX_ARGS)
+		a->v[a->n++] = s;
+}
+
+void pa_i(struct pg_args *a, long long x)
+{
+	if (a->n < PG_MAX_ARGS) {
+		snprintf(a->num[a->n], sizeof(a->num[0]), "%lld", x);
+		a->v[a->n] = a->num[a->n];
+		a->n++;
+	}
+}
+
+void pa_d(struct pg_args *a, double x)
+{
+	if (a->n < PG_MAX_ARGS) {
+		/* %.17g: the double back exactly */
+		snprintf(a->num[a->n], sizeof(a->num[0]), "%.17g", x);
+		a->v[a->n] = a->num[a->n];
+		a->n++;
+	}
+}
+
+static int sqlstate_errno(const char *state)
+{
+	if (!state)
+		return EIO;
+	if (!strcmp(state, "23505")) /* unique_violation */
+		return EEXIST;
+	if (!strcmp(state, "23503")) /* foreign_key_violation */
+		return ENOENT;
+	if (!strcmp(state, "40001") || !strcmp(state, "40P01")) /* serialization, deadlock */
+		return EAGAIN;
+	return EIO;
+}
+
+int pg_run(struct store_pg *s, const char *sql, const struct pg_args *a, PGresult **res,
+	   struct err **err)
+{
+	PGresult *r;
+	ExecStatusType st;
+	int e;
+
+	if (res)
+		*res = NULL;
+	/* the database went away and came back: one new connection, outside a transaction */
+	if (PQstatus(s->db) == CONNECTION_BAD && PQtransactionStatus(s->db) != PQTRANS_INTRANS) {
+		pr_warn("store: the connection to PostgreSQL was lost; connecting again");
+		PQreset(s->db);
+	}
+	r = PQexecParams(s->db, sql, a ? a->n : 0, NULL, a ? a->v : NULL, NULL, NULL, 0);
+	st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (res)
+			*res = r;
+		else
+			PQclear(r);
+		return 0;
+	}
+	e = sqlstate_errno(r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
+	err_make(err, e, "store: %s",
+		 r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(s->db));
+	PQclear(r);
+	return -e;
+}
+
+long long pg_changes(PGresult *res)
+{
+	const char *n = res ? PQcmdTuples(res) : "";
+
+	return *n ? strtoll(n, NULL, 10) : 0;
+}
+
+int pg_begin(struct store_pg *s, struct err **err)
+{
+	return pg_run(s, "BEGIN", NULL, NULL, err);
+}
+
+int pg_commit(struct store_pg *s, struct err **err)
+{
+	return pg_run(s, "COMMIT", NULL, NULL, err);
+}
+
+void pg_rollback(struct store_pg *s)
+{
+	pg_run(s, "ROLLBACK", NULL, NULL, NULL);
+}
+
+const char *pg_s(PGresult *r, int i, int col)
+{
+	return PQgetisnull(r, i, col) ? NULL : PQgetvalue(r, i, col);
+}
+
+long long pg_i(PGresult *r, int i, int col)
+{
+	return PQgetisnull(r, i, col) ? 0 : strtoll(PQgetvalue(r, i, col), NULL, 10);
+}
+
+double pg_d(PGresult *r, int i, int col)
+{
+	return PQgetisnull(r, i, col) ? 0 : strtod(PQgetvalue(r, i, col), NULL);
+}
+
+bool pg_null(PGresult *r, int i, int col)
+{
+	return PQgetisnull(r, i, col);
+}
+
+int pg_delete_named(struct store_pg *s, const char *sql, const char *what, const char *busy,
+		    const char *name, struct err **err)
+{
+	struct pg_args a = { 0 };
+	PGresult *res;
+	int r;
+
+	pa_s(&a, name);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, sql, &a, &res, err);
+	if (r == -ENOENT) /* a foreign key (ON DELETE RESTRICT) still refers to it */
+		r = err_make(err, EBUSY, "%s `%s` %s", what, name, busy);
+	else if (r == 0 && pg_changes(res) == 0)
+		r = err_make(err, ENOENT, "no %s named `%s`", what, name);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void pg_event_locked(struct store_pg *s, const char *vps, const char *kind, const char *msg)
+{
+	struct pg_args a = { 0 };
+
+	pa_i(&a, time(NULL));
+	pa_s(&a, vps);
+	pa_s(&a, kind);
+	pa_s(&a, msg);
+	pg_run(s,
+	       "INSERT INTO events (time, vps, vps_id, kind, message) VALUES "
+	       "($1, $2, (SELECT id FROM vps WHERE name = $2), $3, $4)",
+	       &a, NULL, NULL);
+}
