@@ -121,6 +121,6 @@ def test_no_sql_outside_the_store():
             continue
         text = f.read_text()
         for n, line in enumerate(text.splitlines(), 1):
-            if "sqlite3" in line or "libpq" in line or "PQexec" in line or SQL.search(line):
+            if "sqlite3" in line or "libpq-fe.h" in line or "PGconn" in line or SQL.search(line):
                 outside.append(f"{f.relative_to(TOP)}:{n}: {line.strip()}")
     assert not outside, outside
