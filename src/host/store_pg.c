@@ -203,7 +203,13 @@ int store_pg_open(const char *conninfo, const char *node, struct store **out, st
 	s->base.ops = &pg_ops;
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->node, sizeof(s->node), "%s", node ? node : "");
-	s->db = PQconnectdb(conninfo);
+	{
+		/* conninfo as given, and a name to find vpsd's connections by in pg_stat_activity */
+		const char *const keys[] = { "dbname", "fallback_application_name", NULL };
+		const char *const vals[] = { conninfo, "vpsd", NULL };
+
+		s->db = PQconnectdbParams(keys, vals, 1);
+	}
 	if (!s->db || PQstatus(s->db) != CONNECTION_OK) {
 		/* libpq's message names the host or socket, never the password */
 		r = err_make(err, EIO, "store: connect to PostgreSQL: %s",

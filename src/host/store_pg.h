@@ -24,6 +24,7 @@ struct store_pg {
 	PGconn *db;
 	pthread_mutex_t lock;
 	char node[64]; /* --node: written on the rows this vpsd makes (vps, operations) */
+	bool in_tx; /* between pg_begin and its commit or rollback: no reconnecting there */
 };
 
 static inline struct store_pg *pgs(struct store *s)
@@ -49,8 +50,9 @@ void pa_d(struct pg_args *a, double x);
  * PostgreSQL's message in err: -EEXIST (a unique key), -ENOENT (a foreign
  * key: the row referred to is missing, or still referred to on a delete),
  * -EAGAIN (a serialization failure or deadlock), -EIO (anything else).
- * A lost connection is reset once, before a statement outside a
- * transaction.
+ * A lost connection is made again before the next statement outside a
+ * transaction; inside one, every statement fails until the rollback (a
+ * new connection would run the rest of it outside the transaction).
  */
 int pg_run(struct store_pg *s, const char *sql, const struct pg_args *a, PGresult **res,
 	   struct err **err);

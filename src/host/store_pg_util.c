@@ -61,10 +61,14 @@ int pg_run(struct store_pg *s, const char *sql, const struct pg_args *a, PGresul
 
 	if (res)
 		*res = NULL;
-	/* the database went away and came back: one new connection, outside a transaction */
-	if (PQstatus(s->db) == CONNECTION_BAD && PQtransactionStatus(s->db) != PQTRANS_INTRANS) {
+	/* the database went away (and may be back): a new connection, outside a transaction */
+	if (PQstatus(s->db) == CONNECTION_BAD) {
+		if (s->in_tx)
+			return err_make(err, EIO, "store: the connection to PostgreSQL was lost");
 		pr_warn("store: the connection to PostgreSQL was lost; connecting again");
 		PQreset(s->db);
+		if (PQstatus(s->db) == CONNECTION_OK)
+			PQclear(PQexec(s->db, "SET client_min_messages = warning"));
 	}
 	r = PQexecParams(s->db, sql, a ? a->n : 0, NULL, a ? a->v : NULL, NULL, NULL, 0);
 	st = PQresultStatus(r);
@@ -91,17 +95,32 @@ long long pg_changes(PGresult *res)
 
 int pg_begin(struct store_pg *s, struct err **err)
 {
-	return pg_run(s, "BEGIN", NULL, NULL, err);
+	int r = pg_run(s, "BEGIN", NULL, NULL, err);
+
+	s->in_tx = r == 0;
+	return r;
 }
 
 int pg_commit(struct store_pg *s, struct err **err)
 {
-	return pg_run(s, "COMMIT", NULL, NULL, err);
+	PGresult *res;
+	int r = pg_run(s, "COMMIT", NULL, &res, err);
+
+	/* a transaction a statement failed in answers COMMIT with ROLLBACK, not an error */
+	if (r == 0 && strcmp(PQcmdStatus(res), "COMMIT"))
+		r = err_make(err, EIO, "store: the transaction was rolled back");
+	PQclear(res);
+	if (r < 0)
+		pg_rollback(s);
+	s->in_tx = false;
+	return r;
 }
 
 void pg_rollback(struct store_pg *s)
 {
-	pg_run(s, "ROLLBACK", NULL, NULL, NULL);
+	if (PQstatus(s->db) == CONNECTION_OK)
+		pg_run(s, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = false;
 }
 
 const char *pg_s(PGresult *r, int i, int col)
