@@ -224,7 +224,8 @@ int store_pg_open(const char *conninfo, const char *node, struct store **out, st
 	}
 	/* the messages vpsd maps (pg_run) are PostgreSQL's, not the notices */
 	PQclear(PQexec(s->db, "SET client_min_messages = warning"));
-	if ((r = migrate(s, err)) < 0) {
+	/* one vpsd per node name, as one per data directory: each acts on its node's VPSes */
+	if ((r = pg_claim_node(s, err)) < 0 || (r = migrate(s, err)) < 0) {
 		pg_close(&s->base);
 		return r;
 	}

@@ -58,6 +58,11 @@ int pg_run(struct store_pg *s, const char *sql, const struct pg_args *a, PGresul
 	   struct err **err);
 /* The number of rows a statement changed. */
 long long pg_changes(PGresult *res);
+/*
+ * Hold the node's name for this connection (a session advisory lock on it):
+ * -EBUSY when another vpsd of that name holds it.
+ */
+int pg_claim_node(struct store_pg *s, struct err **err);
 /* BEGIN, COMMIT, ROLLBACK (the last reports nothing). */
 int pg_begin(struct store_pg *s, struct err **err);
 int pg_commit(struct store_pg *s, struct err **err);

@@ -67,8 +67,15 @@ int pg_run(struct store_pg *s, const char *sql, const struct pg_args *a, PGresul
 			return err_make(err, EIO, "store: the connection to PostgreSQL was lost");
 		pr_warn("store: the connection to PostgreSQL was lost; connecting again");
 		PQreset(s->db);
-		if (PQstatus(s->db) == CONNECTION_OK)
+		if (PQstatus(s->db) == CONNECTION_OK) {
+			struct err *claim = NULL;
+
 			PQclear(PQexec(s->db, "SET client_min_messages = warning"));
+			/* the old connection's hold on the node's name went with it */
+			if (pg_claim_node(s, &claim) < 0)
+				pr_err("%s", err_msg(claim));
+			err_free(&claim);
+		}
 	}
 	r = PQexecParams(s->db, sql, a ? a->n : 0, NULL, a ? a->v : NULL, NULL, NULL, 0);
 	st = PQresultStatus(r);
@@ -84,6 +91,25 @@ int pg_run(struct store_pg *s, const char *sql, const struct pg_args *a, PGresul
 		 r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(s->db));
 	PQclear(r);
 	return -e;
+}
+
+/* pg_advisory_lock's first key for node names: "vpsd" in ASCII */
+#define NODE_LOCK "1987081060"
+
+int pg_claim_node(struct store_pg *s, struct err **err)
+{
+	struct pg_args a = { 0 };
+	PGresult *res;
+	int r;
+
+	pa_s(&a, s->node);
+	r = pg_run(s, "SELECT pg_try_advisory_lock(" NODE_LOCK ", hashtext($1))", &a, &res, err);
+	if (r < 0)
+		return r;
+	if (strcmp(PQgetvalue(res, 0, 0), "t"))
+		r = err_make(err, EBUSY, "store: node `%s` runs already on this database", s->node);
+	PQclear(res);
+	return r;
 }
 
 long long pg_changes(PGresult *res)

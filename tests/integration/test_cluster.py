@@ -21,7 +21,7 @@ import pytest
 
 from framework.openapi import start_vpsd, tcp, unix
 from framework.pg import Postgres, why_not
-from framework.vpsd import VPSD
+from framework.vpsd import VPSD, Vpsd
 
 pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
               pytest.mark.skipif(why_not() is not None, reason=str(why_not()))]
@@ -123,6 +123,20 @@ def test_two_nodes_one_list(postgres, database, node_a, node_b):
     assert [x["name"] for x in cb.api("GET", "/vps")] == ["on-a", "on-b"]
     ca.logout()
     assert cb.request("GET", "/vps").status == 401  # ended on a: ended on b
+
+
+def test_one_vpsd_per_node_name(database, node_a):
+    """A second vpsd that calls itself `a` is refused at start: it would act
+    on a's VPSes as its own."""
+    d = Vpsd()
+    try:
+        d.start(extra=("--cluster", database, "--node", "a"), wait=False)
+        assert d.proc.wait(timeout=30) == 1
+        assert "node `a` runs already on this database" in d.log.read_text()
+    finally:
+        d.proc = None
+        d.cleanup()
+    assert unix(node_a).api("GET", "/vps") == []  # a is still up
 
 
 def test_admission_race_across_nodes(node_a, node_b):
