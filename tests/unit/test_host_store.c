@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "host/store.h"
 
@@ -520,6 +521,89 @@ static void connection_comes_back(void **state) /* PostgreSQL only */
 	vps_free(&v);
 }
 
+/* Run sql on the test's database behind the store's back (setting up what a test needs). */
+static void behind(struct store *st, const char *sql)
+{
+	if (!strcmp(store_backend(st), "sqlite")) {
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+	} else {
+		PGconn *c = PQconnectdb(getenv("VPS_TEST_PG"));
+		PGresult *res = PQexec(c, sql);
+
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		PQfinish(c);
+	}
+}
+
+/* The schema is at its last version; a database newer than this vpsd knows is refused. */
+static void schema_version(void **state)
+{
+	struct store *st = *state, *again = NULL;
+	bool sqlite = !strcmp(store_backend(st), "sqlite");
+	struct err *e = NULL;
+	int v = store_schema_version(st);
+
+	assert_int_equal(v, sqlite ? 7 : 1);
+	again = open_again(st); /* opened again: nothing to migrate, same version */
+	assert_int_equal(store_schema_version(again), v);
+	store_close(again);
+	behind(st, sqlite ? "PRAGMA user_version = 99" : "UPDATE vps_schema SET version = 99");
+	again = NULL;
+	assert_int_equal(sqlite ? store_open(db_path, &again, &e) :
+				  store_open_cluster(getenv("VPS_TEST_PG"), "n3", &again, &e),
+			 -EPROTO);
+	assert_null(again);
+	assert_non_null(strstr(err_msg(e), "newer than this vpsd knows"));
+	err_free(&e);
+}
+
+/* Two nodes started at once on an empty database: the schema is made once, both open. */
+struct opener {
+	const char *node;
+	pthread_barrier_t *go;
+	struct store *st;
+	int r;
+};
+
+static void *open_node(void *arg)
+{
+	struct opener *o = arg;
+
+	pthread_barrier_wait(o->go);
+	o->r = store_open_cluster(getenv("VPS_TEST_PG"), o->node, &o->st, NULL);
+	return NULL;
+}
+
+static void nodes_migrate_once(void **state)
+{
+	struct opener o[4] = {
+		{ .node = "m1" }, { .node = "m2" }, { .node = "m3" }, { .node = "m4" }
+	};
+	pthread_barrier_t go;
+	pthread_t t[4];
+
+	/* the setup's store made the schema: start again from an empty one */
+	behind(*state, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	pthread_barrier_init(&go, NULL, 4);
+	for (int i = 0; i < 4; i++) {
+		o[i].go = &go;
+		assert_int_equal(pthread_create(&t[i], NULL, open_node, &o[i]), 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(o[i].r, 0);
+		assert_int_equal(store_schema_version(o[i].st), 1);
+		store_close(o[i].st);
+	}
+}
+
 /* Each case on each backend: "sqlite: name" and "postgresql: name". */
 #define SQ(fn)                                                   \
 	{                                                        \
@@ -543,6 +627,8 @@ int main(void)
 		BOTH(admission_across_handles),
 		BOTH(hostile_values),
 		PG(connection_comes_back),
+		BOTH(schema_version),
+		PG(nodes_migrate_once),
 	};
 	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
 	bool pg = getenv("VPS_TEST_PG") && *getenv("VPS_TEST_PG");
