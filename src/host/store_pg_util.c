@@ -87,8 +87,14 @@ int pg_run(struct store_pg *s, const char *sql, const struct pg_args *a, PGresul
 		return 0;
 	}
 	e = sqlstate_errno(r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL);
-	err_make(err, e, "store: %s",
-		 r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(s->db));
+	{
+		/* the primary message, one line: no DETAIL, no trailing newline */
+		const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+		if (!m)
+			m = PQerrorMessage(s->db);
+		err_make(err, e, "store: %.*s", (int)strcspn(m, "\n"), m);
+	}
 	PQclear(r);
 	return -e;
 }

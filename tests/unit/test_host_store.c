@@ -521,6 +521,64 @@ static void connection_comes_back(void **state) /* PostgreSQL only */
 	vps_free(&v);
 }
 
+/* Keys and references answer with the same errno on both backends. */
+static void keys_and_references(void **state)
+{
+	struct store *st = *state;
+	json_t *n1 = json_pack("{s:s, s:s, s:s, s:b}", "name", "lan", "bridge", "vbr0", "ipv4",
+			       "10.9.0.0/24", "nat", 1);
+	json_t *n2 = json_pack("{s:s, s:s, s:b}", "name", "lan", "bridge", "vbr1", "nat", 0);
+	json_t *n3 = json_pack("{s:s, s:s, s:b}", "name", "wan", "bridge", "vbr0", "nat", 0);
+	json_t *plan = json_pack("{s:s, s:I, s:I, s:f, s:I}", "name", "small", "ram",
+				 (json_int_t)GIB, "swap", (json_int_t)0, "cpus", 1.0, "disk",
+				 (json_int_t)GIB);
+	struct err *e = NULL;
+	struct vps v, dup;
+	json_t *o;
+
+	assert_int_equal(store_net_insert(st, n1, NULL), 0);
+	assert_int_equal(store_net_insert(st, n2, &e), -EEXIST);
+	assert_non_null(strstr(err_msg(e), "a network named `lan` exists"));
+	assert_int_equal(store_net_insert(st, n3, &e), -EEXIST);
+	assert_non_null(strstr(err_msg(e), "`vbr0` belongs to another network"));
+	assert_int_equal(store_plan_put(st, plan, NULL), 0);
+
+	make_vps(&v, "k1", "admin", GIB);
+	strcpy(v.network, "nosuch");
+	assert_int_equal(store_vps_insert(st, &v, "small", &e), -ENOENT); /* no such network */
+	strcpy(v.network, "lan");
+	assert_int_equal(store_vps_insert(st, &v, "nosuch", &e), -ENOENT); /* no such plan */
+	assert_int_equal(store_vps_insert(st, &v, "small", NULL), 0);
+	make_vps(&dup, "k1", "admin", GIB);
+	assert_int_equal(store_vps_insert(st, &dup, NULL, &e), -EEXIST);
+	assert_non_null(strstr(err_msg(e), "a VPS named `k1` exists"));
+	assert_int_equal(store_address_add(st, "lan", "10.9.0.2", "k1", NULL), 0);
+	assert_int_equal(store_address_add(st, "lan", "10.9.0.2", "k1", NULL), -EEXIST);
+	assert_int_equal(store_vps_get(st, "k1", &dup, NULL), 0);
+	assert_string_equal(dup.ipv4, "10.9.0.2");
+	vps_free(&dup);
+	o = store_nets(st, "lan");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "used4")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "vps")), 1);
+	json_decref(o);
+
+	assert_int_equal(store_net_delete(st, "lan", NULL), -EBUSY);
+	assert_int_equal(store_plan_delete(st, "small", NULL), -EBUSY);
+	assert_int_equal(store_net_delete(st, "nosuch", NULL), -ENOENT);
+	assert_int_equal(store_vps_delete(st, "k1", NULL), 0); /* its addresses go with it */
+	o = store_net_addresses(st, "lan");
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	assert_int_equal(store_plan_delete(st, "small", NULL), 0);
+	assert_int_equal(store_net_delete(st, "lan", NULL), 0);
+	vps_free(&v);
+	err_free(&e);
+	json_decref(n1);
+	json_decref(n2);
+	json_decref(n3);
+	json_decref(plan);
+}
+
 /* Run sql on the test's database behind the store's back (setting up what a test needs). */
 static void behind(struct store *st, const char *sql)
 {
@@ -626,6 +684,7 @@ int main(void)
 		BOTH(samples_are_bounded),
 		BOTH(admission_across_handles),
 		BOTH(hostile_values),
+		BOTH(keys_and_references),
 		PG(connection_comes_back),
 		BOTH(schema_version),
 		PG(nodes_migrate_once),
