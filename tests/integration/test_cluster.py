@@ -15,6 +15,7 @@ Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_cluster.py""
 
 import concurrent.futures
 import json
+import subprocess
 import threading
 
 import pytest
@@ -193,3 +194,17 @@ def test_hostile_values_through_the_api(postgres, database, node_a, node_b):
           expect=201)
     tcp(node_b).login("frank", PASSWORD)
     assert postgres.psql("SELECT count(*) FROM vps", db) == "1"  # the tables are all there
+
+
+def test_bad_cluster_flags(postgres, tmp_path):
+    """--node alone, an empty node name, and a database that is not there:
+    vpsd refuses to start and says why."""
+    base = ["--data", str(tmp_path / "d"), "--run", str(tmp_path / "r")]
+    for args, code, says in (
+            (["--node", "a"], 2, "--node is for --cluster"),
+            (["--cluster", postgres.conninfo(), "--node", ""], 2, "--node: expected"),
+            (["--cluster", postgres.conninfo("nosuch"), "--node", "a"], 1,
+             "connect to PostgreSQL")):
+        r = subprocess.run([str(VPSD), *base, *args], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == code and says in r.stderr, (args, r.returncode, r.stderr)
