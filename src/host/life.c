@@ -1051,7 +1051,8 @@ int life_init(struct host *h, struct err **err)
 	host_boot = access(marker, F_OK) < 0;
 	/* bridges and rules do not outlive a host reboot: made again from the store */
 	net_restore(h, NULL);
-	if ((r = store_vps_list(h->store, &all, &n, err)) < 0)
+	/* this node's VPSes only: in a cluster, another node's are not ours to undo or stop */
+	if ((r = store_vps_list_local(h->store, &all, &n, err)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		struct vps *v = &all[i];

@@ -5,7 +5,7 @@
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
  *        [--pids-limit N]
- *        [--reclaim-below SIZE|N%|off]
+ *        [--reclaim-below SIZE|N%|off] [--cluster CONNINFO [--node NAME]]
  *   vpsd --routes            (every API route as JSON lines: routes.c)
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
@@ -102,6 +102,8 @@ int main(int argc, char **argv)
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "cluster", required_argument, NULL, 'c' },
+		{ "node", required_argument, NULL, 'n' },
 		{ "routes", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -109,6 +111,8 @@ int main(int argc, char **argv)
 	struct host h = { .sample_every = 10, .usage_keep = 8640, .pids_limit = 4096 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
+	const char *cluster = NULL, *node = NULL;
+	char host_name[64] = "";
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
 	struct api *api = NULL, *api_tcp = NULL;
@@ -146,6 +150,12 @@ int main(int argc, char **argv)
 			break;
 		case 'W':
 			web = optarg;
+			break;
+		case 'c': /* the store is PostgreSQL there, shared with other nodes */
+			cluster = optarg;
+			break;
+		case 'n':
+			node = optarg;
 			break;
 		case 'P': /* every container gets one: a fork bomb stops at it */
 			errno = 0;
@@ -187,12 +197,24 @@ int main(int argc, char **argv)
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
-			       "            [--pids-limit N]\n"
+			       "            [--pids-limit N] [--cluster CONNINFO [--node NAME]]\n"
 			       "       vpsd --routes\n");
 			return 0;
 		default:
 			return 2;
 		}
+	}
+	if (node && !cluster) {
+		pr_err("--node is for --cluster");
+		return 2;
+	}
+	if (cluster && !node) { /* the node's name: the host's, unless told */
+		gethostname(host_name, sizeof(host_name) - 1);
+		node = host_name;
+	}
+	if (cluster && (!*node || strlen(node) > 63)) {
+		pr_err("--node: expected a name of 1 to 63 characters");
+		return 2;
 	}
 	if (optind != argc || data[0] != '/' || run[0] != '/') {
 		pr_err("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT] "
@@ -273,8 +295,10 @@ int main(int argc, char **argv)
 				strerror(errno));
 	}
 	caps_probe(&h); /* before life_init starts the onboot VPSes with what the host enforces */
-	if (store_open(db, &h.store, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
-	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0) {
+	if ((cluster ? store_open_cluster(cluster, node, &h.store, &e) :
+		       store_open(db, &h.store, &e)) < 0 ||
+	    (op_recover(&h), life_init(&h, &e)) < 0 || reclaim_start(&h, reclaim_below, &e) < 0 ||
+	    usage_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		goto out;
 	}
@@ -307,6 +331,8 @@ int main(int argc, char **argv)
 		pr_err("%s", err_msg(e));
 		goto out;
 	}
+	if (cluster)
+		pr_info("store: PostgreSQL (cluster), node `%s`", node);
 	pr_info("listening on %s", sock ? sock : sock_path);
 	sigwait(&mask, &sig);
 	ws_shutdown(); /* open consoles are told, and end, before their connections go */

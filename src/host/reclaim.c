@@ -227,7 +227,7 @@ void reclaim_tick(struct host *h, uint64_t avail,
 	uint64_t *to;
 	size_t *idx;
 
-	if (store_vps_list(h->store, &all, &n, NULL) < 0)
+	if (store_vps_list_local(h->store, &all, &n, NULL) < 0)
 		return;
 	vm = calloc(n + 1, sizeof(*vm));
 	to = calloc(n + 1, sizeof(*to));

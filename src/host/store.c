@@ -12,6 +12,16 @@ int store_open(const char *path, struct store **out, struct err **err)
 	return store_sqlite_open(path, out, err);
 }
 
+int store_open_cluster(const char *conninfo, const char *node, struct store **out, struct err **err)
+{
+	return store_pg_open(conninfo, node, out, err);
+}
+
+const char *store_backend(struct store *s)
+{
+	return s->ops->name;
+}
+
 void store_vps_list_free(struct vps *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -43,6 +53,11 @@ int store_vps_get(struct store *s, const char *name, struct vps *out, struct err
 int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err)
 {
 	return s->ops->vps_list(s, out, n, err);
+}
+
+int store_vps_list_local(struct store *s, struct vps **out, size_t *n, struct err **err)
+{
+	return s->ops->vps_list_local(s, out, n, err);
 }
 
 int store_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,

@@ -25,8 +25,10 @@
  * drops; JSON arguments are borrowed. Times are Unix seconds, passed in
  * by the caller (a backend never asks the database for the time).
  *
- * Today's backend is store_sqlite*.c: SQLite in WAL mode, foreign keys
- * on, schema migrated by PRAGMA user_version.
+ * The backends: store_sqlite*.c (SQLite in WAL mode, foreign keys on,
+ * schema migrated by PRAGMA user_version), one host's own file; and
+ * store_pg*.c (PostgreSQL, vpsd --cluster; docs/cluster.md), one database
+ * that several vpsds (nodes) share.
  */
 #ifndef VPS_HOST_STORE_H
 #define VPS_HOST_STORE_H
@@ -44,6 +46,15 @@ struct store;
 
 /* The store at path (SQLite), created and migrated as needed. */
 int store_open(const char *path, struct store **out, struct err **err);
+/*
+ * The cluster's store: PostgreSQL at conninfo (libpq's `host=... dbname=...`
+ * or a postgresql:// URI), migrated as needed; node names the rows this vpsd
+ * makes (its VPSes, its operations).
+ */
+int store_open_cluster(const char *conninfo, const char *node, struct store **out,
+		       struct err **err);
+/* "sqlite" or "postgresql". */
+const char *store_backend(struct store *s);
 void store_close(struct store *s);
 /* The schema's version (the number of migrations applied), -1 on error. */
 int store_schema_version(struct store *s);
@@ -54,6 +65,12 @@ int store_schema_version(struct store *s);
 int store_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err);
 int store_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
+/*
+ * The VPSes this vpsd runs: every one on SQLite, this node's in a cluster.
+ * What acts on the host (the start's reconciling, sampling, reclaim) reads
+ * this list; what answers the API reads store_vps_list.
+ */
+int store_vps_list_local(struct store *s, struct vps **out, size_t *n, struct err **err);
 void store_vps_list_free(struct vps *v, size_t n);
 /*
  * Admission (policy.h): write v (create: insert it, as store_vps_insert;
@@ -200,7 +217,10 @@ void store_op_finish(struct store *s, const char *id, const char *state, int sta
  * action, state, created, finished?, status?, result?}, or NULL.
  */
 json_t *store_op_get(struct store *s, const char *id, const char *user);
-/* Mark every running operation failed (at start: vpsd stopped before they ended). */
+/*
+ * Mark every running operation of this vpsd failed (at start: vpsd stopped
+ * before they ended); in a cluster, other nodes' operations are theirs.
+ */
 void store_ops_abandon(struct store *s, int status, const char *result, long long finished);
 
 #endif

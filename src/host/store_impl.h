@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What a store backend implements (store.h says what each call means).
- * Only the backends (store_sqlite*.c) and the dispatch in store.c include
+ * Only the backends (store_sqlite*.c, store_pg*.c) and the dispatch in store.c include
  * this: to the rest of vpsd a `struct store` is opaque.
  *
  * A backend's handle starts with a `struct store` (its first member) and
@@ -13,12 +13,13 @@
 #include "host/store.h"
 
 struct store_ops {
-	const char *name; /* "sqlite" */
+	const char *name; /* "sqlite", "postgresql" */
 	void (*close)(struct store *s);
 	int (*schema_version)(struct store *s);
 	int (*vps_insert)(struct store *s, struct vps *v, const char *plan, struct err **err);
 	int (*vps_get)(struct store *s, const char *name, struct vps *out, struct err **err);
 	int (*vps_list)(struct store *s, struct vps **out, size_t *n, struct err **err);
+	int (*vps_list_local)(struct store *s, struct vps **out, size_t *n, struct err **err);
 	int (*vps_admit)(struct store *s, struct vps *v, bool create, const char *plan,
 			 store_admit_fn *admit, void *arg, struct err **err);
 	int (*vps_update)(struct store *s, const struct vps *v, struct err **err);
@@ -84,5 +85,6 @@ struct store {
 
 /* The backends: one open function each. */
 int store_sqlite_open(const char *path, struct store **out, struct err **err);
+int store_pg_open(const char *conninfo, const char *node, struct store **out, struct err **err);
 
 #endif

@@ -430,7 +430,7 @@ static void usage_tick(struct host *h)
 	size_t n = 0;
 	long long t = time(NULL);
 
-	if (store_vps_list(h->store, &all, &n, NULL) < 0)
+	if (store_vps_list_local(h->store, &all, &n, NULL) < 0)
 		return;
 	for (size_t i = 0; i < U.nr; i++)
 		U.p[i].seen = false;

@@ -145,6 +145,29 @@ class CheckingProxy:
 
 PROXIES = []
 
+# VPS_TEST_STORE=postgresql: every Vpsd of the run keeps its records in a
+# database of its own on one private PostgreSQL (framework/pg.py), started
+# at the first and stopped at exit: the whole suite against the cluster
+# store (docs/cluster.md). Unset: SQLite, as vpsd runs alone.
+_PG = []
+
+
+def _cluster_args(base):
+    if os.environ.get("VPS_TEST_STORE") != "postgresql":
+        return ()
+    from .pg import Postgres, why_not
+
+    if not _PG:
+        why = why_not()
+        assert why is None, f"VPS_TEST_STORE=postgresql: {why}"
+        import atexit
+        _PG.append(Postgres().start())
+        atexit.register(_PG[0].stop)
+    db = "v_" + base.name.replace("-", "_")
+    if db not in _PG[0].psql("SELECT datname FROM pg_database").split():
+        _PG[0].createdb(db)
+    return ("--cluster", _PG[0].conninfo(db), "--node", "n1")
+
 
 def raise_spec_errors():
     """Raise the first answer any CheckingProxy saw that the description does not allow."""
@@ -175,8 +198,9 @@ class Vpsd:
     def start(self, timeout=10, extra=(), env=None, wait=True):
         """ENV: more environment for the daemon (VPS_TEST_PAUSE, docs/vpsd.md);
         WAIT: until its API answers."""
+        cluster = () if "--cluster" in extra else _cluster_args(self.base)
         self.proc = subprocess.Popen(
-            [str(VPSD), "--data", str(self.data), "--run", str(self.run), *extra],
+            [str(VPSD), "--data", str(self.data), "--run", str(self.run), *cluster, *extra],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
             env=dict(os.environ, **(env or {})))
         if not wait:

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The PostgreSQL store's plans and resource policies (tables plans,
+ * policies; store.h), store_sqlite_plans.c's twin.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host/store_pg.h"
+
+/* --- plans ------------------------------------------------------------------ */
+
+int pg_plan_put(struct store *base, json_t *p, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	const char *name = json_string_value(json_object_get(p, "name"));
+	struct pg_args a = { 0 };
+	int r;
+
+	pa_s(&a, name);
+	pa_i(&a, json_integer_value(json_object_get(p, "ram")));
+	pa_i(&a, json_integer_value(json_object_get(p, "swap")));
+	pa_d(&a, json_number_value(json_object_get(p, "cpus")));
+	pa_i(&a, json_integer_value(json_object_get(p, "disk")));
+	pa_i(&a, json_integer_value(json_object_get(p, "io_weight")));
+	pa_i(&a, json_integer_value(json_object_get(p, "bw")));
+	pa_i(&a, json_integer_value(json_object_get(p, "pids")));
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, bw, pids) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO UPDATE SET "
+		   "ram = $2, swap = $3, cpus = $4, disk = $5, io_weight = $6, bw = $7, pids = $8",
+		   &a, NULL, err);
+	if (r == 0)
+		pg_event_locked(s, NULL, "plan", name);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static json_t *plan_rows(struct store_pg *s, const char *name)
+{
+	json_t *out = json_array();
+	struct pg_args a = { 0 };
+	PGresult *res;
+
+	pa_s(&a, name);
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s,
+		   "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids FROM plans WHERE "
+		   "$1::text IS NULL OR name = $1 ORDER BY name",
+		   &a, &res, NULL) == 0) {
+		for (int i = 0; i < PQntuples(res); i++)
+			json_array_append_new(
+				out, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "name",
+					       pg_s(res, i, 0), "ram", (json_int_t)pg_i(res, i, 1),
+					       "swap", (json_int_t)pg_i(res, i, 2), "cpus",
+					       pg_d(res, i, 3), "disk", (json_int_t)pg_i(res, i, 4),
+					       "io_weight", (json_int_t)pg_i(res, i, 5), "bw",
+					       (json_int_t)pg_i(res, i, 6), "pids",
+					       (json_int_t)pg_i(res, i, 7)));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+json_t *pg_plan_get(struct store *base, const char *name)
+{
+	json_t *a = plan_rows(pgs(base), name), *p = json_incref(json_array_get(a, 0));
+
+	json_decref(a);
+	return p;
+}
+
+json_t *pg_plans(struct store *base)
+{
+	return plan_rows(pgs(base), NULL);
+}
+
+int pg_plan_delete(struct store *base, const char *name, struct err **err)
+{
+	return pg_delete_named(pgs(base), "DELETE FROM plans WHERE name = $1", "plan", "is in use",
+			       name, err);
+}
+
+/* --- resource policies --------------------------------------------------------- */
+
+json_t *pg_policies_locked(struct store_pg *s)
+{
+	json_t *o = json_object();
+	PGresult *res;
+
+	if (pg_run(s, "SELECT resource, mode, ratio FROM policies", NULL, &res, NULL) == 0) {
+		for (int i = 0; i < PQntuples(res); i++)
+			json_object_set_new(o, pg_s(res, i, 0),
+					    json_pack("{s:s, s:f}", "mode", pg_s(res, i, 1),
+						      "ratio", pg_d(res, i, 2)));
+		PQclear(res);
+	}
+	return o;
+}
+
+json_t *pg_policies(struct store *base)
+{
+	struct store_pg *s = pgs(base);
+	json_t *o;
+
+	pthread_mutex_lock(&s->lock);
+	o = pg_policies_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return o;
+}
+
+int pg_policies_put(struct store *base, json_t *p, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	const char *res;
+	json_t *x;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = pg_begin(s, err)) < 0)
+		goto out;
+	json_object_foreach(p, res, x)
+	{
+		const char *mode = json_string_value(json_object_get(x, "mode"));
+		double ratio = json_number_value(json_object_get(x, "ratio"));
+		struct pg_args a = { 0 };
+		char msg[96];
+
+		pa_s(&a, res);
+		pa_s(&a, mode);
+		pa_d(&a, ratio);
+		if ((r = pg_run(s,
+				"INSERT INTO policies (resource, mode, ratio) VALUES ($1, $2, $3) "
+				"ON CONFLICT (resource) DO UPDATE SET mode = $2, ratio = $3",
+				&a, NULL, err)) < 0)
+			break;
+		/* `limits` has a mode only (caps.h) */
+		if (!strcmp(res, "limits"))
+			snprintf(msg, sizeof(msg), "%s %s", res, mode);
+		else
+			snprintf(msg, sizeof(msg), "%s %s %.2f", res, mode, ratio);
+		pg_event_locked(s, NULL, "policy", msg);
+	}
+	if (r == 0)
+		r = pg_commit(s, err);
+	else
+		pg_rollback(s);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

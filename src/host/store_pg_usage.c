@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The PostgreSQL store's usage samples (table usage; store.h, usage.h),
+ * store_sqlite_usage.c's twin.
+ */
+#include <errno.h>
+
+#include "common/log.h"
+#include "host/store_pg.h"
+
+int pg_sample_add(struct store *base, const char *vps, const struct store_sample *smp, bool replace,
+		  long long keep, long long *rows_io)
+{
+	struct store_pg *s = pgs(base);
+	long long rows = *rows_io, excess;
+	struct pg_args a = { 0 }, one = { 0 };
+	struct err *e = NULL;
+	PGresult *res;
+	int r;
+
+	pa_s(&one, vps);
+	pa_s(&a, vps);
+	pa_i(&a, smp->time);
+	pa_d(&a, smp->cpu);
+	pa_i(&a, (long long)smp->mem);
+	pa_i(&a, (long long)smp->disk);
+	pa_d(&a, smp->rx);
+	pa_d(&a, smp->tx);
+	pthread_mutex_lock(&s->lock);
+	if ((r = pg_begin(s, &e)) < 0)
+		goto out;
+	if (rows < 0 &&
+	    (r = pg_run(s, "SELECT count(*) FROM usage WHERE vps = $1", &one, &res, &e)) == 0) {
+		rows = pg_i(res, 0, 0);
+		PQclear(res);
+	}
+	if (r == 0)
+		r = pg_run(s,
+			   "INSERT INTO usage (vps, time, cpu, mem, disk, rx, tx) "
+			   "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (vps, time) DO UPDATE "
+			   "SET cpu = $3, mem = $4, disk = $5, rx = $6, tx = $7",
+			   &a, NULL, &e);
+	if (r == 0 && !replace)
+		rows++;
+	excess = rows - (keep > 0 ? keep : 1);
+	if (r == 0 && excess > 0) {
+		pa_i(&one, excess);
+		r = pg_run(s,
+			   "DELETE FROM usage WHERE vps = $1 AND time IN "
+			   "(SELECT time FROM usage WHERE vps = $1 ORDER BY time LIMIT $2)",
+			   &one, NULL, &e);
+		rows -= excess;
+	}
+	if (r == 0)
+		r = pg_commit(s, &e);
+out:
+	if (r == 0) {
+		*rows_io = rows;
+	} else {
+		pr_warn("usage: %s: %s", vps, err_msg(e));
+		pg_rollback(s);
+		*rows_io = -1; /* count again next time */
+	}
+	pthread_mutex_unlock(&s->lock);
+	err_free(&e);
+	return r < 0 ? -EIO : 0;
+}
+
+static json_t *row_json(PGresult *r, int i)
+{
+	return json_pack("{s:I, s:f, s:I, s:I, s:f, s:f}", "time", (json_int_t)pg_i(r, i, 0), "cpu",
+			 pg_d(r, i, 1), "mem", (json_int_t)pg_i(r, i, 2), "disk",
+			 (json_int_t)pg_i(r, i, 3), "rx", pg_d(r, i, 4), "tx", pg_d(r, i, 5));
+}
+
+json_t *pg_samples(struct store *base, const char *vps, long long since)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	json_t *out = NULL;
+	PGresult *res;
+
+	pa_s(&a, vps);
+	pa_i(&a, since);
+	pthread_mutex_lock(&s->lock);
+	/* NULL for no VPS of that name, [] for one without samples: one statement, one snapshot */
+	if (pg_run(s,
+		   "SELECT u.time, u.cpu, u.mem, u.disk, u.rx, u.tx FROM vps v LEFT JOIN usage u "
+		   "ON u.vps = v.name AND u.time > $2 WHERE v.name = $1 ORDER BY u.time",
+		   &a, &res, NULL) == 0) {
+		if (PQntuples(res) > 0)
+			out = json_array();
+		for (int i = 0; i < PQntuples(res); i++)
+			if (!pg_null(res, i, 0))
+				json_array_append_new(out, row_json(res, i));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+json_t *pg_sample_last(struct store *base, const char *vps)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	json_t *out = NULL;
+	PGresult *res;
+
+	pa_s(&a, vps);
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s,
+		   "SELECT time, cpu, mem, disk, rx, tx FROM usage WHERE vps = $1 "
+		   "ORDER BY time DESC LIMIT 1",
+		   &a, &res, NULL) == 0) {
+		if (PQntuples(res) == 1)
+			out = row_json(res, 0);
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+json_t *pg_samples_last(struct store *base)
+{
+	struct store_pg *s = pgs(base);
+	json_t *out = json_object();
+	PGresult *res;
+
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s,
+		   "SELECT DISTINCT ON (vps) time, cpu, mem, disk, rx, tx, vps FROM usage "
+		   "ORDER BY vps, time DESC",
+		   NULL, &res, NULL) == 0) {
+		for (int i = 0; i < PQntuples(res); i++)
+			json_object_set_new(out, pg_s(res, i, 6), row_json(res, i));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
