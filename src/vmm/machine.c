@@ -133,7 +133,7 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 	}
 	for (i = 0; i < cfg->nr_net; i++) {
 		const struct config_net *n = &cfg->net[i];
-		struct virtio_net_params p;
+		struct virtio_net_params p = { .offloads = cfg->net_offloads };
 		int fd = tap_open(n->tap, err);
 
 		if (fd < 0)

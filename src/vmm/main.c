@@ -42,7 +42,7 @@ static const char usage[] =
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
-	"               [--no-ioeventfd] [--no-irqfd]\n";
+	"               [--no-ioeventfd] [--no-irqfd] [--no-net-offloads]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {
