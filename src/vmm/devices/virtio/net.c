@@ -55,10 +55,10 @@
 #define NET_CFG_MAC 0
 #define NET_CFG_STATUS 6
 
-#define NET_OFFLOAD_FEATURES                                                                    \
-	(BIT_ULL(VIRTIO_NET_F_CSUM) | BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) |                         \
-	 BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | BIT_ULL(VIRTIO_NET_F_GUEST_TSO6) |                   \
-	 BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6) |                     \
+#define NET_OFFLOAD_FEATURES                                                   \
+	(BIT_ULL(VIRTIO_NET_F_CSUM) | BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) |       \
+	 BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | BIT_ULL(VIRTIO_NET_F_GUEST_TSO6) | \
+	 BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6) |   \
 	 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF))
 
 /* A receive buffer popped and waiting for a frame. */
@@ -275,8 +275,8 @@ static void rx_set_num_buffers(struct net *n, unsigned int nr, unsigned int nr_i
 	first->nr_out = 0;
 	first->nr_in = end;
 	for (i = 0; i < end; i++)
-		first->iov[i] = (struct virtq_iov){ n->rx_iov[i].iov_base,
-						    (uint32_t)n->rx_iov[i].iov_len };
+		first->iov[i] =
+			(struct virtq_iov){ n->rx_iov[i].iov_base, (uint32_t)n->rx_iov[i].iov_len };
 	virtq_chain_write(first, NET_HDR_NUM_BUFFERS, &le, sizeof(le));
 }
 
@@ -286,9 +286,9 @@ static bool net_rx_locked(struct net *n)
 	struct virtq *vq = &vdev->vqs[NET_RXQ];
 	uint64_t g = vdev->guest_features;
 	bool mrg = g & BIT_ULL(VIRTIO_NET_F_MRG_RXBUF);
-	uint64_t need = TAP_VNET_HDR_LEN + (virtio_net_tap_offloads(g) & (TUN_F_TSO4 | TUN_F_TSO6)
-						    ? VIRTIO_NET_GSO_FRAME_MAX
-						    : VIRTIO_NET_FRAME_MAX);
+	uint64_t need = TAP_VNET_HDR_LEN + (virtio_net_tap_offloads(g) & (TUN_F_TSO4 | TUN_F_TSO6) ?
+						    VIRTIO_NET_GSO_FRAME_MAX :
+						    VIRTIO_NET_FRAME_MAX);
 	unsigned int nr = 0, nr_iov = 0;
 	uint64_t have = 0;
 	unsigned int errs = 0;
@@ -311,8 +311,8 @@ static bool net_rx_locked(struct net *n)
 				break;
 			}
 			if (c->in_bytes < TAP_VNET_HDR_LEN) {
-				virtq_mark_broken(vq,
-						  "virtio-net: receive buffer smaller than the header");
+				virtq_mark_broken(
+					vq, "virtio-net: receive buffer smaller than the header");
 				virtio_dev_needs_reset(vdev);
 				empty = true;
 				break;
@@ -353,7 +353,8 @@ static bool net_rx_locked(struct net *n)
 		left = (uint64_t)got;
 		used = 0;
 		do {
-			uint32_t len = left < n->rx[used].bytes ? (uint32_t)left : n->rx[used].bytes;
+			uint32_t len = left < n->rx[used].bytes ? (uint32_t)left :
+								  n->rx[used].bytes;
 
 			n->rx_used[used] = (struct virtq_used_elem){ n->rx[used].head, len };
 			left -= len;
