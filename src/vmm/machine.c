@@ -413,12 +413,16 @@ void machine_stats(void *opaque, json_t *reply)
 		struct virtio_net_stats s;
 
 		virtio_net_get_stats(&mc->net[i]->vdev, &s);
-		json_array_append_new(nets, json_pack("{s:I, s:I, s:I, s:I, s:I}", "rx_packets",
-						      (json_int_t)s.rx_packets, "rx_bytes",
-						      (json_int_t)s.rx_bytes, "tx_packets",
-						      (json_int_t)s.tx_packets, "tx_bytes",
-						      (json_int_t)s.tx_bytes, "tx_errors",
-						      (json_int_t)s.tx_errors));
+		json_array_append_new(
+			nets,
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+				  "rx_packets", (json_int_t)s.rx_packets, "rx_bytes",
+				  (json_int_t)s.rx_bytes, "rx_errors", (json_int_t)s.rx_errors,
+				  "rx_merged", (json_int_t)s.rx_merged, "tx_packets",
+				  (json_int_t)s.tx_packets, "tx_bytes", (json_int_t)s.tx_bytes,
+				  "tx_errors", (json_int_t)s.tx_errors, "tx_bad_hdr",
+				  (json_int_t)s.tx_bad_hdr, "tx_gso", (json_int_t)s.tx_gso,
+				  "offloads", s.offloads));
 	}
 	json_object_set_new(reply, "virtio", virtio_counters_json(mc));
 	json_object_set_new(reply, "disk", disks);

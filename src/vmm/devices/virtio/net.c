@@ -446,6 +446,7 @@ void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s)
 
 	pthread_mutex_lock(&vdev->lock);
 	*s = n->stats;
+	s->offloads = vdev->guest_features & NET_OFFLOAD_FEATURES;
 	pthread_mutex_unlock(&vdev->lock);
 }
 
