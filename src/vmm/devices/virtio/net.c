@@ -255,16 +255,6 @@ static void rx_unpop(struct virtq *vq, unsigned int k)
 		virtq_unpop(vq);
 }
 
-/*
- * Move frames from the tap into posted buffers, with the lock held, until
- * the tap is empty or the guest has no buffers left. Returns true in the
- * second case (a notify on the receive queue brings us back).
- *
- * Buffers are popped until they hold the largest frame the tap may hand
- * us (one buffer without MRG_RXBUF: the driver sized it), read into with
- * one readv, and the ones the frame filled are pushed together; the rest
- * stay for the next frame, and go back to the ring when the tap is empty.
- */
 /* Write num_buffers into the header at the start of receive buffer 0. */
 static void rx_set_num_buffers(struct net *n, unsigned int nr, unsigned int nr_iov, uint16_t v)
 {
@@ -280,6 +270,16 @@ static void rx_set_num_buffers(struct net *n, unsigned int nr, unsigned int nr_i
 	virtq_chain_write(first, NET_HDR_NUM_BUFFERS, &le, sizeof(le));
 }
 
+/*
+ * Move frames from the tap into posted buffers, with the lock held, until
+ * the tap is empty or the guest has no buffers left. Returns true in the
+ * second case (a notify on the receive queue brings us back).
+ *
+ * Buffers are popped until they hold the largest frame the tap may hand
+ * us (one buffer without MRG_RXBUF: the driver sized it), read into with
+ * one readv, and the ones the frame filled are pushed together; the rest
+ * stay for the next frame, and go back to the ring when the tap is empty.
+ */
 static bool net_rx_locked(struct net *n)
 {
 	struct virtio_dev *vdev = n->vdev;
