@@ -352,6 +352,19 @@ static void log_counters(struct machine *mc)
 			(unsigned long long)c.kick_exits, (unsigned long long)c.irq_irqfd,
 			(unsigned long long)c.irq_msi, (unsigned long long)c.irq_intx);
 	}
+	for (i = 0; i < mc->nr_net; i++) {
+		struct virtio_net_stats s;
+
+		virtio_net_get_stats(&mc->net[i]->vdev, &s);
+		pr_info("virtio-net (slot %u): offloads %s; received %llu frames (%llu over several "
+			"buffers, %llu errors), sent %llu (%llu segmentation-offloaded, %llu errors, "
+			"%llu refused headers)",
+			mc->net[i]->pdev.slot, s.offloads ? "on" : "off",
+			(unsigned long long)s.rx_packets, (unsigned long long)s.rx_merged,
+			(unsigned long long)s.rx_errors, (unsigned long long)s.tx_packets,
+			(unsigned long long)s.tx_gso, (unsigned long long)s.tx_errors,
+			(unsigned long long)s.tx_bad_hdr);
+	}
 }
 
 void machine_destroy(struct machine *mc)
