@@ -37,6 +37,8 @@
 	(F(CSUM) | F(GUEST_CSUM) | F(GUEST_TSO4) | F(GUEST_TSO6) | F(HOST_TSO4) | F(HOST_TSO6) | \
 	 F(MRG_RXBUF))
 
+static uint16_t rx_size = 64; /* the receive queue's size for the next start() */
+
 struct fx {
 	struct guest_mem mem;
 	uint8_t *ram;
@@ -73,9 +75,9 @@ static void start(struct fx *f, bool offloads, uint64_t drop)
 	virtio_dev_set_status(&f->vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 						VIRTIO_STATUS_FEATURES_OK);
 	assert_true(f->vdev.status & VIRTIO_STATUS_FEATURES_OK);
-	vqd_init(&f->rx, &f->mem, RXQ_GPA, 64);
+	vqd_init(&f->rx, &f->mem, RXQ_GPA, rx_size);
 	vqd_init(&f->tx, &f->mem, TXQ_GPA, 16);
-	f->vdev.vqs[RXQ].size = 64;
+	f->vdev.vqs[RXQ].size = rx_size;
 	f->vdev.vqs[RXQ].desc_gpa = f->rx.desc_gpa;
 	f->vdev.vqs[RXQ].avail_gpa = f->rx.avail_gpa;
 	f->vdev.vqs[RXQ].used_gpa = f->rx.used_gpa;
@@ -336,6 +338,25 @@ static void rx_waits_for_room(void **state)
 	assert_int_equal(k, (HDR + 65550 + 2047) / 2048);
 }
 
+/* A ring too small for a 64 KiB frame: its buffers are read into all the same. */
+static void rx_small_ring(void **state)
+{
+	struct fx *f = *state;
+	uint32_t id, len;
+
+	rx_size = 8;
+	start(f, true, 0);
+	rx_size = 64;
+	rx_post(f, 8, 2048, BUF_GPA); /* 16 KiB: all the ring holds */
+	frame_send(f, 3000);
+	virtio_net_rx_locked(&f->vdev);
+	assert_true(vqd_get_used(&f->rx, &id, &len));
+	assert_int_equal(len, 2048);
+	assert_true(vqd_get_used(&f->rx, &id, &len));
+	assert_int_equal(len, HDR + 3000 - 2048);
+	assert_false(vqd_get_used(&f->rx, &id, &len));
+}
+
 /* Without MRG_RXBUF each frame takes one buffer, whatever its size. */
 static void rx_one_buffer_each(void **state)
 {
@@ -384,6 +405,7 @@ int main(void)
 		T(rx_mergeable),
 		T(rx_waits_for_room),
 		T(rx_one_buffer_each),
+		T(rx_small_ring),
 		T(rx_tiny_buffer),
 	};
 

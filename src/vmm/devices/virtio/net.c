@@ -329,8 +329,13 @@ static bool net_rx_locked(struct net *n)
 			nr++;
 			have += c->in_bytes;
 		}
-		/* Wait for buffers rather than have the tap drop a frame too long for these. */
-		if (vq->broken || nr == 0 || (empty && mrg && have < need && !full)) {
+		/*
+		 * Wait for buffers rather than have the tap drop a frame too
+		 * long for these, unless these are all the ring can hold (a
+		 * small ring would wait for ever).
+		 */
+		if (vq->broken || nr == 0 ||
+		    (empty && mrg && have < need && !full && nr < vq->size)) {
 			dry = true;
 			break;
 		}
