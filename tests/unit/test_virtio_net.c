@@ -310,6 +310,11 @@ static void rx_mergeable(void **state)
 	assert_int_equal(st.rx_packets, 3);
 	assert_int_equal(st.rx_merged, 1);
 	assert_int_equal(st.rx_bytes, 1650);
+	assert_true(st.offloads);
+	/* The driver's reset at poweroff does not hide what it had negotiated. */
+	virtio_dev_reset(&f->vdev);
+	virtio_net_get_stats(&f->vdev, &st);
+	assert_true(st.offloads);
 }
 
 /* With GUEST_TSO a frame may be 64 KiB: with less posted, the device waits. */
@@ -378,6 +383,7 @@ static void rx_one_buffer_each(void **state)
 	assert_int_equal(le16toh(nb), 1);
 	virtio_net_get_stats(&f->vdev, &st);
 	assert_int_equal(st.rx_merged, 0);
+	assert_false(st.offloads);
 }
 
 /* A receive buffer too small for the header breaks the queue; nothing is written. */

@@ -242,6 +242,7 @@ static void net_sync_tap(struct net *n)
 		return;
 	n->tap_features = g;
 	n->tap_features_set = true;
+	n->stats.offloads = g & NET_OFFLOAD_FEATURES;
 	if (ioctl(n->tap_fd, TUNSETOFFLOAD, virtio_net_tap_offloads(g)) < 0 &&
 	    virtio_net_tap_offloads(g))
 		pr_ratelimited(LOG_WARN, "virtio-net: TUNSETOFFLOAD %#x: %s",
@@ -451,7 +452,6 @@ void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s)
 
 	pthread_mutex_lock(&vdev->lock);
 	*s = n->stats;
-	s->offloads = vdev->guest_features & NET_OFFLOAD_FEATURES;
 	pthread_mutex_unlock(&vdev->lock);
 }
 

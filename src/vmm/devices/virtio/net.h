@@ -59,7 +59,11 @@ struct virtio_net_stats {
 	uint64_t tx_bad_hdr; /* of tx_errors: a header the checks refused */
 	uint64_t tx_gso; /* segmentation-offloaded transmits (one frame up to 64 KiB) */
 	uint64_t rx_merged; /* received frames that took more than one buffer */
-	bool offloads; /* the driver accepted checksum offload or MRG_RXBUF */
+	/*
+	 * The driver accepted offloads or MRG_RXBUF, in the last negotiation
+	 * the device received under (it stays after the reset at poweroff).
+	 */
+	bool offloads;
 };
 
 /*
