@@ -20,7 +20,7 @@ void config_init(struct vmm_config *c)
 	c->memory = 512ULL << 20;
 	c->cpus = 1;
 	c->serial = SERIAL_STDIO;
-	c->ioeventfd = c->irqfd = true;
+	c->ioeventfd = c->irqfd = c->net_offloads = true;
 }
 
 void config_free(struct vmm_config *c)
@@ -290,6 +290,8 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = get_bool(v, k, &c->ioeventfd, err);
 		} else if (!strcmp(k, "irqfd")) {
 			ret = get_bool(v, k, &c->irqfd, err);
+		} else if (!strcmp(k, "net_offloads")) {
+			ret = get_bool(v, k, &c->net_offloads, err);
 		} else if (!strcmp(k, "cpus")) {
 			if (json_is_integer(v) && json_integer_value(v) >= 1 &&
 			    json_integer_value(v) <= CONFIG_MAX_CPUS)
@@ -419,6 +421,7 @@ static const struct option vmm_longopts[] = {
 	{ "reserve", no_argument, NULL, 'R' },
 	{ "no-ioeventfd", no_argument, NULL, 'E' },
 	{ "no-irqfd", no_argument, NULL, 'Q' },
+	{ "no-net-offloads", no_argument, NULL, 'O' },
 	{ "jail", required_argument, NULL, 'J' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -521,6 +524,9 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 			break;
 		case 'Q':
 			json_object_set_new(doc, "irqfd", json_false());
+			break;
+		case 'O':
+			json_object_set_new(doc, "net_offloads", json_false());
 			break;
 		case 'd':
 		case 'n':

@@ -33,6 +33,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
@@ -88,14 +89,16 @@ static const int vcpu_calls[] = {
  * A virtio device's I/O thread (iothread.c): wait on its doorbells and its
  * tap, serve the queues (disk IO, tap frames, random bytes, balloon pages:
  * madvise is common), interrupt the guest by writing an irqfd. ioctl only
- * for the paths without KVM's eventfds: KVM_SIGNAL_MSI, KVM_IRQ_LINE (INTx).
+ * for the paths without KVM's eventfds: KVM_SIGNAL_MSI, KVM_IRQ_LINE (INTx),
+ * and TUNSETOFFLOAD, which virtio-net sets on its tap to the offloads the
+ * driver accepted when it first receives after a negotiation.
  */
 static const int device_calls[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(readv),	  SCMP_SYS(pread64),
 	SCMP_SYS(pwrite64),   SCMP_SYS(preadv),	     SCMP_SYS(pwritev),	  SCMP_SYS(fdatasync),
 	SCMP_SYS(fsync),      SCMP_SYS(fallocate),   SCMP_SYS(getrandom),
 };
-static const unsigned long device_ioctls[] = { KVM_SIGNAL_MSI, KVM_IRQ_LINE };
+static const unsigned long device_ioctls[] = { KVM_SIGNAL_MSI, KVM_IRQ_LINE, TUNSETOFFLOAD };
 
 /* Console input: wait, read, hand to the guest. */
 static const int io_calls[] = {

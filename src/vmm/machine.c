@@ -133,7 +133,7 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 	}
 	for (i = 0; i < cfg->nr_net; i++) {
 		const struct config_net *n = &cfg->net[i];
-		struct virtio_net_params p;
+		struct virtio_net_params p = { .offloads = cfg->net_offloads };
 		int fd = tap_open(n->tap, err);
 
 		if (fd < 0)
@@ -352,6 +352,19 @@ static void log_counters(struct machine *mc)
 			(unsigned long long)c.kick_exits, (unsigned long long)c.irq_irqfd,
 			(unsigned long long)c.irq_msi, (unsigned long long)c.irq_intx);
 	}
+	for (i = 0; i < mc->nr_net; i++) {
+		struct virtio_net_stats s;
+
+		virtio_net_get_stats(&mc->net[i]->vdev, &s);
+		pr_info("virtio-net (slot %u): offloads %s; received %llu frames (%llu over several "
+			"buffers, %llu errors), sent %llu (%llu segmentation-offloaded, %llu errors, "
+			"%llu refused headers)",
+			mc->net[i]->pdev.slot, s.offloads ? "on" : "off",
+			(unsigned long long)s.rx_packets, (unsigned long long)s.rx_merged,
+			(unsigned long long)s.rx_errors, (unsigned long long)s.tx_packets,
+			(unsigned long long)s.tx_gso, (unsigned long long)s.tx_errors,
+			(unsigned long long)s.tx_bad_hdr);
+	}
 }
 
 void machine_destroy(struct machine *mc)
@@ -413,12 +426,16 @@ void machine_stats(void *opaque, json_t *reply)
 		struct virtio_net_stats s;
 
 		virtio_net_get_stats(&mc->net[i]->vdev, &s);
-		json_array_append_new(nets, json_pack("{s:I, s:I, s:I, s:I, s:I}", "rx_packets",
-						      (json_int_t)s.rx_packets, "rx_bytes",
-						      (json_int_t)s.rx_bytes, "tx_packets",
-						      (json_int_t)s.tx_packets, "tx_bytes",
-						      (json_int_t)s.tx_bytes, "tx_errors",
-						      (json_int_t)s.tx_errors));
+		json_array_append_new(
+			nets,
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+				  "rx_packets", (json_int_t)s.rx_packets, "rx_bytes",
+				  (json_int_t)s.rx_bytes, "rx_errors", (json_int_t)s.rx_errors,
+				  "rx_merged", (json_int_t)s.rx_merged, "tx_packets",
+				  (json_int_t)s.tx_packets, "tx_bytes", (json_int_t)s.tx_bytes,
+				  "tx_errors", (json_int_t)s.tx_errors, "tx_bad_hdr",
+				  (json_int_t)s.tx_bad_hdr, "tx_gso", (json_int_t)s.tx_gso,
+				  "offloads", s.offloads));
 	}
 	json_object_set_new(reply, "virtio", virtio_counters_json(mc));
 	json_object_set_new(reply, "disk", disks);

@@ -43,7 +43,8 @@ static const char usage[] =
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
-	"               [--no-ioeventfd] [--no-irqfd] [--snapshot-dir DIR] [--restore DIR]\n";
+	"               [--no-ioeventfd] [--no-irqfd] [--no-net-offloads] [--snapshot-dir DIR]\n"
+	"               [--restore DIR]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {

@@ -174,6 +174,20 @@ def test_ping_over_virtio_net(vmm_boot, l1, tap_in_l1, path):
     # The guest's frames arrived on the tap (ARP and ICMP at least).
     rx = l1.run(f"cat /sys/class/net/{tap_in_l1}/statistics/rx_packets", check=True)
     assert int(rx.stdout) >= 4, rx
+    # Debian's driver took the offloads; no header of its was refused.
+    assert re.search(r"virtio-net \(slot \d+\): offloads on; .*, 0 refused headers\)",
+                     r.stderr), r.stderr[-2000:]
+
+
+def test_ping_without_net_offloads(vmm_boot, l1, tap_in_l1):
+    """--no-net-offloads: the old path (plain frames, one buffer each) still works."""
+    report, status, r = vmm_boot("vps.net=eth0,192.0.2.2/24 vps.check=ping:192.0.2.1",
+                                 args=("--net", f"tap={tap_in_l1},mac=52:54:00:00:02:04",
+                                       "--no-net-offloads"))
+    assert status == 0, r
+    assert report.checks == {"ping:192.0.2.1": "ok"}, report.text
+    assert re.search(r"virtio-net \(slot \d+\): offloads off; received [1-9]\d* frames "
+                     r"\(0 over several buffers", r.stderr), r.stderr[-2000:]
 
 
 def test_guest_reboot_exits_with_reboot_status(vmm_boot):

@@ -395,6 +395,52 @@ static void event_idx_suppression(void **state)
 	assert_true(virtq_should_signal(&f->vq));
 }
 
+/*
+ * virtq_push_batch(): n elements, one store of used->idx, wrapping around
+ * the ring; the popped-and-unpopped chains come back in order.
+ */
+static void push_batch_and_unpop(void **state)
+{
+	struct fx *f = *state;
+	struct virtq_used_elem e[QSIZE];
+	uint16_t heads[QSIZE];
+	uint32_t id, len;
+	unsigned int i, round;
+
+	for (round = 0; round < 2; round++) {
+		/* 12 chains each round: the second wraps the 16-entry used ring. */
+		for (i = 0; i < 12; i++) {
+			struct vqd_buf b = { DATA_GPA + 0x100 * i, 64, true };
+
+			heads[i] = vqd_add_chain(&f->d, &b, 1);
+			vqd_publish(&f->d, heads[i]);
+		}
+		for (i = 0; i < 12; i++)
+			assert_int_equal(virtq_pop(&f->vq, &f->c), 1);
+		/* Give the last 4 back: they are popped again, in order. */
+		for (i = 0; i < 4; i++)
+			virtq_unpop(&f->vq);
+		for (i = 8; i < 12; i++) {
+			assert_int_equal(virtq_pop(&f->vq, &f->c), 1);
+			assert_int_equal(f->c.head, heads[i]);
+		}
+		assert_int_equal(virtq_pop(&f->vq, &f->c), 0);
+		for (i = 0; i < 12; i++)
+			e[i] = (struct virtq_used_elem){ heads[i], 10 + i };
+		virtq_push_batch(&f->vq, e, 12);
+		assert_int_equal(le16toh(*(uint16_t *)vqd_ptr(&f->d, f->d.used_gpa + 2, 2)),
+				 12 * (round + 1));
+		for (i = 0; i < 12; i++) {
+			assert_true(vqd_get_used(&f->d, &id, &len));
+			assert_int_equal(id, heads[i]);
+			assert_int_equal(len, 10 + i);
+		}
+		assert_false(vqd_get_used(&f->d, &id, &len));
+	}
+	virtq_push_batch(&f->vq, e, 0); /* nothing: the index does not move */
+	assert_int_equal(le16toh(*(uint16_t *)vqd_ptr(&f->d, f->d.used_gpa + 2, 2)), 24);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +468,7 @@ int main(void)
 		T(enable_rejects_bad_rings),
 		T(no_interrupt_flag),
 		T(event_idx_suppression),
+		T(push_batch_and_unpop),
 #undef T
 	};
 

@@ -77,11 +77,14 @@ static void fast_paths_default_on(void **state)
 	assert_int_equal(from_argv(&c, &msg, 2, "--kernel", "/k"), 0);
 	assert_true(c.ioeventfd);
 	assert_true(c.irqfd);
+	assert_true(c.net_offloads);
 	config_free(&c);
-	assert_int_equal(from_argv(&c, &msg, 4, "--kernel", "/k", "--no-ioeventfd", "--no-irqfd"),
+	assert_int_equal(from_argv(&c, &msg, 5, "--kernel", "/k", "--no-ioeventfd", "--no-irqfd",
+				   "--no-net-offloads"),
 			 0);
 	assert_false(c.ioeventfd);
 	assert_false(c.irqfd);
+	assert_false(c.net_offloads);
 	config_free(&c);
 }
 
@@ -179,6 +182,8 @@ static void bad_json_names_the_key(void **state)
 		  "`disk[0].readonly`: expected true or false" },
 		{ "{\"kernel\":\"/k\",\"reserve\":\"yes\"}", "`reserve`: expected true or false" },
 		{ "{\"kernel\":\"/k\",\"irqfd\":1}", "`irqfd`: expected true or false" },
+		{ "{\"kernel\":\"/k\",\"net_offloads\":\"no\"}",
+		  "`net_offloads`: expected true or false" },
 		{ "{\"kernel\":\"/k\",\"kernel\":\"/j\"}", "duplicate" },
 		{ "[1]", "expected a JSON object" },
 		{ "{\"kernel\":", "line 1" },

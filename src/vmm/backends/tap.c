@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * tap backend: see tap.h. No offloads are turned on (TUNSETOFFLOAD 0), to
- * match a virtio-net device that offers none: every frame is a plain
- * Ethernet frame of at most 1514 bytes plus the header.
+ * tap backend: see tap.h. The tap starts with no offloads (TUNSETOFFLOAD
+ * 0): every frame it hands us is a plain Ethernet frame plus the header,
+ * which any driver takes. virtio-net turns on what the driver accepted
+ * (net.c, net_sync_tap()) once it has. What we write into the tap may
+ * carry GSO and partial checksums whatever TUNSETOFFLOAD says.
  */
 #include <errno.h>
 #include <fcntl.h>

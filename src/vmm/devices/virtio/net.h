@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * virtio-net parameters (the model is net.c).
+ * virtio-net parameters, header checks and counters (the model is net.c).
  */
 #ifndef VPS_VMM_VIRTIO_NET_H
 #define VPS_VMM_VIRTIO_NET_H
@@ -8,16 +8,75 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Feature bits, virtio 1.2 §5.1.3 */
+#define VIRTIO_NET_F_CSUM 0 /* the device checksums partial frames (transmit) */
+#define VIRTIO_NET_F_GUEST_CSUM 1 /* the driver takes partial checksums (receive) */
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_GUEST_ECN 9
+#define VIRTIO_NET_F_GUEST_UFO 10
+#define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
+#define VIRTIO_NET_F_HOST_ECN 13
+#define VIRTIO_NET_F_HOST_UFO 14
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_STATUS 16
+
+/* §5.1.6: struct virtio_net_hdr_v1 (12 bytes, little-endian fields). */
+struct virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_UDP 3
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80
+
+#define VIRTIO_NET_ETH_MIN 14 /* an Ethernet header */
+#define VIRTIO_NET_FRAME_MAX 1518 /* one Ethernet frame with a VLAN tag, no GSO */
+#define VIRTIO_NET_GSO_FRAME_MAX 65550 /* 64 KiB of IP plus Ethernet and VLAN headers */
+
 struct virtio_net_params {
 	int tap_fd; /* from tap_open(): non-blocking, with the vnet header */
 	uint8_t mac[6];
+	bool offloads; /* offer checksum/TSO offloads and MRG_RXBUF (config `net_offloads`) */
 };
 
 /* Counters for the control socket's stats. */
 struct virtio_net_stats {
-	uint64_t rx_packets, rx_bytes;
+	uint64_t rx_packets, rx_bytes, rx_errors;
 	uint64_t tx_packets, tx_bytes, tx_errors;
+	uint64_t tx_bad_hdr; /* of tx_errors: a header the checks refused */
+	uint64_t tx_gso; /* segmentation-offloaded transmits (one frame up to 64 KiB) */
+	uint64_t rx_merged; /* received frames that took more than one buffer */
+	/*
+	 * The driver accepted offloads or MRG_RXBUF, in the last negotiation
+	 * the device received under (it stays after the reset at poweroff).
+	 */
+	bool offloads;
 };
+
+/*
+ * Check a transmit header the driver wrote (host byte order) against the
+ * negotiated features and the frame's length after the header. Returns
+ * NULL when the tap may take it, else why not. Every field a tap or the
+ * host's network stack would act on is checked here, before it gets there.
+ */
+const char *virtio_net_tx_hdr_check(const struct virtio_net_hdr *h, uint64_t frame_len,
+				    uint64_t features);
+
+/* The TUN_F_* offload flags for TUNSETOFFLOAD that match negotiated features. */
+unsigned int virtio_net_tap_offloads(uint64_t features);
 
 struct virtio_dev;
 void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);

@@ -229,19 +229,31 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	return 1;
 }
 
+void virtq_push_batch(struct virtq *vq, const struct virtq_used_elem *elems, unsigned int n)
+{
+	unsigned int i;
+
+	if (!vq->ready || vq->broken || !n)
+		return;
+	for (i = 0; i < n; i++) {
+		struct virtq_used_elem *e =
+			(struct virtq_used_elem *)(vq->used + USED_RING_OFF +
+						   8 * (size_t)((uint16_t)(vq->used_idx + i) &
+								(vq->size - 1)));
+
+		__atomic_store_n(&e->id, htole32(elems[i].id), __ATOMIC_RELAXED);
+		__atomic_store_n(&e->len, htole32(elems[i].len), __ATOMIC_RELAXED);
+	}
+	vq->used_idx += n;
+	/* Release: the elements are visible before the index that publishes them (§2.7.8). */
+	__atomic_store_n(used_idx_ptr(vq), htole16(vq->used_idx), __ATOMIC_RELEASE);
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
-	struct virtq_used_elem *e;
+	const struct virtq_used_elem e = { head, len };
 
-	if (!vq->ready || vq->broken)
-		return;
-	e = (struct virtq_used_elem *)(vq->used + USED_RING_OFF +
-				       8 * (size_t)(vq->used_idx & (vq->size - 1)));
-	__atomic_store_n(&e->id, htole32(head), __ATOMIC_RELAXED);
-	__atomic_store_n(&e->len, htole32(len), __ATOMIC_RELAXED);
-	vq->used_idx++;
-	/* Release: the element is visible before the index that publishes it (§2.7.8). */
-	__atomic_store_n(used_idx_ptr(vq), htole16(vq->used_idx), __ATOMIC_RELEASE);
+	virtq_push_batch(vq, &e, 1);
 }
 
 bool virtq_should_signal(struct virtq *vq)

@@ -104,11 +104,21 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c);
 /*
  * Undo the last successful virtq_pop(): the chain stays available and the
  * next pop returns it again (a device that found nothing to put in it).
+ * Called k times it undoes the last k pops, which are returned again in
+ * the same order, provided nothing was pushed from them.
  */
 void virtq_unpop(struct virtq *vq);
 
 /* Return a chain to the driver with `len` bytes written into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/*
+ * Return n chains with one store of the used index, so the driver sees all
+ * of them or none: the buffers of one mergeable virtio-net frame
+ * (§5.1.6.4.2) are read together by the driver. `elems` holds host-order
+ * values. n ≤ queue size.
+ */
+void virtq_push_batch(struct virtq *vq, const struct virtq_used_elem *elems, unsigned int n);
 
 /*
  * Whether the driver wants an interrupt for what was pushed since the last
