@@ -61,8 +61,8 @@ static void make_vps(struct vps *v, const char *name, const char *owner, uint64_
 	vps_init(v);
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	snprintf(v->owner, sizeof(v->owner), "%s", owner);
-	strcpy(v->kind, "ct");
-	strcpy(v->engine, "ctm");
+	v->kind = VPS_CT;
+	v->engine = VPS_CTM;
 	v->ram = ram;
 	v->disk = 1 * GIB;
 	v->cpus = 1;
