@@ -74,7 +74,7 @@ static void ct_probe(struct host *h)
 	_cleanup_free_ char *bin = host_bin(h, "vps-ct"), *out = NULL, *errs = NULL;
 	char *argv[] = { bin, "features", NULL };
 	json_t *doc = NULL, *ann;
-	char why[512];
+	char why[512] = "`vps-ct features` does not say";
 	int st = bin ? host_run_capture(argv, &out, &errs, 30) : -ENOMEM;
 
 	ct_limits = json_object();
@@ -111,8 +111,8 @@ static void ct_probe(struct host *h)
 
 static json_t *ct_report(void)
 {
-	return json_pack("{s:s, s:O}", "cgroup", ct_cgroup, "limits",
-			 ct_limits ? ct_limits : json_object());
+	return json_pack("{s:s, s:o}", "cgroup", ct_cgroup, "limits",
+			 ct_limits ? json_incref(ct_limits) : json_object());
 }
 
 /* Only the limits this host enforces go to vps-ctm: vpsd refused or warned at create. */
