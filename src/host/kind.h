@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What a kind of VPS must offer the daemon. The daemon never branches on
- * kind or engine: it finds the table by the pair and calls it. Every
- * operation gets a copy of the VPS record; none touches the store.
+ * kind or engine (enum vps_kind, enum vps_engine; their names are the
+ * store's and the API's, vps.h): it finds the table by the pair and calls
+ * it, and asks the kind's family what it settles at create and which
+ * limits the host enforces for it. tests/integration/test_house.py fails on
+ * a kind told apart outside kind_*.c. Every operation gets a copy of the
+ * VPS record; none touches the store.
  *
  * The monitor (vps-ctm, vps-vmm, qemu) runs under a keeper process
  * (keeper.c) that outlives the daemon; its control socket is how the
