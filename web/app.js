@@ -158,6 +158,8 @@ async function listView(m) {
   return () => clearInterval(t);
 }
 
+const KIND_WORDS = { ct: 'container', vm: 'virtual machine' };
+
 async function createForm(admin) {
   const [plans, templates, users] = await Promise.all([
     API.get('/plans'),
@@ -165,7 +167,9 @@ async function createForm(admin) {
     admin ? API.get('/users').catch(() => []) : Promise.resolve(null),
   ]);
   const name = field('Name', { name: 'name', required: true, pattern: '[a-z0-9][a-z0-9\\-]{0,31}', title: 'a-z, 0-9 and -, up to 32', autocomplete: 'off' });
-  const kind = select('Kind', [{ value: 'ct', text: 'container (ct)' }, { value: 'vm', text: 'virtual machine (vm)' }], { name: 'kind' });
+  // the kinds are the host's (GET /templates says each template's); only their wording is the panel's
+  const kinds = [...new Set(templates.map((t) => t.kind))];
+  const kind = select('Kind', kinds.map((k) => ({ value: k, text: KIND_WORDS[k] ? `${KIND_WORDS[k]} (${k})` : k })), { name: 'kind' });
   const plan = select('Plan', plans.map((p) => ({ value: p.name, text: `${p.name}: ${p.cpus} CPU, ${bytes(p.ram)} RAM, ${bytes(p.disk)} disk` })), { name: 'plan', required: true });
   const tmpl = select('Template', [], { name: 'template' });
   const pw = field('Root password', { name: 'root_password', type: 'password', autocomplete: 'new-password' });

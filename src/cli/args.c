@@ -331,6 +331,16 @@ static int check_complete(struct args *a)
 				 o->hint    ? o->hint :
 					      "");
 	}
+	for (const struct opt *o = c->opts; o && !opt_end(o); o++) {
+		const char *eq = o->only_with ? strchr(o->only_with, '=') : NULL, *val;
+		char other[32];
+
+		if (!eq || !args_get(a, o->name))
+			continue;
+		snprintf(other, sizeof(other), "%.*s", (int)(eq - o->only_with), o->only_with);
+		if ((val = args_get(a, other)) && strcmp(val, eq + 1))
+			return usage_err(a->cmd, "--%s: only for --%s %s", o->name, other, eq + 1);
+	}
 	return 0;
 }
 

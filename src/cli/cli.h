@@ -68,6 +68,8 @@ struct opt {
 	bool required; /* "--kind: required (ct or vm)" when absent */
 	bool repeat; /* meant to be given again for more (--ssh-key): help says so */
 	const char *hint; /* required: what to give, when there are no choices */
+	/* "OPT=VALUE": taken only with that value of OPT ("--engine: only for --kind vm") */
+	const char *only_with;
 };
 
 /* What a positional argument must be. */

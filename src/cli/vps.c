@@ -109,7 +109,7 @@ static int create_option(struct args *a, const char *f, const char *v, bool *pas
 int cmd_create(struct args *a)
 {
 	json_t *body = a->body ? json_incref(a->body) : json_object(), *keys = json_array();
-	const char *name = a->pos[0], *limit = NULL, *vm_only = NULL, *kind = args_get(a, "kind");
+	const char *name = a->pos[0], *limit = NULL, *kind = args_get(a, "kind");
 	json_t *reply = NULL;
 	bool password = false;
 	struct err *err = NULL;
@@ -123,16 +123,10 @@ int cmd_create(struct args *a)
 				limit = f;
 			continue;
 		}
-		if (!strcmp(f, "engine") || !strcmp(f, "boot") || !strcmp(f, "iso"))
-			vm_only = f;
 		r = create_option(a, f, a->given[i].val, &password, keys, body);
 	}
 	if (r)
 		goto out;
-	if (vm_only && !strcmp(kind, "ct")) {
-		r = usage_err("create", "--%s: only for --kind vm", vm_only);
-		goto out;
-	}
 	if (limit && json_object_get(body, "plan")) {
 		r = usage_err("create", "--%s: cannot be combined with --plan", limit);
 		goto out;

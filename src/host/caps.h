@@ -18,15 +18,16 @@
 #include "host/host.h"
 #include "host/vps.h"
 
-/* Ask vps-ct what the cgroups enforce (once, at vpsd's start). Never fails
- * vpsd: where it cannot tell, the container limits read "not enforced". */
+/* Let each kind find out what this host enforces for it (once, at vpsd's
+ * start; kind_family.probe). Never fails vpsd: where a kind cannot tell,
+ * its limits read "not enforced". */
 void caps_probe(struct host *h);
 
-/* For the host report: {"ct": {"cgroup", "limits": {NAME: {enforced, why}}}, "vm": ...} */
+/* For the host report: {KIND: {"limits": {NAME: {enforced, why}}, ...}} of every kind. */
 json_t *caps_report(void);
 
 /* Whether this host enforces limit (a name from the report) for kind. */
-bool caps_enforced(const char *kind, const char *limit);
+bool caps_enforced(enum vps_kind kind, const char *limit);
 
 /*
  * The limits v asks for (that old, when not NULL, did not) which its kind

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What a kind of VPS must offer the daemon. The daemon never branches on
- * kind or engine: it finds the table by the pair and calls it. Every
- * operation gets a copy of the VPS record; none touches the store.
+ * kind or engine (enum vps_kind, enum vps_engine; their names are the
+ * store's and the API's, vps.h): it finds the table by the pair and calls
+ * it, and asks the kind's family what it settles at create and which
+ * limits the host enforces for it. tests/integration/test_house.py fails on
+ * a kind told apart outside kind_*.c. Every operation gets a copy of the
+ * VPS record; none touches the store.
  *
  * The monitor (vps-ctm, vps-vmm, qemu) runs under a keeper process
  * (keeper.c) that outlives the daemon; its control socket is how the
@@ -20,7 +24,8 @@
 #include "host/vps.h"
 
 struct kind_ops {
-	const char *kind, *engine; /* "ct" "ctm" | "vm" "vmm" | "vm" "qemu" */
+	enum vps_kind kind;
+	enum vps_engine engine;
 	/* the file in the run dir whose appearance means the monitor is up (NULL: control.sock) */
 	const char *ready_leaf;
 	/*
@@ -77,18 +82,44 @@ struct kind_ops {
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 };
 
-const struct kind_ops *kind_find(const char *kind, const char *engine);
+const struct kind_ops *kind_find(enum vps_kind kind, enum vps_engine engine);
+
+/* A limit a VPS's field asks of its kind: the body's field, the host report's limit. */
+struct kind_ask {
+	const char *field; /* "ram", "swap", "cpus", "io_weight", "pids" */
+	const char *limit; /* the name in the kind's `limits` */
+};
 
 /*
  * What a kind settles at create, before its engine is known: the engine
  * (the kind's default on this host when none was asked for) and the
- * fields only some kinds take.
+ * fields only some kinds take; and which limits the host enforces for
+ * the kind (caps.c asks, docs/policies.md "Limits the host enforces").
  */
 struct kind_family {
-	const char *kind;
+	enum vps_kind kind;
 	const char *const *templates; /* the templates a VPS of the kind may be made from */
 	int (*settle)(struct vps *v, struct err **err);
+	/*
+	 * Find out what this host enforces for the kind (once, at vpsd's
+	 * start, before any VPS starts). Never fails vpsd: what it cannot
+	 * tell reads "not enforced". NULL: nothing to find out.
+	 */
+	void (*probe)(struct host *h);
+	/*
+	 * The kind's part of the host report (a new object):
+	 * {"limits": {LIMIT: {"enforced": bool, "why"?: text}}, ...} and what
+	 * else the kind says of the host (ct: "cgroup", the layout).
+	 */
+	json_t *(*report)(void);
+	/* The fields a VPS asks a limit with, and the limit each asks (NULL-ended). */
+	const struct kind_ask *asks;
 };
+
+/* The family of a kind, NULL for none. */
+const struct kind_family *kind_family_of(enum vps_kind kind);
+/* The families in the table's order, for i from 0 until NULL. */
+const struct kind_family *kind_family_at(size_t i);
 
 extern const struct kind_family kind_ct_family;
 extern const struct kind_family kind_vm_family;

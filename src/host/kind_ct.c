@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/util.h"
-#include "host/caps.h"
 #include "host/kind.h"
 #include "sys/passwd.h"
 #include "host/net.h"
@@ -51,11 +51,87 @@ static char *first_line(char *s)
 	return s;
 }
 
+/*
+ * Which limits this host enforces for containers: `vps-ct features` makes a
+ * throw-away cgroup where containers live and looks for each limit's files
+ * (src/ct/cgroup_probe.c). Read once at vpsd's start; the kernel does not
+ * change under a running vpsd.
+ */
+static json_t *ct_limits; /* {NAME: {"enforced": bool, "why": text}}, set once at start */
+static char ct_cgroup[16] = "unknown";
+
+static const char *const ct_limit_names[] = { "memory", "swap",	     "cpu_weight", "cpu_quota",
+					      "pids",	"io_weight", "io_bps",	   "io_iops" };
+
+static json_t *limit(bool enforced, const char *why)
+{
+	return enforced ? json_pack("{s:b}", "enforced", 1) :
+			  json_pack("{s:b, s:s}", "enforced", 0, "why", why);
+}
+
+static void ct_probe(struct host *h)
+{
+	_cleanup_free_ char *bin = host_bin(h, "vps-ct"), *out = NULL, *errs = NULL;
+	char *argv[] = { bin, "features", NULL };
+	json_t *doc = NULL, *ann;
+	char why[512] = "`vps-ct features` does not say";
+	int st = bin ? host_run_capture(argv, &out, &errs, 30) : -ENOMEM;
+
+	ct_limits = json_object();
+	if (st == 0)
+		doc = json_loads(out, 0, NULL);
+	ann = json_object_get(doc, "annotations");
+	if (!json_is_object(ann)) {
+		snprintf(why, sizeof(why), "`vps-ct features` failed (%d): %s", st,
+			 errs && *errs ? first_line(errs) : "no answer");
+		pr_warn("%s: container limits are taken as not enforced", why);
+	} else {
+		const char *layout =
+			json_string_value(json_object_get(ann, "run.vps.cgroup.layout"));
+
+		snprintf(ct_cgroup, sizeof(ct_cgroup), "%s", layout ? layout : "unknown");
+	}
+	for (size_t i = 0; i < sizeof(ct_limit_names) / sizeof(ct_limit_names[0]); i++) {
+		const char *name = ct_limit_names[i], *val;
+		char key[64];
+
+		snprintf(key, sizeof(key), "run.vps.resource.%s", name);
+		val = json_string_value(json_object_get(ann, key));
+		if (val && !strcmp(val, "enforced")) {
+			json_object_set_new(ct_limits, name, limit(true, NULL));
+			continue;
+		}
+		if (val && !strncmp(val, "not enforced: ", 14))
+			val += 14;
+		json_object_set_new(ct_limits, name, limit(false, val ? val : why));
+		pr_info("this host does not enforce %s for containers: %s", name, val ? val : why);
+	}
+	json_decref(doc);
+}
+
+static json_t *ct_report(void)
+{
+	return json_pack("{s:s, s:o}", "cgroup", ct_cgroup, "limits",
+			 ct_limits ? json_incref(ct_limits) : json_object());
+}
+
+/* Only the limits this host enforces go to vps-ctm: vpsd refused or warned at create. */
+static bool ct_enforced(const char *name)
+{
+	return json_is_true(json_object_get(json_object_get(ct_limits, name), "enforced"));
+}
+
+/* A container's cpus are a CFS quota; its processes are its own, bounded by its pids. */
+static const struct kind_ask ct_asks[] = {
+	{ "ram", "memory" },	      { "swap", "swap" }, { "cpus", "cpu_quota" },
+	{ "io_weight", "io_weight" }, { "pids", "pids" }, { NULL, NULL },
+};
+
 /* vps-ctm's settings for this VPS; password only in the file create reads. */
 /* The container's pids limit: its plan's, else the host's default; 0 where not enforced. */
 static long ct_pids(const struct host *h, const struct vps *v)
 {
-	if (!caps_enforced("ct", "pids"))
+	if (!ct_enforced("pids"))
 		return 0;
 	return v->pids ? (long)v->pids : h->pids_limit;
 }
@@ -73,10 +149,9 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 	/* only the limits this host enforces (caps.h): vpsd refused or warned at create */
 	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:s, s:o}", "name", v->name, "dir",
 		      dir, "run_dir", run, "memory", (json_int_t)v->ram, "swap",
-		      (json_int_t)(caps_enforced("ct", "swap") ? v->swap : 0), "disk",
-		      (json_int_t)v->disk, "cpus", caps_enforced("ct", "cpu_quota") ? v->cpus : 0.0,
-		      "uid_base", (json_int_t)v->uid_base, "hostname", v->hostname, "ssh_keys",
-		      keys);
+		      (json_int_t)(ct_enforced("swap") ? v->swap : 0), "disk", (json_int_t)v->disk,
+		      "cpus", ct_enforced("cpu_quota") ? v->cpus : 0.0, "uid_base",
+		      (json_int_t)v->uid_base, "hostname", v->hostname, "ssh_keys", keys);
 	if (j && tarball)
 		json_object_set_new(j, "template", json_string(tarball));
 	if (j && password)
@@ -87,7 +162,7 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 	 */
 	if (j)
 		json_object_set_new(j, "pids", json_integer(ct_pids(h, v)));
-	if (j && v->io_weight && caps_enforced("ct", "io_weight"))
+	if (j && v->io_weight && ct_enforced("io_weight"))
 		json_object_set_new(j, "io_weight", json_integer(v->io_weight));
 	if (j && *v->network) /* the veth into the network's bridge (net.h) */
 		json_object_set_new(j, "net", net_ct_settings(h, v));
@@ -242,10 +317,9 @@ static int ct_set_live(struct host *h, const struct vps *old, const struct vps *
 	if (v->state != VPS_RUNNING)
 		return 0;
 	req = json_pack("{s:s, s:I, s:I, s:f}", "cmd", MONITOR_CMD_SET, "memory",
-			(json_int_t)v->ram, "swap",
-			(json_int_t)(caps_enforced("ct", "swap") ? v->swap : 0), "cpus",
-			caps_enforced("ct", "cpu_quota") ? v->cpus : 0.0);
-	if (v->io_weight && caps_enforced("ct", "io_weight"))
+			(json_int_t)v->ram, "swap", (json_int_t)(ct_enforced("swap") ? v->swap : 0),
+			"cpus", ct_enforced("cpu_quota") ? v->cpus : 0.0);
+	if (v->io_weight && ct_enforced("io_weight"))
 		json_object_set_new(req, "io_weight", json_integer(v->io_weight));
 	json_object_set_new(req, "pids", json_integer(ct_pids(h, v)));
 	r = ctl(h, v, req, err);
@@ -348,22 +422,27 @@ static int ct_password(struct host *h, const struct vps *v, const char *password
 
 static int settle(struct vps *v, struct err **err)
 {
-	if (*v->engine || *v->boot || v->iso)
+	if (v->engine != VPS_ENGINE_NONE || *v->boot || v->iso)
 		return err_make(err, EINVAL, "`%s`: only for kind vm",
-				*v->engine ? "engine" :
-				*v->boot   ? "boot" :
-					     "iso");
-	strcpy(v->engine, "ctm");
+				v->engine != VPS_ENGINE_NONE ? "engine" :
+				*v->boot		     ? "boot" :
+							       "iso");
+	v->engine = VPS_CTM;
 	return 0;
 }
 
-const struct kind_family kind_ct_family = { .kind = "ct",
-					    .templates = templates,
-					    .settle = settle };
+const struct kind_family kind_ct_family = {
+	.kind = VPS_CT,
+	.templates = templates,
+	.settle = settle,
+	.probe = ct_probe,
+	.report = ct_report,
+	.asks = ct_asks,
+};
 
 const struct kind_ops kind_ct = {
-	.kind = "ct",
-	.engine = "ctm",
+	.kind = VPS_CT,
+	.engine = VPS_CTM,
 	.net = true,
 	.cgroup_parent = "vps-ct", /* vps-ctm's spec: cgroupsPath /vps-ct/NAME */
 	.validate = ct_validate,

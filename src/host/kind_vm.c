@@ -866,8 +866,8 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 static int settle(struct vps *v, struct err **err)
 {
 	/* ours where KVM can run a stock kernel; else QEMU's software CPU */
-	if (!*v->engine)
-		strcpy(v->engine, kind_vm_hw_virt() ? "vmm" : "qemu");
+	if (v->engine == VPS_ENGINE_NONE)
+		v->engine = kind_vm_hw_virt() ? VPS_VMM : VPS_QEMU;
 	if (!*v->boot)
 		strcpy(v->boot, v->iso ? "firmware" : "linux");
 	if (!strcmp(v->boot, "linux") && v->iso)
@@ -875,13 +875,36 @@ static int settle(struct vps *v, struct err **err)
 	return 0;
 }
 
-const struct kind_family kind_vm_family = { .kind = "vm",
-					    .templates = templates,
-					    .settle = settle };
+/*
+ * The VM limits are what the monitors do themselves (RAM, a swap disk,
+ * vCPUs) and what they do not: no IO weight, a VM's disk IO runs in its
+ * monitor, which is in no IO cgroup. Nothing to probe.
+ */
+static json_t *vm_report(void)
+{
+	return json_pack("{s:{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}}}", "limits", "memory",
+			 "enforced", 1, "swap", "enforced", 1, "cpus", "enforced", 1, "io_weight",
+			 "enforced", 0, "why",
+			 "a VM's disk IO runs in its monitor, which is in no IO cgroup");
+}
+
+/* A VM's cpus are vCPUs; its processes are its guest's, so its plan's pids is not asked. */
+static const struct kind_ask vm_asks[] = {
+	{ "ram", "memory" },	      { "swap", "swap" }, { "cpus", "cpus" },
+	{ "io_weight", "io_weight" }, { NULL, NULL },
+};
+
+const struct kind_family kind_vm_family = {
+	.kind = VPS_VM,
+	.templates = templates,
+	.settle = settle,
+	.report = vm_report,
+	.asks = vm_asks,
+};
 
 const struct kind_ops kind_vm_vmm = {
-	.kind = "vm",
-	.engine = "vmm",
+	.kind = VPS_VM,
+	.engine = VPS_VMM,
 	.net = true,
 	.validate = vmm_validate,
 	.create = vm_create,
@@ -899,8 +922,8 @@ const struct kind_ops kind_vm_vmm = {
 };
 
 const struct kind_ops kind_vm_qemu = {
-	.kind = "vm",
-	.engine = "qemu",
+	.kind = VPS_VM,
+	.engine = VPS_QEMU,
 	.ready_leaf = "qmp.sock",
 	.net = true,
 	.validate = qemu_validate,

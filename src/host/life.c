@@ -89,8 +89,8 @@ static const struct kind_ops *ops_of(const struct vps *v, struct err **err)
 	const struct kind_ops *o = kind_find(v->kind, v->engine);
 
 	if (!o)
-		err_make(err, EINVAL, "no kind `%s` with engine `%s` on this host", v->kind,
-			 v->engine);
+		err_make(err, EINVAL, "no kind `%s` with engine `%s` on this host",
+			 vps_kind_name(v->kind), vps_engine_name(v->engine));
 	return o;
 }
 
@@ -642,8 +642,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 
 		if (!o->net)
 			r = err_make(err, EINVAL,
-				     "`network`: kind %s (%s) cannot join a network yet", v.kind,
-				     v.engine);
+				     "`network`: kind %s (%s) cannot join a network yet",
+				     vps_kind_name(v.kind), vps_engine_name(v.engine));
 		else if (!n)
 			r = err_make(err, EINVAL, "`network`: no network `%s`", v.network);
 		else

@@ -215,7 +215,7 @@ static void act(struct host *h, const struct action *a, const char *why)
 }
 
 void reclaim_tick(struct host *h, uint64_t avail,
-		  const struct kind_ops *(*find)(const char *kind, const char *engine))
+		  const struct kind_ops *(*find)(enum vps_kind kind, enum vps_engine engine))
 {
 	struct vps *all = NULL;
 	size_t n = 0, nr_vm = 0, nr_act = 0;

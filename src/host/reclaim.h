@@ -71,7 +71,7 @@ size_t reclaim_plan(const struct reclaim_cfg *c, uint64_t avail, const struct re
  * kind->reclaim. `find` is kind_find (tests pass a fake).
  */
 void reclaim_tick(struct host *h, uint64_t avail,
-		  const struct kind_ops *(*find)(const char *kind, const char *engine));
+		  const struct kind_ops *(*find)(enum vps_kind kind, enum vps_engine engine));
 
 /* Use c from now on and forget what earlier passes took (reclaim_start; tests). */
 void reclaim_set_config(const struct reclaim_cfg *c);

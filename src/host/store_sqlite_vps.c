@@ -48,8 +48,11 @@ static void row_to_vps(sqlite3_stmt *st, struct vps *v)
 	vps_init(v);
 	v->id = sqlite3_column_int64(st, 0);
 	snprintf(v->name, sizeof(v->name), "%s", sqlite3_column_text(st, 1));
-	snprintf(v->kind, sizeof(v->kind), "%s", sqlite3_column_text(st, 2));
-	snprintf(v->engine, sizeof(v->engine), "%s", sqlite3_column_text(st, 3));
+	/* the names the API shows (vps.h); a name vpsd does not know finds no kind_ops */
+	if (vps_kind_parse(col_text(st, 2), &v->kind) < 0 ||
+	    vps_engine_parse(col_text(st, 3), &v->engine) < 0)
+		pr_warn("store: VPS `%s` has an unknown kind `%s` or engine `%s`", v->name,
+			col_text(st, 2), col_text(st, 3));
 	snprintf(v->boot, sizeof(v->boot), "%s", sqlite3_column_text(st, 4));
 	v->template = col_dup(st, 5);
 	v->iso = col_dup(st, 6);
@@ -97,8 +100,8 @@ static char *keys_json(const struct vps *v)
 static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 {
 	sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, v->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, v->engine, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, vps_kind_name(v->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, vps_engine_name(v->engine), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, v->boot, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, v->template, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, v->iso, -1, SQLITE_STATIC);
@@ -180,7 +183,7 @@ static int insert_locked(struct store_sqlite *s, struct vps *v, const char *plan
 		goto out;
 	}
 	v->id = sqlite3_last_insert_rowid(s->db);
-	sq_event_locked(s, v->name, "create", v->kind);
+	sq_event_locked(s, v->name, "create", vps_kind_name(v->kind));
 out:
 	sqlite3_finalize(st);
 	free(keys);

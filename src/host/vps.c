@@ -34,6 +34,50 @@ int vps_state_parse(const char *name, enum vps_state *out)
 	return -EINVAL;
 }
 
+/* The one table of kind and engine names: the store's columns and the API's JSON. */
+static const char *const kind_names[NR_VPS_KINDS] = {
+	[VPS_KIND_NONE] = "",
+	[VPS_CT] = "ct",
+	[VPS_VM] = "vm",
+};
+
+static const char *const engine_names[NR_VPS_ENGINES] = {
+	[VPS_ENGINE_NONE] = "",
+	[VPS_CTM] = "ctm",
+	[VPS_VMM] = "vmm",
+	[VPS_QEMU] = "qemu",
+};
+
+const char *vps_kind_name(enum vps_kind k)
+{
+	return (unsigned int)k < NR_VPS_KINDS ? kind_names[k] : "unknown";
+}
+
+int vps_kind_parse(const char *name, enum vps_kind *out)
+{
+	for (int i = 1; name && i < NR_VPS_KINDS; i++)
+		if (!strcmp(name, kind_names[i])) {
+			*out = (enum vps_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *vps_engine_name(enum vps_engine e)
+{
+	return (unsigned int)e < NR_VPS_ENGINES ? engine_names[e] : "unknown";
+}
+
+int vps_engine_parse(const char *name, enum vps_engine *out)
+{
+	for (int i = 1; name && i < NR_VPS_ENGINES; i++)
+		if (!strcmp(name, engine_names[i])) {
+			*out = (enum vps_engine)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 void vps_init(struct vps *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -137,6 +181,17 @@ static int get_enum(json_t *v, const char *key, const char *const *allowed, char
 			allowed[1] && allowed[2] ? allowed[2] : "");
 }
 
+/* "a, b, c": the names of a table but its first (none), for an error. */
+static const char *names_of(const char *const *names, int n, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (int i = 1; i < n && at < len; i++)
+		at += snprintf(buf + at, len - at, "%s%s", i > 1 ? ", " : "", names[i]);
+	return buf;
+}
+
 /* Fields a PATCH may change. */
 static bool patchable(const char *k)
 {
@@ -187,10 +242,9 @@ int vps_only_fields(json_t *body, const char *const *keys, const char *what, str
 
 int vps_from_json(struct vps *v, json_t *body, bool create, char **password, struct err **err)
 {
-	static const char *const kinds[] = { "ct", "vm", NULL };
-	static const char *const engines[] = { "vmm", "qemu", NULL };
 	static const char *const boots[] = { "linux", "firmware", NULL };
 	const char *k;
+	char list[64];
 	json_t *x;
 	int r = 0;
 
@@ -207,9 +261,16 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 				return r;
 			snprintf(v->name, sizeof(v->name), "%s", json_string_value(x));
 		} else if (!strcmp(k, "kind")) {
-			r = get_enum(x, k, kinds, v->kind, sizeof(v->kind), err);
+			if (vps_kind_parse(json_string_value(x), &v->kind) < 0)
+				return err_make(err, EINVAL, "`kind`: expected one of %s",
+						names_of(kind_names, NR_VPS_KINDS, list,
+							 sizeof(list)));
 		} else if (!strcmp(k, "engine")) {
-			r = get_enum(x, k, engines, v->engine, sizeof(v->engine), err);
+			/* which engines a kind has is the kind's to say (kind_settle) */
+			if (vps_engine_parse(json_string_value(x), &v->engine) < 0)
+				return err_make(err, EINVAL, "`engine`: expected one of %s",
+						names_of(engine_names, NR_VPS_ENGINES, list,
+							 sizeof(list)));
 		} else if (!strcmp(k, "boot")) {
 			r = get_enum(x, k, boots, v->boot, sizeof(v->boot), err);
 		} else if (!strcmp(k, "template")) {
@@ -315,8 +376,9 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 		return 0;
 	if (!*v->name)
 		return err_make(err, EINVAL, "`name`: required");
-	if (!*v->kind)
-		return err_make(err, EINVAL, "`kind`: required (ct or vm)");
+	if (v->kind == VPS_KIND_NONE)
+		return err_make(err, EINVAL, "`kind`: required (%s)",
+				names_of(kind_names, NR_VPS_KINDS, list, sizeof(list)));
 	if ((*v->ipv4 || *v->ipv6) && !*v->network)
 		return err_make(err, EINVAL, "`%s`: needs `network`", *v->ipv4 ? "ipv4" : "ipv6");
 	if (!v->ram)
@@ -340,12 +402,13 @@ json_t *vps_to_json(const struct vps *v)
 		json_array_append_new(keys, json_string(v->ssh_keys[i]));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:f, s:i, s:I, s:s?, "
 		      "s:o, s:b, s:I}",
-		      "name", v->name, "kind", v->kind, "engine", v->engine, "state",
-		      vps_state_name(v->state), "boot", *v->boot ? v->boot : NULL, "template",
-		      v->template, "owner", v->owner, "ram", (json_int_t)v->ram, "swap",
-		      (json_int_t)v->swap, "disk", (json_int_t)v->disk, "cpus", v->cpus,
-		      "io_weight", v->io_weight, "bw", (json_int_t)v->bw, "hostname", v->hostname,
-		      "ssh_keys", keys, "onboot", v->onboot, "created", (json_int_t)v->created);
+		      "name", v->name, "kind", vps_kind_name(v->kind), "engine",
+		      vps_engine_name(v->engine), "state", vps_state_name(v->state), "boot",
+		      *v->boot ? v->boot : NULL, "template", v->template, "owner", v->owner, "ram",
+		      (json_int_t)v->ram, "swap", (json_int_t)v->swap, "disk", (json_int_t)v->disk,
+		      "cpus", v->cpus, "io_weight", v->io_weight, "bw", (json_int_t)v->bw,
+		      "hostname", v->hostname, "ssh_keys", keys, "onboot", v->onboot, "created",
+		      (json_int_t)v->created);
 	if (j)
 		json_object_set_new(j, "pids", json_integer(v->pids));
 	if (j && v->iso)

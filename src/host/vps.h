@@ -33,11 +33,20 @@ enum vps_state {
 	NR_VPS_STATES
 };
 
+/*
+ * What a VPS is, and what runs it. Inside the daemon only the kind files
+ * (kind_*.c, behind kind.h) tell one from another; the names
+ * (vps_kind_name, vps_engine_name) are what the store's columns, the
+ * events and the API say. NONE: not given (an engine until the kind settles it).
+ */
+enum vps_kind { VPS_KIND_NONE, VPS_CT, VPS_VM, NR_VPS_KINDS };
+enum vps_engine { VPS_ENGINE_NONE, VPS_CTM, VPS_VMM, VPS_QEMU, NR_VPS_ENGINES };
+
 struct vps {
 	int64_t id;
 	char name[VPS_NAME_MAX + 1];
-	char kind[4]; /* "ct" | "vm" */
-	char engine[8]; /* "ctm" for ct; "vmm" | "qemu" for vm */
+	enum vps_kind kind;
+	enum vps_engine engine; /* the kind's (kind.h) */
 	char boot[12]; /* vm: "linux" | "firmware"; ct: "" */
 	char *template; /* template name, or NULL (vm firmware boot from an ISO) */
 	char *iso; /* firmware boot: path of an uploaded ISO */
@@ -71,6 +80,15 @@ struct vps {
 const char *vps_state_name(enum vps_state s);
 /* The state of that name: 0, or -EINVAL for none. */
 int vps_state_parse(const char *name, enum vps_state *out);
+
+/* "ct", "vm" ("" for none) */
+const char *vps_kind_name(enum vps_kind k);
+/* The kind of that name: 0, or -EINVAL for none. */
+int vps_kind_parse(const char *name, enum vps_kind *out);
+/* "ctm", "vmm", "qemu" ("" for none) */
+const char *vps_engine_name(enum vps_engine e);
+/* The engine of that name: 0, or -EINVAL for none. */
+int vps_engine_parse(const char *name, enum vps_engine *out);
 
 void vps_init(struct vps *v);
 void vps_free(struct vps *v);

@@ -33,7 +33,7 @@ static void vps_body(json_t *body, bool create)
 	vps_init(&v);
 	if (!create) {
 		strcpy(v.name, "web1");
-		strcpy(v.kind, "vm");
+		v.kind = VPS_VM;
 	}
 	if (vps_from_json(&v, body, create, &password, &e) == 0) {
 		j = vps_to_json(&v);

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The house (docs/architecture.md): the daemon's files import one way, in
 layers, read from what each object file of the build defines and uses (nm),
-not from what its #includes say; and no SQL outside the store's files."""
+not from what its #includes say; no SQL outside the store's files; and no
+kind or engine told apart outside the kind files."""
 
 import re
 import subprocess
@@ -14,9 +15,9 @@ LAYERS = [
     ("daemon", {"main"}),
     ("api", {"api", "routes", "routes_vps", "routes_auth", "routes_host", "routes_net",
              "routes_ops", "reply", "ws", "web"}),
-    ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_body"}),
+    ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_body", "caps"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
-    ("services", {"net", "caps"}),
+    ("services", {"net"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
               "store_sqlite_plans", "store_sqlite_net", "store_sqlite_auth",
               "store_sqlite_usage", "store_sqlite_ops", "store_pg", "store_pg_util",
@@ -125,3 +126,65 @@ def test_no_sql_outside_the_store():
             if "sqlite3" in line or "libpq-fe.h" in line or "PGconn" in line or SQL.search(line):
                 outside.append(f"{f.relative_to(TOP)}:{n}: {line.strip()}")
     assert not outside, outside
+
+
+# A kind's or an engine's name compared, in C (strcmp, ==, case) or in the panel's JavaScript.
+NAMES = r"(?:ct|vm|ctm|vmm|qemu)"
+C_NAME = rf'"{NAMES}"'
+C_COMPARE = re.compile(rf"\bstr(?:case)?n?cmp\s*\([^;]*{C_NAME}|[=!]=\s*{C_NAME}|"
+                       rf"{C_NAME}\s*[=!]=|\bcase\s+{C_NAME}")
+# The enums' values: a branch on them (==, switch, a table by them) is telling kinds apart.
+C_ENUM = re.compile(r"\bVPS_(?:CT|VM|CTM|VMM|QEMU)\b")
+# ...except in the one table of their names (vps.c) and the enums' own lines (vps.h).
+C_ENUM_EDGE = re.compile(r'^\s*(\[VPS_\w+\] = "\w*",|enum vps_(kind|engine) \{.*\};)\s*$')
+JS_COMPARE = re.compile(rf"""[=!]==?\s*(['"`]){NAMES}\1|(['"`]){NAMES}\2\s*[=!]==?|"""
+                        rf"""\bcase\s+(['"`]){NAMES}\3""")
+
+
+def kind_branches(path, text):
+    """The lines of a file outside the kind files that tell a kind or an engine by name."""
+    found = []
+    for n, line in enumerate(text.splitlines(), 1):
+        code = line.split("//", 1)[0] if path.suffix == ".js" else line
+        if path.suffix == ".js":
+            hit = JS_COMPARE.search(code)
+        else:
+            hit = C_COMPARE.search(code) or (C_ENUM.search(code) and not C_ENUM_EDGE.match(code))
+        if hit:
+            found.append(f"{path.relative_to(TOP)}:{n}: {line.strip()}")
+    return found
+
+
+def outside_the_kinds():
+    files = [f for f in sorted((TOP / "src" / "host").glob("*.[ch]"))
+             if not f.name.startswith("kind_")]
+    return files + sorted((TOP / "src" / "cli").glob("*.[ch]")) + sorted((TOP / "web").glob("*.js"))
+
+
+def test_no_kind_named_outside_the_kinds():
+    """kind.h's promise: the daemon, the CLI and the panel never branch on a kind or
+    an engine; kind_*.c do, behind struct kind_ops and struct kind_family."""
+    files = outside_the_kinds()
+    assert any(f.name == "life.c" for f in files) and any(f.suffix == ".js" for f in files)
+    found = [line for f in files for line in kind_branches(f, f.read_text())]
+    assert not found, found
+
+
+def test_the_kind_check_sees_a_branch():
+    c, js = TOP / "src" / "host" / "x.c", TOP / "web" / "x.js"
+    for line in ('if (!strcmp(v->kind, "ct"))', 'bool ct = !strcmp("vm", kind);',
+                 'if (strncmp(e, "qemu", 4) == 0)', 'x = kind == "vm";', 'case "vmm":',
+                 "if (v->kind == VPS_CT)", "case VPS_QEMU:", "v->engine = VPS_VMM;"):
+        assert kind_branches(c, line), line
+    for line in ("if (v.kind === 'ct') x();", 'const vm = e !== "vm";', "case 'qemu':",
+                 "if ('ct' == k) y();"):
+        assert kind_branches(js, line), line
+    # JSON keys, the name table, messages and names of other things are not branches
+    for line in ('json_pack("{s:s}", "kind", vps_kind_name(v->kind))', '[VPS_CT] = "ct",',
+                 "enum vps_kind { VPS_KIND_NONE, VPS_CT, VPS_VM, NR_VPS_KINDS };",
+                 'err_make(err, EINVAL, "`iso`: only for kind vm");', '.only_with = "kind=vm" },',
+                 'if (!strcmp(k, "vmmem"))', "f->kind == kind"):
+        assert not kind_branches(c, line), line
+    for line in ("const KIND_WORDS = { ct: 'container', vm: 'virtual machine' };",
+                 "templates.filter((t) => t.kind === kind.input.value)", "// if kind === 'ct'"):
+        assert not kind_branches(js, line), line

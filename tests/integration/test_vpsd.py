@@ -129,6 +129,12 @@ def test_lifecycle_and_store(vpsd):
     ({"name": "b1", "kind": "ct", "template": "nope"}, 400, "`template`"),
     ({"name": "b1", "kind": "ct"}, 400, "`template`"),
     ({"name": "b1", "kind": "ct", "template": "busybox", "engine": "qemu"}, 400, "`engine`"),
+    # an engine the parser knows, of another kind: the kinds say which they have
+    ({"name": "b1", "kind": "vm", "template": "debian-12", "engine": "ctm"}, 400,
+     "`engine`: kind vm has no engine `ctm` (vmm, qemu)"),
+    ({"name": "b1", "kind": "ct", "template": "busybox", "engine": "ctm"}, 400, "`engine`"),
+    ({"name": "b1", "kind": "vm", "engine": "xen"}, 400, "`engine`: expected one of"),
+    ({"name": "b1", "kind": 7}, 400, "`kind`: expected one of ct, vm"),
     ({"name": "b1", "kind": "ct", "template": "busybox", "plan": "gold"}, 400, "`plan`"),
     ({"name": "b1", "kind": "ct", "template": "busybox", "ssh_keys": ["nope"]}, 400,
      "`ssh_keys[0]`"),

@@ -97,6 +97,15 @@ static void unknown_option(void **state)
 		     "user rm");
 	assert_usage(PARSE("user rm", &a, "bob", "--password-stdin"),
 		     "--password-stdin: only for `user add` and `user passwd`", "user rm");
+	/* an option for one value of another (only_with), before or after it */
+	assert_usage(PARSE("create", &a, "web1", "--kind", "ct", "--engine", "qemu"),
+		     "--engine: only for --kind vm", "create");
+	assert_usage(PARSE("create", &a, "web1", "--iso=x.iso", "--kind=ct"),
+		     "--iso: only for --kind vm", "create");
+	assert_int_equal(PARSE("create", &a, "web1", "--kind", "vm", "--boot", "firmware", "--iso",
+			       "x.iso", "--engine", "qemu"),
+			 0);
+	args_free(&a);
 }
 
 static void missing_value(void **state)

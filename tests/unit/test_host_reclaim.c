@@ -177,13 +177,15 @@ static int fake_reclaim(struct host *h, const struct vps *v, uint64_t target, st
 	return 0;
 }
 
-static const struct kind_ops fake_vm = { .kind = "vm", .engine = "vmm", .reclaim = fake_reclaim };
-static const struct kind_ops fake_ct = { .kind = "ct", .engine = "ctm" };
+static const struct kind_ops fake_vm = { .kind = VPS_VM,
+					 .engine = VPS_VMM,
+					 .reclaim = fake_reclaim };
+static const struct kind_ops fake_ct = { .kind = VPS_CT, .engine = VPS_CTM };
 
-static const struct kind_ops *fake_find(const char *kind, const char *engine)
+static const struct kind_ops *fake_find(enum vps_kind kind, enum vps_engine engine)
 {
 	(void)engine;
-	return !strcmp(kind, "vm") ? &fake_vm : &fake_ct;
+	return kind == VPS_VM ? &fake_vm : &fake_ct;
 }
 
 static uint64_t call_for(const char *name)
@@ -211,8 +213,8 @@ static void add(struct store *s, const char *name, const char *kind, uint64_t ra
 
 	vps_init(&v);
 	snprintf(v.name, sizeof(v.name), "%s", name);
-	strcpy(v.kind, kind);
-	strcpy(v.engine, !strcmp(kind, "vm") ? "vmm" : "ctm");
+	assert_int_equal(vps_kind_parse(kind, &v.kind), 0);
+	v.engine = v.kind == VPS_VM ? VPS_VMM : VPS_CTM;
 	if (!strcmp(kind, "vm"))
 		strcpy(v.boot, "linux");
 	v.ram = ram;

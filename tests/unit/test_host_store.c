@@ -112,10 +112,11 @@ static int teardown(void **state)
 static void make_vps(struct vps *v, const char *name, const char *owner, uint64_t ram)
 {
 	vps_init(v);
-	snprintf(v->name, sizeof(v->name), "%s", name);
-	snprintf(v->owner, sizeof(v->owner), "%s", owner);
-	strcpy(v->kind, "ct");
-	strcpy(v->engine, "ctm");
+	assert_true(strlen(name) < sizeof(v->name) && strlen(owner) < sizeof(v->owner));
+	memcpy(v->name, name, strlen(name) + 1);
+	memcpy(v->owner, owner, strlen(owner) + 1);
+	v->kind = VPS_CT;
+	v->engine = VPS_CTM;
 	v->ram = ram;
 	v->disk = 1 * GIB;
 	v->cpus = 1;
