@@ -13,6 +13,7 @@ VPS_PACKAGES=(
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	nftables iperf3 gdb
+	debhelper
 	chromium nodejs
 )
 

@@ -298,7 +298,8 @@ int main(int argc, char **argv)
 			       "       vpsd --routes\n"
 			       "--config FILE reads KEY = VALUE lines, KEY one of the flags above that\n"
 			       "take a value (/etc/vps/vpsd.conf); flags given override it. --check\n"
-			       "checks the settings and exits.\n");
+			       "checks the settings, prints where the programs, template builders\n"
+			       "and panel are, and exits.\n");
 			return 0;
 		default:
 			return 2;
@@ -336,7 +337,10 @@ int main(int argc, char **argv)
 			err_free(&e);
 			status = 2;
 		} else {
-			printf("vpsd: the settings are valid\n");
+			/* and where vpsd found what it runs and serves (paths.c) */
+			printf("vpsd: the settings are valid\nprograms: %s\nmktemplate: %s\n"
+			       "mkvmtemplate: %s\nweb: %s\napi: %s\n",
+			       h.bin_dir, h.mktemplate, h.mkvmtemplate, h.web_dir, h.api_doc);
 			status = 0;
 		}
 		goto out_paths;

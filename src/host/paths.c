@@ -55,15 +55,19 @@ char *host_bin(const struct host *h, const char *prog)
 	return p;
 }
 
-/* dir/rel when it exists (mode: access(2)'s), else NULL; caller frees */
+/* dir/rel, resolved, when it exists (mode: access(2)'s), else NULL; caller frees */
 static char *found(const char *dir, const char *rel, int mode)
 {
 	char *p;
 
 	if (asprintf(&p, "%s/%s", dir, rel) < 0)
 		return NULL;
-	if (access(p, mode) == 0)
-		return p;
+	if (access(p, mode) == 0) {
+		char *r = realpath(p, NULL); /* BUILD/src/../../web: the tree's own name */
+
+		free(p);
+		return r;
+	}
 	free(p);
 	return NULL;
 }
