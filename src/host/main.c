@@ -312,6 +312,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	self = realpath("/proc/self/exe", NULL);
+	if (!self) { /* the keeper runs vpsd itself, and the monitors are found beside it */
+		pr_err("vpsd's own path: `/proc/self/exe`: %s", strerror(errno));
+		return 1;
+	}
 	h.data_dir = (char *)data;
 	h.run_dir = (char *)run;
 	h.self = self;
