@@ -43,11 +43,14 @@ def run(argv, timeout=600, **kw):
 
 def tree_files():
     """The tree a package is built from: git's files (tracked and new, not
-    ignored) and the panel's vendored files (scripts/web-vendor)."""
+    ignored) and the panel's vendored files (scripts/web-vendor). Not tests/
+    and bench/: the package build does not enter them (-Dtests=false), so a
+    change of a test does not cost a new build."""
     r = run(["git", "-C", str(TOP), "ls-files", "-z", "--cached", "--others",
              "--exclude-standard"])
     assert r.returncode == 0, r.stderr
-    files = [f for f in r.stdout.split("\0") if f and (TOP / f).is_file()]
+    files = [f for f in r.stdout.split("\0") if f and (TOP / f).is_file() and
+             not f.startswith(("tests/", "bench/"))]
     vendor = TOP / "web" / "vendor"
     if vendor.is_dir():
         files += [str(p.relative_to(TOP)) for p in sorted(vendor.rglob("*")) if p.is_file()]
