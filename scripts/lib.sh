@@ -14,6 +14,7 @@ VPS_PACKAGES=(
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	libpq-dev postgresql-15
 	nftables iperf3 gdb
+	debhelper
 	chromium nodejs
 )
 

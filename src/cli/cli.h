@@ -164,6 +164,8 @@ const struct command *command_find(const struct command *table, const char *word
 
 /* `vps help`: the overview of every command, by section. */
 void help_main(FILE *f, const struct command *table);
+/* `vps --complete WORD...`: the words that may follow WORDs (complete.c) */
+int complete_main(const struct command *table, int argc, char **argv);
 /* `vps CMD --help`: usage lines, prose, options; cmd is "plan" or "plan create". */
 void help_command(FILE *f, const struct command *c, const char *cmd, const struct command *parent);
 

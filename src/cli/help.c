@@ -21,7 +21,7 @@ static const char main_foot[] =
 	"vpsd's socket: --socket PATH, else $VPS_SOCKET, else " DEFAULT_SOCKET ".\n"
 	"With --url, $VPS_TOKEN is sent as the API token (`vps token create`).\n"
 	"`vps COMMAND --help` describes each command. Exit status: 0 done, 1 failed,\n"
-	"2 bad usage; exec: the command's.\n";
+	"2 bad usage; exec: the command's. `vps --version` prints the version.\n";
 
 /* "LEFT\tRIGHT" lines as two columns, LEFT padded to col. */
 static void two_columns(FILE *f, const char *text, int col)

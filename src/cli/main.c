@@ -5,10 +5,12 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <curl/curl.h>
 
 #include "cli/cli.h"
+#include "common/config.h"
 
 int main(int argc, char **argv)
 {
@@ -17,6 +19,12 @@ int main(int argc, char **argv)
 
 	if (env && *env)
 		cli_target.socket = env;
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("vps %s\n", VPS_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--complete"))
+		return complete_main(commands, argc - 2, argv + 2);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r = command_run(commands, argc - 1, argv + 1);
 	curl_global_cleanup();

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ct/cgroup.h"
@@ -617,7 +618,7 @@ int main(int argc, char **argv)
 		case 'S':
 			break;
 		case 'v':
-			puts("vps-ct version 0.1.0\nspec: " CT_OCI_VERSION);
+			puts("vps-ct version " VPS_VERSION "\nspec: " CT_OCI_VERSION);
 			return 0;
 		case 'h':
 			usage(stdout);

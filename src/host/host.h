@@ -28,5 +28,12 @@ char *host_vps_dir(const struct host *h, const char *name, const char *leaf);
 char *host_vps_run(const struct host *h, const char *name, const char *leaf);
 /* BIN/prog; caller frees. */
 char *host_bin(const struct host *h, const char *prog);
+struct err;
+/*
+ * Fill bin_dir, mktemplate, mkvmtemplate, web_dir (web: --web, or NULL) and
+ * api_doc from vpsd's own path `self`: the installed places, or the build
+ * and source trees (paths.c). The caller frees them.
+ */
+int host_find_files(struct host *h, const char *self, const char *web, struct err **err);
 
 #endif

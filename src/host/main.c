@@ -6,6 +6,7 @@
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
  *        [--pids-limit N]
  *        [--reclaim-below SIZE|N%|off] [--cluster CONNINFO [--node NAME]]
+ *        [--config FILE] [--check]
  *   vpsd --routes            (every API route as JSON lines: routes.c)
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
  */
@@ -13,7 +14,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,18 +38,10 @@
 #include "host/usage.h"
 #include "host/ws.h"
 
-/* Programs live beside vpsd when installed; in the build tree, in ../ct etc. */
-static char *find_prog_dir(const char *self)
-{
-	_cleanup_free_ char *dup = strdup(self);
-	char *dir = dirname(dup), cand[4200];
+#define CONF_MAX 64 /* settings in a config file: each flag once */
 
-	snprintf(cand, sizeof(cand), "%s/vps-ctm", dir);
-	if (access(cand, X_OK) == 0)
-		return strdup(dir);
-	snprintf(cand, sizeof(cand), "%s/..", dir); /* build tree: build/src/host -> build/src */
-	return realpath(cand, NULL);
-}
+/* The config file's `--KEY=VALUE`s: optarg points into them until vpsd exits. */
+static char *conf[CONF_MAX], **args;
 
 /*
  * vpsd blocks SIGTERM and SIGINT for sigwait() and ignores SIGPIPE; a
@@ -88,6 +80,100 @@ static void close_data_dir(const char *data, const char *db)
 	}
 }
 
+/*
+ * The config file (--config FILE; the package's unit passes
+ * /etc/vps/vpsd.conf): one `KEY = VALUE` a line, KEY a long flag that takes
+ * a value, `#` starting a comment line, blank lines ignored. Each line
+ * becomes `--KEY=VALUE` placed before the command line's flags, so that a
+ * flag given overrides the file and every value passes the flag's own
+ * check. A line that is not that is refused with its number; nothing is
+ * guessed. *out gets the strings (the caller frees them).
+ */
+static int conf_read(const char *path, const struct option *opts, char **out, int *n)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char line[4200], *k, *v, *end;
+	int no = 0;
+
+	if (!f) {
+		pr_err("--config `%s`: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		const struct option *o;
+
+		no++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			pr_err("`%s` line %d: longer than %zu bytes", path, no, sizeof(line) - 2);
+			return -1;
+		}
+		k = line + strspn(line, " \t");
+		end = k + strlen(k);
+		while (end > k && strchr(" \t\r\n", end[-1]))
+			*--end = 0;
+		if (!*k || *k == '#')
+			continue;
+		if (!(v = strchr(k, '='))) {
+			pr_err("`%s` line %d: expected KEY = VALUE, not `%s`", path, no, k);
+			return -1;
+		}
+		for (end = v; end > k && strchr(" \t", end[-1]);)
+			end--;
+		*end = 0;
+		v += 1 + strspn(v + 1, " \t");
+		for (o = opts; o->name; o++)
+			if (!strcmp(o->name, k) && o->has_arg == required_argument &&
+			    strcmp(k, "config"))
+				break;
+		if (!o->name) {
+			pr_err("`%s` line %d: unknown key `%s` (the keys are vpsd's flags that "
+			       "take a value: vpsd --help)",
+			       path, no, k);
+			return -1;
+		}
+		if (!*v) {
+			pr_err("`%s` line %d: `%s` has no value (leave the line out for the default)",
+			       path, no, k);
+			return -1;
+		}
+		for (int i = 0; i < *n; i++)
+			if (!strncmp(out[i] + 2, k, strlen(k)) && out[i][2 + strlen(k)] == '=') {
+				pr_err("`%s` line %d: `%s` again", path, no, k);
+				return -1;
+			}
+		if (*n == CONF_MAX) {
+			pr_err("`%s` line %d: more than %d settings", path, no, CONF_MAX);
+			return -1;
+		}
+		if (asprintf(&out[*n], "--%s=%s", k, v) < 0)
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* --config FILE or --config=FILE on the command line, else NULL; `--` ends the search */
+static const char *conf_path(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--config"))
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strncmp(argv[i], "--config=", 9))
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+/* --tcp's ADDR:PORT, or [ADDR]:PORT for IPv6 */
+static int parse_tcp(const char *tcp, char *addr, unsigned int *port, struct err **err)
+{
+	if ((sscanf(tcp, "[%63[^]]]:%u", addr, port) != 2 &&
+	     sscanf(tcp, "%63[^:]:%u", addr, port) != 2) ||
+	    *port == 0 || *port > 65535)
+		return err_make(err, EINVAL, "--tcp: expected ADDR:PORT, not `%s`", tcp);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -102,8 +188,10 @@ int main(int argc, char **argv)
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "pids-limit", required_argument, NULL, 'P' },
-		{ "cluster", required_argument, NULL, 'c' },
-		{ "node", required_argument, NULL, 'n' },
+		{ "cluster", required_argument, NULL, 'L' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
 		{ "routes", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -116,17 +204,37 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
 	struct api *api = NULL, *api_tcp = NULL;
-	_cleanup_free_ char *web_dir = NULL, *api_doc = NULL;
 	char *end;
 	struct err *e = NULL;
 	sigset_t mask;
-	int c, sig, lock, status = 1;
+	int c, sig, lock, status = 1, nconf = 0;
+	char addr[64];
+	const char *conf_file;
+	unsigned int port = 0;
+	bool check = false;
 
 	if (argc > 1 && !strcmp(argv[1], "keep"))
 		return keeper_main(argc, argv);
 	log_init("vpsd", LOG_INFO);
+	conf_file = conf_path(argc, argv);
+	if (conf_file && conf_read(conf_file, opts, conf, &nconf) < 0)
+		return 2;
+	/* the file's settings first, then the command line's: the last one given counts */
+	if (!(args = calloc(argc + nconf + 1, sizeof(*args))))
+		return 1;
+	args[0] = argv[0];
+	memcpy(args + 1, conf, nconf * sizeof(*conf));
+	memcpy(args + 1 + nconf, argv + 1, (argc - 1) * sizeof(*argv));
+	args[argc + nconf] = NULL;
+	argc += nconf;
+	argv = args;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c': /* read above */
+			break;
+		case 'k':
+			check = true;
+			break;
 		case 'd':
 			data = optarg;
 			break;
@@ -151,10 +259,10 @@ int main(int argc, char **argv)
 		case 'W':
 			web = optarg;
 			break;
-		case 'c': /* the store is PostgreSQL there, shared with other nodes */
+		case 'L': /* the store is PostgreSQL there, shared with other nodes */
 			cluster = optarg;
 			break;
-		case 'n':
+		case 'N':
 			node = optarg;
 			break;
 		case 'P': /* every container gets one: a fork bomb stops at it */
@@ -198,7 +306,12 @@ int main(int argc, char **argv)
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
 			       "            [--pids-limit N] [--cluster CONNINFO [--node NAME]]\n"
-			       "       vpsd --routes\n");
+			       "            [--config FILE] [--check]\n"
+			       "       vpsd --routes\n"
+			       "--config FILE reads KEY = VALUE lines, KEY one of the flags above that\n"
+			       "take a value (/etc/vps/vpsd.conf); flags given override it. --check\n"
+			       "checks the settings, prints where the programs, template builders\n"
+			       "and panel are, and exits.\n");
 			return 0;
 		default:
 			return 2;
@@ -222,46 +335,47 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	self = realpath("/proc/self/exe", NULL);
+	if (!self) { /* the keeper runs vpsd itself, and the monitors are found beside it */
+		pr_err("vpsd's own path: `/proc/self/exe`: %s", strerror(errno));
+		return 1;
+	}
 	h.data_dir = (char *)data;
 	h.run_dir = (char *)run;
 	h.self = self;
-	h.bin_dir = find_prog_dir(self);
-	if (asprintf(&h.mktemplate, "%s/../../src/ct/templates/mktemplate", h.bin_dir) < 0 ||
-	    asprintf(&h.mkvmtemplate, "%s/../../src/host/templates/mkvmtemplate", h.bin_dir) < 0 ||
-	    asprintf(&db, "%s/vps.db", data) < 0 || asprintf(&lockp, "%s/vpsd.lock", data) < 0 ||
+	if (host_find_files(&h, self, web, &e) < 0) {
+		pr_err("%s", err_msg(e));
+		err_free(&e);
+		status = 2;
+		goto out_paths;
+	}
+	if (check) { /* what is checked before vpsd touches anything */
+		uint64_t below;
+
+		if ((tcp && parse_tcp(tcp, addr, &port, &e) < 0) ||
+		    (reclaim_below &&
+		     reclaim_parse_below(reclaim_below, 1ULL << 40, &below, &e) < 0))
+			;
+		else if ((cert || key) && (!tcp || !cert || !key))
+			err_make(&e, EINVAL, "--cert and --key go together, with --tcp");
+		else if ((cert && access(cert, R_OK) < 0) || (key && access(key, R_OK) < 0))
+			err_make(&e, errno, "--cert `%s`, --key `%s`", cert, key);
+		if (e) {
+			pr_err("%s", err_msg(e));
+			err_free(&e);
+			status = 2;
+		} else {
+			/* and where vpsd found what it runs and serves (paths.c) */
+			printf("vpsd: the settings are valid\nprograms: %s\nmktemplate: %s\n"
+			       "mkvmtemplate: %s\nweb: %s\napi: %s\n",
+			       h.bin_dir, h.mktemplate, h.mkvmtemplate, h.web_dir, h.api_doc);
+			status = 0;
+		}
+		goto out_paths;
+	}
+	if (asprintf(&db, "%s/vps.db", data) < 0 || asprintf(&lockp, "%s/vpsd.lock", data) < 0 ||
 	    asprintf(&vps_data, "%s/vps", data) < 0 || asprintf(&vps_run, "%s/vps", run) < 0 ||
 	    (!sock && asprintf(&sock_path, "%s/vpsd.sock", run) < 0))
-		return 1;
-	/* the panel and the API description: the source tree's, else the installed ones */
-	if (web)
-		web_dir = realpath(web, NULL);
-	else if (asprintf(&web_dir, "%s/../../web", h.bin_dir) >= 0 && access(web_dir, R_OK) < 0) {
-		free(web_dir);
-		web_dir = strdup("/usr/share/vps/web");
-	}
-	if (!web_dir) {
-		pr_err("--web `%s`: %s", web, strerror(errno));
-		return 2;
-	}
-	h.web_dir = web_dir;
-	if (asprintf(&api_doc, "%s/../docs/openapi.json", web_dir) >= 0 &&
-	    access(api_doc, R_OK) < 0) {
-		free(api_doc);
-		if (asprintf(&api_doc, "%s/openapi.json", web_dir) < 0)
-			api_doc = NULL;
-	}
-	h.api_doc = api_doc;
-	if (access(h.mktemplate, X_OK) < 0) {
-		free(h.mktemplate);
-		h.mktemplate = strdup("/usr/lib/vps/mktemplate");
-	}
-	if (getenv("VPS_MKVMTEMPLATE") && *getenv("VPS_MKVMTEMPLATE")) {
-		free(h.mkvmtemplate);
-		h.mkvmtemplate = strdup(getenv("VPS_MKVMTEMPLATE"));
-	} else if (access(h.mkvmtemplate, X_OK) < 0) {
-		free(h.mkvmtemplate);
-		h.mkvmtemplate = strdup("/usr/lib/vps/mkvmtemplate");
-	}
+		goto out_paths;
 	umask(077);
 	if (mkdir_p(vps_data, 0711, 0711) < 0 || mkdir_p(vps_run, 0711, 0711) < 0) {
 		pr_err("make `%s` and `%s`: %s", vps_data, vps_run, strerror(errno));
@@ -304,15 +418,8 @@ int main(int argc, char **argv)
 	}
 	api = api_start_unix(&h, sock ? sock : sock_path, &e);
 	if (api && tcp) {
-		char addr[64];
-		unsigned int port;
-
 		/* 127.0.0.1:8006 or [::1]:8006 */
-		if ((sscanf(tcp, "[%63[^]]]:%u", addr, &port) != 2 &&
-		     sscanf(tcp, "%63[^:]:%u", addr, &port) != 2) ||
-		    port == 0 || port > 65535) {
-			err_make(&e, EINVAL, "--tcp: expected ADDR:PORT");
-		} else {
+		if (parse_tcp(tcp, addr, &port, &e) == 0) {
 			api_tcp = api_start_tcp(&h, addr, port, cert, key, &e);
 			if (api_tcp && strcmp(addr, "127.0.0.1") && strcmp(addr, "::1"))
 				pr_warn("the API listens beyond loopback on %s port %u%s", addr,
@@ -345,8 +452,11 @@ out: /* also after a failed start: the sanitizers' leak check holds every exit t
 	life_fini(&h);
 	store_close(h.store);
 	err_free(&e);
+out_paths:
 	free(h.bin_dir);
 	free(h.mktemplate);
 	free(h.mkvmtemplate);
+	free(h.web_dir);
+	free(h.api_doc);
 	return status;
 }

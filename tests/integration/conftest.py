@@ -34,6 +34,8 @@ HANGS = []  # console logs of L2 boots that hung and were retried
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: minutes on a first run (test_packaging: "
+                            "a package build and a debootstrap, cached after)")
     config.pluginmanager.register(sanitizer, "vps-sanitizer")
     start_retries()
 
