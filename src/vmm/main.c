@@ -39,10 +39,10 @@
 static const char usage[] =
 	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT]\n"
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
-	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
+	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
-	"               [--no-ioeventfd] [--no-irqfd]\n";
+	"               [--no-ioeventfd] [--no-irqfd] [--no-io-uring]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {
