@@ -301,13 +301,14 @@ static bool blk_submit(struct blk *b, unsigned int q, const struct virtq_chain *
 	if (!sqe) /* not reached: the SQ has a place for every slot */
 		return false;
 	b->nr_free--;
-	*s = (struct blk_slot){ .head = c->head,
-				.q = q,
-				.type = type,
-				.status = status_byte(c),
-				.pos = pos,
-				.len = len,
-				.nr_iov = k };
+	s->head = c->head; /* field by field: s->iov is filled already */
+	s->q = q;
+	s->type = type;
+	s->stale = false;
+	s->status = status_byte(c);
+	s->pos = pos;
+	s->len = len;
+	s->nr_iov = k;
 	if (type == VIRTIO_BLK_T_IN)
 		io_uring_prep_readv(sqe, 0, s->iov, k, pos);
 	else if (type == VIRTIO_BLK_T_OUT)
