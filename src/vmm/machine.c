@@ -364,6 +364,16 @@ static void log_counters(struct machine *mc)
 			(unsigned long long)c.kick_exits, (unsigned long long)c.irq_irqfd,
 			(unsigned long long)c.irq_msi, (unsigned long long)c.irq_intx);
 	}
+	for (i = 0; i < mc->nr_disk; i++) {
+		struct virtio_blk_stats s;
+
+		virtio_blk_get_stats(&mc->disk[i]->vdev, &s);
+		pr_info("disk[%u]: %llu reads, %llu writes, %llu flushes, %llu errors; %llu through "
+			"io_uring",
+			i, (unsigned long long)s.read_ops, (unsigned long long)s.write_ops,
+			(unsigned long long)s.flush_ops, (unsigned long long)s.errors,
+			(unsigned long long)s.uring_ops);
+	}
 }
 
 void machine_destroy(struct machine *mc)
