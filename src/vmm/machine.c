@@ -127,9 +127,10 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 		mc->disk_fd[mc->nr_disk] = fd;
 		p.fd = fd;
 		/* a queue per vCPU, as Linux's blk-mq maps them, unless the config says */
-		p.num_queues = d->queues			  ? d->queues :
-			       cfg->cpus < CONFIG_DISK_QUEUES_MAX ? cfg->cpus :
-								    CONFIG_DISK_QUEUES_MAX;
+		p.num_queues = d->queues;
+		if (!p.num_queues)
+			p.num_queues = cfg->cpus < CONFIG_DISK_QUEUES_MAX ? cfg->cpus :
+									    CONFIG_DISK_QUEUES_MAX;
 		ret = add_virtio(mc, "blk", &p, &mc->disk[mc->nr_disk], err);
 		if (ret < 0) {
 			close(fd);
