@@ -775,3 +775,10 @@ bool virtio_blk_uses_io_uring(struct virtio_dev *vdev)
 {
 	return ((struct blk *)vdev->priv)->uring;
 }
+
+struct io_uring *virtio_blk_ring(struct virtio_dev *vdev)
+{
+	struct blk *b = vdev->priv;
+
+	return b->uring ? &b->ring : NULL;
+}

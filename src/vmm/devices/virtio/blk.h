@@ -41,4 +41,8 @@ bool virtio_blk_uses_io_uring(struct virtio_dev *vdev);
  */
 void virtio_blk_reap(struct virtio_dev *vdev, bool wait);
 
+/* The disk's ring, or NULL: for the test that attacks its restrictions. */
+struct io_uring;
+struct io_uring *virtio_blk_ring(struct virtio_dev *vdev);
+
 #endif
