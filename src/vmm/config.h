@@ -49,7 +49,7 @@ struct vmm_config {
 	bool reserve; /* prefault and mlock guest RAM; the balloon then refuses to inflate */
 	bool ioeventfd; /* KVM ioeventfds and I/O threads where KVM has them (notify.h) */
 	bool irqfd; /* MSI routes and irqfds where KVM has them */
-	bool io_uring; /* disk requests through io_uring where the kernel has it (blk.h) */
+	bool io_uring; /* disk requests through io_uring where the kernel has it; off by default */
 	unsigned int cpus;
 	struct config_disk disk[CONFIG_MAX_DISKS];
 	unsigned int nr_disk;

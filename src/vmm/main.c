@@ -42,7 +42,7 @@ static const char usage[] =
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
-	"               [--no-ioeventfd] [--no-irqfd] [--no-io-uring]\n";
+	"               [--no-ioeventfd] [--no-irqfd] [--io-uring|--no-io-uring]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {

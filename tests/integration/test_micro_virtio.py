@@ -101,10 +101,11 @@ def test_pci_bus_enumeration(tmp_path, disks):
 
 # --- blk64 -------------------------------------------------------------------
 
-# The disk's request path (docs/vmm.md, "The block path"): through io_uring
-# on the I/O thread, which the jail's device class allows io_uring_enter for;
-# --no-io-uring, and notifications served on the vCPU, go by pread/pwrite.
-BLK_PATHS = {"io_uring": (), "sync": ("--no-io-uring",), "exit": ("--no-ioeventfd",)}
+# The disk's request path (docs/vmm.md, "The block path"): --io-uring through
+# io_uring on the I/O thread, which the jail's device class allows
+# io_uring_enter for; by default, and for notifications served on the vCPU
+# even with --io-uring, by pread/pwrite.
+BLK_PATHS = {"io_uring": ("--io-uring",), "sync": (), "exit": ("--io-uring", "--no-ioeventfd")}
 
 
 def assert_disk_path(stderr, path):
