@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virtio-blk (virtio 1.2 §5.2) with a raw image backend, on the device's I/O
- * thread (docs/vmm.md, "The block path"). Reads, writes and flushes go to an
- * io_uring in batches: a notification pops what the driver queued, checks
+ * thread (docs/vmm.md, "The block path"). With io_uring, reads, writes and
+ * flushes go to the ring in batches: a notification pops what the driver queued, checks
  * each request, prepares one entry per request and submits them with one
  * system call; the ring's eventfd is in the I/O thread's epoll loop, which
  * reaps the completions and pushes them. GET_ID, DISCARD, WRITE_ZEROES and
- * every failed check complete at once. Without io_uring (`io_uring: false`,
- * or a kernel that refuses it) each request is a pread/pwrite in the loop.
+ * every failed check complete at once. Without io_uring (the default: it
+ * measured slower in L1; or a kernel that refuses it) each request is a
+ * preadv/pwritev in the loop.
  *
  * Several request queues (VIRTIO_BLK_F_MQ) share the one thread and ring:
  * the guest's block layer gets a queue per vCPU and no lock between them.
