@@ -17,12 +17,14 @@
 #define CONFIG_MAX_DISKS 16
 #define CONFIG_MAX_NETS 8
 #define CONFIG_MAX_CPUS 64
+#define CONFIG_DISK_QUEUES_MAX 8 /* VIRTIO_MAX_QUEUES */
 #define CONFIG_ID_MAX 20 /* virtio-blk serial length, virtio 1.2 §5.2.6 */
 
 struct config_disk {
 	char *path;
 	bool readonly;
 	char *id; /* serial the guest sees; NULL for none */
+	unsigned int queues; /* request queues (VIRTIO_BLK_F_MQ); 0: one per vCPU, at most 8 */
 };
 
 struct config_net {
@@ -48,6 +50,7 @@ struct vmm_config {
 	bool ioeventfd; /* KVM ioeventfds and I/O threads where KVM has them (notify.h) */
 	bool irqfd; /* MSI routes and irqfds where KVM has them */
 	bool net_offloads; /* virtio-net checksum/TSO offloads and MRG_RXBUF */
+	bool io_uring; /* disk requests through io_uring where the kernel has it; off by default */
 	unsigned int cpus;
 	struct config_disk disk[CONFIG_MAX_DISKS];
 	unsigned int nr_disk;

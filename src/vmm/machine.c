@@ -117,13 +117,20 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 
 	for (i = 0; i < cfg->nr_disk; i++) {
 		const struct config_disk *d = &cfg->disk[i];
-		struct virtio_blk_params p = { .readonly = d->readonly, .serial = d->id };
+		struct virtio_blk_params p = { .readonly = d->readonly,
+					       .serial = d->id,
+					       .io_uring = cfg->io_uring };
 		int fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 
 		if (fd < 0)
 			return err_make(err, errno, "`disk[%u].path`: open `%s`", i, d->path);
 		mc->disk_fd[mc->nr_disk] = fd;
 		p.fd = fd;
+		/* a queue per vCPU, as Linux's blk-mq maps them, unless the config says */
+		p.num_queues = d->queues;
+		if (!p.num_queues)
+			p.num_queues = cfg->cpus < CONFIG_DISK_QUEUES_MAX ? cfg->cpus :
+									    CONFIG_DISK_QUEUES_MAX;
 		ret = add_virtio(mc, "blk", &p, &mc->disk[mc->nr_disk], err);
 		if (ret < 0) {
 			close(fd);
@@ -295,6 +302,12 @@ int machine_start(struct machine *mc)
 	unsigned int i, n = all_virtio(mc, vp);
 
 	notify_log(mc->vm);
+	for (i = 0; i < mc->nr_disk; i++)
+		pr_info("disk[%u]: %u request queue%s, %s", i, mc->disk[i]->vdev.num_queues,
+			mc->disk[i]->vdev.num_queues == 1 ? "" : "s",
+			virtio_blk_uses_io_uring(&mc->disk[i]->vdev) ?
+				"io_uring on the I/O thread" :
+				"synchronous pread/pwrite");
 	for (i = 0; i < n; i++) {
 		int r = virtio_dev_start(&vp[i]->vdev);
 
@@ -365,6 +378,16 @@ static void log_counters(struct machine *mc)
 			(unsigned long long)s.tx_gso, (unsigned long long)s.tx_errors,
 			(unsigned long long)s.tx_bad_hdr);
 	}
+	for (i = 0; i < mc->nr_disk; i++) {
+		struct virtio_blk_stats s;
+
+		virtio_blk_get_stats(&mc->disk[i]->vdev, &s);
+		pr_info("disk[%u]: %llu reads, %llu writes, %llu flushes, %llu errors; %llu through "
+			"io_uring",
+			i, (unsigned long long)s.read_ops, (unsigned long long)s.write_ops,
+			(unsigned long long)s.flush_ops, (unsigned long long)s.errors,
+			(unsigned long long)s.uring_ops);
+	}
 }
 
 void machine_destroy(struct machine *mc)
@@ -414,13 +437,16 @@ void machine_stats(void *opaque, json_t *reply)
 		struct virtio_blk_stats s;
 
 		virtio_blk_get_stats(&mc->disk[i]->vdev, &s);
-		json_array_append_new(disks, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "read_ops",
-						       (json_int_t)s.read_ops, "read_bytes",
-						       (json_int_t)s.read_bytes, "write_ops",
-						       (json_int_t)s.write_ops, "write_bytes",
-						       (json_int_t)s.write_bytes, "flush_ops",
-						       (json_int_t)s.flush_ops, "errors",
-						       (json_int_t)s.errors));
+		json_array_append_new(
+			disks,
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I}", "read_ops",
+				  (json_int_t)s.read_ops, "read_bytes", (json_int_t)s.read_bytes,
+				  "write_ops", (json_int_t)s.write_ops, "write_bytes",
+				  (json_int_t)s.write_bytes, "flush_ops", (json_int_t)s.flush_ops,
+				  "errors", (json_int_t)s.errors, "queues",
+				  (int)mc->disk[i]->vdev.num_queues, "io_uring",
+				  virtio_blk_uses_io_uring(&mc->disk[i]->vdev), "uring_ops",
+				  (json_int_t)s.uring_ops));
 	}
 	for (i = 0; i < mc->nr_net; i++) {
 		struct virtio_net_stats s;
@@ -479,6 +505,31 @@ unsigned int machine_virtio_ids(struct machine *mc, uint16_t *ids, unsigned int 
 	for (i = 0; i < n && i < max; i++)
 		ids[i] = vp[i]->vdev.ops->device_id;
 	return n;
+}
+
+int machine_quiesce_locked(struct machine *mc, struct err **err)
+{
+	unsigned int i;
+
+	for (i = 0; i < mc->nr_disk; i++)
+		if (virtio_blk_quiesce(&mc->disk[i]->vdev) < 0)
+			return err_make(
+				err, EBUSY,
+				"snapshot: disk[%u] has requests waiting to be sent; try again", i);
+	return 0;
+}
+
+void machine_kick_all(struct machine *mc)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, q, n = all_virtio(mc, vp);
+
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&vp[i]->vdev.lock);
+		for (q = 0; q < vp[i]->vdev.num_queues; q++)
+			virtio_dev_kick(&vp[i]->vdev, q);
+		pthread_mutex_unlock(&vp[i]->vdev.lock);
+	}
 }
 
 void machine_save_locked(struct machine *mc, struct snap_w *w)

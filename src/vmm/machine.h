@@ -59,6 +59,14 @@ void machine_destroy(struct machine *mc);
  */
 void machine_lock_devices(struct machine *mc);
 void machine_unlock_devices(struct machine *mc);
+/* Before a snapshot, the devices held: no disk request left in flight (io_uring). */
+int machine_quiesce_locked(struct machine *mc, struct err **err);
+/*
+ * Look at every queue once: after a restore or a snapshot, for a doorbell
+ * rung while the devices were held (its eventfd is not in the file) and
+ * for a disk queue left waiting for a slot.
+ */
+void machine_kick_all(struct machine *mc);
 void machine_save_locked(struct machine *mc, struct snap_w *w);
 int machine_load(struct machine *mc, const struct snap_r *r, struct err **err);
 /* The virtio functions as the state file's VM section lists them: model id per slot. */

@@ -40,11 +40,11 @@
 static const char usage[] =
 	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT]\n"
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
-	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME]]...\n"
+	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
-	"               [--no-ioeventfd] [--no-irqfd] [--no-net-offloads] [--snapshot-dir DIR]\n"
-	"               [--restore DIR]\n";
+	"               [--no-ioeventfd] [--no-irqfd] [--no-net-offloads] [--io-uring|--no-io-uring]\n"
+	"               [--snapshot-dir DIR] [--restore DIR]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {
@@ -101,8 +101,11 @@ static int snapshot_hook(void *opaque, const char *path, struct err **err)
 	if (fd < 0)
 		return fd;
 	machine_lock_devices(&m->mc);
-	ret = snapshot_save(&p, fd, err);
+	ret = machine_quiesce_locked(&m->mc, err);
+	if (ret == 0)
+		ret = snapshot_save(&p, fd, err);
 	machine_unlock_devices(&m->mc);
+	machine_kick_all(&m->mc);
 	close(fd);
 	return ret;
 }
@@ -254,6 +257,7 @@ int main(int argc, char **argv)
 			goto out_vm_err;
 		}
 		pr_info("restored from `%s`", m.cfg.restore);
+		machine_kick_all(&m.mc); /* served once the I/O threads start */
 	}
 	if (ret < 0) {
 		/* What the configuration names but is not there is the caller's to fix. */

@@ -2,8 +2,11 @@
 /*
  * Fuzz target: virtio-blk request parsing (src/vmm/devices/virtio/blk.c):
  * headers, sector ranges, discard and write-zeroes segments and the status
- * byte, all from a hostile driver, against a 64 KiB memfd image (read-write
- * or read-only, as the header's flags bit 4 says). Input: tests/fuzz/vdev.h.
+ * byte, all from a hostile driver, against a 64 KiB memfd image. The
+ * header's flags bits 4-5 pick the device: read-write or read-only with
+ * synchronous requests and one queue, or read-write with four queues and
+ * io_uring, whose completions are then reaped (and the queues that waited
+ * for a slot served again) as its I/O thread would. Input: tests/fuzz/vdev.h.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -14,7 +17,8 @@
 
 #define IMAGE_SIZE 0x10000
 
-static struct virtio_dev vdev[2]; /* read-write, read-only */
+#define NR_DISKS 3
+static struct virtio_dev vdev[NR_DISKS]; /* read-write, read-only, read-write on io_uring */
 
 static void open_disks(void)
 {
@@ -23,14 +27,20 @@ static void open_disks(void)
 
 	if (fd < 0 || ftruncate(fd, IMAGE_SIZE) < 0)
 		abort();
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NR_DISKS; i++) {
 		struct virtio_blk_params p = { .fd = fd,
-					       .readonly = i,
-					       .serial = "fuzz-disk-0001" };
+					       .readonly = i == 1,
+					       .serial = "fuzz-disk-0001",
+					       .num_queues = i == 2 ? 4 : 1,
+					       .io_uring = i == 2 };
 
 		if (virtio_dev_init(&vdev[i], &virtio_blk_ops, fuzz_ram(), &p) < 0)
 			abort();
+		/* the ring is used only for what the I/O thread serves */
+		vdev[i].kick_async = i == 2;
 	}
+	if (!virtio_blk_uses_io_uring(&vdev[2]))
+		abort(); /* the target would not test what it says */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -41,10 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!vdev[0].ops)
 		open_disks();
-	d = &vdev[size && (data[0] & 0x10)];
+	d = &vdev[size ? (data[0] >> 4 & 3) % NR_DISKS : 0];
 	pthread_mutex_lock(&d->lock);
 	fuzz_vdev_start(d, &in, &run);
 	fuzz_vdev_notify_all(d, &run);
+	if (d == &vdev[2])
+		virtio_blk_reap(d, true);
 	fuzz_vdev_stop(d);
 	pthread_mutex_unlock(&d->lock);
 	return 0;

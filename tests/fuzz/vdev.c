@@ -22,7 +22,7 @@ void fuzz_vdev_start(struct virtio_dev *vdev, struct fuzz_in *in, struct fuzz_vd
 	uint8_t flags = fuzz_u8(in);
 	uint64_t want = fuzz_u32(in) | BIT_ULL(VIRTIO_F_VERSION_1);
 	uint16_t size = 2 << ((flags >> 2) & 3);
-	unsigned int q, nq = vdev->ops->num_queues;
+	unsigned int q, nq = vdev->num_queues; /* what the model offers */
 	uint8_t *ram;
 
 	if (flags & 1)

@@ -147,11 +147,51 @@ def test_jailed_guest_serves_its_devices_on_io_threads(vmm_boot, l1, test_disk, 
     report, status, r = vmm_boot(f"vps.net=eth0,192.0.2.2/24 vps.check=ping:192.0.2.1 "
                                  f"vps.check=rng:64 vps.check=disk:/dev/vda:{magic}",
                                  args=("--net", f"tap={tap_in_l1},mac=52:54:00:00:02:03",
-                                       "--disk", f"path={disk}", "--jail", "uid=3999000"))
+                                       "--disk", f"path={disk}", "--io-uring",
+                                       "--jail", "uid=3999000"))
     assert status == 0, r
     assert all(v == "ok" for v in report.checks.values()), report.text
     for device in ("blk", "net", "rng"):
         assert_paths(r.stderr, device, "eventfds")
+    # the disk's reads went through its io_uring, which the device class may enter
+    assert_disk_path(r.stderr, queues=1, uring=True)
+
+
+def assert_disk_path(stderr, queues, uring):
+    """The monitor's lines for disk 0 (docs/vmm.md, "The block path"): how many
+    request queues it offered, and whether its requests went through io_uring."""
+    start = re.search(r"disk\[0\]: (\d+) request queues?, (.*)", stderr)
+    end = re.search(r"disk\[0\]: (\d+) reads, (\d+) writes, (\d+) flushes, (\d+) errors; "
+                    r"(\d+) through io_uring", stderr)
+    assert start and end, stderr
+    assert int(start[1]) == queues, start[0]
+    reads, writes, flushes, _, by_uring = map(int, end.groups())
+    assert reads > 0, end[0]
+    if uring:
+        assert start[2] == "io_uring on the I/O thread", start[0]
+        assert by_uring == reads + writes + flushes, end[0]
+    else:
+        assert start[2] == "synchronous pread/pwrite" and by_uring == 0, (start[0], end[0])
+
+
+@pytest.mark.parametrize("uring", [True, False], ids=["io_uring", "sync"])
+def test_disk_with_a_queue_per_vcpu(vmm_boot, l1, test_disk, uring):
+    """Two vCPUs, two request queues (VIRTIO_BLK_F_MQ): Linux's virtio_blk
+    takes both, and reads and writes reach the image on either path."""
+    disk, magic = test_disk
+    text = uuid.uuid4().hex
+    report, status, r = vmm_boot(f"vps.check=disk:/dev/vda:{magic} "
+                                 f"vps.check=diskwrite:/dev/vda:{text}", cpus=2,
+                                 args=("--disk", f"path={disk}",
+                                       *(("--io-uring",) if uring else ())))
+    assert status == 0, r
+    assert report.ok, r.stdout
+    assert_disk_path(r.stderr, queues=2, uring=uring)
+    host = l1.scratch / Path(disk).name
+    want = f"VPSWRITE {text}\n".encode()
+    with open(host, "rb") as f:
+        f.seek(1 << 20)
+        assert f.read(len(want)) == want
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@
  * each request type through a real virtqueue, and the requests a hostile
  * guest can make (past capacity, short header, no status byte, writes to a
  * read-only disk), checking the status byte and that neither the image nor
- * guest memory changes where it must not.
+ * guest memory changes where it must not. Every request test runs twice:
+ * synchronously and through io_uring (completions reaped as the I/O thread
+ * would); a flood of requests on several queues shows what is in flight
+ * stays bounded.
  */
 #include <endian.h>
 #include <errno.h>
@@ -19,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <liburing.h>
+#include <sys/socket.h>
 
 #include "vmm/devices/virtio/blk.h"
 #include "vmm/devices/virtio/virtio.h"
@@ -46,6 +51,7 @@
 #define F_FLUSH 9
 #define F_DISCARD 13
 #define F_WRITE_ZEROES 14
+#define F_MQ 12
 
 struct fx {
 	struct guest_mem mem;
@@ -54,6 +60,8 @@ struct fx {
 	struct virtio_dev vdev;
 	struct vqd d;
 	unsigned int queue_signals, config_signals;
+	bool uring; /* io_uring, served as on the I/O thread */
+	unsigned int nq; /* request queues asked for */
 };
 
 static void fake_signal(struct virtio_dev *vdev, enum virtio_signal what, unsigned int q)
@@ -78,9 +86,14 @@ static void start(struct fx *f, bool readonly)
 {
 	struct virtio_blk_params p = { .fd = f->fd,
 				       .readonly = readonly,
-				       .serial = "vps-disk-0001" };
+				       .serial = "vps-disk-0001",
+				       .num_queues = f->nq,
+				       .io_uring = f->uring };
 
 	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_blk_ops, &f->mem, &p), 0);
+	/* this kernel has io_uring (kernel.io_uring_disabled is 0): the ring must come up */
+	assert_int_equal(virtio_blk_uses_io_uring(&f->vdev), f->uring);
+	f->vdev.kick_async = f->uring; /* notifications "on the I/O thread": the ring is used */
 	f->vdev.transport = &fake_transport;
 	f->vdev.transport_priv = f;
 	virtio_dev_set_status(&f->vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
@@ -124,6 +137,14 @@ static int setup_rw(void **state)
 	return 0;
 }
 
+static int setup_rw_uring(void **state)
+{
+	setup(state);
+	((struct fx *)*state)->uring = true;
+	start(*state, false);
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -153,6 +174,8 @@ static int64_t submit(struct fx *f, const struct vqd_buf *b, unsigned int n)
 	f->ram[ST_GPA] = 0xee; /* no status written yet */
 	vqd_publish(&f->d, vqd_add_chain(&f->d, b, n));
 	virtio_dev_queue_notify(&f->vdev, 0);
+	if (f->uring)
+		virtio_blk_reap(&f->vdev, true);
 	if (!vqd_get_used(&f->d, &id, &len))
 		return -1;
 	return len;
@@ -417,10 +440,254 @@ static void readonly_disk(void **state)
 	assert_int_equal(f->ram[ST_GPA], S_OK);
 }
 
+static int setup_uring(void **state)
+{
+	setup(state);
+	((struct fx *)*state)->uring = true;
+	return 0;
+}
+
+static void queue_count(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_blk_params p = { .fd = f->fd, .num_queues = 4 };
+	uint16_t n;
+
+	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_blk_ops, &f->mem, &p), 0);
+	assert_int_equal(f->vdev.num_queues, 4);
+	assert_true(f->vdev.host_features & BIT_ULL(F_MQ));
+	memcpy(&n, f->vdev.config + 34, 2);
+	assert_int_equal(le16toh(n), 4);
+	assert_int_equal(f->vdev.vqs[3].max_size, 128);
+	assert_int_equal(f->vdev.vqs[4].max_size, 0); /* not offered */
+	assert_int_equal(virtio_dev_queue_enable(&f->vdev, 4), -EINVAL);
+	virtio_dev_uninit(&f->vdev);
+	p.num_queues = 1;
+	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_blk_ops, &f->mem, &p), 0);
+	assert_int_equal(f->vdev.num_queues, 1);
+	assert_false(f->vdev.host_features & BIT_ULL(F_MQ));
+	virtio_dev_uninit(&f->vdev);
+	p.num_queues = VIRTIO_MAX_QUEUES + 1;
+	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_blk_ops, &f->mem, &p), -EINVAL);
+	p.num_queues = 1; /* teardown uninits */
+	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_blk_ops, &f->mem, &p), 0);
+}
+
+#define FLOOD_Q 4
+#define FLOOD_PER_Q 64 /* two descriptors each: a full queue of 128 */
+#define FLOOD_N (FLOOD_Q * FLOOD_PER_Q)
+#define FLOOD_RING 0x50000
+#define FLOOD_HDR 0x60000
+#define FLOOD_DATA 0x70000
+#define FLOOD_STRIDE 520 /* 512 bytes of data and the status byte, rounded */
+
+/* Negotiate and enable `nq` queues of 128 with their drivers in d[]. */
+static void start_queues(struct fx *f, struct vqd *d, unsigned int nq)
+{
+	struct virtio_blk_params p = { .fd = f->fd, .num_queues = nq, .io_uring = f->uring };
+	unsigned int q;
+
+	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_blk_ops, &f->mem, &p), 0);
+	assert_int_equal(virtio_blk_uses_io_uring(&f->vdev), f->uring);
+	f->vdev.kick_async = f->uring;
+	f->vdev.transport = &fake_transport;
+	f->vdev.transport_priv = f;
+	virtio_dev_set_status(&f->vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	virtio_dev_set_guest_features(&f->vdev, 0, f->vdev.host_features);
+	virtio_dev_set_guest_features(&f->vdev, 1, f->vdev.host_features >> 32);
+	virtio_dev_set_status(&f->vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+						VIRTIO_STATUS_FEATURES_OK);
+	for (q = 0; q < nq; q++) {
+		vqd_init(&d[q], &f->mem, FLOOD_RING + q * 0x4000, 128);
+		f->vdev.vqs[q].size = 128;
+		f->vdev.vqs[q].desc_gpa = d[q].desc_gpa;
+		f->vdev.vqs[q].avail_gpa = d[q].avail_gpa;
+		f->vdev.vqs[q].used_gpa = d[q].used_gpa;
+		assert_int_equal(virtio_dev_queue_enable(&f->vdev, q), 0);
+	}
+	virtio_dev_set_status(&f->vdev, f->vdev.status | VIRTIO_STATUS_DRIVER_OK);
+	assert_true(f->vdev.status & VIRTIO_STATUS_DRIVER_OK);
+}
+
+/* Queue `per_q` reads of one sector on each queue: request n reads sector n. */
+static void flood_publish(struct fx *f, struct vqd *d, unsigned int nq, unsigned int per_q)
+{
+	unsigned int q, i;
+
+	for (q = 0; q < nq; q++) {
+		for (i = 0; i < per_q; i++) {
+			unsigned int n = q * per_q + i;
+			uint64_t hdr = FLOOD_HDR + n * 16, data = FLOOD_DATA + n * FLOOD_STRIDE;
+			struct vqd_buf b[2] = { { hdr, 16, false }, { data, 513, true } };
+			uint32_t t = htole32(T_IN);
+			uint64_t sec = htole64(n);
+
+			memcpy(f->ram + hdr, &t, 4);
+			memcpy(f->ram + hdr + 8, &sec, 8);
+			memset(f->ram + data, 0, 512);
+			f->ram[data + 512] = 0xee;
+			vqd_publish(&d[q], vqd_add_chain(&d[q], b, 2));
+		}
+	}
+}
+
+static unsigned int used_count(struct vqd *d, unsigned int nq)
+{
+	unsigned int q, n = 0;
+	uint32_t id, len;
+
+	for (q = 0; q < nq; q++)
+		while (vqd_get_used(&d[q], &id, &len)) {
+			assert_int_equal(len, 513);
+			n++;
+		}
+	return n;
+}
+
+/*
+ * 256 requests on four queues against 128 slots: the device takes 128, the
+ * rest wait on their avail rings, and each completes once slots free up.
+ */
+static void flood(struct fx *f)
+{
+	struct vqd d[FLOOD_Q];
+	struct virtio_blk_stats st;
+	unsigned int q, n, done, rounds = 0;
+
+	start_queues(f, d, FLOOD_Q);
+	flood_publish(f, d, FLOOD_Q, FLOOD_PER_Q);
+	for (q = 0; q < FLOOD_Q; q++)
+		virtio_dev_queue_notify(&f->vdev, q);
+	virtio_blk_get_stats(&f->vdev, &st);
+	if (f->uring) {
+		assert_int_equal(st.uring_ops, 128); /* BLK_INFLIGHT, not 256 */
+		assert_int_equal(used_count(d, FLOOD_Q), 0); /* nothing reaped yet */
+		done = 0;
+		while (done < FLOOD_N && rounds++ < 8) {
+			virtio_blk_reap(&f->vdev, true);
+			done += used_count(d, FLOOD_Q);
+		}
+		assert_int_equal(done, FLOOD_N);
+		virtio_blk_get_stats(&f->vdev, &st);
+		assert_int_equal(st.uring_ops, FLOOD_N);
+	} else {
+		assert_int_equal(st.uring_ops, 0);
+		assert_int_equal(used_count(d, FLOOD_Q), FLOOD_N);
+	}
+	assert_int_equal(st.read_ops, FLOOD_N);
+	for (n = 0; n < FLOOD_N; n++) {
+		const uint8_t *data = f->ram + FLOOD_DATA + n * FLOOD_STRIDE;
+
+		assert_int_equal(data[512], S_OK);
+		assert_int_equal(data[0], pattern(n));
+		assert_int_equal(data[511], pattern(n));
+	}
+}
+
+static void flood_is_bounded(void **state)
+{
+	struct fx *f = *state;
+
+	f->uring = true;
+	flood(f);
+}
+
+static void flood_is_bounded_sync(void **state)
+{
+	flood(*state);
+}
+
+/* §2.4: a reset waits for what is in flight and completes none of it. */
+static void reset_with_requests_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct vqd d[1];
+	struct virtio_blk_stats st;
+
+	f->uring = true;
+	start_queues(f, d, 1);
+	flood_publish(f, d, 1, FLOOD_PER_Q);
+	virtio_dev_queue_notify(&f->vdev, 0);
+	virtio_blk_get_stats(&f->vdev, &st);
+	assert_int_equal(st.uring_ops, FLOOD_PER_Q);
+	virtio_dev_set_status(&f->vdev, 0);
+	virtio_blk_reap(&f->vdev, true);
+	assert_int_equal(used_count(d, 1), 0);
+	assert_int_equal(f->ram[FLOOD_DATA + 512], 0xee); /* no status written */
+	virtio_blk_get_stats(&f->vdev, &st);
+	assert_int_equal(st.read_ops, 0);
+	/* and the device works again after the driver sets it up anew, with every slot */
+	virtio_dev_uninit(&f->vdev);
+	flood(f);
+}
+
+/* Submit one entry on the disk's ring and wait for its result. */
+static int ring_try(struct io_uring *r, struct io_uring_sqe *sqe)
+{
+	struct io_uring_cqe *cqe;
+	int res;
+
+	(void)sqe;
+	assert_int_equal(io_uring_submit(r), 1);
+	assert_int_equal(io_uring_wait_cqe(r, &cqe), 0);
+	res = cqe->res;
+	io_uring_cqe_seen(r, cqe);
+	return res;
+}
+
+/*
+ * The ring's restrictions, attacked as a monitor taken over by its guest
+ * would: io_uring's work runs where seccomp does not look, so the ring
+ * itself must refuse anything but READV, WRITEV and FSYNC on file 0.
+ */
+static void ring_refuses_other_operations(void **state)
+{
+	struct fx *f = *state;
+	struct io_uring *r = virtio_blk_ring(&f->vdev);
+	struct io_uring_sqe *sqe;
+	uint8_t buf[512];
+	struct iovec iov = { buf, sizeof(buf) };
+	int fd = f->fd;
+
+	assert_non_null(r);
+	/* open a host file: not an allowed operation */
+	sqe = io_uring_get_sqe(r);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY, 0);
+	assert_int_equal(ring_try(r, sqe), -EACCES);
+	sqe = io_uring_get_sqe(r);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/etc/hostname", O_RDONLY, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	assert_int_equal(ring_try(r, sqe), -EACCES);
+	/* a read of a descriptor of the process's own, not the registered disk */
+	sqe = io_uring_get_sqe(r);
+	io_uring_prep_readv(sqe, fd, &iov, 1, 0);
+	assert_int_equal(ring_try(r, sqe), -EACCES);
+	/* a socket */
+	sqe = io_uring_get_sqe(r);
+	io_uring_prep_rw(IORING_OP_SOCKET, sqe, AF_INET, NULL, SOCK_STREAM, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	assert_int_equal(ring_try(r, sqe), -EACCES);
+	/* and no changing the ring: no other file, no other eventfd, no unregister */
+	assert_int_equal(io_uring_register_files_update(r, 0, &fd, 1), -EACCES);
+	assert_int_equal(io_uring_register_eventfd(r, fd), -EACCES);
+	assert_int_equal(io_uring_unregister_files(r), -EACCES);
+	/* what the device itself does still works: the disk's sector 5 */
+	sqe = io_uring_get_sqe(r);
+	io_uring_prep_readv(sqe, 0, &iov, 1, 5 * 512);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	assert_int_equal(ring_try(r, sqe), 512);
+	assert_int_equal(buf[0], pattern(5));
+	/* and the device on top of it */
+	assert_int_equal(request(f, T_IN, 2, 512), 513);
+	assert_int_equal(f->ram[ST_GPA], S_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_rw, teardown)
+#define T(fn)                                                    \
+	cmocka_unit_test_setup_teardown(fn, setup_rw, teardown), \
+		cmocka_unit_test_setup_teardown(fn, setup_rw_uring, teardown)
 		T(config_space),
 		T(read_sectors),
 		T(write_sectors),
@@ -437,6 +704,13 @@ int main(void)
 		T(ranges_hostile),
 #undef T
 		cmocka_unit_test_setup_teardown(readonly_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(readonly_disk, setup_uring, teardown),
+		cmocka_unit_test_setup_teardown(queue_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(flood_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(flood_is_bounded_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(reset_with_requests_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring_refuses_other_operations, setup_rw_uring,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

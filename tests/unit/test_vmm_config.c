@@ -79,12 +79,25 @@ static void fast_paths_default_on(void **state)
 	assert_true(c.irqfd);
 	assert_true(c.net_offloads);
 	config_free(&c);
+	assert_false(c.io_uring); /* opt-in: slower than pread/pwrite where measured */
+	assert_int_equal(c.disk[0].queues, 0); /* no disk: nothing set */
+	config_free(&c);
 	assert_int_equal(from_argv(&c, &msg, 5, "--kernel", "/k", "--no-ioeventfd", "--no-irqfd",
 				   "--no-net-offloads"),
 			 0);
 	assert_false(c.ioeventfd);
 	assert_false(c.irqfd);
 	assert_false(c.net_offloads);
+	assert_false(c.io_uring);
+	config_free(&c);
+	assert_int_equal(from_argv(&c, &msg, 3, "--kernel", "/k", "--io-uring"), 0);
+	assert_true(c.io_uring);
+	config_free(&c);
+	assert_int_equal(from_argv(&c, &msg, 5, "--kernel", "/k", "--no-io-uring", "--disk",
+				   "path=/a,queues=4"),
+			 0);
+	assert_false(c.io_uring);
+	assert_int_equal(c.disk[0].queues, 4);
 	config_free(&c);
 }
 
@@ -148,6 +161,11 @@ static void bad_flags_name_the_key(void **state)
 		{ "--disk", "path=/a,id=012345678901234567890", "`disk[0].id`" },
 		{ "--disk", "path=/a,path=/b", "given twice" },
 		{ "--disk", "junk", "not key=value" },
+		{ "--disk", "path=/a,queues=0",
+		  "`disk[0].queues`: expected a whole number from 1 to 8" },
+		{ "--disk", "path=/a,queues=9", "`disk[0].queues`" },
+		{ "--disk", "path=/a,queues=2x", "`disk[0].queues`" },
+		{ "--disk", "path=/a,queues=", "`disk[0].queues`" },
 		{ "--net", "tap=t0,mac=01:00:00:00:00:01", "`net[0].mac`" },
 		{ "--net", "tap=t0,mac=52:54:00:00:00", "`net[0].mac`" },
 		{ "--net", "mac=52:54:00:00:00:01", "`net[0].tap`: missing" },
@@ -184,6 +202,11 @@ static void bad_json_names_the_key(void **state)
 		{ "{\"kernel\":\"/k\",\"irqfd\":1}", "`irqfd`: expected true or false" },
 		{ "{\"kernel\":\"/k\",\"net_offloads\":\"no\"}",
 		  "`net_offloads`: expected true or false" },
+		{ "{\"kernel\":\"/k\",\"io_uring\":\"no\"}", "`io_uring`: expected true or false" },
+		{ "{\"kernel\":\"/k\",\"disk\":[{\"path\":\"/a\",\"queues\":-1}]}",
+		  "`disk[0].queues`" },
+		{ "{\"kernel\":\"/k\",\"disk\":[{\"path\":\"/a\",\"queues\":true}]}",
+		  "`disk[0].queues`" },
 		{ "{\"kernel\":\"/k\",\"kernel\":\"/j\"}", "duplicate" },
 		{ "[1]", "expected a JSON object" },
 		{ "{\"kernel\":", "line 1" },

@@ -2,9 +2,9 @@
 /*
  * virtio-blk (virtio 1.2 §5.2) over a raw image: what the caller hands the
  * model when it creates one. The caller opens the image (or block device)
- * and keeps ownership of the descriptor; the model only preads, pwrites,
- * fdatasyncs and fallocates on it, and never past the capacity it computed
- * at init.
+ * and keeps ownership of the descriptor; the model only reads, writes,
+ * fdatasyncs and fallocates on it (itself or through an io_uring that may do
+ * nothing else), and never past the capacity it computed at init.
  */
 #ifndef VPS_VMM_VIRTIO_BLK_H
 #define VPS_VMM_VIRTIO_BLK_H
@@ -18,14 +18,38 @@ struct virtio_blk_params {
 	int fd; /* raw image, opened O_RDWR (or O_RDONLY when readonly) */
 	bool readonly; /* offer VIRTIO_BLK_F_RO; every write fails with IOERR */
 	const char *serial; /* GET_ID answer; NULL for none; truncated to 20 bytes */
+	unsigned int num_queues; /* request queues, 1..VIRTIO_MAX_QUEUES; 0 means 1 */
+	bool io_uring; /* try io_uring; without it, or when the kernel refuses, pread/pwrite */
 };
 
 /* Counters for the control socket's stats. */
 struct virtio_blk_stats {
 	uint64_t read_ops, read_bytes, write_ops, write_bytes, flush_ops, errors;
+	uint64_t uring_ops; /* requests that went through io_uring (the rest were synchronous) */
 };
 
 struct virtio_dev;
 void virtio_blk_get_stats(struct virtio_dev *vdev, struct virtio_blk_stats *s);
+
+/* Whether this disk's requests go through io_uring (else pread/pwrite). */
+bool virtio_blk_uses_io_uring(struct virtio_dev *vdev);
+
+/*
+ * Complete what io_uring finished, as the I/O thread does when the ring's
+ * eventfd fires; with `wait`, until nothing is in flight. Under vdev->lock.
+ * For tests, which have no I/O thread.
+ */
+void virtio_blk_reap(struct virtio_dev *vdev, bool wait);
+
+/*
+ * Before a snapshot, under vdev->lock: nothing left in flight, what was
+ * completed into the used ring. -EBUSY when a failed submit left requests
+ * only the I/O thread can send.
+ */
+int virtio_blk_quiesce(struct virtio_dev *vdev);
+
+/* The disk's ring, or NULL: for the test that attacks its restrictions. */
+struct io_uring;
+struct io_uring *virtio_blk_ring(struct virtio_dev *vdev);
 
 #endif

@@ -116,7 +116,7 @@ static void evfd_sync(struct virtio_pci *vp)
 
 	if (!vp->irq->ioeventfd)
 		return;
-	for (q = 0; q < vdev->ops->num_queues; q++) {
+	for (q = 0; q < vdev->num_queues; q++) {
 		uint64_t want = 0;
 		int r;
 
@@ -215,7 +215,7 @@ static void vp_reset(struct virtio_pci *vp)
 
 static struct virtq *selected_vq(struct virtio_pci *vp)
 {
-	return vp->queue_sel < vp->vdev.ops->num_queues ? &vp->vdev.vqs[vp->queue_sel] : NULL;
+	return vp->queue_sel < vp->vdev.num_queues ? &vp->vdev.vqs[vp->queue_sel] : NULL;
 }
 
 static void common_read(struct virtio_pci *vp, uint64_t off, void *data, unsigned int len)
@@ -232,7 +232,7 @@ static void common_read(struct virtio_pci *vp, uint64_t off, void *data, unsigne
 	put_le(c + CC_DFSELECT, 4, vp->dev_feature_sel);
 	put_le(c + CC_GFSELECT, 4, vp->drv_feature_sel);
 	put_le(c + CC_MSIX_CONFIG, 2, vp->config_vector);
-	put_le(c + CC_NUM_QUEUES, 2, vdev->ops->num_queues);
+	put_le(c + CC_NUM_QUEUES, 2, vdev->num_queues);
 	c[CC_STATUS] = vdev->status;
 	c[CC_CFG_GEN] = vdev->config_generation;
 	put_le(c + CC_Q_SELECT, 2, vp->queue_sel);
@@ -414,7 +414,7 @@ static void vp_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off, c
 		uint64_t o = off - VIRTIO_PCI_NOTIFY_OFF;
 
 		if (o % VIRTIO_PCI_NOTIFY_MULT == 0 &&
-		    o / VIRTIO_PCI_NOTIFY_MULT < vdev->ops->num_queues) {
+		    o / VIRTIO_PCI_NOTIFY_MULT < vdev->num_queues) {
 			vdev->counters.kick_exits++;
 			virtio_dev_kick(vdev, o / VIRTIO_PCI_NOTIFY_MULT);
 		}
@@ -501,7 +501,7 @@ static int vp_build_config(struct virtio_pci *vp)
 	    add_virtio_cap(pdev, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_OFF, 1, 16) < 0)
 		return -ENOSPC;
 	c = add_virtio_cap(pdev, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF,
-			   VIRTIO_PCI_NOTIFY_MULT * ops->num_queues, 20);
+			   VIRTIO_PCI_NOTIFY_MULT * vp->vdev.num_queues, 20);
 	if (c < 0)
 		return c;
 	pci_cfg_put32(pdev->cfg, c + 16, VIRTIO_PCI_NOTIFY_MULT);
@@ -534,7 +534,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev_ops *ops, con
 	vp->vdev.transport_priv = vp;
 	vp->irq = irq;
 	vp->irq_opaque = irq_opaque;
-	vp->nr_vectors = ops->num_queues + 1;
+	vp->nr_vectors = vp->vdev.num_queues + 1;
 	for (i = 0; i < VIRTIO_PCI_MSIX_VECTORS; i++)
 		vp->vec[i].fd = vp->vec[i].gsi = -1;
 	vp->config_vector = VIRTIO_MSI_NO_VECTOR;

@@ -42,8 +42,7 @@ static void reset_queues(struct virtio_dev *vdev)
 	unsigned int i;
 
 	for (i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		virtq_reset(&vdev->vqs[i],
-			    i < vdev->ops->num_queues ? vdev->ops->queue_max_size : 0);
+		virtq_reset(&vdev->vqs[i], i < vdev->num_queues ? vdev->ops->queue_max_size : 0);
 }
 
 /* The I/O thread: queue q's doorbell rang. */
@@ -82,6 +81,7 @@ static int io_init(struct virtio_dev *vdev)
 	r = iothread_init(&vdev->io, vdev->ops->name);
 	if (r < 0)
 		return r;
+	/* a doorbell for each queue the model may offer; init may offer fewer */
 	for (q = 0; q < vdev->ops->num_queues && r == 0; q++) {
 		vdev->kick[q] = (struct virtio_kick){ .vdev = vdev, .q = q };
 		vdev->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -109,10 +109,18 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
 	vdev->ops = ops;
 	vdev->mem = mem;
 	vdev->host_features = ops->features | VIRTIO_TRANSPORT_FEATURES;
+	vdev->num_queues = ops->num_queues;
 	reset_queues(vdev);
 	r = io_init(vdev);
 	if (r == 0 && ops->init) {
 		r = ops->init(vdev, params);
+		if (r == 0 && (!vdev->num_queues || vdev->num_queues > ops->num_queues)) {
+			if (ops->uninit)
+				ops->uninit(vdev);
+			r = -EINVAL;
+		}
+		if (r == 0)
+			reset_queues(vdev); /* the model may have offered fewer queues */
 		if (r < 0) {
 			close_kicks(vdev);
 			iothread_destroy(&vdev->io);
@@ -148,7 +156,7 @@ void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q)
 {
 	uint64_t one = 1;
 
-	if (q >= vdev->ops->num_queues)
+	if (q >= vdev->num_queues)
 		return;
 	if (!vdev->kick_async) {
 		virtio_dev_queue_notify(vdev, q);
@@ -210,7 +218,7 @@ void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t val)
 	if ((val & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
 		unsigned int q;
 
-		for (q = 0; q < vdev->ops->num_queues; q++)
+		for (q = 0; q < vdev->num_queues; q++)
 			if (vdev->vqs[q].ready)
 				virtio_dev_kick(vdev, q);
 	}
@@ -232,7 +240,7 @@ int virtio_dev_queue_enable(struct virtio_dev *vdev, unsigned int q)
 	uint64_t g = vdev->guest_features;
 	int r;
 
-	if (q >= vdev->ops->num_queues)
+	if (q >= vdev->num_queues)
 		return -EINVAL;
 	/* §3.1.1: queues are set up after the features are agreed. */
 	if (!(vdev->status & VIRTIO_STATUS_FEATURES_OK)) {
@@ -274,7 +282,7 @@ void virtio_dev_queue_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct virtq *vq;
 
-	if (q >= vdev->ops->num_queues)
+	if (q >= vdev->num_queues)
 		return;
 	vq = &vdev->vqs[q];
 	if (!(vdev->status & VIRTIO_STATUS_DRIVER_OK) ||

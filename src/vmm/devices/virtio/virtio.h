@@ -52,7 +52,7 @@ struct virtio_dev_ops {
 	uint32_t pci_class; /* class code the PCI transport shows */
 	uint64_t features; /* device-specific bits offered; may be trimmed by init */
 	unsigned int config_size; /* bytes of device config space, ≤ VIRTIO_CONFIG_MAX */
-	unsigned int num_queues;
+	unsigned int num_queues; /* the most; init may offer fewer (vdev->num_queues) */
 	uint16_t queue_max_size;
 
 	/* Set up vdev->priv and vdev->config from model-specific params. */
@@ -114,6 +114,7 @@ struct virtio_dev {
 	const struct virtio_transport_ops *transport;
 	void *transport_priv;
 
+	unsigned int num_queues; /* queues offered: ops->num_queues unless init lowered it */
 	uint64_t host_features; /* what we offer, transport bits included */
 	uint64_t guest_features; /* what the driver accepted */
 	uint8_t status;
