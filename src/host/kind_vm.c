@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,14 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/testpoint.h"
 #include "common/util.h"
+#include "ct/cgroup.h"
 #include "sys/disk.h"
 #include "sys/image.h"
 #include "host/kind.h"
+#include "host/keeper.h"
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
@@ -189,6 +193,53 @@ static char *vm_resolv(struct host *h, const struct vps *v)
 static uint32_t vm_jail_uid(const struct vps *v)
 {
 	return v->uid_base ? v->uid_base : 0x80000000u + (uint32_t)v->id;
+}
+
+/*
+ * The monitor's cgroup limits (docs/security.md "The monitor's jail").
+ * Memory: the guest's RAM, which the monitor maps and the kernel charges
+ * to it as the guest touches it, and the monitor's own: vps-vmm's is a few
+ * MiB (the sanitizer build's quarantine is the bulk of the margin); QEMU's
+ * is larger, and its software CPU adds a translation cache of up to 1 GiB.
+ * Guest RAM has no swap of its own here, so a limit too tight is an OOM
+ * kill of the VM: the margins are wide, the point is a bound, not a
+ * squeeze. Pids: one per vCPU, a virtio I/O thread per device, QEMU's
+ * pool of up to 64 I/O workers, and room: a monitor that forks or spawns
+ * threads beyond that is not one of ours.
+ */
+#define VM_JAIL_OVERHEAD_VMM (256ull << 20)
+#define VM_JAIL_OVERHEAD_QEMU (512ull << 20)
+#define VM_JAIL_OVERHEAD_TCG (1024ull << 20)
+#define VM_JAIL_PIDS 128
+
+void kind_vm_jail(const struct vps *v, struct keeper_jail *j, char *cgroup, size_t len)
+{
+	uint64_t over = VM_JAIL_OVERHEAD_VMM;
+
+	if (!strcmp(v->engine, "qemu"))
+		over = VM_JAIL_OVERHEAD_QEMU + (kind_vm_hw_virt() ? 0 : VM_JAIL_OVERHEAD_TCG);
+	snprintf(cgroup, len, "vps-vm/%s", v->name);
+	*j = (struct keeper_jail){ .cgroup = cgroup,
+				   .pids_max = VM_JAIL_PIDS + 2 * (int64_t)vm_cpus(v),
+				   .memory_max = (int64_t)(v->ram + over),
+				   .new_pid_ns = true };
+}
+
+void kind_vm_jail_cleanup(const char *name)
+{
+	struct ct_cgroup *cg = NULL;
+	struct err *e = NULL;
+	char path[300];
+
+	snprintf(path, sizeof(path), "vps-vm/%s", name);
+	if (cg_open(path, &cg, &e) < 0) {
+		err_free(&e);
+		return;
+	}
+	cg_set_created_depth(cg, 1);
+	if (cg_kill_all(cg, SIGKILL, &e) < 0 || cg_destroy(cg, &e) < 0)
+		pr_err("`%s`: remove its monitor's cgroup: %s", name, err_msg(e));
+	err_free(&e);
 }
 
 static json_t *vmm_config(struct host *h, const struct vps *v)

@@ -28,6 +28,7 @@
 #include "host/auth.h"
 #include "host/caps.h"
 #include "host/keeper.h"
+#include "host/kind_vm.h"
 #include "host/kind.h"
 #include "host/life.h"
 #include "host/net.h"
@@ -179,6 +180,9 @@ static void keeper_gone(struct host *h, const char *name)
 
 	if (store_vps_get(h->store, name, &v, NULL) < 0)
 		return;
+	/* a keeper removes its monitor's cgroup; one killed could not */
+	if (!strcmp(v.kind, "vm"))
+		kind_vm_jail_cleanup(name);
 	v.last_exit = st;
 	if (v.state == VPS_RUNNING || v.state == VPS_STARTING || v.state == VPS_STOPPING) {
 		net_vps_down(h, &v); /* before `stopped`: a start right after adds them anew */
@@ -333,7 +337,8 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	const struct kind_ops *o = ops_of(v, err);
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
 	_cleanup_free_ char *ready = NULL;
-	char **argv = NULL;
+	char **argv = NULL, cgroup[300];
+	struct keeper_jail jail;
 	pid_t kp = -1;
 	int r;
 
@@ -360,7 +365,11 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	argv = o->monitor_argv(h, v, err);
 	if (!argv)
 		goto fail;
-	r = keeper_spawn(h->self, v->name, run, o->restart_on, argv, err);
+	/* a VM's monitor: its own cgroup and PID namespace (docs/security.md) */
+	if (!strcmp(v->kind, "vm"))
+		kind_vm_jail(v, &jail, cgroup, sizeof(cgroup));
+	r = keeper_spawn(h->self, v->name, run, o->restart_on, strcmp(v->kind, "vm") ? NULL : &jail,
+			 argv, err);
 	for (char **a = argv; *a; a++)
 		free(*a);
 	free(argv);
