@@ -21,6 +21,7 @@ console (framework/console.py, on the socket the API names):
 See docs/vpsd.md ("VM kinds"). Run as root:
     VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_vpsd_vm.py"""
 
+import glob
 import json
 import os
 import re
@@ -406,8 +407,18 @@ def test_vm_qemu_jail_kills_foreign_syscall(daemon, vm_template_cached, tmp_path
     vdir = d.data / "vps" / "j1"
     pid = until(lambda: qemu_of(vdir), 60, "QEMU running")[0]
     assert_jailed(pid)
+    # the keeper's part (docs/security.md): a cgroup of its own, pid 1 of its own namespace
+    with open(f"/proc/{pid}/cgroup") as f:
+        groups = {ln.split(":")[1]: ln.rstrip("\n").split(":", 2)[2] for ln in f}
+    assert all(groups[c] == "/vps-vm/j1" for c in groups if c in ("pids", "memory", "")), groups
+    with open(f"/proc/{pid}/status") as f:
+        nspid = next(ln for ln in f if ln.startswith("NSpid:")).split()[1:]
+    assert nspid == [str(pid), "1"], nspid
+    cg = glob.glob("/sys/fs/cgroup/*/vps-vm/j1") + glob.glob("/sys/fs/cgroup/vps-vm/j1")
+    assert cg, "no cgroup vps-vm/j1"
     kill_with_foreign_syscall(pid, "/usr/bin/qemu-system-x86_64",
                               '(int)execve("/bin/touch", 0, 0)', tmp_path)
     v = until(lambda: (x := show(d, "j1"))["state"] == "stopped" and x, 60, "stopped")
     assert v["last_exit"] == 128 + SIGSYS, v
+    assert not [p for p in cg if os.path.exists(p)], "the cgroup outlived its VM"
     vps(d, "destroy", "j1")
