@@ -422,3 +422,23 @@ def test_vm_qemu_jail_kills_foreign_syscall(daemon, vm_template_cached, tmp_path
     assert v["last_exit"] == 128 + SIGSYS, v
     assert not [p for p in cg if os.path.exists(p)], "the cgroup outlived its VM"
     vps(d, "destroy", "j1")
+
+
+def test_vm_cgroup_does_not_outlive_a_killed_keeper(daemon, vm_template_cached):
+    """kill -9 of a VM's keeper (the monitor's parent, which removes the
+    monitor's cgroup when it ends): vpsd sees the keeper gone, records the VM
+    stopped, ends the monitor left in the cgroup and removes the cgroup."""
+    d = daemon
+    vps(d, "create", "k1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+    vps(d, "start", "k1")
+    vdir = d.data / "vps" / "k1"
+    pid = until(lambda: qemu_of(vdir), 60, "QEMU running")[0]
+    cg = glob.glob("/sys/fs/cgroup/*/vps-vm/k1") + glob.glob("/sys/fs/cgroup/vps-vm/k1")
+    assert cg, "no cgroup vps-vm/k1"
+    keeper = int((d.run / "vps" / "k1" / "keeper.pid").read_text())
+    os.kill(keeper, 9)
+    until(lambda: show(d, "k1")["state"] == "stopped", 60, "stopped")
+    until(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the monitor ended")
+    until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
+    vps(d, "destroy", "k1")
