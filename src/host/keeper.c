@@ -13,6 +13,7 @@
  *                     times, the last after exit STATUS (vpsd watches for it
  *                     and records a `rebooted` event)
  *   RUN/monitor.log   the monitor's stdout and stderr
+ *   RUN/cgroup        "PATH\n": the monitor's cgroup, with --cgroup
  *
  * The keeper is also the VM monitor's jailer for what the monitor cannot do
  * to itself (docs/security.md "The monitor's jail"), after Firecracker's
@@ -214,6 +215,12 @@ int keeper_main(int argc, char **argv)
 		snprintf(num, sizeof(num), "%d\n", status);
 		write_small(run, "exit", num);
 		goto out;
+	}
+	if (cg) {
+		char line[4200];
+
+		snprintf(line, sizeof(line), "%s\n", opts.cgroup);
+		write_small(run, "cgroup", line);
 	}
 	/*
 	 * Not sys_spawn(): the monitor's stdout and stderr are the log, its

@@ -212,26 +212,46 @@ static uint32_t vm_jail_uid(const struct vps *v)
 #define VM_JAIL_OVERHEAD_TCG (1024ull << 20)
 #define VM_JAIL_PIDS 128
 
-void kind_vm_jail(const struct vps *v, struct keeper_jail *j, char *cgroup, size_t len)
+/*
+ * The monitor's cgroup: vps-vm/NAME for the host's vpsd (its run directory
+ * the default /run/vps); a vpsd with a run directory of its own (tests, a
+ * second vpsd) adds a hash of it, so two vpsds' VMs of one name never share
+ * a cgroup, and one's cleanup never kills the other's monitor.
+ */
+static void vm_cgroup_path(const struct host *h, const char *name, char *buf, size_t len)
+{
+	uint32_t hash = 2166136261u; /* FNV-1a */
+
+	if (!strcmp(h->run_dir, "/run/vps")) {
+		snprintf(buf, len, "vps-vm/%s", name);
+		return;
+	}
+	for (const char *p = h->run_dir; *p; p++)
+		hash = (hash ^ (unsigned char)*p) * 16777619u;
+	snprintf(buf, len, "vps-vm/%s@%08x", name, hash);
+}
+
+void kind_vm_jail(const struct host *h, const struct vps *v, struct keeper_jail *j, char *cgroup,
+		  size_t len)
 {
 	uint64_t over = VM_JAIL_OVERHEAD_VMM;
 
 	if (!strcmp(v->engine, "qemu"))
 		over = VM_JAIL_OVERHEAD_QEMU + (kind_vm_hw_virt() ? 0 : VM_JAIL_OVERHEAD_TCG);
-	snprintf(cgroup, len, "vps-vm/%s", v->name);
+	vm_cgroup_path(h, v->name, cgroup, len);
 	*j = (struct keeper_jail){ .cgroup = cgroup,
 				   .pids_max = VM_JAIL_PIDS + 2 * (int64_t)vm_cpus(v),
 				   .memory_max = (int64_t)(v->ram + over),
 				   .new_pid_ns = true };
 }
 
-void kind_vm_jail_cleanup(const char *name)
+void kind_vm_jail_cleanup(const struct host *h, const char *name)
 {
 	struct ct_cgroup *cg = NULL;
 	struct err *e = NULL;
 	char path[300];
 
-	snprintf(path, sizeof(path), "vps-vm/%s", name);
+	vm_cgroup_path(h, name, path, sizeof(path));
 	if (cg_open(path, &cg, &e) < 0) {
 		err_free(&e);
 		return;

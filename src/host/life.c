@@ -182,7 +182,7 @@ static void keeper_gone(struct host *h, const char *name)
 		return;
 	/* a keeper removes its monitor's cgroup; one killed could not */
 	if (!strcmp(v.kind, "vm"))
-		kind_vm_jail_cleanup(name);
+		kind_vm_jail_cleanup(h, name);
 	v.last_exit = st;
 	if (v.state == VPS_RUNNING || v.state == VPS_STARTING || v.state == VPS_STOPPING) {
 		net_vps_down(h, &v); /* before `stopped`: a start right after adds them anew */
@@ -367,7 +367,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		goto fail;
 	/* a VM's monitor: its own cgroup and PID namespace (docs/security.md) */
 	if (!strcmp(v->kind, "vm"))
-		kind_vm_jail(v, &jail, cgroup, sizeof(cgroup));
+		kind_vm_jail(h, v, &jail, cgroup, sizeof(cgroup));
 	r = keeper_spawn(h->self, v->name, run, o->restart_on, strcmp(v->kind, "vm") ? NULL : &jail,
 			 argv, err);
 	for (char **a = argv; *a; a++)
