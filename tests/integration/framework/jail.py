@@ -45,11 +45,18 @@ def kill_with_foreign_syscall(pid, binary, call, cwd, tid=None):
         "-ex", "python [t.switch() for t in gdb.selected_inferior().threads() "
                f"if t.ptid[1] == {int(tid)}]",
         "-ex", "info threads"]
-    return subprocess.run(
-        ["gdb", "-nx", "-batch", "-ex", "set sysroot /", "-ex", f"file {binary}",
-         "-ex", f"attach {pid}", *switch, "-ex", f"call {call}"],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+    # gdb may never return: when the process is pid 1 of a PID namespace (a
+    # VM's monitor), its death waits on the traced threads and gdb on the
+    # death. Then gdb is killed at the timeout, which lets the death finish;
+    # None says so, and the caller's check of the monitor's end still decides.
+    try:
+        return subprocess.run(
+            ["gdb", "-nx", "-batch", "-ex", "set sysroot /", "-ex", f"file {binary}",
+             "-ex", f"attach {pid}", *switch, "-ex", f"call {call}"],
+            capture_output=True, text=True, timeout=90, cwd=cwd,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+    except subprocess.TimeoutExpired:
+        return None
 
 
 SIGSYS = signal.SIGSYS
