@@ -454,6 +454,25 @@ void machine_unlock_devices(struct machine *mc)
 		pthread_mutex_unlock(&vp[i]->vdev.lock);
 }
 
+void machine_mark_used_rings(struct machine *mc)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, q, n = all_virtio(mc, vp);
+
+	for (i = 0; i < n; i++) {
+		struct virtio_dev *d = &vp[i]->vdev;
+
+		for (q = 0; q < d->ops->num_queues && q < VIRTIO_MAX_QUEUES; q++) {
+			const struct virtq *vq = &d->vqs[q];
+
+			/* gpa_ptr marks what it maps; with EVENT_IDX avail_event follows the ring */
+			if (vq->ready && vq->mem &&
+			    !gpa_ptr(vq->mem, vq->used_gpa, 8 + 8 * (uint64_t)vq->size))
+				gpa_ptr(vq->mem, vq->used_gpa, 6 + 8 * (uint64_t)vq->size);
+		}
+	}
+}
+
 unsigned int machine_virtio_ids(struct machine *mc, uint16_t *ids, unsigned int max)
 {
 	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
