@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -669,10 +670,18 @@ static void run_job(struct migration *m)
 static void *thread_main(void *arg)
 {
 	struct migration *m = arg;
+	int r;
 
-	if (jail_thread(JAIL_MIGRATE) < 0)
-		return NULL;
+	/* `migrate` in ps -L; before the filter, which has no prctl */
+	prctl(PR_SET_NAME, "migrate", 0, 0, 0);
+	r = jail_thread(JAIL_MIGRATE);
 	pthread_mutex_lock(&m->lock);
+	m->ready = r < 0 ? -1 : 1; /* migration_init waits for this */
+	pthread_cond_broadcast(&m->cond);
+	if (r < 0) {
+		pthread_mutex_unlock(&m->lock);
+		return NULL;
+	}
 	for (;;) {
 		while (!m->quit && !m->job)
 			pthread_cond_wait(&m->cond, &m->lock);
@@ -714,6 +723,13 @@ int migration_init(struct migration *m, const struct snap_parts *p, int dirfd, s
 	if (r)
 		return err_make(err, r, "start the migration thread");
 	m->started = true;
+	/* running under its own filter before the VM does (and before anyone looks) */
+	pthread_mutex_lock(&m->lock);
+	while (!m->ready)
+		pthread_cond_wait(&m->cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+	if (m->ready < 0)
+		return err_make(err, EPERM, "the migration thread's filter");
 	return 0;
 }
 

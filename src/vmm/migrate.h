@@ -63,6 +63,7 @@ struct migration {
 	int dirfd; /* migrate_dir, opened before the jail; -1: none */
 	pthread_t thread;
 	bool started;
+	int ready; /* the thread is under its filter: 1, or could not be: -1 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* under lock */

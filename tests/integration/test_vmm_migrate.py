@@ -203,8 +203,6 @@ def test_memory_writer_takes_rounds(tmp_path, migdir):
     f = figures(err)
     print(f"migration (memory writer): {f}, wall {wall:.3f} s")
     assert f["rounds"] >= 2, f
-    # rounds after the first resend what the guest dirtied: more than one pass of its RAM
-    assert f["bytes"] > (4 << 20) + (2 << 20), f
     assert f["last_pages"] > 0, f
 
 
