@@ -599,6 +599,8 @@ static int migrate_run(struct migration *m, int fd, struct err **err)
 		if (n * MIG_PAGE <= bw / 1000 * m->downtime_ms || round > m->max_rounds)
 			break;
 		t0 = now_us();
+		m->pace_start = t0; /* each round paced on its own: no credit from the last */
+		m->paced = 0;
 		r = send_set(m, fd, d.pending, d.npages);
 		if (r < 0) {
 			r = err_make(err, -r, "migrate: send dirty pages");

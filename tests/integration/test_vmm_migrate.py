@@ -49,7 +49,7 @@ def wait_ticks(path, p, n, timeout=30):
         t = ticks(path.read_text() if path.exists() else "")
         if t and t[-1] >= n:
             return t
-        assert p.poll() is None, p.stderr.read()
+        assert p.poll() is None, (p.returncode, p.stderr.read())
         assert time.monotonic() < deadline, f"no tick {n}: {t[-3:]}"
         time.sleep(0.02)
 
