@@ -298,12 +298,11 @@ int main(int argc, char **argv)
 	}
 	if (m.cfg.migrate_listen) {
 		/* only the connection is made before the jail; the stream is read inside it */
-		int lfd = migration_listen(m.cfg.migrate_listen, &e);
-
 		/* a jailed source is the VM's uid: the socket (bound 0600) is made its own */
-		if (lfd >= 0 && m.cfg.jail && strncmp(m.cfg.migrate_listen, "tcp:", 4) &&
-		    chown(m.cfg.migrate_listen, m.cfg.jail_uid, m.cfg.jail_gid) < 0)
-			pr_warn("`migrate_listen`: chown: %s", strerror(errno));
+		int lfd = migration_listen(m.cfg.migrate_listen,
+					   m.cfg.jail ? (int)m.cfg.jail_uid : -1,
+					   m.cfg.jail ? (int)m.cfg.jail_gid : -1, &e);
+
 		pr_info("waiting for a migrating VM at `%s`", m.cfg.migrate_listen);
 		m.mig_fd = lfd < 0 ? lfd : migration_accept(lfd, m.cfg.migrate_listen, &e);
 		if (m.mig_fd < 0) {

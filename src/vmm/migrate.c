@@ -109,22 +109,37 @@ static void set_timeouts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix: fine */
 }
 
-int migration_listen(const char *addr, struct err **err)
+int migration_listen(const char *addr, int uid, int gid, struct err **err)
 {
 	struct sockaddr_storage ss;
+	struct sockaddr_un *su = (struct sockaddr_un *)&ss;
 	socklen_t len;
 	int fd, one = 1;
 
 	if (parse_addr(addr, &ss, &len, err) < 0)
 		return -EINVAL;
+	/*
+	 * A unix socket for another uid is bound under a temporary name, handed
+	 * over, then renamed into place: a source never finds it still root's.
+	 */
+	if (ss.ss_family == AF_UNIX && uid >= 0) {
+		if (strlen(addr) + 4 >= sizeof(su->sun_path))
+			return err_make(err, EINVAL, "`%s`: too long", addr);
+		strcat(su->sun_path, ".new");
+	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_make(err, errno, "`migrate_listen`: socket");
 	if (ss.ss_family != AF_UNIX)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (ss.ss_family == AF_UNIX && uid >= 0 &&
+	     (chown(su->sun_path, uid, gid) < 0 || rename(su->sun_path, addr) < 0)) ||
+	    listen(fd, 1) < 0) {
 		int e = errno;
 
+		if (ss.ss_family == AF_UNIX && uid >= 0)
+			unlink(su->sun_path);
 		close(fd);
 		return err_make(err, e, "`migrate_listen`: `%s`", addr);
 	}

@@ -101,10 +101,10 @@ void migration_fini(struct migration *m);
 
 /*
  * The destination: bind and listen at `addr`, before the jail (returns the
- * fd or -errno with *err), then accept one source (still before the jail:
+ * fd or -errno with *err; a unix socket owned by uid/gid unless uid < 0), then accept one source (still before the jail:
  * the socket path is removed then).
  */
-int migration_listen(const char *addr, struct err **err);
+int migration_listen(const char *addr, int uid, int gid, struct err **err);
 int migration_accept(int lfd, const char *addr, struct err **err);
 /*
  * Receive a VM into `p` (built from the same configuration, no thread

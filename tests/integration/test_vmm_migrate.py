@@ -420,3 +420,39 @@ def test_hostile_streams_are_refused(tmp_path, migdir, hello):
     for stream, why in cases:
         err = hostile(tmp_path, migdir, stream)
         assert why in err, (why, err[-400:])
+
+
+def test_migrate_over_tcp_loopback(tmp_path, migdir):
+    # a jailed source reaches TCP without a directory; numeric addresses only
+    src, sctl, sserial = source(tmp_path, migdir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dserial = tmp_path / "tcp.log"
+    dst = subprocess.Popen(argv(tmp_path, dserial, *JAIL,
+                                "--migrate-listen", f"tcp:127.0.0.1:{port}"),
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # listening once a connect succeeds... which would be the source: poll ss
+            out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                                 text=True).stdout
+            if out.strip():
+                break
+            assert dst.poll() is None, dst.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        r = sctl("migrate", to="tcp:localhost:1")
+        assert r["ok"] is True
+        m = wait_migration(sctl, src, ("failed",))
+        assert "numeric" in m["error"], m
+        assert sctl("migrate", to=f"tcp:127.0.0.1:{port}")["ok"] is True
+        assert src.wait(timeout=60) == EXIT_MIGRATED, src.stderr.read()
+        last = ticks(sserial.read_text())[-1]
+        wait_ticks(dserial, dst, last + 5)
+        whole = ticks(sserial.read_text() + dserial.read_text())
+        assert whole == list(range(1, whole[-1] + 1))
+    finally:
+        finish(src, sctl)
+        if dst.poll() is None:
+            dst.kill()
