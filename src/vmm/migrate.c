@@ -586,6 +586,13 @@ static int migrate_run(struct migration *m, int fd, struct err **err)
 		goto out;
 	}
 	guest_mem_track(&vm->mem, d.device, vm->ram);
+	/*
+	 * A barrier: a device serving a request holds its lock, so once every
+	 * lock has been taken and let go, no write through a pointer taken
+	 * before the marking began is still to come.
+	 */
+	machine_lock_devices(m->parts.mc);
+	machine_unlock_devices(m->parts.mc);
 
 	/* round 1: all of RAM */
 	set_progress(m, 1, d.npages);
