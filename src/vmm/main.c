@@ -143,8 +143,6 @@ static int status_of(const struct vm *vm)
 		return MONITOR_EXIT_CRASH;
 	case VM_STOPPED:
 		return MONITOR_EXIT_KILLED;
-	case VM_MIGRATED:
-		return MONITOR_EXIT_MIGRATED;
 	default:
 		return MONITOR_EXIT_FAILURE;
 	}
@@ -346,6 +344,7 @@ int main(int argc, char **argv)
 			goto out_vm_err;
 		}
 		m.hooks.migration = &m.mig;
+		m.mig.control_path = jail_active() ? NULL : m.cfg.control;
 	}
 	if (machine_start(&m.mc) < 0) {
 		pr_err("start the device threads");

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "monitor/protocol.h"
 #include "vmm/jail.h"
 #include "vmm/migrate.h"
 
@@ -685,9 +686,18 @@ static void run_job(struct migration *m)
 	m->final = false;
 	pthread_mutex_unlock(&m->lock);
 	err_free(&e);
-	if (r == 0)
-		vm_request_exit(vm, VM_MIGRATED, 0);
-	else if (!was_paused)
+	if (r == 0) {
+		/*
+		 * The guest runs at the destination now: this process must never
+		 * touch its disks, taps or RAM again, not even an I/O thread
+		 * finishing a request whose notification it had not read. It ends
+		 * here, at once, rather than through the usual teardown.
+		 */
+		if (m->control_path)
+			unlink(m->control_path);
+		_exit(MONITOR_EXIT_MIGRATED);
+	}
+	if (!was_paused)
 		vm_resume(vm);
 }
 

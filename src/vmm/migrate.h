@@ -61,6 +61,7 @@ enum mig_state { MIG_IDLE, MIG_ACTIVE, MIG_DONE, MIG_FAILED, MIG_CANCELLED };
 struct migration {
 	struct snap_parts parts;
 	int dirfd; /* migrate_dir, opened before the jail; -1: none */
+	const char *control_path; /* removed when the VM has left (unjailed only); or NULL */
 	pthread_t thread;
 	bool started;
 	int ready; /* the thread is under its filter: 1, or could not be: -1 */

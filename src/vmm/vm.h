@@ -28,7 +28,6 @@ enum vm_exit_reason {
 	VM_POWEROFF, /* the guest powered off (ACPI S5) */
 	VM_REBOOT, /* the guest asked for a reset */
 	VM_STOPPED, /* hard stop from the control socket */
-	VM_MIGRATED, /* handed over to a destination monitor (migrate.c) */
 };
 
 struct vcpu {
