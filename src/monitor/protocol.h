@@ -18,6 +18,7 @@ enum monitor_exit {
 	MONITOR_EXIT_REBOOT = 3, /* the guest asked for a reboot: start it again (vps-vmm) */
 	MONITOR_EXIT_CRASH = 4, /* the guest crashed (triple fault; a container's init died) */
 	MONITOR_EXIT_KILLED = 5, /* stopped hard, or a graceful stop ran out of time */
+	MONITOR_EXIT_MIGRATED = 6, /* (vmm) the VM now runs in the destination monitor */
 	/* vps-vmm micro-guests with exit_port exit with the byte the guest wrote instead */
 };
 
@@ -30,6 +31,8 @@ enum monitor_exit {
 #define MONITOR_CMD_RESUME "resume" /* (vmm) */
 #define MONITOR_CMD_BALLOON "balloon" /* (vmm) the balloon's target in bytes */
 #define MONITOR_CMD_SNAPSHOT "snapshot" /* (vmm) save the VM into a directory */
+#define MONITOR_CMD_MIGRATE "migrate" /* (vmm) live-migrate to another vps-vmm */
+#define MONITOR_CMD_MIGRATE_CANCEL "migrate-cancel" /* (vmm) stop a running migration */
 #define MONITOR_CMD_REBOOT "reboot" /* (ctm) restart the init in place */
 #define MONITOR_CMD_SET "set" /* (ctm) live limits */
 #define MONITOR_CMD_GROW "grow" /* (ctm) grow the disk while mounted */

@@ -36,6 +36,8 @@ void config_free(struct vmm_config *c)
 	free(c->control);
 	free(c->restore);
 	free(c->snapshot_dir);
+	free(c->migrate_listen);
+	free(c->migrate_dir);
 	for (i = 0; i < c->nr_disk; i++) {
 		free(c->disk[i].path);
 		free(c->disk[i].id);
@@ -353,6 +355,10 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = get_string(v, k, &c->snapshot_dir, err);
 		} else if (!strcmp(k, "restore")) {
 			ret = get_string(v, k, &c->restore, err);
+		} else if (!strcmp(k, "migrate_listen")) {
+			ret = get_string(v, k, &c->migrate_listen, err);
+		} else if (!strcmp(k, "migrate_dir")) {
+			ret = get_string(v, k, &c->migrate_dir, err);
 		} else if (!strcmp(k, "jail")) {
 			ret = parse_jail(v, c, err);
 		} else {
@@ -441,6 +447,8 @@ static const struct option vmm_longopts[] = {
 	{ "control", required_argument, NULL, 'C' },
 	{ "restore", required_argument, NULL, 'S' },
 	{ "snapshot-dir", required_argument, NULL, 'D' },
+	{ "migrate-listen", required_argument, NULL, 'L' },
+	{ "migrate-dir", required_argument, NULL, 'G' },
 	{ "config", required_argument, NULL, 'f' },
 	{ "micro", required_argument, NULL, 'u' },
 	{ "mode", required_argument, NULL, 'M' },
@@ -450,7 +458,7 @@ static const struct option vmm_longopts[] = {
 	{ "no-irqfd", no_argument, NULL, 'Q' },
 	{ "no-net-offloads", no_argument, NULL, 'O' },
 	{ "no-io-uring", no_argument, NULL, 'U' },
-	{ "io-uring", no_argument, NULL, 'G' },
+	{ "io-uring", no_argument, NULL, 'I' },
 	{ "jail", required_argument, NULL, 'J' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -530,6 +538,12 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 		case 'D':
 			json_object_set_new(doc, "snapshot_dir", json_string(optarg));
 			break;
+		case 'L':
+			json_object_set_new(doc, "migrate_listen", json_string(optarg));
+			break;
+		case 'G':
+			json_object_set_new(doc, "migrate_dir", json_string(optarg));
+			break;
 		case 'M':
 			json_object_set_new(doc, flag_key(c), json_string(optarg));
 			break;
@@ -558,8 +572,8 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 			json_object_set_new(doc, "net_offloads", json_false());
 			break;
 		case 'U':
-		case 'G':
-			json_object_set_new(doc, "io_uring", c == 'G' ? json_true() : json_false());
+		case 'I':
+			json_object_set_new(doc, "io_uring", c == 'I' ? json_true() : json_false());
 			break;
 		case 'd':
 		case 'n':
@@ -619,6 +633,8 @@ int config_validate(const struct vmm_config *c, struct err **err)
 		return err_make(err, 0, "`memory`: micro-guests get at most 3G");
 	if (c->micro && c->cpus != 1)
 		return err_make(err, 0, "`cpus`: micro-guests run on one vCPU");
+	if (c->migrate_listen && c->restore)
+		return err_make(err, 0, "`migrate_listen` and `restore`: one source of state only");
 	for (i = 0; i < c->nr_disk; i++) {
 		if (c->disk[i].id && strlen(c->disk[i].id) > CONFIG_ID_MAX)
 			return err_make(err, 0, "`disk[%u].id`: at most %d characters", i,

@@ -61,6 +61,8 @@ struct vmm_config {
 	char *control; /* unix socket path, or NULL */
 	char *snapshot_dir; /* opened before the jail: `snapshot` NAME goes under it */
 	char *restore; /* a snapshot directory to run from instead of booting (snapshot.h) */
+	char *migrate_listen; /* receive the VM from a migrating source here (migrate.h) */
+	char *migrate_dir; /* opened before the jail: `migrate` to a unix socket NAME under it */
 	/* the jail (jail.h): this uid and gid, no capabilities, an empty root, seccomp */
 	bool jail;
 	unsigned int jail_uid, jail_gid;

@@ -76,10 +76,18 @@ static json_t *cmd_state(void *ctx, json_t *req)
 	return r;
 }
 
+/* While a migration runs it decides when the VM stands still. */
+static bool migrating(struct control *c)
+{
+	return c->hooks && c->hooks->migration && migration_holds_vm(c->hooks->migration);
+}
+
 static json_t *cmd_pause(void *ctx, json_t *req)
 {
 	struct control *c = ctx;
 
+	if (migrating(c))
+		return monitor_error("a migration is running: `migrate-cancel` first");
 	return vm_pause(c->vm) < 0 ? monitor_error("the VM is stopping") :
 				     json_pack("{s:b, s:s}", "ok", 1, "state", "paused");
 }
@@ -88,6 +96,8 @@ static json_t *cmd_resume(void *ctx, json_t *req)
 {
 	struct control *c = ctx;
 
+	if (migrating(c))
+		return monitor_error("a migration is running: `migrate-cancel` first");
 	vm_resume(c->vm);
 	return json_pack("{s:b, s:s}", "ok", 1, "state", state_name(c->vm));
 }
@@ -124,6 +134,8 @@ static json_t *cmd_stats(void *ctx, json_t *req)
 	json_object_set_new(r, "vcpu_time_ns", t);
 	if (c->hooks && c->hooks->stats)
 		c->hooks->stats(c->hooks->machine, r);
+	if (c->hooks && c->hooks->migration)
+		migration_report(c->hooks->migration, r);
 	return r;
 }
 
@@ -170,6 +182,8 @@ static json_t *cmd_snapshot(void *ctx, json_t *req)
 
 	if (!c->hooks || !c->hooks->snapshot)
 		return monitor_error("this VM cannot be snapshotted");
+	if (migrating(c))
+		return monitor_error("a migration is running: `migrate-cancel` first");
 	if (!json_is_string(path) || !json_string_length(path))
 		return monitor_error("`path`: expected a directory");
 	if (res && !json_is_boolean(res))
@@ -191,10 +205,78 @@ static json_t *cmd_snapshot(void *ctx, json_t *req)
 			 (json_int_t)(t1 - t0));
 }
 
+static int opt_uint(json_t *req, const char *key, unsigned int def, unsigned int max,
+		    unsigned int *out)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/*
+ * {"cmd":"migrate","to":ADDR[,"downtime_ms":N][,"max_rounds":N][,"max_bandwidth":B]}: start a
+ * live migration in the background; `stats` shows its progress. On success
+ * the monitor exits (MONITOR_EXIT_MIGRATED); otherwise the VM runs on here.
+ */
+static json_t *cmd_migrate(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	json_t *to = json_object_get(req, "to"), *r;
+	json_t *bwj = json_object_get(req, "max_bandwidth");
+	unsigned int downtime, rounds;
+	struct err *e = NULL;
+	uint64_t bw = 0;
+
+	if (!c->hooks || !c->hooks->migration)
+		return monitor_error("this VM cannot migrate");
+	if (!json_is_string(to) || !json_string_length(to))
+		return monitor_error("`to`: expected tcp:HOST:PORT or a unix socket");
+	if (opt_uint(req, "downtime_ms", MIG_DEFAULT_DOWNTIME_MS, 60000, &downtime) < 0)
+		return monitor_error("`downtime_ms`: expected 0 to 60000");
+	if (opt_uint(req, "max_rounds", MIG_DEFAULT_ROUNDS, MIG_MAX_ROUNDS, &rounds) < 0)
+		return monitor_error("`max_rounds`: expected 0 to %d", MIG_MAX_ROUNDS);
+	if (bwj && (!json_is_integer(bwj) || json_integer_value(bwj) < MIG_PAGE))
+		return monitor_error("`max_bandwidth`: expected bytes per second, at least %u",
+				     MIG_PAGE);
+	if (bwj)
+		bw = json_integer_value(bwj);
+	if (migration_start(c->hooks->migration, json_string_value(to), downtime, rounds, bw, &e) <
+	    0) {
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	return json_pack("{s:b, s:s}", "ok", 1, "migration", "active");
+}
+
+static json_t *cmd_migrate_cancel(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	struct err *e = NULL;
+	json_t *r;
+
+	if (!c->hooks || !c->hooks->migration)
+		return monitor_error("this VM cannot migrate");
+	if (migration_cancel(c->hooks->migration, &e) < 0) {
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	return monitor_ok();
+}
+
 /* In the order the `unknown command` error lists them. */
 static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_STATE, cmd_state },	{ MONITOR_CMD_PAUSE, cmd_pause },
 	{ MONITOR_CMD_RESUME, cmd_resume },	{ MONITOR_CMD_STOP, cmd_stop },
 	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_STATS, cmd_stats },
 	{ MONITOR_CMD_BALLOON, cmd_balloon },	{ MONITOR_CMD_SNAPSHOT, cmd_snapshot },
+	{ MONITOR_CMD_MIGRATE, cmd_migrate },	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
 };

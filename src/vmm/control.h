@@ -15,9 +15,11 @@
 
 #include "common/err.h"
 #include "monitor/server.h"
+#include "vmm/migrate.h"
 #include "vmm/vm.h"
 
-#define CONTROL_COMMANDS 8 /* state, pause, resume, stop, shutdown, stats, balloon, snapshot */
+/* state, pause, resume, stop, shutdown, stats, balloon, snapshot, migrate, migrate-cancel */
+#define CONTROL_COMMANDS 10
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -30,6 +32,7 @@ struct control_hooks {
 	/* Save the paused VM into directory `path` (created if missing); with `vmm`. */
 	int (*snapshot)(void *vmm, const char *path, struct err **err);
 	void *vmm;
+	struct migration *migration; /* the source side of live migration (migrate.h) */
 };
 
 struct control {

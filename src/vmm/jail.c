@@ -136,6 +136,19 @@ static const int control_calls[] = {
 	SCMP_SYS(unlinkat),
 };
 
+/*
+ * The migration thread (migrate.c): KVM's dirty log and slot flags, the
+ * vCPU and irqchip state (ioctl), one socket out (TCP, or a unix socket
+ * reached by fchdir into the migrate_dir opened before the jail), writes
+ * and reads on it. The destination receives on the main thread before the
+ * other threads start (jail_enter's filter, the union).
+ */
+static const int migrate_calls[] = {
+	SCMP_SYS(ioctl),  SCMP_SYS(socket),   SCMP_SYS(connect), SCMP_SYS(setsockopt),
+	SCMP_SYS(fchdir), SCMP_SYS(openat),   SCMP_SYS(sendto),	 SCMP_SYS(recvfrom),
+	SCMP_SYS(poll),	  SCMP_SYS(shutdown), SCMP_SYS(readv),
+};
+
 /* Only while the main thread starts the others (jail_enter's filter). */
 static const int spawn_calls[] = {
 	SCMP_SYS(clone), SCMP_SYS(clone3),	SCMP_SYS(set_robust_list),
@@ -306,10 +319,11 @@ static int drop_privileges(uid_t uid, gid_t gid, struct err **err)
 
 int jail_enter(uid_t uid, gid_t gid, struct err **err)
 {
-	static const int *const lists[] = { common_calls, vcpu_calls,	 device_calls,
-					    io_calls,	  control_calls, spawn_calls };
+	static const int *const lists[] = { common_calls,  vcpu_calls,	  device_calls, io_calls,
+					    control_calls, migrate_calls, spawn_calls };
 	static const size_t sizes[] = { N(common_calls), N(vcpu_calls),	   N(device_calls),
-					N(io_calls),	 N(control_calls), N(spawn_calls) };
+					N(io_calls),	 N(control_calls), N(migrate_calls),
+					N(spawn_calls) };
 	int r;
 
 	if (uid == 0 || gid == 0)
@@ -341,14 +355,17 @@ int jail_thread(enum jail_class c)
 	static const size_t vs[] = { N(common_calls), N(vcpu_calls) };
 	static const size_t is[] = { N(common_calls), N(io_calls) };
 	static const size_t cs[] = { N(common_calls), N(control_calls) };
+	static const int *const migrate[] = { common_calls, migrate_calls };
+	static const size_t ms[] = { N(common_calls), N(migrate_calls) };
 	int r;
 
 	if (!jailed)
 		return 0;
-	r = c == JAIL_VCPU   ? load(vcpu, vs, 2, false) :
-	    c == JAIL_DEVICE ? load_with(device, ds, 2, device_ioctls, N(device_ioctls), false) :
-	    c == JAIL_IO     ? load(io, is, 2, false) :
-			       load(control, cs, 2, false);
+	r = c == JAIL_VCPU    ? load(vcpu, vs, 2, false) :
+	    c == JAIL_DEVICE  ? load_with(device, ds, 2, device_ioctls, N(device_ioctls), false) :
+	    c == JAIL_IO      ? load(io, is, 2, false) :
+	    c == JAIL_MIGRATE ? load(migrate, ms, 2, false) :
+				load(control, cs, 2, false);
 	if (r < 0)
 		pr_err("jail: thread filter: %s", strerror(-r));
 	return r;

@@ -19,6 +19,7 @@ enum jail_class {
 	JAIL_IO, /* console input */
 	JAIL_DEVICE, /* a virtio device's I/O thread (iothread.c) */
 	JAIL_CONTROL, /* the main thread: control socket, stats, stop */
+	JAIL_MIGRATE, /* the migration thread: dirty log, vCPU state, one outgoing socket */
 };
 
 /* Enter the jail (root only; uid and gid not 0). Only the calling thread may exist yet. */

@@ -497,6 +497,25 @@ void machine_unlock_devices(struct machine *mc)
 		pthread_mutex_unlock(&vp[i]->vdev.lock);
 }
 
+void machine_mark_used_rings(struct machine *mc)
+{
+	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
+	unsigned int i, q, n = all_virtio(mc, vp);
+
+	for (i = 0; i < n; i++) {
+		struct virtio_dev *d = &vp[i]->vdev;
+
+		for (q = 0; q < d->ops->num_queues && q < VIRTIO_MAX_QUEUES; q++) {
+			const struct virtq *vq = &d->vqs[q];
+
+			/* gpa_ptr marks what it maps; with EVENT_IDX avail_event follows the ring */
+			if (vq->ready && vq->mem &&
+			    !gpa_ptr(vq->mem, vq->used_gpa, 8 + 8 * (uint64_t)vq->size))
+				gpa_ptr(vq->mem, vq->used_gpa, 6 + 8 * (uint64_t)vq->size);
+		}
+	}
+}
+
 unsigned int machine_virtio_ids(struct machine *mc, uint16_t *ids, unsigned int max)
 {
 	struct virtio_pci *vp[MACHINE_MAX_VIRTIO];
@@ -525,6 +544,14 @@ void machine_kick_all(struct machine *mc)
 	unsigned int i, q, n = all_virtio(mc, vp);
 
 	for (i = 0; i < n; i++) {
+		/*
+		 * Only through the I/O thread's doorbell: without one (no
+		 * ioeventfd) a vCPU serves its notification itself, under the
+		 * lock, so none is left unread, and the caller's thread may not
+		 * do device work (its seccomp class).
+		 */
+		if (!vp[i]->vdev.kick_async)
+			continue;
 		pthread_mutex_lock(&vp[i]->vdev.lock);
 		for (q = 0; q < vp[i]->vdev.num_queues; q++)
 			virtio_dev_kick(&vp[i]->vdev, q);

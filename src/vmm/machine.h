@@ -67,6 +67,12 @@ int machine_quiesce_locked(struct machine *mc, struct err **err);
  * for a disk queue left waiting for a slot.
  */
 void machine_kick_all(struct machine *mc);
+/*
+ * Mark every ready queue's used ring in the migration's page bitmap
+ * (mem.h): the devices write it through a pointer taken when the queue was
+ * enabled, which gpa_ptr() did not see then. Devices locked.
+ */
+void machine_mark_used_rings(struct machine *mc);
 void machine_save_locked(struct machine *mc, struct snap_w *w);
 int machine_load(struct machine *mc, const struct snap_r *r, struct err **err);
 /* The virtio functions as the state file's VM section lists them: model id per slot. */

@@ -31,6 +31,7 @@
 #include "vmm/devices/pm.h"
 #include "vmm/devices/rtc.h"
 #include "vmm/machine.h"
+#include "vmm/migrate.h"
 #include "vmm/devices/serial.h"
 #include "vmm/snapshot_vm.h"
 #include "vmm/vm.h"
@@ -44,7 +45,7 @@ static const char usage[] =
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
 	"               [--no-ioeventfd] [--no-irqfd] [--no-net-offloads] [--io-uring|--no-io-uring]\n"
-	"               [--snapshot-dir DIR] [--restore DIR]\n";
+	"               [--snapshot-dir DIR] [--restore DIR] [--migrate-listen ADDR] [--migrate-dir DIR]\n";
 
 /* Everything opened before the first vCPU runs. */
 struct vmm {
@@ -58,6 +59,9 @@ struct vmm {
 	struct control ctl;
 	struct machine mc; /* Linux guests */
 	int snap_dirfd; /* snapshot_dir, opened before the jail; -1: none */
+	int mig_dirfd; /* migrate_dir, likewise */
+	int mig_fd; /* --migrate-listen: the source, accepted before the jail; -1 */
+	struct migration mig;
 };
 
 static struct snap_parts parts_of(struct vmm *m)
@@ -210,6 +214,8 @@ int main(int argc, char **argv)
 
 	log_init("vps-vmm", LOG_INFO);
 	m.snap_dirfd = -1;
+	m.mig_dirfd = -1;
+	m.mig_fd = -1;
 	/* what we create is the VM owner's alone, from birth: the sockets are bound, then chmod'ed */
 	umask(0077);
 	/*
@@ -245,6 +251,9 @@ int main(int argc, char **argv)
 	m.hooks.machine = &m.mc;
 	m.hooks.snapshot = snapshot_hook;
 	m.hooks.vmm = &m;
+	/* the micro-guest's entry registers are not wanted: the source's are */
+	if (ret == 0 && m.cfg.migrate_listen && m.cfg.micro)
+		m.vm.vcpus[0]->setup = NULL;
 	if (ret == 0 && m.cfg.restore) {
 		struct snap_parts p = parts_of(&m);
 
@@ -280,10 +289,67 @@ int main(int argc, char **argv)
 			goto out_vm_err;
 		}
 	}
+	if (m.cfg.migrate_dir) {
+		m.mig_dirfd = open(m.cfg.migrate_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (m.mig_dirfd < 0) {
+			err_make(&e, errno, "`migrate_dir`: `%s`", m.cfg.migrate_dir);
+			control_close(&m.ctl, m.cfg.control);
+			status = MONITOR_EXIT_CONFIG;
+			goto out_vm_err;
+		}
+	}
+	if (m.cfg.migrate_listen) {
+		/* only the connection is made before the jail; the stream is read inside it */
+		/* a jailed source is the VM's uid: the socket (bound 0600) is made its own */
+		int lfd = migration_listen(m.cfg.migrate_listen,
+					   m.cfg.jail ? (int)m.cfg.jail_uid : -1,
+					   m.cfg.jail ? (int)m.cfg.jail_gid : -1, &e);
+
+		pr_info("waiting for a migrating VM at `%s`", m.cfg.migrate_listen);
+		m.mig_fd = lfd < 0 ? lfd : migration_accept(lfd, m.cfg.migrate_listen, &e);
+		if (m.mig_fd < 0) {
+			if (lfd >= 0)
+				close(lfd);
+			control_close(&m.ctl, m.cfg.control);
+			status = MONITOR_EXIT_CONFIG;
+			goto out_vm_err;
+		}
+	}
 	/* everything from the host is open: the jail, then the threads, each narrowing itself */
 	if (m.cfg.jail && jail_enter(m.cfg.jail_uid, m.cfg.jail_gid, &e) < 0) {
 		control_close(&m.ctl, m.cfg.control);
 		goto out_vm_err;
+	}
+	if (m.mig_fd >= 0) {
+		struct snap_parts p = parts_of(&m);
+		struct mig_figures f;
+
+		ret = migration_receive(&p, m.mig_fd, &f, &e);
+		close(m.mig_fd);
+		m.mig_fd = -1;
+		if (ret < 0) {
+			control_close(&m.ctl, m.cfg.control);
+			status = MONITOR_EXIT_CONFIG;
+			goto out_vm_err;
+		}
+		pr_info("migrated in: %llu rounds, %llu bytes, %llu pages while paused, downtime "
+			"%llu us, total %llu us",
+			(unsigned long long)f.rounds, (unsigned long long)f.bytes,
+			(unsigned long long)f.last_pages, (unsigned long long)f.downtime_us,
+			(unsigned long long)f.total_us);
+		m.mig.incoming = f;
+		m.mig.has_incoming = true;
+		machine_kick_all(&m.mc); /* a doorbell the source's devices had not read */
+	}
+	{
+		struct snap_parts p = parts_of(&m);
+
+		if (migration_init(&m.mig, &p, m.mig_dirfd, &e) < 0) {
+			control_close(&m.ctl, m.cfg.control);
+			goto out_vm_err;
+		}
+		m.hooks.migration = &m.mig;
+		m.mig.control_path = jail_active() ? NULL : m.cfg.control;
 	}
 	if (machine_start(&m.mc) < 0) {
 		pr_err("start the device threads");
@@ -296,6 +362,7 @@ int main(int argc, char **argv)
 		vm_join(&m.vm);
 		status = status_of(&m.vm);
 	}
+	migration_fini(&m.mig);
 	control_close(&m.ctl, m.cfg.control);
 	goto out_vm;
 
@@ -309,6 +376,8 @@ out_vm:
 out_console:
 	if (m.snap_dirfd >= 0)
 		close(m.snap_dirfd);
+	if (m.mig_dirfd >= 0)
+		close(m.mig_dirfd);
 	console_close(&m.con);
 	config_free(&m.cfg);
 	return status;

@@ -24,6 +24,26 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *hva)
 	return 0;
 }
 
+void guest_mem_track(struct guest_mem *m, unsigned long *bitmap, const void *base)
+{
+	__atomic_store_n(&m->dirty_base, base, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->dirty, bitmap, __ATOMIC_SEQ_CST);
+}
+
+static void mark(const struct guest_mem *m, const uint8_t *hva, uint64_t len)
+{
+	unsigned long *bits = __atomic_load_n(&m->dirty, __ATOMIC_ACQUIRE);
+	uint64_t first, last, pg;
+	const unsigned int w = 8 * sizeof(unsigned long);
+
+	if (!bits)
+		return;
+	first = (uint64_t)(hva - m->dirty_base) >> GUEST_PAGE_SHIFT;
+	last = (uint64_t)(hva + len - 1 - m->dirty_base) >> GUEST_PAGE_SHIFT;
+	for (pg = first; pg <= last; pg++)
+		__atomic_fetch_or(&bits[pg / w], 1UL << (pg % w), __ATOMIC_RELAXED);
+}
+
 void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
 	unsigned int i;
@@ -35,8 +55,10 @@ void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 	for (i = 0; i < m->nr; i++) {
 		const struct mem_region *r = &m->r[i];
 
-		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa)) {
+			mark(m, r->hva + (gpa - r->gpa), len);
 			return r->hva + (gpa - r->gpa);
+		}
 	}
 	return NULL;
 }

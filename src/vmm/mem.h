@@ -23,7 +23,18 @@ struct mem_region {
 struct guest_mem {
 	struct mem_region r[GUEST_MEM_MAX_REGIONS];
 	unsigned int nr;
+	/*
+	 * While a live migration runs (migrate.c): a bit per 4 KiB page of the
+	 * RAM mapping at dirty_base, set for every page gpa_ptr() hands out. KVM's
+	 * dirty log sees only what the vCPUs write; this is what the monitor's
+	 * own threads may write (buffers filled by I/O threads, balloon pages).
+	 * A superset (reads mark too), never cleared until the migration ends.
+	 */
+	unsigned long *dirty;
+	const uint8_t *dirty_base;
 };
+
+#define GUEST_PAGE_SHIFT 12
 
 /* Add a region; regions must not overlap. Returns 0 or -EINVAL / -ENOSPC. */
 int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *hva);
@@ -33,5 +44,8 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *hva);
  * is outside RAM. len == 0 is checked as a one-byte range at gpa.
  */
 void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/* Start (bitmap: one bit per page from base, zeroed) or stop (NULL) marking. */
+void guest_mem_track(struct guest_mem *m, unsigned long *bitmap, const void *base);
 
 #endif

@@ -106,10 +106,8 @@ void snap_put(struct snap_w *w, uint32_t tag, uint32_t id, const void *data, siz
 	w->nr++;
 }
 
-int snap_w_write(struct snap_w *w, int fd)
+int snap_w_finish(struct snap_w *w)
 {
-	size_t off = 0;
-
 	if (reserve(w, 0) < 0)
 		return w->err;
 	if (!w->buf && reserve(w, 1) < 0)
@@ -120,6 +118,15 @@ int snap_w_write(struct snap_w *w, int fd)
 	put64(w->buf + 16, w->len - SNAP_HDR_LEN);
 	put32(w->buf + 24, snap_crc32(w->buf + SNAP_HDR_LEN, w->len - SNAP_HDR_LEN));
 	put32(w->buf + 28, 0);
+	return 0;
+}
+
+int snap_w_write(struct snap_w *w, int fd)
+{
+	size_t off = 0;
+
+	if (snap_w_finish(w) < 0)
+		return w->err;
 	while (off < w->len) {
 		ssize_t n = write(fd, w->buf + off, w->len - off);
 

@@ -241,11 +241,18 @@ static int fill_state(void *ctx, int fd, struct err **err)
 	return r < 0 ? err_make(err, -r, "snapshot: write state") : 0;
 }
 
-int snapshot_save(const struct snap_parts *p, int dirfd, struct err **err)
+void snapshot_build_shape(const struct snap_parts *p, struct snap_w *w)
+{
+	struct vm_state vs;
+
+	vm_state_of(p, &vs);
+	snap_put(w, SNAP_VM, 0, &vs, sizeof(vs));
+}
+
+int snapshot_build_state(const struct snap_parts *p, struct snap_w *w, struct err **err)
 {
 	struct x86_msr_list msrs = { 0 };
 	struct vm_state vs;
-	struct snap_w w;
 	unsigned int i;
 	int ret;
 
@@ -256,21 +263,30 @@ int snapshot_save(const struct snap_parts *p, int dirfd, struct err **err)
 	ret = x86_msr_list_get(p->vm->kvm_fd, &msrs);
 	if (ret < 0)
 		return err_make(err, -ret, "snapshot: KVM_GET_MSR_INDEX_LIST");
-	snap_w_init(&w);
-	snap_put(&w, SNAP_VM, 0, &vs, sizeof(vs));
+	snap_put(w, SNAP_VM, 0, &vs, sizeof(vs));
 	for (i = 0; i < p->vm->nr_vcpus && ret == 0; i++)
-		ret = save_vcpu(p->vm->vcpus[i], &vs, &msrs, &w, err);
+		ret = save_vcpu(p->vm->vcpus[i], &vs, &msrs, w, err);
 	x86_msr_list_free(&msrs);
 	if (ret == 0)
-		ret = save_vm(p->vm, &vs, &w, err);
+		ret = save_vm(p->vm, &vs, w, err);
 	if (ret == 0) {
-		serial_save(p->com1, &w);
-		rtc_save(p->rtc, &w);
-		pm_save(p->pm, &w);
-		machine_save_locked(p->mc, &w);
-		if (w.err)
-			ret = err_make(err, -w.err, "snapshot: state");
+		serial_save(p->com1, w);
+		rtc_save(p->rtc, w);
+		pm_save(p->pm, w);
+		machine_save_locked(p->mc, w);
+		if (w->err)
+			ret = err_make(err, -w->err, "snapshot: state");
 	}
+	return ret;
+}
+
+int snapshot_save(const struct snap_parts *p, int dirfd, struct err **err)
+{
+	struct snap_w w;
+	int ret;
+
+	snap_w_init(&w);
+	ret = snapshot_build_state(p, &w, err);
 	/* memory first: a directory with a `state` is a whole snapshot */
 	if (ret == 0)
 		ret = write_file(dirfd, SNAP_MEMORY_FILE, err, fill_memory, p->vm);
@@ -503,12 +519,45 @@ static int load_memory(struct vm *vm, int fd, struct err **err)
 	return 0;
 }
 
-int snapshot_restore(const struct snap_parts *p, const char *dir, struct err **err)
+int snapshot_check_shape(const struct snap_parts *p, const struct snap_r *r, struct err **err)
+{
+	struct vm_state vs;
+
+	return check_vm(p, r, &vs, err);
+}
+
+int snapshot_load_state(const struct snap_parts *p, const struct snap_r *r, struct err **err)
 {
 	struct x86_msr_list msrs = { 0 };
-	struct snap_r r;
 	struct vm_state vs;
 	unsigned int i;
+	int ret = check_vm(p, r, &vs, err);
+
+	if (ret == 0) {
+		ret = x86_msr_list_get(p->vm->kvm_fd, &msrs);
+		if (ret < 0)
+			err_make(err, -ret, "KVM_GET_MSR_INDEX_LIST");
+	}
+	if (ret == 0)
+		ret = load_vm(p->vm, &vs, r, err);
+	for (i = 0; i < p->vm->nr_vcpus && ret == 0; i++)
+		ret = load_vcpu(p->vm->vcpus[i], &vs, r, &msrs, err);
+	if (ret == 0)
+		ret = serial_load(p->com1, r, err);
+	if (ret == 0)
+		ret = rtc_load(p->rtc, r, err);
+	if (ret == 0)
+		ret = pm_load(p->pm, r, err);
+	if (ret == 0)
+		ret = machine_load(p->mc, r, err);
+	x86_msr_list_free(&msrs);
+	return ret < 0 ? ret : 0;
+}
+
+int snapshot_restore(const struct snap_parts *p, const char *dir, struct err **err)
+{
+	struct snap_r r;
+	struct vm_state vs;
 	int dirfd, fd, ret;
 
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -533,24 +582,8 @@ int snapshot_restore(const struct snap_parts *p, const char *dir, struct err **e
 			close(fd);
 		}
 	}
-	if (ret == 0) {
-		ret = x86_msr_list_get(p->vm->kvm_fd, &msrs);
-		if (ret < 0)
-			err_make(err, -ret, "KVM_GET_MSR_INDEX_LIST");
-	}
 	if (ret == 0)
-		ret = load_vm(p->vm, &vs, &r, err);
-	for (i = 0; i < p->vm->nr_vcpus && ret == 0; i++)
-		ret = load_vcpu(p->vm->vcpus[i], &vs, &r, &msrs, err);
-	if (ret == 0)
-		ret = serial_load(p->com1, &r, err);
-	if (ret == 0)
-		ret = rtc_load(p->rtc, &r, err);
-	if (ret == 0)
-		ret = pm_load(p->pm, &r, err);
-	if (ret == 0)
-		ret = machine_load(p->mc, &r, err);
-	x86_msr_list_free(&msrs);
+		ret = snapshot_load_state(p, &r, err);
 	snap_r_free(&r);
 	close(dirfd);
 	return ret < 0 ? ret : 0;

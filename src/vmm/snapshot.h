@@ -61,6 +61,8 @@ struct snap_w {
 
 void snap_w_init(struct snap_w *w);
 void snap_put(struct snap_w *w, uint32_t tag, uint32_t id, const void *data, size_t len);
+/* Fill in the header: w->buf[0, w->len) is then a whole state image. Returns 0 or -errno. */
+int snap_w_finish(struct snap_w *w);
 /* Write the header and the sections to `fd`. Returns 0 or -errno. */
 int snap_w_write(struct snap_w *w, int fd);
 void snap_w_free(struct snap_w *w);

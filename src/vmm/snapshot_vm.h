@@ -40,4 +40,16 @@ int snapshot_save(const struct snap_parts *p, int dirfd, struct err **err);
  */
 int snapshot_restore(const struct snap_parts *p, const char *dir, struct err **err);
 
+/*
+ * The parts of the above that live migration (migrate.c) shares: the
+ * state image of a paused VM with locked devices (everything but RAM), the
+ * shape section alone (what must match, sent first), and loading a state
+ * image already parsed (the shape checked first, then every section as
+ * restore does).
+ */
+int snapshot_build_state(const struct snap_parts *p, struct snap_w *w, struct err **err);
+void snapshot_build_shape(const struct snap_parts *p, struct snap_w *w);
+int snapshot_check_shape(const struct snap_parts *p, const struct snap_r *r, struct err **err);
+int snapshot_load_state(const struct snap_parts *p, const struct snap_r *r, struct err **err);
+
 #endif

@@ -55,12 +55,13 @@ def test_jail_from_outside(jailed):
         assert int(st[cap], 16) == 0, (cap, st[cap])
     assert st["NoNewPrivs"] == "1"
     # every thread of ours under the process filter and its class's (vCPU,
-    # control, device I/O: `io-rng`, `io-balloon`; the kernel's own
+    # control, device I/O: `io-rng`, `io-balloon`, live migration: `migrate`; the kernel's own
     # kvm-nx-lpage worker is not ours)
     tasks = os.listdir(f"/proc/{p.pid}/task")
     names = {t: status(p.pid, t)["Name"] for t in tasks}
-    ours = [t for t in tasks if names[t] == "vps-vmm" or names[t].startswith("io-")]
-    assert len(ours) >= 4, names  # main (control), the vCPU, the rng's and balloon's I/O
+    ours = [t for t in tasks if names[t] in ("vps-vmm", "migrate") or names[t].startswith("io-")]
+    assert len(ours) >= 5, names  # main (control), the vCPU, the rng's and balloon's I/O, migrate
+    assert "migrate" in names.values(), names
     # a thread narrows its filter as it starts, which may be just after the
     # control socket answers: give the newest a moment, no more
     deadline = time.monotonic() + 5

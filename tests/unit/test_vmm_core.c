@@ -48,6 +48,32 @@ static void gpa_outside(void **state)
 	assert_null(gpa_ptr(&m, 8, UINT64_MAX - 4)); /* wraps back into RAM */
 }
 
+/*
+ * Live migration's marking (mem.h): while a bitmap is set, every page a
+ * pointer is handed out for is marked, by its offset in the one RAM
+ * mapping; a refused range marks nothing; nothing is marked otherwise.
+ */
+static void gpa_marks_pages(void **state)
+{
+	static uint8_t ram[0x6000] __attribute__((aligned(4096)));
+	unsigned long bits[1] = { 0 };
+	struct guest_mem m;
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(guest_mem_add(&m, 0, 0x4000, ram), 0);
+	assert_int_equal(guest_mem_add(&m, 0x100000, 0x2000, ram + 0x4000), 0);
+	assert_non_null(gpa_ptr(&m, 0x2000, 1));
+	assert_int_equal(bits[0], 0); /* not tracking */
+	guest_mem_track(&m, bits, ram);
+	assert_non_null(gpa_ptr(&m, 0xff0, 0x20)); /* straddles pages 0 and 1 */
+	assert_non_null(gpa_ptr(&m, 0x101000, 0)); /* page 5 of the mapping */
+	assert_null(gpa_ptr(&m, 0x3ff0, 0x20)); /* refused: runs out of the region */
+	assert_int_equal(bits[0], 0x23);
+	guest_mem_track(&m, NULL, NULL);
+	assert_non_null(gpa_ptr(&m, 0x3000, 1));
+	assert_int_equal(bits[0], 0x23);
+}
+
 static void mem_add_rejects(void **state)
 {
 	struct guest_mem m;
@@ -109,9 +135,8 @@ static void iobus_dispatch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(gpa_inside),
-		cmocka_unit_test(gpa_outside),
-		cmocka_unit_test(mem_add_rejects),
+		cmocka_unit_test(gpa_inside),	   cmocka_unit_test(gpa_outside),
+		cmocka_unit_test(gpa_marks_pages), cmocka_unit_test(mem_add_rejects),
 		cmocka_unit_test(iobus_dispatch),
 	};
 

@@ -8,6 +8,12 @@
  * next N (its console output joins the source's without a gap or a repeat)
  * and its disk must still take writes and reads. A read-back that differs
  * ends the VM with status 9; a request that fails, with 10 + the step.
+ *
+ * While it waits for the next tick it keeps writing memory, for live
+ * migration (test_vmm_migrate.py): a sequence number into the first qword
+ * of one of DIRTY_PAGES pages after another, and the same number into a
+ * table on a page of its own. Each tick checks every page against the
+ * table: a page a migration lost or sent stale ends the VM with status 8.
  */
 #include "virtio.h"
 
@@ -27,6 +33,30 @@ static struct vq *q;
 static struct blk_hdr *hdr;
 static uint8_t *status, *out, *in;
 static volatile uint64_t counter;
+
+#define DIRTY_PAGES 512 /* 2 MiB; the table is one page of 512 qwords */
+static volatile uint64_t *dirty, *table;
+static uint64_t seq;
+
+/* Dirty the next page: the page and its table entry get the same new number. */
+static void scribble(void)
+{
+	unsigned int i = seq % DIRTY_PAGES;
+
+	seq++;
+	dirty[i * (PAGE_SIZE / 8)] = seq;
+	table[i] = seq;
+}
+
+static bool pages_intact(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < DIRTY_PAGES; i++)
+		if (dirty[i * (PAGE_SIZE / 8)] != table[i])
+			return false;
+	return true;
+}
 
 static int request(uint32_t type, uint8_t *data, bool write_to_guest)
 {
@@ -77,12 +107,16 @@ int main(uint64_t ram_size)
 	status = alloc_pages(1);
 	out = alloc_pages(1);
 	in = alloc_pages(1);
+	dirty = alloc_pages(DIRTY_PAGES);
+	table = alloc_pages(1);
 	puts("VPS-MICRO count64 ready\n");
 	for (;;) {
 		uint64_t until = deadline_ms(20), n;
 
 		while (!expired(until))
-			cpu_relax();
+			scribble();
+		if (!pages_intact())
+			return fail(NAME, 8, "a page of memory lost its last write");
 		n = ++counter;
 		puts("tick ");
 		put_dec(n);
