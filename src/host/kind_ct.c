@@ -187,7 +187,8 @@ static int write_json(const char *path, json_t *j, struct err **err)
 	return 0;
 }
 
-static int ctm_run_cmd(struct host *h, char *const *args, struct err **err)
+/* Run vps-ctm ARGS (create, destroy...) and wait; its stderr becomes the error. */
+static int ctm_call(struct host *h, char *const *args, struct err **err)
 {
 	_cleanup_free_ char *out = NULL, *errs = NULL;
 	int r = host_run_capture(args, &out, &errs, 600);
@@ -228,7 +229,7 @@ static int ct_create(struct host *h, const struct vps *v, const char *password, 
 	{
 		char *args[] = { ctm, "create", tmp, NULL };
 
-		r = ctm_run_cmd(h, args, err);
+		r = ctm_call(h, args, err);
 	}
 	unlink(tmp); /* it held the password */
 	if (r < 0)
@@ -394,12 +395,12 @@ static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
 		if (access(tmp, F_OK) < 0)
 			return 0;
 		args[2] = tmp;
-		r = ctm_run_cmd(h, args, err);
+		r = ctm_call(h, args, err);
 		if (r == 0)
 			unlink(tmp);
 		return r;
 	}
-	r = ctm_run_cmd(h, args, err);
+	r = ctm_call(h, args, err);
 	if (r == 0)
 		unlink(cfg);
 	return r;
