@@ -961,11 +961,39 @@ static int recv_mem(const struct snap_parts *p, int fd, uint64_t len, struct err
 	return 0;
 }
 
+/*
+ * A HELLO or STATE frame's payload (a state image of at most `max` bytes):
+ * read, parsed, handed to `apply` (the shape check, or the load), and
+ * answered OK, or refused with the reason, which is also the error.
+ */
+static int recv_image(const struct snap_parts *p, int fd, uint64_t len, uint64_t max,
+		      const char *what,
+		      int (*apply)(const struct snap_parts *, const struct snap_r *, struct err **),
+		      struct err **err)
+{
+	struct snap_r sr;
+	uint8_t *buf;
+	int r;
+
+	if (len > max)
+		return err_make(err, EBADMSG, "migration: %s of %llu bytes", what,
+				(unsigned long long)len);
+	if ((r = read_payload(fd, len, &buf, err)) < 0)
+		return r;
+	r = snap_r_parse(&sr, buf, len, err);
+	if (r == 0)
+		r = apply(p, &sr, err);
+	snap_r_free(&sr);
+	if (r < 0) {
+		refuse(fd, err_msg(*err));
+		return r;
+	}
+	return reply_ok(fd, err);
+}
+
 int migration_receive(const struct snap_parts *p, int fd, struct mig_figures *fig, struct err **err)
 {
 	enum { WANT_HELLO, WANT_MEM, WANT_GO } at = WANT_HELLO;
-	struct snap_r sr;
-	uint8_t *buf;
 	uint32_t type;
 	uint64_t len, pages = 0;
 	int r;
@@ -990,20 +1018,8 @@ int migration_receive(const struct snap_parts *p, int fd, struct mig_figures *fi
 		case MIG_HELLO:
 			if (at != WANT_HELLO)
 				return err_make(err, EBADMSG, "migration: HELLO twice");
-			if (len > MIG_MAX_HELLO)
-				return err_make(err, EBADMSG, "migration: a HELLO of %llu bytes",
-						(unsigned long long)len);
-			if ((r = read_payload(fd, len, &buf, err)) < 0)
-				return r;
-			r = snap_r_parse(&sr, buf, len, err);
-			if (r == 0)
-				r = snapshot_check_shape(p, &sr, err);
-			snap_r_free(&sr);
-			if (r < 0) {
-				refuse(fd, err_msg(*err));
-				return r;
-			}
-			if ((r = reply_ok(fd, err)) < 0)
+			if ((r = recv_image(p, fd, len, MIG_MAX_HELLO, "a HELLO",
+					    snapshot_check_shape, err)) < 0)
 				return r;
 			at = WANT_MEM;
 			break;
@@ -1017,20 +1033,8 @@ int migration_receive(const struct snap_parts *p, int fd, struct mig_figures *fi
 		case MIG_STATE:
 			if (at != WANT_MEM)
 				return err_make(err, EBADMSG, "migration: STATE twice");
-			if (len > SNAP_MAX_STATE)
-				return err_make(err, EBADMSG, "migration: a state of %llu bytes",
-						(unsigned long long)len);
-			if ((r = read_payload(fd, len, &buf, err)) < 0)
-				return r;
-			r = snap_r_parse(&sr, buf, len, err);
-			if (r == 0)
-				r = snapshot_load_state(p, &sr, err);
-			snap_r_free(&sr);
-			if (r < 0) {
-				refuse(fd, err_msg(*err));
-				return r;
-			}
-			if ((r = reply_ok(fd, err)) < 0)
+			if ((r = recv_image(p, fd, len, SNAP_MAX_STATE, "a state",
+					    snapshot_load_state, err)) < 0)
 				return r;
 			at = WANT_GO;
 			break;
