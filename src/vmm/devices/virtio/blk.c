@@ -537,6 +537,14 @@ static void blk_drain(struct virtio_dev *vdev, struct blk *b, uint32_t *done)
 			nanosleep(&tick, NULL);
 }
 
+/* Interrupt each queue in `done` (a bit per queue) for what it completed. */
+static void blk_queues_done(struct virtio_dev *vdev, uint32_t done)
+{
+	for (unsigned int q = 0; q < vdev->num_queues; q++)
+		if (done & (1u << q))
+			virtio_dev_queue_done(vdev, q);
+}
+
 void virtio_blk_reap(struct virtio_dev *vdev, bool wait)
 {
 	struct blk *b = vdev->priv;
@@ -549,9 +557,7 @@ void virtio_blk_reap(struct virtio_dev *vdev, bool wait)
 		blk_drain(vdev, b, &done);
 	else
 		blk_reap_cq(vdev, b, &done);
-	for (q = 0; q < vdev->num_queues; q++)
-		if (done & (1u << q))
-			virtio_dev_queue_done(vdev, q);
+	blk_queues_done(vdev, done);
 	/* The queues that stopped for want of a slot go on where they stopped. */
 	waiting = b->waiting;
 	b->waiting = 0;
@@ -571,16 +577,13 @@ int virtio_blk_quiesce(struct virtio_dev *vdev)
 {
 	struct blk *b = vdev->priv;
 	uint32_t done = 0;
-	unsigned int q;
 
 	if (!b->uring)
 		return 0;
 	if (b->unsubmitted)
 		return -EBUSY;
 	blk_drain(vdev, b, &done);
-	for (q = 0; q < vdev->num_queues; q++)
-		if (done & (1u << q))
-			virtio_dev_queue_done(vdev, q);
+	blk_queues_done(vdev, done);
 	return 0;
 }
 
