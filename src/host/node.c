@@ -207,6 +207,10 @@ int node_token(struct host *h, json_t *body, json_t **out, struct err **err)
 					NODE_TOKEN_TTL_MAX);
 		life = json_integer_value(ttl);
 	}
+	if (!h->node)
+		return err_make(
+			err, EBUSY,
+			"join tokens are for a cluster (vpsd --cluster): this host is on its own");
 	randombytes_buf(b, sizeof(b));
 	sodium_bin2hex(secret, sizeof(secret), b, sizeof(b));
 	snprintf(token, sizeof(token), TOKEN_PREFIX "%s", secret);
