@@ -16,7 +16,6 @@
 
 #include "common/log.h"
 #include "host/node.h"
-#include "host/reply.h"
 #include "host/store.h"
 #include "host/vps.h"
 
@@ -244,18 +243,6 @@ int node_elsewhere(struct host *h, const char *name, char node[64], char addr[25
 	json_decref(n);
 	json_decref(list);
 	return 1;
-}
-
-enum MHD_Result node_misdirected(struct MHD_Connection *c, const char *what, const char *node,
-				 const char *addr)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "%s is on node `%s`: send the request to that node's API%s%s",
-		 what, node, *addr ? ", " : " (it advertises no address)", addr);
-	return reply(c, 421,
-		     json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "code", "other_node", "message",
-			       msg, "node", node, "address", addr));
 }
 
 void node_note_elsewhere(const char *node, const char *addr)

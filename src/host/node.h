@@ -10,13 +10,12 @@
  *
  * Work on a VPS held by another node is not done here: the request is
  * answered 421 (Misdirected Request) naming the node and its address
- * (node_misdirected), and the caller sends it there.
+ * (routes.c), and the caller sends it there.
  */
 #ifndef VPS_HOST_NODE_H
 #define VPS_HOST_NODE_H
 
 #include <jansson.h>
-#include <microhttpd.h>
 
 #include "common/err.h"
 #include "host/host.h"
@@ -47,9 +46,6 @@ int node_token(struct host *h, json_t *body, json_t **out, struct err **err);
  * so); on one host always 0.
  */
 int node_elsewhere(struct host *h, const char *name, char node[64], char addr[256]);
-/* The 421 answer: what to send where. */
-enum MHD_Result node_misdirected(struct MHD_Connection *c, const char *what, const char *node,
-				 const char *addr);
 /*
  * For a create that placement sent elsewhere (policy_place: -EXDEV): the
  * node and address, kept for the answer (err_json) in this thread.

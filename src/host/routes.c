@@ -86,6 +86,20 @@ static const struct route routes[] = {
  * node that holds the VPS: sent to another node, they answer 421 naming
  * it (node.h). What only reads the store (show, usage) answers anywhere.
  */
+/* The 421 answer: what to send where (docs/cluster.md). */
+static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, const char *node,
+				   const char *addr)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg),
+		 "VPS `%s` is on node `%s`: send the request to that node's API%s%s", vps, node,
+		 *addr ? ", " : " (it advertises no address)", addr);
+	return reply(c, 421,
+		     json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "code", "other_node", "message",
+			       msg, "node", node, "address", addr));
+}
+
 static bool acts_on_host(const struct route *rt)
 {
 	return (rt->flags & ROUTE_VPS) &&
@@ -173,12 +187,10 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 			x->c, EPERM,
 			"only the host's administrator (on the unix socket) may do this");
 	if (x->h->node && acts_on_host(rt)) {
-		char node[64], addr[256], what[300];
+		char node[64], addr[256];
 
-		if (node_elsewhere(x->h, x->arg, node, addr) > 0) {
-			snprintf(what, sizeof(what), "VPS `%s`", x->arg);
-			return node_misdirected(x->c, what, node, addr);
-		}
+		if (node_elsewhere(x->h, x->arg, node, addr) > 0)
+			return misdirected(x->c, x->arg, node, addr);
 	}
 	if (!rt->fn) /* ROUTE_STREAM: api.c answers it */
 		return reply_error(x->c, EIO, "no handler for this route");
