@@ -156,6 +156,7 @@ static const struct opt o_net_create[] = {
 static const struct opt o_node_token[] = {
 	FORMAT,
 	STR("ttl", "SECONDS", "how long the token is good for (default 3600)"),
+	STR("for", "NAME", "only a node of that name may join with it"),
 	END,
 };
 
@@ -318,7 +319,8 @@ const struct command commands[] = {
 	  .help = "The cluster's nodes (vpsd --cluster): state (online, offline, evacuating),\n"
 		  "address, capacity, VPSes and last heartbeat. `vps node token` prints a join\n"
 		  "token, once, for a new node to start with `vpsd --join TOKEN`: it is good for\n"
-		  "one join within --ttl seconds (default 3600). On one host the list is the host.\n" },
+		  "one join within --ttl seconds (default 3600), by a node called NAME only with\n"
+		  "--for NAME. On one host the list is the host.\n" },
 
 	{ "user", NULL, .subs = user_subs, .section = "Access:",
 	  .overview = "user list|add|passwd|rm\tusers of the panel and the API, and their roles",

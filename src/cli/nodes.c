@@ -28,6 +28,13 @@ int cmd_node_token(struct args *a)
 		char *end;
 		long n;
 
+		if (!strcmp(f, "for")) {
+			if (!*v || strlen(v) > 63 || strpbrk(v, " \n\r"))
+				r = usage_err(a->cmd, "--for: `%s` is not a node name", v);
+			else
+				json_object_set_new(body, "node", json_string(v));
+			continue;
+		}
 		if (strcmp(f, "ttl"))
 			continue;
 		errno = 0;

@@ -191,14 +191,21 @@ int node_token(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	unsigned char b[HEX / 2];
 	char secret[HEX + 1], token[sizeof(TOKEN_PREFIX) + HEX], hash[HEX + 1];
-	json_t *ttl = json_object_get(body, "ttl");
+	json_t *ttl = json_object_get(body, "ttl"), *name = json_object_get(body, "node");
 	long long now = time(NULL), life = NODE_TOKEN_TTL;
 	const char *k;
 	json_t *x;
 	int r;
 
-	json_object_foreach(body, k, x) if (strcmp(k, "ttl")) return err_make(
-		err, EINVAL, "`%s`: unknown field (a join token takes ttl)", k);
+	json_object_foreach(body, k, x)
+	{
+		if (strcmp(k, "ttl") && strcmp(k, "node"))
+			return err_make(err, EINVAL,
+					"`%s`: unknown field (a join token takes ttl, node)", k);
+	}
+	if (name &&
+	    (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > 63))
+		return err_make(err, EINVAL, "`node`: expected a node name of 1 to 63 characters");
 	if (ttl) {
 		if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
 		    json_integer_value(ttl) > NODE_TOKEN_TTL_MAX)
@@ -215,9 +222,12 @@ int node_token(struct host *h, json_t *body, json_t **out, struct err **err)
 	snprintf(token, sizeof(token), TOKEN_PREFIX "%s", secret);
 	sodium_memzero(b, sizeof(b));
 	token_hash(token, hash);
-	if ((r = store_join_token_insert(h->store, hash, now, now + life, err)) < 0)
+	if ((r = store_join_token_insert(h->store, hash, name ? json_string_value(name) : NULL, now,
+					 now + life, err)) < 0)
 		return r;
 	*out = json_pack("{s:s, s:I}", "token", token, "expires", (json_int_t)(now + life));
+	if (*out && name)
+		json_object_set(*out, "node", name);
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(token, sizeof(token));
 	return *out ? 0 : err_make(err, ENOMEM, "node token");

@@ -444,11 +444,12 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 	json_t *nodes, *n, *best = NULL;
 	char why[1536] = "", one[320];
 	double best_score = -1, score;
-	size_t nr = 0, i;
+	size_t nr = 0, i, online = 0;
+	bool self_online = false;
 	int r;
 
-	if (!h->node)
-		return 0;
+	if (!h->node || !strcmp(v->node, h->node))
+		return 0; /* one host, or pinned here: admission decides, with its own figures */
 	if (!(nodes = node_list(h, err)))
 		return -ENOTCONN;
 	if ((r = store_vps_list(h->store, &all, &nr, err)) < 0) {
@@ -463,6 +464,8 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 
 		if (*v->node && strcmp(name, v->node))
 			continue;
+		online += !strcmp(state, "online");
+		self_online |= !strcmp(state, "online") && !strcmp(name, h->node);
 		if (strcmp(state, "online")) {
 			snprintf(one, sizeof(one), "node `%s` is %s", name, state);
 		} else if (place_one(v, n, p, all, nr, &score, one, sizeof(one)) == 0) {
@@ -478,6 +481,12 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 			 one);
 	}
 	store_vps_list_free(all, nr);
+	if (!best && !*v->node && online == 1 && self_online) {
+		/* a cluster of one (online): admission refuses, as on one host */
+		snprintf(v->node, sizeof(v->node), "%s", h->node);
+		json_decref(nodes);
+		return 0;
+	}
 	if (!best) {
 		if (*v->node && !*why)
 			r = err_make(err, EINVAL, "`node`: no node named `%.63s` in this cluster",

@@ -295,10 +295,10 @@ json_t *store_nodes(struct store *s)
 	return s->ops->nodes(s);
 }
 
-int store_join_token_insert(struct store *s, const char *hash, long long created, long long expires,
-			    struct err **err)
+int store_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
+			    long long expires, struct err **err)
 {
-	return s->ops->join_token_insert(s, hash, created, expires, err);
+	return s->ops->join_token_insert(s, hash, name, created, expires, err);
 }
 
 bool store_ping(struct store *s)

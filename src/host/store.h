@@ -252,9 +252,12 @@ int store_node_heartbeat(struct store *s, const char *name, const char *state, l
  * offline). NULL: the store did not answer.
  */
 json_t *store_nodes(struct store *s);
-/* A join token, by its hash, good until `expires`: -EOPNOTSUPP on SQLite (no cluster). */
-int store_join_token_insert(struct store *s, const char *hash, long long created, long long expires,
-			    struct err **err);
+/*
+ * A join token, by its hash, good until `expires`, for the node `name`
+ * only (NULL: any new name): -EOPNOTSUPP on SQLite (no cluster).
+ */
+int store_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
+			    long long expires, struct err **err);
 /* Whether the database answers now (PostgreSQL: a round trip, reconnecting if it can). */
 bool store_ping(struct store *s);
 

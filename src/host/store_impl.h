@@ -82,8 +82,8 @@ struct store_ops {
 	int (*node_heartbeat)(struct store *s, const char *name, const char *state, long long now,
 			      struct err **err);
 	json_t *(*nodes)(struct store *s);
-	int (*join_token_insert)(struct store *s, const char *hash, long long created,
-				 long long expires, struct err **err);
+	int (*join_token_insert)(struct store *s, const char *hash, const char *name,
+				 long long created, long long expires, struct err **err);
 	bool (*ping)(struct store *s);
 };
 

@@ -119,6 +119,7 @@ static const char *const migrations[] = {
 	"  SELECT DISTINCT node, 'offline', 0, 0 FROM vps WHERE node != '';"
 	"CREATE TABLE join_tokens ("
 	"  hash TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
+	"  name TEXT," /* the node it is for; NULL: any new name */
 	"  used BIGINT, node TEXT);",
 };
 

@@ -145,8 +145,8 @@ int pg_node_join(struct store *s, const struct store_node *n, const char *join_h
 int pg_node_heartbeat(struct store *s, const char *name, const char *state, long long now,
 		      struct err **err);
 json_t *pg_nodes(struct store *s);
-int pg_join_token_insert(struct store *s, const char *hash, long long created, long long expires,
-			 struct err **err);
+int pg_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
+			 long long expires, struct err **err);
 bool pg_ping(struct store *s);
 
 #endif

@@ -49,13 +49,14 @@ int pg_node_join(struct store *base, const struct store_node *n, const char *joi
 		}
 		if ((r = pg_run(s,
 				"UPDATE join_tokens SET used = $2, node = $3 WHERE hash = $1 AND "
-				"used IS NULL AND expires > $2",
+				"used IS NULL AND expires > $2 AND (name IS NULL OR name = $3)",
 				&a, &res, err)) < 0)
 			goto fail;
 		if (pg_changes(res) != 1) {
 			r = err_make(err, EACCES,
-				     "node `%s`: the join token is not valid (unknown, used or "
-				     "expired): make a new one with `vps node token`",
+				     "node `%s`: the join token is not valid (unknown, used, "
+				     "expired or for another name): make a new one with `vps node "
+				     "token`",
 				     n->name);
 			goto fail;
 		}
@@ -138,8 +139,8 @@ json_t *pg_nodes(struct store *base)
 	return out;
 }
 
-int pg_join_token_insert(struct store *base, const char *hash, long long created, long long expires,
-			 struct err **err)
+int pg_join_token_insert(struct store *base, const char *hash, const char *name, long long created,
+			 long long expires, struct err **err)
 {
 	struct store_pg *s = pgs(base);
 	struct pg_args a = { 0 };
@@ -148,9 +149,11 @@ int pg_join_token_insert(struct store *base, const char *hash, long long created
 	pa_s(&a, hash);
 	pa_i(&a, created);
 	pa_i(&a, expires);
+	pa_s(&a, name);
 	pthread_mutex_lock(&s->lock);
-	r = pg_run(s, "INSERT INTO join_tokens (hash, created, expires) VALUES ($1, $2, $3)", &a,
-		   NULL, err);
+	r = pg_run(s,
+		   "INSERT INTO join_tokens (hash, created, expires, name) VALUES ($1, $2, $3, $4)",
+		   &a, NULL, err);
 	if (r == 0) {
 		/* the spent and the expired ones go after a day */
 		a = (struct pg_args){ 0 };

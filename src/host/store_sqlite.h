@@ -113,8 +113,8 @@ int sq_node_join(struct store *s, const struct store_node *n, const char *join_h
 int sq_node_heartbeat(struct store *s, const char *name, const char *state, long long now,
 		      struct err **err);
 json_t *sq_nodes(struct store *s);
-int sq_join_token_insert(struct store *s, const char *hash, long long created, long long expires,
-			 struct err **err);
+int sq_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
+			 long long expires, struct err **err);
 bool sq_ping(struct store *s);
 
 #endif

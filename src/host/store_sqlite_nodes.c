@@ -92,10 +92,10 @@ json_t *sq_nodes(struct store *base)
 	return out;
 }
 
-int sq_join_token_insert(struct store *base, const char *hash, long long created, long long expires,
-			 struct err **err)
+int sq_join_token_insert(struct store *base, const char *hash, const char *name, long long created,
+			 long long expires, struct err **err)
 {
-	(void)base, (void)hash, (void)created, (void)expires;
+	(void)base, (void)hash, (void)name, (void)created, (void)expires;
 	return err_make(err, EOPNOTSUPP,
 			"join tokens are for a cluster (vpsd --cluster): this host is on its own");
 }

@@ -285,6 +285,14 @@ def test_join_tokens(postgres, database, node_a):
     time.sleep(2.5)
     code, log = refused(database, "x", "--join", short)
     assert code == 1 and "join token is not valid" in log, log
+    r = subprocess.run([str(VPS), "node", "token", "--for", "zz", "--ttl", "600", "--format",
+                        "json"], capture_output=True, text=True,
+                       env=dict(os.environ, VPS_SOCKET=str(node_a.sock)), timeout=60)
+    assert r.returncode == 0, r.stderr
+    bound = json.loads(r.stdout)
+    assert bound["node"] == "zz" and bound["token"].startswith("vpsjoin-"), bound
+    code, log = refused(database, "x", "--join", bound["token"])  # for zz only
+    assert code == 1 and "for another name" in log, log
     assert members() == "a"
 
     token = join_token(node_a)
@@ -316,7 +324,7 @@ def test_join_tokens(postgres, database, node_a):
     c.api("GET", "/nodes", expect=403)
     r = adm.request("POST", "/nodes/tokens", {"ttl": 0}, validate=False)
     assert r.status == 400 and "`ttl`" in r.message, r
-    assert postgres.psql("SELECT count(*) FROM join_tokens WHERE used IS NULL", db) == "1"
+    assert postgres.psql("SELECT count(*) FROM join_tokens WHERE used IS NULL", db) == "2"
 
 
 def test_node_list_and_heartbeat(node_a, node_b):

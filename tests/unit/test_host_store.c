@@ -700,7 +700,8 @@ static void nodes_and_join_tokens(void **state)
 		assert_int_equal(json_array_size(l), 1);
 		assert_string_equal(node_field(l, 0, "name"), "n9");
 		json_decref(l);
-		assert_int_equal(store_join_token_insert(st, "h1", 1000, 1100, &e), -EOPNOTSUPP);
+		assert_int_equal(store_join_token_insert(st, "h1", NULL, 1000, 1100, &e),
+				 -EOPNOTSUPP);
 		err_free(&e);
 		return;
 	}
@@ -709,9 +710,12 @@ static void nodes_and_join_tokens(void **state)
 	err_free(&e);
 	assert_int_equal(store_node_join(st, &b, "no-such-hash", 1001, &e), -EACCES);
 	err_free(&e);
-	assert_int_equal(store_join_token_insert(st, "h1", 1000, 1100, &e), 0);
-	assert_int_equal(store_join_token_insert(st, "h2", 1000, 1005, &e), 0);
-	assert_int_equal(store_join_token_insert(st, "h1", 1000, 1100, &e), -EEXIST);
+	assert_int_equal(store_join_token_insert(st, "h1", NULL, 1000, 1100, &e), 0);
+	assert_int_equal(store_join_token_insert(st, "h2", NULL, 1000, 1005, &e), 0);
+	assert_int_equal(store_join_token_insert(st, "h3", "n8", 1000, 1100, &e), 0);
+	assert_int_equal(store_join_token_insert(st, "h1", NULL, 1000, 1100, &e), -EEXIST);
+	err_free(&e);
+	assert_int_equal(store_node_join(st, &b, "h3", 1001, &e), -EACCES); /* for n8 only */
 	err_free(&e);
 	assert_int_equal(store_node_join(st, &b, "h2", 1006, &e), -EACCES); /* expired */
 	assert_non_null(strstr(err_msg(e), "not valid"));
