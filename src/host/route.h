@@ -93,5 +93,7 @@ route_fn api_openapi_get, api_host_get, api_policies_get, api_policies_put, api_
 route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
 /* routes_ops.c */
 route_fn api_operation_get, api_events_get;
+/* routes_nodes.c */
+route_fn api_nodes_get, api_node_tokens_post;
 
 #endif

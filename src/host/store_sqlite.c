@@ -118,6 +118,18 @@ static const char *const migrations[] = {
 	 */
 	"ALTER TABLE plans ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE vps ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 7 -> 8: the nodes table (docs/cluster.md), which on one host holds one
+	 * row, the host itself, so `vps node list` and /api/v1/nodes answer the
+	 * same shape in both modes.
+	 */
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY, address TEXT NOT NULL DEFAULT '',"
+	"  cpus REAL NOT NULL DEFAULT 0, ram INTEGER NOT NULL DEFAULT 0,"
+	"  disk INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'online'"
+	"    CHECK (state IN ('online', 'offline', 'evacuating')),"
+	"  joined INTEGER NOT NULL, heartbeat INTEGER NOT NULL);",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -252,4 +264,9 @@ static const struct store_ops sqlite_ops = {
 	.op_finish = sq_op_finish,
 	.op_get = sq_op_get,
 	.ops_abandon = sq_ops_abandon,
+	.node_join = sq_node_join,
+	.node_heartbeat = sq_node_heartbeat,
+	.nodes = sq_nodes,
+	.join_token_insert = sq_join_token_insert,
+	.ping = sq_ping,
 };
