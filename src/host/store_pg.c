@@ -101,6 +101,17 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
 	"  status INTEGER, result TEXT, created BIGINT NOT NULL, finished BIGINT,"
 	"  node TEXT NOT NULL DEFAULT '');",
+	/* 1 -> 2: the SQLite store's 7 -> 8, a container's switches and IO limits (issue 22) */
+	"ALTER TABLE plans ADD COLUMN features TEXT NOT NULL DEFAULT '',"
+	"  ADD COLUMN io_read_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_read_iops BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_iops BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN features TEXT NOT NULL DEFAULT '',"
+	"  ADD COLUMN io_read_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_read_iops BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_iops BIGINT NOT NULL DEFAULT 0;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
