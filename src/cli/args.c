@@ -646,12 +646,14 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
 		for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t;
 		     t = strtok_r(NULL, ",", &save)) {
 			if (strcmp(t, "tun") && strcmp(t, "fuse") && strcmp(t, "nesting")) {
+				int r = usage_err(cmd,
+						  "%s: `%s` is not a feature (tun, fuse, nesting, "
+						  "joined by commas; empty for none)",
+						  label, t);
+
 				json_decref(j);
 				free(dup);
-				return usage_err(cmd,
-						 "%s: `%s` is not a feature (tun, fuse, nesting, "
-						 "joined by commas; empty for none)",
-						 label, t);
+				return r;
 			}
 			json_array_append_new(j, json_string(t));
 		}
