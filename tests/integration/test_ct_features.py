@@ -16,15 +16,16 @@ through the real daemon on its socket (docs/containers.md):
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import uuid
 
 import pytest
 
-from framework.ct import INIT
-from framework.vpsd import VPSD, Vpsd
+from framework.vpsd import VPSD
+
+from test_attack_host import with_helper
+from test_vpsd import ct, vpsd  # noqa: F401 (vpsd: the fixture, a fresh daemon)
 
 pytestmark = pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built")
 
@@ -36,19 +37,6 @@ def unique(prefix):
     return prefix + uuid.uuid4().hex[:6]
 
 
-@pytest.fixture
-def vpsd():
-    d = Vpsd().start()
-    yield d
-    d.cleanup()
-
-
-def ct(d, name, **kw):
-    body = {"name": name, "kind": "ct", "template": "busybox", "ram": "128M", "disk": "64M"}
-    body.update(kw)
-    return d.api("POST", "/vps", body, expect=201)
-
-
 def ex(d, name, *args):
     return d.api("POST", f"/vps/{name}/exec", {"args": list(args)})
 
@@ -56,15 +44,6 @@ def ex(d, name, *args):
 def out(d, name, *args):
     r = ex(d, name, *args)
     return r["stdout"] + r["stderr"]
-
-
-def with_helper(d, name):
-    """tests/ct's static helper as /sbin/vps-test in a running container."""
-    rootfs = d.data / "vps" / name / "ct" / "rootfs"
-    helper = rootfs / "sbin" / "vps-test"
-    shutil.copy(INIT, helper)
-    owner = os.stat(rootfs)
-    os.chown(helper, owner.st_uid, owner.st_gid)
 
 
 def host_links():
@@ -119,6 +98,11 @@ def test_switches_on(vpsd):
     mounts = out(vpsd, name, "cat", "/proc/mounts")
     assert "proc /dev/.vps/proc proc" in mounts and "sysfs /dev/.vps/sys sysfs ro" in mounts, \
         mounts
+    # why the clean proc: without it the kernel refuses the nested container's /proc
+    # (mount_too_revealing: the container's own /proc has locked mounts over its files)
+    assert ex(vpsd, name, "umount", "/dev/.vps/proc")["status"] == 0
+    r = ex(vpsd, name, "/sbin/vps-test", "nest")
+    assert r["status"] != 0 and "proc EPERM" in r["stdout"], r
     # the host: no new device, no FUSE mount of the container's in its namespace
     assert "vpn0" not in host_links() - links
     assert host_fuse_mounts() == fuse_before
@@ -265,6 +249,12 @@ def test_io_limits_survive_a_reboot_which_is_an_event(vpsd):
     net = unique("n")
     n = vpsd.api("POST", "/networks", {"name": net, "ipv4": "10.231.22.1/24"}, expect=201)
     try:
+        # a VPS's host device is `vps` + its id, and every fresh vpsd counts ids from 1:
+        # skip the ids whose device another vpsd on this host holds now
+        made = 0
+        while os.path.exists(f"/sys/class/net/vps{made + 1}") and made < 50:
+            ct(vpsd, unique("skip"))
+            made += 1
         v = ct(vpsd, name, io_read_bps="20M", io_write_iops=300, network=net, bw=20_000_000,
                start=True)
         assert v["io_read_bps"] == 20 << 20 and v["io_write_iops"] == 300, v
