@@ -16,6 +16,7 @@ through the real daemon on its socket (docs/containers.md):
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -30,6 +31,10 @@ from test_vpsd import ct, vpsd  # noqa: F401 (vpsd: the fixture, a fresh daemon)
 pytestmark = pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built")
 
 CLI = VPSD.parent.parent / "cli" / "vps"
+# Debian's sshfs and OpenSSH's sftp-server (scripts/lib.sh installs both)
+SSHFS = shutil.which("sshfs")
+SFTP_SERVER = next((p for p in ("/usr/lib/openssh/sftp-server", "/usr/lib/sftp-server")
+                    if os.path.exists(p)), None)
 
 
 def unique(prefix):
@@ -73,6 +78,17 @@ def wait_event(d, name, kind, after=0, timeout=60):
     raise AssertionError(f"no `{kind}` event for {name}: {d.api('GET', f'/events?vps={name}')}")
 
 
+def copy_with_libs(rootfs, *programs):
+    """Host programs and the libraries they load, into rootfs under the same paths."""
+    for prog in programs:
+        r = subprocess.run(["ldd", prog], capture_output=True, text=True, check=True)
+        libs = [w for line in r.stdout.splitlines() for w in line.split() if w.startswith("/")]
+        for p in [prog, *libs]:
+            dst = rootfs / p.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, dst)  # the file a symlink names, under the link's name
+
+
 # ---- the switches on ----
 
 def test_switches_on(vpsd):
@@ -89,6 +105,25 @@ def test_switches_on(vpsd):
     r = ex(vpsd, name, "/sbin/vps-test", "fuse", "/mnt/f")
     assert r["status"] == 0 and "read hello from fuse" in r["stdout"], r
     assert "umount ok" in r["stdout"], r
+    # sshfs, Debian's, over sftp-server in place of ssh (no daemon, no keys): the container's
+    # /etc seen again through FUSE
+    assert SSHFS and SFTP_SERVER, "sshfs or sftp-server missing (scripts/lib.sh installs them)"
+    rootfs = vpsd.data / "vps" / name / "ct" / "rootfs"
+    copy_with_libs(rootfs, SSHFS, SFTP_SERVER)
+    fake = rootfs / "usr" / "local" / "bin" / "fake-ssh"
+    fake.parent.mkdir(parents=True, exist_ok=True)
+    fake.write_text(f"#!/bin/sh\nexec {SFTP_SERVER}\n")
+    fake.chmod(0o755)
+    ex(vpsd, name, "mkdir", "-p", "/mnt/s")
+    r = ex(vpsd, name, SSHFS, "-o", "ssh_command=/usr/local/bin/fake-ssh", "x:/etc",
+           "/mnt/s")
+    assert r["status"] == 0, r
+    try:
+        assert "fuse.sshfs" in out(vpsd, name, "cat", "/proc/mounts")
+        assert out(vpsd, name, "cat", "/mnt/s/hostname") == \
+            out(vpsd, name, "cat", "/etc/hostname")
+    finally:
+        assert ex(vpsd, name, "umount", "/mnt/s")["status"] == 0
     # nesting: user namespaces, and a container inside with its own pid 1 and /proc
     assert out(vpsd, name, "/sbin/vps-test", "userns").strip() == \
         "unshare ok clone ok clone3 ok"
@@ -127,6 +162,13 @@ def test_switches_off_are_refused(vpsd):
     r = ex(vpsd, name, t, "fuse", "/mnt/f")
     assert "open ENOENT" in r["stdout"], r
     assert out(vpsd, name, t, "mknod", "/dev/fuse", "c", "10", "229").strip() == "EPERM"
+    # Debian's sshfs, as a customer would try it: no mount
+    rootfs = vpsd.data / "vps" / name / "ct" / "rootfs"
+    copy_with_libs(rootfs, SSHFS, SFTP_SERVER)
+    ex(vpsd, name, "mkdir", "-p", "/mnt/s")
+    r = ex(vpsd, name, SSHFS, "-o", f"ssh_command={SFTP_SERVER}", "x:/etc", "/mnt/s")
+    assert r["status"] != 0 and "fuse" in r["stderr"], r
+    assert "fuse.sshfs" not in out(vpsd, name, "cat", "/proc/mounts")
     # a fuse mount with any other descriptor is not FUSE: the kernel wants /dev/fuse's
     assert out(vpsd, name, t, "mount", "x", "/mnt/f", "fuse",
                "fd=0,rootmode=40000,user_id=0,group_id=0").strip() in ("EINVAL", "EPERM")
