@@ -23,6 +23,7 @@ import uuid
 
 import pytest
 
+from framework.ct import copy_with_libs
 from framework.vpsd import VPSD
 
 from test_attack_host import with_helper
@@ -76,17 +77,6 @@ def wait_event(d, name, kind, after=0, timeout=60):
             return ev
         time.sleep(0.2)
     raise AssertionError(f"no `{kind}` event for {name}: {d.api('GET', f'/events?vps={name}')}")
-
-
-def copy_with_libs(rootfs, *programs):
-    """Host programs and the libraries they load, into rootfs under the same paths."""
-    for prog in programs:
-        r = subprocess.run(["ldd", prog], capture_output=True, text=True, check=True)
-        libs = [w for line in r.stdout.splitlines() for w in line.split() if w.startswith("/")]
-        for p in [prog, *libs]:
-            dst = rootfs / p.lstrip("/")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, dst)  # the file a symlink names, under the link's name
 
 
 # ---- the switches on ----

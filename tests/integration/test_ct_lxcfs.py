@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.ct import TOP, Bundle
+from framework.ct import TOP, Bundle, copy_with_libs
 from test_ct_sysinfo import ANNOTATION, MIB, SOLD_SWAP_KIB, SWAP, free_rows, swap_kib
 
 LXCFS = Path("/var/lib/lxcfs")
@@ -170,12 +170,7 @@ def procps_free(rootfs):
     free = shutil.which("free", path="/usr/bin:/bin")
     if not free or "busybox" in os.path.realpath(free):
         pytest.skip("procps `free` is not on this host")
-    r = subprocess.run(["ldd", free], capture_output=True, text=True, check=True)
-    libs = [w for line in r.stdout.splitlines() for w in line.split() if w.startswith("/")]
-    for p in [free, *libs]:
-        dst = rootfs / p.lstrip("/")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(p, dst)  # the file a symlink names, under the link's name
+    copy_with_libs(rootfs, free)
     return "/" + free.lstrip("/")
 
 
