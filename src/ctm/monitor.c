@@ -468,7 +468,7 @@ static json_t *do_set(struct mon *m, const struct ctm_config *new)
 		*m->c = nc; /* applies at the next start */
 		return json_pack("{s:b, s:b}", "ok", 1, "live", 0);
 	}
-	res = ctm_spec_update(&nc);
+	res = ctm_spec_update(&nc, m->c);
 	rc = res ? json_dump_file(res, res_path, JSON_COMPACT) : -1;
 	json_decref(res);
 	if (rc < 0)

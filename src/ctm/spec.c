@@ -313,13 +313,19 @@ static json_t *resources(const struct ctm_config *c)
 	return r;
 }
 
-json_t *ctm_spec_update(const struct ctm_config *c)
+json_t *ctm_spec_update(const struct ctm_config *c, const struct ctm_config *was)
 {
 	json_t *r = resources(c);
 	unsigned int maj, min;
 
-	/* every limit lifted: resources() says nothing of IO, an update must (rate 0) */
-	if (!json_object_get(r, "blockIO") && disk_dev(c, &maj, &min) == 0) {
+	/*
+	 * Every throttle lifted: resources() says nothing of IO, an update must
+	 * (rate 0), but only where one was set: a host without the throttle
+	 * files is never asked to write them.
+	 */
+	if (!json_object_get(r, "blockIO") && was &&
+	    (was->io_read_bps || was->io_write_bps || was->io_read_iops || was->io_write_iops) &&
+	    disk_dev(c, &maj, &min) == 0) {
 		json_t *bio = json_object();
 
 		throttle(bio, "throttleReadBpsDevice", maj, min, 0);

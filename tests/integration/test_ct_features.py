@@ -325,6 +325,12 @@ def test_io_limits_survive_a_reboot_which_is_an_event(vpsd):
                 break
             time.sleep(0.2)
         assert "tbf" in q, q
+        # every limit lifted, live: nothing of them left in the cgroup
+        r = vpsd.api("PATCH", f"/vps/{name}", {"io_write_bps": 0, "io_write_iops": 0})
+        assert r["live"] is True, r
+        lims = io_limits(new)
+        assert not any(re.search(r"\d+:\d+ [1-9]|[rw](bps|iops)=\d", t)
+                       for t in lims.values()), lims
     finally:
         for x in vpsd.api("GET", "/vps"):
             vpsd.request("DELETE", f"/api/v1/vps/{x['name']}")
