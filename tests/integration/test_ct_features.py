@@ -119,6 +119,12 @@ def test_switches_on(vpsd):
         "unshare ok clone ok clone3 ok"
     r = ex(vpsd, name, "/sbin/vps-test", "nest")
     assert r["status"] == 0 and "proc ok pid 1 procs 1" in r["stdout"], r
+    # and with the template's own tool, as a customer would: pid 1 of its own /proc
+    r = ex(vpsd, name, "unshare", "-Urpf", "--mount-proc", "sh", "-c", "echo $$; ls /proc")
+    assert r["status"] == 0 and r["stdout"].split()[0] == "1", r
+    # only its own: sh, and ls if the shell forked it rather than exec'd it
+    pids = sorted(int(x) for x in r["stdout"].split()[1:] if x.isdigit())
+    assert pids[0] == 1 and pids[-1] <= 2, r
     # the clean proc nesting needs is there, read-only sysfs beside it
     mounts = out(vpsd, name, "cat", "/proc/mounts")
     assert "proc /dev/.vps/proc proc" in mounts and "sysfs /dev/.vps/sys sysfs ro" in mounts, \
@@ -166,6 +172,8 @@ def test_switches_off_are_refused(vpsd):
     assert out(vpsd, name, t, "userns").strip() == "unshare EPERM clone EPERM clone3 ENOSYS"
     r = ex(vpsd, name, t, "nest")
     assert r["status"] != 0 and "unshare EPERM" in r["stdout"], r
+    r = ex(vpsd, name, "unshare", "-Urpf", "--mount-proc", "true")
+    assert r["status"] != 0 and "Operation not permitted" in r["stderr"], r
     assert "/dev/.vps" not in out(vpsd, name, "cat", "/proc/mounts")
     # namespaces without a user namespace stay (systemd's PrivateTmp= and the like)
     r = ex(vpsd, name, "unshare", "-m", "true")
