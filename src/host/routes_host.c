@@ -130,6 +130,14 @@ static int plan_from_json(json_t *body, json_t **out, struct err **err)
 				 (json_int_t)v.ram, "swap", (json_int_t)v.swap, "cpus", v.cpus,
 				 "disk", (json_int_t)v.disk, "io_weight", v.io_weight, "bw",
 				 (json_int_t)v.bw, "pids", (json_int_t)v.pids);
+	if (r == 0) {
+		json_object_set_new(*out, "features", vps_features_json(v.features));
+		json_object_set_new(*out, "io_read_bps", json_integer((json_int_t)v.io_read_bps));
+		json_object_set_new(*out, "io_write_bps", json_integer((json_int_t)v.io_write_bps));
+		json_object_set_new(*out, "io_read_iops", json_integer((json_int_t)v.io_read_iops));
+		json_object_set_new(*out, "io_write_iops",
+				    json_integer((json_int_t)v.io_write_iops));
+	}
 	vps_free(&v);
 	return r;
 }

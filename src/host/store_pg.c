@@ -121,6 +121,17 @@ static const char *const migrations[] = {
 	"  hash TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
 	"  name TEXT," /* the node it is for; NULL: any new name */
 	"  used BIGINT, node TEXT);",
+	/* 2 -> 3: the SQLite store's 8 -> 9, a container's switches and IO limits (issue 22) */
+	"ALTER TABLE plans ADD COLUMN features TEXT NOT NULL DEFAULT '',"
+	"  ADD COLUMN io_read_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_read_iops BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_iops BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN features TEXT NOT NULL DEFAULT '',"
+	"  ADD COLUMN io_read_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_read_iops BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_iops BIGINT NOT NULL DEFAULT 0;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
