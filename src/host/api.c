@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -25,6 +26,7 @@
 #include "host/api.h"
 #include "host/auth.h"
 #include "host/life.h"
+#include "host/metrics.h"
 #include "host/reply.h"
 #include "host/route.h"
 #include "host/web.h"
@@ -46,7 +48,23 @@ struct req {
 	char *iso_tmp, *iso_path;
 	unsigned long long iso_len;
 	int iso_err;
+	/* for the metrics (metrics.c): an API request's method, arrival and answer */
+	bool api;
+	const char *method; /* one of methods[] */
+	struct timespec t0; /* CLOCK_MONOTONIC */
+	unsigned int status; /* 0: none answered */
 };
+
+/* The methods counted by name; any other a client sends is "other" (the label stays bounded). */
+static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS" };
+
+static const char *method_label(const char *m)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (!strcmp(m, methods[i]))
+			return methods[i];
+	return "other";
+}
 
 #define MAX_ISO (16ULL << 30)
 
@@ -102,6 +120,12 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 	auth_source(sa, rq->p.source, sizeof(rq->p.source));
 	if (rq->m.anyone) /* logging in, the API description */
 		return 0;
+	/* the metrics token opens the metrics only: asked only on their route */
+	if (authz && !strncasecmp(authz, "Bearer ", 7) && rq->m.rt &&
+	    (rq->m.rt->flags & ROUTE_METRICS) && auth_metrics_token(a->h, authz + 7)) {
+		rq->p.metrics = true;
+		return 0;
+	}
 	if (authz && !strncasecmp(authz, "Bearer ", 7))
 		r = auth_token(a->h, authz + 7, sa, rq->p.source, &rq->p, e);
 	else if (authz)
@@ -167,6 +191,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		/* the panel's files: no data in them, no authentication */
 		if (!a->local && strncmp(url, "/api/", 5) && strcmp(url, "/api"))
 			return MHD_YES;
+		rq->api = true;
+		rq->method = method_label(method);
+		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
 		route_match(method, url, a->local, &rq->m);
 		rq->auth_err = authenticate(a, c, method, rq, &rq->e);
 		if (rq->m.rt && (rq->m.rt->flags & ROUTE_STREAM)) {
@@ -227,6 +254,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		}
 		auth_audit(a->h, rq->p.user[0] ? rq->p.user : NULL, rq->p.source, method, url,
 			   last_status);
+		rq->status = last_status;
 		return ret;
 	}
 	if (*upload_size) {
@@ -278,6 +306,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			who = json_string_value(json_object_get(body, "user"));
 		auth_audit(a->h, who, rq->p.source, method, url, last_status);
 	}
+	rq->status = last_status;
 	json_decref(body);
 	return ret;
 }
@@ -286,7 +315,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
 	struct req *rq = *con_cls;
+	struct timespec t1;
 
+	if (rq && rq->api && rq->status) { /* answered: counted with the time until it was sent */
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		metrics_api_observe(rq->method, rq->m.rt ? rq->m.rt->path : "unmatched", rq->status,
+				    (double)(t1.tv_sec - rq->t0.tv_sec) +
+					    (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e9);
+	}
 	if (rq) {
 		if (rq->iso_fd >= 0) { /* the client went away mid-upload */
 			close(rq->iso_fd);

@@ -21,6 +21,7 @@ struct host {
 	int sample_every; /* usage samples every N s (--sample-every; usage.c), 0: none */
 	int usage_keep; /* at most N samples per VPS (--usage-keep) */
 	long pids_limit; /* each container's pids limit (--pids-limit, default 4096) */
+	char *metrics_token; /* --metrics-token-file's secret: opens GET /metrics only; NULL: none */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */
