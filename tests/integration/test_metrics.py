@@ -419,3 +419,32 @@ def test_label_values_that_need_escaping_are_refused(env):
     assert one(fams, "vps_host_cpus") == os.cpu_count()
     names = {s.labels.get("name") for f in fams.values() for s in f.samples}
     assert not [n for n in names if n and any(c in n for c in '"\\\n')], names
+
+
+def test_dashboard_asks_only_for_what_is_served(env):
+    """docs/grafana-dashboard.json: every metric its queries name is one vpsd declares (a
+    family with no samples yet is declared too), and every family is drawn somewhere."""
+    import json
+    import re
+
+    top = Path(__file__).resolve().parents[2]
+    dash = json.loads((top / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    exprs += [v["query"]["query"] for v in dash["templating"]["list"] if v["type"] == "query"]
+    asked = {m for e in exprs for m in re.findall(r"\b(vpsd?_[a-z0-9_]+)", e)}
+    r = unix(env).request("GET", "/metrics")
+    declared = {}
+    for line in r.text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split()
+            declared[name] = typ
+    served = set(declared)
+    served |= {n + s for n, t in declared.items() if t == "histogram"
+               for s in ("_bucket", "_sum", "_count")}
+    assert asked and not asked - served, sorted(asked - served)
+    undrawn = {n for n in declared
+               if not any(a == n or a.startswith(n + "_") for a in asked)}
+    # the plan's disk and the policy's ratio are in the host report's words already
+    assert undrawn <= {"vps_disk_limit_bytes", "vps_host_policy_ratio",
+                       "vps_host_swap_total_bytes", "vps_host_swap_free_bytes",
+                       "vpsd_usage_sample_interval_seconds"}, sorted(undrawn)
