@@ -425,12 +425,16 @@ static void sample_vps(struct host *h, const struct vps *v, long long t)
 	if (read_vps(h, v, &r) < 0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &at);
+	/*
+	 * Only this thread writes U.p; usage_readings() copies it under
+	 * plock. So the lock is held where the array may move (prev_of) and
+	 * where the fields a copy takes change, not over the store's write.
+	 */
 	pthread_mutex_lock(&U.plock);
 	p = prev_of(v);
-	if (!p) {
-		pthread_mutex_unlock(&U.plock);
+	pthread_mutex_unlock(&U.plock);
+	if (!p)
 		return;
-	}
 	p->seen = true;
 	secs = (double)(at.tv_sec - p->at.tv_sec) + (double)(at.tv_nsec - p->at.tv_nsec) / 1e9;
 	/*
@@ -455,6 +459,7 @@ static void sample_vps(struct host *h, const struct vps *v, long long t)
 		p->rows = -1;
 		p->last = 0;
 	}
+	pthread_mutex_lock(&U.plock);
 	p->id = v->id;
 	p->r = r;
 	p->at = at;
