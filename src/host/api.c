@@ -48,11 +48,10 @@ struct req {
 	char *iso_tmp, *iso_path;
 	unsigned long long iso_len;
 	int iso_err;
-	/* for the metrics (metrics.c): an API request's method, arrival and answer */
+	/* for the metrics (metrics.c): an API request's method and arrival */
 	bool api;
 	const char *method; /* one of methods[] */
 	struct timespec t0; /* CLOCK_MONOTONIC */
-	unsigned int status; /* 0: none answered */
 };
 
 /* The methods counted by name; any other a client sends is "other" (the label stays bounded). */
@@ -64,6 +63,23 @@ static const char *method_label(const char *m)
 		if (!strcmp(m, methods[i]))
 			return methods[i];
 	return "other";
+}
+
+/*
+ * The request answered (its answer queued, last_status): counted before
+ * the handler returns, so before the client can read the answer, and a
+ * scrape that follows it always sees it.
+ */
+static void observe(const struct req *rq)
+{
+	struct timespec t1;
+
+	if (!rq->api || !last_status)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_api_observe(rq->method, rq->m.rt ? rq->m.rt->path : "unmatched", last_status,
+			    (double)(t1.tv_sec - rq->t0.tv_sec) +
+				    (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e9);
 }
 
 #define MAX_ISO (16ULL << 30)
@@ -254,7 +270,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		}
 		auth_audit(a->h, rq->p.user[0] ? rq->p.user : NULL, rq->p.source, method, url,
 			   last_status);
-		rq->status = last_status;
+		observe(rq);
 		return ret;
 	}
 	if (*upload_size) {
@@ -306,7 +322,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			who = json_string_value(json_object_get(body, "user"));
 		auth_audit(a->h, who, rq->p.source, method, url, last_status);
 	}
-	rq->status = last_status;
+	observe(rq);
 	json_decref(body);
 	return ret;
 }
@@ -315,14 +331,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
 	struct req *rq = *con_cls;
-	struct timespec t1;
 
-	if (rq && rq->api && rq->status) { /* answered: counted with the time until it was sent */
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		metrics_api_observe(rq->method, rq->m.rt ? rq->m.rt->path : "unmatched", rq->status,
-				    (double)(t1.tv_sec - rq->t0.tv_sec) +
-					    (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e9);
-	}
 	if (rq) {
 		if (rq->iso_fd >= 0) { /* the client went away mid-upload */
 			close(rq->iso_fd);

@@ -398,7 +398,7 @@ static void daemon_figures(FILE *f)
 		fprintf(f, ",status=\"%u\"} %" PRIu64 "\n", M.count[i].status, M.count[i].n);
 	}
 	family(f, "vpsd_api_request_duration_seconds", "histogram",
-	       "time from a request's arrival to its answer sent");
+	       "time from a request's arrival to its answer ready to send");
 	for (size_t i = 0; i < M.nr_hist; i++) {
 		const struct api_hist *hs = &M.hist[i];
 		uint64_t cum = 0;

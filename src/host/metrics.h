@@ -20,7 +20,8 @@
 /*
  * One API request answered: method and route are static strings (the
  * route table's path, or "unmatched"), status the HTTP status, seconds
- * from its first byte to its answer sent.
+ * from its arrival to its answer queued (counted before the client can
+ * read the answer).
  */
 void metrics_api_observe(const char *method, const char *route, unsigned int status,
 			 double seconds);
