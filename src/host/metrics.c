@@ -351,27 +351,16 @@ static void vps_figures(FILE *f, const struct vps *all, size_t n, const struct u
 			if (!x || ((k == R_RX || k == R_TX) && !x->net))
 				continue;
 			vps_series(f, reading_families[k].name, &all[i], NULL);
-			switch ((enum reading_field)k) {
-			case R_CPU:
+			if (k == R_CPU)
 				fprintf(f, "%" PRIu64 ".%09" PRIu64 "\n", x->cpu_ns / 1000000000,
 					x->cpu_ns % 1000000000);
-				break;
-			case R_MEM:
-				fprintf(f, "%" PRIu64 "\n", x->mem);
-				break;
-			case R_DISK:
-				fprintf(f, "%" PRIu64 "\n", x->disk);
-				break;
-			case R_RX:
-				fprintf(f, "%" PRIu64 "\n", x->rx);
-				break;
-			case R_TX:
-				fprintf(f, "%" PRIu64 "\n", x->tx);
-				break;
-			case R_TIME:
-				fprintf(f, "%lld\n", x->time);
-				break;
-			}
+			else
+				fprintf(f, "%" PRIu64 "\n",
+					k == R_MEM  ? x->mem :
+					k == R_DISK ? x->disk :
+					k == R_RX   ? x->rx :
+					k == R_TX   ? x->tx :
+						      (uint64_t)x->time);
 		}
 	}
 }
