@@ -14,7 +14,7 @@ VPS_PACKAGES=(
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	libpq-dev postgresql-15
-	nftables iperf3 gdb liburing-dev sshfs openssh-sftp-server
+	nftables iperf3 iputils-ping gdb liburing-dev sshfs openssh-sftp-server
 	debhelper
 	chromium nodejs
 )
