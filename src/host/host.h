@@ -21,6 +21,7 @@ struct host {
 	int sample_every; /* usage samples every N s (--sample-every; usage.c), 0: none */
 	int usage_keep; /* at most N samples per VPS (--usage-keep) */
 	long pids_limit; /* each container's pids limit (--pids-limit, default 4096) */
+	int require_2fa; /* enum auth_require: who must log in with 2FA (--require-2fa) */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */

@@ -4,7 +4,7 @@
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
- *        [--pids-limit N]
+ *        [--pids-limit N] [--require-2fa none|admins|all]
  *        [--reclaim-below SIZE|N%|off] [--cluster CONNINFO [--node NAME]]
  *        [--config FILE] [--check]
  *   vpsd --routes            (every API route as JSON lines: routes.c)
@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "require-2fa", required_argument, NULL, 'F' },
 		{ "cluster", required_argument, NULL, 'L' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "config", required_argument, NULL, 'c' },
@@ -274,6 +275,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'F': /* who must log in with a second factor (docs/auth.md) */
+			if (!strcmp(optarg, "none")) {
+				h.require_2fa = AUTH_REQUIRE_NONE;
+			} else if (!strcmp(optarg, "admins")) {
+				h.require_2fa = AUTH_REQUIRE_ADMINS;
+			} else if (!strcmp(optarg, "all")) {
+				h.require_2fa = AUTH_REQUIRE_ALL;
+			} else {
+				pr_err("--require-2fa: expected none, admins or all");
+				return 2;
+			}
+			break;
 		case 'S':
 		case 'U': {
 			long n;
@@ -305,7 +318,8 @@ int main(int argc, char **argv)
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
-			       "            [--pids-limit N] [--cluster CONNINFO [--node NAME]]\n"
+			       "            [--pids-limit N] [--require-2fa none|admins|all]\n"
+			       "            [--cluster CONNINFO [--node NAME]]\n"
 			       "            [--config FILE] [--check]\n"
 			       "       vpsd --routes\n"
 			       "--config FILE reads KEY = VALUE lines, KEY one of the flags above that\n"

@@ -63,7 +63,40 @@ enum MHD_Result api_me_get(struct call *x)
 
 	if (x->p->cookie)
 		json_object_set_new(out, "csrf", json_string(x->p->csrf));
+	if (!x->p->local) {
+		json_t *u = auth_user_get(x->h, x->p->user);
+
+		json_object_set(out, "2fa", json_object_get(u, "2fa"));
+		json_object_set_new(out, "2fa_required", json_boolean(x->p->enrol));
+		json_decref(u);
+	}
 	return reply(x->c, 200, out);
+}
+
+enum MHD_Result api_2fa_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = auth_2fa_begin(x->h, x->p, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_2fa_confirm(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = auth_2fa_confirm(x->h, x->p, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_2fa_disable(struct call *x)
+{
+	struct err *e = NULL;
+	int r = auth_2fa_disable(x->h, x->p, x->body, &e);
+
+	return reply_ok(x->c, r, &e);
 }
 
 enum MHD_Result api_tokens_get(struct call *x)
