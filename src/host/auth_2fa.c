@@ -102,10 +102,14 @@ static int recovery_check(struct host *h, const char *user, json_t *row, const c
 	bool ok = false;
 	int slot, r;
 
-	if (recovery_parse(code, &slot, norm) < 0 ||
-	    !(hash = json_string_value(json_array_get(list, (size_t)slot)))) {
+	if (recovery_parse(code, &slot, norm) < 0 || !json_array_get(list, (size_t)slot)) {
 		json_decref(list);
 		return err_make(err, EACCES, "wrong two-factor code");
+	}
+	/* a used code's slot is null: saying so tells nothing of the others */
+	if (!(hash = json_string_value(json_array_get(list, (size_t)slot)))) {
+		json_decref(list);
+		return err_make(err, EACCES, "recovery code %d was used already", slot);
 	}
 	if (!auth_hash_slot_get(1000)) {
 		json_decref(list);
@@ -262,18 +266,18 @@ static int code_of(json_t *body, const char **code, struct err **err)
 }
 
 /* Count a code attempt of p's user on the 2FA routes: 0, or -EAGAIN. */
-static int code_attempt(const struct principal *p, char key[80], time_t now, struct err **err)
+static int code_attempt(const struct principal *p, char key[80], time_t now, int *retry_after,
+			struct err **err)
 {
-	int wait;
-
 	snprintf(key, 80, "2fa %s", p->user);
-	if ((wait = auth_rl_take(key, CODE_FAILS, now)) > 0)
-		return err_make(err, EAGAIN, "too many wrong codes; try again in %d s", wait);
+	if ((*retry_after = auth_rl_take(key, CODE_FAILS, now)) > 0)
+		return err_make(err, EAGAIN, "too many wrong codes; try again in %d s",
+				*retry_after);
 	return 0;
 }
 
 int auth_2fa_confirm(struct host *h, const struct principal *p, json_t *body, json_t **out,
-		     struct err **err)
+		     int *retry_after, struct err **err)
 {
 	json_t *row = NULL, *codes = NULL, *hashes = NULL;
 	const char *code, *pending;
@@ -288,7 +292,7 @@ int auth_2fa_confirm(struct host *h, const struct principal *p, json_t *body, js
 		r = err_make(err, ENOENT, "no enrolment to confirm: begin with POST /me/2fa");
 		goto out;
 	}
-	if ((r = code_attempt(p, key, now, err)) < 0 || (r = oath_ready(err)) < 0)
+	if ((r = code_attempt(p, key, now, retry_after, err)) < 0 || (r = oath_ready(err)) < 0)
 		goto out;
 	if ((step = totp_match(pending, code, now)) < 0) {
 		r = err_make(err, EACCES,
@@ -317,7 +321,8 @@ out:
 	return r;
 }
 
-int auth_2fa_disable(struct host *h, const struct principal *p, json_t *body, struct err **err)
+int auth_2fa_disable(struct host *h, const struct principal *p, json_t *body, int *retry_after,
+		     struct err **err)
 {
 	const char *code, *secret;
 	time_t now = time(NULL);
@@ -331,7 +336,7 @@ int auth_2fa_disable(struct host *h, const struct principal *p, json_t *body, st
 		r = err_make(err, ENOENT, "two-factor login is not on");
 		goto out;
 	}
-	if ((r = code_attempt(p, key, now, err)) < 0 ||
+	if ((r = code_attempt(p, key, now, retry_after, err)) < 0 ||
 	    (r = auth_2fa_check(h, p->user, row, code, err)) < 0)
 		goto out;
 	auth_rl_untake(key, now);

@@ -1,0 +1,233 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Two-factor login (issue 23, docs/auth.md) through the real daemon, on
+both stores (SQLite, and PostgreSQL started here): enrolment with a first
+code, a login that needs its code, codes made by an independent TOTP
+implementation (oathtool, from oath-toolkit, the command beside the
+liboath vpsd links), a wrong code and a replayed code refused with no
+session, a recovery code good once, tokens unaffected, the attempt limit,
+and the host's requirement (vpsd --require-2fa) enforced. Each test runs
+its own vpsd: wrong codes count as failed logins from 127.0.0.1."""
+
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+
+from framework.openapi import start_vpsd, tcp, unix
+from framework.pg import Postgres, why_not
+from framework.vpsd import VPSD
+
+pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
+              pytest.mark.skipif(not shutil.which("oathtool"),
+                                 reason="no oathtool (scripts/lib.sh installs it)")]
+
+PASSWORD = "alice's long secret"
+
+
+def code(secret, at="now"):
+    """The TOTP code of `secret` at `at` (GNU date's words), by oathtool."""
+    return subprocess.run(["oathtool", "--totp", "-b", "-N", at, secret], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    why = why_not()
+    if why:
+        pytest.skip(why)
+    pg = Postgres().start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request):
+    """vpsd's extra flags for the store under test."""
+    if request.param == "sqlite":
+        return ()
+    pg = request.getfixturevalue("postgres")
+    name = "t2fa_" + request.node.name.split("[")[0][5:40] + "_" + str(id(request) % 100000)
+    return ("--cluster", pg.createdb(name), "--node", "n1")
+
+
+def vpsd(*extra):
+    d = start_vpsd(extra=extra)
+    admin = unix(d)
+    admin.api("POST", "/users", {"name": "alice", "password": PASSWORD, "role": "customer"},
+              expect=201)
+    return d, admin
+
+
+def login(d, totp=None, expect=200, user="alice", password=PASSWORD):
+    c = tcp(d)
+    body = {"user": user, "password": password}
+    if totp is not None:
+        body["totp"] = totp
+    r = c.request("POST", "/login", body, auth=False)
+    assert r.status == expect, (r.status, r.json)
+    if r.status == 200:
+        c.take_cookie(r)
+        c.csrf = r.json["csrf"]
+    else:
+        assert not r.headers.get_all("Set-Cookie"), "a refused login set a cookie"
+    return c, r
+
+
+def enrol(c):
+    """Turn on c's user's 2FA: (secret, recovery codes, the confirming code)."""
+    begin = c.api("POST", "/me/2fa")
+    secret = begin["secret"]
+    assert begin["uri"].startswith("otpauth://totp/vps:") and f"secret={secret}" in begin["uri"]
+    first = code(secret)
+    done = c.api("POST", "/me/2fa/confirm", {"code": first})
+    assert done["2fa"] is True and len(done["recovery_codes"]) == 10
+    return secret, done["recovery_codes"], first
+
+
+def test_totp_login_replay_recovery_tokens(store):
+    d, admin = vpsd(*store)
+    try:
+        c, _ = login(d)
+        assert c.api("GET", "/me")["2fa"] is False
+        begin = c.api("POST", "/me/2fa")
+        # a wrong first code does not turn it on (a code an hour away is not in the window)
+        r = c.request("POST", "/me/2fa/confirm", {"code": code(begin["secret"], "now + 1 hour")})
+        assert r.status == 401 and "wrong code" in r.message, r.json
+        assert c.api("GET", "/me")["2fa"] is False
+        # begin again: only the last secret shown is good
+        secret, recovery, first = enrol(c)
+        assert admin.api("GET", "/users/alice")["2fa"] is True
+        assert c.request("POST", "/me/2fa").status == 409  # on already
+
+        # a password alone: told to send a code, and no session
+        _, r = login(d, expect=401)
+        assert r.code == "totp_required", r.json
+        # a wrong code
+        _, r = login(d, code(secret, "now + 1 hour"), expect=401)
+        assert "wrong two-factor code" in r.message, r.json
+        # the code that confirmed the enrolment is spent: its step is taken
+        _, r = login(d, first, expect=401)
+        assert "used already" in r.message, r.json
+        # the next step's code (the window is one step either side) logs in, once
+        nxt = code(secret, "now + 30 seconds")
+        c2, _ = login(d, nxt)
+        assert c2.api("GET", "/me")["name"] == "alice"
+        _, r = login(d, nxt, expect=401)
+        assert "used already" in r.message, r.json
+        # a recovery code, typed in upper case: once
+        c3, _ = login(d, recovery[3].upper())
+        assert c3.api("GET", "/me")["name"] == "alice"
+        _, r = login(d, recovery[3], expect=401)
+        assert "used already" in r.message, r.json
+
+        # the store keeps argon2id hashes of the codes, not the codes
+        if not store:
+            db = sqlite3.connect(d.data / "vps.db")
+            (kept,) = db.execute("SELECT recovery FROM users WHERE name = 'alice'").fetchone()
+            db.close()
+            assert kept.count("$argon2id$") == 9 and "null" in kept, kept
+            assert not any(rc.split("-", 1)[1].replace("-", "") in kept for rc in recovery)
+
+        # tokens are unaffected: no code asked
+        tok = admin.api("POST", "/tokens", {"name": "t", "expires_in": 600, "user": "alice"},
+                        expect=201)["token"]
+        assert tcp(d, token=tok).api("GET", "/vps") == []
+
+        # off: a wrong code is refused, a good one (here a recovery code) turns it off
+        r = c2.request("POST", "/me/2fa/disable", {"code": code(secret, "now + 1 hour")})
+        assert r.status == 401, r.json
+        assert admin.api("GET", "/users/alice")["2fa"] is True
+        c2.api("POST", "/me/2fa/disable", {"code": recovery[5]})
+        assert admin.api("GET", "/users/alice")["2fa"] is False
+        login(d)  # the password alone again
+    finally:
+        d.cleanup()
+
+
+def test_code_guessing_is_rate_limited():
+    """Wrong codes count as failed logins: the fifth closes logins from the
+    address for the window, even with the right code after it."""
+    d, admin = vpsd()
+    try:
+        c, _ = login(d)
+        secret, _, _ = enrol(c)
+        for i in range(5):
+            _, r = login(d, code(secret, f"now + {i + 2} hours"), expect=401)
+        _, r = login(d, code(secret, "now + 30 seconds"), expect=429)
+        assert r.headers.get("Retry-After"), r.headers
+        # on the 2FA routes too: five wrong codes, then 429 for the user
+        for i in range(5):
+            r = c.request("POST", "/me/2fa/disable", {"code": code(secret, f"now + {i + 2} days")})
+            assert r.status == 401, r.json
+        r = c.request("POST", "/me/2fa/disable", {"code": code(secret)})
+        assert r.status == 429, r.json
+        assert admin.api("GET", "/users/alice")["2fa"] is True
+    finally:
+        d.cleanup()
+
+
+def test_hostile_codes_and_resets():
+    """What a customer (or a guesser) can send: malformed codes and
+    recovery codes, an admin's reset asked for by a customer, a 2FA of root."""
+    d, admin = vpsd()
+    try:
+        admin.api("POST", "/users", {"name": "bob", "password": PASSWORD, "role": "customer"},
+                  expect=201)
+        c, _ = login(d)
+        secret, recovery, _ = enrol(c)
+        bob, _ = login(d, user="bob")
+        # bob may not end alice's second factor, nor see users
+        assert bob.request("PATCH", "/users/alice", {"2fa": False}).status == 403
+        assert admin.api("GET", "/users/alice")["2fa"] is True
+        # malformed: wrong types are 400, odd strings wrong codes (401); no session.
+        # Five 401s: the most one address gets in the window.
+        for bad, status in ((123456, 400), ("x" * 65, 400), ("9-" + "a" * 16, 401),
+                            ("0-" + "a" * 17, 401), ("a-aaaa", 401), ("-", 401), ("", 401)):
+            login(d, bad, expect=status)
+        # the unix socket's root is no user: no 2FA of its own
+        assert admin.request("POST", "/me/2fa").status == 400
+        # an admin ends alice's 2FA (a lost phone): her password alone logs in again
+        admin.api("PATCH", "/users/alice", {"2fa": False})
+        assert admin.api("GET", "/users/alice")["2fa"] is False
+        r = admin.request("PATCH", "/users/alice", {"2fa": True})
+        assert r.status == 400, r.json  # only the user turns it on
+    finally:
+        d.cleanup()
+
+
+@pytest.mark.parametrize("who", ["all", "admins"])
+def test_required(who, store):
+    d, admin = vpsd("--require-2fa", who, *store)
+    try:
+        admin.api("POST", "/users", {"name": "carol", "password": PASSWORD, "role": "admin"},
+                  expect=201)
+        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
+                  expect=201)
+        required = ["carol", "alice"] if who == "all" else ["carol"]
+        tok = admin.api("POST", "/tokens", {"name": "t", "expires_in": 600, "user": "alice"},
+                        expect=201)["token"]
+        for user in ("alice", "carol"):
+            c, r = login(d, user=user)
+            if user not in required:
+                assert "2fa_required" not in r.json
+                assert c.api("GET", "/vps") == []
+                continue
+            assert r.json.get("2fa_required") is True, r.json
+            assert c.api("GET", "/me")["2fa_required"] is True
+            # everything but enrolment is closed, and changes nothing
+            r = c.request("GET", "/vps", validate=False)
+            assert r.status == 403 and r.code == "2fa_required", r.json
+            r = c.request("POST", "/vps", {"name": "x1", "kind": "ct", "template": "busybox",
+                                           "plan": "small"})
+            assert r.status == 403 and r.code == "2fa_required", r.json
+            assert admin.api("GET", "/vps") == []
+            # enrolment is open; then a login with a code opens everything
+            secret, _, _ = enrol(c)
+            c2, r = login(d, code(secret, "now + 30 seconds"), user=user)
+            assert "2fa_required" not in r.json
+            assert c2.api("GET", "/vps") == []
+        # tokens are unaffected by the requirement
+        assert tcp(d, token=tok).api("GET", "/vps") == []
+    finally:
+        d.cleanup()
