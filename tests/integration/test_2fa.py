@@ -231,3 +231,51 @@ def test_required(who, store):
         assert tcp(d, token=tok).api("GET", "/vps") == []
     finally:
         d.cleanup()
+
+
+def test_cli_enable_login_disable():
+    """The CLI: `vps 2fa enable` prints the secret and takes a first code,
+    `vps login` asks for the code and prints a token, `vps 2fa disable`."""
+    import os
+    import re
+
+    from test_cli import VPS
+
+    d, admin = vpsd()
+    try:
+        url = f"http://127.0.0.1:{d.port}"
+        tok = admin.api("POST", "/tokens", {"name": "t", "expires_in": 600, "user": "alice"},
+                        expect=201)["token"]
+        env = dict(os.environ, VPS_TOKEN=tok)
+        p = subprocess.Popen([str(VPS), "--url", url, "2fa", "enable"], env=env, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        secret = p.stdout.readline().split(": ", 1)[1].strip()
+        assert p.stdout.readline().startswith("uri: otpauth://totp/vps:alice?secret=" + secret)
+        out, err = p.communicate(code(secret) + "\n", timeout=120)
+        assert p.returncode == 0, err
+        recovery = out.split()
+        assert len(recovery) == 10 and all(re.fullmatch(r"\d-[a-z2-7]{4}(-[a-z2-7]{4}){3}", c)
+                                           for c in recovery), out
+        assert admin.api("GET", "/users/alice")["2fa"] is True
+
+        def login_cli(stdin):
+            return subprocess.run([str(VPS), "--url", url, "login", "alice"], input=stdin,
+                                  capture_output=True, text=True, timeout=120,
+                                  env={k: v for k, v in os.environ.items() if k != "VPS_TOKEN"})
+
+        r = login_cli(PASSWORD + "\n")  # no code: refused, no token
+        assert r.returncode == 1 and "no code given" in r.stderr and not r.stdout, r
+        r = login_cli(PASSWORD + "\n" + code(secret, "now + 1 hour") + "\n")
+        assert r.returncode == 1 and "wrong two-factor code" in r.stderr, r
+        r = login_cli(PASSWORD + "\n" + code(secret, "now + 30 seconds") + "\n")
+        assert r.returncode == 0, r
+        made = r.stdout.strip()
+        assert tcp(d, token=made).api("GET", "/me")["name"] == "alice"
+
+        r = subprocess.run([str(VPS), "--url", url, "2fa", "disable"], env=env, text=True,
+                           input=recovery[0] + "\n", capture_output=True, timeout=120)
+        assert r.returncode == 0 and "off" in r.stdout, r
+        assert admin.api("GET", "/users/alice")["2fa"] is False
+    finally:
+        d.cleanup()

@@ -134,3 +134,23 @@ def test_admins_unlimited_by_default(env):
     admin.api("PATCH", "/users/carol", {"quota": {"vps": 3}})
     r = carol.request("POST", "/vps", ct("c3", owner="carol"))
     assert r.status == 403 and "vps: 3 of 3 used, 1 asked" in r.message, r.json
+
+
+def test_cli_user_set(env):
+    """`vps user set NAME quota.KEY=VALUE...`: sizes parsed, the figures not
+    named kept, `none` lifts one; bad keys and values are usage errors."""
+    from test_cli import vps
+
+    d, admin, _ = env
+    r = vps("user", "set", "alice", "quota.ram=1G", "quota.disk=20G", sock=d.sock)
+    assert r.returncode == 0, r
+    assert admin.api("GET", "/users/alice")["quota"] == {
+        "vps": 2, "ram": 1 << 30, "disk": 20 << 30, "cpus": 4}
+    r = vps("user", "set", "alice", "quota.cpus=none", "quota.vps=5", sock=d.sock)
+    assert r.returncode == 0, r
+    assert admin.api("GET", "/users/alice")["quota"] == {
+        "vps": 5, "ram": 1 << 30, "disk": 20 << 30}
+    for bad in ("quota.ram=lots", "quota.vps=-1", "quota.bananas=1", "ram=1G", "2fa=on"):
+        r = vps("user", "set", "alice", bad, sock=d.sock)
+        assert r.returncode == 2, (bad, r)
+    assert admin.api("GET", "/users/alice")["quota"]["vps"] == 5
