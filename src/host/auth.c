@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,56 +21,11 @@
 
 #define SESSION_TTL (8 * 3600)
 
-/*
- * Login rate limit: attempts that did not succeed, per client prefix (an
- * IPv4 address, an IPv6 /64: one subscriber's) and per account, in a window.
- */
-#define RL_FAILS 5
-#define RL_USER_FAILS 10
-#define RL_WINDOW 60
-#define RL_SLOTS 512
-
-/*
- * argon2id takes 64 MiB for each hash: at most HASH_SLOTS at once. A login
- * waits HASH_WAIT_MS for a slot, then is told to come back (429).
- */
-#define HASH_SLOTS 2
-#define HASH_WAIT_MS 1000
-
-static sem_t hash_slots;
-
 int auth_init(void)
 {
-	if (sem_init(&hash_slots, 0, HASH_SLOTS) < 0)
+	if (auth_limit_init() < 0)
 		return -1;
 	return sodium_init() < 0 ? -1 : 0;
-}
-
-/* A slot to hash in: waiting up to wait_ms (-1: as long as it takes); false: none came. */
-bool auth_hash_slot_get(int wait_ms)
-{
-	struct timespec until;
-
-	if (wait_ms < 0) {
-		while (sem_wait(&hash_slots) < 0)
-			if (errno != EINTR)
-				return false;
-		return true;
-	}
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000)
-		until.tv_sec++, until.tv_nsec -= 1000000000;
-	while (sem_timedwait(&hash_slots, &until) < 0)
-		if (errno != EINTR)
-			return false;
-	return true;
-}
-
-void auth_hash_slot_put(void)
-{
-	sem_post(&hash_slots);
 }
 
 void auth_source(const struct sockaddr *sa, char *out, size_t size)
@@ -257,67 +211,7 @@ int auth_user_delete(struct host *h, const char *name, struct err **err)
 	return store_user_delete(h->store, name, err);
 }
 
-/* --- the login rate limit -------------------------------------------------------------- */
-
-static struct {
-	char key[80];
-	time_t start;
-	int fails;
-} rl[RL_SLOTS];
-static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/*
- * Count an attempt of `key` before its hash, so that parallel attempts
- * cannot all pass the check: seconds until `key` may try again (and the
- * attempt not counted) when it has `limit` already, else 0.
- */
-int auth_rl_take(const char *key, int limit, time_t now)
-{
-	size_t i, free_slot = RL_SLOTS, least = 0;
-	int wait = 0;
-
-	pthread_mutex_lock(&rl_lock);
-	for (i = 0; i < RL_SLOTS; i++) {
-		if (!strcmp(rl[i].key, key))
-			break;
-		if (free_slot == RL_SLOTS && (!*rl[i].key || now - rl[i].start >= RL_WINDOW))
-			free_slot = i;
-		/*
-		 * A full table gives up the key with the fewest failures: a
-		 * flood of new addresses or names must not push out the count
-		 * of an account under attack (each failure costs a hash).
-		 */
-		if (rl[i].fails < rl[least].fails ||
-		    (rl[i].fails == rl[least].fails && rl[i].start < rl[least].start))
-			least = i;
-	}
-	if (i == RL_SLOTS) {
-		i = free_slot < RL_SLOTS ? free_slot : least;
-		snprintf(rl[i].key, sizeof(rl[i].key), "%s", key);
-		rl[i].start = now;
-		rl[i].fails = 0;
-	} else if (now - rl[i].start >= RL_WINDOW) {
-		rl[i].start = now;
-		rl[i].fails = 0;
-	}
-	if (rl[i].fails >= limit)
-		wait = (int)(RL_WINDOW - (now - rl[i].start));
-	else
-		rl[i].fails++;
-	pthread_mutex_unlock(&rl_lock);
-	return wait > 0 ? wait : 0;
-}
-
-/* The attempt of `key` taken at `now` did not fail after all (right password, or not tried). */
-void auth_rl_untake(const char *key, time_t now)
-{
-	pthread_mutex_lock(&rl_lock);
-	for (size_t i = 0; i < RL_SLOTS; i++)
-		if (!strcmp(rl[i].key, key) && rl[i].start <= now &&
-		    now - rl[i].start < RL_WINDOW && rl[i].fails > 0)
-			rl[i].fails--;
-	pthread_mutex_unlock(&rl_lock);
-}
+/* --- the login rate limit (auth_limit.c counts) -------------------------------------- */
 
 /* The rate limit's key for a client: its IPv4 address, or its IPv6 address's /64. */
 static void rl_prefix(const char *source, char *out, size_t size)
@@ -380,16 +274,16 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 
 	rl_prefix(source, key, sizeof(key));
 	snprintf(ukey, sizeof(ukey), "user %s", json_string_value(user));
-	if ((*retry_after = auth_rl_take(key, RL_FAILS, now)) > 0)
+	if ((*retry_after = auth_rl_take(key, AUTH_RL_FAILS, now)) > 0)
 		return err_make(err, EAGAIN, "too many failed logins from %s; try again in %d s",
 				source, *retry_after);
-	if ((*retry_after = auth_rl_take(ukey, RL_USER_FAILS, now)) > 0) {
+	if ((*retry_after = auth_rl_take(ukey, AUTH_RL_USER_FAILS, now)) > 0) {
 		auth_rl_untake(key, now);
 		return err_make(err, EAGAIN,
 				"too many failed logins for this user; try again in %d s",
 				*retry_after);
 	}
-	if (!auth_hash_slot_get(HASH_WAIT_MS)) {
+	if (!auth_hash_slot_get(AUTH_HASH_WAIT_MS)) {
 		auth_rl_untake(key, now);
 		auth_rl_untake(ukey, now);
 		*retry_after = 1;

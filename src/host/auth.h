@@ -119,7 +119,16 @@ int auth_2fa_check(struct host *h, const char *user, json_t *row, const char *co
 /* Whether the host requires a second factor of a user of this role. */
 bool auth_2fa_required(struct host *h, bool admin);
 
-/* Shared by auth.c and auth_2fa.c: the attempt limit and the hash slots. */
+/*
+ * The attempt limit and the hash slots (auth_limit.c), shared by auth.c
+ * and auth_2fa.c: within a window of 60 s, AUTH_RL_FAILS failures from one
+ * client prefix, AUTH_RL_USER_FAILS for one user name; a hash waits
+ * AUTH_HASH_WAIT_MS for one of the slots, then gets 429.
+ */
+#define AUTH_RL_FAILS 5
+#define AUTH_RL_USER_FAILS 10
+#define AUTH_HASH_WAIT_MS 1000
+int auth_limit_init(void);
 int auth_rl_take(const char *key, int limit, time_t now);
 void auth_rl_untake(const char *key, time_t now);
 bool auth_hash_slot_get(int wait_ms);

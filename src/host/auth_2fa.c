@@ -29,7 +29,6 @@
 #define TOTP_SECRET_BYTES 20 /* 160 bits: RFC 4226 §4's recommendation for HMAC-SHA1 */
 #define RECOVERY_CODES 10
 #define RECOVERY_BYTES 10 /* 80 bits each, 16 base32 characters */
-#define CODE_FAILS 5 /* code attempts of one user a minute on the 2FA routes */
 /*
  * A recovery code is 80 random bits: argon2id's cost protects a guessable
  * password, and here guards a copy of the store only against a search of
@@ -111,7 +110,7 @@ static int recovery_check(struct host *h, const char *user, json_t *row, const c
 		json_decref(list);
 		return err_make(err, EACCES, "recovery code %d was used already", slot);
 	}
-	if (!auth_hash_slot_get(1000)) {
+	if (!auth_hash_slot_get(AUTH_HASH_WAIT_MS)) {
 		json_decref(list);
 		return err_make(err, EAGAIN, "too many logins at once; try again in 1 s");
 	}
@@ -270,7 +269,7 @@ static int code_attempt(const struct principal *p, char key[80], time_t now, int
 			struct err **err)
 {
 	snprintf(key, 80, "2fa %s", p->user);
-	if ((*retry_after = auth_rl_take(key, CODE_FAILS, now)) > 0)
+	if ((*retry_after = auth_rl_take(key, AUTH_RL_FAILS, now)) > 0)
 		return err_make(err, EAGAIN, "too many wrong codes; try again in %d s",
 				*retry_after);
 	return 0;
