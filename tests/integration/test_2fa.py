@@ -8,8 +8,12 @@ session, a recovery code good once, tokens unaffected, the attempt limit,
 and the host's requirement (vpsd --require-2fa) enforced. Each test runs
 its own vpsd: wrong codes count as failed logins from 127.0.0.1."""
 
+import base64
+import hashlib
+import hmac
 import shutil
 import sqlite3
+import struct
 import subprocess
 
 import pytest
@@ -25,10 +29,23 @@ pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
 PASSWORD = "alice's long secret"
 
 
+def rfc6238(secret, when):
+    """RFC 6238's TOTP (HMAC-SHA1, 30 s, 6 digits) in Python's hmac: a
+    check of oathtool, which links the liboath vpsd uses."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(when) // 30), hashlib.sha1).digest()
+    off = mac[-1] & 15
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7fffffff) % 10 ** 6)
+
+
 def code(secret, at="now"):
     """The TOTP code of `secret` at `at` (GNU date's words), by oathtool."""
-    return subprocess.run(["oathtool", "--totp", "-b", "-N", at, secret], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    when = int(subprocess.run(["date", "-d", at, "+%s"], check=True, capture_output=True,
+                              text=True).stdout)
+    c = subprocess.run(["oathtool", "--totp", "-b", "-N", f"@{when}", secret], check=True,
+                       capture_output=True, text=True).stdout.strip()
+    assert c == rfc6238(secret, when), (c, secret, when)
+    return c
 
 
 @pytest.fixture(scope="module")
