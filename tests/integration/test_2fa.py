@@ -296,3 +296,28 @@ def test_cli_enable_login_disable():
         assert admin.api("GET", "/users/alice")["2fa"] is False
     finally:
         d.cleanup()
+
+
+def test_panel_login_with_code():
+    """The panel's login page (tests/e2e/login_2fa.mjs, headless Chromium):
+    asks for the code when the server does, refuses a wrong one, takes the
+    right one. Needs scripts/web-vendor, node and Chromium."""
+    import os
+    from pathlib import Path
+
+    e2e = Path(__file__).resolve().parents[1] / "e2e" / "login_2fa.mjs"
+    node = shutil.which("node")
+    if not node or not Path("/usr/bin/chromium").exists():
+        pytest.fail("node and chromium are needed (scripts/lib.sh installs them)")
+    d, admin = vpsd()
+    try:
+        c, _ = login(d)
+        secret, _, _ = enrol(c)
+        env = dict(os.environ, PANEL_USER=f"alice:{PASSWORD}",
+                   PANEL_WRONG=code(secret, "now + 1 hour"),
+                   PANEL_CODE=code(secret, "now + 30 seconds"))
+        r = subprocess.run([node, str(e2e), f"http://127.0.0.1:{d.port}/"], env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and "passed" in r.stdout, r.stdout + r.stderr
+    finally:
+        d.cleanup()
