@@ -154,3 +154,16 @@ def test_cli_user_set(env):
         r = vps("user", "set", "alice", bad, sock=d.sock)
         assert r.returncode == 2, (bad, r)
     assert admin.api("GET", "/users/alice")["quota"]["vps"] == 5
+
+
+def test_parallel_creates_hold_the_quota(env):
+    """Four creates at once against a quota of two VPSes: the check runs in
+    admission's transaction, so exactly two are made."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    d, admin, alice = env
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda i: alice.request("POST", "/vps", ct(f"p{i}")), range(4)))
+    assert sorted(r.status for r in got) == [201, 201, 403, 403], [(r.status, r.json) for r in got]
+    assert all(r.code == "quota" for r in got if r.status == 403)
+    assert len(admin.api("GET", "/vps")) == 2
