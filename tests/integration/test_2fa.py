@@ -19,7 +19,6 @@ import subprocess
 import pytest
 
 from framework.openapi import start_vpsd, tcp, unix
-from framework.pg import Postgres, why_not
 from framework.vpsd import VPSD
 
 pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
@@ -46,26 +45,6 @@ def code(secret, at="now"):
                        capture_output=True, text=True).stdout.strip()
     assert c == rfc6238(secret, when), (c, secret, when)
     return c
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    why = why_not()
-    if why:
-        pytest.skip(why)
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request):
-    """vpsd's extra flags for the store under test."""
-    if request.param == "sqlite":
-        return ()
-    pg = request.getfixturevalue("postgres")
-    name = "t2fa_" + request.node.name.split("[")[0][5:40] + "_" + str(id(request) % 100000)
-    return ("--cluster", pg.createdb(name), "--node", "n1")
 
 
 def vpsd(*extra):
@@ -102,8 +81,8 @@ def enrol(c):
     return secret, done["recovery_codes"], first
 
 
-def test_totp_login_replay_recovery_tokens(store):
-    d, admin = vpsd(*store)
+def test_totp_login_replay_recovery_tokens(store_flags):
+    d, admin = vpsd(*store_flags)
     try:
         c, _ = login(d)
         assert c.api("GET", "/me")["2fa"] is False
@@ -139,7 +118,7 @@ def test_totp_login_replay_recovery_tokens(store):
         assert "used already" in r.message, r.json
 
         # the store keeps argon2id hashes of the codes, not the codes
-        if not store:
+        if not store_flags:
             db = sqlite3.connect(d.data / "vps.db")
             (kept,) = db.execute("SELECT recovery FROM users WHERE name = 'alice'").fetchone()
             db.close()
@@ -162,12 +141,12 @@ def test_totp_login_replay_recovery_tokens(store):
         d.cleanup()
 
 
-def test_racing_one_code(store):
+def test_racing_one_code(store_flags):
     """Four logins at once with one code: the time step is taken in one
     statement, so exactly one session is made."""
     from concurrent.futures import ThreadPoolExecutor
 
-    d, admin = vpsd(*store)
+    d, admin = vpsd(*store_flags)
     try:
         c, _ = login(d)
         secret, _, _ = enrol(c)
@@ -239,8 +218,8 @@ def test_hostile_codes_and_resets():
 
 
 @pytest.mark.parametrize("who", ["all", "admins"])
-def test_required(who, store):
-    d, admin = vpsd("--require-2fa", who, *store)
+def test_required(who, store_flags):
+    d, admin = vpsd("--require-2fa", who, *store_flags)
     try:
         admin.api("POST", "/users", {"name": "carol", "password": PASSWORD, "role": "admin"},
                   expect=201)

@@ -11,7 +11,6 @@ Containers are created, not started."""
 import pytest
 
 from framework.openapi import start_vpsd, tcp, unix
-from framework.pg import Postgres, why_not
 from framework.vpsd import VPSD
 
 pytestmark = pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built")
@@ -20,24 +19,9 @@ MiB = 1 << 20
 PASSWORD = "alice's long secret"
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    why = why_not()
-    if why:
-        pytest.skip(why)
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def env(request):
-    extra = ()
-    if request.param == "postgresql":
-        extra = ("--cluster", request.getfixturevalue("postgres").createdb(
-            "t_" + request.node.name.split("[")[0][5:40]),
-                 "--node", "n1")
-    d = start_vpsd(extra=extra)
+@pytest.fixture
+def env(store_flags):
+    d = start_vpsd(extra=store_flags)
     admin = unix(d)
     admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
               expect=201)
