@@ -151,3 +151,26 @@ def test_parallel_creates_hold_the_quota(env):
     assert sorted(r.status for r in got) == [201, 201, 403, 403], [(r.status, r.json) for r in got]
     assert all(r.code == "quota" for r in got if r.status == 403)
     assert len(admin.api("GET", "/vps")) == 2
+
+
+def test_addresses(env):
+    """`addresses`: one per address family of the VPS's network."""
+    import uuid
+
+    d, admin, alice = env
+    net = "q" + uuid.uuid4().hex[:6]
+    admin.api("POST", "/networks", {"name": net, "ipv4": "10.231.94.1/24",
+                                    "ipv6": "fd31:94::1/64"}, expect=201)
+    try:
+        admin.api("PATCH", "/users/alice", {"networks": [net],
+                                            "quota": {"vps": 5, "addresses": 3}})
+        v = alice.api("POST", "/vps", ct("n1", network=net), expect=201)
+        assert v["ipv4"] and v["ipv6"], v
+        r = alice.request("POST", "/vps", ct("n2", network=net))
+        assert r.status == 403 and "addresses: 2 of 3 used, 2 asked" in r.message, r.json
+        assert [x["name"] for x in admin.api("GET", "/vps")] == ["n1"]
+        alice.api("POST", "/vps", ct("n3"), expect=201)  # no network: no address
+        for name in ("n1", "n3"):
+            admin.api("DELETE", f"/vps/{name}")
+    finally:
+        admin.request("DELETE", f"/networks/{net}")
