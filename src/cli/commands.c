@@ -329,11 +329,12 @@ const struct command commands[] = {
 		  "requires 2FA of a user who has none enrols them here first.\n" },
 	{ "2fa", NULL, .subs = tfa_subs,
 	  .overview = "2fa enable|disable\ttwo-factor login (TOTP) for yourself",
-	  .help = "enable: prints the otpauth:// URI and the base32 secret once (add it to an\n"
-		  "authenticator app), asks for a first code to confirm, then prints ten\n"
-		  "single-use recovery codes once. disable: asks for a code (or a recovery\n"
-		  "code). Over --url, as whoever $VPS_TOKEN (or the login) is; root on the unix\n"
-		  "socket has no 2FA. An administrator ends a user's: vps user set NAME 2fa=off.\n" },
+	  .help = "enable: asks for your password again, prints the otpauth:// URI and the\n"
+		  "base32 secret once (add it to an authenticator app), asks for a first code\n"
+		  "to confirm, then prints ten single-use recovery codes once. disable: asks\n"
+		  "for a code (or a recovery code). Over --url, as whoever $VPS_TOKEN is; root\n"
+		  "on the unix socket has no 2FA. An administrator ends a user's: vps user set\n"
+		  "NAME 2fa=off.\n" },
 	{ "user", NULL, .subs = user_subs,
 	  .overview =
 		  "user list|add|passwd|rm|set\tusers of the panel and the API, their roles and quotas",

@@ -31,16 +31,28 @@ static char *read_code(const char *prompt)
 	return read_line();
 }
 
-/* Turn on two-factor login for whoever the requests are made as. */
-static int enrol(void)
+/*
+ * Turn on two-factor login for whoever the requests are made as; password:
+ * theirs (vpsd asks for it again), or NULL to read it.
+ */
+static int enrol(const char *password)
 {
 	struct err *err = NULL;
 	json_t *reply = NULL, *body, *c;
-	char *code;
+	char *code, *pw = NULL;
 	size_t i;
 	int r;
 
-	if (api("POST", "/me/2fa", NULL, &reply, &err) < 0)
+	if (!password &&
+	    !(pw = isatty(STDIN_FILENO) ? prompt_line("Your password: ") : read_line()))
+		return usage_err("2fa enable", "password: nothing on standard input");
+	body = json_pack("{s:s}", "password", password ? password : pw);
+	free_secret(pw);
+	if (!body)
+		return usage_err("2fa enable", "password: not valid UTF-8");
+	r = api("POST", "/me/2fa", body, &reply, &err);
+	json_decref(body);
+	if (r < 0)
 		return fail_err(&err);
 	printf("secret: %s\nuri: %s\n", json_string_value(json_object_get(reply, "secret")),
 	       json_string_value(json_object_get(reply, "uri")));
@@ -69,7 +81,7 @@ static int enrol(void)
 int cmd_2fa_enable(struct args *a)
 {
 	(void)a;
-	return enrol();
+	return enrol(NULL);
 }
 
 int cmd_2fa_disable(struct args *a)
@@ -146,21 +158,24 @@ int cmd_login(struct args *a)
 	if (!(pw = isatty(STDIN_FILENO) ? prompt_line(prompt) : read_line()))
 		return usage_err("login", "password: nothing on standard input");
 	body = json_pack("{s:s, s:s}", "user", user, "password", pw);
-	free_secret(pw);
-	if (!body)
+	if (!body) {
+		free_secret(pw);
 		return usage_err("login", "password: not valid UTF-8");
+	}
 	api_session(NULL, NULL);
 	r = login_post(body, &reply, &err);
 	json_decref(body);
-	if (r < 0)
+	if (r < 0) {
+		free_secret(pw);
 		return fail_err(&err);
+	}
 	api_session(api_session_cookie(), json_string_value(json_object_get(reply, "csrf")));
 	if (json_is_true(json_object_get(reply, "2fa_required"))) {
 		fprintf(stderr,
 			"This host requires two-factor login, and %s has none: turning it "
 			"on now.\n",
 			user);
-		if ((r = enrol()) == 0)
+		if ((r = enrol(pw)) == 0)
 			fprintf(stderr, "Log in again with the authenticator's next code.\n");
 	} else {
 		body = json_pack("{s:s, s:I}", "name", "vps login", "expires_in", (json_int_t)ttl);
@@ -175,6 +190,7 @@ int cmd_login(struct args *a)
 		json_decref(tok);
 	}
 	json_decref(reply);
+	free_secret(pw);
 	/* the session served its purpose: end it */
 	if (api("POST", "/logout", NULL, &reply, &err) == 0)
 		json_decref(reply);

@@ -96,13 +96,15 @@ int auth_token_delete(struct host *h, const struct principal *p, const char *id,
 
 /*
  * Two-factor login (auth_2fa.c, docs/auth.md): TOTP (RFC 6238) through
- * liboath, and recovery codes. begin: a new secret, pending until confirm
+ * liboath, and recovery codes. begin (with the user's password again): a
+ * new secret, pending until confirm
  * gets a valid code from it; confirm answers the recovery codes, once.
  * disable takes a code (TOTP or recovery). Wrong codes count per user;
  * -EAGAIN sets *retry_after. Admins reset a user's through
  * PATCH /users/NAME {"2fa": false}.
  */
-int auth_2fa_begin(struct host *h, const struct principal *p, json_t **out, struct err **err);
+int auth_2fa_begin(struct host *h, const struct principal *p, json_t *body, json_t **out,
+		   int *retry_after, struct err **err);
 int auth_2fa_confirm(struct host *h, const struct principal *p, json_t *body, json_t **out,
 		     int *retry_after, struct err **err);
 int auth_2fa_disable(struct host *h, const struct principal *p, json_t *body, int *retry_after,

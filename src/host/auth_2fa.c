@@ -169,50 +169,6 @@ static int own_row(struct host *h, const struct principal *p, json_t **row, stru
 	return 0;
 }
 
-int auth_2fa_begin(struct host *h, const struct principal *p, json_t **out, struct err **err)
-{
-	unsigned char bin[TOTP_SECRET_BYTES];
-	char *secret = NULL, uri[256];
-	size_t len = 0;
-	json_t *row;
-	int r;
-
-	if ((r = own_row(h, p, &row, err)) < 0)
-		return r;
-	if (json_object_get(row, "totp")) {
-		json_decref(row);
-		return err_make(err, EEXIST,
-				"two-factor login is on already; disable it first (with a code)");
-	}
-	if ((r = oath_ready(err)) < 0)
-		goto out;
-	randombytes_buf(bin, sizeof(bin));
-	if (oath_base32_encode((const char *)bin, sizeof(bin), &secret, &len) != OATH_OK) {
-		r = err_make(err, ENOMEM, "liboath: base32");
-		goto out;
-	}
-	/* a second begin replaces a pending secret: only the last one shown is good */
-	r = store_user_totp(h->store, p->user, NULL,
-			    json_string_value(json_object_get(row, "totp_pending")), NULL, secret,
-			    "[]", json_integer_value(json_object_get(row, "totp_step")), err);
-	if (r == 0) {
-		/* Key Uri Format (Google Authenticator's, which every authenticator reads) */
-		snprintf(uri, sizeof(uri),
-			 "otpauth://totp/vps:%s?secret=%s&issuer=vps&algorithm=SHA1&digits=%d&"
-			 "period=%d",
-			 p->user, secret, TOTP_DIGITS, TOTP_STEP);
-		*out = json_pack("{s:s, s:s, s:i, s:i}", "secret", secret, "uri", uri, "digits",
-				 TOTP_DIGITS, "period", TOTP_STEP);
-	}
-out:
-	sodium_memzero(bin, sizeof(bin));
-	if (secret)
-		sodium_memzero(secret, len);
-	free(secret);
-	json_decref(row);
-	return r;
-}
-
 /* Ten new codes: their text into `codes`, their hashes into `hashes` (JSON list). */
 static int recovery_make(json_t *codes, json_t *hashes, struct err **err)
 {
@@ -273,6 +229,85 @@ static int code_attempt(const struct principal *p, char key[80], time_t now, int
 		return err_make(err, EAGAIN, "too many wrong codes; try again in %d s",
 				*retry_after);
 	return 0;
+}
+
+/*
+ * The user's password again, before a new secret: a stolen session or
+ * token cannot turn 2FA on with the thief's phone and lock the owner out.
+ */
+static int password_again(const struct principal *p, json_t *body, json_t *row, int *retry_after,
+			  struct err **err)
+{
+	static const char *const keys[] = { "password", NULL };
+	json_t *pw = json_object_get(body, "password");
+	time_t now = time(NULL);
+	char key[80];
+	bool ok;
+	int r;
+
+	if ((r = vps_only_fields(body, keys, "the body has `password`", err)) < 0)
+		return r;
+	if (!json_is_string(pw) || json_string_length(pw) > 1024)
+		return err_make(err, EINVAL, "`password`: your password, again");
+	if ((r = code_attempt(p, key, now, retry_after, err)) < 0)
+		return r;
+	if (!auth_hash_slot_get(AUTH_HASH_WAIT_MS)) {
+		auth_rl_untake(key, now);
+		*retry_after = 1;
+		return err_make(err, EAGAIN, "too many logins at once; try again in 1 s");
+	}
+	ok = crypto_pwhash_str_verify(json_string_value(json_object_get(row, "hash")),
+				      json_string_value(pw), json_string_length(pw)) == 0;
+	auth_hash_slot_put();
+	if (!ok)
+		return err_make(err, EPERM, "`password`: wrong password");
+	auth_rl_untake(key, now);
+	return 0;
+}
+
+int auth_2fa_begin(struct host *h, const struct principal *p, json_t *body, json_t **out,
+		   int *retry_after, struct err **err)
+{
+	unsigned char bin[TOTP_SECRET_BYTES];
+	char *secret = NULL, uri[256];
+	size_t len = 0;
+	json_t *row;
+	int r;
+
+	if ((r = own_row(h, p, &row, err)) < 0)
+		return r;
+	if (json_object_get(row, "totp")) {
+		json_decref(row);
+		return err_make(err, EEXIST,
+				"two-factor login is on already; disable it first (with a code)");
+	}
+	if ((r = password_again(p, body, row, retry_after, err)) < 0 || (r = oath_ready(err)) < 0)
+		goto out;
+	randombytes_buf(bin, sizeof(bin));
+	if (oath_base32_encode((const char *)bin, sizeof(bin), &secret, &len) != OATH_OK) {
+		r = err_make(err, ENOMEM, "liboath: base32");
+		goto out;
+	}
+	/* a second begin replaces a pending secret: only the last one shown is good */
+	r = store_user_totp(h->store, p->user, NULL,
+			    json_string_value(json_object_get(row, "totp_pending")), NULL, secret,
+			    "[]", json_integer_value(json_object_get(row, "totp_step")), err);
+	if (r == 0) {
+		/* Key Uri Format (Google Authenticator's, which every authenticator reads) */
+		snprintf(uri, sizeof(uri),
+			 "otpauth://totp/vps:%s?secret=%s&issuer=vps&algorithm=SHA1&digits=%d&"
+			 "period=%d",
+			 p->user, secret, TOTP_DIGITS, TOTP_STEP);
+		*out = json_pack("{s:s, s:s, s:i, s:i}", "secret", secret, "uri", uri, "digits",
+				 TOTP_DIGITS, "period", TOTP_STEP);
+	}
+out:
+	sodium_memzero(bin, sizeof(bin));
+	if (secret)
+		sodium_memzero(secret, len);
+	free(secret);
+	json_decref(row);
+	return r;
 }
 
 int auth_2fa_confirm(struct host *h, const struct principal *p, json_t *body, json_t **out,

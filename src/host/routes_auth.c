@@ -85,9 +85,9 @@ enum MHD_Result api_2fa_post(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r = auth_2fa_begin(x->h, x->p, &out, &e);
+	int wait = 0, r = auth_2fa_begin(x->h, x->p, x->body, &out, &wait, &e);
 
-	return reply_result(x->c, r, &e, 200, out);
+	return reply_limited(x->c, r, wait, &e, 200, out);
 }
 
 enum MHD_Result api_2fa_confirm(struct call *x)

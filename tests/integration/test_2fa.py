@@ -72,7 +72,7 @@ def login(d, totp=None, expect=200, user="alice", password=PASSWORD):
 
 def enrol(c):
     """Turn on c's user's 2FA: (secret, recovery codes, the confirming code)."""
-    begin = c.api("POST", "/me/2fa")
+    begin = c.api("POST", "/me/2fa", {"password": PASSWORD})
     secret = begin["secret"]
     assert begin["uri"].startswith("otpauth://totp/vps:") and f"secret={secret}" in begin["uri"]
     first = code(secret)
@@ -86,7 +86,11 @@ def test_totp_login_replay_recovery_tokens(store_flags):
     try:
         c, _ = login(d)
         assert c.api("GET", "/me")["2fa"] is False
-        begin = c.api("POST", "/me/2fa")
+        # the password again: a stolen session cannot put the thief's phone on the account
+        r = c.request("POST", "/me/2fa", {"password": "a thief's guess"})
+        assert r.status == 403 and "wrong password" in r.message, r.json
+        assert c.request("POST", "/me/2fa").status == 400  # no body, no password
+        begin = c.api("POST", "/me/2fa", {"password": PASSWORD})
         # a wrong first code does not turn it on (a code an hour away is not in the window)
         r = c.request("POST", "/me/2fa/confirm", {"code": code(begin["secret"], "now + 1 hour")})
         assert r.status == 401 and "wrong code" in r.message, r.json
@@ -94,7 +98,7 @@ def test_totp_login_replay_recovery_tokens(store_flags):
         # begin again: only the last secret shown is good
         secret, recovery, first = enrol(c)
         assert admin.api("GET", "/users/alice")["2fa"] is True
-        assert c.request("POST", "/me/2fa").status == 409  # on already
+        assert c.request("POST", "/me/2fa", {"password": PASSWORD}).status == 409  # on already
 
         # a password alone: told to send a code, and no session
         _, r = login(d, expect=401)
@@ -207,7 +211,7 @@ def test_hostile_codes_and_resets():
                             ("0-" + "a" * 17, 401), ("a-aaaa", 401), ("-", 401), ("", 401)):
             login(d, bad, expect=status)
         # the unix socket's root is no user: no 2FA of its own
-        assert admin.request("POST", "/me/2fa").status == 400
+        assert admin.request("POST", "/me/2fa", {"password": PASSWORD}).status == 400
         # an admin ends alice's 2FA (a lost phone): her password alone logs in again
         admin.api("PATCH", "/users/alice", {"2fa": False})
         assert admin.api("GET", "/users/alice")["2fa"] is False
@@ -271,6 +275,8 @@ def test_cli_enable_login_disable():
         p = subprocess.Popen([str(VPS), "--url", url, "2fa", "enable"], env=env, text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
+        p.stdin.write(PASSWORD + "\n")  # asked again
+        p.stdin.flush()
         secret = p.stdout.readline().split(": ", 1)[1].strip()
         assert p.stdout.readline().startswith("uri: otpauth://totp/vps:alice?secret=" + secret)
         out, err = p.communicate(code(secret) + "\n", timeout=120)
@@ -323,5 +329,37 @@ def test_panel_login_with_code():
         r = subprocess.run([node, str(e2e), f"http://127.0.0.1:{d.port}/"], env=env,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0 and "passed" in r.stdout, r.stdout + r.stderr
+    finally:
+        d.cleanup()
+
+
+def test_cli_login_enrols_when_required():
+    """vpsd --require-2fa all: `vps login` of a user without 2FA enrols them
+    (the secret, a first code, the recovery codes) and prints no token; the
+    next login with a code gives one."""
+    import os
+
+    from test_cli import VPS
+
+    d, admin = vpsd("--require-2fa", "all")
+    try:
+        url = f"http://127.0.0.1:{d.port}"
+        env = {k: v for k, v in os.environ.items() if k != "VPS_TOKEN"}
+        p = subprocess.Popen([str(VPS), "--url", url, "login", "alice"], env=env, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(PASSWORD + "\n")
+        p.stdin.flush()
+        secret = p.stdout.readline().split(": ", 1)[1].strip()
+        out, err = p.communicate(code(secret) + "\n", timeout=120)
+        assert p.returncode == 0 and "requires two-factor login" in err, err
+        codes = [w for w in out.split() if w[:2] in {f"{i}-" for i in range(10)}]
+        assert len(codes) == 10 and "vps_" not in out, out  # the recovery codes, no token
+        assert admin.api("GET", "/users/alice")["2fa"] is True
+        r = subprocess.run([str(VPS), "--url", url, "login", "alice"], env=env, text=True,
+                           input=f"{PASSWORD}\n{code(secret, 'now + 30 seconds')}\n",
+                           capture_output=True, timeout=120)
+        assert r.returncode == 0, r
+        assert tcp(d, token=r.stdout.strip()).api("GET", "/vps") == []
     finally:
         d.cleanup()
