@@ -388,6 +388,9 @@ static const char *q_fmt(int q, double x, char *buf, size_t len)
  */
 static int quota_admit(struct admission *x, const struct vps *all, size_t n, struct err **err)
 {
+	/* a VPS given to another owner is new to them: all of it counts */
+	const struct vps *old = x->old && !strcmp(x->old->owner, x->v->owner) ? x->old : NULL;
+	int old_addrs = x->old ? !!*x->old->ipv4 + !!*x->old->ipv6 : 0;
 	double used[NR_Q] = { 0 };
 	char msg[512] = "", a[32], b[32], c[32];
 	size_t len = 0;
@@ -403,18 +406,18 @@ static int quota_admit(struct admission *x, const struct vps *all, size_t n, str
 	}
 	for (int q = 0; q < NR_Q; q++) {
 		json_t *lim = json_object_get(x->quota, q_names[q]);
-		double before = x->old ? q_figure(x->old, q, !!*x->old->ipv4 + !!*x->old->ipv6) : 0;
-		double now = x->old && q == Q_ADDR ? before : q_figure(x->v, q, x->addresses);
+		double before = old ? q_figure(old, q, old_addrs) : 0;
+		/* a change keeps its addresses; a create takes its network's */
+		double now = q_figure(x->v, q, x->old ? old_addrs : x->addresses);
 
 		if (!json_is_number(lim) || now <= before ||
-		    used[q] + now <= json_number_value(lim) * (1 + 1e-9))
+		    used[q] + now <= json_number_value(lim) * (1 + 1e-9) || len >= sizeof(msg))
 			continue;
-		len += (size_t)snprintf(msg + len, len < sizeof(msg) ? sizeof(msg) - len : 0,
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
 					"%s%s: %s of %s used, %s %sasked", len ? "; " : "",
 					q_names[q], q_fmt(q, used[q] + before, a, sizeof(a)),
 					q_fmt(q, json_number_value(lim), b, sizeof(b)),
-					q_fmt(q, now - before, c, sizeof(c)),
-					x->old ? "more " : "");
+					q_fmt(q, now - before, c, sizeof(c)), old ? "more " : "");
 	}
 	if (!len)
 		return 0;

@@ -91,6 +91,14 @@ def test_quota_refusals_with_numbers(env):
     assert r.status == 403
     assert state(admin) == before
 
+    # a VPS given to her by the administrator counts whole against her quota
+    admin.api("POST", "/vps", ct("c9", owner="carol"), expect=201)
+    r = admin.request("PATCH", "/vps/c9", {"owner": "alice"})
+    assert r.status == 403 and "vps: 2 of 2 used, 1 asked" in r.message, r.json
+    assert admin.api("GET", "/vps/c9")["owner"] == "carol"
+    admin.api("DELETE", "/vps/c9")
+    assert state(admin) == before
+
     # the provider raises the quota: the same plan change passes
     admin.api("PATCH", "/users/alice", {"quota": {"vps": 2, "ram": 1024 * MiB, "cpus": None}})
     assert admin.api("GET", "/users/alice")["quota"] == {"vps": 2, "ram": 1024 * MiB}
