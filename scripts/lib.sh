@@ -13,6 +13,7 @@ VPS_PACKAGES=(
 	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
+	liboath-dev oathtool
 	libpq-dev postgresql-15
 	nftables iperf3 iputils-ping gdb liburing-dev sshfs openssh-sftp-server
 	debhelper

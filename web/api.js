@@ -57,8 +57,9 @@ export const post = (p, b) => api('POST', p, b === undefined ? {} : b);
 export const patch = (p, b) => api('PATCH', p, b);
 export const del = (p) => api('DELETE', p);
 
-export async function login(user, password) {
-  const j = await api('POST', '/login', { user, password });
+// totp: the authenticator's code (or a recovery code), for a user with two-factor login.
+export async function login(user, password, totp) {
+  const j = await api('POST', '/login', totp ? { user, password, totp } : { user, password });
   session.user = j.user.name;
   session.role = j.user.role;
   session.csrf = j.csrf;

@@ -100,14 +100,30 @@ function renderHeader() {
 function loginView(m) {
   const user = field('User name', { name: 'user', autocomplete: 'username', required: true, autofocus: true });
   const pass = field('Password', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  // shown when the server says this user logs in with a second factor (401 totp_required)
+  const code = field('Two-factor code', { name: 'totp', autocomplete: 'one-time-code', inputmode: 'numeric', maxlength: 64 });
+  code.row.hidden = true;
   const f = form({ class: 'card login', 'aria-label': 'Log in' }, [
     h('h1', {}, 'Log in'),
     user.row,
     pass.row,
+    code.row,
     h('button', { type: 'submit' }, 'Log in'),
   ], async () => {
-    await API.login(user.input.value, pass.input.value);
+    let j;
+    try {
+      j = await API.login(user.input.value, pass.input.value, code.row.hidden ? undefined : code.input.value);
+    } catch (e) {
+      if (e.code === 'totp_required') {
+        code.row.hidden = false;
+        code.input.required = true;
+        code.input.focus();
+      }
+      throw e;
+    }
     clearFlash();
+    if (j['2fa_required'])
+      flash('This host requires two-factor login and you have none: turn it on with `vps --url URL login NAME` (the panel cannot enrol you yet).');
     location.hash = home();
   });
   m.append(f);

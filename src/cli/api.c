@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <curl/curl.h>
@@ -57,12 +58,55 @@ static int transport_err(CURLcode rc, const char *detail, struct err **err)
 			*detail ? detail : curl_easy_strerror(rc));
 }
 
+/*
+ * A browser-like session for `vps login` (login.c): the cookie a login
+ * answered, sent with its CSRF token instead of $VPS_TOKEN while it is set.
+ */
+static char session_cookie[128], session_csrf[128], last_code[32];
+
+void api_session(const char *cookie, const char *csrf)
+{
+	if (cookie != session_cookie) /* api_session(api_session_cookie(), csrf) keeps it */
+		snprintf(session_cookie, sizeof(session_cookie), "%s", cookie ? cookie : "");
+	snprintf(session_csrf, sizeof(session_csrf), "%s", csrf ? csrf : "");
+}
+
+const char *api_session_cookie(void)
+{
+	return session_cookie;
+}
+
+const char *api_last_code(void)
+{
+	return last_code;
+}
+
+/* Set-Cookie: vps_session=HEX; ...: taken as the session's cookie. */
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	static const char key[] = "set-cookie: vps_session=";
+	size_t len = size * n, v;
+
+	(void)arg;
+	if (len > sizeof(key) - 1 && !strncasecmp(p, key, sizeof(key) - 1)) {
+		p += sizeof(key) - 1;
+		len -= sizeof(key) - 1;
+		for (v = 0; v < len && p[v] != ';' && p[v] != '\r' && p[v] != '\n'; v++)
+			;
+		if (v < sizeof(session_cookie))
+			snprintf(session_cookie, sizeof(session_cookie), "%.*s", (int)v, p);
+	}
+	return size * n;
+}
+
 /* The message of an error reply, or the status and what came. */
 static int server_err(long status, const char *body, json_t *reply, struct err **err)
 {
 	json_t *e = json_object_get(reply, "error");
 	const char *msg = json_string_value(json_object_get(e, "message"));
 
+	snprintf(last_code, sizeof(last_code), "%s",
+		 json_string_value(json_object_get(e, "code")) ?: "");
 	if (!msg)
 		msg = json_string_value(e);
 	if (msg)
@@ -76,7 +120,7 @@ int api(const char *method, const char *path, json_t *body, json_t **reply, stru
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	struct buf in = { NULL, 0 };
-	char *url = NULL, *out = NULL, *auth = NULL;
+	char *url = NULL, *out = NULL, *auth = NULL, *cookie = NULL, *csrf = NULL;
 	const char *token = getenv("VPS_TOKEN");
 	json_t *j = NULL;
 	long status = 0;
@@ -107,7 +151,17 @@ int api(const char *method, const char *path, json_t *body, json_t **reply, stru
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &in);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "vps-cli");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (cli_target.url && token && *token) {
+	last_code[0] = 0;
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	if (cli_target.url && *session_cookie) {
+		if (asprintf(&cookie, "Cookie: vps_session=%s", session_cookie) < 0 ||
+		    asprintf(&csrf, "X-CSRF-Token: %s", session_csrf) < 0) {
+			r = err_make(err, ENOMEM, "request");
+			goto done;
+		}
+		hdrs = curl_slist_append(hdrs, cookie);
+		hdrs = curl_slist_append(hdrs, csrf);
+	} else if (cli_target.url && token && *token) {
 		if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
 			r = err_make(err, ENOMEM, "request");
 			goto done;
@@ -153,6 +207,8 @@ done:
 	free(url);
 	free(out);
 	free(auth);
+	free(cookie);
+	free(csrf);
 	free(in.data);
 	return r;
 }

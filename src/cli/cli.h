@@ -214,6 +214,14 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
  * a transport failure with what failed.
  */
 int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err);
+/*
+ * A session (`vps login`): while cookie is set, requests over --url send it
+ * and its CSRF token instead of $VPS_TOKEN; a login's Set-Cookie sets it.
+ */
+void api_session(const char *cookie, const char *csrf);
+const char *api_session_cookie(void);
+/* The `code` of the last error reply ("totp_required"), "" for none. */
+const char *api_last_code(void);
 /* DELETE /collection/name and print `done name` ("deleted plan p1"); the exit status. */
 int api_delete(const char *collection, const char *name, const char *done);
 /*
@@ -271,6 +279,14 @@ int cmd_user_list(struct args *a); /* users.c */
 int cmd_user_add(struct args *a);
 int cmd_user_passwd(struct args *a);
 int cmd_user_rm(struct args *a);
+int cmd_user_set(struct args *a);
+int cmd_login(struct args *a); /* login.c */
+int cmd_2fa_enable(struct args *a);
+int cmd_2fa_disable(struct args *a);
+/* users.c's prompts, shared with login.c */
+char *read_line(void);
+char *prompt_line(const char *prompt);
+void free_secret(char *s);
 int cmd_token_list(struct args *a);
 int cmd_token_create(struct args *a);
 int cmd_token_rm(struct args *a);

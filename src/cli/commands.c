@@ -188,11 +188,30 @@ static const struct opt o_user_add[] = {
 };
 static const struct opt o_password_stdin[] = { PASSWORD_STDIN, END };
 
+static const struct pos p_user_set[] = {
+	{ .name = "NAME", .type = P_USER },
+	{ .name = "KEY=VALUE", .type = P_ANY, .many = true },
+	END,
+};
+
 static const struct command user_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_user_list },
 	{ "add", NULL, p_user, o_user_add, .run = cmd_user_add },
 	{ "passwd", NULL, p_user, o_password_stdin, .run = cmd_user_passwd },
 	{ "rm", "delete", p_user, .run = cmd_user_rm },
+	{ "set", NULL, p_user_set, .run = cmd_user_set },
+	END,
+};
+
+static const struct opt o_login[] = {
+	{ .name = "expires", .type = V_STR, .meta = "DURATION",
+	  .help = "the token's lifetime (default 12h): 3600s, 12h, 30d" },
+	END,
+};
+
+static const struct command tfa_subs[] = {
+	{ "enable", NULL, .run = cmd_2fa_enable },
+	{ "disable", NULL, .run = cmd_2fa_disable },
 	END,
 };
 
@@ -334,13 +353,31 @@ const struct command commands[] = {
 		  "one join within --ttl seconds (default 3600), by a node called NAME only with\n"
 		  "--for NAME. On one host the list is the host.\n" },
 
-	{ "user", NULL, .subs = user_subs, .section = "Access:",
-	  .overview = "user list|add|passwd|rm\tusers of the panel and the API, and their roles",
+	{ "login", NULL, p_user, o_login, .run = cmd_login, .section = "Access:",
+	  .overview = "login USER\tlog in over --url (password, then a 2FA code) and print a token",
+	  .help = "Logs USER in over --url: the password (typed without echo, or standard\n"
+		  "input's first line), then, when the user has two-factor login, the\n"
+		  "authenticator's code or a recovery code. Prints an API token made with that\n"
+		  "session, for `export VPS_TOKEN=...`, and ends the session. A host that\n"
+		  "requires 2FA of a user who has none enrols them here first.\n" },
+	{ "2fa", NULL, .subs = tfa_subs,
+	  .overview = "2fa enable|disable\ttwo-factor login (TOTP) for yourself",
+	  .help = "enable: asks for your password again, prints the otpauth:// URI and the\n"
+		  "base32 secret once (add it to an authenticator app), asks for a first code\n"
+		  "to confirm, then prints ten single-use recovery codes once. disable: asks\n"
+		  "for a code (or a recovery code). Over --url, as whoever $VPS_TOKEN is; root\n"
+		  "on the unix socket has no 2FA. An administrator ends a user's: vps user set\n"
+		  "NAME 2fa=off.\n" },
+	{ "user", NULL, .subs = user_subs,
+	  .overview =
+		  "user list|add|passwd|rm|set\tusers of the panel and the API, their roles and quotas",
 	  .help = "Accounts of the panel and the API. An admin manages the host and every VPS;\n"
 		  "a customer sees and runs only their own. The password (8 to 1024 characters)\n"
 		  "is read from standard input: typed twice without echo on a terminal, else its\n"
 		  "first line (--password-stdin: always the line). A user who owns a VPS cannot\n"
-		  "be removed.\n" },
+		  "be removed. `user set NAME quota.vps=3 quota.ram=4G quota.disk=40G\n"
+		  "quota.cpus=4 quota.addresses=2` sets what the user may hold (`none`: no limit;\n"
+		  "figures not named stay); `2fa=off` ends the user's two-factor login.\n" },
 	{ "token", NULL, .subs = token_subs,
 	  .overview = "token list|create|rm\tAPI tokens (for scripts over TCP)",
 	  .help = "API tokens, sent as `Authorization: Bearer TOKEN` over TCP. DURATION is a\n"

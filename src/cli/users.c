@@ -41,7 +41,7 @@ static void restore_echo(int sig)
 }
 
 /* One line of stdin without its newline, or NULL at end of input. */
-static char *read_line(void)
+char *read_line(void)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -55,7 +55,7 @@ static char *read_line(void)
 	return line;
 }
 
-static char *prompt_line(const char *prompt)
+char *prompt_line(const char *prompt)
 {
 	struct sigaction sa = { .sa_handler = restore_echo }, old_int, old_term;
 	struct termios t;
@@ -87,7 +87,7 @@ static char *prompt_line(const char *prompt)
 	return line;
 }
 
-static void free_secret(char *s)
+void free_secret(char *s)
 {
 	if (s)
 		explicit_bzero(s, strlen(s));
@@ -253,6 +253,97 @@ int cmd_user_add(struct args *a)
 int cmd_user_passwd(struct args *a)
 {
 	return user_write(a->c->name, a->pos[0], NULL, args_has(a, "password-stdin"));
+}
+
+/*
+ * `vps user set NAME quota.vps=3 quota.ram=4G quota.disk=none 2fa=off`:
+ * the quota's other figures are kept (the API replaces the whole object).
+ */
+int cmd_user_set(struct args *a)
+{
+	static const struct field sizes = { "size", "v", F_SIZE }, cpus = { "cpus", "v", F_CPUS };
+	json_t *body = json_object(), *quota = NULL, *cur = NULL, *v;
+	const char *cmd = "user set", *name = a->pos[0];
+	struct err *err = NULL;
+	char path[64];
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/users/%s", name);
+	for (int i = 1; i < a->npos && r == 0; i++) {
+		const char *kv = a->pos[i], *eq = strchr(kv, '='), *val = eq ? eq + 1 : "";
+		char key[32];
+
+		if (!eq || eq - kv >= (long)sizeof(key) || !*val) {
+			r = usage_err(cmd, "`%s`: expected KEY=VALUE (quota.vps=3, 2fa=off)", kv);
+			break;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+		if (!strcmp(key, "2fa")) {
+			if (strcmp(val, "off"))
+				r = usage_err(cmd, "2fa: only `off` (the user turns it on: vps 2fa "
+						   "enable)");
+			json_object_set_new(body, "2fa", json_false());
+			continue;
+		}
+		if (strncmp(key, "quota.", 6)) {
+			r = usage_err(cmd,
+				      "`%s`: not a setting of a user (quota.vps, quota.ram, "
+				      "quota.disk, quota.cpus, quota.addresses, 2fa)",
+				      key);
+			break;
+		}
+		if (!quota) { /* what the user has now: the figures not named stay */
+			if (api("GET", path, NULL, &cur, &err) < 0) {
+				json_decref(body);
+				return fail_err(&err);
+			}
+			quota = json_deep_copy(json_object_get(cur, "quota"));
+			json_decref(cur);
+			if (!json_is_object(quota)) {
+				json_decref(quota);
+				quota = json_object();
+			}
+			json_object_set_new(body, "quota", quota);
+		}
+		v = json_object();
+		if (!strcmp(val, "none")) {
+			json_object_set_new(v, "v", json_null());
+		} else if (!strcmp(key, "quota.ram") || !strcmp(key, "quota.disk")) {
+			r = field_put(cmd, key, &sizes, val, v);
+		} else if (!strcmp(key, "quota.cpus")) {
+			r = field_put(cmd, key, &cpus, val, v);
+		} else if (!strcmp(key, "quota.vps") || !strcmp(key, "quota.addresses")) {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(val, &end, 10);
+			if (*end || errno || n < 0 || n > 1000000)
+				r = usage_err(cmd,
+					      "%s: `%s` is not a count (0 to 1000000, or none)",
+					      key, val);
+			else
+				json_object_set_new(v, "v", json_integer(n));
+		} else {
+			r = usage_err(cmd, "`%s`: a quota has vps, ram, disk, cpus, addresses",
+				      key);
+		}
+		if (r == 0)
+			json_object_set(quota, key + 6, json_object_get(v, "v"));
+		json_decref(v);
+	}
+	if (r == 0 && !json_object_size(body))
+		r = usage_err(cmd, "nothing to set (quota.vps=3, quota.ram=4G, 2fa=off)");
+	if (r == 0 && api("PATCH", path, body, &cur, &err) < 0)
+		r = fail_err(&err);
+	else if (r == 0) {
+		static const char *const order[] = { "name", "role", "quota", "2fa", NULL };
+
+		print_object_ordered(cur, order);
+		json_decref(cur);
+	}
+	json_decref(body);
+	return r;
 }
 
 int cmd_user_rm(struct args *a)

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,56 +21,11 @@
 
 #define SESSION_TTL (8 * 3600)
 
-/*
- * Login rate limit: attempts that did not succeed, per client prefix (an
- * IPv4 address, an IPv6 /64: one subscriber's) and per account, in a window.
- */
-#define RL_FAILS 5
-#define RL_USER_FAILS 10
-#define RL_WINDOW 60
-#define RL_SLOTS 512
-
-/*
- * argon2id takes 64 MiB for each hash: at most HASH_SLOTS at once. A login
- * waits HASH_WAIT_MS for a slot, then is told to come back (429).
- */
-#define HASH_SLOTS 2
-#define HASH_WAIT_MS 1000
-
-static sem_t hash_slots;
-
 int auth_init(void)
 {
-	if (sem_init(&hash_slots, 0, HASH_SLOTS) < 0)
+	if (auth_limit_init() < 0)
 		return -1;
 	return sodium_init() < 0 ? -1 : 0;
-}
-
-/* A slot to hash in: waiting up to wait_ms (-1: as long as it takes); false: none came. */
-static bool hash_slot_get(int wait_ms)
-{
-	struct timespec until;
-
-	if (wait_ms < 0) {
-		while (sem_wait(&hash_slots) < 0)
-			if (errno != EINTR)
-				return false;
-		return true;
-	}
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000)
-		until.tv_sec++, until.tv_nsec -= 1000000000;
-	while (sem_timedwait(&hash_slots, &until) < 0)
-		if (errno != EINTR)
-			return false;
-	return true;
-}
-
-static void hash_slot_put(void)
-{
-	sem_post(&hash_slots);
 }
 
 void auth_source(const struct sockaddr *sa, char *out, size_t size)
@@ -113,11 +67,11 @@ static int password_hash(const char *pw, char out[crypto_pwhash_STRBYTES], struc
 {
 	int r;
 
-	if (!hash_slot_get(-1))
+	if (!auth_hash_slot_get(-1))
 		return err_make(err, errno, "wait to hash the password");
 	r = crypto_pwhash_str_alg(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
 				  crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
-	hash_slot_put();
+	auth_hash_slot_put();
 	if (r != 0)
 		return err_make(err, ENOMEM, "hash the password (argon2id)");
 	return 0;
@@ -180,6 +134,24 @@ int auth_network_allowed(struct host *h, const char *owner, const char *net, str
 	return 0;
 }
 
+/* A user's quota, the nulls (no limit) left out. */
+static int quota_put(struct host *h, const char *name, json_t *quota, struct err **err)
+{
+	json_t *q = json_object(), *v;
+	const char *k;
+	char *text;
+	int r;
+
+	json_object_foreach(quota, k, v) if (!json_is_null(v)) json_object_set(q, k, v);
+	text = json_dumps(q, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(q);
+	if (!text)
+		return err_make(err, ENOMEM, "quota");
+	r = store_user_quota(h->store, name, text, err);
+	free(text);
+	return r;
+}
+
 int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	char hash[crypto_pwhash_STRBYTES];
@@ -193,6 +165,8 @@ int auth_user_add(struct host *h, json_t *body, json_t **out, struct err **err)
 	nets_text = u.networks ? json_dumps(u.networks, JSON_COMPACT) : strdup("[]");
 	r = store_user_insert(h->store, u.name, u.role, hash, nets_text, time(NULL), err);
 	free(nets_text);
+	if (r == 0 && u.quota)
+		r = quota_put(h, u.name, u.quota, err);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
 		*out = auth_user_get(h, u.name);
@@ -222,6 +196,10 @@ int auth_user_patch(struct host *h, const char *name, json_t *body, json_t **out
 	r = store_user_update(h->store, name, u.password ? hash : NULL, u.role, nets_text,
 			      u.password || u.role, u.password != NULL, err);
 	free(nets_text);
+	if (r == 0 && u.quota)
+		r = quota_put(h, name, u.quota, err);
+	if (r == 0 && u.reset_2fa)
+		r = auth_2fa_reset(h, name, err);
 	sodium_memzero(hash, sizeof(hash));
 	if (r == 0)
 		*out = auth_user_get(h, name);
@@ -233,67 +211,7 @@ int auth_user_delete(struct host *h, const char *name, struct err **err)
 	return store_user_delete(h->store, name, err);
 }
 
-/* --- the login rate limit -------------------------------------------------------------- */
-
-static struct {
-	char key[80];
-	time_t start;
-	int fails;
-} rl[RL_SLOTS];
-static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/*
- * Count an attempt of `key` before its hash, so that parallel attempts
- * cannot all pass the check: seconds until `key` may try again (and the
- * attempt not counted) when it has `limit` already, else 0.
- */
-static int rl_take(const char *key, int limit, time_t now)
-{
-	size_t i, free_slot = RL_SLOTS, least = 0;
-	int wait = 0;
-
-	pthread_mutex_lock(&rl_lock);
-	for (i = 0; i < RL_SLOTS; i++) {
-		if (!strcmp(rl[i].key, key))
-			break;
-		if (free_slot == RL_SLOTS && (!*rl[i].key || now - rl[i].start >= RL_WINDOW))
-			free_slot = i;
-		/*
-		 * A full table gives up the key with the fewest failures: a
-		 * flood of new addresses or names must not push out the count
-		 * of an account under attack (each failure costs a hash).
-		 */
-		if (rl[i].fails < rl[least].fails ||
-		    (rl[i].fails == rl[least].fails && rl[i].start < rl[least].start))
-			least = i;
-	}
-	if (i == RL_SLOTS) {
-		i = free_slot < RL_SLOTS ? free_slot : least;
-		snprintf(rl[i].key, sizeof(rl[i].key), "%s", key);
-		rl[i].start = now;
-		rl[i].fails = 0;
-	} else if (now - rl[i].start >= RL_WINDOW) {
-		rl[i].start = now;
-		rl[i].fails = 0;
-	}
-	if (rl[i].fails >= limit)
-		wait = (int)(RL_WINDOW - (now - rl[i].start));
-	else
-		rl[i].fails++;
-	pthread_mutex_unlock(&rl_lock);
-	return wait > 0 ? wait : 0;
-}
-
-/* The attempt of `key` taken at `now` did not fail after all (right password, or not tried). */
-static void rl_untake(const char *key, time_t now)
-{
-	pthread_mutex_lock(&rl_lock);
-	for (size_t i = 0; i < RL_SLOTS; i++)
-		if (!strcmp(rl[i].key, key) && rl[i].start <= now &&
-		    now - rl[i].start < RL_WINDOW && rl[i].fails > 0)
-			rl[i].fails--;
-	pthread_mutex_unlock(&rl_lock);
-}
+/* --- the login rate limit (auth_limit.c counts) -------------------------------------- */
 
 /* The rate limit's key for a client: its IPv4 address, or its IPv6 address's /64. */
 static void rl_prefix(const char *source, char *out, size_t size)
@@ -334,17 +252,20 @@ static void dummy_init(void)
 int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUTH_HEX + 1],
 	       json_t **out, int *retry_after, struct err **err)
 {
-	static const char *const keys[] = { "user", "password", NULL };
-	json_t *user = json_object_get(body, "user"), *pw = json_object_get(body, "password");
+	static const char *const keys[] = { "user", "password", "totp", NULL };
+	json_t *user = json_object_get(body, "user"), *pw = json_object_get(body, "password"),
+	       *code = json_object_get(body, "totp");
 	char key[80], ukey[80], hash[crypto_pwhash_STRBYTES] = "", role[16] = "", id[AUTH_HEX + 1],
 				csrf[AUTH_HEX + 1];
 	time_t now = time(NULL);
 	json_t *secret;
-	bool ok;
+	bool ok, enrol;
 	int r;
 
-	if ((r = vps_only_fields(body, keys, "login takes user and password", err)) < 0)
+	if ((r = vps_only_fields(body, keys, "login takes user, password and totp", err)) < 0)
 		return r;
+	if (code && (!json_is_string(code) || json_string_length(code) > 64))
+		return err_make(err, EINVAL, "`totp`: expected the authenticator's code");
 	if (!json_is_string(user) || !json_string_length(user) ||
 	    json_string_length(user) > AUTH_NAME_MAX)
 		return err_make(err, EINVAL, "`user`: expected a user name");
@@ -353,18 +274,18 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 
 	rl_prefix(source, key, sizeof(key));
 	snprintf(ukey, sizeof(ukey), "user %s", json_string_value(user));
-	if ((*retry_after = rl_take(key, RL_FAILS, now)) > 0)
+	if ((*retry_after = auth_rl_take(key, AUTH_RL_FAILS, now)) > 0)
 		return err_make(err, EAGAIN, "too many failed logins from %s; try again in %d s",
 				source, *retry_after);
-	if ((*retry_after = rl_take(ukey, RL_USER_FAILS, now)) > 0) {
-		rl_untake(key, now);
+	if ((*retry_after = auth_rl_take(ukey, AUTH_RL_USER_FAILS, now)) > 0) {
+		auth_rl_untake(key, now);
 		return err_make(err, EAGAIN,
 				"too many failed logins for this user; try again in %d s",
 				*retry_after);
 	}
-	if (!hash_slot_get(HASH_WAIT_MS)) {
-		rl_untake(key, now);
-		rl_untake(ukey, now);
+	if (!auth_hash_slot_get(AUTH_HASH_WAIT_MS)) {
+		auth_rl_untake(key, now);
+		auth_rl_untake(ukey, now);
 		*retry_after = 1;
 		return err_make(err, EAGAIN, "too many logins at once; try again in 1 s");
 	}
@@ -374,7 +295,6 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 			 json_string_value(json_object_get(secret, "hash")));
 		snprintf(role, sizeof(role), "%s",
 			 json_string_value(json_object_get(secret, "role")));
-		json_decref(secret);
 	}
 
 	/* outside the store's lock: argon2id takes its time and memory on purpose */
@@ -382,11 +302,37 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	ok = crypto_pwhash_str_verify(*hash ? hash : dummy_hash, json_string_value(pw),
 				      json_string_length(pw)) == 0 &&
 	     *hash;
-	hash_slot_put();
-	if (!ok)
+	auth_hash_slot_put();
+	if (!ok) {
+		json_decref(secret);
 		return err_make(err, EACCES, "wrong user name or password");
-	rl_untake(key, now);
-	rl_untake(ukey, now);
+	}
+	/*
+	 * The second factor: a wrong code stays counted as a failed login (the
+	 * same limits hold the code's guesser); no code yet is not a failure,
+	 * the client asks for one and comes back.
+	 */
+	if (json_object_get(secret, "totp")) {
+		if (!code) {
+			auth_rl_untake(key, now);
+			auth_rl_untake(ukey, now);
+			json_decref(secret);
+			return err_make(err, AUTH_ETOTP,
+					"user `%s` logs in with a second factor: send `totp`, the "
+					"authenticator's code or a recovery code",
+					json_string_value(user));
+		}
+		r = auth_2fa_check(h, json_string_value(user), secret, json_string_value(code),
+				   err);
+		if (r < 0) {
+			json_decref(secret);
+			return r;
+		}
+	}
+	enrol = !json_object_get(secret, "totp") && auth_2fa_required(h, !strcmp(role, "admin"));
+	json_decref(secret);
+	auth_rl_untake(key, now);
+	auth_rl_untake(ukey, now);
 
 	random_hex(cookie);
 	random_hex(csrf);
@@ -396,6 +342,9 @@ int auth_login(struct host *h, json_t *body, const char *source, char cookie[AUT
 	if (r == 0)
 		*out = json_pack("{s:{s:O, s:s}, s:s, s:I}", "user", "name", user, "role", role,
 				 "csrf", csrf, "expires", (json_int_t)(now + SESSION_TTL));
+	/* the session opens only enrolment: the panel and the CLI say so */
+	if (r == 0 && enrol)
+		json_object_set_new(*out, "2fa_required", json_true());
 	return r;
 }
 
@@ -425,6 +374,7 @@ int auth_session(struct host *h, const char *cookie, const char *source, struct 
 	p->admin = !strcmp(json_string_value(json_object_get(row, "role")), "admin");
 	snprintf(p->csrf, sizeof(p->csrf), "%s", json_string_value(json_object_get(row, "csrf")));
 	p->cookie = true;
+	p->enrol = !json_is_true(json_object_get(row, "2fa")) && auth_2fa_required(h, p->admin);
 	json_decref(row);
 	return 0;
 }

@@ -13,7 +13,9 @@
 #ifndef VPS_HOST_AUTH_H
 #define VPS_HOST_AUTH_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -26,6 +28,14 @@
 #define AUTH_HEX 64 /* 32 random bytes as hex */
 #define AUTH_LOCAL_USER "root" /* the unix socket's caller; not a user name anyone can take */
 
+/* The login needs a second factor (401 `totp_required`): the client asks for a code. */
+#define AUTH_ETOTP ENOKEY
+/* The host requires two-factor login and this user has none (403 `2fa_required`). */
+#define AUTH_EENROL EKEYREVOKED
+
+/* Who must log in with a second factor (vpsd --require-2fa). */
+enum auth_require { AUTH_REQUIRE_NONE, AUTH_REQUIRE_ADMINS, AUTH_REQUIRE_ALL };
+
 struct principal {
 	char user[AUTH_NAME_MAX + 1];
 	bool admin;
@@ -35,6 +45,7 @@ struct principal {
 	char csrf[AUTH_HEX + 1];
 	char source[64]; /* the client's address, "unix" for the socket */
 	/* a bearer token's bounds: a token it makes stays inside them */
+	bool enrol; /* a session of a user who must enrol in 2FA first: only that is open */
 	long long token_expires; /* Unix time; 0: not a token */
 	char token_sources[1280]; /* its `sources` as a JSON list, "[]": anywhere */
 };
@@ -89,6 +100,48 @@ int auth_token_create(struct host *h, const struct principal *p, json_t *body, j
 		      struct err **err);
 json_t *auth_tokens(struct host *h, const struct principal *p);
 int auth_token_delete(struct host *h, const struct principal *p, const char *id, struct err **err);
+
+/*
+ * Two-factor login (auth_2fa.c, docs/auth.md): TOTP (RFC 6238) through
+ * liboath, and recovery codes. begin (with the user's password again): a
+ * new secret, pending until confirm
+ * gets a valid code from it; confirm answers the recovery codes, once.
+ * disable takes a code (TOTP or recovery). Wrong codes count per user;
+ * -EAGAIN sets *retry_after. Admins reset a user's through
+ * PATCH /users/NAME {"2fa": false}.
+ */
+int auth_2fa_begin(struct host *h, const struct principal *p, json_t *body, json_t **out,
+		   int *retry_after, struct err **err);
+int auth_2fa_confirm(struct host *h, const struct principal *p, json_t *body, json_t **out,
+		     int *retry_after, struct err **err);
+int auth_2fa_disable(struct host *h, const struct principal *p, json_t *body, int *retry_after,
+		     struct err **err);
+/* An administrator ends `name`'s second factor (a lost phone and its recovery codes). */
+int auth_2fa_reset(struct host *h, const char *name, struct err **err);
+/*
+ * A code of the user whose secret row (store_user_secret) is `row`: a
+ * TOTP code (each time step once) or a recovery code (each once). 0, or
+ * -EACCES with why. The caller counts the attempt (auth_rl_take).
+ */
+int auth_2fa_check(struct host *h, const char *user, json_t *row, const char *code,
+		   struct err **err);
+/* Whether the host requires a second factor of a user of this role. */
+bool auth_2fa_required(struct host *h, bool admin);
+
+/*
+ * The attempt limit and the hash slots (auth_limit.c), shared by auth.c
+ * and auth_2fa.c: within a window of 60 s, AUTH_RL_FAILS failures from one
+ * client prefix, AUTH_RL_USER_FAILS for one user name; a hash waits
+ * AUTH_HASH_WAIT_MS for one of the slots, then gets 429.
+ */
+#define AUTH_RL_FAILS 5
+#define AUTH_RL_USER_FAILS 10
+#define AUTH_HASH_WAIT_MS 1000
+int auth_limit_init(void);
+int auth_rl_take(const char *key, int limit, time_t now);
+void auth_rl_untake(const char *key, time_t now);
+bool auth_hash_slot_get(int wait_ms);
+void auth_hash_slot_put(void);
 
 /* The audit log. */
 void auth_audit(struct host *h, const char *user, const char *source, const char *method,

@@ -71,27 +71,68 @@ static int networks_check(json_t *nets, auth_net_exists_fn *net_exists, void *op
 	return 0;
 }
 
+/* `quota`: {vps, addresses, ram, disk, cpus}, each a number >= 0 or null (none). */
+static int quota_check(json_t *q, struct err **err)
+{
+	static const char *const keys[] = { "vps", "addresses", "ram", "disk", "cpus", NULL };
+	const char *k;
+	json_t *v;
+	int r;
+
+	if (!json_is_object(q))
+		return err_make(err, EINVAL, "`quota`: expected an object");
+	if ((r = vps_only_fields(q, keys, "`quota` has vps, ram, disk, cpus, addresses", err)) < 0)
+		return err_wrap(err, "`quota`");
+	json_object_foreach(q, k, v)
+	{
+		bool whole = strcmp(k, "cpus") != 0;
+
+		if (json_is_null(v))
+			continue;
+		if (whole ? !json_is_integer(v) || json_integer_value(v) < 0 ||
+				    json_integer_value(v) > (1LL << 53) :
+			    !json_is_number(v) || json_number_value(v) < 0 ||
+				    json_number_value(v) > 1e6)
+			return err_make(err, EINVAL, "`quota.%s`: expected %s, or null (no limit)",
+					k, whole ? "a whole number >= 0" : "a number >= 0");
+	}
+	return 0;
+}
+
 int auth_user_body(json_t *body, bool patch, auth_net_exists_fn *net_exists, void *opaque,
 		   struct auth_user_body *u, struct err **err)
 {
-	static const char *const add_keys[] = { "name", "password", "role", "networks", NULL };
-	static const char *const patch_keys[] = { "password", "role", "networks", NULL };
+	static const char *const add_keys[] = { "name",	    "password", "role",
+						"networks", "quota",	NULL };
+	static const char *const patch_keys[] = { "password", "role", "networks",
+						  "quota",    "2fa",  NULL };
 	json_t *name = json_object_get(body, "name"), *pw = json_object_get(body, "password"),
-	       *role = json_object_get(body, "role"), *nets = json_object_get(body, "networks");
+	       *role = json_object_get(body, "role"), *nets = json_object_get(body, "networks"),
+	       *quota = json_object_get(body, "quota"), *tfa = json_object_get(body, "2fa");
 	int r;
 
 	memset(u, 0, sizeof(*u));
 	if (patch) {
 		if ((r = vps_only_fields(body, patch_keys,
-					 "a user's password, role and networks can change", err)) <
-			    0 ||
+					 "a user's password, role, networks, quota and 2fa can "
+					 "change",
+					 err)) < 0 ||
 		    (pw && (r = password_check(pw, err)) < 0) ||
 		    (role && (r = role_check(role, err)) < 0) ||
-		    (nets && (r = networks_check(nets, net_exists, opaque, err)) < 0))
+		    (nets && (r = networks_check(nets, net_exists, opaque, err)) < 0) ||
+		    (quota && (r = quota_check(quota, err)) < 0))
 			return r;
+		if (tfa && !json_is_false(tfa))
+			return err_make(
+				err, EINVAL,
+				"`2fa`: only false (end the user's second factor); the user "
+				"turns it on themselves");
+		u->reset_2fa = tfa != NULL;
 	} else {
 		if ((r = vps_only_fields(body, add_keys,
-					 "a user has name, password, role, networks", err)) < 0 ||
+					 "a user has name, password, role, networks, quota", err)) <
+			    0 ||
+		    (quota && (r = quota_check(quota, err)) < 0) ||
 		    (r = user_name_check(name, err)) < 0 ||
 		    (nets && (r = networks_check(nets, net_exists, opaque, err)) < 0) ||
 		    (r = password_check(pw, err)) < 0 || (r = role_check(role, err)) < 0)
@@ -101,6 +142,7 @@ int auth_user_body(json_t *body, bool patch, auth_net_exists_fn *net_exists, voi
 	u->password = json_string_value(pw);
 	u->role = json_string_value(role);
 	u->networks = nets;
+	u->quota = quota;
 	return 0;
 }
 

@@ -36,12 +36,16 @@ struct auth_user_body {
 	const char *password; /* 8 to 1024 bytes, no NUL */
 	const char *role; /* "admin" or "customer" */
 	json_t *networks; /* a list of existing network names, borrowed from the body */
+	json_t *quota; /* what the user may hold: {vps, ram, disk, cpus, addresses}, borrowed */
+	bool reset_2fa; /* PATCH only, `"2fa": false`: end the user's second factor */
 };
 
 /*
  * POST /users (patch false: name, password and role required, networks
- * optional) or PATCH /users/NAME (patch true: any of password, role and
- * networks). The checks run in the order the error names the first bad field.
+ * and quota optional) or PATCH /users/NAME (patch true: any of password,
+ * role, networks, quota and `"2fa": false`). A quota's keys are `vps`,
+ * `addresses` (counts), `ram`, `disk` (bytes) and `cpus`, each a number
+ * >= 0 or null (no limit on it); the object replaces the user's quota. The checks run in the order the error names the first bad field.
  */
 int auth_user_body(json_t *body, bool patch, auth_net_exists_fn *net_exists, void *opaque,
 		   struct auth_user_body *u, struct err **err);

@@ -27,6 +27,7 @@ struct host {
 	int heartbeat_every; /* seconds between heartbeats (--heartbeat, default 5) */
 	int offline_after; /* missed heartbeats before a node shows offline (default 3) */
 	char *metrics_token; /* --metrics-token-file's secret: opens GET /metrics only; NULL: none */
+	int require_2fa; /* enum auth_require: who must log in with 2FA (--require-2fa) */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */

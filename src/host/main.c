@@ -4,7 +4,7 @@
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
- *        [--pids-limit N] [--metrics-token-file FILE]
+ *        [--pids-limit N] [--metrics-token-file FILE] [--require-2fa none|admins|all]
  *        [--reclaim-below SIZE|N%|off] [--cluster CONNINFO [--node NAME]]
  *        [--config FILE] [--check]
  *   vpsd --routes            (every API route as JSON lines: routes.c)
@@ -238,6 +238,7 @@ int main(int argc, char **argv)
 		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "metrics-token-file", required_argument, NULL, 'M' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "require-2fa", required_argument, NULL, '2' },
 		{ "cluster", required_argument, NULL, 'L' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "advertise", required_argument, NULL, 'A' },
@@ -360,6 +361,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case '2': /* who must log in with a second factor (docs/auth.md) */
+			if (!strcmp(optarg, "none")) {
+				h.require_2fa = AUTH_REQUIRE_NONE;
+			} else if (!strcmp(optarg, "admins")) {
+				h.require_2fa = AUTH_REQUIRE_ADMINS;
+			} else if (!strcmp(optarg, "all")) {
+				h.require_2fa = AUTH_REQUIRE_ALL;
+			} else {
+				pr_err("--require-2fa: expected none, admins or all");
+				return 2;
+			}
+			break;
 		case 'S':
 		case 'U': {
 			long n;
@@ -392,6 +405,7 @@ int main(int argc, char **argv)
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
 			       "            [--pids-limit N] [--metrics-token-file FILE]\n"
+			       "            [--require-2fa none|admins|all]\n"
 			       "            [--cluster CONNINFO [--node NAME]\n"
 			       "            [--advertise HOST:PORT] [--join TOKEN] [--heartbeat S]\n"
 			       "            [--offline-after N]]\n"

@@ -379,7 +379,84 @@ static const char *unit(enum policy_res r, const struct capacity *c, struct host
 struct admission {
 	struct host *h;
 	const struct vps *old, *v;
+	json_t *quota; /* the owner's, {} none */
+	int addresses; /* the new VPS's: one per family of its network */
 };
+
+/* --- quotas per customer ------------------------------------------------------------ */
+
+enum { Q_VPS, Q_RAM, Q_DISK, Q_CPUS, Q_ADDR, NR_Q };
+static const char *const q_names[NR_Q] = { "vps", "ram", "disk", "cpus", "addresses" };
+
+static double q_figure(const struct vps *v, int q, int addresses)
+{
+	switch (q) {
+	case Q_VPS:
+		return 1;
+	case Q_RAM:
+		return (double)v->ram;
+	case Q_DISK:
+		return (double)v->disk;
+	case Q_CPUS:
+		return v->cpus;
+	default:
+		return addresses;
+	}
+}
+
+static const char *q_fmt(int q, double x, char *buf, size_t len)
+{
+	if (q == Q_RAM || q == Q_DISK)
+		return fmt(RES_MEMORY, x, buf, len);
+	snprintf(buf, len, "%g", round(x * 100) / 100);
+	return buf;
+}
+
+/*
+ * Inside admission's transaction: what the owner holds besides `old` (the
+ * VPS being changed), plus what v asks, against the owner's quota. Every
+ * figure past it is named, with its numbers.
+ */
+static int quota_admit(struct admission *x, const struct vps *all, size_t n, struct err **err)
+{
+	/* a VPS given to another owner is new to them: all of it counts */
+	const struct vps *old = x->old && !strcmp(x->old->owner, x->v->owner) ? x->old : NULL;
+	int old_addrs = x->old ? !!*x->old->ipv4 + !!*x->old->ipv6 : 0;
+	double used[NR_Q] = { 0 };
+	char msg[512] = "", a[32], b[32], c[32];
+	size_t len = 0;
+
+	if (!json_object_size(x->quota))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(all[i].owner, x->v->owner) ||
+		    (x->old && !strcmp(all[i].name, x->old->name)))
+			continue;
+		for (int q = 0; q < NR_Q; q++)
+			used[q] += q_figure(&all[i], q, !!*all[i].ipv4 + !!*all[i].ipv6);
+	}
+	for (int q = 0; q < NR_Q; q++) {
+		json_t *lim = json_object_get(x->quota, q_names[q]);
+		double before = old ? q_figure(old, q, old_addrs) : 0;
+		/* a change keeps its addresses; a create takes its network's */
+		double now = q_figure(x->v, q, x->old ? old_addrs : x->addresses);
+
+		if (!json_is_number(lim) || now <= before ||
+		    used[q] + now <= json_number_value(lim) * (1 + 1e-9) || len >= sizeof(msg))
+			continue;
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+					"%s%s: %s of %s used, %s %sasked", len ? "; " : "",
+					q_names[q], q_fmt(q, used[q] + before, a, sizeof(a)),
+					q_fmt(q, json_number_value(lim), b, sizeof(b)),
+					q_fmt(q, now - before, c, sizeof(c)), old ? "more " : "");
+	}
+	if (!len)
+		return 0;
+	return err_make(err, POLICY_EQUOTA,
+			"quota of user `%s`: %s (the provider raises it: PATCH /api/v1/users/%s "
+			"{\"quota\"})",
+			x->v->owner, msg, x->v->owner);
+}
 
 /* store_admit_fn: inside the store's transaction, on its rows. */
 static int admit(void *arg, const struct vps *all, size_t n, json_t *policies, struct err **err)
@@ -390,7 +467,10 @@ static int admit(void *arg, const struct vps *all, size_t n, json_t *policies, s
 	struct policy p[NR_RES];
 	struct capacity c;
 	struct sold s;
+	int r;
 
+	if ((r = quota_admit(x, all, n, err)) < 0)
+		return r;
 	policies_of(policies, p);
 	sold_of(all, n, h->node, old ? old->name : NULL, &s);
 	capacity_read(h, &c);
@@ -540,8 +620,22 @@ int policy_admit(struct host *h, const struct vps *old, struct vps *v, const cha
 		 struct err **err)
 {
 	struct admission x = { .h = h, .old = old, .v = v };
+	json_t *u = store_users(h->store, v->owner), *net;
+	int r;
 
-	return store_vps_admit(h->store, v, !old, plan, admit, &x, err);
+	/* read before the transaction (admit must not call the store); only admins change it */
+	x.quota = json_incref(json_object_get(json_array_get(u, 0), "quota"));
+	json_decref(u);
+	if (!old && *v->network && (net = store_nets(h->store, v->network))) {
+		json_t *one = json_array_get(net, 0);
+
+		x.addresses = json_is_string(json_object_get(one, "ipv4")) +
+			      json_is_string(json_object_get(one, "ipv6"));
+		json_decref(net);
+	}
+	r = store_vps_admit(h->store, v, !old, plan, admit, &x, err);
+	json_decref(x.quota);
+	return r;
 }
 
 /* --- the host report -------------------------------------------------------------------- */

@@ -14,6 +14,8 @@
 #ifndef VPS_HOST_POLICY_H
 #define VPS_HOST_POLICY_H
 
+#include <errno.h>
+
 #include <jansson.h>
 
 #include "common/err.h"
@@ -64,6 +66,13 @@ int policy_parse(json_t *body, struct policy p[NR_RES], json_t *changed, struct 
  */
 int policy_admit(struct host *h, const struct vps *old, struct vps *v, const char *plan,
 		 struct err **err);
+/*
+ * The owner's quota (a user's `quota`: vps, ram, disk, cpus, addresses)
+ * is checked in the same transaction: a create, or a change that grows a
+ * figure, past it is refused with POLICY_EQUOTA (403 `quota`), "quota of
+ * user `alice`: vps: 3 of 3 used, 1 more asked". No quota: no limit.
+ */
+#define POLICY_EQUOTA EDQUOT
 /*
  * Placement, in a cluster (h->node; on one host it does nothing): the
  * online node where v fits with the most room left under the policies,

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/auth.h"
 #include "host/life.h"
 #include "host/node.h"
+#include "host/policy.h"
 #include "host/reply.h"
 
 /* The status of the answer queued on this thread's connection (for the audit log). */
@@ -98,6 +100,18 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 	case EOPNOTSUPP:
 		*status = 409,
 		code = "unenforceable"; /* a limit this host cannot enforce (caps.h) */
+		break;
+	case AUTH_ETOTP:
+		*status = 401, code = "totp_required"; /* the client asks for a code */
+		break;
+	case AUTH_EENROL:
+		*status = 403, code = "2fa_required";
+		break;
+	case POLICY_EQUOTA:
+		*status = 403, code = "quota";
+		break;
+	case ESTALE:
+		*status = 409, code = "conflict";
 		break;
 	case LIFE_ESUSPENDED:
 		*status = 409, code = "suspended";

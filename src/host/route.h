@@ -36,6 +36,7 @@ enum route_who {
 #define ROUTE_VPS (1u << 1) /* the path parameter names a VPS the caller must see */
 #define ROUTE_STREAM (1u << 2) /* the body streams to a file in api.c (an ISO upload) */
 #define ROUTE_METRICS (1u << 3) /* the metrics token (--metrics-token-file) may call it too */
+#define ROUTE_ENROL (1u << 4) /* open to a session that must enrol in 2FA first */
 
 struct call;
 typedef enum MHD_Result route_fn(struct call *x);
@@ -86,8 +87,9 @@ int routes_print(FILE *f, struct err **err);
 route_fn api_vps_get_all, api_vps_post, api_vps_get, api_vps_patch, api_vps_action, api_vps_console,
 	api_vps_console_ws, api_vps_usage;
 /* routes_auth.c */
-route_fn api_login, api_logout, api_me_get, api_tokens_get, api_tokens_post, api_token_delete,
-	api_users_get, api_users_post, api_user_get, api_user_patch, api_user_delete, api_audit_get;
+route_fn api_login, api_logout, api_me_get, api_2fa_post, api_2fa_confirm, api_2fa_disable,
+	api_tokens_get, api_tokens_post, api_token_delete, api_users_get, api_users_post,
+	api_user_get, api_user_patch, api_user_delete, api_audit_get;
 /* routes_host.c */
 route_fn api_openapi_get, api_host_get, api_metrics_get, api_policies_get, api_policies_put,
 	api_templates_get, api_plans_get, api_plans_post, api_plan_get, api_plan_delete,

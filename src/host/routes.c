@@ -32,8 +32,11 @@
 static const struct route routes[] = {
 	{ "GET", "/openapi.json", ANYONE, 0, api_openapi_get, NULL },
 	{ "POST", "/login", ANYONE, ROUTE_TCP, api_login, NULL },
-	{ "POST", "/logout", USER, ROUTE_TCP, api_logout, NULL },
-	{ "GET", "/me", USER, 0, api_me_get, NULL },
+	{ "POST", "/logout", USER, ROUTE_TCP | ROUTE_ENROL, api_logout, NULL },
+	{ "GET", "/me", USER, ROUTE_ENROL, api_me_get, NULL },
+	{ "POST", "/me/2fa", USER, ROUTE_ENROL, api_2fa_post, NULL },
+	{ "POST", "/me/2fa/confirm", USER, ROUTE_ENROL, api_2fa_confirm, NULL },
+	{ "POST", "/me/2fa/disable", USER, 0, api_2fa_disable, NULL },
 	{ "GET", "/tokens", USER, 0, api_tokens_get, NULL },
 	{ "POST", "/tokens", USER, 0, api_tokens_post, NULL },
 	{ "DELETE", "/tokens/{id}", USER, 0, api_token_delete, NULL },
@@ -177,6 +180,11 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 	}
 	x->rt = rt;
 	x->arg = m->arg;
+	/* the host requires 2FA and this session's user has none: enrolment only */
+	if (x->p->enrol && !(rt->flags & ROUTE_ENROL))
+		return reply_error(x->c, AUTH_EENROL,
+				   "this host requires two-factor login: turn it on first "
+				   "(`vps 2fa enable`, or POST /api/v1/me/2fa), then log in again");
 	/* someone else's VPS answers as one that does not exist, before any other refusal */
 	if ((rt->flags & ROUTE_VPS) &&
 	    (vps_check_name(x->arg, NULL) < 0 || !auth_may_see(x->h, x->p, x->arg)))

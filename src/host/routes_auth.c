@@ -22,24 +22,32 @@ static void session_cookie(char *out, size_t size, const char *value, bool tls, 
 		 tls ? "; Secure" : "", clear ? "; Max-Age=0" : "; Max-Age=28800");
 }
 
+/* 429 with Retry-After, else the usual answer of r. */
+static enum MHD_Result reply_limited(struct MHD_Connection *c, int r, int wait, struct err **e,
+				     unsigned int status, json_t *out)
+{
+	if (r == -EAGAIN) {
+		unsigned int st;
+		json_t *j = err_json(r, e, &st);
+		char retry[16];
+
+		snprintf(retry, sizeof(retry), "%d", wait > 0 ? wait : 1);
+		return reply_hdr(c, st, j, "Retry-After", retry);
+	}
+	return reply_result(c, r, e, status, out);
+}
+
 enum MHD_Result api_login(struct call *x)
 {
 	struct MHD_Connection *c = x->c;
-	char cookie[AUTH_HEX + 1], hdr[256], retry[16];
+	char cookie[AUTH_HEX + 1], hdr[256];
 	struct err *e = NULL;
 	json_t *out = NULL;
 	int r, wait = 0;
 
 	r = auth_login(x->h, x->body, x->p->source, cookie, &out, &wait, &e);
-	if (r == -EAGAIN) {
-		unsigned int status;
-		json_t *j = err_json(r, &e, &status);
-
-		snprintf(retry, sizeof(retry), "%d", wait);
-		return reply_hdr(c, status, j, "Retry-After", retry);
-	}
 	if (r < 0)
-		return reply_err(c, r, &e);
+		return reply_limited(c, r, wait, &e, 0, NULL);
 	session_cookie(hdr, sizeof(hdr), cookie, x->tls, false);
 	sodium_memzero(cookie, sizeof(cookie));
 	return reply_hdr(c, 200, out, "Set-Cookie", hdr);
@@ -63,7 +71,40 @@ enum MHD_Result api_me_get(struct call *x)
 
 	if (x->p->cookie)
 		json_object_set_new(out, "csrf", json_string(x->p->csrf));
+	if (!x->p->local) {
+		json_t *u = auth_user_get(x->h, x->p->user);
+
+		json_object_set(out, "2fa", json_object_get(u, "2fa"));
+		json_object_set_new(out, "2fa_required", json_boolean(x->p->enrol));
+		json_decref(u);
+	}
 	return reply(x->c, 200, out);
+}
+
+enum MHD_Result api_2fa_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int wait = 0, r = auth_2fa_begin(x->h, x->p, x->body, &out, &wait, &e);
+
+	return reply_limited(x->c, r, wait, &e, 200, out);
+}
+
+enum MHD_Result api_2fa_confirm(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int wait = 0, r = auth_2fa_confirm(x->h, x->p, x->body, &out, &wait, &e);
+
+	return reply_limited(x->c, r, wait, &e, 200, out);
+}
+
+enum MHD_Result api_2fa_disable(struct call *x)
+{
+	struct err *e = NULL;
+	int wait = 0, r = auth_2fa_disable(x->h, x->p, x->body, &wait, &e);
+
+	return reply_limited(x->c, r, wait, &e, 200, r < 0 ? NULL : json_pack("{s:b}", "ok", 1));
 }
 
 enum MHD_Result api_tokens_get(struct call *x)

@@ -181,6 +181,29 @@ json_t *store_user_secret(struct store *s, const char *name)
 	return s->ops->user_secret(s, name);
 }
 
+int store_user_totp(struct store *s, const char *name, const char *was_totp,
+		    const char *was_pending, const char *totp, const char *pending,
+		    const char *recovery, long long step, struct err **err)
+{
+	return s->ops->user_totp(s, name, was_totp, was_pending, totp, pending, recovery, step,
+				 err);
+}
+
+int store_user_totp_step(struct store *s, const char *name, long long step)
+{
+	return s->ops->user_totp_step(s, name, step);
+}
+
+int store_user_recovery(struct store *s, const char *name, const char *was, const char *now)
+{
+	return s->ops->user_recovery(s, name, was, now);
+}
+
+int store_user_quota(struct store *s, const char *name, const char *quota, struct err **err)
+{
+	return s->ops->user_quota(s, name, quota, err);
+}
+
 int store_session_insert(struct store *s, const char *id, const char *user, const char *csrf,
 			 const char *source, long long created, long long expires, struct err **err)
 {

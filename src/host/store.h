@@ -131,7 +131,11 @@ int store_address_add(struct store *s, const char *network, const char *address,
 
 /* --- users, sessions, tokens, the audit log (auth.h) --------------------------------- */
 
-/* Users {name, role, created, networks}: all (name NULL) or one, by name. */
+/*
+ * Users {name, role, created, networks, quota, 2fa}: all (name NULL) or
+ * one, by name. quota: what the user may hold (policy.h), {} none; 2fa:
+ * whether a TOTP is confirmed.
+ */
 json_t *store_users(struct store *s, const char *name);
 /* -EEXIST: the name is taken. networks: a JSON list as text. */
 int store_user_insert(struct store *s, const char *name, const char *role, const char *hash,
@@ -144,8 +148,30 @@ int store_user_update(struct store *s, const char *name, const char *hash, const
 		      const char *networks, bool end_sessions, bool end_tokens, struct err **err);
 /* -EBUSY while the user owns a VPS, -ENOENT when there is none. */
 int store_user_delete(struct store *s, const char *name, struct err **err);
-/* The password hash and role of a user, for a login: {hash, role} or NULL. */
+/*
+ * What a login checks: {hash, role, totp?, totp_pending?, totp_step,
+ * recovery} or NULL. totp, totp_pending: base32 secrets (absent: none);
+ * recovery: the recovery codes' hashes as JSON text.
+ */
 json_t *store_user_secret(struct store *s, const char *name);
+/*
+ * Two-factor state, compare and set: only while the user's totp and
+ * totp_pending are was_totp and was_pending (NULL: none), write totp,
+ * totp_pending, recovery (JSON text) and the last step taken. -ESTALE
+ * when they changed under the caller, -ENOENT: no such user.
+ */
+int store_user_totp(struct store *s, const char *name, const char *was_totp,
+		    const char *was_pending, const char *totp, const char *pending,
+		    const char *recovery, long long step, struct err **err);
+/*
+ * Take time step `step` of the user's TOTP: 1 when it is after the last
+ * one taken (and now is the last), 0 when not (a replay), -errno.
+ */
+int store_user_totp_step(struct store *s, const char *name, long long step);
+/* Swap the recovery hashes from was to now (JSON text): 1 done, 0 they changed meanwhile. */
+int store_user_recovery(struct store *s, const char *name, const char *was, const char *now);
+/* A user's quota, JSON text ("{}": none). -ENOENT: no such user. */
+int store_user_quota(struct store *s, const char *name, const char *quota, struct err **err);
 
 /* Sessions, by a hash of the cookie. Insert drops the ones expired by `created`. */
 int store_session_insert(struct store *s, const char *id, const char *user, const char *csrf,

@@ -50,6 +50,12 @@ struct store_ops {
 			   struct err **err);
 	int (*user_delete)(struct store *s, const char *name, struct err **err);
 	json_t *(*user_secret)(struct store *s, const char *name);
+	int (*user_totp)(struct store *s, const char *name, const char *was_totp,
+			 const char *was_pending, const char *totp, const char *pending,
+			 const char *recovery, long long step, struct err **err);
+	int (*user_totp_step)(struct store *s, const char *name, long long step);
+	int (*user_recovery)(struct store *s, const char *name, const char *was, const char *now);
+	int (*user_quota)(struct store *s, const char *name, const char *quota, struct err **err);
 	int (*session_insert)(struct store *s, const char *id, const char *user, const char *csrf,
 			      const char *source, long long created, long long expires,
 			      struct err **err);

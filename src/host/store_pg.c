@@ -132,6 +132,12 @@ static const char *const migrations[] = {
 	"  ADD COLUMN io_write_bps BIGINT NOT NULL DEFAULT 0,"
 	"  ADD COLUMN io_read_iops BIGINT NOT NULL DEFAULT 0,"
 	"  ADD COLUMN io_write_iops BIGINT NOT NULL DEFAULT 0;",
+	/* 3 -> 4: two-factor login and quotas per customer (the SQLite store's 9 -> 10) */
+	"ALTER TABLE users ADD COLUMN totp TEXT;"
+	"ALTER TABLE users ADD COLUMN totp_pending TEXT;"
+	"ALTER TABLE users ADD COLUMN totp_step BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN recovery TEXT NOT NULL DEFAULT '[]';"
+	"ALTER TABLE users ADD COLUMN quota TEXT NOT NULL DEFAULT '{}';",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -301,6 +307,10 @@ static const struct store_ops pg_ops = {
 	.user_update = pg_user_update,
 	.user_delete = pg_user_delete,
 	.user_secret = pg_user_secret,
+	.user_totp = pg_user_totp,
+	.user_totp_step = pg_user_totp_step,
+	.user_recovery = pg_user_recovery,
+	.user_quota = pg_user_quota,
 	.session_insert = pg_session_insert,
 	.session_delete = pg_session_delete,
 	.session_get = pg_session_get,

@@ -23,19 +23,24 @@ json_t *pg_users(struct store *base, const char *name)
 	pa_s(&a, name);
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
-		   "SELECT name, role, created, networks FROM users WHERE $1::text IS NULL "
-		   "OR name = $1 ORDER BY name",
+		   "SELECT name, role, created, networks, quota, (totp IS NOT NULL)::int "
+		   "FROM users WHERE $1::text IS NULL OR name = $1 ORDER BY name",
 		   &a, &res, NULL) == 0) {
 		for (int i = 0; i < PQntuples(res); i++) {
-			json_t *nets = json_loads(pg_s(res, i, 3), 0, NULL);
+			json_t *nets = json_loads(pg_s(res, i, 3), 0, NULL),
+			       *quota = json_loads(pg_s(res, i, 4), 0, NULL);
 
 			json_array_append_new(
-				out,
-				json_pack("{s:s, s:s, s:I, s:o}", "name", pg_s(res, i, 0), "role",
-					  pg_s(res, i, 1), "created", (json_int_t)pg_i(res, i, 2),
-					  "networks", json_is_array(nets) ? nets : json_array()));
+				out, json_pack("{s:s, s:s, s:I, s:o, s:o, s:b}", "name",
+					       pg_s(res, i, 0), "role", pg_s(res, i, 1), "created",
+					       (json_int_t)pg_i(res, i, 2), "networks",
+					       json_is_array(nets) ? nets : json_array(), "quota",
+					       json_is_object(quota) ? quota : json_object(), "2fa",
+					       (int)pg_i(res, i, 5)));
 			if (!json_is_array(nets))
 				json_decref(nets);
+			if (!json_is_object(quota))
+				json_decref(quota);
 		}
 		PQclear(res);
 	}
@@ -146,14 +151,113 @@ json_t *pg_user_secret(struct store *base, const char *name)
 
 	pa_s(&a, name);
 	pthread_mutex_lock(&s->lock);
-	if (pg_run(s, "SELECT hash, role FROM users WHERE name = $1", &a, &res, NULL) == 0) {
-		if (PQntuples(res) == 1)
-			o = json_pack("{s:s, s:s}", "hash", pg_s(res, 0, 0), "role",
-				      pg_s(res, 0, 1));
+	if (pg_run(s,
+		   "SELECT hash, role, totp, totp_pending, totp_step, recovery FROM users "
+		   "WHERE name = $1",
+		   &a, &res, NULL) == 0) {
+		if (PQntuples(res) == 1) {
+			o = json_pack("{s:s, s:s, s:I, s:s}", "hash", pg_s(res, 0, 0), "role",
+				      pg_s(res, 0, 1), "totp_step", (json_int_t)pg_i(res, 0, 4),
+				      "recovery", pg_s(res, 0, 5));
+			for (int i = 2; o && i <= 3; i++)
+				if (pg_s(res, 0, i))
+					json_object_set_new(o, i == 2 ? "totp" : "totp_pending",
+							    json_string(pg_s(res, 0, i)));
+		}
 		PQclear(res);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return o;
+}
+
+int pg_user_totp(struct store *base, const char *name, const char *was_totp,
+		 const char *was_pending, const char *totp, const char *pending,
+		 const char *recovery, long long step, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, was_totp);
+	pa_s(&a, was_pending);
+	pa_s(&a, totp);
+	pa_s(&a, pending);
+	pa_s(&a, recovery ? recovery : "[]");
+	pa_i(&a, step);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "UPDATE users SET totp = $4, totp_pending = $5, recovery = $6, "
+		   "totp_step = $7 WHERE name = $1 AND totp IS NOT DISTINCT FROM $2::text AND "
+		   "totp_pending IS NOT DISTINCT FROM $3::text",
+		   &a, &res, err);
+	if (r == 0 && pg_changes(res) == 0)
+		r = err_make(err, ESTALE,
+			     "the two-factor settings of `%s` changed meanwhile; try again", name);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int pg_user_totp_step(struct store *base, const char *name, long long step)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_i(&a, step);
+	pthread_mutex_lock(&s->lock);
+	/* one statement: two requests with one code cannot both take its step */
+	r = pg_run(s, "UPDATE users SET totp_step = $2 WHERE name = $1 AND totp_step < $2", &a,
+		   &res, NULL);
+	if (r == 0)
+		r = pg_changes(res) == 1;
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int pg_user_recovery(struct store *base, const char *name, const char *was, const char *now)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, was);
+	pa_s(&a, now);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "UPDATE users SET recovery = $3 WHERE name = $1 AND recovery = $2 AND "
+		   "totp IS NOT NULL",
+		   &a, &res, NULL);
+	if (r == 0)
+		r = pg_changes(res) == 1;
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int pg_user_quota(struct store *base, const char *name, const char *quota, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, quota);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, "UPDATE users SET quota = $2 WHERE name = $1", &a, &res, err);
+	if (r == 0 && pg_changes(res) == 0)
+		r = err_make(err, ENOENT, "no user named `%s`", name);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 /* --- sessions --------------------------------------------------------------------------- */
@@ -204,12 +308,13 @@ json_t *pg_session_get(struct store *base, const char *id, long long now)
 	pa_i(&a, now);
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
-		   "SELECT s.\"user\", u.role, s.csrf FROM sessions s JOIN users u ON "
-		   "u.name = s.\"user\" WHERE s.id = $1 AND s.expires > $2",
+		   "SELECT s.\"user\", u.role, s.csrf, (u.totp IS NOT NULL)::int FROM sessions s "
+		   "JOIN users u ON u.name = s.\"user\" WHERE s.id = $1 AND s.expires > $2",
 		   &a, &res, NULL) == 0) {
 		if (PQntuples(res) == 1)
-			o = json_pack("{s:s, s:s, s:s}", "user", pg_s(res, 0, 0), "role",
-				      pg_s(res, 0, 1), "csrf", pg_s(res, 0, 2));
+			o = json_pack("{s:s, s:s, s:s, s:b}", "user", pg_s(res, 0, 0), "role",
+				      pg_s(res, 0, 1), "csrf", pg_s(res, 0, 2), "2fa",
+				      (int)pg_i(res, 0, 3));
 		PQclear(res);
 	}
 	pthread_mutex_unlock(&s->lock);

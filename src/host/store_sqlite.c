@@ -145,6 +145,18 @@ static const char *const migrations[] = {
 	"ALTER TABLE vps ADD COLUMN io_write_bps INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE vps ADD COLUMN io_read_iops INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE vps ADD COLUMN io_write_iops INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 9 -> 10: two-factor login and quotas per customer (issue 23). totp:
+	 * the base32 secret of a confirmed TOTP, totp_pending one being
+	 * enrolled; totp_step the last time step a code was accepted at (a
+	 * code is good once); recovery the argon2id hashes of the recovery
+	 * codes (JSON, null where used); quota what the user may hold (JSON).
+	 */
+	"ALTER TABLE users ADD COLUMN totp TEXT;"
+	"ALTER TABLE users ADD COLUMN totp_pending TEXT;"
+	"ALTER TABLE users ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN recovery TEXT NOT NULL DEFAULT '[]';"
+	"ALTER TABLE users ADD COLUMN quota TEXT NOT NULL DEFAULT '{}';",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -261,6 +273,10 @@ static const struct store_ops sqlite_ops = {
 	.user_update = sq_user_update,
 	.user_delete = sq_user_delete,
 	.user_secret = sq_user_secret,
+	.user_totp = sq_user_totp,
+	.user_totp_step = sq_user_totp_step,
+	.user_recovery = sq_user_recovery,
+	.user_quota = sq_user_quota,
 	.session_insert = sq_session_insert,
 	.session_delete = sq_session_delete,
 	.session_get = sq_session_get,

@@ -83,6 +83,12 @@ int sq_user_update(struct store *s, const char *name, const char *hash, const ch
 		   const char *networks, bool end_sessions, bool end_tokens, struct err **err);
 int sq_user_delete(struct store *s, const char *name, struct err **err);
 json_t *sq_user_secret(struct store *s, const char *name);
+int sq_user_totp(struct store *s, const char *name, const char *was_totp, const char *was_pending,
+		 const char *totp, const char *pending, const char *recovery, long long step,
+		 struct err **err);
+int sq_user_totp_step(struct store *s, const char *name, long long step);
+int sq_user_recovery(struct store *s, const char *name, const char *was, const char *now);
+int sq_user_quota(struct store *s, const char *name, const char *quota, struct err **err);
 int sq_session_insert(struct store *s, const char *id, const char *user, const char *csrf,
 		      const char *source, long long created, long long expires, struct err **err);
 void sq_session_delete(struct store *s, const char *id);

@@ -20,21 +20,27 @@ json_t *sq_users(struct store *base, const char *name)
 	json_t *a = json_array();
 
 	pthread_mutex_lock(&s->lock);
-	if ((st = sq_prepare(s, "SELECT name, role, created, networks FROM users WHERE ?1 IS NULL "
-				"OR name = ?1 ORDER BY name"))) {
+	if ((st = sq_prepare(s, "SELECT name, role, created, networks, quota, totp IS NOT NULL "
+				"FROM users WHERE ?1 IS NULL OR name = ?1 ORDER BY name"))) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			json_t *nets =
-				json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+			json_t *nets = json_loads((const char *)sqlite3_column_text(st, 3), 0,
+						  NULL),
+			       *quota = json_loads((const char *)sqlite3_column_text(st, 4), 0,
+						   NULL);
 
 			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:I, s:o}", "name",
+				a, json_pack("{s:s, s:s, s:I, s:o, s:o, s:b}", "name",
 					     sqlite3_column_text(st, 0), "role",
 					     sqlite3_column_text(st, 1), "created",
 					     (json_int_t)sqlite3_column_int64(st, 2), "networks",
-					     json_is_array(nets) ? nets : json_array()));
+					     json_is_array(nets) ? nets : json_array(), "quota",
+					     json_is_object(quota) ? quota : json_object(), "2fa",
+					     sqlite3_column_int(st, 5)));
 			if (!json_is_array(nets))
 				json_decref(nets);
+			if (!json_is_object(quota))
+				json_decref(quota);
 		}
 		sqlite3_finalize(st);
 	}
@@ -135,15 +141,111 @@ json_t *sq_user_secret(struct store *base, const char *name)
 	sqlite3_stmt *st;
 
 	pthread_mutex_lock(&s->lock);
-	if ((st = sq_prepare(s, "SELECT hash, role FROM users WHERE name = ?"))) {
+	if ((st = sq_prepare(s, "SELECT hash, role, totp, totp_pending, totp_step, recovery "
+				"FROM users WHERE name = ?"))) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			o = json_pack("{s:s, s:s}", "hash", sqlite3_column_text(st, 0), "role",
-				      sqlite3_column_text(st, 1));
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			o = json_pack("{s:s, s:s, s:I, s:s}", "hash", sqlite3_column_text(st, 0),
+				      "role", sqlite3_column_text(st, 1), "totp_step",
+				      (json_int_t)sqlite3_column_int64(st, 4), "recovery",
+				      sqlite3_column_text(st, 5));
+			for (int i = 2; o && i <= 3; i++)
+				if (sqlite3_column_type(st, i) != SQLITE_NULL)
+					json_object_set_new(
+						o, i == 2 ? "totp" : "totp_pending",
+						json_string(
+							(const char *)sqlite3_column_text(st, i)));
+		}
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return o;
+}
+
+int sq_user_totp(struct store *base, const char *name, const char *was_totp,
+		 const char *was_pending, const char *totp, const char *pending,
+		 const char *recovery, long long step, struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((st = sq_prepare(s, "UPDATE users SET totp = ?4, totp_pending = ?5, recovery = ?6, "
+				"totp_step = ?7 WHERE name = ?1 AND totp IS ?2 AND "
+				"totp_pending IS ?3"))) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, was_totp, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, was_pending, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, totp, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, pending, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, recovery ? recovery : "[]", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, step);
+	}
+	if ((r = sq_write(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
+		r = err_make(err, ESTALE,
+			     "the two-factor settings of `%s` changed meanwhile; "
+			     "try again",
+			     name);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int sq_user_totp_step(struct store *base, const char *name, long long step)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	/* one statement: two requests with one code cannot both take its step */
+	if ((st = sq_prepare(s, "UPDATE users SET totp_step = ?2 WHERE name = ?1 AND "
+				"totp_step < ?2"))) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, step);
+	}
+	r = sq_write(s, st, NULL);
+	if (r == 0)
+		r = sqlite3_changes(s->db) == 1;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int sq_user_recovery(struct store *base, const char *name, const char *was, const char *now)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((st = sq_prepare(s, "UPDATE users SET recovery = ?3 WHERE name = ?1 AND "
+				"recovery = ?2 AND totp IS NOT NULL"))) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, was, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+	}
+	r = sq_write(s, st, NULL);
+	if (r == 0)
+		r = sqlite3_changes(s->db) == 1;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int sq_user_quota(struct store *base, const char *name, const char *quota, struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((st = sq_prepare(s, "UPDATE users SET quota = ?2 WHERE name = ?1"))) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, quota, -1, SQLITE_STATIC);
+	}
+	if ((r = sq_write(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
+		r = err_make(err, ENOENT, "no user named `%s`", name);
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 /* --- sessions --------------------------------------------------------------------------- */
@@ -192,14 +294,15 @@ json_t *sq_session_get(struct store *base, const char *id, long long now)
 	sqlite3_stmt *st;
 
 	pthread_mutex_lock(&s->lock);
-	if ((st = sq_prepare(s, "SELECT s.user, u.role, s.csrf FROM sessions s JOIN users u ON "
-				"u.name = s.user WHERE s.id = ? AND s.expires > ?"))) {
+	if ((st = sq_prepare(s,
+			     "SELECT s.user, u.role, s.csrf, u.totp IS NOT NULL FROM sessions s "
+			     "JOIN users u ON u.name = s.user WHERE s.id = ? AND s.expires > ?"))) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, now);
 		if (sqlite3_step(st) == SQLITE_ROW)
-			o = json_pack("{s:s, s:s, s:s}", "user", sqlite3_column_text(st, 0), "role",
-				      sqlite3_column_text(st, 1), "csrf",
-				      sqlite3_column_text(st, 2));
+			o = json_pack("{s:s, s:s, s:s, s:b}", "user", sqlite3_column_text(st, 0),
+				      "role", sqlite3_column_text(st, 1), "csrf",
+				      sqlite3_column_text(st, 2), "2fa", sqlite3_column_int(st, 3));
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);

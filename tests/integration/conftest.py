@@ -52,6 +52,30 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{test}: {what}: {why}" + (f" ({log})" if log else ""))
 
 
+@pytest.fixture(scope="module")
+def postgres_server():
+    """A private PostgreSQL (framework/pg.py) for a module's tests."""
+    from framework.pg import Postgres, why_not
+
+    why = why_not()
+    if why:
+        pytest.skip(why)
+    pg = Postgres().start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_flags(request):
+    """vpsd's flags for each store a test runs on: none (SQLite in its data
+    directory), then --cluster on a new database of postgres_server."""
+    if request.param == "sqlite":
+        return ()
+    pg = request.getfixturevalue("postgres_server")
+    db = "t_" + uuid.uuid4().hex[:12]
+    return ("--cluster", pg.createdb(db), "--node", "n1")
+
+
 @pytest.fixture(scope="session")
 def timings():
     return TIMINGS

@@ -397,7 +397,8 @@ def test_tokens(env):
     listed = [t for t in env.alice.api("GET", "/tokens") if t["id"] == made["id"]]
     assert len(listed) == 1 and "token" not in listed[0], listed
     t = tcp(env.d, token=made["token"])
-    assert t.api("GET", "/me") == {"name": "alice", "role": "customer"}
+    assert t.api("GET", "/me") == {"name": "alice", "role": "customer", "2fa": False,
+                                   "2fa_required": False}
     # a tampered secret, another id
     bad = made["token"][:-1] + ("0" if made["token"][-1] != "0" else "1")
     assert tcp(env.d, token=bad).request("GET", "/me").status == 401

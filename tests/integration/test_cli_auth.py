@@ -42,7 +42,7 @@ def test_help(cli):
 
 
 BAD = [
-    (["user"], None, "missing list, add, passwd or rm"),
+    (["user"], None, "missing list, add, passwd, rm or set"),
     (["user", "frob"], None, "unknown user command `frob`"),
     (["user", "add", "bob"], PW, "--role: required (admin or customer)"),
     (["user", "add", "bob", "--role", "root"], PW, "--role: `root` is not admin or customer"),

@@ -15,7 +15,7 @@ LAYERS = [
     ("daemon", {"main"}),
     ("api", {"api", "routes", "routes_vps", "routes_auth", "routes_host", "routes_net",
              "routes_nodes", "routes_ops", "reply", "ws", "web"}),
-    ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_body", "caps", "node",
+    ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_2fa", "auth_limit", "auth_body", "caps", "node",
               "metrics"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net"}),

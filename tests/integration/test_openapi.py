@@ -419,6 +419,12 @@ def test_walk(vpsd):
     cust.api("GET", "/templates")
     cust.api("GET", "/isos")
     cust.api("GET", "/policies")
+    # two-factor login: begun, a code that cannot be one refused, nothing to disable
+    cust.api("POST", "/me/2fa", {"password": "not the password"}, expect=403)
+    assert cust.api("POST", "/me/2fa", {"password": "walk the walk"})["uri"].startswith(
+        "otpauth://totp/vps:walker?")
+    cust.api("POST", "/me/2fa/confirm", {"code": "not-a-code"}, expect=401)
+    cust.api("POST", "/me/2fa/disable", {"code": "123456"}, expect=404)
     made = cust.api("POST", "/tokens", {"name": "walk", "expires_in": 600}, expect=201)
     assert [t["id"] for t in cust.api("GET", "/tokens")] == [made["id"]]
     tok = tcp(vpsd, token=made["token"])

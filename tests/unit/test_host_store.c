@@ -657,6 +657,63 @@ static void behind(struct store *st, const char *sql)
 	}
 }
 
+/*
+ * Two-factor state and quotas (issue 23): enrolment and its confirmation
+ * only from the state the caller read (compare and set), a time step taken
+ * once, recovery hashes swapped only from what was read, a quota kept.
+ */
+static void two_factor_and_quota(void **state)
+{
+	struct store *st = *state;
+	struct err *e = NULL;
+	json_t *row, *u;
+
+	assert_int_equal(store_user_insert(st, "alice", "customer", "h1", "[]", 100, NULL), 0);
+	row = store_user_secret(st, "alice");
+	assert_null(json_object_get(row, "totp"));
+	assert_string_equal(json_string_value(json_object_get(row, "recovery")), "[]");
+	json_decref(row);
+	/* begin: pending; a second writer starting from the old state loses */
+	assert_int_equal(store_user_totp(st, "alice", NULL, NULL, NULL, "P1", "[]", 0, NULL), 0);
+	assert_int_equal(store_user_totp(st, "alice", NULL, NULL, NULL, "P2", "[]", 0, &e),
+			 -ESTALE);
+	err_free(&e);
+	/* confirm: pending becomes the secret, with the confirming step taken */
+	assert_int_equal(
+		store_user_totp(st, "alice", NULL, "P1", "P1", NULL, "[\"a\",\"b\"]", 40, NULL), 0);
+	row = store_user_secret(st, "alice");
+	assert_string_equal(json_string_value(json_object_get(row, "totp")), "P1");
+	assert_null(json_object_get(row, "totp_pending"));
+	assert_int_equal(json_integer_value(json_object_get(row, "totp_step")), 40);
+	json_decref(row);
+	u = store_users(st, "alice");
+	assert_true(json_is_true(json_object_get(json_array_get(u, 0), "2fa")));
+	json_decref(u);
+	/* a step is taken once, and never one before the last */
+	assert_int_equal(store_user_totp_step(st, "alice", 40), 0);
+	assert_int_equal(store_user_totp_step(st, "alice", 39), 0);
+	assert_int_equal(store_user_totp_step(st, "alice", 41), 1);
+	assert_int_equal(store_user_totp_step(st, "alice", 41), 0);
+	/* a recovery code: swapped from what was read, once */
+	assert_int_equal(store_user_recovery(st, "alice", "[\"a\",\"b\"]", "[null,\"b\"]"), 1);
+	assert_int_equal(store_user_recovery(st, "alice", "[\"a\",\"b\"]", "[null,\"b\"]"), 0);
+	/* quotas: kept as given; none for a user that does not exist */
+	assert_int_equal(store_user_quota(st, "alice", "{\"vps\":3}", NULL), 0);
+	assert_int_equal(store_user_quota(st, "nobody", "{}", &e), -ENOENT);
+	err_free(&e);
+	u = store_users(st, "alice");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(u, 0), "quota"), "vps")),
+			 3);
+	json_decref(u);
+	/* off: from the confirmed state only */
+	assert_int_equal(store_user_totp(st, "alice", "P1", NULL, NULL, NULL, "[]", 0, NULL), 0);
+	assert_int_equal(store_user_recovery(st, "alice", "[]", "[]"), 0); /* no 2FA: no codes */
+	u = store_users(st, "alice");
+	assert_true(json_is_false(json_object_get(json_array_get(u, 0), "2fa")));
+	json_decref(u);
+}
+
 /* The schema is at its last version; a database newer than this vpsd knows is refused. */
 static void schema_version(void **state)
 {
@@ -665,7 +722,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 9 : 3);
+	assert_int_equal(v, sqlite ? 10 : 4);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -716,7 +773,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 3);
+		assert_int_equal(store_schema_version(o[i].st), 4);
 		store_close(o[i].st);
 	}
 }
@@ -817,6 +874,7 @@ int main(void)
 		BOTH(features_and_io_limits),
 		BOTH(admission_decides_the_write),
 		BOTH(users_sessions_tokens),
+		BOTH(two_factor_and_quota),
 		BOTH(operations),
 		BOTH(samples_are_bounded),
 		BOTH(admission_across_handles),
