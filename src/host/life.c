@@ -173,12 +173,17 @@ static void watch_add(struct host *h, const char *name, pid_t pid)
 static void keeper_gone(struct host *h, const char *name)
 {
 	_cleanup_free_ char *run = host_vps_run(h, name, NULL);
+	const struct kind_ops *o;
 	struct vps v;
 	char msg[128];
 	int st = keeper_last_exit(run);
 
 	if (store_vps_get(h->store, name, &v, NULL) < 0)
 		return;
+	/* a keeper removes its monitor's cgroup; one killed could not */
+	o = kind_find(v.kind, v.engine);
+	if (o && o->keeper_gone)
+		o->keeper_gone(h, name);
 	v.last_exit = st;
 	if (v.state == VPS_RUNNING || v.state == VPS_STARTING || v.state == VPS_STOPPING) {
 		net_vps_down(h, &v); /* before `stopped`: a start right after adds them anew */
@@ -333,7 +338,9 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	const struct kind_ops *o = ops_of(v, err);
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
 	_cleanup_free_ char *ready = NULL;
-	char **argv = NULL;
+	char **argv = NULL, cgroup[300];
+	struct keeper_jail jail;
+	bool jailed;
 	pid_t kp = -1;
 	int r;
 
@@ -360,7 +367,9 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	argv = o->monitor_argv(h, v, err);
 	if (!argv)
 		goto fail;
-	r = keeper_spawn(h->self, v->name, run, o->restart_on, argv, err);
+	/* a VM's monitor: its own cgroup and PID namespace (docs/security.md) */
+	jailed = o->monitor_jail && o->monitor_jail(h, v, &jail, cgroup, sizeof(cgroup));
+	r = keeper_spawn(h->self, v->name, run, o->restart_on, jailed ? &jail : NULL, argv, err);
 	for (char **a = argv; *a; a++)
 		free(*a);
 	free(argv);

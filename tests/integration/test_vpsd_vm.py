@@ -21,6 +21,7 @@ console (framework/console.py, on the socket the API names):
 See docs/vpsd.md ("VM kinds"). Run as root:
     VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_vpsd_vm.py"""
 
+import glob
 import json
 import os
 import re
@@ -406,8 +407,42 @@ def test_vm_qemu_jail_kills_foreign_syscall(daemon, vm_template_cached, tmp_path
     vdir = d.data / "vps" / "j1"
     pid = until(lambda: qemu_of(vdir), 60, "QEMU running")[0]
     assert_jailed(pid)
+    # the keeper's part (docs/security.md): a cgroup of its own, pid 1 of its own namespace
+    # (vps-vm/j1@HASH: this vpsd's run directory is not /run/vps)
+    path = (d.run / "vps" / "j1" / "cgroup").read_text().strip()
+    assert path.startswith("vps-vm/j1@"), path
+    with open(f"/proc/{pid}/cgroup") as f:
+        groups = {ln.split(":")[1]: ln.rstrip("\n").split(":", 2)[2] for ln in f}
+    assert all(groups[c] == f"/{path}" for c in groups if c in ("pids", "memory", "")), groups
+    with open(f"/proc/{pid}/status") as f:
+        nspid = next(ln for ln in f if ln.startswith("NSpid:")).split()[1:]
+    assert nspid == [str(pid), "1"], nspid
+    cg = glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    assert cg, f"no cgroup {path}"
     kill_with_foreign_syscall(pid, "/usr/bin/qemu-system-x86_64",
                               '(int)execve("/bin/touch", 0, 0)', tmp_path)
     v = until(lambda: (x := show(d, "j1"))["state"] == "stopped" and x, 60, "stopped")
     assert v["last_exit"] == 128 + SIGSYS, v
+    assert not [p for p in cg if os.path.exists(p)], "the cgroup outlived its VM"
     vps(d, "destroy", "j1")
+
+
+def test_vm_cgroup_does_not_outlive_a_killed_keeper(daemon, vm_template_cached):
+    """kill -9 of a VM's keeper (the monitor's parent, which removes the
+    monitor's cgroup when it ends): vpsd sees the keeper gone, records the VM
+    stopped, ends the monitor left in the cgroup and removes the cgroup."""
+    d = daemon
+    vps(d, "create", "k1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+    vps(d, "start", "k1")
+    vdir = d.data / "vps" / "k1"
+    pid = until(lambda: qemu_of(vdir), 60, "QEMU running")[0]
+    path = (d.run / "vps" / "k1" / "cgroup").read_text().strip()
+    cg = glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    assert cg, f"no cgroup {path}"
+    keeper = int((d.run / "vps" / "k1" / "keeper.pid").read_text())
+    os.kill(keeper, 9)
+    until(lambda: show(d, "k1")["state"] == "stopped", 60, "stopped")
+    until(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the monitor ended")
+    until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
+    vps(d, "destroy", "k1")
