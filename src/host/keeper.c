@@ -186,6 +186,7 @@ static pid_t new_process(bool new_pid_ns)
 }
 
 /* vpsd keep NAME RUN_DIR ,RESTART,CODES, [OPTIONS] -- MONITOR ARGV... */
+#define KEEPER_OWN_ARGS 13 /* the words before the monitor's: all the options given */
 int keeper_main(int argc, char **argv)
 {
 	const char *run, *codes;
@@ -318,12 +319,22 @@ int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (
 		 const struct keeper_jail *jail, char *const *monitor_argv, struct err **err)
 {
 	char codes[1100] = ",", pids[24], mem[24];
-	const char *argv[64];
-	size_t n = 0, len = 1;
+	_cleanup_free_ const char **argv = NULL;
+	size_t n = 0, len = 1, mon_n = 0;
 	int st, pfd[2];
 	pid_t pid;
 	char c;
 
+	/*
+	 * As long as the monitor's argv is: a QEMU VM on a network with a seed
+	 * has some 50 words, and a cut one starts a QEMU that lacks its last
+	 * options (its QMP socket: never `up`).
+	 */
+	while (monitor_argv[mon_n])
+		mon_n++;
+	argv = calloc(KEEPER_OWN_ARGS + mon_n + 1, sizeof(*argv));
+	if (!argv)
+		return err_make(err, ENOMEM, "the keeper's argv");
 	for (int s = 0; s < 256; s++)
 		if (restart_on && restart_on(s))
 			len += snprintf(codes + len, sizeof(codes) - len, "%d,", s);
@@ -349,7 +360,7 @@ int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (
 	if (jail && jail->new_pid_ns)
 		argv[n++] = "--new-pid-ns";
 	argv[n++] = "--";
-	for (; *monitor_argv && n < 63; monitor_argv++)
+	for (; *monitor_argv; monitor_argv++)
 		argv[n++] = *monitor_argv;
 	argv[n] = NULL;
 	/*
