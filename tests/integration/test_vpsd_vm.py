@@ -27,6 +27,7 @@ import os
 import re
 import shlex
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -430,7 +431,10 @@ def test_vm_qemu_jail_kills_foreign_syscall(daemon, vm_template_cached, tmp_path
 def test_vm_cgroup_does_not_outlive_a_killed_keeper(daemon, vm_template_cached):
     """kill -9 of a VM's keeper (the monitor's parent, which removes the
     monitor's cgroup when it ends): vpsd sees the keeper gone, records the VM
-    stopped, ends the monitor left in the cgroup and removes the cgroup."""
+    stopped, ends the monitor left in the cgroup and removes the cgroup. The
+    same when vpsd was down as the keeper died: the next vpsd does it. (The
+    monitor, pid 1 of its own namespace and of the VM's uid, would run on:
+    nothing else ends it with its keeper.)"""
     d = daemon
     vps(d, "create", "k1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
         "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
@@ -445,4 +449,54 @@ def test_vm_cgroup_does_not_outlive_a_killed_keeper(daemon, vm_template_cached):
     until(lambda: show(d, "k1")["state"] == "stopped", 60, "stopped")
     until(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the monitor ended")
     until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
+    # vpsd down when the keeper dies: the next vpsd ends what it left
+    vps(d, "start", "k1")
+    pid = until(lambda: qemu_of(vdir), 60, "QEMU running again")[0]
+    assert [p for p in cg if os.path.exists(p)], "no cgroup at the second start"
+    keeper = int((d.run / "vps" / "k1" / "keeper.pid").read_text())
+    d.kill9()
+    os.kill(keeper, 9)
+    until(lambda: not os.path.exists(f"/proc/{keeper}"), 10, "the keeper ended")
+    assert os.path.exists(f"/proc/{pid}"), "the monitor died with its keeper on its own"
+    d.start(timeout=120)
+    assert show(d, "k1")["state"] == "stopped"
+    until(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the monitor ended")
+    until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
     vps(d, "destroy", "k1")
+
+
+def test_vm_keeper_killed_while_starting_leaves_nothing(daemon, vm_template_cached):
+    """kill -9 of a VM's keeper once QEMU runs, while vpsd still waits for
+    the VM to come up: however far the start got (vpsd had not read the
+    keeper's pid yet, or QEMU, orphaned, went on to open its QMP socket and
+    say `running`), the VM ends stopped with no monitor and no cgroup left,
+    not `running` with no keeper watched and its QEMU running on."""
+    d = daemon
+    vps(d, "create", "w1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+    run, vdir = d.run / "vps" / "w1", d.data / "vps" / "w1"
+    answer = []
+
+    def start():
+        try:
+            answer.append(d.request("POST", "/api/v1/vps/w1/start"))
+        except AssertionError as e:  # an answer the description does not allow
+            answer.append(e)
+
+    t = threading.Thread(target=start)
+    t.start()
+    keeper = until(lambda: (run / "keeper.pid").exists() and (run / "keeper.pid").read_text(),
+                   30, "a keeper")
+    path = until(lambda: (run / "cgroup").exists() and (run / "cgroup").read_text().strip(),
+                 30, "the monitor's cgroup")
+    cg = glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    assert cg, f"no cgroup {path}"
+    # past the keeper's go-ahead: the monitor runs (a kill before it ends the child with it)
+    until(lambda: (run / "monitor.pid").exists() and qemu_of(vdir), 30, "QEMU started")
+    os.kill(int(keeper), 9)
+    t.join(120)
+    assert answer and not isinstance(answer[0], AssertionError), answer
+    until(lambda: show(d, "w1")["state"] == "stopped", 60, "stopped")
+    until(lambda: not qemu_of(vdir), 30, "no QEMU left")
+    until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
+    vps(d, "destroy", "w1")
