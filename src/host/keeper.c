@@ -185,8 +185,10 @@ static pid_t new_process(bool new_pid_ns)
 	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
+/* The words of `vpsd keep` before the monitor's argv, every option given. */
+#define KEEPER_OWN_ARGS 13
+
 /* vpsd keep NAME RUN_DIR ,RESTART,CODES, [OPTIONS] -- MONITOR ARGV... */
-#define KEEPER_OWN_ARGS 13 /* the words before the monitor's: all the options given */
 int keeper_main(int argc, char **argv)
 {
 	const char *run, *codes;
