@@ -500,3 +500,34 @@ def test_vm_keeper_killed_while_starting_leaves_nothing(daemon, vm_template_cach
     until(lambda: not qemu_of(vdir), 30, "no QEMU left")
     until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
     vps(d, "destroy", "w1")
+
+
+def test_vm_start_that_never_comes_up_leaves_nothing(daemon, vm_template_cached, tmp_path):
+    """A start whose monitor runs but never comes up (here a stand-in for
+    QEMU that opens no QMP socket, as a QEMU given a cut argv did) fails
+    after 60 s, and the VPS it records stopped has nothing left running:
+    its keeper ended (else it would start the monitor again) and its
+    monitor, pid 1 of its own namespace, ended through its cgroup (else it
+    would run on with the VM's disks and tap, its keeper gone)."""
+    d = daemon
+    mark = f"vps-fake-qemu-{os.getpid()}"
+    fake = tmp_path / "fake-qemu"
+    fake.write_text(f"#!/bin/bash\nexec -a {mark} sleep 600\n")
+    fake.chmod(0o755)
+    d.stop()
+    d.start(env={"VPS_QEMU": str(fake)})
+    vps(d, "create", "s1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+
+    def fakes():
+        return procs_under(mark, mark.encode())
+
+    code, j = d.request("POST", "/api/v1/vps/s1/start")
+    assert code != 200 and "did not start within 60 s" in j["error"]["message"], (code, j)
+    assert show(d, "s1")["state"] == "stopped"
+    # the keeper's command line names the run directory; the stand-in's, its mark
+    until(lambda: not procs_under(d.run / "vps" / "s1") and not fakes(), 10,
+          "the keeper and the monitor ended")
+    path = (d.run / "vps" / "s1" / "cgroup").read_text().strip()
+    assert not glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    vps(d, "destroy", "s1")
