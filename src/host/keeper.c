@@ -14,20 +14,32 @@
  *                     and records a `rebooted` event; vps-ctm, which reboots
  *                     a container in place, writes it the same way)
  *   RUN/monitor.log   the monitor's stdout and stderr
+ *   RUN/cgroup        "PATH\n": the monitor's cgroup, with --cgroup
+ *
+ * The keeper is also the VM monitor's jailer for what the monitor cannot do
+ * to itself (docs/security.md "The monitor's jail"), after Firecracker's
+ * jailer and its --cgroup and --new-pid-ns: with --cgroup PATH the monitor
+ * runs in a cgroup of its own (made at the keeper's start with a pids and a
+ * memory limit, entered before the monitor's exec, removed when the keeper
+ * is done), and with --new-pid-ns it is pid 1 of a PID namespace of its own
+ * (a new one at each start: a namespace dies with its pid 1).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "ct/cgroup.h"
 #include "host/keeper.h"
 
 static int write_small(const char *dir, const char *leaf, const char *text)
@@ -94,16 +106,103 @@ static int pass_fds(char *const *argv, const char **bad)
 	return 0;
 }
 
-/* vpsd keep NAME RUN_DIR ,RESTART,CODES, -- MONITOR ARGV... */
+/* The options between the restart codes and `--` (keeper_spawn writes them). */
+struct keeper_opts {
+	const char *cgroup; /* NULL: none of its own */
+	int64_t pids_max, memory_max; /* CG_UNSET: the kernel's */
+	bool new_pid_ns;
+};
+
+static int parse_opts(char **argv, struct keeper_opts *o)
+{
+	int i = 0;
+
+	*o = (struct keeper_opts){ .pids_max = CG_UNSET, .memory_max = CG_UNSET };
+	for (; argv[i] && strcmp(argv[i], "--"); i++) {
+		char *end = NULL;
+
+		if (!strcmp(argv[i], "--new-pid-ns")) {
+			o->new_pid_ns = true;
+			continue;
+		}
+		if (!argv[i + 1])
+			return -1;
+		if (!strcmp(argv[i], "--cgroup"))
+			o->cgroup = argv[++i];
+		else if (!strcmp(argv[i], "--pids-max"))
+			o->pids_max = strtoll(argv[++i], &end, 10);
+		else if (!strcmp(argv[i], "--memory-max"))
+			o->memory_max = strtoll(argv[++i], &end, 10);
+		else
+			return -1;
+		if (end && (*end || o->pids_max == 0 || o->memory_max == 0))
+			return -1;
+	}
+	return argv[i] && argv[i + 1] ? i : -1;
+}
+
+/* The monitor's own cgroup, made anew; a line in the log when it cannot be. */
+static struct ct_cgroup *make_cgroup(const struct keeper_opts *o, int log)
+{
+	struct ct_cgroup *cg = NULL;
+	struct cg_resources res;
+	struct err *e = NULL;
+
+	cg_resources_init(&res);
+	res.pids_limit = o->pids_max;
+	res.memory_limit = o->memory_max;
+	if (cg_create(o->cgroup, &res, &cg, &e) < 0) {
+		dprintf(log, "vps-keeper: %s\n", err_msg(e));
+		err_free(&e);
+		return NULL;
+	}
+	/*
+	 * Only the leaf is the VM's: the parent ("vps-vm") stays, so one VM's
+	 * stop never removes it under another's start.
+	 */
+	cg_set_created_depth(cg, 1);
+	return cg;
+}
+
+static void remove_cgroup(struct ct_cgroup *cg, int log)
+{
+	struct err *e = NULL;
+
+	/* the monitor is reaped: nothing of it is left unless it escaped its namespace */
+	if (cg_kill_all(cg, SIGKILL, &e) < 0 || cg_destroy(cg, &e) < 0)
+		dprintf(log, "vps-keeper: %s\n", err_msg(e));
+	err_free(&e);
+}
+
+/*
+ * The monitor's process: fork(2), or with new_pid_ns the first process of
+ * a new PID namespace (clone(2) with no new stack is fork with flags; the
+ * keeper has one thread).
+ */
+static pid_t new_process(bool new_pid_ns)
+{
+	if (!new_pid_ns)
+		return fork();
+	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+/* The words of `vpsd keep` before the monitor's argv, every option given. */
+#define KEEPER_OWN_ARGS 13
+
+/* vpsd keep NAME RUN_DIR ,RESTART,CODES, [OPTIONS] -- MONITOR ARGV... */
 int keeper_main(int argc, char **argv)
 {
 	const char *run, *codes;
 	char num[32], logp[4200];
-	int st, status, restarts = 0;
+	int st, status, restarts = 0, dash, klog;
+	struct keeper_opts opts;
+	struct ct_cgroup *cg = NULL;
+	char **mon; /* the monitor's argv */
 	pid_t pid;
 
-	if (argc < 7 || strcmp(argv[5], "--"))
+	if (argc < 7 || (dash = parse_opts(argv + 5, &opts)) < 0)
 		return 2;
+	mon = argv + 5 + dash + 1;
 	run = argv[3];
 	codes = argv[4];
 	signal(SIGHUP, SIG_IGN);
@@ -113,14 +212,38 @@ int keeper_main(int argc, char **argv)
 	if (write_small(run, "keeper.pid", num) < 0)
 		return 1;
 	snprintf(logp, sizeof(logp), "%s/monitor.log", run);
+	/* the keeper's own lines (a cgroup it could not make) go to the log too */
+	klog = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (opts.cgroup && !(cg = make_cgroup(&opts, klog))) {
+		status = 1;
+		snprintf(num, sizeof(num), "%d\n", status);
+		write_small(run, "exit", num);
+		goto out;
+	}
+	if (cg) {
+		char line[4200];
+
+		snprintf(line, sizeof(line), "%s\n", opts.cgroup);
+		write_small(run, "cgroup", line);
+	}
 	/*
 	 * Not sys_spawn(): the monitor's stdout and stderr are the log, its
 	 * files are passed by number (pass_fds), its pid is written while it
 	 * runs, and it is waited for without end.
 	 */
 	for (;;) {
-		pid = fork();
+		int go[2];
+		char c = 0;
+
+		if (pipe2(go, O_CLOEXEC) < 0) {
+			status = 1;
+			break;
+		}
+		pid = new_process(opts.new_pid_ns);
 		if (pid < 0) {
+			dprintf(klog, "vps-keeper: start the monitor: %s\n", strerror(errno));
+			close(go[0]);
+			close(go[1]);
 			status = 1;
 			break;
 		}
@@ -131,6 +254,11 @@ int keeper_main(int argc, char **argv)
 			signal(SIGHUP, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			signal(SIGPIPE, SIG_DFL);
+			/* not a step further before the keeper put it in its cgroup */
+			close(go[1]);
+			if (read(go[0], &c, 1) != 1)
+				_exit(127);
+			close(go[0]);
 			if (log >= 0) {
 				dup2(log, 1);
 				dup2(log, 2);
@@ -139,7 +267,7 @@ int keeper_main(int argc, char **argv)
 				dup2(nul, 0);
 			{
 				const char *bad = "";
-				int r = pass_fds(argv + 6, &bad);
+				int r = pass_fds(mon, &bad);
 
 				if (r < 0) {
 					dprintf(2, "vps-keeper: the monitor's file `%s`: %s\n", bad,
@@ -147,11 +275,25 @@ int keeper_main(int argc, char **argv)
 					_exit(127);
 				}
 			}
-			execv(argv[6], argv + 6);
+			execv(mon[0], mon);
 			/* the last line of the log is what `start` reports */
-			dprintf(2, "vps-keeper: exec `%s`: %s\n", argv[6], strerror(errno));
+			dprintf(2, "vps-keeper: exec `%s`: %s\n", mon[0], strerror(errno));
 			_exit(127);
 		}
+		close(go[0]);
+		if (cg) {
+			struct err *e = NULL;
+
+			/* not in its cgroup: the child reads nothing and exits */
+			if (cg_enter(cg, pid, &e) < 0) {
+				dprintf(klog, "vps-keeper: %s\n", err_msg(e));
+				c = 'x';
+			}
+			err_free(&e);
+		}
+		if (c != 'x')
+			(void)!write(go[1], "g", 1);
+		close(go[1]);
 		snprintf(num, sizeof(num), "%d\n", (int)pid);
 		write_small(run, "monitor.pid", num);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -164,6 +306,11 @@ int keeper_main(int argc, char **argv)
 		snprintf(num, sizeof(num), "%d %d\n", ++restarts, status);
 		write_small(run, "restarted", num);
 	}
+	if (cg)
+		remove_cgroup(cg, klog);
+out:
+	if (klog >= 0)
+		close(klog);
 	snprintf(logp, sizeof(logp), "%s/keeper.pid", run);
 	unlink(logp);
 	snprintf(logp, sizeof(logp), "%s/monitor.pid", run);
@@ -172,15 +319,25 @@ int keeper_main(int argc, char **argv)
 }
 
 int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (*restart_on)(int),
-		 char *const *monitor_argv, struct err **err)
+		 const struct keeper_jail *jail, char *const *monitor_argv, struct err **err)
 {
-	char codes[1100] = ",";
-	const char *argv[64];
-	size_t n = 0, len = 1;
+	char codes[1100] = ",", pids[24], mem[24];
+	_cleanup_free_ const char **argv = NULL;
+	size_t n = 0, len = 1, mon_n = 0;
 	int st, pfd[2];
 	pid_t pid;
 	char c;
 
+	/*
+	 * As long as the monitor's argv is: a QEMU VM on a network with a seed
+	 * has some 50 words, and a cut one starts a QEMU that lacks its last
+	 * options (its QMP socket: never `up`).
+	 */
+	while (monitor_argv[mon_n])
+		mon_n++;
+	argv = calloc(KEEPER_OWN_ARGS + mon_n + 1, sizeof(*argv));
+	if (!argv)
+		return err_make(err, ENOMEM, "the keeper's argv");
 	for (int s = 0; s < 256; s++)
 		if (restart_on && restart_on(s))
 			len += snprintf(codes + len, sizeof(codes) - len, "%d,", s);
@@ -189,8 +346,24 @@ int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (
 	argv[n++] = name;
 	argv[n++] = run_dir;
 	argv[n++] = codes;
+	if (jail && jail->cgroup) {
+		argv[n++] = "--cgroup";
+		argv[n++] = jail->cgroup;
+	}
+	if (jail && jail->pids_max > 0) {
+		snprintf(pids, sizeof(pids), "%lld", (long long)jail->pids_max);
+		argv[n++] = "--pids-max";
+		argv[n++] = pids;
+	}
+	if (jail && jail->memory_max > 0) {
+		snprintf(mem, sizeof(mem), "%lld", (long long)jail->memory_max);
+		argv[n++] = "--memory-max";
+		argv[n++] = mem;
+	}
+	if (jail && jail->new_pid_ns)
+		argv[n++] = "--new-pid-ns";
 	argv[n++] = "--";
-	for (; *monitor_argv && n < 63; monitor_argv++)
+	for (; *monitor_argv; monitor_argv++)
 		argv[n++] = *monitor_argv;
 	argv[n] = NULL;
 	/*

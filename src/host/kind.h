@@ -23,6 +23,8 @@
 #include "host/host.h"
 #include "host/vps.h"
 
+struct keeper_jail;
+
 struct kind_ops {
 	enum vps_kind kind;
 	enum vps_engine engine;
@@ -80,6 +82,15 @@ struct kind_ops {
 			struct err **err);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
+	/*
+	 * What the keeper does to the monitor (keeper.h): fill `j` (its cgroup
+	 * path in `cgroup`, of `len` bytes) and return true; NULL: the monitor
+	 * runs as the keeper starts it (ct: vps-ctm makes its own cgroups).
+	 */
+	bool (*monitor_jail)(const struct host *h, const struct vps *v, struct keeper_jail *j,
+			     char *cgroup, size_t len);
+	/* After the keeper is gone, however it ended: undo what it could not. NULL: nothing. */
+	void (*keeper_gone)(const struct host *h, const char *name);
 };
 
 const struct kind_ops *kind_find(enum vps_kind kind, enum vps_engine engine);

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,14 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/testpoint.h"
 #include "common/util.h"
+#include "ct/cgroup.h"
 #include "sys/disk.h"
 #include "sys/image.h"
 #include "host/kind.h"
+#include "host/keeper.h"
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
@@ -189,6 +193,74 @@ static char *vm_resolv(struct host *h, const struct vps *v)
 static uint32_t vm_jail_uid(const struct vps *v)
 {
 	return v->uid_base ? v->uid_base : 0x80000000u + (uint32_t)v->id;
+}
+
+/*
+ * The monitor's cgroup limits (docs/security.md "The monitor's jail").
+ * Memory: the guest's RAM, which the monitor maps and the kernel charges
+ * to it as the guest touches it, and the monitor's own: vps-vmm's is a few
+ * MiB (the sanitizer build's quarantine is the bulk of the margin); QEMU's
+ * is larger, and its software CPU adds a translation cache of up to 1 GiB.
+ * Guest RAM has no swap of its own here, so a limit too tight is an OOM
+ * kill of the VM: the margins are wide, the point is a bound, not a
+ * squeeze. Pids: one per vCPU, a virtio I/O thread per device, QEMU's
+ * pool of up to 64 I/O workers, and room: a monitor that forks or spawns
+ * threads beyond that is not one of ours.
+ */
+#define VM_JAIL_OVERHEAD_VMM (256ull << 20)
+#define VM_JAIL_OVERHEAD_QEMU (512ull << 20)
+#define VM_JAIL_OVERHEAD_TCG (1024ull << 20)
+#define VM_JAIL_PIDS 128
+
+/*
+ * The monitor's cgroup: vps-vm/NAME for the host's vpsd (its run directory
+ * the default /run/vps); a vpsd with a run directory of its own (tests, a
+ * second vpsd) adds a hash of it, so two vpsds' VMs of one name never share
+ * a cgroup, and one's cleanup never kills the other's monitor.
+ */
+static void vm_cgroup_path(const struct host *h, const char *name, char *buf, size_t len)
+{
+	uint32_t hash = 2166136261u; /* FNV-1a */
+
+	if (!strcmp(h->run_dir, "/run/vps")) {
+		snprintf(buf, len, "vps-vm/%s", name);
+		return;
+	}
+	for (const char *p = h->run_dir; *p; p++)
+		hash = (hash ^ (unsigned char)*p) * 16777619u;
+	snprintf(buf, len, "vps-vm/%s@%08x", name, hash);
+}
+
+bool kind_vm_jail(const struct host *h, const struct vps *v, struct keeper_jail *j, char *cgroup,
+		  size_t len)
+{
+	uint64_t over = VM_JAIL_OVERHEAD_VMM;
+
+	if (v->engine == VPS_QEMU)
+		over = VM_JAIL_OVERHEAD_QEMU + (kind_vm_hw_virt() ? 0 : VM_JAIL_OVERHEAD_TCG);
+	vm_cgroup_path(h, v->name, cgroup, len);
+	*j = (struct keeper_jail){ .cgroup = cgroup,
+				   .pids_max = VM_JAIL_PIDS + 2 * (int64_t)vm_cpus(v),
+				   .memory_max = (int64_t)(v->ram + over),
+				   .new_pid_ns = true };
+	return true;
+}
+
+void kind_vm_jail_cleanup(const struct host *h, const char *name)
+{
+	struct ct_cgroup *cg = NULL;
+	struct err *e = NULL;
+	char path[300];
+
+	vm_cgroup_path(h, name, path, sizeof(path));
+	if (cg_open(path, &cg, &e) < 0) {
+		err_free(&e);
+		return;
+	}
+	cg_set_created_depth(cg, 1);
+	if (cg_kill_all(cg, SIGKILL, &e) < 0 || cg_destroy(cg, &e) < 0)
+		pr_err("`%s`: remove its monitor's cgroup: %s", name, err_msg(e));
+	err_free(&e);
 }
 
 static json_t *vmm_config(struct host *h, const struct vps *v)
@@ -932,6 +1004,8 @@ const struct kind_ops kind_vm_vmm = {
 	.exec = NULL,
 	.password = vm_password,
 	.destroy = vm_destroy,
+	.monitor_jail = kind_vm_jail,
+	.keeper_gone = kind_vm_jail_cleanup,
 };
 
 const struct kind_ops kind_vm_qemu = {
@@ -952,4 +1026,6 @@ const struct kind_ops kind_vm_qemu = {
 	.exec = NULL,
 	.password = vm_password,
 	.destroy = vm_destroy,
+	.monitor_jail = kind_vm_jail,
+	.keeper_gone = kind_vm_jail_cleanup,
 };

@@ -20,4 +20,23 @@
  */
 bool kind_vm_hw_virt(void);
 
+struct host;
+struct vps;
+struct keeper_jail;
+
+/*
+ * What the keeper does to a VM's monitor (docs/security.md "The monitor's
+ * jail"): its cgroup (`cgroup`, of `len` bytes, gets "vps-vm/NAME", with
+ * "@HASH" of the run directory for a vpsd not run from /run/vps), the pids
+ * and memory limits, a PID namespace of its own.
+ */
+bool kind_vm_jail(const struct host *h, const struct vps *v, struct keeper_jail *j, char *cgroup,
+		  size_t len);
+
+/*
+ * Remove a VM's cgroup its keeper left (a keeper killed), ending what runs
+ * in it; nothing when there is none.
+ */
+void kind_vm_jail_cleanup(const struct host *h, const char *name);
+
 #endif

@@ -145,14 +145,33 @@ static int rm_rf(const char *path)
 
 /* --- the watcher ----------------------------------------------------------- */
 
+static void keeper_gone(struct host *h, const char *name);
+
+/*
+ * Watch keeper `pid` of `name` from now on. A keeper already gone (killed
+ * between its start and here) is handled as the watcher would have: never
+ * a VPS recorded running with no keeper seen to end.
+ */
 static void watch_add(struct host *h, const char *name, pid_t pid)
 {
 	_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 	int fd = syscall(SYS_pidfd_open, pid, 0);
 	uint64_t one = 1;
 
-	if (fd < 0)
+	if ((fd < 0 && errno != ESRCH) || !run) {
+		pr_err("`%s`: watch its keeper (pid %d): %s", name, (int)pid,
+		       fd < 0 ? strerror(errno) : "out of memory");
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
+	/* opened, the pidfd holds the process: still our keeper is then for good */
+	if (fd < 0 || keeper_pid(run, name) != pid) {
+		if (fd >= 0)
+			close(fd);
+		keeper_gone(h, name);
+		return;
+	}
 	pthread_mutex_lock(&L.lock);
 	for (int i = 0; i < MAX_WATCH; i++)
 		if (!L.watch[i].name[0]) {
@@ -169,6 +188,21 @@ static void watch_add(struct host *h, const char *name, pid_t pid)
 	(void)!write(L.wake, &one, sizeof(one));
 }
 
+/*
+ * No keeper of `v` runs any more (or it is about to be started): end what a
+ * keeper that was killed left, its monitor first. A jailed monitor is pid 1
+ * of its own PID namespace and drops to the VM's uid, which clears a
+ * parent-death signal (prctl(2)), so nothing ends it with its keeper: its
+ * cgroup, which holds it whatever its uid or namespace, is the handle.
+ */
+static void monitor_leftovers(struct host *h, const struct vps *v)
+{
+	const struct kind_ops *o = kind_find(v->kind, v->engine);
+
+	if (o && o->keeper_gone)
+		o->keeper_gone(h, v->name);
+}
+
 /* The keeper of `name` is gone: the VPS is stopped; say how. */
 static void keeper_gone(struct host *h, const char *name)
 {
@@ -179,6 +213,8 @@ static void keeper_gone(struct host *h, const char *name)
 
 	if (store_vps_get(h->store, name, &v, NULL) < 0)
 		return;
+	/* a keeper removes its monitor's cgroup; one killed could not */
+	monitor_leftovers(h, &v);
 	v.last_exit = st;
 	if (v.state == VPS_RUNNING || v.state == VPS_STARTING || v.state == VPS_STOPPING) {
 		net_vps_down(h, &v); /* before `stopped`: a start right after adds them anew */
@@ -338,12 +374,27 @@ static int monitor_up(struct host *h, const struct kind_ops *o, const struct vps
 	return 0; /* a monitor that never says: take it as up */
 }
 
+/* SIGKILL to keeper `kp` (checked by keeper_pid() just before), waited for. */
+static void end_keeper(pid_t kp)
+{
+	int fd = (int)syscall(SYS_pidfd_open, kp, 0);
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	if (fd < 0)
+		return;
+	if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0)
+		poll(&p, 1, 10000);
+	close(fd);
+}
+
 static int start_locked(struct host *h, struct vps *v, struct err **err)
 {
 	const struct kind_ops *o = ops_of(v, err);
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
 	_cleanup_free_ char *ready = NULL;
-	char **argv = NULL;
+	char **argv = NULL, cgroup[300];
+	struct keeper_jail jail;
+	bool jailed;
 	pid_t kp = -1;
 	int r;
 
@@ -362,6 +413,8 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	ready = host_vps_run(h, v->name, o->ready_leaf ? o->ready_leaf : "control.sock");
 	if (rm_rf(run) < 0 || mkdir_p(run, 0700, 0711) < 0)
 		return err_make(err, errno, "make `%s`", run);
+	/* stopped: a monitor still in its cgroup is one a killed keeper left */
+	monitor_leftovers(h, v);
 	if (store_vps_state(h->store, v->name, VPS_STARTING, "start", err) < 0)
 		return -EIO;
 	/* keyed on the host device's name: in force before the device exists */
@@ -370,7 +423,9 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	argv = o->monitor_argv(h, v, err);
 	if (!argv)
 		goto fail;
-	r = keeper_spawn(h->self, v->name, run, o->restart_on, argv, err);
+	/* a VM's monitor: its own cgroup and PID namespace (docs/security.md) */
+	jailed = o->monitor_jail && o->monitor_jail(h, v, &jail, cgroup, sizeof(cgroup));
+	r = keeper_spawn(h->self, v->name, run, o->restart_on, jailed ? &jail : NULL, argv, err);
 	for (char **a = argv; *a; a++)
 		free(*a);
 	free(argv);
@@ -383,7 +438,8 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 			kp = keeper_pid(run, v->name);
 		if (access(ready, F_OK) == 0)
 			break;
-		if (t > 2000 && kp < 0) {
+		/* 10 s: a keeper on a loaded host (TCG in L1) takes seconds to exec */
+		if (t > 10000 && kp < 0) {
 			_cleanup_free_ char *log = NULL,
 					    *logp = host_vps_run(h, v->name, "monitor.log");
 			char *last = NULL;
@@ -413,6 +469,18 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	net_bw_or_event(h, v);
 	return 0;
 fail:
+	/*
+	 * Where the kind can end what a keeper leaves (a jailed monitor's
+	 * cgroup), nothing is left running: a keeper still there (its monitor
+	 * never came up) is ended first, so it cannot start the monitor again,
+	 * then what is in the cgroup, which a keeper killed during the start
+	 * would otherwise leave behind.
+	 */
+	if (o->keeper_gone) {
+		if ((kp = keeper_pid(run, v->name)) > 0)
+			end_keeper(kp);
+		o->keeper_gone(h, v->name);
+	}
 	net_vps_down(h, v);
 	store_vps_state(h->store, v->name, VPS_STOPPED, "start failed", NULL);
 	return -EIO;
@@ -1144,6 +1212,9 @@ int life_init(struct host *h, struct err **err)
 			} else {
 				keeper_gone(h, v->name);
 			}
+		} else {
+			/* stopped: a monitor a killed keeper left cannot run on unseen */
+			monitor_leftovers(h, v);
 		}
 	}
 	if (pthread_create(&L.thread, NULL, watcher, h) == 0)

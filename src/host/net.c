@@ -597,29 +597,69 @@ int net_vps_tap(struct host *h, const struct vps *v, struct err **err)
 }
 
 /*
- * The match for an NDP target (RFC 4861 §4.3, §4.4: 16 bytes at byte 8 of
- * the ICMPv6 header; nftables 1.0.6 has no name for it) that is neither
- * link-local nor ADDR (none: link-local only), into buf.
+ * The VPS's link-local address: fe80::/64 with the EUI-64 interface
+ * identifier of its MAC (RFC 4291 appendix A: the universal/local bit
+ * flipped, ff:fe in the middle), as text into buf and as bytes into a.
  */
-static int nd_target_other(const char *addr, char *buf, size_t len, struct err **err)
+static int link_local_of(const char *mac, unsigned char a[16], char *buf, size_t len,
+			 struct err **err)
+{
+	unsigned int m[6];
+
+	if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+		return err_make(err, EINVAL, "`mac`: `%s` is not a MAC address", mac);
+	memset(a, 0, 16);
+	a[0] = 0xfe;
+	a[1] = 0x80;
+	a[8] = (unsigned char)(m[0] ^ 0x02);
+	a[9] = (unsigned char)m[1];
+	a[10] = (unsigned char)m[2];
+	a[11] = 0xff;
+	a[12] = 0xfe;
+	a[13] = (unsigned char)m[3];
+	a[14] = (unsigned char)m[4];
+	a[15] = (unsigned char)m[5];
+	if (!inet_ntop(AF_INET6, a, buf, (socklen_t)len))
+		return err_make(err, errno, "link-local address of `%s`", mac);
+	return 0;
+}
+
+static size_t hex128(const unsigned char a[16], char *buf, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, len, "0x");
+
+	for (int i = 0; i < 16 && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%02x", a[i]);
+	return n;
+}
+
+/*
+ * The match for an NDP target (RFC 4861 §4.3, §4.4: 16 bytes at byte 8 of
+ * the ICMPv6 header; nftables 1.0.6 has no name for it) that is neither the
+ * VPS's link-local address `ll` nor ADDR (none: its link-local only), into
+ * buf.
+ */
+static int nd_target_other(const char *addr, const unsigned char ll[16], char *buf, size_t len,
+			   struct err **err)
 {
 	unsigned char a[16];
 	size_t n;
 
-	n = (size_t)snprintf(buf, len, "@th,64,16 & 0xffc0 != 0xfe80");
+	n = (size_t)snprintf(buf, len, "@th,64,128 != ");
+	n += hex128(ll, buf + n, len - n);
 	if (!*addr)
 		return 0;
 	if (inet_pton(AF_INET6, addr, a) != 1)
 		return err_make(err, EINVAL, "`ipv6`: `%s` is not an IPv6 address", addr);
-	n += (size_t)snprintf(buf + n, len - n, " @th,64,128 != 0x");
-	for (int i = 0; i < 16; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%02x", a[i]);
+	n += (size_t)snprintf(buf + n, len - n, " @th,64,128 != ");
+	hex128(a, buf + n, len - n);
 	return 0;
 }
 
 int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 {
-	char ifname[16], batch[4096], other[96];
+	char ifname[16], batch[4096], other[128], ll_text[INET6_ADDRSTRLEN], tlla[16];
+	unsigned char ll[16];
 	size_t n = 0;
 	int r;
 
@@ -627,8 +667,12 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 		return 0;
 	if ((r = skeleton_ensure(err)) < 0)
 		return r;
-	if ((r = nd_target_other(v->ipv6, other, sizeof(other), err)) < 0)
+	if ((r = link_local_of(v->mac, ll, ll_text, sizeof(ll_text), err)) < 0 ||
+	    (r = nd_target_other(v->ipv6, ll, other, sizeof(other), err)) < 0)
 		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
+	/* the MAC (back out of the EUI-64) as the 48-bit value of a link-layer address option */
+	snprintf(tlla, sizeof(tlla), "0x%02x%02x%02x%02x%02x%02x", ll[8] ^ 0x02, ll[9], ll[10],
+		 ll[13], ll[14], ll[15]);
 	net_ifname(v, ifname);
 #define ADD(...)                                                               \
 	n += (size_t)snprintf(batch + (n < sizeof(batch) ? n : sizeof(batch)), \
@@ -651,20 +695,25 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 	} else {
 		RULE("ether type { arp, ip } counter drop");
 	}
-	/* link-local for NDP, :: for duplicate address detection */
+	/*
+	 * Its own link-local for NDP (the EUI-64 one of its MAC, as Incus pins
+	 * it: docs/networks.md), :: for duplicate address detection.
+	 */
 	if (*v->ipv6)
-		RULE("ip6 saddr != { %s, fe80::/10, :: } counter drop", v->ipv6);
+		RULE("ip6 saddr != { %s, %s, :: } counter drop", v->ipv6, ll_text);
 	else
-		RULE("ip6 saddr != { fe80::/10, :: } counter drop");
+		RULE("ip6 saddr != { %s, :: } counter drop", ll_text);
 	/*
 	 * NDP naming another address, as ARP above: an advertisement would
 	 * move the host's (and the other VPSes') neighbor entry for it to this
-	 * MAC, a probe from :: would make its owner give it up at boot. A
-	 * link-local target passes: which link-local address is the VPS's is
-	 * its guest's choice (EUI-64 or stable privacy).
+	 * MAC, a probe from :: would make its owner give it up at boot. Its
+	 * own link-local is one of its addresses: another VPS's is refused
+	 * like any other. An advertisement's target link-layer address option
+	 * (type 2, RFC 4861 §4.6.1, right after the target) must be its MAC.
 	 */
 	RULE("icmpv6 type nd-neighbor-advert %s counter drop", other);
 	RULE("ip6 saddr :: icmpv6 type nd-neighbor-solicit %s counter drop", other);
+	RULE("icmpv6 type nd-neighbor-advert @th,192,8 2 @th,208,48 != %s counter drop", tlla);
 	RULE("ip6 saddr :: meta l4proto != ipv6-icmp counter drop"); /* :: is for DAD and MLD */
 	RULE("icmpv6 type { nd-router-advert, nd-redirect } counter drop"); /* the host routes */
 	ADD("add element bridge vps_filter ports { \"%s\" : jump port_%s }\n", ifname, ifname);

@@ -7,10 +7,12 @@ with iperf3. "The outside" is a network namespace the test makes, joined to
 the host by a veth with a TEST-NET-2 address; nothing leaves the machine.
 Every bridge, rule, namespace and qdisc the tests make is removed."""
 
+import ipaddress
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -296,8 +298,9 @@ def in_ns(pid, *argv, check=True, input=None):
 # a packet socket, from MAC (eth0's own: only what is inside forges); argv
 # KIND ADDR MAC [TO_MAC]:
 #   na        an unsolicited neighbor advertisement with override, from the
-#             link-local address of MAC to all nodes, naming ADDR as at MAC:
-#             what a VPS sends to take an address over
+#             link-local address of MAC to all nodes, naming ADDR as at MAC
+#             (as at TO_MAC when given): what a VPS sends to take an address
+#             over
 #   dad       a duplicate address detection probe for ADDR, from ::, to its
 #             solicited-node group: what makes its owner give it up at boot
 #   redirect  a redirect to ADDR (at TO_MAC): "fe80::1 is the better hop to
@@ -314,7 +317,9 @@ unspec = ipaddress.IPv6Address("::")
 nh = 58
 if kind == "na":
     src, dst = link_local, ipaddress.IPv6Address("ff02::1")
-    body = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + addr.packed + bytes([2, 1]) + mac
+    body = (struct.pack("!BBHI", 136, 0, 0, 0x20000000) + addr.packed + bytes([2, 1]) +
+            (to_mac or mac))
+    to_mac = None
 elif kind == "dad":
     src = unspec
     dst = ipaddress.IPv6Address(b"\xff\x02" + bytes(9) + b"\x01\xff" + addr.packed[13:])
@@ -339,6 +344,19 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(("eth0", 0))
 s.send(eth + ip6 + body)
 """
+
+
+def link_local(mac):
+    """The EUI-64 link-local address of MAC (RFC 4291 appendix A)."""
+    b = bytes.fromhex(mac.replace(":", ""))
+    eui = bytes([b[0] ^ 2]) + b[1:3] + b"\xff\xfe" + b[3:]
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui))
+
+
+def set_of(rule, prefix):
+    """The elements of `PREFIX{ a, b }` in a rule's text."""
+    assert rule.startswith(prefix + "{ ") and rule.endswith(" }"), rule
+    return {str(ipaddress.IPv6Address(e)) for e in rule[len(prefix) + 2:-2].split(", ")}
 
 
 def test_ipv6_antispoofing(vpsd, net):
@@ -399,7 +417,8 @@ def test_ipv6_antispoofing(vpsd, net):
     in_ns(apid, "ip", "-6", "addr", "del", f"{forged}/64", "dev", "eth0")
     after = counters(dev)
     rule = next(k for k in after if k.startswith("ip6 saddr != "))
-    assert re.fullmatch(rf"ip6 saddr != \{{ (::, )?{a['ipv6']}, fe80::/10(, ::)? \}}", rule), rule
+    # its address, its own link-local (EUI-64 of its MAC, not all of fe80::/10), ::
+    assert set_of(rule, "ip6 saddr != ") == {a["ipv6"], link_local(a["mac"]), "::"}, rule
     assert out["stdout"].count(" 0 packets received") == 2, out
     assert seen() == (2, 0), out  # sb saw nothing from the forged address
     assert after[rule] >= before[rule] + 4, (rule, before, after)
@@ -439,6 +458,90 @@ def test_ipv6_antispoofing(vpsd, net):
     # and its traffic still flows
     assert ex(vpsd, "sa", f"ping6 -c 1 -W 2 {b['ipv6']}")["status"] == 0
     assert seen() == (3, 0)
+
+
+def test_ndp_link_local_is_pinned(vpsd, net):
+    """A VPS claims another VPS's link-local address (issue 15): an
+    unsolicited advertisement from sa naming sb's link-local address is
+    dropped at sa's bridge port and the host's neighbor entry for it keeps
+    sb's MAC; so is an advertisement of sa's own link-local address that
+    names sb's MAC in its link-layer option, and a packet from sb's
+    link-local address. sa's own link-local NDP still works: the host learns
+    sa's link-local at sa's MAC, and sa reaches sb over link-local."""
+    name = net["name"]
+    a = ct(vpsd, "la", name, start=True)
+    b = ct(vpsd, "lb", name, start=True)
+    dev, bridge = ct_json(vpsd, "la")["net"]["host_ifname"], net["bridge"]
+    apid, bpid = init_pid(vpsd, "la"), init_pid(vpsd, "lb")
+    a_ll, b_ll = link_local(a["mac"]), link_local(b["mac"])
+    for pid, ll in ((apid, a_ll), (bpid, b_ll)):  # the guests' own: EUI-64
+        for _ in range(100):
+            out = in_ns(pid, "ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
+            if f"inet6 {ll}/64" in out and "tentative" not in out:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"no link-local {ll} out of duplicate detection: {out}")
+
+    def neigh(addr):
+        return sh("ip", "-6", "neigh", "show", addr, "dev", bridge)
+
+    def drops(before, after):
+        return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+    def send(*argv):
+        before = counters(dev)
+        in_ns(apid, "/usr/bin/python3", "-c", FRAME, *argv)
+        for _ in range(40):  # delivered or dropped: one of them shows
+            after = counters(dev)
+            if drops(before, after):
+                break
+            time.sleep(0.05)
+        return drops(before, after)
+
+    # the host knows sb's link-local address at sb's MAC, sa's at sa's
+    # (a datagram from the host to it: the host's kernel asks, sb answers)
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u:
+        u.sendto(b"x", (b_ll, 9, 0, socket.if_nametoindex(bridge)))
+    for _ in range(40):
+        if f"lladdr {b['mac']}" in neigh(b_ll):
+            break
+        time.sleep(0.05)
+    assert f"lladdr {b['mac']}" in neigh(b_ll), neigh(b_ll)
+    # sa: "sb's link-local is at my MAC"
+    d = send("na", b_ll, a["mac"])
+    assert len(d) == 1 and next(iter(d)).startswith("icmpv6 type nd-neighbor-advert @th,64,128"), d
+    assert f"lladdr {b['mac']}" in neigh(b_ll), neigh(b_ll)
+    # sa: "my link-local is at sb's MAC" (the target is its own, the option is not)
+    d = send("na", a_ll, a["mac"], b["mac"])
+    assert len(d) == 1 and next(iter(d)).startswith("icmpv6 type nd-neighbor-advert @th,192,8"), d
+    assert f"lladdr {b['mac']}" not in neigh(a_ll), neigh(a_ll)
+    # its own link-local, advertised right, gets through and the host takes it
+    assert send("na", a_ll, a["mac"]) == {}
+    for _ in range(40):
+        if f"lladdr {a['mac']}" in neigh(a_ll):
+            break
+        time.sleep(0.05)
+    assert f"lladdr {a['mac']}" in neigh(a_ll), neigh(a_ll)
+    # a packet from sb's link-local address (a second address inside sa) is dropped
+    in_ns(apid, "ip", "-6", "addr", "add", f"{b_ll}/64", "dev", "eth0", "nodad")
+    before = counters(dev)
+    in_ns(apid, "/usr/bin/python3", "-c",
+          "import socket, sys\n"
+          "i = socket.if_nametoindex('eth0')\n"
+          "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+          "s.bind((sys.argv[1], 0, 0, i))\n"
+          "s.sendto(b'spoof', ('ff02::1', 9, 0, i))\n", b_ll)
+    for _ in range(40):
+        if drops(before, after := counters(dev)):
+            break
+        time.sleep(0.05)
+    in_ns(apid, "ip", "-6", "addr", "del", f"{b_ll}/64", "dev", "eth0")
+    d = drops(before, after)
+    assert list(d) == [next(k for k in after if k.startswith("ip6 saddr != "))], d
+    # and sa's own link-local NDP and traffic work: it reaches sb over link-local
+    out = ex(vpsd, "la", f"ping6 -c 1 -W 2 {b_ll}%eth0")
+    assert out["status"] == 0, out
 
 
 def copy_iperf3(rootfs):

@@ -21,11 +21,13 @@ console (framework/console.py, on the socket the API names):
 See docs/vpsd.md ("VM kinds"). Run as root:
     VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_vpsd_vm.py"""
 
+import glob
 import json
 import os
 import re
 import shlex
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -406,8 +408,126 @@ def test_vm_qemu_jail_kills_foreign_syscall(daemon, vm_template_cached, tmp_path
     vdir = d.data / "vps" / "j1"
     pid = until(lambda: qemu_of(vdir), 60, "QEMU running")[0]
     assert_jailed(pid)
+    # the keeper's part (docs/security.md): a cgroup of its own, pid 1 of its own namespace
+    # (vps-vm/j1@HASH: this vpsd's run directory is not /run/vps)
+    path = (d.run / "vps" / "j1" / "cgroup").read_text().strip()
+    assert path.startswith("vps-vm/j1@"), path
+    with open(f"/proc/{pid}/cgroup") as f:
+        groups = {ln.split(":")[1]: ln.rstrip("\n").split(":", 2)[2] for ln in f}
+    assert all(groups[c] == f"/{path}" for c in groups if c in ("pids", "memory", "")), groups
+    with open(f"/proc/{pid}/status") as f:
+        nspid = next(ln for ln in f if ln.startswith("NSpid:")).split()[1:]
+    assert nspid == [str(pid), "1"], nspid
+    cg = glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    assert cg, f"no cgroup {path}"
     kill_with_foreign_syscall(pid, "/usr/bin/qemu-system-x86_64",
                               '(int)execve("/bin/touch", 0, 0)', tmp_path)
     v = until(lambda: (x := show(d, "j1"))["state"] == "stopped" and x, 60, "stopped")
     assert v["last_exit"] == 128 + SIGSYS, v
+    assert not [p for p in cg if os.path.exists(p)], "the cgroup outlived its VM"
     vps(d, "destroy", "j1")
+
+
+def test_vm_cgroup_does_not_outlive_a_killed_keeper(daemon, vm_template_cached):
+    """kill -9 of a VM's keeper (the monitor's parent, which removes the
+    monitor's cgroup when it ends): vpsd sees the keeper gone, records the VM
+    stopped, ends the monitor left in the cgroup and removes the cgroup. The
+    same when vpsd was down as the keeper died: the next vpsd does it. (The
+    monitor, pid 1 of its own namespace and of the VM's uid, would run on:
+    nothing else ends it with its keeper.)"""
+    d = daemon
+    vps(d, "create", "k1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+    vps(d, "start", "k1")
+    vdir = d.data / "vps" / "k1"
+    pid = until(lambda: qemu_of(vdir), 60, "QEMU running")[0]
+    path = (d.run / "vps" / "k1" / "cgroup").read_text().strip()
+    cg = glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    assert cg, f"no cgroup {path}"
+    keeper = int((d.run / "vps" / "k1" / "keeper.pid").read_text())
+    os.kill(keeper, 9)
+    until(lambda: show(d, "k1")["state"] == "stopped", 60, "stopped")
+    until(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the monitor ended")
+    until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
+    # vpsd down when the keeper dies: the next vpsd ends what it left
+    vps(d, "start", "k1")
+    pid = until(lambda: qemu_of(vdir), 60, "QEMU running again")[0]
+    assert [p for p in cg if os.path.exists(p)], "no cgroup at the second start"
+    keeper = int((d.run / "vps" / "k1" / "keeper.pid").read_text())
+    d.kill9()
+    os.kill(keeper, 9)
+    until(lambda: not os.path.exists(f"/proc/{keeper}"), 10, "the keeper ended")
+    assert os.path.exists(f"/proc/{pid}"), "the monitor died with its keeper on its own"
+    d.start(timeout=120)
+    assert show(d, "k1")["state"] == "stopped"
+    until(lambda: not os.path.exists(f"/proc/{pid}"), 30, "the monitor ended")
+    until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
+    vps(d, "destroy", "k1")
+
+
+def test_vm_keeper_killed_while_starting_leaves_nothing(daemon, vm_template_cached):
+    """kill -9 of a VM's keeper once QEMU runs, while vpsd still waits for
+    the VM to come up: however far the start got (vpsd had not read the
+    keeper's pid yet, or QEMU, orphaned, went on to open its QMP socket and
+    say `running`), the VM ends stopped with no monitor and no cgroup left,
+    not `running` with no keeper watched and its QEMU running on."""
+    d = daemon
+    vps(d, "create", "w1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+    run, vdir = d.run / "vps" / "w1", d.data / "vps" / "w1"
+    answer = []
+
+    def start():
+        try:
+            answer.append(d.request("POST", "/api/v1/vps/w1/start"))
+        except AssertionError as e:  # an answer the description does not allow
+            answer.append(e)
+
+    t = threading.Thread(target=start)
+    t.start()
+    keeper = until(lambda: (run / "keeper.pid").exists() and (run / "keeper.pid").read_text(),
+                   30, "a keeper")
+    path = until(lambda: (run / "cgroup").exists() and (run / "cgroup").read_text().strip(),
+                 30, "the monitor's cgroup")
+    cg = glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    assert cg, f"no cgroup {path}"
+    # past the keeper's go-ahead: the monitor runs (a kill before it ends the child with it)
+    until(lambda: (run / "monitor.pid").exists() and qemu_of(vdir), 30, "QEMU started")
+    os.kill(int(keeper), 9)
+    t.join(120)
+    assert answer and not isinstance(answer[0], AssertionError), answer
+    until(lambda: show(d, "w1")["state"] == "stopped", 60, "stopped")
+    until(lambda: not qemu_of(vdir), 30, "no QEMU left")
+    until(lambda: not [p for p in cg if os.path.exists(p)], 30, "the cgroup removed")
+    vps(d, "destroy", "w1")
+
+
+def test_vm_start_that_never_comes_up_leaves_nothing(daemon, vm_template_cached, tmp_path):
+    """A start whose monitor runs but never comes up (here a stand-in for
+    QEMU that opens no QMP socket, as a QEMU given a cut argv did) fails
+    after 60 s, and the VPS it records stopped has nothing left running:
+    its keeper ended (else it would start the monitor again) and its
+    monitor, pid 1 of its own namespace, ended through its cgroup (else it
+    would run on with the VM's disks and tap, its keeper gone)."""
+    d = daemon
+    mark = f"vps-fake-qemu-{os.getpid()}"
+    fake = tmp_path / "fake-qemu"
+    fake.write_text(f"#!/bin/bash\nexec -a {mark} sleep 600\n")
+    fake.chmod(0o755)
+    d.stop()
+    d.start(env={"VPS_QEMU": str(fake)})
+    vps(d, "create", "s1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
+
+    def fakes():
+        return procs_under(mark, mark.encode())
+
+    code, j = d.request("POST", "/api/v1/vps/s1/start")
+    assert code != 200 and "did not start within 60 s" in j["error"]["message"], (code, j)
+    assert show(d, "s1")["state"] == "stopped"
+    # the keeper's command line names the run directory; the stand-in's, its mark
+    until(lambda: not procs_under(d.run / "vps" / "s1") and not fakes(), 10,
+          "the keeper and the monitor ended")
+    path = (d.run / "vps" / "s1" / "cgroup").read_text().strip()
+    assert not glob.glob(f"/sys/fs/cgroup/*/{path}") + glob.glob(f"/sys/fs/cgroup/{path}")
+    vps(d, "destroy", "s1")

@@ -6,6 +6,7 @@ that sends what the description does not allow), and a clean-up that
 destroys every VPS it made (so no container, mount or loop device outlives
 the test)."""
 
+import glob
 import http.client
 import json
 import os
@@ -43,6 +44,28 @@ def check_answer(method, path, status, headers, body):
         spec().check(method, path, status, headers, body)
 
 
+
+def kill_cgroup(path):
+    """SIGKILL every process in cgroup PATH (v1 hierarchies or v2), then remove it."""
+    if not path or ".." in path:
+        return
+    dirs = [d for d in glob.glob(f"/sys/fs/cgroup/*/{path}") + [f"/sys/fs/cgroup/{path}"]
+            if os.path.isfile(os.path.join(d, "cgroup.procs"))]
+    for d in dirs:
+        try:
+            for pid in open(os.path.join(d, "cgroup.procs")).read().split():
+                os.kill(int(pid), signal.SIGKILL)
+        except (ValueError, OSError):
+            pass
+    for d in dirs:
+        for _ in range(50):
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
 
 class _UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path, timeout=120):
@@ -291,6 +314,11 @@ class Vpsd:
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
             except (ValueError, OSError):
                 pass
+        # and their VMs' monitors: each is pid 1 of its own namespace in a
+        # cgroup of its own (RUN/vps/NAME/cgroup), which vpsd, stopped now,
+        # would have emptied on seeing its keeper gone
+        for cgfile in self.run.glob("vps/*/cgroup"):
+            kill_cgroup(cgfile.read_text().strip())
         shutil.rmtree(self.base, ignore_errors=True)
         if wrong:
             raise wrong[0]
