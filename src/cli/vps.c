@@ -84,7 +84,7 @@ static int create_option(struct args *a, const char *f, const char *v, bool *pas
 					 f[0] == 'n' ? "network name" : "bare address");
 		return put_str(body, f, v);
 	}
-	if (!strcmp(f, "template") || !strcmp(f, "plan")) {
+	if (!strcmp(f, "template") || !strcmp(f, "plan") || !strcmp(f, "pool")) {
 		if (!ref_ok(v))
 			return usage_err(a->cmd, "--%s: `%s` is not a %s name", f, v, f);
 		return put_str(body, f, v);

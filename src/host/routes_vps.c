@@ -144,6 +144,9 @@ static int create_body(struct host *h, const struct principal *p, json_t *body, 
 			if (!strcmp(k, "owner"))
 				return err_make(err, EPERM,
 						"`owner`: only an administrator sets the owner");
+			if (!strcmp(k, "pool"))
+				return err_make(err, EPERM,
+						"`pool`: only an administrator picks a pool");
 			if (vps_known_field(k))
 				return err_make(err, EPERM,
 						"`%s`: a customer's VPS takes its figures from a "

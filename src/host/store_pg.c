@@ -7,7 +7,8 @@
  * the SQLite backend's (their shared helpers in store_pg_util.c):
  * store_pg_vps.c (vps, events), store_pg_plans.c (plans, policies),
  * store_pg_net.c (networks, addresses), store_pg_auth.c (users, sessions,
- * tokens, audit), store_pg_usage.c (usage), store_pg_ops.c (operations).
+ * tokens, audit), store_pg_usage.c (usage), store_pg_ops.c (operations),
+ * store_pg_pools.c (pools, vps_pools, snapshots).
  *
  * The tables are the SQLite store's, in PostgreSQL's types (BIGINT for
  * SQLite's INTEGER, DOUBLE PRECISION for REAL, identity columns for
@@ -101,6 +102,17 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
 	"  status INTEGER, result TEXT, created BIGINT NOT NULL, finished BIGINT,"
 	"  node TEXT NOT NULL DEFAULT '');",
+	/* 1 -> 2: pools and snapshots (issue 17), the SQLite store's version 8 */
+	"CREATE TABLE pools ("
+	"  name TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL,"
+	"  reflink INTEGER NOT NULL, created BIGINT NOT NULL);"
+	"CREATE TABLE vps_pools ("
+	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE,"
+	"  pool TEXT NOT NULL REFERENCES pools(name) ON DELETE RESTRICT);"
+	"CREATE TABLE snapshots ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, created BIGINT NOT NULL, settings TEXT NOT NULL,"
+	"  size BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -282,4 +294,12 @@ static const struct store_ops pg_ops = {
 	.op_finish = pg_op_finish,
 	.op_get = pg_op_get,
 	.ops_abandon = pg_ops_abandon,
+	.pools = pg_pools,
+	.pool_add = pg_pool_add,
+	.pool_delete = pg_pool_delete,
+	.vps_pool_set = pg_vps_pool_set,
+	.vps_pool = pg_vps_pool,
+	.snapshots = pg_snapshots,
+	.snapshot_add = pg_snapshot_add,
+	.snapshot_delete = pg_snapshot_delete,
 };

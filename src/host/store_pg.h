@@ -141,4 +141,15 @@ void pg_op_finish(struct store *s, const char *id, const char *state, int status
 json_t *pg_op_get(struct store *s, const char *id, const char *user);
 void pg_ops_abandon(struct store *s, int status, const char *result, long long finished);
 
+json_t *pg_pools(struct store *s);
+int pg_pool_add(struct store *s, const char *name, const char *path, bool reflink,
+		long long created, struct err **err);
+int pg_pool_delete(struct store *s, const char *name, struct err **err);
+int pg_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
+char *pg_vps_pool(struct store *s, const char *vps);
+json_t *pg_snapshots(struct store *s, const char *vps);
+int pg_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
+		    const char *settings, long long size, struct err **err);
+int pg_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+
 #endif

@@ -109,4 +109,15 @@ void sq_op_finish(struct store *s, const char *id, const char *state, int status
 json_t *sq_op_get(struct store *s, const char *id, const char *user);
 void sq_ops_abandon(struct store *s, int status, const char *result, long long finished);
 
+json_t *sq_pools(struct store *s);
+int sq_pool_add(struct store *s, const char *name, const char *path, bool reflink,
+		long long created, struct err **err);
+int sq_pool_delete(struct store *s, const char *name, struct err **err);
+int sq_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
+char *sq_vps_pool(struct store *s, const char *vps);
+json_t *sq_snapshots(struct store *s, const char *vps);
+int sq_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
+		    const char *settings, long long size, struct err **err);
+int sq_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+
 #endif

@@ -92,6 +92,15 @@ fail:
 	return -EIO;
 }
 
+int sys_image_sync(const char *path, struct err **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return err_make(err, errno, "sync `%s`", path);
+	return 0;
+}
+
 int sys_image_swap(const char *path, uint64_t size, const char *label, struct err **err)
 {
 	const char *argv[] = { "mkswap", "-q", "-L", label, path, NULL };
