@@ -9,7 +9,7 @@ VPS_PACKAGES=(
 	build-essential meson ninja-build pkg-config clang-format clang libclang-rt-14-dev
 	libcmocka-dev python3-pytest python3-jsonschema python3-websocket libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
-	busybox-static e2fsprogs cpio kmod zstd xz-utils acpica-tools
+	busybox-static e2fsprogs xfsprogs btrfs-progs cpio kmod zstd xz-utils acpica-tools
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	libpq-dev postgresql-15

@@ -101,6 +101,7 @@ int pool_add(struct host *h, json_t *body, json_t **out, struct err **err)
 	const char *k;
 	json_t *x;
 	struct stat st;
+	struct err *e = NULL;
 	int rl, r;
 
 	json_object_foreach(body, k, x) if (strcmp(k, "name") && strcmp(k, "path")) return err_make(
@@ -111,17 +112,21 @@ int pool_add(struct host *h, json_t *body, json_t **out, struct err **err)
 	if (!path || path[0] != '/')
 		return err_make(err, EINVAL, "`path`: expected an absolute path");
 	if (!(real = realpath(path, NULL)))
-		return err_make(err, errno, "`path`: `%s`", path);
+		return err_make(err, EINVAL, "`path`: `%s`: %s", path, strerror(errno));
 	/* what is stored is what is used: no link or `..` that could be turned elsewhere */
 	if (strcmp(real, path))
 		return err_make(err, EINVAL, "`path`: `%s` is `%s`; give that", path, real);
 	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
-		return err_make(err, ENOTDIR, "`path`: `%s` is not a directory", path);
+		return err_make(err, EINVAL, "`path`: `%s` is not a directory", path);
 	if (!strcmp(real, "/") || (def && !strcmp(real, def)) || !strcmp(real, h->data_dir) ||
 	    !strcmp(real, h->run_dir))
 		return err_make(err, EINVAL, "`path`: `%s` is the host's or vpsd's own", path);
-	if ((rl = pool_probe_reflink(real, err)) < 0)
-		return err_wrap(err, "pool `%s`", name);
+	if ((rl = pool_probe_reflink(real, &e)) < 0) {
+		r = err_make(err, EINVAL, "`path`: %s",
+			     err_msg(e)); /* read-only, no room: bad input */
+		err_free(&e);
+		return r;
+	}
 	if ((r = store_pool_add(h->store, name, real, rl == 1, (long long)time(NULL), err)) < 0)
 		return r;
 	if (out)

@@ -122,8 +122,8 @@ static const struct kind_ops *snapshots_of(const struct vps *v, struct err **err
 	const struct kind_ops *o = kind_find(v->kind, v->engine);
 
 	if (!o || !o->snapshot || !o->revert) {
-		err_make(err, EOPNOTSUPP, "kind %s (%s) takes no snapshots yet",
-			 vps_kind_name(v->kind), vps_engine_name(v->engine));
+		err_make(err, EINVAL, "kind %s (%s) takes no snapshots yet", vps_kind_name(v->kind),
+			 vps_engine_name(v->engine));
 		return NULL;
 	}
 	return o;
@@ -146,7 +146,7 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	int r;
 
 	if (!o)
-		return -EOPNOTSUPP;
+		return -EINVAL;
 	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
 		return err_make(err, EBUSY, "`%s` is %s: a snapshot is taken running or stopped",
 				v->name, vps_state_name(v->state));
@@ -225,7 +225,7 @@ static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
 	int r;
 
 	if (!o)
-		return -EOPNOTSUPP;
+		return -EINVAL;
 	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
 		return err_make(err, EBUSY, "`%s` is %s: a revert needs it running or stopped",
 				v->name, vps_state_name(v->state));
