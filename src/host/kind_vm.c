@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "sys/disk.h"
@@ -902,6 +903,102 @@ const struct kind_family kind_vm_family = {
 	.asks = vm_asks,
 };
 
+/* --- snapshots (snapshot.c, docs/storage.md) ------------------------------- */
+
+/* Every disk of a VM: its root and, with a swap, its swap. */
+static const char *const vm_disks[] = { "disk.img", "swap.img", NULL };
+
+/* Copy the VM's disks into dir (snapshot), or back from it over the live ones (revert). */
+static int vm_copy_disks(struct host *h, const struct vps *v, const char *dir, bool back,
+			 struct err **err)
+{
+	for (size_t i = 0; vm_disks[i]; i++) {
+		_cleanup_free_ char *live = vm_file(h, v, vm_disks[i]), *snap = NULL, *tmp = NULL;
+		struct stat st;
+
+		if (!live || asprintf(&snap, "%s/%s", dir, vm_disks[i]) < 0 ||
+		    asprintf(&tmp, "%s.revert", live) < 0)
+			return err_make(err, ENOMEM, "copy the disks of `%s`", v->name);
+		if (stat(back ? snap : live, &st) < 0) {
+			if (errno == ENOENT && i > 0)
+				continue; /* no swap */
+			return err_make(err, errno, "stat `%s`", back ? snap : live);
+		}
+		if (!back) {
+			if (sys_image_copy(live, snap, err) < 0 || sys_image_sync(snap, err) < 0)
+				return -EIO;
+			continue;
+		}
+		/* beside the live disk, then renamed over it: never half a disk */
+		unlink(tmp);
+		if (stat(live, &st) < 0 && errno != ENOENT)
+			return err_make(err, errno, "stat `%s`", live);
+		if (sys_image_copy(snap, tmp, err) < 0 || sys_image_sync(tmp, err) < 0)
+			return -EIO;
+		if (chown(tmp, st.st_uid, st.st_gid) < 0 || chmod(tmp, st.st_mode & 07777) < 0 ||
+		    rename(tmp, live) < 0) {
+			int e = errno;
+
+			unlink(tmp);
+			return err_make(err, e, "put back `%s`", live);
+		}
+	}
+	return 0;
+}
+
+/*
+ * A running VM is held still for the copy: vps-vmm paused (its pause
+ * drains the block requests in flight), QEMU stopped through QMP (`stop`
+ * drains and flushes its block devices); resumed afterwards whatever the
+ * copy did. The guest's filesystems are not frozen from inside: the copy
+ * is what a power cut at that moment would leave (crash-consistent).
+ */
+static int vmm_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	struct err *e = NULL;
+	int r;
+
+	if (v->state != VPS_RUNNING)
+		return vm_copy_disks(h, v, dir, false, err);
+	if (vmm_simple(h, v, MONITOR_CMD_PAUSE, err) < 0)
+		return err_wrap(err, "pause `%s`", v->name);
+	r = vm_copy_disks(h, v, dir, false, err);
+	if (vmm_simple(h, v, MONITOR_CMD_RESUME, &e) < 0) {
+		pr_err("resume `%s` after its snapshot: %s", v->name, err_msg(e));
+		if (r == 0)
+			r = err_make(err, EIO, "resume `%s`: %s", v->name, err_msg(e));
+	}
+	err_free(&e);
+	return r;
+}
+
+static int qemu_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	struct err *e = NULL;
+	json_t *x;
+	int r;
+
+	if (v->state != VPS_RUNNING)
+		return vm_copy_disks(h, v, dir, false, err);
+	if (!(x = qemu_qmp(h, v, "stop", NULL, err)))
+		return err_wrap(err, "stop `%s` for its snapshot", v->name);
+	json_decref(x);
+	r = vm_copy_disks(h, v, dir, false, err);
+	if (!(x = qemu_qmp(h, v, "cont", NULL, &e))) {
+		pr_err("cont `%s` after its snapshot: %s", v->name, err_msg(e));
+		if (r == 0)
+			r = err_make(err, EIO, "cont `%s`: %s", v->name, err_msg(e));
+	}
+	json_decref(x);
+	err_free(&e);
+	return r;
+}
+
+static int vm_revert(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	return vm_copy_disks(h, v, dir, true, err);
+}
+
 const struct kind_ops kind_vm_vmm = {
 	.kind = VPS_VM,
 	.engine = VPS_VMM,
@@ -918,6 +1015,8 @@ const struct kind_ops kind_vm_vmm = {
 	.console = vm_console,
 	.exec = NULL,
 	.password = vm_password,
+	.snapshot = vmm_snapshot,
+	.revert = vm_revert,
 	.destroy = vm_destroy,
 };
 
@@ -938,5 +1037,7 @@ const struct kind_ops kind_vm_qemu = {
 	.console = vm_console,
 	.exec = NULL,
 	.password = vm_password,
+	.snapshot = qemu_snapshot,
+	.revert = vm_revert,
 	.destroy = vm_destroy,
 };

@@ -310,3 +310,51 @@ def test_kill9_mid_snapshot_leaves_none_listed(vpsd, point):
     vpsd.api("POST", "/vps/k1/snapshots", {"name": "half"}, expect=201)
     assert sorted(os.listdir(vpsd.data / "vps" / "k1" / "snapshots")) == ["half"]
     assert [s["name"] for s in vpsd.api("GET", "/vps/k1/snapshots")] == ["half"]
+
+
+# --- a VM on QEMU ---------------------------------------------------------------------
+
+MKVMTEMPLATE = Path(__file__).resolve().parents[2] / "src" / "host" / "templates" / "mkvmtemplate"
+
+
+def debugfs(img, cmd):
+    """debugfs on an ext4 image: -w for a command that writes."""
+    rw = ["-w"] if cmd.startswith(("write", "rm")) else []
+    return subprocess.run(["debugfs", *rw, "-R", cmd, str(img)], capture_output=True, text=True)
+
+
+def test_vm_qemu_snapshot_revert(vpsd, tmp_path):
+    """A file put on a stopped VM's disk, snapshot (root and swap), the file
+    removed, revert: it is back. Running, QEMU is stopped for the copy (QMP
+    `stop`, `cont`) and runs on; a revert of the running VM stops it, rolls
+    back and starts it."""
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    vpsd.api("POST", "/vps", {"name": "v1", "kind": "vm", "engine": "qemu",
+                              "template": "debian-12", "ram": "256M", "swap": "64M",
+                              "disk": "1G", "root_password": "pw"}, expect=201)
+    vdir = vpsd.data / "vps" / "v1"
+    disk = vdir / "disk.img"
+    marker = tmp_path / "marker"
+    marker.write_text("precious\n")
+    r = debugfs(disk, f"write {marker} /root/marker")
+    assert r.returncode == 0 and "error" not in r.stderr.lower(), r
+
+    vpsd.api("POST", "/vps/v1/snapshots", {"name": "fresh"}, expect=201)
+    assert sorted(os.listdir(vdir / "snapshots" / "fresh")) == ["disk.img", "swap.img"]
+    r = debugfs(disk, "rm /root/marker")
+    assert r.returncode == 0, r
+    assert "File not found" in debugfs(disk, "stat /root/marker").stderr
+    vpsd.api("POST", "/vps/v1/snapshots/fresh/revert")
+    assert "precious" in debugfs(disk, "cat /root/marker").stdout
+
+    vpsd.api("POST", "/vps/v1/start")
+    vpsd.api("POST", "/vps/v1/snapshots", {"name": "running"}, expect=201)
+    v = vpsd.api("GET", "/vps/v1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    vpsd.api("POST", "/vps/v1/snapshots/fresh/revert")
+    v = vpsd.api("GET", "/vps/v1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    vpsd.api("POST", "/vps/v1/stop", {"force": True})
+    assert "precious" in debugfs(disk, "cat /root/marker").stdout
