@@ -298,13 +298,13 @@ const struct command commands[] = {
 	  .help = "Runs CMD inside the VPS (kind ct) as root and prints its output; the exit\n"
 		  "status is the command's. Use -- before a command that has flags of its own.\n" },
 	{ "snapshot", NULL, .subs = snapshot_subs,
-	  .overview =
-		  "snapshot create|list|revert|rm NAME [SNAP]\tevery disk of a VPS at one moment",
+	  .overview = "snapshot create|list|revert|rm\tevery disk of a VPS at one moment",
 	  .help = "A snapshot holds every disk of the VPS and its settings at one moment; a\n"
-		  "running VPS is frozen (ct) for the copy and runs on. On a reflink pool it is\n"
-		  "instant, elsewhere a full copy (`vps pool list`). revert stops a running VPS,\n"
-		  "puts its disks back as the snapshot has them and starts it again; what was\n"
-		  "written since is lost. SNAP: 1-64 of A-Z, a-z, 0-9, ., _ and -.\n" },
+		  "running container is frozen, a running VM paused, for the copy, and runs on.\n"
+		  "On a reflink pool it is instant, elsewhere a full copy (`vps pool list`).\n"
+		  "revert stops a running VPS, puts its disks back as the snapshot has them and\n"
+		  "starts it again; what was written since is lost. SNAP: 1-64 of A-Z, a-z,\n"
+		  "0-9, ., _ and -, starting with a letter or digit.\n" },
 	{ "op", NULL, p_id, o_format, .run = cmd_op,
 	  .overview = "op ID\tone long operation (?async=1): state, result",
 	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"
@@ -340,7 +340,7 @@ const struct command commands[] = {
 		  "deleted.\n" },
 
 	{ "pool", NULL, .subs = pool_subs,
-	  .overview = "pool list|add NAME PATH|rm NAME\tstorage pools: where VPS disks live",
+	  .overview = "pool list|add|rm\tstorage pools: where VPS disks live",
 	  .help = "A pool is a directory VPS disks live in (`vps create --pool NAME`); the\n"
 		  "default pool is vpsd's own. On XFS (reflink=1) or btrfs, snapshots share\n"
 		  "blocks (reflink copies); elsewhere they are full copies. PATH must be an\n"
