@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -459,12 +460,19 @@ static int ct_revert(struct host *h, const struct vps *v, const char *dir, struc
 	_cleanup_free_ char *img = host_vps_disks(h, v->name, "ct/disk.img");
 	_cleanup_free_ char *tmp = host_vps_disks(h, v->name, "ct/disk.img.revert");
 	_cleanup_free_ char *from = NULL;
+	char alloc[32];
+	ssize_t n;
 
 	if (!img || !tmp || asprintf(&from, "%s/disk.img", dir) < 0)
 		return err_make(err, ENOMEM, "revert `%s`", v->name);
 	unlink(tmp); /* a revert cut short */
 	if (sys_image_copy(from, tmp, err) < 0 || sys_image_sync(tmp, err) < 0)
 		return -EIO;
+	/* thin or reserved for life (docs/ct-disk.md): the mark goes on to the new file */
+	n = getxattr(img, "user.vps.disk.alloc", alloc, sizeof(alloc) - 1);
+	if (n > 0 && setxattr(tmp, "user.vps.disk.alloc", alloc, (size_t)n, 0) < 0)
+		pr_warn("revert `%s`: keep the disk's allocation mark: %s", v->name,
+			strerror(errno));
 	if (rename(tmp, img) < 0) {
 		int e = errno;
 

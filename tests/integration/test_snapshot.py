@@ -180,8 +180,11 @@ def test_ct_snapshot_revert(vpsd, filesystems, fs):
     assert vpsd.api("GET", "/vps/s1")["state"] == "running"  # thawed, and running on
 
     assert sh(vpsd, "s1", "rm /root/data && echo new > /root/later && sync") == (0, "")
+    img = pdir / "s1" / "ct" / "disk.img"
+    alloc = os.getxattr(img, "user.vps.disk.alloc")
     r = cli(vpsd, "snapshot", "revert", "s1", "before")
     assert r.returncode == 0, r.stderr
+    assert os.getxattr(img, "user.vps.disk.alloc") == alloc == b"thin"  # thin for life
     assert vpsd.api("GET", "/vps/s1")["state"] == "running"  # stopped, rolled back, started
     assert sh(vpsd, "s1", "cat /root/data") == (0, "precious\n")
     assert sh(vpsd, "s1", "test -e /root/later; echo $?") == (0, "1\n")
