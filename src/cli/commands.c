@@ -300,8 +300,8 @@ const struct command commands[] = {
 	{ "snapshot", NULL, .subs = snapshot_subs,
 	  .overview = "snapshot create|list|revert|rm\tevery disk of a VPS at one moment",
 	  .help = "A snapshot holds every disk of the VPS and its settings at one moment; a\n"
-		  "running container is frozen, a running VM paused, for the copy, and runs on.\n"
-		  "On a reflink pool it is instant, elsewhere a full copy (`vps pool list`).\n"
+		  "running container is frozen, a running QEMU VM stopped, for the copy, and runs\n"
+		  "on. On a reflink pool it is instant, elsewhere a full copy (`vps pool list`).\n"
 		  "revert stops a running VPS, puts its disks back as the snapshot has them and\n"
 		  "starts it again; what was written since is lost. SNAP: 1-64 of A-Z, a-z,\n"
 		  "0-9, ., _ and -, starting with a letter or digit.\n" },

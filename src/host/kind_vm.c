@@ -947,29 +947,27 @@ static int vm_copy_disks(struct host *h, const struct vps *v, const char *dir, b
 }
 
 /*
- * A running VM is held still for the copy: vps-vmm paused (its pause
- * drains the block requests in flight), QEMU stopped through QMP (`stop`
- * drains and flushes its block devices); resumed afterwards whatever the
- * copy did. The guest's filesystems are not frozen from inside: the copy
- * is what a power cut at that moment would leave (crash-consistent).
+ * A running VM is held still for the copy: QEMU stopped through QMP
+ * (`stop` drains and flushes its block devices), continued afterwards
+ * whatever the copy did. The guest's filesystems are not frozen from
+ * inside: the copy is what a power cut at that moment would leave
+ * (crash-consistent).
+ *
+ * vps-vmm: only stopped. Its `pause` parks the vCPUs but not the disk's I/O
+ * thread, which goes on with the requests already queued, so a full copy
+ * (copy_file_range, not atomic) of a running VM could mix blocks from before
+ * and after them; only its `snapshot` command drains the disk (under the
+ * device lock, virtio_blk_quiesce). A copy made inside vps-vmm under that
+ * lock, into a descriptor vpsd passes, is the way (docs/storage.md).
  */
 static int vmm_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
 {
-	struct err *e = NULL;
-	int r;
-
-	if (v->state != VPS_RUNNING)
-		return vm_copy_disks(h, v, dir, false, err);
-	if (vmm_simple(h, v, MONITOR_CMD_PAUSE, err) < 0)
-		return err_wrap(err, "pause `%s`", v->name);
-	r = vm_copy_disks(h, v, dir, false, err);
-	if (vmm_simple(h, v, MONITOR_CMD_RESUME, &e) < 0) {
-		pr_err("resume `%s` after its snapshot: %s", v->name, err_msg(e));
-		if (r == 0)
-			r = err_make(err, EIO, "resume `%s`: %s", v->name, err_msg(e));
-	}
-	err_free(&e);
-	return r;
+	if (v->state == VPS_RUNNING)
+		return err_make(err, EBUSY,
+				"`%s` runs on vps-vmm, whose pause does not drain its disk yet: "
+				"stop it for a snapshot",
+				v->name);
+	return vm_copy_disks(h, v, dir, false, err);
 }
 
 static int qemu_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
