@@ -15,7 +15,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -454,32 +453,14 @@ static int ct_snapshot(struct host *h, const struct vps *v, const char *dir, str
 	return 0;
 }
 
-/* The disk again from a snapshot: a copy beside it, then renamed over it (never half a disk). */
+/* The disk again from a snapshot: a copy beside it, renamed over it (never half a disk). */
 static int ct_revert(struct host *h, const struct vps *v, const char *dir, struct err **err)
 {
-	_cleanup_free_ char *img = host_vps_disks(h, v->name, "ct/disk.img");
-	_cleanup_free_ char *tmp = host_vps_disks(h, v->name, "ct/disk.img.revert");
-	_cleanup_free_ char *from = NULL;
-	char alloc[32];
-	ssize_t n;
+	_cleanup_free_ char *img = host_vps_disks(h, v->name, "ct/disk.img"), *from = NULL;
 
-	if (!img || !tmp || asprintf(&from, "%s/disk.img", dir) < 0)
+	if (!img || asprintf(&from, "%s/disk.img", dir) < 0)
 		return err_make(err, ENOMEM, "revert `%s`", v->name);
-	unlink(tmp); /* a revert cut short */
-	if (sys_image_copy(from, tmp, err) < 0 || sys_image_sync(tmp, err) < 0)
-		return -EIO;
-	/* thin or reserved for life (docs/ct-disk.md): the mark goes on to the new file */
-	n = getxattr(img, "user.vps.disk.alloc", alloc, sizeof(alloc) - 1);
-	if (n > 0 && setxattr(tmp, "user.vps.disk.alloc", alloc, (size_t)n, 0) < 0)
-		pr_warn("revert `%s`: keep the disk's allocation mark: %s", v->name,
-			strerror(errno));
-	if (rename(tmp, img) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		return err_make(err, e, "rename `%s` to `%s`", tmp, img);
-	}
-	return 0;
+	return sys_image_replace(from, img, err);
 }
 
 static int settle(struct vps *v, struct err **err)

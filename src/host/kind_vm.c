@@ -913,35 +913,18 @@ static int vm_copy_disks(struct host *h, const struct vps *v, const char *dir, b
 			 struct err **err)
 {
 	for (size_t i = 0; vm_disks[i]; i++) {
-		_cleanup_free_ char *live = vm_file(h, v, vm_disks[i]), *snap = NULL, *tmp = NULL;
-		struct stat st;
+		_cleanup_free_ char *live = vm_file(h, v, vm_disks[i]), *snap = NULL;
 
-		if (!live || asprintf(&snap, "%s/%s", dir, vm_disks[i]) < 0 ||
-		    asprintf(&tmp, "%s.revert", live) < 0)
+		if (!live || asprintf(&snap, "%s/%s", dir, vm_disks[i]) < 0)
 			return err_make(err, ENOMEM, "copy the disks of `%s`", v->name);
-		if (stat(back ? snap : live, &st) < 0) {
+		if (access(back ? snap : live, F_OK) < 0) {
 			if (errno == ENOENT && i > 0)
 				continue; /* no swap */
-			return err_make(err, errno, "stat `%s`", back ? snap : live);
+			return err_make(err, errno, "`%s`", back ? snap : live);
 		}
-		if (!back) {
-			if (sys_image_copy(live, snap, err) < 0 || sys_image_sync(snap, err) < 0)
-				return -EIO;
-			continue;
-		}
-		/* beside the live disk, then renamed over it: never half a disk */
-		unlink(tmp);
-		if (stat(live, &st) < 0 && errno != ENOENT)
-			return err_make(err, errno, "stat `%s`", live);
-		if (sys_image_copy(snap, tmp, err) < 0 || sys_image_sync(tmp, err) < 0)
+		if (back ? sys_image_replace(snap, live, err) < 0 :
+			   sys_image_copy(live, snap, err) < 0 || sys_image_sync(snap, err) < 0)
 			return -EIO;
-		if (chown(tmp, st.st_uid, st.st_gid) < 0 || chmod(tmp, st.st_mode & 07777) < 0 ||
-		    rename(tmp, live) < 0) {
-			int e = errno;
-
-			unlink(tmp);
-			return err_make(err, e, "put back `%s`", live);
-		}
 	}
 	return 0;
 }
