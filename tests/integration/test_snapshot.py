@@ -383,3 +383,24 @@ def test_vm_qemu_snapshot_revert(vpsd, tmp_path):
     assert v["state"] == "running" and v["monitor"]["state"] == "running", v
     vpsd.api("POST", "/vps/v1/stop", {"force": True})
     assert "precious" in debugfs(disk, "cat /root/marker").stdout
+
+
+def test_kill9_mid_revert_leaves_it_usable(vpsd):
+    """vpsd killed once a revert has stopped the VPS, before its disk is put
+    back: the VPS is stopped with its own disk, whole, and the revert asked
+    again finishes."""
+    ct(vpsd, "k2", start=True)
+    assert sh(vpsd, "k2", "echo one > /root/f && sync") == (0, "")
+    vpsd.api("POST", "/vps/k2/snapshots", {"name": "one"}, expect=201)
+    assert sh(vpsd, "k2", "echo two > /root/f && sync") == (0, "")
+    p = Paused(vpsd, "revert-stopped", "k2", "POST", "/api/v1/vps/k2/snapshots/one/revert")
+    p.kill9()
+    assert vpsd.api("GET", "/vps/k2")["state"] == "stopped"
+    assert [s["name"] for s in vpsd.api("GET", "/vps/k2/snapshots")] == ["one"]
+    img = vpsd.data / "vps" / "k2" / "ct" / "disk.img"
+    r = subprocess.run(["e2fsck", "-fn", str(img)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+    vpsd.api("POST", "/vps/k2/start")
+    assert sh(vpsd, "k2", "cat /root/f") == (0, "two\n")  # its own disk, as it was
+    vpsd.api("POST", "/vps/k2/snapshots/one/revert")
+    assert sh(vpsd, "k2", "cat /root/f") == (0, "one\n")
