@@ -148,8 +148,13 @@ def test_pools_add_list_refuse_rm(vpsd, filesystems, tmp_path):
     assert r.returncode == 2 and "absolute" in r.stderr, r
 
     # a pool that holds a VPS stays; once the VPS is gone it can go, its directory kept
+    used = vpsd.api("GET", "/host")["disk"]["used"]
     ct(vpsd, "inpool", pool="ext4")
     assert (filesystems["ext4"] / "pool-a" / "inpool" / "ct" / "disk.img").is_file()
+    # the host report counts what its disk takes in the pool
+    grew = vpsd.api("GET", "/host")["disk"]["used"] - used
+    assert grew >= os.stat(filesystems["ext4"] / "pool-a" / "inpool" / "ct" / "disk.img"
+                           ).st_blocks * 512, grew
     assert not (vpsd.data / "vps" / "inpool" / "ct").exists()
     code, j = vpsd.request("DELETE", "/api/v1/pools/ext4")
     assert code == 409 and "holds VPSes" in j["error"]["message"], j
