@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "host/kind.h"
@@ -256,10 +257,18 @@ static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
 			r = store_vps_update(h->store, &now, err);
 		}
 	}
-	if (r == 0) {
+	if (r == 0)
 		store_event(h->store, v->name, "revert", name);
-		if (was_running)
-			r = life_start_held(h, &now, err);
+	if (was_running) {
+		/* reverted, or on its own disk still whole (a failed copy is never renamed in) */
+		struct err *e = NULL;
+		int s = life_start_held(h, &now, r == 0 ? err : &e);
+
+		if (s < 0 && r == 0)
+			r = s;
+		else if (s < 0)
+			pr_err("start `%s` again after a failed revert: %s", v->name, err_msg(e));
+		err_free(&e);
 	}
 	vps_free(&now);
 out:

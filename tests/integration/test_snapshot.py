@@ -409,3 +409,17 @@ def test_kill9_mid_revert_leaves_it_usable(vpsd):
     assert sh(vpsd, "k2", "cat /root/f") == (0, "two\n")  # its own disk, as it was
     vpsd.api("POST", "/vps/k2/snapshots/one/revert")
     assert sh(vpsd, "k2", "cat /root/f") == (0, "one\n")
+
+
+def test_failed_revert_starts_it_again_on_its_own_disk(vpsd):
+    """A snapshot whose file went missing on the host: the revert of a
+    running container fails, says why, and the container runs again on its
+    own disk, unchanged."""
+    ct(vpsd, "f1", start=True)
+    vpsd.api("POST", "/vps/f1/snapshots", {"name": "gone"}, expect=201)
+    assert sh(vpsd, "f1", "echo mine > /root/f && sync") == (0, "")
+    (vpsd.data / "vps" / "f1" / "snapshots" / "gone" / "disk.img").unlink()
+    code, j = vpsd.request("POST", "/api/v1/vps/f1/snapshots/gone/revert")
+    assert code == 404 and "gone/disk.img" in j["error"]["message"], j  # its file is not there
+    assert vpsd.api("GET", "/vps/f1")["state"] == "running"
+    assert sh(vpsd, "f1", "cat /root/f") == (0, "mine\n")
