@@ -15,6 +15,7 @@
  *   attach.c   console and exec
  *   admin.c    host, policies, events, templates, plans
  *   net.c      networks
+ *   nodes.c    cluster nodes and join tokens
  *   users.c    users, tokens, audit, operations, root passwords
  * Exit status: 0 done, 1 the operation failed (the server's message is
  * printed), 2 bad usage; `vps exec` exits with the command's status.
@@ -264,6 +265,8 @@ int cmd_plan_delete(struct args *a);
 int cmd_net_list(struct args *a); /* net.c */
 int cmd_net_create(struct args *a);
 int cmd_net_delete(struct args *a);
+int cmd_node_list(struct args *a); /* nodes.c */
+int cmd_node_token(struct args *a);
 int cmd_pool_list(struct args *a); /* storage.c */
 int cmd_pool_add(struct args *a);
 int cmd_pool_rm(struct args *a);

@@ -75,6 +75,7 @@ static const struct opt o_create[] = {
 	STR("network", "NET", "join network NET"),
 	STR("ipv4", "ADDR", "its IPv4 address on NET"),
 	STR("ipv6", "ADDR", "its IPv6 address on NET"),
+	STR("node", "NODE", "cluster: place it on NODE (default: the roomiest)"),
 	STR("pool", "POOL", "keep its disks in storage pool POOL"),
 	END,
 };
@@ -150,6 +151,19 @@ static const struct opt o_net_create[] = {
 	STR("ipv6", "GW/LEN", "the gateway and IPv6 pool"),
 	STR("bridge", "IF", "the bridge's name"),
 	FLAG("no-nat", "no NAT for outbound"),
+	END,
+};
+
+static const struct opt o_node_token[] = {
+	FORMAT,
+	STR("ttl", "SECONDS", "how long the token is good for (default 3600)"),
+	STR("for", "NAME", "only a node of that name may join with it"),
+	END,
+};
+
+static const struct command node_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_node_list },
+	{ "token", NULL, .opts = o_node_token, .run = cmd_node_token },
 	END,
 };
 
@@ -338,6 +352,13 @@ const struct command commands[] = {
 		  "fd77::1/64) with NAT for outbound unless --no-nat; VPSes created with\n"
 		  "--network NAME take the next free addresses. A network in use cannot be\n"
 		  "deleted.\n" },
+	{ "node", NULL, .subs = node_subs,
+	  .overview = "node list|token\tcluster nodes; a one-time join token for a new one",
+	  .help = "The cluster's nodes (vpsd --cluster): state (online, offline, evacuating),\n"
+		  "address, capacity, VPSes and last heartbeat. `vps node token` prints a join\n"
+		  "token, once, for a new node to start with `vpsd --join TOKEN`: it is good for\n"
+		  "one join within --ttl seconds (default 3600), by a node called NAME only with\n"
+		  "--for NAME. On one host the list is the host.\n" },
 
 	{ "pool", NULL, .subs = pool_subs,
 	  .overview = "pool list|add|rm\tstorage pools: where VPS disks live",

@@ -77,11 +77,14 @@ static int create_option(struct args *a, const char *f, const char *v, bool *pas
 			return usage_err(a->cmd, "--iso: needs an ISO's name");
 		return put_str(body, "iso", v);
 	}
-	if (!strcmp(f, "network") || !strcmp(f, "ipv4") || !strcmp(f, "ipv6")) {
+	if (!strcmp(f, "network") || !strcmp(f, "ipv4") || !strcmp(f, "ipv6") ||
+	    !strcmp(f, "node")) {
 		/* the daemon checks the address against the network's prefix */
 		if (!*v || strlen(v) > 45 || strpbrk(v, "/ \n\r"))
 			return usage_err(a->cmd, "--%s: `%s` is not a %s", f, v,
-					 f[0] == 'n' ? "network name" : "bare address");
+					 !strcmp(f, "node") ? "node name" :
+					 f[0] == 'n'	    ? "network name" :
+							      "bare address");
 		return put_str(body, f, v);
 	}
 	if (!strcmp(f, "template") || !strcmp(f, "plan") || !strcmp(f, "pool")) {

@@ -338,7 +338,8 @@ static int remove_tree(const char *dir, int depth)
 
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
+			continue; /* no cgroup path is this long; rmdir of dir says so */
 		remove_tree(sub, depth + 1);
 	}
 	closedir(d);

@@ -256,7 +256,7 @@ static int cmd_ps(int argc, char **argv, struct err **err)
 	static const struct option opts[] = { { "format", required_argument, NULL, 'f' }, { 0 } };
 	struct ct_cgroup *cg = NULL;
 	bool json = false;
-	const char *id;
+	const char *id = NULL;
 	pid_t *pids = NULL;
 	size_t n = 0, i;
 	int c, r;
@@ -528,7 +528,7 @@ static int dispatch(const char *cmd, int argc, char **argv, int *status, struct 
 		{ 0 },
 	};
 	bool force = false, all = false;
-	const char *id;
+	const char *id = NULL;
 	int c, r, sig = SIGTERM;
 
 	if (!strcmp(cmd, "create") || !strcmp(cmd, "run"))

@@ -127,6 +127,14 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req
 {
 	struct call x = { .h = a->h, .c = c, .p = &rq->p, .body = body, .tls = a->tls };
 
+	/*
+	 * The cluster's database away: every route but the API's description
+	 * needs it (a failed session lookup would otherwise answer 401).
+	 */
+	if (!(rq->m.rt && rq->m.rt->fn == api_openapi_get) && !store_ping(a->h->store))
+		return reply_error(c, ENOTCONN,
+				   "the store does not answer: the cluster's database (PostgreSQL) "
+				   "is unreachable; try again when it is back");
 	if (rq->auth_err) {
 		unsigned int status;
 		json_t *j = err_json(rq->auth_err, &rq->e, &status);

@@ -21,6 +21,11 @@ struct host {
 	int sample_every; /* usage samples every N s (--sample-every; usage.c), 0: none */
 	int usage_keep; /* at most N samples per VPS (--usage-keep) */
 	long pids_limit; /* each container's pids limit (--pids-limit, default 4096) */
+	/* membership (node.c, docs/cluster.md) */
+	const char *node; /* --node NAME in a cluster; NULL on one host */
+	char *advertise; /* this node's API as the others reach it: http(s)://HOST:PORT, or "" */
+	int heartbeat_every; /* seconds between heartbeats (--heartbeat, default 5) */
+	int offline_after; /* missed heartbeats before a node shows offline (default 3) */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */

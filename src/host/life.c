@@ -703,7 +703,12 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		if (r < 0)
 			goto out;
 	}
-	if ((r = claim(v.name, err)) < 0)
+	/* a cluster: the node with the most room, or the one named; elsewhere: -EXDEV (421) */
+	if (*v.node && !h->node)
+		r = err_make(err, EINVAL, "`node`: this host is on its own, not in a cluster");
+	else
+		r = policy_place(h, &v, err);
+	if (r < 0 || (r = claim(v.name, err)) < 0)
 		goto out;
 	v.state = VPS_CREATING;
 	r = policy_admit(h, NULL, &v, plan_name, err);

@@ -32,6 +32,7 @@
 #include "host/host.h"
 #include "host/keeper.h"
 #include "host/life.h"
+#include "host/node.h"
 #include "host/ops.h"
 #include "host/reclaim.h"
 #include "host/route.h"
@@ -190,16 +191,24 @@ int main(int argc, char **argv)
 		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "cluster", required_argument, NULL, 'L' },
 		{ "node", required_argument, NULL, 'N' },
+		{ "advertise", required_argument, NULL, 'A' },
+		{ "join", required_argument, NULL, 'J' },
+		{ "heartbeat", required_argument, NULL, 'B' },
+		{ "offline-after", required_argument, NULL, 'F' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "routes", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct host h = { .sample_every = 10, .usage_keep = 8640, .pids_limit = 4096 };
+	struct host h = { .sample_every = 10,
+			  .usage_keep = 8640,
+			  .pids_limit = 4096,
+			  .heartbeat_every = 5,
+			  .offline_after = 3 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
-	const char *cluster = NULL, *node = NULL;
+	const char *cluster = NULL, *node = NULL, *advertise = NULL, *join = NULL;
 	char host_name[64] = "";
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
@@ -265,6 +274,30 @@ int main(int argc, char **argv)
 		case 'N':
 			node = optarg;
 			break;
+		case 'A': /* HOST:PORT the other nodes and clients reach this one's API at */
+			advertise = optarg;
+			break;
+		case 'J': /* a join token (vps node token on a member) */
+			join = optarg;
+			break;
+		case 'B':
+		case 'F': {
+			long n;
+
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || n < 1 || n > (c == 'B' ? 3600 : 1000)) {
+				pr_err("--%s: expected %s",
+				       c == 'B' ? "heartbeat" : "offline-after",
+				       c == 'B' ? "1 to 3600 seconds" : "1 to 1000 heartbeats");
+				return 2;
+			}
+			if (c == 'B')
+				h.heartbeat_every = (int)n;
+			else
+				h.offline_after = (int)n;
+			break;
+		}
 		case 'P': /* every container gets one: a fork bomb stops at it */
 			errno = 0;
 			h.pids_limit = strtol(optarg, &end, 10);
@@ -305,7 +338,9 @@ int main(int argc, char **argv)
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
-			       "            [--pids-limit N] [--cluster CONNINFO [--node NAME]]\n"
+			       "            [--pids-limit N] [--cluster CONNINFO [--node NAME]\n"
+			       "            [--advertise HOST:PORT] [--join TOKEN] [--heartbeat S]\n"
+			       "            [--offline-after N]]\n"
 			       "            [--config FILE] [--check]\n"
 			       "       vpsd --routes\n"
 			       "--config FILE reads KEY = VALUE lines, KEY one of the flags above that\n"
@@ -317,8 +352,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (node && !cluster) {
-		pr_err("--node is for --cluster");
+	if ((node || advertise || join) && !cluster) {
+		pr_err("--%s is for --cluster", node ? "node" : advertise ? "advertise" : "join");
+		return 2;
+	}
+	if (advertise && (!*advertise || strlen(advertise) > 200 || strpbrk(advertise, "/ \t") ||
+			  !strchr(advertise, ':'))) {
+		pr_err("--advertise: expected HOST:PORT");
 		return 2;
 	}
 	if (cluster && !node) { /* the node's name: the host's, unless told */
@@ -409,10 +449,20 @@ int main(int argc, char **argv)
 				strerror(errno));
 	}
 	caps_probe(&h); /* before life_init starts the onboot VPSes with what the host enforces */
+	h.node = cluster ? node : NULL;
+	/* what the other nodes are told: --advertise, else the TCP API's own address */
+	if (asprintf(&h.advertise, "%s%s%s",
+		     advertise || tcp ? (cert ? "https://" : "http://") : "",
+		     advertise ? advertise :
+		     tcp       ? tcp :
+				 "",
+		     "") < 0)
+		h.advertise = NULL;
+	/* a member before anything acts: a stranger without a token stops here */
 	if ((cluster ? store_open_cluster(cluster, node, &h.store, &e) :
 		       store_open(db, &h.store, &e)) < 0 ||
-	    (op_recover(&h), life_init(&h, &e)) < 0 || reclaim_start(&h, reclaim_below, &e) < 0 ||
-	    usage_start(&h, &e) < 0) {
+	    node_start(&h, join, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
+	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		goto out;
 	}
@@ -450,7 +500,9 @@ out: /* also after a failed start: the sanitizers' leak check holds every exit t
 	usage_stop(&h);
 	reclaim_stop();
 	life_fini(&h);
+	node_stop(&h);
 	store_close(h.store);
+	free(h.advertise);
 	err_free(&e);
 out_paths:
 	free(h.bin_dir);

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "host/caps.h"
 #include "host/kind.h"
+#include "host/node.h"
 #include "host/policy.h"
 
 const char *const policy_res_names[NR_RES] = { "memory", "disk", "cpus" };
@@ -108,13 +109,19 @@ static double figure(const struct vps *v, enum policy_res r)
 	return r == RES_MEMORY ? (double)v->ram : r == RES_DISK ? (double)v->disk : v->cpus;
 }
 
-/* Every VPS on the host counts, whatever its state, but `skip` (the one being changed). */
-static void sold_of(const struct vps *all, size_t n, const char *skip, struct sold *s)
+/*
+ * Every VPS on the host counts, whatever its state, but `skip` (the one
+ * being changed); in a cluster (node not NULL), only that node's.
+ */
+static void sold_of(const struct vps *all, size_t n, const char *node, const char *skip,
+		    struct sold *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < n; i++) {
 		const struct vps *v = &all[i];
 
+		if (node && strcmp(v->node, node))
+			continue;
 		s->total++;
 		s->running += v->state == VPS_RUNNING;
 		if (skip && !strcmp(v->name, skip))
@@ -130,7 +137,7 @@ static int sold_sum(struct host *h, const char *skip, struct sold *s, struct vps
 {
 	int r = store_vps_list(h->store, all, n, err);
 
-	sold_of(r < 0 ? NULL : *all, r < 0 ? 0 : *n, skip, s);
+	sold_of(r < 0 ? NULL : *all, r < 0 ? 0 : *n, h->node, skip, s);
 	return r;
 }
 
@@ -361,7 +368,7 @@ static int admit(void *arg, const struct vps *all, size_t n, json_t *policies, s
 	struct sold s;
 
 	policies_of(policies, p);
-	sold_of(all, n, old ? old->name : NULL, &s);
+	sold_of(all, n, h->node, old ? old->name : NULL, &s);
 	capacity_read(h, &c);
 	for (int res = 0; res < NR_RES; res++) {
 		double now = figure(v, res), before = old ? figure(old, res) : 0;
@@ -388,6 +395,121 @@ static int admit(void *arg, const struct vps *all, size_t n, json_t *policies, s
 					fmt(res, (double)c.fs_free, b, sizeof(b)), h->data_dir);
 	}
 	return 0;
+}
+
+/* --- placement (docs/cluster.md) ------------------------------------------------------- */
+
+/*
+ * Whether v fits on node n under the policies p, counting the rows all
+ * that name it: 0 with *score (the smallest share of a limit left after
+ * it, over the resources), or -ENOSPC with why in buf.
+ */
+static int place_one(const struct vps *v, json_t *n, const struct policy p[NR_RES],
+		     const struct vps *all, size_t nr, double *score, char *buf, size_t len)
+{
+	const char *name = json_string_value(json_object_get(n, "name"));
+	struct capacity c = { 0 };
+	struct sold s;
+
+	c.mem_total = (uint64_t)json_integer_value(json_object_get(n, "ram"));
+	c.fs_size = (uint64_t)json_integer_value(json_object_get(n, "disk"));
+	c.cores = (int)json_number_value(json_object_get(n, "cpus"));
+	sold_of(all, nr, name, NULL, &s);
+	*score = 1;
+	for (int res = 0; res < NR_RES; res++) {
+		double asked = figure(v, res), alloc = s.figure[res];
+		double limit = p[res].ratio * physical(&c, res);
+		char a[32], b[32], l[32], left[32];
+
+		if (alloc + asked > limit * (1 + 1e-9)) {
+			snprintf(
+				buf, len,
+				"node `%s`: `%s` %s asked, %s of %s allocated under %s %s: %s left",
+				name, fields[res], fmt(res, asked, a, sizeof(a)),
+				fmt(res, alloc, b, sizeof(b)), fmt(res, limit, l, sizeof(l)),
+				policy_res_names[res], p[res].mode,
+				fmt(res, limit > alloc ? limit - alloc : 0, left, sizeof(left)));
+			return -ENOSPC;
+		}
+		if (limit > 0 && (limit - alloc - asked) / limit < *score)
+			*score = (limit - alloc - asked) / limit;
+	}
+	return 0;
+}
+
+int policy_place(struct host *h, struct vps *v, struct err **err)
+{
+	struct policy p[NR_RES];
+	struct vps *all = NULL;
+	json_t *nodes, *n, *best = NULL;
+	char why[1536] = "", one[320];
+	double best_score = -1, score;
+	size_t nr = 0, i, online = 0;
+	bool self_online = false;
+	int r;
+
+	if (!h->node || !strcmp(v->node, h->node))
+		return 0; /* one host, or pinned here: admission decides, with its own figures */
+	if (!(nodes = node_list(h, err)))
+		return -ENOTCONN;
+	if ((r = store_vps_list(h->store, &all, &nr, err)) < 0) {
+		json_decref(nodes);
+		return r;
+	}
+	policy_get(h, p, NULL);
+	json_array_foreach(nodes, i, n)
+	{
+		const char *name = json_string_value(json_object_get(n, "name"));
+		const char *state = json_string_value(json_object_get(n, "state"));
+
+		if (*v->node && strcmp(name, v->node))
+			continue;
+		online += !strcmp(state, "online");
+		self_online |= !strcmp(state, "online") && !strcmp(name, h->node);
+		if (strcmp(state, "online")) {
+			snprintf(one, sizeof(one), "node `%s` is %s", name, state);
+		} else if (place_one(v, n, p, all, nr, &score, one, sizeof(one)) == 0) {
+			/* the most room left; a tie goes to this node (no hop), then by name */
+			if (score > best_score + 1e-12 ||
+			    (fabs(score - best_score) <= 1e-12 && !strcmp(name, h->node))) {
+				best = n;
+				best_score = score;
+			}
+			continue;
+		}
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s", *why ? "; " : "",
+			 one);
+	}
+	store_vps_list_free(all, nr);
+	if (!best && !*v->node && online == 1 && self_online) {
+		/* a cluster of one (online): admission refuses, as on one host */
+		snprintf(v->node, sizeof(v->node), "%s", h->node);
+		json_decref(nodes);
+		return 0;
+	}
+	if (!best) {
+		if (*v->node && !*why)
+			r = err_make(err, EINVAL, "`node`: no node named `%.63s` in this cluster",
+				     v->node);
+		else if (*v->node && strstr(why, "` is "))
+			r = err_make(err, EBUSY, "`node`: %s: it takes no new VPS", why);
+		else
+			r = err_make(err, ENOSPC, "no node has room for `%s`: %s", v->name, why);
+		json_decref(nodes);
+		return r;
+	}
+	snprintf(v->node, sizeof(v->node), "%s", json_string_value(json_object_get(best, "name")));
+	if (strcmp(v->node, h->node)) {
+		const char *addr = json_string_value(json_object_get(best, "address"));
+
+		node_note_elsewhere(v->node, addr);
+		r = err_make(err, EXDEV,
+			     "placement puts `%s` on node `%s`: send the create to that node's API "
+			     "(%s) with \"node\": \"%s\"",
+			     v->name, v->node, *addr ? addr : "it advertises no address", v->node);
+	}
+	json_decref(nodes);
+	return r;
 }
 
 int policy_admit(struct host *h, const struct vps *old, struct vps *v, const char *plan,

@@ -64,6 +64,17 @@ int policy_parse(json_t *body, struct policy p[NR_RES], json_t *changed, struct 
  */
 int policy_admit(struct host *h, const struct vps *old, struct vps *v, const char *plan,
 		 struct err **err);
+/*
+ * Placement, in a cluster (h->node; on one host it does nothing): the
+ * online node where v fits with the most room left under the policies,
+ * each node's VPS rows counted against its registered capacity; v->node
+ * set on the way in pins it. 0 with v->node this node; -EXDEV when
+ * another node is chosen (node_note_elsewhere has it: the API answers
+ * 421 naming it); -ENOSPC naming every node's figures when none has room;
+ * -EBUSY for a pinned node that is offline or evacuating; -EINVAL for an
+ * unknown one.
+ */
+int policy_place(struct host *h, struct vps *v, struct err **err);
 /* Held by a policy change, and by a VPS change from its limits check to its write. */
 void policy_lock(void);
 void policy_unlock(void);

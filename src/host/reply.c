@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "host/life.h"
+#include "host/node.h"
 #include "host/reply.h"
 
 /* The status of the answer queued on this thread's connection (for the audit log). */
@@ -49,6 +50,7 @@ enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
 static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 {
 	const char *code = "internal";
+	json_t *j;
 
 	*status = 500;
 	switch (errnum) {
@@ -95,8 +97,17 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 	case EMEDIUMTYPE:
 		*status = 415, code = "unsupported_media_type";
 		break;
+	case EXDEV: /* placement chose another node (node.h) */
+		*status = 421, code = "other_node";
+		break;
+	case ENOTCONN: /* the cluster's database is away (docs/cluster.md) */
+		*status = 503, code = "store_unavailable";
+		break;
 	}
-	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	j = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+	if (j && errnum == EXDEV)
+		node_noted_elsewhere(json_object_get(j, "error"));
+	return j;
 }
 
 enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg)

@@ -7,7 +7,7 @@
  * routes_vps.c (VPSes and their actions), routes_auth.c (sessions, the
  * caller, tokens, users, audit), routes_host.c (the API description, the
  * host report, policies, templates, plans, ISOs), routes_net.c (networks),
- * routes_ops.c (operations, events). The connection (api.c) authenticates
+ * routes_ops.c (operations, events), routes_nodes.c (cluster nodes). The connection (api.c) authenticates
  * the caller and reads the body; docs/openapi.json describes each route,
  * and tests/integration/test_openapi.py holds the two against each other
  * (`vpsd --routes`).
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/node.h"
 #include "host/route.h"
 
 /* --- the table ------------------------------------------------------------------------- */
@@ -80,10 +81,38 @@ static const struct route routes[] = {
 	{ "POST", "/networks", ADMIN, 0, api_networks_post, NULL },
 	{ "GET", "/networks/{name}", ADMIN, 0, api_network_get, NULL },
 	{ "DELETE", "/networks/{name}", ADMIN, 0, api_network_delete, NULL },
+	{ "GET", "/nodes", ADMIN, 0, api_nodes_get, NULL },
+	{ "POST", "/nodes/tokens", ADMIN, 0, api_node_tokens_post, NULL },
 	{ "GET", "/pools", ADMIN, 0, api_pools_get, NULL },
 	{ "POST", "/pools", ADMIN, 0, api_pools_post, NULL },
 	{ "DELETE", "/pools/{name}", ADMIN, 0, api_pool_delete, NULL },
 };
+
+/*
+ * In a cluster, the VPS routes that act on the host are answered by the
+ * node that holds the VPS: sent to another node, they answer 421 naming
+ * it (node.h). What only reads the store (show, usage) answers anywhere.
+ */
+/* The 421 answer: what to send where (docs/cluster.md). */
+static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, const char *node,
+				   const char *addr)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg),
+		 "VPS `%s` is on node `%s`: send the request to that node's API%s%s", vps, node,
+		 *addr ? ", " : " (it advertises no address)", addr);
+	return reply(c, 421,
+		     json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "code", "other_node", "message",
+			       msg, "node", node, "address", addr));
+}
+
+static bool acts_on_host(const struct route *rt)
+{
+	return (rt->flags & ROUTE_VPS) &&
+	       !(!strcmp(rt->method, "GET") &&
+		 (!strcmp(rt->path, "/vps/{name}") || !strcmp(rt->path, "/vps/{name}/usage")));
+}
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -170,6 +199,12 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 		return reply_error(
 			x->c, EPERM,
 			"only the host's administrator (on the unix socket) may do this");
+	if (x->h->node && acts_on_host(rt)) {
+		char node[64], addr[256];
+
+		if (node_elsewhere(x->h, x->arg, node, addr) > 0)
+			return misdirected(x->c, x->arg, node, addr);
+	}
 	if (!rt->fn) /* ROUTE_STREAM: api.c answers it */
 		return reply_error(x->c, EIO, "no handler for this route");
 	return rt->fn(x);

@@ -144,6 +144,9 @@ static int create_body(struct host *h, const struct principal *p, json_t *body, 
 			if (!strcmp(k, "owner"))
 				return err_make(err, EPERM,
 						"`owner`: only an administrator sets the owner");
+			if (!strcmp(k, "node"))
+				return err_make(err, EPERM,
+						"`node`: only an administrator places a VPS");
 			if (!strcmp(k, "pool"))
 				return err_make(err, EPERM,
 						"`pool`: only an administrator picks a pool");

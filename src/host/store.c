@@ -278,6 +278,34 @@ void store_ops_abandon(struct store *s, int status, const char *result, long lon
 	s->ops->ops_abandon(s, status, result, finished);
 }
 
+int store_node_join(struct store *s, const struct store_node *n, const char *join_hash,
+		    long long now, struct err **err)
+{
+	return s->ops->node_join(s, n, join_hash, now, err);
+}
+
+int store_node_heartbeat(struct store *s, const char *name, const char *state, long long now,
+			 struct err **err)
+{
+	return s->ops->node_heartbeat(s, name, state, now, err);
+}
+
+json_t *store_nodes(struct store *s)
+{
+	return s->ops->nodes(s);
+}
+
+int store_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
+			    long long expires, struct err **err)
+{
+	return s->ops->join_token_insert(s, hash, name, created, expires, err);
+}
+
+bool store_ping(struct store *s)
+{
+	return s->ops->ping(s);
+}
+
 json_t *store_pools(struct store *s)
 {
 	return s->ops->pools(s);

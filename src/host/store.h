@@ -223,6 +223,44 @@ json_t *store_op_get(struct store *s, const char *id, const char *user);
  */
 void store_ops_abandon(struct store *s, int status, const char *result, long long finished);
 
+/* --- nodes and join tokens (docs/cluster.md) ----------------------------------------- */
+
+/* A node as it registers: its name, API address and capacity. */
+struct store_node {
+	const char *name;
+	const char *address; /* HOST:PORT of its API (vpsd --advertise), "" for none */
+	double cpus;
+	uint64_t ram, disk; /* bytes */
+};
+
+/*
+ * Register this vpsd's node, or refresh its row (address, capacity,
+ * heartbeat; an evacuating node stays so). A name new to a store whose
+ * nodes table is not empty joins only with join_hash, the hash of a join
+ * token that is unused and unexpired at `now`, used up in the same
+ * transaction: -EACCES otherwise. The first node of an empty table makes
+ * the cluster. SQLite: the one row is the host itself, no token asked.
+ */
+int store_node_join(struct store *s, const struct store_node *n, const char *join_hash,
+		    long long now, struct err **err);
+/* The heartbeat: `now` and state ("online", "offline": a clean stop) written to the row. */
+int store_node_heartbeat(struct store *s, const char *name, const char *state, long long now,
+			 struct err **err);
+/*
+ * Every node {name, address, cpus, ram, disk, state, joined, heartbeat},
+ * by name; the state as stored (the caller turns a stale heartbeat into
+ * offline). NULL: the store did not answer.
+ */
+json_t *store_nodes(struct store *s);
+/*
+ * A join token, by its hash, good until `expires`, for the node `name`
+ * only (NULL: any new name): -EOPNOTSUPP on SQLite (no cluster).
+ */
+int store_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
+			    long long expires, struct err **err);
+/* Whether the database answers now (PostgreSQL: a round trip, reconnecting if it can). */
+bool store_ping(struct store *s);
+
 /*
  * Storage pools (pool.c, docs/storage.md): [{"name", "path", "reflink",
  * "created", "vps"}] of the pools added (the default pool has no row);

@@ -77,6 +77,14 @@ struct store_ops {
 			  const char *result, long long finished);
 	json_t *(*op_get)(struct store *s, const char *id, const char *user);
 	void (*ops_abandon)(struct store *s, int status, const char *result, long long finished);
+	int (*node_join)(struct store *s, const struct store_node *n, const char *join_hash,
+			 long long now, struct err **err);
+	int (*node_heartbeat)(struct store *s, const char *name, const char *state, long long now,
+			      struct err **err);
+	json_t *(*nodes)(struct store *s);
+	int (*join_token_insert)(struct store *s, const char *hash, const char *name,
+				 long long created, long long expires, struct err **err);
+	bool (*ping)(struct store *s);
 	json_t *(*pools)(struct store *s);
 	int (*pool_add)(struct store *s, const char *name, const char *path, bool reflink,
 			long long created, struct err **err);

@@ -8,6 +8,7 @@
  * store_pg_vps.c (vps, events), store_pg_plans.c (plans, policies),
  * store_pg_net.c (networks, addresses), store_pg_auth.c (users, sessions,
  * tokens, audit), store_pg_usage.c (usage), store_pg_ops.c (operations),
+ * store_pg_nodes.c (nodes, join tokens),
  * store_pg_pools.c (pools, vps_pools, snapshots).
  *
  * The tables are the SQLite store's, in PostgreSQL's types (BIGINT for
@@ -102,7 +103,26 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),"
 	"  status INTEGER, result TEXT, created BIGINT NOT NULL, finished BIGINT,"
 	"  node TEXT NOT NULL DEFAULT '');",
-	/* 1 -> 2: pools and snapshots (issue 17), the SQLite store's version 8 */
+	/*
+	 * 1 -> 2: membership (docs/cluster.md). A node is a row: its API
+	 * address, capacity, state and last heartbeat; a join token is kept as
+	 * its hash only, one use, with an expiry. The nodes a version-1 database
+	 * already names on its VPSes are members (offline until they beat).
+	 */
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY, address TEXT NOT NULL DEFAULT '',"
+	"  cpus DOUBLE PRECISION NOT NULL DEFAULT 0, ram BIGINT NOT NULL DEFAULT 0,"
+	"  disk BIGINT NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'online'"
+	"    CHECK (state IN ('online', 'offline', 'evacuating')),"
+	"  joined BIGINT NOT NULL, heartbeat BIGINT NOT NULL);"
+	"INSERT INTO nodes (name, state, joined, heartbeat)"
+	"  SELECT DISTINCT node, 'offline', 0, 0 FROM vps WHERE node != '';"
+	"CREATE TABLE join_tokens ("
+	"  hash TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
+	"  name TEXT," /* the node it is for; NULL: any new name */
+	"  used BIGINT, node TEXT);",
+	/* 2 -> 3: pools and snapshots (issue 17), as the SQLite store's version 9 */
 	"CREATE TABLE pools ("
 	"  name TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL,"
 	"  reflink INTEGER NOT NULL, created BIGINT NOT NULL);"
@@ -216,9 +236,15 @@ int store_pg_open(const char *conninfo, const char *node, struct store **out, st
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->node, sizeof(s->node), "%s", node ? node : "");
 	{
-		/* conninfo as given, and a name to find vpsd's connections by in pg_stat_activity */
-		const char *const keys[] = { "dbname", "fallback_application_name", NULL };
-		const char *const vals[] = { conninfo, "vpsd", NULL };
+		/*
+		 * conninfo as given, and a name to find vpsd's connections by in
+		 * pg_stat_activity; a connect that gives up after 5 s (a request
+		 * answers 503 rather than hang while the database is away), unless
+		 * conninfo says otherwise (it comes later and wins)
+		 */
+		const char *const keys[] = { "connect_timeout", "dbname",
+					     "fallback_application_name", NULL };
+		const char *const vals[] = { "5", conninfo, "vpsd", NULL };
 
 		s->db = PQconnectdbParams(keys, vals, 1);
 	}
@@ -294,6 +320,11 @@ static const struct store_ops pg_ops = {
 	.op_finish = pg_op_finish,
 	.op_get = pg_op_get,
 	.ops_abandon = pg_ops_abandon,
+	.node_join = pg_node_join,
+	.node_heartbeat = pg_node_heartbeat,
+	.nodes = pg_nodes,
+	.join_token_insert = pg_join_token_insert,
+	.ping = pg_ping,
 	.pools = pg_pools,
 	.pool_add = pg_pool_add,
 	.pool_delete = pg_pool_delete,

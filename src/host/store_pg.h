@@ -140,6 +140,14 @@ void pg_op_finish(struct store *s, const char *id, const char *state, int status
 		  const char *result, long long finished);
 json_t *pg_op_get(struct store *s, const char *id, const char *user);
 void pg_ops_abandon(struct store *s, int status, const char *result, long long finished);
+int pg_node_join(struct store *s, const struct store_node *n, const char *join_hash, long long now,
+		 struct err **err);
+int pg_node_heartbeat(struct store *s, const char *name, const char *state, long long now,
+		      struct err **err);
+json_t *pg_nodes(struct store *s);
+int pg_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
+			 long long expires, struct err **err);
+bool pg_ping(struct store *s);
 
 json_t *pg_pools(struct store *s);
 int pg_pool_add(struct store *s, const char *name, const char *path, bool reflink,

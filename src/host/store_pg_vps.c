@@ -21,7 +21,7 @@
 #define VPS_COLUMNS                                                                          \
 	"id, name, kind, engine, boot, template, iso, owner, state, ram, swap, disk, cpus, " \
 	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit, "          \
-	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended, pids"
+	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended, pids, node"
 
 static char *col_dup(PGresult *r, int i, int c)
 {
@@ -81,6 +81,7 @@ static void row_to_vps(PGresult *r, int i, struct vps *v)
 	snprintf(v->ipv6, sizeof(v->ipv6), "%s", col_text(r, i, 24));
 	v->suspended = (int)pg_i(r, i, 25);
 	v->pids = (unsigned int)pg_i(r, i, 26);
+	snprintf(v->node, sizeof(v->node), "%s", col_text(r, i, 27));
 }
 
 static char *keys_json(const struct vps *v)
@@ -152,7 +153,7 @@ static int insert_locked(struct store_pg *s, struct vps *v, const char *plan, st
 	PQclear(res);
 	args_vps(&a, v, keys);
 	pa_s(&a, plan);
-	pa_s(&a, s->node);
+	pa_s(&a, *v->node ? v->node : s->node); /* placed (policy_place), or this node */
 	r = pg_run(s,
 		   "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
 		   "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "

@@ -120,7 +120,19 @@ static const char *const migrations[] = {
 	"ALTER TABLE plans ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE vps ADD COLUMN pids INTEGER NOT NULL DEFAULT 0;",
 	/*
-	 * 7 -> 8: storage pools, the pool of each VPS not in the default one,
+	 * 7 -> 8: the nodes table (docs/cluster.md), which on one host holds one
+	 * row, the host itself, so `vps node list` and /api/v1/nodes answer the
+	 * same shape in both modes.
+	 */
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY, address TEXT NOT NULL DEFAULT '',"
+	"  cpus REAL NOT NULL DEFAULT 0, ram INTEGER NOT NULL DEFAULT 0,"
+	"  disk INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'online'"
+	"    CHECK (state IN ('online', 'offline', 'evacuating')),"
+	"  joined INTEGER NOT NULL, heartbeat INTEGER NOT NULL);",
+	/*
+	 * 8 -> 9: storage pools, the pool of each VPS not in the default one,
 	 * and snapshots (issue 17, docs/storage.md). The default pool (vpsd's
 	 * data directory) has no row: a VPS without a vps_pools row is in it.
 	 */
@@ -268,6 +280,11 @@ static const struct store_ops sqlite_ops = {
 	.op_finish = sq_op_finish,
 	.op_get = sq_op_get,
 	.ops_abandon = sq_ops_abandon,
+	.node_join = sq_node_join,
+	.node_heartbeat = sq_node_heartbeat,
+	.nodes = sq_nodes,
+	.join_token_insert = sq_join_token_insert,
+	.ping = sq_ping,
 	.pools = sq_pools,
 	.pool_add = sq_pool_add,
 	.pool_delete = sq_pool_delete,

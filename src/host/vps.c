@@ -208,12 +208,12 @@ static bool patchable(const char *k)
 bool vps_known_field(const char *k)
 {
 	/* every key vps_from_json() takes */
-	static const char *const known[] = { "name",	      "kind",	  "engine", "boot",
-					     "template",      "iso",	  "owner",  "hostname",
-					     "root_password", "ssh_keys", "ram",    "swap",
-					     "disk",	      "bw",	  "cpus",   "io_weight",
-					     "onboot",	      "network",  "ipv4",   "ipv6",
-					     "plan",	      "start",	  "pids",   NULL };
+	static const char *const known[] = {
+		"name",	    "kind",	     "engine",	 "boot",    "template", "iso",	"owner",
+		"hostname", "root_password", "ssh_keys", "ram",	    "swap",	"disk", "bw",
+		"cpus",	    "io_weight",     "onboot",	 "network", "ipv4",	"ipv6", "plan",
+		"start",    "pids",	     "node",	 NULL
+	};
 
 	for (size_t i = 0; known[i]; i++)
 		if (!strcmp(k, known[i]))
@@ -366,6 +366,12 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 			snprintf(a, max, "%s", json_string_value(x));
 		} else if (!strcmp(k, "plan") || !strcmp(k, "start")) {
 			continue; /* read by the API layer */
+		} else if (!strcmp(k, "node") && create) {
+			/* the node to place it on (policy_place) */
+			if (!json_is_string(x) || !json_string_length(x) ||
+			    json_string_length(x) >= sizeof(v->node))
+				return err_make(err, EINVAL, "`node`: expected a node name");
+			snprintf(v->node, sizeof(v->node), "%s", json_string_value(x));
 		} else {
 			return err_make(err, EINVAL, "`%s`: unknown field", k);
 		}
@@ -426,5 +432,7 @@ json_t *vps_to_json(const struct vps *v)
 		json_object_set_new(j, "suspended", json_boolean(v->suspended));
 	if (j && v->last_exit >= 0)
 		json_object_set_new(j, "last_exit", json_integer(v->last_exit));
+	if (j && *v->node)
+		json_object_set_new(j, "node", json_string(v->node));
 	return j;
 }

@@ -68,6 +68,7 @@ struct vps {
 	char mac[18]; /* on its network: aa:bb:cc:dd:ee:ff, stored at create */
 	char ipv4[16], ipv6[46]; /* its addresses (the addresses table); at create: asked for */
 	bool suspended; /* by the provider: stopped, and its owner cannot start it */
+	char node[64]; /* cluster: the node that holds it (docs/cluster.md); "": this host */
 	/*
 	 * Not stored: set by the daemon from the host's policies before the
 	 * kind's create, start and set (policy_apply(), docs/policies.md).

@@ -371,12 +371,12 @@ static void log_counters(struct machine *mc)
 		virtio_net_get_stats(&mc->net[i]->vdev, &s);
 		pr_info("virtio-net (slot %u): offloads %s; received %llu frames (%llu over several "
 			"buffers, %llu errors), sent %llu (%llu segmentation-offloaded, %llu errors, "
-			"%llu refused headers)",
+			"%llu refused headers, %llu announcements)",
 			mc->net[i]->pdev.slot, s.offloads ? "on" : "off",
 			(unsigned long long)s.rx_packets, (unsigned long long)s.rx_merged,
 			(unsigned long long)s.rx_errors, (unsigned long long)s.tx_packets,
 			(unsigned long long)s.tx_gso, (unsigned long long)s.tx_errors,
-			(unsigned long long)s.tx_bad_hdr);
+			(unsigned long long)s.tx_bad_hdr, (unsigned long long)s.announces);
 	}
 	for (i = 0; i < mc->nr_disk; i++) {
 		struct virtio_blk_stats s;
@@ -454,14 +454,14 @@ void machine_stats(void *opaque, json_t *reply)
 		virtio_net_get_stats(&mc->net[i]->vdev, &s);
 		json_array_append_new(
 			nets,
-			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 				  "rx_packets", (json_int_t)s.rx_packets, "rx_bytes",
 				  (json_int_t)s.rx_bytes, "rx_errors", (json_int_t)s.rx_errors,
 				  "rx_merged", (json_int_t)s.rx_merged, "tx_packets",
 				  (json_int_t)s.tx_packets, "tx_bytes", (json_int_t)s.tx_bytes,
 				  "tx_errors", (json_int_t)s.tx_errors, "tx_bad_hdr",
 				  (json_int_t)s.tx_bad_hdr, "tx_gso", (json_int_t)s.tx_gso,
-				  "offloads", s.offloads));
+				  "announces", (json_int_t)s.announces, "offloads", s.offloads));
 	}
 	json_object_set_new(reply, "virtio", virtio_counters_json(mc));
 	json_object_set_new(reply, "disk", disks);
@@ -536,6 +536,12 @@ int machine_quiesce_locked(struct machine *mc, struct err **err)
 				err, EBUSY,
 				"snapshot: disk[%u] has requests waiting to be sent; try again", i);
 	return 0;
+}
+
+void machine_announce(struct machine *mc)
+{
+	for (unsigned int i = 0; i < mc->nr_net; i++)
+		virtio_net_announce(&mc->net[i]->vdev);
 }
 
 void machine_kick_all(struct machine *mc)

@@ -68,6 +68,11 @@ int machine_quiesce_locked(struct machine *mc, struct err **err);
  */
 void machine_kick_all(struct machine *mc);
 /*
+ * The VM has just arrived (restore, incoming migration): each network card
+ * sends a RARP from its MAC at the machine_kick_all() that follows.
+ */
+void machine_announce(struct machine *mc);
+/*
  * Mark every ready queue's used ring in the migration's page bitmap
  * (mem.h): the devices write it through a pointer taken when the queue was
  * enabled, which gpa_ptr() did not see then. Devices locked.

@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 			goto out_vm_err;
 		}
 		pr_info("restored from `%s`", m.cfg.restore);
+		machine_announce(&m.mc);
 		machine_kick_all(&m.mc); /* served once the I/O threads start */
 	}
 	if (ret < 0) {
@@ -339,6 +340,7 @@ int main(int argc, char **argv)
 			(unsigned long long)f.total_us);
 		m.mig.incoming = f;
 		m.mig.has_incoming = true;
+		machine_announce(&m.mc); /* the guest's MAC is behind this tap now */
 		machine_kick_all(&m.mc); /* a doorbell the source's devices had not read */
 	}
 	{

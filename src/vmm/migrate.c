@@ -972,7 +972,7 @@ static int recv_image(const struct snap_parts *p, int fd, uint64_t len, uint64_t
 		      struct err **err)
 {
 	struct snap_r sr;
-	uint8_t *buf;
+	uint8_t *buf = NULL;
 	int r;
 
 	if (len > max)

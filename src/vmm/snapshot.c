@@ -343,8 +343,33 @@ static int check_vm(const struct snap_parts *p, const struct snap_r *r, struct v
 	return 0;
 }
 
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+
+static int set_msr(struct vcpu *v, const struct kvm_msr_entry *m)
+{
+	struct kvm_msrs *one = calloc(1, sizeof(*one) + sizeof(one->entries[0]));
+	int ret;
+
+	if (!one)
+		return -ENOMEM;
+	one->nmsrs = 1;
+	one->entries[0] = *m;
+	ret = ioctl(v->fd, KVM_SET_MSRS, one) == 1 ? 0 : -EINVAL;
+	free(one);
+	return ret;
+}
+
+/*
+ * Every saved MSR but the TSC deadline, which is kept in `deadline` for
+ * load_vcpu to set once the local APIC is loaded: KVM ignores a deadline
+ * written while the LAPIC's timer is not in TSC-deadline mode (as it is
+ * not before KVM_SET_LAPIC), and KVM_SET_LAPIC does not carry it. Loaded
+ * before, the guest's armed timer is lost: a NOHZ CPU then sleeps past its
+ * next event, and anything waiting on a timer (msleep in the poweroff
+ * path) waits for ever. QEMU sets it last for the same reason.
+ */
 static int load_msrs(struct vcpu *v, const struct snap_r *r, const struct x86_msr_list *l,
-		     struct err **err)
+		     struct kvm_msr_entry *deadline, struct err **err)
 {
 	size_t len, n, i, j;
 	const struct kvm_msr_entry *e = snap_find(r, SNAP_MSRS, v->id, &len);
@@ -372,9 +397,13 @@ static int load_msrs(struct vcpu *v, const struct snap_r *r, const struct x86_ms
 					"snapshot state: vcpu %u: MSR %#x is not one KVM saves",
 					v->id, m.index);
 		}
+		m.reserved = 0;
+		if (m.index == MSR_IA32_TSC_DEADLINE) {
+			*deadline = m;
+			continue;
+		}
 		one->nmsrs = 1;
 		one->entries[0] = m;
-		one->entries[0].reserved = 0;
 		if (ioctl(v->fd, KVM_SET_MSRS, one) != 1 && !refused++)
 			first_refused = m.index;
 	}
@@ -400,6 +429,7 @@ static int load_msrs(struct vcpu *v, const struct snap_r *r, const struct x86_ms
 static int load_vcpu(struct vcpu *v, const struct vm_state *vs, const struct snap_r *r,
 		     const struct x86_msr_list *l, struct err **err)
 {
+	struct kvm_msr_entry deadline = { 0 };
 	int ret;
 
 	LOAD(SNAP_REGS, struct kvm_regs, KVM_SET_REGS, "registers");
@@ -422,12 +452,14 @@ static int load_vcpu(struct vcpu *v, const struct vm_state *vs, const struct sna
 		LOAD(SNAP_FPU, struct kvm_fpu, KVM_SET_FPU, "FPU");
 	}
 	LOAD(SNAP_SREGS, struct kvm_sregs, KVM_SET_SREGS, "special registers");
-	ret = load_msrs(v, r, l, err);
+	ret = load_msrs(v, r, l, &deadline, err);
 	if (ret < 0)
 		return ret;
 	LOAD(SNAP_MPSTATE, struct kvm_mp_state, KVM_SET_MP_STATE, "MP state");
 	if (vs->has_irqchip)
 		LOAD(SNAP_LAPIC, struct kvm_lapic_state, KVM_SET_LAPIC, "local APIC");
+	if (deadline.index == MSR_IA32_TSC_DEADLINE && set_msr(v, &deadline) < 0)
+		return err_make(err, EINVAL, "vcpu %u: KVM refused the saved TSC deadline", v->id);
 	LOAD(SNAP_EVENTS, struct kvm_vcpu_events, KVM_SET_VCPU_EVENTS, "pending events");
 	LOAD(SNAP_DEBUGREGS, struct kvm_debugregs, KVM_SET_DEBUGREGS, "debug registers");
 	return 0;

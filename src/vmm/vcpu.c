@@ -81,7 +81,12 @@ static void vcpu_handle_pio(struct vcpu *v)
 	}
 }
 
-/* What a supervisor needs to tell one guest crash from another. */
+/*
+ * What a supervisor needs to tell one guest crash from another. After a
+ * triple fault on AMD, KVM has already put the vCPU through INIT (the VMCB is
+ * undefined after a shutdown intercept), so the registers read as the reset
+ * state, rip 0xfff0 and cr0 0x10; on Intel they are the faulting ones.
+ */
 static void vcpu_log_crash(struct vcpu *v, const char *what)
 {
 	struct kvm_sregs sregs;

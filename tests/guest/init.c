@@ -32,6 +32,8 @@
  *   vps.then=poweroff|reboot|shell|agent|wait   (default poweroff); wait says
  *                              `VPS-INIT: waiting` and powers off when the ACPI
  *                              power button is pressed
+ *   vps.dirty=MIB              with wait: a child writes every page of MIB MiB
+ *                              over and over (a busy guest for migration)
  *
  * Run as any name but PID 1 it only reports and checks (the command line then
  * comes from $VPS_CMDLINE if set); run as `vps-agent` it is the agent.
@@ -49,6 +51,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -578,6 +581,34 @@ static void wait_power_button(void)
 	say("power button");
 }
 
+/*
+ * vps.dirty=MIB: a child that keeps MIB MiB of anonymous memory dirty, one
+ * write per 4 KiB page per pass, for as long as the guest runs; what a busy
+ * guest does to a live migration's pre-copy. Says `dirtying N MiB` once its
+ * first pass has touched every page.
+ */
+static void start_dirtying(void)
+{
+	const char *v = param("vps.dirty");
+	unsigned long mib = v ? strtoul(v, NULL, 10) : 0;
+	volatile unsigned char *mem;
+	size_t len = mib << 20;
+
+	if (!mib || fork() != 0)
+		return;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		say("fail vps.dirty=%s: mmap: %s", v, strerror(errno));
+		_exit(1);
+	}
+	for (unsigned char pass = 1;; pass++) {
+		for (size_t off = 0; off < len; off += 4096)
+			mem[off] = pass | 1; /* never an all-zero page */
+		if (pass == 1)
+			say("dirtying %lu MiB", mib);
+	}
+}
+
 static void shell(void)
 {
 	pid_t pid = fork();
@@ -626,8 +657,10 @@ static int init_main(void)
 		serve_agent();
 	if (!strcmp(then, "shell"))
 		shell();
-	if (!strcmp(then, "wait"))
+	if (!strcmp(then, "wait")) {
+		start_dirtying();
 		wait_power_button();
+	}
 	if (failure[0])
 		say("fail %s", failure);
 	sync();

@@ -142,7 +142,9 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs):
     About one L2 boot in twenty-odd stalls (RCU stall in L2: the emulated SVM
     under TCG loses a vCPU); such a boot is killed at TIMEOUT, its console
     kept as l2-hang-N.log in L1's work directory, and tried once more, as is
-    a boot during which L1 stopped answering (in a fresh L1). Each retry
+    a boot that the same emulation resets (QEMU exits cleanly before the
+    test init reported anything) and a boot during which L1 stopped
+    answering (in a fresh L1). Each retry
     goes through framework.retry (counted, at most one per test). A boot
     that ends but fails is never retried."""
     def boot(append="", timeout=60, **kw):
@@ -157,12 +159,17 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs):
                 retry("L2 boot under QEMU", f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
                 continue
-            if not r.timed_out or attempt == 2:
+            # QEMU runs with -no-reboot, and only the test init powers off:
+            # a clean exit with not one VPS-INIT line is a reset (a triple
+            # fault) before init said anything
+            reset = r.ok and not r.timed_out and "VPS-INIT:" not in r.stdout
+            if not (r.timed_out or reset) or attempt == 2:
                 break
             hang = l1.workdir / f"l2-hang-{len(HANGS) + 1}.log"
             hang.write_text(r.stdout)
             HANGS.append(hang)
-            retry("L2 boot under QEMU", f"hung, killed after {r.seconds:.0f} s", hang)
+            retry("L2 boot under QEMU", "reset before its init reported (triple fault)" if reset
+                  else f"hung, killed after {r.seconds:.0f} s", hang)
         return InitReport.parse(r.stdout), r
     return boot
 

@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""vpsd on a shared PostgreSQL store (issue 19's first piece, docs/cluster.md):
-a real PostgreSQL started by the test (framework/pg.py: initdb as nobody,
-a unix socket in its own directory, no TCP), vpsd --cluster against it.
-One vpsd through the whole API flow; two vpsds (nodes a and b) on one
-database seeing one VPS list and one set of sessions; the two racing for
-the last room, one admitted; hostile values through the API.
+"""vpsd on a shared PostgreSQL store (issue 19, docs/cluster.md): a real
+PostgreSQL started by the test (framework/pg.py: initdb as nobody, a unix
+socket in its own directory, no TCP), vpsd --cluster against it. One vpsd
+through the whole API flow; two vpsds (nodes a and b, b joined with a
+token) on one database seeing one VPS list and one set of sessions;
+creates racing for the last room, no node over its policy; hostile values
+through the API. Membership: joining with no, a forged, a used and an
+expired token refused, a good one used up; the node list; a node killed
+shown offline after the heartbeat timeout. Placement to the roomier node,
+refusal naming every node's figures when all are full; work on another
+node's VPS answered 421 naming it (a stranger gets the 404 of no VPS);
+PostgreSQL stopped: 503, then everything back.
 
 The two vpsds run on one host, each with its own data and run directory,
 socket and TCP port. No test here makes a network: networks live in the
@@ -15,14 +21,21 @@ Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_cluster.py""
 
 import concurrent.futures
 import json
+import os
 import subprocess
 import threading
+import time
 
 import pytest
 
+from framework.ct import BUILD
 from framework.openapi import start_vpsd, tcp, unix
 from framework.pg import Postgres, why_not
 from framework.vpsd import VPSD, Vpsd
+
+VPS = BUILD / "src" / "cli" / "vps"
+# fast heartbeats: a node is offline after 2 missed beats of 1 s
+BEAT = ("--heartbeat", "1", "--offline-after", "2")
 
 pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
               pytest.mark.skipif(why_not() is not None, reason=str(why_not()))]
@@ -48,16 +61,42 @@ def database(postgres, request):
 
 @pytest.fixture
 def node_a(database):
-    d = start_vpsd(extra=("--cluster", database, "--node", "a"))
+    """The first node of an empty database: it makes the cluster, no token."""
+    d = start_vpsd(extra=("--cluster", database, "--node", "a", *BEAT))
     yield d
     d.cleanup()
+
+
+def join_token(node, ttl=600):
+    return unix(node).api("POST", "/nodes/tokens", {"ttl": ttl}, expect=201)["token"]
 
 
 @pytest.fixture
 def node_b(database, node_a):
-    d = start_vpsd(extra=("--cluster", database, "--node", "b"))
+    """A second node, joined with a token node a made."""
+    d = start_vpsd(extra=("--cluster", database, "--node", "b", "--join", join_token(node_a),
+                          *BEAT))
     yield d
     d.cleanup()
+
+
+def refused(database, name, *extra):
+    """Start a vpsd that must be refused: its exit status and log."""
+    d = Vpsd()
+    try:
+        d.start(extra=("--cluster", database, "--node", name, *extra), wait=False)
+        code = d.proc.wait(timeout=60)
+        return code, d.log.read_text()
+    finally:
+        if d.proc and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        d.proc = None
+        d.cleanup()
+
+
+def nodes_of(node):
+    return {n["name"]: n for n in unix(node).api("GET", "/nodes")}
 
 
 def meminfo(key):
@@ -99,7 +138,7 @@ def test_api_flow_on_postgresql(postgres, database, node_a):
     assert c.api("GET", "/vps") == []
     assert postgres.psql("SELECT count(*) FROM vps", db) == "0"
     assert not (node_a.data / "vps.db").exists()
-    assert postgres.psql("SELECT version FROM vps_schema", db) == "2"
+    assert postgres.psql("SELECT version FROM vps_schema", db) == "3"
 
 
 def test_two_nodes_one_list(postgres, database, node_a, node_b):
@@ -140,32 +179,47 @@ def test_one_vpsd_per_node_name(database, node_a):
     assert unix(node_a).api("GET", "/vps") == []  # a is still up
 
 
-def test_admission_race_across_nodes(node_a, node_b):
-    """Memory reserve with room for one: creates fired at both nodes at once,
-    one made, the other 409 no_room; both nodes list the one. Rounds, as
-    test_policy.py's race: the loser must never slip in."""
-    each = (int(meminfo("MemTotal") * 0.6) // MiB) * MiB  # one fits, two do not
+def test_admission_race_across_nodes(postgres, database, node_a, node_b):
+    """Memory reserve, each create 60% of RAM: each node has room for one.
+    Rounds of three creates fired at once (two at a, one at b), no --node:
+    every answer is 201, 409 no_room or 421 (placed on the other node), and
+    no node ever holds two (0 over-allocations); the rows every node lists
+    are the same."""
+    each = (int(meminfo("MemTotal") * 0.6) // MiB) * MiB  # one fits a node, two do not
     a, b = unix(node_a), unix(node_b)
+    db = database.rsplit("dbname=", 1)[1]
     a.api("PUT", "/policies", {"memory": {"mode": "reserve"}})
     assert b.api("GET", "/policies")["memory"]["mode"] == "reserve"  # one store
-    for rnd in range(4):
-        go = threading.Barrier(2)
+    for rnd in range(3):
+        go = threading.Barrier(3)
 
         def create(args):
             client, name = args
             go.wait()
             return client.request("POST", "/vps", ct_body(name, ram=each))
 
-        names = [f"race{rnd}-a", f"race{rnd}-b"]
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            answers = dict(zip(names, pool.map(create, zip((a, b), names))))
-        won = [n for n, r in answers.items() if r.status == 201]
-        assert len(won) == 1, (rnd, {n: (r.status, r.json) for n, r in answers.items()})
-        lost = [r for n, r in answers.items() if n not in won]
-        assert lost[0].status == 409 and lost[0].json["error"]["code"] == "no_room", lost
+        names = [f"race{rnd}-a1", f"race{rnd}-a2", f"race{rnd}-b"]
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            answers = dict(zip(names, pool.map(create, zip((a, a, b), names))))
+        for n, r in answers.items():
+            assert r.status in (201, 409, 421), (rnd, n, r.status, r.json)
+            if r.status == 409:
+                assert r.code == "no_room", r.json
+            if r.status == 421:
+                assert r.code == "other_node" and r.json["error"]["node"] in ("a", "b"), r.json
+        per_node = postgres.psql("SELECT node || ':' || count(*) FROM vps GROUP BY node "
+                                 "ORDER BY node", db)
+        assert all(line.endswith(":1") for line in per_node.split("\n") if line), per_node
+        won = sorted(n for n, r in answers.items() if r.status == 201)
+        assert won, answers  # an empty cluster takes at least one
         for d in (a, b):
-            assert [x["name"] for x in d.api("GET", "/vps")] == won
-        (a if won[0].endswith("-a") else b).api("DELETE", f"/vps/{won[0]}")
+            assert sorted(x["name"] for x in d.api("GET", "/vps")) == won
+        for n in won:
+            (a if d_of(a, n) == "a" else b).api("DELETE", f"/vps/{n}")
+
+
+def d_of(client, name):
+    return client.api("GET", f"/vps/{name}")["node"]
 
 
 def test_hostile_values_through_the_api(postgres, database, node_a, node_b):
@@ -208,3 +262,238 @@ def test_bad_cluster_flags(postgres, tmp_path):
         r = subprocess.run([str(VPSD), *base, *args], capture_output=True, text=True,
                            timeout=60)
         assert r.returncode == code and says in r.stderr, (args, r.returncode, r.stderr)
+
+
+# --- membership ---------------------------------------------------------------------------
+
+def test_join_tokens(postgres, database, node_a):
+    """A new node joins only with a token a member made: none, a forged
+    one, an expired one and a used one are refused with the nodes table
+    unchanged; a good one is used up by the join; the store keeps only its
+    hash; a member comes back without one. Customers make no tokens."""
+    db = database.rsplit("dbname=", 1)[1]
+
+    def members():
+        return postgres.psql("SELECT string_agg(name, ',' ORDER BY name) FROM nodes", db)
+
+    assert members() == "a"
+    code, log = refused(database, "x")
+    assert code == 1 and "not a member of this cluster" in log and "--join TOKEN" in log, log
+    code, log = refused(database, "x", "--join", "vpsjoin-" + "0" * 64)
+    assert code == 1 and "join token is not valid" in log, log
+    short = join_token(node_a, ttl=1)
+    time.sleep(2.5)
+    code, log = refused(database, "x", "--join", short)
+    assert code == 1 and "join token is not valid" in log, log
+    r = subprocess.run([str(VPS), "node", "token", "--for", "zz", "--ttl", "600", "--format",
+                        "json"], capture_output=True, text=True,
+                       env=dict(os.environ, VPS_SOCKET=str(node_a.sock)), timeout=60)
+    assert r.returncode == 0, r.stderr
+    bound = json.loads(r.stdout)
+    assert bound["node"] == "zz" and bound["token"].startswith("vpsjoin-"), bound
+    code, log = refused(database, "x", "--join", bound["token"])  # for zz only
+    assert code == 1 and "for another name" in log, log
+    assert members() == "a"
+
+    token = join_token(node_a)
+    assert token.startswith("vpsjoin-") and len(token) == 8 + 64
+    assert postgres.psql(f"SELECT count(*) FROM join_tokens WHERE hash LIKE '%{token[8:20]}%'",
+                         db) == "0"  # the secret is not stored, only its hash
+    b = start_vpsd(extra=("--cluster", database, "--node", "b", "--join", token, *BEAT))
+    try:
+        assert members() == "a,b"
+        assert postgres.psql("SELECT count(*) FROM join_tokens WHERE used IS NOT NULL "
+                             "AND node = 'b'", db) == "1"
+        code, log = refused(database, "c", "--join", token)  # used: once is all
+        assert code == 1 and "join token is not valid" in log, log
+        assert members() == "a,b"
+        b.stop()
+        b.start(extra=("--tcp", f"127.0.0.1:{b.port}", "--cluster", database, "--node", "b",
+                       *BEAT))  # a member again, no token
+        assert nodes_of(node_a)["b"]["state"] == "online"
+    finally:
+        b.cleanup()
+
+    # a customer: no tokens, no node list; a bad ttl is refused
+    adm = unix(node_a)
+    adm.api("POST", "/users", {"name": "cust", "password": "cust password", "role": "customer"},
+            expect=201)
+    c = tcp(node_a)
+    c.login("cust", "cust password")
+    c.api("POST", "/nodes/tokens", {}, expect=403)
+    c.api("GET", "/nodes", expect=403)
+    r = adm.request("POST", "/nodes/tokens", {"ttl": 0}, validate=False)
+    assert r.status == 400 and "`ttl`" in r.message, r
+    assert postgres.psql("SELECT count(*) FROM join_tokens WHERE used IS NULL", db) == "2"
+
+
+def test_node_list_and_heartbeat(node_a, node_b):
+    """Both nodes list both, online, with their addresses and capacity, over
+    the API and the CLI; b killed (SIGKILL: no goodbye) shows offline once
+    its heartbeat is older than 2 beats of 1 s; b stopped cleanly shows
+    offline at once."""
+    for d, me in ((node_a, "a"), (node_b, "b")):
+        ns = nodes_of(d)
+        assert sorted(ns) == ["a", "b"], ns
+        for name, n in ns.items():
+            assert n["state"] == "online" and n["self"] == (name == me), n
+            assert n["ram"] == meminfo("MemTotal") and n["cpus"] >= 1 and n["disk"] > 0, n
+        assert ns["b"]["address"] == f"http://127.0.0.1:{node_b.port}"
+    r = subprocess.run([str(VPS), "node", "list", "--format", "json"], capture_output=True,
+                       text=True, env=dict(os.environ, VPS_SOCKET=str(node_a.sock)), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(n["name"] for n in json.loads(r.stdout)) == ["a", "b"]
+    r = subprocess.run([str(VPS), "node", "list"], capture_output=True, text=True,
+                       env=dict(os.environ, VPS_SOCKET=str(node_a.sock)), timeout=60)
+    assert r.returncode == 0 and "online" in r.stdout and "127.0.0.1" in r.stdout, r
+
+    node_b.kill9()
+    killed = time.monotonic()
+    while nodes_of(node_a)["b"]["state"] == "online":
+        assert time.monotonic() - killed < 10, "b still online 10 s after it was killed"
+        time.sleep(0.2)
+    took = time.monotonic() - killed
+    assert took >= 1.0, took  # not before the timeout: 2 beats of 1 s
+    print(f"killed node shown offline after {took:.1f} s (heartbeat 1 s, offline after 2)")
+    assert nodes_of(node_a)["a"]["state"] == "online"
+
+
+def test_clean_stop_is_offline_at_once(database, node_a, node_b):
+    node_b.stop()
+    assert nodes_of(node_a)["b"]["state"] == "offline"
+
+
+# --- placement ----------------------------------------------------------------------------
+
+def test_placement(postgres, database, node_a, node_b):
+    """Memory reserve, 60% of RAM a VPS: pinned to a it goes on a; the next
+    one, sent to a, is placed on b (the roomier) and answered 421 naming b
+    and its address; sent there it is made on b. A third has no room on
+    either: 409 naming both nodes' figures. A pin to an unknown node is
+    400, to an offline one 409; a customer may not pin."""
+    each = (int(meminfo("MemTotal") * 0.6) // MiB) * MiB
+    a, b = unix(node_a), unix(node_b)
+    db = database.rsplit("dbname=", 1)[1]
+    a.api("PUT", "/policies", {"memory": {"mode": "reserve"}})
+    assert a.api("POST", "/vps", ct_body("p1", ram=each, node="a"), expect=201)["node"] == "a"
+    r = a.request("POST", "/vps", ct_body("p2", ram=each))
+    assert r.status == 421 and r.code == "other_node", r
+    assert r.json["error"]["node"] == "b"
+    assert r.json["error"]["address"] == f"http://127.0.0.1:{node_b.port}"
+    assert "node `b`" in r.message, r
+    assert postgres.psql("SELECT count(*) FROM vps WHERE name = 'p2'", db) == "0"
+    # the client follows: the same create, sent where it was told
+    assert b.api("POST", "/vps", ct_body("p2", ram=each, node="b"), expect=201)["node"] == "b"
+    assert a.api("GET", "/vps/p2")["node"] == "b"  # every node shows where it is
+    r = b.request("POST", "/vps", ct_body("p3", ram=each))
+    assert r.status == 409 and r.code == "no_room", r
+    assert "node `a`" in r.message and "node `b`" in r.message and "left" in r.message, r
+    r = a.request("POST", "/vps", ct_body("p3", ram=MiB * 128, node="zz"))
+    assert r.status == 400 and "no node named `zz`" in r.message, r
+    r = a.request("POST", "/vps", ct_body("p3", ram=MiB * 128, node=""), validate=False)
+    assert r.status == 400 and "`node`" in r.message, r
+    a.api("POST", "/users", {"name": "pin", "password": "pin password", "role": "customer"},
+          expect=201)
+    a.api("POST", "/plans", {"name": "tiny", "ram": "128M", "disk": "64M", "cpus": 0.5},
+          expect=201)
+    c = tcp(node_a)
+    c.login("pin", "pin password")
+    r = c.request("POST", "/vps", {"name": "p4", "kind": "ct", "template": "busybox",
+                                   "plan": "tiny", "node": "a"})
+    assert r.status == 403 and "`node`" in r.message, r
+    b.api("DELETE", "/vps/p2")
+    node_b.stop()
+    r = a.request("POST", "/vps", ct_body("p5", ram=MiB * 128, node="b"))
+    assert r.status == 409 and "node `b` is offline" in r.message, r
+    assert postgres.psql("SELECT string_agg(name, ',') FROM vps", db) == "p1"
+
+
+# --- work on another node's VPS -----------------------------------------------------------
+
+def test_other_nodes_vps_is_misdirected(postgres, database, node_a, node_b):
+    """A VPS on b: through a, its show and usage answer (the store), its
+    start, exec, stop, change and destroy answer 421 naming b and b's
+    address, with nothing done; through b they work. A customer gets the
+    same 421 for their own VPS, and for another customer's the 404 of a
+    VPS that does not exist (no hint of where it is)."""
+    a, b = unix(node_a), unix(node_b)
+    db = database.rsplit("dbname=", 1)[1]
+    a.api("POST", "/users", {"name": "own", "password": "own password", "role": "customer"},
+          expect=201)
+    a.api("POST", "/users", {"name": "oth", "password": "oth password", "role": "customer"},
+          expect=201)
+    b.api("POST", "/vps", ct_body("m1", owner="own", node="b"), expect=201)
+    assert a.api("GET", "/vps/m1")["node"] == "b"
+    a.api("GET", "/vps/m1/usage")
+    for method, path, body in (("POST", "/vps/m1/start", None),
+                               ("POST", "/vps/m1/exec", {"args": ["true"]}),
+                               ("POST", "/vps/m1/stop", None),
+                               ("PATCH", "/vps/m1", {"hostname": "x"}),
+                               ("DELETE", "/vps/m1", None)):
+        r = a.request(method, path, body)
+        assert r.status == 421 and r.code == "other_node", (method, path, r)
+        assert r.json["error"]["node"] == "b"
+        assert r.json["error"]["address"] == f"http://127.0.0.1:{node_b.port}"
+    assert postgres.psql("SELECT state || ':' || coalesce(hostname, '-') FROM vps "
+                         "WHERE name = 'm1'", db) == "stopped:m1"
+    own, oth = tcp(node_a), tcp(node_a)
+    own.login("own", "own password")
+    oth.login("oth", "oth password")
+    r = own.request("POST", "/vps/m1/start")
+    assert r.status == 421 and r.json["error"]["node"] == "b", r
+    r = oth.request("POST", "/vps/m1/start")
+    nothing = oth.request("POST", "/vps/zz-none/start")
+    assert (r.status, r.json) == (404, {"error": {**nothing.json["error"],
+                                                  "message": r.message}}), r
+    assert r.message == nothing.message.replace("zz-none", "m1"), (r, nothing)
+    # on b, its own node, the work is done
+    assert b.api("POST", "/vps/m1/start")["state"] == "running"
+    x = b.api("POST", "/vps/m1/exec", {"args": ["echo", "on-b"]})
+    assert x["stdout"].strip() == "on-b", x
+    assert b.api("POST", "/vps/m1/stop")["state"] == "stopped"
+    b.api("DELETE", "/vps/m1")
+    assert postgres.psql("SELECT count(*) FROM vps", db) == "0"
+
+
+# --- the database away --------------------------------------------------------------------
+
+def test_store_away_answers_503(postgres, database, node_a):
+    """PostgreSQL stopped: vpsd stays up; API calls answer 503
+    store_unavailable at once (no hang, no 401 for a session it cannot
+    look up); started again, everything answers as before."""
+    a = unix(node_a)
+    a.api("POST", "/vps", ct_body("s1"), expect=201)
+    a.api("POST", "/users", {"name": "sam", "password": "sam password", "role": "admin"},
+          expect=201)
+    c = tcp(node_a)
+    c.login("sam", "sam password")
+    postgres.pause()
+    slowest = 0
+    try:
+        for client, method, path in ((a, "GET", "/vps"), (a, "GET", "/nodes"),
+                                     (c, "GET", "/vps"), (a, "POST", "/vps/s1/start"),
+                                     (a, "GET", "/vps/s1")):
+            t0 = time.monotonic()
+            r = client.request(method, path, timeout=30)
+            took = time.monotonic() - t0
+            assert r.status == 503 and r.code == "store_unavailable", (method, path, r)
+            assert "PostgreSQL" in r.message and took < 10, (r, took)
+            slowest = max(slowest, took)
+        r = tcp(node_a).request("POST", "/login", {"name": "sam", "password": "sam password"})
+        assert r.status == 503, r
+        assert node_a.proc.poll() is None  # still running
+        print(f"503 with PostgreSQL stopped: the slowest answer took {slowest * 1000:.0f} ms")
+    finally:
+        postgres.resume()
+    back = time.monotonic()
+    deadline = time.monotonic() + 20
+    while a.request("GET", "/vps").status != 200:
+        assert time.monotonic() < deadline, "no recovery 20 s after PostgreSQL came back"
+        time.sleep(0.2)
+    print(f"answering again {time.monotonic() - back:.2f} s after PostgreSQL was back")
+    assert [v["name"] for v in a.api("GET", "/vps")] == ["s1"]
+    assert [v["name"] for v in c.api("GET", "/vps")] == ["s1"]  # the session outlived it
+    deadline = time.monotonic() + 10
+    while nodes_of(node_a)["a"]["state"] != "online":  # the heartbeat is back
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

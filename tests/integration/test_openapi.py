@@ -349,6 +349,10 @@ def test_walk(vpsd):
     admin.api("GET", "/networks/nothing", expect=404)
     admin.api("POST", "/networks", {"name": "x", "colour": "red"}, expect=400)
     admin.api("DELETE", "/networks/nothing", expect=404)
+    nodes = admin.api("GET", "/nodes")  # one host: the host itself
+    assert len(nodes) == 1 and nodes[0]["self"] and nodes[0]["state"] == "online", nodes
+    admin.api("POST", "/nodes/tokens", {"ttl": 600}, expect=409)  # no cluster to join
+    admin.api("POST", "/nodes/tokens", {"ttl": 0}, expect=400)
     admin.api("PUT", "/isos/walk", b"not really an ISO", expect=201)
     assert "walk" in [i["name"] for i in admin.api("GET", "/isos")]
     admin.api("DELETE", "/isos/walk")

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -345,7 +346,7 @@ static int run(const char *dir, const char *cmd)
 
 static void dump(const char *dir, const char *name, const void *p, size_t len)
 {
-	char path[256];
+	char path[PATH_MAX];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);

@@ -665,7 +665,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 8 : 2);
+	assert_int_equal(v, sqlite ? 9 : 3);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -716,9 +716,86 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 2);
+		assert_int_equal(store_schema_version(o[i].st), 3);
 		store_close(o[i].st);
 	}
+}
+
+static const char *node_field(json_t *list, size_t i, const char *key)
+{
+	return json_string_value(json_object_get(json_array_get(list, i), key));
+}
+
+/*
+ * Nodes: the first one of an empty table joins freely; a stranger needs a
+ * join token, unknown, expired and used ones are refused with nothing
+ * written, a good one is used up; a member comes back without one. SQLite:
+ * one row, the host, and no tokens.
+ */
+static void nodes_and_join_tokens(void **state)
+{
+	struct store *st = *state;
+	bool sqlite = !strcmp(store_backend(st), "sqlite");
+	struct store_node a = { "n1", "http://a:1", 2, 1ULL << 30, 10ULL << 30 };
+	struct store_node b = { "n9", "http://b:2", 4, 2ULL << 30, 20ULL << 30 };
+	struct store_node c = { "n7", "", 1, 1ULL << 30, 1ULL << 30 };
+	struct err *e = NULL;
+	json_t *l;
+
+	assert_int_equal(store_node_join(st, &a, NULL, 1000, &e), 0);
+	l = store_nodes(st);
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(node_field(l, 0, "name"), "n1");
+	assert_string_equal(node_field(l, 0, "state"), "online");
+	assert_string_equal(node_field(l, 0, "address"), "http://a:1");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "ram")),
+			 1LL << 30);
+	json_decref(l);
+	if (sqlite) {
+		/* one host: a new name replaces the row, no token is asked or made */
+		assert_int_equal(store_node_join(st, &b, NULL, 1001, &e), 0);
+		l = store_nodes(st);
+		assert_int_equal(json_array_size(l), 1);
+		assert_string_equal(node_field(l, 0, "name"), "n9");
+		json_decref(l);
+		assert_int_equal(store_join_token_insert(st, "h1", NULL, 1000, 1100, &e),
+				 -EOPNOTSUPP);
+		err_free(&e);
+		return;
+	}
+	assert_int_equal(store_node_join(st, &b, NULL, 1001, &e), -EACCES);
+	assert_non_null(strstr(err_msg(e), "--join TOKEN"));
+	err_free(&e);
+	assert_int_equal(store_node_join(st, &b, "no-such-hash", 1001, &e), -EACCES);
+	err_free(&e);
+	assert_int_equal(store_join_token_insert(st, "h1", NULL, 1000, 1100, &e), 0);
+	assert_int_equal(store_join_token_insert(st, "h2", NULL, 1000, 1005, &e), 0);
+	assert_int_equal(store_join_token_insert(st, "h3", "n8", 1000, 1100, &e), 0);
+	assert_int_equal(store_join_token_insert(st, "h1", NULL, 1000, 1100, &e), -EEXIST);
+	err_free(&e);
+	assert_int_equal(store_node_join(st, &b, "h3", 1001, &e), -EACCES); /* for n8 only */
+	err_free(&e);
+	assert_int_equal(store_node_join(st, &b, "h2", 1006, &e), -EACCES); /* expired */
+	assert_non_null(strstr(err_msg(e), "not valid"));
+	err_free(&e);
+	l = store_nodes(st);
+	assert_int_equal(json_array_size(l), 1); /* nothing written by the refusals */
+	json_decref(l);
+	assert_int_equal(store_node_join(st, &b, "h1", 1010, &e), 0);
+	assert_int_equal(store_node_join(st, &c, "h1", 1011, &e), -EACCES); /* used */
+	err_free(&e);
+	assert_int_equal(store_node_join(st, &b, NULL, 1012, &e), 0); /* a member again */
+	assert_int_equal(store_node_heartbeat(st, "n9", "offline", 1020, &e), 0);
+	assert_int_equal(store_node_heartbeat(st, "nosuch", "online", 1020, &e), -ENOENT);
+	err_free(&e);
+	l = store_nodes(st);
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(node_field(l, 1, "name"), "n9");
+	assert_string_equal(node_field(l, 1, "state"), "offline");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 1), "heartbeat")),
+			 1020);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 1), "joined")), 1010);
+	json_decref(l);
 }
 
 /* Each case on each backend: "sqlite: name" and "postgresql: name". */
@@ -748,6 +825,7 @@ int main(void)
 		PG(connection_comes_back),
 		BOTH(schema_version),
 		PG(nodes_migrate_once),
+		BOTH(nodes_and_join_tokens),
 	};
 	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
 	bool pg = getenv("VPS_TEST_PG") && *getenv("VPS_TEST_PG");

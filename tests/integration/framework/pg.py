@@ -66,6 +66,11 @@ class Postgres:
     def start(self):
         self._as_user("initdb", "-D", str(self.dir), "-U", DB_USER, "--auth=trust",
                       "--encoding=UTF8", "--no-sync")
+        self.resume()
+        return self
+
+    def resume(self):
+        """Start the server (again, after pause())."""
         # the socket in the data directory (0700, nobody's), no TCP at all
         opts = f"-k {self.dir} -c listen_addresses= -c fsync=off -c max_connections=40"
         r = self._as_user("pg_ctl", "-D", str(self.dir), "-l", str(self.log), "-o", opts,
@@ -74,7 +79,11 @@ class Postgres:
             raise AssertionError(f"pg_ctl start: {r.stdout}{r.stderr}\n"
                                  f"{self.log.read_text() if self.log.exists() else ''}")
         self.started = True
-        return self
+
+    def pause(self):
+        """Stop the server, keeping its data (the database away, for a while)."""
+        self._as_user("pg_ctl", "-D", str(self.dir), "-m", "fast", "-w", "stop")
+        self.started = False
 
     def conninfo(self, db="postgres"):
         return f"host={self.dir} user={DB_USER} dbname={db}"
@@ -92,7 +101,7 @@ class Postgres:
         return self.conninfo(name)
 
     def stop(self):
-        if self.started:
+        if self.started or self.dir.exists():
             self._as_user("pg_ctl", "-D", str(self.dir), "-m", "immediate", "-w", "stop",
                           check=False)
             self.started = False

@@ -5,9 +5,9 @@ to RESULTS/retries.txt (one line each: test, what, why, log), and counted
 in scripts/test's closing line ("N passed, N failed, N skipped, N retried").
 
 What may be retried: a boot the emulated SVM of the nested test host loses
-(an L2 that hangs to its timeout, or L1 itself no longer answering); never a
-guest crash (vps-vmm exit status 4) or any other failure, which fail the
-test. At most one retry per test: a second retry() in the same test raises,
+(an L2 that hangs to its timeout, an L2 reset by a triple fault under
+either engine, or L1 itself no longer answering); never any other failure,
+which fails the test. At most one retry per test: a second retry() in the same test raises,
 so a retry can never stack on another one (a fixture's and a test's, or a
 boot's and its cycle's). docs/testbench.md ("Retries") says why."""
 
@@ -46,3 +46,10 @@ def retry(what, why, log=None):
     RETRIES.append((test, what, why, str(log or "")))
     with open(FILE, "a") as f:
         f.write("\t".join(RETRIES[-1]) + "\n")
+
+
+def triple_fault(status, stderr):
+    """vps-vmm ended with a guest crash (status 4) that was a triple fault,
+    the one crash the emulated SVM of L1 makes of sound guests under QEMU as
+    well as under vps-vmm (docs/testbench.md, "Retries", has the rates)."""
+    return status == 4 and "triple fault" in stderr

@@ -74,6 +74,7 @@ struct net {
 	struct virtio_net_stats stats;
 	uint64_t tap_features; /* the guest features the tap's offloads were last set for */
 	bool tap_features_set;
+	bool announce; /* send a RARP at the next notification (virtio_net_announce) */
 	struct virtq_chain c;
 	struct iovec tx_iov[NET_TX_MAX_IOV];
 	/* Receive: buffers popped for the frame being read, in pop order. */
@@ -409,8 +410,48 @@ static void net_tap_ready(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&n->vdev->lock);
 }
 
+/*
+ * A RARP request from the guest's MAC to everyone (RFC 903: hardware type
+ * Ethernet, protocol IPv4, sender and target hardware address the MAC, no
+ * protocol addresses), padded to Ethernet's 60 bytes, behind a plain vnet
+ * header. Bridges learn the MAC's new port from its source address; the
+ * guest's own stack never sees it.
+ */
+static void net_send_announce(struct net *n)
+{
+	uint8_t frame[TAP_VNET_HDR_LEN + 60] = { 0 };
+	uint8_t *e = frame + TAP_VNET_HDR_LEN, *a = e + 14;
+	const uint8_t *mac = n->vdev->config + NET_CFG_MAC;
+
+	memset(e, 0xff, 6);
+	memcpy(e + 6, mac, 6);
+	e[12] = 0x80, e[13] = 0x35; /* ETH_P_RARP */
+	a[1] = 1; /* ARPHRD_ETHER */
+	a[2] = 0x08; /* ETH_P_IP */
+	a[4] = 6, a[5] = 4;
+	a[7] = 3; /* ARPOP_RREQUEST */
+	memcpy(a + 8, mac, 6);
+	memcpy(a + 18, mac, 6);
+	if (write(n->tap_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame))
+		n->stats.announces++;
+	n->announce = false;
+}
+
+void virtio_net_announce(struct virtio_dev *vdev)
+{
+	struct net *n = vdev->priv;
+
+	pthread_mutex_lock(&vdev->lock);
+	n->announce = true;
+	pthread_mutex_unlock(&vdev->lock);
+}
+
 static void net_notify(struct virtio_dev *vdev, unsigned int q)
 {
+	struct net *n = vdev->priv;
+
+	if (n->announce)
+		net_send_announce(n);
 	if (q == NET_TXQ)
 		net_tx(vdev);
 	else if (q == NET_RXQ)

@@ -59,6 +59,7 @@ struct virtio_net_stats {
 	uint64_t tx_bad_hdr; /* of tx_errors: a header the checks refused */
 	uint64_t tx_gso; /* segmentation-offloaded transmits (one frame up to 64 KiB) */
 	uint64_t rx_merged; /* received frames that took more than one buffer */
+	uint64_t announces; /* RARPs sent for the guest after it moved here */
 	/*
 	 * The driver accepted offloads or MRG_RXBUF, in the last negotiation
 	 * the device received under (it stays after the reset at poweroff).
@@ -87,5 +88,15 @@ void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);
  * drives receive without the thread. True when the guest ran out of buffers.
  */
 bool virtio_net_rx_locked(struct virtio_dev *vdev);
+
+/*
+ * The VM has just moved here (an incoming live migration, a restore): have
+ * the device send one RARP from the guest's MAC through its tap at its next
+ * notification, as QEMU's self-announce does, so that bridges and switches
+ * send the guest's frames to this tap from then on, not to the one it left.
+ * machine_kick_all() makes that notification on the device's I/O thread
+ * (the thread whose seccomp class writes to the tap).
+ */
+void virtio_net_announce(struct virtio_dev *vdev);
 
 #endif

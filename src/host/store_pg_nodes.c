@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The PostgreSQL store's nodes and join tokens (store.h, docs/cluster.md).
+ * A node joins in one transaction that holds the nodes table exclusively:
+ * the first node of an empty table makes the cluster, any other new name
+ * uses up a join token (unused, unexpired) in the same transaction, so two
+ * vpsds cannot both join on one token, and none joins on none.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "host/store_pg.h"
+
+int pg_node_join(struct store *base, const struct store_node *n, const char *join_hash,
+		 long long now, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	long long members = 0;
+	bool known = false;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = pg_begin(s, err)) < 0)
+		goto out;
+	pa_s(&a, n->name);
+	if ((r = pg_run(s, "LOCK TABLE nodes IN EXCLUSIVE MODE", NULL, NULL, err)) < 0 ||
+	    (r = pg_run(s,
+			"SELECT (SELECT count(*) FROM nodes), "
+			"EXISTS (SELECT 1 FROM nodes WHERE name = $1)",
+			&a, &res, err)) < 0)
+		goto fail;
+	members = pg_i(res, 0, 0);
+	known = !strcmp(PQgetvalue(res, 0, 1), "t");
+	PQclear(res);
+	res = NULL;
+	if (!known && members > 0) {
+		a = (struct pg_args){ 0 };
+		pa_s(&a, join_hash);
+		pa_i(&a, now);
+		pa_s(&a, n->name);
+		if (!join_hash) {
+			r = err_make(err, EACCES,
+				     "node `%s` is not a member of this cluster: start it with "
+				     "--join TOKEN (`vps node token` on a member makes one)",
+				     n->name);
+			goto fail;
+		}
+		if ((r = pg_run(s,
+				"UPDATE join_tokens SET used = $2, node = $3 WHERE hash = $1 AND "
+				"used IS NULL AND expires > $2 AND (name IS NULL OR name = $3)",
+				&a, &res, err)) < 0)
+			goto fail;
+		if (pg_changes(res) != 1) {
+			r = err_make(err, EACCES,
+				     "node `%s`: the join token is not valid (unknown, used, "
+				     "expired or for another name): make a new one with `vps node "
+				     "token`",
+				     n->name);
+			goto fail;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	a = (struct pg_args){ 0 };
+	pa_s(&a, n->name);
+	pa_s(&a, n->address);
+	pa_d(&a, n->cpus);
+	pa_i(&a, (long long)n->ram);
+	pa_i(&a, (long long)n->disk);
+	pa_i(&a, now);
+	r = pg_run(s,
+		   "INSERT INTO nodes (name, address, cpus, ram, disk, state, joined, heartbeat) "
+		   "VALUES ($1, $2, $3, $4, $5, 'online', $6, $6) ON CONFLICT (name) DO UPDATE SET "
+		   "address = $2, cpus = $3, ram = $4, disk = $5, heartbeat = $6, "
+		   "joined = CASE WHEN nodes.joined = 0 THEN $6 ELSE nodes.joined END, "
+		   "state = CASE WHEN nodes.state = 'evacuating' THEN 'evacuating' "
+		   "ELSE 'online' END",
+		   &a, NULL, err);
+	if (r == 0)
+		r = pg_commit(s, err);
+fail:
+	PQclear(res);
+	if (r < 0)
+		pg_rollback(s);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int pg_node_heartbeat(struct store *base, const char *name, const char *state, long long now,
+		      struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res;
+	int r;
+
+	pa_s(&a, name);
+	pa_i(&a, now);
+	pa_s(&a, state);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "UPDATE nodes SET heartbeat = $2, state = CASE WHEN state = 'evacuating' "
+		   "THEN state ELSE $3 END WHERE name = $1",
+		   &a, &res, err);
+	if (r == 0 && pg_changes(res) == 0)
+		r = err_make(err, ENOENT, "no node named `%s`", name);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+json_t *pg_nodes(struct store *base)
+{
+	struct store_pg *s = pgs(base);
+	json_t *out = NULL;
+	PGresult *res;
+
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s,
+		   "SELECT name, address, cpus, ram, disk, state, joined, heartbeat FROM nodes "
+		   "ORDER BY name",
+		   NULL, &res, NULL) == 0) {
+		out = json_array();
+		for (int i = 0; i < PQntuples(res); i++)
+			json_array_append_new(
+				out,
+				json_pack("{s:s, s:s, s:f, s:I, s:I, s:s, s:I, s:I}", "name",
+					  pg_s(res, i, 0), "address", pg_s(res, i, 1), "cpus",
+					  pg_d(res, i, 2), "ram", (json_int_t)pg_i(res, i, 3),
+					  "disk", (json_int_t)pg_i(res, i, 4), "state",
+					  pg_s(res, i, 5), "joined", (json_int_t)pg_i(res, i, 6),
+					  "heartbeat", (json_int_t)pg_i(res, i, 7)));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+int pg_join_token_insert(struct store *base, const char *hash, const char *name, long long created,
+			 long long expires, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	int r;
+
+	pa_s(&a, hash);
+	pa_i(&a, created);
+	pa_i(&a, expires);
+	pa_s(&a, name);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "INSERT INTO join_tokens (hash, created, expires, name) VALUES ($1, $2, $3, $4)",
+		   &a, NULL, err);
+	if (r == 0) {
+		/* the spent and the expired ones go after a day */
+		a = (struct pg_args){ 0 };
+		pa_i(&a, created - 86400);
+		pg_run(s, "DELETE FROM join_tokens WHERE expires < $1", &a, NULL, NULL);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+bool pg_ping(struct store *base)
+{
+	struct store_pg *s = pgs(base);
+	bool ok;
+
+	pthread_mutex_lock(&s->lock);
+	ok = pg_run(s, "SELECT 1", NULL, NULL, NULL) == 0;
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
