@@ -7,13 +7,14 @@ VPS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Debian packages the project needs to build, test and run. Why each is here: README.md.
 VPS_PACKAGES=(
 	build-essential meson ninja-build pkg-config clang-format clang libclang-rt-14-dev
-	libcmocka-dev python3-pytest python3-jsonschema python3-websocket libjansson-dev libseccomp-dev
+	libcmocka-dev python3-pytest python3-jsonschema python3-websocket python3-prometheus-client
+	libjansson-dev libseccomp-dev
 	qemu-system-x86 qemu-utils seabios
 	busybox-static e2fsprogs xfsprogs btrfs-progs cpio kmod zstd xz-utils acpica-tools
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	libpq-dev postgresql-15
-	nftables iperf3 gdb liburing-dev
+	nftables iperf3 gdb liburing-dev sshfs openssh-sftp-server
 	debhelper
 	chromium nodejs
 )

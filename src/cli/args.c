@@ -541,6 +541,11 @@ const struct field fields[] = {
 	{ "io_weight", "io_weight", F_IO },
 	{ "bw", "bw", F_SIZE },
 	{ "pids", "pids", F_PIDS },
+	{ "read-bps", "io_read_bps", F_SIZE },
+	{ "write-bps", "io_write_bps", F_SIZE },
+	{ "read-iops", "io_read_iops", F_IOPS },
+	{ "write-iops", "io_write_iops", F_IOPS },
+	{ "features", "features", F_FEATURES },
 	{ "hostname", "hostname", F_HOSTNAME },
 	{ "owner", "owner", F_TEXT },
 	{ "onboot", "onboot", F_BOOL },
@@ -619,6 +624,40 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
 					 "0 for the host's default)",
 					 label, val);
 		j = json_integer(n);
+		break;
+	}
+	case F_IOPS: {
+		long n;
+
+		errno = 0;
+		n = strtol(val, &end, 10);
+		if (!*val || *end || errno || n < 0 || n > 1000000000)
+			return usage_err(cmd,
+					 "%s: `%s` is not a number of operations per second (0 for "
+					 "none, to 1000000000)",
+					 label, val);
+		j = json_integer(n);
+		break;
+	}
+	case F_FEATURES: { /* "tun,fuse": the list the API takes; "" turns all off */
+		char *dup = strdup(val), *save = NULL;
+
+		j = json_array();
+		for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t;
+		     t = strtok_r(NULL, ",", &save)) {
+			if (strcmp(t, "tun") && strcmp(t, "fuse") && strcmp(t, "nesting")) {
+				int r = usage_err(cmd,
+						  "%s: `%s` is not a feature (tun, fuse, nesting, "
+						  "joined by commas; empty for none)",
+						  label, t);
+
+				json_decref(j);
+				free(dup);
+				return r;
+			}
+			json_array_append_new(j, json_string(t));
+		}
+		free(dup);
 		break;
 	}
 	case F_BOOL:

@@ -31,7 +31,12 @@
 		FIELD("cpus", "N", "CPUs, may be fractional (1.5)"),                           \
 		FIELD("disk", "SIZE", "disk size"), FIELD("io", "W", "IO weight, 10 to 1000"),   \
 		FIELD("bw", "SIZE", "network bandwidth in bits per second (100M)"),              \
-		FIELD("pids", "N", "a container's processes at most (16 to 4194304)")
+		FIELD("pids", "N", "a container's processes at most (16 to 4194304)"),         \
+		FIELD("read-bps", "SIZE", "a container's disk reads, bytes per second (20M)"),  \
+		FIELD("write-bps", "SIZE", "a container's disk writes, bytes per second"),      \
+		FIELD("read-iops", "N", "a container's disk reads, operations per second"),     \
+		FIELD("write-iops", "N", "a container's disk writes, operations per second"),   \
+		FIELD("features", "LIST", "a container's switches: tun,fuse,nesting (off without)")
 #define PASSWORD                                                        \
 	STR("password", "P", "root's password (`ps` shows it)"),        \
 		STR("password-file", "FILE", "root's password: the first line of FILE")
@@ -255,8 +260,11 @@ const struct command commands[] = {
 	  .help = "Sizes take K, M, G, T (binary): 512M, 10G. --cpus may be fractional (1.5);\n"
 		  "--io is a weight from 10 to 1000; --bw is bits per second (100M); --pids is a\n"
 		  "container's processes at most (16 to 4194304; the host's default without it).\n"
-		  "--plan cannot be combined with --ram, --swap, --cpus, --disk, --io, --bw or\n"
-		  "--pids.\n"
+		  "--read-bps, --write-bps (bytes/s) and --read-iops, --write-iops limit a\n"
+		  "container's disk; --features turns on its switches: tun, fuse, nesting\n"
+		  "(docs/containers.md says what each opens).\n"
+		  "--plan cannot be combined with --ram, --swap, --cpus, --disk, --io, --bw,\n"
+		  "--pids, the IO limits or --features.\n"
 		  "--engine, --boot and --iso are for vm only; --iso names an uploaded ISO\n"
 		  "(PUT /api/v1/isos/NAME), never a path. --password-file reads the first\n"
 		  "line of FILE (--password shows the password to `ps`). --ssh-key adds a line\n"
@@ -282,12 +290,16 @@ const struct command commands[] = {
 		  "owner and addresses. Everything on the old disk is lost.\n" },
 	{ "set", NULL, p_set, o_set, .run = cmd_set,
 	  .overview =
-		  "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, pids, hostname,\n"
-		  "\towner, onboot: stored, and live where it can be\n"
+		  "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, pids, read-bps,\n"
+		  "\twrite-bps, read-iops, write-iops, features, hostname, owner, onboot:\n"
+		  "\tstored, and live where it can be\n"
 		  "set NAME --plan P\ttake plan P's limits",
 	  .help = "Keys: ram, swap, disk, bw (sizes: 512M, 2G), cpus (1.5), io (10 to 1000),\n"
-		  "pids (16 to 4194304, 0 for the host's default), hostname, owner, onboot\n"
-		  "(true|false). Always stored; applied to a running VPS\n"
+		  "pids (16 to 4194304, 0 for the host's default), read-bps, write-bps (bytes/s\n"
+		  "on a container's disk, 0 for none), read-iops, write-iops (operations/s),\n"
+		  "features (a container's switches: tun, fuse, nesting joined by commas;\n"
+		  "`features=` turns them all off; they apply from its next start), hostname,\n"
+		  "owner, onboot (true|false). Always stored; applied to a running VPS\n"
 		  "where its kind can, and the rest at its next start (the reply says which).\n"
 		  "--plan moves the VPS to plan P: it takes the plan's limits, if the host has\n"
 		  "room for them; it cannot be combined with KEY=VALUE.\n" },

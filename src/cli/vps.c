@@ -175,9 +175,13 @@ int cmd_list(struct args *a)
 int cmd_show(struct args *a)
 {
 	static const char *const show_order[] = {
-		"name",	 "kind",     "engine", "boot",	   "template", "iso",	    "state",
-		"owner", "ram",	     "swap",   "cpus",	   "disk",     "io_weight", "bw",
-		"pids",	 "hostname", "onboot", "ssh_keys", "created",  "last_exit", NULL
+		"name",		 "kind",	"engine",	"boot",
+		"template",	 "iso",		"state",	"owner",
+		"ram",		 "swap",	"cpus",		"disk",
+		"io_weight",	 "io_read_bps", "io_write_bps", "io_read_iops",
+		"io_write_iops", "bw",		"pids",		"features",
+		"hostname",	 "onboot",	"ssh_keys",	"created",
+		"last_exit",	 NULL
 	};
 	char path[64];
 
@@ -385,7 +389,8 @@ int cmd_set(struct args *a)
 				r = usage_err(
 					a->cmd,
 					"`%s`: unknown key `%s` (one of ram, swap, disk, cpus, "
-					"io, bw, pids, hostname, owner, onboot)",
+					"io, bw, pids, read-bps, write-bps, read-iops, write-iops, "
+					"features, hostname, owner, onboot)",
 					v, key);
 			else
 				r = field_put(a->cmd, key, fd, eq + 1, body);

@@ -81,12 +81,14 @@ static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, st
 		si->bufferram = 0;
 	}
 	/*
-	 * The allowance, but no more than the host has to back it: what lxcfs
-	 * puts in /proc/meminfo and /proc/swaps, so both `free`s agree.
+	 * The allowance as sold (vswap), whatever the host has behind it: on
+	 * OpenVZ a container with 64M of vswap saw 64M of swap on a host with
+	 * none. vswap is the memory+swap limit; the kernel backs what is over
+	 * `memory` with the host's swap if it has some, else the container
+	 * meets its RAM limit first (docs/containers.md, "vswap").
 	 */
 	if (m.swap_limit >= 0) {
-		if ((uint64_t)m.swap_limit < si->totalswap)
-			si->totalswap = m.swap_limit;
+		si->totalswap = m.swap_limit;
 		si->freeswap =
 			(uint64_t)m.swap_usage < si->totalswap ? si->totalswap - m.swap_usage : 0;
 	}

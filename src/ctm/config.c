@@ -268,6 +268,10 @@ static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err 
 		return parse_net(&c->net, v, err);
 	if (!strcmp(k, "tun"))
 		return get_bool(v, k, &c->tun, err);
+	if (!strcmp(k, "fuse"))
+		return get_bool(v, k, &c->fuse, err);
+	if (!strcmp(k, "nesting"))
+		return get_bool(v, k, &c->nesting, err);
 	if (!strcmp(k, "sysinfo"))
 		return get_bool(v, k, &c->sysinfo, err);
 	if (!strcmp(k, "memory"))

@@ -67,6 +67,8 @@ struct ctm_config {
 	size_t nr_ssh_keys;
 	struct ctm_net net;
 	bool tun; /* /dev/net/tun usable inside (VPNs) */
+	bool fuse; /* /dev/fuse usable inside: FUSE mounts (sshfs) */
+	bool nesting; /* clean proc and sysfs for containers inside (docs/containers.md) */
 	bool sysinfo; /* answer sysinfo() with the container's figures */
 	char *lxcfs; /* lxcfs mount point; "" or absent host files: host /proc */
 	unsigned int stop_timeout; /* seconds from the stop signal to SIGKILL */

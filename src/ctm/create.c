@@ -389,15 +389,17 @@ int ctm_destroy(const struct ctm_config *c, struct err **err)
 	_cleanup_free_ char *bundle = ctm_path(c, false, "bundle/config.json");
 	_cleanup_free_ char *bdir = ctm_path(c, false, "bundle");
 	_cleanup_free_ char *tun = ctm_path(c, false, "dev-net-tun");
+	_cleanup_free_ char *fuse = ctm_path(c, false, "dev-fuse");
 
-	if (!img || !rootfs || !bundle || !bdir || !tun)
+	if (!img || !rootfs || !bundle || !bdir || !tun || !fuse)
 		return err_make(err, ENOMEM, "destroy");
 	if (ctm_umount(c, err) < 0 ||
 	    (c->storage == CTM_STORAGE_LAYERED && ctm_layer_remove(c, err) < 0))
 		return err_wrap(err, "destroy `%s`", c->name);
 	if ((unlink(img) < 0 && errno != ENOENT) || (rmdir(rootfs) < 0 && errno != ENOENT) ||
-	    (unlink(tun) < 0 && errno != ENOENT) || (unlink(bundle) < 0 && errno != ENOENT) ||
-	    (rmdir(bdir) < 0 && errno != ENOENT) || (rmdir(c->dir) < 0 && errno != ENOENT))
+	    (unlink(tun) < 0 && errno != ENOENT) || (unlink(fuse) < 0 && errno != ENOENT) ||
+	    (unlink(bundle) < 0 && errno != ENOENT) || (rmdir(bdir) < 0 && errno != ENOENT) ||
+	    (rmdir(c->dir) < 0 && errno != ENOENT))
 		return err_make(err, errno, "destroy `%s`: remove `%s`", c->name, c->dir);
 	return 0;
 }

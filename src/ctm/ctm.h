@@ -32,8 +32,12 @@ int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct e
 /* spec.c */
 json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *rootfs,
 		 struct err **err);
-/* What `vps-ct update --resources` takes for c: the spec's resources, unset limits lifted. */
-json_t *ctm_spec_update(const struct ctm_config *c);
+/*
+ * What `vps-ct update --resources` takes for c: the spec's resources, unset
+ * limits lifted (the disk's throttles too when `was`, the settings before,
+ * had one; NULL: not known).
+ */
+json_t *ctm_spec_update(const struct ctm_config *c, const struct ctm_config *was);
 
 /* monitor.c */
 int ctm_run(struct ctm_config *c);

@@ -205,17 +205,41 @@ static int setup_net(struct mon *m, struct err **err)
 	return 0;
 }
 
-/* The node spec.c binds to /dev/net/tun when the container has the feature. */
-static int make_tun_node(const struct ctm_config *c, struct err **err)
+/* The node spec.c binds to /dev/net/tun or /dev/fuse when the container has the feature. */
+static int make_node(const struct ctm_config *c, const char *leaf, unsigned int maj,
+		     unsigned int min, struct err **err)
 {
-	_cleanup_free_ char *p = ctm_path(c, false, "dev-net-tun");
+	_cleanup_free_ char *p = ctm_path(c, false, leaf);
 
 	if (!p)
-		return err_make(err, ENOMEM, "tun");
+		return err_make(err, ENOMEM, "%s", leaf);
 	unlink(p);
-	if (mknod(p, S_IFCHR | 0666, makedev(10, 200)) < 0 || chmod(p, 0666) < 0)
+	if (mknod(p, S_IFCHR | 0666, makedev(maj, min)) < 0 || chmod(p, 0666) < 0)
 		return err_make(err, errno, "mknod `%s`", p);
 	return 0;
+}
+
+/*
+ * RUN/restarted, "COUNT STATUS\n" as vpsd's keeper writes it for a VM that
+ * rebooted (renamed into place: vpsd watches for the rename, records a
+ * `rebooted` event and puts the network's limits back on the new veth).
+ * Written once the new boot's network is up.
+ */
+static void say_rebooted(const struct mon *m)
+{
+	_cleanup_free_ char *path = ctm_path(m->c, true, "restarted");
+	_cleanup_free_ char *tmp = ctm_path(m->c, true, "restarted.tmp");
+	char text[32];
+	int fd;
+
+	if (!path || !tmp)
+		return;
+	snprintf(text, sizeof(text), "%u %d\n", m->boots - 1, MONITOR_EXIT_REBOOT);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || rename(tmp, path) < 0)
+		pr_warn("`%s`: %s", tmp, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 static bool stale_record(const struct ctm_config *c)
@@ -245,7 +269,8 @@ static int boot(struct mon *m, struct err **err)
 		m->init = ctm_detect_init(rootfs);
 	else
 		m->init = m->c->init;
-	if (m->c->tun && make_tun_node(m->c, err) < 0)
+	if ((m->c->tun && make_node(m->c, "dev-net-tun", 10, 200, err) < 0) ||
+	    (m->c->fuse && make_node(m->c, "dev-fuse", 10, 229, err) < 0))
 		return -EIO;
 	if (write_spec(m, err) < 0)
 		return -EIO;
@@ -294,6 +319,8 @@ static int boot(struct mon *m, struct err **err)
 	m->boots++;
 	m->started = time(NULL);
 	m->state = M_RUNNING;
+	if (m->boots > 1)
+		say_rebooted(m);
 	return 0;
 fail:
 	ctm_vps_ct_run(m->c, (const char *const[]){ "delete", "--force", m->c->name, NULL }, NULL);
@@ -443,7 +470,7 @@ static json_t *do_set(struct mon *m, const struct ctm_config *new)
 		*m->c = nc; /* applies at the next start */
 		return json_pack("{s:b, s:b}", "ok", 1, "live", 0);
 	}
-	res = ctm_spec_update(&nc);
+	res = ctm_spec_update(&nc, m->c);
 	rc = res ? json_dump_file(res, res_path, JSON_COMPACT) : -1;
 	json_decref(res);
 	if (rc < 0)

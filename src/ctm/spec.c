@@ -85,8 +85,6 @@ static const char *const denied_syscalls[] = {
 	"delete_module",
 	"iopl",
 	"ioperm",
-	"swapon",
-	"swapoff",
 	"syslog",
 	/* a second syscall interface that seccomp cannot see into */
 	"io_uring_setup",
@@ -133,6 +131,15 @@ static const unsigned long denied_personality[] = {
 };
 
 #define AF_VSOCK_NR 40 /* the host's vsock: Docker refuses the socket family too */
+#define CLONE_NEWUSER_NR 0x10000000UL /* <linux/sched.h>'s CLONE_NEWUSER */
+
+/*
+ * Calls that succeed and do nothing: vswap is the container's memory+swap
+ * limit, not a swap area of its own, so `swapon` and `swapoff` inside (which
+ * installers and provisioning scripts run) are told 0, as OpenVZ told them.
+ * The kernel never sees them: seccomp returns 0 in their place.
+ */
+static const char *const noop_syscalls[] = { "swapon", "swapoff" };
 
 static json_t *str_array(const char *const *v, size_t n)
 {
@@ -205,6 +212,10 @@ static json_t *devices(const struct ctm_config *c)
 		json_array_append_new(d,
 				      json_pack("{s:b, s:s, s:i, s:i, s:s}", "allow", 1, "type",
 						"c", "major", 10, "minor", 200, "access", "rwm"));
+	if (c->fuse)
+		json_array_append_new(d,
+				      json_pack("{s:b, s:s, s:i, s:i, s:s}", "allow", 1, "type",
+						"c", "major", 10, "minor", 229, "access", "rwm"));
 	return d;
 }
 
@@ -302,9 +313,27 @@ static json_t *resources(const struct ctm_config *c)
 	return r;
 }
 
-json_t *ctm_spec_update(const struct ctm_config *c)
+json_t *ctm_spec_update(const struct ctm_config *c, const struct ctm_config *was)
 {
 	json_t *r = resources(c);
+	unsigned int maj, min;
+
+	/*
+	 * Every throttle lifted: resources() says nothing of IO, an update must
+	 * (rate 0), but only where one was set: a host without the throttle
+	 * files is never asked to write them.
+	 */
+	if (!json_object_get(r, "blockIO") && was &&
+	    (was->io_read_bps || was->io_write_bps || was->io_read_iops || was->io_write_iops) &&
+	    disk_dev(c, &maj, &min) == 0) {
+		json_t *bio = json_object();
+
+		throttle(bio, "throttleReadBpsDevice", maj, min, 0);
+		throttle(bio, "throttleWriteBpsDevice", maj, min, 0);
+		throttle(bio, "throttleReadIOPSDevice", maj, min, 0);
+		throttle(bio, "throttleWriteIOPSDevice", maj, min, 0);
+		json_object_set_new(r, "blockIO", bio);
+	}
 
 	json_object_del(r, "devices");
 	if (!c->pids)
@@ -333,7 +362,7 @@ static bool ptrace_skips_seccomp(void)
 	return major < 4 || (major == 4 && minor < 8);
 }
 
-static json_t *seccomp(void)
+static json_t *seccomp(const struct ctm_config *c)
 {
 	json_t *rules = json_array();
 
@@ -342,6 +371,29 @@ static json_t *seccomp(void)
 				 str_array(denied_syscalls,
 					   sizeof(denied_syscalls) / sizeof(denied_syscalls[0])),
 				 "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM));
+	json_array_append_new(rules,
+			      json_pack("{s:o, s:s, s:i}", "names",
+					str_array(noop_syscalls,
+						  sizeof(noop_syscalls) / sizeof(noop_syscalls[0])),
+					"action", "SCMP_ACT_ERRNO", "errnoRet", 0));
+	/*
+	 * Without nesting, no user namespace inside (Docker's default, and
+	 * Debian's old unprivileged_userns_clone=0): a user of the container
+	 * gains no capabilities of a namespace of their own, and no container
+	 * runs inside. clone3 hides its flags in memory a filter cannot read,
+	 * so it answers ENOSYS and the C library falls back to clone, whose
+	 * flags are checked. Namespaces without a user namespace stay (systemd
+	 * makes them for PrivateTmp= and the like).
+	 */
+	if (!c->nesting) {
+		json_array_append_new(rules, deny_rule("unshare", 0, CLONE_NEWUSER_NR,
+						       CLONE_NEWUSER_NR, "SCMP_CMP_MASKED_EQ"));
+		json_array_append_new(rules, deny_rule("clone", 0, CLONE_NEWUSER_NR,
+						       CLONE_NEWUSER_NR, "SCMP_CMP_MASKED_EQ"));
+		json_array_append_new(rules,
+				      json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action",
+						"SCMP_ACT_ERRNO", "errnoRet", ENOSYS));
+	}
 	for (size_t i = 0; i < sizeof(denied_personality) / sizeof(denied_personality[0]); i++)
 		json_array_append_new(
 			rules, deny_rule("personality", 0, 0x80000000UL | denied_personality[i],
@@ -392,7 +444,7 @@ json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *roo
 		str_array(caps, sizeof(caps) / sizeof(caps[0])), "noNewPrivileges", 0, "root",
 		"path", rootfs, "readonly", 0, "hostname", c->hostname, "mounts", mounts(c, err),
 		"linux", "namespaces", nsa, "cgroupsPath", cgpath, "uidMappings", idmap(c),
-		"gidMappings", idmap(c), "resources", resources(c), "seccomp", seccomp(),
+		"gidMappings", idmap(c), "resources", resources(c), "seccomp", seccomp(c),
 		"maskedPaths", str_array(masked, sizeof(masked) / sizeof(masked[0])),
 		"readonlyPaths", str_array(ro, sizeof(ro) / sizeof(ro[0])), "devices",
 		json_array());
@@ -409,6 +461,28 @@ json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *roo
 		snprintf(src, sizeof(src), "%s/dev-net-tun", c->dir);
 		json_array_append_new(json_object_get(s, "mounts"),
 				      mnt("/dev/net/tun", "bind", src, "bind,nosuid,noexec"));
+	}
+	/* /dev/fuse likewise; FUSE mounts a user namespace's root may make (Linux 4.18) */
+	if (c->fuse) {
+		char src[4200];
+
+		snprintf(src, sizeof(src), "%s/dev-fuse", c->dir);
+		json_array_append_new(json_object_get(s, "mounts"),
+				      mnt("/dev/fuse", "bind", src, "bind,nosuid,noexec"));
+	}
+	/*
+	 * A container inside mounts its own proc and sysfs only where the
+	 * kernel sees a whole one already (mount_too_revealing(): no locked
+	 * mount over any of its files). Ours have masks and lxcfs files over
+	 * them, locked in a nested namespace, so nesting adds a clean proc and
+	 * a read-only sysfs under /dev/.vps (LXC's /dev/.lxc/{proc,sys}).
+	 */
+	if (c->nesting) {
+		json_array_append_new(json_object_get(s, "mounts"),
+				      mnt("/dev/.vps/proc", "proc", "proc", "nosuid,noexec,nodev"));
+		json_array_append_new(json_object_get(s, "mounts"),
+				      mnt("/dev/.vps/sys", "sysfs", "sysfs",
+					  "nosuid,noexec,nodev,ro"));
 	}
 	/*
 	 * the init gets the console as stdio, not as its controlling terminal

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -25,6 +26,7 @@
 #include "host/api.h"
 #include "host/auth.h"
 #include "host/life.h"
+#include "host/metrics.h"
 #include "host/reply.h"
 #include "host/route.h"
 #include "host/web.h"
@@ -46,7 +48,39 @@ struct req {
 	char *iso_tmp, *iso_path;
 	unsigned long long iso_len;
 	int iso_err;
+	/* for the metrics (metrics.c): an API request's method and arrival */
+	bool api;
+	const char *method; /* one of methods[] */
+	struct timespec t0; /* CLOCK_MONOTONIC */
 };
+
+/* The methods counted by name; any other a client sends is "other" (the label stays bounded). */
+static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS" };
+
+static const char *method_label(const char *m)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (!strcmp(m, methods[i]))
+			return methods[i];
+	return "other";
+}
+
+/*
+ * The request answered (its answer queued, last_status): counted before
+ * the handler returns, so before the client can read the answer, and a
+ * scrape that follows it always sees it.
+ */
+static void observe(const struct req *rq)
+{
+	struct timespec t1;
+
+	if (!rq->api || !last_status)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_api_observe(rq->method, rq->m.rt ? rq->m.rt->path : "unmatched", last_status,
+			    (double)(t1.tv_sec - rq->t0.tv_sec) +
+				    (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e9);
+}
 
 #define MAX_ISO (16ULL << 30)
 
@@ -102,6 +136,12 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 	auth_source(sa, rq->p.source, sizeof(rq->p.source));
 	if (rq->m.anyone) /* logging in, the API description */
 		return 0;
+	/* the metrics token opens the metrics only: asked only on their route */
+	if (authz && !strncasecmp(authz, "Bearer ", 7) && rq->m.rt &&
+	    (rq->m.rt->flags & ROUTE_METRICS) && auth_metrics_token(a->h, authz + 7)) {
+		rq->p.metrics = true;
+		return 0;
+	}
 	if (authz && !strncasecmp(authz, "Bearer ", 7))
 		r = auth_token(a->h, authz + 7, sa, rq->p.source, &rq->p, e);
 	else if (authz)
@@ -175,6 +215,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		/* the panel's files: no data in them, no authentication */
 		if (!a->local && strncmp(url, "/api/", 5) && strcmp(url, "/api"))
 			return MHD_YES;
+		rq->api = true;
+		rq->method = method_label(method);
+		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
 		route_match(method, url, a->local, &rq->m);
 		rq->auth_err = authenticate(a, c, method, rq, &rq->e);
 		if (rq->m.rt && (rq->m.rt->flags & ROUTE_STREAM)) {
@@ -235,6 +278,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		}
 		auth_audit(a->h, rq->p.user[0] ? rq->p.user : NULL, rq->p.source, method, url,
 			   last_status);
+		observe(rq);
 		return ret;
 	}
 	if (*upload_size) {
@@ -286,6 +330,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			who = json_string_value(json_object_get(body, "user"));
 		auth_audit(a->h, who, rq->p.source, method, url, last_status);
 	}
+	observe(rq);
 	json_decref(body);
 	return ret;
 }

@@ -31,6 +31,7 @@ struct principal {
 	bool admin;
 	bool local; /* the unix socket */
 	bool cookie; /* a browser session: writes need the CSRF token */
+	bool metrics; /* the metrics token (--metrics-token-file): ROUTE_METRICS routes only */
 	char csrf[AUTH_HEX + 1];
 	char source[64]; /* the client's address, "unix" for the socket */
 	/* a bearer token's bounds: a token it makes stays inside them */
@@ -76,6 +77,12 @@ int auth_session(struct host *h, const char *cookie, const char *source, struct 
 		 struct err **err);
 int auth_token(struct host *h, const char *token, const struct sockaddr *sa, const char *source,
 	       struct principal *p, struct err **err);
+
+/*
+ * Whether `token` is the host's metrics token (h->metrics_token), compared
+ * in constant time; false when the host has none.
+ */
+bool auth_metrics_token(struct host *h, const char *token);
 
 /* Tokens: created for p->user (or body "user" by an admin). */
 int auth_token_create(struct host *h, const struct principal *p, json_t *body, json_t **out,

@@ -69,7 +69,7 @@ struct asked {
 	long long value;
 };
 
-#define NR_ASKED 8
+#define NR_ASKED 12
 
 /* A field's value, 0 where not asked (the fields a kind_ask names). */
 static long long field_value(const struct vps *v, const char *field)
@@ -84,6 +84,16 @@ static long long field_value(const struct vps *v, const char *field)
 		return v->io_weight;
 	if (!strcmp(field, "pids"))
 		return v->pids;
+	if (!strcmp(field, "io_read_bps"))
+		return (long long)v->io_read_bps;
+	if (!strcmp(field, "io_write_bps"))
+		return (long long)v->io_write_bps;
+	if (!strcmp(field, "io_read_iops"))
+		return (long long)v->io_read_iops;
+	if (!strcmp(field, "io_write_iops"))
+		return (long long)v->io_write_iops;
+	if (!strcmp(field, "features"))
+		return v->features;
 	return 0;
 }
 

@@ -26,6 +26,7 @@ struct host {
 	char *advertise; /* this node's API as the others reach it: http(s)://HOST:PORT, or "" */
 	int heartbeat_every; /* seconds between heartbeats (--heartbeat, default 5) */
 	int offline_after; /* missed heartbeats before a node shows offline (default 3) */
+	char *metrics_token; /* --metrics-token-file's secret: opens GET /metrics only; NULL: none */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */

@@ -11,7 +11,8 @@
  *   RUN/exit          "STATUS\n" of the last monitor exit
  *   RUN/restarted     "COUNT STATUS\n": the monitor was started again COUNT
  *                     times, the last after exit STATUS (vpsd watches for it
- *                     and records a `rebooted` event)
+ *                     and records a `rebooted` event; vps-ctm, which reboots
+ *                     a container in place, writes it the same way)
  *   RUN/monitor.log   the monitor's stdout and stderr
  */
 #include <dirent.h>

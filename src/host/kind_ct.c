@@ -107,6 +107,8 @@ static void ct_probe(struct host *h)
 		json_object_set_new(ct_limits, name, limit(false, val ? val : why));
 		pr_info("this host does not enforce %s for containers: %s", name, val ? val : why);
 	}
+	/* the switches are vps-ctm's spec (devices, mounts): every host has them */
+	json_object_set_new(ct_limits, "features", limit(true, NULL));
 	json_decref(doc);
 }
 
@@ -124,9 +126,33 @@ static bool ct_enforced(const char *name)
 
 /* A container's cpus are a CFS quota; its processes are its own, bounded by its pids. */
 static const struct kind_ask ct_asks[] = {
-	{ "ram", "memory" },	      { "swap", "swap" }, { "cpus", "cpu_quota" },
-	{ "io_weight", "io_weight" }, { "pids", "pids" }, { NULL, NULL },
+	{ "ram", "memory" },
+	{ "swap", "swap" },
+	{ "cpus", "cpu_quota" },
+	{ "io_weight", "io_weight" },
+	{ "pids", "pids" },
+	{ "io_read_bps", "io_bps" },
+	{ "io_write_bps", "io_bps" },
+	{ "io_read_iops", "io_iops" },
+	{ "io_write_iops", "io_iops" },
+	{ NULL, NULL },
 };
+
+/*
+ * The disk's IO limits, where this host enforces them (0: none; a live `set`
+ * with 0 lifts a limit set before), into vps-ctm's settings or a `set`.
+ */
+static void put_io_limits(json_t *j, const struct vps *v)
+{
+	bool bps = ct_enforced("io_bps"), iops = ct_enforced("io_iops");
+
+	json_object_set_new(j, "io_read_bps", json_integer(bps ? (json_int_t)v->io_read_bps : 0));
+	json_object_set_new(j, "io_write_bps", json_integer(bps ? (json_int_t)v->io_write_bps : 0));
+	json_object_set_new(j, "io_read_iops",
+			    json_integer(iops ? (json_int_t)v->io_read_iops : 0));
+	json_object_set_new(j, "io_write_iops",
+			    json_integer(iops ? (json_int_t)v->io_write_iops : 0));
+}
 
 /* vps-ctm's settings for this VPS; password only in the file create reads. */
 /* The container's pids limit: its plan's, else the host's default; 0 where not enforced. */
@@ -165,6 +191,13 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 		json_object_set_new(j, "pids", json_integer(ct_pids(h, v)));
 	if (j && v->io_weight && ct_enforced("io_weight"))
 		json_object_set_new(j, "io_weight", json_integer(v->io_weight));
+	if (j) {
+		put_io_limits(j, v);
+		/* the switches (docs/containers.md, "Features"): off unless set */
+		json_object_set_new(j, "tun", json_boolean(v->features & VPS_FEATURE_TUN));
+		json_object_set_new(j, "fuse", json_boolean(v->features & VPS_FEATURE_FUSE));
+		json_object_set_new(j, "nesting", json_boolean(v->features & VPS_FEATURE_NESTING));
+	}
 	if (j && *v->network) /* the veth into the network's bridge (net.h) */
 		json_object_set_new(j, "net", net_ct_settings(h, v));
 	/* the disk policy at create (docs/policies.md); kept as it was made afterwards */
@@ -324,10 +357,12 @@ static int ct_set_live(struct host *h, const struct vps *old, const struct vps *
 	if (v->io_weight && ct_enforced("io_weight"))
 		json_object_set_new(req, "io_weight", json_integer(v->io_weight));
 	json_object_set_new(req, "pids", json_integer(ct_pids(h, v)));
+	put_io_limits(req, v);
 	r = ctl(h, v, req, err);
 	if (!r)
 		return -EIO;
-	live = json_is_true(json_object_get(r, "live"));
+	/* the switches are the container's devices and mounts: from its next start on */
+	live = json_is_true(json_object_get(r, "live")) && v->features == old->features;
 	json_decref(r);
 	if (v->disk != old->disk) {
 		char size[32];

@@ -883,16 +883,29 @@ static int settle(struct vps *v, struct err **err)
  */
 static json_t *vm_report(void)
 {
-	return json_pack("{s:{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}}}", "limits", "memory",
-			 "enforced", 1, "swap", "enforced", 1, "cpus", "enforced", 1, "io_weight",
-			 "enforced", 0, "why",
-			 "a VM's disk IO runs in its monitor, which is in no IO cgroup");
+	static const char io[] = "a VM's disk IO runs in its monitor, which is in no IO cgroup";
+
+	return json_pack(
+		"{s:{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}, s:{s:b, s:s}, "
+		"s:{s:b, s:s}, s:{s:b, s:s}}}",
+		"limits", "memory", "enforced", 1, "swap", "enforced", 1, "cpus", "enforced", 1,
+		"io_weight", "enforced", 0, "why", io, "io_bps", "enforced", 0, "why", io,
+		"io_iops", "enforced", 0, "why", io, "features", "enforced", 0, "why",
+		"tun, fuse and nesting are container switches: a VM's own kernel has them");
 }
 
 /* A VM's cpus are vCPUs; its processes are its guest's, so its plan's pids is not asked. */
 static const struct kind_ask vm_asks[] = {
-	{ "ram", "memory" },	      { "swap", "swap" }, { "cpus", "cpus" },
-	{ "io_weight", "io_weight" }, { NULL, NULL },
+	{ "ram", "memory" },
+	{ "swap", "swap" },
+	{ "cpus", "cpus" },
+	{ "io_weight", "io_weight" },
+	{ "io_read_bps", "io_bps" },
+	{ "io_write_bps", "io_bps" },
+	{ "io_read_iops", "io_iops" },
+	{ "io_write_iops", "io_iops" },
+	{ "features", "features" },
+	{ NULL, NULL },
 };
 
 const struct kind_family kind_vm_family = {

@@ -212,9 +212,25 @@ static void keeper_gone(struct host *h, const char *name)
 	vps_free(&v);
 }
 
+/* The bandwidth limit on a running VPS's host device; a failure is logged, not fatal. */
+static void net_bw_or_event(struct host *h, const struct vps *v)
+{
+	struct err *e = NULL;
+
+	if (net_vps_bw(h, v, &e) < 0) {
+		pr_err("`%s`: %s", v->name, err_msg(e));
+		store_event(h->store, v->name, "net-failed", err_msg(e));
+		err_free(&e);
+	}
+}
+
 /*
- * A keeper started its monitor again after an exit its kind restarts on (a
- * guest reboot: vps-vmm's MONITOR_EXIT_REBOOT): the VPS stays running; say so.
+ * A VPS rebooted from inside: its keeper started the monitor again after an
+ * exit its kind restarts on (vps-vmm's MONITOR_EXIT_REBOOT), or vps-ctm
+ * booted its container again in place; either renames RUN/restarted into
+ * place once the new boot's network device is up. The VPS stays running;
+ * say so, and put the bandwidth limit back: it lived on the device the
+ * reboot replaced (a container's veth is made anew at each boot).
  */
 static void guest_rebooted(struct host *h)
 {
@@ -237,11 +253,17 @@ static void guest_rebooted(struct host *h)
 			if (*name) {
 				_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 				char msg[128];
+				struct vps v;
 
 				snprintf(msg, sizeof(msg),
-					 "guest reboot: monitor exit status %d, started again (%d)",
-					 keeper_last_exit(run), keeper_restarts(run));
+					 "guest reboot: booted again (%d since the start)",
+					 keeper_restarts(run));
 				store_event(h->store, name, "rebooted", msg);
+				if (store_vps_get(h->store, name, &v, NULL) == 0) {
+					if (v.state == VPS_RUNNING)
+						net_bw_or_event(h, &v);
+					vps_free(&v);
+				}
 			}
 		}
 }
@@ -333,18 +355,6 @@ static int monitor_up(struct host *h, const struct kind_ops *o, const struct vps
 		usleep(20000);
 	}
 	return 0; /* a monitor that never says: take it as up */
-}
-
-/* The bandwidth limit on a running VPS's host device; a failure is logged, not fatal. */
-static void net_bw_or_event(struct host *h, const struct vps *v)
-{
-	struct err *e = NULL;
-
-	if (net_vps_bw(h, v, &e) < 0) {
-		pr_err("`%s`: %s", v->name, err_msg(e));
-		store_event(h->store, v->name, "net-failed", err_msg(e));
-		err_free(&e);
-	}
 }
 
 static int start_locked(struct host *h, struct vps *v, struct err **err)
@@ -641,6 +651,11 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		v.io_weight = json_integer_value(json_object_get(plan, "io_weight"));
 		v.bw = json_integer_value(json_object_get(plan, "bw"));
 		v.pids = json_integer_value(json_object_get(plan, "pids"));
+		v.features = vps_features_bits(json_object_get(plan, "features"));
+		v.io_read_bps = json_integer_value(json_object_get(plan, "io_read_bps"));
+		v.io_write_bps = json_integer_value(json_object_get(plan, "io_write_bps"));
+		v.io_read_iops = json_integer_value(json_object_get(plan, "io_read_iops"));
+		v.io_write_iops = json_integer_value(json_object_get(plan, "io_write_iops"));
 		json_decref(plan);
 	}
 	/* `pool`: where its disks go (docs/storage.md); not part of the VPS's record */

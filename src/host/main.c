@@ -4,7 +4,7 @@
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
- *        [--pids-limit N]
+ *        [--pids-limit N] [--metrics-token-file FILE]
  *        [--reclaim-below SIZE|N%|off] [--cluster CONNINFO [--node NAME]]
  *        [--config FILE] [--check]
  *   vpsd --routes            (every API route as JSON lines: routes.c)
@@ -22,6 +22,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -175,6 +177,52 @@ static int parse_tcp(const char *tcp, char *addr, unsigned int *port, struct err
 	return 0;
 }
 
+/*
+ * --metrics-token-file: one line, the secret a Prometheus server sends as
+ * its bearer token (docs/metrics.md). A file only root reads, since the
+ * token is in it in the clear, and a secret long enough not to be guessed.
+ */
+#define METRICS_TOKEN_MIN 32
+#define METRICS_TOKEN_MAX 256
+
+static int metrics_token_read(const char *path, char **out, struct err **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char buf[METRICS_TOKEN_MAX + 3];
+	struct stat st;
+	ssize_t got;
+	size_t n = 0;
+	bool ok;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return err_make(err, errno, "--metrics-token-file: open `%s`", path);
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+		return err_make(err, EPERM,
+				"--metrics-token-file: `%s` must be a regular file that only its "
+				"owner may read (chmod 600)",
+				path);
+	while (n < sizeof(buf) - 1 && (got = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)got;
+	buf[n] = 0;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	/* a header carries it: printable, no spaces */
+	ok = n >= METRICS_TOKEN_MIN && n <= METRICS_TOKEN_MAX;
+	for (size_t i = 0; i < n; i++)
+		ok &= buf[i] > ' ' && buf[i] < 0x7f;
+	*out = ok ? strdup(buf) : NULL;
+	sodium_memzero(buf, sizeof(buf));
+	if (!ok)
+		return err_make(
+			err, EINVAL,
+			"--metrics-token-file: `%s`: expected one line of %d to %d printable "
+			"characters without spaces",
+			path, METRICS_TOKEN_MIN, METRICS_TOKEN_MAX);
+	if (!*out)
+		return err_make(err, ENOMEM, "--metrics-token-file");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -188,6 +236,7 @@ int main(int argc, char **argv)
 		{ "web", required_argument, NULL, 'W' },
 		{ "sample-every", required_argument, NULL, 'S' },
 		{ "usage-keep", required_argument, NULL, 'U' },
+		{ "metrics-token-file", required_argument, NULL, 'M' },
 		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "cluster", required_argument, NULL, 'L' },
 		{ "node", required_argument, NULL, 'N' },
@@ -209,6 +258,7 @@ int main(int argc, char **argv)
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
 	const char *cluster = NULL, *node = NULL, *advertise = NULL, *join = NULL;
+	const char *metrics_file = NULL;
 	char host_name[64] = "";
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
@@ -298,6 +348,9 @@ int main(int argc, char **argv)
 				h.offline_after = (int)n;
 			break;
 		}
+		case 'M':
+			metrics_file = optarg;
+			break;
 		case 'P': /* every container gets one: a fork bomb stops at it */
 			errno = 0;
 			h.pids_limit = strtol(optarg, &end, 10);
@@ -338,7 +391,8 @@ int main(int argc, char **argv)
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
-			       "            [--pids-limit N] [--cluster CONNINFO [--node NAME]\n"
+			       "            [--pids-limit N] [--metrics-token-file FILE]\n"
+			       "            [--cluster CONNINFO [--node NAME]\n"
 			       "            [--advertise HOST:PORT] [--join TOKEN] [--heartbeat S]\n"
 			       "            [--offline-after N]]\n"
 			       "            [--config FILE] [--check]\n"
@@ -383,6 +437,12 @@ int main(int argc, char **argv)
 	h.run_dir = (char *)run;
 	h.self = self;
 	if (host_find_files(&h, self, web, &e) < 0) {
+		pr_err("%s", err_msg(e));
+		err_free(&e);
+		status = 2;
+		goto out_paths;
+	}
+	if (metrics_file && metrics_token_read(metrics_file, &h.metrics_token, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		err_free(&e);
 		status = 2;
@@ -510,5 +570,9 @@ out_paths:
 	free(h.mkvmtemplate);
 	free(h.web_dir);
 	free(h.api_doc);
+	if (h.metrics_token) {
+		sodium_memzero(h.metrics_token, strlen(h.metrics_token));
+		free(h.metrics_token);
+	}
 	return status;
 }

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "host/metrics.h"
 #include "host/ops.h"
 #include "host/store.h"
 
@@ -32,10 +33,12 @@ static void op_free(struct op *o)
 	free(o);
 }
 
-static void finish(struct host *h, const char *id, unsigned int status, json_t *out)
+static void finish(struct host *h, const char *id, const char *action, unsigned int status,
+		   json_t *out)
 {
 	char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
 
+	metrics_op_finished(action, status < 400);
 	store_op_finish(h->store, id, status < 400 ? "done" : "failed", (int)status, text,
 			time(NULL));
 	free(text);
@@ -47,7 +50,7 @@ static void *run(void *arg)
 	json_t *out = NULL;
 	unsigned int status = o->work(o->h, o->action, o->vps, o->body, o->user, &out);
 
-	finish(o->h, o->id, status, out);
+	finish(o->h, o->id, o->action, status, out);
 	json_decref(out);
 	op_free(o);
 	return NULL;
@@ -93,13 +96,14 @@ int op_submit(struct host *h, const char *user, const char *vps, const char *act
 		return r;
 	}
 	*op = op_get(h, o->id, NULL);
+	metrics_op_started(action);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if ((r = pthread_create(&t, &attr, run, o)) != 0) {
 		json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message",
 				      "could not start the operation's thread");
 
-		finish(h, o->id, 500, e);
+		finish(h, o->id, o->action, 500, e);
 		json_decref(e);
 		json_decref(*op);
 		*op = op_get(h, o->id, NULL);

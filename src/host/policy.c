@@ -166,6 +166,30 @@ int policy_get(struct host *h, struct policy out[NR_RES], struct err **err)
 	return 0;
 }
 
+void policy_figures(struct host *h, const struct vps *all, size_t n, struct policy_figures *f)
+{
+	struct capacity c;
+	struct sold s;
+
+	memset(f, 0, sizeof(*f));
+	policy_get(h, f->p, NULL);
+	capacity_read(h, &c);
+	sold_of(all, n, h->node, NULL, &s); /* this node's, against its own capacity */
+	for (int r = 0; r < NR_RES; r++) {
+		f->physical[r] = physical(&c, r);
+		f->limit[r] = f->p[r].ratio * f->physical[r];
+		f->allocated[r] = s.figure[r];
+	}
+	f->mem_total = c.mem_total;
+	f->mem_avail = c.mem_avail;
+	f->swap_total = c.swap_total;
+	f->swap_free = c.swap_free;
+	f->fs_size = c.fs_size;
+	f->fs_free = c.fs_free;
+	f->cores = c.cores;
+	f->load1 = c.load1;
+}
+
 json_t *policy_to_json(struct host *h, const struct policy p[NR_RES])
 {
 	json_t *o = json_object();

@@ -82,6 +82,22 @@ void policy_unlock(void);
 /* Set v's reserve_memory / reserve_disk from the host's policies now. */
 void policy_apply(struct host *h, struct vps *v);
 
+/*
+ * The admission figures without the report's walk of every VPS (for
+ * /metrics, metrics.c): per resource the physical amount, the limit
+ * (ratio x physical) and what `all` (every VPS on the host) is sold, and
+ * what the host has free. Reads /proc/meminfo, /proc/loadavg, statvfs of
+ * the data directory and the policies' rows only.
+ */
+struct policy_figures {
+	struct policy p[NR_RES];
+	double physical[NR_RES], limit[NR_RES], allocated[NR_RES]; /* bytes; cpus */
+	uint64_t mem_total, mem_avail, swap_total, swap_free; /* bytes */
+	uint64_t fs_size, fs_free; /* the data directory's file system, bytes */
+	int cores;
+	double load1;
+};
+void policy_figures(struct host *h, const struct vps *all, size_t n, struct policy_figures *f);
 /* GET /api/v1/host: the policies' figures per resource (routes_host.c adds memory.reclaim). */
 json_t *policy_report(struct host *h);
 

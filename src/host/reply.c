@@ -46,6 +46,26 @@ enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
 	return reply_hdr(c, status, j, NULL, NULL);
 }
 
+enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status, char *text, size_t len,
+			   const char *type)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	last_status = status;
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* The error object and HTTP status for an errno. */
 static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 {

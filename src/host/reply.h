@@ -15,6 +15,9 @@ extern __thread unsigned int last_status; /* the status answered, for the audit 
 enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
 			  const char *value);
 enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j);
+/* A body that is not JSON: text (malloc'd, taken) of len bytes, as `type`. */
+enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status, char *text, size_t len,
+			   const char *type);
 enum MHD_Result reply_error(struct MHD_Connection *c, int errnum, const char *msg);
 enum MHD_Result reply_err(struct MHD_Connection *c, int r, struct err **e);
 /*

@@ -35,6 +35,7 @@ enum route_who {
 #define ROUTE_TCP (1u << 0) /* served over TCP only (sessions: login, logout) */
 #define ROUTE_VPS (1u << 1) /* the path parameter names a VPS the caller must see */
 #define ROUTE_STREAM (1u << 2) /* the body streams to a file in api.c (an ISO upload) */
+#define ROUTE_METRICS (1u << 3) /* the metrics token (--metrics-token-file) may call it too */
 
 struct call;
 typedef enum MHD_Result route_fn(struct call *x);
@@ -77,7 +78,8 @@ void route_match(const char *method, const char *url, bool local, struct route_m
 enum MHD_Result route_call(struct call *x, const struct route_match *m);
 /*
  * Every route as JSON lines: {"method", "path", "who"}, with "transport": "tcp"
- * for ROUTE_TCP and "vps": true for ROUTE_VPS; 0 or -errno.
+ * for ROUTE_TCP, "vps": true for ROUTE_VPS and "metrics_token": true for
+ * ROUTE_METRICS; 0 or -errno.
  */
 int routes_print(FILE *f, struct err **err);
 
@@ -89,8 +91,9 @@ route_fn api_vps_get_all, api_vps_post, api_vps_get, api_vps_patch, api_vps_acti
 route_fn api_login, api_logout, api_me_get, api_tokens_get, api_tokens_post, api_token_delete,
 	api_users_get, api_users_post, api_user_get, api_user_patch, api_user_delete, api_audit_get;
 /* routes_host.c */
-route_fn api_openapi_get, api_host_get, api_policies_get, api_policies_put, api_templates_get,
-	api_plans_get, api_plans_post, api_plan_get, api_plan_delete, api_isos_get, api_iso_delete;
+route_fn api_openapi_get, api_host_get, api_metrics_get, api_policies_get, api_policies_put,
+	api_templates_get, api_plans_get, api_plans_post, api_plan_get, api_plan_delete,
+	api_isos_get, api_iso_delete;
 /* routes_net.c */
 route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
 /* routes_pools.c */

@@ -66,6 +66,7 @@ static const struct route routes[] = {
 	{ "POST", "/vps/{name}/snapshots/{snap}/revert", USER, VPS, api_snapshot_revert, NULL },
 	{ "GET", "/operations/{id}", USER, 0, api_operation_get, NULL },
 	{ "GET", "/host", ADMIN, 0, api_host_get, NULL },
+	{ "GET", "/metrics", ADMIN, ROUTE_METRICS, api_metrics_get, NULL },
 	{ "GET", "/policies", USER, 0, api_policies_get, NULL },
 	{ "PUT", "/policies", ADMIN, 0, api_policies_put, NULL },
 	{ "GET", "/templates", USER, 0, api_templates_get, NULL },
@@ -193,7 +194,8 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 	if ((rt->flags & ROUTE_VPS) &&
 	    (vps_check_name(x->arg, NULL) < 0 || !auth_may_see(x->h, x->p, x->arg)))
 		return reply_no_such_vps(x->c, x->arg);
-	if (rt->who == ROUTE_ADMIN && !x->p->admin)
+	if (rt->who == ROUTE_ADMIN && !x->p->admin &&
+	    !(x->p->metrics && (rt->flags & ROUTE_METRICS)))
 		return forbidden(x->c);
 	if (rt->who == ROUTE_HOST && !x->p->local)
 		return reply_error(
@@ -229,6 +231,8 @@ int routes_print(FILE *f, struct err **err)
 			json_object_set_new(j, "transport", json_string("tcp"));
 		if (j && (rt->flags & ROUTE_VPS))
 			json_object_set_new(j, "vps", json_true());
+		if (j && (rt->flags & ROUTE_METRICS))
+			json_object_set_new(j, "metrics_token", json_true());
 		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (!text)

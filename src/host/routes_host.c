@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The host's routes (route.h): the API's description, the host report
- * (the policies' figures and balloon reclaim), the resource policies,
+ * (the policies' figures and balloon reclaim), the metrics for Prometheus
+ * (metrics.c), the resource policies,
  * templates, plans, and ISOs: the list and the delete (an upload streams
  * to a file in the connection, api.c, before any handler runs).
  */
@@ -15,6 +16,7 @@
 
 #include "host/kind.h"
 #include "host/life.h"
+#include "host/metrics.h"
 #include "host/policy.h"
 #include "host/reclaim.h"
 #include "host/reply.h"
@@ -81,6 +83,19 @@ enum MHD_Result api_host_get(struct call *x)
 	return reply(x->c, 200, j);
 }
 
+/* Prometheus's text format (metrics.c), for an administrator or the metrics token. */
+enum MHD_Result api_metrics_get(struct call *x)
+{
+	struct err *e = NULL;
+	char *text;
+	size_t len;
+	int r = metrics_render(x->h, &text, &len, &e);
+
+	if (r < 0)
+		return reply_err(x->c, r, &e);
+	return reply_text(x->c, 200, text, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
 enum MHD_Result api_policies_get(struct call *x)
 {
 	struct policy pol[NR_RES];
@@ -130,6 +145,14 @@ static int plan_from_json(json_t *body, json_t **out, struct err **err)
 				 (json_int_t)v.ram, "swap", (json_int_t)v.swap, "cpus", v.cpus,
 				 "disk", (json_int_t)v.disk, "io_weight", v.io_weight, "bw",
 				 (json_int_t)v.bw, "pids", (json_int_t)v.pids);
+	if (r == 0) {
+		json_object_set_new(*out, "features", vps_features_json(v.features));
+		json_object_set_new(*out, "io_read_bps", json_integer((json_int_t)v.io_read_bps));
+		json_object_set_new(*out, "io_write_bps", json_integer((json_int_t)v.io_write_bps));
+		json_object_set_new(*out, "io_read_iops", json_integer((json_int_t)v.io_read_iops));
+		json_object_set_new(*out, "io_write_iops",
+				    json_integer((json_int_t)v.io_write_iops));
+	}
 	vps_free(&v);
 	return r;
 }

@@ -122,7 +122,18 @@ static const char *const migrations[] = {
 	"  hash TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL,"
 	"  name TEXT," /* the node it is for; NULL: any new name */
 	"  used BIGINT, node TEXT);",
-	/* 2 -> 3: pools and snapshots (issue 17), as the SQLite store's version 9 */
+	/* 2 -> 3: the SQLite store's 8 -> 9, a container's switches and IO limits (issue 22) */
+	"ALTER TABLE plans ADD COLUMN features TEXT NOT NULL DEFAULT '',"
+	"  ADD COLUMN io_read_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_read_iops BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_iops BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN features TEXT NOT NULL DEFAULT '',"
+	"  ADD COLUMN io_read_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_bps BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_read_iops BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN io_write_iops BIGINT NOT NULL DEFAULT 0;",
+	/* 3 -> 4: pools and snapshots (issue 17), the SQLite store's 9 -> 10 */
 	"CREATE TABLE pools ("
 	"  name TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL,"
 	"  reflink INTEGER NOT NULL, created BIGINT NOT NULL);"

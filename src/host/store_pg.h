@@ -33,7 +33,7 @@ static inline struct store_pg *pgs(struct store *s)
 }
 
 /* A statement's parameters, as text (libpq's text format): pa_s NULL is SQL NULL. */
-#define PG_MAX_ARGS 28
+#define PG_MAX_ARGS 32
 struct pg_args {
 	int n;
 	const char *v[PG_MAX_ARGS];

@@ -8,6 +8,11 @@
 #include <string.h>
 
 #include "host/store_pg.h"
+#include "host/vps.h"
+
+/* a plan's IO limits, in their columns' order */
+static const char *const plan_io[] = { "io_read_bps", "io_write_bps", "io_read_iops",
+				       "io_write_iops" };
 
 /* --- plans ------------------------------------------------------------------ */
 
@@ -16,6 +21,7 @@ int pg_plan_put(struct store *base, json_t *p, struct err **err)
 	struct store_pg *s = pgs(base);
 	const char *name = json_string_value(json_object_get(p, "name"));
 	struct pg_args a = { 0 };
+	char feats[32];
 	int r;
 
 	pa_s(&a, name);
@@ -26,11 +32,19 @@ int pg_plan_put(struct store *base, json_t *p, struct err **err)
 	pa_i(&a, json_integer_value(json_object_get(p, "io_weight")));
 	pa_i(&a, json_integer_value(json_object_get(p, "bw")));
 	pa_i(&a, json_integer_value(json_object_get(p, "pids")));
+	pa_s(&a, vps_features_str(vps_features_bits(json_object_get(p, "features")), feats,
+				  sizeof(feats)));
+	for (int i = 0; i < 4; i++)
+		pa_i(&a, json_integer_value(json_object_get(p, plan_io[i])));
 	pthread_mutex_lock(&s->lock);
 	r = pg_run(s,
-		   "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, bw, pids) "
-		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO UPDATE SET "
-		   "ram = $2, swap = $3, cpus = $4, disk = $5, io_weight = $6, bw = $7, pids = $8",
+		   "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
+		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+		   "ON CONFLICT (name) DO UPDATE SET "
+		   "ram = $2, swap = $3, cpus = $4, disk = $5, io_weight = $6, bw = $7, pids = $8, "
+		   "features = $9, io_read_bps = $10, io_write_bps = $11, io_read_iops = $12, "
+		   "io_write_iops = $13",
 		   &a, NULL, err);
 	if (r == 0)
 		pg_event_locked(s, NULL, "plan", name);
@@ -47,18 +61,28 @@ static json_t *plan_rows(struct store_pg *s, const char *name)
 	pa_s(&a, name);
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
-		   "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids FROM plans WHERE "
+		   "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
+		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops FROM plans WHERE "
 		   "$1::text IS NULL OR name = $1 ORDER BY name",
 		   &a, &res, NULL) == 0) {
-		for (int i = 0; i < PQntuples(res); i++)
-			json_array_append_new(
-				out, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "name",
-					       pg_s(res, i, 0), "ram", (json_int_t)pg_i(res, i, 1),
-					       "swap", (json_int_t)pg_i(res, i, 2), "cpus",
-					       pg_d(res, i, 3), "disk", (json_int_t)pg_i(res, i, 4),
-					       "io_weight", (json_int_t)pg_i(res, i, 5), "bw",
-					       (json_int_t)pg_i(res, i, 6), "pids",
-					       (json_int_t)pg_i(res, i, 7)));
+		for (int i = 0; i < PQntuples(res); i++) {
+			unsigned int bits = 0;
+			json_t *row = json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "name",
+						pg_s(res, i, 0), "ram", (json_int_t)pg_i(res, i, 1),
+						"swap", (json_int_t)pg_i(res, i, 2), "cpus",
+						pg_d(res, i, 3), "disk",
+						(json_int_t)pg_i(res, i, 4), "io_weight",
+						(json_int_t)pg_i(res, i, 5), "bw",
+						(json_int_t)pg_i(res, i, 6), "pids",
+						(json_int_t)pg_i(res, i, 7));
+
+			vps_features_parse(pg_s(res, i, 8), &bits);
+			json_object_set_new(row, "features", vps_features_json(bits));
+			for (int k = 0; k < 4; k++)
+				json_object_set_new(row, plan_io[k],
+						    json_integer(pg_i(res, i, 9 + k)));
+			json_array_append_new(out, row);
+		}
 		PQclear(res);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -21,7 +21,9 @@
 #define VPS_COLUMNS                                                                          \
 	"id, name, kind, engine, boot, template, iso, owner, state, ram, swap, disk, cpus, " \
 	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit, "          \
-	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended, pids, node"
+	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR(                                      \
+		"> 0") ", suspended, pids, node, "                                           \
+		       "features, io_read_bps, io_write_bps, io_read_iops, io_write_iops"
 
 static char *col_dup(PGresult *r, int i, int c)
 {
@@ -82,6 +84,12 @@ static void row_to_vps(PGresult *r, int i, struct vps *v)
 	v->suspended = (int)pg_i(r, i, 25);
 	v->pids = (unsigned int)pg_i(r, i, 26);
 	snprintf(v->node, sizeof(v->node), "%s", col_text(r, i, 27));
+	if (vps_features_parse(col_text(r, i, 28), &v->features) < 0)
+		pr_warn("store: VPS `%s` has unknown features `%s`", v->name, col_text(r, i, 28));
+	v->io_read_bps = (uint64_t)pg_i(r, i, 29);
+	v->io_write_bps = (uint64_t)pg_i(r, i, 30);
+	v->io_read_iops = (uint64_t)pg_i(r, i, 31);
+	v->io_write_iops = (uint64_t)pg_i(r, i, 32);
 }
 
 static char *keys_json(const struct vps *v)
@@ -96,7 +104,7 @@ static char *keys_json(const struct vps *v)
 	return s;
 }
 
-/* $1..$24: the row's fields (an insert adds $25 the plan, $26 the node). */
+/* $1..$29: the row's fields (an insert adds $30 the plan, $31 the node). */
 static void args_vps(struct pg_args *a, const struct vps *v, const char *keys)
 {
 	pa_s(a, v->name);
@@ -123,6 +131,13 @@ static void args_vps(struct pg_args *a, const struct vps *v, const char *keys)
 	pa_s(a, *v->mac ? v->mac : NULL);
 	pa_i(a, v->suspended);
 	pa_i(a, v->pids);
+	/* the names in the argument's own number buffer: pa_s keeps a pointer */
+	if (a->n < PG_MAX_ARGS)
+		pa_s(a, vps_features_str(v->features, a->num[a->n], sizeof(a->num[0])));
+	pa_i(a, (long long)v->io_read_bps);
+	pa_i(a, (long long)v->io_write_bps);
+	pa_i(a, (long long)v->io_read_iops);
+	pa_i(a, (long long)v->io_write_iops);
 }
 
 int pg_event(struct store *base, const char *vps, const char *kind, const char *msg)
@@ -157,9 +172,11 @@ static int insert_locked(struct store_pg *s, struct vps *v, const char *plan, st
 	r = pg_run(s,
 		   "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
 		   "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "
-		   "onboot, created, uid_base, last_exit, network, mac, suspended, pids, plan, "
+		   "onboot, created, uid_base, last_exit, network, mac, suspended, pids, "
+		   "features, io_read_bps, io_write_bps, io_read_iops, io_write_iops, plan, "
 		   "node) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-		   "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) RETURNING id",
+		   "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, "
+		   "$30, $31) RETURNING id",
 		   &a, &res, err);
 	free(keys);
 	if (r == -ENOENT)
@@ -257,8 +274,9 @@ static int update_locked(struct store_pg *s, const struct vps *v, struct err **e
 		   "template = $5, iso = $6, owner = $7, state = $8, ram = $9, swap = $10, "
 		   "disk = $11, cpus = $12, io_weight = $13, bw = $14, hostname = $15, "
 		   "ssh_keys = $16, onboot = $17, created = $18, uid_base = $19, "
-		   "last_exit = $20, network = $21, mac = $22, suspended = $23, pids = $24 "
-		   "WHERE name = $1",
+		   "last_exit = $20, network = $21, mac = $22, suspended = $23, pids = $24, "
+		   "features = $25, io_read_bps = $26, io_write_bps = $27, io_read_iops = $28, "
+		   "io_write_iops = $29 WHERE name = $1",
 		   &a, &res, err);
 	free(keys);
 	if (r == 0 && pg_changes(res) == 0)

@@ -132,7 +132,22 @@ static const char *const migrations[] = {
 	"    CHECK (state IN ('online', 'offline', 'evacuating')),"
 	"  joined INTEGER NOT NULL, heartbeat INTEGER NOT NULL);",
 	/*
-	 * 8 -> 9: storage pools, the pool of each VPS not in the default one,
+	 * 8 -> 9: a container's switches (`features`, names joined by commas:
+	 * "tun,fuse") and its disk's IO limits in bytes/s and operations/s, on
+	 * plans and VPSes (issue 22). Off and 0 (none) by default.
+	 */
+	"ALTER TABLE plans ADD COLUMN features TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE plans ADD COLUMN io_read_bps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE plans ADD COLUMN io_write_bps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE plans ADD COLUMN io_read_iops INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE plans ADD COLUMN io_write_iops INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN features TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE vps ADD COLUMN io_read_bps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN io_write_bps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN io_read_iops INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vps ADD COLUMN io_write_iops INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 9 -> 10: storage pools, the pool of each VPS not in the default one,
 	 * and snapshots (issue 17, docs/storage.md). The default pool (vpsd's
 	 * data directory) has no row: a VPS without a vps_pools row is in it.
 	 */

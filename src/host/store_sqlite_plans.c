@@ -8,6 +8,11 @@
 #include <time.h>
 
 #include "host/store_sqlite.h"
+#include "host/vps.h"
+
+/* a plan's IO limits, in their columns' order */
+static const char *const plan_io[] = { "io_read_bps", "io_write_bps", "io_read_iops",
+				       "io_write_iops" };
 
 /* --- plans ------------------------------------------------------------------ */
 
@@ -15,13 +20,15 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 {
 	struct store_sqlite *s = sq(base);
 	sqlite3_stmt *st;
+	char feats[32];
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
-		    "bw, pids) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops) "
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "plan");
 		goto out;
@@ -34,6 +41,12 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 	sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(p, "io_weight")));
 	sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(p, "bw")));
 	sqlite3_bind_int64(st, 8, json_integer_value(json_object_get(p, "pids")));
+	sqlite3_bind_text(st, 9,
+			  vps_features_str(vps_features_bits(json_object_get(p, "features")), feats,
+					   sizeof(feats)),
+			  -1, SQLITE_STATIC);
+	for (int i = 0; i < 4; i++)
+		sqlite3_bind_int64(st, 10 + i, json_integer_value(json_object_get(p, plan_io[i])));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -52,21 +65,31 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
-		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids FROM plans WHERE ?1 "
+		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
+		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops FROM plans WHERE ?1 "
 		    "IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(
-				a, json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "name",
-					     (const char *)sqlite3_column_text(st, 0), "ram",
-					     (json_int_t)sqlite3_column_int64(st, 1), "swap",
-					     (json_int_t)sqlite3_column_int64(st, 2), "cpus",
-					     sqlite3_column_double(st, 3), "disk",
-					     (json_int_t)sqlite3_column_int64(st, 4), "io_weight",
-					     (json_int_t)sqlite3_column_int64(st, 5), "bw",
-					     (json_int_t)sqlite3_column_int64(st, 6), "pids",
-					     (json_int_t)sqlite3_column_int64(st, 7)));
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			unsigned int bits = 0;
+			json_t *row = json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "name",
+						(const char *)sqlite3_column_text(st, 0), "ram",
+						(json_int_t)sqlite3_column_int64(st, 1), "swap",
+						(json_int_t)sqlite3_column_int64(st, 2), "cpus",
+						sqlite3_column_double(st, 3), "disk",
+						(json_int_t)sqlite3_column_int64(st, 4),
+						"io_weight",
+						(json_int_t)sqlite3_column_int64(st, 5), "bw",
+						(json_int_t)sqlite3_column_int64(st, 6), "pids",
+						(json_int_t)sqlite3_column_int64(st, 7));
+
+			vps_features_parse((const char *)sqlite3_column_text(st, 8), &bits);
+			json_object_set_new(row, "features", vps_features_json(bits));
+			for (int i = 0; i < 4; i++)
+				json_object_set_new(row, plan_io[i],
+						    json_integer(sqlite3_column_int64(st, 9 + i)));
+			json_array_append_new(a, row);
+		}
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);

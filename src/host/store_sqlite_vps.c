@@ -23,7 +23,9 @@
 #define VPS_COLUMNS                                                                          \
 	"id, name, kind, engine, boot, template, iso, owner, state, ram, swap, disk, cpus, " \
 	"io_weight, bw, hostname, ssh_keys, onboot, created, uid_base, last_exit, "          \
-	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR("> 0") ", suspended, pids"
+	"network, mac, " VPS_ADDR("= 0") ", " VPS_ADDR(                                      \
+		"> 0") ", suspended, pids, "                                                 \
+		       "features, io_read_bps, io_write_bps, io_read_iops, io_write_iops"
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -83,6 +85,12 @@ static void row_to_vps(sqlite3_stmt *st, struct vps *v)
 	snprintf(v->ipv6, sizeof(v->ipv6), "%s", col_text(st, 24));
 	v->suspended = sqlite3_column_int(st, 25);
 	v->pids = (unsigned int)sqlite3_column_int64(st, 26);
+	if (vps_features_parse(col_text(st, 27), &v->features) < 0)
+		pr_warn("store: VPS `%s` has unknown features `%s`", v->name, col_text(st, 27));
+	v->io_read_bps = sqlite3_column_int64(st, 28);
+	v->io_write_bps = sqlite3_column_int64(st, 29);
+	v->io_read_iops = sqlite3_column_int64(st, 30);
+	v->io_write_iops = sqlite3_column_int64(st, 31);
 }
 
 static char *keys_json(const struct vps *v)
@@ -97,7 +105,8 @@ static char *keys_json(const struct vps *v)
 	return s;
 }
 
-static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
+/* ?1..?30 (?21 the plan, insert only); features are text, so `feats` holds them. */
+static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys, char feats[32])
 {
 	sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, vps_kind_name(v->kind), -1, SQLITE_STATIC);
@@ -124,6 +133,11 @@ static void bind_vps(sqlite3_stmt *st, const struct vps *v, const char *keys)
 	sqlite3_bind_text(st, 23, *v->mac ? v->mac : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 24, v->suspended);
 	sqlite3_bind_int64(st, 25, v->pids);
+	sqlite3_bind_text(st, 26, vps_features_str(v->features, feats, 32), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 27, (sqlite3_int64)v->io_read_bps);
+	sqlite3_bind_int64(st, 28, (sqlite3_int64)v->io_write_bps);
+	sqlite3_bind_int64(st, 29, (sqlite3_int64)v->io_read_iops);
+	sqlite3_bind_int64(st, 30, (sqlite3_int64)v->io_write_iops);
 }
 
 int sq_event(struct store *base, const char *vps, const char *kind, const char *msg)
@@ -139,7 +153,7 @@ int sq_event(struct store *base, const char *vps, const char *kind, const char *
 /* In a transaction, under the lock: the row and its `create` event. */
 static int insert_locked(struct store_sqlite *s, struct vps *v, const char *plan, struct err **err)
 {
-	char *keys = keys_json(v);
+	char *keys = keys_json(v), feats[32];
 	sqlite3_stmt *st = NULL;
 	int rc, r = 0;
 
@@ -159,15 +173,17 @@ static int insert_locked(struct store_sqlite *s, struct vps *v, const char *plan
 				  after a delete): events stay with the VPS they are of */
 		    "INSERT INTO vps (name, kind, engine, boot, template, iso, owner, "
 		    "state, ram, swap, disk, cpus, io_weight, bw, hostname, ssh_keys, "
-		    "onboot, created, uid_base, last_exit, plan, network, mac, pids, id) VALUES "
-		    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, ?25, 1 + MAX("
+		    "onboot, created, uid_base, last_exit, plan, network, mac, pids, features, "
+		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, id) VALUES "
+		    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, ?25, ?26, ?27, ?28, ?29, ?30, "
+		    "1 + MAX("
 		    "COALESCE((SELECT MAX(id) FROM vps), 0), "
 		    "COALESCE((SELECT MAX(vps_id) FROM events), 0)))",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "insert");
 		goto out;
 	}
-	bind_vps(st, v, keys);
+	bind_vps(st, v, keys, feats);
 	sqlite3_bind_text(st, 21, plan, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT) {
@@ -256,7 +272,7 @@ int sq_vps_list(struct store *base, struct vps **out, size_t *n, struct err **er
 
 static int update_locked(struct store_sqlite *s, const struct vps *v, struct err **err)
 {
-	char *keys = keys_json(v);
+	char *keys = keys_json(v), feats[32];
 	sqlite3_stmt *st;
 	int r = 0;
 
@@ -266,13 +282,14 @@ static int update_locked(struct store_sqlite *s, const struct vps *v, struct err
 		    "template = ?5, iso = ?6, owner = ?7, state = ?8, ram = ?9, swap = ?10, "
 		    "disk = ?11, cpus = ?12, io_weight = ?13, bw = ?14, hostname = ?15, "
 		    "ssh_keys = ?16, onboot = ?17, created = ?18, uid_base = ?19, "
-		    "last_exit = ?20, network = ?22, mac = ?23, suspended = ?24, pids = ?25 "
-		    "WHERE name = ?1",
+		    "last_exit = ?20, network = ?22, mac = ?23, suspended = ?24, pids = ?25, "
+		    "features = ?26, io_read_bps = ?27, io_write_bps = ?28, io_read_iops = ?29, "
+		    "io_write_iops = ?30 WHERE name = ?1",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "update");
 		goto out;
 	}
-	bind_vps(st, v, keys);
+	bind_vps(st, v, keys, feats);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "update");
 	else if (sqlite3_changes(s->db) == 0)

@@ -51,6 +51,7 @@ struct prev {
 	int64_t id; /* the row's id: a VPS made again under the name starts over */
 	struct reading r;
 	struct timespec at; /* CLOCK_MONOTONIC */
+	long long wall; /* Unix time of that reading */
 	long long last; /* time of its newest stored sample, 0: none by this vpsd */
 	long long rows; /* its rows in the table, -1: not counted yet */
 	bool seen; /* running in this pass */
@@ -61,11 +62,12 @@ static struct {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool started, stop;
-	struct prev *p; /* the thread's alone */
+	pthread_mutex_t plock; /* p, nr, cap: the thread writes them, usage_readings() reads */
+	struct prev *p;
 	size_t nr, cap;
 	char *cpuacct, *memory, *unified; /* cgroup mount points, NULL: none */
 	long clk_tck;
-} U = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} U = { .lock = PTHREAD_MUTEX_INITIALIZER, .plock = PTHREAD_MUTEX_INITIALIZER };
 
 /* --- reading the host --------------------------------------------------------- */
 
@@ -353,6 +355,37 @@ json_t *usage_latest_all(struct host *h)
 	return store_samples_last(h->store);
 }
 
+int usage_readings(struct usage_reading **out, size_t *n)
+{
+	struct usage_reading *a;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&U.plock);
+	a = calloc(U.nr ? U.nr : 1, sizeof(*a));
+	if (!a) {
+		pthread_mutex_unlock(&U.plock);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < U.nr; i++) {
+		const struct prev *p = &U.p[i];
+
+		memcpy(a[i].name, p->name, sizeof(a[i].name));
+		a[i].id = p->id;
+		a[i].time = p->wall;
+		a[i].cpu_ns = p->r.cpu_ns;
+		a[i].mem = p->r.mem;
+		a[i].disk = p->r.disk;
+		a[i].rx = p->r.rx;
+		a[i].tx = p->r.tx;
+		a[i].net = p->r.net;
+	}
+	*n = U.nr;
+	pthread_mutex_unlock(&U.plock);
+	*out = a;
+	return 0;
+}
+
 /* --- one pass ----------------------------------------------------------------- */
 
 static struct prev *prev_of(const struct vps *v)
@@ -393,7 +426,14 @@ static void sample_vps(struct host *h, const struct vps *v, long long t)
 	if (read_vps(h, v, &r) < 0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &at);
+	/*
+	 * Only this thread writes U.p; usage_readings() copies it under
+	 * plock. So the lock is held where the array may move (prev_of) and
+	 * where the fields a copy takes change, not over the store's write.
+	 */
+	pthread_mutex_lock(&U.plock);
 	p = prev_of(v);
+	pthread_mutex_unlock(&U.plock);
 	if (!p)
 		return;
 	p->seen = true;
@@ -420,9 +460,12 @@ static void sample_vps(struct host *h, const struct vps *v, long long t)
 		p->rows = -1;
 		p->last = 0;
 	}
+	pthread_mutex_lock(&U.plock);
 	p->id = v->id;
 	p->r = r;
 	p->at = at;
+	p->wall = t;
+	pthread_mutex_unlock(&U.plock);
 }
 
 static void usage_tick(struct host *h)
@@ -433,18 +476,22 @@ static void usage_tick(struct host *h)
 
 	if (store_vps_list_local(h->store, &all, &n, NULL) < 0)
 		return;
+	pthread_mutex_lock(&U.plock);
 	for (size_t i = 0; i < U.nr; i++)
 		U.p[i].seen = false;
+	pthread_mutex_unlock(&U.plock);
 	for (size_t i = 0; i < n; i++)
 		if (all[i].state == VPS_RUNNING)
 			sample_vps(h, &all[i], t);
 	/* stopped (or unreadable): its next sample needs a fresh reading */
+	pthread_mutex_lock(&U.plock);
 	for (size_t i = 0; i < U.nr;) {
 		if (U.p[i].seen)
 			i++;
 		else
 			U.p[i] = U.p[--U.nr];
 	}
+	pthread_mutex_unlock(&U.plock);
 	store_vps_list_free(all, n);
 }
 
@@ -511,9 +558,11 @@ void usage_stop(struct host *h)
 	pthread_join(U.thread, NULL);
 	pthread_cond_destroy(&U.cond);
 	U.started = false;
+	pthread_mutex_lock(&U.plock);
 	free(U.p);
 	U.p = NULL;
 	U.nr = U.cap = 0;
+	pthread_mutex_unlock(&U.plock);
 	free(U.cpuacct);
 	free(U.memory);
 	free(U.unified);

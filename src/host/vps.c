@@ -48,6 +48,89 @@ static const char *const engine_names[NR_VPS_ENGINES] = {
 	[VPS_QEMU] = "qemu",
 };
 
+/* The one table of feature names, in bit order. */
+static const char *const feature_names[] = { "tun", "fuse", "nesting" };
+#define NR_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
+
+const char *vps_features_str(unsigned int features, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < NR_FEATURES && at < len; i++)
+		if (features & (1u << i))
+			at += snprintf(buf + at, len - at, "%s%s", at ? "," : "", feature_names[i]);
+	return buf;
+}
+
+static int feature_bit(const char *name, size_t n, unsigned int *out)
+{
+	for (size_t i = 0; i < NR_FEATURES; i++)
+		if (strlen(feature_names[i]) == n && !strncmp(name, feature_names[i], n)) {
+			*out |= 1u << i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int vps_features_parse(const char *s, unsigned int *out)
+{
+	*out = 0;
+	while (s && *s) {
+		size_t n = strcspn(s, ",");
+
+		if (feature_bit(s, n, out) < 0)
+			return -EINVAL;
+		s += n + (s[n] == ',');
+	}
+	return 0;
+}
+
+unsigned int vps_features_bits(json_t *list)
+{
+	unsigned int bits = 0;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) if (json_is_string(e))
+		feature_bit(json_string_value(e), json_string_length(e), &bits);
+	return bits;
+}
+
+json_t *vps_features_json(unsigned int features)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < NR_FEATURES; i++)
+		if (features & (1u << i))
+			json_array_append_new(a, json_string(feature_names[i]));
+	return a;
+}
+
+/* `features`: a list of names, each once; [] turns them all off. */
+static int get_features(json_t *x, unsigned int *out, struct err **err)
+{
+	unsigned int bits = 0, was;
+	json_t *e;
+	size_t i;
+
+	if (!json_is_array(x))
+		return err_make(err, EINVAL, "`features`: expected a list of tun, fuse, nesting");
+	json_array_foreach(x, i, e)
+	{
+		const char *s = json_string_value(e);
+
+		was = bits;
+		if (!s || feature_bit(s, strlen(s), &bits) < 0)
+			return err_make(err, EINVAL,
+					"`features[%zu]`: expected one of tun, fuse, nesting", i);
+		if (bits == was)
+			return err_make(err, EINVAL, "`features[%zu]`: `%s` given twice", i, s);
+	}
+	*out = bits;
+	return 0;
+}
+
 const char *vps_kind_name(enum vps_kind k)
 {
 	return (unsigned int)k < NR_VPS_KINDS ? kind_names[k] : "unknown";
@@ -195,9 +278,12 @@ static const char *names_of(const char *const *names, int n, char *buf, size_t l
 /* Fields a PATCH may change. */
 static bool patchable(const char *k)
 {
-	static const char *const ok[] = { "ram",       "swap",	   "cpus",  "disk",
-					  "io_weight", "bw",	   "pids",  "onboot",
-					  "hostname",  "ssh_keys", "owner", NULL };
+	static const char *const ok[] = {
+		"ram",	       "swap",	       "cpus",	       "disk",		"io_weight",
+		"io_read_bps", "io_write_bps", "io_read_iops", "io_write_iops", "bw",
+		"pids",	       "features",     "onboot",       "hostname",	"ssh_keys",
+		"owner",       NULL,
+	};
 
 	for (size_t i = 0; ok[i]; i++)
 		if (!strcmp(k, ok[i]))
@@ -209,10 +295,14 @@ bool vps_known_field(const char *k)
 {
 	/* every key vps_from_json() takes */
 	static const char *const known[] = {
-		"name",	    "kind",	     "engine",	 "boot",    "template", "iso",	"owner",
-		"hostname", "root_password", "ssh_keys", "ram",	    "swap",	"disk", "bw",
-		"cpus",	    "io_weight",     "onboot",	 "network", "ipv4",	"ipv6", "plan",
-		"start",    "pids",	     "node",	 NULL
+		"name",		 "kind",	"engine",	"boot",
+		"template",	 "iso",		"owner",	"hostname",
+		"root_password", "ssh_keys",	"ram",		"swap",
+		"disk",		 "bw",		"cpus",		"io_weight",
+		"onboot",	 "network",	"ipv4",		"ipv6",
+		"plan",		 "start",	"pids",		"node",
+		"features",	 "io_read_bps", "io_write_bps", "io_read_iops",
+		"io_write_iops", NULL
 	};
 
 	for (size_t i = 0; known[i]; i++)
@@ -336,6 +426,21 @@ int vps_from_json(struct vps *v, json_t *body, bool create, char **password, str
 			    json_integer_value(x) > 1000)
 				return err_make(err, EINVAL, "`io_weight`: expected 10 to 1000");
 			v->io_weight = json_integer_value(x);
+		} else if (!strcmp(k, "io_read_bps")) {
+			r = get_size(x, k, 0, &v->io_read_bps, err);
+		} else if (!strcmp(k, "io_write_bps")) {
+			r = get_size(x, k, 0, &v->io_write_bps, err);
+		} else if (!strcmp(k, "io_read_iops") || !strcmp(k, "io_write_iops")) {
+			/* 0: none; vps-ctm's bound */
+			if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+			    json_integer_value(x) > 1000000000)
+				return err_make(
+					err, EINVAL,
+					"`%s`: expected 0 (none) to 1000000000 operations/s", k);
+			*(k[3] == 'r' ? &v->io_read_iops : &v->io_write_iops) =
+				json_integer_value(x);
+		} else if (!strcmp(k, "features")) {
+			r = get_features(x, &v->features, err);
 		} else if (!strcmp(k, "pids")) {
 			/* 0: the host's default (vpsd --pids-limit), its bounds */
 			if (!json_is_integer(x) ||
@@ -415,8 +520,14 @@ json_t *vps_to_json(const struct vps *v)
 		      "cpus", v->cpus, "io_weight", v->io_weight, "bw", (json_int_t)v->bw,
 		      "hostname", v->hostname, "ssh_keys", keys, "onboot", v->onboot, "created",
 		      (json_int_t)v->created);
-	if (j)
+	if (j) {
 		json_object_set_new(j, "pids", json_integer(v->pids));
+		json_object_set_new(j, "features", vps_features_json(v->features));
+		json_object_set_new(j, "io_read_bps", json_integer((json_int_t)v->io_read_bps));
+		json_object_set_new(j, "io_write_bps", json_integer((json_int_t)v->io_write_bps));
+		json_object_set_new(j, "io_read_iops", json_integer((json_int_t)v->io_read_iops));
+		json_object_set_new(j, "io_write_iops", json_integer((json_int_t)v->io_write_iops));
+	}
 	if (j && v->iso)
 		json_object_set_new(j, "iso", json_string(v->iso));
 	if (j && *v->network) {

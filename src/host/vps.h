@@ -9,6 +9,7 @@
 #define VPS_HOST_VPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -40,6 +41,18 @@ enum vps_state {
  * events and the API say. NONE: not given (an engine until the kind settles it).
  */
 enum vps_kind { VPS_KIND_NONE, VPS_CT, VPS_VM, NR_VPS_KINDS };
+
+/*
+ * The OpenVZ switches of a container (docs/containers.md, "Features"):
+ * each opens a door that is shut by default. The names (vps_features_*)
+ * are what the store, the API and the CLI say.
+ */
+enum vps_feature {
+	VPS_FEATURE_TUN = 1 << 0, /* /dev/net/tun: VPNs inside */
+	VPS_FEATURE_FUSE = 1 << 1, /* /dev/fuse: sshfs and other FUSE mounts inside */
+	VPS_FEATURE_NESTING = 1 << 2, /* proc and sysfs mountable by containers inside */
+};
+#define VPS_FEATURES_ALL (VPS_FEATURE_TUN | VPS_FEATURE_FUSE | VPS_FEATURE_NESTING)
 enum vps_engine { VPS_ENGINE_NONE, VPS_CTM, VPS_VMM, VPS_QEMU, NR_VPS_ENGINES };
 
 struct vps {
@@ -57,6 +70,9 @@ struct vps {
 	unsigned int io_weight; /* 0: default */
 	uint64_t bw; /* bits/s, 0: none (applied by the network layer) */
 	unsigned int pids; /* ct: processes at most; 0: the host's default (--pids-limit) */
+	/* ct: limits on its own disk; 0: none (docs/containers.md, "IO limits") */
+	uint64_t io_read_bps, io_write_bps, io_read_iops, io_write_iops;
+	unsigned int features; /* ct: VPS_FEATURE_* bits, all off by default */
 	char *hostname;
 	char *ssh_keys[VPS_MAX_KEYS];
 	unsigned int nr_ssh_keys;
@@ -90,6 +106,15 @@ int vps_kind_parse(const char *name, enum vps_kind *out);
 const char *vps_engine_name(enum vps_engine e);
 /* The engine of that name: 0, or -EINVAL for none. */
 int vps_engine_parse(const char *name, enum vps_engine *out);
+
+/* "tun,fuse" from the bits (buf of at least 32 bytes); "" for none. */
+const char *vps_features_str(unsigned int features, char *buf, size_t len);
+/* The bits of "tun,fuse" (the store's column): 0, or -EINVAL naming none. */
+int vps_features_parse(const char *s, unsigned int *out);
+/* The bits of a JSON list of names (as the store keeps a plan's); unknown names are skipped. */
+unsigned int vps_features_bits(json_t *list);
+/* The bits as a JSON list of names. */
+json_t *vps_features_json(unsigned int features);
 
 void vps_init(struct vps *v);
 void vps_free(struct vps *v);

@@ -7,7 +7,8 @@
  * tests (tests/integration/test_ct_*.py) build bundles around it. The
  * security applets (security(): mount, mknod, open, put, modload, syscalls,
  * initns, forkbomb, fill, snoop) try what a container must not be able to do and
- * print the errno name they got (test_ctm_security.py).
+ * print the errno name they got (test_ctm_security.py); switches.c's
+ * applets try a container's features (test_ct_features.py).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +34,9 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* switches.c: fuse, swap, userns, nest */
+int switches(const char *cmd, int argc, char **argv);
 
 static int cat(const char *path)
 {
@@ -557,6 +561,9 @@ int main(int argc, char **argv)
 			pause();
 	}
 	r = security(cmd, argc, argv);
+	if (r >= 0)
+		return r;
+	r = switches(cmd, argc, argv);
 	if (r >= 0)
 		return r;
 	fprintf(stderr, "init: unknown command `%s`\n", cmd);

@@ -95,7 +95,7 @@ static json_t *ok_grow(void *m, uint64_t size)
 /* What monitor.c's do_set() writes for `vps-ct update` in a running container. */
 static json_t *set(void *m, const struct ctm_config *nc)
 {
-	json_t *res = ctm_spec_update(nc);
+	json_t *res = ctm_spec_update(nc, nc);
 	char *out = json_dumps(res, JSON_COMPACT);
 
 	if (!out)

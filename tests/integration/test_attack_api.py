@@ -147,6 +147,33 @@ def test_customer_cannot_raise_the_plans_pids(env):
     env.admin.api("DELETE", "/vps/a8")
 
 
+# --- a container's switches and IO limits ------------------------------------------------
+
+def test_customer_cannot_turn_on_switches_or_lift_io_limits(env):
+    """The switches (tun, fuse, nesting) and the disk's IO limits are the
+    provider's to give: a customer sends neither at create nor in a PATCH,
+    and gets the plan's."""
+    env.admin.api("POST", "/plans", {"name": "vpn", "ram": "128M", "disk": "64M", "cpus": 1,
+                                     "features": ["tun"], "io_write_bps": "4M"}, expect=201)
+    before = env.names()
+    for field, value in (("features", ["tun", "fuse", "nesting"]), ("features", []),
+                         ("io_write_bps", 0), ("io_read_iops", 1000000)):
+        r = env.alice.request("POST", "/vps", {"name": "a9", "kind": "ct",
+                                               "template": "busybox", "plan": "vpn",
+                                               field: value})
+        assert r.status == 403 and f"`{field}`" in r.message, (field, r)
+        r = env.alice.request("PATCH", "/vps/a1", {field: value})
+        assert r.status == 403 and f"`{field}`" in r.message, (field, r)
+    assert env.names() == before
+    a1 = env.admin.api("GET", "/vps/a1")
+    assert a1["features"] == [] and a1["io_read_iops"] == 0, a1
+    env.alice.api("POST", "/vps", {"name": "a9", "kind": "ct", "template": "busybox",
+                                   "plan": "vpn"}, expect=201)
+    a9 = env.alice.api("GET", "/vps/a9")
+    assert a9["features"] == ["tun"] and a9["io_write_bps"] == 4 << 20, a9
+    env.admin.api("DELETE", "/vps/a9")
+
+
 # --- ISOs only by name -------------------------------------------------------------------
 
 @pytest.mark.parametrize("iso", ["/etc/passwd", "../../../../etc/passwd", "/dev/sda",

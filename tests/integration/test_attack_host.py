@@ -375,7 +375,7 @@ DENIED_CALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl
                 "personality_norandom", "personality_readexec",
                 # LXC's list, as before
                 "iopl", "ioperm", "open_by_handle_at", "kexec_load", "kexec_file_load",
-                "init_module", "finit_module", "delete_module", "swapon", "swapoff", "syslog")
+                "init_module", "finit_module", "delete_module", "syslog")
 
 
 def test_seccomp_is_at_least_dockers(ctm):
@@ -383,6 +383,8 @@ def test_seccomp_is_at_least_dockers(ctm):
     f = facts(t(c, "syscalls"))
     wrong = {call: f.get(call) for call in DENIED_CALLS if f.get(call) != "EPERM"}
     assert not wrong, wrong
+    # Docker refuses swapon and swapoff; we answer 0 without the kernel (vswap as sold)
+    assert f["swapon"] == f["swapoff"] == "ok", f
     # what programs need still works: the personality query and PER_LINUX
     assert f["personality_query"] == "ok" and f["personality_linux"] == "ok", f
 

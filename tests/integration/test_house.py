@@ -16,7 +16,7 @@ LAYERS = [
     ("api", {"api", "routes", "routes_vps", "routes_auth", "routes_host", "routes_net",
              "routes_nodes", "routes_ops", "routes_pools", "reply", "ws", "web"}),
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_body", "caps", "node",
-              "pool", "snapshot"}),
+              "metrics", "pool", "snapshot"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",

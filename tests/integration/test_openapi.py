@@ -240,6 +240,9 @@ def test_routes_and_description_agree():
         assert o.op.get("x-transport") == transport, (key, r, o.op.get("x-transport"))
         # a VPS named in the path: the daemon checks the caller may see it
         assert r.get("vps", False) == any(p["in"] == "path" for p in o.vps_params), (key, r)
+        # the metrics token opens what the description says it opens, and nothing else
+        assert r.get("metrics_token", False) == ({"metrics": []} in o.op.get("security", [])), \
+            (key, r)
 
 
 def test_route_table_is_what_is_served(vpsd):
@@ -341,6 +344,7 @@ def test_walk(vpsd):
     admin.api("GET", "/plans/wsmall")
     admin.api("GET", "/plans/nothing", expect=404)
     admin.api("GET", "/host")
+    assert "vps_host_cpus " in admin.api("GET", "/metrics")  # text, not JSON (test_metrics.py)
     pol = admin.api("GET", "/policies")
     admin.api("PUT", "/policies", {"memory": pol["memory"]})
     admin.api("PUT", "/policies", {"memory": {"mode": "sideways"}}, expect=400)

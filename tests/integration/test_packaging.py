@@ -272,6 +272,9 @@ def test_config_every_key_accepted(root):
         p = root / conf[f].lstrip("/")
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("pem\n")
+    p = root / conf["metrics-token-file"].lstrip("/")  # and this one, its owner's alone
+    p.write_text("0123456789abcdef" * 4 + "\n")
+    p.chmod(0o600)
     (root / "tmp/all.conf").write_text("\n".join(lines) + "\n")
     r = chroot(root, "vpsd", "--config", "/tmp/all.conf", "--check")
     assert r.returncode == 0 and r.stdout.startswith("vpsd: the settings are valid"), \

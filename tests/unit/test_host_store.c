@@ -160,6 +160,64 @@ static void state_is_stored_by_name(void **state)
 	vps_free(&v);
 }
 
+/* A container's switches and IO limits go to the row and back, on VPSes and plans. */
+static void features_and_io_limits(void **state)
+{
+	struct store *st = *state;
+	struct vps v, got;
+	json_t *plan, *p;
+	unsigned int bits;
+
+	make_vps(&v, "f1", "admin", GIB);
+	v.features = VPS_FEATURE_TUN | VPS_FEATURE_NESTING;
+	v.io_read_bps = 20 << 20;
+	v.io_write_bps = 10 << 20;
+	v.io_read_iops = 500;
+	v.io_write_iops = 250;
+	assert_int_equal(store_vps_insert(st, &v, NULL, NULL), 0);
+	assert_int_equal(store_vps_get(st, "f1", &got, NULL), 0);
+	assert_int_equal(got.features, VPS_FEATURE_TUN | VPS_FEATURE_NESTING);
+	assert_int_equal(got.io_read_bps, 20 << 20);
+	assert_int_equal(got.io_write_bps, 10 << 20);
+	assert_int_equal(got.io_read_iops, 500);
+	assert_int_equal(got.io_write_iops, 250);
+	got.features = 0; /* all off again, through an update */
+	got.io_write_iops = 0;
+	assert_int_equal(store_vps_update(st, &got, NULL), 0);
+	vps_free(&got);
+	assert_int_equal(store_vps_get(st, "f1", &got, NULL), 0);
+	assert_int_equal(got.features, 0);
+	assert_int_equal(got.io_write_iops, 0);
+	assert_int_equal(got.io_read_iops, 500);
+	vps_free(&got);
+	vps_free(&v);
+
+	plan = json_pack("{s:s, s:I, s:I, s:f, s:I, s:i, s:I, s:I, s:[s, s], s:I, s:I, s:I, s:I}",
+			 "name", "vpn", "ram", (json_int_t)GIB, "swap", (json_int_t)0, "cpus", 1.0,
+			 "disk", (json_int_t)GIB, "io_weight", 0, "bw", (json_int_t)0, "pids",
+			 (json_int_t)0, "features", "fuse", "tun", "io_read_bps",
+			 (json_int_t)(1 << 20), "io_write_bps", (json_int_t)(2 << 20),
+			 "io_read_iops", (json_int_t)30, "io_write_iops", (json_int_t)40);
+	assert_int_equal(store_plan_put(st, plan, NULL), 0);
+	json_decref(plan);
+	p = store_plan_get(st, "vpn");
+	assert_non_null(p);
+	bits = vps_features_bits(json_object_get(p, "features"));
+	assert_int_equal(bits, VPS_FEATURE_TUN | VPS_FEATURE_FUSE);
+	/* in the one order of the names, whatever order they were given in */
+	assert_string_equal(json_string_value(json_array_get(json_object_get(p, "features"), 0)),
+			    "tun");
+	assert_int_equal(json_integer_value(json_object_get(p, "io_read_bps")), 1 << 20);
+	assert_int_equal(json_integer_value(json_object_get(p, "io_write_bps")), 2 << 20);
+	assert_int_equal(json_integer_value(json_object_get(p, "io_read_iops")), 30);
+	assert_int_equal(json_integer_value(json_object_get(p, "io_write_iops")), 40);
+	json_decref(p);
+	/* a name the store does not know is no feature; the column's text parses strictly */
+	assert_int_equal(vps_features_parse("tun,bogus", &bits), -EINVAL);
+	assert_int_equal(vps_features_parse("", &bits), 0);
+	assert_int_equal(bits, 0);
+}
+
 struct seen {
 	size_t n;
 	uint64_t ram;
@@ -665,7 +723,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 9 : 3);
+	assert_int_equal(v, sqlite ? 10 : 4);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -716,7 +774,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 3);
+		assert_int_equal(store_schema_version(o[i].st), 4);
 		store_close(o[i].st);
 	}
 }
@@ -814,6 +872,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(state_names_round_trip),
 		BOTH(state_is_stored_by_name),
+		BOTH(features_and_io_limits),
 		BOTH(admission_decides_the_write),
 		BOTH(users_sessions_tokens),
 		BOTH(operations),

@@ -208,6 +208,18 @@ def cgroup_dirs(cgpath):
     return [d for d in glob.glob(f"/sys/fs/cgroup/*{cgpath}") if os.path.isdir(d)]
 
 
+def copy_with_libs(rootfs, *programs):
+    """Host programs and the libraries they load (ldd) into rootfs, under the same paths:
+    a dynamic program run in a busybox container."""
+    for prog in programs:
+        r = subprocess.run(["ldd", prog], capture_output=True, text=True, check=True)
+        libs = [w for line in r.stdout.splitlines() for w in line.split() if w.startswith("/")]
+        for p in [prog, *libs]:
+            dst = Path(rootfs) / p.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, dst)  # the file a symlink names, under the link's name
+
+
 def wait_for(pred, timeout=5.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
