@@ -275,6 +275,13 @@ int cmd_net_create(struct args *a);
 int cmd_net_delete(struct args *a);
 int cmd_node_list(struct args *a); /* nodes.c */
 int cmd_node_token(struct args *a);
+int cmd_pool_list(struct args *a); /* storage.c */
+int cmd_pool_add(struct args *a);
+int cmd_pool_rm(struct args *a);
+int cmd_snapshot_list(struct args *a);
+int cmd_snapshot_create(struct args *a);
+int cmd_snapshot_revert(struct args *a);
+int cmd_snapshot_rm(struct args *a);
 int cmd_user_list(struct args *a); /* users.c */
 int cmd_user_add(struct args *a);
 int cmd_user_passwd(struct args *a);

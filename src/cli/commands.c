@@ -81,6 +81,7 @@ static const struct opt o_create[] = {
 	STR("ipv4", "ADDR", "its IPv4 address on NET"),
 	STR("ipv6", "ADDR", "its IPv6 address on NET"),
 	STR("node", "NODE", "cluster: place it on NODE (default: the roomiest)"),
+	STR("pool", "POOL", "keep its disks in storage pool POOL"),
 	END,
 };
 
@@ -175,6 +176,35 @@ static const struct command net_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_net_list },
 	{ "create", NULL, p_name, o_net_create, .run = cmd_net_create },
 	{ "delete", NULL, p_name, o_format_ignored, .run = cmd_net_delete },
+	END,
+};
+
+/* ---- storage ---- */
+
+static const struct pos p_pool_add[] = {
+	{ .name = "NAME", .type = P_NAME },
+	{ .name = "PATH", .type = P_ANY },
+	END,
+};
+
+static const struct command pool_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_pool_list },
+	{ "add", NULL, p_pool_add, o_format_ignored, .run = cmd_pool_add },
+	{ "rm", "delete", p_name, o_format_ignored, .run = cmd_pool_rm },
+	END,
+};
+
+static const struct pos p_snap[] = {
+	{ .name = "NAME", .type = P_NAME },
+	{ .name = "SNAP", .type = P_ANY },
+	END,
+};
+
+static const struct command snapshot_subs[] = {
+	{ "list", "ls", p_name, o_format, .run = cmd_snapshot_list },
+	{ "create", NULL, p_snap, o_format_ignored, .run = cmd_snapshot_create },
+	{ "revert", NULL, p_snap, o_format_ignored, .run = cmd_snapshot_revert },
+	{ "rm", "delete", p_snap, o_format_ignored, .run = cmd_snapshot_rm },
 	END,
 };
 
@@ -312,6 +342,14 @@ const struct command commands[] = {
 	  .overview = "exec NAME -- CMD [ARG...]\trun a command inside a ct; exits with its status",
 	  .help = "Runs CMD inside the VPS (kind ct) as root and prints its output; the exit\n"
 		  "status is the command's. Use -- before a command that has flags of its own.\n" },
+	{ "snapshot", NULL, .subs = snapshot_subs,
+	  .overview = "snapshot create|list|revert|rm\tevery disk of a VPS at one moment",
+	  .help = "A snapshot holds every disk of the VPS and its settings at one moment; a\n"
+		  "running container is frozen, a running QEMU VM stopped, for the copy, and runs\n"
+		  "on. On a reflink pool it is instant, elsewhere a full copy (`vps pool list`).\n"
+		  "revert stops a running VPS, puts its disks back as the snapshot has them and\n"
+		  "starts it again; what was written since is lost. SNAP: 1-64 of A-Z, a-z,\n"
+		  "0-9, ., _ and -, starting with a letter or digit.\n" },
 	{ "op", NULL, p_id, o_format, .run = cmd_op,
 	  .overview = "op ID\tone long operation (?async=1): state, result",
 	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"
@@ -352,6 +390,14 @@ const struct command commands[] = {
 		  "token, once, for a new node to start with `vpsd --join TOKEN`: it is good for\n"
 		  "one join within --ttl seconds (default 3600), by a node called NAME only with\n"
 		  "--for NAME. On one host the list is the host.\n" },
+
+	{ "pool", NULL, .subs = pool_subs,
+	  .overview = "pool list|add|rm\tstorage pools: where VPS disks live",
+	  .help = "A pool is a directory VPS disks live in (`vps create --pool NAME`); the\n"
+		  "default pool is vpsd's own. On XFS (reflink=1) or btrfs, snapshots share\n"
+		  "blocks (reflink copies); elsewhere they are full copies. PATH must be an\n"
+		  "existing directory given as an absolute path without links. A pool that\n"
+		  "holds VPSes cannot be removed; removing one leaves its directory alone.\n" },
 
 	{ "login", NULL, p_user, o_login, .run = cmd_login, .section = "Access:",
 	  .overview = "login USER\tlog in over --url (password, then a 2FA code) and print a token",

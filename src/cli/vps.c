@@ -87,7 +87,7 @@ static int create_option(struct args *a, const char *f, const char *v, bool *pas
 							      "bare address");
 		return put_str(body, f, v);
 	}
-	if (!strcmp(f, "template") || !strcmp(f, "plan")) {
+	if (!strcmp(f, "template") || !strcmp(f, "plan") || !strcmp(f, "pool")) {
 		if (!ref_ok(v))
 			return usage_err(a->cmd, "--%s: `%s` is not a %s name", f, v, f);
 		return put_str(body, f, v);

@@ -139,10 +139,26 @@ static json_t *cmd_grow(void *ctx, json_t *req)
 	return x->ops->grow(x->m, size);
 }
 
+/*
+ * `disk-copy`: the disk into a new file `to` (vpsd's snapshots), an
+ * absolute path without `..` (vpsd makes it; the check keeps a slip from
+ * writing elsewhere).
+ */
+static json_t *cmd_disk_copy(void *ctx, json_t *req)
+{
+	struct ctm_ctl *x = ctx;
+	const char *to = json_string_value(json_object_get(req, "to"));
+
+	if (!to || to[0] != '/' || strstr(to, "/../") || strlen(to) >= 4096 ||
+	    (strlen(to) >= 3 && !strcmp(to + strlen(to) - 3, "/..")))
+		return monitor_error("`to`: expected an absolute path without `..`");
+	return x->ops->disk_copy(x->m, to);
+}
+
 /* In the order the `unknown command` error lists them. */
 const struct monitor_cmd ctm_ctl_cmds[CTM_CTL_COMMANDS] = {
 	{ MONITOR_CMD_STATE, cmd_state },	{ MONITOR_CMD_STATS, cmd_stats },
 	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_REBOOT, cmd_reboot },
 	{ MONITOR_CMD_STOP, cmd_stop },		{ MONITOR_CMD_SET, cmd_set },
-	{ MONITOR_CMD_GROW, cmd_grow },
+	{ MONITOR_CMD_GROW, cmd_grow },		{ MONITOR_CMD_DISK_COPY, cmd_disk_copy },
 };

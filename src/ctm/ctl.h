@@ -26,6 +26,7 @@ struct ctm_ctl_ops {
 	json_t *(*set)(void *m,
 		       const struct ctm_config *nc); /* the settings, new limits over them */
 	json_t *(*grow)(void *m, uint64_t size); /* the disk's new size */
+	json_t *(*disk_copy)(void *m, const char *to); /* a new file's absolute path */
 };
 
 /* The server's ctx for ctm_ctl_cmds. */
@@ -35,7 +36,7 @@ struct ctm_ctl {
 	const struct ctm_config *c; /* the settings a `set` starts from */
 };
 
-#define CTM_CTL_COMMANDS 7 /* state, stats, shutdown, reboot, stop, set, grow */
+#define CTM_CTL_COMMANDS 8 /* state, stats, shutdown, reboot, stop, set, grow, disk-copy */
 extern const struct monitor_cmd ctm_ctl_cmds[CTM_CTL_COMMANDS];
 
 #endif

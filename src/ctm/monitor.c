@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 #include "monitor/protocol.h"
 #include "monitor/server.h"
 #include "sys/disk.h"
+#include "sys/image.h"
 #include "sys/net.h"
 #include "sys/unix.h"
 
@@ -507,6 +509,61 @@ static json_t *do_grow(struct mon *m, uint64_t size)
 	return json_pack("{s:b, s:I}", "ok", 1, "disk", (json_int_t)size);
 }
 
+/*
+ * Copy the disk to `to` (a new file) with the container's filesystem
+ * consistent: its processes frozen (vps-ct pause: the cgroup freezer) and
+ * then its filesystem (FIFREEZE: the journal committed, writes held), so
+ * the copy is what a clean unmount would leave. Thawed in reverse whatever
+ * the copy did; a reflink copy (FICLONE) keeps the pause to milliseconds.
+ */
+static json_t *do_disk_copy(struct mon *m, const char *to)
+{
+	_cleanup_free_ char *img = ctm_path(m->c, false, "disk.img");
+	_cleanup_free_ char *mnt =
+		ctm_path(m->c, false, m->c->storage == CTM_STORAGE_LAYERED ? "disk" : "rootfs");
+	_cleanup_close_ int fd = -1;
+	bool paused = false, frozen = false;
+	struct err *e = NULL;
+	json_t *r = NULL;
+	int rc;
+
+	if (!img || !mnt)
+		return monitor_error("disk-copy: out of memory");
+	if (m->state == M_RUNNING) {
+		rc = ctm_vps_ct_run(m->c, (const char *const[]){ "pause", m->c->name, NULL }, &e);
+		if (rc != 0) {
+			r = monitor_error("disk-copy: freeze `%s`: %s", m->c->name,
+					  e ? err_msg(e) : "vps-ct pause failed");
+			goto out;
+		}
+		paused = true;
+		fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, FIFREEZE, 0) < 0) {
+			r = monitor_error("disk-copy: FIFREEZE `%s`: %s", mnt, strerror(errno));
+			goto out;
+		}
+		frozen = true;
+	} else if (m->state != M_STOPPED) {
+		return monitor_error("disk-copy: the container is %s", state_names[m->state]);
+	}
+	if (sys_image_copy(img, to, &e) < 0 || sys_image_sync(to, &e) < 0)
+		r = monitor_error("disk-copy: %s", err_msg(e));
+out:
+	if (frozen && ioctl(fd, FITHAW, 0) < 0)
+		pr_err("disk-copy: FITHAW `%s`: %s", mnt, strerror(errno));
+	if (paused) {
+		struct err *e2 = NULL;
+
+		if (ctm_vps_ct_run(m->c, (const char *const[]){ "resume", m->c->name, NULL },
+				   &e2) != 0)
+			pr_err("disk-copy: thaw `%s`: %s", m->c->name,
+			       e2 ? err_msg(e2) : "vps-ct resume failed");
+		err_free(&e2);
+	}
+	err_free(&e);
+	return r ? r : monitor_ok();
+}
+
 static json_t *ctl_state(void *m)
 {
 	return do_state(m);
@@ -555,6 +612,11 @@ static json_t *ctl_grow(void *m, uint64_t size)
 	return do_grow(m, size);
 }
 
+static json_t *ctl_disk_copy(void *m, const char *to)
+{
+	return do_disk_copy(m, to);
+}
+
 static const struct ctm_ctl_ops ctl_ops = {
 	.state = ctl_state,
 	.stats = ctl_stats,
@@ -563,6 +625,7 @@ static const struct ctm_ctl_ops ctl_ops = {
 	.stop = ctl_stop,
 	.set = ctl_set,
 	.grow = ctl_grow,
+	.disk_copy = ctl_disk_copy,
 };
 
 /* --- the loop ------------------------------------------------------------- */

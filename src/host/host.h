@@ -33,6 +33,17 @@ struct host {
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */
 char *host_vps_dir(const struct host *h, const char *name, const char *leaf);
 char *host_vps_run(const struct host *h, const char *name, const char *leaf);
+/*
+ * Storage pools (pool.c, docs/storage.md): a pool is a directory; a VPS's
+ * disks (and their snapshots) are in POOL/NAME/. The default pool is
+ * DATA/vps, where the VPS's own directory (host_vps_dir) is, so there the
+ * two are one. host_pool_path: a pool's directory (NULL: the default
+ * pool's), NULL when there is no such pool; host_vps_disks:
+ * POOL/NAME[/leaf] of the VPS's pool. Caller frees.
+ */
+#define HOST_POOL_DEFAULT "default"
+char *host_pool_path(const struct host *h, const char *pool);
+char *host_vps_disks(const struct host *h, const char *name, const char *leaf);
 /* BIN/prog; caller frees. */
 char *host_bin(const struct host *h, const char *prog);
 struct err;

@@ -80,6 +80,20 @@ struct kind_ops {
 	 */
 	int (*password)(struct host *h, const struct vps *v, const char *password,
 			struct err **err);
+	/*
+	 * Its disks may live in any storage pool (host_vps_disks, POOL/NAME/);
+	 * false: in the default pool only, where the VPS's directory is.
+	 */
+	bool pools;
+	/*
+	 * Snapshots (snapshot.c, docs/storage.md): copy every disk of the VPS
+	 * into `dir` (made and empty, on the disks' filesystem, so a reflink
+	 * pool shares the blocks), and sync them. A running VPS is frozen or
+	 * paused for the copy and runs on afterwards. NULL: no snapshots.
+	 */
+	int (*snapshot)(struct host *h, const struct vps *v, const char *dir, struct err **err);
+	/* The VPS stopped: its disks made again from what snapshot put in `dir`. */
+	int (*revert)(struct host *h, const struct vps *v, const char *dir, struct err **err);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 	/*

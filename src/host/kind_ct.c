@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "host/kind.h"
+#include "sys/image.h"
 #include "sys/passwd.h"
 #include "host/net.h"
 #include "host/run.h"
@@ -165,7 +166,7 @@ static long ct_pids(const struct host *h, const struct vps *v)
 static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tarball,
 			    const char *password)
 {
-	_cleanup_free_ char *dir = host_vps_dir(h, v->name, "ct");
+	_cleanup_free_ char *dir = host_vps_disks(h, v->name, "ct"); /* its pool's */
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
 	json_t *keys = json_array();
 	json_t *j;
@@ -444,7 +445,7 @@ static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
 /* In the running container's root as the host sees it (DIR/ct/rootfs, a mount). */
 static int ct_password(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
-	_cleanup_free_ char *root = host_vps_dir(h, v->name, "ct/rootfs");
+	_cleanup_free_ char *root = host_vps_disks(h, v->name, "ct/rootfs");
 	_cleanup_close_ int fd = -1;
 
 	if (v->state != VPS_RUNNING)
@@ -454,6 +455,47 @@ static int ct_password(struct host *h, const struct vps *v, const char *password
 	if (!root || (fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_make(err, errno ? errno : ENOMEM, "open the root of `%s`", v->name);
 	return sys_set_root_password(fd, password, err);
+}
+
+/*
+ * The container's one disk (a container's swap is its cgroup's, no file):
+ * a running one's through vps-ctm, which freezes it for the copy
+ * (disk-copy); a stopped one's as it lies.
+ */
+static int ct_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	_cleanup_free_ char *img = host_vps_disks(h, v->name, "ct/disk.img"), *to = NULL;
+	json_t *r;
+
+	if (!img || asprintf(&to, "%s/disk.img", dir) < 0)
+		return err_make(err, ENOMEM, "snapshot `%s`", v->name);
+	if (v->state != VPS_RUNNING) {
+		if (sys_image_copy(img, to, err) < 0 || sys_image_sync(to, err) < 0)
+			return -EIO;
+		return 0;
+	}
+	{
+		_cleanup_free_ char *sock = host_vps_run(h, v->name, "control.sock");
+		json_t *req = json_pack("{s:s, s:s}", "cmd", MONITOR_CMD_DISK_COPY, "to", to);
+
+		/* a full copy of a large disk takes its time; a reflink, milliseconds */
+		r = sock ? monitor_call(sock, req, 3600 * 1000, err) : NULL;
+		json_decref(req);
+	}
+	if (!r)
+		return err_wrap(err, "snapshot `%s`", v->name);
+	json_decref(r);
+	return 0;
+}
+
+/* The disk again from a snapshot: a copy beside it, renamed over it (never half a disk). */
+static int ct_revert(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	_cleanup_free_ char *img = host_vps_disks(h, v->name, "ct/disk.img"), *from = NULL;
+
+	if (!img || asprintf(&from, "%s/disk.img", dir) < 0)
+		return err_make(err, ENOMEM, "revert `%s`", v->name);
+	return sys_image_replace(from, img, err);
 }
 
 static int settle(struct vps *v, struct err **err)
@@ -492,5 +534,8 @@ const struct kind_ops kind_ct = {
 	.console = ct_console,
 	.exec = ct_exec,
 	.password = ct_password,
+	.pools = true,
+	.snapshot = ct_snapshot,
+	.revert = ct_revert,
 	.destroy = ct_destroy,
 };

@@ -987,6 +987,83 @@ const struct kind_family kind_vm_family = {
 	.asks = vm_asks,
 };
 
+/* --- snapshots (snapshot.c, docs/storage.md) ------------------------------- */
+
+/* Every disk of a VM: its root and, with a swap, its swap. */
+static const char *const vm_disks[] = { "disk.img", "swap.img", NULL };
+
+/* Copy the VM's disks into dir (snapshot), or back from it over the live ones (revert). */
+static int vm_copy_disks(struct host *h, const struct vps *v, const char *dir, bool back,
+			 struct err **err)
+{
+	for (size_t i = 0; vm_disks[i]; i++) {
+		_cleanup_free_ char *live = vm_file(h, v, vm_disks[i]), *snap = NULL;
+
+		if (!live || asprintf(&snap, "%s/%s", dir, vm_disks[i]) < 0)
+			return err_make(err, ENOMEM, "copy the disks of `%s`", v->name);
+		if (access(back ? snap : live, F_OK) < 0) {
+			if (errno == ENOENT && i > 0)
+				continue; /* no swap */
+			return err_make(err, errno, "`%s`", back ? snap : live);
+		}
+		if (back ? sys_image_replace(snap, live, err) < 0 :
+			   sys_image_copy(live, snap, err) < 0 || sys_image_sync(snap, err) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * A running VM is held still for the copy: QEMU stopped through QMP
+ * (`stop` drains and flushes its block devices), continued afterwards
+ * whatever the copy did. The guest's filesystems are not frozen from
+ * inside: the copy is what a power cut at that moment would leave
+ * (crash-consistent).
+ *
+ * vps-vmm: only stopped. Its `pause` parks the vCPUs but not the disk's I/O
+ * thread, which goes on with the requests already queued, so a full copy
+ * (copy_file_range, not atomic) of a running VM could mix blocks from before
+ * and after them; only its `snapshot` command drains the disk (under the
+ * device lock, virtio_blk_quiesce). A copy made inside vps-vmm under that
+ * lock, into a descriptor vpsd passes, is the way (docs/storage.md).
+ */
+static int vmm_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	if (v->state == VPS_RUNNING)
+		return err_make(err, EBUSY,
+				"`%s` runs on vps-vmm, whose pause does not drain its disk yet: "
+				"stop it for a snapshot",
+				v->name);
+	return vm_copy_disks(h, v, dir, false, err);
+}
+
+static int qemu_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	struct err *e = NULL;
+	json_t *x;
+	int r;
+
+	if (v->state != VPS_RUNNING)
+		return vm_copy_disks(h, v, dir, false, err);
+	if (!(x = qemu_qmp(h, v, "stop", NULL, err)))
+		return err_wrap(err, "stop `%s` for its snapshot", v->name);
+	json_decref(x);
+	r = vm_copy_disks(h, v, dir, false, err);
+	if (!(x = qemu_qmp(h, v, "cont", NULL, &e))) {
+		pr_err("cont `%s` after its snapshot: %s", v->name, err_msg(e));
+		if (r == 0)
+			r = err_make(err, EIO, "cont `%s`: %s", v->name, err_msg(e));
+	}
+	json_decref(x);
+	err_free(&e);
+	return r;
+}
+
+static int vm_revert(struct host *h, const struct vps *v, const char *dir, struct err **err)
+{
+	return vm_copy_disks(h, v, dir, true, err);
+}
+
 const struct kind_ops kind_vm_vmm = {
 	.kind = VPS_VM,
 	.engine = VPS_VMM,
@@ -1003,6 +1080,8 @@ const struct kind_ops kind_vm_vmm = {
 	.console = vm_console,
 	.exec = NULL,
 	.password = vm_password,
+	.snapshot = vmm_snapshot,
+	.revert = vm_revert,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,
 	.keeper_gone = kind_vm_jail_cleanup,
@@ -1025,6 +1104,8 @@ const struct kind_ops kind_vm_qemu = {
 	.console = vm_console,
 	.exec = NULL,
 	.password = vm_password,
+	.snapshot = qemu_snapshot,
+	.revert = vm_revert,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,
 	.keeper_gone = kind_vm_jail_cleanup,

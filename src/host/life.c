@@ -30,6 +30,7 @@
 #include "host/keeper.h"
 #include "host/kind.h"
 #include "host/life.h"
+#include "host/pool.h"
 #include "host/net.h"
 #include "host/policy.h"
 #include "monitor/protocol.h"
@@ -141,6 +142,24 @@ static int rm_rf(const char *path)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	return rm_rf_dev(path, st.st_dev);
+}
+
+int life_rm_rf(const char *path)
+{
+	return rm_rf(path);
+}
+
+/* A VPS's directory in a pool other than the default (POOL/NAME), or NULL: none or the same. */
+static char *pool_dir(struct host *h, const char *name)
+{
+	char *dir = host_vps_dir(h, name, NULL), *disks = host_vps_disks(h, name, NULL);
+
+	if (dir && disks && !strcmp(dir, disks)) {
+		free(disks);
+		disks = NULL;
+	}
+	free(dir);
+	return disks;
 }
 
 /* --- the watcher ----------------------------------------------------------- */
@@ -575,6 +594,28 @@ static void record_warnings(struct host *h, const char *name, json_t *warnings)
 		}                                                        \
 	} while (0)
 
+int life_with(struct host *h, const char *name, life_with_fn *fn, void *arg, struct err **err)
+{
+	struct vps v;
+	int r;
+
+	WITH_VPS(h, name, v, err);
+	r = fn(h, &v, arg, err);
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
+int life_stop_held(struct host *h, struct vps *v, struct err **err)
+{
+	return stop_locked(h, v, false, 30, err);
+}
+
+int life_start_held(struct host *h, struct vps *v, struct err **err)
+{
+	return start_locked(h, v, err);
+}
+
 int life_start(struct host *h, const char *name, struct err **err)
 {
 	struct vps v;
@@ -622,6 +663,7 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	const struct kind_ops *o = kind_find(v->kind, v->engine);
 	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+	_cleanup_free_ char *disks = pool_dir(h, v->name); /* read before the row goes */
 
 	if (v->state != VPS_DESTROYING &&
 	    store_vps_state(h->store, v->name, VPS_DESTROYING, "destroy", err) < 0)
@@ -631,7 +673,7 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	if (o && o->destroy(h, v, err) < 0)
 		return -EIO; /* stays `destroying`: retried at the next start or request */
 	testpoint("destroy-files", v->name);
-	if (rm_rf(dir) < 0)
+	if ((disks && rm_rf(disks) < 0) || rm_rf(dir) < 0)
 		return err_make(err, EBUSY, "`%s` still holds a mount; retried at the next start",
 				dir);
 	rm_rf(run);
@@ -656,7 +698,7 @@ int life_destroy(struct host *h, const char *name, struct err **err)
 int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	const struct kind_ops *o;
-	_cleanup_free_ char *password = NULL, *dir = NULL;
+	_cleanup_free_ char *password = NULL, *dir = NULL, *pool = NULL, *disks = NULL;
 	json_t *plan = NULL, *pj = json_object_get(body, "plan"), *warnings = NULL;
 	const char *plan_name = NULL;
 	struct vps v;
@@ -684,6 +726,9 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		v.io_write_iops = json_integer_value(json_object_get(plan, "io_write_iops"));
 		json_decref(plan);
 	}
+	/* `pool`: where its disks go (docs/storage.md); not part of the VPS's record */
+	if ((r = pool_take(h, body, &pool, err)) < 0)
+		goto out;
 	if ((r = vps_from_json(&v, body, true, &password, err)) < 0 ||
 	    (r = kind_settle(&v, err)) < 0)
 		goto out;
@@ -714,6 +759,12 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	}
 	if (!(o = ops_of(&v, err))) {
 		r = -EINVAL;
+		goto out;
+	}
+	if (pool && !o->pools) {
+		r = err_make(err, EINVAL,
+			     "`pool`: kind %s (%s) keeps its disks in the default pool",
+			     vps_kind_name(v.kind), vps_engine_name(v.engine));
 		goto out;
 	}
 	/* the limits first: a limit this host cannot enforce is refused whatever else is asked */
@@ -751,7 +802,12 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	record_warnings(h, v.name, warnings);
 	policy_apply(h, &v);
 	dir = host_vps_dir(h, v.name, NULL);
-	if ((r = net_assign(h, &v, err)) < 0) {
+	if (pool && (r = store_vps_pool_set(h->store, v.name, pool, err)) < 0) {
+		/* undone below with the row */
+	} else if (pool && (!(disks = host_vps_disks(h, v.name, NULL)) || rm_rf(disks) < 0 ||
+			    mkdir_p(disks, 0711, 0711) < 0)) {
+		r = err_make(err, errno ? errno : ENOMEM, "make `%s`", disks ? disks : v.name);
+	} else if ((r = net_assign(h, &v, err)) < 0) {
 		/* undone below with the row: its addresses go by cascade */
 	} else if (rm_rf(dir) < 0 || mkdir_p(dir, 0711, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
@@ -765,6 +821,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		err_wrap(err, "create `%s`", v.name);
 		o->destroy(h, &v, &e);
 		err_free(&e);
+		if (disks)
+			rm_rf(disks);
 		rm_rf(dir);
 		store_vps_delete(h->store, v.name, NULL);
 		store_event(h->store, v.name, "create-failed", err_msg(*err));
@@ -820,6 +878,21 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 				k);
 	}
 	WITH_VPS(h, name, v, err);
+	{
+		/* a reinstall starts the disks afresh, and the snapshots' directory with them */
+		json_t *snaps = store_snapshots(h->store, name);
+		size_t n = json_array_size(snaps);
+
+		json_decref(snaps);
+		if (n) {
+			vps_free(&v);
+			release(name);
+			return err_make(err, EBUSY,
+					"`%s` has %zu snapshots: revert to one, or remove them "
+					"before a reinstall",
+					name, n);
+		}
+	}
 	if ((r = vps_copy(&nv, &v)) < 0) {
 		err_make(err, -r, "reinstall");
 		goto out_v;
@@ -1152,9 +1225,11 @@ int life_init(struct host *h, struct err **err)
 			/* a create cut short: undo it, as if it never happened */
 			const struct kind_ops *o = kind_find(v->kind, v->engine);
 			_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
+			_cleanup_free_ char *disks = pool_dir(h, v->name);
 
 			testpoint("init-undo-create", v->name);
-			if ((o && o->destroy(h, v, &e) < 0) || rm_rf(dir) < 0) {
+			if ((o && o->destroy(h, v, &e) < 0) || (disks && rm_rf(disks) < 0) ||
+			    rm_rf(dir) < 0) {
 				/* kept, as `destroying`: the next start tries again */
 				pr_err("undo the create of `%s`: %s", v->name,
 				       e ? err_msg(e) : "its directory still holds a mount");

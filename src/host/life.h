@@ -43,4 +43,16 @@ int life_plan(struct host *h, const char *name, json_t *body, json_t **out, stru
 /* Reset root's password ({"password"}) through the kind. */
 int life_password(struct host *h, const char *name, json_t *body, struct err **err);
 
+/*
+ * Run fn on the VPS `name` held as every operation holds it (no other
+ * operation on it meanwhile; -EBUSY if one runs): snapshot.c's work.
+ * Inside fn, life_stop_held and life_start_held stop and start it.
+ */
+typedef int life_with_fn(struct host *h, struct vps *v, void *arg, struct err **err);
+int life_with(struct host *h, const char *name, life_with_fn *fn, void *arg, struct err **err);
+int life_stop_held(struct host *h, struct vps *v, struct err **err);
+int life_start_held(struct host *h, struct vps *v, struct err **err);
+/* Remove a directory tree on its own filesystem; -EBUSY where a mount is left. */
+int life_rm_rf(const char *path);
+
 #endif

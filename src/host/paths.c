@@ -37,6 +37,44 @@ char *host_vps_run(const struct host *h, const char *name, const char *leaf)
 	return p;
 }
 
+char *host_pool_path(const struct host *h, const char *pool)
+{
+	json_t *all, *x;
+	size_t i;
+	char *p = NULL;
+
+	if (!pool || !strcmp(pool, HOST_POOL_DEFAULT)) {
+		if (asprintf(&p, "%s/vps", h->data_dir) < 0)
+			return NULL;
+		return p;
+	}
+	all = store_pools(h->store);
+	json_array_foreach(all, i, x)
+	{
+		if (!strcmp(json_string_value(json_object_get(x, "name")), pool)) {
+			p = strdup(json_string_value(json_object_get(x, "path")));
+			break;
+		}
+	}
+	json_decref(all);
+	return p;
+}
+
+char *host_vps_disks(const struct host *h, const char *name, const char *leaf)
+{
+	_cleanup_free_ char *pool = store_vps_pool(h->store, name);
+	_cleanup_free_ char *root = NULL;
+	char *p;
+
+	if (!pool)
+		return host_vps_dir(h, name, leaf);
+	if (!(root = host_pool_path(h, pool)))
+		return NULL;
+	if (asprintf(&p, "%s/%s%s%s", root, name, leaf ? "/" : "", leaf ? leaf : "") < 0)
+		return NULL;
+	return p;
+}
+
 char *host_bin(const struct host *h, const char *prog)
 {
 	static const char *const sub[] = { "", "/ctm", "/ct", "/vmm", "/cli" };

@@ -750,7 +750,7 @@ json_t *policy_report(struct host *h)
 	capacity_read(h, &c);
 	sold_sum(h, NULL, &s, &all, &n, NULL);
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *dir = host_vps_dir(h, all[i].name, NULL);
+		_cleanup_free_ char *dir = host_vps_disks(h, all[i].name, NULL);
 
 		mem_vps += vps_memory_used(h, &all[i]);
 		if (dir)

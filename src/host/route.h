@@ -58,6 +58,7 @@ struct route_match {
 	bool admin_only; /* every route of this path is the administrators' */
 	char allow[64]; /* the methods of this path, for 405's `Allow` */
 	char arg[ROUTE_ARG_MAX + 1]; /* the path parameter's value */
+	char arg2[ROUTE_ARG_MAX + 1]; /* a second one's ("" for none) */
 };
 
 /* One request, as the handlers see it. */
@@ -67,6 +68,7 @@ struct call {
 	const struct principal *p;
 	json_t *body; /* an object (empty without a body) */
 	const char *arg; /* the path parameter */
+	const char *arg2; /* a second one (a VPS's snapshot), "" for none */
 	const struct route *rt;
 	bool tls; /* the connection is HTTPS (the session cookie is Secure) */
 };
@@ -96,6 +98,9 @@ route_fn api_openapi_get, api_host_get, api_metrics_get, api_policies_get, api_p
 	api_isos_get, api_iso_delete;
 /* routes_net.c */
 route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
+/* routes_pools.c */
+route_fn api_pools_get, api_pools_post, api_pool_delete, api_snapshots_get, api_snapshots_post,
+	api_snapshot_delete, api_snapshot_revert;
 /* routes_ops.c */
 route_fn api_operation_get, api_events_get;
 /* routes_nodes.c */

@@ -63,6 +63,10 @@ static const struct route routes[] = {
 	{ "GET", "/vps/{name}/console", HOST, VPS, api_vps_console, NULL },
 	{ "GET", "/vps/{name}/console/ws", USER, VPS, api_vps_console_ws, NULL },
 	{ "GET", "/vps/{name}/usage", USER, VPS, api_vps_usage, NULL },
+	{ "GET", "/vps/{name}/snapshots", USER, VPS, api_snapshots_get, NULL },
+	{ "POST", "/vps/{name}/snapshots", USER, VPS, api_snapshots_post, NULL },
+	{ "DELETE", "/vps/{name}/snapshots/{snap}", USER, VPS, api_snapshot_delete, NULL },
+	{ "POST", "/vps/{name}/snapshots/{snap}/revert", USER, VPS, api_snapshot_revert, NULL },
 	{ "GET", "/operations/{id}", USER, 0, api_operation_get, NULL },
 	{ "GET", "/host", ADMIN, 0, api_host_get, NULL },
 	{ "GET", "/metrics", ADMIN, ROUTE_METRICS, api_metrics_get, NULL },
@@ -83,6 +87,9 @@ static const struct route routes[] = {
 	{ "DELETE", "/networks/{name}", ADMIN, 0, api_network_delete, NULL },
 	{ "GET", "/nodes", ADMIN, 0, api_nodes_get, NULL },
 	{ "POST", "/nodes/tokens", ADMIN, 0, api_node_tokens_post, NULL },
+	{ "GET", "/pools", ADMIN, 0, api_pools_get, NULL },
+	{ "POST", "/pools", ADMIN, 0, api_pools_post, NULL },
+	{ "DELETE", "/pools/{name}", ADMIN, 0, api_pool_delete, NULL },
 };
 
 /*
@@ -113,17 +120,21 @@ static bool acts_on_host(const struct route *rt)
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
-/* Whether path matches pattern; the `{x}` segment's value goes to arg. */
-static bool path_match(const char *pattern, const char *path, char *arg)
+/* Whether path matches pattern; the `{x}` segments' values go to arg, then arg2. */
+static bool path_match(const char *pattern, const char *path, char *arg, char *arg2)
 {
+	char *to = arg;
+
+	*arg2 = 0;
 	while (*pattern) {
 		if (*pattern == '{') {
 			size_t n = strcspn(path, "/");
 
-			if (n == 0 || n > ROUTE_ARG_MAX)
+			if (n == 0 || n > ROUTE_ARG_MAX || !to)
 				return false;
-			memcpy(arg, path, n);
-			arg[n] = 0;
+			memcpy(to, path, n);
+			to[n] = 0;
+			to = to == arg ? arg2 : NULL;
 			path += n;
 			pattern = strchr(pattern, '}') + 1;
 		} else if (*pattern++ != *path++) {
@@ -135,7 +146,7 @@ static bool path_match(const char *pattern, const char *path, char *arg)
 
 void route_match(const char *method, const char *url, bool local, struct route_match *m)
 {
-	char arg[ROUTE_ARG_MAX + 1];
+	char arg[ROUTE_ARG_MAX + 1], arg2[ROUTE_ARG_MAX + 1];
 	size_t used = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -146,7 +157,7 @@ void route_match(const char *method, const char *url, bool local, struct route_m
 	for (size_t i = 0; i < NR_ROUTES; i++) {
 		const struct route *rt = &routes[i];
 
-		if ((local && (rt->flags & ROUTE_TCP)) || !path_match(rt->path, url, arg))
+		if ((local && (rt->flags & ROUTE_TCP)) || !path_match(rt->path, url, arg, arg2))
 			continue;
 		m->path_known = true;
 		m->anyone |= rt->who == ROUTE_ANYONE;
@@ -157,6 +168,7 @@ void route_match(const char *method, const char *url, bool local, struct route_m
 		if (!m->rt && !strcmp(rt->method, method)) {
 			m->rt = rt;
 			memcpy(m->arg, arg, sizeof(arg));
+			memcpy(m->arg2, arg2, sizeof(arg2));
 		}
 	}
 }
@@ -180,6 +192,7 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 	}
 	x->rt = rt;
 	x->arg = m->arg;
+	x->arg2 = m->arg2;
 	/* the host requires 2FA and this session's user has none: enrolment only */
 	if (x->p->enrol && !(rt->flags & ROUTE_ENROL))
 		return reply_error(x->c, AUTH_EENROL,

@@ -147,6 +147,9 @@ static int create_body(struct host *h, const struct principal *p, json_t *body, 
 			if (!strcmp(k, "node"))
 				return err_make(err, EPERM,
 						"`node`: only an administrator places a VPS");
+			if (!strcmp(k, "pool"))
+				return err_make(err, EPERM,
+						"`pool`: only an administrator picks a pool");
 			if (vps_known_field(k))
 				return err_make(err, EPERM,
 						"`%s`: a customer's VPS takes its figures from a "

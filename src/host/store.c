@@ -328,3 +328,45 @@ bool store_ping(struct store *s)
 {
 	return s->ops->ping(s);
 }
+
+json_t *store_pools(struct store *s)
+{
+	return s->ops->pools(s);
+}
+
+int store_pool_add(struct store *s, const char *name, const char *path, bool reflink,
+		   long long created, struct err **err)
+{
+	return s->ops->pool_add(s, name, path, reflink, created, err);
+}
+
+int store_pool_delete(struct store *s, const char *name, struct err **err)
+{
+	return s->ops->pool_delete(s, name, err);
+}
+
+int store_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err)
+{
+	return s->ops->vps_pool_set(s, vps, pool, err);
+}
+
+char *store_vps_pool(struct store *s, const char *vps)
+{
+	return s->ops->vps_pool(s, vps);
+}
+
+json_t *store_snapshots(struct store *s, const char *vps)
+{
+	return s->ops->snapshots(s, vps);
+}
+
+int store_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
+		       const char *settings, long long size, struct err **err)
+{
+	return s->ops->snapshot_add(s, vps, name, created, settings, size, err);
+}
+
+int store_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err)
+{
+	return s->ops->snapshot_delete(s, vps, name, err);
+}

@@ -287,4 +287,28 @@ int store_join_token_insert(struct store *s, const char *hash, const char *name,
 /* Whether the database answers now (PostgreSQL: a round trip, reconnecting if it can). */
 bool store_ping(struct store *s);
 
+/*
+ * Storage pools (pool.c, docs/storage.md): [{"name", "path", "reflink",
+ * "created", "vps"}] of the pools added (the default pool has no row);
+ * add: -EEXIST for a name or path taken; delete: -EBUSY while a VPS is in
+ * it. A VPS's pool: set once at create (NULL: the default pool, no row);
+ * store_vps_pool is its name (caller frees), NULL for the default pool.
+ */
+json_t *store_pools(struct store *s);
+int store_pool_add(struct store *s, const char *name, const char *path, bool reflink,
+		   long long created, struct err **err);
+int store_pool_delete(struct store *s, const char *name, struct err **err);
+int store_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
+char *store_vps_pool(struct store *s, const char *vps);
+/*
+ * A VPS's snapshots (snapshot.c), oldest first: [{"name", "created",
+ * "size", "settings"}] (settings: the VPS as JSON when it was taken). A
+ * row is added only once the snapshot's files are complete; -EEXIST for a
+ * name taken, -ENOENT for no such VPS or snapshot.
+ */
+json_t *store_snapshots(struct store *s, const char *vps);
+int store_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
+		       const char *settings, long long size, struct err **err);
+int store_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+
 #endif

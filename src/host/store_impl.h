@@ -91,6 +91,17 @@ struct store_ops {
 	int (*join_token_insert)(struct store *s, const char *hash, const char *name,
 				 long long created, long long expires, struct err **err);
 	bool (*ping)(struct store *s);
+	json_t *(*pools)(struct store *s);
+	int (*pool_add)(struct store *s, const char *name, const char *path, bool reflink,
+			long long created, struct err **err);
+	int (*pool_delete)(struct store *s, const char *name, struct err **err);
+	int (*vps_pool_set)(struct store *s, const char *vps, const char *pool, struct err **err);
+	char *(*vps_pool)(struct store *s, const char *vps);
+	json_t *(*snapshots)(struct store *s, const char *vps);
+	int (*snapshot_add)(struct store *s, const char *vps, const char *name, long long created,
+			    const char *settings, long long size, struct err **err);
+	int (*snapshot_delete)(struct store *s, const char *vps, const char *name,
+			       struct err **err);
 };
 
 struct store {

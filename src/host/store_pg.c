@@ -8,7 +8,8 @@
  * store_pg_vps.c (vps, events), store_pg_plans.c (plans, policies),
  * store_pg_net.c (networks, addresses), store_pg_auth.c (users, sessions,
  * tokens, audit), store_pg_usage.c (usage), store_pg_ops.c (operations),
- * store_pg_nodes.c (nodes, join tokens).
+ * store_pg_nodes.c (nodes, join tokens),
+ * store_pg_pools.c (pools, vps_pools, snapshots).
  *
  * The tables are the SQLite store's, in PostgreSQL's types (BIGINT for
  * SQLite's INTEGER, DOUBLE PRECISION for REAL, identity columns for
@@ -138,6 +139,17 @@ static const char *const migrations[] = {
 	"ALTER TABLE users ADD COLUMN totp_step BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE users ADD COLUMN recovery TEXT NOT NULL DEFAULT '[]';"
 	"ALTER TABLE users ADD COLUMN quota TEXT NOT NULL DEFAULT '{}';",
+	/* 4 -> 5: pools and snapshots (issue 17), the SQLite store's 10 -> 11 */
+	"CREATE TABLE pools ("
+	"  name TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL,"
+	"  reflink INTEGER NOT NULL, created BIGINT NOT NULL);"
+	"CREATE TABLE vps_pools ("
+	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE,"
+	"  pool TEXT NOT NULL REFERENCES pools(name) ON DELETE RESTRICT);"
+	"CREATE TABLE snapshots ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, created BIGINT NOT NULL, settings TEXT NOT NULL,"
+	"  size BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -334,4 +346,12 @@ static const struct store_ops pg_ops = {
 	.nodes = pg_nodes,
 	.join_token_insert = pg_join_token_insert,
 	.ping = pg_ping,
+	.pools = pg_pools,
+	.pool_add = pg_pool_add,
+	.pool_delete = pg_pool_delete,
+	.vps_pool_set = pg_vps_pool_set,
+	.vps_pool = pg_vps_pool,
+	.snapshots = pg_snapshots,
+	.snapshot_add = pg_snapshot_add,
+	.snapshot_delete = pg_snapshot_delete,
 };

@@ -155,4 +155,15 @@ int pg_join_token_insert(struct store *s, const char *hash, const char *name, lo
 			 long long expires, struct err **err);
 bool pg_ping(struct store *s);
 
+json_t *pg_pools(struct store *s);
+int pg_pool_add(struct store *s, const char *name, const char *path, bool reflink,
+		long long created, struct err **err);
+int pg_pool_delete(struct store *s, const char *name, struct err **err);
+int pg_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
+char *pg_vps_pool(struct store *s, const char *vps);
+json_t *pg_snapshots(struct store *s, const char *vps);
+int pg_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
+		    const char *settings, long long size, struct err **err);
+int pg_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+
 #endif

@@ -7,7 +7,8 @@
  * store_sqlite_vps.c (vps, events), store_sqlite_plans.c (plans,
  * policies), store_sqlite_net.c (networks, addresses),
  * store_sqlite_auth.c (users, sessions, tokens, audit),
- * store_sqlite_usage.c (usage), store_sqlite_ops.c (operations).
+ * store_sqlite_usage.c (usage), store_sqlite_ops.c (operations),
+ * store_sqlite_pools.c (pools, vps_pools, snapshots).
  *
  * Migrations are a list of SQL scripts; script i takes the schema from
  * version i to i + 1 and runs in one transaction with the user_version
@@ -157,6 +158,21 @@ static const char *const migrations[] = {
 	"ALTER TABLE users ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE users ADD COLUMN recovery TEXT NOT NULL DEFAULT '[]';"
 	"ALTER TABLE users ADD COLUMN quota TEXT NOT NULL DEFAULT '{}';",
+	/*
+	 * 10 -> 11: storage pools, the pool of each VPS not in the default one,
+	 * and snapshots (issue 17, docs/storage.md). The default pool (vpsd's
+	 * data directory) has no row: a VPS without a vps_pools row is in it.
+	 */
+	"CREATE TABLE pools ("
+	"  name TEXT PRIMARY KEY, path TEXT UNIQUE NOT NULL,"
+	"  reflink INTEGER NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE vps_pools ("
+	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE,"
+	"  pool TEXT NOT NULL REFERENCES pools(name) ON DELETE RESTRICT);"
+	"CREATE TABLE snapshots ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, created INTEGER NOT NULL, settings TEXT NOT NULL,"
+	"  size INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -300,4 +316,12 @@ static const struct store_ops sqlite_ops = {
 	.nodes = sq_nodes,
 	.join_token_insert = sq_join_token_insert,
 	.ping = sq_ping,
+	.pools = sq_pools,
+	.pool_add = sq_pool_add,
+	.pool_delete = sq_pool_delete,
+	.vps_pool_set = sq_vps_pool_set,
+	.vps_pool = sq_vps_pool,
+	.snapshots = sq_snapshots,
+	.snapshot_add = sq_snapshot_add,
+	.snapshot_delete = sq_snapshot_delete,
 };

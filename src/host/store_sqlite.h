@@ -123,4 +123,15 @@ int sq_join_token_insert(struct store *s, const char *hash, const char *name, lo
 			 long long expires, struct err **err);
 bool sq_ping(struct store *s);
 
+json_t *sq_pools(struct store *s);
+int sq_pool_add(struct store *s, const char *name, const char *path, bool reflink,
+		long long created, struct err **err);
+int sq_pool_delete(struct store *s, const char *name, struct err **err);
+int sq_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
+char *sq_vps_pool(struct store *s, const char *vps);
+json_t *sq_snapshots(struct store *s, const char *vps);
+int sq_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
+		    const char *settings, long long size, struct err **err);
+int sq_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+
 #endif

@@ -277,7 +277,8 @@ static uint64_t allocated(int fd0, dev_t dev, int depth)
 
 static uint64_t disk_allocated(struct host *h, const char *name)
 {
-	_cleanup_free_ char *dir = host_vps_dir(h, name, NULL);
+	/* its directory in its pool: the disks and the snapshots */
+	_cleanup_free_ char *dir = host_vps_disks(h, name, NULL);
 	struct stat st;
 	int fd;
 

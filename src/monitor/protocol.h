@@ -36,6 +36,7 @@ enum monitor_exit {
 #define MONITOR_CMD_REBOOT "reboot" /* (ctm) restart the init in place */
 #define MONITOR_CMD_SET "set" /* (ctm) live limits */
 #define MONITOR_CMD_GROW "grow" /* (ctm) grow the disk while mounted */
+#define MONITOR_CMD_DISK_COPY "disk-copy" /* (ctm) copy the disk, the container frozen */
 
 #define MONITOR_MAX_LINE 4096 /* a request line, newline included */
 #define MONITOR_MAX_CLIENTS 8 /* control or console clients at once */

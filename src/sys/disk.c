@@ -14,6 +14,7 @@
 #include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -204,11 +205,32 @@ static bool direct_io_works(const char *path)
 	return ok;
 }
 
+/*
+ * The block size of the ext4 filesystem in the image (1024 << s_log_block_size,
+ * superblock at 1024), 0 when it is not one. The loop device is given it as its
+ * logical block size: left to itself the kernel takes the image file's direct
+ * I/O alignment, and XFS asks a file with shared extents (a reflink copy, a
+ * snapshot's) for its block size, 4096, where a small ext4 has 1 KiB blocks
+ * and then does not mount ("bad block size"). Given 1024 and a file that needs
+ * 4096 for direct I/O, the kernel makes the device buffered instead.
+ */
+static unsigned int ext4_block_size(int fd)
+{
+	uint8_t sb[1024];
+	uint32_t log;
+
+	if (pread(fd, sb, sizeof(sb), 1024) != (ssize_t)sizeof(sb) ||
+	    (sb[56] | sb[57] << 8) != 0xEF53)
+		return 0;
+	log = sb[24] | sb[25] << 8 | sb[26] << 16 | (uint32_t)sb[27] << 24;
+	return log <= 2 ? 1024u << log : 0; /* 1, 2 or 4 KiB: what a loop device takes */
+}
+
 /* Configure one free loop device; -EBUSY means someone else took it first. */
 static int configure_loop(int loopfd, int filefd, const char *path, const char *dev, bool readonly,
 			  bool direct, struct err **err)
 {
-	struct loop_config cfg = { .fd = (__u32)filefd };
+	struct loop_config cfg = { .fd = (__u32)filefd, .block_size = ext4_block_size(filefd) };
 	struct loop_info64 *info = &cfg.info;
 
 	/*

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -90,6 +92,59 @@ fail:
 	err_make(err, errno, "copy `%s` to `%s`", src, dst);
 	unlink(dst);
 	return -EIO;
+}
+
+/* dst's user.* extended attributes onto tmp (a thin or reserve mark: docs/ct-disk.md). */
+static int copy_user_xattrs(const char *dst, const char *tmp)
+{
+	char names[1024], val[256];
+	ssize_t n = listxattr(dst, names, sizeof(names));
+
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(names + i) + 1) {
+		ssize_t k;
+
+		if (strncmp(names + i, "user.", 5))
+			continue;
+		k = getxattr(dst, names + i, val, sizeof(val));
+		if (k >= 0 && setxattr(tmp, names + i, val, (size_t)k, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int sys_image_replace(const char *src, const char *dst, struct err **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	struct stat st;
+	int r;
+
+	if (asprintf(&tmp, "%s.new", dst) < 0)
+		return err_make(err, ENOMEM, "replace `%s`", dst);
+	unlink(tmp);
+	if (sys_image_copy(src, tmp, err) < 0 || sys_image_sync(tmp, err) < 0)
+		return -EIO;
+	if (stat(dst, &st) == 0 &&
+	    (chown(tmp, st.st_uid, st.st_gid) < 0 || chmod(tmp, st.st_mode & 07777) < 0 ||
+	     copy_user_xattrs(dst, tmp) < 0)) {
+		r = err_make(err, errno, "give `%s` the owner, mode and marks of `%s`", tmp, dst);
+		unlink(tmp);
+		return r;
+	}
+	if (rename(tmp, dst) < 0) {
+		r = err_make(err, errno, "rename `%s` to `%s`", tmp, dst);
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+int sys_image_sync(const char *path, struct err **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0)
+		return err_make(err, errno, "sync `%s`", path);
+	return 0;
 }
 
 int sys_image_swap(const char *path, uint64_t size, const char *label, struct err **err)

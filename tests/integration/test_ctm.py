@@ -123,6 +123,14 @@ def test_control_errors(ctm):
     assert not r["ok"] and "timeout" in r["error"]
     r = ct.ctl({"cmd": "set", "disk": "1G"})
     assert not r["ok"] and "disk" in r["error"]
+    # disk-copy writes only a new file at an absolute path without `..`
+    for to in ["relative.img", "/tmp/../etc/x", "/tmp/..", 7, None]:
+        r = ct.ctl({"cmd": "disk-copy", "to": to})
+        assert not r["ok"] and "`to`" in r["error"], (to, r)
+    r = ct.ctl({"cmd": "disk-copy", "to": "/etc/hostname"})  # exists: never overwritten
+    assert not r["ok"] and "File exists" in r["error"], r
+    assert ct.state()["state"] == "running"  # thawed after the refusal
+    assert ct.exec("true") == ""
     assert ct.state()["state"] == "running"
 
 

@@ -361,6 +361,9 @@ def test_walk(vpsd):
     assert "walk" in [i["name"] for i in admin.api("GET", "/isos")]
     admin.api("DELETE", "/isos/walk")
     admin.api("DELETE", "/isos/walk", expect=404)
+    assert [p["name"] for p in admin.api("GET", "/pools")] == ["default"]
+    admin.api("POST", "/pools", {"name": "walk", "path": "relative"}, expect=400)
+    admin.api("DELETE", "/pools/walk", expect=404)
 
     # a container for the customer, started once (asynchronously)
     v = admin.api("POST", "/vps", {"name": "walk1", "kind": "ct", "template": "busybox",
@@ -409,6 +412,13 @@ def test_walk(vpsd):
         "Origin": "http://evil.example"})
     assert ws.status == 403, ws
     cust.api("POST", "/vps/walk1/stop", {"timeout": 5})
+    cust.api("POST", "/vps/walk1/snapshots", {"name": "walked"}, expect=201)
+    assert [x["name"] for x in cust.api("GET", "/vps/walk1/snapshots")] == ["walked"]
+    cust.api("POST", "/vps/walk1/snapshots", {"name": "../up"}, expect=400)
+    cust.api("POST", "/vps/walk1/snapshots/walked/revert")
+    cust.api("DELETE", "/vps/walk1/snapshots/walked")
+    cust.api("DELETE", "/vps/walk1/snapshots/walked", expect=404)
+    cust.api("GET", "/pools", expect=403)
     cust.api("PATCH", "/vps/walk1", {"hostname": "walked", "onboot": False})
     cust.api("PATCH", "/vps/walk1", {"ram": "256M"}, expect=403)
     cust.api("POST", "/vps/walk1/suspend", expect=403)

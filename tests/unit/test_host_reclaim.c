@@ -159,6 +159,18 @@ char *host_bin(const struct host *h, const char *prog)
 	return NULL;
 }
 
+char *host_vps_disks(const struct host *h, const char *name, const char *leaf)
+{
+	(void)h, (void)name, (void)leaf;
+	return NULL;
+}
+
+char *host_pool_path(const struct host *h, const char *pool)
+{
+	(void)h, (void)pool;
+	return NULL;
+}
+
 static struct {
 	char name[8][40];
 	uint64_t target[8];

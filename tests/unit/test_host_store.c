@@ -714,6 +714,64 @@ static void two_factor_and_quota(void **state)
 	json_decref(u);
 }
 
+/* Pools and snapshots: names and paths unique, a pool in use kept, rows gone with their VPS. */
+static void pools_and_snapshots(void **state)
+{
+	struct store *st = *state;
+	struct err *e = NULL;
+	struct vps v;
+	json_t *o;
+	char *p;
+
+	assert_int_equal(store_pool_add(st, "fast", "/srv/fast", true, 1, NULL), 0);
+	assert_int_equal(store_pool_add(st, "fast", "/srv/other", false, 2, &e), -EEXIST);
+	assert_non_null(strstr(err_msg(e), "a pool named `fast` exists"));
+	err_free(&e);
+	assert_int_equal(store_pool_add(st, "slow", "/srv/fast", false, 2, &e), -EEXIST);
+	assert_non_null(strstr(err_msg(e), "`/srv/fast` is another pool's"));
+	err_free(&e);
+	make_vps(&v, "p1", "admin", GIB);
+	assert_int_equal(store_vps_insert(st, &v, NULL, NULL), 0);
+	assert_null(store_vps_pool(st, "p1")); /* the default pool: no row */
+	assert_int_equal(store_vps_pool_set(st, "p1", "fast", NULL), 0);
+	p = store_vps_pool(st, "p1");
+	assert_string_equal(p, "fast");
+	free(p);
+	o = store_pools(st);
+	assert_int_equal(json_array_size(o), 1);
+	assert_true(json_is_true(json_object_get(json_array_get(o, 0), "reflink")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "vps")), 1);
+	json_decref(o);
+	assert_int_equal(store_pool_delete(st, "fast", &e), -EBUSY);
+	err_free(&e);
+
+	assert_int_equal(store_snapshot_add(st, "p1", "s1", 10, "{\"disk\": 5}", 100, NULL), 0);
+	assert_int_equal(store_snapshot_add(st, "p1", "s1", 11, "{}", 1, &e), -EEXIST);
+	err_free(&e);
+	assert_int_equal(store_snapshot_add(st, "nosuch", "s1", 11, "{}", 1, &e), -ENOENT);
+	err_free(&e);
+	assert_int_equal(store_snapshot_add(st, "p1", "s2", 12, "{}", 1, NULL), 0);
+	o = store_snapshots(st, "p1");
+	assert_int_equal(json_array_size(o), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "name")), "s1");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(o, 0), "settings"), "disk")),
+			 5);
+	json_decref(o);
+	assert_int_equal(store_snapshot_delete(st, "p1", "s1", NULL), 0);
+	assert_int_equal(store_snapshot_delete(st, "p1", "s1", &e), -ENOENT);
+	err_free(&e);
+	/* the VPS gone: its pool row and snapshots with it, and the pool free to go */
+	assert_int_equal(store_vps_delete(st, "p1", NULL), 0);
+	o = store_snapshots(st, "p1");
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	assert_int_equal(store_pool_delete(st, "fast", NULL), 0);
+	assert_int_equal(store_pool_delete(st, "fast", &e), -ENOENT);
+	err_free(&e);
+	vps_free(&v);
+}
+
 /* The schema is at its last version; a database newer than this vpsd knows is refused. */
 static void schema_version(void **state)
 {
@@ -722,7 +780,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 10 : 4);
+	assert_int_equal(v, sqlite ? 11 : 5);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -773,7 +831,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 4);
+		assert_int_equal(store_schema_version(o[i].st), 5);
 		store_close(o[i].st);
 	}
 }
@@ -880,6 +938,7 @@ int main(void)
 		BOTH(admission_across_handles),
 		BOTH(hostile_values),
 		BOTH(keys_and_references),
+		BOTH(pools_and_snapshots),
 		PG(connection_comes_back),
 		BOTH(schema_version),
 		PG(nodes_migrate_once),

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `vps pool` and `vps snapshot` (docs/storage.md): the directories VPS
+ * disks live in, and a VPS's snapshots (every disk at one moment).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cmd_pool_list(struct args *a)
+{
+	static const char *const cols[] = { "name", "path", "copies", "vps", NULL };
+	struct err *err = NULL;
+	json_t *reply, *x;
+	size_t i;
+
+	if (api("GET", "/pools", NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	/* how a snapshot is made there: shared blocks, or every byte again */
+	json_array_foreach(reply, i, x) json_object_set_new(
+		x, "copies",
+		json_string(json_is_true(json_object_get(x, "reflink")) ? "reflink" : "full"));
+	if (a->json)
+		print_json(reply);
+	else
+		print_table(reply, cols);
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_pool_add(struct args *a)
+{
+	json_t *body = json_pack("{s:s, s:s}", "name", a->pos[0], "path", a->pos[1]);
+	json_t *reply = NULL;
+	struct err *err = NULL;
+	int r = 0;
+
+	if (a->pos[1][0] != '/')
+		r = usage_err(a->cmd, "PATH: `%s` is not an absolute path", a->pos[1]);
+	else if (api("POST", "/pools", body, &reply, &err) < 0)
+		r = fail_err(&err);
+	else
+		printf("added pool %s (%s copies)\n", a->pos[0],
+		       json_is_true(json_object_get(reply, "reflink")) ? "reflink" : "full");
+	json_decref(body);
+	json_decref(reply);
+	return r;
+}
+
+int cmd_pool_rm(struct args *a)
+{
+	return api_delete("pools", a->pos[0], "removed pool");
+}
+
+/* A snapshot's name as the daemon takes it; anything else never reaches a URL. */
+static int snap_ok(struct args *a)
+{
+	const char *s = a->pos[1];
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 64 ||
+	    !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", s[0]) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+		return usage_err(a->cmd,
+				 "SNAP: `%.64s` is not a snapshot name (1-64 of A-Z, a-z, 0-9, "
+				 "., _ and -, starting with a letter or digit)",
+				 s);
+	return 0;
+}
+
+int cmd_snapshot_list(struct args *a)
+{
+	static const char *const cols[] = { "name", "created", "size", NULL };
+	char path[400];
+
+	snprintf(path, sizeof(path), "/vps/%s/snapshots", a->pos[0]);
+	return api_show(path, a->json, cols, NULL);
+}
+
+int cmd_snapshot_create(struct args *a)
+{
+	json_t *body = json_pack("{s:s}", "name", a->pos[1]), *reply = NULL;
+	struct err *err = NULL;
+	char path[400];
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/vps/%s/snapshots", a->pos[0]);
+	if ((r = snap_ok(a)))
+		;
+	else if (api("POST", path, body, &reply, &err) < 0)
+		r = fail_err(&err);
+	else
+		printf("snapshot %s of %s made\n", a->pos[1], a->pos[0]);
+	json_decref(body);
+	json_decref(reply);
+	return r;
+}
+
+int cmd_snapshot_revert(struct args *a)
+{
+	json_t *reply = NULL;
+	struct err *err = NULL;
+	char path[600];
+
+	if (snap_ok(a))
+		return 2;
+	snprintf(path, sizeof(path), "/vps/%s/snapshots/%s/revert", a->pos[0], a->pos[1]);
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	printf("%s reverted to snapshot %s\n", a->pos[0], a->pos[1]);
+	return 0;
+}
+
+int cmd_snapshot_rm(struct args *a)
+{
+	char coll[400];
+
+	if (snap_ok(a))
+		return 2;
+	snprintf(coll, sizeof(coll), "vps/%s/snapshots", a->pos[0]);
+	return api_delete(coll, a->pos[1], "removed snapshot");
+}

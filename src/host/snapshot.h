@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Snapshots of a VPS (docs/storage.md): every disk of it at one moment,
+ * with its settings then, kept in its pool beside the disks.
+ */
+#ifndef VPS_HOST_SNAPSHOT_H
+#define VPS_HOST_SNAPSHOT_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "host/host.h"
+
+#define SNAPSHOT_MAX 32 /* snapshots a VPS may have at once */
+
+/* A snapshot's name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
+bool snapshot_name_ok(const char *name);
+/* GET: the VPS's snapshots, oldest first (store.h's fields). */
+int snapshot_list(struct host *h, const char *vps, json_t **out, struct err **err);
+/* POST {"name"}: take one; *out is the new snapshot. */
+int snapshot_create(struct host *h, const char *vps, json_t *body, json_t **out, struct err **err);
+/* Revert: a running VPS is stopped, its disks made again from the snapshot, started. */
+int snapshot_revert(struct host *h, const char *vps, const char *name, struct err **err);
+/* Remove one. */
+int snapshot_rm(struct host *h, const char *vps, const char *name, struct err **err);
+
+#endif
