@@ -13,6 +13,7 @@ boot's and its cycle's). docs/testbench.md ("Retries") says why."""
 
 import os
 
+from .agent import ChannelError
 from .sanitizer import RESULTS
 
 FILE = RESULTS / "retries.txt"
@@ -53,3 +54,14 @@ def triple_fault(status, stderr):
     the one crash the emulated SVM of L1 makes of sound guests under QEMU as
     well as under vps-vmm (docs/testbench.md, "Retries", has the rates)."""
     return status == 4 and "triple fault" in stderr
+
+
+def l1_run(l1, what, cmd, timeout):
+    """l1.run(cmd): when L1 itself stops answering meanwhile, retried once
+    (recorded) in a fresh L1, as a boot in L1 is."""
+    try:
+        return l1.run(cmd, timeout=timeout)
+    except ChannelError as e:
+        retry(what, f"L1 stopped answering: {str(e).splitlines()[0]}")
+        l1.restart()
+        return l1.run(cmd, timeout=timeout)

@@ -257,6 +257,15 @@ class Vpsd:
                 self.proc.wait()
             self.proc = None
 
+    def destroy_all_and_stop(self):
+        """Destroy every VPS, stop the daemon, and fail on a sanitizer's
+        report in its log (vpsd is built with ASan and UBSan)."""
+        for v in self.api("GET", "/vps"):
+            self.request("DELETE", f"/api/v1/vps/{v['name']}")
+        self.stop()
+        log = self.log.read_text(errors="replace")
+        assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+
     def request(self, method, path, body=None, timeout=300, validate=True):
         """(status, body) of one request over the unix socket, the answer
         checked against docs/openapi.json unless validate=False (only for a
