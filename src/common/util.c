@@ -214,3 +214,11 @@ int open_untrusted(int dirfd, const char *path, int flags, mode_t mode, off_t ma
 	errno = e;
 	return -1;
 }
+
+bool slug_ok(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n >= 1 && n <= max && s[0] != '-' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}

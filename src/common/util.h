@@ -6,6 +6,7 @@
 #ifndef VPS_COMMON_UTIL_H
 #define VPS_COMMON_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,5 +42,8 @@ int open_untrusted(int dirfd, const char *path, int flags, mode_t mode, off_t ma
 
 /* Read a whole file into a fresh NUL-terminated buffer; -errno on failure. */
 int read_file(const char *path, char **out, size_t *len);
+
+/* A short name for things the host names: 1 to max of a-z, 0-9 and -, not starting with -. */
+bool slug_ok(const char *s, size_t max);
 
 #endif

@@ -272,11 +272,7 @@ static void net_down(json_t *n)
 
 static int check_net_name(const char *s, struct err **err)
 {
-	size_t n = strlen(s);
-
-	if (n < 1 || n > NET_NAME_MAX ||
-	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')) ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+	if (!slug_ok(s, NET_NAME_MAX))
 		return err_make(err, EINVAL, "`name`: `%.40s` must be 1-%d of a-z, 0-9 and -", s,
 				NET_NAME_MAX);
 	return 0;

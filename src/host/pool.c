@@ -18,20 +18,10 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/util.h"
 #include "host/pool.h"
 
-/* A pool's name: [a-z0-9][a-z0-9-]{0,31}, as a network's. */
-static bool name_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < 1 || n > 32 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
+#define POOL_NAME_MAX 32 /* a-z, 0-9 and -, as a network's name (slug_ok) */
 
 int pool_probe_reflink(const char *dir, struct err **err)
 {
@@ -106,7 +96,7 @@ int pool_add(struct host *h, json_t *body, json_t **out, struct err **err)
 
 	json_object_foreach(body, k, x) if (strcmp(k, "name") && strcmp(k, "path")) return err_make(
 		err, EINVAL, "`%s`: unknown field (name, path)", k);
-	if (!name_ok(name) || !strcmp(name, HOST_POOL_DEFAULT))
+	if (!slug_ok(name, POOL_NAME_MAX) || !strcmp(name, HOST_POOL_DEFAULT))
 		return err_make(err, EINVAL,
 				"`name`: expected 1 to 32 of a-z, 0-9 and `-`, not `default`");
 	if (!path || path[0] != '/')
@@ -153,7 +143,7 @@ int pool_take(struct host *h, json_t *body, char **pool, struct err **err)
 	if (!json_is_string(p))
 		return err_make(err, EINVAL, "`pool`: expected a pool name");
 	if (strcmp(json_string_value(p), HOST_POOL_DEFAULT)) {
-		if (!name_ok(json_string_value(p)) ||
+		if (!slug_ok(json_string_value(p), POOL_NAME_MAX) ||
 		    !(path = host_pool_path(h, json_string_value(p))))
 			return err_make(err, EINVAL, "`pool`: no pool `%.40s` (GET /api/v1/pools)",
 					json_string_value(p));

@@ -80,6 +80,24 @@ static void parse_size_rejects(void **state)
 	assert_int_equal(v, 42); /* untouched on error */
 }
 
+/* The names networks and pools take: what the old per-caller checks took, no more. */
+static void slug_ok_names(void **state)
+{
+	(void)state;
+	assert_true(slug_ok("a", 11));
+	assert_true(slug_ok("0-web-1", 11));
+	assert_true(slug_ok("abcdefghijk", 11));
+	assert_false(slug_ok("abcdefghijkl", 11));
+	assert_false(slug_ok("", 11));
+	assert_false(slug_ok(NULL, 11));
+	assert_false(slug_ok("-a", 11));
+	assert_false(slug_ok("Web", 11));
+	assert_false(slug_ok("a_b", 11));
+	assert_false(slug_ok("a/b", 11));
+	assert_false(slug_ok("a.b", 11));
+	assert_false(slug_ok("a b", 11));
+}
+
 static void read_file_whole(void **state)
 {
 	char path[] = "/tmp/vps-unit-XXXXXX";
@@ -243,6 +261,7 @@ int main(void)
 		cmocka_unit_test(parse_size_units),
 		cmocka_unit_test(parse_size_rejects),
 		cmocka_unit_test(read_file_whole),
+		cmocka_unit_test(slug_ok_names),
 		cmocka_unit_test(ratelimit_budget),
 		cmocka_unit_test(testpoint_pauses_only_listed),
 		cmocka_unit_test(open_untrusted_refuses_what_a_guest_plants),
