@@ -373,16 +373,12 @@ static int load_msrs(struct vcpu *v, const struct snap_r *r, const struct x86_ms
 {
 	size_t len, n, i, j;
 	const struct kvm_msr_entry *e = snap_find(r, SNAP_MSRS, v->id, &len);
-	struct kvm_msrs *one = calloc(1, sizeof(*one) + sizeof(one->entries[0]));
 	unsigned int refused = 0;
 	uint32_t first_refused = 0;
+	int ret;
 
-	if (!one)
-		return err_make(err, ENOMEM, "vcpu %u: MSRs", v->id);
-	if (!e || len % sizeof(*e) || len / sizeof(*e) > SNAP_MAX_MSRS) {
-		free(one);
+	if (!e || len % sizeof(*e) || len / sizeof(*e) > SNAP_MAX_MSRS)
 		return err_make(err, EINVAL, "snapshot state: vcpu %u: bad MSR section", v->id);
-	}
 	n = len / sizeof(*e);
 	for (i = 0; i < n; i++) {
 		struct kvm_msr_entry m;
@@ -391,23 +387,21 @@ static int load_msrs(struct vcpu *v, const struct snap_r *r, const struct x86_ms
 		/* only MSRs KVM lists as the guest's state: never an index from a file alone */
 		for (j = 0; j < l->nr && l->idx[j] != m.index; j++)
 			;
-		if (j == l->nr) {
-			free(one);
+		if (j == l->nr)
 			return err_make(err, EINVAL,
 					"snapshot state: vcpu %u: MSR %#x is not one KVM saves",
 					v->id, m.index);
-		}
 		m.reserved = 0;
 		if (m.index == MSR_IA32_TSC_DEADLINE) {
 			*deadline = m;
 			continue;
 		}
-		one->nmsrs = 1;
-		one->entries[0] = m;
-		if (ioctl(v->fd, KVM_SET_MSRS, one) != 1 && !refused++)
+		ret = set_msr(v, &m);
+		if (ret == -ENOMEM)
+			return err_make(err, ENOMEM, "vcpu %u: MSRs", v->id);
+		if (ret < 0 && !refused++)
 			first_refused = m.index;
 	}
-	free(one);
 	if (refused)
 		pr_warn("vcpu %u: KVM refused %u of %zu saved MSRs (the first: %#x)", v->id,
 			refused, n, first_refused);
