@@ -90,6 +90,9 @@ static const struct route routes[] = {
 	{ "GET", "/pools", ADMIN, 0, api_pools_get, NULL },
 	{ "POST", "/pools", ADMIN, 0, api_pools_post, NULL },
 	{ "DELETE", "/pools/{name}", ADMIN, 0, api_pool_delete, NULL },
+	{ "GET", "/webhooks", USER, 0, api_webhooks_get, NULL },
+	{ "POST", "/webhooks", USER, 0, api_webhooks_post, NULL },
+	{ "DELETE", "/webhooks/{id}", USER, 0, api_webhook_delete, NULL },
 };
 
 /*

@@ -311,4 +311,30 @@ int store_snapshot_add(struct store *s, const char *vps, const char *name, long 
 		       const char *settings, long long size, struct err **err);
 int store_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
 
+/*
+ * Webhooks (webhook.c, docs/webhooks.md): [{"id", "owner" (null: an
+ * administrator's, every event), "url", "events" (kinds joined by commas,
+ * "*": all), "created", "last_event" (the events up to this id are done),
+ * "delivered", "failed", "last_status"}], with "secret" when `secrets`;
+ * owner NULL: every hook. A new hook starts after the newest event.
+ * webhook_delete: owner NULL may delete any, else only the owner's own
+ * (ENOENT otherwise). webhook_done moves the cursor from `from` to `to`
+ * and counts the outcome (1 delivered, 0 failed, -1 neither) and keeps
+ * `status` (NULL: the last one stays); 1 when it moved, 0 when another
+ * node had.
+ */
+struct store_webhook {
+	const char *owner; /* NULL: every event */
+	const char *url;
+	const char *secret;
+	const char *events;
+	long long created;
+};
+json_t *store_webhooks(struct store *s, const char *owner, bool secrets);
+int store_webhook_add(struct store *s, const struct store_webhook *w, long long *id,
+		      struct err **err);
+int store_webhook_delete(struct store *s, long long id, const char *owner, struct err **err);
+int store_webhook_done(struct store *s, long long id, long long from, long long to, int outcome,
+		       const char *status);
+
 #endif

@@ -364,6 +364,11 @@ def test_walk(vpsd):
     assert [p["name"] for p in admin.api("GET", "/pools")] == ["default"]
     admin.api("POST", "/pools", {"name": "walk", "path": "relative"}, expect=400)
     admin.api("DELETE", "/pools/walk", expect=404)
+    hook = admin.api("POST", "/webhooks", {"url": "http://192.0.2.1/walk"}, expect=201)
+    assert [h["id"] for h in admin.api("GET", "/webhooks")] == [hook["id"]]
+    admin.api("POST", "/webhooks", {"url": "ftp://192.0.2.1/"}, expect=400)
+    admin.api("DELETE", f"/webhooks/{hook['id']}")
+    admin.api("DELETE", f"/webhooks/{hook['id']}", expect=404)
 
     # a container for the customer, started once (asynchronously)
     v = admin.api("POST", "/vps", {"name": "walk1", "kind": "ct", "template": "busybox",

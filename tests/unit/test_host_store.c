@@ -715,6 +715,59 @@ static void two_factor_and_quota(void **state)
 }
 
 /* Pools and snapshots: names and paths unique, a pool in use kept, rows gone with their VPS. */
+static void webhooks(void **state)
+{
+	struct store *st = *state;
+	struct store_webhook w = { .owner = NULL,
+				   .url = "http://a/",
+				   .secret = "s3cret-s3cret-s3",
+				   .events = "*",
+				   .created = 1 };
+	long long id = 0, id2 = 0, at;
+	struct err *e = NULL;
+	json_t *o, *h;
+
+	store_event(st, NULL, "before", "");
+	assert_int_equal(store_webhook_add(st, &w, &id, NULL), 0);
+	assert_true(id > 0);
+	assert_int_equal(store_user_insert(st, "cust", "customer", "x", NULL, 1, NULL), 0);
+	w.owner = "cust";
+	assert_int_equal(store_webhook_add(st, &w, &id2, NULL), 0);
+	o = store_webhooks(st, "cust", false);
+	assert_int_equal(json_array_size(o), 1);
+	h = json_array_get(o, 0);
+	assert_int_equal(json_integer_value(json_object_get(h, "id")), id2);
+	assert_null(json_object_get(h, "secret")); /* only when asked for */
+	at = json_integer_value(json_object_get(h, "last_event"));
+	assert_true(at > 0); /* a new hook starts after the newest event */
+	json_decref(o);
+	o = store_webhooks(st, NULL, true);
+	assert_int_equal(json_array_size(o), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "secret")),
+			    "s3cret-s3cret-s3");
+	assert_true(json_is_null(json_object_get(json_array_get(o, 0), "owner")));
+	json_decref(o);
+	/* the cursor moves by compare-and-set: a second mover from the same place loses */
+	assert_int_equal(store_webhook_done(st, id2, at, at + 5, 1, "HTTP 200"), 1);
+	assert_int_equal(store_webhook_done(st, id2, at, at + 5, 1, "HTTP 200"), 0);
+	assert_int_equal(store_webhook_done(st, id2, at + 5, at + 6, 0, "gave up"), 1);
+	assert_int_equal(store_webhook_done(st, id2, at + 6, at + 7, -1, NULL), 1);
+	o = store_webhooks(st, "cust", false);
+	h = json_array_get(o, 0);
+	assert_int_equal(json_integer_value(json_object_get(h, "delivered")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "failed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "last_event")), at + 7);
+	assert_string_equal(json_string_value(json_object_get(h, "last_status")), "gave up");
+	json_decref(o);
+	/* a customer deletes only their own; an administrator any */
+	assert_int_equal(store_webhook_delete(st, id, "cust", &e), -ENOENT);
+	err_free(&e);
+	assert_int_equal(store_webhook_delete(st, id2, "cust", NULL), 0);
+	assert_int_equal(store_webhook_delete(st, id, NULL, NULL), 0);
+	assert_int_equal(store_webhook_delete(st, id, NULL, &e), -ENOENT);
+	err_free(&e);
+}
+
 static void pools_and_snapshots(void **state)
 {
 	struct store *st = *state;
@@ -780,7 +833,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 11 : 5);
+	assert_int_equal(v, sqlite ? 12 : 6);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -831,7 +884,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 5);
+		assert_int_equal(store_schema_version(o[i].st), 6);
 		store_close(o[i].st);
 	}
 }
@@ -939,6 +992,7 @@ int main(void)
 		BOTH(hostile_values),
 		BOTH(keys_and_references),
 		BOTH(pools_and_snapshots),
+		BOTH(webhooks),
 		PG(connection_comes_back),
 		BOTH(schema_version),
 		PG(nodes_migrate_once),
