@@ -225,6 +225,20 @@ int store_sample_add(struct store *s, const char *vps, const struct store_sample
 		     long long keep, long long *rows);
 /* A VPS's samples {time, cpu, mem, disk, rx, tx} after `since`, oldest first; NULL: no VPS. */
 json_t *store_samples(struct store *s, const char *vps, long long since);
+/*
+ * History, consolidated as RRD tools do (docs/usage.md "History"): every
+ * sample store_sample_add takes (not a replaced one) is also folded into
+ * the running average of its minute, half hour and day, in the same
+ * transaction, and rows older than a day, 31 days and 366 days of their
+ * step are dropped. store_history: a VPS's averages of one step after
+ * `since`, oldest first, as store_samples' objects; NULL: no VPS.
+ */
+enum { STORE_STEPS = 3 };
+extern const struct store_step {
+	const char *span; /* "day", "month", "year" */
+	long long step, keep; /* seconds */
+} store_steps[STORE_STEPS];
+json_t *store_history(struct store *s, const char *vps, long long step, long long since);
 /* The last sample of a VPS, or NULL. */
 json_t *store_sample_last(struct store *s, const char *vps);
 /* The last sample of every VPS: {name: sample}. */

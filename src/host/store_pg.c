@@ -158,6 +158,13 @@ static const char *const migrations[] = {
 	"  created BIGINT NOT NULL, last_event BIGINT NOT NULL,"
 	"  delivered BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0,"
 	"  last_status TEXT NOT NULL DEFAULT '');",
+	/* 6 -> 7: history (issue 23), the SQLite store's 12 -> 13 */
+	"CREATE TABLE usage_history ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  step BIGINT NOT NULL, time BIGINT NOT NULL, n BIGINT NOT NULL,"
+	"  cpu DOUBLE PRECISION NOT NULL, mem BIGINT NOT NULL, disk BIGINT NOT NULL,"
+	"  rx DOUBLE PRECISION NOT NULL, tx DOUBLE PRECISION NOT NULL,"
+	"  PRIMARY KEY (vps, step, time));",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -362,6 +369,7 @@ static const struct store_ops pg_ops = {
 	.snapshots = pg_snapshots,
 	.snapshot_add = pg_snapshot_add,
 	.snapshot_delete = pg_snapshot_delete,
+	.history = pg_history,
 	.webhooks = pg_webhooks,
 	.webhook_add = pg_webhook_add,
 	.webhook_delete = pg_webhook_delete,

@@ -206,6 +206,17 @@ await step('see the usage graphs fill', async () => {
     return c && Number(c.dataset.points) > 1;
   }, null, { timeout: 30000 });
   await page.locator('#chart-cpu').scrollIntoViewIfNeeded();
+  // the day's history: minute averages of the same samples (docs/usage.md "History")
+  await page.getByRole('button', { name: 'Day', exact: true }).click();
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#chart-cpu');
+    return c && c.dataset.span === 'day' && Number(c.dataset.points) >= 1;
+  }, null, { timeout: 15000 });
+  await page.getByRole('button', { name: 'Live', exact: true }).click();
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#chart-cpu');
+    return c && c.dataset.span === 'live' && Number(c.dataset.points) > 1;
+  }, null, { timeout: 30000 });
 });
 
 await step(`stop ${vps}`, async () => {
