@@ -370,3 +370,19 @@ int store_snapshot_delete(struct store *s, const char *vps, const char *name, st
 {
 	return s->ops->snapshot_delete(s, vps, name, err);
 }
+
+int store_traffic_add(struct store *s, const char *vps, const char *month, long long rx,
+		      long long tx, json_t **row)
+{
+	return s->ops->traffic_add(s, vps, month, rx, tx, row);
+}
+
+json_t *store_traffic(struct store *s, const char *vps, const char *month)
+{
+	return s->ops->traffic(s, vps, month);
+}
+
+int store_traffic_action(struct store *s, const char *vps, const char *month, const char *action)
+{
+	return s->ops->traffic_action(s, vps, month, action);
+}

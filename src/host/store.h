@@ -311,4 +311,19 @@ int store_snapshot_add(struct store *s, const char *vps, const char *name, long 
 		       const char *settings, long long size, struct err **err);
 int store_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
 
+/* --- traffic (docs/networks.md, "Traffic") ---------------------------------------------- */
+
+/*
+ * Add rx and tx bytes to a VPS's month ('YYYY-MM', UTC) and read the row
+ * back with its plan's allowance: *row = {vps, month, rx, tx, action,
+ * plan: {allowance, action, bw} or {}}. -ENOENT (or -EIO) when the VPS's
+ * row is gone. rx and tx 0: a read.
+ */
+int store_traffic_add(struct store *s, const char *vps, const char *month, long long rx,
+		      long long tx, json_t **row);
+/* [{vps, month, rx, tx, action}], by VPS then newest month first; NULL: any VPS, any month. */
+json_t *store_traffic(struct store *s, const char *vps, const char *month);
+/* Record the allowance action of the month: 1 when it was not that already, 0, or -errno. */
+int store_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
+
 #endif

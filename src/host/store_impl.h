@@ -102,6 +102,11 @@ struct store_ops {
 			    const char *settings, long long size, struct err **err);
 	int (*snapshot_delete)(struct store *s, const char *vps, const char *name,
 			       struct err **err);
+	int (*traffic_add)(struct store *s, const char *vps, const char *month, long long rx,
+			   long long tx, json_t **row);
+	json_t *(*traffic)(struct store *s, const char *vps, const char *month);
+	int (*traffic_action)(struct store *s, const char *vps, const char *month,
+			      const char *action);
 };
 
 struct store {

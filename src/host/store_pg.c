@@ -150,6 +150,12 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, created BIGINT NOT NULL, settings TEXT NOT NULL,"
 	"  size BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
+	/* 5 -> 6: traffic per VPS and month, a plan's allowance (the SQLite store's 11 -> 12) */
+	"CREATE TABLE traffic ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  month TEXT NOT NULL, rx BIGINT NOT NULL DEFAULT 0, tx BIGINT NOT NULL DEFAULT 0,"
+	"  action TEXT NOT NULL DEFAULT '', PRIMARY KEY (vps, month));"
+	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -354,4 +360,7 @@ static const struct store_ops pg_ops = {
 	.snapshots = pg_snapshots,
 	.snapshot_add = pg_snapshot_add,
 	.snapshot_delete = pg_snapshot_delete,
+	.traffic_add = pg_traffic_add,
+	.traffic = pg_traffic,
+	.traffic_action = pg_traffic_action,
 };

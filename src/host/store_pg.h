@@ -165,5 +165,9 @@ json_t *pg_snapshots(struct store *s, const char *vps);
 int pg_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
 		    const char *settings, long long size, struct err **err);
 int pg_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+int pg_traffic_add(struct store *s, const char *vps, const char *month, long long rx, long long tx,
+		   json_t **row);
+json_t *pg_traffic(struct store *s, const char *vps, const char *month);
+int pg_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
 
 #endif

@@ -8,7 +8,8 @@
  * policies), store_sqlite_net.c (networks, addresses),
  * store_sqlite_auth.c (users, sessions, tokens, audit),
  * store_sqlite_usage.c (usage), store_sqlite_ops.c (operations),
- * store_sqlite_pools.c (pools, vps_pools, snapshots).
+ * store_sqlite_pools.c (pools, vps_pools, snapshots), store_sqlite_usage.c
+ * (usage, traffic).
  *
  * Migrations are a list of SQL scripts; script i takes the schema from
  * version i to i + 1 and runs in one transaction with the user_version
@@ -173,6 +174,19 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, created INTEGER NOT NULL, settings TEXT NOT NULL,"
 	"  size INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
+	/*
+	 * 11 -> 12, traffic accounting (issue 23, docs/networks.md "Traffic"):
+	 * bytes received and sent by each VPS per calendar month (UTC,
+	 * 'YYYY-MM'), and the allowance action taken that month ('' none,
+	 * 'throttle', 'suspend'); a plan's monthly allowance as JSON
+	 * ({"allowance": bytes, "action": "throttle"|"suspend", "bw": bits/s},
+	 * {} none).
+	 */
+	"CREATE TABLE traffic ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  month TEXT NOT NULL, rx INTEGER NOT NULL DEFAULT 0, tx INTEGER NOT NULL DEFAULT 0,"
+	"  action TEXT NOT NULL DEFAULT '', PRIMARY KEY (vps, month));"
+	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -324,4 +338,7 @@ static const struct store_ops sqlite_ops = {
 	.snapshots = sq_snapshots,
 	.snapshot_add = sq_snapshot_add,
 	.snapshot_delete = sq_snapshot_delete,
+	.traffic_add = sq_traffic_add,
+	.traffic = sq_traffic,
+	.traffic_action = sq_traffic_action,
 };
