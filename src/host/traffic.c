@@ -169,9 +169,12 @@ void traffic_collect(struct host *h, const struct vps *v, bool act)
 	if (sys_netcmd_output(&out, "nft",
 			      "-j reset counter bridge vps_filter rx_%s ; "
 			      "reset counter bridge vps_filter tx_%s",
-			      ifname, ifname) != 0 ||
-	    parse_reset(out, ifname, &rx, &tx) < 0)
+			      ifname, ifname) != 0)
 		return; /* no counters (not started, or gone): nothing counted */
+	if (parse_reset(out, ifname, &rx, &tx) < 0) {
+		pr_warn("vps `%s`: traffic counters: %.200s", v->name, out);
+		return;
+	}
 	traffic_month(time(NULL), month);
 	if (store_traffic_add(h->store, v->name, month, (long long)rx, (long long)tx, &row) < 0) {
 		if (rx || tx)
