@@ -279,6 +279,7 @@ int cmd_pool_list(struct args *a); /* storage.c */
 int cmd_pool_add(struct args *a);
 int cmd_pool_rm(struct args *a);
 int cmd_snapshot_list(struct args *a);
+int cmd_traffic(struct args *a);
 int cmd_snapshot_create(struct args *a);
 int cmd_snapshot_revert(struct args *a);
 int cmd_snapshot_rm(struct args *a);

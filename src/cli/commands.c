@@ -140,7 +140,14 @@ static const struct command template_subs[] = {
 	END,
 };
 
-static const struct opt o_plan_create[] = { LIMITS, END };
+static const char *const traffic_actions[] = { "throttle", "suspend", NULL };
+static const struct opt o_plan_create[] = {
+	LIMITS,
+	STR("traffic", "SIZE", "traffic allowance a month, in and out (500G)"),
+	CHOICE("traffic-action", traffic_actions, "once it is used (default throttle)"),
+	STR("traffic-bw", "SIZE", "the throttle's rate, bits per second (10M)"),
+	END,
+};
 
 static const struct command plan_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_plan_list },
@@ -350,6 +357,11 @@ const struct command commands[] = {
 		  "revert stops a running VPS, puts its disks back as the snapshot has them and\n"
 		  "starts it again; what was written since is lost. SNAP: 1-64 of A-Z, a-z,\n"
 		  "0-9, ., _ and -, starting with a letter or digit.\n" },
+	{ "traffic", NULL, p_name, o_format, .run = cmd_traffic,
+	  .overview = "traffic NAME\tbytes in and out this month and each month before",
+	  .help = "The bytes the VPS received (rx) and sent (tx) on its network, by calendar\n"
+		  "month (UTC), and its plan's monthly allowance: once rx + tx passes it, the\n"
+		  "VPS is throttled to the plan's rate or suspended until the month ends.\n" },
 	{ "op", NULL, p_id, o_format, .run = cmd_op,
 	  .overview = "op ID\tone long operation (?async=1): state, result",
 	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"

@@ -78,6 +78,33 @@ int cmd_snapshot_list(struct args *a)
 	return api_show(path, a->json, cols, NULL);
 }
 
+int cmd_traffic(struct args *a)
+{
+	static const char *const cols[] = { "month", "rx", "tx", "action", NULL };
+	json_t *reply = NULL;
+	struct err *err = NULL;
+	char path[400], a1[32], a2[32];
+
+	snprintf(path, sizeof(path), "/vps/%s/traffic", a->pos[0]);
+	if (api("GET", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json) {
+		print_json(reply);
+	} else {
+		cell_text("total", json_object_get(reply, "total"), a1, sizeof(a1));
+		cell_text("allowance", json_object_get(reply, "allowance"), a2, sizeof(a2));
+		printf("%s: %s of %s this month (%s)%s%s\n\n", a->pos[0], a1,
+		       json_integer_value(json_object_get(reply, "allowance")) ? a2 :
+										 "no allowance",
+		       json_string_value(json_object_get(reply, "month")),
+		       *json_string_value(json_object_get(reply, "action")) ? ", " : "",
+		       json_string_value(json_object_get(reply, "action")));
+		print_table(json_object_get(reply, "months"), cols);
+	}
+	json_decref(reply);
+	return 0;
+}
+
 int cmd_snapshot_create(struct args *a)
 {
 	json_t *body = json_pack("{s:s}", "name", a->pos[1]), *reply = NULL;
