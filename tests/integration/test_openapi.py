@@ -400,6 +400,8 @@ def test_walk(vpsd):
     assert [x["name"] for x in cust.api("GET", "/vps")] == ["walk1"]
     cust.api("GET", "/vps/walk1")
     cust.api("GET", "/vps/walk1/usage")
+    t = cust.api("GET", "/vps/walk1/traffic")  # no network: a month row of nothing
+    assert t["months"] == [{"month": t["month"], "rx": 0, "tx": 0, "action": ""}], t
     assert cust.api("POST", "/vps/walk1/exec", {"args": ["true"]})["status"] == 0
     ws = cust.request("GET", "/vps/walk1/console/ws", headers={
         "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
