@@ -33,6 +33,7 @@
 #include "common/util.h"
 #include "sys/net.h"
 #include "sys/netcmd.h"
+#include "host/firewall.h"
 #include "host/net.h"
 #include "host/traffic.h"
 
@@ -738,7 +739,8 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 		return err_make(err, E2BIG, "anti-spoofing rules for `%s`: too long", v->name);
 	if ((r = sys_nft(batch, err)) < 0)
 		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
-	return 0;
+	/* its customer's firewall (firewall.h), before the monitor starts as well */
+	return fw_apply(h, v, err);
 }
 
 int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
@@ -795,6 +797,7 @@ void net_vps_down(struct host *h, const struct vps *v)
 	net_ifname(v, ifname);
 	/* what it moved since the last pass, before its counters go */
 	traffic_collect(h, v, false);
+	fw_remove(h, v);
 	/* added first, so removing what is not there is no error */
 	snprintf(batch, sizeof(batch),
 		 "add chain bridge vps_filter port_%s\n"

@@ -386,3 +386,13 @@ int store_traffic_action(struct store *s, const char *vps, const char *month, co
 {
 	return s->ops->traffic_action(s, vps, month, action);
 }
+
+char *store_firewall_get(struct store *s, const char *vps)
+{
+	return s->ops->firewall_get(s, vps);
+}
+
+int store_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err)
+{
+	return s->ops->firewall_put(s, vps, doc, err);
+}

@@ -326,4 +326,8 @@ json_t *store_traffic(struct store *s, const char *vps, const char *month);
 /* Record the allowance action of the month: 1 when it was not that already, 0, or -errno. */
 int store_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
 
+/* A VPS's firewall (firewall.h) as JSON text, NULL: none; put: -ENOENT without the VPS. */
+char *store_firewall_get(struct store *s, const char *vps);
+int store_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err);
+
 #endif

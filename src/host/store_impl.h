@@ -107,6 +107,8 @@ struct store_ops {
 	json_t *(*traffic)(struct store *s, const char *vps, const char *month);
 	int (*traffic_action)(struct store *s, const char *vps, const char *month,
 			      const char *action);
+	char *(*firewall_get)(struct store *s, const char *vps);
+	int (*firewall_put)(struct store *s, const char *vps, const char *doc, struct err **err);
 };
 
 struct store {

@@ -150,12 +150,14 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, created BIGINT NOT NULL, settings TEXT NOT NULL,"
 	"  size BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
-	/* 5 -> 6: traffic per VPS and month, a plan's allowance (the SQLite store's 11 -> 12) */
+	/* 5 -> 6: traffic per VPS and month, a plan's allowance, firewalls (SQLite's 11 -> 12) */
 	"CREATE TABLE traffic ("
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  month TEXT NOT NULL, rx BIGINT NOT NULL DEFAULT 0, tx BIGINT NOT NULL DEFAULT 0,"
 	"  action TEXT NOT NULL DEFAULT '', PRIMARY KEY (vps, month));"
-	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';",
+	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';"
+	"CREATE TABLE firewalls ("
+	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE, doc TEXT NOT NULL);",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -363,4 +365,6 @@ static const struct store_ops pg_ops = {
 	.traffic_add = pg_traffic_add,
 	.traffic = pg_traffic,
 	.traffic_action = pg_traffic_action,
+	.firewall_get = pg_firewall_get,
+	.firewall_put = pg_firewall_put,
 };

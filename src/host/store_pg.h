@@ -169,5 +169,7 @@ int pg_traffic_add(struct store *s, const char *vps, const char *month, long lon
 		   json_t **row);
 json_t *pg_traffic(struct store *s, const char *vps, const char *month);
 int pg_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
+char *pg_firewall_get(struct store *s, const char *vps);
+int pg_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err);
 
 #endif

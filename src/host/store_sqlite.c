@@ -186,7 +186,10 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  month TEXT NOT NULL, rx INTEGER NOT NULL DEFAULT 0, tx INTEGER NOT NULL DEFAULT 0,"
 	"  action TEXT NOT NULL DEFAULT '', PRIMARY KEY (vps, month));"
-	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';",
+	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';"
+	/* and each VPS's firewall (docs/networks.md "Firewall"): its rules as JSON */
+	"CREATE TABLE firewalls ("
+	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE, doc TEXT NOT NULL);",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -341,4 +344,6 @@ static const struct store_ops sqlite_ops = {
 	.traffic_add = sq_traffic_add,
 	.traffic = sq_traffic,
 	.traffic_action = sq_traffic_action,
+	.firewall_get = sq_firewall_get,
+	.firewall_put = sq_firewall_put,
 };

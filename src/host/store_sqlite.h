@@ -137,5 +137,7 @@ int sq_traffic_add(struct store *s, const char *vps, const char *month, long lon
 		   json_t **row);
 json_t *sq_traffic(struct store *s, const char *vps, const char *month);
 int sq_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
+char *sq_firewall_get(struct store *s, const char *vps);
+int sq_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err);
 
 #endif

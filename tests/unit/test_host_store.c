@@ -775,13 +775,15 @@ static void pools_and_snapshots(void **state)
 /*
  * Traffic per VPS and month: bytes add up (beyond 32 bits), months apart,
  * the plan's allowance read back with the row, the action recorded once,
- * rows gone with their VPS, no row for a VPS that is not there.
+ * rows gone with their VPS, no row for a VPS that is not there; and the
+ * firewall's document, which goes with its VPS too.
  */
 static void traffic_months(void **state)
 {
 	struct store *st = *state;
 	json_t *plan, *row = NULL, *o;
 	struct vps v;
+	char *fw;
 
 	plan = json_pack("{s:s, s:I, s:I, s:f, s:I, s:{s:I, s:s, s:I}}", "name", "tp", "ram",
 			 (json_int_t)GIB, "swap", (json_int_t)0, "cpus", 1.0, "disk",
@@ -822,10 +824,19 @@ static void traffic_months(void **state)
 	json_decref(o);
 	assert_true(store_traffic_add(st, "nosuch", "2026-12", 1, 1, &row) < 0);
 	assert_null(row);
+	/* the firewall document: one a VPS, replaced, gone with the VPS */
+	assert_null(store_firewall_get(st, "t1"));
+	assert_int_equal(store_firewall_put(st, "t1", "{\"rules\": []}", NULL), 0);
+	assert_int_equal(store_firewall_put(st, "t1", "{\"policy_in\": \"drop\"}", NULL), 0);
+	fw = store_firewall_get(st, "t1");
+	assert_string_equal(fw, "{\"policy_in\": \"drop\"}");
+	free(fw);
+	assert_int_equal(store_firewall_put(st, "nosuch", "{}", NULL), -ENOENT);
 	assert_int_equal(store_vps_delete(st, "t1", NULL), 0);
 	o = store_traffic(st, "t1", NULL);
 	assert_int_equal(json_array_size(o), 0);
 	json_decref(o);
+	assert_null(store_firewall_get(st, "t1"));
 	vps_free(&v);
 }
 
