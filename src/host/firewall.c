@@ -404,12 +404,16 @@ int fw_rule_rm(struct host *h, const char *name, const char *n, json_t **out, st
 
 /* --- nftables ------------------------------------------------------------------------- */
 
-static const char skeleton[] =
-	"add table inet vps\n"
-	"add map inet vps fwin4 { type ipv4_addr : verdict; }\n"
-	"add map inet vps fwin6 { type ipv6_addr : verdict; }\n"
-	"add map inet vps fwout4 { type ipv4_addr : verdict; }\n"
+#define MAPS                                                      \
+	"add table inet vps\n"                                    \
+	"add map inet vps fwin4 { type ipv4_addr : verdict; }\n"  \
+	"add map inet vps fwin6 { type ipv6_addr : verdict; }\n"  \
+	"add map inet vps fwout4 { type ipv4_addr : verdict; }\n" \
 	"add map inet vps fwout6 { type ipv6_addr : verdict; }\n"
+
+/* The maps alone (fw_remove), and with the base chains once a VPS has rules. */
+static const char maps[] = MAPS;
+static const char skeleton[] = MAPS
 	"add chain inet vps fw_fwd_out { type filter hook forward priority 0; policy accept; }\n"
 	"add chain inet vps fw_fwd_in { type filter hook forward priority 10; policy accept; }\n"
 	"add chain inet vps fw_input { type filter hook input priority 0; policy accept; }\n"
@@ -550,7 +554,7 @@ static void put_elements(struct buf *b, const struct vps *v, const char *ifname,
 int fw_apply(struct host *h, const struct vps *v, struct err **err)
 {
 	_cleanup_free_ char *text = NULL;
-	struct buf b = { .p = malloc(4096), .cap = 4096 };
+	struct buf b = { .cap = 4096 };
 	json_t *doc, *x;
 	char ifname[16], fwi[24], fwo[24];
 	uint8_t a[16];
@@ -560,6 +564,7 @@ int fw_apply(struct host *h, const struct vps *v, struct err **err)
 
 	if (!*v->network)
 		return 0;
+	b.p = malloc(b.cap);
 	/* addresses checked again before they go in a batch: the store's, but still */
 	if ((*v->ipv4 && inet_pton(AF_INET, v->ipv4, a) != 1) ||
 	    (*v->ipv6 && inet_pton(AF_INET6, v->ipv6, a) != 1)) {
@@ -630,7 +635,8 @@ void fw_remove(struct host *h, const struct vps *v)
 		return;
 	}
 	net_ifname(v, ifname);
-	if (sys_nft(skeleton, NULL) < 0) {
+	/* no base chains (hooks) for a host where no VPS has a firewall */
+	if (sys_nft(maps, NULL) < 0) {
 		free(b.p);
 		return;
 	}
