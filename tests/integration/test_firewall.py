@@ -9,6 +9,7 @@ customer's rules never touch another VPS's or the host's traffic, hostile
 strings and too many rules are refused with the ruleset unchanged. Traffic
 stays between the host and its containers."""
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,8 @@ import uuid
 import pytest
 
 from framework.openapi import start_vpsd, tcp
-from framework.vpsd import VPSD
+from framework.ct import BUILD
+from framework.vpsd import VPSD, raise_spec_errors
 
 pytestmark = [
     pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
@@ -29,6 +31,7 @@ pytestmark = [
 ]
 
 NFT = shutil.which("nft", path="/usr/sbin:/sbin")
+VPS = BUILD / "src" / "cli" / "vps"
 GW = "10.231.187.1"
 PW = {"fwa": "fwa's long secret", "fwb": "fwb's long secret"}
 
@@ -252,3 +255,37 @@ def test_rule_count_is_capped(env):
         r = a.request("PUT", "/vps/va/firewall", bad, validate=False)
         assert r.status == 400, (bad, r)
     a.api("PUT", "/vps/va/firewall", {})
+
+
+def cli(env, *args):
+    """The `vps` CLI as the administrator, its answers checked against docs/openapi.json."""
+    r = subprocess.run([str(VPS), *args], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, VPS_SOCKET=str(env.d.checked().sock)),
+                       stdin=subprocess.DEVNULL)
+    raise_spec_errors()
+    return r
+
+
+def test_cli(env):
+    r = cli(env, "firewall", "add", "vb", "--direction", "in", "--action", "drop", "--proto",
+            "tcp", "--port", "8081", "--comment", "no 8081")
+    assert r.returncode == 0 and r.stdout == "rule added to vb's firewall (1 rules)\n", r
+    assert env.fetch("va", "vb", 8080) and not env.fetch("va", "vb", 8081)
+    r = cli(env, "firewall", "list", "vb")
+    assert r.returncode == 0 and r.stdout.startswith("vb: policy in accept, out accept\n"), r
+    assert re.search(r"^1\s+in\s+drop\s+tcp\s+8081\s+-\s+-\s+no 8081\s*$", r.stdout, re.M), r
+    r = cli(env, "firewall", "policy", "vb", "--in", "drop")
+    assert r.returncode == 0 and "policy in drop, out accept" in r.stdout, r
+    assert not env.fetch("va", "vb", 8080)
+    fw = json.loads(cli(env, "firewall", "list", "vb", "--format", "json").stdout)
+    assert fw["policy_in"] == "drop" and len(fw["rules"]) == 1
+    r = cli(env, "firewall", "add", "vb", "--direction", "in", "--action", "accept",
+            "--source", "10.0.0.0/8; flush ruleset")
+    assert r.returncode == 1 and "`source`" in r.stderr, r
+    r = cli(env, "firewall", "rm", "vb", "1")
+    assert r.returncode == 0 and r.stdout == "rule 1 removed from vb's firewall\n", r
+    r = cli(env, "firewall", "rm", "vb", "1")
+    assert r.returncode == 1 and "no rule 1" in r.stderr, r
+    assert cli(env, "firewall", "policy", "vb", "--in", "accept").returncode == 0
+    assert env.fetch("va", "vb", 8081)
+    assert "fwi_" not in ruleset()
