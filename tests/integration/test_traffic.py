@@ -30,7 +30,7 @@ pytestmark = [
 ]
 
 NFT = shutil.which("nft", path="/usr/sbin:/sbin")
-GW = "10.231.9.1"
+GW = "10.231.191.1"
 MIB = 1 << 20
 HEADERS = 1 + 52 / 1448 + 0.005  # IPv4 and TCP (timestamps) headers a full segment, ACKs
 
