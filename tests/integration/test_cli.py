@@ -303,6 +303,8 @@ def test_host_templates_plans(vpsd):
     text = ok("traffic", name, sock=s)
     assert text.startswith(f"{name}: 0 of 500G this month ({t['month']})"), text
     assert re.search(rf"^{t['month']}\s+0\s+0\s*$", text, re.M), text
+    shown = ok("show", name, sock=s)  # the month's figures, sizes made human
+    assert re.search(r"^traffic:\n(  .*\n)*  allowance: 500G\n", shown, re.M), shown
     ok("destroy", name, sock=s)
     ok("plan", "delete", plan, sock=s)
 
