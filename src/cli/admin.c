@@ -347,6 +347,19 @@ int cmd_plan_create(struct args *a)
 	int r = 0;
 
 	json_object_set_new(body, "name", json_string(name));
+	/* the allowance: the server parses and checks the sizes */
+	if (args_get(a, "traffic") || args_get(a, "traffic-action") || args_get(a, "traffic-bw")) {
+		json_t *t = json_object();
+
+		if (args_get(a, "traffic"))
+			json_object_set_new(t, "allowance", json_string(args_get(a, "traffic")));
+		if (args_get(a, "traffic-action"))
+			json_object_set_new(t, "action",
+					    json_string(args_get(a, "traffic-action")));
+		if (args_get(a, "traffic-bw"))
+			json_object_set_new(t, "bw", json_string(args_get(a, "traffic-bw")));
+		json_object_set_new(body, "traffic", t);
+	}
 	if (api("POST", "/plans", body, &reply, &err) < 0)
 		r = fail_err(&err);
 	else

@@ -282,6 +282,11 @@ int cmd_webhook_list(struct args *a); /* hooks.c */
 int cmd_webhook_add(struct args *a);
 int cmd_webhook_rm(struct args *a);
 int cmd_snapshot_list(struct args *a);
+int cmd_traffic(struct args *a);
+int cmd_fw_list(struct args *a);
+int cmd_fw_add(struct args *a);
+int cmd_fw_rm(struct args *a);
+int cmd_fw_policy(struct args *a);
 int cmd_snapshot_create(struct args *a);
 int cmd_snapshot_revert(struct args *a);
 int cmd_snapshot_rm(struct args *a);

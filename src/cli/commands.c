@@ -140,7 +140,14 @@ static const struct command template_subs[] = {
 	END,
 };
 
-static const struct opt o_plan_create[] = { LIMITS, END };
+static const char *const traffic_actions[] = { "throttle", "suspend", NULL };
+static const struct opt o_plan_create[] = {
+	LIMITS,
+	STR("traffic", "SIZE", "traffic allowance a month, in and out (500G)"),
+	CHOICE("traffic-action", traffic_actions, "once it is used (default throttle)"),
+	STR("traffic-bw", "SIZE", "the throttle's rate, bits per second (10M)"),
+	END,
+};
 
 static const struct command plan_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_plan_list },
@@ -221,6 +228,42 @@ static const struct command snapshot_subs[] = {
 	{ "create", NULL, p_snap, o_format_ignored, .run = cmd_snapshot_create },
 	{ "revert", NULL, p_snap, o_format_ignored, .run = cmd_snapshot_revert },
 	{ "rm", "delete", p_snap, o_format_ignored, .run = cmd_snapshot_rm },
+	END,
+};
+
+static const char *const fw_dirs[] = { "in", "out", NULL };
+static const char *const fw_actions[] = { "accept", "drop", NULL };
+static const char *const fw_protos[] = { "any", "tcp", "udp", "icmp", "icmpv6", NULL };
+static const struct pos p_fw_rm[] = {
+	{ .name = "NAME", .type = P_NAME },
+	{ .name = "N", .type = P_ANY },
+	END,
+};
+static const struct opt o_fw_add[] = {
+	{ .name = "direction", .type = V_CHOICE, .choices = fw_dirs, .required = true,
+	  .help = "packets to the VPS (in) or from it (out)" },
+	{ .name = "action", .type = V_CHOICE, .choices = fw_actions, .required = true,
+	  .help = "what to do with them" },
+	CHOICE("proto", fw_protos, "the protocol (default any)"),
+	STR("port", "P", "tcp or udp: the destination port, or a range 8000-8100"),
+	STR("source", "CIDR", "from this address or prefix"),
+	STR("destination", "CIDR", "to this address or prefix"),
+	STR("comment", "TEXT", "a note (letters, digits, space, _.,:/+-)"),
+	{ .name = "position", .type = V_INT, .meta = "N", .min = 1, .max = 64,
+	  .what = "a rule number", .help = "insert before rule N (default: at the end)" },
+	END,
+};
+static const struct opt o_fw_policy[] = {
+	CHOICE("in", fw_actions, "what no rule decides, to the VPS"),
+	CHOICE("out", fw_actions, "what no rule decides, from the VPS"),
+	END,
+};
+
+static const struct command firewall_subs[] = {
+	{ "list", "ls", p_name, o_format, .run = cmd_fw_list },
+	{ "add", NULL, p_name, o_fw_add, .run = cmd_fw_add },
+	{ "rm", "delete", p_fw_rm, o_format_ignored, .run = cmd_fw_rm },
+	{ "policy", NULL, p_name, o_fw_policy, .run = cmd_fw_policy },
 	END,
 };
 
@@ -366,6 +409,17 @@ const struct command commands[] = {
 		  "revert stops a running VPS, puts its disks back as the snapshot has them and\n"
 		  "starts it again; what was written since is lost. SNAP: 1-64 of A-Z, a-z,\n"
 		  "0-9, ., _ and -, starting with a letter or digit.\n" },
+	{ "firewall", NULL, .subs = firewall_subs,
+	  .overview = "firewall list|add|rm|policy\tthe VPS's own firewall, on the host",
+	  .help = "Rules for the packets to (in) and from (out) the VPS, first match wins, and\n"
+		  "a default policy each way (accept unless set). They live on the host, so\n"
+		  "the VPS's root cannot remove them; replies to its own connections always\n"
+		  "pass. At most 64 rules. rm takes the rule's number from `firewall list`.\n" },
+	{ "traffic", NULL, p_name, o_format, .run = cmd_traffic,
+	  .overview = "traffic NAME\tbytes in and out this month and each month before",
+	  .help = "The bytes the VPS received (rx) and sent (tx) on its network, by calendar\n"
+		  "month (UTC), and its plan's monthly allowance: once rx + tx passes it, the\n"
+		  "VPS is throttled to the plan's rate or suspended until the month ends.\n" },
 	{ "op", NULL, p_id, o_format, .run = cmd_op,
 	  .overview = "op ID\tone long operation (?async=1): state, result",
 	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"

@@ -37,8 +37,9 @@ void human_size(uint64_t n, char *buf, size_t len)
 
 static bool is_size_key(const char *key)
 {
-	static const char *const sizes[] = { "ram",	     "swap",   "disk", "bw",
-					     "memory_limit", "memory", NULL };
+	static const char *const sizes[] = { "ram",	     "swap",	  "disk", "bw",
+					     "memory_limit", "memory",	  "rx",	  "tx",
+					     "total",	     "allowance", NULL };
 	size_t n = key ? strlen(key) : 0;
 
 	if (n > 6 && !strcmp(key + n - 6, "_bytes"))

@@ -144,19 +144,24 @@ static int template_dir(struct host *h, const struct vps *v, char **dir, struct 
 
 /* --- the monitor's settings --------------------------------------------- */
 
-/* The kernel command line (caller frees): the network's IPv4 address when on one. */
+/*
+ * The kernel command line (caller frees): the network's addresses when on
+ * one, `vps.ip=ADDR/LEN,GW` and `vps.ip6=ADDR/LEN,GW` (the template's
+ * vps-net puts them on the first Ethernet interface).
+ */
 static char *vm_cmdline(struct host *h, const struct vps *v)
 {
 	json_t *net = net_ct_settings(h, v);
 	const char *a4 = json_string_value(json_object_get(net, "ipv4"));
 	const char *gw4 = json_string_value(json_object_get(net, "gw4"));
+	const char *a6 = json_string_value(json_object_get(net, "ipv6"));
+	const char *gw6 = json_string_value(json_object_get(net, "gw6"));
 	char *s = NULL;
 
-	if (a4 &&
-	    asprintf(&s, "%s vps.ip=%s%s%s", VM_CMDLINE, a4, gw4 ? "," : "", gw4 ? gw4 : "") < 0)
+	if (asprintf(&s, "%s%s%s%s%s%s%s%s%s", VM_CMDLINE, a4 ? " vps.ip=" : "", a4 ? a4 : "",
+		     a4 && gw4 ? "," : "", a4 && gw4 ? gw4 : "", a6 ? " vps.ip6=" : "",
+		     a6 ? a6 : "", a6 && gw6 ? "," : "", a6 && gw6 ? gw6 : "") < 0)
 		s = NULL;
-	else if (!a4)
-		s = strdup(VM_CMDLINE);
 	json_decref(net);
 	return s;
 }

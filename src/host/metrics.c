@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "host/metrics.h"
+#include "host/traffic.h"
 #include "host/policy.h"
 #include "host/usage.h"
 
@@ -365,6 +366,38 @@ static void vps_figures(FILE *f, const struct vps *all, size_t n, const struct u
 	}
 }
 
+/* This month's traffic (traffic.h): the store's figures, what the allowance counts. */
+static void traffic_figures(FILE *f, struct host *h, const struct vps *all, size_t n)
+{
+	json_t *rows, *by = json_object(), *x;
+	char month[8];
+	size_t i;
+
+	traffic_month(time(NULL), month);
+	rows = store_traffic(h->store, NULL, month);
+	json_array_foreach(rows, i, x)
+		json_object_set(by, json_string_value(json_object_get(x, "vps")), x);
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "vps_traffic_month_transmit_bytes" :
+				       "vps_traffic_month_receive_bytes";
+
+		family(f, name, "gauge",
+		       k ? "bytes the VPS sent this calendar month (UTC), kept across restarts" :
+			   "bytes the VPS received this calendar month (UTC), kept across restarts");
+		for (i = 0; i < n; i++) {
+			json_t *row = json_object_get(by, all[i].name);
+
+			if (!row)
+				continue;
+			vps_series(f, name, &all[i], NULL);
+			fprintf(f, "%" JSON_INTEGER_FORMAT "\n",
+				json_integer_value(json_object_get(row, k ? "tx" : "rx")));
+		}
+	}
+	json_decref(by);
+	json_decref(rows);
+}
+
 /* --- the daemon ----------------------------------------------------------------------------- */
 
 static void api_label(FILE *f, const char *method, const char *route)
@@ -457,6 +490,7 @@ int metrics_render(struct host *h, char **text, size_t *len, struct err **err)
 		__fsetlocking(f, FSETLOCKING_BYCALLER); /* this thread's alone: no lock per call */
 		host_figures(f, h, all, n);
 		vps_figures(f, all, n, r, nr);
+		traffic_figures(f, h, all, n);
 		daemon_figures(f);
 		if (ferror(f) | fclose(f))
 			rc = err_make(err, ENOMEM, "metrics: write the text");

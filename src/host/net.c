@@ -13,7 +13,10 @@
  *                             nets4/nets6 (all prefixes: not masqueraded
  *                             between them); one postrouting chain
  *   table bridge vps_filter   map ports: host device name -> jump port_DEV;
- *                             chain port_DEV: that VPS's MAC and addresses
+ *                             chain port_DEV: that VPS's MAC and addresses,
+ *                             then counter tx_DEV (what it sent);
+ *                             map outs: name -> jump out_DEV, counter
+ *                             rx_DEV (what it received; traffic.c)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,7 +33,9 @@
 #include "common/util.h"
 #include "sys/net.h"
 #include "sys/netcmd.h"
+#include "host/firewall.h"
 #include "host/net.h"
+#include "host/traffic.h"
 
 #define tc(err, ...) sys_netcmd(err, "tc", __VA_ARGS__)
 #define ip(err, ...) sys_netcmd(err, "ip", __VA_ARGS__)
@@ -167,12 +172,15 @@ static const char skeleton[] =
 	"add table bridge vps_filter\n"
 	"add map bridge vps_filter ports { type ifname : verdict; }\n"
 	"add chain bridge vps_filter prerouting { type filter hook prerouting priority -200; "
+	"policy accept; }\n"
+	"add map bridge vps_filter outs { type ifname : verdict; }\n"
+	"add chain bridge vps_filter postrouting { type filter hook postrouting priority -200; "
 	"policy accept; }\n";
 
 /* The tables, sets and base chains, and each base chain's one rule, once. */
 static int skeleton_ensure(struct err **err)
 {
-	_cleanup_free_ char *o1 = NULL, *o2 = NULL;
+	_cleanup_free_ char *o1 = NULL, *o2 = NULL, *o3 = NULL;
 	int r;
 
 	if ((r = sys_nft(skeleton, err)) < 0)
@@ -188,6 +196,10 @@ static int skeleton_ensure(struct err **err)
 	if (sys_netcmd_output(&o2, "nft", "list chain bridge vps_filter prerouting") == 0 &&
 	    !strstr(o2, "vmap") &&
 	    (r = sys_nft("add rule bridge vps_filter prerouting iifname vmap @ports\n", err)) < 0)
+		return r;
+	if (sys_netcmd_output(&o3, "nft", "list chain bridge vps_filter postrouting") == 0 &&
+	    !strstr(o3, "vmap") &&
+	    (r = sys_nft("add rule bridge vps_filter postrouting oifname vmap @outs\n", err)) < 0)
 		return r;
 	return 0;
 }
@@ -654,7 +666,7 @@ static int nd_target_other(const char *addr, const unsigned char ll[16], char *b
 
 int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 {
-	char ifname[16], batch[4096], other[128], ll_text[INET6_ADDRSTRLEN], tlla[16];
+	char ifname[16], batch[5120], other[128], ll_text[INET6_ADDRSTRLEN], tlla[16];
 	unsigned char ll[16];
 	size_t n = 0;
 	int r;
@@ -673,8 +685,14 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 #define ADD(...)                                                               \
 	n += (size_t)snprintf(batch + (n < sizeof(batch) ? n : sizeof(batch)), \
 			      n < sizeof(batch) ? sizeof(batch) - n : 0, __VA_ARGS__)
+	/* traffic counters (traffic.c): `add` keeps the bytes of ones that exist */
+	ADD("add counter bridge vps_filter tx_%s\n", ifname);
+	ADD("add counter bridge vps_filter rx_%s\n", ifname);
 	ADD("add chain bridge vps_filter port_%s\n", ifname);
 	ADD("flush chain bridge vps_filter port_%s\n", ifname);
+	ADD("add chain bridge vps_filter out_%s\n", ifname);
+	ADD("flush chain bridge vps_filter out_%s\n", ifname);
+	ADD("add rule bridge vps_filter out_%s counter name rx_%s\n", ifname, ifname);
 #define RULE(...)                                                   \
 	do {                                                        \
 		ADD("add rule bridge vps_filter port_%s ", ifname); \
@@ -712,20 +730,23 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 	RULE("icmpv6 type nd-neighbor-advert @th,192,8 2 @th,208,48 != %s counter drop", tlla);
 	RULE("ip6 saddr :: meta l4proto != ipv6-icmp counter drop"); /* :: is for DAD and MLD */
 	RULE("icmpv6 type { nd-router-advert, nd-redirect } counter drop"); /* the host routes */
+	RULE("counter name tx_%s", ifname); /* what passed: the VPS's traffic out */
 	ADD("add element bridge vps_filter ports { \"%s\" : jump port_%s }\n", ifname, ifname);
+	ADD("add element bridge vps_filter outs { \"%s\" : jump out_%s }\n", ifname, ifname);
 #undef RULE
 #undef ADD
 	if (n >= sizeof(batch))
 		return err_make(err, E2BIG, "anti-spoofing rules for `%s`: too long", v->name);
 	if ((r = sys_nft(batch, err)) < 0)
 		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
-	return 0;
+	/* its customer's firewall (firewall.h), before the monitor starts as well */
+	return fw_apply(h, v, err);
 }
 
 int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
 {
 	char ifname[16];
-	unsigned long long burst;
+	unsigned long long burst, bw;
 	int r;
 
 	if (!*v->network)
@@ -733,14 +754,16 @@ int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
 	net_ifname(v, ifname);
 	if (!if_nametoindex(ifname))
 		return 0; /* not running: applied at the next start */
+	/* its `bw`, or the throttle's once its month's traffic allowance is spent */
+	bw = traffic_bw(h, v);
 	tc(NULL, "qdisc del dev %s root", ifname);
 	tc(NULL, "qdisc del dev %s ingress", ifname);
-	if (!v->bw) {
+	if (!bw) {
 		ip(NULL, "link del dev ifb%s type ifb", ifname);
 		return 0;
 	}
 	/* 10 ms at the rate, and at least a few full-size frames */
-	burst = v->bw / 8 / 100;
+	burst = bw / 8 / 100;
 	if (burst < 16384)
 		burst = 16384;
 	/*
@@ -750,12 +773,12 @@ int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
 	 * below the rate).
 	 */
 	if ((r = tc(err, "qdisc add dev %s root tbf rate %llubit burst %llu latency 50ms", ifname,
-		    (unsigned long long)v->bw, burst)) < 0 ||
+		    bw, burst)) < 0 ||
 	    /* exists already, or made now: `up` says if it is there */
 	    (ip(NULL, "link add name ifb%s type ifb", ifname), false) ||
 	    (r = ip(err, "link set dev ifb%s up", ifname)) < 0 ||
 	    (r = tc(err, "qdisc replace dev ifb%s root tbf rate %llubit burst %llu latency 50ms",
-		    ifname, (unsigned long long)v->bw, burst)) < 0 ||
+		    ifname, bw, burst)) < 0 ||
 	    (r = tc(err, "qdisc add dev %s handle ffff: ingress", ifname)) < 0 ||
 	    (r = tc(err,
 		    "filter add dev %s parent ffff: protocol all prio 50 u32 match u32 0 0 "
@@ -767,18 +790,31 @@ int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
 
 void net_vps_down(struct host *h, const struct vps *v)
 {
-	char ifname[16], ifb[20], batch[512];
+	char ifname[16], ifb[20], batch[1024];
 
 	if (!*v->network)
 		return;
 	net_ifname(v, ifname);
+	/* what it moved since the last pass, before its counters go */
+	traffic_collect(h, v, false);
+	fw_remove(h, v);
 	/* added first, so removing what is not there is no error */
 	snprintf(batch, sizeof(batch),
 		 "add chain bridge vps_filter port_%s\n"
 		 "add element bridge vps_filter ports { \"%s\" : jump port_%s }\n"
 		 "delete element bridge vps_filter ports { \"%s\" }\n"
 		 "flush chain bridge vps_filter port_%s\n"
-		 "delete chain bridge vps_filter port_%s\n",
+		 "delete chain bridge vps_filter port_%s\n"
+		 "add chain bridge vps_filter out_%s\n"
+		 "add element bridge vps_filter outs { \"%s\" : jump out_%s }\n"
+		 "delete element bridge vps_filter outs { \"%s\" }\n"
+		 "flush chain bridge vps_filter out_%s\n"
+		 "delete chain bridge vps_filter out_%s\n"
+		 "add counter bridge vps_filter rx_%s\n"
+		 "delete counter bridge vps_filter rx_%s\n"
+		 "add counter bridge vps_filter tx_%s\n"
+		 "delete counter bridge vps_filter tx_%s\n",
+		 ifname, ifname, ifname, ifname, ifname, ifname, ifname, ifname, ifname, ifname,
 		 ifname, ifname, ifname, ifname, ifname, ifname);
 	if (skeleton_ensure(NULL) == 0)
 		sys_nft(batch, NULL);

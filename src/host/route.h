@@ -87,7 +87,9 @@ int routes_print(FILE *f, struct err **err);
 /* The handlers, by resource; the table in routes.c is where a route is declared. */
 /* routes_vps.c */
 route_fn api_vps_get_all, api_vps_post, api_vps_get, api_vps_patch, api_vps_action, api_vps_console,
-	api_vps_console_ws, api_vps_usage;
+	api_vps_console_ws, api_vps_usage, api_vps_traffic;
+/* routes_net.c: a VPS's firewall */
+route_fn api_fw_get, api_fw_put, api_fw_rules_post, api_fw_rule_delete;
 /* routes_auth.c */
 route_fn api_login, api_logout, api_me_get, api_2fa_post, api_2fa_confirm, api_2fa_disable,
 	api_tokens_get, api_tokens_post, api_token_delete, api_users_get, api_users_post,

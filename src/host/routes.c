@@ -63,6 +63,11 @@ static const struct route routes[] = {
 	{ "GET", "/vps/{name}/console", HOST, VPS, api_vps_console, NULL },
 	{ "GET", "/vps/{name}/console/ws", USER, VPS, api_vps_console_ws, NULL },
 	{ "GET", "/vps/{name}/usage", USER, VPS, api_vps_usage, NULL },
+	{ "GET", "/vps/{name}/traffic", USER, VPS, api_vps_traffic, NULL },
+	{ "GET", "/vps/{name}/firewall", USER, VPS, api_fw_get, NULL },
+	{ "PUT", "/vps/{name}/firewall", USER, VPS, api_fw_put, NULL },
+	{ "POST", "/vps/{name}/firewall/rules", USER, VPS, api_fw_rules_post, NULL },
+	{ "DELETE", "/vps/{name}/firewall/rules/{n}", USER, VPS, api_fw_rule_delete, NULL },
 	{ "GET", "/vps/{name}/snapshots", USER, VPS, api_snapshots_get, NULL },
 	{ "POST", "/vps/{name}/snapshots", USER, VPS, api_snapshots_post, NULL },
 	{ "DELETE", "/vps/{name}/snapshots/{snap}", USER, VPS, api_snapshot_delete, NULL },
@@ -98,7 +103,7 @@ static const struct route routes[] = {
 /*
  * In a cluster, the VPS routes that act on the host are answered by the
  * node that holds the VPS: sent to another node, they answer 421 naming
- * it (node.h). What only reads the store (show, usage) answers anywhere.
+ * it (node.h). What only reads the store (show, usage, traffic) answers anywhere.
  */
 /* The 421 answer: what to send where (docs/cluster.md). */
 static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, const char *node,
@@ -118,7 +123,8 @@ static bool acts_on_host(const struct route *rt)
 {
 	return (rt->flags & ROUTE_VPS) &&
 	       !(!strcmp(rt->method, "GET") &&
-		 (!strcmp(rt->path, "/vps/{name}") || !strcmp(rt->path, "/vps/{name}/usage")));
+		 (!strcmp(rt->path, "/vps/{name}") || !strcmp(rt->path, "/vps/{name}/usage") ||
+		  !strcmp(rt->path, "/vps/{name}/traffic")));
 }
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))

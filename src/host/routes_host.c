@@ -21,6 +21,7 @@
 #include "host/reclaim.h"
 #include "host/reply.h"
 #include "host/route.h"
+#include "host/traffic.h"
 
 static json_t *isos(struct host *h)
 {
@@ -125,13 +126,20 @@ enum MHD_Result api_templates_get(struct call *x)
 static int plan_from_json(json_t *body, json_t **out, struct err **err)
 {
 	struct vps v;
-	json_t *name = json_object_get(body, "name"), *copy;
+	json_t *name = json_object_get(body, "name"), *copy, *traffic = NULL;
 	int r;
 
 	if (!json_is_string(name) || vps_check_name(json_string_value(name), NULL) < 0)
 		return err_make(err, EINVAL, "`name`: expected a plan name (a-z, 0-9, -)");
 	copy = json_deep_copy(body);
 	json_object_del(copy, "name");
+	/* the monthly traffic allowance is the plan's own, not a VPS figure (traffic.h) */
+	if (json_object_get(copy, "traffic") &&
+	    traffic_plan_parse(json_object_get(copy, "traffic"), &traffic, err) < 0) {
+		json_decref(copy);
+		return -EINVAL;
+	}
+	json_object_del(copy, "traffic");
 	vps_init(&v);
 	r = vps_from_json(&v, copy, false, NULL, err);
 	json_decref(copy);
@@ -152,7 +160,10 @@ static int plan_from_json(json_t *body, json_t **out, struct err **err)
 		json_object_set_new(*out, "io_read_iops", json_integer((json_int_t)v.io_read_iops));
 		json_object_set_new(*out, "io_write_iops",
 				    json_integer((json_int_t)v.io_write_iops));
+		json_object_set_new(*out, "traffic", traffic ?: json_object());
+		traffic = NULL;
 	}
+	json_decref(traffic);
 	vps_free(&v);
 	return r;
 }

@@ -2,10 +2,11 @@
 /*
  * The network routes (route.h; the administrators'): the list, create,
  * show and delete of the networks VPS addresses come from. net.c does the
- * work.
+ * work. And a VPS's firewall (its owner's; firewall.c does the work).
  */
 #include <errno.h>
 
+#include "host/firewall.h"
 #include "host/net.h"
 #include "host/route.h"
 
@@ -36,4 +37,38 @@ enum MHD_Result api_network_delete(struct call *x)
 	int r = net_delete(x->h, x->arg, &e);
 
 	return reply_ok(x->c, r, &e);
+}
+
+enum MHD_Result api_fw_get(struct call *x)
+{
+	json_t *out = fw_get(x->h, x->arg);
+
+	return out ? reply(x->c, 200, out) : reply_no_such_vps(x->c, x->arg);
+}
+
+enum MHD_Result api_fw_put(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = fw_put(x->h, x->arg, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_fw_rules_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = fw_rule_add(x->h, x->arg, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_fw_rule_delete(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = fw_rule_rm(x->h, x->arg, x->arg2, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
 }

@@ -15,6 +15,7 @@
 #include "host/life.h"
 #include "host/ops.h"
 #include "host/route.h"
+#include "host/traffic.h"
 #include "host/usage.h"
 #include "host/ws.h"
 
@@ -275,12 +276,15 @@ enum MHD_Result api_vps_post(struct call *x)
 enum MHD_Result api_vps_get(struct call *x)
 {
 	struct err *e = NULL;
-	json_t *out = NULL;
+	json_t *out = NULL, *t;
 	int r;
 
 	if ((r = life_show(x->h, x->arg, &out, &e)) < 0)
 		return reply_err(x->c, r, &e);
 	json_object_set_new(out, "usage", usage_latest(x->h, x->arg));
+	if ((t = traffic_json(x->h, x->arg)))
+		json_object_del(t, "months"); /* the month's figures; the history at /traffic */
+	json_object_set_new(out, "traffic", t ?: json_null());
 	return reply(x->c, 200, out);
 }
 
@@ -357,5 +361,12 @@ enum MHD_Result api_vps_usage(struct call *x)
 		return reply_result(x->c, r, &e, 200, out);
 	}
 	out = usage_get(x->h, x->arg, since ? atoll(since) : 0);
+	return out ? reply(x->c, 200, out) : reply_no_such_vps(x->c, x->arg);
+}
+
+enum MHD_Result api_vps_traffic(struct call *x)
+{
+	json_t *out = traffic_json(x->h, x->arg);
+
 	return out ? reply(x->c, 200, out) : reply_no_such_vps(x->c, x->arg);
 }

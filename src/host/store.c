@@ -371,6 +371,32 @@ int store_snapshot_delete(struct store *s, const char *vps, const char *name, st
 	return s->ops->snapshot_delete(s, vps, name, err);
 }
 
+int store_traffic_add(struct store *s, const char *vps, const char *month, long long rx,
+		      long long tx, json_t **row)
+{
+	return s->ops->traffic_add(s, vps, month, rx, tx, row);
+}
+
+json_t *store_traffic(struct store *s, const char *vps, const char *month)
+{
+	return s->ops->traffic(s, vps, month);
+}
+
+int store_traffic_action(struct store *s, const char *vps, const char *month, const char *action)
+{
+	return s->ops->traffic_action(s, vps, month, action);
+}
+
+char *store_firewall_get(struct store *s, const char *vps)
+{
+	return s->ops->firewall_get(s, vps);
+}
+
+int store_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err)
+{
+	return s->ops->firewall_put(s, vps, doc, err);
+}
+
 json_t *store_webhooks(struct store *s, const char *owner, bool secrets)
 {
 	return s->ops->webhooks(s, owner, secrets);

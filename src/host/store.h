@@ -350,5 +350,23 @@ int store_webhook_add(struct store *s, const struct store_webhook *w, long long 
 int store_webhook_delete(struct store *s, long long id, const char *owner, struct err **err);
 int store_webhook_done(struct store *s, long long id, long long from, long long to, int outcome,
 		       const char *status);
+/* --- traffic (docs/networks.md, "Traffic") ---------------------------------------------- */
+
+/*
+ * Add rx and tx bytes to a VPS's month ('YYYY-MM', UTC) and read the row
+ * back with its plan's allowance: *row = {vps, month, rx, tx, action,
+ * plan: {allowance, action, bw} or {}}. -ENOENT (or -EIO) when the VPS's
+ * row is gone. rx and tx 0: a read.
+ */
+int store_traffic_add(struct store *s, const char *vps, const char *month, long long rx,
+		      long long tx, json_t **row);
+/* [{vps, month, rx, tx, action}], by VPS then newest month first; NULL: any VPS, any month. */
+json_t *store_traffic(struct store *s, const char *vps, const char *month);
+/* Record the allowance action of the month: 1 when it was not that already, 0, or -errno. */
+int store_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
+
+/* A VPS's firewall (firewall.h) as JSON text, NULL: none; put: -ENOENT without the VPS. */
+char *store_firewall_get(struct store *s, const char *vps);
+int store_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err);
 
 #endif

@@ -109,6 +109,13 @@ struct store_ops {
 	int (*webhook_delete)(struct store *s, long long id, const char *owner, struct err **err);
 	int (*webhook_done)(struct store *s, long long id, long long from, long long to,
 			    int outcome, const char *status);
+	int (*traffic_add)(struct store *s, const char *vps, const char *month, long long rx,
+			   long long tx, json_t **row);
+	json_t *(*traffic)(struct store *s, const char *vps, const char *month);
+	int (*traffic_action)(struct store *s, const char *vps, const char *month,
+			      const char *action);
+	char *(*firewall_get)(struct store *s, const char *vps);
+	int (*firewall_put)(struct store *s, const char *vps, const char *doc, struct err **err);
 };
 
 struct store {

@@ -165,6 +165,14 @@ static const char *const migrations[] = {
 	"  cpu DOUBLE PRECISION NOT NULL, mem BIGINT NOT NULL, disk BIGINT NOT NULL,"
 	"  rx DOUBLE PRECISION NOT NULL, tx DOUBLE PRECISION NOT NULL,"
 	"  PRIMARY KEY (vps, step, time));",
+	/* 7 -> 8: traffic per VPS and month, a plan's allowance, firewalls (SQLite's 13 -> 14) */
+	"CREATE TABLE traffic ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  month TEXT NOT NULL, rx BIGINT NOT NULL DEFAULT 0, tx BIGINT NOT NULL DEFAULT 0,"
+	"  action TEXT NOT NULL DEFAULT '', PRIMARY KEY (vps, month));"
+	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';"
+	"CREATE TABLE firewalls ("
+	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE, doc TEXT NOT NULL);",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -374,4 +382,9 @@ static const struct store_ops pg_ops = {
 	.webhook_add = pg_webhook_add,
 	.webhook_delete = pg_webhook_delete,
 	.webhook_done = pg_webhook_done,
+	.traffic_add = pg_traffic_add,
+	.traffic = pg_traffic,
+	.traffic_action = pg_traffic_action,
+	.firewall_get = pg_firewall_get,
+	.firewall_put = pg_firewall_put,
 };

@@ -171,5 +171,11 @@ int pg_webhook_add(struct store *s, const struct store_webhook *w, long long *id
 int pg_webhook_delete(struct store *s, long long id, const char *owner, struct err **err);
 int pg_webhook_done(struct store *s, long long id, long long from, long long to, int outcome,
 		    const char *status);
+int pg_traffic_add(struct store *s, const char *vps, const char *month, long long rx, long long tx,
+		   json_t **row);
+json_t *pg_traffic(struct store *s, const char *vps, const char *month);
+int pg_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
+char *pg_firewall_get(struct store *s, const char *vps);
+int pg_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err);
 
 #endif

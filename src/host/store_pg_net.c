@@ -4,6 +4,7 @@
  * addresses; store.h), store_sqlite_net.c's twin.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/store_pg.h"
@@ -114,5 +115,48 @@ int pg_address_add(struct store *base, const char *network, const char *address,
 	/* SQLite's one CONSTRAINT answer for both: taken, or no such network or VPS */
 	if (r == -EEXIST || r == -ENOENT)
 		r = err_make(err, EEXIST, "address `%s` in `%s` is taken", address, network);
+	return r;
+}
+
+/* --- firewalls ------------------------------------------------------------------ */
+
+char *pg_firewall_get(struct store *base, const char *vps)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res;
+	char *doc = NULL;
+
+	pa_s(&a, vps);
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s, "SELECT doc FROM firewalls WHERE vps = $1", &a, &res, NULL) == 0) {
+		if (PQntuples(res) == 1)
+			doc = strdup(pg_s(res, 0, 0));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return doc;
+}
+
+int pg_firewall_put(struct store *base, const char *vps, const char *doc, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	int r;
+
+	pa_s(&a, vps);
+	pa_s(&a, doc);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "INSERT INTO firewalls (vps, doc) VALUES ($1, $2) "
+		   "ON CONFLICT (vps) DO UPDATE SET doc = EXCLUDED.doc",
+		   &a, NULL, err);
+	if (r == 0)
+		pg_event_locked(s, vps, "firewall", "");
+	pthread_mutex_unlock(&s->lock);
+	if (r == -ENOENT && err) {
+		err_free(err);
+		r = err_make(err, ENOENT, "no VPS named `%s`", vps);
+	}
 	return r;
 }

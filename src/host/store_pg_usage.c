@@ -182,6 +182,104 @@ json_t *pg_samples_last(struct store *base)
 	return out;
 }
 
+/* --- traffic ------------------------------------------------------------------ */
+
+static json_t *traffic_row(PGresult *res, int i)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:s}", "vps", pg_s(res, i, 0), "month",
+			 pg_s(res, i, 1), "rx", (json_int_t)pg_i(res, i, 2), "tx",
+			 (json_int_t)pg_i(res, i, 3), "action", pg_s(res, i, 4));
+}
+
+int pg_traffic_add(struct store *base, const char *vps, const char *month, long long rx,
+		   long long tx, json_t **row)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 }, k = { 0 };
+	struct err *e = NULL;
+	PGresult *res;
+	int r;
+
+	*row = NULL;
+	pa_s(&a, vps);
+	pa_s(&a, month);
+	pa_i(&a, rx);
+	pa_i(&a, tx);
+	pa_s(&k, vps);
+	pa_s(&k, month);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "INSERT INTO traffic (vps, month, rx, tx) VALUES ($1, $2, $3, $4) "
+		   "ON CONFLICT (vps, month) DO UPDATE SET rx = traffic.rx + EXCLUDED.rx, "
+		   "tx = traffic.tx + EXCLUDED.tx",
+		   &a, NULL, &e);
+	if (r == 0 &&
+	    (r = pg_run(s,
+			"SELECT t.vps, t.month, t.rx, t.tx, t.action, COALESCE(p.traffic, '{}') "
+			"FROM traffic t JOIN vps v ON v.name = t.vps LEFT JOIN plans p ON "
+			"p.name = v.plan WHERE t.vps = $1 AND t.month = $2",
+			&k, &res, &e)) == 0) {
+		if (PQntuples(res) == 1) {
+			*row = traffic_row(res, 0);
+			json_object_set_new(*row, "plan", json_loads(pg_s(res, 0, 5), 0, NULL));
+		} else {
+			r = -ENOENT;
+		}
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (e) {
+		pr_warn("traffic: %s: %s", vps, err_msg(e));
+		err_free(&e);
+	}
+	return r;
+}
+
+json_t *pg_traffic(struct store *base, const char *vps, const char *month)
+{
+	struct store_pg *s = pgs(base);
+	json_t *out = json_array();
+	struct pg_args a = { 0 };
+	PGresult *res;
+
+	pa_s(&a, vps);
+	pa_s(&a, month);
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s,
+		   "SELECT vps, month, rx, tx, action FROM traffic WHERE "
+		   "($1::text IS NULL OR vps = $1) AND ($2::text IS NULL OR month = $2) "
+		   "ORDER BY vps, month DESC",
+		   &a, &res, NULL) == 0) {
+		for (int i = 0; i < PQntuples(res); i++)
+			json_array_append_new(out, traffic_row(res, i));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+int pg_traffic_action(struct store *base, const char *vps, const char *month, const char *action)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res;
+	int r;
+
+	pa_s(&a, vps);
+	pa_s(&a, month);
+	pa_s(&a, action);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "UPDATE traffic SET action = $3 WHERE vps = $1 AND month = $2 AND action != $3",
+		   &a, &res, NULL);
+	if (r == 0) {
+		r = pg_changes(res) > 0;
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 json_t *pg_history(struct store *base, const char *vps, long long step, long long since)
 {
 	struct store_pg *s = pgs(base);

@@ -8,7 +8,8 @@
  * policies), store_sqlite_net.c (networks, addresses),
  * store_sqlite_auth.c (users, sessions, tokens, audit),
  * store_sqlite_usage.c (usage), store_sqlite_ops.c (operations),
- * store_sqlite_pools.c (pools, vps_pools, snapshots).
+ * store_sqlite_pools.c (pools, vps_pools, snapshots), store_sqlite_usage.c
+ * (usage, traffic).
  *
  * Migrations are a list of SQL scripts; script i takes the schema from
  * version i to i + 1 and runs in one transaction with the user_version
@@ -195,6 +196,22 @@ static const char *const migrations[] = {
 	"  step INTEGER NOT NULL, time INTEGER NOT NULL, n INTEGER NOT NULL,"
 	"  cpu REAL NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
 	"  rx REAL NOT NULL, tx REAL NOT NULL, PRIMARY KEY (vps, step, time)) WITHOUT ROWID;",
+	/*
+	 * 13 -> 14, traffic accounting (issue 23, docs/networks.md "Traffic"):
+	 * bytes received and sent by each VPS per calendar month (UTC,
+	 * 'YYYY-MM'), and the allowance action taken that month ('' none,
+	 * 'throttle', 'suspend'); a plan's monthly allowance as JSON
+	 * ({"allowance": bytes, "action": "throttle"|"suspend", "bw": bits/s},
+	 * {} none).
+	 */
+	"CREATE TABLE traffic ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  month TEXT NOT NULL, rx INTEGER NOT NULL DEFAULT 0, tx INTEGER NOT NULL DEFAULT 0,"
+	"  action TEXT NOT NULL DEFAULT '', PRIMARY KEY (vps, month));"
+	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';"
+	/* and each VPS's firewall (docs/networks.md "Firewall"): its rules as JSON */
+	"CREATE TABLE firewalls ("
+	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE, doc TEXT NOT NULL);",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -351,4 +368,9 @@ static const struct store_ops sqlite_ops = {
 	.webhook_add = sq_webhook_add,
 	.webhook_delete = sq_webhook_delete,
 	.webhook_done = sq_webhook_done,
+	.traffic_add = sq_traffic_add,
+	.traffic = sq_traffic,
+	.traffic_action = sq_traffic_action,
+	.firewall_get = sq_firewall_get,
+	.firewall_put = sq_firewall_put,
 };

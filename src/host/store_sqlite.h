@@ -139,5 +139,11 @@ int sq_webhook_add(struct store *s, const struct store_webhook *w, long long *id
 int sq_webhook_delete(struct store *s, long long id, const char *owner, struct err **err);
 int sq_webhook_done(struct store *s, long long id, long long from, long long to, int outcome,
 		    const char *status);
+int sq_traffic_add(struct store *s, const char *vps, const char *month, long long rx, long long tx,
+		   json_t **row);
+json_t *sq_traffic(struct store *s, const char *vps, const char *month);
+int sq_traffic_action(struct store *s, const char *vps, const char *month, const char *action);
+char *sq_firewall_get(struct store *s, const char *vps);
+int sq_firewall_put(struct store *s, const char *vps, const char *doc, struct err **err);
 
 #endif

@@ -133,3 +133,51 @@ out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
+
+/* --- firewalls ------------------------------------------------------------------ */
+
+char *sq_firewall_get(struct store *base, const char *vps)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	char *doc = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	st = sq_prepare(s, "SELECT doc FROM firewalls WHERE vps = ?");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			doc = strdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return doc;
+}
+
+int sq_firewall_put(struct store *base, const char *vps, const char *doc, struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&s->lock);
+	st = sq_prepare(s, "INSERT INTO firewalls (vps, doc) VALUES (?1, ?2) "
+			   "ON CONFLICT (vps) DO UPDATE SET doc = excluded.doc");
+	if (!st) {
+		r = sq_err(s, err, "firewall");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, doc, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		r = err_make(err, ENOENT, "no VPS named `%s`", vps);
+	else if (rc != SQLITE_DONE)
+		r = sq_err(s, err, "firewall");
+	sqlite3_finalize(st);
+	if (r == 0)
+		sq_event_locked(s, vps, "firewall", "");
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

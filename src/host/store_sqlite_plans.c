@@ -20,15 +20,16 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 {
 	struct store_sqlite *s = sq(base);
 	sqlite3_stmt *st;
-	char feats[32];
+	char feats[32], *traffic;
+	json_t *empty = json_object();
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
-		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops) "
-		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops, "
+		    "traffic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "plan");
 		goto out;
@@ -47,6 +48,9 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 			  -1, SQLITE_STATIC);
 	for (int i = 0; i < 4; i++)
 		sqlite3_bind_int64(st, 10 + i, json_integer_value(json_object_get(p, plan_io[i])));
+	traffic = json_dumps(json_object_get(p, "traffic") ?: empty, JSON_COMPACT);
+	sqlite3_bind_text(st, 14, traffic ?: "{}", -1, SQLITE_TRANSIENT);
+	free(traffic);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -54,6 +58,7 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 		sq_event_locked(s, NULL, "plan", json_string_value(json_object_get(p, "name")));
 out:
 	pthread_mutex_unlock(&s->lock);
+	json_decref(empty);
 	return r;
 }
 
@@ -66,7 +71,7 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops FROM plans WHERE ?1 "
+		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic FROM plans WHERE ?1 "
 		    "IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -88,6 +93,10 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 			for (int i = 0; i < 4; i++)
 				json_object_set_new(row, plan_io[i],
 						    json_integer(sqlite3_column_int64(st, 9 + i)));
+			json_object_set_new(
+				row, "traffic",
+				json_loads((const char *)sqlite3_column_text(st, 13), 0, NULL) ?:
+					json_object());
 			json_array_append_new(a, row);
 		}
 		sqlite3_finalize(st);

@@ -186,6 +186,102 @@ json_t *sq_samples_last(struct store *base)
 	return out;
 }
 
+/* --- traffic ------------------------------------------------------------------ */
+
+static json_t *traffic_row(sqlite3_stmt *st, int c)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:s}", "vps",
+			 (const char *)sqlite3_column_text(st, c), "month",
+			 (const char *)sqlite3_column_text(st, c + 1), "rx",
+			 (json_int_t)sqlite3_column_int64(st, c + 2), "tx",
+			 (json_int_t)sqlite3_column_int64(st, c + 3), "action",
+			 (const char *)sqlite3_column_text(st, c + 4));
+}
+
+int sq_traffic_add(struct store *base, const char *vps, const char *month, long long rx,
+		   long long tx, json_t **row)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r = -EIO;
+
+	*row = NULL;
+	pthread_mutex_lock(&s->lock);
+	st = sq_prepare(s, "INSERT INTO traffic (vps, month, rx, tx) VALUES (?1, ?2, ?3, ?4) "
+			   "ON CONFLICT (vps, month) DO UPDATE SET rx = rx + excluded.rx, "
+			   "tx = tx + excluded.tx");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, month, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, rx);
+		sqlite3_bind_int64(st, 4, tx);
+	}
+	if (!sq_step_done(st)) {
+		pr_warn("traffic: %s: %s", vps, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	st = sq_prepare(s,
+			"SELECT t.vps, t.month, t.rx, t.tx, t.action, "
+			"COALESCE(p.traffic, '{}') FROM traffic t JOIN vps v ON v.name = t.vps "
+			"LEFT JOIN plans p ON p.name = v.plan WHERE t.vps = ?1 AND t.month = ?2");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, month, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*row = traffic_row(st, 0);
+			json_object_set_new(*row, "plan",
+					    json_loads((const char *)sqlite3_column_text(st, 5), 0,
+						       NULL));
+			r = 0;
+		}
+		sqlite3_finalize(st);
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+json_t *sq_traffic(struct store *base, const char *vps, const char *month)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *out = json_array();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	st = sq_prepare(s, "SELECT vps, month, rx, tx, action FROM traffic WHERE "
+			   "(?1 IS NULL OR vps = ?1) AND (?2 IS NULL OR month = ?2) "
+			   "ORDER BY vps, month DESC");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, month, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(out, traffic_row(st, 0));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+int sq_traffic_action(struct store *base, const char *vps, const char *month, const char *action)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	int r = -EIO;
+
+	pthread_mutex_lock(&s->lock);
+	st = sq_prepare(s, "UPDATE traffic SET action = ?3 WHERE vps = ?1 AND month = ?2 AND "
+			   "action != ?3");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, month, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+		if (sq_step_done(st))
+			r = sqlite3_changes(s->db) > 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 json_t *sq_history(struct store *base, const char *vps, long long step, long long since)
 {
 	struct store_sqlite *s = sq(base);

@@ -32,6 +32,7 @@
 #include "host/keeper.h"
 #include "host/kind.h"
 #include "host/net.h"
+#include "host/traffic.h"
 #include "host/usage.h"
 
 #define DISK_WALK_DEPTH 8 /* DATA/vps/NAME/ct/disk.img is two down */
@@ -512,6 +513,7 @@ static void usage_tick(struct host *h)
 	}
 	pthread_mutex_unlock(&U.plock);
 	store_vps_list_free(all, n);
+	traffic_tick(h); /* the traffic counters, on the same beat (traffic.h) */
 }
 
 /* --- the thread --------------------------------------------------------------- */

@@ -10,6 +10,7 @@ Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_cli.py"""
 
 import json
 import os
+import re
 import subprocess
 import uuid
 
@@ -289,6 +290,23 @@ def test_host_templates_plans(vpsd):
     assert "ram: 512M" in ok("plan", "show", plan, sock=s)
     assert ok("plan", "delete", plan, sock=s) == f"deleted plan {plan}\n"
     assert plan not in ok("plan", "list", sock=s)
+    # a plan's traffic allowance, and a VPS's traffic (none moved: no network)
+    assert ok("plan", "create", plan, "--ram", "128M", "--disk", "64M", "--cpus", "1",
+              "--traffic", "500G", "--traffic-action", "throttle", "--traffic-bw", "10M",
+              sock=s) == f"created plan {plan}\n"
+    got = json.loads(ok("plan", "show", plan, "--format", "json", sock=s))
+    assert got["traffic"] == {"allowance": 500 << 30, "action": "throttle", "bw": 10 << 20}
+    name = "t-" + uuid.uuid4().hex[:6]
+    ok("create", name, "--kind", "ct", "--template", "busybox", "--plan", plan, sock=s)
+    t = json.loads(ok("traffic", name, "--format", "json", sock=s))
+    assert (t["rx"], t["tx"], t["allowance"], t["action"]) == (0, 0, 500 << 30, "")
+    text = ok("traffic", name, sock=s)
+    assert text.startswith(f"{name}: 0 of 500G this month ({t['month']})"), text
+    assert re.search(rf"^{t['month']}\s+0\s+0\s*$", text, re.M), text
+    shown = ok("show", name, sock=s)  # the month's figures, sizes made human
+    assert re.search(r"^traffic:\n(  .*\n)*  allowance: 500G\n", shown, re.M), shown
+    ok("destroy", name, sock=s)
+    ok("plan", "delete", plan, sock=s)
 
 
 def test_reinstall_usage(cli):

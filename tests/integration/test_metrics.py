@@ -282,6 +282,12 @@ def test_network_counters_match_the_bytes_moved(env, net):
     # the payload plus headers and ACKs, never less
     assert moved <= rx < moved * 1.1, rx
     assert moved <= tx < moved * 1.1, tx
+    # the month's traffic (nftables counters, the store's figures) saw it too
+    fams = wait_metric(admin, "vps_traffic_month_receive_bytes", lambda x: x >= moved, **la)
+    month_rx = one(fams, "vps_traffic_month_receive_bytes", **la)
+    # since it was made, as its device's counter since it started (less Ethernet headers)
+    assert month_rx <= one(fams, "vps_network_receive_bytes", **la) * 1.05 + 65536, month_rx
+    assert one(scrape(admin), "vps_traffic_month_transmit_bytes", **lb) >= moved
 
 
 def test_request_counters_and_histogram_count_exactly(env):

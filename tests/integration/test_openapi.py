@@ -405,6 +405,16 @@ def test_walk(vpsd):
     assert [x["name"] for x in cust.api("GET", "/vps")] == ["walk1"]
     cust.api("GET", "/vps/walk1")
     cust.api("GET", "/vps/walk1/usage")
+    fw = cust.api("PUT", "/vps/walk1/firewall", {"policy_in": "drop", "rules": [
+        {"direction": "in", "action": "accept", "proto": "tcp", "dport": 22}]})
+    fw = cust.api("POST", "/vps/walk1/firewall/rules", {"direction": "out", "action": "drop",
+                                                        "proto": "udp", "position": 1},
+                  expect=201)
+    assert [r["proto"] for r in fw["rules"]] == ["udp", "tcp"], fw
+    fw = cust.api("DELETE", "/vps/walk1/firewall/rules/1")
+    assert cust.api("GET", "/vps/walk1/firewall") == fw and len(fw["rules"]) == 1
+    t = cust.api("GET", "/vps/walk1/traffic")  # no network: a month row of nothing
+    assert t["months"] == [{"month": t["month"], "rx": 0, "tx": 0, "action": ""}], t
     assert cust.api("POST", "/vps/walk1/exec", {"args": ["true"]})["status"] == 0
     ws = cust.request("GET", "/vps/walk1/console/ws", headers={
         "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",

@@ -3,7 +3,8 @@
 QEMU's software CPU here) on a network the test makes, through a private
 vpsd. One boot:
 
-- at create: the stored MAC and address in vm.json's `net` and `cmdline`
+- at create: the stored MAC and addresses (IPv4 and IPv6) in vm.json's
+  `net` and `cmdline`
   (what vps-vmm would get too), the host's nameservers in the VM's
   cloud-init seed (user-data's write_files, read with xorriso), which
   cloud-init writes to /etc/resolv.conf in the guest;
@@ -11,10 +12,10 @@ vpsd. One boot:
   its anti-spoofing chain is in the `ports` map, QEMU's virtio-net has the
   stored MAC; in the guest (serial console) the interface has that MAC and
   the address from the command line;
-- the host pings the VM; the VM reaches the gateway (TCP through bash's
+- the host pings the VM, over IPv4 and IPv6; the VM reaches the gateway (TCP through bash's
   /dev/tcp to a listener on the gateway address: the template has no ping);
 - a live bandwidth limit puts tbf on the tap; a forged source address in
-  the guest is dropped and counted;
+  the guest is dropped and counted, an IPv6 one too;
 - stop: tap, chain and ifb gone; destroy and the network's delete leave
   nothing.
 
@@ -50,6 +51,7 @@ NFT = shutil.which("nft", path="/usr/sbin:/sbin")
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 MKVMTEMPLATE = artefacts.TOP / "src" / "host" / "templates" / "mkvmtemplate"
 NET4, GW4 = "10.231.9.1/24", "10.231.9.1"
+NET6, GW6 = "fd77:231:9::1/64", "fd77:231:9::1"
 LOGIN_TIMEOUT = 300  # software CPU: 30 to 60 s, more under load
 
 
@@ -104,7 +106,8 @@ def vpsd():
 @pytest.fixture
 def net(vpsd):
     name = "t" + uuid.uuid4().hex[:6]
-    n = vpsd.api("POST", "/networks", {"name": name, "ipv4": NET4, "nat": False}, expect=201)
+    n = vpsd.api("POST", "/networks", {"name": name, "ipv4": NET4, "ipv6": NET6, "nat": False},
+                 expect=201)
     yield n
     for v in vpsd.api("GET", "/vps"):
         vpsd.request("DELETE", f"/api/v1/vps/{v['name']}")
@@ -125,14 +128,15 @@ def test_vm_qemu_on_network(vpsd, net, timings):
               expect=201)
     v = d.api("GET", "/vps/n1")
     timings.append(("vm/qemu create on a network", time.monotonic() - t0))
-    mac, addr = v["mac"], v["ipv4"]
+    mac, addr, addr6 = v["mac"], v["ipv4"], v["ipv6"]
     assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac), v
     assert addr == "10.231.9.2", v
     vdir = d.data / "vps" / "n1"
     cfg = json.loads((vdir / "vm.json").read_text())
     dev = cfg["net"][0]["tap"]
     assert re.fullmatch(r"vps\d+", dev) and cfg["net"][0]["mac"] == mac, cfg
-    assert cfg["cmdline"].endswith(f" vps.ip={addr}/24,{GW4}"), cfg
+    assert addr6 == "fd77:231:9::2", v
+    assert cfg["cmdline"].endswith(f" vps.ip={addr}/24,{GW4} vps.ip6={addr6}/64,{GW6}"), cfg
     ns = host_nameservers()
     if ns:
         ud = vdir / "user-data"
@@ -155,7 +159,7 @@ def test_vm_qemu_on_network(vpsd, net, timings):
     assert cmd, "no QEMU"
     assert f"tap,id=n0,ifname={dev},script=no,downscript=no,vhost=off" in cmd, cmd
     assert f"virtio-net-pci,netdev=n0,mac={mac}" in cmd, cmd
-    assert any(c.endswith(f"vps.ip={addr}/24,{GW4}") for c in cmd), cmd
+    assert any(c.endswith(f"vps.ip={addr}/24,{GW4} vps.ip6={addr6}/64,{GW6}") for c in cmd), cmd
 
     path = d.api("GET", "/vps/n1/console")["path"]
     with Console(path) as c:
@@ -166,6 +170,9 @@ def test_vm_qemu_on_network(vpsd, net, timings):
         out = c.tail()
         assert f"link/ether {mac}" in out, out
         assert f"inet {addr}/24" in out, out
+        c.run("ip -o -6 addr show; ip -6 route show default; echo END-$((6*7))", "END-42")
+        out = c.tail()
+        assert f"inet6 {addr6}/64" in out and f"default via {GW6}" in out, out
 
         # host -> VM
         t1 = time.monotonic()
@@ -180,6 +187,14 @@ def test_vm_qemu_on_network(vpsd, net, timings):
                            capture_output=True, text=True)
         assert r.returncode == 0 and " 0% packet loss" in r.stdout, r.stdout
         timings.append(("host pings the VM (first answer)", time.monotonic() - t1))
+        # and over IPv6 (its address from vps.ip6=, after duplicate address detection)
+        t1 = time.monotonic()
+        while time.monotonic() - t1 < 60:
+            r = subprocess.run([BUSYBOX, "ping", "-6", "-c", "1", "-W", "2", addr6],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                break
+        assert r.returncode == 0, r.stdout + r.stderr
         assert sum(counters(dev).values()) == 0, counters(dev)
 
         # VM -> gateway (no ping in the template: TCP through bash's /dev/tcp)
@@ -218,6 +233,17 @@ def test_vm_qemu_on_network(vpsd, net, timings):
             spoofed = [k for k in after if "10.231.9.2" in k]
             assert sum(after[k] - before.get(k, 0) for k in spoofed) > 0, (before, after)
             assert "forged\n" not in got, got
+
+            # a forged IPv6 source: dropped by the same chain as a container's
+            before = counters(dev)
+            mark = len(c.text)
+            c.run("ip -6 addr add fd77:231:9::99/64 dev $(ls /sys/class/net | grep -v lo | "
+                  "head -n1) nodad; "
+                  f"timeout 4 bash -c 'echo forged6 >/dev/tcp/{GW6}/22'; "
+                  "echo RC-$?-END$((6*7))", "-END42", timeout=30)
+            after = counters(dev)
+            spoofed6 = [k for k in after if k.startswith("ip6 saddr != ")]
+            assert sum(after[k] - before.get(k, 0) for k in spoofed6) > 0, (before, after)
         finally:
             listener_stop(with_listener)
 

@@ -897,6 +897,74 @@ static void pools_and_snapshots(void **state)
 	vps_free(&v);
 }
 
+/*
+ * Traffic per VPS and month: bytes add up (beyond 32 bits), months apart,
+ * the plan's allowance read back with the row, the action recorded once,
+ * rows gone with their VPS, no row for a VPS that is not there; and the
+ * firewall's document, which goes with its VPS too.
+ */
+static void traffic_months(void **state)
+{
+	struct store *st = *state;
+	json_t *plan, *row = NULL, *o;
+	struct vps v;
+	char *fw;
+
+	plan = json_pack("{s:s, s:I, s:I, s:f, s:I, s:{s:I, s:s, s:I}}", "name", "tp", "ram",
+			 (json_int_t)GIB, "swap", (json_int_t)0, "cpus", 1.0, "disk",
+			 (json_int_t)GIB, "traffic", "allowance", (json_int_t)5000000000LL,
+			 "action", "throttle", "bw", (json_int_t)1000000);
+	assert_int_equal(store_plan_put(st, plan, NULL), 0);
+	json_decref(plan);
+	plan = store_plan_get(st, "tp");
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(plan, "traffic"), "allowance")),
+		5000000000LL);
+	json_decref(plan);
+	make_vps(&v, "t1", "admin", GIB);
+	assert_int_equal(store_vps_insert(st, &v, "tp", NULL), 0);
+	assert_int_equal(store_traffic_add(st, "t1", "2026-11", 4000000000LL, 10, &row), 0);
+	json_decref(row);
+	assert_int_equal(store_traffic_add(st, "t1", "2026-11", 1000000000LL, 5, &row), 0);
+	assert_int_equal(json_integer_value(json_object_get(row, "rx")), 5000000000LL);
+	assert_int_equal(json_integer_value(json_object_get(row, "tx")), 15);
+	assert_string_equal(json_string_value(json_object_get(row, "action")), "");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(row, "plan"), "action")),
+		"throttle");
+	json_decref(row);
+	assert_int_equal(store_traffic_add(st, "t1", "2026-12", 7, 8, &row), 0);
+	json_decref(row);
+	assert_int_equal(store_traffic_action(st, "t1", "2026-11", "throttle"), 1);
+	assert_int_equal(store_traffic_action(st, "t1", "2026-11", "throttle"), 0); /* once */
+	o = store_traffic(st, "t1", NULL);
+	assert_int_equal(json_array_size(o), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "month")),
+			    "2026-12"); /* newest first */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 1), "action")),
+			    "throttle");
+	json_decref(o);
+	o = store_traffic(st, NULL, "2026-12");
+	assert_int_equal(json_array_size(o), 1);
+	json_decref(o);
+	assert_true(store_traffic_add(st, "nosuch", "2026-12", 1, 1, &row) < 0);
+	assert_null(row);
+	/* the firewall document: one a VPS, replaced, gone with the VPS */
+	assert_null(store_firewall_get(st, "t1"));
+	assert_int_equal(store_firewall_put(st, "t1", "{\"rules\": []}", NULL), 0);
+	assert_int_equal(store_firewall_put(st, "t1", "{\"policy_in\": \"drop\"}", NULL), 0);
+	fw = store_firewall_get(st, "t1");
+	assert_string_equal(fw, "{\"policy_in\": \"drop\"}");
+	free(fw);
+	assert_int_equal(store_firewall_put(st, "nosuch", "{}", NULL), -ENOENT);
+	assert_int_equal(store_vps_delete(st, "t1", NULL), 0);
+	o = store_traffic(st, "t1", NULL);
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	assert_null(store_firewall_get(st, "t1"));
+	vps_free(&v);
+}
+
 /* The schema is at its last version; a database newer than this vpsd knows is refused. */
 static void schema_version(void **state)
 {
@@ -905,7 +973,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 13 : 7);
+	assert_int_equal(v, sqlite ? 14 : 8);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -956,7 +1024,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 7);
+		assert_int_equal(store_schema_version(o[i].st), 8);
 		store_close(o[i].st);
 	}
 }
@@ -1066,6 +1134,7 @@ int main(void)
 		BOTH(pools_and_snapshots),
 		BOTH(webhooks),
 		BOTH(history_consolidates),
+		BOTH(traffic_months),
 		PG(connection_comes_back),
 		BOTH(schema_version),
 		PG(nodes_migrate_once),
