@@ -1168,6 +1168,26 @@ int life_console(struct host *h, const char *name, json_t **out, struct err **er
 	return r;
 }
 
+int life_screen(struct host *h, const char *name, char **path, struct err **err)
+{
+	const struct kind_ops *o;
+	struct vps v;
+	int r;
+
+	if ((r = store_vps_get(h->store, name, &v, err)) < 0)
+		return r;
+	o = kind_find(v.kind, v.engine);
+	if (v.state != VPS_RUNNING)
+		r = err_make(err, EBUSY, "`%s` is %s", name, vps_state_name(v.state));
+	else if (!o || !o->screen)
+		r = err_make(err, EBUSY, "`%s` has no screen: its console is text (console/ws)",
+			     name);
+	else if (!(*path = o->screen(h, &v, err)))
+		r = -EBUSY;
+	vps_free(&v);
+	return r;
+}
+
 bool life_iso_name_ok(const char *n)
 {
 	size_t l = strlen(n);
