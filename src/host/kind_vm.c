@@ -408,6 +408,8 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 			return err_make(err, ENOENT, "`iso`: no file `%s` on the host", v->iso);
 		return 0;
 	}
+	if (v->iso)
+		return err_make(err, EINVAL, "`iso`: needs boot firmware or uefi");
 	if (!v->template)
 		return err_make(err, EINVAL, "`template`: required for boot linux (debian-12)");
 	for (size_t i = 0; templates[i]; i++)
@@ -939,13 +941,36 @@ static int qemu_kill(struct host *h, const struct vps *v, struct err **err)
 	return r ? 0 : -EIO;
 }
 
+/*
+ * The CD drive (PATCH iso): an eject is live (QMP `eject`, forced: a guest's
+ * lock on the tray does not keep a customer's ISO in); an ISO put in takes
+ * the next start, whose argv opens it (docs/screen.md). 1: ejected now.
+ */
+static int qemu_set_iso(struct host *h, const struct vps *old, const struct vps *v,
+			struct err **err)
+{
+	json_t *r;
+
+	if (v->state != VPS_RUNNING || v->iso || !old->iso)
+		return 0;
+	r = qemu_qmp(h, v, "eject", json_pack("{s:s, s:b}", "device", VM_CDROM, "force", 1), err);
+	if (!r)
+		return err_wrap(err, "eject the ISO of `%s`", v->name);
+	json_decref(r);
+	return 1;
+}
+
 static int qemu_set_live(struct host *h, const struct vps *old, const struct vps *v,
 			 struct err **err)
 {
 	json_t *r;
+	int ejected = qemu_set_iso(h, old, v, err);
 
+	if (ejected < 0)
+		return ejected;
 	if (v->state != VPS_RUNNING || v->ram >= old->ram || v->reserve_memory)
-		return 0; /* argv is built at each start: next start */
+		return ejected && v->ram == old->ram && v->cpus == old->cpus &&
+		       v->disk == old->disk && v->swap == old->swap; /* else: next start */
 	/* the balloon gives memory back below what the VM booted with */
 	r = qemu_qmp(h, v, "balloon", json_pack("{s:I}", "value", (json_int_t)v->ram), err);
 	if (!r)

@@ -183,11 +183,13 @@ static int patch_allowed(const struct principal *p, json_t *body, struct err **e
 		return 0;
 	json_object_foreach(body, k, x)
 	{
-		if (strcmp(k, "hostname") && strcmp(k, "onboot") && strcmp(k, "ssh_keys"))
-			return err_make(err, EPERM,
-					"`%s`: customers change hostname, onboot and ssh_keys; "
-					"the rest is the plan's",
-					k);
+		if (strcmp(k, "hostname") && strcmp(k, "onboot") && strcmp(k, "ssh_keys") &&
+		    strcmp(k, "iso"))
+			return err_make(
+				err, EPERM,
+				"`%s`: customers change hostname, onboot, ssh_keys and iso; "
+				"the rest is the plan's",
+				k);
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@ Needs qemu-system-x86_64, binutils, xorriso and ovmf (scripts/lib.sh). Run
 as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_screen.py"""
 
 import http.client
+import json
 import os
 import socket
 import struct
@@ -234,3 +235,74 @@ def test_http_client_gets_no_screen(env):
     r = c.getresponse()
     body = r.read()
     assert r.status == 400 and b"Upgrade" in body, (r.status, body)
+
+
+def test_iso_eject_and_insert(env):
+    """A customer ejects the ISO of their running VM (QMP, at once): a reset
+    then boots without it (no red bar); puts it back by name, which the next
+    start boots. Names that are not uploaded ISOs, and another's VM, are refused."""
+    d = env
+    iso_path = str(d.data / "isos" / "screen.iso")
+
+    def patch(name, body, auth, expect):
+        status, head_body = raw_request(d, "PATCH", f"/api/v1/vps/{name}", body, auth)
+        assert status == expect, (name, body, status, head_body)
+        return head_body
+
+    patch("scr-a", {"iso": "../../etc/passwd"}, d.alice, 400)
+    patch("scr-a", {"iso": "nosuch"}, d.alice, 400)
+    patch("scr-a", {"iso": 7}, d.alice, 400)
+    patch("scr-a", {"iso": None}, d.bob, 404)
+    assert d.api("GET", "/vps/scr-a")["iso"] == iso_path
+    out = patch("scr-a", {"iso": None}, d.alice, 200)
+    assert out["live"] is True and "iso" not in out["vps"], out
+    # the ISO is no longer in use: it may go (a DELETE while in use is a 409)
+    d.api("DELETE", "/isos/screen", expect=409)  # scr-b still has it
+    with rfb.Rfb(rfb.ws_stream(open_screen(d, "scr-a", d.alice))) as r:
+        for k, down in ((rfb.XK_CONTROL_L, True), (rfb.XK_ALT_L, True), (rfb.XK_DELETE, None),
+                        (rfb.XK_ALT_L, False), (rfb.XK_CONTROL_L, False)):
+            r.key(k, down)
+        # SeaBIOS again, with an empty CD drive and an empty disk: no boot program
+        wait_screen(r, lambda r: not booted(r) and not r.blank(), BOOT_TIMEOUT,
+                    "the firmware's own screen without the boot program")
+        time.sleep(5)
+        r.update()
+        assert not booted(r), "the ejected ISO booted again"
+    out = patch("scr-a", {"iso": "screen"}, d.alice, 200)
+    assert out["live"] is False and out["vps"]["iso"] == iso_path, out
+    d.api("POST", "/vps/scr-a/stop", {"force": True})
+    d.api("POST", "/vps/scr-a/start")
+    with rfb.Rfb(rfb.ws_stream(open_screen(d, "scr-a", d.alice))) as r:
+        wait_screen(r, booted, BOOT_TIMEOUT, "the boot program from the ISO put back")
+
+
+def raw_request(d, method, path, body, auth):
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=60)
+    c.request(method, path, body=json.dumps(body),
+              headers={**auth, "Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, json.loads(data) if data else None
+
+
+def test_uefi_screen(env):
+    """boot uefi: OVMF on flash, its variables the VM's own copy; it draws a screen."""
+    d = env
+    v = d.api("POST", "/vps", {"name": "scr-u", "kind": "vm", "engine": "qemu", "boot": "uefi",
+                               "iso": "screen", "ram": "128M", "disk": "64M",
+                               "owner": "alice"}, expect=201)
+    assert v["boot"] == "uefi", v
+    vars_ = d.data / "vps" / "scr-u" / "efivars.fd"
+    assert vars_.stat().st_size == os.stat("/usr/share/OVMF/OVMF_VARS_4M.fd").st_size
+    d.api("POST", "/vps/scr-u/start")
+    with rfb.Rfb(rfb.ws_stream(open_screen(d, "scr-u", d.alice))) as r:
+        wait_screen(r, lambda r: not r.blank(), 240, "anything from OVMF")
+    d.api("POST", "/vps/scr-u/stop", {"force": True})
+    d.api("DELETE", "/vps/scr-u")
+    assert not vars_.exists()
+    # vps-vmm boots no UEFI: a clear refusal
+    status, j = d.request("POST", "/api/v1/vps", {"name": "scr-v", "kind": "vm", "engine": "vmm",
+                                                  "boot": "uefi", "iso": "screen", "ram": "64M",
+                                                  "disk": "64M"})
+    assert status == 400 and "uefi" in j["error"]["message"], j
