@@ -364,7 +364,7 @@ class Screen {
       await this.type(text.input.value);
       text.input.value = '';
     });
-    // the ISO in the VM's CD drive: put one in (taken at the next start), eject it (at once)
+    // the ISO in the VM's CD drive: put one in, eject it (at once on a running VM)
     this.isoNow = h('span', { id: 'iso-now' }, '–');
     const pick = select('ISO', isos.map((i) => i.name), { name: 'iso' });
     const insert = h('button', { type: 'button' }, 'Insert ISO');
@@ -385,7 +385,7 @@ class Screen {
   async setIso(iso) {
     const r = await API.patch(`/vps/${this.name}`, { iso });
     this.show(r.vps);
-    flash(iso ? `${iso} is in the CD drive from the next start` : 'ISO ejected', 'ok');
+    flash(iso ? `${iso} is in the CD drive${r.live ? '' : ' from the next start'}` : 'ISO ejected', 'ok');
   }
 
   async connect() {

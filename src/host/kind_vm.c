@@ -942,20 +942,56 @@ static int qemu_kill(struct host *h, const struct vps *v, struct err **err)
 }
 
 /*
- * The CD drive (PATCH iso): an eject is live (QMP `eject`, forced: a guest's
- * lock on the tray does not keep a customer's ISO in); an ISO put in takes
- * the next start, whose argv opens it (docs/screen.md). 1: ejected now.
+ * The CD drive of a running VM (PATCH iso), both at once (docs/screen.md):
+ * an eject is QMP `eject`, forced (a guest's lock on the tray does not keep
+ * a customer's ISO in); a new ISO is opened here as the keeper opens disks
+ * (no link followed, a regular file, read-only), passed to QEMU with
+ * `add-fd` into a set of its own and put in the drive with
+ * `blockdev-change-medium` on the same connection. 1: changed now.
  */
 static int qemu_set_iso(struct host *h, const struct vps *old, const struct vps *v,
 			struct err **err)
 {
-	json_t *r;
+	_cleanup_free_ char *sock = host_vps_run(h, v->name, "qmp.sock");
+	_cleanup_close_ int fd = -1;
+	json_t *r, *add, *change;
+	struct qmp *q;
+	char fdset[32];
+	struct stat st;
 
-	if (v->state != VPS_RUNNING || v->iso || !old->iso)
+	if (v->state != VPS_RUNNING || !vm_firmware(v) ||
+	    (old->iso && v->iso ? !strcmp(old->iso, v->iso) : old->iso == v->iso))
 		return 0;
-	r = qemu_qmp(h, v, "eject", json_pack("{s:s, s:b}", "device", VM_CDROM, "force", 1), err);
+	if (!sock)
+		return err_make(err, ENOMEM, "iso");
+	if (!v->iso) {
+		r = qemu_qmp(h, v, "eject", json_pack("{s:s, s:b}", "device", VM_CDROM, "force", 1),
+			     err);
+		if (!r)
+			return err_wrap(err, "eject the ISO of `%s`", v->name);
+		json_decref(r);
+		return 1;
+	}
+	fd = open(v->iso, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_make(err, fd < 0 ? errno : EINVAL, "open `%s`", v->iso);
+	/* QEMU picks a free set; the drive opens it on the same connection */
+	add = json_pack("{s:s+}", "opaque", "ro:", v->iso);
+	q = add ? qmp_open(sock, err) : NULL;
+	r = q ? qmp_call(q, "add-fd", add, fd, err) : NULL;
+	json_decref(add);
+	if (r) {
+		snprintf(fdset, sizeof(fdset), "/dev/fdset/%lld",
+			 (long long)json_integer_value(json_object_get(r, "fdset-id")));
+		json_decref(r);
+		change = json_pack("{s:s, s:s, s:s, s:s}", "device", VM_CDROM, "filename", fdset,
+				   "format", "raw", "read-only-mode", "read-only");
+		r = change ? qmp_call(q, "blockdev-change-medium", change, -1, err) : NULL;
+		json_decref(change);
+	}
+	qmp_close(q);
 	if (!r)
-		return err_wrap(err, "eject the ISO of `%s`", v->name);
+		return err_wrap(err, "put `%s` in the CD drive of `%s`", v->iso, v->name);
 	json_decref(r);
 	return 1;
 }

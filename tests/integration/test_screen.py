@@ -239,8 +239,9 @@ def test_http_client_gets_no_screen(env):
 
 def test_iso_eject_and_insert(env):
     """A customer ejects the ISO of their running VM (QMP, at once): a reset
-    then boots without it (no red bar); puts it back by name, which the next
-    start boots. Names that are not uploaded ISOs, and another's VM, are refused."""
+    then boots without it (no red bar); puts it back by name (at once too: the
+    descriptor passed over QMP), and a reset boots it. Names that are not
+    uploaded ISOs, and another's VM, are refused."""
     d = env
     iso_path = str(d.data / "isos" / "screen.iso")
 
@@ -268,12 +269,18 @@ def test_iso_eject_and_insert(env):
         time.sleep(5)
         r.update()
         assert not booted(r), "the ejected ISO booted again"
-    out = patch("scr-a", {"iso": "screen"}, d.alice, 200)
-    assert out["live"] is False and out["vps"]["iso"] == iso_path, out
+        # put back while it runs (QMP add-fd + blockdev-change-medium): the next reset boots it
+        out = patch("scr-a", {"iso": "screen"}, d.alice, 200)
+        assert out["live"] is True and out["vps"]["iso"] == iso_path, out
+        for k, down in ((rfb.XK_CONTROL_L, True), (rfb.XK_ALT_L, True), (rfb.XK_DELETE, None),
+                        (rfb.XK_ALT_L, False), (rfb.XK_CONTROL_L, False)):
+            r.key(k, down)
+        wait_screen(r, booted, BOOT_TIMEOUT, "the boot program from the ISO put back")
+    # and from a fresh start too
     d.api("POST", "/vps/scr-a/stop", {"force": True})
     d.api("POST", "/vps/scr-a/start")
     with rfb.Rfb(rfb.ws_stream(open_screen(d, "scr-a", d.alice))) as r:
-        wait_screen(r, booted, BOOT_TIMEOUT, "the boot program from the ISO put back")
+        wait_screen(r, booted, BOOT_TIMEOUT, "the boot program after a start")
 
 
 def raw_request(d, method, path, body, auth):
