@@ -19,11 +19,12 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
 
-from framework import rfb
+from framework import artefacts, rfb
 from framework.bootiso import build_iso, tool
 from framework.console import Console
 from framework.vpsd import VPSD, Vpsd, free_port
@@ -276,6 +277,13 @@ def test_iso_eject_and_insert(env):
                         (rfb.XK_ALT_L, False), (rfb.XK_CONTROL_L, False)):
             r.key(k, down)
         wait_screen(r, booted, BOOT_TIMEOUT, "the boot program from the ISO put back")
+    # the CLI says the same (`vps set NAME iso=none|NAME`, on the unix socket)
+    vps = str(artefacts.build_dir() / "src" / "cli" / "vps")
+    for value, want in (("none", None), ("screen", iso_path)):
+        out = subprocess.run([vps, "--socket", str(d.sock), "set", "scr-a", f"iso={value}"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out
+        assert d.api("GET", "/vps/scr-a").get("iso") == want
     # and from a fresh start too
     d.api("POST", "/vps/scr-a/stop", {"force": True})
     d.api("POST", "/vps/scr-a/start")
