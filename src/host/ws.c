@@ -43,7 +43,7 @@
 #define WS_MAX_SESSIONS 64 /* bridges at once (each holds a thread, 2 fds, up to 1 MiB) */
 #define WS_MAX_PER_USER 4 /* of them one user's: one customer cannot take them all */
 #define WS_USER_MAX 64
-#define CHUNK 16384 /* console bytes per frame */
+#define CHUNK 16384 /* socket bytes per frame */
 #define IN_START 65536 /* first size of a session's input buffer */
 #define PING_MS 30000 /* a ping after this much quiet, to find dead peers */
 #define DEAD_MS (3 * PING_MS) /* nothing from the client this long: it is gone */
