@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // One VPS's page (docs/panel.md): its state and the lifecycle buttons (each
 // an operation, polled), its settings (hostname, root password, reinstall),
-// its addresses, graphs of its usage (uPlot, fed from GET .../usage) and its
-// console (xterm.js on the console WebSocket, raw bytes both ways).
+// its addresses, graphs of its usage (uPlot, fed from GET .../usage), its
+// console (xterm.js on the console WebSocket, raw bytes both ways) and, for a
+// VM that boots its own firmware, its screen (noVNC on GET .../vnc, with
+// Ctrl-Alt-Del, a "send text" box and its ISO: put one in, eject it).
 
 import * as API from './api.js';
 import { session } from './api.js';
@@ -79,6 +81,7 @@ export async function vpsView(m, name) {
     if (document.activeElement !== hostname.input) hostname.input.value = v.hostname || '';
     setButtons(false);
     if (v.state === 'running') term.connect();
+    if (screen) screen.show(v);
   }
   const reload = async () => show(await API.get(path));
 
@@ -120,6 +123,8 @@ export async function vpsView(m, name) {
   // ---- graphs and console ----
   const graphs = new Graphs(name);
   const term = new Console(name);
+  // a VM booting firmware (SeaBIOS, UEFI) has a screen; a kernel booted directly, a serial line
+  const screen = v.boot === 'firmware' || v.boot === 'uefi' ? new Screen(name, await API.get('/isos').catch(() => [])) : null;
 
   m.append(
     h('div', { class: 'vps-head' }, h('h1', {}, name), badge),
@@ -128,6 +133,7 @@ export async function vpsView(m, name) {
       h('section', { class: 'card', 'aria-labelledby': 'd-h' }, h('h2', { id: 'd-h' }, 'Details'), details),
       h('div', {}, hostForm, pwForm, reForm)),
     h('section', { class: 'card', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Usage'), graphs.el),
+    screen ? h('section', { class: 'card', 'aria-labelledby': 's-h' }, h('h2', { id: 's-h' }, 'Screen'), screen.el) : null,
     h('section', { class: 'card', 'aria-labelledby': 'c-h' }, h('h2', { id: 'c-h' }, 'Console'), term.el)
   );
   show(v);
@@ -141,6 +147,7 @@ export async function vpsView(m, name) {
     timers.forEach(clearInterval);
     graphs.stop();
     term.close();
+    if (screen) screen.close();
   };
 }
 
@@ -366,5 +373,104 @@ class Console {
     this.closed = true;
     if (this.ws) this.ws.close();
     if (this.term) this.term.dispose();
+  }
+}
+
+// ---- screen (noVNC) ----
+
+const XK_RETURN = 0xff0d;
+const XK_TAB = 0xff09;
+
+class Screen {
+  constructor(name, isos) {
+    this.name = name;
+    this.rfb = null;
+    this.closed = false;
+    this.status = h('span', { class: 'muted', id: 'screen-status', role: 'status' }, 'not connected');
+    this.screen = h('div', { id: 'screen', class: 'screen', 'aria-label': `Screen of ${name}` });
+    const cad = h('button', { type: 'button' }, 'Ctrl-Alt-Del');
+    cad.addEventListener('click', () => this.rfb && this.rfb.sendCtrlAltDel());
+    const again = h('button', { type: 'button' }, 'Reconnect screen');
+    again.addEventListener('click', () => {
+      if (this.rfb) this.rfb.disconnect();
+      this.rfb = null;
+      this.connect();
+    });
+    const text = field('Text to send', { name: 'screen-text', autocomplete: 'off' });
+    const sendForm = form({ class: 'inline' }, [text.row, h('button', { type: 'submit' }, 'Send text')], async () => {
+      await this.type(text.input.value);
+      text.input.value = '';
+    });
+    // the ISO in the VM's CD drive: put one in, eject it (at once on a running VM)
+    this.isoNow = h('span', { id: 'iso-now' }, '–');
+    const pick = select('ISO', isos.map((i) => i.name), { name: 'iso' });
+    const insert = h('button', { type: 'button' }, 'Insert ISO');
+    insert.addEventListener('click', () => busy(insert, () => this.setIso(pick.input.value)));
+    const eject = h('button', { type: 'button' }, 'Eject ISO');
+    eject.addEventListener('click', () => busy(eject, () => this.setIso(null)));
+    this.el = h('div', {},
+      h('div', { class: 'actions' }, this.status, cad, again),
+      this.screen, sendForm,
+      h('div', { class: 'actions' }, h('span', {}, 'CD: '), this.isoNow, pick.row, insert, eject));
+  }
+
+  show(v) {
+    this.isoNow.textContent = v.iso ? v.iso.split('/').pop().replace(/\.iso$/, '') : 'empty';
+    if (v.state === 'running') this.connect();
+  }
+
+  async setIso(iso) {
+    const r = await API.patch(`/vps/${this.name}`, { iso });
+    this.show(r.vps);
+    flash(iso ? `${iso} is in the CD drive${r.live ? '' : ' from the next start'}` : 'ISO ejected', 'ok');
+  }
+
+  async connect() {
+    if (this.closed || this.rfb) return;
+    let RFB;
+    try {
+      ({ default: RFB } = await import('/vendor/novnc/core/rfb.js'));
+      this.keysyms = (await import('/vendor/novnc/core/input/keysymdef.js')).default;
+    } catch (e) {
+      this.status.textContent = `screen unavailable: ${e.message} (run scripts/web-vendor)`;
+      return;
+    }
+    if (this.closed || this.rfb) return;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const url = `${proto}//${location.host}/api/v1/vps/${encodeURIComponent(this.name)}/vnc`;
+    // the session cookie goes with the upgrade; vpsd checks it and the Origin
+    const rfb = new RFB(this.screen, url, { wsProtocols: ['binary'], shared: true });
+    rfb.scaleViewport = true;
+    rfb.focusOnClick = true;
+    this.rfb = rfb;
+    this.status.textContent = 'connecting…';
+    this.screen.dataset.state = 'connecting';
+    rfb.addEventListener('connect', () => {
+      this.status.textContent = 'connected';
+      this.screen.dataset.state = 'connected';
+    });
+    rfb.addEventListener('disconnect', (e) => {
+      if (this.rfb !== rfb) return;
+      this.rfb = null;
+      this.screen.dataset.state = 'closed';
+      this.status.textContent = e.detail.clean ? 'disconnected' : 'could not connect (or the VM stopped)';
+    });
+  }
+
+  // Each character as its key, down and up (the RFB server maps keysyms to the guest's keys)
+  async type(s) {
+    if (!this.rfb) throw new Error('the screen is not connected');
+    for (const ch of s) {
+      const cp = ch.codePointAt(0);
+      const keysym = ch === '\n' ? XK_RETURN : ch === '\t' ? XK_TAB : this.keysyms.lookup(cp);
+      this.rfb.sendKey(keysym, null);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  close() {
+    this.closed = true;
+    if (this.rfb) this.rfb.disconnect();
+    this.rfb = null;
   }
 }

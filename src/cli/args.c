@@ -549,6 +549,7 @@ const struct field fields[] = {
 	{ "hostname", "hostname", F_HOSTNAME },
 	{ "owner", "owner", F_TEXT },
 	{ "onboot", "onboot", F_BOOL },
+	{ "iso", "iso", F_ISO },
 	{ NULL, NULL, F_TEXT },
 };
 
@@ -681,6 +682,22 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
 	case F_TEXT:
 		if (!*val || strlen(val) > 63 || strpbrk(val, "\n\r"))
 			return usage_err(cmd, "%s: must be one line of 1 to 63 characters", label);
+		j = json_string(val);
+		break;
+	case F_ISO: /* an uploaded ISO's name; none: eject it (docs/screen.md) */
+		if (!strcmp(val, "none")) {
+			j = json_null();
+			break;
+		}
+		if (!*val || strlen(val) > 64 || val[0] == '.' ||
+		    strspn(val,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			    strlen(val))
+			return usage_err(
+				cmd,
+				"%s: `%s` is not an ISO's name (1-64 of A-Z a-z 0-9 . _ -), "
+				"nor none",
+				label, val);
 		j = json_string(val);
 		break;
 	}

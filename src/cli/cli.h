@@ -188,7 +188,18 @@ int check_user(const char *cmd, const char *what, const char *s);
  * A setting the body can carry, shared by create, set and plan create:
  * its flag (--io), its key in `vps set` (io) and its JSON field (io_weight).
  */
-enum field_type { F_SIZE, F_CPUS, F_IO, F_PIDS, F_IOPS, F_FEATURES, F_BOOL, F_HOSTNAME, F_TEXT };
+enum field_type {
+	F_SIZE,
+	F_CPUS,
+	F_IO,
+	F_PIDS,
+	F_IOPS,
+	F_FEATURES,
+	F_BOOL,
+	F_HOSTNAME,
+	F_TEXT,
+	F_ISO
+};
 
 struct field {
 	const char *flag; /* flag and `set` key */

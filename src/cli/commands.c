@@ -45,7 +45,7 @@
 
 static const char *const kinds[] = { "ct", "vm", NULL };
 static const char *const engines[] = { "vmm", "qemu", NULL };
-static const char *const boots[] = { "linux", "firmware", NULL };
+static const char *const boots[] = { "linux", "firmware", "uefi", NULL };
 static const char *const roles[] = { "admin", "customer", NULL };
 
 static const struct pos p_name[] = { { .name = "NAME", .type = P_NAME }, END };
@@ -67,7 +67,8 @@ static const struct opt o_create[] = {
 	/* the API's names: the server refuses them for a ct too; this says so without asking */
 	{ .name = "engine", .type = V_CHOICE, .choices = engines, .help = "vm: the monitor",
 	  .only_with = "kind=vm" },
-	{ .name = "boot", .type = V_CHOICE, .choices = boots, .help = "vm: a kernel or firmware",
+	{ .name = "boot", .type = V_CHOICE, .choices = boots,
+	  .help = "vm: a kernel, firmware (SeaBIOS) or uefi (OVMF, qemu)",
 	  .only_with = "kind=vm" },
 	{ .name = "iso", .type = V_STR, .meta = "NAME", .help = "vm: an uploaded ISO",
 	  .only_with = "kind=vm" },
@@ -369,15 +370,16 @@ const struct command commands[] = {
 	{ "set", NULL, p_set, o_set, .run = cmd_set,
 	  .overview =
 		  "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, pids, read-bps,\n"
-		  "\twrite-bps, read-iops, write-iops, features, hostname, owner, onboot:\n"
-		  "\tstored, and live where it can be\n"
+		  "\twrite-bps, read-iops, write-iops, features, hostname, owner, onboot,\n"
+		  "\tiso: stored, and live where it can be\n"
 		  "set NAME --plan P\ttake plan P's limits",
 	  .help = "Keys: ram, swap, disk, bw (sizes: 512M, 2G), cpus (1.5), io (10 to 1000),\n"
 		  "pids (16 to 4194304, 0 for the host's default), read-bps, write-bps (bytes/s\n"
 		  "on a container's disk, 0 for none), read-iops, write-iops (operations/s),\n"
 		  "features (a container's switches: tun, fuse, nesting joined by commas;\n"
 		  "`features=` turns them all off; they apply from its next start), hostname,\n"
-		  "owner, onboot (true|false). Always stored; applied to a running VPS\n"
+		  "owner, onboot (true|false), iso (a VM's CD drive: an uploaded ISO's name,\n"
+		  "or none to eject it). Always stored; applied to a running VPS\n"
 		  "where its kind can, and the rest at its next start (the reply says which).\n"
 		  "--plan moves the VPS to plan P: it takes the plan's limits, if the host has\n"
 		  "room for them; it cannot be combined with KEY=VALUE.\n" },

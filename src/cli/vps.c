@@ -390,7 +390,7 @@ int cmd_set(struct args *a)
 					a->cmd,
 					"`%s`: unknown key `%s` (one of ram, swap, disk, cpus, "
 					"io, bw, pids, read-bps, write-bps, read-iops, write-iops, "
-					"features, hostname, owner, onboot)",
+					"features, hostname, owner, onboot, iso)",
 					v, key);
 			else
 				r = field_put(a->cmd, key, fd, eq + 1, body);

@@ -321,8 +321,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			body = json_object();
 		ret = serve(a, c, rq, body);
 	}
-	/* the audit log: every change and every login, who, from where, and how it ended */
-	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+	/*
+	 * the audit log: every change and every login, who, from where, and how
+	 * it ended; and every console or screen session asked for (ROUTE_WS)
+	 */
+	if ((strcmp(method, "GET") && strcmp(method, "HEAD")) ||
+	    (rq->m.rt && (rq->m.rt->flags & ROUTE_WS))) {
 		const char *who = rq->p.user[0] ? rq->p.user : NULL;
 
 		if (!who && !strcmp(url, "/api/v1/login") &&

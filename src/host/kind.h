@@ -64,6 +64,12 @@ struct kind_ops {
 	void (*status)(struct host *h, const struct vps *v, json_t *out);
 	/* Path of the console socket (caller frees), NULL if none. */
 	char *(*console)(struct host *h, const struct vps *v);
+	/*
+	 * Path of the running VPS's screen: an RFB (VNC) socket in its run
+	 * directory (caller frees); NULL with -EBUSY in err when it has none
+	 * (docs/screen.md). A NULL op: the kind has no screen.
+	 */
+	char *(*screen)(struct host *h, const struct vps *v, struct err **err);
 	/* Run a command inside (ct): status, output. NULL if the kind cannot. */
 	int (*exec)(struct host *h, const struct vps *v, char *const *args, json_t **out,
 		    struct err **err);

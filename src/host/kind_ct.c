@@ -33,6 +33,8 @@ static const char *const templates[] = { "busybox", "debian-12", NULL };
 
 static int ct_validate(struct host *h, const struct vps *v, struct err **err)
 {
+	if (v->iso)
+		return err_make(err, EINVAL, "`iso`: only for kind vm");
 	if (!v->template)
 		return err_make(err, EINVAL,
 				"`template`: required for kind ct (busybox, debian-12)");

@@ -16,8 +16,12 @@
  *   vmlinuz, initrd.img   the template's kernel, copied so the VM does not
  *                   depend on the template cache (linux boot)
  *   vm.json         vps-vmm's configuration (its keys are its flags)
+ *   efivars.fd      boot uefi: the VM's own UEFI variables (a copy of
+ *                   OVMF's template at create), where installers write
+ *                   their boot entries
  * and the run directory the monitor's sockets: console.sock, control.sock
- * (vps-vmm, JSON lines through monitor_call) or qmp.sock (QEMU, qmp.c).
+ * (vps-vmm, JSON lines through monitor_call) or qmp.sock (QEMU, qmp.c),
+ * and a firmware-booted VM's screen, vnc.sock (RFB; docs/screen.md).
  *
  * On a network (net.h) the VM's host device is a persistent tap named
  * net_ifname(), made on the network's bridge before each start (so the
@@ -66,12 +70,22 @@ static const char *const templates[] = { "debian-12", NULL };
 #define VM_MAX_CPUS 64 /* vps-vmm's limit */
 #define VM_CMDLINE "console=ttyS0 root=/dev/vda rw quiet"
 #define VM_CTL_TIMEOUT_MS 10000
+#define VM_CDROM "cd0" /* QEMU's CD drive (QMP eject) */
+/* boot uefi (QEMU): Debian's OVMF, the 4 MiB flash layout (package ovmf) */
+#define VM_OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define VM_OVMF_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 /* --- small helpers ------------------------------------------------------ */
 
 static char *vm_file(struct host *h, const struct vps *v, const char *leaf)
 {
 	return host_vps_dir(h, v->name, leaf);
+}
+
+/* boot firmware (SeaBIOS) or uefi (OVMF): the VM's own firmware boots a disk or an ISO */
+static bool vm_firmware(const struct vps *v)
+{
+	return !strcmp(v->boot, "firmware") || !strcmp(v->boot, "uefi");
 }
 
 static int vm_cpus(const struct vps *v)
@@ -381,9 +395,14 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 		return err_make(err, EINVAL, "`cpus`: 1 to %d for a VM", VM_MAX_CPUS);
 	if (v->disk % SYS_DISK_ALIGN)
 		return err_make(err, EINVAL, "`disk`: whole MiB for a VM");
-	if (!strcmp(v->boot, "firmware")) {
+	if (vm_firmware(v)) {
 		struct stat st;
 
+		if (!strcmp(v->boot, "uefi") &&
+		    (access(VM_OVMF_CODE, R_OK) < 0 || access(VM_OVMF_VARS, R_OK) < 0))
+			return err_make(err, ENOENT,
+					"`boot`: uefi needs OVMF on the host (`%s`; Debian: ovmf)",
+					VM_OVMF_CODE);
 		if (v->template)
 			return err_make(err, EINVAL,
 					"`template`: firmware boot has no disk templates yet; "
@@ -394,6 +413,8 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 			return err_make(err, ENOENT, "`iso`: no file `%s` on the host", v->iso);
 		return 0;
 	}
+	if (v->iso)
+		return err_make(err, EINVAL, "`iso`: needs boot firmware or uefi");
 	if (!v->template)
 		return err_make(err, EINVAL, "`template`: required for boot linux (debian-12)");
 	for (size_t i = 0; templates[i]; i++)
@@ -405,6 +426,10 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 static int vmm_validate(struct host *h, const struct vps *v, struct err **err)
 {
 	(void)h;
+	if (!strcmp(v->boot, "uefi"))
+		return err_make(
+			err, EINVAL,
+			"`boot`: uefi is the qemu engine's (OVMF); vps-vmm boots `firmware`");
 	if (!strcmp(v->boot, "firmware"))
 		return err_make(err, EINVAL,
 				"`boot`: vps-vmm cannot boot firmware yet; use engine qemu");
@@ -417,8 +442,8 @@ static int qemu_validate(struct host *h, const struct vps *v, struct err **err)
 	return vm_validate_common(v, err);
 }
 
-static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz", "initrd.img",
-					"vm.json",  "vm.json.tmp", NULL };
+static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz",	 "initrd.img",
+					"vm.json",  "vm.json.tmp", "efivars.fd", NULL };
 
 static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 {
@@ -447,12 +472,19 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 
 	if (!disk || !dir)
 		return err_make(err, ENOMEM, "create");
-	if (!strcmp(v->boot, "firmware")) {
+	if (vm_firmware(v)) {
 		/* an empty disk for the installer on the ISO */
 		_cleanup_close_ int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		_cleanup_free_ char *vars = vm_file(h, v, "efivars.fd");
 
 		if (fd < 0 || ftruncate(fd, (off_t)v->disk) < 0) {
 			r = err_make(err, errno, "create `%s`", disk);
+			goto fail;
+		}
+		/* UEFI's variables are the VM's own: OVMF's empty store, copied */
+		if (!strcmp(v->boot, "uefi") &&
+		    (!vars || (r = sys_image_copy(VM_OVMF_VARS, vars, err)) < 0)) {
+			r = vars ? r : err_make(err, ENOMEM, "create");
 			goto fail;
 		}
 		goto disks;
@@ -595,7 +627,43 @@ static char *find_in_path(const char *prog)
 }
 
 /* The descriptors the keeper opens for QEMU (keeper.c, pass_fds). */
-enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO, QEMU_FD_SEED };
+enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO, QEMU_FD_SEED, QEMU_FD_CODE, QEMU_FD_VARS };
+
+/*
+ * A firmware-booted VM (docs/screen.md): SeaBIOS (QEMU's default) or OVMF
+ * on flash (its code read-only, the VM's variables read-write), a CD drive
+ * that is always there (empty after an eject, PATCH iso), boot from CD then
+ * disk, a standard VGA and its screen served over RFB on vnc.sock in the
+ * run directory. QEMU binds that socket before it drops to the VM's uid,
+ * under vpsd's umask 077: only root (vpsd) connects.
+ */
+static void qemu_firmware_argv(struct argv *a, const struct vps *v, const char *dir,
+			       const char *run)
+{
+	if (!strcmp(v->boot, "uefi")) {
+		push(a, "-add-fd");
+		push(a, "fd=%d,set=5,opaque=ro:%s", QEMU_FD_CODE, VM_OVMF_CODE);
+		push(a, "-drive");
+		push(a, "if=pflash,unit=0,format=raw,readonly=on,file=/dev/fdset/5");
+		push(a, "-add-fd");
+		push(a, "fd=%d,set=6,opaque=rw:%s/efivars.fd", QEMU_FD_VARS, dir);
+		push(a, "-drive");
+		push(a, "if=pflash,unit=1,format=raw,auto-read-only=off,file=/dev/fdset/6");
+	}
+	push(a, "-boot");
+	push(a, "order=cd");
+	if (v->iso) {
+		push(a, "-add-fd");
+		push(a, "fd=%d,set=3,opaque=ro:%s", QEMU_FD_ISO, v->iso);
+	}
+	push(a, "-drive");
+	push(a, "id=" VM_CDROM ",if=ide,media=cdrom%s",
+	     v->iso ? ",file=/dev/fdset/3,readonly=on,format=raw" : "");
+	push(a, "-vga");
+	push(a, "std");
+	push(a, "-vnc");
+	push(a, "unix:%s/vnc.sock", run);
+}
 
 static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
@@ -701,14 +769,7 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 		push(&a, "-append");
 		push(&a, "%s", cmdline);
 	} else {
-		push(&a, "-boot");
-		push(&a, "order=cd");
-		if (v->iso) {
-			push(&a, "-add-fd");
-			push(&a, "fd=%d,set=3,opaque=ro:%s", QEMU_FD_ISO, v->iso);
-			push(&a, "-drive");
-			push(&a, "file=/dev/fdset/3,media=cdrom,readonly=on,format=raw");
-		}
+		qemu_firmware_argv(&a, v, dir, run);
 	}
 	net = net_ct_settings(h, v);
 	if (net) { /* the tap net_vps_tap() made, with the VPS's MAC */
@@ -824,6 +885,40 @@ static char *vm_console(struct host *h, const struct vps *v)
 	return host_vps_run(h, v->name, "console.sock");
 }
 
+/* QEMU: a firmware-booted VM's VGA on vnc.sock; a kernel booted directly has its serial line */
+static char *qemu_screen(struct host *h, const struct vps *v, struct err **err)
+{
+	char *p;
+
+	if (!vm_firmware(v))
+		return err_make(err, EBUSY,
+				"`%s` boots its kernel directly (boot linux): it has a serial "
+				"console and no screen; a screen comes with boot firmware or uefi",
+				v->name),
+		       NULL;
+	if (!(p = host_vps_run(h, v->name, "vnc.sock")))
+		err_make(err, ENOMEM, "screen");
+	return p;
+}
+
+/* vps-vmm: vnc.sock when its monitor serves a screen (its RFB server, firmware boot) */
+static char *vmm_screen(struct host *h, const struct vps *v, struct err **err)
+{
+	char *p = host_vps_run(h, v->name, "vnc.sock");
+	struct stat st;
+
+	if (!p)
+		return err_make(err, ENOMEM, "screen"), NULL;
+	if (lstat(p, &st) == 0 && S_ISSOCK(st.st_mode))
+		return p;
+	free(p);
+	return err_make(err, EBUSY,
+			"`%s` runs on vps-vmm, which serves it no screen (no `vnc.sock`): "
+			"its console is the serial line (console/ws)",
+			v->name),
+	       NULL;
+}
+
 static json_t *qemu_qmp(struct host *h, const struct vps *v, const char *cmd, json_t *args,
 			struct err **err)
 {
@@ -851,13 +946,72 @@ static int qemu_kill(struct host *h, const struct vps *v, struct err **err)
 	return r ? 0 : -EIO;
 }
 
+/*
+ * The CD drive of a running VM (PATCH iso), both at once (docs/screen.md):
+ * an eject is QMP `eject`, forced (a guest's lock on the tray does not keep
+ * a customer's ISO in); a new ISO is opened here as the keeper opens disks
+ * (no link followed, a regular file, read-only), passed to QEMU with
+ * `add-fd` into a set of its own and put in the drive with
+ * `blockdev-change-medium` on the same connection. 1: changed now.
+ */
+static int qemu_set_iso(struct host *h, const struct vps *old, const struct vps *v,
+			struct err **err)
+{
+	_cleanup_free_ char *sock = host_vps_run(h, v->name, "qmp.sock");
+	_cleanup_close_ int fd = -1;
+	json_t *r, *add, *change;
+	struct qmp *q;
+	char fdset[32];
+	struct stat st;
+
+	if (v->state != VPS_RUNNING || !vm_firmware(v) ||
+	    (old->iso && v->iso ? !strcmp(old->iso, v->iso) : old->iso == v->iso))
+		return 0;
+	if (!sock)
+		return err_make(err, ENOMEM, "iso");
+	if (!v->iso) {
+		r = qemu_qmp(h, v, "eject", json_pack("{s:s, s:b}", "device", VM_CDROM, "force", 1),
+			     err);
+		if (!r)
+			return err_wrap(err, "eject the ISO of `%s`", v->name);
+		json_decref(r);
+		return 1;
+	}
+	fd = open(v->iso, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return err_make(err, fd < 0 ? errno : EINVAL, "open `%s`", v->iso);
+	/* QEMU picks a free set; the drive opens it on the same connection */
+	add = json_pack("{s:s+}", "opaque", "ro:", v->iso);
+	q = add ? qmp_open(sock, err) : NULL;
+	r = q ? qmp_call(q, "add-fd", add, fd, err) : NULL;
+	json_decref(add);
+	if (r) {
+		snprintf(fdset, sizeof(fdset), "/dev/fdset/%lld",
+			 (long long)json_integer_value(json_object_get(r, "fdset-id")));
+		json_decref(r);
+		change = json_pack("{s:s, s:s, s:s, s:s}", "device", VM_CDROM, "filename", fdset,
+				   "format", "raw", "read-only-mode", "read-only");
+		r = change ? qmp_call(q, "blockdev-change-medium", change, -1, err) : NULL;
+		json_decref(change);
+	}
+	qmp_close(q);
+	if (!r)
+		return err_wrap(err, "put `%s` in the CD drive of `%s`", v->iso, v->name);
+	json_decref(r);
+	return 1;
+}
+
 static int qemu_set_live(struct host *h, const struct vps *old, const struct vps *v,
 			 struct err **err)
 {
 	json_t *r;
+	int ejected = qemu_set_iso(h, old, v, err);
 
+	if (ejected < 0)
+		return ejected;
 	if (v->state != VPS_RUNNING || v->ram >= old->ram || v->reserve_memory)
-		return 0; /* argv is built at each start: next start */
+		return ejected && v->ram == old->ram && v->cpus == old->cpus &&
+		       v->disk == old->disk && v->swap == old->swap; /* else: next start */
 	/* the balloon gives memory back below what the VM booted with */
 	r = qemu_qmp(h, v, "balloon", json_pack("{s:I}", "value", (json_int_t)v->ram), err);
 	if (!r)
@@ -930,7 +1084,7 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 		return err_make(err, EBUSY,
 				"`%s` is %s: a VM's password is reset while it is stopped", v->name,
 				vps_state_name(v->state));
-	if (!strcmp(v->boot, "firmware"))
+	if (vm_firmware(v))
 		return err_make(
 			err, EINVAL,
 			"`%s` boots its own system from firmware; reset the password inside",
@@ -1083,6 +1237,7 @@ const struct kind_ops kind_vm_vmm = {
 	.reclaim = vmm_reclaim,
 	.status = vmm_status,
 	.console = vm_console,
+	.screen = vmm_screen,
 	.exec = NULL,
 	.password = vm_password,
 	.snapshot = vmm_snapshot,
@@ -1107,6 +1262,7 @@ const struct kind_ops kind_vm_qemu = {
 	.reclaim = qemu_reclaim,
 	.status = qemu_status,
 	.console = vm_console,
+	.screen = qemu_screen,
 	.exec = NULL,
 	.password = vm_password,
 	.snapshot = qemu_snapshot,

@@ -695,6 +695,27 @@ int life_destroy(struct host *h, const char *name, struct err **err)
 	return r;
 }
 
+/*
+ * v->iso = the path of the uploaded ISO `name` (PUT /api/v1/isos/NAME), for
+ * everyone: a path would hand any host file (or, through a link, a disk) to
+ * QEMU.
+ */
+static int iso_path(struct host *h, struct vps *v, const char *name, struct err **err)
+{
+	struct stat st;
+	char *p = NULL;
+
+	if (!life_iso_name_ok(name) || asprintf(&p, "%s/isos/%s.iso", h->data_dir, name) < 0 ||
+	    lstat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
+		free(p);
+		return err_make(err, EINVAL,
+				"`iso`: no uploaded ISO named `%.64s` (GET /api/v1/isos)", name);
+	}
+	free(v->iso); /* after p is made: name may be v->iso */
+	v->iso = p;
+	return 0;
+}
+
 int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	const struct kind_ops *o;
@@ -737,26 +758,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		r = err_make(err, EINVAL, "`owner`: no user named `%.40s`", v.owner);
 		goto out;
 	}
-	/*
-	 * `iso: NAME` is an uploaded ISO (PUT /api/v1/isos/NAME), for everyone:
-	 * a path would hand any host file (or, through a link, a disk) to QEMU.
-	 */
-	if (v.iso) {
-		struct stat st;
-		char *p = NULL;
-
-		if (!life_iso_name_ok(v.iso) ||
-		    asprintf(&p, "%s/isos/%s.iso", h->data_dir, v.iso) < 0 || lstat(p, &st) < 0 ||
-		    !S_ISREG(st.st_mode)) {
-			r = err_make(err, EINVAL,
-				     "`iso`: no uploaded ISO named `%.64s` (GET /api/v1/isos)",
-				     v.iso);
-			free(p);
-			goto out;
-		}
-		free(v.iso);
-		v.iso = p;
-	}
+	if (v.iso && (r = iso_path(h, &v, v.iso, err)) < 0)
+		goto out;
 	if (!(o = ops_of(&v, err))) {
 		r = -EINVAL;
 		goto out;
@@ -970,7 +973,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 {
 	const struct kind_ops *o;
 	struct vps v, nv;
-	json_t *warnings = NULL;
+	json_t *warnings = NULL, *iso = json_object_get(body, "iso"), *rest = NULL;
 	int r, live = 0;
 
 	WITH_VPS(h, name, v, err);
@@ -978,7 +981,25 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 		err_make(err, -r, "set");
 		goto out_v;
 	}
-	if ((r = vps_from_json(&nv, body, false, NULL, err)) < 0)
+	/* `iso`: an uploaded ISO's name into the CD drive, or null to eject it */
+	if (iso && (!(rest = json_deep_copy(body)) || json_object_del(rest, "iso") < 0)) {
+		r = err_make(err, ENOMEM, "set");
+		goto out;
+	}
+	if ((r = vps_from_json(&nv, rest ? rest : body, false, NULL, err)) < 0)
+		goto out;
+	if (iso && !json_is_null(iso) && !json_is_string(iso)) {
+		r = err_make(err, EINVAL, "`iso`: an uploaded ISO's name, or null to eject it");
+		goto out;
+	}
+	if (iso) {
+		free(nv.iso);
+		nv.iso = NULL;
+	}
+	/* the kind says whether this VPS takes one (a VM that boots firmware) */
+	if (json_is_string(iso) && (r = iso_path(h, &nv, json_string_value(iso), err)) == 0)
+		r = (o = ops_of(&nv, err)) ? o->validate(h, &nv, err) : -EINVAL;
+	if (r < 0)
 		goto out;
 	if (nv.disk < v.disk) {
 		r = err_make(err, EINVAL, "`disk`: cannot shrink from %llu MiB to %llu MiB",
@@ -1014,6 +1035,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 	}
 out:
 	json_decref(warnings);
+	json_decref(rest);
 	vps_free(&nv);
 out_v:
 	vps_free(&v);
@@ -1165,6 +1187,26 @@ int life_console(struct host *h, const char *name, json_t **out, struct err **er
 	else
 		*out = json_pack("{s:s, s:s}", "path", path, "escape", "Ctrl-]");
 	free(path);
+	vps_free(&v);
+	return r;
+}
+
+int life_screen(struct host *h, const char *name, char **path, struct err **err)
+{
+	const struct kind_ops *o;
+	struct vps v;
+	int r;
+
+	if ((r = store_vps_get(h->store, name, &v, err)) < 0)
+		return r;
+	o = kind_find(v.kind, v.engine);
+	if (v.state != VPS_RUNNING)
+		r = err_make(err, EBUSY, "`%s` is %s", name, vps_state_name(v.state));
+	else if (!o || !o->screen)
+		r = err_make(err, EBUSY, "`%s` has no screen: its console is text (console/ws)",
+			     name);
+	else if (!(*path = o->screen(h, &v, err)))
+		r = -EBUSY;
 	vps_free(&v);
 	return r;
 }

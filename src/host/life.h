@@ -33,6 +33,8 @@ bool life_iso_in_use(struct host *h, const char *path);
 /* Whether NAME can name an uploaded ISO (1-64 of A-Z a-z 0-9 . _ -, not starting with a dot). */
 bool life_iso_name_ok(const char *name);
 int life_console(struct host *h, const char *name, json_t **out, struct err **err);
+/* The running VPS's screen socket (caller frees *path; docs/screen.md); -EBUSY when none. */
+int life_screen(struct host *h, const char *name, char **path, struct err **err);
 
 /* A start refused because the provider suspended the VPS (409 `suspended`). */
 #define LIFE_ESUSPENDED ESHUTDOWN

@@ -4,10 +4,12 @@
  * in QEMU): connect, read the greeting, leave capabilities negotiation with
  * qmp_capabilities, run one command and return its "return" value.
  * Asynchronous events that arrive meanwhile are skipped. The `vm` kind's
- * qemu engine stops, powers down and queries its VMs with it.
+ * qemu engine stops, powers down and queries its VMs with it, and hands a
+ * running VM a new ISO (a descriptor passed with `add-fd`, then used).
  */
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,8 +71,33 @@ static json_t *qmp_read(struct qmp *q, int timeout_ms, struct err **err)
 	}
 }
 
-/* Send {"execute": cmd[, "arguments": args]} and return its "return" value. */
-static json_t *qmp_exec(struct qmp *q, const char *cmd, json_t *args, struct err **err)
+/* The line, with fd (>= 0) beside its bytes: QEMU keeps it for the command (add-fd). */
+static int qmp_send(int sock, const char *line, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (fd < 0)
+		return write_all(sock, line, strlen(line));
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0)
+		if (errno != EINTR)
+			return -1;
+	/* the descriptor went with the first bytes; the rest is plain */
+	return (size_t)n == iov.iov_len ? 0 : write_all(sock, line + n, iov.iov_len - n);
+}
+
+/* Send {"execute": cmd[, "arguments": args]} (and fd) and return its "return" value. */
+json_t *qmp_call(struct qmp *q, const char *cmd, json_t *args, int fd, struct err **err)
 {
 	json_t *req = json_pack("{s:s}", "execute", cmd), *r, *ret;
 	_cleanup_free_ char *line = NULL;
@@ -81,7 +108,7 @@ static json_t *qmp_exec(struct qmp *q, const char *cmd, json_t *args, struct err
 	json_decref(req);
 	if (!line)
 		return err_make(err, ENOMEM, "QMP `%s`", cmd), NULL;
-	if (write_all(q->fd, line, strlen(line)) < 0 || write_all(q->fd, "\n", 1) < 0)
+	if (qmp_send(q->fd, line, fd) < 0 || write_all(q->fd, "\n", 1) < 0)
 		return err_make(err, errno, "QMP `%s`", cmd), NULL;
 	r = qmp_read(q, QMP_TIMEOUT_MS, err);
 	if (!r)
@@ -100,35 +127,52 @@ static json_t *qmp_exec(struct qmp *q, const char *cmd, json_t *args, struct err
 	return ret;
 }
 
-/* One QMP command on a fresh connection (greeting, capabilities, command). */
-json_t *qmp_run(const char *path, const char *cmd, json_t *args, struct err **err)
+struct qmp *qmp_open(const char *path, struct err **err)
 {
-	_cleanup_free_ struct qmp *q = calloc(1, sizeof(*q));
-	json_t *greet, *caps, *ret = NULL;
+	struct qmp *q = calloc(1, sizeof(*q));
+	json_t *greet, *caps;
 
 	if (!q)
 		return err_make(err, ENOMEM, "QMP"), NULL;
 	q->fd = unix_connect(path);
 	if (q->fd < 0) {
 		err_make(err, -q->fd, "connect `%s`", path);
-		goto out;
+		goto fail;
 	}
 	greet = qmp_read(q, QMP_TIMEOUT_MS, err);
 	if (!greet)
-		goto out;
+		goto fail;
 	if (!json_object_get(greet, "QMP")) {
 		json_decref(greet);
 		err_make(err, EPROTO, "`%s`: no QMP greeting", path);
-		goto out;
+		goto fail;
 	}
 	json_decref(greet);
-	caps = qmp_exec(q, "qmp_capabilities", NULL, err);
+	caps = qmp_call(q, "qmp_capabilities", NULL, -1, err);
 	if (!caps)
-		goto out;
+		goto fail;
 	json_decref(caps);
-	ret = qmp_exec(q, cmd, args, err);
-out:
+	return q;
+fail:
+	qmp_close(q);
+	return NULL;
+}
+
+void qmp_close(struct qmp *q)
+{
+	if (!q)
+		return;
 	if (q->fd >= 0)
 		close(q->fd);
+	free(q);
+}
+
+/* One QMP command on a fresh connection (greeting, capabilities, command). */
+json_t *qmp_run(const char *path, const char *cmd, json_t *args, struct err **err)
+{
+	struct qmp *q = qmp_open(path, err);
+	json_t *ret = q ? qmp_call(q, cmd, args, -1, err) : NULL;
+
+	qmp_close(q);
 	return ret;
 }

@@ -37,6 +37,7 @@ enum route_who {
 #define ROUTE_STREAM (1u << 2) /* the body streams to a file in api.c (an ISO upload) */
 #define ROUTE_METRICS (1u << 3) /* the metrics token (--metrics-token-file) may call it too */
 #define ROUTE_ENROL (1u << 4) /* open to a session that must enrol in 2FA first */
+#define ROUTE_WS (1u << 5) /* a WebSocket to a VPS: audited though a GET (api.c) */
 
 struct call;
 typedef enum MHD_Result route_fn(struct call *x);
@@ -87,7 +88,7 @@ int routes_print(FILE *f, struct err **err);
 /* The handlers, by resource; the table in routes.c is where a route is declared. */
 /* routes_vps.c */
 route_fn api_vps_get_all, api_vps_post, api_vps_get, api_vps_patch, api_vps_action, api_vps_console,
-	api_vps_console_ws, api_vps_usage, api_vps_traffic;
+	api_vps_console_ws, api_vps_vnc, api_vps_usage, api_vps_traffic;
 /* routes_net.c: a VPS's firewall */
 route_fn api_fw_get, api_fw_put, api_fw_rules_post, api_fw_rule_delete;
 /* routes_auth.c */

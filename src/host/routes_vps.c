@@ -184,11 +184,13 @@ static int patch_allowed(const struct principal *p, json_t *body, struct err **e
 		return 0;
 	json_object_foreach(body, k, x)
 	{
-		if (strcmp(k, "hostname") && strcmp(k, "onboot") && strcmp(k, "ssh_keys"))
-			return err_make(err, EPERM,
-					"`%s`: customers change hostname, onboot and ssh_keys; "
-					"the rest is the plan's",
-					k);
+		if (strcmp(k, "hostname") && strcmp(k, "onboot") && strcmp(k, "ssh_keys") &&
+		    strcmp(k, "iso"))
+			return err_make(
+				err, EPERM,
+				"`%s`: customers change hostname, onboot, ssh_keys and iso; "
+				"the rest is the plan's",
+				k);
 	}
 	return 0;
 }
@@ -338,8 +340,22 @@ enum MHD_Result api_vps_console_ws(struct call *x)
 		return reply_error(x->c, EBUSY, "the VPS has no console now");
 	}
 	json_decref(out);
-	last_status = 101;
-	ret = ws_console(x->c, sock, x->p->user);
+	ret = ws_bridge(x->c, &(struct ws_target){ sock, "console", NULL }, x->p->user);
+	free(sock);
+	return ret;
+}
+
+/* The screen: RFB over a WebSocket, as noVNC speaks it (docs/screen.md). */
+enum MHD_Result api_vps_vnc(struct call *x)
+{
+	struct err *e = NULL;
+	char *sock = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	if ((r = life_screen(x->h, x->arg, &sock, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	ret = ws_bridge(x->c, &(struct ws_target){ sock, "screen", "binary" }, x->p->user);
 	free(sock);
 	return ret;
 }

@@ -332,7 +332,7 @@ int vps_only_fields(json_t *body, const char *const *keys, const char *what, str
 
 int vps_from_json(struct vps *v, json_t *body, bool create, char **password, struct err **err)
 {
-	static const char *const boots[] = { "linux", "firmware", NULL };
+	static const char *const boots[] = { "linux", "firmware", "uefi", NULL };
 	const char *k;
 	char list[64];
 	json_t *x;

@@ -60,7 +60,7 @@ struct vps {
 	char name[VPS_NAME_MAX + 1];
 	enum vps_kind kind;
 	enum vps_engine engine; /* the kind's (kind.h) */
-	char boot[12]; /* vm: "linux" | "firmware"; ct: "" */
+	char boot[12]; /* vm: "linux" | "firmware" (SeaBIOS) | "uefi" (OVMF, qemu); ct: "" */
 	char *template; /* template name, or NULL (vm firmware boot from an ISO) */
 	char *iso; /* firmware boot: path of an uploaded ISO */
 	char owner[64];

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The browser console (docs/console-ws.md): GET /api/v1/vps/NAME/console/ws
- * upgraded to a WebSocket (RFC 6455) and bridged to the VPS's console
- * socket, the one `vps console` attaches to (raw bytes both ways, the last
- * 64 KiB replayed on connect). The router in api.c authenticates and checks
+ * The browser's sockets to a VPS (docs/console-ws.md, docs/screen.md): a
+ * WebSocket (RFC 6455) bridged byte for byte to a unix socket of the VPS's
+ * run directory: GET /api/v1/vps/NAME/console/ws to its console socket, the
+ * one `vps console` attaches to (the last 64 KiB replayed on connect), and
+ * GET /api/v1/vps/NAME/vnc to its screen's RFB socket (subprotocol
+ * `binary`, as noVNC asks). The router in api.c authenticates and checks
  * the VPS first; here are the handshake, the frame parser (a pure function
  * over a buffer, so the unit tests can feed it hostile input) and a thread
- * per session that copies console bytes into binary frames and the
- * client's data frames into the console.
+ * per session that copies the socket's bytes into binary frames and the
+ * client's data frames into the socket. Both kinds of session share one
+ * table and its limits.
  *
  * The bridge runs on a thread of its own, not in MHD's upgrade callback:
  * under HTTPS MHD forwards the TLS stream through a socketpair on the
@@ -26,11 +29,13 @@
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "host/reply.h"
 #include "host/ws.h"
 #include "sys/unix.h"
 
@@ -38,7 +43,7 @@
 #define WS_MAX_SESSIONS 64 /* bridges at once (each holds a thread, 2 fds, up to 1 MiB) */
 #define WS_MAX_PER_USER 4 /* of them one user's: one customer cannot take them all */
 #define WS_USER_MAX 64
-#define CHUNK 16384 /* console bytes per frame */
+#define CHUNK 16384 /* socket bytes per frame */
 #define IN_START 65536 /* first size of a session's input buffer */
 #define PING_MS 30000 /* a ping after this much quiet, to find dead peers */
 #define DEAD_MS (3 * PING_MS) /* nothing from the client this long: it is gone */
@@ -206,6 +211,7 @@ struct pending {
 	struct MHD_Connection *c; /* NULL: free */
 	uint64_t since; /* ms: when the 101 was queued */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *what; /* ws_target's (a literal) */
 	char user[WS_USER_MAX]; /* who asked */
 };
 
@@ -233,6 +239,8 @@ struct ws_conn {
 	bool in_msg; /* a fragmented data message awaits its continuations */
 	uint64_t heard; /* ms: last bytes from the client */
 	int slot; /* its entry in running[] */
+	const char *what; /* "console", "screen": in close reasons and the log */
+	char closed[32]; /* the reason when the socket ends: "the console closed" */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -269,7 +277,7 @@ void ws_shutdown(void)
 	while (sessions > 0 && pthread_cond_timedwait(&ended, &lock, &until) == 0)
 		;
 	if (sessions > 0)
-		pr_warn("console websocket: %d session(s) did not end in time", sessions);
+		pr_warn("websocket: %d session(s) did not end in time", sessions);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -368,7 +376,7 @@ static bool handle_input(struct ws_conn *w, struct ending *end)
 		}
 		ws_unmask(pl, pl, f.len, f.mask, 0);
 		switch (f.opcode) {
-		case WS_TEXT: /* console bytes too: the terminal decides what they mean */
+		case WS_TEXT: /* bytes too: the terminal (or the RFB server) decides what they mean */
 		case WS_BINARY:
 			if (w->in_msg) {
 				*end = (struct ending){ WS_PROTOCOL_ERROR,
@@ -390,7 +398,7 @@ static bool handle_input(struct ws_conn *w, struct ending *end)
 				return false;
 			}
 			if (f.len && send_all(w->con, pl, f.len) < 0) {
-				*end = (struct ending){ WS_GOING_AWAY, "the console closed" };
+				*end = (struct ending){ WS_GOING_AWAY, w->closed };
 				return false;
 			}
 			break;
@@ -452,7 +460,7 @@ static struct ending pump(struct ws_conn *w)
 		if (p[1].revents) {
 			len = recv(w->con, out + WS_MAX_HEADER, CHUNK, MSG_DONTWAIT);
 			if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR))
-				return (struct ending){ WS_GOING_AWAY, "the console closed" };
+				return (struct ending){ WS_GOING_AWAY, w->closed };
 			if (len > 0) {
 				uint8_t hdr[WS_MAX_HEADER];
 				size_t hl = ws_header(hdr, WS_BINARY, len);
@@ -508,17 +516,35 @@ static void linger(struct ws_conn *w)
 	}
 }
 
+/*
+ * The VPS's socket, and nothing a link leads to: the run directory is
+ * root's, but a socket that is not one (a link planted by whatever could
+ * write there) is refused rather than followed.
+ */
+static int connect_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	return unix_connect(path);
+}
+
 static void *bridge(void *arg)
 {
 	struct ws_conn *w = arg;
 	struct ending end;
+	char why[48];
 	int slot;
 
-	w->con = unix_connect(w->path);
+	w->con = connect_socket(w->path);
 	if (w->con < 0) {
-		pr_ratelimited(LOG_WARN, "console websocket: connect to `%s`: %s", w->path,
+		pr_ratelimited(LOG_WARN, "%s websocket: connect to `%s`: %s", w->what, w->path,
 			       strerror(-w->con));
-		end = (struct ending){ WS_INTERNAL, "the console is not available" };
+		snprintf(why, sizeof(why), "the %s is not available", w->what);
+		end = (struct ending){ WS_INTERNAL, why };
 	} else {
 		end = pump(w);
 		close(w->con);
@@ -528,7 +554,7 @@ static void *bridge(void *arg)
 		if (!__atomic_load_n(&stopping, __ATOMIC_RELAXED))
 			linger(w);
 	}
-	pr_debug("console websocket on `%s` ended: %s", w->path, end.why);
+	pr_debug("%s websocket on `%s` ended: %s", w->what, w->path, end.why);
 	MHD_upgrade_action(w->urh, MHD_UPGRADE_ACTION_CLOSE);
 	slot = w->slot;
 	free(w->in);
@@ -545,6 +571,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	struct ws_conn *w = NULL;
 	size_t cap = extra_len > IN_START ? extra_len : IN_START;
 	char path[sizeof(slot->path)];
+	const char *what = NULL;
 	pthread_attr_t attr;
 	pthread_t t;
 	bool mine;
@@ -557,6 +584,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 		slot->c = NULL;
 	if (mine) {
 		memcpy(path, slot->path, sizeof(path));
+		what = slot->what;
 		/* fewer than WS_MAX_SESSIONS run (pending_claim() counted this one) */
 		while (running[run][0])
 			run++;
@@ -571,6 +599,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	if (!(w = calloc(1, sizeof(*w))) || !(w->in = malloc(cap)))
 		goto fail;
 	memcpy(w->path, path, sizeof(path));
+	w->what = what;
+	snprintf(w->closed, sizeof(w->closed), "the %s closed", what);
 	w->slot = run;
 	w->sock = sock;
 	w->con = -1;
@@ -585,7 +615,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	pthread_attr_destroy(&attr);
 	if (r == 0)
 		return;
-	pr_ratelimited(LOG_WARN, "console websocket: no thread for `%s`: %s", path, strerror(r));
+	pr_ratelimited(LOG_WARN, "%s websocket: no thread for `%s`: %s", what, path, strerror(r));
 fail:
 	if (w)
 		free(w->in);
@@ -598,8 +628,8 @@ fail:
  * A free slot for a queued 101 (one never upgraded frees after PENDING_MS),
  * or NULL; *theirs: because `user` has WS_MAX_PER_USER already.
  */
-static struct pending *pending_claim(struct MHD_Connection *c, const char *path, const char *user,
-				     bool *theirs)
+static struct pending *pending_claim(struct MHD_Connection *c, const struct ws_target *t,
+				     const char *user, bool *theirs)
 {
 	uint64_t now = log_now_ms();
 	struct pending *slot = NULL;
@@ -619,7 +649,8 @@ static struct pending *pending_claim(struct MHD_Connection *c, const char *path,
 	if (slot && !stopping && !*theirs && sessions + waiting < WS_MAX_SESSIONS) {
 		slot->c = c;
 		slot->since = now;
-		snprintf(slot->path, sizeof(slot->path), "%s", path);
+		snprintf(slot->path, sizeof(slot->path), "%s", t->path);
+		slot->what = t->what;
 		snprintf(slot->user, sizeof(slot->user), "%s", user);
 	} else {
 		slot = NULL;
@@ -644,6 +675,7 @@ static enum MHD_Result ws_error(struct MHD_Connection *c, unsigned int status, c
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", "application/json");
+	last_status = status; /* for the audit log */
 	if (status == 400)
 		MHD_add_response_header(r, "Sec-WebSocket-Version", "13"); /* §4.4 */
 	if (status == 429)
@@ -653,8 +685,7 @@ static enum MHD_Result ws_error(struct MHD_Connection *c, unsigned int status, c
 	return ret;
 }
 
-enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path,
-			   const char *user)
+enum MHD_Result ws_bridge(struct MHD_Connection *c, const struct ws_target *t, const char *user)
 {
 	const char *upgrade = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
 	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection");
@@ -663,7 +694,9 @@ enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_pa
 	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
 	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-	char accept[WS_ACCEPT_LEN + 1];
+	const char *proto =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+	char accept[WS_ACCEPT_LEN + 1], msg[128];
 	struct MHD_Response *r;
 	struct pending *slot;
 	enum MHD_Result ret;
@@ -682,15 +715,23 @@ enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_pa
 				"`Sec-WebSocket-Key`: expected the base64 of 16 bytes");
 	if (origin && !ws_origin_ok(origin, host))
 		return ws_error(c, 403, "forbidden", "`Origin`: not the same host as `Host`");
-	if (strlen(console_sock_path) >= sizeof(pending[0].path))
-		return ws_error(c, 500, "internal", "the console socket's path is too long");
+	/* RFC 6455 §4.2.2: the server picks one the client offered, or answers none */
+	if (t->protocol && proto && !ws_has_token(proto, t->protocol)) {
+		snprintf(msg, sizeof(msg), "`Sec-WebSocket-Protocol`: the %s speaks `%s` only",
+			 t->what, t->protocol);
+		return ws_error(c, 400, "bad_request", msg);
+	}
+	if (strlen(t->path) >= sizeof(pending[0].path)) {
+		snprintf(msg, sizeof(msg), "the %s socket's path is too long", t->what);
+		return ws_error(c, 500, "internal", msg);
+	}
 	pthread_once(&stop_once, stop_fd_init);
 	if (stop_fd < 0)
-		return ws_error(c, 500, "internal", "no eventfd for the console session");
-	if (!(slot = pending_claim(c, console_sock_path, user, &theirs)))
+		return ws_error(c, 500, "internal", "no eventfd for the session");
+	if (!(slot = pending_claim(c, t, user, &theirs)))
 		return ws_error(c, 429, "rate_limited",
-				theirs ? "too many console sessions of this user" :
-					 "too many console sessions");
+				theirs ? "too many console and screen sessions of this user" :
+					 "too many console and screen sessions on this host");
 	if (sodium_init() < 0 || !(r = MHD_create_response_for_upgrade(on_upgrade, slot))) {
 		pthread_mutex_lock(&lock);
 		slot->c = NULL;
@@ -699,7 +740,10 @@ enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_pa
 	}
 	MHD_add_response_header(r, "Upgrade", "websocket");
 	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+	if (t->protocol && proto)
+		MHD_add_response_header(r, "Sec-WebSocket-Protocol", t->protocol);
 	ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	last_status = MHD_HTTP_SWITCHING_PROTOCOLS;
 	MHD_destroy_response(r);
 	if (ret == MHD_NO) {
 		pthread_mutex_lock(&lock);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The browser console: GET /api/v1/vps/NAME/console/ws upgraded to a
- * WebSocket (RFC 6455) and bridged to the VPS's console socket (ws.c,
- * docs/console-ws.md). The frame parser and the handshake checks are pure
- * functions so tests/unit/test_ws.c can feed them hostile input.
+ * The browser's sockets to a VPS: GET /api/v1/vps/NAME/console/ws and
+ * GET /api/v1/vps/NAME/vnc upgraded to a WebSocket (RFC 6455) and bridged
+ * to the VPS's console socket or its screen's RFB socket (ws.c,
+ * docs/console-ws.md, docs/screen.md). The frame parser and the handshake
+ * checks are pure functions so tests/unit/test_ws.c can feed them hostile
+ * input.
  */
 #ifndef VPS_HOST_WS_H
 #define VPS_HOST_WS_H
@@ -77,16 +79,28 @@ bool ws_has_token(const char *value, const char *token);
 /* Whether an Origin (scheme://host[:port]) names the same host[:port] as the Host header. */
 bool ws_origin_ok(const char *origin, const char *host);
 
+/* What a session bridges to. */
+struct ws_target {
+	const char *path; /* the VPS's unix socket (copied) */
+	const char *what; /* "console", "screen": a literal, named in messages and reasons */
+	/*
+	 * The subprotocol the socket speaks ("binary": RFB as noVNC asks for
+	 * it), echoed when offered; offers without it are refused (400). NULL:
+	 * none negotiated, offers ignored.
+	 */
+	const char *protocol;
+};
+
 /*
- * Answer a request for a VPS's console WebSocket: 400 for a handshake that
- * is not a valid upgrade, 403 for a foreign Origin, else 101 and a thread
- * that bridges the socket and console_sock_path until either side ends.
- * The caller has authenticated the request and checked that the VPS is the
- * caller's and running. The daemon must run with MHD_ALLOW_UPGRADE. 429 when
- * the host has 64 sessions, or `user` has 4 (queued or running).
+ * Answer a request for a VPS's WebSocket: 400 for a handshake that is not
+ * a valid upgrade, 403 for a foreign Origin, else 101 and a thread that
+ * bridges the client and t->path byte for byte until either side ends. The
+ * caller has authenticated the request and checked that the VPS is the
+ * caller's and running. The daemon must run with MHD_ALLOW_UPGRADE. 429
+ * when the host has 64 sessions, or `user` has 4 (queued or running), of
+ * both kinds together.
  */
-enum MHD_Result ws_console(struct MHD_Connection *c, const char *console_sock_path,
-			   const char *user);
+enum MHD_Result ws_bridge(struct MHD_Connection *c, const struct ws_target *t, const char *user);
 
 /*
  * Before MHD_stop_daemon(): end every session (close 1001 to its client)

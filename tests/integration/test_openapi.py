@@ -426,6 +426,12 @@ def test_walk(vpsd):
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Host": f"127.0.0.1:{vpsd.port}",
         "Origin": "http://evil.example"})
     assert ws.status == 403, ws
+    # a container has no screen (test_screen.py opens a VM's)
+    ws = cust.request("GET", "/vps/walk1/vnc", headers={
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Host": f"127.0.0.1:{vpsd.port}",
+        "Sec-WebSocket-Protocol": "binary"})
+    assert ws.status == 409, ws
     cust.api("POST", "/vps/walk1/stop", {"timeout": 5})
     cust.api("POST", "/vps/walk1/snapshots", {"name": "walked"}, expect=201)
     assert [x["name"] for x in cust.api("GET", "/vps/walk1/snapshots")] == ["walked"]

@@ -186,3 +186,43 @@ def test_panel_e2e(panel):
         except ValueError:
             body = a["body"]
         check_answer(a["method"], a["path"], a["status"], headers, body)
+
+
+def test_panel_screen(panel, tmp_path):
+    """tests/e2e/screen.mjs: the customer's firmware-booted VM on the VM page
+    (noVNC); what the panel sends reaches the guest's keyboard, read back on
+    its serial line: the text, then the boot program again after Ctrl-Alt-Del."""
+    from framework.bootiso import build_iso
+    from framework.console import Console
+
+    node = shutil.which("node")
+    if not node or not Path(CHROMIUM).exists():
+        pytest.fail("node and chromium are needed (scripts/lib.sh)")
+    d = panel
+    d.api("PUT", "/isos/screen", build_iso(tmp_path, "screenboot.S").read_bytes(), expect=201)
+    d.api("POST", "/vps", {"name": "e2e-screen", "kind": "vm", "engine": "qemu",
+                           "iso": "screen", "ram": "64M", "disk": "64M",
+                           "owner": CUSTOMER[0]}, expect=201)
+    d.api("POST", "/vps/e2e-screen/start")
+    shots = Path(os.environ.get("VPS_PANEL_SHOTS", artefacts.build_dir() / "panel-screenshots"))
+    shots = shots.parent / (shots.name + "-screen")
+    shutil.rmtree(shots, ignore_errors=True)
+    env = dict(os.environ, PANEL_CUSTOMER=":".join(CUSTOMER), PANEL_VPS="e2e-screen",
+               PANEL_TEXT="vps42")
+    with Console(d.api("GET", "/vps/e2e-screen/console")["path"]) as con:
+        con.expect("VPS-SCREEN ok", 90)
+        p = subprocess.Popen([node, str(TOP / "tests" / "e2e" / "screen.mjs"),
+                              f"http://127.0.0.1:{panel.port}/", str(shots)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+        try:
+            con.expect("vps42", 120)
+            con.expect("VPS-SCREEN ok", 60)  # Ctrl-Alt-Del: SeaBIOS resets, it boots again
+        except TimeoutError as e:
+            p.kill()
+            pytest.fail(f"{e}\n--- screen.mjs ---\n{p.communicate()[0]}\nscreenshots in {shots}")
+        out, _ = p.communicate(timeout=120)
+    assert p.returncode == 0 and "steps passed" in out, f"{out}\nscreenshots in {shots}"
+    d.api("POST", "/vps/e2e-screen/stop", {"force": True})
+    d.api("DELETE", "/vps/e2e-screen")
+    d.api("DELETE", "/isos/screen")

@@ -12,46 +12,16 @@ failure, not a skip. Run as root:
     cd tests/integration && /usr/bin/python3 -m pytest -q -p no:cacheprovider \\
         test_vm_firmware.py"""
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from framework import artefacts
+from framework.bootiso import build_iso, tool
 from framework.console import Console
 from framework.vpsd import VPSD, Vpsd
 
-SRC = artefacts.TOP / "tests" / "guest" / "isoboot.S"
 MARKER = "VPS-ISO-BOOT ok"
 BOOT_TIMEOUT = 60
-
-
-def tool(name):
-    path = shutil.which(name)
-    if not path:
-        pytest.fail(f"no `{name}` on this host (scripts/test installs it: scripts/lib.sh)")
-    return path
-
-
-def run(*argv):
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r
-    return r
-
-
-def build_iso(tmp):
-    """boot.bin (512 bytes, 0x55aa at the end) on an El Torito ISO."""
-    obj, root, iso = tmp / "isoboot.o", tmp / "root", tmp / "boot.iso"
-    root.mkdir()
-    run(tool("as"), "--32", "-o", str(obj), str(SRC))
-    run(tool("ld"), "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary",
-        "-o", str(root / "boot.bin"), str(obj))
-    data = (root / "boot.bin").read_bytes()
-    assert len(data) == 512 and data[510:] == b"\x55\xaa", len(data)
-    run(tool("xorriso"), "-as", "mkisofs", "-quiet", "-b", "boot.bin", "-no-emul-boot",
-        "-boot-load-size", "4", "-o", str(iso), str(root))
-    return iso
 
 
 def procs_under(path):
