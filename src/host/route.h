@@ -101,6 +101,9 @@ route_fn api_networks_get, api_networks_post, api_network_get, api_network_delet
 /* routes_pools.c */
 route_fn api_pools_get, api_pools_post, api_pool_delete, api_snapshots_get, api_snapshots_post,
 	api_snapshot_delete, api_snapshot_revert;
+/* routes_backup.c */
+route_fn api_repos_get, api_repos_post, api_repo_delete, api_backups_get, api_backups_post,
+	api_backup_delete, api_backup_restore;
 /* routes_ops.c */
 route_fn api_operation_get, api_events_get;
 /* routes_nodes.c */

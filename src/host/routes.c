@@ -67,6 +67,10 @@ static const struct route routes[] = {
 	{ "POST", "/vps/{name}/snapshots", USER, VPS, api_snapshots_post, NULL },
 	{ "DELETE", "/vps/{name}/snapshots/{snap}", USER, VPS, api_snapshot_delete, NULL },
 	{ "POST", "/vps/{name}/snapshots/{snap}/revert", USER, VPS, api_snapshot_revert, NULL },
+	{ "GET", "/vps/{name}/backups", USER, VPS, api_backups_get, NULL },
+	{ "POST", "/vps/{name}/backups", USER, VPS, api_backups_post, NULL },
+	{ "DELETE", "/vps/{name}/backups/{id}", USER, VPS, api_backup_delete, NULL },
+	{ "POST", "/vps/{name}/backups/{id}/restore", USER, VPS, api_backup_restore, NULL },
 	{ "GET", "/operations/{id}", USER, 0, api_operation_get, NULL },
 	{ "GET", "/host", ADMIN, 0, api_host_get, NULL },
 	{ "GET", "/metrics", ADMIN, ROUTE_METRICS, api_metrics_get, NULL },
@@ -90,6 +94,9 @@ static const struct route routes[] = {
 	{ "GET", "/pools", ADMIN, 0, api_pools_get, NULL },
 	{ "POST", "/pools", ADMIN, 0, api_pools_post, NULL },
 	{ "DELETE", "/pools/{name}", ADMIN, 0, api_pool_delete, NULL },
+	{ "GET", "/repos", ADMIN, 0, api_repos_get, NULL },
+	{ "POST", "/repos", ADMIN, 0, api_repos_post, NULL },
+	{ "DELETE", "/repos/{name}", ADMIN, 0, api_repo_delete, NULL },
 };
 
 /*

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * `vps repo` and `vps backup` (docs/backups.md): the restic repositories
+ * of the host, and a VPS's backups in them. A backup and a restore run as
+ * operations (?async=1): the command polls it and shows its percentage on
+ * one line of stderr while it runs.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+int cmd_repo_list(struct args *a)
+{
+	static const char *const cols[] = { "name", "url", "created", NULL };
+
+	return api_show("/repos", a->json, cols, NULL);
+}
+
+int cmd_repo_add(struct args *a)
+{
+	json_t *body = json_pack("{s:s, s:s}", "name", a->pos[0], "url", a->pos[1]);
+	json_t *reply = NULL;
+	struct err *err = NULL;
+	int r = 0;
+
+	if (api("POST", "/repos", body, &reply, &err) < 0)
+		r = fail_err(&err);
+	else
+		printf("added repository %s (%s)\n", a->pos[0], a->pos[1]);
+	json_decref(body);
+	json_decref(reply);
+	return r;
+}
+
+int cmd_repo_rm(struct args *a)
+{
+	return api_delete("repos", a->pos[0], "removed repository");
+}
+
+/* A backup's id as the daemon takes it: 8 to 64 hex digits. */
+static int id_ok(struct args *a)
+{
+	const char *s = a->pos[1];
+	size_t n = strlen(s);
+
+	if (n < 8 || n > 64 || strspn(s, "0123456789abcdef") != n)
+		return usage_err(a->cmd, "ID: `%.64s` is not a backup id (8 to 64 of 0-9 a-f)", s);
+	return 0;
+}
+
+/*
+ * POST path?async=1 and wait for the operation: its percentage on stderr
+ * (a line rewritten on a terminal), its result in *result.
+ */
+static int run_op(const char *path, json_t *body, const char *what, json_t **result)
+{
+	char url[600], opath[128];
+	struct err *err = NULL;
+	json_t *reply = NULL, *op;
+	bool tty = isatty(2);
+	int last = -1;
+
+	snprintf(url, sizeof(url), "%s?async=1", path);
+	if (api("POST", url, body, &reply, &err) < 0)
+		return fail_err(&err);
+	snprintf(opath, sizeof(opath), "/operations/%s",
+		 json_string_value(json_object_get(json_object_get(reply, "operation"), "id")));
+	json_decref(reply);
+	for (;;) {
+		const char *state;
+		int pct;
+
+		if (api("GET", opath, NULL, &op, &err) < 0)
+			return fail_err(&err);
+		state = json_string_value(json_object_get(op, "state"));
+		if (state && strcmp(state, "running")) {
+			if (tty && last >= 0)
+				fputc('\n', stderr);
+			if (!strcmp(state, "done")) {
+				*result = json_incref(json_object_get(op, "result"));
+				json_decref(op);
+				return 0;
+			}
+			fprintf(stderr, "vps: %s: %s\n", what,
+				json_string_value(json_object_get(json_object_get(op, "error"), "message")) ?:
+					"failed");
+			json_decref(op);
+			return 1;
+		}
+		pct = (int)json_number_value(json_object_get(op, "progress"));
+		json_decref(op);
+		if (pct != last) {
+			fprintf(stderr, tty ? "\r%s: %3d%%" : "%s: %d%%\n", what, pct);
+			fflush(stderr);
+			last = pct;
+		}
+		nanosleep(&(struct timespec){ 0, 300 * 1000 * 1000 }, NULL);
+	}
+}
+
+int cmd_backup_create(struct args *a)
+{
+	const char *repo = args_get(a, "repo");
+	json_t *body = repo ? json_pack("{s:s}", "repo", repo) : json_object(), *res = NULL;
+	char path[400], what[200];
+	int r;
+
+	snprintf(path, sizeof(path), "/vps/%s/backups", a->pos[0]);
+	snprintf(what, sizeof(what), "backing up %s", a->pos[0]);
+	r = run_op(path, body, what, &res);
+	json_decref(body);
+	if (r == 0) {
+		if (a->json) {
+			print_json(res);
+		} else {
+			char size[32], added[32];
+
+			human_size((uint64_t)json_integer_value(json_object_get(res, "size")), size,
+				   sizeof(size));
+			human_size((uint64_t)json_integer_value(json_object_get(res, "added")),
+				   added, sizeof(added));
+			printf("backup %s of %s in %s: %s, %s added to the repository\n",
+			       json_string_value(json_object_get(res, "id")), a->pos[0],
+			       json_string_value(json_object_get(res, "repo")), size, added);
+		}
+	}
+	json_decref(res);
+	return r;
+}
+
+int cmd_backup_list(struct args *a)
+{
+	static const char *const cols[] = { "id", "repo", "time", "size", NULL };
+	char path[400];
+
+	snprintf(path, sizeof(path), "/vps/%s/backups", a->pos[0]);
+	return api_show(path, a->json, cols, NULL);
+}
+
+int cmd_backup_restore(struct args *a)
+{
+	const char *as = args_get(a, "as");
+	json_t *body, *res = NULL;
+	char path[600], what[200];
+	int r;
+
+	if (id_ok(a))
+		return 2;
+	if (as && (r = check_name(a->cmd, "--as", as)))
+		return r;
+	body = as ? json_pack("{s:s}", "as", as) : json_object();
+	snprintf(path, sizeof(path), "/vps/%s/backups/%s/restore", a->pos[0], a->pos[1]);
+	snprintf(what, sizeof(what), "restoring %s", as ? as : a->pos[0]);
+	r = run_op(path, body, what, &res);
+	json_decref(body);
+	if (r == 0)
+		printf("%s restored from backup %s\n", as ? as : a->pos[0], a->pos[1]);
+	json_decref(res);
+	return r;
+}
+
+int cmd_backup_rm(struct args *a)
+{
+	char coll[400];
+
+	if (id_ok(a))
+		return 2;
+	snprintf(coll, sizeof(coll), "vps/%s/backups", a->pos[0]);
+	return api_delete(coll, a->pos[1], "removed backup");
+}
