@@ -77,7 +77,9 @@ static int run_op(const char *path, json_t *body, const char *what, json_t **res
 			return fail_err(&err);
 		state = json_string_value(json_object_get(op, "state"));
 		if (state && strcmp(state, "running")) {
-			if (tty && last >= 0)
+			if (!strcmp(state, "done") && last != 100)
+				fprintf(stderr, tty ? "\r%s: 100%%" : "%s: 100%%\n", what);
+			if (tty && (last >= 0 || !strcmp(state, "done")))
 				fputc('\n', stderr);
 			if (!strcmp(state, "done")) {
 				*result = json_incref(json_object_get(op, "result"));
