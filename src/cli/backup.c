@@ -173,3 +173,64 @@ int cmd_backup_rm(struct args *a)
 	snprintf(coll, sizeof(coll), "vps/%s/backups", a->pos[0]);
 	return api_delete(coll, a->pos[1], "removed backup");
 }
+
+/* vps backup schedule NAME [--daily HH:MM | --every S] [--keep-* N] [--repo R] | --off */
+int cmd_backup_schedule(struct args *a)
+{
+	static const char *const keeps[] = { "keep-last", "keep-daily", "keep-weekly",
+					     "keep-monthly", NULL };
+	static const char *const order[] = { "repo",	     "daily",	   "every",
+					     "keep_last",    "keep_daily", "keep_weekly",
+					     "keep_monthly", "next",	   NULL };
+	const char *daily = args_get(a, "daily"), *every = args_get(a, "every");
+	json_t *body, *reply = NULL;
+	struct err *err = NULL;
+	char path[400];
+	int r = 0;
+
+	snprintf(path, sizeof(path), "/vps/%s/backup-schedule", a->pos[0]);
+	if (args_has(a, "off")) {
+		if (daily || every)
+			return usage_err(a->cmd, "--off takes no --daily or --every");
+		if (api("DELETE", path, NULL, &reply, &err) < 0)
+			return fail_err(&err);
+		json_decref(reply);
+		printf("%s has no backup schedule now\n", a->pos[0]);
+		return 0;
+	}
+	if (!daily && !every)
+		return api_show(path, a->json, NULL, order);
+	body = json_object();
+	if (daily)
+		json_object_set_new(body, "daily", json_string(daily));
+	if (every)
+		json_object_set_new(body, "every", json_integer(args_num(a, "every", 0)));
+	if (args_get(a, "repo"))
+		json_object_set_new(body, "repo", json_string(args_get(a, "repo")));
+	for (int i = 0; keeps[i]; i++) {
+		char key[16];
+
+		if (!args_get(a, keeps[i]))
+			continue;
+		snprintf(key, sizeof(key), "%s", keeps[i]);
+		key[4] = '_';
+		json_object_set_new(body, key, json_integer(args_num(a, keeps[i], 0)));
+	}
+	if (api("PUT", path, body, &reply, &err) < 0) {
+		r = fail_err(&err);
+	} else if (a->json) {
+		print_json(reply);
+	} else {
+		time_t next = (time_t)json_integer_value(json_object_get(reply, "next"));
+		char when[40];
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&next));
+		printf("%s is backed up to %s %s%s%s; next at %s\n", a->pos[0],
+		       json_string_value(json_object_get(reply, "repo")),
+		       daily ? "daily at " : "every ", daily ? daily : every, daily ? " UTC" : " s",
+		       when);
+	}
+	json_decref(body);
+	json_decref(reply);
+	return r;
+}

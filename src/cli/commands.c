@@ -237,11 +237,24 @@ static const struct opt o_backup_restore[] = {
 	{ .name = "format", .type = V_FORMAT }, END,
 };
 
+static const struct opt o_backup_schedule[] = {
+	STR("daily", "HH:MM", "every day at that time (UTC), spread by up to 15 minutes"),
+	STR("every", "SECONDS", "every so many seconds (a customer: 3600 and up)"),
+	STR("repo", "REPO", "the repository (needed when the host has more than one)"),
+	STR("keep-last", "N", "retention: keep the last N"),
+	STR("keep-daily", "N", "retention: keep the newest of each of the last N days"),
+	STR("keep-weekly", "N", "retention: keep the newest of each of the last N weeks"),
+	STR("keep-monthly", "N", "retention: keep the newest of each of the last N months"),
+	FLAG("off", "remove the schedule"),
+	FORMAT, END,
+};
+
 static const struct command backup_subs[] = {
 	{ "list", "ls", p_name, o_format, .run = cmd_backup_list },
 	{ "create", NULL, p_name, o_backup_create, .run = cmd_backup_create },
 	{ "restore", NULL, p_backup_id, o_backup_restore, .run = cmd_backup_restore },
 	{ "rm", "delete", p_backup_id, o_format_ignored, .run = cmd_backup_rm },
+	{ "schedule", NULL, p_name, o_backup_schedule, .run = cmd_backup_schedule },
 	END,
 };
 
@@ -393,7 +406,9 @@ const struct command commands[] = {
 		  "copy (a running VPS runs on) and sent by restic: encrypted, and after the\n"
 		  "first only changed chunks are added. create and restore show their progress.\n"
 		  "restore stops a running VPS, puts its disks back and starts it again.\n"
-		  "ID: the id `vps backup list` shows (8 to 64 of 0-9 a-f).\n" },
+		  "ID: the id `vps backup list` shows (8 to 64 of 0-9 a-f). schedule: vpsd backs\n"
+		  "the VPS up on its own and forgets what the --keep-* rules do not keep\n"
+		  "(restic forget --prune); without --daily or --every it shows the schedule.\n" },
 	{ "op", NULL, p_id, o_format, .run = cmd_op,
 	  .overview = "op ID\tone long operation (?async=1): state, result",
 	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"

@@ -850,6 +850,50 @@ int backup_rm(struct host *h, const char *vps, const char *id, struct err **err)
 	return life_with(h, vps, rm_held, (void *)id, err);
 }
 
+struct prune {
+	const char *repo;
+	const int *keep;
+};
+
+static int prune_held(struct host *h, struct vps *v, void *arg, struct err **err)
+{
+	struct prune *p = arg;
+	static const char *const flag[4] = { "--keep-last", "--keep-daily", "--keep-weekly",
+					     "--keep-monthly" };
+	char tn[96], ti[96], host[80], n[4][16];
+	const char *args[16] = { "forget", "--tag", ti, "--host", host, "--group-by", "host" };
+	size_t k = 7;
+	json_t *rec = repo_get(h, p->repo);
+	int r;
+
+	if (!rec)
+		return err_make(err, ENOENT, "no repository `%.40s`", p->repo);
+	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
+	snprintf(host, sizeof(host), "vps-%s", v->name);
+	for (int i = 0; i < 4; i++) {
+		if (p->keep[i] <= 0)
+			continue;
+		snprintf(n[i], sizeof(n[i]), "%d", p->keep[i]);
+		args[k++] = flag[i];
+		args[k++] = n[i];
+	}
+	args[k++] = "--prune";
+	args[k] = NULL;
+	r = k > 8 ? restic(h, p->repo, rec, args, NULL, NULL, NULL, err) : 0;
+	json_decref(rec);
+	if (r == 0 && k > 8)
+		store_event(h->store, v->name, "backup-pruned", p->repo);
+	return r;
+}
+
+int backup_prune(struct host *h, const char *vps, const char *repo, const int keep[4],
+		 struct err **err)
+{
+	struct prune p = { .repo = repo, .keep = keep };
+
+	return life_with(h, vps, prune_held, &p, err);
+}
+
 int backup_repo_rm(struct host *h, const char *name, struct err **err)
 {
 	json_t *rec = repo_get(h, name), *all;

@@ -9,6 +9,8 @@
 #ifndef VPS_HOST_BACKUP_H
 #define VPS_HOST_BACKUP_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "host/host.h"
@@ -31,5 +33,28 @@ int backup_restore(struct host *h, const char *vps, const char *id, json_t *body
 		   struct err **err);
 /* DELETE /vps/NAME/backups/ID: forget it in its repository (restic forget --prune). */
 int backup_rm(struct host *h, const char *vps, const char *id, struct err **err);
+
+/*
+ * Retention: forget the VPS's backups in repository `repo` that the
+ * keep-* rules (restic forget --keep-last, -daily, -weekly, -monthly; 0:
+ * that rule unused) do not keep, and prune. Nothing when every rule is 0.
+ */
+int backup_prune(struct host *h, const char *vps, const char *repo, const int keep[4],
+		 struct err **err);
+
+/*
+ * Schedules (backup_sched.c): one per VPS, in its own directory, run by
+ * vpsd's timer thread one backup at a time. PUT {"repo", "daily":
+ * "HH:MM" (UTC, spread by up to 15 minutes per VPS) or "every": seconds
+ * (an administrator's: 5 s and up; a customer's: an hour and up),
+ * "keep_last", "keep_daily", "keep_weekly", "keep_monthly"}.
+ */
+#define BACKUP_JITTER_S 900
+int backup_schedule_get(struct host *h, const char *vps, json_t **out, struct err **err);
+int backup_schedule_put(struct host *h, const char *vps, json_t *body, bool admin, json_t **out,
+			struct err **err);
+int backup_schedule_rm(struct host *h, const char *vps, struct err **err);
+int backup_timer_start(struct host *h, struct err **err);
+void backup_timer_stop(void);
 
 #endif

@@ -116,3 +116,29 @@ enum MHD_Result api_backup_restore(struct call *x)
 {
 	return long_work(x, "restore");
 }
+
+enum MHD_Result api_backup_schedule_get(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = backup_schedule_get(x->h, x->arg, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_backup_schedule_put(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = backup_schedule_put(x->h, x->arg, x->body, x->p->admin, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_backup_schedule_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = backup_schedule_rm(x->h, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
+}

@@ -300,7 +300,10 @@ def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
                 ("POST", "/vps/a1/backups", {}),
                 ("POST", f"/vps/a1/backups/{mine['id']}/restore", {}),
                 ("POST", f"/vps/a1/backups/{mine['id']}/restore?async=1", {}),
-                ("DELETE", f"/vps/a1/backups/{mine['id']}", None)]:
+                ("DELETE", f"/vps/a1/backups/{mine['id']}", None),
+                ("GET", "/vps/a1/backup-schedule", None),
+                ("PUT", "/vps/a1/backup-schedule", {"daily": "03:00"}),
+                ("DELETE", "/vps/a1/backup-schedule", None)]:
             r = bob.request(method, path, body)
             assert r.status == 404 and r.json == json.loads(
                 nobody.text.replace("nosuch", "a1")), (method, path, r.status, r.json)
@@ -336,6 +339,11 @@ def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
         r = alice.request("POST", f"/vps/a1/backups/{mine['id']}/restore", {"as": "../x"})
         assert r.status == 400, r.json
 
+        # a customer's schedule is an hour apart at the closest
+        r = alice.request("PUT", "/vps/a1/backup-schedule", {"every": 60})
+        assert r.status == 400 and "3600" in r.json["error"]["message"], r.json
+        assert not (d.data / "vps" / "a1" / "backup-schedule.json").exists()
+        assert not (d.data / "vps" / "b1" / "backup-schedule.json").exists()
         # the host unchanged: alice's one backup, both disks, the VPSes
         assert [b["id"] for b in alice.api("GET", "/vps/a1/backups")] == [mine["id"]]
         assert sha(disk) == before and sha(bdisk) == bbefore
@@ -394,3 +402,52 @@ def test_restore_never_writes_outside_the_vps(vpsd, tmp_path, what):
     # the real one still restores
     vpsd.api("POST", f"/vps/h1/backups/{real['id']}/restore", {})
     assert sha(disk) == before
+
+
+# --- schedules and retention ------------------------------------------------------------
+
+def test_schedule_fires_and_retention_prunes(vpsd, tmp_path):
+    """A schedule of seconds (an administrator's; the same timer and code as a
+    daily one) fires on its own, and keep-daily 7 leaves one backup of
+    today, as restic's forget --prune keeps the newest of each day."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "s1", start=True)
+    manual = vpsd.api("POST", "/vps/s1/backups", {}, expect=201)
+    r = cli(vpsd, "backup", "schedule", "s1", "--every", "5", "--keep-daily", "7")
+    assert r.returncode == 0 and "every 5 s" in r.stdout, (r.stdout, r.stderr)
+    shown = json.loads(cli(vpsd, "backup", "schedule", "s1", "--format", "json").stdout)
+    assert shown["every"] == 5 and shown["keep_daily"] == 7 and shown["repo"] == "local"
+    assert shown["next"] <= time.time() + 5
+
+    def scheduled():
+        return [e for e in vpsd.api("GET", "/events?vps=s1") if e["kind"] == "backup"
+                and e["message"] != manual["id"]]
+    deadline = time.monotonic() + 120
+    while len(scheduled()) < 2 or "backup-pruned" not in [
+            e["kind"] for e in vpsd.api("GET", "/events?vps=s1")][-1:]:
+        assert time.monotonic() < deadline, vpsd.api("GET", "/events?vps=s1")
+        time.sleep(0.5)
+    r = cli(vpsd, "backup", "schedule", "s1", "--off")
+    assert r.returncode == 0, r.stderr
+    time.sleep(1)  # a run that had started ends; none starts now
+    runs = scheduled()
+    # two or more ran, each pruned: one backup of today is left, the newest
+    listed = vpsd.api("GET", "/vps/s1/backups")
+    assert [b["id"] for b in listed] == [runs[-1]["message"]], (listed, runs)
+    assert len(json.loads(restic(vpsd, "local", "snapshots", "--json").stdout)) == 1
+    assert vpsd.api("GET", "/vps/s1")["state"] == "running"
+    code, _ = vpsd.request("GET", "/api/v1/vps/s1/backup-schedule")
+    assert code == 404
+
+    # refused: two rules, neither, a bad time, hostile keep values, an unknown repository
+    for body in [{"daily": "03:00", "every": 60}, {}, {"daily": "24:00"}, {"daily": "3:00"},
+                 {"daily": "03:00", "keep_daily": -1}, {"daily": "03:00", "keep_last": 10**6},
+                 {"daily": "03:00", "keep_daily": "7; rm -rf /"}, {"daily": "03:00", "repo": "x"},
+                 {"every": 1}, {"daily": "03:00", "at": "now"}]:
+        code, j = vpsd.request("PUT", "/api/v1/vps/s1/backup-schedule", body)
+        assert code == 400, (body, code, j)
+    # a daily time: today's or tomorrow's, spread within 15 minutes
+    s = vpsd.api("PUT", "/vps/s1/backup-schedule", {"daily": "03:00", "keep_daily": 7})
+    now = time.time()
+    base = now - now % 86400 + 3 * 3600
+    assert any(b <= s["next"] < b + 900 for b in (base, base + 86400)) and s["next"] > now, s

@@ -429,6 +429,11 @@ def test_walk(vpsd):
     assert wait_op(cust, accepted)["state"] == "done"
     cust.api("DELETE", f"/vps/walk1/backups/{made['id']}")
     cust.api("DELETE", f"/vps/walk1/backups/{made['id']}", expect=404)
+    cust.api("GET", "/vps/walk1/backup-schedule", expect=404)
+    cust.api("PUT", "/vps/walk1/backup-schedule", {"every": 5}, expect=400)  # an admin's only
+    cust.api("PUT", "/vps/walk1/backup-schedule", {"daily": "03:00", "keep_daily": 7})
+    assert cust.api("GET", "/vps/walk1/backup-schedule")["daily"] == "03:00"
+    cust.api("DELETE", "/vps/walk1/backup-schedule")
     cust.api("GET", "/repos", expect=403)
     admin.api("DELETE", "/repos/walk")
     cust.api("PATCH", "/vps/walk1", {"hostname": "walked", "onboot": False})
