@@ -451,3 +451,22 @@ def test_schedule_fires_and_retention_prunes(vpsd, tmp_path):
     now = time.time()
     base = now - now % 86400 + 3 * 3600
     assert any(b <= s["next"] < b + 900 for b in (base, base + 86400)) and s["next"] > now, s
+
+
+def test_kill9_mid_restore_leaves_the_vps_whole(vpsd, tmp_path):
+    """vpsd killed once a restore has fetched the files, before the VPS is
+    stopped: the VPS runs on its own disk, untouched; the restore asked
+    again goes through and the leftovers are gone."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "k2", start=True)
+    assert sh(vpsd, "k2", "echo one > /root/f && sync") == (0, "")
+    made = vpsd.api("POST", "/vps/k2/backups", {}, expect=201)
+    assert sh(vpsd, "k2", "echo two > /root/f && sync") == (0, "")
+    p = Paused(vpsd, "restore-fetched", "k2", "POST",
+               f"/api/v1/vps/k2/backups/{made['id']}/restore", {})
+    p.kill9()
+    assert vpsd.api("GET", "/vps/k2")["state"] == "running"
+    assert sh(vpsd, "k2", "cat /root/f") == (0, "two\n")
+    vpsd.api("POST", f"/vps/k2/backups/{made['id']}/restore", {})
+    assert sh(vpsd, "k2", "cat /root/f") == (0, "one\n")
+    assert not (vpsd.data / "vps" / "k2" / "snapshots" / ".restore").exists()
