@@ -25,6 +25,7 @@
 #define EVERY_MIN_ADMIN 5 /* seconds: a test's schedule fires in seconds */
 #define EVERY_MIN_CUSTOMER 3600
 #define KEEP_MAX 1000
+#define BUSY_RETRY_S 60 /* a due VPS that another operation holds */
 
 static const char *const keeps[4] = { "keep_last", "keep_daily", "keep_weekly", "keep_monthly" };
 
@@ -194,7 +195,7 @@ static void run_due(struct host *h, const char *vps)
 	json_t *s = p ? json_load_file(p, 0, NULL) : NULL, *body, *out = NULL;
 	long long now = time(NULL);
 	struct err *e = NULL;
-	int keep[4];
+	int keep[4], r;
 
 	if (!s || json_integer_value(json_object_get(s, "next")) > now) {
 		json_decref(s);
@@ -205,7 +206,13 @@ static void run_due(struct host *h, const char *vps)
 	if (save(p, s, &e) < 0)
 		goto out;
 	body = json_pack("{s:O}", "repo", json_object_get(s, "repo"));
-	if (backup_create(h, vps, body, &out, &e) == 0) {
+	r = backup_create(h, vps, body, &out, &e);
+	if (r == -EBUSY) {
+		/* another operation holds the VPS (a stop, a snapshot): again in a minute */
+		json_object_set_new(s, "next", json_integer(now + BUSY_RETRY_S));
+		save(p, s, NULL);
+	}
+	if (r == 0) {
 		for (int i = 0; i < 4; i++)
 			keep[i] = (int)json_integer_value(json_object_get(s, keeps[i]));
 		backup_prune(h, vps, json_string_value(json_object_get(s, "repo")), keep, &e);
