@@ -470,3 +470,39 @@ def test_kill9_mid_restore_leaves_the_vps_whole(vpsd, tmp_path):
     vpsd.api("POST", f"/vps/k2/backups/{made['id']}/restore", {})
     assert sh(vpsd, "k2", "cat /root/f") == (0, "one\n")
     assert not (vpsd.data / "vps" / "k2" / "snapshots" / ".restore").exists()
+
+
+def test_vm_qemu_backup_restore(vpsd, tmp_path):
+    """A QEMU VM's backup holds both disks (root and swap): a file put on its
+    disk, backed up running (QEMU stopped through QMP for the copy only),
+    the file removed, restored: it is back, and the VM runs again."""
+    from test_snapshot import MKVMTEMPLATE, debugfs
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    vpsd.api("POST", "/vps", {"name": "v1", "kind": "vm", "engine": "qemu",
+                              "template": "debian-12", "ram": "256M", "swap": "64M",
+                              "disk": "1G", "root_password": "pw"}, expect=201)
+    disk = vpsd.data / "vps" / "v1" / "disk.img"
+    marker = tmp_path / "marker"
+    marker.write_text("precious\n")
+    r = debugfs(disk, f"write {marker} /root/marker")
+    assert r.returncode == 0 and "error" not in r.stderr.lower(), r
+    vpsd.api("POST", "/vps/v1/start")
+    made = vpsd.api("POST", "/vps/v1/backups", {}, expect=201)
+    v = vpsd.api("GET", "/vps/v1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    files = [json.loads(x) for x in restic(vpsd, "local", "ls", "--json",
+                                            made["full_id"]).stdout.splitlines()]
+    assert sorted(x["name"] for x in files if x.get("type") == "file") == \
+        ["disk.img", "swap.img", "vps.json"], files
+    vpsd.api("POST", "/vps/v1/stop", {"force": True})
+    r = debugfs(disk, "rm /root/marker")
+    assert r.returncode == 0, r
+    vpsd.api("POST", "/vps/v1/start")
+    vpsd.api("POST", f"/vps/v1/backups/{made['id']}/restore", {})
+    v = vpsd.api("GET", "/vps/v1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    vpsd.api("POST", "/vps/v1/stop", {"force": True})
+    assert "precious" in debugfs(disk, "cat /root/marker").stdout
