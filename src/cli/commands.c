@@ -233,7 +233,7 @@ static const struct opt o_backup_create[] = {
 };
 
 static const struct opt o_backup_restore[] = {
-	STR("as", "NEW", "into a new VPS of that name, the backed-up one left alone"),
+	STR("as", "NEW", "into a new VPS of that name, made stopped (VMs only for now)"),
 	{ .name = "format", .type = V_FORMAT }, END,
 };
 
@@ -405,7 +405,8 @@ const struct command commands[] = {
 	  .help = "A backup holds every disk of the VPS and its settings, taken from a snapshot's\n"
 		  "copy (a running VPS runs on) and sent by restic: encrypted, and after the\n"
 		  "first only changed chunks are added. create and restore show their progress.\n"
-		  "restore stops a running VPS, puts its disks back and starts it again.\n"
+		  "restore stops a running VPS, puts its disks back and starts it again; with\n"
+		  "--as NEW it makes a new VPS from the backup instead (VMs only for now).\n"
 		  "ID: the id `vps backup list` shows (8 to 64 of 0-9 a-f). schedule: vpsd backs\n"
 		  "the VPS up on its own and forgets what the --keep-* rules do not keep\n"
 		  "(restic forget --prune); without --daily or --every it shows the schedule.\n" },

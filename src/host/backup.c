@@ -800,9 +800,96 @@ out:
 	return r < 0 ? err_wrap(err, "restore `%s` from backup `%.64s`", v->name, rs->id) : 0;
 }
 
+/*
+ * --as NEW: the backup's disks into a new VPS made from its settings (the
+ * source's owner; figures, template and keys as backed up; no network
+ * addresses of its own yet), left stopped. The source is held throughout
+ * and never touched. A container's files are owned by its own shifted uid
+ * range (docs/ctm.md): a second container from them needs that ownership
+ * shifted, which is not built, so only VMs.
+ */
+struct restore_as {
+	struct restore rs;
+	const char *as;
+};
+
+static int put_back_new(struct host *h, struct vps *v, void *arg, struct err **err)
+{
+	struct restore_as *ra = arg;
+	return snapshot_put_back(h, v, json_string_value(json_object_get(ra->rs.out, "dir")),
+				 (uint64_t)json_integer_value(json_object_get(ra->rs.out, "disk")),
+				 ra->rs.id, err);
+}
+
+static int restore_as_held(struct host *h, struct vps *v, void *arg, struct err **err)
+{
+	struct restore_as *ra = arg;
+	_cleanup_free_ char *dir = host_vps_disks(h, v->name, "snapshots/.restore"), *sp = NULL;
+	json_t *b, *settings = NULL, *body = NULL, *made = NULL, *x;
+	static const char *const copied[] = { "kind",	   "engine", "boot",	 "template",
+					      "ram",	   "swap",   "disk",	 "cpus",
+					      "io_weight", "bw",     "ssh_keys", NULL };
+	struct err *e = NULL;
+	int r;
+
+	if (v->kind == VPS_CT)
+		return err_make(err, EINVAL,
+				"`as`: a container's backup into a new container needs its files' "
+				"owners shifted to the new uid range, which is not built yet");
+	if (!(b = find(h, v, ra->rs.id, err)))
+		return err && *err ? -(*err)->errnum : -ENOENT;
+	if (!dir || asprintf(&sp, "%s/vps.json", dir) < 0) {
+		json_decref(b);
+		return err_make(err, ENOMEM, "restore");
+	}
+	life_rm_rf(dir);
+	op_progress(0);
+	if ((r = fetch_files(h, b, dir, &ra->rs, err)) < 0)
+		goto out;
+	if (!(settings = json_load_file(sp, 0, NULL)) ||
+	    strcmp(json_string_value(json_object_get(settings, "kind")) ?: "",
+		   vps_kind_name(v->kind))) {
+		r = err_make(err, EINVAL, "backup `%s` holds no settings of a VM", ra->rs.id);
+		goto out;
+	}
+	body = json_pack("{s:s, s:s, s:s}", "name", ra->as, "owner", v->owner, "hostname", ra->as);
+	for (size_t i = 0; copied[i]; i++)
+		if ((x = json_object_get(settings, copied[i])) && !json_is_null(x) &&
+		    !(json_is_integer(x) && json_integer_value(x) == 0)) /* 0: the default */
+			json_object_set(body, copied[i], x);
+	op_progress(90);
+	if ((r = life_create(h, body, &made, err)) < 0)
+		goto out;
+	ra->rs.out = json_pack("{s:s, s:O}", "dir", dir, "disk", json_object_get(settings, "disk"));
+	r = life_with(h, ra->as, put_back_new, ra, err);
+	json_decref(ra->rs.out);
+	ra->rs.out = NULL;
+	if (r < 0) {
+		/* nothing half made: the new VPS goes again */
+		if (life_destroy(h, ra->as, &e) < 0)
+			pr_err("remove `%s` after a failed restore: %s", ra->as, err_msg(e));
+		err_free(&e);
+		goto out;
+	}
+	store_event(h->store, ra->as, "restore", json_string_value(json_object_get(b, "id")));
+	ra->rs.out = json_pack("{s:O, s:O, s:s}", "id", json_object_get(b, "id"), "repo",
+			       json_object_get(b, "repo"), "as", ra->as);
+	op_progress(100);
+out:
+	life_rm_rf(dir);
+	json_decref(made);
+	json_decref(body);
+	json_decref(settings);
+	json_decref(b);
+	return r < 0 ? err_wrap(err, "restore backup `%.64s` of `%s` as `%s`", ra->rs.id, v->name,
+				ra->as) :
+		       0;
+}
+
 int backup_restore(struct host *h, const char *vps, const char *id, json_t *body, json_t **out,
 		   struct err **err)
 {
+	json_t *as = json_object_get(body, "as");
 	struct restore rs = { .id = id };
 	const char *k;
 	json_t *x;
@@ -810,10 +897,18 @@ int backup_restore(struct host *h, const char *vps, const char *id, json_t *body
 
 	json_object_foreach(body, k, x) if (strcmp(k, "as")) return err_make(
 		err, EINVAL, "`%s`: unknown field (as)", k);
-	if (json_object_get(body, "as"))
-		return err_make(err, EINVAL, "`as`: a restore into a new VPS is not built yet");
+	if (as && (!json_is_string(as) || !strcmp(json_string_value(as), vps)))
+		return err_make(err, EINVAL, "`as`: expected the name of a new VPS");
 	if (!id_ok(id))
 		return err_make(err, ENOENT, "`%s` has no backup `%.64s`", vps, id);
+	if (as) {
+		struct restore_as ra = { .rs = { .id = id }, .as = json_string_value(as) };
+
+		r = life_with(h, vps, restore_as_held, &ra, err);
+		if (r == 0)
+			*out = ra.rs.out;
+		return r;
+	}
 	r = life_with(h, vps, restore_held, &rs, err);
 	if (r == 0)
 		*out = rs.out;

@@ -3,7 +3,8 @@
 vpsd's API and the CLI, with a real restic repository made here: repositories
 added and refused; two backups of a running container with a writer inside,
 the second adding only changed chunks (the repository's growth measured); a
-restore that brings deleted files back; kill -9 of vpsd mid-backup leaving
+restore that brings deleted files back; a QEMU VM's backup restored in
+place and as a second VM (--as); kill -9 of vpsd mid-backup leaving
 nothing listed and the container running; and attacks: another customer's
 backups, a customer adding a repository, hostile names, paths and ids, and a
 repository whose snapshot holds a link or a directory, which a restore must
@@ -506,3 +507,23 @@ def test_vm_qemu_backup_restore(vpsd, tmp_path):
     assert v["state"] == "running" and v["monitor"]["state"] == "running", v
     vpsd.api("POST", "/vps/v1/stop", {"force": True})
     assert "precious" in debugfs(disk, "cat /root/marker").stdout
+
+    # --as: a second VM from the backup, made stopped, the first left alone
+    r = debugfs(disk, "rm /root/marker")
+    assert r.returncode == 0, r
+    r = cli(vpsd, "backup", "restore", "v1", made["id"], "--as", "v2")
+    assert r.returncode == 0 and "v2 restored" in r.stdout, (r.stdout, r.stderr)
+    v2 = vpsd.api("GET", "/vps/v2")
+    v1 = vpsd.api("GET", "/vps/v1")
+    assert v2["state"] == "stopped" and v2["kind"] == "vm" and v2["owner"] == v1["owner"], v2
+    assert (v2["ram"], v2["swap"], v2["disk"]) == (v1["ram"], v1["swap"], v1["disk"]), v2
+    assert "precious" in debugfs(vpsd.data / "vps" / "v2" / "disk.img", "cat /root/marker").stdout
+    assert "File not found" in debugfs(disk, "stat /root/marker").stderr  # v1 untouched
+    # a name that is taken, or not a name: refused, nothing made
+    for name, status in [("v2", 409), ("v1", 400), ("../x", 400), ("", 400)]:
+        code, j = vpsd.request("POST", f"/api/v1/vps/v1/backups/{made['id']}/restore",
+                               {"as": name})
+        assert code == status, (name, code, j)
+    assert sorted(x["name"] for x in vpsd.api("GET", "/vps")) == ["v1", "v2"]
+    vpsd.api("POST", "/vps/v2/start")
+    assert vpsd.api("GET", "/vps/v2")["state"] == "running"
