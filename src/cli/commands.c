@@ -401,7 +401,7 @@ const struct command commands[] = {
 		  "starts it again; what was written since is lost. SNAP: 1-64 of A-Z, a-z,\n"
 		  "0-9, ., _ and -, starting with a letter or digit.\n" },
 	{ "backup", NULL, .subs = backup_subs,
-	  .overview = "backup create|list|restore|rm|schedule\ta VPS's backups in restic repositories",
+	  .overview = "backup create|list|restore|rm|schedule\ta VPS's backups (restic)",
 	  .help = "A backup holds every disk of the VPS and its settings, taken from a snapshot's\n"
 		  "copy (a running VPS runs on) and sent by restic: encrypted, and after the\n"
 		  "first only changed chunks are added. create and restore show their progress.\n"
