@@ -18,6 +18,7 @@ const routes = [
   [/^#\/vps\/([a-z0-9-]+)$/, (m, name) => import('./vpspage.js').then((x) => x.vpsView(m, name)), true],
   [/^#\/(host|plans|users|networks|audit)$/, (m, page) => import('./admin.js').then((x) => x.adminView(m, page)), 'admin'],
   [/^#\/events$/, (m) => import('./admin.js').then((x) => x.eventsView(m)), true],
+  [/^#\/account$/, (m) => import('./account.js').then((x) => x.accountView(m)), true],
 ];
 
 API.setUnauthenticatedHandler(() => {
@@ -70,9 +71,9 @@ function renderHeader() {
   const links =
     session.role === 'admin'
       ? [['#/host', 'Host'], ['#/', 'VPSes'], ['#/plans', 'Plans'], ['#/users', 'Users'],
-         ['#/networks', 'Networks'], ['#/audit', 'Audit'], ['#/events', 'Events']]
+         ['#/networks', 'Networks'], ['#/audit', 'Audit'], ['#/events', 'Events'], ['#/account', 'Account']]
       : session.user
-        ? [['#/', 'My VPSes'], ['#/events', 'Events']]
+        ? [['#/', 'My VPSes'], ['#/events', 'Events'], ['#/account', 'Account']]
         : [];
   const cur = location.hash || '#/';
   nav.replaceChildren(
@@ -122,8 +123,11 @@ function loginView(m) {
       throw e;
     }
     clearFlash();
-    if (j['2fa_required'])
-      flash('This host requires two-factor login and you have none: turn it on with `vps --url URL login NAME` (the panel cannot enrol you yet).');
+    if (j['2fa_required']) {
+      flash('This host requires two-factor login and you have none: turn it on here first.');
+      location.hash = '#/account';
+      return;
+    }
     location.hash = home();
   });
   m.append(f);

@@ -153,6 +153,7 @@ const SERIES = [
   { key: 'net', title: 'Network', fmt: rate, lines: [['rx', 'in', '#1a7f37'], ['tx', 'out', '#cf222e']] },
 ];
 const KEEP = 720; // points kept per graph (two hours at the default 10 s)
+const SPANS = [['live', 'Live'], ['day', 'Day'], ['month', 'Month'], ['year', 'Year']];
 
 class Graphs {
   constructor(name) {
@@ -162,10 +163,15 @@ class Graphs {
     this.plots = [];
     this.since = Math.floor(Date.now() / 1000) - 3600;
     this.timer = null;
+    this.span = 'live';
     this.boxes = SERIES.map((s) =>
       h('figure', { class: 'chart', id: `chart-${s.key}`, dataset: { points: '0' }, 'aria-label': `${s.title} over time` },
         h('figcaption', {}, s.title)));
-    this.el.append(...this.boxes);
+    // the live samples, or the history's averages per minute, half hour or day (docs/usage.md)
+    this.spanButtons = SPANS.map(([span, label]) =>
+      h('button', { type: 'button', class: 'small', 'aria-pressed': span === 'live' ? 'true' : 'false', dataset: { span },
+        onclick: () => this.setSpan(span) }, label));
+    this.el.append(h('div', { class: 'spans', role: 'group', 'aria-label': 'Time span' }, this.spanButtons), ...this.boxes);
     this.onResize = () => this.resize();
   }
 
@@ -201,10 +207,44 @@ class Graphs {
     this.plots.forEach((p, i) => p.setSize({ width: this.width(i), height: 150 }));
   }
 
+  draw() {
+    SERIES.forEach((s, i) => {
+      this.plots[i].setData(this.series(s));
+      this.boxes[i].dataset.points = String(this.data.time.length);
+      this.boxes[i].dataset.span = this.span;
+    });
+  }
+
+  async setSpan(span) {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.span = span;
+    this.spanButtons.forEach((b) => b.setAttribute('aria-pressed', b.dataset.span === span ? 'true' : 'false'));
+    for (const k of Object.keys(this.data)) this.data[k].length = 0;
+    if (span === 'live') {
+      this.since = Math.floor(Date.now() / 1000) - 3600;
+      await this.poll();
+      return;
+    }
+    try {
+      const u = await API.get(`/vps/${this.name}/usage?span=${span}`);
+      if (this.span !== span) return; // another span was chosen meanwhile
+      for (const x of u.samples) {
+        this.data.time.push(x.time);
+        for (const k of ['cpu', 'mem', 'disk', 'rx', 'tx']) this.data[k].push(x[k] ?? null);
+      }
+      this.draw();
+    } catch (e) {
+      if (e.status !== 401) flash(e.message);
+    }
+  }
+
   async poll() {
+    if (this.span !== 'live') return;
     let interval = 10;
     try {
       const u = await API.get(`/vps/${this.name}/usage?since=${this.since}`);
+      if (this.span !== 'live') return; // a history was chosen meanwhile
       interval = u.interval || interval;
       const d = this.data;
       for (const x of u.samples || []) {
@@ -214,10 +254,7 @@ class Graphs {
         this.since = x.time;
       }
       for (const k of Object.keys(d)) if (d[k].length > KEEP) d[k].splice(0, d[k].length - KEEP);
-      SERIES.forEach((s, i) => {
-        this.plots[i].setData(this.series(s));
-        this.boxes[i].dataset.points = String(d.time.length);
-      });
+      this.draw();
     } catch (e) {
       if (e.status === 401) return;
     }

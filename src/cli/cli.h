@@ -278,6 +278,9 @@ int cmd_node_token(struct args *a);
 int cmd_pool_list(struct args *a); /* storage.c */
 int cmd_pool_add(struct args *a);
 int cmd_pool_rm(struct args *a);
+int cmd_webhook_list(struct args *a); /* hooks.c */
+int cmd_webhook_add(struct args *a);
+int cmd_webhook_rm(struct args *a);
 int cmd_snapshot_list(struct args *a);
 int cmd_snapshot_create(struct args *a);
 int cmd_snapshot_revert(struct args *a);

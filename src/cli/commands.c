@@ -194,6 +194,22 @@ static const struct command pool_subs[] = {
 	END,
 };
 
+static const struct pos p_url[] = { { .name = "URL", .type = P_ANY }, END };
+
+static const struct opt o_webhook_add[] = {
+	FORMAT,
+	STR("events", "KINDS", "event kinds joined by commas (default: all)"),
+	STR("secret", "SECRET", "the signing secret (default: made up and printed)"),
+	END,
+};
+
+static const struct command webhook_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_webhook_list },
+	{ "add", NULL, p_url, o_webhook_add, .run = cmd_webhook_add },
+	{ "rm", "delete", p_id, o_format_ignored, .run = cmd_webhook_rm },
+	END,
+};
+
 static const struct pos p_snap[] = {
 	{ .name = "NAME", .type = P_NAME },
 	{ .name = "SNAP", .type = P_ANY },
@@ -463,6 +479,14 @@ const struct command commands[] = {
 		  "blocks (reflink copies); elsewhere they are full copies. PATH must be an\n"
 		  "existing directory given as an absolute path without links. A pool that\n"
 		  "holds VPSes cannot be removed; removing one leaves its directory alone.\n" },
+
+	{ "webhook", NULL, .subs = webhook_subs,
+	  .overview = "webhook list|add|rm\tevents POSTed to your URL, signed",
+	  .help = "vpsd POSTs each event (of your VPSes; an admin's hook: of all) as JSON to\n"
+		  "URL, with X-Vps-Signature: sha256=HMAC-SHA256(secret, TIMESTAMP.BODY) and\n"
+		  "X-Vps-Timestamp, retried 5 times over 15 s. --events picks kinds\n"
+		  "(suspended,crashed,...). A customer's hook may not reach the host or\n"
+		  "private networks unless vpsd --webhook-allow opens them.\n" },
 
 	{ "login", NULL, p_user, o_login, .run = cmd_login, .section = "Access:",
 	  .overview = "login USER\tlog in over --url (password, then a 2FA code) and print a token",

@@ -39,8 +39,12 @@ void cg_resources_init(struct cg_resources *r)
 	r->cpu_shares = CG_UNSET;
 	r->cpu_quota = CG_UNSET;
 	r->cpu_period = CG_UNSET;
+	r->memory_swappiness = CG_UNSET;
+	r->memory_kernel_tcp = CG_UNSET;
+	r->disable_oom_killer = CG_UNSET;
 	r->pids_limit = CG_UNSET;
 	r->blkio_weight = CG_UNSET;
+	r->net_class_id = CG_UNSET;
 }
 
 static void sleep_ms(unsigned int ms)

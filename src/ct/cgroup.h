@@ -42,6 +42,12 @@ struct cg_throttle { /* OCI blockIO throttle*Device[] */
 
 #define CG_MAX_DEVICE_RULES 64
 #define CG_MAX_THROTTLES 16
+
+struct cg_prio { /* OCI network.priorities[] */
+	char name[16]; /* IFNAMSIZ */
+	uint32_t priority;
+};
+#define CG_MAX_PRIOS 16
 #define CG_MAX_UNIFIED 16
 #define CG_UNIFIED_NAME_MAX 64 /* "controller.file", NUL included */
 #define CG_UNIFIED_VALUE_MAX 256 /* one line, NUL included */
@@ -67,11 +73,17 @@ struct cg_resources {
 	int64_t cpu_period; /* microseconds */
 	char cpus[64]; /* cpuset, "" when unset */
 	char mems[64];
+	int64_t memory_swappiness; /* v1 memory.swappiness, 0..100 */
+	int64_t memory_kernel_tcp; /* v1 memory.kmem.tcp.limit_in_bytes; -1 unlimited */
+	int64_t disable_oom_killer; /* v1 memory.oom_control: CG_UNSET, 0 or 1 */
 	int64_t pids_limit; /* -1 or 0: unlimited */
 	int64_t blkio_weight; /* 10..1000 */
 	struct cg_throttle read_bps[CG_MAX_THROTTLES], write_bps[CG_MAX_THROTTLES];
 	struct cg_throttle read_iops[CG_MAX_THROTTLES], write_iops[CG_MAX_THROTTLES];
 	unsigned int nr_read_bps, nr_write_bps, nr_read_iops, nr_write_iops;
+	int64_t net_class_id; /* v1 net_cls.classid */
+	struct cg_prio net_prio[CG_MAX_PRIOS]; /* v1 net_prio.ifpriomap */
+	unsigned int nr_net_prio;
 	struct cg_device_rule devices[CG_MAX_DEVICE_RULES];
 	unsigned int nr_devices;
 	struct cg_unified unified[CG_MAX_UNIFIED]; /* v2 only: refused on v1 and hybrid */

@@ -16,9 +16,10 @@
 #include "common/cleanup.h"
 
 const char *const cg_ctrl_names[CG_NR_CTRL] = {
-	[CG_CPU] = "cpu",	[CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
-	[CG_MEMORY] = "memory", [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
-	[CG_BLKIO] = "blkio",	[CG_PIDS] = "pids",
+	[CG_CPU] = "cpu",	    [CG_CPUACCT] = "cpuacct", [CG_CPUSET] = "cpuset",
+	[CG_MEMORY] = "memory",	    [CG_DEVICES] = "devices", [CG_FREEZER] = "freezer",
+	[CG_BLKIO] = "blkio",	    [CG_PIDS] = "pids",	      [CG_NET_CLS] = "net_cls",
+	[CG_NET_PRIO] = "net_prio",
 };
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */

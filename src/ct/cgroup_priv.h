@@ -26,6 +26,8 @@ enum cg_ctrl {
 	CG_FREEZER,
 	CG_BLKIO,
 	CG_PIDS,
+	CG_NET_CLS,
+	CG_NET_PRIO,
 	CG_NR_CTRL
 };
 

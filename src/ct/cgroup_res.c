@@ -33,7 +33,8 @@ static int write_max(const char *dir, const char *file, int64_t v, struct err **
 static bool mem_set(const struct cg_resources *r)
 {
 	return r->memory_limit != CG_UNSET || r->memory_reservation != CG_UNSET ||
-	       r->memory_swap != CG_UNSET;
+	       r->memory_swap != CG_UNSET || r->memory_swappiness != CG_UNSET ||
+	       r->memory_kernel_tcp != CG_UNSET || r->disable_oom_killer != CG_UNSET;
 }
 
 static bool cpu_set(const struct cg_resources *r)
@@ -95,7 +96,55 @@ static int mem_v1(const char *dir, const struct cg_resources *r, struct err **er
 	}
 	if (ret == 0 && r->memory_reservation != CG_UNSET)
 		ret = write_i64(dir, "memory.soft_limit_in_bytes", r->memory_reservation, err);
+	if (ret == 0 && r->memory_swappiness != CG_UNSET)
+		ret = write_i64(dir, "memory.swappiness", r->memory_swappiness, err);
+	if (ret == 0 && r->memory_kernel_tcp != CG_UNSET)
+		ret = write_i64(dir, "memory.kmem.tcp.limit_in_bytes", r->memory_kernel_tcp, err);
+	if (ret == 0 && r->disable_oom_killer != CG_UNSET)
+		ret = write_i64(dir, "memory.oom_control", r->disable_oom_killer, err);
 	return ret;
+}
+
+/* net_cls.classid and net_prio.ifpriomap, v1 only (v2 has neither). */
+static int net_v1(struct ct_cgroup *cg, const struct cg_resources *r, struct err **err)
+{
+	const char *dir = NULL;
+	int ret = 0;
+
+	if (r->net_class_id != CG_UNSET) {
+		dir = cg_ctrl_dir(cg, CG_NET_CLS);
+		ret = need(dir, "net_cls", err);
+		if (ret == 0)
+			ret = write_i64(dir, "net_cls.classid", r->net_class_id, err);
+	}
+	if (ret == 0 && r->nr_net_prio) {
+		dir = cg_ctrl_dir(cg, CG_NET_PRIO);
+		ret = need(dir, "net_prio", err);
+	}
+	/* one interface per write: the kernel takes the first line only */
+	for (unsigned int i = 0; ret == 0 && i < r->nr_net_prio; i++) {
+		char val[48];
+
+		snprintf(val, sizeof(val), "%s %u", r->net_prio[i].name, r->net_prio[i].priority);
+		ret = cg_write(dir, "net_prio.ifpriomap", val, err);
+	}
+	return ret;
+}
+
+/* What cgroup v2 has no file for: refused rather than ignored. */
+static int v1_only_v2(const struct cg_resources *r, struct err **err)
+{
+	const char *what = r->memory_swappiness != CG_UNSET ? "memory.swappiness" :
+			   r->memory_kernel_tcp != CG_UNSET ? "memory.kernelTCP" :
+			   r->disable_oom_killer == 1	    ? "memory.disableOOMKiller" :
+			   r->net_class_id != CG_UNSET	    ? "network.classID" :
+			   r->nr_net_prio		    ? "network.priorities" :
+							      NULL;
+
+	return what ? err_make(err, EOPNOTSUPP,
+			       "linux.resources.%s: cgroup v1 only, this host runs cgroup v2",
+			       what) :
+		      0;
 }
 
 static int cpu_v1(const char *dir, const struct cg_resources *r, struct err **err)
@@ -268,6 +317,8 @@ int cg_apply_v1(struct ct_cgroup *cg, const struct cg_resources *r, struct err *
 		if (ret == 0)
 			ret = devices_v1(dir, r, err);
 	}
+	if (ret == 0)
+		ret = net_v1(cg, r, err);
 	if (ret == 0 && udir)
 		ret = unified_write(udir, r, err);
 	return ret;
@@ -375,9 +426,9 @@ static int devices_v2(const char *dir, const struct cg_resources *r, struct err 
 int cg_apply_v2(struct ct_cgroup *cg, const struct cg_resources *r, struct err **err)
 {
 	const char *dir = cg->udir;
-	int ret = 0;
+	int ret = v1_only_v2(r, err);
 
-	if (mem_set(r))
+	if (ret == 0 && mem_set(r))
 		ret = mem_v2(dir, r, err);
 	if (ret == 0 && cpu_set(r))
 		ret = cpu_v2(dir, r, err);

@@ -63,6 +63,9 @@ static int setup(struct ct_child_args *a, char *state, struct err **err)
 	struct ct_sync_msg m;
 	int r;
 
+	/* resolved first: joining a mount namespace moves cwd (the bundle) to its "/" */
+	if (!realpath(cfg->root_path, rootfs))
+		return err_make(err, errno, "rootfs `%s`", cfg->root_path);
 	if (user && !user->path && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		return err_make(err, errno, "become root in the user namespace");
 	if ((r = join_namespaces(cfg, err)) < 0)
@@ -72,8 +75,6 @@ static int setup(struct ct_child_args *a, char *state, struct err **err)
 	if (uts && !uts->path && cfg->hostname &&
 	    sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
 		return err_make(err, errno, "set hostname `%s`", cfg->hostname);
-	if (!realpath(cfg->root_path, rootfs))
-		return err_make(err, errno, "rootfs `%s`", cfg->root_path);
 	if ((r = ct_rootfs_prepare(cfg, rootfs, a->cg, err)) < 0)
 		return r;
 	if (cfg->hooks.nr[CT_HOOK_PRESTART] + cfg->hooks.nr[CT_HOOK_CREATE_RUNTIME]) {
@@ -83,7 +84,7 @@ static int setup(struct ct_child_args *a, char *state, struct err **err)
 	}
 	if ((r = ct_hooks_run(cfg, CT_HOOK_CREATE_CONTAINER, state, err)) < 0)
 		return r;
-	if ((r = ct_rootfs_pivot(rootfs, err)) < 0 || (r = ct_rootfs_finish(cfg, err)) < 0)
+	if ((r = ct_rootfs_enter(cfg, rootfs, err)) < 0 || (r = ct_rootfs_finish(cfg, err)) < 0)
 		return r;
 	if ((r = ct_process_rlimits(cfg->process, err)) < 0 ||
 	    (r = ct_process_oom(cfg->process, err)) < 0)

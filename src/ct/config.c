@@ -586,6 +586,50 @@ static int parse_unified(json_t *res, struct cg_resources *cr, struct err **err)
 	return 0;
 }
 
+/* linux.resources.network: classID (net_cls) and priorities (net_prio). */
+static int parse_network(json_t *res, struct cg_resources *cr, struct err **err)
+{
+	const char *P = "linux.resources.network";
+	char sp[PATHMAX];
+	json_t *net, *prios;
+	size_t i, n;
+	int r;
+
+	if ((r = get_obj(res, "network", "linux.resources", &net, err)) < 0 || !net)
+		return r;
+	if ((r = get_int(net, "classID", P, 0, UINT32_MAX, &cr->net_class_id, err)) < 0)
+		return r;
+	prios = json_object_get(net, "priorities");
+	if (!prios || json_is_null(prios))
+		return 0;
+	if (!json_is_array(prios))
+		return err_make(err, 0, "%s.priorities: must be an array", P);
+	n = json_array_size(prios);
+	if (n > CG_MAX_PRIOS)
+		return err_make(err, 0, "%s.priorities: at most %d entries", P, CG_MAX_PRIOS);
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(prios, i);
+		struct cg_prio *p = &cr->net_prio[i];
+		const char *name = NULL;
+		int64_t prio = 0;
+
+		snprintf(sp, sizeof(sp), "%s.priorities[%zu]", P, i);
+		if (!json_is_object(e))
+			return err_make(err, 0, "%s: must be an object", sp);
+		if ((r = get_str(e, "name", sp, true, &name, err)) < 0 ||
+		    (r = get_int(e, "priority", sp, 0, UINT32_MAX, &prio, err)) < 0)
+			return r;
+		/* an interface name: no space or newline to smuggle a second entry in */
+		if (!*name || strlen(name) >= sizeof(p->name) ||
+		    strcspn(name, " \t\n/") != strlen(name))
+			return err_make(err, 0, "%s.name: not an interface name", sp);
+		strcpy(p->name, name);
+		p->priority = (uint32_t)prio;
+	}
+	cr->nr_net_prio = n;
+	return 0;
+}
+
 int ct_resources_parse(json_t *res, struct cg_resources *cr, struct err **err)
 {
 	const char *P = "linux.resources";
@@ -607,7 +651,22 @@ int ct_resources_parse(json_t *res, struct cg_resources *cr, struct err **err)
 		    (r = get_int(mem, "reservation", "linux.resources.memory", -1, INT64_MAX,
 				 &cr->memory_reservation, err)) < 0 ||
 		    (r = get_int(mem, "swap", "linux.resources.memory", -1, INT64_MAX,
-				 &cr->memory_swap, err)) < 0))
+				 &cr->memory_swap, err)) < 0 ||
+		    (r = get_int(mem, "swappiness", "linux.resources.memory", 0, 100,
+				 &cr->memory_swappiness, err)) < 0 ||
+		    (r = get_int(mem, "kernelTCP", "linux.resources.memory", -1, INT64_MAX,
+				 &cr->memory_kernel_tcp, err)) < 0))
+		return r;
+	if (mem && json_object_get(mem, "disableOOMKiller") &&
+	    !json_is_null(json_object_get(mem, "disableOOMKiller"))) {
+		bool off = false;
+
+		if ((r = get_bool(mem, "disableOOMKiller", "linux.resources.memory", &off, err)) <
+		    0)
+			return r;
+		cr->disable_oom_killer = off;
+	}
+	if ((r = parse_network(res, cr, err)) < 0)
 		return r;
 	if (cpu) {
 		P = "linux.resources.cpu";

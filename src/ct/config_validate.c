@@ -157,8 +157,11 @@ static int validate_namespaces(struct ct_config *c, struct err **err)
 				"gid mappings");
 	if (c->hostname && *c->hostname && !(seen & (1u << CT_NS_UTS)))
 		return err_make(err, 0, "hostname: needs a new uts namespace");
-	if (!(seen & (1u << CT_NS_MOUNT)))
-		return err_make(err, 0, "linux.namespaces: a mount namespace is required");
+	if (c->root_readonly &&
+	    (!(seen & (1u << CT_NS_MOUNT)) || ct_config_ns(c, CT_NS_MOUNT)->path))
+		return err_make(err, 0,
+				"root.readonly: needs a new mount namespace (the rootfs is "
+				"remounted read-only in it)");
 	return 0;
 }
 

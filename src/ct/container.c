@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -252,6 +253,14 @@ struct create_ctx {
 	char created[64];
 };
 
+/* config.json's annotations as compact JSON text, NULL when there are none. */
+static char *config_annotations(const struct ct_config *cfg)
+{
+	json_t *a = cfg->json ? json_object_get(cfg->json, "annotations") : NULL;
+
+	return json_is_object(a) && json_object_size(a) ? json_dumps(a, JSON_COMPACT) : NULL;
+}
+
 /* The host id of id 0 in maps, or false when there is none. */
 static bool host_root(const struct ct_idmap *m, size_t n, uint32_t *out)
 {
@@ -386,7 +395,8 @@ static int create_steps(struct create_ctx *c, struct err **err)
 	if ((r = ct_sysinfo_monitor_start(c->st.cgroup_path, c->st.start_time, &c->notify_sv[0],
 					  err)) < 0)
 		return r;
-	state = ct_state_json(&c->st, "creating");
+	/* "created", as crun gives prestart and createRuntime hooks (runc: "creating") */
+	state = ct_state_json(&c->st, "created");
 	if (!state || ct_sync_send(c->sync_fd, CT_SYNC_GO, 0, state) < 0)
 		return err_make(err, EPIPE, "start container init");
 	for (;;) {
@@ -480,6 +490,7 @@ int ct_create(const struct ct_opts *o, struct ct_config *cfg, int *status, struc
 	c.st = (struct ct_state){ .id = (char *)o->id,
 				  .bundle = (char *)o->bundle,
 				  .created = c.created,
+				  .annotations = config_annotations(cfg),
 				  .owner = getuid() };
 	r = create_steps(&c, err);
 	if (r < 0)
@@ -521,6 +532,7 @@ out:
 		if (c.notify_sv[i] >= 0)
 			close(c.notify_sv[i]);
 	free(c.st.cgroup_path);
+	free(c.st.annotations);
 	free(c.dir);
 	return r;
 }

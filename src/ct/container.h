@@ -91,10 +91,16 @@ struct ct_child_args {
 
 __attribute__((noreturn)) void ct_child_main(struct ct_child_args *a);
 
-/* rootfs.c: mounts, devices, pivot_root, masked and readonly paths. */
+/*
+ * rootfs.c: mounts, devices, pivot_root, masked and readonly paths. A
+ * container in a mount namespace it did not create (none in config.json, or
+ * one joined by path) leaves that namespace's "/" alone and chroots into its
+ * rootfs instead of pivot_root, as crun does.
+ */
+bool ct_rootfs_new_mntns(const struct ct_config *cfg);
 int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const struct ct_cgroup *cg,
 		      struct err **err);
-int ct_rootfs_pivot(const char *rootfs, struct err **err);
+int ct_rootfs_enter(const struct ct_config *cfg, const char *rootfs, struct err **err);
 int ct_rootfs_finish(const struct ct_config *cfg, struct err **err);
 /*
  * After pivot_root, with the init's pty on stdin: bind that pty on

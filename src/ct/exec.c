@@ -164,7 +164,7 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 	for (i = 0; i < ARRAY_SIZE(nsfds); i++)
 		nsfds[i] = open_ns(st->pid, join_order[i]);
 	pidns = open_ns(st->pid, CT_NS_PID);
-	if (nsfds[ARRAY_SIZE(join_order) - 1] >= 0) { /* CT_NS_MOUNT: see exec_child */
+	{ /* see exec_child; also the root of a container that chroots (no mount namespace) */
 		char root[64];
 
 		snprintf(root, sizeof(root), "/proc/%d/root", st->pid);

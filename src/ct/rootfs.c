@@ -6,7 +6,8 @@
  *
  *   prepare: "/" private (or slave), rootfs bound onto itself, mounts[],
  *            /dev nodes and symlinks -- while host paths are still visible
- *   pivot:   pivot_root(".", ".") then detach the old root (no temp dir)
+ *   enter:   pivot_root(".", ".") then detach the old root (no temp dir);
+ *            chroot when the mount namespace is not the container's own
  *   finish:  sysctl, masked and read-only paths, root propagation, root ro
  *
  * Every target inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT)
@@ -365,10 +366,12 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const str
 
 	if (cfg->rootfs_prop_flags & (MS_SLAVE | MS_SHARED))
 		prop = MS_REC | MS_SLAVE;
-	if (mount(NULL, "/", NULL, prop, NULL) < 0)
-		return err_make(err, errno, "make `/` private");
-	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return err_make(err, errno, "bind rootfs `%s`", rootfs);
+	if (ct_rootfs_new_mntns(cfg)) {
+		if (mount(NULL, "/", NULL, prop, NULL) < 0)
+			return err_make(err, errno, "make `/` private");
+		if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return err_make(err, errno, "bind rootfs `%s`", rootfs);
+	}
 	rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return err_make(err, errno, "open rootfs `%s`", rootfs);
@@ -378,10 +381,25 @@ int ct_rootfs_prepare(const struct ct_config *cfg, const char *rootfs, const str
 	return make_devices(cfg, rootfd, err);
 }
 
-int ct_rootfs_pivot(const char *rootfs, struct err **err)
+bool ct_rootfs_new_mntns(const struct ct_config *cfg)
+{
+	const struct ct_namespace *n = ct_config_ns(cfg, CT_NS_MOUNT);
+
+	return n && !n->path;
+}
+
+int ct_rootfs_enter(const struct ct_config *cfg, const char *rootfs, struct err **err)
 {
 	if (chdir(rootfs) < 0)
 		return err_make(err, errno, "chdir `%s`", rootfs);
+	if (!ct_rootfs_new_mntns(cfg)) {
+		/* not ours to pivot: the namespace is the host's or another's */
+		if (chroot(".") < 0)
+			return err_make(err, errno, "chroot `%s`", rootfs);
+		if (chdir("/") < 0)
+			return err_make(err, errno, "chdir `/`");
+		return 0;
+	}
 	/* stack the new root over the old and detach the old: no temp dir needed */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		return err_make(err, errno, "pivot_root `%s`", rootfs);
@@ -449,7 +467,7 @@ int ct_rootfs_finish(const struct ct_config *cfg, struct err **err)
 	for (i = 0; i < cfg->nr_readonly_paths; i++)
 		if ((r = readonly_path(cfg->readonly_paths[i], err)) < 0)
 			return r;
-	if ((cfg->rootfs_prop_flags & ~MS_REC) != MS_PRIVATE &&
+	if (ct_rootfs_new_mntns(cfg) && (cfg->rootfs_prop_flags & ~MS_REC) != MS_PRIVATE &&
 	    mount(NULL, "/", NULL, cfg->rootfs_prop_flags, NULL) < 0)
 		return err_make(err, errno, "set rootfs propagation `%s`", cfg->rootfs_propagation);
 	if (cfg->root_readonly && remount_bind("/", MS_RDONLY) < 0)

@@ -38,6 +38,18 @@ char *ct_state_dir(const char *root, const char *id)
 	return p;
 }
 
+/* A new reference to the annotations object (empty when there are none). */
+static json_t *annotations_of(const struct ct_state *st)
+{
+	json_t *a = st->annotations ? json_loads(st->annotations, 0, NULL) : NULL;
+
+	if (a && !json_is_object(a)) {
+		json_decref(a);
+		a = NULL;
+	}
+	return a ? a : json_object();
+}
+
 int ct_state_save(const char *root, const struct ct_state *st, struct err **err)
 {
 	_cleanup_free_ char *dir = ct_state_dir(root, st->id), *tmp = NULL, *path = NULL,
@@ -45,10 +57,11 @@ int ct_state_save(const char *root, const struct ct_state *st, struct err **err)
 	_cleanup_close_ int fd = -1;
 	json_t *o;
 
-	o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:s, s:b, s:i}", "id", st->id, "pid", st->pid,
-		      "start_time", (json_int_t)st->start_time, "bundle", st->bundle, "cgroup_path",
-		      st->cgroup_path, "cgroup_depth", (int)st->cgroup_depth, "created",
-		      st->created, "paused", st->paused, "owner", (int)st->owner);
+	o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:i, s:s, s:b, s:i, s:o}", "id", st->id, "pid",
+		      st->pid, "start_time", (json_int_t)st->start_time, "bundle", st->bundle,
+		      "cgroup_path", st->cgroup_path, "cgroup_depth", (int)st->cgroup_depth,
+		      "created", st->created, "paused", st->paused, "owner", (int)st->owner,
+		      "annotations", annotations_of(st));
 	if (!o)
 		return err_make(err, ENOMEM, "encode state");
 	text = json_dumps(o, JSON_COMPACT);
@@ -78,7 +91,7 @@ int ct_state_load(const char *root, const char *id, struct ct_state *st, struct 
 	_cleanup_free_ char *path = NULL, *text = NULL;
 	json_error_t je;
 	size_t len;
-	json_t *o;
+	json_t *o, *a;
 	int r;
 
 	memset(st, 0, sizeof(*st));
@@ -103,6 +116,9 @@ int ct_state_load(const char *root, const char *id, struct ct_state *st, struct 
 	st->created = dup_str(o, "created");
 	st->paused = json_is_true(json_object_get(o, "paused"));
 	st->owner = json_integer_value(json_object_get(o, "owner"));
+	a = json_object_get(o, "annotations");
+	if (json_is_object(a) && json_object_size(a))
+		st->annotations = json_dumps(a, JSON_COMPACT);
 	json_decref(o);
 	return 0;
 }
@@ -113,6 +129,7 @@ void ct_state_clear(struct ct_state *st)
 	free(st->bundle);
 	free(st->cgroup_path);
 	free(st->created);
+	free(st->annotations);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -187,10 +204,11 @@ char *ct_state_json(const struct ct_state *st, const char *status)
 	json_t *o;
 	char *s;
 
-	o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:{}, s:s, s:i}", "ociVersion", CT_OCI_VERSION,
+	o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:s, s:i}", "ociVersion", CT_OCI_VERSION,
 		      "id", st->id, "status", status, "pid",
 		      strcmp(status, "stopped") ? st->pid : 0, "bundle", st->bundle, "annotations",
-		      "created", st->created ? st->created : "", "owner", (int)st->owner);
+		      annotations_of(st), "created", st->created ? st->created : "", "owner",
+		      (int)st->owner);
 	if (!o)
 		return NULL;
 	s = json_dumps(o, JSON_INDENT(2));

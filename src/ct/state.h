@@ -27,6 +27,7 @@ struct ct_state {
 	char *cgroup_path;
 	unsigned int cgroup_depth; /* cg_created_depth(): delete removes what create made */
 	char *created; /* RFC 3339 */
+	char *annotations; /* the config's annotations as compact JSON text, or NULL */
 	bool paused;
 	uid_t owner;
 };

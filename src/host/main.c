@@ -5,7 +5,7 @@
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
  *        [--pids-limit N] [--metrics-token-file FILE] [--require-2fa none|admins|all]
- *        [--reclaim-below SIZE|N%|off] [--cluster CONNINFO [--node NAME]]
+ *        [--reclaim-below SIZE|N%|off] [--webhook-allow CIDR]... [--cluster CONNINFO [--node NAME]]
  *        [--config FILE] [--check]
  *   vpsd --routes            (every API route as JSON lines: routes.c)
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
@@ -39,6 +39,7 @@
 #include "host/ops.h"
 #include "host/reclaim.h"
 #include "host/route.h"
+#include "host/webhook.h"
 #include "host/usage.h"
 #include "host/ws.h"
 
@@ -240,6 +241,7 @@ int main(int argc, char **argv)
 		{ "metrics-token-file", required_argument, NULL, 'M' },
 		{ "pids-limit", required_argument, NULL, 'P' },
 		{ "require-2fa", required_argument, NULL, '2' },
+		{ "webhook-allow", required_argument, NULL, 'w' },
 		{ "cluster", required_argument, NULL, 'L' },
 		{ "node", required_argument, NULL, 'N' },
 		{ "advertise", required_argument, NULL, 'A' },
@@ -353,6 +355,14 @@ int main(int argc, char **argv)
 		case 'M':
 			metrics_file = optarg;
 			break;
+		case 'w': /* a network customers' webhooks may reach (webhook.c) */
+			if (webhook_allow(optarg, &e) < 0) {
+				pr_err("%s", err_msg(e));
+				err_free(&e);
+				webhook_stop();
+				return 2;
+			}
+			break;
 		case 'P': /* every container gets one: a fork bomb stops at it */
 			errno = 0;
 			h.pids_limit = strtol(optarg, &end, 10);
@@ -406,7 +416,7 @@ int main(int argc, char **argv)
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
 			       "            [--pids-limit N] [--metrics-token-file FILE]\n"
-			       "            [--require-2fa none|admins|all]\n"
+			       "            [--require-2fa none|admins|all] [--webhook-allow CIDR]...\n"
 			       "            [--cluster CONNINFO [--node NAME]\n"
 			       "            [--advertise HOST:PORT] [--join TOKEN] [--heartbeat S]\n"
 			       "            [--offline-after N]]\n"
@@ -538,7 +548,7 @@ int main(int argc, char **argv)
 		       store_open(db, &h.store, &e)) < 0 ||
 	    node_start(&h, join, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
 	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0 ||
-	    backup_timer_start(&h, &e) < 0) {
+	    backup_timer_start(&h, &e) < 0 || webhook_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		goto out;
 	}
@@ -574,6 +584,7 @@ out: /* also after a failed start: the sanitizers' leak check holds every exit t
 	api_stop(api);
 	api_stop(api_tcp);
 	backup_timer_stop();
+	webhook_stop();
 	usage_stop(&h);
 	reclaim_stop();
 	life_fini(&h);

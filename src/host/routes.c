@@ -100,6 +100,9 @@ static const struct route routes[] = {
 	{ "GET", "/repos", ADMIN, 0, api_repos_get, NULL },
 	{ "POST", "/repos", ADMIN, 0, api_repos_post, NULL },
 	{ "DELETE", "/repos/{name}", ADMIN, 0, api_repo_delete, NULL },
+	{ "GET", "/webhooks", USER, 0, api_webhooks_get, NULL },
+	{ "POST", "/webhooks", USER, 0, api_webhooks_post, NULL },
+	{ "DELETE", "/webhooks/{id}", USER, 0, api_webhook_delete, NULL },
 };
 
 /*

@@ -9,6 +9,7 @@
 #include "host/pool.h"
 #include "host/route.h"
 #include "host/snapshot.h"
+#include "host/webhook.h"
 
 enum MHD_Result api_pools_get(struct call *x)
 {
@@ -62,6 +63,29 @@ enum MHD_Result api_snapshot_revert(struct call *x)
 {
 	struct err *e = NULL;
 	int r = snapshot_revert(x->h, x->arg, x->arg2, &e);
+
+	return reply_ok(x->c, r, &e);
+}
+
+/* Webhooks: a customer sees and changes their own only (webhook.c). */
+enum MHD_Result api_webhooks_get(struct call *x)
+{
+	return reply(x->c, 200, webhook_list(x->h, x->p));
+}
+
+enum MHD_Result api_webhooks_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = webhook_add(x->h, x->p, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_webhook_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = webhook_rm(x->h, x->p, x->arg, &e);
 
 	return reply_ok(x->c, r, &e);
 }

@@ -343,7 +343,19 @@ enum MHD_Result api_vps_console_ws(struct call *x)
 enum MHD_Result api_vps_usage(struct call *x)
 {
 	const char *since = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "since");
-	json_t *out = usage_get(x->h, x->arg, since ? atoll(since) : 0);
+	const char *span = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "span");
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r;
 
+	if (span) {
+		r = usage_history(x->h, x->arg, span, since ? atoll(since) : 0, &out, &e);
+		if (r == -ENOENT) {
+			err_free(&e);
+			return reply_no_such_vps(x->c, x->arg);
+		}
+		return reply_result(x->c, r, &e, 200, out);
+	}
+	out = usage_get(x->h, x->arg, since ? atoll(since) : 0);
 	return out ? reply(x->c, 200, out) : reply_no_such_vps(x->c, x->arg);
 }

@@ -370,3 +370,36 @@ int store_snapshot_delete(struct store *s, const char *vps, const char *name, st
 {
 	return s->ops->snapshot_delete(s, vps, name, err);
 }
+
+json_t *store_webhooks(struct store *s, const char *owner, bool secrets)
+{
+	return s->ops->webhooks(s, owner, secrets);
+}
+
+int store_webhook_add(struct store *s, const struct store_webhook *w, long long *id,
+		      struct err **err)
+{
+	return s->ops->webhook_add(s, w, id, err);
+}
+
+int store_webhook_delete(struct store *s, long long id, const char *owner, struct err **err)
+{
+	return s->ops->webhook_delete(s, id, owner, err);
+}
+
+int store_webhook_done(struct store *s, long long id, long long from, long long to, int outcome,
+		       const char *status)
+{
+	return s->ops->webhook_done(s, id, from, to, outcome, status);
+}
+
+const struct store_step store_steps[STORE_STEPS] = {
+	{ "day", 60, 86400 },
+	{ "month", 1800, 31 * 86400 },
+	{ "year", 86400, 366 * 86400 },
+};
+
+json_t *store_history(struct store *s, const char *vps, long long step, long long since)
+{
+	return s->ops->history(s, vps, step, since);
+}

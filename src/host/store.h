@@ -225,6 +225,20 @@ int store_sample_add(struct store *s, const char *vps, const struct store_sample
 		     long long keep, long long *rows);
 /* A VPS's samples {time, cpu, mem, disk, rx, tx} after `since`, oldest first; NULL: no VPS. */
 json_t *store_samples(struct store *s, const char *vps, long long since);
+/*
+ * History, consolidated as RRD tools do (docs/usage.md "History"): every
+ * sample store_sample_add takes (not a replaced one) is also folded into
+ * the running average of its minute, half hour and day, in the same
+ * transaction, and rows older than a day, 31 days and 366 days of their
+ * step are dropped. store_history: a VPS's averages of one step after
+ * `since`, oldest first, as store_samples' objects; NULL: no VPS.
+ */
+enum { STORE_STEPS = 3 };
+extern const struct store_step {
+	const char *span; /* "day", "month", "year" */
+	long long step, keep; /* seconds */
+} store_steps[STORE_STEPS];
+json_t *store_history(struct store *s, const char *vps, long long step, long long since);
 /* The last sample of a VPS, or NULL. */
 json_t *store_sample_last(struct store *s, const char *vps);
 /* The last sample of every VPS: {name: sample}. */
@@ -310,5 +324,31 @@ json_t *store_snapshots(struct store *s, const char *vps);
 int store_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
 		       const char *settings, long long size, struct err **err);
 int store_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+
+/*
+ * Webhooks (webhook.c, docs/webhooks.md): [{"id", "owner" (null: an
+ * administrator's, every event), "url", "events" (kinds joined by commas,
+ * "*": all), "created", "last_event" (the events up to this id are done),
+ * "delivered", "failed", "last_status"}], with "secret" when `secrets`;
+ * owner NULL: every hook. A new hook starts after the newest event.
+ * webhook_delete: owner NULL may delete any, else only the owner's own
+ * (ENOENT otherwise). webhook_done moves the cursor from `from` to `to`
+ * and counts the outcome (1 delivered, 0 failed, -1 neither) and keeps
+ * `status` (NULL: the last one stays); 1 when it moved, 0 when another
+ * node had.
+ */
+struct store_webhook {
+	const char *owner; /* NULL: every event */
+	const char *url;
+	const char *secret;
+	const char *events;
+	long long created;
+};
+json_t *store_webhooks(struct store *s, const char *owner, bool secrets);
+int store_webhook_add(struct store *s, const struct store_webhook *w, long long *id,
+		      struct err **err);
+int store_webhook_delete(struct store *s, long long id, const char *owner, struct err **err);
+int store_webhook_done(struct store *s, long long id, long long from, long long to, int outcome,
+		       const char *status);
 
 #endif

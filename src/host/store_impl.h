@@ -102,6 +102,13 @@ struct store_ops {
 			    const char *settings, long long size, struct err **err);
 	int (*snapshot_delete)(struct store *s, const char *vps, const char *name,
 			       struct err **err);
+	json_t *(*history)(struct store *s, const char *vps, long long step, long long since);
+	json_t *(*webhooks)(struct store *s, const char *owner, bool secrets);
+	int (*webhook_add)(struct store *s, const struct store_webhook *w, long long *id,
+			   struct err **err);
+	int (*webhook_delete)(struct store *s, long long id, const char *owner, struct err **err);
+	int (*webhook_done)(struct store *s, long long id, long long from, long long to,
+			    int outcome, const char *status);
 };
 
 struct store {

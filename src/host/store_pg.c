@@ -150,6 +150,21 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, created BIGINT NOT NULL, settings TEXT NOT NULL,"
 	"  size BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
+	/* 5 -> 6: webhooks (issue 23), the SQLite store's 11 -> 12 */
+	"CREATE TABLE webhooks ("
+	"  id BIGSERIAL PRIMARY KEY,"
+	"  owner TEXT REFERENCES users(name) ON DELETE CASCADE,"
+	"  url TEXT NOT NULL, secret TEXT NOT NULL, events TEXT NOT NULL,"
+	"  created BIGINT NOT NULL, last_event BIGINT NOT NULL,"
+	"  delivered BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0,"
+	"  last_status TEXT NOT NULL DEFAULT '');",
+	/* 6 -> 7: history (issue 23), the SQLite store's 12 -> 13 */
+	"CREATE TABLE usage_history ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  step BIGINT NOT NULL, time BIGINT NOT NULL, n BIGINT NOT NULL,"
+	"  cpu DOUBLE PRECISION NOT NULL, mem BIGINT NOT NULL, disk BIGINT NOT NULL,"
+	"  rx DOUBLE PRECISION NOT NULL, tx DOUBLE PRECISION NOT NULL,"
+	"  PRIMARY KEY (vps, step, time));",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -354,4 +369,9 @@ static const struct store_ops pg_ops = {
 	.snapshots = pg_snapshots,
 	.snapshot_add = pg_snapshot_add,
 	.snapshot_delete = pg_snapshot_delete,
+	.history = pg_history,
+	.webhooks = pg_webhooks,
+	.webhook_add = pg_webhook_add,
+	.webhook_delete = pg_webhook_delete,
+	.webhook_done = pg_webhook_done,
 };

@@ -165,5 +165,11 @@ json_t *pg_snapshots(struct store *s, const char *vps);
 int pg_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
 		    const char *settings, long long size, struct err **err);
 int pg_snapshot_delete(struct store *s, const char *vps, const char *name, struct err **err);
+json_t *pg_history(struct store *s, const char *vps, long long step, long long since);
+json_t *pg_webhooks(struct store *s, const char *owner, bool secrets);
+int pg_webhook_add(struct store *s, const struct store_webhook *w, long long *id, struct err **err);
+int pg_webhook_delete(struct store *s, long long id, const char *owner, struct err **err);
+int pg_webhook_done(struct store *s, long long id, long long from, long long to, int outcome,
+		    const char *status);
 
 #endif

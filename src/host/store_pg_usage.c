@@ -8,6 +8,47 @@
 #include "common/log.h"
 #include "host/store_pg.h"
 
+/* The sample into its minute's, half hour's and day's averages; the old ones out. */
+static int fold(struct store_pg *s, const char *vps, const struct store_sample *smp, struct err **e)
+{
+	for (int i = 0; i < STORE_STEPS; i++) {
+		const struct store_step *k = &store_steps[i];
+		struct pg_args a = { 0 }, d = { 0 };
+		int r;
+
+		pa_s(&a, vps);
+		pa_i(&a, k->step);
+		pa_i(&a, smp->time - smp->time % k->step);
+		pa_d(&a, smp->cpu);
+		pa_i(&a, (long long)smp->mem);
+		pa_i(&a, (long long)smp->disk);
+		pa_d(&a, smp->rx);
+		pa_d(&a, smp->tx);
+		r = pg_run(
+			s,
+			"INSERT INTO usage_history AS h (vps, step, time, n, cpu, mem, disk, rx, tx) "
+			"VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8) "
+			"ON CONFLICT (vps, step, time) DO UPDATE SET n = h.n + 1, "
+			"cpu = (h.cpu * h.n + EXCLUDED.cpu) / (h.n + 1), "
+			"mem = (h.mem * h.n + EXCLUDED.mem) / (h.n + 1), "
+			"disk = (h.disk * h.n + EXCLUDED.disk) / (h.n + 1), "
+			"rx = (h.rx * h.n + EXCLUDED.rx) / (h.n + 1), "
+			"tx = (h.tx * h.n + EXCLUDED.tx) / (h.n + 1)",
+			&a, NULL, e);
+		if (r < 0)
+			return r;
+		pa_s(&d, vps);
+		pa_i(&d, k->step);
+		pa_i(&d, smp->time - k->keep);
+		r = pg_run(s,
+			   "DELETE FROM usage_history WHERE vps = $1 AND step = $2 AND time < $3",
+			   &d, NULL, e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int pg_sample_add(struct store *base, const char *vps, const struct store_sample *smp, bool replace,
 		  long long keep, long long *rows_io)
 {
@@ -40,8 +81,10 @@ int pg_sample_add(struct store *base, const char *vps, const struct store_sample
 			   "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (vps, time) DO UPDATE "
 			   "SET cpu = $3, mem = $4, disk = $5, rx = $6, tx = $7",
 			   &a, NULL, &e);
-	if (r == 0 && !replace)
+	if (r == 0 && !replace) {
 		rows++;
+		r = fold(s, vps, smp, &e);
+	}
 	excess = rows - (keep > 0 ? keep : 1);
 	if (r == 0 && excess > 0) {
 		pa_i(&one, excess);
@@ -133,6 +176,33 @@ json_t *pg_samples_last(struct store *base)
 		   NULL, &res, NULL) == 0) {
 		for (int i = 0; i < PQntuples(res); i++)
 			json_object_set_new(out, pg_s(res, i, 6), row_json(res, i));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+json_t *pg_history(struct store *base, const char *vps, long long step, long long since)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	json_t *out = NULL;
+	PGresult *res;
+
+	pa_s(&a, vps);
+	pa_i(&a, step);
+	pa_i(&a, since);
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s,
+		   "SELECT h.time, h.cpu, h.mem, h.disk, h.rx, h.tx FROM vps v "
+		   "LEFT JOIN usage_history h ON h.vps = v.name AND h.step = $2 AND h.time > $3 "
+		   "WHERE v.name = $1 ORDER BY h.time",
+		   &a, &res, NULL) == 0) {
+		if (PQntuples(res) > 0)
+			out = json_array();
+		for (int i = 0; i < PQntuples(res); i++)
+			if (!pg_null(res, i, 0))
+				json_array_append_new(out, row_json(res, i));
 		PQclear(res);
 	}
 	pthread_mutex_unlock(&s->lock);

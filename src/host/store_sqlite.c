@@ -173,6 +173,28 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, created INTEGER NOT NULL, settings TEXT NOT NULL,"
 	"  size INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
+	/*
+	 * 11 -> 12: webhooks (issue 23, docs/webhooks.md). owner NULL: an
+	 * administrator's hook, every event; a customer's goes with them.
+	 * last_event: the events up to this id are delivered or given up.
+	 */
+	"CREATE TABLE webhooks ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  owner TEXT REFERENCES users(name) ON DELETE CASCADE,"
+	"  url TEXT NOT NULL, secret TEXT NOT NULL, events TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, last_event INTEGER NOT NULL,"
+	"  delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,"
+	"  last_status TEXT NOT NULL DEFAULT '');",
+	/*
+	 * 12 -> 13: history (issue 23, docs/usage.md "History"): each VPS's
+	 * usage averaged per minute, half hour and day (step, in seconds), as
+	 * RRD tools consolidate; n: the samples in the average so far.
+	 */
+	"CREATE TABLE usage_history ("
+	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
+	"  step INTEGER NOT NULL, time INTEGER NOT NULL, n INTEGER NOT NULL,"
+	"  cpu REAL NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL,"
+	"  rx REAL NOT NULL, tx REAL NOT NULL, PRIMARY KEY (vps, step, time)) WITHOUT ROWID;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -324,4 +346,9 @@ static const struct store_ops sqlite_ops = {
 	.snapshots = sq_snapshots,
 	.snapshot_add = sq_snapshot_add,
 	.snapshot_delete = sq_snapshot_delete,
+	.history = sq_history,
+	.webhooks = sq_webhooks,
+	.webhook_add = sq_webhook_add,
+	.webhook_delete = sq_webhook_delete,
+	.webhook_done = sq_webhook_done,
 };

@@ -20,6 +20,46 @@ static long long count_rows(struct store_sqlite *s, const char *vps)
 	return n;
 }
 
+/* The sample into its minute's, half hour's and day's averages; the old ones out. */
+static bool fold(struct store_sqlite *s, const char *vps, const struct store_sample *smp)
+{
+	for (int i = 0; i < STORE_STEPS; i++) {
+		const struct store_step *k = &store_steps[i];
+		sqlite3_stmt *st = sq_prepare(
+			s,
+			"INSERT INTO usage_history (vps, step, time, n, cpu, mem, disk, rx, tx) "
+			"VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8) "
+			"ON CONFLICT (vps, step, time) DO UPDATE SET n = n + 1, "
+			"cpu = (cpu * n + excluded.cpu) / (n + 1), "
+			"mem = (mem * n + excluded.mem) / (n + 1), "
+			"disk = (disk * n + excluded.disk) / (n + 1), "
+			"rx = (rx * n + excluded.rx) / (n + 1), tx = (tx * n + excluded.tx) / (n + 1)");
+
+		if (st) {
+			sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, k->step);
+			sqlite3_bind_int64(st, 3, smp->time - smp->time % k->step);
+			sqlite3_bind_double(st, 4, smp->cpu);
+			sqlite3_bind_int64(st, 5, (sqlite3_int64)smp->mem);
+			sqlite3_bind_int64(st, 6, (sqlite3_int64)smp->disk);
+			sqlite3_bind_double(st, 7, smp->rx);
+			sqlite3_bind_double(st, 8, smp->tx);
+		}
+		if (!sq_step_done(st))
+			return false;
+		st = sq_prepare(
+			s, "DELETE FROM usage_history WHERE vps = ?1 AND step = ?2 AND time < ?3");
+		if (st) {
+			sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, k->step);
+			sqlite3_bind_int64(st, 3, smp->time - k->keep);
+		}
+		if (!sq_step_done(st))
+			return false;
+	}
+	return true;
+}
+
 int sq_sample_add(struct store *base, const char *vps, const struct store_sample *smp, bool replace,
 		  long long keep, long long *rows_io)
 {
@@ -48,8 +88,10 @@ int sq_sample_add(struct store *base, const char *vps, const struct store_sample
 		sqlite3_bind_double(st, 7, smp->tx);
 	}
 	ok = rows >= 0 && sq_step_done(st);
-	if (ok && !replace)
+	if (ok && !replace) {
 		rows++;
+		ok = fold(s, vps, smp);
+	}
 	excess = rows - (keep > 0 ? keep : 1);
 	if (ok && excess > 0) {
 		st = sq_prepare(s,
@@ -140,6 +182,33 @@ json_t *sq_samples_last(struct store *base)
 	while (st && sqlite3_step(st) == SQLITE_ROW)
 		json_object_set_new(out, (const char *)sqlite3_column_text(st, 6), row_json(st));
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
+json_t *sq_history(struct store *base, const char *vps, long long step, long long since)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *out = NULL;
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	st = sq_prepare(
+		s, "SELECT h.time, h.cpu, h.mem, h.disk, h.rx, h.tx FROM vps v "
+		   "LEFT JOIN usage_history h ON h.vps = v.name AND h.step = ?2 AND h.time > ?3 "
+		   "WHERE v.name = ?1 ORDER BY h.time");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, step);
+		sqlite3_bind_int64(st, 3, since);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (!out)
+				out = json_array();
+			if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+				json_array_append_new(out, row_json(st));
+		}
+		sqlite3_finalize(st);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return out;
 }

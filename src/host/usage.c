@@ -343,6 +343,25 @@ json_t *usage_get(struct host *h, const char *name, long long since)
 	return json_pack("{s:i, s:o}", "interval", h->sample_every, "samples", samples);
 }
 
+int usage_history(struct host *h, const char *name, const char *span, long long since, json_t **out,
+		  struct err **err)
+{
+	for (int i = 0; i < STORE_STEPS; i++) {
+		const struct store_step *k = &store_steps[i];
+		json_t *samples;
+
+		if (strcmp(span, k->span))
+			continue;
+		samples = store_history(h->store, name, k->step, since);
+		if (!samples)
+			return err_make(err, ENOENT, "no VPS `%s`", name);
+		*out = json_pack("{s:I, s:s, s:o}", "interval", (json_int_t)k->step, "span",
+				 k->span, "samples", samples);
+		return 0;
+	}
+	return err_make(err, EINVAL, "`span`: day, month or year, not `%.32s`", span);
+}
+
 json_t *usage_latest(struct host *h, const char *name)
 {
 	json_t *out = store_sample_last(h->store, name);

@@ -42,6 +42,13 @@ void usage_stop(struct host *h);
  * NULL when there is no such VPS.
  */
 json_t *usage_get(struct host *h, const char *name, long long since);
+/*
+ * The VPS's history of one span ("day": minute averages, "month": half
+ * hours, "year": days; docs/usage.md "History") after `since`, as
+ * usage_get's object with "span" and the step as "interval".
+ */
+int usage_history(struct host *h, const char *name, const char *span, long long since, json_t **out,
+		  struct err **err);
 /* The VPS's newest sample (the same object as in usage_get), or json_null(). */
 json_t *usage_latest(struct host *h, const char *name);
 /* A copy of every running VPS's newest reading (*out freed by the caller); 0 or -ENOMEM. */

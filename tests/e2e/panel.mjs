@@ -16,6 +16,7 @@
 //   PANEL_API_LOG (a file: every answer of the API the panel got, as JSON, for
 //   test_panel.py to check against docs/openapi.json)
 
+import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -205,11 +206,67 @@ await step('see the usage graphs fill', async () => {
     return c && Number(c.dataset.points) > 1;
   }, null, { timeout: 30000 });
   await page.locator('#chart-cpu').scrollIntoViewIfNeeded();
+  // the day's history: minute averages of the same samples (docs/usage.md "History")
+  await page.getByRole('button', { name: 'Day', exact: true }).click();
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#chart-cpu');
+    return c && c.dataset.span === 'day' && Number(c.dataset.points) >= 1;
+  }, null, { timeout: 15000 });
+  await page.getByRole('button', { name: 'Live', exact: true }).click();
+  await page.waitForFunction(() => {
+    const c = document.querySelector('#chart-cpu');
+    return c && c.dataset.span === 'live' && Number(c.dataset.points) > 1;
+  }, null, { timeout: 30000 });
 });
 
 await step(`stop ${vps}`, async () => {
   await page.getByRole('button', { name: `Stop ${vps}`, exact: true }).click();
   await stateIs('stopped', 60000);
+});
+
+// RFC 6238's code for a base32 secret now (SHA-1, 6 digits, 30 s), made here
+// independently of vpsd's liboath.
+function totp(base32) {
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bits = [...base32.replace(/=+$/, '')].map((c) => abc.indexOf(c).toString(2).padStart(5, '0')).join('');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const ctr = Buffer.alloc(8);
+  ctr.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const mac = crypto.createHmac('sha1', key).update(ctr).digest();
+  const o = mac[19] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+await step('account: two-factor login on (a first code) and off (a recovery code); a webhook added and deleted', async () => {
+  await page.getByRole('link', { name: 'Account' }).click();
+  await page.getByRole('heading', { name: 'Two-factor login' }).waitFor();
+  await page.getByLabel('Your password').fill(customer.password);
+  await page.getByRole('button', { name: 'Turn on two-factor login' }).click();
+  await orError(page.locator('#tfa-secret'), 10000);
+  const secret = (await page.locator('#tfa-secret').textContent()).trim();
+  await page.getByLabel('First code').fill(totp(secret));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await orError(page.locator('#tfa-recovery li').first(), 10000);
+  const codes = await page.locator('#tfa-recovery code').allTextContents();
+  if (codes.length !== 10) throw new Error(`${codes.length} recovery codes shown, not 10`);
+  await page.getByRole('button', { name: 'I have kept them' }).click();
+  await page.locator('#tfa-state[data-on="true"]').waitFor();
+  await page.getByLabel('Code or recovery code').fill(codes[0]);
+  await page.getByRole('button', { name: 'Turn off two-factor login' }).click();
+  await orError(page.locator('#tfa-state[data-on="false"]'), 10000);
+
+  await page.getByLabel('Webhook URL').fill('https://192.0.2.10/vps-events');
+  await page.getByLabel('Event kinds').fill('suspended,crashed');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  await orError(page.locator('#wh-secret:not([hidden]) code'), 10000);
+  const s = await page.locator('#wh-secret code').textContent();
+  if (!/^[0-9a-f]{64}$/.test(s)) throw new Error(`the webhook's secret reads "${s}"`);
+  const row = page.locator('#webhooks tr[data-id]');
+  await row.waitFor();
+  if (!(await row.textContent()).includes('suspended,crashed')) throw new Error(`the webhook row reads "${await row.textContent()}"`);
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: /^Delete webhook / }).click();
+  await row.waitFor({ state: 'detached' });
 });
 
 await step('log out', async () => {

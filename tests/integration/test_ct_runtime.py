@@ -296,13 +296,21 @@ def test_hooks(bundle, tmp_path):
     hooks["startContainer"] = [{"path": "/bin/sh",
                                 "args": ["sh", "-c", "cat > /started"]}]
     bundle.config["hooks"] = hooks
+    bundle.config["annotations"] = {"org.example.owner": "team-a", "n": "1"}
     bundle.run("true")
-    for kind in ("prestart", "createRuntime", "createContainer", "poststart",
-                 "poststop"):
+    # The state each hook gets: crun's statuses (runc gives "creating" to the
+    # create-time hooks), and the config's annotations, as runtime.md's State says.
+    want = {"prestart": "created", "createRuntime": "created", "createContainer": "created",
+            "poststart": "running", "poststop": "stopped"}
+    for kind, status in want.items():
         st = json.loads((out / kind).read_text())
         assert st["id"] == bundle.id and st["bundle"] == str(bundle.path), kind
-    assert json.loads((out / "poststop").read_text())["status"] == "stopped"
-    assert json.loads((bundle.rootfs / "started").read_text())["id"] == bundle.id
+        assert st["status"] == status, (kind, st)
+        assert st["annotations"] == bundle.config["annotations"], (kind, st)
+        if status != "stopped":
+            assert st["pid"] > 0, (kind, st)
+    started = json.loads((bundle.rootfs / "started").read_text())
+    assert started["id"] == bundle.id and started["annotations"]["n"] == "1"
 
 
 def test_failing_hook_fails_create(bundle):
@@ -593,3 +601,136 @@ def test_default_spec_mounts_cgroup(bundle, tmp_path):
     assert r.returncode == 0
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert CGROUP_MOUNT in cfg["mounts"], cfg["mounts"]
+
+
+# ---- runtime-spec cases where vps-ct once departed from crun (issue 22) ----
+
+def test_state_carries_annotations(bundle):
+    bundle.config["annotations"] = {"a.b/c": "d"}
+    bundle.create("pause")
+    assert bundle.state()["annotations"] == {"a.b/c": "d"}
+
+
+def test_memory_v1_swappiness_kernel_tcp_oom_killer(bundle):
+    """memory.swappiness, kernelTCP and disableOOMKiller reach the v1 memory
+    cgroup (they were ignored); out-of-range values name their path."""
+    mem = {"limit": 64 << 20, "swappiness": 7, "kernelTCP": 8 << 20,
+           "disableOOMKiller": True}
+    bundle.config["linux"]["resources"] = {"memory": mem}
+    bundle.create("pause")
+    d = Path(f"/sys/fs/cgroup/memory/vps-ct/{bundle.id}")
+    if not d.exists():
+        pytest.skip("no v1 memory hierarchy here (cgroup v2 is tested in test_ct_v2.py)")
+    assert (d / "memory.swappiness").read_text().strip() == "7"
+    assert int((d / "memory.kmem.tcp.limit_in_bytes").read_text()) == 8 << 20
+    assert "oom_kill_disable 1" in (d / "memory.oom_control").read_text()
+    bundle.ct("delete", "--force", bundle.id, check=True)
+    mem["swappiness"] = 101
+    r = bundle.run("true", check=False)
+    assert r.returncode != 0 and "linux.resources.memory.swappiness" in r.stderr, r.stderr
+
+
+def _in_own_mount_ns(bundle, hier, *args):
+    """vps-ct ARGS run in a private mount namespace where the net_cls and
+    net_prio hierarchy is mounted on HIER: this host enables both controllers
+    but mounts neither, and the test leaves the host's mounts alone."""
+    script = 'mount -t cgroup -o net_cls,net_prio cgroup "$1" && shift && exec "$@"'
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           script, "sh", str(hier), str(VPS_CT), "--root", str(bundle.root),
+                           *args], capture_output=True, text=True, timeout=30)
+
+
+def test_net_cls_and_net_prio(bundle, tmp_path):
+    enabled = {l.split()[0] for l in open("/proc/cgroups") if not l.startswith("#")
+               and l.split()[3] == "1"}
+    if not {"net_cls", "net_prio"} <= enabled:
+        pytest.skip("the kernel has no net_cls/net_prio controller")
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        pytest.skip("cgroup v2: no net_cls or net_prio (refusal is tested in test_ct_v2.py)")
+    net = {"classID": 0x100001, "priorities": [{"name": "lo", "priority": 7}]}
+    bundle.config["linux"]["resources"] = {"network": net}
+    bundle.config["mounts"].append(CGROUP_MOUNT)
+    bundle.config["process"]["args"] = [
+        "/bin/sh", "-c", "cat /sys/fs/cgroup/net_cls/net_cls.classid "
+        "/sys/fs/cgroup/net_prio/net_prio.ifpriomap"]
+    bundle.write()
+    # Not mounted where vps-ct looks: a clear refusal, nothing left behind.
+    mounted = any(" - cgroup " in l and "net_cls" in l for l in open("/proc/self/mountinfo"))
+    if not mounted:
+        r = bundle.ct("run", "-b", str(bundle.path), bundle.id)
+        assert r.returncode != 0 and "net_cls controller is not mounted" in r.stderr, r.stderr
+        assert not (bundle.root / bundle.id).exists()
+    hier = tmp_path / "net_cls,net_prio"
+    hier.mkdir()
+    r = _in_own_mount_ns(bundle, hier, "run", "-b", str(bundle.path), bundle.id)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == str(0x100001), lines
+    assert "lo 7" in lines[1:], lines
+    # A hostile interface name cannot smuggle a second ifpriomap line in.
+    net["priorities"] = [{"name": "lo 1\neth0", "priority": 7}]
+    bundle.write()
+    r = bundle.ct("run", "-b", str(bundle.path), bundle.id)
+    assert r.returncode != 0 and "priorities[0].name: not an interface name" in r.stderr
+
+
+def _without_mounts(bundle):
+    """A config whose mounts would land in the host's namespace: none."""
+    bundle.config["mounts"] = []
+    bundle.config["linux"].pop("maskedPaths", None)
+    bundle.config["linux"].pop("readonlyPaths", None)
+
+
+def test_no_mount_namespace_chroots(bundle):
+    """With no mount namespace in the config the container shares the
+    runtime's and is chrooted into its rootfs, as crun does (vps-ct refused
+    such a config). The host's "/" keeps its propagation; exec lands in the
+    rootfs too."""
+    bundle.config["linux"]["namespaces"] = [
+        n for n in bundle.config["linux"]["namespaces"] if n["type"] != "mount"]
+    _without_mounts(bundle)
+    (bundle.rootfs / "marker").write_text("inside\n")
+    before = [l for l in open("/proc/self/mountinfo") if l.split()[4] == "/"]
+    assert bundle.run("cat", "/marker") == "inside\n"
+    assert [l for l in open("/proc/self/mountinfo") if l.split()[4] == "/"] == before
+    bundle.create("pause")
+    pid = bundle.state()["pid"]
+    assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    assert os.readlink(f"/proc/{pid}/root") == str(bundle.rootfs)
+    r = bundle.ct("exec", bundle.id, "/init", "cat", "/marker", check=True)
+    assert r.stdout == "inside\n"
+    # root.readonly needs a namespace of its own to remount in: refused, clearly
+    bundle.ct("delete", "--force", bundle.id, check=True)
+    bundle.config["root"]["readonly"] = True
+    r = bundle.run("true", check=False)
+    assert r.returncode != 0 and "root.readonly: needs a new mount namespace" in r.stderr
+
+
+def test_join_mount_namespace_by_path(bundle):
+    """A mount namespace given by path is joined (it failed with pivot_root:
+    busy): the config's mounts are made in that namespace, never the host's,
+    and the container chroots into its rootfs there."""
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private",
+                               "sleep", "60"])
+    try:
+        path = f"/proc/{holder.pid}/ns/mnt"
+        for _ in range(100):
+            if os.readlink(path) != os.readlink("/proc/self/ns/mnt"):
+                break
+            time.sleep(0.05)
+        for n in bundle.config["linux"]["namespaces"]:
+            if n["type"] == "mount":
+                n["path"] = path
+        (bundle.rootfs / "marker").write_text("joined\n")
+        bundle.config["process"]["args"] = [
+            "/bin/sh", "-c",
+            "readlink /proc/self/ns/mnt; cat /marker; grep -c ' /proc ' /proc/self/mountinfo"]
+        out = bundle.run()
+        ns, marker, procs = out.split()
+        assert ns == os.readlink(path) and marker == "joined"
+        assert int(procs) >= 1
+        host = open("/proc/self/mountinfo").read()
+        assert str(bundle.rootfs / "proc") not in host, "a config mount reached the host"
+    finally:
+        holder.kill()
+        holder.wait()

@@ -233,3 +233,25 @@ def test_v2_cgroup_mount_is_the_containers_own(b):
     r = b.run("write", "/sys/fs/cgroup/pids.max", "1", check=False)
     assert "Read-only file system" in r.stdout, r
     assert b.gone() == []
+
+
+def test_v2_refuses_v1_only_resources(b):
+    """swappiness, kernelTCP, disableOOMKiller, classID and priorities have
+    no cgroup v2 file: create is refused naming the field, not silently run
+    without them, and leaves nothing (disableOOMKiller false asks nothing)."""
+    cases = [({"memory": {"swappiness": 10}}, "memory.swappiness"),
+             ({"memory": {"kernelTCP": 8 * M}}, "memory.kernelTCP"),
+             ({"memory": {"disableOOMKiller": True}}, "memory.disableOOMKiller"),
+             ({"network": {"classID": 0x100001}}, "network.classID"),
+             ({"network": {"priorities": [{"name": "lo", "priority": 1}]}},
+              "network.priorities")]
+    for res, field in cases:
+        b.config["linux"]["resources"] = res
+        b.write()
+        r = b.ct("create", "-b", b.path, b.id)
+        assert r.status != 0 and f"linux.resources.{field}: cgroup v1 only" in r.stderr, r
+        assert b.gone() == []
+    b.config["linux"]["resources"] = {"memory": {"limit": 64 * M,
+                                                 "disableOOMKiller": False}}
+    r = b.run("true", check=False)
+    assert r.status == 0, r

@@ -367,6 +367,11 @@ def test_walk(vpsd):
     admin.api("POST", "/repos", {"name": "walk", "url": str(vpsd.base / "repo")}, expect=201)
     assert [r["name"] for r in admin.api("GET", "/repos")] == ["walk"]
     admin.api("POST", "/repos", {"name": "walk2", "url": "relative"}, expect=400)
+    hook = admin.api("POST", "/webhooks", {"url": "http://192.0.2.1/walk"}, expect=201)
+    assert [h["id"] for h in admin.api("GET", "/webhooks")] == [hook["id"]]
+    admin.api("POST", "/webhooks", {"url": "ftp://192.0.2.1/"}, expect=400)
+    admin.api("DELETE", f"/webhooks/{hook['id']}")
+    admin.api("DELETE", f"/webhooks/{hook['id']}", expect=404)
 
     # a container for the customer, started once (asynchronously)
     v = admin.api("POST", "/vps", {"name": "walk1", "kind": "ct", "template": "busybox",

@@ -120,6 +120,21 @@ def test_cpu_memory_disk_and_bounds(vpsd):
     assert rows_in_store(vpsd, name) <= KEEP
     assert [s["time"] for s in usage(vpsd, name, times[-2])["samples"]] == times[-1:]
 
+    # history (docs/usage.md "History"): minute averages of every sample taken, beyond the
+    # raw KEEP (the averaging itself: tests/unit/test_host_store.c, history_consolidates);
+    # a span that is none is a 400
+    hist = vpsd.api("GET", f"/vps/{name}/usage?span=day")
+    assert hist["span"] == "day" and hist["interval"] == 60, hist
+    mins = [h["time"] for h in hist["samples"]]
+    assert mins == sorted(set(mins)) and all(t % 60 == 0 for t in mins), mins
+    assert mins[-1] == times[-1] - times[-1] % 60 and mins[0] <= first["time"], (mins, times)
+    assert any(h["cpu"] > 0.1 for h in hist["samples"]), hist  # the busy loop's minute
+    assert max(h["disk"] for h in hist["samples"]) > base + 20 * MIB, hist
+    month = vpsd.api("GET", f"/vps/{name}/usage?span=month")["samples"]
+    assert 1 <= len(month) <= 2 and month[-1]["time"] % 1800 == 0, month
+    status, j = vpsd.request("GET", f"/api/v1/vps/{name}/usage?span=week")
+    assert status == 400 and "`span`: day, month or year" in j["error"]["message"], j
+
     # stopped: the history stays, nothing is added
     vpsd.api("POST", f"/vps/{name}/stop", {"timeout": 10})
     last = usage(vpsd, name)["samples"][-1]["time"]

@@ -62,6 +62,10 @@ static void parse_hybrid(void **state)
 	for (int c = 0; c < CG_NR_CTRL; c++) {
 		char want[64];
 
+		if (c == CG_NET_CLS || c == CG_NET_PRIO) { /* enabled here but not mounted */
+			assert_int_equal(li.ctrl_hier[c], -1);
+			continue;
+		}
 		snprintf(want, sizeof(want), "/sys/fs/cgroup/%s", cg_ctrl_names[c]);
 		assert_true(li.ctrl_hier[c] >= 0);
 		assert_string_equal(li.hier[li.ctrl_hier[c]].mnt, want);
@@ -76,7 +80,10 @@ static void parse_v1_comounted(void **state)
 	assert_int_equal(cg_parse_mountinfo(mi_v1_comount, &li, NULL), 0);
 	assert_int_equal(li.layout, CG_V1);
 	assert_null(li.unified);
-	assert_int_equal(li.nr_hier, 3); /* cpu+cpuacct, memory, pids */
+	assert_int_equal(li.nr_hier, 4); /* cpu+cpuacct, net_cls+net_prio, memory, pids */
+	assert_int_equal(li.ctrl_hier[CG_NET_CLS], li.ctrl_hier[CG_NET_PRIO]);
+	assert_string_equal(li.hier[li.ctrl_hier[CG_NET_CLS]].mnt,
+			    "/sys/fs/cgroup/net_cls,net_prio");
 	assert_int_equal(li.ctrl_hier[CG_CPU], li.ctrl_hier[CG_CPUACCT]);
 	assert_string_equal(li.hier[li.ctrl_hier[CG_CPU]].mnt, "/sys/fs/cgroup/cpu,cpuacct");
 	assert_int_equal(li.hier[li.ctrl_hier[CG_CPU]].ctrls, (1u << CG_CPU) | (1u << CG_CPUACCT));

@@ -165,8 +165,13 @@ static void test_bad_fields(void **state)
 	expect_error(BASE_HEAD
 		     "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"pid\"}]}}",
 		     "linux.namespaces[1].type: \"pid\" given twice");
-	expect_error(BASE_HEAD "\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}",
-		     "a mount namespace is required");
+	expect_error("{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\",\"readonly\":true},"
+		     "\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}",
+		     "root.readonly: needs a new mount namespace");
+	expect_error(
+		"{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\",\"readonly\":true},"
+		"\"linux\":{\"namespaces\":[{\"type\":\"mount\",\"path\":\"/proc/1/ns/mnt\"}]}}",
+		"root.readonly: needs a new mount namespace");
 	expect_error(BASE_HEAD
 		     "\"mounts\":[{\"destination\":\"/a\",\"type\":\"tmpfs\"},"
 		     "{\"destination\":\"/b\",\"type\":\"tmpfs\"},{\"destination\":\"/c\","

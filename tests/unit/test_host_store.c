@@ -384,6 +384,78 @@ static void samples_are_bounded(void **state)
 }
 
 /*
+ * History (docs/usage.md "History"): each sample is averaged into its
+ * minute, half hour and day; a replaced sample is not counted twice; rows
+ * older than their step's keep go.
+ */
+static double hist_cpu(json_t *a, size_t i)
+{
+	return json_real_value(json_object_get(json_array_get(a, i), "cpu"));
+}
+
+static void history_consolidates(void **state)
+{
+	struct store *st = *state;
+	const long long day = 86400, t0 = 1000 * day; /* a day's, half hour's and minute's start */
+	struct store_sample smp = { .mem = 100, .disk = 10 };
+	long long rows = -1;
+	struct vps v;
+	json_t *a;
+
+	make_vps(&v, "h1", "admin", GIB);
+	assert_int_equal(store_vps_insert(st, &v, NULL, NULL), 0);
+	smp.time = t0, smp.cpu = 1, smp.mem = 100;
+	assert_int_equal(store_sample_add(st, "h1", &smp, false, 100, &rows), 0);
+	smp.time = t0 + 10, smp.cpu = 3, smp.mem = 300;
+	assert_int_equal(store_sample_add(st, "h1", &smp, false, 100, &rows), 0);
+	/* the same second again: the raw row is replaced, the averages keep their count */
+	smp.cpu = 50;
+	assert_int_equal(store_sample_add(st, "h1", &smp, true, 100, &rows), 0);
+	smp.time = t0 + 70, smp.cpu = 5, smp.mem = 500;
+	assert_int_equal(store_sample_add(st, "h1", &smp, false, 100, &rows), 0);
+
+	a = store_history(st, "h1", 60, 0); /* minutes: (1+3)/2, then 5 */
+	assert_int_equal(json_array_size(a), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "time")), t0);
+	assert_true(hist_cpu(a, 0) > 1.999 && hist_cpu(a, 0) < 2.001);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "mem")), 200);
+	assert_true(hist_cpu(a, 1) > 4.999 && hist_cpu(a, 1) < 5.001);
+	json_decref(a);
+	a = store_history(st, "h1", 1800, 0); /* the half hour: all three, 3 */
+	assert_int_equal(json_array_size(a), 1);
+	assert_true(hist_cpu(a, 0) > 2.999 && hist_cpu(a, 0) < 3.001);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "mem")), 300);
+	json_decref(a);
+	a = store_history(st, "h1", 60, t0); /* after `since` only */
+	assert_int_equal(json_array_size(a), 1);
+	json_decref(a);
+
+	/* two days on: the minutes of day 0 are past their day, the half hour is kept */
+	smp.time = t0 + 2 * day, smp.cpu = 7;
+	assert_int_equal(store_sample_add(st, "h1", &smp, false, 100, &rows), 0);
+	a = store_history(st, "h1", 60, 0);
+	assert_int_equal(json_array_size(a), 1);
+	assert_true(hist_cpu(a, 0) > 6.999);
+	json_decref(a);
+	a = store_history(st, "h1", 1800, 0);
+	assert_int_equal(json_array_size(a), 2);
+	json_decref(a);
+	a = store_history(st, "h1", 86400, 0);
+	assert_int_equal(json_array_size(a), 2);
+	json_decref(a);
+	/* a VPS without history is an empty list; no such VPS: NULL */
+	vps_free(&v);
+	make_vps(&v, "h2", "admin", GIB);
+	assert_int_equal(store_vps_insert(st, &v, NULL, NULL), 0);
+	a = store_history(st, "h2", 60, 0);
+	assert_non_null(a);
+	assert_int_equal(json_array_size(a), 0);
+	json_decref(a);
+	assert_null(store_history(st, "nosuch", 60, 0));
+	vps_free(&v);
+}
+
+/*
  * Two handles (two nodes) admit at once where there is room for one: one
  * is written, the other refused. admit() dawdles, so without the backend's
  * lock both would see the room.
@@ -715,6 +787,59 @@ static void two_factor_and_quota(void **state)
 }
 
 /* Pools and snapshots: names and paths unique, a pool in use kept, rows gone with their VPS. */
+static void webhooks(void **state)
+{
+	struct store *st = *state;
+	struct store_webhook w = { .owner = NULL,
+				   .url = "http://a/",
+				   .secret = "s3cret-s3cret-s3",
+				   .events = "*",
+				   .created = 1 };
+	long long id = 0, id2 = 0, at;
+	struct err *e = NULL;
+	json_t *o, *h;
+
+	store_event(st, NULL, "before", "");
+	assert_int_equal(store_webhook_add(st, &w, &id, NULL), 0);
+	assert_true(id > 0);
+	assert_int_equal(store_user_insert(st, "cust", "customer", "x", NULL, 1, NULL), 0);
+	w.owner = "cust";
+	assert_int_equal(store_webhook_add(st, &w, &id2, NULL), 0);
+	o = store_webhooks(st, "cust", false);
+	assert_int_equal(json_array_size(o), 1);
+	h = json_array_get(o, 0);
+	assert_int_equal(json_integer_value(json_object_get(h, "id")), id2);
+	assert_null(json_object_get(h, "secret")); /* only when asked for */
+	at = json_integer_value(json_object_get(h, "last_event"));
+	assert_true(at > 0); /* a new hook starts after the newest event */
+	json_decref(o);
+	o = store_webhooks(st, NULL, true);
+	assert_int_equal(json_array_size(o), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "secret")),
+			    "s3cret-s3cret-s3");
+	assert_true(json_is_null(json_object_get(json_array_get(o, 0), "owner")));
+	json_decref(o);
+	/* the cursor moves by compare-and-set: a second mover from the same place loses */
+	assert_int_equal(store_webhook_done(st, id2, at, at + 5, 1, "HTTP 200"), 1);
+	assert_int_equal(store_webhook_done(st, id2, at, at + 5, 1, "HTTP 200"), 0);
+	assert_int_equal(store_webhook_done(st, id2, at + 5, at + 6, 0, "gave up"), 1);
+	assert_int_equal(store_webhook_done(st, id2, at + 6, at + 7, -1, NULL), 1);
+	o = store_webhooks(st, "cust", false);
+	h = json_array_get(o, 0);
+	assert_int_equal(json_integer_value(json_object_get(h, "delivered")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "failed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "last_event")), at + 7);
+	assert_string_equal(json_string_value(json_object_get(h, "last_status")), "gave up");
+	json_decref(o);
+	/* a customer deletes only their own; an administrator any */
+	assert_int_equal(store_webhook_delete(st, id, "cust", &e), -ENOENT);
+	err_free(&e);
+	assert_int_equal(store_webhook_delete(st, id2, "cust", NULL), 0);
+	assert_int_equal(store_webhook_delete(st, id, NULL, NULL), 0);
+	assert_int_equal(store_webhook_delete(st, id, NULL, &e), -ENOENT);
+	err_free(&e);
+}
+
 static void pools_and_snapshots(void **state)
 {
 	struct store *st = *state;
@@ -780,7 +905,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 11 : 5);
+	assert_int_equal(v, sqlite ? 13 : 7);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -831,7 +956,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 5);
+		assert_int_equal(store_schema_version(o[i].st), 7);
 		store_close(o[i].st);
 	}
 }
@@ -939,6 +1064,8 @@ int main(void)
 		BOTH(hostile_values),
 		BOTH(keys_and_references),
 		BOTH(pools_and_snapshots),
+		BOTH(webhooks),
+		BOTH(history_consolidates),
 		PG(connection_comes_back),
 		BOTH(schema_version),
 		PG(nodes_migrate_once),
