@@ -16,6 +16,7 @@ VPS_PACKAGES=(
 	liboath-dev oathtool
 	libpq-dev postgresql-15
 	nftables iperf3 iputils-ping gdb liburing-dev sshfs openssh-sftp-server
+	restic borgbackup
 	debhelper
 	chromium nodejs
 )

@@ -301,6 +301,14 @@ int cmd_fw_policy(struct args *a);
 int cmd_snapshot_create(struct args *a);
 int cmd_snapshot_revert(struct args *a);
 int cmd_snapshot_rm(struct args *a);
+int cmd_repo_list(struct args *a); /* backup.c */
+int cmd_repo_add(struct args *a);
+int cmd_repo_rm(struct args *a);
+int cmd_backup_create(struct args *a);
+int cmd_backup_list(struct args *a);
+int cmd_backup_restore(struct args *a);
+int cmd_backup_rm(struct args *a);
+int cmd_backup_schedule(struct args *a);
 int cmd_user_list(struct args *a); /* users.c */
 int cmd_user_add(struct args *a);
 int cmd_user_passwd(struct args *a);

@@ -268,6 +268,56 @@ static const struct command firewall_subs[] = {
 	END,
 };
 
+static const struct pos p_repo_add[] = {
+	{ .name = "NAME", .type = P_NAME },
+	{ .name = "URL", .type = P_ANY },
+	END,
+};
+
+static const struct command repo_subs[] = {
+	{ "list", "ls", .opts = o_format, .run = cmd_repo_list },
+	{ "add", NULL, p_repo_add, o_format_ignored, .run = cmd_repo_add },
+	{ "rm", "delete", p_name, o_format_ignored, .run = cmd_repo_rm },
+	END,
+};
+
+static const struct pos p_backup_id[] = {
+	{ .name = "NAME", .type = P_NAME },
+	{ .name = "ID", .type = P_ANY },
+	END,
+};
+
+static const struct opt o_backup_create[] = {
+	STR("repo", "REPO", "the repository (needed when the host has more than one)"),
+	FORMAT, END,
+};
+
+static const struct opt o_backup_restore[] = {
+	STR("as", "NEW", "into a new VPS of that name, made stopped (VMs only for now)"),
+	{ .name = "format", .type = V_FORMAT }, END,
+};
+
+static const struct opt o_backup_schedule[] = {
+	STR("daily", "HH:MM", "every day at that time (UTC), spread by up to 15 minutes"),
+	STR("every", "SECONDS", "every so many seconds (a customer: 3600 and up)"),
+	STR("repo", "REPO", "the repository (needed when the host has more than one)"),
+	STR("keep-last", "N", "retention: keep the last N"),
+	STR("keep-daily", "N", "retention: keep the newest of each of the last N days"),
+	STR("keep-weekly", "N", "retention: keep the newest of each of the last N weeks"),
+	STR("keep-monthly", "N", "retention: keep the newest of each of the last N months"),
+	FLAG("off", "remove the schedule"),
+	FORMAT, END,
+};
+
+static const struct command backup_subs[] = {
+	{ "list", "ls", p_name, o_format, .run = cmd_backup_list },
+	{ "create", NULL, p_name, o_backup_create, .run = cmd_backup_create },
+	{ "restore", NULL, p_backup_id, o_backup_restore, .run = cmd_backup_restore },
+	{ "rm", "delete", p_backup_id, o_format_ignored, .run = cmd_backup_rm },
+	{ "schedule", NULL, p_name, o_backup_schedule, .run = cmd_backup_schedule },
+	END,
+};
+
 /* ---- access ---- */
 
 static const struct opt o_user_add[] = {
@@ -422,6 +472,16 @@ const struct command commands[] = {
 	  .help = "The bytes the VPS received (rx) and sent (tx) on its network, by calendar\n"
 		  "month (UTC), and its plan's monthly allowance: once rx + tx passes it, the\n"
 		  "VPS is throttled to the plan's rate or suspended until the month ends.\n" },
+	{ "backup", NULL, .subs = backup_subs,
+	  .overview = "backup create|list|restore|rm|schedule\ta VPS's backups (restic)",
+	  .help = "A backup holds every disk of the VPS and its settings, taken from a snapshot's\n"
+		  "copy (a running VPS runs on) and sent by restic: encrypted, and after the\n"
+		  "first only changed chunks are added. create and restore show their progress.\n"
+		  "restore stops a running VPS, puts its disks back and starts it again; with\n"
+		  "--as NEW it makes a new VPS from the backup instead (VMs only for now).\n"
+		  "ID: the id `vps backup list` shows (8 to 64 of 0-9 a-f). schedule: vpsd backs\n"
+		  "the VPS up on its own and forgets what the --keep-* rules do not keep\n"
+		  "(restic forget --prune); without --daily or --every it shows the schedule.\n" },
 	{ "op", NULL, p_id, o_format, .run = cmd_op,
 	  .overview = "op ID\tone long operation (?async=1): state, result",
 	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"
@@ -463,6 +523,11 @@ const struct command commands[] = {
 		  "one join within --ttl seconds (default 3600), by a node called NAME only with\n"
 		  "--for NAME. On one host the list is the host.\n" },
 
+	{ "repo", NULL, .subs = repo_subs,
+	  .overview = "repo list|add|rm\trestic repositories that backups go to",
+	  .help = "A repository (restic) is a local directory (an absolute path), sftp:HOST:/PATH\n"
+		  "or rest:http(s)://HOST/PATH. vpsd makes its password, keeps it (0600) and runs\n"
+		  "`restic init`. One that holds backups cannot be removed.\n" },
 	{ "pool", NULL, .subs = pool_subs,
 	  .overview = "pool list|add|rm\tstorage pools: where VPS disks live",
 	  .help = "A pool is a directory VPS disks live in (`vps create --pool NAME`); the\n"

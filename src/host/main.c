@@ -28,6 +28,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/backup.h"
 #include "host/caps.h"
 #include "host/api.h"
 #include "host/auth.h"
@@ -547,7 +548,7 @@ int main(int argc, char **argv)
 		       store_open(db, &h.store, &e)) < 0 ||
 	    node_start(&h, join, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
 	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0 ||
-	    webhook_start(&h, &e) < 0) {
+	    backup_timer_start(&h, &e) < 0 || webhook_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		goto out;
 	}
@@ -582,6 +583,7 @@ int main(int argc, char **argv)
 out: /* also after a failed start: the sanitizers' leak check holds every exit to account */
 	api_stop(api);
 	api_stop(api_tcp);
+	backup_timer_stop();
 	webhook_stop();
 	usage_stop(&h);
 	reclaim_stop();

@@ -16,6 +16,19 @@
 /* the finished operations kept (the oldest go first) */
 #define OPS_KEEP 10000
 
+/*
+ * A running operation's percentage (op_progress): kept in memory only, as
+ * it means nothing once the operation ended or vpsd restarted.
+ */
+#define OPS_PROGRESS 64
+
+static struct {
+	char id[33];
+	double pct;
+} progress[OPS_PROGRESS];
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread const char *current; /* the operation this thread runs */
+
 struct op {
 	struct host *h;
 	char id[33];
@@ -44,11 +57,47 @@ static void finish(struct host *h, const char *id, const char *action, unsigned 
 	free(text);
 }
 
+void op_progress(double pct)
+{
+	int free_slot = -1, i;
+
+	if (!current)
+		return;
+	pthread_mutex_lock(&progress_lock);
+	for (i = 0; i < OPS_PROGRESS; i++) {
+		if (!strcmp(progress[i].id, current))
+			break;
+		if (free_slot < 0 && !progress[i].id[0])
+			free_slot = i;
+	}
+	if (i == OPS_PROGRESS && free_slot >= 0) {
+		i = free_slot;
+		snprintf(progress[i].id, sizeof(progress[i].id), "%s", current);
+	}
+	if (i < OPS_PROGRESS)
+		progress[i].pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+	pthread_mutex_unlock(&progress_lock);
+}
+
+static void progress_forget(const char *id)
+{
+	pthread_mutex_lock(&progress_lock);
+	for (int i = 0; i < OPS_PROGRESS; i++)
+		if (!strcmp(progress[i].id, id))
+			progress[i].id[0] = 0;
+	pthread_mutex_unlock(&progress_lock);
+}
+
 static void *run(void *arg)
 {
 	struct op *o = arg;
 	json_t *out = NULL;
-	unsigned int status = o->work(o->h, o->action, o->vps, o->body, o->user, &out);
+	unsigned int status;
+
+	current = o->id;
+	status = o->work(o->h, o->action, o->vps, o->body, o->user, &out);
+	current = NULL;
+	progress_forget(o->id);
 
 	finish(o->h, o->id, o->action, status, out);
 	json_decref(out);
@@ -66,6 +115,13 @@ json_t *op_get(struct host *h, const char *id, const char *user)
 	    json_object_get(res, "error")) {
 		json_object_set(o, "error", json_object_get(res, "error"));
 		json_object_del(o, "result");
+	}
+	if (o && !strcmp(json_string_value(json_object_get(o, "state")), "running")) {
+		pthread_mutex_lock(&progress_lock);
+		for (int i = 0; i < OPS_PROGRESS; i++)
+			if (!strcmp(progress[i].id, id))
+				json_object_set_new(o, "progress", json_real(progress[i].pct));
+		pthread_mutex_unlock(&progress_lock);
 	}
 	return o;
 }

@@ -25,6 +25,11 @@ int op_submit(struct host *h, const char *user, const char *vps, const char *act
 	      op_work work, json_t **op, struct err **err);
 /* The operation, if it exists and `user` may see it (NULL: anyone's). */
 json_t *op_get(struct host *h, const char *id, const char *user);
+/*
+ * The calling thread's operation is pct (0 to 100) done: shown as
+ * `progress` while it runs. Nothing when the work runs synchronously.
+ */
+void op_progress(double pct);
 /* At start: operations left running by a previous vpsd failed with it. */
 void op_recover(struct host *h);
 

@@ -105,6 +105,10 @@ route_fn api_networks_get, api_networks_post, api_network_get, api_network_delet
 route_fn api_pools_get, api_pools_post, api_pool_delete, api_snapshots_get, api_snapshots_post,
 	api_snapshot_delete, api_snapshot_revert, api_webhooks_get, api_webhooks_post,
 	api_webhook_delete;
+/* routes_backup.c */
+route_fn api_repos_get, api_repos_post, api_repo_delete, api_backups_get, api_backups_post,
+	api_backup_delete, api_backup_restore, api_backup_schedule_get, api_backup_schedule_put,
+	api_backup_schedule_delete;
 /* routes_ops.c */
 route_fn api_operation_get, api_events_get;
 /* routes_nodes.c */

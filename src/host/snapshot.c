@@ -130,6 +130,23 @@ static const struct kind_ops *snapshots_of(const struct vps *v, struct err **err
 	return o;
 }
 
+int snapshot_copy(struct host *h, struct vps *v, const char *dir, struct err **err)
+{
+	const struct kind_ops *o = snapshots_of(v, err);
+	int r;
+
+	if (!o)
+		return -EINVAL;
+	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
+		return err_make(err, EBUSY, "`%s` is %s: a copy is taken running or stopped",
+				v->name, vps_state_name(v->state));
+	if (mkdir_p(dir, 0700, 0700) < 0)
+		return err_make(err, errno, "make `%s`", dir);
+	if ((r = o->snapshot(h, v, dir, err)) < 0)
+		return r;
+	return fsync_dir(dir) < 0 ? err_make(err, errno, "sync `%s`", dir) : 0;
+}
+
 struct take {
 	const char *name;
 	json_t *out;
@@ -214,15 +231,12 @@ int snapshot_create(struct host *h, const char *vps, json_t *body, json_t **out,
 	return r;
 }
 
-static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
+int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t disk,
+		      const char *what, struct err **err)
 {
-	const char *name = arg;
 	const struct kind_ops *o = snapshots_of(v, err);
-	_cleanup_free_ char *top = host_vps_disks(h, v->name, "snapshots"), *dir = NULL;
-	json_t *rows, *snap = NULL, *x;
 	bool was_running = v->state == VPS_RUNNING;
 	struct vps now;
-	size_t i;
 	int r;
 
 	if (!o)
@@ -230,35 +244,19 @@ static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
 	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
 		return err_make(err, EBUSY, "`%s` is %s: a revert needs it running or stopped",
 				v->name, vps_state_name(v->state));
-	rows = store_snapshots(h->store, v->name);
-	json_array_foreach(rows, i, x) if (!strcmp(json_string_value(json_object_get(x, "name")),
-						   name)) snap = x;
-	if (!snap) {
-		json_decref(rows);
-		return err_make(err, ENOENT, "`%s` has no snapshot named `%s`", v->name, name);
-	}
-	if (!top || asprintf(&dir, "%s/%s", top, name) < 0) {
-		json_decref(rows);
-		return err_make(err, ENOMEM, "revert");
-	}
 	if (was_running && (r = life_stop_held(h, v, err)) < 0)
-		goto out;
+		return r;
 	if ((r = store_vps_get(h->store, v->name, &now, err)) < 0)
-		goto out;
+		return r;
 	testpoint("revert-stopped", v->name);
 	r = o->revert(h, &now, dir, err);
-	if (r == 0) {
-		/* the disk's size is the snapshot's again (a grow since is undone with the disk) */
-		json_int_t disk = json_integer_value(
-			json_object_get(json_object_get(snap, "settings"), "disk"));
-
-		if (disk > 0 && (uint64_t)disk != now.disk) {
-			now.disk = (uint64_t)disk;
-			r = store_vps_update(h->store, &now, err);
-		}
+	/* the disk's size is the copy's again (a grow since is undone with the disk) */
+	if (r == 0 && disk > 0 && disk != now.disk) {
+		now.disk = disk;
+		r = store_vps_update(h->store, &now, err);
 	}
 	if (r == 0)
-		store_event(h->store, v->name, "revert", name);
+		store_event(h->store, v->name, "revert", what);
 	if (was_running) {
 		/* reverted, or on its own disk still whole (a failed copy is never renamed in) */
 		struct err *e = NULL;
@@ -271,7 +269,31 @@ static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
 		err_free(&e);
 	}
 	vps_free(&now);
-out:
+	return r;
+}
+
+static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
+{
+	const char *name = arg;
+	_cleanup_free_ char *top = host_vps_disks(h, v->name, "snapshots"), *dir = NULL;
+	json_t *rows, *snap = NULL, *x;
+	json_int_t disk;
+	size_t i;
+	int r;
+
+	rows = store_snapshots(h->store, v->name);
+	json_array_foreach(rows, i, x) if (!strcmp(json_string_value(json_object_get(x, "name")),
+						   name)) snap = x;
+	if (!snap) {
+		json_decref(rows);
+		return err_make(err, ENOENT, "`%s` has no snapshot named `%s`", v->name, name);
+	}
+	if (!top || asprintf(&dir, "%s/%s", top, name) < 0) {
+		json_decref(rows);
+		return err_make(err, ENOMEM, "revert");
+	}
+	disk = json_integer_value(json_object_get(json_object_get(snap, "settings"), "disk"));
+	r = snapshot_put_back(h, v, dir, disk > 0 ? (uint64_t)disk : 0, name, err);
 	json_decref(rows);
 	return r < 0 ? err_wrap(err, "revert `%s` to `%s`", v->name, name) : 0;
 }

@@ -7,6 +7,7 @@
 #define VPS_HOST_SNAPSHOT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -22,6 +23,16 @@ int snapshot_list(struct host *h, const char *vps, json_t **out, struct err **er
 int snapshot_create(struct host *h, const char *vps, json_t *body, json_t **out, struct err **err);
 /* Revert: a running VPS is stopped, its disks made again from the snapshot, started. */
 int snapshot_revert(struct host *h, const char *vps, const char *name, struct err **err);
+/*
+ * For backup.c, inside life_with (the VPS held): every disk of v copied
+ * into dir (made 0700) as a snapshot copies them, a running VPS frozen or
+ * paused for it; and a VPS's disks put back from such a dir as a revert
+ * does (a running VPS stopped, put back, started; `disk` bytes: the
+ * size to record, 0 to keep; `what` names it in the event).
+ */
+int snapshot_copy(struct host *h, struct vps *v, const char *dir, struct err **err);
+int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t disk,
+		      const char *what, struct err **err);
 /* Remove one. */
 int snapshot_rm(struct host *h, const char *vps, const char *name, struct err **err);
 

@@ -206,10 +206,16 @@ static bool pump(const struct sys_spawn *s, pid_t pid, int *in, int *out, int *e
 			r = read(*fd, chunk, sizeof(chunk));
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r <= 0)
+			if (r <= 0) {
 				close_fd(fd);
-			else
+			} else if (i == 0 && s->on_out) {
+				if (s->on_out(chunk, (size_t)r, s->on_out_arg) < 0) {
+					kill(pid, SIGKILL);
+					close_fd(fd);
+				}
+			} else {
 				capture_add(&cap[i], chunk, (size_t)r);
+			}
 		}
 		/* the child exited: from here on only its pipes are waited for */
 		if (p[3].revents)

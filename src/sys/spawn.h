@@ -48,6 +48,13 @@ struct sys_spawn {
 	size_t out_max, err_max;
 	int timeout_s; /* SIGKILL after this long (status 128 + 9); 0: no deadline */
 	unsigned int flags; /* SYS_SPAWN_* */
+	/*
+	 * With out = CAPTURE: stdout's bytes go here as they come, not into the
+	 * result (a long job's progress, a stream into a file); a return < 0
+	 * kills the child.
+	 */
+	int (*on_out)(const char *data, size_t n, void *arg);
+	void *on_out_arg;
 };
 
 struct sys_spawn_result {

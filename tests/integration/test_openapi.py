@@ -364,6 +364,9 @@ def test_walk(vpsd):
     assert [p["name"] for p in admin.api("GET", "/pools")] == ["default"]
     admin.api("POST", "/pools", {"name": "walk", "path": "relative"}, expect=400)
     admin.api("DELETE", "/pools/walk", expect=404)
+    admin.api("POST", "/repos", {"name": "walk", "url": str(vpsd.base / "repo")}, expect=201)
+    assert [r["name"] for r in admin.api("GET", "/repos")] == ["walk"]
+    admin.api("POST", "/repos", {"name": "walk2", "url": "relative"}, expect=400)
     hook = admin.api("POST", "/webhooks", {"url": "http://192.0.2.1/walk"}, expect=201)
     assert [h["id"] for h in admin.api("GET", "/webhooks")] == [hook["id"]]
     admin.api("POST", "/webhooks", {"url": "ftp://192.0.2.1/"}, expect=400)
@@ -440,6 +443,20 @@ def test_walk(vpsd):
     cust.api("DELETE", "/vps/walk1/snapshots/walked")
     cust.api("DELETE", "/vps/walk1/snapshots/walked", expect=404)
     cust.api("GET", "/pools", expect=403)
+    made = cust.api("POST", "/vps/walk1/backups", {}, expect=201)
+    assert [b["id"] for b in cust.api("GET", "/vps/walk1/backups")] == [made["id"]]
+    accepted = cust.request("POST", f"/vps/walk1/backups/{made['id']}/restore?async=1", {})
+    assert accepted.status == 202, accepted
+    assert wait_op(cust, accepted)["state"] == "done"
+    cust.api("DELETE", f"/vps/walk1/backups/{made['id']}")
+    cust.api("DELETE", f"/vps/walk1/backups/{made['id']}", expect=404)
+    cust.api("GET", "/vps/walk1/backup-schedule", expect=404)
+    cust.api("PUT", "/vps/walk1/backup-schedule", {"every": 5}, expect=400)  # an admin's only
+    cust.api("PUT", "/vps/walk1/backup-schedule", {"daily": "03:00", "keep_daily": 7})
+    assert cust.api("GET", "/vps/walk1/backup-schedule")["daily"] == "03:00"
+    cust.api("DELETE", "/vps/walk1/backup-schedule")
+    cust.api("GET", "/repos", expect=403)
+    admin.api("DELETE", "/repos/walk")
     cust.api("PATCH", "/vps/walk1", {"hostname": "walked", "onboot": False})
     cust.api("PATCH", "/vps/walk1", {"ram": "256M"}, expect=403)
     cust.api("POST", "/vps/walk1/suspend", expect=403)

@@ -53,6 +53,50 @@ static void test_capture(void **state)
 	sys_spawn_result_free(&r);
 }
 
+/* stdout as it comes: all of it, in order, past the capture's bound, and none in out */
+struct streamed {
+	size_t n, stop_after;
+	char first[8];
+};
+
+static int on_out(const char *data, size_t n, void *arg)
+{
+	struct streamed *st = arg;
+
+	if (st->n == 0)
+		memcpy(st->first, data, n < 7 ? n : 7);
+	st->n += n;
+	return st->stop_after && st->n >= st->stop_after ? -1 : 0;
+}
+
+static void test_stream(void **state)
+{
+	struct streamed st = { 0 };
+	struct sys_spawn s = { .argv = SH("printf 'start'; head -c 300000 /dev/zero; echo err >&2"),
+			       .out = SYS_SPAWN_CAPTURE,
+			       .err = SYS_SPAWN_CAPTURE,
+			       .out_max = 16,
+			       .on_out = on_out,
+			       .on_out_arg = &st };
+	struct sys_spawn_result r;
+
+	(void)state;
+	assert_int_equal(sys_spawn(&s, &r, NULL), 0);
+	assert_int_equal(st.n, 5 + 300000);
+	assert_memory_equal(st.first, "start", 5);
+	assert_string_equal(r.out, "");
+	assert_string_equal(r.err, "err\n");
+	sys_spawn_result_free(&r);
+
+	/* a callback that says stop kills the child: no waiting for the rest */
+	st = (struct streamed){ .stop_after = 1 };
+	s.argv = SH("echo x; exec sleep 30");
+	s.timeout_s = 60;
+	assert_int_equal(sys_spawn(&s, &r, NULL), 128 + SIGKILL);
+	assert_false(r.timed_out);
+	sys_spawn_result_free(&r);
+}
+
 static void test_bounds(void **state)
 {
 	struct sys_spawn s = { .argv = SH("echo 0123456789; echo abcdefghij >&2"),
@@ -206,7 +250,7 @@ int main(void)
 		cmocka_unit_test(test_input),	      cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_exec_fails),    cmocka_unit_test(test_run_message),
 		cmocka_unit_test(test_env_fds_umask), cmocka_unit_test(test_last_line),
-		cmocka_unit_test(test_path),
+		cmocka_unit_test(test_path),	      cmocka_unit_test(test_stream),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as spawn.h asks of a caller that gives input */

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The backup routes (route.h): restic repositories (the administrators')
+ * and a VPS's backups (its owner's, by the table's ROUTE_VPS check before
+ * any of these runs). A backup and a restore are long: with `?async=1`
+ * they run as an operation whose `progress` restic's status lines move.
+ * backup.c does the work.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host/backup.h"
+#include "host/ops.h"
+#include "host/route.h"
+
+enum MHD_Result api_repos_get(struct call *x)
+{
+	return reply(x->c, 200, backup_repos(x->h));
+}
+
+enum MHD_Result api_repos_post(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = backup_repo_add(x->h, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_repo_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = backup_repo_rm(x->h, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
+}
+
+enum MHD_Result api_backups_get(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = backup_list(x->h, x->arg, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_backup_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = backup_rm(x->h, x->arg, x->arg2, &e);
+
+	return reply_ok(x->c, r, &e);
+}
+
+/* The long ones, now or as an operation: body {"id"?} beside the request's own. */
+static unsigned int work(struct host *h, const char *action, const char *vps, json_t *body,
+			 const char *user, json_t **out)
+{
+	struct err *e = NULL;
+	unsigned int status = 201;
+	json_t *b = json_deep_copy(body);
+	const char *id = json_string_value(json_object_get(body, "_id"));
+	int r;
+
+	(void)user;
+	*out = NULL;
+	json_object_del(b, "_id");
+	if (!strcmp(action, "backup")) {
+		r = backup_create(h, vps, b, out, &e);
+	} else {
+		r = backup_restore(h, vps, id ? id : "", b, out, &e);
+		status = 200;
+	}
+	json_decref(b);
+	if (r < 0)
+		*out = err_json(r, &e, &status);
+	return status;
+}
+
+static enum MHD_Result long_work(struct call *x, const char *action)
+{
+	const char *a = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "async");
+	struct err *e = NULL;
+	json_t *out = NULL, *op, *body = json_deep_copy(x->body);
+	unsigned int status;
+	char loc[128];
+	int r;
+
+	if (json_object_get(body, "_id")) {
+		json_decref(body);
+		return reply_error(x->c, EINVAL, "`_id`: unknown field");
+	}
+	if (*x->arg2)
+		json_object_set_new(body, "_id", json_string(x->arg2));
+	if (!a || (strcmp(a, "1") && strcmp(a, "true"))) {
+		status = work(x->h, action, x->arg, body, x->p->user, &out);
+		json_decref(body);
+		return reply(x->c, status, out);
+	}
+	r = op_submit(x->h, x->p->user, x->arg, action, body, work, &op, &e);
+	json_decref(body);
+	if (r < 0)
+		return reply_err(x->c, r, &e);
+	snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
+		 json_string_value(json_object_get(op, "id")));
+	return reply_hdr(x->c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+}
+
+enum MHD_Result api_backups_post(struct call *x)
+{
+	return long_work(x, "backup");
+}
+
+enum MHD_Result api_backup_restore(struct call *x)
+{
+	return long_work(x, "restore");
+}
+
+enum MHD_Result api_backup_schedule_get(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = backup_schedule_get(x->h, x->arg, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_backup_schedule_put(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = backup_schedule_put(x->h, x->arg, x->body, x->p->admin, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_backup_schedule_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = backup_schedule_rm(x->h, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
+}

@@ -1,0 +1,529 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Backups into restic repositories (issue 17, docs/backups.md), through
+vpsd's API and the CLI, with a real restic repository made here: repositories
+added and refused; two backups of a running container with a writer inside,
+the second adding only changed chunks (the repository's growth measured); a
+restore that brings deleted files back; a QEMU VM's backup restored in
+place and as a second VM (--as); kill -9 of vpsd mid-backup leaving
+nothing listed and the container running; and attacks: another customer's
+backups, a customer adding a repository, hostile names, paths and ids, and a
+repository whose snapshot holds a link or a directory, which a restore must
+not write anywhere.
+
+Run as root:
+    VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_backup.py"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from framework.ct import BUILD
+from framework.openapi import start_vpsd, tcp, unix
+from framework.vpsd import VPSD, Vpsd, raise_spec_errors
+from test_vpsd_kill9 import Paused
+
+pytestmark = [
+    pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
+    pytest.mark.skipif(shutil.which("restic") is None,
+                       reason="restic is not installed (scripts/lib.sh installs it)"),
+]
+
+VPS = BUILD / "src" / "cli" / "vps"
+
+
+@pytest.fixture
+def vpsd():
+    d = Vpsd().start()
+    try:
+        yield d
+        if d.proc:
+            d.destroy_all_and_stop()
+    finally:
+        d.cleanup()
+
+
+def cli(d, *args):
+    r = subprocess.run([str(VPS), *args], capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, VPS_SOCKET=str(d.checked().sock)))
+    raise_spec_errors()
+    return r
+
+
+def ct(d, name, **kw):
+    body = {"name": name, "kind": "ct", "template": "busybox", "ram": "128M", "disk": "64M"}
+    body.update(kw)
+    return d.api("POST", "/vps", body, expect=201)
+
+
+def sh(d, name, script):
+    r = d.api("POST", f"/vps/{name}/exec", {"args": ["sh", "-c", script]})
+    return r["status"], r["stdout"]
+
+
+def tree_bytes(path):
+    """Bytes of the files under path (a restic repository's size)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def restic(d, repo, *args):
+    """restic on a repository vpsd made, with the password vpsd keeps."""
+    url = json.loads((d.data / "repos" / repo / "repo.json").read_text())["url"]
+    return subprocess.run(["restic", "--no-cache", "-r", url, "--password-file",
+                           str(d.data / "repos" / repo / "password"), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- repositories -----------------------------------------------------------------------
+
+def test_repos_add_list_refuse_rm(vpsd, tmp_path):
+    assert vpsd.api("GET", "/repos") == []
+    r = cli(vpsd, "repo", "add", "local", str(tmp_path / "repo"))
+    assert r.returncode == 0, r.stderr
+    repos = vpsd.api("GET", "/repos")
+    assert [(x["name"], x["url"]) for x in repos] == [("local", str(tmp_path / "repo"))]
+    # restic made it; the password is vpsd's, 0600, in its own directory, never shown
+    assert (tmp_path / "repo" / "config").is_file()
+    pw = vpsd.data / "repos" / "local" / "password"
+    assert pw.stat().st_mode & 0o777 == 0o600 and len(pw.read_text().strip()) == 64
+    assert (vpsd.data / "repos" / "local").stat().st_mode & 0o777 == 0o700
+    assert pw.read_text().strip() not in json.dumps(repos)
+    assert restic(vpsd, "local", "snapshots", "--json").stdout.strip() == "[]"
+    r = cli(vpsd, "repo", "list", "--format", "json")
+    assert [x["name"] for x in json.loads(r.stdout)] == ["local"], r
+
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    pool.chmod(0o711)
+    vpsd.api("POST", "/pools", {"name": "p1", "path": str(pool)}, expect=201)
+    bad = [
+        ({"name": "rel", "url": "var/tmp/r"}, "expected an absolute path"),
+        ({"name": "file", "url": str(afile)}, "not a directory"),
+        ({"name": "gone", "url": str(tmp_path / "no" / "such")}, "No such file"),
+        ({"name": "link", "url": str(link / "r")}, "give that"),
+        ({"name": "dots", "url": f"{tmp_path}/../{tmp_path.name}/r"}, "give that"),
+        ({"name": "data", "url": str(vpsd.data / "r")}, "vpsd's own"),
+        ({"name": "vpsdir", "url": str(vpsd.data / "vps" / "r")}, "vpsd's own"),
+        ({"name": "root", "url": "/"}, "no directory name"),
+        ({"name": "above", "url": str(vpsd.base)}, "vpsd's own"),
+        ({"name": "inpool", "url": str(pool / "r")}, "storage pool"),
+        ({"name": "sftpopt", "url": "sftp:-oProxyCommand=touch%20/tmp/pwned:/r"}, "sftp:"),
+        ({"name": "sftpopt2", "url": "sftp:user@-oProxyCommand=x:/r"}, "sftp:"),
+        ({"name": "sftprel", "url": "sftp:host:r"}, "sftp:"),
+        ({"name": "ftp", "url": "ftp://host/r"}, "expected an absolute path"),
+        ({"name": "restopt", "url": "rest:http://-x/r"}, "rest:"),
+        ({"name": "space", "url": "/tmp/a b"}, "`url`"),
+        ({"name": "nl", "url": "/tmp/a\nb"}, "`url`"),
+        ({"name": "Bad", "url": str(tmp_path / "r2")}, "`name`"),
+        ({"name": "../x", "url": str(tmp_path / "r2")}, "`name`"),
+        ({"name": "x" * 33, "url": str(tmp_path / "r2")}, "`name`"),
+        ({"name": "extra", "url": str(tmp_path / "r2"), "password": "mine"}, "`password`"),
+    ]
+    for body, words in bad:
+        code, j = vpsd.request("POST", "/api/v1/repos", body)
+        assert code == 400 and words in j["error"]["message"], (body, code, j)
+    code, j = vpsd.request("POST", "/api/v1/repos", {"name": "local", "url": str(tmp_path / "r3")})
+    assert code == 409, j
+    code, j = vpsd.request("POST", "/api/v1/repos", {"name": "again", "url": str(tmp_path / "repo")})
+    assert code == 409, j
+    # nothing was made for any of them
+    assert sorted(os.listdir(vpsd.data / "repos")) == ["local"]
+    assert not (tmp_path / "r2").exists() and not os.path.exists("/tmp/pwned")
+
+    # one that holds a backup keeps its password: refused until it is empty
+    ct(vpsd, "r1")
+    made = vpsd.api("POST", "/vps/r1/backups", {}, expect=201)
+    code, j = vpsd.request("DELETE", "/api/v1/repos/local")
+    assert code == 409 and "holds 1 backups" in j["error"]["message"], j
+    vpsd.api("DELETE", f"/vps/r1/backups/{made['id']}")
+    r = cli(vpsd, "repo", "rm", "local")
+    assert r.returncode == 0, r.stderr
+    assert vpsd.api("GET", "/repos") == [] and not (vpsd.data / "repos" / "local").exists()
+    assert (tmp_path / "repo" / "config").is_file()  # the repository itself is left alone
+    code, _ = vpsd.request("DELETE", "/api/v1/repos/local")
+    assert code == 404
+    # with no repository a backup says what is missing
+    code, j = vpsd.request("POST", "/api/v1/vps/r1/backups", {})
+    assert code == 400 and "`repo`" in j["error"]["message"], j
+
+
+# --- backup, incremental, restore -------------------------------------------------------
+
+def test_backup_of_a_running_container_incremental_and_restore(vpsd, tmp_path):
+    repo = tmp_path / "repo"
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(repo)}, expect=201)
+    after_init = tree_bytes(repo)
+    ct(vpsd, "b1", start=True)
+    assert sh(vpsd, "b1", "dd if=/dev/urandom of=/root/big bs=1M count=16 2>/dev/null && "
+              "echo precious > /root/data && sync") == (0, "")
+    # a writer runs inside through both backups
+    status, _ = sh(vpsd, "b1", "(i=0; while :; do i=$((i+1)); echo $i > /root/count; "
+                   "echo line $i >> /root/log; sleep 0.05; done) >/dev/null 2>&1 </dev/null &")
+    assert status == 0
+
+    t0 = time.monotonic()
+    r = cli(vpsd, "backup", "create", "b1")
+    first_s = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert "backing up b1:" in r.stderr and "100%" in r.stderr, r.stderr  # the progress line
+    first = tree_bytes(repo) - after_init
+    assert first > 16 << 20, first  # the random data went in (restic compresses nothing in 0.14)
+    assert vpsd.api("GET", "/vps/b1")["state"] == "running"
+
+    # a small change: the second adds its chunks and little else
+    assert sh(vpsd, "b1", "dd if=/dev/urandom of=/root/small bs=64k count=1 2>/dev/null"
+              " && sync") == (0, "")
+    t0 = time.monotonic()
+    r = cli(vpsd, "backup", "create", "b1", "--repo", "local", "--format", "json")
+    second_s = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    made = json.loads(r.stdout)
+    second = tree_bytes(repo) - after_init - first
+    print(f"repository growth: first {first} B in {first_s:.1f} s, "
+          f"second {second} B in {second_s:.1f} s (restic said {made['added']} B)")
+    # restic's chunks are 0.5 to 8 MiB: each region the writer, the new file and
+    # the journal touched costs a chunk (docs/backups.md has the figures)
+    assert second < first / 5, (first, second)
+    assert 0 < made["added"] < 8 << 20, made
+    assert made["size"] >= 64 << 20, made  # the disk as the VPS sees it, and vps.json
+
+    backups = json.loads(cli(vpsd, "backup", "list", "b1", "--format", "json").stdout)
+    assert len(backups) == 2 and backups[1]["id"] == made["id"], backups
+    assert all(len(b["id"]) == 8 and b["repo"] == "local" and b["size"] >= 64 << 20
+               for b in backups), backups
+    r = cli(vpsd, "backup", "list", "b1")
+    assert r.returncode == 0 and backups[0]["id"] in r.stdout, r
+    # the staging copy is gone, no snapshot was listed for it
+    assert not (vpsd.data / "vps" / "b1" / "snapshots" / ".backup").exists()
+    assert vpsd.api("GET", "/vps/b1/snapshots") == []
+
+    # the writer ran on through both
+    _, c1 = sh(vpsd, "b1", "cat /root/count")
+    time.sleep(0.5)
+    _, c2 = sh(vpsd, "b1", "cat /root/count")
+    assert int(c2) > int(c1), (c1, c2)
+
+    # files deleted, then the first backup restored: they are back, the later one gone
+    _, big_sum = sh(vpsd, "b1", "sha256sum /root/big")
+    assert sh(vpsd, "b1", "rm /root/data /root/big && sync") == (0, "")
+    img = vpsd.data / "vps" / "b1" / "ct" / "disk.img"
+    alloc = os.getxattr(img, "user.vps.disk.alloc")
+    r = cli(vpsd, "backup", "restore", "b1", backups[0]["id"])
+    assert r.returncode == 0, r.stderr
+    assert "restoring b1:" in r.stderr, r.stderr
+    assert vpsd.api("GET", "/vps/b1")["state"] == "running"  # stopped, restored, started
+    assert sh(vpsd, "b1", "cat /root/data") == (0, "precious\n")
+    assert sh(vpsd, "b1", "sha256sum /root/big") == (0, big_sum)
+    assert sh(vpsd, "b1", "test -e /root/small; echo $?") == (0, "1\n")
+    assert os.getxattr(img, "user.vps.disk.alloc") == alloc  # thin stays thin
+    # the restored image keeps its holes (a 64 MiB disk, far fewer blocks)
+    assert img.stat().st_blocks * 512 < 48 << 20, img.stat()
+    assert not (vpsd.data / "vps" / "b1" / "snapshots" / ".restore").exists()
+    events = [e["kind"] for e in vpsd.api("GET", "/events?vps=b1")]
+    assert "backup" in events and "restore" in events, events
+
+    # a stopped VPS is restored too, and stays stopped
+    vpsd.api("POST", "/vps/b1/stop")
+    vpsd.api("POST", f"/vps/b1/backups/{backups[1]['id']}/restore", {})
+    assert vpsd.api("GET", "/vps/b1")["state"] == "stopped"
+    vpsd.api("POST", "/vps/b1/start")
+    assert sh(vpsd, "b1", "test -e /root/small; echo $?") == (0, "0\n")
+
+    # removal forgets it in restic and prunes
+    r = cli(vpsd, "backup", "rm", "b1", backups[0]["id"])
+    assert r.returncode == 0, r.stderr
+    assert [b["id"] for b in vpsd.api("GET", "/vps/b1/backups")] == [backups[1]["id"]]
+    assert len(json.loads(restic(vpsd, "local", "snapshots", "--json").stdout)) == 1
+
+
+# --- kill -9 mid-backup -----------------------------------------------------------------
+
+def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "k1", start=True)
+    p = Paused(vpsd, "backup-copied", "k1", "POST", "/api/v1/vps/k1/backups", {})
+    p.kill9()
+    assert vpsd.api("GET", "/vps/k1/backups") == []
+    assert json.loads(restic(vpsd, "local", "snapshots", "--json").stdout) == []
+    # the container was thawed and runs on
+    assert vpsd.api("GET", "/vps/k1")["state"] == "running"
+    assert sh(vpsd, "k1", "echo alive")[1] == "alive\n"
+    assert vpsd.api("GET", "/vps/k1/snapshots") == []
+    # the next backup goes through, and takes what the crash left away
+    made = vpsd.api("POST", "/vps/k1/backups", {}, expect=201)
+    assert [b["id"] for b in vpsd.api("GET", "/vps/k1/backups")] == [made["id"]]
+    assert not (vpsd.data / "vps" / "k1" / "snapshots" / ".backup").exists()
+
+
+# --- attacks ----------------------------------------------------------------------------
+
+PASSWORDS = {"alice": "alice's long secret", "bob": "bob's long secret"}
+
+
+def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
+    d = start_vpsd()
+    try:
+        admin = unix(d)
+        for name, pw in PASSWORDS.items():
+            admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
+                      expect=201)
+        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
+                  expect=201)
+        admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
+                  expect=201)
+        alice, bob = tcp(d), tcp(d)
+        alice.login("alice", PASSWORDS["alice"])
+        bob.login("bob", PASSWORDS["bob"])
+        for c, n in [(alice, "a1"), (bob, "b1")]:
+            c.api("POST", "/vps", {"name": n, "kind": "ct", "template": "busybox",
+                                   "plan": "small"}, expect=201)
+        mine = alice.api("POST", "/vps/a1/backups", {}, expect=201)
+        disk = d.data / "vps" / "a1" / "ct" / "disk.img"
+        bdisk = d.data / "vps" / "b1" / "ct" / "disk.img"
+        before, bbefore = sha(disk), sha(bdisk)
+
+        # bob sees no VPS a1: the 404 of one that does not exist, for every verb
+        nobody = bob.request("GET", "/vps/nosuch/backups")
+        for method, path, body in [
+                ("GET", "/vps/a1/backups", None),
+                ("POST", "/vps/a1/backups", {}),
+                ("POST", f"/vps/a1/backups/{mine['id']}/restore", {}),
+                ("POST", f"/vps/a1/backups/{mine['id']}/restore?async=1", {}),
+                ("DELETE", f"/vps/a1/backups/{mine['id']}", None),
+                ("GET", "/vps/a1/backup-schedule", None),
+                ("PUT", "/vps/a1/backup-schedule", {"daily": "03:00"}),
+                ("DELETE", "/vps/a1/backup-schedule", None)]:
+            r = bob.request(method, path, body)
+            assert r.status == 404 and r.json == json.loads(
+                nobody.text.replace("nosuch", "a1")), (method, path, r.status, r.json)
+        # nor is alice's backup bob's through his own VPS: the id is not one of b1's
+        for method, path, body in [
+                ("POST", f"/vps/b1/backups/{mine['id']}/restore", {}),
+                ("POST", f"/vps/b1/backups/{mine['full_id']}/restore", {}),
+                ("DELETE", f"/vps/b1/backups/{mine['id']}", None)]:
+            r = bob.request(method, path, body)
+            assert r.status == 404, (method, path, r.status, r.json)
+        assert bob.api("GET", "/vps/b1/backups") == []
+        # repositories are the provider's
+        assert bob.request("GET", "/repos").status == 403
+        assert bob.request("POST", "/repos", {"name": "mine", "url": "/tmp/bobs"}).status == 403
+        assert bob.request("DELETE", "/repos/local").status == 403
+        assert not os.path.exists("/tmp/bobs")
+        # a customer names no repository that is not there, and no field of his own
+        r = bob.request("POST", "/vps/b1/backups", {"repo": "../../etc"})
+        assert r.status == 400, r.json
+        r = bob.request("POST", "/vps/b1/backups", {"repo": "local", "path": "/etc"})
+        assert r.status == 400, r.json
+        r = bob.request("POST", "/vps/b1/backups/00000000/restore", {"_id": mine["id"]})
+        assert r.status == 400, r.json
+
+        # ids that are not ids
+        for seg in ["..%2F..%2Fetc", "%2E%2E", "ZZZZZZZZ", "abc", "a" * 65, "latest",
+                    "-h", mine["id"][:7]]:
+            for method, path in [("DELETE", f"/vps/a1/backups/{seg}"),
+                                 ("POST", f"/vps/a1/backups/{seg}/restore")]:
+                r = alice.request(method, path, {} if method == "POST" else None,
+                                  validate=False)
+                assert r.status in (400, 404), (method, path, r.status)
+        r = alice.request("POST", f"/vps/a1/backups/{mine['id']}/restore", {"as": "../x"})
+        assert r.status == 400, r.json
+
+        # a customer's schedule is an hour apart at the closest
+        r = alice.request("PUT", "/vps/a1/backup-schedule", {"every": 60})
+        assert r.status == 400 and "3600" in r.json["error"]["message"], r.json
+        assert not (d.data / "vps" / "a1" / "backup-schedule.json").exists()
+        assert not (d.data / "vps" / "b1" / "backup-schedule.json").exists()
+        # the host unchanged: alice's one backup, both disks, the VPSes
+        assert [b["id"] for b in alice.api("GET", "/vps/a1/backups")] == [mine["id"]]
+        assert sha(disk) == before and sha(bdisk) == bbefore
+        assert sorted(v["name"] for v in admin.api("GET", "/vps")) == ["a1", "b1"]
+        d.destroy_all_and_stop()
+    finally:
+        d.cleanup()
+
+
+@pytest.mark.parametrize("what", ["link", "dir", "dotdot"])
+def test_restore_never_writes_outside_the_vps(vpsd, tmp_path, what):
+    """A repository's snapshot made to look like the VPS's backup (its tags
+    and path) but holding a link to a host file, a subdirectory, or a file
+    named to climb out: the restore refuses it, the host file and the
+    VPS's disk unchanged."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "h1")
+    real = vpsd.api("POST", "/vps/h1/backups", {}, expect=201)
+    snap = [s for s in json.loads(restic(vpsd, "local", "snapshots", "--json").stdout)
+            if s["id"] == real["full_id"]][0]
+    disk = vpsd.data / "vps" / "h1" / "ct" / "disk.img"
+    before = sha(disk)
+    victim = tmp_path / "victim"
+    victim.write_text("host file\n")
+
+    # the same path restic read, filled with something hostile
+    top = snap["paths"][0]
+    staged = tmp_path / "staged"
+    shutil.rmtree(top, ignore_errors=True)
+    os.makedirs(top)
+    try:
+        if what == "link":
+            os.symlink(victim, os.path.join(top, "disk.img"))
+        elif what == "dir":
+            os.makedirs(os.path.join(top, "disk.img"))
+            with open(os.path.join(top, "disk.img", "x"), "w") as f:
+                f.write("x")
+        else:
+            os.makedirs(os.path.join(top, "sub"))
+            with open(os.path.join(top, "sub", "..disk.img"), "w") as f:
+                f.write("x")
+        tags = sum([["--tag", t] for t in snap["tags"]], [])
+        r = restic(vpsd, "local", "backup", "--host", snap["hostname"], *tags, top)
+        assert r.returncode == 0, r.stderr
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    hostile = json.loads(restic(vpsd, "local", "snapshots", "--json", "latest").stdout)[0]
+    listed = [b["id"] for b in vpsd.api("GET", "/vps/h1/backups")]
+    assert hostile["short_id"] in listed  # it passes for one of h1's
+    code, j = vpsd.request("POST", f"/api/v1/vps/h1/backups/{hostile['short_id']}/restore", {})
+    assert code == 400 and "other than disk files" in j["error"]["message"], j
+    assert victim.read_text() == "host file\n"
+    assert sha(disk) == before
+    assert not staged.exists()
+    assert not (vpsd.data / "vps" / "h1" / "snapshots" / ".restore").exists()
+    # the real one still restores
+    vpsd.api("POST", f"/vps/h1/backups/{real['id']}/restore", {})
+    assert sha(disk) == before
+
+
+# --- schedules and retention ------------------------------------------------------------
+
+def test_schedule_fires_and_retention_prunes(vpsd, tmp_path):
+    """A schedule of seconds (an administrator's; the same timer and code as a
+    daily one) fires on its own, and keep-daily 7 leaves one backup of
+    today, as restic's forget --prune keeps the newest of each day."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "s1", start=True)
+    manual = vpsd.api("POST", "/vps/s1/backups", {}, expect=201)
+    r = cli(vpsd, "backup", "schedule", "s1", "--every", "5", "--keep-daily", "7")
+    assert r.returncode == 0 and "every 5 s" in r.stdout, (r.stdout, r.stderr)
+    shown = json.loads(cli(vpsd, "backup", "schedule", "s1", "--format", "json").stdout)
+    assert shown["every"] == 5 and shown["keep_daily"] == 7 and shown["repo"] == "local"
+    assert shown["next"] <= time.time() + 5
+
+    def scheduled():
+        return [e for e in vpsd.api("GET", "/events?vps=s1") if e["kind"] == "backup"
+                and e["message"] != manual["id"]]
+    deadline = time.monotonic() + 120
+    while len(scheduled()) < 2 or "backup-pruned" not in [
+            e["kind"] for e in vpsd.api("GET", "/events?vps=s1")][-1:]:
+        assert time.monotonic() < deadline, vpsd.api("GET", "/events?vps=s1")
+        time.sleep(0.5)
+    r = cli(vpsd, "backup", "schedule", "s1", "--off")
+    assert r.returncode == 0, r.stderr
+    time.sleep(1)  # a run that had started ends; none starts now
+    runs = scheduled()
+    # two or more ran, each pruned: one backup of today is left, the newest
+    listed = vpsd.api("GET", "/vps/s1/backups")
+    assert [b["id"] for b in listed] == [runs[-1]["message"]], (listed, runs)
+    assert len(json.loads(restic(vpsd, "local", "snapshots", "--json").stdout)) == 1
+    assert vpsd.api("GET", "/vps/s1")["state"] == "running"
+    code, _ = vpsd.request("GET", "/api/v1/vps/s1/backup-schedule")
+    assert code == 404
+
+    # refused: two rules, neither, a bad time, hostile keep values, an unknown repository
+    for body in [{"daily": "03:00", "every": 60}, {}, {"daily": "24:00"}, {"daily": "3:00"},
+                 {"daily": "03:00", "keep_daily": -1}, {"daily": "03:00", "keep_last": 10**6},
+                 {"daily": "03:00", "keep_daily": "7; rm -rf /"}, {"daily": "03:00", "repo": "x"},
+                 {"every": 1}, {"daily": "03:00", "at": "now"}]:
+        code, j = vpsd.request("PUT", "/api/v1/vps/s1/backup-schedule", body)
+        assert code == 400, (body, code, j)
+    # a daily time: today's or tomorrow's, spread within 15 minutes
+    s = vpsd.api("PUT", "/vps/s1/backup-schedule", {"daily": "03:00", "keep_daily": 7})
+    now = time.time()
+    base = now - now % 86400 + 3 * 3600
+    assert any(b <= s["next"] < b + 900 for b in (base, base + 86400)) and s["next"] > now, s
+
+
+def test_kill9_mid_restore_leaves_the_vps_whole(vpsd, tmp_path):
+    """vpsd killed once a restore has fetched the files, before the VPS is
+    stopped: the VPS runs on its own disk, untouched; the restore asked
+    again goes through and the leftovers are gone."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "k2", start=True)
+    assert sh(vpsd, "k2", "echo one > /root/f && sync") == (0, "")
+    made = vpsd.api("POST", "/vps/k2/backups", {}, expect=201)
+    assert sh(vpsd, "k2", "echo two > /root/f && sync") == (0, "")
+    p = Paused(vpsd, "restore-fetched", "k2", "POST",
+               f"/api/v1/vps/k2/backups/{made['id']}/restore", {})
+    p.kill9()
+    assert vpsd.api("GET", "/vps/k2")["state"] == "running"
+    assert sh(vpsd, "k2", "cat /root/f") == (0, "two\n")
+    vpsd.api("POST", f"/vps/k2/backups/{made['id']}/restore", {})
+    assert sh(vpsd, "k2", "cat /root/f") == (0, "one\n")
+    assert not (vpsd.data / "vps" / "k2" / "snapshots" / ".restore").exists()
+
+
+def test_vm_qemu_backup_restore(vpsd, tmp_path):
+    """A QEMU VM's backup holds both disks (root and swap): a file put on its
+    disk, backed up running (QEMU stopped through QMP for the copy only),
+    the file removed, restored: it is back, and the VM runs again."""
+    from test_snapshot import MKVMTEMPLATE, debugfs
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    vpsd.api("POST", "/vps", {"name": "v1", "kind": "vm", "engine": "qemu",
+                              "template": "debian-12", "ram": "256M", "swap": "64M",
+                              "disk": "1G", "root_password": "pw"}, expect=201)
+    disk = vpsd.data / "vps" / "v1" / "disk.img"
+    marker = tmp_path / "marker"
+    marker.write_text("precious\n")
+    r = debugfs(disk, f"write {marker} /root/marker")
+    assert r.returncode == 0 and "error" not in r.stderr.lower(), r
+    vpsd.api("POST", "/vps/v1/start")
+    made = vpsd.api("POST", "/vps/v1/backups", {}, expect=201)
+    v = vpsd.api("GET", "/vps/v1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    files = [json.loads(x) for x in restic(vpsd, "local", "ls", "--json",
+                                            made["full_id"]).stdout.splitlines()]
+    assert sorted(x["name"] for x in files if x.get("type") == "file") == \
+        ["disk.img", "swap.img", "vps.json"], files
+    vpsd.api("POST", "/vps/v1/stop", {"force": True})
+    r = debugfs(disk, "rm /root/marker")
+    assert r.returncode == 0, r
+    vpsd.api("POST", "/vps/v1/start")
+    vpsd.api("POST", f"/vps/v1/backups/{made['id']}/restore", {})
+    v = vpsd.api("GET", "/vps/v1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    vpsd.api("POST", "/vps/v1/stop", {"force": True})
+    assert "precious" in debugfs(disk, "cat /root/marker").stdout
+
+    # --as: a second VM from the backup, made stopped, the first left alone
+    r = debugfs(disk, "rm /root/marker")
+    assert r.returncode == 0, r
+    r = cli(vpsd, "backup", "restore", "v1", made["id"], "--as", "v2")
+    assert r.returncode == 0 and "v2 restored" in r.stdout, (r.stdout, r.stderr)
+    v2 = vpsd.api("GET", "/vps/v2")
+    v1 = vpsd.api("GET", "/vps/v1")
+    assert v2["state"] == "stopped" and v2["kind"] == "vm" and v2["owner"] == v1["owner"], v2
+    assert (v2["ram"], v2["swap"], v2["disk"]) == (v1["ram"], v1["swap"], v1["disk"]), v2
+    assert "precious" in debugfs(vpsd.data / "vps" / "v2" / "disk.img", "cat /root/marker").stdout
+    assert "File not found" in debugfs(disk, "stat /root/marker").stderr  # v1 untouched
+    # a name that is taken, or not a name: refused, nothing made
+    for name, status in [("v2", 409), ("v1", 400), ("../x", 400), ("", 400)]:
+        code, j = vpsd.request("POST", f"/api/v1/vps/v1/backups/{made['id']}/restore",
+                               {"as": name})
+        assert code == status, (name, code, j)
+    assert sorted(x["name"] for x in vpsd.api("GET", "/vps")) == ["v1", "v2"]
+    vpsd.api("POST", "/vps/v2/start")
+    assert vpsd.api("GET", "/vps/v2")["state"] == "running"
