@@ -27,6 +27,7 @@
 #include "host/auth.h"
 #include "host/life.h"
 #include "host/metrics.h"
+#include "host/peer.h"
 #include "host/reply.h"
 #include "host/route.h"
 #include "host/web.h"
@@ -40,6 +41,7 @@ struct req {
 	int auth_err; /* -errno: refused before the body was read; the message in e */
 	struct err *e;
 	bool csrf_bad;
+	bool forwarded; /* sent by a member on the node-to-node listener */
 	char *body;
 	size_t len;
 	bool too_big;
@@ -52,6 +54,7 @@ struct req {
 	bool api;
 	const char *method; /* one of methods[] */
 	struct timespec t0; /* CLOCK_MONOTONIC */
+	char url[ROUTE_URL_MAX]; /* the path asked, for forwarding it (peer.c) */
 };
 
 /* The methods counted by name; any other a client sends is "other" (the label stays bounded). */
@@ -107,8 +110,9 @@ struct api {
 	struct host *h;
 	bool local; /* the unix socket: its caller is the host's administrator */
 	bool tls;
+	bool peer; /* the node-to-node listener: members only (peer.c) */
 	struct MHD_Daemon *d;
-	char *cert, *key; /* PEM, for libmicrohttpd, which keeps pointers to them */
+	char *cert, *key, *trust; /* PEM, for libmicrohttpd, which keeps pointers to them */
 };
 
 /*
@@ -134,6 +138,20 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 		return 0;
 	}
 	auth_source(sa, rq->p.source, sizeof(rq->p.source));
+	if (a->peer) {
+		/* a member's certificate, then the caller it names; nothing else opens it */
+		const union MHD_ConnectionInfo *ti =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		char node[64];
+
+		if ((r = peer_check_client(a->h, ti ? ti->tls_session : NULL, node, e)) < 0 ||
+		    (r = peer_caller(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								 PEER_CALLER_HEADER),
+				     &rq->p, e)) < 0)
+			return r;
+		rq->forwarded = true;
+		return 0;
+	}
 	if (rq->m.anyone) /* logging in, the API description */
 		return 0;
 	/* the metrics token opens the metrics only: asked only on their route */
@@ -165,7 +183,13 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 
 static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req *rq, json_t *body)
 {
-	struct call x = { .h = a->h, .c = c, .p = &rq->p, .body = body, .tls = a->tls };
+	struct call x = { .h = a->h,
+			  .c = c,
+			  .p = &rq->p,
+			  .body = body,
+			  .tls = a->tls,
+			  .forwarded = rq->forwarded,
+			  .url = rq->url };
 
 	/*
 	 * The cluster's database away: every route but the API's description
@@ -213,12 +237,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		rq->iso_fd = -1;
 		*con_cls = rq;
 		/* the panel's files: no data in them, no authentication */
-		if (!a->local && strncmp(url, "/api/", 5) && strcmp(url, "/api"))
+		if (!a->local && !a->peer && strncmp(url, "/api/", 5) && strcmp(url, "/api"))
 			return MHD_YES;
 		rq->api = true;
 		rq->method = method_label(method);
 		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
 		route_match(method, url, a->local, &rq->m);
+		snprintf(rq->url, sizeof(rq->url), "%s", url);
 		rq->auth_err = authenticate(a, c, method, rq, &rq->e);
 		if (rq->m.rt && (rq->m.rt->flags & ROUTE_STREAM)) {
 			if (rq->auth_err)
@@ -234,6 +259,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (!a->local && strncmp(url, "/api/", 5) && strcmp(url, "/api")) {
 		*upload_size = 0;
+		if (a->peer)
+			return reply_error(c, ENOENT,
+					   "the node-to-node listener serves the API only");
 		if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 			return reply_error(c, ENOSYS, "use GET for the panel's files");
 		return web_serve(c, a->h->web_dir ? a->h->web_dir : "/nonexistent", url);
@@ -407,15 +435,52 @@ static char *load_pem(const char *path, struct err **err)
 	return text;
 }
 
+static struct api *start_tcp(struct host *h, const char *addr, unsigned short port, char *cert_pem,
+			     char *key_pem, char *trust, struct err **err);
+
 struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port, const char *cert,
 			  const char *key, struct err **err)
+{
+	char *cert_pem = NULL, *key_pem = NULL;
+
+	if (!!cert != !!key)
+		return err_make(err, EINVAL, "--cert and --key go together"), NULL;
+	if (cert && (!(cert_pem = load_pem(cert, err)) || !(key_pem = load_pem(key, err)))) {
+		free(cert_pem);
+		return NULL;
+	}
+	return start_tcp(h, addr, port, cert_pem, key_pem, NULL, err);
+}
+
+struct api *api_start_peer(struct host *h, const char *addr, unsigned short port, struct err **err)
+{
+	char *cert = h->peer ? strdup(h->peer->cert) : NULL,
+	     *key = h->peer ? strdup(h->peer->key) : NULL;
+	char *trust = h->peer ? strdup(h->peer->ca) : NULL;
+	struct api *a;
+
+	if (!cert || !key || !trust) {
+		free(cert);
+		free(key);
+		free(trust);
+		return err_make(err, ENOMEM, "--peer: the node credentials"), NULL;
+	}
+	if ((a = start_tcp(h, addr, port, cert, key, trust, err)))
+		a->peer = true;
+	else
+		err_wrap(err, "--peer");
+	return a;
+}
+
+/* Takes cert_pem, key_pem and trust (PEM; NULL: plain HTTP, no client certificates). */
+static struct api *start_tcp(struct host *h, const char *addr, unsigned short port, char *cert_pem,
+			     char *key_pem, char *trust, struct err **err)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	char *cert_pem = NULL, *key_pem = NULL;
 	unsigned int flags = API_FLAGS;
-	struct api *a;
+	struct api *a = NULL;
 
 	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -425,27 +490,33 @@ struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port,
 		s6->sin6_port = htons(port);
 		flags |= MHD_USE_IPv6;
 	} else {
-		return err_make(err, EINVAL, "--tcp: `%s` is not an IP address", addr), NULL;
+		err_make(err, EINVAL, "`%s` is not an IP address", addr);
+		goto fail;
 	}
-	if (!!cert != !!key)
-		return err_make(err, EINVAL, "--cert and --key go together"), NULL;
-	if (cert) {
-		if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
-			return err_make(err, ENOTSUP, "this libmicrohttpd has no TLS"), NULL;
-		if (!(cert_pem = load_pem(cert, err)) || !(key_pem = load_pem(key, err))) {
-			free(cert_pem);
-			return NULL;
+	if (cert_pem) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			err_make(err, ENOTSUP, "this libmicrohttpd has no TLS");
+			goto fail;
 		}
 		flags |= MHD_USE_TLS;
 	}
 	if (!(a = calloc(1, sizeof(*a)))) {
-		free(cert_pem);
-		free(key_pem);
-		return err_make(err, ENOMEM, "api"), NULL;
+		err_make(err, ENOMEM, "api");
+		goto fail;
 	}
 	a->h = h;
-	a->tls = cert != NULL;
-	if (cert)
+	a->tls = cert_pem != NULL;
+	if (trust) /* the client's certificate is asked for and checked (peer.c) */
+		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
+					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					(unsigned int)API_CONNECTIONS_PER_ADDR,
+					MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+					MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+					MHD_OPTION_HTTPS_MEM_TRUST, trust, MHD_OPTION_END);
+	else if (cert_pem)
 		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
 					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
@@ -461,18 +532,22 @@ struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port,
 					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
 					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 					(unsigned int)API_CONNECTIONS_PER_ADDR, MHD_OPTION_END);
-	/* libmicrohttpd copies neither: they live as long as the daemon */
+	/* libmicrohttpd copies none: they live as long as the daemon */
 	if (!a->d) {
-		free(cert_pem);
-		free(key_pem);
-		free(a);
-		return err_make(err, EADDRINUSE, "listen on %s port %u%s", addr, port,
-				cert ? " (or the certificate and key do not load)" : ""),
-		       NULL;
+		err_make(err, EADDRINUSE, "listen on %s port %u%s", addr, port,
+			 cert_pem ? " (or the certificate and key do not load)" : "");
+		goto fail;
 	}
 	a->cert = cert_pem;
 	a->key = key_pem;
+	a->trust = trust;
 	return a;
+fail:
+	free(a);
+	free(cert_pem);
+	free(key_pem);
+	free(trust);
+	return NULL;
 }
 
 void api_stop(struct api *a)
@@ -482,5 +557,6 @@ void api_stop(struct api *a)
 	MHD_stop_daemon(a->d);
 	free(a->cert);
 	free(a->key);
+	free(a->trust);
 	free(a);
 }

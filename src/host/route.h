@@ -23,6 +23,7 @@
 
 #define ROUTE_PREFIX "/api/v1"
 #define ROUTE_ARG_MAX 255 /* a path parameter: one segment */
+#define ROUTE_URL_MAX 1024 /* a path forwarded to another node (peer.c) */
 
 /* Who may call a route. */
 enum route_who {
@@ -71,6 +72,8 @@ struct call {
 	const char *arg2; /* a second one (a VPS's snapshot), "" for none */
 	const struct route *rt;
 	bool tls; /* the connection is HTTPS (the session cookie is Secure) */
+	bool forwarded; /* sent by a member node (peer.c): answered here, never sent on */
+	const char *url; /* the path asked (without its query) */
 };
 
 /* The route for a method and a URL (local: the unix socket, where ROUTE_TCP routes are not). */

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "host/node.h"
+#include "host/peer.h"
 #include "host/route.h"
 
 /* --- the table ------------------------------------------------------------------------- */
@@ -109,6 +111,66 @@ static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, co
 	return reply(c, 421,
 		     json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "code", "other_node", "message",
 			       msg, "node", node, "address", addr));
+}
+
+/* One query argument, percent-encoded, appended to the path being forwarded. */
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	char *url = cls;
+	size_t n = strlen(url);
+	const char *parts[2] = { key, value };
+
+	for (int i = 0; i < 2 && parts[i]; i++) {
+		if (n + 2 >= ROUTE_URL_MAX)
+			return MHD_NO;
+		url[n++] = i ? '=' : strchr(url, '?') ? '&' : '?';
+		for (const unsigned char *c = (const unsigned char *)parts[i]; *c; c++) {
+			if (n + 4 >= ROUTE_URL_MAX)
+				return MHD_NO;
+			if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			    (*c >= '0' && *c <= '9') || strchr("-._~", *c))
+				url[n++] = (char)*c;
+			else
+				n += (size_t)snprintf(url + n, 4, "%%%02X", *c);
+		}
+	}
+	url[n] = 0;
+	return MHD_YES;
+}
+
+/*
+ * Send the request to the node that holds the VPS, as this caller, and
+ * answer what it answers (peer.c, docs/cluster.md "Forwarding"). A node
+ * with no node-to-node listener gets the 421 as before.
+ */
+static enum MHD_Result forward(struct call *x, const char *node, const char *addr)
+{
+	char url[ROUTE_URL_MAX], location[PEER_LOCATION_MAX];
+	unsigned int status = 0;
+	json_t *out = NULL;
+	struct err *e = NULL;
+	int r;
+
+	snprintf(url, sizeof(url), "%s", x->url ? x->url : "");
+	MHD_get_connection_values(x->c, MHD_GET_ARGUMENT_KIND, query_arg, url);
+	r = peer_forward(x->h, node, x->p, x->rt->method, url, x->body, &status, &out, location,
+			 &e);
+	if (r == -ENOTSUP) {
+		err_free(&e);
+		return misdirected(x->c, x->arg, node, addr);
+	}
+	if (r < 0) {
+		pr_warn("forward %s %s to node `%s`: %s", x->rt->method, url, node, err_msg(e));
+		err_free(&e);
+		/* the customer is not told which node, nor how it failed */
+		return reply(x->c, 503,
+			     json_pack("{s:{s:s, s:s}}", "error", "code", "node_unreachable",
+				       "message",
+				       "the node that holds this VPS does not answer; try again"));
+	}
+	return *location ? reply_hdr(x->c, status, out, "Location", location) :
+			   reply(x->c, status, out);
 }
 
 static bool acts_on_host(const struct route *rt)
@@ -213,7 +275,8 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 		char node[64], addr[256];
 
 		if (node_elsewhere(x->h, x->arg, node, addr) > 0)
-			return misdirected(x->c, x->arg, node, addr);
+			return x->forwarded ? misdirected(x->c, x->arg, node, addr) :
+					      forward(x, node, addr);
 	}
 	if (!rt->fn) /* ROUTE_STREAM: api.c answers it */
 		return reply_error(x->c, EIO, "no handler for this route");
