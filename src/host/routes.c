@@ -113,29 +113,46 @@ static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, co
 			       msg, "node", node, "address", addr));
 }
 
-/* One query argument, percent-encoded, appended to the path being forwarded. */
+/*
+ * Append text to the URL being forwarded, percent-encoded but for the
+ * unreserved characters (and `/` when slash): libmicrohttpd hands the path
+ * and query decoded, and a CR, LF or space sent on as is would end the
+ * forwarded request line and start headers of the customer's own. false:
+ * it does not fit.
+ */
+static bool url_add(char *url, const char *text, bool slash)
+{
+	size_t n = strlen(url);
+
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (n + 4 >= ROUTE_URL_MAX)
+			return false;
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~", *c) || (slash && *c == '/'))
+			url[n++] = (char)*c;
+		else
+			n += (size_t)snprintf(url + n, 4, "%%%02X", *c);
+	}
+	url[n] = 0;
+	return true;
+}
+
+/* One query argument, appended to the URL being forwarded. */
 static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 				 const char *value)
 {
 	char *url = cls;
 	size_t n = strlen(url);
-	const char *parts[2] = { key, value };
 
-	for (int i = 0; i < 2 && parts[i]; i++) {
-		if (n + 2 >= ROUTE_URL_MAX)
-			return MHD_NO;
-		url[n++] = i ? '=' : strchr(url, '?') ? '&' : '?';
-		for (const unsigned char *c = (const unsigned char *)parts[i]; *c; c++) {
-			if (n + 4 >= ROUTE_URL_MAX)
-				return MHD_NO;
-			if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			    (*c >= '0' && *c <= '9') || strchr("-._~", *c))
-				url[n++] = (char)*c;
-			else
-				n += (size_t)snprintf(url + n, 4, "%%%02X", *c);
-		}
-	}
-	url[n] = 0;
+	if (n + 2 >= ROUTE_URL_MAX)
+		return MHD_NO;
+	url[n] = strchr(url, '?') ? '&' : '?';
+	url[n + 1] = 0;
+	if (!url_add(url, key, false))
+		return MHD_NO;
+	if (value && ((n = strlen(url)) + 2 >= ROUTE_URL_MAX ||
+		      (url[n] = '=', url[n + 1] = 0, !url_add(url, value, false))))
+		return MHD_NO;
 	return MHD_YES;
 }
 
@@ -152,7 +169,9 @@ static enum MHD_Result forward(struct call *x, const char *node, const char *add
 	struct err *e = NULL;
 	int r;
 
-	snprintf(url, sizeof(url), "%s", x->url ? x->url : "");
+	*url = 0;
+	if (!url_add(url, x->url ? x->url : "", true))
+		return reply_error(x->c, EINVAL, "the path is too long");
 	MHD_get_connection_values(x->c, MHD_GET_ARGUMENT_KIND, query_arg, url);
 	r = peer_forward(x->h, node, x->p, x->rt->method, url, x->body, &status, &out, location,
 			 &e);
