@@ -284,3 +284,34 @@ def test_create_placed_elsewhere_is_forwarded(postgres, database, nodes):
     for n in ("c2", "c3"):
         a.api("DELETE", f"/vps/{n}")
     assert postgres.psql("SELECT string_agg(name, ',') FROM vps", db) == "c1"
+
+
+def test_only_the_current_member_certificate_opens(postgres, database, nodes, tmp_path):
+    """The control for the attacks above: node a's real key and the
+    certificate its row holds open b's node listener straight (the caller
+    it names is believed: a listing as root). a restarted is issued a new
+    certificate: the old one, with the same key, is refused from then on."""
+    node_a, node_b = nodes
+    db = database.rsplit("dbname=", 1)[1]
+    key = tmp_path / "a.key"
+    key.write_bytes((node_a.data / "node.key").read_bytes())
+    old = tmp_path / "old.crt"
+    old.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    status, body = peer_request(node_b.peer, "GET", "/vps", headers={"X-Vps-Caller": ROOT},
+                                cert=(old, key))
+    assert status == 200 and json.loads(body) == [], (status, body)
+    # the header is still required from a member: without it, no caller
+    status, body = peer_request(node_b.peer, "GET", "/vps", cert=(old, key))
+    assert status in (401, 403), (status, body)
+    node_a.stop()
+    node_a.start(extra=("--tcp", f"127.0.0.1:{node_a.port}", "--cluster", database, "--node",
+                        "a", "--peer", f"127.0.0.1:{node_a.peer}", *BEAT))
+    new = tmp_path / "new.crt"
+    new.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    assert new.read_text() != old.read_text()
+    status, body = peer_request(node_b.peer, "GET", "/vps", headers={"X-Vps-Caller": ROOT},
+                                cert=(old, key))
+    assert status in (401, 403), (status, body)
+    status, body = peer_request(node_b.peer, "GET", "/vps", headers={"X-Vps-Caller": ROOT},
+                                cert=(new, key))
+    assert status == 200, (status, body)
