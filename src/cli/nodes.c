@@ -11,8 +11,8 @@
 
 int cmd_node_list(struct args *a)
 {
-	static const char *const cols[] = { "name", "state", "address",	  "cpus", "ram",
-					    "disk", "vps",   "heartbeat", NULL };
+	static const char *const cols[] = { "name", "state", "address", "peer",	     "cpus",
+					    "ram",  "disk",  "vps",	"heartbeat", NULL };
 
 	return api_show("/nodes", a->json, cols, NULL);
 }

@@ -12,12 +12,14 @@ Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_cluster_forw
 
 import http.client
 import json
+import os
 import socket
 import ssl
 import subprocess
 
 import pytest
 
+from framework.ct import BUILD
 from framework.openapi import start_vpsd, tcp, unix
 from framework.pg import Postgres, why_not
 from framework.vpsd import VPSD, free_port
@@ -89,6 +91,9 @@ def test_work_on_another_nodes_vps_is_forwarded(postgres, database, nodes):
     assert certs["a"]["peer"] == f"127.0.0.1:{node_a.peer}", certs
     assert certs["b"]["peer"] == f"127.0.0.1:{node_b.peer}", certs
     assert "cert" not in certs["a"]  # the certificate is node to node only
+    r = subprocess.run([str(BUILD / "src" / "cli" / "vps"), "node", "list"], capture_output=True,
+                       text=True, env=dict(os.environ, VPS_SOCKET=str(node_a.sock)), timeout=60)
+    assert r.returncode == 0 and f"127.0.0.1:{node_b.peer}" in r.stdout, r
     a.api("POST", "/users", {"name": "own", "password": "own password", "role": "customer"},
           expect=201)
     a.api("POST", "/users", {"name": "oth", "password": "oth password", "role": "customer"},
