@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <microhttpd.h>
 #include <sodium.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 #include "host/auth.h"
 #include "host/life.h"
 #include "host/metrics.h"
+#include "host/migrate.h"
 #include "host/peer.h"
 #include "host/reply.h"
 #include "host/route.h"
@@ -50,6 +52,9 @@ struct req {
 	char *iso_tmp, *iso_path;
 	unsigned long long iso_len;
 	int iso_err;
+	/* PUT /api/v1/migrations/NAME (node to node): the same stream, hashed (migrate.c) */
+	bool mig;
+	gnutls_hash_hd_t mig_hash;
 	/* for the metrics (metrics.c): an API request's method and arrival */
 	bool api;
 	const char *method; /* one of methods[] */
@@ -221,6 +226,53 @@ static bool json_content(struct MHD_Connection *c)
 	       (!t[n] || t[n] == ';' || t[n] == ' ' || t[n] == '\t');
 }
 
+/* A migration's archive arriving (node to node only): its file, and its hash as it comes. */
+static void mig_begin(struct api *a, struct req *rq)
+{
+	struct err *e = NULL;
+
+	if (!a->peer) {
+		rq->iso_err = EPERM;
+		return;
+	}
+	rq->iso_fd = migrate_incoming(a->h, rq->m.arg, &rq->iso_tmp, &e);
+	if (rq->iso_fd < 0) {
+		rq->iso_err = rq->iso_fd == -EEXIST ? EEXIST : EINVAL;
+		rq->iso_fd = -1;
+	} else if (gnutls_hash_init(&rq->mig_hash, GNUTLS_DIG_SHA256) < 0) {
+		rq->iso_err = EIO;
+	} else {
+		rq->mig = true;
+	}
+	err_free(&e);
+}
+
+static enum MHD_Result mig_end(struct api *a, struct MHD_Connection *c, struct req *rq)
+{
+	unsigned char d[32];
+	char got[65];
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = rq->iso_err;
+
+	gnutls_hash_deinit(rq->mig_hash, d);
+	rq->mig = false;
+	for (int i = 0; i < 32; i++)
+		snprintf(got + 2 * i, 3, "%02x", d[i]);
+	if (rq->iso_fd >= 0 && !r && fsync(rq->iso_fd) < 0)
+		r = errno;
+	close(rq->iso_fd);
+	rq->iso_fd = -1;
+	if (r) {
+		unlink(rq->iso_tmp);
+		return reply_error(c, r, "the migration's archive did not arrive whole");
+	}
+	r = migrate_receive(a->h, rq->m.arg, rq->iso_tmp, got,
+			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MIGRATE_SHA_HEADER),
+			    rq->iso_len, &out, &e);
+	return reply_result(c, r, &e, 201, out);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_size, void **con_cls)
@@ -250,6 +302,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				rq->iso_err = -1; /* the body is drained, the refusal answered */
 			else if (!rq->p.admin)
 				rq->iso_err = EPERM;
+			else if (!strcmp(rq->m.rt->path, "/migrations/{name}"))
+				mig_begin(a, rq);
 			else if (!life_iso_name_ok(rq->m.arg))
 				rq->iso_err = EINVAL;
 			else
@@ -273,9 +327,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				rq->iso_err = E2BIG;
 			else if (write_all(rq->iso_fd, upload, *upload_size) < 0)
 				rq->iso_err = errno;
+			else if (rq->mig)
+				gnutls_hash(rq->mig_hash, upload, *upload_size);
 		}
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	if (rq->mig) {
+		ret = mig_end(a, c, rq);
+		auth_audit(a->h, rq->p.user[0] ? rq->p.user : NULL, rq->p.source, method, url,
+			   last_status);
+		observe(rq);
+		return ret;
 	}
 	if (rq->iso_fd >= 0 || rq->iso_err) {
 		int e = rq->iso_err;

@@ -479,9 +479,28 @@ static int parse_answer(char *ans, size_t len, unsigned int *status, json_t **ou
 	return 0;
 }
 
-int peer_forward(struct host *h, const char *node, const struct principal *p, const char *method,
-		 const char *path, json_t *body, unsigned int *status, json_t **out,
-		 char location[PEER_LOCATION_MAX], struct err **err)
+/* A file's bytes after the head, in chunks. */
+static int send_file(gnutls_session_t s, int fd, unsigned long long len)
+{
+	char buf[1 << 16];
+
+	while (len) {
+		ssize_t n = read(fd, buf, len < sizeof(buf) ? len : sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || tls_send(s, buf, (size_t)n) < 0)
+			return -EIO;
+		len -= (unsigned long long)n;
+	}
+	return 0;
+}
+
+/* One request: a JSON body, or file_fd's file_len bytes with one more header line. */
+static int request(struct host *h, const char *node, const struct principal *p, const char *method,
+		   const char *path, json_t *body, int file_fd, unsigned long long file_len,
+		   const char *more, unsigned int *status, json_t **out,
+		   char location[PEER_LOCATION_MAX], struct err **err)
 {
 	gnutls_certificate_credentials_t cred = NULL;
 	gnutls_session_t s = NULL;
@@ -506,14 +525,18 @@ int peer_forward(struct host *h, const char *node, const struct principal *p, co
 	caller = json_pack("{s:s, s:b, s:b, s:s}", "user", p->user, "admin", p->admin, "local",
 			   p->local, "source", p->source);
 	caller_text = caller ? json_dumps(caller, JSON_COMPACT) : NULL;
-	text = json_object_size(body) || strcmp(method, "GET") ? json_dumps(body, JSON_COMPACT) :
-								 strdup("");
+	text = file_fd < 0 && (json_object_size(body) || strcmp(method, "GET")) ?
+		       json_dumps(body, JSON_COMPACT) :
+		       strdup("");
 	if (!caller_text || !text ||
 	    asprintf(&head,
 		     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n" PEER_CALLER_HEADER
+		     "Content-Type: %s\r\nContent-Length: %llu\r\n%s" PEER_CALLER_HEADER
 		     ": %s\r\n\r\n",
-		     method, path, peer, strlen(text), caller_text) < 0) {
+		     method, path, peer,
+		     file_fd < 0 ? "application/json" : "application/octet-stream",
+		     file_fd < 0 ? (unsigned long long)strlen(text) : file_len, more ? more : "",
+		     caller_text) < 0) {
 		head = NULL;
 		r = err_make(err, ENOMEM, "node to node");
 		goto out;
@@ -553,6 +576,7 @@ int peer_forward(struct host *h, const char *node, const struct principal *p, co
 		goto out;
 	}
 	if (tls_send(s, head, strlen(head)) < 0 || tls_send(s, text, strlen(text)) < 0 ||
+	    (file_fd >= 0 && send_file(s, file_fd, file_len) < 0) ||
 	    !(ans = tls_recv_all(s, &len))) {
 		r = err_make(err, EHOSTUNREACH, "node to node: the request to `%s` broke off",
 			     peer);
@@ -576,4 +600,20 @@ out:
 	json_decref(row);
 	json_decref(list);
 	return r;
+}
+
+int peer_forward(struct host *h, const char *node, const struct principal *p, const char *method,
+		 const char *path, json_t *body, unsigned int *status, json_t **out,
+		 char location[PEER_LOCATION_MAX], struct err **err)
+{
+	return request(h, node, p, method, path, body, -1, 0, NULL, status, out, location, err);
+}
+
+int peer_send_file(struct host *h, const char *node, const struct principal *p, const char *path,
+		   int fd, unsigned long long len, const char *header, unsigned int *status,
+		   json_t **out, struct err **err)
+{
+	char location[PEER_LOCATION_MAX];
+
+	return request(h, node, p, "PUT", path, NULL, fd, len, header, status, out, location, err);
 }

@@ -64,4 +64,12 @@ int peer_forward(struct host *h, const char *node, const struct principal *p, co
 		 const char *path, json_t *body, unsigned int *status, json_t **out,
 		 char location[PEER_LOCATION_MAX], struct err **err);
 
+/*
+ * PUT len bytes of the file fd (at its offset) to node's path, with one more
+ * header line ("Name: value\r\n"); as peer_forward otherwise.
+ */
+int peer_send_file(struct host *h, const char *node, const struct principal *p, const char *path,
+		   int fd, unsigned long long len, const char *header, unsigned int *status,
+		   json_t **out, struct err **err);
+
 #endif

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "host/auth.h"
 #include "host/life.h"
+#include "host/migrate.h"
 #include "host/ops.h"
 #include "host/peer.h"
 #include "host/route.h"
@@ -54,6 +55,7 @@ static int action_fields(const char *action, json_t *body, struct err **err)
 		{ "destroy", "destroy takes no body", { NULL } },
 		{ "stop", "stop takes force, timeout", { "force", "timeout", NULL } },
 		{ "exec", "exec takes args", { "args", NULL } },
+		{ "migrate", "migrate takes to", { "to", NULL } },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -105,6 +107,8 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 		r = life_suspend(h, name, action[0] == 's', &e);
 	} else if (!strcmp(action, "plan")) {
 		r = life_plan(h, name, body, NULL, &e);
+	} else if (!strcmp(action, "migrate")) {
+		return done(migrate_vps(h, name, body, user, out, &e), &e, out, 200);
 	} else {
 		r = err_make(&e, ENOENT,
 			     "no such action (start, stop, restart, reinstall, exec, password, "

@@ -327,6 +327,14 @@ int store_cluster_ca(struct store *s, const char *cert, const char *key, char **
 	return s->ops->cluster_ca(s, cert, key, cert_out, key_out, err);
 }
 
+int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
+		   struct err **err)
+{
+	if (!s->ops->vps_move)
+		return err_make(err, ENOTSUP, "store: one host moves no VPS");
+	return s->ops->vps_move(s, name, from, to, err);
+}
+
 int store_node_credential(struct store *s, const char *name, const char *peer, const char *cert,
 			  struct err **err)
 {

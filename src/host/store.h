@@ -286,6 +286,12 @@ json_t *store_nodes(struct store *s);
  */
 int store_cluster_ca(struct store *s, const char *cert, const char *key, char **cert_out,
 		     char **key_out, struct err **err);
+/*
+ * Migration (migrate.c): VPS name's row goes from node `from` to `to`, in
+ * one statement that changes it only if `from` holds it (-ESTALE if not).
+ */
+int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
+		   struct err **err);
 /* A node's node-to-node address (HOST:PORT) and its certificate (PEM). */
 int store_node_credential(struct store *s, const char *name, const char *peer, const char *cert,
 			  struct err **err);

@@ -360,6 +360,7 @@ static const struct store_ops pg_ops = {
 	.join_token_insert = pg_join_token_insert,
 	.cluster_ca = pg_cluster_ca,
 	.node_credential = pg_node_credential,
+	.vps_move = pg_vps_move,
 	.ping = pg_ping,
 	.pools = pg_pools,
 	.pool_add = pg_pool_add,

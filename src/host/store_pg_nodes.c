@@ -228,3 +228,23 @@ int pg_node_credential(struct store *base, const char *name, const char *peer, c
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
+
+int pg_vps_move(struct store *base, const char *name, const char *from, const char *to,
+		struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, from);
+	pa_s(&a, to);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, "UPDATE vps SET node = $3 WHERE name = $1 AND node = $2", &a, &res, err);
+	if (r == 0 && pg_changes(res) != 1)
+		r = err_make(err, ESTALE, "VPS `%s` is not on node `%s` any more", name, from);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
