@@ -171,6 +171,8 @@ static const struct opt o_node_token[] = {
 static const struct command node_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_node_list },
 	{ "token", NULL, .opts = o_node_token, .run = cmd_node_token },
+	{ "evacuate", NULL, p_name, o_format, .run = cmd_node_evacuate },
+	{ "restore", NULL, p_name, o_format_ignored, .run = cmd_node_restore },
 	END,
 };
 

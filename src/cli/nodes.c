@@ -94,3 +94,43 @@ int cmd_migrate(struct args *a)
 	json_decref(reply);
 	return r;
 }
+
+int cmd_node_evacuate(struct args *a)
+{
+	json_t *reply = NULL, *x;
+	struct err *err = NULL;
+	char path[128];
+	size_t i;
+
+	snprintf(path, sizeof(path), "/nodes/%s/evacuate", a->pos[0]);
+	fprintf(stderr, "evacuating node `%s`...\n", a->pos[0]);
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json) {
+		print_json(reply);
+	} else {
+		json_array_foreach(json_object_get(reply, "moved"), i, x)
+			printf("moved `%s` to node `%s`\n",
+			       json_string_value(json_object_get(x, "vps")),
+			       json_string_value(json_object_get(x, "to")));
+		json_array_foreach(json_object_get(reply, "failed"), i, x)
+			printf("left `%s`: %s\n", json_string_value(json_object_get(x, "vps")),
+			       json_string_value(json_object_get(x, "error")));
+	}
+	i = json_array_size(json_object_get(reply, "failed"));
+	json_decref(reply);
+	return i ? 1 : 0;
+}
+
+int cmd_node_restore(struct args *a)
+{
+	json_t *reply = NULL;
+	struct err *err = NULL;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/nodes/%s/restore", a->pos[0]);
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	return 0;
+}

@@ -25,6 +25,7 @@
 #include "host/migrate.h"
 #include "host/node.h"
 #include "host/peer.h"
+#include "host/policy.h"
 #include "host/store.h"
 #include "host/vps.h"
 #include "sys/spawn.h"
@@ -297,4 +298,82 @@ out:
 	json_decref(nodes);
 	vps_free(&v);
 	return r;
+}
+
+int migrate_evacuate(struct host *h, const char *node, const char *user, json_t **out,
+		     struct err **err)
+{
+	struct principal p = { .admin = true };
+	struct vps *all = NULL;
+	size_t nr = 0;
+	json_t *moved = json_array(), *failed = json_array();
+	int r;
+
+	*out = NULL;
+	snprintf(p.user, sizeof(p.user), "%s", user ? user : AUTH_LOCAL_USER);
+	snprintf(p.source, sizeof(p.source), "node %s", h->node ? h->node : "");
+	if ((r = store_node_state(h->store, node, "evacuating", err)) < 0 ||
+	    (r = store_vps_list(h->store, &all, &nr, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < nr; i++) {
+		struct vps v = all[i];
+		struct err *e = NULL;
+		json_t *body, *ans = NULL;
+		char path[320], loc[PEER_LOCATION_MAX];
+		unsigned int status = 0;
+		int q;
+
+		if (strcmp(v.node, node))
+			continue;
+		/* where placement would put it now, the evacuating node left out */
+		*v.node = 0;
+		q = policy_place(h, &v, &e);
+		if (q < 0 && q != -EXDEV) {
+			json_array_append_new(failed, json_pack("{s:s, s:s}", "vps", v.name,
+								"error", err_msg(e)));
+			err_free(&e);
+			snprintf(all[i].node, sizeof(all[i].node), "%s", node);
+			continue;
+		}
+		err_free(&e);
+		body = json_pack("{s:s}", "to", v.node);
+		snprintf(path, sizeof(path), "/api/v1/vps/%s/migrate", v.name);
+		if (!strcmp(node, h->node)) {
+			q = migrate_vps(h, v.name, body, p.user, &ans, &e);
+			status = q < 0 ? 500 : 200;
+		} else {
+			q = peer_forward(h, node, &p, "POST", path, body, &status, &ans, loc, &e);
+		}
+		if (q == 0 && status == 200) {
+			json_array_append_new(moved,
+					      json_pack("{s:s, s:s}", "vps", v.name, "to", v.node));
+		} else {
+			const char *m = json_string_value(
+				json_object_get(json_object_get(ans, "error"), "message"));
+
+			json_array_append_new(failed,
+					      json_pack("{s:s, s:s}", "vps", v.name, "error",
+							e ? err_msg(e) :
+							m ? m :
+							    "refused"));
+		}
+		snprintf(all[i].node, sizeof(all[i].node), "%s", node);
+		err_free(&e);
+		json_decref(ans);
+		json_decref(body);
+	}
+	*out = json_pack("{s:s, s:O, s:O}", "node", node, "moved", moved, "failed", failed);
+	r = *out ? 0 : err_make(err, ENOMEM, "evacuate");
+out:
+	if (r < 0)
+		err_wrap(err, "evacuate node `%s`", node);
+	store_vps_list_free(all, nr);
+	json_decref(moved);
+	json_decref(failed);
+	return r;
+}
+
+int migrate_restore(struct host *h, const char *node, struct err **err)
+{
+	return store_node_state(h->store, node, "online", err);
 }

@@ -25,6 +25,16 @@ struct host;
 int migrate_vps(struct host *h, const char *name, json_t *body, const char *user, json_t **out,
 		struct err **err);
 
+/*
+ * Evacuate node `node` (any node may be asked): its state becomes
+ * evacuating (no new VPS is placed there), and each VPS it holds is
+ * migrated to the node placement picks. {"node", "moved": [{"vps", "to"}],
+ * "failed": [{"vps", "error"}]}. restore: the node back to online.
+ */
+int migrate_evacuate(struct host *h, const char *node, const char *user, json_t **out,
+		     struct err **err);
+int migrate_restore(struct host *h, const char *node, struct err **err);
+
 /* The receiving side: the file its archive is written to (caller frees *tmp), open for writing. */
 int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **err);
 /*

@@ -107,6 +107,6 @@ route_fn api_pools_get, api_pools_post, api_pool_delete, api_snapshots_get, api_
 /* routes_ops.c */
 route_fn api_operation_get, api_events_get;
 /* routes_nodes.c */
-route_fn api_nodes_get, api_node_tokens_post;
+route_fn api_nodes_get, api_node_tokens_post, api_node_evacuate, api_node_restore;
 
 #endif

@@ -327,6 +327,14 @@ int store_cluster_ca(struct store *s, const char *cert, const char *key, char **
 	return s->ops->cluster_ca(s, cert, key, cert_out, key_out, err);
 }
 
+int store_node_state(struct store *s, const char *name, const char *state, struct err **err)
+{
+	if (!s->ops->node_state)
+		return err_make(err, EBUSY,
+				"one host evacuates to nowhere: it is not in a cluster");
+	return s->ops->node_state(s, name, state, err);
+}
+
 int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
 		   struct err **err)
 {

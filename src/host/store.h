@@ -290,6 +290,8 @@ int store_cluster_ca(struct store *s, const char *cert, const char *key, char **
  * Migration (migrate.c): VPS name's row goes from node `from` to `to`, in
  * one statement that changes it only if `from` holds it (-ESTALE if not).
  */
+/* A node's state set: "evacuating" (it takes no new VPS) or back to "online". */
+int store_node_state(struct store *s, const char *name, const char *state, struct err **err);
 int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
 		   struct err **err);
 /* A node's node-to-node address (HOST:PORT) and its certificate (PEM). */

@@ -96,6 +96,7 @@ struct store_ops {
 			  char **key_out, struct err **err);
 	int (*node_credential)(struct store *s, const char *name, const char *peer,
 			       const char *cert, struct err **err);
+	int (*node_state)(struct store *s, const char *name, const char *state, struct err **err);
 	int (*vps_move)(struct store *s, const char *name, const char *from, const char *to,
 			struct err **err);
 	json_t *(*pools)(struct store *s);

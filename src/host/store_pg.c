@@ -361,6 +361,7 @@ static const struct store_ops pg_ops = {
 	.cluster_ca = pg_cluster_ca,
 	.node_credential = pg_node_credential,
 	.vps_move = pg_vps_move,
+	.node_state = pg_node_state,
 	.ping = pg_ping,
 	.pools = pg_pools,
 	.pool_add = pg_pool_add,

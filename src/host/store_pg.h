@@ -156,6 +156,7 @@ int pg_join_token_insert(struct store *s, const char *hash, const char *name, lo
 bool pg_ping(struct store *s);
 int pg_cluster_ca(struct store *s, const char *cert, const char *key, char **cert_out,
 		  char **key_out, struct err **err);
+int pg_node_state(struct store *s, const char *name, const char *state, struct err **err);
 int pg_vps_move(struct store *s, const char *name, const char *from, const char *to,
 		struct err **err);
 int pg_node_credential(struct store *s, const char *name, const char *peer, const char *cert,

@@ -248,3 +248,21 @@ int pg_vps_move(struct store *base, const char *name, const char *from, const ch
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
+
+int pg_node_state(struct store *base, const char *name, const char *state, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, state);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, "UPDATE nodes SET state = $2 WHERE name = $1", &a, &res, err);
+	if (r == 0 && pg_changes(res) != 1)
+		r = err_make(err, ENOENT, "no node named `%s`", name);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

@@ -95,3 +95,29 @@ def test_archive_with_a_wrong_checksum_is_refused(postgres, database, nodes, tmp
     assert r.status == 403, r
     assert row(postgres, database, "m2") == "a:stopped"
     assert (node_a.data / "vps" / "m2").is_dir()
+
+
+def test_evacuate_a_node(postgres, database, nodes):
+    """`vps node evacuate a` sent to b: a goes evacuating, its two stopped
+    containers move to b (the only node left), a create pinned to a is
+    refused while it evacuates; restored, a takes VPSes again."""
+    node_a, node_b = nodes
+    a, b = unix(node_a), unix(node_b)
+    for n in ("e1", "e2"):
+        a.api("POST", "/vps", ct_body(n, node="a"), expect=201)
+    r = subprocess.run([str(BUILD / "src" / "cli" / "vps"), "node", "evacuate", "a"],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, VPS_SOCKET=str(node_b.sock)))
+    assert r.returncode == 0, r
+    assert "moved `e1` to node `b`" in r.stdout and "moved `e2` to node `b`" in r.stdout, r
+    assert row(postgres, database, "e1") == "b:stopped" == row(postgres, database, "e2")
+    assert {n["name"]: n["state"] for n in a.api("GET", "/nodes")}["a"] == "evacuating"
+    r = a.request("POST", "/vps", ct_body("e3", node="a"))
+    assert r.status == 409 and "evacuating" in r.message, r
+    r = a.request("POST", "/vps", ct_body("e3"))  # placed on b, forwarded there
+    assert r.status == 201 and r.json["node"] == "b", r
+    b.api("POST", "/nodes/a/restore")
+    assert {n["name"]: n["state"] for n in a.api("GET", "/nodes")}["a"] == "online"
+    assert a.api("POST", "/vps", ct_body("e4", node="a"), expect=201)["node"] == "a"
+    r = a.request("POST", "/nodes/zz/evacuate")
+    assert r.status == 404, r

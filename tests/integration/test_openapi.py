@@ -357,6 +357,8 @@ def test_walk(vpsd):
     assert len(nodes) == 1 and nodes[0]["self"] and nodes[0]["state"] == "online", nodes
     admin.api("POST", "/nodes/tokens", {"ttl": 600}, expect=409)  # no cluster to join
     admin.api("POST", "/nodes/tokens", {"ttl": 0}, expect=400)
+    admin.api("POST", "/nodes/walk/evacuate", expect=409)  # one host: nowhere to go
+    admin.api("POST", "/nodes/walk/restore", expect=409)
     admin.api("PUT", "/isos/walk", b"not really an ISO", expect=201)
     assert "walk" in [i["name"] for i in admin.api("GET", "/isos")]
     admin.api("DELETE", "/isos/walk")
