@@ -286,6 +286,9 @@ int cmd_net_create(struct args *a);
 int cmd_net_delete(struct args *a);
 int cmd_node_list(struct args *a); /* nodes.c */
 int cmd_node_token(struct args *a);
+int cmd_migrate(struct args *a);
+int cmd_node_evacuate(struct args *a);
+int cmd_node_restore(struct args *a);
 int cmd_pool_list(struct args *a); /* storage.c */
 int cmd_pool_add(struct args *a);
 int cmd_pool_rm(struct args *a);

@@ -93,6 +93,8 @@ static const struct opt o_stop[] = {
 	END,
 };
 
+static const struct opt o_migrate[] = { STR("to", "NODE", "the node to move it to"), FORMAT,
+					 END };
 static const struct opt o_reinstall[] = {
 	STR("template", "T", "another template"),
 	PASSWORD,
@@ -177,6 +179,8 @@ static const struct opt o_node_token[] = {
 static const struct command node_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_node_list },
 	{ "token", NULL, .opts = o_node_token, .run = cmd_node_token },
+	{ "evacuate", NULL, p_name, o_format, .run = cmd_node_evacuate },
+	{ "restore", NULL, p_name, o_format_ignored, .run = cmd_node_restore },
 	END,
 };
 
@@ -417,6 +421,10 @@ const struct command commands[] = {
 		  "reinstall NAME [--template T]\ta fresh disk from a template; new password, keys",
 	  .help = "A fresh disk from the template (its own, or T); the VPS keeps its name, plan,\n"
 		  "owner and addresses. Everything on the old disk is lost.\n" },
+	{ "migrate", NULL, p_name, o_migrate, .run = cmd_migrate,
+	  .overview = "migrate NAME --to NODE\tmove it to another node of the cluster",
+	  .help = "A stopped VPS moves its disks (compressed, checksummed) and its record; a\n"
+		  "running container stops, moves and starts there (the downtime is printed).\n" },
 	{ "set", NULL, p_set, o_set, .run = cmd_set,
 	  .overview =
 		  "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, pids, read-bps,\n"

@@ -11,8 +11,8 @@
 
 int cmd_node_list(struct args *a)
 {
-	static const char *const cols[] = { "name", "state", "address",	  "cpus", "ram",
-					    "disk", "vps",   "heartbeat", NULL };
+	static const char *const cols[] = { "name", "state", "address", "peer",	     "cpus",
+					    "ram",  "disk",  "vps",	"heartbeat", NULL };
 
 	return api_show("/nodes", a->json, cols, NULL);
 }
@@ -58,4 +58,79 @@ out:
 	json_decref(body);
 	json_decref(reply);
 	return r;
+}
+
+int cmd_migrate(struct args *a)
+{
+	const char *name = a->pos[0], *to = args_get(a, "to");
+	json_t *body, *reply = NULL;
+	struct err *err = NULL;
+	char path[320];
+	int r = 0;
+
+	if (!to || !*to || strlen(to) > 63)
+		return usage_err(a->cmd, "--to NODE: the node to move it to");
+	body = json_pack("{s:s}", "to", to);
+	snprintf(path, sizeof(path), "/vps/%s/migrate", name);
+	fprintf(stderr, "moving `%s` to node `%s`...\n", name, to);
+	if (api("POST", path, body, &reply, &err) < 0) {
+		r = fail_err(&err);
+	} else if (a->json) {
+		print_json(reply);
+	} else {
+		json_t *down = json_object_get(reply, "downtime_ms");
+
+		printf("moved `%s` from node `%s` to node `%s`: %.1f MiB sent (sha256 %.16s...), "
+		       "%.1f s",
+		       name, json_string_value(json_object_get(reply, "from")), to,
+		       (double)json_integer_value(json_object_get(reply, "bytes")) / (1 << 20),
+		       json_string_value(json_object_get(reply, "sha256")),
+		       json_number_value(json_object_get(reply, "seconds")));
+		if (down)
+			printf(", down %lld ms", (long long)json_integer_value(down));
+		printf("\n");
+	}
+	json_decref(body);
+	json_decref(reply);
+	return r;
+}
+
+int cmd_node_evacuate(struct args *a)
+{
+	json_t *reply = NULL, *x;
+	struct err *err = NULL;
+	char path[128];
+	size_t i;
+
+	snprintf(path, sizeof(path), "/nodes/%s/evacuate", a->pos[0]);
+	fprintf(stderr, "evacuating node `%s`...\n", a->pos[0]);
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json) {
+		print_json(reply);
+	} else {
+		json_array_foreach(json_object_get(reply, "moved"), i, x)
+			printf("moved `%s` to node `%s`\n",
+			       json_string_value(json_object_get(x, "vps")),
+			       json_string_value(json_object_get(x, "to")));
+		json_array_foreach(json_object_get(reply, "failed"), i, x)
+			printf("left `%s`: %s\n", json_string_value(json_object_get(x, "vps")),
+			       json_string_value(json_object_get(x, "error")));
+	}
+	i = json_array_size(json_object_get(reply, "failed"));
+	json_decref(reply);
+	return i ? 1 : 0;
+}
+
+int cmd_node_restore(struct args *a)
+{
+	json_t *reply = NULL;
+	struct err *err = NULL;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/nodes/%s/restore", a->pos[0]);
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	return 0;
 }

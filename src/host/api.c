@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <microhttpd.h>
 #include <sodium.h>
 #include <netinet/in.h>
@@ -27,6 +28,8 @@
 #include "host/auth.h"
 #include "host/life.h"
 #include "host/metrics.h"
+#include "host/migrate.h"
+#include "host/peer.h"
 #include "host/reply.h"
 #include "host/route.h"
 #include "host/web.h"
@@ -40,6 +43,7 @@ struct req {
 	int auth_err; /* -errno: refused before the body was read; the message in e */
 	struct err *e;
 	bool csrf_bad;
+	bool forwarded; /* sent by a member on the node-to-node listener */
 	char *body;
 	size_t len;
 	bool too_big;
@@ -48,10 +52,14 @@ struct req {
 	char *iso_tmp, *iso_path;
 	unsigned long long iso_len;
 	int iso_err;
+	/* PUT /api/v1/migrations/NAME (node to node): the same stream, hashed (migrate.c) */
+	bool mig;
+	gnutls_hash_hd_t mig_hash;
 	/* for the metrics (metrics.c): an API request's method and arrival */
 	bool api;
 	const char *method; /* one of methods[] */
 	struct timespec t0; /* CLOCK_MONOTONIC */
+	char url[ROUTE_URL_MAX]; /* the path asked, for forwarding it (peer.c) */
 };
 
 /* The methods counted by name; any other a client sends is "other" (the label stays bounded). */
@@ -107,8 +115,9 @@ struct api {
 	struct host *h;
 	bool local; /* the unix socket: its caller is the host's administrator */
 	bool tls;
+	bool peer; /* the node-to-node listener: members only (peer.c) */
 	struct MHD_Daemon *d;
-	char *cert, *key; /* PEM, for libmicrohttpd, which keeps pointers to them */
+	char *cert, *key, *trust; /* PEM, for libmicrohttpd, which keeps pointers to them */
 };
 
 /*
@@ -134,6 +143,20 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 		return 0;
 	}
 	auth_source(sa, rq->p.source, sizeof(rq->p.source));
+	if (a->peer) {
+		/* a member's certificate, then the caller it names; nothing else opens it */
+		const union MHD_ConnectionInfo *ti =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		char node[64];
+
+		if ((r = peer_check_client(a->h, ti ? ti->tls_session : NULL, node, e)) < 0 ||
+		    (r = peer_caller(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								 PEER_CALLER_HEADER),
+				     &rq->p, e)) < 0)
+			return r;
+		rq->forwarded = true;
+		return 0;
+	}
 	if (rq->m.anyone) /* logging in, the API description */
 		return 0;
 	/* the metrics token opens the metrics only: asked only on their route */
@@ -165,7 +188,13 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 
 static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req *rq, json_t *body)
 {
-	struct call x = { .h = a->h, .c = c, .p = &rq->p, .body = body, .tls = a->tls };
+	struct call x = { .h = a->h,
+			  .c = c,
+			  .p = &rq->p,
+			  .body = body,
+			  .tls = a->tls,
+			  .forwarded = rq->forwarded,
+			  .url = rq->url };
 
 	/*
 	 * The cluster's database away: every route but the API's description
@@ -197,6 +226,53 @@ static bool json_content(struct MHD_Connection *c)
 	       (!t[n] || t[n] == ';' || t[n] == ' ' || t[n] == '\t');
 }
 
+/* A migration's archive arriving (node to node only): its file, and its hash as it comes. */
+static void mig_begin(struct api *a, struct req *rq)
+{
+	struct err *e = NULL;
+
+	if (!a->peer) {
+		rq->iso_err = EPERM;
+		return;
+	}
+	rq->iso_fd = migrate_incoming(a->h, rq->m.arg, &rq->iso_tmp, &e);
+	if (rq->iso_fd < 0) {
+		rq->iso_err = rq->iso_fd == -EEXIST ? EEXIST : EINVAL;
+		rq->iso_fd = -1;
+	} else if (gnutls_hash_init(&rq->mig_hash, GNUTLS_DIG_SHA256) < 0) {
+		rq->iso_err = EIO;
+	} else {
+		rq->mig = true;
+	}
+	err_free(&e);
+}
+
+static enum MHD_Result mig_end(struct api *a, struct MHD_Connection *c, struct req *rq)
+{
+	unsigned char d[32];
+	char got[65];
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = rq->iso_err;
+
+	gnutls_hash_deinit(rq->mig_hash, d);
+	rq->mig = false;
+	for (int i = 0; i < 32; i++)
+		snprintf(got + 2 * i, 3, "%02x", d[i]);
+	if (rq->iso_fd >= 0 && !r && fsync(rq->iso_fd) < 0)
+		r = errno;
+	close(rq->iso_fd);
+	rq->iso_fd = -1;
+	if (r) {
+		unlink(rq->iso_tmp);
+		return reply_error(c, r, "the migration's archive did not arrive whole");
+	}
+	r = migrate_receive(a->h, rq->m.arg, rq->iso_tmp, got,
+			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MIGRATE_SHA_HEADER),
+			    rq->iso_len, &out, &e);
+	return reply_result(c, r, &e, 201, out);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_size, void **con_cls)
@@ -213,18 +289,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		rq->iso_fd = -1;
 		*con_cls = rq;
 		/* the panel's files: no data in them, no authentication */
-		if (!a->local && strncmp(url, "/api/", 5) && strcmp(url, "/api"))
+		if (!a->local && !a->peer && strncmp(url, "/api/", 5) && strcmp(url, "/api"))
 			return MHD_YES;
 		rq->api = true;
 		rq->method = method_label(method);
 		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
 		route_match(method, url, a->local, &rq->m);
+		snprintf(rq->url, sizeof(rq->url), "%s", url);
 		rq->auth_err = authenticate(a, c, method, rq, &rq->e);
 		if (rq->m.rt && (rq->m.rt->flags & ROUTE_STREAM)) {
 			if (rq->auth_err)
 				rq->iso_err = -1; /* the body is drained, the refusal answered */
 			else if (!rq->p.admin)
 				rq->iso_err = EPERM;
+			else if (!strcmp(rq->m.rt->path, "/migrations/{name}"))
+				mig_begin(a, rq);
 			else if (!life_iso_name_ok(rq->m.arg))
 				rq->iso_err = EINVAL;
 			else
@@ -234,6 +313,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	if (!a->local && strncmp(url, "/api/", 5) && strcmp(url, "/api")) {
 		*upload_size = 0;
+		if (a->peer)
+			return reply_error(c, ENOENT,
+					   "the node-to-node listener serves the API only");
 		if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 			return reply_error(c, ENOSYS, "use GET for the panel's files");
 		return web_serve(c, a->h->web_dir ? a->h->web_dir : "/nonexistent", url);
@@ -245,9 +327,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				rq->iso_err = E2BIG;
 			else if (write_all(rq->iso_fd, upload, *upload_size) < 0)
 				rq->iso_err = errno;
+			else if (rq->mig)
+				gnutls_hash(rq->mig_hash, upload, *upload_size);
 		}
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	if (rq->mig) {
+		ret = mig_end(a, c, rq);
+		auth_audit(a->h, rq->p.user[0] ? rq->p.user : NULL, rq->p.source, method, url,
+			   last_status);
+		observe(rq);
+		return ret;
 	}
 	if (rq->iso_fd >= 0 || rq->iso_err) {
 		int e = rq->iso_err;
@@ -411,15 +502,52 @@ static char *load_pem(const char *path, struct err **err)
 	return text;
 }
 
+static struct api *start_tcp(struct host *h, const char *addr, unsigned short port, char *cert_pem,
+			     char *key_pem, char *trust, struct err **err);
+
 struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port, const char *cert,
 			  const char *key, struct err **err)
+{
+	char *cert_pem = NULL, *key_pem = NULL;
+
+	if (!!cert != !!key)
+		return err_make(err, EINVAL, "--cert and --key go together"), NULL;
+	if (cert && (!(cert_pem = load_pem(cert, err)) || !(key_pem = load_pem(key, err)))) {
+		free(cert_pem);
+		return NULL;
+	}
+	return start_tcp(h, addr, port, cert_pem, key_pem, NULL, err);
+}
+
+struct api *api_start_peer(struct host *h, const char *addr, unsigned short port, struct err **err)
+{
+	char *cert = h->peer ? strdup(h->peer->cert) : NULL,
+	     *key = h->peer ? strdup(h->peer->key) : NULL;
+	char *trust = h->peer ? strdup(h->peer->ca) : NULL;
+	struct api *a;
+
+	if (!cert || !key || !trust) {
+		free(cert);
+		free(key);
+		free(trust);
+		return err_make(err, ENOMEM, "--peer: the node credentials"), NULL;
+	}
+	if ((a = start_tcp(h, addr, port, cert, key, trust, err)))
+		a->peer = true;
+	else
+		err_wrap(err, "--peer");
+	return a;
+}
+
+/* Takes cert_pem, key_pem and trust (PEM; NULL: plain HTTP, no client certificates). */
+static struct api *start_tcp(struct host *h, const char *addr, unsigned short port, char *cert_pem,
+			     char *key_pem, char *trust, struct err **err)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	char *cert_pem = NULL, *key_pem = NULL;
 	unsigned int flags = API_FLAGS;
-	struct api *a;
+	struct api *a = NULL;
 
 	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
@@ -429,27 +557,33 @@ struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port,
 		s6->sin6_port = htons(port);
 		flags |= MHD_USE_IPv6;
 	} else {
-		return err_make(err, EINVAL, "--tcp: `%s` is not an IP address", addr), NULL;
+		err_make(err, EINVAL, "`%s` is not an IP address", addr);
+		goto fail;
 	}
-	if (!!cert != !!key)
-		return err_make(err, EINVAL, "--cert and --key go together"), NULL;
-	if (cert) {
-		if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
-			return err_make(err, ENOTSUP, "this libmicrohttpd has no TLS"), NULL;
-		if (!(cert_pem = load_pem(cert, err)) || !(key_pem = load_pem(key, err))) {
-			free(cert_pem);
-			return NULL;
+	if (cert_pem) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			err_make(err, ENOTSUP, "this libmicrohttpd has no TLS");
+			goto fail;
 		}
 		flags |= MHD_USE_TLS;
 	}
 	if (!(a = calloc(1, sizeof(*a)))) {
-		free(cert_pem);
-		free(key_pem);
-		return err_make(err, ENOMEM, "api"), NULL;
+		err_make(err, ENOMEM, "api");
+		goto fail;
 	}
 	a->h = h;
-	a->tls = cert != NULL;
-	if (cert)
+	a->tls = cert_pem != NULL;
+	if (trust) /* the client's certificate is asked for and checked (peer.c) */
+		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
+					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					(unsigned int)API_CONNECTIONS_PER_ADDR,
+					MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+					MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+					MHD_OPTION_HTTPS_MEM_TRUST, trust, MHD_OPTION_END);
+	else if (cert_pem)
 		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
 					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
@@ -465,18 +599,22 @@ struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port,
 					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
 					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 					(unsigned int)API_CONNECTIONS_PER_ADDR, MHD_OPTION_END);
-	/* libmicrohttpd copies neither: they live as long as the daemon */
+	/* libmicrohttpd copies none: they live as long as the daemon */
 	if (!a->d) {
-		free(cert_pem);
-		free(key_pem);
-		free(a);
-		return err_make(err, EADDRINUSE, "listen on %s port %u%s", addr, port,
-				cert ? " (or the certificate and key do not load)" : ""),
-		       NULL;
+		err_make(err, EADDRINUSE, "listen on %s port %u%s", addr, port,
+			 cert_pem ? " (or the certificate and key do not load)" : "");
+		goto fail;
 	}
 	a->cert = cert_pem;
 	a->key = key_pem;
+	a->trust = trust;
 	return a;
+fail:
+	free(a);
+	free(cert_pem);
+	free(key_pem);
+	free(trust);
+	return NULL;
 }
 
 void api_stop(struct api *a)
@@ -486,5 +624,6 @@ void api_stop(struct api *a)
 	MHD_stop_daemon(a->d);
 	free(a->cert);
 	free(a->key);
+	free(a->trust);
 	free(a);
 }

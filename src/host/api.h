@@ -15,6 +15,12 @@ struct api *api_start_unix(struct host *h, const char *path, struct err **err);
 /* TCP (IPv4 or IPv6 address), HTTPS when cert and key (PEM files) are given. */
 struct api *api_start_tcp(struct host *h, const char *addr, unsigned short port, const char *cert,
 			  const char *key, struct err **err);
+/*
+ * The node-to-node listener (peer.h, docs/cluster.md): HTTPS with this
+ * node's certificate, a member's client certificate required; the caller
+ * is the one the member names. Only the API, no panel.
+ */
+struct api *api_start_peer(struct host *h, const char *addr, unsigned short port, struct err **err);
 void api_stop(struct api *a);
 
 #endif

@@ -26,6 +26,7 @@ struct host {
 	char *advertise; /* this node's API as the others reach it: http(s)://HOST:PORT, or "" */
 	int heartbeat_every; /* seconds between heartbeats (--heartbeat, default 5) */
 	int offline_after; /* missed heartbeats before a node shows offline (default 3) */
+	struct peer *peer; /* node credentials (peer.c); NULL on one host */
 	char *metrics_token; /* --metrics-token-file's secret: opens GET /metrics only; NULL: none */
 	int require_2fa; /* enum auth_require: who must log in with 2FA (--require-2fa) */
 };

@@ -5,7 +5,8 @@
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
  *        [--pids-limit N] [--metrics-token-file FILE] [--require-2fa none|admins|all]
- *        [--reclaim-below SIZE|N%|off] [--webhook-allow CIDR]... [--cluster CONNINFO [--node NAME]]
+ *        [--reclaim-below SIZE|N%|off] [--webhook-allow CIDR]... [--cluster CONNINFO [--node NAME]
+ *        [--peer HOST:PORT]]
  *        [--config FILE] [--check]
  *   vpsd --routes            (every API route as JSON lines: routes.c)
  *   vpsd keep ...            (the keeper of one VPS: keeper.c)
@@ -37,6 +38,7 @@
 #include "host/life.h"
 #include "host/node.h"
 #include "host/ops.h"
+#include "host/peer.h"
 #include "host/reclaim.h"
 #include "host/route.h"
 #include "host/webhook.h"
@@ -246,6 +248,7 @@ int main(int argc, char **argv)
 		{ "node", required_argument, NULL, 'N' },
 		{ "advertise", required_argument, NULL, 'A' },
 		{ "join", required_argument, NULL, 'J' },
+		{ "peer", required_argument, NULL, 'E' },
 		{ "heartbeat", required_argument, NULL, 'B' },
 		{ "offline-after", required_argument, NULL, 'F' },
 		{ "config", required_argument, NULL, 'c' },
@@ -261,12 +264,12 @@ int main(int argc, char **argv)
 			  .offline_after = 3 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
-	const char *cluster = NULL, *node = NULL, *advertise = NULL, *join = NULL;
+	const char *cluster = NULL, *node = NULL, *advertise = NULL, *join = NULL, *peer = NULL;
 	const char *metrics_file = NULL;
 	char host_name[64] = "";
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
-	struct api *api = NULL, *api_tcp = NULL;
+	struct api *api = NULL, *api_tcp = NULL, *api_peer = NULL;
 	char *end;
 	struct err *e = NULL;
 	sigset_t mask;
@@ -330,6 +333,9 @@ int main(int argc, char **argv)
 			break;
 		case 'A': /* HOST:PORT the other nodes and clients reach this one's API at */
 			advertise = optarg;
+			break;
+		case 'E': /* HOST:PORT of the node-to-node listener (peer.c) */
+			peer = optarg;
 			break;
 		case 'J': /* a join token (vps node token on a member) */
 			join = optarg;
@@ -419,7 +425,7 @@ int main(int argc, char **argv)
 			       "            [--require-2fa none|admins|all] [--webhook-allow CIDR]...\n"
 			       "            [--cluster CONNINFO [--node NAME]\n"
 			       "            [--advertise HOST:PORT] [--join TOKEN] [--heartbeat S]\n"
-			       "            [--offline-after N]]\n"
+			       "            [--offline-after N] [--peer HOST:PORT]]\n"
 			       "            [--config FILE] [--check]\n"
 			       "       vpsd --routes\n"
 			       "--config FILE reads KEY = VALUE lines, KEY one of the flags above that\n"
@@ -431,13 +437,21 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((node || advertise || join) && !cluster) {
-		pr_err("--%s is for --cluster", node ? "node" : advertise ? "advertise" : "join");
+	if ((node || advertise || join || peer) && !cluster) {
+		pr_err("--%s is for --cluster", node	  ? "node" :
+						advertise ? "advertise" :
+						join	  ? "join" :
+							    "peer");
 		return 2;
 	}
 	if (advertise && (!*advertise || strlen(advertise) > 200 || strpbrk(advertise, "/ \t") ||
 			  !strchr(advertise, ':'))) {
 		pr_err("--advertise: expected HOST:PORT");
+		return 2;
+	}
+	if (peer && (strlen(peer) > 200 || parse_tcp(peer, addr, &port, &e) < 0)) {
+		pr_err("--peer: expected ADDR:PORT (%s)", err_msg(e));
+		err_free(&e);
 		return 2;
 	}
 	if (cluster && !node) { /* the node's name: the host's, unless told */
@@ -546,9 +560,10 @@ int main(int argc, char **argv)
 	/* a member before anything acts: a stranger without a token stops here */
 	if ((cluster ? store_open_cluster(cluster, node, &h.store, &e) :
 		       store_open(db, &h.store, &e)) < 0 ||
-	    node_start(&h, join, &e) < 0 || (op_recover(&h), life_init(&h, &e)) < 0 ||
-	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0 ||
-	    backup_timer_start(&h, &e) < 0 || webhook_start(&h, &e) < 0) {
+	    node_start(&h, join, &e) < 0 || (cluster && peer_start(&h, peer, &e) < 0) ||
+	    (op_recover(&h), life_init(&h, &e)) < 0 || reclaim_start(&h, reclaim_below, &e) < 0 ||
+	    usage_start(&h, &e) < 0 || backup_timer_start(&h, &e) < 0 ||
+	    webhook_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		goto out;
 	}
@@ -570,6 +585,12 @@ int main(int argc, char **argv)
 		api_stop(api);
 		api = NULL;
 	}
+	if (api && peer && parse_tcp(peer, addr, &port, &e) == 0 &&
+	    !(api_peer = api_start_peer(&h, addr, port, &e))) {
+		api_stop(api);
+		api_stop(api_tcp);
+		api = api_tcp = NULL;
+	}
 	if (!api) {
 		pr_err("%s", err_msg(e));
 		goto out;
@@ -585,10 +606,12 @@ out: /* also after a failed start: the sanitizers' leak check holds every exit t
 	api_stop(api_tcp);
 	backup_timer_stop();
 	webhook_stop();
+	api_stop(api_peer);
 	usage_stop(&h);
 	reclaim_stop();
 	life_fini(&h);
 	node_stop(&h);
+	peer_stop(&h);
 	store_close(h.store);
 	free(h.advertise);
 	err_free(&e);

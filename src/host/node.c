@@ -167,6 +167,7 @@ json_t *node_list(struct host *h, struct err **err)
 		/* a beat older than offline_after beats: gone, whatever the row says */
 		if (h->node && !strcmp(state, "online") && now - hb > stale)
 			json_object_set_new(n, "state", json_string("offline"));
+		json_object_del(n, "cert"); /* node to node only (peer.c) */
 		json_object_set_new(n, "self", json_boolean(self));
 		json_object_set_new(n, "vps", json_integer(count));
 		json_object_set_new(n, "allocated",

@@ -552,8 +552,21 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 	bool self_online = false;
 	int r;
 
-	if (!h->node || !strcmp(v->node, h->node))
-		return 0; /* one host, or pinned here: admission decides, with its own figures */
+	if (!h->node)
+		return 0; /* one host: admission decides, with its own figures */
+	if (!strcmp(v->node, h->node)) {
+		/* pinned here: admission decides, unless this node is being evacuated */
+		json_t *self = (nodes = node_list(h, NULL)) ? node_find(nodes, h->node) : NULL;
+		bool leaving = self && !strcmp(json_string_value(json_object_get(self, "state")),
+					       "evacuating");
+
+		json_decref(self);
+		json_decref(nodes);
+		return leaving ? err_make(err, EBUSY,
+					  "`node`: node `%s` is evacuating: it takes no new VPS",
+					  h->node) :
+				 0;
+	}
 	if (!(nodes = node_list(h, err)))
 		return -ENOTCONN;
 	if ((r = store_vps_list(h->store, &all, &nr, err)) < 0) {

@@ -91,6 +91,9 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 	case EEXIST:
 		*status = 409, code = "exists";
 		break;
+	case EBADMSG: /* a migration's archive whose checksum does not match (migrate.c) */
+		*status = 409, code = "conflict";
+		break;
 	case EBUSY:
 		*status = 409, code = "conflict";
 		break;

@@ -23,6 +23,7 @@
 
 #define ROUTE_PREFIX "/api/v1"
 #define ROUTE_ARG_MAX 255 /* a path parameter: one segment */
+#define ROUTE_URL_MAX 1024 /* a path forwarded to another node (peer.c) */
 
 /* Who may call a route. */
 enum route_who {
@@ -72,6 +73,8 @@ struct call {
 	const char *arg2; /* a second one (a VPS's snapshot), "" for none */
 	const struct route *rt;
 	bool tls; /* the connection is HTTPS (the session cookie is Secure) */
+	bool forwarded; /* sent by a member node (peer.c): answered here, never sent on */
+	const char *url; /* the path asked (without its query) */
 };
 
 /* The route for a method and a URL (local: the unix socket, where ROUTE_TCP routes are not). */
@@ -112,6 +115,6 @@ route_fn api_repos_get, api_repos_post, api_repo_delete, api_backups_get, api_ba
 /* routes_ops.c */
 route_fn api_operation_get, api_events_get;
 /* routes_nodes.c */
-route_fn api_nodes_get, api_node_tokens_post;
+route_fn api_nodes_get, api_node_tokens_post, api_node_evacuate, api_node_restore;
 
 #endif

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "host/node.h"
+#include "host/peer.h"
 #include "host/route.h"
 
 /* --- the table ------------------------------------------------------------------------- */
@@ -60,6 +62,7 @@ static const struct route routes[] = {
 	{ "POST", "/vps/{name}/suspend", ADMIN, VPS, api_vps_action, "suspend" },
 	{ "POST", "/vps/{name}/unsuspend", ADMIN, VPS, api_vps_action, "unsuspend" },
 	{ "POST", "/vps/{name}/plan", ADMIN, VPS, api_vps_action, "plan" },
+	{ "POST", "/vps/{name}/migrate", ADMIN, VPS, api_vps_action, "migrate" },
 	{ "GET", "/vps/{name}/console", HOST, VPS, api_vps_console, NULL },
 	{ "GET", "/vps/{name}/console/ws", USER, VPS | ROUTE_WS, api_vps_console_ws, NULL },
 	{ "GET", "/vps/{name}/vnc", USER, VPS | ROUTE_WS, api_vps_vnc, NULL },
@@ -100,6 +103,9 @@ static const struct route routes[] = {
 	{ "DELETE", "/networks/{name}", ADMIN, 0, api_network_delete, NULL },
 	{ "GET", "/nodes", ADMIN, 0, api_nodes_get, NULL },
 	{ "POST", "/nodes/tokens", ADMIN, 0, api_node_tokens_post, NULL },
+	{ "POST", "/nodes/{name}/evacuate", ADMIN, 0, api_node_evacuate, NULL },
+	{ "POST", "/nodes/{name}/restore", ADMIN, 0, api_node_restore, NULL },
+	{ "PUT", "/migrations/{name}", ADMIN, ROUTE_STREAM, NULL, NULL },
 	{ "GET", "/pools", ADMIN, 0, api_pools_get, NULL },
 	{ "POST", "/pools", ADMIN, 0, api_pools_post, NULL },
 	{ "DELETE", "/pools/{name}", ADMIN, 0, api_pool_delete, NULL },
@@ -128,6 +134,85 @@ static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, co
 	return reply(c, 421,
 		     json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "code", "other_node", "message",
 			       msg, "node", node, "address", addr));
+}
+
+/*
+ * Append text to the URL being forwarded, percent-encoded but for the
+ * unreserved characters (and `/` when slash): libmicrohttpd hands the path
+ * and query decoded, and a CR, LF or space sent on as is would end the
+ * forwarded request line and start headers of the customer's own. false:
+ * it does not fit.
+ */
+static bool url_add(char *url, const char *text, bool slash)
+{
+	size_t n = strlen(url);
+
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if (n + 4 >= ROUTE_URL_MAX)
+			return false;
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~", *c) || (slash && *c == '/'))
+			url[n++] = (char)*c;
+		else
+			n += (size_t)snprintf(url + n, 4, "%%%02X", *c);
+	}
+	url[n] = 0;
+	return true;
+}
+
+/* One query argument, appended to the URL being forwarded. */
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	char *url = cls;
+	size_t n = strlen(url);
+
+	if (n + 2 >= ROUTE_URL_MAX)
+		return MHD_NO;
+	url[n] = strchr(url, '?') ? '&' : '?';
+	url[n + 1] = 0;
+	if (!url_add(url, key, false))
+		return MHD_NO;
+	if (value && ((n = strlen(url)) + 2 >= ROUTE_URL_MAX ||
+		      (url[n] = '=', url[n + 1] = 0, !url_add(url, value, false))))
+		return MHD_NO;
+	return MHD_YES;
+}
+
+/*
+ * Send the request to the node that holds the VPS, as this caller, and
+ * answer what it answers (peer.c, docs/cluster.md "Forwarding"). A node
+ * with no node-to-node listener gets the 421 as before.
+ */
+static enum MHD_Result forward(struct call *x, const char *node, const char *addr)
+{
+	char url[ROUTE_URL_MAX], location[PEER_LOCATION_MAX];
+	unsigned int status = 0;
+	json_t *out = NULL;
+	struct err *e = NULL;
+	int r;
+
+	*url = 0;
+	if (!url_add(url, x->url ? x->url : "", true))
+		return reply_error(x->c, EINVAL, "the path is too long");
+	MHD_get_connection_values(x->c, MHD_GET_ARGUMENT_KIND, query_arg, url);
+	r = peer_forward(x->h, node, x->p, x->rt->method, url, x->body, &status, &out, location,
+			 &e);
+	if (r == -ENOTSUP) {
+		err_free(&e);
+		return misdirected(x->c, x->arg, node, addr);
+	}
+	if (r < 0) {
+		pr_warn("forward %s %s to node `%s`: %s", x->rt->method, url, node, err_msg(e));
+		err_free(&e);
+		/* the customer is not told which node, nor how it failed */
+		return reply(x->c, 503,
+			     json_pack("{s:{s:s, s:s}}", "error", "code", "node_unreachable",
+				       "message",
+				       "the node that holds this VPS does not answer; try again"));
+	}
+	return *location ? reply_hdr(x->c, status, out, "Location", location) :
+			   reply(x->c, status, out);
 }
 
 static bool acts_on_host(const struct route *rt)
@@ -233,7 +318,8 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 		char node[64], addr[256];
 
 		if (node_elsewhere(x->h, x->arg, node, addr) > 0)
-			return misdirected(x->c, x->arg, node, addr);
+			return x->forwarded ? misdirected(x->c, x->arg, node, addr) :
+					      forward(x, node, addr);
 	}
 	if (!rt->fn) /* ROUTE_STREAM: api.c answers it */
 		return reply_error(x->c, EIO, "no handler for this route");

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "host/auth.h"
 #include "host/life.h"
+#include "host/migrate.h"
 #include "host/ops.h"
+#include "host/peer.h"
 #include "host/route.h"
 #include "host/traffic.h"
 #include "host/usage.h"
@@ -53,6 +56,7 @@ static int action_fields(const char *action, json_t *body, struct err **err)
 		{ "destroy", "destroy takes no body", { NULL } },
 		{ "stop", "stop takes force, timeout", { "force", "timeout", NULL } },
 		{ "exec", "exec takes args", { "args", NULL } },
+		{ "migrate", "migrate takes to", { "to", NULL } },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -104,6 +108,8 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 		r = life_suspend(h, name, action[0] == 's', &e);
 	} else if (!strcmp(action, "plan")) {
 		r = life_plan(h, name, body, NULL, &e);
+	} else if (!strcmp(action, "migrate")) {
+		return done(migrate_vps(h, name, body, user, out, &e), &e, out, 200);
 	} else {
 		r = err_make(&e, ENOENT,
 			     "no such action (start, stop, restart, reinstall, exec, password, "
@@ -120,8 +126,8 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
  * A create body as p may send it: a customer's VPS is theirs and comes
  * from a plan; an administrator names any user as the owner.
  */
-static int create_body(struct host *h, const struct principal *p, json_t *body, json_t **out,
-		       struct err **err)
+static int create_body(struct host *h, const struct principal *p, bool forwarded, json_t *body,
+		       json_t **out, struct err **err)
 {
 	/* what a customer may send; the figures come from the plan */
 	static const char *const mine[] = {
@@ -145,6 +151,9 @@ static int create_body(struct host *h, const struct principal *p, json_t *body, 
 			if (!strcmp(k, "owner"))
 				return err_make(err, EPERM,
 						"`owner`: only an administrator sets the owner");
+			/* a member placed it here (placement ran there, under these rules) */
+			if (!strcmp(k, "node") && forwarded)
+				continue;
 			if (!strcmp(k, "node"))
 				return err_make(err, EPERM,
 						"`node`: only an administrator places a VPS");
@@ -260,6 +269,46 @@ enum MHD_Result api_vps_get_all(struct call *x)
 	return a ? reply(x->c, 200, a) : reply_err(x->c, r, &e);
 }
 
+/*
+ * A create in a cluster: made here, or, when placement chose another node,
+ * sent there as this caller with that node named (peer.c), its answer
+ * answered. A node without a node-to-node listener: the 421 as before.
+ */
+static enum MHD_Result create_placed(struct call *x, json_t *body)
+{
+	json_t *out = NULL, *fwd, *ans = NULL;
+	const char *node;
+	char location[PEER_LOCATION_MAX];
+	unsigned int status = work(x->h, "create", json_string_value(json_object_get(body, "name")),
+				   body, x->p->user, &out),
+		     st = 0;
+	struct err *e = NULL;
+	int r;
+
+	json_decref(body);
+	node = json_string_value(json_object_get(json_object_get(out, "error"), "node"));
+	if (status != 421 || !node || !(fwd = json_deep_copy(x->body)))
+		return reply(x->c, status, out);
+	json_object_set_new(fwd, "node", json_string(node));
+	r = peer_forward(x->h, node, x->p, "POST", ROUTE_PREFIX "/vps", fwd, &st, &ans, location,
+			 &e);
+	json_decref(fwd);
+	if (r == -ENOTSUP) {
+		err_free(&e);
+		return reply(x->c, status, out);
+	}
+	json_decref(out);
+	if (r < 0) {
+		pr_warn("forward a create to node `%s`: %s", node, err_msg(e));
+		err_free(&e);
+		return reply(x->c, 503,
+			     json_pack("{s:{s:s, s:s}}", "error", "code", "node_unreachable",
+				       "message",
+				       "the node chosen for this VPS does not answer; try again"));
+	}
+	return reply(x->c, st, ans);
+}
+
 enum MHD_Result api_vps_post(struct call *x)
 {
 	struct err *e = NULL;
@@ -267,8 +316,10 @@ enum MHD_Result api_vps_post(struct call *x)
 	enum MHD_Result ret;
 	int r;
 
-	if ((r = create_body(x->h, x->p, x->body, &out, &e)) < 0)
+	if ((r = create_body(x->h, x->p, x->forwarded, x->body, &out, &e)) < 0)
 		return reply_err(x->c, r, &e);
+	if (x->h->peer && !x->forwarded && !want_async(x->c))
+		return create_placed(x, out);
 	ret = run_work(x->h, x->c, x->p, "create", json_string_value(json_object_get(out, "name")),
 		       out);
 	json_decref(out);

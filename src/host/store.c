@@ -3,6 +3,7 @@
  * The store's dispatch (store.h): every call goes to the backend's ops
  * table (store_impl.h). Nothing here knows a database.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "host/store_impl.h"
@@ -316,6 +317,38 @@ int store_node_heartbeat(struct store *s, const char *name, const char *state, l
 json_t *store_nodes(struct store *s)
 {
 	return s->ops->nodes(s);
+}
+
+int store_cluster_ca(struct store *s, const char *cert, const char *key, char **cert_out,
+		     char **key_out, struct err **err)
+{
+	if (!s->ops->cluster_ca)
+		return err_make(err, ENOTSUP, "store: no cluster authority on one host");
+	return s->ops->cluster_ca(s, cert, key, cert_out, key_out, err);
+}
+
+int store_node_state(struct store *s, const char *name, const char *state, struct err **err)
+{
+	if (!s->ops->node_state)
+		return err_make(err, EBUSY,
+				"one host evacuates to nowhere: it is not in a cluster");
+	return s->ops->node_state(s, name, state, err);
+}
+
+int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
+		   struct err **err)
+{
+	if (!s->ops->vps_move)
+		return err_make(err, ENOTSUP, "store: one host moves no VPS");
+	return s->ops->vps_move(s, name, from, to, err);
+}
+
+int store_node_credential(struct store *s, const char *name, const char *peer, const char *cert,
+			  struct err **err)
+{
+	if (!s->ops->node_credential)
+		return err_make(err, ENOTSUP, "store: no node credentials on one host");
+	return s->ops->node_credential(s, name, peer, cert, err);
 }
 
 int store_join_token_insert(struct store *s, const char *hash, const char *name, long long created,

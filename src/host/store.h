@@ -293,6 +293,25 @@ int store_node_heartbeat(struct store *s, const char *name, const char *state, l
  */
 json_t *store_nodes(struct store *s);
 /*
+ * The cluster's certificate authority (docs/cluster.md, "Forwarding"): the
+ * one stored, or cert and key (PEM) stored now when there is none, in one
+ * statement so two nodes starting at once agree. The PEM texts the store
+ * holds go to *cert_out and *key_out (malloc'd). -ENOTSUP on SQLite.
+ */
+int store_cluster_ca(struct store *s, const char *cert, const char *key, char **cert_out,
+		     char **key_out, struct err **err);
+/*
+ * Migration (migrate.c): VPS name's row goes from node `from` to `to`, in
+ * one statement that changes it only if `from` holds it (-ESTALE if not).
+ */
+/* A node's state set: "evacuating" (it takes no new VPS) or back to "online". */
+int store_node_state(struct store *s, const char *name, const char *state, struct err **err);
+int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
+		   struct err **err);
+/* A node's node-to-node address (HOST:PORT) and its certificate (PEM). */
+int store_node_credential(struct store *s, const char *name, const char *peer, const char *cert,
+			  struct err **err);
+/*
  * A join token, by its hash, good until `expires`, for the node `name`
  * only (NULL: any new name): -EOPNOTSUPP on SQLite (no cluster).
  */

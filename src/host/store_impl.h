@@ -91,6 +91,14 @@ struct store_ops {
 	int (*join_token_insert)(struct store *s, const char *hash, const char *name,
 				 long long created, long long expires, struct err **err);
 	bool (*ping)(struct store *s);
+	/* cluster only (NULL on SQLite: one host forwards nothing) */
+	int (*cluster_ca)(struct store *s, const char *cert, const char *key, char **cert_out,
+			  char **key_out, struct err **err);
+	int (*node_credential)(struct store *s, const char *name, const char *peer,
+			       const char *cert, struct err **err);
+	int (*node_state)(struct store *s, const char *name, const char *state, struct err **err);
+	int (*vps_move)(struct store *s, const char *name, const char *from, const char *to,
+			struct err **err);
 	json_t *(*pools)(struct store *s);
 	int (*pool_add)(struct store *s, const char *name, const char *path, bool reflink,
 			long long created, struct err **err);

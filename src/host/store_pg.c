@@ -30,6 +30,18 @@
 #include "common/log.h"
 #include "host/store_pg.h"
 
+/*
+ * 8 -> 9: node credentials (docs/cluster.md, "Forwarding"). The cluster's
+ * certificate authority (made by the first node that needs it: one row),
+ * and on each node the address of its node-to-node listener and the
+ * certificate the authority issued it, which the other nodes pin.
+ */
+#define MIGRATE_NODE_CREDENTIALS                                                           \
+	"CREATE TABLE cluster_ca ("                                                        \
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), cert TEXT NOT NULL, key TEXT NOT NULL);" \
+	"ALTER TABLE nodes ADD COLUMN peer TEXT NOT NULL DEFAULT '',"                      \
+	"  ADD COLUMN cert TEXT NOT NULL DEFAULT '';"
+
 static const char *const migrations[] = {
 	/* 0 -> 1: the SQLite store's schema at its version 7, and the node of each VPS */
 	"CREATE TABLE plans ("
@@ -173,6 +185,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE plans ADD COLUMN traffic TEXT NOT NULL DEFAULT '{}';"
 	"CREATE TABLE firewalls ("
 	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE, doc TEXT NOT NULL);",
+	/* 8 -> 9: node credentials (issue 19, docs/cluster.md "Forwarding"); no SQLite twin */
+	MIGRATE_NODE_CREDENTIALS,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -368,6 +382,10 @@ static const struct store_ops pg_ops = {
 	.node_heartbeat = pg_node_heartbeat,
 	.nodes = pg_nodes,
 	.join_token_insert = pg_join_token_insert,
+	.cluster_ca = pg_cluster_ca,
+	.node_credential = pg_node_credential,
+	.vps_move = pg_vps_move,
+	.node_state = pg_node_state,
 	.ping = pg_ping,
 	.pools = pg_pools,
 	.pool_add = pg_pool_add,

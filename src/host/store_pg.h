@@ -154,6 +154,13 @@ json_t *pg_nodes(struct store *s);
 int pg_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
 			 long long expires, struct err **err);
 bool pg_ping(struct store *s);
+int pg_cluster_ca(struct store *s, const char *cert, const char *key, char **cert_out,
+		  char **key_out, struct err **err);
+int pg_node_state(struct store *s, const char *name, const char *state, struct err **err);
+int pg_vps_move(struct store *s, const char *name, const char *from, const char *to,
+		struct err **err);
+int pg_node_credential(struct store *s, const char *name, const char *peer, const char *cert,
+		       struct err **err);
 
 json_t *pg_pools(struct store *s);
 int pg_pool_add(struct store *s, const char *name, const char *path, bool reflink,

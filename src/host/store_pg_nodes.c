@@ -7,6 +7,7 @@
  * vpsds cannot both join on one token, and none joins on none.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/store_pg.h"
@@ -120,19 +121,21 @@ json_t *pg_nodes(struct store *base)
 
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
-		   "SELECT name, address, cpus, ram, disk, state, joined, heartbeat FROM nodes "
-		   "ORDER BY name",
+		   "SELECT name, address, cpus, ram, disk, state, joined, heartbeat, peer, cert "
+		   "FROM nodes ORDER BY name",
 		   NULL, &res, NULL) == 0) {
 		out = json_array();
 		for (int i = 0; i < PQntuples(res); i++)
 			json_array_append_new(
 				out,
-				json_pack("{s:s, s:s, s:f, s:I, s:I, s:s, s:I, s:I}", "name",
-					  pg_s(res, i, 0), "address", pg_s(res, i, 1), "cpus",
-					  pg_d(res, i, 2), "ram", (json_int_t)pg_i(res, i, 3),
-					  "disk", (json_int_t)pg_i(res, i, 4), "state",
-					  pg_s(res, i, 5), "joined", (json_int_t)pg_i(res, i, 6),
-					  "heartbeat", (json_int_t)pg_i(res, i, 7)));
+				json_pack("{s:s, s:s, s:f, s:I, s:I, s:s, s:I, s:I, s:s, s:s}",
+					  "name", pg_s(res, i, 0), "address", pg_s(res, i, 1),
+					  "cpus", pg_d(res, i, 2), "ram",
+					  (json_int_t)pg_i(res, i, 3), "disk",
+					  (json_int_t)pg_i(res, i, 4), "state", pg_s(res, i, 5),
+					  "joined", (json_int_t)pg_i(res, i, 6), "heartbeat",
+					  (json_int_t)pg_i(res, i, 7), "peer", pg_s(res, i, 8),
+					  "cert", pg_s(res, i, 9)));
 		PQclear(res);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -173,4 +176,93 @@ bool pg_ping(struct store *base)
 	ok = pg_run(s, "SELECT 1", NULL, NULL, NULL) == 0;
 	pthread_mutex_unlock(&s->lock);
 	return ok;
+}
+
+int pg_cluster_ca(struct store *base, const char *cert, const char *key, char **cert_out,
+		  char **key_out, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, cert);
+	pa_s(&a, key);
+	pthread_mutex_lock(&s->lock);
+	/* the first one stored stays: a second node's proposal is dropped */
+	r = pg_run(s,
+		   "INSERT INTO cluster_ca (id, cert, key) VALUES (1, $1, $2) "
+		   "ON CONFLICT (id) DO NOTHING",
+		   &a, NULL, err);
+	if (r == 0)
+		r = pg_run(s, "SELECT cert, key FROM cluster_ca WHERE id = 1", NULL, &res, err);
+	if (r == 0 && PQntuples(res) != 1)
+		r = err_make(err, EPROTO, "store: no cluster authority after storing one");
+	if (r == 0 &&
+	    (!(*cert_out = strdup(pg_s(res, 0, 0))) || !(*key_out = strdup(pg_s(res, 0, 1))))) {
+		free(*cert_out);
+		*cert_out = NULL;
+		r = err_make(err, ENOMEM, "store: the cluster authority");
+	}
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int pg_node_credential(struct store *base, const char *name, const char *peer, const char *cert,
+		       struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, peer);
+	pa_s(&a, cert);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, "UPDATE nodes SET peer = $2, cert = $3 WHERE name = $1", &a, &res, err);
+	if (r == 0 && pg_changes(res) != 1)
+		r = err_make(err, ENOENT, "no node named `%s`", name);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int pg_vps_move(struct store *base, const char *name, const char *from, const char *to,
+		struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, from);
+	pa_s(&a, to);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, "UPDATE vps SET node = $3 WHERE name = $1 AND node = $2", &a, &res, err);
+	if (r == 0 && pg_changes(res) != 1)
+		r = err_make(err, ESTALE, "VPS `%s` is not on node `%s` any more", name, from);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int pg_node_state(struct store *base, const char *name, const char *state, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pa_s(&a, name);
+	pa_s(&a, state);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, "UPDATE nodes SET state = $2 WHERE name = $1", &a, &res, err);
+	if (r == 0 && pg_changes(res) != 1)
+		r = err_make(err, ENOENT, "no node named `%s`", name);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }

@@ -357,6 +357,8 @@ def test_walk(vpsd):
     assert len(nodes) == 1 and nodes[0]["self"] and nodes[0]["state"] == "online", nodes
     admin.api("POST", "/nodes/tokens", {"ttl": 600}, expect=409)  # no cluster to join
     admin.api("POST", "/nodes/tokens", {"ttl": 0}, expect=400)
+    admin.api("POST", "/nodes/walk/evacuate", expect=409)  # one host: nowhere to go
+    admin.api("POST", "/nodes/walk/restore", expect=409)
     admin.api("PUT", "/isos/walk", b"not really an ISO", expect=201)
     assert "walk" in [i["name"] for i in admin.api("GET", "/isos")]
     admin.api("DELETE", "/isos/walk")
@@ -383,6 +385,9 @@ def test_walk(vpsd):
     admin.api("POST", "/vps", {}, expect=400)
     admin.api("PATCH", "/vps/walk1", {"ram": "160M"})
     admin.api("POST", "/vps/walk1/plan", {"plan": "wsmall"})
+    admin.api("POST", "/vps/walk1/migrate", {"to": "b"}, expect=409)  # one host: nowhere to go
+    admin.api("POST", "/vps/walk1/migrate", {"to": "b", "x": 1}, expect=400)
+    admin.api("PUT", "/migrations/walk1", b"x", expect=403)  # node to node only
     admin.api("POST", "/vps/walk1/reinstall", {"template": "busybox"})
     op = wait_op(admin, admin.request("POST", "/vps/walk1/start?async=1"))
     assert op["state"] == "done" and op["result"]["state"] == "running", op

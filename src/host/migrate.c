@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Migration between nodes (migrate.h, docs/cluster.md "Migration"). The
+ * node that holds the VPS packs its directory (tar, sparse, zstd), hashes
+ * the archive (SHA-256) and PUTs it to the destination's node-to-node
+ * listener (peer.c) with the hash; the destination hashes what it received
+ * and unpacks it only when the two agree. Then the row's node changes in
+ * one statement, and only then the source lets its copy go: a failure
+ * before leaves the VPS where it was, whole.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "host/auth.h"
+#include "host/host.h"
+#include "host/life.h"
+#include "host/migrate.h"
+#include "host/node.h"
+#include "host/peer.h"
+#include "host/policy.h"
+#include "host/store.h"
+#include "host/vps.h"
+#include "sys/spawn.h"
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int run(const char *const *argv, struct err **err)
+{
+	const struct sys_spawn s = { .argv = (char *const *)argv,
+				     .in = SYS_SPAWN_NULL,
+				     .out = SYS_SPAWN_NULL,
+				     .err = SYS_SPAWN_CAPTURE,
+				     .flags = SYS_SPAWN_PATH | SYS_SPAWN_DIE_WITH_PARENT |
+					      SYS_SPAWN_CLOSE_FDS };
+
+	return sys_run(&s, NULL, err);
+}
+
+/* SHA-256 of the file at path (hex, 65 bytes), and its size. */
+static int sha256_file(const char *path, char hex[65], unsigned long long *size, struct err **err)
+{
+	gnutls_hash_hd_t hd;
+	unsigned char d[32], buf[1 << 16];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_make(err, errno, "open `%s`", path);
+	if (gnutls_hash_init(&hd, GNUTLS_DIG_SHA256) < 0) {
+		close(fd);
+		return err_make(err, EIO, "sha256");
+	}
+	*size = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		gnutls_hash(hd, buf, (size_t)n);
+		*size += (unsigned long long)n;
+	}
+	gnutls_hash_deinit(hd, d);
+	close(fd);
+	if (n < 0)
+		return err_make(err, errno, "read `%s`", path);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	return 0;
+}
+
+int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **err)
+{
+	char *dir = host_vps_dir(h, name, NULL);
+	int fd;
+
+	if (vps_check_name(name, err) < 0) {
+		free(dir);
+		return -EINVAL;
+	}
+	if (!dir || access(dir, F_OK) == 0) {
+		free(dir);
+		return err_make(err, EEXIST, "VPS `%s`: this node has its directory already", name);
+	}
+	free(dir);
+	if (asprintf(tmp, "%s/.migrate-in-%s.tar.zst", h->data_dir, name) < 0)
+		return *tmp = NULL, err_make(err, ENOMEM, "migration");
+	fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_make(err, errno, "open `%s`", *tmp);
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+int migrate_receive(struct host *h, const char *name, const char *tmp, const char *got,
+		    const char *want, unsigned long long bytes, json_t **out, struct err **err)
+{
+	char *into = NULL, *from = NULL, *dir = host_vps_dir(h, name, NULL);
+	int r;
+
+	if (!want || strcasecmp(got, want)) {
+		unlink(tmp);
+		free(dir);
+		return err_make(err, EBADMSG,
+				"VPS `%s`: the archive's checksum is %s, the sender's %s: the copy "
+				"is dropped, the VPS stays where it is",
+				name, got, want ? want : "(none)");
+	}
+	if (!dir || asprintf(&into, "%s/.migrate-in-%s.d", h->data_dir, name) < 0 ||
+	    asprintf(&from, "%s/%s", into, name) < 0) {
+		r = err_make(err, ENOMEM, "migration");
+		goto out;
+	}
+	life_rm_rf(into);
+	if (mkdir(into, 0700) < 0) {
+		r = err_make(err, errno, "mkdir `%s`", into);
+		goto out;
+	}
+	{
+		const char *argv[] = { "tar", "--zstd", "--sparse", "--numeric-owner", "-xpf", tmp,
+				       "-C",  into,	NULL };
+
+		if ((r = run(argv, err)) < 0)
+			goto out;
+	}
+	if (rename(from, dir) < 0) {
+		r = err_make(err, errno, "move `%s` to `%s`", from, dir);
+		goto out;
+	}
+	*out = json_pack("{s:s, s:I, s:s}", "name", name, "bytes", (json_int_t)bytes, "sha256",
+			 got);
+	r = *out ? 0 : err_make(err, ENOMEM, "migration");
+out:
+	if (r < 0)
+		err_wrap(err, "receive VPS `%s`", name);
+	unlink(tmp);
+	if (into)
+		life_rm_rf(into);
+	free(into);
+	free(from);
+	free(dir);
+	return r;
+}
+
+int migrate_vps(struct host *h, const char *name, json_t *body, const char *user, json_t **out,
+		struct err **err)
+{
+	const char *to = json_string_value(json_object_get(body, "to"));
+	struct principal p = { .admin = true };
+	struct vps v;
+	json_t *nodes = NULL, *n, *ans = NULL;
+	char *tmp = NULL, *pool = NULL, *dir = host_vps_dir(h, name, NULL), *run_dir = NULL;
+	char sha[65], hdr[128], path[512], loc[PEER_LOCATION_MAX];
+	unsigned long long bytes = 0;
+	unsigned int status = 0;
+	double t0 = now_s(), down = 0;
+	bool restart = false;
+	int r, fd = -1;
+
+	*out = NULL;
+	vps_init(&v);
+	snprintf(p.user, sizeof(p.user), "%s", user ? user : AUTH_LOCAL_USER);
+	snprintf(p.source, sizeof(p.source), "node %s", h->node ? h->node : "");
+	if (!h->node || !h->peer) {
+		r = err_make(
+			err, EBUSY,
+			"migration is between the nodes of a cluster (vpsd --cluster, --peer): "
+			"this host is on its own");
+		goto out;
+	}
+	if (!to || !*to || !strcmp(to, h->node)) {
+		r = err_make(err, EINVAL, "`to`: expected another node's name");
+		goto out;
+	}
+	nodes = node_list(h, err);
+	n = nodes ? node_find(nodes, to) : NULL;
+	if (!n || strcmp(json_string_value(json_object_get(n, "state")), "online") ||
+	    !*json_string_value(json_object_get(n, "peer"))) {
+		r = err_make(err, n ? EBUSY : EINVAL, "`to`: node `%s` %s", to,
+			     !n ? "does not exist" :
+			     strcmp(json_string_value(json_object_get(n, "state")), "online") ?
+				  "is not online" :
+				  "has no node-to-node listener (--peer)");
+		json_decref(n);
+		goto out;
+	}
+	json_decref(n);
+	if ((r = store_vps_get(h->store, name, &v, err)) < 0)
+		goto out;
+	if ((pool = store_vps_pool(h->store, name))) {
+		r = err_make(err, ENOTSUP, "VPS `%s` is in pool `%s`: only the default pool's move",
+			     name, pool);
+		goto out;
+	}
+	if (v.state == VPS_RUNNING && v.kind == VPS_CT) {
+		/* a restart migration: the downtime runs from here to the start there */
+		down = now_s();
+		restart = true;
+		if ((r = life_stop(h, name, false, 30, err)) < 0)
+			goto out;
+		vps_free(&v);
+		vps_init(&v);
+		if ((r = store_vps_get(h->store, name, &v, err)) < 0)
+			goto out;
+	}
+	if (v.state != VPS_STOPPED) {
+		r = err_make(err, EBUSY,
+			     "VPS `%s` is %s: a stopped VPS or a running container moves", name,
+			     vps_state_name(v.state));
+		goto out;
+	}
+	if (asprintf(&tmp, "%s/.migrate-out-%s.tar.zst", h->data_dir, name) < 0) {
+		tmp = NULL;
+		r = err_make(err, ENOMEM, "migration");
+		goto out;
+	}
+	{
+		char base[4200];
+		const char *argv[] = { "tar",  "--zstd", "--sparse", "--numeric-owner",
+				       "-cpf", tmp,	 "-C",	     base,
+				       name,   NULL };
+
+		snprintf(base, sizeof(base), "%s/vps", h->data_dir);
+		if ((r = run(argv, err)) < 0)
+			goto out;
+	}
+	if ((r = sha256_file(tmp, sha, &bytes, err)) < 0)
+		goto out;
+	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = err_make(err, errno, "open `%s`", tmp);
+		goto out;
+	}
+	snprintf(hdr, sizeof(hdr), MIGRATE_SHA_HEADER ": %s\r\n", sha);
+	snprintf(path, sizeof(path), "/api/v1/migrations/%s", name);
+	if ((r = peer_send_file(h, to, &p, path, fd, bytes, hdr, &status, &ans, err)) < 0)
+		goto out;
+	if (status != 201) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(ans, "error"), "message"));
+
+		r = err_make(err, EIO, "node `%s` refused the copy (%u): %s", to, status,
+			     m ? m : "no reason");
+		goto out;
+	}
+	/* the one step that moves it: from here on the row names the destination */
+	if ((r = store_vps_move(h->store, name, h->node, to, err)) < 0)
+		goto out;
+	store_event(h->store, name, "migrated", to);
+	run_dir = host_vps_run(h, name, NULL);
+	life_rm_rf(dir);
+	if (run_dir)
+		life_rm_rf(run_dir);
+	*out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "vps", name, "from", h->node, "to", to,
+			 "bytes", (json_int_t)bytes, "sha256", sha);
+	r = 0;
+out:
+	if (*out && restart) {
+		char spath[512];
+		json_t *started = NULL, *empty = json_object();
+
+		snprintf(spath, sizeof(spath), "/api/v1/vps/%s/start", name);
+		if (peer_forward(h, to, &p, "POST", spath, empty, &status, &started, loc, NULL) ==
+			    0 &&
+		    status == 200)
+			json_object_set_new(*out, "downtime_ms",
+					    json_integer((json_int_t)((now_s() - down) * 1000)));
+		else
+			json_object_set_new(*out, "start_failed", json_true());
+		json_decref(started);
+		json_decref(empty);
+	} else if (r < 0 && restart) {
+		life_start(h, name, NULL); /* it stays here: as it was */
+	}
+	if (*out)
+		json_object_set_new(*out, "seconds", json_real(now_s() - t0));
+	if (r < 0)
+		err_wrap(err, "migrate VPS `%s` to node `%s`", name, to ? to : "?");
+	if (fd >= 0)
+		close(fd);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(pool);
+	free(dir);
+	free(run_dir);
+	json_decref(ans);
+	json_decref(nodes);
+	vps_free(&v);
+	return r;
+}
+
+int migrate_evacuate(struct host *h, const char *node, const char *user, json_t **out,
+		     struct err **err)
+{
+	struct principal p = { .admin = true };
+	struct vps *all = NULL;
+	size_t nr = 0;
+	json_t *moved = json_array(), *failed = json_array();
+	int r;
+
+	*out = NULL;
+	snprintf(p.user, sizeof(p.user), "%s", user ? user : AUTH_LOCAL_USER);
+	snprintf(p.source, sizeof(p.source), "node %s", h->node ? h->node : "");
+	if ((r = store_node_state(h->store, node, "evacuating", err)) < 0 ||
+	    (r = store_vps_list(h->store, &all, &nr, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < nr; i++) {
+		struct vps v = all[i];
+		struct err *e = NULL;
+		json_t *body, *ans = NULL;
+		char path[320], loc[PEER_LOCATION_MAX];
+		unsigned int status = 0;
+		int q;
+
+		if (strcmp(v.node, node))
+			continue;
+		/* where placement would put it now, the evacuating node left out */
+		*v.node = 0;
+		q = policy_place(h, &v, &e);
+		if (q < 0 && q != -EXDEV) {
+			json_array_append_new(failed, json_pack("{s:s, s:s}", "vps", v.name,
+								"error", err_msg(e)));
+			err_free(&e);
+			snprintf(all[i].node, sizeof(all[i].node), "%s", node);
+			continue;
+		}
+		err_free(&e);
+		body = json_pack("{s:s}", "to", v.node);
+		snprintf(path, sizeof(path), "/api/v1/vps/%s/migrate", v.name);
+		if (!strcmp(node, h->node)) {
+			q = migrate_vps(h, v.name, body, p.user, &ans, &e);
+			status = q < 0 ? 500 : 200;
+		} else {
+			q = peer_forward(h, node, &p, "POST", path, body, &status, &ans, loc, &e);
+		}
+		if (q == 0 && status == 200) {
+			json_array_append_new(moved,
+					      json_pack("{s:s, s:s}", "vps", v.name, "to", v.node));
+		} else {
+			const char *m = json_string_value(
+				json_object_get(json_object_get(ans, "error"), "message"));
+
+			json_array_append_new(failed,
+					      json_pack("{s:s, s:s}", "vps", v.name, "error",
+							e ? err_msg(e) :
+							m ? m :
+							    "refused"));
+		}
+		snprintf(all[i].node, sizeof(all[i].node), "%s", node);
+		err_free(&e);
+		json_decref(ans);
+		json_decref(body);
+	}
+	*out = json_pack("{s:s, s:O, s:O}", "node", node, "moved", moved, "failed", failed);
+	r = *out ? 0 : err_make(err, ENOMEM, "evacuate");
+out:
+	if (r < 0)
+		err_wrap(err, "evacuate node `%s`", node);
+	store_vps_list_free(all, nr);
+	json_decref(moved);
+	json_decref(failed);
+	return r;
+}
+
+int migrate_restore(struct host *h, const char *node, struct err **err)
+{
+	return store_node_state(h->store, node, "online", err);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Migration between nodes (migrate.c, docs/cluster.md "Migration"): a
+ * stopped VPS's directory streamed to another node compressed and
+ * checksummed, then its row moved in one statement; a running container
+ * stops, moves and starts there.
+ */
+#ifndef VPS_HOST_MIGRATE_H
+#define VPS_HOST_MIGRATE_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+
+struct host;
+
+/* The checksum of a migration's archive, node to node: SHA-256, hex. */
+#define MIGRATE_SHA_HEADER "X-Vps-Sha256"
+
+/*
+ * Move VPS name (held here) to node body.to, as user: {"vps", "from", "to",
+ * "bytes", "sha256", "seconds"} and, for a running container,
+ * "downtime_ms".
+ */
+int migrate_vps(struct host *h, const char *name, json_t *body, const char *user, json_t **out,
+		struct err **err);
+
+/*
+ * Evacuate node `node` (any node may be asked): its state becomes
+ * evacuating (no new VPS is placed there), and each VPS it holds is
+ * migrated to the node placement picks. {"node", "moved": [{"vps", "to"}],
+ * "failed": [{"vps", "error"}]}. restore: the node back to online.
+ */
+int migrate_evacuate(struct host *h, const char *node, const char *user, json_t **out,
+		     struct err **err);
+int migrate_restore(struct host *h, const char *node, struct err **err);
+
+/* The receiving side: the file its archive is written to (caller frees *tmp), open for writing. */
+int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **err);
+/*
+ * The archive in tmp arrived, with checksum got (hex, what was written)
+ * against want (the sender's header): on a match it is unpacked as VPS
+ * name's directory; on a mismatch dropped (-EBADMSG). tmp is gone after.
+ */
+int migrate_receive(struct host *h, const char *name, const char *tmp, const char *got,
+		    const char *want, unsigned long long bytes, json_t **out, struct err **err);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Node credentials and forwarding (peer.c, docs/cluster.md "Forwarding").
+ * In a cluster each node holds a key of its own (DATA/node.key) and a
+ * certificate the cluster's authority issued it when it joined; it serves
+ * the other nodes on its node-to-node listener (--peer HOST:PORT, TLS with
+ * that certificate, members' certificates required), and sends them the
+ * requests for VPSes they hold over it, with the caller's identity in one
+ * header that only that listener reads.
+ */
+#ifndef VPS_HOST_PEER_H
+#define VPS_HOST_PEER_H
+
+#include <gnutls/gnutls.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "common/err.h"
+
+struct host;
+struct principal;
+
+/* The caller's identity, node to node: read on the node-to-node listener only. */
+#define PEER_CALLER_HEADER "X-Vps-Caller"
+#define PEER_LOCATION_MAX 256
+
+struct peer {
+	char *ca; /* the cluster authority's certificate (PEM) */
+	char *cert, *key; /* this node's certificate and key (PEM) */
+	char *listen; /* --peer HOST:PORT */
+};
+
+/*
+ * This node's credentials: its key (made once, DATA/node.key, 0600), the
+ * cluster authority (made by the first node that needs one, kept in the
+ * store), a certificate issued to this node by it, and the node's row
+ * given its --peer address and the certificate. Only after the node joined.
+ */
+int peer_start(struct host *h, const char *listen, struct err **err);
+void peer_stop(struct host *h);
+
+/*
+ * Whether the TLS session's client certificate is a member's: issued by
+ * the cluster authority and the one a node's row holds. The node's name
+ * into node. 0, or -EACCES with why.
+ */
+int peer_check_client(struct host *h, gnutls_session_t tls, char node[64], struct err **err);
+
+/*
+ * The caller a member sent (PEER_CALLER_HEADER's JSON) into p; -EACCES on
+ * a header that does not parse.
+ */
+int peer_caller(const char *header, struct principal *p, struct err **err);
+
+/*
+ * Send the request to node `node` (its --peer address, its certificate
+ * pinned) as caller p: method, path (under /api/v1, with its query) and
+ * body. The answer's status, JSON body and Location header (or "") into
+ * *status, *out and location. -ENOTSUP:
+ * that node has no node-to-node listener (the caller answers 421);
+ * -EHOSTUNREACH: it does not answer.
+ */
+int peer_forward(struct host *h, const char *node, const struct principal *p, const char *method,
+		 const char *path, json_t *body, unsigned int *status, json_t **out,
+		 char location[PEER_LOCATION_MAX], struct err **err);
+
+/*
+ * PUT len bytes of the file fd (at its offset) to node's path, with one more
+ * header line ("Name: value\r\n"); as peer_forward otherwise.
+ */
+int peer_send_file(struct host *h, const char *node, const struct principal *p, const char *path,
+		   int fd, unsigned long long len, const char *header, unsigned int *status,
+		   json_t **out, struct err **err);
+
+#endif
