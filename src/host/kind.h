@@ -123,7 +123,6 @@ struct kind_ask {
  */
 struct kind_family {
 	enum vps_kind kind;
-	const char *const *templates; /* the templates a VPS of the kind may be made from */
 	int (*settle)(struct vps *v, struct err **err);
 	/*
 	 * Find out what this host enforces for the kind (once, at vpsd's
@@ -151,9 +150,6 @@ extern const struct kind_family kind_vm_family;
 
 /* Settle a new VPS (v->kind set, the body parsed): 0, or -errno with the reason. */
 int kind_settle(struct vps *v, struct err **err);
-
-/* GET /api/v1/templates: [{"name", "kind"}] of every kind. */
-json_t *kind_templates(void);
 
 extern const struct kind_ops kind_ct;
 extern const struct kind_ops kind_vm_vmm;

@@ -55,12 +55,11 @@
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
+#include "host/tmpl.h"
 #include "host/vmdisk.h"
 #include "monitor/client.h"
 #include "monitor/protocol.h"
 #include "sys/spawn.h"
-
-static const char *const templates[] = { "debian-12", NULL };
 
 #define VM_MIN_RAM (64ULL << 20) /* a Debian guest needs this much to boot */
 #define VM_MAX_CPUS 64 /* vps-vmm's limit */
@@ -79,37 +78,6 @@ static int vm_cpus(const struct vps *v)
 	int n = (int)ceil(v->cpus);
 
 	return n < 1 ? 1 : n;
-}
-
-/*
- * The first line argv prints on stdout (the template scripts' answer). Its
- * stderr is progress, of which the last line is the error when it fails.
- */
-static int run_line(const char *const *argv, char **line, struct err **err)
-{
-	const struct sys_spawn s = { .argv = (char *const *)argv,
-				     .in = SYS_SPAWN_NULL,
-				     .out = SYS_SPAWN_CAPTURE,
-				     .err = SYS_SPAWN_CAPTURE,
-				     .out_max = 4095,
-				     .err_max = 511,
-				     .flags = SYS_SPAWN_PATH };
-	struct sys_spawn_result r;
-	char msg[512];
-	int st = sys_spawn(&s, &r, err);
-
-	if (st < 0)
-		return st;
-	if (strchr(r.out, '\n'))
-		*strchr(r.out, '\n') = 0;
-	if (st || !*r.out) {
-		sys_spawn_last_line(r.err, msg, sizeof(msg));
-		sys_spawn_result_free(&r);
-		return err_make(err, EIO, "%s", *msg ? msg : "failed");
-	}
-	*line = r.out;
-	free(r.err);
-	return 0;
 }
 
 static int write_json(const char *path, json_t *j, struct err **err)
@@ -135,10 +103,12 @@ static int write_json(const char *path, json_t *j, struct err **err)
 
 static int template_dir(struct host *h, const struct vps *v, char **dir, struct err **err)
 {
-	const char *argv[] = { h->mkvmtemplate, v->template, NULL };
+	int version;
 
-	if (run_line(argv, dir, err) < 0)
+	/* the newest version's directory (tmpl.c): vmlinuz, initrd.img, rootfs.img */
+	if (tmpl_resolve(h, v->kind, v->template, dir, &version, err) < 0)
 		return err_wrap(err, "template `%s`", v->template);
+	pr_info("vm `%s`: from template `%s` version %d", v->name, v->template, version);
 	return 0;
 }
 
@@ -365,7 +335,7 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 
 /* --- validate, create, destroy ------------------------------------------ */
 
-static int vm_validate_common(const struct vps *v, struct err **err)
+static int vm_validate_common(struct host *h, const struct vps *v, struct err **err)
 {
 	if (v->ram < VM_MIN_RAM)
 		return err_make(err, EINVAL, "`ram`: a VM needs at least %llu MiB",
@@ -390,11 +360,12 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 		return 0;
 	}
 	if (!v->template)
-		return err_make(err, EINVAL, "`template`: required for boot linux (debian-12)");
-	for (size_t i = 0; templates[i]; i++)
-		if (!strcmp(v->template, templates[i]))
-			return 0;
-	return err_make(err, EINVAL, "`template`: no VM template `%s` (debian-12)", v->template);
+		return err_make(err, EINVAL,
+				"`template`: required for boot linux (`vps template list`)");
+	if (tmpl_serves(h, v->kind, v->template))
+		return 0;
+	return err_make(err, EINVAL, "`template`: no VM template `%s` (`vps template list`)",
+			v->template);
 }
 
 static int vmm_validate(struct host *h, const struct vps *v, struct err **err)
@@ -403,13 +374,13 @@ static int vmm_validate(struct host *h, const struct vps *v, struct err **err)
 	if (!strcmp(v->boot, "firmware"))
 		return err_make(err, EINVAL,
 				"`boot`: vps-vmm cannot boot firmware yet; use engine qemu");
-	return vm_validate_common(v, err);
+	return vm_validate_common(h, v, err);
 }
 
 static int qemu_validate(struct host *h, const struct vps *v, struct err **err)
 {
 	(void)h;
-	return vm_validate_common(v, err);
+	return vm_validate_common(h, v, err);
 }
 
 static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz", "initrd.img",
@@ -981,7 +952,6 @@ static const struct kind_ask vm_asks[] = {
 
 const struct kind_family kind_vm_family = {
 	.kind = VPS_VM,
-	.templates = templates,
 	.settle = settle,
 	.report = vm_report,
 	.asks = vm_asks,

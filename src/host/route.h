@@ -46,7 +46,7 @@ struct route {
 	const char *path; /* under ROUTE_PREFIX; `{x}` stands for one path segment */
 	enum route_who who;
 	unsigned int flags;
-	route_fn *fn; /* NULL for ROUTE_STREAM: api.c answers it */
+	route_fn *fn; /* NULL for an ISO's ROUTE_STREAM: api.c answers it */
 	const char *action; /* the VPS action a shared handler runs */
 };
 
@@ -71,6 +71,7 @@ struct call {
 	const char *arg2; /* a second one (a VPS's snapshot), "" for none */
 	const struct route *rt;
 	bool tls; /* the connection is HTTPS (the session cookie is Secure) */
+	const char *upload; /* ROUTE_STREAM with a handler: the streamed body's file, the handler's */
 };
 
 /* The route for a method and a URL (local: the unix socket, where ROUTE_TCP routes are not). */
@@ -95,7 +96,8 @@ route_fn api_login, api_logout, api_me_get, api_2fa_post, api_2fa_confirm, api_2
 /* routes_host.c */
 route_fn api_openapi_get, api_host_get, api_metrics_get, api_policies_get, api_policies_put,
 	api_templates_get, api_plans_get, api_plans_post, api_plan_get, api_plan_delete,
-	api_isos_get, api_iso_delete;
+	api_isos_get, api_iso_delete, api_template_get, api_template_build, api_template_import,
+	api_template_delete;
 /* routes_net.c */
 route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
 /* routes_pools.c */

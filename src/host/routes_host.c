@@ -21,6 +21,7 @@
 #include "host/reclaim.h"
 #include "host/reply.h"
 #include "host/route.h"
+#include "host/tmpl.h"
 
 static json_t *isos(struct host *h)
 {
@@ -118,7 +119,54 @@ enum MHD_Result api_policies_put(struct call *x)
 
 enum MHD_Result api_templates_get(struct call *x)
 {
-	return reply(x->c, 200, kind_templates());
+	return reply(x->c, 200, tmpl_list(x->h));
+}
+
+enum MHD_Result api_template_get(struct call *x)
+{
+	json_t *t = tmpl_show(x->h, x->arg);
+
+	return t ? reply(x->c, 200, t) : reply_error(x->c, ENOENT, "no such template");
+}
+
+/* Build (busybox, debian-N) now: a new version when the result changed. */
+enum MHD_Result api_template_build(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = tmpl_build(x->h, x->arg, &out, &e);
+
+	if (r == 0)
+		store_event(x->h->store, NULL, "template",
+			    json_is_true(json_object_get(out, "unchanged")) ? "built, unchanged" :
+									      "built");
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+/*
+ * PUT /templates/NAME?kind=ct|vm&format=raw|qcow2: the upload (streamed to
+ * x->upload by api.c) checked and stored as the next version.
+ */
+enum MHD_Result api_template_import(struct call *x)
+{
+	const char *kind = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "kind");
+	const char *fmt = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "format");
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = tmpl_import(x->h, x->arg, kind ? kind : "ct", fmt ? fmt : "raw", x->upload, &out,
+			    &e);
+
+	if (r == 0)
+		store_event(x->h->store, NULL, "template", "imported");
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_template_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = tmpl_remove(x->h, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
 }
 
 /* A plan body: name plus the plan figures, sizes as in a VPS body. */
