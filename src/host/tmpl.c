@@ -219,7 +219,7 @@ json_t *tmpl_show(struct host *h, const char *name)
  * (when line is not NULL). Its stderr is progress, of which the last line
  * is the error when it fails.
  */
-static int run(char *const *argv, char **line, int timeout, struct err **err)
+static int run_errno(char *const *argv, char **line, int timeout, int fail, struct err **err)
 {
 	const struct sys_spawn s = { .argv = argv,
 				     .in = SYS_SPAWN_NULL,
@@ -238,7 +238,7 @@ static int run(char *const *argv, char **line, int timeout, struct err **err)
 	if (st) {
 		sys_spawn_last_line(r.err, msg, sizeof(msg));
 		sys_spawn_result_free(&r);
-		return err_make(err, st == 127 ? ENOENT : EIO, "%s",
+		return err_make(err, st == 127 ? ENOENT : fail, "%s",
 				*msg	    ? msg :
 				r.timed_out ? "timed out" :
 					      "failed");
@@ -251,6 +251,11 @@ static int run(char *const *argv, char **line, int timeout, struct err **err)
 	}
 	sys_spawn_result_free(&r);
 	return 0;
+}
+
+static int run(char *const *argv, char **line, int timeout, struct err **err)
+{
+	return run_errno(argv, line, timeout, EIO, err);
 }
 
 static int sha256(const char *path, char out[65], struct err **err)
@@ -485,7 +490,8 @@ static int import_ct(struct host *h, const char *name, const char *upload, const
 	{
 		char *argv[] = { prog, (char *)upload, tar, "--max-bytes", cap, NULL };
 
-		r = run(argv, &line, 1800, err);
+		/* its refusal is the upload's fault: 400 */
+		r = run_errno(argv, &line, 1800, EINVAL, err);
 	}
 	if (r < 0)
 		return err_wrap(err, "import `%s`", name);
@@ -516,9 +522,6 @@ static int import_vm(struct host *h, const char *name, const char *format, const
 
 	if (strcmp(format, "raw") && strcmp(format, "qcow2"))
 		return err_make(err, EINVAL, "`format`: raw or qcow2, not `%s`", format);
-	/* the kernel and initramfs the host's debian-12 VM template boots with */
-	if ((r = builder(h->mkvmtemplate, "debian-12", &vdir, err)) < 0)
-		return r;
 	if (asprintf(&work, "%s/work", s) < 0 || asprintf(&raw, "%s/work/disk.raw", s) < 0)
 		return err_make(err, ENOMEM, "import");
 	if (mkdir(work, 0700) < 0 || chown(work, 65534, 65534) < 0 ||
@@ -600,11 +603,14 @@ static int import_vm(struct host *h, const char *name, const char *format, const
 				 raw,
 				 NULL };
 
-		if ((r = run(argv, NULL, 1800, err)) < 0)
+		if ((r = run_errno(argv, NULL, 1800, EINVAL, err)) < 0)
 			return err_wrap(err, "import `%s`: convert", name);
 	}
 	if (chown(raw, 0, 0) < 0 || chmod(raw, 0600) < 0)
 		return err_make(err, errno, "import `%s`: own the disk", name);
+	/* the kernel and initramfs the host's debian-12 VM template boots with */
+	if ((r = builder(h->mkvmtemplate, "debian-12", &vdir, err)) < 0)
+		return r;
 	json_object_set_new(m, "kinds", json_pack("[s]", "vm"));
 	json_object_set_new(m, "os", json_string(""));
 	json_object_set_new(m, "release", json_string(""));
