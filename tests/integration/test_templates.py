@@ -300,3 +300,40 @@ def test_vm_disk_imports(vpsd, tmp_path):
     code, j = put(vpsd, "vmimg", raw, "vm", "qcow2")
     assert code == 400 and "not a qcow2 image" in j["error"]["message"], j
     assert snapshot(vpsd) == before
+
+
+def test_imported_template_boots_and_versions(vpsd, busybox_tar, tmp_path):
+    """A container made from an imported tarball boots (busybox init as PID
+    1, exec answers); a second import is version 2 and the running VPS made
+    from version 1 keeps it across a restart; reinstall takes version 2;
+    removing the template leaves the VPS working."""
+    v1 = with_marker(busybox_tar, tmp_path / "v1.tar.gz", "one", "w:gz")
+    assert vpsd.api("PUT", "/templates/bbimp?kind=ct", v1.read_bytes(), expect=201)["version"] == 1
+    vpsd.api("POST", "/vps", {"name": "timp1", "kind": "ct", "template": "bbimp", "ram": "128M",
+                              "disk": "64M", "start": True}, expect=201)
+
+    def marker():
+        r = vpsd.api("POST", "/vps/timp1/exec", {"args": ["sh", "-c", "cat /etc/marker; echo; "
+                                                           "readlink /proc/1/exe"]})
+        assert r["status"] == 0, r
+        return r["stdout"].split()
+
+    assert marker() == ["one", "/bin/busybox"]
+    v2 = with_marker(busybox_tar, tmp_path / "v2.tar.zst.tar", "two")
+    new = vpsd.api("PUT", "/templates/bbimp?kind=ct", v2.read_bytes(), expect=201)
+    assert new["version"] == 2 and new["sha256"] != vpsd.api(
+        "GET", "/templates/bbimp")["history"][0]["sha256"], new
+    assert [h["version"] for h in vpsd.api("GET", "/templates/bbimp")["history"]] == [1, 2]
+    vpsd.api("POST", "/vps/timp1/restart")
+    assert marker()[0] == "one"
+    v = vpsd.api("POST", "/vps/timp1/reinstall", {"root_password": "again"})
+    assert v["state"] == "running", v
+    assert marker()[0] == "two"
+    vpsd.api("DELETE", "/templates/bbimp")
+    vpsd.api("POST", "/vps/timp1/restart")
+    assert marker()[0] == "two"
+    code, j = vpsd.request("POST", "/api/v1/vps", {"name": "timp2", "kind": "ct",
+                                                   "template": "bbimp", "ram": "128M",
+                                                   "disk": "64M"})
+    assert code == 400 and "no ct template `bbimp`" in j["error"]["message"], j
+    vpsd.api("DELETE", "/vps/timp1")
