@@ -28,8 +28,9 @@
  * (`vps.ip=ADDR/LEN,GW`, the template's vps-net.service), its nameservers
  * in the seed (cloud-init writes /etc/resolv.conf).
  *
- * Templates come from src/host/templates/mkvmtemplate, which prints a
- * directory holding vmlinuz, initrd.img and rootfs.img.
+ * Templates come from the template store (tmpl.c): the newest version's
+ * directory holding vmlinuz, initrd.img and rootfs.img, built by
+ * src/host/templates/mkvmtemplate or imported.
  */
 #include <errno.h>
 #include <fcntl.h>
