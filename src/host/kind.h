@@ -21,6 +21,7 @@
 
 #include "common/err.h"
 #include "host/host.h"
+#include "host/tmpl.h"
 #include "host/vps.h"
 
 struct keeper_jail;
@@ -123,6 +124,7 @@ struct kind_ask {
  */
 struct kind_family {
 	enum vps_kind kind;
+	enum tmpl_form template_form; /* what of a template (tmpl.h) a VPS of the kind is made from */
 	int (*settle)(struct vps *v, struct err **err);
 	/*
 	 * Find out what this host enforces for the kind (once, at vpsd's

@@ -35,7 +35,7 @@ static int ct_validate(struct host *h, const struct vps *v, struct err **err)
 	if (!v->template)
 		return err_make(err, EINVAL,
 				"`template`: required for kind ct (`vps template list`)");
-	if (tmpl_serves(h, v->kind, v->template))
+	if (tmpl_serves(h, TMPL_ROOTFS, v->template))
 		return 0;
 	return err_make(err, EINVAL, "`template`: no ct template `%s` (`vps template list`)",
 			v->template);
@@ -248,7 +248,7 @@ static int ct_create(struct host *h, const struct vps *v, const char *password, 
 	int r, version;
 
 	/* the newest version's tarball (tmpl.c), built on first use (debian-12: ~45 s) */
-	r = tmpl_resolve(h, v->kind, v->template, &tarball, &version, err);
+	r = tmpl_resolve(h, TMPL_ROOTFS, v->template, &tarball, &version, err);
 	if (r < 0)
 		return err_wrap(err, "template `%s`", v->template);
 	pr_info("ct `%s`: from template `%s` version %d", v->name, v->template, version);
@@ -508,6 +508,7 @@ static int settle(struct vps *v, struct err **err)
 
 const struct kind_family kind_ct_family = {
 	.kind = VPS_CT,
+	.template_form = TMPL_ROOTFS,
 	.settle = settle,
 	.probe = ct_probe,
 	.report = ct_report,

@@ -107,7 +107,7 @@ static int template_dir(struct host *h, const struct vps *v, char **dir, struct 
 	int version;
 
 	/* the newest version's directory (tmpl.c): vmlinuz, initrd.img, rootfs.img */
-	if (tmpl_resolve(h, v->kind, v->template, dir, &version, err) < 0)
+	if (tmpl_resolve(h, TMPL_DISK, v->template, dir, &version, err) < 0)
 		return err_wrap(err, "template `%s`", v->template);
 	pr_info("vm `%s`: from template `%s` version %d", v->name, v->template, version);
 	return 0;
@@ -363,7 +363,7 @@ static int vm_validate_common(struct host *h, const struct vps *v, struct err **
 	if (!v->template)
 		return err_make(err, EINVAL,
 				"`template`: required for boot linux (`vps template list`)");
-	if (tmpl_serves(h, v->kind, v->template))
+	if (tmpl_serves(h, TMPL_DISK, v->template))
 		return 0;
 	return err_make(err, EINVAL, "`template`: no VM template `%s` (`vps template list`)",
 			v->template);
@@ -953,6 +953,7 @@ static const struct kind_ask vm_asks[] = {
 
 const struct kind_family kind_vm_family = {
 	.kind = VPS_VM,
+	.template_form = TMPL_DISK,
 	.settle = settle,
 	.report = vm_report,
 	.asks = vm_asks,

@@ -117,16 +117,52 @@ enum MHD_Result api_policies_put(struct call *x)
 	return reply_result(x->c, r, &e, 200, out);
 }
 
+/* `kinds`: the kinds whose template form (kind.h) the version has; the store knows forms only. */
+static json_t *with_kinds(json_t *m)
+{
+	json_t *kinds = json_array(), *f;
+	const struct kind_family *fam;
+	size_t j;
+
+	for (size_t i = 0; (fam = kind_family_at(i)); i++)
+		json_array_foreach(json_object_get(m, "forms"), j,
+				   f) if (!strcmp(json_string_value(f) ?: "",
+						  tmpl_form_name(fam->template_form)))
+			json_array_append_new(kinds, json_string(vps_kind_name(fam->kind)));
+	json_object_set_new(m, "kinds", kinds);
+	return m;
+}
+
+/* One row per template and kind it serves (the panel's create form filters by kind). */
 enum MHD_Result api_templates_get(struct call *x)
 {
-	return reply(x->c, 200, tmpl_list(x->h));
+	json_t *all = tmpl_list(x->h), *rows = json_array(), *m, *k;
+	size_t i, j;
+
+	json_array_foreach(all, i, m)
+	{
+		with_kinds(m);
+		json_array_foreach(json_object_get(m, "kinds"), j, k)
+		{
+			json_t *row = json_deep_copy(m);
+
+			json_object_set(row, "kind", k);
+			json_array_append_new(rows, row);
+		}
+	}
+	json_decref(all);
+	return reply(x->c, 200, rows);
 }
 
 enum MHD_Result api_template_get(struct call *x)
 {
-	json_t *t = tmpl_show(x->h, x->arg);
+	json_t *t = tmpl_show(x->h, x->arg), *v;
+	size_t i;
 
-	return t ? reply(x->c, 200, t) : reply_error(x->c, ENOENT, "no such template");
+	if (!t)
+		return reply_error(x->c, ENOENT, "no such template");
+	json_array_foreach(json_object_get(t, "history"), i, v) with_kinds(v);
+	return reply(x->c, 200, with_kinds(t));
 }
 
 /* Build (busybox, debian-N) now: a new version when the result changed. */
@@ -136,6 +172,8 @@ enum MHD_Result api_template_build(struct call *x)
 	json_t *out = NULL;
 	int r = tmpl_build(x->h, x->arg, &out, &e);
 
+	if (r == 0)
+		with_kinds(out);
 	if (r == 0)
 		store_event(x->h->store, NULL, "template",
 			    json_is_true(json_object_get(out, "unchanged")) ? "built, unchanged" :
@@ -151,11 +189,19 @@ enum MHD_Result api_template_import(struct call *x)
 {
 	const char *kind = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "kind");
 	const char *fmt = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "format");
+	const struct kind_family *fam;
+	enum vps_kind k;
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r = tmpl_import(x->h, x->arg, kind ? kind : "ct", fmt ? fmt : "raw", x->upload, &out,
-			    &e);
+	int r;
 
+	if (!kind || vps_kind_parse(kind, &k) < 0 || !(fam = kind_family_of(k))) {
+		unlink(x->upload);
+		return reply_error(x->c, EINVAL, "`kind`: a kind of VPS (ct, vm)");
+	}
+	r = tmpl_import(x->h, x->arg, fam->template_form, fmt ? fmt : "raw", x->upload, &out, &e);
+	if (r == 0)
+		with_kinds(out);
 	if (r == 0)
 		store_event(x->h->store, NULL, "template", "imported");
 	return reply_result(x->c, r, &e, 201, out);

@@ -39,10 +39,10 @@
 #include "host/tmpl.h"
 #include "sys/spawn.h"
 
-/* What the host builds itself, and for which kinds. */
+/* What the host builds itself, and in which forms (a rootfs tarball, a VM disk). */
 static const struct builtin {
 	const char *name, *os, *release, *init;
-	bool ct, vm;
+	bool rootfs, disk;
 } builtins[] = {
 	{ "busybox", "busybox", "", "busybox", true, false },
 	{ "debian-11", "debian", "11", "systemd", true, true },
@@ -124,32 +124,24 @@ static const char *arch(void)
 	return u.machine;
 }
 
+static json_t *forms_of(bool rootfs, bool disk)
+{
+	json_t *a = json_array();
+
+	if (rootfs)
+		json_array_append_new(a, json_string(tmpl_form_name(TMPL_ROOTFS)));
+	if (disk)
+		json_array_append_new(a, json_string(tmpl_form_name(TMPL_DISK)));
+	return a;
+}
+
 /* A builtin not built yet: what the list says of it. */
 static json_t *builtin_row(const struct builtin *b)
 {
-	json_t *kinds = json_array();
-
-	if (b->ct)
-		json_array_append_new(kinds, json_string("ct"));
-	if (b->vm)
-		json_array_append_new(kinds, json_string("vm"));
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:i, s:s}", "name", b->name, "os", b->os,
-			 "release", b->release, "arch", arch(), "kinds", kinds, "init", b->init,
-			 "version", 0, "source", "built on this host at first use");
-}
-
-static void add_rows(json_t *a, json_t *m)
-{
-	size_t i;
-	json_t *k;
-
-	json_array_foreach(json_object_get(m, "kinds"), i, k)
-	{
-		json_t *row = json_deep_copy(m);
-
-		json_object_set(row, "kind", k);
-		json_array_append_new(a, row);
-	}
+			 "release", b->release, "arch", arch(), "forms",
+			 forms_of(b->rootfs, b->disk), "init", b->init, "version", 0, "source",
+			 "built on this host at first use");
 }
 
 json_t *tmpl_list(struct host *h)
@@ -162,10 +154,7 @@ json_t *tmpl_list(struct host *h)
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < NR_BUILTINS; i++)
 		if (!newest(h, builtins[i].name)) {
-			json_t *m = builtin_row(&builtins[i]);
-
-			add_rows(a, m);
-			json_decref(m);
+			json_array_append_new(a, builtin_row(&builtins[i]));
 		}
 	dir = d ? opendir(d) : NULL;
 	while (dir && (e = readdir(dir))) {
@@ -174,9 +163,8 @@ json_t *tmpl_list(struct host *h)
 
 		if (m) {
 			json_object_set_new(m, "versions", json_integer(v));
-			add_rows(a, m);
+			json_array_append_new(a, m);
 		}
-		json_decref(m);
 	}
 	if (dir)
 		closedir(dir);
@@ -410,18 +398,18 @@ static int build_locked(struct host *h, const char *name, json_t **out, struct e
 	const struct builtin *b = builtin(name);
 	_cleanup_free_ char *tar = NULL, *vdir = NULL, *s = NULL;
 	int v = newest(h, name), r = 0;
-	json_t *m, *old = v ? meta(h, name, v) : NULL, *kinds = json_array();
+	json_t *m, *old = v ? meta(h, name, v) : NULL;
 	char sum[65] = "";
 
 	if (!b) {
-		json_decref(old), json_decref(kinds);
+		json_decref(old);
 		return err_make(err, ENOENT,
 				"template `%s`: this host builds busybox, debian-11, debian-12 and "
 				"debian-13; others are imported",
 				name);
 	}
 	r = builder(h->mktemplate, name, &tar, err);
-	if (r == 0 && b->vm)
+	if (r == 0 && b->disk)
 		r = builder(h->mkvmtemplate, name, &vdir, err);
 	if (r == 0)
 		r = sha256(tar, sum, err);
@@ -429,7 +417,6 @@ static int build_locked(struct host *h, const char *name, json_t **out, struct e
 	if (r == 0 && old &&
 	    !strcmp(json_string_value(json_object_get(old, "sha256")) ?: "", sum)) {
 		json_object_set_new(old, "unchanged", json_true());
-		json_decref(kinds);
 		*out = old;
 		return 0;
 	}
@@ -438,16 +425,12 @@ static int build_locked(struct host *h, const char *name, json_t **out, struct e
 		r = -EIO;
 	m = json_pack("{s:s, s:s, s:s, s:s}", "os", b->os, "release", b->release, "init", b->init,
 		      "source",
-		      b->vm ? "built on this host (mktemplate, mkvmtemplate)" :
-			      "built on this host (mktemplate)");
-	if (b->ct)
-		json_array_append_new(kinds, json_string("ct"));
-	if (b->vm)
-		json_array_append_new(kinds, json_string("vm"));
-	json_object_set_new(m, "kinds", kinds);
+		      b->disk ? "built on this host (mktemplate, mkvmtemplate)" :
+				"built on this host (mktemplate)");
+	json_object_set_new(m, "forms", forms_of(b->rootfs, b->disk));
 	if (r == 0)
 		r = put_tarball(name, v + 1, tar, false, s, m, err);
-	if (r == 0 && b->vm)
+	if (r == 0 && b->disk)
 		r = put_vm(vdir, NULL, s, m, err);
 	if (r == 0)
 		r = commit(h, name, s, m, v + 1, err);
@@ -501,7 +484,7 @@ static int import_ct(struct host *h, const char *name, const char *upload, const
 	json_object_set_new(m, "release",
 			    json_incref(json_object_get(sum, "release")) ?: json_string(""));
 	json_object_set_new(m, "init", json_incref(json_object_get(sum, "init")));
-	json_object_set_new(m, "kinds", json_pack("[s]", "ct"));
+	json_object_set_new(m, "forms", forms_of(true, false));
 	json_object_set_new(m, "source", json_string("imported rootfs tarball"));
 	json_object_del(sum, "os"), json_object_del(sum, "release"), json_object_del(sum, "init");
 	json_object_set_new(m, "import", sum); /* entries, bytes, what was tamed */
@@ -611,7 +594,7 @@ static int import_vm(struct host *h, const char *name, const char *format, const
 	/* the kernel and initramfs the host's debian-12 VM template boots with */
 	if ((r = builder(h->mkvmtemplate, "debian-12", &vdir, err)) < 0)
 		return r;
-	json_object_set_new(m, "kinds", json_pack("[s]", "vm"));
+	json_object_set_new(m, "forms", forms_of(false, true));
 	json_object_set_new(m, "os", json_string(""));
 	json_object_set_new(m, "release", json_string(""));
 	json_object_set_new(m, "init", json_string("unknown"));
@@ -621,7 +604,7 @@ static int import_vm(struct host *h, const char *name, const char *format, const
 	return r;
 }
 
-int tmpl_import(struct host *h, const char *name, const char *kind, const char *format,
+int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const char *format,
 		const char *upload, json_t **out, struct err **err)
 {
 	_cleanup_free_ char *s = NULL;
@@ -633,8 +616,6 @@ int tmpl_import(struct host *h, const char *name, const char *kind, const char *
 	else if (builtin(name))
 		r = err_make(err, EEXIST, "`%s`: a name this host builds itself; import another",
 			     name);
-	else if (strcmp(kind, "ct") && strcmp(kind, "vm"))
-		r = err_make(err, EINVAL, "`kind`: ct or vm, not `%s`", kind);
 	else
 		r = 0;
 	if (r < 0) {
@@ -647,7 +628,7 @@ int tmpl_import(struct host *h, const char *name, const char *kind, const char *
 	if (!(s = scratch(h, name, err)))
 		r = -EIO;
 	if (r == 0)
-		r = !strcmp(kind, "ct") ? import_ct(h, name, upload, s, v, m, err) :
+		r = form == TMPL_ROOTFS ? import_ct(h, name, upload, s, v, m, err) :
 					  import_vm(h, name, format, upload, s, m, err);
 	if (r == 0)
 		r = commit(h, name, s, m, v, err);
@@ -682,17 +663,23 @@ int tmpl_remove(struct host *h, const char *name, struct err **err)
 	return r;
 }
 
-static bool meta_serves(json_t *m, const char *kind)
+const char *tmpl_form_name(enum tmpl_form form)
+{
+	return form == TMPL_DISK ? "disk" : "rootfs";
+}
+
+static bool has_form(json_t *m, enum tmpl_form form)
 {
 	size_t i;
-	json_t *k;
+	json_t *f;
 
-	json_array_foreach(json_object_get(m, "kinds"), i,
-			   k) if (!strcmp(json_string_value(k) ?: "", kind)) return true;
+	json_array_foreach(json_object_get(m, "forms"), i,
+			   f) if (!strcmp(json_string_value(f) ?: "",
+					  tmpl_form_name(form))) return true;
 	return false;
 }
 
-bool tmpl_serves(struct host *h, enum vps_kind kind, const char *name)
+bool tmpl_serves(struct host *h, enum tmpl_form form, const char *name)
 {
 	const struct builtin *b;
 	json_t *m;
@@ -702,29 +689,29 @@ bool tmpl_serves(struct host *h, enum vps_kind kind, const char *name)
 	if (!name || !tmpl_name_ok(name))
 		return false;
 	if ((b = builtin(name)))
-		return !strcmp(vps_kind_name(kind), "ct") ? b->ct : b->vm;
+		return form == TMPL_DISK ? b->disk : b->rootfs;
 	pthread_mutex_lock(&lock);
 	v = newest(h, name);
 	m = v ? meta(h, name, v) : NULL;
-	ok = m && meta_serves(m, vps_kind_name(kind));
+	ok = m && has_form(m, form);
 	json_decref(m);
 	pthread_mutex_unlock(&lock);
 	return ok;
 }
 
-int tmpl_resolve(struct host *h, enum vps_kind kind, const char *name, char **path, int *version,
+int tmpl_resolve(struct host *h, enum tmpl_form form, const char *name, char **path, int *version,
 		 struct err **err)
 {
-	const char *k = vps_kind_name(kind);
 	json_t *m = NULL, *built = NULL;
 	int v, r = 0;
 
-	if (!tmpl_serves(h, kind, name))
-		return err_make(err, ENOENT, "no %s template `%s`", k, name);
+	if (!tmpl_serves(h, form, name))
+		return err_make(err, ENOENT, "no template `%s` with a %s", name,
+				form == TMPL_DISK ? "VM disk" : "root filesystem");
 	pthread_mutex_lock(&lock);
 	v = newest(h, name);
 	m = v ? meta(h, name, v) : NULL;
-	if (!m || !meta_serves(m, k)) {
+	if (!m || !has_form(m, form)) {
 		json_decref(m);
 		m = NULL;
 		if ((r = build_locked(h, name, &built, err)) == 0) {
@@ -737,7 +724,7 @@ int tmpl_resolve(struct host *h, enum vps_kind kind, const char *name, char **pa
 		r = err_make(err, EIO, "template `%s`: version %d has no template.json", name, v);
 	if (r == 0) {
 		_cleanup_free_ char *d = tdir(h, name, v);
-		int n = !strcmp(k, "ct") ?
+		int n = form == TMPL_ROOTFS ?
 				asprintf(path, "%s/%s", d,
 					 json_string_value(json_object_get(m, "file")) ?: "") :
 				asprintf(path, "%s/vm", d);
