@@ -337,3 +337,28 @@ def test_imported_template_boots_and_versions(vpsd, busybox_tar, tmp_path):
                                                    "disk": "64M"})
     assert code == 400 and "no ct template `bbimp`" in j["error"]["message"], j
     vpsd.api("DELETE", "/vps/timp1")
+
+
+@pytest.mark.parametrize("release,version", [("debian-11", "11"), ("debian-13", "13")])
+def test_debian_release_boots(vpsd, release, version):
+    """debian-11 and debian-13, built from the mirror apt uses (bullseye and
+    trixie beside the host's bookworm), enter the store at the first create;
+    the container's systemd reaches `running` and sshd is there."""
+    name = "tdeb" + version
+    vpsd.api("POST", "/vps", {"name": name, "kind": "ct", "template": release, "ram": "512M",
+                              "disk": "2G", "start": True}, expect=201, timeout=1800)
+    t = vpsd.api("GET", f"/templates/{release}")
+    assert t["version"] >= 1 and t["os"] == "debian" and t["release"] == version, t
+    assert "ct" in t["kinds"] and "vm" in t["kinds"], t
+    r = vpsd.api("POST", f"/vps/{name}/exec",
+                 {"args": ["sh", "-c",
+                           # systemd's bus appears a moment after the start returns
+                           "for i in $(seq 120); do s=$(timeout 120 systemctl "
+                           "is-system-running --wait 2>/dev/null); case $s in running|degraded"
+                           "|maintenance) break;; esac; sleep 1; done; echo $s; "
+                           "cat /etc/debian_version; test -x /usr/sbin/sshd && echo sshd; "
+                           "systemctl --failed --no-legend"]},
+                 timeout=300)
+    out = r["stdout"].split()
+    assert out[0] == "running" and out[1].startswith(version) and out[2] == "sshd", r
+    vpsd.api("DELETE", f"/vps/{name}")
