@@ -491,25 +491,14 @@ static int import_ct(struct host *h, const char *name, const char *upload, const
 	return put_tarball(name, version, tar, true, s, m, err);
 }
 
-/*
- * A VM disk: qemu-img, as uid 65534 with no new privileges, reads the
- * upload with its format named; a qcow2 that names a backing or data file
- * is refused before any conversion opens it.
- */
-static int import_vm(struct host *h, const char *name, const char *format, const char *upload,
-		     const char *s, json_t *m, struct err **err)
+/* qemu-img info, the checks, and convert to raw; as uid 65534, the format named. */
+static int convert_vm(const char *name, const char *format, const char *upload, const char *raw,
+		      struct err **err)
 {
-	_cleanup_free_ char *work = NULL, *raw = NULL, *info = NULL, *vdir = NULL;
+	_cleanup_free_ char *info = NULL;
 	json_t *j, *fs;
 	int r;
 
-	if (strcmp(format, "raw") && strcmp(format, "qcow2"))
-		return err_make(err, EINVAL, "`format`: raw or qcow2, not `%s`", format);
-	if (asprintf(&work, "%s/work", s) < 0 || asprintf(&raw, "%s/work/disk.raw", s) < 0)
-		return err_make(err, ENOMEM, "import");
-	if (mkdir(work, 0700) < 0 || chown(work, 65534, 65534) < 0 ||
-	    chown(upload, 65534, 65534) < 0 || chmod(s, 0711) < 0)
-		return err_make(err, errno, "import `%s`: its work directory", name);
 	{
 		char *argv[] = { "/usr/bin/setpriv",
 				 "--reuid=65534",
@@ -583,24 +572,62 @@ static int import_vm(struct host *h, const char *name, const char *format, const
 				 "-S",
 				 "4k",
 				 (char *)upload,
-				 raw,
+				 (char *)raw,
 				 NULL };
 
 		if ((r = run_errno(argv, NULL, 1800, EINVAL, err)) < 0)
 			return err_wrap(err, "import `%s`: convert", name);
 	}
-	if (chown(raw, 0, 0) < 0 || chmod(raw, 0600) < 0)
-		return err_make(err, errno, "import `%s`: own the disk", name);
-	/* the kernel and initramfs the host's debian-12 VM template boots with */
-	if ((r = builder(h->mkvmtemplate, "debian-12", &vdir, err)) < 0)
+	return 0;
+}
+
+/*
+ * A VM disk: qemu-img, as uid 65534 with no new privileges, reads the
+ * upload with its format named; a qcow2 that names a backing or data file
+ * is refused before any conversion opens it.
+ */
+static int import_vm(struct host *h, const char *name, const char *format, const char *upload,
+		     const char *s, json_t *m, struct err **err)
+{
+	_cleanup_free_ char *up = NULL, *work = NULL, *raw = NULL, *vdir = NULL, *in = NULL;
+	int r;
+
+	if (strcmp(format, "raw") && strcmp(format, "qcow2"))
+		return err_make(err, EINVAL, "`format`: raw or qcow2, not `%s`", format);
+	/*
+	 * A directory of uid 65534's under DATA/uploads (0711: reached, not
+	 * listed) holds the upload and the conversion; nothing else of the
+	 * host's is open to that uid.
+	 */
+	if (asprintf(&up, "%s/uploads", h->data_dir) < 0 ||
+	    asprintf(&work, "%s/.vm.XXXXXX", up) < 0)
+		return err_make(err, ENOMEM, "import");
+	if (chmod(up, 0711) < 0)
+		return err_make(err, errno, "import `%s`: chmod `%s`", name, up);
+	if (!mkdtemp(work) || chown(work, 65534, 65534) < 0 || chmod(work, 0700) < 0 ||
+	    asprintf(&in, "%s/in.%s", work, format) < 0 || asprintf(&raw, "%s/disk.raw", work) < 0)
+		return err_make(err, errno ? errno : ENOMEM, "import `%s`: its work directory",
+				name);
+	if (rename(upload, in) < 0 || chown(in, 65534, 65534) < 0 || chmod(in, 0400) < 0) {
+		r = err_make(err, errno, "import `%s`: hand the upload over", name);
+		rm_rf(work);
 		return r;
-	json_object_set_new(m, "forms", forms_of(false, true));
-	json_object_set_new(m, "os", json_string(""));
-	json_object_set_new(m, "release", json_string(""));
-	json_object_set_new(m, "init", json_string("unknown"));
-	json_object_set_new(m, "source", json_sprintf("imported %s disk image", format));
-	r = put_vm(vdir, raw, s, m, err);
-	rmdir(work);
+	}
+	r = convert_vm(name, format, in, raw, err);
+	if (r == 0 && (chown(raw, 0, 0) < 0 || chmod(raw, 0600) < 0))
+		r = err_make(err, errno, "import `%s`: own the disk", name);
+	/* the kernel and initramfs the host's debian-12 VM template boots with */
+	if (r == 0)
+		r = builder(h->mkvmtemplate, "debian-12", &vdir, err);
+	if (r == 0) {
+		json_object_set_new(m, "forms", forms_of(false, true));
+		json_object_set_new(m, "os", json_string(""));
+		json_object_set_new(m, "release", json_string(""));
+		json_object_set_new(m, "init", json_string("unknown"));
+		json_object_set_new(m, "source", json_sprintf("imported %s disk image", format));
+		r = put_vm(vdir, raw, s, m, err);
+	}
+	rm_rf(work);
 	return r;
 }
 

@@ -300,6 +300,24 @@ def test_vm_disk_imports(vpsd, tmp_path):
     code, j = put(vpsd, "vmimg", raw, "vm", "qcow2")
     assert code == 400 and "not a qcow2 image" in j["error"]["message"], j
     assert snapshot(vpsd) == before
+    # a good one: an ext4 root made here, as qcow2; it becomes a raw rootfs.img
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "marker").write_text("vm-import\n")
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(tmp_path / "root"), str(raw), "64M"],
+                   check=True)
+    good = tmp_path / "good.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(good)],
+                   check=True)
+    v = vpsd.api("PUT", "/templates/vmimg?kind=vm&format=qcow2", good.read_bytes(), expect=201,
+                 timeout=1800)
+    assert v["kinds"] == ["vm"] and v["source"] == "imported qcow2 disk image", v
+    d = vpsd.data / "templates" / "vmimg" / "1" / "vm"
+    assert (d / "rootfs.img").read_bytes() == raw.read_bytes()
+    assert (d / "vmlinuz").stat().st_size > 1 << 20 and (d / "initrd.img").exists()
+    st = (d / "rootfs.img").stat()
+    assert st.st_uid == 0 and st.st_mode & 0o777 == 0o600, st
+    assert not list((vpsd.data / "uploads").iterdir())
+    vpsd.api("DELETE", "/templates/vmimg")
 
 
 def test_imported_template_boots_and_versions(vpsd, busybox_tar, tmp_path):
