@@ -4,7 +4,7 @@
  * (tar, tar.gz, tar.xz, tar.zst, tar.bz2) into a clean template tarball
  * (docs/templates.md). vpsd runs it for `vps template import`:
  *
- *   vps-tmpl-import IN OUT [--max-bytes N] [--max-entries N]
+ *   vps-tmpl-import IN OUT [--max-bytes N] [--max-entries N] [--probe-open PATH]
  *
  * IN is the upload, OUT the template's tarball to make (pax, zstd). The two
  * files are opened first; then the process confines itself before it reads
@@ -32,7 +32,8 @@
  *
  * On success it prints one JSON line on stdout: entries, bytes, what was
  * tamed, the init it found (/sbin/init's link) and /etc/os-release's ID and
- * VERSION_ID.
+ * VERSION_ID. --probe-open PATH (the tests') confines itself, tries to open
+ * PATH, prints its ids and the outcome, and exits without reading IN.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -175,7 +176,7 @@ static void confine(void)
 		SCMP_SYS(getrandom),	 SCMP_SYS(exit),	   SCMP_SYS(exit_group),
 		SCMP_SYS(rt_sigreturn),	 SCMP_SYS(rt_sigprocmask), SCMP_SYS(sigaltstack),
 		SCMP_SYS(clock_gettime), SCMP_SYS(getpid),	   SCMP_SYS(gettid),
-		SCMP_SYS(sched_yield),
+		SCMP_SYS(sched_yield),	 SCMP_SYS(getuid),	   SCMP_SYS(getgid),
 	};
 	struct rlimit cpu = { 600, 600 }, core = { 0, 0 };
 	scmp_filter_ctx ctx;
@@ -385,6 +386,7 @@ int main(int argc, char **argv)
 	struct archive *in, *out;
 	struct archive_entry *e;
 	char id[64], ver[64], line[1024];
+	const char *probe = NULL;
 	int infd, outfd, r, n;
 
 	if (argc < 3)
@@ -394,6 +396,8 @@ int main(int argc, char **argv)
 			st.max_bytes = number(argv[++i], "--max-bytes");
 		else if (!strcmp(argv[i], "--max-entries") && i + 1 < argc)
 			st.max_entries = number(argv[++i], "--max-entries");
+		else if (!strcmp(argv[i], "--probe-open") && i + 1 < argc)
+			probe = argv[++i];
 		else
 			fail("unknown argument `%s`", argv[i]);
 	}
@@ -417,6 +421,13 @@ int main(int argc, char **argv)
 	    archive_write_add_filter_zstd(out) != ARCHIVE_OK)
 		fail("libarchive lacks tar, gzip, xz, zstd or bzip2 in-process");
 	confine();
+	if (probe) { /* the tests' proof of the confinement: what this process may still do */
+		int fd = open(probe, O_RDONLY | O_CLOEXEC), oe = errno;
+
+		dprintf(1, "uid %u gid %u open %s\n", (unsigned int)getuid(),
+			(unsigned int)getgid(), fd >= 0 ? "ok" : strerror(oe));
+		_exit(0);
+	}
 	if (archive_read_open_fd(in, infd, 1 << 16) != ARCHIVE_OK)
 		fail("not a tar archive (tar, tar.gz, tar.xz, tar.zst, tar.bz2): %s",
 		     archive_error_string(in));

@@ -104,6 +104,17 @@ def put(d, name, path, kind="ct", fmt=None):
     return d.request("PUT", f"/api/v1/templates/{name}{q}", Path(path).read_bytes())
 
 
+def test_the_checker_is_confined(tmp_path):
+    """vps-tmpl-import, started by root as vpsd starts it, is uid 65534 and
+    cannot open even a world-readable file by the time it would read the
+    upload (the seccomp filter, not file modes, says no)."""
+    src = archive(tmp_path / "a.tar", [member("x")])
+    r = subprocess.run([str(IMPORT), str(src), str(tmp_path / "out"), "--probe-open",
+                        "/etc/hostname"], capture_output=True, text=True, timeout=60)
+    assert os.access("/etc/hostname", os.R_OK) and os.stat("/etc/hostname").st_mode & 0o004
+    assert r.returncode == 0 and r.stdout == "uid 65534 gid 65534 open Operation not permitted\n", r
+
+
 def test_builtins_in_the_store(vpsd):
     """The host's own templates are listed before they are built (version 0),
     with the kinds they serve; show answers them, an unknown name is 404."""
