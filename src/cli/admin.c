@@ -384,6 +384,23 @@ int cmd_template_import(struct args *a)
 	return 0;
 }
 
+int cmd_template_create(struct args *a)
+{
+	struct err *err = NULL;
+	json_t *reply;
+	char path[400];
+
+	snprintf(path, sizeof(path), "/templates/%s/from/%s", a->pos[0], args_get(a, "from"));
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json)
+		print_json(reply);
+	else
+		print_version(reply, "made");
+	json_decref(reply);
+	return 0;
+}
+
 int cmd_template_rm(struct args *a)
 {
 	return api_delete("templates", a->pos[0], "removed template");

@@ -271,6 +271,7 @@ int cmd_template_list(struct args *a);
 int cmd_template_show(struct args *a);
 int cmd_template_build(struct args *a);
 int cmd_template_import(struct args *a);
+int cmd_template_create(struct args *a);
 int cmd_template_rm(struct args *a);
 int cmd_plan_list(struct args *a);
 int cmd_plan_show(struct args *a);

@@ -95,6 +95,12 @@ struct kind_ops {
 	int (*snapshot)(struct host *h, const struct vps *v, const char *dir, struct err **err);
 	/* The VPS stopped: its disks made again from what snapshot put in `dir`. */
 	int (*revert)(struct host *h, const struct vps *v, const char *dir, struct err **err);
+	/*
+	 * The stopped VPS's root disk, a raw image a template can be made of
+	 * (`vps template create --from`, tmpl.h; caller frees). NULL: the kind
+	 * cannot yet (ct: its files carry the container's shifted ids).
+	 */
+	char *(*template_disk)(struct host *h, const struct vps *v);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 	/*

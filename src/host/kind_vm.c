@@ -1036,6 +1036,12 @@ static int vm_revert(struct host *h, const struct vps *v, const char *dir, struc
 	return vm_copy_disks(h, v, dir, true, err);
 }
 
+/* A template of the VM (tmpl.h): its root disk as it lies, raw. */
+static char *vm_template_disk(struct host *h, const struct vps *v)
+{
+	return vm_file(h, v, "disk.img");
+}
+
 const struct kind_ops kind_vm_vmm = {
 	.kind = VPS_VM,
 	.engine = VPS_VMM,
@@ -1053,6 +1059,7 @@ const struct kind_ops kind_vm_vmm = {
 	.exec = NULL,
 	.password = vm_password,
 	.snapshot = vmm_snapshot,
+	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,
@@ -1077,6 +1084,7 @@ const struct kind_ops kind_vm_qemu = {
 	.exec = NULL,
 	.password = vm_password,
 	.snapshot = qemu_snapshot,
+	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,

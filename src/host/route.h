@@ -97,7 +97,7 @@ route_fn api_login, api_logout, api_me_get, api_2fa_post, api_2fa_confirm, api_2
 route_fn api_openapi_get, api_host_get, api_metrics_get, api_policies_get, api_policies_put,
 	api_templates_get, api_plans_get, api_plans_post, api_plan_get, api_plan_delete,
 	api_isos_get, api_iso_delete, api_template_get, api_template_build, api_template_import,
-	api_template_delete;
+	api_template_delete, api_template_from;
 /* routes_net.c */
 route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
 /* routes_pools.c */

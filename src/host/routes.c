@@ -76,6 +76,7 @@ static const struct route routes[] = {
 	{ "GET", "/templates/{name}", USER, 0, api_template_get, NULL },
 	{ "PUT", "/templates/{name}", ADMIN, ROUTE_STREAM, api_template_import, NULL },
 	{ "POST", "/templates/{name}/build", ADMIN, 0, api_template_build, NULL },
+	{ "POST", "/templates/{name}/from/{vps}", ADMIN, 0, api_template_from, NULL },
 	{ "DELETE", "/templates/{name}", ADMIN, 0, api_template_delete, NULL },
 	{ "GET", "/isos", USER, 0, api_isos_get, NULL },
 	{ "PUT", "/isos/{name}", ADMIN, ROUTE_STREAM, NULL, NULL },

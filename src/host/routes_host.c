@@ -207,6 +207,42 @@ enum MHD_Result api_template_import(struct call *x)
 	return reply_result(x->c, r, &e, 201, out);
 }
 
+/* POST /templates/NAME/from/VPS: a new version made of a stopped VPS's disk. */
+enum MHD_Result api_template_from(struct call *x)
+{
+	const struct kind_ops *ops;
+	struct err *e = NULL;
+	json_t *out = NULL;
+	char *disk = NULL, source[400];
+	struct vps v;
+	int r;
+
+	vps_init(&v);
+	r = store_vps_get(x->h->store, x->arg2, &v, &e);
+	if (r == 0 && v.state != VPS_STOPPED)
+		r = err_make(&e, EBUSY, "VPS `%s` is %s: stop it first", v.name,
+			     vps_state_name(v.state));
+	ops = r == 0 ? kind_find(v.kind, v.engine) : NULL;
+	if (r == 0 && (!ops || !ops->template_disk))
+		r = err_make(&e, EINVAL,
+			     "VPS `%s`: a template of a %s is not made yet (VMs only; a container "
+			     "is exported as a tarball and imported)",
+			     v.name, vps_kind_name(v.kind));
+	if (r == 0 && !(disk = ops->template_disk(x->h, &v)))
+		r = err_make(&e, ENOMEM, "template");
+	if (r == 0) {
+		snprintf(source, sizeof(source), "made from VPS %s (its disk, stopped)", v.name);
+		r = tmpl_from_disk(x->h, x->arg, disk, source, &out, &e);
+	}
+	free(disk);
+	vps_free(&v);
+	if (r == 0)
+		with_kinds(out);
+	if (r == 0)
+		store_event(x->h->store, x->arg2, "template", "made from the VPS");
+	return reply_result(x->c, r, &e, 201, out);
+}
+
 enum MHD_Result api_template_delete(struct call *x)
 {
 	struct err *e = NULL;

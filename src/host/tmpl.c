@@ -676,6 +676,37 @@ int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const cha
 	return r;
 }
 
+int tmpl_from_disk(struct host *h, const char *name, const char *disk, const char *source,
+		   json_t **out, struct err **err)
+{
+	_cleanup_free_ char *up = NULL, *copy_path = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (asprintf(&up, "%s/uploads", h->data_dir) < 0 ||
+	    asprintf(&copy_path, "%s/.from.%s.XXXXXX", up, name) < 0)
+		return err_make(err, ENOMEM, "template `%s`", name);
+	mkdir(up, 0700);
+	if ((fd = mkstemp(copy_path)) < 0)
+		return err_make(err, errno, "template `%s`: `%s`", name, copy_path);
+	unlink(copy_path); /* cp makes it anew: sparse, reflinked where it can */
+	if ((r = copy(disk, copy_path, err)) < 0) {
+		unlink(copy_path);
+		return r;
+	}
+	r = tmpl_import(h, name, TMPL_DISK, "raw", copy_path, out, err);
+	if (r == 0) {
+		_cleanup_free_ char *p = NULL, *d = tdir(h, name,
+							 (int)json_integer_value(
+								 json_object_get(*out, "version")));
+
+		json_object_set_new(*out, "source", json_string(source));
+		if (d && asprintf(&p, "%s/template.json", d) >= 0)
+			json_dump_file(*out, p, JSON_INDENT(1) | JSON_SORT_KEYS);
+	}
+	return r;
+}
+
 int tmpl_remove(struct host *h, const char *name, struct err **err)
 {
 	_cleanup_free_ char *d = tmpl_name_ok(name) ? tdir(h, name, 0) : NULL;

@@ -42,6 +42,13 @@ int tmpl_build(struct host *h, const char *name, json_t **out, struct err **err)
  */
 int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const char *format,
 		const char *upload, json_t **out, struct err **err);
+/*
+ * A new version of NAME in TMPL_DISK from a stopped VM's raw root disk:
+ * copied aside, then through the same checks as an import; `source` says
+ * where it came from.
+ */
+int tmpl_from_disk(struct host *h, const char *name, const char *disk, const char *source,
+		   json_t **out, struct err **err);
 /* Remove every version (the VPSes made from them have their own copies). */
 int tmpl_remove(struct host *h, const char *name, struct err **err);
 /* Whether NAME has `form`: in the store, or one the host can build. */

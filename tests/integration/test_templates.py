@@ -391,3 +391,32 @@ def test_debian_release_boots(vpsd, release, version):
     out = r["stdout"].split()
     assert out[0] == "running" and out[1].startswith(version) and out[2] == "sshd", r
     vpsd.api("DELETE", f"/vps/{name}")
+
+
+def test_template_from_a_stopped_vm(vpsd):
+    """`vps template create NAME --from VM`: a stopped VM's disk becomes a
+    version (the same bytes, through the import's checks); a container is
+    refused with the reason, and so is a VPS that does not exist."""
+    vpsd.api("POST", "/vps", {"name": "tfrom1", "kind": "vm", "template": "debian-12",
+                              "ram": "256M", "disk": "1G"}, expect=201, timeout=1800)
+    env = dict(os.environ, VPS_SOCKET=str(vpsd.sock))
+    r = subprocess.run([str(VPS), "template", "create", "golden", "--from", "tfrom1"],
+                       capture_output=True, text=True, env=env, timeout=1800)
+    assert r.returncode == 0 and r.stdout == "made template golden version 1\n", r
+    t = vpsd.api("GET", "/templates/golden")
+    assert t["kinds"] == ["vm"] and t["source"] == "made from VPS tfrom1 (its disk, stopped)", t
+    img = vpsd.data / "templates" / "golden" / "1" / "vm" / "rootfs.img"
+    disk = vpsd.data / "vps" / "tfrom1" / "disk.img"
+    sums = subprocess.run(["sha256sum", str(img), str(disk)], capture_output=True, text=True,
+                          check=True).stdout.split()
+    assert sums[0] == sums[2] == t["sha256"], sums
+    vpsd.api("POST", "/vps", {"name": "tfromct", "kind": "ct", "template": "busybox",
+                              "ram": "128M", "disk": "64M"}, expect=201)
+    code, j = vpsd.request("POST", "/api/v1/templates/x/from/tfromct")
+    assert code == 400 and "not made yet" in j["error"]["message"], j
+    code, j = vpsd.request("POST", "/api/v1/templates/x/from/nosuchvps")
+    assert code == 404, j
+    assert vpsd.request("GET", "/api/v1/templates/x")[0] == 404
+    for n in ("tfrom1", "tfromct"):
+        vpsd.api("DELETE", f"/vps/{n}")
+    vpsd.api("DELETE", "/templates/golden")
