@@ -354,6 +354,7 @@ def test_walk(vpsd):
     admin.api("POST", "/templates/nothing/build", expect=404)
     admin.api("PUT", "/templates/walked?kind=ct", b"not a tarball", expect=400)
     admin.api("DELETE", "/templates/nothing", expect=404)
+    admin.api("POST", "/templates/nothing/from/nobody", expect=404)
     admin.api("GET", "/networks")
     admin.api("GET", "/networks/nothing", expect=404)
     admin.api("POST", "/networks", {"name": "x", "colour": "red"}, expect=400)
