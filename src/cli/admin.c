@@ -323,7 +323,87 @@ int cmd_events(struct args *a)
 
 int cmd_template_list(struct args *a)
 {
-	return get_and_print("/templates", a->json);
+	static const char *const cols[] = { "name", "kind", "version", "os",	 "release",
+					    "init", "size", "created", "source", NULL };
+
+	return api_show("/templates", a->json, cols, NULL);
+}
+
+int cmd_template_show(struct args *a)
+{
+	static const char *const order[] = { "name",	"version", "kinds",  "os",
+					     "release", "arch",	   "init",   "size",
+					     "sha256",	"created", "source", NULL };
+	char path[300];
+
+	snprintf(path, sizeof(path), "/templates/%s", a->pos[0]);
+	return api_show(path, a->json, NULL, order);
+}
+
+static void print_version(json_t *reply, const char *what)
+{
+	printf("%s template %s version %" JSON_INTEGER_FORMAT "%s\n", what,
+	       json_string_value(json_object_get(reply, "name")) ?: "?",
+	       json_integer_value(json_object_get(reply, "version")),
+	       json_is_true(json_object_get(reply, "unchanged")) ? " (unchanged)" : "");
+}
+
+int cmd_template_build(struct args *a)
+{
+	struct err *err = NULL;
+	json_t *reply;
+	char path[300];
+
+	snprintf(path, sizeof(path), "/templates/%s/build", a->pos[0]);
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json)
+		print_json(reply);
+	else
+		print_version(reply, "built");
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_template_import(struct args *a)
+{
+	const char *kind = args_get(a, "kind"), *fmt = args_get(a, "image-format");
+	struct err *err = NULL;
+	json_t *reply;
+	char path[400];
+
+	snprintf(path, sizeof(path), "/templates/%s?kind=%s&format=%s", a->pos[0],
+		 kind ? kind : "ct", fmt ? fmt : "raw");
+	if (api_upload(path, a->pos[1], &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json)
+		print_json(reply);
+	else
+		print_version(reply, "imported");
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_template_create(struct args *a)
+{
+	struct err *err = NULL;
+	json_t *reply;
+	char path[400];
+
+	snprintf(path, sizeof(path), "/templates/%s/from/%s", a->pos[0], args_get(a, "from"));
+	if (api("POST", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	if (a->json)
+		print_json(reply);
+	else
+		print_version(reply, "made");
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_template_rm(struct args *a)
+{
+	return api_delete("templates", a->pos[0], "removed template");
 }
 
 int cmd_plan_list(struct args *a)

@@ -115,7 +115,8 @@ static int server_err(long status, const char *body, json_t *reply, struct err *
 			body && *body ? body : "(no body)");
 }
 
-int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err)
+static int request(const char *method, const char *path, json_t *body, FILE *up, long long uplen,
+		   json_t **reply, struct err **err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
@@ -176,6 +177,11 @@ int api(const char *method, const char *path, json_t *body, json_t **reply, stru
 		}
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, out);
+	} else if (up) { /* a file's bytes as they are: a template import */
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READDATA, up);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)uplen);
 	} else if (!strcmp(method, "POST")) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, ""); /* Content-Length: 0 */
 	}
@@ -210,6 +216,29 @@ done:
 	free(cookie);
 	free(csrf);
 	free(in.data);
+	return r;
+}
+
+int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err)
+{
+	return request(method, path, body, NULL, 0, reply, err);
+}
+
+int api_upload(const char *path, const char *file, json_t **reply, struct err **err)
+{
+	FILE *f = fopen(file, "rb");
+	struct stat st;
+	int r;
+
+	*reply = NULL;
+	if (!f)
+		return err_make(err, errno, "open `%s`", file);
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return err_make(err, EINVAL, "`%s`: not a regular file", file);
+	}
+	r = request("PUT", path, NULL, f, (long long)st.st_size, reply, err);
+	fclose(f);
 	return r;
 }
 

@@ -225,6 +225,8 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
  * a transport failure with what failed.
  */
 int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err);
+/* PUT a file's bytes to path (a template import); the reply as api()'s. */
+int api_upload(const char *path, const char *file, json_t **reply, struct err **err);
 /*
  * A session (`vps login`): while cookie is set, requests over --url send it
  * and its CSRF token instead of $VPS_TOKEN; a login's Set-Cookie sets it.
@@ -277,6 +279,11 @@ int cmd_policy_list(struct args *a);
 int cmd_policy_set(struct args *a);
 int cmd_events(struct args *a);
 int cmd_template_list(struct args *a);
+int cmd_template_show(struct args *a);
+int cmd_template_build(struct args *a);
+int cmd_template_import(struct args *a);
+int cmd_template_create(struct args *a);
+int cmd_template_rm(struct args *a);
 int cmd_plan_list(struct args *a);
 int cmd_plan_show(struct args *a);
 int cmd_plan_create(struct args *a);

@@ -138,8 +138,34 @@ static const struct opt o_events[] = {
 	END,
 };
 
+static const struct pos p_template[] = { { .name = "NAME", .type = P_ANY }, END };
+static const struct pos p_template_file[] = { { .name = "NAME", .type = P_ANY },
+					      { .name = "FILE", .type = P_ANY },
+					      END };
+static const char *const image_formats[] = { "raw", "qcow2", NULL };
+static const struct opt o_template_import[] = {
+	FORMAT,
+	{ .name = "kind", .type = V_CHOICE, .choices = kinds,
+	  .help = "ct: a rootfs tarball (default); vm: a disk image" },
+	{ .name = "image-format", .type = V_CHOICE, .choices = image_formats,
+	  .help = "vm: the image's format, raw (default) or qcow2; never guessed" },
+	END,
+};
+
+static const struct opt o_template_create[] = {
+	FORMAT,
+	{ .name = "from", .type = V_VPS, .meta = "VPS", .required = true,
+	  .help = "the stopped VM whose disk becomes the new version" },
+	END,
+};
+
 static const struct command template_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_template_list },
+	{ "show", NULL, p_template, o_format, .run = cmd_template_show },
+	{ "build", NULL, p_template, o_format, .run = cmd_template_build },
+	{ "import", NULL, p_template_file, o_template_import, .run = cmd_template_import },
+	{ "create", NULL, p_template, o_template_create, .run = cmd_template_create },
+	{ "rm", "delete", p_template, o_format_ignored, .run = cmd_template_rm },
 	END,
 };
 
@@ -513,7 +539,13 @@ const struct command commands[] = {
 	  .overview = "events [--vps NAME] [--follow]\tthe event log",
 	  .help = "The event log, oldest first; --follow waits for new events until\n"
 		  "interrupted. --format json prints one JSON object a line.\n" },
-	{ "template", NULL, .subs = template_subs, .overview = "template list\ttemplates" },
+	{ "template", NULL, .subs = template_subs,
+	  .overview =
+		  "template list|show|build|import|create|rm\ttemplates: the OSes a VPS is made from",
+	  .help = "Templates are versioned: build and import make a new version, create and\n"
+		  "reinstall take the newest. `import NAME FILE` uploads a rootfs tarball (tar,\n"
+		  ".gz, .xz, .zst) for containers, or with --kind vm a raw or qcow2 disk image;\n"
+		  "`create NAME --from VM` makes one of a stopped VM's disk.\n" },
 	{ "plan", NULL, .subs = plan_subs,
 	  .overview = "plan list|create|delete\tplans (named sets of limits)",
 	  .help = "A plan is a named set of limits; `vps create --plan NAME` uses one.\n" },

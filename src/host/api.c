@@ -32,6 +32,7 @@
 #include "host/peer.h"
 #include "host/reply.h"
 #include "host/route.h"
+#include "host/tmpl.h"
 #include "host/web.h"
 #include "sys/unix.h"
 
@@ -55,6 +56,7 @@ struct req {
 	/* PUT /api/v1/migrations/NAME (node to node): the same stream, hashed (migrate.c) */
 	bool mig;
 	gnutls_hash_hd_t mig_hash;
+	char *upload; /* a streamed upload handed to its route's handler */
 	/* for the metrics (metrics.c): an API request's method and arrival */
 	bool api;
 	const char *method; /* one of methods[] */
@@ -92,11 +94,28 @@ static void observe(const struct req *rq)
 
 #define MAX_ISO (16ULL << 30)
 
-/* Start streaming an ISO upload into DATA/isos/.NAME.PID.tmp. */
+/*
+ * Start streaming an ISO upload into DATA/isos/.NAME.PID.tmp; the upload of
+ * a route with a handler (a template import) into DATA/uploads/, which the
+ * handler then owns (x->upload).
+ */
 static void iso_begin(struct host *h, struct req *rq, const char *name)
 {
 	char dir[4200];
 
+	if (rq->m.rt->fn) {
+		snprintf(dir, sizeof(dir), "%s/uploads", h->data_dir);
+		mkdir(dir, 0700);
+		if (asprintf(&rq->iso_tmp, "%s/.%s.%d.%p.tmp", dir, name, (int)getpid(),
+			     (void *)rq) < 0) {
+			rq->iso_err = ENOMEM;
+			return;
+		}
+		rq->iso_fd = open(rq->iso_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (rq->iso_fd < 0)
+			rq->iso_err = errno;
+		return;
+	}
 	snprintf(dir, sizeof(dir), "%s/isos", h->data_dir);
 	mkdir(dir, 0755);
 	if (asprintf(&rq->iso_path, "%s/%s.iso", dir, name) < 0 ||
@@ -194,7 +213,8 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req
 			  .body = body,
 			  .tls = a->tls,
 			  .forwarded = rq->forwarded,
-			  .url = rq->url };
+			  .url = rq->url,
+			  .upload = rq->upload };
 
 	/*
 	 * The cluster's database away: every route but the API's description
@@ -304,7 +324,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				rq->iso_err = EPERM;
 			else if (!strcmp(rq->m.rt->path, "/migrations/{name}"))
 				mig_begin(a, rq);
-			else if (!life_iso_name_ok(rq->m.arg))
+			else if (rq->m.rt->fn ? !tmpl_name_ok(rq->m.arg) :
+						!life_iso_name_ok(rq->m.arg))
 				rq->iso_err = EINVAL;
 			else
 				iso_begin(a->h, rq, rq->m.arg);
@@ -344,7 +365,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		int e = rq->iso_err;
 
 		if (rq->iso_fd >= 0) {
-			if (!e && (fsync(rq->iso_fd) < 0 || rename(rq->iso_tmp, rq->iso_path) < 0))
+			if (!e && (fsync(rq->iso_fd) < 0 ||
+				   (rq->iso_path && rename(rq->iso_tmp, rq->iso_path) < 0)))
 				e = errno;
 			close(rq->iso_fd);
 			rq->iso_fd = -1;
@@ -356,12 +378,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		else if (e == EPERM)
 			ret = forbidden(c);
 		else if (e == EINVAL)
-			ret = reply_error(c, EINVAL, "an ISO's name is 1-64 of A-Z a-z 0-9 . _ -");
+			ret = reply_error(c, EINVAL,
+					  rq->m.rt->fn ?
+						  "a template's name is 1-64 of a-z 0-9 . -" :
+						  "an ISO's name is 1-64 of A-Z a-z 0-9 . _ -");
 		else if (e == E2BIG)
-			ret = reply_error(c, E2BIG, "an ISO may be at most 16 GiB");
+			ret = reply_error(c, E2BIG, "an upload may be at most 16 GiB");
 		else if (e)
 			ret = reply_error(c, EIO, strerror(e));
-		else {
+		else if (rq->m.rt->fn) {
+			rq->upload = rq->iso_tmp; /* the handler owns it now */
+			rq->iso_tmp = NULL;
+			ret = serve(a, c, rq, NULL);
+			free(rq->upload);
+			rq->upload = NULL;
+		} else {
 			store_event(a->h->store, NULL, "iso", rq->m.arg);
 			ret = reply(c, 201,
 				    json_pack("{s:s, s:I}", "name", rq->m.arg, "size",

@@ -58,17 +58,6 @@ int kind_settle(struct vps *v, struct err **err)
 	return 0;
 }
 
-json_t *kind_templates(void)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < NR(families); i++)
-		for (const char *const *t = families[i]->templates; t && *t; t++)
-			json_array_append_new(a, json_pack("{s:s, s:s}", "name", *t, "kind",
-							   vps_kind_name(families[i]->kind)));
-	return a;
-}
-
 const struct kind_ops *kind_find(enum vps_kind kind, enum vps_engine engine)
 {
 	for (size_t i = 0; i < NR(kinds); i++)

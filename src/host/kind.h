@@ -21,6 +21,7 @@
 
 #include "common/err.h"
 #include "host/host.h"
+#include "host/tmpl.h"
 #include "host/vps.h"
 
 struct keeper_jail;
@@ -100,6 +101,12 @@ struct kind_ops {
 	int (*snapshot)(struct host *h, const struct vps *v, const char *dir, struct err **err);
 	/* The VPS stopped: its disks made again from what snapshot put in `dir`. */
 	int (*revert)(struct host *h, const struct vps *v, const char *dir, struct err **err);
+	/*
+	 * The stopped VPS's root disk, a raw image a template can be made of
+	 * (`vps template create --from`, tmpl.h; caller frees). NULL: the kind
+	 * cannot yet (ct: its files carry the container's shifted ids).
+	 */
+	char *(*template_disk)(struct host *h, const struct vps *v);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 	/*
@@ -129,7 +136,7 @@ struct kind_ask {
  */
 struct kind_family {
 	enum vps_kind kind;
-	const char *const *templates; /* the templates a VPS of the kind may be made from */
+	enum tmpl_form template_form; /* what of a template (tmpl.h) a VPS of the kind is made from */
 	int (*settle)(struct vps *v, struct err **err);
 	/*
 	 * Find out what this host enforces for the kind (once, at vpsd's
@@ -157,9 +164,6 @@ extern const struct kind_family kind_vm_family;
 
 /* Settle a new VPS (v->kind set, the body parsed): 0, or -errno with the reason. */
 int kind_settle(struct vps *v, struct err **err);
-
-/* GET /api/v1/templates: [{"name", "kind"}] of every kind. */
-json_t *kind_templates(void);
 
 extern const struct kind_ops kind_ct;
 extern const struct kind_ops kind_vm_vmm;

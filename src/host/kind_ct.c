@@ -26,10 +26,9 @@
 #include "sys/passwd.h"
 #include "host/net.h"
 #include "host/run.h"
+#include "host/tmpl.h"
 #include "monitor/client.h"
 #include "monitor/protocol.h"
-
-static const char *const templates[] = { "busybox", "debian-12", NULL };
 
 static int ct_validate(struct host *h, const struct vps *v, struct err **err)
 {
@@ -37,11 +36,10 @@ static int ct_validate(struct host *h, const struct vps *v, struct err **err)
 		return err_make(err, EINVAL, "`iso`: only for kind vm");
 	if (!v->template)
 		return err_make(err, EINVAL,
-				"`template`: required for kind ct (busybox, debian-12)");
-	for (size_t i = 0; templates[i]; i++)
-		if (!strcmp(v->template, templates[i]))
-			return 0;
-	return err_make(err, EINVAL, "`template`: no ct template `%s` (busybox, debian-12)",
+				"`template`: required for kind ct (`vps template list`)");
+	if (tmpl_serves(h, TMPL_ROOTFS, v->template))
+		return 0;
+	return err_make(err, EINVAL, "`template`: no ct template `%s` (`vps template list`)",
 			v->template);
 }
 
@@ -247,16 +245,15 @@ static int ct_create(struct host *h, const struct vps *v, const char *password, 
 	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
 	_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-create.json");
 	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
-	_cleanup_free_ char *tarball = NULL, *errs = NULL;
-	char *mk[] = { h->mktemplate, v->template, NULL };
+	_cleanup_free_ char *tarball = NULL;
 	json_t *j;
-	int r;
+	int r, version;
 
-	/* the template's tarball, built on first use (debian-12: ~45 s) */
-	r = host_run_capture(mk, &tarball, &errs, 900);
-	if (r != 0 || !tarball || !*first_line(tarball))
-		return err_make(err, EIO, "template `%s`: %s", v->template,
-				errs && *errs ? first_line(errs) : "mktemplate failed");
+	/* the newest version's tarball (tmpl.c), built on first use (debian-12: ~45 s) */
+	r = tmpl_resolve(h, TMPL_ROOTFS, v->template, &tarball, &version, err);
+	if (r < 0)
+		return err_wrap(err, "template `%s`", v->template);
+	pr_info("ct `%s`: from template `%s` version %d", v->name, v->template, version);
 	j = ctm_settings(h, v, tarball, password);
 	r = write_json(tmp, j, err);
 	json_decref(j);
@@ -513,7 +510,7 @@ static int settle(struct vps *v, struct err **err)
 
 const struct kind_family kind_ct_family = {
 	.kind = VPS_CT,
-	.templates = templates,
+	.template_form = TMPL_ROOTFS,
 	.settle = settle,
 	.probe = ct_probe,
 	.report = ct_report,

@@ -32,8 +32,9 @@
  * (`vps.ip=ADDR/LEN,GW`, the template's vps-net.service), its nameservers
  * in the seed (cloud-init writes /etc/resolv.conf).
  *
- * Templates come from src/host/templates/mkvmtemplate, which prints a
- * directory holding vmlinuz, initrd.img and rootfs.img.
+ * Templates come from the template store (tmpl.c): the newest version's
+ * directory holding vmlinuz, initrd.img and rootfs.img, built by
+ * src/host/templates/mkvmtemplate or imported.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,12 +60,11 @@
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
+#include "host/tmpl.h"
 #include "host/vmdisk.h"
 #include "monitor/client.h"
 #include "monitor/protocol.h"
 #include "sys/spawn.h"
-
-static const char *const templates[] = { "debian-12", NULL };
 
 #define VM_MIN_RAM (64ULL << 20) /* a Debian guest needs this much to boot */
 #define VM_MAX_CPUS 64 /* vps-vmm's limit */
@@ -95,37 +95,6 @@ static int vm_cpus(const struct vps *v)
 	return n < 1 ? 1 : n;
 }
 
-/*
- * The first line argv prints on stdout (the template scripts' answer). Its
- * stderr is progress, of which the last line is the error when it fails.
- */
-static int run_line(const char *const *argv, char **line, struct err **err)
-{
-	const struct sys_spawn s = { .argv = (char *const *)argv,
-				     .in = SYS_SPAWN_NULL,
-				     .out = SYS_SPAWN_CAPTURE,
-				     .err = SYS_SPAWN_CAPTURE,
-				     .out_max = 4095,
-				     .err_max = 511,
-				     .flags = SYS_SPAWN_PATH };
-	struct sys_spawn_result r;
-	char msg[512];
-	int st = sys_spawn(&s, &r, err);
-
-	if (st < 0)
-		return st;
-	if (strchr(r.out, '\n'))
-		*strchr(r.out, '\n') = 0;
-	if (st || !*r.out) {
-		sys_spawn_last_line(r.err, msg, sizeof(msg));
-		sys_spawn_result_free(&r);
-		return err_make(err, EIO, "%s", *msg ? msg : "failed");
-	}
-	*line = r.out;
-	free(r.err);
-	return 0;
-}
-
 static int write_json(const char *path, json_t *j, struct err **err)
 {
 	_cleanup_free_ char *tmp = NULL;
@@ -149,10 +118,12 @@ static int write_json(const char *path, json_t *j, struct err **err)
 
 static int template_dir(struct host *h, const struct vps *v, char **dir, struct err **err)
 {
-	const char *argv[] = { h->mkvmtemplate, v->template, NULL };
+	int version;
 
-	if (run_line(argv, dir, err) < 0)
+	/* the newest version's directory (tmpl.c): vmlinuz, initrd.img, rootfs.img */
+	if (tmpl_resolve(h, TMPL_DISK, v->template, dir, &version, err) < 0)
 		return err_wrap(err, "template `%s`", v->template);
+	pr_info("vm `%s`: from template `%s` version %d", v->name, v->template, version);
 	return 0;
 }
 
@@ -384,7 +355,7 @@ static int sync_disks(struct host *h, const struct vps *v, struct err **err)
 
 /* --- validate, create, destroy ------------------------------------------ */
 
-static int vm_validate_common(const struct vps *v, struct err **err)
+static int vm_validate_common(struct host *h, const struct vps *v, struct err **err)
 {
 	if (v->ram < VM_MIN_RAM)
 		return err_make(err, EINVAL, "`ram`: a VM needs at least %llu MiB",
@@ -416,11 +387,12 @@ static int vm_validate_common(const struct vps *v, struct err **err)
 	if (v->iso)
 		return err_make(err, EINVAL, "`iso`: needs boot firmware or uefi");
 	if (!v->template)
-		return err_make(err, EINVAL, "`template`: required for boot linux (debian-12)");
-	for (size_t i = 0; templates[i]; i++)
-		if (!strcmp(v->template, templates[i]))
-			return 0;
-	return err_make(err, EINVAL, "`template`: no VM template `%s` (debian-12)", v->template);
+		return err_make(err, EINVAL,
+				"`template`: required for boot linux (`vps template list`)");
+	if (tmpl_serves(h, TMPL_DISK, v->template))
+		return 0;
+	return err_make(err, EINVAL, "`template`: no VM template `%s` (`vps template list`)",
+			v->template);
 }
 
 static int vmm_validate(struct host *h, const struct vps *v, struct err **err)
@@ -433,13 +405,13 @@ static int vmm_validate(struct host *h, const struct vps *v, struct err **err)
 	if (!strcmp(v->boot, "firmware"))
 		return err_make(err, EINVAL,
 				"`boot`: vps-vmm cannot boot firmware yet; use engine qemu");
-	return vm_validate_common(v, err);
+	return vm_validate_common(h, v, err);
 }
 
 static int qemu_validate(struct host *h, const struct vps *v, struct err **err)
 {
 	(void)h;
-	return vm_validate_common(v, err);
+	return vm_validate_common(h, v, err);
 }
 
 static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz",	 "initrd.img",
@@ -1140,7 +1112,7 @@ static const struct kind_ask vm_asks[] = {
 
 const struct kind_family kind_vm_family = {
 	.kind = VPS_VM,
-	.templates = templates,
+	.template_form = TMPL_DISK,
 	.settle = settle,
 	.report = vm_report,
 	.asks = vm_asks,
@@ -1223,6 +1195,12 @@ static int vm_revert(struct host *h, const struct vps *v, const char *dir, struc
 	return vm_copy_disks(h, v, dir, true, err);
 }
 
+/* A template of the VM (tmpl.h): its root disk as it lies, raw. */
+static char *vm_template_disk(struct host *h, const struct vps *v)
+{
+	return vm_file(h, v, "disk.img");
+}
+
 const struct kind_ops kind_vm_vmm = {
 	.kind = VPS_VM,
 	.engine = VPS_VMM,
@@ -1241,6 +1219,7 @@ const struct kind_ops kind_vm_vmm = {
 	.exec = NULL,
 	.password = vm_password,
 	.snapshot = vmm_snapshot,
+	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,
@@ -1266,6 +1245,7 @@ const struct kind_ops kind_vm_qemu = {
 	.exec = NULL,
 	.password = vm_password,
 	.snapshot = qemu_snapshot,
+	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,

@@ -77,7 +77,7 @@ char *host_vps_disks(const struct host *h, const char *name, const char *leaf)
 
 char *host_bin(const struct host *h, const char *prog)
 {
-	static const char *const sub[] = { "", "/ctm", "/ct", "/vmm", "/cli" };
+	static const char *const sub[] = { "", "/ctm", "/ct", "/vmm", "/cli", "/tmpl" };
 	char *p;
 
 	/* installed: all beside vpsd; build tree: build/src/{ctm,ct,vmm}/ */

@@ -48,7 +48,7 @@ struct route {
 	const char *path; /* under ROUTE_PREFIX; `{x}` stands for one path segment */
 	enum route_who who;
 	unsigned int flags;
-	route_fn *fn; /* NULL for ROUTE_STREAM: api.c answers it */
+	route_fn *fn; /* NULL for an ISO's ROUTE_STREAM: api.c answers it */
 	const char *action; /* the VPS action a shared handler runs */
 };
 
@@ -75,6 +75,7 @@ struct call {
 	bool tls; /* the connection is HTTPS (the session cookie is Secure) */
 	bool forwarded; /* sent by a member node (peer.c): answered here, never sent on */
 	const char *url; /* the path asked (without its query) */
+	const char *upload; /* ROUTE_STREAM with a handler: the streamed body's file, the handler's */
 };
 
 /* The route for a method and a URL (local: the unix socket, where ROUTE_TCP routes are not). */
@@ -101,7 +102,8 @@ route_fn api_login, api_logout, api_me_get, api_2fa_post, api_2fa_confirm, api_2
 /* routes_host.c */
 route_fn api_openapi_get, api_host_get, api_metrics_get, api_policies_get, api_policies_put,
 	api_templates_get, api_plans_get, api_plans_post, api_plan_get, api_plan_delete,
-	api_isos_get, api_iso_delete;
+	api_isos_get, api_iso_delete, api_template_get, api_template_build, api_template_import,
+	api_template_delete, api_template_from;
 /* routes_net.c */
 route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
 /* routes_pools.c */

@@ -22,6 +22,7 @@
 #include "host/reply.h"
 #include "host/route.h"
 #include "host/traffic.h"
+#include "host/tmpl.h"
 
 static json_t *isos(struct host *h)
 {
@@ -117,9 +118,138 @@ enum MHD_Result api_policies_put(struct call *x)
 	return reply_result(x->c, r, &e, 200, out);
 }
 
+/* `kinds`: the kinds whose template form (kind.h) the version has; the store knows forms only. */
+static json_t *with_kinds(json_t *m)
+{
+	json_t *kinds = json_array(), *f;
+	const struct kind_family *fam;
+	size_t j;
+
+	for (size_t i = 0; (fam = kind_family_at(i)); i++)
+		json_array_foreach(json_object_get(m, "forms"), j,
+				   f) if (!strcmp(json_string_value(f) ?: "",
+						  tmpl_form_name(fam->template_form)))
+			json_array_append_new(kinds, json_string(vps_kind_name(fam->kind)));
+	json_object_set_new(m, "kinds", kinds);
+	return m;
+}
+
+/* One row per template and kind it serves (the panel's create form filters by kind). */
 enum MHD_Result api_templates_get(struct call *x)
 {
-	return reply(x->c, 200, kind_templates());
+	json_t *all = tmpl_list(x->h), *rows = json_array(), *m, *k;
+	size_t i, j;
+
+	json_array_foreach(all, i, m)
+	{
+		with_kinds(m);
+		json_array_foreach(json_object_get(m, "kinds"), j, k)
+		{
+			json_t *row = json_deep_copy(m);
+
+			json_object_set(row, "kind", k);
+			json_array_append_new(rows, row);
+		}
+	}
+	json_decref(all);
+	return reply(x->c, 200, rows);
+}
+
+enum MHD_Result api_template_get(struct call *x)
+{
+	json_t *t = tmpl_show(x->h, x->arg), *v;
+	size_t i;
+
+	if (!t)
+		return reply_error(x->c, ENOENT, "no such template");
+	json_array_foreach(json_object_get(t, "history"), i, v) with_kinds(v);
+	return reply(x->c, 200, with_kinds(t));
+}
+
+/* Build (busybox, debian-N) now: a new version when the result changed. */
+enum MHD_Result api_template_build(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = tmpl_build(x->h, x->arg, &out, &e);
+
+	if (r == 0)
+		with_kinds(out);
+	if (r == 0)
+		store_event(x->h->store, NULL, "template",
+			    json_is_true(json_object_get(out, "unchanged")) ? "built, unchanged" :
+									      "built");
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+/*
+ * PUT /templates/NAME?kind=ct|vm&format=raw|qcow2: the upload (streamed to
+ * x->upload by api.c) checked and stored as the next version.
+ */
+enum MHD_Result api_template_import(struct call *x)
+{
+	const char *kind = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "kind");
+	const char *fmt = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "format");
+	const struct kind_family *fam;
+	enum vps_kind k;
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r;
+
+	if (!kind || vps_kind_parse(kind, &k) < 0 || !(fam = kind_family_of(k))) {
+		unlink(x->upload);
+		return reply_error(x->c, EINVAL, "`kind`: a kind of VPS (ct, vm)");
+	}
+	r = tmpl_import(x->h, x->arg, fam->template_form, fmt ? fmt : "raw", x->upload, &out, &e);
+	if (r == 0)
+		with_kinds(out);
+	if (r == 0)
+		store_event(x->h->store, NULL, "template", "imported");
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+/* POST /templates/NAME/from/VPS: a new version made of a stopped VPS's disk. */
+enum MHD_Result api_template_from(struct call *x)
+{
+	const struct kind_ops *ops;
+	struct err *e = NULL;
+	json_t *out = NULL;
+	char *disk = NULL, source[400];
+	struct vps v;
+	int r;
+
+	vps_init(&v);
+	r = store_vps_get(x->h->store, x->arg2, &v, &e);
+	if (r == 0 && v.state != VPS_STOPPED)
+		r = err_make(&e, EBUSY, "VPS `%s` is %s: stop it first", v.name,
+			     vps_state_name(v.state));
+	ops = r == 0 ? kind_find(v.kind, v.engine) : NULL;
+	if (r == 0 && (!ops || !ops->template_disk))
+		r = err_make(&e, EINVAL,
+			     "VPS `%s`: a template of a %s is not made yet (VMs only; a container "
+			     "is exported as a tarball and imported)",
+			     v.name, vps_kind_name(v.kind));
+	if (r == 0 && !(disk = ops->template_disk(x->h, &v)))
+		r = err_make(&e, ENOMEM, "template");
+	if (r == 0) {
+		snprintf(source, sizeof(source), "made from VPS %s (its disk, stopped)", v.name);
+		r = tmpl_from_disk(x->h, x->arg, disk, source, &out, &e);
+	}
+	free(disk);
+	vps_free(&v);
+	if (r == 0)
+		with_kinds(out);
+	if (r == 0)
+		store_event(x->h->store, x->arg2, "template", "made from the VPS");
+	return reply_result(x->c, r, &e, 201, out);
+}
+
+enum MHD_Result api_template_delete(struct call *x)
+{
+	struct err *e = NULL;
+	int r = tmpl_remove(x->h, x->arg, &e);
+
+	return reply_ok(x->c, r, &e);
 }
 
 /* A plan body: name plus the plan figures, sizes as in a VPS body. */

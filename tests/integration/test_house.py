@@ -18,7 +18,7 @@ LAYERS = [
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_2fa", "auth_limit", "auth_body", "caps", "node",
               "metrics", "pool", "snapshot"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
-    ("services", {"net"}),
+    ("services", {"net", "tmpl"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
               "store_sqlite_plans", "store_sqlite_net", "store_sqlite_auth",
               "store_sqlite_usage", "store_sqlite_ops", "store_sqlite_pools", "store_pg", "store_pg_util",

@@ -262,7 +262,7 @@ def test_route_table_is_what_is_served(vpsd):
         for method, path in (("POST", "/vps/tbl1/destroy"),
                              ("POST", "/vps/tbl1/create"),
                              ("GET", "/vps/zz-no-such-name/start/x"), ("GET", "/eventsx"),
-                             ("GET", "/users/x/y"), ("POST", "/templates/x")):
+                             ("GET", "/users/x/y"), ("POST", "/templates/x/y")):
             body = {"name": "tbl2", "kind": "ct", "template": "busybox", "ram": "128M",
                     "disk": "64M"} if path.endswith("/create") else {}
             r = client.request(method, path, body)
@@ -349,6 +349,12 @@ def test_walk(vpsd):
     admin.api("PUT", "/policies", {"memory": pol["memory"]})
     admin.api("PUT", "/policies", {"memory": {"mode": "sideways"}}, expect=400)
     admin.api("GET", "/templates")
+    admin.api("GET", "/templates/busybox")
+    admin.api("GET", "/templates/nothing", expect=404)
+    admin.api("POST", "/templates/nothing/build", expect=404)
+    admin.api("PUT", "/templates/walked?kind=ct", b"not a tarball", expect=400)
+    admin.api("DELETE", "/templates/nothing", expect=404)
+    admin.api("POST", "/templates/nothing/from/nobody", expect=404)
     admin.api("GET", "/networks")
     admin.api("GET", "/networks/nothing", expect=404)
     admin.api("POST", "/networks", {"name": "x", "colour": "red"}, expect=400)
@@ -470,6 +476,7 @@ def test_walk(vpsd):
     cust.api("GET", "/plans")
     cust.api("GET", "/plans/wsmall")
     cust.api("GET", "/templates")
+    cust.api("PUT", "/templates/mine?kind=ct", b"x", expect=403)
     cust.api("GET", "/isos")
     cust.api("GET", "/policies")
     # two-factor login: begun, a code that cannot be one refused, nothing to disable
