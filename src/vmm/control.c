@@ -158,6 +158,21 @@ static json_t *cmd_balloon(void *ctx, json_t *req)
 	return monitor_ok();
 }
 
+/* {"cmd":"screen"}: the VGA text screen, 25 rows of 80 characters, and the cursor. */
+static json_t *cmd_screen(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	struct err *e = NULL;
+	json_t *r = monitor_ok();
+
+	if (!c->hooks || !c->hooks->screen || c->hooks->screen(c->hooks->machine, r, &e) < 0) {
+		json_decref(r);
+		r = monitor_error("%s", e ? err_msg(e) : "this VM has no display");
+		err_free(&e);
+	}
+	return r;
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -279,4 +294,5 @@ static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_STATS, cmd_stats },
 	{ MONITOR_CMD_BALLOON, cmd_balloon },	{ MONITOR_CMD_SNAPSHOT, cmd_snapshot },
 	{ MONITOR_CMD_MIGRATE, cmd_migrate },	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
+	{ MONITOR_CMD_SCREEN, cmd_screen },
 };

@@ -17,6 +17,7 @@
 #include "vmm/arch/x86/cpuid.h"
 #include "vmm/arch/x86/regs.h"
 #include "vmm/backends/tap.h"
+#include "vmm/boot/firmware.h"
 #include "vmm/boot/linux.h"
 #include "vmm/devices/virtio/balloon.h"
 #include "vmm/devices/virtio/blk.h"
@@ -207,8 +208,8 @@ static int add_vcpus(struct machine *mc, unsigned int nr, struct err **err)
 	return ret;
 }
 
-int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
-			  struct err **err)
+static int build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			 uint64_t mmio_base, uint64_t mmio_size, uint64_t ecam, struct err **err)
 {
 	int ret;
 
@@ -217,14 +218,103 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
 	mc->next_slot = 1; /* slot 0 is the host bridge */
 	notify_init(vm, cfg->ioeventfd, cfg->irqfd);
 	mc->notify_up = true;
-	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, X86_PCI_MMIO32_BASE,
-			    X86_PCI_MMIO32_SIZE);
+	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, mmio_base, mmio_size);
 	if (ret == 0)
-		ret = pci_host_add_ecam(&mc->pci, &vm->mmio, X86_PCI_ECAM_BASE);
+		ret = pci_host_add_ecam(&mc->pci, &vm->mmio, ecam);
 	if (ret < 0)
 		return err_make(err, -ret, "PCI host bridge");
 	mc->pci_up = true;
 	return add_devices(mc, cfg, err);
+}
+
+int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			  struct err **err)
+{
+	return build_devices(mc, vm, cfg, X86_PCI_MMIO32_BASE, X86_PCI_MMIO32_SIZE,
+			     X86_PCI_ECAM_BASE, err);
+}
+
+/*
+ * SeaBIOS's boot order: each disk by the OpenFirmware path QEMU would give
+ * it (virtio-blk: /pci@i0cf8/scsi@SLOT/disk@0,0), which SeaBIOS matches
+ * against its own "/pci@i0cf8/ *@SLOT" pattern.
+ */
+static char *bootorder(const struct machine *mc)
+{
+	size_t cap = 64 * (mc->nr_disk + 1), n = 0;
+	char *s = calloc(1, cap);
+
+	for (unsigned int i = 0; s && i < mc->nr_disk; i++)
+		n += snprintf(s + n, cap - n, "/pci@i0cf8/scsi@%x/disk@0,0\n",
+			      mc->disk[i]->pdev.slot);
+	return s;
+}
+
+int machine_build_firmware(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			   struct err **err)
+{
+	uint64_t low = cfg->memory < FIRMWARE_PCI_HOLE ? cfg->memory : FIRMWARE_PCI_HOLE;
+	struct firmware_config fc = {
+		.path = cfg->firmware,
+		.vgabios = cfg->vgabios,
+		.low_ram = low,
+		.high_ram = cfg->memory - low,
+		.cpus = cfg->cpus,
+	};
+	char *order;
+	int ret;
+
+	ret = x86_vm_init(vm->vm_fd);
+	if (ret < 0)
+		return err_make(err, -ret, "set up the in-kernel irqchip and PIT");
+	vm->has_irqchip = true;
+	ret = build_devices(mc, vm, cfg, FIRMWARE_PCI_MMIO_BASE, FIRMWARE_PCI_MMIO_SIZE,
+			    FIRMWARE_ECAM_BASE, err);
+	if (ret < 0)
+		return ret;
+	ret = fwcfg_init(&mc->fwcfg, vm);
+	if (ret < 0)
+		return err_make(err, -ret, "fw_cfg");
+	mc->fwcfg_up = true;
+	if (cfg->vgabios) {
+		ret = vga_init(&mc->vga, vm);
+		if (ret < 0)
+			return err_make(err, -ret, "VGA");
+		mc->vga_up = true;
+	}
+	order = bootorder(mc);
+	if (!order)
+		return err_make(err, ENOMEM, "boot order");
+	fc.bootorder = *order ? order : NULL;
+	ret = firmware_load(vm, &mc->fwcfg, &fc, err);
+	free(order);
+	if (ret < 0)
+		return ret;
+	/* the vCPUs stay in their reset state: vCPU 0 at 0xfffffff0, the others wait for SIPI */
+	return add_vcpus(mc, cfg->cpus, err);
+}
+
+int machine_screen(void *opaque, json_t *reply, struct err **err)
+{
+	struct machine *mc = opaque;
+	struct vga_screen scr;
+	json_t *rows;
+
+	if (!mc->vga_up)
+		return err_make(err, ENODEV, "screen: this VM has no display (`vgabios`)");
+	vga_text(&mc->vga, &scr);
+	json_object_set_new(reply, "mode", json_string(scr.text ? "text" : "graphics"));
+	if (!scr.text)
+		return 0;
+	rows = json_array();
+	for (unsigned int r = 0; r < VGA_TEXT_ROWS; r++)
+		json_array_append_new(rows, json_string(scr.rows[r]));
+	json_object_set_new(reply, "cols", json_integer(VGA_TEXT_COLS));
+	json_object_set_new(reply, "rows", json_integer(VGA_TEXT_ROWS));
+	json_object_set_new(reply, "text", rows);
+	json_object_set_new(reply, "cursor",
+			    json_pack("[i, i]", (int)scr.cursor_row, (int)scr.cursor_col));
+	return 0;
 }
 
 int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg, struct err **err)
@@ -405,6 +495,11 @@ void machine_destroy(struct machine *mc)
 	}
 	drop(&mc->rng);
 	drop(&mc->balloon);
+	if (mc->fwcfg_up)
+		fwcfg_destroy(&mc->fwcfg);
+	if (mc->vga_up)
+		vga_destroy(&mc->vga);
+	mc->fwcfg_up = mc->vga_up = false;
 	if (mc->pci_up)
 		pci_host_destroy(&mc->pci);
 	if (mc->notify_up)

@@ -23,6 +23,7 @@
 #include "monitor/protocol.h"
 #include "vmm/jail.h"
 #include "vmm/arch/x86/micro.h"
+#include "vmm/boot/firmware.h"
 #include "vmm/backends/console.h"
 #include "vmm/config.h"
 #include "vmm/control.h"
@@ -40,6 +41,7 @@
 
 static const char usage[] =
 	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT]\n"
+	"               | --firmware FILE [--vgabios FILE]\n"
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
@@ -230,7 +232,10 @@ int main(int argc, char **argv)
 		goto out_console_err;
 
 	status = MONITOR_EXIT_FAILURE;
-	if (vm_create(&m.vm, m.cfg.memory, m.cfg.kernel ? X86_PCI_HOLE : UINT64_MAX) < 0)
+	if (vm_create(&m.vm, m.cfg.memory,
+		      m.cfg.kernel   ? X86_PCI_HOLE :
+		      m.cfg.firmware ? FIRMWARE_PCI_HOLE :
+				       UINT64_MAX) < 0)
 		goto out_console;
 	if (m.cfg.reserve && vm_reserve_ram(&m.vm) < 0) {
 		vm_destroy(&m.vm);
@@ -241,6 +246,12 @@ int main(int argc, char **argv)
 	m.hooks = (struct control_hooks){ .power_button = power_button, .opaque = &m.pm };
 	if (m.cfg.kernel) {
 		ret = machine_build(&m.mc, &m.vm, &m.cfg, &e);
+	} else if (m.cfg.firmware) {
+		ret = machine_build_firmware(&m.mc, &m.vm, &m.cfg, &e);
+		if (ret == 0)
+			rtc_set_pc_memory(&m.rtc, m.vm.mem.r[0].size,
+					  m.vm.mem.nr > 1 ? m.vm.mem.r[1].size : 0, m.cfg.cpus);
+		m.hooks.screen = machine_screen;
 	} else {
 		ret = machine_build_devices(&m.mc, &m.vm, &m.cfg, &e);
 		if (ret == 0)
