@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -22,6 +23,7 @@
 #include "vmm/devices/virtio/balloon.h"
 #include "vmm/devices/virtio/blk.h"
 #include "vmm/devices/virtio/net.h"
+#include "vmm/devices/virtio/scsi.h"
 #include "vmm/machine.h"
 
 static void irq_msi(void *opaque, uint64_t addr, uint32_t data)
@@ -139,6 +141,26 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 		}
 		mc->nr_disk++;
 	}
+	if (cfg->cdrom) {
+		struct virtio_scsi_params sp = { .fd = open(cfg->cdrom, O_RDONLY | O_CLOEXEC) };
+		struct stat st;
+
+		if (sp.fd < 0)
+			return err_make(err, errno, "`cdrom`: open `%s`", cfg->cdrom);
+		if (fstat(sp.fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < SCSI_CD_BLOCK) {
+			close(sp.fd);
+			return err_make(err, EINVAL,
+					"`cdrom`: `%s` is not an image file of at least 2 KiB",
+					cfg->cdrom);
+		}
+		sp.size = st.st_size;
+		ret = add_virtio(mc, "scsi", &sp, &mc->cdrom, err);
+		if (ret < 0) {
+			close(sp.fd);
+			return err_wrap(err, "`cdrom`");
+		}
+		mc->cdrom_fd = sp.fd;
+	}
 	for (i = 0; i < cfg->nr_net; i++) {
 		const struct config_net *n = &cfg->net[i];
 		struct virtio_net_params p = { .offloads = cfg->net_offloads };
@@ -241,9 +263,13 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
  */
 static char *bootorder(const struct machine *mc)
 {
-	size_t cap = 64 * (mc->nr_disk + 1), n = 0;
+	size_t cap = 64 * (mc->nr_disk + 2), n = 0;
 	char *s = calloc(1, cap);
 
+	/* the CD first, as QEMU names a virtio-scsi LUN: an installer boots, then the disk */
+	if (s && mc->cdrom)
+		n += snprintf(s, cap, "/pci@i0cf8/scsi@%x/channel@0/disk@0,0\n",
+			      mc->cdrom->pdev.slot);
 	for (unsigned int i = 0; s && i < mc->nr_disk; i++)
 		n += snprintf(s + n, cap - n, "/pci@i0cf8/scsi@%x/disk@0,0\n",
 			      mc->disk[i]->pdev.slot);
@@ -375,6 +401,8 @@ static unsigned int all_virtio(struct machine *mc, struct virtio_pci *out[])
 
 	for (i = 0; i < mc->nr_disk; i++)
 		out[n++] = mc->disk[i];
+	if (mc->cdrom)
+		out[n++] = mc->cdrom;
 	for (i = 0; i < mc->nr_net; i++)
 		out[n++] = mc->net[i];
 	if (mc->rng)
@@ -384,7 +412,7 @@ static unsigned int all_virtio(struct machine *mc, struct virtio_pci *out[])
 	return n;
 }
 
-#define MACHINE_MAX_VIRTIO (CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 2)
+#define MACHINE_MAX_VIRTIO (CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 3)
 
 int machine_start(struct machine *mc)
 {
@@ -495,6 +523,10 @@ void machine_destroy(struct machine *mc)
 	}
 	drop(&mc->rng);
 	drop(&mc->balloon);
+	if (mc->cdrom) {
+		drop(&mc->cdrom);
+		close(mc->cdrom_fd);
+	}
 	if (mc->fwcfg_up)
 		fwcfg_destroy(&mc->fwcfg);
 	if (mc->vga_up)

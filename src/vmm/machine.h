@@ -36,6 +36,8 @@ struct machine {
 	int tap_fd[CONFIG_MAX_NETS];
 	unsigned int nr_net;
 	struct virtio_pci *rng, *balloon;
+	struct virtio_pci *cdrom; /* virtio-scsi with the `cdrom` ISO, or NULL */
+	int cdrom_fd;
 	/* firmware boot only (machine_build_firmware) */
 	struct fwcfg fwcfg;
 	bool fwcfg_up;

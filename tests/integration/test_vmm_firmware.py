@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """PC firmware boot on vps-vmm (`--firmware`, docs/vmm.md "Firmware boot"):
-Debian's SeaBIOS boots a disk's boot sector through fw_cfg, the VGA option
+Debian's SeaBIOS boots an ISO from the virtio-scsi CD before the disk, a
+disk's boot sector through fw_cfg when there is no bootable CD, the VGA option
 ROM prints its banner in VGA text memory, which the control socket's
 `screen` reads back; all of it jailed (seccomp), as vpsd runs the monitor.
 
@@ -10,7 +11,7 @@ bad firmware and option-ROM files are refused with a message and status 2;
 a boot sector that attacks fw_cfg and the VGA ports (tests/guest/
 fwhostile.S) gets errors back and leaves the monitor serving.
 
-Needs `as`/`ld` (binutils) and the `seabios` package (scripts/lib.sh)."""
+Needs `as`/`ld` (binutils), xorriso and the `seabios` package (scripts/lib.sh)."""
 import shutil
 import subprocess
 import time
@@ -66,12 +67,12 @@ def firmware_vm(tmp_path):
     """Start a jailed firmware VM booting tests/guest/SRC from its disk."""
     procs = []
 
-    def start(src):
+    def start(src, *extra):
         assert BIOS.exists() and VGABIOS.exists(), "the `seabios` package (scripts/lib.sh)"
         disk = boot_disk(tmp_path, src)
         serial, sock = tmp_path / "serial.log", tmp_path / "ctl.sock"
         p = subprocess.Popen([str(VMM), "--firmware", BIOS, "--vgabios", VGABIOS,
-                              "--memory", "64M", "--disk", f"path={disk}",
+                              "--memory", "64M", "--disk", f"path={disk}", *extra,
                               "--serial", f"file:{serial}", "--control", sock, *JAIL],
                              stderr=subprocess.PIPE, text=True)
         procs.append(p)
@@ -106,6 +107,45 @@ def test_seabios_boots_disk_and_screen_shows_banner(firmware_vm):
     assert all(len(row) == 80 for row in r["text"])
     s = c("state")
     assert s["ok"] and s["state"] == "running", s
+    c.close()
+    stop(p, sock)
+
+
+def build_iso(tmp):
+    """isoboot.S's sector as an El Torito no-emulation boot image."""
+    root, obj, iso = tmp / "isoroot", tmp / "iso.o", tmp / "boot.iso"
+    root.mkdir()
+    subprocess.run([tool("as"), "--32", "-o", obj, GUEST / "isoboot.S"], check=True)
+    subprocess.run([tool("ld"), "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary",
+                    "-o", root / "boot.bin", obj], check=True)
+    subprocess.run([tool("xorriso"), "-as", "mkisofs", "-quiet", "-b", "boot.bin",
+                    "-no-emul-boot", "-boot-load-size", "4", "-o", iso, root], check=True)
+    return iso
+
+
+def test_iso_boots_from_cd_before_disk(firmware_vm, tmp_path):
+    # the disk's sector would print VPS-FW-HOSTILE: the CD must win
+    iso = build_iso(tmp_path)
+    p, serial, sock = firmware_vm("fwhostile.S", "--cdrom", iso)
+    text = wait_serial(p, serial, "VPS-ISO-BOOT ok")
+    assert "VPS-FW-HOSTILE" not in text, text
+    c = Control(sock)
+    screen = "\n".join(c("screen")["text"])
+    assert "Booting from DVD/CD..." in screen, screen
+    assert "Booting from Hard Disk" not in screen, screen
+    c.close()
+    stop(p, sock)
+
+
+def test_malformed_iso_falls_through_to_disk(firmware_vm, tmp_path):
+    # no El Torito record, a boot catalog pointer of all ones: SeaBIOS gives up on the CD
+    bad = tmp_path / "bad.iso"
+    bad.write_bytes(b"\xff" * (64 << 10))
+    p, serial, sock = firmware_vm("isoboot.S", "--cdrom", bad)
+    wait_serial(p, serial, "VPS-ISO-BOOT ok")
+    c = Control(sock)
+    screen = "\n".join(c("screen")["text"])
+    assert "Booting from DVD/CD..." in screen and "Booting from Hard Disk..." in screen, screen
     c.close()
     stop(p, sock)
 
@@ -150,6 +190,10 @@ def test_missing_firmware_and_bad_vgabios_refused(tmp_path):
     r = run_vmm("--firmware", BIOS, "--vgabios", bad)
     assert r.returncode == 2 and f"`vgabios`: `{bad}` is not an option ROM" in r.stderr, \
         r.stderr
+    empty = tmp_path / "empty.iso"
+    empty.write_bytes(b"")
+    r = run_vmm("--firmware", BIOS, "--cdrom", empty)
+    assert r.returncode == 2 and "is not an image file of at least 2 KiB" in r.stderr, r.stderr
     r = run_vmm("--firmware", BIOS, "--cmdline", "console=ttyS0")
     assert r.returncode == 2 and "`firmware`: takes no initrd, cmdline" in r.stderr
 
