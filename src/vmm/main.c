@@ -57,6 +57,7 @@ struct vmm {
 	struct serial com1;
 	struct rtc rtc;
 	struct pm pm;
+	struct i8042 kbd;
 	struct control_hooks hooks;
 	struct control ctl;
 	struct machine mc; /* Linux guests */
@@ -121,16 +122,24 @@ static int power_button(void *opaque)
 	return pm_power_button(opaque);
 }
 
-/* The legacy platform every VM has: COM1, the i8042 reset line, CMOS clock, ACPI PM. */
+/*
+ * The legacy platform every VM has: COM1, the i8042 (the reset line; with
+ * firmware boot, a keyboard too), CMOS clock, ACPI PM.
+ */
 static int platform_init(struct vmm *m, struct err **err)
 {
 	struct vm *vm = &m->vm;
 
 	if (serial_init(&m->com1, vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, console_tx, &m->con) < 0 ||
-	    i8042_init(vm) < 0 || rtc_init(&m->rtc, vm) < 0 ||
+	    i8042_init(&m->kbd, vm, m->cfg.firmware != NULL) < 0 || rtc_init(&m->rtc, vm) < 0 ||
 	    pm_init(&m->pm, vm, PM_X86_BASE, X86_SCI_GSI, PM_S5_SLP_TYP) < 0)
 		return err_make(err, EBUSY, "platform devices: port ranges overlap");
 	return 0;
+}
+
+static int keys_hook(void *kbd, const char *what, bool is_name, struct err **err)
+{
+	return i8042_type(kbd, what, is_name, err);
 }
 
 static int status_of(const struct vm *vm)
@@ -252,6 +261,8 @@ int main(int argc, char **argv)
 			rtc_set_pc_memory(&m.rtc, m.vm.mem.r[0].size,
 					  m.vm.mem.nr > 1 ? m.vm.mem.r[1].size : 0, m.cfg.cpus);
 		m.hooks.screen = machine_screen;
+		m.hooks.keys = keys_hook;
+		m.hooks.kbd = &m.kbd;
 	} else {
 		ret = machine_build_devices(&m.mc, &m.vm, &m.cfg, &e);
 		if (ret == 0)

@@ -150,6 +150,31 @@ def test_malformed_iso_falls_through_to_disk(firmware_vm, tmp_path):
     stop(p, sock)
 
 
+def test_keys_reach_the_guest(firmware_vm):
+    p, serial, sock = firmware_vm("fwkeys.S")
+    wait_serial(p, serial, "VPS-KEYS ready")
+    c = Control(sock)
+    assert c("key", text="Hello, World! 42") == {"ok": True}
+    assert c("key", key="enter") == {"ok": True}
+    text = wait_serial(p, serial, " done", timeout=60)
+    assert "VPS-KEYS ready\nHello, World! 42 done" in text, text
+    # refused: a key there is none of, both or neither argument, a byte with no key
+    assert c("key", key="hyper-x") == {"ok": False, "error": "`key`: no key `hyper-x`"}
+    assert c("key", key="enter", text="x")["ok"] is False
+    assert c("key")["ok"] is False
+    r = c("key", text="caf\u00e9")
+    assert r["ok"] is False and "no key for byte 0xc3 at offset 3" in r["error"], r
+    # a guest that reads nothing: the queue fills, further keys are refused, not queued
+    for _ in range(40):
+        r = c("key", text="x" * 20)
+        if not r["ok"]:
+            break
+    assert not r["ok"] and "has not read the keys" in r["error"], r
+    assert c("state")["state"] == "running"
+    c.close()
+    stop(p, sock)
+
+
 def test_hostile_boot_sector_on_fwcfg_and_vga(firmware_vm):
     p, serial, sock = firmware_vm("fwhostile.S")
     text = wait_serial(p, serial, "done")
@@ -209,6 +234,8 @@ def test_screen_without_display(tmp_path):
         c = Control(sock)
         r = c("screen")
         assert r == {"ok": False, "error": "this VM has no display"}, r
+        r = c("key", key="enter")
+        assert r == {"ok": False, "error": "this VM has no keyboard"}, r
         c.close()
         stop(p, sock)
     finally:
