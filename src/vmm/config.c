@@ -657,6 +657,8 @@ int config_validate(const struct vmm_config *c, struct err **err)
 		return err_make(err, 0, "`memory`: micro-guests get at most 3G");
 	if (c->micro && c->cpus != 1)
 		return err_make(err, 0, "`cpus`: micro-guests run on one vCPU");
+	if (c->firmware && (c->restore || c->migrate_listen))
+		return err_make(err, 0, "`firmware`: no snapshots or migration yet");
 	if (c->migrate_listen && c->restore)
 		return err_make(err, 0, "`migrate_listen` and `restore`: one source of state only");
 	for (i = 0; i < c->nr_disk; i++) {

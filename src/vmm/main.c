@@ -103,8 +103,12 @@ static int snapshot_hook(void *opaque, const char *path, struct err **err)
 {
 	struct vmm *m = opaque;
 	struct snap_parts p = parts_of(m);
-	int fd = snapshot_dir_open(m, path, err), ret;
+	int fd, ret;
 
+	/* fw_cfg, VGA, the keyboard and CMOS memory are not in the state file yet */
+	if (m->cfg.firmware)
+		return err_make(err, 0, "snapshot: not yet for firmware boot");
+	fd = snapshot_dir_open(m, path, err);
 	if (fd < 0)
 		return fd;
 	machine_lock_devices(&m->mc);
@@ -374,6 +378,8 @@ int main(int argc, char **argv)
 		}
 		m.hooks.migration = &m.mig;
 		m.mig.control_path = jail_active() ? NULL : m.cfg.control;
+		if (m.cfg.firmware)
+			m.mig.refused = "not yet for firmware boot";
 	}
 	if (machine_start(&m.mc) < 0) {
 		pr_err("start the device threads");

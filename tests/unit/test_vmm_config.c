@@ -214,6 +214,8 @@ static void bad_json_names_the_key(void **state)
 		{ "{\"firmware\": \"b\", \"cmdline\": \"x\"}", "`firmware`: takes no initrd" },
 		{ "{\"kernel\": \"k\", \"vgabios\": \"v\"}", "`vgabios`: only with `firmware`" },
 		{ "{\"firmware\": \"b\", \"kernel\": \"k\"}", "exactly one of" },
+		{ "{\"firmware\": \"b\", \"restore\": \"/s\"}", "`firmware`: no snapshots" },
+		{ "{\"kernel\": \"k\", \"cdrom\": \"c\"}", "`cdrom`: only with `firmware`" },
 		{ "{\"kernel\":\"/k\",\"micro\":\"/m\"}", "exactly one of" },
 		{ "{\"micro\":\"/m\",\"cpus\":2}", "`cpus`: micro-guests" },
 		{ "{\"micro\":\"/m\",\"memory\":\"4G\"}", "`memory`: micro-guests get at most 3G" },
