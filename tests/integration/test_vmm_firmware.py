@@ -181,6 +181,15 @@ def test_keys_reach_the_guest(firmware_vm):
     stop(p, sock)
 
 
+def test_acpi_tables_through_table_loader(firmware_vm):
+    """SeaBIOS ran etc/table-loader: the RSDP is in the F segment with good checksums, and
+    the pointers it patched lead to a valid XSDT, FADT and DSDT (tests/guest/fwacpi.S)."""
+    p, serial, sock = firmware_vm("fwacpi.S")
+    text = wait_serial(p, serial, "VPS-ACPI ok")  # on failure: "VPS-ACPI bad STEP"
+    assert "bad" not in text, text
+    stop(p, sock)
+
+
 def test_hostile_boot_sector_on_fwcfg_and_vga(firmware_vm):
     p, serial, sock = firmware_vm("fwhostile.S")
     text = wait_serial(p, serial, "done")
