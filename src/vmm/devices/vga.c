@@ -203,3 +203,83 @@ void vga_text(struct vga *v, struct vga_screen *out)
 			out->rows[r][c] = ch >= 0x20 && ch < 0x7f ? ch : ch ? '.' : ' ';
 		}
 }
+
+/* A palette entry's colour: the DAC's 6-bit components widened to 8 bits. */
+static uint32_t dac_rgb(const struct vga *v, uint8_t idx)
+{
+	const uint8_t *c = v->dac[idx];
+
+	return (uint32_t)(c[0] << 2 | c[0] >> 4) << 16 | (uint32_t)(c[1] << 2 | c[1] >> 4) << 8 |
+	       (uint32_t)(c[2] << 2 | c[2] >> 4);
+}
+
+int vga_render(struct vga *v, struct framebuffer *fb)
+{
+	const uint32_t w = VGA_TEXT_COLS * VGA_CELL_W, h = VGA_TEXT_ROWS * VGA_CELL_H;
+	uint32_t x0 = w, y0 = h, x1 = 0, y1 = 0, colour[16];
+	unsigned int start, cursor, r, c, y, x;
+	const uint8_t *cells, *font;
+	bool resized, cursor_on;
+
+	pthread_mutex_lock(&v->lock);
+	if (v->gr[VGA_GR_MISC] & 1) {
+		pthread_mutex_unlock(&v->lock);
+		return 0;
+	}
+	start = (v->crtc[VGA_CRTC_START_HI] << 8 | v->crtc[VGA_CRTC_START_LO]) %
+		(0x4000 - VGA_TEXT_COLS * VGA_TEXT_ROWS);
+	cursor = v->crtc[VGA_CRTC_CURSOR_HI] << 8 | v->crtc[VGA_CRTC_CURSOR_LO];
+	cursor_on = !(v->crtc[0x0a] & 0x20);
+	for (c = 0; c < 16; c++) /* attribute palette register -> DAC entry */
+		colour[c] = dac_rgb(v, v->attr[c] & 0x3f);
+	pthread_mutex_unlock(&v->lock);
+
+	cells = gpa_ptr(v->mem, VGA_TEXT_ADDR + 2 * start, 2 * VGA_TEXT_COLS * VGA_TEXT_ROWS);
+	font = gpa_ptr(v->mem, VGA_FONT_ADDR, 256 * 32);
+	if (!cells || !font)
+		return 0;
+	resized = fb->width != w || fb->height != h;
+	fb->width = w;
+	fb->height = h;
+	fb->stride = FB_MAX_WIDTH;
+	for (r = 0; r < VGA_TEXT_ROWS; r++) {
+		for (c = 0; c < VGA_TEXT_COLS; c++) {
+			uint8_t ch = cells[2 * (r * VGA_TEXT_COLS + c)];
+			uint8_t at = cells[2 * (r * VGA_TEXT_COLS + c) + 1];
+			bool here = cursor_on && cursor == start + r * VGA_TEXT_COLS + c;
+
+			for (y = 0; y < VGA_CELL_H; y++) {
+				uint8_t bits = font[32 * ch + y];
+				uint32_t *row = fb->pixels + (r * VGA_CELL_H + y) * fb->stride +
+						c * VGA_CELL_W;
+
+				if (here && y >= VGA_CELL_H - 2)
+					bits = 0xff; /* an underline cursor */
+				for (x = 0; x < VGA_CELL_W; x++) {
+					uint32_t px = bits & (0x80 >> x) ? colour[at & 15] :
+									   colour[(at >> 4) & 7];
+
+					if (row[x] == px && !resized)
+						continue;
+					row[x] = px;
+					x0 = c * VGA_CELL_W + x < x0 ? c * VGA_CELL_W + x : x0;
+					x1 = c * VGA_CELL_W + x + 1 > x1 ? c * VGA_CELL_W + x + 1 :
+									   x1;
+					y0 = r * VGA_CELL_H + y < y0 ? r * VGA_CELL_H + y : y0;
+					y1 = r * VGA_CELL_H + y + 1 > y1 ? r * VGA_CELL_H + y + 1 :
+									   y1;
+				}
+			}
+		}
+	}
+	if (x1 == 0) {
+		fb->dirty_w = fb->dirty_h = 0;
+		return 0;
+	}
+	fb->dirty_x = x0;
+	fb->dirty_y = y0;
+	fb->dirty_w = x1 - x0;
+	fb->dirty_h = y1 - y0;
+	fb->generation++;
+	return 1;
+}

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/devices/framebuffer.h"
 #include "vmm/mem.h"
 #include "vmm/vm.h"
 
@@ -54,6 +55,16 @@ int vga_init(struct vga *v, struct vm *vm);
 void vga_destroy(struct vga *v);
 /* The text screen as the guest left it (start address and cursor from the CRTC). */
 void vga_text(struct vga *v, struct vga_screen *out);
+
+/*
+ * Render the text screen into fb (framebuffer.h): 640x400, 80x25 cells of
+ * 8x16. Returns 1 when a pixel changed (fb->dirty_* say where), 0 when not;
+ * a graphics mode renders nothing and returns 0.
+ */
+#define VGA_FONT_ADDR 0xa0000ULL /* plane 2, where the vgabios loads the font */
+#define VGA_CELL_W 8
+#define VGA_CELL_H 16
+int vga_render(struct vga *v, struct framebuffer *fb);
 
 /* The port handlers, exposed for the fuzz target. */
 void vga_pio_read(void *opaque, uint64_t off, void *data, unsigned int len);
