@@ -4,7 +4,7 @@
  * boot"), driven as a hostile guest drives them: fw_cfg
  * (src/vmm/devices/fwcfg.c: selectors, data reads, DMA descriptors
  * anywhere in or out of guest RAM), the VGA registers
- * (src/vmm/devices/vga.c, then vga_text() over what the guest left) and
+ * (src/vmm/devices/vga.c, then vga_text() and vga_render() over what the guest left) and
  * the i8042 with its keyboard (src/vmm/devices/i8042.c, and i8042_type()
  * of fuzzed text and key names, as the control socket would pass them).
  *
@@ -25,6 +25,7 @@ static struct vm vm;
 static struct fwcfg fw;
 static struct vga vga;
 static struct i8042 kbd;
+static struct framebuffer fb;
 
 FUZZ_NOCOV
 static void build(void)
@@ -80,10 +81,11 @@ static void step(struct fuzz_in *in, uint8_t *ram)
 	case 5:
 		vga_pio_read(&vga, off % VGA_PORT_COUNT, buf, len);
 		break;
-	case 6: { /* the screen as `screen` reads it */
+	case 6: { /* the screen as `screen` reads it, and as a screen server would */
 		struct vga_screen s;
 
 		vga_text(&vga, &s);
+		vga_render(&vga, &fb);
 		break;
 	}
 	case 7: /* the i8042: 0x60 or 0x64 */
