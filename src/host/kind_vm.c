@@ -269,7 +269,7 @@ void kind_vm_jail_cleanup(const struct host *h, const char *name)
 
 /*
  * Firmware boot on vps-vmm: SeaBIOS with a VGA screen, the ISO on the CD
- * (booted first) and the disks, as QEMU's `-boot order=cd` has it.
+ * (booted first) and the disks; the qemu engine gets the same order (`-boot order=dc`).
  */
 static json_t *vmm_firmware_config(const struct vps *v, json_t *disks, const char *serial,
 				   const char *control)
@@ -721,7 +721,7 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 		push(&a, "%s", cmdline);
 	} else {
 		push(&a, "-boot");
-		push(&a, "order=cd");
+		push(&a, "order=dc"); /* d: the CD first, then c: the disk, as on vps-vmm */
 		if (v->iso) {
 			push(&a, "-add-fd");
 			push(&a, "fd=%d,set=3,opaque=ro:%s", QEMU_FD_ISO, v->iso);
