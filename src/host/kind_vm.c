@@ -253,6 +253,26 @@ void kind_vm_jail_cleanup(const struct host *h, const char *name)
 	err_free(&e);
 }
 
+/* Debian's SeaBIOS (the `seabios` package): what vps-vmm boots for `boot: firmware` */
+#define VMM_SEABIOS "/usr/share/seabios/bios.bin"
+#define VMM_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
+
+/*
+ * Firmware boot on vps-vmm: SeaBIOS with a VGA screen, the ISO on the CD
+ * (booted first) and the disks; the qemu engine gets the same order (`-boot order=dc`).
+ */
+static json_t *vmm_firmware_config(const struct vps *v, json_t *disks, const char *serial,
+				   const char *control)
+{
+	json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "firmware", VMM_SEABIOS,
+			      "vgabios", VMM_VGABIOS, "memory", (json_int_t)v->ram, "cpus",
+			      vm_cpus(v), "disk", disks, "serial", serial, "control", control);
+
+	if (j && v->iso)
+		json_object_set_new(j, "cdrom", json_string(v->iso));
+	return j;
+}
+
 static json_t *vmm_config(struct host *h, const struct vps *v)
 {
 	_cleanup_free_ char *kernel = vm_file(h, v, "vmlinuz");
@@ -274,9 +294,13 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 	if (disks && access(seed, F_OK) == 0) /* a VM made before seeds has none */
 		json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", seed, "id",
 						       "cidata", "readonly", 1));
-	j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel, "initrd",
-		      initrd, "cmdline", cmdline, "memory", (json_int_t)v->ram, "cpus", vm_cpus(v),
-		      "disk", disks, "serial", serial, "control", control);
+	if (!strcmp(v->boot, "firmware"))
+		j = vmm_firmware_config(v, disks, serial, control);
+	else
+		j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel,
+			      "initrd", initrd, "cmdline", cmdline, "memory", (json_int_t)v->ram,
+			      "cpus", vm_cpus(v), "disk", disks, "serial", serial, "control",
+			      control);
 	if (j) /* policy reserve: prefaulted and locked (docs/policies.md) */
 		json_object_set_new(j, "reserve", json_boolean(v->reserve_memory));
 	/* the monitor's jail (docs/security.md): the first uid of the VPS's range, its own */
@@ -402,9 +426,9 @@ static int vmm_validate(struct host *h, const struct vps *v, struct err **err)
 		return err_make(
 			err, EINVAL,
 			"`boot`: uefi is the qemu engine's (OVMF); vps-vmm boots `firmware`");
-	if (!strcmp(v->boot, "firmware"))
-		return err_make(err, EINVAL,
-				"`boot`: vps-vmm cannot boot firmware yet; use engine qemu");
+	if (!strcmp(v->boot, "firmware") && access(VMM_SEABIOS, R_OK) < 0)
+		return err_make(err, ENOENT, "`boot`: no SeaBIOS at `%s` (Debian: seabios)",
+				VMM_SEABIOS);
 	return vm_validate_common(h, v, err);
 }
 
@@ -623,7 +647,7 @@ static void qemu_firmware_argv(struct argv *a, const struct vps *v, const char *
 		push(a, "if=pflash,unit=1,format=raw,auto-read-only=off,file=/dev/fdset/6");
 	}
 	push(a, "-boot");
-	push(a, "order=cd");
+	push(a, "order=dc"); /* d: the CD first, then c: the disk, as on vps-vmm */
 	if (v->iso) {
 		push(a, "-add-fd");
 		push(a, "fd=%d,set=3,opaque=ro:%s", QEMU_FD_ISO, v->iso);

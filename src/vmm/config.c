@@ -32,6 +32,9 @@ void config_free(struct vmm_config *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->micro);
+	free(c->firmware);
+	free(c->vgabios);
+	free(c->cdrom);
 	free(c->serial_path);
 	free(c->control);
 	free(c->restore);
@@ -298,6 +301,12 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = get_string(v, k, &c->initrd, err);
 		} else if (!strcmp(k, "cmdline")) {
 			ret = get_string(v, k, &c->cmdline, err);
+		} else if (!strcmp(k, "firmware")) {
+			ret = get_string(v, k, &c->firmware, err);
+		} else if (!strcmp(k, "vgabios")) {
+			ret = get_string(v, k, &c->vgabios, err);
+		} else if (!strcmp(k, "cdrom")) {
+			ret = get_string(v, k, &c->cdrom, err);
 		} else if (!strcmp(k, "micro")) {
 			ret = get_string(v, k, &c->micro, err);
 		} else if (!strcmp(k, "mode")) {
@@ -451,6 +460,9 @@ static const struct option vmm_longopts[] = {
 	{ "migrate-dir", required_argument, NULL, 'G' },
 	{ "config", required_argument, NULL, 'f' },
 	{ "micro", required_argument, NULL, 'u' },
+	{ "firmware", required_argument, NULL, 'F' },
+	{ "vgabios", required_argument, NULL, 'V' },
+	{ "cdrom", required_argument, NULL, 'K' },
 	{ "mode", required_argument, NULL, 'M' },
 	{ "exit-port", no_argument, NULL, 'x' },
 	{ "reserve", no_argument, NULL, 'R' },
@@ -533,6 +545,9 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 		case 'C':
 		case 'S':
 		case 'u':
+		case 'F':
+		case 'V':
+		case 'K':
 			json_object_set_new(doc, flag_key(c), json_string(optarg));
 			break;
 		case 'D':
@@ -618,8 +633,17 @@ int config_validate(const struct vmm_config *c, struct err **err)
 {
 	unsigned int i, j;
 
-	if (!!c->kernel == !!c->micro)
-		return err_make(err, 0, "exactly one of `kernel` and `micro` is required");
+	if (!!c->kernel + !!c->micro + !!c->firmware != 1)
+		return err_make(err, 0,
+				"exactly one of `kernel`, `firmware` and `micro` is required");
+	if (c->firmware && (c->initrd || c->cmdline || c->exit_port))
+		return err_make(err, 0, "`firmware`: takes no initrd, cmdline or exit_port");
+	if (c->vgabios && !c->firmware)
+		return err_make(err, 0, "`vgabios`: only with `firmware`");
+	if (c->cdrom && !c->firmware)
+		return err_make(err, 0, "`cdrom`: only with `firmware`");
+	if (c->firmware && c->memory < (16ULL << 20))
+		return err_make(err, 0, "`memory`: firmware boot needs at least 16M");
 	if (c->micro && (c->initrd || c->cmdline))
 		return err_make(err, 0, "`micro`: takes no initrd or cmdline");
 	if (c->kernel && (c->exit_port))
@@ -633,6 +657,8 @@ int config_validate(const struct vmm_config *c, struct err **err)
 		return err_make(err, 0, "`memory`: micro-guests get at most 3G");
 	if (c->micro && c->cpus != 1)
 		return err_make(err, 0, "`cpus`: micro-guests run on one vCPU");
+	if (c->firmware && (c->restore || c->migrate_listen))
+		return err_make(err, 0, "`firmware`: no snapshots or migration yet");
 	if (c->migrate_listen && c->restore)
 		return err_make(err, 0, "`migrate_listen` and `restore`: one source of state only");
 	for (i = 0; i < c->nr_disk; i++) {

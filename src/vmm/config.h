@@ -40,6 +40,10 @@ struct vmm_config {
 	char *kernel;
 	char *initrd;
 	char *cmdline;
+	/* PC firmware boot (boot/firmware.h) */
+	char *firmware; /* the image, e.g. /usr/share/seabios/bios.bin */
+	char *vgabios; /* a VGA option ROM, e.g. vgabios-stdvga.bin; NULL: no display */
+	char *cdrom; /* an ISO on a virtio-scsi CD-ROM, booted before the disks */
 	/* micro-guest boot (tests) */
 	char *micro;
 	bool micro_long; /* "mode": "long" */
@@ -82,7 +86,7 @@ int config_parse(struct vmm_config *c, const char *json_text, struct err **err);
  */
 int config_from_argv(int argc, char **argv, char **json_out, struct err **err);
 
-/* Whole-configuration checks: exactly one of kernel/micro, sizes, ids unique. */
+/* Whole-configuration checks: exactly one of kernel/firmware/micro, sizes, ids unique. */
 int config_validate(const struct vmm_config *c, struct err **err);
 
 #endif

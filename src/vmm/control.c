@@ -158,6 +158,41 @@ static json_t *cmd_balloon(void *ctx, json_t *req)
 	return monitor_ok();
 }
 
+/* {"cmd":"screen"}: the VGA text screen, 25 rows of 80 characters, and the cursor. */
+static json_t *cmd_screen(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	struct err *e = NULL;
+	json_t *r = monitor_ok();
+
+	if (!c->hooks || !c->hooks->screen || c->hooks->screen(c->hooks->machine, r, &e) < 0) {
+		json_decref(r);
+		r = monitor_error("%s", e ? err_msg(e) : "this VM has no display");
+		err_free(&e);
+	}
+	return r;
+}
+
+/* {"cmd":"key","key":NAME} or {"cmd":"key","text":TEXT}: typed on the PS/2 keyboard. */
+static json_t *cmd_key(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	json_t *key = json_object_get(req, "key"), *text = json_object_get(req, "text"), *r;
+	struct err *e = NULL;
+
+	if (!c->hooks || !c->hooks->keys)
+		return monitor_error("this VM has no keyboard");
+	if (!!json_is_string(key) == !!json_is_string(text))
+		return monitor_error("`key` or `text`: one string");
+	if (c->hooks->keys(c->hooks->kbd, json_string_value(key ? key : text), key != NULL, &e) <
+	    0) {
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	return monitor_ok();
+}
+
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -279,4 +314,5 @@ static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_STATS, cmd_stats },
 	{ MONITOR_CMD_BALLOON, cmd_balloon },	{ MONITOR_CMD_SNAPSHOT, cmd_snapshot },
 	{ MONITOR_CMD_MIGRATE, cmd_migrate },	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
+	{ MONITOR_CMD_SCREEN, cmd_screen },	{ MONITOR_CMD_KEY, cmd_key },
 };

@@ -19,7 +19,7 @@
 #include "vmm/vm.h"
 
 /* state, pause, resume, stop, shutdown, stats, balloon, snapshot, migrate, migrate-cancel */
-#define CONTROL_COMMANDS 10
+#define CONTROL_COMMANDS 12
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -28,6 +28,10 @@ struct control_hooks {
 	/* These two are called with `machine`. */
 	int (*balloon_set)(void *machine, uint64_t target_bytes, struct err **err);
 	void (*stats)(void *machine, json_t *reply); /* add device counters */
+	int (*screen)(void *machine, json_t *reply, struct err **err); /* the text screen */
+	/* Type text, or one key or chord by name (i8042_type), into `kbd`. */
+	int (*keys)(void *kbd, const char *what, bool is_name, struct err **err);
+	void *kbd;
 	void *machine;
 	/* Save the paused VM into directory `path` (created if missing); with `vmm`. */
 	int (*snapshot)(void *vmm, const char *path, struct err **err);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -17,10 +18,12 @@
 #include "vmm/arch/x86/cpuid.h"
 #include "vmm/arch/x86/regs.h"
 #include "vmm/backends/tap.h"
+#include "vmm/boot/firmware.h"
 #include "vmm/boot/linux.h"
 #include "vmm/devices/virtio/balloon.h"
 #include "vmm/devices/virtio/blk.h"
 #include "vmm/devices/virtio/net.h"
+#include "vmm/devices/virtio/scsi.h"
 #include "vmm/machine.h"
 
 static void irq_msi(void *opaque, uint64_t addr, uint32_t data)
@@ -138,6 +141,26 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 		}
 		mc->nr_disk++;
 	}
+	if (cfg->cdrom) {
+		struct virtio_scsi_params sp = { .fd = open(cfg->cdrom, O_RDONLY | O_CLOEXEC) };
+		struct stat st;
+
+		if (sp.fd < 0)
+			return err_make(err, errno, "`cdrom`: open `%s`", cfg->cdrom);
+		if (fstat(sp.fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < SCSI_CD_BLOCK) {
+			close(sp.fd);
+			return err_make(err, EINVAL,
+					"`cdrom`: `%s` is not an image file of at least 2 KiB",
+					cfg->cdrom);
+		}
+		sp.size = st.st_size;
+		ret = add_virtio(mc, "scsi", &sp, &mc->cdrom, err);
+		if (ret < 0) {
+			close(sp.fd);
+			return err_wrap(err, "`cdrom`");
+		}
+		mc->cdrom_fd = sp.fd;
+	}
 	for (i = 0; i < cfg->nr_net; i++) {
 		const struct config_net *n = &cfg->net[i];
 		struct virtio_net_params p = { .offloads = cfg->net_offloads };
@@ -207,8 +230,8 @@ static int add_vcpus(struct machine *mc, unsigned int nr, struct err **err)
 	return ret;
 }
 
-int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
-			  struct err **err)
+static int build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			 uint64_t mmio_base, uint64_t mmio_size, uint64_t ecam, struct err **err)
 {
 	int ret;
 
@@ -217,14 +240,107 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
 	mc->next_slot = 1; /* slot 0 is the host bridge */
 	notify_init(vm, cfg->ioeventfd, cfg->irqfd);
 	mc->notify_up = true;
-	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, X86_PCI_MMIO32_BASE,
-			    X86_PCI_MMIO32_SIZE);
+	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, mmio_base, mmio_size);
 	if (ret == 0)
-		ret = pci_host_add_ecam(&mc->pci, &vm->mmio, X86_PCI_ECAM_BASE);
+		ret = pci_host_add_ecam(&mc->pci, &vm->mmio, ecam);
 	if (ret < 0)
 		return err_make(err, -ret, "PCI host bridge");
 	mc->pci_up = true;
 	return add_devices(mc, cfg, err);
+}
+
+int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			  struct err **err)
+{
+	return build_devices(mc, vm, cfg, X86_PCI_MMIO32_BASE, X86_PCI_MMIO32_SIZE,
+			     X86_PCI_ECAM_BASE, err);
+}
+
+/*
+ * SeaBIOS's boot order: each disk by the OpenFirmware path QEMU would give
+ * it (virtio-blk: /pci@i0cf8/scsi@SLOT/disk@0,0), which SeaBIOS matches
+ * against its own "/pci@i0cf8/ *@SLOT" pattern.
+ */
+static char *bootorder(const struct machine *mc)
+{
+	size_t cap = 64 * (mc->nr_disk + 2), n = 0;
+	char *s = calloc(1, cap);
+
+	/* the CD first, as QEMU names a virtio-scsi LUN: an installer boots, then the disk */
+	if (s && mc->cdrom)
+		n += snprintf(s, cap, "/pci@i0cf8/scsi@%x/channel@0/disk@0,0\n",
+			      mc->cdrom->pdev.slot);
+	for (unsigned int i = 0; s && i < mc->nr_disk; i++)
+		n += snprintf(s + n, cap - n, "/pci@i0cf8/scsi@%x/disk@0,0\n",
+			      mc->disk[i]->pdev.slot);
+	return s;
+}
+
+int machine_build_firmware(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			   struct err **err)
+{
+	uint64_t low = cfg->memory < FIRMWARE_PCI_HOLE ? cfg->memory : FIRMWARE_PCI_HOLE;
+	struct firmware_config fc = {
+		.path = cfg->firmware,
+		.vgabios = cfg->vgabios,
+		.low_ram = low,
+		.high_ram = cfg->memory - low,
+		.cpus = cfg->cpus,
+	};
+	char *order;
+	int ret;
+
+	ret = x86_vm_init(vm->vm_fd);
+	if (ret < 0)
+		return err_make(err, -ret, "set up the in-kernel irqchip and PIT");
+	vm->has_irqchip = true;
+	ret = build_devices(mc, vm, cfg, FIRMWARE_PCI_MMIO_BASE, FIRMWARE_PCI_MMIO_SIZE,
+			    FIRMWARE_ECAM_BASE, err);
+	if (ret < 0)
+		return ret;
+	ret = fwcfg_init(&mc->fwcfg, vm);
+	if (ret < 0)
+		return err_make(err, -ret, "fw_cfg");
+	mc->fwcfg_up = true;
+	if (cfg->vgabios) {
+		ret = vga_init(&mc->vga, vm);
+		if (ret < 0)
+			return err_make(err, -ret, "VGA");
+		mc->vga_up = true;
+	}
+	order = bootorder(mc);
+	if (!order)
+		return err_make(err, ENOMEM, "boot order");
+	fc.bootorder = *order ? order : NULL;
+	ret = firmware_load(vm, &mc->fwcfg, &fc, err);
+	free(order);
+	if (ret < 0)
+		return ret;
+	/* the vCPUs stay in their reset state: vCPU 0 at 0xfffffff0, the others wait for SIPI */
+	return add_vcpus(mc, cfg->cpus, err);
+}
+
+int machine_screen(void *opaque, json_t *reply, struct err **err)
+{
+	struct machine *mc = opaque;
+	struct vga_screen scr;
+	json_t *rows;
+
+	if (!mc->vga_up)
+		return err_make(err, ENODEV, "screen: this VM has no display (`vgabios`)");
+	vga_text(&mc->vga, &scr);
+	json_object_set_new(reply, "mode", json_string(scr.text ? "text" : "graphics"));
+	if (!scr.text)
+		return 0;
+	rows = json_array();
+	for (unsigned int r = 0; r < VGA_TEXT_ROWS; r++)
+		json_array_append_new(rows, json_string(scr.rows[r]));
+	json_object_set_new(reply, "cols", json_integer(VGA_TEXT_COLS));
+	json_object_set_new(reply, "rows", json_integer(VGA_TEXT_ROWS));
+	json_object_set_new(reply, "text", rows);
+	json_object_set_new(reply, "cursor",
+			    json_pack("[i, i]", (int)scr.cursor_row, (int)scr.cursor_col));
+	return 0;
 }
 
 int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg, struct err **err)
@@ -285,6 +401,8 @@ static unsigned int all_virtio(struct machine *mc, struct virtio_pci *out[])
 
 	for (i = 0; i < mc->nr_disk; i++)
 		out[n++] = mc->disk[i];
+	if (mc->cdrom)
+		out[n++] = mc->cdrom;
 	for (i = 0; i < mc->nr_net; i++)
 		out[n++] = mc->net[i];
 	if (mc->rng)
@@ -294,7 +412,7 @@ static unsigned int all_virtio(struct machine *mc, struct virtio_pci *out[])
 	return n;
 }
 
-#define MACHINE_MAX_VIRTIO (CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 2)
+#define MACHINE_MAX_VIRTIO (CONFIG_MAX_DISKS + CONFIG_MAX_NETS + 3)
 
 int machine_start(struct machine *mc)
 {
@@ -405,6 +523,15 @@ void machine_destroy(struct machine *mc)
 	}
 	drop(&mc->rng);
 	drop(&mc->balloon);
+	if (mc->cdrom) {
+		drop(&mc->cdrom);
+		close(mc->cdrom_fd);
+	}
+	if (mc->fwcfg_up)
+		fwcfg_destroy(&mc->fwcfg);
+	if (mc->vga_up)
+		vga_destroy(&mc->vga);
+	mc->fwcfg_up = mc->vga_up = false;
 	if (mc->pci_up)
 		pci_host_destroy(&mc->pci);
 	if (mc->notify_up)

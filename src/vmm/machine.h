@@ -15,7 +15,9 @@
 #include "common/err.h"
 #include "vmm/arch/x86/layout.h"
 #include "vmm/config.h"
+#include "vmm/devices/fwcfg.h"
 #include "vmm/devices/pci.h"
+#include "vmm/devices/vga.h"
 #include "vmm/devices/virtio/pci.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
@@ -34,6 +36,13 @@ struct machine {
 	int tap_fd[CONFIG_MAX_NETS];
 	unsigned int nr_net;
 	struct virtio_pci *rng, *balloon;
+	struct virtio_pci *cdrom; /* virtio-scsi with the `cdrom` ISO, or NULL */
+	int cdrom_fd;
+	/* firmware boot only (machine_build_firmware) */
+	struct fwcfg fwcfg;
+	bool fwcfg_up;
+	struct vga vga;
+	bool vga_up;
 };
 
 /*
@@ -46,6 +55,15 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
 /* Build everything for a Linux boot; the vCPUs are created, not started. */
 int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
 		  struct err **err);
+/*
+ * Build everything for PC firmware boot (boot/firmware.h): irqchip, PCI
+ * with the window and MMCONFIG where SeaBIOS places them, fw_cfg, VGA
+ * when `vgabios` is set, the vCPUs at the reset vector.
+ */
+int machine_build_firmware(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
+			   struct err **err);
+/* The control socket's `screen`: the VGA text screen, or an error without a display. */
+int machine_screen(void *mc, json_t *reply, struct err **err);
 /* Start the devices' I/O threads: after the jail, which they narrow. */
 int machine_start(struct machine *mc);
 void machine_destroy(struct machine *mc);

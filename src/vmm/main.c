@@ -23,6 +23,7 @@
 #include "monitor/protocol.h"
 #include "vmm/jail.h"
 #include "vmm/arch/x86/micro.h"
+#include "vmm/boot/firmware.h"
 #include "vmm/backends/console.h"
 #include "vmm/config.h"
 #include "vmm/control.h"
@@ -40,6 +41,7 @@
 
 static const char usage[] =
 	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT]\n"
+	"               | --firmware FILE [--vgabios FILE]\n"
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
 	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
@@ -55,6 +57,7 @@ struct vmm {
 	struct serial com1;
 	struct rtc rtc;
 	struct pm pm;
+	struct i8042 kbd;
 	struct control_hooks hooks;
 	struct control ctl;
 	struct machine mc; /* Linux guests */
@@ -100,8 +103,12 @@ static int snapshot_hook(void *opaque, const char *path, struct err **err)
 {
 	struct vmm *m = opaque;
 	struct snap_parts p = parts_of(m);
-	int fd = snapshot_dir_open(m, path, err), ret;
+	int fd, ret;
 
+	/* fw_cfg, VGA, the keyboard and CMOS memory are not in the state file yet */
+	if (m->cfg.firmware)
+		return err_make(err, 0, "snapshot: not yet for firmware boot");
+	fd = snapshot_dir_open(m, path, err);
 	if (fd < 0)
 		return fd;
 	machine_lock_devices(&m->mc);
@@ -119,16 +126,24 @@ static int power_button(void *opaque)
 	return pm_power_button(opaque);
 }
 
-/* The legacy platform every VM has: COM1, the i8042 reset line, CMOS clock, ACPI PM. */
+/*
+ * The legacy platform every VM has: COM1, the i8042 (the reset line; with
+ * firmware boot, a keyboard too), CMOS clock, ACPI PM.
+ */
 static int platform_init(struct vmm *m, struct err **err)
 {
 	struct vm *vm = &m->vm;
 
 	if (serial_init(&m->com1, vm, SERIAL_COM1_BASE, SERIAL_COM1_IRQ, console_tx, &m->con) < 0 ||
-	    i8042_init(vm) < 0 || rtc_init(&m->rtc, vm) < 0 ||
+	    i8042_init(&m->kbd, vm, m->cfg.firmware != NULL) < 0 || rtc_init(&m->rtc, vm) < 0 ||
 	    pm_init(&m->pm, vm, PM_X86_BASE, X86_SCI_GSI, PM_S5_SLP_TYP) < 0)
 		return err_make(err, EBUSY, "platform devices: port ranges overlap");
 	return 0;
+}
+
+static int keys_hook(void *kbd, const char *what, bool is_name, struct err **err)
+{
+	return i8042_type(kbd, what, is_name, err);
 }
 
 static int status_of(const struct vm *vm)
@@ -230,7 +245,10 @@ int main(int argc, char **argv)
 		goto out_console_err;
 
 	status = MONITOR_EXIT_FAILURE;
-	if (vm_create(&m.vm, m.cfg.memory, m.cfg.kernel ? X86_PCI_HOLE : UINT64_MAX) < 0)
+	if (vm_create(&m.vm, m.cfg.memory,
+		      m.cfg.kernel   ? X86_PCI_HOLE :
+		      m.cfg.firmware ? FIRMWARE_PCI_HOLE :
+				       UINT64_MAX) < 0)
 		goto out_console;
 	if (m.cfg.reserve && vm_reserve_ram(&m.vm) < 0) {
 		vm_destroy(&m.vm);
@@ -241,6 +259,14 @@ int main(int argc, char **argv)
 	m.hooks = (struct control_hooks){ .power_button = power_button, .opaque = &m.pm };
 	if (m.cfg.kernel) {
 		ret = machine_build(&m.mc, &m.vm, &m.cfg, &e);
+	} else if (m.cfg.firmware) {
+		ret = machine_build_firmware(&m.mc, &m.vm, &m.cfg, &e);
+		if (ret == 0)
+			rtc_set_pc_memory(&m.rtc, m.vm.mem.r[0].size,
+					  m.vm.mem.nr > 1 ? m.vm.mem.r[1].size : 0, m.cfg.cpus);
+		m.hooks.screen = machine_screen;
+		m.hooks.keys = keys_hook;
+		m.hooks.kbd = &m.kbd;
 	} else {
 		ret = machine_build_devices(&m.mc, &m.vm, &m.cfg, &e);
 		if (ret == 0)
@@ -352,6 +378,8 @@ int main(int argc, char **argv)
 		}
 		m.hooks.migration = &m.mig;
 		m.mig.control_path = jail_active() ? NULL : m.cfg.control;
+		if (m.cfg.firmware)
+			m.mig.refused = "not yet for firmware boot";
 	}
 	if (machine_start(&m.mc) < 0) {
 		pr_err("start the device threads");

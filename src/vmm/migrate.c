@@ -781,6 +781,8 @@ int migration_start(struct migration *m, const char *to, unsigned int downtime_m
 {
 	int ret = 0;
 
+	if (m->refused)
+		return err_make(err, 0, "migrate: %s", m->refused);
 	if (strlen(to) >= sizeof(m->to))
 		return err_make(err, EINVAL, "`to`: too long");
 	pthread_mutex_lock(&m->lock);

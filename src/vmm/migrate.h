@@ -62,6 +62,7 @@ struct migration {
 	struct snap_parts parts;
 	int dirfd; /* migrate_dir, opened before the jail; -1: none */
 	const char *control_path; /* removed when the VM has left (unjailed only); or NULL */
+	const char *refused; /* why this VM cannot migrate (firmware boot), or NULL */
 	pthread_t thread;
 	bool started;
 	int ready; /* the thread is under its filter: 1, or could not be: -1 */

@@ -107,6 +107,39 @@ err_efd:
 	return ret;
 }
 
+#define VM_ROM_SLOT 2 /* 0 and 1 are RAM below and above the hole */
+
+int vm_add_rom(struct vm *vm, uint64_t gpa, const void *image, uint64_t size)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = VM_ROM_SLOT,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+	};
+	void *p;
+
+	if (vm->rom || !size || (size | gpa) & 0xfff)
+		return -EINVAL;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	memcpy(p, image, size);
+	region.userspace_addr = (uintptr_t)p;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0)
+		region.flags = KVM_MEM_READONLY;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		int ret = -errno;
+
+		pr_err("KVM_SET_USER_MEMORY_REGION (firmware at %#llx): %s",
+		       (unsigned long long)gpa, strerror(errno));
+		munmap(p, size);
+		return ret;
+	}
+	vm->rom = p;
+	vm->rom_size = size;
+	return 0;
+}
+
 int vm_reserve_ram(struct vm *vm)
 {
 	uint64_t mib = vm->ram_size >> 20;
@@ -159,6 +192,9 @@ void vm_destroy(struct vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	vm->ram = NULL;
+	if (vm->rom)
+		munmap(vm->rom, vm->rom_size);
+	vm->rom = NULL;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -50,6 +50,8 @@ struct vm {
 	void *ram; /* the host mapping of guest RAM */
 	uint64_t ram_size;
 	bool ram_reserved; /* prefaulted and locked (vm_reserve_ram) */
+	void *rom; /* firmware image mapped below 4 GiB (vm_add_rom), or NULL */
+	uint64_t rom_size;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
 	struct iobus pio; /* port I/O */
@@ -83,6 +85,14 @@ void vm_destroy(struct vm *vm);
  * with the reason logged: "reserve: mlock 512 MiB: ...".
  */
 int vm_reserve_ram(struct vm *vm);
+
+/*
+ * Map `size` bytes (whole pages) of firmware image at guest address gpa,
+ * read-only where KVM can (KVM_CAP_READONLY_MEM: a guest write then exits
+ * as MMIO and is dropped), else as private memory only the guest's own
+ * copy of which it can change. The VM owns the copy made here.
+ */
+int vm_add_rom(struct vm *vm, uint64_t gpa, const void *image, uint64_t size);
 
 int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out);
 void vcpu_destroy(struct vcpu *v);

@@ -85,3 +85,32 @@ def test_iso_firmware_boot(daemon, tmp_path):
     assert not vdir.exists() and not rundir.exists()
     assert not list((d.data / "isos").iterdir())
     assert not procs_under(d.run / "vps") and not procs_under(d.data / "vps")
+
+
+def test_iso_firmware_boot_vmm(daemon, tmp_path):
+    """The same ISO on our own monitor: `boot: firmware` means SeaBIOS on vps-vmm too,
+    the ISO on its virtio-scsi CD, booted before the empty disk. This machine's
+    PVM /dev/kvm runs SeaBIOS (emulating its real-mode code), so no nested host."""
+    d = daemon
+    iso = build_iso(tmp_path).read_bytes()
+    d.api("PUT", "/isos/boot", iso, expect=201)
+    v = d.api("POST", "/vps", {"name": "fw2", "kind": "vm", "engine": "vmm", "iso": "boot",
+                               "ram": "64M", "disk": "64M"}, expect=201)
+    assert v["boot"] == "firmware" and v["engine"] == "vmm", v
+    vdir = d.data / "vps" / "fw2"
+    d.api("POST", "/vps/fw2/start")
+    assert d.api("GET", "/vps/fw2")["state"] == "running"
+    cfg = (vdir / "vm.json").read_text()
+    assert '"firmware": "/usr/share/seabios/bios.bin"' in cfg and '"kernel"' not in cfg, cfg
+    assert f'"cdrom": "{d.data / "isos" / "boot.iso"}"' in cfg, cfg
+    with Console(d.api("GET", "/vps/fw2/console")["path"]) as c:
+        try:
+            c.expect(MARKER, 180)  # SeaBIOS under PVM's emulation: slow
+        except (TimeoutError, EOFError) as e:
+            pytest.fail(f"{e}\nvpsd log:\n{d.log.read_text()[-3000:]}")
+    d.api("POST", "/vps/fw2/stop", {"force": True})
+    assert d.api("GET", "/vps/fw2")["state"] == "stopped"
+    assert not procs_under(vdir)
+    d.api("DELETE", "/vps/fw2")
+    d.api("DELETE", "/isos/boot")
+    assert d.api("GET", "/vps") == [] and not vdir.exists()

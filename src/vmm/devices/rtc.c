@@ -68,7 +68,7 @@ static uint8_t rtc_reg(struct rtc *r)
 	case RTC_REG_D:
 		return RTC_D_VRT;
 	default:
-		return 0;
+		return r->index >= RTC_NVRAM_FIRST ? r->nvram[r->index] : 0;
 	}
 }
 
@@ -89,6 +89,8 @@ static void rtc_write(void *opaque, uint64_t off, const void *data, unsigned int
 		r->index = v & 0x7f; /* bit 7 is the NMI mask, not part of the index */
 	else if (r->index == RTC_REG_B)
 		r->reg_b = (v & RTC_B_DM_BINARY) | RTC_B_24H;
+	else if (r->index >= RTC_NVRAM_FIRST && r->index != RTC_CENTURY)
+		r->nvram[r->index] = v; /* index is 7 bits: always inside nvram[] */
 	/* Setting the time is ignored: the host's clock is the guest's clock. */
 }
 
@@ -99,6 +101,26 @@ int rtc_init(struct rtc *r, struct vm *vm)
 	memset(r, 0, sizeof(*r));
 	r->reg_b = RTC_B_24H;
 	return iobus_register(&vm->pio, RTC_INDEX, 2, &rtc_ops, r);
+}
+
+void rtc_set_pc_memory(struct rtc *r, uint64_t low_ram, uint64_t high_ram, unsigned int cpus)
+{
+	uint64_t ext = low_ram > (1ULL << 20) ? (low_ram - (1ULL << 20)) >> 10 : 0;
+	uint64_t above16 = low_ram > (16ULL << 20) ? (low_ram - (16ULL << 20)) >> 16 : 0;
+	uint64_t above4g = high_ram >> 16;
+
+	if (ext > 0xfc00)
+		ext = 0xfc00; /* 63 MiB: what a 16-bit count of KiB may say */
+	if (above16 > 0xffff)
+		above16 = 0xffff;
+	r->nvram[0x17] = r->nvram[0x30] = ext;
+	r->nvram[0x18] = r->nvram[0x31] = ext >> 8;
+	r->nvram[0x34] = above16;
+	r->nvram[0x35] = above16 >> 8;
+	r->nvram[0x5b] = above4g;
+	r->nvram[0x5c] = above4g >> 8;
+	r->nvram[0x5d] = above4g >> 16;
+	r->nvram[0x5f] = cpus - 1;
 }
 
 void rtc_save(struct rtc *r, struct snap_w *w)

@@ -32,6 +32,7 @@ _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 is 276 bytes");
 #define FADT_SLP_BUTTON (1U << 5) /* no fixed-feature sleep button; PWR_BUTTON clear: we have one */
 #define FADT_RESET_REG_SUP (1U << 10)
 #define BOOT_LEGACY_DEVICES (1U << 0)
+#define BOOT_8042 (1U << 1)
 #define BOOT_VGA_NOT_PRESENT (1U << 2)
 #define BOOT_PCIE_ASPM_CONTROLS (1U << 4)
 
@@ -69,8 +70,11 @@ static void seal(struct acpi_header *h)
 }
 
 /* \_SB.PCI0: the host bridge, ACPI 6.4 §6.5.9 ("PCI Root Bridge"), PCI Firmware 3.2 §4.5. */
-static void dsdt_pci0(struct aml *a, const struct x86_layout *l)
+static void dsdt_pci0(struct aml *a, const struct acpi_config *c)
 {
+	const struct x86_layout *l = c->layout;
+	uint64_t base = c->mmio32_size ? c->mmio32_base : X86_PCI_MMIO32_BASE;
+	uint64_t size = c->mmio32_size ? c->mmio32_size : X86_PCI_MMIO32_SIZE;
 	struct aml crs = { 0 };
 	unsigned int slot, pin;
 	size_t dev, prt, entry;
@@ -91,8 +95,7 @@ static void dsdt_pci0(struct aml *a, const struct x86_layout *l)
 	aml_res_io(&crs, 0xcf8, 8); /* the config address/data ports it consumes */
 	aml_res_word_io(&crs, 0x0000, 0x0cf7);
 	aml_res_word_io(&crs, 0x0d00, 0xffff);
-	aml_res_dword_mem(&crs, AML_NONCACHEABLE, X86_PCI_MMIO32_BASE,
-			  X86_PCI_MMIO32_BASE + X86_PCI_MMIO32_SIZE - 1);
+	aml_res_dword_mem(&crs, AML_NONCACHEABLE, base, base + size - 1);
 	aml_res_qword_mem(&crs, AML_CACHEABLE, l->mmio64_base, l->mmio64_base + l->mmio64_size - 1);
 	aml_name(a, "_CRS");
 	aml_resource_template(a, &crs);
@@ -176,7 +179,7 @@ int acpi_dsdt_build(const struct acpi_config *c, uint8_t **out, size_t *len)
 	aml_end(&a, pkg);
 
 	scope = aml_scope_begin(&a, "\\_SB");
-	dsdt_pci0(&a, c->layout);
+	dsdt_pci0(&a, c);
 	dsdt_com1(&a);
 	dsdt_mres(&a);
 	aml_end(&a, scope);
@@ -223,7 +226,7 @@ static void gas_io(struct acpi_gas *g, uint16_t port, uint8_t bits, uint8_t acce
 	};
 }
 
-static void fadt_fill(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
+static void fadt_fill(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt, bool pc_legacy)
 {
 	header(&f->h, "FACP", sizeof(*f), 6);
 	f->minor_version = 4; /* FADT 6.4 */
@@ -250,6 +253,8 @@ static void fadt_fill(struct acpi_fadt *f, uint64_t facs, uint64_t dsdt)
 	 * it, after the reset register. The CMOS RTC is there (devices/rtc.c).
 	 */
 	f->iapc_boot_arch = BOOT_LEGACY_DEVICES | BOOT_VGA_NOT_PRESENT | BOOT_PCIE_ASPM_CONTROLS;
+	if (pc_legacy) /* firmware boot: the keyboard controller and VGA are real (i8042.c, vga.c) */
+		f->iapc_boot_arch = BOOT_LEGACY_DEVICES | BOOT_8042 | BOOT_PCIE_ASPM_CONTROLS;
 	f->flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_RESET_REG_SUP;
 	gas_io(&f->reset_reg, ACPI_RESET_PORT, 8, GAS_BYTE);
 	f->reset_value = ACPI_RESET_VALUE;
@@ -320,11 +325,11 @@ static void madt_fill(uint8_t *t, const struct acpi_config *c)
 }
 
 /* MCFG (PCI Firmware 3.2 §4.1.2): one ECAM allocation for segment 0. */
-static size_t mcfg_fill(uint8_t *t)
+static size_t mcfg_fill(uint8_t *t, uint64_t ecam)
 {
 	struct acpi_header *h = (struct acpi_header *)t;
 	uint8_t *a = t + sizeof(*h) + 8;
-	uint64_t base = X86_PCI_ECAM_BASE;
+	uint64_t base = ecam ? ecam : X86_PCI_ECAM_BASE;
 
 	header(h, "MCFG", sizeof(*h) + 8 + 16, 1);
 	memcpy(a, &base, 8);
@@ -376,9 +381,9 @@ int acpi_build(struct guest_mem *m, const struct acpi_config *c, uint64_t *rsdp_
 	put32(facs + 4, 64);
 	facs[32] = 2;
 
-	fadt_fill(fadt, facs_gpa, dsdt_gpa);
+	fadt_fill(fadt, facs_gpa, dsdt_gpa, c->pc_legacy);
 	madt_fill(madt, c);
-	mcfg_fill(mcfg);
+	mcfg_fill(mcfg, c->ecam_base);
 
 	tables[0] = fadt_gpa;
 	tables[1] = madt_gpa;

@@ -14,6 +14,7 @@
 #ifndef VPS_VMM_X86_ACPI_H
 #define VPS_VMM_X86_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,6 +141,9 @@ struct acpi_fadt { /* §5.2.9, Table 5.9: revision 6 */
 struct acpi_config {
 	const struct x86_layout *layout;
 	unsigned int nr_vcpus; /* 1..255: one enabled Local APIC entry each, APIC id = index */
+	/* firmware boot (boot/firmware.c): where SeaBIOS put ECAM and the BARs; 0: kernel boot's */
+	uint64_t ecam_base, mmio32_base, mmio32_size;
+	bool pc_legacy; /* an 8042 keyboard and VGA are there (firmware boot) */
 };
 
 /*

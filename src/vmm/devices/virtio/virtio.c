@@ -19,7 +19,8 @@
 
 /* Every device model. A model missing here cannot be configured. */
 const struct virtio_dev_ops *const virtio_dev_types[] = {
-	&virtio_blk_ops, &virtio_rng_ops, &virtio_net_ops, &virtio_balloon_ops, NULL,
+	&virtio_blk_ops,     &virtio_rng_ops,  &virtio_net_ops,
+	&virtio_balloon_ops, &virtio_scsi_ops, NULL,
 };
 
 /* Transport features every device gets: §6 (and §2.7.5.3, §2.7.10). */

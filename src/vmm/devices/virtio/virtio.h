@@ -211,5 +211,6 @@ extern const struct virtio_dev_ops virtio_blk_ops;
 extern const struct virtio_dev_ops virtio_rng_ops;
 extern const struct virtio_dev_ops virtio_net_ops;
 extern const struct virtio_dev_ops virtio_balloon_ops;
+extern const struct virtio_dev_ops virtio_scsi_ops;
 
 #endif

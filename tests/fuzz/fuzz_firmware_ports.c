@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Fuzz target: the devices firmware boot adds (docs/vmm.md, "Firmware
+ * boot"), driven as a hostile guest drives them: fw_cfg
+ * (src/vmm/devices/fwcfg.c: selectors, data reads, DMA descriptors
+ * anywhere in or out of guest RAM), the VGA registers
+ * (src/vmm/devices/vga.c, then vga_text() and vga_render() over what the guest left) and
+ * the i8042 with its keyboard (src/vmm/devices/i8042.c, and i8042_type()
+ * of fuzzed text and key names, as the control socket would pass them).
+ *
+ * Input: a program of steps, each an opcode byte and its operands (see
+ * step()); the devices are built fresh for every input.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "vmm/devices/fwcfg.h"
+#include "vmm/devices/i8042.h"
+#include "vmm/devices/vga.h"
+
+#define MAX_STEPS 512
+
+static struct vm vm;
+static struct fwcfg fw;
+static struct vga vga;
+static struct i8042 kbd;
+static struct framebuffer fb;
+
+FUZZ_NOCOV
+static void build(void)
+{
+	static const uint8_t file[300] = { 1, 2, 3 };
+
+	memset(&vm, 0, sizeof(vm));
+	pthread_mutex_init(&vm.lock, NULL);
+	pthread_cond_init(&vm.cond, NULL);
+	vm.vm_fd = vm.kvm_fd = vm.stop_efd = -1;
+	vm.mem = *fuzz_ram();
+	if (fwcfg_init(&fw, &vm) < 0 || fwcfg_add_file(&fw, "etc/e820", file, 40) < 0 ||
+	    fwcfg_add_file(&fw, "bootorder", file, sizeof(file)) < 0 || vga_init(&vga, &vm) < 0 ||
+	    i8042_init(&kbd, &vm, true) < 0)
+		abort();
+}
+
+FUZZ_NOCOV
+static void teardown(void)
+{
+	fwcfg_destroy(&fw);
+	vga_destroy(&vga);
+	i8042_destroy(&kbd);
+	pthread_cond_destroy(&vm.cond);
+	pthread_mutex_destroy(&vm.lock);
+}
+
+FUZZ_NOCOV
+static void step(struct fuzz_in *in, uint8_t *ram)
+{
+	uint8_t op = fuzz_u8(in), len = 1u << (fuzz_u8(in) & 3), buf[8];
+	uint16_t off = fuzz_u16(in);
+	char text[32];
+
+	fuzz_take(in, buf, sizeof(buf));
+	switch (op % 9) {
+	case 0: /* fw_cfg, offsets 0..11 of its range */
+		fwcfg_pio_write(&fw, off % 12, buf, len);
+		break;
+	case 1:
+		fwcfg_pio_read(&fw, off % 12, buf, len);
+		break;
+	case 2: /* a DMA start: descriptor address from the input, often inside RAM */
+		fwcfg_pio_write(&fw, 4, (uint32_t[]){ 0 }, 4);
+		fwcfg_pio_write(&fw, 8, buf, 4);
+		break;
+	case 3: /* write guest RAM (DMA descriptors, buffers) */
+		memcpy(ram + off % (FUZZ_RAM_SIZE - sizeof(buf)), buf, sizeof(buf));
+		break;
+	case 4:
+		vga_pio_write(&vga, off % VGA_PORT_COUNT, buf, len);
+		break;
+	case 5:
+		vga_pio_read(&vga, off % VGA_PORT_COUNT, buf, len);
+		break;
+	case 6: { /* the screen as `screen` reads it, and as a screen server would */
+		struct vga_screen s;
+
+		vga_text(&vga, &s);
+		vga_render(&vga, &fb);
+		break;
+	}
+	case 7: /* the i8042: 0x60 or 0x64 */
+		if (off & 1)
+			i8042_pio_write(&kbd, off & 2 ? 0x64 : 0x60, buf, 1);
+		else
+			i8042_pio_read(&kbd, off & 2 ? 0x64 : 0x60, buf, 1);
+		break;
+	case 8: { /* typing, as the control socket's `key` */
+		struct err *e = NULL;
+
+		fuzz_take(in, text, sizeof(text) - 1);
+		text[sizeof(text) - 1] = 0;
+		i8042_type(&kbd, text, off & 1, &e);
+		err_free(&e);
+		break;
+	}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = { data, size };
+	uint8_t *ram = fuzz_ram_reset();
+
+	build();
+	for (unsigned int i = 0; i < MAX_STEPS && in.n; i++)
+		step(&in, ram);
+	teardown();
+	return 0;
+}

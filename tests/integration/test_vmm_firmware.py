@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""PC firmware boot on vps-vmm (`--firmware`, docs/vmm.md "Firmware boot"):
+Debian's SeaBIOS boots an ISO from the virtio-scsi CD before the disk, a
+disk's boot sector through fw_cfg when there is no bootable CD, the VGA option
+ROM prints its banner in VGA text memory, which the control socket's
+`screen` reads back; all of it jailed (seccomp), as vpsd runs the monitor.
+
+This machine's /dev/kvm (PVM) runs SeaBIOS's real-mode code, slowly (it
+emulates it): about 20 s from start to the boot sector here. Hostile input:
+bad firmware and option-ROM files are refused with a message and status 2;
+a boot sector that attacks fw_cfg and the VGA ports (tests/guest/
+fwhostile.S) gets errors back and leaves the monitor serving.
+
+Needs `as`/`ld` (binutils), xorriso and the `seabios` package (scripts/lib.sh)."""
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from framework import artefacts
+from framework.vmm import JAIL, MICRO, VMM, Control, needs_kvm
+
+pytestmark = needs_kvm
+
+BIOS = Path("/usr/share/seabios/bios.bin")
+VGABIOS = Path("/usr/share/seabios/vgabios-stdvga.bin")
+GUEST = artefacts.TOP / "tests" / "guest"
+BOOT_TIMEOUT = 180  # SeaBIOS under PVM's emulation, on a loaded 2-core machine
+
+
+def tool(name):
+    path = shutil.which(name)
+    if not path:
+        pytest.fail(f"no `{name}` on this host (scripts/test installs it: scripts/lib.sh)")
+    return path
+
+
+def boot_disk(tmp, src):
+    """A 1 MiB disk whose first sector is the program in tests/guest/SRC."""
+    obj, bin_, img = tmp / "boot.o", tmp / "boot.bin", tmp / "disk.img"
+    subprocess.run([tool("as"), "--32", "-o", obj, GUEST / src], check=True)
+    subprocess.run([tool("ld"), "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary",
+                    "-o", bin_, obj], check=True)
+    data = bin_.read_bytes()
+    assert len(data) == 512 and data[510:] == b"\x55\xaa"
+    img.write_bytes(data + bytes((1 << 20) - 512))
+    return img
+
+
+def wait_serial(p, serial, marker, timeout=BOOT_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = serial.read_text(errors="replace") if serial.exists() else ""
+        if marker in text:
+            return text
+        if p.poll() is not None:
+            pytest.fail(f"vps-vmm ended with {p.returncode}: {p.stderr.read()}")
+        time.sleep(0.2)
+    p.kill()
+    pytest.fail(f"no `{marker}` on COM1 in {timeout} s: {serial.read_text()!r}")
+
+
+@pytest.fixture
+def firmware_vm(tmp_path):
+    """Start a jailed firmware VM booting tests/guest/SRC from its disk."""
+    procs = []
+
+    def start(src, *extra):
+        assert BIOS.exists() and VGABIOS.exists(), "the `seabios` package (scripts/lib.sh)"
+        disk = boot_disk(tmp_path, src)
+        serial, sock = tmp_path / "serial.log", tmp_path / "ctl.sock"
+        p = subprocess.Popen([str(VMM), "--firmware", BIOS, "--vgabios", VGABIOS,
+                              "--memory", "64M", "--disk", f"path={disk}", *extra,
+                              "--serial", f"file:{serial}", "--control", sock, *JAIL],
+                             stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        return p, serial, sock
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def stop(p, sock):
+    c = Control(sock)
+    assert c("stop") == {"ok": True}
+    c.close()
+    assert p.wait(timeout=20) == 5, p.stderr.read()
+
+
+def test_seabios_boots_disk_and_screen_shows_banner(firmware_vm):
+    p, serial, sock = firmware_vm("isoboot.S")
+    t0 = time.monotonic()
+    wait_serial(p, serial, "VPS-ISO-BOOT ok")
+    print(f"firmware to boot sector: {time.monotonic() - t0:.1f} s")
+    c = Control(sock)
+    r = c("screen")
+    assert r["ok"] and r["mode"] == "text" and r["cols"] == 80 and r["rows"] == 25, r
+    screen = "\n".join(r["text"])
+    # SeaBIOS prints through the VGA BIOS once it is up: its banner, then the boot device
+    assert "SeaBIOS (version" in screen, screen
+    assert "Booting from Hard Disk..." in screen, screen
+    assert all(len(row) == 80 for row in r["text"])
+    s = c("state")
+    assert s["ok"] and s["state"] == "running", s
+    # not yet: the firmware devices' state is not in a snapshot
+    assert c("snapshot", path=str(sock.parent / "snap")) == \
+        {"ok": False, "error": "snapshot: not yet for firmware boot"}
+    assert c("migrate", to="tcp:127.0.0.1:1") == \
+        {"ok": False, "error": "migrate: not yet for firmware boot"}
+    assert c("state")["state"] == "running"
+    c.close()
+    stop(p, sock)
+
+
+def build_iso(tmp):
+    """isoboot.S's sector as an El Torito no-emulation boot image."""
+    root, obj, iso = tmp / "isoroot", tmp / "iso.o", tmp / "boot.iso"
+    root.mkdir()
+    subprocess.run([tool("as"), "--32", "-o", obj, GUEST / "isoboot.S"], check=True)
+    subprocess.run([tool("ld"), "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary",
+                    "-o", root / "boot.bin", obj], check=True)
+    subprocess.run([tool("xorriso"), "-as", "mkisofs", "-quiet", "-b", "boot.bin",
+                    "-no-emul-boot", "-boot-load-size", "4", "-o", iso, root], check=True)
+    return iso
+
+
+def test_iso_boots_from_cd_before_disk(firmware_vm, tmp_path):
+    # the disk's sector would print VPS-FW-HOSTILE: the CD must win
+    iso = build_iso(tmp_path)
+    p, serial, sock = firmware_vm("fwhostile.S", "--cdrom", iso)
+    text = wait_serial(p, serial, "VPS-ISO-BOOT ok")
+    assert "VPS-FW-HOSTILE" not in text, text
+    c = Control(sock)
+    screen = "\n".join(c("screen")["text"])
+    assert "Booting from DVD/CD..." in screen, screen
+    assert "Booting from Hard Disk" not in screen, screen
+    c.close()
+    stop(p, sock)
+
+
+def test_malformed_iso_falls_through_to_disk(firmware_vm, tmp_path):
+    # no El Torito record, a boot catalog pointer of all ones: SeaBIOS gives up on the CD
+    bad = tmp_path / "bad.iso"
+    bad.write_bytes(b"\xff" * (64 << 10))
+    p, serial, sock = firmware_vm("isoboot.S", "--cdrom", bad)
+    wait_serial(p, serial, "VPS-ISO-BOOT ok")
+    c = Control(sock)
+    screen = "\n".join(c("screen")["text"])
+    assert "Booting from DVD/CD..." in screen and "Booting from Hard Disk..." in screen, screen
+    c.close()
+    stop(p, sock)
+
+
+def test_keys_reach_the_guest(firmware_vm):
+    p, serial, sock = firmware_vm("fwkeys.S")
+    wait_serial(p, serial, "VPS-KEYS ready")
+    c = Control(sock)
+    assert c("key", text="Hello, World! 42") == {"ok": True}
+    assert c("key", key="enter") == {"ok": True}
+    text = wait_serial(p, serial, " done", timeout=60)
+    assert "VPS-KEYS ready\nHello, World! 42 done" in text, text
+    # refused: a key there is none of, both or neither argument, a byte with no key
+    assert c("key", key="hyper-x") == {"ok": False, "error": "`key`: no key `hyper-x`"}
+    assert c("key", key="enter", text="x")["ok"] is False
+    assert c("key")["ok"] is False
+    r = c("key", text="caf\u00e9")
+    assert r["ok"] is False and "no key for byte 0xc3 at offset 3" in r["error"], r
+    # a guest that reads nothing: the queue fills, further keys are refused, not queued
+    for _ in range(40):
+        r = c("key", text="x" * 20)
+        if not r["ok"]:
+            break
+    assert not r["ok"] and "has not read the keys" in r["error"], r
+    assert c("state")["state"] == "running"
+    c.close()
+    stop(p, sock)
+
+
+def test_acpi_tables_through_table_loader(firmware_vm):
+    """SeaBIOS ran etc/table-loader: the RSDP is in the F segment with good checksums, and
+    the pointers it patched lead to a valid XSDT, FADT and DSDT (tests/guest/fwacpi.S)."""
+    p, serial, sock = firmware_vm("fwacpi.S")
+    text = wait_serial(p, serial, "VPS-ACPI ok")  # on failure: "VPS-ACPI bad STEP"
+    assert "bad" not in text, text
+    stop(p, sock)
+
+
+def test_hostile_boot_sector_on_fwcfg_and_vga(firmware_vm):
+    p, serial, sock = firmware_vm("fwhostile.S")
+    text = wait_serial(p, serial, "done")
+    # the bad DMA came back with the error bit, and fw_cfg still served the good one
+    assert "VPS-FW-HOSTILE E Q done" in text, text
+    c = Control(sock)
+    r = c("screen")  # the CRTC start address at 0xffff: still 25 rows of 80
+    assert r["ok"] and len(r["text"]) == 25 and all(len(x) == 80 for x in r["text"]), r
+    assert c("state")["state"] == "running"
+    c.close()
+    stop(p, sock)
+
+
+def run_vmm(*args):
+    return subprocess.run([str(VMM), *map(str, args)], capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "its size is not whole 64 KiB blocks"),
+    (bytes(100 << 10), "its size is not whole 64 KiB blocks"),
+    (bytes(128 << 10), "no jump at the reset vector"),
+    (bytes(32 << 20), "its size is not whole 64 KiB blocks"),
+], ids=["empty", "100k", "no-jump", "32m"])
+def test_bad_firmware_refused(tmp_path, content, needle):
+    bad = tmp_path / "bios.bin"
+    bad.write_bytes(content)
+    r = run_vmm("--firmware", bad, "--memory", "64M")
+    assert r.returncode == 2, r.stderr
+    assert f"`firmware`: `{bad}`: {needle}" in r.stderr
+
+
+def test_missing_firmware_and_bad_vgabios_refused(tmp_path):
+    r = run_vmm("--firmware", tmp_path / "none.bin")
+    assert r.returncode == 2 and "`firmware`: read" in r.stderr, r.stderr
+    bad = tmp_path / "vga.bin"
+    bad.write_bytes(b"\x55\xaa\xff" + bytes(1000))  # claims 130 KiB in 1 KiB
+    r = run_vmm("--firmware", BIOS, "--vgabios", bad)
+    assert r.returncode == 2 and f"`vgabios`: `{bad}` is not an option ROM" in r.stderr, \
+        r.stderr
+    empty = tmp_path / "empty.iso"
+    empty.write_bytes(b"")
+    r = run_vmm("--firmware", BIOS, "--cdrom", empty)
+    assert r.returncode == 2 and "is not an image file of at least 2 KiB" in r.stderr, r.stderr
+    r = run_vmm("--firmware", BIOS, "--cmdline", "console=ttyS0")
+    assert r.returncode == 2 and "`firmware`: takes no initrd, cmdline" in r.stderr
+
+
+def test_screen_without_display(tmp_path):
+    sock = tmp_path / "ctl.sock"
+    p = subprocess.Popen([str(VMM), "--micro", MICRO / "spin64.bin", "--mode", "long",
+                          "--serial", "none", "--control", sock], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        c = Control(sock)
+        r = c("screen")
+        assert r == {"ok": False, "error": "this VM has no display"}, r
+        r = c("key", key="enter")
+        assert r == {"ok": False, "error": "this VM has no keyboard"}, r
+        c.close()
+        stop(p, sock)
+    finally:
+        if p.poll() is None:
+            p.kill()
