@@ -101,8 +101,9 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-/* A whole number 1..CONFIG_DISK_QUEUES_MAX, as JSON or as --disk's "queues=4". */
-static int get_queues(json_t *v, const char *key, unsigned int *out, struct err **err)
+/* A whole number 1..max, as JSON or as --disk's "queues=4". */
+static int get_queues(json_t *v, const char *key, unsigned int max, unsigned int *out,
+		      struct err **err)
 {
 	long long n = -1;
 	char *end;
@@ -115,9 +116,8 @@ static int get_queues(json_t *v, const char *key, unsigned int *out, struct err 
 		if (errno || *end)
 			n = -1;
 	}
-	if (n < 1 || n > CONFIG_DISK_QUEUES_MAX)
-		return err_make(err, 0, "`%s`: expected a whole number from 1 to %d", key,
-				CONFIG_DISK_QUEUES_MAX);
+	if (n < 1 || n > max)
+		return err_make(err, 0, "`%s`: expected a whole number from 1 to %u", key, max);
 	*out = n;
 	return 0;
 }
@@ -141,7 +141,7 @@ static int parse_disk(json_t *o, unsigned int idx, struct config_disk *d, struct
 		else if (!strcmp(k, "id"))
 			ret = get_string(v, key, &d->id, err);
 		else if (!strcmp(k, "queues"))
-			ret = get_queues(v, key, &d->queues, err);
+			ret = get_queues(v, key, CONFIG_DISK_QUEUES_MAX, &d->queues, err);
 		else
 			ret = err_make(err, 0,
 				       "`%s`: unknown key (known: path, readonly, id, queues)",
@@ -171,8 +171,10 @@ static int parse_net(json_t *o, unsigned int idx, struct config_net *n, struct e
 			ret = get_string(v, key, &n->tap, err);
 		else if (!strcmp(k, "mac"))
 			ret = get_string(v, key, &mac, err);
+		else if (!strcmp(k, "queues"))
+			ret = get_queues(v, key, CONFIG_NET_QUEUES_MAX, &n->queues, err);
 		else
-			ret = err_make(err, 0, "`%s`: unknown key (known: tap, mac)", key);
+			ret = err_make(err, 0, "`%s`: unknown key (known: tap, mac, queues)", key);
 		if (ret < 0)
 			return ret;
 	}

@@ -91,7 +91,9 @@ static const int vcpu_calls[] = {
  * madvise is common), interrupt the guest by writing an irqfd. ioctl only
  * for the paths without KVM's eventfds: KVM_SIGNAL_MSI, KVM_IRQ_LINE (INTx),
  * and TUNSETOFFLOAD, which virtio-net sets on its tap to the offloads the
- * driver accepted when it first receives after a negotiation.
+ * driver accepted when it first receives after a negotiation, and
+ * TUNSETQUEUE, which attaches and detaches its tap's queue fds when the
+ * driver sets how many queue pairs it uses (the control queue).
  * io_uring_enter submits the disk's batches (blk.c); the ring was set up,
  * restricted and enabled before the jail, so neither io_uring_setup nor
  * io_uring_register is allowed in any class.
@@ -101,7 +103,8 @@ static const int device_calls[] = {
 	SCMP_SYS(pwrite64),   SCMP_SYS(preadv),	     SCMP_SYS(pwritev),	  SCMP_SYS(fdatasync),
 	SCMP_SYS(fsync),      SCMP_SYS(fallocate),   SCMP_SYS(getrandom), SCMP_SYS(io_uring_enter),
 };
-static const unsigned long device_ioctls[] = { KVM_SIGNAL_MSI, KVM_IRQ_LINE, TUNSETOFFLOAD };
+static const unsigned long device_ioctls[] = { KVM_SIGNAL_MSI, KVM_IRQ_LINE, TUNSETOFFLOAD,
+					       TUNSETQUEUE };
 
 /* Console input: wait, read, hand to the guest. */
 static const int io_calls[] = {

@@ -31,7 +31,8 @@ struct machine {
 	int disk_fd[CONFIG_MAX_DISKS];
 	unsigned int nr_disk;
 	struct virtio_pci *net[CONFIG_MAX_NETS];
-	int tap_fd[CONFIG_MAX_NETS];
+	int tap_fd[CONFIG_MAX_NETS][CONFIG_NET_QUEUES_MAX]; /* one per queue pair */
+	unsigned int nr_tap[CONFIG_MAX_NETS];
 	unsigned int nr_net;
 	struct virtio_pci *rng, *balloon;
 };

@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 			abort();
-		p.tap_fd = tap = sv[0];
+		p.tap_fd[0] = tap = sv[0];
 		peer = sv[1];
 		if (virtio_dev_init(&vdev, &virtio_net_ops, fuzz_ram(), &p) < 0)
 			abort();
@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		sent = true;
 		if (vdev.vqs[RXQ].ready && !vdev.vqs[RXQ].broken)
-			virtio_net_rx_locked(&vdev);
+			virtio_net_rx_locked(&vdev, 0);
 	}
 	features = vdev.guest_features;
 	fuzz_vdev_stop(&vdev);

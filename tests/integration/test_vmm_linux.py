@@ -218,7 +218,7 @@ def test_ping_over_virtio_net(vmm_boot, l1, tap_in_l1, path):
     assert int(rx.stdout) >= 4, rx
     # Debian's driver took the offloads; no header of its was refused; a VM
     # that did not move here announced nothing (test_vmm_migrate_linux does)
-    assert re.search(r"virtio-net \(slot \d+\): offloads on; .*, 0 refused headers, "
+    assert re.search(r"virtio-net \(slot \d+\): offloads on, .*, 0 refused headers, "
                      r"0 announcements\)", r.stderr), r.stderr[-2000:]
 
 

@@ -64,7 +64,7 @@ static void start(struct fx *f, bool offloads, uint64_t drop)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
 	f->tap = sv[0];
 	f->peer = sv[1];
-	p.tap_fd = f->tap;
+	p.tap_fd[0] = f->tap;
 	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_net_ops, &f->mem, &p), 0);
 	f->vdev.transport = &fake_transport;
 	f->vdev.transport_priv = f;
@@ -281,7 +281,7 @@ static void rx_mergeable(void **state)
 	rx_post(f, 8, 512, BUF_GPA);
 	frame_send(f, 1500);
 	frame_send(f, 100);
-	assert_false(virtio_net_rx_locked(&f->vdev));
+	assert_false(virtio_net_rx_locked(&f->vdev, 0));
 	ram = vqd_ptr(&f->rx, BUF_GPA, 8 * 512);
 	/* Frame 1: buffers 0, 1, 2 (512 + 512 + 488), num_buffers 3 in buffer 0. */
 	for (i = 0; i < 3; i++) {
@@ -303,7 +303,7 @@ static void rx_mergeable(void **state)
 	assert_false(vqd_get_used(&f->rx, &id, &len));
 	/* Buffers popped for a third frame that never came went back: the next takes 4. */
 	frame_send(f, 50);
-	virtio_net_rx_locked(&f->vdev);
+	virtio_net_rx_locked(&f->vdev, 0);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(id, 4);
 	virtio_net_get_stats(&f->vdev, &st);
@@ -327,17 +327,17 @@ static void rx_waits_for_room(void **state)
 	start(f, true, 0);
 	rx_post(f, 30, 2048, BUF_GPA); /* 60 KiB */
 	frame_send(f, 100);
-	assert_true(virtio_net_rx_locked(&f->vdev)); /* dry: a 64 KiB frame might not fit */
+	assert_true(virtio_net_rx_locked(&f->vdev, 0)); /* dry: a 64 KiB frame might not fit */
 	assert_false(vqd_get_used(&f->rx, &id, &len));
 	rx_post(f, 4, 2048, BUF_GPA + 30 * 2048);
-	assert_false(virtio_net_rx_locked(&f->vdev));
+	assert_false(virtio_net_rx_locked(&f->vdev, 0));
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(id, 0);
 	assert_int_equal(len, HDR + 100);
 	/* A 64 KiB frame spans 33 buffers. */
 	rx_post(f, 1, 2048, BUF_GPA);
 	frame_send(f, 65550);
-	virtio_net_rx_locked(&f->vdev); /* dry again after it: one buffer is left */
+	virtio_net_rx_locked(&f->vdev, 0); /* dry again after it: one buffer is left */
 	while (vqd_get_used(&f->rx, &id, &len))
 		k++;
 	assert_int_equal(k, (HDR + 65550 + 2047) / 2048);
@@ -354,7 +354,7 @@ static void rx_small_ring(void **state)
 	rx_size = 64;
 	rx_post(f, 8, 2048, BUF_GPA); /* 16 KiB: all the ring holds */
 	frame_send(f, 3000);
-	virtio_net_rx_locked(&f->vdev);
+	virtio_net_rx_locked(&f->vdev, 0);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(len, 2048);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
@@ -374,7 +374,7 @@ static void rx_one_buffer_each(void **state)
 	rx_post(f, 2, 1600, BUF_GPA);
 	frame_send(f, 60);
 	frame_send(f, 1500);
-	virtio_net_rx_locked(&f->vdev);
+	virtio_net_rx_locked(&f->vdev, 0);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(len, HDR + 60);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
@@ -395,7 +395,7 @@ static void rx_tiny_buffer(void **state)
 	start(f, true, 0);
 	rx_post(f, 1, 11, BUF_GPA);
 	frame_send(f, 60);
-	assert_true(virtio_net_rx_locked(&f->vdev));
+	assert_true(virtio_net_rx_locked(&f->vdev, 0));
 	assert_true(f->vdev.status & VIRTIO_STATUS_NEEDS_RESET);
 	assert_false(vqd_get_used(&f->rx, &id, &len));
 }
