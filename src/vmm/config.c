@@ -173,8 +173,11 @@ static int parse_net(json_t *o, unsigned int idx, struct config_net *n, struct e
 			ret = get_string(v, key, &mac, err);
 		else if (!strcmp(k, "queues"))
 			ret = get_queues(v, key, CONFIG_NET_QUEUES_MAX, &n->queues, err);
+		else if (!strcmp(k, "vhost"))
+			ret = get_bool(v, key, &n->vhost, err);
 		else
-			ret = err_make(err, 0, "`%s`: unknown key (known: tap, mac, queues)", key);
+			ret = err_make(err, 0, "`%s`: unknown key (known: tap, mac, queues, vhost)",
+				       key);
 		if (ret < 0)
 			return ret;
 	}
@@ -497,6 +500,7 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 {
 	static const char *const disk_bools[] = { "readonly", NULL };
 	static const char *const no_bools[] = { NULL };
+	static const char *const net_bools[] = { "vhost", NULL };
 	json_t *doc = NULL, *item;
 	int c, i, ret = 0;
 	char *end;
@@ -580,7 +584,7 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 		case 'd':
 		case 'n':
 			ret = kv_to_object(c == 'd' ? "--disk" : "--net", optarg,
-					   c == 'd' ? disk_bools : no_bools, &item, err);
+					   c == 'd' ? disk_bools : net_bools, &item, err);
 			if (ret == 0 && append(doc, c == 'd' ? "disk" : "net", item) < 0)
 				ret = err_make(err, 0, "`%s` in --config is not an array",
 					       c == 'd' ? "disk" : "net");

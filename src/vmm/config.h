@@ -33,6 +33,11 @@ struct config_net {
 	uint8_t mac[6];
 	bool has_mac; /* else one is derived from the tap name */
 	unsigned int queues; /* queue pairs; 0: one per vCPU up to 3, as the tap allows */
+	/*
+	 * vhost-net where /dev/vhost-net exists; off by default while live
+	 * migration refuses a VM that uses it (no dirty log of its writes yet)
+	 */
+	bool vhost;
 };
 
 enum serial_kind { SERIAL_STDIO, SERIAL_PTY, SERIAL_SOCKET, SERIAL_FILE, SERIAL_NONE };

@@ -140,7 +140,7 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 	}
 	for (i = 0; i < cfg->nr_net; i++) {
 		const struct config_net *n = &cfg->net[i];
-		struct virtio_net_params p = { .offloads = cfg->net_offloads };
+		struct virtio_net_params p = { .offloads = cfg->net_offloads, .vhost = n->vhost };
 		/* a queue pair per vCPU, as Linux's virtio-net uses them, unless the config says */
 		unsigned int want = n->queues			      ? n->queues :
 				    cfg->cpus < CONFIG_NET_QUEUES_MAX ? cfg->cpus :
@@ -162,8 +162,9 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 				close(p.tap_fd[k]);
 			return err_wrap(err, "`net[%u]`", i);
 		}
-		pr_info("net[%u]: tap `%s`, %d queue pair%s, user-space path", i, n->tap, nr,
-			nr > 1 ? "s" : "");
+		pr_info("net[%u]: tap `%s`, %d queue pair%s, %s", i, n->tap, nr, nr > 1 ? "s" : "",
+			virtio_net_vhost(&mc->net[mc->nr_net]->vdev) ? "vhost-net" :
+								       "user-space path");
 		mc->nr_net++;
 	}
 	ret = add_virtio(mc, "rng", NULL, &mc->rng, err);
@@ -377,11 +378,12 @@ static void log_counters(struct machine *mc)
 		struct virtio_net_stats s;
 
 		virtio_net_get_stats(&mc->net[i]->vdev, &s);
-		pr_info("virtio-net (slot %u): offloads %s, %u of %u queue pairs, user-space path; "
+		pr_info("virtio-net (slot %u): offloads %s, %u of %u queue pairs, %s; "
 			"received %llu frames (%llu over several "
 			"buffers, %llu errors), sent %llu (%llu segmentation-offloaded, %llu errors, "
 			"%llu refused headers, %llu announcements)",
 			mc->net[i]->pdev.slot, s.offloads ? "on" : "off", s.pairs, s.max_pairs,
+			s.vhost ? "vhost-net (frames not counted here)" : "user-space path",
 			(unsigned long long)s.rx_packets, (unsigned long long)s.rx_merged,
 			(unsigned long long)s.rx_errors, (unsigned long long)s.tx_packets,
 			(unsigned long long)s.tx_gso, (unsigned long long)s.tx_errors,
@@ -446,7 +448,8 @@ static void net_queues_json(json_t *o, const struct virtio_net_stats *s)
 	json_object_set_new(o, "max_queue_pairs", json_integer(s->max_pairs));
 	json_object_set_new(o, "ctrl_ok", json_integer((json_int_t)s->ctrl_ok));
 	json_object_set_new(o, "ctrl_errors", json_integer((json_int_t)s->ctrl_errors));
-	json_object_set_new(o, "path", json_string("user-space"));
+	json_object_set_new(o, "path", json_string(s->vhost ? "vhost-net" : "user-space"));
+	json_object_set_new(o, "vhost_starts", json_integer((json_int_t)s->vhost_starts));
 	json_object_set_new(o, "pairs", pairs);
 }
 
@@ -557,9 +560,23 @@ unsigned int machine_virtio_ids(struct machine *mc, uint16_t *ids, unsigned int 
 	return n;
 }
 
+bool machine_net_vhost(struct machine *mc)
+{
+	unsigned int i;
+
+	for (i = 0; i < mc->nr_net; i++)
+		if (virtio_net_vhost(&mc->net[i]->vdev))
+			return true;
+	return false;
+}
+
 int machine_quiesce_locked(struct machine *mc, struct err **err)
 {
 	unsigned int i;
+
+	/* the queues' positions are the kernel's while vhost-net has them */
+	for (i = 0; i < mc->nr_net; i++)
+		virtio_net_quiesce_locked(&mc->net[i]->vdev);
 
 	for (i = 0; i < mc->nr_disk; i++)
 		if (virtio_blk_quiesce(&mc->disk[i]->vdev) < 0)

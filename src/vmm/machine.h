@@ -47,6 +47,11 @@ int machine_build_devices(struct machine *mc, struct vm *vm, const struct vmm_co
 /* Build everything for a Linux boot; the vCPUs are created, not started. */
 int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
 		  struct err **err);
+/*
+ * Whether a NIC's data queues are (or will be) served by vhost-net, whose
+ * writes to guest RAM KVM's dirty log does not see: live migration refuses.
+ */
+bool machine_net_vhost(struct machine *mc);
 /* Start the devices' I/O threads: after the jail, which they narrow. */
 int machine_start(struct machine *mc);
 void machine_destroy(struct machine *mc);

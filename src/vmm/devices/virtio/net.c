@@ -28,6 +28,14 @@
  * edge-triggered, so frames the guest has no buffers for wait in the tap
  * until its next notify on the receive queue, without the loop spinning.
  * Both hold the device lock while they touch a queue (see virtio.h).
+ *
+ * With vhost-net (docs/vmm.md, "vhost-net"), the kernel serves the data
+ * queues instead: at the first notification after DRIVER_OK with every data
+ * queue ready, each pair's rings go to its /dev/vhost-net, the doorbells and
+ * taps leave the I/O thread's loop, and the thread only turns vhost's call
+ * eventfds into interrupts. The control queue stays here. A reset or a
+ * snapshot takes the rings back (net_vhost_stop), and the next notification
+ * hands them over again.
  */
 #include <endian.h>
 #include <errno.h>
@@ -37,12 +45,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "vmm/backends/tap.h"
+#include "vmm/backends/vhost_net.h"
 #include "vmm/devices/virtio/net.h"
 #include "vmm/devices/virtio/virtio.h"
 
@@ -90,6 +100,11 @@ struct net {
 	struct net_pair pair[VIRTIO_NET_MAX_PAIRS];
 	unsigned int max_pairs; /* offered; 1 offers neither MQ nor the control queue */
 	unsigned int pairs; /* in use */
+	struct vhost_net vh[VIRTIO_NET_MAX_PAIRS];
+	bool vhost; /* /dev/vhost-net is open for every pair and has not failed */
+	bool vhost_on; /* the kernel has the data queues now */
+	int call_fd[2 * VIRTIO_NET_MAX_PAIRS]; /* vhost signals these for an interrupt */
+	struct virtio_kick call[2 * VIRTIO_NET_MAX_PAIRS];
 	struct virtio_net_stats stats;
 	uint64_t tap_features; /* the guest features the tap's offloads were last set for */
 	bool tap_features_set;
@@ -434,7 +449,7 @@ static void net_tap_ready(void *opaque, int fd, uint32_t events)
 
 	pthread_mutex_lock(&n->vdev->lock);
 	if ((n->vdev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready && !vq->broken &&
-	    p->k < n->pairs)
+	    p->k < n->pairs && !n->vhost_on)
 		net_rx_locked(n, p->k);
 	pthread_mutex_unlock(&n->vdev->lock);
 }
@@ -580,17 +595,106 @@ void virtio_net_announce(struct virtio_dev *vdev)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
+/* The I/O thread: vhost signalled queue q's call eventfd; interrupt the guest. */
+static void net_call_ready(void *opaque, int fd, uint32_t events)
+{
+	struct virtio_kick *c = opaque;
+	struct virtio_dev *vdev = c->vdev;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0)
+		return;
+	pthread_mutex_lock(&vdev->lock);
+	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && vdev->transport)
+		vdev->transport->signal(vdev, VIRTIO_SIGNAL_QUEUE, c->q);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* Watch (or not) the data queues' doorbells and the taps from the I/O thread. */
+static void net_watch_data(struct net *n, bool on)
+{
+	struct virtio_dev *vdev = n->vdev;
+	unsigned int k;
+
+	for (k = 0; k < n->max_pairs; k++) {
+		iothread_watch(&vdev->io, vdev->kick_fd[NET_RXQ(k)], on);
+		iothread_watch(&vdev->io, vdev->kick_fd[NET_TXQ(k)], on);
+		iothread_watch(&vdev->io, n->pair[k].tap_fd, on);
+	}
+}
+
+static void net_vhost_stop(struct net *n)
+{
+	struct virtio_dev *vdev = n->vdev;
+	unsigned int k;
+
+	if (!n->vhost_on)
+		return;
+	for (k = 0; k < n->max_pairs; k++)
+		vhost_net_stop(&n->vh[k], &vdev->vqs[NET_RXQ(k)], &vdev->vqs[NET_TXQ(k)]);
+	n->vhost_on = false;
+	net_watch_data(n, true);
+}
+
+/*
+ * Hand every pair's rings to vhost-net, once all the data queues are
+ * ready. A failure (an old kernel refusing a feature, a ring it will not
+ * take) leaves the user-space path for good, and says so.
+ */
+static void net_vhost_start(struct net *n)
+{
+	struct virtio_dev *vdev = n->vdev;
+	unsigned int k, q;
+	uint64_t one = 1;
+	int ret = 0;
+
+	for (q = 0; q < 2 * n->max_pairs; q++)
+		if (!vdev->vqs[q].ready || vdev->vqs[q].broken)
+			return; /* not yet: the user-space path serves what comes meanwhile */
+	net_sync_tap(n); /* the tap's offloads, which vhost leaves to us */
+	for (k = 0; k < n->max_pairs && ret == 0; k++) {
+		int kick[2] = { vdev->kick_fd[NET_RXQ(k)], vdev->kick_fd[NET_TXQ(k)] };
+
+		ret = vhost_net_start(&n->vh[k], &vdev->vqs[NET_RXQ(k)], &vdev->vqs[NET_TXQ(k)],
+				      kick, &n->call_fd[2 * k], n->pair[k].tap_fd,
+				      vdev->guest_features);
+	}
+	if (ret < 0) {
+		while (k--)
+			vhost_net_stop(&n->vh[k], &vdev->vqs[NET_RXQ(k)], &vdev->vqs[NET_TXQ(k)]);
+		pr_warn("virtio-net: vhost-net refused the rings (%s): user-space path from now on",
+			strerror(-ret));
+		n->vhost = false;
+		n->stats.vhost = false;
+		return;
+	}
+	n->vhost_on = true;
+	n->stats.vhost_starts++;
+	net_watch_data(n, false);
+	/* what the driver made available before the kernel watched its doorbells */
+	for (q = 0; q < 2 * n->max_pairs; q++)
+		if (write(vdev->kick_fd[q], &one, sizeof(one)) < 0)
+			pr_ratelimited(LOG_WARN, "virtio-net: kick vhost queue %u: %s", q,
+				       strerror(errno));
+}
+
 static void net_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct net *n = vdev->priv;
-
 	unsigned int k = q / 2;
 
 	if (n->announce)
 		net_send_announce(n);
-	if (q == net_ctrl_queue(n, vdev->guest_features))
+	if (q == net_ctrl_queue(n, vdev->guest_features)) {
 		net_ctrl(n, q);
-	else if (k >= n->max_pairs)
+		return;
+	}
+	/* vhost-net needs KVM to signal its doorbells: not on the exit path */
+	if (n->vhost && !n->vhost_on && vdev->kick_async)
+		net_vhost_start(n);
+	if (n->vhost_on)
+		return; /* a doorbell read before it left the loop: the kernel's now */
+	if (k >= n->max_pairs)
 		return; /* a queue past the pairs that is not the control queue */
 	else if (q == NET_TXQ(k))
 		net_tx(vdev, k); /* a pair not in use still transmits; the tap may refuse */
@@ -601,13 +705,61 @@ static void net_notify(struct virtio_dev *vdev, unsigned int q)
 /* §5.1.6.5.5: after a reset only the first pair is used. */
 static void net_reset(struct virtio_dev *vdev)
 {
+	net_vhost_stop(vdev->priv);
 	net_set_pairs(vdev->priv, 1);
+}
+
+static void net_free(struct net *n)
+{
+	unsigned int k, q;
+
+	for (k = 0; k < VIRTIO_NET_MAX_PAIRS; k++)
+		vhost_net_close(&n->vh[k]);
+	for (q = 0; q < 2 * VIRTIO_NET_MAX_PAIRS; q++)
+		if (n->call_fd[q] >= 0)
+			close(n->call_fd[q]);
+	free(n);
+}
+
+/*
+ * Before the jail: a /dev/vhost-net per pair, owned, with guest memory, and
+ * a call eventfd per data queue. No vhost-net on this host (ENOENT) is not
+ * an error: the user-space path runs and the start line says so.
+ */
+static int net_vhost_open(struct net *n, unsigned int pairs)
+{
+	struct virtio_dev *vdev = n->vdev;
+	struct err *err = NULL;
+	unsigned int k, q;
+	int ret;
+
+	for (k = 0; k < pairs; k++) {
+		ret = vhost_net_open(&n->vh[k], vdev->mem, &err);
+		if (ret == -ENOENT) {
+			pr_info("virtio-net: no /dev/vhost-net on this host: user-space path");
+			n->stats.vhost_missing = true;
+			return 0;
+		}
+		if (ret < 0) {
+			pr_warn("virtio-net: %s: user-space path", err_msg(err));
+			err_free(&err);
+			return 0;
+		}
+	}
+	for (q = 0; q < 2 * pairs; q++) {
+		n->call[q] = (struct virtio_kick){ vdev, q };
+		n->call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (n->call_fd[q] < 0)
+			return -errno;
+	}
+	n->vhost = n->stats.vhost = true;
+	return 0;
 }
 
 static int net_init(struct virtio_dev *vdev, const void *params)
 {
 	const struct virtio_net_params *p = params;
-	unsigned int k, pairs = p->pairs ? p->pairs : 1;
+	unsigned int k, q, pairs = p->pairs ? p->pairs : 1;
 	struct net *n;
 	int ret;
 
@@ -618,12 +770,30 @@ static int net_init(struct virtio_dev *vdev, const void *params)
 		return -ENOMEM;
 	n->vdev = vdev;
 	n->max_pairs = n->stats.max_pairs = pairs;
+	for (q = 0; q < 2 * VIRTIO_NET_MAX_PAIRS; q++)
+		n->call_fd[q] = -1;
+	for (k = 0; k < VIRTIO_NET_MAX_PAIRS; k++)
+		n->vh[k].fd = -1;
+	if (p->vhost) {
+		ret = net_vhost_open(n, pairs);
+		if (ret < 0) {
+			net_free(n);
+			return ret;
+		}
+	}
 	for (k = 0; k < pairs; k++) {
 		n->pair[k] = (struct net_pair){ n, k, p->tap_fd[k], true };
 		ret = iothread_add(&vdev->io, p->tap_fd[k], EPOLLIN | EPOLLET, net_tap_ready,
 				   &n->pair[k]);
 		if (ret < 0) {
-			free(n);
+			net_free(n);
+			return ret;
+		}
+	}
+	for (q = 0; n->vhost && q < 2 * pairs; q++) {
+		ret = iothread_add(&vdev->io, n->call_fd[q], EPOLLIN, net_call_ready, &n->call[q]);
+		if (ret < 0) {
+			net_free(n);
 			return ret;
 		}
 	}
@@ -646,7 +816,8 @@ static int net_init(struct virtio_dev *vdev, const void *params)
 
 static void net_uninit(struct virtio_dev *vdev)
 {
-	free(vdev->priv); /* the I/O thread is stopped already */
+	net_vhost_stop(vdev->priv);
+	net_free(vdev->priv); /* the I/O thread is stopped already */
 	vdev->priv = NULL;
 }
 
@@ -680,6 +851,18 @@ static int net_state_load(struct virtio_dev *vdev, const void *buf, size_t len)
 		return -EINVAL;
 	net_set_pairs(n, st.pairs);
 	return 0;
+}
+
+void virtio_net_quiesce_locked(struct virtio_dev *vdev)
+{
+	net_vhost_stop(vdev->priv);
+}
+
+bool virtio_net_vhost(struct virtio_dev *vdev)
+{
+	struct net *n = vdev->priv;
+
+	return n->vhost;
 }
 
 void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s)

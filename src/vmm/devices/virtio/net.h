@@ -66,6 +66,7 @@ struct virtio_net_params {
 	unsigned int pairs; /* queue pairs, 1..VIRTIO_NET_MAX_PAIRS (0 means 1); >1 offers MQ */
 	uint8_t mac[6];
 	bool offloads; /* offer checksum/TSO offloads and MRG_RXBUF (config `net_offloads`) */
+	bool vhost; /* use /dev/vhost-net where the host has it (config `net[].vhost`) */
 };
 
 /* Counters for the control socket's stats. */
@@ -80,6 +81,9 @@ struct virtio_net_stats {
 	uint64_t pair_rx[VIRTIO_NET_MAX_PAIRS], pair_tx[VIRTIO_NET_MAX_PAIRS]; /* frames per pair */
 	unsigned int max_pairs; /* offered */
 	unsigned int pairs; /* in use: what the driver set (1 until it does) */
+	bool vhost; /* vhost-net is open and has not failed: the kernel serves the data queues */
+	bool vhost_missing; /* asked for, but the host has no /dev/vhost-net */
+	uint64_t vhost_starts; /* times the rings went to the kernel (after DRIVER_OK, a snapshot) */
 	/*
 	 * The driver accepted offloads or MRG_RXBUF, in the last negotiation
 	 * the device received under (it stays after the reset at poweroff).
@@ -119,6 +123,15 @@ void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);
  * drives receive without the thread. True when the guest ran out of buffers.
  */
 bool virtio_net_rx_locked(struct virtio_dev *vdev, unsigned int pair);
+
+/*
+ * Under lock, before a snapshot: take the rings back from vhost-net, so the
+ * queues' positions are ours to save. The next notification (the
+ * machine_kick_all() after the devices are let go) hands them back.
+ */
+void virtio_net_quiesce_locked(struct virtio_dev *vdev);
+/* Whether vhost-net serves (or will serve, after DRIVER_OK) this NIC's data queues. */
+bool virtio_net_vhost(struct virtio_dev *vdev);
 
 /*
  * The VM has just moved here (an incoming live migration, a restore): have
