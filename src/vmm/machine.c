@@ -378,16 +378,20 @@ static void log_counters(struct machine *mc)
 		struct virtio_net_stats s;
 
 		virtio_net_get_stats(&mc->net[i]->vdev, &s);
-		pr_info("virtio-net (slot %u): offloads %s, %u of %u queue pairs, %s; "
+		pr_info("virtio-net (slot %u): offloads %s, %u queue pairs (at most %u in use; "
+			"%llu control commands, %llu refused), %s (rings handed over %llu times); "
 			"received %llu frames (%llu over several "
 			"buffers, %llu errors), sent %llu (%llu segmentation-offloaded, %llu errors, "
 			"%llu refused headers, %llu announcements)",
-			mc->net[i]->pdev.slot, s.offloads ? "on" : "off", s.pairs, s.max_pairs,
-			s.vhost ? "vhost-net (frames not counted here)" : "user-space path",
-			(unsigned long long)s.rx_packets, (unsigned long long)s.rx_merged,
-			(unsigned long long)s.rx_errors, (unsigned long long)s.tx_packets,
-			(unsigned long long)s.tx_gso, (unsigned long long)s.tx_errors,
-			(unsigned long long)s.tx_bad_hdr, (unsigned long long)s.announces);
+			mc->net[i]->pdev.slot, s.offloads ? "on" : "off", s.max_pairs, s.peak_pairs,
+			(unsigned long long)(s.ctrl_ok + s.ctrl_errors),
+			(unsigned long long)s.ctrl_errors,
+			s.vhost ? "vhost-net" : "user-space path",
+			(unsigned long long)s.vhost_starts, (unsigned long long)s.rx_packets,
+			(unsigned long long)s.rx_merged, (unsigned long long)s.rx_errors,
+			(unsigned long long)s.tx_packets, (unsigned long long)s.tx_gso,
+			(unsigned long long)s.tx_errors, (unsigned long long)s.tx_bad_hdr,
+			(unsigned long long)s.announces);
 	}
 	for (i = 0; i < mc->nr_disk; i++) {
 		struct virtio_blk_stats s;
@@ -446,6 +450,7 @@ static void net_queues_json(json_t *o, const struct virtio_net_stats *s)
 						       (json_int_t)s->pair_tx[k]));
 	json_object_set_new(o, "queue_pairs", json_integer(s->pairs));
 	json_object_set_new(o, "max_queue_pairs", json_integer(s->max_pairs));
+	json_object_set_new(o, "peak_queue_pairs", json_integer(s->peak_pairs));
 	json_object_set_new(o, "ctrl_ok", json_integer((json_int_t)s->ctrl_ok));
 	json_object_set_new(o, "ctrl_errors", json_integer((json_int_t)s->ctrl_errors));
 	json_object_set_new(o, "path", json_string(s->vhost ? "vhost-net" : "user-space"));

@@ -465,6 +465,8 @@ static void net_set_pairs(struct net *n, unsigned int pairs)
 	unsigned int k;
 
 	n->pairs = n->stats.pairs = pairs;
+	if (pairs > n->stats.peak_pairs)
+		n->stats.peak_pairs = pairs;
 	if (n->max_pairs == 1)
 		return; /* a single-queue tap has nothing to attach or detach */
 	for (k = 0; k < n->max_pairs; k++) {

@@ -81,6 +81,7 @@ struct virtio_net_stats {
 	uint64_t pair_rx[VIRTIO_NET_MAX_PAIRS], pair_tx[VIRTIO_NET_MAX_PAIRS]; /* frames per pair */
 	unsigned int max_pairs; /* offered */
 	unsigned int pairs; /* in use: what the driver set (1 until it does) */
+	unsigned int peak_pairs; /* the most the driver set in use (stays after a reset) */
 	bool vhost; /* vhost-net is open and has not failed: the kernel serves the data queues */
 	bool vhost_missing; /* asked for, but the host has no /dev/vhost-net */
 	uint64_t vhost_starts; /* times the rings went to the kernel (after DRIVER_OK, a snapshot) */
