@@ -54,68 +54,8 @@
 #include "vmm/backends/tap.h"
 #include "vmm/backends/vhost_net.h"
 #include "vmm/devices/virtio/net.h"
+#include "vmm/devices/virtio/net_priv.h"
 #include "vmm/devices/virtio/virtio.h"
-
-/* Queue pair k: receive 2k, transmit 2k+1; the control queue after the last pair. */
-#define NET_RXQ(k) (2 * (k))
-#define NET_TXQ(k) (2 * (k) + 1)
-#define NET_QUEUE_SIZE 256
-#define NET_HDR_NUM_BUFFERS 10 /* offset of num_buffers in the header */
-
-/* A received frame takes at most this many buffers and segments. */
-#define NET_RX_MAX_CHAINS 64
-#define NET_RX_MAX_IOV 256
-#define NET_TX_MAX_IOV (VIRTQ_MAX_IOV + 1)
-
-#define VIRTIO_NET_S_LINK_UP 1
-
-/* §5.1.4 config layout */
-#define NET_CFG_MAC 0
-#define NET_CFG_STATUS 6
-#define NET_CFG_MAX_PAIRS 8
-
-#define NET_OFFLOAD_FEATURES                                                   \
-	(BIT_ULL(VIRTIO_NET_F_CSUM) | BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) |       \
-	 BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | BIT_ULL(VIRTIO_NET_F_GUEST_TSO6) | \
-	 BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6) |   \
-	 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF))
-
-/* A receive buffer popped and waiting for a frame. */
-struct rx_buf {
-	uint16_t head;
-	uint32_t bytes;
-	unsigned int first_iov; /* its segments in net.rx_iov */
-};
-
-/* One queue pair's tap fd; the opaque of its handler on the I/O thread. */
-struct net_pair {
-	struct net *n;
-	unsigned int k;
-	int tap_fd;
-	bool attached; /* the tap steers frames to this fd (TUNSETQUEUE) */
-};
-
-struct net {
-	struct virtio_dev *vdev;
-	struct net_pair pair[VIRTIO_NET_MAX_PAIRS];
-	unsigned int max_pairs; /* offered; 1 offers neither MQ nor the control queue */
-	unsigned int pairs; /* in use */
-	struct vhost_net vh[VIRTIO_NET_MAX_PAIRS];
-	bool vhost; /* /dev/vhost-net is open for every pair and has not failed */
-	bool vhost_on; /* the kernel has the data queues now */
-	int call_fd[2 * VIRTIO_NET_MAX_PAIRS]; /* vhost signals these for an interrupt */
-	struct virtio_kick call[2 * VIRTIO_NET_MAX_PAIRS];
-	struct virtio_net_stats stats;
-	uint64_t tap_features; /* the guest features the tap's offloads were last set for */
-	bool tap_features_set;
-	bool announce; /* send a RARP at the next notification (virtio_net_announce) */
-	struct virtq_chain c;
-	struct iovec tx_iov[NET_TX_MAX_IOV];
-	/* Receive: buffers popped for the frame being read, in pop order. */
-	struct rx_buf rx[NET_RX_MAX_CHAINS];
-	struct iovec rx_iov[NET_RX_MAX_IOV];
-	struct virtq_used_elem rx_used[NET_RX_MAX_CHAINS];
-};
 
 const char *virtio_net_tx_hdr_check(const struct virtio_net_hdr *h, uint64_t frame_len,
 				    uint64_t features)
@@ -270,7 +210,7 @@ static void net_tx(struct virtio_dev *vdev, unsigned int k)
  * followed too. A refusal (an old kernel, a socket in the fuzz target)
  * leaves the tap sending plain frames, which every driver takes.
  */
-static void net_sync_tap(struct net *n)
+void net_sync_tap(struct net *n)
 {
 	uint64_t g = n->vdev->guest_features;
 	unsigned int k;
@@ -597,89 +537,6 @@ void virtio_net_announce(struct virtio_dev *vdev)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
-/* The I/O thread: vhost signalled queue q's call eventfd; interrupt the guest. */
-static void net_call_ready(void *opaque, int fd, uint32_t events)
-{
-	struct virtio_kick *c = opaque;
-	struct virtio_dev *vdev = c->vdev;
-	uint64_t v;
-
-	if (read(fd, &v, sizeof(v)) < 0)
-		return;
-	pthread_mutex_lock(&vdev->lock);
-	if ((vdev->status & VIRTIO_STATUS_DRIVER_OK) && vdev->transport)
-		vdev->transport->signal(vdev, VIRTIO_SIGNAL_QUEUE, c->q);
-	pthread_mutex_unlock(&vdev->lock);
-}
-
-/* Watch (or not) the data queues' doorbells and the taps from the I/O thread. */
-static void net_watch_data(struct net *n, bool on)
-{
-	struct virtio_dev *vdev = n->vdev;
-	unsigned int k;
-
-	for (k = 0; k < n->max_pairs; k++) {
-		iothread_watch(&vdev->io, vdev->kick_fd[NET_RXQ(k)], on);
-		iothread_watch(&vdev->io, vdev->kick_fd[NET_TXQ(k)], on);
-		iothread_watch(&vdev->io, n->pair[k].tap_fd, on);
-	}
-}
-
-static void net_vhost_stop(struct net *n)
-{
-	struct virtio_dev *vdev = n->vdev;
-	unsigned int k;
-
-	if (!n->vhost_on)
-		return;
-	for (k = 0; k < n->max_pairs; k++)
-		vhost_net_stop(&n->vh[k], &vdev->vqs[NET_RXQ(k)], &vdev->vqs[NET_TXQ(k)]);
-	n->vhost_on = false;
-	net_watch_data(n, true);
-}
-
-/*
- * Hand every pair's rings to vhost-net, once all the data queues are
- * ready. A failure (an old kernel refusing a feature, a ring it will not
- * take) leaves the user-space path for good, and says so.
- */
-static void net_vhost_start(struct net *n)
-{
-	struct virtio_dev *vdev = n->vdev;
-	unsigned int k, q;
-	uint64_t one = 1;
-	int ret = 0;
-
-	for (q = 0; q < 2 * n->max_pairs; q++)
-		if (!vdev->vqs[q].ready || vdev->vqs[q].broken)
-			return; /* not yet: the user-space path serves what comes meanwhile */
-	net_sync_tap(n); /* the tap's offloads, which vhost leaves to us */
-	for (k = 0; k < n->max_pairs && ret == 0; k++) {
-		int kick[2] = { vdev->kick_fd[NET_RXQ(k)], vdev->kick_fd[NET_TXQ(k)] };
-
-		ret = vhost_net_start(&n->vh[k], &vdev->vqs[NET_RXQ(k)], &vdev->vqs[NET_TXQ(k)],
-				      kick, &n->call_fd[2 * k], n->pair[k].tap_fd,
-				      vdev->guest_features);
-	}
-	if (ret < 0) {
-		while (k--)
-			vhost_net_stop(&n->vh[k], &vdev->vqs[NET_RXQ(k)], &vdev->vqs[NET_TXQ(k)]);
-		pr_warn("virtio-net: vhost-net refused the rings (%s): user-space path from now on",
-			strerror(-ret));
-		n->vhost = false;
-		n->stats.vhost = false;
-		return;
-	}
-	n->vhost_on = true;
-	n->stats.vhost_starts++;
-	net_watch_data(n, false);
-	/* what the driver made available before the kernel watched its doorbells */
-	for (q = 0; q < 2 * n->max_pairs; q++)
-		if (write(vdev->kick_fd[q], &one, sizeof(one)) < 0)
-			pr_ratelimited(LOG_WARN, "virtio-net: kick vhost queue %u: %s", q,
-				       strerror(errno));
-}
-
 static void net_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct net *n = vdev->priv;
@@ -713,49 +570,8 @@ static void net_reset(struct virtio_dev *vdev)
 
 static void net_free(struct net *n)
 {
-	unsigned int k, q;
-
-	for (k = 0; k < VIRTIO_NET_MAX_PAIRS; k++)
-		vhost_net_close(&n->vh[k]);
-	for (q = 0; q < 2 * VIRTIO_NET_MAX_PAIRS; q++)
-		if (n->call_fd[q] >= 0)
-			close(n->call_fd[q]);
+	net_vhost_close(n);
 	free(n);
-}
-
-/*
- * Before the jail: a /dev/vhost-net per pair, owned, with guest memory, and
- * a call eventfd per data queue. No vhost-net on this host (ENOENT) is not
- * an error: the user-space path runs and the start line says so.
- */
-static int net_vhost_open(struct net *n, unsigned int pairs)
-{
-	struct virtio_dev *vdev = n->vdev;
-	struct err *err = NULL;
-	unsigned int k, q;
-	int ret;
-
-	for (k = 0; k < pairs; k++) {
-		ret = vhost_net_open(&n->vh[k], vdev->mem, &err);
-		if (ret == -ENOENT) {
-			pr_info("virtio-net: no /dev/vhost-net on this host: user-space path");
-			n->stats.vhost_missing = true;
-			return 0;
-		}
-		if (ret < 0) {
-			pr_warn("virtio-net: %s: user-space path", err_msg(err));
-			err_free(&err);
-			return 0;
-		}
-	}
-	for (q = 0; q < 2 * pairs; q++) {
-		n->call[q] = (struct virtio_kick){ vdev, q };
-		n->call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (n->call_fd[q] < 0)
-			return -errno;
-	}
-	n->vhost = n->stats.vhost = true;
-	return 0;
 }
 
 static int net_init(struct virtio_dev *vdev, const void *params)
@@ -787,13 +603,6 @@ static int net_init(struct virtio_dev *vdev, const void *params)
 		n->pair[k] = (struct net_pair){ n, k, p->tap_fd[k], true };
 		ret = iothread_add(&vdev->io, p->tap_fd[k], EPOLLIN | EPOLLET, net_tap_ready,
 				   &n->pair[k]);
-		if (ret < 0) {
-			net_free(n);
-			return ret;
-		}
-	}
-	for (q = 0; n->vhost && q < 2 * pairs; q++) {
-		ret = iothread_add(&vdev->io, n->call_fd[q], EPOLLIN, net_call_ready, &n->call[q]);
 		if (ret < 0) {
 			net_free(n);
 			return ret;
