@@ -33,9 +33,9 @@
  * queues instead: at the first notification after DRIVER_OK with every data
  * queue ready, each pair's rings go to its /dev/vhost-net, the doorbells and
  * taps leave the I/O thread's loop, and the thread only turns vhost's call
- * eventfds into interrupts. The control queue stays here. A reset or a
- * snapshot takes the rings back (net_vhost_stop), and the next notification
- * hands them over again.
+ * eventfds into interrupts (net_vhost.c). The control queue stays here. A
+ * reset or a snapshot takes the rings back, and the next notification hands
+ * them over again.
  */
 #include <endian.h>
 #include <errno.h>
@@ -45,14 +45,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "vmm/backends/tap.h"
-#include "vmm/backends/vhost_net.h"
 #include "vmm/devices/virtio/net.h"
 #include "vmm/devices/virtio/net_priv.h"
 #include "vmm/devices/virtio/virtio.h"
