@@ -140,7 +140,9 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 	}
 	for (i = 0; i < cfg->nr_net; i++) {
 		const struct config_net *n = &cfg->net[i];
-		struct virtio_net_params p = { .offloads = cfg->net_offloads, .vhost = n->vhost };
+		/* vhost-net polls the doorbells KVM signals: none without ioeventfd */
+		struct virtio_net_params p = { .offloads = cfg->net_offloads,
+					       .vhost = n->vhost && cfg->ioeventfd };
 		/* a queue pair per vCPU, as Linux's virtio-net uses them, unless the config says */
 		unsigned int want = n->queues			      ? n->queues :
 				    cfg->cpus < CONFIG_NET_QUEUES_MAX ? cfg->cpus :

@@ -547,7 +547,11 @@ static void net_notify(struct virtio_dev *vdev, unsigned int q)
 		return;
 	}
 	/* vhost-net needs KVM to signal its doorbells: not on the exit path */
-	if (n->vhost && !n->vhost_on && vdev->kick_async)
+	if (n->vhost && !vdev->kick_async) {
+		pr_warn("virtio-net: no ioeventfd for vhost-net's doorbells: user-space path");
+		n->vhost = n->stats.vhost = false;
+	}
+	if (n->vhost && !n->vhost_on)
 		net_vhost_start(n);
 	if (n->vhost_on)
 		return; /* a doorbell read before it left the loop: the kernel's now */
