@@ -63,10 +63,29 @@ void net_vhost_stop(struct net *n)
  * ready. A failure (an old kernel refusing a feature, a ring it will not
  * take) leaves the user-space path for good, and says so.
  */
+/*
+ * What vhost signals for queue q: the irqfd of its live MSI-X vector, so the
+ * kernel interrupts the guest with no thread of ours woken, as QEMU does;
+ * else (INTx, a masked or unrouted vector) our call eventfd, which the I/O
+ * thread turns into the interrupt. A vector masked or moved after this
+ * keeps its irqfd: KVM follows a moved message (same GSI, new route), and
+ * a masked one is delivered rather than held pending (a guest that masks a
+ * queue's vector while it runs gets an interrupt early; nothing else).
+ */
+static int net_call_fd(struct net *n, unsigned int q)
+{
+	struct virtio_dev *vdev = n->vdev;
+	int fd = vdev->transport && vdev->transport->queue_irqfd ?
+			 vdev->transport->queue_irqfd(vdev, q) :
+			 -1;
+
+	return fd >= 0 ? fd : n->call_fd[q];
+}
+
 void net_vhost_start(struct net *n)
 {
 	struct virtio_dev *vdev = n->vdev;
-	unsigned int k, q;
+	unsigned int k, q, direct = 0;
 	uint64_t one = 1;
 	int ret = 0;
 
@@ -76,10 +95,14 @@ void net_vhost_start(struct net *n)
 	net_sync_tap(n); /* the tap's offloads, which vhost leaves to us */
 	for (k = 0; k < n->max_pairs && ret == 0; k++) {
 		int kick[2] = { vdev->kick_fd[NET_RXQ(k)], vdev->kick_fd[NET_TXQ(k)] };
+		int call[2];
 
+		for (q = 0; q < 2; q++) {
+			call[q] = net_call_fd(n, 2 * k + q);
+			direct += call[q] != n->call_fd[2 * k + q];
+		}
 		ret = vhost_net_start(&n->vh[k], &vdev->vqs[NET_RXQ(k)], &vdev->vqs[NET_TXQ(k)],
-				      kick, &n->call_fd[2 * k], n->pair[k].tap_fd,
-				      vdev->guest_features);
+				      kick, call, n->pair[k].tap_fd, vdev->guest_features);
 	}
 	if (ret < 0) {
 		while (k--)
@@ -92,6 +115,8 @@ void net_vhost_start(struct net *n)
 	}
 	n->vhost_on = true;
 	n->stats.vhost_starts++;
+	pr_info("virtio-net: rings handed to vhost-net; %u of %u queues interrupt by irqfd", direct,
+		2 * n->max_pairs);
 	net_watch_data(n, false);
 	/* what the driver made available before the kernel watched its doorbells */
 	for (q = 0; q < 2 * n->max_pairs; q++)
