@@ -104,8 +104,9 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-/* A whole number 1..CONFIG_DISK_QUEUES_MAX, as JSON or as --disk's "queues=4". */
-static int get_queues(json_t *v, const char *key, unsigned int *out, struct err **err)
+/* A whole number 1..max, as JSON or as --disk's "queues=4". */
+static int get_queues(json_t *v, const char *key, unsigned int max, unsigned int *out,
+		      struct err **err)
 {
 	long long n = -1;
 	char *end;
@@ -118,9 +119,8 @@ static int get_queues(json_t *v, const char *key, unsigned int *out, struct err 
 		if (errno || *end)
 			n = -1;
 	}
-	if (n < 1 || n > CONFIG_DISK_QUEUES_MAX)
-		return err_make(err, 0, "`%s`: expected a whole number from 1 to %d", key,
-				CONFIG_DISK_QUEUES_MAX);
+	if (n < 1 || n > max)
+		return err_make(err, 0, "`%s`: expected a whole number from 1 to %u", key, max);
 	*out = n;
 	return 0;
 }
@@ -144,7 +144,7 @@ static int parse_disk(json_t *o, unsigned int idx, struct config_disk *d, struct
 		else if (!strcmp(k, "id"))
 			ret = get_string(v, key, &d->id, err);
 		else if (!strcmp(k, "queues"))
-			ret = get_queues(v, key, &d->queues, err);
+			ret = get_queues(v, key, CONFIG_DISK_QUEUES_MAX, &d->queues, err);
 		else
 			ret = err_make(err, 0,
 				       "`%s`: unknown key (known: path, readonly, id, queues)",
@@ -174,8 +174,13 @@ static int parse_net(json_t *o, unsigned int idx, struct config_net *n, struct e
 			ret = get_string(v, key, &n->tap, err);
 		else if (!strcmp(k, "mac"))
 			ret = get_string(v, key, &mac, err);
+		else if (!strcmp(k, "queues"))
+			ret = get_queues(v, key, CONFIG_NET_QUEUES_MAX, &n->queues, err);
+		else if (!strcmp(k, "vhost"))
+			ret = get_bool(v, key, &n->vhost, err);
 		else
-			ret = err_make(err, 0, "`%s`: unknown key (known: tap, mac)", key);
+			ret = err_make(err, 0, "`%s`: unknown key (known: tap, mac, queues, vhost)",
+				       key);
 		if (ret < 0)
 			return ret;
 	}
@@ -507,6 +512,7 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 {
 	static const char *const disk_bools[] = { "readonly", NULL };
 	static const char *const no_bools[] = { NULL };
+	static const char *const net_bools[] = { "vhost", NULL };
 	json_t *doc = NULL, *item;
 	int c, i, ret = 0;
 	char *end;
@@ -593,7 +599,7 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 		case 'd':
 		case 'n':
 			ret = kv_to_object(c == 'd' ? "--disk" : "--net", optarg,
-					   c == 'd' ? disk_bools : no_bools, &item, err);
+					   c == 'd' ? disk_bools : net_bools, &item, err);
 			if (ret == 0 && append(doc, c == 'd' ? "disk" : "net", item) < 0)
 				ret = err_make(err, 0, "`%s` in --config is not an array",
 					       c == 'd' ? "disk" : "net");

@@ -18,6 +18,7 @@
 #define CONFIG_MAX_NETS 8
 #define CONFIG_MAX_CPUS 64
 #define CONFIG_DISK_QUEUES_MAX 8 /* VIRTIO_MAX_QUEUES */
+#define CONFIG_NET_QUEUES_MAX 3 /* VIRTIO_NET_MAX_PAIRS */
 #define CONFIG_ID_MAX 20 /* virtio-blk serial length, virtio 1.2 §5.2.6 */
 
 struct config_disk {
@@ -31,6 +32,12 @@ struct config_net {
 	char *tap;
 	uint8_t mac[6];
 	bool has_mac; /* else one is derived from the tap name */
+	unsigned int queues; /* queue pairs; 0: one per vCPU up to 3, as the tap allows */
+	/*
+	 * vhost-net where /dev/vhost-net exists; off by default while live
+	 * migration refuses a VM that uses it (no dirty log of its writes yet)
+	 */
+	bool vhost;
 };
 
 enum serial_kind { SERIAL_STDIO, SERIAL_PTY, SERIAL_SOCKET, SERIAL_FILE, SERIAL_NONE };

@@ -47,10 +47,28 @@ int iothread_add(struct iothread *io, int fd, uint32_t events, iothread_fn fn, v
 	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
 	io->h[io->nr].fd = fd;
+	io->h[io->nr].events = events;
 	io->h[io->nr].fn = fn;
 	io->h[io->nr].opaque = opaque;
 	io->nr++;
 	return 0;
+}
+
+int iothread_watch(struct iothread *io, int fd, bool on)
+{
+	unsigned int k;
+
+	for (k = 0; k < io->nr; k++) {
+		struct epoll_event ev = { .events = io->h[k].events, .data.u64 = k };
+
+		if (io->h[k].fd != fd)
+			continue;
+		if (epoll_ctl(io->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) < 0 &&
+		    errno != (on ? EEXIST : ENOENT))
+			return -errno;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 static void *loop(void *arg)

@@ -31,6 +31,7 @@ struct iothread {
 	unsigned int nr;
 	struct {
 		int fd;
+		uint32_t events;
 		iothread_fn fn;
 		void *opaque;
 	} h[IOTHREAD_MAX_FDS];
@@ -39,6 +40,12 @@ struct iothread {
 int iothread_init(struct iothread *io, const char *name);
 /* Watch `fd` for `events` (EPOLLIN, EPOLLET...); before iothread_start. */
 int iothread_add(struct iothread *io, int fd, uint32_t events, iothread_fn fn, void *opaque);
+/*
+ * Stop (on false) or resume watching `fd`, added before: while the kernel
+ * serves a queue itself (vhost-net), its doorbell and its tap are not ours
+ * to wake for. Any thread; a handler already woken still runs once.
+ */
+int iothread_watch(struct iothread *io, int fd, bool on);
 /* After the monitor's jail: the thread narrows its own filter. */
 int iothread_start(struct iothread *io);
 /* End the loop and join it; a handler running finishes first. */

@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/vhost.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -79,10 +80,11 @@ static const int common_calls[] = {
 
 /* KVM_RUN and the device models: disk IO, tap writes, interrupts, balloon. */
 static const int vcpu_calls[] = {
-	SCMP_SYS(ioctl),   SCMP_SYS(pread64),	SCMP_SYS(pwrite64), SCMP_SYS(preadv),
-	SCMP_SYS(pwritev), SCMP_SYS(fdatasync), SCMP_SYS(fsync),    SCMP_SYS(fallocate),
-	SCMP_SYS(readv),   SCMP_SYS(sendto),	SCMP_SYS(sendmsg),  SCMP_SYS(poll),
-	SCMP_SYS(ppoll),   SCMP_SYS(getrandom), /* virtio-rng */
+	SCMP_SYS(ioctl),     SCMP_SYS(pread64),	  SCMP_SYS(pwrite64), SCMP_SYS(preadv),
+	SCMP_SYS(pwritev),   SCMP_SYS(fdatasync), SCMP_SYS(fsync),    SCMP_SYS(fallocate),
+	SCMP_SYS(readv),     SCMP_SYS(sendto),	  SCMP_SYS(sendmsg),  SCMP_SYS(poll),
+	SCMP_SYS(ppoll),     SCMP_SYS(getrandom), /* virtio-rng */
+	SCMP_SYS(epoll_ctl), /* virtio-net's reset takes the rings back from vhost-net */
 };
 
 /*
@@ -91,7 +93,15 @@ static const int vcpu_calls[] = {
  * madvise is common), interrupt the guest by writing an irqfd. ioctl only
  * for the paths without KVM's eventfds: KVM_SIGNAL_MSI, KVM_IRQ_LINE (INTx),
  * and TUNSETOFFLOAD, which virtio-net sets on its tap to the offloads the
- * driver accepted when it first receives after a negotiation.
+ * driver accepted when it first receives after a negotiation, and
+ * TUNSETQUEUE, which attaches and detaches its tap's queue fds when the
+ * driver sets how many queue pairs it uses (the control queue). With
+ * vhost-net, the ring hand-over to the kernel (vhost_net.c; /dev/vhost-net
+ * was opened, owned and given guest memory before the jail, so neither
+ * VHOST_SET_OWNER nor VHOST_SET_MEM_TABLE is allowed anywhere) and
+ * epoll_ctl, which takes the doorbells and taps out of the loop meanwhile
+ * (the vCPU and control threads take the rings back on reset and snapshot:
+ * their classes allow ioctl already, and epoll_ctl for the same reason).
  * io_uring_enter submits the disk's batches (blk.c); the ring was set up,
  * restricted and enabled before the jail, so neither io_uring_setup nor
  * io_uring_register is allowed in any class.
@@ -100,8 +110,13 @@ static const int device_calls[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(readv),	  SCMP_SYS(pread64),
 	SCMP_SYS(pwrite64),   SCMP_SYS(preadv),	     SCMP_SYS(pwritev),	  SCMP_SYS(fdatasync),
 	SCMP_SYS(fsync),      SCMP_SYS(fallocate),   SCMP_SYS(getrandom), SCMP_SYS(io_uring_enter),
+	SCMP_SYS(epoll_ctl),
 };
-static const unsigned long device_ioctls[] = { KVM_SIGNAL_MSI, KVM_IRQ_LINE, TUNSETOFFLOAD };
+static const unsigned long device_ioctls[] = {
+	KVM_SIGNAL_MSI,	      KVM_IRQ_LINE,	    TUNSETOFFLOAD,	   TUNSETQUEUE,
+	VHOST_SET_FEATURES,   VHOST_SET_VRING_NUM,  VHOST_SET_VRING_BASE,  VHOST_SET_VRING_ADDR,
+	VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_NET_SET_BACKEND, VHOST_GET_VRING_BASE,
+};
 
 /* Console input: wait, read, hand to the guest. */
 static const int io_calls[] = {
@@ -127,6 +142,7 @@ static const int control_calls[] = {
 	SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync),
 	SCMP_SYS(readv),
+	SCMP_SYS(epoll_ctl), /* `snapshot` takes virtio-net's rings back from vhost-net */
 	/* `snapshot`: a directory and two files under the snapshot_dir opened before the jail */
 	SCMP_SYS(mkdirat),
 	SCMP_SYS(openat),

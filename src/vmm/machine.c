@@ -163,22 +163,33 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 	}
 	for (i = 0; i < cfg->nr_net; i++) {
 		const struct config_net *n = &cfg->net[i];
-		struct virtio_net_params p = { .offloads = cfg->net_offloads };
-		int fd = tap_open(n->tap, err);
+		/* vhost-net polls the doorbells KVM signals: none without ioeventfd */
+		struct virtio_net_params p = { .offloads = cfg->net_offloads,
+					       .vhost = n->vhost && cfg->ioeventfd };
+		/* a queue pair per vCPU, as Linux's virtio-net uses them, unless the config says */
+		unsigned int want = n->queues			      ? n->queues :
+				    cfg->cpus < CONFIG_NET_QUEUES_MAX ? cfg->cpus :
+									CONFIG_NET_QUEUES_MAX;
+		int nr = tap_open_queues(n->tap, want, n->queues != 0, p.tap_fd, err), k;
 
-		if (fd < 0)
+		if (nr < 0)
 			return err_wrap(err, "`net[%u].tap`", i);
-		p.tap_fd = fd;
+		p.pairs = (unsigned int)nr;
 		if (n->has_mac)
 			memcpy(p.mac, n->mac, 6);
 		else
 			mac_from_name(n->tap, p.mac);
-		mc->tap_fd[mc->nr_net] = fd;
+		memcpy(mc->tap_fd[mc->nr_net], p.tap_fd, sizeof(int) * (unsigned int)nr);
+		mc->nr_tap[mc->nr_net] = (unsigned int)nr;
 		ret = add_virtio(mc, "net", &p, &mc->net[mc->nr_net], err);
 		if (ret < 0) {
-			close(fd);
+			for (k = 0; k < nr; k++)
+				close(p.tap_fd[k]);
 			return err_wrap(err, "`net[%u]`", i);
 		}
+		pr_info("net[%u]: tap `%s`, %d queue pair%s, %s", i, n->tap, nr, nr > 1 ? "s" : "",
+			virtio_net_vhost(&mc->net[mc->nr_net]->vdev) ? "vhost-net" :
+								       "user-space path");
 		mc->nr_net++;
 	}
 	ret = add_virtio(mc, "rng", NULL, &mc->rng, err);
@@ -487,14 +498,20 @@ static void log_counters(struct machine *mc)
 		struct virtio_net_stats s;
 
 		virtio_net_get_stats(&mc->net[i]->vdev, &s);
-		pr_info("virtio-net (slot %u): offloads %s; received %llu frames (%llu over several "
+		pr_info("virtio-net (slot %u): offloads %s, %u queue pairs (at most %u in use; "
+			"%llu control commands, %llu refused), %s (rings handed over %llu times); "
+			"received %llu frames (%llu over several "
 			"buffers, %llu errors), sent %llu (%llu segmentation-offloaded, %llu errors, "
 			"%llu refused headers, %llu announcements)",
-			mc->net[i]->pdev.slot, s.offloads ? "on" : "off",
-			(unsigned long long)s.rx_packets, (unsigned long long)s.rx_merged,
-			(unsigned long long)s.rx_errors, (unsigned long long)s.tx_packets,
-			(unsigned long long)s.tx_gso, (unsigned long long)s.tx_errors,
-			(unsigned long long)s.tx_bad_hdr, (unsigned long long)s.announces);
+			mc->net[i]->pdev.slot, s.offloads ? "on" : "off", s.max_pairs, s.peak_pairs,
+			(unsigned long long)(s.ctrl_ok + s.ctrl_errors),
+			(unsigned long long)s.ctrl_errors,
+			s.vhost ? "vhost-net" : "user-space path",
+			(unsigned long long)s.vhost_starts, (unsigned long long)s.rx_packets,
+			(unsigned long long)s.rx_merged, (unsigned long long)s.rx_errors,
+			(unsigned long long)s.tx_packets, (unsigned long long)s.tx_gso,
+			(unsigned long long)s.tx_errors, (unsigned long long)s.tx_bad_hdr,
+			(unsigned long long)s.announces);
 	}
 	for (i = 0; i < mc->nr_disk; i++) {
 		struct virtio_blk_stats s;
@@ -518,8 +535,11 @@ void machine_destroy(struct machine *mc)
 		close(mc->disk_fd[i]);
 	}
 	for (i = 0; i < mc->nr_net; i++) {
+		unsigned int k;
+
 		drop(&mc->net[i]);
-		close(mc->tap_fd[i]);
+		for (k = 0; k < mc->nr_tap[i]; k++)
+			close(mc->tap_fd[i][k]);
 	}
 	drop(&mc->rng);
 	drop(&mc->balloon);
@@ -545,6 +565,26 @@ int machine_balloon_set(void *opaque, uint64_t target, struct err **err)
 	struct machine *mc = opaque;
 
 	return virtio_balloon_set_target(&mc->balloon->vdev, target, err);
+}
+
+/* The queue pairs of one virtio-net in its stats: how many, which path, frames per pair. */
+static void net_queues_json(json_t *o, const struct virtio_net_stats *s)
+{
+	json_t *pairs = json_array();
+	unsigned int k;
+
+	for (k = 0; k < s->max_pairs; k++)
+		json_array_append_new(pairs, json_pack("{s:I, s:I}", "rx_packets",
+						       (json_int_t)s->pair_rx[k], "tx_packets",
+						       (json_int_t)s->pair_tx[k]));
+	json_object_set_new(o, "queue_pairs", json_integer(s->pairs));
+	json_object_set_new(o, "max_queue_pairs", json_integer(s->max_pairs));
+	json_object_set_new(o, "peak_queue_pairs", json_integer(s->peak_pairs));
+	json_object_set_new(o, "ctrl_ok", json_integer((json_int_t)s->ctrl_ok));
+	json_object_set_new(o, "ctrl_errors", json_integer((json_int_t)s->ctrl_errors));
+	json_object_set_new(o, "path", json_string(s->vhost ? "vhost-net" : "user-space"));
+	json_object_set_new(o, "vhost_starts", json_integer((json_int_t)s->vhost_starts));
+	json_object_set_new(o, "pairs", pairs);
 }
 
 static void put_balloon_stat(json_t *o, const char *key, int64_t v)
@@ -589,6 +629,7 @@ void machine_stats(void *opaque, json_t *reply)
 				  "tx_errors", (json_int_t)s.tx_errors, "tx_bad_hdr",
 				  (json_int_t)s.tx_bad_hdr, "tx_gso", (json_int_t)s.tx_gso,
 				  "announces", (json_int_t)s.announces, "offloads", s.offloads));
+		net_queues_json(json_array_get(nets, json_array_size(nets) - 1), &s);
 	}
 	json_object_set_new(reply, "virtio", virtio_counters_json(mc));
 	json_object_set_new(reply, "disk", disks);
@@ -653,9 +694,23 @@ unsigned int machine_virtio_ids(struct machine *mc, uint16_t *ids, unsigned int 
 	return n;
 }
 
+bool machine_net_vhost(struct machine *mc)
+{
+	unsigned int i;
+
+	for (i = 0; i < mc->nr_net; i++)
+		if (virtio_net_vhost(&mc->net[i]->vdev))
+			return true;
+	return false;
+}
+
 int machine_quiesce_locked(struct machine *mc, struct err **err)
 {
 	unsigned int i;
+
+	/* the queues' positions are the kernel's while vhost-net has them */
+	for (i = 0; i < mc->nr_net; i++)
+		virtio_net_quiesce_locked(&mc->net[i]->vdev);
 
 	for (i = 0; i < mc->nr_disk; i++)
 		if (virtio_blk_quiesce(&mc->disk[i]->vdev) < 0)

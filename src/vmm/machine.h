@@ -33,7 +33,8 @@ struct machine {
 	int disk_fd[CONFIG_MAX_DISKS];
 	unsigned int nr_disk;
 	struct virtio_pci *net[CONFIG_MAX_NETS];
-	int tap_fd[CONFIG_MAX_NETS];
+	int tap_fd[CONFIG_MAX_NETS][CONFIG_NET_QUEUES_MAX]; /* one per queue pair */
+	unsigned int nr_tap[CONFIG_MAX_NETS];
 	unsigned int nr_net;
 	struct virtio_pci *rng, *balloon;
 	struct virtio_pci *cdrom; /* virtio-scsi with the `cdrom` ISO, or NULL */
@@ -64,6 +65,11 @@ int machine_build_firmware(struct machine *mc, struct vm *vm, const struct vmm_c
 			   struct err **err);
 /* The control socket's `screen`: the VGA text screen, or an error without a display. */
 int machine_screen(void *mc, json_t *reply, struct err **err);
+/*
+ * Whether a NIC's data queues are (or will be) served by vhost-net, whose
+ * writes to guest RAM KVM's dirty log does not see: live migration refuses.
+ */
+bool machine_net_vhost(struct machine *mc);
 /* Start the devices' I/O threads: after the jail, which they narrow. */
 int machine_start(struct machine *mc);
 void machine_destroy(struct machine *mc);

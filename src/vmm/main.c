@@ -44,7 +44,7 @@ static const char usage[] =
 	"               | --firmware FILE [--vgabios FILE]\n"
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
-	"               [--net tap=NAME[,mac=MAC]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
+	"               [--net tap=NAME[,mac=MAC][,queues=N][,vhost=on]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
 	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
 	"               [--no-ioeventfd] [--no-irqfd] [--no-net-offloads] [--io-uring|--no-io-uring]\n"
 	"               [--snapshot-dir DIR] [--restore DIR] [--migrate-listen ADDR] [--migrate-dir DIR]\n";

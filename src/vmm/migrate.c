@@ -785,6 +785,15 @@ int migration_start(struct migration *m, const char *to, unsigned int downtime_m
 		return err_make(err, 0, "migrate: %s", m->refused);
 	if (strlen(to) >= sizeof(m->to))
 		return err_make(err, EINVAL, "`to`: too long");
+	/*
+	 * vhost-net writes received frames into guest RAM from the kernel,
+	 * which neither KVM's dirty log nor guest_mem_track() sees; without
+	 * VHOST_SET_LOG_BASE those pages would arrive stale.
+	 */
+	if (machine_net_vhost(m->parts.mc))
+		return err_make(err, EOPNOTSUPP,
+				"migrate: a NIC runs on vhost-net, whose writes to guest memory "
+				"are not logged; start it without `net[].vhost` to move it");
 	pthread_mutex_lock(&m->lock);
 	if (m->state == MIG_ACTIVE || m->job) {
 		ret = err_make(err, EBUSY, "a migration is running already");

@@ -4,15 +4,18 @@
  * of any shape, with any header, going to the tap, and receive into
  * whatever buffers a hostile driver posts, mergeable or not. The features
  * mask of vdev.h picks among the offloads (CSUM, GUEST_CSUM, TSO both
- * ways, MRG_RXBUF), so every path is reached. The tap is one end of a
- * datagram socketpair; a notify of the receive queue sends one frame (up to
- * 64 KiB, as a tap with TSO hands us) into it first and runs the receive
- * step on this thread (the device's own thread only wakes to find the lock
- * held and the tap drained).
+ * ways, MRG_RXBUF), and MQ and the control queue, so every path is
+ * reached. The device has two queue pairs; each pair's tap is one end of a
+ * datagram socketpair; a notify of a receive queue sends one frame (up to
+ * 64 KiB, as a tap with TSO hands us) into its pair's tap first and runs
+ * the receive step on this thread (the device's own thread only wakes to
+ * find the lock held and the tap drained). A notify of queue 4 (or 2,
+ * with CTRL_VQ and no MQ) runs control commands out of guest memory.
  *
- * Oracle beyond the sanitizers: every frame that reaches the tap carries a
+ * Oracle beyond the sanitizers: every frame that reaches a tap carries a
  * header that virtio_net_tx_hdr_check() accepts for the features the
- * driver had: a refused header never leaves the device.
+ * driver had: a refused header never leaves the device. The pairs in use
+ * stay within 1..2 whatever the commands said.
  *
  * Input: u16 frame length, the frame, then tests/fuzz/vdev.h.
  */
@@ -26,10 +29,10 @@
 #include "vdev.h"
 #include "vmm/devices/virtio/net.h"
 
-#define RXQ 0
+#define PAIRS 2
 
 static struct virtio_dev vdev;
-static int tap = -1, peer = -1;
+static int tap[PAIRS] = { -1, -1 }, peer[PAIRS] = { -1, -1 };
 static uint64_t tx_seen; /* transmits already drained from the peer */
 
 static uint8_t buf[65536 + 128];
@@ -70,19 +73,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_net_stats st;
 	static uint8_t frame[65536];
 	uint64_t features;
-	bool sent = false;
+	bool sent[PAIRS] = { false, false };
 	size_t flen;
-	unsigned int i;
+	unsigned int i, k;
 	int sv[2];
 
 	if (!vdev.ops) {
 		struct virtio_net_params p = { .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 },
-					       .offloads = true };
+					       .offloads = true,
+					       .pairs = PAIRS };
 
-		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-			abort();
-		p.tap_fd = tap = sv[0];
-		peer = sv[1];
+		for (k = 0; k < PAIRS; k++) {
+			if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) <
+			    0)
+				abort();
+			p.tap_fd[k] = tap[k] = sv[0];
+			peer[k] = sv[1];
+		}
 		if (virtio_dev_init(&vdev, &virtio_net_ops, fuzz_ram(), &p) < 0)
 			abort();
 	}
@@ -91,15 +98,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_mutex_lock(&vdev.lock);
 	fuzz_vdev_start(&vdev, &in, &run);
 	for (i = 0; i < run.nr_notify; i++) {
-		if (run.notify[i] != RXQ) {
-			virtio_dev_queue_notify(&vdev, run.notify[i]);
+		unsigned int q = run.notify[i];
+
+		/* a receive queue: queue 2 is the control queue with CTRL_VQ and no MQ */
+		if (q % 2 || q >= 2 * PAIRS ||
+		    (q == 2 && (vdev.guest_features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)) &&
+		     !(vdev.guest_features & BIT_ULL(VIRTIO_NET_F_MQ)))) {
+			virtio_dev_queue_notify(&vdev, q);
 			continue;
 		}
-		if (send(peer, frame, flen, MSG_DONTWAIT) < 0 && errno != EAGAIN)
+		k = q / 2;
+		if (send(peer[k], frame, flen, MSG_DONTWAIT) < 0 && errno != EAGAIN)
 			abort();
-		sent = true;
-		if (vdev.vqs[RXQ].ready && !vdev.vqs[RXQ].broken)
-			virtio_net_rx_locked(&vdev);
+		sent[k] = true;
+		if (vdev.vqs[q].ready && !vdev.vqs[q].broken)
+			virtio_net_rx_locked(&vdev, k);
 	}
 	features = vdev.guest_features;
 	fuzz_vdev_stop(&vdev);
@@ -109,10 +122,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * to: each drain is a recv() more, and most inputs send nothing.
 	 */
 	virtio_net_get_stats(&vdev, &st);
+	if (st.pairs < 1 || st.pairs > PAIRS)
+		abort();
 	if (st.tx_packets != tx_seen)
-		drain_tx(peer, features);
+		for (k = 0; k < PAIRS; k++)
+			drain_tx(peer[k], features);
 	tx_seen = st.tx_packets;
-	if (sent)
-		drain(tap);
+	for (k = 0; k < PAIRS; k++)
+		if (sent[k])
+			drain(tap[k]);
 	return 0;
 }

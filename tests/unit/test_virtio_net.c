@@ -6,7 +6,11 @@
  * virtqueue in fake guest memory, with a datagram socketpair as the tap:
  * refused headers never reach the tap and are counted, a received frame
  * spans mergeable buffers with num_buffers set, buffers it did not use go
- * back to the ring, and a guest with too few buffers waits.
+ * back to the ring, and a guest with too few buffers waits. With two queue
+ * pairs: the control queue's commands as a hostile driver writes them
+ * (short, split, without room for the ack, a pair count out of range),
+ * each acked as the spec says and none changing what it must not, and each
+ * pair's transmit going to its own tap fd.
  */
 #include <endian.h>
 #include <linux/if_tun.h>
@@ -45,6 +49,8 @@ struct fx {
 	int tap, peer;
 	struct virtio_dev vdev;
 	struct vqd rx, tx;
+	int tap1, peer1; /* pair 1's tap fd and its far end (two-pair fixtures) */
+	struct vqd tx1, ctrl;
 };
 
 static void fake_signal(struct virtio_dev *vdev, enum virtio_signal what, unsigned int q)
@@ -64,7 +70,7 @@ static void start(struct fx *f, bool offloads, uint64_t drop)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
 	f->tap = sv[0];
 	f->peer = sv[1];
-	p.tap_fd = f->tap;
+	p.tap_fd[0] = f->tap;
 	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_net_ops, &f->mem, &p), 0);
 	f->vdev.transport = &fake_transport;
 	f->vdev.transport_priv = f;
@@ -107,6 +113,10 @@ static int teardown(void **state)
 		close(f->tap);
 		close(f->peer);
 		free(f->ram);
+	}
+	if (f->tap1 > 0) {
+		close(f->tap1);
+		close(f->peer1);
 	}
 	free(f);
 	return 0;
@@ -257,7 +267,7 @@ static void rx_post(struct fx *f, unsigned int n, uint32_t size, uint64_t gpa)
 	}
 }
 
-static void frame_send(struct fx *f, uint32_t len)
+static void frame_send_to(int peer, uint32_t len)
 {
 	static uint8_t fr[70000];
 	uint32_t i;
@@ -265,7 +275,12 @@ static void frame_send(struct fx *f, uint32_t len)
 	memset(fr, 0, HDR);
 	for (i = HDR; i < HDR + len; i++)
 		fr[i] = (uint8_t)i;
-	assert_int_equal(send(f->peer, fr, HDR + len, 0), HDR + len);
+	assert_int_equal(send(peer, fr, HDR + len, 0), HDR + len);
+}
+
+static void frame_send(struct fx *f, uint32_t len)
+{
+	frame_send_to(f->peer, len);
 }
 
 static void rx_mergeable(void **state)
@@ -281,7 +296,7 @@ static void rx_mergeable(void **state)
 	rx_post(f, 8, 512, BUF_GPA);
 	frame_send(f, 1500);
 	frame_send(f, 100);
-	assert_false(virtio_net_rx_locked(&f->vdev));
+	assert_false(virtio_net_rx_locked(&f->vdev, 0));
 	ram = vqd_ptr(&f->rx, BUF_GPA, 8 * 512);
 	/* Frame 1: buffers 0, 1, 2 (512 + 512 + 488), num_buffers 3 in buffer 0. */
 	for (i = 0; i < 3; i++) {
@@ -303,7 +318,7 @@ static void rx_mergeable(void **state)
 	assert_false(vqd_get_used(&f->rx, &id, &len));
 	/* Buffers popped for a third frame that never came went back: the next takes 4. */
 	frame_send(f, 50);
-	virtio_net_rx_locked(&f->vdev);
+	virtio_net_rx_locked(&f->vdev, 0);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(id, 4);
 	virtio_net_get_stats(&f->vdev, &st);
@@ -327,17 +342,17 @@ static void rx_waits_for_room(void **state)
 	start(f, true, 0);
 	rx_post(f, 30, 2048, BUF_GPA); /* 60 KiB */
 	frame_send(f, 100);
-	assert_true(virtio_net_rx_locked(&f->vdev)); /* dry: a 64 KiB frame might not fit */
+	assert_true(virtio_net_rx_locked(&f->vdev, 0)); /* dry: a 64 KiB frame might not fit */
 	assert_false(vqd_get_used(&f->rx, &id, &len));
 	rx_post(f, 4, 2048, BUF_GPA + 30 * 2048);
-	assert_false(virtio_net_rx_locked(&f->vdev));
+	assert_false(virtio_net_rx_locked(&f->vdev, 0));
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(id, 0);
 	assert_int_equal(len, HDR + 100);
 	/* A 64 KiB frame spans 33 buffers. */
 	rx_post(f, 1, 2048, BUF_GPA);
 	frame_send(f, 65550);
-	virtio_net_rx_locked(&f->vdev); /* dry again after it: one buffer is left */
+	virtio_net_rx_locked(&f->vdev, 0); /* dry again after it: one buffer is left */
 	while (vqd_get_used(&f->rx, &id, &len))
 		k++;
 	assert_int_equal(k, (HDR + 65550 + 2047) / 2048);
@@ -354,7 +369,7 @@ static void rx_small_ring(void **state)
 	rx_size = 64;
 	rx_post(f, 8, 2048, BUF_GPA); /* 16 KiB: all the ring holds */
 	frame_send(f, 3000);
-	virtio_net_rx_locked(&f->vdev);
+	virtio_net_rx_locked(&f->vdev, 0);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(len, 2048);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
@@ -374,7 +389,7 @@ static void rx_one_buffer_each(void **state)
 	rx_post(f, 2, 1600, BUF_GPA);
 	frame_send(f, 60);
 	frame_send(f, 1500);
-	virtio_net_rx_locked(&f->vdev);
+	virtio_net_rx_locked(&f->vdev, 0);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
 	assert_int_equal(len, HDR + 60);
 	assert_true(vqd_get_used(&f->rx, &id, &len));
@@ -395,9 +410,286 @@ static void rx_tiny_buffer(void **state)
 	start(f, true, 0);
 	rx_post(f, 1, 11, BUF_GPA);
 	frame_send(f, 60);
-	assert_true(virtio_net_rx_locked(&f->vdev));
+	assert_true(virtio_net_rx_locked(&f->vdev, 0));
 	assert_true(f->vdev.status & VIRTIO_STATUS_NEEDS_RESET);
 	assert_false(vqd_get_used(&f->rx, &id, &len));
+}
+
+#define TX1 3 /* pair 1's transmit queue */
+#define CTRLQ 4 /* after two pairs */
+#define TX1_GPA 0x7000
+#define CTRL_GPA 0x8000
+#define CMD_GPA 0x9000
+
+/* Every control command check, from a command the device takes. */
+static void ctrl_checks(void **state)
+{
+	const struct {
+		uint8_t cmd[4];
+		uint64_t len, features;
+		uint8_t ack;
+		unsigned int pairs;
+	} cases[] = {
+		{ { 4, 0, 2, 0 }, 4, F(MQ), VIRTIO_NET_OK, 2 },
+		{ { 4, 0, 1, 0 }, 4, F(MQ), VIRTIO_NET_OK, 1 },
+		{ { 4, 0, 3, 0 }, 4, F(MQ), VIRTIO_NET_ERR, 0 }, /* more than the device has */
+		{ { 4, 0, 0, 0 }, 4, F(MQ), VIRTIO_NET_ERR, 0 }, /* zero pairs */
+		{ { 4, 0, 0xff, 0xff }, 4, F(MQ), VIRTIO_NET_ERR, 0 }, /* no 16-bit wrap */
+		{ { 4, 0, 0, 0x80 }, 4, F(MQ), VIRTIO_NET_ERR, 0 }, /* the spec's 0x8000 */
+		{ { 4, 0, 2, 0 }, 4, 0, VIRTIO_NET_ERR, 0 }, /* MQ not negotiated */
+		{ { 4, 0, 2, 0 }, 3, F(MQ), VIRTIO_NET_ERR, 0 }, /* one byte of data */
+		{ { 4, 0, 2, 0 }, 5, F(MQ), VIRTIO_NET_ERR, 0 }, /* three bytes of data */
+		{ { 4, 0, 2, 0 }, 1 << 20, F(MQ), VIRTIO_NET_ERR, 0 }, /* a megabyte of data */
+		{ { 4 }, 1, F(MQ), VIRTIO_NET_ERR, 0 }, /* class alone */
+		{ { 0 }, 0, F(MQ), VIRTIO_NET_ERR, 0 }, /* nothing */
+		{ { 4, 1, 2, 0 }, 4, F(MQ), VIRTIO_NET_ERR, 0 }, /* RSS_CONFIG: not offered */
+		{ { 0, 0, 1, 0 }, 3, F(MQ), VIRTIO_NET_ERR, 0 }, /* RX_PROMISC: no CTRL_RX */
+		{ { 0xff, 0xff, 2, 0 }, 4, F(MQ), VIRTIO_NET_ERR, 0 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned int pairs = 99;
+		const char *why;
+		uint8_t ack = virtio_net_ctrl_check(cases[i].cmd, cases[i].len, cases[i].features,
+						    2, &pairs, &why);
+
+		if (ack != cases[i].ack)
+			fail_msg("case %u: ack %u: %s", i, ack, why ? why : "accepted");
+		if (ack == VIRTIO_NET_OK && pairs != cases[i].pairs)
+			fail_msg("case %u: %u pairs", i, pairs);
+		if (ack == VIRTIO_NET_ERR && (!why || pairs != 99))
+			fail_msg("case %u: refused without a reason, or pairs changed", i);
+	}
+}
+
+/* A device with two pairs; the driver takes `features` of what is offered. */
+static void start_mq(struct fx *f, uint64_t drop)
+{
+	struct virtio_net_params p = { .mac = { 0x52, 0x54, 0, 1, 2, 3 },
+				       .offloads = true,
+				       .pairs = 2 };
+	int sv[2], sv1[2];
+	uint64_t g;
+
+	f->ram = calloc(1, RAM_SIZE);
+	assert_int_equal(guest_mem_add(&f->mem, 0, RAM_SIZE, f->ram), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv1), 0);
+	f->tap = p.tap_fd[0] = sv[0];
+	f->peer = sv[1];
+	f->tap1 = p.tap_fd[1] = sv1[0];
+	f->peer1 = sv1[1];
+	assert_int_equal(virtio_dev_init(&f->vdev, &virtio_net_ops, &f->mem, &p), 0);
+	assert_int_equal(f->vdev.num_queues, 5);
+	/* §5.1.4: max_virtqueue_pairs at 8, little-endian */
+	assert_int_equal(f->vdev.config[8] | f->vdev.config[9] << 8, 2);
+	assert_true(f->vdev.host_features & F(MQ));
+	assert_true(f->vdev.host_features & F(CTRL_VQ));
+	f->vdev.transport = &fake_transport;
+	g = f->vdev.host_features & ~drop;
+	virtio_dev_set_status(&f->vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	virtio_dev_set_guest_features(&f->vdev, 0, g);
+	virtio_dev_set_guest_features(&f->vdev, 1, g >> 32);
+	virtio_dev_set_status(&f->vdev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+						VIRTIO_STATUS_FEATURES_OK);
+	assert_true(f->vdev.status & VIRTIO_STATUS_FEATURES_OK);
+}
+
+/* Queue q's rings at gpa, 16 entries, enabled. */
+static void enable_q(struct fx *f, struct vqd *d, unsigned int q, uint64_t gpa)
+{
+	vqd_init(d, &f->mem, gpa, 16);
+	f->vdev.vqs[q].size = 16;
+	f->vdev.vqs[q].desc_gpa = d->desc_gpa;
+	f->vdev.vqs[q].avail_gpa = d->avail_gpa;
+	f->vdev.vqs[q].used_gpa = d->used_gpa;
+	assert_int_equal(virtio_dev_queue_enable(&f->vdev, q), 0);
+}
+
+/*
+ * Send a command on the control queue: `out` bytes readable, split after
+ * `split` bytes when nonzero, and `in` writable bytes (prefilled 0xee).
+ * Returns the used length; *ack gets the first writable byte.
+ */
+static uint32_t ctrl_send(struct fx *f, const uint8_t *cmd, uint32_t out, uint32_t split,
+			  uint32_t in, uint8_t *ack)
+{
+	uint8_t *p = vqd_ptr(&f->ctrl, CMD_GPA, 64);
+	struct vqd_buf b[3];
+	unsigned int n = 0;
+	uint32_t id, len;
+
+	memcpy(p, cmd, out);
+	memset(p + 32, 0xee, 32);
+	if (split && split < out) {
+		b[n++] = (struct vqd_buf){ CMD_GPA, split, false };
+		b[n++] = (struct vqd_buf){ CMD_GPA + split, out - split, false };
+	} else if (out) {
+		b[n++] = (struct vqd_buf){ CMD_GPA, out, false };
+	}
+	if (in)
+		b[n++] = (struct vqd_buf){ CMD_GPA + 32, in, true };
+	vqd_publish(&f->ctrl, vqd_add_chain(&f->ctrl, b, n));
+	virtio_dev_queue_notify(&f->vdev, CTRLQ);
+	assert_true(vqd_get_used(&f->ctrl, &id, &len));
+	*ack = p[32];
+	return len;
+}
+
+static unsigned int pairs_in_use(struct fx *f)
+{
+	struct virtio_net_stats st;
+
+	virtio_net_get_stats(&f->vdev, &st);
+	return st.pairs;
+}
+
+static void ctrl_queue_hostile(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t two[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 2, 0 };
+	const uint8_t three[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 3, 0 };
+	const uint8_t one[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 1, 0 };
+	struct virtio_net_stats st;
+	uint8_t ack;
+
+	start_mq(f, 0);
+	enable_q(f, &f->ctrl, CTRLQ, CTRL_GPA);
+	virtio_dev_set_status(&f->vdev, f->vdev.status | VIRTIO_STATUS_DRIVER_OK);
+	assert_int_equal(pairs_in_use(f), 1); /* §5.1.6.5.5: one until the driver says */
+
+	assert_int_equal(ctrl_send(f, three, 4, 0, 1, &ack), 1); /* more than offered */
+	assert_int_equal(ack, VIRTIO_NET_ERR);
+	assert_int_equal(pairs_in_use(f), 1);
+	assert_int_equal(ctrl_send(f, two, 3, 0, 1, &ack), 1); /* data cut short */
+	assert_int_equal(ack, VIRTIO_NET_ERR);
+	assert_int_equal(ctrl_send(f, two, 1, 0, 1, &ack), 1); /* class alone */
+	assert_int_equal(ack, VIRTIO_NET_ERR);
+	assert_int_equal(ctrl_send(f, two, 0, 0, 1, &ack), 1); /* nothing readable */
+	assert_int_equal(ack, VIRTIO_NET_ERR);
+	/* No writable byte: not executed, nothing written, the chain comes back. */
+	assert_int_equal(ctrl_send(f, two, 4, 0, 0, &ack), 0);
+	assert_int_equal(ack, 0xee);
+	assert_int_equal(pairs_in_use(f), 1);
+	assert_false(f->vdev.status & VIRTIO_STATUS_NEEDS_RESET);
+	/* Good, split over two descriptors mid-field, with a large ack buffer. */
+	assert_int_equal(ctrl_send(f, two, 4, 3, 16, &ack), 1);
+	assert_int_equal(ack, VIRTIO_NET_OK);
+	assert_int_equal(pairs_in_use(f), 2);
+	assert_int_equal(ctrl_send(f, one, 4, 0, 1, &ack), 1);
+	assert_int_equal(ack, VIRTIO_NET_OK);
+	assert_int_equal(pairs_in_use(f), 1);
+	virtio_net_get_stats(&f->vdev, &st);
+	assert_int_equal(st.ctrl_ok, 2);
+	assert_int_equal(st.ctrl_errors, 5);
+	assert_int_equal(st.max_pairs, 2);
+	/* A reset goes back to one pair. */
+	assert_int_equal(ctrl_send(f, two, 4, 0, 1, &ack), 1);
+	assert_int_equal(pairs_in_use(f), 2);
+	virtio_dev_set_status(&f->vdev, 0);
+	assert_int_equal(pairs_in_use(f), 1);
+}
+
+/* Each pair transmits on its own fd; a pair not in use does not receive. */
+static void pairs_own_fds(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t two[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 2, 0 };
+	struct virtio_net_hdr h = hdr(0, 0, 0, 0, 0, 0);
+	struct vqd_buf b = { BUF_GPA, HDR + 60, false };
+	struct virtio_net_stats st;
+	static uint8_t got[2048];
+	uint8_t ack;
+
+	start_mq(f, F(GUEST_TSO4) | F(GUEST_TSO6)); /* one 2 KiB buffer holds any frame */
+	enable_q(f, &f->ctrl, CTRLQ, CTRL_GPA);
+	enable_q(f, &f->tx1, TX1, TX1_GPA);
+	vqd_init(&f->rx, &f->mem, RXQ_GPA, 16);
+	f->vdev.vqs[2].size = 16; /* pair 1's receive queue */
+	f->vdev.vqs[2].desc_gpa = f->rx.desc_gpa;
+	f->vdev.vqs[2].avail_gpa = f->rx.avail_gpa;
+	f->vdev.vqs[2].used_gpa = f->rx.used_gpa;
+	assert_int_equal(virtio_dev_queue_enable(&f->vdev, 2), 0);
+	virtio_dev_set_status(&f->vdev, f->vdev.status | VIRTIO_STATUS_DRIVER_OK);
+
+	/* Pair 1 not in use: a frame waiting on its fd stays there. */
+	frame_send_to(f->peer1, 60);
+	rx_post(f, 1, 2048, BUF_GPA + 0x1000);
+	virtio_dev_queue_notify(&f->vdev, 2);
+	assert_false(virtio_net_rx_locked(&f->vdev, 1));
+	virtio_net_get_stats(&f->vdev, &st);
+	assert_int_equal(st.rx_packets, 0);
+	/* In use: it arrives on pair 1's receive queue. */
+	assert_int_equal(ctrl_send(f, two, 4, 0, 1, &ack), 1);
+	assert_int_equal(ack, VIRTIO_NET_OK);
+	virtio_dev_queue_notify(&f->vdev, 2);
+	virtio_net_get_stats(&f->vdev, &st);
+	assert_int_equal(st.pair_rx[1], 1);
+	assert_int_equal(st.pair_rx[0], 0);
+
+	memcpy(vqd_ptr(&f->tx1, BUF_GPA, HDR), &h, HDR);
+	vqd_publish(&f->tx1, vqd_add_chain(&f->tx1, &b, 1));
+	virtio_dev_queue_notify(&f->vdev, TX1);
+	assert_int_equal(recv(f->peer1, got, sizeof(got), MSG_DONTWAIT), HDR + 60);
+	assert_true(recv(f->peer, got, sizeof(got), MSG_DONTWAIT) < 0); /* not pair 0's fd */
+	virtio_net_get_stats(&f->vdev, &st);
+	assert_int_equal(st.pair_tx[1], 1);
+	assert_int_equal(st.pair_tx[0], 0);
+}
+
+/*
+ * A driver that took CTRL_VQ without MQ has its control queue at 2 (§5.1.2)
+ * and may not set pairs; one that took neither has no control queue, and a
+ * notify on the queue past the first pair does nothing.
+ */
+static void ctrl_without_mq(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t two[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 2, 0 };
+	uint8_t *p;
+	struct vqd_buf b[2] = { { CMD_GPA, 4, false }, { CMD_GPA + 32, 1, true } };
+	uint32_t id, len;
+
+	start_mq(f, F(MQ));
+	enable_q(f, &f->ctrl, 2, CTRL_GPA);
+	virtio_dev_set_status(&f->vdev, f->vdev.status | VIRTIO_STATUS_DRIVER_OK);
+	p = vqd_ptr(&f->ctrl, CMD_GPA, 64);
+	memcpy(p, two, 4);
+	p[32] = 0xee;
+	vqd_publish(&f->ctrl, vqd_add_chain(&f->ctrl, b, 2));
+	virtio_dev_queue_notify(&f->vdev, 2);
+	assert_true(vqd_get_used(&f->ctrl, &id, &len));
+	assert_int_equal(p[32], VIRTIO_NET_ERR);
+	assert_int_equal(pairs_in_use(f), 1);
+}
+
+static void no_ctrl_queue(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_net_stats st;
+	uint32_t id, len;
+	struct vqd_buf b[2] = { { CMD_GPA, 4, false }, { CMD_GPA + 32, 1, true } };
+
+	start_mq(f, F(MQ) | F(CTRL_VQ));
+	enable_q(f, &f->ctrl, CTRLQ, CTRL_GPA);
+	virtio_dev_set_status(&f->vdev, f->vdev.status | VIRTIO_STATUS_DRIVER_OK);
+	vqd_publish(&f->ctrl, vqd_add_chain(&f->ctrl, b, 2));
+	virtio_dev_queue_notify(&f->vdev, CTRLQ);
+	assert_false(vqd_get_used(&f->ctrl, &id, &len));
+	virtio_net_get_stats(&f->vdev, &st);
+	assert_int_equal(st.ctrl_ok + st.ctrl_errors, 0);
+	assert_false(f->vdev.status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* One pair: the layout from before MQ, two queues and neither feature. */
+static void one_pair_layout(void **state)
+{
+	struct fx *f = *state;
+
+	start(f, true, 0);
+	assert_int_equal(f->vdev.num_queues, 2);
+	assert_false(f->vdev.host_features & (F(MQ) | F(CTRL_VQ)));
 }
 
 int main(void)
@@ -413,6 +705,12 @@ int main(void)
 		T(rx_one_buffer_each),
 		T(rx_small_ring),
 		T(rx_tiny_buffer),
+		cmocka_unit_test(ctrl_checks),
+		T(ctrl_queue_hostile),
+		T(pairs_own_fds),
+		T(ctrl_without_mq),
+		T(no_ctrl_queue),
+		T(one_pair_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

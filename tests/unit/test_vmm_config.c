@@ -99,6 +99,15 @@ static void fast_paths_default_on(void **state)
 	assert_false(c.io_uring);
 	assert_int_equal(c.disk[0].queues, 4);
 	config_free(&c);
+	/* net: queue pairs, and vhost-net only when asked for */
+	assert_int_equal(from_argv(&c, &msg, 6, "--kernel", "/k", "--net", "tap=t0,queues=3",
+				   "--net", "tap=t1,vhost=on"),
+			 0);
+	assert_int_equal(c.net[0].queues, 3);
+	assert_false(c.net[0].vhost);
+	assert_int_equal(c.net[1].queues, 0);
+	assert_true(c.net[1].vhost);
+	config_free(&c);
 }
 
 static void json_and_flags_agree(void **state)
@@ -166,6 +175,10 @@ static void bad_flags_name_the_key(void **state)
 		{ "--disk", "path=/a,queues=9", "`disk[0].queues`" },
 		{ "--disk", "path=/a,queues=2x", "`disk[0].queues`" },
 		{ "--disk", "path=/a,queues=", "`disk[0].queues`" },
+		{ "--net", "tap=t0,queues=0",
+		  "`net[0].queues`: expected a whole number from 1 to 3" },
+		{ "--net", "tap=t0,queues=4", "`net[0].queues`" },
+		{ "--net", "tap=t0,vhost=maybe", "`vhost=maybe`: expected on or off" },
 		{ "--net", "tap=t0,mac=01:00:00:00:00:01", "`net[0].mac`" },
 		{ "--net", "tap=t0,mac=52:54:00:00:00", "`net[0].mac`" },
 		{ "--net", "mac=52:54:00:00:00:01", "`net[0].tap`: missing" },

@@ -8,6 +8,8 @@
 #ifndef VPS_VMM_TAP_H
 #define VPS_VMM_TAP_H
 
+#include <stdbool.h>
+
 #include "common/err.h"
 
 #define TAP_VNET_HDR_LEN 12 /* struct virtio_net_hdr_v1, virtio 1.2 §5.1.6 */
@@ -17,5 +19,13 @@
  * or -errno with err filled.
  */
 int tap_open(const char *name, struct err **err);
+
+/*
+ * Open `want` queues of the multi-queue tap `name` into fds[0..want).
+ * Returns how many were opened: `want`, or 1 when the tap is single-queue
+ * and `required` is false; else -errno with err filled. want ≤ 1 is
+ * tap_open().
+ */
+int tap_open_queues(const char *name, unsigned int want, bool required, int *fds, struct err **err);
 
 #endif

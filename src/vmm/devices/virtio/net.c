@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * virtio-net (virtio 1.2 §5.1) over a tap: queue 0 receives, queue 1
- * transmits. Every frame carries the 12-byte struct virtio_net_hdr, which
+ * virtio-net (virtio 1.2 §5.1) over a tap: queue 2k receives and 2k+1
+ * transmits for queue pair k, and with several pairs (VIRTIO_NET_F_MQ) a
+ * control queue follows them (§5.1.2). Each pair has its own fd on a
+ * multi-queue tap (IFF_MULTI_QUEUE): the host's stack spreads received
+ * flows over the fds that are attached, and the pairs the driver does not
+ * use (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, §5.1.6.5.5; one after a reset) have
+ * their fd detached (TUNSETQUEUE), so no frame waits where nobody reads.
+ * Every frame carries the 12-byte struct virtio_net_hdr, which
  * the tap (IFF_VNET_HDR, TUNSETVNETHDRSZ 12) reads and writes itself, so
  * frames move between tap and guest buffers with one readv/writev on the
  * chain's own segments and no copy of the payload.
@@ -22,9 +28,18 @@
  * edge-triggered, so frames the guest has no buffers for wait in the tap
  * until its next notify on the receive queue, without the loop spinning.
  * Both hold the device lock while they touch a queue (see virtio.h).
+ *
+ * With vhost-net (docs/vmm.md, "vhost-net"), the kernel serves the data
+ * queues instead: at the first notification after DRIVER_OK with every data
+ * queue ready, each pair's rings go to its /dev/vhost-net, the doorbells and
+ * taps leave the I/O thread's loop, and the thread only turns vhost's call
+ * eventfds into interrupts (net_vhost.c). The control queue stays here. A
+ * reset or a snapshot takes the rings back, and the next notification hands
+ * them over again.
  */
 #include <endian.h>
 #include <errno.h>
+#include <linux/if.h>
 #include <linux/if_tun.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -37,51 +52,8 @@
 #include "common/log.h"
 #include "vmm/backends/tap.h"
 #include "vmm/devices/virtio/net.h"
+#include "vmm/devices/virtio/net_priv.h"
 #include "vmm/devices/virtio/virtio.h"
-
-#define NET_RXQ 0
-#define NET_TXQ 1
-#define NET_QUEUE_SIZE 256
-#define NET_HDR_NUM_BUFFERS 10 /* offset of num_buffers in the header */
-
-/* A received frame takes at most this many buffers and segments. */
-#define NET_RX_MAX_CHAINS 64
-#define NET_RX_MAX_IOV 256
-#define NET_TX_MAX_IOV (VIRTQ_MAX_IOV + 1)
-
-#define VIRTIO_NET_S_LINK_UP 1
-
-/* §5.1.4 config layout */
-#define NET_CFG_MAC 0
-#define NET_CFG_STATUS 6
-
-#define NET_OFFLOAD_FEATURES                                                   \
-	(BIT_ULL(VIRTIO_NET_F_CSUM) | BIT_ULL(VIRTIO_NET_F_GUEST_CSUM) |       \
-	 BIT_ULL(VIRTIO_NET_F_GUEST_TSO4) | BIT_ULL(VIRTIO_NET_F_GUEST_TSO6) | \
-	 BIT_ULL(VIRTIO_NET_F_HOST_TSO4) | BIT_ULL(VIRTIO_NET_F_HOST_TSO6) |   \
-	 BIT_ULL(VIRTIO_NET_F_MRG_RXBUF))
-
-/* A receive buffer popped and waiting for a frame. */
-struct rx_buf {
-	uint16_t head;
-	uint32_t bytes;
-	unsigned int first_iov; /* its segments in net.rx_iov */
-};
-
-struct net {
-	struct virtio_dev *vdev;
-	int tap_fd;
-	struct virtio_net_stats stats;
-	uint64_t tap_features; /* the guest features the tap's offloads were last set for */
-	bool tap_features_set;
-	bool announce; /* send a RARP at the next notification (virtio_net_announce) */
-	struct virtq_chain c;
-	struct iovec tx_iov[NET_TX_MAX_IOV];
-	/* Receive: buffers popped for the frame being read, in pop order. */
-	struct rx_buf rx[NET_RX_MAX_CHAINS];
-	struct iovec rx_iov[NET_RX_MAX_IOV];
-	struct virtq_used_elem rx_used[NET_RX_MAX_CHAINS];
-};
 
 const char *virtio_net_tx_hdr_check(const struct virtio_net_hdr *h, uint64_t frame_len,
 				    uint64_t features)
@@ -188,10 +160,10 @@ static unsigned int tx_iovec(struct net *n, const struct virtq_chain *c,
 	return k;
 }
 
-static void net_tx(struct virtio_dev *vdev)
+static void net_tx(struct virtio_dev *vdev, unsigned int k)
 {
 	struct net *n = vdev->priv;
-	struct virtq *vq = &vdev->vqs[NET_TXQ];
+	struct virtq *vq = &vdev->vqs[NET_TXQ(k)];
 	struct virtq_chain *c = &n->c;
 
 	while (virtq_pop(vq, c) == 1) {
@@ -215,11 +187,12 @@ static void net_tx(struct virtio_dev *vdev)
 			n->stats.tx_bad_hdr++;
 		} else {
 			le.num_buffers = 0; /* §5.1.6.2: not the driver's field on transmit */
-			w = writev(n->tap_fd, n->tx_iov, tx_iovec(n, c, &le));
+			w = writev(n->pair[k].tap_fd, n->tx_iov, tx_iovec(n, c, &le));
 			if (w < 0) {
 				n->stats.tx_errors++; /* a full or downed tap drops, as a wire would */
 			} else {
 				n->stats.tx_packets++;
+				n->stats.pair_tx[k]++;
 				n->stats.tx_bytes += c->out_bytes - TAP_VNET_HDR_LEN;
 				if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
 					n->stats.tx_gso++;
@@ -235,19 +208,22 @@ static void net_tx(struct virtio_dev *vdev)
  * followed too. A refusal (an old kernel, a socket in the fuzz target)
  * leaves the tap sending plain frames, which every driver takes.
  */
-static void net_sync_tap(struct net *n)
+void net_sync_tap(struct net *n)
 {
 	uint64_t g = n->vdev->guest_features;
+	unsigned int k;
 
 	if (n->tap_features_set && n->tap_features == g)
 		return;
 	n->tap_features = g;
 	n->tap_features_set = true;
 	n->stats.offloads = g & NET_OFFLOAD_FEATURES;
-	if (ioctl(n->tap_fd, TUNSETOFFLOAD, virtio_net_tap_offloads(g)) < 0 &&
-	    virtio_net_tap_offloads(g))
-		pr_ratelimited(LOG_WARN, "virtio-net: TUNSETOFFLOAD %#x: %s",
-			       virtio_net_tap_offloads(g), strerror(errno));
+	/* The offloads are the tap's, but each queue fd sets them (QEMU does all too). */
+	for (k = 0; k < n->max_pairs; k++)
+		if (ioctl(n->pair[k].tap_fd, TUNSETOFFLOAD, virtio_net_tap_offloads(g)) < 0 &&
+		    virtio_net_tap_offloads(g))
+			pr_ratelimited(LOG_WARN, "virtio-net: TUNSETOFFLOAD %#x: %s",
+				       virtio_net_tap_offloads(g), strerror(errno));
 }
 
 /* Give back, unused, the last `k` popped receive buffers. */
@@ -282,10 +258,11 @@ static void rx_set_num_buffers(struct net *n, unsigned int nr, unsigned int nr_i
  * one readv, and the ones the frame filled are pushed together; the rest
  * stay for the next frame, and go back to the ring when the tap is empty.
  */
-static bool net_rx_locked(struct net *n)
+static bool net_rx_locked(struct net *n, unsigned int k)
 {
 	struct virtio_dev *vdev = n->vdev;
-	struct virtq *vq = &vdev->vqs[NET_RXQ];
+	struct virtq *vq = &vdev->vqs[NET_RXQ(k)];
+	int tap_fd = n->pair[k].tap_fd;
 	uint64_t g = vdev->guest_features;
 	bool mrg = g & BIT_ULL(VIRTIO_NET_F_MRG_RXBUF);
 	uint64_t need = TAP_VNET_HDR_LEN + (virtio_net_tap_offloads(g) & (TUN_F_TSO4 | TUN_F_TSO6) ?
@@ -341,7 +318,7 @@ static bool net_rx_locked(struct net *n)
 			dry = true;
 			break;
 		}
-		got = readv(n->tap_fd, n->rx_iov, (int)nr_iov);
+		got = readv(tap_fd, n->rx_iov, (int)nr_iov);
 		if (got < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				break;
@@ -372,6 +349,7 @@ static bool net_rx_locked(struct net *n)
 		virtq_push_batch(vq, n->rx_used, used);
 		pushed = true;
 		n->stats.rx_packets++;
+		n->stats.pair_rx[k]++;
 		n->stats.rx_bytes += got > TAP_VNET_HDR_LEN ? got - TAP_VNET_HDR_LEN : 0;
 		if (used > 1)
 			n->stats.rx_merged++;
@@ -389,25 +367,136 @@ static bool net_rx_locked(struct net *n)
 	}
 	rx_unpop(vq, nr);
 	if (pushed)
-		virtio_dev_queue_done(vdev, NET_RXQ);
+		virtio_dev_queue_done(vdev, NET_RXQ(k));
 	return dry;
 }
 
-bool virtio_net_rx_locked(struct virtio_dev *vdev)
+bool virtio_net_rx_locked(struct virtio_dev *vdev, unsigned int k)
 {
-	return net_rx_locked(vdev->priv);
+	struct net *n = vdev->priv;
+
+	return k < n->pairs ? net_rx_locked(n, k) : false;
 }
 
-/* The I/O thread: the tap has a new frame. */
+/* The I/O thread: pair k's tap fd has a new frame. */
 static void net_tap_ready(void *opaque, int fd, uint32_t events)
 {
-	struct net *n = opaque;
-	struct virtq *vq = &n->vdev->vqs[NET_RXQ];
+	struct net_pair *p = opaque;
+	struct net *n = p->n;
+	struct virtq *vq = &n->vdev->vqs[NET_RXQ(p->k)];
 
 	pthread_mutex_lock(&n->vdev->lock);
-	if ((n->vdev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready && !vq->broken)
-		net_rx_locked(n);
+	if ((n->vdev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready && !vq->broken &&
+	    p->k < n->pairs && !n->vhost_on)
+		net_rx_locked(n, p->k);
 	pthread_mutex_unlock(&n->vdev->lock);
+}
+
+/*
+ * Attach the first `pairs` queue fds to the tap and detach the others, so
+ * the tap hands frames only to pairs the driver reads. A refusal (a tap
+ * that went away, a socket in the tests) is logged; frames then still
+ * come, on fewer queues or on one the driver does not read.
+ */
+static void net_set_pairs(struct net *n, unsigned int pairs)
+{
+	unsigned int k;
+
+	n->pairs = n->stats.pairs = pairs;
+	if (pairs > n->stats.peak_pairs)
+		n->stats.peak_pairs = pairs;
+	if (n->max_pairs == 1)
+		return; /* a single-queue tap has nothing to attach or detach */
+	for (k = 0; k < n->max_pairs; k++) {
+		struct net_pair *p = &n->pair[k];
+		bool want = k < pairs;
+		struct ifreq ifr = { .ifr_flags = want ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+
+		if (p->attached == want)
+			continue;
+		if (ioctl(p->tap_fd, TUNSETQUEUE, &ifr) < 0) {
+			pr_ratelimited(LOG_WARN, "virtio-net: %s tap queue %u: %s",
+				       want ? "attach" : "detach", k, strerror(errno));
+			continue;
+		}
+		p->attached = want;
+	}
+}
+
+/* The control queue's index for the features the driver accepted (§5.1.2). */
+static unsigned int net_ctrl_queue(const struct net *n, uint64_t g)
+{
+	if (!(g & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)))
+		return VIRTIO_MAX_QUEUES; /* none */
+	return g & BIT_ULL(VIRTIO_NET_F_MQ) ? 2 * n->max_pairs : 2;
+}
+
+uint8_t virtio_net_ctrl_check(const uint8_t *cmd, uint64_t len, uint64_t features,
+			      unsigned int max_pairs, unsigned int *pairs, const char **why)
+{
+	uint16_t v;
+
+	*why = NULL;
+	if (len < 2) {
+		*why = "command shorter than its class and code";
+		return VIRTIO_NET_ERR;
+	}
+	if (cmd[0] != VIRTIO_NET_CTRL_MQ || cmd[1] != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET) {
+		*why = "unknown command class or code";
+		return VIRTIO_NET_ERR;
+	}
+	if (!(features & BIT_ULL(VIRTIO_NET_F_MQ))) {
+		*why = "VQ_PAIRS_SET without VIRTIO_NET_F_MQ";
+		return VIRTIO_NET_ERR;
+	}
+	if (len != 4) {
+		*why = "VQ_PAIRS_SET whose data is not two bytes";
+		return VIRTIO_NET_ERR;
+	}
+	v = (uint16_t)(cmd[2] | cmd[3] << 8);
+	/* §5.1.6.5.5.2: 1..max_virtqueue_pairs, else the device acks ERR */
+	if (v < 1 || v > max_pairs) {
+		*why = "queue pair count outside 1..max_virtqueue_pairs";
+		return VIRTIO_NET_ERR;
+	}
+	*pairs = v;
+	return VIRTIO_NET_OK;
+}
+
+/*
+ * The control queue: each chain is one command, acked with one byte at the
+ * start of its writable part. A chain with no writable byte cannot be
+ * acked: it goes back unexecuted with nothing written, as QEMU does.
+ */
+static void net_ctrl(struct net *n, unsigned int q)
+{
+	struct virtio_dev *vdev = n->vdev;
+	struct virtq *vq = &vdev->vqs[q];
+	struct virtq_chain *c = &n->c;
+
+	while (virtq_pop(vq, c) == 1) {
+		uint8_t cmd[4] = { 0 }, ack;
+		unsigned int pairs = 0;
+		const char *why = "no writable byte for the ack";
+
+		virtq_chain_read(c, 0, cmd,
+				 c->out_bytes < sizeof(cmd) ? c->out_bytes : sizeof(cmd));
+		if (c->in_bytes < 1) {
+			ack = VIRTIO_NET_ERR;
+		} else {
+			ack = virtio_net_ctrl_check(cmd, c->out_bytes, vdev->guest_features,
+						    n->max_pairs, &pairs, &why);
+			virtq_chain_write(c, 0, &ack, 1);
+		}
+		if (ack == VIRTIO_NET_OK) {
+			n->stats.ctrl_ok++;
+			net_set_pairs(n, pairs);
+		} else {
+			n->stats.ctrl_errors++;
+			pr_ratelimited(LOG_WARN, "virtio-net: control command refused: %s", why);
+		}
+		virtq_push(vq, c->head, c->in_bytes < 1 ? 0 : 1);
+	}
 }
 
 /*
@@ -432,7 +521,7 @@ static void net_send_announce(struct net *n)
 	a[7] = 3; /* ARPOP_RREQUEST */
 	memcpy(a + 8, mac, 6);
 	memcpy(a + 18, mac, 6);
-	if (write(n->tap_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame))
+	if (write(n->pair[0].tap_fd, frame, sizeof(frame)) == (ssize_t)sizeof(frame))
 		n->stats.announces++;
 	n->announce = false;
 }
@@ -449,42 +538,144 @@ void virtio_net_announce(struct virtio_dev *vdev)
 static void net_notify(struct virtio_dev *vdev, unsigned int q)
 {
 	struct net *n = vdev->priv;
+	unsigned int k = q / 2;
 
 	if (n->announce)
 		net_send_announce(n);
-	if (q == NET_TXQ)
-		net_tx(vdev);
-	else if (q == NET_RXQ)
-		net_rx_locked(vdev->priv); /* buffers posted: what waits in the tap fits now */
+	if (q == net_ctrl_queue(n, vdev->guest_features)) {
+		net_ctrl(n, q);
+		return;
+	}
+	/* vhost-net needs KVM to signal its doorbells: not on the exit path */
+	if (n->vhost && !vdev->kick_async) {
+		pr_warn("virtio-net: no ioeventfd for vhost-net's doorbells: user-space path");
+		n->vhost = n->stats.vhost = false;
+	}
+	if (n->vhost && !n->vhost_on)
+		net_vhost_start(n);
+	if (n->vhost_on)
+		return; /* a doorbell read before it left the loop: the kernel's now */
+	if (k >= n->max_pairs)
+		return; /* a queue past the pairs that is not the control queue */
+	else if (q == NET_TXQ(k))
+		net_tx(vdev, k); /* a pair not in use still transmits; the tap may refuse */
+	else if (k < n->pairs)
+		net_rx_locked(n, k); /* buffers posted: what waits in the tap fits now */
+}
+
+/* §5.1.6.5.5: after a reset only the first pair is used. */
+static void net_reset(struct virtio_dev *vdev)
+{
+	net_vhost_stop(vdev->priv);
+	net_set_pairs(vdev->priv, 1);
+}
+
+static void net_free(struct net *n)
+{
+	net_vhost_close(n);
+	free(n);
 }
 
 static int net_init(struct virtio_dev *vdev, const void *params)
 {
 	const struct virtio_net_params *p = params;
-	struct net *n = calloc(1, sizeof(*n));
+	unsigned int k, q, pairs = p->pairs ? p->pairs : 1;
+	struct net *n;
 	int ret;
 
+	if (pairs > VIRTIO_NET_MAX_PAIRS)
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	n->vdev = vdev;
-	n->tap_fd = p->tap_fd;
-	ret = iothread_add(&vdev->io, n->tap_fd, EPOLLIN | EPOLLET, net_tap_ready, n);
-	if (ret < 0) {
-		free(n);
-		return ret;
+	n->max_pairs = n->stats.max_pairs = pairs;
+	for (q = 0; q < 2 * VIRTIO_NET_MAX_PAIRS; q++)
+		n->call_fd[q] = -1;
+	for (k = 0; k < VIRTIO_NET_MAX_PAIRS; k++)
+		n->vh[k].fd = -1;
+	if (p->vhost) {
+		ret = net_vhost_open(n, pairs);
+		if (ret < 0) {
+			net_free(n);
+			return ret;
+		}
+	}
+	for (k = 0; k < pairs; k++) {
+		n->pair[k] = (struct net_pair){ n, k, p->tap_fd[k], true };
+		ret = iothread_add(&vdev->io, p->tap_fd[k], EPOLLIN | EPOLLET, net_tap_ready,
+				   &n->pair[k]);
+		if (ret < 0) {
+			net_free(n);
+			return ret;
+		}
 	}
 	if (!p->offloads)
 		vdev->host_features &= ~NET_OFFLOAD_FEATURES; /* the old path, for comparison */
+	if (pairs == 1) {
+		/* one pair: the layout before MQ, two queues and no control queue */
+		vdev->host_features &= ~(BIT_ULL(VIRTIO_NET_F_MQ) | BIT_ULL(VIRTIO_NET_F_CTRL_VQ));
+		vdev->num_queues = 2;
+	} else {
+		vdev->num_queues = 2 * pairs + 1;
+	}
 	memcpy(vdev->config + NET_CFG_MAC, p->mac, 6);
 	virtio_config_put16(vdev, NET_CFG_STATUS, VIRTIO_NET_S_LINK_UP);
+	virtio_config_put16(vdev, NET_CFG_MAX_PAIRS, (uint16_t)pairs);
 	vdev->priv = n;
+	net_set_pairs(n, 1); /* until the driver asks for more */
 	return 0;
 }
 
 static void net_uninit(struct virtio_dev *vdev)
 {
-	free(vdev->priv); /* the I/O thread is stopped already */
+	net_vhost_stop(vdev->priv);
+	net_free(vdev->priv); /* the I/O thread is stopped already */
 	vdev->priv = NULL;
+}
+
+/* Snapshots: the pairs in use, which the driver set and will not set again. */
+struct net_state {
+	uint16_t pairs;
+	uint16_t pad[3];
+};
+
+static size_t net_state_save(struct virtio_dev *vdev, void *buf, size_t max)
+{
+	struct net *n = vdev->priv;
+	struct net_state st = { .pairs = (uint16_t)n->pairs };
+
+	if (max < sizeof(st))
+		return 0;
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+static int net_state_load(struct virtio_dev *vdev, const void *buf, size_t len)
+{
+	struct net *n = vdev->priv;
+	struct net_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.pairs < 1 || st.pairs > n->max_pairs ||
+	    (st.pairs > 1 && !(vdev->guest_features & BIT_ULL(VIRTIO_NET_F_MQ))))
+		return -EINVAL;
+	net_set_pairs(n, st.pairs);
+	return 0;
+}
+
+void virtio_net_quiesce_locked(struct virtio_dev *vdev)
+{
+	net_vhost_stop(vdev->priv);
+}
+
+bool virtio_net_vhost(struct virtio_dev *vdev)
+{
+	struct net *n = vdev->priv;
+
+	return n->vhost;
 }
 
 void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s)
@@ -500,11 +691,15 @@ const struct virtio_dev_ops virtio_net_ops = {
 	.name = "net",
 	.device_id = VIRTIO_ID_NET,
 	.pci_class = 0x020000, /* network controller, Ethernet */
-	.features = BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS) | NET_OFFLOAD_FEATURES,
-	.config_size = 8,
-	.num_queues = 2,
+	.features = BIT_ULL(VIRTIO_NET_F_MAC) | BIT_ULL(VIRTIO_NET_F_STATUS) |
+		    BIT_ULL(VIRTIO_NET_F_CTRL_VQ) | BIT_ULL(VIRTIO_NET_F_MQ) | NET_OFFLOAD_FEATURES,
+	.config_size = 10, /* mac, status, max_virtqueue_pairs (§5.1.4) */
+	.num_queues = 2 * VIRTIO_NET_MAX_PAIRS + 1,
 	.queue_max_size = NET_QUEUE_SIZE,
 	.init = net_init,
 	.uninit = net_uninit,
 	.notify = net_notify,
+	.reset = net_reset,
+	.state_save = net_state_save,
+	.state_load = net_state_load,
 };

@@ -22,6 +22,8 @@
 #define VIRTIO_NET_F_MRG_RXBUF 15
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17 /* a control queue after the data queues */
+#define VIRTIO_NET_F_MQ 22 /* several queue pairs, chosen by VIRTIO_NET_CTRL_MQ */
 
 /* §5.1.6: struct virtio_net_hdr_v1 (12 bytes, little-endian fields). */
 struct virtio_net_hdr {
@@ -46,10 +48,25 @@ struct virtio_net_hdr {
 #define VIRTIO_NET_FRAME_MAX 1518 /* one Ethernet frame with a VLAN tag, no GSO */
 #define VIRTIO_NET_GSO_FRAME_MAX 65550 /* 64 KiB of IP plus Ethernet and VLAN headers */
 
+/*
+ * Queue pairs: VIRTIO_MAX_QUEUES (8) holds 3 pairs and the control queue.
+ * Raising it changes the saved PCI transport layout (a snapshot format
+ * change), so it stays until that is done on purpose.
+ */
+#define VIRTIO_NET_MAX_PAIRS 3
+
+/* §5.1.6.5: control commands. The readable part is class, command, data; the ack is written. */
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0 /* data: le16 virtqueue_pairs */
+
 struct virtio_net_params {
-	int tap_fd; /* from tap_open(): non-blocking, with the vnet header */
+	int tap_fd[VIRTIO_NET_MAX_PAIRS]; /* tap_open(): non-blocking, vnet header; one per pair */
+	unsigned int pairs; /* queue pairs, 1..VIRTIO_NET_MAX_PAIRS (0 means 1); >1 offers MQ */
 	uint8_t mac[6];
 	bool offloads; /* offer checksum/TSO offloads and MRG_RXBUF (config `net_offloads`) */
+	bool vhost; /* use /dev/vhost-net where the host has it (config `net[].vhost`) */
 };
 
 /* Counters for the control socket's stats. */
@@ -60,6 +77,14 @@ struct virtio_net_stats {
 	uint64_t tx_gso; /* segmentation-offloaded transmits (one frame up to 64 KiB) */
 	uint64_t rx_merged; /* received frames that took more than one buffer */
 	uint64_t announces; /* RARPs sent for the guest after it moved here */
+	uint64_t ctrl_ok, ctrl_errors; /* control commands acked OK, and refused */
+	uint64_t pair_rx[VIRTIO_NET_MAX_PAIRS], pair_tx[VIRTIO_NET_MAX_PAIRS]; /* frames per pair */
+	unsigned int max_pairs; /* offered */
+	unsigned int pairs; /* in use: what the driver set (1 until it does) */
+	unsigned int peak_pairs; /* the most the driver set in use (stays after a reset) */
+	bool vhost; /* vhost-net is open and has not failed: the kernel serves the data queues */
+	bool vhost_missing; /* asked for, but the host has no /dev/vhost-net */
+	uint64_t vhost_starts; /* times the rings went to the kernel (after DRIVER_OK, a snapshot) */
 	/*
 	 * The driver accepted offloads or MRG_RXBUF, in the last negotiation
 	 * the device received under (it stays after the reset at poweroff).
@@ -76,6 +101,17 @@ struct virtio_net_stats {
 const char *virtio_net_tx_hdr_check(const struct virtio_net_hdr *h, uint64_t frame_len,
 				    uint64_t features);
 
+/*
+ * Check one control command (§5.1.6.5): `cmd` holds the first bytes of its
+ * readable part, `len` is that part's whole length. Returns VIRTIO_NET_OK
+ * with *pairs set to the queue pairs the driver asked for, or
+ * VIRTIO_NET_ERR with *why saying what was wrong. Only
+ * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET exists here (§5.1.6.5.5): two bytes of
+ * data, 1..max_pairs, with VIRTIO_NET_F_MQ negotiated.
+ */
+uint8_t virtio_net_ctrl_check(const uint8_t *cmd, uint64_t len, uint64_t features,
+			      unsigned int max_pairs, unsigned int *pairs, const char **why);
+
 /* The TUN_F_* offload flags for TUNSETOFFLOAD that match negotiated features. */
 unsigned int virtio_net_tap_offloads(uint64_t features);
 
@@ -87,7 +123,16 @@ void virtio_net_get_stats(struct virtio_dev *vdev, struct virtio_net_stats *s);
  * held: frames from the tap into posted buffers. For the fuzz target, which
  * drives receive without the thread. True when the guest ran out of buffers.
  */
-bool virtio_net_rx_locked(struct virtio_dev *vdev);
+bool virtio_net_rx_locked(struct virtio_dev *vdev, unsigned int pair);
+
+/*
+ * Under lock, before a snapshot: take the rings back from vhost-net, so the
+ * queues' positions are ours to save. The next notification (the
+ * machine_kick_all() after the devices are let go) hands them back.
+ */
+void virtio_net_quiesce_locked(struct virtio_dev *vdev);
+/* Whether vhost-net serves (or will serve, after DRIVER_OK) this NIC's data queues. */
+bool virtio_net_vhost(struct virtio_dev *vdev);
 
 /*
  * The VM has just moved here (an incoming live migration, a restore): have

@@ -196,7 +196,24 @@ static void vp_signal(struct virtio_dev *vdev, enum virtio_signal what, unsigned
 	intx_set(vp, true);
 }
 
-static const struct virtio_transport_ops vp_transport = { .signal = vp_signal };
+static int vp_queue_irqfd(struct virtio_dev *vdev, unsigned int q)
+{
+	struct virtio_pci *vp = vdev->transport_priv;
+	uint16_t v = vp->queue_vector[q];
+	const struct msix_entry *e;
+
+	if (!vp->msix_enabled || vp->msix_masked || v >= vp->nr_vectors)
+		return -1;
+	e = &vp->msix[v];
+	/* the same test as msix_fire(): KVM's route is this very message */
+	if ((e->ctrl & MSIX_ENTRY_MASKED) || !vp->vec[v].routed ||
+	    vp->vec[v].addr != entry_addr(e) || vp->vec[v].data != e->data)
+		return -1;
+	return vp->vec[v].fd;
+}
+
+static const struct virtio_transport_ops vp_transport = { .signal = vp_signal,
+							  .queue_irqfd = vp_queue_irqfd };
 
 static void vp_reset(struct virtio_pci *vp)
 {

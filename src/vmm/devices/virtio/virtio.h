@@ -84,6 +84,12 @@ enum virtio_signal { VIRTIO_SIGNAL_QUEUE, VIRTIO_SIGNAL_CONFIG };
 struct virtio_transport_ops {
 	/* Raise the interrupt for queue q, or the config-change interrupt. */
 	void (*signal)(struct virtio_dev *vdev, enum virtio_signal what, unsigned int q);
+	/*
+	 * Optional: an eventfd whose write raises queue q's interrupt right now
+	 * (an irqfd routed to its live, unmasked MSI-X vector), or -1. For a
+	 * backend in the kernel (vhost-net) to interrupt the guest itself.
+	 */
+	int (*queue_irqfd)(struct virtio_dev *vdev, unsigned int q);
 };
 
 /* How notifications came and interrupts went, for stats and the tests. */
