@@ -10,6 +10,7 @@ import * as API from './api.js';
 import { session } from './api.js';
 import { h, field, select, setOptions, bytes, rate, cores, flash, busy, form, when } from './dom.js';
 import { stateBadge } from './app.js';
+import { trafficCard, firewallCard } from './netpanel.js';
 
 const enc = new TextEncoder();
 
@@ -126,16 +127,18 @@ export async function vpsView(m, name) {
   // a VM booting firmware (SeaBIOS, UEFI) has a screen; a kernel booted directly, a serial line
   const screen = v.boot === 'firmware' || v.boot === 'uefi' ? new Screen(name, await API.get('/isos').catch(() => [])) : null;
 
-  m.append(
+  m.append(...[
     h('div', { class: 'vps-head' }, h('h1', {}, name), badge),
     bar,
     h('div', { class: 'cols' },
       h('section', { class: 'card', 'aria-labelledby': 'd-h' }, h('h2', { id: 'd-h' }, 'Details'), details),
       h('div', {}, hostForm, pwForm, reForm)),
     h('section', { class: 'card', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Usage'), graphs.el),
+    await trafficCard(name),
+    await firewallCard(name),
     screen ? h('section', { class: 'card', 'aria-labelledby': 's-h' }, h('h2', { id: 's-h' }, 'Screen'), screen.el) : null,
-    h('section', { class: 'card', 'aria-labelledby': 'c-h' }, h('h2', { id: 'c-h' }, 'Console'), term.el)
-  );
+    h('section', { class: 'card', 'aria-labelledby': 'c-h' }, h('h2', { id: 'c-h' }, 'Console'), term.el),
+  ].filter(Boolean)); // no screen without firmware: the DOM's append would write null out as text
   show(v);
   await graphs.start();
   timers.push(setInterval(() => {

@@ -219,6 +219,38 @@ await step('see the usage graphs fill', async () => {
   }, null, { timeout: 30000 });
 });
 
+await step('traffic this month; the firewall: a rule added, a bad one refused, defaults set, the rule deleted', async () => {
+  const month = await page.locator('#traffic-month').textContent();
+  if (!/^\d{4}-\d{2}: /.test(month)) throw new Error(`the traffic line reads "${month}"`);
+  // no stray text written by the DOM's append (a `null` where a card was left out)
+  const stray = await page.evaluate(() => [...document.querySelectorAll('#main, #main > *, #traffic')]
+    .flatMap((el) => [...el.childNodes]).filter((n) => n.nodeType === 3 && n.textContent.trim()).map((n) => n.textContent));
+  if (stray.length) throw new Error(`stray text on the page: ${JSON.stringify(stray)}`);
+  const fw = page.locator('#firewall');
+  await fw.scrollIntoViewIfNeeded();
+  await fw.getByLabel('Direction').selectOption('in');
+  await fw.getByLabel('Action').selectOption('accept');
+  await fw.getByLabel('Protocol').selectOption('tcp');
+  await fw.getByLabel('Port').fill('22');
+  await fw.getByLabel('Source').fill('198.51.100.0/24');
+  await fw.getByRole('button', { name: 'Add rule' }).click();
+  const row = fw.locator('tr[data-n="1"]');
+  await orError(row, 10000);
+  if (!(await row.textContent()).includes('198.51.100.0/24')) throw new Error(`rule 1 reads "${await row.textContent()}"`);
+  // a port that is none: the API's message is shown, and no rule 2 appears
+  await fw.getByLabel('Protocol').selectOption('tcp');
+  await fw.getByLabel('Port').fill('70000');
+  await fw.getByRole('button', { name: 'Add rule' }).click();
+  await page.locator('#flash.error:not([hidden])').waitFor();
+  if (await fw.locator('tr[data-n="2"]').count()) throw new Error('a rule with port 70000 was added');
+  await fw.getByLabel('Default, incoming').selectOption('drop');
+  await fw.getByRole('button', { name: 'Save defaults' }).click();
+  await page.locator('#flash.ok:not([hidden])').waitFor();
+  if ((await fw.getByLabel('Default, incoming').inputValue()) !== 'drop') throw new Error('the incoming default did not stay drop');
+  await fw.getByRole('button', { name: 'Delete firewall rule 1' }).click();
+  await row.waitFor({ state: 'detached' });
+});
+
 await step(`stop ${vps}`, async () => {
   await page.getByRole('button', { name: `Stop ${vps}`, exact: true }).click();
   await stateIs('stopped', 60000);
