@@ -286,10 +286,11 @@ int cmd_user_set(struct args *a)
 			continue;
 		}
 		if (strncmp(key, "quota.", 6)) {
-			r = usage_err(cmd,
-				      "`%s`: not a setting of a user (quota.vps, quota.ram, "
-				      "quota.disk, quota.cpus, quota.addresses, 2fa)",
-				      key);
+			r = usage_err(
+				cmd,
+				"`%s`: not a setting of a user (quota.vps, quota.ram, "
+				"quota.disk, quota.cpus, quota.addresses, quota.backups, 2fa)",
+				key);
 			break;
 		}
 		if (!quota) { /* what the user has now: the figures not named stay */
@@ -312,7 +313,8 @@ int cmd_user_set(struct args *a)
 			r = field_put(cmd, key, &sizes, val, v);
 		} else if (!strcmp(key, "quota.cpus")) {
 			r = field_put(cmd, key, &cpus, val, v);
-		} else if (!strcmp(key, "quota.vps") || !strcmp(key, "quota.addresses")) {
+		} else if (!strcmp(key, "quota.vps") || !strcmp(key, "quota.addresses") ||
+			   !strcmp(key, "quota.backups")) {
 			char *end;
 			long n;
 
@@ -325,7 +327,8 @@ int cmd_user_set(struct args *a)
 			else
 				json_object_set_new(v, "v", json_integer(n));
 		} else {
-			r = usage_err(cmd, "`%s`: a quota has vps, ram, disk, cpus, addresses",
+			r = usage_err(cmd,
+				      "`%s`: a quota has vps, ram, disk, cpus, addresses, backups",
 				      key);
 		}
 		if (r == 0)

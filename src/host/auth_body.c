@@ -71,17 +71,19 @@ static int networks_check(json_t *nets, auth_net_exists_fn *net_exists, void *op
 	return 0;
 }
 
-/* `quota`: {vps, addresses, ram, disk, cpus}, each a number >= 0 or null (none). */
+/* `quota`: {vps, addresses, ram, disk, cpus, backups}, each a number >= 0 or null (none). */
 static int quota_check(json_t *q, struct err **err)
 {
-	static const char *const keys[] = { "vps", "addresses", "ram", "disk", "cpus", NULL };
+	static const char *const keys[] = { "vps",  "addresses", "ram", "disk",
+					    "cpus", "backups",	 NULL };
 	const char *k;
 	json_t *v;
 	int r;
 
 	if (!json_is_object(q))
 		return err_make(err, EINVAL, "`quota`: expected an object");
-	if ((r = vps_only_fields(q, keys, "`quota` has vps, ram, disk, cpus, addresses", err)) < 0)
+	if ((r = vps_only_fields(q, keys, "`quota` has vps, ram, disk, cpus, addresses, backups",
+				 err)) < 0)
 		return err_wrap(err, "`quota`");
 	json_object_foreach(q, k, v)
 	{

@@ -43,6 +43,7 @@
 #include "host/backup.h"
 #include "host/life.h"
 #include "host/ops.h"
+#include "host/policy.h"
 #include "host/snapshot.h"
 #include "sys/spawn.h"
 
@@ -602,6 +603,50 @@ out:
 	return r < 0 ? err_wrap(err, "back up `%s`", v->name) : 0;
 }
 
+/*
+ * The owner's quota of backups (docs/auth.md "Quotas per customer"): every
+ * backup of every VPS of theirs, in every repository, counts; one more is
+ * refused past it with the numbers, as admission refuses the other figures.
+ */
+int backup_quota(struct host *h, const char *vps, struct err **err)
+{
+	struct vps v, *all = NULL;
+	json_t *users = NULL, *lim;
+	long long used = 0;
+	size_t n = 0;
+	int r;
+
+	if ((r = store_vps_get(h->store, vps, &v, err)) < 0)
+		return r;
+	users = store_users(h->store, v.owner);
+	lim = json_object_get(json_object_get(json_array_get(users, 0), "quota"), "backups");
+	if (!json_is_integer(lim))
+		goto out;
+	if ((r = store_vps_list(h->store, &all, &n, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_t *list = NULL;
+
+		if (strcmp(all[i].owner, v.owner))
+			continue;
+		if ((r = list_all(h, &all[i], &list, err)) == 0)
+			used += (long long)json_array_size(list);
+		json_decref(list);
+	}
+	if (r == 0 && used + 1 > json_integer_value(lim))
+		r = err_make(
+			err, POLICY_EQUOTA,
+			"quota of user `%s`: backups: %lld of %lld used, 1 asked (the provider "
+			"raises it: PATCH /api/v1/users/%s {\"quota\"}; or remove one: vps backup "
+			"rm)",
+			v.owner, used, (long long)json_integer_value(lim), v.owner);
+	store_vps_list_free(all, n);
+out:
+	json_decref(users);
+	vps_free(&v);
+	return r;
+}
+
 int backup_create(struct host *h, const char *vps, json_t *body, json_t **out, struct err **err)
 {
 	json_t *repo = json_object_get(body, "repo");
@@ -627,7 +672,9 @@ int backup_create(struct host *h, const char *vps, json_t *body, json_t **out, s
 			return err_make(err, EINVAL,
 					"`repo`: name one (the host has no single repository)");
 	}
-	r = life_with(h, vps, take, &t, err);
+	r = backup_quota(h, vps, err);
+	if (r == 0)
+		r = life_with(h, vps, take, &t, err);
 	json_decref(t.rec);
 	if (r == 0)
 		*out = t.out;

@@ -26,6 +26,8 @@ int backup_repo_rm(struct host *h, const char *name, struct err **err);
 
 /* GET /vps/NAME/backups: the VPS's backups in every repository, oldest first. */
 int backup_list(struct host *h, const char *vps, json_t **out, struct err **err);
+/* 0, or POLICY_EQUOTA when one more backup of VPS would pass its owner's quota.backups. */
+int backup_quota(struct host *h, const char *vps, struct err **err);
 /* POST /vps/NAME/backups {"repo"?}: take one (the VPS held, running on). */
 int backup_create(struct host *h, const char *vps, json_t *body, json_t **out, struct err **err);
 /* POST /vps/NAME/backups/ID/restore {"as"?}: put it back, or into a new VPS. */

@@ -98,7 +98,10 @@ static enum MHD_Result long_work(struct call *x, const char *action)
 		json_decref(body);
 		return reply(x->c, status, out);
 	}
-	r = op_submit(x->h, x->p->user, x->arg, action, body, work, &op, &e);
+	/* a backup past the owner's quota: 403 now, not a failed operation later */
+	r = strcmp(action, "backup") ? 0 : backup_quota(x->h, x->arg, &e);
+	if (r == 0)
+		r = op_submit(x->h, x->p->user, x->arg, action, body, work, &op, &e);
 	json_decref(body);
 	if (r < 0)
 		return reply_err(x->c, r, &e);

@@ -347,6 +347,21 @@ def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
         assert not (d.data / "vps" / "b1" / "backup-schedule.json").exists()
         # the host unchanged: alice's one backup, both disks, the VPSes
         assert [b["id"] for b in alice.api("GET", "/vps/a1/backups")] == [mine["id"]]
+
+        # a quota of backups (docs/auth.md): bob's one is his limit; a second is refused
+        # with the numbers, now or as an operation, and he cannot raise it himself
+        admin.api("PATCH", "/users/bob", {"quota": {"backups": 1}})
+        bob.api("POST", "/vps/b1/backups", {}, expect=201)
+        for path in ("/vps/b1/backups", "/vps/b1/backups?async=1"):
+            r = bob.request("POST", path, {})
+            assert r.status == 403 and r.code == "quota", (path, r.json)
+            assert "quota of user `bob`: backups: 1 of 1 used, 1 asked" in r.message, r.message
+        r = bob.request("PATCH", "/users/bob", {"quota": {"backups": 9}})
+        assert r.status in (403, 404), r.json
+        assert len(bob.api("GET", "/vps/b1/backups")) == 1
+        r = admin.request("PATCH", "/users/bob", {"quota": {"backups": -1}})
+        assert r.status == 400 and "quota.backups" in r.message, r.json
+        alice.api("POST", "/vps/a1/backups", {}, expect=201)  # alice has no quota
         assert sha(disk) == before and sha(bdisk) == bbefore
         assert sorted(v["name"] for v in admin.api("GET", "/vps")) == ["a1", "b1"]
         d.destroy_all_and_stop()
