@@ -570,6 +570,35 @@ struct api *api_start_peer(struct host *h, const char *addr, unsigned short port
 	return a;
 }
 
+/*
+ * The TCP listener's options into o (room for TCP_OPTIONS): TLS with
+ * cert_pem and key_pem when given, the client's certificate asked for and
+ * checked against trust when that is given too (peer.c).
+ */
+enum { TCP_OPTIONS = 10 };
+static struct MHD_OptionItem *tcp_options(struct MHD_OptionItem *o, struct sockaddr_storage *ss,
+					  const char *cert_pem, const char *key_pem,
+					  const char *trust)
+{
+	int n = 0;
+
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, API_IDLE_S, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, API_CONNECTIONS, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					  API_CONNECTIONS_PER_ADDR, NULL };
+	if (cert_pem) {
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem };
+		if (trust)
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							  (void *)trust };
+	}
+	o[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	return o;
+}
+
 /* Takes cert_pem, key_pem and trust (PEM; NULL: plain HTTP, no client certificates). */
 static struct api *start_tcp(struct host *h, const char *addr, unsigned short port, char *cert_pem,
 			     char *key_pem, char *trust, struct err **err)
@@ -577,6 +606,7 @@ static struct api *start_tcp(struct host *h, const char *addr, unsigned short po
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct MHD_OptionItem o[TCP_OPTIONS];
 	unsigned int flags = API_FLAGS;
 	struct api *a = NULL;
 
@@ -604,32 +634,8 @@ static struct api *start_tcp(struct host *h, const char *addr, unsigned short po
 	}
 	a->h = h;
 	a->tls = cert_pem != NULL;
-	if (trust) /* the client's certificate is asked for and checked (peer.c) */
-		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
-					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
-					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
-					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-					(unsigned int)API_CONNECTIONS_PER_ADDR,
-					MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-					MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-					MHD_OPTION_HTTPS_MEM_TRUST, trust, MHD_OPTION_END);
-	else if (cert_pem)
-		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
-					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
-					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
-					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-					(unsigned int)API_CONNECTIONS_PER_ADDR,
-					MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
-					MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_END);
-	else
-		a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR,
-					&ss, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_S,
-					MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTIONS,
-					MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-					(unsigned int)API_CONNECTIONS_PER_ADDR, MHD_OPTION_END);
+	a->d = MHD_start_daemon(flags, port, NULL, NULL, handler, a, MHD_OPTION_ARRAY,
+				tcp_options(o, &ss, cert_pem, key_pem, trust), MHD_OPTION_END);
 	/* libmicrohttpd copies none: they live as long as the daemon */
 	if (!a->d) {
 		err_make(err, EADDRINUSE, "listen on %s port %u%s", addr, port,

@@ -528,24 +528,6 @@ static void backup_line(json_t *j, void *arg)
 	}
 }
 
-static long long files_size(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	long long sum = 0;
-
-	while (d && (e = readdir(d))) {
-		struct stat st;
-
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode))
-			sum += st.st_size;
-	}
-	if (d)
-		closedir(d);
-	return sum;
-}
-
 static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 {
 	struct take *t = arg;
@@ -575,7 +557,7 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	op_progress(10);
 	testpoint("backup-copied", v->name);
 	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
-	snprintf(ts, sizeof(ts), "size=%lld", files_size(dir));
+	snprintf(ts, sizeof(ts), "size=%lld", snapshot_dir_size(dir));
 	snprintf(host, sizeof(host), "vps-%s", v->name);
 	if ((r = restic(h, json_string_value(json_object_get(t->rec, "name")), t->rec, args,
 			on_lines, &l, NULL, err)) < 0)

@@ -87,8 +87,7 @@ static int fsync_dir(const char *path)
 	return fd < 0 || fsync(fd) < 0 ? -errno : 0;
 }
 
-/* The apparent size of the files in dir: the disks as the VPS saw them. */
-static long long dir_size(const char *dir)
+long long snapshot_dir_size(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -193,7 +192,7 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	if ((r = o->snapshot(h, v, tmp, err)) < 0)
 		goto fail;
 	testpoint("snapshot-copied", v->name);
-	size = dir_size(tmp);
+	size = snapshot_dir_size(tmp);
 	if (fsync_dir(tmp) < 0 || rename(tmp, dst) < 0 || fsync_dir(top) < 0) {
 		r = err_make(err, errno, "rename `%s` to `%s`", tmp, dst);
 		goto fail;

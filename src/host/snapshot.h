@@ -33,6 +33,8 @@ int snapshot_revert(struct host *h, const char *vps, const char *name, struct er
 int snapshot_copy(struct host *h, struct vps *v, const char *dir, struct err **err);
 int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t disk,
 		      const char *what, struct err **err);
+/* The apparent size of the regular files in dir: the disks as the VPS saw them. */
+long long snapshot_dir_size(const char *dir);
 /* Remove one. */
 int snapshot_rm(struct host *h, const char *vps, const char *name, struct err **err);
 
