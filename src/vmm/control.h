@@ -18,8 +18,11 @@
 #include "vmm/migrate.h"
 #include "vmm/vm.h"
 
-/* state, pause, resume, stop, shutdown, stats, balloon, snapshot, migrate, migrate-cancel */
-#define CONTROL_COMMANDS 10
+/*
+ * state, pause, resume, stop, shutdown, stats, balloon, snapshot, freeze, thaw, migrate,
+ * migrate-cancel
+ */
+#define CONTROL_COMMANDS 12
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -28,6 +31,9 @@ struct control_hooks {
 	/* These two are called with `machine`. */
 	int (*balloon_set)(void *machine, uint64_t target_bytes, struct err **err);
 	void (*stats)(void *machine, json_t *reply); /* add device counters */
+	/* `freeze` and `thaw`: machine_disks_hold() and machine_disks_release() */
+	int (*disks_hold)(void *machine, struct err **err);
+	void (*disks_release)(void *machine);
 	void *machine;
 	/* Save the paused VM into directory `path` (created if missing); with `vmm`. */
 	int (*snapshot)(void *vmm, const char *path, struct err **err);
@@ -41,6 +47,8 @@ struct control {
 	const struct control_hooks *hooks;
 	const char *console_path; /* the serial pty, reported in `state` */
 	int statm_fd; /* /proc/self/statm, opened before the jail (jail.h) */
+	bool frozen; /* between `freeze` and `thaw` */
+	bool frozen_paused; /* the VM was paused before the freeze: `thaw` leaves it so */
 };
 
 /* Bind and listen at path (refused if something is there already); NULL: no socket, for tests. */
