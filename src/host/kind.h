@@ -94,6 +94,11 @@ struct kind_ops {
 	int (*snapshot)(struct host *h, const struct vps *v, const char *dir, struct err **err);
 	/* The VPS stopped: its disks made again from what snapshot put in `dir`. */
 	int (*revert)(struct host *h, const struct vps *v, const char *dir, struct err **err);
+	/*
+	 * vpsd adopts the running VPS at its start: undo what a vpsd killed in
+	 * the middle of work left held (a VM frozen for a snapshot). NULL: none.
+	 */
+	void (*adopt)(struct host *h, const struct vps *v);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 	/*

@@ -1264,6 +1264,8 @@ int life_init(struct host *h, struct err **err)
 
 				if (o && v->state == VPS_STARTING)
 					monitor_up(h, o, v, run, NULL);
+				if (o && o->adopt)
+					o->adopt(h, v);
 				/* a stop that was under way goes on: keep saying so */
 				if (o)
 					o->status(h, v, st);

@@ -415,3 +415,39 @@ def test_failed_revert_starts_it_again_on_its_own_disk(vpsd):
     assert code == 404 and "gone/disk.img" in j["error"]["message"], j  # its file is not there
     assert vpsd.api("GET", "/vps/f1")["state"] == "running"
     assert sh(vpsd, "f1", "cat /root/f") == (0, "mine\n")
+
+
+def test_vm_disks_in_a_reflink_pool(vpsd, filesystems):
+    """A VM's root and swap disks in a pool on XFS (reflink): made there (its
+    kernel, seed and settings stay in its own directory), snapshots sharing
+    their blocks, QEMU started on them (the keeper opens the pool's paths),
+    a snapshot while it runs, revert, and all of it gone with the VPS."""
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    pdir = filesystems["xfs"] / f"vm-{os.getpid()}"
+    pdir.mkdir()
+    vpsd.api("POST", "/pools", {"name": "vmxfs", "path": str(pdir)}, expect=201)
+    vpsd.api("POST", "/vps", {"name": "pv1", "kind": "vm", "engine": "qemu",
+                              "template": "debian-12", "ram": "256M", "swap": "32M",
+                              "disk": "512M", "root_password": "pw", "pool": "vmxfs"},
+             expect=201)
+    disks, own = pdir / "pv1", vpsd.data / "vps" / "pv1"
+    assert sorted(p.name for p in disks.iterdir()) == ["disk.img", "swap.img"]
+    assert not (own / "disk.img").exists() and not (own / "swap.img").exists()
+    assert (own / "vmlinuz").is_file() and (own / "seed.iso").is_file()
+
+    vpsd.api("POST", "/vps/pv1/snapshots", {"name": "fresh"}, expect=201)
+    assert shared_extents(disks / "snapshots" / "fresh" / "disk.img")
+    vpsd.api("POST", "/vps/pv1/start")
+    v = vpsd.api("GET", "/vps/pv1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    vpsd.api("POST", "/vps/pv1/snapshots", {"name": "running"}, expect=201)
+    assert vpsd.api("GET", "/vps/pv1")["monitor"]["state"] == "running"
+    assert sorted(os.listdir(disks / "snapshots" / "running")) == ["disk.img", "swap.img"]
+    vpsd.api("POST", "/vps/pv1/stop", {"force": True})
+    vpsd.api("POST", "/vps/pv1/snapshots/fresh/revert")
+    assert vpsd.api("GET", "/vps/pv1")["state"] == "stopped"
+    vpsd.api("DELETE", "/vps/pv1")
+    assert not disks.exists() and not own.exists()
+    vpsd.api("DELETE", "/pools/vmxfs")
