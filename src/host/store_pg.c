@@ -150,6 +150,8 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, created BIGINT NOT NULL, settings TEXT NOT NULL,"
 	"  size BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
+	/* 5 -> 6: the pool a plan's VPSes are made in (the SQLite store's 11 -> 12) */
+	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -36,15 +36,16 @@ int pg_plan_put(struct store *base, json_t *p, struct err **err)
 				  sizeof(feats)));
 	for (int i = 0; i < 4; i++)
 		pa_i(&a, json_integer_value(json_object_get(p, plan_io[i])));
+	pa_s(&a, json_string_value(json_object_get(p, "pool")));
 	pthread_mutex_lock(&s->lock);
 	r = pg_run(s,
 		   "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops) "
-		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, pool) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
 		   "ON CONFLICT (name) DO UPDATE SET "
 		   "ram = $2, swap = $3, cpus = $4, disk = $5, io_weight = $6, bw = $7, pids = $8, "
 		   "features = $9, io_read_bps = $10, io_write_bps = $11, io_read_iops = $12, "
-		   "io_write_iops = $13",
+		   "io_write_iops = $13, pool = $14",
 		   &a, NULL, err);
 	if (r == 0)
 		pg_event_locked(s, NULL, "plan", name);
@@ -62,8 +63,8 @@ static json_t *plan_rows(struct store_pg *s, const char *name)
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
 		   "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops FROM plans WHERE "
-		   "$1::text IS NULL OR name = $1 ORDER BY name",
+		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, pool FROM plans "
+		   "WHERE $1::text IS NULL OR name = $1 ORDER BY name",
 		   &a, &res, NULL) == 0) {
 		for (int i = 0; i < PQntuples(res); i++) {
 			unsigned int bits = 0;
@@ -81,6 +82,8 @@ static json_t *plan_rows(struct store_pg *s, const char *name)
 			for (int k = 0; k < 4; k++)
 				json_object_set_new(row, plan_io[k],
 						    json_integer(pg_i(res, i, 9 + k)));
+			if (!PQgetisnull(res, i, 13))
+				json_object_set_new(row, "pool", json_string(pg_s(res, i, 13)));
 			json_array_append_new(out, row);
 		}
 		PQclear(res);

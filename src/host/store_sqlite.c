@@ -173,6 +173,11 @@ static const char *const migrations[] = {
 	"  vps TEXT NOT NULL REFERENCES vps(name) ON DELETE CASCADE,"
 	"  name TEXT NOT NULL, created INTEGER NOT NULL, settings TEXT NOT NULL,"
 	"  size INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (vps, name));",
+	/*
+	 * 11 -> 12: the pool a plan's VPSes are made in (issue 17,
+	 * docs/storage.md); NULL: the default pool. A pool a plan names stays.
+	 */
+	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

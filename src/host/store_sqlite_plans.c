@@ -27,8 +27,8 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
-		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops) "
-		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops, "
+		    "pool) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "plan");
 		goto out;
@@ -47,6 +47,7 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 			  -1, SQLITE_STATIC);
 	for (int i = 0; i < 4; i++)
 		sqlite3_bind_int64(st, 10 + i, json_integer_value(json_object_get(p, plan_io[i])));
+	sqlite3_bind_text(st, 14, json_string_value(json_object_get(p, "pool")), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -66,8 +67,8 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops FROM plans WHERE ?1 "
-		    "IS NULL OR name = ?1 ORDER BY name",
+		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, pool FROM plans "
+		    "WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -88,6 +89,10 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 			for (int i = 0; i < 4; i++)
 				json_object_set_new(row, plan_io[i],
 						    json_integer(sqlite3_column_int64(st, 9 + i)));
+			if (sqlite3_column_type(st, 13) != SQLITE_NULL)
+				json_object_set_new(
+					row, "pool",
+					json_string((const char *)sqlite3_column_text(st, 13)));
 			json_array_append_new(a, row);
 		}
 		sqlite3_finalize(st);
