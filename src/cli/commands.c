@@ -140,7 +140,9 @@ static const struct command template_subs[] = {
 	END,
 };
 
-static const struct opt o_plan_create[] = { LIMITS, END };
+static const struct opt o_plan_create[] = {
+	LIMITS, STR("pool", "POOL", "its VPSes keep their disks in storage pool POOL"), END
+};
 
 static const struct command plan_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_plan_list },

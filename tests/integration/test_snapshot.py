@@ -451,3 +451,54 @@ def test_vm_disks_in_a_reflink_pool(vpsd, filesystems):
     vpsd.api("DELETE", "/vps/pv1")
     assert not disks.exists() and not own.exists()
     vpsd.api("DELETE", "/pools/vmxfs")
+
+
+def test_a_plan_names_a_pool(filesystems):
+    """The administrator's plan names a pool; a customer's create on that
+    plan lands there (a customer may not name a pool), the plan shows it, a
+    pool a plan names stays, and a plan cannot name a pool that is not."""
+    d = start_vpsd()
+    try:
+        admin = unix(d)
+        pdir = filesystems["btrfs"] / f"plan-{os.getpid()}"
+        pdir.mkdir()
+        admin.api("POST", "/pools", {"name": "fastpool", "path": str(pdir)}, expect=201)
+        p = admin.api("POST", "/plans", {"name": "fast", "ram": "128M", "disk": "64M",
+                                         "cpus": 1, "pool": "fastpool"}, expect=201)
+        assert p["pool"] == "fastpool", p
+        assert admin.api("GET", "/plans/fast")["pool"] == "fastpool"
+        p = admin.api("POST", "/plans", {"name": "plain", "ram": "128M", "disk": "64M",
+                                         "cpus": 1, "pool": "default"}, expect=201)
+        assert "pool" not in p, p
+        for pool in ["nosuch", "../x", 7]:
+            r = admin.request("POST", "/plans", {"name": "bad", "ram": "128M", "disk": "64M",
+                                                 "cpus": 1, "pool": pool})
+            assert r.status == 400 and "`pool`" in r.json["error"]["message"], (pool, r.json)
+        r = cli(d, "plan", "create", "viacli", "--ram", "128M", "--disk", "64M", "--cpus", "1",
+                "--pool", "fastpool")
+        assert r.returncode == 0, r.stderr
+        assert admin.api("GET", "/plans/viacli")["pool"] == "fastpool"
+        assert [x["name"] for x in admin.api("GET", "/plans")] == ["fast", "plain", "viacli"]
+
+        admin.api("POST", "/users", {"name": "alice", "password": PASSWORDS["alice"],
+                                     "role": "customer"}, expect=201)
+        alice = tcp(d)
+        alice.login("alice", PASSWORDS["alice"])
+        r = alice.request("POST", "/vps", {"name": "c1", "kind": "ct", "template": "busybox",
+                                           "plan": "plain", "pool": "fastpool"})
+        assert r.status == 403, r.json  # still: only an administrator picks a pool
+        assert not (pdir / "c1").exists()
+        alice.api("POST", "/vps", {"name": "c1", "kind": "ct", "template": "busybox",
+                                   "plan": "fast"}, expect=201)
+        assert (pdir / "c1" / "ct" / "disk.img").is_file()
+        assert not (d.data / "vps" / "c1" / "ct").exists()
+
+        admin.api("DELETE", "/vps/c1")
+        r = admin.request("DELETE", "/pools/fastpool")
+        assert r.status == 409 and "a plan names it" in r.json["error"]["message"], r.json
+        admin.api("DELETE", "/plans/fast")
+        admin.api("DELETE", "/plans/viacli")
+        admin.api("DELETE", "/pools/fastpool")
+        d.destroy_all_and_stop()  # a sanitizer's report fails the test
+    finally:
+        d.cleanup()
