@@ -440,6 +440,9 @@ int cmd_plan_create(struct args *a)
 			json_object_set_new(t, "bw", json_string(args_get(a, "traffic-bw")));
 		json_object_set_new(body, "traffic", t);
 	}
+	for (int i = 0; i < a->ngiven; i++)
+		if (!strcmp(a->given[i].opt->name, "pool"))
+			json_object_set_new(body, "pool", json_string(a->given[i].val));
 	if (api("POST", "/plans", body, &reply, &err) < 0)
 		r = fail_err(&err);
 	else

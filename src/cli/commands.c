@@ -175,6 +175,7 @@ static const struct opt o_plan_create[] = {
 	STR("traffic", "SIZE", "traffic allowance a month, in and out (500G)"),
 	CHOICE("traffic-action", traffic_actions, "once it is used (default throttle)"),
 	STR("traffic-bw", "SIZE", "the throttle's rate, bits per second (10M)"),
+	STR("pool", "POOL", "its VPSes keep their disks in storage pool POOL"),
 	END,
 };
 

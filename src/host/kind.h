@@ -107,6 +107,11 @@ struct kind_ops {
 	 * cannot yet (ct: its files carry the container's shifted ids).
 	 */
 	char *(*template_disk)(struct host *h, const struct vps *v);
+	/*
+	 * vpsd adopts the running VPS at its start: undo what a vpsd killed in
+	 * the middle of work left held (a VM frozen for a snapshot). NULL: none.
+	 */
+	void (*adopt)(struct host *h, const struct vps *v);
 	/* Remove the persistent files (the VPS is stopped). */
 	int (*destroy)(struct host *h, const struct vps *v, struct err **err);
 	/*

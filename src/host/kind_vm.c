@@ -4,7 +4,8 @@
  * docs/vmm.md) and `qemu` (Debian's qemu-system-x86_64, which falls back to
  * its software CPU where the host has no VMX/SVM). Both boot the same files.
  *
- * The VPS's directory holds, from create on:
+ * The VPS's directory holds, from create on (disk.img and swap.img in its
+ * pool's directory instead, host_vps_disks(), when it is not the default):
  *   disk.img        the root disk: a sparse copy of the template's
  *                   rootfs.img grown to the plan's disk; the host never
  *                   mounts it nor writes into its filesystem
@@ -77,8 +78,11 @@
 
 /* --- small helpers ------------------------------------------------------ */
 
+/* The disks are in the VPS's pool; the rest (kernel, seed, vm.json) in its own directory. */
 static char *vm_file(struct host *h, const struct vps *v, const char *leaf)
 {
+	if (!strcmp(leaf, "disk.img") || !strcmp(leaf, "swap.img"))
+		return host_vps_disks(h, v->name, leaf);
 	return host_vps_dir(h, v->name, leaf);
 }
 
@@ -669,11 +673,12 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	const char *name = env && *env ? env : "qemu-system-x86_64";
 	_cleanup_free_ char *bin = find_in_path(name), *cmdline = vm_cmdline(h, v), *jail = NULL;
 	_cleanup_free_ char *seed = vm_file(h, v, "seed.iso");
+	_cleanup_free_ char *disk = vm_file(h, v, "disk.img"), *swap = vm_file(h, v, "swap.img");
 	json_t *net;
 	struct argv a = { 0 };
 	int r = 0;
 
-	if (!dir || !run || !cmdline || !seed)
+	if (!dir || !run || !cmdline || !seed || !disk || !swap)
 		return err_make(err, ENOMEM, "monitor argv"), NULL;
 	if (!bin) {
 		err_make(err, ENOENT, "no `%s` on this host (Debian: qemu-system-x86)", name);
@@ -742,12 +747,12 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	 * and gives up ("Could not dup FD for /dev/fdset/1 flags 0").
 	 */
 	push(&a, "-add-fd");
-	push(&a, "fd=%d,set=1,opaque=rw:%s/disk.img", QEMU_FD_DISK, dir);
+	push(&a, "fd=%d,set=1,opaque=rw:%s", QEMU_FD_DISK, disk);
 	push(&a, "-drive");
 	push(&a, "file=/dev/fdset/1,if=virtio,format=raw,discard=unmap,auto-read-only=off");
 	if (v->swap) {
 		push(&a, "-add-fd");
-		push(&a, "fd=%d,set=2,opaque=rw:%s/swap.img", QEMU_FD_SWAP, dir);
+		push(&a, "fd=%d,set=2,opaque=rw:%s", QEMU_FD_SWAP, swap);
 		push(&a, "-drive");
 		push(&a, "file=/dev/fdset/2,if=virtio,format=raw,discard=unmap,auto-read-only=off");
 	}
@@ -1175,21 +1180,54 @@ static int vm_copy_disks(struct host *h, const struct vps *v, const char *dir, b
  * inside: the copy is what a power cut at that moment would leave
  * (crash-consistent).
  *
- * vps-vmm: only stopped. Its `pause` parks the vCPUs but not the disk's I/O
- * thread, which goes on with the requests already queued, so a full copy
- * (copy_file_range, not atomic) of a running VM could mix blocks from before
- * and after them; only its `snapshot` command drains the disk (under the
- * device lock, virtio_blk_quiesce). A copy made inside vps-vmm under that
- * lock, into a descriptor vpsd passes, is the way (docs/storage.md).
+ * vps-vmm: its `freeze` parks the vCPUs, completes every disk request in
+ * flight, syncs the images and holds new requests on the avail ring, so
+ * the copy is the disk at one moment; `thaw` afterwards, whatever the copy
+ * did. (Its `pause` alone parks only the vCPUs: the I/O thread would go on
+ * with requests already queued while a full copy reads the image.)
  */
 static int vmm_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
 {
-	if (v->state == VPS_RUNNING)
-		return err_make(err, EBUSY,
-				"`%s` runs on vps-vmm, whose pause does not drain its disk yet: "
-				"stop it for a snapshot",
-				v->name);
-	return vm_copy_disks(h, v, dir, false, err);
+	struct err *e = NULL;
+	json_t *x;
+	int r;
+
+	if (v->state != VPS_RUNNING)
+		return vm_copy_disks(h, v, dir, false, err);
+	if (!(x = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_FREEZE), err)))
+		return err_wrap(err, "freeze `%s` for its snapshot", v->name);
+	json_decref(x);
+	testpoint("snapshot-frozen", v->name);
+	r = vm_copy_disks(h, v, dir, false, err);
+	if (!(x = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_THAW), &e))) {
+		pr_err("thaw `%s` after its snapshot: %s", v->name, err_msg(e));
+		if (r == 0)
+			r = err_make(err, EIO, "thaw `%s`: %s", v->name, err_msg(e));
+	}
+	json_decref(x);
+	err_free(&e);
+	return r;
+}
+
+/* A vpsd killed between `freeze` and `thaw` left the VM frozen: it runs on. */
+static void vmm_adopt(struct host *h, const struct vps *v)
+{
+	json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATE), NULL);
+	const char *s = json_string_value(json_object_get(st, "state"));
+	struct err *e = NULL;
+
+	if (s && !strcmp(s, "frozen")) {
+		json_t *x = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_THAW), &e);
+
+		if (x)
+			store_event(h->store, v->name, "thawed",
+				    "vpsd stopped during a snapshot; the VM runs on");
+		else
+			pr_err("thaw `%s`: %s", v->name, err_msg(e));
+		json_decref(x);
+		err_free(&e);
+	}
+	json_decref(st);
 }
 
 static int qemu_snapshot(struct host *h, const struct vps *v, const char *dir, struct err **err)
@@ -1242,9 +1280,11 @@ const struct kind_ops kind_vm_vmm = {
 	.screen = vmm_screen,
 	.exec = NULL,
 	.password = vm_password,
+	.pools = true,
 	.snapshot = vmm_snapshot,
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,
+	.adopt = vmm_adopt,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,
 	.keeper_gone = kind_vm_jail_cleanup,
@@ -1268,6 +1308,7 @@ const struct kind_ops kind_vm_qemu = {
 	.screen = qemu_screen,
 	.exec = NULL,
 	.password = vm_password,
+	.pools = true,
 	.snapshot = qemu_snapshot,
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,

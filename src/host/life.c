@@ -745,6 +745,9 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		v.io_write_bps = json_integer_value(json_object_get(plan, "io_write_bps"));
 		v.io_read_iops = json_integer_value(json_object_get(plan, "io_read_iops"));
 		v.io_write_iops = json_integer_value(json_object_get(plan, "io_write_iops"));
+		/* the plan's pool, unless an administrator's body names one */
+		if (json_object_get(plan, "pool") && !json_object_get(body, "pool"))
+			json_object_set(body, "pool", json_object_get(plan, "pool"));
 		json_decref(plan);
 	}
 	/* `pool`: where its disks go (docs/storage.md); not part of the VPS's record */
@@ -1307,6 +1310,8 @@ int life_init(struct host *h, struct err **err)
 
 				if (o && v->state == VPS_STARTING)
 					monitor_up(h, o, v, run, NULL);
+				if (o && o->adopt)
+					o->adopt(h, v);
 				/* a stop that was under way goes on: keep saying so */
 				if (o)
 					o->status(h, v, st);

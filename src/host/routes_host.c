@@ -14,10 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "host/kind.h"
 #include "host/life.h"
 #include "host/metrics.h"
 #include "host/policy.h"
+#include "host/pool.h"
 #include "host/reclaim.h"
 #include "host/reply.h"
 #include "host/route.h"
@@ -252,11 +254,15 @@ enum MHD_Result api_template_delete(struct call *x)
 	return reply_ok(x->c, r, &e);
 }
 
-/* A plan body: name plus the plan figures, sizes as in a VPS body. */
-static int plan_from_json(json_t *body, json_t **out, struct err **err)
+/*
+ * A plan body: name plus the plan figures, sizes as in a VPS body, and the
+ * pool its VPSes are made in (none or `default`: the default pool).
+ */
+static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	struct vps v;
 	json_t *name = json_object_get(body, "name"), *copy, *traffic = NULL;
+	_cleanup_free_ char *pool = NULL;
 	int r;
 
 	if (!json_is_string(name) || vps_check_name(json_string_value(name), NULL) < 0)
@@ -271,7 +277,9 @@ static int plan_from_json(json_t *body, json_t **out, struct err **err)
 	}
 	json_object_del(copy, "traffic");
 	vps_init(&v);
-	r = vps_from_json(&v, copy, false, NULL, err);
+	r = pool_take(h, copy, &pool, err);
+	if (r == 0)
+		r = vps_from_json(&v, copy, false, NULL, err);
 	json_decref(copy);
 	if (r == 0 && (!v.ram || !v.disk || !v.cpus))
 		r = err_make(err, EINVAL, "`%s`: required",
@@ -292,6 +300,8 @@ static int plan_from_json(json_t *body, json_t **out, struct err **err)
 				    json_integer((json_int_t)v.io_write_iops));
 		json_object_set_new(*out, "traffic", traffic ?: json_object());
 		traffic = NULL;
+		if (pool)
+			json_object_set_new(*out, "pool", json_string(pool));
 	}
 	json_decref(traffic);
 	vps_free(&v);
@@ -307,7 +317,7 @@ enum MHD_Result api_plans_post(struct call *x)
 {
 	struct err *e = NULL;
 	json_t *out = NULL;
-	int r = plan_from_json(x->body, &out, &e);
+	int r = plan_from_json(x->h, x->body, &out, &e);
 
 	if (r >= 0)
 		r = store_plan_put(x->h->store, out, &e);

@@ -187,6 +187,8 @@ static const char *const migrations[] = {
 	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE, doc TEXT NOT NULL);",
 	/* 8 -> 9: node credentials (issue 19, docs/cluster.md "Forwarding"); no SQLite twin */
 	MIGRATE_NODE_CREDENTIALS,
+	/* 9 -> 10: the pool a plan's VPSes are made in (the SQLite store's 14 -> 15) */
+	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -40,15 +40,16 @@ int pg_plan_put(struct store *base, json_t *p, struct err **err)
 		pa_i(&a, json_integer_value(json_object_get(p, plan_io[i])));
 	traffic = json_dumps(json_object_get(p, "traffic") ?: empty, JSON_COMPACT);
 	pa_s(&a, traffic ?: "{}");
+	pa_s(&a, json_string_value(json_object_get(p, "pool")));
 	pthread_mutex_lock(&s->lock);
 	r = pg_run(s,
 		   "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic) "
-		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
 		   "ON CONFLICT (name) DO UPDATE SET "
 		   "ram = $2, swap = $3, cpus = $4, disk = $5, io_weight = $6, bw = $7, pids = $8, "
 		   "features = $9, io_read_bps = $10, io_write_bps = $11, io_read_iops = $12, "
-		   "io_write_iops = $13, traffic = $14",
+		   "io_write_iops = $13, traffic = $14, pool = $15",
 		   &a, NULL, err);
 	if (r == 0)
 		pg_event_locked(s, NULL, "plan", name);
@@ -68,8 +69,8 @@ static json_t *plan_rows(struct store_pg *s, const char *name)
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
 		   "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic FROM plans WHERE "
-		   "$1::text IS NULL OR name = $1 ORDER BY name",
+		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool FROM plans "
+		   "WHERE $1::text IS NULL OR name = $1 ORDER BY name",
 		   &a, &res, NULL) == 0) {
 		for (int i = 0; i < PQntuples(res); i++) {
 			unsigned int bits = 0;
@@ -89,6 +90,8 @@ static json_t *plan_rows(struct store_pg *s, const char *name)
 						    json_integer(pg_i(res, i, 9 + k)));
 			json_object_set_new(row, "traffic",
 					    json_loads(pg_s(res, i, 13), 0, NULL) ?: json_object());
+			if (!PQgetisnull(res, i, 14))
+				json_object_set_new(row, "pool", json_string(pg_s(res, i, 14)));
 			json_array_append_new(out, row);
 		}
 		PQclear(res);

@@ -62,9 +62,9 @@ int pg_pool_add(struct store *base, const char *name, const char *path, bool ref
 
 int pg_pool_delete(struct store *base, const char *name, struct err **err)
 {
-	/* vps_pools refers to it ON DELETE RESTRICT */
+	/* vps_pools and plans refer to it ON DELETE RESTRICT */
 	return pg_delete_named(pgs(base), "DELETE FROM pools WHERE name = $1", "pool",
-			       "holds VPSes", name, err);
+			       "holds VPSes or a plan names it", name, err);
 }
 
 int pg_vps_pool_set(struct store *base, const char *vps, const char *pool, struct err **err)

@@ -212,6 +212,11 @@ static const char *const migrations[] = {
 	/* and each VPS's firewall (docs/networks.md "Firewall"): its rules as JSON */
 	"CREATE TABLE firewalls ("
 	"  vps TEXT PRIMARY KEY REFERENCES vps(name) ON DELETE CASCADE, doc TEXT NOT NULL);",
+	/*
+	 * 14 -> 15: the pool a plan's VPSes are made in (issue 17,
+	 * docs/storage.md); NULL: the default pool. A pool a plan names stays.
+	 */
+	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

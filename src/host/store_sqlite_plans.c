@@ -29,7 +29,7 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 		    s->db,
 		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
 		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops, "
-		    "traffic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "traffic, pool) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "plan");
 		goto out;
@@ -51,6 +51,7 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 	traffic = json_dumps(json_object_get(p, "traffic") ?: empty, JSON_COMPACT);
 	sqlite3_bind_text(st, 14, traffic ?: "{}", -1, SQLITE_TRANSIENT);
 	free(traffic);
+	sqlite3_bind_text(st, 15, json_string_value(json_object_get(p, "pool")), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -71,8 +72,8 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic FROM plans WHERE ?1 "
-		    "IS NULL OR name = ?1 ORDER BY name",
+		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool FROM plans "
+		    "WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -97,6 +98,10 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 				row, "traffic",
 				json_loads((const char *)sqlite3_column_text(st, 13), 0, NULL) ?:
 					json_object());
+			if (sqlite3_column_type(st, 14) != SQLITE_NULL)
+				json_object_set_new(
+					row, "pool",
+					json_string((const char *)sqlite3_column_text(st, 14)));
 			json_array_append_new(a, row);
 		}
 		sqlite3_finalize(st);

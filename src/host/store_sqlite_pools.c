@@ -69,9 +69,9 @@ out:
 
 int sq_pool_delete(struct store *base, const char *name, struct err **err)
 {
-	/* vps_pools refers to it ON DELETE RESTRICT */
-	return sq_delete_named(sq(base), "DELETE FROM pools WHERE name = ?", "pool", "holds VPSes",
-			       name, err);
+	/* vps_pools and plans refer to it ON DELETE RESTRICT */
+	return sq_delete_named(sq(base), "DELETE FROM pools WHERE name = ?", "pool",
+			       "holds VPSes or a plan names it", name, err);
 }
 
 int sq_vps_pool_set(struct store *base, const char *vps, const char *pool, struct err **err)

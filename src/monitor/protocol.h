@@ -31,6 +31,8 @@ enum monitor_exit {
 #define MONITOR_CMD_RESUME "resume" /* (vmm) */
 #define MONITOR_CMD_BALLOON "balloon" /* (vmm) the balloon's target in bytes */
 #define MONITOR_CMD_SNAPSHOT "snapshot" /* (vmm) save the VM into a directory */
+#define MONITOR_CMD_FREEZE "freeze" /* (vmm) pause with the disks drained, synced and held */
+#define MONITOR_CMD_THAW "thaw" /* (vmm) undo a freeze */
 #define MONITOR_CMD_MIGRATE "migrate" /* (vmm) live-migrate to another vps-vmm */
 #define MONITOR_CMD_MIGRATE_CANCEL "migrate-cancel" /* (vmm) stop a running migration */
 #define MONITOR_CMD_SCREEN "screen" /* (vmm) the VGA text screen, firmware boot */

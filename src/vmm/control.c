@@ -43,11 +43,13 @@ void control_loop(struct control *c)
 	monitor_server_run(&c->srv, c->vm->stop_efd);
 }
 
-static const char *state_name(struct vm *vm)
+static const char *state_name(struct control *c)
 {
-	if (__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST) != VM_RUNNING)
+	if (__atomic_load_n(&c->vm->exit_reason, __ATOMIC_SEQ_CST) != VM_RUNNING)
 		return "stopping";
-	return vm_is_paused(vm) ? "paused" : "running";
+	if (c->frozen)
+		return "frozen";
+	return vm_is_paused(c->vm) ? "paused" : "running";
 }
 
 static uint64_t rss_bytes(int statm_fd)
@@ -67,9 +69,9 @@ static uint64_t rss_bytes(int statm_fd)
 static json_t *cmd_state(void *ctx, json_t *req)
 {
 	struct control *c = ctx;
-	json_t *r = json_pack("{s:b, s:s, s:i, s:I, s:b}", "ok", 1, "state", state_name(c->vm),
-			      "vcpus", c->vm->nr_vcpus, "memory", (json_int_t)c->vm->ram_size,
-			      "reserve", c->vm->ram_reserved);
+	json_t *r = json_pack("{s:b, s:s, s:i, s:I, s:b}", "ok", 1, "state", state_name(c), "vcpus",
+			      c->vm->nr_vcpus, "memory", (json_int_t)c->vm->ram_size, "reserve",
+			      c->vm->ram_reserved);
 
 	if (c->console_path)
 		json_object_set_new(r, "console", json_string(c->console_path));
@@ -82,12 +84,16 @@ static bool migrating(struct control *c)
 	return c->hooks && c->hooks->migration && migration_holds_vm(c->hooks->migration);
 }
 
+#define FROZEN_ERROR "the VM is frozen for a copy of its disks: `thaw` first"
+
 static json_t *cmd_pause(void *ctx, json_t *req)
 {
 	struct control *c = ctx;
 
 	if (migrating(c))
 		return monitor_error("a migration is running: `migrate-cancel` first");
+	if (c->frozen)
+		return monitor_error(FROZEN_ERROR);
 	return vm_pause(c->vm) < 0 ? monitor_error("the VM is stopping") :
 				     json_pack("{s:b, s:s}", "ok", 1, "state", "paused");
 }
@@ -98,8 +104,10 @@ static json_t *cmd_resume(void *ctx, json_t *req)
 
 	if (migrating(c))
 		return monitor_error("a migration is running: `migrate-cancel` first");
+	if (c->frozen)
+		return monitor_error(FROZEN_ERROR);
 	vm_resume(c->vm);
-	return json_pack("{s:b, s:s}", "ok", 1, "state", state_name(c->vm));
+	return json_pack("{s:b, s:s}", "ok", 1, "state", state_name(c));
 }
 
 static json_t *cmd_stop(void *ctx, json_t *req)
@@ -124,7 +132,7 @@ static json_t *cmd_shutdown(void *ctx, json_t *req)
 static json_t *cmd_stats(void *ctx, json_t *req)
 {
 	struct control *c = ctx;
-	json_t *r = json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c->vm), "rss_bytes",
+	json_t *r = json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c), "rss_bytes",
 			      (json_int_t)rss_bytes(c->statm_fd));
 	json_t *t = json_array();
 	unsigned int i;
@@ -219,6 +227,8 @@ static json_t *cmd_snapshot(void *ctx, json_t *req)
 		return monitor_error("this VM cannot be snapshotted");
 	if (migrating(c))
 		return monitor_error("a migration is running: `migrate-cancel` first");
+	if (c->frozen)
+		return monitor_error(FROZEN_ERROR);
 	if (!json_is_string(path) || !json_string_length(path))
 		return monitor_error("`path`: expected a directory");
 	if (res && !json_is_boolean(res))
@@ -236,8 +246,57 @@ static json_t *cmd_snapshot(void *ctx, json_t *req)
 		err_free(&e);
 		return r;
 	}
-	return json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c->vm), "paused_us",
+	return json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c), "paused_us",
 			 (json_int_t)(t1 - t0));
+}
+
+/*
+ * {"cmd":"freeze"}: park the vCPUs, complete every disk request in flight,
+ * sync the images and serve no new request, so that a copy of the image
+ * files made outside (vpsd's snapshot of a running VM, docs/storage.md) is
+ * the disk at one moment. The guest stands still until `thaw`.
+ */
+static json_t *cmd_freeze(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	bool was_paused = vm_is_paused(c->vm);
+	struct err *e = NULL;
+	uint64_t t0 = now_us();
+	json_t *r;
+
+	if (!c->hooks || !c->hooks->disks_hold)
+		return monitor_error("this VM cannot freeze its disks");
+	if (migrating(c))
+		return monitor_error("a migration is running: `migrate-cancel` first");
+	if (c->frozen)
+		return monitor_error("the VM is frozen already");
+	if (vm_pause(c->vm) < 0)
+		return monitor_error("the VM is stopping");
+	if (c->hooks->disks_hold(c->hooks->machine, &e) < 0) {
+		if (!was_paused)
+			vm_resume(c->vm);
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	c->frozen = true;
+	c->frozen_paused = was_paused;
+	return json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c), "took_us",
+			 (json_int_t)(now_us() - t0));
+}
+
+/* {"cmd":"thaw"}: the disks serve again and the VM runs as it did before `freeze`. */
+static json_t *cmd_thaw(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+
+	if (c->frozen) {
+		c->hooks->disks_release(c->hooks->machine);
+		c->frozen = false;
+		if (!c->frozen_paused)
+			vm_resume(c->vm);
+	}
+	return json_pack("{s:b, s:s}", "ok", 1, "state", state_name(c));
 }
 
 static int opt_uint(json_t *req, const char *key, unsigned int def, unsigned int max,
@@ -271,6 +330,8 @@ static json_t *cmd_migrate(void *ctx, json_t *req)
 
 	if (!c->hooks || !c->hooks->migration)
 		return monitor_error("this VM cannot migrate");
+	if (c->frozen)
+		return monitor_error(FROZEN_ERROR);
 	if (!json_is_string(to) || !json_string_length(to))
 		return monitor_error("`to`: expected tcp:HOST:PORT or a unix socket");
 	if (opt_uint(req, "downtime_ms", MIG_DEFAULT_DOWNTIME_MS, 60000, &downtime) < 0)
@@ -313,6 +374,7 @@ static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_RESUME, cmd_resume },	{ MONITOR_CMD_STOP, cmd_stop },
 	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_STATS, cmd_stats },
 	{ MONITOR_CMD_BALLOON, cmd_balloon },	{ MONITOR_CMD_SNAPSHOT, cmd_snapshot },
+	{ MONITOR_CMD_FREEZE, cmd_freeze },	{ MONITOR_CMD_THAW, cmd_thaw },
 	{ MONITOR_CMD_MIGRATE, cmd_migrate },	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
 	{ MONITOR_CMD_SCREEN, cmd_screen },	{ MONITOR_CMD_KEY, cmd_key },
 };

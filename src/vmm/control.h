@@ -18,8 +18,11 @@
 #include "vmm/migrate.h"
 #include "vmm/vm.h"
 
-/* state, pause, resume, stop, shutdown, stats, balloon, snapshot, migrate, migrate-cancel */
-#define CONTROL_COMMANDS 12
+/*
+ * state, pause, resume, stop, shutdown, stats, balloon, snapshot, freeze, thaw, migrate,
+ * migrate-cancel, screen, key
+ */
+#define CONTROL_COMMANDS 14
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -32,6 +35,9 @@ struct control_hooks {
 	/* Type text, or one key or chord by name (i8042_type), into `kbd`. */
 	int (*keys)(void *kbd, const char *what, bool is_name, struct err **err);
 	void *kbd;
+	/* `freeze` and `thaw`: machine_disks_hold() and machine_disks_release() */
+	int (*disks_hold)(void *machine, struct err **err);
+	void (*disks_release)(void *machine);
 	void *machine;
 	/* Save the paused VM into directory `path` (created if missing); with `vmm`. */
 	int (*snapshot)(void *vmm, const char *path, struct err **err);
@@ -45,6 +51,8 @@ struct control {
 	const struct control_hooks *hooks;
 	const char *console_path; /* the serial pty, reported in `state` */
 	int statm_fd; /* /proc/self/statm, opened before the jail (jail.h) */
+	bool frozen; /* between `freeze` and `thaw` */
+	bool frozen_paused; /* the VM was paused before the freeze: `thaw` leaves it so */
 };
 
 /* Bind and listen at path (refused if something is there already); NULL: no socket, for tests. */

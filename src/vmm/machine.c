@@ -720,6 +720,44 @@ int machine_quiesce_locked(struct machine *mc, struct err **err)
 	return 0;
 }
 
+static void disks_hold_locked(struct machine *mc, bool on)
+{
+	for (unsigned int i = 0; i < mc->nr_disk; i++)
+		virtio_blk_hold(&mc->disk[i]->vdev, on);
+}
+
+int machine_disks_hold(struct machine *mc, struct err **err)
+{
+	unsigned int i;
+	int r;
+
+	machine_lock_devices(mc);
+	r = machine_quiesce_locked(mc, err);
+	if (r == 0)
+		disks_hold_locked(mc, true);
+	machine_unlock_devices(mc);
+	if (r < 0) {
+		machine_kick_all(mc);
+		return r;
+	}
+	/* the page cache's copy is what a copy reads; a crash of the host keeps it too */
+	for (i = 0; i < mc->nr_disk; i++)
+		if (fdatasync(mc->disk_fd[i]) < 0 && errno != EINVAL) {
+			r = err_make(err, errno, "sync disk[%u]", i);
+			machine_disks_release(mc);
+			return r;
+		}
+	return 0;
+}
+
+void machine_disks_release(struct machine *mc)
+{
+	machine_lock_devices(mc);
+	disks_hold_locked(mc, false);
+	machine_unlock_devices(mc);
+	machine_kick_all(mc);
+}
+
 void machine_announce(struct machine *mc)
 {
 	for (unsigned int i = 0; i < mc->nr_net; i++)

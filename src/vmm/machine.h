@@ -86,6 +86,14 @@ void machine_unlock_devices(struct machine *mc);
 /* Before a snapshot, the devices held: no disk request left in flight (io_uring). */
 int machine_quiesce_locked(struct machine *mc, struct err **err);
 /*
+ * For a copy of the disk images made outside (vpsd's snapshot of a running
+ * VM), the vCPUs parked: what is in flight completes, the images are synced
+ * to storage, and no new request is served until machine_disks_release(),
+ * which kicks every queue. -EBUSY (nothing held) as machine_quiesce_locked.
+ */
+int machine_disks_hold(struct machine *mc, struct err **err);
+void machine_disks_release(struct machine *mc);
+/*
  * Look at every queue once: after a restore or a snapshot, for a doorbell
  * rung while the devices were held (its eventfd is not in the file) and
  * for a disk queue left waiting for a slot.

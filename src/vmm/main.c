@@ -121,6 +121,16 @@ static int snapshot_hook(void *opaque, const char *path, struct err **err)
 	return ret;
 }
 
+static int machine_disks_hold_hook(void *mc, struct err **err)
+{
+	return machine_disks_hold(mc, err);
+}
+
+static void machine_disks_release_hook(void *mc)
+{
+	machine_disks_release(mc);
+}
+
 static int power_button(void *opaque)
 {
 	return pm_power_button(opaque);
@@ -276,6 +286,8 @@ int main(int argc, char **argv)
 	m.hooks.stats = machine_stats;
 	m.hooks.machine = &m.mc;
 	m.hooks.snapshot = snapshot_hook;
+	m.hooks.disks_hold = machine_disks_hold_hook;
+	m.hooks.disks_release = machine_disks_release_hook;
 	m.hooks.vmm = &m;
 	/* the micro-guest's entry registers are not wanted: the source's are */
 	if (ret == 0 && m.cfg.migrate_listen && m.cfg.micro)

@@ -415,3 +415,90 @@ def test_failed_revert_starts_it_again_on_its_own_disk(vpsd):
     assert code == 404 and "gone/disk.img" in j["error"]["message"], j  # its file is not there
     assert vpsd.api("GET", "/vps/f1")["state"] == "running"
     assert sh(vpsd, "f1", "cat /root/f") == (0, "mine\n")
+
+
+def test_vm_disks_in_a_reflink_pool(vpsd, filesystems):
+    """A VM's root and swap disks in a pool on XFS (reflink): made there (its
+    kernel, seed and settings stay in its own directory), snapshots sharing
+    their blocks, QEMU started on them (the keeper opens the pool's paths),
+    a snapshot while it runs, revert, and all of it gone with the VPS."""
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    pdir = filesystems["xfs"] / f"vm-{os.getpid()}"
+    pdir.mkdir()
+    vpsd.api("POST", "/pools", {"name": "vmxfs", "path": str(pdir)}, expect=201)
+    vpsd.api("POST", "/vps", {"name": "pv1", "kind": "vm", "engine": "qemu",
+                              "template": "debian-12", "ram": "256M", "swap": "32M",
+                              "disk": "512M", "root_password": "pw", "pool": "vmxfs"},
+             expect=201)
+    disks, own = pdir / "pv1", vpsd.data / "vps" / "pv1"
+    assert sorted(p.name for p in disks.iterdir()) == ["disk.img", "swap.img"]
+    assert not (own / "disk.img").exists() and not (own / "swap.img").exists()
+    assert (own / "vmlinuz").is_file() and (own / "seed.iso").is_file()
+
+    vpsd.api("POST", "/vps/pv1/snapshots", {"name": "fresh"}, expect=201)
+    assert shared_extents(disks / "snapshots" / "fresh" / "disk.img")
+    vpsd.api("POST", "/vps/pv1/start")
+    v = vpsd.api("GET", "/vps/pv1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    vpsd.api("POST", "/vps/pv1/snapshots", {"name": "running"}, expect=201)
+    assert vpsd.api("GET", "/vps/pv1")["monitor"]["state"] == "running"
+    assert sorted(os.listdir(disks / "snapshots" / "running")) == ["disk.img", "swap.img"]
+    vpsd.api("POST", "/vps/pv1/stop", {"force": True})
+    vpsd.api("POST", "/vps/pv1/snapshots/fresh/revert")
+    assert vpsd.api("GET", "/vps/pv1")["state"] == "stopped"
+    vpsd.api("DELETE", "/vps/pv1")
+    assert not disks.exists() and not own.exists()
+    vpsd.api("DELETE", "/pools/vmxfs")
+
+
+def test_a_plan_names_a_pool(filesystems):
+    """The administrator's plan names a pool; a customer's create on that
+    plan lands there (a customer may not name a pool), the plan shows it, a
+    pool a plan names stays, and a plan cannot name a pool that is not."""
+    d = start_vpsd()
+    try:
+        admin = unix(d)
+        pdir = filesystems["btrfs"] / f"plan-{os.getpid()}"
+        pdir.mkdir()
+        admin.api("POST", "/pools", {"name": "fastpool", "path": str(pdir)}, expect=201)
+        p = admin.api("POST", "/plans", {"name": "fast", "ram": "128M", "disk": "64M",
+                                         "cpus": 1, "pool": "fastpool"}, expect=201)
+        assert p["pool"] == "fastpool", p
+        assert admin.api("GET", "/plans/fast")["pool"] == "fastpool"
+        p = admin.api("POST", "/plans", {"name": "plain", "ram": "128M", "disk": "64M",
+                                         "cpus": 1, "pool": "default"}, expect=201)
+        assert "pool" not in p, p
+        for pool in ["nosuch", "../x", 7]:
+            r = admin.request("POST", "/plans", {"name": "bad", "ram": "128M", "disk": "64M",
+                                                 "cpus": 1, "pool": pool})
+            assert r.status == 400 and "`pool`" in r.json["error"]["message"], (pool, r.json)
+        r = cli(d, "plan", "create", "viacli", "--ram", "128M", "--disk", "64M", "--cpus", "1",
+                "--pool", "fastpool")
+        assert r.returncode == 0, r.stderr
+        assert admin.api("GET", "/plans/viacli")["pool"] == "fastpool"
+        assert [x["name"] for x in admin.api("GET", "/plans")] == ["fast", "plain", "viacli"]
+
+        admin.api("POST", "/users", {"name": "alice", "password": PASSWORDS["alice"],
+                                     "role": "customer"}, expect=201)
+        alice = tcp(d)
+        alice.login("alice", PASSWORDS["alice"])
+        r = alice.request("POST", "/vps", {"name": "c1", "kind": "ct", "template": "busybox",
+                                           "plan": "plain", "pool": "fastpool"})
+        assert r.status == 403, r.json  # still: only an administrator picks a pool
+        assert not (pdir / "c1").exists()
+        alice.api("POST", "/vps", {"name": "c1", "kind": "ct", "template": "busybox",
+                                   "plan": "fast"}, expect=201)
+        assert (pdir / "c1" / "ct" / "disk.img").is_file()
+        assert not (d.data / "vps" / "c1" / "ct").exists()
+
+        admin.api("DELETE", "/vps/c1")
+        r = admin.request("DELETE", "/pools/fastpool")
+        assert r.status == 409 and "a plan names it" in r.json["error"]["message"], r.json
+        admin.api("DELETE", "/plans/fast")
+        admin.api("DELETE", "/plans/viacli")
+        admin.api("DELETE", "/pools/fastpool")
+        d.destroy_all_and_stop()  # a sanitizer's report fails the test
+    finally:
+        d.cleanup()

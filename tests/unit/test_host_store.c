@@ -886,11 +886,29 @@ static void pools_and_snapshots(void **state)
 	assert_int_equal(store_snapshot_delete(st, "p1", "s1", NULL), 0);
 	assert_int_equal(store_snapshot_delete(st, "p1", "s1", &e), -ENOENT);
 	err_free(&e);
-	/* the VPS gone: its pool row and snapshots with it, and the pool free to go */
+	/* a plan names the pool: kept with it, read back, and the pool stays while it does */
+	o = json_pack("{s:s, s:I, s:I, s:f, s:I, s:s}", "name", "inpool", "ram", (json_int_t)GIB,
+		      "swap", (json_int_t)0, "cpus", 1.0, "disk", (json_int_t)GIB, "pool", "fast");
+	assert_int_equal(store_plan_put(st, o, NULL), 0);
+	json_decref(o);
+	o = store_plan_get(st, "inpool");
+	assert_string_equal(json_string_value(json_object_get(o, "pool")), "fast");
+	json_decref(o);
+	o = json_pack("{s:s, s:I, s:I, s:f, s:I, s:s}", "name", "bad", "ram", (json_int_t)GIB,
+		      "swap", (json_int_t)0, "cpus", 1.0, "disk", (json_int_t)GIB, "pool",
+		      "nosuch");
+	assert_int_not_equal(store_plan_put(st, o, &e), 0); /* the foreign key */
+	err_free(&e);
+	json_decref(o);
+	/* the VPS gone: its pool row and snapshots with it */
 	assert_int_equal(store_vps_delete(st, "p1", NULL), 0);
 	o = store_snapshots(st, "p1");
 	assert_int_equal(json_array_size(o), 0);
 	json_decref(o);
+	assert_int_equal(store_pool_delete(st, "fast", &e), -EBUSY); /* the plan still names it */
+	assert_non_null(strstr(err_msg(e), "a plan names it"));
+	err_free(&e);
+	assert_int_equal(store_plan_delete(st, "inpool", NULL), 0);
 	assert_int_equal(store_pool_delete(st, "fast", NULL), 0);
 	assert_int_equal(store_pool_delete(st, "fast", &e), -ENOENT);
 	err_free(&e);
@@ -973,7 +991,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 14 : 9);
+	assert_int_equal(v, sqlite ? 15 : 10);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -1024,7 +1042,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 9);
+		assert_int_equal(store_schema_version(o[i].st), 10);
 		store_close(o[i].st);
 	}
 }

@@ -116,6 +116,7 @@ struct blk {
 	unsigned int nr_free;
 	unsigned int unsubmitted; /* entries prepared since the last submit */
 	uint32_t waiting; /* queues that found no free slot: served again after a reap */
+	bool held; /* virtio_blk_hold(): notifications leave requests on the avail ring */
 };
 
 struct blk_range { /* §5.2.6: struct virtio_blk_discard_write_zeroes */
@@ -435,6 +436,11 @@ static void blk_notify(struct virtio_dev *vdev, unsigned int q)
 	struct virtq_chain c;
 	uint32_t len;
 
+	/* Held for a copy made outside: the requests wait on the avail ring. */
+	if (b->held) {
+		b->waiting |= 1u << q;
+		return;
+	}
 	/*
 	 * Only the I/O thread submits (its filter has io_uring_enter); a vCPU
 	 * serving its own notification (no ioeventfd) does it synchronously.
@@ -585,6 +591,13 @@ int virtio_blk_quiesce(struct virtio_dev *vdev)
 	blk_drain(vdev, b, &done);
 	blk_queues_done(vdev, done);
 	return 0;
+}
+
+void virtio_blk_hold(struct virtio_dev *vdev, bool on)
+{
+	struct blk *b = vdev->priv;
+
+	b->held = on;
 }
 
 /* The I/O thread: the ring's eventfd says completions are waiting. */

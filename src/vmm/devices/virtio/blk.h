@@ -48,6 +48,14 @@ void virtio_blk_reap(struct virtio_dev *vdev, bool wait);
  */
 int virtio_blk_quiesce(struct virtio_dev *vdev);
 
+/*
+ * Under vdev->lock, after virtio_blk_quiesce(): with `on`, serve no new
+ * request (a notification leaves them on the avail ring) until called
+ * again without; the caller kicks every queue after the release. For a
+ * copy of the image made outside while the vCPUs are parked.
+ */
+void virtio_blk_hold(struct virtio_dev *vdev, bool on);
+
 /* The disk's ring, or NULL: for the test that attacks its restrictions. */
 struct io_uring;
 struct io_uring *virtio_blk_ring(struct virtio_dev *vdev);

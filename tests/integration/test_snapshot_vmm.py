@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Snapshots of a running vm/vmm VPS (docs/storage.md, "Snapshots"), in the
+nested test host L1 where vps-vmm boots Debian: a private vpsd inside L1,
+the debian-12 VM started, a writer inside the guest that never stops
+(files rewritten with fsync, a directory tree copied and removed: data and
+metadata), three snapshots taken while it runs (vpsd asks vps-vmm to
+`freeze`, copies root and swap, `thaw`s), and each snapshot's root image
+checked by e2fsck: its journal replayed, as a mount would, then a forced
+read-only check that must find nothing. The guest runs and writes on
+between and after the snapshots. One boot; slow (TCG)."""
+
+import json
+import re
+import time
+
+from framework.agent import ChannelError
+from framework.retry import retry
+from test_vpsd_vm import (L1_BASE, l1_boot_to_login, l1_console, l1_show, l1_vps,  # noqa: F401
+                          vm_template_cached, VPS, VPSD)
+
+WRITER = ("(i=0; while :; do dd if=/dev/urandom of=/root/f$((i%4)) bs=64k count=8 "
+          "conv=fsync 2>/dev/null; cp -a /etc /root/e$i; rm -rf /root/e$((i-1)); "
+          "echo $i >/root/count; i=$((i+1)); done) >/dev/null 2>&1 &")
+
+
+def count(l1):
+    """The writer's rounds so far (0 before its first round ends)."""
+    r = l1_console(l1, "", "", "# ", "echo C=$(cat /root/count 2>/dev/null)=C; echo END-$((6*7))",
+                   "END-42", timeout=120)
+    assert r.ok, r
+    found = re.findall(r"C=(\d*)=C", r.stdout)
+    assert found, r
+    return int(found[-1] or 0)
+
+
+def count_past(l1, n, timeout=600):
+    """Wait (TCG in L1 is slow: a round is seconds to minutes) until the writer passed round n."""
+    deadline = time.monotonic() + timeout
+    while (c := count(l1)) <= n:
+        assert time.monotonic() < deadline, f"the writer did not pass round {n}"
+        time.sleep(5)
+    return c
+
+
+def cycle(l1, timings):
+    l1.run(f"rm -rf {L1_BASE}; mkdir -p {L1_BASE}; chmod 711 {L1_BASE}; "
+           f"setsid {VPSD} --data {L1_BASE}/data --run {L1_BASE}/run "
+           f">{L1_BASE}/vpsd.log 2>&1 </dev/null & "
+           f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; sleep 0.1; done",
+           check=True, timeout=60)
+    l1_vps(l1, "create", "w1", "--kind", "vm", "--engine", "vmm", "--template", "debian-12",
+           "--ram", "512M", "--cpus", "1", "--disk", "512M", "--swap", "64M",
+           "--password", "pw")
+    l1_vps(l1, "start", "w1")
+    l1_boot_to_login(l1, "first boot", timings)
+    r = l1_console(l1, "", WRITER, "# ", "sleep 5; echo END-$((6*7))", "END-42", timeout=120)
+    assert r.ok, r
+    before = count_past(l1, 0)
+    snaps = f"{L1_BASE}/data/vps/w1/snapshots"
+    for i in range(3):
+        t0 = time.monotonic()
+        l1_vps(l1, "snapshot", "create", "w1", f"s{i}")
+        timings.append((f"vm/vmm in L1: snapshot of a running VM with a writer #{i}",
+                        time.monotonic() - t0))
+        v = l1_show(l1, "w1")
+        assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+        r = l1.run(f"ls {snaps}/s{i}", check=True)
+        assert r.stdout.split() == ["disk.img", "swap.img"], r
+        # the check runs on a copy: journal replayed as a mount would, then read-only, forced
+        img = f"/var/tmp/fsck-s{i}.img"
+        r = l1.run(f"cp --sparse=always {snaps}/s{i}/disk.img {img} && "
+                   f"e2fsck -E journal_only -y {img}; echo replay=$?; "
+                   f"e2fsck -fn {img}; echo check=$?; rm -f {img}", timeout=300)
+        assert "replay=0" in r.stdout or "replay=1" in r.stdout, r
+        assert "check=0" in r.stdout, r
+    count_past(l1, before)  # the writer ran on through the snapshots
+    ev = [json.loads(line)["kind"] for line in
+          l1_vps(l1, "events", "--vps", "w1", "--format", "json").stdout.splitlines()]
+    assert ev.count("snapshot") == 3, ev
+    l1_vps(l1, "stop", "--force", "w1")
+    l1_vps(l1, "destroy", "w1")
+
+
+def test_running_vmm_snapshot_under_a_writer_is_clean(vm_template_cached, l1, timings):
+    try:
+        for attempt in (1, 2):
+            try:
+                cycle(l1, timings)
+                break
+            except ChannelError as e:
+                if attempt == 2:
+                    raise
+                retry("vm/vmm snapshot in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
+                l1.restart()
+    finally:
+        if l1.healthy:
+            log = l1.run(f"cat {L1_BASE}/vpsd.log; "
+                         f"for f in {L1_BASE}/run/vps/*/monitor.log; do tail -5 $f; done",
+                         timeout=30)
+            print(log.stdout)
+            l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy w1 >/dev/null 2>&1; "
+                   f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
+                   f"rm -rf {L1_BASE}", timeout=120)
