@@ -11,6 +11,7 @@ import { session } from './api.js';
 import { h, field, select, setOptions, bytes, rate, cores, flash, busy, form, when } from './dom.js';
 import { stateBadge } from './app.js';
 import { trafficCard, firewallCard } from './netpanel.js';
+import { switchRows, switchCard } from './ctswitch.js';
 
 const enc = new TextEncoder();
 
@@ -76,7 +77,7 @@ export async function vpsView(m, name) {
       ['Kind', `${v.kind} (${v.engine})`], ['Template', v.template || '–'], ['Owner', v.owner || '–'],
       ['CPUs', v.cpus], ['Memory', bytes(v.ram)], ['Swap', bytes(v.swap)], ['Disk', bytes(v.disk)],
       ['Hostname', v.hostname || '–'], ['Network', v.network || '–'], ['IPv4', v.ipv4 || '–'],
-      ['IPv6', v.ipv6 || '–'], ['MAC', v.mac || '–'], ['Created', when(v.created)],
+      ['IPv6', v.ipv6 || '–'], ['MAC', v.mac || '–'], ['Created', when(v.created)], ...switchRows(v),
     ];
     details.replaceChildren(...rows.flatMap(([k, x]) => [h('dt', {}, k), h('dd', { dataset: { k: k.toLowerCase() } }, String(x))]));
     if (document.activeElement !== hostname.input) hostname.input.value = v.hostname || '';
@@ -132,7 +133,7 @@ export async function vpsView(m, name) {
     bar,
     h('div', { class: 'cols' },
       h('section', { class: 'card', 'aria-labelledby': 'd-h' }, h('h2', { id: 'd-h' }, 'Details'), details),
-      h('div', {}, hostForm, pwForm, reForm)),
+      h('div', {}, hostForm, pwForm, reForm, switchCard(path, v, reload))),
     h('section', { class: 'card', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Usage'), graphs.el),
     await trafficCard(name),
     await firewallCard(name),

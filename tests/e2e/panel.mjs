@@ -347,4 +347,18 @@ await step('admin: every VPS with its owner, users, plans (add and delete), audi
   await page.getByRole('cell', { name: vps, exact: true }).first().waitFor();
 });
 
+await step(`admin: ${vps}'s container switches (TUN on, a read limit) in its details`, async () => {
+  await page.goto(`${url.replace(/\/$/, '')}/#/vps/${vps}`);
+  const sw = page.getByRole('form', { name: 'Container switches' });
+  await sw.getByLabel('TUN (a VPN inside)').check();
+  await sw.getByLabel('Read bytes/s').fill('1048576');
+  await sw.getByRole('button', { name: 'Save switches' }).click();
+  await page.locator('#flash.ok:not([hidden])').waitFor();
+  await page.waitForFunction(() => {
+    const f = document.querySelector('dd[data-k="features"]');
+    const d = document.querySelector('dd[data-k="disk limits"]');
+    return f && f.textContent === 'tun' && d && d.textContent.includes('read bytes/s 1 MiB');
+  }, null, { timeout: 10000 });
+});
+
 await finish(0, `panel e2e: ${n} steps passed in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${shots}`);
