@@ -153,16 +153,46 @@ function plansView(m) {
   });
 }
 
+// A user's quota (docs/auth.md): [key, label, is a size]; empty: no limit.
+const QUOTA = [['vps', 'VPSes'], ['ram', 'RAM', true], ['disk', 'disk', true], ['cpus', 'CPUs'],
+  ['addresses', 'addresses'], ['backups', 'backups']];
+
+// "512M", "4G", "1T" (binary) or plain bytes; NaN for anything else.
+function sizeBytes(s) {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(s.trim());
+  return m ? Math.round(Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase())) : NaN;
+}
+
+function quotaText(q) {
+  const parts = QUOTA.filter(([k]) => q && q[k] !== undefined && q[k] !== null)
+    .map(([k, label, size]) => `${label} ${size ? bytes(q[k]) : q[k]}`);
+  return parts.join(', ') || 'none';
+}
+
 function usersView(m) {
   return listPage(m, {
     title: 'Users', path: '/users', noun: 'user', addTitle: 'Add user',
-    cols: [['Name', (u) => u.name], ['Role', (u) => u.role], ['Created', (u) => when(u.created)]],
+    cols: [['Name', (u) => u.name], ['Role', (u) => u.role], ['2FA', (u) => (u['2fa'] ? 'on' : 'off')],
+      ['Quota', (u) => quotaText(u.quota)], ['Created', (u) => when(u.created)]],
     fields: () => [
       field('User name', { name: 'name', required: true, autocomplete: 'off' }),
       field('Password', { name: 'password', type: 'password', minlength: '8', required: true, autocomplete: 'new-password' }),
       select('Role', ['customer', 'admin'], { name: 'role' }),
+      ...QUOTA.map(([k, label, size]) => field(`Quota: ${label}`, { name: `quota-${k}`, placeholder: size ? 'no limit, or 4G' : 'no limit' })),
     ],
-    toBody: ([name, pw, role]) => ({ name: name.input.value, password: pw.input.value, role: role.input.value }),
+    toBody: ([name, pw, role, ...quota]) => {
+      const b = { name: name.input.value, password: pw.input.value, role: role.input.value };
+      const q = {};
+      QUOTA.forEach(([k, label, size], i) => {
+        const s = quota[i].input.value.trim();
+        if (!s) return;
+        const x = size ? sizeBytes(s) : Number(s);
+        if (!Number.isFinite(x) || x < 0) throw new Error(`Quota: ${label}: \`${s}\` is not ${size ? 'a size' : 'a number'}`);
+        q[k] = x;
+      });
+      if (Object.keys(q).length) b.quota = q;
+      return b;
+    },
   });
 }
 

@@ -332,6 +332,19 @@ await step('admin: every VPS with its owner, users, plans (add and delete), audi
   if (!(await row.textContent()).includes(customer.user)) throw new Error(`${vps}'s row does not name its owner ${customer.user}`);
   await page.getByRole('link', { name: 'Users' }).click();
   await page.locator(`tr[data-name="${customer.user}"]`).waitFor();
+  // a customer with a quota (docs/auth.md), shown in the list, then removed
+  await page.getByLabel('User name').fill('e2e-quota');
+  await page.getByLabel('Password', { exact: true }).fill('e2e-quota-pw-1');
+  await page.getByLabel('Quota: VPSes').fill('2');
+  await page.getByLabel('Quota: RAM').fill('1G');
+  await page.getByLabel('Quota: backups').fill('3');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  const quser = page.locator('tr[data-name="e2e-quota"]');
+  await orError(quser, 10000);
+  const qtext = await quser.textContent();
+  if (!qtext.includes('VPSes 2, RAM 1 GiB, backups 3')) throw new Error(`e2e-quota's row reads "${qtext}"`);
+  await page.getByRole('button', { name: 'Delete user e2e-quota' }).click();
+  await quser.waitFor({ state: 'detached' });
   await page.getByRole('link', { name: 'Plans' }).click();
   await page.locator(`tr[data-name="${plan}"]`).waitFor();
   await page.getByLabel('Plan name').fill('e2e-extra');
