@@ -7,6 +7,7 @@
  * vpsds cannot both join on one token, and none joins on none.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,60 +210,61 @@ int pg_cluster_ca(struct store *base, const char *cert, const char *key, char **
 	return r;
 }
 
+/*
+ * An UPDATE that must change exactly one row, under the lock: 0, or the
+ * error `errnum` with what (the row it was for) when it changed none.
+ */
+static int update_one(struct store_pg *s, const char *sql, const struct pg_args *a, int errnum,
+		      const char *what, struct err **err)
+{
+	PGresult *res = NULL;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s, sql, a, &res, err);
+	if (r == 0 && pg_changes(res) != 1)
+		r = err_make(err, errnum, "%s", what);
+	PQclear(res);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 int pg_node_credential(struct store *base, const char *name, const char *peer, const char *cert,
 		       struct err **err)
 {
-	struct store_pg *s = pgs(base);
 	struct pg_args a = { 0 };
-	PGresult *res = NULL;
-	int r;
+	char what[128];
 
 	pa_s(&a, name);
 	pa_s(&a, peer);
 	pa_s(&a, cert);
-	pthread_mutex_lock(&s->lock);
-	r = pg_run(s, "UPDATE nodes SET peer = $2, cert = $3 WHERE name = $1", &a, &res, err);
-	if (r == 0 && pg_changes(res) != 1)
-		r = err_make(err, ENOENT, "no node named `%s`", name);
-	PQclear(res);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "no node named `%s`", name);
+	return update_one(pgs(base), "UPDATE nodes SET peer = $2, cert = $3 WHERE name = $1", &a,
+			  ENOENT, what, err);
 }
 
 int pg_vps_move(struct store *base, const char *name, const char *from, const char *to,
 		struct err **err)
 {
-	struct store_pg *s = pgs(base);
 	struct pg_args a = { 0 };
-	PGresult *res = NULL;
-	int r;
+	char what[200];
 
 	pa_s(&a, name);
 	pa_s(&a, from);
 	pa_s(&a, to);
-	pthread_mutex_lock(&s->lock);
-	r = pg_run(s, "UPDATE vps SET node = $3 WHERE name = $1 AND node = $2", &a, &res, err);
-	if (r == 0 && pg_changes(res) != 1)
-		r = err_make(err, ESTALE, "VPS `%s` is not on node `%s` any more", name, from);
-	PQclear(res);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "VPS `%s` is not on node `%s` any more", name, from);
+	return update_one(pgs(base), "UPDATE vps SET node = $3 WHERE name = $1 AND node = $2", &a,
+			  ESTALE, what, err);
 }
 
 int pg_node_state(struct store *base, const char *name, const char *state, struct err **err)
 {
-	struct store_pg *s = pgs(base);
 	struct pg_args a = { 0 };
-	PGresult *res = NULL;
-	int r;
+	char what[128];
 
 	pa_s(&a, name);
 	pa_s(&a, state);
-	pthread_mutex_lock(&s->lock);
-	r = pg_run(s, "UPDATE nodes SET state = $2 WHERE name = $1", &a, &res, err);
-	if (r == 0 && pg_changes(res) != 1)
-		r = err_make(err, ENOENT, "no node named `%s`", name);
-	PQclear(res);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	snprintf(what, sizeof(what), "no node named `%s`", name);
+	return update_one(pgs(base), "UPDATE nodes SET state = $2 WHERE name = $1", &a, ENOENT,
+			  what, err);
 }
