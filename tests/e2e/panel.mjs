@@ -256,6 +256,41 @@ await step(`stop ${vps}`, async () => {
   await stateIs('stopped', 60000);
 });
 
+await step('snapshots: one taken, listed and deleted; backups: one made now (its progress shown), listed and deleted; a schedule saved and removed', async () => {
+  const sn = page.locator('#snapshots');
+  await sn.scrollIntoViewIfNeeded();
+  await sn.getByLabel('Snapshot name').fill('e2e-snap');
+  await sn.getByRole('button', { name: 'Take snapshot' }).click();
+  const srow = sn.locator('tr[data-snap="e2e-snap"]');
+  await orError(srow, 60000);
+  if (!/\d/.test(await srow.locator('td').nth(2).textContent())) throw new Error(`the snapshot's row reads "${await srow.textContent()}"`);
+  await sn.getByRole('button', { name: 'Delete snapshot e2e-snap', exact: true }).click();
+  await orError(sn.getByText('No snapshots.'), 30000);
+
+  const bk = page.locator('#backups');
+  await bk.scrollIntoViewIfNeeded();
+  if (await bk.locator('#backup-problem').isVisible()) throw new Error(`the backups card says: ${await bk.locator('#backup-problem').textContent()}`);
+  await bk.getByRole('button', { name: 'Back up now' }).click();
+  // the operation's progress while it runs, then the backup's row
+  await orError(bk.locator('#backup-progress').filter({ hasText: /backing up: \d+%/ }), 30000);
+  await page.screenshot({ path: path.join(shots, 'backup-progress.png'), fullPage: true });
+  const brow = bk.locator('tr[data-backup]');
+  await orError(brow, 120000);
+  const id = await brow.getAttribute('data-backup');
+  if (!/^[0-9a-f]{8,64}$/.test(id)) throw new Error(`a backup with id "${id}"`);
+  await bk.getByLabel('Daily at (UTC)').fill('04:30');
+  await bk.getByLabel('Keep daily').fill('5');
+  await bk.getByLabel('Keep weekly').fill('2');
+  await bk.getByRole('button', { name: 'Save schedule' }).click();
+  await orError(bk.locator('#backup-schedule').filter({ hasText: 'daily at 04:30 UTC' }), 10000);
+  if (!(await bk.locator('#backup-schedule').textContent()).includes('keeping 5 daily and 2 weekly'))
+    throw new Error(`the schedule reads "${await bk.locator('#backup-schedule').textContent()}"`);
+  await bk.getByRole('button', { name: 'Remove schedule' }).click();
+  await orError(bk.locator('#backup-schedule').filter({ hasText: 'No schedule' }), 10000);
+  await bk.getByRole('button', { name: `Delete backup ${id}`, exact: true }).click();
+  await orError(bk.getByText('No backups.'), 60000);
+});
+
 // RFC 6238's code for a base32 secret now (SHA-1, 6 digits, 30 s), made here
 // independently of vpsd's liboath.
 function totp(base32) {
