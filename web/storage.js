@@ -67,7 +67,7 @@ export async function backupsCard(name) {
   const path = `/vps/${name}/backups`;
   const spath = `/vps/${name}/backup-schedule`;
   const progress = h('span', { id: 'backup-progress', role: 'status', 'aria-live': 'polite' });
-  const problem = h('p', { class: 'warn', id: 'backup-problem', hidden: true });
+  const problem = h('p', { class: 'warn', id: 'backup-problem', role: 'alert', hidden: true });
 
   async function refresh() {
     const bks = await API.get(path);
@@ -103,10 +103,10 @@ export async function backupsCard(name) {
       });
       flash(`backup ${r.id} made: ${bytes(r.size)} read, ${bytes(r.added)} added`, 'ok');
     } catch (e) {
-      // no repository on this host: said in the card, where the button is
+      // no repository on this host, say: said in the card, where the button is
       problem.textContent = e.message;
       problem.hidden = false;
-      throw e;
+      return;
     } finally {
       progress.textContent = '';
     }

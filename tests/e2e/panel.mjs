@@ -291,6 +291,37 @@ await step('snapshots: one taken, listed and deleted; backups: one made now (its
   await orError(bk.getByText('No backups.'), 60000);
 });
 
+// The administrator's API from here, not the page: the panel has no page for
+// repositories (the CLI's `vps repo`). A session of its own.
+async function adminApi(method, p, body) {
+  const base = new URL('/api/v1', url).href;
+  const li = await fetch(`${base}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user: admin.user, password: admin.password }) });
+  if (!li.ok) throw new Error(`admin login: ${li.status}`);
+  const { csrf } = await li.json();
+  const cookie = li.headers.get('set-cookie').split(';')[0];
+  const r = await fetch(base + p, { method, headers: { Cookie: cookie, 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
+  await fetch(`${base}/logout`, { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': csrf } });
+}
+
+await step('backups on a host without a repository: the API\'s error shown in the card, the page whole', async () => {
+  await adminApi('DELETE', '/repos/local'); // it holds no backup now: removable
+  await page.reload();
+  await orError(page.getByRole('heading', { name: vps, exact: true }), 30000);
+  const bk = page.locator('#backups');
+  await bk.scrollIntoViewIfNeeded();
+  await bk.getByRole('button', { name: 'Back up now' }).click();
+  const problem = bk.locator('#backup-problem');
+  await problem.waitFor({ timeout: 30000 });
+  if (!/repositor/i.test(await problem.textContent())) throw new Error(`the backups card says "${await problem.textContent()}"`);
+  if (await bk.getByRole('button', { name: 'Back up now' }).isDisabled()) throw new Error('"Back up now" stayed disabled');
+  // the rest of the page still works: the snapshots card and the console are there
+  await page.locator('#snapshots').getByRole('button', { name: 'Take snapshot' }).waitFor();
+  await page.getByRole('heading', { name: 'Console' }).waitFor();
+});
+
 // RFC 6238's code for a base32 secret now (SHA-1, 6 digits, 30 s), made here
 // independently of vpsd's liboath.
 function totp(base32) {
