@@ -256,7 +256,7 @@ await step(`stop ${vps}`, async () => {
   await stateIs('stopped', 60000);
 });
 
-await step('snapshots: one taken, listed and deleted; backups: one made now (its progress shown), listed and deleted; a schedule saved and removed', async () => {
+await step('snapshots: one taken, listed, reverted to and deleted; backups: one made now (its progress shown), listed, restored and deleted; a schedule saved and removed', async () => {
   const sn = page.locator('#snapshots');
   await sn.scrollIntoViewIfNeeded();
   await sn.getByLabel('Snapshot name').fill('e2e-snap');
@@ -264,6 +264,11 @@ await step('snapshots: one taken, listed and deleted; backups: one made now (its
   const srow = sn.locator('tr[data-snap="e2e-snap"]');
   await orError(srow, 60000);
   if (!/\d/.test(await srow.locator('td').nth(2).textContent())) throw new Error(`the snapshot's row reads "${await srow.textContent()}"`);
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+  await sn.getByRole('button', { name: 'Revert snapshot e2e-snap', exact: true }).click();
+  await orError(page.locator('#flash.ok:not([hidden])').filter({ hasText: 'reverted to e2e-snap' }), 60000);
+  if (!asked.includes('e2e-snap')) throw new Error(`the revert was not confirmed first (dialog: "${asked}")`);
   await sn.getByRole('button', { name: 'Delete snapshot e2e-snap', exact: true }).click();
   await orError(sn.getByText('No snapshots.'), 30000);
 
@@ -278,6 +283,11 @@ await step('snapshots: one taken, listed and deleted; backups: one made now (its
   await orError(brow, 120000);
   const id = await brow.getAttribute('data-backup');
   if (!/^[0-9a-f]{8,64}$/.test(id)) throw new Error(`a backup with id "${id}"`);
+  asked = '';
+  page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+  await bk.getByRole('button', { name: `Restore backup ${id}`, exact: true }).click();
+  await orError(page.locator('#flash.ok:not([hidden])').filter({ hasText: `restored from ${id}` }), 120000);
+  if (!asked.includes(id)) throw new Error(`the restore was not confirmed first (dialog: "${asked}")`);
   await bk.getByLabel('Daily at (UTC)').fill('04:30');
   await bk.getByLabel('Keep daily').fill('5');
   await bk.getByLabel('Keep weekly').fill('2');
