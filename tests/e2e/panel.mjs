@@ -3,7 +3,11 @@
 // "The end-to-end test"), driven only through what a person sees: labels,
 // buttons, the terminal's text. A customer logs in, creates a busybox
 // container from a plan, starts it, logs in on its console and runs a
-// command, sees its graphs fill, stops it, logs out; an administrator logs
+// command, sees its graphs fill, stops it, takes, reverts to and deletes a
+// snapshot, backs it up (the progress shown), restores and deletes the
+// backup, sees a backup refused in the card once the host has no
+// repository (removed through the administrator's API: the one thing not
+// done on the page), logs out; an administrator logs
 // in and sees the host report. A screenshot after every step; the first
 // failure ends the run with a message naming the step (exit 1).
 //

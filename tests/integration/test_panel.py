@@ -4,8 +4,8 @@ file server on its own: types, security headers, revalidation, and what it
 must refuse (`..`, encoded or not, hidden files, a symlink out of the web
 directory, a FIFO, a type the panel does not use). Then the panel end to end
 in headless Chromium (tests/e2e/panel.mjs): a customer creates, starts, uses
-the console of, watches the graphs of and stops a busybox container; an
-administrator sees the host report. Screenshots after every step go to
+the console of, watches the graphs of, stops, snapshots and backs up a
+busybox container; an administrator sees the host report. Screenshots after every step go to
 $VPS_BUILD/panel-screenshots (VPS_PANEL_SHOTS overrides; scripts/test
 puts them in $VPS_BUILD/results/panel-screenshots, with the other results).
 
