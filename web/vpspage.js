@@ -12,6 +12,7 @@ import { h, field, select, setOptions, bytes, rate, cores, flash, busy, form, wh
 import { stateBadge } from './app.js';
 import { trafficCard, firewallCard } from './netpanel.js';
 import { switchRows, switchCard } from './ctswitch.js';
+import { snapshotsCard, backupsCard } from './storage.js';
 
 const enc = new TextEncoder();
 
@@ -137,6 +138,8 @@ export async function vpsView(m, name) {
     h('section', { class: 'card', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Usage'), graphs.el),
     await trafficCard(name),
     await firewallCard(name),
+    await snapshotsCard(name),
+    await backupsCard(name),
     screen ? h('section', { class: 'card', 'aria-labelledby': 's-h' }, h('h2', { id: 's-h' }, 'Screen'), screen.el) : null,
     h('section', { class: 'card', 'aria-labelledby': 'c-h' }, h('h2', { id: 'c-h' }, 'Console'), term.el),
   ].filter(Boolean)); // no screen without firmware: the DOM's append would write null out as text

@@ -3,7 +3,11 @@
 // "The end-to-end test"), driven only through what a person sees: labels,
 // buttons, the terminal's text. A customer logs in, creates a busybox
 // container from a plan, starts it, logs in on its console and runs a
-// command, sees its graphs fill, stops it, logs out; an administrator logs
+// command, sees its graphs fill, stops it, takes, reverts to and deletes a
+// snapshot, backs it up (the progress shown), restores and deletes the
+// backup, sees a backup refused in the card once the host has no
+// repository (removed through the administrator's API: the one thing not
+// done on the page), logs out; an administrator logs
 // in and sees the host report. A screenshot after every step; the first
 // failure ends the run with a message naming the step (exit 1).
 //
@@ -254,6 +258,82 @@ await step('traffic this month; the firewall: a rule added, a bad one refused, d
 await step(`stop ${vps}`, async () => {
   await page.getByRole('button', { name: `Stop ${vps}`, exact: true }).click();
   await stateIs('stopped', 60000);
+});
+
+await step('snapshots: one taken, listed, reverted to and deleted; backups: one made now (its progress shown), listed, restored and deleted; a schedule saved and removed', async () => {
+  const sn = page.locator('#snapshots');
+  await sn.scrollIntoViewIfNeeded();
+  await sn.getByLabel('Snapshot name').fill('e2e-snap');
+  await sn.getByRole('button', { name: 'Take snapshot' }).click();
+  const srow = sn.locator('tr[data-snap="e2e-snap"]');
+  await orError(srow, 60000);
+  if (!/\d/.test(await srow.locator('td').nth(2).textContent())) throw new Error(`the snapshot's row reads "${await srow.textContent()}"`);
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+  await sn.getByRole('button', { name: 'Revert snapshot e2e-snap', exact: true }).click();
+  await orError(page.locator('#flash.ok:not([hidden])').filter({ hasText: 'reverted to e2e-snap' }), 60000);
+  if (!asked.includes('e2e-snap')) throw new Error(`the revert was not confirmed first (dialog: "${asked}")`);
+  await sn.getByRole('button', { name: 'Delete snapshot e2e-snap', exact: true }).click();
+  await orError(sn.getByText('No snapshots.'), 30000);
+
+  const bk = page.locator('#backups');
+  await bk.scrollIntoViewIfNeeded();
+  if (await bk.locator('#backup-problem').isVisible()) throw new Error(`the backups card says: ${await bk.locator('#backup-problem').textContent()}`);
+  await bk.getByRole('button', { name: 'Back up now' }).click();
+  // the operation's progress while it runs, then the backup's row
+  await orError(bk.locator('#backup-progress').filter({ hasText: /backing up: \d+%/ }), 30000);
+  await page.screenshot({ path: path.join(shots, 'backup-progress.png'), fullPage: true });
+  const brow = bk.locator('tr[data-backup]');
+  await orError(brow, 120000);
+  const id = await brow.getAttribute('data-backup');
+  if (!/^[0-9a-f]{8,64}$/.test(id)) throw new Error(`a backup with id "${id}"`);
+  asked = '';
+  page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+  await bk.getByRole('button', { name: `Restore backup ${id}`, exact: true }).click();
+  await orError(page.locator('#flash.ok:not([hidden])').filter({ hasText: `restored from ${id}` }), 120000);
+  if (!asked.includes(id)) throw new Error(`the restore was not confirmed first (dialog: "${asked}")`);
+  await bk.getByLabel('Daily at (UTC)').fill('04:30');
+  await bk.getByLabel('Keep daily').fill('5');
+  await bk.getByLabel('Keep weekly').fill('2');
+  await bk.getByRole('button', { name: 'Save schedule' }).click();
+  await orError(bk.locator('#backup-schedule').filter({ hasText: 'daily at 04:30 UTC' }), 10000);
+  if (!(await bk.locator('#backup-schedule').textContent()).includes('keeping 5 daily and 2 weekly'))
+    throw new Error(`the schedule reads "${await bk.locator('#backup-schedule').textContent()}"`);
+  await bk.getByRole('button', { name: 'Remove schedule' }).click();
+  await orError(bk.locator('#backup-schedule').filter({ hasText: 'No schedule' }), 10000);
+  await bk.getByRole('button', { name: `Delete backup ${id}`, exact: true }).click();
+  await orError(bk.getByText('No backups.'), 60000);
+});
+
+// The administrator's API from here, not the page: the panel has no page for
+// repositories (the CLI's `vps repo`). A session of its own.
+async function adminApi(method, p, body) {
+  const base = new URL('/api/v1', url).href;
+  const li = await fetch(`${base}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user: admin.user, password: admin.password }) });
+  if (!li.ok) throw new Error(`admin login: ${li.status}`);
+  const { csrf } = await li.json();
+  const cookie = li.headers.get('set-cookie').split(';')[0];
+  const r = await fetch(base + p, { method, headers: { Cookie: cookie, 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
+  await fetch(`${base}/logout`, { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': csrf } });
+}
+
+await step('backups on a host without a repository: the API\'s error shown in the card, the page whole', async () => {
+  await adminApi('DELETE', '/repos/local'); // it holds no backup now: removable
+  await page.reload();
+  await orError(page.getByRole('heading', { name: vps, exact: true }), 30000);
+  const bk = page.locator('#backups');
+  await bk.scrollIntoViewIfNeeded();
+  await bk.getByRole('button', { name: 'Back up now' }).click();
+  const problem = bk.locator('#backup-problem');
+  await problem.waitFor({ timeout: 30000 });
+  if (!/repositor/i.test(await problem.textContent())) throw new Error(`the backups card says "${await problem.textContent()}"`);
+  if (await bk.getByRole('button', { name: 'Back up now' }).isDisabled()) throw new Error('"Back up now" stayed disabled');
+  // the rest of the page still works: the snapshots card and the console are there
+  await page.locator('#snapshots').getByRole('button', { name: 'Take snapshot' }).waitFor();
+  await page.getByRole('heading', { name: 'Console' }).waitFor();
 });
 
 // RFC 6238's code for a base32 secret now (SHA-1, 6 digits, 30 s), made here

@@ -4,8 +4,8 @@ file server on its own: types, security headers, revalidation, and what it
 must refuse (`..`, encoded or not, hidden files, a symlink out of the web
 directory, a FIFO, a type the panel does not use). Then the panel end to end
 in headless Chromium (tests/e2e/panel.mjs): a customer creates, starts, uses
-the console of, watches the graphs of and stops a busybox container; an
-administrator sees the host report. Screenshots after every step go to
+the console of, watches the graphs of, stops, snapshots and backs up a
+busybox container; an administrator sees the host report. Screenshots after every step go to
 $VPS_BUILD/panel-screenshots (VPS_PANEL_SHOTS overrides; scripts/test
 puts them in $VPS_BUILD/results/panel-screenshots, with the other results).
 
@@ -55,9 +55,10 @@ def webdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def panel(webdir):
+def panel(webdir, tmp_path_factory):
     """A private vpsd over TCP serving WEBDIR, sampling usage every second,
-    with a plan, a customer and an administrator made over the unix socket."""
+    with a plan, a customer, an administrator and a restic repository (a
+    directory of its own: the backups card's) made over the unix socket."""
     if not VPSD.exists():
         pytest.fail(f"{VPSD} is not built: ninja -C $VPS_BUILD")
     port = free_port()
@@ -69,6 +70,8 @@ def panel(webdir):
               expect=201)
         for (name, pw), role in ((CUSTOMER, "customer"), (ADMIN, "admin")):
             d.api("POST", "/users", {"name": name, "password": pw, "role": role}, expect=201)
+        repo = tmp_path_factory.mktemp("repo") / "restic"
+        d.api("POST", "/repos", {"name": "local", "url": str(repo)}, expect=201)
         d.port = port
         yield d
     finally:
