@@ -12,16 +12,19 @@ import { h, field, flash, form, bytes } from './dom.js';
 const FEATURES = [['tun', 'TUN (a VPN inside)'], ['fuse', 'FUSE (sshfs and the like)'], ['nesting', 'Nesting (containers inside)']];
 const LIMITS = [['io_read_bps', 'Read bytes/s'], ['io_write_bps', 'Write bytes/s'], ['io_read_iops', 'Read IOPS'], ['io_write_iops', 'Write IOPS']];
 
-// Rows for the details list: [label, text].
+// Rows for the details list: [label, text]; none when nothing is set (a VM never has them).
 export function switchRows(v) {
-  if (v.kind !== 'ct') return [];
   const io = LIMITS.filter(([k]) => v[k]).map(([k, label]) => `${label.toLowerCase()} ${/bps/.test(k) ? bytes(v[k]) : v[k]}`);
+  if (!(v.features || []).length && !io.length) return [];
   return [['Features', (v.features || []).join(', ') || 'none'], ['Disk limits', io.join(', ') || 'none']];
 }
 
-// The administrator's form, or null (a customer, or not a container).
-export function switchCard(path, v, reload) {
-  if (v.kind !== 'ct' || session.role !== 'admin') return null;
+// The administrator's form, or null: a customer, or a kind whose features this host does not
+// enforce (the host report's `limits` for the VPS's kind says; docs/policies.md).
+export async function switchCard(path, v, reload) {
+  if (session.role !== 'admin') return null;
+  const rep = await API.get('/host').catch(() => null);
+  if (!rep?.limits?.[v.kind]?.limits?.features?.enforced) return null;
   const boxes = FEATURES.map(([f, label]) => {
     const input = h('input', { type: 'checkbox', id: `feat-${f}`, name: f });
     input.checked = (v.features || []).includes(f);

@@ -134,7 +134,7 @@ export async function vpsView(m, name) {
     bar,
     h('div', { class: 'cols' },
       h('section', { class: 'card', 'aria-labelledby': 'd-h' }, h('h2', { id: 'd-h' }, 'Details'), details),
-      h('div', {}, hostForm, pwForm, reForm, switchCard(path, v, reload))),
+      h('div', {}, hostForm, pwForm, reForm, await switchCard(path, v, reload))),
     h('section', { class: 'card', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Usage'), graphs.el),
     await trafficCard(name),
     await firewallCard(name),

@@ -41,6 +41,7 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "host/backup.h"
+#include "host/kind.h"
 #include "host/life.h"
 #include "host/ops.h"
 #include "host/policy.h"
@@ -861,7 +862,7 @@ static int restore_as_held(struct host *h, struct vps *v, void *arg, struct err 
 	struct err *e = NULL;
 	int r;
 
-	if (v->kind == VPS_CT)
+	if (kind_find(v->kind, v->engine)->ids_shifted)
 		return err_make(err, EINVAL,
 				"`as`: a container's backup into a new container needs its files' "
 				"owners shifted to the new uid range, which is not built yet");

@@ -93,6 +93,17 @@ struct kind_ops {
 	 */
 	bool pools;
 	/*
+	 * Its files on disk belong to the VPS's own uid range (a container's
+	 * shifted ids): a new VPS made of them needs them shifted first, which
+	 * is not built (backup restore --as refuses it).
+	 */
+	bool ids_shifted;
+	/*
+	 * A running one moves to another node by a stop, the move and a start
+	 * (migrate.c, the downtime reported); false: only a stopped one moves.
+	 */
+	bool restart_migrate;
+	/*
 	 * Snapshots (snapshot.c, docs/storage.md): copy every disk of the VPS
 	 * into `dir` (made and empty, on the disks' filesystem, so a reflink
 	 * pool shares the blocks), and sync them. A running VPS is frozen or

@@ -27,12 +27,14 @@
 #include "common/util.h"
 #include "host/auth.h"
 #include "host/caps.h"
+#include "host/firewall.h"
 #include "host/keeper.h"
 #include "host/kind.h"
 #include "host/life.h"
 #include "host/pool.h"
 #include "host/net.h"
 #include "host/policy.h"
+#include "host/traffic.h"
 #include "monitor/protocol.h"
 
 #define MAX_WATCH 1024
@@ -208,6 +210,26 @@ static void watch_add(struct host *h, const char *name, pid_t pid)
 }
 
 /*
+ * A VPS's network off (stop, destroy, a failed start): what it moved since
+ * the usage thread's last pass counted before its counters go (traffic.h),
+ * its customer's firewall (firewall.h), then its device and rules (net.h).
+ */
+static void vps_net_down(struct host *h, const struct vps *v)
+{
+	traffic_collect(h, v, false);
+	fw_remove(h, v);
+	net_vps_down(h, v);
+}
+
+/* Its anti-spoofing rules, then its customer's firewall: before the monitor starts. */
+static int vps_net_filter(struct host *h, const struct vps *v, struct err **err)
+{
+	int r = net_vps_filter(h, v, err);
+
+	return r < 0 ? r : fw_apply(h, v, err);
+}
+
+/*
  * No keeper of `v` runs any more (or it is about to be started): end what a
  * keeper that was killed left, its monitor first. A jailed monitor is pid 1
  * of its own PID namespace and drops to the VM's uid, which clears a
@@ -236,7 +258,7 @@ static void keeper_gone(struct host *h, const char *name)
 	monitor_leftovers(h, &v);
 	v.last_exit = st;
 	if (v.state == VPS_RUNNING || v.state == VPS_STARTING || v.state == VPS_STOPPING) {
-		net_vps_down(h, &v); /* before `stopped`: a start right after adds them anew */
+		vps_net_down(h, &v); /* before `stopped`: a start right after adds them anew */
 		v.state = VPS_STOPPED;
 		store_vps_update(h->store, &v, NULL);
 		snprintf(msg, sizeof(msg), "monitor exit status %d%s", st,
@@ -253,7 +275,8 @@ static void net_bw_or_event(struct host *h, const struct vps *v)
 {
 	struct err *e = NULL;
 
-	if (net_vps_bw(h, v, &e) < 0) {
+	/* its `bw`, or the throttle's once its month's traffic allowance is spent */
+	if (net_vps_bw(h, v, traffic_bw(h, v), &e) < 0) {
 		pr_err("`%s`: %s", v->name, err_msg(e));
 		store_event(h->store, v->name, "net-failed", err_msg(e));
 		err_free(&e);
@@ -437,7 +460,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	if (store_vps_state(h->store, v->name, VPS_STARTING, "start", err) < 0)
 		return -EIO;
 	/* keyed on the host device's name: in force before the device exists */
-	if (net_vps_filter(h, v, err) < 0)
+	if (vps_net_filter(h, v, err) < 0)
 		goto fail;
 	argv = o->monitor_argv(h, v, err);
 	if (!argv)
@@ -500,7 +523,7 @@ fail:
 			end_keeper(kp);
 		o->keeper_gone(h, v->name);
 	}
-	net_vps_down(h, v);
+	vps_net_down(h, v);
 	store_vps_state(h->store, v->name, VPS_STOPPED, "start failed", NULL);
 	return -EIO;
 }
@@ -668,7 +691,7 @@ static int destroy_locked(struct host *h, struct vps *v, struct err **err)
 	if (v->state != VPS_DESTROYING &&
 	    store_vps_state(h->store, v->name, VPS_DESTROYING, "destroy", err) < 0)
 		return -EIO;
-	net_vps_down(h, v);
+	vps_net_down(h, v);
 	testpoint("destroy-destroying", v->name);
 	if (o && o->destroy(h, v, err) < 0)
 		return -EIO; /* stays `destroying`: retried at the next start or request */
@@ -1028,7 +1051,7 @@ int life_set(struct host *h, const char *name, json_t *body, json_t **out, struc
 	store_event(h->store, name, "set", "settings changed");
 	live = o->set_live(h, &v, &nv, err);
 	if (live >= 0 && nv.bw != v.bw && nv.state == VPS_RUNNING)
-		live = net_vps_bw(h, &nv, err) < 0 ? -1 : 1;
+		live = net_vps_bw(h, &nv, traffic_bw(h, &nv), err) < 0 ? -1 : 1;
 	if (live < 0) {
 		r = err_wrap(err, "stored, but not applied to the running `%s`", name);
 		goto out;
@@ -1326,7 +1349,7 @@ int life_init(struct host *h, struct err **err)
 				else
 					store_event(h->store, v->name, "adopted", "vpsd restarted");
 				json_decref(st);
-				if (net_vps_filter(h, v, &e) < 0) {
+				if (vps_net_filter(h, v, &e) < 0) {
 					pr_err("adopt `%s`: %s", v->name, err_msg(e));
 					err_free(&e);
 				}

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "host/auth.h"
 #include "host/host.h"
+#include "host/kind.h"
 #include "host/life.h"
 #include "host/migrate.h"
 #include "host/node.h"
@@ -203,7 +204,7 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 			     name, pool);
 		goto out;
 	}
-	if (v.state == VPS_RUNNING && v.kind == VPS_CT) {
+	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->restart_migrate) {
 		/* a restart migration: the downtime runs from here to the start there */
 		down = now_s();
 		restart = true;

@@ -33,9 +33,7 @@
 #include "common/util.h"
 #include "sys/net.h"
 #include "sys/netcmd.h"
-#include "host/firewall.h"
 #include "host/net.h"
-#include "host/traffic.h"
 
 #define tc(err, ...) sys_netcmd(err, "tc", __VA_ARGS__)
 #define ip(err, ...) sys_netcmd(err, "ip", __VA_ARGS__)
@@ -739,14 +737,13 @@ int net_vps_filter(struct host *h, const struct vps *v, struct err **err)
 		return err_make(err, E2BIG, "anti-spoofing rules for `%s`: too long", v->name);
 	if ((r = sys_nft(batch, err)) < 0)
 		return err_wrap(err, "anti-spoofing rules for `%s`", v->name);
-	/* its customer's firewall (firewall.h), before the monitor starts as well */
-	return fw_apply(h, v, err);
+	return 0;
 }
 
-int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
+int net_vps_bw(struct host *h, const struct vps *v, uint64_t rate, struct err **err)
 {
 	char ifname[16];
-	unsigned long long burst, bw;
+	unsigned long long burst, bw = rate;
 	int r;
 
 	if (!*v->network)
@@ -754,8 +751,6 @@ int net_vps_bw(struct host *h, const struct vps *v, struct err **err)
 	net_ifname(v, ifname);
 	if (!if_nametoindex(ifname))
 		return 0; /* not running: applied at the next start */
-	/* its `bw`, or the throttle's once its month's traffic allowance is spent */
-	bw = traffic_bw(h, v);
 	tc(NULL, "qdisc del dev %s root", ifname);
 	tc(NULL, "qdisc del dev %s ingress", ifname);
 	if (!bw) {
@@ -795,9 +790,6 @@ void net_vps_down(struct host *h, const struct vps *v)
 	if (!*v->network)
 		return;
 	net_ifname(v, ifname);
-	/* what it moved since the last pass, before its counters go */
-	traffic_collect(h, v, false);
-	fw_remove(h, v);
 	/* added first, so removing what is not there is no error */
 	snprintf(batch, sizeof(batch),
 		 "add chain bridge vps_filter port_%s\n"

@@ -51,10 +51,17 @@ json_t *net_ct_settings(struct host *h, const struct vps *v);
  * the monitor starts. net_vps_down() removes it.
  */
 int net_vps_tap(struct host *h, const struct vps *v, struct err **err);
-/* Anti-spoofing rules for the VPS's host device (before its monitor starts). */
+/*
+ * Anti-spoofing rules for the VPS's host device (before its monitor
+ * starts). The customer's firewall (firewall.h) and the traffic counters'
+ * reading (traffic.h) are life.c's to call around these: net is below them.
+ */
 int net_vps_filter(struct host *h, const struct vps *v, struct err **err);
-/* The bandwidth limit on the host device, once it exists (after the start; on `set bw`). */
-int net_vps_bw(struct host *h, const struct vps *v, struct err **err);
+/*
+ * The bandwidth limit `bw` (bits/s, 0: none) on the host device, once it
+ * exists (after the start; on `set bw`; traffic_bw() says which rate).
+ */
+int net_vps_bw(struct host *h, const struct vps *v, uint64_t bw, struct err **err);
 /* Both gone, and a VM's tap (stop, destroy); quiet and idempotent. */
 void net_vps_down(struct host *h, const struct vps *v);
 

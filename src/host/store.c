@@ -452,12 +452,6 @@ int store_webhook_done(struct store *s, long long id, long long from, long long 
 	return s->ops->webhook_done(s, id, from, to, outcome, status);
 }
 
-const struct store_step store_steps[STORE_STEPS] = {
-	{ "day", 60, 86400 },
-	{ "month", 1800, 31 * 86400 },
-	{ "year", 86400, 366 * 86400 },
-};
-
 json_t *store_history(struct store *s, const char *vps, long long step, long long since)
 {
 	return s->ops->history(s, vps, step, since);

@@ -15,7 +15,6 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "host/life.h"
 #include "host/net.h"
 #include "host/traffic.h"
 #include "sys/netcmd.h"
@@ -124,8 +123,11 @@ static int parse_reset(const char *out, const char *ifname, uint64_t *rx, uint64
 	return found == 3 ? 0 : -ENOENT;
 }
 
-/* The plan's action, taken once for the month; 1 when taken now. */
-static void act_on(struct host *h, const struct vps *v, json_t *row)
+/*
+ * The plan's action, recorded once for the month: "suspend" or "throttle"
+ * when it is due now (the caller, above net and the store, takes it), NULL.
+ */
+static const char *due(struct host *h, const struct vps *v, json_t *row)
 {
 	json_t *plan = json_object_get(row, "plan");
 	json_int_t allowance = json_integer_value(json_object_get(plan, "allowance"));
@@ -133,82 +135,51 @@ static void act_on(struct host *h, const struct vps *v, json_t *row)
 			   json_integer_value(json_object_get(row, "tx"));
 	const char *action = json_string_value(json_object_get(plan, "action"));
 	const char *month = json_string_value(json_object_get(row, "month"));
-	struct err *e = NULL;
 	char msg[160];
 
 	if (!allowance || total < allowance || !action)
-		return;
+		return NULL;
 	if (store_traffic_action(h->store, v->name, month, action) != 1)
-		return; /* taken already this month */
+		return NULL; /* taken already this month */
 	snprintf(msg, sizeof(msg), "%lld bytes of %lld in %s: %s", (long long)total,
 		 (long long)allowance, month, action);
 	store_event(h->store, v->name, "traffic-exceeded", msg);
 	pr_info("vps `%s`: traffic allowance used (%s)", v->name, msg);
-	if (!strcmp(action, "suspend")) {
-		if (life_suspend(h, v->name, true, &e) < 0) {
-			pr_warn("vps `%s`: suspend: %s", v->name, err_msg(e));
-			err_free(&e);
-		}
-	} else if (net_vps_bw(h, v, &e) < 0) {
-		store_event(h->store, v->name, "net-failed", err_msg(e));
-		err_free(&e);
-	}
+	return !strcmp(action, "suspend") ? "suspend" : "throttle";
 }
 
-void traffic_collect(struct host *h, const struct vps *v, bool act)
+const char *traffic_collect(struct host *h, const struct vps *v, bool act)
 {
 	_cleanup_free_ char *out = NULL;
 	uint64_t rx = 0, tx = 0;
+	const char *what = NULL;
 	json_t *row = NULL;
 	char ifname[16], month[8];
 
 	if (!*v->network)
-		return;
+		return NULL;
 	net_ifname(v, ifname);
 	/* both in one command: each reset reads and zeroes its counter at once */
 	if (sys_netcmd_output(&out, "nft",
 			      "-j reset counter bridge vps_filter rx_%s ; "
 			      "reset counter bridge vps_filter tx_%s",
 			      ifname, ifname) != 0)
-		return; /* no counters (not started, or gone): nothing counted */
+		return NULL; /* no counters (not started, or gone): nothing counted */
 	if (parse_reset(out, ifname, &rx, &tx) < 0) {
 		pr_warn("vps `%s`: traffic counters: %.200s", v->name, out);
-		return;
+		return NULL;
 	}
 	traffic_month(time(NULL), month);
 	if (store_traffic_add(h->store, v->name, month, (long long)rx, (long long)tx, &row) < 0) {
 		if (rx || tx)
 			pr_warn("vps `%s`: %llu and %llu bytes not counted", v->name,
 				(unsigned long long)rx, (unsigned long long)tx);
-		return;
+		return NULL;
 	}
 	if (act)
-		act_on(h, v, row);
+		what = due(h, v, row);
 	json_decref(row);
-}
-
-void traffic_tick(struct host *h)
-{
-	static char last_month[8];
-	struct vps *all = NULL;
-	size_t n = 0;
-	char month[8];
-	bool new_month;
-
-	traffic_month(time(NULL), month);
-	new_month = *last_month && strcmp(month, last_month);
-	memcpy(last_month, month, sizeof(month));
-	if (store_vps_list_local(h->store, &all, &n, NULL) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		if (all[i].state != VPS_RUNNING || !*all[i].network)
-			continue;
-		traffic_collect(h, &all[i], true);
-		/* a new month lifts last month's throttle */
-		if (new_month)
-			net_vps_bw(h, &all[i], NULL);
-	}
-	store_vps_list_free(all, n);
+	return what;
 }
 
 uint64_t traffic_bw(struct host *h, const struct vps *v)

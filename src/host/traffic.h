@@ -34,13 +34,13 @@ int traffic_plan_parse(json_t *in, json_t **out, struct err **err);
 
 /*
  * Read and reset a VPS's counters, add them to its month. With `act`, a
- * total past its plan's allowance takes the plan's action once a month
- * (recorded as a `traffic-exceeded` event); without, nothing but the
- * count (the stop path, which holds the VPS's lock).
+ * total past its plan's allowance makes the plan's action due once a month
+ * (recorded as a `traffic-exceeded` event) and returns it, "suspend" or
+ * "throttle", for the caller to take (usage.c: life_suspend, or the
+ * throttle's rate through net_vps_bw); NULL otherwise. Without `act`,
+ * nothing but the count (the stop path, which holds the VPS's lock).
  */
-void traffic_collect(struct host *h, const struct vps *v, bool act);
-/* Every running VPS on a network (the usage thread's pass). */
-void traffic_tick(struct host *h);
+const char *traffic_collect(struct host *h, const struct vps *v, bool act);
 
 /* The rate to shape a VPS to: its `bw`, or the throttle's when its month's allowance is spent. */
 uint64_t traffic_bw(struct host *h, const struct vps *v);

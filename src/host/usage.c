@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "host/keeper.h"
 #include "host/kind.h"
+#include "host/life.h"
 #include "host/net.h"
 #include "host/traffic.h"
 #include "host/usage.h"
@@ -406,6 +407,43 @@ int usage_readings(struct usage_reading **out, size_t *n)
 	return 0;
 }
 
+/*
+ * The traffic counters of every running VPS on a network (traffic.h), and
+ * the allowance's action where it fell due: a suspend, or the throttle's
+ * rate. A new month lifts last month's throttle.
+ */
+static void traffic_pass(struct host *h)
+{
+	static char last_month[8];
+	struct vps *all = NULL;
+	char month[8];
+	size_t n = 0;
+	bool new_month;
+
+	traffic_month(time(NULL), month);
+	new_month = *last_month && strcmp(month, last_month);
+	memcpy(last_month, month, sizeof(month));
+	if (store_vps_list_local(h->store, &all, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct vps *v = &all[i];
+		struct err *e = NULL;
+		const char *due;
+
+		if (v->state != VPS_RUNNING || !*v->network)
+			continue;
+		due = traffic_collect(h, v, true);
+		if (due && !strcmp(due, "suspend")) {
+			if (life_suspend(h, v->name, true, &e) < 0)
+				pr_warn("vps `%s`: suspend: %s", v->name, err_msg(e));
+		} else if ((due || new_month) && net_vps_bw(h, v, traffic_bw(h, v), &e) < 0) {
+			store_event(h->store, v->name, "net-failed", err_msg(e));
+		}
+		err_free(&e);
+	}
+	store_vps_list_free(all, n);
+}
+
 /* --- one pass ----------------------------------------------------------------- */
 
 static struct prev *prev_of(const struct vps *v)
@@ -513,7 +551,7 @@ static void usage_tick(struct host *h)
 	}
 	pthread_mutex_unlock(&U.plock);
 	store_vps_list_free(all, n);
-	traffic_tick(h); /* the traffic counters, on the same beat (traffic.h) */
+	traffic_pass(h); /* the traffic counters, on the same beat */
 }
 
 /* --- the thread --------------------------------------------------------------- */

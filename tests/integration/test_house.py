@@ -14,17 +14,20 @@ from framework.artefacts import TOP, build_dir
 LAYERS = [
     ("daemon", {"main"}),
     ("api", {"api", "routes", "routes_vps", "routes_auth", "routes_host", "routes_net",
-             "routes_nodes", "routes_ops", "routes_pools", "reply", "ws", "web"}),
+             "routes_nodes", "routes_ops", "routes_pools", "routes_backup", "reply", "ws",
+             "web"}),
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_2fa", "auth_limit", "auth_body", "caps", "node",
-              "metrics", "pool", "snapshot"}),
+              "metrics", "pool", "snapshot", "backup", "backup_sched", "webhook", "migrate",
+              "peer"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
-    ("services", {"net", "tmpl"}),
+    ("services", {"net", "tmpl", "firewall", "traffic"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
               "store_sqlite_plans", "store_sqlite_net", "store_sqlite_auth",
               "store_sqlite_usage", "store_sqlite_ops", "store_sqlite_pools", "store_pg", "store_pg_util",
               "store_pg_vps", "store_pg_plans", "store_pg_net", "store_pg_auth",
               "store_pg_usage", "store_pg_ops", "store_pg_nodes", "store_sqlite_nodes",
-              "store_pg_pools", "vps", "paths", "run", "cidr"}),
+              "store_pg_pools", "store_pg_hooks", "store_sqlite_hooks", "store_steps", "vps",
+              "paths", "run", "cidr"}),
 ]
 
 
