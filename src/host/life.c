@@ -462,6 +462,8 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	/* keyed on the host device's name: in force before the device exists */
 	if (vps_net_filter(h, v, err) < 0)
 		goto fail;
+	traffic_reset(
+		v); /* from zero: bytes a crashed run left under its device's name are not its */
 	argv = o->monitor_argv(h, v, err);
 	if (!argv)
 		goto fail;

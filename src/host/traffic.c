@@ -148,6 +148,20 @@ static const char *due(struct host *h, const struct vps *v, json_t *row)
 	return !strcmp(action, "suspend") ? "suspend" : "throttle";
 }
 
+void traffic_reset(const struct vps *v)
+{
+	_cleanup_free_ char *out = NULL;
+	char ifname[16];
+
+	if (!*v->network)
+		return;
+	net_ifname(v, ifname);
+	sys_netcmd_output(
+		&out, "nft",
+		"reset counter bridge vps_filter rx_%s ; reset counter bridge vps_filter tx_%s",
+		ifname, ifname);
+}
+
 const char *traffic_collect(struct host *h, const struct vps *v, bool act)
 {
 	_cleanup_free_ char *out = NULL;

@@ -41,6 +41,12 @@ int traffic_plan_parse(json_t *in, json_t **out, struct err **err);
  * nothing but the count (the stop path, which holds the VPS's lock).
  */
 const char *traffic_collect(struct host *h, const struct vps *v, bool act);
+/*
+ * Zero a VPS's counters without counting them: at its start, where what
+ * they hold is not its own (a device of that name left by a vpsd that died
+ * before its stop counted them). Adoption keeps them: they are its own.
+ */
+void traffic_reset(const struct vps *v);
 
 /* The rate to shape a VPS to: its `bw`, or the throttle's when its month's allowance is spent. */
 uint64_t traffic_bw(struct host *h, const struct vps *v);
