@@ -116,21 +116,17 @@ static json_t *row_json(PGresult *r, int i)
 			 (json_int_t)pg_i(r, i, 3), "rx", pg_d(r, i, 4), "tx", pg_d(r, i, 5));
 }
 
-json_t *pg_samples(struct store *base, const char *vps, long long since)
+/*
+ * A VPS's rows {time, cpu, mem, disk, rx, tx} from sql, a LEFT JOIN from
+ * vps on $1 (a NULL time: the VPS has none): NULL without the VPS.
+ */
+static json_t *series(struct store_pg *s, const char *sql, const struct pg_args *a)
 {
-	struct store_pg *s = pgs(base);
-	struct pg_args a = { 0 };
 	json_t *out = NULL;
 	PGresult *res;
 
-	pa_s(&a, vps);
-	pa_i(&a, since);
 	pthread_mutex_lock(&s->lock);
-	/* NULL for no VPS of that name, [] for one without samples: one statement, one snapshot */
-	if (pg_run(s,
-		   "SELECT u.time, u.cpu, u.mem, u.disk, u.rx, u.tx FROM vps v LEFT JOIN usage u "
-		   "ON u.vps = v.name AND u.time > $2 WHERE v.name = $1 ORDER BY u.time",
-		   &a, &res, NULL) == 0) {
+	if (pg_run(s, sql, a, &res, NULL) == 0) {
 		if (PQntuples(res) > 0)
 			out = json_array();
 		for (int i = 0; i < PQntuples(res); i++)
@@ -140,6 +136,21 @@ json_t *pg_samples(struct store *base, const char *vps, long long since)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return out;
+}
+
+json_t *pg_samples(struct store *base, const char *vps, long long since)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+
+	pa_s(&a, vps);
+	pa_i(&a, since);
+	/* NULL for no VPS of that name, [] for one without samples: one statement, one snapshot */
+	return series(
+		s,
+		"SELECT u.time, u.cpu, u.mem, u.disk, u.rx, u.tx FROM vps v LEFT JOIN usage u "
+		"ON u.vps = v.name AND u.time > $2 WHERE v.name = $1 ORDER BY u.time",
+		&a);
 }
 
 json_t *pg_sample_last(struct store *base, const char *vps)
@@ -284,25 +295,13 @@ json_t *pg_history(struct store *base, const char *vps, long long step, long lon
 {
 	struct store_pg *s = pgs(base);
 	struct pg_args a = { 0 };
-	json_t *out = NULL;
-	PGresult *res;
 
 	pa_s(&a, vps);
 	pa_i(&a, step);
 	pa_i(&a, since);
-	pthread_mutex_lock(&s->lock);
-	if (pg_run(s,
-		   "SELECT h.time, h.cpu, h.mem, h.disk, h.rx, h.tx FROM vps v "
-		   "LEFT JOIN usage_history h ON h.vps = v.name AND h.step = $2 AND h.time > $3 "
-		   "WHERE v.name = $1 ORDER BY h.time",
-		   &a, &res, NULL) == 0) {
-		if (PQntuples(res) > 0)
-			out = json_array();
-		for (int i = 0; i < PQntuples(res); i++)
-			if (!pg_null(res, i, 0))
-				json_array_append_new(out, row_json(res, i));
-		PQclear(res);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return out;
+	return series(s,
+		      "SELECT h.time, h.cpu, h.mem, h.disk, h.rx, h.tx FROM vps v "
+		      "LEFT JOIN usage_history h ON h.vps = v.name AND h.step = $2 AND h.time > $3 "
+		      "WHERE v.name = $1 ORDER BY h.time",
+		      &a);
 }
