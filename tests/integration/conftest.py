@@ -167,7 +167,7 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs):
     under TCG loses a vCPU); such a boot is killed at TIMEOUT, its console
     kept as l2-hang-N.log in L1's work directory, and tried once more, as is
     a boot that the same emulation resets (QEMU exits cleanly before the
-    test init reported anything) and a boot during which L1 stopped
+    test init's result line) and a boot during which L1 stopped
     answering (in a fresh L1). Each retry
     goes through framework.retry (counted, at most one per test). A boot
     that ends but fails is never retried."""
@@ -183,16 +183,16 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs):
                 retry("L2 boot under QEMU", f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
                 continue
-            # QEMU runs with -no-reboot, and only the test init powers off:
-            # a clean exit with not one VPS-INIT line is a reset (a triple
-            # fault) before init said anything
-            reset = r.ok and not r.timed_out and "VPS-INIT:" not in r.stdout
+            # QEMU runs with -no-reboot, and the test init powers off only
+            # after its result line (ok or fail): a clean exit without one is
+            # a reset (a triple fault; one was seen just after `start`)
+            reset = r.ok and not r.timed_out and InitReport.parse(r.stdout).result is None
             if not (r.timed_out or reset) or attempt == 2:
                 break
             hang = l1.workdir / f"l2-hang-{len(HANGS) + 1}.log"
             hang.write_text(r.stdout)
             HANGS.append(hang)
-            retry("L2 boot under QEMU", "reset before its init reported (triple fault)" if reset
+            retry("L2 boot under QEMU", "reset before its init's result (triple fault)" if reset
                   else f"hung, killed after {r.seconds:.0f} s", hang)
         return InitReport.parse(r.stdout), r
     return boot
