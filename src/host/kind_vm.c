@@ -836,18 +836,76 @@ static int vmm_kill(struct host *h, const struct vps *v, struct err **err)
 	return vmm_simple(h, v, MONITOR_CMD_STOP, err);
 }
 
-/* Only memory changes live, downwards from what the VM booted with (balloon). */
+/* An uploaded ISO opened as the keeper opens disks: no link followed, a regular file, read-only. */
+static int open_iso(const char *path, struct err **err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return fd;
+	err_make(err, fd < 0 ? errno : EINVAL, "open `%s`", path);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/*
+ * vps-vmm's CD drive while it runs (PATCH iso; docs/screen.md): `media`,
+ * with the ISO opened here and passed beside the request, since the jailed
+ * monitor opens nothing. A monitor started without a drive (no ISO then)
+ * takes the new one at its next start. 1: changed now.
+ */
+static int vmm_set_iso(struct host *h, const struct vps *old, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *sock = NULL;
+	_cleanup_close_ int fd = -1;
+	json_t *st, *req, *r;
+	bool drive;
+
+	if (v->state != VPS_RUNNING || !vm_firmware(v) ||
+	    (old->iso && v->iso ? !strcmp(old->iso, v->iso) : old->iso == v->iso))
+		return 0;
+	st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATS), err);
+	if (!st)
+		return -EIO;
+	drive = json_object_get(st, "cdrom") != NULL;
+	json_decref(st);
+	if (!drive)
+		return 0;
+	if (v->iso && (fd = open_iso(v->iso, err)) < 0)
+		return -EIO;
+	sock = host_vps_run(h, v->name, "control.sock");
+	req = v->iso ? json_pack("{s:s}", "cmd", MONITOR_CMD_MEDIA) :
+		       json_pack("{s:s, s:b}", "cmd", MONITOR_CMD_MEDIA, "eject", 1);
+	r = sock && req ? monitor_call_fd(sock, req, fd, VM_CTL_TIMEOUT_MS, err) : NULL;
+	json_decref(req);
+	if (!r && v->iso)
+		return err_wrap(err, "put `%s` in the CD drive of `%s`", v->iso, v->name);
+	if (!r)
+		return err_wrap(err, "eject the ISO of `%s`", v->name);
+	json_decref(r);
+	return 1;
+}
+
+/*
+ * Memory changes live, downwards from what the VM booted with (balloon);
+ * so does the ISO in the CD drive.
+ */
 static int vmm_set_live(struct host *h, const struct vps *old, const struct vps *v,
 			struct err **err)
 {
 	json_t *st, *r;
 	uint64_t boot_mem;
 	bool locked;
+	int iso;
 
 	if (write_vm_json(h, v, err) < 0)
 		return -EIO;
+	if ((iso = vmm_set_iso(h, old, v, err)) < 0)
+		return iso;
 	if (v->state != VPS_RUNNING || v->ram == old->ram)
-		return 0;
+		return iso && v->cpus == old->cpus && v->disk == old->disk && v->swap == old->swap;
 	st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATE), err);
 	if (!st)
 		return -EIO;
@@ -963,7 +1021,6 @@ static int qemu_set_iso(struct host *h, const struct vps *old, const struct vps 
 	json_t *r, *add, *change;
 	struct qmp *q;
 	char fdset[32];
-	struct stat st;
 
 	if (v->state != VPS_RUNNING || !vm_firmware(v) ||
 	    (old->iso && v->iso ? !strcmp(old->iso, v->iso) : old->iso == v->iso))
@@ -978,9 +1035,8 @@ static int qemu_set_iso(struct host *h, const struct vps *old, const struct vps 
 		json_decref(r);
 		return 1;
 	}
-	fd = open(v->iso, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return err_make(err, fd < 0 ? errno : EINVAL, "open `%s`", v->iso);
+	if ((fd = open_iso(v->iso, err)) < 0)
+		return -EIO;
 	/* QEMU picks a free set; the drive opens it on the same connection */
 	add = json_pack("{s:s+}", "opaque", "ro:", v->iso);
 	q = add ? qmp_open(sock, err) : NULL;

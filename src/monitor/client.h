@@ -19,5 +19,8 @@
 json_t *monitor_send(const char *path, const char *line, int timeout_ms, struct err **err);
 /* The request; the reply when it is ok, else NULL with the monitor's error in *err (EIO). */
 json_t *monitor_call(const char *path, json_t *request, int timeout_ms, struct err **err);
+/* The same with pass_fd (>= 0) passed beside the request (SCM_RIGHTS); the caller keeps it. */
+json_t *monitor_call_fd(const char *path, json_t *request, int pass_fd, int timeout_ms,
+			struct err **err);
 
 #endif

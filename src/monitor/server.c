@@ -44,7 +44,7 @@ void monitor_server_init(struct monitor_server *s, const struct monitor_cmd *cmd
 	s->ctx = ctx;
 	s->send = write_all;
 	for (size_t i = 0; i < MONITOR_MAX_CLIENTS; i++)
-		s->conn[i].fd = -1;
+		s->conn[i].fd = s->conn[i].passed_fd = -1;
 }
 
 int monitor_server_listen(struct monitor_server *s, const char *path, struct err **err)
@@ -57,12 +57,29 @@ int monitor_server_listen(struct monitor_server *s, const char *path, struct err
 	return 0;
 }
 
+static void drop_passed(struct monitor_conn *c)
+{
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
+	c->passed_fd = -1;
+}
+
 static void conn_drop(struct monitor_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	drop_passed(c);
+}
+
+int monitor_take_fd(struct monitor_server *s)
+{
+	int fd = s->cur ? s->cur->passed_fd : -1;
+
+	if (s->cur)
+		s->cur->passed_fd = -1;
+	return fd;
 }
 
 void monitor_server_close(struct monitor_server *s, const char *path)
@@ -127,7 +144,10 @@ void monitor_conn_input(struct monitor_server *s, struct monitor_conn *c, size_t
 		char *reply;
 
 		*nl = '\0';
+		s->cur = c;
 		reply = monitor_handle(s, c->buf + off);
+		s->cur = NULL;
+		drop_passed(c); /* it came with this line: not the next one's */
 		if (reply)
 			conn_send(s, c, reply);
 		free(reply);
@@ -143,10 +163,37 @@ void monitor_conn_input(struct monitor_server *s, struct monitor_conn *c, size_t
 	}
 }
 
+/* Keep the first descriptor a message brought (if none is held yet); close the others. */
+static void take_passed(struct monitor_conn *c, struct msghdr *msg)
+{
+	struct cmsghdr *cm;
+	int fd;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= cm->cmsg_len; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->passed_fd < 0)
+				c->passed_fd = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
 static void conn_read(struct monitor_server *s, struct monitor_conn *c)
 {
-	ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
 
+	if (n >= 0)
+		take_passed(c, &msg);
 	if (n > 0)
 		monitor_conn_input(s, c, n);
 	else if (n == 0 || (errno != EINTR && errno != EAGAIN))

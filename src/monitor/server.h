@@ -8,8 +8,11 @@
  * than MONITOR_MAX_LINE gets an error and its client is dropped, never
  * buffered without bound.
  *
- * It uses poll, accept4, read, write and close only: vps-vmm's control
- * thread runs it under its seccomp filter (vmm/jail.c).
+ * It uses poll, accept4, recvmsg, write and close only: vps-vmm's control
+ * thread runs it under its seccomp filter (vmm/jail.c). A request may
+ * carry one descriptor (SCM_RIGHTS), as vps-vmm's `media` needs: a command
+ * takes it with monitor_take_fd(); more than one, or one nobody takes, is
+ * closed.
  */
 #ifndef VPS_MONITOR_SERVER_H
 #define VPS_MONITOR_SERVER_H
@@ -31,6 +34,7 @@ struct monitor_cmd {
 
 struct monitor_conn {
 	int fd; /* -1: a free slot */
+	int passed_fd; /* a descriptor that came with the bytes in buf (SCM_RIGHTS), or -1 */
 	size_t len; /* bytes in buf not answered yet */
 	char buf[MONITOR_MAX_LINE];
 };
@@ -40,6 +44,7 @@ struct monitor_server {
 	const struct monitor_cmd *cmds;
 	size_t nr_cmds;
 	void *ctx; /* passed to each command */
+	struct monitor_conn *cur; /* whose line a command answers (monitor_take_fd) */
 	/* Where replies go: write_all(2); tests and the fuzz target put their own. */
 	ssize_t (*send)(int fd, const void *buf, size_t len);
 	struct monitor_conn conn[MONITOR_MAX_CLIENTS];
@@ -67,6 +72,12 @@ int monitor_server_run(struct monitor_server *s, int stop_fd);
  * the reading, so the fuzz target drives it without a socket.
  */
 void monitor_conn_input(struct monitor_server *s, struct monitor_conn *c, size_t n);
+/*
+ * For a command: the descriptor its client passed with the request (the
+ * caller owns it now), or -1. One per request; one a command did not take
+ * is closed once the line is answered.
+ */
+int monitor_take_fd(struct monitor_server *s);
 /* One request line (no newline) to its reply line (caller frees); NULL when out of memory. */
 char *monitor_handle(struct monitor_server *s, const char *line);
 

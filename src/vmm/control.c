@@ -368,6 +368,39 @@ static json_t *cmd_migrate_cancel(void *ctx, json_t *req)
 	return monitor_ok();
 }
 
+/*
+ * {"cmd":"media","eject":true}: empty the CD drive. {"cmd":"media"} with an
+ * ISO's descriptor passed beside the request (SCM_RIGHTS; opened read-only
+ * by the caller, as the jailed monitor opens nothing): put it in. The guest
+ * sees the tray as a drive's: NOT READY while empty, one UNIT ATTENTION for
+ * the new medium.
+ */
+static json_t *cmd_media(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	json_t *ej = json_object_get(req, "eject"), *r;
+	int fd = monitor_take_fd(&c->srv);
+	struct err *e = NULL;
+
+	if (!c->hooks || !c->hooks->cdrom) {
+		r = monitor_error("this VM has no CD drive");
+	} else if (ej && !json_is_boolean(ej)) {
+		r = monitor_error("`eject`: expected true or false");
+	} else if (json_is_true(ej) ? fd >= 0 : fd < 0) {
+		r = monitor_error(fd >= 0 ?
+					  "`eject` takes no medium" :
+					  "no medium: pass the ISO's descriptor with the request");
+	} else if (c->hooks->cdrom(c->hooks->machine, fd, &e) < 0) {
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+	} else {
+		return monitor_ok(); /* the drive owns fd now */
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* In the order the `unknown command` error lists them. */
 static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_STATE, cmd_state },	{ MONITOR_CMD_PAUSE, cmd_pause },
@@ -377,4 +410,5 @@ static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_FREEZE, cmd_freeze },	{ MONITOR_CMD_THAW, cmd_thaw },
 	{ MONITOR_CMD_MIGRATE, cmd_migrate },	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
 	{ MONITOR_CMD_SCREEN, cmd_screen },	{ MONITOR_CMD_KEY, cmd_key },
+	{ MONITOR_CMD_MEDIA, cmd_media },
 };

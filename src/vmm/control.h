@@ -20,9 +20,9 @@
 
 /*
  * state, pause, resume, stop, shutdown, stats, balloon, snapshot, freeze, thaw, migrate,
- * migrate-cancel, screen, key
+ * migrate-cancel, screen, key, media
  */
-#define CONTROL_COMMANDS 14
+#define CONTROL_COMMANDS 15
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -38,6 +38,8 @@ struct control_hooks {
 	/* `freeze` and `thaw`: machine_disks_hold() and machine_disks_release() */
 	int (*disks_hold)(void *machine, struct err **err);
 	void (*disks_release)(void *machine);
+	/* `media`: machine_cdrom_change(), fd -1 to eject */
+	int (*cdrom)(void *machine, int fd, struct err **err);
 	void *machine;
 	/* Save the paused VM into directory `path` (created if missing); with `vmm`. */
 	int (*snapshot)(void *vmm, const char *path, struct err **err);

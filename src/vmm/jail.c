@@ -150,6 +150,9 @@ static const int control_calls[] = {
 	SCMP_SYS(pwrite64),
 	SCMP_SYS(renameat),
 	SCMP_SYS(unlinkat),
+	/* `media`: the type and size of the ISO passed in (recvmsg, SCM_RIGHTS) */
+	SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat),
 };
 
 /*

@@ -545,7 +545,8 @@ void machine_destroy(struct machine *mc)
 	drop(&mc->balloon);
 	if (mc->cdrom) {
 		drop(&mc->cdrom);
-		close(mc->cdrom_fd);
+		if (mc->cdrom_fd >= 0)
+			close(mc->cdrom_fd);
 	}
 	if (mc->fwcfg_up)
 		fwcfg_destroy(&mc->fwcfg);
@@ -634,6 +635,20 @@ void machine_stats(void *opaque, json_t *reply)
 	json_object_set_new(reply, "virtio", virtio_counters_json(mc));
 	json_object_set_new(reply, "disk", disks);
 	json_object_set_new(reply, "net", nets);
+	if (mc->cdrom) {
+		struct virtio_scsi_stats s;
+		uint64_t blocks;
+		bool in = virtio_scsi_medium(&mc->cdrom->vdev, &blocks);
+
+		virtio_scsi_get_stats(&mc->cdrom->vdev, &s);
+		json_object_set_new(reply, "cdrom",
+				    json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "medium", in,
+					      "blocks", (json_int_t)blocks, "commands",
+					      (json_int_t)s.commands, "read_bytes",
+					      (json_int_t)s.read_bytes, "errors",
+					      (json_int_t)s.errors, "media_changes",
+					      (json_int_t)s.media_changes));
+	}
 	virtio_balloon_get_stats(&mc->balloon->vdev, &bs);
 	b = json_pack("{s:I, s:I, s:I}", "target_pages", (json_int_t)bs.target_pages,
 		      "actual_pages", (json_int_t)bs.actual_pages, "inflated_bytes",
@@ -724,6 +739,32 @@ static void disks_hold_locked(struct machine *mc, bool on)
 {
 	for (unsigned int i = 0; i < mc->nr_disk; i++)
 		virtio_blk_hold(&mc->disk[i]->vdev, on);
+}
+
+int machine_cdrom_change(struct machine *mc, int fd, struct err **err)
+{
+	struct stat st;
+	int old;
+
+	if (!mc->cdrom)
+		return err_make(err, 0,
+				"this VM has no CD drive (it boots `firmware` with a `cdrom`)");
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < SCSI_CD_BLOCK)
+			return err_make(err, 0,
+					"the medium is not an image file of at least 2 KiB");
+		if (fl < 0 || (fl & O_ACCMODE) != O_RDONLY)
+			return err_make(err, 0, "the medium must be opened read-only");
+	}
+	old = virtio_scsi_change(&mc->cdrom->vdev, fd, fd >= 0 ? (uint64_t)st.st_size : 0);
+	if (old < -1)
+		return err_make(err, -old, "change the medium");
+	if (old >= 0)
+		close(old);
+	mc->cdrom_fd = fd;
+	return 0;
 }
 
 int machine_disks_hold(struct machine *mc, struct err **err)

@@ -92,6 +92,11 @@ int machine_quiesce_locked(struct machine *mc, struct err **err);
  * which kicks every queue. -EBUSY (nothing held) as machine_quiesce_locked.
  */
 int machine_disks_hold(struct machine *mc, struct err **err);
+/*
+ * Put fd (an ISO opened read-only, at least one 2 KiB block; taken on
+ * success) in the CD drive, or empty it (fd -1); the old medium is closed.
+ */
+int machine_cdrom_change(struct machine *mc, int fd, struct err **err);
 void machine_disks_release(struct machine *mc);
 /*
  * Look at every queue once: after a restore or a snapshot, for a doorbell

@@ -126,6 +126,11 @@ static int machine_disks_hold_hook(void *mc, struct err **err)
 	return machine_disks_hold(mc, err);
 }
 
+static int machine_cdrom_hook(void *mc, int fd, struct err **err)
+{
+	return machine_cdrom_change(mc, fd, err);
+}
+
 static void machine_disks_release_hook(void *mc)
 {
 	machine_disks_release(mc);
@@ -288,6 +293,7 @@ int main(int argc, char **argv)
 	m.hooks.snapshot = snapshot_hook;
 	m.hooks.disks_hold = machine_disks_hold_hook;
 	m.hooks.disks_release = machine_disks_release_hook;
+	m.hooks.cdrom = machine_cdrom_hook;
 	m.hooks.vmm = &m;
 	/* the micro-guest's entry registers are not wanted: the source's are */
 	if (ret == 0 && m.cfg.migrate_listen && m.cfg.micro)

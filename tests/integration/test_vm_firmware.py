@@ -108,6 +108,16 @@ def test_iso_firmware_boot_vmm(daemon, tmp_path):
             c.expect(MARKER, 180)  # SeaBIOS under PVM's emulation: slow
         except (TimeoutError, EOFError) as e:
             pytest.fail(f"{e}\nvpsd log:\n{d.log.read_text()[-3000:]}")
+    # the CD ejected and put back while it runs (vps-vmm's `media`, the ISO passed to the
+    # jailed monitor by descriptor)
+    out = d.api("PATCH", "/vps/fw2", {"iso": None})
+    assert out["live"] is True and "iso" not in out["vps"], out
+    cd = d.api("GET", "/vps/fw2")["stats"]["cdrom"]
+    assert not cd["medium"] and cd["media_changes"] == 1, cd
+    out = d.api("PATCH", "/vps/fw2", {"iso": "boot"})
+    assert out["live"] is True and out["vps"]["iso"] == str(d.data / "isos" / "boot.iso"), out
+    cd = d.api("GET", "/vps/fw2")["stats"]["cdrom"]
+    assert cd["medium"] and cd["blocks"] == len(iso) // 2048 and cd["media_changes"] == 2, cd
     d.api("POST", "/vps/fw2/stop", {"force": True})
     assert d.api("GET", "/vps/fw2")["state"] == "stopped"
     assert not procs_under(vdir)

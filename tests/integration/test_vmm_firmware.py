@@ -140,7 +140,79 @@ def test_iso_boots_from_cd_before_disk(firmware_vm, tmp_path):
     assert "Booting from DVD/CD..." in screen, screen
     assert "Booting from Hard Disk" not in screen, screen
     c.close()
+    media_changes_while_running(p, sock, tmp_path)
     stop(p, sock)
+
+
+def media(sock, fds=(), **kw):
+    """One `media` request with descriptors passed beside it (SCM_RIGHTS), as vpsd sends it."""
+    import json
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(sock))
+        line = json.dumps({"cmd": "media", **kw}).encode() + b"\n"
+        socket.send_fds(s, [line], list(fds))
+        return json.loads(s.makefile("rb").readline())
+
+
+def open_fds(p, want=None):
+    """The monitor's open descriptors; with want, waited for (up to 5 s) as the monitor
+    closes the connection of a request that just ended."""
+    deadline = time.monotonic() + 5
+    while True:
+        n = len(list(Path(f"/proc/{p.pid}/fd").iterdir()))
+        if want is None or n == want or time.monotonic() > deadline:
+            return n
+        time.sleep(0.05)
+
+
+def media_changes_while_running(p, sock, tmp_path):
+    """The `media` command on the running, jailed monitor: eject, insert, and what a
+    hostile or careless caller passes refused with the drive and descriptors unchanged."""
+    import os
+    c = Control(sock)
+    base = open_fds(p)  # Control's connection, which stays, and the ISO in the drive
+    st = c("stats")["cdrom"]
+    assert st["medium"] and st["media_changes"] == 0, st
+    assert media(sock, eject=True) == {"ok": True}
+    st = c("stats")["cdrom"]
+    assert not st["medium"] and st["media_changes"] == 1, st
+    new = tmp_path / "new.iso"
+    new.write_bytes(b"\x42" * (10 * 2048))
+    fd = os.open(new, os.O_RDONLY)
+    try:
+        assert media(sock, [fd]) == {"ok": True}
+    finally:
+        os.close(fd)
+    st = c("stats")["cdrom"]
+    assert st["medium"] and st["blocks"] == 10 and st["media_changes"] == 2, st
+    assert open_fds(p, base) == base  # the drive holds the new ISO; the old one is closed
+    # refused, each with the drive as it was and no descriptor kept
+    wfd, dfd = os.open(new, os.O_RDWR), os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    small = tmp_path / "small.iso"
+    small.write_bytes(b"x" * 100)
+    sfd = os.open(small, os.O_RDONLY)
+    try:
+        for fds, kw, err in (([], {}, "no medium: pass the ISO's descriptor with the request"),
+                             ([sfd], {"eject": True}, "`eject` takes no medium"),
+                             ([wfd], {}, "the medium must be opened read-only"),
+                             ([dfd], {}, "the medium is not an image file of at least 2 KiB"),
+                             ([sfd], {}, "the medium is not an image file of at least 2 KiB"),
+                             ([sfd], {"eject": "yes"}, "`eject`: expected true or false")):
+            assert media(sock, fds, **kw) == {"ok": False, "error": err}, (fds, kw)
+            assert open_fds(p, base) == base, (fds, kw)
+        # several descriptors with one request: the first taken, the others closed
+        assert media(sock, [sfd, wfd, dfd]) == \
+            {"ok": False, "error": "the medium is not an image file of at least 2 KiB"}
+        assert open_fds(p, base) == base
+    finally:
+        for f in (wfd, dfd, sfd):
+            os.close(f)
+    st = c("stats")["cdrom"]
+    assert st["medium"] and st["blocks"] == 10 and st["media_changes"] == 2, st
+    assert c("state")["state"] == "running"
+    c.close()
 
 
 def test_malformed_iso_falls_through_to_disk(firmware_vm, tmp_path):

@@ -52,10 +52,15 @@ struct scsi_resp {
 #define ASC_INVALID_FIELD 0x24
 #define SENSE_MEDIUM_ERROR 0x03
 #define ASC_READ_ERROR 0x11
+#define SENSE_NOT_READY 0x02
+#define ASC_NO_MEDIUM 0x3a
+#define SENSE_UNIT_ATTENTION 0x06
+#define ASC_MEDIUM_CHANGED 0x28
 
 struct scsi_cd {
-	int fd;
+	int fd; /* -1: the drive is empty */
 	uint64_t blocks;
+	bool changed; /* a medium came in: the next command but a few gets UNIT ATTENTION */
 	uint8_t *bounce;
 	struct virtio_scsi_stats stats; /* under vdev->lock */
 };
@@ -164,6 +169,22 @@ static uint32_t command(struct scsi_cd *cd, const struct virtq_chain *c, const u
 	uint32_t alloc;
 	uint8_t d[16] = { 0 };
 
+	/*
+	 * SPC: a new medium is announced once, on the next command that is not
+	 * INQUIRY, REQUEST SENSE or REPORT LUNS (Linux's sr then rereads the
+	 * capacity); an empty drive answers NOT READY, MEDIUM NOT PRESENT to
+	 * everything that needs the medium.
+	 */
+	if (cd->changed && cdb[0] != 0x12 && cdb[0] != 0x03 && cdb[0] != 0xa0) {
+		cd->changed = false;
+		check_condition(r, SENSE_UNIT_ATTENTION, ASC_MEDIUM_CHANGED);
+		return 0;
+	}
+	if (cd->fd < 0 && (cdb[0] == 0x00 || cdb[0] == 0x25 || cdb[0] == 0x28 || cdb[0] == 0xa8 ||
+			   cdb[0] == 0x43)) {
+		check_condition(r, SENSE_NOT_READY, ASC_NO_MEDIUM);
+		return 0;
+	}
 	switch (cdb[0]) {
 	case 0x00: /* TEST UNIT READY */
 	case 0x1b: /* START STOP UNIT */
@@ -261,12 +282,36 @@ static void put_le32(uint8_t *p, uint32_t v)
 	memcpy(p, &(uint32_t){ htole32(v) }, 4);
 }
 
+static uint64_t cd_blocks(uint64_t size)
+{
+	uint64_t b = size / SCSI_CD_BLOCK;
+
+	return b > UINT32_MAX ? UINT32_MAX : b; /* what READ CAPACITY(10) can say */
+}
+
+int virtio_scsi_change(struct virtio_dev *vdev, int fd, uint64_t size)
+{
+	struct scsi_cd *cd = vdev->priv;
+	int old;
+
+	if (fd >= 0 && size < SCSI_CD_BLOCK)
+		return -EINVAL;
+	pthread_mutex_lock(&vdev->lock);
+	old = cd->fd;
+	cd->fd = fd;
+	cd->blocks = fd >= 0 ? cd_blocks(size) : 0;
+	cd->changed = fd >= 0;
+	cd->stats.media_changes++;
+	pthread_mutex_unlock(&vdev->lock);
+	return old;
+}
+
 static int scsi_init(struct virtio_dev *vdev, const void *params)
 {
 	const struct virtio_scsi_params *p = params;
 	struct scsi_cd *cd;
 
-	if (p->size < SCSI_CD_BLOCK)
+	if (p->fd >= 0 && p->size < SCSI_CD_BLOCK)
 		return -EINVAL;
 	cd = calloc(1, sizeof(*cd));
 	if (!cd)
@@ -277,9 +322,7 @@ static int scsi_init(struct virtio_dev *vdev, const void *params)
 		return -ENOMEM;
 	}
 	cd->fd = p->fd;
-	cd->blocks = p->size / SCSI_CD_BLOCK;
-	if (cd->blocks > UINT32_MAX)
-		cd->blocks = UINT32_MAX; /* what READ CAPACITY(10) can say */
+	cd->blocks = cd_blocks(p->size);
 	vdev->priv = cd;
 	/* §5.6.4 struct virtio_scsi_config */
 	put_le32(vdev->config + 0, 1); /* num_queues (request queues) */
@@ -314,6 +357,18 @@ void virtio_scsi_get_stats(struct virtio_dev *vdev, struct virtio_scsi_stats *s)
 	pthread_mutex_lock(&vdev->lock);
 	*s = ((struct scsi_cd *)vdev->priv)->stats;
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+bool virtio_scsi_medium(struct virtio_dev *vdev, uint64_t *blocks)
+{
+	struct scsi_cd *cd = vdev->priv;
+	bool in;
+
+	pthread_mutex_lock(&vdev->lock);
+	in = cd->fd >= 0;
+	*blocks = cd->blocks;
+	pthread_mutex_unlock(&vdev->lock);
+	return in;
 }
 
 const struct virtio_dev_ops virtio_scsi_ops = {
