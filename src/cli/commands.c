@@ -41,6 +41,7 @@
 	STR("password", "P", "root's password (`ps` shows it)"),        \
 		STR("password-file", "FILE", "root's password: the first line of FILE")
 #define SSH_KEY MANY("ssh-key", "KEY", "a line of root's authorized_keys")
+#define USER_DATA STR("user-data", "FILE", "vm: FILE as cloud-init user-data beside the host's")
 #define PASSWORD_STDIN FLAG("password-stdin", "the first line of stdin, even on a terminal")
 
 static const char *const kinds[] = { "ct", "vm", NULL };
@@ -83,6 +84,7 @@ static const struct opt o_create[] = {
 	STR("ipv6", "ADDR", "its IPv6 address on NET"),
 	STR("node", "NODE", "cluster: place it on NODE (default: the roomiest)"),
 	STR("pool", "POOL", "keep its disks in storage pool POOL"),
+	USER_DATA,
 	END,
 };
 
@@ -100,6 +102,7 @@ static const struct opt o_reinstall[] = {
 	PASSWORD,
 	STR("hostname", "H", "a new host name"),
 	SSH_KEY,
+	USER_DATA,
 	END,
 };
 
@@ -429,7 +432,9 @@ const struct command commands[] = {
 		  "(PUT /api/v1/isos/NAME), never a path. --password-file reads the first\n"
 		  "line of FILE (--password shows the password to `ps`). --ssh-key adds a line\n"
 		  "to root's authorized_keys; repeat it for more. --network joins a network\n"
-		  "(`vps net`): the next free addresses, or the ones given.\n" },
+		  "(`vps net`): the next free addresses, or the ones given. --user-data gives\n"
+		  "a VM cloud-init user-data of your own (64 KiB at most; its first line says\n"
+		  "what it is: #cloud-config, #!/bin/sh ...), applied after the host's.\n" },
 	{ "list", "ls", .opts = o_format, .run = cmd_list,
 	  .overview = "list [--format table|json]\tall VPSes" },
 	{ "show", "info", p_name, o_format, .run = cmd_show,

@@ -38,6 +38,22 @@ static int read_password(const char *cmd, const char *file, json_t *body)
 	return put_str(body, "root_password", pw);
 }
 
+/* --user-data FILE: its text into the body as user_data; the daemon checks what it is. */
+static int read_user_data(const char *cmd, const char *file, json_t *body)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t n;
+	int r;
+
+	if ((r = read_file(file, &text, &n)) < 0)
+		return usage_err(cmd, "--user-data: open `%s`: %s", file, strerror(-r));
+	if (memchr(text, '\0', n))
+		return usage_err(cmd, "--user-data: `%s` is not text (a NUL byte)", file);
+	if (json_object_set_new(body, "user_data", json_stringn(text, n)) < 0)
+		return usage_err(cmd, "--user-data: `%s` is not UTF-8 text", file);
+	return 0;
+}
+
 /* A name of something vpsd holds (a template, a plan): the daemon looks it up. */
 static bool ref_ok(const char *v)
 {
@@ -94,6 +110,8 @@ static int create_option(struct args *a, const char *f, const char *v, bool *pas
 	}
 	if (!strcmp(f, "password") || !strcmp(f, "password-file"))
 		return take_password(a->cmd, f, v, password, body);
+	if (!strcmp(f, "user-data"))
+		return read_user_data(a->cmd, v, body);
 	if (!strcmp(f, "ssh-key")) {
 		if (!ssh_key_ok(v))
 			return usage_err(a->cmd,
@@ -262,6 +280,8 @@ int cmd_reinstall(struct args *a)
 			r = take_password(a->cmd, f, v, &password, body);
 		} else if (!strcmp(f, "hostname")) {
 			r = put_str(body, "hostname", v);
+		} else if (!strcmp(f, "user-data")) {
+			r = read_user_data(a->cmd, v, body);
 		} else if (!ssh_key_ok(v)) {
 			r = usage_err(a->cmd, "--ssh-key: `%.20s...` is not an OpenSSH public key",
 				      v);

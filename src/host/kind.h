@@ -104,6 +104,12 @@ struct kind_ops {
 	 */
 	bool restart_migrate;
 	/*
+	 * It configures itself at boot from a cloud-init seed the host builds
+	 * (vmdisk.c), which may carry the customer's own user-data (create and
+	 * reinstall's `user_data`); false: `user_data` is refused.
+	 */
+	bool seed;
+	/*
 	 * Snapshots (snapshot.c, docs/storage.md): copy every disk of the VPS
 	 * into `dir` (made and empty, on the disks' filesystem, so a reflink
 	 * pool shares the blocks), and sync them. A running VPS is frozen or

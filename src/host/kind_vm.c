@@ -475,7 +475,16 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 	if (vm_firmware(v)) {
 		/* an empty disk for the installer on the ISO */
 		_cleanup_close_ int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		_cleanup_free_ char *vars = vm_file(h, v, "efivars.fd");
+		_cleanup_free_ char *vars = vm_file(h, v, "efivars.fd"),
+				    *ud = vmdisk_user_data_get(dir);
+
+		if (ud) {
+			r = err_make(
+				err, EINVAL,
+				"`user_data`: a VM that boots firmware installs its own system "
+				"and gets no seed");
+			goto fail;
+		}
 
 		if (fd < 0 || ftruncate(fd, (off_t)v->disk) < 0) {
 			r = err_make(err, errno, "create `%s`", disk);
@@ -1330,6 +1339,7 @@ const struct kind_ops kind_vm_vmm = {
 	.shutdown = vmm_shutdown,
 	.kill = vmm_kill,
 	.set_live = vmm_set_live,
+	.seed = true,
 	.reclaim = vmm_reclaim,
 	.status = vmm_status,
 	.console = vm_console,
@@ -1358,6 +1368,7 @@ const struct kind_ops kind_vm_qemu = {
 	.shutdown = qemu_shutdown,
 	.kill = qemu_kill,
 	.set_live = qemu_set_live,
+	.seed = true,
 	.reclaim = qemu_reclaim,
 	.status = qemu_status,
 	.console = vm_console,

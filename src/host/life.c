@@ -35,6 +35,7 @@
 #include "host/net.h"
 #include "host/policy.h"
 #include "host/traffic.h"
+#include "host/vmdisk.h"
 #include "monitor/protocol.h"
 
 #define MAX_WATCH 1024
@@ -725,6 +726,30 @@ int life_destroy(struct host *h, const char *name, struct err **err)
  * everyone: a path would hand any host file (or, through a link, a disk) to
  * QEMU.
  */
+/*
+ * `user_data`: the customer's own cloud-init user-data (vmdisk.h), taken out
+ * of the body (it is not part of the VPS's record: it lives beside its seed)
+ * and checked. *ud stays NULL without one.
+ */
+static int user_data_take(json_t *body, char **ud, struct err **err)
+{
+	json_t *j = json_object_get(body, "user_data");
+	int r;
+
+	*ud = NULL;
+	if (!j)
+		return 0;
+	if (!json_is_string(j))
+		return err_make(err, EINVAL,
+				"`user_data`: expected the text of a cloud-init "
+				"user-data");
+	r = vmdisk_user_data_check(json_string_value(j), json_string_length(j), err);
+	if (r == 0 && !(*ud = strdup(json_string_value(j))))
+		r = err_make(err, ENOMEM, "user_data");
+	json_object_del(body, "user_data");
+	return r;
+}
+
 static int iso_path(struct host *h, struct vps *v, const char *name, struct err **err)
 {
 	struct stat st;
@@ -744,7 +769,7 @@ static int iso_path(struct host *h, struct vps *v, const char *name, struct err 
 int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	const struct kind_ops *o;
-	_cleanup_free_ char *password = NULL, *dir = NULL, *pool = NULL, *disks = NULL;
+	_cleanup_free_ char *password = NULL, *dir = NULL, *pool = NULL, *disks = NULL, *ud = NULL;
 	json_t *plan = NULL, *pj = json_object_get(body, "plan"), *warnings = NULL;
 	const char *plan_name = NULL;
 	struct vps v;
@@ -776,7 +801,7 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		json_decref(plan);
 	}
 	/* `pool`: where its disks go (docs/storage.md); not part of the VPS's record */
-	if ((r = pool_take(h, body, &pool, err)) < 0)
+	if ((r = pool_take(h, body, &pool, err)) < 0 || (r = user_data_take(body, &ud, err)) < 0)
 		goto out;
 	if ((r = vps_from_json(&v, body, true, &password, err)) < 0 ||
 	    (r = kind_settle(&v, err)) < 0)
@@ -796,6 +821,11 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		r = err_make(err, EINVAL,
 			     "`pool`: kind %s (%s) keeps its disks in the default pool",
 			     vps_kind_name(v.kind), vps_engine_name(v.engine));
+		goto out;
+	}
+	if (ud && !o->seed) {
+		r = err_make(err, EINVAL, "`user_data`: kind %s has no cloud-init seed",
+			     vps_kind_name(v.kind));
 		goto out;
 	}
 	/* the limits first: a limit this host cannot enforce is refused whatever else is asked */
@@ -842,6 +872,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		/* undone below with the row: its addresses go by cascade */
 	} else if (rm_rf(dir) < 0 || mkdir_p(dir, 0711, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
+	} else if (ud && (r = vmdisk_user_data_put(dir, ud, err)) < 0) {
+		/* undone below with the directory */
 	} else {
 		testpoint("create-row", v.name);
 		r = o->create(h, &v, password, err);
@@ -886,9 +918,9 @@ out:
  */
 int life_reinstall(struct host *h, const char *name, json_t *body, struct err **err)
 {
-	static const char *const allowed[] = { "template", "root_password", "ssh_keys", "hostname",
-					       NULL };
-	_cleanup_free_ char *password = NULL, *dir = NULL;
+	static const char *const allowed[] = { "template", "root_password", "ssh_keys",
+					       "hostname", "user_data",	    NULL };
+	_cleanup_free_ char *password = NULL, *dir = NULL, *ud = NULL;
 	const struct kind_ops *o;
 	struct vps v, nv;
 	const char *k;
@@ -905,7 +937,8 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		if (!allowed[i])
 			return err_make(
 				err, EINVAL,
-				"`%s`: reinstall takes template, root_password, ssh_keys, hostname",
+				"`%s`: reinstall takes template, root_password, ssh_keys, hostname, "
+				"user_data",
 				k);
 	}
 	WITH_VPS(h, name, v, err);
@@ -951,6 +984,8 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		json_object_del(b, "template");
 		json_object_del(b, "root_password");
 		if (r == 0)
+			r = user_data_take(b, &ud, err);
+		if (r == 0)
 			r = vps_from_json(&nv, b, false, NULL, err);
 		json_decref(b);
 		if (r < 0)
@@ -960,6 +995,19 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		r = r < 0 ? r : -EINVAL;
 		goto out;
 	}
+	if (ud && !o->seed) {
+		r = err_make(err, EINVAL, "`user_data`: kind %s has no cloud-init seed",
+			     vps_kind_name(nv.kind));
+		goto out;
+	}
+	dir = host_vps_dir(h, name, NULL);
+	if (!dir) {
+		r = err_make(err, ENOMEM, "reinstall");
+		goto out;
+	}
+	/* without a new one, the user-data it has is kept */
+	if (!ud)
+		ud = vmdisk_user_data_get(dir);
 	was_running = v.state == VPS_RUNNING;
 	if ((r = stop_locked(h, &v, false, 30, err)) < 0)
 		goto out;
@@ -972,12 +1020,13 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 		goto out;
 	if ((r = o->destroy(h, &v, err)) < 0)
 		goto out;
-	dir = host_vps_dir(h, name, NULL);
 	rm_rf(dir);
 	if (mkdir_p(dir, 0711, 0711) < 0) {
 		r = err_make(err, errno, "make `%s`", dir);
 		goto out;
 	}
+	if (ud && (r = vmdisk_user_data_put(dir, ud, err)) < 0)
+		goto out;
 	nv.state = VPS_STOPPED;
 	policy_apply(h, &nv);
 	testpoint("reinstall-destroyed", name);

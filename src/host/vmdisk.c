@@ -61,6 +61,120 @@ static char *user_data(const struct vps *v, const char *hash, const char *resolv
 	return text;
 }
 
+/* --- the customer's own user-data ------------------------------------------ */
+
+/* What cloud-init recognises by a part's first line (its "starts with" table). */
+static const char *const user_data_kinds[] = {
+	"#cloud-config\n",
+	"#cloud-config\r\n",
+	"#!",
+	"#include\n",
+	"#include\r\n",
+	"#include-once",
+	"#cloud-boothook",
+	"#part-handler",
+	"#cloud-config-archive",
+	"## template: jinja",
+	"Content-Type: multipart/",
+	NULL,
+};
+
+int vmdisk_user_data_check(const char *text, size_t len, struct err **err)
+{
+	if (!len)
+		return err_make(err, EINVAL, "`user_data`: empty");
+	if (len > VMDISK_USER_DATA_MAX)
+		return err_make(err, EINVAL, "`user_data`: %zu bytes, more than the %d allowed",
+				len, VMDISK_USER_DATA_MAX);
+	if (memchr(text, '\0', len))
+		return err_make(err, EINVAL, "`user_data`: a NUL byte; it must be text");
+	for (const char *const *k = user_data_kinds; *k; k++)
+		if (!strncmp(text, *k, strlen(*k)))
+			return 0;
+	return err_make(err, EINVAL,
+			"`user_data`: its first line must say what it is, as cloud-init reads "
+			"it: #cloud-config, #!interpreter, #include, #cloud-boothook, "
+			"#part-handler, #cloud-config-archive, ## template: jinja or a MIME "
+			"multipart (Content-Type: multipart/...)");
+}
+
+int vmdisk_user_data_put(const char *dir, const char *text, struct err **err)
+{
+	_cleanup_free_ char *tmp = NULL, *path = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (asprintf(&tmp, "%s/user-data.tmp", dir) < 0 || asprintf(&path, "%s/user-data", dir) < 0)
+		return err_make(err, ENOMEM, "user-data");
+	if (!text) {
+		unlink(path);
+		return 0;
+	}
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return err_make(err, e, "write `%s`", path);
+	}
+	return 0;
+}
+
+char *vmdisk_user_data_get(const char *dir)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+	char *text;
+	struct stat st;
+	ssize_t n;
+
+	if (asprintf(&path, "%s/user-data", dir) < 0 ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size > VMDISK_USER_DATA_MAX ||
+	    !(text = malloc(st.st_size + 1)))
+		return NULL;
+	n = pread(fd, text, st.st_size, 0);
+	if (n != st.st_size) {
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	return text;
+}
+
+/*
+ * Ours and theirs in one MIME multipart message, ours first, each part
+ * typed by its first line (text/x-not-multipart: cloud-init looks). The
+ * boundary is random and checked absent from their text. Caller frees.
+ */
+static char *multipart(const char *ours, const char *theirs)
+{
+	unsigned char rnd[16];
+	char b[4 + 32 + 1] = "vps-", *text = NULL;
+
+	do {
+		randombytes_buf(rnd, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(b + 4 + 2 * i, 3, "%02x", rnd[i]);
+	} while (strstr(theirs, b));
+	if (asprintf(&text,
+		     "Content-Type: multipart/mixed; boundary=\"%s\"\n"
+		     "MIME-Version: 1.0\n\n"
+		     "--%s\n"
+		     "Content-Type: text/cloud-config; charset=\"us-ascii\"\n"
+		     "Content-Disposition: attachment; filename=\"vps.cfg\"\n\n"
+		     "%s\n"
+		     "--%s\n"
+		     "Content-Type: text/x-not-multipart; charset=\"utf-8\"\n"
+		     "Content-Disposition: attachment; filename=\"user-data\"\n\n"
+		     "%s\n"
+		     "--%s--\n",
+		     b, b, ours, b, theirs, b) < 0)
+		return NULL;
+	return text;
+}
+
 /* meta-data: the instance-id is a digest of user-data, so a new one is a new instance. */
 static char *meta_data(const struct vps *v, const char *ud)
 {
@@ -107,16 +221,23 @@ static void unstage(const char *dir)
 int vmdisk_seed(const char *dir, const struct vps *v, const char *password, const char *resolv,
 		struct err **err)
 {
-	_cleanup_free_ char *hash = NULL, *ud = NULL, *md = NULL;
+	_cleanup_free_ char *hash = NULL, *ud = NULL, *md = NULL,
+			    *theirs = vmdisk_user_data_get(dir);
 	_cleanup_free_ char *stage = NULL, *tmp = NULL, *iso = NULL;
 	_cleanup_close_ int sfd = -1, ifd = -1;
 	int r;
 
 	if (password && (r = sys_hash_password(password, &hash, err)) < 0)
 		return r;
-	if (!(ud = user_data(v, hash, resolv)) || !(md = meta_data(v, ud)) ||
-	    asprintf(&stage, "%s/.seed", dir) < 0 || asprintf(&tmp, "%s/seed.iso.tmp", dir) < 0 ||
-	    asprintf(&iso, "%s/seed.iso", dir) < 0)
+	if ((ud = user_data(v, hash, resolv)) && theirs) {
+		char *both = multipart(ud, theirs);
+
+		explicit_bzero(ud, strlen(ud));
+		free(ud);
+		ud = both;
+	}
+	if (!ud || !(md = meta_data(v, ud)) || asprintf(&stage, "%s/.seed", dir) < 0 ||
+	    asprintf(&tmp, "%s/seed.iso.tmp", dir) < 0 || asprintf(&iso, "%s/seed.iso", dir) < 0)
 		return err_make(err, ENOMEM, "seed");
 	unstage(dir);
 	unlink(tmp);
@@ -154,7 +275,8 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 
 void vmdisk_seed_remove(const char *dir)
 {
-	static const char *const leaves[] = { "seed.iso", "seed.iso.tmp", NULL };
+	static const char *const leaves[] = { "seed.iso", "seed.iso.tmp", "user-data",
+					      "user-data.tmp", NULL };
 
 	unstage(dir);
 	for (size_t i = 0; leaves[i]; i++) {

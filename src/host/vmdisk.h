@@ -20,4 +20,19 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 /* Remove DIR's seed.iso and whatever a build of it left. */
 void vmdisk_seed_remove(const char *dir);
 
+/*
+ * The customer's own user-data (docs/vpsd.md, "Your own user-data"), kept
+ * as DIR/user-data and put in the seed beside ours (MIME multipart, ours
+ * first): at most VMDISK_USER_DATA_MAX bytes of UTF-8 text, no NUL, whose
+ * first line says what it is as cloud-init reads it (#cloud-config, #!,
+ * #include, #cloud-boothook, ...). The host reads no more of it than that
+ * first line: the guest's cloud-init parses it.
+ */
+#define VMDISK_USER_DATA_MAX (64 << 10)
+int vmdisk_user_data_check(const char *text, size_t len, struct err **err);
+/* Write (replace) DIR/user-data, 0600, atomically; NULL text removes it. */
+int vmdisk_user_data_put(const char *dir, const char *text, struct err **err);
+/* DIR/user-data (caller frees), or NULL when there is none. */
+char *vmdisk_user_data_get(const char *dir);
+
 #endif

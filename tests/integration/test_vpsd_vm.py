@@ -121,15 +121,19 @@ def until(cond, timeout, what):
     return v
 
 
-def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings):
+def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings, tmp_path):
     d = daemon
+    # the customer's own user-data beside the host's (docs/vpsd.md); test_vm_user_data.py
+    # checks the seed itself
+    ud = tmp_path / "user-data"
+    ud.write_text("#cloud-config\nwrite_files:\n- path: /root/ud-ok\n  content: user-data ran\n")
     # memory reserve (the default) locks a VM's RAM and never balloons it:
     # oversell, so that the live `set ram` below goes through the balloon
     vps(d, "policy", "set", "memory", "oversell", "1.5")
     t0 = time.monotonic()
     out = vps(d, "create", "v1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
               "--ram", "512M", "--cpus", "1", "--disk", "3G", "--password", "pw",
-              "--ssh-key", KEY)
+              "--ssh-key", KEY, "--user-data", str(ud))
     timings.append(("vm/qemu create (debian-12, 3G disk)", time.monotonic() - t0))
     assert "v1" in out
     v = show(d, "v1")
@@ -149,6 +153,10 @@ def test_vm_qemu_lifecycle(daemon, vm_template_cached, timings):
             assert "v1\r\nEND-42" in c.tail(), c.tail()
             c.run("cat /root/.ssh/authorized_keys; echo END-$((6*7))", "END-42")
             assert KEY in c.tail(), c.tail()
+            # the customer's user-data applied too (its write_files), with the host's password
+            # and key above
+            c.run("cat /root/ud-ok; echo; echo END-$((6*7))", "END-42")
+            assert "user-data ran" in c.tail(), c.tail()
             # cloud-init's stages before the getty (local, network), by systemd's clock
             show = "systemctl show -P ExecMainStartTimestampMonotonic -P " \
                    "ExecMainExitTimestampMonotonic"
