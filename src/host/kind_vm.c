@@ -527,7 +527,12 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 		goto fail;
 	}
 	testpoint("vm-disk-copied", v->name);
-	r = vmdisk_seed(dir, v, password, resolv, err);
+	{
+		json_t *net = net_ct_settings(h, v);
+
+		r = vmdisk_seed(dir, v, password, resolv, net, err);
+		json_decref(net);
+	}
 	if (r < 0)
 		goto fail;
 disks:
@@ -1145,6 +1150,8 @@ static int qemu_reclaim(struct host *h, const struct vps *v, uint64_t target, st
 static int vm_password(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
 	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL), *resolv = vm_resolv(h, v);
+	json_t *net;
+	int r;
 
 	if (v->state != VPS_STOPPED)
 		return err_make(err, EBUSY,
@@ -1157,7 +1164,10 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 			v->name);
 	if (!dir)
 		return err_make(err, ENOMEM, "password");
-	return vmdisk_seed(dir, v, password, resolv, err);
+	net = net_ct_settings(h, v);
+	r = vmdisk_seed(dir, v, password, resolv, net, err);
+	json_decref(net);
+	return r;
 }
 
 static int settle(struct vps *v, struct err **err)

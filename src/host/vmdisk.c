@@ -192,6 +192,47 @@ static char *meta_data(const struct vps *v, const char *ud)
 	return text;
 }
 
+/*
+ * network-config, version 2 (JSON, which YAML reads): the VPS's addresses,
+ * default routes and nameservers on the interface with its MAC, for an
+ * image without the template's vps-net (an imported one). Our templates
+ * turn cloud-init's network rendering off and read the kernel command line
+ * instead. NULL: not on a network. Caller frees.
+ */
+static char *network_config(const json_t *net)
+{
+	const char *mac = json_string_value(json_object_get(net, "mac"));
+	const char *keys[][2] = { { "ipv4", "gw4" }, { "ipv6", "gw6" } };
+	json_t *addrs, *routes, *eth, *j;
+	char *text;
+
+	if (!mac || (!json_object_get(net, "ipv4") && !json_object_get(net, "ipv6")))
+		return NULL;
+	addrs = json_array();
+	routes = json_array();
+	for (size_t i = 0; i < 2; i++) {
+		json_t *a = json_object_get(net, keys[i][0]),
+		       *gw = json_object_get(net, keys[i][1]);
+
+		if (json_is_string(a))
+			json_array_append(addrs, a);
+		if (json_is_string(a) && json_is_string(gw))
+			json_array_append_new(routes,
+					      json_pack("{s:s, s:O}", "to",
+							i ? "::/0" : "0.0.0.0/0", "via", gw));
+	}
+	eth = json_pack("{s:{s:s}, s:b, s:b, s:o, s:o}", "match", "macaddress", mac, "dhcp4", 0,
+			"dhcp6", 0, "addresses", addrs, "routes", routes);
+	if (eth && json_array_size(json_object_get(net, "nameservers")))
+		json_object_set_new(eth, "nameservers",
+				    json_pack("{s:O}", "addresses",
+					      json_object_get(net, "nameservers")));
+	j = eth ? json_pack("{s:i, s:{s:o}}", "version", 2, "ethernets", "vps0", eth) : NULL;
+	text = j ? json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	return text;
+}
+
 static int put(int dirfd, const char *leaf, const char *text, struct err **err)
 {
 	_cleanup_close_ int fd =
@@ -212,17 +253,19 @@ static void unstage(const char *dir)
 		return;
 	fd = open(stage, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0)
-		for (const char *const *f = (const char *const[]){ "user-data", "meta-data", NULL };
+		for (const char *const *f = (const char *const[]){ "user-data", "meta-data",
+								   "network-config", NULL };
 		     *f; f++)
 			unlinkat(fd, *f, 0);
 	rmdir(stage);
 }
 
 int vmdisk_seed(const char *dir, const struct vps *v, const char *password, const char *resolv,
-		struct err **err)
+		const json_t *net, struct err **err)
 {
 	_cleanup_free_ char *hash = NULL, *ud = NULL, *md = NULL,
 			    *theirs = vmdisk_user_data_get(dir);
+	_cleanup_free_ char *nc = net ? network_config(net) : NULL;
 	_cleanup_free_ char *stage = NULL, *tmp = NULL, *iso = NULL;
 	_cleanup_close_ int sfd = -1, ifd = -1;
 	int r;
@@ -247,6 +290,8 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 	r = put(sfd, "user-data", ud, err);
 	if (r == 0)
 		r = put(sfd, "meta-data", md, err);
+	if (r == 0 && nc)
+		r = put(sfd, "network-config", nc, err);
 	if (r == 0)
 		testpoint("vm-seed-staged", v->name);
 	if (r == 0) {

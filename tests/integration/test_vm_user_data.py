@@ -161,3 +161,27 @@ def test_a_customer_gives_user_data_to_their_own_vm_only(vm_template_cached):
         assert (d.data / "vps" / "a1" / "user-data").read_text() == "#!/bin/sh\nid\n"
     finally:
         d.cleanup()
+
+
+def test_network_config_for_images_without_vps_net(d, vm_template_cached, tmp_path):
+    """On a network, the seed has network-config v2 (the addresses, routes and nameservers on
+    the interface with the VPS's MAC) for an imported image; off one, none."""
+    import json
+    d.api("POST", "/networks", {"name": "udnet", "ipv4": "10.79.0.1/24", "ipv6": "fd79::1/64",
+                                "nat": False}, expect=201)
+    try:
+        create(d, "n1", network="udnet")
+        v = d.api("GET", "/vps/n1")
+        nc = json.loads(seed_files(d, "n1", tmp_path)["network-config"])
+        assert nc["version"] == 2, nc
+        eth = nc["ethernets"]["vps0"]
+        assert eth["match"] == {"macaddress": v["mac"]}, (eth, v)
+        assert eth["addresses"] == [f"{v['ipv4']}/24", f"{v['ipv6']}/64"], (eth, v)
+        assert eth["routes"] == [{"to": "0.0.0.0/0", "via": "10.79.0.1"},
+                                 {"to": "::/0", "via": "fd79::1"}], eth
+        assert not eth["dhcp4"] and not eth["dhcp6"]
+        create(d, "n0")
+        assert "network-config" not in seed_files(d, "n0", tmp_path / "n0")
+        d.api("DELETE", "/vps/n1")
+    finally:
+        d.request("DELETE", "/api/v1/networks/udnet")
