@@ -527,6 +527,8 @@ def test_plan_schedule_fires_prunes_and_a_vps_own_wins(vpsd, tmp_path):
     rule = {"repo": "local", "every": 5, "keep_last": 0, "keep_daily": 7, "keep_weekly": 0,
             "keep_monthly": 0}
     assert vpsd.api("GET", "/plans/nightly")["backup"] == rule
+    # a plan change onto it takes the figures, not the schedule (a plan's, not the VPS's)
+    vpsd.api("POST", "/vps/p1/plan", {"plan": "nightly"})
     shown = vpsd.api("GET", "/vps/p1/backup-schedule")
     assert shown["from"] == "plan" and shown["every"] == 5 and shown["keep_daily"] == 7
     assert time.time() - 1 <= shown["next"] <= time.time() + 6, shown
