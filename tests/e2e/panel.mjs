@@ -8,7 +8,9 @@
 // backup, sees a backup refused in the card once the host has no
 // repository (removed through the administrator's API: the one thing not
 // done on the page), logs out; an administrator logs
-// in and sees the host report. A screenshot after every step; the first
+// in, sees the host report and edits the customer's quota on the Users
+// page; the customer, back, has no Users page and is refused a create past
+// the quota with the numbers. A screenshot after every step; the first
 // failure ends the run with a message naming the step (exit 1).
 //
 //   node tests/e2e/panel.mjs URL SHOT_DIR
