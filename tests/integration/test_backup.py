@@ -559,6 +559,14 @@ def test_plan_schedule_fires_prunes_and_a_vps_own_wins(vpsd, tmp_path):
     assert code == 404
     time.sleep(6)  # a whole period: nothing more
     assert taken("p1") == runs
+    # a plan's daily time is spread per VPS as a VPS's own is: within 15 minutes after it
+    vpsd.api("POST", "/plans", dict(base, backup={"daily": "03:00", "keep_daily": 7}),
+             expect=201)
+    s = vpsd.api("GET", "/vps/p1/backup-schedule")
+    now = time.time()
+    day = now - now % 86400 + 3 * 3600
+    assert s["from"] == "plan" and s["next"] > now, s
+    assert any(b <= s["next"] < b + 900 for b in (day, day + 86400)), s
 
 
 def test_kill9_mid_restore_leaves_the_vps_whole(vpsd, tmp_path):
