@@ -163,6 +163,49 @@ function sizeBytes(s) {
   return m ? Math.round(Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase())) : NaN;
 }
 
+// A size as it can be typed back: 1073741824 -> "1G"; whole bytes otherwise.
+function sizeText(x) {
+  for (const [i, u] of [[4, 'T'], [3, 'G'], [2, 'M'], [1, 'K']]) if (x && x % 1024 ** i === 0) return `${x / 1024 ** i}${u}`;
+  return String(x);
+}
+
+// The quota fields' figures; a figure that is not one goes to the API as typed, so that the
+// refusal shown is the API's, naming the field (`quota.ram`). Empty: no limit.
+function quotaBody(fs) {
+  const q = {};
+  QUOTA.forEach(([k, , size], i) => {
+    const s = fs[i].input.value.trim();
+    if (!s) return;
+    const x = size ? sizeBytes(s) : /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : NaN;
+    q[k] = Number.isFinite(x) ? x : s;
+  });
+  return q;
+}
+
+// A user's quota in its row, with an edit form of its own: PATCH /users/NAME {"quota"} (the
+// object replaces the quota, docs/auth.md); the row shows what the API answered.
+function quotaCell(u) {
+  const text = h('span', { class: 'quota-text' }, quotaText(u.quota));
+  const edit = h('button', { type: 'button', class: 'small', 'aria-label': `Edit quota of ${u.name}`, 'aria-expanded': 'false' }, 'Edit');
+  const value = (k, size) => (u.quota && u.quota[k] !== undefined && u.quota[k] !== null ? (size ? sizeText(u.quota[k]) : String(u.quota[k])) : '');
+  const fs = QUOTA.map(([k, label, size]) => field(label, { name: `quota-${k}`, value: value(k, size), placeholder: size ? 'no limit, or 4G' : 'no limit' }));
+  const toggle = (open) => {
+    f.hidden = !open;
+    edit.setAttribute('aria-expanded', String(open));
+  };
+  const f = form({ class: 'quota-edit', 'aria-label': `Quota of ${u.name}`, hidden: true }, [
+    h('div', { class: 'grid' }, fs.map((x) => x.row)), h('button', { type: 'submit' }, 'Save quota'),
+  ], async () => {
+    const got = await API.patch(`/users/${encodeURIComponent(u.name)}`, { quota: quotaBody(fs) });
+    u.quota = got.quota;
+    text.textContent = quotaText(got.quota);
+    toggle(false);
+    flash(`quota of ${u.name}: ${quotaText(got.quota)}`, 'ok');
+  });
+  edit.addEventListener('click', () => toggle(f.hidden));
+  return h('div', {}, text, ' ', edit, f);
+}
+
 function quotaText(q) {
   const parts = QUOTA.filter(([k]) => q && q[k] !== undefined && q[k] !== null)
     .map(([k, label, size]) => `${label} ${size ? bytes(q[k]) : q[k]}`);
@@ -173,7 +216,7 @@ function usersView(m) {
   return listPage(m, {
     title: 'Users', path: '/users', noun: 'user', addTitle: 'Add user',
     cols: [['Name', (u) => u.name], ['Role', (u) => u.role], ['2FA', (u) => (u['2fa'] ? 'on' : 'off')],
-      ['Quota', (u) => quotaText(u.quota)], ['Created', (u) => when(u.created)]],
+      ['Quota', quotaCell], ['Created', (u) => when(u.created)]],
     fields: () => [
       field('User name', { name: 'name', required: true, autocomplete: 'off' }),
       field('Password', { name: 'password', type: 'password', minlength: '8', required: true, autocomplete: 'new-password' }),

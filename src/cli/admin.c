@@ -6,6 +6,7 @@
  * take their columns from the rows, so new fields the daemon adds show up
  * without a CLI change.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,6 +420,42 @@ int cmd_plan_show(struct args *a)
 	return get_and_print(path, a->json);
 }
 
+/* --backup-*: the plan's "backup", as `vps backup schedule` builds a VPS's; 2: bad usage */
+static int plan_backup(struct args *a, json_t *body)
+{
+	static const char *const keys[] = { "daily",	    "every",	  "repo",
+					    "keep_last",    "keep_daily", "keep_weekly",
+					    "keep_monthly", NULL };
+	json_t *b = json_object();
+
+	for (int i = 0; keys[i]; i++) {
+		const char *v;
+		char opt[32], *end;
+		long n;
+
+		snprintf(opt, sizeof(opt), "backup-%s", keys[i]);
+		for (char *c = opt; *c; c++)
+			*c = *c == '_' ? '-' : *c;
+		if (!(v = args_get(a, opt)))
+			continue;
+		/* a number goes as one; anything else as text, for vpsd to refuse by name */
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (i == 0 || i == 2 || !*v || *end || errno)
+			json_object_set_new(b, keys[i], json_string(v));
+		else
+			json_object_set_new(b, keys[i], json_integer(n));
+	}
+	if (json_object_size(b) && !json_object_get(b, "daily") && !json_object_get(b, "every")) {
+		json_decref(b);
+		return usage_err(a->cmd, "--backup-* needs --backup-daily or --backup-every");
+	}
+	if (json_object_size(b))
+		json_object_set(body, "backup", b);
+	json_decref(b);
+	return 0;
+}
+
 int cmd_plan_create(struct args *a)
 {
 	json_t *body = a->body ? json_incref(a->body) : json_object(), *reply = NULL;
@@ -443,6 +480,11 @@ int cmd_plan_create(struct args *a)
 	for (int i = 0; i < a->ngiven; i++)
 		if (!strcmp(a->given[i].opt->name, "pool"))
 			json_object_set_new(body, "pool", json_string(a->given[i].val));
+	/* the schedule of its VPSes without one of their own: the server checks it */
+	if ((r = plan_backup(a, body))) {
+		json_decref(body);
+		return r;
+	}
 	if (api("POST", "/plans", body, &reply, &err) < 0)
 		r = fail_err(&err);
 	else

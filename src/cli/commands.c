@@ -179,6 +179,13 @@ static const struct opt o_plan_create[] = {
 	CHOICE("traffic-action", traffic_actions, "once it is used (default throttle)"),
 	STR("traffic-bw", "SIZE", "the throttle's rate, bits per second (10M)"),
 	STR("pool", "POOL", "its VPSes keep their disks in storage pool POOL"),
+	STR("backup-daily", "HH:MM", "back up its VPSes every day then (UTC, spread by 15 min)"),
+	STR("backup-every", "SECONDS", "back up its VPSes every so many seconds"),
+	STR("backup-repo", "REPO", "into that repository (needed with more than one)"),
+	STR("backup-keep-last", "N", "retention: keep the last N"),
+	STR("backup-keep-daily", "N", "retention: the newest of each of the last N days"),
+	STR("backup-keep-weekly", "N", "retention: the newest of each of the last N weeks"),
+	STR("backup-keep-monthly", "N", "retention: the newest of each of the last N months"),
 	END,
 };
 

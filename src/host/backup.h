@@ -49,9 +49,17 @@ int backup_prune(struct host *h, const char *vps, const char *repo, const int ke
  * vpsd's timer thread one backup at a time. PUT {"repo", "daily":
  * "HH:MM" (UTC, spread by up to 15 minutes per VPS) or "every": seconds
  * (an administrator's: 5 s and up; a customer's: an hour and up),
- * "keep_last", "keep_daily", "keep_weekly", "keep_monthly"}.
+ * "keep_last", "keep_daily", "keep_weekly", "keep_monthly"}. A VPS with
+ * none of its own follows its plan's (GET shows it with "from": "plan").
  */
 #define BACKUP_JITTER_S 900
+/*
+ * A schedule's rule checked and completed (the repository named, every
+ * keep_* present), as a VPS's PUT and a plan's "backup" take it; what: the
+ * prefix of the field names in a refusal ("" or "backup.").
+ */
+int backup_rule_parse(struct host *h, json_t *body, bool admin, const char *what, json_t **out,
+		      struct err **err);
 int backup_schedule_get(struct host *h, const char *vps, json_t **out, struct err **err);
 int backup_schedule_put(struct host *h, const char *vps, json_t *body, bool admin, json_t **out,
 			struct err **err);

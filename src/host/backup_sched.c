@@ -8,6 +8,12 @@
  * backup, then restic's retention. One backup at a time, and a daily time
  * spread over BACKUP_JITTER_S by the VPS's name, so a host does not start
  * them all at once.
+ *
+ * A plan may carry a rule of the same shape (plans.backup, store.h): it
+ * applies to each VPS on that plan that has no schedule of its own, with
+ * the same jitter; that VPS's next due time is kept beside it, in
+ * DATA/vps/NAME/backup-plan.json with the rule it was worked out from, so
+ * a changed plan starts afresh and a VPS's own schedule always wins.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +38,12 @@ static const char *const keeps[4] = { "keep_last", "keep_daily", "keep_weekly", 
 static char *sched_path(struct host *h, const char *vps)
 {
 	return host_vps_dir(h, vps, "backup-schedule.json");
+}
+
+/* {"rule": the plan's rule, "next"}: a plan's schedule as it applies to this VPS */
+static char *plan_state_path(struct host *h, const char *vps)
+{
+	return host_vps_dir(h, vps, "backup-plan.json");
 }
 
 /* The VPS's spread within the jitter window: the same every day. */
@@ -70,6 +82,29 @@ static int save(const char *path, json_t *s, struct err **err)
 	return 0;
 }
 
+/* The plan's schedule of a VPS that has none of its own, with "from": "plan" and its next time. */
+static int plan_schedule_get(struct host *h, const char *vps, json_t **out, struct err **err)
+{
+	_cleanup_free_ char *sp = plan_state_path(h, vps);
+	json_t *all = store_plan_backups(h->store), *rule = json_object_get(all, vps), *st;
+	long long next;
+
+	if (!rule) {
+		json_decref(all);
+		return err_make(err, ENOENT, "`%s` has no backup schedule", vps);
+	}
+	st = sp ? json_load_file(sp, 0, NULL) : NULL;
+	next = st && json_equal(json_object_get(st, "rule"), rule) ?
+		       json_integer_value(json_object_get(st, "next")) :
+		       next_due(rule, vps, time(NULL));
+	*out = json_deep_copy(rule);
+	json_object_set_new(*out, "from", json_string("plan"));
+	json_object_set_new(*out, "next", json_integer(next));
+	json_decref(st);
+	json_decref(all);
+	return 0;
+}
+
 int backup_schedule_get(struct host *h, const char *vps, json_t **out, struct err **err)
 {
 	_cleanup_free_ char *p = sched_path(h, vps);
@@ -79,9 +114,9 @@ int backup_schedule_get(struct host *h, const char *vps, json_t **out, struct er
 	if (r < 0)
 		return r;
 	vps_free(&v);
-	if (!p || !(*out = json_load_file(p, 0, NULL)))
-		return err_make(err, ENOENT, "`%s` has no backup schedule", vps);
-	return 0;
+	if (p && (*out = json_load_file(p, 0, NULL)))
+		return 0;
+	return plan_schedule_get(h, vps, out, err);
 }
 
 static bool hhmm_ok(const char *s)
@@ -90,22 +125,19 @@ static bool hhmm_ok(const char *s)
 	       atoi(s) < 24 && atoi(s + 3) < 60 && s[0] <= '2';
 }
 
-int backup_schedule_put(struct host *h, const char *vps, json_t *body, bool admin, json_t **out,
-			struct err **err)
+int backup_rule_parse(struct host *h, json_t *body, bool admin, const char *what, json_t **out,
+		      struct err **err)
 {
-	_cleanup_free_ char *p = sched_path(h, vps);
 	json_t *daily = json_object_get(body, "daily"), *every = json_object_get(body, "every");
 	json_t *repo = json_object_get(body, "repo"), *s, *repos, *x;
 	long long min = admin ? EVERY_MIN_ADMIN : EVERY_MIN_CUSTOMER;
-	struct vps v;
 	const char *k;
 	bool found = false;
 	size_t i;
-	int r;
 
-	if ((r = store_vps_get(h->store, vps, &v, err)) < 0)
-		return r;
-	vps_free(&v);
+	if (!json_is_object(body))
+		return err_make(err, EINVAL, "`%.*s`: expected an object", (int)strlen(what) - 1,
+				what);
 	json_object_foreach(body, k, x)
 	{
 		bool known = !strcmp(k, "repo") || !strcmp(k, "daily") || !strcmp(k, "every");
@@ -114,24 +146,27 @@ int backup_schedule_put(struct host *h, const char *vps, json_t *body, bool admi
 			known |= !strcmp(k, keeps[i]);
 		if (!known)
 			return err_make(err, EINVAL,
-					"`%s`: unknown field (repo, daily, every, keep_last, "
+					"`%s%.40s`: unknown field (repo, daily, every, keep_last, "
 					"keep_daily, keep_weekly, keep_monthly)",
-					k);
+					what, k);
 	}
 	if (!daily == !every)
 		return err_make(err, EINVAL,
-				"give one of `daily` (HH:MM, UTC) and `every` (seconds)");
+				"give one of `%sdaily` (HH:MM, UTC) and `%severy` (seconds)", what,
+				what);
 	if (daily && !hhmm_ok(json_string_value(daily)))
-		return err_make(err, EINVAL, "`daily`: expected HH:MM (UTC), 00:00 to 23:59");
+		return err_make(err, EINVAL, "`%sdaily`: expected HH:MM (UTC), 00:00 to 23:59",
+				what);
 	if (every && (!json_is_integer(every) || json_integer_value(every) < min ||
 		      json_integer_value(every) > 31 * 86400))
-		return err_make(err, EINVAL, "`every`: expected %lld to %d seconds", min,
+		return err_make(err, EINVAL, "`%severy`: expected %lld to %d seconds", what, min,
 				31 * 86400);
 	for (i = 0; i < 4; i++) {
 		x = json_object_get(body, keeps[i]);
 		if (x && (!json_is_integer(x) || json_integer_value(x) < 0 ||
 			  json_integer_value(x) > KEEP_MAX))
-			return err_make(err, EINVAL, "`%s`: expected 0 to %d", keeps[i], KEEP_MAX);
+			return err_make(err, EINVAL, "`%s%s`: expected 0 to %d", what, keeps[i],
+					KEEP_MAX);
 	}
 	repos = backup_repos(h);
 	json_array_foreach(repos, i, x) found |=
@@ -141,11 +176,11 @@ int backup_schedule_put(struct host *h, const char *vps, json_t *body, bool admi
 	s = found ? json_pack("{s:O}", "repo", repo) : NULL;
 	json_decref(repos);
 	if (!s && repo)
-		return err_make(err, EINVAL, "`repo`: no repository `%.40s` (vps repo list)",
-				json_string_value(repo) ?: "");
+		return err_make(err, EINVAL, "`%srepo`: no repository `%.40s` (vps repo list)",
+				what, json_string_value(repo) ?: "");
 	if (!s)
 		return err_make(err, EINVAL,
-				"`repo`: name one (the host has no single repository)");
+				"`%srepo`: name one (the host has no single repository)", what);
 	if (daily)
 		json_object_set(s, "daily", daily);
 	else
@@ -154,12 +189,31 @@ int backup_schedule_put(struct host *h, const char *vps, json_t *body, bool admi
 		json_object_set_new(
 			s, keeps[i],
 			json_integer(json_integer_value(json_object_get(body, keeps[i]))));
+	*out = s;
+	return 0;
+}
+
+int backup_schedule_put(struct host *h, const char *vps, json_t *body, bool admin, json_t **out,
+			struct err **err)
+{
+	_cleanup_free_ char *p = sched_path(h, vps);
+	const char *daily;
+	struct vps v;
+	json_t *s;
+	int r;
+
+	if ((r = store_vps_get(h->store, vps, &v, err)) < 0)
+		return r;
+	vps_free(&v);
+	if ((r = backup_rule_parse(h, body, admin, "", &s, err)) < 0)
+		return r;
 	json_object_set_new(s, "next", json_integer(next_due(s, vps, time(NULL))));
 	if (!p || (r = save(p, s, err)) < 0) {
 		json_decref(s);
 		return p ? r : err_make(err, ENOMEM, "schedule");
 	}
-	store_event(h->store, vps, "backup-schedule", daily ? json_string_value(daily) : "every");
+	daily = json_string_value(json_object_get(s, "daily"));
+	store_event(h->store, vps, "backup-schedule", daily ?: "every");
 	*out = s;
 	return 0;
 }
@@ -174,7 +228,7 @@ int backup_schedule_rm(struct host *h, const char *vps, struct err **err)
 		return r;
 	vps_free(&v);
 	if (!p || unlink(p) < 0)
-		return err_make(err, ENOENT, "`%s` has no backup schedule", vps);
+		return err_make(err, ENOENT, "`%s` has no backup schedule of its own", vps);
 	store_event(h->store, vps, "backup-schedule", "off");
 	return 0;
 }
@@ -188,34 +242,32 @@ static struct {
 	bool started, stop;
 } T = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Run v's schedule if it is due. */
-static void run_due(struct host *h, const char *vps)
+/*
+ * Run a due rule: st is what `path` holds (the rule itself for a VPS's own
+ * schedule, {"rule", "next"} for its plan's), rule the rule in it.
+ */
+static void run_rule(struct host *h, const char *vps, const char *path, json_t *st, json_t *rule,
+		     long long now)
 {
-	_cleanup_free_ char *p = sched_path(h, vps);
-	json_t *s = p ? json_load_file(p, 0, NULL) : NULL, *body, *out = NULL;
-	long long now = time(NULL);
+	json_t *body, *out = NULL;
 	struct err *e = NULL;
 	int keep[4], r;
 
-	if (!s || json_integer_value(json_object_get(s, "next")) > now) {
-		json_decref(s);
-		return;
-	}
 	/* the next time first: a crash mid-backup does not start it again at once */
-	json_object_set_new(s, "next", json_integer(next_due(s, vps, now)));
-	if (save(p, s, &e) < 0)
+	json_object_set_new(st, "next", json_integer(next_due(rule, vps, now)));
+	if (save(path, st, &e) < 0)
 		goto out;
-	body = json_pack("{s:O}", "repo", json_object_get(s, "repo"));
+	body = json_pack("{s:O}", "repo", json_object_get(rule, "repo"));
 	r = backup_create(h, vps, body, &out, &e);
 	if (r == -EBUSY) {
 		/* another operation holds the VPS (a stop, a snapshot): again in a minute */
-		json_object_set_new(s, "next", json_integer(now + BUSY_RETRY_S));
-		save(p, s, NULL);
+		json_object_set_new(st, "next", json_integer(now + BUSY_RETRY_S));
+		save(path, st, NULL);
 	}
 	if (r == 0) {
 		for (int i = 0; i < 4; i++)
-			keep[i] = (int)json_integer_value(json_object_get(s, keeps[i]));
-		backup_prune(h, vps, json_string_value(json_object_get(s, "repo")), keep, &e);
+			keep[i] = (int)json_integer_value(json_object_get(rule, keeps[i]));
+		backup_prune(h, vps, json_string_value(json_object_get(rule, "repo")), keep, &e);
 	}
 	json_decref(body);
 	json_decref(out);
@@ -225,7 +277,39 @@ out:
 		store_event(h->store, vps, "backup-failed", err_msg(e));
 	}
 	err_free(&e);
-	json_decref(s);
+}
+
+/*
+ * Run v's schedule if it is due: its own, or else plan (its plan's rule,
+ * NULL: none). A plan's rule first seen for this VPS (or changed since) is
+ * only timed, not run: it fires at its first due time after that.
+ */
+static void run_due(struct host *h, const char *vps, json_t *plan)
+{
+	_cleanup_free_ char *p = sched_path(h, vps), *sp = plan_state_path(h, vps);
+	json_t *s = p ? json_load_file(p, 0, NULL) : NULL, *st;
+	long long now = time(NULL);
+
+	if (s) {
+		if (sp)
+			unlink(sp); /* its own schedule wins; the plan's starts afresh after --off */
+		if (json_integer_value(json_object_get(s, "next")) <= now)
+			run_rule(h, vps, p, s, s, now);
+		json_decref(s);
+		return;
+	}
+	if (!plan || !sp)
+		return;
+	st = json_load_file(sp, 0, NULL);
+	if (!st || !json_equal(json_object_get(st, "rule"), plan)) {
+		json_decref(st);
+		st = json_pack("{s:O, s:I}", "rule", plan, "next",
+			       (json_int_t)next_due(plan, vps, now));
+		save(sp, st, NULL);
+	} else if (json_integer_value(json_object_get(st, "next")) <= now) {
+		run_rule(h, vps, sp, st, plan, now);
+	}
+	json_decref(st);
 }
 
 static void *timer_thread(void *arg)
@@ -236,15 +320,18 @@ static void *timer_thread(void *arg)
 	while (!T.stop) {
 		struct timespec t;
 		struct vps *vs = NULL;
+		json_t *plans;
 		size_t n = 0;
 
 		pthread_mutex_unlock(&T.lock);
+		plans = store_plan_backups(h->store);
 		if (store_vps_list(h->store, &vs, &n, NULL) == 0) {
 			for (size_t i = 0; i < n && !T.stop; i++)
 				if (!*vs[i].node || !h->node || !strcmp(vs[i].node, h->node))
-					run_due(h, vs[i].name);
+					run_due(h, vs[i].name, json_object_get(plans, vs[i].name));
 			store_vps_list_free(vs, n);
 		}
+		json_decref(plans);
 		pthread_mutex_lock(&T.lock);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		t.tv_sec += 1;

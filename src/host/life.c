@@ -1154,6 +1154,9 @@ int life_plan(struct host *h, const char *name, json_t *body, json_t **out, stru
 	figures = json_deep_copy(plan);
 	json_object_del(figures, "name");
 	json_object_del(figures, "traffic"); /* the plan's, read from it by traffic.c */
+	json_object_del(figures, "backup"); /* the plan's, read from it by backup_sched.c */
+	json_object_del(figures,
+			"pool"); /* where a VPS's disks are is chosen at create: they stay */
 	/* a plan without an IO weight leaves the VPS's as it is (PATCH has no "default") */
 	if (json_integer_value(json_object_get(figures, "io_weight")) == 0)
 		json_object_del(figures, "io_weight");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "host/backup.h"
 #include "host/kind.h"
 #include "host/life.h"
 #include "host/metrics.h"
@@ -255,13 +256,15 @@ enum MHD_Result api_template_delete(struct call *x)
 }
 
 /*
- * A plan body: name plus the plan figures, sizes as in a VPS body, and the
- * pool its VPSes are made in (none or `default`: the default pool).
+ * A plan body: name plus the plan figures, sizes as in a VPS body, the
+ * pool its VPSes are made in (none or `default`: the default pool), and
+ * the backup schedule of its VPSes that have none of their own (a VPS's
+ * PUT backup-schedule body, an administrator's; {} or none: no schedule).
  */
 static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	struct vps v;
-	json_t *name = json_object_get(body, "name"), *copy, *traffic = NULL;
+	json_t *name = json_object_get(body, "name"), *copy, *traffic = NULL, *backup = NULL, *x;
 	_cleanup_free_ char *pool = NULL;
 	int r;
 
@@ -276,6 +279,14 @@ static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err
 		return -EINVAL;
 	}
 	json_object_del(copy, "traffic");
+	/* as traffic: the plan's own; {} is none */
+	x = json_object_get(copy, "backup");
+	if (x && !(json_is_object(x) && !json_object_size(x)) &&
+	    backup_rule_parse(h, x, true, "backup.", &backup, err) < 0) {
+		json_decref(copy);
+		return -EINVAL;
+	}
+	json_object_del(copy, "backup");
 	vps_init(&v);
 	r = pool_take(h, copy, &pool, err);
 	if (r == 0)
@@ -300,10 +311,13 @@ static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err
 				    json_integer((json_int_t)v.io_write_iops));
 		json_object_set_new(*out, "traffic", traffic ?: json_object());
 		traffic = NULL;
+		json_object_set_new(*out, "backup", backup ?: json_object());
+		backup = NULL;
 		if (pool)
 			json_object_set_new(*out, "pool", json_string(pool));
 	}
 	json_decref(traffic);
+	json_decref(backup);
 	vps_free(&v);
 	return r;
 }

@@ -119,6 +119,11 @@ int store_plan_delete(struct store *s, const char *name, struct err **err)
 	return s->ops->plan_delete(s, name, err);
 }
 
+json_t *store_plan_backups(struct store *s)
+{
+	return s->ops->plan_backups(s);
+}
+
 json_t *store_policies(struct store *s)
 {
 	return s->ops->policies(s);

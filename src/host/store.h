@@ -103,11 +103,19 @@ json_t *store_events(struct store *s, const char *vps, const char *owner, long l
 
 /* --- plans and policies -------------------------------------------------------------- */
 
-/* Plans: {name, ram, swap, cpus, disk, io_weight, bw, pids}; pids 0: the host's default. */
+/*
+ * Plans: {name, ram, swap, cpus, disk, io_weight, bw, pids, ..., backup}; pids 0: the host's
+ * default; backup {} none.
+ */
 int store_plan_put(struct store *s, json_t *plan, struct err **err);
 json_t *store_plan_get(struct store *s, const char *name);
 json_t *store_plans(struct store *s);
 int store_plan_delete(struct store *s, const char *name, struct err **err);
+/*
+ * A plan's backup schedule (backup_sched.c) for each VPS on a plan that has
+ * one: {vps name: {"repo", "daily" | "every", "keep_*"}}; one query a tick.
+ */
+json_t *store_plan_backups(struct store *s);
 
 /* Resource policies (policy.h): {"memory": {"mode", "ratio"}, "disk": ..., "cpus": ...}. */
 json_t *store_policies(struct store *s);

@@ -34,6 +34,7 @@ struct store_ops {
 	json_t *(*plan_get)(struct store *s, const char *name);
 	json_t *(*plans)(struct store *s);
 	int (*plan_delete)(struct store *s, const char *name, struct err **err);
+	json_t *(*plan_backups)(struct store *s);
 	json_t *(*policies)(struct store *s);
 	int (*policies_put)(struct store *s, json_t *p, struct err **err);
 	int (*net_insert)(struct store *s, json_t *net, struct err **err);

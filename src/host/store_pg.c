@@ -42,6 +42,9 @@
 	"ALTER TABLE nodes ADD COLUMN peer TEXT NOT NULL DEFAULT '',"                      \
 	"  ADD COLUMN cert TEXT NOT NULL DEFAULT '';"
 
+/* A plan's backup schedule and retention as JSON, {} none (docs/backups.md "Per plan"). */
+#define MIGRATE_PLAN_BACKUP "ALTER TABLE plans ADD COLUMN backup TEXT NOT NULL DEFAULT '{}';"
+
 static const char *const migrations[] = {
 	/* 0 -> 1: the SQLite store's schema at its version 7, and the node of each VPS */
 	"CREATE TABLE plans ("
@@ -189,6 +192,8 @@ static const char *const migrations[] = {
 	MIGRATE_NODE_CREDENTIALS,
 	/* 9 -> 10: the pool a plan's VPSes are made in (the SQLite store's 14 -> 15) */
 	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
+	/* 10 -> 11: a plan's backup schedule (the SQLite store's 15 -> 16) */
+	MIGRATE_PLAN_BACKUP,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -346,6 +351,7 @@ static const struct store_ops pg_ops = {
 	.plan_get = pg_plan_get,
 	.plans = pg_plans,
 	.plan_delete = pg_plan_delete,
+	.plan_backups = pg_plan_backups,
 	.policies = pg_policies,
 	.policies_put = pg_policies_put,
 	.net_insert = pg_net_insert,

@@ -100,6 +100,7 @@ int pg_plan_put(struct store *s, json_t *plan, struct err **err);
 json_t *pg_plan_get(struct store *s, const char *name);
 json_t *pg_plans(struct store *s);
 int pg_plan_delete(struct store *s, const char *name, struct err **err);
+json_t *pg_plan_backups(struct store *s);
 json_t *pg_policies(struct store *s);
 int pg_policies_put(struct store *s, json_t *p, struct err **err);
 int pg_net_insert(struct store *s, json_t *net, struct err **err);

@@ -23,6 +23,13 @@
 
 #include "host/store_sqlite.h"
 
+/*
+ * A plan's backup schedule and retention (issue 17, docs/backups.md "Per
+ * plan"), the body of PUT /vps/NAME/backup-schedule as JSON; {} none. The
+ * PostgreSQL store's MIGRATE_PLAN_BACKUP is the same statement.
+ */
+#define MIGRATE_PLAN_BACKUP "ALTER TABLE plans ADD COLUMN backup TEXT NOT NULL DEFAULT '{}';"
+
 static const char *const migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE plans ("
@@ -217,6 +224,8 @@ static const char *const migrations[] = {
 	 * docs/storage.md); NULL: the default pool. A pool a plan names stays.
 	 */
 	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
+	/* 15 -> 16 */
+	MIGRATE_PLAN_BACKUP,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -321,6 +330,7 @@ static const struct store_ops sqlite_ops = {
 	.plan_get = sq_plan_get,
 	.plans = sq_plans,
 	.plan_delete = sq_plan_delete,
+	.plan_backups = sq_plan_backups,
 	.policies = sq_policies,
 	.policies_put = sq_policies_put,
 	.net_insert = sq_net_insert,

@@ -68,6 +68,7 @@ int sq_plan_put(struct store *s, json_t *plan, struct err **err);
 json_t *sq_plan_get(struct store *s, const char *name);
 json_t *sq_plans(struct store *s);
 int sq_plan_delete(struct store *s, const char *name, struct err **err);
+json_t *sq_plan_backups(struct store *s);
 json_t *sq_policies(struct store *s);
 int sq_policies_put(struct store *s, json_t *p, struct err **err);
 int sq_net_insert(struct store *s, json_t *net, struct err **err);

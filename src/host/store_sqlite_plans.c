@@ -20,16 +20,21 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 {
 	struct store_sqlite *s = sq(base);
 	sqlite3_stmt *st;
-	char feats[32], *traffic;
+	char feats[32], *traffic, *backup;
 	json_t *empty = json_object();
 	int r = 0;
 
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(
 		    s->db,
-		    "INSERT OR REPLACE INTO plans (name, ram, swap, cpus, disk, io_weight, "
+		    /* an update in place: REPLACE would delete the row its VPSes refer to */
+		    "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, "
 		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops, "
-		    "traffic, pool) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "traffic, pool, backup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+		    "?13, ?14, ?15, ?16) ON CONFLICT (name) DO UPDATE SET ram = ?2, swap = ?3, "
+		    "cpus = ?4, disk = ?5, io_weight = ?6, bw = ?7, pids = ?8, features = ?9, "
+		    "io_read_bps = ?10, io_write_bps = ?11, io_read_iops = ?12, io_write_iops = ?13, "
+		    "traffic = ?14, pool = ?15, backup = ?16",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "plan");
 		goto out;
@@ -52,6 +57,9 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 	sqlite3_bind_text(st, 14, traffic ?: "{}", -1, SQLITE_TRANSIENT);
 	free(traffic);
 	sqlite3_bind_text(st, 15, json_string_value(json_object_get(p, "pool")), -1, SQLITE_STATIC);
+	backup = json_dumps(json_object_get(p, "backup") ?: empty, JSON_COMPACT | JSON_SORT_KEYS);
+	sqlite3_bind_text(st, 16, backup ?: "{}", -1, SQLITE_TRANSIENT);
+	free(backup);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -72,7 +80,8 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool FROM plans "
+		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool, backup "
+		    "FROM plans "
 		    "WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -102,6 +111,10 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 				json_object_set_new(
 					row, "pool",
 					json_string((const char *)sqlite3_column_text(st, 14)));
+			json_object_set_new(
+				row, "backup",
+				json_loads((const char *)sqlite3_column_text(st, 15), 0, NULL) ?:
+					json_object());
 			json_array_append_new(a, row);
 		}
 		sqlite3_finalize(st);
@@ -128,6 +141,30 @@ int sq_plan_delete(struct store *base, const char *name, struct err **err)
 {
 	return sq_delete_named(sq(base), "DELETE FROM plans WHERE name = ?", "plan", "is in use",
 			       name, err);
+}
+
+json_t *sq_plan_backups(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *o = json_object();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	if ((st = sq_prepare(s,
+			     "SELECT v.name, p.backup FROM vps v JOIN plans p ON p.name = v.plan "
+			     "WHERE p.backup <> '{}'"))) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *rule =
+				json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+
+			if (rule)
+				json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+						    rule);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return o;
 }
 
 /* --- resource policies --------------------------------------------------------- */

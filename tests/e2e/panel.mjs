@@ -8,7 +8,9 @@
 // backup, sees a backup refused in the card once the host has no
 // repository (removed through the administrator's API: the one thing not
 // done on the page), logs out; an administrator logs
-// in and sees the host report. A screenshot after every step; the first
+// in, sees the host report and edits the customer's quota on the Users
+// page; the customer, back, has no Users page and is refused a create past
+// the quota with the numbers. A screenshot after every step; the first
 // failure ends the run with a message naming the step (exit 1).
 //
 //   node tests/e2e/panel.mjs URL SHOT_DIR
@@ -305,19 +307,28 @@ await step('snapshots: one taken, listed, reverted to and deleted; backups: one 
   await orError(bk.getByText('No backups.'), 60000);
 });
 
-// The administrator's API from here, not the page: the panel has no page for
-// repositories (the CLI's `vps repo`). A session of its own.
-async function adminApi(method, p, body) {
+// One request on the API as WHO, in a session of its own (not the page's):
+// {status, json}. The administrator's from here for what the panel has no
+// page for (repositories: the CLI's `vps repo`); a customer's to try a route
+// the panel does not offer them.
+async function apiAs(who, method, p, body) {
   const base = new URL('/api/v1', url).href;
   const li = await fetch(`${base}/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ user: admin.user, password: admin.password }) });
-  if (!li.ok) throw new Error(`admin login: ${li.status}`);
+    body: JSON.stringify({ user: who.user, password: who.password }) });
+  if (!li.ok) throw new Error(`${who.user} login: ${li.status}`);
   const { csrf } = await li.json();
   const cookie = li.headers.get('set-cookie').split(';')[0];
   const r = await fetch(base + p, { method, headers: { Cookie: cookie, 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
+  const text = await r.text();
   await fetch(`${base}/logout`, { method: 'POST', headers: { Cookie: cookie, 'X-CSRF-Token': csrf } });
+  return { status: r.status, json: text ? JSON.parse(text) : null };
+}
+
+async function adminApi(method, p, body) {
+  const r = await apiAs(admin, method, p, body);
+  if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json;
 }
 
 await step('backups on a host without a repository: the API\'s error shown in the card, the page whole', async () => {
@@ -452,6 +463,68 @@ await step(`admin: ${vps}'s container switches (TUN on, a read limit) in its det
     const d = document.querySelector('dd[data-k="disk limits"]');
     return f && f.textContent === 'tun' && d && d.textContent.includes('read bytes/s 1 MiB');
   }, null, { timeout: 10000 });
+});
+
+await step(`admin: ${customer.user}'s quota edited on the Users page (a bad figure refused with the API's message), the new numbers shown`, async () => {
+  await page.getByRole('link', { name: 'Users' }).click();
+  const row = page.locator(`tr[data-name="${customer.user}"]`);
+  const shown = row.locator('.quota-text');
+  await row.waitFor();
+  if ((await shown.textContent()) !== 'none') throw new Error(`${customer.user}'s quota reads "${await shown.textContent()}" before`);
+  await row.getByRole('button', { name: `Edit quota of ${customer.user}` }).click();
+  const f = page.getByRole('form', { name: `Quota of ${customer.user}` });
+  await f.getByLabel('VPSes').fill('one');
+  await f.getByLabel('RAM').fill('128M');
+  await f.getByRole('button', { name: 'Save quota' }).click();
+  const err = page.locator('#flash.error:not([hidden])');
+  await err.waitFor({ timeout: 10000 });
+  if (!(await err.textContent()).includes('`quota.vps`: expected a whole number >= 0'))
+    throw new Error(`a quota of "one" VPSes: the panel says "${await err.textContent()}", not the API's refusal`);
+  if ((await shown.textContent()) !== 'none') throw new Error(`after a refusal the quota reads "${await shown.textContent()}"`);
+  const before = (await adminApi('GET', `/users/${customer.user}`)).quota || {};
+  if (Object.keys(before).length) throw new Error(`a refused quota was stored: ${JSON.stringify(before)}`);
+  await f.getByLabel('VPSes').fill('1');
+  await f.getByRole('button', { name: 'Save quota' }).click();
+  await page.locator('#flash.ok:not([hidden])').waitFor({ timeout: 10000 });
+  const want = 'VPSes 1, RAM 128 MiB';
+  if ((await shown.textContent()) !== want) throw new Error(`the quota reads "${await shown.textContent()}", not "${want}"`);
+  if (await f.isVisible()) throw new Error('the quota form stayed open after saving');
+  // what the API holds, read again from a fresh page
+  await page.reload();
+  await row.locator('.quota-text', { hasText: want }).waitFor({ timeout: 10000 });
+  const q = (await adminApi('GET', `/users/${customer.user}`)).quota;
+  if (q.vps !== 1 || q.ram !== 128 * 1024 * 1024) throw new Error(`the API holds quota ${JSON.stringify(q)}`);
+});
+
+await step(`customer ${customer.user}: no Users page, its route refused, a create past the quota refused with the numbers`, async () => {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await login(customer, 'My VPSes');
+  if (await page.getByRole('link', { name: 'Users' }).count()) throw new Error('a customer is offered the Users page');
+  await page.goto(`${url.replace(/\/$/, '')}/#/users`);
+  await page.getByRole('heading', { name: 'My VPSes' }).waitFor(); // sent back to their own list
+  if (await page.locator(`tr[data-name="${customer.user}"]`).count()) throw new Error('a customer sees the users list');
+  // the routes themselves, as a customer would call them without the panel
+  for (const [method, p, body] of [['GET', '/users'], ['GET', `/users/${customer.user}`],
+    ['PATCH', `/users/${customer.user}`, { quota: { vps: 99 } }], ['PATCH', `/users/${customer.user}`, { quota: {} }]]) {
+    const r = await apiAs(customer, method, p, body);
+    if (r.status !== 403) throw new Error(`a customer's ${method} ${p}: ${r.status}, not 403`);
+  }
+  await page.getByLabel('Name', { exact: true }).fill(`${vps}-2`);
+  await page.getByLabel('Kind').selectOption('ct');
+  await page.getByLabel('Plan').selectOption(plan);
+  await page.getByLabel('Template').selectOption('busybox');
+  await page.getByLabel('Root password').fill(rootPw);
+  await page.getByRole('button', { name: 'Create' }).click();
+  const err = page.locator('#flash.error:not([hidden])');
+  await err.waitFor({ timeout: 30000 });
+  const msg = await err.textContent();
+  for (const want of [`quota of user \`${customer.user}\``, 'vps: 1 of 1 used, 1 asked', 'ram: 128 MiB of 128 MiB used, 128 MiB asked'])
+    if (!msg.includes(want)) throw new Error(`the refusal reads "${msg}", without "${want}"`);
+  const mine = (await apiAs(customer, 'GET', '/vps')).json.map((v) => v.name);
+  if (mine.join() !== vps) throw new Error(`${customer.user} holds ${mine.join(', ')}`);
+  const q = (await adminApi('GET', `/users/${customer.user}`)).quota;
+  if (q.vps !== 1) throw new Error(`the quota is ${JSON.stringify(q)} after a customer's tries`);
+  await adminApi('PATCH', `/users/${customer.user}`, { quota: {} }); // test_panel_screen's VM comes next
 });
 
 await finish(0, `panel e2e: ${n} steps passed in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${shots}`);

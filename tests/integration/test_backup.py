@@ -362,6 +362,19 @@ def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
         r = admin.request("PATCH", "/users/bob", {"quota": {"backups": -1}})
         assert r.status == 400 and "quota.backups" in r.message, r.json
         alice.api("POST", "/vps/a1/backups", {}, expect=201)  # alice has no quota
+        # plans are the provider's: a customer gives hers no schedule of seconds (nor any),
+        # and moves no VPS onto another plan
+        small = admin.api("GET", "/plans/small")
+        for method, path, body in [
+                ("POST", "/plans", dict(small, backup={"every": 5, "keep_last": 1})),
+                ("POST", "/plans", {"name": "mine", "ram": "128M", "disk": "64M", "cpus": 1,
+                                    "backup": {"every": 5}}),
+                ("DELETE", "/plans/small", None),
+                ("POST", "/vps/a1/plan", {"plan": "small"})]:
+            r = alice.request(method, path, body)
+            assert r.status == 403, (method, path, r.status, r.json)
+        assert admin.api("GET", "/plans") == [small] and small["backup"] == {}
+        assert not (d.data / "vps" / "a1" / "backup-plan.json").exists()
         assert sha(disk) == before and sha(bdisk) == bbefore
         assert sorted(v["name"] for v in admin.api("GET", "/vps")) == ["a1", "b1"]
         d.destroy_all_and_stop()
@@ -467,6 +480,93 @@ def test_schedule_fires_and_retention_prunes(vpsd, tmp_path):
     now = time.time()
     base = now - now % 86400 + 3 * 3600
     assert any(b <= s["next"] < b + 900 for b in (base, base + 86400)) and s["next"] > now, s
+
+
+def test_plan_schedule_fires_prunes_and_a_vps_own_wins(vpsd, tmp_path):
+    """A plan's schedule of seconds backs up each VPS on it that has none of
+    its own, through the same timer and retention as a VPS's own (keep-daily
+    7: one backup of today left); a VPS on that plan with its own schedule
+    follows its own only; bad rules are refused by name, the plan unchanged."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    r = cli(vpsd, "plan", "create", "nightly", "--ram", "128M", "--disk", "64M", "--cpus", "1")
+    assert r.returncode == 0, r.stderr
+    plan = vpsd.api("GET", "/plans/nightly")
+    assert plan["backup"] == {}
+    base = {"name": "nightly", "ram": "128M", "disk": "64M", "cpus": 1}
+    for name in ("p1", "p2"):
+        vpsd.api("POST", "/vps", {"name": name, "kind": "ct", "template": "busybox",
+                                  "plan": "nightly", "start": True}, expect=201)
+    # p2's own schedule (an hour apart) is set before the plan has one
+    vpsd.api("PUT", "/vps/p2/backup-schedule", {"every": 3600, "keep_last": 1})
+
+    # refused, each naming its field; the plan as it was
+    for args, field in [(["--backup-daily", "25:00"], "backup.daily"),
+                        (["--backup-daily", "3:00"], "backup.daily"),
+                        (["--backup-every", "1"], "backup.every"),
+                        (["--backup-every", "5", "--backup-keep-daily", "7; rm -rf /"],
+                         "backup.keep_daily"),
+                        (["--backup-every", "5", "--backup-keep-last", "-1"], "backup.keep_last"),
+                        (["--backup-every", "5", "--backup-repo", "../etc"], "backup.repo"),
+                        (["--backup-daily", "03:00", "--backup-every", "5"], "backup.daily")]:
+        r = cli(vpsd, "plan", "create", "nightly", "--ram", "128M", "--disk", "64M",
+                "--cpus", "1", *args)
+        assert r.returncode != 0 and f"`{field}" in r.stderr, (args, r.stderr)
+    r = cli(vpsd, "plan", "create", "nightly", "--ram", "128M", "--disk", "64M", "--cpus", "1",
+            "--backup-keep-daily", "7")
+    assert r.returncode == 2 and "--backup-daily or --backup-every" in r.stderr, r.stderr
+    for bad in ["daily", ["03:00"], {"daily": "03:00", "at": "now"}, {"every": 10**9},
+                {"every": 5, "keep_monthly": 1001}, {"every": 5.5}, {"daily": None}]:
+        body = dict(base, backup=bad)
+        code, j = vpsd.request("POST", "/api/v1/plans", body, validate=False)
+        assert code == 400 and "`backup" in j["error"]["message"], (bad, code, j)
+    assert vpsd.api("GET", "/plans/nightly") == plan
+
+    r = cli(vpsd, "plan", "create", "nightly", "--ram", "128M", "--disk", "64M", "--cpus", "1",
+            "--backup-every", "5", "--backup-keep-daily", "7")
+    assert r.returncode == 0, r.stderr
+    rule = {"repo": "local", "every": 5, "keep_last": 0, "keep_daily": 7, "keep_weekly": 0,
+            "keep_monthly": 0}
+    assert vpsd.api("GET", "/plans/nightly")["backup"] == rule
+    # a plan change onto it takes the figures, not the schedule (a plan's, not the VPS's)
+    vpsd.api("POST", "/vps/p1/plan", {"plan": "nightly"})
+    shown = vpsd.api("GET", "/vps/p1/backup-schedule")
+    assert shown["from"] == "plan" and shown["every"] == 5 and shown["keep_daily"] == 7
+    assert time.time() - 1 <= shown["next"] <= time.time() + 6, shown
+    assert vpsd.api("GET", "/vps/p2/backup-schedule")["every"] == 3600  # its own
+    # a VPS with only its plan's has nothing of its own to remove
+    code, j = vpsd.request("DELETE", "/api/v1/vps/p1/backup-schedule")
+    assert code == 404 and "of its own" in j["error"]["message"], j
+
+    def taken(name):
+        return [e for e in vpsd.api(f"GET", f"/events?vps={name}") if e["kind"] == "backup"]
+    deadline = time.monotonic() + 120
+    while len(taken("p1")) < 2 or "backup-pruned" not in [
+            e["kind"] for e in vpsd.api("GET", "/events?vps=p1")][-1:]:
+        assert time.monotonic() < deadline, vpsd.api("GET", "/events?vps=p1")
+        time.sleep(0.5)
+    # the plan's schedule taken away: none starts now
+    vpsd.api("POST", "/plans", dict(base, backup={}), expect=201)
+    time.sleep(1)
+    runs = taken("p1")
+    listed = vpsd.api("GET", "/vps/p1/backups")
+    assert [b["id"] for b in listed] == [runs[-1]["message"]], (listed, runs)
+    assert [e["kind"] for e in vpsd.api("GET", "/events?vps=p1")].count("backup-pruned") >= 2
+    # p2 followed its own schedule (an hour away) all along, never its plan's
+    assert taken("p2") == [] and vpsd.api("GET", "/vps/p2/backups") == []
+    assert not (vpsd.data / "vps" / "p2" / "backup-plan.json").exists()
+    assert vpsd.api("GET", "/vps/p1")["state"] == "running"
+    code, _ = vpsd.request("GET", "/api/v1/vps/p1/backup-schedule")
+    assert code == 404
+    time.sleep(6)  # a whole period: nothing more
+    assert taken("p1") == runs
+    # a plan's daily time is spread per VPS as a VPS's own is: within 15 minutes after it
+    vpsd.api("POST", "/plans", dict(base, backup={"daily": "03:00", "keep_daily": 7}),
+             expect=201)
+    s = vpsd.api("GET", "/vps/p1/backup-schedule")
+    now = time.time()
+    day = now - now % 86400 + 3 * 3600
+    assert s["from"] == "plan" and s["next"] > now, s
+    assert any(b <= s["next"] < b + 900 for b in (day, day + 86400)), s
 
 
 def test_kill9_mid_restore_leaves_the_vps_whole(vpsd, tmp_path):

@@ -5,7 +5,9 @@ must refuse (`..`, encoded or not, hidden files, a symlink out of the web
 directory, a FIFO, a type the panel does not use). Then the panel end to end
 in headless Chromium (tests/e2e/panel.mjs): a customer creates, starts, uses
 the console of, watches the graphs of, stops, snapshots and backs up a
-busybox container; an administrator sees the host report. Screenshots after every step go to
+busybox container; an administrator sees the host report and edits the
+customer's quota (a bad figure refused with the API's message), and the
+customer is refused a create past it, with the numbers. Screenshots after every step go to
 $VPS_BUILD/panel-screenshots (VPS_PANEL_SHOTS overrides; scripts/test
 puts them in $VPS_BUILD/results/panel-screenshots, with the other results).
 

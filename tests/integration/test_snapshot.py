@@ -492,6 +492,10 @@ def test_a_plan_names_a_pool(filesystems):
                                    "plan": "fast"}, expect=201)
         assert (pdir / "c1" / "ct" / "disk.img").is_file()
         assert not (d.data / "vps" / "c1" / "ct").exists()
+        # a plan change, off the pool's plan and onto it again, moves no disk
+        for plan in ("plain", "fast"):
+            admin.api("POST", "/vps/c1/plan", {"plan": plan})
+            assert (pdir / "c1" / "ct" / "disk.img").is_file()
 
         admin.api("DELETE", "/vps/c1")
         r = admin.request("DELETE", "/pools/fastpool")

@@ -218,6 +218,51 @@ static void features_and_io_limits(void **state)
 	assert_int_equal(bits, 0);
 }
 
+/* A plan's backup rule goes to its row and back; each VPS on it is listed with the rule. */
+static void plan_backup_schedules(void **state)
+{
+	struct store *st = *state;
+	json_t *on = json_pack("{s:s, s:I, s:I, s:f, s:I, s:{s:s, s:s, s:i}}", "name", "nightly",
+			       "ram", (json_int_t)GIB, "swap", (json_int_t)0, "cpus", 1.0, "disk",
+			       (json_int_t)GIB, "backup", "repo", "local", "daily", "03:00",
+			       "keep_daily", 7);
+	json_t *off = json_pack("{s:s, s:I, s:I, s:f, s:I}", "name", "bare", "ram", (json_int_t)GIB,
+				"swap", (json_int_t)0, "cpus", 1.0, "disk", (json_int_t)GIB);
+	json_t *p, *all;
+	struct vps a, b, c;
+
+	assert_int_equal(store_plan_put(st, on, NULL), 0);
+	assert_int_equal(store_plan_put(st, off, NULL), 0);
+	p = store_plan_get(st, "nightly");
+	assert_true(json_equal(json_object_get(p, "backup"), json_object_get(on, "backup")));
+	json_decref(p);
+	p = store_plan_get(st, "bare");
+	assert_int_equal(json_object_size(json_object_get(p, "backup")), 0); /* {}: none */
+	json_decref(p);
+	make_vps(&a, "pb1", "admin", GIB);
+	make_vps(&b, "pb2", "admin", GIB);
+	make_vps(&c, "pb3", "admin", GIB);
+	assert_int_equal(store_vps_insert(st, &a, "nightly", NULL), 0);
+	assert_int_equal(store_vps_insert(st, &b, "bare", NULL), 0);
+	assert_int_equal(store_vps_insert(st, &c, NULL, NULL), 0);
+	all = store_plan_backups(st);
+	/* only the VPS whose plan has a schedule, with that schedule */
+	assert_int_equal(json_object_size(all), 1);
+	assert_true(json_equal(json_object_get(all, "pb1"), json_object_get(on, "backup")));
+	json_decref(all);
+	/* the plan's schedule taken away: nobody is listed */
+	json_object_set_new(on, "backup", json_object());
+	assert_int_equal(store_plan_put(st, on, NULL), 0);
+	all = store_plan_backups(st);
+	assert_int_equal(json_object_size(all), 0);
+	json_decref(all);
+	vps_free(&a);
+	vps_free(&b);
+	vps_free(&c);
+	json_decref(on);
+	json_decref(off);
+}
+
 struct seen {
 	size_t n;
 	uint64_t ram;
@@ -991,7 +1036,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 15 : 10);
+	assert_int_equal(v, sqlite ? 16 : 11);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -1042,7 +1087,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 10);
+		assert_int_equal(store_schema_version(o[i].st), 11);
 		store_close(o[i].st);
 	}
 }
@@ -1141,6 +1186,7 @@ int main(void)
 		cmocka_unit_test(state_names_round_trip),
 		BOTH(state_is_stored_by_name),
 		BOTH(features_and_io_limits),
+		BOTH(plan_backup_schedules),
 		BOTH(admission_decides_the_write),
 		BOTH(users_sessions_tokens),
 		BOTH(two_factor_and_quota),
