@@ -1042,7 +1042,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 10);
+		assert_int_equal(store_schema_version(o[i].st), 11);
 		store_close(o[i].st);
 	}
 }
