@@ -212,9 +212,11 @@ def l1_api(l1, method, path, body=None, check=True):
 def test_vlan_in_l1(l1, guest_kernel):
     # L1's root is this host's, which has no /lib/modules: the modules come
     # from the stock kernel's own tree, as a host's modprobe would load them
-    # (8021q; nf_tables and NAT's chain for vpsd's rules)
+    # (8021q; nf_tables and the expressions of vpsd's rules: NAT's chain,
+    # masquerade, the bridge family's meta, named counters)
     r = l1.run(f"modprobe -d {guest_kernel.dir} -a 8021q nf_tables nft_chain_nat nft_masq "
-               "2>&1; test -d /proc/net/vlan && echo has-8021q", timeout=60)
+               "nft_meta_bridge nft_objref 2>&1; test -d /proc/net/vlan && echo has-8021q",
+               timeout=60)
     assert "has-8021q" in r.stdout, f"L1's kernel is meant to have 802.1Q: {r}"
     setup = f"""
 set -e
@@ -302,6 +304,8 @@ test -S {L1_BASE}/run/vpsd.sock
     finally:
         if l1.healthy:
             log = l1.run(f"cat {L1_BASE}/vpsd.log", timeout=30).stdout
+            print(log[-3000:], l1.run(f"for f in {L1_BASE}/run/vps/*/*.log; do echo $f; "
+                                      "tail -20 $f; done", timeout=30).stdout)
             l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy c1 >/dev/null 2>&1; "
                    f"kill $(cat {L1_BASE}/vpsd.pid) 2>/dev/null; "
                    "ip link del vlt-p 2>/dev/null; ip netns del vlt-ns 2>/dev/null; true",
