@@ -289,6 +289,24 @@ test -S {L1_BASE}/run/vpsd.sock
         assert not r.ok, r
         r = l1.run("ip netns exec vlt-ns ping -c 2 -W 2 10.231.50.2", timeout=60)
         assert r.ok, r
+
+        # vpsd's restart (net_restore) keeps the VLAN device and its port:
+        # the same link, still on the bridge, still carrying the tag
+        idx = l1.run("cat /sys/class/net/vln-tag/ifindex", timeout=30).stdout.strip()
+        r = l1.run(f"kill $(cat {L1_BASE}/vpsd.pid); "
+                   f"while kill -0 $(cat {L1_BASE}/vpsd.pid) 2>/dev/null; do sleep 0.1; done; "
+                   f"rm -f {L1_BASE}/run/vpsd.sock; "
+                   f"setsid {VPSD} --data {L1_BASE}/data --run {L1_BASE}/run "
+                   f">>{L1_BASE}/vpsd.log 2>&1 </dev/null & echo $! >{L1_BASE}/vpsd.pid; "
+                   f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; "
+                   f"sleep 0.1; done; test -S {L1_BASE}/run/vpsd.sock", timeout=60)
+        assert r.ok, r
+        r = l1.run("cat /sys/class/net/vln-tag/ifindex; "
+                   "basename $(readlink /sys/class/net/vln-tag/master)", timeout=30)
+        assert r.stdout.split() == [idx, "vbr-tag"], (idx, r)
+        assert ping("10.231.50.200").ok
+        r = l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} net list", timeout=60)
+        assert r.ok and re.search(r"^tag\s.*\b100\b.*\bvlt-p\b", r.stdout, re.M), r
         l1.run("ip link del vlt-h; ip netns del vlt-g", timeout=30)
 
         # gone with the network
