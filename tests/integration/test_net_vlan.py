@@ -12,7 +12,8 @@ network namespace with a VLAN device of id 100, and one of id 200 moved
 into a second namespace; a namespace on the
 network's bridge (standing in for a container, which cannot start in L1:
 see the test) pings the address on the same id, and the address on
-another id gets none of it, either way."""
+another id gets none of it, either way. And on this host: a container's own
+802.1Q frames are dropped at its port."""
 
 import json
 import os
@@ -324,3 +325,57 @@ test -S {L1_BASE}/run/vpsd.sock
                    "ip netns del vlt-g 2>/dev/null; ip netns del vlt-o 2>/dev/null; true",
                    timeout=120)
             assert "Sanitizer" not in log and "runtime error" not in log, log[-4000:]
+
+
+# ---- a VPS's own tags, on this host ----
+
+# Sends N 802.1Q frames (id 200, an IPv4 ping to 10.231.45.1 inside) from
+# eth0 of the namespace it runs in, from eth0's own MAC, built whole on a
+# packet socket: what a VPS's root would send to hop into another VLAN.
+TAGGED = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+mac = s.getsockname()[4]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 1, 0,
+                 socket.inet_aton(sys.argv[2]), socket.inet_aton("10.231.45.1"))
+icmp = struct.pack("!BBHHH", 8, 0, 0xf7fe, 1, 0)
+frame = b"\xff" * 6 + mac + struct.pack("!HH", 0x8100, 200) + b"\x08\x00" + ip + icmp
+for _ in range(int(sys.argv[1])):
+    s.send(frame)
+"""
+
+
+def test_vps_own_tags_dropped_at_its_port(vpsd):
+    """A VPS cannot put frames on the wire with a tag of its choosing: its
+    port drops every frame that is not ARP, IPv4 or IPv6 (a VLAN network's
+    tag is added after the bridge, so a tagged frame from the VPS would
+    leave double tagged), counted there."""
+    from framework.ctm import VPS_CTM
+    name = "v" + uuid.uuid4().hex[:6]
+    vpsd.api("POST", "/networks", {"name": name, "ipv4": "10.231.45.1/24"}, expect=201)
+    try:
+        v = vpsd.api("POST", "/vps", {"name": "tg1", "kind": "ct", "template": "busybox",
+                                       "ram": "128M", "disk": "64M", "network": name,
+                                       "start": True}, expect=201)
+        r = subprocess.run([str(VPS_CTM), "ctl", str(vpsd.data / "vps" / "tg1" / "ct.json"),
+                            '{"cmd":"state"}'], capture_output=True, text=True, check=True)
+        pid = str(json.loads(r.stdout)["pid"])
+        ports = os.listdir(f"/sys/class/net/vbr-{name}/brif")  # the VPS's host end only
+        assert len(ports) == 1 and re.fullmatch(r"vps\d+", ports[0]), ports
+        dev = ports[0]
+
+        def drops():
+            out = sh("nft", "list", "chain", "bridge", "vps_filter", f"port_{dev}")
+            m = re.search(r"ether type != \{[^}]*\} counter packets (\d+)", out)
+            assert m, out
+            return int(m.group(1))
+
+        before = drops()
+        r = subprocess.run(["nsenter", "-t", pid, "-n", "python3", "-c", TAGGED, "5",
+                            v["ipv4"]], capture_output=True, text=True)
+        assert r.returncode == 0, r
+        assert drops() == before + 5
+    finally:
+        vpsd.request("DELETE", "/api/v1/vps/tg1")
+        vpsd.request("DELETE", f"/api/v1/networks/{name}")
