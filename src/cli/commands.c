@@ -203,6 +203,8 @@ static const struct opt o_net_create[] = {
 	STR("ipv6", "GW/LEN", "the gateway and IPv6 pool"),
 	STR("bridge", "IF", "the bridge's name"),
 	FLAG("no-nat", "no NAT for outbound"),
+	STR("vlan", "ID", "802.1Q id (1-4094): the network's frames leave --parent tagged"),
+	STR("parent", "IF", "the host device a VLAN network's tagged frames leave by"),
 	END,
 };
 
@@ -567,7 +569,9 @@ const struct command commands[] = {
 	  .help = "A network is a host bridge holding the gateway addresses (10.77.0.1/24,\n"
 		  "fd77::1/64) with NAT for outbound unless --no-nat; VPSes created with\n"
 		  "--network NAME take the next free addresses. A network in use cannot be\n"
-		  "deleted.\n" },
+		  "deleted. With --vlan ID --parent IF its frames leave IF tagged with ID (an\n"
+		  "802.1Q device `vln-NAME` on IF is the bridge's port); a kernel without\n"
+		  "802.1Q refuses it.\n" },
 	{ "node", NULL, .subs = node_subs,
 	  .overview = "node list|token\tcluster nodes; a one-time join token for a new one",
 	  .help = "The cluster's nodes (vpsd --cluster): state (online, offline, evacuating),\n"

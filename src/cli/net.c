@@ -2,19 +2,36 @@
 /*
  * `vps net`: networks (docs/networks.md). A network is a bridge with
  * gateway addresses, NAT for outbound, and IPv4/IPv6 pools that VPSes
- * joining it (`vps create --network`) take their addresses from.
+ * joining it (`vps create --network`) take their addresses from; with
+ * --vlan and --parent, its frames leave the host tagged.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
 int cmd_net_list(struct args *a)
 {
-	static const char *const cols[] = { "name",  "bridge", "ipv4", "ipv6", "nat",
-					    "used4", "used6",  "vps",  NULL };
+	static const char *const cols[] = { "name",   "bridge", "ipv4",	 "ipv6", "nat", "vlan",
+					    "parent", "used4",	"used6", "vps",	 NULL };
 
 	return api_show("/networks", a->json, cols, NULL);
+}
+
+/* --vlan: a whole number; its range is vpsd's to check (one place says 1-4094). */
+static int vlan_arg(struct args *a, const char *v, json_t *body)
+{
+	char *end;
+	long long id;
+
+	errno = 0;
+	id = strtoll(v, &end, 10);
+	if (!*v || *end || errno || id < 0 || id > 65535)
+		return usage_err(a->cmd, "--vlan: `%s` is not an 802.1Q id (1-4094)", v);
+	json_object_set_new(body, "vlan", json_integer(id));
+	return 0;
 }
 
 int cmd_net_create(struct args *a)
@@ -31,6 +48,8 @@ int cmd_net_create(struct args *a)
 			continue;
 		if (!strcmp(f, "no-nat"))
 			json_object_set_new(body, "nat", json_false());
+		else if (!strcmp(f, "vlan"))
+			r = vlan_arg(a, v, body);
 		else if (!*v || strpbrk(v, " \n\r"))
 			r = usage_err(a->cmd, "--%s: `%s` is not valid", f, v);
 		else

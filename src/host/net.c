@@ -238,20 +238,37 @@ static int net_parse(json_t *n, struct prefix *p4, struct prefix *p6, struct err
 	return 0;
 }
 
-/* The bridge with its gateway addresses, NAT elements, forwarding: idempotent. */
+/* A VLAN network's 802.1Q device: "vln-" + its name (fits IFNAMSIZ as "vbr-" does). */
+static void vlan_ifname(json_t *n, char buf[IFNAMSIZ])
+{
+	snprintf(buf, IFNAMSIZ, "vln-%s", json_string_value(json_object_get(n, "name")));
+}
+
+/*
+ * The bridge with its gateway addresses, NAT elements, forwarding, and a
+ * VLAN network's 802.1Q device as its port: idempotent. The VLAN device is
+ * made first, so a kernel without 802.1Q leaves no bridge behind.
+ */
 static int net_up(json_t *n, struct err **err)
 {
 	const char *bridge = json_string_value(json_object_get(n, "bridge"));
 	const char *v4 = json_string_value(json_object_get(n, "ipv4"));
 	const char *v6 = json_string_value(json_object_get(n, "ipv6"));
+	const char *parent = json_string_value(json_object_get(n, "parent"));
+	int vlan = (int)json_integer_value(json_object_get(n, "vlan"));
 	bool nat = json_is_true(json_object_get(n, "nat"));
 	struct prefix p4, p6;
-	char batch[1024], *elems = batch;
+	char batch[1024], *elems = batch, vdev[IFNAMSIZ];
 	int r;
 
 	if ((r = net_parse(n, &p4, &p6, err)) < 0)
 		return r;
+	vlan_ifname(n, vdev);
+	if (vlan && (r = sys_net_vlan_ensure(vdev, parent, vlan, err)) < 0)
+		return r;
 	if ((r = sys_net_bridge_ensure(bridge, v4, v6, err)) < 0 || (r = skeleton_ensure(err)) < 0)
+		return r;
+	if (vlan && (r = sys_net_port_attach(bridge, vdev, err)) < 0)
 		return r;
 	/* delete-then-add: an element left by a crash, or present, is no error */
 	nat_elements(batch, sizeof(batch), &p4, &p6, nat, true);
@@ -266,10 +283,11 @@ static int net_up(json_t *n, struct err **err)
 	return 0;
 }
 
-static void net_down(json_t *n)
+/* What net_up made; with `bridge` false, a bridge that was there before is left. */
+static void net_down(json_t *n, bool bridge_too)
 {
 	const char *bridge = json_string_value(json_object_get(n, "bridge"));
-	char batch[1024];
+	char batch[1024], vdev[IFNAMSIZ];
 	struct prefix p4, p6;
 
 	if (net_parse(n, &p4, &p6, NULL) == 0) {
@@ -277,7 +295,40 @@ static void net_down(json_t *n)
 			     json_is_true(json_object_get(n, "nat")), true);
 		sys_nft(batch, NULL);
 	}
-	ip(NULL, "link del dev %s type bridge", bridge);
+	vlan_ifname(n, vdev);
+	if (json_integer_value(json_object_get(n, "vlan")) && if_nametoindex(vdev))
+		sys_net_vlan_remove(vdev, NULL);
+	if (bridge_too)
+		ip(NULL, "link del dev %s type bridge", bridge);
+}
+
+/*
+ * A VLAN (docs/networks.md, "VLANs"): `vlan` 1-4094 and the `parent` device
+ * its tagged frames leave by, both or neither; the parent must exist.
+ */
+static int check_vlan(json_t *body, const char *bridge, struct err **err)
+{
+	json_t *vlan = json_object_get(body, "vlan");
+	const char *parent = json_string_value(json_object_get(body, "parent"));
+
+	if (!vlan && !parent)
+		return 0;
+	if (!vlan)
+		return err_make(err, EINVAL, "`vlan`: required with `parent`");
+	if (!json_is_integer(vlan) || json_integer_value(vlan) < 1 ||
+	    json_integer_value(vlan) > 4094)
+		return err_make(err, EINVAL, "`vlan`: expected an 802.1Q id from 1 to 4094");
+	if (!parent)
+		return err_make(err, EINVAL,
+				"`parent`: required with `vlan` (the device the "
+				"tagged frames leave by)");
+	if (sys_net_check_ifname(parent, err) < 0)
+		return err_wrap(err, "`parent`");
+	if (!strcmp(parent, bridge))
+		return err_make(err, EINVAL, "`parent`: `%s` is the network's own bridge", parent);
+	if (!if_nametoindex(parent))
+		return err_make(err, EINVAL, "`parent`: no device `%s` on this host", parent);
+	return 0;
 }
 
 static int check_net_name(const char *s, struct err **err)
@@ -294,6 +345,7 @@ int net_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	char defbridge[IFNAMSIZ];
 	struct prefix p4, p6;
 	json_t *x, *n, *all;
+	bool had_bridge;
 	size_t i;
 	int r;
 
@@ -302,13 +354,13 @@ int net_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	json_object_foreach(body, k, x)
 	{
 		if (!strcmp(k, "name") || !strcmp(k, "bridge") || !strcmp(k, "ipv4") ||
-		    !strcmp(k, "ipv6")) {
+		    !strcmp(k, "ipv6") || !strcmp(k, "parent")) {
 			if (!json_is_string(x))
 				return err_make(err, EINVAL, "`%s`: expected a string", k);
 		} else if (!strcmp(k, "nat")) {
 			if (!json_is_boolean(x))
 				return err_make(err, EINVAL, "`nat`: expected true or false");
-		} else {
+		} else if (strcmp(k, "vlan")) { /* check_vlan() */
 			return err_make(err, EINVAL, "`%s`: unknown field", k);
 		}
 	}
@@ -324,7 +376,7 @@ int net_create(struct host *h, json_t *body, json_t **out, struct err **err)
 	} else if (sys_net_check_ifname(bridge, err) < 0) {
 		return err_wrap(err, "`bridge`");
 	}
-	if ((r = net_parse(body, &p4, &p6, err)) < 0)
+	if ((r = check_vlan(body, bridge, err)) < 0 || (r = net_parse(body, &p4, &p6, err)) < 0)
 		return r;
 	if (!p4.family && !p6.family)
 		return err_make(err, EINVAL, "`ipv4`: a network needs ipv4 or ipv6 (or both)");
@@ -356,13 +408,18 @@ int net_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		      json_string_value(json_object_get(body, "ipv4")), "ipv6",
 		      json_string_value(json_object_get(body, "ipv6")), "nat",
 		      !json_is_false(json_object_get(body, "nat")));
+	if ((x = json_object_get(body, "vlan"))) {
+		json_object_set(n, "vlan", x);
+		json_object_set(n, "parent", json_object_get(body, "parent"));
+	}
 	if ((r = store_net_insert(h->store, n, err)) < 0) {
 		json_decref(n);
 		return r;
 	}
+	had_bridge = if_nametoindex(bridge) != 0;
 	if ((r = net_up(n, err)) < 0) {
 		err_wrap(err, "network `%s`", name);
-		net_down(n);
+		net_down(n, !had_bridge);
 		store_net_delete(h->store, name, NULL);
 		json_decref(n);
 		return r;
@@ -384,7 +441,7 @@ int net_delete(struct host *h, const char *name, struct err **err)
 		return err_make(err, ENOENT, "no network named `%s`", name);
 	}
 	if ((r = store_net_delete(h->store, name, err)) == 0) {
-		net_down(row);
+		net_down(row, true);
 		store_event(h->store, NULL, "network-deleted", name);
 	}
 	json_decref(n);

@@ -20,7 +20,12 @@
 
 #define NET_NAME_MAX 11 /* the default bridge "vbr-NAME" fits IFNAMSIZ */
 
-/* POST /networks {name, bridge?, ipv4?, ipv6?, nat?}: stored, then made on the host. */
+/*
+ * POST /networks {name, bridge?, ipv4?, ipv6?, nat?, vlan?, parent?}: stored,
+ * then made on the host; with a VLAN, the 802.1Q device "vln-NAME" on
+ * `parent` is the bridge's port (-EOPNOTSUPP on a kernel without 802.1Q,
+ * with nothing left behind).
+ */
 int net_create(struct host *h, json_t *body, json_t **out, struct err **err);
 /* DELETE: -EBUSY while a VPS is in it; removes the bridge and its NAT elements. */
 int net_delete(struct host *h, const char *name, struct err **err);

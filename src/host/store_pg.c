@@ -45,6 +45,15 @@
 /* A plan's backup schedule and retention as JSON, {} none (docs/backups.md "Per plan"). */
 #define MIGRATE_PLAN_BACKUP "ALTER TABLE plans ADD COLUMN backup TEXT NOT NULL DEFAULT '{}';"
 
+/*
+ * 11 -> 12: a network's VLAN (docs/networks.md "VLANs"), as the SQLite
+ * store's MIGRATE_NET_VLAN: its 802.1Q id (0: none) and parent device.
+ */
+#define MIGRATE_NET_VLAN                                                  \
+	"ALTER TABLE networks ADD COLUMN vlan INTEGER NOT NULL DEFAULT 0" \
+	"  CHECK (vlan BETWEEN 0 AND 4094),"                              \
+	"  ADD COLUMN parent TEXT NOT NULL DEFAULT '';"
+
 static const char *const migrations[] = {
 	/* 0 -> 1: the SQLite store's schema at its version 7, and the node of each VPS */
 	"CREATE TABLE plans ("
@@ -194,6 +203,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
 	/* 10 -> 11: a plan's backup schedule (the SQLite store's 15 -> 16) */
 	MIGRATE_PLAN_BACKUP,
+	/* 11 -> 12: a network's 802.1Q tag and parent device (the SQLite store's 16 -> 17) */
+	MIGRATE_NET_VLAN,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

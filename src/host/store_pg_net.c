@@ -23,11 +23,13 @@ int pg_net_insert(struct store *base, json_t *n, struct err **err)
 	pa_s(&a, json_string_value(json_object_get(n, "ipv4")));
 	pa_s(&a, json_string_value(json_object_get(n, "ipv6")));
 	pa_i(&a, json_is_true(json_object_get(n, "nat")));
+	pa_i(&a, json_integer_value(json_object_get(n, "vlan")));
+	pa_s(&a, json_string_value(json_object_get(n, "parent")) ?: "");
 	pthread_mutex_lock(&s->lock);
-	r = pg_run(
-		s,
-		"INSERT INTO networks (name, bridge, ipv4, ipv6, nat) VALUES ($1, $2, $3, $4, $5)",
-		&a, NULL, &e);
+	r = pg_run(s,
+		   "INSERT INTO networks (name, bridge, ipv4, ipv6, nat, vlan, parent) "
+		   "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		   &a, NULL, &e);
 	pthread_mutex_unlock(&s->lock);
 	if (r == -EEXIST)
 		r = strstr(err_msg(e), "bridge") ?
@@ -50,7 +52,7 @@ json_t *pg_nets(struct store *base, const char *name)
 	pa_s(&a, name);
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
-		   "SELECT name, bridge, ipv4, ipv6, nat, "
+		   "SELECT name, bridge, ipv4, ipv6, nat, vlan, parent, "
 		   "(SELECT COUNT(*) FROM addresses a WHERE a.network = n.name AND "
 		   "strpos(a.address, ':') = 0), "
 		   "(SELECT COUNT(*) FROM addresses a WHERE a.network = n.name AND "
@@ -58,15 +60,22 @@ json_t *pg_nets(struct store *base, const char *name)
 		   "(SELECT COUNT(*) FROM vps v WHERE v.network = n.name) "
 		   "FROM networks n WHERE $1::text IS NULL OR name = $1 ORDER BY name",
 		   &a, &res, NULL) == 0) {
-		for (int i = 0; i < PQntuples(res); i++)
-			json_array_append_new(
-				out, json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:I, s:I, s:I}", "name",
-					       pg_s(res, i, 0), "bridge", pg_s(res, i, 1), "ipv4",
-					       pg_s(res, i, 2), "ipv6", pg_s(res, i, 3), "nat",
-					       (int)pg_i(res, i, 4), "used4",
-					       (json_int_t)pg_i(res, i, 5), "used6",
-					       (json_int_t)pg_i(res, i, 6), "vps",
-					       (json_int_t)pg_i(res, i, 7)));
+		for (int i = 0; i < PQntuples(res); i++) {
+			json_t *n = json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:I, s:I, s:I}", "name",
+					      pg_s(res, i, 0), "bridge", pg_s(res, i, 1), "ipv4",
+					      pg_s(res, i, 2), "ipv6", pg_s(res, i, 3), "nat",
+					      (int)pg_i(res, i, 4), "used4",
+					      (json_int_t)pg_i(res, i, 7), "used6",
+					      (json_int_t)pg_i(res, i, 8), "vps",
+					      (json_int_t)pg_i(res, i, 9));
+
+			/* a VLAN's two fields only on a network that has one */
+			if (pg_i(res, i, 5) > 0) {
+				json_object_set_new(n, "vlan", json_integer(pg_i(res, i, 5)));
+				json_object_set_new(n, "parent", json_string(pg_s(res, i, 6)));
+			}
+			json_array_append_new(out, n);
+		}
 		PQclear(res);
 	}
 	pthread_mutex_unlock(&s->lock);

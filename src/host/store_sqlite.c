@@ -30,6 +30,16 @@
  */
 #define MIGRATE_PLAN_BACKUP "ALTER TABLE plans ADD COLUMN backup TEXT NOT NULL DEFAULT '{}';"
 
+/*
+ * A network's VLAN (issue 23, docs/networks.md "VLANs"): the 802.1Q id its
+ * traffic carries (0: none) and the host device the tagged frames leave by
+ * ('' without a VLAN). Shared with the PostgreSQL schema (store_pg.c).
+ */
+#define MIGRATE_NET_VLAN                                                  \
+	"ALTER TABLE networks ADD COLUMN vlan INTEGER NOT NULL DEFAULT 0" \
+	"  CHECK (vlan BETWEEN 0 AND 4094);"                              \
+	"ALTER TABLE networks ADD COLUMN parent TEXT NOT NULL DEFAULT '';"
+
 static const char *const migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE plans ("
@@ -226,6 +236,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE plans ADD COLUMN pool TEXT REFERENCES pools(name) ON DELETE RESTRICT;",
 	/* 15 -> 16 */
 	MIGRATE_PLAN_BACKUP,
+	/* 16 -> 17: a network's 802.1Q tag and the device it leaves by (issue 23) */
+	MIGRATE_NET_VLAN,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -21,8 +21,8 @@ int sq_net_insert(struct store *base, json_t *n, struct err **err)
 
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO networks (name, bridge, ipv4, ipv6, nat) "
-			       "VALUES (?, ?, ?, ?, ?)",
+			       "INSERT INTO networks (name, bridge, ipv4, ipv6, nat, vlan, parent) "
+			       "VALUES (?, ?, ?, ?, ?, ?, ?)",
 			       -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "network");
 		goto out;
@@ -32,6 +32,9 @@ int sq_net_insert(struct store *base, json_t *n, struct err **err)
 	sqlite3_bind_text(st, 3, json_string_value(json_object_get(n, "ipv4")), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, json_string_value(json_object_get(n, "ipv6")), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, json_is_true(json_object_get(n, "nat")));
+	sqlite3_bind_int(st, 6, (int)json_integer_value(json_object_get(n, "vlan")));
+	sqlite3_bind_text(st, 7, json_string_value(json_object_get(n, "parent")) ?: "", -1,
+			  SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT)
 		r = strstr(sqlite3_errmsg(s->db), "bridge") ?
@@ -54,7 +57,7 @@ json_t *sq_nets(struct store *base, const char *name)
 
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT name, bridge, ipv4, ipv6, nat, "
+			       "SELECT name, bridge, ipv4, ipv6, nat, vlan, parent, "
 			       "(SELECT COUNT(*) FROM addresses a WHERE a.network = n.name AND "
 			       "instr(a.address, ':') = 0), "
 			       "(SELECT COUNT(*) FROM addresses a WHERE a.network = n.name AND "
@@ -63,17 +66,27 @@ json_t *sq_nets(struct store *base, const char *name)
 			       "FROM networks n WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:I, s:I, s:I}", "name",
-					     (const char *)sqlite3_column_text(st, 0), "bridge",
-					     (const char *)sqlite3_column_text(st, 1), "ipv4",
-					     (const char *)sqlite3_column_text(st, 2), "ipv6",
-					     (const char *)sqlite3_column_text(st, 3), "nat",
-					     sqlite3_column_int(st, 4), "used4",
-					     (json_int_t)sqlite3_column_int64(st, 5), "used6",
-					     (json_int_t)sqlite3_column_int64(st, 6), "vps",
-					     (json_int_t)sqlite3_column_int64(st, 7)));
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			json_t *n = json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:I, s:I, s:I}", "name",
+					      (const char *)sqlite3_column_text(st, 0), "bridge",
+					      (const char *)sqlite3_column_text(st, 1), "ipv4",
+					      (const char *)sqlite3_column_text(st, 2), "ipv6",
+					      (const char *)sqlite3_column_text(st, 3), "nat",
+					      sqlite3_column_int(st, 4), "used4",
+					      (json_int_t)sqlite3_column_int64(st, 7), "used6",
+					      (json_int_t)sqlite3_column_int64(st, 8), "vps",
+					      (json_int_t)sqlite3_column_int64(st, 9));
+
+			/* a VLAN's two fields only on a network that has one */
+			if (sqlite3_column_int(st, 5) > 0) {
+				json_object_set_new(n, "vlan",
+						    json_integer(sqlite3_column_int(st, 5)));
+				json_object_set_new(
+					n, "parent",
+					json_string((const char *)sqlite3_column_text(st, 6)));
+			}
+			json_array_append_new(a, n);
+		}
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);

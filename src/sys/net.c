@@ -204,8 +204,23 @@ static int nl_talk(int fd, struct nl_req *r, void *reply, size_t reply_len, stru
 	}
 }
 
-/* The link's kind ("bridge", "veth"; "" for a physical NIC) into kind[16]. */
-static int nl_link_kind(int fd, const char *name, char kind[16], struct err **err)
+/* IFLA_VLAN_ID in a link's IFLA_INFO_DATA (a VLAN's; other kinds have none) into *vid. */
+static void nl_vlan_id(const struct rtattr *data, size_t len, int *vid)
+{
+	const struct rtattr *c;
+
+	for (c = data; RTA_OK(c, len); c = RTA_NEXT(c, len))
+		if (c->rta_type == IFLA_VLAN_ID && RTA_PAYLOAD(c) >= sizeof(uint16_t))
+			*vid = *(const uint16_t *)RTA_DATA(c);
+}
+
+/*
+ * The link's kind ("bridge", "veth"; "" for a physical NIC) into kind[16];
+ * with `link` and `vid` (may be NULL), the index of the link it sits on
+ * (IFLA_LINK, 0: none) and a VLAN's id (IFLA_VLAN_ID, 0: not a VLAN).
+ */
+static int nl_link_info(int fd, const char *name, char kind[16], int *link, int *vid,
+			struct err **err)
 {
 	struct nl_req r;
 	_cleanup_free_ char *reply = calloc(1, NL_REPLY_SIZE);
@@ -223,17 +238,31 @@ static int nl_link_kind(int fd, const char *name, char kind[16], struct err **er
 	if (ret < 0)
 		return ret;
 	kind[0] = '\0';
+	if (link)
+		*link = 0;
+	if (vid)
+		*vid = 0;
 	left = h->nlmsg_len - NLMSG_LENGTH(sizeof(struct ifinfomsg));
 	for (a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, left); a = RTA_NEXT(a, left)) {
+		if (a->rta_type == IFLA_LINK && link && RTA_PAYLOAD(a) >= sizeof(uint32_t))
+			*link = (int)*(const uint32_t *)RTA_DATA(a);
 		if (a->rta_type != IFLA_LINKINFO)
 			continue;
 		inner = RTA_PAYLOAD(a);
-		for (b = RTA_DATA(a); RTA_OK(b, inner); b = RTA_NEXT(b, inner))
+		for (b = RTA_DATA(a); RTA_OK(b, inner); b = RTA_NEXT(b, inner)) {
 			if (b->rta_type == IFLA_INFO_KIND)
 				snprintf(kind, 16, "%.*s", (int)RTA_PAYLOAD(b),
 					 (const char *)RTA_DATA(b));
+			if (b->rta_type == IFLA_INFO_DATA && vid)
+				nl_vlan_id(RTA_DATA(b), RTA_PAYLOAD(b), vid);
+		}
 	}
 	return 0;
+}
+
+static int nl_link_kind(int fd, const char *name, char kind[16], struct err **err)
+{
+	return nl_link_info(fd, name, kind, NULL, NULL, err);
 }
 
 /* Set flags IFF_UP on, and master to `master_ifindex` when > 0. */
@@ -626,6 +655,102 @@ int sys_net_detach(const char *host_ifname, struct err **err)
 int sys_net_tap_detach(const char *name, struct err **err)
 {
 	return detach(name, "tun", "tap", err);
+}
+
+/* A new 802.1Q device `name` on the link of index `parent`, tagging with `vid`. */
+static int vlan_create(int fd, const char *name, int parent, int vid, struct err **err)
+{
+	uint16_t id = (uint16_t)vid;
+	struct nl_req r;
+	struct rtattr *li, *data;
+	int ret;
+
+	nl_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg));
+	nl_put_str(&r, IFLA_IFNAME, name);
+	nl_put_u32(&r, IFLA_LINK, (uint32_t)parent);
+	li = nl_nest(&r, IFLA_LINKINFO);
+	nl_put_str(&r, IFLA_INFO_KIND, "vlan");
+	data = nl_nest(&r, IFLA_INFO_DATA);
+	nl_put(&r, IFLA_VLAN_ID, &id, sizeof(id));
+	nl_nest_end(&r, data);
+	nl_nest_end(&r, li);
+	ret = nl_talk(fd, &r, NULL, 0, err);
+	/*
+	 * The kernel asks modprobe for `rtnl-link-vlan` (the 8021q module)
+	 * itself; EOPNOTSUPP ("Unknown device type") is that it has none.
+	 */
+	if (ret == -EOPNOTSUPP && err)
+		err_wrap(err, "this host's kernel has no 802.1Q VLAN support (module 8021q not "
+			      "built in, not loaded and not loadable)");
+	return ret;
+}
+
+int sys_net_vlan_ensure(const char *name, const char *parent, int vid, struct err **err)
+{
+	_cleanup_close_ int fd = -1;
+	char kind[16];
+	int ret, pidx, link, has;
+
+	if ((ret = sys_net_check_ifname(name, err)) < 0 ||
+	    (ret = sys_net_check_ifname(parent, err)) < 0)
+		goto fail;
+	if (vid < 1 || vid > 4094) {
+		ret = err_make(err, EINVAL, "VLAN id %d is not in 1-4094", vid);
+		goto fail;
+	}
+	ret = fd = nl_open(err);
+	if (ret >= 0)
+		ret = pidx = ifindex_of(parent, err);
+	if (ret < 0)
+		goto fail;
+	ret = nl_link_info(fd, name, kind, &link, &has, err);
+	if (ret == 0 && strcmp(kind, "vlan")) {
+		ret = err_make(err, EEXIST, "`%s` exists and is a %s, not a VLAN", name,
+			       kind[0] ? kind : "device");
+		goto fail;
+	}
+	if (ret == 0 && link == pidx && has == vid)
+		return 0; /* made before (vpsd's restart): kept, with its bridge port */
+	if (ret == 0 && (ret = link_delete(fd, name, err)) < 0)
+		goto fail; /* one of ours on another parent or id: made again */
+	if (ret == -ENODEV) {
+		err_free(err);
+		ret = 0;
+	}
+	if (ret < 0 || (ret = vlan_create(fd, name, pidx, vid, err)) < 0)
+		goto fail;
+	/* the parent must be up for the VLAN to carry anything (Incus does the same) */
+	if ((ret = nl_link_up(fd, parent, 0, err)) < 0) {
+		link_delete(fd, name, NULL);
+		goto fail;
+	}
+	return 0;
+fail:
+	return err_wrap(err, "VLAN %d on `%s` (`%s`)", vid, parent ? parent : "", name ? name : "");
+}
+
+int sys_net_port_attach(const char *bridge, const char *name, struct err **err)
+{
+	_cleanup_close_ int fd = -1;
+	int ret, br;
+
+	if ((ret = sys_net_check_ifname(name, err)) < 0 ||
+	    (ret = sys_net_check_ifname(bridge, err)) < 0)
+		goto fail;
+	ret = fd = nl_open(err);
+	if (ret >= 0)
+		ret = br = bridge_index(fd, bridge, err);
+	if (ret >= 0)
+		ret = nl_link_up(fd, name, br, err);
+	if (ret >= 0)
+		return 0;
+fail:
+	return err_wrap(err, "attach `%s` to bridge `%s`", name ? name : "", bridge ? bridge : "");
+}
+
+int sys_net_vlan_remove(const char *name, struct err **err)
+{
+	return detach(name, "vlan", "VLAN device", err);
 }
 
 struct inside_args {

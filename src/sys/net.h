@@ -65,6 +65,20 @@ int sys_net_tap_attach(const char *bridge, const char *name, struct err **err);
 int sys_net_tap_detach(const char *name, struct err **err);
 
 /*
+ * A network's 802.1Q device (docs/networks.md, "VLANs"): `name` on
+ * `parent`, tagging what leaves with `vid` (1-4094) and taking in what
+ * arrives with it; made unless a VLAN of that name, parent and id exists
+ * (one of that name on another parent or id is made again, any other link
+ * of that name is -EEXIST), and the parent brought up. A kernel without
+ * 802.1Q is -EOPNOTSUPP, with nothing made or changed.
+ */
+int sys_net_vlan_ensure(const char *name, const char *parent, int vid, struct err **err);
+/* Remove the VLAN device `name`; refuses other links. */
+int sys_net_vlan_remove(const char *name, struct err **err);
+/* Make the existing link `name` a port of `bridge` and bring it up. */
+int sys_net_port_attach(const char *bridge, const char *name, struct err **err);
+
+/*
  * Files in the container's root, `rootfd` an open directory of the root.
  * Paths are resolved with openat2(RESOLVE_IN_ROOT), so symlinks planted in
  * the guest cannot lead outside it, and each file is replaced by rename, so

@@ -697,6 +697,30 @@ static void connection_comes_back(void **state) /* PostgreSQL only */
 	vps_free(&v);
 }
 
+/* A network's VLAN (docs/networks.md "VLANs"): stored and read back; out of 802.1Q's range refused. */
+static void vlan_round_trip(struct store *st)
+{
+	json_t *n = json_pack("{s:s, s:s, s:s, s:b, s:i, s:s}", "name", "vl", "bridge", "vbr-vl",
+			      "ipv4", "10.9.1.1/24", "nat", 0, "vlan", 100, "parent", "eth1");
+	json_t *bad = json_pack("{s:s, s:s, s:b, s:i, s:s}", "name", "vx", "bridge", "vbr-vx",
+				"nat", 0, "vlan", 4095, "parent", "eth1");
+	json_t *o;
+
+	assert_int_equal(store_net_insert(st, n, NULL), 0);
+	o = store_nets(st, "vl");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "vlan")), 100);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(o, 0), "parent")),
+			    "eth1");
+	json_decref(o);
+	assert_true(store_net_insert(st, bad, NULL) < 0); /* the column's CHECK */
+	o = store_nets(st, "vx");
+	assert_int_equal(json_array_size(o), 0);
+	json_decref(o);
+	assert_int_equal(store_net_delete(st, "vl", NULL), 0);
+	json_decref(n);
+	json_decref(bad);
+}
+
 /* Keys and references answer with the same errno on both backends. */
 static void keys_and_references(void **state)
 {
@@ -736,7 +760,10 @@ static void keys_and_references(void **state)
 	o = store_nets(st, "lan");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "used4")), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "vps")), 1);
+	assert_null(json_object_get(json_array_get(o, 0), "vlan")); /* none: no field */
+	assert_null(json_object_get(json_array_get(o, 0), "parent"));
 	json_decref(o);
+	vlan_round_trip(st);
 
 	assert_int_equal(store_net_delete(st, "lan", NULL), -EBUSY);
 	assert_int_equal(store_plan_delete(st, "small", NULL), -EBUSY);
@@ -911,7 +938,10 @@ static void pools_and_snapshots(void **state)
 	assert_int_equal(json_array_size(o), 1);
 	assert_true(json_is_true(json_object_get(json_array_get(o, 0), "reflink")));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(o, 0), "vps")), 1);
+	assert_null(json_object_get(json_array_get(o, 0), "vlan")); /* none: no field */
+	assert_null(json_object_get(json_array_get(o, 0), "parent"));
 	json_decref(o);
+	vlan_round_trip(st);
 	assert_int_equal(store_pool_delete(st, "fast", &e), -EBUSY);
 	err_free(&e);
 
@@ -1036,7 +1066,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 16 : 11);
+	assert_int_equal(v, sqlite ? 17 : 12);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -1087,7 +1117,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 11);
+		assert_int_equal(store_schema_version(o[i].st), 12);
 		store_close(o[i].st);
 	}
 }
