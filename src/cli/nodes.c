@@ -64,17 +64,16 @@ int cmd_migrate(struct args *a)
 {
 	const char *name = a->pos[0], *to = args_get(a, "to");
 	json_t *body, *reply = NULL;
-	struct err *err = NULL;
-	char path[320];
-	int r = 0;
+	char path[320], what[400];
+	int r;
 
 	if (!to || !*to || strlen(to) > 63)
 		return usage_err(a->cmd, "--to NODE: the node to move it to");
 	body = json_pack("{s:s}", "to", to);
 	snprintf(path, sizeof(path), "/vps/%s/migrate", name);
-	fprintf(stderr, "moving `%s` to node `%s`...\n", name, to);
-	if (api("POST", path, body, &reply, &err) < 0) {
-		r = fail_err(&err);
+	snprintf(what, sizeof(what), "moving `%s` to node `%s`", name, to);
+	if ((r = run_op(path, body, what, &reply)) != 0) {
+		/* said */
 	} else if (a->json) {
 		print_json(reply);
 	} else {

@@ -479,9 +479,11 @@ static int parse_answer(char *ans, size_t len, unsigned int *status, json_t **ou
 	return 0;
 }
 
-/* A file's bytes after the head, in chunks. */
-static int send_file(gnutls_session_t s, int fd, unsigned long long len)
+/* A file's bytes after the head, in chunks; each() told as they go, < 0 stops. */
+static int send_file(gnutls_session_t s, int fd, unsigned long long len, peer_sent_fn each,
+		     void *arg)
 {
+	unsigned long long sent = 0;
 	char buf[1 << 16];
 
 	while (len) {
@@ -489,9 +491,14 @@ static int send_file(gnutls_session_t s, int fd, unsigned long long len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || tls_send(s, buf, (size_t)n) < 0)
+		if (n <= 0)
+			return -EIO;
+		if (each && each(sent, (size_t)n, arg) < 0)
+			return -ECANCELED;
+		if (tls_send(s, buf, (size_t)n) < 0)
 			return -EIO;
 		len -= (unsigned long long)n;
+		sent += (unsigned long long)n;
 	}
 	return 0;
 }
@@ -499,8 +506,8 @@ static int send_file(gnutls_session_t s, int fd, unsigned long long len)
 /* One request: a JSON body, or file_fd's file_len bytes with one more header line. */
 static int request(struct host *h, const char *node, const struct principal *p, const char *method,
 		   const char *path, json_t *body, int file_fd, unsigned long long file_len,
-		   const char *more, unsigned int *status, json_t **out,
-		   char location[PEER_LOCATION_MAX], struct err **err)
+		   const char *more, peer_sent_fn each, void *each_arg, unsigned int *status,
+		   json_t **out, char location[PEER_LOCATION_MAX], struct err **err)
 {
 	gnutls_certificate_credentials_t cred = NULL;
 	gnutls_session_t s = NULL;
@@ -576,8 +583,16 @@ static int request(struct host *h, const char *node, const struct principal *p, 
 		goto out;
 	}
 	if (tls_send(s, head, strlen(head)) < 0 || tls_send(s, text, strlen(text)) < 0 ||
-	    (file_fd >= 0 && send_file(s, file_fd, file_len) < 0) ||
-	    !(ans = tls_recv_all(s, &len))) {
+	    (file_fd >= 0 && (r = send_file(s, file_fd, file_len, each, each_arg)) < 0)) {
+		if (r == -ECANCELED) {
+			r = err_make(err, ECANCELED, "cancelled");
+			goto out;
+		}
+		r = err_make(err, EHOSTUNREACH, "node to node: the request to `%s` broke off",
+			     peer);
+		goto out;
+	}
+	if (!(ans = tls_recv_all(s, &len))) {
 		r = err_make(err, EHOSTUNREACH, "node to node: the request to `%s` broke off",
 			     peer);
 		goto out;
@@ -606,14 +621,16 @@ int peer_forward(struct host *h, const char *node, const struct principal *p, co
 		 const char *path, json_t *body, unsigned int *status, json_t **out,
 		 char location[PEER_LOCATION_MAX], struct err **err)
 {
-	return request(h, node, p, method, path, body, -1, 0, NULL, status, out, location, err);
+	return request(h, node, p, method, path, body, -1, 0, NULL, NULL, NULL, status, out,
+		       location, err);
 }
 
 int peer_send_file(struct host *h, const char *node, const struct principal *p, const char *path,
-		   int fd, unsigned long long len, const char *header, unsigned int *status,
-		   json_t **out, struct err **err)
+		   int fd, unsigned long long len, const char *header, peer_sent_fn each,
+		   void *each_arg, unsigned int *status, json_t **out, struct err **err)
 {
 	char location[PEER_LOCATION_MAX];
 
-	return request(h, node, p, "PUT", path, NULL, fd, len, header, status, out, location, err);
+	return request(h, node, p, "PUT", path, NULL, fd, len, header, each, each_arg, status, out,
+		       location, err);
 }

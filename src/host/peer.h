@@ -65,11 +65,17 @@ int peer_forward(struct host *h, const char *node, const struct principal *p, co
 		 char location[PEER_LOCATION_MAX], struct err **err);
 
 /*
+ * Told, before each chunk of a file goes, the bytes sent so far and the
+ * chunk's; < 0 stops it there (ECANCELED, the connection cut).
+ */
+typedef int (*peer_sent_fn)(unsigned long long sent, size_t next, void *arg);
+/*
  * PUT len bytes of the file fd (at its offset) to node's path, with one more
- * header line ("Name: value\r\n"); as peer_forward otherwise.
+ * header line ("Name: value\r\n"), each() (may be NULL) told as it goes; as
+ * peer_forward otherwise.
  */
 int peer_send_file(struct host *h, const char *node, const struct principal *p, const char *path,
-		   int fd, unsigned long long len, const char *header, unsigned int *status,
-		   json_t **out, struct err **err);
+		   int fd, unsigned long long len, const char *header, peer_sent_fn each,
+		   void *each_arg, unsigned int *status, json_t **out, struct err **err);
 
 #endif

@@ -84,6 +84,7 @@ static const struct route routes[] = {
 	{ "PUT", "/vps/{name}/backup-schedule", USER, VPS, api_backup_schedule_put, NULL },
 	{ "DELETE", "/vps/{name}/backup-schedule", USER, VPS, api_backup_schedule_delete, NULL },
 	{ "GET", "/operations/{id}", USER, 0, api_operation_get, NULL },
+	{ "DELETE", "/operations/{id}", USER, 0, api_operation_delete, NULL },
 	{ "GET", "/host", ADMIN, 0, api_host_get, NULL },
 	{ "GET", "/metrics", ADMIN, ROUTE_METRICS, api_metrics_get, NULL },
 	{ "GET", "/policies", USER, 0, api_policies_get, NULL },
