@@ -96,15 +96,17 @@ int cmd_migrate(struct args *a)
 
 int cmd_node_evacuate(struct args *a)
 {
-	json_t *reply = NULL, *x;
-	struct err *err = NULL;
-	char path[128];
+	json_t *reply = NULL, *x, *body = json_object();
+	char path[128], what[128];
 	size_t i;
+	int r;
 
 	snprintf(path, sizeof(path), "/nodes/%s/evacuate", a->pos[0]);
-	fprintf(stderr, "evacuating node `%s`...\n", a->pos[0]);
-	if (api("POST", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
+	snprintf(what, sizeof(what), "evacuating node `%s`", a->pos[0]);
+	r = run_op(path, body, what, &reply);
+	json_decref(body);
+	if (r)
+		return r;
 	if (a->json) {
 		print_json(reply);
 	} else {

@@ -414,7 +414,7 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 {
 	struct principal p = { .admin = true };
 	struct vps *all = NULL;
-	size_t nr = 0;
+	size_t nr = 0, todo = 0, done = 0;
 	json_t *moved = json_array(), *failed = json_array();
 	int r;
 
@@ -424,6 +424,9 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 	if ((r = store_node_state(h->store, node, "evacuating", err)) < 0 ||
 	    (r = store_vps_list(h->store, &all, &nr, err)) < 0)
 		goto out;
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(all[i].node, node))
+			todo++;
 	for (size_t i = 0; i < nr; i++) {
 		struct vps v = all[i];
 		struct err *e = NULL;
@@ -434,6 +437,21 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 
 		if (strcmp(v.node, node))
 			continue;
+		/*
+		 * As an operation: each VPS its share of the figure (a migration
+		 * run here shows its own within it), and a cancel stops the
+		 * migration under way, or the next from starting.
+		 */
+		op_cancellable(true);
+		if (op_cancelled()) {
+			json_array_append_new(failed, json_pack("{s:s, s:s}", "vps", v.name,
+								"error", "cancelled"));
+			continue;
+		}
+		op_progress_range(100.0 * (double)done / (double)todo,
+				  100.0 * (double)(done + 1) / (double)todo);
+		op_phase("migrate", 0);
+		done++;
 		/* where placement would put it now, the evacuating node left out */
 		*v.node = 0;
 		q = policy_place(h, &v, &e);
@@ -471,6 +489,8 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 		json_decref(ans);
 		json_decref(body);
 	}
+	op_progress_range(0, 100);
+	op_cancellable(false);
 	*out = json_pack("{s:s, s:O, s:O}", "node", node, "moved", moved, "failed", failed);
 	r = *out ? 0 : err_make(err, ENOMEM, "evacuate");
 out:

@@ -110,6 +110,10 @@ def test_evacuate_a_node(postgres, database, nodes):
                        env=dict(os.environ, VPS_SOCKET=str(node_b.sock)))
     assert r.returncode == 0, r
     assert "moved `e1` to node `b`" in r.stdout and "moved `e2` to node `b`" in r.stdout, r
+    # an operation: its percentage grows to 100 on stderr (each VPS its share)
+    pcts = [int(line.split(": ")[1].split("%")[0]) for line in r.stderr.splitlines()
+            if line.startswith("evacuating node `a`: ")]
+    assert pcts == sorted(pcts) and pcts[-1] == 100 and len(pcts) >= 2, r.stderr
     assert row(postgres, database, "e1") == "b:stopped" == row(postgres, database, "e2")
     assert {n["name"]: n["state"] for n in a.api("GET", "/nodes")}["a"] == "evacuating"
     r = a.request("POST", "/vps", ct_body("e3", node="a"))
