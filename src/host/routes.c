@@ -372,7 +372,9 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 		char node[64], addr[256];
 
 		if (node_elsewhere(x->h, x->arg, node, addr) > 0)
-			return x->forwarded	      ? misdirected(x->c, x->arg, node, addr) :
+			/* the unix socket's console is a path on the holder's host: 421 */
+			return x->forwarded || !strcmp(rt->path, "/vps/{name}/console") ?
+				       misdirected(x->c, x->arg, node, addr) :
 			       (rt->flags & ROUTE_WS) ? ws_elsewhere(x, node, addr) :
 							forward(x, node, addr);
 	}

@@ -96,6 +96,9 @@ def test_console_through_the_other_node(postgres, database, nodes, tmp_path):
     own.login("own", "own password")
     oth.login("oth", "oth password")
 
+    # the unix socket's console is a socket path on b's host: a says where, does nothing
+    r = a.request("GET", "/vps/w1/console")
+    assert r.status == 421 and r.json["error"]["node"] == "b", r
     # the owner, on a, types in the console of a container b runs
     ws = console(node_a, "w1", own.cookie)
     try:
