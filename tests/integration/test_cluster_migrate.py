@@ -238,6 +238,26 @@ def test_cancel_midway_leaves_the_source_whole(postgres, database, nodes):
             break
         __import__("time").sleep(0.1)
     assert not left, left
+    # cancelled while it packs: tar killed, its archive removed, the container running again
+    op = start_migration(a, "c1", "b")
+    cancelled_at = None
+    for _ in range(6000):
+        o = a.api("GET", f"/operations/{op}")
+        if o["state"] != "running":
+            break
+        if o.get("phase") == "pack" and cancelled_at is None:
+            assert a.api("DELETE", f"/operations/{op}", expect=202)["cancellable"] is False
+            cancelled_at = (o["progress"], o["phase"])
+        __import__("time").sleep(0.05)
+    assert cancelled_at, ("never seen packing", o)
+    print("cancelled at", cancelled_at)
+    assert o["state"] == "failed" and o["error"]["code"] == "cancelled", o
+    assert row(postgres, database, "c1") == "a:running"
+    assert not list(node_a.data.glob(".migrate-out-*"))
+    assert not list(node_b.data.glob(".migrate-in-*"))
+    assert not (node_b.data / "vps" / "c1").exists()
+    x = b.api("POST", "/vps/c1/exec", {"args": ["md5sum", "/root/big"]})
+    assert x["stdout"].split()[0] == md5, x
     # and it still moves, whole
     op = start_migration(a, "c1", "b")
     for _ in range(6000):
