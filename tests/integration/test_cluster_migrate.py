@@ -182,6 +182,7 @@ def test_migration_progress_is_shown_and_only_grows(postgres, database, nodes):
                        capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, VPS_SOCKET=str(node_a.sock)))
     assert r.returncode == 0 and "from node `b` to node `a`" in r.stdout, r
+    print(r.stdout.strip())  # the figures: MiB sent, seconds
     pcts = [int(line.split(": ")[1].split("%")[0]) for line in r.stderr.splitlines()
             if line.startswith("moving `p1` to node `a`: ")]
     assert pcts == sorted(pcts) and len(pcts) >= 3 and pcts[-1] == 100, r.stderr
