@@ -5,6 +5,7 @@
  * operations (?async=1): the command polls it and shows its percentage on
  * one line of stderr while it runs.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,17 +52,37 @@ static int id_ok(struct args *a)
 	return 0;
 }
 
-/*
- * POST path?async=1 and wait for the operation: its percentage on stderr
- * (a line rewritten on a terminal), its result in *result.
- */
-static int run_op(const char *path, json_t *body, const char *what, json_t **result)
+static volatile sig_atomic_t interrupted;
+
+static int wait_op(const char *opath, const char *what, json_t **result);
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* ^C while an operation runs: ask it to stop (a second ^C ends the command). */
+static void cancel_op(const char *opath)
+{
+	struct err *err = NULL;
+	json_t *reply = NULL;
+
+	fprintf(stderr, "\ncancelling...\n");
+	if (api("DELETE", opath, NULL, &reply, &err) < 0) {
+		fprintf(stderr, "vps: %s\n", err_msg(err));
+		err_free(&err);
+	}
+	json_decref(reply);
+}
+
+int run_op(const char *path, json_t *body, const char *what, json_t **result)
 {
 	char url[600], opath[128];
 	struct err *err = NULL;
-	json_t *reply = NULL, *op;
-	bool tty = isatty(2);
-	int last = -1;
+	json_t *reply = NULL;
+	struct sigaction sa = { .sa_handler = on_interrupt, .sa_flags = SA_RESETHAND }, old;
+	int r;
 
 	snprintf(url, sizeof(url), "%s?async=1", path);
 	if (api("POST", url, body, &reply, &err) < 0)
@@ -69,10 +90,30 @@ static int run_op(const char *path, json_t *body, const char *what, json_t **res
 	snprintf(opath, sizeof(opath), "/operations/%s",
 		 json_string_value(json_object_get(json_object_get(reply, "operation"), "id")));
 	json_decref(reply);
+	interrupted = 0;
+	sigaction(SIGINT, &sa, &old);
+	r = wait_op(opath, what, result);
+	sigaction(SIGINT, &old, NULL);
+	return r;
+}
+
+/* Poll the operation: its percentage (and phase) on stderr, a line rewritten on a terminal. */
+static int wait_op(const char *opath, const char *what, json_t **result)
+{
+	struct err *err = NULL;
+	json_t *op;
+	char phase[32] = "";
+	bool tty = isatty(2);
+	int last = -1;
+
 	for (;;) {
-		const char *state;
+		const char *state, *ph;
 		int pct;
 
+		if (interrupted == 1) {
+			interrupted = 2;
+			cancel_op(opath);
+		}
 		if (api("GET", opath, NULL, &op, &err) < 0)
 			return fail_err(&err);
 		state = json_string_value(json_object_get(op, "state"));
@@ -93,12 +134,16 @@ static int run_op(const char *path, json_t *body, const char *what, json_t **res
 			return 1;
 		}
 		pct = (int)json_number_value(json_object_get(op, "progress"));
-		json_decref(op);
-		if (pct != last) {
-			fprintf(stderr, tty ? "\r%s: %3d%%" : "%s: %d%%\n", what, pct);
+		ph = json_string_value(json_object_get(op, "phase"));
+		if (pct != last || (ph && strcmp(ph, phase))) {
+			/* the phase, where the work names one (a migration's pack, send...) */
+			snprintf(phase, sizeof(phase), "%s", ph ? ph : "");
+			fprintf(stderr, tty ? "\r%s: %3d%%%s%s%s   " : "%s: %d%%%s%s%s\n", what,
+				pct, *phase ? " (" : "", phase, *phase ? ")" : "");
 			fflush(stderr);
 			last = pct;
 		}
+		json_decref(op);
 		nanosleep(&(struct timespec){ 0, 300 * 1000 * 1000 }, NULL);
 	}
 }

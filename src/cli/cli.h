@@ -225,6 +225,12 @@ int field_put(const char *cmd, const char *label, const struct field *f, const c
  * a transport failure with what failed.
  */
 int api(const char *method, const char *path, json_t *body, json_t **reply, struct err **err);
+/*
+ * POST path?async=1 and wait for the operation (backup.c): its percentage
+ * and phase on stderr, ^C asks it to stop; its result in *result. 0, or 1
+ * with the reason printed.
+ */
+int run_op(const char *path, json_t *body, const char *what, json_t **result);
 /* PUT a file's bytes to path (a template import); the reply as api()'s. */
 int api_upload(const char *path, const char *file, json_t **reply, struct err **err);
 /*

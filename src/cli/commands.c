@@ -465,7 +465,9 @@ const struct command commands[] = {
 	{ "migrate", NULL, p_name, o_migrate, .run = cmd_migrate,
 	  .overview = "migrate NAME --to NODE\tmove it to another node of the cluster",
 	  .help = "A stopped VPS moves its disks (compressed, checksummed) and its record; a\n"
-		  "running container stops, moves and starts there (the downtime is printed).\n" },
+		  "running container stops, moves and starts there (the downtime is printed).\n"
+		  "Its percentage and phase show on stderr; ^C cancels it until the last bytes\n"
+		  "go (the VPS stays where it was, as it was).\n" },
 	{ "set", NULL, p_set, o_set, .run = cmd_set,
 	  .overview =
 		  "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, pids, read-bps,\n"

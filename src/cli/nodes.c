@@ -64,17 +64,16 @@ int cmd_migrate(struct args *a)
 {
 	const char *name = a->pos[0], *to = args_get(a, "to");
 	json_t *body, *reply = NULL;
-	struct err *err = NULL;
-	char path[320];
-	int r = 0;
+	char path[320], what[400];
+	int r;
 
 	if (!to || !*to || strlen(to) > 63)
 		return usage_err(a->cmd, "--to NODE: the node to move it to");
 	body = json_pack("{s:s}", "to", to);
 	snprintf(path, sizeof(path), "/vps/%s/migrate", name);
-	fprintf(stderr, "moving `%s` to node `%s`...\n", name, to);
-	if (api("POST", path, body, &reply, &err) < 0) {
-		r = fail_err(&err);
+	snprintf(what, sizeof(what), "moving `%s` to node `%s`", name, to);
+	if ((r = run_op(path, body, what, &reply)) != 0) {
+		/* said */
 	} else if (a->json) {
 		print_json(reply);
 	} else {
@@ -97,15 +96,17 @@ int cmd_migrate(struct args *a)
 
 int cmd_node_evacuate(struct args *a)
 {
-	json_t *reply = NULL, *x;
-	struct err *err = NULL;
-	char path[128];
+	json_t *reply = NULL, *x, *body = json_object();
+	char path[128], what[128];
 	size_t i;
+	int r;
 
 	snprintf(path, sizeof(path), "/nodes/%s/evacuate", a->pos[0]);
-	fprintf(stderr, "evacuating node `%s`...\n", a->pos[0]);
-	if (api("POST", path, NULL, &reply, &err) < 0)
-		return fail_err(&err);
+	snprintf(what, sizeof(what), "evacuating node `%s`", a->pos[0]);
+	r = run_op(path, body, what, &reply);
+	json_decref(body);
+	if (r)
+		return r;
 	if (a->json) {
 		print_json(reply);
 	} else {

@@ -471,6 +471,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			close(rq->iso_fd);
 			unlink(rq->iso_tmp);
 		}
+		if (rq->mig) /* a migration's sender stopped (a cancel): its hash too */
+			gnutls_hash_deinit(rq->mig_hash, NULL);
 		err_free(&rq->e);
 		free(rq->iso_tmp);
 		free(rq->iso_path);

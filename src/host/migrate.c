@@ -10,7 +10,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <gnutls/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 #include "host/life.h"
 #include "host/migrate.h"
 #include "host/node.h"
+#include "host/ops.h"
 #include "host/peer.h"
 #include "host/policy.h"
 #include "host/store.h"
@@ -49,6 +52,79 @@ static int run(const char *const *argv, struct err **err)
 					      SYS_SPAWN_CLOSE_FDS };
 
 	return sys_run(&s, NULL, err);
+}
+
+/*
+ * The phases of a migration as the operation shows them (docs/cluster.md
+ * "Progress and cancel"): packing reads the disk (0 to 50%), sending the
+ * archive (50 to 95%), the destination unpacking, then the row moves.
+ */
+#define PACK_END 50.0
+#define SEND_END 95.0
+#define TAR_CHECKPOINT 100 /* records of 10 KiB: tar prints a dot per MiB it archives */
+
+static unsigned long long tree_bytes;
+
+static int add_blocks(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)path;
+	(void)f;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		tree_bytes += (unsigned long long)st->st_blocks * 512;
+	return 0;
+}
+
+/* The bytes a tree's files hold on disk (what tar --sparse reads): never 0. */
+static unsigned long long disk_bytes(const char *dir)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	unsigned long long n;
+
+	pthread_mutex_lock(&lock); /* nftw has no argument: one walk at a time */
+	tree_bytes = 0;
+	nftw(dir, add_blocks, 16, FTW_PHYS | FTW_MOUNT);
+	n = tree_bytes;
+	pthread_mutex_unlock(&lock);
+	return n ? n : 1;
+}
+
+struct pack {
+	unsigned long long total, done;
+};
+
+/* tar's checkpoint dots: a MiB archived each; a cancel kills tar (< 0). */
+static int pack_dots(const char *data, size_t n, void *arg)
+{
+	struct pack *pk = arg;
+
+	for (size_t i = 0; i < n; i++)
+		if (data[i] == '.')
+			pk->done += TAR_CHECKPOINT * 10240ULL;
+	op_phase("pack", PACK_END * (double)pk->done / (double)pk->total);
+	return op_cancelled() ? -1 : 0;
+}
+
+/*
+ * Before each chunk of the archive goes: the figure, and a cancel stops it.
+ * The last chunk is the point of no return (op_commit): a destination never
+ * has the whole archive of a migration that was cancelled.
+ */
+static int send_progress(unsigned long long sent, size_t next, void *arg)
+{
+	unsigned long long total = *(unsigned long long *)arg;
+
+	op_phase("send", PACK_END + (SEND_END - PACK_END) * (double)sent / (double)total);
+	if (sent + next >= total) {
+		if (op_commit(NULL) < 0)
+			return -1;
+		op_phase("unpack", SEND_END); /* the destination's, once the last chunk is there */
+	}
+	return op_cancelled() ? -1 : 0;
+}
+
+static int cancelled(struct err **err)
+{
+	return op_cancelled() ? err_make(err, ECANCELED, "cancelled") : 0;
 }
 
 /* SHA-256 of the file at path (hex, 65 bytes), and its size. */
@@ -171,6 +247,8 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 
 	*out = NULL;
 	vps_init(&v);
+	op_cancellable(true);
+	op_phase("check", 0);
 	snprintf(p.user, sizeof(p.user), "%s", user ? user : AUTH_LOCAL_USER);
 	snprintf(p.source, sizeof(p.source), "node %s", h->node ? h->node : "");
 	if (!h->node || !h->peer) {
@@ -208,6 +286,7 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		/* a restart migration: the downtime runs from here to the start there */
 		down = now_s();
 		restart = true;
+		op_phase("stop", 0);
 		if ((r = life_stop(h, name, false, 30, err)) < 0)
 			goto out;
 		vps_free(&v);
@@ -221,31 +300,59 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 			     vps_state_name(v.state));
 		goto out;
 	}
+	if ((r = cancelled(err)) < 0)
+		goto out;
 	if (asprintf(&tmp, "%s/.migrate-out-%s.tar.zst", h->data_dir, name) < 0) {
 		tmp = NULL;
 		r = err_make(err, ENOMEM, "migration");
 		goto out;
 	}
 	{
-		char base[4200];
-		const char *argv[] = { "tar",  "--zstd", "--sparse", "--numeric-owner",
-				       "-cpf", tmp,	 "-C",	     base,
-				       name,   NULL };
+		char base[4200], every[32];
+		const char *argv[] = { "tar",	   "--zstd",
+				       "--sparse", "--numeric-owner",
+				       every,	   "--checkpoint-action=dot",
+				       "-cpf",	   tmp,
+				       "-C",	   base,
+				       name,	   NULL };
+		struct pack pk = { .total = disk_bytes(dir) };
+		const struct sys_spawn sp = { .argv = (char *const *)argv,
+					      .in = SYS_SPAWN_NULL,
+					      .out = SYS_SPAWN_CAPTURE,
+					      .err = SYS_SPAWN_CAPTURE,
+					      .on_out = pack_dots,
+					      .on_out_arg = &pk,
+					      .flags = SYS_SPAWN_PATH | SYS_SPAWN_DIE_WITH_PARENT |
+						       SYS_SPAWN_CLOSE_FDS };
 
+		snprintf(every, sizeof(every), "--checkpoint=%d", TAR_CHECKPOINT);
 		snprintf(base, sizeof(base), "%s/vps", h->data_dir);
-		if ((r = run(argv, err)) < 0)
+		op_phase("pack", 0);
+		r = sys_run(&sp, NULL, err);
+		if (op_cancelled()) {
+			err_free(err);
+			r = err_make(err, ECANCELED, "cancelled");
+		}
+		if (r < 0)
 			goto out;
 	}
-	if ((r = sha256_file(tmp, sha, &bytes, err)) < 0)
+	if ((r = sha256_file(tmp, sha, &bytes, err)) < 0 || (r = cancelled(err)) < 0)
 		goto out;
+	op_phase("send", PACK_END);
 	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = err_make(err, errno, "open `%s`", tmp);
 		goto out;
 	}
 	snprintf(hdr, sizeof(hdr), MIGRATE_SHA_HEADER ": %s\r\n", sha);
 	snprintf(path, sizeof(path), "/api/v1/migrations/%s", name);
-	if ((r = peer_send_file(h, to, &p, path, fd, bytes, hdr, &status, &ans, err)) < 0)
+	if ((r = peer_send_file(h, to, &p, path, fd, bytes, hdr, send_progress, &bytes, &status,
+				&ans, err)) < 0) {
+		if (op_cancelled()) {
+			err_free(err);
+			r = err_make(err, ECANCELED, "cancelled");
+		}
 		goto out;
+	}
 	if (status != 201) {
 		const char *m = json_string_value(
 			json_object_get(json_object_get(ans, "error"), "message"));
@@ -255,6 +362,7 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		goto out;
 	}
 	/* the one step that moves it: from here on the row names the destination */
+	op_phase("switch", 99);
 	if ((r = store_vps_move(h->store, name, h->node, to, err)) < 0)
 		goto out;
 	store_event(h->store, name, "migrated", to);
@@ -306,7 +414,7 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 {
 	struct principal p = { .admin = true };
 	struct vps *all = NULL;
-	size_t nr = 0;
+	size_t nr = 0, todo = 0, done = 0;
 	json_t *moved = json_array(), *failed = json_array();
 	int r;
 
@@ -316,6 +424,9 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 	if ((r = store_node_state(h->store, node, "evacuating", err)) < 0 ||
 	    (r = store_vps_list(h->store, &all, &nr, err)) < 0)
 		goto out;
+	for (size_t i = 0; i < nr; i++)
+		if (!strcmp(all[i].node, node))
+			todo++;
 	for (size_t i = 0; i < nr; i++) {
 		struct vps v = all[i];
 		struct err *e = NULL;
@@ -326,6 +437,21 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 
 		if (strcmp(v.node, node))
 			continue;
+		/*
+		 * As an operation: each VPS its share of the figure (a migration
+		 * run here shows its own within it), and a cancel stops the
+		 * migration under way, or the next from starting.
+		 */
+		op_cancellable(true);
+		if (op_cancelled()) {
+			json_array_append_new(failed, json_pack("{s:s, s:s}", "vps", v.name,
+								"error", "cancelled"));
+			continue;
+		}
+		op_progress_range(100.0 * (double)done / (double)todo,
+				  100.0 * (double)(done + 1) / (double)todo);
+		op_phase("migrate", 0);
+		done++;
 		/* where placement would put it now, the evacuating node left out */
 		*v.node = 0;
 		q = policy_place(h, &v, &e);
@@ -363,6 +489,8 @@ int migrate_evacuate(struct host *h, const char *node, const char *user, json_t 
 		json_decref(ans);
 		json_decref(body);
 	}
+	op_progress_range(0, 100);
+	op_cancellable(false);
 	*out = json_pack("{s:s, s:O, s:O}", "node", node, "moved", moved, "failed", failed);
 	r = *out ? 0 : err_make(err, ENOMEM, "evacuate");
 out:

@@ -25,9 +25,12 @@
 static struct {
 	char id[33];
 	double pct;
+	char phase[16];
+	bool cancellable, cancel; /* op_cancellable, op_cancel */
 } progress[OPS_PROGRESS];
 static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread const char *current; /* the operation this thread runs */
+static __thread double range_lo, range_hi = 100; /* op_progress_range */
 
 struct op {
 	struct host *h;
@@ -57,26 +60,120 @@ static void finish(struct host *h, const char *id, const char *action, unsigned 
 	free(text);
 }
 
-void op_progress(double pct)
+/* The calling thread's slot, taken when absent (progress_lock held); -1: none free. */
+static int slot(void)
 {
 	int free_slot = -1, i;
+
+	for (i = 0; i < OPS_PROGRESS; i++) {
+		if (!strcmp(progress[i].id, current))
+			return i;
+		if (free_slot < 0 && !progress[i].id[0])
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		memset(&progress[free_slot], 0, sizeof(progress[free_slot]));
+		snprintf(progress[free_slot].id, sizeof(progress[free_slot].id), "%s", current);
+	}
+	return free_slot;
+}
+
+void op_phase(const char *phase, double pct)
+{
+	int i;
+
+	if (!current)
+		return;
+	pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+	pct = range_lo + (range_hi - range_lo) * pct / 100;
+	pthread_mutex_lock(&progress_lock);
+	if ((i = slot()) >= 0) {
+		/* never backwards: a poller sees the figure only grow */
+		if (pct > progress[i].pct)
+			progress[i].pct = pct;
+		if (phase)
+			snprintf(progress[i].phase, sizeof(progress[i].phase), "%s", phase);
+	}
+	pthread_mutex_unlock(&progress_lock);
+}
+
+void op_progress(double pct)
+{
+	op_phase(NULL, pct);
+}
+
+void op_progress_range(double lo, double hi)
+{
+	range_lo = lo;
+	range_hi = hi;
+}
+
+void op_cancellable(bool on)
+{
+	int i;
 
 	if (!current)
 		return;
 	pthread_mutex_lock(&progress_lock);
-	for (i = 0; i < OPS_PROGRESS; i++) {
-		if (!strcmp(progress[i].id, current))
-			break;
-		if (free_slot < 0 && !progress[i].id[0])
-			free_slot = i;
-	}
-	if (i == OPS_PROGRESS && free_slot >= 0) {
-		i = free_slot;
-		snprintf(progress[i].id, sizeof(progress[i].id), "%s", current);
-	}
-	if (i < OPS_PROGRESS)
-		progress[i].pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+	if ((i = slot()) >= 0)
+		progress[i].cancellable = on;
 	pthread_mutex_unlock(&progress_lock);
+}
+
+bool op_cancelled(void)
+{
+	bool c = false;
+	int i;
+
+	if (!current)
+		return false;
+	pthread_mutex_lock(&progress_lock);
+	if ((i = slot()) >= 0)
+		c = progress[i].cancel;
+	pthread_mutex_unlock(&progress_lock);
+	return c;
+}
+
+int op_commit(struct err **err)
+{
+	int i, r = 0;
+
+	if (!current)
+		return 0;
+	pthread_mutex_lock(&progress_lock);
+	if ((i = slot()) >= 0) {
+		if (progress[i].cancel)
+			r = err_make(err, ECANCELED, "cancelled");
+		progress[i].cancellable = false;
+	}
+	pthread_mutex_unlock(&progress_lock);
+	return r;
+}
+
+int op_cancel(const char *id, struct err **err)
+{
+	int r = err_make(err, ENOENT, "the operation is not running on this node");
+
+	pthread_mutex_lock(&progress_lock);
+	for (int i = 0; i < OPS_PROGRESS; i++) {
+		if (strcmp(progress[i].id, id))
+			continue;
+		err_free(err);
+		if (progress[i].cancel) {
+			r = 0;
+		} else if (!progress[i].cancellable) {
+			r = err_make(err, EBUSY, "the operation cannot be cancelled %s",
+				     progress[i].phase[0] ? "any more: it is past its point of no "
+							    "return" :
+							    "(only a migration can)");
+		} else {
+			progress[i].cancel = true;
+			r = 0;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&progress_lock);
+	return r;
 }
 
 static void progress_forget(const char *id)
@@ -95,6 +192,11 @@ static void *run(void *arg)
 	unsigned int status;
 
 	current = o->id;
+	range_lo = 0;
+	range_hi = 100;
+	pthread_mutex_lock(&progress_lock);
+	slot(); /* taken now, so a cancel finds it from the start */
+	pthread_mutex_unlock(&progress_lock);
 	status = o->work(o->h, o->action, o->vps, o->body, o->user, &out);
 	current = NULL;
 	progress_forget(o->id);
@@ -119,8 +221,15 @@ json_t *op_get(struct host *h, const char *id, const char *user)
 	if (o && !strcmp(json_string_value(json_object_get(o, "state")), "running")) {
 		pthread_mutex_lock(&progress_lock);
 		for (int i = 0; i < OPS_PROGRESS; i++)
-			if (!strcmp(progress[i].id, id))
+			if (!strcmp(progress[i].id, id)) {
 				json_object_set_new(o, "progress", json_real(progress[i].pct));
+				if (progress[i].phase[0])
+					json_object_set_new(o, "phase",
+							    json_string(progress[i].phase));
+				json_object_set_new(o, "cancellable",
+						    json_boolean(progress[i].cancellable &&
+								 !progress[i].cancel));
+			}
 		pthread_mutex_unlock(&progress_lock);
 	}
 	return o;

@@ -9,6 +9,8 @@
 #ifndef VPS_HOST_OPS_H
 #define VPS_HOST_OPS_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "common/err.h"
@@ -30,6 +32,24 @@ json_t *op_get(struct host *h, const char *id, const char *user);
  * `progress` while it runs. Nothing when the work runs synchronously.
  */
 void op_progress(double pct);
+/* The same, naming the phase it is in (shown as `phase`; NULL: unchanged). */
+void op_phase(const char *phase, double pct);
+/*
+ * The calling thread's next op_progress figures map into lo..hi (an
+ * evacuation's one migration of several). The figure shown never goes back.
+ */
+void op_progress_range(double lo, double hi);
+/*
+ * Cancelling (DELETE /operations/ID): a work that can stop cleanly says so
+ * with op_cancellable(true), looks at op_cancelled() as it goes, and calls
+ * op_commit() at its point of no return: -ECANCELED if a cancel came first,
+ * else from then on a cancel is refused (EBUSY). Nothing when synchronous.
+ */
+void op_cancellable(bool on);
+bool op_cancelled(void);
+int op_commit(struct err **err);
+/* Ask operation id, running in this vpsd, to stop: ENOENT (not here), EBUSY (cannot now). */
+int op_cancel(const char *id, struct err **err);
 /* At start: operations left running by a previous vpsd failed with it. */
 void op_recover(struct host *h);
 

@@ -479,9 +479,11 @@ static int parse_answer(char *ans, size_t len, unsigned int *status, json_t **ou
 	return 0;
 }
 
-/* A file's bytes after the head, in chunks. */
-static int send_file(gnutls_session_t s, int fd, unsigned long long len)
+/* A file's bytes after the head, in chunks; each() told as they go, < 0 stops. */
+static int send_file(gnutls_session_t s, int fd, unsigned long long len, peer_sent_fn each,
+		     void *arg)
 {
+	unsigned long long sent = 0;
 	char buf[1 << 16];
 
 	while (len) {
@@ -489,42 +491,130 @@ static int send_file(gnutls_session_t s, int fd, unsigned long long len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || tls_send(s, buf, (size_t)n) < 0)
+		if (n <= 0)
+			return -EIO;
+		if (each && each(sent, (size_t)n, arg) < 0)
+			return -ECANCELED;
+		if (tls_send(s, buf, (size_t)n) < 0)
 			return -EIO;
 		len -= (unsigned long long)n;
+		sent += (unsigned long long)n;
 	}
 	return 0;
+}
+
+/* A TLS connection to node's --peer listener, its certificate pinned to its row. */
+struct link {
+	int fd;
+	gnutls_session_t s;
+	gnutls_certificate_credentials_t cred;
+	char peer[256];
+};
+
+static void link_close(struct link *l)
+{
+	if (l->s) {
+		gnutls_bye(l->s, GNUTLS_SHUT_WR);
+		gnutls_deinit(l->s);
+	}
+	if (l->cred)
+		gnutls_certificate_free_credentials(l->cred);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->s = NULL;
+	l->cred = NULL;
+	l->fd = -1;
+}
+
+/* -ENOTSUP: that node has no node-to-node listener (no error set). */
+static int link_open(struct host *h, const char *node, struct link *l, struct err **err)
+{
+	json_t *list = store_nodes(h->store), *row = list ? node_find(list, node) : NULL;
+	const char *peer = json_string_value(json_object_get(row, "peer"));
+	const char *pin = json_string_value(json_object_get(row, "cert"));
+	gnutls_datum_t ca, cert, key;
+	const gnutls_datum_t *chain;
+	unsigned int n = 0;
+	int r;
+
+	*l = (struct link){ .fd = -1 };
+	if (!h->peer || !peer || !*peer || !pin || !*pin) {
+		r = -ENOTSUP;
+		goto out;
+	}
+	snprintf(l->peer, sizeof(l->peer), "%s", peer);
+	if ((l->fd = dial(peer, err)) < 0) {
+		r = l->fd;
+		goto out;
+	}
+	ca = (gnutls_datum_t){ (unsigned char *)h->peer->ca, (unsigned int)strlen(h->peer->ca) };
+	cert = (gnutls_datum_t){ (unsigned char *)h->peer->cert,
+				 (unsigned int)strlen(h->peer->cert) };
+	key = (gnutls_datum_t){ (unsigned char *)h->peer->key, (unsigned int)strlen(h->peer->key) };
+	if ((r = gnutls_certificate_allocate_credentials(&l->cred)) < 0 ||
+	    (r = gnutls_certificate_set_x509_trust_mem(l->cred, &ca, GNUTLS_X509_FMT_PEM)) < 0 ||
+	    (r = gnutls_certificate_set_x509_key_mem(l->cred, &cert, &key, GNUTLS_X509_FMT_PEM)) <
+		    0 ||
+	    (r = gnutls_init(&l->s, GNUTLS_CLIENT)) < 0 ||
+	    (r = gnutls_set_default_priority(l->s)) < 0 ||
+	    (r = gnutls_credentials_set(l->s, GNUTLS_CRD_CERTIFICATE, l->cred)) < 0) {
+		r = gt_err(err, r, "node to node: TLS");
+		goto out;
+	}
+	/* the chain to the cluster's authority; the name is the pin below */
+	gnutls_session_set_verify_cert(l->s, NULL, 0);
+	gnutls_transport_set_int(l->s, l->fd);
+	gnutls_handshake_set_timeout(l->s, 10000);
+	do
+		r = gnutls_handshake(l->s);
+	while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0) {
+		r = err_make(err, EHOSTUNREACH, "node to node: TLS with `%s`: %s", peer,
+			     gnutls_strerror(r));
+		goto out;
+	}
+	chain = gnutls_certificate_get_peers(l->s, &n);
+	if (!chain || !n || !same_cert(&chain[0], pin)) {
+		r = err_make(err, EACCES, "node to node: `%s` is not node `%s`'s certificate", peer,
+			     node);
+		goto out;
+	}
+	r = 0;
+out:
+	if (r < 0)
+		link_close(l);
+	json_decref(row);
+	json_decref(list);
+	return r;
+}
+
+/* The caller as PEER_CALLER_HEADER's value (JSON), or NULL. */
+static char *caller_json(const struct principal *p)
+{
+	json_t *caller = json_pack("{s:s, s:b, s:b, s:s}", "user", p->user, "admin", p->admin,
+				   "local", p->local, "source", p->source);
+	char *text = caller ? json_dumps(caller, JSON_COMPACT) : NULL;
+
+	json_decref(caller);
+	return text;
 }
 
 /* One request: a JSON body, or file_fd's file_len bytes with one more header line. */
 static int request(struct host *h, const char *node, const struct principal *p, const char *method,
 		   const char *path, json_t *body, int file_fd, unsigned long long file_len,
-		   const char *more, unsigned int *status, json_t **out,
-		   char location[PEER_LOCATION_MAX], struct err **err)
+		   const char *more, peer_sent_fn each, void *each_arg, unsigned int *status,
+		   json_t **out, char location[PEER_LOCATION_MAX], struct err **err)
 {
-	gnutls_certificate_credentials_t cred = NULL;
-	gnutls_session_t s = NULL;
-	gnutls_datum_t ca, cert, key;
-	const gnutls_datum_t *chain;
-	unsigned int n = 0;
-	json_t *list = store_nodes(h->store), *row = list ? node_find(list, node) : NULL;
-	const char *peer = json_string_value(json_object_get(row, "peer"));
-	const char *pin = json_string_value(json_object_get(row, "cert"));
-	char *text = NULL, *head = NULL, *ans = NULL;
-	json_t *caller = NULL;
-	char *caller_text = NULL;
+	struct link l = { .fd = -1 };
+	char *text = NULL, *head = NULL, *ans = NULL, *caller_text = NULL;
 	size_t len;
-	int fd = -1, r;
+	int r;
 
 	*out = NULL;
 	*location = 0;
-	if (!h->peer || !peer || !*peer || !pin || !*pin) {
-		r = -ENOTSUP;
+	if ((r = link_open(h, node, &l, err)) < 0)
 		goto out;
-	}
-	caller = json_pack("{s:s, s:b, s:b, s:s}", "user", p->user, "admin", p->admin, "local",
-			   p->local, "source", p->source);
-	caller_text = caller ? json_dumps(caller, JSON_COMPACT) : NULL;
+	caller_text = caller_json(p);
 	text = file_fd < 0 && (json_object_size(body) || strcmp(method, "GET")) ?
 		       json_dumps(body, JSON_COMPACT) :
 		       strdup("");
@@ -533,7 +623,7 @@ static int request(struct host *h, const char *node, const struct principal *p, 
 		     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
 		     "Content-Type: %s\r\nContent-Length: %llu\r\n%s" PEER_CALLER_HEADER
 		     ": %s\r\n\r\n",
-		     method, path, peer,
+		     method, path, l.peer,
 		     file_fd < 0 ? "application/json" : "application/octet-stream",
 		     file_fd < 0 ? (unsigned long long)strlen(text) : file_len, more ? more : "",
 		     caller_text) < 0) {
@@ -541,64 +631,28 @@ static int request(struct host *h, const char *node, const struct principal *p, 
 		r = err_make(err, ENOMEM, "node to node");
 		goto out;
 	}
-	if ((fd = dial(peer, err)) < 0) {
-		r = fd;
-		goto out;
-	}
-	ca = (gnutls_datum_t){ (unsigned char *)h->peer->ca, (unsigned int)strlen(h->peer->ca) };
-	cert = (gnutls_datum_t){ (unsigned char *)h->peer->cert,
-				 (unsigned int)strlen(h->peer->cert) };
-	key = (gnutls_datum_t){ (unsigned char *)h->peer->key, (unsigned int)strlen(h->peer->key) };
-	if ((r = gnutls_certificate_allocate_credentials(&cred)) < 0 ||
-	    (r = gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM)) < 0 ||
-	    (r = gnutls_certificate_set_x509_key_mem(cred, &cert, &key, GNUTLS_X509_FMT_PEM)) < 0 ||
-	    (r = gnutls_init(&s, GNUTLS_CLIENT)) < 0 || (r = gnutls_set_default_priority(s)) < 0 ||
-	    (r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred)) < 0) {
-		r = gt_err(err, r, "node to node: TLS");
-		goto out;
-	}
-	/* the chain to the cluster's authority; the name is the pin below */
-	gnutls_session_set_verify_cert(s, NULL, 0);
-	gnutls_transport_set_int(s, fd);
-	gnutls_handshake_set_timeout(s, 10000);
-	do
-		r = gnutls_handshake(s);
-	while (r < 0 && !gnutls_error_is_fatal(r));
-	if (r < 0) {
-		r = err_make(err, EHOSTUNREACH, "node to node: TLS with `%s`: %s", peer,
-			     gnutls_strerror(r));
-		goto out;
-	}
-	chain = gnutls_certificate_get_peers(s, &n);
-	if (!chain || !n || !same_cert(&chain[0], pin)) {
-		r = err_make(err, EACCES, "node to node: `%s` is not node `%s`'s certificate", peer,
-			     node);
-		goto out;
-	}
-	if (tls_send(s, head, strlen(head)) < 0 || tls_send(s, text, strlen(text)) < 0 ||
-	    (file_fd >= 0 && send_file(s, file_fd, file_len) < 0) ||
-	    !(ans = tls_recv_all(s, &len))) {
+	if (tls_send(l.s, head, strlen(head)) < 0 || tls_send(l.s, text, strlen(text)) < 0 ||
+	    (file_fd >= 0 && (r = send_file(l.s, file_fd, file_len, each, each_arg)) < 0)) {
+		if (r == -ECANCELED) {
+			r = err_make(err, ECANCELED, "cancelled");
+			goto out;
+		}
 		r = err_make(err, EHOSTUNREACH, "node to node: the request to `%s` broke off",
-			     peer);
+			     l.peer);
+		goto out;
+	}
+	if (!(ans = tls_recv_all(l.s, &len))) {
+		r = err_make(err, EHOSTUNREACH, "node to node: the request to `%s` broke off",
+			     l.peer);
 		goto out;
 	}
 	r = parse_answer(ans, len, status, out, location, err);
 out:
-	if (s) {
-		gnutls_bye(s, GNUTLS_SHUT_WR);
-		gnutls_deinit(s);
-	}
-	if (cred)
-		gnutls_certificate_free_credentials(cred);
-	if (fd >= 0)
-		close(fd);
+	link_close(&l);
 	free(ans);
 	free(head);
 	free(text);
 	free(caller_text);
-	json_decref(caller);
-	json_decref(row);
-	json_decref(list);
 	return r;
 }
 
@@ -606,14 +660,176 @@ int peer_forward(struct host *h, const char *node, const struct principal *p, co
 		 const char *path, json_t *body, unsigned int *status, json_t **out,
 		 char location[PEER_LOCATION_MAX], struct err **err)
 {
-	return request(h, node, p, method, path, body, -1, 0, NULL, status, out, location, err);
+	return request(h, node, p, method, path, body, -1, 0, NULL, NULL, NULL, status, out,
+		       location, err);
 }
 
 int peer_send_file(struct host *h, const char *node, const struct principal *p, const char *path,
-		   int fd, unsigned long long len, const char *header, unsigned int *status,
-		   json_t **out, struct err **err)
+		   int fd, unsigned long long len, const char *header, peer_sent_fn each,
+		   void *each_arg, unsigned int *status, json_t **out, struct err **err)
 {
 	char location[PEER_LOCATION_MAX];
 
-	return request(h, node, p, "PUT", path, NULL, fd, len, header, status, out, location, err);
+	return request(h, node, p, "PUT", path, NULL, fd, len, header, each, each_arg, status, out,
+		       location, err);
+}
+
+/* --- a WebSocket relayed to the node that holds the VPS (ws.c) --------------------------- */
+
+struct peer_stream {
+	struct link l;
+	char *extra; /* bytes that came after the 101's head: the first frames */
+	size_t extra_len;
+};
+
+/* Read up to the end of the answer's head (\r\n\r\n) into buf; its length, or -1. */
+static ssize_t recv_head(gnutls_session_t s, char *buf, size_t cap, size_t *got)
+{
+	*got = 0;
+	while (*got < cap - 1) {
+		ssize_t n = gnutls_record_recv(s, buf + *got, cap - 1 - *got);
+		char *end;
+
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n <= 0)
+			return -1;
+		*got += (size_t)n;
+		buf[*got] = 0;
+		if ((end = strstr(buf, "\r\n\r\n")))
+			return end + 4 - buf;
+	}
+	return -1;
+}
+
+int peer_upgrade(struct host *h, const char *node, const struct principal *p, const char *path,
+		 const char *key, const char *protocol, struct peer_stream **ps,
+		 unsigned int *status, json_t **out, struct err **err)
+{
+	struct peer_stream *st = calloc(1, sizeof(*st));
+	char *head = NULL, *caller_text = NULL, buf[16384];
+	const char *cl;
+	size_t got = 0;
+	ssize_t hl;
+	int r, code;
+
+	*ps = NULL;
+	*out = NULL;
+	if (!st)
+		return err_make(err, ENOMEM, "node to node");
+	st->l.fd = -1;
+	if ((r = link_open(h, node, &st->l, err)) < 0)
+		goto out;
+	caller_text = caller_json(p);
+	if (!caller_text ||
+	    asprintf(&head,
+		     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n%s%s%s" PEER_CALLER_HEADER
+		     ": %s\r\n\r\n",
+		     path, st->l.peer, key, protocol ? "Sec-WebSocket-Protocol: " : "",
+		     protocol ? protocol : "", protocol ? "\r\n" : "", caller_text) < 0) {
+		head = NULL;
+		r = err_make(err, ENOMEM, "node to node");
+		goto out;
+	}
+	if (tls_send(st->l.s, head, strlen(head)) < 0 ||
+	    (hl = recv_head(st->l.s, buf, sizeof(buf), &got)) < 0 ||
+	    sscanf(buf, "HTTP/1.%*d %d", &code) != 1 || code < 100 || code > 599) {
+		r = err_make(err, EHOSTUNREACH, "node to node: the upgrade at `%s` broke off",
+			     st->l.peer);
+		goto out;
+	}
+	*status = (unsigned int)code;
+	if (code == 101) {
+		st->extra_len = got - (size_t)hl;
+		if (st->extra_len && !(st->extra = malloc(st->extra_len))) {
+			r = err_make(err, ENOMEM, "node to node");
+			goto out;
+		}
+		if (st->extra_len)
+			memcpy(st->extra, buf + hl, st->extra_len);
+		*ps = st;
+		st = NULL;
+		r = 0;
+		goto out;
+	}
+	/* a refusal: its JSON body, Content-Length long (the connection stays open) */
+	buf[hl - 2] = 0;
+	cl = strcasestr(buf, "\r\ncontent-length:");
+	{
+		size_t want = cl ? strtoul(cl + strlen("\r\ncontent-length:"), NULL, 10) : 0;
+		size_t body = got - (size_t)hl;
+		char *b = want < PEER_ANSWER_MAX ? malloc(want + 1) : NULL;
+		json_error_t je;
+
+		if (!b) {
+			r = err_make(err, EPROTO, "node to node: an answer without its length");
+			goto out;
+		}
+		memcpy(b, buf + hl, body < want ? body : want);
+		while (body < want) {
+			ssize_t n = gnutls_record_recv(st->l.s, b + body, want - body);
+
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				continue;
+			if (n <= 0)
+				break;
+			body += (size_t)n;
+		}
+		*out = body >= want ? json_loadb(b, want, 0, &je) : NULL;
+		free(b);
+		r = *out ? 0 : err_make(err, EPROTO, "node to node: the answer is not JSON");
+	}
+out:
+	if (st) {
+		link_close(&st->l);
+		free(st->extra);
+		free(st);
+	}
+	free(head);
+	free(caller_text);
+	return r;
+}
+
+int peer_stream_fd(const struct peer_stream *ps)
+{
+	return ps->l.fd;
+}
+
+bool peer_stream_pending(const struct peer_stream *ps)
+{
+	return ps->extra_len || gnutls_record_check_pending(ps->l.s) > 0;
+}
+
+ssize_t peer_stream_recv(struct peer_stream *ps, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (ps->extra_len) { /* what came with the 101 first */
+		n = (ssize_t)(len < ps->extra_len ? len : ps->extra_len);
+		memcpy(buf, ps->extra, (size_t)n);
+		memmove(ps->extra, ps->extra + n, ps->extra_len - (size_t)n);
+		ps->extra_len -= (size_t)n;
+		return n;
+	}
+	do
+		n = gnutls_record_recv(ps->l.s, buf, len);
+	while (n == GNUTLS_E_INTERRUPTED);
+	if (n == GNUTLS_E_AGAIN)
+		return -EAGAIN;
+	return n == GNUTLS_E_PREMATURE_TERMINATION ? 0 : n < 0 ? -EIO : n;
+}
+
+int peer_stream_send(struct peer_stream *ps, const void *buf, size_t len)
+{
+	return tls_send(ps->l.s, buf, len);
+}
+
+void peer_stream_close(struct peer_stream *ps)
+{
+	if (!ps)
+		return;
+	link_close(&ps->l);
+	free(ps->extra);
+	free(ps);
 }

@@ -14,6 +14,8 @@
 #include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 
@@ -65,11 +67,36 @@ int peer_forward(struct host *h, const char *node, const struct principal *p, co
 		 char location[PEER_LOCATION_MAX], struct err **err);
 
 /*
+ * Told, before each chunk of a file goes, the bytes sent so far and the
+ * chunk's; < 0 stops it there (ECANCELED, the connection cut).
+ */
+typedef int (*peer_sent_fn)(unsigned long long sent, size_t next, void *arg);
+/*
  * PUT len bytes of the file fd (at its offset) to node's path, with one more
- * header line ("Name: value\r\n"); as peer_forward otherwise.
+ * header line ("Name: value\r\n"), each() (may be NULL) told as it goes; as
+ * peer_forward otherwise.
  */
 int peer_send_file(struct host *h, const char *node, const struct principal *p, const char *path,
-		   int fd, unsigned long long len, const char *header, unsigned int *status,
-		   json_t **out, struct err **err);
+		   int fd, unsigned long long len, const char *header, peer_sent_fn each,
+		   void *each_arg, unsigned int *status, json_t **out, struct err **err);
+
+/*
+ * A WebSocket to node's path (its console): a GET with the upgrade's
+ * headers (the client's key, the subprotocol when one was agreed) as
+ * caller p. 101: *ps is the TLS stream to relay, byte for byte, from
+ * then on. Otherwise its status and JSON body in *status and *out (a
+ * refusal, answered to the client as it is).
+ */
+struct peer_stream;
+int peer_upgrade(struct host *h, const char *node, const struct principal *p, const char *path,
+		 const char *key, const char *protocol, struct peer_stream **ps,
+		 unsigned int *status, json_t **out, struct err **err);
+int peer_stream_fd(const struct peer_stream *ps);
+/* Bytes read already (TLS records, what came with the 101) that a poll on the fd would miss. */
+bool peer_stream_pending(const struct peer_stream *ps);
+/* > 0 bytes, 0 at the end, -EAGAIN, or < 0 broken. */
+ssize_t peer_stream_recv(struct peer_stream *ps, void *buf, size_t len);
+int peer_stream_send(struct peer_stream *ps, const void *buf, size_t len);
+void peer_stream_close(struct peer_stream *ps);
 
 #endif

@@ -137,6 +137,9 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 	case EXDEV: /* placement chose another node (node.h) */
 		*status = 421, code = "other_node";
 		break;
+	case ECANCELED: /* an operation cancelled (DELETE /operations/ID) */
+		*status = 409, code = "cancelled";
+		break;
 	case ENOTCONN: /* the cluster's database is away (docs/cluster.md) */
 		*status = 503, code = "store_unavailable";
 		break;

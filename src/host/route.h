@@ -115,7 +115,7 @@ route_fn api_repos_get, api_repos_post, api_repo_delete, api_backups_get, api_ba
 	api_backup_delete, api_backup_restore, api_backup_schedule_get, api_backup_schedule_put,
 	api_backup_schedule_delete;
 /* routes_ops.c */
-route_fn api_operation_get, api_events_get;
+route_fn api_operation_get, api_operation_delete, api_events_get;
 /* routes_nodes.c */
 route_fn api_nodes_get, api_node_tokens_post, api_node_evacuate, api_node_restore;
 

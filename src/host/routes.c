@@ -21,6 +21,7 @@
 #include "host/node.h"
 #include "host/peer.h"
 #include "host/route.h"
+#include "host/ws.h"
 
 /* --- the table ------------------------------------------------------------------------- */
 
@@ -84,6 +85,7 @@ static const struct route routes[] = {
 	{ "PUT", "/vps/{name}/backup-schedule", USER, VPS, api_backup_schedule_put, NULL },
 	{ "DELETE", "/vps/{name}/backup-schedule", USER, VPS, api_backup_schedule_delete, NULL },
 	{ "GET", "/operations/{id}", USER, 0, api_operation_get, NULL },
+	{ "DELETE", "/operations/{id}", USER, 0, api_operation_delete, NULL },
 	{ "GET", "/host", ADMIN, 0, api_host_get, NULL },
 	{ "GET", "/metrics", ADMIN, ROUTE_METRICS, api_metrics_get, NULL },
 	{ "GET", "/policies", USER, 0, api_policies_get, NULL },
@@ -127,18 +129,22 @@ static const struct route routes[] = {
  * node that holds the VPS: sent to another node, they answer 421 naming
  * it (node.h). What only reads the store (show, usage, traffic) answers anywhere.
  */
-/* The 421 answer: what to send where (docs/cluster.md). */
-static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, const char *node,
-				   const char *addr)
+/* The 421 answer's body: what to send where (docs/cluster.md). */
+static json_t *misdirected_json(const char *vps, const char *node, const char *addr)
 {
 	char msg[512];
 
 	snprintf(msg, sizeof(msg),
 		 "VPS `%s` is on node `%s`: send the request to that node's API%s%s", vps, node,
 		 *addr ? ", " : " (it advertises no address)", addr);
-	return reply(c, 421,
-		     json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "code", "other_node", "message",
-			       msg, "node", node, "address", addr));
+	return json_pack("{s:{s:s, s:s, s:s, s:s}}", "error", "code", "other_node", "message", msg,
+			 "node", node, "address", addr);
+}
+
+static enum MHD_Result misdirected(struct MHD_Connection *c, const char *vps, const char *node,
+				   const char *addr)
+{
+	return reply(c, 421, misdirected_json(vps, node, addr));
 }
 
 /*
@@ -218,6 +224,49 @@ static enum MHD_Result forward(struct call *x, const char *node, const char *add
 	}
 	return *location ? reply_hdr(x->c, status, out, "Location", location) :
 			   reply(x->c, status, out);
+}
+
+/* A console or screen WebSocket asked of a node that does not hold the VPS (ws_forward). */
+struct ws_fwd {
+	struct call *x;
+	const char *node, *addr;
+	char url[ROUTE_URL_MAX];
+};
+
+static int ws_dial(void *arg, const char *key, const char *protocol, struct peer_stream **ps,
+		   json_t **out)
+{
+	struct ws_fwd *f = arg;
+	struct err *e = NULL;
+	unsigned int status = 0;
+	int r = peer_upgrade(f->x->h, f->node, f->x->p, f->url, key, protocol, ps, &status, out,
+			     &e);
+
+	if (r == -ENOTSUP) {
+		*out = misdirected_json(f->x->arg, f->node, f->addr);
+		r = 421;
+	} else if (r < 0) {
+		pr_warn("forward the %s of `%s` to node `%s`: %s", f->url, f->x->arg, f->node,
+			err_msg(e));
+	} else {
+		r = (int)status;
+	}
+	err_free(&e);
+	return r;
+}
+
+static enum MHD_Result ws_elsewhere(struct call *x, const char *node, const char *addr)
+{
+	bool screen = !strcmp(x->rt->path, "/vps/{name}/vnc");
+	struct ws_fwd f = { .x = x, .node = node, .addr = addr };
+
+	*f.url = 0;
+	if (!url_add(f.url, x->url ? x->url : "", true))
+		return reply_error(x->c, EINVAL, "the path is too long");
+	return ws_forward(x->c,
+			  &(struct ws_target){ "", screen ? "screen" : "console",
+					       screen ? "binary" : NULL },
+			  x->p->user, ws_dial, &f);
 }
 
 static bool acts_on_host(const struct route *rt)
@@ -323,8 +372,11 @@ enum MHD_Result route_call(struct call *x, const struct route_match *m)
 		char node[64], addr[256];
 
 		if (node_elsewhere(x->h, x->arg, node, addr) > 0)
-			return x->forwarded ? misdirected(x->c, x->arg, node, addr) :
-					      forward(x, node, addr);
+			/* the unix socket's console is a path on the holder's host: 421 */
+			return x->forwarded || !strcmp(rt->path, "/vps/{name}/console") ?
+				       misdirected(x->c, x->arg, node, addr) :
+			       (rt->flags & ROUTE_WS) ? ws_elsewhere(x, node, addr) :
+							forward(x, node, addr);
 	}
 	if (!rt->fn) /* ROUTE_STREAM: api.c answers it */
 		return reply_error(x->c, EIO, "no handler for this route");

@@ -4,9 +4,12 @@
  * a join token for a new one. node.c does the work (docs/cluster.md).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "host/migrate.h"
 #include "host/node.h"
+#include "host/ops.h"
 #include "host/route.h"
 
 enum MHD_Result api_nodes_get(struct call *x)
@@ -17,12 +20,43 @@ enum MHD_Result api_nodes_get(struct call *x)
 	return out ? reply(x->c, 200, out) : reply_err(x->c, -ENOTCONN, &e);
 }
 
-enum MHD_Result api_node_evacuate(struct call *x)
+/* An evacuation as an operation (?async=1): the node's name is the body's `node`. */
+static unsigned int evacuate_work(struct host *h, const char *action, const char *vps, json_t *body,
+				  const char *user, json_t **out)
 {
 	struct err *e = NULL;
-	json_t *out = NULL;
-	int r = migrate_evacuate(x->h, x->arg, x->p->user, &out, &e);
+	unsigned int status = 200;
+	int r = migrate_evacuate(h, json_string_value(json_object_get(body, "node")), user, out,
+				 &e);
 
+	(void)action;
+	(void)vps;
+	if (r < 0) {
+		json_decref(*out);
+		*out = err_json(r, &e, &status);
+	}
+	return status;
+}
+
+enum MHD_Result api_node_evacuate(struct call *x)
+{
+	const char *as = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "async");
+	struct err *e = NULL;
+	json_t *out = NULL, *op, *body;
+	char loc[128];
+	int r;
+
+	if (as && (!strcmp(as, "1") || !strcmp(as, "true"))) {
+		body = json_pack("{s:s}", "node", x->arg);
+		r = op_submit(x->h, x->p->user, NULL, "evacuate", body, evacuate_work, &op, &e);
+		json_decref(body);
+		if (r < 0)
+			return reply_err(x->c, r, &e);
+		snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
+			 json_string_value(json_object_get(op, "id")));
+		return reply_hdr(x->c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+	}
+	r = migrate_evacuate(x->h, x->arg, x->p->user, &out, &e);
 	return reply_result(x->c, r, &e, 200, out);
 }
 

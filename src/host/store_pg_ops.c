@@ -69,8 +69,8 @@ json_t *pg_op_get(struct store *base, const char *id, const char *user)
 	pa_s(&a, user);
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
-		   "SELECT id, vps, \"user\", action, state, status, result, created, finished "
-		   "FROM operations WHERE id = $1 AND ($2::text IS NULL OR \"user\" = $2)",
+		   "SELECT id, vps, \"user\", action, state, status, result, created, finished, "
+		   "node FROM operations WHERE id = $1 AND ($2::text IS NULL OR \"user\" = $2)",
 		   &a, &res, NULL) == 0) {
 		if (PQntuples(res) == 1 &&
 		    (o = json_pack("{s:s, s:s?, s:s, s:s, s:s, s:I}", "id", pg_s(res, 0, 0), "vps",
@@ -79,6 +79,8 @@ json_t *pg_op_get(struct store *base, const char *id, const char *user)
 				   (json_int_t)pg_i(res, 0, 7)))) {
 			if (!pg_null(res, 0, 8))
 				json_object_set_new(o, "finished", json_integer(pg_i(res, 0, 8)));
+			if (!pg_null(res, 0, 9)) /* the node that runs it (routes_ops.c) */
+				json_object_set_new(o, "node", json_string(pg_s(res, 0, 9)));
 			if (!pg_null(res, 0, 5))
 				json_object_set_new(o, "status", json_integer(pg_i(res, 0, 5)));
 			res_json = pg_null(res, 0, 6) ? NULL : json_loads(pg_s(res, 0, 6), 0, NULL);

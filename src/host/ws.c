@@ -35,6 +35,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "host/peer.h"
 #include "host/reply.h"
 #include "host/ws.h"
 #include "sys/unix.h"
@@ -213,6 +214,7 @@ struct pending {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char *what; /* ws_target's (a literal) */
 	char user[WS_USER_MAX]; /* who asked */
+	struct peer_stream *ps; /* forwarded: the stream to the holder, instead of path */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -242,6 +244,7 @@ struct ws_conn {
 	const char *what; /* "console", "screen": in close reasons and the log */
 	char closed[32]; /* the reason when the socket ends: "the console closed" */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct peer_stream *ps; /* forwarded (ws_forward): relayed byte for byte */
 };
 
 /* How the pump ended: the close frame to send, or none when the client is gone or closed. */
@@ -532,6 +535,54 @@ static int connect_socket(const char *path)
 	return unix_connect(path);
 }
 
+/*
+ * A forwarded session: the client's bytes to the node that holds the VPS
+ * and back, as they are (the frames are the client's and that node's; it
+ * pings, it closes). Either side ending ends both, with no frame of ours.
+ */
+static struct ending relay(struct ws_conn *w)
+{
+	uint8_t buf[CHUNK];
+	int pfd = peer_stream_fd(w->ps);
+
+	if (w->in_len && peer_stream_send(w->ps, w->in, w->in_len) < 0)
+		return (struct ending){ 0, "the node that holds it is gone" };
+	w->in_len = 0;
+	for (;;) {
+		struct pollfd p[3] = { { w->sock, POLLIN, 0 },
+				       { pfd, POLLIN, 0 },
+				       { stop_fd, POLLIN, 0 } };
+		ssize_t len;
+		int n = 1;
+
+		if (peer_stream_pending(
+			    w->ps)) /* TLS records read already: no poll would see them */
+			p[1].revents = POLLIN;
+		else
+			n = poll(p, 3, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return (struct ending){ 0, "poll failed" };
+		if (p[2].revents)
+			return (struct ending){ 0, "vpsd is stopping" };
+		if (p[1].revents) {
+			len = peer_stream_recv(w->ps, buf, sizeof(buf));
+			if (len == 0 || (len < 0 && len != -EAGAIN))
+				return (struct ending){ 0, "the node that holds it closed" };
+			if (len > 0 && send_all(w->sock, buf, (size_t)len) < 0)
+				return (struct ending){ 0, "the client is gone" };
+		}
+		if (p[0].revents) {
+			len = recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
+			if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR))
+				return (struct ending){ 0, "the client is gone" };
+			if (len > 0 && peer_stream_send(w->ps, buf, (size_t)len) < 0)
+				return (struct ending){ 0, "the node that holds it is gone" };
+		}
+	}
+}
+
 static void *bridge(void *arg)
 {
 	struct ws_conn *w = arg;
@@ -539,8 +590,11 @@ static void *bridge(void *arg)
 	char why[48];
 	int slot;
 
-	w->con = connect_socket(w->path);
-	if (w->con < 0) {
+	if (w->ps) {
+		end = relay(w);
+		peer_stream_close(w->ps);
+		w->ps = NULL;
+	} else if ((w->con = connect_socket(w->path)) < 0) {
 		pr_ratelimited(LOG_WARN, "%s websocket: connect to `%s`: %s", w->what, w->path,
 			       strerror(-w->con));
 		snprintf(why, sizeof(why), "the %s is not available", w->what);
@@ -572,6 +626,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	size_t cap = extra_len > IN_START ? extra_len : IN_START;
 	char path[sizeof(slot->path)];
 	const char *what = NULL;
+	struct peer_stream *ps = NULL;
 	pthread_attr_t attr;
 	pthread_t t;
 	bool mine;
@@ -580,8 +635,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	(void)con_cls;
 	pthread_mutex_lock(&lock);
 	mine = slot->c == c && !stopping; /* else the slot expired and went to another one */
-	if (slot->c == c)
+	if (slot->c == c) {
 		slot->c = NULL;
+		ps = slot->ps;
+		slot->ps = NULL;
+	}
 	if (mine) {
 		memcpy(path, slot->path, sizeof(path));
 		what = slot->what;
@@ -593,6 +651,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	}
 	pthread_mutex_unlock(&lock);
 	if (!mine) {
+		peer_stream_close(ps);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		return;
 	}
@@ -605,6 +664,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	w->sock = sock;
 	w->con = -1;
 	w->urh = urh;
+	w->ps = ps;
+	ps = NULL;
 	w->in_cap = cap;
 	w->in_len = extra_len;
 	memcpy(w->in, extra, extra_len);
@@ -617,8 +678,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 		return;
 	pr_ratelimited(LOG_WARN, "%s websocket: no thread for `%s`: %s", what, path, strerror(r));
 fail:
-	if (w)
+	if (w) {
+		peer_stream_close(w->ps);
 		free(w->in);
+	}
+	peer_stream_close(ps);
 	free(w);
 	session_end(run);
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
@@ -629,8 +693,9 @@ fail:
  * or NULL; *theirs: because `user` has WS_MAX_PER_USER already.
  */
 static struct pending *pending_claim(struct MHD_Connection *c, const struct ws_target *t,
-				     const char *user, bool *theirs)
+				     const char *user, struct peer_stream *ps, bool *theirs)
 {
+	struct peer_stream *stale = NULL;
 	uint64_t now = log_now_ms();
 	struct pending *slot = NULL;
 	int waiting = 0, users = 0;
@@ -647,6 +712,8 @@ static struct pending *pending_claim(struct MHD_Connection *c, const struct ws_t
 	}
 	*theirs = users >= WS_MAX_PER_USER;
 	if (slot && !stopping && !*theirs && sessions + waiting < WS_MAX_SESSIONS) {
+		stale = slot->ps; /* a forwarded one never upgraded (its client went away) */
+		slot->ps = ps;
 		slot->c = c;
 		slot->since = now;
 		snprintf(slot->path, sizeof(slot->path), "%s", t->path);
@@ -656,6 +723,7 @@ static struct pending *pending_claim(struct MHD_Connection *c, const struct ws_t
 		slot = NULL;
 	}
 	pthread_mutex_unlock(&lock);
+	peer_stream_close(stale);
 	return slot;
 }
 
@@ -685,7 +753,12 @@ static enum MHD_Result ws_error(struct MHD_Connection *c, unsigned int status, c
 	return ret;
 }
 
-enum MHD_Result ws_bridge(struct MHD_Connection *c, const struct ws_target *t, const char *user)
+/*
+ * The checks of a client's handshake (RFC 6455 §4.2.1): NULL when it is
+ * one (accept gets its Sec-WebSocket-Accept), else the refusal queued.
+ */
+static bool handshake_ok(struct MHD_Connection *c, const struct ws_target *t,
+			 char accept[WS_ACCEPT_LEN + 1], enum MHD_Result *ret)
 {
 	const char *upgrade = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
 	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection");
@@ -696,42 +769,47 @@ enum MHD_Result ws_bridge(struct MHD_Connection *c, const struct ws_target *t, c
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
 	const char *proto =
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
-	char accept[WS_ACCEPT_LEN + 1], msg[128];
-	struct MHD_Response *r;
-	struct pending *slot;
-	enum MHD_Result ret;
-	bool theirs;
+	char msg[128];
 
 	if (!upgrade || strcasecmp(upgrade, "websocket"))
-		return ws_error(c, 400, "bad_request",
+		*ret = ws_error(c, 400, "bad_request",
 				"not a WebSocket handshake: `Upgrade: websocket` is missing");
-	if (!conn || !ws_has_token(conn, "upgrade"))
-		return ws_error(c, 400, "bad_request",
+	else if (!conn || !ws_has_token(conn, "upgrade"))
+		*ret = ws_error(c, 400, "bad_request",
 				"not a WebSocket handshake: `Connection: Upgrade` is missing");
-	if (!version || strcmp(version, "13"))
-		return ws_error(c, 400, "bad_request", "`Sec-WebSocket-Version`: expected 13");
-	if (!key || ws_accept(key, accept) < 0)
-		return ws_error(c, 400, "bad_request",
+	else if (!version || strcmp(version, "13"))
+		*ret = ws_error(c, 400, "bad_request", "`Sec-WebSocket-Version`: expected 13");
+	else if (!key || ws_accept(key, accept) < 0)
+		*ret = ws_error(c, 400, "bad_request",
 				"`Sec-WebSocket-Key`: expected the base64 of 16 bytes");
-	if (origin && !ws_origin_ok(origin, host))
-		return ws_error(c, 403, "forbidden", "`Origin`: not the same host as `Host`");
+	else if (origin && !ws_origin_ok(origin, host))
+		*ret = ws_error(c, 403, "forbidden", "`Origin`: not the same host as `Host`");
 	/* RFC 6455 §4.2.2: the server picks one the client offered, or answers none */
-	if (t->protocol && proto && !ws_has_token(proto, t->protocol)) {
+	else if (t->protocol && proto && !ws_has_token(proto, t->protocol)) {
 		snprintf(msg, sizeof(msg), "`Sec-WebSocket-Protocol`: the %s speaks `%s` only",
 			 t->what, t->protocol);
-		return ws_error(c, 400, "bad_request", msg);
-	}
-	if (strlen(t->path) >= sizeof(pending[0].path)) {
+		*ret = ws_error(c, 400, "bad_request", msg);
+	} else if (strlen(t->path) >= sizeof(pending[0].path)) {
 		snprintf(msg, sizeof(msg), "the %s socket's path is too long", t->what);
-		return ws_error(c, 500, "internal", msg);
+		*ret = ws_error(c, 500, "internal", msg);
+	} else {
+		pthread_once(&stop_once, stop_fd_init);
+		if (stop_fd >= 0)
+			return true;
+		*ret = ws_error(c, 500, "internal", "no eventfd for the session");
 	}
-	pthread_once(&stop_once, stop_fd_init);
-	if (stop_fd < 0)
-		return ws_error(c, 500, "internal", "no eventfd for the session");
-	if (!(slot = pending_claim(c, t, user, &theirs)))
-		return ws_error(c, 429, "rate_limited",
-				theirs ? "too many console and screen sessions of this user" :
-					 "too many console and screen sessions on this host");
+	return false;
+}
+
+/* Queue the 101 for a claimed slot; its bridge starts when MHD hands over the socket. */
+static enum MHD_Result upgrade(struct MHD_Connection *c, const struct ws_target *t,
+			       struct pending *slot, const char *accept)
+{
+	const char *proto =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
 	if (sodium_init() < 0 || !(r = MHD_create_response_for_upgrade(on_upgrade, slot))) {
 		pthread_mutex_lock(&lock);
 		slot->c = NULL;
@@ -753,4 +831,58 @@ enum MHD_Result ws_bridge(struct MHD_Connection *c, const struct ws_target *t, c
 				"vpsd cannot upgrade this connection (no MHD_ALLOW_UPGRADE)");
 	}
 	return ret;
+}
+
+static enum MHD_Result too_many(struct MHD_Connection *c, bool theirs)
+{
+	return ws_error(c, 429, "rate_limited",
+			theirs ? "too many console and screen sessions of this user" :
+				 "too many console and screen sessions on this host");
+}
+
+enum MHD_Result ws_bridge(struct MHD_Connection *c, const struct ws_target *t, const char *user)
+{
+	char accept[WS_ACCEPT_LEN + 1];
+	struct pending *slot;
+	enum MHD_Result ret;
+	bool theirs;
+
+	if (!handshake_ok(c, t, accept, &ret))
+		return ret;
+	if (!(slot = pending_claim(c, t, user, NULL, &theirs)))
+		return too_many(c, theirs);
+	return upgrade(c, t, slot, accept);
+}
+
+enum MHD_Result ws_forward(struct MHD_Connection *c, const struct ws_target *t, const char *user,
+			   ws_dial_fn dial, void *arg)
+{
+	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *proto =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+	char accept[WS_ACCEPT_LEN + 1];
+	struct peer_stream *ps = NULL;
+	struct pending *slot;
+	json_t *out = NULL;
+	enum MHD_Result ret;
+	bool theirs;
+	int status;
+
+	if (!handshake_ok(c, t, accept, &ret))
+		return ret;
+	/* the holder's handshake first: its refusal (409 not running, 429) is the answer */
+	status = dial(arg, key, t->protocol && proto ? t->protocol : NULL, &ps, &out);
+	if (status < 0)
+		return ws_error(c, 503, "node_unreachable",
+				"the node that holds this VPS does not answer; try again");
+	if (status != 101) {
+		last_status = (unsigned int)status;
+		return reply(c, (unsigned int)status, out);
+	}
+	json_decref(out);
+	if (!(slot = pending_claim(c, t, user, ps, &theirs))) {
+		peer_stream_close(ps);
+		return too_many(c, theirs);
+	}
+	return upgrade(c, t, slot, accept);
 }

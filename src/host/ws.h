@@ -10,6 +10,7 @@
 #ifndef VPS_HOST_WS_H
 #define VPS_HOST_WS_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +103,23 @@ struct ws_target {
  */
 enum MHD_Result ws_bridge(struct MHD_Connection *c, const struct ws_target *t, const char *user);
 
+/*
+ * Dial the node that holds the VPS and ask it for the WebSocket with the
+ * client's key (and the subprotocol, or NULL): < 0 it does not answer;
+ * 101 with *ps the stream to relay; any other status with its JSON *out.
+ */
+struct peer_stream;
+typedef int (*ws_dial_fn)(void *arg, const char *key, const char *protocol, struct peer_stream **ps,
+			  json_t **out);
+/*
+ * A VPS's WebSocket on another node (docs/cluster.md "The console through
+ * any node"): the client's handshake checked here as ws_bridge does, then
+ * dial()'s; its refusal answered as it is, its 101 relayed: this node
+ * answers the client 101 and copies bytes both ways until either ends.
+ * Counts against the same limits as ws_bridge's sessions.
+ */
+enum MHD_Result ws_forward(struct MHD_Connection *c, const struct ws_target *t, const char *user,
+			   ws_dial_fn dial, void *arg);
 /*
  * Before MHD_stop_daemon(): end every session (close 1001 to its client)
  * and wait for the bridges, at most 5 s, so none touches a connection the

@@ -15,11 +15,11 @@ import subprocess
 import pytest
 
 from framework.ct import BUILD
-from framework.openapi import unix
+from framework.openapi import tcp, unix
 from framework.pg import why_not
 from framework.vpsd import VPSD
 from test_cluster_forward import (ROOT, ct_body, database, nodes, peer_request,  # noqa: F401
-                                  postgres)
+                                  postgres, running_on)
 
 pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
               pytest.mark.skipif(why_not() is not None, reason=str(why_not()))]
@@ -110,6 +110,10 @@ def test_evacuate_a_node(postgres, database, nodes):
                        env=dict(os.environ, VPS_SOCKET=str(node_b.sock)))
     assert r.returncode == 0, r
     assert "moved `e1` to node `b`" in r.stdout and "moved `e2` to node `b`" in r.stdout, r
+    # an operation: its percentage grows to 100 on stderr (each VPS its share)
+    pcts = [int(line.split(": ")[1].split("%")[0]) for line in r.stderr.splitlines()
+            if line.startswith("evacuating node `a`: ")]
+    assert pcts == sorted(pcts) and pcts[-1] == 100 and len(pcts) >= 2, r.stderr
     assert row(postgres, database, "e1") == "b:stopped" == row(postgres, database, "e2")
     assert {n["name"]: n["state"] for n in a.api("GET", "/nodes")}["a"] == "evacuating"
     r = a.request("POST", "/vps", ct_body("e3", node="a"))
@@ -121,3 +125,149 @@ def test_evacuate_a_node(postgres, database, nodes):
     assert a.api("POST", "/vps", ct_body("e4", node="a"), expect=201)["node"] == "a"
     r = a.request("POST", "/nodes/zz/evacuate")
     assert r.status == 404, r
+
+
+def big_ct(a, name, mib):
+    """A container on a with mib MiB of random bytes on its disk (zstd cannot
+    shrink them: the archive is as large as the disk's data); its md5."""
+    a.api("POST", "/vps", ct_body(name, node="a", disk="1G"), expect=201)
+    a.api("POST", f"/vps/{name}/start")
+    x = a.api("POST", f"/vps/{name}/exec",
+              {"args": ["sh", "-c", f"dd if=/dev/urandom of=/root/big bs=1M count={mib} "
+                        "2>/dev/null && sync && md5sum /root/big"]}, timeout=600)
+    assert x["status"] == 0, x
+    return x["stdout"].split()[0]
+
+
+def start_migration(client, name, to):
+    r = client.request("POST", f"/vps/{name}/migrate?async=1", {"to": to})
+    assert r.status == 202, r
+    return r.json["operation"]["id"]
+
+
+def test_migration_progress_is_shown_and_only_grows(postgres, database, nodes):
+    """A stopped container with 160 MiB of data moved a to b as an operation
+    started through b (forwarded to a, which runs it) and polled through b
+    (its figures forwarded from a): the percentage only grows, passes
+    through several figures in the pack and send phases, and the operation
+    ends done with the move's figures. Then `vps migrate` back shows its
+    progress lines on stderr."""
+    node_a, node_b = nodes
+    a, b = unix(node_a), unix(node_b)
+    md5 = big_ct(a, "p1", 160)
+    a.api("POST", "/vps/p1/stop")
+    op = start_migration(b, "p1", "b")
+    seen = []
+    for _ in range(6000):
+        o = b.api("GET", f"/operations/{op}")
+        if o["state"] != "running":
+            break
+        assert o["node"] == "a", o  # the row names the node that runs it
+        if "progress" in o:
+            seen.append((o["progress"], o.get("phase")))
+        __import__("time").sleep(0.05)
+    assert o["state"] == "done", o
+    assert o["result"]["from"] == "a" and o["result"]["to"] == "b", o
+    assert o["result"]["bytes"] > 150 << 20, o  # random bytes: the archive is the data
+    figures = [p for p, _ in seen]
+    print("progress seen:", [(round(p, 1), ph) for p, ph in seen[::max(1, len(seen) // 20)]])
+    assert figures == sorted(figures), seen  # never backwards
+    phases = {ph for _, ph in seen}
+    assert {"pack", "send"} <= phases, phases
+    middle = {round(p) for p in figures if 0 < p < 95}
+    assert len(middle) >= 3, seen  # a figure that moves, not a jump from 0 to done
+    assert row(postgres, database, "p1") == "b:stopped"
+    # the CLI: lines of `moving ...: N% (phase)` on stderr (not a terminal), then the figures
+    r = subprocess.run([str(BUILD / "src" / "cli" / "vps"), "migrate", "p1", "--to", "a"],
+                       capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, VPS_SOCKET=str(node_a.sock)))
+    assert r.returncode == 0 and "from node `b` to node `a`" in r.stdout, r
+    print(r.stdout.strip())  # the figures: MiB sent, seconds
+    pcts = [int(line.split(": ")[1].split("%")[0]) for line in r.stderr.splitlines()
+            if line.startswith("moving `p1` to node `a`: ")]
+    assert pcts == sorted(pcts) and len(pcts) >= 3 and pcts[-1] == 100, r.stderr
+    assert "(send)" in r.stderr, r.stderr
+    a.api("POST", "/vps/p1/start")
+    x = b.api("POST", "/vps/p1/exec", {"args": ["md5sum", "/root/big"]})
+    assert x["stdout"].split()[0] == md5, x
+    a.api("POST", "/vps/p1/stop")
+
+
+def test_cancel_midway_leaves_the_source_whole(postgres, database, nodes):
+    """A running container with 200 MiB of data being moved a to b: another
+    customer's cancel is the 404 of no operation; the administrator's cancel,
+    sent through b while the archive is on its way, ends the operation
+    `cancelled`; the container runs again on a with its data, b holds
+    nothing of it (no VPS directory, no partial archive), and the same
+    container then moves whole."""
+    node_a, node_b = nodes
+    a, b = unix(node_a), unix(node_b)
+    a.api("POST", "/users", {"name": "oth", "password": "oth password", "role": "customer"},
+          expect=201)
+    oth = tcp(node_b)
+    oth.login("oth", "oth password")
+    md5 = big_ct(a, "c1", 200)
+    op = start_migration(a, "c1", "b")
+    r = oth.request("DELETE", f"/operations/{op}")
+    assert r.status == 404, r
+    cancelled_at = None
+    for _ in range(6000):
+        o = b.api("GET", f"/operations/{op}")
+        if o["state"] != "running":
+            break
+        if o.get("phase") == "send" and 55 < o["progress"] < 90 and cancelled_at is None:
+            r = b.request("DELETE", f"/operations/{op}")
+            assert r.status == 202, r
+            cancelled_at = (o["progress"], o["phase"])
+        __import__("time").sleep(0.05)
+    assert cancelled_at, ("never seen mid-send", o)
+    print("cancelled at", cancelled_at)
+    assert o["state"] == "failed" and o["error"]["code"] == "cancelled", o
+    r = b.request("DELETE", f"/operations/{op}")
+    assert r.status == 409, r  # it has ended
+    # the source: the row, its directory, the container running with its data
+    assert row(postgres, database, "c1") == "a:running"
+    assert (node_a.data / "vps" / "c1").is_dir()
+    assert not list(node_a.data.glob(".migrate-out-*"))
+    x = b.api("POST", "/vps/c1/exec", {"args": ["md5sum", "/root/big"]})  # forwarded to a
+    assert x["stdout"].split()[0] == md5, x
+    assert running_on(node_a, "c1") and not running_on(node_b, "c1")
+    # the destination: nothing half made (its partial archive goes when the connection is cut)
+    for _ in range(100):
+        left = list(node_b.data.glob(".migrate-in-*")) + list((node_b.data / "vps").glob("c1"))
+        if not left:
+            break
+        __import__("time").sleep(0.1)
+    assert not left, left
+    # cancelled while it packs: tar killed, its archive removed, the container running again
+    op = start_migration(a, "c1", "b")
+    cancelled_at = None
+    for _ in range(6000):
+        o = a.api("GET", f"/operations/{op}")
+        if o["state"] != "running":
+            break
+        if o.get("phase") == "pack" and cancelled_at is None:
+            assert a.api("DELETE", f"/operations/{op}", expect=202)["cancellable"] is False
+            cancelled_at = (o["progress"], o["phase"])
+        __import__("time").sleep(0.05)
+    assert cancelled_at, ("never seen packing", o)
+    print("cancelled at", cancelled_at)
+    assert o["state"] == "failed" and o["error"]["code"] == "cancelled", o
+    assert row(postgres, database, "c1") == "a:running"
+    assert not list(node_a.data.glob(".migrate-out-*"))
+    assert not list(node_b.data.glob(".migrate-in-*"))
+    assert not (node_b.data / "vps" / "c1").exists()
+    x = b.api("POST", "/vps/c1/exec", {"args": ["md5sum", "/root/big"]})
+    assert x["stdout"].split()[0] == md5, x
+    # and it still moves, whole
+    op = start_migration(a, "c1", "b")
+    for _ in range(6000):
+        o = a.api("GET", f"/operations/{op}")
+        if o["state"] != "running":
+            break
+        __import__("time").sleep(0.1)
+    assert o["state"] == "done", o
+    assert row(postgres, database, "c1") == "b:running"
+    x = a.api("POST", "/vps/c1/exec", {"args": ["md5sum", "/root/big"]})
+    assert x["stdout"].split()[0] == md5, x
+    a.api("POST", "/vps/c1/stop")

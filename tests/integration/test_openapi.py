@@ -497,6 +497,9 @@ def test_walk(vpsd):
     op = wait_op(tok, tok.request("DELETE", "/vps/walk2?async=1"))
     assert op["state"] == "done", op
     tok.api("GET", "/operations/999999999", expect=404)
+    r = tok.request("DELETE", f"/operations/{op['id']}")  # ended: nothing to cancel
+    assert r.status == 409 and "ended" in r.message, r
+    tok.api("DELETE", "/operations/999999999", expect=404)
     cust.api("DELETE", f"/tokens/{made['id']}")
     tok.api("GET", "/me", expect=401)
     cust.logout()
