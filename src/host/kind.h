@@ -119,6 +119,13 @@ struct kind_ops {
 	 */
 	char *(*template_disk)(struct host *h, const struct vps *v);
 	/*
+	 * The stopped VPS's root filesystem as a tar stream: the argv of a
+	 * program that reads it confined and runs the rest of its arguments
+	 * after a `--` with the stream on their stdin (ct: `vps-ctm export`;
+	 * caller frees each string and the array). NULL: the kind has no root filesystem.
+	 */
+	char **(*template_export)(struct host *h, const struct vps *v);
+	/*
 	 * vpsd adopts the running VPS at its start: undo what a vpsd killed in
 	 * the middle of work left held (a VM frozen for a snapshot). NULL: none.
 	 */
