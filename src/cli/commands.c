@@ -155,7 +155,7 @@ static const struct opt o_template_import[] = {
 static const struct opt o_template_create[] = {
 	FORMAT,
 	{ .name = "from", .type = V_VPS, .meta = "VPS", .required = true,
-	  .help = "the stopped VM whose disk becomes the new version" },
+	  .help = "the stopped VPS (VM or container) that becomes the new version" },
 	END,
 };
 
@@ -546,7 +546,7 @@ const struct command commands[] = {
 	  .help = "Templates are versioned: build and import make a new version, create and\n"
 		  "reinstall take the newest. `import NAME FILE` uploads a rootfs tarball (tar,\n"
 		  ".gz, .xz, .zst) for containers, or with --kind vm a raw or qcow2 disk image;\n"
-		  "`create NAME --from VM` makes one of a stopped VM's disk.\n" },
+		  "`create NAME --from VPS` makes one of a stopped VM's disk or container's root.\n" },
 	{ "plan", NULL, .subs = plan_subs,
 	  .overview = "plan list|create|delete\tplans (named sets of limits)",
 	  .help = "A plan is a named set of limits; `vps create --plan NAME` uses one.\n" },
