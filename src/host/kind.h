@@ -126,6 +126,11 @@ struct kind_ops {
 	 */
 	char **(*template_export)(struct host *h, const struct vps *v);
 	/*
+	 * Rescue mode on or off for the stopped VPS: what its next boot is
+	 * (life_rescue restarts a running one around it). NULL: none.
+	 */
+	int (*rescue)(struct host *h, const struct vps *v, bool on, struct err **err);
+	/*
 	 * vpsd adopts the running VPS at its start: undo what a vpsd killed in
 	 * the middle of work left held (a VM frozen for a snapshot). NULL: none.
 	 */
