@@ -316,6 +316,9 @@ static _Noreturn void reader(int root, int ready, int go)
 	/* the namespace's root, mapped to uid_base: the container's root, nothing more */
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		rfail(1, "become the namespace's root: %s", strerror(errno));
+	/* after the id change, which clears it: vps-ctm killed (vpsd's deadline) ends the walk */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+		_exit(1);
 	if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
 		rfail(1, "chroot into the container's root: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0)
@@ -387,7 +390,7 @@ static int pipe_through(const struct ctm_config *c, const char *rootfs, char *co
 	close(ready[0]), close(go[1]);
 	ppid = r < 0 ? -1 : fork();
 	if (ppid == 0) {
-		if (dup2(data[0], 0) < 0)
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || dup2(data[0], 0) < 0)
 			_exit(127);
 		execv(to[0], to);
 		_exit(127);
