@@ -130,6 +130,8 @@ struct kind_ops {
 	 * (life_rescue restarts a running one around it). NULL: none.
 	 */
 	int (*rescue)(struct host *h, const struct vps *v, bool on, struct err **err);
+	/* Whether rescue mode is on (GET /vps/NAME's `rescue`). */
+	bool (*rescuing)(struct host *h, const struct vps *v);
 	/*
 	 * vpsd adopts the running VPS at its start: undo what a vpsd killed in
 	 * the middle of work left held (a VM frozen for a snapshot). NULL: none.

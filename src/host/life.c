@@ -1194,6 +1194,8 @@ int life_show(struct host *h, const char *name, json_t **out, struct err **err)
 		return r;
 	*out = vps_to_json(&v);
 	o = kind_find(v.kind, v.engine);
+	if (o && o->rescuing) /* a kind with a rescue mode says whether it is on */
+		json_object_set_new(*out, "rescue", json_boolean(o->rescuing(h, &v)));
 	if (o && v.state == VPS_RUNNING) {
 		_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 		int reboots = run ? keeper_restarts(run) : 0;

@@ -52,6 +52,46 @@ def drives(argv):
     return out
 
 
+def test_rescue_on_off_and_refusals(daemon, vm_template_cached):
+    """No boot: on and off of a stopped VM make and remove the rescue
+    system and `show` says so; a body that is not {"on": bool}, a word that
+    is not on or off, and a container are refused with nothing made."""
+    d = daemon
+    vps(d, "create", "r0", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
+        "--ram", "256M", "--cpus", "1", "--disk", "2G", "--password", "pw")
+    vdir = d.data / "vps" / "r0"
+    assert show(d, "r0")["rescue"] is False
+    for body in ({}, {"on": "yes"}, {"on": True, "x": 1}):
+        code, j = d.request("POST", "/api/v1/vps/r0/rescue", body, validate=False)
+        assert code == 400, (body, j)
+    assert not (vdir / "rescue.img").exists()
+    r = subprocess.run([str(VPS), "rescue", "r0", "maybe"], capture_output=True, text=True,
+                       env=dict(os.environ, VPS_SOCKET=str(d.sock)))
+    assert r.returncode != 0 and "on or off" in r.stderr, r
+    d.api("POST", "/vps", {"name": "rct", "kind": "ct", "template": "busybox", "ram": "64M",
+                           "disk": "64M"}, expect=201)
+    code, j = d.request("POST", "/api/v1/vps/rct/rescue", {"on": True})
+    assert code == 400 and "has no rescue mode" in j["error"]["message"], j
+    assert "rescue" not in show(d, "rct")
+    d.api("DELETE", "/vps/rct")
+
+    assert vps(d, "rescue", "r0", "on") == "rescue on for r0\n"
+    v = show(d, "r0")
+    assert v["rescue"] is True and v["state"] == "stopped", v
+    tmpl = d.api("GET", "/templates/debian-12")
+    img = d.data / "templates" / "debian-12" / str(tmpl["version"]) / "vm" / "rootfs.img"
+    assert (vdir / "rescue.img").read_bytes() == img.read_bytes()
+    assert vps(d, "rescue", "r0", "on") == "rescue on for r0\n"  # again: a fresh copy
+    assert vps(d, "rescue", "r0", "off") == "rescue off for r0\n"
+    assert show(d, "r0")["rescue"] is False
+    for f in ("rescue.img", "rescue-vmlinuz", "rescue-initrd.img"):
+        assert not (vdir / f).exists(), f
+    ev = [e["kind"] for e in d.api("GET", "/events?vps=r0")]
+    assert ev.count("rescue") == 3, ev
+    vps(d, "destroy", "r0")
+    assert not vdir.exists()
+
+
 def test_vm_rescue_mode(daemon, vm_template_cached, tmp_path, timings):
     d = daemon
     vps(d, "create", "r1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
@@ -61,20 +101,6 @@ def test_vm_rescue_mode(daemon, vm_template_cached, tmp_path, timings):
     # the "broken" file the customer comes to fix
     (tmp_path / "broken").write_text("BROKEN\n")
     debugfs(disk, f"write {tmp_path / 'broken'} /root/broken", write=True)
-
-    # bodies that are not {"on": bool}, a container: refused, nothing made
-    for body in ({}, {"on": "yes"}, {"on": True, "x": 1}):
-        code, j = d.request("POST", "/api/v1/vps/r1/rescue", body, validate=False)
-        assert code == 400, (body, j)
-    assert not (vdir / "rescue.img").exists()
-    r = subprocess.run([str(VPS), "rescue", "r1", "maybe"], capture_output=True, text=True,
-                       env=dict(os.environ, VPS_SOCKET=str(d.sock)))
-    assert r.returncode != 0 and "on or off" in r.stderr, r
-    d.api("POST", "/vps", {"name": "rct", "kind": "ct", "template": "busybox", "ram": "64M",
-                           "disk": "64M"}, expect=201)
-    code, j = d.request("POST", "/api/v1/vps/rct/rescue", {"on": True})
-    assert code == 400 and "has no rescue mode" in j["error"]["message"], j
-    d.api("DELETE", "/vps/rct")
 
     assert vps(d, "rescue", "r1", "on") == "rescue on for r1\n"
     for f in ("rescue.img", "rescue-vmlinuz", "rescue-initrd.img"):
