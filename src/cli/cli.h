@@ -343,5 +343,6 @@ int cmd_token_rm(struct args *a);
 int cmd_audit(struct args *a);
 int cmd_op(struct args *a);
 int cmd_passwd(struct args *a);
+int cmd_rescue(struct args *a); /* rescue NAME on|off */
 
 #endif

@@ -51,6 +51,9 @@ static const char *const roles[] = { "admin", "customer", NULL };
 
 static const struct pos p_name[] = { { .name = "NAME", .type = P_NAME }, END };
 static const struct pos p_names[] = { { .name = "NAME", .type = P_NAME, .many = true }, END };
+static const struct pos p_rescue[] = { { .name = "NAME", .type = P_NAME },
+				       { .name = "on|off", .type = P_ANY },
+				       END };
 static const struct pos p_user[] = { { .name = "NAME", .type = P_USER }, END };
 static const struct pos p_id[] = { { .name = "ID", .type = P_ID }, END };
 static const struct opt o_format[] = { FORMAT, END };
@@ -158,7 +161,7 @@ static const struct opt o_template_import[] = {
 static const struct opt o_template_create[] = {
 	FORMAT,
 	{ .name = "from", .type = V_VPS, .meta = "VPS", .required = true,
-	  .help = "the stopped VM whose disk becomes the new version" },
+	  .help = "the stopped VPS (VM or container) that becomes the new version" },
 	END,
 };
 
@@ -494,6 +497,13 @@ const struct command commands[] = {
 	  .help = "Sets the root password of the VPS: a running ct through the container, a\n"
 		  "stopped VPS on its disk. The password is read from standard input: typed\n"
 		  "twice without echo on a terminal, else its first line.\n" },
+	{ "rescue", NULL, p_rescue, .run = cmd_rescue,
+	  .overview = "rescue NAME on|off\ta VM boots a rescue system, its disk the second drive",
+	  .help = "on: the VM boots a Debian 12 rescue system (a fresh copy of the debian-12\n"
+		  "template's disk, /dev/vda) with its own disk as the second drive (/dev/vdb,\n"
+		  "not mounted), on the same console, network, password and keys; a running VM\n"
+		  "restarts into it. off: the rescue system is thrown away and the VM boots its\n"
+		  "own disk again. A container has no rescue mode (`vps exec`, `vps console`).\n" },
 	{ "console", NULL, p_name, .run = cmd_console,
 	  .overview = "console NAME\tattach to the console (Ctrl-] detaches)",
 	  .help = "Attaches to the VPS's console: what it printed lately is shown first, then\n"
@@ -562,7 +572,7 @@ const struct command commands[] = {
 	  .help = "Templates are versioned: build and import make a new version, create and\n"
 		  "reinstall take the newest. `import NAME FILE` uploads a rootfs tarball (tar,\n"
 		  ".gz, .xz, .zst) for containers, or with --kind vm a raw or qcow2 disk image;\n"
-		  "`create NAME --from VM` makes one of a stopped VM's disk.\n" },
+		  "`create NAME --from VPS` makes one of a stopped VM's disk or container's root.\n" },
 	{ "plan", NULL, .subs = plan_subs,
 	  .overview = "plan list|create|delete\tplans (named sets of limits)",
 	  .help = "A plan is a named set of limits; `vps create --plan NAME` uses one.\n" },

@@ -257,6 +257,29 @@ int cmd_lifecycle(struct args *a)
 	return r;
 }
 
+/* ---- rescue ---- */
+
+int cmd_rescue(struct args *a)
+{
+	const char *name = a->pos[0], *how = a->pos[1];
+	json_t *reply = NULL, *body;
+	struct err *err = NULL;
+	char path[80];
+	int r;
+
+	if (strcmp(how, "on") && strcmp(how, "off"))
+		return usage_err("rescue", "`%s`: on or off", how);
+	snprintf(path, sizeof(path), "/vps/%s/rescue", name);
+	body = json_pack("{s:b}", "on", !strcmp(how, "on"));
+	r = api("POST", path, body, &reply, &err);
+	json_decref(body);
+	if (r < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	printf("rescue %s for %s\n", how, name);
+	return 0;
+}
+
 /* ---- reinstall ---- */
 
 int cmd_reinstall(struct args *a)

@@ -41,6 +41,12 @@ json_t *ctm_spec_update(const struct ctm_config *c, const struct ctm_config *was
 
 /* monitor.c */
 int ctm_run(struct ctm_config *c);
+/*
+ * `export CONFIG -- PROG ARG...` (export.c): the stopped container's root
+ * as a tar stream on PROG's stdin, read inside the container's own user
+ * namespace. PROG's exit status, or 1 with *err set.
+ */
+int ctm_export(const struct ctm_config *c, char *const *to, struct err **err);
 /* A unix socket listening at path (0600, non-blocking); fd or -errno. */
 int ctm_listen_at(const char *path, struct err **err);
 

@@ -11,6 +11,8 @@
  *   vps-ctm exec    CONFIG [-t] -- CMD...   run CMD inside (-t: on a new terminal;
  *                                    `exec -t CONFIG -- /bin/sh -l` is "enter")
  *   vps-ctm console CONFIG           attach to the console; Ctrl-] detaches
+ *   vps-ctm export  CONFIG -- PROG ARG...   the stopped root as a tar on PROG's
+ *                                    stdin, read in the container's user namespace
  *                                    (the loop of `vps console` too: src/sys/tty.c)
  */
 #include <errno.h>
@@ -42,7 +44,8 @@ static void usage(FILE *f)
 	      "       vps-ctm grow CONFIG SIZE\n"
 	      "       vps-ctm ctl CONFIG '{\"cmd\":\"state\"}'\n"
 	      "       vps-ctm exec CONFIG [-t] -- CMD [ARG...]\n"
-	      "       vps-ctm console CONFIG        (Ctrl-] detaches)\n",
+	      "       vps-ctm console CONFIG        (Ctrl-] detaches)\n"
+	      "       vps-ctm export CONFIG -- PROG [ARG...]\n",
 	      f);
 }
 
@@ -310,6 +313,17 @@ int main(int argc, char **argv)
 		r = cmd_ctl(&c, argv[3]);
 	} else if (!strcmp(cmd, "console") && argc == 3) {
 		r = cmd_console(&c);
+	} else if (!strcmp(cmd, "export") && argc >= 5 && !strcmp(argv[3], "--")) {
+		_cleanup_free_ char *sock = ctm_path(&c, true, "control.sock");
+		int fd = sock ? unix_connect(sock) : -1;
+
+		if (fd >= 0) {
+			close(fd);
+			err_make(&e, EBUSY, "export `%s`: it is running", c.name);
+			r = 1;
+		} else {
+			r = ctm_export(&c, argv + 4, &e);
+		}
 	} else if (!strcmp(cmd, "exec")) {
 		r = cmd_exec(&c, argc - 3, argv + 3);
 	} else {

@@ -125,6 +125,20 @@ struct kind_ops {
 	 */
 	char *(*template_disk)(struct host *h, const struct vps *v);
 	/*
+	 * The stopped VPS's root filesystem as a tar stream: the argv of a
+	 * program that reads it confined and runs the rest of its arguments
+	 * after a `--` with the stream on their stdin (ct: `vps-ctm export`;
+	 * caller frees each string and the array). NULL: the kind has no root filesystem.
+	 */
+	char **(*template_export)(struct host *h, const struct vps *v);
+	/*
+	 * Rescue mode on or off for the stopped VPS: what its next boot is
+	 * (life_rescue restarts a running one around it). NULL: none.
+	 */
+	int (*rescue)(struct host *h, const struct vps *v, bool on, struct err **err);
+	/* Whether rescue mode is on (GET /vps/NAME's `rescue`). */
+	bool (*rescuing)(struct host *h, const struct vps *v);
+	/*
 	 * vpsd adopts the running VPS at its start: undo what a vpsd killed in
 	 * the middle of work left held (a VM frozen for a snapshot). NULL: none.
 	 */

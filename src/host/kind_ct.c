@@ -497,6 +497,21 @@ static int ct_revert(struct host *h, const struct vps *v, const char *dir, struc
 	return sys_image_replace(from, img, err);
 }
 
+/* vps-ctm export: the root read in the container's own user namespace (src/ctm/export.c). */
+static char **ct_template_export(struct host *h, const struct vps *v)
+{
+	char **a = calloc(4, sizeof(char *));
+
+	if (!a || !(a[0] = host_bin(h, "vps-ctm")) || !(a[1] = strdup("export")) ||
+	    !(a[2] = host_vps_dir(h, v->name, "ct.json"))) {
+		for (int i = 0; a && i < 3; i++)
+			free(a[i]);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
 static int settle(struct vps *v, struct err **err)
 {
 	if (v->engine != VPS_ENGINE_NONE || *v->boot || v->iso)
@@ -538,5 +553,6 @@ const struct kind_ops kind_ct = {
 	.restart_migrate = true,
 	.snapshot = ct_snapshot,
 	.revert = ct_revert,
+	.template_export = ct_template_export,
 	.destroy = ct_destroy,
 };

@@ -131,6 +131,67 @@ static int template_dir(struct host *h, const struct vps *v, char **dir, struct 
 	return 0;
 }
 
+/* --- rescue mode -------------------------------------------------------- */
+
+/*
+ * Rescue mode (docs/rescue.md): the VPS's directory holds rescue.img, a
+ * fresh copy of the debian-12 VM template's root disk, and that template's
+ * kernel and initramfs. While they are there the VM boots them, whatever
+ * its own boot (linux, firmware, uefi), with rescue.img as its first disk
+ * (/dev/vda, the root) and its own disk second (/dev/vdb), its swap and
+ * seed as always: the seed's password, keys and addresses are the rescue
+ * system's, the customer's disk is not mounted by anything.
+ */
+#define VM_RESCUE_TEMPLATE "debian-12"
+
+static const char *const rescue_files[][2] = {
+	{ "rootfs.img", "rescue.img" },
+	{ "vmlinuz", "rescue-vmlinuz" },
+	{ "initrd.img", "rescue-initrd.img" },
+};
+
+static bool vm_rescuing(struct host *h, const struct vps *v)
+{
+	_cleanup_free_ char *p = vm_file(h, v, "rescue.img");
+
+	return p && access(p, F_OK) == 0;
+}
+
+static int vm_rescue(struct host *h, const struct vps *v, bool on, struct err **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	int version, r = 0;
+
+	/* off, and before on: nothing of an earlier rescue system is kept */
+	for (size_t i = 0; i < ARRAY_SIZE(rescue_files); i++) {
+		_cleanup_free_ char *p = vm_file(h, v, rescue_files[i][1]);
+
+		if (!p)
+			return err_make(err, ENOMEM, "rescue");
+		if (unlink(p) < 0 && errno != ENOENT)
+			return err_make(err, errno, "remove `%s`", p);
+	}
+	if (!on)
+		return 0;
+	if (tmpl_resolve(h, TMPL_DISK, VM_RESCUE_TEMPLATE, &dir, &version, err) < 0)
+		return err_wrap(err, "rescue system (template `%s`)", VM_RESCUE_TEMPLATE);
+	/* rescue.img last: its presence is what turns rescue on */
+	for (size_t i = ARRAY_SIZE(rescue_files); r == 0 && i-- > 0;) {
+		_cleanup_free_ char *from = NULL, *to = vm_file(h, v, rescue_files[i][1]);
+
+		if (!to || asprintf(&from, "%s/%s", dir, rescue_files[i][0]) < 0)
+			return err_make(err, ENOMEM, "rescue");
+		r = sys_image_copy(from, to, err);
+	}
+	if (r < 0) {
+		vm_rescue(h, v, false, NULL);
+		return err_wrap(err, "rescue `%s`", v->name);
+	}
+	pr_info("vm `%s`: rescue system from template `%s` version %d", v->name, VM_RESCUE_TEMPLATE,
+		version);
+	return 0;
+}
+
 /* --- the monitor's settings --------------------------------------------- */
 
 /*
@@ -289,16 +350,30 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 	_cleanup_free_ char *seed = vm_file(h, v, "seed.iso");
 	json_t *disks, *j, *net;
 
+	bool rescue = vm_rescuing(h, v);
+
 	if (!kernel || !initrd || !disk || !swap || !seed || !console || !control || !cmdline ||
 	    asprintf(&serial, "socket:%s", console) < 0)
 		return NULL;
-	disks = json_pack("[{s:s, s:s}]", "path", disk, "id", "root");
+	if (rescue) { /* the rescue system's root first, the VPS's disk second */
+		_cleanup_free_ char *img = vm_file(h, v, "rescue.img");
+
+		free(kernel), free(initrd);
+		kernel = vm_file(h, v, "rescue-vmlinuz");
+		initrd = vm_file(h, v, "rescue-initrd.img");
+		if (!img || !kernel || !initrd)
+			return NULL;
+		disks = json_pack("[{s:s, s:s}, {s:s, s:s}]", "path", img, "id", "rescue", "path",
+				  disk, "id", "root");
+	} else {
+		disks = json_pack("[{s:s, s:s}]", "path", disk, "id", "root");
+	}
 	if (disks && v->swap)
 		json_array_append_new(disks, json_pack("{s:s, s:s}", "path", swap, "id", "swap"));
 	if (disks && access(seed, F_OK) == 0) /* a VM made before seeds has none */
 		json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", seed, "id",
 						       "cidata", "readonly", 1));
-	if (!strcmp(v->boot, "firmware"))
+	if (!strcmp(v->boot, "firmware") && !rescue)
 		j = vmm_firmware_config(v, disks, serial, control);
 	else
 		j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel,
@@ -442,8 +517,10 @@ static int qemu_validate(struct host *h, const struct vps *v, struct err **err)
 	return vm_validate_common(h, v, err);
 }
 
-static const char *const vm_files[] = { "disk.img", "swap.img",	   "vmlinuz",	 "initrd.img",
-					"vm.json",  "vm.json.tmp", "efivars.fd", NULL };
+static const char *const vm_files[] = { "disk.img",	     "swap.img",   "vmlinuz",
+					"initrd.img",	     "vm.json",	   "vm.json.tmp",
+					"efivars.fd",	     "rescue.img", "rescue-vmlinuz",
+					"rescue-initrd.img", NULL };
 
 static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 {
@@ -641,7 +718,15 @@ static char *find_in_path(const char *prog)
 }
 
 /* The descriptors the keeper opens for QEMU (keeper.c, pass_fds). */
-enum { QEMU_FD_DISK = 10, QEMU_FD_SWAP, QEMU_FD_ISO, QEMU_FD_SEED, QEMU_FD_CODE, QEMU_FD_VARS };
+enum {
+	QEMU_FD_DISK = 10,
+	QEMU_FD_SWAP,
+	QEMU_FD_ISO,
+	QEMU_FD_SEED,
+	QEMU_FD_CODE,
+	QEMU_FD_VARS,
+	QEMU_FD_RESCUE,
+};
 
 /*
  * A firmware-booted VM (docs/screen.md): SeaBIOS (QEMU's default) or OVMF
@@ -688,11 +773,13 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	_cleanup_free_ char *bin = find_in_path(name), *cmdline = vm_cmdline(h, v), *jail = NULL;
 	_cleanup_free_ char *seed = vm_file(h, v, "seed.iso");
 	_cleanup_free_ char *disk = vm_file(h, v, "disk.img"), *swap = vm_file(h, v, "swap.img");
+	_cleanup_free_ char *rimg = vm_file(h, v, "rescue.img");
+	bool rescue = vm_rescuing(h, v);
 	json_t *net;
 	struct argv a = { 0 };
 	int r = 0;
 
-	if (!dir || !run || !cmdline || !seed || !disk || !swap)
+	if (!dir || !run || !cmdline || !seed || !disk || !swap || !rimg)
 		return err_make(err, ENOMEM, "monitor argv"), NULL;
 	if (!bin) {
 		err_make(err, ENOENT, "no `%s` on this host (Debian: qemu-system-x86)", name);
@@ -760,6 +847,12 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	 * auto-read-only=off QEMU (7.2) first asks the set for a read-only one
 	 * and gives up ("Could not dup FD for /dev/fdset/1 flags 0").
 	 */
+	if (rescue) { /* the rescue system's root is /dev/vda, the VPS's disk /dev/vdb */
+		push(&a, "-add-fd");
+		push(&a, "fd=%d,set=7,opaque=rw:%s", QEMU_FD_RESCUE, rimg);
+		push(&a, "-drive");
+		push(&a, "file=/dev/fdset/7,if=virtio,format=raw,discard=unmap,auto-read-only=off");
+	}
 	push(&a, "-add-fd");
 	push(&a, "fd=%d,set=1,opaque=rw:%s", QEMU_FD_DISK, disk);
 	push(&a, "-drive");
@@ -776,11 +869,11 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 		push(&a, "-drive");
 		push(&a, "file=/dev/fdset/4,if=virtio,format=raw,readonly=on");
 	}
-	if (!strcmp(v->boot, "linux")) {
+	if (!strcmp(v->boot, "linux") || rescue) {
 		push(&a, "-kernel");
-		push(&a, "%s/vmlinuz", dir);
+		push(&a, "%s/%svmlinuz", dir, rescue ? "rescue-" : "");
 		push(&a, "-initrd");
-		push(&a, "%s/initrd.img", dir);
+		push(&a, "%s/%sinitrd.img", dir, rescue ? "rescue-" : "");
 		push(&a, "-append");
 		push(&a, "%s", cmdline);
 	} else {
@@ -1358,6 +1451,8 @@ const struct kind_ops kind_vm_vmm = {
 	.password = vm_password,
 	.pools = true,
 	.snapshot = vmm_snapshot,
+	.rescue = vm_rescue,
+	.rescuing = vm_rescuing,
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.adopt = vmm_adopt,
@@ -1387,6 +1482,8 @@ const struct kind_ops kind_vm_qemu = {
 	.password = vm_password,
 	.pools = true,
 	.snapshot = qemu_snapshot,
+	.rescue = vm_rescue,
+	.rescuing = vm_rescuing,
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.destroy = vm_destroy,

@@ -1169,6 +1169,47 @@ int life_plan(struct host *h, const char *name, json_t *body, json_t **out, stru
 	return r;
 }
 
+/*
+ * Rescue mode on or off ({"on": bool}): the kind changes what the next boot
+ * is (a VM: the rescue system with the VPS's disk as the second drive); a
+ * running VPS is restarted into it, a stopped one boots it at its next start.
+ */
+int life_rescue(struct host *h, const char *name, json_t *body, struct err **err)
+{
+	static const char *const fields[] = { "on", NULL };
+	json_t *on = json_object_get(body, "on");
+	const struct kind_ops *o;
+	bool was;
+	struct vps v;
+	int r;
+
+	if (vps_only_fields(body, fields, "rescue takes `on` alone", err) < 0)
+		return -EINVAL;
+	if (!json_is_boolean(on))
+		return err_make(err, EINVAL, "`on`: expected true or false");
+	WITH_VPS(h, name, v, err);
+	was = v.state == VPS_RUNNING;
+	if (!(o = ops_of(&v, err)))
+		r = -EINVAL;
+	else if (!o->rescue)
+		r = err_make(err, EINVAL,
+			     "`%s`: a %s has no rescue mode: its files are reached from the host "
+			     "while it runs (`vps exec`, `vps console`) and its init cannot keep "
+			     "it from booting far enough for that",
+			     name, vps_kind_name(v.kind));
+	else if (v.state != VPS_RUNNING && v.state != VPS_STOPPED)
+		r = err_make(err, EBUSY, "`%s` is %s", name, vps_state_name(v.state));
+	else if ((r = stop_locked(h, &v, false, 30, err)) == 0 &&
+		 (r = o->rescue(h, &v, json_is_true(on), err)) == 0) {
+		store_event(h->store, name, "rescue", json_is_true(on) ? "on" : "off");
+		if (was)
+			r = start_locked(h, &v, err);
+	}
+	vps_free(&v);
+	release(name);
+	return r;
+}
+
 int life_password(struct host *h, const char *name, json_t *body, struct err **err)
 {
 	static const char *const fields[] = { "password", NULL };
@@ -1205,6 +1246,8 @@ int life_show(struct host *h, const char *name, json_t **out, struct err **err)
 		return r;
 	*out = vps_to_json(&v);
 	o = kind_find(v.kind, v.engine);
+	if (o && o->rescuing) /* a kind with a rescue mode says whether it is on */
+		json_object_set_new(*out, "rescue", json_boolean(o->rescuing(h, &v)));
 	if (o && v.state == VPS_RUNNING) {
 		_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 		int reboots = run ? keeper_restarts(run) : 0;

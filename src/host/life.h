@@ -44,6 +44,8 @@ int life_suspend(struct host *h, const char *name, bool on, struct err **err);
 int life_plan(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
 /* Reset root's password ({"password"}) through the kind. */
 int life_password(struct host *h, const char *name, json_t *body, struct err **err);
+/* Rescue mode ({"on": bool}): a running VPS restarts into it or out of it. */
+int life_rescue(struct host *h, const char *name, json_t *body, struct err **err);
 
 /*
  * Run fn on the VPS `name` held as every operation holds it (no other

@@ -59,6 +59,7 @@ static const struct route routes[] = {
 	{ "POST", "/vps/{name}/restart", USER, VPS, api_vps_action, "restart" },
 	{ "POST", "/vps/{name}/reinstall", USER, VPS, api_vps_action, "reinstall" },
 	{ "POST", "/vps/{name}/password", USER, VPS, api_vps_action, "password" },
+	{ "POST", "/vps/{name}/rescue", USER, VPS, api_vps_action, "rescue" },
 	{ "POST", "/vps/{name}/exec", USER, VPS, api_vps_action, "exec" },
 	{ "POST", "/vps/{name}/suspend", ADMIN, VPS, api_vps_action, "suspend" },
 	{ "POST", "/vps/{name}/unsuspend", ADMIN, VPS, api_vps_action, "unsuspend" },

@@ -211,40 +211,61 @@ enum MHD_Result api_template_import(struct call *x)
 	return reply_result(x->c, r, &e, 201, out);
 }
 
-/* POST /templates/NAME/from/VPS: a new version made of a stopped VPS's disk. */
-enum MHD_Result api_template_from(struct call *x)
+struct from_args {
+	const char *name; /* the template's */
+	json_t *out;
+};
+
+/*
+ * The VPS held (no start, stop or other operation meanwhile) and stopped:
+ * a VM's disk copied, a container's root streamed through the import.
+ */
+static int template_from_held(struct host *h, struct vps *v, void *arg, struct err **err)
 {
-	const struct kind_ops *ops;
-	struct err *e = NULL;
-	json_t *out = NULL;
-	char *disk = NULL, source[400];
-	struct vps v;
+	const struct kind_ops *ops = kind_find(v->kind, v->engine);
+	struct from_args *a = arg;
+	char source[400];
+	char **reader;
+	char *disk;
 	int r;
 
-	vps_init(&v);
-	r = store_vps_get(x->h->store, x->arg2, &v, &e);
-	if (r == 0 && v.state != VPS_STOPPED)
-		r = err_make(&e, EBUSY, "VPS `%s` is %s: stop it first", v.name,
-			     vps_state_name(v.state));
-	ops = r == 0 ? kind_find(v.kind, v.engine) : NULL;
-	if (r == 0 && (!ops || !ops->template_disk))
-		r = err_make(&e, EINVAL,
-			     "VPS `%s`: a template of a %s is not made yet (VMs only; a container "
-			     "is exported as a tarball and imported)",
-			     v.name, vps_kind_name(v.kind));
-	if (r == 0 && !(disk = ops->template_disk(x->h, &v)))
-		r = err_make(&e, ENOMEM, "template");
-	if (r == 0) {
-		snprintf(source, sizeof(source), "made from VPS %s (its disk, stopped)", v.name);
-		r = tmpl_from_disk(x->h, x->arg, disk, source, &out, &e);
+	if (v->state != VPS_STOPPED)
+		return err_make(err, EBUSY, "VPS `%s` is %s: stop it first", v->name,
+				vps_state_name(v->state));
+	if (ops && ops->template_disk) {
+		if (!(disk = ops->template_disk(h, v)))
+			return err_make(err, ENOMEM, "template");
+		snprintf(source, sizeof(source), "made from VPS %s (its disk, stopped)", v->name);
+		r = tmpl_from_disk(h, a->name, disk, source, &a->out, err);
+		free(disk);
+		return r;
 	}
-	free(disk);
-	vps_free(&v);
+	if (!ops || !ops->template_export)
+		return err_make(err, EINVAL, "VPS `%s`: a %s cannot be made a template", v->name,
+				vps_kind_name(v->kind));
+	if (!(reader = ops->template_export(h, v)))
+		return err_make(err, ENOMEM, "template");
+	snprintf(source, sizeof(source), "made from VPS %s (its root filesystem, stopped)",
+		 v->name);
+	r = tmpl_from_stream(h, a->name, reader, source, &a->out, err);
+	for (size_t i = 0; reader[i]; i++)
+		free(reader[i]);
+	free(reader);
+	return r;
+}
+
+/* POST /templates/NAME/from/VPS: a new version made of a stopped VPS's disk or root. */
+enum MHD_Result api_template_from(struct call *x)
+{
+	struct from_args a = { .name = x->arg };
+	struct err *e = NULL;
+	int r = life_with(x->h, x->arg2, template_from_held, &a, &e);
+
 	if (r == 0)
-		with_kinds(out);
+		with_kinds(a.out);
 	if (r == 0)
 		store_event(x->h->store, x->arg2, "template", "made from the VPS");
-	return reply_result(x->c, r, &e, 201, out);
+	return reply_result(x->c, r, &e, 201, a.out);
 }
 
 enum MHD_Result api_template_delete(struct call *x)

@@ -104,6 +104,8 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 		return done(life_exec(h, name, body, out, &e), &e, out, 200);
 	} else if (!strcmp(action, "password")) {
 		r = life_password(h, name, body, &e);
+	} else if (!strcmp(action, "rescue")) {
+		r = life_rescue(h, name, body, &e);
 	} else if (!strcmp(action, "suspend") || !strcmp(action, "unsuspend")) {
 		r = life_suspend(h, name, action[0] == 's', &e);
 	} else if (!strcmp(action, "plan")) {
@@ -113,7 +115,7 @@ static unsigned int work(struct host *h, const char *action, const char *name, j
 	} else {
 		r = err_make(&e, ENOENT,
 			     "no such action (start, stop, restart, reinstall, exec, password, "
-			     "suspend, unsuspend, plan)");
+			     "rescue, suspend, unsuspend, plan)");
 	}
 	if (r < 0)
 		return done(r, &e, out, 200);

@@ -457,8 +457,13 @@ int tmpl_build(struct host *h, const char *name, json_t **out, struct err **err)
 
 /* --- imports ------------------------------------------------------------------------- */
 
-static int import_ct(struct host *h, const char *name, const char *upload, const char *s,
-		     int version, json_t *m, struct err **err)
+/*
+ * A rootfs tarball through vps-tmpl-import: the upload, or (`reader` not
+ * NULL) the stream a reader program pipes into it (`READER... -- IMPORT -
+ * OUT`: a stopped container's root, tmpl_from_stream).
+ */
+static int import_ct(struct host *h, const char *name, const char *upload, char *const *reader,
+		     const char *s, int version, json_t *m, struct err **err)
 {
 	_cleanup_free_ char *prog = host_bin(h, "vps-tmpl-import"), *tar = NULL, *line = NULL;
 	char cap[32];
@@ -471,8 +476,18 @@ static int import_ct(struct host *h, const char *name, const char *upload, const
 	if (!prog || asprintf(&tar, "%s/import.tar.zst", s) < 0)
 		return err_make(err, ENOMEM, "import");
 	{
-		char *argv[] = { prog, (char *)upload, tar, "--max-bytes", cap, NULL };
+		char *argv[24] = { NULL };
+		size_t n = 0;
 
+		for (; reader && reader[n] && n < 16; n++)
+			argv[n] = reader[n];
+		if (reader)
+			argv[n++] = "--";
+		argv[n++] = prog;
+		argv[n++] = reader ? "-" : (char *)upload;
+		argv[n++] = tar;
+		argv[n++] = "--max-bytes";
+		argv[n++] = cap;
 		/* its refusal is the upload's fault: 400 */
 		r = run_errno(argv, &line, 1800, EINVAL, err);
 	}
@@ -485,7 +500,9 @@ static int import_ct(struct host *h, const char *name, const char *upload, const
 			    json_incref(json_object_get(sum, "release")) ?: json_string(""));
 	json_object_set_new(m, "init", json_incref(json_object_get(sum, "init")));
 	json_object_set_new(m, "forms", forms_of(true, false));
-	json_object_set_new(m, "source", json_string("imported rootfs tarball"));
+	json_object_set_new(m, "source",
+			    json_string(reader ? "made from a container (its root, stopped)" :
+						 "imported rootfs tarball"));
 	json_object_del(sum, "os"), json_object_del(sum, "release"), json_object_del(sum, "init");
 	json_object_set_new(m, "import", sum); /* entries, bytes, what was tamed */
 	return put_tarball(name, version, tar, true, s, m, err);
@@ -631,8 +648,8 @@ static int import_vm(struct host *h, const char *name, const char *format, const
 	return r;
 }
 
-int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const char *format,
-		const char *upload, json_t **out, struct err **err)
+static int import_any(struct host *h, const char *name, enum tmpl_form form, const char *format,
+		      const char *upload, char *const *reader, json_t **out, struct err **err)
 {
 	_cleanup_free_ char *s = NULL;
 	json_t *m = json_object();
@@ -646,7 +663,8 @@ int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const cha
 	else
 		r = 0;
 	if (r < 0) {
-		unlink(upload);
+		if (upload)
+			unlink(upload);
 		json_decref(m);
 		return r;
 	}
@@ -655,7 +673,7 @@ int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const cha
 	if (!(s = scratch(h, name, err)))
 		r = -EIO;
 	if (r == 0)
-		r = form == TMPL_ROOTFS ? import_ct(h, name, upload, s, v, m, err) :
+		r = form == TMPL_ROOTFS ? import_ct(h, name, upload, reader, s, v, m, err) :
 					  import_vm(h, name, format, upload, s, m, err);
 	if (r == 0)
 		r = commit(h, name, s, m, v, err);
@@ -668,12 +686,19 @@ int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const cha
 			rmdir(d);
 	}
 	pthread_mutex_unlock(&lock);
-	unlink(upload);
+	if (upload)
+		unlink(upload);
 	if (r == 0)
 		*out = m;
 	else
 		json_decref(m);
 	return r;
+}
+
+int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const char *format,
+		const char *upload, json_t **out, struct err **err)
+{
+	return import_any(h, name, form, format, upload, NULL, out, err);
 }
 
 int tmpl_from_disk(struct host *h, const char *name, const char *disk, const char *source,
@@ -695,6 +720,23 @@ int tmpl_from_disk(struct host *h, const char *name, const char *disk, const cha
 		return r;
 	}
 	r = tmpl_import(h, name, TMPL_DISK, "raw", copy_path, out, err);
+	if (r == 0) {
+		_cleanup_free_ char *p = NULL, *d = tdir(h, name,
+							 (int)json_integer_value(
+								 json_object_get(*out, "version")));
+
+		json_object_set_new(*out, "source", json_string(source));
+		if (d && asprintf(&p, "%s/template.json", d) >= 0)
+			json_dump_file(*out, p, JSON_INDENT(1) | JSON_SORT_KEYS);
+	}
+	return r;
+}
+
+int tmpl_from_stream(struct host *h, const char *name, char *const *reader, const char *source,
+		     json_t **out, struct err **err)
+{
+	int r = import_any(h, name, TMPL_ROOTFS, NULL, NULL, reader, out, err);
+
 	if (r == 0) {
 		_cleanup_free_ char *p = NULL, *d = tdir(h, name,
 							 (int)json_integer_value(

@@ -49,6 +49,13 @@ int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const cha
  */
 int tmpl_from_disk(struct host *h, const char *name, const char *disk, const char *source,
 		   json_t **out, struct err **err);
+/*
+ * A new version of NAME in TMPL_ROOTFS from a stopped container's root:
+ * `reader` (argv, the kind's template_export) streams it as a tar into
+ * vps-tmpl-import's stdin, the same checks as an upload.
+ */
+int tmpl_from_stream(struct host *h, const char *name, char *const *reader, const char *source,
+		     json_t **out, struct err **err);
 /* Remove every version (the VPSes made from them have their own copies). */
 int tmpl_remove(struct host *h, const char *name, struct err **err);
 /* Whether NAME has `form`: in the store, or one the host can build. */

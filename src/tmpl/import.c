@@ -6,7 +6,7 @@
  *
  *   vps-tmpl-import IN OUT [--max-bytes N] [--max-entries N] [--probe-open PATH]
  *
- * IN is the upload, OUT the template's tarball to make (pax, zstd). The two
+ * IN is the upload (`-`: stdin, a stream), OUT the template's tarball to make (pax, zstd). The two
  * files are opened first; then the process confines itself before it reads
  * one byte of IN: no supplementary groups, uid and gid 65534, no new
  * privileges, and a seccomp filter that allows reading and writing the
@@ -401,7 +401,8 @@ int main(int argc, char **argv)
 		else
 			fail("unknown argument `%s`", argv[i]);
 	}
-	infd = open(argv[1], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* `-`: a stream on stdin (`vps-ctm export`, a stopped container's root) */
+	infd = !strcmp(argv[1], "-") ? 0 : open(argv[1], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (infd < 0)
 		fail("open `%s`: %s", argv[1], strerror(errno));
 	outfd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

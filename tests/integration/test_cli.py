@@ -74,7 +74,7 @@ def failed(*args, sock, status=1):
 # ---- no daemon ----
 
 COMMANDS = ["create", "list", "show", "start", "stop", "restart", "destroy", "set",
-            "console", "exec", "host", "events", "template", "plan"]
+            "console", "exec", "host", "events", "template", "plan", "rescue"]
 
 
 def test_help(cli):
@@ -116,6 +116,8 @@ BAD = [
     (["create", "web1", "--kind", "ct", "--frob"], "unknown flag `--frob`"),
     (["create", "web1", "--kind", "ct", "-x"], "unknown flag `-x`"),
     (["create", "web1", "web2", "--kind", "ct"], "unexpected argument `web2`"),
+    (["rescue", "web1"], "missing on|off"),
+    (["rescue", "web1", "maybe"], "`maybe`: on or off"),
     (["set"], "missing NAME"),
     (["set", "web1"], "nothing to set"),
     (["set", "web1", "ram"], "`ram`: expected KEY=VALUE"),

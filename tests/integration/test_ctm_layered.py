@@ -302,3 +302,36 @@ def test_bad_storage(tmp_path):
         assert not ct.dir.exists()
     finally:
         ct.cleanup()
+
+
+def test_export_reads_the_layered_root(ctm, store, tmp_path):
+    """`vps-ctm export` (src/ctm/export.c) of a layered container: the
+    overlay is mounted for the read and gone after it, the stream holds the
+    template's files and the container's own writes under the container's
+    ids (0, not uid_base) and vps-tmpl-import takes it; a running container
+    is refused."""
+    import io
+    import tarfile
+    from framework.ct import BUILD
+    ct = layered(ctm, store)
+    ct.create()
+    ct.start()
+    ct.sh("echo layered > /root/mine; chown 1000:1000 /root/mine")
+    out = tmp_path / "out.tar.zst"
+    imp = str(BUILD / "src" / "tmpl" / "vps-tmpl-import")
+    r = ct.ctm("export", "--", imp, "-", str(out))
+    assert r.returncode != 0 and "it is running" in r.stderr, r
+    ct.stop()
+    assert not ct.mounted()
+    r = ct.ctm("export", "--", imp, "-", str(out))
+    assert r.returncode == 0, r
+    assert '"init": "busybox"' in r.stdout, r
+    assert not ct.mounted() and not mounts_under(ct.dir), "export left a mount"
+    plain = subprocess.run(["zstd", "-q", "-d", "-c", str(out)], capture_output=True,
+                           check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tf:
+        m = {i.name.lstrip("./"): i for i in tf.getmembers()}
+        assert tf.extractfile(m["root/mine"]).read() == b"layered\n"
+        assert (m["root/mine"].uid, m["root/mine"].gid) == (1000, 1000)
+        assert m["bin/busybox"].uid == 0 and m["bin/busybox"].isreg()
+    ct.destroy()

@@ -17,6 +17,7 @@ Run as root: /usr/bin/python3 -m pytest -q -p no:cacheprovider test_templates.py
 import io
 import json
 import os
+import stat
 import subprocess
 import tarfile
 import uuid
@@ -395,8 +396,8 @@ def test_debian_release_boots(vpsd, release, version):
 
 def test_template_from_a_stopped_vm(vpsd):
     """`vps template create NAME --from VM`: a stopped VM's disk becomes a
-    version (the same bytes, through the import's checks); a container is
-    refused with the reason, and so is a VPS that does not exist."""
+    version (the same bytes, through the import's checks); a VPS that does
+    not exist is 404."""
     vpsd.api("POST", "/vps", {"name": "tfrom1", "kind": "vm", "template": "debian-12",
                               "ram": "256M", "disk": "1G"}, expect=201, timeout=1800)
     env = dict(os.environ, VPS_SOCKET=str(vpsd.sock))
@@ -410,13 +411,149 @@ def test_template_from_a_stopped_vm(vpsd):
     sums = subprocess.run(["sha256sum", str(img), str(disk)], capture_output=True, text=True,
                           check=True).stdout.split()
     assert sums[0] == sums[2] == t["sha256"], sums
-    vpsd.api("POST", "/vps", {"name": "tfromct", "kind": "ct", "template": "busybox",
-                              "ram": "128M", "disk": "64M"}, expect=201)
-    code, j = vpsd.request("POST", "/api/v1/templates/x/from/tfromct")
-    assert code == 400 and "not made yet" in j["error"]["message"], j
     code, j = vpsd.request("POST", "/api/v1/templates/x/from/nosuchvps")
     assert code == 404, j
     assert vpsd.request("GET", "/api/v1/templates/x")[0] == 404
-    for n in ("tfrom1", "tfromct"):
-        vpsd.api("DELETE", f"/vps/{n}")
+    vpsd.api("DELETE", "/vps/tfrom1")
     vpsd.api("DELETE", "/templates/golden")
+
+
+def ct_init_root(vpsd, name):
+    """The running container's root as the host sees it: /proc/PID/root of a
+    process of the container's root (its uid_base, from ct.json) that sees
+    the container's /etc/hostname."""
+    base = json.loads((vpsd.data / "vps" / name / "ct.json").read_text())["uid_base"]
+    for p in Path("/proc").iterdir():
+        try:
+            if (p.name.isdigit() and p.stat().st_uid == base and
+                    (p / "root" / "etc" / "hostname").read_text().strip() == name):
+                return base, p / "root"
+        except OSError:
+            pass
+    raise AssertionError(f"no process of {name}'s root (uid {base})")
+
+
+def host_state():
+    """What a template made from a container must never touch on the host."""
+    out = {}
+    for f in ("/etc/shadow", "/etc/passwd", "/dev/null"):
+        st = os.lstat(f)
+        out[f] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns,
+                  Path(f).read_bytes() if f.startswith("/etc") else b"")
+    return out
+
+
+def test_template_from_a_stopped_container(vpsd):
+    """`vps template create NAME --from CT`: a file written in container A
+    is in container B made from A's template. A's root is hostile: a symlink
+    to the host's /etc/shadow, a device node (the whiteout a container may
+    make; the one it may not make is refused by the kernel), a set-uid file
+    of the container's root, a set-uid file and a device node the host's
+    root planted with host ids, then a sparse giant. The template holds the
+    link as a link, no device, the container's set-uid file under template
+    id 0 and the host's under 65534 without its set-uid bit; B's copy of the
+    set-uid file is owned by B's range, never by the host's root; the
+    sparse giant is refused at the cap with nothing left behind; the host's
+    files are unchanged; a customer is refused."""
+    host_before = host_state()
+    vpsd.api("POST", "/vps", {"name": "tfca", "kind": "ct", "template": "busybox",
+                              "ram": "128M", "disk": "64M", "start": True}, expect=201)
+    r = vpsd.api("POST", "/vps/tfca/exec", {"args": ["sh", "-c", """
+        echo from-a > /root/file
+        ln -s /etc/shadow /root/shadow-link
+        ln -s / /root/root-link
+        cp /bin/busybox /root/suid && chmod 4755 /root/suid
+        mknod /root/null c 1 3 2>/dev/null && echo mknod-null-made
+        mknod /root/wh c 0 0 2>/dev/null && echo whiteout-made
+        mkfifo /root/fifo
+        ln /root/file /root/file-hard
+        true"""]})
+    assert r["status"] == 0 and "mknod-null-made" not in r["stdout"], r
+    base, root = ct_init_root(vpsd, "tfca")
+    true_bin = Path("/bin/true").read_bytes()
+    (root / "root" / "host-suid").write_bytes(true_bin)
+    os.chown(root / "root" / "host-suid", 0, 0)
+    os.chmod(root / "root" / "host-suid", 0o4755)
+    os.mknod(root / "root" / "host-dev", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    code, j = vpsd.request("POST", "/api/v1/templates/tfc/from/tfca")
+    assert code == 409 and "stop it first" in j["error"]["message"], j
+    vpsd.api("POST", "/vps/tfca/stop")
+    env = dict(os.environ, VPS_SOCKET=str(vpsd.sock))
+    r = subprocess.run([str(VPS), "template", "create", "tfc", "--from", "tfca"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0 and r.stdout == "made template tfc version 1\n", r
+    t = vpsd.api("GET", "/templates/tfc")
+    assert t["kinds"] == ["ct"] and t["init"] == "busybox", t
+    assert t["source"] == "made from VPS tfca (its root filesystem, stopped)", t
+    assert t["import"]["devices"] >= 1, t  # host-dev (and the whiteout, if the kernel allowed it)
+    tarball = vpsd.data / "templates" / "tfc" / "1" / t["file"]
+    plain = subprocess.run(["zstd", "-q", "-d", "-c", str(tarball)], capture_output=True,
+                           check=True).stdout
+    shadow = Path("/etc/shadow").read_bytes()
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tf:
+        m = {i.name.lstrip("./"): i for i in tf.getmembers()}
+        # one of the two names is the file, the other a hard link to it (readdir's order)
+        a, b = sorted((m["root/file"], m["root/file-hard"]), key=lambda i: i.islnk())
+        assert a.isreg() and tf.extractfile(a).read() == b"from-a\n", a
+        assert b.islnk() and b.linkname.lstrip("./") == a.name.lstrip("./"), b
+        assert m["root/shadow-link"].issym() and m["root/shadow-link"].linkname == "/etc/shadow"
+        assert m["root/root-link"].issym() and m["root/root-link"].linkname == "/"
+        assert m["root/fifo"].isfifo()
+        assert m["root/suid"].uid == 0 and m["root/suid"].mode & 0o4000, m["root/suid"]
+        assert m["root/host-suid"].uid == 65534 and not m["root/host-suid"].mode & 0o6000
+        assert not any(i.ischr() or i.isblk() for i in m.values())
+        assert all(0 <= i.uid <= 65535 and 0 <= i.gid <= 65535 for i in m.values())
+        for i in m.values():  # nothing of the host's shadow came in through the link
+            assert not (i.isreg() and shadow in tf.extractfile(i).read()), i.name
+    vpsd.api("POST", "/vps", {"name": "tfcb", "kind": "ct", "template": "tfc", "ram": "128M",
+                              "disk": "64M", "start": True}, expect=201)
+    r = vpsd.api("POST", "/vps/tfcb/exec", {"args": ["sh", "-c",
+                                                     "cat /root/file; stat -c %u /root/suid"]})
+    assert r["status"] == 0 and r["stdout"].split() == ["from-a", "0"], r
+    bbase, broot = ct_init_root(vpsd, "tfcb")
+    st = os.stat(broot / "root" / "suid")
+    assert st.st_uid == bbase != 0 and st.st_mode & 0o4000, (st, bbase)
+    assert not (broot / "root" / "host-dev").exists()
+    assert os.lstat(broot / "root" / "host-suid").st_uid == bbase + 65534
+
+    # the reader is the container's root, not the host's: a file of the host's
+    # root that the container cannot read cannot be read into a template either
+    vpsd.api("POST", "/vps/tfca/start")
+    _, root = ct_init_root(vpsd, "tfca")
+    secret = root / "root" / "host-secret"
+    secret.write_text("HOST-SECRET\n")
+    os.chmod(secret, 0o600)
+    vpsd.api("POST", "/vps/tfca/stop")
+    before = snapshot(vpsd)
+    code, j = vpsd.request("POST", "/api/v1/templates/tfc/from/tfca")
+    assert code == 400 and "host-secret`: open: Permission denied" in j["error"]["message"], j
+    assert snapshot(vpsd) == before
+    vpsd.api("POST", "/vps/tfca/start")
+    _, root = ct_init_root(vpsd, "tfca")
+    (root / "root" / "host-secret").unlink()
+
+    # a sparse giant: refused at the unpacked cap, no version, nothing left behind
+    r = vpsd.api("POST", "/vps/tfca/exec", {"args": ["truncate", "-s", str(1 << 40), "/root/big"]})
+    assert r["status"] == 0, r
+    vpsd.api("POST", "/vps/tfca/stop")
+    before = snapshot(vpsd)
+    code, j = vpsd.request("POST", "/api/v1/templates/tfc/from/tfca")
+    assert code == 400 and "size bomb" in j["error"]["message"], j
+    assert snapshot(vpsd) == before
+    assert [h["version"] for h in vpsd.api("GET", "/templates/tfc")["history"]] == [1]
+    assert not [p for p in Path("/proc/mounts").read_text().splitlines()
+                if "/tfca/" in p], "A's root left mounted"
+
+    # the permission model: templates are the provider's; a customer makes none
+    admin = unix(vpsd)
+    admin.api("POST", "/users", {"name": "tfcust", "password": "tfcust tfcust",
+                                 "role": "customer"}, expect=201)
+    cust = tcp(vpsd)
+    cust.login("tfcust", "tfcust tfcust")
+    cust.api("POST", "/templates/tfc/from/tfca", expect=403)
+    cust.api("POST", "/templates/mine/from/tfcb", expect=403)
+    assert snapshot(vpsd) == before
+    assert host_state() == host_before
+    for n in ("tfca", "tfcb"):
+        vpsd.api("DELETE", f"/vps/{n}")
+    vpsd.api("DELETE", "/templates/tfc")
