@@ -243,17 +243,22 @@ function networksView(m) {
   return listPage(m, {
     title: 'IP pools (networks)', path: '/networks', noun: 'network', addTitle: 'Add network',
     cols: [['Name', (n) => n.name], ['Bridge', (n) => n.bridge], ['IPv4', (n) => n.ipv4 || '–'], ['IPv6', (n) => n.ipv6 || '–'],
-      ['NAT', (n) => (n.nat ? 'yes' : 'no')]],
+      ['NAT', (n) => (n.nat ? 'yes' : 'no')], ['VLAN', (n) => (n.vlan ? `${n.vlan} on ${n.parent}` : '–')]],
     fields: () => [
       field('Network name', { name: 'name', required: true, autocomplete: 'off' }),
       field('IPv4 prefix', { name: 'ipv4', placeholder: '10.10.0.0/24' }),
       field('IPv6 prefix', { name: 'ipv6', placeholder: 'fd00:10::/64' }),
       field('NAT', { name: 'nat', type: 'checkbox', checked: true }),
+      field('VLAN id', { name: 'vlan', placeholder: '1 to 4094 (none)', inputmode: 'numeric' }),
+      field('VLAN parent device', { name: 'parent', placeholder: 'eth0', autocomplete: 'off' }),
     ],
-    toBody: ([name, v4, v6, nat]) => {
+    toBody: ([name, v4, v6, nat, vlan, parent]) => {
       const b = { name: name.input.value, nat: nat.input.checked };
       if (v4.input.value) b.ipv4 = v4.input.value;
       if (v6.input.value) b.ipv6 = v6.input.value;
+      // a figure the API refuses is sent as typed: its message names the field
+      if (vlan.input.value) b.vlan = /^\d+$/.test(vlan.input.value) ? Number(vlan.input.value) : vlan.input.value;
+      if (parent.input.value) b.parent = parent.input.value;
       return b;
     },
   });

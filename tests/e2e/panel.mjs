@@ -445,6 +445,33 @@ await step('admin: every VPS with its owner, users, plans (add and delete), audi
   await orError(page.locator('tr[data-name="e2e-extra"]'), 10000);
   await page.getByRole('button', { name: 'Delete plan e2e-extra' }).click();
   await page.locator('tr[data-name="e2e-extra"]').waitFor({ state: 'detached' });
+  // a VLAN network (docs/networks.md, "VLANs"): a bad id gets the API's message; a good one
+  // is made where the kernel has 802.1Q, and refused with what is missing where it has not
+  await page.getByRole('link', { name: 'Networks' }).click();
+  await page.getByRole('heading', { name: 'IP pools (networks)' }).waitFor();
+  const vlanErr = page.locator('#flash.error:not([hidden])');
+  await page.getByLabel('Network name').fill('e2evlan');
+  await page.getByLabel('IPv4 prefix').fill('10.97.0.1/24');
+  await page.getByLabel('VLAN id').fill('4095');
+  await page.getByLabel('VLAN parent device').fill('lo');
+  await page.getByRole('button', { name: 'Add network' }).click();
+  await vlanErr.waitFor({ timeout: 10000 });
+  if (!(await vlanErr.textContent()).includes('vlan')) throw new Error(`VLAN 4095: the panel says "${await vlanErr.textContent()}"`);
+  await page.getByLabel('VLAN id').fill('100');
+  await page.getByRole('button', { name: 'Add network' }).click();
+  const vrow = page.locator('tr[data-name="e2evlan"]');
+  await page.waitForFunction(() => {
+    const f = document.querySelector('#flash:not([hidden])');
+    return document.querySelector('tr[data-name="e2evlan"]') || (f && f.textContent.includes('802.1Q'));
+  }, null, { timeout: 20000 });
+  if (await vrow.count()) {
+    if (!(await vrow.textContent()).includes('100 on lo')) throw new Error(`e2evlan's row reads "${await vrow.textContent()}"`);
+    await page.getByRole('button', { name: 'Delete network e2evlan' }).click();
+    await vrow.waitFor({ state: 'detached' });
+  } else {
+    const listed = await adminApi('GET', '/networks');
+    if (listed.some((n) => n.name === 'e2evlan')) throw new Error('a refused VLAN network was stored');
+  }
   await page.getByRole('link', { name: 'Audit' }).click();
   await page.getByRole('cell', { name: 'POST /api/v1/login' }).first().waitFor();
   await page.getByRole('link', { name: 'Events' }).click();
