@@ -282,15 +282,17 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, 86400);
 }
 
-/* The kernel's size back to TEXT_MAX after a short read set it to an earlier text's. */
+/*
+ * The kernel's size back to TEXT_MAX after a short read set it to an
+ * earlier text's: a store of no bytes at TEXT_MAX grows the size and
+ * touches no page. (A store of one byte would lock a page that a reader
+ * may hold while it waits for this thread to answer its read.)
+ */
 static void grow_size(struct ctm_procfs *p, fuse_ino_t ino)
 {
-	char byte = '\n';
-	struct fuse_bufvec v = FUSE_BUFVEC_INIT(1);
+	struct fuse_bufvec v = FUSE_BUFVEC_INIT(0);
 
-	v.buf[0].mem = &byte;
-	/* one byte stored at the end: the size grows to it; the open drops the page */
-	fuse_lowlevel_notify_store(p->se, ino, TEXT_MAX - 1, &v, 0);
+	fuse_lowlevel_notify_store(p->se, ino, TEXT_MAX, &v, 0);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
