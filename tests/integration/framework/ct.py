@@ -217,6 +217,10 @@ def copy_with_libs(rootfs, *programs):
         for p in [prog, *libs]:
             dst = Path(rootfs) / p.lstrip("/")
             dst.parent.mkdir(parents=True, exist_ok=True)
+            # a link already there (busybox's `free` -> /bin/busybox) goes first: copying
+            # onto it would write through it, onto the host's own file
+            if dst.is_symlink() or dst.exists():
+                dst.unlink()
             shutil.copy(p, dst)  # the file a symlink names, under the link's name
 
 
