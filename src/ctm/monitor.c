@@ -7,7 +7,8 @@
  * reboot(2) in a pid namespace kills the init with SIGHUP (restart) or
  * SIGINT (power off, halt). One thread, one poll loop over: a signalfd, the
  * init's pidfd, the stop timer, the control socket and its clients, the
- * console pty and the console socket's clients. Once its sockets are up it
+ * console pty and the console socket's clients; and procfs.c's thread, which
+ * answers the container's /proc/meminfo and /proc/swaps. Once its sockets are up it
  * drops every capability it and the programs it runs do not need
  * (CTM_CAPS, docs/security.md "The container monitors").
  */
