@@ -96,7 +96,9 @@ def test_lifecycle(ctm, store):
     st = ct.start()
     assert st["state"] == "running" and st["init"] == "busybox"
     m = mounts_under(ct.dir)
-    assert set(m) == {str(ct.dir / "disk"), str(ct.dir / "lower"), str(ct.rootfs)}, m
+    # and DIR/proc: the monitor's /proc/meminfo and /proc/swaps (docs/ct-sysinfo.md)
+    assert set(m) == {str(ct.dir / "disk"), str(ct.dir / "lower"), str(ct.rootfs),
+                      str(ct.dir / "proc")}, m
     lower = m[str(ct.dir / "lower")]
     assert "idmapped" in lower[5] and lower[5].startswith("ro"), lower
     f = m[str(ct.rootfs)]
@@ -137,7 +139,7 @@ def test_lifecycle(ctm, store):
     # a reboot inside mounts nothing twice
     ct.exec_r("reboot")
     ct.wait_state("running", timeout=30, boots=2)
-    assert len(mounts_under(ct.dir)) == 3
+    assert len(mounts_under(ct.dir)) == 4
     assert ct.exec("cat", "/hello").strip() == "written"
 
     assert ct.ctl({"cmd": "stop"})["ok"]
@@ -280,14 +282,15 @@ def test_concurrent_creates(ctm, store):
 
 def test_monitor_killed_destroy_cleans(ctm, store):
     """A monitor killed outright leaves its mounts; destroy takes the
-    overlay, the lower and the disk away in that order."""
+    overlay, the lower and the disk away in that order, and the monitor's
+    dead /proc/meminfo mount."""
     ct = layered(ctm, store)
     ct.create()
     ct.start()
     ct.proc.kill()
     ct.proc.wait(timeout=10)
     ct._reaped()
-    assert len(mounts_under(ct.dir)) == 3
+    assert len(mounts_under(ct.dir)) == 4 and str(ct.dir / "proc") in mounts_under(ct.dir)
     subprocess.run([str(VPS_CT), "--root", str(ct.run_dir / "ct"),
                     "delete", "--force", ct.name], capture_output=True, timeout=60)
     ct.destroy()
