@@ -8,7 +8,7 @@ VPS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VPS_PACKAGES=(
 	build-essential meson ninja-build pkg-config clang-format clang libclang-rt-14-dev
 	libcmocka-dev python3-pytest python3-jsonschema python3-websocket python3-prometheus-client
-	libjansson-dev libseccomp-dev
+	libjansson-dev libseccomp-dev libfuse3-dev
 	qemu-system-x86 qemu-utils seabios ovmf
 	busybox-static e2fsprogs xfsprogs btrfs-progs cpio kmod zstd xz-utils acpica-tools
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso libarchive-dev

@@ -149,6 +149,10 @@ struct cg_memory_stat {
 	int64_t limit, usage; /* v1 limit_in_bytes, usage_in_bytes; v2 max, current */
 	int64_t swap_limit, swap_usage; /* v1 memsw minus memory; v2 swap.max, swap.current */
 	int64_t cache, shmem; /* memory.stat: v1 total_cache, total_shmem; v2 file, shmem */
+	/* memory.stat's other lines for /proc/meminfo (v1 total_X, v2 X; 0 when absent) */
+	int64_t mapped, dirty, writeback,
+		anon_thp; /* v1 *_mapped_file, _dirty, _writeback, _rss_huge */
+	int64_t active_anon, inactive_anon, active_file, inactive_file, unevictable;
 };
 
 int cg_memory_stat(const struct ct_cgroup *cg, struct cg_memory_stat *out, struct err **err);

@@ -54,7 +54,7 @@ int cg_memory_stat(const struct ct_cgroup *cg, struct cg_memory_stat *out, struc
 	bool ok = true, v2 = cg->li.layout == CG_V2;
 	char stat[8192];
 
-	*out = (struct cg_memory_stat){ -1, 0, -1, 0, 0, 0 };
+	*out = (struct cg_memory_stat){ .limit = -1, .swap_limit = -1 };
 	if (!dir)
 		return err_make(err, ENOENT, "no memory controller for cgroup `%s`", cg->path);
 	if (v2) {
@@ -82,6 +82,15 @@ int cg_memory_stat(const struct ct_cgroup *cg, struct cg_memory_stat *out, struc
 	if (cg_read(dir, "memory.stat", stat, sizeof(stat), NULL) == 0) {
 		out->cache = stat_field(stat, v2 ? "file" : "total_cache");
 		out->shmem = stat_field(stat, v2 ? "shmem" : "total_shmem");
+		out->mapped = stat_field(stat, v2 ? "file_mapped" : "total_mapped_file");
+		out->dirty = stat_field(stat, v2 ? "file_dirty" : "total_dirty");
+		out->writeback = stat_field(stat, v2 ? "file_writeback" : "total_writeback");
+		out->anon_thp = stat_field(stat, v2 ? "anon_thp" : "total_rss_huge");
+		out->active_anon = stat_field(stat, v2 ? "active_anon" : "total_active_anon");
+		out->inactive_anon = stat_field(stat, v2 ? "inactive_anon" : "total_inactive_anon");
+		out->active_file = stat_field(stat, v2 ? "active_file" : "total_active_file");
+		out->inactive_file = stat_field(stat, v2 ? "inactive_file" : "total_inactive_file");
+		out->unevictable = stat_field(stat, v2 ? "unevictable" : "total_unevictable");
 	}
 	return 0;
 }

@@ -32,6 +32,7 @@
 #include "sys/passwd.h"
 #include "sys/spawn.h"
 #include "ctm/ctm.h"
+#include "ctm/procfs.h"
 #include "ctm/layer.h"
 
 const char *ctm_vps_ct(void)
@@ -396,6 +397,7 @@ int ctm_destroy(const struct ctm_config *c, struct err **err)
 	if (ctm_umount(c, err) < 0 ||
 	    (c->storage == CTM_STORAGE_LAYERED && ctm_layer_remove(c, err) < 0))
 		return err_wrap(err, "destroy `%s`", c->name);
+	ctm_procfs_detach(c); /* a monitor killed with its meminfo mounted */
 	if ((unlink(img) < 0 && errno != ENOENT) || (rmdir(rootfs) < 0 && errno != ENOENT) ||
 	    (unlink(tun) < 0 && errno != ENOENT) || (unlink(fuse) < 0 && errno != ENOENT) ||
 	    (unlink(bundle) < 0 && errno != ENOENT) || (rmdir(bdir) < 0 && errno != ENOENT) ||

@@ -30,8 +30,12 @@ const char *ctm_vps_ct(void);
 int ctm_vps_ct_run(const struct ctm_config *c, const char *const *args, struct err **err);
 
 /* spec.c */
+/*
+ * procfs: the directory whose meminfo and swaps are bound over the
+ * container's /proc files (procfs.h), or NULL for lxcfs's.
+ */
 json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *rootfs,
-		 struct err **err);
+		 const char *procfs, struct err **err);
 /*
  * What `vps-ct update --resources` takes for c: the spec's resources, unset
  * limits lifted (the disk's throttles too when `was`, the settings before,

@@ -281,8 +281,9 @@ int main(int argc, char **argv)
 		r = ctm_run(&c);
 	} else if (!strcmp(cmd, "spec") && argc == 3) {
 		_cleanup_free_ char *rootfs = ctm_path(&c, false, "rootfs");
+		_cleanup_free_ char *procfs = ctm_path(&c, false, "proc"); /* as `run` has it */
 		json_t *s = ctm_spec(&c, c.init == CTM_INIT_AUTO ? ctm_detect_init(rootfs) : c.init,
-				     rootfs, &e);
+				     rootfs, procfs, &e);
 
 		r = 1;
 		if (s) {

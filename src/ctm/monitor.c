@@ -7,7 +7,8 @@
  * reboot(2) in a pid namespace kills the init with SIGHUP (restart) or
  * SIGINT (power off, halt). One thread, one poll loop over: a signalfd, the
  * init's pidfd, the stop timer, the control socket and its clients, the
- * console pty and the console socket's clients. Once its sockets are up it
+ * console pty and the console socket's clients; and procfs.c's thread, which
+ * answers the container's /proc/meminfo and /proc/swaps. Once its sockets are up it
  * drops every capability it and the programs it runs do not need
  * (CTM_CAPS, docs/security.md "The container monitors").
  */
@@ -39,6 +40,7 @@
 #include "ct/privs.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
+#include "ctm/procfs.h"
 #include "monitor/console.h"
 #include "monitor/protocol.h"
 #include "monitor/server.h"
@@ -92,6 +94,7 @@ struct mon {
 	struct monitor_server ctl; /* the control socket, serving ctl.c's commands */
 	struct ctm_ctl ctl_ctx;
 	struct monitor_console con; /* the console socket */
+	struct ctm_procfs *procfs; /* the container's meminfo and swaps; NULL: lxcfs's */
 	char *ctl_path, *con_path;
 };
 
@@ -159,6 +162,7 @@ static int write_spec(struct mon *m, struct err **err)
 	_cleanup_free_ char *bundle = ctm_path(m->c, false, "bundle");
 	_cleanup_free_ char *rootfs = ctm_path(m->c, false, "rootfs");
 	_cleanup_free_ char *path = ctm_path(m->c, false, "bundle/config.json");
+	_cleanup_free_ char *procfs = ctm_path(m->c, false, "proc");
 	json_t *spec;
 	int r;
 
@@ -166,7 +170,7 @@ static int write_spec(struct mon *m, struct err **err)
 		return err_make(err, ENOMEM, "spec");
 	if (mkdir(bundle, 0700) < 0 && errno != EEXIST)
 		return err_make(err, errno, "mkdir `%s`", bundle);
-	spec = ctm_spec(m->c, m->init, rootfs, err);
+	spec = ctm_spec(m->c, m->init, rootfs, m->procfs ? procfs : NULL, err);
 	if (!spec)
 		return -ENOMEM;
 	r = json_dump_file(spec, path, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -792,6 +796,12 @@ int ctm_run(struct ctm_config *c)
 	if (monitor_server_listen(&m.ctl, m.ctl_path, &e) < 0 ||
 	    monitor_console_listen(&m.con, m.con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
 		goto out;
+	/* after the capabilities are dropped: the thread gets the same, and the signal mask */
+	if (ctm_procfs_start(c, &m.procfs, &e) < 0) {
+		/* no FUSE here (no /dev/fuse): lxcfs's files, with the host's swap */
+		pr_warn("`%s`: %s: /proc/meminfo from lxcfs", c->name, err_msg(e));
+		err_free(&e);
+	}
 	for (;;) {
 		if (boot(&m, &e) < 0) {
 			err_wrap(&e, "start `%s`", c->name);
@@ -807,6 +817,8 @@ int ctm_run(struct ctm_config *c)
 		m.state = M_REBOOTING;
 	}
 	m.state = M_STOPPED;
+	ctm_procfs_stop(m.procfs);
+	m.procfs = NULL;
 	if (ctm_umount(c, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		err_free(&e);
@@ -816,6 +828,7 @@ out:
 		pr_err("%s", err_msg(e));
 		err_free(&e);
 	}
+	ctm_procfs_stop(m.procfs);
 	monitor_server_close(&m.ctl, m.ctl_path);
 	if (m.con.listen_fd >= 0)
 		monitor_console_close(&m.con, m.con_path);

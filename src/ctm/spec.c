@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 
+#include "common/cleanup.h"
 #include "ct/cgroup.h"
 #include "sys/disk.h"
 #include "ct/lxcfs.h"
@@ -165,7 +166,36 @@ static json_t *mnt(const char *dst, const char *type, const char *src, const cha
 	return o;
 }
 
-static json_t *mounts(const struct ctm_config *c, struct err **err)
+/*
+ * The monitor's meminfo and swaps (procfs.c) over /proc's: in place of
+ * lxcfs's binds where lxcfs gave them, else after the others.
+ */
+static void procfs_mounts(json_t *m, const char *procfs)
+{
+	static const char *const files[] = { "meminfo", "swaps" };
+	char src[4200], dst[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		json_t *b, *it;
+		size_t j;
+
+		snprintf(src, sizeof(src), "%s/%s", procfs, files[i]);
+		snprintf(dst, sizeof(dst), "/proc/%s", files[i]);
+		b = mnt(dst, "bind", src, "bind,ro,nosuid,nodev,noexec");
+		json_array_foreach(m, j, it)
+		{
+			if (!strcmp(json_string_value(json_object_get(it, "destination")) ?: "",
+				    dst))
+				break;
+		}
+		if (j < json_array_size(m))
+			json_array_set_new(m, j, b);
+		else
+			json_array_append_new(m, b);
+	}
+}
+
+static json_t *mounts(const struct ctm_config *c, const char *procfs, struct err **err)
 {
 	json_t *m = json_array();
 
@@ -188,6 +218,8 @@ static json_t *mounts(const struct ctm_config *c, struct err **err)
 		/* lxcfs missing is not fatal: /proc is then the host's figures */
 		err_free(err);
 	}
+	if (procfs)
+		procfs_mounts(m, procfs);
 	return m;
 }
 
@@ -414,7 +446,7 @@ static json_t *idmap(const struct ctm_config *c)
 }
 
 json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *rootfs,
-		 struct err **err)
+		 const char *procfs, struct err **err)
 {
 	static const char *const ns[] = {
 		"pid", "network", "ipc", "uts", "mount", "cgroup", "user"
@@ -442,12 +474,12 @@ json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *roo
 		str_array(caps, sizeof(caps) / sizeof(caps[0])), "effective",
 		str_array(caps, sizeof(caps) / sizeof(caps[0])), "permitted",
 		str_array(caps, sizeof(caps) / sizeof(caps[0])), "noNewPrivileges", 0, "root",
-		"path", rootfs, "readonly", 0, "hostname", c->hostname, "mounts", mounts(c, err),
-		"linux", "namespaces", nsa, "cgroupsPath", cgpath, "uidMappings", idmap(c),
-		"gidMappings", idmap(c), "resources", resources(c), "seccomp", seccomp(c),
-		"maskedPaths", str_array(masked, sizeof(masked) / sizeof(masked[0])),
-		"readonlyPaths", str_array(ro, sizeof(ro) / sizeof(ro[0])), "devices",
-		json_array());
+		"path", rootfs, "readonly", 0, "hostname", c->hostname, "mounts",
+		mounts(c, procfs, err), "linux", "namespaces", nsa, "cgroupsPath", cgpath,
+		"uidMappings", idmap(c), "gidMappings", idmap(c), "resources", resources(c),
+		"seccomp", seccomp(c), "maskedPaths",
+		str_array(masked, sizeof(masked) / sizeof(masked[0])), "readonlyPaths",
+		str_array(ro, sizeof(ro) / sizeof(ro[0])), "devices", json_array());
 	if (!s)
 		return err_make(err, ENOMEM, "spec"), NULL;
 	/*

@@ -242,6 +242,9 @@ def test_vswap_shown_as_sold_and_swapon_is_a_noop(vpsd):
     free = out(vpsd, name, "free")
     swap = [l.split() for l in free.splitlines() if l.startswith("Swap:")]
     assert swap and int(swap[0][1]) == 65536, free
+    # /proc/meminfo (procps free reads it), which vps-ctm serves: the same
+    mem = out(vpsd, name, "cat", "/proc/meminfo")
+    assert "\nSwapTotal:         65536 kB\n" in mem, mem
     # swapon and swapoff answer 0 without the kernel seeing them: any path, even none
     ex(vpsd, name, "dd", "if=/dev/zero", "of=/swapfile", "bs=1k", "count=64")
     for path in ("/swapfile", "/nonexistent"):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.ct import INIT, VPS_CT
+from framework.ct import INIT, VPS_CT, wait_for
 from framework.ctm import EXIT_CONFIG, EXIT_KILLED, VPS_CTM, Ctm, template
 
 MIB = 1 << 20
@@ -96,7 +96,9 @@ def test_lifecycle(ctm, store):
     st = ct.start()
     assert st["state"] == "running" and st["init"] == "busybox"
     m = mounts_under(ct.dir)
-    assert set(m) == {str(ct.dir / "disk"), str(ct.dir / "lower"), str(ct.rootfs)}, m
+    # and DIR/proc: the monitor's /proc/meminfo and /proc/swaps (docs/ct-sysinfo.md)
+    assert set(m) == {str(ct.dir / "disk"), str(ct.dir / "lower"), str(ct.rootfs),
+                      str(ct.dir / "proc")}, m
     lower = m[str(ct.dir / "lower")]
     assert "idmapped" in lower[5] and lower[5].startswith("ro"), lower
     f = m[str(ct.rootfs)]
@@ -137,12 +139,15 @@ def test_lifecycle(ctm, store):
     # a reboot inside mounts nothing twice
     ct.exec_r("reboot")
     ct.wait_state("running", timeout=30, boots=2)
-    assert len(mounts_under(ct.dir)) == 3
+    assert len(mounts_under(ct.dir)) == 4
     assert ct.exec("cat", "/hello").strip() == "written"
 
     assert ct.ctl({"cmd": "stop"})["ok"]
     assert ct.wait(timeout=30) == EXIT_KILLED, ct.output()
-    assert not mounts_under(ct.dir) and not ct.loop_devices()
+    assert not mounts_under(ct.dir)
+    # the kernel frees an autoclear loop device after its last close, from a work queue: a
+    # moment after the monitor is gone, not always before
+    assert wait_for(lambda: not ct.loop_devices()), ct.loop_devices()
     # data survives a stop; the next start sees it
     ct.start()
     assert ct.exec("cat", "/hello").strip() == "written"
@@ -280,18 +285,20 @@ def test_concurrent_creates(ctm, store):
 
 def test_monitor_killed_destroy_cleans(ctm, store):
     """A monitor killed outright leaves its mounts; destroy takes the
-    overlay, the lower and the disk away in that order."""
+    overlay, the lower and the disk away in that order, and the monitor's
+    dead /proc/meminfo mount."""
     ct = layered(ctm, store)
     ct.create()
     ct.start()
     ct.proc.kill()
     ct.proc.wait(timeout=10)
     ct._reaped()
-    assert len(mounts_under(ct.dir)) == 3
+    assert len(mounts_under(ct.dir)) == 4 and str(ct.dir / "proc") in mounts_under(ct.dir)
     subprocess.run([str(VPS_CT), "--root", str(ct.run_dir / "ct"),
                     "delete", "--force", ct.name], capture_output=True, timeout=60)
     ct.destroy()
-    assert not mounts_under(ct.dir) and not ct.loop_devices() and not ct.dir.exists()
+    assert not mounts_under(ct.dir) and not ct.dir.exists()
+    assert wait_for(lambda: not ct.loop_devices()), ct.loop_devices()  # freed just after
 
 
 def test_bad_storage(tmp_path):

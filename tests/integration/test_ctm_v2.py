@@ -6,9 +6,10 @@ root). This host is a v1 hybrid, so only here do the v2 limits show:
 memory.max, memory.swap.max and memory.high (the soft edge vps-ctm sets 1/16
 under the limit, docs/ctm.md) as the container itself sees them in its
 delegated cgroup; a live `set`; a memory hog held to the limit; reboot and
-power-off from inside; nothing left after. L1's kernel has loop and ext4 as
-modules that its initramfs does not load: the fixture loads them from the
-test kernel's own module tree (modprobe -d).
+power-off from inside; nothing left after; /proc/meminfo from vps-ctm with
+the vswap as sold. L1's kernel has loop, ext4 and fuse as modules that its
+initramfs does not load: the fixture loads them from the test kernel's own
+module tree (modprobe -d).
 
 L1's agent runs chrooted in the host's root (/host of L1's initramfs), and
 a chrooted process may not make a user namespace (clone(2): EPERM; the
@@ -190,8 +191,8 @@ class L1Ctm:
 def ctm_l1(l1, l1_tarball, guest_kernel):
     """make(template_name="busybox", **config) -> an L1Ctm, each stopped and
     destroyed when the test ends. Checks that L1 is pure cgroup2 and loads
-    loop and ext4 (cheap when done already)."""
-    r = l1.run(f"stat -f -c %T /sys/fs/cgroup; modprobe -d {guest_kernel.dir} -a loop ext4 "
+    loop, ext4 and fuse (cheap when done already)."""
+    r = l1.run(f"stat -f -c %T /sys/fs/cgroup; modprobe -d {guest_kernel.dir} -a loop ext4 fuse "
                "&& test -c /dev/loop-control && echo loop-ok; command -v mkfs.ext4; "
                f"cat > /tmp/unchroot.py <<'VPS_EOF'\n{UNCHROOT_PY}\nVPS_EOF\n", check=True)
     out = r.stdout.split()
@@ -255,11 +256,21 @@ def test_ctm_v2_busybox(ctm_l1):
     mem = next(ln for ln in free if ln.startswith("Mem:"))
     assert int(mem[4:end]) == 128 * 1024, free
     assert 64 * 1024 < int(free[1][end:].split()[-4]) < 128 * 1024, free  # free
+    # /proc/meminfo is vps-ctm's (src/ctm/procfs.c), from memory.max and
+    # memory.swap.max: the vswap as sold, L1 having no swap
+    mem = dict(ln.split(":", 1) for ln in ct.exec("cat", "/proc/meminfo").split("\n") if ln)
+    mem = {k: int(v.split()[0]) for k, v in mem.items()}
+    assert mem["MemTotal"] == 128 * 1024 and mem["SwapTotal"] == 64 * 1024, mem
+    assert mem["SwapFree"] <= 64 * 1024 and mem["MemFree"] < 128 * 1024, mem
+    assert ct.exec("cat", "/proc/swaps").split("\n")[1].split()[:3] == \
+        ["none", "virtual", str(64 * 1024)]
 
     # a live set: memory.max and memory.high move together
     r = ct.ctl({"cmd": "set", "memory": "96M"})
     assert r.get("ok") and r.get("live"), r
     assert cg_files(ct) == {"max": str(96 * M), "high": str(90 * M), "swap": str(64 * M)}
+    r = ct.exec("grep", "-E", "^(MemTotal|SwapTotal):", "/proc/meminfo").split()
+    assert r == ["MemTotal:", str(96 * 1024), "kB", "SwapTotal:", str(64 * 1024), "kB"], r
 
     # a hog is held to the limit: the OOM killer ends it inside, the
     # container lives on (dd reads 200 MiB into one buffer)
