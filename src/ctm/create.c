@@ -10,6 +10,7 @@
  * RESOLVE_IN_ROOT, and nothing is followed out of the root.
  */
 #include <crypt.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -123,7 +124,7 @@ enum ctm_init ctm_detect_init(const char *rootfs)
 
 /* --- ownership shift ---------------------------------------------------- */
 
-static uint32_t shift_base, shift_size;
+static uint32_t shift_from, shift_base, shift_size; /* ids from [from, from+size) to base.. */
 static int shift_errno;
 static char shift_path[4096];
 static void *shift_seen; /* tsearch tree of hard-linked inodes already shifted */
@@ -161,12 +162,16 @@ static int shift_one(const char *path, const struct stat *st, int flag, struct F
 
 	if (seen_before(st))
 		return 0;
-	if (uid >= shift_size || gid >= shift_size) {
+	/* a clone's tree shifted again after a crash: what is already in the new range stays */
+	if (shift_from != shift_base && uid - shift_base < shift_size &&
+	    gid - shift_base < shift_size)
+		return 0;
+	if (uid - shift_from >= shift_size || gid - shift_from >= shift_size) {
 		shift_errno = ERANGE;
 		snprintf(shift_path, sizeof(shift_path), "%s", path);
 		return 1;
 	}
-	if (lchown(path, uid + shift_base, gid + shift_base) < 0 ||
+	if (lchown(path, uid - shift_from + shift_base, gid - shift_from + shift_base) < 0 ||
 	    (!S_ISLNK(st->st_mode) && (st->st_mode & 07000) &&
 	     chmod(path, st->st_mode & 07777) < 0)) {
 		shift_errno = errno;
@@ -176,11 +181,19 @@ static int shift_one(const char *path, const struct stat *st, int flag, struct F
 	return 0;
 }
 
-/* Give every file of the fresh tree to the container's uid range. */
-static int shift_tree(const char *rootfs, uint32_t base, uint32_t size, struct err **err)
+/*
+ * Give every file of the tree to the container's uid range: ids FROM.. of
+ * the tree (0 for a fresh template, the source's range for a clone) become
+ * BASE... No link is followed and no other filesystem entered (FTW_PHYS,
+ * FTW_MOUNT); the tree is a disk only this process has mounted, so nothing
+ * changes it under the walk.
+ */
+static int shift_tree(const char *rootfs, uint32_t from, uint32_t base, uint32_t size,
+		      struct err **err)
 {
 	int r;
 
+	shift_from = from;
 	shift_base = base;
 	shift_size = size;
 	shift_errno = 0;
@@ -263,6 +276,82 @@ static int write_identity(const struct ctm_config *c, const char *rootfs, struct
 	    set_ssh_keys(rootfd, c->ssh_keys, c->nr_ssh_keys, c->uid_base, err) < 0)
 		return -EIO;
 	return 0;
+}
+
+/*
+ * What makes a machine itself, removed so that the clone's own first boot
+ * makes it anew inside the container (docs/storage.md, "Clones"): an empty
+ * /etc/machine-id (systemd writes a new one at boot, as for a fresh
+ * template), no /var/lib/dbus/machine-id, and no /etc/ssh/ssh_host_* (the
+ * template's vps-ssh-keygen.service runs `ssh-keygen -A`). Only through
+ * open_untrusted(): no link followed, nothing but a regular file written.
+ */
+static int forget_identity(int rootfd, struct err **err)
+{
+	_cleanup_close_ int mid =
+		open_untrusted(rootfd, "/etc/machine-id", O_WRONLY | O_TRUNC, 0, 0);
+	_cleanup_close_ int dbus =
+		open_untrusted(rootfd, "/var/lib/dbus", O_PATH | O_DIRECTORY, 0, 0);
+	_cleanup_close_ int ssh = open_untrusted(rootfd, "/etc/ssh", O_RDONLY | O_DIRECTORY, 0, 0);
+	DIR *d;
+	struct dirent *e;
+
+	if (mid < 0 && errno != ENOENT)
+		return err_make(err, errno, "empty `/etc/machine-id`");
+	if (dbus >= 0 && unlinkat(dbus, "machine-id", 0) < 0 && errno != ENOENT)
+		return err_make(err, errno, "remove `/var/lib/dbus/machine-id`");
+	if (ssh < 0)
+		return 0;
+	if (!(d = fdopendir(ssh)))
+		return err_make(err, errno, "read `/etc/ssh`");
+	ssh = -1; /* the DIR's now */
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "ssh_host_", 9) && unlinkat(dirfd(d), e->d_name, 0) < 0 &&
+		    errno != EISDIR) {
+			int r = err_make(err, errno, "remove `/etc/ssh/%s`", e->d_name);
+
+			closedir(d);
+			return r;
+		}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * A clone's disk, copied from another container's (vpsd's clone.c): its
+ * files shifted from that container's uid range FROM to this one's, the
+ * hostname, hosts and resolv.conf written for this container, and what makes
+ * the machine itself removed (forget_identity). The root password and the
+ * keys are the source's, as on its disk. Run again after a crash, it
+ * finishes: files already in the new range are left as they are.
+ */
+int ctm_reidentify(const struct ctm_config *c, uint32_t from, struct err **err)
+{
+	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
+	struct ctm_config id = *c;
+	int r;
+
+	if (!rootfs)
+		return err_make(err, ENOMEM, "reidentify");
+	if (c->storage != CTM_STORAGE_IMAGE)
+		return err_make(err, EINVAL, "reidentify `%s`: only `image` storage", c->name);
+	/* the identity files only: the password and the keys stay the source's */
+	id.root_password = NULL;
+	id.nr_ssh_keys = 0;
+	if ((r = ctm_mount(c, err)) < 0)
+		return err_wrap(err, "reidentify `%s`", c->name);
+	r = shift_tree(rootfs, from, c->uid_base, c->uid_size, err);
+	if (r == 0)
+		r = write_identity(&id, rootfs, err);
+	if (r == 0) {
+		_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		r = rootfd < 0 ? err_make(err, errno, "open `%s`", rootfs) :
+				 forget_identity(rootfd, err);
+	}
+	if (ctm_umount(c, r < 0 ? NULL : err) < 0 && r == 0)
+		r = -EIO;
+	return r < 0 ? err_wrap(err, "reidentify `%s`", c->name) : 0;
 }
 
 /* --- mount ---------------------------------------------------------------- */
@@ -362,7 +451,7 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 			err_wrap(err, "unpack `%s`", c->template);
 	}
 	if (r == 0 && c->storage == CTM_STORAGE_IMAGE)
-		r = shift_tree(rootfs, c->uid_base, c->uid_size, err);
+		r = shift_tree(rootfs, 0, c->uid_base, c->uid_size, err);
 	if (r == 0)
 		r = write_identity(c, rootfs, err);
 	if (r == 0)

@@ -497,6 +497,19 @@ static int ct_revert(struct host *h, const struct vps *v, const char *dir, struc
 	return sys_image_replace(from, img, err);
 }
 
+/* vps-ctm reidentify: the source's uid range to this one's, its identity files (docs/storage.md) */
+static int ct_reidentify(struct host *h, const struct vps *v, const struct vps *from,
+			 struct err **err)
+{
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
+	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
+	char base[16];
+	char *args[] = { ctm, "reidentify", cfg, base, NULL };
+
+	snprintf(base, sizeof(base), "%u", from->uid_base);
+	return ctm_call(h, args, err);
+}
+
 static int settle(struct vps *v, struct err **err)
 {
 	if (v->engine != VPS_ENGINE_NONE || *v->boot || v->iso)
@@ -538,5 +551,6 @@ const struct kind_ops kind_ct = {
 	.restart_migrate = true,
 	.snapshot = ct_snapshot,
 	.revert = ct_revert,
+	.reidentify = ct_reidentify,
 	.destroy = ct_destroy,
 };
