@@ -60,6 +60,16 @@ static json_t *body_of(const struct vps *src, json_t *settings, const char *name
 		if ((x = json_object_get(settings, copied[i])) && !json_is_null(x) &&
 		    !(json_is_integer(x) && json_integer_value(x) == 0)) /* 0: the default */
 			json_object_set(body, copied[i], x);
+	/* the engine only where it is not the kind's own default (a container's is not asked) */
+	if (body && json_object_get(body, "engine")) {
+		struct vps probe;
+
+		vps_init(&probe);
+		probe.kind = src->kind;
+		if (kind_settle(&probe, NULL) == 0 && probe.engine == src->engine)
+			json_object_del(body, "engine");
+		vps_free(&probe);
+	}
 	/* the ISO is a path in the record and a name in a create: the name is its file's */
 	if (body && (x = json_object_get(body, "iso"))) {
 		const char *p = strrchr(json_string_value(x), '/');
@@ -211,6 +221,9 @@ int clone_vps(struct host *h, const char *src, json_t *body, json_t **out, struc
 							   k);
 	if (!json_is_string(name))
 		return err_make(err, EINVAL, "`name`: required, the new VPS's name");
+	/* before it is any part of a path (snapshots/.clone-NAME) */
+	if ((r = vps_check_name(json_string_value(name), err)) < 0)
+		return r;
 	if (!strcmp(json_string_value(name), src))
 		return err_make(err, EEXIST, "`name`: `%s` is the VPS cloned", src);
 	if (snap && !json_is_null(snap) &&

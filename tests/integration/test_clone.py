@@ -134,8 +134,8 @@ def test_clone_from_a_snapshot_holds_the_snapshots_data(vpsd):
     while (op := vpsd.api("GET", f"/operations/{j['operation']['id']}"))["state"] == "running":
         assert time.monotonic() < deadline, op
         time.sleep(0.2)
-    assert op["state"] == "done" and op["progress"] == 100, op
-    assert op["result"]["name"] == "copy3", op
+    assert op["state"] == "done" and op["action"] == "clone", op
+    assert op["result"]["name"] == "copy3" and op["result"]["state"] == "stopped", op
 
 
 def test_vm_clone_gets_a_new_mac_and_instance(vpsd, tmp_path):
@@ -219,7 +219,9 @@ def test_hostile_clones_are_refused_and_make_nothing():
         admin.api("PATCH", "/users/alice", {"quota": {"vps": 5}})
 
         # bad names and bodies
-        for body, status in [({"name": "../x"}, 400), ({"name": "A B"}, 400), ({"name": ""}, 400),
+        # a name is checked before it is any part of a path (the copy's snapshots/.clone-NAME)
+        for body, status in [({"name": "../x"}, 400), ({"name": "x/../../../../../tmp/evil"}, 400),
+                             ({"name": ".."}, 400), ({"name": "A B"}, 400), ({"name": ""}, 400),
                              ({"name": "x" * 200}, 400), ({"name": 7}, 400), ({}, 400),
                              ({"name": "a1"}, 409), ({"name": "ok", "owner": "bob"}, 400),
                              ({"name": "ok", "pool": "default"}, 400),
@@ -232,6 +234,7 @@ def test_hostile_clones_are_refused_and_make_nothing():
         assert r.returncode != 0, r.stdout
         assert sorted(v["name"] for v in admin.api("GET", "/vps")) == ["a1"]
         assert (sorted(os.listdir(vdir)), sorted(os.listdir(vdir / "a1" / "snapshots"))) == before
+        assert not os.path.exists("/tmp/evil")
         # bob's VPS of the same name as alice's clone would be: a 409, not a takeover
         bob.api("POST", "/vps", {"name": "b2", "kind": "ct", "template": "busybox",
                                  "plan": "small"}, expect=201)
