@@ -100,7 +100,11 @@ def test_ct_clone_of_a_running_container_has_its_own_identity(vpsd):
     assert (st.st_uid, st.st_gid) == (base + 1000, base + 1000), (st, base)
     assert os.lstat(root / "etc" / "passwd").st_uid == base
     # the two reach each other on the network: no address conflict
-    assert sh(vpsd, "copy1", f"ping -c1 -W5 {src['ipv4'].split('/')[0]}")[0] == 0
+    # (the template has no ping: a TCP connection to the source's sshd, both ways)
+    for a, b in (("copy1", src["ipv4"]), ("src1", c["ipv4"])):
+        st, out = sh(vpsd, a, f"timeout 10 bash -c 'echo > /dev/tcp/{b.split('/')[0]}/22' "
+                     "&& echo reached")
+        assert (st, out) == (0, "reached\n"), (a, b, st, out)
     assert vpsd.api("GET", "/vps/src1")["state"] == "running"
     ev = [e["kind"] for e in vpsd.api("GET", "/events?vps=copy1")]
     assert "clone" in ev, ev
