@@ -44,7 +44,8 @@ struct clone {
 };
 
 /* The create body of the new VPS: the source's settings (now, or the snapshot's). */
-static json_t *body_of(const struct vps *src, json_t *settings, const char *name, const char *pool)
+static json_t *body_of(const struct vps *src, json_t *settings, const char *name, const char *pool,
+		       const char *plan)
 {
 	static const char *const copied[] = {
 		"kind",		"engine",	"boot",		 "template",  "ram",
@@ -85,6 +86,11 @@ static json_t *body_of(const struct vps *src, json_t *settings, const char *name
 		json_object_set_new(body, "network", json_string(src->network));
 	if (body && pool)
 		json_object_set_new(body, "pool", json_string(pool)); /* a reflink copy there */
+	/* on the source's plan (its traffic allowance, admission's plan), with the figures above */
+	if (body && plan)
+		json_object_set_new(body, "plan", json_string(plan));
+	if (body && *src->node) /* its disks are on this node */
+		json_object_set_new(body, "node", json_string(src->node));
 	return body;
 }
 
@@ -123,6 +129,7 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 	const struct kind_ops *o = kind_find(v->kind, v->engine);
 	_cleanup_free_ char *top = host_vps_disks(h, v->name, "snapshots"), *dir = NULL;
 	_cleanup_free_ char *pool = store_vps_pool(h->store, v->name);
+	_cleanup_free_ char *plan = store_vps_plan_of(h->store, v->name);
 	json_t *settings = NULL, *body = NULL, *made = NULL, *rows = NULL, *x;
 	struct fill f = { .src = v };
 	struct err *e = NULL;
@@ -162,7 +169,7 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 			goto out;
 	}
 	op_progress(40);
-	if (!(body = body_of(v, settings, c->name, pool))) {
+	if (!(body = body_of(v, settings, c->name, pool, plan))) {
 		r = err_make(err, ENOMEM, "clone");
 		goto out;
 	}

@@ -196,8 +196,9 @@ def test_hostile_clones_are_refused_and_make_nothing():
             admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
                       expect=201)
         admin.api("PATCH", "/users/alice", {"quota": {"vps": 1}})
-        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
-                  expect=201)
+        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1,
+                                     "traffic": {"allowance": "5G", "action": "throttle",
+                                                 "bw": "1M"}}, expect=201)
         alice, bob = tcp(d), tcp(d)
         alice.login("alice", PASSWORDS["alice"])
         bob.login("bob", PASSWORDS["bob"])
@@ -249,6 +250,8 @@ def test_hostile_clones_are_refused_and_make_nothing():
         # within the quota: the clone is hers
         c = alice.api("POST", "/vps/a1/clone", {"name": "a2", "snapshot": "mine"}, expect=201)
         assert c["owner"] == "alice", c
+        # on her plan, as the source: its traffic allowance holds for the clone too
+        assert alice.api("GET", "/vps/a2/traffic")["allowance"] == 5 << 30
         assert sorted(v["name"] for v in alice.api("GET", "/vps")) == ["a1", "a2"]
         assert bob.request("GET", "/vps/a2").status == 404
         d.destroy_all_and_stop()  # a sanitizer's report fails the test
