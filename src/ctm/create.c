@@ -288,17 +288,21 @@ static int write_identity(const struct ctm_config *c, const char *rootfs, struct
  */
 static int forget_identity(int rootfd, struct err **err)
 {
+	_cleanup_close_ int etc = open_untrusted(rootfd, "/etc", O_PATH | O_DIRECTORY, 0, 0);
 	_cleanup_close_ int mid =
-		open_untrusted(rootfd, "/etc/machine-id", O_WRONLY | O_TRUNC, 0, 0);
+		etc < 0 ? -1 : open_untrusted(etc, "machine-id", O_WRONLY | O_TRUNC, 0, 0);
+	int mid_errno = errno;
 	_cleanup_close_ int dbus =
 		open_untrusted(rootfd, "/var/lib/dbus", O_PATH | O_DIRECTORY, 0, 0);
 	_cleanup_close_ int ssh = open_untrusted(rootfd, "/etc/ssh", O_RDONLY | O_DIRECTORY, 0, 0);
 	DIR *d;
 	struct dirent *e;
 
-	if (mid < 0 && errno != ENOENT)
-		return err_make(err, errno, "empty `/etc/machine-id`");
-	if (dbus >= 0 && unlinkat(dbus, "machine-id", 0) < 0 && errno != ENOENT)
+	/* a link, a FIFO or a device put there instead: removed, never followed or opened */
+	if (etc >= 0 && mid < 0 && mid_errno != ENOENT && unlinkat(etc, "machine-id", 0) < 0 &&
+	    errno != ENOENT && errno != EISDIR)
+		return err_make(err, errno, "remove `/etc/machine-id`");
+	if (dbus >= 0 && unlinkat(dbus, "machine-id", 0) < 0 && errno != ENOENT && errno != EISDIR)
 		return err_make(err, errno, "remove `/var/lib/dbus/machine-id`");
 	if (ssh < 0)
 		return 0;

@@ -277,3 +277,47 @@ def test_kill9_mid_clone_leaves_no_half_vps(vpsd, point):
     assert sh(vpsd, "kc", "cat /root/f") == (0, "mine\n")
     vpsd.api("POST", "/vps/k1/snapshots", {"name": "s"}, expect=201)
     assert sorted(os.listdir(vpsd.data / "vps" / "k1" / "snapshots")) == ["s"]
+
+
+def test_a_hostile_sources_links_are_never_followed(vpsd):
+    """The source's root plants links where the clone's identity is reset
+    (to the host's files, by absolute path), a FIFO, a directory, and a
+    set-uid file hard-linked twice: the clone removes the links without
+    following them, shifts the set-uid file once and keeps its bit, and
+    nothing on the host or in the source changes."""
+    def digest(path):
+        return subprocess.run(["sha256sum", path], capture_output=True, text=True,
+                              check=True).stdout.split()[0]
+
+    host_before = {p: digest(p) for p in ("/etc/shadow", "/etc/passwd", "/etc/hostname")}
+    ct(vpsd, "evil", start=True)
+    plant = ("mkdir -p /etc/ssh /var/lib && rm -f /etc/machine-id && "
+             "ln -s /etc/shadow /etc/machine-id && "
+             "ln -s /etc/passwd /etc/ssh/ssh_host_rsa_key && "
+             "mkfifo /etc/ssh/ssh_host_fifo_key && mkdir /etc/ssh/ssh_host_dir_key && "
+             "echo secret > /etc/ssh/ssh_host_ed25519_key && echo keep > /etc/ssh/sshd_config && "
+             "rm -rf /var/lib/dbus && ln -s /etc /var/lib/dbus && "
+             "cp /bin/busybox /root/su && chown 1000:1000 /root/su && chmod 4755 /root/su && "
+             "ln /root/su /root/su2 && sync")
+    assert sh(vpsd, "evil", plant) == (0, "")
+    look = "ls /etc/ssh; readlink /etc/machine-id; stat -c %a:%u:%g:%h /root/su /root/su2"
+    src_view = sh(vpsd, "evil", look)
+    vpsd.api("POST", "/vps/evil/clone", {"name": "evil2"}, expect=201)
+    vpsd.api("POST", "/vps/evil2/start")
+    st, out = sh(vpsd, "evil2", "ls /etc/ssh; test -e /etc/machine-id || echo no-machine-id; "
+                 "stat -c %a:%u:%g:%h /root/su /root/su2; readlink /var/lib/dbus; "
+                 "md5sum /etc/shadow | cut -d' ' -f1")
+    assert st == 0, out
+    lines = out.split("\n")
+    # the links, the FIFO and the key file gone; the directory and the config stay
+    assert lines[:2] == ["ssh_host_dir_key", "sshd_config"], out
+    assert lines[2] == "no-machine-id", out  # the link removed, not written through
+    assert lines[3:5] == ["4755:1000:1000:2", "4755:1000:1000:2"], out
+    assert lines[5] == "/etc", out  # dbus's link left alone, nothing removed through it
+    assert lines[6] == sh(vpsd, "evil", "md5sum /etc/shadow | cut -d' ' -f1")[1].strip()
+    base = uid_base(vpsd, "evil2")
+    st_su = os.lstat(vpsd.data / "vps" / "evil2" / "ct" / "rootfs" / "root" / "su")
+    assert (st_su.st_uid, st_su.st_mode & 0o7777) == (base + 1000, 0o4755), st_su
+    # the source and the host unchanged
+    assert sh(vpsd, "evil", look) == src_view
+    assert {p: digest(p) for p in host_before} == host_before
