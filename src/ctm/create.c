@@ -29,6 +29,7 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "sys/disk.h"
+#include "sys/image.h"
 #include "sys/net.h"
 #include "sys/passwd.h"
 #include "sys/spawn.h"
@@ -322,40 +323,29 @@ static int forget_identity(int rootfd, struct err **err)
 }
 
 /*
- * A clone's disk, copied from another container's (vpsd's clone.c): its
- * files shifted from that container's uid range FROM to this one's, the
- * hostname, hosts and resolv.conf written for this container, and what makes
- * the machine itself removed (forget_identity). The root password and the
- * keys are the source's, as on its disk. Run again after a crash, it
- * finishes: files already in the new range are left as they are.
+ * A clone's disk (create with `clone_disk`, vpsd's clone.c), copied from
+ * another container's and mounted at rootfs: its files shifted from that
+ * container's uid range FROM to this one's, the hostname, hosts and
+ * resolv.conf written for this container, and what makes the machine itself
+ * removed (forget_identity). The root password and the keys are the
+ * source's, as on its disk. Files already in the new range are left as they
+ * are.
  */
-int ctm_reidentify(const struct ctm_config *c, uint32_t from, struct err **err)
+/* The mounted tree at rootfs, another container's files: made this one's (above). */
+static int make_own(const struct ctm_config *c, const char *rootfs, uint32_t from, struct err **err)
 {
-	_cleanup_free_ char *rootfs = ctm_path(c, false, "rootfs");
 	struct ctm_config id = *c;
-	int r;
+	_cleanup_close_ int rootfd = -1;
 
-	if (!rootfs)
-		return err_make(err, ENOMEM, "reidentify");
-	if (c->storage != CTM_STORAGE_IMAGE)
-		return err_make(err, EINVAL, "reidentify `%s`: only `image` storage", c->name);
 	/* the identity files only: the password and the keys stay the source's */
 	id.root_password = NULL;
 	id.nr_ssh_keys = 0;
-	if ((r = ctm_mount(c, err)) < 0)
-		return err_wrap(err, "reidentify `%s`", c->name);
-	r = shift_tree(rootfs, from, c->uid_base, c->uid_size, err);
-	if (r == 0)
-		r = write_identity(&id, rootfs, err);
-	if (r == 0) {
-		_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-		r = rootfd < 0 ? err_make(err, errno, "open `%s`", rootfs) :
-				 forget_identity(rootfd, err);
-	}
-	if (ctm_umount(c, r < 0 ? NULL : err) < 0 && r == 0)
-		r = -EIO;
-	return r < 0 ? err_wrap(err, "reidentify `%s`", c->name) : 0;
+	if (shift_tree(rootfs, from, c->uid_base, c->uid_size, err) < 0 ||
+	    write_identity(&id, rootfs, err) < 0)
+		return -EIO;
+	if ((rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_make(err, errno, "open `%s`", rootfs);
+	return forget_identity(rootfd, err);
 }
 
 /* --- mount ---------------------------------------------------------------- */
@@ -419,10 +409,16 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 
 	if (!img || !rootfs)
 		return err_make(err, ENOMEM, "create");
-	if (!c->template)
+	/* a clone's (vpsd's clone.c): another container's disk in place of the template */
+	if (c->clone_disk && c->storage != CTM_STORAGE_IMAGE)
+		return err_make(err, EINVAL, "create `%s`: a clone only with `image` storage",
+				c->name);
+	if (!c->template && !c->clone_disk)
 		return err_make(err, EINVAL, "create `%s`: `template` is required", c->name);
-	if (access(c->template, R_OK) < 0)
-		return err_make(err, errno, "create `%s`: template `%s`", c->name, c->template);
+	if (access(c->clone_disk ?: c->template, R_OK) < 0)
+		return err_make(err, errno, "create `%s`: %s `%s`", c->name,
+				c->clone_disk ? "clone_disk" : "template",
+				c->clone_disk ?: c->template);
 	/*
 	 * 0710, group the container's root group: its root must reach rootfs/,
 	 * and no other host user may (a set-uid file made inside would run as
@@ -436,6 +432,9 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		return r;
 	}
 	r = sys_disk_create(img, c->disk_size, c->disk_alloc, err);
+	/* as a revert puts a disk back: the copy beside it, renamed over it, its marks kept */
+	if (r == 0 && c->clone_disk)
+		r = sys_image_replace(c->clone_disk, img, err);
 	/* layered: the template once per host, under an overlay (layer.c) */
 	if (r == 0 && c->storage == CTM_STORAGE_LAYERED)
 		r = ctm_layer_prepare(c, err);
@@ -443,7 +442,9 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		r = ctm_mount(c, err);
 	if (r == 0)
 		testpoint("ctm-create-mounted", c->name);
-	if (r == 0 && c->storage == CTM_STORAGE_IMAGE) {
+	if (r == 0 && c->clone_disk) {
+		r = make_own(c, rootfs, c->clone_uid_base, err);
+	} else if (r == 0 && c->storage == CTM_STORAGE_IMAGE) {
 		const char *tar[] = { "tar",	   "--numeric-owner",
 				      "--xattrs",  "--xattrs-include=*",
 				      "--acls",	   "-xpf",
@@ -453,11 +454,13 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		r = ctm_run_cmd(tar, err);
 		if (r < 0)
 			err_wrap(err, "unpack `%s`", c->template);
-	}
-	if (r == 0 && c->storage == CTM_STORAGE_IMAGE)
-		r = shift_tree(rootfs, 0, c->uid_base, c->uid_size, err);
-	if (r == 0)
+		if (r == 0)
+			r = shift_tree(rootfs, 0, c->uid_base, c->uid_size, err);
+		if (r == 0)
+			r = write_identity(c, rootfs, err);
+	} else if (r == 0) {
 		r = write_identity(c, rootfs, err);
+	}
 	if (r == 0)
 		testpoint("ctm-create-unpacked", c->name);
 	if (r == 0)

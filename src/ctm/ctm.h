@@ -17,7 +17,6 @@
 /* create.c */
 int ctm_create(const struct ctm_config *c, struct err **err);
 int ctm_destroy(const struct ctm_config *c, struct err **err);
-int ctm_reidentify(const struct ctm_config *c, uint32_t from, struct err **err);
 /* Mount the disk at DIR/rootfs unless it is mounted there already. */
 int ctm_mount(const struct ctm_config *c, struct err **err);
 int ctm_umount(const struct ctm_config *c, struct err **err);

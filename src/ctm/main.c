@@ -40,7 +40,6 @@ static void usage(FILE *f)
 {
 	fputs("usage: vps-ctm create|run|destroy|spec CONFIG\n"
 	      "       vps-ctm grow CONFIG SIZE\n"
-	      "       vps-ctm reidentify CONFIG FROM_UID_BASE   (a clone's disk)\n"
 	      "       vps-ctm ctl CONFIG '{\"cmd\":\"state\"}'\n"
 	      "       vps-ctm exec CONFIG [-t] -- CMD [ARG...]\n"
 	      "       vps-ctm console CONFIG        (Ctrl-] detaches)\n",
@@ -275,15 +274,6 @@ int main(int argc, char **argv)
 		} else {
 			r = ctm_destroy(&c, &e) < 0 ? 1 : 0;
 		}
-	} else if (!strcmp(cmd, "reidentify") && argc == 4) {
-		char *end;
-		unsigned long from = strtoul(argv[3], &end, 10);
-
-		r = 2;
-		if (*end || end == argv[3] || from > UINT32_MAX)
-			err_make(&e, EINVAL, "reidentify: `%s` is not a uid", argv[3]);
-		else
-			r = ctm_reidentify(&c, (uint32_t)from, &e) < 0 ? 1 : 0;
 	} else if (!strcmp(cmd, "run") && argc == 3) {
 		r = ctm_run(&c);
 	} else if (!strcmp(cmd, "spec") && argc == 3) {

@@ -6,21 +6,24 @@
  * running one is frozen or paused for the copy as a snapshot's is
  * (snapshot_copy), so --snapshot needs nothing of it at all.
  *
- * The new VPS is made by life_create, as a create from the same settings
- * (the source's owner, kind, template and figures, its network), so the
- * owner's quota and the host's admission decide it, and it gets its own
- * MAC and addresses; then its fresh disks are replaced by the copy as a
- * revert replaces them, and the kind makes them its own (kind_ops
- * reidentify: a container's files shifted to its uid range, no machine-id
- * or SSH host keys; a VM's new cloud-init seed, a new instance, makes them
- * inside the guest at its first boot). The host never reads the guest's
- * filesystem for any of it beyond what a container's own monitor does.
+ * The new VPS is made as a create from the same settings (the source's
+ * owner, plan, kind, template and figures, its network), so the owner's
+ * quota and the host's admission decide it, and it gets its own MAC and
+ * addresses. A kind with create_from (a container) makes it from the copy
+ * in that one step (vps-ctm create with `clone_disk`: the copy in place of
+ * the template, its files shifted to the new uid range, no machine-id or
+ * SSH host keys, which its first boot makes); for the others (a VM) it is
+ * created from its template and its fresh disks are then replaced by the
+ * copy as a revert replaces them; its new cloud-init seed, a new instance,
+ * makes the machine-id and SSH host keys anew inside the guest at its first
+ * boot. The host never reads the guest's filesystem for any of it beyond
+ * what a container's own monitor does to run it.
  *
- * Crash safety: from life_create's return until the disks are its own the
- * new VPS is `creating`, which vpsd's next start undoes (life_init), so a
- * vpsd killed mid-clone leaves no half VPS; the copy of a source taken for
- * it lies in the source's snapshots/.clone-NEW, which the next snapshot
- * sweep removes.
+ * Crash safety: until the disks are its own the new VPS is `creating`
+ * (the create's own state; for a VM set again after the create), which
+ * vpsd's next start undoes (life_init), so a vpsd killed mid-clone leaves
+ * no half VPS; the copy of a source taken for it lies in the source's
+ * snapshots/.clone-NEW, which the next snapshot sweep removes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -94,9 +97,8 @@ static json_t *body_of(const struct vps *src, json_t *settings, const char *name
 	return body;
 }
 
-/* The new VPS, held and `creating`: its disks from dir, made its own. */
+/* A VM's clone, held and `creating`: its disks from dir (its new seed makes it its own). */
 struct fill {
-	const struct vps *src;
 	const char *dir;
 };
 
@@ -117,8 +119,6 @@ static int fill(struct host *h, struct vps *v, void *arg, struct err **err)
 	if ((r = o->revert(h, v, f->dir, err)) < 0)
 		return r;
 	op_progress(80);
-	if (o->reidentify && (r = o->reidentify(h, v, f->src, err)) < 0)
-		return r;
 	testpoint("clone-filled", v->name);
 	return store_vps_state(h->store, v->name, VPS_STOPPED, "cloned", err);
 }
@@ -131,7 +131,7 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 	_cleanup_free_ char *pool = store_vps_pool(h->store, v->name);
 	_cleanup_free_ char *plan = store_vps_plan_of(h->store, v->name);
 	json_t *settings = NULL, *body = NULL, *made = NULL, *rows = NULL, *x;
-	struct fill f = { .src = v };
+	struct fill f = { 0 };
 	struct err *e = NULL;
 	size_t i;
 	int r;
@@ -173,12 +173,22 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 		r = err_make(err, ENOMEM, "clone");
 		goto out;
 	}
-	/* the owner's quota and the host's admission, as for any create */
-	if ((r = life_create(h, body, &made, err)) < 0)
-		goto out;
-	op_progress(60);
-	f.dir = dir;
-	r = life_with(h, c->name, fill, &f, err);
+	/*
+	 * The owner's quota and the host's admission, as for any create: in one
+	 * step where the kind makes a VPS from the copy (a container), else a
+	 * create from the template whose disks are then replaced (a VM).
+	 */
+	if (o->create_from) {
+		r = life_create_from(h, body, dir, v, &made, err);
+		if (r < 0)
+			goto out;
+	} else {
+		if ((r = life_create(h, body, &made, err)) < 0)
+			goto out;
+		op_progress(60);
+		f.dir = dir;
+		r = life_with(h, c->name, fill, &f, err);
+	}
 	if (r < 0) {
 		/* nothing half made: the new VPS goes again */
 		if (life_destroy(h, c->name, &e) < 0)

@@ -743,6 +743,12 @@ static int iso_path(struct host *h, struct vps *v, const char *name, struct err 
 
 int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 {
+	return life_create_from(h, body, NULL, NULL, out, err);
+}
+
+int life_create_from(struct host *h, json_t *body, const char *from_dir, const struct vps *from,
+		     json_t **out, struct err **err)
+{
 	const struct kind_ops *o;
 	_cleanup_free_ char *password = NULL, *dir = NULL, *pool = NULL, *disks = NULL;
 	json_t *plan = NULL, *pj = json_object_get(body, "plan"), *warnings = NULL;
@@ -844,7 +850,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		r = err_make(err, errno, "make `%s`", dir);
 	} else {
 		testpoint("create-row", v.name);
-		r = o->create(h, &v, password, err);
+		r = from_dir ? o->create_from(h, &v, from_dir, from, err) :
+			       o->create(h, &v, password, err);
 	}
 	if (r < 0) {
 		struct err *e = NULL;
