@@ -196,9 +196,14 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 		err_free(&e);
 		goto out;
 	}
-	store_event(h->store, c->name, "clone",
-		    c->snap ? c->snap : v->name); /* the source is in the event's text */
-	store_event(h->store, v->name, "cloned", c->name);
+	{
+		char from[2 * 65 + 2];
+
+		snprintf(from, sizeof(from), "%s%s%s", v->name, c->snap ? "@" : "",
+			 c->snap ? c->snap : "");
+		store_event(h->store, c->name, "clone", from); /* SRC or SRC@SNAP */
+		store_event(h->store, v->name, "cloned", c->name);
+	}
 	{
 		struct vps now;
 

@@ -798,6 +798,11 @@ int life_create_from(struct host *h, json_t *body, const char *from_dir, const s
 		r = -EINVAL;
 		goto out;
 	}
+	if (from_dir && !o->create_from) {
+		r = err_make(err, EINVAL, "kind %s (%s) is not made from another's disks",
+			     vps_kind_name(v.kind), vps_engine_name(v.engine));
+		goto out;
+	}
 	if (pool && !o->pools) {
 		r = err_make(err, EINVAL,
 			     "`pool`: kind %s (%s) keeps its disks in the default pool",

@@ -131,6 +131,8 @@ def test_clone_from_a_snapshot_holds_the_snapshots_data(vpsd):
     assert [s["name"] for s in vpsd.api("GET", "/vps/src2/snapshots")] == ["one"]
     assert sorted(os.listdir(vpsd.data / "vps" / "src2" / "snapshots")) == ["one"]
     assert vpsd.api("GET", "/vps/copy2/snapshots") == []
+    ev = [e for e in vpsd.api("GET", "/events?vps=copy2") if e["kind"] == "clone"]
+    assert [e["message"] for e in ev] == ["src2@one"], ev
     # asynchronously: an operation that ends with the new VPS
     code, j = vpsd.request("POST", "/api/v1/vps/src2/clone?async=1", {"name": "copy3"})
     assert code == 202, j
