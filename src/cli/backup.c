@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * `vps repo` and `vps backup` (docs/backups.md): the restic repositories
- * of the host, and a VPS's backups in them. A backup and a restore run as
- * operations (?async=1): the command polls it and shows its percentage on
- * one line of stderr while it runs.
+ * `vps repo`, `vps backup` (docs/backups.md) and `vps clone` (docs/storage.md):
+ * the restic repositories of the host, a VPS's backups in them, and its
+ * clones. A backup, a restore and a clone run as operations (?async=1): the
+ * command polls it and shows its percentage on one line of stderr while it
+ * runs.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -205,6 +206,29 @@ int cmd_backup_restore(struct args *a)
 	json_decref(body);
 	if (r == 0)
 		printf("%s restored from backup %s\n", as ? as : a->pos[0], a->pos[1]);
+	json_decref(res);
+	return r;
+}
+
+/* vps clone SRC NEW [--snapshot SNAP]: an operation like a restore (clone.c in vpsd). */
+int cmd_clone(struct args *a)
+{
+	const char *snap = args_get(a, "snapshot");
+	json_t *body = json_pack("{s:s}", "name", a->pos[1]), *res = NULL;
+	char path[400], what[200];
+	int r;
+
+	if (snap)
+		json_object_set_new(body, "snapshot", json_string(snap));
+	snprintf(path, sizeof(path), "/vps/%s/clone", a->pos[0]);
+	snprintf(what, sizeof(what), "cloning %s", a->pos[0]);
+	r = run_op(path, body, what, &res);
+	json_decref(body);
+	if (r == 0 && a->json)
+		print_json(res);
+	else if (r == 0)
+		printf("%s cloned from %s%s%s\n", a->pos[1], a->pos[0], snap ? " at " : "",
+		       snap ? snap : "");
 	json_decref(res);
 	return r;
 }

@@ -323,6 +323,7 @@ int cmd_repo_rm(struct args *a);
 int cmd_backup_create(struct args *a);
 int cmd_backup_list(struct args *a);
 int cmd_backup_restore(struct args *a);
+int cmd_clone(struct args *a);
 int cmd_backup_rm(struct args *a);
 int cmd_backup_schedule(struct args *a);
 int cmd_user_list(struct args *a); /* users.c */

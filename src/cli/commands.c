@@ -343,6 +343,17 @@ static const struct opt o_backup_restore[] = {
 	{ .name = "format", .type = V_FORMAT }, END,
 };
 
+static const struct pos p_clone[] = {
+	{ .name = "SRC", .type = P_NAME },
+	{ .name = "NEW", .type = P_NAME },
+	END,
+};
+
+static const struct opt o_clone[] = {
+	STR("snapshot", "SNAP", "from that snapshot of SRC, not from SRC as it is now"),
+	FORMAT, END,
+};
+
 static const struct opt o_backup_schedule[] = {
 	STR("daily", "HH:MM", "every day at that time (UTC), spread by up to 15 minutes"),
 	STR("every", "SECONDS", "every so many seconds (a customer: 3600 and up)"),
@@ -543,6 +554,14 @@ const struct command commands[] = {
 		  "ID: the id `vps backup list` shows (8 to 64 of 0-9 a-f). schedule: vpsd backs\n"
 		  "the VPS up on its own and forgets what the --keep-* rules do not keep\n"
 		  "(restic forget --prune); without --daily or --every it shows the schedule.\n" },
+	{ "clone", NULL, p_clone, o_clone, .run = cmd_clone,
+	  .overview =
+		  "clone SRC NEW [--snapshot SNAP]\ta new VPS from SRC's disks, its own identity",
+	  .help = "Makes NEW, stopped, from SRC's disks as they are now (a running SRC is frozen\n"
+		  "for the copy, as for a snapshot, and runs on) or as snapshot SNAP holds them.\n"
+		  "NEW has SRC's owner, kind, template and figures (counted against the owner's\n"
+		  "quota, as a create), and its own name, hostname, MAC and addresses; at its\n"
+		  "first boot it makes a new machine-id and new SSH host keys.\n" },
 	{ "op", NULL, p_id, o_format, .run = cmd_op,
 	  .overview = "op ID\tone long operation (?async=1): state, result",
 	  .help = "One long operation (started with ?async=1): its VPS, action, state (running,\n"

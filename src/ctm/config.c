@@ -43,6 +43,7 @@ void ctm_config_free(struct ctm_config *c)
 	free(c->dir);
 	free(c->run_dir);
 	free(c->template);
+	free(c->clone_disk);
 	free(c->template_dir);
 	free(c->hostname);
 	free(c->root_password);
@@ -254,6 +255,13 @@ static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err 
 		return get_str(v, k, false, &c->run_dir, err);
 	if (!strcmp(k, "template"))
 		return get_str(v, k, false, &c->template, err);
+	if (!strcmp(k, "clone_disk"))
+		return get_str(v, k, false, &c->clone_disk, err);
+	if (!strcmp(k, "clone_uid_base")) {
+		r = get_uint(v, k, 1, 0xfffeffff, &x, err);
+		c->clone_uid_base = (uint32_t)x;
+		return r;
+	}
 	if (!strcmp(k, "template_dir"))
 		return get_str(v, k, false, &c->template_dir, err);
 	if (!strcmp(k, "hostname"))
@@ -373,6 +381,7 @@ int ctm_config_from_json(struct ctm_config *c, json_t *j, struct err **err)
 	if ((r = check_name(c->name, err)) < 0 || (r = check_abs("dir", c->dir, err)) < 0 ||
 	    (c->run_dir && (r = check_abs("run_dir", c->run_dir, err)) < 0) ||
 	    (c->template && (r = check_abs("template", c->template, err)) < 0) ||
+	    (c->clone_disk && (r = check_abs("clone_disk", c->clone_disk, err)) < 0) ||
 	    (c->template_dir && (r = check_abs("template_dir", c->template_dir, err)) < 0) ||
 	    (c->lxcfs && *c->lxcfs && (r = check_abs("lxcfs", c->lxcfs, err)) < 0))
 		return r;

@@ -48,6 +48,8 @@ struct ctm_config {
 	char *dir; /* persistent: disk.img, rootfs/ (the mount point), bundle/ */
 	char *run_dir; /* volatile: sockets, vps-ct state; default /run/vps/ct/NAME */
 	char *template; /* a template tarball (mktemplate's output), for create */
+	char *clone_disk; /* create: this disk image copied in place of the template (a clone) */
+	uint32_t clone_uid_base; /* ...whose files are in the range at this base */
 	enum ctm_storage storage;
 	char *template_dir; /* layered: unpacked templates; /var/lib/vps/templates */
 	enum ctm_init init;

@@ -10,6 +10,7 @@
  * RESOLVE_IN_ROOT, and nothing is followed out of the root.
  */
 #include <crypt.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -28,6 +29,7 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "sys/disk.h"
+#include "sys/image.h"
 #include "sys/net.h"
 #include "sys/passwd.h"
 #include "sys/spawn.h"
@@ -124,7 +126,7 @@ enum ctm_init ctm_detect_init(const char *rootfs)
 
 /* --- ownership shift ---------------------------------------------------- */
 
-static uint32_t shift_base, shift_size;
+static uint32_t shift_from, shift_base, shift_size; /* ids from [from, from+size) to base.. */
 static int shift_errno;
 static char shift_path[4096];
 static void *shift_seen; /* tsearch tree of hard-linked inodes already shifted */
@@ -162,12 +164,16 @@ static int shift_one(const char *path, const struct stat *st, int flag, struct F
 
 	if (seen_before(st))
 		return 0;
-	if (uid >= shift_size || gid >= shift_size) {
+	/* a clone's tree shifted again after a crash: what is already in the new range stays */
+	if (shift_from != shift_base && uid - shift_base < shift_size &&
+	    gid - shift_base < shift_size)
+		return 0;
+	if (uid - shift_from >= shift_size || gid - shift_from >= shift_size) {
 		shift_errno = ERANGE;
 		snprintf(shift_path, sizeof(shift_path), "%s", path);
 		return 1;
 	}
-	if (lchown(path, uid + shift_base, gid + shift_base) < 0 ||
+	if (lchown(path, uid - shift_from + shift_base, gid - shift_from + shift_base) < 0 ||
 	    (!S_ISLNK(st->st_mode) && (st->st_mode & 07000) &&
 	     chmod(path, st->st_mode & 07777) < 0)) {
 		shift_errno = errno;
@@ -177,11 +183,19 @@ static int shift_one(const char *path, const struct stat *st, int flag, struct F
 	return 0;
 }
 
-/* Give every file of the fresh tree to the container's uid range. */
-static int shift_tree(const char *rootfs, uint32_t base, uint32_t size, struct err **err)
+/*
+ * Give every file of the tree to the container's uid range: ids FROM.. of
+ * the tree (0 for a fresh template, the source's range for a clone) become
+ * BASE... No link is followed and no other filesystem entered (FTW_PHYS,
+ * FTW_MOUNT); the tree is a disk only this process has mounted, so nothing
+ * changes it under the walk.
+ */
+static int shift_tree(const char *rootfs, uint32_t from, uint32_t base, uint32_t size,
+		      struct err **err)
 {
 	int r;
 
+	shift_from = from;
 	shift_base = base;
 	shift_size = size;
 	shift_errno = 0;
@@ -266,6 +280,75 @@ static int write_identity(const struct ctm_config *c, const char *rootfs, struct
 	return 0;
 }
 
+/*
+ * What makes a machine itself, removed so that the clone's own first boot
+ * makes it anew inside the container (docs/storage.md, "Clones"): an empty
+ * /etc/machine-id (systemd writes a new one at boot, as for a fresh
+ * template), no /var/lib/dbus/machine-id, and no /etc/ssh/ssh_host_* (the
+ * template's vps-ssh-keygen.service runs `ssh-keygen -A`). Only through
+ * open_untrusted(): no link followed, nothing but a regular file written.
+ */
+static int forget_identity(int rootfd, struct err **err)
+{
+	_cleanup_close_ int etc = open_untrusted(rootfd, "/etc", O_PATH | O_DIRECTORY, 0, 0);
+	_cleanup_close_ int mid =
+		etc < 0 ? -1 : open_untrusted(etc, "machine-id", O_WRONLY | O_TRUNC, 0, 0);
+	int mid_errno = errno;
+	_cleanup_close_ int dbus =
+		open_untrusted(rootfd, "/var/lib/dbus", O_PATH | O_DIRECTORY, 0, 0);
+	_cleanup_close_ int ssh = open_untrusted(rootfd, "/etc/ssh", O_RDONLY | O_DIRECTORY, 0, 0);
+	DIR *d;
+	struct dirent *e;
+
+	/* a link, a FIFO or a device put there instead: removed, never followed or opened */
+	if (etc >= 0 && mid < 0 && mid_errno != ENOENT && unlinkat(etc, "machine-id", 0) < 0 &&
+	    errno != ENOENT && errno != EISDIR)
+		return err_make(err, errno, "remove `/etc/machine-id`");
+	if (dbus >= 0 && unlinkat(dbus, "machine-id", 0) < 0 && errno != ENOENT && errno != EISDIR)
+		return err_make(err, errno, "remove `/var/lib/dbus/machine-id`");
+	if (ssh < 0)
+		return 0;
+	if (!(d = fdopendir(ssh)))
+		return err_make(err, errno, "read `/etc/ssh`");
+	ssh = -1; /* the DIR's now */
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "ssh_host_", 9) && unlinkat(dirfd(d), e->d_name, 0) < 0 &&
+		    errno != EISDIR) {
+			int r = err_make(err, errno, "remove `/etc/ssh/%s`", e->d_name);
+
+			closedir(d);
+			return r;
+		}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * A clone's disk (create with `clone_disk`, vpsd's clone.c), copied from
+ * another container's and mounted at rootfs: its files shifted from that
+ * container's uid range FROM to this one's, the hostname, hosts and
+ * resolv.conf written for this container, and what makes the machine itself
+ * removed (forget_identity). The root password and the keys are the
+ * source's, as on its disk. Files already in the new range are left as they
+ * are.
+ */
+/* The mounted tree at rootfs, another container's files: made this one's (above). */
+static int make_own(const struct ctm_config *c, const char *rootfs, uint32_t from, struct err **err)
+{
+	struct ctm_config id = *c;
+	_cleanup_close_ int rootfd = -1;
+
+	/* the identity files only: the password and the keys stay the source's */
+	id.root_password = NULL;
+	id.nr_ssh_keys = 0;
+	if (shift_tree(rootfs, from, c->uid_base, c->uid_size, err) < 0 ||
+	    write_identity(&id, rootfs, err) < 0)
+		return -EIO;
+	if ((rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_make(err, errno, "open `%s`", rootfs);
+	return forget_identity(rootfd, err);
+}
+
 /* --- mount ---------------------------------------------------------------- */
 
 static bool is_mounted(const char *path)
@@ -327,10 +410,16 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 
 	if (!img || !rootfs)
 		return err_make(err, ENOMEM, "create");
-	if (!c->template)
+	/* a clone's (vpsd's clone.c): another container's disk in place of the template */
+	if (c->clone_disk && c->storage != CTM_STORAGE_IMAGE)
+		return err_make(err, EINVAL, "create `%s`: a clone only with `image` storage",
+				c->name);
+	if (!c->template && !c->clone_disk)
 		return err_make(err, EINVAL, "create `%s`: `template` is required", c->name);
-	if (access(c->template, R_OK) < 0)
-		return err_make(err, errno, "create `%s`: template `%s`", c->name, c->template);
+	if (access(c->clone_disk ?: c->template, R_OK) < 0)
+		return err_make(err, errno, "create `%s`: %s `%s`", c->name,
+				c->clone_disk ? "clone_disk" : "template",
+				c->clone_disk ?: c->template);
 	/*
 	 * 0710, group the container's root group: its root must reach rootfs/,
 	 * and no other host user may (a set-uid file made inside would run as
@@ -344,6 +433,9 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		return r;
 	}
 	r = sys_disk_create(img, c->disk_size, c->disk_alloc, err);
+	/* as a revert puts a disk back: the copy beside it, renamed over it, its marks kept */
+	if (r == 0 && c->clone_disk)
+		r = sys_image_replace(c->clone_disk, img, err);
 	/* layered: the template once per host, under an overlay (layer.c) */
 	if (r == 0 && c->storage == CTM_STORAGE_LAYERED)
 		r = ctm_layer_prepare(c, err);
@@ -351,7 +443,9 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		r = ctm_mount(c, err);
 	if (r == 0)
 		testpoint("ctm-create-mounted", c->name);
-	if (r == 0 && c->storage == CTM_STORAGE_IMAGE) {
+	if (r == 0 && c->clone_disk) {
+		r = make_own(c, rootfs, c->clone_uid_base, err);
+	} else if (r == 0 && c->storage == CTM_STORAGE_IMAGE) {
 		const char *tar[] = { "tar",	   "--numeric-owner",
 				      "--xattrs",  "--xattrs-include=*",
 				      "--acls",	   "-xpf",
@@ -361,11 +455,13 @@ int ctm_create(const struct ctm_config *c, struct err **err)
 		r = ctm_run_cmd(tar, err);
 		if (r < 0)
 			err_wrap(err, "unpack `%s`", c->template);
-	}
-	if (r == 0 && c->storage == CTM_STORAGE_IMAGE)
-		r = shift_tree(rootfs, c->uid_base, c->uid_size, err);
-	if (r == 0)
+		if (r == 0)
+			r = shift_tree(rootfs, 0, c->uid_base, c->uid_size, err);
+		if (r == 0)
+			r = write_identity(c, rootfs, err);
+	} else if (r == 0) {
 		r = write_identity(c, rootfs, err);
+	}
 	if (r == 0)
 		testpoint("ctm-create-unpacked", c->name);
 	if (r == 0)

@@ -119,6 +119,13 @@ struct kind_ops {
 	/* The VPS stopped: its disks made again from what snapshot put in `dir`. */
 	int (*revert)(struct host *h, const struct vps *v, const char *dir, struct err **err);
 	/*
+	 * A clone's create in one step (life_create_from): the persistent files
+	 * made from `from`'s disks copied into `dir`, made its own, instead of
+	 * from a template. NULL: a create, then revert.
+	 */
+	int (*create_from)(struct host *h, const struct vps *v, const char *dir,
+			   const struct vps *from, struct err **err);
+	/*
 	 * The stopped VPS's root disk, a raw image a template can be made of
 	 * (`vps template create --from`, tmpl.h; caller frees). NULL: the kind
 	 * cannot yet (ct: its files carry the container's shifted ids).

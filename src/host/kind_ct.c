@@ -240,23 +240,14 @@ static int ctm_call(struct host *h, char *const *args, struct err **err)
 	return 0;
 }
 
-static int ct_create(struct host *h, const struct vps *v, const char *password, struct err **err)
+/* vps-ctm create with settings j (a password only in this file), then ct.json. */
+static int run_create(struct host *h, const struct vps *v, json_t *j, struct err **err)
 {
 	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
 	_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-create.json");
 	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
-	_cleanup_free_ char *tarball = NULL;
-	json_t *j;
-	int r, version;
+	int r = write_json(tmp, j, err);
 
-	/* the newest version's tarball (tmpl.c), built on first use (debian-12: ~45 s) */
-	r = tmpl_resolve(h, TMPL_ROOTFS, v->template, &tarball, &version, err);
-	if (r < 0)
-		return err_wrap(err, "template `%s`", v->template);
-	pr_info("ct `%s`: from template `%s` version %d", v->name, v->template, version);
-	j = ctm_settings(h, v, tarball, password);
-	r = write_json(tmp, j, err);
-	json_decref(j);
 	if (r < 0)
 		return r;
 	{
@@ -269,6 +260,46 @@ static int ct_create(struct host *h, const struct vps *v, const char *password, 
 		return r;
 	j = ctm_settings(h, v, NULL, NULL);
 	r = write_json(cfg, j, err);
+	json_decref(j);
+	return r;
+}
+
+static int ct_create(struct host *h, const struct vps *v, const char *password, struct err **err)
+{
+	_cleanup_free_ char *tarball = NULL;
+	json_t *j;
+	int r, version;
+
+	/* the newest version's tarball (tmpl.c), built on first use (debian-12: ~45 s) */
+	r = tmpl_resolve(h, TMPL_ROOTFS, v->template, &tarball, &version, err);
+	if (r < 0)
+		return err_wrap(err, "template `%s`", v->template);
+	pr_info("ct `%s`: from template `%s` version %d", v->name, v->template, version);
+	j = ctm_settings(h, v, tarball, password);
+	r = run_create(h, v, j, err);
+	json_decref(j);
+	return r;
+}
+
+/*
+ * A clone's (clone.c): vps-ctm create copies `from`'s disk from dir instead
+ * of unpacking the template, shifts its files from `from`'s uid range to
+ * this one's and resets its identity (docs/storage.md, "Clones").
+ */
+static int ct_create_from(struct host *h, const struct vps *v, const char *dir,
+			  const struct vps *from, struct err **err)
+{
+	_cleanup_free_ char *disk = NULL;
+	json_t *j = ctm_settings(h, v, NULL, NULL);
+	int r;
+
+	if (!j || asprintf(&disk, "%s/disk.img", dir) < 0) {
+		json_decref(j);
+		return err_make(err, ENOMEM, "create `%s`", v->name);
+	}
+	json_object_set_new(j, "clone_disk", json_string(disk));
+	json_object_set_new(j, "clone_uid_base", json_integer(from->uid_base));
+	r = run_create(h, v, j, err);
 	json_decref(j);
 	return r;
 }
@@ -554,5 +585,6 @@ const struct kind_ops kind_ct = {
 	.snapshot = ct_snapshot,
 	.revert = ct_revert,
 	.template_export = ct_template_export,
+	.create_from = ct_create_from,
 	.destroy = ct_destroy,
 };

@@ -768,6 +768,12 @@ static int iso_path(struct host *h, struct vps *v, const char *name, struct err 
 
 int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 {
+	return life_create_from(h, body, NULL, NULL, out, err);
+}
+
+int life_create_from(struct host *h, json_t *body, const char *from_dir, const struct vps *from,
+		     json_t **out, struct err **err)
+{
 	const struct kind_ops *o;
 	_cleanup_free_ char *password = NULL, *dir = NULL, *pool = NULL, *disks = NULL, *ud = NULL;
 	json_t *plan = NULL, *pj = json_object_get(body, "plan"), *warnings = NULL;
@@ -815,6 +821,11 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		goto out;
 	if (!(o = ops_of(&v, err))) {
 		r = -EINVAL;
+		goto out;
+	}
+	if (from_dir && !o->create_from) {
+		r = err_make(err, EINVAL, "kind %s (%s) is not made from another's disks",
+			     vps_kind_name(v.kind), vps_engine_name(v.engine));
 		goto out;
 	}
 	if (pool && !o->pools) {
@@ -876,7 +887,8 @@ int life_create(struct host *h, json_t *body, json_t **out, struct err **err)
 		/* undone below with the directory */
 	} else {
 		testpoint("create-row", v.name);
-		r = o->create(h, &v, password, err);
+		r = from_dir ? o->create_from(h, &v, from_dir, from, err) :
+			       o->create(h, &v, password, err);
 	}
 	if (r < 0) {
 		struct err *e = NULL;

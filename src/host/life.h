@@ -20,6 +20,12 @@ int life_init(struct host *h, struct err **err); /* recover, adopt, onboot; star
 void life_fini(struct host *h);
 
 int life_create(struct host *h, json_t *body, json_t **out, struct err **err);
+/*
+ * A clone's create (clone.c): as life_create, its disks made by the kind's
+ * create_from from the copy of `from`'s in `dir` in place of a template.
+ */
+int life_create_from(struct host *h, json_t *body, const char *dir, const struct vps *from,
+		     json_t **out, struct err **err);
 int life_start(struct host *h, const char *name, struct err **err);
 int life_stop(struct host *h, const char *name, bool force, int timeout, struct err **err);
 int life_restart(struct host *h, const char *name, struct err **err);

@@ -78,6 +78,7 @@ static const struct route routes[] = {
 	{ "POST", "/vps/{name}/snapshots", USER, VPS, api_snapshots_post, NULL },
 	{ "DELETE", "/vps/{name}/snapshots/{snap}", USER, VPS, api_snapshot_delete, NULL },
 	{ "POST", "/vps/{name}/snapshots/{snap}/revert", USER, VPS, api_snapshot_revert, NULL },
+	{ "POST", "/vps/{name}/clone", USER, VPS, api_vps_clone, NULL },
 	{ "GET", "/vps/{name}/backups", USER, VPS, api_backups_get, NULL },
 	{ "POST", "/vps/{name}/backups", USER, VPS, api_backups_post, NULL },
 	{ "DELETE", "/vps/{name}/backups/{id}", USER, VPS, api_backup_delete, NULL },

@@ -2,15 +2,16 @@
 /*
  * The backup routes (route.h): restic repositories (the administrators')
  * and a VPS's backups (its owner's, by the table's ROUTE_VPS check before
- * any of these runs). A backup and a restore are long: with `?async=1`
- * they run as an operation whose `progress` restic's status lines move.
- * backup.c does the work.
+ * any of these runs), and a VPS's clone. A backup, a restore and a clone
+ * are long: with `?async=1` they run as an operation with a `progress`.
+ * backup.c and clone.c do the work.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "host/backup.h"
+#include "host/clone.h"
 #include "host/ops.h"
 #include "host/route.h"
 
@@ -68,6 +69,8 @@ static unsigned int work(struct host *h, const char *action, const char *vps, js
 	json_object_del(b, "_id");
 	if (!strcmp(action, "backup")) {
 		r = backup_create(h, vps, b, out, &e);
+	} else if (!strcmp(action, "clone")) {
+		r = clone_vps(h, vps, b, out, &e);
 	} else {
 		r = backup_restore(h, vps, id ? id : "", b, out, &e);
 		status = 200;
@@ -118,6 +121,12 @@ enum MHD_Result api_backups_post(struct call *x)
 enum MHD_Result api_backup_restore(struct call *x)
 {
 	return long_work(x, "restore");
+}
+
+/* A clone (clone.c): the copy of a large disk on a full-copy pool takes its time. */
+enum MHD_Result api_vps_clone(struct call *x)
+{
+	return long_work(x, "clone");
 }
 
 enum MHD_Result api_backup_schedule_get(struct call *x)

@@ -393,6 +393,11 @@ char *store_vps_pool(struct store *s, const char *vps)
 	return s->ops->vps_pool(s, vps);
 }
 
+char *store_vps_plan_of(struct store *s, const char *vps)
+{
+	return s->ops->vps_plan_of(s, vps);
+}
+
 json_t *store_snapshots(struct store *s, const char *vps)
 {
 	return s->ops->snapshots(s, vps);

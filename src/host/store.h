@@ -341,6 +341,8 @@ int store_pool_add(struct store *s, const char *name, const char *path, bool ref
 int store_pool_delete(struct store *s, const char *name, struct err **err);
 int store_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
 char *store_vps_pool(struct store *s, const char *vps);
+/* The name of the plan a VPS is on (caller frees), NULL for none (a clone's, clone.c). */
+char *store_vps_plan_of(struct store *s, const char *vps);
 /*
  * A VPS's snapshots (snapshot.c), oldest first: [{"name", "created",
  * "size", "settings"}] (settings: the VPS as JSON when it was taken). A

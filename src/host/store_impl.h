@@ -106,6 +106,7 @@ struct store_ops {
 	int (*pool_delete)(struct store *s, const char *name, struct err **err);
 	int (*vps_pool_set)(struct store *s, const char *vps, const char *pool, struct err **err);
 	char *(*vps_pool)(struct store *s, const char *vps);
+	char *(*vps_plan_of)(struct store *s, const char *vps);
 	json_t *(*snapshots)(struct store *s, const char *vps);
 	int (*snapshot_add)(struct store *s, const char *vps, const char *name, long long created,
 			    const char *settings, long long size, struct err **err);

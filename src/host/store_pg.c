@@ -411,6 +411,7 @@ static const struct store_ops pg_ops = {
 	.pool_delete = pg_pool_delete,
 	.vps_pool_set = pg_vps_pool_set,
 	.vps_pool = pg_vps_pool,
+	.vps_plan_of = pg_vps_plan_of,
 	.snapshots = pg_snapshots,
 	.snapshot_add = pg_snapshot_add,
 	.snapshot_delete = pg_snapshot_delete,

@@ -169,6 +169,7 @@ int pg_pool_add(struct store *s, const char *name, const char *path, bool reflin
 int pg_pool_delete(struct store *s, const char *name, struct err **err);
 int pg_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
 char *pg_vps_pool(struct store *s, const char *vps);
+char *pg_vps_plan_of(struct store *s, const char *vps);
 json_t *pg_snapshots(struct store *s, const char *vps);
 int pg_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
 		    const char *settings, long long size, struct err **err);

@@ -99,6 +99,25 @@ char *pg_vps_pool(struct store *base, const char *vps)
 	return pool;
 }
 
+char *pg_vps_plan_of(struct store *base, const char *vps)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res;
+	char *plan = NULL;
+
+	pa_s(&a, vps);
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s, "SELECT plan FROM vps WHERE name = $1 AND plan IS NOT NULL", &a, &res,
+		   NULL) == 0) {
+		if (PQntuples(res) == 1)
+			plan = strdup(pg_s(res, 0, 0));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return plan;
+}
+
 json_t *pg_snapshots(struct store *base, const char *vps)
 {
 	struct store_pg *s = pgs(base);

@@ -387,6 +387,7 @@ static const struct store_ops sqlite_ops = {
 	.pool_delete = sq_pool_delete,
 	.vps_pool_set = sq_vps_pool_set,
 	.vps_pool = sq_vps_pool,
+	.vps_plan_of = sq_vps_plan_of,
 	.snapshots = sq_snapshots,
 	.snapshot_add = sq_snapshot_add,
 	.snapshot_delete = sq_snapshot_delete,

@@ -130,6 +130,7 @@ int sq_pool_add(struct store *s, const char *name, const char *path, bool reflin
 int sq_pool_delete(struct store *s, const char *name, struct err **err);
 int sq_vps_pool_set(struct store *s, const char *vps, const char *pool, struct err **err);
 char *sq_vps_pool(struct store *s, const char *vps);
+char *sq_vps_plan_of(struct store *s, const char *vps);
 json_t *sq_snapshots(struct store *s, const char *vps);
 int sq_snapshot_add(struct store *s, const char *vps, const char *name, long long created,
 		    const char *settings, long long size, struct err **err);

@@ -109,6 +109,24 @@ char *sq_vps_pool(struct store *base, const char *vps)
 	return pool;
 }
 
+char *sq_vps_plan_of(struct store *base, const char *vps)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	char *plan = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	st = sq_prepare(s, "SELECT plan FROM vps WHERE name = ? AND plan IS NOT NULL");
+	if (st) {
+		sqlite3_bind_text(st, 1, vps, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			plan = strdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return plan;
+}
+
 json_t *sq_snapshots(struct store *base, const char *vps)
 {
 	struct store_sqlite *s = sq(base);

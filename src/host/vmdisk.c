@@ -44,6 +44,20 @@ static char *user_data(const struct vps *v, const char *hash, const char *resolv
 	/* ssh_pwauth is not set: sshd keeps Debian's default (root by key only) */
 	j = json_pack("{s:s, s:s, s:b, s:o}", "hostname", name, "fqdn", name, "manage_etc_hosts", 1,
 		      "ssh_authorized_keys", keys);
+	/*
+	 * A new instance (a clone's first boot; a seed made again) is a new
+	 * machine: cloud-init makes new SSH host keys per instance by itself,
+	 * and this makes a new machine-id, once per instance-id. `rm` fails on
+	 * the first boot of a fresh image, where systemd has bind-mounted a new
+	 * id over an empty file: that one is new already.
+	 */
+	if (j)
+		json_object_set_new(
+			j, "bootcmd",
+			json_pack("[[s, s, s, s, s, s]]", "cloud-init-per", "instance",
+				  "vps-machine-id", "sh", "-c",
+				  "rm /etc/machine-id && rm -f /var/lib/dbus/machine-id && "
+				  "systemd-machine-id-setup"));
 	if (j && hash) /* NULL: root's password stays as the template has it (none) */
 		json_object_set_new(j, "chpasswd",
 				    json_pack("{s:b, s:[{s:s, s:s, s:s}]}", "expire", 0, "users",

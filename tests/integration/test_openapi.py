@@ -454,6 +454,9 @@ def test_walk(vpsd):
     cust.api("POST", "/vps/walk1/snapshots/walked/revert")
     cust.api("DELETE", "/vps/walk1/snapshots/walked")
     cust.api("DELETE", "/vps/walk1/snapshots/walked", expect=404)
+    cust.api("POST", "/vps/walk1/clone", {"name": "../up"}, expect=400)
+    assert cust.api("POST", "/vps/walk1/clone", {"name": "walk2"}, expect=201)["name"] == "walk2"
+    cust.api("DELETE", "/vps/walk2")
     cust.api("GET", "/pools", expect=403)
     made = cust.api("POST", "/vps/walk1/backups", {}, expect=201)
     assert [b["id"] for b in cust.api("GET", "/vps/walk1/backups")] == [made["id"]]

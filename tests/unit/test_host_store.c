@@ -930,6 +930,7 @@ static void pools_and_snapshots(void **state)
 	make_vps(&v, "p1", "admin", GIB);
 	assert_int_equal(store_vps_insert(st, &v, NULL, NULL), 0);
 	assert_null(store_vps_pool(st, "p1")); /* the default pool: no row */
+	assert_null(store_vps_plan_of(st, "p1")); /* on no plan */
 	assert_int_equal(store_vps_pool_set(st, "p1", "fast", NULL), 0);
 	p = store_vps_pool(st, "p1");
 	assert_string_equal(p, "fast");
@@ -1016,6 +1017,13 @@ static void traffic_months(void **state)
 	json_decref(plan);
 	make_vps(&v, "t1", "admin", GIB);
 	assert_int_equal(store_vps_insert(st, &v, "tp", NULL), 0);
+	{ /* the plan it is on, as a clone asks (clone.c); none: NULL */
+		char *pn = store_vps_plan_of(st, "t1");
+
+		assert_string_equal(pn, "tp");
+		free(pn);
+		assert_null(store_vps_plan_of(st, "nosuch"));
+	}
 	assert_int_equal(store_traffic_add(st, "t1", "2026-11", 4000000000LL, 10, &row), 0);
 	json_decref(row);
 	assert_int_equal(store_traffic_add(st, "t1", "2026-11", 1000000000LL, 5, &row), 0);
