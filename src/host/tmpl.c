@@ -701,6 +701,18 @@ int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const cha
 	return import_any(h, name, form, format, upload, NULL, out, err);
 }
 
+/* A new version's record names where it came from (a VPS), in its template.json too. */
+static void record_source(struct host *h, const char *name, json_t *out, const char *source)
+{
+	_cleanup_free_ char *p = NULL,
+			    *d = tdir(h, name,
+				      (int)json_integer_value(json_object_get(out, "version")));
+
+	json_object_set_new(out, "source", json_string(source));
+	if (d && asprintf(&p, "%s/template.json", d) >= 0)
+		json_dump_file(out, p, JSON_INDENT(1) | JSON_SORT_KEYS);
+}
+
 int tmpl_from_disk(struct host *h, const char *name, const char *disk, const char *source,
 		   json_t **out, struct err **err)
 {
@@ -720,15 +732,8 @@ int tmpl_from_disk(struct host *h, const char *name, const char *disk, const cha
 		return r;
 	}
 	r = tmpl_import(h, name, TMPL_DISK, "raw", copy_path, out, err);
-	if (r == 0) {
-		_cleanup_free_ char *p = NULL, *d = tdir(h, name,
-							 (int)json_integer_value(
-								 json_object_get(*out, "version")));
-
-		json_object_set_new(*out, "source", json_string(source));
-		if (d && asprintf(&p, "%s/template.json", d) >= 0)
-			json_dump_file(*out, p, JSON_INDENT(1) | JSON_SORT_KEYS);
-	}
+	if (r == 0)
+		record_source(h, name, *out, source);
 	return r;
 }
 
@@ -737,15 +742,8 @@ int tmpl_from_stream(struct host *h, const char *name, char *const *reader, cons
 {
 	int r = import_any(h, name, TMPL_ROOTFS, NULL, NULL, reader, out, err);
 
-	if (r == 0) {
-		_cleanup_free_ char *p = NULL, *d = tdir(h, name,
-							 (int)json_integer_value(
-								 json_object_get(*out, "version")));
-
-		json_object_set_new(*out, "source", json_string(source));
-		if (d && asprintf(&p, "%s/template.json", d) >= 0)
-			json_dump_file(*out, p, JSON_INDENT(1) | JSON_SORT_KEYS);
-	}
+	if (r == 0)
+		record_source(h, name, *out, source);
 	return r;
 }
 
