@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ctm_config_from_json(&c, j, &e) == 0) {
 		spec = ctm_spec(&c,
 				c.init == CTM_INIT_SYSTEMD ? CTM_INIT_SYSTEMD : CTM_INIT_BUSYBOX,
-				"/nonexistent/rootfs", &e);
+				"/nonexistent/rootfs", size & 1 ? "/nonexistent/proc" : NULL, &e);
 		if (spec) {
 			out = json_dumps(spec, JSON_COMPACT);
 			free(out);
