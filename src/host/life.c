@@ -636,6 +636,11 @@ int life_stop_held(struct host *h, struct vps *v, struct err **err)
 	return stop_locked(h, v, false, 30, err);
 }
 
+int life_kill_held(struct host *h, struct vps *v, struct err **err)
+{
+	return stop_locked(h, v, true, 0, err);
+}
+
 int life_start_held(struct host *h, struct vps *v, struct err **err)
 {
 	return start_locked(h, v, err);
