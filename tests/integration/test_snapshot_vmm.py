@@ -132,3 +132,96 @@ def test_running_vmm_snapshot_under_a_writer_is_clean(vm_template_cached, l1, ti
                 clean(l1)
     finally:
         clean(l1)
+
+
+def guest(l1, cmd, timeout=120):
+    """A command's output on the guest's root shell (the console), between fresh markers."""
+    nonce = uuid.uuid4().hex[:8]
+    r = l1_console(l1, "", "", "# ", f"echo B-{nonce}; {cmd}; echo E-$((6*7))-{nonce}",
+                   f"E-42-{nonce}", timeout=timeout)
+    if not r.ok:
+        raise Hung(r.stderr.strip()[-300:] or r.stdout[-300:])
+    m = re.findall(rf"\nB-{nonce}\r?\n(.*?)E-42-{nonce}", r.stdout, re.S)
+    assert m, r.stdout[-2000:]
+    return m[-1].replace("\r", "").strip()
+
+
+def tick(l1):
+    """The guest's counter in /dev/shm (RAM only: a boot starts without it) and its boot id."""
+    out = guest(l1, "echo T=$(cat /dev/shm/tick)=T; cat /proc/sys/kernel/random/boot_id")
+    t = re.findall(r"T=(\d+)=T", out)
+    assert t, out
+    return int(t[-1]), out.splitlines()[-1]
+
+
+def memory_cycle(l1, timings):
+    l1.run(f"rm -rf {L1_BASE}; mkdir -p {L1_BASE}; chmod 711 {L1_BASE}; "
+           f"setsid {VPSD} --data {L1_BASE}/data --run {L1_BASE}/run "
+           f">{L1_BASE}/vpsd.log 2>&1 </dev/null & "
+           f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; sleep 0.1; done",
+           check=True, timeout=60)
+    l1_vps(l1, "create", "w1", "--kind", "vm", "--engine", "vmm", "--template", "debian-12",
+           "--ram", "384M", "--cpus", "1", "--disk", "512M", "--password", "pw")
+    l1_vps(l1, "start", "w1")
+    l1_boot_to_login(l1, "first boot", timings)
+    r = l1_console(l1, "", "(i=0; while :; do echo $i >/dev/shm/tick; i=$((i+1)); sleep 1; done) "
+                   ">/dev/null 2>&1 &", "# ", "sleep 3; echo END-$((6*7))", "END-42",
+                   timeout=120)
+    assert r.ok, r
+    t0 = time.monotonic()
+    r = l1_vps(l1, "snapshot", "create", "w1", "m1", "--memory", check=False)
+    assert r.ok and "with its memory" in r.stdout, (r.stdout, r.stderr)
+    timings.append(("vm/vmm in L1: memory snapshot of a running 384 MiB VM",
+                    time.monotonic() - t0))
+    at, boot = tick(l1)  # it runs on after the snapshot
+    r = l1.run(f"ls {L1_BASE}/data/vps/w1/snapshots/m1", check=True)
+    assert sorted(r.stdout.split()) == ["disk.img", "memory", "state"], r
+    later = at
+    deadline = time.monotonic() + 300
+    while later < at + 12:
+        assert time.monotonic() < deadline, "the counter stopped after the snapshot"
+        time.sleep(3)
+        later, _ = tick(l1)
+    t0 = time.monotonic()
+    l1_vps(l1, "snapshot", "revert", "w1", "m1")
+    timings.append(("vm/vmm in L1: revert to a memory snapshot (kill, disks back, restore)",
+                    time.monotonic() - t0))
+    v = l1_show(l1, "w1")
+    assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    # no reboot: the same boot id, the RAM-only counter there, back to before `later`,
+    # and going on
+    back, boot2 = tick(l1)
+    assert boot2 == boot, (boot, boot2)
+    assert back < later, (at, later, back)
+    deadline = time.monotonic() + 300
+    on = back
+    while on <= back:
+        assert time.monotonic() < deadline, "the counter did not go on after the revert"
+        time.sleep(3)
+        on, _ = tick(l1)
+    l1_vps(l1, "stop", "--force", "w1")
+    l1_vps(l1, "destroy", "w1")
+
+
+def test_memory_snapshot_revert_runs_the_guest_on(vm_template_cached, l1, timings):
+    """`vps snapshot create --memory` of a running Debian VM on vps-vmm and its revert, in L1:
+    the guest is not rebooted (the same boot id, its /dev/shm counter still there) and its
+    counter goes on from where the snapshot was taken. Retried once (counted) as above."""
+    try:
+        for attempt in (1, 2):
+            try:
+                memory_cycle(l1, timings)
+                break
+            except ChannelError as e:
+                if attempt == 2:
+                    raise
+                retry("vm/vmm memory snapshot in L1",
+                      f"L1 stopped answering: {str(e).splitlines()[0]}")
+                l1.restart()
+            except Hung as e:
+                if attempt == 2:
+                    raise AssertionError(f"the guest's console did not answer: {e}")
+                retry("vm/vmm memory snapshot in L1", f"the guest's console did not answer: {e}")
+                clean(l1)
+    finally:
+        clean(l1)
