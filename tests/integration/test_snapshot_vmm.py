@@ -161,9 +161,11 @@ def memory_cycle(l1, timings):
            f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; sleep 0.1; done",
            check=True, timeout=60)
     l1_vps(l1, "create", "w1", "--kind", "vm", "--engine", "vmm", "--template", "debian-12",
-           "--ram", "384M", "--cpus", "1", "--disk", "512M", "--password", "pw")
+           "--ram", "192M", "--cpus", "1", "--disk", "512M", "--password", "pw")
     l1_vps(l1, "start", "w1")
     l1_boot_to_login(l1, "first boot", timings)
+    # L1's /var/tmp is a tmpfs in its 2 GiB: the disk, its copy, the RAM file and the guest's
+    # RAM (192 MiB, reserved) must fit together
     r = l1_console(l1, "", "(i=0; while :; do echo $i >/dev/shm/tick; i=$((i+1)); sleep 1; done) "
                    ">/dev/null 2>&1 &", "# ", "sleep 3; echo END-$((6*7))", "END-42",
                    timeout=120)
@@ -171,7 +173,7 @@ def memory_cycle(l1, timings):
     t0 = time.monotonic()
     r = l1_vps(l1, "snapshot", "create", "w1", "m1", "--memory", check=False)
     assert r.ok and "with its memory" in r.stdout, (r.stdout, r.stderr)
-    timings.append(("vm/vmm in L1: memory snapshot of a running 384 MiB VM",
+    timings.append(("vm/vmm in L1: memory snapshot of a running 192 MiB VM",
                     time.monotonic() - t0))
     at, boot = tick(l1)  # it runs on after the snapshot
     r = l1.run(f"ls {L1_BASE}/data/vps/w1/snapshots/m1", check=True)
