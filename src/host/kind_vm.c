@@ -37,6 +37,7 @@
  * directory holding vmlinuz, initrd.img and rootfs.img, built by
  * src/host/templates/mkvmtemplate or imported.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -59,7 +60,6 @@
 #include "host/kind.h"
 #include "host/keeper.h"
 #include "host/kind_vm.h"
-#include "host/life.h"
 #include "host/net.h"
 #include "host/qmp.h"
 #include "host/snapshot.h"
@@ -96,6 +96,46 @@ static char *vm_file(struct host *h, const struct vps *v, const char *leaf)
  */
 #define VMM_SNAP_DIR "vmm-snap"
 #define VMM_SNAP_TAKE "take"
+
+/*
+ * Remove what is below the directory fd `dir` (closed here), by
+ * descriptors: the monitor, the VM's uid, may be changing the tree while
+ * vpsd removes it, and no name it swaps for a link is followed.
+ */
+static void rm_below(int dir)
+{
+	DIR *d = fdopendir(dir);
+	struct dirent *e;
+
+	if (!d) {
+		close(dir);
+		return;
+	}
+	while ((e = readdir(d))) {
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno != EISDIR)
+			continue;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			rm_below(sub);
+		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
+/* Remove `path` (a directory of the monitor's, or not there) and what is in it. */
+static void rm_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0)
+		rm_below(fd);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		unlink(path); /* not a directory */
+}
 
 /* boot firmware (SeaBIOS) or uefi (OVMF): the VM's own firmware boots a disk or an ISO */
 static bool vm_firmware(const struct vps *v)
@@ -469,7 +509,7 @@ static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 	if (!dir || !snaps)
 		return err_make(err, ENOMEM, "destroy");
 	vmdisk_seed_remove(dir);
-	life_rm_rf(snaps);
+	rm_tree(snaps);
 	for (size_t i = 0; vm_files[i]; i++) {
 		_cleanup_free_ char *p = vm_file(h, v, vm_files[i]);
 
@@ -603,7 +643,7 @@ static int vmm_snap_dir(struct host *h, const struct vps *v, struct err **err)
 
 	if (!d)
 		return err_make(err, ENOMEM, "`%s`", VMM_SNAP_DIR);
-	life_rm_rf(d);
+	rm_tree(d);
 	if (mkdir(d, 0700) < 0 || chown(d, vm_jail_uid(v), vm_jail_uid(v)) < 0)
 		return err_make(err, errno, "make `%s`", d);
 	return 0;
@@ -1299,7 +1339,7 @@ static int vmm_snapshot_memory(struct host *h, const struct vps *v, const char *
 			err, EBUSY,
 			"`memory`: `%s` was started before memory snapshots; restart it once",
 			v->name);
-	life_rm_rf(take); /* what a vpsd killed mid-way left */
+	rm_tree(take); /* what a vpsd killed mid-way left */
 	if (!(x = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_FREEZE), err)))
 		return err_wrap(err, "freeze `%s` for its snapshot", v->name);
 	json_decref(x);
@@ -1326,7 +1366,7 @@ static int vmm_snapshot_memory(struct host *h, const struct vps *v, const char *
 		r = claim(take, dir, SNAPSHOT_MEMORY, err);
 	if (r == 0)
 		r = claim(take, dir, SNAPSHOT_STATE, err);
-	life_rm_rf(take);
+	rm_tree(take);
 	return r;
 }
 
