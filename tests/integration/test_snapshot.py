@@ -493,6 +493,28 @@ def test_memory_snapshot_of_a_vmm_vm_and_its_revert(vpsd, tmp_path):
     assert code == 400 and "(qemu) takes no memory snapshots" in j["error"]["message"], j
 
 
+def test_keeper_gives_the_restore_to_the_first_start_only(tmp_path):
+    """`vpsd keep ... --once 2`: the monitor's last two words (`--restore DIR`) go to its
+    first start; a restart asked by its exit status (a guest's reboot) starts it without
+    them, so a VM run on from a memory snapshot boots afresh at a reboot. A count longer
+    than the monitor's argv is refused."""
+    run, seen, again = tmp_path / "run", tmp_path / "argv", tmp_path / "again"
+    run.mkdir()
+    mon = tmp_path / "mon.sh"
+    mon.write_text(f'#!/bin/sh\necho "$*" >>{seen}\n[ -e {again} ] && exit 0\n'
+                   f"touch {again}\nexit 3\n")
+    mon.chmod(0o755)
+    r = subprocess.run([str(VPSD), "keep", "k1", str(run), ",3,", "--once", "2", "--",
+                        str(mon), "--config", "c.json", "--restore", "/snap"], timeout=60)
+    assert r.returncode == 0
+    assert seen.read_text() == "--config c.json --restore /snap\n--config c.json\n"
+    assert (run / "restarted").read_text() == "1 3\n"
+    r = subprocess.run([str(VPSD), "keep", "k1", str(run), ",3,", "--once", "3", "--",
+                        str(mon), "a", "b"], timeout=60)
+    assert r.returncode == 2
+    assert seen.read_text().count("\n") == 2  # never started
+
+
 def test_kill9_mid_revert_leaves_it_usable(vpsd):
     """vpsd killed once a revert has stopped the VPS, before its disk is put
     back: the VPS is stopped with its own disk, whole, and the revert asked
