@@ -48,6 +48,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -1326,6 +1327,7 @@ static int vmm_snapshot_memory(struct host *h, const struct vps *v, const char *
 {
 	_cleanup_free_ char *snaps = host_vps_disks(h, v->name, VMM_SNAP_DIR), *take = NULL;
 	struct err *e = NULL;
+	struct statvfs fs;
 	struct stat st;
 	json_t *x;
 	int r;
@@ -1339,6 +1341,13 @@ static int vmm_snapshot_memory(struct host *h, const struct vps *v, const char *
 			err, EBUSY,
 			"`memory`: `%s` was started before memory snapshots; restart it once",
 			v->name);
+	/* the RAM file may hold all of the RAM: refused before the guest is paused for it */
+	if (statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < v->ram)
+		return err_make(
+			err, ENOSPC,
+			"`memory`: %llu MiB free in the pool, the RAM file may take %llu MiB",
+			(unsigned long long)((uint64_t)fs.f_bavail * fs.f_frsize >> 20),
+			(unsigned long long)(v->ram >> 20));
 	rm_tree(take); /* what a vpsd killed mid-way left */
 	if (!(x = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_FREEZE), err)))
 		return err_wrap(err, "freeze `%s` for its snapshot", v->name);

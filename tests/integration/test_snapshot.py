@@ -493,6 +493,39 @@ def test_memory_snapshot_of_a_vmm_vm_and_its_revert(vpsd, tmp_path):
     assert code == 400 and "(qemu) takes no memory snapshots" in j["error"]["message"], j
 
 
+def test_memory_snapshot_needs_room_for_the_ram(vpsd, filesystems):
+    """The RAM file may take all of the VM's RAM: with less free in its pool, a memory
+    snapshot is refused (409 no_room) before the guest is paused, nothing made, and
+    the VM runs on."""
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    pdir = filesystems["ext4"] / f"room-{os.getpid()}"
+    pdir.mkdir()
+    vpsd.api("POST", "/pools", {"name": "small", "path": str(pdir)}, expect=201)
+    vpsd.api("POST", "/vps", {"name": "r1", "kind": "vm", "engine": "vmm", "pool": "small",
+                              "template": "debian-12", "ram": "256M", "disk": "1G",
+                              "root_password": "pw"}, expect=201)
+    vpsd.api("POST", "/vps/r1/start")
+    filler = pdir / "filler"
+    st = os.statvfs(pdir)
+    with open(filler, "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, st.f_bavail * st.f_frsize - (128 << 20))
+    try:
+        code, j = vpsd.request("POST", "/api/v1/vps/r1/snapshots", {"name": "m", "memory": True})
+        assert code == 409 and j["error"]["code"] == "no_room", j
+        assert "RAM file may take 256 MiB" in j["error"]["message"], j
+        assert vpsd.api("GET", "/vps/r1/snapshots") == []
+        v = vpsd.api("GET", "/vps/r1")
+        assert v["state"] == "running" and v["monitor"]["state"] == "running", v
+    finally:
+        filler.unlink()
+    vpsd.api("POST", "/vps/r1/snapshots", {"name": "m", "memory": True}, expect=201)
+    vpsd.api("POST", "/vps/r1/stop", {"force": True})
+    vpsd.api("DELETE", "/vps/r1")
+    vpsd.api("DELETE", "/pools/small")
+
+
 def test_keeper_gives_the_restore_to_the_first_start_only(tmp_path):
     """`vpsd keep ... --once 2`: the monitor's last two words (`--restore DIR`) go to its
     first start; a restart asked by its exit status (a guest's reboot) starts it without
