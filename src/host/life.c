@@ -486,10 +486,11 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 			break;
 		/*
 		 * 10 s: a keeper on a loaded host (TCG in L1) takes seconds to
-		 * exec; one seen and gone again: its monitor refused to start
-		 * (a memory snapshot vps-vmm refuses to restore)
+		 * exec; one seen and gone again, its monitor's exit recorded:
+		 * the monitor refused to start (a memory snapshot vps-vmm
+		 * refuses to restore)
 		 */
-		if ((t > 10000 && kp < 0) || (kp > 0 && now < 0)) {
+		if ((t > 10000 && kp < 0) || (kp > 0 && now < 0 && keeper_last_exit(run) >= 0)) {
 			_cleanup_free_ char *log = NULL,
 					    *logp = host_vps_run(h, v->name, "monitor.log");
 			char *last = NULL, *why = NULL;
