@@ -155,10 +155,11 @@ def tick(l1):
 
 
 def memory_cycle(l1, timings):
-    # L1's /var/tmp is a tmpfs of half its 2 GiB: the disk's data, its copy and the RAM file
-    # fill it; the guest's 192 MiB and vpsd fit beside 1.5 GiB of files
-    l1.run("mount -o remount,size=1536M /var/tmp", check=True, timeout=30)
-    l1.run(f"rm -rf {L1_BASE}; mkdir -p {L1_BASE}; chmod 711 {L1_BASE}; "
+    # a tmpfs of its own, larger than L1's /var/tmp (half its 2 GiB): the disk's data, its
+    # copy and the RAM file; the guest's 192 MiB and vpsd fit beside 1.5 GiB of files
+    l1.run(f"umount {L1_BASE} 2>/dev/null; rm -rf {L1_BASE}; mkdir -p {L1_BASE}; "
+           f"mount -t tmpfs -o size=1536M tmpfs {L1_BASE}", check=True, timeout=30)
+    l1.run(f"chmod 711 {L1_BASE}; "
            f"setsid {VPSD} --data {L1_BASE}/data --run {L1_BASE}/run "
            f">{L1_BASE}/vpsd.log 2>&1 </dev/null & "
            f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; sleep 0.1; done",
@@ -230,3 +231,5 @@ def test_memory_snapshot_revert_runs_the_guest_on(vm_template_cached, l1, timing
                 clean(l1)
     finally:
         clean(l1)
+        if l1.healthy:
+            l1.run(f"umount {L1_BASE}; rm -rf {L1_BASE}", timeout=60)
