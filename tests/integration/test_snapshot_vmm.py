@@ -141,7 +141,8 @@ def guest(l1, cmd, timeout=120):
                    f"E-42-{nonce}", timeout=timeout)
     if not r.ok:
         raise Hung(r.stderr.strip()[-300:] or r.stdout[-300:])
-    m = re.findall(rf"\nB-{nonce}\r?\n(.*?)E-42-{nonce}", r.stdout, re.S)
+    # the shell's bracketed-paste escape may stand before the answer's first line
+    m = re.findall(rf"B-{nonce}\r?\n(.*?)E-42-{nonce}", r.stdout, re.S)
     assert m, r.stdout[-2000:]
     return m[-1].replace("\r", "").strip()
 
