@@ -270,9 +270,15 @@ static const struct pos p_snap[] = {
 	END,
 };
 
+static const struct opt o_snapshot_create[] = {
+	{ .name = "format", .type = V_FORMAT },
+	FLAG("memory", "a running vm/vmm's whole state too: a revert runs it on from there"),
+	END,
+};
+
 static const struct command snapshot_subs[] = {
 	{ "list", "ls", p_name, o_format, .run = cmd_snapshot_list },
-	{ "create", NULL, p_snap, o_format_ignored, .run = cmd_snapshot_create },
+	{ "create", NULL, p_snap, o_snapshot_create, .run = cmd_snapshot_create },
 	{ "revert", NULL, p_snap, o_format_ignored, .run = cmd_snapshot_revert },
 	{ "rm", "delete", p_snap, o_format_ignored, .run = cmd_snapshot_rm },
 	END,
@@ -531,7 +537,10 @@ const struct command commands[] = {
 		  "running container is frozen, a running QEMU VM stopped, for the copy, and runs\n"
 		  "on. On a reflink pool it is instant, elsewhere a full copy (`vps pool list`).\n"
 		  "revert stops a running VPS, puts its disks back as the snapshot has them and\n"
-		  "starts it again; what was written since is lost. SNAP: 1-64 of A-Z, a-z,\n"
+		  "starts it again; what was written since is lost. create --memory (a running\n"
+		  "vm on vmm) saves its RAM, CPUs and devices too, at the instant of the disks'\n"
+		  "copy: its revert runs the VM on from there instead of booting it.\n"
+		  "SNAP: 1-64 of A-Z, a-z,\n"
 		  "0-9, ., _ and -, starting with a letter or digit.\n" },
 	{ "firewall", NULL, .subs = firewall_subs,
 	  .overview = "firewall list|add|rm|policy\tthe VPS's own firewall, on the host",

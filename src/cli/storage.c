@@ -71,7 +71,7 @@ static int snap_ok(struct args *a)
 
 int cmd_snapshot_list(struct args *a)
 {
-	static const char *const cols[] = { "name", "created", "size", NULL };
+	static const char *const cols[] = { "name", "created", "size", "memory", NULL };
 	char path[400];
 
 	snprintf(path, sizeof(path), "/vps/%s/snapshots", a->pos[0]);
@@ -113,12 +113,16 @@ int cmd_snapshot_create(struct args *a)
 	int r = 0;
 
 	snprintf(path, sizeof(path), "/vps/%s/snapshots", a->pos[0]);
+	if (body && args_has(a, "memory"))
+		json_object_set_new(body, "memory", json_true());
 	if ((r = snap_ok(a)))
 		;
 	else if (api("POST", path, body, &reply, &err) < 0)
 		r = fail_err(&err);
 	else
-		printf("snapshot %s of %s made\n", a->pos[1], a->pos[0]);
+		printf("snapshot %s of %s made%s\n", a->pos[1], a->pos[0],
+		       json_integer_value(json_object_get(reply, "memory")) ? " with its memory" :
+									      "");
 	json_decref(body);
 	json_decref(reply);
 	return r;

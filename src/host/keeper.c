@@ -22,7 +22,9 @@
  * runs in a cgroup of its own (made at the keeper's start with a pids and a
  * memory limit, entered before the monitor's exec, removed when the keeper
  * is done), and with --new-pid-ns it is pid 1 of a PID namespace of its own
- * (a new one at each start: a namespace dies with its pid 1).
+ * (a new one at each start: a namespace dies with its pid 1). With --once N
+ * the monitor argv's last N words are for its first start only: a VM run
+ * on from a memory snapshot (`--restore DIR`) boots afresh at a reboot.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -111,6 +113,7 @@ struct keeper_opts {
 	const char *cgroup; /* NULL: none of its own */
 	int64_t pids_max, memory_max; /* CG_UNSET: the kernel's */
 	bool new_pid_ns;
+	long once; /* the monitor argv's last words given to its first start only */
 };
 
 static int parse_opts(char **argv, struct keeper_opts *o)
@@ -133,9 +136,11 @@ static int parse_opts(char **argv, struct keeper_opts *o)
 			o->pids_max = strtoll(argv[++i], &end, 10);
 		else if (!strcmp(argv[i], "--memory-max"))
 			o->memory_max = strtoll(argv[++i], &end, 10);
+		else if (!strcmp(argv[i], "--once"))
+			o->once = strtol(argv[++i], &end, 10);
 		else
 			return -1;
-		if (end && (*end || o->pids_max == 0 || o->memory_max == 0))
+		if (end && (*end || o->pids_max == 0 || o->memory_max == 0 || o->once < 0))
 			return -1;
 	}
 	return argv[i] && argv[i + 1] ? i : -1;
@@ -187,7 +192,7 @@ static pid_t new_process(bool new_pid_ns)
 }
 
 /* The words of `vpsd keep` before the monitor's argv, every option given. */
-#define KEEPER_OWN_ARGS 13
+#define KEEPER_OWN_ARGS 15
 
 /* vpsd keep NAME RUN_DIR ,RESTART,CODES, [OPTIONS] -- MONITOR ARGV... */
 int keeper_main(int argc, char **argv)
@@ -195,6 +200,7 @@ int keeper_main(int argc, char **argv)
 	const char *run, *codes;
 	char num[32], logp[4200];
 	int st, status, restarts = 0, dash, klog;
+	long mon_n;
 	struct keeper_opts opts;
 	struct ct_cgroup *cg = NULL;
 	char **mon; /* the monitor's argv */
@@ -203,6 +209,10 @@ int keeper_main(int argc, char **argv)
 	if (argc < 7 || (dash = parse_opts(argv + 5, &opts)) < 0)
 		return 2;
 	mon = argv + 5 + dash + 1;
+	for (mon_n = 0; mon[mon_n]; mon_n++)
+		;
+	if (opts.once > mon_n - 1)
+		return 2;
 	run = argv[3];
 	codes = argv[4];
 	signal(SIGHUP, SIG_IGN);
@@ -305,6 +315,8 @@ int keeper_main(int argc, char **argv)
 			break;
 		snprintf(num, sizeof(num), "%d %d\n", ++restarts, status);
 		write_small(run, "restarted", num);
+		/* a guest's reboot starts it afresh, not from the snapshot again */
+		mon[mon_n - opts.once] = NULL;
 	}
 	if (cg)
 		remove_cgroup(cg, klog);
@@ -321,7 +333,7 @@ out:
 int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (*restart_on)(int),
 		 const struct keeper_jail *jail, char *const *monitor_argv, struct err **err)
 {
-	char codes[1100] = ",", pids[24], mem[24];
+	char codes[1100] = ",", pids[24], mem[24], once[24];
 	_cleanup_free_ const char **argv = NULL;
 	size_t n = 0, len = 1, mon_n = 0;
 	int st, pfd[2];
@@ -362,6 +374,11 @@ int keeper_spawn(const char *self, const char *name, const char *run_dir, bool (
 	}
 	if (jail && jail->new_pid_ns)
 		argv[n++] = "--new-pid-ns";
+	if (jail && jail->once > 0) {
+		snprintf(once, sizeof(once), "%d", jail->once);
+		argv[n++] = "--once";
+		argv[n++] = once;
+	}
 	argv[n++] = "--";
 	for (; *monitor_argv; monitor_argv++)
 		argv[n++] = *monitor_argv;

@@ -20,6 +20,8 @@ struct keeper_jail {
 	const char *cgroup; /* "vps-vm/NAME"; NULL: the keeper's own */
 	int64_t pids_max, memory_max;
 	bool new_pid_ns;
+	/* the last `once` words of the monitor's argv are for its first start only (--restore) */
+	int once;
 };
 
 /* Start a keeper (detached: not our child) for the monitor argv; jail may be NULL. */

@@ -116,6 +116,14 @@ struct kind_ops {
 	 * paused for the copy and runs on afterwards. NULL: no snapshots.
 	 */
 	int (*snapshot)(struct host *h, const struct vps *v, const char *dir, struct err **err);
+	/*
+	 * A memory snapshot: as snapshot, and the running VPS's whole state
+	 * (RAM, CPUs, devices) saved into `dir` at the instant its disks are
+	 * copied; it runs on afterwards. A start with v->restore set to such a
+	 * dir runs it on from there (monitor_argv). NULL: the kind has none.
+	 */
+	int (*snapshot_memory)(struct host *h, const struct vps *v, const char *dir,
+			       struct err **err);
 	/* The VPS stopped: its disks made again from what snapshot put in `dir`. */
 	int (*revert)(struct host *h, const struct vps *v, const char *dir, struct err **err);
 	/*

@@ -37,6 +37,7 @@
  * directory holding vmlinuz, initrd.img and rootfs.img, built by
  * src/host/templates/mkvmtemplate or imported.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -47,6 +48,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -61,6 +63,7 @@
 #include "host/kind_vm.h"
 #include "host/net.h"
 #include "host/qmp.h"
+#include "host/snapshot.h"
 #include "host/tmpl.h"
 #include "host/vmdisk.h"
 #include "monitor/client.h"
@@ -84,6 +87,55 @@ static char *vm_file(struct host *h, const struct vps *v, const char *leaf)
 	if (!strcmp(leaf, "disk.img") || !strcmp(leaf, "swap.img"))
 		return host_vps_disks(h, v->name, leaf);
 	return host_vps_dir(h, v->name, leaf);
+}
+
+/*
+ * vps-vmm's snapshot_dir, beside the disks (so what it writes renames into
+ * a snapshot): the VM's uid's own, made afresh at each start; the monitor
+ * writes a memory snapshot into SNAP_TAKE under it, and vpsd moves the
+ * files into the snapshot (vmm_snapshot_memory).
+ */
+#define VMM_SNAP_DIR "vmm-snap"
+#define VMM_SNAP_TAKE "take"
+
+/*
+ * Remove what is below the directory fd `dir` (closed here), by
+ * descriptors: the monitor, the VM's uid, may be changing the tree while
+ * vpsd removes it, and no name it swaps for a link is followed.
+ */
+static void rm_below(int dir)
+{
+	DIR *d = fdopendir(dir);
+	struct dirent *e;
+
+	if (!d) {
+		close(dir);
+		return;
+	}
+	while ((e = readdir(d))) {
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0 || errno != EISDIR)
+			continue;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			rm_below(sub);
+		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
+/* Remove `path` (a directory of the monitor's, or not there) and what is in it. */
+static void rm_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0)
+		rm_below(fd);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		unlink(path); /* not a directory */
 }
 
 /* boot firmware (SeaBIOS) or uefi (OVMF): the VM's own firmware boots a disk or an ISO */
@@ -297,7 +349,8 @@ bool kind_vm_jail(const struct host *h, const struct vps *v, struct keeper_jail 
 	*j = (struct keeper_jail){ .cgroup = cgroup,
 				   .pids_max = VM_JAIL_PIDS + 2 * (int64_t)vm_cpus(v),
 				   .memory_max = (int64_t)(v->ram + over),
-				   .new_pid_ns = true };
+				   .new_pid_ns = true,
+				   .once = v->restore && v->engine == VPS_VMM ? 2 : 0 };
 	return true;
 }
 
@@ -348,12 +401,13 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 	_cleanup_free_ char *control = host_vps_run(h, v->name, "control.sock");
 	_cleanup_free_ char *serial = NULL, *cmdline = vm_cmdline(h, v);
 	_cleanup_free_ char *seed = vm_file(h, v, "seed.iso");
+	_cleanup_free_ char *snaps = host_vps_disks(h, v->name, VMM_SNAP_DIR);
 	json_t *disks, *j, *net;
 
 	bool rescue = vm_rescuing(h, v);
 
 	if (!kernel || !initrd || !disk || !swap || !seed || !console || !control || !cmdline ||
-	    asprintf(&serial, "socket:%s", console) < 0)
+	    !snaps || asprintf(&serial, "socket:%s", console) < 0)
 		return NULL;
 	if (rescue) { /* the rescue system's root first, the VPS's disk second */
 		_cleanup_free_ char *img = vm_file(h, v, "rescue.img");
@@ -382,6 +436,8 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 			      control);
 	if (j) /* policy reserve: prefaulted and locked (docs/policies.md) */
 		json_object_set_new(j, "reserve", json_boolean(v->reserve_memory));
+	if (j && !strcmp(v->boot, "linux")) /* memory snapshots (not yet of firmware boot) */
+		json_object_set_new(j, "snapshot_dir", json_string(snaps));
 	/* the monitor's jail (docs/security.md): the first uid of the VPS's range, its own */
 	if (j)
 		json_object_set_new(j, "jail",
@@ -526,9 +582,12 @@ static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 {
 	_cleanup_free_ char *dir = host_vps_dir(h, v->name, NULL);
 
-	if (!dir)
+	_cleanup_free_ char *snaps = host_vps_disks(h, v->name, VMM_SNAP_DIR);
+
+	if (!dir || !snaps)
 		return err_make(err, ENOMEM, "destroy");
 	vmdisk_seed_remove(dir);
+	rm_tree(snaps);
 	for (size_t i = 0; vm_files[i]; i++) {
 		_cleanup_free_ char *p = vm_file(h, v, vm_files[i]);
 
@@ -669,17 +728,36 @@ static char **argv_done(struct argv *a, struct err **err)
 	return err_make(err, ENOMEM, "monitor argv"), NULL;
 }
 
+/* The monitor's snapshot_dir, empty and the VM's uid's only (0700): made afresh at each start. */
+static int vmm_snap_dir(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *d = host_vps_disks(h, v->name, VMM_SNAP_DIR);
+
+	if (!d)
+		return err_make(err, ENOMEM, "`%s`", VMM_SNAP_DIR);
+	rm_tree(d);
+	if (mkdir(d, 0700) < 0 || chown(d, vm_jail_uid(v), vm_jail_uid(v)) < 0)
+		return err_make(err, errno, "make `%s`", d);
+	return 0;
+}
+
 static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err **err)
 {
 	_cleanup_free_ char *cfg = vm_file(h, v, "vm.json");
 	_cleanup_free_ char *bin = host_bin(h, "vps-vmm");
 	struct argv a = { 0 };
 
-	if (sync_disks(h, v, err) < 0 || write_vm_json(h, v, err) < 0 || net_vps_tap(h, v, err) < 0)
+	if (sync_disks(h, v, err) < 0 || vmm_snap_dir(h, v, err) < 0 ||
+	    write_vm_json(h, v, err) < 0 || net_vps_tap(h, v, err) < 0)
 		return NULL;
 	push(&a, "%s", bin);
 	push(&a, "--config");
 	push(&a, "%s", cfg);
+	/* the last words, for this start only (kind_vm_jail's `once`): a reboot boots afresh */
+	if (v->restore) {
+		push(&a, "--restore");
+		push(&a, "%s", v->restore);
+	}
 	return argv_done(&a, err);
 }
 
@@ -1377,6 +1455,98 @@ static int vmm_snapshot(struct host *h, const struct vps *v, const char *dir, st
 	return r;
 }
 
+/*
+ * Move one file the monitor wrote into the snapshot (root's, 0700), then
+ * make it root's own. The monitor is the VM's uid and may be the guest's
+ * by then: what it left must be a plain file (not a link to a host file
+ * that a later restore, run as root, would read), and no other name of it.
+ */
+static int claim(const char *from, const char *to, const char *leaf, struct err **err)
+{
+	_cleanup_free_ char *src = NULL, *dst = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (asprintf(&src, "%s/%s", from, leaf) < 0 || asprintf(&dst, "%s/%s", to, leaf) < 0)
+		return err_make(err, ENOMEM, "snapshot");
+	if (rename(src, dst) < 0)
+		return err_make(err, errno, "move `%s`", src);
+	fd = open(dst, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		unlink(dst);
+		return err_make(err, EPERM, "the monitor's `%s` is not a plain file", leaf);
+	}
+	if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0600) < 0 || fsync(fd) < 0)
+		return err_make(err, errno, "`%s`", dst);
+	return 0;
+}
+
+/*
+ * A memory snapshot of a running VM on vps-vmm: `freeze` (vCPUs parked,
+ * every disk request in flight completed, the images synced, new requests
+ * held), then the monitor's `snapshot` of the frozen VM (RAM, CPUs,
+ * devices: it stays frozen), the disks copied, `thaw` whatever happened.
+ * RAM and disks are of the same instant: no request runs between the
+ * state's save and the copy. The monitor, jailed, writes only under its
+ * snapshot_dir; its files are moved into `dir` and made root's.
+ */
+static int vmm_snapshot_memory(struct host *h, const struct vps *v, const char *dir,
+			       struct err **err)
+{
+	_cleanup_free_ char *snaps = host_vps_disks(h, v->name, VMM_SNAP_DIR), *take = NULL;
+	struct err *e = NULL;
+	struct statvfs fs;
+	struct stat st;
+	json_t *x;
+	int r;
+
+	if (strcmp(v->boot, "linux"))
+		return err_make(err, EINVAL, "`memory`: not yet for firmware boot (`%s`)", v->boot);
+	if (!snaps || asprintf(&take, "%s/" VMM_SNAP_TAKE, snaps) < 0)
+		return err_make(err, ENOMEM, "snapshot");
+	if (stat(snaps, &st) < 0)
+		return err_make(
+			err, EBUSY,
+			"`memory`: `%s` was started before memory snapshots; restart it once",
+			v->name);
+	/* the RAM file may hold all of the RAM: refused before the guest is paused for it */
+	if (statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < v->ram)
+		return err_make(
+			err, ENOSPC,
+			"`memory`: %llu MiB free in the pool, the RAM file may take %llu MiB",
+			(unsigned long long)((uint64_t)fs.f_bavail * fs.f_frsize >> 20),
+			(unsigned long long)(v->ram >> 20));
+	rm_tree(take); /* what a vpsd killed mid-way left */
+	if (!(x = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_FREEZE), err)))
+		return err_wrap(err, "freeze `%s` for its snapshot", v->name);
+	json_decref(x);
+	testpoint("snapshot-frozen", v->name);
+	x = vmm_ctl(h, v,
+		    json_pack("{s:s, s:s}", "cmd", MONITOR_CMD_SNAPSHOT, "path", VMM_SNAP_TAKE),
+		    err);
+	if (x) {
+		pr_info("`%s`: state saved in %lld us", v->name,
+			(long long)json_integer_value(json_object_get(x, "paused_us")));
+		r = vm_copy_disks(h, v, dir, false, err);
+	} else {
+		r = err_wrap(err, "save the state of `%s`", v->name);
+	}
+	json_decref(x);
+	if (!(x = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_THAW), &e))) {
+		pr_err("thaw `%s` after its snapshot: %s", v->name, err_msg(e));
+		if (r == 0)
+			r = err_make(err, EIO, "thaw `%s`: %s", v->name, err_msg(e));
+	}
+	json_decref(x);
+	err_free(&e);
+	if (r == 0)
+		r = claim(take, dir, SNAPSHOT_MEMORY, err);
+	if (r == 0)
+		r = claim(take, dir, SNAPSHOT_STATE, err);
+	rm_tree(take);
+	return r;
+}
+
 /* A vpsd killed between `freeze` and `thaw` left the VM frozen: it runs on. */
 static void vmm_adopt(struct host *h, const struct vps *v)
 {
@@ -1453,6 +1623,7 @@ const struct kind_ops kind_vm_vmm = {
 	.snapshot = vmm_snapshot,
 	.rescue = vm_rescue,
 	.rescuing = vm_rescuing,
+	.snapshot_memory = vmm_snapshot_memory,
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.adopt = vmm_adopt,

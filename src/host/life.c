@@ -479,23 +479,40 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 	testpoint("start-spawned", v->name);
 	/* up when its socket appears; gone if the keeper exits first */
 	for (int t = 0; t < 60000; t += 20) {
+		pid_t now = keeper_pid(run, v->name);
+
 		if (kp < 0)
-			kp = keeper_pid(run, v->name);
+			kp = now;
 		if (access(ready, F_OK) == 0)
 			break;
-		/* 10 s: a keeper on a loaded host (TCG in L1) takes seconds to exec */
-		if (t > 10000 && kp < 0) {
+		/*
+		 * 10 s: a keeper on a loaded host (TCG in L1) takes seconds to
+		 * exec; one seen and gone again, its monitor's exit recorded:
+		 * the monitor refused to start (a memory snapshot vps-vmm
+		 * refuses to restore)
+		 */
+		if ((t > 10000 && kp < 0) || (kp > 0 && now < 0 && keeper_last_exit(run) >= 0)) {
 			_cleanup_free_ char *log = NULL,
 					    *logp = host_vps_run(h, v->name, "monitor.log");
-			char *last = NULL;
+			char *last = NULL, *why = NULL;
 
 			if (read_file(logp, &log, NULL) == 0 && (last = strrchr(log, '\n')) &&
 			    last > log) {
 				*last = 0;
 				last = strrchr(log, '\n');
 			}
+			/* the monitor's reason, not what it said about its devices after it */
+			for (char *l = log ? strstr(log, ": error: ") : NULL; l;
+			     l = strstr(l + 1, ": error: "))
+				why = l;
+			while (why && why > log && why[-1] != '\n')
+				why--;
+			if (why && strchr(why, '\n'))
+				*strchr(why, '\n') = 0;
 			err_make(err, EIO, "`%s` did not start: %s", v->name,
-				 log ? (last ? last + 1 : log) : "no monitor log");
+				 why ? why :
+				 log ? (last ? last + 1 : log) :
+				       "no monitor log");
 			goto fail;
 		}
 		usleep(20000);
@@ -635,6 +652,11 @@ int life_with(struct host *h, const char *name, life_with_fn *fn, void *arg, str
 int life_stop_held(struct host *h, struct vps *v, struct err **err)
 {
 	return stop_locked(h, v, false, 30, err);
+}
+
+int life_kill_held(struct host *h, struct vps *v, struct err **err)
+{
+	return stop_locked(h, v, true, 0, err);
 }
 
 int life_start_held(struct host *h, struct vps *v, struct err **err)

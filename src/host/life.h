@@ -61,6 +61,8 @@ int life_rescue(struct host *h, const char *name, json_t *body, struct err **err
 typedef int life_with_fn(struct host *h, struct vps *v, void *arg, struct err **err);
 int life_with(struct host *h, const char *name, life_with_fn *fn, void *arg, struct err **err);
 int life_stop_held(struct host *h, struct vps *v, struct err **err);
+/* Stopped at once (stop --force): what it holds now is about to be replaced. */
+int life_kill_held(struct host *h, struct vps *v, struct err **err);
 int life_start_held(struct host *h, struct vps *v, struct err **err);
 /* Remove a directory tree on its own filesystem; -EBUSY where a mount is left. */
 int life_rm_rf(const char *path);

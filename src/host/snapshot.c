@@ -105,6 +105,48 @@ long long snapshot_dir_size(const char *dir)
 	return sum;
 }
 
+/* The bytes the RAM file of a memory snapshot holds on disk (its zero RAM is holes); 0: none. */
+static long long memory_bytes(const char *snapdir)
+{
+	_cleanup_free_ char *p = NULL;
+	struct stat st;
+
+	if (asprintf(&p, "%s/" SNAPSHOT_MEMORY, snapdir) < 0 || lstat(p, &st) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	return (long long)st.st_blocks * 512;
+}
+
+/* A memory snapshot: vps-vmm's state or RAM file is there, whatever it holds. */
+static bool has_memory(const char *snapdir)
+{
+	_cleanup_free_ char *m = NULL, *s = NULL;
+	struct stat st;
+
+	return asprintf(&m, "%s/" SNAPSHOT_MEMORY, snapdir) >= 0 &&
+	       asprintf(&s, "%s/" SNAPSHOT_STATE, snapdir) >= 0 &&
+	       (lstat(m, &st) == 0 || lstat(s, &st) == 0);
+}
+
+/* Each row's `memory`: its RAM file's bytes on disk, 0 for a snapshot of the disks only. */
+static void add_memory(struct host *h, const char *vps, json_t *rows)
+{
+	_cleanup_free_ char *top = host_vps_disks(h, vps, "snapshots");
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(rows, i, x)
+	{
+		_cleanup_free_ char *dir = NULL;
+		long long m = 0;
+
+		if (top && asprintf(&dir, "%s/%s", top,
+				    json_string_value(json_object_get(x, "name"))) >= 0)
+			m = memory_bytes(dir);
+		json_object_set_new(x, "memory", json_integer(m));
+	}
+}
+
 int snapshot_list(struct host *h, const char *vps, json_t **out, struct err **err)
 {
 	struct vps v;
@@ -114,6 +156,7 @@ int snapshot_list(struct host *h, const char *vps, json_t **out, struct err **er
 		return r;
 	vps_free(&v);
 	*out = store_snapshots(h->store, vps);
+	add_memory(h, vps, *out);
 	return 0;
 }
 
@@ -148,6 +191,7 @@ int snapshot_copy(struct host *h, struct vps *v, const char *dir, struct err **e
 
 struct take {
 	const char *name;
+	bool memory; /* the running VPS's whole state too (kind_ops.snapshot_memory) */
 	json_t *out;
 };
 
@@ -167,6 +211,16 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
 		return err_make(err, EBUSY, "`%s` is %s: a snapshot is taken running or stopped",
 				v->name, vps_state_name(v->state));
+	if (t->memory && !o->snapshot_memory)
+		return err_make(
+			err, EINVAL,
+			"`memory`: kind %s (%s) takes no memory snapshots (a vm on vmm does); "
+			"take one of its disks without `memory`",
+			vps_kind_name(v->kind), vps_engine_name(v->engine));
+	if (t->memory && v->state != VPS_RUNNING)
+		return err_make(err, EINVAL,
+				"`memory`: `%s` is stopped; a memory snapshot is of a running VPS",
+				v->name);
 	rows = store_snapshots(h->store, v->name);
 	n = json_array_size(rows);
 	r = listed(rows, t->name);
@@ -189,7 +243,7 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 		r = err_make(err, ENOMEM, "snapshot");
 		goto fail;
 	}
-	if ((r = o->snapshot(h, v, tmp, err)) < 0)
+	if ((r = t->memory ? o->snapshot_memory(h, v, tmp, err) : o->snapshot(h, v, tmp, err)) < 0)
 		goto fail;
 	testpoint("snapshot-copied", v->name);
 	size = snapshot_dir_size(tmp);
@@ -203,8 +257,8 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 		return r;
 	}
 	store_event(h->store, v->name, "snapshot", t->name);
-	t->out = json_pack("{s:s, s:I, s:I}", "name", t->name, "created", (json_int_t)now, "size",
-			   (json_int_t)size);
+	t->out = json_pack("{s:s, s:I, s:I, s:I}", "name", t->name, "created", (json_int_t)now,
+			   "size", (json_int_t)size, "memory", (json_int_t)memory_bytes(dst));
 	return 0;
 fail:
 	life_rm_rf(tmp);
@@ -214,12 +268,19 @@ fail:
 int snapshot_create(struct host *h, const char *vps, json_t *body, json_t **out, struct err **err)
 {
 	struct take t = { .name = json_string_value(json_object_get(body, "name")) };
+	json_t *x, *mem = json_object_get(body, "memory");
 	const char *k;
-	json_t *x;
 	int r;
 
-	json_object_foreach(body, k, x) if (strcmp(k, "name")) return err_make(
-		err, EINVAL, "`%s`: unknown field (name)", k);
+	json_object_foreach(
+		body, k,
+		x) if (strcmp(k, "name") &&
+		       strcmp(k, "memory")) return err_make(err, EINVAL,
+							    "`%s`: unknown field (name, memory)",
+							    k);
+	if (mem && !json_is_boolean(mem))
+		return err_make(err, EINVAL, "`memory`: expected true or false");
+	t.memory = json_is_true(mem);
 	if (!snapshot_name_ok(t.name))
 		return err_make(err, EINVAL,
 				"`name`: expected 1 to 64 of A-Z, a-z, 0-9, `.`, `_` and `-`, "
@@ -230,8 +291,13 @@ int snapshot_create(struct host *h, const char *vps, json_t *body, json_t **out,
 	return r;
 }
 
-int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t disk,
-		      const char *what, struct err **err)
+/*
+ * memory: dir is a memory snapshot, run on from there: a running VPS is
+ * killed (what it holds now is thrown away with its disks), and started
+ * again from the snapshot whether it ran or not.
+ */
+static int put_back(struct host *h, struct vps *v, const char *dir, uint64_t disk, const char *what,
+		    bool memory, struct err **err)
 {
 	const struct kind_ops *o = snapshots_of(v, err);
 	bool was_running = v->state == VPS_RUNNING;
@@ -243,7 +309,7 @@ int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t d
 	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
 		return err_make(err, EBUSY, "`%s` is %s: a revert needs it running or stopped",
 				v->name, vps_state_name(v->state));
-	if (was_running && (r = life_stop_held(h, v, err)) < 0)
+	if (was_running && (r = memory ? life_kill_held(h, v, err) : life_stop_held(h, v, err)) < 0)
 		return r;
 	if ((r = store_vps_get(h->store, v->name, &now, err)) < 0)
 		return r;
@@ -256,7 +322,12 @@ int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t d
 	}
 	if (r == 0)
 		store_event(h->store, v->name, "revert", what);
-	if (was_running) {
+	if (memory && r == 0) {
+		/* a state vps-vmm refuses leaves it stopped, on the snapshot's disks */
+		now.restore = dir;
+		r = life_start_held(h, &now, err);
+		now.restore = NULL;
+	} else if (was_running) {
 		/* reverted, or on its own disk still whole (a failed copy is never renamed in) */
 		struct err *e = NULL;
 		int s = life_start_held(h, &now, r == 0 ? err : &e);
@@ -271,12 +342,50 @@ int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t d
 	return r;
 }
 
+int snapshot_put_back(struct host *h, struct vps *v, const char *dir, uint64_t disk,
+		      const char *what, struct err **err)
+{
+	return put_back(h, v, dir, disk, what, false, err);
+}
+
+/*
+ * A memory snapshot runs on in a VM of the shape it was saved in: the RAM,
+ * the CPUs and the disks the monitor is given (a swap disk or none) are the
+ * snapshot's settings, or the revert is refused before anything is touched.
+ */
+static int same_shape(const struct vps *v, json_t *settings, struct err **err)
+{
+	static const char *const keys[] = { "ram", "cpus", "swap", "engine", "boot", NULL };
+	json_t *now = vps_to_json(v);
+	int r = 0;
+
+	if (!now)
+		return err_make(err, ENOMEM, "revert");
+	for (size_t i = 0; keys[i] && r == 0; i++) {
+		json_t *a = json_object_get(settings, keys[i]), *b = json_object_get(now, keys[i]);
+
+		if (!a || !b || !json_equal(a, b)) {
+			_cleanup_free_ char *sa = a ? json_dumps(a, JSON_ENCODE_ANY) : NULL;
+			_cleanup_free_ char *sb = b ? json_dumps(b, JSON_ENCODE_ANY) : NULL;
+
+			r = err_make(
+				err, EBUSY,
+				"a memory snapshot runs on only in the VM it was taken of: its "
+				"`%s` was %s, it is %s now; set it back first",
+				keys[i], sa ? sa : "none", sb ? sb : "none");
+		}
+	}
+	json_decref(now);
+	return r;
+}
+
 static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
 {
 	const char *name = arg;
 	_cleanup_free_ char *top = host_vps_disks(h, v->name, "snapshots"), *dir = NULL;
 	json_t *rows, *snap = NULL, *x;
 	json_int_t disk;
+	bool memory;
 	size_t i;
 	int r;
 
@@ -292,7 +401,16 @@ static int revert(struct host *h, struct vps *v, void *arg, struct err **err)
 		return err_make(err, ENOMEM, "revert");
 	}
 	disk = json_integer_value(json_object_get(json_object_get(snap, "settings"), "disk"));
-	r = snapshot_put_back(h, v, dir, disk > 0 ? (uint64_t)disk : 0, name, err);
+	memory = has_memory(dir);
+	if (memory && !kind_find(v->kind, v->engine)->snapshot_memory)
+		r = err_make(err, EBUSY, "kind %s (%s) cannot run on from a memory snapshot",
+			     vps_kind_name(v->kind), vps_engine_name(v->engine));
+	else if (memory)
+		r = same_shape(v, json_object_get(snap, "settings"), err);
+	else
+		r = 0;
+	if (r == 0)
+		r = put_back(h, v, dir, disk > 0 ? (uint64_t)disk : 0, name, memory, err);
 	json_decref(rows);
 	return r < 0 ? err_wrap(err, "revert `%s` to `%s`", v->name, name) : 0;
 }

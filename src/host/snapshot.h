@@ -14,12 +14,19 @@
 #include "host/host.h"
 
 #define SNAPSHOT_MAX 32 /* snapshots a VPS may have at once */
+/* A memory snapshot's files beside the disks (vps-vmm's names, docs/vmm.md "Snapshots") */
+#define SNAPSHOT_MEMORY "memory"
+#define SNAPSHOT_STATE "state"
 
 /* A snapshot's name: [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
 bool snapshot_name_ok(const char *name);
 /* GET: the VPS's snapshots, oldest first (store.h's fields). */
 int snapshot_list(struct host *h, const char *vps, json_t **out, struct err **err);
-/* POST {"name"}: take one; *out is the new snapshot. */
+/*
+ * POST {"name"[, "memory": true]}: take one; *out is the new snapshot.
+ * memory: a running VPS's whole state too (kind_ops.snapshot_memory); a
+ * revert to it runs the VPS on from there.
+ */
 int snapshot_create(struct host *h, const char *vps, json_t *body, json_t **out, struct err **err);
 /* Revert: a running VPS is stopped, its disks made again from the snapshot, started. */
 int snapshot_revert(struct host *h, const char *vps, const char *name, struct err **err);

@@ -91,6 +91,11 @@ struct vps {
 	 */
 	bool reserve_memory; /* memory `reserve`: a VM's RAM prefaulted and locked */
 	bool reserve_disk; /* disk `reserve`: images fully allocated (fallocate) */
+	/*
+	 * Not stored: a start that runs the VM on from the memory snapshot in
+	 * this directory instead of booting it (snapshot.c; borrowed, not freed).
+	 */
+	const char *restore;
 };
 
 /* "stopped", "running", ... */

@@ -50,6 +50,7 @@ int sys_image_copy(const char *src, const char *dst, struct err **err)
 	_cleanup_close_ int out = -1;
 	struct stat st;
 	off_t pos = 0;
+	int e;
 
 	if (in < 0 || fstat(in, &st) < 0)
 		return err_make(err, errno, "open `%s`", src);
@@ -89,7 +90,9 @@ int sys_image_copy(const char *src, const char *dst, struct err **err)
 		goto fail;
 	return 0;
 fail:
-	err_make(err, errno, "copy `%s` to `%s`", src, dst);
+	e = errno;
+	/* the reason in the message: `no room` is what a full pool says */
+	err_make(err, e, "copy `%s` to `%s`: %s", src, dst, strerror(e));
 	unlink(dst);
 	return -EIO;
 }

@@ -212,7 +212,9 @@ static uint64_t now_us(void)
 /*
  * {"cmd":"snapshot","path":DIR[,"resume":BOOL]}: park the vCPUs, save, and
  * run on if the VM ran before (or as `resume` says). The reply says how
- * long the guest stood still.
+ * long the guest stood still. While frozen the VM is saved as it stands
+ * (the disks held, nothing in flight: vpsd's memory snapshot copies the
+ * images at the same instant) and stays frozen until `thaw`.
  */
 static json_t *cmd_snapshot(void *ctx, json_t *req)
 {
@@ -227,15 +229,15 @@ static json_t *cmd_snapshot(void *ctx, json_t *req)
 		return monitor_error("this VM cannot be snapshotted");
 	if (migrating(c))
 		return monitor_error("a migration is running: `migrate-cancel` first");
-	if (c->frozen)
-		return monitor_error(FROZEN_ERROR);
 	if (!json_is_string(path) || !json_string_length(path))
 		return monitor_error("`path`: expected a directory");
 	if (res && !json_is_boolean(res))
 		return monitor_error("`resume`: expected true or false");
-	resume = res ? json_is_true(res) : !was_paused;
+	if (c->frozen && json_is_true(res))
+		return monitor_error(FROZEN_ERROR);
+	resume = c->frozen ? false : res ? json_is_true(res) : !was_paused;
 	t0 = now_us();
-	if (vm_pause(c->vm) < 0)
+	if (!c->frozen && vm_pause(c->vm) < 0)
 		return monitor_error("the VM is stopping");
 	ret = c->hooks->snapshot(c->hooks->vmm, json_string_value(path), &e);
 	t1 = now_us();

@@ -130,7 +130,7 @@ def test_frozen_refuses_what_would_undo_it(writer, tmp_path):
     ctl, image = writer
     assert ctl("freeze")["state"] == "frozen"
     for cmd, kw in (("freeze", {}), ("pause", {}), ("resume", {}),
-                    ("snapshot", {"path": str(tmp_path / "s")}),
+                    ("snapshot", {"path": str(tmp_path / "s"), "resume": True}),
                     ("migrate", {"to": str(tmp_path / "m.sock")})):
         r = ctl(cmd, **kw)
         assert r["ok"] is False, (cmd, r)

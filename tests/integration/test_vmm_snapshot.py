@@ -155,6 +155,52 @@ def test_snapshot_restore_continues_counter_console_and_disk(tmp_path, disk, sna
     assert m and int(m.group(1)) > last + 5
 
 
+def test_snapshot_while_frozen_matches_the_disk_copied_then(tmp_path, disk, snapdir):
+    """vpsd's memory snapshot (docs/storage.md): `freeze`, `snapshot`, the
+    disk copied, `thaw`. The snapshot leaves the VM frozen (no tick, no
+    write while the copy is made), `resume` is refused while frozen, and the
+    guest runs on after the thaw. Restored with the disk copied at that
+    instant, the counter goes on from the frozen tick without gap or repeat,
+    and the disk takes its writes again (sector 1 holds a later tick)."""
+    p, ctl, serial = start(tmp_path, "live", *JAIL, "--snapshot-dir", str(snapdir))
+    try:
+        wait_ticks(serial, p, 5)
+        assert ctl("freeze")["state"] == "frozen"
+        r = ctl("snapshot", path="f1", resume=True)
+        assert r["ok"] is False and "frozen" in r["error"], r
+        r = ctl("snapshot", path="f1")
+        assert r["ok"] is True and r["state"] == "frozen", r
+        before = serial.read_text()
+        copy = tmp_path / "disk-at-snapshot.img"
+        shutil.copyfile(disk, copy)
+        time.sleep(0.3)  # still frozen: not one more tick, not one more write
+        assert serial.read_text() == before
+        assert copy.read_bytes() == disk.read_bytes()
+        assert ctl("thaw")["state"] == "running"
+        last = ticks(before)[-1]
+        wait_ticks(serial, p, last + 5)  # it runs on, and writes on
+        m = re.match(rb"COUNT (\d+)\n", sector1(tmp_path))
+        assert m and int(m.group(1)) > last
+    finally:
+        ctl.close()
+        p.kill()
+        p.wait(timeout=10)
+    shutil.copyfile(copy, disk)  # the revert of the disk
+    p, ctl, serial = start(tmp_path, "dst", "--restore", str(snapdir / "f1"))
+    try:
+        wait_ticks(serial, p, last + 10)
+        assert ctl("stop") == {"ok": True}
+        assert p.wait(timeout=10) == 5
+    finally:
+        ctl.close()
+        if p.poll() is None:
+            p.kill()
+    whole = ticks(before + serial.read_text())
+    assert whole == list(range(1, whole[-1] + 1)), whole
+    m = re.match(rb"COUNT (\d+)\n", sector1(tmp_path))
+    assert m and int(m.group(1)) > last + 5
+
+
 @pytest.fixture
 def snapshot(tmp_path, disk, snapdir):
     snap, _ = take_snapshot(tmp_path, snapdir)
