@@ -24,8 +24,10 @@ static long sys(long n, long a, long b, long c)
 {
 	long r;
 
-	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11",
-			 "memory");
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(n), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
 	return r;
 }
 
@@ -52,7 +54,8 @@ static int run(const char *stop)
 		if (t >= next_check) {
 			if (sys(21, (long)stop, 0, 0) == 0) /* access(stop, F_OK) */
 				break;
-			next_check = t + 10000000ul; /* the check's microseconds count in the next gap */
+			next_check =
+				t + 10000000ul; /* the check's microseconds count in the next gap */
 		}
 	}
 	us = worst / 1000;
