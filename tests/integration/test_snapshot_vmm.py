@@ -65,6 +65,12 @@ def cycle(l1, timings):
            "--password", "pw")
     l1_vps(l1, "start", "w1")
     l1_boot_to_login(l1, "first boot", timings)
+    # cloud-init's last stage runs on after the login prompt and writes to this console: the
+    # writer starts once it is done (the console stopped answering where the two overlapped)
+    r = l1_console(l1, "", "cloud-init status --wait >/dev/null 2>&1; echo CI-$((6*7))",
+                   "CI-42", timeout=300)
+    if not r.ok:
+        raise Hung(r.stderr.strip()[-300:] or r.stdout[-300:])
     r = l1_console(l1, "", WRITER, "# ", "sleep 5; echo END-$((6*7))", "END-42", timeout=120)
     assert r.ok, r
     before = count_past(l1, 0)
