@@ -19,11 +19,15 @@ from framework.retry import retry
 from test_vpsd_vm import (L1_BASE, l1_boot_to_login, l1_console, l1_show, l1_vps,  # noqa: F401
                           vm_template_cached, VPS, VPSD)
 
-# niced, with a pause of 2 s each round: in a 1-vCPU guest under TCG in L1 an unbroken
-# writer starved the console's shell past two minutes
-WRITER = ("(i=0; while :; do nice -n 19 dd if=/dev/urandom of=/root/f$((i%4)) bs=64k count=8 "
-          "conv=fsync 2>/dev/null; nice -n 19 cp -a /etc /root/e$i; rm -rf /root/e$((i-1)); "
-          "echo $i >/root/count; i=$((i+1)); sleep 2; done) >/dev/null 2>&1 &")
+# The writer, niced, pausing 2 s a round, typed as short lines into a script: a 250-byte line
+# typed at once lost characters on the serial console under TCG and left the shell waiting
+# for the rest (its `>` prompt), which read as a console that did not answer.
+WRITER = ["echo 'i=0; while :; do' >/root/w",
+          "echo ' f=/root/f$((i%4))' >>/root/w",
+          "echo ' nice -n 19 dd if=/dev/urandom of=$f bs=64k count=8 conv=fsync' >>/root/w",
+          "echo ' nice -n 19 cp -a /etc /root/e$i; rm -rf /root/e$((i-1))' >>/root/w",
+          "echo ' echo $i >/root/count; i=$((i+1)); sleep 2; done' >>/root/w",
+          "sh /root/w >/dev/null 2>&1 &"]
 
 
 class Hung(Exception):
@@ -71,7 +75,8 @@ def cycle(l1, timings):
                    "CI-42", timeout=300)
     if not r.ok:
         raise Hung(r.stderr.strip()[-300:] or r.stdout[-300:])
-    r = l1_console(l1, "", WRITER, "# ", "sleep 5; echo END-$((6*7))", "END-42", timeout=120)
+    steps = [x for line in WRITER for x in (line, "# ")]
+    r = l1_console(l1, "", *steps, "sleep 5; echo END-$((6*7))", "END-42", timeout=120)
     assert r.ok, r
     before = count_past(l1, 0)
     snaps = f"{L1_BASE}/data/vps/w1/snapshots"
