@@ -106,6 +106,27 @@ def take_snapshot(tmp_path, snapdir, name="s1", extra=()):
 DISK_PATHS = {"pread": (), "io_uring": ("--io-uring",)}
 
 
+def restored_goes_on(tmp_path, snap, before, last, *extra):
+    """A new process restored from snap on the same disk: the counter, the console and the
+    disk go on from tick `last` (the source's console was `before`): no gap, no repeat, no
+    restart."""
+    p, ctl, serial = start(tmp_path, "dst", "--restore", str(snap), *extra)
+    try:
+        wait_ticks(serial, p, last + 10)
+        assert ctl("state")["state"] == "running"
+        assert ctl("stop") == {"ok": True}
+        assert p.wait(timeout=10) == 5
+    finally:
+        ctl.close()
+        if p.poll() is None:
+            p.kill()
+    whole = ticks(before + serial.read_text())
+    assert whole == list(range(1, whole[-1] + 1)), whole
+    assert whole[-1] >= last + 10
+    m = re.match(rb"COUNT (\d+)\n", sector1(tmp_path))
+    assert m and int(m.group(1)) > last + 5
+
+
 @pytest.mark.parametrize("path", DISK_PATHS)
 def test_snapshot_restore_continues_counter_console_and_disk(tmp_path, disk, snapdir, path):
     extra = DISK_PATHS[path]
@@ -137,22 +158,7 @@ def test_snapshot_restore_continues_counter_console_and_disk(tmp_path, disk, sna
     assert disk_at_snapshot.startswith(f"COUNT {last}\n".encode())
 
     # a new process, the same disk: the counter, the console and the disk go on
-    p, ctl, serial = start(tmp_path, "dst", "--restore", str(snap), *extra)
-    try:
-        after = wait_ticks(serial, p, last + 10)
-        assert ctl("state")["state"] == "running"
-        assert ctl("stop") == {"ok": True}
-        assert p.wait(timeout=10) == 5
-    finally:
-        ctl.close()
-        if p.poll() is None:
-            p.kill()
-    # the restored console output joins the source's: no gap, no repeat, no restart
-    whole = ticks(before + serial.read_text())
-    assert whole == list(range(1, whole[-1] + 1)), whole
-    assert whole[-1] >= last + 10
-    m = re.match(rb"COUNT (\d+)\n", sector1(tmp_path))
-    assert m and int(m.group(1)) > last + 5
+    restored_goes_on(tmp_path, snap, before, last, *extra)
 
 
 def test_snapshot_while_frozen_matches_the_disk_copied_then(tmp_path, disk, snapdir):
@@ -186,19 +192,7 @@ def test_snapshot_while_frozen_matches_the_disk_copied_then(tmp_path, disk, snap
         p.kill()
         p.wait(timeout=10)
     shutil.copyfile(copy, disk)  # the revert of the disk
-    p, ctl, serial = start(tmp_path, "dst", "--restore", str(snapdir / "f1"))
-    try:
-        wait_ticks(serial, p, last + 10)
-        assert ctl("stop") == {"ok": True}
-        assert p.wait(timeout=10) == 5
-    finally:
-        ctl.close()
-        if p.poll() is None:
-            p.kill()
-    whole = ticks(before + serial.read_text())
-    assert whole == list(range(1, whole[-1] + 1)), whole
-    m = re.match(rb"COUNT (\d+)\n", sector1(tmp_path))
-    assert m and int(m.group(1)) > last + 5
+    restored_goes_on(tmp_path, snapdir / "f1", before, last)
 
 
 @pytest.fixture
