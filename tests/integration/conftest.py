@@ -26,7 +26,7 @@ from framework.agent import ChannelError
 from framework.ct import BUILD, INIT, VPS_CT, mkrootfs
 from framework.guest import InitReport, qemu_argv, shell_quote
 from framework.l1 import L1
-from framework.retry import RETRIES, retry
+from framework.retry import ATTEMPTS, LAST, RETRIES, retry
 from framework.retry import start as start_retries
 
 TIMINGS = []  # (what, seconds), printed by pytest_terminal_summary
@@ -169,16 +169,16 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs):
     a boot that the same emulation resets (QEMU exits cleanly before the
     test init's result line) and a boot during which L1 stopped
     answering (in a fresh L1). Each retry
-    goes through framework.retry (counted, at most one per test). A boot
+    goes through framework.retry (counted, at most two per test). A boot
     that ends but fails is never retried."""
     def boot(append="", timeout=60, **kw):
         argv = qemu_argv(guest_kernel, guest_initramfs, append, accel="kvm",
                          **kw)
-        for attempt in (1, 2):
+        for attempt in ATTEMPTS:
             try:
                 r = l1.run(shell_quote(argv) + " 2>&1", timeout=timeout)
             except ChannelError as e:
-                if attempt == 2:
+                if attempt == LAST:
                     raise
                 retry("L2 boot under QEMU", f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
@@ -187,7 +187,7 @@ def boot_in_l1(l1, guest_kernel, guest_initramfs):
             # after its result line (ok or fail): a clean exit without one is
             # a reset (a triple fault; one was seen just after `start`)
             reset = r.ok and not r.timed_out and InitReport.parse(r.stdout).result is None
-            if not (r.timed_out or reset) or attempt == 2:
+            if not (r.timed_out or reset) or attempt == LAST:
                 break
             hang = l1.workdir / f"l2-hang-{len(HANGS) + 1}.log"
             hang.write_text(r.stdout)

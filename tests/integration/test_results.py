@@ -15,16 +15,19 @@ from framework.retry import RetryRefused, retry
 SUMMARY = artefacts.TOP / "scripts" / "summary.py"
 
 
-def test_second_retry_in_a_test_is_refused(monkeypatch, tmp_path):
+def test_third_retry_in_a_test_is_refused(monkeypatch, tmp_path):
     monkeypatch.setattr(retry_mod, "FILE", tmp_path / "retries.txt")
     monkeypatch.setattr(retry_mod, "RETRIES", [])
     retry("L2 boot", "hung, killed after 60 s", "/tmp/l2-hang-1.log")
-    with pytest.raises(RetryRefused, match="retried once already .L2 boot: hung"):
+    retry("L2 boot", "reset before its init's result (triple fault)")
+    with pytest.raises(RetryRefused, match="retried 2 times already .L2 boot: hung.*; L2 boot: reset"):
         retry("cycle in L1", "L1 stopped answering")
     lines = (tmp_path / "retries.txt").read_text().splitlines()
-    assert len(lines) == 1 and lines[0].split("\t")[1:] == [
+    assert len(lines) == 2 and lines[0].split("\t")[1:] == [
         "L2 boot", "hung, killed after 60 s", "/tmp/l2-hang-1.log"], lines
-    assert lines[0].startswith("tests/integration/test_results.py::"), lines
+    assert lines[1].split("\t")[1:] == [
+        "L2 boot", "reset before its init's result (triple fault)", ""], lines
+    assert all(line.startswith("tests/integration/test_results.py::") for line in lines), lines
 
 
 def test_closing_line_counts_retries_and_stray_reports(tmp_path):

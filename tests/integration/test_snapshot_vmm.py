@@ -15,7 +15,7 @@ import time
 import uuid
 
 from framework.agent import ChannelError
-from framework.retry import retry
+from framework.retry import ATTEMPTS, LAST, retry
 from test_vpsd_vm import (L1_BASE, l1_boot_to_login, l1_console, l1_show, l1_vps,  # noqa: F401
                           vm_template_cached, VPS, VPSD)
 
@@ -123,24 +123,24 @@ def clean(l1):
 
 
 def test_running_vmm_snapshot_under_a_writer_is_clean(vm_template_cached, l1, timings):
-    """A retry (counted, once) when L1 stops answering or the guest's console does (the
+    """A retry (counted, at most two) when L1 stops answering or the guest's console does (the
     emulated SVM losing the vCPU); a snapshot that fails, or a check that finds damage, never
     retries. It starts with a fresh L1: in whole runs, after the other L1 tests, the guest's
     console stopped answering under the writer in both attempts, twice (its memory-backed
     /var/tmp and page cache are L1's own 2.5 GiB), while the test passed alone every time."""
     l1.restart()
     try:
-        for attempt in (1, 2):
+        for attempt in ATTEMPTS:
             try:
                 cycle(l1, timings)
                 break
             except ChannelError as e:
-                if attempt == 2:
+                if attempt == LAST:
                     raise
                 retry("vm/vmm snapshot in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
             except Hung as e:
-                if attempt == 2:
+                if attempt == LAST:
                     raise AssertionError(f"the guest's console did not answer: {e}")
                 retry("vm/vmm snapshot in L1", f"the guest's console did not answer: {e}")
                 clean(l1)

@@ -23,7 +23,7 @@ import pytest
 
 from framework import artefacts
 from framework.agent import ChannelError
-from framework.retry import retry, triple_fault
+from framework.retry import ATTEMPTS, LAST, retry, triple_fault
 
 MKVMTEMPLATE = artefacts.TOP / "src" / "host" / "templates" / "mkvmtemplate"
 VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
@@ -164,12 +164,12 @@ def test_boots_to_login_under_vps_vmm_in_l1(vm_template, l1, timings):
            f"wait $pid; echo VMM-EXIT: $?; "
            f"echo OFF-AFTER: $(echo \"$(date +%s.%N) - $t1\" | bc); "
            f"tail -c 3000 {run}/serial; cat {run}/stderr >&2; rm -rf {run}")
-    for attempt in (1, 2):
+    for attempt in ATTEMPTS:
         vm_disk(vm_template, host_disk)
         try:
             r = l1.run(cmd, timeout=420)
         except ChannelError as e:
-            if attempt == 2:
+            if attempt == LAST:
                 raise
             retry("vps-vmm boot of the debian-12 template in L1",
                   f"L1 stopped answering: {str(e).splitlines()[0]}")
@@ -178,7 +178,7 @@ def test_boots_to_login_under_vps_vmm_in_l1(vm_template, l1, timings):
         finally:
             host_disk.unlink(missing_ok=True)
         status = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
-        if attempt == 1 and status and triple_fault(int(status.group(1)), r.stderr):
+        if attempt < LAST and status and triple_fault(int(status.group(1)), r.stderr):
             log = l1.workdir / "l2-template-triple-fault.log"
             log.write_text(r.stdout + "\n--- stderr\n" + r.stderr)
             retry("vps-vmm boot of the debian-12 template in L1", "triple fault", log)

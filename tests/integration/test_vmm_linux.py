@@ -15,7 +15,7 @@ import pytest
 from framework import artefacts
 from framework.agent import ChannelError
 from framework.guest import InitReport, shell_quote
-from framework.retry import retry, triple_fault
+from framework.retry import ATTEMPTS, LAST, retry, triple_fault
 
 VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
 LOST = []  # consoles of L2 boots that hung in the emulated SVM, kept for reading
@@ -46,12 +46,12 @@ def vmm_boot(l1, guest_kernel, guest_initramfs):
                f"{shell_quote(argv)} 2>{run}/stderr & pid=$!; "
                f"{script or ':'}; wait $pid; echo VMM-EXIT: $?; "
                f"cat {run}/serial; cat {run}/stderr >&2; rm -rf {run}")
-        for attempt in (1, 2):
+        for attempt in ATTEMPTS:
             try:
                 r = l1.run(cmd, timeout=timeout)
             except ChannelError as e:
                 # L1 itself stopped answering: a fresh L1, and one more try
-                if attempt == 2:
+                if attempt == LAST:
                     raise
                 retry("vps-vmm boot in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
@@ -59,7 +59,7 @@ def vmm_boot(l1, guest_kernel, guest_initramfs):
             m = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
             status = int(m.group(1)) if m else None
             crashed = triple_fault(status, r.stderr)
-            if not (r.timed_out or crashed) or attempt == 2:
+            if not (r.timed_out or crashed) or attempt == LAST:
                 break
             log = l1.workdir / f"l2-vmm-lost-{len(LOST) + 1}.log"
             log.write_text(r.stdout + "\n--- stderr\n" + r.stderr)

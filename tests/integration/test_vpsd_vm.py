@@ -39,7 +39,7 @@ from framework.agent import ChannelError
 from framework.console import Console
 from framework.ct import BUILD
 from framework.jail import SIGSYS, assert_jailed, kill_with_foreign_syscall
-from framework.retry import retry
+from framework.retry import ATTEMPTS, LAST, retry
 from framework.vpsd import VPSD, Vpsd, free_port, raise_spec_errors
 
 VPS = BUILD / "src" / "cli" / "vps"
@@ -267,14 +267,14 @@ def l1_boot_to_login(l1, what, timings):
     once more, through framework.retry. A guest crash (exit status 4) fails,
     as does a forced stop that does not stop it. Returns (seconds from the
     call to the shell, whether it retried)."""
-    for attempt in (1, 2):
+    for attempt in ATTEMPTS:
         t0 = time.monotonic()
         r = l1_console(l1, *LOGIN, "hostname; echo END-$((6*7))", "END-42")
         if r.ok:
             assert "w1\r\nEND-42" in r.stdout, r
             return time.monotonic() - t0, attempt > 1
         v = l1_show(l1, "w1")
-        if v["state"] != "running" or attempt == 2:
+        if v["state"] != "running" or attempt == LAST:
             raise AssertionError(f"{what}: no login ({v}): {r}")
         retry(f"vm/vmm {what} in L1", f"no login prompt, monitor running: "
               f"{r.stderr.strip()[-200:]}")
@@ -343,14 +343,14 @@ def vmm_cycle(l1, timings):
 
 def test_vm_vmm_lifecycle_in_l1(vm_template_cached, l1, timings):
     try:
-        for attempt in (1, 2):
+        for attempt in ATTEMPTS:
             try:
                 vmm_cycle(l1, timings)
                 break
             except ChannelError as e:
                 # L1 stopped answering: a fresh L1, the cycle once more (unless
-                # a boot in it was retried already: one retry per test)
-                if attempt == 2:
+                # this test has used its retries: framework.retry.MAX_PER_TEST)
+                if attempt == LAST:
                     raise
                 retry("vm/vmm cycle in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
