@@ -327,7 +327,16 @@ int cmd_template_list(struct args *a)
 	static const char *const cols[] = { "name", "kind", "version", "os",	 "release",
 					    "init", "size", "created", "source", NULL };
 
-	return api_show("/templates", a->json, cols, NULL);
+	const char *plan = args_get(a, "plan");
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	/* --plan P: those P offers (the server checks the name; escaped for the query) */
+	if (plan && (r = check_name(a->cmd, "--plan", plan)))
+		return r;
+	if (asprintf(&path, "/templates%s%s", plan ? "?plan=" : "", plan ?: "") < 0)
+		return fail("out of memory");
+	return api_show(path, a->json, cols, NULL);
 }
 
 int cmd_template_show(struct args *a)
@@ -480,6 +489,17 @@ int cmd_plan_create(struct args *a)
 	for (int i = 0; i < a->ngiven; i++)
 		if (!strcmp(a->given[i].opt->name, "pool"))
 			json_object_set_new(body, "pool", json_string(a->given[i].val));
+	/* T,T: the names, checked by the server (templates there are) */
+	if (args_get(a, "templates")) {
+		_cleanup_free_ char *list = strdup(args_get(a, "templates"));
+		json_t *t = json_array();
+		char *save = NULL;
+
+		for (char *n = list ? strtok_r(list, ",", &save) : NULL; n;
+		     n = strtok_r(NULL, ",", &save))
+			json_array_append_new(t, json_string(n));
+		json_object_set_new(body, "templates", t);
+	}
 	/* the schedule of its VPSes without one of their own: the server checks it */
 	if ((r = plan_backup(a, body))) {
 		json_decref(body);

@@ -165,8 +165,14 @@ static const struct opt o_template_create[] = {
 	END,
 };
 
+static const struct opt o_template_list[] = {
+	FORMAT,
+	STR("plan", "P", "only the templates plan P offers"),
+	END,
+};
+
 static const struct command template_subs[] = {
-	{ "list", "ls", .opts = o_format, .run = cmd_template_list },
+	{ "list", "ls", .opts = o_template_list, .run = cmd_template_list },
 	{ "show", NULL, p_template, o_format, .run = cmd_template_show },
 	{ "build", NULL, p_template, o_format, .run = cmd_template_build },
 	{ "import", NULL, p_template_file, o_template_import, .run = cmd_template_import },
@@ -182,6 +188,7 @@ static const struct opt o_plan_create[] = {
 	CHOICE("traffic-action", traffic_actions, "once it is used (default throttle)"),
 	STR("traffic-bw", "SIZE", "the throttle's rate, bits per second (10M)"),
 	STR("pool", "POOL", "its VPSes keep their disks in storage pool POOL"),
+	STR("templates", "T,T", "the templates it offers (default: every one)"),
 	STR("backup-daily", "HH:MM", "back up its VPSes every day then (UTC, spread by 15 min)"),
 	STR("backup-every", "SECONDS", "back up its VPSes every so many seconds"),
 	STR("backup-repo", "REPO", "into that repository (needed with more than one)"),

@@ -34,6 +34,7 @@
 #include "host/pool.h"
 #include "host/net.h"
 #include "host/policy.h"
+#include "host/tmpl.h"
 #include "host/traffic.h"
 #include "host/vmdisk.h"
 #include "monitor/protocol.h"
@@ -834,6 +835,9 @@ int life_create_from(struct host *h, json_t *body, const char *from_dir, const s
 	if ((r = vps_from_json(&v, body, true, &password, err)) < 0 ||
 	    (r = kind_settle(&v, err)) < 0)
 		goto out;
+	/* the plan's templates, for whoever asks (docs/templates.md "Per plan") */
+	if (v.template && (r = tmpl_offered(h, plan_name, v.template, err)) < 0)
+		goto out;
 	/* the owner is a user (or the host's administrator), whoever asks */
 	if (strcmp(v.owner, AUTH_LOCAL_USER) && !auth_user_exists(h, v.owner)) {
 		r = err_make(err, EINVAL, "`owner`: no user named `%.40s`", v.owner);
@@ -1009,6 +1013,12 @@ int life_reinstall(struct host *h, const char *name, json_t *body, struct err **
 			  json_string_length(p) > 256 || strpbrk(json_string_value(p), "\r\n")))
 			r = err_make(err, EINVAL,
 				     "`root_password`: must be one line of 1 to 256 characters");
+		if (r == 0 && t && strcmp(json_string_value(t), v.template ?: "")) {
+			/* a template other than its own: one its plan offers */
+			_cleanup_free_ char *plan = store_vps_plan_of(h->store, name);
+
+			r = tmpl_offered(h, plan, json_string_value(t), err);
+		}
 		if (r == 0 && t) {
 			free(nv.template);
 			nv.template = strdup(json_string_value(t));
@@ -1189,6 +1199,7 @@ int life_plan(struct host *h, const char *name, json_t *body, json_t **out, stru
 	json_object_del(figures, "name");
 	json_object_del(figures, "traffic"); /* the plan's, read from it by traffic.c */
 	json_object_del(figures, "backup"); /* the plan's, read from it by backup_sched.c */
+	json_object_del(figures, "templates"); /* the plan's, asked at create and reinstall */
 	json_object_del(figures,
 			"pool"); /* where a VPS's disks are is chosen at create: they stay */
 	/* a plan without an IO weight leaves the VPS's as it is (PATCH has no "default") */

@@ -138,13 +138,44 @@ static json_t *with_kinds(json_t *m)
 }
 
 /* One row per template and kind it serves (the panel's create form filters by kind). */
+/*
+ * Whether the caller sees template NAME in the list: with ?plan=P, when P
+ * offers it; a customer without ?plan, when some plan offers it (they
+ * create from plans only) or there is no plan; anyone else, always.
+ */
+static bool listed(json_t *plans, const char *name)
+{
+	json_t *p;
+	size_t i;
+
+	if (!plans)
+		return true;
+	json_array_foreach(plans, i, p) if (tmpl_plan_offers(p, name)) return true;
+	return false;
+}
+
 enum MHD_Result api_templates_get(struct call *x)
 {
-	json_t *all = tmpl_list(x->h), *rows = json_array(), *m, *k;
+	const char *plan = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "plan");
+	json_t *all, *rows, *m, *k, *plans = NULL;
 	size_t i, j;
 
+	if (plan) {
+		json_t *p = store_plan_get(x->h->store, plan);
+
+		if (!p)
+			return reply_error(x->c, ENOENT, "no such plan");
+		plans = json_pack("[o]", p);
+	} else if (!x->p->admin && !json_array_size(plans = store_plans(x->h->store))) {
+		json_decref(plans);
+		plans = NULL;
+	}
+	all = tmpl_list(x->h);
+	rows = json_array();
 	json_array_foreach(all, i, m)
 	{
+		if (!listed(plans, json_string_value(json_object_get(m, "name")) ?: ""))
+			continue;
 		with_kinds(m);
 		json_array_foreach(json_object_get(m, "kinds"), j, k)
 		{
@@ -155,6 +186,7 @@ enum MHD_Result api_templates_get(struct call *x)
 		}
 	}
 	json_decref(all);
+	json_decref(plans);
 	return reply(x->c, 200, rows);
 }
 
@@ -280,12 +312,47 @@ enum MHD_Result api_template_delete(struct call *x)
  * A plan body: name plus the plan figures, sizes as in a VPS body, the
  * pool its VPSes are made in (none or `default`: the default pool), and
  * the backup schedule of its VPSes that have none of their own (a VPS's
- * PUT backup-schedule body, an administrator's; {} or none: no schedule).
+ * PUT backup-schedule body, an administrator's; {} or none: no schedule),
+ * and the templates it offers (names of templates there are; [] or none:
+ * every template, docs/templates.md "Per plan").
  */
+/* A plan's `templates`: up to 64 distinct names of templates there are; *out a copy. */
+static int plan_templates(struct host *h, json_t *list, json_t **out, struct err **err)
+{
+	json_t *t;
+	size_t i, j;
+
+	if (!list) {
+		*out = json_array();
+		return 0;
+	}
+	if (!json_is_array(list) || json_array_size(list) > 64)
+		return err_make(err, EINVAL,
+				"`templates`: expected a list of up to 64 template names");
+	json_array_foreach(list, i, t)
+	{
+		const char *n = json_string_value(t);
+		json_t *shown;
+
+		if (!n || !tmpl_name_ok(n))
+			return err_make(err, EINVAL, "`templates`: item %zu is not a template name",
+					i);
+		for (j = 0; j < i; j++)
+			if (!strcmp(json_string_value(json_array_get(list, j)), n))
+				return err_make(err, EINVAL, "`templates`: `%s` twice", n);
+		if (!(shown = tmpl_show(h, n)))
+			return err_make(err, EINVAL, "`templates`: no template `%s`", n);
+		json_decref(shown);
+	}
+	*out = json_deep_copy(list);
+	return 0;
+}
+
 static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err **err)
 {
 	struct vps v;
-	json_t *name = json_object_get(body, "name"), *copy, *traffic = NULL, *backup = NULL, *x;
+	json_t *name = json_object_get(body, "name"), *copy, *traffic = NULL, *backup = NULL, *x,
+	       *templates = NULL;
 	_cleanup_free_ char *pool = NULL;
 	int r;
 
@@ -308,6 +375,13 @@ static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err
 		return -EINVAL;
 	}
 	json_object_del(copy, "backup");
+	if ((r = plan_templates(h, json_object_get(copy, "templates"), &templates, err)) < 0) {
+		json_decref(copy);
+		json_decref(backup);
+		json_decref(traffic);
+		return r;
+	}
+	json_object_del(copy, "templates");
 	vps_init(&v);
 	r = pool_take(h, copy, &pool, err);
 	if (r == 0)
@@ -334,9 +408,12 @@ static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err
 		traffic = NULL;
 		json_object_set_new(*out, "backup", backup ?: json_object());
 		backup = NULL;
+		json_object_set_new(*out, "templates", templates);
+		templates = NULL;
 		if (pool)
 			json_object_set_new(*out, "pool", json_string(pool));
 	}
+	json_decref(templates);
 	json_decref(traffic);
 	json_decref(backup);
 	vps_free(&v);

@@ -45,6 +45,9 @@
 /* A plan's backup schedule and retention as JSON, {} none (docs/backups.md "Per plan"). */
 #define MIGRATE_PLAN_BACKUP "ALTER TABLE plans ADD COLUMN backup TEXT NOT NULL DEFAULT '{}';"
 
+/* The templates a plan offers as a JSON array, [] every one (docs/templates.md "Per plan"). */
+#define MIGRATE_PLAN_TEMPLATES "ALTER TABLE plans ADD COLUMN templates TEXT NOT NULL DEFAULT '[]';"
+
 /*
  * 11 -> 12: a network's VLAN (docs/networks.md "VLANs"), as the SQLite
  * store's MIGRATE_NET_VLAN: its 802.1Q id (0: none) and parent device.
@@ -205,6 +208,8 @@ static const char *const migrations[] = {
 	MIGRATE_PLAN_BACKUP,
 	/* 11 -> 12: a network's 802.1Q tag and parent device (the SQLite store's 16 -> 17) */
 	MIGRATE_NET_VLAN,
+	/* 12 -> 13: the templates a plan offers (the SQLite store's 17 -> 18) */
+	MIGRATE_PLAN_TEMPLATES,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -22,7 +22,7 @@ int pg_plan_put(struct store *base, json_t *p, struct err **err)
 	struct store_pg *s = pgs(base);
 	const char *name = json_string_value(json_object_get(p, "name"));
 	struct pg_args a = { 0 };
-	char feats[32], *traffic, *backup;
+	char feats[32], *traffic, *backup, *templates;
 	json_t *empty = json_object();
 	int r;
 
@@ -43,21 +43,28 @@ int pg_plan_put(struct store *base, json_t *p, struct err **err)
 	pa_s(&a, json_string_value(json_object_get(p, "pool")));
 	backup = json_dumps(json_object_get(p, "backup") ?: empty, JSON_COMPACT | JSON_SORT_KEYS);
 	pa_s(&a, backup ?: "{}");
+	templates = json_object_get(p, "templates") ?
+			    json_dumps(json_object_get(p, "templates"), JSON_COMPACT) :
+			    NULL;
+	pa_s(&a, templates ?: "[]");
 	pthread_mutex_lock(&s->lock);
-	r = pg_run(s,
-		   "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool, backup) "
-		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
-		   "ON CONFLICT (name) DO UPDATE SET "
-		   "ram = $2, swap = $3, cpus = $4, disk = $5, io_weight = $6, bw = $7, pids = $8, "
-		   "features = $9, io_read_bps = $10, io_write_bps = $11, io_read_iops = $12, "
-		   "io_write_iops = $13, traffic = $14, pool = $15, backup = $16",
-		   &a, NULL, err);
+	r = pg_run(
+		s,
+		"INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
+		"io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool, backup, "
+		"templates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+		"$15, $16, $17) "
+		"ON CONFLICT (name) DO UPDATE SET "
+		"ram = $2, swap = $3, cpus = $4, disk = $5, io_weight = $6, bw = $7, pids = $8, "
+		"features = $9, io_read_bps = $10, io_write_bps = $11, io_read_iops = $12, "
+		"io_write_iops = $13, traffic = $14, pool = $15, backup = $16, templates = $17",
+		&a, NULL, err);
 	if (r == 0)
 		pg_event_locked(s, NULL, "plan", name);
 	pthread_mutex_unlock(&s->lock);
 	free(traffic);
 	free(backup);
+	free(templates);
 	json_decref(empty);
 	return r;
 }
@@ -72,8 +79,8 @@ static json_t *plan_rows(struct store_pg *s, const char *name)
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
 		   "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool, backup "
-		   "FROM plans "
+		   "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool, backup, "
+		   "templates FROM plans "
 		   "WHERE $1::text IS NULL OR name = $1 ORDER BY name",
 		   &a, &res, NULL) == 0) {
 		for (int i = 0; i < PQntuples(res); i++) {
@@ -98,6 +105,8 @@ static json_t *plan_rows(struct store_pg *s, const char *name)
 				json_object_set_new(row, "pool", json_string(pg_s(res, i, 14)));
 			json_object_set_new(row, "backup",
 					    json_loads(pg_s(res, i, 15), 0, NULL) ?: json_object());
+			json_object_set_new(row, "templates",
+					    json_loads(pg_s(res, i, 16), 0, NULL) ?: json_array());
 			json_array_append_new(out, row);
 		}
 		PQclear(res);

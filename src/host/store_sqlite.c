@@ -40,6 +40,13 @@
 	"  CHECK (vlan BETWEEN 0 AND 4094);"                              \
 	"ALTER TABLE networks ADD COLUMN parent TEXT NOT NULL DEFAULT '';"
 
+/*
+ * The templates a plan offers (issue 21, docs/templates.md "Per plan"): a
+ * JSON array of template names, [] every one. The PostgreSQL store's
+ * MIGRATE_PLAN_TEMPLATES is the same statement.
+ */
+#define MIGRATE_PLAN_TEMPLATES "ALTER TABLE plans ADD COLUMN templates TEXT NOT NULL DEFAULT '[]';"
+
 static const char *const migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE plans ("
@@ -238,6 +245,8 @@ static const char *const migrations[] = {
 	MIGRATE_PLAN_BACKUP,
 	/* 16 -> 17: a network's 802.1Q tag and the device it leaves by (issue 23) */
 	MIGRATE_NET_VLAN,
+	/* 17 -> 18: the templates a plan offers (issue 21) */
+	MIGRATE_PLAN_TEMPLATES,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

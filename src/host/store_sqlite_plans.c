@@ -20,7 +20,7 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 {
 	struct store_sqlite *s = sq(base);
 	sqlite3_stmt *st;
-	char feats[32], *traffic, *backup;
+	char feats[32], *traffic, *backup, *templates;
 	json_t *empty = json_object();
 	int r = 0;
 
@@ -30,11 +30,11 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 		    /* an update in place: REPLACE would delete the row its VPSes refer to */
 		    "INSERT INTO plans (name, ram, swap, cpus, disk, io_weight, "
 		    "bw, pids, features, io_read_bps, io_write_bps, io_read_iops, io_write_iops, "
-		    "traffic, pool, backup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-		    "?13, ?14, ?15, ?16) ON CONFLICT (name) DO UPDATE SET ram = ?2, swap = ?3, "
-		    "cpus = ?4, disk = ?5, io_weight = ?6, bw = ?7, pids = ?8, features = ?9, "
-		    "io_read_bps = ?10, io_write_bps = ?11, io_read_iops = ?12, io_write_iops = ?13, "
-		    "traffic = ?14, pool = ?15, backup = ?16",
+		    "traffic, pool, backup, templates) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		    "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (name) DO UPDATE SET "
+		    "ram = ?2, swap = ?3, cpus = ?4, disk = ?5, io_weight = ?6, bw = ?7, pids = ?8, "
+		    "features = ?9, io_read_bps = ?10, io_write_bps = ?11, io_read_iops = ?12, "
+		    "io_write_iops = ?13, traffic = ?14, pool = ?15, backup = ?16, templates = ?17",
 		    -1, &st, NULL) != SQLITE_OK) {
 		r = sq_err(s, err, "plan");
 		goto out;
@@ -60,6 +60,11 @@ int sq_plan_put(struct store *base, json_t *p, struct err **err)
 	backup = json_dumps(json_object_get(p, "backup") ?: empty, JSON_COMPACT | JSON_SORT_KEYS);
 	sqlite3_bind_text(st, 16, backup ?: "{}", -1, SQLITE_TRANSIENT);
 	free(backup);
+	templates = json_object_get(p, "templates") ?
+			    json_dumps(json_object_get(p, "templates"), JSON_COMPACT) :
+			    NULL;
+	sqlite3_bind_text(st, 17, templates ?: "[]", -1, SQLITE_TRANSIENT);
+	free(templates);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		r = sq_err(s, err, "plan");
 	sqlite3_finalize(st);
@@ -80,8 +85,8 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 	if (sqlite3_prepare_v2(
 		    s->db,
 		    "SELECT name, ram, swap, cpus, disk, io_weight, bw, pids, features, "
-		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool, backup "
-		    "FROM plans "
+		    "io_read_bps, io_write_bps, io_read_iops, io_write_iops, traffic, pool, backup, "
+		    "templates FROM plans "
 		    "WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
 		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -115,6 +120,10 @@ static json_t *plan_rows(struct store_sqlite *s, const char *name)
 				row, "backup",
 				json_loads((const char *)sqlite3_column_text(st, 15), 0, NULL) ?:
 					json_object());
+			json_object_set_new(
+				row, "templates",
+				json_loads((const char *)sqlite3_column_text(st, 16), 0, NULL) ?:
+					json_array());
 			json_array_append_new(a, row);
 		}
 		sqlite3_finalize(st);

@@ -36,6 +36,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/store.h"
 #include "host/tmpl.h"
 #include "sys/spawn.h"
 
@@ -73,6 +74,48 @@ bool tmpl_name_ok(const char *name)
 	    !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
 		return false;
 	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n;
+}
+
+bool tmpl_plan_offers(json_t *plan, const char *name)
+{
+	json_t *list = json_object_get(plan, "templates"), *t;
+	size_t i;
+
+	if (!json_array_size(list))
+		return true;
+	json_array_foreach(list, i, t) if (!strcmp(json_string_value(t) ?: "", name)) return true;
+	return false;
+}
+
+int tmpl_offered(struct host *h, const char *plan, const char *name, struct err **err)
+{
+	json_t *p, *t;
+	_cleanup_free_ char *list = NULL;
+	size_t i;
+	int r = 0;
+
+	if (!plan)
+		return 0;
+	if (!(p = store_plan_get(h->store, plan)))
+		return err_make(err, EINVAL, "`plan`: no plan `%s`", plan);
+	if (!tmpl_plan_offers(p, name)) {
+		json_array_foreach(json_object_get(p, "templates"), i, t)
+		{
+			char *more = NULL;
+
+			if (asprintf(&more, "%s%s%s", list ?: "", list ? ", " : "",
+				     json_string_value(t)) < 0) {
+				more = NULL;
+				break;
+			}
+			free(list);
+			list = more;
+		}
+		r = err_make(err, EPERM, "`template`: plan `%s` offers %s, not `%.64s`", plan,
+			     list ?: "other templates", name);
+	}
+	json_decref(p);
+	return r;
 }
 
 static char *tdir(struct host *h, const char *name, int version)

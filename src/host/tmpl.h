@@ -29,6 +29,16 @@ const char *tmpl_form_name(enum tmpl_form form);
 /* A template's name: 1-64 of a-z 0-9 . -, a letter or digit first. */
 bool tmpl_name_ok(const char *name);
 
+/*
+ * The templates a plan offers (docs/templates.md "Per plan"): 0 when plan
+ * PLAN offers template NAME (its `templates` list names it, or is empty:
+ * every template) or PLAN is NULL; -EPERM (403) with the plan's list in err
+ * otherwise, and -EINVAL when there is no such plan.
+ */
+int tmpl_offered(struct host *h, const char *plan, const char *name, struct err **err);
+/* Whether the plan JSON `plan` offers NAME: as tmpl_offered, from a row in hand. */
+bool tmpl_plan_offers(json_t *plan, const char *name);
+
 /* Every template, its newest version (version 0: one the host builds, not built yet). */
 json_t *tmpl_list(struct host *h);
 /* GET /templates/NAME: the newest version and every version; NULL: no such template. */
