@@ -194,9 +194,15 @@ async function createForm(admin) {
   const tmpl = select('Template', [], { name: 'template' });
   const pw = field('Root password', { name: 'root_password', type: 'password', autocomplete: 'new-password' });
   const owner = admin ? select('Owner', users.map((u) => u.name), { name: 'owner' }) : null;
+  // the chosen plan's templates only ([]: every one), as vpsd would refuse the others (403)
+  const offered = (t) => {
+    const p = plans.find((x) => x.name === plan.input.value);
+    return !p || !(p.templates || []).length || p.templates.includes(t.name);
+  };
   const syncTemplates = () =>
-    setOptions(tmpl.input, templates.filter((t) => t.kind === kind.input.value).map((t) => t.name));
+    setOptions(tmpl.input, templates.filter((t) => t.kind === kind.input.value && offered(t)).map((t) => t.name));
   kind.input.addEventListener('change', syncTemplates);
+  plan.input.addEventListener('change', syncTemplates);
   syncTemplates();
 
   const status = h('p', { class: 'muted', role: 'status' });

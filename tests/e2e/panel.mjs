@@ -172,6 +172,10 @@ await step(`log in as customer ${customer.user}`, () => login(customer, 'My VPSe
 await step(`create ${vps} (busybox container, plan ${plan})`, async () => {
   await page.getByLabel('Name', { exact: true }).fill(vps);
   await page.getByLabel('Kind').selectOption('ct');
+  // plan e2e-deb offers debian-12 only: the form shows no other (vpsd would answer 403)
+  await page.getByLabel('Plan').selectOption('e2e-deb');
+  const offered = await page.getByLabel('Template').locator('option').allTextContents();
+  if (offered.join() !== 'debian-12') throw new Error(`plan e2e-deb's templates in the form: ${offered}`);
   await page.getByLabel('Plan').selectOption(plan);
   await page.getByLabel('Template').selectOption('busybox');
   await page.getByLabel('Root password').fill(rootPw);

@@ -70,6 +70,8 @@ def panel(webdir, tmp_path_factory):
                        "--sample-every", "1"))
         d.api("POST", "/plans", {"name": PLAN, "ram": "128M", "disk": "64M", "cpus": 1},
               expect=201)
+        d.api("POST", "/plans", {"name": "e2e-deb", "ram": "128M", "disk": "64M", "cpus": 1,
+                                 "templates": ["debian-12"]}, expect=201)
         for (name, pw), role in ((CUSTOMER, "customer"), (ADMIN, "admin")):
             d.api("POST", "/users", {"name": name, "password": pw, "role": role}, expect=201)
         repo = tmp_path_factory.mktemp("repo") / "restic"
