@@ -20,7 +20,7 @@
 #include "sys/spawn.h"
 
 #define CRIU_CHECK_TIMEOUT 30 /* s: it takes a tenth of a second; a hang is a failure */
-#define CRIU_REASONS 4 /* the first errors CRIU gives; the rest repeat them */
+#define CRIU_REASONS 2 /* the first errors CRIU gives; the rest follow from them */
 
 /*
  * CRIU's errors from its stderr, joined by "; ": the text after
@@ -38,6 +38,9 @@ static void criu_errors(const char *text, char *out, size_t len)
 
 		if (e && e < l + ll && (e = strstr(e, "): ")) && e < l + ll) {
 			size_t ml = (size_t)(l + ll - (e + 3));
+
+			while (ml && (e[3 + ml - 1] == '.' || e[3 + ml - 1] == ' '))
+				ml--; /* "...kerndat." */
 
 			if (strncmp(e + 3, "exited, status=", 15) && used + ml + 3 < len) {
 				used += (size_t)snprintf(out + used, len - used, "%s%.*s",
