@@ -80,8 +80,9 @@ int cmd_migrate(struct args *a)
 	snprintf(what, sizeof(what), "moving `%s` to node `%s`", name, to);
 	r = run_op(path, body, what, &reply);
 	if (!r && (why = json_object_get(reply, "live_refused")))
-		fprintf(stderr, "not live: %s: moved by a restart instead\n",
-			json_string_value(why));
+		fprintf(stderr, "not live: %s: moved %s\n", json_string_value(why),
+			json_object_get(reply, "downtime_ms") ? "by a restart instead" :
+								"as it was");
 	if (r) {
 		/* said */
 	} else if (a->json) {

@@ -316,7 +316,8 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 				     name, why);
 			goto out;
 		}
-		pr_info("migrate VPS `%s`: not live: %s: moved by a restart instead", name, why);
+		pr_info("migrate VPS `%s`: not live: %s: it moves %s", name, why,
+			v.state == VPS_RUNNING ? "by a restart" : "as it is");
 	}
 	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->restart_migrate) {
 		/* a restart migration: the downtime runs from here to the start there */

@@ -125,6 +125,7 @@ def test_live_refused_with_criu_reason_and_restart_fallback(postgres, database, 
     r = migrate(node_b.sock, "l1", "--to", "b", "--live", "--fallback", "restart")
     assert r.returncode == 0, r
     assert "not live: " in r.stderr and reason in r.stderr, r.stderr
+    assert "moved by a restart instead" in r.stderr, r.stderr
     assert "from node `a` to node `b`" in r.stdout and ", down " in r.stdout, r.stdout
     down = int(r.stdout.rsplit(", down ", 1)[1].split()[0])
     assert down > 0, r.stdout
@@ -153,6 +154,6 @@ def test_live_refused_with_criu_reason_and_restart_fallback(postgres, database, 
     assert r.returncode == 0, r
     m = json.loads(r.stdout)
     assert m["live"] is False and "downtime_ms" not in m, m
-    assert "not live: it is stopped" in r.stderr, r.stderr
+    assert "not live: it is stopped" in r.stderr and "moved as it was" in r.stderr, r.stderr
     assert row(postgres, database, "l1") == "b:stopped"
     b.api("DELETE", "/vps/l1")
