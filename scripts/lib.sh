@@ -14,7 +14,7 @@ VPS_PACKAGES=(
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso libarchive-dev
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	liboath-dev oathtool
-	libpq-dev postgresql-15 openssl
+	libpq-dev postgresql-15 openssl criu
 	nftables iperf3 iputils-ping gdb liburing-dev sshfs openssh-sftp-server
 	restic borgbackup
 	debhelper

@@ -98,8 +98,14 @@ static const struct opt o_stop[] = {
 	END,
 };
 
-static const struct opt o_migrate[] = { STR("to", "NODE", "the node to move it to"), FORMAT,
-					 END };
+static const char *const fallbacks[] = { "restart", NULL };
+static const struct opt o_migrate[] = {
+	STR("to", "NODE", "the node to move it to"),
+	FLAG("live", "keep a running container running (CRIU): refused where it cannot be"),
+	CHOICE("fallback", fallbacks, "with --live: where it cannot be, move it by a restart"),
+	FORMAT,
+	END,
+};
 static const struct opt o_reinstall[] = {
 	STR("template", "T", "another template"),
 	PASSWORD,
@@ -490,11 +496,14 @@ const struct command commands[] = {
 	  .help = "A fresh disk from the template (its own, or T); the VPS keeps its name, plan,\n"
 		  "owner and addresses. Everything on the old disk is lost.\n" },
 	{ "migrate", NULL, p_name, o_migrate, .run = cmd_migrate,
-	  .overview = "migrate NAME --to NODE\tmove it to another node of the cluster",
+	  .overview = "migrate NAME --to NODE [--live]\tmove it to another node of the cluster",
 	  .help = "A stopped VPS moves its disks (compressed, checksummed) and its record; a\n"
 		  "running container stops, moves and starts there (the downtime is printed).\n"
 		  "Its percentage and phase show on stderr; ^C cancels it until the last bytes\n"
-		  "go (the VPS stays where it was, as it was).\n" },
+		  "go (the VPS stays where it was, as it was). --live asks that a running\n"
+		  "container keep running through the move (CRIU); where it cannot (docs/\n"
+		  "cluster.md: not on this kernel) it is refused and the container left as it\n"
+		  "was, or with --fallback restart moved by a restart, the reason printed.\n" },
 	{ "set", NULL, p_set, o_set, .run = cmd_set,
 	  .overview =
 		  "set NAME KEY=VALUE...\tchange ram, swap, cpus, disk, io, bw, pids, read-bps,\n"

@@ -62,17 +62,28 @@ out:
 
 int cmd_migrate(struct args *a)
 {
-	const char *name = a->pos[0], *to = args_get(a, "to");
-	json_t *body, *reply = NULL;
+	const char *name = a->pos[0], *to = args_get(a, "to"), *fallback = args_get(a, "fallback");
+	json_t *body, *reply = NULL, *why;
 	char path[320], what[400];
 	int r;
 
 	if (!to || !*to || strlen(to) > 63)
 		return usage_err(a->cmd, "--to NODE: the node to move it to");
+	if (fallback && !args_has(a, "live"))
+		return usage_err(a->cmd, "--fallback: only with --live");
 	body = json_pack("{s:s}", "to", to);
+	if (args_has(a, "live"))
+		json_object_set_new(body, "live", json_true());
+	if (fallback)
+		json_object_set_new(body, "fallback", json_string(fallback));
 	snprintf(path, sizeof(path), "/vps/%s/migrate", name);
 	snprintf(what, sizeof(what), "moving `%s` to node `%s`", name, to);
-	if ((r = run_op(path, body, what, &reply)) != 0) {
+	r = run_op(path, body, what, &reply);
+	if (!r && (why = json_object_get(reply, "live_refused")))
+		fprintf(stderr, "not live: %s: moved %s\n", json_string_value(why),
+			json_object_get(reply, "downtime_ms") ? "by a restart instead" :
+								"as it was");
+	if (r) {
 		/* said */
 	} else if (a->json) {
 		print_json(reply);

@@ -230,15 +230,28 @@ out:
 	return r;
 }
 
+/* `live` a boolean; `fallback` "restart", and only with `live`: true. */
+static int live_fields(json_t *live, json_t *fb, struct err **err)
+{
+	if (live && !json_is_boolean(live))
+		return err_make(err, EINVAL, "`live`: expected true or false");
+	if (fb && (!json_is_string(fb) || strcmp(json_string_value(fb), "restart")))
+		return err_make(err, EINVAL, "`fallback`: expected \"restart\"");
+	if (fb && !json_is_true(live))
+		return err_make(err, EINVAL, "`fallback`: only with `live`: true");
+	return 0;
+}
+
 int migrate_vps(struct host *h, const char *name, json_t *body, const char *user, json_t **out,
 		struct err **err)
 {
 	const char *to = json_string_value(json_object_get(body, "to"));
+	json_t *live = json_object_get(body, "live"), *fb = json_object_get(body, "fallback");
 	struct principal p = { .admin = true };
 	struct vps v;
 	json_t *nodes = NULL, *n, *ans = NULL;
 	char *tmp = NULL, *pool = NULL, *dir = host_vps_dir(h, name, NULL), *run_dir = NULL;
-	char sha[65], hdr[128], path[512], loc[PEER_LOCATION_MAX];
+	char sha[65], hdr[128], path[512], loc[PEER_LOCATION_MAX], why[1024] = "";
 	unsigned long long bytes = 0;
 	unsigned int status = 0;
 	double t0 = now_s(), down = 0;
@@ -262,6 +275,8 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		r = err_make(err, EINVAL, "`to`: expected another node's name");
 		goto out;
 	}
+	if ((r = live_fields(live, fb, err)) < 0)
+		goto out;
 	nodes = node_list(h, err);
 	n = nodes ? node_find(nodes, to) : NULL;
 	if (!n || strcmp(json_string_value(json_object_get(n, "state")), "online") ||
@@ -281,6 +296,28 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		r = err_make(err, ENOTSUP, "VPS `%s` is in pool `%s`: only the default pool's move",
 			     name, pool);
 		goto out;
+	}
+	if (json_is_true(live)) {
+		/* asked to keep it running: refused, or a restart with the reason said */
+		if (v.state != VPS_RUNNING)
+			snprintf(why, sizeof(why), "it is %s: there is no running state to keep",
+				 vps_state_name(v.state));
+		else if (!kind_find(v.kind, v.engine)->restart_migrate)
+			snprintf(why, sizeof(why),
+				 "the live move of a running %s is not built here",
+				 vps_kind_name(v.kind));
+		else
+			migrate_live_ready(h, why, sizeof(why));
+		if (!json_is_string(fb)) {
+			r = err_make(err, MIGRATE_ENOLIVE,
+				     "VPS `%s` cannot move live: %s; it was left as it was (a "
+				     "running container moves by a restart without `live`, or "
+				     "with `fallback`: `restart`, the downtime reported)",
+				     name, why);
+			goto out;
+		}
+		pr_info("migrate VPS `%s`: not live: %s: it moves %s", name, why,
+			v.state == VPS_RUNNING ? "by a restart" : "as it is");
 	}
 	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->restart_migrate) {
 		/* a restart migration: the downtime runs from here to the start there */
@@ -372,6 +409,10 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		life_rm_rf(run_dir);
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "vps", name, "from", h->node, "to", to,
 			 "bytes", (json_int_t)bytes, "sha256", sha);
+	if (*out && json_is_true(live)) { /* it went, but not live: why, for the caller */
+		json_object_set_new(*out, "live", json_false());
+		json_object_set_new(*out, "live_refused", json_string(why));
+	}
 	r = 0;
 out:
 	if (*out && restart) {

@@ -9,6 +9,8 @@
 #define VPS_HOST_MIGRATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "common/err.h"
 
@@ -17,10 +19,16 @@ struct host;
 /* The checksum of a migration's archive, node to node: SHA-256, hex. */
 #define MIGRATE_SHA_HEADER "X-Vps-Sha256"
 
+/* A live move asked for and not possible here (409 `live_unavailable`). */
+#define MIGRATE_ENOLIVE ENOPROTOOPT
+
 /*
  * Move VPS name (held here) to node body.to, as user: {"vps", "from", "to",
  * "bytes", "sha256", "seconds"} and, for a running container,
- * "downtime_ms".
+ * "downtime_ms". body.live (a running container kept running through the
+ * move) is refused with MIGRATE_ENOLIVE and nothing done where it cannot
+ * be, unless body.fallback is "restart": then it moves by a restart and
+ * says why in "live_refused" ("live": false).
  */
 int migrate_vps(struct host *h, const char *name, json_t *body, const char *user, json_t **out,
 		struct err **err);
@@ -34,6 +42,12 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 int migrate_evacuate(struct host *h, const char *node, const char *user, json_t **out,
 		     struct err **err);
 int migrate_restore(struct host *h, const char *node, struct err **err);
+
+/*
+ * Whether a running container can move live from this node (migrate_live.c):
+ * false, and why in why (an operator's words: what fails and what to do).
+ */
+bool migrate_live_ready(struct host *h, char *why, size_t len);
 
 /* The receiving side: the file its archive is written to (caller frees *tmp), open for writing. */
 int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **err);

@@ -12,6 +12,7 @@
 
 #include "host/auth.h"
 #include "host/life.h"
+#include "host/migrate.h"
 #include "host/node.h"
 #include "host/policy.h"
 #include "host/reply.h"
@@ -96,6 +97,9 @@ static json_t *error_json(int errnum, const char *msg, unsigned int *status)
 		break;
 	case EBUSY:
 		*status = 409, code = "conflict";
+		break;
+	case MIGRATE_ENOLIVE: /* a live move this node cannot make (migrate_live.c) */
+		*status = 409, code = "live_unavailable";
 		break;
 	case ENOSPC:
 		*status = 409, code = "no_room"; /* admission: the policy has no room for it */

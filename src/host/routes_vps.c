@@ -47,7 +47,7 @@ static unsigned int show_after(struct host *h, const char *name, json_t **out)
 static int action_fields(const char *action, json_t *body, struct err **err)
 {
 	static const struct {
-		const char *action, *what, *fields[3];
+		const char *action, *what, *fields[4];
 	} t[] = {
 		{ "start", "start takes no body", { NULL } },
 		{ "restart", "restart takes no body", { NULL } },
@@ -56,7 +56,9 @@ static int action_fields(const char *action, json_t *body, struct err **err)
 		{ "destroy", "destroy takes no body", { NULL } },
 		{ "stop", "stop takes force, timeout", { "force", "timeout", NULL } },
 		{ "exec", "exec takes args", { "args", NULL } },
-		{ "migrate", "migrate takes to", { "to", NULL } },
+		{ "migrate",
+		  "migrate takes to, live, fallback",
+		  { "to", "live", "fallback", NULL } },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
