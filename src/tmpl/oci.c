@@ -401,8 +401,16 @@ static void unpack(const char *ref, unsigned long long max, json_t **meta)
 		char *argv[] = { "/usr/bin/umoci", "raw", "unpack",	  "--rootless",
 				 "--image",	   image, "/work/rootfs", NULL };
 
-		if (run(argv, -1, why, sizeof(why)) != 0)
-			fail("umoci refused the image: %s", why);
+		if (run(argv, -1, why, sizeof(why)) != 0) {
+			const char *w = why + strspn(why, " ");
+
+			if (!strncmp(w, "\u2a2f ", 4)) /* umoci's mark for an error */
+				w += 4;
+			if (strstr(w, "file too large"))
+				fail("a file unpacks past the cap (%llu bytes): a size bomb or too big: %s",
+				     max, w);
+			fail("umoci refused the image: %s", w);
+		}
 	}
 	if (nftw("/work/rootfs", owner, 64, FTW_PHYS) < 0)
 		fail("the root filesystem's owners: %s", strerror(errno));
