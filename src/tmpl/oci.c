@@ -338,6 +338,8 @@ static int owner(const char *path, const struct stat *st, int type, struct FTW *
 	while (at < n) {
 		if (varint(buf, n, &at, &tag) < 0 || (tag & 7) != 0 || varint(buf, n, &at, &v) < 0)
 			fail("`%s`: a garbled owner record", path + 12);
+		if (v == 0xffffffffULL) /* the record's "unchanged": the namespace's root */
+			v = 0;
 		if (tag >> 3 == 1)
 			uid = v;
 		else if (tag >> 3 == 2)

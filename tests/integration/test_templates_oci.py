@@ -352,12 +352,16 @@ def test_oci_owners_kept(vpsd, busybox_tar, tmp_path):
     d = make_layout(tmp_path / "L", busybox_tar, extra=[
         entry("usr/bin/suid", b"x", mode=0o4755, uid=0, gid=0),
         entry("home/u/f", b"x", mode=0o2640, uid=1000, gid=1001),
+        entry("home/u/g", b"x", mode=0o644, uid=1000, gid=0),
+        entry("home/u/h", b"x", mode=0o2755, uid=0, gid=50),
     ])
     v = vpsd.api("PUT", "/templates/ociown?kind=ct&format=oci",
                  tar_of(d, tmp_path / "o.tar").read_bytes(), expect=201)
     rows = {line.split()[-1]: line.split() for line in listing(vpsd, "ociown", v).splitlines()}
     assert rows["./usr/bin/suid"][:2] == ["-rwsr-xr-x", "0/0"], rows["./usr/bin/suid"]
     assert rows["./home/u/f"][:2] == ["-rw-r-S---", "1000/1001"], rows["./home/u/f"]
+    assert rows["./home/u/g"][:2] == ["-rw-r--r--", "1000/0"], rows["./home/u/g"]
+    assert rows["./home/u/h"][:2] == ["-rwxr-sr-x", "0/50"], rows["./home/u/h"]
     vpsd.api("DELETE", "/templates/ociown")
 
 
