@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -37,6 +38,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "host/tmpl.h"
+#include "sys/disk.h"
 #include "sys/spawn.h"
 
 /* What the host builds itself, and in which forms (a rootfs tarball, a VM disk). */
@@ -529,6 +531,37 @@ static int import_ct(struct host *h, const char *name, const char *upload, char 
 }
 
 /*
+ * vps-tmpl-oci's scratch space: an ext4 filesystem in a sparse file of the
+ * upload's size plus the unpacked cap (and room for ext4's own), mounted
+ * nosuid, nodev, noexec at WORK/fs and given to the importer's ids. What
+ * the unpack writes in all is then bounded by the file: a layer of many
+ * files each under the cap ends in ENOSPC there, never on the host's disk.
+ * The image file is root's, outside WORK: the importer cannot reach it.
+ */
+static int scratch_fs(const char *img, const char *mnt, unsigned long long bytes, struct err **err)
+{
+	unsigned long long size = (bytes + (bytes >> 4) + (64ULL << 20) + SYS_DISK_ALIGN - 1) &
+				  ~(SYS_DISK_ALIGN - 1);
+	_cleanup_free_ char *loop = NULL;
+
+	if (mkdir(mnt, 0700) < 0)
+		return err_make(err, errno, "mkdir `%s`", mnt);
+	if (sys_disk_create(img, size, SYS_DISK_THIN, err) < 0)
+		return -EIO;
+	if (sys_disk_attach(img, false, &loop, err) < 0)
+		return -EIO;
+	if (sys_disk_mount(loop, mnt, false, err) < 0) {
+		sys_disk_detach(loop, NULL);
+		return -EIO;
+	}
+	if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME,
+		  NULL) < 0 ||
+	    chown(mnt, IMPORT_BASE, IMPORT_BASE) < 0 || chmod(mnt, 0700) < 0)
+		return err_make(err, errno, "the scratch filesystem `%s`", mnt);
+	return 0;
+}
+
+/*
  * An OCI image layout (a tar of one): vps-tmpl-oci unpacks it with umoci in
  * the importer's user namespace and a pivoted root (ids IMPORT_BASE..+65535,
  * below every container's range) and streams the root filesystem into
@@ -540,7 +573,7 @@ static int import_oci(struct host *h, const char *name, const char *ref, const c
 {
 	_cleanup_free_ char *prog = host_bin(h, "vps-tmpl-oci"),
 			    *imp = host_bin(h, "vps-tmpl-import"), *up = NULL, *work = NULL,
-			    *in = NULL, *tar = NULL, *out = NULL;
+			    *in = NULL, *tar = NULL, *out = NULL, *img = NULL, *mnt = NULL;
 	char cap[32], *second;
 	json_t *image;
 	int r;
@@ -569,6 +602,17 @@ static int import_oci(struct host *h, const char *name, const char *ref, const c
 		rm_rf(work);
 		return r;
 	}
+	if (asprintf(&img, "%s.img", work) < 0 || asprintf(&mnt, "%s/fs", work) < 0) {
+		rm_rf(work);
+		return err_make(err, ENOMEM, "import");
+	}
+	r = scratch_fs(img, mnt, (unsigned long long)file_size(in) + strtoull(cap, NULL, 10), err);
+	if (r < 0) {
+		umount2(mnt, MNT_DETACH);
+		unlink(img);
+		rm_rf(work);
+		return err_wrap(err, "import `%s`", name);
+	}
 	{
 		char *argv[] = { prog, work, (char *)(ref ? ref : "-"),
 				 cap,  "--", imp,
@@ -578,6 +622,8 @@ static int import_oci(struct host *h, const char *name, const char *ref, const c
 		/* its refusal is the upload's fault: 400 */
 		r = run_out(argv, &out, true, 1800, EINVAL, err);
 	}
+	umount2(mnt, MNT_DETACH); /* the loop device goes with it (autoclear) */
+	unlink(img);
 	rm_rf(work);
 	if (r < 0)
 		return err_wrap(err, "import `%s`", name);

@@ -16,13 +16,13 @@
  * files are out of reach, and those it could still see belong to ids it
  * does not map. There, with no new privileges and a per-file size limit,
  *
- *   1. GNU tar extracts the upload into /work/layout (no owners kept);
+ *   1. GNU tar extracts the upload into /work/fs/layout (no owners kept);
  *   2. the layout is checked: only directories and regular files (a
  *      symlink or device is refused), `oci-layout` and `index.json` there,
  *      the manifest chosen by REF, every descriptor's digest of the form
  *      sha256:64-hex (nothing that names a path outside blobs/), every
  *      declared size within MAX;
- *   3. `umoci unpack --rootless` makes /work/rootfs, verifying each
+ *   3. `umoci unpack --rootless` makes /work/fs/rootfs, verifying each
  *      blob's digest and size as it reads it;
  *   4. the image's config (Entrypoint, Cmd, Env, WorkingDir, User), read
  *      after umoci verified it, and the manifest's digest go to the parent
@@ -255,7 +255,7 @@ static void blob(json_t *desc, const char *what, unsigned long long max, char *p
 	    (unsigned long long)json_integer_value(size) > max)
 		fail("%s: declared size %lld: more than %llu bytes or none: refused", what,
 		     (long long)json_integer_value(size), max);
-	snprintf(path, len, "/work/layout/blobs/sha256/%s", dg + 7);
+	snprintf(path, len, "/work/fs/layout/blobs/sha256/%s", dg + 7);
 }
 
 /* The manifest descriptor REF names: the only one, else `latest`; else an error listing the refs. */
@@ -334,10 +334,10 @@ static int owner(const char *path, const struct stat *st, int type, struct FTW *
 	if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
 		return 0;
 	if (n < 0)
-		fail("`%s`: read its owner: %s", path + 12, strerror(errno));
+		fail("`%s`: read its owner: %s", path + 15, strerror(errno));
 	while (at < n) {
 		if (varint(buf, n, &at, &tag) < 0 || (tag & 7) != 0 || varint(buf, n, &at, &v) < 0)
-			fail("`%s`: a garbled owner record", path + 12);
+			fail("`%s`: a garbled owner record", path + 15);
 		if (v == 0xffffffffULL) /* the record's "unchanged": the namespace's root */
 			v = 0;
 		if (tag >> 3 == 1)
@@ -347,10 +347,10 @@ static int owner(const char *path, const struct stat *st, int type, struct FTW *
 	}
 	if (uid >= IMPORT_SIZE || gid >= IMPORT_SIZE)
 		fail("`%s`: owner %llu:%llu outside the container's ids 0-65535: refused",
-		     path + 12, uid, gid);
+		     path + 15, uid, gid);
 	if (lchown(path, (uid_t)uid, (gid_t)gid) < 0 ||
 	    (type != FTW_SL && chmod(path, st->st_mode & 07777) < 0) || lremovexattr(path, key) < 0)
-		fail("`%s`: set its owner: %s", path + 12, strerror(errno));
+		fail("`%s`: set its owner: %s", path + 15, strerror(errno));
 	fixed++;
 	return 0;
 }
@@ -365,7 +365,7 @@ static void unpack(const char *ref, unsigned long long max, json_t **meta)
 			  "-f",
 			  "/work/in",
 			  "-C",
-			  "/work/layout",
+			  "/work/fs/layout",
 			  NULL };
 	char path[128], image[256], tag[129], why[512];
 	json_t *index, *desc, *man, *cfg, *c, *l;
@@ -373,17 +373,17 @@ static void unpack(const char *ref, unsigned long long max, json_t **meta)
 	size_t i;
 	int fd;
 
-	if (mkdir("/work/layout", 0700) < 0 || mkdir("/work/tmp", 0700) < 0)
+	if (mkdir("/work/fs/layout", 0700) < 0 || mkdir("/work/fs/tmp", 0700) < 0)
 		fail("mkdir: %s", strerror(errno));
 	if (run(untar, -1, why, sizeof(why)) != 0)
 		fail("not a tar of an OCI image layout: %s", why);
-	if ((fd = open("/work/layout", O_RDONLY | O_DIRECTORY | O_NOFOLLOW)) < 0)
+	if ((fd = open("/work/fs/layout", O_RDONLY | O_DIRECTORY | O_NOFOLLOW)) < 0)
 		fail("the layout: %s", strerror(errno));
 	walk(fd, "", 0);
-	if (access("/work/layout/oci-layout", F_OK) < 0)
+	if (access("/work/fs/layout/oci-layout", F_OK) < 0)
 		fail("no `oci-layout` file: not an OCI image layout");
-	json_decref(load("/work/layout/oci-layout"));
-	index = load("/work/layout/index.json");
+	json_decref(load("/work/fs/layout/oci-layout"));
+	index = load("/work/fs/layout/index.json");
 	desc = choose(index, ref, tag, sizeof(tag));
 	blob(desc, "the manifest", MAX_JSON, path, sizeof(path));
 	man = load(path); /* unverified: read for its refusals only; umoci verifies */
@@ -398,23 +398,24 @@ static void unpack(const char *ref, unsigned long long max, json_t **meta)
 	}
 	if (total > max)
 		fail("the layers declare %llu bytes: more than %llu: refused", total, max);
-	snprintf(image, sizeof(image), "/work/layout:%s", tag);
+	snprintf(image, sizeof(image), "/work/fs/layout:%s", tag);
 	{
-		char *argv[] = { "/usr/bin/umoci", "raw", "unpack",	  "--rootless",
-				 "--image",	   image, "/work/rootfs", NULL };
+		char *argv[] = { "/usr/bin/umoci", "raw", "unpack",	     "--rootless",
+				 "--image",	   image, "/work/fs/rootfs", NULL };
 
 		if (run(argv, -1, why, sizeof(why)) != 0) {
 			const char *w = why + strspn(why, " ");
 
 			if (!strncmp(w, "\u2a2f ", 4)) /* umoci's mark for an error */
 				w += 4;
-			if (strstr(w, "file too large"))
-				fail("a file unpacks past the cap (%llu bytes): a size bomb or too big: %s",
+			if (strstr(w, "file too large") || strstr(w, "no space left"))
+				fail("the unpacked files pass the cap (%llu bytes): a size bomb or too "
+				     "big: %s",
 				     max, w);
 			fail("umoci refused the image: %s", w);
 		}
 	}
-	if (nftw("/work/rootfs", owner, 64, FTW_PHYS) < 0)
+	if (nftw("/work/fs/rootfs", owner, 64, FTW_PHYS) < 0)
 		fail("the root filesystem's owners: %s", strerror(errno));
 	/* the manifest and config umoci read and verified */
 	blob(json_object_get(man, "config"), "the config", MAX_JSON, path, sizeof(path));
@@ -432,7 +433,7 @@ static _Noreturn void child(const char *work, const char *ref, unsigned long lon
 			    int ready, int go)
 {
 	char *pack[] = {
-		"/usr/bin/tar", "--numeric-owner", "-C", "/work/rootfs", "-cf", "-", ".", NULL
+		"/usr/bin/tar", "--numeric-owner", "-C", "/work/fs/rootfs", "-cf", "-", ".", NULL
 	};
 	struct rlimit fsize = { max, max }, cpu = { 1800, 1800 };
 	json_t *meta = NULL;
@@ -453,7 +454,7 @@ static _Noreturn void child(const char *work, const char *ref, unsigned long lon
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0 ||
 	    setrlimit(RLIMIT_FSIZE, &fsize) < 0 || setrlimit(RLIMIT_CPU, &cpu) < 0)
 		fail("no_new_privs, limits: %s", strerror(errno));
-	setenv("TMPDIR", "/work/tmp", 1);
+	setenv("TMPDIR", "/work/fs/tmp", 1);
 	setenv("PATH", "/usr/bin", 1);
 	umask(022);
 	unpack(ref, max, &meta);

@@ -259,6 +259,10 @@ def hostile_bomb(d):
     return "a size bomb or too big"
 
 
+def hostile_bomb_many(d):
+    return "no space left on device"
+
+
 HOSTILE = {
     "digest-mismatch": (hostile_digest, None),
     "manifest-digest-is-a-path": (hostile_manifest_path, None),
@@ -269,31 +273,36 @@ HOSTILE = {
     "host-owner": (hostile_host_owner,
                    [entry("usr/bin/evil", b"x", mode=0o4755, uid=100000, gid=0)]),
     "size-bomb": (hostile_bomb, "bomb"),
+    "size-bomb-many-files": (hostile_bomb_many, "bombs"),
 }
 
 
-def bomb_layer(path):
-    """128 MiB of zeros in one file, a gzip of a few hundred KiB: added as
-    its own compressed blob (umoci raw add-layer would store it whole)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as t:
-        i = tarfile.TarInfo("zeros")
-        i.size = 128 << 20
-
-        class Zeros(io.RawIOBase):
-            left = i.size
-
-            def readable(self):
-                return True
-
-            def readinto(self, b):
-                n = min(len(b), self.left)
-                b[:n] = bytes(n)
-                self.left -= n
-                return n
-        t.addfile(i, io.BufferedReader(Zeros()))
-    path.write_bytes(raw.getvalue())
+def bomb_layer(path, files):
+    """Files of zeros (one of 128 MiB: past the cap of 64 MiB; or several
+    each under the cap and past it together) in a tar that umoci raw
+    add-layer gzips to a few hundred KiB."""
+    with tarfile.open(path, "w") as t:
+        for n, size in enumerate(files):
+            add_zeros(t, f"zeros{n}", size)
     return path
+
+
+def add_zeros(t, name, size):
+    i = tarfile.TarInfo(name)
+    i.size = size
+
+    class Zeros(io.RawIOBase):
+        left = i.size
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            n = min(len(b), self.left)
+            b[:n] = bytes(n)
+            self.left -= n
+            return n
+    t.addfile(i, io.BufferedReader(Zeros()))
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
@@ -302,8 +311,12 @@ def test_oci_hostile_layout_refused(vpsd, busybox_tar, tmp_path, case):
     small = layer(tmp_path / "small.tar", [entry("sbin/init", None, type=tarfile.SYMTYPE,
                                                  linkname="/bin/busybox")])
     d = make_layout(tmp_path / "L", small, extra=extra if isinstance(extra, list) else None)
-    if extra == "bomb":
-        umoci("raw", "add-layer", "--image", f"{d}:latest", bomb_layer(tmp_path / "b.tar"))
+    if extra in ("bomb", "bombs"):
+        # one file past the cap (RLIMIT_FSIZE), or four of 48 MiB, each under
+        # it: the scratch filesystem (the upload and the cap) fills up
+        sizes = (128 << 20,) if extra == "bomb" else (48 << 20,) * 4
+        umoci("raw", "add-layer", "--image", f"{d}:latest",
+              bomb_layer(tmp_path / "b.tar", sizes))
         umoci("gc", "--layout", d)
         assert sum(f.stat().st_size for f in (d / "blobs" / "sha256").iterdir()) < 2 << 20
     words = make(d)
