@@ -7,7 +7,9 @@
  *
  * WORK is a directory vpsd made for this import and gave to the importer's
  * ids (IMPORT_BASE, 65536 of them: below every container's range), holding
- * `in`, the upload. REF is the tag to unpack (`-`: the only manifest, else
+ * `in`, the upload, and `fs`, an ext4 of its own (the upload's size and
+ * MAX) where everything is unpacked: its size bounds what the unpack
+ * writes in all, RLIMIT_FSIZE (MAX) each file. REF is the tag to unpack (`-`: the only manifest, else
  * `latest`). The layout is the customer's: nothing of it is read by the
  * host's root. A child enters new user, mount, network, IPC and UTS
  * namespaces whose map is `0 IMPORT_BASE 65536` (written here, by the
@@ -355,6 +357,34 @@ static int owner(const char *path, const struct stat *st, int type, struct FTW *
 	return 0;
 }
 
+/* A config field as the record keeps it: a string of at most 4096 bytes, else null. */
+static json_t *string(json_t *v)
+{
+	const char *t = json_string_value(v);
+
+	return t && strlen(t) <= 4096 ? json_string(t) : json_null();
+}
+
+/* An array of at most 256 such strings, else null. */
+static json_t *strings(json_t *v)
+{
+	json_t *a, *e;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) > 256)
+		return json_null();
+	a = json_array();
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e) || strlen(json_string_value(e)) > 4096) {
+			json_decref(a);
+			return json_null();
+		}
+		json_array_append(a, e);
+	}
+	return a;
+}
+
 /* Steps 1-4: extract, check, unpack; the image's record in *meta. */
 static void unpack(const char *ref, unsigned long long max, json_t **meta)
 {
@@ -421,11 +451,13 @@ static void unpack(const char *ref, unsigned long long max, json_t **meta)
 	blob(json_object_get(man, "config"), "the config", MAX_JSON, path, sizeof(path));
 	cfg = load(path);
 	c = json_object_get(cfg, "config");
-	*meta = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:O?}", "digest",
+	*meta = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "digest",
 			  json_string_value(json_object_get(desc, "digest")), "ref", tag,
-			  "entrypoint", json_object_get(c, "Entrypoint"), "cmd",
-			  json_object_get(c, "Cmd"), "env", json_object_get(c, "Env"), "workdir",
-			  json_object_get(c, "WorkingDir"), "user", json_object_get(c, "User"));
+			  "entrypoint", strings(json_object_get(c, "Entrypoint")), "cmd",
+			  strings(json_object_get(c, "Cmd")), "env",
+			  strings(json_object_get(c, "Env")), "workdir",
+			  string(json_object_get(c, "WorkingDir")), "user",
+			  string(json_object_get(c, "User")));
 	json_decref(cfg), json_decref(man), json_decref(index);
 }
 

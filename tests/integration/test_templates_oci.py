@@ -400,3 +400,33 @@ def test_oci_customer_cannot_import(vpsd, busybox_tar, tmp_path):
     cust.api("PUT", "/templates/custoci?kind=ct&format=oci",
              tar_of(d, tmp_path / "c.tar").read_bytes(), expect=403)
     assert snapshot(vpsd) == before
+
+
+def odd_config(d, **fields):
+    m = manifest(d)
+    cfg = json.loads(blob(d, m["config"]["digest"]).read_text())
+    cfg["config"].update(fields)
+    raw = json.dumps(cfg).encode()
+    m["config"].update(digest="sha256:" + hashlib.sha256(raw).hexdigest(), size=len(raw))
+    blob(d, m["config"]["digest"]).write_bytes(raw)
+    rewrite_manifest(d, m)
+
+
+def test_oci_odd_config(vpsd, busybox_tar, tmp_path):
+    """A config whose Env is a string (the image spec says a list) is
+    refused by umoci's parser; one with a 5000-byte Cmd and 300 Env entries
+    imports, and the record keeps null for those rather than the image's
+    bulk."""
+    d = make_layout(tmp_path / "L", busybox_tar)
+    odd_config(d, Env="A=1")
+    before = snapshot(vpsd)
+    code, j = put(vpsd, "ociodd", tar_of(d, tmp_path / "o.tar"))
+    assert code == 400 and "ImageConfig.config.Env" in j["error"]["message"], j
+    assert snapshot(vpsd) == before
+    d = make_layout(tmp_path / "L2", busybox_tar)
+    odd_config(d, Cmd=["x" * 5000], Env=[f"V{i}=1" for i in range(300)])
+    code, v = put(vpsd, "ociodd", tar_of(d, tmp_path / "o2.tar"))
+    assert code == 201, v
+    assert v["oci"]["cmd"] is None and v["oci"]["env"] is None, v
+    assert v["oci"]["entrypoint"] == ["/bin/sh"] and v["oci"]["workdir"] == "/root", v
+    vpsd.api("DELETE", "/templates/ociodd")
