@@ -245,6 +245,13 @@ def hostile_symlink_blob(d):
     return "a symlink in the layout: refused"
 
 
+def hostile_nested_index(d):
+    idx = index(d)
+    idx["manifests"][0]["mediaType"] = "application/vnd.oci.image.index.v1+json"
+    (d / "index.json").write_text(json.dumps(idx))
+    return "not an image manifest"
+
+
 def hostile_not_a_layout(d):
     (d / "oci-layout").unlink()
     return "no `oci-layout` file"
@@ -270,6 +277,7 @@ HOSTILE = {
     "huge-declared-size": (hostile_size, None),
     "symlink-blob": (hostile_symlink_blob, None),
     "not-a-layout": (hostile_not_a_layout, None),
+    "nested-index": (hostile_nested_index, None),
     "host-owner": (hostile_host_owner,
                    [entry("usr/bin/evil", b"x", mode=0o4755, uid=100000, gid=0)]),
     "size-bomb": (hostile_bomb, "bomb"),
