@@ -34,20 +34,26 @@
  *      upload applies: absolute paths, `..`, devices, owners, size.
  *
  * On success PROG's JSON line is printed (by PROG) and then the image's;
- * on failure the reason is the last line on stderr.
+ * on failure the reason is the last line on stderr. `vps-tmpl-oci WORK
+ * --probe` (the tests') enters the jail and prints what it can reach.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -140,7 +146,7 @@ static int run(char *const *argv, int out, char *why, size_t len)
 
 /* --- the jail ------------------------------------------------------------------------ */
 
-static void bind(const char *from, const char *to, unsigned long extra)
+static void bind_in(const char *from, const char *to, unsigned long extra)
 {
 	if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) < 0 ||
 	    mount(NULL, to, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | extra, NULL) < 0)
@@ -169,15 +175,35 @@ static void jail(const char *work)
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if (symlink(links[i][0], links[i][1]) < 0)
 			fail("jail: a link: %s", strerror(errno));
-	bind("/usr", "usr", MS_RDONLY);
-	bind("/dev/null", "dev/null", 0);
-	bind(work, "work", MS_NOEXEC);
+	bind_in("/usr", "usr", MS_RDONLY);
+	bind_in("/dev/null", "dev/null", 0);
+	bind_in(work, "work", MS_NOEXEC);
 	if (syscall(SYS_pivot_root, ".", "old") < 0 || chdir("/") < 0 ||
 	    umount2("/old", MNT_DETACH) < 0 || rmdir("/old") < 0)
 		fail("jail: pivot_root: %s", strerror(errno));
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
 	    0)
 		fail("jail: read-only root: %s", strerror(errno));
+}
+
+/*
+ * What tar and umoci keep of the namespace root's capabilities when
+ * exec'd: the file ones (owners, modes, reading and writing the namespace's
+ * files), not mount, chroot, network or id changes.
+ */
+static void keep_file_caps(void)
+{
+	static const int keep[] = { CAP_CHOWN,	CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+				    CAP_FOWNER, CAP_FSETID,	  CAP_SETFCAP };
+
+	for (int c = 0; c < 64; c++) {
+		bool k = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+			k |= keep[i] == c;
+		if (!k && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			fail("drop capability %d: %s", c, strerror(errno));
+	}
 }
 
 /* --- the layout's checks -------------------------------------------------------------- */
@@ -461,6 +487,33 @@ static void unpack(const char *ref, unsigned long long max, json_t **meta)
 	json_decref(cfg), json_decref(man), json_decref(index);
 }
 
+/*
+ * --probe (the tests'): what the jail can reach, as one JSON record: its
+ * uid, the host's /etc/shadow and old root, a write to /usr, the network,
+ * CAP_SYS_ADMIN in the bounding set, and a directory made in WORK/fs.
+ */
+static json_t *probe(void)
+{
+	int fd = open("/etc/shadow", O_RDONLY), e1 = errno, s, e3;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(53),
+				  .sin_addr.s_addr = htonl(0x01010101) };
+	const char *shadow = fd < 0 ? strerror(e1) : "opened";
+	char sh[64], usr[64], net[64], old[64];
+
+	snprintf(sh, sizeof(sh), "%s", shadow);
+	fd = open("/usr/vps-probe", O_CREAT | O_WRONLY, 0600);
+	snprintf(usr, sizeof(usr), "%s", fd < 0 ? strerror(errno) : "created");
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	e3 = s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+	snprintf(net, sizeof(net), "%s", e3 ? strerror(e3) : "connected");
+	snprintf(old, sizeof(old), "%s", access("/old", F_OK) < 0 ? strerror(errno) : "there");
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:s}", "uid", (int)getuid(), "shadow", sh,
+			 "usr", usr, "net", net, "old_root", old, "cap_sys_admin",
+			 prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0), "work",
+			 mkdir("/work/fs/probe", 0700) < 0 ? strerror(errno) : "made");
+}
+
 static _Noreturn void child(const char *work, const char *ref, unsigned long long max, int out,
 			    int ready, int go)
 {
@@ -483,17 +536,23 @@ static _Noreturn void child(const char *work, const char *ref, unsigned long lon
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		_exit(1);
 	jail(work);
+	keep_file_caps();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0) < 0 ||
 	    setrlimit(RLIMIT_FSIZE, &fsize) < 0 || setrlimit(RLIMIT_CPU, &cpu) < 0)
 		fail("no_new_privs, limits: %s", strerror(errno));
 	setenv("TMPDIR", "/work/fs/tmp", 1);
 	setenv("PATH", "/usr/bin", 1);
 	umask(022);
-	unpack(ref, max, &meta);
+	if (!strcmp(ref, "--probe"))
+		meta = probe();
+	else
+		unpack(ref, max, &meta);
 	line = json_dumps(meta, JSON_COMPACT);
 	if (!line || write(msgfd, "M", 1) != 1 || write(msgfd, line, strlen(line)) < 0 ||
 	    write(msgfd, "\n", 1) != 1)
 		fail("the image's record: %s", strerror(errno));
+	if (!strcmp(ref, "--probe"))
+		_exit(0);
 	if (run(pack, out, why, sizeof(why)) != 0)
 		fail("pack the root filesystem: %s", why);
 	_exit(0);
@@ -540,6 +599,13 @@ int main(int argc, char **argv)
 	pid_t cpid, ppid = -1;
 	char b, *end;
 
+	if (argc == 3 && !strcmp(argv[2], "--probe")) {
+		static char *probe_argv[] = { NULL, NULL, "--probe", "1", "--", "/bin/true", NULL };
+
+		probe_argv[1] = argv[1];
+		argv = probe_argv;
+		argc = 6;
+	}
 	if (argc < 6 || strcmp(argv[4], "--")) {
 		fprintf(stderr, "usage: vps-tmpl-oci WORK REF MAX -- PROG [ARG...]\n");
 		return 2;

@@ -438,3 +438,26 @@ def test_oci_odd_config(vpsd, busybox_tar, tmp_path):
     assert v["oci"]["cmd"] is None and v["oci"]["env"] is None, v
     assert v["oci"]["entrypoint"] == ["/bin/sh"] and v["oci"]["workdir"] == "/root", v
     vpsd.api("DELETE", "/templates/ociodd")
+
+
+def test_oci_unpacker_is_jailed(tmp_path):
+    """vps-tmpl-oci started by root as vpsd starts it: in its jail it is
+    root of a namespace whose root is host uid 934464; the host's
+    /etc/shadow and old root are not there, /usr is read-only, there is no
+    network, the programs it runs cannot get CAP_SYS_ADMIN back, and what
+    it makes in WORK is owned by uid 934464 on the host."""
+    work = tmp_path / "w"
+    (work / "fs").mkdir(parents=True)
+    for p in (work, work / "fs"):
+        os.chown(p, 934464, 934464)
+    work.chmod(0o700)
+    r = subprocess.run([str(BUILD / "src" / "tmpl" / "vps-tmpl-oci"), str(work), "--probe"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    assert json.loads(r.stdout) == {
+        "uid": 0, "shadow": "No such file or directory", "usr": "Read-only file system",
+        "net": "Network is unreachable", "old_root": "No such file or directory",
+        "cap_sys_admin": 0, "work": "made"}, r.stdout
+    st = os.stat(work / "fs" / "probe")
+    assert (st.st_uid, st.st_gid) == (934464, 934464), st
+    assert not Path("/usr/vps-probe").exists()
