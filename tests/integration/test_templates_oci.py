@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -440,17 +441,26 @@ def test_oci_odd_config(vpsd, busybox_tar, tmp_path):
     vpsd.api("DELETE", "/templates/ociodd")
 
 
-def test_oci_unpacker_is_jailed(tmp_path):
+def test_oci_unpacker_is_jailed():
     """vps-tmpl-oci started by root as vpsd starts it: in its jail it is
     root of a namespace whose root is host uid 934464; the host's
     /etc/shadow and old root are not there, /usr is read-only, there is no
     network, the programs it runs cannot get CAP_SYS_ADMIN back, and what
     it makes in WORK is owned by uid 934464 on the host."""
-    work = tmp_path / "w"
-    (work / "fs").mkdir(parents=True)
-    for p in (work, work / "fs"):
-        os.chown(p, 934464, 934464)
-    work.chmod(0o700)
+    top = Path(tempfile.mkdtemp(prefix="vps-oci-probe-", dir="/tmp"))
+    try:
+        top.chmod(0o711)  # reached, not listed: as vpsd's DATA/uploads
+        work = top / "w"
+        (work / "fs").mkdir(parents=True)
+        for p in (work, work / "fs"):
+            os.chown(p, 934464, 934464)
+        work.chmod(0o700)
+        probe(work)
+    finally:
+        shutil.rmtree(top)
+
+
+def probe(work):
     r = subprocess.run([str(BUILD / "src" / "tmpl" / "vps-tmpl-oci"), str(work), "--probe"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r
