@@ -303,15 +303,20 @@ static json_t *choose(json_t *index, const char *ref, char *tag, size_t len)
 		if (name && strlen(refs) < sizeof(refs) - 80)
 			snprintf(refs + strlen(refs), sizeof(refs) - strlen(refs), "%s`%.64s`",
 				 n++ ? ", " : "", name);
-		if (name && !strcmp(name, strcmp(ref, "-") ? ref : "latest"))
+		if (name && !strcmp(name, strcmp(ref, "-") ? ref : "latest")) {
+			if (hit)
+				fail("ref `%.64s` names more than one manifest: refused", name);
 			hit = m;
+		}
 	}
 	if (!strcmp(ref, "-") && json_array_size(ms) == 1)
 		hit = json_array_get(ms, 0);
+	if (!hit && strcmp(ref, "-"))
+		fail("no ref `%s`: the layout's refs are %s", ref, n ? refs : "none");
 	if (!hit)
-		fail("%s%s%s: the layout's refs are %s; name one with --ref",
-		     strcmp(ref, "-") ? "no ref `" : "several manifests and none is `latest",
-		     strcmp(ref, "-") ? ref : "", strcmp(ref, "-") ? "`" : "", n ? refs : "none");
+		fail("several manifests and none is `latest`: the layout's refs are %s; name one "
+		     "with --ref",
+		     n ? refs : "none");
 	if (strcmp(json_string_value(json_object_get(hit, "mediaType")) ?: "", MANIFEST))
 		fail("the chosen manifest is `%.80s`, not an image manifest (%s): refused",
 		     json_string_value(json_object_get(hit, "mediaType")) ?: "", MANIFEST);

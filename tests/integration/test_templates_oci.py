@@ -192,10 +192,12 @@ def test_oci_ref_choice(vpsd, busybox_tar, tmp_path):
     src = tar_of(d, tmp_path / "L.tar")
     before = snapshot(vpsd)
     code, j = put(vpsd, "ociref", src)
-    assert code == 400 and "`alpha`, `beta`" in j["error"]["message"], j
-    assert "--ref" in j["error"]["message"], j
+    assert code == 400 and j["error"]["message"].endswith(
+        "several manifests and none is `latest`: the layout's refs are `alpha`, `beta`; "
+        "name one with --ref"), j
     code, j = put(vpsd, "ociref", src, ref="gamma")
-    assert code == 400 and "no ref `gamma`" in j["error"]["message"], j
+    assert code == 400 and "no ref `gamma`: the layout's refs are `alpha`, `beta`" in \
+        j["error"]["message"], j
     code, j = put(vpsd, "ociref", src, ref="a%2Fb")
     assert code == 400 and "`ref`" in j["error"]["message"], j
     assert snapshot(vpsd) == before
@@ -253,6 +255,13 @@ def hostile_nested_index(d):
     return "not an image manifest"
 
 
+def hostile_duplicate_ref(d):
+    idx = index(d)
+    idx["manifests"].append(dict(idx["manifests"][0]))
+    (d / "index.json").write_text(json.dumps(idx))
+    return "ref `latest` names more than one manifest"
+
+
 def hostile_not_a_layout(d):
     (d / "oci-layout").unlink()
     return "no `oci-layout` file"
@@ -279,6 +288,7 @@ HOSTILE = {
     "symlink-blob": (hostile_symlink_blob, None),
     "not-a-layout": (hostile_not_a_layout, None),
     "nested-index": (hostile_nested_index, None),
+    "duplicate-ref": (hostile_duplicate_ref, None),
     "host-owner": (hostile_host_owner,
                    [entry("usr/bin/evil", b"x", mode=0o4755, uid=100000, gid=0)]),
     "size-bomb": (hostile_bomb, "bomb"),
