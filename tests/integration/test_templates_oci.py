@@ -181,6 +181,13 @@ def test_oci_layout_boots(vpsd, busybox_tar, tmp_path):
     assert r.returncode == 0 and r.stdout == "imported template ocibb version 2\n", r
     show = vpsd.api("GET", "/templates/ocibb")
     assert show["version"] == 2 and show["oci"]["digest"] == digest, show
+    r = subprocess.run([str(VPS), "template", "import", "ocibb", str(tmp_path / "L.tar"),
+                        "--image-format", "oci", "--ref", "latest"], capture_output=True,
+                       text=True, env=env, timeout=600)
+    assert r.returncode == 0 and r.stdout == "imported template ocibb version 3\n", r
+    r = subprocess.run([str(VPS), "template", "import", "ocibb", str(tmp_path / "L.tar"),
+                        "--ref", "nope"], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 1 and "no ref `nope`: the layout's refs are `latest`" in r.stderr, r
     vpsd.api("DELETE", "/templates/ocibb")
 
 
