@@ -24,7 +24,7 @@ import pytest
 from framework import artefacts
 from framework.ct import BUILD
 from framework.openapi import tcp, unix
-from framework.vpsd import VPSD, Vpsd, free_port
+from framework.vpsd import VPSD, Vpsd, free_port, raise_spec_errors
 
 pytestmark = pytest.mark.skipif(not VPSD.exists() or not shutil.which("umoci"),
                                 reason=f"{VPSD} not built or no umoci")
@@ -175,9 +175,11 @@ def test_oci_layout_boots(vpsd, busybox_tar, tmp_path):
     assert r["status"] == 0 and r["stdout"].split() == ["oci", "/bin/busybox"], r
     vpsd.api("DELETE", "/vps/toci1")
 
-    env = dict(os.environ, VPS_SOCKET=str(vpsd.sock))
+    # the CLI through a proxy that checks each answer against docs/openapi.json
+    env = dict(os.environ, VPS_SOCKET=str(vpsd.checked().sock))
     r = subprocess.run([str(VPS), "template", "import", "ocibb", str(d)], capture_output=True,
                        text=True, env=env, timeout=600)
+    raise_spec_errors()
     assert r.returncode == 0 and r.stdout == "imported template ocibb version 2\n", r
     show = vpsd.api("GET", "/templates/ocibb")
     assert show["version"] == 2 and show["oci"]["digest"] == digest, show
@@ -188,6 +190,7 @@ def test_oci_layout_boots(vpsd, busybox_tar, tmp_path):
     r = subprocess.run([str(VPS), "template", "import", "ocibb", str(tmp_path / "L.tar"),
                         "--ref", "nope"], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 1 and "no ref `nope`: the layout's refs are `latest`" in r.stderr, r
+    raise_spec_errors()
     vpsd.api("DELETE", "/templates/ocibb")
 
 
