@@ -141,6 +141,14 @@ def host_state():
     return out
 
 
+def no_scratch_left(vpsd):
+    """No scratch filesystem of an import is mounted or on a loop device."""
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    mounts = Path("/proc/self/mountinfo").read_text()
+    up = str(vpsd.data / "uploads")
+    return up not in loops and up not in mounts
+
+
 def put(d, name, path, ref=None):
     q = "?kind=ct&format=oci" + (f"&ref={ref}" if ref else "")
     return d.request("PUT", f"/api/v1/templates/{name}{q}", Path(path).read_bytes())
@@ -167,7 +175,7 @@ def test_oci_layout_boots(vpsd, busybox_tar, tmp_path):
     assert v["init"] == "busybox" and v["kinds"] == ["ct"], v
     assert v["source"] == f"imported OCI image (ref `latest`, {digest})", v
     assert "./etc/marker" in listing(vpsd, "ocibb", v)
-    assert not list((vpsd.data / "uploads").iterdir())
+    assert not list((vpsd.data / "uploads").iterdir()) and no_scratch_left(vpsd)
     vpsd.api("POST", "/vps", {"name": "toci1", "kind": "ct", "template": "ocibb", "ram": "128M",
                               "disk": "64M", "start": True}, expect=201)
     r = vpsd.api("POST", "/vps/toci1/exec", {"args": ["sh", "-c", "cat /etc/marker; echo; "
@@ -353,7 +361,7 @@ def test_oci_hostile_layout_refused(vpsd, busybox_tar, tmp_path, case):
     before, host = snapshot(vpsd), host_state()
     code, j = put(vpsd, "ocievil", src)
     assert code == 400 and words in j["error"]["message"], (code, j)
-    assert snapshot(vpsd) == before and host_state() == host
+    assert snapshot(vpsd) == before and host_state() == host and no_scratch_left(vpsd)
     assert not any(p.exists() for p in PWNED)
     assert vpsd.request("GET", "/api/v1/templates/ocievil")[0] == 404
 
