@@ -108,7 +108,9 @@ static int run(char *const *argv, int out, char *why, size_t len)
 		return -1;
 	p = fork();
 	if (p == 0) {
-		if (dup2(e[1], 2) < 0 || dup2(out >= 0 ? out : e[1], 1) < 0)
+		/* the jail killed (vpsd's deadline): tar and umoci go with it */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || dup2(e[1], 2) < 0 ||
+		    dup2(out >= 0 ? out : e[1], 1) < 0)
 			_exit(127);
 		execv(argv[0], argv);
 		_exit(127);
