@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -375,16 +377,63 @@ int cmd_template_build(struct args *a)
 	return 0;
 }
 
+/* An OCI layout directory, as a tar in a temporary file for the upload; the file's path. */
+static char *tar_layout(const char *dir, struct err **err)
+{
+	char *tmp = strdup("/tmp/vps-oci-XXXXXX");
+	int fd = tmp ? mkstemp(tmp) : -1, st = -1;
+	pid_t p;
+
+	if (fd < 0) {
+		err_make(err, errno ? errno : ENOMEM, "a temporary file for `%s`", dir);
+		free(tmp);
+		return NULL;
+	}
+	p = fork();
+	if (p == 0) {
+		if (dup2(fd, 1) < 0)
+			_exit(127);
+		execl("/bin/tar", "tar", "-C", dir, "-cf", "-", ".", (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	while (p > 0 && waitpid(p, &st, 0) < 0 && errno == EINTR)
+		;
+	if (p < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		err_make(err, EIO, "tar `%s` for the upload: failed", dir);
+		unlink(tmp);
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
 int cmd_template_import(struct args *a)
 {
-	const char *kind = args_get(a, "kind"), *fmt = args_get(a, "image-format");
+	const char *kind = args_get(a, "kind"), *fmt = args_get(a, "image-format"),
+		   *ref = args_get(a, "ref");
+	_cleanup_free_ char *tmp = NULL;
 	struct err *err = NULL;
+	struct stat st;
 	json_t *reply;
 	char path[400];
+	int r;
 
-	snprintf(path, sizeof(path), "/templates/%s?kind=%s&format=%s", a->pos[0],
-		 kind ? kind : "ct", fmt ? fmt : "raw");
-	if (api_upload(path, a->pos[1], &reply, &err) < 0)
+	/* a directory is an OCI image layout; --ref names a manifest of one */
+	if (stat(a->pos[1], &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (!(tmp = tar_layout(a->pos[1], &err)))
+			return fail_err(&err);
+		fmt = "oci";
+	}
+	if (ref && !fmt)
+		fmt = "oci";
+	/* no format given: the kind's own (vpsd's default: a tarball, a raw disk) */
+	snprintf(path, sizeof(path), "/templates/%s?kind=%s%s%s%s%s", a->pos[0], kind ? kind : "ct",
+		 fmt ? "&format=" : "", fmt ? fmt : "", ref ? "&ref=" : "", ref ? ref : "");
+	r = api_upload(path, tmp ? tmp : a->pos[1], &reply, &err);
+	if (tmp)
+		unlink(tmp);
+	if (r < 0)
 		return fail_err(&err);
 	if (a->json)
 		print_json(reply);

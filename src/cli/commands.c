@@ -154,13 +154,15 @@ static const struct pos p_template[] = { { .name = "NAME", .type = P_ANY }, END 
 static const struct pos p_template_file[] = { { .name = "NAME", .type = P_ANY },
 					      { .name = "FILE", .type = P_ANY },
 					      END };
-static const char *const image_formats[] = { "raw", "qcow2", NULL };
+static const char *const image_formats[] = { "raw", "qcow2", "tar", "oci", NULL };
 static const struct opt o_template_import[] = {
 	FORMAT,
 	{ .name = "kind", .type = V_CHOICE, .choices = kinds,
 	  .help = "ct: a rootfs tarball (default); vm: a disk image" },
 	{ .name = "image-format", .type = V_CHOICE, .choices = image_formats,
-	  .help = "vm: the image's format, raw (default) or qcow2; never guessed" },
+	  .help = "vm: raw (default) or qcow2; ct: tar (default) or oci (a tar of an OCI "
+		  "image layout; a directory FILE is one); never guessed" },
+	STR("ref", "TAG", "oci: the manifest to import (default: the only one, else `latest`)"),
 	END,
 };
 
@@ -615,7 +617,8 @@ const struct command commands[] = {
 		  "template list|show|build|import|create|rm\ttemplates: the OSes a VPS is made from",
 	  .help = "Templates are versioned: build and import make a new version, create and\n"
 		  "reinstall take the newest. `import NAME FILE` uploads a rootfs tarball (tar,\n"
-		  ".gz, .xz, .zst) for containers, or with --kind vm a raw or qcow2 disk image;\n"
+		  ".gz, .xz, .zst) for containers, an OCI image layout (a directory, or a tar\n"
+		  "with --image-format oci; --ref TAG), or with --kind vm a raw or qcow2 disk image;\n"
 		  "`create NAME --from VPS` makes one of a stopped VM's disk or container's root.\n" },
 	{ "plan", NULL, .subs = plan_subs,
 	  .overview = "plan list|create|delete\tplans (named sets of limits)",

@@ -218,13 +218,14 @@ enum MHD_Result api_template_build(struct call *x)
 }
 
 /*
- * PUT /templates/NAME?kind=ct|vm&format=raw|qcow2: the upload (streamed to
+ * PUT /templates/NAME?kind=ct|vm&format=tar|oci|raw|qcow2&ref=TAG: the upload (streamed to
  * x->upload by api.c) checked and stored as the next version.
  */
 enum MHD_Result api_template_import(struct call *x)
 {
 	const char *kind = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "kind");
 	const char *fmt = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "format");
+	const char *ref = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "ref");
 	const struct kind_family *fam;
 	enum vps_kind k;
 	struct err *e = NULL;
@@ -235,7 +236,21 @@ enum MHD_Result api_template_import(struct call *x)
 		unlink(x->upload);
 		return reply_error(x->c, EINVAL, "`kind`: a kind of VPS (ct, vm)");
 	}
-	r = tmpl_import(x->h, x->arg, fam->template_form, fmt ? fmt : "raw", x->upload, &out, &e);
+	/* a container's: a tarball (`raw`: what older clients send) or an OCI layout */
+	if (fam->template_form == TMPL_ROOTFS && fmt && strcmp(fmt, "tar") && strcmp(fmt, "oci") &&
+	    strcmp(fmt, "raw")) {
+		unlink(x->upload);
+		return reply_error(x->c, EINVAL, "`format`: a container's is tar or oci");
+	}
+	if (ref && !(fmt && !strcmp(fmt, "oci"))) {
+		unlink(x->upload);
+		return reply_error(x->c, EINVAL, "`ref`: only with format=oci");
+	}
+	r = tmpl_import(x->h, x->arg, fam->template_form,
+			fmt				? fmt :
+			fam->template_form == TMPL_DISK ? "raw" :
+							  "tar",
+			ref, x->upload, &out, &e);
 	if (r == 0)
 		with_kinds(out);
 	if (r == 0)

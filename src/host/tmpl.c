@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -38,6 +39,7 @@
 #include "common/util.h"
 #include "host/store.h"
 #include "host/tmpl.h"
+#include "sys/disk.h"
 #include "sys/spawn.h"
 
 /* What the host builds itself, and in which forms (a rootfs tarball, a VM disk). */
@@ -54,6 +56,7 @@ static const struct builtin {
 #define NR_BUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 #define MAX_UNPACKED (32ULL << 30) /* an imported rootfs, unpacked */
 #define MAX_DISK (256ULL << 30) /* an imported disk's virtual size */
+#define IMPORT_BASE 934464U /* vps-tmpl-oci's ids: the 65536 below the first container's */
 
 /* One store change at a time (vpsd answers on several threads). */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -250,7 +253,8 @@ json_t *tmpl_show(struct host *h, const char *name)
  * (when line is not NULL). Its stderr is progress, of which the last line
  * is the error when it fails.
  */
-static int run_errno(char *const *argv, char **line, int timeout, int fail, struct err **err)
+static int run_out(char *const *argv, char **line, bool whole, int timeout, int fail,
+		   struct err **err)
 {
 	const struct sys_spawn s = { .argv = argv,
 				     .in = SYS_SPAWN_NULL,
@@ -274,7 +278,7 @@ static int run_errno(char *const *argv, char **line, int timeout, int fail, stru
 				r.timed_out ? "timed out" :
 					      "failed");
 	}
-	if (strchr(r.out, '\n'))
+	if (!whole && strchr(r.out, '\n'))
 		*strchr(r.out, '\n') = 0;
 	if (line) {
 		*line = r.out;
@@ -282,6 +286,11 @@ static int run_errno(char *const *argv, char **line, int timeout, int fail, stru
 	}
 	sys_spawn_result_free(&r);
 	return 0;
+}
+
+static int run_errno(char *const *argv, char **line, int timeout, int fail, struct err **err)
+{
+	return run_out(argv, line, false, timeout, fail, err);
 }
 
 static int run(char *const *argv, char **line, int timeout, struct err **err)
@@ -501,6 +510,29 @@ int tmpl_build(struct host *h, const char *name, json_t **out, struct err **err)
 /* --- imports ------------------------------------------------------------------------- */
 
 /*
+ * vps-tmpl-import's summary line `line` into m (os, release, init, the
+ * counts) and its tarball `tar` into the version.
+ */
+static int summary(const char *name, int version, const char *tar, const char *line,
+		   const char *source, const char *s, json_t *m, struct err **err)
+{
+	json_t *sum;
+
+	if (!(sum = json_loads(line, 0, NULL)))
+		return err_make(err, EIO, "import `%s`: vps-tmpl-import said `%s`", name, line);
+	json_object_set_new(m, "os", json_incref(json_object_get(sum, "os")) ?: json_string(""));
+	json_object_set_new(m, "release",
+			    json_incref(json_object_get(sum, "release")) ?: json_string(""));
+	json_object_set_new(m, "init", json_incref(json_object_get(sum, "init")));
+	json_object_set_new(m, "forms", forms_of(true, false));
+	if (source)
+		json_object_set_new(m, "source", json_string(source));
+	json_object_del(sum, "os"), json_object_del(sum, "release"), json_object_del(sum, "init");
+	json_object_set_new(m, "import", sum); /* entries, bytes, what was tamed */
+	return put_tarball(name, version, tar, true, s, m, err);
+}
+
+/*
  * A rootfs tarball through vps-tmpl-import: the upload, or (`reader` not
  * NULL) the stream a reader program pipes into it (`READER... -- IMPORT -
  * OUT`: a stopped container's root, tmpl_from_stream).
@@ -510,7 +542,6 @@ static int import_ct(struct host *h, const char *name, const char *upload, char 
 {
 	_cleanup_free_ char *prog = host_bin(h, "vps-tmpl-import"), *tar = NULL, *line = NULL;
 	char cap[32];
-	json_t *sum;
 	int r;
 
 	snprintf(cap, sizeof(cap), "%llu", MAX_UNPACKED);
@@ -536,19 +567,128 @@ static int import_ct(struct host *h, const char *name, const char *upload, char 
 	}
 	if (r < 0)
 		return err_wrap(err, "import `%s`", name);
-	if (!(sum = json_loads(line, 0, NULL)))
-		return err_make(err, EIO, "import `%s`: vps-tmpl-import said `%s`", name, line);
-	json_object_set_new(m, "os", json_incref(json_object_get(sum, "os")) ?: json_string(""));
-	json_object_set_new(m, "release",
-			    json_incref(json_object_get(sum, "release")) ?: json_string(""));
-	json_object_set_new(m, "init", json_incref(json_object_get(sum, "init")));
-	json_object_set_new(m, "forms", forms_of(true, false));
-	json_object_set_new(m, "source",
-			    json_string(reader ? "made from a container (its root, stopped)" :
-						 "imported rootfs tarball"));
-	json_object_del(sum, "os"), json_object_del(sum, "release"), json_object_del(sum, "init");
-	json_object_set_new(m, "import", sum); /* entries, bytes, what was tamed */
-	return put_tarball(name, version, tar, true, s, m, err);
+	return summary(name, version, tar, line,
+		       reader ? "made from a container (its root, stopped)" :
+				"imported rootfs tarball",
+		       s, m, err);
+}
+
+/*
+ * vps-tmpl-oci's scratch space: an ext4 filesystem in a sparse file of the
+ * upload's size plus the unpacked cap (and room for ext4's own), mounted
+ * nosuid, nodev, noexec at WORK/fs and given to the importer's ids. What
+ * the unpack writes in all is then bounded by the file: a layer of many
+ * files each under the cap ends in ENOSPC there, never on the host's disk.
+ * The image file is root's, outside WORK: the importer cannot reach it.
+ */
+static int scratch_fs(const char *img, const char *mnt, unsigned long long bytes, struct err **err)
+{
+	unsigned long long size = (bytes + (bytes >> 4) + (64ULL << 20) + SYS_DISK_ALIGN - 1) &
+				  ~(SYS_DISK_ALIGN - 1);
+	_cleanup_free_ char *loop = NULL;
+
+	if (mkdir(mnt, 0700) < 0)
+		return err_make(err, errno, "mkdir `%s`", mnt);
+	if (sys_disk_create(img, size, SYS_DISK_THIN, err) < 0)
+		return -EIO;
+	if (sys_disk_attach(img, false, &loop, err) < 0)
+		return -EIO;
+	if (sys_disk_mount(loop, mnt, false, err) < 0) {
+		sys_disk_detach(loop, NULL);
+		return -EIO;
+	}
+	if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME,
+		  NULL) < 0 ||
+	    chown(mnt, IMPORT_BASE, IMPORT_BASE) < 0 || chmod(mnt, 0700) < 0)
+		return err_make(err, errno, "the scratch filesystem `%s`", mnt);
+	return 0;
+}
+
+/*
+ * An OCI image layout (a tar of one): vps-tmpl-oci unpacks it with umoci in
+ * the importer's user namespace and a pivoted root (ids IMPORT_BASE..+65535,
+ * below every container's range) and streams the root filesystem into
+ * vps-tmpl-import, so every rule of a tarball applies; the image's digest
+ * and config go into the version's `oci`.
+ */
+static int import_oci(struct host *h, const char *name, const char *ref, const char *upload,
+		      const char *s, int version, json_t *m, struct err **err)
+{
+	_cleanup_free_ char *prog = host_bin(h, "vps-tmpl-oci"),
+			    *imp = host_bin(h, "vps-tmpl-import"), *up = NULL, *work = NULL,
+			    *in = NULL, *tar = NULL, *out = NULL, *img = NULL, *mnt = NULL;
+	char cap[32], *second;
+	json_t *image;
+	int r;
+
+	if (ref &&
+	    (!*ref || strlen(ref) > 128 ||
+	     strspn(ref, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+		     strlen(ref)))
+		return err_make(err, EINVAL, "`ref`: 1-128 of A-Z a-z 0-9 . _ -, not `%s`", ref);
+	snprintf(cap, sizeof(cap), "%llu", MAX_UNPACKED);
+	if (getenv("VPS_TEMPLATE_MAX_BYTES")) /* the tests' small cap */
+		snprintf(cap, sizeof(cap), "%s", getenv("VPS_TEMPLATE_MAX_BYTES"));
+	if (!prog || !imp || asprintf(&up, "%s/uploads", h->data_dir) < 0 ||
+	    asprintf(&work, "%s/.oci.XXXXXX", up) < 0 || asprintf(&tar, "%s/import.tar.zst", s) < 0)
+		return err_make(err, ENOMEM, "import");
+	/* reached, not listed: the importer's ids own their directory and nothing else here */
+	if (chmod(up, 0711) < 0)
+		return err_make(err, errno, "import `%s`: chmod `%s`", name, up);
+	if (!mkdtemp(work) || chown(work, IMPORT_BASE, IMPORT_BASE) < 0 || chmod(work, 0700) < 0 ||
+	    asprintf(&in, "%s/in", work) < 0)
+		return err_make(err, errno ? errno : ENOMEM, "import `%s`: its work directory",
+				name);
+	if (rename(upload, in) < 0 || chown(in, IMPORT_BASE, IMPORT_BASE) < 0 ||
+	    chmod(in, 0400) < 0) {
+		r = err_make(err, errno, "import `%s`: hand the upload over", name);
+		rm_rf(work);
+		return r;
+	}
+	if (asprintf(&img, "%s.img", work) < 0 || asprintf(&mnt, "%s/fs", work) < 0) {
+		rm_rf(work);
+		return err_make(err, ENOMEM, "import");
+	}
+	r = scratch_fs(img, mnt, (unsigned long long)file_size(in) + strtoull(cap, NULL, 10), err);
+	if (r < 0) {
+		umount2(mnt, MNT_DETACH);
+		unlink(img);
+		rm_rf(work);
+		return err_wrap(err, "import `%s`", name);
+	}
+	{
+		char *argv[] = { prog, work, (char *)(ref ? ref : "-"),
+				 cap,  "--", imp,
+				 "-",  tar,  "--max-bytes",
+				 cap,  NULL };
+
+		/* its refusal is the upload's fault: 400 */
+		r = run_out(argv, &out, true, 1800, EINVAL, err);
+	}
+	umount2(mnt, MNT_DETACH); /* the loop device goes with it (autoclear) */
+	unlink(img);
+	rm_rf(work);
+	if (r < 0)
+		return err_wrap(err, "import `%s`", name);
+	second = strchr(out, '\n');
+	if (!second || !(image = json_loads(second + 1, JSON_DISABLE_EOF_CHECK, NULL)))
+		return err_make(err, EIO, "import `%s`: vps-tmpl-oci said `%s`", name, out);
+	*second = 0;
+	json_object_set_new(m, "oci", image);
+	r = summary(name, version, tar, out, NULL, s, m, err);
+	if (r == 0 && !strcmp(json_string_value(json_object_get(m, "init")) ?: "", "none"))
+		return err_make(err, EINVAL,
+				"import `%s`: the image has no /sbin/init: an application image "
+				"(its Entrypoint and Cmd are in `oci`); a container here boots its "
+				"own init, so it is refused",
+				name);
+	if (r == 0)
+		json_object_set_new(
+			m, "source",
+			json_sprintf("imported OCI image (ref `%s`, %s)",
+				     json_string_value(json_object_get(image, "ref")) ?: "",
+				     json_string_value(json_object_get(image, "digest")) ?: ""));
+	return r;
 }
 
 /* qemu-img info, the checks, and convert to raw; as uid 65534, the format named. */
@@ -692,7 +832,8 @@ static int import_vm(struct host *h, const char *name, const char *format, const
 }
 
 static int import_any(struct host *h, const char *name, enum tmpl_form form, const char *format,
-		      const char *upload, char *const *reader, json_t **out, struct err **err)
+		      const char *ref, const char *upload, char *const *reader, json_t **out,
+		      struct err **err)
 {
 	_cleanup_free_ char *s = NULL;
 	json_t *m = json_object();
@@ -716,8 +857,10 @@ static int import_any(struct host *h, const char *name, enum tmpl_form form, con
 	if (!(s = scratch(h, name, err)))
 		r = -EIO;
 	if (r == 0)
-		r = form == TMPL_ROOTFS ? import_ct(h, name, upload, reader, s, v, m, err) :
-					  import_vm(h, name, format, upload, s, m, err);
+		r = form == TMPL_DISK ? import_vm(h, name, format, upload, s, m, err) :
+		    format && !strcmp(format, "oci") ?
+					import_oci(h, name, ref, upload, s, v, m, err) :
+					import_ct(h, name, upload, reader, s, v, m, err);
 	if (r == 0)
 		r = commit(h, name, s, m, v, err);
 	if (r < 0 && s)
@@ -739,9 +882,9 @@ static int import_any(struct host *h, const char *name, enum tmpl_form form, con
 }
 
 int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const char *format,
-		const char *upload, json_t **out, struct err **err)
+		const char *ref, const char *upload, json_t **out, struct err **err)
 {
-	return import_any(h, name, form, format, upload, NULL, out, err);
+	return import_any(h, name, form, format, ref, upload, NULL, out, err);
 }
 
 /* A new version's record names where it came from (a VPS), in its template.json too. */
@@ -774,7 +917,7 @@ int tmpl_from_disk(struct host *h, const char *name, const char *disk, const cha
 		unlink(copy_path);
 		return r;
 	}
-	r = tmpl_import(h, name, TMPL_DISK, "raw", copy_path, out, err);
+	r = tmpl_import(h, name, TMPL_DISK, "raw", NULL, copy_path, out, err);
 	if (r == 0)
 		record_source(h, name, *out, source);
 	return r;
@@ -783,7 +926,7 @@ int tmpl_from_disk(struct host *h, const char *name, const char *disk, const cha
 int tmpl_from_stream(struct host *h, const char *name, char *const *reader, const char *source,
 		     json_t **out, struct err **err)
 {
-	int r = import_any(h, name, TMPL_ROOTFS, NULL, NULL, reader, out, err);
+	int r = import_any(h, name, TMPL_ROOTFS, NULL, NULL, NULL, reader, out, err);
 
 	if (r == 0)
 		record_source(h, name, *out, source);

@@ -47,11 +47,12 @@ json_t *tmpl_show(struct host *h, const char *name);
 int tmpl_build(struct host *h, const char *name, json_t **out, struct err **err);
 /*
  * Import `upload` (a file vpsd made, removed here) as a new version of
- * NAME in `form` (a rootfs tarball; a raw or qcow2 disk, `format` "raw"
- * or "qcow2").
+ * NAME in `form` (a rootfs tarball, or with `format` "oci" a tar of an OCI
+ * image layout whose manifest `ref` names, NULL: the only one or `latest`;
+ * a raw or qcow2 disk, `format` "raw" or "qcow2").
  */
 int tmpl_import(struct host *h, const char *name, enum tmpl_form form, const char *format,
-		const char *upload, json_t **out, struct err **err);
+		const char *ref, const char *upload, json_t **out, struct err **err);
 /*
  * A new version of NAME in TMPL_DISK from a stopped VM's raw root disk:
  * copied aside, then through the same checks as an import; `source` says
