@@ -376,15 +376,17 @@ void kind_vm_jail_cleanup(const struct host *h, const char *name)
 #define VMM_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
 
 /*
- * Firmware boot on vps-vmm: SeaBIOS with a VGA screen, the ISO on the CD
- * (booted first) and the disks; the qemu engine gets the same order (`-boot order=dc`).
+ * Firmware boot on vps-vmm: SeaBIOS with a VGA screen served over RFB on
+ * vnc.sock (docs/screen.md), the ISO on the CD (booted first) and the disks;
+ * the qemu engine gets the same order (`-boot order=dc`).
  */
 static json_t *vmm_firmware_config(const struct vps *v, json_t *disks, const char *serial,
-				   const char *control)
+				   const char *control, const char *vnc)
 {
-	json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "firmware", VMM_SEABIOS,
+	json_t *j = json_pack("{s:s, s:s, s:I, s:i, s:o, s:s, s:s, s:s}", "firmware", VMM_SEABIOS,
 			      "vgabios", VMM_VGABIOS, "memory", (json_int_t)v->ram, "cpus",
-			      vm_cpus(v), "disk", disks, "serial", serial, "control", control);
+			      vm_cpus(v), "disk", disks, "serial", serial, "control", control,
+			      "vnc", vnc);
 
 	if (j && v->iso)
 		json_object_set_new(j, "cdrom", json_string(v->iso));
@@ -399,6 +401,7 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 	_cleanup_free_ char *swap = vm_file(h, v, "swap.img");
 	_cleanup_free_ char *console = host_vps_run(h, v->name, "console.sock");
 	_cleanup_free_ char *control = host_vps_run(h, v->name, "control.sock");
+	_cleanup_free_ char *vnc = host_vps_run(h, v->name, "vnc.sock");
 	_cleanup_free_ char *serial = NULL, *cmdline = vm_cmdline(h, v);
 	_cleanup_free_ char *seed = vm_file(h, v, "seed.iso");
 	_cleanup_free_ char *snaps = host_vps_disks(h, v->name, VMM_SNAP_DIR);
@@ -406,8 +409,8 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 
 	bool rescue = vm_rescuing(h, v);
 
-	if (!kernel || !initrd || !disk || !swap || !seed || !console || !control || !cmdline ||
-	    !snaps || asprintf(&serial, "socket:%s", console) < 0)
+	if (!kernel || !initrd || !disk || !swap || !seed || !console || !control || !vnc ||
+	    !cmdline || !snaps || asprintf(&serial, "socket:%s", console) < 0)
 		return NULL;
 	if (rescue) { /* the rescue system's root first, the VPS's disk second */
 		_cleanup_free_ char *img = vm_file(h, v, "rescue.img");
@@ -428,7 +431,7 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 		json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", seed, "id",
 						       "cidata", "readonly", 1));
 	if (!strcmp(v->boot, "firmware") && !rescue)
-		j = vmm_firmware_config(v, disks, serial, control);
+		j = vmm_firmware_config(v, disks, serial, control, vnc);
 	else
 		j = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:s, s:s}", "kernel", kernel,
 			      "initrd", initrd, "cmdline", cmdline, "memory", (json_int_t)v->ram,

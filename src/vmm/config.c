@@ -34,6 +34,7 @@ void config_free(struct vmm_config *c)
 	free(c->micro);
 	free(c->firmware);
 	free(c->vgabios);
+	free(c->vnc);
 	free(c->cdrom);
 	free(c->serial_path);
 	free(c->control);
@@ -310,6 +311,8 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = get_string(v, k, &c->firmware, err);
 		} else if (!strcmp(k, "vgabios")) {
 			ret = get_string(v, k, &c->vgabios, err);
+		} else if (!strcmp(k, "vnc")) {
+			ret = get_string(v, k, &c->vnc, err);
 		} else if (!strcmp(k, "cdrom")) {
 			ret = get_string(v, k, &c->cdrom, err);
 		} else if (!strcmp(k, "micro")) {
@@ -467,6 +470,7 @@ static const struct option vmm_longopts[] = {
 	{ "micro", required_argument, NULL, 'u' },
 	{ "firmware", required_argument, NULL, 'F' },
 	{ "vgabios", required_argument, NULL, 'V' },
+	{ "vnc", required_argument, NULL, 'W' },
 	{ "cdrom", required_argument, NULL, 'K' },
 	{ "mode", required_argument, NULL, 'M' },
 	{ "exit-port", no_argument, NULL, 'x' },
@@ -553,6 +557,7 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 		case 'u':
 		case 'F':
 		case 'V':
+		case 'W':
 		case 'K':
 			json_object_set_new(doc, flag_key(c), json_string(optarg));
 			break;
@@ -646,6 +651,8 @@ int config_validate(const struct vmm_config *c, struct err **err)
 		return err_make(err, 0, "`firmware`: takes no initrd, cmdline or exit_port");
 	if (c->vgabios && !c->firmware)
 		return err_make(err, 0, "`vgabios`: only with `firmware`");
+	if (c->vnc && !c->vgabios)
+		return err_make(err, 0, "`vnc`: only with a display (`firmware` and `vgabios`)");
 	if (c->cdrom && !c->firmware)
 		return err_make(err, 0, "`cdrom`: only with `firmware`");
 	if (c->firmware && c->memory < (16ULL << 20))

@@ -51,6 +51,7 @@ struct vmm_config {
 	char *firmware; /* the image, e.g. /usr/share/seabios/bios.bin */
 	char *vgabios; /* a VGA option ROM, e.g. vgabios-stdvga.bin; NULL: no display */
 	char *cdrom; /* an ISO on a virtio-scsi CD-ROM, booted before the disks */
+	char *vnc; /* the screen's RFB socket (backends/rfb.h); needs `vgabios` */
 	/* micro-guest boot (tests) */
 	char *micro;
 	bool micro_long; /* "mode": "long" */

@@ -118,7 +118,7 @@ static const unsigned long device_ioctls[] = {
 	VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_NET_SET_BACKEND, VHOST_GET_VRING_BASE,
 };
 
-/* Console input: wait, read, hand to the guest. */
+/* Console input and the screen's RFB server: wait, accept, read, hand to the guest, answer. */
 static const int io_calls[] = {
 	SCMP_SYS(ioctl),    SCMP_SYS(poll),	SCMP_SYS(ppoll),   SCMP_SYS(readv),
 	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),	SCMP_SYS(sendto),  SCMP_SYS(sendmsg),

@@ -16,7 +16,7 @@
 
 enum jail_class {
 	JAIL_VCPU, /* KVM_RUN and the device models it calls */
-	JAIL_IO, /* console input */
+	JAIL_IO, /* console input, the screen's RFB server (backends/rfb.c) */
 	JAIL_DEVICE, /* a virtio device's I/O thread (iothread.c) */
 	JAIL_CONTROL, /* the main thread: control socket, stats, stop */
 	JAIL_MIGRATE, /* the migration thread: dirty log, vCPU state, one outgoing socket */

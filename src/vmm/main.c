@@ -25,6 +25,7 @@
 #include "vmm/arch/x86/micro.h"
 #include "vmm/boot/firmware.h"
 #include "vmm/backends/console.h"
+#include "vmm/backends/rfb.h"
 #include "vmm/config.h"
 #include "vmm/control.h"
 #include "vmm/devices/exitport.h"
@@ -45,7 +46,7 @@ static const char usage[] =
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
 	"               [--net tap=NAME[,mac=MAC][,queues=N][,vhost=on]]... [--serial stdio|pty|none|socket:PATH|file:PATH]\n"
-	"               [--control PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
+	"               [--control PATH] [--vnc PATH] [--reserve] [--jail uid=N[,gid=N]]\n"
 	"               [--no-ioeventfd] [--no-irqfd] [--no-net-offloads] [--io-uring|--no-io-uring]\n"
 	"               [--snapshot-dir DIR] [--restore DIR] [--migrate-listen ADDR] [--migrate-dir DIR]\n";
 
@@ -54,6 +55,7 @@ struct vmm {
 	struct vmm_config cfg;
 	struct vm vm;
 	struct console con;
+	struct rfb rfb; /* --vnc: the screen's RFB server; listen_fd -1 otherwise */
 	struct serial com1;
 	struct rtc rtc;
 	struct pm pm;
@@ -159,6 +161,19 @@ static int platform_init(struct vmm *m, struct err **err)
 static int keys_hook(void *kbd, const char *what, bool is_name, struct err **err)
 {
 	return i8042_type(kbd, what, is_name, err);
+}
+
+/* The screen server's hooks: the VGA's text mode, the PS/2 keyboard. */
+static int screen_render(void *opaque, struct framebuffer *fb)
+{
+	struct machine *mc = opaque;
+
+	return mc->vga_up ? vga_render(&mc->vga, fb) : 0;
+}
+
+static int screen_key(void *kbd, uint32_t keysym, bool down)
+{
+	return i8042_keysym(kbd, keysym, down);
 }
 
 static int status_of(const struct vm *vm)
@@ -320,6 +335,11 @@ int main(int argc, char **argv)
 				 MONITOR_EXIT_FAILURE;
 		goto out_vm_err;
 	}
+	if (m.cfg.vnc &&
+	    rfb_open(&m.rfb, m.cfg.vnc, screen_render, &m.mc, screen_key, &m.kbd, &e) < 0) {
+		status = MONITOR_EXIT_CONFIG;
+		goto out_vm_err;
+	}
 	if (control_open(&m.ctl, m.cfg.control, &m.vm, &m.hooks, &e) < 0) {
 		status = MONITOR_EXIT_CONFIG;
 		goto out_vm_err;
@@ -403,6 +423,8 @@ int main(int argc, char **argv)
 		pr_err("start the device threads");
 	} else if (console_start(&m.con, &m.com1) < 0) {
 		pr_err("start the console input thread");
+	} else if (m.cfg.vnc && rfb_start(&m.rfb) < 0) {
+		pr_err("start the screen thread");
 	} else if (vm_start(&m.vm) == 0) {
 		if (jail_thread(JAIL_CONTROL) < 0)
 			vm_request_exit(&m.vm, VM_ERROR, 0);
@@ -418,6 +440,9 @@ out_vm_err:
 	pr_err("%s", err_msg(e));
 	err_free(&e);
 out_vm:
+	/* the screen thread reads guest memory: stopped before it goes */
+	if (m.rfb.fb)
+		rfb_close(&m.rfb);
 	/* vCPU threads are joined: nothing runs device code any more. */
 	machine_destroy(&m.mc);
 	vm_destroy(&m.vm);

@@ -124,6 +124,43 @@ def test_screen_through_vpsd(env):
         wait_screen(r, lambda r: green_cells(r) == 3, 30, "three green cells for three keys")
 
 
+def test_screen_through_vpsd_vmm(env):
+    """The same bridge to vps-vmm's own RFB server (docs/vmm.md "The screen over RFB"):
+    vpsd starts a firmware VM on the vmm engine with --vnc on its vnc.sock; the customer's
+    WebSocket gets the handshake and frames whose pixels, read against the vgabios's font,
+    show the boot program's words; keys typed there reach the guest; another customer's
+    is a 404."""
+    d = env
+    d.api("POST", "/vps", {"name": "scr-v", "kind": "vm", "engine": "vmm", "iso": "screen",
+                           "ram": "64M", "disk": "64M", "owner": "alice"}, expect=201)
+    try:
+        d.api("POST", "/vps/scr-v/start")
+        cfg = json.loads((d.data / "vps" / "scr-v" / "vm.json").read_text())
+        sock = d.run / "vps" / "scr-v" / "vnc.sock"
+        assert cfg["vnc"] == str(sock), cfg
+        st = os.lstat(sock)
+        assert st.st_uid == 0 and st.st_mode & 0o777 == 0o600, oct(st.st_mode)
+        assert raw_handshake(d, "/api/v1/vps/scr-v/vnc",
+                             Authorization=d.bob["Authorization"])[0] == 404
+        font = rfb.vga_font()
+        with rfb.Rfb(rfb.ws_stream(open_screen(d, "scr-v", d.alice))) as r:
+            assert (r.name, r.width, r.height) == ("vps-vmm", 640, 400)
+            with Console(d.api("GET", "/vps/scr-v/console")["path"]) as con:
+                # SeaBIOS under PVM's emulation: the marker on COM1 first, then the frame
+                con.expect(MARKER, 180)
+                r.update()
+                text = rfb.read_text(r, font)
+                assert text[10].startswith("VPS-SCREEN ok"), "\n".join(text)
+                bar = [r.pixel(x, 12 * 16 + 1) for x in range(0, 640, 8)]
+                assert all(rfb.is_red(p) for p in bar), bar[:4]
+                for ch in b"vps":
+                    r.key(ch)
+                con.expect("vps", 30)
+    finally:
+        d.request("POST", "/api/v1/vps/scr-v/stop", {"force": True})
+        d.request("DELETE", "/api/v1/vps/scr-v")
+
+
 def raw_handshake(d, path, **headers):
     """The status line and body of a WebSocket handshake sent by hand."""
     s = socket.create_connection(("127.0.0.1", d.port), timeout=30)

@@ -13,13 +13,15 @@ fwhostile.S) gets errors back and leaves the monitor serving.
 
 Needs `as`/`ld` (binutils), xorriso and the `seabios` package (scripts/lib.sh)."""
 import shutil
+import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from framework import artefacts
+from framework import artefacts, rfb
 from framework.vmm import JAIL, MICRO, VMM, Control, needs_kvm
 
 pytestmark = needs_kvm
@@ -275,6 +277,104 @@ def test_hostile_boot_sector_on_fwcfg_and_vga(firmware_vm):
     stop(p, sock)
 
 
+def rfb_raw(path, handshake=False):
+    """A raw connection to the screen's RFB socket; with handshake, through ServerInit."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(str(path))
+    assert s.recv(12, socket.MSG_WAITALL) == b"RFB 003.008\n"
+    if handshake:
+        s.sendall(b"RFB 003.008\n")
+        assert s.recv(2, socket.MSG_WAITALL) == b"\x01\x01"
+        s.sendall(b"\x01")
+        assert s.recv(4, socket.MSG_WAITALL) == bytes(4)
+        s.sendall(b"\x01")
+        assert len(s.recv(24 + 7, socket.MSG_WAITALL)) == 31
+    return s
+
+
+def closed_by_server(s):
+    """The server closed s: end of file after whatever it still said."""
+    try:
+        while s.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    s.close()
+    return True
+
+
+def test_rfb_screen_shows_the_banner_and_refuses_hostile_clients(firmware_vm, tmp_path):
+    """--vnc: the screen over RFB 3.8 on a unix socket (0600, root's, made before the
+    jail). The pixels of one FramebufferUpdate, read back against the vgabios's own
+    8x16 font, say what the firmware printed; hostile clients are closed, the VM runs on."""
+    vnc = tmp_path / "vnc.sock"
+    p, serial, sock = firmware_vm("isoboot.S", "--vnc", vnc)
+    wait_serial(p, serial, "VPS-ISO-BOOT ok")
+    st = vnc.lstat()
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+    # hostile: not RFB; a 4 GiB ClientCutText; an unknown message; a security type not
+    # offered; nine clients at once
+    s = rfb_raw(vnc)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert closed_by_server(s)
+    s = rfb_raw(vnc, handshake=True)
+    s.sendall(b"\x06\0\0\0\xff\xff\xff\xff" + b"A" * 65536)
+    assert closed_by_server(s)
+    s = rfb_raw(vnc, handshake=True)
+    s.sendall(b"\xfe" * 1000)
+    assert closed_by_server(s)
+    s = rfb_raw(vnc)
+    s.sendall(b"RFB 003.008\n")
+    assert s.recv(2, socket.MSG_WAITALL) == b"\x01\x01"
+    s.sendall(b"\x02")  # VNC authentication: not offered
+    assert s.recv(8, socket.MSG_WAITALL)[:4] == b"\0\0\0\x01"
+    assert closed_by_server(s)
+    many = [rfb_raw(vnc) for _ in range(8)]
+    ninth = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ninth.settimeout(20)
+    ninth.connect(str(vnc))
+    assert ninth.recv(12) == b""  # turned away
+    for s in many:
+        s.close()
+    c = Control(sock)
+    assert c("state")["state"] == "running"
+    # a well-behaved client: the whole screen, then the text read from its pixels
+    with rfb.Rfb(rfb.sock_stream(vnc)) as r:
+        assert (r.width, r.height, r.name) == (640, 400, "vps-vmm")
+        r.update()
+        assert not r.blank()
+        text = rfb.read_text(r, rfb.vga_font())
+    shown = "\n".join(text)
+    assert "SeaBIOS (version" in shown and "Booting from Hard Disk..." in shown, shown
+    # cell by cell what VGA text memory holds (`screen`), but for the cursor's cell
+    screen = c("screen")["text"]
+    for got, want in zip(text, screen):
+        assert all(a == b or a == "?" or b == "." for a, b in zip(got, want)), (got, want)
+    assert sum(row.count("?") for row in text) <= 1, shown
+    assert c("state")["state"] == "running"
+    c.close()
+    stop(p, sock)
+
+
+def test_rfb_keys_reach_the_guest(firmware_vm, tmp_path):
+    """RFB key events (X keysyms, shift pressed by the client as noVNC does) reach the
+    PS/2 keyboard as scan codes: the boot sector reads them through int 16h."""
+    vnc = tmp_path / "vnc.sock"
+    p, serial, sock = firmware_vm("fwkeys.S", "--vnc", vnc)
+    wait_serial(p, serial, "VPS-KEYS ready")
+    with rfb.Rfb(rfb.sock_stream(vnc)) as r:
+        r.key(rfb.XK_SHIFT_L, True)
+        r.key(ord("H"))
+        r.key(rfb.XK_SHIFT_L, False)
+        for ch in "i, 42":
+            r.key(ord(ch))
+        r.key(rfb.XK_RETURN)
+        text = wait_serial(p, serial, " done", timeout=60)
+    assert "VPS-KEYS ready\nHi, 42 done" in text, text
+    stop(p, sock)
+
+
 def run_vmm(*args):
     return subprocess.run([str(VMM), *map(str, args)], capture_output=True, text=True,
                           timeout=30)
@@ -306,6 +406,8 @@ def test_missing_firmware_and_bad_vgabios_refused(tmp_path):
     empty.write_bytes(b"")
     r = run_vmm("--firmware", BIOS, "--cdrom", empty)
     assert r.returncode == 2 and "is not an image file of at least 2 KiB" in r.stderr, r.stderr
+    r = run_vmm("--firmware", BIOS, "--vnc", tmp_path / "vnc.sock")
+    assert r.returncode == 2 and "`vnc`: only with a display" in r.stderr, r.stderr
     r = run_vmm("--firmware", BIOS, "--cmdline", "console=ttyS0")
     assert r.returncode == 2 and "`firmware`: takes no initrd, cmdline" in r.stderr
 

@@ -226,6 +226,8 @@ static void bad_json_names_the_key(void **state)
 		{ "{}", "exactly one of `kernel`, `firmware` and `micro`" },
 		{ "{\"firmware\": \"b\", \"cmdline\": \"x\"}", "`firmware`: takes no initrd" },
 		{ "{\"kernel\": \"k\", \"vgabios\": \"v\"}", "`vgabios`: only with `firmware`" },
+		{ "{\"firmware\": \"f\", \"vnc\": \"s\"}",
+		  "`vnc`: only with a display (`firmware` and `vgabios`)" },
 		{ "{\"firmware\": \"b\", \"kernel\": \"k\"}", "exactly one of" },
 		{ "{\"firmware\": \"b\", \"restore\": \"/s\"}", "`firmware`: no snapshots" },
 		{ "{\"kernel\": \"k\", \"cdrom\": \"c\"}", "`cdrom`: only with `firmware`" },

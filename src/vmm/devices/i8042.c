@@ -438,6 +438,73 @@ int i8042_type(struct i8042 *k, const char *what, bool is_name, struct err **err
 	return r < 0 ? err_make(err, -r, "keyboard queue full") : 0;
 }
 
+/* X keysyms (X11's keysymdef.h) of the keys that are not characters, by set 1 code. */
+static const struct {
+	uint32_t keysym;
+	uint16_t code;
+} keysyms[] = {
+	{ 0xff08, 0x0e }, /* BackSpace */
+	{ 0xff09, 0x0f }, /* Tab */
+	{ 0xff0d, 0x1c }, /* Return */
+	{ 0xff1b, 0x01 }, /* Escape */
+	{ 0xff50, SC_E0 | 0x47 }, /* Home */
+	{ 0xff51, SC_E0 | 0x4b }, /* Left */
+	{ 0xff52, SC_E0 | 0x48 }, /* Up */
+	{ 0xff53, SC_E0 | 0x4d }, /* Right */
+	{ 0xff54, SC_E0 | 0x50 }, /* Down */
+	{ 0xff55, SC_E0 | 0x49 }, /* Page_Up */
+	{ 0xff56, SC_E0 | 0x51 }, /* Page_Down */
+	{ 0xff57, SC_E0 | 0x4f }, /* End */
+	{ 0xff63, SC_E0 | 0x52 }, /* Insert */
+	{ 0xffff, SC_E0 | 0x53 }, /* Delete */
+	{ 0xff8d, SC_E0 | 0x1c }, /* KP_Enter */
+	{ 0xffe1, SC_LSHIFT }, /* Shift_L */
+	{ 0xffe2, 0x36 }, /* Shift_R */
+	{ 0xffe3, SC_LCTRL }, /* Control_L */
+	{ 0xffe4, SC_E0 | 0x1d }, /* Control_R */
+	{ 0xffe5, 0x3a }, /* Caps_Lock */
+	{ 0xffe9, SC_LALT }, /* Alt_L */
+	{ 0xffea, SC_E0 | 0x38 }, /* Alt_R */
+	{ 0xffe7, SC_LALT }, /* Meta_L, as noVNC sends Alt on some layouts */
+	{ 0xffeb, SC_E0 | 0x5b }, /* Super_L */
+	{ 0xffec, SC_E0 | 0x5c }, /* Super_R */
+};
+
+static uint16_t keysym_code(uint32_t keysym)
+{
+	bool shift;
+
+	if (keysym >= 0xffbe && keysym <= 0xffc7) /* F1..F10 */
+		return 0x3b + (keysym - 0xffbe);
+	if (keysym == 0xffc8 || keysym == 0xffc9) /* F11, F12 */
+		return 0x57 + (keysym - 0xffc8);
+	for (size_t i = 0; i < sizeof(keysyms) / sizeof(keysyms[0]); i++)
+		if (keysyms[i].keysym == keysym)
+			return keysyms[i].code;
+	/* Latin-1 characters are their own keysyms; the client sends shift itself */
+	if (keysym > 0x20 && keysym < 0x7f)
+		return char_code((char)keysym, &shift);
+	return keysym == 0x20 ? 0x39 : 0;
+}
+
+int i8042_keysym(struct i8042 *k, uint32_t keysym, bool down)
+{
+	uint16_t code = keysym_code(keysym);
+	int r;
+
+	if (!k->keyboard)
+		return -ENODEV;
+	if (!code)
+		return -EINVAL;
+	pthread_mutex_lock(&k->lock);
+	/* both bytes of an extended key or neither */
+	r = k->q_len + 2 > I8042_QUEUE ? -ENOSPC : send_code(k, code, !down);
+	if (r < 0)
+		k->dropped++;
+	pthread_mutex_unlock(&k->lock);
+	return r;
+}
+
 int i8042_init(struct i8042 *k, struct vm *vm, bool keyboard)
 {
 	int ret;

@@ -51,6 +51,16 @@ void i8042_destroy(struct i8042 *k);
  */
 int i8042_type(struct i8042 *k, const char *what, bool is_name, struct err **err);
 
+/*
+ * One key down or up by its X keysym, as an RFB client sends it (RFC 6143
+ * §7.5.4): Latin-1 characters on the US layout (the client presses shift
+ * itself), Return, BackSpace, Tab, Escape, arrows, Home/End/Page, Insert,
+ * Delete, F1-F12, shift, control, alt. -EINVAL for a keysym with no key,
+ * -ENOSPC when the guest has not read what it was sent (the key is
+ * dropped), -ENODEV without a keyboard.
+ */
+int i8042_keysym(struct i8042 *k, uint32_t keysym, bool down);
+
 /* The port handlers, exposed for the fuzz target. */
 void i8042_pio_read(void *opaque, uint64_t port, void *data, unsigned int len);
 void i8042_pio_write(void *opaque, uint64_t port, const void *data, unsigned int len);

@@ -100,6 +100,12 @@ int rtc_init(struct rtc *r, struct vm *vm)
 {
 	memset(r, 0, sizeof(*r));
 	r->reg_b = RTC_B_24H;
+	/*
+	 * glibc's gmtime_r() reads the zone file (/etc/localtime) on its first
+	 * call: here, before the jail, not on a vCPU thread whose seccomp class
+	 * has no openat (the sanitizer build allows it and so hid this).
+	 */
+	tzset();
 	return iobus_register(&vm->pio, RTC_INDEX, 2, &rtc_ops, r);
 }
 

@@ -167,3 +167,48 @@ def is_red(p):
 
 def is_green(p):
     return p[1] > 0x80 and p[0] < 0x40 and p[2] < 0x40
+
+
+# --- VGA text mode as vps-vmm draws it: 80x25 cells of 8x16 pixels (640x400) -------------
+
+VGABIOS = "/usr/share/seabios/vgabios-stdvga.bin"
+_GLYPH_A = bytes([0, 0, 0x10, 0x38, 0x6c, 0xc6, 0xc6, 0xfe, 0xc6, 0xc6, 0xc6, 0xc6, 0, 0, 0, 0])
+
+
+def vga_font(path=VGABIOS):
+    """The 8x16 font SeaBIOS's vgabios loads into plane 2 (found in the ROM by its 'A'):
+    {glyph rows (16 bytes): character}, printable ASCII only."""
+    rom = open(path, "rb").read()
+    at = rom.find(_GLYPH_A) - 0x41 * 16
+    if at < 0:
+        raise RfbError(f"no 8x16 font in `{path}`")
+    font = {}
+    for ch in range(0x7e, 0x1f, -1):  # a space last: blank glyphs read as spaces
+        font[rom[at + 16 * ch:at + 16 * (ch + 1)]] = chr(ch)
+    return font
+
+
+def read_text(r, font, cell_w=8, cell_h=16):
+    """The screen's text read back from the pixels: each cell's two colours tried
+    either way round as foreground against the font; '?' for a cell that is no glyph
+    (the cursor's cell, a character outside printable ASCII)."""
+    rows = []
+    for row in range(r.height // cell_h):
+        line = []
+        for col in range(r.width // cell_w):
+            px = [[r.pixel(col * cell_w + x, row * cell_h + y) for x in range(cell_w)]
+                  for y in range(cell_h)]
+            colours = {p for line_ in px for p in line_}
+            if len(colours) == 1:
+                line.append(" ")
+                continue
+            found = "?"
+            for fg in colours if len(colours) == 2 else ():
+                glyph = bytes(sum(0x80 >> x for x in range(cell_w) if px[y][x] == fg)
+                              for y in range(cell_h))
+                if glyph in font:
+                    found = font[glyph]
+                    break
+            line.append(found)
+        rows.append("".join(line))
+    return rows
