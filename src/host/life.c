@@ -1205,8 +1205,9 @@ int life_plan(struct host *h, const char *name, json_t *body, json_t **out, stru
 
 /*
  * Rescue mode on or off ({"on": bool}): the kind changes what the next boot
- * is (a VM: the rescue system with the VPS's disk as the second drive); a
- * running VPS is restarted into it, a stopped one boots it at its next start.
+ * is (a VM: the rescue system with the VPS's disk as the second drive; a
+ * container: a rescue container with the VPS's root at /mnt); a running
+ * VPS is restarted into it, a stopped one boots it at its next start.
  */
 int life_rescue(struct host *h, const char *name, json_t *body, struct err **err)
 {
@@ -1226,11 +1227,8 @@ int life_rescue(struct host *h, const char *name, json_t *body, struct err **err
 	if (!(o = ops_of(&v, err)))
 		r = -EINVAL;
 	else if (!o->rescue)
-		r = err_make(err, EINVAL,
-			     "`%s`: a %s has no rescue mode: its files are reached from the host "
-			     "while it runs (`vps exec`, `vps console`) and its init cannot keep "
-			     "it from booting far enough for that",
-			     name, vps_kind_name(v.kind));
+		r = err_make(err, EINVAL, "`%s`: a %s has no rescue mode", name,
+			     vps_kind_name(v.kind));
 	else if (v.state != VPS_RUNNING && v.state != VPS_STOPPED)
 		r = err_make(err, EBUSY, "`%s` is %s", name, vps_state_name(v.state));
 	else if ((r = stop_locked(h, &v, false, 30, err)) == 0 &&
