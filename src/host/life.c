@@ -1234,8 +1234,12 @@ int life_rescue(struct host *h, const char *name, json_t *body, struct err **err
 	else if ((r = stop_locked(h, &v, false, 30, err)) == 0 &&
 		 (r = o->rescue(h, &v, json_is_true(on), err)) == 0) {
 		store_event(h->store, name, "rescue", json_is_true(on) ? "on" : "off");
-		if (was)
-			r = start_locked(h, &v, err);
+		/* the record as the stop left it (`stopped`), as life_restart reads it */
+		if (was) {
+			vps_free(&v);
+			if ((r = store_vps_get(h->store, name, &v, err)) == 0)
+				r = start_locked(h, &v, err);
+		}
 	}
 	vps_free(&v);
 	release(name);

@@ -9,11 +9,21 @@ its kernel); the start runs QEMU with the rescue disk first and the VPS's
 disk second; the customer logs in on the console with the VPS's password,
 finds the VPS's disk at /dev/vdb, not mounted, mounts it, reads and fixes
 the file; `rescue off` throws the rescue system away and the next start
-boots the VPS's own disk and kernel again, with the fix on it. A container
-is refused with the reason; so is a body that is not {"on": bool}.
+boots the VPS's own disk and kernel again, with the fix on it. A body that
+is not {"on": bool} is refused.
+
+A busybox container whose /sbin/init is gone (it cannot boot): `rescue on`
+makes a rescue container (kind_ct.c ct_rescue, vps-ctm's `rescue_dir`),
+which boots the busybox template with the container's own root at /mnt, in
+the same uid range; the fix is made through `vps exec` and the console,
+`rescue off` and the container boots its own root with the fix. The
+attacks: another customer's rescue is a 404, rescue while a snapshot holds
+the VPS is refused, and root inside the rescue system is the container's
+shifted root, not the host's.
 
 Run as root: VPS_BUILD=... /usr/bin/python3 -m pytest -q test_rescue.py"""
 
+import json
 import os
 import subprocess
 import time
@@ -54,8 +64,8 @@ def drives(argv):
 
 def test_rescue_on_off_and_refusals(daemon, vm_template_cached):
     """No boot: on and off of a stopped VM make and remove the rescue
-    system and `show` says so; a body that is not {"on": bool}, a word that
-    is not on or off, and a container are refused with nothing made."""
+    system and `show` says so; a body that is not {"on": bool} and a word
+    that is not on or off are refused with nothing made."""
     d = daemon
     vps(d, "create", "r0", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
         "--ram", "256M", "--cpus", "1", "--disk", "2G", "--password", "pw")
@@ -68,13 +78,6 @@ def test_rescue_on_off_and_refusals(daemon, vm_template_cached):
     r = subprocess.run([str(VPS), "rescue", "r0", "maybe"], capture_output=True, text=True,
                        env=dict(os.environ, VPS_SOCKET=str(d.sock)))
     assert r.returncode != 0 and "on or off" in r.stderr, r
-    d.api("POST", "/vps", {"name": "rct", "kind": "ct", "template": "busybox", "ram": "64M",
-                           "disk": "64M"}, expect=201)
-    code, j = d.request("POST", "/api/v1/vps/rct/rescue", {"on": True})
-    assert code == 400 and "has no rescue mode" in j["error"]["message"], j
-    assert "rescue" not in show(d, "rct")
-    d.api("DELETE", "/vps/rct")
-
     assert vps(d, "rescue", "r0", "on") == "rescue on for r0\n"
     v = show(d, "r0")
     assert v["rescue"] is True and v["state"] == "stopped", v
@@ -139,4 +142,94 @@ def test_vm_rescue_mode(daemon, vm_template_cached, tmp_path, timings):
     ev = [e["kind"] for e in d.api("GET", "/events?vps=r1")]
     assert ev.count("rescue") == 2, ev
     vps(d, "destroy", "r1")
+    assert not vdir.exists()
+
+
+# --- containers ---------------------------------------------------------------------------
+
+def exec_sh(d, name, script):
+    r = d.api("POST", f"/vps/{name}/exec", {"args": ["sh", "-c", script]})
+    return r["status"], r["stdout"], r["stderr"]
+
+
+def uid_base(d, name):
+    return json.loads((d.data / "vps" / name / "ct.json").read_text())["uid_base"]
+
+
+def test_ct_rescue_mode(daemon, timings):
+    """A container that cannot boot (no /sbin/init) is fixed from the rescue
+    container and boots again; rescue survives a vpsd restart; root in the
+    rescue system is the container's shifted root."""
+    d = daemon
+    vps(d, "create", "rc1", "--kind", "ct", "--template", "busybox", "--ram", "64M",
+        "--disk", "64M")
+    vdir = d.data / "vps" / "rc1"
+    vps(d, "start", "rc1")
+    base = uid_base(d, "rc1")
+    st, out, err = exec_sh(d, "rc1", "echo BROKEN > /root/note && rm /sbin/init && echo ok")
+    assert st == 0 and out == "ok\n", (st, out, err)
+    vps(d, "stop", "rc1")
+    # it would not boot: vps-ct cannot exec a missing /sbin/init
+    code, j = d.request("POST", "/api/v1/vps/rc1/start")
+    assert code == 500 and "stopped while starting" in j["error"]["message"], (code, j)
+    assert show(d, "rc1")["state"] == "stopped"
+
+    assert vps(d, "rescue", "rc1", "on") == "rescue on for rc1\n"
+    v = show(d, "rc1")
+    assert v["rescue"] is True and v["state"] == "stopped", v
+    assert (vdir / "ct-rescue.json").is_file() and (vdir / "ct-rescue" / "disk.img").is_file()
+    cfg = json.loads((vdir / "ct.json").read_text())
+    assert cfg["rescue_dir"] == str(vdir / "ct-rescue"), cfg
+
+    # a vpsd restart keeps it: the mark is a file, and the next start boots the rescue system
+    d.stop()
+    d.start(timeout=60)
+    assert show(d, "rc1")["rescue"] is True
+    t0 = time.monotonic()
+    vps(d, "start", "rc1")
+    st, out, err = exec_sh(d, "rc1", "hostname; cat /mnt/root/note; "
+                           "test -e /mnt/sbin/init || echo NOINIT; readlink /sbin/init; "
+                           "test -e /root/note || echo NONOTE; grep -c ' /mnt ' /proc/mounts")
+    timings.append(("ct rescue: start to exec", time.monotonic() - t0))
+    assert st == 0 and out == "rc1\nBROKEN\nNOINIT\n../bin/busybox\nNONOTE\n1\n", (out, err)
+
+    # root inside is the container's root: the shifted range, no device, no host ids
+    st, out, err = exec_sh(d, "rc1", "cat /proc/self/uid_map; id -u; "
+                           "mknod /mnt/root/sda b 8 0 2>&1 || echo NOMKNOD; "
+                           "echo x > /proc/sysrq-trigger 2>&1 || echo NOSYSRQ; "
+                           "touch /mnt/root/made-in-rescue && echo MADE")
+    assert st == 0, (out, err)
+    lines = out.split("\n")
+    assert lines[0].split() == ["0", str(base), "65536"], out
+    assert lines[1] == "0" and "NOMKNOD" in out and "NOSYSRQ" in out and "MADE" in out, out
+    own = vdir / "ct" / "rootfs"
+    st_made = os.lstat(own / "root" / "made-in-rescue")
+    assert (st_made.st_uid, st_made.st_gid) == (base, base), st_made
+    assert not (own / "root" / "sda").exists()
+    rb = os.lstat(vdir / "ct-rescue" / "rootfs" / "bin" / "busybox")
+    assert (rb.st_uid, rb.st_gid) == (base, base), rb
+
+    # the console is the rescue system's: its own password (`vps password` in rescue mode),
+    # and the customer's own /etc/shadow untouched
+    shadow = (own / "etc" / "shadow").read_bytes()
+    d.api("POST", "/vps/rc1/password", {"password": "rescue-pw"})
+    assert (own / "etc" / "shadow").read_bytes() == shadow
+    with Console(console_path(d, "rc1")) as c:
+        c.login("rescue-pw", 60)
+        c.run("ln -s ../bin/busybox /mnt/sbin/init && echo FIXED > /mnt/root/note && "
+              "sync && echo DONE-$((6*7))", "DONE-42")
+
+    # off while it runs: restarted onto its own root, the fix there, the rescue system gone
+    assert vps(d, "rescue", "rc1", "off") == "rescue off for rc1\n"
+    v = show(d, "rc1")
+    assert v["rescue"] is False and v["state"] == "running", v
+    assert not (vdir / "ct-rescue.json").exists() and not (vdir / "ct-rescue").exists()
+    assert "rescue_dir" not in json.loads((vdir / "ct.json").read_text())
+    st, out, err = exec_sh(d, "rc1", "cat /root/note; readlink /sbin/init; "
+                           "test -e /mnt/root || echo NOMNT; ls /root")
+    assert st == 0 and out.startswith("FIXED\n../bin/busybox\nNOMNT\n"), (out, err)
+    assert "made-in-rescue" in out, out
+    ev = [e["kind"] for e in d.api("GET", "/events?vps=rc1")]
+    assert ev.count("rescue") == 2, ev
+    vps(d, "destroy", "rc1")
     assert not vdir.exists()
