@@ -31,8 +31,10 @@ import time
 import pytest
 
 from framework.console import Console
+from framework.openapi import start_vpsd, tcp, unix
 from test_vpsd_vm import (QEMU_LOGIN_TIMEOUT, VPS, console_path, daemon,  # noqa: F401
                           qemu_of, show, until, vm_template_cached, vps)
+from test_vpsd_kill9 import Paused
 
 
 def debugfs(img, req, write=False):
@@ -233,3 +235,61 @@ def test_ct_rescue_mode(daemon, timings):
     assert ev.count("rescue") == 2, ev
     vps(d, "destroy", "rc1")
     assert not vdir.exists()
+
+
+PASSWORDS = {"alice": "alice's long secret", "bob": "bob's long secret"}
+
+
+def test_ct_rescue_refusals():
+    """What a customer may not do: rescue another's VPS (the 404 of one that
+    does not exist), send a body that is not {"on": bool}, or turn rescue
+    off while a snapshot holds the VPS; each leaves nothing changed."""
+    d = start_vpsd()
+    try:
+        admin = unix(d)
+        for name, pw in PASSWORDS.items():
+            admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
+                      expect=201)
+        admin.api("POST", "/plans", {"name": "small", "ram": "64M", "disk": "64M", "cpus": 1},
+                  expect=201)
+        alice, bob = tcp(d), tcp(d)
+        alice.login("alice", PASSWORDS["alice"])
+        bob.login("bob", PASSWORDS["bob"])
+        alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
+                                   "plan": "small"}, expect=201)
+        vdir = d.data / "vps" / "a1"
+        before = sorted(os.listdir(vdir))
+
+        nobody = bob.request("POST", "/vps/nosuch/rescue", {"on": True})
+        assert nobody.status == 404, nobody.json
+        for on in (True, False):
+            r = bob.request("POST", "/vps/a1/rescue", {"on": on})
+            assert r.status == 404 and r.json == json.loads(
+                nobody.text.replace("nosuch", "a1")), (r.status, r.json)
+        for body in ({}, {"on": "yes"}, {"on": 1}, {"on": True, "x": 1}, {"on": None}):
+            r = alice.request("POST", "/vps/a1/rescue", body)
+            assert r.status == 400, (body, r.status, r.json)
+        assert sorted(os.listdir(vdir)) == before
+        assert alice.api("GET", "/vps/a1")["rescue"] is False
+        assert [e["kind"] for e in admin.api("GET", "/events?vps=a1")].count("rescue") == 0
+
+        # her own: on, shown to her, in the event log
+        alice.api("POST", "/vps/a1/rescue", {"on": True})
+        assert alice.api("GET", "/vps/a1")["rescue"] is True
+        assert (vdir / "ct-rescue.json").is_file()
+        assert bob.request("POST", "/vps/a1/rescue", {"on": False}).status == 404
+        assert (vdir / "ct-rescue.json").is_file()
+
+        # a snapshot holds the VPS: rescue waits its turn (409), the rescue system stays
+        p = Paused(d, "snapshot-copied", "a1", "POST", "/api/v1/vps/a1/snapshots",
+                   {"name": "held"})
+        code, j = d.request("POST", "/api/v1/vps/a1/rescue", {"on": False})
+        assert code == 409 and "busy" in j["error"]["message"], (code, j)
+        assert (vdir / "ct-rescue.json").is_file() and (vdir / "ct-rescue" / "disk.img").is_file()
+        p.kill9()
+        assert d.api("GET", "/vps/a1")["rescue"] is True  # kept across the kill -9
+        d.api("POST", "/vps/a1/rescue", {"on": False})
+        assert not (vdir / "ct-rescue.json").exists() and not (vdir / "ct-rescue").exists()
+        d.destroy_all_and_stop()  # a sanitizer's report fails the test
+    finally:
+        d.cleanup()
