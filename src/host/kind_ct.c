@@ -475,25 +475,36 @@ static int ct_exec(struct host *h, const struct vps *v, char *const *args, json_
 #define CT_RESCUE_TEMPLATE "busybox"
 #define CT_RESCUE_DISK (256ULL << 20) /* thin: what the rescue session writes */
 
+/*
+ * The rescue system gone (vps-ctm destroy: its disk, mount point and
+ * directory), with settings made afresh from the record rather than read
+ * from the file: no path another node or an older vpsd wrote is trusted.
+ */
 static int rescue_destroy(struct host *h, const struct vps *v, struct err **err)
 {
-	static const char *const leaves[] = { "ct-rescue-create.json", "ct-rescue.json" };
+	_cleanup_free_ char *rdir = host_vps_disks(h, v->name, "ct-rescue");
+	_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-rescue-create.json");
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct-rescue.json");
 	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
+	char *args[] = { ctm, "destroy", tmp, NULL };
+	json_t *j;
+	int r;
 
-	for (size_t i = 0; i < ARRAY_SIZE(leaves); i++) {
-		_cleanup_free_ char *cfg = host_vps_dir(h, v->name, leaves[i]);
-		char *args[] = { ctm, "destroy", cfg, NULL };
-
-		if (!cfg || !ctm)
-			return err_make(err, ENOMEM, "rescue");
-		if (access(cfg, F_OK) < 0)
-			continue;
-		if (ctm_call(h, args, err) < 0)
-			return err_wrap(err, "remove the rescue system of `%s`", v->name);
-		if (unlink(cfg) < 0 && errno != ENOENT)
-			return err_make(err, errno, "remove `%s`", cfg);
-	}
-	return 0;
+	if (!rdir || !tmp || !cfg || !ctm)
+		return err_make(err, ENOMEM, "rescue");
+	if (access(cfg, F_OK) < 0 && access(tmp, F_OK) < 0 && access(rdir, F_OK) < 0)
+		return 0;
+	if (!(j = ctm_settings(h, v, NULL, NULL)))
+		return err_make(err, ENOMEM, "rescue");
+	json_object_del(j, "rescue_dir"); /* the rescue system's own settings have none */
+	json_object_set_new(j, "dir", json_string(rdir));
+	r = write_json(tmp, j, err);
+	json_decref(j);
+	if (r == 0 && ctm_call(h, args, err) < 0)
+		r = err_wrap(err, "remove the rescue system of `%s`", v->name);
+	if (r == 0 && ((unlink(cfg) < 0 && errno != ENOENT) || unlink(tmp) < 0))
+		r = err_make(err, errno, "remove `%s`", cfg);
+	return r;
 }
 
 static int ct_rescue(struct host *h, const struct vps *v, bool on, struct err **err)
@@ -517,6 +528,7 @@ static int ct_rescue(struct host *h, const struct vps *v, bool on, struct err **
 	j = ctm_settings(h, v, tarball, NULL);
 	if (!j)
 		return err_make(err, ENOMEM, "rescue");
+	json_object_del(j, "rescue_dir");
 	json_object_set_new(j, "dir", json_string(rdir));
 	json_object_set_new(j, "disk", json_integer((json_int_t)CT_RESCUE_DISK));
 	json_object_set_new(j, "disk_alloc", json_string("thin"));
