@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // One VPS's page (docs/panel.md): its state and the lifecycle buttons (each
-// an operation, polled), its settings (hostname, root password, reinstall),
+// an operation, polled), its settings (hostname, root password, reinstall,
+// rescue mode),
 // its addresses, graphs of its usage (uPlot, fed from GET .../usage), its
 // console (xterm.js on the console WebSocket, raw bytes both ways) and, for a
 // VM that boots its own firmware, its screen (noVNC on GET .../vnc, with
@@ -66,6 +67,7 @@ export async function vpsView(m, name) {
     buttons.stop.disabled = running || s !== 'running';
     buttons.restart.disabled = running || s !== 'running';
     buttons['stop-force'].disabled = running || s === 'stopped';
+    rescueBtn.disabled = running || (s !== 'running' && s !== 'stopped');
   }
 
   // ---- details ----
@@ -82,6 +84,7 @@ export async function vpsView(m, name) {
     ];
     details.replaceChildren(...rows.flatMap(([k, x]) => [h('dt', {}, k), h('dd', { dataset: { k: k.toLowerCase() } }, String(x))]));
     if (document.activeElement !== hostname.input) hostname.input.value = v.hostname || '';
+    showRescue();
     setButtons(false);
     if (v.state === 'running') term.connect();
     if (screen) screen.show(v);
@@ -123,6 +126,29 @@ export async function vpsView(m, name) {
     flash(`${name} reinstalled`, 'ok');
   });
 
+  // ---- rescue mode (docs/rescue.md): a kind that has one shows `rescue` ----
+  const rescueText = h('p', { id: 'rescue-state' });
+  const rescueBtn = h('button', { type: 'button', id: 'rescue-toggle' });
+  rescueBtn.addEventListener('click', () => {
+    const on = !v.rescue;
+    // the words are the kind's (GET /vps/NAME's rescue_system), not the panel's
+    if (on && !window.confirm(`Boot ${name} into a rescue system: ${v.rescue_system}?` +
+      (v.state === 'running' ? ' It is restarted now.' : ''))) return;
+    busy(rescueBtn, async () => {
+      await runOp(on ? 'rescue on' : 'rescue off', 'rescue', { on });
+      flash(`rescue ${on ? 'on' : 'off'} for ${name}`, 'ok');
+    });
+  });
+  function showRescue() {
+    rescueText.textContent = v.rescue ?
+      `On: ${name} boots a rescue system: ${v.rescue_system}.` :
+      `Off: ${name} boots its own disk.`;
+    rescueBtn.textContent = v.rescue ? 'Rescue mode off' : 'Rescue mode on';
+    rescueBtn.setAttribute('aria-label', `${rescueBtn.textContent} for ${name}`);
+  }
+  const rescueCard = 'rescue' in v ? h('section', { class: 'card', id: 'rescue', 'aria-labelledby': 'rs-h' },
+    h('h2', { id: 'rs-h' }, 'Rescue mode'), rescueText, rescueBtn) : null;
+
   // ---- graphs and console ----
   const graphs = new Graphs(name);
   const term = new Console(name);
@@ -134,7 +160,7 @@ export async function vpsView(m, name) {
     bar,
     h('div', { class: 'cols' },
       h('section', { class: 'card', 'aria-labelledby': 'd-h' }, h('h2', { id: 'd-h' }, 'Details'), details),
-      h('div', {}, hostForm, pwForm, reForm, await switchCard(path, v, reload))),
+      h('div', {}, ...[hostForm, pwForm, reForm, rescueCard, await switchCard(path, v, reload)].filter(Boolean))),
     h('section', { class: 'card', 'aria-labelledby': 'g-h' }, h('h2', { id: 'g-h' }, 'Usage'), graphs.el),
     await trafficCard(name),
     await firewallCard(name),

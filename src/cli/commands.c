@@ -533,12 +533,14 @@ const struct command commands[] = {
 		  "stopped VPS on its disk. The password is read from standard input: typed\n"
 		  "twice without echo on a terminal, else its first line.\n" },
 	{ "rescue", NULL, p_rescue, .run = cmd_rescue,
-	  .overview = "rescue NAME on|off\ta VM boots a rescue system, its disk the second drive",
-	  .help = "on: the VM boots a Debian 12 rescue system (a fresh copy of the debian-12\n"
+	  .overview = "rescue NAME on|off\tboot a rescue system with the VPS's disk in it",
+	  .help = "on: a VM boots a Debian 12 rescue system (a fresh copy of the debian-12\n"
 		  "template's disk, /dev/vda) with its own disk as the second drive (/dev/vdb,\n"
-		  "not mounted), on the same console, network, password and keys; a running VM\n"
-		  "restarts into it. off: the rescue system is thrown away and the VM boots its\n"
-		  "own disk again. A container has no rescue mode (`vps exec`, `vps console`).\n" },
+		  "not mounted), on the same console, network, password and keys. A container\n"
+		  "boots a fresh busybox rescue container with its own root at /mnt, on the same\n"
+		  "console and network (`vps exec`; `vps passwd` sets the rescue system's\n"
+		  "password). A running VPS restarts into it. off: the rescue system is thrown\n"
+		  "away and the VPS boots its own disk again.\n" },
 	{ "console", NULL, p_name, .run = cmd_console,
 	  .overview = "console NAME\tattach to the console (Ctrl-] detaches)",
 	  .help = "Attaches to the VPS's console: what it printed lately is shown first, then\n"

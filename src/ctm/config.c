@@ -45,6 +45,7 @@ void ctm_config_free(struct ctm_config *c)
 	free(c->template);
 	free(c->clone_disk);
 	free(c->template_dir);
+	free(c->rescue_dir);
 	free(c->hostname);
 	free(c->root_password);
 	free_list(c->ssh_keys, c->nr_ssh_keys);
@@ -264,6 +265,8 @@ static int parse_key(struct ctm_config *c, const char *k, json_t *v, struct err 
 	}
 	if (!strcmp(k, "template_dir"))
 		return get_str(v, k, false, &c->template_dir, err);
+	if (!strcmp(k, "rescue_dir"))
+		return get_str(v, k, false, &c->rescue_dir, err);
 	if (!strcmp(k, "hostname"))
 		return get_str(v, k, false, &c->hostname, err);
 	if (!strcmp(k, "root_password"))
@@ -383,8 +386,11 @@ int ctm_config_from_json(struct ctm_config *c, json_t *j, struct err **err)
 	    (c->template && (r = check_abs("template", c->template, err)) < 0) ||
 	    (c->clone_disk && (r = check_abs("clone_disk", c->clone_disk, err)) < 0) ||
 	    (c->template_dir && (r = check_abs("template_dir", c->template_dir, err)) < 0) ||
+	    (c->rescue_dir && (r = check_abs("rescue_dir", c->rescue_dir, err)) < 0) ||
 	    (c->lxcfs && *c->lxcfs && (r = check_abs("lxcfs", c->lxcfs, err)) < 0))
 		return r;
+	if (c->rescue_dir && !strcmp(c->rescue_dir, c->dir))
+		return err_make(err, 0, "`rescue_dir`: must not be `dir`");
 	if (c->hostname && sys_net_check_hostname(c->hostname, err) < 0)
 		return err_wrap(err, "`hostname`");
 	if (c->memory < (16ULL << 20))
@@ -430,6 +436,17 @@ char *ctm_path(const struct ctm_config *c, bool run, const char *leaf)
 	char *p;
 
 	if (asprintf(&p, "%s/%s", run ? c->run_dir : c->dir, leaf) < 0)
+		return NULL;
+	return p;
+}
+
+char *ctm_boot_root(const struct ctm_config *c)
+{
+	char *p;
+
+	if (!c->rescue_dir)
+		return ctm_path(c, false, "rootfs");
+	if (asprintf(&p, "%s/rootfs", c->rescue_dir) < 0)
 		return NULL;
 	return p;
 }

@@ -52,6 +52,12 @@ struct ctm_config {
 	uint32_t clone_uid_base; /* ...whose files are in the range at this base */
 	enum ctm_storage storage;
 	char *template_dir; /* layered: unpacked templates; /var/lib/vps/templates */
+	/*
+	 * rescue mode (docs/rescue.md): the root is this directory's disk (a
+	 * vps-ctm create of its own, the rescue template), the container's own
+	 * root bound at /mnt; NULL: the container's own root
+	 */
+	char *rescue_dir;
 	enum ctm_init init;
 	uint64_t disk_size;
 	enum sys_disk_alloc disk_alloc;
@@ -85,5 +91,8 @@ int ctm_config_load(struct ctm_config *c, const char *path, struct err **err);
 
 /* Paths derived from dir and run_dir (caller frees). */
 char *ctm_path(const struct ctm_config *c, bool run, const char *leaf);
+
+/* The root the container boots: DIR/rootfs, or RESCUE_DIR/rootfs in rescue mode. */
+char *ctm_boot_root(const struct ctm_config *c);
 
 #endif

@@ -400,6 +400,41 @@ int ctm_umount(const struct ctm_config *c, struct err **err)
 	return sys_disk_umount(rootfs, err);
 }
 
+/*
+ * Rescue mode (docs/rescue.md): the rescue system's own disk, made by a
+ * vps-ctm create of its own in rescue_dir (image storage, the same uid
+ * range), mounted at RESCUE_DIR/rootfs beside the container's own root.
+ */
+static void rescue_config(const struct ctm_config *c, struct ctm_config *rc)
+{
+	*rc = *c;
+	rc->dir = c->rescue_dir;
+	rc->storage = CTM_STORAGE_IMAGE;
+	rc->rescue_dir = NULL;
+}
+
+int ctm_rescue_mount(const struct ctm_config *c, struct err **err)
+{
+	struct ctm_config rc;
+
+	if (!c->rescue_dir)
+		return 0;
+	rescue_config(c, &rc);
+	if (ctm_mount(&rc, err) < 0)
+		return err_wrap(err, "rescue system `%s`", c->rescue_dir);
+	return 0;
+}
+
+int ctm_rescue_umount(const struct ctm_config *c, struct err **err)
+{
+	struct ctm_config rc;
+
+	if (!c->rescue_dir)
+		return 0;
+	rescue_config(c, &rc);
+	return ctm_umount(&rc, err);
+}
+
 /* --- create / destroy ---------------------------------------------------- */
 
 int ctm_create(const struct ctm_config *c, struct err **err)

@@ -20,6 +20,9 @@ int ctm_destroy(const struct ctm_config *c, struct err **err);
 /* Mount the disk at DIR/rootfs unless it is mounted there already. */
 int ctm_mount(const struct ctm_config *c, struct err **err);
 int ctm_umount(const struct ctm_config *c, struct err **err);
+/* Rescue mode: the rescue system's disk at RESCUE_DIR/rootfs (no-ops without rescue_dir). */
+int ctm_rescue_mount(const struct ctm_config *c, struct err **err);
+int ctm_rescue_umount(const struct ctm_config *c, struct err **err);
 /* Run ARGV (PATH searched) and wait; 0, or an error naming it when it fails. */
 int ctm_run_cmd(const char *const *argv, struct err **err);
 /* Which init the root filesystem has (for CTM_INIT_AUTO). */

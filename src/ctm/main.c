@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "run") && argc == 3) {
 		r = ctm_run(&c);
 	} else if (!strcmp(cmd, "spec") && argc == 3) {
-		_cleanup_free_ char *rootfs = ctm_path(&c, false, "rootfs");
+		_cleanup_free_ char *rootfs = ctm_boot_root(&c);
 		_cleanup_free_ char *procfs = ctm_path(&c, false, "proc"); /* as `run` has it */
 		json_t *s = ctm_spec(&c, c.init == CTM_INIT_AUTO ? ctm_detect_init(rootfs) : c.init,
 				     rootfs, procfs, &e);

@@ -160,7 +160,7 @@ static void con_input(struct mon *m, int i)
 static int write_spec(struct mon *m, struct err **err)
 {
 	_cleanup_free_ char *bundle = ctm_path(m->c, false, "bundle");
-	_cleanup_free_ char *rootfs = ctm_path(m->c, false, "rootfs");
+	_cleanup_free_ char *rootfs = ctm_boot_root(m->c); /* the rescue system's in rescue mode */
 	_cleanup_free_ char *path = ctm_path(m->c, false, "bundle/config.json");
 	_cleanup_free_ char *procfs = ctm_path(m->c, false, "proc");
 	json_t *spec;
@@ -261,13 +261,14 @@ static int boot(struct mon *m, struct err **err)
 	_cleanup_free_ char *recv_path = ctm_path(m->c, true, "console-recv.sock");
 	_cleanup_free_ char *pidfile = ctm_path(m->c, true, "init.pid");
 	_cleanup_free_ char *bundle = ctm_path(m->c, false, "bundle");
-	_cleanup_free_ char *rootfs = ctm_path(m->c, false, "rootfs");
+	_cleanup_free_ char *rootfs = ctm_boot_root(m->c);
 	_cleanup_close_ int lfd = -1, cfd = -1;
 	int r;
 
 	m->state = M_STARTING;
 	m->init_exited = false;
-	if (ctm_mount(m->c, err) < 0)
+	/* the container's own root; in rescue mode the rescue system's too, the own at /mnt */
+	if (ctm_mount(m->c, err) < 0 || ctm_rescue_mount(m->c, err) < 0)
 		return -EIO;
 	if (m->c->init == CTM_INIT_AUTO)
 		m->init = ctm_detect_init(rootfs);
@@ -839,6 +840,10 @@ int ctm_run(struct ctm_config *c)
 	m.state = M_STOPPED;
 	ctm_procfs_stop(m.procfs);
 	m.procfs = NULL;
+	if (ctm_rescue_umount(c, &e) < 0) {
+		pr_err("%s", err_msg(e));
+		err_free(&e);
+	}
 	if (ctm_umount(c, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		err_free(&e);

@@ -503,6 +503,19 @@ json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *roo
 				      mnt("/dev/fuse", "bind", src, "bind,nosuid,noexec"));
 	}
 	/*
+	 * Rescue mode (docs/rescue.md): the root is the rescue system's; the
+	 * container's own root is bound at /mnt, its files as they are (the
+	 * same uid range, so their owners are right inside), nosuid and nodev
+	 * like every disk the rescue system did not boot from.
+	 */
+	if (c->rescue_dir) {
+		char src[4200];
+
+		snprintf(src, sizeof(src), "%s/rootfs", c->dir);
+		json_array_append_new(json_object_get(s, "mounts"),
+				      mnt("/mnt", "bind", src, "rbind,nosuid,nodev"));
+	}
+	/*
 	 * A container inside mounts its own proc and sysfs only where the
 	 * kernel sees a whole one already (mount_too_revealing(): no locked
 	 * mount over any of its files). Ours have masks and lxcfs files over

@@ -153,6 +153,8 @@ struct kind_ops {
 	int (*rescue)(struct host *h, const struct vps *v, bool on, struct err **err);
 	/* Whether rescue mode is on (GET /vps/NAME's `rescue`). */
 	bool (*rescuing)(struct host *h, const struct vps *v);
+	/* What the rescue system is and where the VPS's disk is in it (`rescue_system`). */
+	const char *rescue_system;
 	/*
 	 * vpsd adopts the running VPS at its start: undo what a vpsd killed in
 	 * the middle of work left held (a VM frozen for a snapshot). NULL: none.

@@ -163,6 +163,14 @@ static long ct_pids(const struct host *h, const struct vps *v)
 	return v->pids ? (long)v->pids : h->pids_limit;
 }
 
+/* Rescue mode is on while VPSDIR/ct-rescue.json, the rescue system's settings, is there. */
+static bool ct_rescuing(struct host *h, const struct vps *v)
+{
+	_cleanup_free_ char *p = host_vps_dir(h, v->name, "ct-rescue.json");
+
+	return p && access(p, F_OK) == 0;
+}
+
 static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tarball,
 			    const char *password)
 {
@@ -200,6 +208,12 @@ static json_t *ctm_settings(struct host *h, const struct vps *v, const char *tar
 	}
 	if (j && *v->network) /* the veth into the network's bridge (net.h) */
 		json_object_set_new(j, "net", net_ct_settings(h, v));
+	/* rescue mode (docs/rescue.md): the rescue system's root, this one's at /mnt */
+	if (j && ct_rescuing(h, v)) {
+		_cleanup_free_ char *rdir = host_vps_disks(h, v->name, "ct-rescue");
+
+		json_object_set_new(j, "rescue_dir", json_string(rdir));
+	}
 	/* the disk policy at create (docs/policies.md); kept as it was made afterwards */
 	if (j)
 		json_object_set_new(j, "disk_alloc",
@@ -447,6 +461,101 @@ static int ct_exec(struct host *h, const struct vps *v, char *const *args, json_
 	return 0;
 }
 
+/* --- rescue mode ------------------------------------------------------- */
+
+/*
+ * Rescue mode (docs/rescue.md): a container of its own kind boots from
+ * the rescue system, a fresh `vps-ctm create` of the busybox template in
+ * DISKS/ct-rescue (its own small disk, the VPS's uid range, hostname,
+ * network and SSH keys), with the VPS's own root bound at /mnt. The
+ * settings of that create, VPSDIR/ct-rescue.json, are the mark: while it
+ * is there ct.json names the rescue system's directory (`rescue_dir`) and
+ * every start boots it. Nothing of the customer's disk is read by the host.
+ */
+#define CT_RESCUE_TEMPLATE "busybox"
+#define CT_RESCUE_DISK (256ULL << 20) /* thin: what the rescue session writes */
+
+/*
+ * The rescue system gone (vps-ctm destroy: its disk, mount point and
+ * directory), with settings made afresh from the record rather than read
+ * from the file: no path another node or an older vpsd wrote is trusted.
+ */
+static int rescue_destroy(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *rdir = host_vps_disks(h, v->name, "ct-rescue");
+	_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-rescue-create.json");
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct-rescue.json");
+	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
+	char *args[] = { ctm, "destroy", tmp, NULL };
+	json_t *j;
+	int r;
+
+	if (!rdir || !tmp || !cfg || !ctm)
+		return err_make(err, ENOMEM, "rescue");
+	if (access(cfg, F_OK) < 0 && access(tmp, F_OK) < 0 && access(rdir, F_OK) < 0)
+		return 0;
+	if (!(j = ctm_settings(h, v, NULL, NULL)))
+		return err_make(err, ENOMEM, "rescue");
+	json_object_del(j, "rescue_dir"); /* the rescue system's own settings have none */
+	json_object_set_new(j, "dir", json_string(rdir));
+	r = write_json(tmp, j, err);
+	json_decref(j);
+	if (r == 0 && ctm_call(h, args, err) < 0)
+		r = err_wrap(err, "remove the rescue system of `%s`", v->name);
+	if (r == 0 && ((unlink(cfg) < 0 && errno != ENOENT) || unlink(tmp) < 0))
+		r = err_make(err, errno, "remove `%s`", cfg);
+	return r;
+}
+
+static int ct_rescue(struct host *h, const struct vps *v, bool on, struct err **err)
+{
+	_cleanup_free_ char *tarball = NULL, *rdir = host_vps_disks(h, v->name, "ct-rescue");
+	_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-rescue-create.json");
+	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct-rescue.json");
+	_cleanup_free_ char *ctm = host_bin(h, "vps-ctm");
+	json_t *j;
+	int version, r;
+
+	if (!rdir || !tmp || !cfg || !ctm)
+		return err_make(err, ENOMEM, "rescue");
+	/* off, and before on: nothing of an earlier rescue system is kept */
+	if (rescue_destroy(h, v, err) < 0)
+		return -EIO;
+	if (!on)
+		return rewrite_settings(h, v, err);
+	if (tmpl_resolve(h, TMPL_ROOTFS, CT_RESCUE_TEMPLATE, &tarball, &version, err) < 0)
+		return err_wrap(err, "rescue system (template `%s`)", CT_RESCUE_TEMPLATE);
+	j = ctm_settings(h, v, tarball, NULL);
+	if (!j)
+		return err_make(err, ENOMEM, "rescue");
+	json_object_del(j, "rescue_dir");
+	json_object_set_new(j, "dir", json_string(rdir));
+	json_object_set_new(j, "disk", json_integer((json_int_t)CT_RESCUE_DISK));
+	json_object_set_new(j, "disk_alloc", json_string("thin"));
+	r = write_json(tmp, j, err);
+	json_decref(j);
+	if (r == 0) {
+		char *args[] = { ctm, "create", tmp, NULL };
+
+		r = ctm_call(h, args, err);
+		if (r < 0)
+			unlink(tmp); /* a failed create removed what it made */
+	}
+	/* ct-rescue.json last: its presence is what turns rescue on */
+	if (r == 0 && rename(tmp, cfg) < 0)
+		r = err_make(err, errno, "rename `%s`", tmp);
+	if (r == 0)
+		r = rewrite_settings(h, v, err);
+	if (r < 0) {
+		rescue_destroy(h, v, NULL);
+		rewrite_settings(h, v, NULL);
+		return err_wrap(err, "rescue `%s`", v->name);
+	}
+	pr_info("ct `%s`: rescue system from template `%s` version %d", v->name, CT_RESCUE_TEMPLATE,
+		version);
+	return 0;
+}
+
 static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
 {
 	_cleanup_free_ char *cfg = host_vps_dir(h, v->name, "ct.json");
@@ -454,6 +563,8 @@ static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
 	char *args[] = { ctm, "destroy", cfg, NULL };
 	int r;
 
+	if (rescue_destroy(h, v, err) < 0)
+		return -EIO;
 	if (access(cfg, F_OK) < 0) {
 		/* a create cut short: its settings are still in the create file */
 		_cleanup_free_ char *tmp = host_vps_dir(h, v->name, "ct-create.json");
@@ -475,7 +586,9 @@ static int ct_destroy(struct host *h, const struct vps *v, struct err **err)
 /* In the running container's root as the host sees it (DIR/ct/rootfs, a mount). */
 static int ct_password(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
-	_cleanup_free_ char *root = host_vps_disks(h, v->name, "ct/rootfs");
+	/* in rescue mode the password of the system the console logs in to: the rescue one's */
+	_cleanup_free_ char *root =
+		host_vps_disks(h, v->name, ct_rescuing(h, v) ? "ct-rescue/rootfs" : "ct/rootfs");
 	_cleanup_close_ int fd = -1;
 
 	if (v->state != VPS_RUNNING)
@@ -587,4 +700,8 @@ const struct kind_ops kind_ct = {
 	.template_export = ct_template_export,
 	.create_from = ct_create_from,
 	.destroy = ct_destroy,
+	.rescue = ct_rescue,
+	.rescuing = ct_rescuing,
+	.rescue_system = "busybox, with the container's own root at /mnt; in through the console "
+			 "(its own password, set while rescue is on) or exec",
 };

@@ -1626,6 +1626,8 @@ const struct kind_ops kind_vm_vmm = {
 	.snapshot = vmm_snapshot,
 	.rescue = vm_rescue,
 	.rescuing = vm_rescuing,
+	.rescue_system = "Debian 12, with the VM's own disk as /dev/vdb, not mounted; in through "
+			 "the console",
 	.snapshot_memory = vmm_snapshot_memory,
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,
@@ -1658,6 +1660,8 @@ const struct kind_ops kind_vm_qemu = {
 	.snapshot = qemu_snapshot,
 	.rescue = vm_rescue,
 	.rescuing = vm_rescuing,
+	.rescue_system = "Debian 12, with the VM's own disk as /dev/vdb, not mounted; in through "
+			 "the console",
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.destroy = vm_destroy,

@@ -1216,8 +1216,9 @@ int life_plan(struct host *h, const char *name, json_t *body, json_t **out, stru
 
 /*
  * Rescue mode on or off ({"on": bool}): the kind changes what the next boot
- * is (a VM: the rescue system with the VPS's disk as the second drive); a
- * running VPS is restarted into it, a stopped one boots it at its next start.
+ * is (a VM: the rescue system with the VPS's disk as the second drive; a
+ * container: a rescue container with the VPS's root at /mnt); a running
+ * VPS is restarted into it, a stopped one boots it at its next start.
  */
 int life_rescue(struct host *h, const char *name, json_t *body, struct err **err)
 {
@@ -1237,18 +1238,19 @@ int life_rescue(struct host *h, const char *name, json_t *body, struct err **err
 	if (!(o = ops_of(&v, err)))
 		r = -EINVAL;
 	else if (!o->rescue)
-		r = err_make(err, EINVAL,
-			     "`%s`: a %s has no rescue mode: its files are reached from the host "
-			     "while it runs (`vps exec`, `vps console`) and its init cannot keep "
-			     "it from booting far enough for that",
-			     name, vps_kind_name(v.kind));
+		r = err_make(err, EINVAL, "`%s`: a %s has no rescue mode", name,
+			     vps_kind_name(v.kind));
 	else if (v.state != VPS_RUNNING && v.state != VPS_STOPPED)
 		r = err_make(err, EBUSY, "`%s` is %s", name, vps_state_name(v.state));
 	else if ((r = stop_locked(h, &v, false, 30, err)) == 0 &&
 		 (r = o->rescue(h, &v, json_is_true(on), err)) == 0) {
 		store_event(h->store, name, "rescue", json_is_true(on) ? "on" : "off");
-		if (was)
-			r = start_locked(h, &v, err);
+		/* the record as the stop left it (`stopped`), as life_restart reads it */
+		if (was) {
+			vps_free(&v);
+			if ((r = store_vps_get(h->store, name, &v, err)) == 0)
+				r = start_locked(h, &v, err);
+		}
 	}
 	vps_free(&v);
 	release(name);
@@ -1291,8 +1293,11 @@ int life_show(struct host *h, const char *name, json_t **out, struct err **err)
 		return r;
 	*out = vps_to_json(&v);
 	o = kind_find(v.kind, v.engine);
-	if (o && o->rescuing) /* a kind with a rescue mode says whether it is on */
+	if (o && o->rescuing) { /* a kind with a rescue mode says whether it is on, and what */
 		json_object_set_new(*out, "rescue", json_boolean(o->rescuing(h, &v)));
+		if (o->rescue_system)
+			json_object_set_new(*out, "rescue_system", json_string(o->rescue_system));
+	}
 	if (o && v.state == VPS_RUNNING) {
 		_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 		int reboots = run ? keeper_restarts(run) : 0;

@@ -209,6 +209,39 @@ await step('run a command on the console', async () => {
   await waitScreen(/pan42el/, 10000, 'pan42el (the output of echo pan$((20+22))el)');
 });
 
+await step(`rescue mode on (${vps} restarted into a busybox rescue system, its own root at /mnt), a password for it, a console login there, and off again`, async () => {
+  const card = page.locator('#rescue');
+  await card.scrollIntoViewIfNeeded();
+  if (!(await page.locator('#rescue-state').textContent()).startsWith('Off:')) throw new Error('rescue is not off at first');
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+  await page.getByRole('button', { name: `Rescue mode on for ${vps}`, exact: true }).click();
+  await orError(page.locator('#rescue-state', { hasText: /^On: / }), 60000);
+  if (!asked.includes('/mnt') || !asked.includes('restarted')) throw new Error(`the rescue was not confirmed first (dialog: "${asked}")`);
+  await stateIs('running', 30000);
+  // the rescue system's own password (docs/rescue.md): the container's is left alone
+  const rescuePw = 'e2e-rescue-pw';
+  await page.getByLabel('New root password').fill(rescuePw);
+  await page.getByRole('button', { name: 'Reset root password' }).click();
+  await page.locator('#flash.ok:not([hidden])', { hasText: 'root password changed' }).waitFor();
+  // the console of the rescue system's monitor (the restart closed the old one)
+  await page.getByRole('button', { name: 'Reconnect console' }).click();
+  await page.locator('#console[data-state="connected"]').waitFor({ timeout: 20000 });
+  await page.locator('#console .xterm').click();
+  await page.keyboard.press('Enter');
+  const LOGIN = { test: (t) => /login:\s*$/.test(lastLine(t)) };
+  await waitScreen(LOGIN, 30000, 'the rescue system\'s login prompt');
+  await page.keyboard.type('root\n', { delay: 20 });
+  await waitScreen({ test: (t) => /[Pp]assword:\s*$/.test(lastLine(t)) }, 10000, 'a password prompt');
+  await page.keyboard.type(rescuePw + '\n', { delay: 20 });
+  await waitScreen(PROMPT, 15000, 'a shell prompt in the rescue system');
+  await page.keyboard.type(`cat /mnt/etc/hostname; echo res$((20+22))cue\n`, { delay: 20 });
+  await waitScreen(new RegExp(`${vps}\\s+res42cue`), 10000, `the container's hostname from /mnt, then res42cue`);
+  await page.getByRole('button', { name: `Rescue mode off for ${vps}`, exact: true }).click();
+  await orError(page.locator('#rescue-state', { hasText: /^Off: / }), 60000);
+  await stateIs('running', 30000);
+});
+
 await step('see the usage graphs fill', async () => {
   await page.locator('#chart-cpu canvas').waitFor();
   await page.waitForFunction(() => {

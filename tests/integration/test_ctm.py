@@ -218,6 +218,9 @@ GOOD = {"memory": "128M", "disk": "64M"}
     ({"ssh_keys": ["hello there"]}, "ssh_keys[0]"),
     ({"cpus": -1}, "cpus"),
     ({"dir": "relative/dir"}, "dir"),
+    ({"rescue_dir": "rescue"}, "rescue_dir"),
+    ({"rescue_dir": "/srv/../etc"}, "rescue_dir"),
+    ({"rescue_dir": 7}, "rescue_dir"),
 ])
 def test_bad_config(tmp_path, change, key):
     ct = Ctm(tmp_path, template(), **GOOD)
@@ -502,6 +505,20 @@ def test_spec_is_json(ctm):
     assert spec["annotations"]["org.vps.console"] == "noctty"
     tun = [m for m in spec["mounts"] if m["destination"] == "/dev/net/tun"]
     assert tun and tun[0]["source"].endswith("/dev-net-tun"), spec["mounts"]
+    assert spec["root"]["path"] == f"{ct.dir}/rootfs"
+    assert not [m for m in spec["mounts"] if m["destination"] == "/mnt"], spec["mounts"]
+    # rescue mode (docs/rescue.md): the rescue system's root, the container's own at /mnt
+    ct.config["rescue_dir"] = f"{ct.dir}-rescue"
+    ct.write_config()
+    spec = json.loads(ct.ctm("spec").stdout)
+    assert spec["root"]["path"] == f"{ct.dir}-rescue/rootfs", spec["root"]
+    mnt = [m for m in spec["mounts"] if m["destination"] == "/mnt"]
+    assert mnt == [{"destination": "/mnt", "type": "bind", "source": f"{ct.dir}/rootfs",
+                    "options": ["rbind", "nosuid", "nodev"]}], mnt
+    ct.config["rescue_dir"] = str(ct.dir)
+    ct.write_config()
+    r = ct.ctm("spec")
+    assert r.returncode == EXIT_CONFIG and "`rescue_dir`: must not be `dir`" in r.stderr, r
 
 
 def test_io_limits(ctm):

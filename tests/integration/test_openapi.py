@@ -430,7 +430,10 @@ def test_walk(vpsd):
     t = cust.api("GET", "/vps/walk1/traffic")  # no network: a month row of nothing
     assert t["months"] == [{"month": t["month"], "rx": 0, "tx": 0, "action": ""}], t
     assert cust.api("POST", "/vps/walk1/exec", {"args": ["true"]})["status"] == 0
-    cust.api("POST", "/vps/walk1/rescue", {"on": True}, expect=400)  # a container has none
+    cust.api("POST", "/vps/walk1/rescue", {"on": "yes"}, expect=400)
+    cust.api("POST", "/vps/walk1/rescue", {"on": True})  # a container's: restarted into it
+    assert cust.api("GET", "/vps/walk1")["rescue"] is True
+    cust.api("POST", "/vps/walk1/rescue", {"on": False})
     ws = cust.request("GET", "/vps/walk1/console/ws", headers={
         "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Host": f"127.0.0.1:{vpsd.port}"})

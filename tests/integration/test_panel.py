@@ -4,7 +4,8 @@ file server on its own: types, security headers, revalidation, and what it
 must refuse (`..`, encoded or not, hidden files, a symlink out of the web
 directory, a FIFO, a type the panel does not use). Then the panel end to end
 in headless Chromium (tests/e2e/panel.mjs): a customer creates, starts, uses
-the console of, watches the graphs of, stops, snapshots and backs up a
+the console of, turns rescue mode on and off for (logging in to the rescue
+system on the console), watches the graphs of, stops, snapshots and backs up a
 busybox container; an administrator sees the host report and edits the
 customer's quota (a bad figure refused with the API's message), and the
 customer is refused a create past it, with the numbers. Screenshots after every step go to
