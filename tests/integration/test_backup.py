@@ -27,8 +27,9 @@ import time
 import pytest
 
 from framework.ct import BUILD
-from framework.openapi import start_vpsd, tcp, unix
+from framework.openapi import start_vpsd
 from framework.vpsd import VPSD, Vpsd, raise_spec_errors
+from test_snapshot import customers
 from test_vpsd_kill9 import Paused
 
 pytestmark = [
@@ -273,23 +274,12 @@ def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
 
 # --- attacks ----------------------------------------------------------------------------
 
-PASSWORDS = {"alice": "alice's long secret", "bob": "bob's long secret"}
-
-
 def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
     d = start_vpsd()
     try:
-        admin = unix(d)
-        for name, pw in PASSWORDS.items():
-            admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
-                      expect=201)
-        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
-                  expect=201)
+        admin, alice, bob = customers(d)
         admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
                   expect=201)
-        alice, bob = tcp(d), tcp(d)
-        alice.login("alice", PASSWORDS["alice"])
-        bob.login("bob", PASSWORDS["bob"])
         for c, n in [(alice, "a1"), (bob, "b1")]:
             c.api("POST", "/vps", {"name": n, "kind": "ct", "template": "busybox",
                                    "plan": "small"}, expect=201)
@@ -650,25 +640,19 @@ def test_vm_qemu_backup_restore(vpsd, tmp_path):
 
 # --- a container's backup into a new container (--as) -----------------------------------
 
-def uid_base(d, name):
-    return json.loads((d.data / "vps" / name / "ct.json").read_text())["uid_base"]
-
-
 def test_ct_restore_as_beside_the_original_and_after_it_is_destroyed(vpsd, tmp_path):
     """A container's backup restored --as a new container twice: while the
     original runs (both run, each with its own name, hostname, MAC, address,
     machine-id, SSH host keys and uid range, and reach each other), and
     after the original was destroyed (its data there, its files shifted to
     the new range, the new one running)."""
-    from test_clone import IDENTITY, skip_taken_devices, wait_for
-    booted = ("test -s /etc/machine-id && test -s /etc/ssh/ssh_host_ed25519_key.pub && "
-              "ip -o -4 addr show eth0 | grep -q inet")
+    from test_clone import BOOTED, IDENTITY, new_identity, skip_taken_devices, uid_base, wait_for
     net = f"rs{os.getpid() % 10000}"
     vpsd.api("POST", "/networks", {"name": net, "ipv4": "10.231.73.1/24"}, expect=201)
     vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
     skip_taken_devices(vpsd)
     src = ct(vpsd, "r1", template="debian-12", ram="256M", disk="1G", network=net, start=True)
-    wait_for(vpsd, "r1", booted)
+    wait_for(vpsd, "r1", BOOTED)
     assert sh(vpsd, "r1", "echo precious > /root/marker && chown 1000:1000 /root/marker "
               "&& sync")[0] == 0
     before = sh(vpsd, "r1", IDENTITY)[1].split("\n")
@@ -692,15 +676,7 @@ def test_ct_restore_as_beside_the_original_and_after_it_is_destroyed(vpsd, tmp_p
     assert sh(vpsd, "r1", IDENTITY)[1].split("\n") == before
     assert not (vpsd.data / "vps" / "r1" / "snapshots" / ".restore").exists()
     vpsd.api("POST", "/vps/r2/start")
-    wait_for(vpsd, "r2", booted)
-    after = sh(vpsd, "r2", IDENTITY)[1].split("\n")
-    assert after[0] == "r2", after
-    assert len(after[1]) == 32 and after[1] != before[1], (before, after)  # machine-id
-    assert after[2] and after[2] != before[2], (before, after)  # SSH host key
-    assert after[3] == f"link/ether {r2['mac']}" != before[3], (before, after)
-    assert after[4].split("/")[0] == r2["ipv4"].split("/")[0] != before[4].split("/")[0]
-    assert sh(vpsd, "r2", "cat /root/marker; stat -c %u:%g /root/marker")[1] == \
-        "precious\n1000:1000\n"
+    after = new_identity(vpsd, r2, before)
     # both run, and reach each other: no address clash
     for a, b in (("r2", src["ipv4"]), ("r1", r2["ipv4"])):
         st, out = sh(vpsd, a, f"timeout 10 bash -c 'echo > /dev/tcp/{b.split('/')[0]}/22' "
@@ -722,15 +698,8 @@ def test_ct_restore_as_beside_the_original_and_after_it_is_destroyed(vpsd, tmp_p
     assert uid_base(vpsd, "r3") != uid_base(vpsd, "r2")
     assert not (vpsd.data / "restore" / "r3").exists()  # the staging copy is gone
     vpsd.api("POST", "/vps/r3/start")
-    wait_for(vpsd, "r3", booted)
-    third = sh(vpsd, "r3", IDENTITY)[1].split("\n")
-    assert third[0] == "r3" and third[1] not in (before[1], after[1]), third
-    assert third[2] not in (before[2], after[2]), third
-    assert sh(vpsd, "r3", "cat /root/marker; stat -c %u:%g /root/marker")[1] == \
-        "precious\n1000:1000\n"
-    base = uid_base(vpsd, "r3")
-    st = os.lstat(vpsd.data / "vps" / "r3" / "ct" / "rootfs" / "root" / "marker")
-    assert (st.st_uid, st.st_gid) == (base + 1000, base + 1000), (st, base)
+    third = new_identity(vpsd, r3, before, source_there=False)
+    assert third[1] != after[1] and third[2] != after[2], (after, third)  # nor r2's
     st, out = sh(vpsd, "r3", f"timeout 10 bash -c 'echo > /dev/tcp/"
                  f"{r2['ipv4'].split('/')[0]}/22' && echo reached")
     assert (st, out) == (0, "reached\n"), out
@@ -759,17 +728,9 @@ def test_restore_as_is_the_owners_and_within_their_quota(tmp_path):
     from test_openapi import wait_op
     d = start_vpsd()
     try:
-        admin = unix(d)
-        for name, pw in PASSWORDS.items():
-            admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
-                      expect=201)
-        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
-                  expect=201)
+        admin, alice, bob = customers(d)
         admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
                   expect=201)
-        alice, bob = tcp(d), tcp(d)
-        alice.login("alice", PASSWORDS["alice"])
-        bob.login("bob", PASSWORDS["bob"])
         alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
                                    "plan": "small", "start": True}, expect=201)
         bob.api("POST", "/vps", {"name": "b1", "kind": "ct", "template": "busybox",
