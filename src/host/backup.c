@@ -1023,6 +1023,14 @@ static int restore_as_gone(struct host *h, struct restore_as *ra, struct err **e
 	return r;
 }
 
+void backup_sweep(struct host *h)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	if (asprintf(&dir, "%s/restore", h->data_dir) >= 0)
+		life_rm_rf(dir);
+}
+
 int backup_restore(struct host *h, const char *vps, const char *id, json_t *body, json_t **out,
 		   struct err **err)
 {

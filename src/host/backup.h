@@ -40,6 +40,12 @@ int backup_restore(struct host *h, const char *vps, const char *id, json_t *body
  */
 int backup_restore_as(struct host *h, const char *id, json_t *body, const char *owner, json_t **out,
 		      struct err **err);
+/*
+ * At vpsd's start, before any request: what restores --as of destroyed
+ * VPSes staged in DATA/restore and a crash left (the new VPS itself, still
+ * `creating`, life_init undoes).
+ */
+void backup_sweep(struct host *h);
 /* DELETE /vps/NAME/backups/ID: forget it in its repository (restic forget --prune). */
 int backup_rm(struct host *h, const char *vps, const char *id, struct err **err);
 
