@@ -934,9 +934,17 @@ static int restore_as_into(struct host *h, const struct vps *src, json_t *b, con
 		pool = store_vps_pool(h->store, src->name);
 		plan = store_vps_plan_of(h->store, src->name);
 	} else {
-		/* the source as it was: its kind, owner, network and files' range from then */
+		/*
+		 * The source as it was: its kind, owner, network and files' range
+		 * from then. A backup taken before the owner tag was recorded is
+		 * found by an administrator only (a customer's search needs the
+		 * tag), who gets its settings' owner.
+		 */
 		const char *owner = json_string_value(json_object_get(b, "owner"));
 		json_t *x;
+
+		if (!owner && !ra->owner)
+			owner = json_string_value(json_object_get(settings, "owner"));
 
 		snprintf(gone.name, sizeof(gone.name), "%s", ra->vps);
 		snprintf(gone.owner, sizeof(gone.owner), "%s", owner ? owner : "");

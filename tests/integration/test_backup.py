@@ -817,6 +817,36 @@ def test_restore_as_is_the_owners_and_within_their_quota(tmp_path):
         d.cleanup()
 
 
+def test_a_backup_without_an_owner_tag_is_the_administrators_alone(tmp_path):
+    """A destroyed VPS's backup that does not say whose it is (taken before
+    the owner tag was recorded; here the tag removed with restic): its
+    customer cannot find it (404), an administrator restores it, as the
+    owner its settings name."""
+    d = start_vpsd()
+    try:
+        admin, alice, _ = customers(d)
+        admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
+                  expect=201)
+        alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
+                                   "plan": "small"}, expect=201)
+        made = alice.api("POST", "/vps/a1/backups", {}, expect=201)
+        alice.api("DELETE", "/vps/a1")
+        r = restic(d, "local", "tag", "--remove", "owner=alice", made["full_id"])
+        assert r.returncode == 0, r.stderr
+        snaps = json.loads(restic(d, "local", "snapshots", "--json").stdout)
+        assert len(snaps) == 1 and not any(t.startswith("owner=") for t in snaps[0]["tags"])
+        untagged = snaps[0]["short_id"]  # restic's tag rewrites the snapshot
+        r = alice.request("POST", f"/backups/{untagged}/restore", {"vps": "a1", "as": "a2"})
+        assert r.status == 404, r.json
+        assert admin.api("GET", "/vps") == []
+        out = admin.api("POST", f"/backups/{untagged}/restore", {"vps": "a1", "as": "a2"})
+        assert out["as"] == "a2", out
+        assert alice.api("GET", "/vps/a2")["owner"] == "alice"
+        d.destroy_all_and_stop()
+    finally:
+        d.cleanup()
+
+
 def test_kill9_mid_restore_as_leaves_no_half_vps(vpsd, tmp_path):
     """vpsd killed while the new container is being made from a destroyed
     one's backup: after the restart no half VPS is listed (its create is
