@@ -274,12 +274,17 @@ def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
 
 # --- attacks ----------------------------------------------------------------------------
 
+def customers_and_repo(d, tmp_path):
+    """test_snapshot.customers, and a repository `local` in tmp_path."""
+    admin, alice, bob = customers(d)
+    admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    return admin, alice, bob
+
+
 def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
     d = start_vpsd()
     try:
-        admin, alice, bob = customers(d)
-        admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
-                  expect=201)
+        admin, alice, bob = customers_and_repo(d, tmp_path)
         for c, n in [(alice, "a1"), (bob, "b1")]:
             c.api("POST", "/vps", {"name": n, "kind": "ct", "template": "busybox",
                                    "plan": "small"}, expect=201)
@@ -728,9 +733,7 @@ def test_restore_as_is_the_owners_and_within_their_quota(tmp_path):
     from test_openapi import wait_op
     d = start_vpsd()
     try:
-        admin, alice, bob = customers(d)
-        admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
-                  expect=201)
+        admin, alice, bob = customers_and_repo(d, tmp_path)
         alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
                                    "plan": "small", "start": True}, expect=201)
         bob.api("POST", "/vps", {"name": "b1", "kind": "ct", "template": "busybox",
@@ -824,9 +827,7 @@ def test_a_backup_without_an_owner_tag_is_the_administrators_alone(tmp_path):
     owner its settings name."""
     d = start_vpsd()
     try:
-        admin, alice, _ = customers(d)
-        admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
-                  expect=201)
+        admin, alice, _ = customers_and_repo(d, tmp_path)
         alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
                                    "plan": "small"}, expect=201)
         made = alice.api("POST", "/vps/a1/backups", {}, expect=201)
