@@ -199,8 +199,12 @@ int cmd_backup_restore(struct args *a)
 		return 2;
 	if (as && (r = check_name(a->cmd, "--as", as)))
 		return r;
-	body = as ? json_pack("{s:s}", "as", as) : json_object();
-	snprintf(path, sizeof(path), "/vps/%s/backups/%s/restore", a->pos[0], a->pos[1]);
+	/* --as: the route outside /vps/NAME, which also finds a destroyed VPS's backups */
+	body = as ? json_pack("{s:s, s:s}", "vps", a->pos[0], "as", as) : json_object();
+	if (as)
+		snprintf(path, sizeof(path), "/backups/%s/restore", a->pos[1]);
+	else
+		snprintf(path, sizeof(path), "/vps/%s/backups/%s/restore", a->pos[0], a->pos[1]);
 	snprintf(what, sizeof(what), "restoring %s", as ? as : a->pos[0]);
 	r = run_op(path, body, what, &res);
 	json_decref(body);

@@ -360,7 +360,7 @@ static const struct opt o_backup_create[] = {
 };
 
 static const struct opt o_backup_restore[] = {
-	STR("as", "NEW", "into a new VPS of that name, made stopped (VMs only for now)"),
+	STR("as", "NEW", "into a new VPS of that name, made stopped (NAME may be destroyed)"),
 	{ .name = "format", .type = V_FORMAT }, END,
 };
 
@@ -579,7 +579,9 @@ const struct command commands[] = {
 		  "copy (a running VPS runs on) and sent by restic: encrypted, and after the\n"
 		  "first only changed chunks are added. create and restore show their progress.\n"
 		  "restore stops a running VPS, puts its disks back and starts it again; with\n"
-		  "--as NEW it makes a new VPS from the backup instead (VMs only for now).\n"
+		  "--as NEW it makes a new VPS from the backup instead, stopped, with an identity\n"
+		  "of its own (name, hostname, MAC, addresses; a container's machine-id and SSH\n"
+		  "host keys made at its first boot), also after NAME was destroyed.\n"
 		  "ID: the id `vps backup list` shows (8 to 64 of 0-9 a-f). schedule: vpsd backs\n"
 		  "the VPS up on its own and forgets what the --keep-* rules do not keep\n"
 		  "(restic forget --prune); without --daily or --every it shows the schedule.\n" },

@@ -21,7 +21,8 @@
  * the backed-up directory with plain names, and streams each (restic
  * dump) into a file vpsd opened itself under snapshots/.restore (holes
  * kept), so nothing in a repository chooses where a byte lands. Then the
- * disks are put back as a snapshot's revert does (snapshot_put_back).
+ * disks are put back as a snapshot's revert does (snapshot_put_back), or
+ * made a new VPS as a clone is made (clone_make), the source there or gone.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +42,7 @@
 #include "common/testpoint.h"
 #include "common/util.h"
 #include "host/backup.h"
+#include "host/clone.h"
 #include "host/kind.h"
 #include "host/life.h"
 #include "host/ops.h"
@@ -389,18 +391,21 @@ static void tags_of(const struct vps *v, char *name, size_t nlen, char *id, size
 	snprintf(id, ilen, "vps-id=%lld.%lld", (long long)v->id, (long long)v->created);
 }
 
-/* The backups of v in repository rec: [{id, repo, time, size, kind, path}]. */
-static int list_repo(struct host *h, const struct vps *v, json_t *rec, json_t *into,
-		     struct err **err)
+/*
+ * The backups in repository rec that restic finds by the tag `filter` and
+ * that also have the tag `must`: [{id, full_id, repo, time, size, path,
+ * owner?}].
+ */
+static int list_repo_by(struct host *h, const char *filter, const char *must, json_t *rec,
+			json_t *into, struct err **err)
 {
-	char tn[96], ti[96], *text = NULL;
-	const char *args[] = { "snapshots", "--tag", ti, NULL };
+	char *text = NULL;
+	const char *args[] = { "snapshots", "--tag", filter, NULL };
 	const char *repo = json_string_value(json_object_get(rec, "name"));
 	json_t *all, *x;
 	size_t i;
 	int r;
 
-	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
 	if ((r = restic(h, repo, rec, args, NULL, NULL, &text, err)) < 0)
 		return r;
 	all = json_loads(text, 0, NULL);
@@ -408,7 +413,7 @@ static int list_repo(struct host *h, const struct vps *v, json_t *rec, json_t *i
 	json_array_foreach(all, i, x)
 	{
 		json_t *tags = json_object_get(x, "tags"), *t, *paths = json_object_get(x, "paths");
-		const char *id = json_string_value(json_object_get(x, "id"));
+		const char *id = json_string_value(json_object_get(x, "id")), *owner = NULL;
 		long long size = 0;
 		bool mine = false;
 		size_t j;
@@ -417,9 +422,11 @@ static int list_repo(struct host *h, const struct vps *v, json_t *rec, json_t *i
 		{
 			const char *s = json_string_value(t);
 
-			mine |= s && !strcmp(s, tn);
+			mine |= s && !strcmp(s, must);
 			if (s && !strncmp(s, "size=", 5))
 				size = atoll(s + 5);
+			if (s && !strncmp(s, "owner=", 6))
+				owner = s + 6;
 		}
 		if (!mine || !id || strlen(id) != 64 || json_array_size(paths) != 1)
 			continue;
@@ -428,18 +435,34 @@ static int list_repo(struct host *h, const struct vps *v, json_t *rec, json_t *i
 						      "time", json_object_get(x, "time"), "size",
 						      (json_int_t)size, "path",
 						      json_array_get(paths, 0)));
+		if (owner)
+			json_object_set_new(json_array_get(into, json_array_size(into) - 1),
+					    "owner", json_string(owner));
 	}
 	json_decref(all);
 	return 0;
 }
 
-static int list_all(struct host *h, const struct vps *v, json_t **out, struct err **err)
+/* The backups of v in repository rec: restic finds them by its id, and its name must match. */
+static int list_repo(struct host *h, const struct vps *v, json_t *rec, json_t *into,
+		     struct err **err)
+{
+	char tn[96], ti[96];
+
+	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
+	return list_repo_by(h, ti, tn, rec, into, err);
+}
+
+/* list_repo_by in every repository. */
+static int list_all_by(struct host *h, const char *filter, const char *must, json_t **out,
+		       struct err **err)
 {
 	json_t *repos = backup_repos(h), *rec, *all = json_array();
 	size_t i;
 	int r = 0;
 
-	json_array_foreach(repos, i, rec) if ((r = list_repo(h, v, rec, all, err)) < 0) break;
+	json_array_foreach(repos, i,
+			   rec) if ((r = list_repo_by(h, filter, must, rec, all, err)) < 0) break;
 	json_decref(repos);
 	if (r < 0) {
 		json_decref(all);
@@ -447,6 +470,14 @@ static int list_all(struct host *h, const struct vps *v, json_t **out, struct er
 	}
 	*out = all;
 	return 0;
+}
+
+static int list_all(struct host *h, const struct vps *v, json_t **out, struct err **err)
+{
+	char tn[96], ti[96];
+
+	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
+	return list_all_by(h, ti, tn, out, err);
 }
 
 int backup_list(struct host *h, const char *vps, json_t **out, struct err **err)
@@ -469,17 +500,18 @@ static bool id_ok(const char *id)
 	return n >= 8 && n <= 64 && strspn(id, "0123456789abcdef") == n;
 }
 
-/* v's backup of that id (a prefix of one), or NULL with ENOENT. */
-static json_t *find(struct host *h, const struct vps *v, const char *id, struct err **err)
+/* The backup of that id (a prefix of one) among list_all_by's, or NULL with ENOENT. */
+static json_t *find_by(struct host *h, const char *vps, const char *filter, const char *must,
+		       const char *id, struct err **err)
 {
 	json_t *all = NULL, *x, *found = NULL;
 	size_t i;
 
 	if (!id_ok(id)) {
-		err_make(err, ENOENT, "`%s` has no backup `%.64s`", v->name, id);
+		err_make(err, ENOENT, "`%s` has no backup `%.64s`", vps, id);
 		return NULL;
 	}
-	if (list_all(h, v, &all, err) < 0)
+	if (list_all_by(h, filter, must, &all, err) < 0)
 		return NULL;
 	json_array_foreach(all, i, x)
 	{
@@ -495,9 +527,18 @@ static json_t *find(struct host *h, const struct vps *v, const char *id, struct 
 	if (found)
 		json_incref(found);
 	else
-		err_make(err, ENOENT, "`%s` has no backup `%.64s`", v->name, id);
+		err_make(err, ENOENT, "`%s` has no backup `%.64s`", vps, id);
 	json_decref(all);
 	return found;
+}
+
+/* v's backup of that id (a prefix of one), or NULL with ENOENT. */
+static json_t *find(struct host *h, const struct vps *v, const char *id, struct err **err)
+{
+	char tn[96], ti[96];
+
+	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
+	return find_by(h, v->name, ti, tn, id, err);
 }
 
 struct take {
@@ -534,9 +575,10 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	struct take *t = arg;
 	_cleanup_free_ char *dir = host_vps_disks(h, v->name, "snapshots/.backup");
 	_cleanup_free_ char *settings = NULL, *sp = NULL;
-	char tn[96], ti[96], ts[48], host[80];
-	const char *args[] = { "backup", "--tag",  tn,	 "--tag", ti,  "--tag",
-			       ts,	 "--host", host, dir,	  NULL };
+	_cleanup_free_ char *plan = store_vps_plan_of(h->store, v->name);
+	char tn[96], ti[96], ts[48], to[80], host[80];
+	const char *args[] = { "backup", "--tag", tn,	    "--tag", ti,  "--tag", ts,
+			       "--tag",	 to,	  "--host", host,    dir, NULL };
 	struct lines l = { .line = backup_line, .arg = t, .fd = -1 };
 	json_t *vj, *all = NULL, *x, *made = NULL;
 	size_t i;
@@ -549,6 +591,11 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	if ((r = snapshot_copy(h, v, dir, err)) < 0)
 		goto out;
 	vj = vps_to_json(v);
+	/* what a restore --as needs once the VPS is gone: its plan, its files' uid range */
+	if (plan)
+		json_object_set_new(vj, "plan", json_string(plan));
+	if (kind_find(v->kind, v->engine)->ids_shifted)
+		json_object_set_new(vj, "uid_base", json_integer(v->uid_base));
 	r = json_dump_file(vj, sp, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(vj);
 	if (r < 0) {
@@ -559,6 +606,8 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	testpoint("backup-copied", v->name);
 	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
 	snprintf(ts, sizeof(ts), "size=%lld", snapshot_dir_size(dir));
+	/* whose: a customer finds their backups by it once the VPS is gone */
+	snprintf(to, sizeof(to), "owner=%s", v->owner);
 	snprintf(host, sizeof(host), "vps-%s", v->name);
 	if ((r = restic(h, json_string_value(json_object_get(t->rec, "name")), t->rec, args,
 			on_lines, &l, NULL, err)) < 0)
@@ -831,89 +880,163 @@ out:
 }
 
 /*
- * --as NEW: the backup's disks into a new VPS made from its settings (the
- * source's owner; figures, template and keys as backed up; no network
- * addresses of its own yet), left stopped. The source is held throughout
- * and never touched. A container's files are owned by its own shifted uid
- * range (docs/ctm.md): a second container from them needs that ownership
- * shifted, which is not built, so only VMs.
+ * --as NEW: the backup's disks into a new VPS made as a clone is made
+ * (clone_make: the backup's settings, the owner's quota and the host's
+ * admission, an identity of its own, a container's files shifted to its
+ * own uid range), left stopped. Two ways in: the source still there, held
+ * throughout and never touched, the disks staged in its own pool; or gone
+ * (POST /backups/ID/restore), the backup found by its name and owner tags
+ * and the disks staged in DATA/restore/NEW.
  */
 struct restore_as {
 	struct restore rs;
 	const char *as;
+	const char *vps; /* the backed-up VPS's name */
+	const char *owner; /* gone: only a backup of this owner's (NULL: any, an administrator) */
 };
 
-static int put_back_new(struct host *h, struct vps *v, void *arg, struct err **err)
+/*
+ * Fetch backup b into dir and make ra->as of it. src: the source as it is
+ * (held), or NULL: gone, made of the backup's own settings.
+ */
+static int restore_as_into(struct host *h, const struct vps *src, json_t *b, const char *dir,
+			   struct restore_as *ra, struct err **err)
 {
-	struct restore_as *ra = arg;
-	return snapshot_put_back(h, v, json_string_value(json_object_get(ra->rs.out, "dir")),
-				 (uint64_t)json_integer_value(json_object_get(ra->rs.out, "disk")),
-				 ra->rs.id, err);
-}
-
-static int restore_as_held(struct host *h, struct vps *v, void *arg, struct err **err)
-{
-	struct restore_as *ra = arg;
-	_cleanup_free_ char *dir = host_vps_disks(h, v->name, "snapshots/.restore"), *sp = NULL;
-	json_t *b, *settings = NULL, *body = NULL, *made = NULL, *x;
-	static const char *const copied[] = { "kind",	   "engine", "boot",	 "template",
-					      "ram",	   "swap",   "disk",	 "cpus",
-					      "io_weight", "bw",     "ssh_keys", NULL };
-	struct err *e = NULL;
+	_cleanup_free_ char *sp = NULL, *pool = NULL, *plan = NULL;
+	json_t *settings = NULL;
+	struct vps gone;
 	int r;
 
-	if (kind_find(v->kind, v->engine)->ids_shifted)
-		return err_make(err, EINVAL,
-				"`as`: a container's backup into a new container needs its files' "
-				"owners shifted to the new uid range, which is not built yet");
-	if (!(b = find(h, v, ra->rs.id, err)))
-		return err && *err ? -(*err)->errnum : -ENOENT;
-	if (!dir || asprintf(&sp, "%s/vps.json", dir) < 0) {
-		json_decref(b);
-		return err_make(err, ENOMEM, "restore");
+	/* a name taken: said before the disks are fetched (the create would say it after) */
+	if (store_vps_get(h->store, ra->as, &gone, NULL) == 0) {
+		vps_free(&gone);
+		return err_make(err, EEXIST, "`as`: a VPS named `%s` exists", ra->as);
 	}
+	vps_init(&gone);
+	if (asprintf(&sp, "%s/vps.json", dir) < 0)
+		return err_make(err, ENOMEM, "restore");
 	life_rm_rf(dir);
 	op_progress(0);
 	if ((r = fetch_files(h, b, dir, &ra->rs, err)) < 0)
 		goto out;
-	if (!(settings = json_load_file(sp, 0, NULL)) ||
-	    strcmp(json_string_value(json_object_get(settings, "kind")) ?: "",
-		   vps_kind_name(v->kind))) {
-		r = err_make(err, EINVAL, "backup `%s` holds no settings of a VM", ra->rs.id);
+	testpoint("restore-fetched", ra->as);
+	if (!(settings = json_load_file(sp, 0, NULL)) || !json_is_object(settings)) {
+		r = err_make(err, EINVAL, "backup `%s` holds no settings", ra->rs.id);
 		goto out;
 	}
-	body = json_pack("{s:s, s:s, s:s}", "name", ra->as, "owner", v->owner, "hostname", ra->as);
-	for (size_t i = 0; copied[i]; i++)
-		if ((x = json_object_get(settings, copied[i])) && !json_is_null(x) &&
-		    !(json_is_integer(x) && json_integer_value(x) == 0)) /* 0: the default */
-			json_object_set(body, copied[i], x);
+	if (src) {
+		if (strcmp(json_string_value(json_object_get(settings, "kind")) ?: "",
+			   vps_kind_name(src->kind))) {
+			r = err_make(err, EINVAL, "backup `%s` is of another kind of VPS",
+				     ra->rs.id);
+			goto out;
+		}
+		pool = store_vps_pool(h->store, src->name);
+		plan = store_vps_plan_of(h->store, src->name);
+	} else {
+		/*
+		 * The source as it was: its kind, owner, network and files' range
+		 * from then. A backup taken before the owner tag was recorded is
+		 * found by an administrator only (a customer's search needs the
+		 * tag), who gets its settings' owner.
+		 */
+		const char *owner = json_string_value(json_object_get(b, "owner"));
+		json_t *x;
+
+		if (!owner && !ra->owner)
+			owner = json_string_value(json_object_get(settings, "owner"));
+
+		snprintf(gone.name, sizeof(gone.name), "%s", ra->vps);
+		snprintf(gone.owner, sizeof(gone.owner), "%s", owner ? owner : "");
+		if (!owner ||
+		    vps_kind_parse(json_string_value(json_object_get(settings, "kind")) ?: "",
+				   &gone.kind) < 0 ||
+		    vps_engine_parse(json_string_value(json_object_get(settings, "engine")) ?: "",
+				     &gone.engine) < 0) {
+			r = err_make(err, EINVAL, "backup `%s` does not say whose or what it is",
+				     ra->rs.id);
+			goto out;
+		}
+		x = json_object_get(settings, "uid_base");
+		if (kind_find(gone.kind, gone.engine) &&
+		    kind_find(gone.kind, gone.engine)->ids_shifted &&
+		    (!json_is_integer(x) || json_integer_value(x) <= 0 ||
+		     json_integer_value(x) > UINT32_MAX - 65536)) {
+			r = err_make(err, EINVAL,
+				     "backup `%s` was taken before its container's uid range was "
+				     "recorded: restore it while `%s` is there",
+				     ra->rs.id, ra->vps);
+			goto out;
+		}
+		gone.uid_base = (uint32_t)json_integer_value(x);
+		snprintf(gone.network, sizeof(gone.network), "%s",
+			 json_string_value(json_object_get(settings, "network")) ?: "");
+		if (json_is_string(json_object_get(settings, "plan")))
+			plan = strdup(json_string_value(json_object_get(settings, "plan")));
+	}
 	op_progress(90);
-	if ((r = life_create(h, body, &made, err)) < 0)
+	r = clone_make(h, src ? src : &gone, settings, ra->as, dir, pool, plan, NULL, err);
+	if (r < 0)
 		goto out;
-	ra->rs.out = json_pack("{s:s, s:O}", "dir", dir, "disk", json_object_get(settings, "disk"));
-	r = life_with(h, ra->as, put_back_new, ra, err);
-	json_decref(ra->rs.out);
-	ra->rs.out = NULL;
-	if (r < 0) {
-		/* nothing half made: the new VPS goes again */
-		if (life_destroy(h, ra->as, &e) < 0)
-			pr_err("remove `%s` after a failed restore: %s", ra->as, err_msg(e));
-		err_free(&e);
-		goto out;
-	}
 	store_event(h->store, ra->as, "restore", json_string_value(json_object_get(b, "id")));
 	ra->rs.out = json_pack("{s:O, s:O, s:s}", "id", json_object_get(b, "id"), "repo",
 			       json_object_get(b, "repo"), "as", ra->as);
 	op_progress(100);
 out:
 	life_rm_rf(dir);
-	json_decref(made);
-	json_decref(body);
 	json_decref(settings);
-	json_decref(b);
-	return r < 0 ? err_wrap(err, "restore backup `%.64s` of `%s` as `%s`", ra->rs.id, v->name,
+	vps_free(&gone);
+	return r < 0 ? err_wrap(err, "restore backup `%.64s` of `%s` as `%s`", ra->rs.id, ra->vps,
 				ra->as) :
 		       0;
+}
+
+static int restore_as_held(struct host *h, struct vps *v, void *arg, struct err **err)
+{
+	struct restore_as *ra = arg;
+	_cleanup_free_ char *dir = host_vps_disks(h, v->name, "snapshots/.restore");
+	json_t *b;
+	int r;
+
+	if (!dir)
+		return err_make(err, ENOMEM, "restore");
+	if (!(b = find(h, v, ra->rs.id, err)))
+		return err && *err ? -(*err)->errnum : -ENOENT;
+	r = restore_as_into(h, v, b, dir, ra, err);
+	json_decref(b);
+	return r;
+}
+
+/* The source gone: its backup by its name (and its owner's, for a customer). */
+static int restore_as_gone(struct host *h, struct restore_as *ra, struct err **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	char filter[96], must[96];
+	json_t *b;
+	int r;
+
+	snprintf(filter, sizeof(filter), "vps=%s", ra->vps);
+	if (ra->owner)
+		snprintf(must, sizeof(must), "owner=%s", ra->owner);
+	else
+		snprintf(must, sizeof(must), "%s", filter);
+	if (!(b = find_by(h, ra->vps, filter, must, ra->rs.id, err)))
+		return err && *err ? -(*err)->errnum : -ENOENT;
+	if (asprintf(&dir, "%s/restore/%s", h->data_dir, ra->as) < 0) {
+		json_decref(b);
+		return err_make(err, ENOMEM, "restore");
+	}
+	r = restore_as_into(h, NULL, b, dir, ra, err);
+	json_decref(b);
+	return r;
+}
+
+void backup_sweep(struct host *h)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	if (asprintf(&dir, "%s/restore", h->data_dir) >= 0)
+		life_rm_rf(dir);
 }
 
 int backup_restore(struct host *h, const char *vps, const char *id, json_t *body, json_t **out,
@@ -929,10 +1052,15 @@ int backup_restore(struct host *h, const char *vps, const char *id, json_t *body
 		err, EINVAL, "`%s`: unknown field (as)", k);
 	if (as && (!json_is_string(as) || !strcmp(json_string_value(as), vps)))
 		return err_make(err, EINVAL, "`as`: expected the name of a new VPS");
+	/* before it is any part of a path (snapshots/.restore is the source's, though) */
+	if (as && (r = vps_check_name(json_string_value(as), err)) < 0)
+		return r;
 	if (!id_ok(id))
 		return err_make(err, ENOENT, "`%s` has no backup `%.64s`", vps, id);
 	if (as) {
-		struct restore_as ra = { .rs = { .id = id }, .as = json_string_value(as) };
+		struct restore_as ra = { .rs = { .id = id },
+					 .as = json_string_value(as),
+					 .vps = vps };
 
 		r = life_with(h, vps, restore_as_held, &ra, err);
 		if (r == 0)
@@ -942,6 +1070,46 @@ int backup_restore(struct host *h, const char *vps, const char *id, json_t *body
 	r = life_with(h, vps, restore_held, &rs, err);
 	if (r == 0)
 		*out = rs.out;
+	return r;
+}
+
+int backup_restore_as(struct host *h, const char *id, json_t *body, const char *owner, json_t **out,
+		      struct err **err)
+{
+	json_t *vps = json_object_get(body, "vps"), *as = json_object_get(body, "as");
+	struct restore_as ra = { .rs = { .id = id }, .owner = owner };
+	const char *k;
+	json_t *x;
+	struct vps v;
+	int r;
+
+	json_object_foreach(body, k, x) if (strcmp(k, "as") && strcmp(k, "vps")) return err_make(
+		err, EINVAL, "`%s`: unknown field (vps, as)", k);
+	if (!json_is_string(vps) || vps_check_name(json_string_value(vps), NULL) < 0)
+		return err_make(err, EINVAL, "`vps`: expected the name of the VPS backed up");
+	if (!json_is_string(as) || !strcmp(json_string_value(as), json_string_value(vps)))
+		return err_make(err, EINVAL, "`as`: expected the name of a new VPS");
+	if ((r = vps_check_name(json_string_value(as), err)) < 0)
+		return r;
+	ra.vps = json_string_value(vps);
+	ra.as = json_string_value(as);
+	if (!id_ok(id))
+		return err_make(err, ENOENT, "`%s` has no backup `%.64s`", ra.vps, id);
+	/* still there and the caller's: as the VPS's own route does it, the source held */
+	if (store_vps_get(h->store, ra.vps, &v, NULL) == 0) {
+		bool theirs = !owner || !strcmp(v.owner, owner);
+
+		vps_free(&v);
+		if (theirs) {
+			r = life_with(h, ra.vps, restore_as_held, &ra, err);
+			if (r == 0)
+				*out = ra.rs.out;
+			return r;
+		}
+	}
+	r = restore_as_gone(h, &ra, err);
+	if (r == 0)
+		*out = ra.rs.out;
 	return r;
 }
 

@@ -33,6 +33,19 @@ int backup_create(struct host *h, const char *vps, json_t *body, json_t **out, s
 /* POST /vps/NAME/backups/ID/restore {"as"?}: put it back, or into a new VPS. */
 int backup_restore(struct host *h, const char *vps, const char *id, json_t *body, json_t **out,
 		   struct err **err);
+/*
+ * POST /backups/ID/restore {"vps", "as"}: backup ID of VPS `vps` into a new
+ * VPS `as`, whether `vps` is still there or destroyed. owner: the caller, a
+ * customer, who sees only backups of theirs (NULL: an administrator).
+ */
+int backup_restore_as(struct host *h, const char *id, json_t *body, const char *owner, json_t **out,
+		      struct err **err);
+/*
+ * At vpsd's start, before any request: what restores --as of destroyed
+ * VPSes staged in DATA/restore and a crash left (the new VPS itself, still
+ * `creating`, life_init undoes).
+ */
+void backup_sweep(struct host *h);
 /* DELETE /vps/NAME/backups/ID: forget it in its repository (restic forget --prune). */
 int backup_rm(struct host *h, const char *vps, const char *id, struct err **err);
 

@@ -347,6 +347,7 @@ int backup_timer_start(struct host *h, struct err **err)
 	pthread_condattr_t ca;
 	int rc;
 
+	backup_sweep(h); /* no request is served yet: nothing restores now */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&T.cond, &ca);

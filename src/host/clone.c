@@ -26,6 +26,7 @@
  * snapshots/.clone-NEW, which the next snapshot sweep removes.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +119,59 @@ static int fill(struct host *h, struct vps *v, void *arg, struct err **err)
 	testpoint("clone-created", v->name);
 	if ((r = o->revert(h, v, f->dir, err)) < 0)
 		return r;
-	op_progress(80);
 	testpoint("clone-filled", v->name);
 	return store_vps_state(h->store, v->name, VPS_STOPPED, "cloned", err);
+}
+
+int clone_make(struct host *h, const struct vps *src, json_t *settings, const char *name,
+	       const char *dir, const char *pool, const char *plan, json_t **out, struct err **err)
+{
+	const struct kind_ops *o = kind_find(src->kind, src->engine);
+	json_t *body = body_of(src, settings, name, pool, plan), *made = NULL;
+	struct fill f = { .dir = dir };
+	struct err *e = NULL;
+	bool created = false;
+	int r;
+
+	if (!o || !o->snapshot || !o->revert) {
+		r = err_make(err, EINVAL, "kind %s (%s) cannot be cloned yet",
+			     vps_kind_name(src->kind), vps_engine_name(src->engine));
+		goto out;
+	}
+	if (!body) {
+		r = err_make(err, ENOMEM, "make `%s`", name);
+		goto out;
+	}
+	/*
+	 * The owner's quota and the host's admission, as for any create: in one
+	 * step where the kind makes a VPS from the copy (a container), else a
+	 * create from the template whose disks are then replaced (a VM).
+	 */
+	if (o->create_from) {
+		r = life_create_from(h, body, dir, src, &made, err);
+	} else if ((r = life_create(h, body, &made, err)) == 0) {
+		created = true;
+		r = life_with(h, name, fill, &f, err);
+	}
+	if (r < 0 && created) {
+		/* nothing half made: the new VPS goes again */
+		if (life_destroy(h, name, &e) < 0)
+			pr_err("remove `%s` after a failed clone: %s", name, err_msg(e));
+		err_free(&e);
+	}
+	if (r == 0 && out) {
+		struct vps now;
+
+		/* as GET shows it now (after a VM's fill) */
+		if (store_vps_get(h->store, name, &now, NULL) == 0) {
+			*out = vps_to_json(&now);
+			vps_free(&now);
+		}
+	}
+out:
+	json_decref(made);
+	json_decref(body);
+	return r;
 }
 
 static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err)
@@ -130,9 +181,7 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 	_cleanup_free_ char *top = host_vps_disks(h, v->name, "snapshots"), *dir = NULL;
 	_cleanup_free_ char *pool = store_vps_pool(h->store, v->name);
 	_cleanup_free_ char *plan = store_vps_plan_of(h->store, v->name);
-	json_t *settings = NULL, *body = NULL, *made = NULL, *rows = NULL, *x;
-	struct fill f = { 0 };
-	struct err *e = NULL;
+	json_t *settings = NULL, *rows = NULL, *x;
 	size_t i;
 	int r;
 
@@ -169,33 +218,8 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 			goto out;
 	}
 	op_progress(40);
-	if (!(body = body_of(v, settings, c->name, pool, plan))) {
-		r = err_make(err, ENOMEM, "clone");
+	if ((r = clone_make(h, v, settings, c->name, dir, pool, plan, &c->out, err)) < 0)
 		goto out;
-	}
-	/*
-	 * The owner's quota and the host's admission, as for any create: in one
-	 * step where the kind makes a VPS from the copy (a container), else a
-	 * create from the template whose disks are then replaced (a VM).
-	 */
-	if (o->create_from) {
-		r = life_create_from(h, body, dir, v, &made, err);
-		if (r < 0)
-			goto out;
-	} else {
-		if ((r = life_create(h, body, &made, err)) < 0)
-			goto out;
-		op_progress(60);
-		f.dir = dir;
-		r = life_with(h, c->name, fill, &f, err);
-	}
-	if (r < 0) {
-		/* nothing half made: the new VPS goes again */
-		if (life_destroy(h, c->name, &e) < 0)
-			pr_err("remove `%s` after a failed clone: %s", c->name, err_msg(e));
-		err_free(&e);
-		goto out;
-	}
 	{
 		char from[2 * 65 + 2];
 
@@ -204,20 +228,10 @@ static int clone_held(struct host *h, struct vps *v, void *arg, struct err **err
 		store_event(h->store, c->name, "clone", from); /* SRC or SRC@SNAP */
 		store_event(h->store, v->name, "cloned", c->name);
 	}
-	{
-		struct vps now;
-
-		if (store_vps_get(h->store, c->name, &now, NULL) == 0) {
-			c->out = vps_to_json(&now);
-			vps_free(&now);
-		}
-	}
 	op_progress(100);
 out:
 	if (!c->snap && dir)
 		life_rm_rf(dir);
-	json_decref(made);
-	json_decref(body);
 	json_decref(settings);
 	return r < 0 ? err_wrap(err, "clone `%s`%s%s as `%s`", v->name, c->snap ? " at " : "",
 				c->snap ? c->snap : "", c->name) :

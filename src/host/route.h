@@ -112,8 +112,8 @@ route_fn api_pools_get, api_pools_post, api_pool_delete, api_snapshots_get, api_
 	api_webhook_delete;
 /* routes_backup.c */
 route_fn api_repos_get, api_repos_post, api_repo_delete, api_backups_get, api_backups_post,
-	api_backup_delete, api_backup_restore, api_backup_schedule_get, api_backup_schedule_put,
-	api_backup_schedule_delete, api_vps_clone;
+	api_backup_delete, api_backup_restore, api_backups_restore_as, api_backup_schedule_get,
+	api_backup_schedule_put, api_backup_schedule_delete, api_vps_clone;
 /* routes_ops.c */
 route_fn api_operation_get, api_operation_delete, api_events_get;
 /* routes_nodes.c */

@@ -83,6 +83,7 @@ static const struct route routes[] = {
 	{ "POST", "/vps/{name}/backups", USER, VPS, api_backups_post, NULL },
 	{ "DELETE", "/vps/{name}/backups/{id}", USER, VPS, api_backup_delete, NULL },
 	{ "POST", "/vps/{name}/backups/{id}/restore", USER, VPS, api_backup_restore, NULL },
+	{ "POST", "/backups/{id}/restore", USER, 0, api_backups_restore_as, NULL },
 	{ "GET", "/vps/{name}/backup-schedule", USER, VPS, api_backup_schedule_get, NULL },
 	{ "PUT", "/vps/{name}/backup-schedule", USER, VPS, api_backup_schedule_put, NULL },
 	{ "DELETE", "/vps/{name}/backup-schedule", USER, VPS, api_backup_schedule_delete, NULL },

@@ -71,6 +71,14 @@ static unsigned int work(struct host *h, const char *action, const char *vps, js
 		r = backup_create(h, vps, b, out, &e);
 	} else if (!strcmp(action, "clone")) {
 		r = clone_vps(h, vps, b, out, &e);
+	} else if (!strcmp(action, "restore-as")) {
+		/* a customer's own backups only: their name, put here by the handler */
+		json_t *owner = json_incref(json_object_get(b, "_owner"));
+
+		json_object_del(b, "_owner");
+		r = backup_restore_as(h, id ? id : "", b, json_string_value(owner), out, &e);
+		json_decref(owner);
+		status = 200;
 	} else {
 		r = backup_restore(h, vps, id ? id : "", b, out, &e);
 		status = 200;
@@ -81,7 +89,9 @@ static unsigned int work(struct host *h, const char *action, const char *vps, js
 	return status;
 }
 
-static enum MHD_Result long_work(struct call *x, const char *action)
+/* vps: the operation's VPS; id: the backup's ("" none). */
+static enum MHD_Result long_work_of(struct call *x, const char *action, const char *vps,
+				    const char *id)
 {
 	const char *a = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "async");
 	struct err *e = NULL;
@@ -90,27 +100,34 @@ static enum MHD_Result long_work(struct call *x, const char *action)
 	char loc[128];
 	int r;
 
-	if (json_object_get(body, "_id")) {
+	if (json_object_get(body, "_id") || json_object_get(body, "_owner")) {
 		json_decref(body);
-		return reply_error(x->c, EINVAL, "`_id`: unknown field");
+		return reply_error(x->c, EINVAL, "`_id`, `_owner`: unknown fields");
 	}
-	if (*x->arg2)
-		json_object_set_new(body, "_id", json_string(x->arg2));
+	if (*id)
+		json_object_set_new(body, "_id", json_string(id));
+	if (!strcmp(action, "restore-as") && !x->p->admin)
+		json_object_set_new(body, "_owner", json_string(x->p->user));
 	if (!a || (strcmp(a, "1") && strcmp(a, "true"))) {
-		status = work(x->h, action, x->arg, body, x->p->user, &out);
+		status = work(x->h, action, vps, body, x->p->user, &out);
 		json_decref(body);
 		return reply(x->c, status, out);
 	}
 	/* a backup past the owner's quota: 403 now, not a failed operation later */
-	r = strcmp(action, "backup") ? 0 : backup_quota(x->h, x->arg, &e);
+	r = strcmp(action, "backup") ? 0 : backup_quota(x->h, vps, &e);
 	if (r == 0)
-		r = op_submit(x->h, x->p->user, x->arg, action, body, work, &op, &e);
+		r = op_submit(x->h, x->p->user, vps, action, body, work, &op, &e);
 	json_decref(body);
 	if (r < 0)
 		return reply_err(x->c, r, &e);
 	snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
 		 json_string_value(json_object_get(op, "id")));
 	return reply_hdr(x->c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+}
+
+static enum MHD_Result long_work(struct call *x, const char *action)
+{
+	return long_work_of(x, action, x->arg, x->arg2);
 }
 
 enum MHD_Result api_backups_post(struct call *x)
@@ -121,6 +138,20 @@ enum MHD_Result api_backups_post(struct call *x)
 enum MHD_Result api_backup_restore(struct call *x)
 {
 	return long_work(x, "restore");
+}
+
+/*
+ * A backup into a new VPS, its source still there or destroyed: the route
+ * is outside /vps/NAME (a destroyed VPS has none); a customer's finds only
+ * backups tagged with their name (backup_restore_as). The operation is the
+ * new VPS's.
+ */
+enum MHD_Result api_backups_restore_as(struct call *x)
+{
+	json_t *as = json_object_get(x->body, "as");
+
+	return long_work_of(x, "restore-as", json_is_string(as) ? json_string_value(as) : NULL,
+			    x->arg);
 }
 
 /* A clone (clone.c): the copy of a large disk on a full-copy pool takes its time. */

@@ -4,11 +4,15 @@ vpsd's API and the CLI, with a real restic repository made here: repositories
 added and refused; two backups of a running container with a writer inside,
 the second adding only changed chunks (the repository's growth measured); a
 restore that brings deleted files back; a QEMU VM's backup restored in
-place and as a second VM (--as); kill -9 of vpsd mid-backup leaving
-nothing listed and the container running; and attacks: another customer's
-backups, a customer adding a repository, hostile names, paths and ids, and a
-repository whose snapshot holds a link or a directory, which a restore must
-not write anywhere.
+place and as a second VM (--as); a container's backup restored --as a new
+container beside the running original and after it was destroyed, each with
+an identity of its own; kill -9 of vpsd mid-backup leaving nothing listed
+and the container running, and mid-restore --as leaving no half VPS; and
+attacks: another customer's backups (also once the VPS is destroyed, and
+through a VPS of the same name), a restore --as past the quota, a customer
+adding a repository, hostile names, paths and ids, and a repository whose
+snapshot holds a link or a directory, which a restore must not write
+anywhere.
 
 Run as root:
     VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_backup.py"""
@@ -23,8 +27,9 @@ import time
 import pytest
 
 from framework.ct import BUILD
-from framework.openapi import start_vpsd, tcp, unix
+from framework.openapi import start_vpsd
 from framework.vpsd import VPSD, Vpsd, raise_spec_errors
+from test_snapshot import customers
 from test_vpsd_kill9 import Paused
 
 pytestmark = [
@@ -269,23 +274,17 @@ def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
 
 # --- attacks ----------------------------------------------------------------------------
 
-PASSWORDS = {"alice": "alice's long secret", "bob": "bob's long secret"}
+def customers_and_repo(d, tmp_path):
+    """test_snapshot.customers, and a repository `local` in tmp_path."""
+    admin, alice, bob = customers(d)
+    admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    return admin, alice, bob
 
 
 def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
     d = start_vpsd()
     try:
-        admin = unix(d)
-        for name, pw in PASSWORDS.items():
-            admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
-                      expect=201)
-        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
-                  expect=201)
-        admin.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")},
-                  expect=201)
-        alice, bob = tcp(d), tcp(d)
-        alice.login("alice", PASSWORDS["alice"])
-        bob.login("bob", PASSWORDS["bob"])
+        admin, alice, bob = customers_and_repo(d, tmp_path)
         for c, n in [(alice, "a1"), (bob, "b1")]:
             c.api("POST", "/vps", {"name": n, "kind": "ct", "template": "busybox",
                                    "plan": "small"}, expect=201)
@@ -642,3 +641,234 @@ def test_vm_qemu_backup_restore(vpsd, tmp_path):
     assert sorted(x["name"] for x in vpsd.api("GET", "/vps")) == ["v1", "v2"]
     vpsd.api("POST", "/vps/v2/start")
     assert vpsd.api("GET", "/vps/v2")["state"] == "running"
+
+
+# --- a container's backup into a new container (--as) -----------------------------------
+
+def test_ct_restore_as_beside_the_original_and_after_it_is_destroyed(vpsd, tmp_path):
+    """A container's backup restored --as a new container twice: while the
+    original runs (both run, each with its own name, hostname, MAC, address,
+    machine-id, SSH host keys and uid range, and reach each other), and
+    after the original was destroyed (its data there, its files shifted to
+    the new range, the new one running)."""
+    from test_clone import BOOTED, IDENTITY, new_identity, skip_taken_devices, uid_base, wait_for
+    net = f"rs{os.getpid() % 10000}"
+    vpsd.api("POST", "/networks", {"name": net, "ipv4": "10.231.73.1/24"}, expect=201)
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    skip_taken_devices(vpsd)
+    src = ct(vpsd, "r1", template="debian-12", ram="256M", disk="1G", network=net, start=True)
+    wait_for(vpsd, "r1", BOOTED)
+    assert sh(vpsd, "r1", "echo precious > /root/marker && chown 1000:1000 /root/marker "
+              "&& sync")[0] == 0
+    before = sh(vpsd, "r1", IDENTITY)[1].split("\n")
+    assert len(before[1]) == 32 and before[2], before
+    r = cli(vpsd, "backup", "create", "r1", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    made = json.loads(r.stdout)
+
+    # beside the original, which runs on untouched
+    r = cli(vpsd, "backup", "restore", "r1", made["id"], "--as", "r2")
+    assert r.returncode == 0 and "r2 restored" in r.stdout, (r.stdout, r.stderr)
+    assert "restoring r2:" in r.stderr and "100%" in r.stderr, r.stderr  # the progress line
+    r2 = vpsd.api("GET", "/vps/r2")
+    assert r2["state"] == "stopped" and r2["kind"] == "ct" and r2["hostname"] == "r2", r2
+    assert r2["owner"] == src["owner"] and r2["network"] == net, r2
+    assert (r2["ram"], r2["disk"], r2["template"]) == (src["ram"], src["disk"], "debian-12"), r2
+    assert r2["mac"] != src["mac"] and r2["ipv4"] != src["ipv4"], (r2, src)
+    assert uid_base(vpsd, "r2") != uid_base(vpsd, "r1")
+    s = vpsd.api("GET", "/vps/r1")
+    assert s["state"] == "running" and (s["mac"], s["ipv4"]) == (src["mac"], src["ipv4"]), s
+    assert sh(vpsd, "r1", IDENTITY)[1].split("\n") == before
+    assert not (vpsd.data / "vps" / "r1" / "snapshots" / ".restore").exists()
+    vpsd.api("POST", "/vps/r2/start")
+    after = new_identity(vpsd, r2, before)
+    # both run, and reach each other: no address clash
+    for a, b in (("r2", src["ipv4"]), ("r1", r2["ipv4"])):
+        st, out = sh(vpsd, a, f"timeout 10 bash -c 'echo > /dev/tcp/{b.split('/')[0]}/22' "
+                     "&& echo reached")
+        assert (st, out) == (0, "reached\n"), (a, b, st, out)
+
+    # the original destroyed: its backup still makes a new VPS, by the same command
+    vpsd.api("POST", "/vps/r1/stop", {"force": True})
+    vpsd.api("DELETE", "/vps/r1")
+    assert vpsd.request("GET", "/api/v1/vps/r1/backups")[0] == 404
+    r = cli(vpsd, "backup", "restore", "r1", made["id"], "--as", "r3")
+    assert r.returncode == 0 and "r3 restored" in r.stdout, (r.stdout, r.stderr)
+    assert "restoring r3:" in r.stderr and "100%" in r.stderr, r.stderr
+    r3 = vpsd.api("GET", "/vps/r3")
+    assert r3["state"] == "stopped" and r3["hostname"] == "r3" and r3["network"] == net, r3
+    assert (r3["owner"], r3["ram"], r3["disk"]) == (src["owner"], src["ram"], src["disk"]), r3
+    assert r3["mac"] not in (src["mac"], r2["mac"]), r3
+    assert r3["ipv4"] != r2["ipv4"], r3
+    assert uid_base(vpsd, "r3") != uid_base(vpsd, "r2")
+    assert not (vpsd.data / "restore" / "r3").exists()  # the staging copy is gone
+    vpsd.api("POST", "/vps/r3/start")
+    third = new_identity(vpsd, r3, before, source_there=False)
+    assert third[1] != after[1] and third[2] != after[2], (after, third)  # nor r2's
+    st, out = sh(vpsd, "r3", f"timeout 10 bash -c 'echo > /dev/tcp/"
+                 f"{r2['ipv4'].split('/')[0]}/22' && echo reached")
+    assert (st, out) == (0, "reached\n"), out
+    ev = [e["kind"] for e in vpsd.api("GET", "/events?vps=r3")]
+    assert "restore" in ev, ev
+    # a taken name, the source's own, not a name: refused, nothing made
+    for name, status in [("r2", 409), ("r1", 400), ("../x", 400), ("", 400)]:
+        code, j = vpsd.request("POST", f"/api/v1/backups/{made['id']}/restore",
+                               {"vps": "r1", "as": name})
+        assert code == status, (name, code, j)
+    assert sorted(v["name"] for v in vpsd.api("GET", "/vps")
+                  if not v["name"].startswith("skip")) == ["r2", "r3"]
+    for n in ("r2", "r3"):
+        vpsd.api("POST", f"/vps/{n}/stop", {"force": True})
+        vpsd.api("DELETE", f"/vps/{n}")
+    for v in vpsd.api("GET", "/vps"):
+        vpsd.api("DELETE", f"/vps/{v['name']}")
+    vpsd.api("DELETE", f"/networks/{net}")
+
+
+def test_restore_as_is_the_owners_and_within_their_quota(tmp_path):
+    """A customer cannot restore another's backup as a VPS of their own,
+    the original there or destroyed, nor by naming it after their own VPS
+    of the same name: 404, nothing made; nor pass their quota of VPSes; the
+    owner can, and the VPS is theirs."""
+    from test_openapi import wait_op
+    d = start_vpsd()
+    try:
+        admin, alice, bob = customers_and_repo(d, tmp_path)
+        alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
+                                   "plan": "small", "start": True}, expect=201)
+        bob.api("POST", "/vps", {"name": "b1", "kind": "ct", "template": "busybox",
+                                 "plan": "small"}, expect=201)
+        r = alice.api("POST", "/vps/a1/exec", {"args": ["sh", "-c", "echo hers > /root/f"]})
+        assert r["status"] == 0, r
+        mine = alice.api("POST", "/vps/a1/backups", {}, expect=201)
+        assert alice.api("GET", "/vps/a1/backups")[0]["owner"] == "alice"
+
+        def names():
+            return sorted(v["name"] for v in admin.api("GET", "/vps"))
+
+        def bob_tries(vps="a1"):
+            before = names()
+            for id_ in (mine["id"], mine["full_id"]):
+                for q in ("", "?async=1"):
+                    r = bob.request("POST", f"/backups/{id_}/restore{q}",
+                                    {"vps": vps, "as": "b9"})
+                    if r.status == 202:  # as an operation: it fails with the same 404
+                        r = wait_op(bob, r)
+                        assert r["state"] == "failed" and \
+                            r["error"]["code"] == "not_found", r
+                    else:
+                        assert r.status == 404, (id_, q, r.status, r.json)
+            # the fields are the handler's, not his
+            r = bob.request("POST", f"/backups/{mine['id']}/restore",
+                            {"vps": vps, "as": "b9", "_owner": "alice"})
+            assert r.status == 400, r.json
+            assert names() == before  # nothing made
+
+        bob_tries()  # a1 there, but not his
+        # hostile or missing fields
+        for body in [{"vps": "a1", "as": "../x"}, {"vps": "../a1", "as": "a9"},
+                     {"as": "a9"}, {"vps": "a1"}, {"vps": "a1", "as": "a9", "x": 1},
+                     {"vps": "a1", "as": "a1"}]:
+            r = alice.request("POST", f"/backups/{mine['id']}/restore", body, validate=False)
+            assert r.status == 400, (body, r.status, r.json)
+        for seg in ["..%2F..%2Fetc", "latest", "-h", "ZZZZZZZZ", mine["id"][:7]]:
+            r = alice.request("POST", f"/backups/{seg}/restore", {"vps": "a1", "as": "a9"},
+                              validate=False)
+            assert r.status in (400, 404), (seg, r.status)
+
+        # alice destroys a1; her backup is still hers alone
+        alice.api("POST", "/vps/a1/stop", {"force": True})
+        alice.api("DELETE", "/vps/a1")
+        bob_tries()
+        # bob makes a VPS named a1 of his own: her backup is not his through it either
+        bob.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
+                                 "plan": "small"}, expect=201)
+        assert bob.api("GET", "/vps/a1/backups") == []
+        for id_ in (mine["id"], mine["full_id"]):
+            r = bob.request("POST", f"/backups/{id_}/restore", {"vps": "a1", "as": "b9"})
+            assert r.status == 404, r.json
+            r = bob.request("POST", f"/vps/a1/backups/{id_}/restore", {"as": "b9"})
+            assert r.status == 404, r.json
+        bob.api("DELETE", "/vps/a1")
+
+        # alice past her quota of VPSes: refused with the numbers, nothing made
+        alice.api("POST", "/vps", {"name": "a2", "kind": "ct", "template": "busybox",
+                                   "plan": "small"}, expect=201)
+        admin.api("PATCH", "/users/alice", {"quota": {"vps": 1}})
+        r = alice.request("POST", f"/backups/{mine['id']}/restore", {"vps": "a1", "as": "a3"})
+        assert r.status == 403 and r.code == "quota", r.json
+        assert "quota of user `alice`: vps: 1 of 1 used, 1 asked" in r.message, r.message
+        assert names() == ["a2", "b1"]
+        assert not (d.data / "restore" / "a3").exists()
+        # within it: hers, on her plan, with her data
+        admin.api("PATCH", "/users/alice", {"quota": {"vps": 2}})
+        accepted = alice.request("POST", f"/backups/{mine['id']}/restore?async=1",
+                                 {"vps": "a1", "as": "a3"})
+        assert accepted.status == 202, accepted.json
+        op = wait_op(alice, accepted)
+        assert op["state"] == "done" and op["result"]["as"] == "a3", op
+        a3 = alice.api("GET", "/vps/a3")
+        assert a3["owner"] == "alice" and a3["state"] == "stopped", a3
+        assert bob.request("GET", "/vps/a3").status == 404
+        alice.api("POST", "/vps/a3/start")
+        r = alice.api("POST", "/vps/a3/exec", {"args": ["cat", "/root/f"]})
+        assert (r["status"], r["stdout"]) == (0, "hers\n"), r
+        # and bob's quota-free account still gets none of it
+        bob_tries()
+        d.destroy_all_and_stop()
+    finally:
+        d.cleanup()
+
+
+def test_a_backup_without_an_owner_tag_is_the_administrators_alone(tmp_path):
+    """A destroyed VPS's backup that does not say whose it is (taken before
+    the owner tag was recorded; here the tag removed with restic): its
+    customer cannot find it (404), an administrator restores it, as the
+    owner its settings name."""
+    d = start_vpsd()
+    try:
+        admin, alice, _ = customers_and_repo(d, tmp_path)
+        alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
+                                   "plan": "small"}, expect=201)
+        made = alice.api("POST", "/vps/a1/backups", {}, expect=201)
+        alice.api("DELETE", "/vps/a1")
+        r = restic(d, "local", "tag", "--remove", "owner=alice", made["full_id"])
+        assert r.returncode == 0, r.stderr
+        snaps = json.loads(restic(d, "local", "snapshots", "--json").stdout)
+        assert len(snaps) == 1 and not any(t.startswith("owner=") for t in snaps[0]["tags"])
+        untagged = snaps[0]["short_id"]  # restic's tag rewrites the snapshot
+        r = alice.request("POST", f"/backups/{untagged}/restore", {"vps": "a1", "as": "a2"})
+        assert r.status == 404, r.json
+        assert admin.api("GET", "/vps") == []
+        out = admin.api("POST", f"/backups/{untagged}/restore", {"vps": "a1", "as": "a2"})
+        assert out["as"] == "a2", out
+        assert alice.api("GET", "/vps/a2")["owner"] == "alice"
+        d.destroy_all_and_stop()
+    finally:
+        d.cleanup()
+
+
+def test_kill9_mid_restore_as_leaves_no_half_vps(vpsd, tmp_path):
+    """vpsd killed while the new container is being made from a destroyed
+    one's backup: after the restart no half VPS is listed (its create is
+    undone), and the restore asked again makes it, with the data."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "k3", start=True)
+    assert sh(vpsd, "k3", "echo kept > /root/f && sync") == (0, "")
+    made = vpsd.api("POST", "/vps/k3/backups", {}, expect=201)
+    vpsd.api("POST", "/vps/k3/stop", {"force": True})
+    vpsd.api("DELETE", "/vps/k3")
+    body = {"vps": "k3", "as": "k4"}
+    p = Paused(vpsd, "ctm-create-mounted", "k4", "POST",
+               f"/api/v1/backups/{made['id']}/restore", body)
+    p.kill9()
+    assert vpsd.api("GET", "/vps") == []
+    assert not (vpsd.data / "vps" / "k4").exists()
+    assert not (vpsd.data / "restore").exists()  # the staged disk swept at the start
+    ev = vpsd.api("GET", "/events?vps=k4")
+    assert any(e["kind"] == "create-undone" for e in ev), ev
+    # asked again, it is made
+    vpsd.api("POST", f"/backups/{made['id']}/restore", body)
+    assert not (vpsd.data / "restore" / "k4").exists()
+    vpsd.api("POST", "/vps/k4/start")
+    assert sh(vpsd, "k4", "cat /root/f") == (0, "kept\n")

@@ -56,6 +56,36 @@ IDENTITY = ("cat /etc/hostname; cat /etc/machine-id; "
             "ip -o -4 addr show eth0 | awk '{print $4}'")
 
 
+BOOTED = ("test -s /etc/machine-id && test -s /etc/ssh/ssh_host_ed25519_key.pub && "
+          "ip -o -4 addr show eth0 | grep -q inet")
+
+
+def new_identity(d, v, before, source_there=True):
+    """Container v (as the API showed it), started from another's disk whose
+    IDENTITY was `before` and which held /root/marker (`precious`, owned by
+    1000 inside), once booted: its own hostname, machine-id, SSH host key,
+    MAC and address (those two the source's no more once it is destroyed:
+    they went back to the pool), the marker owned by 1000 of its own uid
+    range. Its IDENTITY lines."""
+    name = v["name"]
+    wait_for(d, name, BOOTED)
+    after = sh(d, name, IDENTITY)[1].split("\n")
+    assert after[0] == name, after
+    assert len(after[1]) == 32 and after[1] != before[1], (before, after)  # machine-id
+    assert after[2] and after[2] != before[2], (before, after)  # SSH host key
+    assert after[3] == f"link/ether {v['mac']}", (v, after)
+    assert after[4].split("/")[0] == v["ipv4"].split("/")[0], (v, after)
+    if source_there:
+        assert after[3] != before[3] and after[4] != before[4], (before, after)
+    # the source's data, owned inside as it was, on the host by its own range
+    assert sh(d, name, "cat /root/marker; stat -c %u:%g /root/marker")[1] == \
+        "precious\n1000:1000\n"
+    base = uid_base(d, name)
+    st = os.lstat(d.data / "vps" / name / "ct" / "rootfs" / "root" / "marker")
+    assert (st.st_uid, st.st_gid) == (base + 1000, base + 1000), (st, base)
+    return after
+
+
 def test_ct_clone_of_a_running_container_has_its_own_identity(vpsd):
     net = f"cl{os.getpid() % 10000}"
     vpsd.api("POST", "/networks", {"name": net, "ipv4": "10.231.71.1/24"}, expect=201)
@@ -63,8 +93,7 @@ def test_ct_clone_of_a_running_container_has_its_own_identity(vpsd):
     src = ct(vpsd, "src1", template="debian-12", ram="256M", disk="1G", network=net,
              start=True)
     # systemd's first boot: a machine-id of its own, SSH host keys made inside
-    wait_for(vpsd, "src1", "test -s /etc/machine-id && "
-             "test -s /etc/ssh/ssh_host_ed25519_key.pub && ip -o -4 addr show eth0 | grep -q inet")
+    wait_for(vpsd, "src1", BOOTED)
     assert sh(vpsd, "src1", "echo precious > /root/marker && chown 1000:1000 /root/marker "
               "&& sync")[0] == 0
     before = sh(vpsd, "src1", IDENTITY)[1].split("\n")
@@ -83,22 +112,9 @@ def test_ct_clone_of_a_running_container_has_its_own_identity(vpsd):
     assert [x["name"] for x in vpsd.api("GET", "/vps/src1/snapshots")] == []
 
     vpsd.api("POST", "/vps/copy1/start")
-    wait_for(vpsd, "copy1", "test -s /etc/machine-id && "
-             "test -s /etc/ssh/ssh_host_ed25519_key.pub && ip -o -4 addr show eth0 | grep -q inet")
-    after = sh(vpsd, "copy1", IDENTITY)[1].split("\n")
-    assert after[0] == "copy1", after
-    assert len(after[1]) == 32 and after[1] != before[1], (before, after)  # machine-id
-    assert after[2] and after[2] != before[2], (before, after)  # SSH host key
-    assert after[3] == f"link/ether {c['mac']}" != before[3], (before, after)
-    assert after[4].split("/")[0] == c["ipv4"].split("/")[0] != before[4].split("/")[0]
-    # the source's data, owned inside as it was, on the host by the clone's own range
-    assert sh(vpsd, "copy1", "cat /root/marker; stat -c %u:%g /root/marker")[1] == \
-        "precious\n1000:1000\n"
+    new_identity(vpsd, c, before)
     root = vpsd.data / "vps" / "copy1" / "ct" / "rootfs"
-    base = uid_base(vpsd, "copy1")
-    st = os.lstat(root / "root" / "marker")
-    assert (st.st_uid, st.st_gid) == (base + 1000, base + 1000), (st, base)
-    assert os.lstat(root / "etc" / "passwd").st_uid == base
+    assert os.lstat(root / "etc" / "passwd").st_uid == uid_base(vpsd, "copy1")
     # the two reach each other on the network: no address conflict
     # (the template has no ping: a TCP connection to the source's sshd, both ways)
     for a, b in (("copy1", src["ipv4"]), ("src1", c["ipv4"])):

@@ -466,6 +466,9 @@ def test_walk(vpsd):
     accepted = cust.request("POST", f"/vps/walk1/backups/{made['id']}/restore?async=1", {})
     assert accepted.status == 202, accepted
     assert wait_op(cust, accepted)["state"] == "done"
+    restored = cust.api("POST", f"/backups/{made['id']}/restore", {"vps": "walk1", "as": "walk3"})
+    assert restored["as"] == "walk3", restored
+    cust.api("DELETE", "/vps/walk3")
     cust.api("DELETE", f"/vps/walk1/backups/{made['id']}")
     cust.api("DELETE", f"/vps/walk1/backups/{made['id']}", expect=404)
     cust.api("GET", "/vps/walk1/backup-schedule", expect=404)

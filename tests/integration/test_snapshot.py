@@ -258,18 +258,24 @@ def test_snapshot_under_a_writer_is_clean(vpsd, filesystems):
 PASSWORDS = {"alice": "alice's long secret", "bob": "bob's long secret"}
 
 
+def customers(d):
+    """Customers alice and bob, logged in over TCP, and plan `small`: (admin, alice, bob)."""
+    admin = unix(d)
+    for name, pw in PASSWORDS.items():
+        admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
+                  expect=201)
+    admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
+              expect=201)
+    alice, bob = tcp(d), tcp(d)
+    alice.login("alice", PASSWORDS["alice"])
+    bob.login("bob", PASSWORDS["bob"])
+    return admin, alice, bob
+
+
 def test_customer_cannot_touch_anothers_snapshots(filesystems):
     d = start_vpsd()
     try:
-        admin = unix(d)
-        for name, pw in PASSWORDS.items():
-            admin.api("POST", "/users", {"name": name, "password": pw, "role": "customer"},
-                      expect=201)
-        admin.api("POST", "/plans", {"name": "small", "ram": "128M", "disk": "64M", "cpus": 1},
-                  expect=201)
-        alice, bob = tcp(d), tcp(d)
-        alice.login("alice", PASSWORDS["alice"])
-        bob.login("bob", PASSWORDS["bob"])
+        admin, alice, bob = customers(d)
         alice.api("POST", "/vps", {"name": "a1", "kind": "ct", "template": "busybox",
                                    "plan": "small"}, expect=201)
         alice.api("POST", "/vps/a1/snapshots", {"name": "mine"}, expect=201)
