@@ -513,25 +513,32 @@ def test_vm_keeper_killed_while_starting_leaves_nothing(daemon, vm_template_cach
 def test_vm_start_that_never_comes_up_leaves_nothing(daemon, vm_template_cached, tmp_path):
     """A start whose monitor runs but never comes up (here a stand-in for
     QEMU that opens no QMP socket, as a QEMU given a cut argv did) fails
-    after 60 s, and the VPS it records stopped has nothing left running:
-    its keeper ended (else it would start the monitor again) and its
-    monitor, pid 1 of its own namespace, ended through its cgroup (else it
-    would run on with the VM's disks and tap, its keeper gone)."""
+    after vpsd's --start-timeout (10 s here; 60 by default), and the VPS it
+    records stopped has nothing left running: its keeper ended (else it
+    would start the monitor again) and its monitor, pid 1 of its own
+    namespace, ended through its cgroup (else it would run on with the VM's
+    disks and tap, its keeper gone)."""
     d = daemon
     mark = f"vps-fake-qemu-{os.getpid()}"
     fake = tmp_path / "fake-qemu"
     fake.write_text(f"#!/bin/bash\nexec -a {mark} sleep 600\n")
     fake.chmod(0o755)
     d.stop()
-    d.start(env={"VPS_QEMU": str(fake)})
+    d.start(env={"VPS_QEMU": str(fake)}, extra=("--start-timeout", "10"))
     vps(d, "create", "s1", "--kind", "vm", "--engine", "qemu", "--template", "debian-12",
         "--ram", "256M", "--cpus", "1", "--disk", "3G", "--password", "pw")
 
     def fakes():
         return procs_under(mark, mark.encode())
 
-    code, j = d.request("POST", "/api/v1/vps/s1/start")
-    assert code != 200 and "did not start within 60 s" in j["error"]["message"], (code, j)
+    answer = []
+    t = threading.Thread(target=lambda: answer.append(d.request("POST", "/api/v1/vps/s1/start")))
+    t.start()
+    # the stand-in runs while the start waits for it
+    until(fakes, 8, "the stand-in monitor running")
+    t.join(60)
+    code, j = answer[0]
+    assert code != 200 and "did not start within 10 s" in j["error"]["message"], (code, j)
     assert show(d, "s1")["state"] == "stopped"
     # the keeper's command line names the run directory; the stand-in's, its mark
     until(lambda: not procs_under(d.run / "vps" / "s1") and not fakes(), 10,
