@@ -21,6 +21,7 @@ struct host {
 	int sample_every; /* usage samples every N s (--sample-every; usage.c), 0: none */
 	int usage_keep; /* at most N samples per VPS (--usage-keep) */
 	long pids_limit; /* each container's pids limit (--pids-limit, default 4096) */
+	int start_timeout; /* seconds a start waits for the monitor (--start-timeout, 60) */
 	/* membership (node.c, docs/cluster.md) */
 	const char *node; /* --node NAME in a cluster; NULL on one host */
 	char *advertise; /* this node's API as the others reach it: http(s)://HOST:PORT, or "" */

@@ -479,7 +479,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		goto fail;
 	testpoint("start-spawned", v->name);
 	/* up when its socket appears; gone if the keeper exits first */
-	for (int t = 0; t < 60000; t += 20) {
+	for (int t = 0; t < h->start_timeout * 1000; t += 20) {
 		pid_t now = keeper_pid(run, v->name);
 
 		if (kp < 0)
@@ -519,7 +519,8 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		usleep(20000);
 	}
 	if (access(ready, F_OK) < 0 || kp < 0) {
-		err_make(err, ETIMEDOUT, "`%s` did not start within 60 s", v->name);
+		err_make(err, ETIMEDOUT, "`%s` did not start within %d s", v->name,
+			 h->start_timeout);
 		goto fail;
 	}
 	if (monitor_up(h, o, v, run, err) < 0)

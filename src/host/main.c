@@ -4,7 +4,8 @@
  *
  *   vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]
  *        [--cert PEM --key PEM] [--web DIR] [--sample-every S] [--usage-keep N]
- *        [--pids-limit N] [--metrics-token-file FILE] [--require-2fa none|admins|all]
+ *        [--pids-limit N] [--start-timeout S] [--metrics-token-file FILE]
+ *        [--require-2fa none|admins|all]
  *        [--reclaim-below SIZE|N%|off] [--webhook-allow CIDR]... [--cluster CONNINFO [--node NAME]
  *        [--peer HOST:PORT]]
  *        [--config FILE] [--check]
@@ -242,6 +243,7 @@ int main(int argc, char **argv)
 		{ "usage-keep", required_argument, NULL, 'U' },
 		{ "metrics-token-file", required_argument, NULL, 'M' },
 		{ "pids-limit", required_argument, NULL, 'P' },
+		{ "start-timeout", required_argument, NULL, 'T' },
 		{ "require-2fa", required_argument, NULL, '2' },
 		{ "webhook-allow", required_argument, NULL, 'w' },
 		{ "cluster", required_argument, NULL, 'L' },
@@ -260,6 +262,7 @@ int main(int argc, char **argv)
 	struct host h = { .sample_every = 10,
 			  .usage_keep = 8640,
 			  .pids_limit = 4096,
+			  .start_timeout = 60,
 			  .heartbeat_every = 5,
 			  .offline_after = 3 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
@@ -390,6 +393,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'T': /* how long a start waits for the monitor (life.c) */
+			errno = 0;
+			h.start_timeout = (int)strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || h.start_timeout < 1 ||
+			    h.start_timeout > 3600) {
+				pr_err("--start-timeout: expected 1 to 3600 seconds");
+				return 2;
+			}
+			break;
 		case 'S':
 		case 'U': {
 			long n;
@@ -421,7 +433,8 @@ int main(int argc, char **argv)
 			printf("usage: vpsd [--data DIR] [--run DIR] [--socket PATH] [--tcp ADDR:PORT]\n"
 			       "            [--cert PEM --key PEM] [--web DIR] [--sample-every S]\n"
 			       "            [--usage-keep N] [--reclaim-below SIZE|N%%|off]\n"
-			       "            [--pids-limit N] [--metrics-token-file FILE]\n"
+			       "            [--pids-limit N] [--start-timeout S]\n"
+			       "            [--metrics-token-file FILE]\n"
 			       "            [--require-2fa none|admins|all] [--webhook-allow CIDR]...\n"
 			       "            [--cluster CONNINFO [--node NAME]\n"
 			       "            [--advertise HOST:PORT] [--join TOKEN] [--heartbeat S]\n"
