@@ -357,12 +357,15 @@ def test_rfb_screen_shows_the_banner_and_refuses_hostile_clients(firmware_vm, tm
     stop(p, sock)
 
 
-def test_vbe_mode_drawn_by_the_guest_reaches_rfb(firmware_vm, tmp_path):
-    """Bochs VBE: a boot sector finds the DISPI interface as the vgabios does, sets
-    640x400x32 through ports 0x1ce/0x1cf, draws into the linear framebuffer at 0xe0000000
-    (tests/guest/fwvbe.S); an RFB client gets those pixels and `screen` says graphics."""
+@pytest.mark.parametrize("src", ["fwvbe.S", "fwvbe_bios.S"])
+def test_vbe_mode_drawn_by_the_guest_reaches_rfb(firmware_vm, tmp_path, src):
+    """Bochs VBE: a boot sector sets 640x400x32 with the linear framebuffer, either through
+    ports 0x1ce/0x1cf after probing the ID as the vgabios does (tests/guest/fwvbe.S) or
+    through SeaBIOS's vgabios, VBE 4F01h/4F02h, which must find our DISPI interface and put
+    the framebuffer at 0xe0000000 (fwvbe_bios.S); it draws there; an RFB client gets those
+    pixels and `screen` says graphics."""
     vnc = tmp_path / "vnc.sock"
-    p, serial, sock = firmware_vm("fwvbe.S", "--vnc", vnc)
+    p, serial, sock = firmware_vm(src, "--vnc", vnc)
     wait_serial(p, serial, "VPS-VBE drawn")
     c = Control(sock)
     assert c("screen") == {"ok": True, "mode": "graphics"}
