@@ -318,6 +318,10 @@ int machine_build_firmware(struct machine *mc, struct vm *vm, const struct vmm_c
 		if (ret < 0)
 			return err_make(err, -ret, "VGA");
 		mc->vga_up = true;
+		ret = vga_map_vram(&mc->vga, vm);
+		if (ret < 0)
+			return err_make(err, -ret, "VGA: video memory at %#llx",
+					(unsigned long long)VBE_LFB_ADDR);
 	}
 	order = bootorder(mc);
 	if (!order)

@@ -4,7 +4,9 @@
  * boot"), driven as a hostile guest drives them: fw_cfg
  * (src/vmm/devices/fwcfg.c: selectors, data reads, DMA descriptors
  * anywhere in or out of guest RAM), the VGA registers
- * (src/vmm/devices/vga.c, then vga_text() and vga_render() over what the guest left) and
+ * (src/vmm/devices/vga.c, then vga_text() and vga_render() over what the guest left),
+ * the Bochs VBE ports beside them over 1 MiB of video memory held in an
+ * exactly-sized heap buffer (a render reading past it is a sanitizer report), and
  * the i8042 with its keyboard (src/vmm/devices/i8042.c, and i8042_type()
  * of fuzzed text and key names, as the control socket would pass them).
  *
@@ -26,6 +28,9 @@ static struct fwcfg fw;
 static struct vga vga;
 static struct i8042 kbd;
 static struct framebuffer fb;
+static uint8_t *vram;
+
+#define FUZZ_VRAM_SIZE (1u << 20)
 
 FUZZ_NOCOV
 static void build(void)
@@ -41,6 +46,10 @@ static void build(void)
 	    fwcfg_add_file(&fw, "bootorder", file, sizeof(file)) < 0 || vga_init(&vga, &vm) < 0 ||
 	    i8042_init(&kbd, &vm, true) < 0)
 		abort();
+	vram = malloc(FUZZ_VRAM_SIZE);
+	if (!vram || vga_attach_vram(&vga, vram, FUZZ_VRAM_SIZE) < 0)
+		abort();
+	memset(vram, 0x5a, FUZZ_VRAM_SIZE);
 }
 
 FUZZ_NOCOV
@@ -48,6 +57,7 @@ static void teardown(void)
 {
 	fwcfg_destroy(&fw);
 	vga_destroy(&vga);
+	free(vram);
 	i8042_destroy(&kbd);
 	pthread_cond_destroy(&vm.cond);
 	pthread_mutex_destroy(&vm.lock);
@@ -75,11 +85,17 @@ static void step(struct fuzz_in *in, uint8_t *ram)
 	case 3: /* write guest RAM (DMA descriptors, buffers) */
 		memcpy(ram + off % (FUZZ_RAM_SIZE - sizeof(buf)), buf, sizeof(buf));
 		break;
-	case 4:
-		vga_pio_write(&vga, off % VGA_PORT_COUNT, buf, len);
+	case 4: /* with bit 8 of the offset: VBE's index (even) or data (odd) port */
+		if (off & 0x100)
+			vbe_pio_write(&vga, off & 1, buf, len);
+		else
+			vga_pio_write(&vga, off % VGA_PORT_COUNT, buf, len);
 		break;
 	case 5:
-		vga_pio_read(&vga, off % VGA_PORT_COUNT, buf, len);
+		if (off & 0x100)
+			vbe_pio_read(&vga, off & 1, buf, len);
+		else
+			vga_pio_read(&vga, off % VGA_PORT_COUNT, buf, len);
 		break;
 	case 6: { /* the screen as `screen` reads it, and as a screen server would */
 		struct vga_screen s;

@@ -357,6 +357,31 @@ def test_rfb_screen_shows_the_banner_and_refuses_hostile_clients(firmware_vm, tm
     stop(p, sock)
 
 
+@pytest.mark.parametrize("src", ["fwvbe.S", "fwvbe_bios.S"])
+def test_vbe_mode_drawn_by_the_guest_reaches_rfb(firmware_vm, tmp_path, src):
+    """Bochs VBE: a boot sector sets 640x400x32 with the linear framebuffer, either through
+    ports 0x1ce/0x1cf after probing the ID as the vgabios does (tests/guest/fwvbe.S) or
+    through SeaBIOS's vgabios, VBE 4F01h/4F02h, which must find our DISPI interface and put
+    the framebuffer at 0xe0000000 (fwvbe_bios.S); it draws there; an RFB client gets those
+    pixels and `screen` says graphics."""
+    vnc = tmp_path / "vnc.sock"
+    p, serial, sock = firmware_vm(src, "--vnc", vnc)
+    wait_serial(p, serial, "VPS-VBE drawn")
+    c = Control(sock)
+    assert c("screen") == {"ok": True, "mode": "graphics"}
+    with rfb.Rfb(rfb.sock_stream(vnc)) as r:
+        r.update()
+        assert (r.width, r.height) == (640, 400)
+        assert r.pixel(0, 0) == (0x33, 0x66, 0x99)
+        assert r.pixel(639, 99) == (0x33, 0x66, 0x99)
+        assert r.pixel(0, 100) == (0xff, 0, 0) and r.pixel(639, 199) == (0xff, 0, 0)
+        assert r.pixel(320, 200) == (0x33, 0x66, 0x99)
+        assert r.pixel(639, 399) == (0x33, 0x66, 0x99)
+    assert c("state")["state"] == "running"
+    c.close()
+    stop(p, sock)
+
+
 def test_rfb_keys_reach_the_guest(firmware_vm, tmp_path):
     """RFB key events (X keysyms, shift pressed by the client as noVNC does) reach the
     PS/2 keyboard as scan codes: the boot sector reads them through int 16h."""

@@ -29,6 +29,7 @@ struct rig {
 	uint32_t colour; /* what the fake display shows: one colour, a 4x4 box in another */
 	uint32_t box_x, box_y; /* the box's place; box_w 0: no box */
 	uint32_t box_w;
+	uint32_t w, h; /* the display's size: RFB_WIDTH x RFB_HEIGHT unless a test changes it */
 	int renders;
 	uint32_t keys[16];
 	bool downs[16];
@@ -39,16 +40,18 @@ struct rig {
 static int fake_render(void *opaque, struct framebuffer *fb)
 {
 	struct rig *g = opaque;
-	uint32_t x0 = RFB_WIDTH, y0 = RFB_HEIGHT, x1 = 0, y1 = 0;
+	uint32_t x0 = g->w, y0 = g->h, x1 = 0, y1 = 0;
+	bool resized = fb->width != g->w || fb->height != g->h;
 
 	g->renders++;
-	for (uint32_t y = 0; y < RFB_HEIGHT; y++)
-		for (uint32_t x = 0; x < RFB_WIDTH; x++) {
+	fb->width = g->w, fb->height = g->h;
+	for (uint32_t y = 0; y < g->h; y++)
+		for (uint32_t x = 0; x < g->w; x++) {
 			bool in = g->box_w && x >= g->box_x && x < g->box_x + g->box_w &&
 				  y >= g->box_y && y < g->box_y + g->box_w;
 			uint32_t px = in ? 0x00ff0000 : g->colour;
 
-			if (fb->pixels[y * fb->stride + x] == px)
+			if (fb->pixels[y * fb->stride + x] == px && !resized)
 				continue;
 			fb->pixels[y * fb->stride + x] = px;
 			x0 = x < x0 ? x : x0;
@@ -81,6 +84,7 @@ static int setup(void **state)
 
 	assert_non_null(g);
 	g->colour = 0x00102030;
+	g->w = RFB_WIDTH, g->h = RFB_HEIGHT;
 	assert_int_equal(rfb_open(&g->r, NULL, fake_render, g, fake_key, g, NULL), 0);
 	*state = g;
 	return 0;
@@ -453,6 +457,55 @@ static void test_cut_text_and_encodings_skipped(void **state)
 	close(fd);
 }
 
+/*
+ * A graphics mode of another size: a client that announced DesktopSize gets
+ * the new size, then the whole frame in it; one that did not keeps its size
+ * and gets the part that fits.
+ */
+static void test_desktop_size(void **state)
+{
+	static const uint8_t enc[] = { 2, 0, 0, 2, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x21 };
+	struct rig *g = *state;
+	int fd = handshake(g), old = handshake(g);
+	uint16_t rect[4];
+	uint8_t h[16], *px;
+
+	send_all(fd, enc, sizeof(enc)); /* raw, DesktopSize (-223) */
+	request(fd, false, 0, 0, RFB_WIDTH, RFB_HEIGHT);
+	read_update(g, fd, rect, &px, 32);
+	free(px);
+	request(old, false, 0, 0, RFB_WIDTH, RFB_HEIGHT);
+	read_update(g, old, rect, &px, 32);
+	free(px);
+	g->w = 800, g->h = 600, g->colour = 0x00405060;
+	request(fd, true, 0, 0, RFB_WIDTH, RFB_HEIGHT);
+	expect_bytes(g, fd, h, 4);
+	assert_int_equal(h[0], 0);
+	assert_int_equal(be16(h + 2), 2);
+	expect_bytes(g, fd, h, 12);
+	assert_int_equal(be16(h + 4), 800);
+	assert_int_equal(be16(h + 6), 600);
+	assert_int_equal(be32(h + 8), (uint32_t)RFB_DESKTOP_SIZE);
+	expect_bytes(g, fd, h, 12);
+	assert_int_equal(be16(h + 4), 800);
+	assert_int_equal(be16(h + 6), 600);
+	assert_int_equal(be32(h + 8), 0);
+	px = malloc(800 * 600 * 4);
+	assert_non_null(px);
+	expect_bytes(g, fd, px, 800 * 600 * 4);
+	assert_int_equal(px[(800 * 600 - 1) * 4 + 2], 0x40); /* the last pixel, new colour */
+	free(px);
+	/* the old client: its 640x400, even when it asks for more */
+	request(old, false, 0, 0, 0xffff, 0xffff);
+	read_update(g, old, rect, &px, 32);
+	assert_int_equal(rect[2], RFB_WIDTH);
+	assert_int_equal(rect[3], RFB_HEIGHT);
+	assert_int_equal(px[2], 0x40);
+	free(px);
+	close(old);
+	close(fd);
+}
+
 static void test_random_bytes_and_too_many_clients(void **state)
 {
 	struct rig *g = *state;
@@ -502,6 +555,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_clients_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_text_and_encodings_skipped, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_desktop_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_bytes_and_too_many_clients, setup,
 						teardown),
 	};

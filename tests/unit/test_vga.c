@@ -2,7 +2,9 @@
 /*
  * Unit tests for the VGA text screen (src/vmm/devices/vga.c): the register
  * file as a guest programs it through the ports, vga_text() and the
- * framebuffer export vga_render() with its change tracking.
+ * framebuffer export vga_render() with its change tracking; the Bochs VBE
+ * (DISPI) registers, graphics modes rendered from the video memory, and
+ * what a hostile guest writes there.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -170,12 +172,241 @@ static void hostile_registers(void **state)
 	assert_int_equal(vga_render(&g->vga, g->fb), 0);
 }
 
+static void vbe_out(struct vga *v, uint16_t reg, uint16_t val)
+{
+	vbe_pio_write(v, 0, &reg, 2);
+	vbe_pio_write(v, 1, &val, 2);
+}
+
+static uint16_t vbe_in(struct vga *v, uint16_t reg)
+{
+	uint16_t val;
+
+	vbe_pio_write(v, 0, &reg, 2);
+	vbe_pio_read(v, 1, &val, 2);
+	return val;
+}
+
+static void vbe_mode(struct vga *v, uint16_t x, uint16_t y, uint16_t bpp, uint16_t flags)
+{
+	vbe_out(v, VBE_ENABLE, 0);
+	vbe_out(v, VBE_BPP, bpp);
+	vbe_out(v, VBE_XRES, x);
+	vbe_out(v, VBE_YRES, y);
+	vbe_out(v, VBE_ENABLE, VBE_ENABLED | flags);
+}
+
+/* What SeaBIOS's vgabios probes (vgasrc/bochsvga.c, bochsvga_setup) */
+static void vbe_detect(void **state)
+{
+	struct rig *g = *state;
+	uint8_t *vram = calloc(1, VBE_VRAM_SIZE);
+
+	assert_non_null(vram);
+	/* no video memory: the ports float, the vgabios falls back to plain VGA */
+	vbe_out(&g->vga, VBE_ID, VBE_ID0);
+	assert_int_equal(vbe_in(&g->vga, VBE_ID), 0xffff);
+	assert_int_equal(vga_attach_vram(&g->vga, vram, VBE_VRAM_SIZE), 0);
+	vbe_out(&g->vga, VBE_ID, VBE_ID0);
+	assert_int_equal(vbe_in(&g->vga, VBE_ID), VBE_ID0);
+	vbe_out(&g->vga, VBE_ID, VBE_ID5);
+	assert_int_equal(vbe_in(&g->vga, VBE_ID), VBE_ID5);
+	vbe_out(&g->vga, VBE_ID, 0x1234); /* not an ID: kept as it was */
+	assert_int_equal(vbe_in(&g->vga, VBE_ID), VBE_ID5);
+	assert_int_equal(vbe_in(&g->vga, VBE_VIDEO_MEMORY_64K), VBE_VRAM_SIZE >> 16);
+	/* GETCAPS: the maxima, so the vgabios drops the modes we cannot show */
+	vbe_out(&g->vga, VBE_XRES, 640);
+	vbe_out(&g->vga, VBE_ENABLE, VBE_GETCAPS);
+	assert_int_equal(vbe_in(&g->vga, VBE_XRES), FB_MAX_WIDTH);
+	assert_int_equal(vbe_in(&g->vga, VBE_YRES), FB_MAX_HEIGHT);
+	assert_int_equal(vbe_in(&g->vga, VBE_BPP), 32);
+	vbe_out(&g->vga, VBE_ENABLE, 0);
+	assert_int_equal(vbe_in(&g->vga, VBE_XRES), 640);
+	/* byte-wide access: the index's low byte, the data's low byte */
+	uint8_t idx = VBE_VIDEO_MEMORY_64K, lo;
+
+	vbe_pio_write(&g->vga, 0, &idx, 1);
+	vbe_pio_read(&g->vga, 1, &lo, 1);
+	assert_int_equal(lo, (VBE_VRAM_SIZE >> 16) & 0xff);
+	free(vram); /* teardown's vga_destroy unmaps only its own mapping */
+}
+
+static void vbe_mode_32bpp(void **state)
+{
+	struct rig *g = *state;
+	uint8_t *vram = calloc(1, VBE_VRAM_SIZE);
+	struct framebuffer *fb = g->fb;
+	struct vga_screen s;
+	uint32_t px;
+
+	assert_non_null(vram);
+	assert_int_equal(vga_attach_vram(&g->vga, vram, VBE_VRAM_SIZE), 0);
+	memset(vram, 0x55, 4096);
+	vbe_mode(&g->vga, 800, 600, 32, VBE_LFB_ENABLED);
+	assert_int_equal(vbe_in(&g->vga, VBE_ENABLE), VBE_ENABLED | VBE_LFB_ENABLED);
+	assert_int_equal(vbe_in(&g->vga, VBE_VIRT_WIDTH), 800);
+	assert_int_equal(vbe_in(&g->vga, VBE_VIRT_HEIGHT), VBE_VRAM_SIZE / (800 * 4));
+	assert_int_equal(vram[0], 0); /* cleared: no NOCLEARMEM */
+	vga_text(&g->vga, &s);
+	assert_false(s.text);
+	/* the whole frame the first time (a new size), black */
+	assert_int_equal(vga_render(&g->vga, fb), 1);
+	assert_int_equal(fb->width, 800);
+	assert_int_equal(fb->height, 600);
+	assert_int_equal(fb->dirty_w, 800);
+	assert_int_equal(fb->dirty_h, 600);
+	assert_int_equal(fb->pixels[0], 0);
+	/* one orange pixel at (10, 20): exactly that pixel changes */
+	px = 0x00ff8000;
+	memcpy(vram + (20 * 800 + 10) * 4, &px, 4);
+	assert_int_equal(vga_render(&g->vga, fb), 1);
+	assert_int_equal(fb->pixels[20 * fb->stride + 10], 0xff8000);
+	assert_int_equal(fb->dirty_x, 10);
+	assert_int_equal(fb->dirty_y, 20);
+	assert_int_equal(fb->dirty_w, 1);
+	assert_int_equal(fb->dirty_h, 1);
+	assert_int_equal(vga_render(&g->vga, fb), 0);
+	/* panning: Y_OFFSET 20 brings the pixel to row 0 */
+	vbe_out(&g->vga, VBE_Y_OFFSET, 20);
+	assert_int_equal(vbe_in(&g->vga, VBE_Y_OFFSET), 20);
+	assert_int_equal(vga_render(&g->vga, fb), 1);
+	assert_int_equal(fb->pixels[10], 0xff8000);
+	/* NOCLEARMEM keeps the pixels; off: the text screen again */
+	vbe_mode(&g->vga, 800, 600, 32, VBE_NOCLEARMEM);
+	assert_int_equal(vram[(20 * 800 + 10) * 4 + 1], 0x80);
+	vbe_out(&g->vga, VBE_ENABLE, 0);
+	vga_text(&g->vga, &s);
+	assert_true(s.text);
+	assert_int_equal(vga_render(&g->vga, fb), 1);
+	assert_int_equal(fb->width, 640);
+	assert_int_equal(fb->height, 400);
+	free(vram); /* teardown's vga_destroy unmaps only its own mapping */
+}
+
+static void vbe_depths(void **state)
+{
+	struct rig *g = *state;
+	uint8_t *vram = calloc(1, VBE_VRAM_SIZE);
+	struct framebuffer *fb = g->fb;
+
+	assert_non_null(vram);
+	assert_int_equal(vga_attach_vram(&g->vga, vram, VBE_VRAM_SIZE), 0);
+	/* 24: B, G, R */
+	vbe_mode(&g->vga, 640, 480, 24, 0);
+	memcpy(vram + 3, "\x11\x22\x33", 3);
+	vga_render(&g->vga, fb);
+	assert_int_equal(fb->height, 480);
+	assert_int_equal(fb->pixels[1], 0x332211);
+	/* 16: RGB565, full red and full blue */
+	vbe_mode(&g->vga, 640, 480, 16, 0);
+	memcpy(vram, "\x00\xf8\x1f\x00", 4);
+	vga_render(&g->vga, fb);
+	assert_int_equal(fb->pixels[0], 0xff0000);
+	assert_int_equal(fb->pixels[1], 0x0000ff);
+	/* 15: RGB555, full green */
+	vbe_mode(&g->vga, 640, 480, 15, 0);
+	memcpy(vram, "\xe0\x03", 2);
+	vga_render(&g->vga, fb);
+	assert_int_equal(fb->pixels[0], 0x00ff00);
+	/* 8: through the DAC (entry 1 is the setup's 6-bit blue 42), then with an 8-bit DAC */
+	vbe_mode(&g->vga, 640, 480, 8, 0);
+	vram[0] = 1;
+	vga_render(&g->vga, fb);
+	assert_int_equal(fb->pixels[0], 0x0000aa);
+	vbe_out(&g->vga, VBE_ENABLE, VBE_ENABLED | VBE_8BIT_DAC | VBE_NOCLEARMEM);
+	out8(&g->vga, 0x3c8, 1);
+	out8(&g->vga, 0x3c9, 0xff);
+	out8(&g->vga, 0x3c9, 0x80);
+	out8(&g->vga, 0x3c9, 0x01);
+	vga_render(&g->vga, fb);
+	assert_int_equal(fb->pixels[0], 0xff8001);
+	free(vram); /* teardown's vga_destroy unmaps only its own mapping */
+}
+
+/*
+ * A hostile guest: modes too large for the memory or the export, depths we
+ * do not render, windows panned past the end. The video memory here is a
+ * heap buffer of exactly 1 MiB, so a render reading one byte past it fails
+ * under AddressSanitizer.
+ */
+static void vbe_hostile(void **state)
+{
+	static const uint16_t bad[][3] = {
+		{ 0xffff, 0xffff, 32 }, { 1025, 1, 8 },	  { 1, 769, 8 },     { 1024, 768, 32 },
+		{ 640, 480, 0xffff },	{ 640, 480, 33 }, { 640, 480, 0 },   { 0, 480, 8 },
+		{ 640, 0, 8 },		{ 640, 480, 4 },  { 1024, 768, 24 },
+	};
+	const uint32_t size = 1u << 20;
+	struct rig *g = *state;
+	uint8_t *vram = malloc(size);
+	struct framebuffer *fb = g->fb;
+	uint8_t all[4] = { 0xff, 0xff, 0xff, 0xff };
+
+	assert_non_null(vram);
+	memset(vram, 0x7f, size);
+	assert_int_equal(vga_attach_vram(&g->vga, vram, size), 0);
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t before = g->vga.bad_writes;
+
+		vbe_mode(&g->vga, bad[i][0], bad[i][1], bad[i][2], 0);
+		assert_int_equal(vbe_in(&g->vga, VBE_ENABLE) & VBE_ENABLED, 0);
+		assert_int_equal(g->vga.bad_writes, before + 1);
+		assert_int_equal(g->vga.mode.bpp, 0);
+	}
+	assert_int_equal(vram[size - 1], 0x7f); /* a refused mode clears nothing */
+	/* a mode that just fits (1 MiB = 512x512x32), then windows past the end */
+	vbe_mode(&g->vga, 512, 512, 32, VBE_NOCLEARMEM);
+	assert_int_equal(vbe_in(&g->vga, VBE_ENABLE) & VBE_ENABLED, VBE_ENABLED);
+	vbe_out(&g->vga, VBE_Y_OFFSET, 1);
+	vbe_out(&g->vga, VBE_X_OFFSET, 1);
+	vbe_out(&g->vga, VBE_VIRT_WIDTH, 0xffff);
+	vbe_out(&g->vga, VBE_VIRT_WIDTH, 100); /* narrower than the mode */
+	vbe_out(&g->vga, VBE_Y_OFFSET, 0xffff);
+	assert_int_equal(vbe_in(&g->vga, VBE_Y_OFFSET), 0);
+	assert_int_equal(vbe_in(&g->vga, VBE_X_OFFSET), 0);
+	assert_int_equal(vbe_in(&g->vga, VBE_VIRT_WIDTH), 512);
+	assert_int_equal(g->vga.mode.start, 0);
+	assert_int_equal(g->vga.mode.line, 512 * 4);
+	/* the last pixel is the memory's last word: rendered, nothing past it read */
+	assert_int_equal(vga_render(&g->vga, fb), 1);
+	assert_int_equal(fb->pixels[511 * fb->stride + 511], 0x7f7f7f);
+	/* XRES/YRES/BPP written while on do not change the mode in force */
+	vbe_out(&g->vga, VBE_XRES, 0xffff);
+	vbe_out(&g->vga, VBE_YRES, 0xffff);
+	vbe_out(&g->vga, VBE_BPP, 32);
+	vbe_out(&g->vga, VBE_ENABLE, VBE_ENABLED | VBE_NOCLEARMEM);
+	assert_int_equal(g->vga.mode.xres, 512);
+	assert_int_equal(g->vga.mode.yres, 512);
+	vga_render(&g->vga, fb);
+	assert_int_equal(fb->width, 512);
+	/* read-only and unknown registers, a bank past memory, every width on both ports */
+	vbe_out(&g->vga, VBE_VIDEO_MEMORY_64K, 1);
+	vbe_out(&g->vga, VBE_VIRT_HEIGHT, 0xffff);
+	vbe_out(&g->vga, VBE_BANK, 0xffff);
+	vbe_out(&g->vga, 0xffff, 0xffff);
+	assert_int_equal(vbe_in(&g->vga, 0xffff), 0);
+	assert_int_equal(vbe_in(&g->vga, VBE_VIDEO_MEMORY_64K), size >> 16);
+	assert_int_equal(vbe_in(&g->vga, VBE_BANK), 0);
+	for (unsigned int len = 1; len <= 4; len *= 2) {
+		vbe_pio_write(&g->vga, 0, all, len);
+		vbe_pio_write(&g->vga, 1, all, len);
+		vbe_pio_read(&g->vga, 1, all, len);
+	}
+	vga_render(&g->vga, fb);
+	assert_int_equal(g->vga.mode.xres, 512);
+	free(vram); /* teardown's vga_destroy unmaps only its own mapping */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(text_reads_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(render_colours_and_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(hostile_registers, setup, teardown),
+		cmocka_unit_test_setup_teardown(vbe_detect, setup, teardown),
+		cmocka_unit_test_setup_teardown(vbe_mode_32bpp, setup, teardown),
+		cmocka_unit_test_setup_teardown(vbe_depths, setup, teardown),
+		cmocka_unit_test_setup_teardown(vbe_hostile, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

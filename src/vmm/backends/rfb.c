@@ -154,20 +154,34 @@ static int send_update(struct rfb *r, struct rfb_client *c)
 	unsigned int bytes = c->fmt.bpp / 8;
 	uint8_t *o;
 
-	x1 = x1 > RFB_WIDTH ? RFB_WIDTH : x1;
-	y1 = y1 > RFB_HEIGHT ? RFB_HEIGHT : y1;
+	bool resize = c->desktop_size && (c->w != fb->width || c->h != fb->height) && fb->width &&
+		      fb->height;
+
+	if (resize) { /* the new size first, then the whole frame in it */
+		c->w = fb->width;
+		c->h = fb->height;
+		x0 = y0 = 0;
+		x1 = c->w;
+		y1 = c->h;
+	}
+	/* a client that takes no size change keeps its size: fb's rows are FB_MAX_WIDTH wide */
+	x1 = x1 > c->w ? c->w : x1;
+	y1 = y1 > c->h ? c->h : y1;
 	c->dx0 = c->dy0 = c->dx1 = c->dy1 = 0;
 	c->want = false;
 	if (x1 <= x0 || y1 <= y0) /* asked for nothing on the screen: an empty update */
 		x0 = y0 = x1 = y1 = 0;
 	w = x1 - x0;
 	h = y1 - y0;
-	o = out_room(c, 16 + (size_t)w * h * bytes);
+	o = out_room(c, 28 + (size_t)w * h * bytes);
 	if (!o)
 		return -ENOMEM;
 	*o++ = 0; /* FramebufferUpdate */
 	*o++ = 0;
-	o = put16(o, w && h ? 1 : 0);
+	o = put16(o, (w && h ? 1 : 0) + resize);
+	if (resize) /* §7.8.2 */
+		o = put32(put16(put16(put16(put16(o, 0), 0), c->w), c->h),
+			  (uint32_t)RFB_DESKTOP_SIZE);
 	if (w && h) {
 		o = put16(put16(put16(put16(o, x0), y0), w), h);
 		o = put32(o, 0); /* raw */
@@ -224,11 +238,13 @@ static int on_security(struct rfb_client *c)
 }
 
 /* ClientInit (the shared flag: every client shares) -> ServerInit (§7.3.2). */
-static int on_init(struct rfb_client *c)
+static int on_init(struct rfb *r, struct rfb_client *c)
 {
 	uint8_t m[24 + sizeof(RFB_NAME) - 1] = { 0 }, *o = m;
 
-	o = put16(put16(o, RFB_WIDTH), RFB_HEIGHT);
+	c->w = r->fb->width;
+	c->h = r->fb->height;
+	o = put16(put16(o, c->w), c->h);
 	*o++ = 32; /* bits per pixel */
 	*o++ = 24; /* depth */
 	*o++ = 0; /* little endian */
@@ -242,7 +258,7 @@ static int on_init(struct rfb_client *c)
 	memcpy(o, RFB_NAME, sizeof(RFB_NAME) - 1);
 	c->state = RFB_NORMAL;
 	c->fmt = xrgb;
-	mark(c, 0, 0, RFB_WIDTH, RFB_HEIGHT); /* it has nothing yet, whatever it asks */
+	mark(c, 0, 0, c->w, c->h); /* it has nothing yet, whatever it asks */
 	return queue(c, m, sizeof(m));
 }
 
@@ -278,12 +294,14 @@ static size_t need(const struct rfb_client *c)
 	case RFB_NORMAL:
 		break;
 	}
+	if (c->skip_encodings)
+		return 4; /* one SetEncodings entry */
 	if (c->in_len == 0)
 		return 1;
 	switch (c->in[0]) {
 	case 0: /* SetPixelFormat */
 		return 20;
-	case 2: /* SetEncodings: the list is skipped (raw is all we send) */
+	case 2: /* SetEncodings: raw is all we send; of the list, DesktopSize counts */
 		return 4;
 	case 3: /* FramebufferUpdateRequest */
 		return 10;
@@ -307,26 +325,31 @@ static int on_message(struct rfb *r, struct rfb_client *c)
 	case RFB_SECURITY:
 		return on_security(c);
 	case RFB_INIT:
-		return on_init(c);
+		return on_init(r, c);
 	case RFB_NORMAL:
 		break;
+	}
+	if (c->skip_encodings) {
+		c->skip_encodings--;
+		c->desktop_size |= be32(m) == (uint32_t)RFB_DESKTOP_SIZE;
+		return 0;
 	}
 	switch (m[0]) {
 	case 0:
 		if (on_pixel_format(c) < 0)
 			return -EPROTO;
-		mark(c, 0, 0, RFB_WIDTH, RFB_HEIGHT); /* old pixels are in the old format */
+		mark(c, 0, 0, c->w, c->h); /* old pixels are in the old format */
 		return 0;
 	case 2:
-		c->skip = 4 * (uint32_t)be16(m + 2);
+		c->skip_encodings = be16(m + 2);
+		c->desktop_size = false;
 		return 0;
 	case 3: {
 		uint32_t x = be16(m + 2), y = be16(m + 4), w = be16(m + 6), h = be16(m + 8);
 
 		c->want = true;
 		if (!m[1]) /* not incremental: the whole area, changed or not */
-			mark(c, x, y, x + w > RFB_WIDTH ? RFB_WIDTH : x + w,
-			     y + h > RFB_HEIGHT ? RFB_HEIGHT : y + h);
+			mark(c, x, y, x + w > c->w ? c->w : x + w, y + h > c->h ? c->h : y + h);
 		return 0;
 	}
 	case 4:

@@ -32,8 +32,9 @@
 #define RFB_MAX_CLIENTS 8 /* vpsd allows 4 sessions per user; more are turned away */
 #define RFB_FRAME_MS 40 /* renders at most 25 times a second while a client waits */
 #define RFB_CUT_MAX 65536 /* ClientCutText beyond this closes the client */
-#define RFB_WIDTH 640 /* the text mode's 80x25 cells of 8x16 (vga_render) */
+#define RFB_WIDTH 640 /* the size at start: the text mode's 80x25 cells of 8x16 (vga_render) */
 #define RFB_HEIGHT 400
+#define RFB_DESKTOP_SIZE (-223) /* the pseudo-encoding a client takes size changes by */
 
 /* What a client asked for pixels to look like (RFC 6143 §7.4). */
 struct rfb_format {
@@ -51,6 +52,8 @@ struct rfb_client {
 	size_t in_len;
 	uint32_t skip; /* bytes of cut text (or encodings) still to read and drop */
 	uint32_t skip_encodings; /* SetEncodings entries still to read */
+	bool desktop_size; /* it takes RFB_DESKTOP_SIZE: told when the display's size changes */
+	uint32_t w, h; /* the size it knows (ServerInit, then each DesktopSize) */
 	struct rfb_format fmt;
 	bool want; /* a FramebufferUpdateRequest is outstanding */
 	uint32_t dx0, dy0, dx1, dy1; /* what changed since its last update; dx1 == 0: nothing */

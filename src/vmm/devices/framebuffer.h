@@ -10,7 +10,9 @@
  * The VGA adapter (vga.h) renders its text mode through vga_render():
  * 8x16 cells from the font the guest loaded into plane 2 (our VGA window is
  * plain RAM, so the font sits at 0xa0000 + 32 * character), coloured through
- * the attribute controller's palette and the DAC, with the cursor drawn.
+ * the attribute controller's palette and the DAC, with the cursor drawn;
+ * and a Bochs VBE mode from its linear framebuffer, at the mode's size (up to
+ * FB_MAX_WIDTH x FB_MAX_HEIGHT: VBE refuses larger modes).
  */
 #ifndef VPS_VMM_FRAMEBUFFER_H
 #define VPS_VMM_FRAMEBUFFER_H

@@ -4,7 +4,12 @@
  * from 0x3c0; register meanings from IBM's VGA technical reference (the
  * layout every clone and QEMU's vga.c follow).
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/kvm.h>
 
 #include "vmm/devices/vga.h"
 
@@ -108,7 +113,9 @@ static void write_reg(struct vga *v, unsigned int off, uint8_t val)
 		v->dac_sub = 0;
 		break;
 	case VGA_DAC_DATA:
-		v->dac[v->dac_write][v->dac_sub] = val & 0x3f;
+		/* 6-bit components, unless VBE switched the DAC to 8 bits */
+		v->dac[v->dac_write][v->dac_sub] = v->vbe[VBE_ENABLE] & VBE_8BIT_DAC ? val :
+										       val & 0x3f;
 		if (++v->dac_sub == 3) {
 			v->dac_sub = 0;
 			v->dac_write++;
@@ -159,6 +166,210 @@ void vga_pio_write(void *opaque, uint64_t off, const void *data, unsigned int le
 	pthread_mutex_unlock(&v->lock);
 }
 
+/* Bochs VBE (DISPI): register meanings from Bochs's vbe.h and vgabios's use of them. */
+
+static unsigned int bytes_pp(uint32_t bpp)
+{
+	return (bpp + 7) / 8;
+}
+
+static bool bpp_ok(uint32_t bpp)
+{
+	return bpp == 8 || bpp == 15 || bpp == 16 || bpp == 24 || bpp == 32;
+}
+
+/* Whether a window of mode m's size, at start with line bytes per line, fits the video memory. */
+static bool window_fits(const struct vga *v, uint32_t xres, uint32_t yres, uint32_t bpp,
+			uint64_t line, uint64_t start)
+{
+	return line >= (uint64_t)xres * bytes_pp(bpp) &&
+	       start + line * (yres - 1) + (uint64_t)xres * bytes_pp(bpp) <= v->vram_size;
+}
+
+/* Set the visible window from VIRT_WIDTH and the offsets; false (nothing changed) when it does not fit. */
+static bool vbe_window(struct vga *v, uint32_t virt_width, uint32_t x_off, uint32_t y_off)
+{
+	struct vbe_mode *m = &v->mode;
+	uint64_t line = (uint64_t)virt_width * bytes_pp(m->bpp);
+	uint64_t start = line * y_off + (uint64_t)x_off * bytes_pp(m->bpp);
+
+	if (!window_fits(v, m->xres, m->yres, m->bpp, line, start))
+		return false;
+	m->line = line;
+	m->start = start;
+	v->vbe[VBE_VIRT_WIDTH] = virt_width;
+	v->vbe[VBE_VIRT_HEIGHT] = v->vram_size / line > 0xffff ? 0xffff : v->vram_size / line;
+	v->vbe[VBE_X_OFFSET] = x_off;
+	v->vbe[VBE_Y_OFFSET] = y_off;
+	return true;
+}
+
+static void vbe_enable(struct vga *v, uint16_t val)
+{
+	uint32_t x = v->vbe[VBE_XRES], y = v->vbe[VBE_YRES], bpp = v->vbe[VBE_BPP];
+
+	if (!(val & VBE_ENABLED)) {
+		memset(&v->mode, 0, sizeof(v->mode));
+		v->vbe[VBE_ENABLE] = val;
+		return;
+	}
+	if (v->mode.bpp) { /* already on: only the flags change */
+		v->vbe[VBE_ENABLE] = val;
+		return;
+	}
+	/* a mode we render, whose pixels fit the video memory (64-bit sums: no wrap) */
+	if (!bpp_ok(bpp) || x == 0 || y == 0 || x > FB_MAX_WIDTH || y > FB_MAX_HEIGHT ||
+	    !window_fits(v, x, y, bpp, (uint64_t)x * bytes_pp(bpp), 0)) {
+		v->bad_writes++;
+		return;
+	}
+	v->mode = (struct vbe_mode){ .xres = x, .yres = y, .bpp = bpp };
+	vbe_window(v, x, 0, 0);
+	v->vbe[VBE_ENABLE] = val;
+	v->vbe[VBE_BANK] = 0;
+	if (!(val & VBE_NOCLEARMEM)) {
+		/* our own mapping: dropping the pages zeroes them and gives them back */
+		if (!v->vram_mapped || madvise(v->vram, v->vram_size, MADV_DONTNEED) < 0)
+			memset(v->vram, 0, v->vram_size);
+	}
+}
+
+static uint16_t vbe_read(struct vga *v)
+{
+	unsigned int i = v->vbe_index;
+
+	if (i >= VBE_NR_REGS)
+		return 0;
+	if (v->vbe[VBE_ENABLE] & VBE_GETCAPS) {
+		if (i == VBE_XRES)
+			return FB_MAX_WIDTH;
+		if (i == VBE_YRES)
+			return FB_MAX_HEIGHT;
+		if (i == VBE_BPP)
+			return 32;
+	}
+	if (i == VBE_VIDEO_MEMORY_64K)
+		return v->vram_size >> 16;
+	return v->vbe[i];
+}
+
+static void vbe_write(struct vga *v, uint16_t val)
+{
+	switch (v->vbe_index) {
+	case VBE_ID:
+		if (val >= VBE_ID0 && val <= VBE_ID5)
+			v->vbe[VBE_ID] = val;
+		else
+			v->bad_writes++;
+		break;
+	case VBE_XRES:
+	case VBE_YRES:
+	case VBE_BPP:
+		/* taken at the next ENABLE; the mode in force does not change under the render */
+		v->vbe[v->vbe_index] = val;
+		break;
+	case VBE_ENABLE:
+		vbe_enable(v, val);
+		break;
+	case VBE_BANK:
+		/* kept for the guest to read back; the 0xa0000 window stays RAM (no banking) */
+		if (val < v->vram_size >> 16)
+			v->vbe[VBE_BANK] = val;
+		else
+			v->bad_writes++;
+		break;
+	case VBE_VIRT_WIDTH:
+	case VBE_X_OFFSET:
+	case VBE_Y_OFFSET: {
+		uint32_t w = v->vbe[VBE_VIRT_WIDTH], x = v->vbe[VBE_X_OFFSET],
+			 y = v->vbe[VBE_Y_OFFSET];
+
+		if (v->vbe_index == VBE_VIRT_WIDTH)
+			w = val;
+		else if (v->vbe_index == VBE_X_OFFSET)
+			x = val;
+		else
+			y = val;
+		if (!v->mode.bpp)
+			v->vbe[v->vbe_index] = val; /* no mode yet: ENABLE resets them */
+		else if (!vbe_window(v, w, x, y))
+			v->bad_writes++;
+		break;
+	}
+	default: /* VIRT_HEIGHT and VIDEO_MEMORY_64K are read-only */
+		v->bad_writes++;
+		break;
+	}
+}
+
+void vbe_pio_read(void *opaque, uint64_t off, void *data, unsigned int len)
+{
+	struct vga *v = opaque;
+	uint8_t *out = data;
+	uint16_t val = 0xffff;
+
+	pthread_mutex_lock(&v->lock);
+	if (v->vram) /* without video memory, no VBE: reads float */
+		val = off == 0 ? v->vbe_index : vbe_read(v);
+	pthread_mutex_unlock(&v->lock);
+	for (unsigned int i = 0; i < len; i++)
+		out[i] = i < 2 ? val >> (8 * i) : 0;
+}
+
+void vbe_pio_write(void *opaque, uint64_t off, const void *data, unsigned int len)
+{
+	struct vga *v = opaque;
+	const uint8_t *in = data;
+	uint16_t val = len >= 2 ? (uint16_t)(in[0] | in[1] << 8) : in[0];
+
+	pthread_mutex_lock(&v->lock);
+	if (!v->vram)
+		v->bad_writes++;
+	else if (off == 0)
+		v->vbe_index = val;
+	else
+		vbe_write(v, val);
+	pthread_mutex_unlock(&v->lock);
+}
+
+static const struct io_ops vbe_ops = { .read = vbe_pio_read, .write = vbe_pio_write };
+
+int vga_attach_vram(struct vga *v, uint8_t *vram, uint32_t size)
+{
+	if (!vram || size < (1u << 16))
+		return -EINVAL;
+	pthread_mutex_lock(&v->lock);
+	v->vram = vram;
+	v->vram_size = size;
+	v->vbe[VBE_ID] = VBE_ID5;
+	pthread_mutex_unlock(&v->lock);
+	return 0;
+}
+
+int vga_map_vram(struct vga *v, struct vm *vm)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = VBE_LFB_SLOT,
+		.guest_phys_addr = VBE_LFB_ADDR,
+		.memory_size = VBE_VRAM_SIZE,
+	};
+	void *p;
+	int ret;
+
+	p = mmap(NULL, VBE_VRAM_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	region.userspace_addr = (uintptr_t)p;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		ret = -errno;
+		munmap(p, VBE_VRAM_SIZE);
+		return ret;
+	}
+	v->vram_mapped = true;
+	return vga_attach_vram(v, p, VBE_VRAM_SIZE);
+}
+
 static const struct io_ops vga_ops = { .read = vga_pio_read, .write = vga_pio_write };
 
 int vga_init(struct vga *v, struct vm *vm)
@@ -168,11 +379,17 @@ int vga_init(struct vga *v, struct vm *vm)
 	v->mem = &vm->mem;
 	v->misc = 0x01; /* colour: CRTC at 0x3d4 */
 	v->pel_mask = 0xff;
+	if (iobus_register(&vm->pio, VBE_PORT_INDEX, VBE_PORT_COUNT, &vbe_ops, v) < 0)
+		return -EBUSY;
 	return iobus_register(&vm->pio, VGA_PORT_BASE, VGA_PORT_COUNT, &vga_ops, v);
 }
 
 void vga_destroy(struct vga *v)
 {
+	if (v->vram_mapped)
+		munmap(v->vram, v->vram_size);
+	v->vram = NULL;
+	v->vram_mapped = false;
 	pthread_mutex_destroy(&v->lock);
 }
 
@@ -183,7 +400,7 @@ void vga_text(struct vga *v, struct vga_screen *out)
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&v->lock);
-	out->text = !(v->gr[VGA_GR_MISC] & 1);
+	out->text = !(v->gr[VGA_GR_MISC] & 1) && !v->mode.bpp;
 	start = v->crtc[VGA_CRTC_START_HI] << 8 | v->crtc[VGA_CRTC_START_LO];
 	cursor = v->crtc[VGA_CRTC_CURSOR_HI] << 8 | v->crtc[VGA_CRTC_CURSOR_LO];
 	pthread_mutex_unlock(&v->lock);
@@ -209,8 +426,80 @@ static uint32_t dac_rgb(const struct vga *v, uint8_t idx)
 {
 	const uint8_t *c = v->dac[idx];
 
+	if (v->vbe[VBE_ENABLE] & VBE_8BIT_DAC)
+		return (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 | c[2];
+
 	return (uint32_t)(c[0] << 2 | c[0] >> 4) << 16 | (uint32_t)(c[1] << 2 | c[1] >> 4) << 8 |
 	       (uint32_t)(c[2] << 2 | c[2] >> 4);
+}
+
+/* One pixel of the video memory at p, in the mode's depth, as XRGB8888. */
+static uint32_t vbe_pixel(const uint8_t *p, uint32_t bpp, const uint32_t *palette)
+{
+	uint32_t w;
+
+	switch (bpp) {
+	case 8:
+		return palette[p[0]];
+	case 15:
+		w = p[0] | p[1] << 8;
+		return (w >> 10 & 31) * 255 / 31 << 16 | (w >> 5 & 31) * 255 / 31 << 8 |
+		       (w & 31) * 255 / 31;
+	case 16:
+		w = p[0] | p[1] << 8;
+		return (w >> 11 & 31) * 255 / 31 << 16 | (w >> 5 & 63) * 255 / 63 << 8 |
+		       (w & 31) * 255 / 31;
+	case 24:
+		return (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+	default:
+		return ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]) &
+		       0xffffff;
+	}
+}
+
+/*
+ * The VBE mode m's visible window into fb, with the dirty rectangle from a
+ * compare against what fb holds. m is a copy of a mode in bounds (vbe_enable,
+ * vbe_window) and the video memory is never smaller than when it was taken,
+ * so this runs without the lock: the guest may change the mode or write the
+ * pixels meanwhile, and gets a torn frame, never an out-of-bounds read.
+ */
+static int vbe_render(const uint8_t *vram, const struct vbe_mode *m, const uint32_t *palette,
+		      struct framebuffer *fb)
+{
+	uint32_t x0 = m->xres, y0 = m->yres, x1 = 0, y1 = 0;
+	unsigned int bpp = bytes_pp(m->bpp);
+	bool resized = fb->width != m->xres || fb->height != m->yres;
+
+	fb->width = m->xres;
+	fb->height = m->yres;
+	fb->stride = FB_MAX_WIDTH;
+	for (uint32_t y = 0; y < m->yres; y++) {
+		const uint8_t *src = vram + m->start + (size_t)y * m->line;
+		uint32_t *row = fb->pixels + (size_t)y * fb->stride;
+
+		for (uint32_t x = 0; x < m->xres; x++) {
+			uint32_t px = vbe_pixel(src + (size_t)x * bpp, m->bpp, palette);
+
+			if (row[x] == px && !resized)
+				continue;
+			row[x] = px;
+			x0 = x < x0 ? x : x0;
+			x1 = x + 1 > x1 ? x + 1 : x1;
+			y0 = y < y0 ? y : y0;
+			y1 = y + 1;
+		}
+	}
+	if (x1 == 0) {
+		fb->dirty_w = fb->dirty_h = 0;
+		return 0;
+	}
+	fb->dirty_x = x0;
+	fb->dirty_y = y0;
+	fb->dirty_w = x1 - x0;
+	fb->dirty_h = y1 - y0;
+	fb->generation++;
+	return 1;
 }
 
 int vga_render(struct vga *v, struct framebuffer *fb)
@@ -222,6 +511,15 @@ int vga_render(struct vga *v, struct framebuffer *fb)
 	bool resized, cursor_on;
 
 	pthread_mutex_lock(&v->lock);
+	if (v->mode.bpp) {
+		const struct vbe_mode m = v->mode;
+		uint32_t palette[256];
+
+		for (c = 0; c < 256; c++)
+			palette[c] = dac_rgb(v, c & v->pel_mask);
+		pthread_mutex_unlock(&v->lock);
+		return vbe_render(v->vram, &m, palette, fb);
+	}
 	if (v->gr[VGA_GR_MISC] & 1) {
 		pthread_mutex_unlock(&v->lock);
 		return 0;

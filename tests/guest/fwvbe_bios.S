@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fwvbe.S's picture, set through the firmware as an OS loader does: VBE
+ * function 4F01h for mode 141h (SeaBIOS's 640x400x32) says where the linear
+ * framebuffer is (PhysBasePtr), 4F02h sets the mode with the LFB bit; the
+ * sector then draws there from flat 32-bit protected mode and prints
+ * `VPS-VBE drawn` on COM1 (`VPS-VBE no-vbe` when either call fails or the
+ * framebuffer is not at 0xe0000000). Build as isoboot.S.
+ */
+	.equ	LFB, 0xe0000000
+	.code16
+	.text
+	.globl _start
+_start:
+	cli
+	xorw	%ax, %ax
+	movw	%ax, %ds
+	movw	%ax, %es
+	movw	%ax, %ss
+	movw	$0x7c00, %sp
+	ljmp	$0, $start2
+start2:
+	cld
+	movw	$0x4f01, %ax		/* mode information into 0x8000 */
+	movw	$0x141, %cx
+	movw	$0x8000, %di
+	int	$0x10
+	cmpw	$0x004f, %ax
+	jne	no_dispi
+	movl	0x8028, %eax		/* PhysBasePtr */
+	cmpl	$LFB, %eax
+	jne	no_dispi
+	movw	$0x4f02, %ax
+	movw	$0x4141, %bx		/* mode 141h, linear framebuffer */
+	int	$0x10
+	cmpw	$0x004f, %ax
+	jne	no_dispi
+	cli
+	lgdt	gdtr
+	movl	%cr0, %eax
+	orl	$1, %eax
+	movl	%eax, %cr0
+	ljmp	$0x08, $pm
+
+no_dispi:
+	movw	$nodispi, %si
+	call	puts
+	jmp	halt
+
+puts:
+	lodsb
+	testb	%al, %al
+	jz	1f
+	call	putc
+	jmp	puts
+1:	ret
+
+putc:	/* %al to COM1 */
+	pushw	%dx
+	pushw	%ax
+	movw	$0x3fd, %dx
+2:	inb	%dx, %al
+	testb	$0x20, %al
+	jz	2b
+	popw	%ax
+	movw	$0x3f8, %dx
+	outb	%al, %dx
+	popw	%dx
+	ret
+
+	.code32
+pm:
+	movw	$0x10, %ax
+	movw	%ax, %ds
+	movw	%ax, %es
+	movw	%ax, %ss
+	movl	$LFB, %edi
+	movl	$0x336699, %eax
+	movl	$640 * 400, %ecx
+	rep stosl
+	movl	$LFB + 100 * 640 * 4, %edi
+	movl	$0xff0000, %eax
+	movl	$640 * 100, %ecx
+	rep stosl
+	movl	$drawn, %esi
+3:	lodsb
+	testb	%al, %al
+	jz	halt32
+	movb	%al, %bl
+	movw	$0x3fd, %dx
+4:	inb	%dx, %al
+	testb	$0x20, %al
+	jz	4b
+	movb	%bl, %al
+	movw	$0x3f8, %dx
+	outb	%al, %dx
+	jmp	3b
+halt32:
+	hlt
+	jmp	halt32
+
+	.code16
+halt:
+	cli
+	hlt
+	jmp	halt
+
+	.p2align 3
+gdt:
+	.quad	0
+	.quad	0x00cf9a000000ffff	/* 0x08: flat 32-bit code */
+	.quad	0x00cf92000000ffff	/* 0x10: flat data */
+gdtr:
+	.word	gdtr - gdt - 1
+	.long	gdt
+
+drawn:	.asciz	"VPS-VBE drawn\r\n"
+nodispi: .asciz	"VPS-VBE no-vbe\r\n"
+
+	.org	510
+	.byte	0x55, 0xaa
