@@ -299,6 +299,9 @@ int cmd_net_create(struct args *a);
 int cmd_net_delete(struct args *a);
 int cmd_node_list(struct args *a); /* nodes.c */
 int cmd_node_token(struct args *a);
+int cmd_node_add(struct args *a);
+int cmd_node_show(struct args *a);
+int cmd_node_rm(struct args *a);
 int cmd_migrate(struct args *a);
 int cmd_node_evacuate(struct args *a);
 int cmd_node_restore(struct args *a);

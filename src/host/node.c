@@ -267,3 +267,64 @@ void node_noted_elsewhere(json_t *error)
 	json_object_set_new(error, "node", json_string(noted_node));
 	json_object_set_new(error, "address", json_string(noted_addr));
 }
+
+/* Samples older than this say nothing of now: a stopped VPS uses nothing. */
+#define USED_WITHIN 300
+
+int node_show(struct host *h, const char *name, json_t **out, struct err **err)
+{
+	json_t *list = node_list(h, err), *last, *smp;
+	double cpu = 0, mem = 0, disk = 0;
+	long long since = (long long)time(NULL) - USED_WITHIN, newest = 0;
+	const char *vps;
+
+	if (!list)
+		return -EIO;
+	*out = node_find(list, name);
+	json_decref(list);
+	if (!*out)
+		return err_make(err, ENOENT, "no node named `%s`", name);
+	/* used: the last usage sample (usage.c) of each of its VPSes, if recent */
+	last = store_samples_last(h->store);
+	json_object_foreach(last, vps, smp)
+	{
+		struct vps v;
+		long long t = json_integer_value(json_object_get(smp, "time"));
+
+		if (t < since)
+			continue;
+		vps_init(&v);
+		if (store_vps_get(h->store, vps, &v, NULL) == 0 &&
+		    (!h->node || !strcmp(v.node, name))) {
+			cpu += json_number_value(json_object_get(smp, "cpu"));
+			mem += json_number_value(json_object_get(smp, "mem"));
+			disk += json_number_value(json_object_get(smp, "disk"));
+			newest = t > newest ? t : newest;
+		}
+		vps_free(&v);
+	}
+	json_decref(last);
+	json_object_set_new(*out, "evacuating",
+			    json_boolean(!strcmp(json_string_value(json_object_get(*out, "state")),
+						 "evacuating")));
+	json_object_set_new(*out, "used",
+			    json_pack("{s:f, s:I, s:I, s:I}", "cpus", cpu, "ram", (json_int_t)mem,
+				      "disk", (json_int_t)disk, "sampled", (json_int_t)newest));
+	return 0;
+}
+
+int node_remove(struct host *h, const char *name, bool force, struct err **err)
+{
+	long long stale = (long long)h->heartbeat_every * h->offline_after;
+
+	if (!h->node)
+		return err_make(err, EBUSY,
+				"this host is on its own (no --cluster): it has no "
+				"other node to remove");
+	if (!strcmp(name, h->node))
+		return err_make(err, EBUSY,
+				"node `%s` is the one answering this request: it cannot remove "
+				"itself (stop it, then ask another node)",
+				name);
+	return store_node_remove(h->store, name, force ? -1 : (long long)time(NULL) - stale, err);
+}
