@@ -279,7 +279,7 @@ int node_show(struct host *h, const char *name, json_t **out, struct err **err)
 	const char *vps;
 
 	if (!list)
-		return -EIO;
+		return -ENOTCONN; /* the store did not answer: 503, as the list's */
 	*out = node_find(list, name);
 	json_decref(list);
 	if (!*out)
