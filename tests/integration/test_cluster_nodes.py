@@ -27,8 +27,8 @@ from framework.pg import Postgres, why_not
 from framework.vpsd import VPSD, free_port
 
 VPS = BUILD / "src" / "cli" / "vps"
-# fast heartbeats: a node is offline after 2 missed beats of 1 s
-BEAT = ("--heartbeat", "1", "--offline-after", "2")
+# fast heartbeats: a node is offline after 2 missed beats of 1 s; a usage sample a second
+BEAT = ("--heartbeat", "1", "--offline-after", "2", "--sample-every", "1")
 ROOT = json.dumps({"user": "root", "admin": True, "local": True, "source": "unix"})
 
 pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
@@ -126,6 +126,16 @@ def test_show_answers_on_every_node(nodes):
             assert set(n["used"]) == {"cpus", "ram", "disk", "sampled"}, n
         r = unix(d).request("GET", "/nodes/zz-none")
         assert r.status == 404 and "zz-none" in r.message, r
+    # used: s1 running on b, sampled there, seen from a; a runs nothing
+    assert unix(node_a).api("POST", "/vps/s1/start")["state"] == "running"
+    t0 = time.monotonic()
+    while unix(node_a).api("GET", "/nodes/b")["used"]["ram"] == 0:
+        assert time.monotonic() - t0 < 20, "no usage sample of s1 within 20 s"
+        time.sleep(0.5)
+    used = unix(node_a).api("GET", "/nodes/b")["used"]
+    assert 0 < used["ram"] <= 128 << 20 and used["sampled"] > 0, used
+    assert unix(node_b).api("GET", "/nodes/a")["used"] == \
+        {"cpus": 0, "ram": 0, "disk": 0, "sampled": 0}
     r = cli(node_a, "node", "show", "b")
     assert r.returncode == 0 and "evacuating" in r.stdout and "allocated" in r.stdout, r
     r = cli(node_b, "node", "show", "a", "--format", "json")
@@ -134,12 +144,13 @@ def test_show_answers_on_every_node(nodes):
     assert r.returncode != 0 and "zz-none" in r.stderr, r
 
 
-def test_rm_refused_with_the_store_unchanged(postgres, database, nodes):
+def test_rm_refused_with_the_store_unchanged(postgres, database, nodes, tmp_path):
     """rm b while a VPS record names b: 409 saying how many and naming
     `vps node evacuate`, even with force; rm a asked of a (itself): 409;
     rm b, its VPS gone but b online: 409 naming --force; a bad force
     value: 400; no such node: 404. After each the nodes, their
-    certificates and the VPS rows are as they were."""
+    certificates and the VPS rows are as they were. Then --force removes
+    b, online and empty, and b's own heartbeats do not bring it back."""
     node_a, node_b = nodes
     a, b = unix(node_a), unix(node_b)
     b.api("POST", "/vps", ct_body("r1", node="b"), expect=201)
@@ -167,6 +178,20 @@ def test_rm_refused_with_the_store_unchanged(postgres, database, nodes):
     assert r.status == 409 and "is online" in r.message and "--force" in r.message, r
     assert rows(postgres, database) == before
     assert b.api("GET", "/nodes/b")["state"] == "online"
+
+    # --force: b online and empty goes; its heartbeats do not bring the row back
+    crt, key = tmp_path / "b.crt", tmp_path / "b.key"
+    crt.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'b'",
+                                 database.rsplit("dbname=", 1)[1]) + "\n")
+    key.write_bytes((node_b.data / "node.key").read_bytes())
+    assert peer_request(node_a.peer, "/vps", (crt, key))[0] == 200  # the control
+    r = cli(node_a, "node", "rm", "b", "--force")
+    assert r.returncode == 0, r
+    time.sleep(2.5)  # two of b's heartbeats
+    assert [n["name"] for n in a.api("GET", "/nodes")] == ["a"]
+    assert "no node named `b`" in node_b.log.read_text()
+    status, body = peer_request(node_a.peer, "/vps", (crt, key))
+    assert status in (401, 403), (status, body)
 
 
 def test_rm_a_stale_node_and_its_credentials(postgres, database, nodes, tmp_path):
