@@ -273,10 +273,11 @@ void node_noted_elsewhere(json_t *error)
 
 int node_show(struct host *h, const char *name, json_t **out, struct err **err)
 {
-	json_t *list = node_list(h, err), *last, *smp;
+	json_t *list = node_list(h, err), *last;
 	double cpu = 0, mem = 0, disk = 0;
 	long long since = (long long)time(NULL) - USED_WITHIN, newest = 0;
-	const char *vps;
+	struct vps *all = NULL;
+	size_t nr = 0;
 
 	if (!list)
 		return -ENOTCONN; /* the store did not answer: 503, as the list's */
@@ -286,23 +287,21 @@ int node_show(struct host *h, const char *name, json_t **out, struct err **err)
 		return err_make(err, ENOENT, "no node named `%s`", name);
 	/* used: the last usage sample (usage.c) of each of its VPSes, if recent */
 	last = store_samples_last(h->store);
-	json_object_foreach(last, vps, smp)
-	{
-		struct vps v;
+	if (store_vps_list(h->store, &all, &nr, NULL) < 0)
+		nr = 0;
+	for (size_t k = 0; k < nr; k++) {
+		json_t *smp = json_object_get(last, all[k].name);
 		long long t = json_integer_value(json_object_get(smp, "time"));
 
-		if (t < since)
+		/* one host: every VPS is its own (the rows name no node) */
+		if (!smp || t < since || (h->node && strcmp(all[k].node, name)))
 			continue;
-		vps_init(&v);
-		if (store_vps_get(h->store, vps, &v, NULL) == 0 &&
-		    (!h->node || !strcmp(v.node, name))) {
-			cpu += json_number_value(json_object_get(smp, "cpu"));
-			mem += json_number_value(json_object_get(smp, "mem"));
-			disk += json_number_value(json_object_get(smp, "disk"));
-			newest = t > newest ? t : newest;
-		}
-		vps_free(&v);
+		cpu += json_number_value(json_object_get(smp, "cpu"));
+		mem += json_number_value(json_object_get(smp, "mem"));
+		disk += json_number_value(json_object_get(smp, "disk"));
+		newest = t > newest ? t : newest;
 	}
+	store_vps_list_free(all, nr);
 	json_decref(last);
 	json_object_set_new(*out, "evacuating",
 			    json_boolean(!strcmp(json_string_value(json_object_get(*out, "state")),
