@@ -80,6 +80,7 @@ enum pos_type {
 	P_ID, /* a token's or an operation's id */
 	P_REAL, /* a number: "RATIO: `lots` is not a number" */
 	P_ANY, /* the handler judges it */
+	P_NODE, /* a cluster node's name: a host name (1-63 of a-z, A-Z, 0-9, ., _, -) */
 };
 
 struct pos {

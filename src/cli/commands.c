@@ -50,6 +50,7 @@ static const char *const boots[] = { "linux", "firmware", "uefi", NULL };
 static const char *const roles[] = { "admin", "customer", NULL };
 
 static const struct pos p_name[] = { { .name = "NAME", .type = P_NAME }, END };
+static const struct pos p_node[] = { { .name = "NAME", .type = P_NODE }, END };
 static const struct pos p_names[] = { { .name = "NAME", .type = P_NAME, .many = true }, END };
 static const struct pos p_rescue[] = { { .name = "NAME", .type = P_NAME },
 				       { .name = "on|off", .type = P_ANY },
@@ -247,12 +248,12 @@ static const struct opt o_node_rm[] = {
 
 static const struct command node_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_node_list },
-	{ "show", NULL, p_name, o_format, .run = cmd_node_show },
+	{ "show", NULL, p_node, o_format, .run = cmd_node_show },
 	{ "token", NULL, .opts = o_node_token, .run = cmd_node_token },
-	{ "add", NULL, p_name, o_node_add, .run = cmd_node_add },
-	{ "rm", "remove", p_name, o_node_rm, .run = cmd_node_rm },
-	{ "evacuate", NULL, p_name, o_format, .run = cmd_node_evacuate },
-	{ "restore", NULL, p_name, o_format_ignored, .run = cmd_node_restore },
+	{ "add", NULL, p_node, o_node_add, .run = cmd_node_add },
+	{ "rm", "remove", p_node, o_node_rm, .run = cmd_node_rm },
+	{ "evacuate", NULL, p_node, o_format, .run = cmd_node_evacuate },
+	{ "restore", NULL, p_node, o_format_ignored, .run = cmd_node_restore },
 	END,
 };
 
