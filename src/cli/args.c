@@ -283,6 +283,16 @@ static int check_pos(const char *cmd, const struct pos *p, const char *v)
 		return check_name(cmd, p->name, v);
 	case P_USER:
 		return check_user(cmd, p->name, v);
+	case P_NODE: /* vpsd --node defaults to the host name: dots and capitals too */
+		if (!*v || strlen(v) > 63 || *v == '-' || *v == '.' ||
+		    strspn(v,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+			    strlen(v))
+			return usage_err(cmd,
+					 "%s: `%s` is not a node name (1-63 of a-z, A-Z, 0-9, ., _ "
+					 "and -, not starting with - or .)",
+					 p->name, v);
+		break;
 	case P_ID:
 		return check_id(cmd, v);
 	case P_REAL: {

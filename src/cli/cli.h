@@ -80,6 +80,7 @@ enum pos_type {
 	P_ID, /* a token's or an operation's id */
 	P_REAL, /* a number: "RATIO: `lots` is not a number" */
 	P_ANY, /* the handler judges it */
+	P_NODE, /* a cluster node's name: a host name (1-63 of a-z, A-Z, 0-9, ., _, -) */
 };
 
 struct pos {
@@ -299,6 +300,9 @@ int cmd_net_create(struct args *a);
 int cmd_net_delete(struct args *a);
 int cmd_node_list(struct args *a); /* nodes.c */
 int cmd_node_token(struct args *a);
+int cmd_node_add(struct args *a);
+int cmd_node_show(struct args *a);
+int cmd_node_rm(struct args *a);
 int cmd_migrate(struct args *a);
 int cmd_node_evacuate(struct args *a);
 int cmd_node_restore(struct args *a);

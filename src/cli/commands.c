@@ -50,6 +50,7 @@ static const char *const boots[] = { "linux", "firmware", "uefi", NULL };
 static const char *const roles[] = { "admin", "customer", NULL };
 
 static const struct pos p_name[] = { { .name = "NAME", .type = P_NAME }, END };
+static const struct pos p_node[] = { { .name = "NAME", .type = P_NODE }, END };
 static const struct pos p_names[] = { { .name = "NAME", .type = P_NAME, .many = true }, END };
 static const struct pos p_rescue[] = { { .name = "NAME", .type = P_NAME },
 				       { .name = "on|off", .type = P_ANY },
@@ -233,11 +234,26 @@ static const struct opt o_node_token[] = {
 	END,
 };
 
+static const struct opt o_node_add[] = {
+	FORMAT,
+	STR("ttl", "SECONDS", "how long the token is good for (default 3600)"),
+	END,
+};
+
+static const struct opt o_node_rm[] = {
+	{ .name = "format", .type = V_FORMAT },
+	FLAG("force", "even while its heartbeat is fresh (a VPS on it still refuses)"),
+	END,
+};
+
 static const struct command node_subs[] = {
 	{ "list", "ls", .opts = o_format, .run = cmd_node_list },
+	{ "show", NULL, p_node, o_format, .run = cmd_node_show },
 	{ "token", NULL, .opts = o_node_token, .run = cmd_node_token },
-	{ "evacuate", NULL, p_name, o_format, .run = cmd_node_evacuate },
-	{ "restore", NULL, p_name, o_format_ignored, .run = cmd_node_restore },
+	{ "add", NULL, p_node, o_node_add, .run = cmd_node_add },
+	{ "rm", "remove", p_node, o_node_rm, .run = cmd_node_rm },
+	{ "evacuate", NULL, p_node, o_format, .run = cmd_node_evacuate },
+	{ "restore", NULL, p_node, o_format_ignored, .run = cmd_node_restore },
 	END,
 };
 
@@ -636,12 +652,17 @@ const struct command commands[] = {
 		  "802.1Q device `vln-NAME` on IF is the bridge's port); a kernel without\n"
 		  "802.1Q refuses it.\n" },
 	{ "node", NULL, .subs = node_subs,
-	  .overview = "node list|token\tcluster nodes; a one-time join token for a new one",
+	  .overview =
+		  "node list|show|add|rm|token\tcluster nodes; a one-time join token for a new one",
 	  .help = "The cluster's nodes (vpsd --cluster): state (online, offline, evacuating),\n"
-		  "address, capacity, VPSes and last heartbeat. `vps node token` prints a join\n"
-		  "token, once, for a new node to start with `vpsd --join TOKEN`: it is good for\n"
-		  "one join within --ttl seconds (default 3600), by a node called NAME only with\n"
-		  "--for NAME. On one host the list is the host.\n" },
+		  "address, capacity, VPSes and last heartbeat; `show NAME` adds what is\n"
+		  "allocated and used on it. `vps node token` prints a join token, once, for a\n"
+		  "new node to start with `vpsd --join TOKEN`: it is good for one join within\n"
+		  "--ttl seconds (default 3600), by a node called NAME only with --for NAME;\n"
+		  "`vps node add NAME` is `vps node token --for NAME`. `vps node rm NAME` takes a\n"
+		  "node out of the cluster (its certificate with it): refused while any VPS is\n"
+		  "on it (`vps node evacuate NAME` first), for the node answering, and while its\n"
+		  "heartbeat is fresh unless --force. On one host the list is the host.\n" },
 
 	{ "repo", NULL, .subs = repo_subs,
 	  .overview = "repo list|add|rm\trestic repositories that backups go to",

@@ -17,11 +17,40 @@ int cmd_node_list(struct args *a)
 	return api_show("/nodes", a->json, cols, NULL);
 }
 
-int cmd_node_token(struct args *a)
+int cmd_node_show(struct args *a)
+{
+	static const char *const order[] = { "name", "state", "evacuating", "self",   "address",
+					     "peer", "cpus",  "ram",	    "disk",   "allocated",
+					     "used", "vps",   "heartbeat",  "joined", NULL };
+	char path[128];
+
+	snprintf(path, sizeof(path), "/nodes/%s", a->pos[0]);
+	return api_show(path, a->json, NULL, order);
+}
+
+int cmd_node_rm(struct args *a)
+{
+	json_t *reply = NULL;
+	struct err *err = NULL;
+	char path[160];
+
+	snprintf(path, sizeof(path), "/nodes/%s%s", a->pos[0],
+		 args_has(a, "force") ? "?force=1" : "");
+	if (api("DELETE", path, NULL, &reply, &err) < 0)
+		return fail_err(&err);
+	json_decref(reply);
+	return 0;
+}
+
+/* A join token, for the node `name` (vps node add NAME) or as --for says (NULL). */
+static int token(struct args *a, const char *name)
 {
 	json_t *body = json_object(), *reply = NULL;
 	struct err *err = NULL;
 	int r = 0;
+
+	if (name)
+		json_object_set_new(body, "node", json_string(name));
 
 	for (int i = 0; !r && i < a->ngiven; i++) {
 		const char *f = a->given[i].opt->name, *v = a->given[i].val;
@@ -58,6 +87,16 @@ out:
 	json_decref(body);
 	json_decref(reply);
 	return r;
+}
+
+int cmd_node_token(struct args *a)
+{
+	return token(a, NULL);
+}
+
+int cmd_node_add(struct args *a)
+{
+	return token(a, a->pos[0]);
 }
 
 int cmd_migrate(struct args *a)

@@ -267,3 +267,63 @@ void node_noted_elsewhere(json_t *error)
 	json_object_set_new(error, "node", json_string(noted_node));
 	json_object_set_new(error, "address", json_string(noted_addr));
 }
+
+/* Samples older than this say nothing of now: a stopped VPS uses nothing. */
+#define USED_WITHIN 300
+
+int node_show(struct host *h, const char *name, json_t **out, struct err **err)
+{
+	json_t *list = node_list(h, err), *last;
+	double cpu = 0, mem = 0, disk = 0;
+	long long since = (long long)time(NULL) - USED_WITHIN, newest = 0;
+	struct vps *all = NULL;
+	size_t nr = 0;
+
+	if (!list)
+		return -ENOTCONN; /* the store did not answer: 503, as the list's */
+	*out = node_find(list, name);
+	json_decref(list);
+	if (!*out)
+		return err_make(err, ENOENT, "no node named `%s`", name);
+	/* used: the last usage sample (usage.c) of each of its VPSes, if recent */
+	last = store_samples_last(h->store);
+	if (store_vps_list(h->store, &all, &nr, NULL) < 0)
+		nr = 0;
+	for (size_t k = 0; k < nr; k++) {
+		json_t *smp = json_object_get(last, all[k].name);
+		long long t = json_integer_value(json_object_get(smp, "time"));
+
+		/* one host: every VPS is its own (the rows name no node) */
+		if (!smp || t < since || (h->node && strcmp(all[k].node, name)))
+			continue;
+		cpu += json_number_value(json_object_get(smp, "cpu"));
+		mem += json_number_value(json_object_get(smp, "mem"));
+		disk += json_number_value(json_object_get(smp, "disk"));
+		newest = t > newest ? t : newest;
+	}
+	store_vps_list_free(all, nr);
+	json_decref(last);
+	json_object_set_new(*out, "evacuating",
+			    json_boolean(!strcmp(json_string_value(json_object_get(*out, "state")),
+						 "evacuating")));
+	json_object_set_new(*out, "used",
+			    json_pack("{s:f, s:I, s:I, s:I}", "cpus", cpu, "ram", (json_int_t)mem,
+				      "disk", (json_int_t)disk, "sampled", (json_int_t)newest));
+	return 0;
+}
+
+int node_remove(struct host *h, const char *name, bool force, struct err **err)
+{
+	long long stale = (long long)h->heartbeat_every * h->offline_after;
+
+	if (!h->node)
+		return err_make(err, EBUSY,
+				"this host is on its own (no --cluster): it has no "
+				"other node to remove");
+	if (!strcmp(name, h->node))
+		return err_make(err, EBUSY,
+				"node `%s` is the one answering this request: it cannot remove "
+				"itself (stop it, then ask another node)",
+				name);
+	return store_node_remove(h->store, name, force ? -1 : (long long)time(NULL) - stale, err);
+}

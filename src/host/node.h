@@ -37,6 +37,18 @@ void node_stop(struct host *h);
 json_t *node_list(struct host *h, struct err **err);
 /* One node of that list (a new reference), or NULL. */
 json_t *node_find(json_t *list, const char *name);
+/*
+ * One node of the list (-ENOENT: no such node), with `evacuating` and
+ * `used`: the sum of its VPSes' usage samples of the last minutes
+ * {cpus, ram, disk, sampled (the newest one's time, 0: none)}.
+ */
+int node_show(struct host *h, const char *name, json_t **out, struct err **err);
+/*
+ * A node out of the cluster (its row and certificate gone: it can neither
+ * forward nor join again without a new token). -EBUSY: it is this node,
+ * any VPS record names it, or (not force) its heartbeat is fresh.
+ */
+int node_remove(struct host *h, const char *name, bool force, struct err **err);
 /* A one-time join token: {token, expires}; the store keeps its hash only. */
 int node_token(struct host *h, json_t *body, json_t **out, struct err **err);
 

@@ -117,6 +117,7 @@ route_fn api_repos_get, api_repos_post, api_repo_delete, api_backups_get, api_ba
 /* routes_ops.c */
 route_fn api_operation_get, api_operation_delete, api_events_get;
 /* routes_nodes.c */
-route_fn api_nodes_get, api_node_tokens_post, api_node_evacuate, api_node_restore;
+route_fn api_nodes_get, api_node_tokens_post, api_node_evacuate, api_node_restore, api_node_get,
+	api_node_delete;
 
 #endif

@@ -113,6 +113,8 @@ static const struct route routes[] = {
 	{ "DELETE", "/networks/{name}", ADMIN, 0, api_network_delete, NULL },
 	{ "GET", "/nodes", ADMIN, 0, api_nodes_get, NULL },
 	{ "POST", "/nodes/tokens", ADMIN, 0, api_node_tokens_post, NULL },
+	{ "GET", "/nodes/{name}", ADMIN, 0, api_node_get, NULL },
+	{ "DELETE", "/nodes/{name}", ADMIN, 0, api_node_delete, NULL },
 	{ "POST", "/nodes/{name}/evacuate", ADMIN, 0, api_node_evacuate, NULL },
 	{ "POST", "/nodes/{name}/restore", ADMIN, 0, api_node_restore, NULL },
 	{ "PUT", "/migrations/{name}", ADMIN, ROUTE_STREAM, NULL, NULL },

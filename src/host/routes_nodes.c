@@ -76,3 +76,26 @@ enum MHD_Result api_node_tokens_post(struct call *x)
 
 	return reply_result(x->c, r, &e, 201, out);
 }
+
+enum MHD_Result api_node_get(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = node_show(x->h, x->arg, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+/* ?force=1: remove a node whose heartbeat is fresh (a VPS record on it still refuses). */
+enum MHD_Result api_node_delete(struct call *x)
+{
+	const char *f = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "force");
+	struct err *e = NULL;
+	bool force = f && (!strcmp(f, "1") || !strcmp(f, "true"));
+	int r;
+
+	if (f && !force && strcmp(f, "0") && strcmp(f, "false"))
+		return reply_error(x->c, EINVAL, "`force`: expected 1, true, 0 or false");
+	r = node_remove(x->h, x->arg, force, &e);
+	return reply_result(x->c, r, &e, 200, r < 0 ? NULL : json_pack("{s:s}", "node", x->arg));
+}

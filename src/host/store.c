@@ -340,6 +340,14 @@ int store_node_state(struct store *s, const char *name, const char *state, struc
 	return s->ops->node_state(s, name, state, err);
 }
 
+int store_node_remove(struct store *s, const char *name, long long fresh_after, struct err **err)
+{
+	if (!s->ops->node_remove)
+		return err_make(err, EBUSY,
+				"one host is its own one node: there is none to remove");
+	return s->ops->node_remove(s, name, fresh_after, err);
+}
+
 int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
 		   struct err **err)
 {

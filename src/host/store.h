@@ -316,6 +316,13 @@ int store_cluster_ca(struct store *s, const char *cert, const char *key, char **
 int store_node_state(struct store *s, const char *name, const char *state, struct err **err);
 int store_vps_move(struct store *s, const char *name, const char *from, const char *to,
 		   struct err **err);
+/*
+ * A node's row deleted (vps node rm), its certificate with it: -ENOENT for
+ * no such node, -EBUSY while any VPS row names it or, fresh_after >= 0,
+ * while it is not offline and its heartbeat is after fresh_after; checked
+ * and deleted in one transaction. -EBUSY on SQLite (one host: no other).
+ */
+int store_node_remove(struct store *s, const char *name, long long fresh_after, struct err **err);
 /* A node's node-to-node address (HOST:PORT) and its certificate (PEM). */
 int store_node_credential(struct store *s, const char *name, const char *peer, const char *cert,
 			  struct err **err);

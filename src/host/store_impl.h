@@ -98,6 +98,8 @@ struct store_ops {
 	int (*node_credential)(struct store *s, const char *name, const char *peer,
 			       const char *cert, struct err **err);
 	int (*node_state)(struct store *s, const char *name, const char *state, struct err **err);
+	int (*node_remove)(struct store *s, const char *name, long long fresh_after,
+			   struct err **err);
 	int (*vps_move)(struct store *s, const char *name, const char *from, const char *to,
 			struct err **err);
 	json_t *(*pools)(struct store *s);

@@ -410,6 +410,7 @@ static const struct store_ops pg_ops = {
 	.node_credential = pg_node_credential,
 	.vps_move = pg_vps_move,
 	.node_state = pg_node_state,
+	.node_remove = pg_node_remove,
 	.ping = pg_ping,
 	.pools = pg_pools,
 	.pool_add = pg_pool_add,

@@ -162,6 +162,7 @@ int pg_vps_move(struct store *s, const char *name, const char *from, const char 
 		struct err **err);
 int pg_node_credential(struct store *s, const char *name, const char *peer, const char *cert,
 		       struct err **err);
+int pg_node_remove(struct store *s, const char *name, long long fresh_after, struct err **err);
 
 json_t *pg_pools(struct store *s);
 int pg_pool_add(struct store *s, const char *name, const char *path, bool reflink,

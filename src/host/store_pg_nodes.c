@@ -268,3 +268,60 @@ int pg_node_state(struct store *base, const char *name, const char *state, struc
 	return update_one(pgs(base), "UPDATE nodes SET state = $2 WHERE name = $1", &a, ENOENT,
 			  what, err);
 }
+
+/*
+ * A node's row deleted (node.c, node_remove), in one transaction that
+ * holds the VPS table against writes and the nodes table exclusively: no
+ * VPS row can come to name the node, and no heartbeat land, between the
+ * checks and the delete.
+ */
+int pg_node_remove(struct store *base, const char *name, long long fresh_after, struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	long long vps, beat;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = pg_begin(s, err)) < 0)
+		goto out;
+	pa_s(&a, name);
+	if ((r = pg_run(s, "LOCK TABLE vps IN SHARE MODE", NULL, NULL, err)) < 0 ||
+	    (r = pg_run(s, "LOCK TABLE nodes IN EXCLUSIVE MODE", NULL, NULL, err)) < 0 ||
+	    (r = pg_run(s,
+			"SELECT (SELECT count(*) FROM vps WHERE node = $1), "
+			"CASE WHEN state = 'offline' THEN 0 ELSE heartbeat END "
+			"FROM nodes WHERE name = $1",
+			&a, &res, err)) < 0)
+		goto fail;
+	if (PQntuples(res) != 1) {
+		r = err_make(err, ENOENT, "no node named `%s`", name);
+		goto fail;
+	}
+	vps = pg_i(res, 0, 0);
+	beat = pg_i(res, 0, 1);
+	if (vps > 0) {
+		r = err_make(err, EBUSY,
+			     "node `%s` holds %lld VPS record%s: move them first (`vps node "
+			     "evacuate %s`); removing it would lose them",
+			     name, vps, vps == 1 ? "" : "s", name);
+		goto fail;
+	}
+	if (fresh_after >= 0 && beat > fresh_after) {
+		r = err_make(err, EBUSY,
+			     "node `%s` is online (its heartbeat is fresh): stop its vpsd first, "
+			     "or remove it anyway with --force",
+			     name);
+		goto fail;
+	}
+	if ((r = pg_run(s, "DELETE FROM nodes WHERE name = $1", &a, NULL, err)) == 0)
+		r = pg_commit(s, err);
+fail:
+	PQclear(res);
+	if (r < 0)
+		pg_rollback(s);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

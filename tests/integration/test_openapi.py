@@ -365,6 +365,10 @@ def test_walk(vpsd):
     admin.api("POST", "/nodes/tokens", {"ttl": 0}, expect=400)
     admin.api("POST", "/nodes/walk/evacuate", expect=409)  # one host: nowhere to go
     admin.api("POST", "/nodes/walk/restore", expect=409)
+    one = admin.api("GET", f"/nodes/{nodes[0]['name']}")
+    assert one["self"] and one["vps"] == nodes[0]["vps"] and not one["evacuating"], one
+    admin.api("GET", "/nodes/zz-none", expect=404)
+    admin.api("DELETE", f"/nodes/{nodes[0]['name']}", expect=409)  # one host: itself
     admin.api("PUT", "/isos/walk", b"not really an ISO", expect=201)
     assert "walk" in [i["name"] for i in admin.api("GET", "/isos")]
     admin.api("DELETE", "/isos/walk")

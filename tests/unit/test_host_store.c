@@ -1207,6 +1207,63 @@ static void nodes_and_join_tokens(void **state)
 	json_decref(l);
 }
 
+/*
+ * A node out (vps node rm): refused while a VPS row names it (however
+ * fresh_after says) and while its heartbeat is fresh, nothing written
+ * then; once offline, gone, and back only with a new token. SQLite: the
+ * one row is the host, never removed.
+ */
+static void node_removal(void **state)
+{
+	struct store *st = *state;
+	struct store_node a = { "n1", "http://a:1", 2, 1ULL << 30, 10ULL << 30 };
+	struct store_node b = { "n9", "http://b:2", 4, 2ULL << 30, 20ULL << 30 };
+	struct err *e = NULL;
+	struct vps v;
+	json_t *l;
+
+	assert_int_equal(store_node_join(st, &a, NULL, 1000, &e), 0);
+	if (!strcmp(store_backend(st), "sqlite")) {
+		assert_int_equal(store_node_remove(st, "n1", -1, &e), -EBUSY);
+		err_free(&e);
+		l = store_nodes(st);
+		assert_int_equal(json_array_size(l), 1);
+		json_decref(l);
+		return;
+	}
+	assert_int_equal(store_join_token_insert(st, "h1", NULL, 1000, 1100, &e), 0);
+	assert_int_equal(store_node_join(st, &b, "h1", 1010, &e), 0);
+	make_vps(&v, "r1", "admin", GIB);
+	assert_int_equal(store_vps_insert(st, &v, NULL, NULL), 0);
+	vps_free(&v);
+	assert_int_equal(store_vps_move(st, "r1", "n1", "n9", &e), 0);
+	assert_int_equal(store_node_remove(st, "n9", -1, &e), -EBUSY);
+	assert_non_null(strstr(err_msg(e), "holds 1 VPS record:"));
+	assert_non_null(strstr(err_msg(e), "vps node evacuate n9"));
+	err_free(&e);
+	assert_int_equal(store_node_remove(st, "nosuch", -1, &e), -ENOENT);
+	err_free(&e);
+	assert_int_equal(store_vps_move(st, "r1", "n9", "n1", &e), 0);
+	assert_int_equal(store_node_remove(st, "n9", 1005, &e), -EBUSY); /* beat 1010: fresh */
+	assert_non_null(strstr(err_msg(e), "is online"));
+	err_free(&e);
+	l = store_nodes(st);
+	assert_int_equal(json_array_size(l), 2); /* nothing written by the refusals */
+	json_decref(l);
+	assert_int_equal(store_node_heartbeat(st, "n9", "offline", 1020, &e), 0);
+	assert_int_equal(store_node_remove(st, "n9", 1005, &e), 0); /* stopped cleanly */
+	l = store_nodes(st);
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(node_field(l, 0, "name"), "n1");
+	json_decref(l);
+	assert_int_equal(store_node_heartbeat(st, "n9", "online", 1030, &e), -ENOENT);
+	err_free(&e);
+	assert_int_equal(store_node_join(st, &b, NULL, 1040, &e), -EACCES); /* a stranger now */
+	err_free(&e);
+	assert_int_equal(store_node_join(st, &b, "h1", 1040, &e), -EACCES); /* its token spent */
+	err_free(&e);
+}
+
 /* Each case on each backend: "sqlite: name" and "postgresql: name". */
 #define SQ(fn)                                                   \
 	{                                                        \
@@ -1241,6 +1298,7 @@ int main(void)
 		BOTH(schema_version),
 		PG(nodes_migrate_once),
 		BOTH(nodes_and_join_tokens),
+		BOTH(node_removal),
 	};
 	struct CMUnitTest run[sizeof(tests) / sizeof(tests[0])];
 	bool pg = getenv("VPS_TEST_PG") && *getenv("VPS_TEST_PG");
