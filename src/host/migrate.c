@@ -310,7 +310,7 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	unsigned int status = 0;
 	double t0 = now_s(), down = 0, dest_up = 0;
 	unsigned long long state_bytes = 0;
-	bool restart = false, carry = false;
+	bool restart = false, carry = false, there = false;
 	char *state = NULL;
 	int r, fd = -1;
 
@@ -496,10 +496,19 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		goto out;
 	}
 	dest_up = now_s(); /* a running VM's: it runs there from this answer on */
+	/* a running VM runs there from this answer on: never run on here as well */
+	there = carry;
 	/* the one step that moves it: from here on the row names the destination */
 	op_phase("switch", 99);
-	if ((r = store_vps_move(h->store, name, h->node, to, err)) < 0)
+	if ((r = store_vps_move(h->store, name, h->node, to, err)) < 0) {
+		if (there)
+			err_wrap(
+				err,
+				"it runs on node `%s` and its row still names this node, where its "
+				"QEMU is left paused: end one of the two by hand",
+				to);
 		goto out;
+	}
 	store_event(h->store, name, "migrated", to);
 	run_dir = host_vps_run(h, name, NULL);
 	if (carry) /* it runs there: its QEMU here ends (its row is b's: kept as it is) */
@@ -537,7 +546,7 @@ out:
 		json_decref(empty);
 	} else if (r < 0 && restart) {
 		life_start(h, name, NULL); /* it stays here: as it was */
-	} else if (r < 0 && carry) {
+	} else if (r < 0 && carry && !there) {
 		struct err *e = NULL;
 
 		/* it stays here: run on from where it was paused (QEMU takes its disks back) */
