@@ -356,3 +356,34 @@ def test_running_qemu_vm_moves_with_its_state(postgres, database, nodes):
     assert u1 < u2 < u1 + wall + 120, (u1, u2, wall)
     b.api("POST", "/vps/q1/stop", {"force": True})
     b.api("DELETE", "/vps/q1")
+
+
+def test_forged_state_for_a_stopped_vps_is_refused(postgres, database, nodes, tmp_path):
+    """A member node's certificate sending b an archive of a stopped
+    container that carries a saved state (migrate-state/state), its hash
+    right: b starts nothing, keeps nothing (no VPS directory, no archive),
+    and the row is a's, stopped, as it was."""
+    import hashlib
+    node_a, node_b = nodes
+    db = database.rsplit("dbname=", 1)[1]
+    unix(node_a).api("POST", "/vps", ct_body("m3", node="a"), expect=201)
+    src = tmp_path / "src"
+    (src / "m3" / "migrate-state").mkdir(parents=True)
+    (src / "m3" / "migrate-state" / "state").write_bytes(b"QEVM" + os.urandom(4096))
+    arc = tmp_path / "m3.tar.zst"
+    subprocess.run(["tar", "--zstd", "-cf", str(arc), "-C", str(src), "m3"], check=True)
+    data = arc.read_bytes()
+    key = tmp_path / "a.key"
+    key.write_bytes((node_a.data / "node.key").read_bytes())
+    crt = tmp_path / "a.crt"
+    crt.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    status, body = peer_request(node_b.peer, "PUT", "/migrations/m3", body=data,
+                                headers={"X-Vps-Caller": ROOT,
+                                         "X-Vps-Sha256": hashlib.sha256(data).hexdigest(),
+                                         "Content-Type": "application/octet-stream"},
+                                cert=(crt, key))
+    assert status == 409 and b"nothing runs" in body, (status, body)
+    assert not (node_b.data / "vps" / "m3").exists()
+    assert not list(node_b.data.glob(".migrate-in-*"))
+    assert not running_on(node_b, "m3")
+    assert row(postgres, database, "m3") == "a:stopped"
