@@ -104,6 +104,17 @@ struct kind_ops {
 	 */
 	bool restart_migrate;
 	/*
+	 * A running one moves with its state (migrate.c, docs/cluster.md "A
+	 * running VM on QEMU"): migrate_save pauses it and writes its whole
+	 * state (RAM, CPUs, devices) to fd, the disks then quiet; migrate_cont
+	 * runs it on here again (a move that failed). A start with v->restore
+	 * (a dir holding that state as `state`) and v->incoming takes it in
+	 * (monitor_argv) and migrate_load runs it on from there. NULL: none.
+	 */
+	int (*migrate_save)(struct host *h, const struct vps *v, int fd, struct err **err);
+	int (*migrate_cont)(struct host *h, const struct vps *v, struct err **err);
+	int (*migrate_load)(struct host *h, const struct vps *v, struct err **err);
+	/*
 	 * It configures itself at boot from a cloud-init seed the host builds
 	 * (vmdisk.c), which may carry the customer's own user-data (create and
 	 * reinstall's `user_data`); false: `user_data` is refused.

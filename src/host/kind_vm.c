@@ -978,6 +978,10 @@ static char **qemu_monitor_argv(struct host *h, const struct vps *v, struct err 
 	push(&a, "unix:%s/console.sock,server=on,wait=off", run);
 	push(&a, "-qmp");
 	push(&a, "unix:%s/qmp.sock,server=on,wait=off", run);
+	if (v->incoming) { /* a migration's arrival: its state comes over QMP (migrate_load) */
+		push(&a, "-incoming");
+		push(&a, "defer");
+	}
 	return argv_done(&a, err);
 }
 
@@ -1593,6 +1597,118 @@ static int qemu_snapshot(struct host *h, const struct vps *v, const char *dir, s
 	return r;
 }
 
+/*
+ * A migration's state (docs/cluster.md "A running VM on QEMU"): QEMU's own
+ * migration stream, over a descriptor vpsd opens and passes beside the
+ * command (`getfd`): the jailed QEMU opens no path and spawns nothing
+ * (-chroot, -sandbox spawn=deny), so neither `exec:` nor a file name.
+ */
+#define QEMU_MIGRATE_FD "vps-migrate"
+#define QEMU_MIGRATE_WAIT_MS (30 * 60 * 1000) /* a stream to a local file: RAM at disk speed */
+#define QEMU_MIGRATE_BANDWIDTH (64ll << 30) /* bytes/s: no throttle (QEMU's default is 128 MiB/s) */
+
+/* query-migrate until `completed`; `failed` or `cancelled` with QEMU's reason. */
+static int qemu_migration_wait(struct qmp *q, const char *name, struct err **err)
+{
+	for (int t = 0; t < QEMU_MIGRATE_WAIT_MS; t += 20) {
+		json_t *x = qmp_call(q, "query-migrate", NULL, -1, err);
+		const char *st = json_string_value(json_object_get(x, "status"));
+		int r = 1;
+
+		if (!x)
+			return -EIO;
+		if (st && !strcmp(st, "completed"))
+			r = 0;
+		else if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled")))
+			r = err_make(err, EIO, "`%s`: QEMU's migration %s: %s", name, st,
+				     json_string_value(json_object_get(x, "error-desc")) ?:
+					     "no reason given");
+		json_decref(x);
+		if (r <= 0)
+			return r;
+		usleep(20000);
+	}
+	return err_make(err, ETIMEDOUT, "`%s`: QEMU's migration did not end in %d s", name,
+			QEMU_MIGRATE_WAIT_MS / 1000);
+}
+
+/* One QMP command on q; its answer dropped. */
+static int qmp_do(struct qmp *q, const char *cmd, json_t *args, int fd, struct err **err)
+{
+	json_t *x = q ? qmp_call(q, cmd, args, fd, err) : NULL;
+
+	json_decref(args);
+	json_decref(x);
+	return x ? 0 : -EIO;
+}
+
+static int qemu_migrate_save(struct host *h, const struct vps *v, int fd, struct err **err)
+{
+	_cleanup_free_ char *sock = host_vps_run(h, v->name, "qmp.sock");
+	struct qmp *q = sock ? qmp_open(sock, err) : NULL;
+	int r;
+
+	if (!q)
+		return -EIO;
+	/* paused first: the disks are quiet from here, and the stream is taken in one pass */
+	if ((r = qmp_do(q, "stop", NULL, -1, err)) < 0 ||
+	    (r = qmp_do(q, "migrate-set-parameters",
+			json_pack("{s:I}", "max-bandwidth", (json_int_t)QEMU_MIGRATE_BANDWIDTH), -1,
+			err)) < 0 ||
+	    (r = qmp_do(q, "getfd", json_pack("{s:s}", "fdname", QEMU_MIGRATE_FD), fd, err)) < 0 ||
+	    (r = qmp_do(q, "migrate", json_pack("{s:s}", "uri", "fd:" QEMU_MIGRATE_FD), -1, err)) <
+		    0)
+		goto out;
+	r = qemu_migration_wait(q, v->name, err);
+out:
+	qmp_close(q);
+	if (r < 0)
+		err_wrap(err, "save `%s`'s state", v->name);
+	return r;
+}
+
+static int qemu_migrate_cont(struct host *h, const struct vps *v, struct err **err)
+{
+	json_t *x = qemu_qmp(h, v, "cont", NULL, err);
+
+	json_decref(x);
+	return x ? 0 : -EIO;
+}
+
+static int qemu_migrate_load(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *sock = host_vps_run(h, v->name, "qmp.sock"), *path = NULL;
+	struct qmp *q = NULL;
+	struct stat st;
+	int r = -EIO, fd = -1;
+
+	if (!v->restore || asprintf(&path, "%s/state", v->restore) < 0)
+		return err_make(err, ENOMEM, "`%s`: no state to take in", v->name);
+	/* the arrival's own file: no link followed, a regular file */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = err_make(err, fd < 0 ? errno : EINVAL, "`%s`: open `%s` as a file", v->name,
+			     path);
+		goto out;
+	}
+	q = sock ? qmp_open(sock, err) : NULL;
+	if (!q ||
+	    (r = qmp_do(q, "getfd", json_pack("{s:s}", "fdname", QEMU_MIGRATE_FD), fd, err)) < 0 ||
+	    (r = qmp_do(q, "migrate-incoming", json_pack("{s:s}", "uri", "fd:" QEMU_MIGRATE_FD), -1,
+			err)) < 0 ||
+	    (r = qemu_migration_wait(q, v->name, err)) < 0)
+		goto out;
+	/* the source was paused for its save: the state says paused, and it runs on here */
+	r = qmp_do(q, "cont", NULL, -1, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	qmp_close(q);
+	if (r < 0)
+		err_wrap(err, "take `%s`'s state in", v->name);
+	return r < 0 ? r : 0;
+}
+
 static int vm_revert(struct host *h, const struct vps *v, const char *dir, struct err **err)
 {
 	return vm_copy_disks(h, v, dir, true, err);
@@ -1658,6 +1774,9 @@ const struct kind_ops kind_vm_qemu = {
 	.password = vm_password,
 	.pools = true,
 	.snapshot = qemu_snapshot,
+	.migrate_save = qemu_migrate_save,
+	.migrate_cont = qemu_migrate_cont,
+	.migrate_load = qemu_migrate_load,
 	.rescue = vm_rescue,
 	.rescuing = vm_rescuing,
 	.rescue_system = "Debian 12, with the VM's own disk as /dev/vdb, not mounted; in through "

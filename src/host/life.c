@@ -258,6 +258,15 @@ static void keeper_gone(struct host *h, const char *name)
 		return;
 	/* a keeper removes its monitor's cgroup; one killed could not */
 	monitor_leftovers(h, &v);
+	/*
+	 * A VPS another node holds (it migrated away, or a migration's arrival
+	 * here failed): its network here goes, its row is that node's to write.
+	 */
+	if (h->node && *v.node && strcmp(v.node, h->node)) {
+		vps_net_down(h, &v);
+		vps_free(&v);
+		return;
+	}
 	v.last_exit = st;
 	if (v.state == VPS_RUNNING || v.state == VPS_STARTING || v.state == VPS_STOPPING) {
 		vps_net_down(h, &v); /* before `stopped`: a start right after adds them anew */
@@ -448,7 +457,7 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		return err_make(err, EBUSY,
 				"`%s` is reinstalling: a reinstall was cut short, ask for it again",
 				v->name);
-	if (v->state != VPS_STOPPED)
+	if (v->state != VPS_STOPPED && !v->incoming)
 		return err_make(err, EBUSY, "`%s` is %s", v->name, vps_state_name(v->state));
 	if (v->suspended)
 		return err_make(err, LIFE_ESUSPENDED, "`%s` is suspended by the provider", v->name);
@@ -459,7 +468,8 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 		return err_make(err, errno, "make `%s`", run);
 	/* stopped: a monitor still in its cgroup is one a killed keeper left */
 	monitor_leftovers(h, v);
-	if (store_vps_state(h->store, v->name, VPS_STARTING, "start", err) < 0)
+	/* a migration's arrival: the row is the source's until the move is done */
+	if (!v->incoming && store_vps_state(h->store, v->name, VPS_STARTING, "start", err) < 0)
 		return -EIO;
 	/* keyed on the host device's name: in force before the device exists */
 	if (vps_net_filter(h, v, err) < 0)
@@ -523,11 +533,18 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 			 h->start_timeout);
 		goto fail;
 	}
+	/* the state a migration brought, taken in and run on (kind.h) */
+	if (v->incoming && (!o->migrate_load || o->migrate_load(h, v, err) < 0)) {
+		if (!o->migrate_load)
+			err_make(err, ENOTSUP, "`%s`: its kind takes no migration's state",
+				 v->name);
+		goto fail;
+	}
 	if (monitor_up(h, o, v, run, err) < 0)
 		goto fail;
 	testpoint("start-up", v->name);
 	v->state = VPS_RUNNING;
-	if (store_vps_state(h->store, v->name, VPS_RUNNING, "started", err) < 0)
+	if (!v->incoming && store_vps_state(h->store, v->name, VPS_RUNNING, "started", err) < 0)
 		return -EIO;
 	watch_add(h, v->name, kp);
 	net_bw_or_event(h, v);
@@ -546,7 +563,8 @@ fail:
 		o->keeper_gone(h, v->name);
 	}
 	vps_net_down(h, v);
-	store_vps_state(h->store, v->name, VPS_STOPPED, "start failed", NULL);
+	if (!v->incoming)
+		store_vps_state(h->store, v->name, VPS_STOPPED, "start failed", NULL);
 	return -EIO;
 }
 

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "host/auth.h"
 #include "host/host.h"
+#include "host/keeper.h"
 #include "host/kind.h"
 #include "host/life.h"
 #include "host/migrate.h"
@@ -180,10 +181,30 @@ int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **
 	return fd;
 }
 
+/*
+ * A running VM's arrival (docs/cluster.md "A running VM on QEMU"): its
+ * monitor started here from the state the source saved into the archive,
+ * the row untouched (the source's until it moves it), running when this
+ * returns 0. Whatever fails, nothing of it runs here after.
+ */
+static int arrive(struct host *h, struct vps *v, void *arg, struct err **err)
+{
+	if (!*v->node || (h->node && !strcmp(v->node, h->node)))
+		return err_make(err, EPERM,
+				"VPS `%s`: its row names this node: it arrives from none", v->name);
+	if (v->state != VPS_RUNNING)
+		return err_make(err, EBUSY, "VPS `%s` is %s on node `%s`: nothing runs to move",
+				v->name, vps_state_name(v->state), v->node);
+	v->incoming = true;
+	v->restore = arg; /* the dir that holds `state` */
+	return life_start_held(h, v, err);
+}
+
 int migrate_receive(struct host *h, const char *name, const char *tmp, const char *got,
 		    const char *want, unsigned long long bytes, json_t **out, struct err **err)
 {
-	char *into = NULL, *from = NULL, *dir = host_vps_dir(h, name, NULL);
+	char *into = NULL, *from = NULL, *dir = host_vps_dir(h, name, NULL), *state = NULL;
+	bool running = false;
 	int r;
 
 	if (!want || strcasecmp(got, want)) {
@@ -215,8 +236,21 @@ int migrate_receive(struct host *h, const char *name, const char *tmp, const cha
 		r = err_make(err, errno, "move `%s` to `%s`", from, dir);
 		goto out;
 	}
-	*out = json_pack("{s:s, s:I, s:s}", "name", name, "bytes", (json_int_t)bytes, "sha256",
-			 got);
+	/* a running VM's state came with it: it runs here before the answer, or nothing stays */
+	if (asprintf(&state, "%s/" MIGRATE_STATE_DIR, dir) < 0) {
+		r = err_make(err, ENOMEM, "migration");
+		goto out;
+	}
+	if ((running = access(state, F_OK) == 0)) {
+		r = life_with(h, name, arrive, state, err);
+		life_rm_rf(state);
+		if (r < 0) {
+			life_rm_rf(dir);
+			goto out;
+		}
+	}
+	*out = json_pack("{s:s, s:I, s:s, s:b}", "name", name, "bytes", (json_int_t)bytes, "sha256",
+			 got, "running", running);
 	r = *out ? 0 : err_make(err, ENOMEM, "migration");
 out:
 	if (r < 0)
@@ -226,8 +260,28 @@ out:
 		life_rm_rf(into);
 	free(into);
 	free(from);
+	free(state);
 	free(dir);
 	return r;
+}
+
+/*
+ * After the move: the monitor of VPS v (now another node's) ended here,
+ * and its keeper waited for, without a word to the row: the keeper's end
+ * is not a stop of the VPS (life.c leaves a row another node holds alone).
+ */
+static void end_here(struct host *h, const struct vps *v, const char *run_dir)
+{
+	const struct kind_ops *o = kind_find(v->kind, v->engine);
+	struct err *e = NULL;
+
+	if (o->kill(h, v, &e) < 0)
+		pr_err("migrate VPS `%s`: end its monitor here: %s", v->name, err_msg(e));
+	err_free(&e);
+	for (int t = 0; run_dir && t < 30000 && keeper_pid(run_dir, v->name) > 0; t += 50)
+		usleep(50000);
+	if (o->keeper_gone)
+		o->keeper_gone(h, v->name); /* what is left in its cgroup */
 }
 
 /* `live` a boolean; `fallback` "restart", and only with `live`: true. */
@@ -254,8 +308,10 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	char sha[65], hdr[128], path[512], loc[PEER_LOCATION_MAX], why[1024] = "";
 	unsigned long long bytes = 0;
 	unsigned int status = 0;
-	double t0 = now_s(), down = 0;
-	bool restart = false;
+	double t0 = now_s(), down = 0, dest_up = 0;
+	unsigned long long state_bytes = 0;
+	bool restart = false, carry = false, there = false;
+	char *state = NULL;
 	int r, fd = -1;
 
 	*out = NULL;
@@ -302,12 +358,16 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		if (v.state != VPS_RUNNING)
 			snprintf(why, sizeof(why), "it is %s: there is no running state to keep",
 				 vps_state_name(v.state));
+		else if (kind_find(v.kind, v.engine)->migrate_save)
+			; /* it moves with its state (paused for the copy) */
 		else if (!kind_find(v.kind, v.engine)->restart_migrate)
 			snprintf(why, sizeof(why),
-				 "the live move of a running %s is not built here",
-				 vps_kind_name(v.kind));
+				 "the live move of a running %s on %s is not built here",
+				 vps_kind_name(v.kind), vps_engine_name(v.engine));
 		else
 			migrate_live_ready(h, why, sizeof(why));
+	}
+	if (*why) {
 		if (!json_is_string(fb)) {
 			r = err_make(err, MIGRATE_ENOLIVE,
 				     "VPS `%s` cannot move live: %s; it was left as it was (a "
@@ -319,7 +379,43 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		pr_info("migrate VPS `%s`: not live: %s: it moves %s", name, why,
 			v.state == VPS_RUNNING ? "by a restart" : "as it is");
 	}
-	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->restart_migrate) {
+	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->migrate_save) {
+		/* paused, its whole state saved into its directory: the archive carries it */
+		const struct kind_ops *ko = kind_find(v.kind, v.engine);
+		int sfd;
+
+		down = now_s();
+		carry = true;
+		op_phase("save", 0);
+		if (asprintf(&state, "%s/" MIGRATE_STATE_DIR, dir) < 0) {
+			state = NULL;
+			r = err_make(err, ENOMEM, "migration");
+			goto out;
+		}
+		life_rm_rf(state);
+		if (mkdir(state, 0700) < 0) {
+			r = err_make(err, errno, "mkdir `%s`", state);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/state", state);
+		if ((sfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+		    0) {
+			r = err_make(err, errno, "open `%s`", path);
+			goto out;
+		}
+		r = ko->migrate_save(h, &v, sfd, err);
+		if (r == 0 && fsync(sfd) < 0)
+			r = err_make(err, errno, "fsync `%s`", path);
+		close(sfd);
+		if (r < 0)
+			goto out;
+		{
+			struct stat st;
+
+			if (stat(path, &st) == 0)
+				state_bytes = (unsigned long long)st.st_size;
+		}
+	} else if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->restart_migrate) {
 		/* a restart migration: the downtime runs from here to the start there */
 		down = now_s();
 		restart = true;
@@ -331,10 +427,11 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		if ((r = store_vps_get(h->store, name, &v, err)) < 0)
 			goto out;
 	}
-	if (v.state != VPS_STOPPED) {
+	if (v.state != VPS_STOPPED && !carry) {
 		r = err_make(err, EBUSY,
-			     "VPS `%s` is %s: a stopped VPS or a running container moves", name,
-			     vps_state_name(v.state));
+			     "VPS `%s` is %s: a stopped VPS, a running container or a running VM "
+			     "on QEMU moves",
+			     name, vps_state_name(v.state));
 		goto out;
 	}
 	if ((r = cancelled(err)) < 0)
@@ -398,18 +495,36 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 			     m ? m : "no reason");
 		goto out;
 	}
+	dest_up = now_s(); /* a running VM's: it runs there from this answer on */
+	/* a running VM runs there from this answer on: never run on here as well */
+	there = carry;
 	/* the one step that moves it: from here on the row names the destination */
 	op_phase("switch", 99);
-	if ((r = store_vps_move(h->store, name, h->node, to, err)) < 0)
+	if ((r = store_vps_move(h->store, name, h->node, to, err)) < 0) {
+		if (there)
+			err_wrap(
+				err,
+				"it runs on node `%s` and its row still names this node, where its "
+				"QEMU is left paused: end one of the two by hand",
+				to);
 		goto out;
+	}
 	store_event(h->store, name, "migrated", to);
 	run_dir = host_vps_run(h, name, NULL);
+	if (carry) /* it runs there: its QEMU here ends (its row is b's: kept as it is) */
+		end_here(h, &v, run_dir);
 	life_rm_rf(dir);
 	if (run_dir)
 		life_rm_rf(run_dir);
 	*out = json_pack("{s:s, s:s, s:s, s:I, s:s}", "vps", name, "from", h->node, "to", to,
 			 "bytes", (json_int_t)bytes, "sha256", sha);
-	if (*out && json_is_true(live)) { /* it went, but not live: why, for the caller */
+	if (*out && carry) {
+		json_object_set_new(*out, "state_kept", json_true());
+		json_object_set_new(*out, "state_bytes", json_integer((json_int_t)state_bytes));
+		json_object_set_new(*out, "downtime_ms",
+				    json_integer((json_int_t)((dest_up - down) * 1000)));
+	}
+	if (*out && *why) { /* it went, but not live: why, for the caller */
 		json_object_set_new(*out, "live", json_false());
 		json_object_set_new(*out, "live_refused", json_string(why));
 	}
@@ -431,7 +546,18 @@ out:
 		json_decref(empty);
 	} else if (r < 0 && restart) {
 		life_start(h, name, NULL); /* it stays here: as it was */
+	} else if (r < 0 && carry && !there) {
+		struct err *e = NULL;
+
+		/* it stays here: run on from where it was paused (QEMU takes its disks back) */
+		if (kind_find(v.kind, v.engine)->migrate_cont(h, &v, &e) < 0) {
+			pr_err("migrate VPS `%s`: run it on here: %s", name, err_msg(e));
+			store_event(h->store, name, "migrate-failed", err_msg(e));
+		}
+		err_free(&e);
 	}
+	if (state)
+		life_rm_rf(state);
 	if (*out)
 		json_object_set_new(*out, "seconds", json_real(now_s() - t0));
 	if (r < 0)
@@ -441,6 +567,7 @@ out:
 	if (tmp)
 		unlink(tmp);
 	free(tmp);
+	free(state);
 	free(pool);
 	free(dir);
 	free(run_dir);

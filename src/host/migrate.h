@@ -19,6 +19,9 @@ struct host;
 /* The checksum of a migration's archive, node to node: SHA-256, hex. */
 #define MIGRATE_SHA_HEADER "X-Vps-Sha256"
 
+/* In a running VM's archive: its saved state (`state`), taken in and run on there. */
+#define MIGRATE_STATE_DIR "migrate-state"
+
 /* A live move asked for and not possible here (409 `live_unavailable`). */
 #define MIGRATE_ENOLIVE ENOPROTOOPT
 

@@ -96,6 +96,12 @@ struct vps {
 	 * this directory instead of booting it (snapshot.c; borrowed, not freed).
 	 */
 	const char *restore;
+	/*
+	 * Not stored: that start is a migration's arrival (migrate.c): the row
+	 * is still the source node's (running there), so the start neither
+	 * looks at nor writes its state.
+	 */
+	bool incoming;
 };
 
 /* "stopped", "running", ... */

@@ -164,7 +164,8 @@ def peer_request(port, method, path, body=None, headers=None, cert=None):
     c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=60)
     try:
         h = {"Content-Type": "application/json", **(headers or {})}
-        c.request(method, "/api/v1" + path, body=json.dumps(body or {}), headers=h)
+        raw = body if isinstance(body, bytes) else json.dumps(body or {})  # bytes: as they are
+        c.request(method, "/api/v1" + path, body=raw, headers=h)
         r = c.getresponse()
         return r.status, r.read()
     except (ssl.SSLError, ConnectionError, socket.timeout) as e:

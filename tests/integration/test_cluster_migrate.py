@@ -271,3 +271,119 @@ def test_cancel_midway_leaves_the_source_whole(postgres, database, nodes):
     x = a.api("POST", "/vps/c1/exec", {"args": ["md5sum", "/root/big"]})
     assert x["stdout"].split()[0] == md5, x
     a.api("POST", "/vps/c1/stop")
+
+
+def uptime(con):
+    """The guest's uptime (s) read on its console, between markers."""
+    con.send("echo U''P=$(cut -d' ' -f1 /proc/uptime)=U''P")  # the echoed line has no UP=
+    con.expect("UP=", 60)
+    start = con.mark
+    con.expect("=UP", 60)
+    return float(con.text[start:con.mark - 3].decode())
+
+
+def test_running_qemu_vm_moves_with_its_state(postgres, database, nodes):
+    """A debian-12 VM on QEMU (TCG), booted once on a: a move to b whose
+    destination vpsd is killed while the source packs leaves it running on
+    a (paused for the save, run on again), the guest's uptime and a process
+    going on; b restarted, the move goes through: it runs on b with the same
+    uptime going on and the same process alive (not a boot), a holds nothing
+    of it, the downtime reported."""
+    from framework.console import Console
+    from test_snapshot import MKVMTEMPLATE
+    import time
+    r = subprocess.run([str(MKVMTEMPLATE), "debian-12"], capture_output=True, text=True,
+                       timeout=1800)
+    assert r.returncode == 0, r.stderr
+    node_a, node_b = nodes
+    a, b = unix(node_a), unix(node_b)
+    a.api("POST", "/vps", {"name": "q1", "kind": "vm", "engine": "qemu", "node": "a",
+                           "template": "debian-12", "ram": "256M", "disk": "1G", "cpus": 1,
+                           "root_password": "pw"}, expect=201)
+    a.api("POST", "/vps/q1/start")
+    with Console(a.api("GET", "/vps/q1/console")["path"]) as c:
+        c.login("pw", 600)
+        c.send("sleep 100000 & echo P''ID=$!=P''ID")
+        c.expect("PID=", 30)
+        s = c.mark
+        c.expect("=PID", 30)
+        pid = int(c.text[s:c.mark - 4].decode())
+        u0 = uptime(c)
+    # the destination killed mid-way: the VM runs on, on a
+    op = start_migration(a, "q1", "b")
+    seen = None
+    for _ in range(12000):
+        o = a.api("GET", f"/operations/{op}")
+        if o["state"] != "running":
+            break
+        if o.get("phase") == "pack" and seen is None:
+            node_b.kill9()
+            seen = o["phase"]
+        time.sleep(0.05)
+    assert seen, ("never seen packing", o)
+    assert o["state"] == "failed", o
+    assert row(postgres, database, "q1") == "a:running"
+    v = a.api("GET", "/vps/q1")
+    assert v["monitor"]["state"] == "running", v
+    assert not (node_a.data / "vps" / "q1" / "migrate-state").exists()
+    assert not (node_b.data / "vps" / "q1").exists()
+    with Console(a.api("GET", "/vps/q1/console")["path"]) as c:
+        u1 = uptime(c)
+    assert u1 > u0, (u0, u1)
+    node_b.start(extra=node_b.again)
+    # the move: a to b with its state
+    t0 = time.monotonic()
+    r = subprocess.run([str(BUILD / "src" / "cli" / "vps"), "migrate", "q1", "--to", "b",
+                        "--format", "json"], capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, VPS_SOCKET=str(node_a.sock)))
+    wall = time.monotonic() - t0
+    assert r.returncode == 0, r
+    m = json.loads(r.stdout)
+    assert m["to"] == "b" and m["state_kept"] is True and m["downtime_ms"] > 0, m
+    print(f"q1 a->b with its state: {m['seconds']:.1f} s, down {m['downtime_ms']} ms, "
+          f"state {m['state_bytes']} bytes, archive {m['bytes']} bytes")
+    assert row(postgres, database, "q1") == "b:running"
+    assert b.api("GET", "/vps/q1")["monitor"]["state"] == "running"
+    assert not (node_a.data / "vps" / "q1").exists()
+    assert not running_on(node_a, "q1") and running_on(node_b, "q1")
+    assert not (node_b.data / "vps" / "q1" / "migrate-state").exists()
+    with Console(b.api("GET", "/vps/q1/console")["path"]) as c:
+        c.send("")
+        u2 = uptime(c)
+        c.send(f"kill -0 {pid} && echo ALI''VE=yes")
+        c.expect("ALIVE=yes", 30)
+    # not a boot: its uptime went on from before the move (less the pause)
+    assert u1 < u2 < u1 + wall + 120, (u1, u2, wall)
+    b.api("POST", "/vps/q1/stop", {"force": True})
+    b.api("DELETE", "/vps/q1")
+
+
+def test_forged_state_for_a_stopped_vps_is_refused(postgres, database, nodes, tmp_path):
+    """A member node's certificate sending b an archive of a stopped
+    container that carries a saved state (migrate-state/state), its hash
+    right: b starts nothing, keeps nothing (no VPS directory, no archive),
+    and the row is a's, stopped, as it was."""
+    import hashlib
+    node_a, node_b = nodes
+    db = database.rsplit("dbname=", 1)[1]
+    unix(node_a).api("POST", "/vps", ct_body("m3", node="a"), expect=201)
+    src = tmp_path / "src"
+    (src / "m3" / "migrate-state").mkdir(parents=True)
+    (src / "m3" / "migrate-state" / "state").write_bytes(b"QEVM" + os.urandom(4096))
+    arc = tmp_path / "m3.tar.zst"
+    subprocess.run(["tar", "--zstd", "-cf", str(arc), "-C", str(src), "m3"], check=True)
+    data = arc.read_bytes()
+    key = tmp_path / "a.key"
+    key.write_bytes((node_a.data / "node.key").read_bytes())
+    crt = tmp_path / "a.crt"
+    crt.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    status, body = peer_request(node_b.peer, "PUT", "/migrations/m3", body=data,
+                                headers={"X-Vps-Caller": ROOT,
+                                         "X-Vps-Sha256": hashlib.sha256(data).hexdigest(),
+                                         "Content-Type": "application/octet-stream"},
+                                cert=(crt, key))
+    assert status == 409 and b"nothing runs" in body, (status, body)
+    assert not (node_b.data / "vps" / "m3").exists()
+    assert not list(node_b.data.glob(".migrate-in-*"))
+    assert not running_on(node_b, "m3")
+    assert row(postgres, database, "m3") == "a:stopped"
