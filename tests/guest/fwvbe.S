@@ -52,11 +52,9 @@ start2:
 	movl	%eax, %cr0
 	ljmp	$0x08, $pm
 
-no_dispi:
-	movw	$nodispi, %si
-	call	puts
-	jmp	halt
+	.include "fwvbe_draw.inc"
 
+	.code16
 dispi_out:	/* register %bx := %ax */
 	pushw	%ax
 	movw	%bx, %ax
@@ -75,74 +73,6 @@ dispi_in:	/* %ax := register %bx */
 	inw	%dx, %ax
 	ret
 
-puts:
-	lodsb
-	testb	%al, %al
-	jz	1f
-	call	putc
-	jmp	puts
-1:	ret
-
-putc:	/* %al to COM1 */
-	pushw	%dx
-	pushw	%ax
-	movw	$0x3fd, %dx
-2:	inb	%dx, %al
-	testb	$0x20, %al
-	jz	2b
-	popw	%ax
-	movw	$0x3f8, %dx
-	outb	%al, %dx
-	popw	%dx
-	ret
-
-	.code32
-pm:
-	movw	$0x10, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
-	movl	$LFB, %edi
-	movl	$0x336699, %eax
-	movl	$640 * 400, %ecx
-	rep stosl
-	movl	$LFB + 100 * 640 * 4, %edi
-	movl	$0xff0000, %eax
-	movl	$640 * 100, %ecx
-	rep stosl
-	movl	$drawn, %esi
-3:	lodsb
-	testb	%al, %al
-	jz	halt32
-	movb	%al, %bl
-	movw	$0x3fd, %dx
-4:	inb	%dx, %al
-	testb	$0x20, %al
-	jz	4b
-	movb	%bl, %al
-	movw	$0x3f8, %dx
-	outb	%al, %dx
-	jmp	3b
-halt32:
-	hlt
-	jmp	halt32
-
-	.code16
-halt:
-	cli
-	hlt
-	jmp	halt
-
-	.p2align 3
-gdt:
-	.quad	0
-	.quad	0x00cf9a000000ffff	/* 0x08: flat 32-bit code */
-	.quad	0x00cf92000000ffff	/* 0x10: flat data */
-gdtr:
-	.word	gdtr - gdt - 1
-	.long	gdt
-
-drawn:	.asciz	"VPS-VBE drawn\r\n"
 nodispi: .asciz	"VPS-VBE no-dispi\r\n"
 
 	.org	510

@@ -42,25 +42,30 @@ def database(postgres, request):
     return postgres.createdb("f_" + request.node.name[:50])
 
 
-@pytest.fixture
-def nodes(database):
-    """Nodes a and b, b joined with a token, each with a --peer listener."""
+def two_nodes(database, beat=BEAT):
+    """Nodes a and b, b joined with a token, each with a --peer listener, their
+    heartbeat flags BEAT: a generator, the body of a `nodes` fixture."""
     pa, pb = free_port(), free_port()
     a = start_vpsd(extra=("--cluster", database, "--node", "a", "--peer", f"127.0.0.1:{pa}",
-                          *BEAT))
+                          *beat))
     b = None
     try:
         token = unix(a).api("POST", "/nodes/tokens", {"ttl": 600}, expect=201)["token"]
         b = start_vpsd(extra=("--cluster", database, "--node", "b", "--join", token, "--peer",
-                              f"127.0.0.1:{pb}", *BEAT))
+                              f"127.0.0.1:{pb}", *beat))
         a.peer, b.peer = pa, pb
         b.again = ("--tcp", f"127.0.0.1:{b.port}", "--cluster", database, "--node", "b",
-                   "--peer", f"127.0.0.1:{pb}", *BEAT)
+                   "--peer", f"127.0.0.1:{pb}", *beat)
         yield a, b
     finally:
         if b:
             b.cleanup()
         a.cleanup()
+
+
+@pytest.fixture
+def nodes(database):
+    yield from two_nodes(database)
 
 
 def ct_body(name, **kw):

@@ -22,9 +22,10 @@ import time
 import pytest
 
 from framework.ct import BUILD
-from framework.openapi import start_vpsd, tcp, unix
-from framework.pg import Postgres, why_not
-from framework.vpsd import VPSD, free_port
+from framework.openapi import tcp, unix
+from framework.pg import why_not
+from framework.vpsd import VPSD
+from test_cluster_forward import ct_body, database, postgres, two_nodes  # noqa: F401
 
 VPS = BUILD / "src" / "cli" / "vps"
 # fast heartbeats: a node is offline after 2 missed beats of 1 s; a usage sample a second
@@ -35,44 +36,9 @@ pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
               pytest.mark.skipif(why_not() is not None, reason=str(why_not()))]
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
-
-
-@pytest.fixture
-def database(postgres, request):
-    return postgres.createdb("n_" + request.node.name[:50])
-
-
 @pytest.fixture
 def nodes(database):
-    """Nodes a and b, b joined with a token, each with a --peer listener."""
-    pa, pb = free_port(), free_port()
-    a = start_vpsd(extra=("--cluster", database, "--node", "a", "--peer", f"127.0.0.1:{pa}",
-                          *BEAT))
-    b = None
-    try:
-        token = unix(a).api("POST", "/nodes/tokens", {"ttl": 600}, expect=201)["token"]
-        b = start_vpsd(extra=("--cluster", database, "--node", "b", "--join", token, "--peer",
-                              f"127.0.0.1:{pb}", *BEAT))
-        a.peer, b.peer = pa, pb
-        b.again = ("--tcp", f"127.0.0.1:{b.port}", "--cluster", database, "--node", "b",
-                   "--peer", f"127.0.0.1:{pb}", *BEAT)
-        yield a, b
-    finally:
-        if b:
-            b.cleanup()
-        a.cleanup()
-
-
-def ct_body(name, **kw):
-    body = {"name": name, "kind": "ct", "template": "busybox", "ram": "128M", "disk": "64M",
-            "cpus": 0.5}
-    body.update(kw)
-    return body
+    yield from two_nodes(database, BEAT)
 
 
 def cli(node, *args):

@@ -21,38 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from framework import artefacts
 from framework.ct import BUILD
 from framework.openapi import tcp, unix
-from framework.vpsd import VPSD, Vpsd, free_port, raise_spec_errors
+from framework.vpsd import VPSD, raise_spec_errors
+# the module's vpsd (its unpacked-size cap) and the busybox template as a tar: test_templates'
+from test_templates import busybox_tar, vpsd  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not VPSD.exists() or not shutil.which("umoci"),
                                 reason=f"{VPSD} not built or no umoci")
 
-MKTEMPLATE = artefacts.TOP / "src" / "ct" / "templates" / "mktemplate"
 VPS = BUILD / "src" / "cli" / "vps"
-CAP = 64 << 20  # the unpacked-size cap this vpsd runs with (VPS_TEMPLATE_MAX_BYTES)
 PWNED = [Path("/tmp/vps-pwned-oci-dotdot"), Path("/tmp/vps-pwned-oci-abs"),
          Path("/vps-pwned-oci-abs"), Path("/tmp/vps-pwned-oci-link")]
-
-
-@pytest.fixture(scope="module")
-def vpsd():
-    d = Vpsd()
-    d.port = free_port()
-    d.start(extra=("--tcp", f"127.0.0.1:{d.port}"), env={"VPS_TEMPLATE_MAX_BYTES": str(CAP)})
-    yield d
-    d.cleanup()
-
-
-@pytest.fixture(scope="module")
-def busybox_tar(tmp_path_factory):
-    """The busybox template, as a plain tar (made by mktemplate, unpacked by zstd)."""
-    out = subprocess.run([str(MKTEMPLATE), "busybox"], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    tar = tmp_path_factory.mktemp("bb") / "busybox.tar"
-    subprocess.run(["zstd", "-q", "-d", "-f", out, "-o", str(tar)], check=True)
-    return tar
 
 
 def umoci(*a):

@@ -42,7 +42,7 @@ def tool(name):
 def boot_disk(tmp, src):
     """A 1 MiB disk whose first sector is the program in tests/guest/SRC."""
     obj, bin_, img = tmp / "boot.o", tmp / "boot.bin", tmp / "disk.img"
-    subprocess.run([tool("as"), "--32", "-o", obj, GUEST / src], check=True)
+    subprocess.run([tool("as"), "--32", "-I", GUEST, "-o", obj, GUEST / src], check=True)
     subprocess.run([tool("ld"), "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary",
                     "-o", bin_, obj], check=True)
     data = bin_.read_bytes()
