@@ -351,15 +351,17 @@ def test_sysinfo_monitor_is_in_the_containers_cgroup(ctm):
     # counted against the container's pids, but no process of its own
     assert int((c.cgroup("pids") / "pids.current").read_text()) >= 2
     # the container's own count moves while its init starts things: compare
-    # against a reading that held still across the stats call
+    # against a reading that held still across the stats call, the same pids
+    # before and after (a count alone held still once while one process ended
+    # and another began: stats saw 1, both readings 2)
     procs_own = c.cgroup("pids") / "cgroup.procs"
     seen = []
     for _ in range(50):
-        before = len(procs_own.read_text().split())
+        before = sorted(procs_own.read_text().split())
         got = c.ctl({"cmd": "stats"})["processes"]
-        after = len(procs_own.read_text().split())
+        after = sorted(procs_own.read_text().split())
         if before == after:
-            assert got == before, (got, before)
+            assert got == len(before), (got, before)
             break
         seen.append((before, got, after))
         time.sleep(0.1)

@@ -150,7 +150,21 @@ def migrate_and_check(tmp_path, migdir, **opts):
         t0 = time.monotonic()
         r = sctl("migrate", to="dst.mig", **opts)
         assert r == {"ok": True, "migration": "active"}, r
-        assert src.wait(timeout=60) == EXIT_MIGRATED, src.stderr.read()
+        try:
+            status = src.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # what the hang looked like (once in a whole run, 2026-12-07): no stderr read
+            # from a live process (it would block)
+            try:
+                m = migration(sctl)
+            except (OSError, ValueError) as e:
+                m = f"unreadable ({e})"
+            raise AssertionError(
+                f"the source did not hand over within 60 s: its migration {m}; the destination "
+                f"{'runs' if dst.poll() is None else f'exited {dst.returncode}'}; consoles: "
+                f"{sserial.read_text()[-200:]!r} / "
+                f"{dserial.read_text()[-200:] if dserial.exists() else ''!r}") from None
+        assert status == EXIT_MIGRATED, src.stderr.read()
         wall = time.monotonic() - t0
         err = src.stderr.read()
         assert "migrated to `dst.mig`" in err, err
