@@ -458,6 +458,24 @@ static uint32_t vbe_pixel(const uint8_t *p, uint32_t bpp, const uint32_t *palett
 }
 
 /*
+ * The rectangle [x0, x1) x [y0, y1) a render changed, as the export's dirty
+ * rectangle (x1 0: nothing changed); 1 when something did, with a new generation.
+ */
+static int mark_dirty(struct framebuffer *fb, uint32_t x0, uint32_t y0, uint32_t x1, uint32_t y1)
+{
+	if (x1 == 0) {
+		fb->dirty_w = fb->dirty_h = 0;
+		return 0;
+	}
+	fb->dirty_x = x0;
+	fb->dirty_y = y0;
+	fb->dirty_w = x1 - x0;
+	fb->dirty_h = y1 - y0;
+	fb->generation++;
+	return 1;
+}
+
+/*
  * The VBE mode m's visible window into fb, with the dirty rectangle from a
  * compare against what fb holds. m is a copy of a mode in bounds (vbe_enable,
  * vbe_window) and the video memory is never smaller than when it was taken,
@@ -490,16 +508,7 @@ static int vbe_render(const uint8_t *vram, const struct vbe_mode *m, const uint3
 			y1 = y + 1;
 		}
 	}
-	if (x1 == 0) {
-		fb->dirty_w = fb->dirty_h = 0;
-		return 0;
-	}
-	fb->dirty_x = x0;
-	fb->dirty_y = y0;
-	fb->dirty_w = x1 - x0;
-	fb->dirty_h = y1 - y0;
-	fb->generation++;
-	return 1;
+	return mark_dirty(fb, x0, y0, x1, y1);
 }
 
 int vga_render(struct vga *v, struct framebuffer *fb)
@@ -570,14 +579,5 @@ int vga_render(struct vga *v, struct framebuffer *fb)
 			}
 		}
 	}
-	if (x1 == 0) {
-		fb->dirty_w = fb->dirty_h = 0;
-		return 0;
-	}
-	fb->dirty_x = x0;
-	fb->dirty_y = y0;
-	fb->dirty_w = x1 - x0;
-	fb->dirty_h = y1 - y0;
-	fb->generation++;
-	return 1;
+	return mark_dirty(fb, x0, y0, x1, y1);
 }
