@@ -69,6 +69,25 @@ def with_marker(src, dst, marker, mode="w"):
     return dst
 
 
+def add_zeros(t, name, size):
+    """A file of SIZE zero bytes into tarfile T, streamed (never held in memory)."""
+    i = tarfile.TarInfo(name)
+    i.size = size
+
+    class Zeros(io.RawIOBase):
+        left = i.size
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            n = min(len(b), self.left)
+            b[:n] = bytes(n)
+            self.left -= n
+            return n
+    t.addfile(i, io.BufferedReader(Zeros()))
+
+
 def member(name, data=b"x", **kw):
     i = tarfile.TarInfo(name)
     i.size = len(data)
@@ -198,21 +217,7 @@ def test_size_bomb_refused(vpsd, tmp_path):
     (64 MiB here), nothing kept."""
     src = tmp_path / "bomb.tar.gz"
     with tarfile.open(src, "w:gz") as t:
-        i = tarfile.TarInfo("zeros")
-        i.size = 128 << 20
-
-        class Zeros(io.RawIOBase):
-            left = i.size
-
-            def readable(self):
-                return True
-
-            def readinto(self, b):
-                n = min(len(b), self.left)
-                b[:n] = bytes(n)
-                self.left -= n
-                return n
-        t.addfile(i, io.BufferedReader(Zeros()))
+        add_zeros(t, "zeros", 128 << 20)
     assert src.stat().st_size < 1 << 20
     before = snapshot(vpsd)
     code, j = put(vpsd, "bomb", src)

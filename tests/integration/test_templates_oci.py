@@ -25,7 +25,7 @@ from framework.ct import BUILD
 from framework.openapi import tcp, unix
 from framework.vpsd import VPSD, raise_spec_errors
 # the module's vpsd (its unpacked-size cap) and the busybox template as a tar: test_templates'
-from test_templates import busybox_tar, vpsd  # noqa: F401
+from test_templates import add_zeros, busybox_tar, vpsd  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not VPSD.exists() or not shutil.which("umoci"),
                                 reason=f"{VPSD} not built or no umoci")
@@ -302,24 +302,6 @@ def bomb_layer(path, files):
         for n, size in enumerate(files):
             add_zeros(t, f"zeros{n}", size)
     return path
-
-
-def add_zeros(t, name, size):
-    i = tarfile.TarInfo(name)
-    i.size = size
-
-    class Zeros(io.RawIOBase):
-        left = i.size
-
-        def readable(self):
-            return True
-
-        def readinto(self, b):
-            n = min(len(b), self.left)
-            b[:n] = bytes(n)
-            self.left -= n
-            return n
-    t.addfile(i, io.BufferedReader(Zeros()))
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
