@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "ctm/ctm.h"
@@ -333,29 +334,10 @@ static _Noreturn void reader(int root, int ready, int go)
 
 static int write_maps(pid_t pid, const struct ctm_config *c, struct err **err)
 {
-	static const char *const files[] = { "uid_map", "gid_map" };
-	char map[64], path[64];
+	char path[64];
+	int r = child_write_idmap(pid, c->uid_base, c->uid_size, path, sizeof(path));
 
-	snprintf(map, sizeof(map), "0 %u %u\n", c->uid_base, c->uid_size);
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		_cleanup_close_ int fd = -1;
-
-		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, map, strlen(map)) < 0)
-			return err_make(err, errno, "write `%s`", path);
-	}
-	return 0;
-}
-
-static int wait_for(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return r < 0 ? err_make(err, -r, "write `%s`", path) : 0;
 }
 
 /* With the root mounted: the reader into `to`'s stdin; PROG's status, or 1 with *err. */
@@ -396,10 +378,10 @@ static int pipe_through(const struct ctm_config *c, const char *rootfs, char *co
 		_exit(127);
 	}
 	close(data[0]);
-	pst = ppid > 0 ? wait_for(ppid) : 1;
+	pst = ppid > 0 ? child_status(ppid) : 1;
 	if (rpid > 0 && ppid <= 0)
 		kill(rpid, SIGKILL);
-	rst = rpid > 0 ? wait_for(rpid) : 1;
+	rst = rpid > 0 ? child_status(rpid) : 1;
 	n = read(msg[0], why, sizeof(why) - 1);
 	close(msg[0]);
 	why[n > 0 ? n : 0] = 0;

@@ -63,6 +63,7 @@
 #include <ftw.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/cleanup.h"
 
 #define IMPORT_BASE 934464U /* the importer's ids: the 65536 below the first container's */
@@ -569,31 +570,14 @@ static _Noreturn void child(const char *work, const char *ref, unsigned long lon
 
 static int write_maps(pid_t pid)
 {
-	static const char *const files[] = { "uid_map", "gid_map" };
-	char map[64], path[64];
+	char path[64];
+	int r = child_write_idmap(pid, IMPORT_BASE, IMPORT_SIZE, path, sizeof(path));
 
-	snprintf(map, sizeof(map), "0 %u %u\n", IMPORT_BASE, IMPORT_SIZE);
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		_cleanup_close_ int fd = -1;
-
-		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, map, strlen(map)) < 0) {
-			fprintf(stderr, "write `%s`: %s\n", path, strerror(errno));
-			return -1;
-		}
+	if (r < 0) {
+		fprintf(stderr, "write `%s`: %s\n", path, strerror(-r));
+		return -1;
 	}
 	return 0;
-}
-
-static int wait_for(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 int main(int argc, char **argv)
@@ -653,10 +637,10 @@ int main(int argc, char **argv)
 	buf[got] = 0;
 	if (cpid > 0 && ppid <= 0)
 		kill(cpid, SIGKILL);
-	pst = ppid > 0 ? wait_for(ppid) : 1;
+	pst = ppid > 0 ? child_status(ppid) : 1;
 	if (pst != 0 && cpid > 0)
 		kill(cpid, SIGKILL);
-	cst = cpid > 0 ? wait_for(cpid) : 1;
+	cst = cpid > 0 ? child_status(cpid) : 1;
 	/* before the stream: the jail's reason; during it: PROG's (its size cap), else the jail's */
 	if (buf[0] == 'M' && pst != 0)
 		return pst;
