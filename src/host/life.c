@@ -669,9 +669,9 @@ int life_with(struct host *h, const char *name, life_with_fn *fn, void *arg, str
 	return r;
 }
 
-int life_stop_held(struct host *h, struct vps *v, struct err **err)
+int life_stop_held(struct host *h, struct vps *v, int timeout, struct err **err)
 {
-	return stop_locked(h, v, false, 30, err);
+	return stop_locked(h, v, false, timeout, err);
 }
 
 int life_kill_held(struct host *h, struct vps *v, struct err **err)

@@ -60,7 +60,8 @@ int life_rescue(struct host *h, const char *name, json_t *body, struct err **err
  */
 typedef int life_with_fn(struct host *h, struct vps *v, void *arg, struct err **err);
 int life_with(struct host *h, const char *name, life_with_fn *fn, void *arg, struct err **err);
-int life_stop_held(struct host *h, struct vps *v, struct err **err);
+/* Asked to shut down, killed after timeout seconds (and 5 more for the shutdown to end). */
+int life_stop_held(struct host *h, struct vps *v, int timeout, struct err **err);
 /* Stopped at once (stop --force): what it holds now is about to be replaced. */
 int life_kill_held(struct host *h, struct vps *v, struct err **err);
 int life_start_held(struct host *h, struct vps *v, struct err **err);

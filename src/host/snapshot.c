@@ -296,6 +296,9 @@ int snapshot_create(struct host *h, const char *vps, json_t *body, json_t **out,
  * killed (what it holds now is thrown away with its disks), and started
  * again from the snapshot whether it ran or not.
  */
+/* Seconds a running VPS has to shut down before a revert or restore kills it. */
+#define REVERT_GRACE 5
+
 static int put_back(struct host *h, struct vps *v, const char *dir, uint64_t disk, const char *what,
 		    bool memory, struct err **err)
 {
@@ -309,7 +312,10 @@ static int put_back(struct host *h, struct vps *v, const char *dir, uint64_t dis
 	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
 		return err_make(err, EBUSY, "`%s` is %s: a revert needs it running or stopped",
 				v->name, vps_state_name(v->state));
-	if (was_running && (r = memory ? life_kill_held(h, v, err) : life_stop_held(h, v, err)) < 0)
+	/* what the disks hold now is discarded: a short grace, so a guest that
+	 * ignores the shutdown costs seconds, not the half minute of a stop */
+	if (was_running &&
+	    (r = memory ? life_kill_held(h, v, err) : life_stop_held(h, v, REVERT_GRACE, err)) < 0)
 		return r;
 	if ((r = store_vps_get(h->store, v->name, &now, err)) < 0)
 		return r;
