@@ -10,14 +10,18 @@
  * A backup holds the VPS (life_with) for its whole run: the disks are
  * copied into POOL/NAME/snapshots/.backup as a snapshot copies them (a
  * running VPS frozen or paused only for that copy), its settings written
- * beside them as vps.json, and restic sends that directory. The path is
- * the same at every backup of the VPS, so restic takes the previous one
- * as its parent; deduplication makes the second cost only changed
- * chunks. restic writes a snapshot last, so a vpsd killed mid-backup
+ * beside them as vps.json, and restic sends that directory; a container's
+ * copy is mounted read-only and restic sends its files (take()). The path
+ * is the same at every backup of the VPS, so restic takes the previous one
+ * as its parent: unchanged files are skipped by their metadata, and
+ * deduplication makes the second cost only changed chunks. restic writes
+ * a snapshot last, so a vpsd killed mid-backup
  * lists nothing: the list is restic's, filtered by the tags vps=NAME and
  * vps-id=ID.CREATED (a VPS of the same name made later is another VPS).
  *
- * A restore lists the backup's files, takes only plain files directly in
+ * A restore of a container's files (tag format=files) checks the tree
+ * restic lists, and fills a fresh image vpsd made (fetch_tree). Of images:
+ * it lists the backup's files, takes only plain files directly in
  * the backed-up directory with plain names, and streams each (restic
  * dump) into a file vpsd opened itself under snapshots/.restore (holes
  * kept), so nothing in a repository chooses where a byte lands. Then the
