@@ -468,7 +468,7 @@ def test_restore_never_writes_outside_the_vps(vpsd, tmp_path, what):
 
 # the files of a container as its root sees them: type, owner, mode, links, a device's numbers
 LISTING = ("cd /root/t && for f in a hard sym fifo b ../null; do "
-           "stat -c '%n %F %u:%g %a %h %t,%T' $f; done; readlink sym; cat a b; "
+           "stat -c '%n %F %u:%g %a %h %t,%T' $f; done; readlink sym; cat a; md5sum b; "
            "stat -c %i a hard | uniq | wc -l")
 
 
