@@ -282,7 +282,7 @@ static int restic_in(struct host *h, const char *repo, json_t *rec, const char *
 	const char *argv[24];
 	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL, "LC_ALL=C.UTF-8",
 			 "RESTIC_PROGRESS_FPS=2", NULL };
-	struct sys_spawn_result res;
+	struct sys_spawn_result res = { 0 };
 	size_t n = 0;
 	int r;
 
@@ -315,6 +315,18 @@ static int restic_in(struct host *h, const char *repo, json_t *rec, const char *
 					     .on_out_arg = arg };
 
 		r = sys_run(&s, &res, err);
+	}
+	if (r < 0)
+		sys_spawn_result_free(&res); /* what it said is in err */
+	if (r < 0 && err && *err && strcasestr(err_msg(*err), "no space left on device")) {
+		/* a full repository: said as such (507-like, the no_room of admission) */
+		char *was = strdup(err_msg(*err));
+
+		err_free(err);
+		r = err_make(err, ENOSPC, "repository `%s` is full (restic %s: %s)", repo, args[0],
+			     was ? was : "no space left on device");
+		free(was);
+		return r;
 	}
 	if (r < 0)
 		return err_wrap(err, "restic %s on repository `%s`", args[0], repo);

@@ -254,6 +254,30 @@ def test_backup_of_a_running_container_incremental_and_restore(vpsd, tmp_path):
     assert len(json.loads(restic(vpsd, "local", "snapshots", "--json").stdout)) == 1
 
 
+def test_a_full_repository_says_so_and_changes_nothing(vpsd, tmp_path):
+    """A repository on a filesystem with no room left (a 4 MiB tmpfs): the
+    backup fails with a message that says the repository is full, nothing
+    is listed, the container runs on, and no staging copy stays."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(small)],
+                   check=True)
+    try:
+        vpsd.api("POST", "/repos", {"name": "tiny", "url": str(small / "repo")}, expect=201)
+        ct(vpsd, "z1", start=True)
+        assert sh(vpsd, "z1", "dd if=/dev/urandom of=/root/big bs=1M count=8 2>/dev/null "
+                  "&& sync") == (0, "")
+        code, j = vpsd.request("POST", "/api/v1/vps/z1/backups", {})
+        msg = j["error"]["message"]
+        assert code == 409 and j["error"]["code"] == "no_room", (code, j)
+        assert "repository `tiny` is full" in msg and "no space left" in msg, msg
+        assert vpsd.api("GET", "/vps/z1/backups") == []
+        assert vpsd.api("GET", "/vps/z1")["state"] == "running"
+        assert not (vpsd.data / "vps" / "z1" / "snapshots" / ".backup").exists()
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
+
+
 # --- kill -9 mid-backup -----------------------------------------------------------------
 
 def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
