@@ -218,6 +218,9 @@ static int on_lines(const char *data, size_t n, void *arg)
 {
 	struct lines *l = arg;
 
+	if (op_cancelled())
+		return -1; /* restic killed: a cancel (DELETE /operations/ID) */
+
 	while (n) {
 		size_t take = n < sizeof(l->buf) - l->len ? n : sizeof(l->buf) - l->len;
 		char *nl;
@@ -250,6 +253,9 @@ static int on_dump(const char *data, size_t n, void *arg)
 {
 	struct lines *l = arg;
 	size_t i = 0;
+
+	if (op_cancelled())
+		return -1;
 
 	while (i < n && !data[i])
 		i++;
@@ -318,6 +324,10 @@ static int restic_in(struct host *h, const char *repo, json_t *rec, const char *
 	}
 	if (r < 0)
 		sys_spawn_result_free(&res); /* what it said is in err */
+	if (r < 0 && op_cancelled()) {
+		err_free(err);
+		return err_make(err, ECANCELED, "cancelled");
+	}
 	if (r < 0 && err && *err && strcasestr(err_msg(*err), "no space left on device")) {
 		/* a full repository: said as such (507-like, the no_room of admission) */
 		char *was = strdup(err_msg(*err));
@@ -683,6 +693,7 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	    asprintf(&sp, "%s/vps.json", tree) < 0)
 		return err_make(err, ENOMEM, "backup");
 	rm_staging(dir); /* a backup cut short before (vpsd killed) */
+	op_cancellable(true); /* until restic has written its snapshot, nothing is listed */
 	op_progress(0);
 	if ((r = snapshot_copy(h, v, copy, err)) < 0)
 		goto out;
@@ -722,6 +733,16 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 	if ((r = restic_in(h, json_string_value(json_object_get(t->rec, "name")), t->rec, args,
 			   on_lines, &l, NULL, files ? tree : NULL, err)) < 0)
 		goto out;
+	/* a cancel that came as restic ended: its snapshot forgotten again */
+	if (op_commit(NULL) < 0) {
+		const char *forget[] = { "forget", t->snap, NULL };
+
+		if (strlen(t->snap) >= 8)
+			restic(h, json_string_value(json_object_get(t->rec, "name")), t->rec,
+			       forget, NULL, NULL, NULL, NULL);
+		r = err_make(err, ECANCELED, "cancelled");
+		goto out;
+	}
 	/* restic 0.14's summary has the short id; the list has the whole one */
 	if (strlen(t->snap) < 8 || (r = list_repo(h, v, t->rec, all = json_array(), err)) < 0) {
 		r = r < 0 ? r : err_make(err, EIO, "restic backup told no snapshot id");
@@ -1123,6 +1144,7 @@ static int restore_held(struct host *h, struct vps *v, void *arg, struct err **e
 		return err_make(err, ENOMEM, "restore");
 	}
 	rm_staging(dir);
+	op_cancellable(true); /* until the disks are put back */
 	op_progress(0);
 	/* fetched while the VPS runs on: it stops only for the disks' rename */
 	if ((r = fetch_files(h, b, dir, rs, err)) < 0)
@@ -1147,6 +1169,8 @@ static int restore_held(struct host *h, struct vps *v, void *arg, struct err **e
 			goto out;
 		}
 	}
+	if ((r = op_commit(err)) < 0)
+		goto out;
 	op_progress(90);
 	r = snapshot_put_back(h, v, dir, disk > 0 ? (uint64_t)disk : 0,
 			      json_string_value(json_object_get(b, "id")), err);
@@ -1201,6 +1225,7 @@ static int restore_as_into(struct host *h, const struct vps *src, json_t *b, con
 	if (asprintf(&sp, "%s/vps.json", dir) < 0)
 		return err_make(err, ENOMEM, "restore");
 	rm_staging(dir);
+	op_cancellable(true); /* until the new VPS is made */
 	op_progress(0);
 	if ((r = fetch_files(h, b, dir, &ra->rs, err)) < 0)
 		goto out;
@@ -1259,6 +1284,8 @@ static int restore_as_into(struct host *h, const struct vps *src, json_t *b, con
 		if (json_is_string(json_object_get(settings, "plan")))
 			plan = strdup(json_string_value(json_object_get(settings, "plan")));
 	}
+	if ((r = op_commit(err)) < 0)
+		goto out;
 	op_progress(90);
 	r = clone_make(h, src ? src : &gone, settings, ra->as, dir, pool, plan, NULL, err);
 	if (r < 0)

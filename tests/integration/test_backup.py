@@ -278,6 +278,45 @@ def test_a_full_repository_says_so_and_changes_nothing(vpsd, tmp_path):
         subprocess.run(["umount", "-l", str(small)])
 
 
+def test_cancel_a_backup_and_a_restore(vpsd, tmp_path):
+    """A backup as an operation, cancelled while restic reads (DELETE
+    /operations/ID): the operation ends `cancelled`, no backup is listed,
+    the container runs on, no staging copy stays; a restore cancelled the
+    same way leaves the container's disk as it was. Then both go through."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "x1", disk="192M", start=True)
+    assert sh(vpsd, "x1", "dd if=/dev/urandom of=/root/big bs=1M count=96 2>/dev/null "
+              "&& echo mine > /root/m && sync") == (0, "")
+
+    def cancelled(path):
+        code, j = vpsd.request("POST", "/api/v1" + path, {})
+        assert code == 202, j
+        op, sent = j["operation"]["id"], False
+        for _ in range(3000):
+            o = vpsd.api("GET", f"/operations/{op}")
+            if o["state"] != "running":
+                break
+            if not sent and o["progress"] > 0:
+                assert vpsd.request("DELETE", f"/api/v1/operations/{op}")[0] == 202
+                sent = True
+            time.sleep(0.02)
+        assert sent and o["state"] == "failed" and o["error"]["code"] == "cancelled", o
+
+    cancelled("/vps/x1/backups?async=1")
+    assert vpsd.api("GET", "/vps/x1/backups") == []
+    assert json.loads(restic(vpsd, "local", "snapshots", "--json").stdout) == []
+    assert vpsd.api("GET", "/vps/x1")["state"] == "running"
+    assert not (vpsd.data / "vps" / "x1" / "snapshots" / ".backup").exists()
+    made = vpsd.api("POST", "/vps/x1/backups", {}, expect=201)
+    assert sh(vpsd, "x1", "echo later > /root/m && sync") == (0, "")
+    cancelled(f"/vps/x1/backups/{made['id']}/restore?async=1")
+    assert vpsd.api("GET", "/vps/x1")["state"] == "running"
+    assert sh(vpsd, "x1", "cat /root/m") == (0, "later\n")
+    assert not (vpsd.data / "vps" / "x1" / "snapshots" / ".restore").exists()
+    vpsd.api("POST", f"/vps/x1/backups/{made['id']}/restore", {})
+    assert sh(vpsd, "x1", "cat /root/m") == (0, "mine\n")
+
+
 # --- kill -9 mid-backup -----------------------------------------------------------------
 
 def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
