@@ -1343,6 +1343,38 @@ static int restore_as_gone(struct host *h, struct restore_as *ra, struct err **e
 	return r;
 }
 
+/*
+ * Every filesystem a backup or restore cut short (vpsd killed) left
+ * mounted, in any pool: its staging directory goes with the next backup
+ * or restore of that VPS, but a VPS destroyed first would leave it behind.
+ */
+static void unmount_stale(const char *restore_dir)
+{
+	static const char *const ends[] = { "/snapshots/.backup/files/root",
+					    "/snapshots/.restore/t/root", "/t/root" };
+	size_t rn = strlen(restore_dir);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], mnt[4096];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		size_t n;
+
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; a space in a path is \040, kept */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		n = strlen(mnt);
+		for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+			size_t k = strlen(ends[i]);
+
+			if (n > k && !strcmp(mnt + n - k, ends[i]) &&
+			    (i < 2 || (!strncmp(mnt, restore_dir, rn) && mnt[rn] == '/')))
+				umount2(mnt, MNT_DETACH | UMOUNT_NOFOLLOW);
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
 void backup_sweep(struct host *h)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -1351,6 +1383,7 @@ void backup_sweep(struct host *h)
 
 	if (asprintf(&dir, "%s/restore", h->data_dir) < 0)
 		return;
+	unmount_stale(dir);
 	/* each a restore's staging, perhaps with its new image still mounted */
 	if ((d = opendir(dir))) {
 		while ((e = readdir(d))) {

@@ -323,7 +323,15 @@ def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
     vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
     ct(vpsd, "k1", start=True)
     p = Paused(vpsd, "backup-copied", "k1", "POST", "/api/v1/vps/k1/backups", {})
+    staged = vpsd.data / "vps" / "k1" / "snapshots" / ".backup" / "files" / "root"
+    assert f" {staged} " in open("/proc/self/mountinfo").read()  # the copy, mounted
     p.kill9()
+    # the restarted vpsd unmounted what the killed one left mounted
+    for _ in range(100):
+        if f" {staged} " not in open("/proc/self/mountinfo").read():
+            break
+        time.sleep(0.1)
+    assert f" {staged} " not in open("/proc/self/mountinfo").read()
     assert vpsd.api("GET", "/vps/k1/backups") == []
     assert json.loads(restic(vpsd, "local", "snapshots", "--json").stdout) == []
     # the container was thawed and runs on
