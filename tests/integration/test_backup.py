@@ -296,7 +296,7 @@ def test_cancel_a_backup_and_a_restore(vpsd, tmp_path):
             o = vpsd.api("GET", f"/operations/{op}")
             if o["state"] != "running":
                 break
-            if not sent and o["progress"] > 0:
+            if not sent and o.get("progress", 0) > 0:
                 assert vpsd.request("DELETE", f"/api/v1/operations/{op}")[0] == 202
                 sent = True
             time.sleep(0.02)
