@@ -12,7 +12,12 @@ attacks: another customer's backups (also once the VPS is destroyed, and
 through a VPS of the same name), a restore --as past the quota, a customer
 adding a repository, hostile names, paths and ids, and a repository whose
 snapshot holds a link or a directory, which a restore must not write
-anywhere.
+anywhere. A container's backup is of its files (format=files): a second
+of it unchanged adds almost nothing (restic's own count), owners, modes,
+links, hard links, a fifo and a device node survive a restore in place
+and --as into another uid range, hostile trees are refused and an
+image-level backup of before still restores; a full repository says so;
+a backup and a restore are cancelled as operations.
 
 Run as root:
     VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_backup.py"""
