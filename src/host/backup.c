@@ -10,14 +10,18 @@
  * A backup holds the VPS (life_with) for its whole run: the disks are
  * copied into POOL/NAME/snapshots/.backup as a snapshot copies them (a
  * running VPS frozen or paused only for that copy), its settings written
- * beside them as vps.json, and restic sends that directory. The path is
- * the same at every backup of the VPS, so restic takes the previous one
- * as its parent; deduplication makes the second cost only changed
- * chunks. restic writes a snapshot last, so a vpsd killed mid-backup
+ * beside them as vps.json, and restic sends that directory; a container's
+ * copy is mounted read-only and restic sends its files (take()). The path
+ * is the same at every backup of the VPS, so restic takes the previous one
+ * as its parent: unchanged files are skipped by their metadata, and
+ * deduplication makes the second cost only changed chunks. restic writes
+ * a snapshot last, so a vpsd killed mid-backup
  * lists nothing: the list is restic's, filtered by the tags vps=NAME and
  * vps-id=ID.CREATED (a VPS of the same name made later is another VPS).
  *
- * A restore lists the backup's files, takes only plain files directly in
+ * A restore of a container's files (tag format=files) checks the tree
+ * restic lists, and fills a fresh image vpsd made (fetch_tree). Of images:
+ * it lists the backup's files, takes only plain files directly in
  * the backed-up directory with plain names, and streams each (restic
  * dump) into a file vpsd opened itself under snapshots/.restore (holes
  * kept), so nothing in a repository chooses where a byte lands. Then the
@@ -31,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,10 +53,18 @@
 #include "host/ops.h"
 #include "host/policy.h"
 #include "host/snapshot.h"
+#include "sys/disk.h"
 #include "sys/spawn.h"
 
 #define URL_MAX 255
 #define BACKUP_TIMEOUT_S (24 * 3600)
+/*
+ * The restic tag of a backup of a container's files (a tree: vps.json and
+ * root/, the container's filesystem); without it a backup is of disk
+ * images, the files vps.json and disk.img... side by side (every VM's, and
+ * a container's taken before files were backed up).
+ */
+#define FORMAT_FILES "format=files"
 
 /* --- repositories ------------------------------------------------------------------------ */
 
@@ -198,11 +211,15 @@ struct lines {
 	int fd; /* dump: the file written, -1 for lines */
 	off_t at, total;
 	int werr;
+	bool overlong; /* a line was longer than buf: not seen */
 };
 
 static int on_lines(const char *data, size_t n, void *arg)
 {
 	struct lines *l = arg;
+
+	if (op_cancelled())
+		return -1; /* restic killed: a cancel (DELETE /operations/ID) */
 
 	while (n) {
 		size_t take = n < sizeof(l->buf) - l->len ? n : sizeof(l->buf) - l->len;
@@ -223,8 +240,10 @@ static int on_lines(const char *data, size_t n, void *arg)
 			l->len -= (size_t)(nl + 1 - l->buf);
 			memmove(l->buf, nl + 1, l->len);
 		}
-		if (l->len == sizeof(l->buf))
+		if (l->len == sizeof(l->buf)) {
 			l->len = 0; /* a line this long is no status line of restic's */
+			l->overlong = true;
+		}
 	}
 	return 0;
 }
@@ -234,6 +253,9 @@ static int on_dump(const char *data, size_t n, void *arg)
 {
 	struct lines *l = arg;
 	size_t i = 0;
+
+	if (op_cancelled())
+		return -1;
 
 	while (i < n && !data[i])
 		i++;
@@ -256,9 +278,9 @@ static int on_dump(const char *data, size_t n, void *arg)
  * captured into *out when out is not NULL). 0, or -errno with restic's
  * last words.
  */
-static int restic(struct host *h, const char *repo, json_t *rec, const char *const *args,
-		  int (*on_out)(const char *, size_t, void *), void *arg, char **out,
-		  struct err **err)
+static int restic_in(struct host *h, const char *repo, json_t *rec, const char *const *args,
+		     int (*on_out)(const char *, size_t, void *), void *arg, char **out,
+		     const char *cwd, struct err **err)
 {
 	_cleanup_free_ char *pw = repo_dir(h, repo, "password"),
 			    *cache = repo_dir(h, repo, "cache"), *home = repo_dir(h, repo, NULL);
@@ -266,7 +288,7 @@ static int restic(struct host *h, const char *repo, json_t *rec, const char *con
 	const char *argv[24];
 	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL, "LC_ALL=C.UTF-8",
 			 "RESTIC_PROGRESS_FPS=2", NULL };
-	struct sys_spawn_result res;
+	struct sys_spawn_result res = { 0 };
 	size_t n = 0;
 	int r;
 
@@ -288,6 +310,7 @@ static int restic(struct host *h, const char *repo, json_t *rec, const char *con
 	{
 		const struct sys_spawn s = { .argv = (char *const *)argv,
 					     .envp = envp,
+					     .cwd = cwd,
 					     .in = SYS_SPAWN_NULL,
 					     .out = SYS_SPAWN_CAPTURE,
 					     .err = SYS_SPAWN_CAPTURE,
@@ -300,11 +323,34 @@ static int restic(struct host *h, const char *repo, json_t *rec, const char *con
 		r = sys_run(&s, &res, err);
 	}
 	if (r < 0)
+		sys_spawn_result_free(&res); /* what it said is in err */
+	if (r < 0 && op_cancelled()) {
+		err_free(err);
+		return err_make(err, ECANCELED, "cancelled");
+	}
+	if (r < 0 && err && *err && strcasestr(err_msg(*err), "no space left on device")) {
+		/* a full repository: said as such (507-like, the no_room of admission) */
+		char *was = strdup(err_msg(*err));
+
+		err_free(err);
+		r = err_make(err, ENOSPC, "repository `%s` is full (restic %s: %s)", repo, args[0],
+			     was ? was : "no space left on device");
+		free(was);
+		return r;
+	}
+	if (r < 0)
 		return err_wrap(err, "restic %s on repository `%s`", args[0], repo);
 	if (out)
 		*out = res.out, res.out = NULL;
 	sys_spawn_result_free(&res);
 	return 0;
+}
+
+static int restic(struct host *h, const char *repo, json_t *rec, const char *const *args,
+		  int (*on_out)(const char *, size_t, void *), void *arg, char **out,
+		  struct err **err)
+{
+	return restic_in(h, repo, rec, args, on_out, arg, out, NULL, err);
 }
 
 int backup_repo_add(struct host *h, json_t *body, json_t **out, struct err **err)
@@ -382,6 +428,49 @@ fail:
 	return r;
 }
 
+/* --- a container's filesystem, mounted by the host ---------------------------------------- */
+
+/*
+ * A container's disk image (a copy: a snapshot's, or a fresh one being
+ * filled) mounted at mnt for the host's own look at its files. The host
+ * kernel already mounts that filesystem to run the container (sys/disk.h);
+ * here nothing on it is ever a device, a set-id or a program to the host
+ * (nodev, nosuid, noexec), and a backup's is read-only. The loop device
+ * goes with the last umount (autoclear).
+ */
+static int mount_image(const char *img, const char *mnt, bool ro, struct err **err)
+{
+	_cleanup_free_ char *loop = NULL;
+	int r;
+
+	if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
+		return err_make(err, errno, "make `%s`", mnt);
+	if ((r = sys_disk_attach(img, false, &loop, err)) < 0)
+		return r;
+	r = sys_disk_mount_flags(loop, mnt, MS_NODEV | MS_NOSUID | MS_NOEXEC | (ro ? MS_RDONLY : 0),
+				 err);
+	if (r < 0)
+		sys_disk_detach(loop, NULL);
+	return r;
+}
+
+/*
+ * A staging directory of a backup or restore removed, the filesystem a
+ * run cut short (vpsd killed) left mounted in it unmounted first: its
+ * files/root (a backup's) or t/root (a restore's).
+ */
+static void rm_staging(const char *dir)
+{
+	static const char *const mounts[] = { "files/root", "t/root" };
+	char mnt[PATH_MAX];
+
+	for (size_t i = 0; dir && i < sizeof(mounts) / sizeof(mounts[0]); i++)
+		if (snprintf(mnt, sizeof(mnt), "%s/%s", dir, mounts[i]) < (int)sizeof(mnt))
+			umount2(mnt, MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (dir)
+		life_rm_rf(dir);
+}
+
 /* --- a VPS's backups --------------------------------------------------------------------- */
 
 /* restic's tags for v: its name, and which VPS of that name. */
@@ -415,7 +504,7 @@ static int list_repo_by(struct host *h, const char *filter, const char *must, js
 		json_t *tags = json_object_get(x, "tags"), *t, *paths = json_object_get(x, "paths");
 		const char *id = json_string_value(json_object_get(x, "id")), *owner = NULL;
 		long long size = 0;
-		bool mine = false;
+		bool mine = false, files = false;
 		size_t j;
 
 		json_array_foreach(tags, j, t)
@@ -423,6 +512,7 @@ static int list_repo_by(struct host *h, const char *filter, const char *must, js
 			const char *s = json_string_value(t);
 
 			mine |= s && !strcmp(s, must);
+			files |= s && !strcmp(s, FORMAT_FILES);
 			if (s && !strncmp(s, "size=", 5))
 				size = atoll(s + 5);
 			if (s && !strncmp(s, "owner=", 6))
@@ -430,11 +520,12 @@ static int list_repo_by(struct host *h, const char *filter, const char *must, js
 		}
 		if (!mine || !id || strlen(id) != 64 || json_array_size(paths) != 1)
 			continue;
-		json_array_append_new(into, json_pack("{s:s%, s:s, s:s, s:O, s:I, s:O}", "id", id,
-						      (size_t)8, "full_id", id, "repo", repo,
-						      "time", json_object_get(x, "time"), "size",
-						      (json_int_t)size, "path",
-						      json_array_get(paths, 0)));
+		json_array_append_new(into,
+				      json_pack("{s:s%, s:s, s:s, s:O, s:I, s:O, s:s}", "id", id,
+						(size_t)8, "full_id", id, "repo", repo, "time",
+						json_object_get(x, "time"), "size",
+						(json_int_t)size, "path", json_array_get(paths, 0),
+						"format", files ? "files" : "image"));
 		if (owner)
 			json_object_set_new(json_array_get(into, json_array_size(into) - 1),
 					    "owner", json_string(owner));
@@ -570,26 +661,46 @@ static void backup_line(json_t *j, void *arg)
 	}
 }
 
+/*
+ * Back v up. A container's files (kind files_backup): the snapshot's copy
+ * in .backup/copy, mounted read-only at .backup/files/root beside
+ * .backup/files/vps.json, and restic given `.` from .backup/files: the
+ * same path at every backup of the VPS, so restic takes the last one as
+ * its parent and skips a file whose size, times and inode are unchanged
+ * without reading it; the tree holds vps.json and root/. Any other kind:
+ * the disk images and vps.json in .backup, read whole.
+ */
 static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 {
 	struct take *t = arg;
+	const struct kind_ops *o = kind_find(v->kind, v->engine);
+	bool files = o && o->files_backup, mounted = false;
 	_cleanup_free_ char *dir = host_vps_disks(h, v->name, "snapshots/.backup");
-	_cleanup_free_ char *settings = NULL, *sp = NULL;
+	_cleanup_free_ char *copy = NULL, *tree = NULL, *mnt = NULL, *img = NULL, *sp = NULL;
 	_cleanup_free_ char *plan = store_vps_plan_of(h->store, v->name);
 	char tn[96], ti[96], ts[48], to[80], host[80];
-	const char *args[] = { "backup", "--tag", tn,	    "--tag", ti,  "--tag", ts,
-			       "--tag",	 to,	  "--host", host,    dir, NULL };
+	const char *args[16] = { "backup", "--tag", tn, "--tag",  ti,	"--tag",
+				 ts,	   "--tag", to, "--host", host, NULL };
+	size_t k = 11;
 	struct lines l = { .line = backup_line, .arg = t, .fd = -1 };
 	json_t *vj, *all = NULL, *x, *made = NULL;
 	size_t i;
 	int r;
 
-	if (!dir || asprintf(&sp, "%s/vps.json", dir) < 0)
+	if (!dir || asprintf(&copy, "%s%s", dir, files ? "/copy" : "") < 0 ||
+	    asprintf(&tree, "%s%s", dir, files ? "/files" : "") < 0 ||
+	    asprintf(&mnt, "%s/root", tree) < 0 || asprintf(&img, "%s/disk.img", copy) < 0 ||
+	    asprintf(&sp, "%s/vps.json", tree) < 0)
 		return err_make(err, ENOMEM, "backup");
-	life_rm_rf(dir); /* a backup cut short before (vpsd killed) */
+	rm_staging(dir); /* a backup cut short before (vpsd killed) */
+	op_cancellable(true); /* until restic has written its snapshot, nothing is listed */
 	op_progress(0);
-	if ((r = snapshot_copy(h, v, dir, err)) < 0)
+	if ((r = snapshot_copy(h, v, copy, err)) < 0)
 		goto out;
+	if (files && mkdir(tree, 0700) < 0) {
+		r = err_make(err, errno, "make `%s`", tree);
+		goto out;
+	}
 	vj = vps_to_json(v);
 	/* what a restore --as needs once the VPS is gone: its plan, its files' uid range */
 	if (plan)
@@ -602,16 +713,36 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 		r = err_make(err, EIO, "write `%s`", sp);
 		goto out;
 	}
+	if (files && (r = mount_image(img, mnt, true, err)) < 0)
+		goto out;
+	mounted = files;
 	op_progress(10);
 	testpoint("backup-copied", v->name);
 	tags_of(v, tn, sizeof(tn), ti, sizeof(ti));
-	snprintf(ts, sizeof(ts), "size=%lld", snapshot_dir_size(dir));
+	snprintf(ts, sizeof(ts), "size=%lld", snapshot_dir_size(copy));
 	/* whose: a customer finds their backups by it once the VPS is gone */
 	snprintf(to, sizeof(to), "owner=%s", v->owner);
 	snprintf(host, sizeof(host), "vps-%s", v->name);
-	if ((r = restic(h, json_string_value(json_object_get(t->rec, "name")), t->rec, args,
-			on_lines, &l, NULL, err)) < 0)
+	if (files) {
+		args[k++] = "--tag";
+		args[k++] = FORMAT_FILES;
+		args[k++] = ".";
+	} else {
+		args[k++] = dir;
+	}
+	if ((r = restic_in(h, json_string_value(json_object_get(t->rec, "name")), t->rec, args,
+			   on_lines, &l, NULL, files ? tree : NULL, err)) < 0)
 		goto out;
+	/* a cancel that came as restic ended: its snapshot forgotten again */
+	if (op_commit(NULL) < 0) {
+		const char *forget[] = { "forget", t->snap, NULL };
+
+		if (strlen(t->snap) >= 8)
+			restic(h, json_string_value(json_object_get(t->rec, "name")), t->rec,
+			       forget, NULL, NULL, NULL, NULL);
+		r = err_make(err, ECANCELED, "cancelled");
+		goto out;
+	}
 	/* restic 0.14's summary has the short id; the list has the whole one */
 	if (strlen(t->snap) < 8 || (r = list_repo(h, v, t->rec, all = json_array(), err)) < 0) {
 		r = r < 0 ? r : err_make(err, EIO, "restic backup told no snapshot id");
@@ -624,14 +755,16 @@ static int take(struct host *h, struct vps *v, void *arg, struct err **err)
 		goto out;
 	}
 	store_event(h->store, v->name, "backup", json_string_value(json_object_get(made, "id")));
-	t->out = json_pack("{s:O, s:O, s:O, s:I, s:I}", "id", json_object_get(made, "id"),
+	t->out = json_pack("{s:O, s:O, s:O, s:I, s:I, s:O}", "id", json_object_get(made, "id"),
 			   "full_id", json_object_get(made, "full_id"), "repo",
 			   json_object_get(made, "repo"), "size", (json_int_t)t->processed, "added",
-			   (json_int_t)t->added);
+			   (json_int_t)t->added, "format", json_object_get(made, "format"));
 	op_progress(100);
 out:
+	if (mounted)
+		sys_disk_umount(mnt, NULL);
 	json_decref(all);
-	life_rm_rf(dir);
+	rm_staging(dir);
 	return r < 0 ? err_wrap(err, "back up `%s`", v->name) : 0;
 }
 
@@ -767,6 +900,163 @@ static void ls_line(json_t *j, void *arg)
 						  json_integer_value(json_object_get(j, "size"))));
 }
 
+/* Whether path is /A/B/...: no empty, `.` or `..` component, no trailing slash. */
+static bool path_clean(const char *path)
+{
+	const char *p = path;
+
+	if (*p != '/')
+		return false;
+	while (*p == '/') {
+		size_t n = strcspn(p + 1, "/");
+
+		if (n == 0 || (n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+			return false;
+		p += 1 + n;
+	}
+	return *p == 0;
+}
+
+struct tree_scan {
+	json_t *seen; /* every path listed: whether it is a directory */
+	bool bad, settings, root;
+};
+
+/*
+ * restic ls --json of a backup of files: a tree as take() makes one, or
+ * refused whole. /vps.json a file, /root a directory, everything else
+ * under a directory listed before it, no path twice: so `restic restore`
+ * makes every node exactly where it is listed, beneath the image it
+ * fills, and never writes through a link it made (what a repository holds
+ * is not trusted: someone with its password may have written it).
+ */
+static void tree_line(json_t *j, void *arg)
+{
+	static const char *const types[] = { "file",	"dir",	"symlink", "dev",
+					     "chardev", "fifo", "socket" };
+	struct tree_scan *s = arg;
+	const char *path = json_string_value(json_object_get(j, "path"));
+	const char *type = json_string_value(json_object_get(j, "type"));
+	const char *slash;
+	bool known = false;
+
+	if (strcmp(json_string_value(json_object_get(j, "struct_type")) ?: "", "node"))
+		return;
+	for (size_t i = 0; type && i < sizeof(types) / sizeof(types[0]); i++)
+		known |= !strcmp(type, types[i]);
+	if (!path || !known || strlen(path) >= PATH_MAX || !path_clean(path) ||
+	    json_object_get(s->seen, path)) {
+		s->bad = true;
+		return;
+	}
+	slash = strrchr(path, '/');
+	if (slash == path) {
+		if (!strcmp(path, "/vps.json") && !strcmp(type, "file"))
+			s->settings = true;
+		else if (!strcmp(path, "/root") && !strcmp(type, "dir"))
+			s->root = true;
+		else
+			s->bad = true;
+	} else {
+		char parent[PATH_MAX];
+
+		memcpy(parent, path, (size_t)(slash - path));
+		parent[slash - path] = 0;
+		if (strncmp(path, "/root/", 6) || !json_is_true(json_object_get(s->seen, parent)))
+			s->bad = true;
+	}
+	json_object_set_new(s->seen, path, json_boolean(!strcmp(type, "dir")));
+}
+
+/*
+ * A backup of a container's files into dir: its vps.json (restic dump into
+ * a file vpsd opened), then dir/disk.img made as a create makes one, of
+ * the size vps.json says, mounted at dir/t/root (nodev, nosuid, noexec)
+ * and filled by `restic restore --target dir/t` as root: every owner
+ * (the container's shifted ids, as they were), mode, link, hard link and
+ * extended attribute as the backup has it.
+ */
+static int fetch_tree(struct host *h, json_t *b, const char *dir, struct err **err)
+{
+	const char *repo = json_string_value(json_object_get(b, "repo"));
+	const char *id = json_string_value(json_object_get(b, "full_id"));
+	json_t *rec = repo_get(h, repo), *settings = NULL, *disk;
+	struct tree_scan s = { .seen = json_object() };
+	struct lines l = { .line = tree_line, .arg = &s, .fd = -1 };
+	struct lines d = { .fd = -1 };
+	const char *ls[] = { "ls", id, NULL };
+	const char *dump[] = { "dump", id, "/vps.json", NULL };
+	const char *restore[] = { "restore", id, "--target", NULL, NULL };
+	_cleanup_free_ char *sp = NULL, *img = NULL, *t = NULL, *mnt = NULL;
+	bool mounted = false;
+	int r;
+
+	if (!rec) {
+		r = err_make(err, ENOENT, "no repository `%s`", repo);
+		goto out;
+	}
+	if (asprintf(&sp, "%s/vps.json", dir) < 0 || asprintf(&img, "%s/disk.img", dir) < 0 ||
+	    asprintf(&t, "%s/t", dir) < 0 || asprintf(&mnt, "%s/t/root", dir) < 0) {
+		r = err_make(err, ENOMEM, "restore");
+		goto out;
+	}
+	if ((r = restic(h, repo, rec, ls, on_lines, &l, NULL, err)) < 0)
+		goto out;
+	if (s.bad || l.overlong || !s.settings || !s.root) {
+		r = err_make(err, EINVAL,
+			     "backup `%.8s` holds something other than a container's "
+			     "files",
+			     id);
+		goto out;
+	}
+	if (mkdir_p(dir, 0700, 0700) < 0) {
+		r = err_make(err, errno, "make `%s`", dir);
+		goto out;
+	}
+	d.fd = open(sp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (d.fd < 0) {
+		r = err_make(err, errno, "create `%s`", sp);
+		goto out;
+	}
+	r = restic(h, repo, rec, dump, on_dump, &d, NULL, err);
+	if (r == 0 && (d.werr || ftruncate(d.fd, d.at) < 0))
+		r = err_make(err, d.werr ? d.werr : errno, "write `%s`", sp);
+	close(d.fd);
+	if (r < 0)
+		goto out;
+	settings = json_load_file(sp, 0, NULL);
+	disk = json_object_get(settings, "disk");
+	if (!json_is_integer(disk) || json_integer_value(disk) <= 0 ||
+	    sys_disk_check_size((uint64_t)json_integer_value(disk), NULL) < 0) {
+		r = err_make(err, EINVAL, "backup `%.8s` holds no disk size", id);
+		goto out;
+	}
+	op_progress(5);
+	if ((r = sys_disk_create(img, (uint64_t)json_integer_value(disk), SYS_DISK_THIN, err)) < 0)
+		goto out;
+	if (mkdir(t, 0700) < 0 || (r = mount_image(img, mnt, false, err)) < 0) {
+		r = r < 0 ? r : err_make(err, errno, "make `%s`", t);
+		goto out;
+	}
+	mounted = true;
+	op_progress(10);
+	restore[3] = t;
+	if ((r = restic(h, repo, rec, restore, NULL, NULL, NULL, err)) < 0)
+		goto out;
+	op_progress(85);
+	mounted = false;
+	if ((r = sys_disk_umount(mnt, err)) < 0)
+		goto out;
+	life_rm_rf(t);
+out:
+	if (mounted)
+		sys_disk_umount(mnt, NULL);
+	json_decref(settings);
+	json_decref(s.seen);
+	json_decref(rec);
+	return r;
+}
+
 /* Every file of backup b into dir (made here, 0700), holes kept. */
 static int fetch_files(struct host *h, json_t *b, const char *dir, struct restore *rs,
 		       struct err **err)
@@ -782,6 +1072,11 @@ static int fetch_files(struct host *h, json_t *b, const char *dir, struct restor
 	size_t i;
 	int r;
 
+	if (!strcmp(json_string_value(json_object_get(b, "format")) ?: "", "files")) {
+		json_decref(rec);
+		json_decref(s.files);
+		return fetch_tree(h, b, dir, err);
+	}
 	if (!rec) {
 		r = err_make(err, ENOENT, "no repository `%s`", repo);
 		goto out;
@@ -848,7 +1143,8 @@ static int restore_held(struct host *h, struct vps *v, void *arg, struct err **e
 		json_decref(b);
 		return err_make(err, ENOMEM, "restore");
 	}
-	life_rm_rf(dir);
+	rm_staging(dir);
+	op_cancellable(true); /* until the disks are put back */
 	op_progress(0);
 	/* fetched while the VPS runs on: it stops only for the disks' rename */
 	if ((r = fetch_files(h, b, dir, rs, err)) < 0)
@@ -861,7 +1157,20 @@ static int restore_held(struct host *h, struct vps *v, void *arg, struct err **e
 			goto out;
 		}
 		disk = json_integer_value(json_object_get(settings, "disk"));
+		/* a container's files keep the ids of the range they were backed up in */
+		if (json_is_integer(json_object_get(settings, "uid_base")) &&
+		    kind_find(v->kind, v->engine)->ids_shifted &&
+		    json_integer_value(json_object_get(settings, "uid_base")) !=
+			    (json_int_t)v->uid_base) {
+			r = err_make(err, EINVAL,
+				     "backup `%s` holds files of another uid range than `%s`'s: "
+				     "restore it --as a new VPS",
+				     rs->id, v->name);
+			goto out;
+		}
 	}
+	if ((r = op_commit(err)) < 0)
+		goto out;
 	op_progress(90);
 	r = snapshot_put_back(h, v, dir, disk > 0 ? (uint64_t)disk : 0,
 			      json_string_value(json_object_get(b, "id")), err);
@@ -873,7 +1182,7 @@ static int restore_held(struct host *h, struct vps *v, void *arg, struct err **e
 		op_progress(100);
 	}
 out:
-	life_rm_rf(dir);
+	rm_staging(dir);
 	json_decref(settings);
 	json_decref(b);
 	return r < 0 ? err_wrap(err, "restore `%s` from backup `%.64s`", v->name, rs->id) : 0;
@@ -915,7 +1224,8 @@ static int restore_as_into(struct host *h, const struct vps *src, json_t *b, con
 	vps_init(&gone);
 	if (asprintf(&sp, "%s/vps.json", dir) < 0)
 		return err_make(err, ENOMEM, "restore");
-	life_rm_rf(dir);
+	rm_staging(dir);
+	op_cancellable(true); /* until the new VPS is made */
 	op_progress(0);
 	if ((r = fetch_files(h, b, dir, &ra->rs, err)) < 0)
 		goto out;
@@ -974,6 +1284,8 @@ static int restore_as_into(struct host *h, const struct vps *src, json_t *b, con
 		if (json_is_string(json_object_get(settings, "plan")))
 			plan = strdup(json_string_value(json_object_get(settings, "plan")));
 	}
+	if ((r = op_commit(err)) < 0)
+		goto out;
 	op_progress(90);
 	r = clone_make(h, src ? src : &gone, settings, ra->as, dir, pool, plan, NULL, err);
 	if (r < 0)
@@ -983,7 +1295,7 @@ static int restore_as_into(struct host *h, const struct vps *src, json_t *b, con
 			       json_object_get(b, "repo"), "as", ra->as);
 	op_progress(100);
 out:
-	life_rm_rf(dir);
+	rm_staging(dir);
 	json_decref(settings);
 	vps_free(&gone);
 	return r < 0 ? err_wrap(err, "restore backup `%.64s` of `%s` as `%s`", ra->rs.id, ra->vps,
@@ -1031,12 +1343,58 @@ static int restore_as_gone(struct host *h, struct restore_as *ra, struct err **e
 	return r;
 }
 
+/*
+ * Every filesystem a backup or restore cut short (vpsd killed) left
+ * mounted, in any pool: its staging directory goes with the next backup
+ * or restore of that VPS, but a VPS destroyed first would leave it behind.
+ */
+static void unmount_stale(const char *restore_dir)
+{
+	static const char *const ends[] = { "/snapshots/.backup/files/root",
+					    "/snapshots/.restore/t/root", "/t/root" };
+	size_t rn = strlen(restore_dir);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], mnt[4096];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		size_t n;
+
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; a space in a path is \040, kept */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		n = strlen(mnt);
+		for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+			size_t k = strlen(ends[i]);
+
+			if (n > k && !strcmp(mnt + n - k, ends[i]) &&
+			    (i < 2 || (!strncmp(mnt, restore_dir, rn) && mnt[rn] == '/')))
+				umount2(mnt, MNT_DETACH | UMOUNT_NOFOLLOW);
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
 void backup_sweep(struct host *h)
 {
 	_cleanup_free_ char *dir = NULL;
+	DIR *d;
+	struct dirent *e;
 
-	if (asprintf(&dir, "%s/restore", h->data_dir) >= 0)
-		life_rm_rf(dir);
+	if (asprintf(&dir, "%s/restore", h->data_dir) < 0)
+		return;
+	unmount_stale(dir);
+	/* each a restore's staging, perhaps with its new image still mounted */
+	if ((d = opendir(dir))) {
+		while ((e = readdir(d))) {
+			_cleanup_free_ char *sub = NULL;
+
+			if (e->d_name[0] != '.' && asprintf(&sub, "%s/%s", dir, e->d_name) >= 0)
+				rm_staging(sub);
+		}
+		closedir(d);
+	}
+	life_rm_rf(dir);
 }
 
 int backup_restore(struct host *h, const char *vps, const char *id, json_t *body, json_t **out,

@@ -99,6 +99,12 @@ struct kind_ops {
 	 */
 	bool ids_shifted;
 	/*
+	 * Its root disk (disk.img) is an ext4 filesystem the host mounts to run
+	 * it: backups are of its files (backup.c), so a second one reads only
+	 * what changed. false: of its disk images, whole.
+	 */
+	bool files_backup;
+	/*
 	 * A running one moves to another node by a stop, the move and a start
 	 * (migrate.c, the downtime reported); false: only a stopped one moves.
 	 */

@@ -694,6 +694,7 @@ const struct kind_ops kind_ct = {
 	.password = ct_password,
 	.pools = true,
 	.ids_shifted = true,
+	.files_backup = true,
 	.restart_migrate = true,
 	.snapshot = ct_snapshot,
 	.revert = ct_revert,

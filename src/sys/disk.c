@@ -381,11 +381,17 @@ int sys_disk_find_loop(const char *path, char **loopdev, struct err **err)
 
 int sys_disk_mount(const char *loopdev, const char *target, bool readonly, struct err **err)
 {
-	unsigned long flags = MS_NOATIME | (readonly ? MS_RDONLY : 0);
+	return sys_disk_mount_flags(loopdev, target, readonly ? MS_RDONLY : 0, err);
+}
+
+int sys_disk_mount_flags(const char *loopdev, const char *target, unsigned long flags,
+			 struct err **err)
+{
 	_cleanup_close_ int fd = -1;
 	struct loop_info64 info;
 	int e;
 
+	flags |= MS_NOATIME;
 	if (mount(loopdev, target, "ext4", flags, NULL) < 0)
 		return err_make(err, errno, "mount `%s` on `%s`", loopdev, target);
 	/*

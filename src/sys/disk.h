@@ -52,6 +52,9 @@ int sys_disk_find_loop(const char *path, char **loopdev, struct err **err);
 
 /* Mount ext4 with only noatime (a rootfs needs its dev nodes and suid). */
 int sys_disk_mount(const char *loopdev, const char *target, bool readonly, struct err **err);
+/* The same with more MS_* flags (a host's own look inside: MS_NODEV | MS_NOSUID | MS_NOEXEC). */
+int sys_disk_mount_flags(const char *loopdev, const char *target, unsigned long flags,
+			 struct err **err);
 int sys_disk_umount(const char *target, struct err **err);
 
 /*

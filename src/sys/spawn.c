@@ -125,6 +125,10 @@ static _Noreturn void child(const struct sys_spawn *s, int in, int out, int err)
 		move_fd(nul, 2);
 	if (s->flags & SYS_SPAWN_UMASK_077)
 		umask(077);
+	if (s->cwd && chdir(s->cwd) < 0) {
+		dprintf(2, "chdir `%s`: %s\n", s->cwd, strerror(errno));
+		_exit(127);
+	}
 	if (s->flags & SYS_SPAWN_CLOSE_FDS)
 		syscall(SYS_close_range, 3U, ~0U, 0U);
 	exec_child(s);

@@ -41,6 +41,7 @@ enum {
 struct sys_spawn {
 	char *const *argv; /* argv[0]: a path, or a name with SYS_SPAWN_PATH */
 	const char *path; /* what to execute when not argv[0] (OCI hooks) */
+	const char *cwd; /* the child's working directory; NULL: the caller's */
 	char *const *envp; /* NULL: the caller's environment */
 	const char *input; /* written to stdin, then closed (stdin is then a pipe) */
 	enum sys_spawn_io in, out, err; /* in: INHERIT or NULL when there is no input */

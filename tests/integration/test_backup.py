@@ -12,7 +12,12 @@ attacks: another customer's backups (also once the VPS is destroyed, and
 through a VPS of the same name), a restore --as past the quota, a customer
 adding a repository, hostile names, paths and ids, and a repository whose
 snapshot holds a link or a directory, which a restore must not write
-anywhere.
+anywhere. A container's backup is of its files (format=files): a second
+of it unchanged adds almost nothing (restic's own count), owners, modes,
+links, hard links, a fifo and a device node survive a restore in place
+and --as into another uid range, hostile trees are refused and an
+image-level backup of before still restores; a full repository says so;
+a backup and a restore are cancelled as operations.
 
 Run as root:
     VPS_BUILD=/work/main/build-test /usr/bin/python3 -m pytest -q test_backup.py"""
@@ -202,7 +207,8 @@ def test_backup_of_a_running_container_incremental_and_restore(vpsd, tmp_path):
     # the journal touched costs a chunk (docs/backups.md has the figures)
     assert second < first / 5, (first, second)
     assert 0 < made["added"] < 8 << 20, made
-    assert made["size"] >= 64 << 20, made  # the disk as the VPS sees it, and vps.json
+    assert made["format"] == "files", made  # a container's files, not its image
+    assert made["size"] >= 16 << 20, made  # the files restic looked at
 
     backups = json.loads(cli(vpsd, "backup", "list", "b1", "--format", "json").stdout)
     assert len(backups) == 2 and backups[1]["id"] == made["id"], backups
@@ -253,13 +259,84 @@ def test_backup_of_a_running_container_incremental_and_restore(vpsd, tmp_path):
     assert len(json.loads(restic(vpsd, "local", "snapshots", "--json").stdout)) == 1
 
 
+def test_a_full_repository_says_so_and_changes_nothing(vpsd, tmp_path):
+    """A repository on a filesystem with no room left (a 4 MiB tmpfs): the
+    backup fails with a message that says the repository is full, nothing
+    is listed, the container runs on, and no staging copy stays."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(small)],
+                   check=True)
+    try:
+        vpsd.api("POST", "/repos", {"name": "tiny", "url": str(small / "repo")}, expect=201)
+        ct(vpsd, "z1", start=True)
+        assert sh(vpsd, "z1", "dd if=/dev/urandom of=/root/big bs=1M count=8 2>/dev/null "
+                  "&& sync") == (0, "")
+        code, j = vpsd.request("POST", "/api/v1/vps/z1/backups", {})
+        msg = j["error"]["message"]
+        assert code == 409 and j["error"]["code"] == "no_room", (code, j)
+        assert "repository `tiny` is full" in msg and "no space left" in msg, msg
+        assert vpsd.api("GET", "/vps/z1/backups") == []
+        assert vpsd.api("GET", "/vps/z1")["state"] == "running"
+        assert not (vpsd.data / "vps" / "z1" / "snapshots" / ".backup").exists()
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
+
+
+def test_cancel_a_backup_and_a_restore(vpsd, tmp_path):
+    """A backup as an operation, cancelled while restic reads (DELETE
+    /operations/ID): the operation ends `cancelled`, no backup is listed,
+    the container runs on, no staging copy stays; a restore cancelled the
+    same way leaves the container's disk as it was. Then both go through."""
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
+    ct(vpsd, "x1", disk="192M", start=True)
+    assert sh(vpsd, "x1", "dd if=/dev/urandom of=/root/big bs=1M count=96 2>/dev/null "
+              "&& echo mine > /root/m && sync") == (0, "")
+
+    def cancelled(path):
+        code, j = vpsd.request("POST", "/api/v1" + path, {})
+        assert code == 202, j
+        op, sent = j["operation"]["id"], False
+        for _ in range(3000):
+            o = vpsd.api("GET", f"/operations/{op}")
+            if o["state"] != "running":
+                break
+            if not sent and o.get("progress", 0) > 0:
+                assert vpsd.request("DELETE", f"/api/v1/operations/{op}")[0] == 202
+                sent = True
+            time.sleep(0.02)
+        assert sent and o["state"] == "failed" and o["error"]["code"] == "cancelled", o
+
+    cancelled("/vps/x1/backups?async=1")
+    assert vpsd.api("GET", "/vps/x1/backups") == []
+    assert json.loads(restic(vpsd, "local", "snapshots", "--json").stdout) == []
+    assert vpsd.api("GET", "/vps/x1")["state"] == "running"
+    assert not (vpsd.data / "vps" / "x1" / "snapshots" / ".backup").exists()
+    made = vpsd.api("POST", "/vps/x1/backups", {}, expect=201)
+    assert sh(vpsd, "x1", "echo later > /root/m && sync") == (0, "")
+    cancelled(f"/vps/x1/backups/{made['id']}/restore?async=1")
+    assert vpsd.api("GET", "/vps/x1")["state"] == "running"
+    assert sh(vpsd, "x1", "cat /root/m") == (0, "later\n")
+    assert not (vpsd.data / "vps" / "x1" / "snapshots" / ".restore").exists()
+    vpsd.api("POST", f"/vps/x1/backups/{made['id']}/restore", {})
+    assert sh(vpsd, "x1", "cat /root/m") == (0, "mine\n")
+
+
 # --- kill -9 mid-backup -----------------------------------------------------------------
 
 def test_kill9_mid_backup_leaves_nothing_listed(vpsd, tmp_path):
     vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
     ct(vpsd, "k1", start=True)
     p = Paused(vpsd, "backup-copied", "k1", "POST", "/api/v1/vps/k1/backups", {})
+    staged = vpsd.data / "vps" / "k1" / "snapshots" / ".backup" / "files" / "root"
+    assert f" {staged} " in open("/proc/self/mountinfo").read()  # the copy, mounted
     p.kill9()
+    # the restarted vpsd unmounted what the killed one left mounted
+    for _ in range(100):
+        if f" {staged} " not in open("/proc/self/mountinfo").read():
+            break
+        time.sleep(0.1)
+    assert f" {staged} " not in open("/proc/self/mountinfo").read()
     assert vpsd.api("GET", "/vps/k1/backups") == []
     assert json.loads(restic(vpsd, "local", "snapshots", "--json").stdout) == []
     # the container was thawed and runs on
@@ -381,55 +458,153 @@ def test_customers_cannot_touch_anothers_backups_or_the_host(tmp_path):
         d.cleanup()
 
 
-@pytest.mark.parametrize("what", ["link", "dir", "dotdot"])
+@pytest.mark.parametrize("what", ["link", "dir", "dotdot", "image", "files-link",
+                                  "files-extra"])
 def test_restore_never_writes_outside_the_vps(vpsd, tmp_path, what):
     """A repository's snapshot made to look like the VPS's backup (its tags
-    and path) but holding a link to a host file, a subdirectory, or a file
-    named to climb out: the restore refuses it, the host file and the
-    VPS's disk unchanged."""
+    and path), as someone holding the repository's password could: of disk
+    images (the format before containers' files were backed up, no
+    `format=files` tag) holding a link to a host file, a subdirectory, or a
+    file named to climb out; or of files whose root/ is a link to a host
+    directory, or with a disk image beside root/. Each restore is refused,
+    the host file and the VPS's disk unchanged. And an image-level backup of
+    the real disk, as one taken before, still restores."""
     vpsd.api("POST", "/repos", {"name": "local", "url": str(tmp_path / "repo")}, expect=201)
     ct(vpsd, "h1")
     real = vpsd.api("POST", "/vps/h1/backups", {}, expect=201)
     snap = [s for s in json.loads(restic(vpsd, "local", "snapshots", "--json").stdout)
             if s["id"] == real["full_id"]][0]
+    assert "format=files" in snap["tags"] and real["format"] == "files", snap
+    settings = restic(vpsd, "local", "dump", real["full_id"], "/vps.json").stdout
     disk = vpsd.data / "vps" / "h1" / "ct" / "disk.img"
     before = sha(disk)
     victim = tmp_path / "victim"
-    victim.write_text("host file\n")
+    victim.mkdir()
+    (victim / "f").write_text("host file\n")
 
     # the same path restic read, filled with something hostile
-    top = snap["paths"][0]
+    files = what.startswith("files")
+    top = snap["paths"][0] if files else os.path.dirname(snap["paths"][0])
     staged = tmp_path / "staged"
     shutil.rmtree(top, ignore_errors=True)
     os.makedirs(top)
     try:
         if what == "link":
-            os.symlink(victim, os.path.join(top, "disk.img"))
+            os.symlink(victim / "f", os.path.join(top, "disk.img"))
         elif what == "dir":
             os.makedirs(os.path.join(top, "disk.img"))
             with open(os.path.join(top, "disk.img", "x"), "w") as f:
                 f.write("x")
-        else:
+        elif what == "dotdot":
             os.makedirs(os.path.join(top, "sub"))
             with open(os.path.join(top, "sub", "..disk.img"), "w") as f:
                 f.write("x")
-        tags = sum([["--tag", t] for t in snap["tags"]], [])
-        r = restic(vpsd, "local", "backup", "--host", snap["hostname"], *tags, top)
+        elif what == "image":
+            shutil.copyfile(disk, os.path.join(top, "disk.img"))
+        if files:
+            os.makedirs(os.path.join(top, "root", "x"))
+        if what == "files-link":
+            os.rmdir(os.path.join(top, "root", "x"))
+            os.rmdir(os.path.join(top, "root"))
+            os.symlink(victim, os.path.join(top, "root"))
+        elif what == "files-extra":
+            with open(os.path.join(top, "disk.img"), "w") as f:
+                f.write("x")
+        with open(os.path.join(top, "vps.json"), "w") as f:
+            f.write(settings)
+        tags = sum([["--tag", t] for t in snap["tags"] if files or t != "format=files"], [])
+        r = subprocess.run(["restic", "--no-cache", "-r", str(tmp_path / "repo"),
+                            "--password-file", str(vpsd.data / "repos" / "local" / "password"),
+                            "backup", "--host", snap["hostname"], *tags,
+                            "." if files else top],
+                           capture_output=True, text=True, timeout=300, cwd=top)
         assert r.returncode == 0, r.stderr
     finally:
         shutil.rmtree(top, ignore_errors=True)
     hostile = json.loads(restic(vpsd, "local", "snapshots", "--json", "latest").stdout)[0]
-    listed = [b["id"] for b in vpsd.api("GET", "/vps/h1/backups")]
+    listed = {b["id"]: b for b in vpsd.api("GET", "/vps/h1/backups")}
     assert hostile["short_id"] in listed  # it passes for one of h1's
+    assert listed[hostile["short_id"]]["format"] == ("files" if files else "image")
     code, j = vpsd.request("POST", f"/api/v1/vps/h1/backups/{hostile['short_id']}/restore", {})
-    assert code == 400 and "other than disk files" in j["error"]["message"], j
-    assert victim.read_text() == "host file\n"
+    if what == "image":
+        assert code == 200, j  # an image-level backup restores as it always did
+        assert sha(disk) == before
+    else:
+        words = "other than a container's files" if files else "other than disk files"
+        assert code == 400 and words in j["error"]["message"], j
+    assert sorted(os.listdir(victim)) == ["f"] and (victim / "f").read_text() == "host file\n"
     assert sha(disk) == before
     assert not staged.exists()
     assert not (vpsd.data / "vps" / "h1" / "snapshots" / ".restore").exists()
     # the real one still restores
     vpsd.api("POST", f"/vps/h1/backups/{real['id']}/restore", {})
-    assert sha(disk) == before
+    vpsd.api("POST", "/vps/h1/start")
+    assert sh(vpsd, "h1", "echo alive")[1] == "alive\n"
+
+
+# the files of a container as its root sees them: type, owner, mode, links, a device's numbers
+LISTING = ("cd /root/t && for f in a hard sym fifo b ../null; do "
+           "stat -c '%n %F %u:%g %a %h %t,%T' $f; done; readlink sym; cat a; md5sum b; "
+           "stat -c %i a hard | uniq | wc -l")
+
+
+def test_file_backup_keeps_owners_modes_links_and_devices(vpsd, tmp_path):
+    """A container's backup is of its files (format=files): a second backup
+    of it unchanged adds almost nothing (restic's own count of what it
+    added), a changed file costs about its own size; restored in place
+    after the files were removed, and --as a new container in another uid
+    range, every file is as the container saw it: owner (its shifted ids
+    exactly), mode with the set-uid bit, a symlink, a hard link, a fifo and
+    a device node (made the way a template holds one: a container cannot
+    make one in its user namespace)."""
+    from test_clone import uid_base
+    repo = tmp_path / "repo"
+    vpsd.api("POST", "/repos", {"name": "local", "url": str(repo)}, expect=201)
+    ct(vpsd, "f1")
+    base = uid_base(vpsd, "f1")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(vpsd.data / "vps" / "f1" / "ct" / "disk.img"),
+                    str(mnt)], check=True)
+    try:
+        os.mknod(mnt / "root" / "null", 0o620 | 0o020000, os.makedev(1, 3))
+        os.chown(mnt / "root" / "null", base, base + 5)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    vpsd.api("POST", "/vps/f1/start")
+    assert sh(vpsd, "f1", "mkdir /root/t && cd /root/t && echo one > a && chown 1234:5678 a "
+              "&& chmod 4750 a && ln a hard && ln -s ../t/a sym && chown -h 42:43 sym "
+              "&& mkfifo fifo && chown 7:8 fifo && chmod 600 fifo && echo b > b && sync")[0] == 0
+    st, want = sh(vpsd, "f1", LISTING)
+    assert st == 0 and "a regular file 1234:5678 4750 2" in want and "1,3" in want, want
+
+    first = vpsd.api("POST", "/vps/f1/backups", {}, expect=201)
+    assert first["format"] == "files", first
+    grown = tree_bytes(repo)
+    again = vpsd.api("POST", "/vps/f1/backups", {}, expect=201)
+    unchanged = tree_bytes(repo) - grown
+    assert sh(vpsd, "f1", "dd if=/dev/urandom of=/root/t/b bs=64k count=4 2>/dev/null "
+              "&& sync")[0] == 0
+    changed = vpsd.api("POST", "/vps/f1/backups", {}, expect=201)
+    print(f"first added {first['added']} B; unchanged: {again['added']} B "
+          f"(repository +{unchanged} B); 256 KiB changed: {changed['added']} B")
+    # restic read nothing unchanged (metadata, the same path): only the snapshot's trees
+    assert again["added"] < 64 << 10 and unchanged < 128 << 10, (again, unchanged)
+    assert 256 << 10 <= changed["added"] < 512 << 10, changed
+    st, want = sh(vpsd, "f1", LISTING)
+    assert st == 0, want
+
+    # removed, then restored in place (the running container stopped, restored, started)
+    assert sh(vpsd, "f1", "rm -rf /root/t /root/null && sync")[0] == 0
+    vpsd.api("POST", f"/vps/f1/backups/{changed['id']}/restore", {})
+    assert vpsd.api("GET", "/vps/f1")["state"] == "running"
+    assert sh(vpsd, "f1", LISTING) == (0, want)
+    # --as into another uid range: the ids the container sees are the same
+    vpsd.api("POST", f"/vps/f1/backups/{changed['id']}/restore", {"as": "f2"})
+    assert uid_base(vpsd, "f2") != base
+    vpsd.api("POST", "/vps/f2/start")
+    assert sh(vpsd, "f2", LISTING) == (0, want)
+    assert not (vpsd.data / "vps" / "f1" / "snapshots" / ".restore").exists()
 
 
 # --- schedules and retention ------------------------------------------------------------
