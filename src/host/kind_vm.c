@@ -1612,8 +1612,9 @@ static int vmm_live_hold(struct host *h, const struct vps *v, bool on, struct er
 /*
  * vps-vmm's `migrate` to `to` (in its migrate_dir), then its `stats` until
  * the migration is done (the monitor leaves: MONITOR_EXIT_MIGRATED) or not;
- * progress: page bytes sent against twice the RAM (the first pass is all
- * of it), at most 0.95 until done. A cancel (progress < 0) is vps-vmm's
+ * progress: page bytes sent against the monitor's resident memory (what
+ * the first pass sends, zero pages left out, is at most that), at most
+ * 0.95 until done. A cancel (progress < 0) is vps-vmm's
  * `migrate-cancel`: the VM runs on here.
  */
 static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
@@ -1633,6 +1634,7 @@ static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
 		json_t *m = json_object_get(st, "migration");
 		const char *s = json_string_value(json_object_get(m, "state"));
 		double sent = (double)json_integer_value(json_object_get(m, "bytes"));
+		double rss = (double)json_integer_value(json_object_get(st, "rss_bytes"));
 		char why[512];
 
 		if (!st) { /* gone: handed over, or died */
@@ -1662,7 +1664,7 @@ static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
 		}
 		json_decref(st);
 		if (!cancel && progress &&
-		    progress(fmin(0.95, sent / (2.0 * (double)v->ram)), arg) < 0) {
+		    progress(0.95 * fmin(1.0, sent / fmax(rss, 1.0)), arg) < 0) {
 			cancel = true;
 			json_decref(vmm_ctl(
 				h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_MIGRATE_CANCEL), NULL));

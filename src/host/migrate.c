@@ -565,6 +565,7 @@ int migrate_stream_in(struct host *h, const char *name, const char *from, char *
 		r = err_make(err, EBUSY, "VPS `%s`: its monitor runs here already", name);
 		goto out;
 	}
+	testpoint("migrate-stream-in", name);
 	r = life_with(h, name, arrive_live, *sock, err);
 out:
 	free(run);
@@ -842,7 +843,7 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	}
 	if ((r = sha256_file(tmp, sha, &bytes, err)) < 0 || (r = cancelled(err)) < 0)
 		goto out;
-	op_phase("send", PACK_END);
+	op_phase("send", (stream ? LIVE_FROM / 100 : 1) * PACK_END);
 	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = err_make(err, errno, "open `%s`", tmp);
 		goto out;
