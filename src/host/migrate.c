@@ -908,7 +908,8 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 
 		json_object_set_new(*out, "state_kept", json_true());
 		json_object_set_new(*out, "live", json_true());
-		json_object_set_new(*out, "downtime_ms", json_real((double)us / 1000.0));
+		json_object_set_new(*out, "downtime_ms", json_integer((us + 500) / 1000));
+		json_object_set_new(*out, "downtime_us", json_integer(us));
 		json_object_set_new(*out, "disk_hold_ms",
 				    json_integer((json_int_t)((dest_up - down) * 1000)));
 		json_object_set_new(
