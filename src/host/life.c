@@ -255,11 +255,13 @@ static void arrival_gone(struct host *h, const char *name)
 {
 	_cleanup_free_ char *mark = host_vps_dir(h, name, LIFE_ARRIVING);
 	_cleanup_free_ char *dir = host_vps_dir(h, name, NULL);
+	_cleanup_free_ char *run = host_vps_run(h, name, NULL);
 
-	if (mark && dir && access(mark, F_OK) == 0) {
+	if (mark && dir && run && access(mark, F_OK) == 0) {
 		pr_info("VPS `%s`: its live arrival ended before the move: its copy here goes",
 			name);
 		life_rm_rf(dir);
+		life_rm_rf(run);
 	}
 }
 
