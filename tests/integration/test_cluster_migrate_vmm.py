@@ -136,7 +136,11 @@ def test_running_vmm_vm_moves_live(postgres, database, vnodes, tmp_path):  # noq
             break
         time.sleep(0.02)
     if o["state"] != "done":
-        open("/tmp/lvdbg.txt", "w").write(json.dumps(o, indent=1) + "\n=== B\n" + node_b.log.read_text()[-6000:] + "\n=== A\n" + node_a.log.read_text()[-6000:] + "\n=== MA\n" + "".join(p.read_text()[-3000:] for p in node_a.run.glob("vps/lv1/monitor.log")) + "\n=== MB\n" + "".join(p.read_text()[-3000:] for p in node_b.run.glob("vps/lv1/monitor.log")))
+        print(json.dumps(o, indent=1), "\n=== b\n", node_b.log.read_text()[-6000:],
+              "\n=== a\n", node_a.log.read_text()[-6000:])
+        for d in (node_a, node_b):
+            for m in d.run.glob("vps/lv1/monitor.log"):
+                print(f"=== {m}\n", m.read_text()[-3000:])
     assert o["state"] == "done", o
     # the figure only grows, through the disks' copy (to 40) and the memory (to 99)
     assert seen == sorted(seen) and seen[-1] > 40 and "memory" in phases, (seen, phases)
@@ -176,7 +180,8 @@ def stays_on_a(postgres, database, a, node_a, node_b, name, n0):  # noqa: F811
 
 
 @pytest.mark.parametrize("who", ["source", "destination"])
-def test_kill9_mid_move_leaves_it_on_the_source(postgres, database, vnodes, tmp_path, who):  # noqa: F811
+def test_kill9_mid_move_leaves_it_on_the_source(postgres, database, vnodes,  # noqa: F811
+                                                tmp_path, who):
     """kill -9 of a's vpsd with the stream to b set up (the disks' requests
     held), or of b's while it starts taking the stream: the VM runs on at a
     (a's vpsd back: its disks serve again), nowhere else, the row a's."""
@@ -209,7 +214,7 @@ def test_kill9_mid_move_leaves_it_on_the_source(postgres, database, vnodes, tmp_
     try:
         stays_on_a(postgres, database, a, node_a, node_b, "lv2", n0)
     except AssertionError:
-        open("/tmp/lvkill.txt", "w").write(
+        print(
             node_a.log.read_text()[-5000:] + "\n=== B\n" + node_b.log.read_text()[-5000:] +
             "\n=== MA\n" + "".join(p.read_text()[-3000:] for p in
                                      node_a.run.glob("vps/lv2/monitor.log")) +
