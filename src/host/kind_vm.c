@@ -751,34 +751,25 @@ static char **argv_done(struct argv *a, struct err **err)
 	return err_make(err, ENOMEM, "monitor argv"), NULL;
 }
 
-/* The monitor's snapshot_dir, empty and the VM's uid's only (0700): made afresh at each start. */
-static int vmm_snap_dir(struct host *h, const struct vps *v, struct err **err)
-{
-	_cleanup_free_ char *d = host_vps_disks(h, v->name, VMM_SNAP_DIR);
-
-	if (!d)
-		return err_make(err, ENOMEM, "`%s`", VMM_SNAP_DIR);
-	rm_tree(d);
-	if (mkdir(d, 0700) < 0 || chown(d, vm_jail_uid(v), vm_jail_uid(v)) < 0)
-		return err_make(err, errno, "make `%s`", d);
-	return 0;
-}
-
 /*
- * The monitor's migrate_dir (KIND_LIVE_DIR in the run directory), the VM's
- * uid's (0700): a live move's source socket is made there, reached by the
- * jailed monitor through the directory it opened before its jail.
+ * A directory of the monitor's, empty and the VM's uid's only (0700), made
+ * afresh at each start (d, freed here; leaf names it in errors): its
+ * snapshot_dir (VMM_SNAP_DIR among the disks), and its migrate_dir
+ * (KIND_LIVE_DIR in the run directory), where a live move's source socket
+ * is made, reached by the jailed monitor through the directory it opened
+ * before its jail.
  */
-static int vmm_live_dir(struct host *h, const struct vps *v, struct err **err)
+static int vmm_own_dir(char *d, const char *leaf, const struct vps *v, struct err **err)
 {
-	_cleanup_free_ char *d = host_vps_run(h, v->name, KIND_LIVE_DIR);
+	int r = 0;
 
 	if (!d)
-		return err_make(err, ENOMEM, "`%s`", KIND_LIVE_DIR);
+		return err_make(err, ENOMEM, "`%s`", leaf);
 	rm_tree(d);
 	if (mkdir(d, 0700) < 0 || chown(d, vm_jail_uid(v), vm_jail_uid(v)) < 0)
-		return err_make(err, errno, "make `%s`", d);
-	return 0;
+		r = err_make(err, errno, "make `%s`", d);
+	free(d);
+	return r;
 }
 
 static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err **err)
@@ -787,9 +778,10 @@ static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err *
 	_cleanup_free_ char *bin = host_bin(h, "vps-vmm");
 	struct argv a = { 0 };
 
-	if (sync_disks(h, v, err) < 0 || vmm_snap_dir(h, v, err) < 0 ||
-	    vmm_live_dir(h, v, err) < 0 || write_vm_json(h, v, err) < 0 ||
-	    net_vps_tap(h, v, err) < 0)
+	if (sync_disks(h, v, err) < 0 ||
+	    vmm_own_dir(host_vps_disks(h, v->name, VMM_SNAP_DIR), VMM_SNAP_DIR, v, err) < 0 ||
+	    vmm_own_dir(host_vps_run(h, v->name, KIND_LIVE_DIR), KIND_LIVE_DIR, v, err) < 0 ||
+	    write_vm_json(h, v, err) < 0 || net_vps_tap(h, v, err) < 0)
 		return NULL;
 	push(&a, "%s", bin);
 	push(&a, "--config");

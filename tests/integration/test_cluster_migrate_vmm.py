@@ -87,14 +87,16 @@ def make_vm(a, name, tmp_path, **kw):
 
 
 def last_tick(client, name, wait=1.0):
-    """The newest `tick N` on VM name's console (connected afresh), read for `wait` s."""
+    """The newest whole `tick N` on VM name's console (connected afresh), read for `wait` s,
+    or until the first comes (a guest just started on a loaded machine: up to 30 s)."""
     path = client.api("GET", f"/vps/{name}/console")["path"]
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
     s.settimeout(0.2)
     text, t0 = b"", time.monotonic()
     try:
-        while time.monotonic() - t0 < wait:
+        while time.monotonic() - t0 < wait or (not re.search(rb"tick \d+\n", text) and
+                                               time.monotonic() - t0 < 30):
             try:
                 d = s.recv(65536)
             except socket.timeout:
@@ -104,7 +106,7 @@ def last_tick(client, name, wait=1.0):
             text += d
     finally:
         s.close()
-    ticks = [int(x) for x in re.findall(rb"tick (\d+)", text)]
+    ticks = [int(x) for x in re.findall(rb"tick (\d+)\n", text)]
     assert ticks, text[-500:]
     return ticks[-1]
 
