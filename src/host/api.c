@@ -45,6 +45,7 @@ struct req {
 	struct err *e;
 	bool csrf_bad;
 	bool forwarded; /* sent by a member on the node-to-node listener */
+	char node[64]; /* that member's name (its certificate's) */
 	char *body;
 	size_t len;
 	bool too_big;
@@ -174,6 +175,7 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 				     &rq->p, e)) < 0)
 			return r;
 		rq->forwarded = true;
+		snprintf(rq->node, sizeof(rq->node), "%s", node);
 		return 0;
 	}
 	if (rq->m.anyone) /* logging in, the API description */
@@ -213,6 +215,7 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req
 			  .body = body,
 			  .tls = a->tls,
 			  .forwarded = rq->forwarded,
+			  .peer_node = rq->forwarded ? rq->node : NULL,
 			  .url = rq->url,
 			  .upload = rq->upload };
 
@@ -289,7 +292,11 @@ static enum MHD_Result mig_end(struct api *a, struct MHD_Connection *c, struct r
 	}
 	r = migrate_receive(a->h, rq->m.arg, rq->iso_tmp, got,
 			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MIGRATE_SHA_HEADER),
-			    rq->iso_len, &out, &e);
+			    rq->iso_len,
+			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MIGRATE_LIVE_HEADER) ?
+				    rq->node :
+				    NULL,
+			    &out, &e);
 	return reply_result(c, r, &e, 201, out);
 }
 

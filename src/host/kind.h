@@ -121,6 +121,20 @@ struct kind_ops {
 	int (*migrate_cont)(struct host *h, const struct vps *v, struct err **err);
 	int (*migrate_load)(struct host *h, const struct vps *v, struct err **err);
 	/*
+	 * A running one moves live (migrate.c, docs/cluster.md "A running VM
+	 * on vps-vmm"): live_hold(on) holds its disk requests while its CPUs
+	 * run on (its disks are copied meanwhile), or serves them again;
+	 * live_send hands RAM, CPUs and devices over with the monitor's own
+	 * pre-copy to `to`, a unix socket's name in the run directory's
+	 * KIND_LIVE_DIR, telling progress (0 to 1) as it goes, and returns 0
+	 * once the monitor has left (the VM runs there), < 0 with the VM
+	 * running on here. A start with v->stream_in (a socket path) takes
+	 * such a stream in. NULL: none.
+	 */
+	int (*live_hold)(struct host *h, const struct vps *v, bool on, struct err **err);
+	int (*live_send)(struct host *h, const struct vps *v, const char *to,
+			 int (*progress)(double done, void *arg), void *arg, struct err **err);
+	/*
 	 * It configures itself at boot from a cloud-init seed the host builds
 	 * (vmdisk.c), which may carry the customer's own user-data (create and
 	 * reinstall's `user_data`); false: `user_data` is refused.
@@ -189,6 +203,9 @@ struct kind_ops {
 	/* After the keeper is gone, however it ended: undo what it could not. NULL: nothing. */
 	void (*keeper_gone)(const struct host *h, const char *name);
 };
+
+/* Where a live move's source socket is made, in the VPS's run directory (live_send's `to`). */
+#define KIND_LIVE_DIR "migrate"
 
 const struct kind_ops *kind_find(enum vps_kind kind, enum vps_engine engine);
 

@@ -350,7 +350,9 @@ bool kind_vm_jail(const struct host *h, const struct vps *v, struct keeper_jail 
 				   .pids_max = VM_JAIL_PIDS + 2 * (int64_t)vm_cpus(v),
 				   .memory_max = (int64_t)(v->ram + over),
 				   .new_pid_ns = true,
-				   .once = v->restore && v->engine == VPS_VMM ? 2 : 0 };
+				   .once = (v->restore || v->stream_in) && v->engine == VPS_VMM ?
+						   2 :
+						   0 };
 	return true;
 }
 
@@ -437,6 +439,24 @@ static json_t *vmm_config(struct host *h, const struct vps *v)
 			      "initrd", initrd, "cmdline", cmdline, "memory", (json_int_t)v->ram,
 			      "cpus", vm_cpus(v), "disk", disks, "serial", serial, "control",
 			      control);
+	if (j && getenv("VPS_VMM_MICRO") && *getenv("VPS_VMM_MICRO") && !vm_firmware(v)) {
+		/*
+		 * Test-only: a micro-guest (tests/guest/micro) boots instead of the
+		 * template's kernel, where vps-vmm runs no stock Linux (PVM's
+		 * /dev/kvm): test_cluster_migrate_vmm.py moves one that counts
+		 */
+		json_object_del(j, "kernel");
+		json_object_del(j, "initrd");
+		json_object_del(j, "cmdline");
+		json_object_set_new(j, "micro", json_string(getenv("VPS_VMM_MICRO")));
+		json_object_set_new(j, "mode", json_string("long"));
+		json_object_set_new(j, "cpus", json_integer(1));
+	}
+	if (j && !vm_firmware(v)) { /* a live move's source socket is made there (migrate.c) */
+		_cleanup_free_ char *mig = host_vps_run(h, v->name, KIND_LIVE_DIR);
+
+		json_object_set_new(j, "migrate_dir", mig ? json_string(mig) : json_null());
+	}
 	if (j) /* policy reserve: prefaulted and locked (docs/policies.md) */
 		json_object_set_new(j, "reserve", json_boolean(v->reserve_memory));
 	if (j && !strcmp(v->boot, "linux")) /* memory snapshots (not yet of firmware boot) */
@@ -731,17 +751,25 @@ static char **argv_done(struct argv *a, struct err **err)
 	return err_make(err, ENOMEM, "monitor argv"), NULL;
 }
 
-/* The monitor's snapshot_dir, empty and the VM's uid's only (0700): made afresh at each start. */
-static int vmm_snap_dir(struct host *h, const struct vps *v, struct err **err)
+/*
+ * A directory of the monitor's, empty and the VM's uid's only (0700), made
+ * afresh at each start (d, freed here; leaf names it in errors): its
+ * snapshot_dir (VMM_SNAP_DIR among the disks), and its migrate_dir
+ * (KIND_LIVE_DIR in the run directory), where a live move's source socket
+ * is made, reached by the jailed monitor through the directory it opened
+ * before its jail.
+ */
+static int vmm_own_dir(char *d, const char *leaf, const struct vps *v, struct err **err)
 {
-	_cleanup_free_ char *d = host_vps_disks(h, v->name, VMM_SNAP_DIR);
+	int r = 0;
 
 	if (!d)
-		return err_make(err, ENOMEM, "`%s`", VMM_SNAP_DIR);
+		return err_make(err, ENOMEM, "`%s`", leaf);
 	rm_tree(d);
 	if (mkdir(d, 0700) < 0 || chown(d, vm_jail_uid(v), vm_jail_uid(v)) < 0)
-		return err_make(err, errno, "make `%s`", d);
-	return 0;
+		r = err_make(err, errno, "make `%s`", d);
+	free(d);
+	return r;
 }
 
 static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err **err)
@@ -750,7 +778,9 @@ static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err *
 	_cleanup_free_ char *bin = host_bin(h, "vps-vmm");
 	struct argv a = { 0 };
 
-	if (sync_disks(h, v, err) < 0 || vmm_snap_dir(h, v, err) < 0 ||
+	if (sync_disks(h, v, err) < 0 ||
+	    vmm_own_dir(host_vps_disks(h, v->name, VMM_SNAP_DIR), VMM_SNAP_DIR, v, err) < 0 ||
+	    vmm_own_dir(host_vps_run(h, v->name, KIND_LIVE_DIR), KIND_LIVE_DIR, v, err) < 0 ||
 	    write_vm_json(h, v, err) < 0 || net_vps_tap(h, v, err) < 0)
 		return NULL;
 	push(&a, "%s", bin);
@@ -760,6 +790,9 @@ static char **vmm_monitor_argv(struct host *h, const struct vps *v, struct err *
 	if (v->restore) {
 		push(&a, "--restore");
 		push(&a, "%s", v->restore);
+	} else if (v->stream_in) {
+		push(&a, "--migrate-listen");
+		push(&a, "%s", v->stream_in);
 	}
 	return argv_done(&a, err);
 }
@@ -1554,6 +1587,84 @@ static int vmm_snapshot_memory(struct host *h, const struct vps *v, const char *
 	return r;
 }
 
+/* `freeze` with `run` (the disk requests wait, the CPUs run on), or `thaw`. */
+static int vmm_live_hold(struct host *h, const struct vps *v, bool on, struct err **err)
+{
+	json_t *r = vmm_ctl(h, v,
+			    on ? json_pack("{s:s, s:b}", "cmd", MONITOR_CMD_FREEZE, "run", 1) :
+				 json_pack("{s:s}", "cmd", MONITOR_CMD_THAW),
+			    err);
+
+	json_decref(r);
+	return r ? 0 : err_wrap(err, "%s `%s`'s disks", on ? "hold" : "release", v->name);
+}
+
+#define LIVE_POLL_US 50000
+
+/*
+ * vps-vmm's `migrate` to `to` (in its migrate_dir), then its `stats` until
+ * the migration is done (the monitor leaves: MONITOR_EXIT_MIGRATED) or not;
+ * progress: page bytes sent against the monitor's resident memory (what
+ * the first pass sends, zero pages left out, is at most that), at most
+ * 0.95 until done. A cancel (progress < 0) is vps-vmm's
+ * `migrate-cancel`: the VM runs on here.
+ */
+static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
+			 int (*progress)(double done, void *arg), void *arg, struct err **err)
+{
+	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+	json_t *r =
+		vmm_ctl(h, v, json_pack("{s:s, s:s}", "cmd", MONITOR_CMD_MIGRATE, "to", to), err);
+	bool cancel = false;
+
+	if (!r)
+		return err_wrap(err, "migrate `%s`", v->name);
+	json_decref(r);
+	for (;;) {
+		struct err *e = NULL;
+		json_t *st = vmm_ctl(h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_STATS), &e);
+		json_t *m = json_object_get(st, "migration");
+		const char *s = json_string_value(json_object_get(m, "state"));
+		double sent = (double)json_integer_value(json_object_get(m, "bytes"));
+		double rss = (double)json_integer_value(json_object_get(st, "rss_bytes"));
+		char why[512];
+
+		if (!st) { /* gone: handed over, or died */
+			int x = -1;
+
+			for (int t = 0; t < 100 && (x = keeper_last_exit(run)) < 0; t++)
+				usleep(LIVE_POLL_US);
+			if (x == MONITOR_EXIT_MIGRATED) {
+				err_free(&e);
+				return 0;
+			}
+			err_free(err);
+			*err = e;
+			return err_wrap(err, "`%s`'s monitor ended (exit status %d)", v->name, x);
+		}
+		err_free(&e);
+		if (s && !strcmp(s, "done")) {
+			json_decref(st);
+			return 0; /* it leaves at once: the keeper sees MONITOR_EXIT_MIGRATED */
+		}
+		if (s && (!strcmp(s, "failed") || !strcmp(s, "cancelled"))) {
+			snprintf(why, sizeof(why), "%s",
+				 json_string_value(json_object_get(m, "error")) ?: s);
+			json_decref(st);
+			return err_make(err, cancel ? ECANCELED : EIO, "`%s`'s migration %s: %s",
+					v->name, s, why);
+		}
+		json_decref(st);
+		if (!cancel && progress &&
+		    progress(0.95 * fmin(1.0, sent / fmax(rss, 1.0)), arg) < 0) {
+			cancel = true;
+			json_decref(vmm_ctl(
+				h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_MIGRATE_CANCEL), NULL));
+		}
+		usleep(LIVE_POLL_US);
+	}
+}
+
 /* A vpsd killed between `freeze` and `thaw` left the VM frozen: it runs on. */
 static void vmm_adopt(struct host *h, const struct vps *v)
 {
@@ -1748,6 +1859,8 @@ const struct kind_ops kind_vm_vmm = {
 	.template_disk = vm_template_disk,
 	.revert = vm_revert,
 	.adopt = vmm_adopt,
+	.live_hold = vmm_live_hold,
+	.live_send = vmm_live_send,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,
 	.keeper_gone = kind_vm_jail_cleanup,

@@ -246,6 +246,25 @@ static void monitor_leftovers(struct host *h, const struct vps *v)
 		o->keeper_gone(h, v->name);
 }
 
+/*
+ * The directory of a live move's arrival (LIFE_ARRIVING in it) whose
+ * monitor is gone before the move finished (the source's stream broke, or
+ * it never came): the VPS runs on at its source, nothing of it stays here.
+ */
+static void arrival_gone(struct host *h, const char *name)
+{
+	_cleanup_free_ char *mark = host_vps_dir(h, name, LIFE_ARRIVING);
+	_cleanup_free_ char *dir = host_vps_dir(h, name, NULL);
+	_cleanup_free_ char *run = host_vps_run(h, name, NULL);
+
+	if (mark && dir && run && access(mark, F_OK) == 0) {
+		pr_info("VPS `%s`: its live arrival ended before the move: its copy here goes",
+			name);
+		life_rm_rf(dir);
+		life_rm_rf(run);
+	}
+}
+
 /* The keeper of `name` is gone: the VPS is stopped; say how. */
 static void keeper_gone(struct host *h, const char *name)
 {
@@ -263,6 +282,16 @@ static void keeper_gone(struct host *h, const char *name)
 	 * here failed): its network here goes, its row is that node's to write.
 	 */
 	if (h->node && *v.node && strcmp(v.node, h->node)) {
+		vps_net_down(h, &v);
+		arrival_gone(h, name); /* a live arrival that never ran: nothing of it stays */
+		vps_free(&v);
+		return;
+	}
+	/*
+	 * Its monitor handed the VM over to another node's (a live move): it
+	 * runs there; the move (migrate.c) writes the row, not this.
+	 */
+	if (st == MONITOR_EXIT_MIGRATED) {
 		vps_net_down(h, &v);
 		vps_free(&v);
 		return;
@@ -533,14 +562,23 @@ static int start_locked(struct host *h, struct vps *v, struct err **err)
 			 h->start_timeout);
 		goto fail;
 	}
+	/* a live arrival: up once it waits for the source's stream (the move relays it) */
+	for (int t = 0; v->stream_in && access(v->stream_in, F_OK) < 0; t += 20) {
+		if (t > h->start_timeout * 1000 || keeper_pid(run, v->name) < 0) {
+			err_make(err, EIO, "`%s`: its monitor never waited for the stream at `%s`",
+				 v->name, v->stream_in);
+			goto fail;
+		}
+		usleep(20000);
+	}
 	/* the state a migration brought, taken in and run on (kind.h) */
-	if (v->incoming && (!o->migrate_load || o->migrate_load(h, v, err) < 0)) {
+	if (v->incoming && !v->stream_in && (!o->migrate_load || o->migrate_load(h, v, err) < 0)) {
 		if (!o->migrate_load)
 			err_make(err, ENOTSUP, "`%s`: its kind takes no migration's state",
 				 v->name);
 		goto fail;
 	}
-	if (monitor_up(h, o, v, run, err) < 0)
+	if (!v->stream_in && monitor_up(h, o, v, run, err) < 0)
 		goto fail;
 	testpoint("start-up", v->name);
 	v->state = VPS_RUNNING;

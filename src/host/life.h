@@ -68,4 +68,10 @@ int life_start_held(struct host *h, struct vps *v, struct err **err);
 /* Remove a directory tree on its own filesystem; -EBUSY where a mount is left. */
 int life_rm_rf(const char *path);
 
+/*
+ * In a VPS's directory: it is a live move's arrival (migrate.c), not yet
+ * confirmed to its source; a monitor of it that ends takes it all away.
+ */
+#define LIFE_ARRIVING ".arriving"
+
 #endif

@@ -12,15 +12,19 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <gnutls/crypto.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/testpoint.h"
 #include "host/auth.h"
 #include "host/host.h"
 #include "host/keeper.h"
@@ -34,6 +38,7 @@
 #include "host/store.h"
 #include "host/vps.h"
 #include "sys/spawn.h"
+#include "sys/unix.h"
 
 static double now_s(void)
 {
@@ -91,6 +96,7 @@ static unsigned long long disk_bytes(const char *dir)
 
 struct pack {
 	unsigned long long total, done;
+	double scale; /* of the whole figure: a live move's memory follows (LIVE_FROM) */
 };
 
 /* tar's checkpoint dots: a MiB archived each; a cancel kills tar (< 0). */
@@ -101,7 +107,7 @@ static int pack_dots(const char *data, size_t n, void *arg)
 	for (size_t i = 0; i < n; i++)
 		if (data[i] == '.')
 			pk->done += TAR_CHECKPOINT * 10240ULL;
-	op_phase("pack", PACK_END * (double)pk->done / (double)pk->total);
+	op_phase("pack", pk->scale * PACK_END * (double)pk->done / (double)pk->total);
 	return op_cancelled() ? -1 : 0;
 }
 
@@ -110,17 +116,207 @@ static int pack_dots(const char *data, size_t n, void *arg)
  * The last chunk is the point of no return (op_commit): a destination never
  * has the whole archive of a migration that was cancelled.
  */
+struct sending {
+	unsigned long long total;
+	double scale; /* as struct pack's */
+	bool live; /* the last chunk is no point of no return: the memory follows */
+};
+
 static int send_progress(unsigned long long sent, size_t next, void *arg)
 {
-	unsigned long long total = *(unsigned long long *)arg;
+	const struct sending *sd = arg;
 
-	op_phase("send", PACK_END + (SEND_END - PACK_END) * (double)sent / (double)total);
-	if (sent + next >= total) {
-		if (op_commit(NULL) < 0)
+	op_phase("send",
+		 sd->scale * (PACK_END + (SEND_END - PACK_END) * (double)sent / (double)sd->total));
+	if (sent + next >= sd->total) {
+		if (!sd->live && op_commit(NULL) < 0)
 			return -1;
-		op_phase("unpack", SEND_END); /* the destination's, once the last chunk is there */
+		/* the destination's, once the last chunk is there */
+		op_phase("unpack", sd->scale * SEND_END);
 	}
 	return op_cancelled() ? -1 : 0;
+}
+
+/*
+ * A live move (docs/cluster.md "A running VM on vps-vmm"): its disks (their
+ * requests held, the guest running) go in the archive, the first LIVE_FROM
+ * of the figure; its memory with the monitor's pre-copy the rest.
+ */
+#define LIVE_FROM 40.0
+#define LIVE_KEY "dnBzLWxpdmUtbWlncmF0ZQ==" /* the upgrade's key: base64 of 16 bytes */
+#define LIVE_SOCK "out.sock" /* the source's socket, in the run directory's KIND_LIVE_DIR */
+#define LIVE_ACCEPT_MS 30000 /* the monitor connects at once: silence this long is a failure */
+
+struct relay {
+	int lfd, stop; /* the listening socket; an eventfd: end now */
+	struct peer_stream *ps;
+	unsigned long long bytes; /* monitor to destination */
+	char why[96]; /* how it ended */
+};
+
+static void *relay_run(void *arg)
+{
+	struct relay *rl = arg;
+	struct pollfd a[2] = { { rl->lfd, POLLIN, 0 }, { rl->stop, POLLIN, 0 } };
+	int fd = -1, pfd = peer_stream_fd(rl->ps);
+	char buf[1 << 16];
+
+	if (poll(a, 2, LIVE_ACCEPT_MS) <= 0 || a[1].revents ||
+	    (fd = accept4(rl->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		snprintf(rl->why, sizeof(rl->why), "the monitor never connected");
+		return NULL;
+	}
+	for (;;) {
+		struct pollfd p[3] = { { fd, POLLIN, 0 },
+				       { pfd, POLLIN, 0 },
+				       { rl->stop, POLLIN, 0 } };
+		ssize_t n;
+
+		if (peer_stream_pending(rl->ps))
+			p[1].revents = POLLIN;
+		else if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (p[2].revents) {
+			snprintf(rl->why, sizeof(rl->why), "ended by the move");
+			break;
+		}
+		if (p[0].revents) {
+			n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				snprintf(rl->why, sizeof(rl->why), "the monitor closed");
+				break;
+			}
+			if (n > 0 && peer_stream_send(rl->ps, buf, (size_t)n) < 0) {
+				snprintf(rl->why, sizeof(rl->why), "the destination is gone");
+				break;
+			}
+			rl->bytes += n > 0 ? (unsigned long long)n : 0;
+		}
+		if (p[1].revents) {
+			n = peer_stream_recv(rl->ps, buf, sizeof(buf));
+			if (n == 0 || (n < 0 && n != -EAGAIN)) {
+				snprintf(rl->why, sizeof(rl->why), "the destination closed");
+				break;
+			}
+			if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n) {
+				snprintf(rl->why, sizeof(rl->why), "the monitor is gone");
+				break;
+			}
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+static int live_progress(double done, void *arg)
+{
+	(void)arg;
+	op_phase("memory", LIVE_FROM + (99.0 - LIVE_FROM) * done);
+	return op_cancelled() ? -1 : 0;
+}
+
+/*
+ * The memory of running VPS v to node `to`: a socket in its run directory
+ * for its monitor, the stream to `to`'s (GET /migrations/NAME/stream,
+ * upgraded: the node-to-node listener, the member certificates) relayed
+ * between them while the monitor's pre-copy runs (live_send). *left once
+ * the monitor handed the VM over; then `to` is asked whether it runs it
+ * (GET /migrations/NAME), its figures in *fig.
+ */
+static int live_stream(struct host *h, const struct vps *v, const struct kind_ops *ko,
+		       const char *to, const struct principal *p, bool *left, json_t **fig,
+		       struct err **err)
+{
+	char *dir = host_vps_run(h, v->name, KIND_LIVE_DIR), path[4200], url[320];
+	char loc[PEER_LOCATION_MAX];
+	struct relay rl = { .lfd = -1, .stop = -1 };
+	unsigned int status = 0;
+	json_t *ans = NULL;
+	struct stat st;
+	pthread_t t;
+	bool started = false;
+	int r;
+
+	*left = false;
+	*fig = NULL;
+	if (!dir || stat(dir, &st) < 0) {
+		r = err_make(err, errno ? errno : ENOMEM,
+			     "VPS `%s`: its monitor has no migrate directory (started before live "
+			     "moves were: restart it once)",
+			     v->name);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/" LIVE_SOCK, dir);
+	if ((rl.lfd = unix_listen(path, 0600, SOCK_NONBLOCK, 1)) < 0 ||
+	    chown(path, st.st_uid, st.st_gid) < 0) {
+		r = err_make(err, rl.lfd < 0 ? -rl.lfd : errno, "listen at `%s`", path);
+		goto out;
+	}
+	snprintf(url, sizeof(url), "/api/v1/migrations/%s/stream", v->name);
+	if ((r = peer_upgrade(h, to, p, url, LIVE_KEY, NULL, &rl.ps, &status, &ans, err)) < 0)
+		goto out;
+	if (status != 101) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(ans, "error"), "message"));
+
+		r = err_make(err, EIO, "node `%s` refused the stream (%u): %s", to, status,
+			     m ? m : "no reason");
+		goto out;
+	}
+	if ((rl.stop = eventfd(0, EFD_CLOEXEC)) < 0 || pthread_create(&t, NULL, relay_run, &rl)) {
+		r = err_make(err, errno ? errno : EAGAIN, "the relay");
+		goto out;
+	}
+	started = true;
+	testpoint("migrate-live-stream", v->name);
+	r = ko->live_send(h, v, LIVE_SOCK, live_progress, NULL, err);
+	if (r == 0) {
+		*left = true;
+		/* its last bytes (GO) flushed, the monitor gone: the relay ends by itself */
+		for (int i = 0; i < 200 && !*rl.why; i++)
+			usleep(10000);
+	}
+	if (eventfd_write(rl.stop, 1) < 0)
+		pr_err("migrate VPS `%s`: end the relay: %s", v->name, strerror(errno));
+	pthread_join(t, NULL);
+	started = false;
+	if (r < 0) {
+		if (*rl.why)
+			err_wrap(err, "the stream: %s", rl.why);
+		goto out;
+	}
+	testpoint("migrate-live-left", v->name);
+	json_decref(ans);
+	ans = NULL;
+	snprintf(url, sizeof(url), "/api/v1/migrations/%s", v->name);
+	if ((r = peer_forward(h, to, p, "GET", url, NULL, &status, &ans, loc, err)) < 0)
+		goto out;
+	if (status != 200 || !json_is_true(json_object_get(ans, "running"))) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(ans, "error"), "message"));
+
+		r = err_make(err, EIO, "node `%s` does not confirm it runs it (%u): %s", to, status,
+			     m ? m : "no reason");
+		goto out;
+	}
+	*fig = json_incref(json_object_get(json_object_get(ans, "migration"), "incoming"));
+	r = 0;
+out:
+	if (started) {
+		if (eventfd_write(rl.stop, 1) < 0)
+			pr_err("migrate VPS `%s`: end the relay", v->name);
+		pthread_join(t, NULL);
+	}
+	if (rl.lfd >= 0) {
+		close(rl.lfd);
+		unlink(path);
+	}
+	if (rl.stop >= 0)
+		close(rl.stop);
+	peer_stream_close(rl.ps);
+	json_decref(ans);
+	free(dir);
+	return r;
 }
 
 static int cancelled(struct err **err)
@@ -156,6 +352,48 @@ static int sha256_file(const char *path, char hex[65], unsigned long long *size,
 	return 0;
 }
 
+/*
+ * A live arrival's directory (LIFE_ARRIVING) that nothing of runs here: a
+ * move that broke off while this vpsd was away. The VPS runs at its source;
+ * the copy goes, so that the next move can come.
+ */
+static void arrival_leftover(struct host *h, const char *name, const char *dir)
+{
+	char mark[4200];
+	char *run = host_vps_run(h, name, NULL);
+
+	snprintf(mark, sizeof(mark), "%s/" LIFE_ARRIVING, dir);
+	if (run && access(mark, F_OK) == 0 && keeper_pid(run, name) < 0) {
+		pr_info("VPS `%s`: the copy a live move left here goes", name);
+		life_rm_rf(dir);
+	}
+	free(run);
+}
+
+/* The row of VPS name names node `from`, where it runs: a live move from there may come. */
+static int live_from_ok(struct host *h, const char *name, const char *from, struct err **err)
+{
+	struct vps v;
+	int r;
+
+	vps_init(&v);
+	if (!from || !*from)
+		r = err_make(err, EPERM, "VPS `%s`: a live move comes from a member node only",
+			     name);
+	else if ((r = store_vps_get(h->store, name, &v, err)) < 0)
+		;
+	else if (strcmp(v.node, from) || (h->node && !strcmp(v.node, h->node)))
+		r = err_make(err, EPERM,
+			     "VPS `%s`: its row names node `%s`, not `%s`: no live move of it "
+			     "comes from there",
+			     name, v.node, from);
+	else if (v.state != VPS_RUNNING)
+		r = err_make(err, EBUSY, "VPS `%s` is %s on node `%s`: nothing runs to move", name,
+			     vps_state_name(v.state), v.node);
+	vps_free(&v);
+	return r;
+}
+
 int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **err)
 {
 	char *dir = host_vps_dir(h, name, NULL);
@@ -165,6 +403,8 @@ int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **
 		free(dir);
 		return -EINVAL;
 	}
+	if (dir)
+		arrival_leftover(h, name, dir);
 	if (!dir || access(dir, F_OK) == 0) {
 		free(dir);
 		return err_make(err, EEXIST, "VPS `%s`: this node has its directory already", name);
@@ -201,12 +441,18 @@ static int arrive(struct host *h, struct vps *v, void *arg, struct err **err)
 }
 
 int migrate_receive(struct host *h, const char *name, const char *tmp, const char *got,
-		    const char *want, unsigned long long bytes, json_t **out, struct err **err)
+		    const char *want, unsigned long long bytes, const char *live_from, json_t **out,
+		    struct err **err)
 {
 	char *into = NULL, *from = NULL, *dir = host_vps_dir(h, name, NULL), *state = NULL;
 	bool running = false;
 	int r;
 
+	if (live_from && (r = live_from_ok(h, name, live_from, err)) < 0) {
+		unlink(tmp);
+		free(dir);
+		return err_wrap(err, "receive VPS `%s`", name);
+	}
 	if (!want || strcasecmp(got, want)) {
 		unlink(tmp);
 		free(dir);
@@ -241,7 +487,19 @@ int migrate_receive(struct host *h, const char *name, const char *tmp, const cha
 		r = err_make(err, ENOMEM, "migration");
 		goto out;
 	}
-	if ((running = access(state, F_OK) == 0)) {
+	if (live_from) { /* its state follows as a stream (migrate_stream_in) */
+		char mark[4200];
+		int fd;
+
+		life_rm_rf(state); /* a live move's archive carries none: never taken in */
+		snprintf(mark, sizeof(mark), "%s/" LIFE_ARRIVING, dir);
+		if ((fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+			r = err_make(err, errno, "mark `%s`", mark);
+			life_rm_rf(dir);
+			goto out;
+		}
+		close(fd);
+	} else if ((running = access(state, F_OK) == 0)) {
 		r = life_with(h, name, arrive, state, err);
 		life_rm_rf(state);
 		if (r < 0) {
@@ -265,17 +523,119 @@ out:
 	return r;
 }
 
+/* A live arrival's start: its monitor waits at arg (a socket path) for the stream. */
+static int arrive_live(struct host *h, struct vps *v, void *arg, struct err **err)
+{
+	v->incoming = true;
+	v->stream_in = arg;
+	return life_start_held(h, v, err);
+}
+
+/* Its directory is here, marked as a live arrival: the copy came, the move is under way. */
+static int arriving(struct host *h, const char *name, struct err **err)
+{
+	char *mark = host_vps_dir(h, name, LIFE_ARRIVING);
+	bool yes = mark && access(mark, F_OK) == 0;
+
+	free(mark);
+	return yes ? 0 :
+		     err_make(err, EPERM,
+			      "VPS `%s`: no live move of it is under way to this node (its copy "
+			      "did not come first)",
+			      name);
+}
+
+int migrate_stream_in(struct host *h, const char *name, const char *from, char **sock,
+		      struct err **err)
+{
+	char *run = NULL;
+	int r;
+
+	*sock = NULL;
+	if (vps_check_name(name, err) < 0)
+		return -EINVAL;
+	if ((r = live_from_ok(h, name, from, err)) < 0 || (r = arriving(h, name, err)) < 0)
+		goto out;
+	if (!(run = host_vps_run(h, name, NULL)) || asprintf(sock, "%s/migrate-in.sock", run) < 0) {
+		*sock = NULL;
+		r = err_make(err, ENOMEM, "migration");
+		goto out;
+	}
+	if (keeper_pid(run, name) > 0) {
+		r = err_make(err, EBUSY, "VPS `%s`: its monitor runs here already", name);
+		goto out;
+	}
+	testpoint("migrate-stream-in", name);
+	r = life_with(h, name, arrive_live, *sock, err);
+out:
+	free(run);
+	if (r < 0) {
+		free(*sock);
+		*sock = NULL;
+		err_wrap(err, "take VPS `%s`'s live stream", name);
+	}
+	return r;
+}
+
+int migrate_arrived(struct host *h, const char *name, const char *from, json_t **out,
+		    struct err **err)
+{
+	char *mark = NULL;
+	struct vps v;
+	int r;
+
+	*out = NULL;
+	vps_init(&v);
+	if (vps_check_name(name, err) < 0)
+		return -EINVAL;
+	if ((r = live_from_ok(h, name, from, err)) < 0 || (r = arriving(h, name, err)) < 0 ||
+	    (r = store_vps_get(h->store, name, &v, err)) < 0)
+		goto out;
+	/* up when its monitor says it runs: after GO, the control loop answers */
+	for (int t = 0; t < 10000; t += 50) {
+		json_t *st = json_object();
+		const char *s;
+
+		kind_find(v.kind, v.engine)->status(h, &v, st);
+		s = json_string_value(json_object_get(json_object_get(st, "monitor"), "state"));
+		if (s && !strcmp(s, "running")) {
+			*out = json_pack("{s:b, s:O*}", "running", 1, "migration",
+					 json_object_get(json_object_get(st, "stats"),
+							 "migration"));
+			json_decref(st);
+			break;
+		}
+		json_decref(st);
+		usleep(50000);
+	}
+	if (!*out) {
+		r = err_make(err, EIO, "VPS `%s`: its monitor here does not run it", name);
+		goto out;
+	}
+	mark = host_vps_dir(h, name, LIFE_ARRIVING);
+	if (mark)
+		unlink(mark); /* it runs here: a monitor's end is a stop from now on */
+	r = 0;
+out:
+	free(mark);
+	vps_free(&v);
+	if (r < 0)
+		err_wrap(err, "VPS `%s`'s arrival", name);
+	return r;
+}
+
 /*
  * After the move: the monitor of VPS v (now another node's) ended here,
  * and its keeper waited for, without a word to the row: the keeper's end
  * is not a stop of the VPS (life.c leaves a row another node holds alone).
  */
-static void end_here(struct host *h, const struct vps *v, const char *run_dir)
+static void end_here(struct host *h, const struct vps *v, const char *run_dir, bool kill)
 {
 	const struct kind_ops *o = kind_find(v->kind, v->engine);
 	struct err *e = NULL;
 
-	if (o->kill(h, v, &e) < 0)
+	/* a live move's monitor left by itself (MONITOR_EXIT_MIGRATED) */
+	if (kill && o->kill(h, v, &e) < 0)
 		pr_err("migrate VPS `%s`: end its monitor here: %s", v->name, err_msg(e));
 	err_free(&e);
 	for (int t = 0; run_dir && t < 30000 && keeper_pid(run_dir, v->name) > 0; t += 50)
@@ -305,12 +665,14 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	struct vps v;
 	json_t *nodes = NULL, *n, *ans = NULL;
 	char *tmp = NULL, *pool = NULL, *dir = host_vps_dir(h, name, NULL), *run_dir = NULL;
-	char sha[65], hdr[128], path[512], loc[PEER_LOCATION_MAX], why[1024] = "";
+	struct sending sd;
+	char sha[65], hdr[160], path[512], loc[PEER_LOCATION_MAX], why[1024] = "";
 	unsigned long long bytes = 0;
 	unsigned int status = 0;
 	double t0 = now_s(), down = 0, dest_up = 0;
 	unsigned long long state_bytes = 0;
-	bool restart = false, carry = false, there = false;
+	bool restart = false, carry = false, there = false, stream = false, left = false;
+	json_t *fig = NULL;
 	char *state = NULL;
 	int r, fd = -1;
 
@@ -358,8 +720,9 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		if (v.state != VPS_RUNNING)
 			snprintf(why, sizeof(why), "it is %s: there is no running state to keep",
 				 vps_state_name(v.state));
-		else if (kind_find(v.kind, v.engine)->migrate_save)
-			; /* it moves with its state (paused for the copy) */
+		else if (kind_find(v.kind, v.engine)->migrate_save ||
+			 kind_find(v.kind, v.engine)->live_send)
+			; /* it moves with its state (live, or paused for the copy) */
 		else if (!kind_find(v.kind, v.engine)->restart_migrate)
 			snprintf(why, sizeof(why),
 				 "the live move of a running %s on %s is not built here",
@@ -379,7 +742,14 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		pr_info("migrate VPS `%s`: not live: %s: it moves %s", name, why,
 			v.state == VPS_RUNNING ? "by a restart" : "as it is");
 	}
-	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->migrate_save) {
+	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->live_send) {
+		/* live: its disk requests wait while the disks go, then its memory streams */
+		down = now_s();
+		op_phase("hold", 0);
+		if ((r = kind_find(v.kind, v.engine)->live_hold(h, &v, true, err)) < 0)
+			goto out;
+		stream = true;
+	} else if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->migrate_save) {
 		/* paused, its whole state saved into its directory: the archive carries it */
 		const struct kind_ops *ko = kind_find(v.kind, v.engine);
 		int sfd;
@@ -427,7 +797,7 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		if ((r = store_vps_get(h->store, name, &v, err)) < 0)
 			goto out;
 	}
-	if (v.state != VPS_STOPPED && !carry) {
+	if (v.state != VPS_STOPPED && !carry && !stream) {
 		r = err_make(err, EBUSY,
 			     "VPS `%s` is %s: a stopped VPS, a running container or a running VM "
 			     "on QEMU moves",
@@ -449,7 +819,8 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 				       "-cpf",	   tmp,
 				       "-C",	   base,
 				       name,	   NULL };
-		struct pack pk = { .total = disk_bytes(dir) };
+		struct pack pk = { .total = disk_bytes(dir),
+				   .scale = stream ? LIVE_FROM / 100 : 1 };
 		const struct sys_spawn sp = { .argv = (char *const *)argv,
 					      .in = SYS_SPAWN_NULL,
 					      .out = SYS_SPAWN_CAPTURE,
@@ -472,15 +843,17 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	}
 	if ((r = sha256_file(tmp, sha, &bytes, err)) < 0 || (r = cancelled(err)) < 0)
 		goto out;
-	op_phase("send", PACK_END);
+	op_phase("send", (stream ? LIVE_FROM / 100 : 1) * PACK_END);
 	if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = err_make(err, errno, "open `%s`", tmp);
 		goto out;
 	}
-	snprintf(hdr, sizeof(hdr), MIGRATE_SHA_HEADER ": %s\r\n", sha);
+	snprintf(hdr, sizeof(hdr), MIGRATE_SHA_HEADER ": %s\r\n%s", sha,
+		 stream ? MIGRATE_LIVE_HEADER ": 1\r\n" : "");
 	snprintf(path, sizeof(path), "/api/v1/migrations/%s", name);
-	if ((r = peer_send_file(h, to, &p, path, fd, bytes, hdr, send_progress, &bytes, &status,
-				&ans, err)) < 0) {
+	sd = (struct sending){ bytes, stream ? LIVE_FROM / 100 : 1, stream };
+	if ((r = peer_send_file(h, to, &p, path, fd, bytes, hdr, send_progress, &sd, &status, &ans,
+				err)) < 0) {
 		if (op_cancelled()) {
 			err_free(err);
 			r = err_make(err, ECANCELED, "cancelled");
@@ -495,24 +868,29 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 			     m ? m : "no reason");
 		goto out;
 	}
+	if (stream &&
+	    (r = live_stream(h, &v, kind_find(v.kind, v.engine), to, &p, &left, &fig, err)) < 0)
+		goto out;
 	dest_up = now_s(); /* a running VM's: it runs there from this answer on */
 	/* a running VM runs there from this answer on: never run on here as well */
-	there = carry;
+	there = carry || stream;
 	/* the one step that moves it: from here on the row names the destination */
 	op_phase("switch", 99);
 	if ((r = store_vps_move(h->store, name, h->node, to, err)) < 0) {
 		if (there)
 			err_wrap(
 				err,
-				"it runs on node `%s` and its row still names this node, where its "
-				"QEMU is left paused: end one of the two by hand",
-				to);
+				"it runs on node `%s` and its row still names this node, where %s: "
+				"end one of the two by hand",
+				to,
+				stream ? "its monitor handed it over and left" :
+					 "its QEMU is left paused");
 		goto out;
 	}
 	store_event(h->store, name, "migrated", to);
 	run_dir = host_vps_run(h, name, NULL);
-	if (carry) /* it runs there: its QEMU here ends (its row is b's: kept as it is) */
-		end_here(h, &v, run_dir);
+	if (carry || stream) /* it runs there: its monitor here ends (its row is b's: kept) */
+		end_here(h, &v, run_dir, carry);
 	life_rm_rf(dir);
 	if (run_dir)
 		life_rm_rf(run_dir);
@@ -523,6 +901,23 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		json_object_set_new(*out, "state_bytes", json_integer((json_int_t)state_bytes));
 		json_object_set_new(*out, "downtime_ms",
 				    json_integer((json_int_t)((dest_up - down) * 1000)));
+	}
+	if (*out && stream) {
+		/* the pause is the monitor's (its last pass to GO); the disk requests waited longer */
+		json_int_t us = json_integer_value(json_object_get(fig, "downtime_us"));
+
+		json_object_set_new(*out, "state_kept", json_true());
+		json_object_set_new(*out, "live", json_true());
+		json_object_set_new(*out, "downtime_ms", json_integer((us + 500) / 1000));
+		json_object_set_new(*out, "downtime_us", json_integer(us));
+		json_object_set_new(*out, "disk_hold_ms",
+				    json_integer((json_int_t)((dest_up - down) * 1000)));
+		json_object_set_new(
+			*out, "memory_bytes",
+			json_integer(json_integer_value(json_object_get(fig, "bytes"))));
+		json_object_set_new(
+			*out, "rounds",
+			json_integer(json_integer_value(json_object_get(fig, "rounds"))));
 	}
 	if (*out && *why) { /* it went, but not live: why, for the caller */
 		json_object_set_new(*out, "live", json_false());
@@ -546,6 +941,22 @@ out:
 		json_decref(empty);
 	} else if (r < 0 && restart) {
 		life_start(h, name, NULL); /* it stays here: as it was */
+	} else if (r < 0 && stream && !left) {
+		struct err *e = NULL;
+
+		/* it stays here: its monitor ran on through the failure; its disks serve again */
+		if (kind_find(v.kind, v.engine)->live_hold(h, &v, false, &e) < 0) {
+			pr_err("migrate VPS `%s`: release its disks here: %s", name, err_msg(e));
+			store_event(h->store, name, "migrate-failed", err_msg(e));
+		}
+		err_free(&e);
+	} else if (r < 0 && stream) {
+		/* its monitor here handed it over: whether the destination runs it is not known */
+		pr_err("migrate VPS `%s`: its monitor left for node `%s`, which did not confirm it "
+		       "runs it",
+		       name, to);
+		store_event(h->store, name, "migrate-failed",
+			    "its monitor left for the destination, which did not confirm");
 	} else if (r < 0 && carry && !there) {
 		struct err *e = NULL;
 
@@ -572,6 +983,7 @@ out:
 	free(dir);
 	free(run_dir);
 	json_decref(ans);
+	json_decref(fig);
 	json_decref(nodes);
 	vps_free(&v);
 	return r;

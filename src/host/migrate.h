@@ -19,6 +19,12 @@ struct host;
 /* The checksum of a migration's archive, node to node: SHA-256, hex. */
 #define MIGRATE_SHA_HEADER "X-Vps-Sha256"
 
+/*
+ * On a live move's archive (migrate.c, docs/cluster.md "A running VM on
+ * vps-vmm"): the VPS runs on at the source; its state follows as a stream.
+ */
+#define MIGRATE_LIVE_HEADER "X-Vps-Live"
+
 /* In a running VM's archive: its saved state (`state`), taken in and run on there. */
 #define MIGRATE_STATE_DIR "migrate-state"
 
@@ -58,8 +64,23 @@ int migrate_incoming(struct host *h, const char *name, char **tmp, struct err **
  * The archive in tmp arrived, with checksum got (hex, what was written)
  * against want (the sender's header): on a match it is unpacked as VPS
  * name's directory; on a mismatch dropped (-EBADMSG). tmp is gone after.
+ * live_from: a live move's archive (MIGRATE_LIVE_HEADER) from that node.
  */
 int migrate_receive(struct host *h, const char *name, const char *tmp, const char *got,
-		    const char *want, unsigned long long bytes, json_t **out, struct err **err);
+		    const char *want, unsigned long long bytes, const char *live_from, json_t **out,
+		    struct err **err);
+/*
+ * The receiving side of a live move, node `from` sending (its certificate
+ * checked): the archive (migrate_receive's live_from) of a VPS `from`
+ * holds running, marked as an arrival (it runs nowhere here yet); then its stream: the monitor started
+ * here waiting at *sock (caller frees) for the bytes the caller relays;
+ * then arrived: whether it runs here ({"running", "migration"}), the mark
+ * taken off. Each refuses a VPS with no live move of it under way from
+ * `from` (-EPERM, -EBUSY).
+ */
+int migrate_stream_in(struct host *h, const char *name, const char *from, char **sock,
+		      struct err **err);
+int migrate_arrived(struct host *h, const char *name, const char *from, json_t **out,
+		    struct err **err);
 
 #endif

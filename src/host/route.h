@@ -74,6 +74,7 @@ struct call {
 	const struct route *rt;
 	bool tls; /* the connection is HTTPS (the session cookie is Secure) */
 	bool forwarded; /* sent by a member node (peer.c): answered here, never sent on */
+	const char *peer_node; /* that member's name (its certificate's); NULL otherwise */
 	const char *url; /* the path asked (without its query) */
 	const char *upload; /* ROUTE_STREAM with a handler: the streamed body's file, the handler's */
 };
@@ -117,6 +118,7 @@ route_fn api_repos_get, api_repos_post, api_repo_delete, api_backups_get, api_ba
 /* routes_ops.c */
 route_fn api_operation_get, api_operation_delete, api_events_get;
 /* routes_nodes.c */
+route_fn api_migration_stream, api_migration_get;
 route_fn api_nodes_get, api_node_tokens_post, api_node_evacuate, api_node_restore, api_node_get,
 	api_node_delete;
 

@@ -118,6 +118,8 @@ static const struct route routes[] = {
 	{ "POST", "/nodes/{name}/evacuate", ADMIN, 0, api_node_evacuate, NULL },
 	{ "POST", "/nodes/{name}/restore", ADMIN, 0, api_node_restore, NULL },
 	{ "PUT", "/migrations/{name}", ADMIN, ROUTE_STREAM, NULL, NULL },
+	{ "GET", "/migrations/{name}", ADMIN, 0, api_migration_get, NULL },
+	{ "GET", "/migrations/{name}/stream", ADMIN, 0, api_migration_stream, NULL },
 	{ "GET", "/pools", ADMIN, 0, api_pools_get, NULL },
 	{ "POST", "/pools", ADMIN, 0, api_pools_post, NULL },
 	{ "DELETE", "/pools/{name}", ADMIN, 0, api_pool_delete, NULL },
@@ -270,7 +272,7 @@ static enum MHD_Result ws_elsewhere(struct call *x, const char *node, const char
 		return reply_error(x->c, EINVAL, "the path is too long");
 	return ws_forward(x->c,
 			  &(struct ws_target){ "", screen ? "screen" : "console",
-					       screen ? "binary" : NULL },
+					       screen ? "binary" : NULL, false },
 			  x->p->user, ws_dial, &f);
 }
 

@@ -5,12 +5,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/migrate.h"
 #include "host/node.h"
 #include "host/ops.h"
 #include "host/route.h"
+#include "host/ws.h"
 
 enum MHD_Result api_nodes_get(struct call *x)
 {
@@ -66,6 +68,41 @@ enum MHD_Result api_node_restore(struct call *x)
 	int r = migrate_restore(x->h, x->arg, &e);
 
 	return reply_result(x->c, r, &e, 200, r < 0 ? NULL : json_pack("{s:s}", "node", x->arg));
+}
+
+/*
+ * A live move's stream arriving (node to node only, docs/cluster.md "A
+ * running VM on vps-vmm"): the VPS's monitor started here, waiting, and
+ * the connection upgraded and relayed to it byte for byte.
+ */
+enum MHD_Result api_migration_stream(struct call *x)
+{
+	struct err *e = NULL;
+	char *sock = NULL;
+	enum MHD_Result ret;
+	int r;
+
+	if (!x->forwarded || !x->peer_node)
+		return reply_error(x->c, EPERM,
+				   "a migration's stream comes node to node only (--peer)");
+	if ((r = migrate_stream_in(x->h, x->arg, x->peer_node, &sock, &e)) < 0)
+		return reply_err(x->c, r, &e);
+	ret = ws_bridge(x->c, &(struct ws_target){ sock, "migration", NULL, true }, x->p->user);
+	free(sock);
+	return ret;
+}
+
+/* Whether a live move's arrival runs here (node to node only): its source then lets go. */
+enum MHD_Result api_migration_get(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r;
+
+	if (!x->forwarded || !x->peer_node)
+		return reply_error(x->c, EPERM, "a migration is asked after node to node only");
+	r = migrate_arrived(x->h, x->arg, x->peer_node, &out, &e);
+	return reply_result(x->c, r, &e, 200, out);
 }
 
 enum MHD_Result api_node_tokens_post(struct call *x)

@@ -102,6 +102,11 @@ struct vps {
 	 * looks at nor writes its state.
 	 */
 	bool incoming;
+	/*
+	 * Not stored: with incoming, a live move's arrival: the monitor waits
+	 * at this unix socket for the source's stream (borrowed, not freed).
+	 */
+	const char *stream_in;
 };
 
 /* "stopped", "running", ... */

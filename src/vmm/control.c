@@ -233,7 +233,7 @@ static json_t *cmd_snapshot(void *ctx, json_t *req)
 		return monitor_error("`path`: expected a directory");
 	if (res && !json_is_boolean(res))
 		return monitor_error("`resume`: expected true or false");
-	if (c->frozen && json_is_true(res))
+	if (c->frozen && (json_is_true(res) || c->frozen_running))
 		return monitor_error(FROZEN_ERROR);
 	resume = c->frozen ? false : res ? json_is_true(res) : !was_paused;
 	t0 = now_us();
@@ -253,21 +253,27 @@ static json_t *cmd_snapshot(void *ctx, json_t *req)
 }
 
 /*
- * {"cmd":"freeze"}: park the vCPUs, complete every disk request in flight,
- * sync the images and serve no new request, so that a copy of the image
- * files made outside (vpsd's snapshot of a running VM, docs/storage.md) is
- * the disk at one moment. The guest stands still until `thaw`.
+ * {"cmd":"freeze"[,"run":true]}: park the vCPUs, complete every disk request
+ * in flight, sync the images and serve no new request, so that a copy of
+ * the image files made outside (vpsd's snapshot of a running VM,
+ * docs/storage.md) is the disk at one moment. The guest stands still until
+ * `thaw`; with `run` its vCPUs go on at once and only its disk requests
+ * wait (a live move between nodes copies the disks meanwhile, then
+ * `migrate`s: the destination serves what waited, docs/cluster.md).
  */
 static json_t *cmd_freeze(void *ctx, json_t *req)
 {
 	struct control *c = ctx;
 	bool was_paused = vm_is_paused(c->vm);
+	json_t *run = json_object_get(req, "run");
 	struct err *e = NULL;
 	uint64_t t0 = now_us();
 	json_t *r;
 
 	if (!c->hooks || !c->hooks->disks_hold)
 		return monitor_error("this VM cannot freeze its disks");
+	if (run && !json_is_boolean(run))
+		return monitor_error("`run`: expected true or false");
 	if (migrating(c))
 		return monitor_error("a migration is running: `migrate-cancel` first");
 	if (c->frozen)
@@ -283,6 +289,9 @@ static json_t *cmd_freeze(void *ctx, json_t *req)
 	}
 	c->frozen = true;
 	c->frozen_paused = was_paused;
+	c->frozen_running = json_is_true(run) && !was_paused;
+	if (c->frozen_running)
+		vm_resume(c->vm);
 	return json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state_name(c), "took_us",
 			 (json_int_t)(now_us() - t0));
 }
@@ -292,9 +301,12 @@ static json_t *cmd_thaw(void *ctx, json_t *req)
 {
 	struct control *c = ctx;
 
+	if (migrating(c))
+		return monitor_error("a migration is running: `migrate-cancel` first");
 	if (c->frozen) {
 		c->hooks->disks_release(c->hooks->machine);
 		c->frozen = false;
+		c->frozen_running = false;
 		if (!c->frozen_paused)
 			vm_resume(c->vm);
 	}
@@ -332,7 +344,7 @@ static json_t *cmd_migrate(void *ctx, json_t *req)
 
 	if (!c->hooks || !c->hooks->migration)
 		return monitor_error("this VM cannot migrate");
-	if (c->frozen)
+	if (c->frozen && !c->frozen_running) /* `run`: its disks held, it moves live */
 		return monitor_error(FROZEN_ERROR);
 	if (!json_is_string(to) || !json_string_length(to))
 		return monitor_error("`to`: expected tcp:HOST:PORT or a unix socket");

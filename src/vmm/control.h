@@ -55,6 +55,7 @@ struct control {
 	int statm_fd; /* /proc/self/statm, opened before the jail (jail.h) */
 	bool frozen; /* between `freeze` and `thaw` */
 	bool frozen_paused; /* the VM was paused before the freeze: `thaw` leaves it so */
+	bool frozen_running; /* `freeze` with `run`: the disks held, the vCPUs running */
 };
 
 /* Bind and listen at path (refused if something is there already); NULL: no socket, for tests. */

@@ -398,6 +398,8 @@ def test_walk(vpsd):
     admin.api("POST", "/vps/walk1/migrate", {"to": "b"}, expect=409)  # one host: nowhere to go
     admin.api("POST", "/vps/walk1/migrate", {"to": "b", "x": 1}, expect=400)
     admin.api("PUT", "/migrations/walk1", b"x", expect=403)  # node to node only
+    admin.api("GET", "/migrations/walk1", expect=403)  # node to node only
+    admin.api("GET", "/migrations/walk1/stream", expect=403)  # node to node only
     admin.api("POST", "/vps/walk1/reinstall", {"template": "busybox"})
     op = wait_op(admin, admin.request("POST", "/vps/walk1/start?async=1"))
     assert op["state"] == "done" and op["result"]["state"] == "running", op

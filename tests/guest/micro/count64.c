@@ -22,6 +22,7 @@
 #define VIRTIO_BLK_T_IN 0
 #define VIRTIO_BLK_T_OUT 1
 #define SECTOR 512
+#define DISK_WAIT_MS 30000
 
 struct blk_hdr {
 	uint32_t type;
@@ -63,13 +64,20 @@ static int request(uint32_t type, uint8_t *data, bool write_to_guest)
 	struct vbuf b[3] = { { hdr, sizeof(*hdr), false },
 			     { data, SECTOR, write_to_guest },
 			     { status, 1, true } };
-	uint32_t len;
+	uint32_t len, got;
+	int head;
 
 	hdr->type = type;
 	hdr->reserved = 0;
 	hdr->sector = 1;
 	*status = 0xff;
-	if (vq_transfer(q, b, 3, &len) < 0)
+	/*
+	 * As long as Linux's block layer waits (30 s): a live move between
+	 * nodes holds the disk requests while it copies the disk
+	 * (test_cluster_migrate_vmm.py), seconds, not vq_transfer's 1 s
+	 */
+	if ((head = vq_submit(q, b, 3)) < 0 || vq_wait(q, DISK_WAIT_MS, &got, &len) < 0 ||
+	    got != (uint32_t)head)
 		return -1;
 	return *status;
 }
