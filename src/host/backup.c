@@ -299,8 +299,10 @@ static int restic(struct host *h, const char *repo, json_t *rec, const char *con
 
 		r = sys_run(&s, &res, err);
 	}
-	if (r < 0)
+	if (r < 0) {
+		sys_spawn_result_free(&res); /* what a failed restic said is in err */
 		return err_wrap(err, "restic %s on repository `%s`", args[0], repo);
+	}
 	if (out)
 		*out = res.out, res.out = NULL;
 	sys_spawn_result_free(&res);
