@@ -6,7 +6,8 @@ address (counted at the host's end), and within 2% of what iperf3 moved
 (its own JSON byte counts, plus one IPv4 and TCP header for each packet the
 host's end of the VPS's veth counted); counted while vpsd itself is down and across the VPS's restart; a
 plan's monthly allowance throttling or suspending the VPS once used; a
-customer reading only their own VPS's traffic. Nothing leaves the machine:
+customer reading only their own VPS's traffic, and told through their
+webhook (signed) when their VPS has used its allowance. Nothing leaves the machine:
 the traffic is between the host and its own container."""
 
 import os
@@ -24,6 +25,7 @@ import pytest
 from framework.openapi import start_vpsd, tcp
 from framework.vpsd import VPSD
 from test_net import copy_iperf3
+from test_webhooks import Receiver, signed
 
 pytestmark = [
     pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
@@ -39,6 +41,8 @@ MIB = 1 << 20
 # payload once: the handshake, window updates and the odd retransmitted segment (a full suite's
 # run went 0.3% over a bound of 0.5%)
 HEADERS = 1 + 52 / 1448 + 0.02
+# a sample a second; customers' webhooks may reach this host's loopback (test_webhooks' receiver)
+FLAGS = ("--sample-every", "1", "--webhook-allow", "127.0.0.1/32")
 
 
 def sh(*args):
@@ -47,7 +51,7 @@ def sh(*args):
 
 @pytest.fixture(scope="module")
 def vpsd():
-    d = start_vpsd(extra=("--sample-every", "1"))
+    d = start_vpsd(extra=FLAGS)
     try:
         yield d
         d.destroy_all_and_stop()  # a sanitizer's report fails the module
@@ -172,7 +176,7 @@ def test_counted_bytes_match_the_transfer(vpsd, net):
     vpsd.stop()
     before = t2["rx"]
     sh("ping", "-c", "10", "-i", "0.2", "-s", "60000", "-q", v["ipv4"])
-    vpsd.start(extra=("--tcp", f"127.0.0.1:{vpsd.port}", "--sample-every", "1"))
+    vpsd.start(extra=("--tcp", f"127.0.0.1:{vpsd.port}", *FLAGS))
     t3 = settle(vpsd, "tc1", "rx", before + 10 * 60000)
     assert t3["rx"] - before <= 10 * 60000 * HEADERS + 4096, t3
 
@@ -331,6 +335,25 @@ def test_customer_reads_only_their_own_traffic(vpsd, net):
                            "network": net["name"]}, expect=201)
     mine = a.api("GET", "/vps/ta1/traffic")
     assert mine["rx"] == 0 and mine["tx"] == 0 and mine["allowance"] == 16 * MIB
+    # the owner's hook hears of the allowance used up; the other customer's hears nothing
+    ra, rb = Receiver(), Receiver()
+    try:
+        ha = a.api("POST", "/webhooks", {"url": ra.url, "events": "traffic-exceeded"},
+                   expect=201)
+        b.api("POST", "/webhooks", {"url": rb.url}, expect=201)
+        a.api("POST", "/vps/ta1/start")
+        transfer(vpsd, "ta1", 20 * MIB, reverse=False)
+        assert ra.wait(lambda r: r.events()), "no traffic-exceeded event reached the owner"
+        (headers, body), = ra.got
+        ev = json.loads(body)["event"]
+        assert (ev["vps"], ev["kind"]) == ("ta1", "traffic-exceeded"), ev
+        assert ev["message"].endswith(": throttle") and signed(ha["secret"], headers, body)
+        assert a.api("GET", "/vps/ta1/traffic")["action"] == "throttle"
+        time.sleep(1)
+        assert not [e for e in rb.events() if e.get("vps") == "ta1"], rb.events()
+    finally:
+        ra.close()
+        rb.close()
     for path in ("/vps/ta1/traffic", "/vps/ta1"):
         r = b.request("GET", path)
         assert r.status == 404, (path, r)
