@@ -7,8 +7,9 @@ address (counted at the host's end), and within 2% of what iperf3 moved
 host's end of the VPS's veth counted); counted while vpsd itself is down
 and across the VPS's restart; the month kept when a host reboot takes the
 kernel's counters; a plan's monthly allowance throttling or suspending the
-VPS once used; a customer reading only their own VPS's traffic, and told
-through their webhook (signed) when their VPS has used its allowance.
+VPS once used; a customer reading only their own VPS's traffic, billing
+reading every VPS's with an API token, and the customer told through their
+webhook (signed) when their VPS has used its allowance.
 Nothing leaves the machine: the traffic is between the host and its own container."""
 
 import os
@@ -386,6 +387,21 @@ def test_customer_reads_only_their_own_traffic(vpsd, net):
     finally:
         ra.close()
         rb.close()
+
+    # billing reads it with an API token over TCP: this month's and past months' figures of
+    # every VPS, as its owner sees them
+    admin.api("POST", "/users", {"name": "trbill", "password": "trbill's long secret",
+                                 "role": "admin"}, expect=201)
+    tok = admin.api("POST", "/tokens", {"name": "billing", "expires_in": 600, "user": "trbill"},
+                    expect=201)["token"]
+    billing = tcp(vpsd, token=tok)
+    got = billing.api("GET", "/vps/ta1/traffic")
+    mine = a.api("GET", "/vps/ta1/traffic")
+    assert got["months"] == mine["months"] and got["total"] >= 20 * MIB, (got, mine)
+    listed = {v["name"]: billing.api("GET", f"/vps/{v['name']}/traffic")
+              for v in billing.api("GET", "/vps")}
+    assert listed["ta1"]["action"] == "throttle" and {"tc1", "ta1"} <= set(listed), listed
+    assert listed["tc1"]["total"] > 80 * MIB, listed["tc1"]  # test_counted_bytes_...'s
     for path in ("/vps/ta1/traffic", "/vps/ta1"):
         r = b.request("GET", path)
         assert r.status == 404, (path, r)
