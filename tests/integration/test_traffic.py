@@ -26,7 +26,7 @@ import pytest
 
 from framework.openapi import start_vpsd, tcp
 from framework.vpsd import VPSD
-from test_net import copy_iperf3
+from test_net import copy_iperf3, iperf_end
 from test_webhooks import Receiver, signed
 
 pytestmark = [
@@ -242,27 +242,7 @@ def iperf3_bytes(d, name, reverse, secs=2):
     from the VPS, or with reverse to it, by the client's JSON. What the
     receiver read crossed the wire; what the sender wrote beyond it was in
     its socket when the test ended (a tail of at most its send buffer)."""
-    port = 5800 + (uuid.uuid4().int % 400)
-    srv = subprocess.Popen(["iperf3", "-s", "-1", "-B", GW, "-p", str(port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):  # listening? (a probe connection would count as a client)
-            if sh("ss", "-Hltn", f"sport = :{port}").strip():
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("iperf3 -s did not listen")
-        out = d.api("POST", f"/vps/{name}/exec",
-                    {"args": ["/usr/bin/iperf3", "-c", GW, "-p", str(port), "-t", str(secs),
-                              "-J", *(["-R"] if reverse else [])]}, timeout=120)
-    finally:
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
-    assert out["status"] == 0, out
-    end = json.loads(out["stdout"])["end"]
+    end = iperf_end(d, name, GW, reverse, secs)
     got, sent = end["sum_received"]["bytes"], end["sum_sent"]["bytes"]
     assert 0 < got <= sent, end
     return got, sent
