@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "host/kind.h"
 #include "host/life.h"
+#include "host/policy.h"
 #include "host/snapshot.h"
 
 bool snapshot_name_ok(const char *s)
@@ -312,6 +313,23 @@ static int put_back(struct host *h, struct vps *v, const char *dir, uint64_t dis
 	if (v->state != VPS_RUNNING && v->state != VPS_STOPPED)
 		return err_make(err, EBUSY, "`%s` is %s: a revert needs it running or stopped",
 				v->name, vps_state_name(v->state));
+	/*
+	 * A copy whose disk is larger than the VPS's is now (taken before a
+	 * revert to an older, smaller one) grows it back: that grow is admitted
+	 * as a resize is, against the owner's quota and the host's room, with
+	 * the numbers, before anything is stopped or touched.
+	 */
+	if (disk > v->disk) {
+		struct vps grown = *v; /* shares v's strings: not freed */
+
+		grown.disk = disk;
+		policy_lock();
+		r = policy_admit(h, v, &grown, NULL, err);
+		policy_unlock();
+		if (r < 0)
+			return err_wrap(err, "revert `%s` to `%s`, whose disk is %llu MiB", v->name,
+					what, (unsigned long long)(disk >> 20));
+	}
 	/* what the disks hold now is discarded: a short grace, so a guest that
 	 * ignores the shutdown costs seconds, not the half minute of a stop */
 	if (was_running &&
@@ -325,6 +343,9 @@ static int put_back(struct host *h, struct vps *v, const char *dir, uint64_t dis
 	if (r == 0 && disk > 0 && disk != now.disk) {
 		now.disk = disk;
 		r = store_vps_update(h->store, &now, err);
+	} else if (r < 0 && disk > v->disk && now.disk != v->disk) {
+		now.disk = v->disk; /* not reverted: the disk and its admitted size as they were */
+		store_vps_update(h->store, &now, NULL);
 	}
 	if (r == 0)
 		store_event(h->store, v->name, "revert", what);

@@ -255,6 +255,14 @@ await step('see the usage graphs fill', async () => {
     const c = document.querySelector('#chart-cpu');
     return c && c.dataset.span === 'day' && Number(c.dataset.points) >= 1;
   }, null, { timeout: 15000 });
+  // and the month's half hours and the year's days: one point each so far
+  for (const [label, span] of [['Month', 'month'], ['Year', 'year']]) {
+    await page.getByRole('button', { name: label, exact: true }).click();
+    await page.waitForFunction((want) => {
+      const c = document.querySelector('#chart-cpu');
+      return c && c.dataset.span === want && Number(c.dataset.points) >= 1;
+    }, span, { timeout: 15000 });
+  }
   await page.getByRole('button', { name: 'Live', exact: true }).click();
   await page.waitForFunction(() => {
     const c = document.querySelector('#chart-cpu');

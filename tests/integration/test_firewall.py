@@ -4,7 +4,9 @@ private vpsd: two customers' busybox containers on one network, each serving
 HTTP; the owner's rules block and allow real connections (from the other
 container's network namespace and from the host), replies to the VPS's own
 connections pass a default drop, a rule follows the VPS across its restart.
-Attacks: the other customer cannot read or change the firewall (404), a
+Attacks: the VPS's own root (its user and network namespaces) cannot see
+or remove the rules, which are the host's; the other customer cannot read
+or change the firewall (404), a
 customer's rules never touch another VPS's or the host's traffic, hostile
 strings and too many rules are refused with the ruleset unchanged. Traffic
 stays between the host and its containers."""
@@ -22,6 +24,7 @@ import pytest
 from framework.openapi import start_vpsd, tcp
 from framework.ct import BUILD
 from framework.vpsd import VPSD, raise_spec_errors
+from test_net import init_pid
 
 pytestmark = [
     pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
@@ -163,6 +166,31 @@ def test_rules_block_and_allow_real_traffic(env):
     # open again: no chains left for it
     a.api("PUT", "/vps/va/firewall", {})
     assert "fwi_" not in ruleset() and env.host_fetch("va", 8081)
+
+
+def test_vps_root_cannot_remove_its_firewall(env):
+    """The rules live in the host's network namespace: root inside the VPS,
+    with every capability its user namespace gives over its own network,
+    flushes the only ruleset it can reach (its own, empty) and names the
+    host's table in vain; the host's chains and their effect stay."""
+    a = env.c["fwa"]
+    a.api("PUT", "/vps/va/firewall", {"policy_in": "drop", "rules": [
+        {"direction": "in", "action": "accept", "proto": "tcp", "dport": 8080}]})
+    assert env.host_fetch("va", 8080) and not env.host_fetch("va", 8081)
+    before = ruleset()
+    pid = init_pid(env.d, "va")
+    root = ["nsenter", "-t", pid, "-U", "-n", "--"]
+    r = subprocess.run([*root, NFT, "list", "ruleset"], capture_output=True, text=True)
+    assert r.returncode == 0 and "fwi_" not in r.stdout and "vps" not in r.stdout, r
+    r = subprocess.run([*root, NFT, "flush", "ruleset"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr  # its own namespace's: allowed, and empty
+    r = subprocess.run([*root, NFT, "delete", "table", "inet", "vps"], capture_output=True,
+                       text=True)
+    assert r.returncode != 0, "the host's table is reachable from inside the VPS"
+    assert ruleset() == before and "fwi_" in before
+    assert env.host_fetch("va", 8080) and not env.host_fetch("va", 8081)
+    a.api("PUT", "/vps/va/firewall", {})
+    assert env.host_fetch("va", 8081)
 
 
 def test_other_customer_cannot_read_or_change_it(env):

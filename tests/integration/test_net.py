@@ -557,8 +557,10 @@ def copy_iperf3(rootfs):
     return iperf3
 
 
-def iperf(vpsd, name, host_addr, reverse, secs=4):
-    """bits/s the receiver counted: the VPS sends (upload), or with reverse receives."""
+def iperf_end(vpsd, name, host_addr, reverse, secs=4):
+    """The `end` of iperf3's JSON for one TCP stream of SECS seconds between
+    the VPS (the client) and a server on host_addr: the VPS sends (upload),
+    or with reverse receives. Also test_traffic's."""
     port = 5300 + (uuid.uuid4().int % 500)
     srv = subprocess.Popen(["iperf3", "-s", "-B", host_addr, "-p", str(port)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -575,7 +577,12 @@ def iperf(vpsd, name, host_addr, reverse, secs=4):
         srv.kill()
         srv.wait()
     assert out["status"] == 0, out
-    return json.loads(out["stdout"])["end"]["sum_received"]["bits_per_second"]
+    return json.loads(out["stdout"])["end"]
+
+
+def iperf(vpsd, name, host_addr, reverse, secs=4):
+    """bits/s the receiver counted: the VPS sends (upload), or with reverse receives."""
+    return iperf_end(vpsd, name, host_addr, reverse, secs)["sum_received"]["bits_per_second"]
 
 
 @pytest.mark.skipif(not shutil.which("iperf3"), reason="iperf3 is not installed "

@@ -7,7 +7,9 @@ docs/packaging.md says, the unit through `systemd-analyze verify`, the
 programs of the package run (`vps --version`, `vpsd --help`), every key of
 the shipped vpsd.conf accepted and bad lines refused by number, the man pages
 against each program's --help, the bash completion against the CLI's command
-table, the logrotate file through logrotate.
+table, the logrotate file through logrotate. And, without a package, a
+build outside the source tree taking the template tools and the panel from
+where `meson install` puts them.
 
 Slow the first time (the build, then debootstrap: minutes); both are cached
 under /var/cache/vps/pkgtest, the packages by a hash of the tree, the root
@@ -16,6 +18,7 @@ dpkg -i. Marked `slow`; its fixtures are per session, so the test command
 builds and installs once."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -386,3 +389,28 @@ def test_logrotate_reads_its_file(root):
     assert r.returncode == 0 and "error" not in out.lower(), out
     assert "/run/vps/vps/web1/monitor.log" in out and "needs rotating" in out, out
     shutil.rmtree(root / "run/vps")
+
+
+def test_build_elsewhere_takes_the_installed_tools(tmp_path):
+    """A build outside the source tree (BUILD/src/host/vpsd with no tree
+    above BUILD) finds the template builders and the panel where `meson
+    install` of that same build puts them, not in a tree it does not have:
+    the paths vpsd --check prints are the ones meson's install plan names.
+    No package needed: the test build's vpsd, copied to such a place."""
+    build = Path(os.environ.get("VPS_BUILD", TOP / "build-test"))
+    vpsd = tmp_path / "build" / "src" / "host" / "vpsd"
+    vpsd.parent.mkdir(parents=True)
+    shutil.copy(build / "src" / "host" / "vpsd", vpsd)
+    r = run([str(vpsd), "--check"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = dict(line.split(": ", 1) for line in r.stdout.splitlines()[1:])
+    r = run(["meson", "introspect", "--installed", str(build)])
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    for key, src in (("mktemplate", "src/ct/templates/mktemplate"),
+                     ("mkvmtemplate", "src/host/templates/mkvmtemplate"),
+                     ("web", "web")):
+        installed = plan.get(str(TOP / src))
+        assert installed, f"meson does not install {src}"
+        assert found[key] == installed, (key, found, installed)
+        assert not found[key].startswith(str(TOP)), found

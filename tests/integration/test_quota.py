@@ -3,7 +3,9 @@
 on both stores (SQLite, and PostgreSQL started here): how many VPSes, how
 much RAM, disk and CPU a customer may hold, checked on every create and
 every change that grows a figure (plan change, PATCH), refused with the
-numbers; a hostile customer who tries to raise their own quota or to get
+numbers -- a revert to a snapshot (or a restore of a backup, the same
+path) taken before the disk was shrunk back by an older one, which grows
+it again, is one such change; a hostile customer who tries to raise their own quota or to get
 past it through a plan change or a resize is refused and the host is
 unchanged; administrators hold what they like unless given a quota.
 Containers are created, not started."""
@@ -182,3 +184,38 @@ def test_addresses(env):
             admin.api("DELETE", f"/vps/{name}")
     finally:
         admin.request("DELETE", f"/networks/{net}")
+
+
+def test_revert_that_grows_the_disk_is_held_to_the_quota(env):
+    """A snapshot of the bigger disk, a revert to an older smaller one, a
+    second VPS in the room that made: reverting to the bigger one again
+    would hold more disk than the quota. Refused with the numbers before
+    the VPS is touched; passes once the quota is raised. A backup restored
+    in place takes the same path (snapshot.c, put_back)."""
+    d, admin, alice = env
+    admin.api("PATCH", "/users/alice", {"quota": {"vps": 2, "disk": 160 * MiB}})
+    alice.api("POST", "/vps", ct("g1"), expect=201)
+    alice.api("POST", "/vps/g1/snapshots", {"name": "small"}, expect=201)
+    admin.api("PATCH", "/vps/g1", {"disk": "128M"})
+    alice.api("POST", "/vps/g1/snapshots", {"name": "big"}, expect=201)
+    alice.api("POST", "/vps/g1/snapshots/small/revert")
+    assert admin.api("GET", "/vps/g1")["disk"] == 64 * MiB
+    alice.api("POST", "/vps", ct("g2"), expect=201)  # 64 + 64 of 160
+    before = state(admin)
+    img = d.data / "vps" / "g1" / "ct" / "disk.img"
+    size = img.stat().st_size
+
+    r = alice.request("POST", "/vps/g1/snapshots/big/revert")
+    assert r.status == 403 and r.code == "quota", r.json
+    assert "revert `g1` to `big`, whose disk is 128 MiB" in r.message, r.message
+    assert "quota of user `alice`: disk: 128 MiB of 160 MiB used, 64 MiB more asked" \
+        in r.message, r.message
+    assert state(admin) == before and img.stat().st_size == size
+    assert [e for e in admin.api("GET", "/events?vps=g1") if e["kind"] == "revert"][-1][
+        "message"] == "small"
+
+    admin.api("PATCH", "/users/alice", {"quota": {"vps": 2, "disk": 256 * MiB}})
+    alice.api("POST", "/vps/g1/snapshots/big/revert")
+    assert admin.api("GET", "/vps/g1")["disk"] == 128 * MiB
+    assert [e for e in admin.api("GET", "/events?vps=g1") if e["kind"] == "revert"][-1][
+        "message"] == "big"

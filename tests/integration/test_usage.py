@@ -134,6 +134,9 @@ def test_cpu_memory_disk_and_bounds(vpsd):
     assert max(h["disk"] for h in hist["samples"]) > base, hist
     month = vpsd.api("GET", f"/vps/{name}/usage?span=month")["samples"]
     assert 1 <= len(month) <= 2 and month[-1]["time"] % 1800 == 0, month
+    year = vpsd.api("GET", f"/vps/{name}/usage?span=year")
+    assert year["span"] == "year" and year["interval"] == 86400, year
+    assert 1 <= len(year["samples"]) <= 2 and year["samples"][-1]["time"] % 86400 == 0, year
     status, j = vpsd.request("GET", f"/api/v1/vps/{name}/usage?span=week")
     assert status == 400 and "`span`: day, month or year" in j["error"]["message"], j
 

@@ -3,7 +3,9 @@
 stores (SQLite, and PostgreSQL started here), received by HTTP servers the
 test runs on loopback: each event of a customer's own VPSes arrives signed
 (HMAC-SHA256 over "TIMESTAMP.BODY", checked here with Python's hmac), a
-failing receiver is retried and then counted as failed, and the hostile
+failing receiver is retried and then counted as failed, a VPS's owner is
+told of its suspension and of its failed scheduled backup (traffic use:
+test_traffic.py, whose VPSes move bytes), and the hostile
 customer is refused: another's hooks (404), bad URLs and schemes, and a
 hook aimed at the host's own network (SSRF), which vpsd refuses at the
 address curl is about to connect to, so the receiver there gets nothing.
@@ -173,6 +175,39 @@ def test_retries_then_failure(env):
         st["last_status"], st
     time.sleep(2)
     assert len(dead.got) == 5, "tried again after giving up"
+
+
+def test_owner_told_of_suspend_and_failed_backup(env, tmp_path):
+    """The owner's hook gets `suspended` (the provider's billing action) and
+    `backup-failed` (a scheduled backup into a repository gone from disk),
+    signed; the other customer's hook gets nothing of it."""
+    import shutil
+
+    if not shutil.which("restic"):
+        pytest.skip("restic is not installed (Debian package restic; scripts/lib.sh)")
+    d, admin, alice, bob, receiver = env
+    ra, rb = receiver(), receiver()
+    ha = alice.api("POST", "/webhooks",
+                   {"url": ra.url, "events": "suspended,backup-failed,traffic-exceeded"},
+                   expect=201)
+    bob.api("POST", "/webhooks", {"url": rb.url}, expect=201)
+    alice.api("POST", "/vps", ct("a1"), expect=201)
+    admin.api("POST", "/vps/a1/suspend")
+    assert ra.wait(lambda r: "suspended" in [e["kind"] for e in r.events()]), ra.got
+
+    repo = tmp_path / "repo"
+    admin.api("POST", "/repos", {"name": "gone", "url": str(repo)}, expect=201)
+    shutil.rmtree(repo)
+    admin.api("PUT", "/vps/a1/backup-schedule", {"every": 5, "repo": "gone"})
+    assert ra.wait(lambda r: "backup-failed" in [e["kind"] for e in r.events()], timeout=60), \
+        ra.got
+    failed = next(e for e in ra.events() if e["kind"] == "backup-failed")
+    assert failed["vps"] == "a1" and failed["message"], failed
+    for headers, body in ra.got:
+        assert signed(ha["secret"], headers, body), headers
+    assert {e["kind"] for e in ra.events()} <= {"suspended", "backup-failed"}, ra.events()
+    admin.api("DELETE", "/vps/a1/backup-schedule")
+    assert not [e for e in rb.events() if e.get("vps") == "a1"], rb.events()
 
 
 def test_hostile_customer(env):

@@ -488,6 +488,26 @@ static void history_consolidates(void **state)
 	a = store_history(st, "h1", 86400, 0);
 	assert_int_equal(json_array_size(a), 2);
 	json_decref(a);
+	/* 40 days on: the half hours of days 0 and 2 are past their month, the days kept */
+	smp.time = t0 + 40 * day, smp.cpu = 9;
+	assert_int_equal(store_sample_add(st, "h1", &smp, false, 100, &rows), 0);
+	a = store_history(st, "h1", 1800, 0);
+	assert_int_equal(json_array_size(a), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "time")),
+			 t0 + 40 * day);
+	json_decref(a);
+	a = store_history(st, "h1", 86400, 0);
+	assert_int_equal(json_array_size(a), 3);
+	json_decref(a);
+	/* 369 days on: days 0 and 2 are past their year (366 days), day 40 is kept */
+	smp.time = t0 + 369 * day, smp.cpu = 11;
+	assert_int_equal(store_sample_add(st, "h1", &smp, false, 100, &rows), 0);
+	a = store_history(st, "h1", 86400, 0);
+	assert_int_equal(json_array_size(a), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "time")),
+			 t0 + 40 * day);
+	assert_true(hist_cpu(a, 0) > 8.999 && hist_cpu(a, 0) < 9.001);
+	json_decref(a);
 	/* a VPS without history is an empty list; no such VPS: NULL */
 	vps_free(&v);
 	make_vps(&v, "h2", "admin", GIB);
