@@ -32,6 +32,7 @@
 #include "host/peer.h"
 #include "host/reply.h"
 #include "host/route.h"
+#include "host/standby.h"
 #include "host/tmpl.h"
 #include "host/web.h"
 #include "sys/unix.h"
@@ -205,6 +206,39 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 	return 0;
 }
 
+/*
+ * The cluster's database away: GET /vps and GET /vps/NAME answer from this node's read
+ * copy (standby.c) with its age in `X-Vps-Stale`, the list holding this node's VPSes only;
+ * all else, and whatever the copy cannot answer for this caller, is the same 503.
+ */
+static enum MHD_Result store_away(struct api *a, struct MHD_Connection *c, struct req *rq)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	struct standby_creds cr = {
+		.local = a->local,
+		.cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "vps_session"),
+		.sa = ci ? ci->client_addr : NULL,
+		.source = rq->p.source,
+	};
+	const struct route *rt = rq->m.rt;
+	long long age = -1;
+	json_t *out = NULL;
+	char v[24];
+
+	if (authz)
+		cr.token = strncasecmp(authz, "Bearer ", 7) ? "" : authz + 7;
+	if (rt && !a->peer && (rt->fn == api_vps_get_all || rt->fn == api_vps_get))
+		out = standby_read(a->h, &cr, rt->fn == api_vps_get ? rq->m.arg : NULL, &age);
+	if (!out)
+		return reply_error(c, ENOTCONN,
+				   "the store does not answer: the cluster's database (PostgreSQL) "
+				   "is unreachable; try again when it is back");
+	snprintf(v, sizeof(v), "%lld", age);
+	return reply_hdr(c, 200, out, "X-Vps-Stale", v);
+}
+
 static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req *rq, json_t *body)
 {
 	struct call x = { .h = a->h,
@@ -221,9 +255,7 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req
 	 * needs it (a failed session lookup would otherwise answer 401).
 	 */
 	if (!(rq->m.rt && rq->m.rt->fn == api_openapi_get) && !store_ping(a->h->store))
-		return reply_error(c, ENOTCONN,
-				   "the store does not answer: the cluster's database (PostgreSQL) "
-				   "is unreachable; try again when it is back");
+		return store_away(a, c, rq);
 	if (rq->auth_err) {
 		unsigned int status;
 		json_t *j = err_json(rq->auth_err, &rq->e, &status);

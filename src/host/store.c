@@ -375,6 +375,11 @@ bool store_ping(struct store *s)
 	return s->ops->ping(s);
 }
 
+json_t *store_credentials(struct store *s, long long now)
+{
+	return s->ops->credentials ? s->ops->credentials(s, now) : NULL;
+}
+
 json_t *store_pools(struct store *s)
 {
 	return s->ops->pools(s);

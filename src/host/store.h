@@ -334,6 +334,13 @@ int store_join_token_insert(struct store *s, const char *hash, const char *name,
 			    long long expires, struct err **err);
 /* Whether the database answers now (PostgreSQL: a round trip, reconnecting if it can). */
 bool store_ping(struct store *s);
+/*
+ * The live sessions and tokens of administrators and of the owners of a VPS this node
+ * holds: {"sessions": {ID: {"user", "role", "csrf", "2fa", "expires"}}, "tokens": {HASH:
+ * {"id", "user", "role", "sources", "expires"}}}, for the read copy kept for the database's
+ * absence (standby.c). NULL when the store does not answer, and on SQLite (never away).
+ */
+json_t *store_credentials(struct store *s, long long now);
 
 /*
  * Storage pools (pool.c, docs/storage.md): [{"name", "path", "reflink",

@@ -102,6 +102,7 @@ struct store_ops {
 			   struct err **err);
 	int (*vps_move)(struct store *s, const char *name, const char *from, const char *to,
 			struct err **err);
+	json_t *(*credentials)(struct store *s, long long now);
 	json_t *(*pools)(struct store *s);
 	int (*pool_add)(struct store *s, const char *name, const char *path, bool reflink,
 			long long created, struct err **err);

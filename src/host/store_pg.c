@@ -412,6 +412,7 @@ static const struct store_ops pg_ops = {
 	.node_state = pg_node_state,
 	.node_remove = pg_node_remove,
 	.ping = pg_ping,
+	.credentials = pg_credentials,
 	.pools = pg_pools,
 	.pool_add = pg_pool_add,
 	.pool_delete = pg_pool_delete,

@@ -155,6 +155,7 @@ json_t *pg_nodes(struct store *s);
 int pg_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
 			 long long expires, struct err **err);
 bool pg_ping(struct store *s);
+json_t *pg_credentials(struct store *s, long long now);
 int pg_cluster_ca(struct store *s, const char *cert, const char *key, char **cert_out,
 		  char **key_out, struct err **err);
 int pg_node_state(struct store *s, const char *name, const char *state, struct err **err);
