@@ -33,6 +33,8 @@
 #include "host/reply.h"
 #include "host/route.h"
 #include "host/standby.h"
+#include "host/store.h"
+#include "host/vps.h"
 #include "host/tmpl.h"
 #include "host/web.h"
 #include "sys/unix.h"
@@ -223,14 +225,28 @@ static enum MHD_Result store_away(struct api *a, struct MHD_Connection *c, struc
 		.source = rq->p.source,
 	};
 	const struct route *rt = rq->m.rt;
+	bool one = rt && rt->fn == api_vps_get;
+	struct vps *vs = NULL;
 	long long age = -1;
 	json_t *out = NULL;
+	size_t n = 0;
 	char v[24];
 
 	if (authz)
 		cr.token = strncasecmp(authz, "Bearer ", 7) ? "" : authz + 7;
-	if (rt && !a->peer && (rt->fn == api_vps_get_all || rt->fn == api_vps_get))
-		out = standby_read(a->h, &cr, rt->fn == api_vps_get ? rq->m.arg : NULL, &age);
+	if (rt && !a->peer && (one || rt->fn == api_vps_get_all) &&
+	    standby_read(a->h, &cr, one ? rq->m.arg : NULL, &vs, &n, &age) == 0) {
+		/* no usage or traffic figures: they are the database's */
+		out = one ? life_show_vps(a->h, &vs[0]) : json_array();
+		if (one)
+			json_object_set_new(out, "traffic", json_null());
+		for (size_t i = 0; i < n && !one; i++)
+			json_array_append_new(out, vps_to_json(&vs[i]));
+		for (size_t i = 0; i < n; i++)
+			json_object_set_new(one ? out : json_array_get(out, i), "usage",
+					    json_null());
+		store_vps_list_free(vs, n);
+	}
 	if (!out)
 		return reply_error(c, ENOTCONN,
 				   "the store does not answer: the cluster's database (PostgreSQL) "

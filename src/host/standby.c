@@ -11,12 +11,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "host/auth.h"
 #include "host/host.h"
-#include "host/life.h"
 #include "host/standby.h"
 #include "host/store.h"
 #include "host/vps.h"
@@ -115,39 +115,36 @@ static int caller(struct host *h, const struct standby_creds *c, struct principa
 	return r < 0 ? r : p->enrol ? -EACCES : 0;
 }
 
-json_t *standby_read(struct host *h, const struct standby_creds *c, const char *name,
-		     long long *age)
+int standby_read(struct host *h, const struct standby_creds *c, const char *name, struct vps **out,
+		 size_t *n, long long *age)
 {
 	struct principal p;
-	json_t *out = NULL;
+	int r = -EAGAIN;
 
+	*out = NULL;
+	*n = 0;
 	pthread_mutex_lock(&S.lock);
 	if ((*age = usable(h)) < 0 || caller(h, c, &p) < 0)
 		goto out;
-	if (!name) {
-		out = json_array();
-		for (size_t i = 0; i < S.n; i++) {
-			json_t *j;
-
-			if (!p.admin && strcmp(S.vps[i].owner, p.user))
-				continue;
-			j = vps_to_json(&S.vps[i]);
-			json_object_set_new(j, "usage", json_null());
-			json_array_append_new(out, j);
-		}
+	r = 0;
+	if (!(*out = calloc(S.n ? S.n : 1, sizeof(**out)))) {
+		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < S.n; i++) {
-		if (strcmp(S.vps[i].name, name))
+	for (size_t i = 0; i < S.n && r == 0; i++) {
+		if ((name && strcmp(S.vps[i].name, name)) ||
+		    (!p.admin && strcmp(S.vps[i].owner, p.user)))
 			continue;
-		if (p.admin || !strcmp(S.vps[i].owner, p.user)) {
-			out = life_show_vps(h, &S.vps[i]);
-			json_object_set_new(out, "usage", json_null());
-			json_object_set_new(out, "traffic", json_null());
-		}
-		break;
+		if ((r = vps_copy(&(*out)[*n], &S.vps[i])) == 0)
+			(*n)++;
+	}
+	if (r < 0 || (name && !*n)) {
+		store_vps_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		r = r < 0 ? r : -ENOENT;
 	}
 out:
 	pthread_mutex_unlock(&S.lock);
-	return out;
+	return r;
 }

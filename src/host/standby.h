@@ -26,12 +26,13 @@ void standby_refresh(struct host *h);
 /* Forget the copy (a clean stop; the tests). */
 void standby_drop(void);
 /*
- * From the copy: the VPS `name` as GET /vps/NAME answers it, or with name NULL the list
- * of this node's VPSes the caller may see; *age the copy's age in seconds. NULL when there
- * is no copy fresh enough, the caller is not one the copy knows, or the VPS is not in the
- * copy or not the caller's: the caller then gets the database's 503, whichever it was.
+ * From the copy: copies of the VPS `name` (with name NULL, of this node's VPSes) the caller
+ * may see, freed with store_vps_list_free; *age the copy's age in seconds. -EAGAIN when there
+ * is no copy fresh enough or the caller is not one the copy knows, -ENOENT when the VPS is
+ * not in the copy or not the caller's: either way the caller gets the database's 503.
  */
-json_t *standby_read(struct host *h, const struct standby_creds *c, const char *name,
-		     long long *age);
+struct vps;
+int standby_read(struct host *h, const struct standby_creds *c, const char *name, struct vps **out,
+		 size_t *n, long long *age);
 
 #endif
