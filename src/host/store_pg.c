@@ -355,6 +355,7 @@ static const struct store_ops pg_ops = {
 	.vps_insert = pg_vps_insert,
 	.vps_get = pg_vps_get,
 	.vps_list = pg_vps_list,
+	.vps_page = pg_vps_page,
 	.vps_list_local = pg_vps_list_local,
 	.vps_admit = pg_vps_admit,
 	.vps_update = pg_vps_update,
