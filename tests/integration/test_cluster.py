@@ -628,3 +628,75 @@ def test_store_away_copy_expires(postgres, database):
             time.sleep(0.2)
     finally:
         d.cleanup()
+
+
+# --- the VPS list a page at a time ---------------------------------------------------------
+
+def list_pages(d, node):
+    """GET /vps?limit=&after= and its filters on one vpsd; `node` its node's name."""
+    a = unix(d)
+    for u in ("pown", "poth"):
+        a.api("POST", "/users", {"name": u, "password": f"{u} password", "role": "customer"},
+              expect=201)
+    names = ["pg-c", "pg-a", "pg-e", "pg-b", "pg-d"]
+    for i, n in enumerate(names):
+        a.api("POST", "/vps", ct_body(n, owner="poth" if i % 2 else "pown"), expect=201)
+    a.api("POST", "/vps/pg-e/start")
+    every = sorted(names)
+    assert [v["name"] for v in a.api("GET", "/vps")] == every
+    # walked two at a time, each once, in name order
+    seen, after = [], None
+    while True:
+        page = a.api("GET", "/vps?limit=2" + (f"&after={after}" if after else ""))
+        assert len(page) <= 2
+        seen += [v["name"] for v in page]
+        if len(page) < 2:
+            break
+        after = page[-1]["name"]
+    assert seen == every, seen
+    assert [v["name"] for v in a.api("GET", "/vps?after=pg-c")] == ["pg-d", "pg-e"]
+    assert [v["name"] for v in a.api("GET", "/vps?state=running")] == ["pg-e"]
+    assert [v["name"] for v in a.api("GET", "/vps?owner=poth")] == ["pg-a", "pg-b"]
+    assert [v["name"] for v in a.api("GET", f"/vps?node={node}&limit=1")] == ["pg-a"]
+    assert a.api("GET", "/vps?node=zz") == []
+    # a customer: their own, whatever the filters say
+    c = tcp(d)
+    c.login("pown", "pown password")
+    assert [v["name"] for v in c.api("GET", "/vps?limit=1000")] == ["pg-c", "pg-d", "pg-e"]
+    assert [v["name"] for v in c.api("GET", "/vps?limit=1&after=pg-c")] == ["pg-d"]
+    assert c.api("GET", "/vps?owner=poth") == []
+    assert c.api("GET", "/vps?owner=pown&state=running")[0]["name"] == "pg-e"
+    # hostile cursors and filters: refused, or taken as the strings they are
+    for q in ("limit=0", "limit=1001", "limit=x", "limit=", "limit=-1", "state=bogus",
+              "owner=", "after=" + "a" * 33):
+        r = c.request("GET", "/vps?" + q, validate=False)
+        assert r.status == 400, (q, r)
+    assert c.api("GET", "/vps?after=%27%20OR%20%271%27%3D%271", validate=False) != []
+    for q in ("owner=%27%20OR%20%271%27%3D%271", "node=%27%3B%20DROP%20TABLE%20vps%3B--",
+              "owner=poth%27--"):
+        assert c.api("GET", "/vps?" + q, validate=False) == [], q
+        assert a.api("GET", "/vps?" + q, validate=False) == [], q
+    assert [v["name"] for v in a.api("GET", "/vps")] == every  # nothing dropped
+    # the CLI
+    r = subprocess.run([str(VPS), "list", "--limit", "2", "--after", "pg-a", "--owner", "pown",
+                        "--format", "json"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, VPS_SOCKET=str(d.sock)))
+    assert r.returncode == 0, r.stderr
+    assert [v["name"] for v in json.loads(r.stdout)] == ["pg-c", "pg-d"]
+    r = subprocess.run([str(VPS), "list", "--owner", "x'y"], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, VPS_SOCKET=str(d.sock)))
+    assert r.returncode != 0 and "--owner" in r.stderr, r
+    a.api("POST", "/vps/pg-e/stop")
+
+
+def test_vps_list_pages_postgresql(database, node_a):
+    list_pages(node_a, "a")
+
+
+def test_vps_list_pages_sqlite():
+    d = start_vpsd()
+    try:
+        node = unix(d).api("GET", "/nodes")[0]["name"]
+        list_pages(d, node)
+    finally:
+        d.cleanup()
