@@ -292,8 +292,7 @@ int sq_vps_page(struct store *base, const struct store_vps_filter *f, struct vps
 out:
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0) {
-		store_vps_list_free(v, *n);
-		*n = 0;
+		free(v); /* no row read before the failure */
 		return r;
 	}
 	*out = v;
