@@ -10,7 +10,10 @@ expired token refused, a good one used up; the node list; a node killed
 shown offline after the heartbeat timeout. Placement to the roomier node,
 refusal naming every node's figures when all are full; work on another
 node's VPS answered 421 naming it (a stranger gets the 404 of no VPS);
-PostgreSQL stopped: 503, then everything back.
+PostgreSQL stopped: 503, but for reads of the node's own VPSes answered
+from its read copy to those the copy says may read them (a credential
+revoked before the outage opens nothing), then everything back. The VPS
+list a page at a time with its filters, on PostgreSQL and on SQLite.
 
 The two vpsds run on one host, each with its own data and run directory,
 socket and TCP port. No test here makes a network: networks live in the
