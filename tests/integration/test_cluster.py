@@ -703,3 +703,39 @@ def test_vps_list_pages_sqlite():
         list_pages(d, node)
     finally:
         d.cleanup()
+
+
+def test_other_lists_page():
+    """Users, nodes, networks, plans and pools by name, tokens and webhooks by
+    id: limit and after as on the VPS list; a bad limit or after 400; a
+    customer's tokens page holds their own only."""
+    d = start_vpsd()
+    try:
+        a = unix(d)
+        for u in ("lu-c", "lu-a", "lu-b"):
+            a.api("POST", "/users", {"name": u, "password": f"{u} password",
+                                     "role": "customer"}, expect=201)
+        every = sorted(u["name"] for u in a.api("GET", "/users"))
+        assert [u["name"] for u in a.api("GET", "/users?limit=2")] == every[:2]
+        rest = a.api("GET", f"/users?after={every[1]}")
+        assert [u["name"] for u in rest] == every[2:]
+        assert a.api("GET", "/users?after=lu-b&limit=1")[0]["name"] == "lu-c"
+        ids = [a.api("POST", "/tokens", {"name": f"t{i}", "expires_in": 600, "user": "lu-a"},
+                     expect=201)["id"] for i in range(3)]
+        mine = a.api("POST", "/tokens", {"name": "m", "expires_in": 600, "user": "lu-b"},
+                     expect=201)
+        assert [t["id"] for t in a.api("GET", f"/tokens?after={ids[0]}&limit=1")] == [ids[1]]
+        assert [t["id"] for t in a.api("GET", f"/tokens?after={ids[2]}")] == [mine["id"]]
+        c = tcp(d, token=mine["token"])
+        assert [t["id"] for t in c.api("GET", "/tokens?after=0&limit=1000")] == [mine["id"]]
+        node = a.api("GET", "/nodes")[0]["name"]
+        assert [n["name"] for n in a.api("GET", "/nodes?limit=1")] == [node]
+        assert a.api("GET", f"/nodes?after={node}") == []
+        for path in ("/networks", "/plans", "/pools", "/webhooks"):
+            assert a.api("GET", f"{path}?limit=1000") == a.api("GET", path)[:1000], path
+        for q in ("/users?limit=0", "/users?limit=1001", "/nodes?limit=x", "/tokens?after=x",
+                  "/tokens?after=-1", "/plans?limit=", "/webhooks?after=1.5"):
+            r = a.request("GET", q, validate=False)
+            assert r.status == 400, (q, r)
+    finally:
+        d.cleanup()
