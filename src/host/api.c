@@ -34,8 +34,8 @@
 #include "host/route.h"
 #include "host/standby.h"
 #include "host/store.h"
-#include "host/vps.h"
 #include "host/tmpl.h"
+#include "host/vps.h"
 #include "host/web.h"
 #include "sys/unix.h"
 
