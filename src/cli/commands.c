@@ -466,6 +466,19 @@ static const struct command token_subs[] = {
 	END,
 };
 
+static const char *const vps_states[] = { "creating", "stopped", "starting", "running",
+					  "stopping", "reinstalling", "destroying", NULL };
+static const struct opt o_list[] = {
+	{ .name = "limit", .type = V_INT, .meta = "N", .min = 1, .max = 1000,
+	  .help = "at most N VPSes (a page; the next one: --after the last name)" },
+	{ .name = "after", .type = V_VPS, .meta = "NAME", .help = "only the VPSes after NAME" },
+	{ .name = "owner", .type = V_STR, .meta = "USER", .help = "only USER's VPSes" },
+	{ .name = "node", .type = V_STR, .meta = "NODE", .help = "only the VPSes on NODE" },
+	{ .name = "state", .type = V_CHOICE, .choices = vps_states, .help = "only those in STATE" },
+	FORMAT,
+	END,
+};
+
 static const struct opt o_audit[] = {
 	{ .short_name = 'n', .type = V_INT, .meta = "N", .min = 1, .max = 100000,
 	  .help = "at most N entries" },
@@ -495,8 +508,9 @@ const struct command commands[] = {
 		  "(`vps net`): the next free addresses, or the ones given. --user-data gives\n"
 		  "a VM cloud-init user-data of your own (64 KiB at most; its first line says\n"
 		  "what it is: #cloud-config, #!/bin/sh ...), applied after the host's.\n" },
-	{ "list", "ls", .opts = o_format, .run = cmd_list,
-	  .overview = "list [--format table|json]\tall VPSes" },
+	{ "list", "ls", .opts = o_list, .run = cmd_list,
+	  .overview = "list [--limit N] [--after NAME] [--owner USER] [--node NODE]\n"
+		      "     [--state S] [--format table|json]\tall VPSes, or a page of them" },
 	{ "show", "info", p_name, o_format, .run = cmd_show,
 	  .overview = "show NAME [--format json]\tone VPS, with its live state and figures" },
 	{ "start", NULL, p_names, .run = cmd_lifecycle,

@@ -175,10 +175,28 @@ int cmd_list(struct args *a)
 {
 	static const char *const cols[] = { "name", "kind", "engine", "state", "ram",
 					    "cpus", "disk", "owner",  NULL };
+	static const char *const query[] = { "limit", "after", "owner", "node", "state", NULL };
 	struct err *err = NULL;
 	json_t *reply, *rows;
+	char path[512] = "/vps";
+	size_t len = strlen(path);
 
-	if (api("GET", "/vps", NULL, &reply, &err) < 0)
+	for (int i = 0; query[i]; i++) {
+		const char *v = args_get(a, query[i]);
+
+		if (!v)
+			continue;
+		/* names are letters, digits, `.`, `_` and `-`: nothing to escape in a query */
+		if (strspn(v,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+		    strlen(v))
+			return fail("--%s: `%s` is not a name", query[i], v);
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "%c%s=%s",
+					len == 4 ? '?' : '&', query[i], v);
+		if (len >= sizeof(path))
+			return fail("--%s: too long", query[i]);
+	}
+	if (api("GET", path, NULL, &reply, &err) < 0)
 		return fail_err(&err);
 	rows = as_list(reply);
 	if (a->json) {

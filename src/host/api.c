@@ -32,7 +32,10 @@
 #include "host/peer.h"
 #include "host/reply.h"
 #include "host/route.h"
+#include "host/standby.h"
+#include "host/store.h"
 #include "host/tmpl.h"
+#include "host/vps.h"
 #include "host/web.h"
 #include "sys/unix.h"
 
@@ -207,6 +210,53 @@ static int authenticate(struct api *a, struct MHD_Connection *c, const char *met
 	return 0;
 }
 
+/*
+ * The cluster's database away: GET /vps and GET /vps/NAME answer from this node's read
+ * copy (standby.c) with its age in `X-Vps-Stale`, the list holding this node's VPSes only;
+ * all else, and whatever the copy cannot answer for this caller, is the same 503.
+ */
+static enum MHD_Result store_away(struct api *a, struct MHD_Connection *c, struct req *rq)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	struct standby_creds cr = {
+		.local = a->local,
+		.cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "vps_session"),
+		.sa = ci ? ci->client_addr : NULL,
+		.source = rq->p.source,
+	};
+	const struct route *rt = rq->m.rt;
+	bool one = rt && rt->fn == api_vps_get;
+	struct vps *vs = NULL;
+	long long age = -1;
+	json_t *out = NULL;
+	size_t n = 0;
+	char v[24];
+
+	if (authz)
+		cr.token = strncasecmp(authz, "Bearer ", 7) ? "" : authz + 7;
+	if (rt && !a->peer && (one || rt->fn == api_vps_get_all) &&
+	    standby_read(a->h, &cr, one ? rq->m.arg : NULL, &vs, &n, &age) == 0) {
+		/* no usage or traffic figures: they are the database's */
+		out = one ? life_show_vps(a->h, &vs[0]) : json_array();
+		if (one)
+			json_object_set_new(out, "traffic", json_null());
+		for (size_t i = 0; i < n && !one; i++)
+			json_array_append_new(out, vps_to_json(&vs[i]));
+		for (size_t i = 0; i < n; i++)
+			json_object_set_new(one ? out : json_array_get(out, i), "usage",
+					    json_null());
+		store_vps_list_free(vs, n);
+	}
+	if (!out)
+		return reply_error(c, ENOTCONN,
+				   "the store does not answer: the cluster's database (PostgreSQL) "
+				   "is unreachable; try again when it is back");
+	snprintf(v, sizeof(v), "%lld", age);
+	return reply_hdr(c, 200, out, "X-Vps-Stale", v);
+}
+
 static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req *rq, json_t *body)
 {
 	struct call x = { .h = a->h,
@@ -224,9 +274,7 @@ static enum MHD_Result serve(struct api *a, struct MHD_Connection *c, struct req
 	 * needs it (a failed session lookup would otherwise answer 401).
 	 */
 	if (!(rq->m.rt && rq->m.rt->fn == api_openapi_get) && !store_ping(a->h->store))
-		return reply_error(c, ENOTCONN,
-				   "the store does not answer: the cluster's database (PostgreSQL) "
-				   "is unreachable; try again when it is back");
+		return store_away(a, c, rq);
 	if (rq->auth_err) {
 		unsigned int status;
 		json_t *j = err_json(rq->auth_err, &rq->e, &status);

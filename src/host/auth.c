@@ -356,16 +356,12 @@ void auth_logout(struct host *h, const char *cookie)
 	store_session_delete(h->store, id);
 }
 
-int auth_session(struct host *h, const char *cookie, const char *source, struct principal *p,
-		 struct err **err)
+int auth_session_row(struct host *h, json_t *row, const char *source, struct principal *p,
+		     struct err **err)
 {
-	char id[AUTH_HEX + 1], from[sizeof(p->source)];
-	json_t *row;
+	char from[sizeof(p->source)];
 
-	if (strlen(cookie) != AUTH_HEX)
-		return err_make(err, EACCES, "the session is not valid; log in again");
-	secret_hash(cookie, id);
-	if (!(row = store_session_get(h->store, id, time(NULL))))
+	if (!row)
 		return err_make(err, EACCES, "the session has expired or ended; log in again");
 	snprintf(from, sizeof(from), "%s", source); /* source may be p->source */
 	memset(p, 0, sizeof(*p));
@@ -375,8 +371,28 @@ int auth_session(struct host *h, const char *cookie, const char *source, struct 
 	snprintf(p->csrf, sizeof(p->csrf), "%s", json_string_value(json_object_get(row, "csrf")));
 	p->cookie = true;
 	p->enrol = !json_is_true(json_object_get(row, "2fa")) && auth_2fa_required(h, p->admin);
-	json_decref(row);
 	return 0;
+}
+
+int auth_session(struct host *h, const char *cookie, const char *source, struct principal *p,
+		 struct err **err)
+{
+	char id[AUTH_HEX + 1];
+	json_t *row;
+	int r;
+
+	if (strlen(cookie) != AUTH_HEX)
+		return err_make(err, EACCES, "the session is not valid; log in again");
+	secret_hash(cookie, id);
+	row = store_session_get(h->store, id, time(NULL));
+	r = auth_session_row(h, row, source, p, err);
+	json_decref(row);
+	return r;
+}
+
+void auth_secret_hash(const char *secret, char out[AUTH_HEX + 1])
+{
+	secret_hash(secret, out);
 }
 
 /* --- tokens ---------------------------------------------------------------------------- */
@@ -384,24 +400,35 @@ int auth_session(struct host *h, const char *cookie, const char *source, struct 
 int auth_token(struct host *h, const char *token, const struct sockaddr *sa, const char *source,
 	       struct principal *p, struct err **err)
 {
-	char id[AUTH_HEX + 1], user[AUTH_NAME_MAX + 1] = "", role[16] = "";
+	char id[AUTH_HEX + 1];
+	json_t *row;
+	int r;
+
+	if (strncmp(token, "vps_", 4) || strlen(token) > 128)
+		return err_make(err, EACCES, "the token is not valid");
+	secret_hash(token, id);
+	row = store_token_use(h->store, id, time(NULL));
+	r = auth_token_row(row, sa, source, p, err);
+	json_decref(row);
+	return r;
+}
+
+int auth_token_row(json_t *row, const struct sockaddr *sa, const char *source, struct principal *p,
+		   struct err **err)
+{
+	char user[AUTH_NAME_MAX + 1] = "", role[16] = "";
 	json_t *sources = NULL, *s;
 	long long expires = 0, tid = 0;
 	time_t now = time(NULL);
 	bool allowed;
 	size_t i;
-	json_t *row;
 
-	if (strncmp(token, "vps_", 4) || strlen(token) > 128)
-		return err_make(err, EACCES, "the token is not valid");
-	secret_hash(token, id);
-	if ((row = store_token_use(h->store, id, now))) {
+	if (row) {
 		tid = json_integer_value(json_object_get(row, "id"));
 		snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(row, "user")));
 		snprintf(role, sizeof(role), "%s", json_string_value(json_object_get(row, "role")));
 		sources = json_incref(json_object_get(row, "sources"));
 		expires = json_integer_value(json_object_get(row, "expires"));
-		json_decref(row);
 	}
 	if (!tid) {
 		json_decref(sources);

@@ -88,6 +88,16 @@ int auth_session(struct host *h, const char *cookie, const char *source, struct 
 		 struct err **err);
 int auth_token(struct host *h, const char *token, const struct sockaddr *sa, const char *source,
 	       struct principal *p, struct err **err);
+/*
+ * The same checks on a row already read (the store's session_get and token_use rows, or
+ * the read copy standby.c keeps for the database's absence); NULL is "no such".
+ */
+int auth_session_row(struct host *h, json_t *row, const char *source, struct principal *p,
+		     struct err **err);
+int auth_token_row(json_t *row, const struct sockaddr *sa, const char *source, struct principal *p,
+		   struct err **err);
+/* BLAKE2b of a secret as hex, the key the store keeps sessions and tokens under. */
+void auth_secret_hash(const char *secret, char out[AUTH_HEX + 1]);
 
 /*
  * Whether `token` is the host's metrics token (h->metrics_token), compared

@@ -30,6 +30,7 @@ struct host {
 	struct peer *peer; /* node credentials (peer.c); NULL on one host */
 	char *metrics_token; /* --metrics-token-file's secret: opens GET /metrics only; NULL: none */
 	int require_2fa; /* enum auth_require: who must log in with 2FA (--require-2fa) */
+	int stale_reads; /* seconds the read copy answers with the database away (standby.c) */
 };
 
 /* DATA/vps/NAME[/leaf] and RUN/vps/NAME[/leaf]; caller frees. */

@@ -1340,30 +1340,36 @@ int life_password(struct host *h, const char *name, json_t *body, struct err **e
 	return r;
 }
 
+json_t *life_show_vps(struct host *h, struct vps *v)
+{
+	const struct kind_ops *o = kind_find(v->kind, v->engine);
+	json_t *out = vps_to_json(v);
+
+	if (o && o->rescuing) { /* a kind with a rescue mode says whether it is on, and what */
+		json_object_set_new(out, "rescue", json_boolean(o->rescuing(h, v)));
+		if (o->rescue_system)
+			json_object_set_new(out, "rescue_system", json_string(o->rescue_system));
+	}
+	if (o && v->state == VPS_RUNNING) {
+		_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
+		int reboots = run ? keeper_restarts(run) : 0;
+
+		o->status(h, v, out);
+		/* since this start, the guest reboots its keeper restarted the monitor for */
+		if (reboots > 0)
+			json_object_set_new(out, "reboots", json_integer(reboots));
+	}
+	return out;
+}
+
 int life_show(struct host *h, const char *name, json_t **out, struct err **err)
 {
-	const struct kind_ops *o;
 	struct vps v;
 	int r = store_vps_get(h->store, name, &v, err);
 
 	if (r < 0)
 		return r;
-	*out = vps_to_json(&v);
-	o = kind_find(v.kind, v.engine);
-	if (o && o->rescuing) { /* a kind with a rescue mode says whether it is on, and what */
-		json_object_set_new(*out, "rescue", json_boolean(o->rescuing(h, &v)));
-		if (o->rescue_system)
-			json_object_set_new(*out, "rescue_system", json_string(o->rescue_system));
-	}
-	if (o && v.state == VPS_RUNNING) {
-		_cleanup_free_ char *run = host_vps_run(h, name, NULL);
-		int reboots = run ? keeper_restarts(run) : 0;
-
-		o->status(h, &v, *out);
-		/* since this start, the guest reboots its keeper restarted the monitor for */
-		if (reboots > 0)
-			json_object_set_new(*out, "reboots", json_integer(reboots));
-	}
+	*out = life_show_vps(h, &v);
 	vps_free(&v);
 	return 0;
 }

@@ -33,6 +33,8 @@ int life_destroy(struct host *h, const char *name, struct err **err);
 int life_reinstall(struct host *h, const char *name, json_t *body, struct err **err);
 int life_set(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
 int life_show(struct host *h, const char *name, json_t **out, struct err **err);
+/* A record as the show answers it, with what its kind adds while it runs (its state, rescue). */
+json_t *life_show_vps(struct host *h, struct vps *v);
 int life_exec(struct host *h, const char *name, json_t *body, json_t **out, struct err **err);
 /* Whether a VPS boots from the ISO at path. */
 bool life_iso_in_use(struct host *h, const char *path);

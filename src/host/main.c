@@ -253,6 +253,7 @@ int main(int argc, char **argv)
 		{ "peer", required_argument, NULL, 'E' },
 		{ "heartbeat", required_argument, NULL, 'B' },
 		{ "offline-after", required_argument, NULL, 'F' },
+		{ "stale-reads", required_argument, NULL, 'Y' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "routes", no_argument, NULL, 'O' },
@@ -264,7 +265,8 @@ int main(int argc, char **argv)
 			  .pids_limit = 4096,
 			  .start_timeout = 60,
 			  .heartbeat_every = 5,
-			  .offline_after = 3 };
+			  .offline_after = 3,
+			  .stale_reads = 900 };
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
 	const char *cluster = NULL, *node = NULL, *advertise = NULL, *join = NULL, *peer = NULL;
@@ -343,6 +345,18 @@ int main(int argc, char **argv)
 		case 'J': /* a join token (vps node token on a member) */
 			join = optarg;
 			break;
+		case 'Y': { /* seconds the read copy answers with the database away (standby.c) */
+			long n;
+
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || n < 0 || n > 86400) {
+				pr_err("--stale-reads: expected 0 (off) to 86400 seconds");
+				return 2;
+			}
+			h.stale_reads = (int)n;
+			break;
+		}
 		case 'B':
 		case 'F': {
 			long n;
@@ -438,7 +452,8 @@ int main(int argc, char **argv)
 			       "            [--require-2fa none|admins|all] [--webhook-allow CIDR]...\n"
 			       "            [--cluster CONNINFO [--node NAME]\n"
 			       "            [--advertise HOST:PORT] [--join TOKEN] [--heartbeat S]\n"
-			       "            [--offline-after N] [--peer HOST:PORT]]\n"
+			       "            [--offline-after N] [--peer HOST:PORT]\n"
+			       "            [--stale-reads S]]\n"
 			       "            [--config FILE] [--check]\n"
 			       "       vpsd --routes\n"
 			       "--config FILE reads KEY = VALUE lines, KEY one of the flags above that\n"

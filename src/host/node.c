@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "host/node.h"
+#include "host/standby.h"
 #include "host/store.h"
 #include "host/vps.h"
 
@@ -73,6 +74,8 @@ static void *beat(void *arg)
 		/* the database away: the next beat tries again (pg_run reconnects) */
 		if (store_node_heartbeat(h->store, h->node, "online", time(NULL), &e) < 0)
 			pr_warn("node `%s`: heartbeat: %s", h->node, err_msg(e));
+		else
+			standby_refresh(h); /* the read copy for the database's absence */
 		err_free(&e);
 		pthread_mutex_lock(&B.lock);
 	}
@@ -113,6 +116,7 @@ int node_start(struct host *h, const char *join, struct err **err)
 		return err_make(err, r, "node: start the heartbeat");
 	}
 	B.started = true;
+	standby_refresh(h);
 	return 0;
 }
 

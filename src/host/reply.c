@@ -44,6 +44,67 @@ enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t 
 	return ret;
 }
 
+static int page_cmp(const void *a, const void *b, void *key)
+{
+	json_t *x = json_object_get(*(json_t *const *)a, key),
+	       *y = json_object_get(*(json_t *const *)b, key);
+
+	if (json_is_integer(x) && json_is_integer(y))
+		return json_integer_value(x) < json_integer_value(y) ?
+			       -1 :
+			       json_integer_value(x) > json_integer_value(y);
+	return strcmp(json_string_value(x) ?: "", json_string_value(y) ?: "");
+}
+
+enum MHD_Result reply_page(struct MHD_Connection *c, json_t *list, const char *key)
+{
+	const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
+		   *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+	size_t n = json_array_size(list), i;
+	long long want = 1000, from = 0;
+	json_t **v, *out;
+	bool by_id;
+	char *end;
+
+	if (!json_is_array(list)) {
+		json_decref(list);
+		return reply_error(c, EIO, "the list could not be read");
+	}
+	if (!limit && !after)
+		return reply(c, 200, list);
+	errno = 0;
+	if (limit && ((want = strtoll(limit, &end, 10)),
+		      !*limit || *end || errno || want < 1 || want > 1000)) {
+		json_decref(list);
+		return reply_error(c, EINVAL, "`limit`: expected 1 to 1000");
+	}
+	by_id = !strcmp(key, "id");
+	if (after && by_id &&
+	    ((from = strtoll(after, &end, 10)), !*after || *end || errno || from < 0)) {
+		json_decref(list);
+		return reply_error(c, EINVAL, "`after`: expected the last id seen");
+	}
+	if (!(v = calloc(n ? n : 1, sizeof(*v)))) {
+		json_decref(list);
+		return reply_error(c, ENOMEM, "list");
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(list, i);
+	qsort_r(v, n, sizeof(*v), page_cmp, (void *)key);
+	out = json_array();
+	for (i = 0; i < n && (long long)json_array_size(out) < want; i++) {
+		json_t *k = json_object_get(v[i], key);
+
+		if (after && (by_id ? json_integer_value(k) <= from :
+				      strcmp(json_string_value(k) ?: "", after) <= 0))
+			continue;
+		json_array_append(out, v[i]);
+	}
+	free(v);
+	json_decref(list);
+	return reply(c, 200, out);
+}
+
 enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
 {
 	return reply_hdr(c, status, j, NULL, NULL);

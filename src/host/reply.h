@@ -28,6 +28,12 @@ enum MHD_Result reply_result(struct MHD_Connection *c, int r, struct err **e, un
 			     json_t *out);
 enum MHD_Result reply_ok(struct MHD_Connection *c, int r, struct err **e);
 json_t *err_json(int r, struct err **e, unsigned int *status);
+/*
+ * A list (taken) answered a page at a time, as GET /vps is: ordered by `key` (a name, or "id", an
+ * integer id), only the entries after the query's `after`, at most its `limit` (1 to 1000);
+ * without them, the whole list. A bad `limit` or `after` is 400. NULL list: 500.
+ */
+enum MHD_Result reply_page(struct MHD_Connection *c, json_t *list, const char *key);
 enum MHD_Result forbidden(struct MHD_Connection *c);
 /* 404 for a VPS that does not exist, or that the caller may not see (auth_may_see). */
 enum MHD_Result reply_no_such_vps(struct MHD_Connection *c, const char *name);

@@ -109,7 +109,7 @@ enum MHD_Result api_2fa_disable(struct call *x)
 
 enum MHD_Result api_tokens_get(struct call *x)
 {
-	return reply(x->c, 200, auth_tokens(x->h, x->p));
+	return reply_page(x->c, auth_tokens(x->h, x->p), "id");
 }
 
 enum MHD_Result api_tokens_post(struct call *x)
@@ -131,7 +131,7 @@ enum MHD_Result api_token_delete(struct call *x)
 
 enum MHD_Result api_users_get(struct call *x)
 {
-	return reply(x->c, 200, auth_users(x->h));
+	return reply_page(x->c, auth_users(x->h), "name");
 }
 
 enum MHD_Result api_users_post(struct call *x)

@@ -437,7 +437,7 @@ static int plan_from_json(struct host *h, json_t *body, json_t **out, struct err
 
 enum MHD_Result api_plans_get(struct call *x)
 {
-	return reply(x->c, 200, store_plans(x->h->store));
+	return reply_page(x->c, store_plans(x->h->store), "name");
 }
 
 enum MHD_Result api_plans_post(struct call *x)

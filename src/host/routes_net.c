@@ -12,7 +12,7 @@
 
 enum MHD_Result api_networks_get(struct call *x)
 {
-	return reply(x->c, 200, net_list(x->h));
+	return reply_page(x->c, net_list(x->h), "name");
 }
 
 enum MHD_Result api_networks_post(struct call *x)

@@ -19,7 +19,7 @@ enum MHD_Result api_nodes_get(struct call *x)
 	struct err *e = NULL;
 	json_t *out = node_list(x->h, &e);
 
-	return out ? reply(x->c, 200, out) : reply_err(x->c, -ENOTCONN, &e);
+	return out ? reply_page(x->c, out, "name") : reply_err(x->c, -ENOTCONN, &e);
 }
 
 /* An evacuation as an operation (?async=1): the node's name is the body's `node`. */

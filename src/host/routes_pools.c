@@ -13,7 +13,7 @@
 
 enum MHD_Result api_pools_get(struct call *x)
 {
-	return reply(x->c, 200, pool_list(x->h));
+	return reply_page(x->c, pool_list(x->h), "name");
 }
 
 enum MHD_Result api_pools_post(struct call *x)
@@ -70,7 +70,7 @@ enum MHD_Result api_snapshot_revert(struct call *x)
 /* Webhooks: a customer sees and changes their own only (webhook.c). */
 enum MHD_Result api_webhooks_get(struct call *x)
 {
-	return reply(x->c, 200, webhook_list(x->h, x->p));
+	return reply_page(x->c, webhook_list(x->h, x->p), "id");
 }
 
 enum MHD_Result api_webhooks_post(struct call *x)

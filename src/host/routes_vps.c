@@ -238,39 +238,94 @@ static enum MHD_Result run_work(struct host *h, struct MHD_Connection *c, const 
 
 /* --- the handlers ---------------------------------------------------------------------- */
 
-static json_t *vps_list(struct host *h, const struct principal *p, struct err **e, int *r)
+/*
+ * GET /vps[?limit=N&after=NAME&owner=&node=&state=]: in name order, a page at a time from
+ * the store (store_vps_page), so its lock is held for one page's statement and never for
+ * the whole list. Without `limit` the whole list, walked in pages of VPS_PAGE.
+ */
+#define VPS_PAGE 500
+#define VPS_PAGE_MAX 1000
+
+static int vps_page(struct host *h, struct store_vps_filter *f, json_t *a, size_t *got,
+		    struct err **e)
 {
-	struct vps *all;
+	struct vps *v;
 	size_t n;
-	json_t *a = json_array(), *usage;
+	json_t *usage;
+	int r;
 
-	if ((*r = store_vps_list(h->store, &all, &n, e)) < 0) {
-		json_decref(a);
-		return NULL;
-	}
-	usage = usage_latest_all(h);
+	if ((r = store_vps_page(h->store, f, &v, &n, e)) < 0)
+		return r;
+	usage = n ? store_samples_last_range(h->store, v[0].name, v[n - 1].name) : NULL;
 	for (size_t i = 0; i < n; i++) {
-		json_t *j, *u;
+		json_t *j = vps_to_json(&v[i]), *u = json_object_get(usage, v[i].name);
 
-		if (!p->admin && strcmp(all[i].owner, p->user))
-			continue;
-		j = vps_to_json(&all[i]);
-		u = json_object_get(usage, all[i].name);
 		json_object_set(j, "usage", u ? u : json_null());
 		json_array_append_new(a, j);
 	}
+	*got = n;
 	json_decref(usage);
-	store_vps_list_free(all, n);
-	return a;
+	store_vps_list_free(v, n);
+	return 0;
 }
 
 enum MHD_Result api_vps_get_all(struct call *x)
 {
+	const char *limit = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "limit");
+	struct store_vps_filter f = {
+		.after = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "after"),
+		.owner = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "owner"),
+		.node = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "node"),
+		.state = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "state"),
+	};
+	char last[VPS_NAME_MAX + 1] = "";
+	enum vps_state st;
 	struct err *e = NULL;
+	json_t *a;
+	size_t got;
+	long want = 0;
+	char *end;
 	int r;
-	json_t *a = vps_list(x->h, x->p, &e, &r);
 
-	return a ? reply(x->c, 200, a) : reply_err(x->c, r, &e);
+	if (limit) {
+		errno = 0;
+		want = strtol(limit, &end, 10);
+		if (!*limit || *end || errno || want < 1 || want > VPS_PAGE_MAX)
+			return reply_error(x->c, EINVAL, "`limit`: expected 1 to 1000");
+	}
+	if (f.after && strlen(f.after) > VPS_NAME_MAX)
+		return reply_error(x->c, EINVAL,
+				   "`after`: expected a VPS name (the last one seen)");
+	if (f.state && vps_state_parse(f.state, &st) < 0)
+		return reply_error(x->c, EINVAL, "`state`: expected a VPS state, as `state` shows");
+	if ((f.owner && !*f.owner) || (f.node && !*f.node))
+		return reply_error(x->c, EINVAL, "`owner`, `node`: expected a name");
+	/* a customer sees their own: an `owner` filter of another name finds nothing */
+	if (!x->p->admin) {
+		if (f.owner && strcmp(f.owner, x->p->user))
+			return reply(x->c, 200, json_array());
+		f.owner = x->p->user;
+	}
+	a = json_array();
+	if (want) {
+		f.limit = (int)want;
+		r = vps_page(x->h, &f, a, &got, &e);
+	} else {
+		f.limit = VPS_PAGE;
+		do {
+			if ((r = vps_page(x->h, &f, a, &got, &e)) < 0 || got < VPS_PAGE)
+				break;
+			snprintf(last, sizeof(last), "%s",
+				 json_string_value(json_object_get(
+					 json_array_get(a, json_array_size(a) - 1), "name")));
+			f.after = last;
+		} while (1);
+	}
+	if (r < 0) {
+		json_decref(a);
+		return reply_err(x->c, r, &e);
+	}
+	return reply(x->c, 200, a);
 }
 
 /*

@@ -282,7 +282,12 @@ json_t *store_sample_last(struct store *s, const char *vps)
 
 json_t *store_samples_last(struct store *s)
 {
-	return s->ops->samples_last(s);
+	return s->ops->samples_last(s, NULL, NULL);
+}
+
+json_t *store_samples_last_range(struct store *s, const char *from, const char *to)
+{
+	return s->ops->samples_last(s, from, to);
 }
 
 int store_op_insert(struct store *s, const char *id, const char *vps, const char *user,
@@ -370,9 +375,20 @@ int store_join_token_insert(struct store *s, const char *hash, const char *name,
 	return s->ops->join_token_insert(s, hash, name, created, expires, err);
 }
 
+int store_vps_page(struct store *s, const struct store_vps_filter *f, struct vps **out, size_t *n,
+		   struct err **err)
+{
+	return s->ops->vps_page(s, f, out, n, err);
+}
+
 bool store_ping(struct store *s)
 {
 	return s->ops->ping(s);
+}
+
+json_t *store_credentials(struct store *s, long long now)
+{
+	return s->ops->credentials ? s->ops->credentials(s, now) : NULL;
 }
 
 json_t *store_pools(struct store *s)

@@ -73,6 +73,21 @@ int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **er
 int store_vps_list_local(struct store *s, struct vps **out, size_t *n, struct err **err);
 void store_vps_list_free(struct vps *v, size_t n);
 /*
+ * One page of the VPS list in name order (GET /vps?limit=&after=): the rows whose name
+ * sorts after `after` ("" for the first page), at most `limit`, only those of `owner`,
+ * on `node` (SQLite: the one host's name) and in `state` where these are not NULL. The
+ * store's lock is held for this one page's statement, never for the whole list.
+ */
+struct store_vps_filter {
+	const char *after;
+	int limit;
+	const char *owner;
+	const char *node;
+	const char *state;
+};
+int store_vps_page(struct store *s, const struct store_vps_filter *f, struct vps **out, size_t *n,
+		   struct err **err);
+/*
  * Admission (policy.h): write v (create: insert it, as store_vps_insert;
  * else update it, as store_vps_update) only when admit(arg, ...) returns
  * 0 on every VPS row and the policies as they stand inside the write's
@@ -251,6 +266,8 @@ json_t *store_history(struct store *s, const char *vps, long long step, long lon
 json_t *store_sample_last(struct store *s, const char *vps);
 /* The last sample of every VPS: {name: sample}. */
 json_t *store_samples_last(struct store *s);
+/* The same for the VPSes whose names sort from `from` to `to` (a page of the list). */
+json_t *store_samples_last_range(struct store *s, const char *from, const char *to);
 
 /* --- operations (ops.h) -------------------------------------------------------------- */
 
@@ -334,6 +351,13 @@ int store_join_token_insert(struct store *s, const char *hash, const char *name,
 			    long long expires, struct err **err);
 /* Whether the database answers now (PostgreSQL: a round trip, reconnecting if it can). */
 bool store_ping(struct store *s);
+/*
+ * The live sessions and tokens of administrators and of the owners of a VPS this node
+ * holds: {"sessions": {ID: {"user", "role", "csrf", "2fa", "expires"}}, "tokens": {HASH:
+ * {"id", "user", "role", "sources", "expires"}}}, for the read copy kept for the database's
+ * absence (standby.c). NULL when the store does not answer, and on SQLite (never away).
+ */
+json_t *store_credentials(struct store *s, long long now);
 
 /*
  * Storage pools (pool.c, docs/storage.md): [{"name", "path", "reflink",

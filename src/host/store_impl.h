@@ -20,6 +20,8 @@ struct store_ops {
 	int (*vps_get)(struct store *s, const char *name, struct vps *out, struct err **err);
 	int (*vps_list)(struct store *s, struct vps **out, size_t *n, struct err **err);
 	int (*vps_list_local)(struct store *s, struct vps **out, size_t *n, struct err **err);
+	int (*vps_page)(struct store *s, const struct store_vps_filter *f, struct vps **out,
+			size_t *n, struct err **err);
 	int (*vps_admit)(struct store *s, struct vps *v, bool create, const char *plan,
 			 store_admit_fn *admit, void *arg, struct err **err);
 	int (*vps_update)(struct store *s, const struct vps *v, struct err **err);
@@ -77,7 +79,7 @@ struct store_ops {
 			  bool replace, long long keep, long long *rows);
 	json_t *(*samples)(struct store *s, const char *vps, long long since);
 	json_t *(*sample_last)(struct store *s, const char *vps);
-	json_t *(*samples_last)(struct store *s);
+	json_t *(*samples_last)(struct store *s, const char *from, const char *to);
 	int (*op_insert)(struct store *s, const char *id, const char *vps, const char *user,
 			 const char *action, long long created, long long keep, struct err **err);
 	void (*op_finish)(struct store *s, const char *id, const char *state, int status,
@@ -102,6 +104,7 @@ struct store_ops {
 			   struct err **err);
 	int (*vps_move)(struct store *s, const char *name, const char *from, const char *to,
 			struct err **err);
+	json_t *(*credentials)(struct store *s, long long now);
 	json_t *(*pools)(struct store *s);
 	int (*pool_add)(struct store *s, const char *name, const char *path, bool reflink,
 			long long created, struct err **err);

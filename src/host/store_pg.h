@@ -86,6 +86,8 @@ void pg_event_locked(struct store_pg *s, const char *vps, const char *kind, cons
 int pg_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err);
 int pg_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int pg_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
+int pg_vps_page(struct store *s, const struct store_vps_filter *f, struct vps **out, size_t *n,
+		struct err **err);
 int pg_vps_list_local(struct store *s, struct vps **out, size_t *n, struct err **err);
 int pg_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
 		 store_admit_fn *admit, void *arg, struct err **err);
@@ -140,7 +142,7 @@ int pg_sample_add(struct store *s, const char *vps, const struct store_sample *s
 		  long long keep, long long *rows);
 json_t *pg_samples(struct store *s, const char *vps, long long since);
 json_t *pg_sample_last(struct store *s, const char *vps);
-json_t *pg_samples_last(struct store *s);
+json_t *pg_samples_last(struct store *s, const char *from, const char *to);
 int pg_op_insert(struct store *s, const char *id, const char *vps, const char *user,
 		 const char *action, long long created, long long keep, struct err **err);
 void pg_op_finish(struct store *s, const char *id, const char *state, int status,
@@ -155,6 +157,7 @@ json_t *pg_nodes(struct store *s);
 int pg_join_token_insert(struct store *s, const char *hash, const char *name, long long created,
 			 long long expires, struct err **err);
 bool pg_ping(struct store *s);
+json_t *pg_credentials(struct store *s, long long now);
 int pg_cluster_ca(struct store *s, const char *cert, const char *key, char **cert_out,
 		  char **key_out, struct err **err);
 int pg_node_state(struct store *s, const char *name, const char *state, struct err **err);

@@ -321,6 +321,62 @@ json_t *pg_session_get(struct store *base, const char *id, long long now)
 	return o;
 }
 
+/*
+ * What this node needs to authorize reads of its own VPSes with the database away
+ * (standby.c): the live sessions and tokens of administrators and of the owners of a VPS
+ * this node holds, keyed by their hashes, read in one statement each under the lock.
+ */
+json_t *pg_credentials(struct store *base, long long now)
+{
+	struct store_pg *s = pgs(base);
+	json_t *ses = json_object(), *tok = json_object(), *out = NULL;
+	struct pg_args a = { 0 };
+	PGresult *res;
+	int r;
+
+	pa_s(&a, s->node);
+	pa_i(&a, now);
+	pthread_mutex_lock(&s->lock);
+	r = pg_run(s,
+		   "SELECT s.id, s.\"user\", u.role, s.csrf, (u.totp IS NOT NULL)::int, s.expires "
+		   "FROM sessions s JOIN users u ON u.name = s.\"user\" WHERE s.expires > $2 AND "
+		   "(u.role = 'admin' OR EXISTS (SELECT 1 FROM vps v WHERE v.owner = u.name AND "
+		   "v.node = $1))",
+		   &a, &res, NULL);
+	if (r == 0) {
+		for (int i = 0; i < PQntuples(res); i++)
+			json_object_set_new(ses, pg_s(res, i, 0),
+					    json_pack("{s:s, s:s, s:s, s:b, s:I}", "user",
+						      pg_s(res, i, 1), "role", pg_s(res, i, 2),
+						      "csrf", pg_s(res, i, 3), "2fa",
+						      (int)pg_i(res, i, 4), "expires",
+						      (json_int_t)pg_i(res, i, 5)));
+		PQclear(res);
+		r = pg_run(s,
+			   "SELECT t.hash, t.id, t.\"user\", u.role, t.sources, t.expires "
+			   "FROM tokens t JOIN users u ON u.name = t.\"user\" WHERE t.expires > $2 "
+			   "AND (u.role = 'admin' OR EXISTS (SELECT 1 FROM vps v WHERE "
+			   "v.owner = u.name AND v.node = $1))",
+			   &a, &res, NULL);
+	}
+	if (r == 0) {
+		for (int i = 0; i < PQntuples(res); i++)
+			json_object_set_new(tok, pg_s(res, i, 0),
+					    json_pack("{s:I, s:s, s:s, s:o*, s:I}", "id",
+						      (json_int_t)pg_i(res, i, 1), "user",
+						      pg_s(res, i, 2), "role", pg_s(res, i, 3),
+						      "sources",
+						      json_loads(pg_s(res, i, 4), 0, NULL),
+						      "expires", (json_int_t)pg_i(res, i, 5)));
+		PQclear(res);
+		out = json_pack("{s:O, s:O}", "sessions", ses, "tokens", tok);
+	}
+	pthread_mutex_unlock(&s->lock);
+	json_decref(ses);
+	json_decref(tok);
+	return out;
+}
+
 /* --- tokens ----------------------------------------------------------------------------- */
 
 int pg_token_insert(struct store *base, const char *user, const char *name, const char *hash,

@@ -174,17 +174,21 @@ json_t *pg_sample_last(struct store *base, const char *vps)
 	return out;
 }
 
-json_t *pg_samples_last(struct store *base)
+json_t *pg_samples_last(struct store *base, const char *from, const char *to)
 {
 	struct store_pg *s = pgs(base);
 	json_t *out = json_object();
+	struct pg_args a = { 0 };
 	PGresult *res;
 
+	pa_s(&a, from);
+	pa_s(&a, to);
 	pthread_mutex_lock(&s->lock);
 	if (pg_run(s,
 		   "SELECT DISTINCT ON (vps) time, cpu, mem, disk, rx, tx, vps FROM usage "
+		   "WHERE ($1::text IS NULL OR vps >= $1) AND ($2::text IS NULL OR vps <= $2) "
 		   "ORDER BY vps, time DESC",
-		   NULL, &res, NULL) == 0) {
+		   &a, &res, NULL) == 0) {
 		for (int i = 0; i < PQntuples(res); i++)
 			json_object_set_new(out, pg_s(res, i, 6), row_json(res, i));
 		PQclear(res);

@@ -250,6 +250,42 @@ int pg_vps_list(struct store *base, struct vps **out, size_t *n, struct err **er
 	return r;
 }
 
+int pg_vps_page(struct store *base, const struct store_vps_filter *f, struct vps **out, size_t *n,
+		struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	struct pg_args a = { 0 };
+	PGresult *res;
+	int r, rows;
+
+	*n = 0;
+	*out = NULL;
+	pa_s(&a, f->after ? f->after : "");
+	pa_s(&a, f->owner);
+	pa_s(&a, f->node);
+	pa_s(&a, f->state);
+	pa_i(&a, f->limit);
+	pthread_mutex_lock(&s->lock);
+	/* the primary key's index walks from `after`: a page costs its rows, not the table */
+	r = pg_run(s,
+		   "SELECT " VPS_COLUMNS " FROM vps WHERE name > $1 AND "
+		   "($2::text IS NULL OR owner = $2) AND ($3::text IS NULL OR node = $3) AND "
+		   "($4::text IS NULL OR state = $4) ORDER BY name LIMIT $5",
+		   &a, &res, err);
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0)
+		return r;
+	rows = PQntuples(res);
+	if (rows > 0 && !(*out = calloc((size_t)rows, sizeof(**out)))) {
+		PQclear(res);
+		return err_make(err, ENOMEM, "list");
+	}
+	for (int i = 0; i < rows; i++)
+		row_to_vps(res, i, &(*out)[(*n)++]);
+	PQclear(res);
+	return 0;
+}
+
 int pg_vps_list_local(struct store *base, struct vps **out, size_t *n, struct err **err)
 {
 	struct store_pg *s = pgs(base);

@@ -55,6 +55,8 @@ void sq_event_locked(struct store_sqlite *s, const char *vps, const char *kind, 
 int sq_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err);
 int sq_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int sq_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
+int sq_vps_page(struct store *s, const struct store_vps_filter *f, struct vps **out, size_t *n,
+		struct err **err);
 int sq_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
 		 store_admit_fn *admit, void *arg, struct err **err);
 int sq_vps_update(struct store *s, const struct vps *v, struct err **err);
@@ -108,7 +110,7 @@ int sq_sample_add(struct store *s, const char *vps, const struct store_sample *s
 		  long long keep, long long *rows);
 json_t *sq_samples(struct store *s, const char *vps, long long since);
 json_t *sq_sample_last(struct store *s, const char *vps);
-json_t *sq_samples_last(struct store *s);
+json_t *sq_samples_last(struct store *s, const char *from, const char *to);
 int sq_op_insert(struct store *s, const char *id, const char *vps, const char *user,
 		 const char *action, long long created, long long keep, struct err **err);
 void sq_op_finish(struct store *s, const char *id, const char *state, int status,

@@ -170,7 +170,7 @@ json_t *sq_sample_last(struct store *base, const char *vps)
 	return out;
 }
 
-json_t *sq_samples_last(struct store *base)
+json_t *sq_samples_last(struct store *base, const char *from, const char *to)
 {
 	struct store_sqlite *s = sq(base);
 	json_t *out = json_object();
@@ -178,7 +178,13 @@ json_t *sq_samples_last(struct store *base)
 
 	pthread_mutex_lock(&s->lock);
 	/* SQLite gives the other columns of the row max() picked; the key (vps, time) finds it */
-	st = sq_prepare(s, "SELECT max(time), cpu, mem, disk, rx, tx, vps FROM usage GROUP BY vps");
+	st = sq_prepare(s, "SELECT max(time), cpu, mem, disk, rx, tx, vps FROM usage "
+			   "WHERE (?1 IS NULL OR vps >= ?1) AND (?2 IS NULL OR vps <= ?2) "
+			   "GROUP BY vps");
+	if (st) {
+		sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+	}
 	while (st && sqlite3_step(st) == SQLITE_ROW)
 		json_object_set_new(out, (const char *)sqlite3_column_text(st, 6), row_json(st));
 	sqlite3_finalize(st);

@@ -259,6 +259,46 @@ out:
 	return r;
 }
 
+int sq_vps_page(struct store *base, const struct store_vps_filter *f, struct vps **out, size_t *n,
+		struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st;
+	struct vps *v = NULL;
+	int r = 0;
+
+	*n = 0;
+	*out = NULL;
+	if (f->limit > 0 && !(v = calloc((size_t)f->limit, sizeof(*v))))
+		return err_make(err, ENOMEM, "list");
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT " VPS_COLUMNS " FROM vps WHERE name > ?1 AND "
+			       "(?2 IS NULL OR owner = ?2) AND "
+			       "(?3 IS NULL OR ?3 = (SELECT name FROM nodes LIMIT 1)) AND "
+			       "(?4 IS NULL OR state = ?4) ORDER BY name LIMIT ?5",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = sq_err(s, err, "select");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, f->after ? f->after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, f->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, f->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, f->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, f->limit);
+	while (*n < (size_t)f->limit && sqlite3_step(st) == SQLITE_ROW)
+		row_to_vps(st, &v[(*n)++]);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0) {
+		free(v); /* no row read before the failure */
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
 int sq_vps_list(struct store *base, struct vps **out, size_t *n, struct err **err)
 {
 	struct store_sqlite *s = sq(base);

@@ -10,7 +10,10 @@ expired token refused, a good one used up; the node list; a node killed
 shown offline after the heartbeat timeout. Placement to the roomier node,
 refusal naming every node's figures when all are full; work on another
 node's VPS answered 421 naming it (a stranger gets the 404 of no VPS);
-PostgreSQL stopped: 503, then everything back.
+PostgreSQL stopped: 503, but for reads of the node's own VPSes answered
+from its read copy to those the copy says may read them (a credential
+revoked before the outage opens nothing), then everything back. The VPS
+list a page at a time with its filters, on PostgreSQL and on SQLite.
 
 The two vpsds run on one host, each with its own data and run directory,
 socket and TCP port. No test here makes a network: networks live in the
@@ -457,10 +460,20 @@ def test_other_nodes_vps_is_misdirected(postgres, database, node_a, node_b):
 
 # --- the database away --------------------------------------------------------------------
 
-def test_store_away_answers_503(postgres, database, node_a):
-    """PostgreSQL stopped: vpsd stays up; API calls answer 503
-    store_unavailable at once (no hang, no 401 for a session it cannot
-    look up); started again, everything answers as before."""
+def test_store_away_answers_503(postgres, database):
+    """PostgreSQL stopped, the read copy off (--stale-reads 0): vpsd stays
+    up; API calls, reads of its own VPSes too, answer 503 store_unavailable
+    at once (no hang, no 401 for a session it cannot look up); started
+    again, everything answers as before."""
+    node_a = start_vpsd(extra=("--cluster", database, "--node", "a", *BEAT,
+                               "--stale-reads", "0"))
+    try:
+        away_503(postgres, node_a)
+    finally:
+        node_a.cleanup()
+
+
+def away_503(postgres, node_a):
     a = unix(node_a)
     a.api("POST", "/vps", ct_body("s1"), expect=201)
     a.api("POST", "/users", {"name": "sam", "password": "sam password", "role": "admin"},
@@ -497,3 +510,232 @@ def test_store_away_answers_503(postgres, database, node_a):
     while nodes_of(node_a)["a"]["state"] != "online":  # the heartbeat is back
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def stale(r):
+    """The copy's age an answer from the read copy gives (X-Vps-Stale), or None."""
+    v = r.headers.get("X-Vps-Stale")
+    return None if v is None else int(v)
+
+
+def test_store_away_local_reads(postgres, database, node_a, node_b):
+    """PostgreSQL stopped: node a answers reads of its own VPSes from the
+    copy its heartbeats took (marked X-Vps-Stale), to whom the copy says may
+    read them: the owner's session and live token, the administrator. A
+    token revoked, a session logged out and a session ended by a password
+    change before the outage open nothing; another customer's VPS on a, a
+    VPS on b and a name that does not exist answer the one same 503; every
+    write is 503 naming PostgreSQL; the running container keeps running.
+    Started again: the whole list, no header, writes, the revoked token
+    still refused."""
+    a, b = unix(node_a), unix(node_b)
+    for u in ("own", "oth"):
+        a.api("POST", "/users", {"name": u, "password": f"{u} password", "role": "customer"},
+              expect=201)
+    a.api("POST", "/vps", ct_body("l1", owner="own", node="a"), expect=201)
+    a.api("POST", "/vps", ct_body("l2", owner="oth", node="a"), expect=201)
+    b.api("POST", "/vps", ct_body("r1", owner="own", node="b"), expect=201)
+    assert a.api("POST", "/vps/l1/start")["state"] == "running"
+    own, oth, gone, moved = (tcp(node_a) for _ in range(4))
+    own.login("own", "own password")
+    gone.login("own", "own password")
+    moved.login("oth", "oth password")
+    a.api("PATCH", "/users/oth", {"password": "a new password"})  # ends oth's sessions
+    oth.login("oth", "a new password")
+    keep = tcp(node_a, token=a.api("POST", "/tokens", {"name": "k", "expires_in": 3600,
+                                                       "user": "own"}, expect=201)["token"])
+    made = a.api("POST", "/tokens", {"name": "r", "expires_in": 3600, "user": "own"},
+                 expect=201)
+    revoked = tcp(node_a, token=made["token"])
+    assert revoked.api("GET", "/vps/l1")["name"] == "l1"  # good until revoked
+    a.api("DELETE", f"/tokens/{made['id']}")
+    gone.logout()
+    assert moved.request("GET", "/vps/l2").status == 401
+    time.sleep(2.5)  # the revocations in the copy: one heartbeat of 1 s, twice over
+    postgres.pause()
+    try:
+        r = own.request("GET", "/vps/l1", timeout=30)
+        assert r.status == 200 and r.json["name"] == "l1", r
+        assert r.json["state"] == "running" and r.json["node"] == "a", r.json
+        assert 0 <= stale(r) <= 5, r.headers
+        r = own.request("GET", "/vps", timeout=30)
+        assert r.status == 200 and stale(r) is not None, r
+        assert [v["name"] for v in r.json] == ["l1"], r.json  # not b's r1, not oth's l2
+        r = keep.request("GET", "/vps/l1", timeout=30)
+        assert r.status == 200 and r.json["owner"] == "own", r
+        r = a.request("GET", "/vps", timeout=30)
+        assert sorted(v["name"] for v in r.json) == ["l1", "l2"] and stale(r) is not None, r
+        assert a.request("GET", "/vps/l2").json["owner"] == "oth"
+        # what the copy cannot answer for this caller: the one 503 of the database away
+        nothing = own.request("GET", "/vps/zz-none", timeout=30)
+        assert nothing.status == 503 and nothing.code == "store_unavailable", nothing
+        for client, path in ((own, "/vps/l2"), (own, "/vps/r1"), (oth, "/vps/l1"),
+                             (revoked, "/vps/l1"), (revoked, "/vps"), (gone, "/vps/l1"),
+                             (gone, "/vps"), (moved, "/vps/l2"),
+                             (tcp(node_a, token="vps_" + "0" * 40), "/vps/l1"),
+                             (tcp(node_a), "/vps/l1")):
+            r = client.request("GET", path, timeout=30)
+            assert (r.status, r.json, stale(r)) == (503, nothing.json, None), (path, r)
+        r = oth.request("GET", "/vps", timeout=30)
+        assert r.status == 200 and [v["name"] for v in r.json] == ["l2"], r
+        # writes: 503 with the reason, nothing done
+        for client, method, path, body in ((own, "POST", "/vps/l1/stop", None),
+                                           (own, "PATCH", "/vps/l1", {"hostname": "x"}),
+                                           (a, "POST", "/vps", ct_body("l3")),
+                                           (a, "DELETE", "/vps/l2", None),
+                                           (own, "POST", "/logout", None),
+                                           (a, "GET", "/nodes", None)):
+            r = client.request(method, path, body, timeout=30)
+            assert r.status == 503 and r.code == "store_unavailable", (method, path, r)
+            assert "PostgreSQL" in r.message, r
+        r = tcp(node_a).request("POST", "/login", {"user": "own", "password": "own password"})
+        assert r.status == 503, r
+        assert own.request("GET", "/vps/l1").json["state"] == "running"
+        assert node_a.proc.poll() is None
+    finally:
+        postgres.resume()
+    deadline = time.monotonic() + 20
+    while (r := own.request("GET", "/vps")).status != 200 or stale(r) is not None:
+        assert time.monotonic() < deadline, "no recovery 20 s after PostgreSQL came back"
+        time.sleep(0.2)
+    assert sorted(v["name"] for v in r.json) == ["l1", "r1"], r.json  # the whole list again
+    assert own.api("POST", "/vps/l1/stop")["state"] == "stopped"
+    assert revoked.request("GET", "/vps/l1").status == 401
+    assert gone.request("GET", "/vps/l1").status == 401
+    a.api("DELETE", "/vps/l1")
+    assert [v["name"] for v in own.api("GET", "/vps")] == ["r1"]
+
+
+def test_store_away_copy_expires(postgres, database):
+    """--stale-reads 3: the copy answers for 3 s after the last heartbeat
+    that took it, then the database's 503."""
+    d = start_vpsd(extra=("--cluster", database, "--node", "a", *BEAT, "--stale-reads", "3"))
+    try:
+        a = unix(d)
+        a.api("POST", "/vps", ct_body("e1"), expect=201)
+        time.sleep(1.5)
+        postgres.pause()
+        try:
+            t0 = time.monotonic()
+            r = a.request("GET", "/vps/e1", timeout=30)
+            assert r.status == 200 and stale(r) is not None, r
+            while time.monotonic() - t0 < 5:
+                time.sleep(0.5)
+            r = a.request("GET", "/vps/e1", timeout=30)
+            assert r.status == 503 and r.code == "store_unavailable", r
+        finally:
+            postgres.resume()
+        deadline = time.monotonic() + 20
+        while (r := a.request("GET", "/vps/e1")).status != 200 or stale(r) is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        d.cleanup()
+
+
+# --- the VPS list a page at a time ---------------------------------------------------------
+
+def list_pages(d, node):
+    """GET /vps?limit=&after= and its filters on one vpsd; `node` its node's name."""
+    a = unix(d)
+    for u in ("pown", "poth"):
+        a.api("POST", "/users", {"name": u, "password": f"{u} password", "role": "customer"},
+              expect=201)
+    names = ["pg-c", "pg-a", "pg-e", "pg-b", "pg-d"]
+    for i, n in enumerate(names):
+        a.api("POST", "/vps", ct_body(n, owner="poth" if i % 2 else "pown"), expect=201)
+    a.api("POST", "/vps/pg-e/start")
+    every = sorted(names)
+    assert [v["name"] for v in a.api("GET", "/vps")] == every
+    # walked two at a time, each once, in name order
+    seen, after = [], None
+    while True:
+        page = a.api("GET", "/vps?limit=2" + (f"&after={after}" if after else ""))
+        assert len(page) <= 2
+        seen += [v["name"] for v in page]
+        if len(page) < 2:
+            break
+        after = page[-1]["name"]
+    assert seen == every, seen
+    assert [v["name"] for v in a.api("GET", "/vps?after=pg-c")] == ["pg-d", "pg-e"]
+    assert [v["name"] for v in a.api("GET", "/vps?state=running")] == ["pg-e"]
+    assert [v["name"] for v in a.api("GET", "/vps?owner=poth")] == ["pg-a", "pg-b"]
+    assert [v["name"] for v in a.api("GET", f"/vps?node={node}&limit=1")] == ["pg-a"]
+    assert a.api("GET", "/vps?node=zz") == []
+    # a customer: their own, whatever the filters say
+    c = tcp(d)
+    c.login("pown", "pown password")
+    assert [v["name"] for v in c.api("GET", "/vps?limit=1000")] == ["pg-c", "pg-d", "pg-e"]
+    assert [v["name"] for v in c.api("GET", "/vps?limit=1&after=pg-c")] == ["pg-d"]
+    assert c.api("GET", "/vps?owner=poth") == []
+    assert c.api("GET", "/vps?owner=pown&state=running")[0]["name"] == "pg-e"
+    # hostile cursors and filters: refused, or taken as the strings they are
+    for q in ("limit=0", "limit=1001", "limit=x", "limit=", "limit=-1", "state=bogus",
+              "owner=", "after=" + "a" * 33):
+        r = c.request("GET", "/vps?" + q, validate=False)
+        assert r.status == 400, (q, r)
+    assert c.api("GET", "/vps?after=%27%20OR%20%271%27%3D%271", validate=False) != []
+    for q in ("owner=%27%20OR%20%271%27%3D%271", "node=%27%3B%20DROP%20TABLE%20vps%3B--",
+              "owner=poth%27--"):
+        assert c.api("GET", "/vps?" + q, validate=False) == [], q
+        assert a.api("GET", "/vps?" + q, validate=False) == [], q
+    assert [v["name"] for v in a.api("GET", "/vps")] == every  # nothing dropped
+    # the CLI
+    r = subprocess.run([str(VPS), "list", "--limit", "2", "--after", "pg-a", "--owner", "pown",
+                        "--format", "json"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, VPS_SOCKET=str(d.sock)))
+    assert r.returncode == 0, r.stderr
+    assert [v["name"] for v in json.loads(r.stdout)] == ["pg-c", "pg-d"]
+    r = subprocess.run([str(VPS), "list", "--owner", "x'y"], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, VPS_SOCKET=str(d.sock)))
+    assert r.returncode != 0 and "--owner" in r.stderr, r
+    a.api("POST", "/vps/pg-e/stop")
+
+
+def test_vps_list_pages_postgresql(database, node_a):
+    list_pages(node_a, "a")
+
+
+def test_vps_list_pages_sqlite():
+    d = start_vpsd()
+    try:
+        node = unix(d).api("GET", "/nodes")[0]["name"]
+        list_pages(d, node)
+    finally:
+        d.cleanup()
+
+
+def test_other_lists_page():
+    """Users, nodes, networks, plans and pools by name, tokens and webhooks by
+    id: limit and after as on the VPS list; a bad limit or after 400; a
+    customer's tokens page holds their own only."""
+    d = start_vpsd()
+    try:
+        a = unix(d)
+        for u in ("lu-c", "lu-a", "lu-b"):
+            a.api("POST", "/users", {"name": u, "password": f"{u} password",
+                                     "role": "customer"}, expect=201)
+        every = sorted(u["name"] for u in a.api("GET", "/users"))
+        assert [u["name"] for u in a.api("GET", "/users?limit=2")] == every[:2]
+        rest = a.api("GET", f"/users?after={every[1]}")
+        assert [u["name"] for u in rest] == every[2:]
+        assert a.api("GET", "/users?after=lu-b&limit=1")[0]["name"] == "lu-c"
+        ids = [a.api("POST", "/tokens", {"name": f"t{i}", "expires_in": 600, "user": "lu-a"},
+                     expect=201)["id"] for i in range(3)]
+        mine = a.api("POST", "/tokens", {"name": "m", "expires_in": 600, "user": "lu-b"},
+                     expect=201)
+        assert [t["id"] for t in a.api("GET", f"/tokens?after={ids[0]}&limit=1")] == [ids[1]]
+        assert [t["id"] for t in a.api("GET", f"/tokens?after={ids[2]}")] == [mine["id"]]
+        c = tcp(d, token=mine["token"])
+        assert [t["id"] for t in c.api("GET", "/tokens?after=0&limit=1000")] == [mine["id"]]
+        node = a.api("GET", "/nodes")[0]["name"]
+        assert [n["name"] for n in a.api("GET", "/nodes?limit=1")] == [node]
+        assert a.api("GET", f"/nodes?after={node}") == []
+        for path in ("/networks", "/plans", "/pools", "/webhooks"):
+            assert a.api("GET", f"{path}?limit=1000") == a.api("GET", path)[:1000], path
+        for q in ("/users?limit=0", "/users?limit=1001", "/nodes?limit=x", "/tokens?after=x",
+                  "/tokens?after=-1", "/plans?limit=", "/webhooks?after=1.5"):
+            r = a.request("GET", q, validate=False)
+            assert r.status == 400, (q, r)
+    finally:
+        d.cleanup()

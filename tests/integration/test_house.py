@@ -17,7 +17,7 @@ LAYERS = [
              "routes_nodes", "routes_ops", "routes_pools", "routes_backup", "reply", "ws",
              "web"}),
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_2fa", "auth_limit", "auth_body", "caps", "node",
-              "metrics", "pool", "snapshot", "clone", "backup", "backup_sched", "webhook", "migrate", "migrate_live",
+              "metrics", "standby", "pool", "snapshot", "clone", "backup", "backup_sched", "webhook", "migrate", "migrate_live",
               "peer"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net", "tmpl", "firewall", "traffic"}),

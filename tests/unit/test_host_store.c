@@ -160,6 +160,78 @@ static void state_is_stored_by_name(void **state)
 	vps_free(&v);
 }
 
+/*
+ * The VPS list a page at a time (GET /vps?limit=&after=): in name order from the name
+ * after `after`, at most `limit`, the filters ANDed; the pages walked end to end give every
+ * row once. The usage of a page's range only.
+ */
+static void vps_pages(void **state)
+{
+	struct store *st = *state;
+	struct store_vps_filter f = { .limit = 7 };
+	char name[16], last[VPS_NAME_MAX + 1] = "";
+	struct vps v, *p;
+	size_t n, seen = 0;
+	long long rows = -1;
+	json_t *u;
+
+	for (int i = 0; i < 25; i++) {
+		snprintf(name, sizeof(name), "p%02d", (i * 7) % 25); /* inserted out of order */
+		make_vps(&v, name, i % 2 ? "bob" : "alice", GIB);
+		assert_int_equal(store_vps_insert(st, &v, NULL, NULL), 0);
+		vps_free(&v);
+	}
+	assert_int_equal(store_vps_state(st, "p03", VPS_RUNNING, "started", NULL), 0);
+	assert_int_equal(store_sample_add(st, "p03", &(struct store_sample){ .time = 5 }, false, 9,
+					  &rows),
+			 0);
+	rows = -1;
+	assert_int_equal(store_sample_add(st, "p20", &(struct store_sample){ .time = 6 }, false, 9,
+					  &rows),
+			 0);
+	do {
+		f.after = last;
+		assert_int_equal(store_vps_page(st, &f, &p, &n, NULL), 0);
+		assert_true(n <= 7);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "p%02zu", seen + i);
+			assert_string_equal(p[i].name, name);
+		}
+		seen += n;
+		if (n)
+			snprintf(last, sizeof(last), "%s", p[n - 1].name);
+		store_vps_list_free(p, n);
+	} while (n == 7);
+	assert_int_equal(seen, 25);
+	/* filters: alice's are the even i, (i * 7) % 25 of those */
+	f = (struct store_vps_filter){ .after = "p10", .limit = 100, .owner = "alice" };
+	assert_int_equal(store_vps_page(st, &f, &p, &n, NULL), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(p[i].owner, "alice");
+		assert_true(strcmp(p[i].name, "p10") > 0);
+	}
+	assert_true(n > 0 && n < 15);
+	store_vps_list_free(p, n);
+	f = (struct store_vps_filter){ .limit = 100, .state = "running" };
+	assert_int_equal(store_vps_page(st, &f, &p, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(p[0].name, "p03");
+	store_vps_list_free(p, n);
+	f = (struct store_vps_filter){ .limit = 100, .node = "nosuch" };
+	assert_int_equal(store_vps_page(st, &f, &p, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	store_vps_list_free(p, n);
+	/* a name of quotes and SQL is a cursor like any other */
+	f = (struct store_vps_filter){ .after = "p1' OR '1'='1", .limit = 100 };
+	assert_int_equal(store_vps_page(st, &f, &p, &n, NULL), 0);
+	assert_int_equal(n, 15); /* p10 .. p24 sort after it */
+	store_vps_list_free(p, n);
+	u = store_samples_last_range(st, "p00", "p10");
+	assert_int_equal(json_object_size(u), 1);
+	assert_non_null(json_object_get(u, "p03"));
+	json_decref(u);
+}
+
 /* A container's switches and IO limits go to the row and back, on VPSes and plans. */
 static void features_and_io_limits(void **state)
 {
@@ -1300,6 +1372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(state_names_round_trip),
 		BOTH(state_is_stored_by_name),
+		BOTH(vps_pages),
 		BOTH(features_and_io_limits),
 		BOTH(plan_backup_schedules),
 		BOTH(admission_decides_the_write),
