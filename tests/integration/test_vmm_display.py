@@ -37,12 +37,15 @@ def guest_initramfs(guest_kernel, guest_init):
                                name="display")
 
 
-def test_bochs_drm_drives_the_display(vmm_boot):
+@pytest.mark.parametrize("jail", [False, True], ids=["plain", "jailed"])
+def test_bochs_drm_drives_the_display(vmm_boot, jail):
+    """Jailed as vpsd runs it: the vCPU threads' seccomp class lets them move the slot."""
     vnc = f"/tmp/vnc-{uuid.uuid4().hex[:8]}.sock"
     report, status, r = vmm_boot(
         f"vps.check=file:/sys/class/drm/card0 vps.check=fb:{COLOUR} vps.check=kms:{COLOUR} "
         "vps.then=wait",
-        memory="256M", args=("--display", "--vnc", vnc),
+        memory="256M",
+        args=("--display", "--vnc", vnc, *(("--jail", "uid=3999000") if jail else ())),
         script=(f"{wait_for('VPS-INIT: waiting', 120)}; "
                 f"python3 {RFB} {vnc} {COLOUR} | sed 's/^/RFB: /'; "
                 f"python3 {VMMCTL} $CTL '{{\"cmd\":\"shutdown\"}}'; rm -f {vnc}"),
