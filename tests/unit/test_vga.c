@@ -479,8 +479,22 @@ static void pci_function(void **state)
 	assert_int_equal(g->vga.dac_write, 5);
 	assert_int_equal(g->vga.dac[5][0], 0x2a);
 	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_PORTS + 0x0c, 1), g->vga.misc);
-	/* no EDID; QEMU's extension: its size, then big-endian pixels */
-	assert_int_equal(mmio_in(&mmio, regs, 8), 0);
+	/* the EDID, as bochs-drm reads it (bytewise): header, checksum, the preferred mode */
+	{
+		uint8_t e[128], sum = 0;
+
+		for (unsigned int i = 0; i < sizeof(e); i++)
+			sum += e[i] = mmio_in(&mmio, regs + i, 1);
+		assert_memory_equal(e, "\0\xff\xff\xff\xff\xff\xff\0", 8);
+		assert_int_equal(sum, 0);
+		assert_int_equal(e[18], 1); /* version 1.4 */
+		assert_int_equal(e[19], 4);
+		/* the first descriptor: 1024 (0x400) x 768 (0x300) active */
+		assert_int_equal(e[56] | (e[58] >> 4) << 8, 1024);
+		assert_int_equal(e[59] | (e[61] >> 4) << 8, 768);
+		assert_int_equal(mmio_in(&mmio, regs + 128, 8), 0);
+	}
+	/* QEMU's extension: its size, then big-endian pixels */
 	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_QEXT, 4), VGA_QEXT_SIZE);
 	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_QEXT + 4, 4), VGA_QEXT_LITTLE);
 	mmio_out(&mmio, regs + VGA_MMIO_QEXT + 4, 4, VGA_QEXT_BIG);

@@ -363,6 +363,39 @@ int vga_map_vram(struct vga *v, struct vm *vm)
 
 /* The PCI function: see vga.h. */
 
+/*
+ * The display's EDID (VESA E-EDID 1.4), so the guest's driver offers only
+ * modes we render: 1024x768 at 60 Hz preferred (VESA DMT timing, 65 MHz),
+ * 640x480 and 800x600 besides (established timings), no continuous
+ * frequency (so no GTF/CVT modes beyond those). Checksum in the last byte.
+ */
+const uint8_t vga_edid[128] = {
+	0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, /* header */
+	0x5a, 0x13, /* manufacturer "VPS" (5-bit letters, big-endian) */
+	0x11, 0x11, 0x00, 0x00, 0x00, 0x00, /* product 0x1111, no serial */
+	0x01, 0x22, /* week 1 of 2024 */
+	0x01, 0x04, /* EDID 1.4 */
+	0x80, 32, 24, 120, /* digital input; 32x24 cm; gamma 2.2 */
+	0x06, /* sRGB, preferred timing in the first descriptor, not continuous */
+	0xee, 0x91, 0xa3, 0x54, 0x4c, 0x99, 0x26, 0x0f, 0x50, 0x54, /* sRGB chromaticity */
+	0x21, 0x08, 0x00, /* established: 640x480@60, 800x600@60, 1024x768@60 */
+	0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, /* no standard timings */
+	0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+	/* 1024x768@60: 65 MHz; h 1024 + 320 blank (24 front, 136 sync); v 768 + 38 (3, 6) */
+	0x64, 0x19, 0x00, 0x40, 0x41, 0x00, 0x26, 0x30, 0x18, 0x88, 0x36, 0x00, 0x40, 0xf0, 0x10,
+	0x00, 0x00, 0x18,
+	/* range limits: 50-75 Hz, 30-70 kHz, 70 MHz, no timing formula */
+	0x00, 0x00, 0x00, 0xfd, 0x00, 50, 75, 30, 70, 7, 0x00, 0x0a, 0x20, 0x20, 0x20, 0x20, 0x20,
+	0x20,
+	/* the monitor's name */
+	0x00, 0x00, 0x00, 0xfc, 0x00, 'v', 'p', 's', '-', 'v', 'm', 'm', '\n', 0x20, 0x20, 0x20,
+	0x20, 0x20,
+	/* dummy descriptor */
+	0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, /* no extensions */
+	0xef, /* checksum: the 128 bytes sum to 0 (mod 256) */
+};
+
 /* Set the video memory's KVM slot at gpa, or delete it (size 0); -errno. */
 static int lfb_slot(struct vga *v, uint64_t gpa, uint64_t size)
 {
@@ -448,8 +481,11 @@ void vga_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *da
 		memset(data, 0xff, len);
 		return;
 	}
-	if (off + len <= VGA_MMIO_PORTS) { /* no EDID: a header that is not one */
+	if (off + len <= VGA_MMIO_PORTS) { /* the EDID, zeros after it */
 		memset(data, 0, len);
+		if (off < sizeof(vga_edid))
+			memcpy(data, vga_edid + off,
+			       len < sizeof(vga_edid) - off ? len : sizeof(vga_edid) - off);
 		return;
 	}
 	if (off >= VGA_MMIO_PORTS && off + len <= VGA_MMIO_PORTS + VGA_PORT_COUNT) {

@@ -20,8 +20,8 @@
  * revision 2, subsystem 1af4:1100. BAR 0 is the video memory (32-bit,
  * prefetchable), a KVM memory slot of its own wherever the guest (or the
  * firmware) puts the BAR, so pixel writes cost no exit; BAR 2 is 4 KiB of
- * registers: an EDID blob at 0 (none: zeros, so the driver offers its own
- * modes), the VGA ports 0x3c0..0x3df at 0x400, the DISPI registers flat at
+ * registers: an EDID at 0 (vga_edid: 1024x768 preferred, so the driver offers
+ * only modes we render), the VGA ports 0x3c0..0x3df at 0x400, the DISPI registers flat at
  * 0x500 (16-bit, register index * 2) and QEMU's extension at 0x600 (its
  * size, 8) and 0x604 (the framebuffer's byte order). Linux's bochs-drm binds
  * to it; SeaBIOS runs the vgabios as the function's option ROM (fw_cfg
@@ -178,6 +178,8 @@ void vga_pio_read(void *opaque, uint64_t off, void *data, unsigned int len);
 void vga_pio_write(void *opaque, uint64_t off, const void *data, unsigned int len);
 void vbe_pio_read(void *opaque, uint64_t off, void *data, unsigned int len);
 void vbe_pio_write(void *opaque, uint64_t off, const void *data, unsigned int len);
+/* The EDID at BAR 2's offset 0. */
+extern const uint8_t vga_edid[128];
 /* BAR 2's registers, and BAR 0 by the slow path (the pci_dev_ops). */
 void vga_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *data,
 		  unsigned int len);
