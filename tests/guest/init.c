@@ -35,7 +35,8 @@
  *   vps.check=kms:RRGGBB       through /dev/dri/card0 as a compositor does: a dumb buffer
  *                              of the connector's preferred mode, its lower half the
  *                              colour, its upper half black, shown with SETCRTC; says
- *                              `VPS-INIT: kms WxH`; the device stays open (our mode stays)
+ *                              `VPS-INIT: kms WxH of N modes, the largest WxH`; the device
+ *                              stays open (our mode stays)
  *   vps.then=poweroff|reboot|shell|agent|wait   (default poweroff); wait says
  *                              `VPS-INIT: waiting` and powers off when the ACPI
  *                              power button is pressed
@@ -552,7 +553,16 @@ static const char *check_kms(const char *spec)
 		snprintf(why, sizeof(why), "SETCRTC: %s", strerror(errno));
 		return why;
 	}
-	say("kms %ux%u", cd.width, cd.height);
+	{
+		struct kms_modeinfo *big = modes;
+
+		for (uint32_t i = 1; i < gc.count_modes && i < 64; i++)
+			if ((uint32_t)modes[i].hdisplay * modes[i].vdisplay >
+			    (uint32_t)big->hdisplay * big->vdisplay)
+				big = &modes[i];
+		say("kms %ux%u of %u modes, the largest %ux%u", cd.width, cd.height, gc.count_modes,
+		    big->hdisplay, big->vdisplay);
+	}
 	return NULL;
 }
 
