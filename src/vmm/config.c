@@ -328,6 +328,8 @@ int config_parse(struct vmm_config *c, const char *text, struct err **err)
 			ret = get_bool(v, k, &c->exit_port, err);
 		} else if (!strcmp(k, "memory")) {
 			ret = get_size(v, k, &c->memory, err);
+		} else if (!strcmp(k, "display")) {
+			ret = get_bool(v, k, &c->display, err);
 		} else if (!strcmp(k, "reserve")) {
 			ret = get_bool(v, k, &c->reserve, err);
 		} else if (!strcmp(k, "ioeventfd")) {
@@ -475,6 +477,7 @@ static const struct option vmm_longopts[] = {
 	{ "mode", required_argument, NULL, 'M' },
 	{ "exit-port", no_argument, NULL, 'x' },
 	{ "reserve", no_argument, NULL, 'R' },
+	{ "display", no_argument, NULL, 'Y' },
 	{ "no-ioeventfd", no_argument, NULL, 'E' },
 	{ "no-irqfd", no_argument, NULL, 'Q' },
 	{ "no-net-offloads", no_argument, NULL, 'O' },
@@ -588,6 +591,9 @@ int config_from_argv(int argc, char **argv, char **json_out, struct err **err)
 		case 'R':
 			json_object_set_new(doc, "reserve", json_true());
 			break;
+		case 'Y':
+			json_object_set_new(doc, "display", json_true());
+			break;
 		case 'E':
 			json_object_set_new(doc, "ioeventfd", json_false());
 			break;
@@ -651,8 +657,16 @@ int config_validate(const struct vmm_config *c, struct err **err)
 		return err_make(err, 0, "`firmware`: takes no initrd, cmdline or exit_port");
 	if (c->vgabios && !c->firmware)
 		return err_make(err, 0, "`vgabios`: only with `firmware`");
-	if (c->vnc && !c->vgabios)
-		return err_make(err, 0, "`vnc`: only with a display (`firmware` and `vgabios`)");
+	if (c->display && !c->kernel)
+		return err_make(err, 0,
+				"`display`: only with `kernel` (firmware boot has "
+				"one with `vgabios`)");
+	if (c->vnc && !c->vgabios && !c->display)
+		return err_make(err, 0,
+				"`vnc`: only with a display (`firmware` and `vgabios`, or "
+				"`kernel` and `display`)");
+	if (c->display && (c->restore || c->migrate_listen))
+		return err_make(err, 0, "`display`: no snapshots or migration yet");
 	if (c->cdrom && !c->firmware)
 		return err_make(err, 0, "`cdrom`: only with `firmware`");
 	if (c->firmware && c->memory < (16ULL << 20))

@@ -51,7 +51,8 @@ struct vmm_config {
 	char *firmware; /* the image, e.g. /usr/share/seabios/bios.bin */
 	char *vgabios; /* a VGA option ROM, e.g. vgabios-stdvga.bin; NULL: no display */
 	char *cdrom; /* an ISO on a virtio-scsi CD-ROM, booted before the disks */
-	char *vnc; /* the screen's RFB socket (backends/rfb.h); needs `vgabios` */
+	char *vnc; /* the screen's RFB socket (backends/rfb.h); needs `vgabios` or `display` */
+	bool display; /* Linux boot: the PCI display adapter (devices/vga.h) without a vgabios */
 	/* micro-guest boot (tests) */
 	char *micro;
 	bool micro_long; /* "mode": "long" */

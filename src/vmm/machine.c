@@ -287,6 +287,28 @@ static char *bootorder(const struct machine *mc)
 	return s;
 }
 
+/* The VGA adapter with its video memory, a PCI function in the next slot. */
+static int add_display(struct machine *mc, struct vm *vm, struct err **err)
+{
+	unsigned int slot = mc->next_slot;
+	int ret;
+
+	if (slot >= PCI_MAX_DEVICES)
+		return err_make(err, ENOSPC, "VGA: no free PCI slot");
+	ret = vga_init(&mc->vga, vm);
+	if (ret < 0)
+		return err_make(err, -ret, "VGA");
+	mc->vga_up = true;
+	ret = vga_map_vram(&mc->vga, vm);
+	if (ret < 0)
+		return err_make(err, -ret, "VGA: %u MiB of video memory", VBE_VRAM_SIZE >> 20);
+	ret = vga_pci_plug(&mc->vga, &mc->pci, x86_pci_gsi(slot, 0));
+	if (ret < 0)
+		return err_make(err, -ret, "VGA: plug into slot %u", slot);
+	mc->next_slot++;
+	return 0;
+}
+
 int machine_build_firmware(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
 			   struct err **err)
 {
@@ -314,14 +336,9 @@ int machine_build_firmware(struct machine *mc, struct vm *vm, const struct vmm_c
 		return err_make(err, -ret, "fw_cfg");
 	mc->fwcfg_up = true;
 	if (cfg->vgabios) {
-		ret = vga_init(&mc->vga, vm);
+		ret = add_display(mc, vm, err);
 		if (ret < 0)
-			return err_make(err, -ret, "VGA");
-		mc->vga_up = true;
-		ret = vga_map_vram(&mc->vga, vm);
-		if (ret < 0)
-			return err_make(err, -ret, "VGA: video memory at %#llx",
-					(unsigned long long)VBE_LFB_ADDR);
+			return ret;
 	}
 	order = bootorder(mc);
 	if (!order)
@@ -375,6 +392,8 @@ int machine_build(struct machine *mc, struct vm *vm, const struct vmm_config *cf
 		return err_make(err, -ret, "set up the in-kernel irqchip and PIT");
 	vm->has_irqchip = true;
 	ret = machine_build_devices(mc, vm, cfg, err);
+	if (ret == 0 && cfg->display)
+		ret = add_display(mc, vm, err);
 	if (ret < 0)
 		return ret;
 	mc->layout = layout;
@@ -534,6 +553,13 @@ void machine_destroy(struct machine *mc)
 	unsigned int i;
 
 	log_counters(mc);
+	if (mc->vga_up && mc->vga.pci)
+		pr_info("vga (slot %u): video memory at %#llx, placed %llu times, %llu placements "
+			"refused; %llu bad register writes",
+			mc->vga.pdev.slot, (unsigned long long)mc->vga.lfb_gpa,
+			(unsigned long long)mc->vga.lfb_moves,
+			(unsigned long long)mc->vga.lfb_refused,
+			(unsigned long long)mc->vga.bad_writes);
 	for (i = 0; i < mc->nr_disk; i++) {
 		drop(&mc->disk[i]);
 		close(mc->disk_fd[i]);

@@ -41,7 +41,7 @@
 #define X86_SCI_GSI 9 /* the FADT's SCI_INT */
 
 static const char usage[] =
-	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT]\n"
+	"usage: vps-vmm [--config FILE] (--kernel FILE [--initrd FILE] [--cmdline TEXT] [--display]\n"
 	"               | --firmware FILE [--vgabios FILE]\n"
 	"               | --micro FILE [--mode real|long] [--exit-port])\n"
 	"               [--memory SIZE] [--cpus N] [--disk path=IMG[,readonly=on][,id=NAME][,queues=N]]...\n"
@@ -110,6 +110,8 @@ static int snapshot_hook(void *opaque, const char *path, struct err **err)
 	/* fw_cfg, VGA, the keyboard and CMOS memory are not in the state file yet */
 	if (m->cfg.firmware)
 		return err_make(err, 0, "snapshot: not yet for firmware boot");
+	if (m->cfg.display)
+		return err_make(err, 0, "snapshot: not yet with a display");
 	fd = snapshot_dir_open(m, path, err);
 	if (fd < 0)
 		return fd;
@@ -418,6 +420,8 @@ int main(int argc, char **argv)
 		m.mig.control_path = jail_active() ? NULL : m.cfg.control;
 		if (m.cfg.firmware)
 			m.mig.refused = "not yet for firmware boot";
+		else if (m.cfg.display)
+			m.mig.refused = "not yet with a display";
 	}
 	if (machine_start(&m.mc) < 0) {
 		pr_err("start the device threads");

@@ -6,7 +6,9 @@
  * anywhere in or out of guest RAM), the VGA registers
  * (src/vmm/devices/vga.c, then vga_text() and vga_render() over what the guest left),
  * the Bochs VBE ports beside them over 1 MiB of video memory held in an
- * exactly-sized heap buffer (a render reading past it is a sanitizer report), and
+ * exactly-sized heap buffer (a render reading past it is a sanitizer report), the
+ * adapter's PCI function (its config space, BAR moves, BAR 2's registers and BAR 0
+ * by the slow path, wherever the guest put them), and
  * the i8042 with its keyboard (src/vmm/devices/i8042.c, and i8042_type()
  * of fuzzed text and key names, as the control socket would pass them).
  *
@@ -29,6 +31,11 @@ static struct vga vga;
 static struct i8042 kbd;
 static struct framebuffer fb;
 static uint8_t *vram;
+static struct iobus pci_pio, pci_mmio;
+static struct pci_host host;
+
+#define WINDOW_BASE 0xc0000000ULL
+#define WINDOW_SIZE 0x10000000ULL
 
 #define FUZZ_VRAM_SIZE (1u << 20)
 
@@ -50,6 +57,11 @@ static void build(void)
 	if (!vram || vga_attach_vram(&vga, vram, FUZZ_VRAM_SIZE) < 0)
 		abort();
 	memset(vram, 0x5a, FUZZ_VRAM_SIZE);
+	memset(&pci_pio, 0, sizeof(pci_pio));
+	memset(&pci_mmio, 0, sizeof(pci_mmio));
+	if (pci_host_init(&host, &pci_pio, &pci_mmio, WINDOW_BASE, WINDOW_SIZE) < 0 ||
+	    vga_pci_plug(&vga, &host, 11) < 0)
+		abort();
 }
 
 FUZZ_NOCOV
@@ -57,6 +69,7 @@ static void teardown(void)
 {
 	fwcfg_destroy(&fw);
 	vga_destroy(&vga);
+	pci_host_destroy(&host);
 	free(vram);
 	i8042_destroy(&kbd);
 	pthread_cond_destroy(&vm.cond);
@@ -71,7 +84,7 @@ static void step(struct fuzz_in *in, uint8_t *ram)
 	char text[32];
 
 	fuzz_take(in, buf, sizeof(buf));
-	switch (op % 9) {
+	switch (op % 11) {
 	case 0: /* fw_cfg, offsets 0..11 of its range */
 		fwcfg_pio_write(&fw, off % 12, buf, len);
 		break;
@@ -119,6 +132,20 @@ static void step(struct fuzz_in *in, uint8_t *ram)
 		err_free(&e);
 		break;
 	}
+	case 9: /* the display's config space: the command register and the BARs above all */
+		pci_host_cfg_write(&host, vga.pdev.slot, 0, off & 0xff, len > 4 ? 4 : len,
+				   buf[0] | buf[1] << 8 | buf[2] << 16 | (uint32_t)buf[3] << 24);
+		break;
+	case 10: /* BAR 0 or 2 wherever the guest put it, or anywhere in the window */
+		if (off & 0x8000)
+			iobus_access(&pci_mmio, WINDOW_BASE + (fuzz_u32(in) % WINDOW_SIZE), buf,
+				     len, off & 1);
+		else
+			iobus_access(&pci_mmio,
+				     pci_dev_bar_addr(&vga.pdev, off & 0x4000 ? 2 : 0) +
+					     (off & 0x3fff),
+				     buf, len, off & 1);
+		break;
 	}
 }
 

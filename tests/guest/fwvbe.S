@@ -4,14 +4,14 @@
  * and draws into the linear framebuffer, for tests/integration/
  * test_vmm_firmware.py: SeaBIOS loads it from a disk at 0x7c00; it checks
  * the DISPI ID as SeaBIOS's vgabios does (0xb0c0 written, read back), sets
- * 640x400 at 32 bits per pixel with the LFB, switches to flat 32-bit
+ * 640x400 at 32 bits per pixel with the LFB, finds the framebuffer as a
+ * driver does (BAR 0 of the display's PCI function), switches to flat 32-bit
  * protected mode, fills the screen with 0x336699 and rows 100..199 with red
- * at 0xe0000000, then prints `VPS-VBE drawn` on COM1 (or `VPS-VBE no-dispi`)
- * and halts. Build as isoboot.S.
+ * there, then prints `VPS-VBE drawn` on COM1 (or `VPS-VBE no-dispi`) and
+ * halts. Build as isoboot.S.
  */
 	.equ	DISPI_INDEX, 0x1ce
 	.equ	DISPI_DATA, 0x1cf
-	.equ	LFB, 0xe0000000
 	.code16
 	.text
 	.globl _start
@@ -31,6 +31,8 @@ start2:
 	call	dispi_in
 	cmpw	$0xb0c0, %ax
 	jne	no_dispi
+	call	find_lfb
+	jc	no_dispi
 	movw	$4, %bx			/* ENABLE off */
 	xorw	%ax, %ax
 	call	dispi_out

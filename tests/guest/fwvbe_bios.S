@@ -5,9 +5,9 @@
  * framebuffer is (PhysBasePtr), 4F02h sets the mode with the LFB bit; the
  * sector then draws there from flat 32-bit protected mode and prints
  * `VPS-VBE drawn` on COM1 (`VPS-VBE no-vbe` when either call fails or the
- * framebuffer is not at 0xe0000000). Build as isoboot.S.
+ * framebuffer is not BAR 0 of the display's PCI function: the vgabios ran as
+ * that function's ROM). Build as isoboot.S.
  */
-	.equ	LFB, 0xe0000000
 	.code16
 	.text
 	.globl _start
@@ -27,8 +27,10 @@ start2:
 	int	$0x10
 	cmpw	$0x004f, %ax
 	jne	no_dispi
+	call	find_lfb
+	jc	no_dispi
 	movl	0x8028, %eax		/* PhysBasePtr */
-	cmpl	$LFB, %eax
+	cmpl	lfb, %eax
 	jne	no_dispi
 	movw	$0x4f02, %ax
 	movw	$0x4141, %bx		/* mode 141h, linear framebuffer */

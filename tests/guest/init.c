@@ -29,6 +29,14 @@
  *   vps.check=rng:N            read N bytes from /dev/hwrng: not all zero
  *   vps.net=IFACE,ADDR/PREFIX  bring IFACE up with ADDR (busybox ip), before checks
  *   vps.check=ping:ADDR        busybox ping reaches ADDR
+ *   vps.check=fb:RRGGBB        /dev/fb0 comes (10 s at most) at 32 bits per pixel;
+ *                              says `VPS-INIT: fb WxH line L`, and fills the lower half
+ *                              of the visible screen with the colour (hex) through write()
+ *   vps.check=kms:RRGGBB       through /dev/dri/card0 as a compositor does: a dumb buffer
+ *                              of the connector's preferred mode, its lower half the
+ *                              colour, its upper half black, shown with SETCRTC; says
+ *                              `VPS-INIT: kms WxH of N modes, the largest WxH`; the device
+ *                              stays open (our mode stays)
  *   vps.then=poweroff|reboot|shell|agent|wait   (default poweroff); wait says
  *                              `VPS-INIT: waiting` and powers off when the ACPI
  *                              power button is pressed
@@ -43,9 +51,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/fb.h>
 #include <linux/fs.h>
 #include <linux/input.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +394,178 @@ static const char *check_rng(const char *spec)
 	return nonzero ? NULL : "all zero";
 }
 
+/* vps.check=fb:RRGGBB: a display driver's fbdev emulation, written as a program would. */
+static const char *check_fb(const char *spec)
+{
+	static char why[160];
+	struct fb_var_screeninfo var;
+	struct fb_fix_screeninfo fix;
+	uint32_t colour = strtoul(spec, NULL, 16), *row;
+	int fd = -1;
+
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		fd = open("/dev/fb0", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			usleep(100000);
+	}
+	if (fd < 0)
+		return "no /dev/fb0";
+	if (ioctl(fd, FBIOGET_VSCREENINFO, &var) < 0 || ioctl(fd, FBIOGET_FSCREENINFO, &fix) < 0) {
+		close(fd);
+		return "FBIOGET_*SCREENINFO failed";
+	}
+	say("fb %ux%u line %u", var.xres, var.yres, fix.line_length);
+	if (var.bits_per_pixel != 32 || fix.line_length < var.xres * 4) {
+		snprintf(why, sizeof(why), "%u bits per pixel, line %u", var.bits_per_pixel,
+			 fix.line_length);
+		close(fd);
+		return why;
+	}
+	row = malloc(fix.line_length);
+	if (!row) {
+		close(fd);
+		return "out of memory";
+	}
+	for (unsigned int x = 0; x < fix.line_length / 4; x++)
+		row[x] = colour;
+	for (unsigned int y = var.yres / 2; y < var.yres; y++) {
+		off_t at = (off_t)(y + var.yoffset) * fix.line_length;
+
+		if (pwrite(fd, row, fix.line_length, at) != (ssize_t)fix.line_length) {
+			snprintf(why, sizeof(why), "write row %u: %s", y, strerror(errno));
+			free(row);
+			close(fd);
+			return why;
+		}
+	}
+	free(row);
+	close(fd);
+	return NULL;
+}
+
+/* The DRM uapi (include/uapi/drm/drm_mode.h) this needs; no libdrm in the static init. */
+struct kms_card_res {
+	uint64_t fb_ptr, crtc_ptr, connector_ptr, encoder_ptr;
+	uint32_t count_fbs, count_crtcs, count_connectors, count_encoders;
+	uint32_t min_width, max_width, min_height, max_height;
+};
+struct kms_modeinfo {
+	uint32_t clock;
+	uint16_t hdisplay, hsync_start, hsync_end, htotal, hskew;
+	uint16_t vdisplay, vsync_start, vsync_end, vtotal, vscan;
+	uint32_t vrefresh, flags, type;
+	char name[32];
+};
+struct kms_get_connector {
+	uint64_t encoders_ptr, modes_ptr, props_ptr, prop_values_ptr;
+	uint32_t count_modes, count_props, count_encoders;
+	uint32_t encoder_id, connector_id, connector_type, connector_type_id;
+	uint32_t connection, mm_width, mm_height, subpixel, pad;
+};
+struct kms_crtc {
+	uint64_t set_connectors_ptr;
+	uint32_t count_connectors, crtc_id, fb_id, x, y, gamma_size, mode_valid;
+	struct kms_modeinfo mode;
+};
+struct kms_fb_cmd {
+	uint32_t fb_id, width, height, pitch, bpp, depth, handle;
+};
+struct kms_create_dumb {
+	uint32_t height, width, bpp, flags, handle, pitch;
+	uint64_t size;
+};
+struct kms_map_dumb {
+	uint32_t handle, pad;
+	uint64_t offset;
+};
+#define KMS_IOWR(nr, type) _IOWR('d', nr, type)
+#define KMS_GETRESOURCES KMS_IOWR(0xa0, struct kms_card_res)
+#define KMS_SETCRTC KMS_IOWR(0xa2, struct kms_crtc)
+#define KMS_GETCONNECTOR KMS_IOWR(0xa7, struct kms_get_connector)
+#define KMS_ADDFB KMS_IOWR(0xae, struct kms_fb_cmd)
+#define KMS_CREATE_DUMB KMS_IOWR(0xb2, struct kms_create_dumb)
+#define KMS_MAP_DUMB KMS_IOWR(0xb3, struct kms_map_dumb)
+#define KMS_MODE_TYPE_PREFERRED (1 << 3)
+
+static int kms_fd = -1; /* kept open: closing it would give the screen back to fbdev */
+
+static const char *check_kms(const char *spec)
+{
+	static char why[160];
+	uint32_t colour = strtoul(spec, NULL, 16), crtc = 0, conn = 0;
+	struct kms_card_res res = { 0 };
+	struct kms_get_connector gc = { 0 };
+	struct kms_modeinfo modes[64], *mode;
+	struct kms_create_dumb cd = { 0 };
+	struct kms_fb_cmd fb = { 0 };
+	struct kms_map_dumb md = { 0 };
+	struct kms_crtc sc = { 0 };
+	uint8_t *px;
+
+	kms_fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+	if (kms_fd < 0)
+		return "no /dev/dri/card0";
+	res.crtc_ptr = (uintptr_t)&crtc;
+	res.connector_ptr = (uintptr_t)&conn;
+	res.count_crtcs = res.count_connectors = 1;
+	if (ioctl(kms_fd, KMS_GETRESOURCES, &res) < 0 || !crtc || !conn)
+		return "GETRESOURCES: no CRTC or connector";
+	gc.connector_id = conn;
+	gc.modes_ptr = (uintptr_t)modes;
+	gc.count_modes = 64;
+	if (ioctl(kms_fd, KMS_GETCONNECTOR, &gc) < 0 || !gc.count_modes)
+		return "GETCONNECTOR: no modes";
+	mode = modes;
+	for (uint32_t i = 0; i < gc.count_modes && i < 64; i++)
+		if (modes[i].type & KMS_MODE_TYPE_PREFERRED) {
+			mode = &modes[i];
+			break;
+		}
+	cd.width = mode->hdisplay;
+	cd.height = mode->vdisplay;
+	cd.bpp = 32;
+	if (ioctl(kms_fd, KMS_CREATE_DUMB, &cd) < 0)
+		return "CREATE_DUMB failed";
+	fb = (struct kms_fb_cmd){ .width = cd.width,
+				  .height = cd.height,
+				  .pitch = cd.pitch,
+				  .bpp = 32,
+				  .depth = 24,
+				  .handle = cd.handle };
+	md.handle = cd.handle;
+	if (ioctl(kms_fd, KMS_ADDFB, &fb) < 0 || ioctl(kms_fd, KMS_MAP_DUMB, &md) < 0)
+		return "ADDFB or MAP_DUMB failed";
+	px = mmap(NULL, cd.size, PROT_READ | PROT_WRITE, MAP_SHARED, kms_fd, md.offset);
+	if (px == MAP_FAILED)
+		return "mmap of the dumb buffer failed";
+	for (uint32_t y = 0; y < cd.height; y++)
+		for (uint32_t x = 0; x < cd.width; x++)
+			((uint32_t *)(px + (size_t)y * cd.pitch))[x] = y >= cd.height / 2 ? colour :
+											    0;
+	munmap(px, cd.size);
+	sc.set_connectors_ptr = (uintptr_t)&conn;
+	sc.count_connectors = 1;
+	sc.crtc_id = crtc;
+	sc.fb_id = fb.fb_id;
+	sc.mode_valid = 1;
+	sc.mode = *mode;
+	if (ioctl(kms_fd, KMS_SETCRTC, &sc) < 0) {
+		snprintf(why, sizeof(why), "SETCRTC: %s", strerror(errno));
+		return why;
+	}
+	{
+		struct kms_modeinfo *big = modes;
+
+		for (uint32_t i = 1; i < gc.count_modes && i < 64; i++)
+			if ((uint32_t)modes[i].hdisplay * modes[i].vdisplay >
+			    (uint32_t)big->hdisplay * big->vdisplay)
+				big = &modes[i];
+		say("kms %ux%u of %u modes, the largest %ux%u", cd.width, cd.height, gc.count_modes,
+		    big->hdisplay, big->vdisplay);
+	}
+	return NULL;
+}
+
 /* Run busybox APPLET ARGS...; returns its exit status (127: could not run). */
 static int busybox(const char *const argv[])
 {
@@ -449,6 +631,10 @@ static void run_checks(void)
 			why = check_rng(spec + 4);
 		else if (!strncmp(spec, "ping:", 5))
 			why = check_ping(spec + 5);
+		else if (!strncmp(spec, "fb:", 3))
+			why = check_fb(spec + 3);
+		else if (!strncmp(spec, "kms:", 4))
+			why = check_kms(spec + 4);
 		else
 			why = "unknown check";
 		if (why) {

@@ -12,6 +12,7 @@ a boot sector that attacks fw_cfg and the VGA ports (tests/guest/
 fwhostile.S) gets errors back and leaves the monitor serving.
 
 Needs `as`/`ld` (binutils), xorriso and the `seabios` package (scripts/lib.sh)."""
+import re
 import shutil
 import socket
 import stat
@@ -88,10 +89,13 @@ def firmware_vm(tmp_path):
 
 
 def stop(p, sock):
+    """Stop the VM; its stderr."""
     c = Control(sock)
     assert c("stop") == {"ok": True}
     c.close()
-    assert p.wait(timeout=20) == 5, p.stderr.read()
+    err = p.stderr.read()
+    assert p.wait(timeout=20) == 5, err
+    return err
 
 
 def test_seabios_boots_disk_and_screen_shows_banner(firmware_vm):
@@ -361,9 +365,11 @@ def test_rfb_screen_shows_the_banner_and_refuses_hostile_clients(firmware_vm, tm
 def test_vbe_mode_drawn_by_the_guest_reaches_rfb(firmware_vm, tmp_path, src):
     """Bochs VBE: a boot sector sets 640x400x32 with the linear framebuffer, either through
     ports 0x1ce/0x1cf after probing the ID as the vgabios does (tests/guest/fwvbe.S) or
-    through SeaBIOS's vgabios, VBE 4F01h/4F02h, which must find our DISPI interface and put
-    the framebuffer at 0xe0000000 (fwvbe_bios.S); it draws there; an RFB client gets those
-    pixels and `screen` says graphics."""
+    through SeaBIOS's vgabios, VBE 4F01h/4F02h, which must find our DISPI interface and say
+    the framebuffer is BAR 0 of the display's PCI function (fwvbe_bios.S: SeaBIOS ran the
+    vgabios as that function's ROM); each finds BAR 0 where SeaBIOS put it and draws there;
+    an RFB client gets those pixels and `screen` says graphics. The video memory was a KVM
+    slot at that address (placed, never refused), not MMIO exits."""
     vnc = tmp_path / "vnc.sock"
     p, serial, sock = firmware_vm(src, "--vnc", vnc)
     wait_serial(p, serial, "VPS-VBE drawn")
@@ -379,7 +385,12 @@ def test_vbe_mode_drawn_by_the_guest_reaches_rfb(firmware_vm, tmp_path, src):
         assert r.pixel(639, 399) == (0x33, 0x66, 0x99)
     assert c("state")["state"] == "running"
     c.close()
-    stop(p, sock)
+    err = stop(p, sock)
+    m = re.search(r"vga \(slot \d+\): video memory at (0x[0-9a-f]+), placed ([1-9]\d*) times, "
+                  r"0 placements refused; 0 bad register writes", err)
+    assert m, err
+    # where SeaBIOS put BAR 0: in its q35 window, 0xc0000000 up to the IO-APIC
+    assert 0xc0000000 <= int(m[1], 16) < 0xfec00000, m[0]
 
 
 def test_rfb_keys_reach_the_guest(firmware_vm, tmp_path):

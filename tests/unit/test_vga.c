@@ -6,6 +6,7 @@
  * (DISPI) registers, graphics modes rendered from the video memory, and
  * what a hostile guest writes there.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -397,6 +398,142 @@ static void vbe_hostile(void **state)
 	free(vram); /* teardown's vga_destroy unmaps only its own mapping */
 }
 
+/* The PCI function (QEMU's standard VGA), on a host bridge of its own with the guest's view. */
+#define WIN_BASE 0xc0000000ULL
+#define WIN_SIZE 0x10000000ULL
+
+static uint32_t cfg_in(struct pci_host *h, unsigned int slot, unsigned int off, unsigned int len)
+{
+	return pci_host_cfg_read(h, slot, 0, off, len);
+}
+
+static uint64_t mmio_in(struct iobus *b, uint64_t addr, unsigned int len)
+{
+	uint64_t v = 0;
+
+	iobus_access(b, addr, &v, len, 0);
+	return v;
+}
+
+static void mmio_out(struct iobus *b, uint64_t addr, unsigned int len, uint64_t v)
+{
+	iobus_access(b, addr, &v, len, 1);
+}
+
+static void pci_function(void **state)
+{
+	const uint32_t size = 1u << 20;
+	const uint64_t lfb = 0xc8000000, regs = 0xc9000000;
+	struct rig *g = *state;
+	struct iobus pio = { 0 }, mmio = { 0 };
+	struct pci_host *h = calloc(1, sizeof(*h));
+	uint8_t *vram = malloc(size);
+	struct framebuffer *fb = g->fb;
+	unsigned int slot;
+	uint64_t before;
+
+	assert_non_null(h);
+	assert_non_null(vram);
+	memset(vram, 0, size);
+	assert_int_equal(pci_host_init(h, &pio, &mmio, WIN_BASE, WIN_SIZE), 0);
+	assert_int_equal(vga_pci_plug(&g->vga, h, 11), -EINVAL); /* no video memory yet */
+	assert_int_equal(vga_attach_vram(&g->vga, vram, size), 0);
+	assert_int_equal(vga_pci_plug(&g->vga, h, 11), 0);
+	slot = g->vga.pdev.slot;
+	/* what bochs-drm and SeaBIOS match on */
+	assert_int_equal(cfg_in(h, slot, PCI_VENDOR_ID, 4), 0x11111234);
+	assert_int_equal(cfg_in(h, slot, PCI_REVISION_ID, 4), 0x03000002);
+	assert_int_equal(cfg_in(h, slot, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x11001af4);
+	assert_int_equal(cfg_in(h, slot, PCI_INTERRUPT_PIN, 1), 0);
+	/* BAR sizing: 0 prefetchable memory of the video memory's size, 2 the 4 KiB registers */
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0, 4, 0xffffffff);
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0 + 8, 4, 0xffffffff);
+	assert_int_equal(cfg_in(h, slot, PCI_BAR0, 4), (uint32_t) ~(size - 1) | PCI_BAR_PREFETCH);
+	assert_int_equal(cfg_in(h, slot, PCI_BAR0 + 4, 4), 0);
+	assert_int_equal(cfg_in(h, slot, PCI_BAR0 + 8, 4), (uint32_t) ~(VGA_MMIO_SIZE - 1));
+	/* sizing with decoding off is no placement: nothing refused */
+	assert_int_equal(g->vga.lfb_refused, 0);
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0, 4, lfb);
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0 + 8, 4, regs);
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_DISPI, 2), 0xffff); /* not decoding */
+	pci_host_cfg_write(h, slot, 0, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	/* the DISPI registers flat at 0x500: ID, the memory in 64 KiB, a mode */
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_DISPI, 2), VBE_ID5);
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_VIDEO_MEMORY_64K, 2),
+			 size >> 16);
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_XRES, 2, 320);
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_YRES, 2, 200);
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_BPP, 2, 32);
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_VIRT_HEIGHT, 2, 99); /* bochs-drm's */
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_ENABLE, 2, VBE_ENABLED | VBE_LFB_ENABLED);
+	assert_int_equal(g->vga.mode.xres, 320);
+	assert_int_equal(g->vga.bad_writes, 0);
+	/* pixels written at BAR 0 (without a KVM slot here: the slow path) are the video memory */
+	mmio_out(&mmio, lfb + 4 * 321, 4, 0x00123456);
+	assert_int_equal(vram[4 * 321], 0x56);
+	assert_int_equal(mmio_in(&mmio, lfb + 4 * 321, 4), 0x00123456);
+	assert_int_equal(vga_render(&g->vga, fb), 1);
+	assert_int_equal(fb->pixels[fb->stride + 1], 0x123456);
+	/* the VGA ports at 0x400: one word sets the DAC's write index and a component */
+	mmio_out(&mmio, regs + VGA_MMIO_PORTS + 0x08, 2, 0x2a05);
+	assert_int_equal(g->vga.dac_write, 5);
+	assert_int_equal(g->vga.dac[5][0], 0x2a);
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_PORTS + 0x0c, 1), g->vga.misc);
+	/* the EDID, as bochs-drm reads it (bytewise): header, checksum, the preferred mode */
+	{
+		uint8_t e[128], sum = 0;
+
+		for (unsigned int i = 0; i < sizeof(e); i++)
+			sum += e[i] = mmio_in(&mmio, regs + i, 1);
+		assert_memory_equal(e, "\0\xff\xff\xff\xff\xff\xff\0", 8);
+		assert_int_equal(sum, 0);
+		assert_int_equal(e[18], 1); /* version 1.4 */
+		assert_int_equal(e[19], 4);
+		/* the first descriptor: 1024 (0x400) x 768 (0x300) active */
+		assert_int_equal(e[56] | (e[58] >> 4) << 8, 1024);
+		assert_int_equal(e[59] | (e[61] >> 4) << 8, 768);
+		assert_int_equal(mmio_in(&mmio, regs + 128, 8), 0);
+	}
+	/* QEMU's extension: its size, then big-endian pixels */
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_QEXT, 4), VGA_QEXT_SIZE);
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_QEXT + 4, 4), VGA_QEXT_LITTLE);
+	mmio_out(&mmio, regs + VGA_MMIO_QEXT + 4, 4, VGA_QEXT_BIG);
+	memcpy(vram + 4 * 322, "\x00\x11\x22\x33", 4);
+	vga_render(&g->vga, fb);
+	assert_int_equal(fb->pixels[fb->stride + 2], 0x112233);
+	mmio_out(&mmio, regs + VGA_MMIO_QEXT + 4, 4, VGA_QEXT_LITTLE);
+	/* hostile: a bad byte order, the EDID and the extension's size, odd and wide DISPI
+	 * accesses, past the registers: each refused and counted, nothing changed */
+	before = g->vga.bad_writes;
+	mmio_out(&mmio, regs + VGA_MMIO_QEXT + 4, 4, 0x12345678);
+	mmio_out(&mmio, regs + 0x10, 4, 0xffffffff);
+	mmio_out(&mmio, regs + VGA_MMIO_QEXT, 4, 0xffff);
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_XRES + 1, 2, 1);
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_XRES, 4, 1);
+	mmio_out(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_NR_REGS, 2, 1);
+	mmio_out(&mmio, regs + 0xff8, 8, ~0ULL);
+	assert_int_equal(g->vga.bad_writes, before + 7);
+	assert_false(g->vga.big_endian);
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_XRES, 2), 320);
+	assert_int_equal(mmio_in(&mmio, regs + VGA_MMIO_DISPI + 2 * VBE_XRES + 1, 2), 0xffff);
+	/* BAR 0 moved: the pixels follow; outside the window (RAM, the firmware) refused */
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0, 4, 0xc4000000);
+	assert_int_equal(mmio_in(&mmio, 0xc4000000 + 4 * 321, 4), 0x00123456);
+	assert_int_equal(mmio_in(&mmio, lfb + 4 * 321, 4), 0xffffffff);
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0, 4, 0x100000); /* guest RAM */
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0, 4, 0xfff00000); /* the firmware's top */
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0, 4, WIN_BASE + WIN_SIZE); /* just past it */
+	assert_int_equal(g->vga.lfb_refused, 3);
+	pci_host_cfg_write(h, slot, 0, PCI_BAR0, 4, WIN_BASE + WIN_SIZE - size); /* just inside */
+	assert_int_equal(g->vga.lfb_refused, 3);
+	assert_int_equal(mmio_in(&mmio, WIN_BASE + WIN_SIZE - size + 4 * 321, 4), 0x00123456);
+	assert_int_equal(mmio_in(&mmio, WIN_BASE + WIN_SIZE - 4, 4), 0);
+	assert_int_equal(g->vga.lfb_gpa, 0); /* no KVM here: never a slot */
+	pci_host_destroy(h);
+	free(h);
+	free(vram); /* teardown's vga_destroy unmaps only its own mapping */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(vbe_mode_32bpp, setup, teardown),
 		cmocka_unit_test_setup_teardown(vbe_depths, setup, teardown),
 		cmocka_unit_test_setup_teardown(vbe_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(pci_function, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,7 @@
 /*
  * PC firmware boot: see firmware.h. The fw_cfg items are the ones SeaBIOS
  * reads on a QEMU machine (src/fw/paravirt.c in its tree): "etc/e820",
- * the CPU counts, "bootorder" and "vgaroms/"; ACPI tables are left to it.
+ * the CPU counts, "bootorder" and the VGA's option ROM; ACPI tables are left to it.
  */
 #include <endian.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include "vmm/arch/x86/acpi.h"
 #include "vmm/arch/x86/layout.h"
 #include "vmm/boot/firmware.h"
+#include "vmm/devices/vga.h"
 
 /* "etc/e820" entries: QEMU's struct e820_entry, little-endian. */
 struct fw_e820 {
@@ -58,7 +59,6 @@ static int add_e820(struct fwcfg *f, const struct firmware_config *fc)
 static int add_vgabios(struct fwcfg *f, const char *path, struct err **err)
 {
 	_cleanup_free_ char *rom = NULL;
-	const char *base = strrchr(path, '/');
 	char name[FWCFG_NAME_MAX];
 	size_t len;
 	int ret;
@@ -70,7 +70,11 @@ static int add_vgabios(struct fwcfg *f, const char *path, struct err **err)
 	if (len < 512 || len > FIRMWARE_VGAROM_MAX || (uint8_t)rom[0] != 0x55 ||
 	    (uint8_t)rom[1] != 0xaa || (size_t)(uint8_t)rom[2] * 512 > len)
 		return err_make(err, EINVAL, "`vgabios`: `%s` is not an option ROM", path);
-	snprintf(name, sizeof(name), "vgaroms/%.40s", base ? base + 1 : path);
+	/*
+	 * The option ROM of our VGA's PCI function: SeaBIOS runs it with the
+	 * function's address, so the vgabios finds BAR 0 (its linear framebuffer)
+	 */
+	snprintf(name, sizeof(name), "pci%04x,%04x.rom", VGA_PCI_VENDOR, VGA_PCI_DEVICE);
 	ret = fwcfg_add_file(f, name, rom, len);
 	if (ret < 0)
 		return err_make(err, -ret, "`vgabios`: fw_cfg");

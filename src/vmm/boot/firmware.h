@@ -37,7 +37,7 @@
 
 struct firmware_config {
 	const char *path; /* the firmware image */
-	const char *vgabios; /* a VGA option ROM for fw_cfg "vgaroms/", or NULL */
+	const char *vgabios; /* the VGA function's option ROM (fw_cfg "pci1234,1111.rom"), or NULL */
 	uint64_t low_ram, high_ram; /* RAM below the hole and from 4 GiB */
 	unsigned int cpus;
 	const char *bootorder; /* OpenFirmware device paths, one a line, or NULL */

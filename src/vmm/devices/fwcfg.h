@@ -5,7 +5,7 @@
  * tree): a 16-bit selector at port 0x510, a byte-wide data port at 0x511
  * and a DMA register at 0x514 (big-endian 64-bit address of a descriptor).
  * Items are numbered; the file directory (key 0x19) names the items from
- * 0x20 on ("etc/e820", "bootorder", "vgaroms/..."). Everything here is
+ * 0x20 on ("etc/e820", "bootorder", "pci1234,1111.rom"). Everything here is
  * read-only to the guest: writes through DMA fail with the error bit.
  *
  * Hostile input: any selector, offset, length or DMA address a guest

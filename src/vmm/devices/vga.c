@@ -4,6 +4,7 @@
  * from 0x3c0; register meanings from IBM's VGA technical reference (the
  * layout every clone and QEMU's vga.c follow).
  */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -234,10 +235,8 @@ static void vbe_enable(struct vga *v, uint16_t val)
 	}
 }
 
-static uint16_t vbe_read(struct vga *v)
+static uint16_t vbe_read(struct vga *v, unsigned int i)
 {
-	unsigned int i = v->vbe_index;
-
 	if (i >= VBE_NR_REGS)
 		return 0;
 	if (v->vbe[VBE_ENABLE] & VBE_GETCAPS) {
@@ -253,9 +252,9 @@ static uint16_t vbe_read(struct vga *v)
 	return v->vbe[i];
 }
 
-static void vbe_write(struct vga *v, uint16_t val)
+static void vbe_write(struct vga *v, unsigned int i, uint16_t val)
 {
-	switch (v->vbe_index) {
+	switch (i) {
 	case VBE_ID:
 		if (val >= VBE_ID0 && val <= VBE_ID5)
 			v->vbe[VBE_ID] = val;
@@ -266,7 +265,7 @@ static void vbe_write(struct vga *v, uint16_t val)
 	case VBE_YRES:
 	case VBE_BPP:
 		/* taken at the next ENABLE; the mode in force does not change under the render */
-		v->vbe[v->vbe_index] = val;
+		v->vbe[i] = val;
 		break;
 	case VBE_ENABLE:
 		vbe_enable(v, val);
@@ -284,19 +283,22 @@ static void vbe_write(struct vga *v, uint16_t val)
 		uint32_t w = v->vbe[VBE_VIRT_WIDTH], x = v->vbe[VBE_X_OFFSET],
 			 y = v->vbe[VBE_Y_OFFSET];
 
-		if (v->vbe_index == VBE_VIRT_WIDTH)
+		if (i == VBE_VIRT_WIDTH)
 			w = val;
-		else if (v->vbe_index == VBE_X_OFFSET)
+		else if (i == VBE_X_OFFSET)
 			x = val;
 		else
 			y = val;
 		if (!v->mode.bpp)
-			v->vbe[v->vbe_index] = val; /* no mode yet: ENABLE resets them */
+			v->vbe[i] = val; /* no mode yet: ENABLE resets them */
 		else if (!vbe_window(v, w, x, y))
 			v->bad_writes++;
 		break;
 	}
-	default: /* VIRT_HEIGHT and VIDEO_MEMORY_64K are read-only */
+	case VBE_VIRT_HEIGHT:
+		/* follows from the video memory and VIRT_WIDTH; bochs-drm writes it: ignored */
+		break;
+	default: /* VIDEO_MEMORY_64K is read-only */
 		v->bad_writes++;
 		break;
 	}
@@ -310,7 +312,7 @@ void vbe_pio_read(void *opaque, uint64_t off, void *data, unsigned int len)
 
 	pthread_mutex_lock(&v->lock);
 	if (v->vram) /* without video memory, no VBE: reads float */
-		val = off == 0 ? v->vbe_index : vbe_read(v);
+		val = off == 0 ? v->vbe_index : vbe_read(v, v->vbe_index);
 	pthread_mutex_unlock(&v->lock);
 	for (unsigned int i = 0; i < len; i++)
 		out[i] = i < 2 ? val >> (8 * i) : 0;
@@ -328,7 +330,7 @@ void vbe_pio_write(void *opaque, uint64_t off, const void *data, unsigned int le
 	else if (off == 0)
 		v->vbe_index = val;
 	else
-		vbe_write(v, val);
+		vbe_write(v, v->vbe_index, val);
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -348,26 +350,219 @@ int vga_attach_vram(struct vga *v, uint8_t *vram, uint32_t size)
 
 int vga_map_vram(struct vga *v, struct vm *vm)
 {
-	struct kvm_userspace_memory_region region = {
-		.slot = VBE_LFB_SLOT,
-		.guest_phys_addr = VBE_LFB_ADDR,
-		.memory_size = VBE_VRAM_SIZE,
-	};
 	void *p;
-	int ret;
 
 	p = mmap(NULL, VBE_VRAM_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	region.userspace_addr = (uintptr_t)p;
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-		ret = -errno;
-		munmap(p, VBE_VRAM_SIZE);
-		return ret;
-	}
 	v->vram_mapped = true;
+	v->vm_fd = vm->vm_fd;
 	return vga_attach_vram(v, p, VBE_VRAM_SIZE);
+}
+
+/* The PCI function: see vga.h. */
+
+/*
+ * The display's EDID (VESA E-EDID 1.4), so the guest's driver offers only
+ * modes we render: 1024x768 at 60 Hz preferred (VESA DMT timing, 65 MHz),
+ * 640x480 and 800x600 besides (established timings), no continuous
+ * frequency (so no GTF/CVT modes beyond those). Checksum in the last byte.
+ */
+const uint8_t vga_edid[128] = {
+	0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, /* header */
+	0x5a, 0x13, /* manufacturer "VPS" (5-bit letters, big-endian) */
+	0x11, 0x11, 0x00, 0x00, 0x00, 0x00, /* product 0x1111, no serial */
+	0x01, 0x22, /* week 1 of 2024 */
+	0x01, 0x04, /* EDID 1.4 */
+	0x80, 32, 24, 120, /* digital input; 32x24 cm; gamma 2.2 */
+	0x06, /* sRGB, preferred timing in the first descriptor, not continuous */
+	0xee, 0x91, 0xa3, 0x54, 0x4c, 0x99, 0x26, 0x0f, 0x50, 0x54, /* sRGB chromaticity */
+	0x21, 0x08, 0x00, /* established: 640x480@60, 800x600@60, 1024x768@60 */
+	0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, /* no standard timings */
+	0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+	/* 1024x768@60: 65 MHz; h 1024 + 320 blank (24 front, 136 sync); v 768 + 38 (3, 6) */
+	0x64, 0x19, 0x00, 0x40, 0x41, 0x00, 0x26, 0x30, 0x18, 0x88, 0x36, 0x00, 0x40, 0xf0, 0x10,
+	0x00, 0x00, 0x18,
+	/* range limits: 50-75 Hz, 30-70 kHz, 70 MHz, no timing formula */
+	0x00, 0x00, 0x00, 0xfd, 0x00, 50, 75, 30, 70, 7, 0x00, 0x0a, 0x20, 0x20, 0x20, 0x20, 0x20,
+	0x20,
+	/* the monitor's name */
+	0x00, 0x00, 0x00, 0xfc, 0x00, 'v', 'p', 's', '-', 'v', 'm', 'm', '\n', 0x20, 0x20, 0x20,
+	0x20, 0x20,
+	/* dummy descriptor */
+	0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, /* no extensions */
+	0xef, /* checksum: the 128 bytes sum to 0 (mod 256) */
+};
+
+/* Set the video memory's KVM slot at gpa, or delete it (size 0); -errno. */
+static int lfb_slot(struct vga *v, uint64_t gpa, uint64_t size)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = VBE_LFB_SLOT,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)v->vram,
+	};
+
+	if (v->vm_fd < 0)
+		return -ENODEV;
+	return ioctl(v->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0 ? -errno : 0;
+}
+
+/*
+ * Put the slot where BAR 0 decodes now, or take it away: on while memory
+ * decoding is on and the BAR lies wholly inside the window. Under the host's
+ * config lock (cfg_written); `written`: a guest write led here (a placement
+ * outside the window is then counted).
+ */
+static void lfb_place(struct vga *v, bool written)
+{
+	const struct pci_dev *p = &v->pdev;
+	uint64_t size = p->bar_size[0], addr = pci_dev_bar_addr(p, 0), want = 0;
+
+	if (pci_cfg_get16(p->cfg, PCI_COMMAND) & PCI_COMMAND_MEMORY) {
+		if (addr >= v->win_base && addr - v->win_base <= v->win_size &&
+		    size <= v->win_size - (addr - v->win_base))
+			want = addr;
+		else if (written)
+			v->lfb_refused++;
+	}
+	if (want == v->lfb_gpa)
+		return;
+	if (v->lfb_gpa && lfb_slot(v, 0, 0) == 0)
+		v->lfb_gpa = 0;
+	if (v->lfb_gpa) /* KVM kept the old slot: leave it rather than lose track */
+		return;
+	/* KVM may refuse (no vm_fd in tests): BAR 0 then works by exits, bar_read/bar_write */
+	if (want && lfb_slot(v, want, size) == 0) {
+		v->lfb_gpa = want;
+		v->lfb_moves++;
+	}
+}
+
+static void vga_cfg_written(struct pci_dev *pdev, unsigned int off, unsigned int len)
+{
+	/* the command register, or BAR 0 */
+	if ((off < PCI_COMMAND + 2 && off + len > PCI_COMMAND) ||
+	    (off < PCI_BAR0 + 4 && off + len > PCI_BAR0))
+		lfb_place(pdev->priv, true);
+}
+
+static uint64_t load_le(const void *data, unsigned int len)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, data, len > 8 ? 8 : len);
+	return le64toh(v);
+}
+
+static void store_le(void *data, unsigned int len, uint64_t val)
+{
+	val = htole64(val);
+	memcpy(data, &val, len > 8 ? 8 : len);
+}
+
+void vga_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *data,
+		  unsigned int len)
+{
+	struct vga *v = pdev->priv;
+	uint64_t val = ~0ULL;
+
+	if (bar == 0) { /* the slow path: the slot is not mapped (pci.c checked the bounds) */
+		if (off + len <= v->vram_size)
+			memcpy(data, v->vram + off, len);
+		else
+			memset(data, 0xff, len);
+		return;
+	}
+	if (bar != VGA_MMIO_BAR || off >= VGA_MMIO_SIZE || len > VGA_MMIO_SIZE - off) {
+		memset(data, 0xff, len);
+		return;
+	}
+	if (off + len <= VGA_MMIO_PORTS) { /* the EDID, zeros after it */
+		memset(data, 0, len);
+		if (off < sizeof(vga_edid))
+			memcpy(data, vga_edid + off,
+			       len < sizeof(vga_edid) - off ? len : sizeof(vga_edid) - off);
+		return;
+	}
+	if (off >= VGA_MMIO_PORTS && off + len <= VGA_MMIO_PORTS + VGA_PORT_COUNT) {
+		vga_pio_read(v, off - VGA_MMIO_PORTS, data, len);
+		return;
+	}
+	pthread_mutex_lock(&v->lock);
+	if (off >= VGA_MMIO_DISPI && off < VGA_MMIO_DISPI + 2 * VBE_NR_REGS && len == 2 &&
+	    !(off & 1) && v->vram)
+		val = vbe_read(v, (off - VGA_MMIO_DISPI) / 2);
+	else if (off == VGA_MMIO_QEXT && len == 4)
+		val = VGA_QEXT_SIZE;
+	else if (off == VGA_MMIO_QEXT + 4 && len == 4)
+		val = v->big_endian ? VGA_QEXT_BIG : VGA_QEXT_LITTLE;
+	pthread_mutex_unlock(&v->lock);
+	store_le(data, len, val);
+}
+
+void vga_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off, const void *data,
+		   unsigned int len)
+{
+	struct vga *v = pdev->priv;
+	uint64_t val = load_le(data, len);
+
+	if (bar == 0) {
+		if (off + len <= v->vram_size)
+			memcpy(v->vram + off, data, len);
+		return;
+	}
+	if (bar == VGA_MMIO_BAR && off >= VGA_MMIO_PORTS && off < VGA_MMIO_PORTS + VGA_PORT_COUNT &&
+	    len <= VGA_MMIO_PORTS + VGA_PORT_COUNT - off) {
+		/* index first, then data: one write sets an indexed register */
+		vga_pio_write(v, off - VGA_MMIO_PORTS, data, len);
+		return;
+	}
+	pthread_mutex_lock(&v->lock);
+	if (bar == VGA_MMIO_BAR && off >= VGA_MMIO_DISPI &&
+	    off < VGA_MMIO_DISPI + 2 * VBE_NR_REGS && len == 2 && !(off & 1) && v->vram)
+		vbe_write(v, (off - VGA_MMIO_DISPI) / 2, val);
+	else if (bar == VGA_MMIO_BAR && off == VGA_MMIO_QEXT + 4 && len == 4 &&
+		 (val == VGA_QEXT_LITTLE || val == VGA_QEXT_BIG))
+		v->big_endian = val == VGA_QEXT_BIG;
+	else /* EDID, the extension's size, an unknown offset or width: read-only or nothing */
+		v->bad_writes++;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static const struct pci_dev_ops vga_pci_ops = {
+	.bar_read = vga_bar_read,
+	.bar_write = vga_bar_write,
+	.cfg_written = vga_cfg_written,
+};
+
+int vga_pci_plug(struct vga *v, struct pci_host *h, uint8_t irq)
+{
+	int ret;
+
+	if (!v->vram || (v->vram_size & (v->vram_size - 1)))
+		return -EINVAL;
+	v->pdev.ops = &vga_pci_ops;
+	v->pdev.priv = v;
+	/* QEMU's subsystem IDs: bochs-drm's table names them first */
+	pci_dev_init(&v->pdev, VGA_PCI_VENDOR, VGA_PCI_DEVICE, VGA_PCI_CLASS, VGA_PCI_REVISION,
+		     0x1af4, 0x1100);
+	ret = pci_dev_add_bar(&v->pdev, 0, v->vram_size, false, true);
+	if (ret == 0)
+		ret = pci_dev_add_bar(&v->pdev, VGA_MMIO_BAR, VGA_MMIO_SIZE, false, false);
+	if (ret == 0)
+		ret = pci_host_add(h, &v->pdev, irq);
+	if (ret < 0)
+		return ret;
+	/* no interrupt: a display raises none */
+	v->pdev.cfg[PCI_INTERRUPT_PIN] = 0;
+	v->win_base = h->mmio_base;
+	v->win_size = h->mmio_size;
+	v->pci = true;
+	return 0;
 }
 
 static const struct io_ops vga_ops = { .read = vga_pio_read, .write = vga_pio_write };
@@ -377,6 +572,7 @@ int vga_init(struct vga *v, struct vm *vm)
 	memset(v, 0, sizeof(*v));
 	pthread_mutex_init(&v->lock, NULL);
 	v->mem = &vm->mem;
+	v->vm_fd = -1;
 	v->misc = 0x01; /* colour: CRTC at 0x3d4 */
 	v->pel_mask = 0xff;
 	if (iobus_register(&vm->pio, VBE_PORT_INDEX, VBE_PORT_COUNT, &vbe_ops, v) < 0)
@@ -386,6 +582,9 @@ int vga_init(struct vga *v, struct vm *vm)
 
 void vga_destroy(struct vga *v)
 {
+	if (v->lfb_gpa)
+		lfb_slot(v, 0, 0);
+	v->lfb_gpa = 0;
 	if (v->vram_mapped)
 		munmap(v->vram, v->vram_size);
 	v->vram = NULL;
@@ -434,10 +633,18 @@ static uint32_t dac_rgb(const struct vga *v, uint8_t idx)
 }
 
 /* One pixel of the video memory at p, in the mode's depth, as XRGB8888. */
-static uint32_t vbe_pixel(const uint8_t *p, uint32_t bpp, const uint32_t *palette)
+static uint32_t vbe_pixel(const uint8_t *p, uint32_t bpp, bool big, const uint32_t *palette)
 {
 	uint32_t w;
 
+	if (big && bpp != 8 && bpp != 24) { /* QEXT big-endian: the bytes of a pixel reversed */
+		uint8_t r[4];
+		unsigned int n = bpp == 32 ? 4 : 2;
+
+		for (unsigned int i = 0; i < n; i++)
+			r[i] = p[n - 1 - i];
+		return vbe_pixel(r, bpp, false, palette);
+	}
 	switch (bpp) {
 	case 8:
 		return palette[p[0]];
@@ -482,8 +689,8 @@ static int mark_dirty(struct framebuffer *fb, uint32_t x0, uint32_t y0, uint32_t
  * so this runs without the lock: the guest may change the mode or write the
  * pixels meanwhile, and gets a torn frame, never an out-of-bounds read.
  */
-static int vbe_render(const uint8_t *vram, const struct vbe_mode *m, const uint32_t *palette,
-		      struct framebuffer *fb)
+static int vbe_render(const uint8_t *vram, const struct vbe_mode *m, bool big,
+		      const uint32_t *palette, struct framebuffer *fb)
 {
 	uint32_t x0 = m->xres, y0 = m->yres, x1 = 0, y1 = 0;
 	unsigned int bpp = bytes_pp(m->bpp);
@@ -497,7 +704,7 @@ static int vbe_render(const uint8_t *vram, const struct vbe_mode *m, const uint3
 		uint32_t *row = fb->pixels + (size_t)y * fb->stride;
 
 		for (uint32_t x = 0; x < m->xres; x++) {
-			uint32_t px = vbe_pixel(src + (size_t)x * bpp, m->bpp, palette);
+			uint32_t px = vbe_pixel(src + (size_t)x * bpp, m->bpp, big, palette);
 
 			if (row[x] == px && !resized)
 				continue;
@@ -522,12 +729,13 @@ int vga_render(struct vga *v, struct framebuffer *fb)
 	pthread_mutex_lock(&v->lock);
 	if (v->mode.bpp) {
 		const struct vbe_mode m = v->mode;
+		const bool big = v->big_endian;
 		uint32_t palette[256];
 
 		for (c = 0; c < 256; c++)
 			palette[c] = dac_rgb(v, c & v->pel_mask);
 		pthread_mutex_unlock(&v->lock);
-		return vbe_render(v->vram, &m, palette, fb);
+		return vbe_render(v->vram, &m, big, palette, fb);
 	}
 	if (v->gr[VGA_GR_MISC] & 1) {
 		pthread_mutex_unlock(&v->lock);

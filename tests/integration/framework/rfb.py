@@ -212,3 +212,33 @@ def read_text(r, font, cell_w=8, cell_h=16):
             line.append(found)
         rows.append("".join(line))
     return rows
+
+
+# --- run where the socket is (in L1): python3 rfb.py SOCKET RRGGBB -----------------------
+
+def wait_colour(path, colour, timeout=60):
+    """Frames from the RFB server at PATH until the pixel at the middle of the lower
+    half's first row is COLOUR ((r, g, b)) or TIMEOUT seconds pass; the last frame's
+    size, that pixel and others as a dict."""
+    deadline = time.monotonic() + timeout
+    with Rfb(sock_stream(path)) as r:
+        while True:
+            r.update()
+            w, h = r.width, r.height
+            probe = (w // 2, h // 2)
+            if r.pixel(*probe) == colour or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        points = {"top-left": (0, 0), "upper": (w // 2, h // 4), "probe": probe,
+                  "lower-left": (0, h - 1), "lower-right": (w - 1, h - 1),
+                  "last-upper": (w - 1, h // 2 - 1)}
+        return {"size": [w, h], "updates": r.updates,
+                "pixels": {k: list(r.pixel(*p)) for k, p in points.items()}}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    want = bytes.fromhex(sys.argv[2])
+    print(json.dumps(wait_colour(sys.argv[1], (want[0], want[1], want[2]))))
