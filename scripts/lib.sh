@@ -9,7 +9,7 @@ VPS_PACKAGES=(
 	build-essential meson ninja-build pkg-config clang-format clang libclang-rt-14-dev
 	libcmocka-dev python3-pytest python3-jsonschema python3-websocket python3-prometheus-client
 	libjansson-dev libseccomp-dev libfuse3-dev
-	qemu-system-x86 qemu-utils seabios ovmf
+	qemu-system-x86 qemu-utils seabios ovmf isolinux syslinux-common debian-installer-12-netboot-amd64
 	busybox-static e2fsprogs xfsprogs btrfs-progs cpio kmod zstd xz-utils acpica-tools
 	libcap-dev debootstrap lxcfs libcrypt-dev xorriso libarchive-dev umoci
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev

@@ -241,6 +241,12 @@ static int add_vcpus(struct machine *mc, unsigned int nr, struct err **err)
 	return ret;
 }
 
+/* 0xCF9's reset (SeaBIOS's reset path, Linux's reboot=pci): the guest's reboot. */
+static void chipset_reset(void *opaque)
+{
+	vm_request_exit(opaque, VM_REBOOT, 0);
+}
+
 static int build_devices(struct machine *mc, struct vm *vm, const struct vmm_config *cfg,
 			 uint64_t mmio_base, uint64_t mmio_size, uint64_t ecam, struct err **err)
 {
@@ -254,6 +260,8 @@ static int build_devices(struct machine *mc, struct vm *vm, const struct vmm_con
 	ret = pci_host_init(&mc->pci, &vm->pio, &vm->mmio, mmio_base, mmio_size);
 	if (ret == 0)
 		ret = pci_host_add_ecam(&mc->pci, &vm->mmio, ecam);
+	mc->pci.reset = chipset_reset;
+	mc->pci.reset_opaque = vm;
 	if (ret < 0)
 		return err_make(err, -ret, "PCI host bridge");
 	mc->pci_up = true;

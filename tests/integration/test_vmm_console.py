@@ -70,6 +70,38 @@ def test_socket_console_replays_and_takes_input(tmp_path):
     assert not sock.exists()
 
 
+def test_socket_console_serves_several_clients(tmp_path):
+    """As vps-ctm's console: a second client (the panel's console card beside `vps
+    console`) gets the replay and the output too, either one types, and one
+    leaving leaves the other attached."""
+    sock = tmp_path / "console.sock"
+    p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port",
+                          "--serial", f"socket:{sock}"], stderr=subprocess.PIPE)
+    try:
+        wait_path(sock, p)
+        a, b = (socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2))
+        for c in (a, b):
+            c.settimeout(20)
+            c.connect(str(sock))
+            assert read_until(lambda: c.recv(100), b"READY\n").startswith(b"READY\n")
+        b.sendall(b"from b")
+        for c in (a, b):
+            assert read_until(lambda: c.recv(100), b"FROM B").endswith(b"FROM B")
+        a.sendall(b"from a")
+        for c in (a, b):
+            assert read_until(lambda: c.recv(100), b"FROM A").endswith(b"FROM A")
+        a.close()
+        b.sendall(b"still b")
+        assert read_until(lambda: b.recv(100), b"STILL B").endswith(b"STILL B")
+        b.sendall(b"q")
+        assert p.wait(timeout=20) == 0
+        b.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_pty_console_is_named_in_state(tmp_path):
     ctl_path = tmp_path / "ctl.sock"
     p = subprocess.Popen([str(VMM), "--micro", str(MICRO / "echo16.bin"), "--exit-port", *JAIL,

@@ -157,6 +157,38 @@ static void enumerate(void **state)
 	assert_int_equal(cfg_rd(f, 0, SLOT, 0, PCI_DEVICE_ID, 2), 0x1044);
 }
 
+static void reset_count(void *opaque)
+{
+	(*(int *)opaque)++;
+}
+
+/* 0xCF9: RST_CPU resets (SeaBIOS writes 2, then 6); nothing else there does, nor touches 0xCF8. */
+static void cf9_reset(void **state)
+{
+	struct fx *f = *state;
+	uint32_t a = 0x80000000u | (SLOT << 11), back = 0;
+	uint8_t b;
+	int resets = 0;
+
+	iobus_access(&f->pio, PCI_CONF1_ADDR, &a, 4, 1);
+	b = 0x06; /* no callback yet: ignored */
+	iobus_access(&f->pio, PCI_CONF1_ADDR + 1, &b, 1, 1);
+	f->host.reset = reset_count;
+	f->host.reset_opaque = &resets;
+	b = 0x02;
+	iobus_access(&f->pio, PCI_CONF1_ADDR + 1, &b, 1, 1);
+	assert_int_equal(resets, 0);
+	b = 0x06;
+	iobus_access(&f->pio, PCI_CONF1_ADDR + 1, &b, 1, 1);
+	assert_int_equal(resets, 1);
+	b = 0x04; /* other byte offsets and widths are not the register */
+	iobus_access(&f->pio, PCI_CONF1_ADDR + 2, &b, 1, 1);
+	iobus_access(&f->pio, PCI_CONF1_ADDR, &b, 1, 1);
+	assert_int_equal(resets, 1);
+	iobus_access(&f->pio, PCI_CONF1_ADDR, &back, 4, 0);
+	assert_int_equal(back, a);
+}
+
 static void ecam_matches_conf1(void **state)
 {
 	struct fx *f = *state;
@@ -474,6 +506,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(enumerate),
+		T(cf9_reset),
 		T(ecam_matches_conf1),
 		T(bar_sizing),
 		T(bar_decoding_follows_command_and_moves),

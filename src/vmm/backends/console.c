@@ -19,11 +19,16 @@
 #include "vmm/backends/console.h"
 #include "vmm/jail.h"
 
-/* One client at a time: a new one takes over (monitor/console.c keeps the ring). */
+/*
+ * Up to MONITOR_MAX_CLIENTS clients at once, as vps-ctm's console: each sees
+ * the output and types into the line, and a client past that replaces the
+ * first slot's, so stale clients never lock the owner out (monitor/console.c
+ * keeps the ring).
+ */
 static int open_listen(struct console *c, const char *path, struct err **err)
 {
 	/* a jailed monitor before us (a guest reboot) could not remove its socket: replaced */
-	if (monitor_console_listen(&c->srv, path, 1, true, err) < 0)
+	if (monitor_console_listen(&c->srv, path, MONITOR_MAX_CLIENTS, true, err) < 0)
 		return err_wrap(err, "`serial`");
 	c->path = strdup(path);
 	if (!c->path)
@@ -100,25 +105,41 @@ void console_tx(void *opaque, const uint8_t *buf, size_t len)
 	struct console *c = opaque;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->kind == SERIAL_SOCKET) {
+	if (c->kind == SERIAL_SOCKET)
 		/* a client that went away is dropped; the input thread notices the hangup too */
 		monitor_console_output(&c->srv, buf, len);
-		c->in_fd = c->srv.client[0];
-	} else if (c->out_fd >= 0) {
+	else if (c->out_fd >= 0)
 		write_all(c->out_fd, buf, len);
-	}
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Socket kind: take a new client, replaying recent output, replacing any old one. */
+/* Socket kind: take a new client, replaying recent output (when all slots are taken, the oldest goes). */
 static void accept_client(struct console *c)
 {
 	pthread_mutex_lock(&c->lock);
 	monitor_console_accept(&c->srv);
-	c->in_fd = c->srv.client[0];
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Input from fd ended: a socket client is dropped, other input is no longer read. */
+static void end_input(struct console *c, int fd)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->kind == SERIAL_SOCKET) {
+		for (unsigned int i = 0; i < MONITOR_MAX_CLIENTS; i++)
+			if (c->srv.client[i] == fd)
+				monitor_console_drop(&c->srv, i);
+	} else {
+		c->in_fd = -1; /* end of input: stop reading, keep output */
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * Every socket client types into the one UART (as on a shared serial line),
+ * or the input fd of the other kinds does; read more only when the guest
+ * has taken what we hold, so nothing typed is lost.
+ */
 static void *input_thread(void *arg)
 {
 	struct console *c = arg;
@@ -128,47 +149,45 @@ static void *input_thread(void *arg)
 	if (jail_thread(JAIL_IO) < 0)
 		return NULL;
 	for (;;) {
-		struct pollfd pfd[3];
-		int in_fd, n = 0;
+		struct pollfd pfd[2 + MONITOR_MAX_CLIENTS];
+		int n = 0;
 
-		pthread_mutex_lock(&c->lock);
-		in_fd = c->in_fd;
-		pthread_mutex_unlock(&c->lock);
 		pfd[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = c->srv.listen_fd, .events = POLLIN };
-		/* Read more only when the guest has taken what we hold. */
-		pfd[n++] = (struct pollfd){ .fd = have ? -1 : in_fd, .events = POLLIN };
+		pthread_mutex_lock(&c->lock);
+		if (c->kind == SERIAL_SOCKET)
+			for (unsigned int i = 0; i < MONITOR_MAX_CLIENTS; i++)
+				pfd[n++] = (struct pollfd){ .fd = have ? -1 : c->srv.client[i],
+							    .events = POLLIN };
+		else
+			pfd[n++] = (struct pollfd){ .fd = have ? -1 : c->in_fd, .events = POLLIN };
+		pthread_mutex_unlock(&c->lock);
 		if (poll(pfd, n, have ? 10 : -1) < 0 && errno != EINTR)
 			return NULL;
 		if (pfd[0].revents)
 			return NULL;
-		if (pfd[1].revents & POLLIN)
-			accept_client(c);
 		if (have) {
 			off += serial_rx(c->uart, buf + off, have - off);
 			if (off == have)
 				have = off = 0;
-			continue;
 		}
-		if (!pfd[2].revents)
-			continue;
-		ssize_t r = read(in_fd, buf, sizeof(buf));
+		/* before any accept, so a descriptor number here is still the client polled */
+		for (int k = 2; k < n && !have; k++) {
+			if (!pfd[k].revents)
+				continue;
+			ssize_t r = read(pfd[k].fd, buf, sizeof(buf));
 
-		if (r > 0) {
-			have = r;
-			off = serial_rx(c->uart, buf, have);
-			if (off == have)
-				have = off = 0;
-		} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-			pthread_mutex_lock(&c->lock);
-			if (c->kind == SERIAL_SOCKET && c->in_fd == in_fd) {
-				monitor_console_drop(&c->srv, 0);
-				c->in_fd = -1;
-			} else if (c->kind != SERIAL_SOCKET) {
-				c->in_fd = -1; /* end of input: stop reading, keep output */
+			if (r > 0) {
+				have = r;
+				off = serial_rx(c->uart, buf, have);
+				if (off == have)
+					have = off = 0;
+			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+				end_input(c, pfd[k].fd);
 			}
-			pthread_mutex_unlock(&c->lock);
 		}
+		if (pfd[1].revents & POLLIN)
+			accept_client(c);
 	}
 }
 

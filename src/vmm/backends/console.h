@@ -26,7 +26,7 @@ struct console {
 	enum serial_kind kind;
 	pthread_mutex_t lock; /* guards out_fd and the ring */
 	int out_fd; /* -1: nowhere (yet); the socket kind writes to srv's client */
-	int in_fd; /* -1: no input; the socket kind's is srv's client */
+	int in_fd; /* -1: no input; the socket kind reads srv's clients instead */
 	struct monitor_console srv; /* socket kind; listen_fd -1 otherwise */
 	int wake_fd; /* eventfd to stop the input thread */
 	char *path; /* socket path to unlink; pty path */

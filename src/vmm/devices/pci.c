@@ -207,11 +207,18 @@ static void conf1_addr_read(void *opaque, uint64_t off, void *data, unsigned int
 	store_le(data, len, off + len <= 4 ? v >> (8 * off) : ~0u);
 }
 
+#define CF9_RST_CPU 0x04 /* with SYS_RST (bit 1): a hard reset; either way one for us */
+
 static void conf1_addr_write(void *opaque, uint64_t off, const void *data, unsigned int len)
 {
 	struct pci_host *h = opaque;
 
-	/* Byte writes here are other chipset registers (0xCF9 reset) or probes. */
+	/* 0xCF9 is the reset control register; other narrow writes are probes. */
+	if (off == 1 && len == 1) {
+		if ((load_le(data, len) & CF9_RST_CPU) && h->reset)
+			h->reset(h->reset_opaque);
+		return;
+	}
 	if (off != 0 || len != 4)
 		return;
 	pthread_mutex_lock(&h->lock);

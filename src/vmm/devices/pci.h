@@ -111,6 +111,10 @@ struct pci_host {
 	struct pci_dev *devs[PCI_MAX_DEVICES];
 	struct pci_dev bridge; /* device 0 */
 	uint32_t conf1_addr; /* last value written to 0xCF8 */
+	/* 0xCF9, the chipset's reset control register (PIIX3, ICH9): a write with
+	 * RST_CPU (bit 2) calls reset, the guest's reboot (machine.c) */
+	void (*reset)(void *opaque);
+	void *reset_opaque;
 	uint64_t mmio_base, mmio_size; /* the window BARs live in */
 	uint64_t mmio_next; /* allocation cursor in the window */
 };

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Runs one VMM command and times it from process start until MARKER shows,
+on its console (stdout) or, with --screen, in the VGA text screen read every
+half second. Prints one JSON line: {"marker_s", "rc", "maxrss_kib"}; the
+VMM is killed once the marker shows (or at TIMEOUT). Used by
+bench/vmm-firmware inside the nested test host, so the clock, the VMM and
+the reader are in one place.
+
+usage: screen-timer.py [--screen vmm:CTL|qemu:MONITOR] MARKER TIMEOUT CMD...
+
+vmm:CTL reads vps-vmm's control socket (`screen`); qemu:MONITOR reads the
+text buffer at 0xb8000 through QEMU's human monitor on a unix socket
+(`pmemsave`), every other byte a character as the VGA stores them."""
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def vmm_screen(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(b'{"cmd":"screen"}\n')
+        r = json.loads(s.makefile().readline())
+    return "\n".join(r.get("text") or [])
+
+
+def qemu_screen(path):
+    with tempfile.NamedTemporaryFile() as f, socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(f"pmemsave 0xb8000 4000 {f.name}\n".encode())
+        buf = b""
+        while buf.count(b"(qemu)") < 2:  # the banner's prompt, then the command's
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        data = open(f.name, "rb").read()
+    return "\n".join(data[r * 160:(r + 1) * 160:2].decode("latin-1") for r in range(25))
+
+
+def main():
+    args, reader = sys.argv[1:], None
+    if args[0] == "--screen":
+        kind, _, path = args[1].partition(":")
+        reader = (vmm_screen if kind == "vmm" else qemu_screen, path)
+        args = args[2:]
+    marker, timeout, cmd = args[0], float(args[1]), args[2:]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    os.set_blocking(p.stdout.fileno(), False)
+    seen, buf = None, b""
+    while seen is None and time.monotonic() - t0 < timeout and p.poll() is None:
+        time.sleep(0.5)
+        buf = (buf + (p.stdout.read() or b""))[-4096:]
+        if marker.encode() in buf:
+            seen = time.monotonic() - t0
+        elif reader:
+            try:
+                if marker in reader[0](reader[1]):
+                    seen = time.monotonic() - t0
+            except (OSError, ValueError):
+                pass  # the socket is not there yet
+    p.kill()
+    rc = p.wait()
+    print(json.dumps({"marker_s": seen, "rc": rc,
+                      "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+
+
+if __name__ == "__main__":
+    main()
