@@ -715,7 +715,8 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 	{
 		json_t *net = net_ct_settings(h, v);
 
-		r = vmdisk_seed(dir, v, password, resolv, net, err);
+		r = vmdisk_seed(dir, v, password, resolv, net, tmpl_old_cloud_init(v->template),
+				err);
 		json_decref(net);
 	}
 	if (r < 0)
@@ -1389,7 +1390,7 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 	if (!dir)
 		return err_make(err, ENOMEM, "password");
 	net = net_ct_settings(h, v);
-	r = vmdisk_seed(dir, v, password, resolv, net, err);
+	r = vmdisk_seed(dir, v, password, resolv, net, tmpl_old_cloud_init(v->template), err);
 	json_decref(net);
 	return r;
 }
