@@ -82,8 +82,9 @@ def test_own_kernel_boots_through_firmware_under_qemu(own_disk, timings):
         t0 = time.monotonic()
         vps(d, "start", "own1")
         with Console(console_path(d, "own1")) as c:
-            try:
-                c.expect(f"vps.own={marker}", BOOT_TIMEOUT)
+            try:  # the kernel prints its command line first, then the image's init
+                c.expect("OWN-KERNEL ", BOOT_TIMEOUT)
+                c.expect(f"vps.own={marker}", 60)
             except (TimeoutError, EOFError) as e:
                 pytest.fail(f"{e}\n{c.tail()}\nvpsd log:\n{d.log.read_text()[-3000:]}")
             timings.append(("own-kernel disk under QEMU TCG: start to its init",
@@ -113,7 +114,8 @@ def test_own_kernel_boots_through_firmware_under_vmm_in_l1(own_disk, l1, timings
         assert cfg["firmware"].endswith("bios.bin") and "kernel" not in cfg, cfg
         t0 = time.monotonic()
         l1_vps(l1, "start", "own1")
-        r = l1_console(l1, f"vps.own={marker}", name="own1", timeout=BOOT_TIMEOUT)
+        r = l1_console(l1, "OWN-KERNEL ", "", f"vps.own={marker}", name="own1",
+                       timeout=BOOT_TIMEOUT)
         assert r.ok, r
         own_init_said(r.stdout, marker)
         timings.append(("own-kernel disk under vps-vmm in L1: start to its init",
