@@ -366,14 +366,21 @@ def in_l1(l1, what, cycle, name):
                 retry(what, f"L1 stopped answering: {str(e).splitlines()[0]}")
                 l1.restart()
     finally:
-        if l1.healthy:
-            log = l1.run(f"cat {L1_BASE}/vpsd.log; "
-                         f"for f in {L1_BASE}/run/vps/*/monitor.log; do tail -5 $f; done",
-                         timeout=30)
-            print(log.stdout)
-            l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy {name} >/dev/null 2>&1; "
-                   f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
-                   f"rm -rf {L1_BASE}", timeout=120)
+        l1_vpsd_clean(l1, name)
+
+
+def l1_vpsd_clean(l1, name):
+    """Print L1's vpsd log and the monitors' last lines, stop and destroy
+    the VPS NAME, end that vpsd and remove its files."""
+    if l1.healthy:
+        log = l1.run(f"cat {L1_BASE}/vpsd.log; "
+                     f"for f in {L1_BASE}/run/vps/*/monitor.log; do tail -5 $f; done",
+                     timeout=30)
+        print(log.stdout)
+        l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} stop --force {name} >/dev/null 2>&1; "
+               f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy {name} >/dev/null 2>&1; "
+               f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
+               f"rm -rf {L1_BASE}", timeout=120)
 
 
 def vmm_cycle(l1, timings):
