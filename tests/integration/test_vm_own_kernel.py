@@ -21,6 +21,7 @@ nothing made."""
 
 import json
 import shlex
+import shutil
 import subprocess
 import time
 import uuid
@@ -104,10 +105,16 @@ def test_own_kernel_boots_through_firmware_under_vmm_in_l1(own_disk, l1, timings
     """The same image on vps-vmm's SeaBIOS (virtio-blk disk) in L1, where
     KVM runs the stock kernel GRUB loads."""
     qcow, marker = own_disk
+    # L1's /tmp is its own: the image goes through the scratch share
+    host_copy, l1_copy = l1.scratch_path(f"own-{marker}.qcow2")
 
     def cycle():
-        l1_vps(l1, "template", "import", "owngrub", str(qcow), "--kind", "vm",
-               "--image-format", "qcow2", timeout=1800)
+        shutil.copy(qcow, host_copy)
+        try:
+            l1_vps(l1, "template", "import", "owngrub", l1_copy, "--kind", "vm",
+                   "--image-format", "qcow2", timeout=1800)
+        finally:
+            host_copy.unlink(missing_ok=True)
         l1_vps(l1, "create", "own1", "--kind", "vm", "--engine", "vmm", "--boot", "firmware",
                "--template", "owngrub", "--ram", "256M", "--disk", "128M", "--password", "pw")
         cfg = json.loads(l1.run(f"cat {L1_BASE}/data/vps/own1/vm.json", check=True).stdout)
