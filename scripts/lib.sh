@@ -11,7 +11,7 @@ VPS_PACKAGES=(
 	libjansson-dev libseccomp-dev libfuse3-dev
 	qemu-system-x86 qemu-utils seabios ovmf isolinux syslinux-common debian-installer-12-netboot-amd64
 	busybox-static e2fsprogs xfsprogs btrfs-progs cpio kmod zstd xz-utils acpica-tools
-	libcap-dev debootstrap lxcfs libcrypt-dev xorriso libarchive-dev umoci
+	libcap-dev debootstrap lxcfs libcrypt-dev xorriso libarchive-dev umoci grub-pc-bin
 	libsqlite3-dev libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev libsodium-dev
 	liboath-dev oathtool
 	libpq-dev postgresql-15 openssl criu

@@ -15,7 +15,9 @@
  *   swap.img        a sparse swap disk (mkswap -L vps-swap) when the plan
  *                   has swap; the template's vps-swap.service turns it on
  *   vmlinuz, initrd.img   the template's kernel, copied so the VM does not
- *                   depend on the template cache (linux boot)
+ *                   depend on the template cache (linux boot; a firmware
+ *                   boot from a template's disk boots the disk's own
+ *                   boot loader and kernel: the host reads neither)
  *   vm.json         vps-vmm's configuration (its keys are its flags)
  *   efivars.fd      boot uefi: the VM's own UEFI variables (a copy of
  *                   OVMF's template at create), where installers write
@@ -556,13 +558,16 @@ static int vm_validate_common(struct host *h, const struct vps *v, struct err **
 			return err_make(err, ENOENT,
 					"`boot`: uefi needs OVMF on the host (`%s`; Debian: ovmf)",
 					VM_OVMF_CODE);
-		if (v->template)
+		/* a template's disk boots its own boot loader and kernel (vm_create) */
+		if (v->template && !tmpl_serves(h, TMPL_DISK, v->template))
 			return err_make(err, EINVAL,
-					"`template`: firmware boot has no disk templates yet; "
-					"boot an `iso` or use boot linux");
-		if (!v->iso)
-			return err_make(err, EINVAL, "`iso`: required for firmware boot");
-		if (v->iso[0] != '/' || stat(v->iso, &st) < 0 || !S_ISREG(st.st_mode))
+					"`template`: no VM template `%s` (`vps template list`)",
+					v->template);
+		if (!v->iso && !v->template)
+			return err_make(err, EINVAL,
+					"`iso` or `template`: firmware boot needs an ISO or a disk "
+					"to boot");
+		if (v->iso && (v->iso[0] != '/' || stat(v->iso, &st) < 0 || !S_ISREG(st.st_mode)))
 			return err_make(err, ENOENT, "`iso`: no file `%s` on the host", v->iso);
 		return 0;
 	}
@@ -622,6 +627,41 @@ static int vm_destroy(struct host *h, const struct vps *v, struct err **err)
 	return 0;
 }
 
+/*
+ * A disk that firmware is to boot starts with a boot sector (0x55 0xAA at
+ * its end, an MBR or a protective MBR before a GPT). A template made for
+ * boot linux (a bare ext4 root: mkvmtemplate's, an imported filesystem)
+ * has none, and the firmware would stop at "no bootable device": refused at
+ * create instead. Two bytes of a file the host made (the import's raw
+ * conversion), nothing more of the image is read.
+ */
+static int vm_boot_sector(const char *img, const char *template, struct err **err)
+{
+	_cleanup_close_ int fd = open(img, O_RDONLY | O_CLOEXEC);
+	unsigned char sig[2];
+
+	if (fd < 0 || pread(fd, sig, 2, 510) != 2)
+		return err_make(err, fd < 0 ? errno : EIO, "read `%s`", img);
+	if (sig[0] != 0x55 || sig[1] != 0xaa)
+		return err_make(err, EINVAL,
+				"`template`: `%s` has no boot sector (a root filesystem for boot "
+				"linux); firmware boots disk images with a boot loader",
+				template);
+	return 0;
+}
+
+/* boot uefi: the VM's own UEFI variables, OVMF's empty store copied */
+static int vm_uefi_vars(struct host *h, const struct vps *v, struct err **err)
+{
+	_cleanup_free_ char *vars = NULL;
+
+	if (strcmp(v->boot, "uefi"))
+		return 0;
+	if (!(vars = vm_file(h, v, "efivars.fd")))
+		return err_make(err, ENOMEM, "create");
+	return sys_image_copy(VM_OVMF_VARS, vars, err);
+}
+
 static int vm_create(struct host *h, const struct vps *v, const char *password, struct err **err)
 {
 	_cleanup_free_ char *tdir = NULL, *src = NULL, *disk = vm_file(h, v, "disk.img");
@@ -631,11 +671,10 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 
 	if (!disk || !dir)
 		return err_make(err, ENOMEM, "create");
-	if (vm_firmware(v)) {
+	if (vm_firmware(v) && !v->template) {
 		/* an empty disk for the installer on the ISO */
 		_cleanup_close_ int fd = open(disk, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		_cleanup_free_ char *vars = vm_file(h, v, "efivars.fd"),
-				    *ud = vmdisk_user_data_get(dir);
+		_cleanup_free_ char *ud = vmdisk_user_data_get(dir);
 
 		if (ud) {
 			r = err_make(
@@ -649,21 +688,26 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			r = err_make(err, errno, "create `%s`", disk);
 			goto fail;
 		}
-		/* UEFI's variables are the VM's own: OVMF's empty store, copied */
-		if (!strcmp(v->boot, "uefi") &&
-		    (!vars || (r = sys_image_copy(VM_OVMF_VARS, vars, err)) < 0)) {
-			r = vars ? r : err_make(err, ENOMEM, "create");
+		if ((r = vm_uefi_vars(h, v, err)) < 0)
 			goto fail;
-		}
 		goto disks;
 	}
 	r = template_dir(h, v, &tdir, err);
 	if (r < 0)
 		return r;
+	if (vm_firmware(v)) {
+		_cleanup_free_ char *img = NULL;
+
+		if (asprintf(&img, "%s/rootfs.img", tdir) < 0)
+			return err_make(err, ENOMEM, "create");
+		if ((r = vm_boot_sector(img, v->template, err)) < 0)
+			return r;
+	}
 	static const char *const copies[][2] = { { "vmlinuz", "vmlinuz" },
 						 { "initrd.img", "initrd.img" },
 						 { "rootfs.img", "disk.img" } };
-	for (size_t i = 0; i < 3; i++) {
+	/* firmware boots the disk's own boot loader: only the disk is copied */
+	for (size_t i = vm_firmware(v) ? 2 : 0; i < 3; i++) {
 		_cleanup_free_ char *dst = vm_file(h, v, copies[i][1]);
 
 		free(src);
@@ -685,11 +729,14 @@ static int vm_create(struct host *h, const struct vps *v, const char *password, 
 			     v->template, (unsigned long long)st.st_size >> 20);
 		goto fail;
 	}
+	if ((r = vm_uefi_vars(h, v, err)) < 0)
+		goto fail;
 	testpoint("vm-disk-copied", v->name);
 	{
 		json_t *net = net_ct_settings(h, v);
 
-		r = vmdisk_seed(dir, v, password, resolv, net, err);
+		r = vmdisk_seed(dir, v, password, resolv, net, tmpl_old_cloud_init(v->template),
+				err);
 		json_decref(net);
 	}
 	if (r < 0)
@@ -1368,7 +1415,7 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 		return err_make(err, EBUSY,
 				"`%s` is %s: a VM's password is reset while it is stopped", v->name,
 				vps_state_name(v->state));
-	if (vm_firmware(v))
+	if (vm_firmware(v) && !v->template) /* an installed ISO: no seed */
 		return err_make(
 			err, EINVAL,
 			"`%s` boots its own system from firmware; reset the password inside",
@@ -1376,7 +1423,7 @@ static int vm_password(struct host *h, const struct vps *v, const char *password
 	if (!dir)
 		return err_make(err, ENOMEM, "password");
 	net = net_ct_settings(h, v);
-	r = vmdisk_seed(dir, v, password, resolv, net, err);
+	r = vmdisk_seed(dir, v, password, resolv, net, tmpl_old_cloud_init(v->template), err);
 	json_decref(net);
 	return r;
 }

@@ -43,14 +43,19 @@
 #include "sys/spawn.h"
 
 /* What the host builds itself, and in which forms (a rootfs tarball, a VM disk). */
+/*
+ * old_cloud_init: the release's cloud-init predates 22.3, which reads root's
+ * password hash only from `chpasswd.list` (bullseye's 20.4), where newer ones
+ * read `chpasswd.users` and log `list` as deprecated (vmdisk.c).
+ */
 static const struct builtin {
 	const char *name, *os, *release, *init;
-	bool rootfs, disk;
+	bool rootfs, disk, old_cloud_init;
 } builtins[] = {
-	{ "busybox", "busybox", "", "busybox", true, false },
-	{ "debian-11", "debian", "11", "systemd", true, true },
-	{ "debian-12", "debian", "12", "systemd", true, true },
-	{ "debian-13", "debian", "13", "systemd", true, true },
+	{ "busybox", "busybox", "", "busybox", true, false, false },
+	{ "debian-11", "debian", "11", "systemd", true, true, true },
+	{ "debian-12", "debian", "12", "systemd", true, true, false },
+	{ "debian-13", "debian", "13", "systemd", true, true, false },
 };
 
 #define NR_BUILTINS (sizeof(builtins) / sizeof(builtins[0]))
@@ -67,6 +72,13 @@ static const struct builtin *builtin(const char *name)
 		if (!strcmp(builtins[i].name, name))
 			return &builtins[i];
 	return NULL;
+}
+
+bool tmpl_old_cloud_init(const char *name)
+{
+	const struct builtin *b = name ? builtin(name) : NULL;
+
+	return b && b->old_cloud_init;
 }
 
 bool tmpl_name_ok(const char *name)

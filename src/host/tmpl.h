@@ -28,6 +28,12 @@ const char *tmpl_form_name(enum tmpl_form form);
 
 /* A template's name: 1-64 of a-z 0-9 . -, a letter or digit first. */
 bool tmpl_name_ok(const char *name);
+/*
+ * Whether NAME is a template this host builds whose cloud-init predates
+ * 22.3 (debian-11's 20.4): its seed names root's password the old way too.
+ * An import's cloud-init is not known: false.
+ */
+bool tmpl_old_cloud_init(const char *name);
 
 /*
  * The templates a plan offers (docs/templates.md "Per plan"): 0 when plan

@@ -33,7 +33,7 @@
  * reads JSON, and jansson's escaping leaves no quoting to get wrong with a
  * hostname or a key the customer chose). Caller frees.
  */
-static char *user_data(const struct vps *v, const char *hash, const char *resolv)
+static char *user_data(const struct vps *v, const char *hash, const char *resolv, bool old)
 {
 	const char *name = v->hostname && *v->hostname ? v->hostname : v->name;
 	json_t *keys = json_array(), *j;
@@ -58,7 +58,14 @@ static char *user_data(const struct vps *v, const char *hash, const char *resolv
 				  "vps-machine-id", "sh", "-c",
 				  "rm /etc/machine-id && rm -f /var/lib/dbus/machine-id && "
 				  "systemd-machine-id-setup"));
-	if (j && hash) /* NULL: root's password stays as the template has it (none) */
+	/*
+	 * NULL: root's password stays as the template has it (none). A hash in
+	 * `list` is told from a clear password by its `$6$` form.
+	 */
+	if (j && hash && old)
+		json_object_set_new(j, "chpasswd",
+				    json_pack("{s:b, s:[s+]}", "expire", 0, "list", "root:", hash));
+	else if (j && hash)
 		json_object_set_new(j, "chpasswd",
 				    json_pack("{s:b, s:[{s:s, s:s, s:s}]}", "expire", 0, "users",
 					      "name", "root", "password", hash, "type", "hash"));
@@ -275,7 +282,7 @@ static void unstage(const char *dir)
 }
 
 int vmdisk_seed(const char *dir, const struct vps *v, const char *password, const char *resolv,
-		const json_t *net, struct err **err)
+		const json_t *net, bool old_cloud_init, struct err **err)
 {
 	_cleanup_free_ char *hash = NULL, *ud = NULL, *md = NULL,
 			    *theirs = vmdisk_user_data_get(dir);
@@ -286,7 +293,7 @@ int vmdisk_seed(const char *dir, const struct vps *v, const char *password, cons
 
 	if (password && (r = sys_hash_password(password, &hash, err)) < 0)
 		return r;
-	if ((ud = user_data(v, hash, resolv)) && theirs) {
+	if ((ud = user_data(v, hash, resolv, old_cloud_init)) && theirs) {
 		char *both = multipart(ud, theirs);
 
 		explicit_bzero(ud, strlen(ud));

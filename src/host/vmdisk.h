@@ -13,14 +13,16 @@
 /*
  * Write DIR/seed.iso (0600), the VPS's cloud-init NoCloud seed: user-data
  * (#cloud-config: hostname, root's password as a SHA-512 crypt hash, SSH
- * keys, and `resolv` as /etc/resolv.conf when not NULL) and meta-data (an
+ * keys, and `resolv` as /etc/resolv.conf when not NULL; `old_cloud_init`
+ * (tmpl_old_cloud_init): the password in the form cloud-init before 22.3
+ * reads, `chpasswd.list`, instead of `chpasswd.users`) and meta-data (an
  * instance-id digested from user-data, so a new seed is applied again);
  * with `net` (net_ct_settings: mac, ipv4, gw4, ipv6, gw6, nameservers),
  * network-config version 2 for the interface with that MAC.
  * Built in user space, replaced atomically.
  */
 int vmdisk_seed(const char *dir, const struct vps *v, const char *password, const char *resolv,
-		const json_t *net, struct err **err);
+		const json_t *net, bool old_cloud_init, struct err **err);
 /* Remove DIR's seed.iso and whatever a build of it left. */
 void vmdisk_seed_remove(const char *dir);
 

@@ -17,7 +17,7 @@ import uuid
 from framework.agent import ChannelError
 from framework.retry import ATTEMPTS, LAST, retry
 from test_vpsd_vm import (L1_BASE, l1_boot_to_login, l1_console, l1_show, l1_vps,  # noqa: F401
-                          vm_template_cached, VPS, VPSD)
+                          l1_vpsd_clean, l1_vpsd_start, vm_template_cached)
 
 # The writer, niced, pausing 2 s a round, typed as short lines into a script: a 250-byte line
 # typed at once lost characters on the serial console under TCG and left the shell waiting
@@ -59,11 +59,7 @@ def count_past(l1, n, timeout=600):
 
 
 def cycle(l1, timings):
-    l1.run(f"rm -rf {L1_BASE}; mkdir -p {L1_BASE}; chmod 711 {L1_BASE}; "
-           f"setsid {VPSD} --data {L1_BASE}/data --run {L1_BASE}/run "
-           f">{L1_BASE}/vpsd.log 2>&1 </dev/null & "
-           f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; sleep 0.1; done",
-           check=True, timeout=60)
+    l1_vpsd_start(l1)
     l1_vps(l1, "create", "w1", "--kind", "vm", "--engine", "vmm", "--template", "debian-12",
            "--ram", "512M", "--cpus", "1", "--disk", "512M", "--swap", "64M",
            "--password", "pw")
@@ -111,15 +107,7 @@ def cycle(l1, timings):
 
 
 def clean(l1):
-    if l1.healthy:
-        log = l1.run(f"cat {L1_BASE}/vpsd.log; "
-                     f"for f in {L1_BASE}/run/vps/*/monitor.log; do tail -5 $f; done",
-                     timeout=30)
-        print(log.stdout)
-        l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} stop --force w1 >/dev/null 2>&1; "
-               f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy w1 >/dev/null 2>&1; "
-               f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
-               f"rm -rf {L1_BASE}", timeout=120)
+    l1_vpsd_clean(l1, "w1")
 
 
 def test_running_vmm_snapshot_under_a_writer_is_clean(vm_template_cached, l1, timings):

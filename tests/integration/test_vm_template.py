@@ -1,13 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The VM templates (src/host/templates/mkvmtemplate): the debian-12
-template builds and is cached, and boots to a login prompt on its serial
+"""The VM templates (src/host/templates/mkvmtemplate): debian-11, debian-12
+and debian-13 build and are cached; debian-12 boots to a login prompt on its serial
 console under both engines of the vm kind -- QEMU's software CPU on this
 machine (whose PVM /dev/kvm cannot run a stock kernel) and vps-vmm in the
 nested test host L1 -- and powers off on the ACPI power button, which is
 how the daemon stops a VM gracefully.
 
-The template boots here without a cloud-init seed: cloud-init finds no
-datasource and stays off. The kind itself (src/host/kind_vm.c: disk copy,
+That debian-12 boots here without a cloud-init seed: cloud-init finds no
+datasource and stays off. debian-11 and debian-13 boot through the daemon
+(a VPS made from the template, its NoCloud seed attached), one engine each,
+to keep the suite's time (two Debian boots under the software CPU cost
+about as much as the rest of this file): debian-11 under QEMU here,
+debian-13 under vps-vmm in L1; each logs in with the password cloud-init
+set, and the hostname and SSH key are the VPS's. debian-12 gets the same
+through the daemon in test_vpsd_vm.py. The kind itself (src/host/kind_vm.c: disk copy,
 the NoCloud seed, vm.json, QEMU's argv, QMP) is tested through the daemon in
 test_vpsd_vm.py, the seed against a hostile disk in test_attack_vm_disk.py."""
 
@@ -23,11 +29,19 @@ import pytest
 
 from framework import artefacts
 from framework.agent import ChannelError
+from framework.console import Console
 from framework.retry import ATTEMPTS, LAST, retry, triple_fault
+from framework.vpsd import Vpsd
+from test_vpsd_vm import (KEY, QEMU_LOGIN_TIMEOUT, console_path, in_l1, l1_boot_to_login,
+                          l1_console, l1_show, l1_vps, show, vps)
 
 MKVMTEMPLATE = artefacts.TOP / "src" / "host" / "templates" / "mkvmtemplate"
 VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
 CMDLINE = "console=ttyS0 root=/dev/vda rw quiet"
+
+
+RELEASES = ("debian-11", "debian-12", "debian-13")
+_built = {}
 
 
 def mkvmtemplate(name="debian-12"):
@@ -38,11 +52,17 @@ def mkvmtemplate(name="debian-12"):
     return Path(r.stdout.strip()), time.monotonic() - t0
 
 
+def template(name, timings):
+    """NAME's VM template, built (or found in the cache) once a session."""
+    if name not in _built:
+        _built[name], seconds = mkvmtemplate(name)
+        timings.append((f"mkvmtemplate {name} (first call of the session)", seconds))
+    return _built[name]
+
+
 @pytest.fixture(scope="module")
 def vm_template(timings):
-    path, seconds = mkvmtemplate()
-    timings.append(("mkvmtemplate debian-12 (first call of the session)", seconds))
-    return path
+    return template("debian-12", timings)
 
 
 def vm_disk(template, dest, size="2G"):
@@ -55,11 +75,13 @@ def vm_disk(template, dest, size="2G"):
     return dest
 
 
-def test_template_is_built_and_cached(vm_template, timings):
+@pytest.mark.parametrize("release", RELEASES)
+def test_template_is_built_and_cached(release, timings):
+    vm_template = template(release, timings)
     for f in ("vmlinuz", "initrd.img", "rootfs.img", "version"):
         assert (vm_template / f).is_file(), f
-    again, seconds = mkvmtemplate()
-    timings.append(("mkvmtemplate debian-12, cached", seconds))
+    again, seconds = mkvmtemplate(release)
+    timings.append((f"mkvmtemplate {release}, cached", seconds))
     assert again == vm_template
     assert seconds < 10, seconds
     # the initramfs carries what Debian builds as modules and root needs
@@ -193,3 +215,81 @@ def test_boots_to_login_under_vps_vmm_in_l1(vm_template, l1, timings):
     assert status and int(status.group(1)) == 0, str(r)
     timings.append(("debian-12 VM under vps-vmm in L1: power button to exit",
                     float(off.group(1))))
+
+
+# ---- debian-11 and debian-13 configured by cloud-init, one engine each ----
+
+# a marker of its own: the console replays what came before (the login's END-42)
+CHECK = ("hostname; cat /root/.ssh/authorized_keys; cat /etc/debian_version; "
+         "echo CHECKED-$((6*7))")
+
+
+def check_configured(text, name, version):
+    """What CHECK printed: the VPS's hostname, its key, the release."""
+    assert f"{name}\r\n" in text and KEY in text, text
+    assert re.search(rf"\r\n{version}(\.\d+)*\r\nCHECKED-42", text), text
+
+
+def boot_under_qemu(release, version, timings):
+    """A private vpsd here; the VPS made from RELEASE under QEMU's software
+    CPU, a login with the password the seed gave, then the power button."""
+    d, name = Vpsd().start(), f"c{version}"
+    try:
+        vps(d, "create", name, "--kind", "vm", "--engine", "qemu", "--template", release,
+            "--ram", "512M", "--cpus", "1", "--disk", "2G", "--password", "pw",
+            "--ssh-key", KEY, timeout=1800)
+        t0 = time.monotonic()
+        vps(d, "start", name)
+        with Console(console_path(d, name)) as c:
+            c.login("pw", QEMU_LOGIN_TIMEOUT)
+            timings.append((f"{release} VM under QEMU TCG (seeded): start to root shell",
+                            time.monotonic() - t0))
+            c.run(CHECK, "CHECKED-42")
+            check_configured(c.tail(), name, version)
+        t0 = time.monotonic()
+        vps(d, "stop", name, "--timeout", "180")
+        timings.append((f"{release} VM under QEMU TCG: graceful stop", time.monotonic() - t0))
+        v = show(d, name)
+        assert v["state"] == "stopped" and v["last_exit"] == 0, v
+        vps(d, "destroy", name)
+    finally:
+        d.cleanup()
+
+
+def boot_under_vmm(release, version, l1, timings):
+    """A private vpsd in L1; the VPS made from RELEASE under vps-vmm, the
+    same login and checks, then the power button through the control socket."""
+    name = f"w{version}"
+
+    def cycle():
+        l1_vps(l1, "create", name, "--kind", "vm", "--engine", "vmm", "--template", release,
+               "--ram", "512M", "--cpus", "1", "--disk", "512M", "--password", "pw",
+               "--ssh-key", KEY, timeout=1800)
+        l1_vps(l1, "start", name)
+        seconds, _ = l1_boot_to_login(l1, f"{release} boot", timings, name=name)
+        timings.append((f"{release} VM under vps-vmm in L1 (seeded): start to root shell",
+                        seconds))
+        r = l1_console(l1, "", CHECK, "CHECKED-42", name=name, timeout=60)
+        assert r.ok, r
+        check_configured(r.stdout[r.stdout.rindex("# hostname;"):], name, version)
+        t0 = time.monotonic()
+        l1_vps(l1, "stop", name, "--timeout", "180", timeout=300)
+        timings.append((f"{release} VM under vps-vmm in L1: graceful stop",
+                        time.monotonic() - t0))
+        v = l1_show(l1, name)
+        assert v["state"] == "stopped" and v["last_exit"] == 0, v
+
+    in_l1(l1, f"{release} under vps-vmm in L1", cycle, name)
+
+
+@pytest.mark.parametrize("release,engine", [("debian-11", "qemu"), ("debian-13", "vmm")])
+def test_release_configured_by_cloud_init(release, engine, request, timings):
+    """The release's own cloud-init (20.4 in bullseye, 25.1 in trixie) reads
+    the seed vpsd builds: root's password (the login), the hostname and the
+    SSH key are the VPS's, and the release is the one named."""
+    template(release, timings)  # on the host, before L1 boots: L1 sees it over 9p
+    version = release.split("-")[1]
+    if engine == "qemu":
+        boot_under_qemu(release, version, timings)
+    else:
+        boot_under_vmm(release, version, request.getfixturevalue("l1"), timings)

@@ -306,8 +306,8 @@ def l1_show(l1, name):
     return json.loads(l1_vps(l1, "show", name, "--format", "json").stdout)
 
 
-def l1_console(l1, *steps, timeout=L1_LOGIN_TIMEOUT):
-    sock = f"{L1_BASE}/run/vps/w1/console.sock"
+def l1_console(l1, *steps, timeout=L1_LOGIN_TIMEOUT, name="w1"):
+    sock = f"{L1_BASE}/run/vps/{name}/console.sock"
     return l1.run(shlex.join(["python3", str(CONSOLE_PY), sock, str(timeout), *steps]),
                   timeout=timeout + 30)
 
@@ -315,37 +315,75 @@ def l1_console(l1, *steps, timeout=L1_LOGIN_TIMEOUT):
 LOGIN = ("login: ", "root", "Password: ", "pw", "# ")
 
 
-def l1_boot_to_login(l1, what, timings):
-    """The console until a root shell; a boot that hangs (no prompt, the
+def l1_boot_to_login(l1, what, timings, name="w1"):
+    """The console of NAME until a root shell; a boot that hangs (no prompt, the
     monitor still running: the emulated SVM lost it) is stopped and started
     once more, through framework.retry. A guest crash (exit status 4) fails,
     as does a forced stop that does not stop it. Returns (seconds from the
     call to the shell, whether it retried)."""
     for attempt in ATTEMPTS:
         t0 = time.monotonic()
-        r = l1_console(l1, *LOGIN, "hostname; echo END-$((6*7))", "END-42")
+        r = l1_console(l1, *LOGIN, "hostname; echo END-$((6*7))", "END-42", name=name)
         if r.ok:
-            assert "w1\r\nEND-42" in r.stdout, r
+            assert f"{name}\r\nEND-42" in r.stdout, r
             return time.monotonic() - t0, attempt > 1
-        v = l1_show(l1, "w1")
+        v = l1_show(l1, name)
         if v["state"] != "running" or attempt == LAST:
             raise AssertionError(f"{what}: no login ({v}): {r}")
         retry(f"vm/vmm {what} in L1", f"no login prompt, monitor running: "
               f"{r.stderr.strip()[-200:]}")
-        s = l1_vps(l1, "stop", "--force", "w1", check=False)
+        s = l1_vps(l1, "stop", "--force", name, check=False)
         if not s.ok:
             dmesg = l1.run("dmesg | tail -5", timeout=30).stdout.strip()
             raise AssertionError(f"{what}: forced stop of a hung boot failed: "
                                  f"{s.stderr.strip()}; L1 dmesg: {dmesg[-300:]}")
-        l1_vps(l1, "start", "w1")
+        l1_vps(l1, "start", name)
 
 
-def vmm_cycle(l1, timings):
+def l1_vpsd_start(l1):
+    """A private vpsd in L1 (its data in L1's memory, under L1_BASE)."""
     l1.run(f"rm -rf {L1_BASE}; mkdir -p {L1_BASE}; chmod 711 {L1_BASE}; "
            f"setsid {VPSD} --data {L1_BASE}/data --run {L1_BASE}/run "
            f">{L1_BASE}/vpsd.log 2>&1 </dev/null & "
            f"for i in $(seq 100); do test -S {L1_BASE}/run/vpsd.sock && break; sleep 0.1; done",
            check=True, timeout=60)
+
+
+def in_l1(l1, what, cycle, name):
+    """CYCLE() against a private vpsd in L1; a cycle during which L1 stops
+    answering runs once more in a fresh L1 (unless this test has used its
+    retries: framework.retry.MAX_PER_TEST). Then vpsd's log and the
+    monitors' last lines are printed, the VPS NAME destroyed and vpsd ended."""
+    try:
+        for attempt in ATTEMPTS:
+            try:
+                l1_vpsd_start(l1)
+                cycle()
+                break
+            except ChannelError as e:
+                if attempt == LAST:
+                    raise
+                retry(what, f"L1 stopped answering: {str(e).splitlines()[0]}")
+                l1.restart()
+    finally:
+        l1_vpsd_clean(l1, name)
+
+
+def l1_vpsd_clean(l1, name):
+    """Print L1's vpsd log and the monitors' last lines, stop and destroy
+    the VPS NAME, end that vpsd and remove its files."""
+    if l1.healthy:
+        log = l1.run(f"cat {L1_BASE}/vpsd.log; "
+                     f"for f in {L1_BASE}/run/vps/*/monitor.log; do tail -5 $f; done",
+                     timeout=30)
+        print(log.stdout)
+        l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} stop --force {name} >/dev/null 2>&1; "
+               f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy {name} >/dev/null 2>&1; "
+               f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
+               f"rm -rf {L1_BASE}", timeout=120)
+
+
+def vmm_cycle(l1, timings):
     t0 = time.monotonic()
     l1_vps(l1, "create", "w1", "--kind", "vm", "--engine", "vmm", "--template", "debian-12",
            "--ram", "512M", "--cpus", "1", "--disk", "512M", "--password", "pw")
@@ -398,27 +436,7 @@ def vmm_cycle(l1, timings):
 
 
 def test_vm_vmm_lifecycle_in_l1(vm_template_cached, l1, timings):
-    try:
-        for attempt in ATTEMPTS:
-            try:
-                vmm_cycle(l1, timings)
-                break
-            except ChannelError as e:
-                # L1 stopped answering: a fresh L1, the cycle once more (unless
-                # this test has used its retries: framework.retry.MAX_PER_TEST)
-                if attempt == LAST:
-                    raise
-                retry("vm/vmm cycle in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
-                l1.restart()
-    finally:
-        if l1.healthy:
-            log = l1.run(f"cat {L1_BASE}/vpsd.log; "
-                         f"for f in {L1_BASE}/run/vps/*/monitor.log; do tail -5 $f; done",
-                         timeout=30)
-            print(log.stdout)
-            l1.run(f"VPS_SOCKET={L1_BASE}/run/vpsd.sock {VPS} destroy w1 >/dev/null 2>&1; "
-                   f"kill $(pgrep -f '^{VPSD} --data {L1_BASE}') 2>/dev/null; "
-                   f"rm -rf {L1_BASE}", timeout=120)
+    in_l1(l1, "vm/vmm cycle in L1", lambda: vmm_cycle(l1, timings), "w1")
 
 
 def test_vm_qemu_jail_kills_foreign_syscall(daemon, vm_template_cached, tmp_path):
