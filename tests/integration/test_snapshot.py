@@ -499,6 +499,45 @@ def test_memory_snapshot_of_a_vmm_vm_and_its_revert(vpsd, tmp_path):
     assert code == 400 and "(qemu) takes no memory snapshots" in j["error"]["message"], j
 
 
+def test_full_pool_refuses_a_snapshot_and_a_clone_clearly(vpsd, filesystems):
+    """A full-copy pool without room for a copy of the container's disk: the snapshot
+    and the clone are refused saying so, nothing half-made is listed or left in the
+    pool, and the container runs on."""
+    pdir = filesystems["ext4"] / f"full-{os.getpid()}"
+    pdir.mkdir()
+    vpsd.api("POST", "/pools", {"name": "full", "path": str(pdir)}, expect=201)
+    ct(vpsd, "f1", pool="full", start=True)
+    assert sh(vpsd, "f1", "dd if=/dev/urandom of=/root/blob bs=1M count=40 2>/dev/null "
+                          "&& sync")[0] == 0
+    filler = pdir / "filler"
+    st = os.statvfs(pdir)
+    with open(filler, "wb") as f:
+        # f_bfree: vpsd writes as root, into the reserved blocks too; ext4 keeps 16 MiB
+        # more for its metadata: about 16 MiB stays free, less than the disk holds
+        os.posix_fallocate(f.fileno(), 0, st.f_bfree * st.f_frsize - (32 << 20))
+    try:
+        def pool_files():  # the pool and the VPS's directory, not into its mounted root;
+            snaps = pdir / "f1" / "snapshots"  # an empty snapshots directory may stay
+            return (sorted(os.listdir(pdir)), sorted(set(os.listdir(pdir / "f1")) - {"snapshots"}),
+                    sorted(os.listdir(snaps)) if snaps.exists() else [])
+
+        before = pool_files()
+        for path, body in (("/api/v1/vps/f1/snapshots", {"name": "s"}),
+                           ("/api/v1/vps/f1/clone", {"name": "f2"})):
+            code, j = vpsd.request("POST", path, body)
+            assert code >= 400 and "No space left on device" in j["error"]["message"], (code, j)
+            assert pool_files() == before, path
+        assert vpsd.api("GET", "/vps/f1/snapshots") == []
+        assert [v["name"] for v in vpsd.api("GET", "/vps")] == ["f1"]
+        assert vpsd.api("GET", "/vps/f1")["state"] == "running"
+        assert sh(vpsd, "f1", "echo still > /root/after && cat /root/after")[1] == "still\n"
+    finally:
+        filler.unlink()
+    vpsd.api("POST", "/vps/f1/stop", {"force": True})
+    vpsd.api("DELETE", "/vps/f1")
+    vpsd.api("DELETE", "/pools/full")
+
+
 def test_memory_snapshot_needs_room_for_the_ram(vpsd, filesystems):
     """The RAM file may take all of the VM's RAM: with less free in its pool, a memory
     snapshot is refused (409 no_room) before the guest is paused, nothing made, and
