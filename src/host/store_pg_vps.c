@@ -212,12 +212,27 @@ int pg_vps_get(struct store *base, const char *name, struct vps *out, struct err
 }
 
 /* node NULL: every VPS; else that node's. */
+/* Every row of a VPS query into a new array (*out, *n); res is cleared. */
+static int take_rows(PGresult *res, struct vps **out, size_t *n, struct err **err)
+{
+	int rows = PQntuples(res);
+
+	if (rows > 0 && !(*out = calloc((size_t)rows, sizeof(**out)))) {
+		PQclear(res);
+		return err_make(err, ENOMEM, "list");
+	}
+	for (int i = 0; i < rows; i++)
+		row_to_vps(res, i, &(*out)[(*n)++]);
+	PQclear(res);
+	return 0;
+}
+
 static int list_locked(struct store_pg *s, const char *node, struct vps **out, size_t *n,
 		       struct err **err)
 {
 	struct pg_args a = { 0 };
 	PGresult *res;
-	int r, rows;
+	int r;
 
 	*n = 0;
 	*out = NULL;
@@ -228,15 +243,7 @@ static int list_locked(struct store_pg *s, const char *node, struct vps **out, s
 		   &a, &res, err);
 	if (r < 0)
 		return r;
-	rows = PQntuples(res);
-	if (rows > 0 && !(*out = calloc((size_t)rows, sizeof(**out)))) {
-		PQclear(res);
-		return err_make(err, ENOMEM, "list");
-	}
-	for (int i = 0; i < rows; i++)
-		row_to_vps(res, i, &(*out)[(*n)++]);
-	PQclear(res);
-	return 0;
+	return take_rows(res, out, n, err);
 }
 
 int pg_vps_list(struct store *base, struct vps **out, size_t *n, struct err **err)
@@ -256,7 +263,7 @@ int pg_vps_page(struct store *base, const struct store_vps_filter *f, struct vps
 	struct store_pg *s = pgs(base);
 	struct pg_args a = { 0 };
 	PGresult *res;
-	int r, rows;
+	int r;
 
 	*n = 0;
 	*out = NULL;
@@ -275,15 +282,7 @@ int pg_vps_page(struct store *base, const struct store_vps_filter *f, struct vps
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0)
 		return r;
-	rows = PQntuples(res);
-	if (rows > 0 && !(*out = calloc((size_t)rows, sizeof(**out)))) {
-		PQclear(res);
-		return err_make(err, ENOMEM, "list");
-	}
-	for (int i = 0; i < rows; i++)
-		row_to_vps(res, i, &(*out)[(*n)++]);
-	PQclear(res);
-	return 0;
+	return take_rows(res, out, n, err);
 }
 
 int pg_vps_list_local(struct store *base, struct vps **out, size_t *n, struct err **err)
