@@ -38,7 +38,9 @@ WAIT = 420  # seconds for the installer's first dialog in L2 under TCG
 
 def installer_iso(out):
     """An El Torito ISO: isolinux, which boots the installer's kernel and initrd
-    in VGA text mode (fb=false: no framebuffer console, the dialog in text memory)."""
+    in VGA text mode (fb=false: no framebuffer console of the installer's own;
+    nomodeset: no DRM driver either, which the display's PCI function would
+    otherwise bind; the dialog stays in text memory)."""
     for f in (DI / "linux", DI / "initrd.gz", ISOLINUX, LDLINUX):
         if not f.exists():
             pytest.fail(f"{f} is missing: scripts/test installs isolinux, syslinux-common and "
@@ -49,7 +51,7 @@ def installer_iso(out):
         shutil.copyfile(f, root / f.name)
     (root / "isolinux.cfg").write_text(
         "default install\nprompt 0\ntimeout 0\nlabel install\n"
-        "  kernel /linux\n  append initrd=/initrd.gz vga=normal fb=false\n")
+        "  kernel /linux\n  append initrd=/initrd.gz vga=normal fb=false nomodeset\n")
     subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-V", "VPS-DI", "-b", "isolinux.bin",
                     "-c", "boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
                     "-o", out, root], check=True)
