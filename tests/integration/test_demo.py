@@ -102,9 +102,17 @@ def vm_template():
     assert r.returncode == 0, r.stderr  # cached: the VM tests build it too
 
 
+def sigint_as_at_a_terminal():
+    """A shell started with SIGINT ignored cannot trap it, and a suite started in the
+    background (`cmd &` in a script, as CI may run it) hands its children an ignored
+    SIGINT: the demo is started with it at its default, as a terminal starts it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def demo(port, **env):
     proc = subprocess.Popen([str(DEMO), "--host-only"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=sigint_as_at_a_terminal,
                             env=dict(os.environ, VPS_DEMO_BUILD=str(BUILD),
                                      VPS_DEMO_PORT=str(port), **env))
     return proc, Reader(proc)
