@@ -10,8 +10,10 @@ jailed, as vpsd runs it.
 It runs in the nested test host (L1): this machine's /dev/kvm (PVM) runs
 SeaBIOS and isolinux, but not the installer's stock kernel. About three
 minutes there, most of it the installer's kernel and its hardware probe
-under the emulated SVM. A boot that hangs, ends in a triple fault, or loses
-L1 is retried as every L2 boot is (framework.retry; docs/testbench.md)."""
+under the emulated SVM. A boot that ends in a triple fault, loses L1, or
+outlasts the L1 command's own timeout is retried as every L2 boot is
+(framework.retry; docs/testbench.md); one that shows no dialog in WAIT
+seconds fails at once."""
 
 import json
 import re
@@ -33,7 +35,7 @@ BIOS = Path("/usr/share/seabios/bios.bin")
 VGABIOS = Path("/usr/share/seabios/vgabios-stdvga.bin")
 VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
 FIRST_SCREEN = "Select a language"
-WAIT = 420  # seconds for the installer's first dialog in L2 under TCG
+WAIT = 300  # seconds for the installer's first dialog in L2 under TCG (81 to 147 s seen)
 
 
 def installer_iso(out):
@@ -87,9 +89,11 @@ def test_debian_installer_reaches_its_first_screen(l1, timings):
         status = int(m.group(1)) if m else None
         shown = FIRST_SCREEN in r.stdout
         crashed = triple_fault(status, r.stderr)
-        if shown or not (r.timed_out or crashed or status == 5) or attempt == LAST:
+        # a dialog that never shows is a failure, not retried: three waits would cost
+        # the suite a quarter of an hour
+        if shown or not (r.timed_out or crashed) or attempt == LAST:
             break
-        retry("installer boot in L1", "triple fault" if crashed else "no dialog in time")
+        retry("installer boot in L1", "triple fault" if crashed else "L1 command timed out")
     m = re.search(r"^SCREEN: (.*)$", r.stdout, re.M)
     assert m, r
     s = json.loads(m.group(1))
