@@ -8,7 +8,9 @@
 #ifndef VPS_VMM_IOBUS_H
 #define VPS_VMM_IOBUS_H
 
+#include <endian.h>
 #include <stdint.h>
+#include <string.h>
 
 #define IOBUS_MAX_RANGES 64
 
@@ -39,5 +41,20 @@ int iobus_register(struct iobus *bus, uint64_t base, uint64_t len, const struct 
  * to nowhere are dropped. Returns 1 when a device took it, 0 otherwise.
  */
 int iobus_access(struct iobus *bus, uint64_t addr, void *data, unsigned int len, int is_write);
+
+/* An access's bytes (at most 8 are used) as a little-endian value, and back. */
+static inline uint64_t iobus_load_le(const void *data, unsigned int len)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, data, len > 8 ? 8 : len);
+	return le64toh(v);
+}
+
+static inline void iobus_store_le(void *data, unsigned int len, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(data, &v, len > 8 ? 8 : len);
+}
 
 #endif

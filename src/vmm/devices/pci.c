@@ -181,20 +181,6 @@ void pci_host_cfg_write(struct pci_host *h, unsigned int slot, unsigned int fn, 
 	pthread_mutex_unlock(&h->lock);
 }
 
-static uint32_t load_le(const void *data, unsigned int len)
-{
-	uint32_t v = 0;
-
-	memcpy(&v, data, len > 4 ? 4 : len);
-	return le32toh(v);
-}
-
-static void store_le(void *data, unsigned int len, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(data, &v, len > 8 ? 8 : len);
-}
-
 /* Port 0xCF8: the address register, meaningful as a whole dword only. */
 static void conf1_addr_read(void *opaque, uint64_t off, void *data, unsigned int len)
 {
@@ -204,7 +190,7 @@ static void conf1_addr_read(void *opaque, uint64_t off, void *data, unsigned int
 	pthread_mutex_lock(&h->lock);
 	v = h->conf1_addr;
 	pthread_mutex_unlock(&h->lock);
-	store_le(data, len, off + len <= 4 ? v >> (8 * off) : ~0u);
+	iobus_store_le(data, len, off + len <= 4 ? v >> (8 * off) : ~0u);
 }
 
 #define CF9_RST_CPU 0x04 /* with SYS_RST (bit 1): a hard reset; either way one for us */
@@ -215,14 +201,14 @@ static void conf1_addr_write(void *opaque, uint64_t off, const void *data, unsig
 
 	/* 0xCF9 is the reset control register; other narrow writes are probes. */
 	if (off == 1 && len == 1) {
-		if ((load_le(data, len) & CF9_RST_CPU) && h->reset)
+		if ((iobus_load_le(data, len) & CF9_RST_CPU) && h->reset)
 			h->reset(h->reset_opaque);
 		return;
 	}
 	if (off != 0 || len != 4)
 		return;
 	pthread_mutex_lock(&h->lock);
-	h->conf1_addr = load_le(data, len) & CONF1_MASK;
+	h->conf1_addr = iobus_load_le(data, len) & CONF1_MASK;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -239,10 +225,11 @@ static void conf1_data_access(struct pci_host *h, uint64_t off, void *data, unsi
 			memset(data, 0xff, len);
 	} else if (write) {
 		cfg_write_locked(h, (a >> 11) & 31, (a >> 8) & 7, (a & 0xfc) + off, len,
-				 load_le(data, len));
+				 iobus_load_le(data, len));
 	} else {
-		store_le(data, len,
-			 cfg_read_locked(h, (a >> 11) & 31, (a >> 8) & 7, (a & 0xfc) + off, len));
+		iobus_store_le(data, len,
+			       cfg_read_locked(h, (a >> 11) & 31, (a >> 8) & 7, (a & 0xfc) + off,
+					       len));
 	}
 	pthread_mutex_unlock(&h->lock);
 }
@@ -273,11 +260,11 @@ static void ecam_access(struct pci_host *h, uint64_t off, void *data, unsigned i
 	}
 	pthread_mutex_lock(&h->lock);
 	if (write)
-		cfg_write_locked(h, slot, fn, reg, len, load_le(data, len));
+		cfg_write_locked(h, slot, fn, reg, len, iobus_load_le(data, len));
 	else if (reg >= 0x100 && host_dev(h, slot, fn))
-		store_le(data, len, 0); /* no extended capabilities: conventional PCI */
+		iobus_store_le(data, len, 0); /* no extended capabilities: conventional PCI */
 	else
-		store_le(data, len, cfg_read_locked(h, slot, fn, reg, len));
+		iobus_store_le(data, len, cfg_read_locked(h, slot, fn, reg, len));
 	pthread_mutex_unlock(&h->lock);
 }
 

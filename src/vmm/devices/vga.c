@@ -450,20 +450,6 @@ static void vga_cfg_written(struct pci_dev *pdev, unsigned int off, unsigned int
 		lfb_place(pdev->priv, true);
 }
 
-static uint64_t load_le(const void *data, unsigned int len)
-{
-	uint64_t v = 0;
-
-	memcpy(&v, data, len > 8 ? 8 : len);
-	return le64toh(v);
-}
-
-static void store_le(void *data, unsigned int len, uint64_t val)
-{
-	val = htole64(val);
-	memcpy(data, &val, len > 8 ? 8 : len);
-}
-
 void vga_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *data,
 		  unsigned int len)
 {
@@ -501,14 +487,14 @@ void vga_bar_read(struct pci_dev *pdev, unsigned int bar, uint64_t off, void *da
 	else if (off == VGA_MMIO_QEXT + 4 && len == 4)
 		val = v->big_endian ? VGA_QEXT_BIG : VGA_QEXT_LITTLE;
 	pthread_mutex_unlock(&v->lock);
-	store_le(data, len, val);
+	iobus_store_le(data, len, val);
 }
 
 void vga_bar_write(struct pci_dev *pdev, unsigned int bar, uint64_t off, const void *data,
 		   unsigned int len)
 {
 	struct vga *v = pdev->priv;
-	uint64_t val = load_le(data, len);
+	uint64_t val = iobus_load_le(data, len);
 
 	if (bar == 0) {
 		if (off + len <= v->vram_size)
