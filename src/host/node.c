@@ -137,17 +137,18 @@ void node_stop(struct host *h)
 
 json_t *node_list(struct host *h, struct err **err)
 {
-	json_t *list = store_nodes(h->store), *n;
+	json_t *list = store_nodes(h->store), *sums, *n;
 	long long now = time(NULL), stale = (long long)h->heartbeat_every * h->offline_after;
-	struct vps *all = NULL;
-	size_t nr = 0, i;
+	size_t i;
 
 	if (!list) {
 		err_make(err, EIO, "store: the nodes could not be read");
 		return NULL;
 	}
-	if (store_vps_list(h->store, &all, &nr, err) < 0) {
+	/* summed by the store: a list costs the nodes, not the VPS rows */
+	if (!(sums = store_vps_sums(h->store))) {
 		json_decref(list);
+		err_make(err, EIO, "store: the VPS rows could not be summed");
 		return NULL;
 	}
 	json_array_foreach(list, i, n)
@@ -156,29 +157,25 @@ json_t *node_list(struct host *h, struct err **err)
 		const char *state = json_string_value(json_object_get(n, "state"));
 		long long hb = json_integer_value(json_object_get(n, "heartbeat"));
 		bool self = h->node ? !strcmp(name, h->node) : true;
-		double ram = 0, disk = 0, cpus = 0;
-		int count = 0;
+		/* one host: every VPS is its own (the rows name no node) */
+		json_t *sum = json_object_get(sums, h->node ? name : "");
 
-		for (size_t k = 0; k < nr; k++) {
-			/* one host: every VPS is its own (the rows name no node) */
-			if (h->node && strcmp(all[k].node, name))
-				continue;
-			count++;
-			ram += (double)all[k].ram;
-			disk += (double)all[k].disk;
-			cpus += all[k].cpus;
-		}
 		/* a beat older than offline_after beats: gone, whatever the row says */
 		if (h->node && !strcmp(state, "online") && now - hb > stale)
 			json_object_set_new(n, "state", json_string("offline"));
 		json_object_del(n, "cert"); /* node to node only (peer.c) */
 		json_object_set_new(n, "self", json_boolean(self));
-		json_object_set_new(n, "vps", json_integer(count));
-		json_object_set_new(n, "allocated",
-				    json_pack("{s:I, s:I, s:f}", "ram", (json_int_t)ram, "disk",
-					      (json_int_t)disk, "cpus", cpus));
+		json_object_set_new(n, "vps",
+				    json_integer(json_integer_value(json_object_get(sum, "vps"))));
+		json_object_set_new(
+			n, "allocated",
+			json_pack("{s:I, s:I, s:f}", "ram",
+				  (json_int_t)json_number_value(json_object_get(sum, "ram")),
+				  "disk",
+				  (json_int_t)json_number_value(json_object_get(sum, "disk")),
+				  "cpus", json_number_value(json_object_get(sum, "cpus"))));
 	}
-	store_vps_list_free(all, nr);
+	json_decref(sums);
 	return list;
 }
 

@@ -504,24 +504,25 @@ static int admit(void *arg, const struct vps *all, size_t n, json_t *policies, s
 /* --- placement (docs/cluster.md) ------------------------------------------------------- */
 
 /*
- * Whether v fits on node n under the policies p, counting the rows all
- * that name it: 0 with *score (the smallest share of a limit left after
- * it, over the resources), or -ENOSPC with why in buf.
+ * Whether v fits on node n (a node_list() entry) under the policies p,
+ * counting what its rows allocate (its `allocated`, summed by the store):
+ * 0 with *score (the smallest share of a limit left after it, over the
+ * resources), or -ENOSPC with why in buf.
  */
-static int place_one(const struct vps *v, json_t *n, const struct policy p[NR_RES],
-		     const struct vps *all, size_t nr, double *score, char *buf, size_t len)
+static int place_one(const struct vps *v, json_t *n, const struct policy p[NR_RES], double *score,
+		     char *buf, size_t len)
 {
 	const char *name = json_string_value(json_object_get(n, "name"));
+	json_t *allocated = json_object_get(n, "allocated");
 	struct capacity c = { 0 };
-	struct sold s;
 
 	c.mem_total = (uint64_t)json_integer_value(json_object_get(n, "ram"));
 	c.fs_size = (uint64_t)json_integer_value(json_object_get(n, "disk"));
 	c.cores = (int)json_number_value(json_object_get(n, "cpus"));
-	sold_of(all, nr, name, NULL, &s);
 	*score = 1;
 	for (int res = 0; res < NR_RES; res++) {
-		double asked = figure(v, res), alloc = s.figure[res];
+		double asked = figure(v, res);
+		double alloc = json_number_value(json_object_get(allocated, fields[res]));
 		double limit = p[res].ratio * physical(&c, res);
 		char a[32], b[32], l[32], left[32];
 
@@ -544,13 +545,12 @@ static int place_one(const struct vps *v, json_t *n, const struct policy p[NR_RE
 int policy_place(struct host *h, struct vps *v, struct err **err)
 {
 	struct policy p[NR_RES];
-	struct vps *all = NULL;
 	json_t *nodes, *n, *best = NULL;
 	char why[1536] = "", one[320];
 	double best_score = -1, score;
-	size_t nr = 0, i, online = 0;
+	size_t i, online = 0;
 	bool self_online = false;
-	int r;
+	int r = 0;
 
 	if (!h->node)
 		return 0; /* one host: admission decides, with its own figures */
@@ -569,10 +569,6 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 	}
 	if (!(nodes = node_list(h, err)))
 		return -ENOTCONN;
-	if ((r = store_vps_list(h->store, &all, &nr, err)) < 0) {
-		json_decref(nodes);
-		return r;
-	}
 	policy_get(h, p, NULL);
 	json_array_foreach(nodes, i, n)
 	{
@@ -585,7 +581,7 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 		self_online |= !strcmp(state, "online") && !strcmp(name, h->node);
 		if (strcmp(state, "online")) {
 			snprintf(one, sizeof(one), "node `%s` is %s", name, state);
-		} else if (place_one(v, n, p, all, nr, &score, one, sizeof(one)) == 0) {
+		} else if (place_one(v, n, p, &score, one, sizeof(one)) == 0) {
 			/* the most room left; a tie goes to this node (no hop), then by name */
 			if (score > best_score + 1e-12 ||
 			    (fabs(score - best_score) <= 1e-12 && !strcmp(name, h->node))) {
@@ -597,7 +593,6 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s", *why ? "; " : "",
 			 one);
 	}
-	store_vps_list_free(all, nr);
 	if (!best && !*v->node && online == 1 && self_online) {
 		/* a cluster of one (online): admission refuses, as on one host */
 		snprintf(v->node, sizeof(v->node), "%s", h->node);

@@ -61,6 +61,11 @@ int store_vps_list_local(struct store *s, struct vps **out, size_t *n, struct er
 	return s->ops->vps_list_local(s, out, n, err);
 }
 
+json_t *store_vps_sums(struct store *s)
+{
+	return s->ops->vps_sums(s);
+}
+
 int store_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
 		    store_admit_fn *admit, void *arg, struct err **err)
 {

@@ -73,6 +73,13 @@ int store_vps_list(struct store *s, struct vps **out, size_t *n, struct err **er
 int store_vps_list_local(struct store *s, struct vps **out, size_t *n, struct err **err);
 void store_vps_list_free(struct vps *v, size_t n);
 /*
+ * What the VPS rows allocate, summed per node by the store (no row read
+ * into vpsd): an object node name -> {"vps": rows, "ram": bytes, "disk":
+ * bytes, "cpus": n}, nodes without a row absent. On one host (SQLite) its
+ * one entry is "", every row. NULL when the store does not answer.
+ */
+json_t *store_vps_sums(struct store *s);
+/*
  * One page of the VPS list in name order (GET /vps?limit=&after=): the rows whose name
  * sorts after `after` ("" for the first page), at most `limit`, only those of `owner`,
  * on `node` (SQLite: the one host's name) and in `state` where these are not NULL. The
@@ -90,7 +97,9 @@ int store_vps_page(struct store *s, const struct store_vps_filter *f, struct vps
 /*
  * Admission (policy.h): write v (create: insert it, as store_vps_insert;
  * else update it, as store_vps_update) only when admit(arg, ...) returns
- * 0 on every VPS row and the policies as they stand inside the write's
+ * 0 on the VPS rows that bear on it (on one host every row; in a cluster
+ * those of this node, of v's node and of v's owner: what the node's
+ * policies and the owner's quota count) and the policies as they stand inside the write's
  * transaction. Two admissions never see the same room: a backend runs
  * the read, the check and the write in one transaction that no other
  * write enters (SQLite: BEGIN IMMEDIATE under the store's lock;

@@ -20,6 +20,7 @@ struct store_ops {
 	int (*vps_get)(struct store *s, const char *name, struct vps *out, struct err **err);
 	int (*vps_list)(struct store *s, struct vps **out, size_t *n, struct err **err);
 	int (*vps_list_local)(struct store *s, struct vps **out, size_t *n, struct err **err);
+	json_t *(*vps_sums)(struct store *s);
 	int (*vps_page)(struct store *s, const struct store_vps_filter *f, struct vps **out,
 			size_t *n, struct err **err);
 	int (*vps_admit)(struct store *s, struct vps *v, bool create, const char *plan,

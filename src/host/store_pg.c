@@ -357,6 +357,7 @@ static const struct store_ops pg_ops = {
 	.vps_list = pg_vps_list,
 	.vps_page = pg_vps_page,
 	.vps_list_local = pg_vps_list_local,
+	.vps_sums = pg_vps_sums,
 	.vps_admit = pg_vps_admit,
 	.vps_update = pg_vps_update,
 	.vps_state = pg_vps_state,

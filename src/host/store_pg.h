@@ -89,6 +89,7 @@ int pg_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
 int pg_vps_page(struct store *s, const struct store_vps_filter *f, struct vps **out, size_t *n,
 		struct err **err);
 int pg_vps_list_local(struct store *s, struct vps **out, size_t *n, struct err **err);
+json_t *pg_vps_sums(struct store *s);
 int pg_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,
 		 store_admit_fn *admit, void *arg, struct err **err);
 int pg_vps_update(struct store *s, const struct vps *v, struct err **err);

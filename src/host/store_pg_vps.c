@@ -257,6 +257,30 @@ int pg_vps_list(struct store *base, struct vps **out, size_t *n, struct err **er
 	return r;
 }
 
+json_t *pg_vps_sums(struct store *base)
+{
+	struct store_pg *s = pgs(base);
+	json_t *out = NULL;
+	PGresult *res;
+
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s,
+		   "SELECT node, count(*), COALESCE(sum(ram), 0)::float8, "
+		   "COALESCE(sum(disk), 0)::float8, COALESCE(sum(cpus), 0) FROM vps GROUP BY node",
+		   NULL, &res, NULL) == 0) {
+		out = json_object();
+		for (int i = 0; i < PQntuples(res); i++)
+			json_object_set_new(out, col_text(res, i, 0),
+					    json_pack("{s:I, s:f, s:f, s:f}", "vps",
+						      (json_int_t)pg_i(res, i, 1), "ram",
+						      pg_d(res, i, 2), "disk", pg_d(res, i, 3),
+						      "cpus", pg_d(res, i, 4)));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
 int pg_vps_page(struct store *base, const struct store_vps_filter *f, struct vps **out, size_t *n,
 		struct err **err)
 {
@@ -339,6 +363,31 @@ int pg_vps_insert(struct store *base, struct vps *v, const char *plan, struct er
 }
 
 /*
+ * The rows an admission counts (store.h): this node's, v's node's and
+ * v's owner's, not the cluster's; read under the table lock below.
+ */
+static int admit_rows_locked(struct store_pg *s, const struct vps *v, struct vps **out, size_t *n,
+			     struct err **err)
+{
+	struct pg_args a = { 0 };
+	PGresult *res;
+	int r;
+
+	*n = 0;
+	*out = NULL;
+	pa_s(&a, s->node);
+	pa_s(&a, v->node);
+	pa_s(&a, v->owner);
+	r = pg_run(s,
+		   "SELECT " VPS_COLUMNS " FROM vps WHERE node = $1 OR node = $2 OR owner = $3 "
+		   "ORDER BY name",
+		   &a, &res, err);
+	if (r < 0)
+		return r;
+	return take_rows(res, out, n, err);
+}
+
+/*
  * Admission across nodes: every vpsd's admission takes the vps table in
  * SHARE ROW EXCLUSIVE mode (it conflicts with itself and with the
  * ROW EXCLUSIVE lock any INSERT, UPDATE or DELETE of a VPS row takes) and
@@ -369,7 +418,7 @@ int pg_vps_admit(struct store *base, struct vps *v, bool create, const char *pla
 	if (r == 0)
 		r = pg_run(s, "LOCK TABLE policies IN SHARE MODE", NULL, NULL, err);
 	if (r == 0 && admit)
-		r = list_locked(s, NULL, &all, &n, err);
+		r = admit_rows_locked(s, v, &all, &n, err);
 	if (r == 0 && admit) {
 		policies = pg_policies_locked(s);
 		r = admit(arg, all, n, policies, err);

@@ -341,6 +341,7 @@ static const struct store_ops sqlite_ops = {
 	.vps_list = sq_vps_list,
 	.vps_page = sq_vps_page,
 	.vps_list_local = sq_vps_list, /* one host: every VPS is its own */
+	.vps_sums = sq_vps_sums,
 	.vps_admit = sq_vps_admit,
 	.vps_update = sq_vps_update,
 	.vps_state = sq_vps_state,

@@ -55,6 +55,7 @@ void sq_event_locked(struct store_sqlite *s, const char *vps, const char *kind, 
 int sq_vps_insert(struct store *s, struct vps *v, const char *plan, struct err **err);
 int sq_vps_get(struct store *s, const char *name, struct vps *out, struct err **err);
 int sq_vps_list(struct store *s, struct vps **out, size_t *n, struct err **err);
+json_t *sq_vps_sums(struct store *s);
 int sq_vps_page(struct store *s, const struct store_vps_filter *f, struct vps **out, size_t *n,
 		struct err **err);
 int sq_vps_admit(struct store *s, struct vps *v, bool create, const char *plan,

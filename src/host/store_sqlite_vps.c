@@ -259,6 +259,33 @@ out:
 	return r;
 }
 
+json_t *sq_vps_sums(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *out = NULL;
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT count(*), total(ram), total(disk), total(cpus) FROM vps", -1,
+			       &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			out = json_object();
+			if (sqlite3_column_int64(st, 0) > 0)
+				json_object_set_new(
+					out, "",
+					json_pack("{s:I, s:f, s:f, s:f}", "vps",
+						  (json_int_t)sqlite3_column_int64(st, 0), "ram",
+						  sqlite3_column_double(st, 1), "disk",
+						  sqlite3_column_double(st, 2), "cpus",
+						  sqlite3_column_double(st, 3)));
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
 int sq_vps_page(struct store *base, const struct store_vps_filter *f, struct vps **out, size_t *n,
 		struct err **err)
 {

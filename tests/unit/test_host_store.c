@@ -393,6 +393,65 @@ static void admission_decides_the_write(void **state)
 	err_free(&e);
 }
 
+/*
+ * The store sums each node's rows (placement and the node list read no
+ * row), and an admission in a cluster sees only the rows that bear on it:
+ * its node's and its owner's (SQLite, one host: every row).
+ */
+static void sums_and_admission_rows(void **state)
+{
+	struct store *st = *state;
+	bool pg = strcmp(store_backend(st), "sqlite") != 0;
+	struct seen x = { .answer = 0 };
+	struct vps v[4], c;
+	json_t *sums = store_vps_sums(st), *one;
+
+	assert_non_null(sums);
+	assert_int_equal(json_object_size(sums), 0);
+	json_decref(sums);
+	make_vps(&v[0], "s1", "admin", 2 * GIB);
+	make_vps(&v[1], "s2", "admin", 1 * GIB); /* another node, the same owner */
+	make_vps(&v[2], "s3", "cust", 4 * GIB); /* another node, another owner */
+	make_vps(&v[3], "s4", "cust", 8 * GIB); /* this node, another owner */
+	v[1].cpus = 0.5;
+	if (pg) {
+		memcpy(v[1].node, "n2", 3);
+		memcpy(v[2].node, "n2", 3);
+	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(store_vps_insert(st, &v[i], NULL, NULL), 0);
+	sums = store_vps_sums(st);
+	assert_non_null(sums);
+	if (pg) {
+		assert_int_equal(json_object_size(sums), 2);
+		one = json_object_get(sums, "n1");
+		assert_int_equal(json_integer_value(json_object_get(one, "vps")), 2);
+		assert_true(json_number_value(json_object_get(one, "ram")) == 10.0 * GIB);
+		assert_true(json_number_value(json_object_get(one, "disk")) == 2.0 * GIB);
+		assert_true(json_number_value(json_object_get(one, "cpus")) == 2);
+		one = json_object_get(sums, "n2");
+		assert_int_equal(json_integer_value(json_object_get(one, "vps")), 2);
+		assert_true(json_number_value(json_object_get(one, "ram")) == 5.0 * GIB);
+		assert_true(json_number_value(json_object_get(one, "cpus")) == 1.5);
+	} else {
+		assert_int_equal(json_object_size(sums), 1);
+		one = json_object_get(sums, "");
+		assert_int_equal(json_integer_value(json_object_get(one, "vps")), 4);
+		assert_true(json_number_value(json_object_get(one, "ram")) == 15.0 * GIB);
+		assert_true(json_number_value(json_object_get(one, "cpus")) == 3.5);
+	}
+	json_decref(sums);
+
+	/* admin's new VPS here: this node's rows (s1, s4) and admin's (s2), not s3 */
+	make_vps(&c, "s5", "admin", 1 * GIB);
+	assert_int_equal(store_vps_admit(st, &c, true, NULL, admit, &x, NULL), 0);
+	assert_int_equal(x.n, pg ? 3 : 4);
+	assert_int_equal(x.ram, pg ? 11 * GIB : 15 * GIB);
+	vps_free(&c);
+	for (int i = 0; i < 4; i++)
+		vps_free(&v[i]);
+}
+
 static void users_sessions_tokens(void **state)
 {
 	struct store *st = *state;
@@ -1376,6 +1435,7 @@ int main(void)
 		BOTH(features_and_io_limits),
 		BOTH(plan_backup_schedules),
 		BOTH(admission_decides_the_write),
+		BOTH(sums_and_admission_rows),
 		BOTH(users_sessions_tokens),
 		BOTH(two_factor_and_quota),
 		BOTH(operations),
