@@ -519,8 +519,10 @@ static json_t *do_grow(struct mon *m, uint64_t size)
  * Copy the disk to `to` (a new file) with the container's filesystem
  * consistent: its processes frozen (the cgroup freezer, as `vps-ct pause`) and
  * then its filesystem (FIFREEZE: the journal committed, writes held), so
- * the copy is what a clean unmount would leave. Thawed in reverse whatever
- * the copy did; a reflink copy (FICLONE) keeps the pause to milliseconds.
+ * the copy is what a clean unmount would leave. Thawed whatever the copy
+ * did, the processes first: the filesystem's FITHAW (a superblock write)
+ * then holds up writers only; a reflink copy (FICLONE) keeps the pause to
+ * milliseconds.
  * What the pause would otherwise wait for is done before it and after it:
  * the filesystem and the image under it flushed first (presync: FIFREEZE
  * and FICLONE then find little dirty), every file opened and the copy
@@ -652,10 +654,6 @@ static json_t *do_disk_copy(struct mon *m, const char *to)
 	made = false; /* removed by sys_image_copy_fd() on failure, else kept */
 	lap(steps, "copy", &t);
 out:
-	if (frozen && ioctl(fd, FITHAW, 0) < 0)
-		pr_err("disk-copy: FITHAW `%s`: %s", mnt, strerror(errno));
-	if (frozen)
-		lap(steps, "fithaw", &t);
 	if (paused) {
 		struct err *e2 = NULL;
 
@@ -665,6 +663,12 @@ out:
 		lap(steps, "thaw", &t);
 		json_object_set_new(steps, "paused", ms_since(&t_pause));
 	}
+	/* after the freezer's thaw: the container runs, its writers wait for this only
+	 * (ext4 writes its superblock in it) */
+	if (frozen && ioctl(fd, FITHAW, 0) < 0)
+		pr_err("disk-copy: FITHAW `%s`: %s", mnt, strerror(errno));
+	if (frozen)
+		lap(steps, "fithaw", &t);
 	if (raised)
 		(void)setpriority(PRIO_PROCESS, 0, nice0);
 	if (cg)
