@@ -13,10 +13,13 @@
  * getrusage's ru_nvcsw, within the gap or at its edge: the freezer puts a
  * task to sleep that way, a busy host's scheduler preempts it instead, and
  * the loop itself never sleeps), the gap less the time it waited for a CPU
- * in it (/proc/self/schedstat's run delay; both read after every clock
- * read, so a wait can only be missed, never counted twice: the figure errs
- * long). On a loaded machine the first figure is mostly the other work's;
- * the second is the pause. One line: `GAP_US STOPPED_US`.
+ * (/proc/self/schedstat's run delay, read after every clock read). Each
+ * read is a system call, and a frozen task stops at a call's return, so a
+ * wait shows in the read after the call it followed: the wait subtracted is
+ * that of the gap and the one before it, which never misses the gap's own
+ * and errs short only if the loop was also preempted just before. On a
+ * loaded machine the first figure is mostly the other work's; the second
+ * is the pause. One line: `GAP_US STOPPED_US`.
  *
  * No libc: raw x86-64 system calls, so the static binary is a few KiB and
  * goes into a busybox container through `vps exec` as base64.
@@ -90,21 +93,22 @@ static int run(const char *stop)
 {
 	long fd = sys(2, (long)"/proc/self/schedstat", 0, 0); /* open, O_RDONLY */
 	u64 prev = now_ns(), next_check = prev + 10000000ul, worst = 0, worst_stopped = 0;
-	u64 w1 = waited_ns(fd);
+	u64 w1 = waited_ns(fd), w2 = w1;
 	long v1 = nvcsw(), v2 = v1;
 	char out[48];
 	int i = sizeof(out);
 
 	for (;;) {
-		u64 t = now_ns(), w = waited_ns(fd), stopped = t - prev - (w - w1);
+		u64 t = now_ns(), w = waited_ns(fd), stopped = t - prev - (w - w2);
 		long v = nvcsw();
 
 		if (t - prev > worst)
 			worst = t - prev;
 		/* a sleep in this gap shows in v, or in v1 if it came just after prev's read */
-		if ((v != v1 || v1 != v2) && w - w1 < t - prev && stopped > worst_stopped)
+		if ((v != v1 || v1 != v2) && w - w2 < t - prev && stopped > worst_stopped)
 			worst_stopped = stopped;
 		prev = t;
+		w2 = w1;
 		w1 = w;
 		v2 = v1;
 		v1 = v;
