@@ -629,7 +629,8 @@ static int freeze_v1(const char *dir, bool frozen, struct err **err)
 			break;
 		sleep_ms(step);
 		waited += step;
-		step = step < 20 ? step * 2 : 20;
+		/* every ms for the first 20 (a snapshot's pause waits on this), then less often */
+		step = waited < 20 ? 1 : step < 20 ? step * 2 : 20;
 	}
 	if (frozen)
 		cg_write(dir, "freezer.state", "THAWED", NULL);

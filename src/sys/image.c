@@ -48,15 +48,23 @@ int sys_image_copy(const char *src, const char *dst, struct err **err)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int out = -1;
-	struct stat st;
-	off_t pos = 0;
-	int e;
 
-	if (in < 0 || fstat(in, &st) < 0)
+	if (in < 0)
 		return err_make(err, errno, "open `%s`", src);
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return err_make(err, errno, "create `%s`", dst);
+	return sys_image_copy_fd(in, out, src, dst, err);
+}
+
+int sys_image_copy_fd(int in, int out, const char *src, const char *dst, struct err **err)
+{
+	struct stat st;
+	off_t pos = 0;
+	int e;
+
+	if (fstat(in, &st) < 0)
+		return err_make(err, errno, "stat `%s`", src);
 	if (ioctl(out, FICLONE, in) == 0)
 		return 0;
 	while (pos < st.st_size) {

@@ -15,6 +15,13 @@
 int sys_image_copy(const char *src, const char *dst, struct err **err);
 
 /*
+ * The same into `out`, a new empty file opened for writing, from `in`; the
+ * names only for messages, and dst removed on failure as above. For a
+ * caller that opens both before a pause and copies inside it.
+ */
+int sys_image_copy_fd(int in, int out, const char *src, const char *dst, struct err **err);
+
+/*
  * Replace the image dst by a copy of src (a snapshot's), never leaving half
  * of one: copied to DST.new, synced, given dst's owner, mode and user.*
  * extended attributes, renamed over dst. A DST.new left by a crash is

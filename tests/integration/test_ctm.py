@@ -141,6 +141,50 @@ def test_control_errors(ctm):
     assert ct.state()["state"] == "running"
 
 
+
+def nices(pid):
+    """The nice value of each thread of PID (field 19 of /proc/PID/task/TID/stat)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        out[tid] = int(stat[stat.rindex(")") + 2:].split()[16])
+    return out
+
+
+def test_disk_copy_running_steps(ctm, tmp_path):
+    """disk-copy of a running container: the copy is the disk as the container
+    wrote it, the reply gives each step of the pause in ms (presync and the
+    copy's file before it, the fsync after it), the container is thawed and
+    the monitor back at its own priority (raised to nice -20 only for the pause)."""
+    ct = running(ctm())
+    ct.exec("sh", "-c", "echo snap-me > /root/marker; sync")
+    before = nices(ct.proc.pid)
+    to = tmp_path / "copy.img"
+    r = ct.ctl({"cmd": "disk-copy", "to": str(to)})
+    assert r["ok"], r
+    ms = r["ms"]
+    steps = ["before", "prefreeze", "freezer", "fifreeze", "copy", "fithaw", "thaw", "paused",
+             "fsync"]
+    assert sorted(ms) == sorted(steps), ms
+    assert all(isinstance(ms[k], (int, float)) and ms[k] >= 0 for k in steps), ms
+    inside = sum(ms[k] for k in ("freezer", "fifreeze", "copy", "thaw"))  # FITHAW after it
+    assert inside <= ms["paused"] + 0.1 and ms["paused"] <= inside + 50, ms
+    assert f"disk-copy `{ct.name}` (ms): " in ct.log.read_text()
+    assert to.stat().st_size == ct.disk_img.stat().st_size and (to.stat().st_mode & 0o777) == 0o600
+    r = subprocess.run(["debugfs", "-R", "cat /root/marker", str(to)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.stdout.strip() == "snap-me", (r.stdout, r.stderr)
+    fz = ct.cgroup("freezer")
+    assert ((fz / "freezer.state").read_text().strip() == "THAWED" if (fz / "freezer.state").exists()
+            else (fz / "cgroup.freeze").read_text().strip() == "0")
+    assert ct.exec("cat", "/root/marker").strip() == "snap-me"
+    assert nices(ct.proc.pid) == before
+    # a copy that cannot be made leaves no file and the container running
+    r = ct.ctl({"cmd": "disk-copy", "to": str(tmp_path / "no-such-dir" / "x.img")})
+    assert not r["ok"] and "create" in r["error"], r
+    assert not (tmp_path / "no-such-dir").exists() and ct.state()["state"] == "running"
+
+
 # ---- console ----
 
 def login(con, password):
