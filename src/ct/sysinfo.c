@@ -308,7 +308,6 @@ static __attribute__((noreturn)) void monitor_main(const char *id, const char *c
 	char start[24];
 	char *argv[] = { "vps-ct", CT_SYSINFO_MONITOR_CMD, (char *)cgroup_path, start, (char *)id,
 			 NULL };
-	struct ct_cgroup *cg = NULL;
 	int null;
 
 	prctl(PR_SET_NAME, "vps-ct-sysinfo", 0, 0, 0);
@@ -319,13 +318,15 @@ static __attribute__((noreturn)) void monitor_main(const char *id, const char *c
 	    dup2(sock, 3) < 0)
 		_exit(1);
 	syscall(SYS_close_range, 4, ~0U, 0);
-	/*
-	 * Into the container's cgroup before the exec, so that the new image's
-	 * pages and page tables are charged to the container from the first
-	 * (v1 does not move charges with a task); monitor_serve enters it again.
-	 */
-	if (cg_open(cgroup_path, &cg, NULL) < 0 || cg_enter_helper(cg, getpid(), NULL) < 0)
+	/* dup2 of 3 onto itself keeps its close-on-exec: the exec must not close it */
+	if (fcntl(3, F_SETFD, 0) < 0)
 		_exit(1);
+	/*
+	 * Not into the container's cgroup before the exec: a sanitizer build's
+	 * start-up alone would meet a small container's limit (OOM-killed in
+	 * the tests). The fresh image enters it in monitor_serve; its first
+	 * pages stay charged where the runtime ran.
+	 */
 	snprintf(start, sizeof(start), "%" PRIu64, init_start);
 	execve("/proc/self/exe", argv, environ);
 	monitor_serve(cgroup_path, init_start);
