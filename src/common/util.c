@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -221,4 +223,30 @@ bool slug_ok(const char *s, size_t max)
 
 	return n >= 1 && n <= max && s[0] != '-' &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+void release_idle_memory(void)
+{
+	/* below the frame: the madvise wrapper's own frame and what follows */
+	const uintptr_t margin = 16384, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), end;
+	unsigned long lo = 0, hi = 0;
+	char line[512];
+	FILE *f;
+
+	malloc_trim(0);
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "[stack]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			break;
+		lo = hi = 0;
+	}
+	fclose(f);
+	if (sp < lo + margin || sp >= hi)
+		return;
+	end = (sp - margin) & ~(page - 1);
+	if (end > lo)
+		madvise((void *)lo, end - lo, MADV_DONTNEED);
 }

@@ -43,6 +43,17 @@ int open_untrusted(int dirfd, const char *path, int flags, mode_t mode, off_t ma
 /* Read a whole file into a fresh NUL-terminated buffer; -errno on failure. */
 int read_file(const char *path, char **out, size_t *len);
 
+/*
+ * Give back to the kernel what a long-lived process no longer uses once it
+ * settles into its loop: free malloc memory (malloc_trim) and the pages of
+ * its main stack below the caller's frame that earlier, deeper calls
+ * touched (a margin below the frame is kept for the calls still to come).
+ * A monitor's start (parsing, running programs) leaves both behind, and
+ * they would stay charged for as long as the container runs
+ * (docs/ct-density.md). Best effort; nothing to report.
+ */
+void release_idle_memory(void);
+
 /* A short name for things the host names: 1 to max of a-z, 0-9 and -, not starting with -. */
 bool slug_ok(const char *s, size_t max);
 

@@ -392,8 +392,8 @@ static int create_steps(struct create_ctx *c, struct err **err)
 		return err_wrap(err, "cgroup `%s`", c->st.cgroup_path);
 	c->st.pid = c->pid;
 	c->st.start_time = ct_proc_start_time(c->pid);
-	if ((r = ct_sysinfo_monitor_start(c->st.cgroup_path, c->st.start_time, &c->notify_sv[0],
-					  err)) < 0)
+	if ((r = ct_sysinfo_monitor_start(c->st.id, c->st.cgroup_path, c->st.start_time,
+					  &c->notify_sv[0], err)) < 0)
 		return r;
 	/* "created", as crun gives prestart and createRuntime hooks (runc: "creating") */
 	state = ct_state_json(&c->st, "created");

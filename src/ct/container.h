@@ -137,8 +137,14 @@ int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const str
  * to do. init_start: the init's start time (/proc/<pid>/stat field 22).
  */
 int ct_sysinfo_pair(const struct ct_config *cfg, int sv[2], struct err **err);
-int ct_sysinfo_monitor_start(const char *cgroup_path, uint64_t init_start, int *sock,
-			     struct err **err);
+int ct_sysinfo_monitor_start(const char *id, const char *cgroup_path, uint64_t init_start,
+			     int *sock, struct err **err);
+/*
+ * The monitor runs as `vps-ct CT_SYSINFO_MONITOR_CMD CGROUP INIT_START ID` (the id only for ps)
+ * with its socket on fd 3, a fresh image (main dispatches it first).
+ */
+#define CT_SYSINFO_MONITOR_CMD "__sysinfo-monitor"
+int ct_sysinfo_monitor_main(int argc, char **argv);
 
 /* hooks.c: run the hooks of one kind with the state on stdin. */
 int ct_hooks_run(const struct ct_config *cfg, enum ct_hook_kind kind, const char *state_json,

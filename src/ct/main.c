@@ -600,6 +600,8 @@ int main(int argc, char **argv)
 	 */
 	json_object_seed(((size_t)&err ^ (size_t)(uintptr_t)main) | 1);
 
+	if (argc > 1 && !strcmp(argv[1], CT_SYSINFO_MONITOR_CMD))
+		return ct_sysinfo_monitor_main(argc, argv);
 	log_init("vps-ct", LOG_WARN);
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {

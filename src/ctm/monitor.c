@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -924,6 +925,12 @@ int ctm_run(struct ctm_config *c)
 	if (monitor_server_listen(&m.ctl, m.ctl_path, &e) < 0 ||
 	    monitor_console_listen(&m.con, m.con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
 		goto out;
+	/*
+	 * One malloc arena: the procfs thread's few allocations need no arena
+	 * of their own (64 MiB reserved, its first pages charged for as long
+	 * as the container runs).
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	/* after the capabilities are dropped: the thread gets the same, and the signal mask */
 	if (ctm_procfs_start(c, &m.procfs, &e) < 0) {
 		/* no FUSE here (no /dev/fuse): lxcfs's files, with the host's swap */
@@ -936,6 +943,8 @@ int ctm_run(struct ctm_config *c)
 			status = MONITOR_EXIT_FAILURE;
 			break;
 		}
+		/* what the start left behind (docs/ct-density.md) */
+		release_idle_memory();
 		serve(&m);
 		arm_timer(&m, 0);
 		teardown(&m);

@@ -8,12 +8,13 @@ read what busybox `free` printed inside.
 Run as root: VPS_BUILD=build-test python3 -m pytest tests/integration/test_ct_sysinfo.py"""
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from framework.ct import Bundle, wait_for
+from framework.ct import VPS_CT, Bundle, wait_for
 
 MIB = 1 << 20
 ANNOTATION = {"org.vps.sysinfo": "cgroup"}
@@ -177,6 +178,36 @@ def test_monitor_lives_as_long_as_init(bundle):
     bundle.ct("kill", bundle.id, "KILL", check=True)
     assert wait_for(lambda: not monitors(bundle.id)), "monitor outlived init"
     bundle.ct("delete", bundle.id, check=True)
+
+
+def test_monitor_is_a_fresh_image(bundle):
+    """The monitor re-executes vps-ct (docs/ct-density.md): its command line is
+    its own, not the runtime's `create`, and it answers as the fork did."""
+    bundle.config["annotations"] = ANNOTATION
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", "free; exec sleep 1000"]
+    bundle.create()
+    assert wait_for(lambda: monitors(bundle.id)), "no monitor after create"
+    pid = monitors(bundle.id)[0]
+    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert cmd[1] == b"__sysinfo-monitor" and b"create" not in cmd, cmd
+    bundle.ct("start", bundle.id, check=True)
+    assert wait_for(lambda: "Mem:" in bundle.output())
+    assert free_rows(bundle.output())[0][0][0] == 65536, bundle.output()
+    bundle.ct("delete", "--force", bundle.id, check=True)
+
+
+def test_monitor_command_refused_by_hand(bundle):
+    """`vps-ct __sysinfo-monitor` is the runtime's own: run without its socket
+    on fd 3 (a user typing it: fd 3 a file, or none) it refuses and serves nothing."""
+    args = [str(VPS_CT), "__sysinfo-monitor", f"/vps-ct/{bundle.id}", "1", bundle.id]
+    with open("/dev/null", "rb") as null:
+        for pass_fds, pre in (((), None), ((3,), lambda: os.dup2(null.fileno(), 3))):
+            r = subprocess.run(args, capture_output=True, text=True, timeout=30,
+                               pass_fds=pass_fds, preexec_fn=pre)
+            assert r.returncode == 2, r
+            assert "vps-ct's own, not a command" in r.stderr, r
+    r = subprocess.run(args[:2], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "not a command" in r.stderr, r
 
 
 def test_monitor_exits_when_never_started(bundle):
