@@ -158,19 +158,26 @@ static void print_report(json_t *rep)
 	}
 }
 
-int cmd_host(struct args *a)
+/* One request (body borrowed) and its answer: as JSON with --format json, else by print. */
+static int call_print(const char *method, const char *path, json_t *body, bool json,
+		      void (*print)(json_t *))
 {
 	struct err *err = NULL;
 	json_t *reply;
 
-	if (api("GET", "/host", NULL, &reply, &err) < 0)
+	if (api(method, path, body, &reply, &err) < 0)
 		return fail_err(&err);
-	if (a->json)
+	if (json)
 		print_json(reply);
 	else
-		print_report(reply);
+		print(reply);
 	json_decref(reply);
 	return 0;
+}
+
+int cmd_host(struct args *a)
+{
+	return call_print("GET", "/host", NULL, a->json, print_report);
 }
 
 /* ---- policies ---- */
@@ -226,17 +233,7 @@ int cmd_policy_set(struct args *a)
 
 int cmd_policy_list(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
-
-	if (api("GET", "/policies", NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_policies(reply);
-	json_decref(reply);
-	return 0;
+	return call_print("GET", "/policies", NULL, a->json, print_policies);
 }
 
 /* ---- settings (GET and PATCH /settings) ---- */
@@ -264,24 +261,13 @@ static void print_settings(json_t *s)
 
 int cmd_settings_show(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
-
-	if (api("GET", "/settings", NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_settings(reply);
-	json_decref(reply);
-	return 0;
+	return call_print("GET", "/settings", NULL, a->json, print_settings);
 }
 
 /* KEY=VALUE...: every one in one PATCH; vpsd checks names and values, and names the wrong one. */
 int cmd_settings_set(struct args *a)
 {
-	json_t *body = json_object(), *reply;
-	struct err *err = NULL;
+	json_t *body = json_object();
 	int r;
 
 	for (int i = 0; i < a->npos; i++) {
@@ -299,16 +285,9 @@ int cmd_settings_set(struct args *a)
 				*c = '_';
 		json_object_set_new(body, key, json_string(eq + 1));
 	}
-	r = api("PATCH", "/settings", body, &reply, &err);
+	r = call_print("PATCH", "/settings", body, a->json, print_settings);
 	json_decref(body);
-	if (r < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_settings(reply);
-	json_decref(reply);
-	return 0;
+	return r;
 }
 
 /* ---- events ---- */
