@@ -63,8 +63,9 @@ int settings_require_2fa(struct host *h)
 	/* a clock set back reads again */
 	if (at && now >= at && now - at < SETTINGS_TTL)
 		return __atomic_load_n(&h->require_2fa, __ATOMIC_RELAXED);
-	if ((r = stored_require(h, NULL)) < 0) /* away: the last value read */
-		return __atomic_load_n(&h->require_2fa, __ATOMIC_RELAXED);
+	/* away: the last value read, asked again only after another SETTINGS_TTL */
+	if ((r = stored_require(h, NULL)) < 0)
+		r = __atomic_load_n(&h->require_2fa, __ATOMIC_RELAXED);
 	cache_put(h, r);
 	return r;
 }

@@ -42,7 +42,8 @@ int settings_patch(struct host *h, json_t *body, json_t **out, struct err **err)
  * enum auth_require for logins and sessions: read from the store at most
  * every SETTINGS_TTL seconds (another node's change shows within that),
  * this vpsd's own change at once. A store that does not answer leaves
- * the last value read.
+ * the last value read, for another SETTINGS_TTL (no request waits on a
+ * database that is away more than once in that time).
  */
 #define SETTINGS_TTL 5
 int settings_require_2fa(struct host *h);
