@@ -107,8 +107,8 @@ int settings_get(struct host *h, json_t **out, struct err **err)
 
 int settings_patch(struct host *h, json_t *body, json_t **out, struct err **err)
 {
-	json_t *changed, *v;
 	const char *name;
+	json_t *v;
 	int r;
 
 	if (!json_is_object(body) || !json_object_size(body))
@@ -122,10 +122,7 @@ int settings_patch(struct host *h, json_t *body, json_t **out, struct err **err)
 			return err_make(err, EINVAL,
 					"require_2fa: expected \"none\", \"admins\" or \"all\"");
 	}
-	changed = json_deep_copy(body);
-	r = store_settings_put(h->store, changed, false, NULL, err);
-	json_decref(changed);
-	if (r < 0)
+	if ((r = store_settings_put(h->store, body, false, NULL, err)) < 0)
 		return err_wrap(err, "settings");
 	return settings_get(h, out, err);
 }
