@@ -3,7 +3,7 @@
 // (turn it on with a first code, see the recovery codes once, turn it off
 // with a code or a recovery code) and webhooks (docs/webhooks.md: add one,
 // see its secret once, watch its deliveries, delete it). A user whose
-// session may only enrol in 2FA (vpsd --require-2fa) lands here.
+// session may only enrol in 2FA (the require_2fa setting) lands here.
 
 import * as API from './api.js';
 import { h, field, table, when, flash, busy, form } from './dom.js';

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The administrator's pages (docs/panel.md): the host report as a picture
 // (capacity, the policy's limit, what is allocated and what is used, per
-// resource), plans, users, IP pools (networks), the audit log; and the event
-// log, which customers see too (their own VPSes' events).
+// resource), plans, users, IP pools (networks), the host's settings (who must
+// log in with 2FA), the audit log; and the event log, which customers see too
+// (their own VPSes' events).
 
 import * as API from './api.js';
 import { h, field, select, table, bytes, cores, flash, busy, form, when } from './dom.js';
@@ -11,7 +12,7 @@ export async function adminView(m, page) {
   return PAGES[page](m);
 }
 
-const PAGES = { host: hostView, plans: plansView, users: usersView, networks: networksView, audit: auditView };
+const PAGES = { host: hostView, plans: plansView, users: usersView, networks: networksView, settings: settingsView, audit: auditView };
 
 // ---- host report ----
 
@@ -262,6 +263,39 @@ function networksView(m) {
       return b;
     },
   });
+}
+
+// ---- settings (GET and PATCH /settings; in a cluster, every node's) ----
+
+const REQUIRE_2FA = [
+  { value: 'none', text: 'Nobody (each user chooses)' },
+  { value: 'admins', text: 'Administrators' },
+  { value: 'all', text: 'Everyone' },
+];
+
+async function settingsView(m) {
+  const [cur, me] = await Promise.all([API.get('/settings'), API.get('/me')]);
+  const who = select('Two-factor login required of', REQUIRE_2FA, { name: 'require_2fa' });
+  who.input.value = cur.require_2fa;
+  const now = h('p', { id: 'require-2fa-now' });
+  const show = (s) => now.replaceChildren('Now: ', h('strong', {}, REQUIRE_2FA.find((o) => o.value === s.require_2fa)?.text || s.require_2fa), '.');
+  // an administrator without a second factor who requires one of admins: their own session too
+  const mine = (v) => !me['2fa'] && (v === 'all' || v === 'admins');
+  const warn = h('p', { id: 'require-2fa-self', class: 'warn', hidden: true },
+    'You have no second factor yourself: once saved, your session can only turn it on (Account) until you do.');
+  who.input.addEventListener('change', () => (warn.hidden = !mine(who.input.value)));
+  show(cur);
+  const f = form({ class: 'card', id: 'settings-form', 'aria-labelledby': 'settings-2fa-h' }, [
+    h('h2', { id: 'settings-2fa-h' }, 'Two-factor login'),
+    h('p', { class: 'muted' }, 'A user it names who has no second factor yet can, after logging in, only enrol one (Account). API tokens are unaffected. In a cluster this holds on every node.'),
+    now, h('div', { class: 'grid' }, who.row), warn, h('button', { type: 'submit' }, 'Save'),
+  ], async () => {
+    const s = await API.patch('/settings', { require_2fa: who.input.value });
+    show(s);
+    flash(`two-factor login now required of: ${s.require_2fa}`, 'ok');
+    if (mine(s.require_2fa)) location.hash = '#/account';
+  });
+  m.append(h('h1', {}, 'Settings'), f);
 }
 
 // ---- logs ----

@@ -16,7 +16,7 @@ const routes = [
   [/^#\/login$/, loginView, false],
   [/^#\/$/, listView, true],
   [/^#\/vps\/([a-z0-9-]+)$/, (m, name) => import('./vpspage.js').then((x) => x.vpsView(m, name)), true],
-  [/^#\/(host|plans|users|networks|audit)$/, (m, page) => import('./admin.js').then((x) => x.adminView(m, page)), 'admin'],
+  [/^#\/(host|plans|users|networks|settings|audit)$/, (m, page) => import('./admin.js').then((x) => x.adminView(m, page)), 'admin'],
   [/^#\/events$/, (m) => import('./admin.js').then((x) => x.eventsView(m)), true],
   [/^#\/account$/, (m) => import('./account.js').then((x) => x.accountView(m)), true],
 ];
@@ -71,7 +71,7 @@ function renderHeader() {
   const links =
     session.role === 'admin'
       ? [['#/host', 'Host'], ['#/', 'VPSes'], ['#/plans', 'Plans'], ['#/users', 'Users'],
-         ['#/networks', 'Networks'], ['#/audit', 'Audit'], ['#/events', 'Events'], ['#/account', 'Account']]
+         ['#/networks', 'Networks'], ['#/settings', 'Settings'], ['#/audit', 'Audit'], ['#/events', 'Events'], ['#/account', 'Account']]
       : session.user
         ? [['#/', 'My VPSes'], ['#/events', 'Events'], ['#/account', 'Account']]
         : [];

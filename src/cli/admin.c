@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The host side of `vps`: the host report and resource policies, the event log (with --follow,
+ * The host side of `vps`: the host report, resource policies and the host's settings, the event log (with --follow,
  * which asks for the events after the last one seen, once a second, as
  * `incus monitor` would over a stream), templates and plans. The tables
  * take their columns from the rows, so new fields the daemon adds show up
@@ -158,19 +158,26 @@ static void print_report(json_t *rep)
 	}
 }
 
-int cmd_host(struct args *a)
+/* One request (body borrowed) and its answer: as JSON with --format json, else by print. */
+static int call_print(const char *method, const char *path, json_t *body, bool json,
+		      void (*print)(json_t *))
 {
 	struct err *err = NULL;
 	json_t *reply;
 
-	if (api("GET", "/host", NULL, &reply, &err) < 0)
+	if (api(method, path, body, &reply, &err) < 0)
 		return fail_err(&err);
-	if (a->json)
+	if (json)
 		print_json(reply);
 	else
-		print_report(reply);
+		print(reply);
 	json_decref(reply);
 	return 0;
+}
+
+int cmd_host(struct args *a)
+{
+	return call_print("GET", "/host", NULL, a->json, print_report);
 }
 
 /* ---- policies ---- */
@@ -226,17 +233,61 @@ int cmd_policy_set(struct args *a)
 
 int cmd_policy_list(struct args *a)
 {
-	struct err *err = NULL;
-	json_t *reply;
+	return call_print("GET", "/policies", NULL, a->json, print_policies);
+}
 
-	if (api("GET", "/policies", NULL, &reply, &err) < 0)
-		return fail_err(&err);
-	if (a->json)
-		print_json(reply);
-	else
-		print_policies(reply);
-	json_decref(reply);
-	return 0;
+/* ---- settings (GET and PATCH /settings) ---- */
+
+/* One row a setting, named as on the command line: require_2fa is require-2fa. */
+static void print_settings(json_t *s)
+{
+	static const char *const cols[] = { "setting", "value", NULL };
+	json_t *rows = json_array(), *v;
+	const char *k;
+
+	json_object_foreach(s, k, v)
+	{
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s", k);
+		for (char *c = name; *c; c++)
+			if (*c == '_')
+				*c = '-';
+		json_array_append_new(rows, json_pack("{s:s, s:O}", "setting", name, "value", v));
+	}
+	print_table(rows, cols);
+	json_decref(rows);
+}
+
+int cmd_settings_show(struct args *a)
+{
+	return call_print("GET", "/settings", NULL, a->json, print_settings);
+}
+
+/* KEY=VALUE...: every one in one PATCH; vpsd checks names and values, and names the wrong one. */
+int cmd_settings_set(struct args *a)
+{
+	json_t *body = json_object();
+	int r;
+
+	for (int i = 0; i < a->npos; i++) {
+		const char *kv = a->pos[i], *eq = strchr(kv, '=');
+		char key[64];
+
+		if (!eq || eq == kv || eq - kv >= (long)sizeof(key)) {
+			json_decref(body);
+			return usage_err("settings set",
+					 "`%s`: expected KEY=VALUE (require-2fa=all)", kv);
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+		for (char *c = key; *c; c++)
+			if (*c == '-')
+				*c = '_';
+		json_object_set_new(body, key, json_string(eq + 1));
+	}
+	r = call_print("PATCH", "/settings", body, a->json, print_settings);
+	json_decref(body);
+	return r;
 }
 
 /* ---- events ---- */

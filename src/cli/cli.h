@@ -284,6 +284,8 @@ int cmd_exec(struct args *a);
 int cmd_host(struct args *a); /* admin.c */
 int cmd_policy_list(struct args *a);
 int cmd_policy_set(struct args *a);
+int cmd_settings_show(struct args *a);
+int cmd_settings_set(struct args *a);
 int cmd_events(struct args *a);
 int cmd_template_list(struct args *a);
 int cmd_template_show(struct args *a);

@@ -144,6 +144,17 @@ static const struct command policy_subs[] = {
 	END,
 };
 
+static const struct pos p_settings_set[] = {
+	{ .name = "KEY=VALUE", .type = P_ANY, .many = true },
+	END,
+};
+
+static const struct command settings_subs[] = {
+	{ "show", "list", .opts = o_format, .run = cmd_settings_show },
+	{ "set", NULL, p_settings_set, o_format, .run = cmd_settings_set },
+	END,
+};
+
 static const struct opt o_events[] = {
 	{ .name = "vps", .type = V_VPS, .meta = "NAME", .help = "only NAME's events" },
 	FLAG("follow", "wait for new events until interrupted"),
@@ -642,6 +653,14 @@ const struct command commands[] = {
 		  "  limits  refuse | warn              (a limit this host cannot enforce: refused,\n"
 		  "                                      or accepted with a warning event)\n"
 		  "New VPSes, and changes that grow one, are refused when they do not fit.\n" },
+	{ "settings", NULL, .subs = settings_subs,
+	  .overview = "settings show|set KEY=VALUE\tthe host's settings: who must use 2FA",
+	  .help = "The host's settings (in a cluster, every node's: they live in the shared\n"
+		  "database). An administrator's; each change is a `setting` event.\n"
+		  "  require-2fa  none | admins | all   who must log in with a second factor: a\n"
+		  "               user it names who has none gets a session that can only enrol\n"
+		  "               (vps login enrols them); tokens are unaffected\n"
+		  "vpsd --require-2fa sets it only while it has never been set.\n" },
 	{ "events", NULL, .opts = o_events, .run = cmd_events,
 	  .overview = "events [--vps NAME] [--follow]\tthe event log",
 	  .help = "The event log, oldest first; --follow waits for new events until\n"

@@ -33,7 +33,7 @@
 /* The host requires two-factor login and this user has none (403 `2fa_required`). */
 #define AUTH_EENROL EKEYREVOKED
 
-/* Who must log in with a second factor (vpsd --require-2fa). */
+/* Who must log in with a second factor (the require_2fa setting: settings.h). */
 enum auth_require { AUTH_REQUIRE_NONE, AUTH_REQUIRE_ADMINS, AUTH_REQUIRE_ALL };
 
 struct principal {

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "host/auth.h"
+#include "host/settings.h"
 #include "host/store.h"
 
 #define TOTP_STEP 30 /* s: RFC 6238's default, what every authenticator app uses */
@@ -39,8 +40,9 @@
 
 bool auth_2fa_required(struct host *h, bool admin)
 {
-	return h->require_2fa == AUTH_REQUIRE_ALL ||
-	       (h->require_2fa == AUTH_REQUIRE_ADMINS && admin);
+	int require = settings_require_2fa(h); /* the store's, read at most every few seconds */
+
+	return require == AUTH_REQUIRE_ALL || (require == AUTH_REQUIRE_ADMINS && admin);
 }
 
 static int oath_ready(struct err **err)

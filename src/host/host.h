@@ -29,7 +29,9 @@ struct host {
 	int offline_after; /* missed heartbeats before a node shows offline (default 3) */
 	struct peer *peer; /* node credentials (peer.c); NULL on one host */
 	char *metrics_token; /* --metrics-token-file's secret: opens GET /metrics only; NULL: none */
-	int require_2fa; /* enum auth_require: who must log in with 2FA (--require-2fa) */
+	/* enum auth_require: who must log in with 2FA, the store's as last read (settings.h) */
+	int require_2fa;
+	long long require_2fa_read; /* when it was read (Unix time), 0: never */
 	int stale_reads; /* seconds the read copy answers with the database away (standby.c) */
 };
 

@@ -42,6 +42,7 @@
 #include "host/peer.h"
 #include "host/reclaim.h"
 #include "host/route.h"
+#include "host/settings.h"
 #include "host/webhook.h"
 #include "host/usage.h"
 #include "host/ws.h"
@@ -270,7 +271,7 @@ int main(int argc, char **argv)
 	const char *data = "/var/lib/vps", *run = "/run/vps", *sock = NULL, *tcp = NULL;
 	const char *reclaim_below = NULL, *cert = NULL, *key = NULL, *web = NULL;
 	const char *cluster = NULL, *node = NULL, *advertise = NULL, *join = NULL, *peer = NULL;
-	const char *metrics_file = NULL;
+	const char *metrics_file = NULL, *require_2fa = NULL;
 	char host_name[64] = "";
 	_cleanup_free_ char *self = NULL, *sock_path = NULL, *db = NULL, *lockp = NULL;
 	_cleanup_free_ char *vps_data = NULL, *vps_run = NULL;
@@ -395,17 +396,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case '2': /* who must log in with a second factor (docs/auth.md) */
-			if (!strcmp(optarg, "none")) {
-				h.require_2fa = AUTH_REQUIRE_NONE;
-			} else if (!strcmp(optarg, "admins")) {
-				h.require_2fa = AUTH_REQUIRE_ADMINS;
-			} else if (!strcmp(optarg, "all")) {
-				h.require_2fa = AUTH_REQUIRE_ALL;
-			} else {
+		case '2': /* who must log in with a second factor: seeds the store (settings.h) */
+			if (settings_require_parse(optarg) < 0) {
 				pr_err("--require-2fa: expected none, admins or all");
 				return 2;
 			}
+			require_2fa = optarg;
 			break;
 		case 'T': /* how long a start waits for the monitor (life.c) */
 			errno = 0;
@@ -588,10 +584,10 @@ int main(int argc, char **argv)
 	/* a member before anything acts: a stranger without a token stops here */
 	if ((cluster ? store_open_cluster(cluster, node, &h.store, &e) :
 		       store_open(db, &h.store, &e)) < 0 ||
-	    node_start(&h, join, &e) < 0 || (cluster && peer_start(&h, peer, &e) < 0) ||
-	    (op_recover(&h), life_init(&h, &e)) < 0 || reclaim_start(&h, reclaim_below, &e) < 0 ||
-	    usage_start(&h, &e) < 0 || backup_timer_start(&h, &e) < 0 ||
-	    webhook_start(&h, &e) < 0) {
+	    node_start(&h, join, &e) < 0 || settings_seed(&h, require_2fa, &e) < 0 ||
+	    (cluster && peer_start(&h, peer, &e) < 0) || (op_recover(&h), life_init(&h, &e)) < 0 ||
+	    reclaim_start(&h, reclaim_below, &e) < 0 || usage_start(&h, &e) < 0 ||
+	    backup_timer_start(&h, &e) < 0 || webhook_start(&h, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		goto out;
 	}

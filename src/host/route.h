@@ -102,9 +102,9 @@ route_fn api_login, api_logout, api_me_get, api_2fa_post, api_2fa_confirm, api_2
 	api_user_get, api_user_patch, api_user_delete, api_audit_get;
 /* routes_host.c */
 route_fn api_openapi_get, api_host_get, api_metrics_get, api_policies_get, api_policies_put,
-	api_templates_get, api_plans_get, api_plans_post, api_plan_get, api_plan_delete,
-	api_isos_get, api_iso_delete, api_template_get, api_template_build, api_template_import,
-	api_template_delete, api_template_from;
+	api_settings_get, api_settings_patch, api_templates_get, api_plans_get, api_plans_post,
+	api_plan_get, api_plan_delete, api_isos_get, api_iso_delete, api_template_get,
+	api_template_build, api_template_import, api_template_delete, api_template_from;
 /* routes_net.c */
 route_fn api_networks_get, api_networks_post, api_network_get, api_network_delete;
 /* routes_pools.c */

@@ -6,7 +6,7 @@
  * it, and whether a caller may see a VPS. The handlers live by resource:
  * routes_vps.c (VPSes and their actions), routes_auth.c (sessions, the
  * caller, tokens, users, audit), routes_host.c (the API description, the
- * host report, policies, templates, plans, ISOs), routes_net.c (networks),
+ * host report, policies, settings, templates, plans, ISOs), routes_net.c (networks),
  * routes_ops.c (operations, events), routes_nodes.c (cluster nodes). The connection (api.c) authenticates
  * the caller and reads the body; docs/openapi.json describes each route,
  * and tests/integration/test_openapi.py holds the two against each other
@@ -93,6 +93,8 @@ static const struct route routes[] = {
 	{ "GET", "/metrics", ADMIN, ROUTE_METRICS, api_metrics_get, NULL },
 	{ "GET", "/policies", USER, 0, api_policies_get, NULL },
 	{ "PUT", "/policies", ADMIN, 0, api_policies_put, NULL },
+	{ "GET", "/settings", ADMIN, 0, api_settings_get, NULL },
+	{ "PATCH", "/settings", ADMIN, 0, api_settings_patch, NULL },
 	{ "GET", "/templates", USER, 0, api_templates_get, NULL },
 	{ "GET", "/templates/{name}", USER, 0, api_template_get, NULL },
 	{ "PUT", "/templates/{name}", ADMIN, ROUTE_STREAM, api_template_import, NULL },

@@ -2,7 +2,7 @@
 /*
  * The host's routes (route.h): the API's description, the host report
  * (the policies' figures and balloon reclaim), the metrics for Prometheus
- * (metrics.c), the resource policies,
+ * (metrics.c), the resource policies, the host's settings (settings.c),
  * templates, plans, and ISOs: the list and the delete (an upload streams
  * to a file in the connection, api.c, before any handler runs).
  */
@@ -24,6 +24,7 @@
 #include "host/reclaim.h"
 #include "host/reply.h"
 #include "host/route.h"
+#include "host/settings.h"
 #include "host/traffic.h"
 #include "host/tmpl.h"
 
@@ -117,6 +118,24 @@ enum MHD_Result api_policies_put(struct call *x)
 	struct err *e = NULL;
 	json_t *out = NULL;
 	int r = policy_put(x->h, x->body, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_settings_get(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = settings_get(x->h, &out, &e);
+
+	return reply_result(x->c, r, &e, 200, out);
+}
+
+enum MHD_Result api_settings_patch(struct call *x)
+{
+	struct err *e = NULL;
+	json_t *out = NULL;
+	int r = settings_patch(x->h, x->body, &out, &e);
 
 	return reply_result(x->c, r, &e, 200, out);
 }

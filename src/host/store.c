@@ -139,6 +139,17 @@ int store_policies_put(struct store *s, json_t *p, struct err **err)
 	return s->ops->policies_put(s, p, err);
 }
 
+json_t *store_settings(struct store *s)
+{
+	return s->ops->settings(s);
+}
+
+int store_settings_put(struct store *s, json_t *changed, bool seed, const char *why,
+		       struct err **err)
+{
+	return s->ops->settings_put(s, changed, seed, why, err);
+}
+
 int store_net_insert(struct store *s, json_t *net, struct err **err)
 {
 	return s->ops->net_insert(s, net, err);

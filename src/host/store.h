@@ -146,6 +146,20 @@ json_t *store_policies(struct store *s);
 /* Write the resources present in p (same shape, already checked), with a `policy` event. */
 int store_policies_put(struct store *s, json_t *p, struct err **err);
 
+/*
+ * The host's settings (settings.h; in a cluster, the cluster's): {name:
+ * value}, values as text, only the settings that have been set (the
+ * others are at their defaults); NULL when the store did not answer.
+ * store_settings_put writes each of changed's (already checked, string
+ * values) with a `setting` event "NAME VALUE" (plus " (why)" when why is
+ * not NULL), in one transaction; seed: only those that have no value yet
+ * (vpsd's flags at its start), an existing one is left alone. Returns how
+ * many it wrote, or -errno.
+ */
+json_t *store_settings(struct store *s);
+int store_settings_put(struct store *s, json_t *changed, bool seed, const char *why,
+		       struct err **err);
+
 /* --- networks and addresses ---------------------------------------------------------- */
 
 /*

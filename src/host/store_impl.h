@@ -40,6 +40,9 @@ struct store_ops {
 	json_t *(*plan_backups)(struct store *s);
 	json_t *(*policies)(struct store *s);
 	int (*policies_put)(struct store *s, json_t *p, struct err **err);
+	json_t *(*settings)(struct store *s);
+	int (*settings_put)(struct store *s, json_t *changed, bool seed, const char *why,
+			    struct err **err);
 	int (*net_insert)(struct store *s, json_t *net, struct err **err);
 	json_t *(*nets)(struct store *s, const char *name);
 	int (*net_delete)(struct store *s, const char *name, struct err **err);

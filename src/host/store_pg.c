@@ -5,7 +5,7 @@
  * --cluster CONNINFO uses it; several vpsds (nodes) share one database.
  * The tables' SQL lives beside this file, one file per group of tables as
  * the SQLite backend's (their shared helpers in store_pg_util.c):
- * store_pg_vps.c (vps, events), store_pg_plans.c (plans, policies),
+ * store_pg_vps.c (vps, events), store_pg_plans.c (plans, policies, settings),
  * store_pg_net.c (networks, addresses), store_pg_auth.c (users, sessions,
  * tokens, audit), store_pg_usage.c (usage), store_pg_ops.c (operations),
  * store_pg_nodes.c (nodes, join tokens),
@@ -47,6 +47,9 @@
 
 /* The templates a plan offers as a JSON array, [] every one (docs/templates.md "Per plan"). */
 #define MIGRATE_PLAN_TEMPLATES "ALTER TABLE plans ADD COLUMN templates TEXT NOT NULL DEFAULT '[]';"
+
+/* The host's settings, one row a setting set (docs/auth.md "Requiring it"), as SQLite's. */
+#define MIGRATE_SETTINGS "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 
 /*
  * 11 -> 12: a network's VLAN (docs/networks.md "VLANs"), as the SQLite
@@ -210,6 +213,8 @@ static const char *const migrations[] = {
 	MIGRATE_NET_VLAN,
 	/* 12 -> 13: the templates a plan offers (the SQLite store's 17 -> 18) */
 	MIGRATE_PLAN_TEMPLATES,
+	/* 13 -> 14: the cluster's settings, shared by every node (the SQLite store's 18 -> 19) */
+	MIGRATE_SETTINGS,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -372,6 +377,8 @@ static const struct store_ops pg_ops = {
 	.plan_backups = pg_plan_backups,
 	.policies = pg_policies,
 	.policies_put = pg_policies_put,
+	.settings = pg_settings,
+	.settings_put = pg_settings_put,
 	.net_insert = pg_net_insert,
 	.nets = pg_nets,
 	.net_delete = pg_net_delete,

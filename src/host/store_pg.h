@@ -106,6 +106,8 @@ int pg_plan_delete(struct store *s, const char *name, struct err **err);
 json_t *pg_plan_backups(struct store *s);
 json_t *pg_policies(struct store *s);
 int pg_policies_put(struct store *s, json_t *p, struct err **err);
+json_t *pg_settings(struct store *s);
+int pg_settings_put(struct store *s, json_t *changed, bool seed, const char *why, struct err **err);
 int pg_net_insert(struct store *s, json_t *net, struct err **err);
 json_t *pg_nets(struct store *s, const char *name);
 int pg_net_delete(struct store *s, const char *name, struct err **err);

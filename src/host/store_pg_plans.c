@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The PostgreSQL store's plans and resource policies (tables plans,
- * policies; store.h), store_sqlite_plans.c's twin.
+ * The PostgreSQL store's plans, resource policies and the cluster's
+ * settings (tables plans, policies, settings; store.h),
+ * store_sqlite_plans.c's twin.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -224,4 +225,69 @@ int pg_policies_put(struct store *base, json_t *p, struct err **err)
 out:
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+/* --- the cluster's settings ------------------------------------------------------ */
+
+json_t *pg_settings(struct store *base)
+{
+	struct store_pg *s = pgs(base);
+	json_t *o = NULL;
+	PGresult *res;
+
+	pthread_mutex_lock(&s->lock);
+	if (pg_run(s, "SELECT name, value FROM settings", NULL, &res, NULL) == 0) {
+		o = json_object();
+		for (int i = 0; i < PQntuples(res); i++)
+			json_object_set_new(o, pg_s(res, i, 0), json_string(pg_s(res, i, 1)));
+		PQclear(res);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return o;
+}
+
+int pg_settings_put(struct store *base, json_t *changed, bool seed, const char *why,
+		    struct err **err)
+{
+	struct store_pg *s = pgs(base);
+	const char *name;
+	json_t *x;
+	int r, n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if ((r = pg_begin(s, err)) < 0)
+		goto out;
+	json_object_foreach(changed, name, x)
+	{
+		struct pg_args a = { 0 };
+		PGresult *res;
+		char msg[160];
+		long long done;
+
+		pa_s(&a, name);
+		pa_s(&a, json_string_value(x));
+		/* a seed leaves a value set before, by any node, alone */
+		if ((r = pg_run(s,
+				seed ? "INSERT INTO settings (name, value) VALUES ($1, $2) "
+				       "ON CONFLICT (name) DO NOTHING" :
+				       "INSERT INTO settings (name, value) VALUES ($1, $2) "
+				       "ON CONFLICT (name) DO UPDATE SET value = $2",
+				&a, &res, err)) < 0)
+			break;
+		done = pg_changes(res);
+		PQclear(res);
+		if (!done)
+			continue;
+		snprintf(msg, sizeof(msg), "%s %s%s%s%s", name, json_string_value(x),
+			 why ? " (" : "", why ?: "", why ? ")" : "");
+		pg_event_locked(s, NULL, "setting", msg);
+		n++;
+	}
+	if (r == 0)
+		r = pg_commit(s, err);
+	else
+		pg_rollback(s);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : n;
 }

@@ -5,7 +5,7 @@
  * The tables' SQL lives beside this file, one file per group of tables
  * (their shared helpers in store_sqlite_util.c):
  * store_sqlite_vps.c (vps, events), store_sqlite_plans.c (plans,
- * policies), store_sqlite_net.c (networks, addresses),
+ * policies, settings), store_sqlite_net.c (networks, addresses),
  * store_sqlite_auth.c (users, sessions, tokens, audit),
  * store_sqlite_usage.c (usage), store_sqlite_ops.c (operations),
  * store_sqlite_pools.c (pools, vps_pools, snapshots), store_sqlite_usage.c
@@ -46,6 +46,14 @@
  * MIGRATE_PLAN_TEMPLATES is the same statement.
  */
 #define MIGRATE_PLAN_TEMPLATES "ALTER TABLE plans ADD COLUMN templates TEXT NOT NULL DEFAULT '[]';"
+
+/*
+ * The host's settings (issue 23, docs/auth.md "Requiring it"): what an
+ * administrator sets through PATCH /settings, one row a setting that has
+ * been set (none: its default). The PostgreSQL store's MIGRATE_SETTINGS
+ * is the same statement.
+ */
+#define MIGRATE_SETTINGS "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
 
 static const char *const migrations[] = {
 	/* 0 -> 1 */
@@ -247,6 +255,8 @@ static const char *const migrations[] = {
 	MIGRATE_NET_VLAN,
 	/* 17 -> 18: the templates a plan offers (issue 21) */
 	MIGRATE_PLAN_TEMPLATES,
+	/* 18 -> 19: the host's settings (issue 23) */
+	MIGRATE_SETTINGS,
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -356,6 +366,8 @@ static const struct store_ops sqlite_ops = {
 	.plan_backups = sq_plan_backups,
 	.policies = sq_policies,
 	.policies_put = sq_policies_put,
+	.settings = sq_settings,
+	.settings_put = sq_settings_put,
 	.net_insert = sq_net_insert,
 	.nets = sq_nets,
 	.net_delete = sq_net_delete,

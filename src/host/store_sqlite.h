@@ -74,6 +74,8 @@ int sq_plan_delete(struct store *s, const char *name, struct err **err);
 json_t *sq_plan_backups(struct store *s);
 json_t *sq_policies(struct store *s);
 int sq_policies_put(struct store *s, json_t *p, struct err **err);
+json_t *sq_settings(struct store *s);
+int sq_settings_put(struct store *s, json_t *changed, bool seed, const char *why, struct err **err);
 int sq_net_insert(struct store *s, json_t *net, struct err **err);
 json_t *sq_nets(struct store *s, const char *name);
 int sq_net_delete(struct store *s, const char *name, struct err **err);

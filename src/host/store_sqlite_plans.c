@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The SQLite store's plans and resource policies (tables plans, policies; store.h). */
+/*
+ * The SQLite store's plans, resource policies and the host's settings
+ * (tables plans, policies, settings; store.h).
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -247,6 +250,82 @@ int sq_policies_put(struct store *base, json_t *p, struct err **err)
 				 json_string_value(json_object_get(x, "mode")),
 				 json_number_value(json_object_get(x, "ratio")));
 		sq_event_locked(s, NULL, "policy", msg);
+	}
+	if (sq_exec(s, "COMMIT", err) < 0)
+		r = -EIO;
+	goto out;
+rollback:
+	sq_exec(s, "ROLLBACK", NULL);
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* --- the host's settings --------------------------------------------------------- */
+
+json_t *sq_settings(struct store *base)
+{
+	struct store_sqlite *s = sq(base);
+	json_t *o = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	if ((st = sq_prepare(s, "SELECT name, value FROM settings"))) {
+		o = json_object();
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+					    json_string((const char *)sqlite3_column_text(st, 1)));
+		if (rc != SQLITE_DONE) {
+			json_decref(o);
+			o = NULL;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return o;
+}
+
+int sq_settings_put(struct store *base, json_t *changed, bool seed, const char *why,
+		    struct err **err)
+{
+	struct store_sqlite *s = sq(base);
+	sqlite3_stmt *st = NULL;
+	const char *name;
+	json_t *x;
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (sq_exec(s, "BEGIN IMMEDIATE", err) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	/* a seed leaves a value set before alone: OR IGNORE on the primary key */
+	if (sqlite3_prepare_v2(s->db,
+			       seed ? "INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)" :
+				      "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = sq_err(s, err, "setting");
+		goto rollback;
+	}
+	json_object_foreach(changed, name, x)
+	{
+		char msg[160];
+
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, json_string_value(x), -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			r = sq_err(s, err, "setting");
+			goto rollback;
+		}
+		if (sqlite3_changes(s->db) == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "%s %s%s%s%s", name, json_string_value(x),
+			 why ? " (" : "", why ?: "", why ? ")" : "");
+		sq_event_locked(s, NULL, "setting", msg);
+		r++;
 	}
 	if (sq_exec(s, "COMMIT", err) < 0)
 		r = -EIO;

@@ -5,12 +5,15 @@ code, a login that needs its code, codes made by an independent TOTP
 implementation (oathtool, from oath-toolkit, the command beside the
 liboath vpsd links), a wrong code and a replayed code refused with no
 session, a recovery code good once, tokens unaffected, the attempt limit,
-and the host's requirement (vpsd --require-2fa) enforced. Each test runs
-its own vpsd: wrong codes count as failed logins from 127.0.0.1."""
+and the host's requirement enforced: the require_2fa setting (GET and
+PATCH /settings, an administrator's), which vpsd --require-2fa seeds
+while the store has none. Each test runs its own vpsd: wrong codes count
+as failed logins from 127.0.0.1."""
 
 import base64
 import hashlib
 import hmac
+import json
 import shutil
 import sqlite3
 import struct
@@ -18,7 +21,7 @@ import subprocess
 
 import pytest
 
-from framework.openapi import start_vpsd, tcp, unix
+from framework.openapi import TOP, start_vpsd, tcp, unix
 from framework.vpsd import VPSD
 
 pytestmark = [pytest.mark.skipif(not VPSD.exists(), reason=f"{VPSD} not built"),
@@ -258,6 +261,122 @@ def test_required(who, store_flags):
         d.cleanup()
 
 
+def enrol_only(c):
+    """Whether c's session is one that may only enrol (403 `2fa_required` elsewhere)."""
+    r = c.request("GET", "/vps", validate=False)
+    if r.status == 403:
+        assert r.code == "2fa_required", r.json
+        return True
+    assert r.status == 200, r.json
+    return False
+
+
+def test_required_setting(store_flags):
+    """PATCH /settings require_2fa through the running daemon: `all` makes a
+    customer without 2FA log in to an enrol-only session (and closes the
+    sessions opened before), `none` opens them again; a customer may
+    neither read nor change it, and a bad body changes nothing."""
+    d, admin = vpsd(*store_flags)
+    try:
+        admin.api("POST", "/users", {"name": "bob", "password": PASSWORD, "role": "customer"},
+                  expect=201)
+        tok = admin.api("POST", "/tokens", {"name": "t", "expires_in": 600, "user": "alice"},
+                        expect=201)["token"]
+        assert admin.api("GET", "/settings") == {"require_2fa": "none"}
+        before, r = login(d)
+        assert "2fa_required" not in r.json and not enrol_only(before)
+
+        # a customer: 403 whatever the body, and nothing changes
+        bob, _ = login(d, user="bob")
+        assert bob.request("GET", "/settings").status == 403
+        for body in ({"require_2fa": "none"}, {"require_2fa": "all"}, {"x": 1}):
+            r = bob.request("PATCH", "/settings", body, validate=False)
+            assert r.status == 403, r.json
+        # a customer's token: the same
+        r = tcp(d, token=tok).request("PATCH", "/settings", {"require_2fa": "all"})
+        assert r.status == 403, r.json
+        assert admin.api("GET", "/settings") == {"require_2fa": "none"}
+
+        # hostile and malformed bodies: 400 naming the field, nothing written
+        for body, word in (({"require_2fa": "everyone"}, "require_2fa"),
+                           ({"require_2fa": 1}, "require_2fa"),
+                           ({"require_2fa": None}, "require_2fa"),
+                           ({"require_2fa": "ALL"}, "require_2fa"),
+                           ({"require_2fa": ["all"]}, "require_2fa"),
+                           ({"require_2fa": "all", "require_3fa": "all"}, "require_3fa"),
+                           ({"requre_2fa": "all"}, "requre_2fa"),
+                           ({}, "require_2fa"), ([], "require_2fa"), ('"all"', "JSON")):
+            r = admin.request("PATCH", "/settings", body, validate=False)
+            assert r.status == 400 and word in r.message, (body, r.status, r.json)
+        r = admin.request("PATCH", "/settings", b'{"require_2fa": "all"', validate=False)
+        assert r.status == 400, r.json
+        assert admin.api("GET", "/settings") == {"require_2fa": "none"}
+        assert not enrol_only(before)
+
+        # all: a login without 2FA opens enrolment only; so does the session from before
+        assert admin.api("PATCH", "/settings", {"require_2fa": "all"}) == {"require_2fa": "all"}
+        assert admin.api("GET", "/settings") == {"require_2fa": "all"}
+        c, r = login(d)
+        assert r.json.get("2fa_required") is True, r.json
+        assert c.api("GET", "/me")["2fa_required"] is True
+        assert enrol_only(c) and enrol_only(before)
+        r = c.request("POST", "/vps", {"name": "x1", "kind": "ct", "template": "busybox"})
+        assert r.status == 403 and r.code == "2fa_required", r.json
+        assert admin.api("GET", "/vps") == []
+        # an admin of the panel is no exception with `all`; the unix socket's root is no user
+        assert tcp(d, token=tok).api("GET", "/vps") == []  # tokens are unaffected
+        # admins: the customer is free again, an admin is not
+        admin.api("POST", "/users", {"name": "carol", "password": PASSWORD, "role": "admin"},
+                  expect=201)
+        admin.api("PATCH", "/settings", {"require_2fa": "admins"})
+        assert not enrol_only(c)
+        carol, r = login(d, user="carol")
+        assert r.json.get("2fa_required") is True and enrol_only(carol), r.json
+        # an enrol-only admin may not turn the requirement off for themselves
+        r = carol.request("PATCH", "/settings", {"require_2fa": "none"}, validate=False)
+        assert r.status == 403 and r.code == "2fa_required", r.json
+        assert admin.api("GET", "/settings") == {"require_2fa": "admins"}
+
+        # none: logins are plain again, and so are the sessions
+        admin.api("PATCH", "/settings", {"require_2fa": "none"})
+        c2, r = login(d)
+        assert "2fa_required" not in r.json and not enrol_only(c2)
+        assert not enrol_only(carol) and not enrol_only(before)
+
+        # each change is an event and in the audit log, with who made it
+        ev = [e["message"] for e in admin.api("GET", "/events") if e["kind"] == "setting"]
+        assert ev == ["require_2fa all", "require_2fa admins", "require_2fa none"], ev
+        audit = [(a["user"], a["status"]) for a in admin.api("GET", "/audit")
+                 if a["path"].endswith("/settings") and a["method"] == "PATCH"]
+        assert ("bob", 403) in audit and ("root", 200) in audit, audit
+    finally:
+        d.cleanup()
+
+
+def test_flag_seeds_and_the_store_wins(store_flags):
+    """vpsd --require-2fa writes the setting only while the store has none:
+    after an administrator's change, a restart with the old flag leaves it
+    (and says so in the log), as does a restart without the flag."""
+    d, admin = vpsd("--require-2fa", "admins", *store_flags)
+    try:
+        assert admin.api("GET", "/settings") == {"require_2fa": "admins"}
+        ev = [e["message"] for e in admin.api("GET", "/events") if e["kind"] == "setting"]
+        assert ev == ["require_2fa admins (vpsd --require-2fa)"], ev
+        admin.api("PATCH", "/settings", {"require_2fa": "none"})
+        base = ("--tcp", f"127.0.0.1:{d.port}", "--web", str(TOP / "web"), *store_flags)
+        for flag in (("--require-2fa", "all"), ()):
+            d.stop()
+            d.start(extra=(*base, *flag))
+            assert admin.api("GET", "/settings") == {"require_2fa": "none"}
+            _, r = login(d)
+            assert "2fa_required" not in r.json, r.json
+        assert "the store's require_2fa is none, which stands" in d.log.read_text()
+        ev = [e["message"] for e in admin.api("GET", "/events") if e["kind"] == "setting"]
+        assert len(ev) == 2, ev  # the restarts wrote nothing
+    finally:
+        d.cleanup()
+
+
 def test_cli_enable_login_disable():
     """The CLI: `vps 2fa enable` prints the secret and takes a first code,
     `vps login` asks for the code and prints a token, `vps 2fa disable`."""
@@ -329,6 +448,71 @@ def test_panel_login_with_code():
         r = subprocess.run([node, str(e2e), f"http://127.0.0.1:{d.port}/"], env=env,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0 and "passed" in r.stdout, r.stdout + r.stderr
+    finally:
+        d.cleanup()
+
+
+def test_panel_settings_require_2fa():
+    """The panel's Settings page (tests/e2e/settings_2fa.mjs, headless
+    Chromium): an admin changes require_2fa to Everyone; the server keeps
+    it, and a customer's panel login lands on enrolment. Needs
+    scripts/web-vendor, node and Chromium."""
+    import os
+    from pathlib import Path
+
+    e2e = Path(__file__).resolve().parents[1] / "e2e" / "settings_2fa.mjs"
+    node = shutil.which("node")
+    if not node or not Path("/usr/bin/chromium").exists():
+        pytest.fail("node and chromium are needed (scripts/lib.sh installs them)")
+    d, admin = vpsd()
+    try:
+        admin.api("POST", "/users", {"name": "carol", "password": PASSWORD, "role": "admin"},
+                  expect=201)
+        env = dict(os.environ, PANEL_ADMIN=f"carol:{PASSWORD}", PANEL_USER=f"alice:{PASSWORD}")
+        r = subprocess.run([node, str(e2e), f"http://127.0.0.1:{d.port}/"], env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0 and "passed" in r.stdout, r.stdout + r.stderr
+        assert admin.api("GET", "/settings") == {"require_2fa": "all"}
+        audit = [(a["user"], a["method"], a["status"]) for a in admin.api("GET", "/audit")
+                 if a["path"].endswith("/settings")]
+        assert ("carol", "PATCH", 200) in audit, audit
+    finally:
+        d.cleanup()
+
+
+def test_cli_settings():
+    """`vps settings show|set`: an admin sets require-2fa and reads it back,
+    a bad name or value is refused with the name and nothing changes, and a
+    customer's token is refused."""
+    import os
+
+    from test_cli import VPS, vps
+
+    d, admin = vpsd()
+    try:
+        sock = d.checked().sock  # every answer the CLI gets checked against the description
+        r = vps("settings", "show", sock=sock)
+        assert r.returncode == 0 and r.stdout.split()[2:] == ["require-2fa", "none"], r
+        r = vps("settings", "set", "require-2fa=all", sock=sock)
+        assert r.returncode == 0 and "all" in r.stdout, r
+        assert admin.api("GET", "/settings") == {"require_2fa": "all"}
+        r = vps("settings", "show", "--format", "json", sock=sock)
+        assert r.returncode == 0 and json.loads(r.stdout) == {"require_2fa": "all"}, r
+        for bad, word in (("require-2fa=sometimes", "require_2fa"),
+                          ("require-3fa=none", "require_3fa"),
+                          ("require-2fa", "KEY=VALUE"), ("=none", "KEY=VALUE")):
+            r = vps("settings", "set", bad, sock=sock)
+            assert r.returncode != 0 and word in r.stderr, (bad, r)
+        r = vps("settings", "set", "require-2fa=none", "require-3fa=none", sock=sock)
+        assert r.returncode != 0 and "require_3fa" in r.stderr, r
+        assert admin.api("GET", "/settings") == {"require_2fa": "all"}
+        tok = admin.api("POST", "/tokens", {"name": "t", "expires_in": 600, "user": "alice"},
+                        expect=201)["token"]
+        r = subprocess.run([str(VPS), "--url", f"http://127.0.0.1:{d.port}", "settings", "set",
+                            "require-2fa=none"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, VPS_TOKEN=tok))
+        assert r.returncode != 0 and "admin" in r.stderr, r
+        assert admin.api("GET", "/settings") == {"require_2fa": "all"}
     finally:
         d.cleanup()
 

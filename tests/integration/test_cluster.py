@@ -141,7 +141,7 @@ def test_api_flow_on_postgresql(postgres, database, node_a):
     assert c.api("GET", "/vps") == []
     assert postgres.psql("SELECT count(*) FROM vps", db) == "0"
     assert not (node_a.data / "vps.db").exists()
-    assert postgres.psql("SELECT version FROM vps_schema", db) == "13"
+    assert postgres.psql("SELECT version FROM vps_schema", db) == "14"
 
 
 def test_two_nodes_one_list(postgres, database, node_a, node_b):
@@ -166,6 +166,42 @@ def test_two_nodes_one_list(postgres, database, node_a, node_b):
     assert [x["name"] for x in cb.api("GET", "/vps")] == ["on-a", "on-b"]
     ca.logout()
     assert cb.request("GET", "/vps").status == 401  # ended on a: ended on b
+
+
+def test_settings_shared_by_nodes(postgres, database, node_a, node_b):
+    """The require_2fa setting lives in the shared store: set on node a, node
+    b's logins follow it within the 5 s its copy is kept (docs/auth.md,
+    "Where it lives"), and so does b's session opened before; set back on b,
+    a follows."""
+    a, b = unix(node_a), unix(node_b)
+    a.api("POST", "/users", {"name": "erin", "password": PASSWORD, "role": "customer"},
+          expect=201)
+    before = tcp(node_b)
+    assert "2fa_required" not in before.login("erin", PASSWORD).json
+    assert before.api("GET", "/me")["2fa_required"] is False
+    a.api("PATCH", "/settings", {"require_2fa": "all"})
+    db = database.rsplit("dbname=", 1)[1]
+    assert postgres.psql("SELECT name || '=' || value FROM settings", db) == "require_2fa=all"
+
+    def until(node, required):
+        deadline = time.monotonic() + 10
+        while True:
+            r = tcp(node).login("erin", PASSWORD)
+            if bool(r.json.get("2fa_required")) == required:
+                return time.monotonic() - (deadline - 10)
+            assert time.monotonic() < deadline, ("node still answers", r.json)
+            time.sleep(0.2)
+
+    # b's logins first (a GET /settings on b would read the row again at once)
+    assert until(node_b, True) <= 6
+    assert b.api("GET", "/settings") == {"require_2fa": "all"}
+    # the session opened on b before the change is enrolment only too
+    r = before.request("GET", "/vps", validate=False)
+    assert r.status == 403 and r.code == "2fa_required", r.json
+    b.api("PATCH", "/settings", {"require_2fa": "none"})
+    assert until(node_a, False) <= 6
+    assert a.api("GET", "/settings") == {"require_2fa": "none"}
+    assert before.api("GET", "/vps") == []
 
 
 def test_one_vpsd_per_node_name(database, node_a):

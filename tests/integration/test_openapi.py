@@ -348,6 +348,9 @@ def test_walk(vpsd):
     pol = admin.api("GET", "/policies")
     admin.api("PUT", "/policies", {"memory": pol["memory"]})
     admin.api("PUT", "/policies", {"memory": {"mode": "sideways"}}, expect=400)
+    assert admin.api("GET", "/settings") == {"require_2fa": "none"}
+    assert admin.api("PATCH", "/settings", {"require_2fa": "none"}) == {"require_2fa": "none"}
+    admin.api("PATCH", "/settings", {"require_2fa": "sometimes"}, expect=400)
     admin.api("GET", "/templates")
     admin.api("GET", "/templates/busybox")
     admin.api("GET", "/templates/nothing", expect=404)
@@ -495,6 +498,8 @@ def test_walk(vpsd):
     cust.api("PUT", "/templates/mine?kind=ct", b"x", expect=403)
     cust.api("GET", "/isos")
     cust.api("GET", "/policies")
+    cust.api("GET", "/settings", expect=403)
+    cust.api("PATCH", "/settings", {"require_2fa": "none"}, expect=403)
     # two-factor login: begun, a code that cannot be one refused, nothing to disable
     cust.api("POST", "/me/2fa", {"password": "not the password"}, expect=403)
     assert cust.api("POST", "/me/2fa", {"password": "walk the walk"})["uri"].startswith(

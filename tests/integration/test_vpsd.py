@@ -111,7 +111,7 @@ def test_lifecycle_and_store(vpsd):
     for k in ("running", "stopping", "stopped", "set", "destroying"):
         assert k in kinds, kinds
     db = sqlite3.connect(vpsd.data / "vps.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 18
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 19
     # one host, one node: itself (docs/cluster.md)
     assert db.execute("SELECT count(*), max(state) FROM nodes").fetchone() == (1, "online")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

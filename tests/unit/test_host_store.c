@@ -1217,6 +1217,50 @@ static void traffic_months(void **state)
 	vps_free(&v);
 }
 
+/*
+ * The host's settings (issue 23): none set at first; a seed writes only
+ * what nobody set, a put replaces, each write with its `setting` event;
+ * another handle (a second node) reads what the first wrote.
+ */
+static void settings_seed_and_put(void **state)
+{
+	struct store *st = *state, *again;
+	json_t *o, *ev, *x = json_pack("{s:s}", "require_2fa", "admins");
+	struct err *e = NULL;
+	size_t n0;
+
+	o = store_settings(st);
+	assert_non_null(o);
+	assert_int_equal(json_object_size(o), 0);
+	json_decref(o);
+	ev = store_events(st, NULL, NULL, 0, 1000);
+	n0 = json_array_size(ev);
+	json_decref(ev);
+	assert_int_equal(store_settings_put(st, x, true, "vpsd --require-2fa", &e), 1);
+	json_object_set_new(x, "require_2fa", json_string("all"));
+	/* seeded already: a second seed writes nothing, and logs nothing */
+	assert_int_equal(store_settings_put(st, x, true, "vpsd --require-2fa", &e), 0);
+	o = store_settings(st);
+	assert_string_equal(json_string_value(json_object_get(o, "require_2fa")), "admins");
+	json_decref(o);
+	assert_int_equal(store_settings_put(st, x, false, NULL, &e), 1);
+	again = open_again(st);
+	o = store_settings(again);
+	assert_string_equal(json_string_value(json_object_get(o, "require_2fa")), "all");
+	json_decref(o);
+	store_close(again);
+	ev = store_events(st, NULL, NULL, 0, 1000);
+	assert_int_equal(json_array_size(ev), n0 + 2);
+	o = json_array_get(ev, json_array_size(ev) - 2);
+	assert_string_equal(json_string_value(json_object_get(o, "kind")), "setting");
+	assert_string_equal(json_string_value(json_object_get(o, "message")),
+			    "require_2fa admins (vpsd --require-2fa)");
+	o = json_array_get(ev, json_array_size(ev) - 1);
+	assert_string_equal(json_string_value(json_object_get(o, "message")), "require_2fa all");
+	json_decref(ev);
+	json_decref(x);
+}
+
 /* The schema is at its last version; a database newer than this vpsd knows is refused. */
 static void schema_version(void **state)
 {
@@ -1225,7 +1269,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 18 : 13);
+	assert_int_equal(v, sqlite ? 19 : 14);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -1276,7 +1320,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 13);
+		assert_int_equal(store_schema_version(o[i].st), 14);
 		store_close(o[i].st);
 	}
 }
@@ -1447,6 +1491,7 @@ int main(void)
 		BOTH(webhooks),
 		BOTH(history_consolidates),
 		BOTH(traffic_months),
+		BOTH(settings_seed_and_put),
 		PG(connection_comes_back),
 		BOTH(schema_version),
 		PG(nodes_migrate_once),
