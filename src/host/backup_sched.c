@@ -325,10 +325,10 @@ static void *timer_thread(void *arg)
 
 		pthread_mutex_unlock(&T.lock);
 		plans = store_plan_backups(h->store);
-		if (store_vps_list(h->store, &vs, &n, NULL) == 0) {
+		/* this node's VPSes, not the cluster's: a second's look costs its own rows */
+		if (store_vps_list_local(h->store, &vs, &n, NULL) == 0) {
 			for (size_t i = 0; i < n && !T.stop; i++)
-				if (!*vs[i].node || !h->node || !strcmp(vs[i].node, h->node))
-					run_due(h, vs[i].name, json_object_get(plans, vs[i].name));
+				run_due(h, vs[i].name, json_object_get(plans, vs[i].name));
 			store_vps_list_free(vs, n);
 		}
 		json_decref(plans);

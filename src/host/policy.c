@@ -555,8 +555,9 @@ int policy_place(struct host *h, struct vps *v, struct err **err)
 	if (!h->node)
 		return 0; /* one host: admission decides, with its own figures */
 	if (!strcmp(v->node, h->node)) {
-		/* pinned here: admission decides, unless this node is being evacuated */
-		json_t *self = (nodes = node_list(h, NULL)) ? node_find(nodes, h->node) : NULL;
+		/* pinned here: admission decides, unless this node is being evacuated (the
+		 * nodes' rows as stored: their sums are not needed) */
+		json_t *self = (nodes = store_nodes(h->store)) ? node_find(nodes, h->node) : NULL;
 		bool leaving = self && !strcmp(json_string_value(json_object_get(self, "state")),
 					       "evacuating");
 

@@ -215,6 +215,13 @@ static const char *const migrations[] = {
 	MIGRATE_PLAN_TEMPLATES,
 	/* 13 -> 14: the cluster's settings, shared by every node (the SQLite store's 18 -> 19) */
 	MIGRATE_SETTINGS,
+	/*
+	 * 14 -> 15: a node's and an owner's rows found by index, as admission reads them,
+	 * and the highest uid_base a create takes the next from (store_pg_vps.c); one
+	 * host's SQLite reads every row anyway, and has no twin
+	 */
+	"CREATE INDEX vps_by_node ON vps(node); CREATE INDEX vps_by_owner ON vps(owner); "
+	"CREATE INDEX vps_by_uid_base ON vps(uid_base);",
 };
 
 #define NR_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -141,7 +141,7 @@ def test_api_flow_on_postgresql(postgres, database, node_a):
     assert c.api("GET", "/vps") == []
     assert postgres.psql("SELECT count(*) FROM vps", db) == "0"
     assert not (node_a.data / "vps.db").exists()
-    assert postgres.psql("SELECT version FROM vps_schema", db) == "14"
+    assert postgres.psql("SELECT version FROM vps_schema", db) == "15"
 
 
 def test_two_nodes_one_list(postgres, database, node_a, node_b):

@@ -1269,7 +1269,7 @@ static void schema_version(void **state)
 	struct err *e = NULL;
 	int v = store_schema_version(st);
 
-	assert_int_equal(v, sqlite ? 19 : 14);
+	assert_int_equal(v, sqlite ? 19 : 15);
 	again = open_again(st); /* opened again: nothing to migrate, same version */
 	assert_int_equal(store_schema_version(again), v);
 	store_close(again);
@@ -1320,7 +1320,7 @@ static void nodes_migrate_once(void **state)
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(o[i].r, 0);
-		assert_int_equal(store_schema_version(o[i].st), 14);
+		assert_int_equal(store_schema_version(o[i].st), 15);
 		store_close(o[i].st);
 	}
 }
