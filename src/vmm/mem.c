@@ -3,6 +3,8 @@
  * Guest memory map and the bounds check behind every guest access: see mem.h.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
 
 #include "vmm/mem.h"
 
@@ -61,4 +63,29 @@ void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 		}
 	}
 	return NULL;
+}
+
+void *guest_ram_map(size_t size)
+{
+	size_t span = size + GUEST_RAM_ALIGN, head;
+	uint8_t *p;
+
+	if (!size || span < size) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* Over-map by the alignment, then give back what lies outside it. */
+	p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	head = (GUEST_RAM_ALIGN - (uintptr_t)p % GUEST_RAM_ALIGN) % GUEST_RAM_ALIGN;
+	if (head)
+		munmap(p, head);
+	if (span - head - size)
+		munmap(p + head + size, span - head - size);
+	p += head;
+	/* Advice only: EINVAL without CONFIG_TRANSPARENT_HUGEPAGE, and "never" ignores it. */
+	madvise(p, size, MADV_HUGEPAGE);
+	return p;
 }

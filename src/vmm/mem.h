@@ -45,6 +45,18 @@ int guest_mem_add(struct guest_mem *m, uint64_t gpa, uint64_t size, void *hva);
  */
 void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
+/*
+ * Map SIZE bytes of anonymous guest RAM (MAP_NORESERVE; pages come on first
+ * touch) at a 2 MiB-aligned address and ask for transparent huge pages on it
+ * (MADV_HUGEPAGE; a kernel without THP just says no). With the mapping and
+ * the guest-physical addresses both 2 MiB-aligned, KVM backs the guest with
+ * 2 MiB pages in its nested page tables: one exit fills 2 MiB where 4 KiB
+ * pages cost one exit each (a booting kernel touches tens of thousands).
+ * Returns the mapping, or NULL with errno set. Free with munmap(p, size).
+ */
+#define GUEST_RAM_ALIGN (2UL << 20)
+void *guest_ram_map(size_t size);
+
 /* Start (bitmap: one bit per page from base, zeroed) or stop (NULL) marking. */
 void guest_mem_track(struct guest_mem *m, unsigned long *bitmap, const void *base);
 

@@ -75,9 +75,8 @@ int vm_create(struct vm *vm, uint64_t ram_size, uint64_t hole_start)
 		goto err_kvm;
 	}
 	/* One host mapping; the part above the hole is guest RAM from 4 GiB. */
-	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
+	vm->ram = guest_ram_map(ram_size);
+	if (!vm->ram) {
 		ret = -errno;
 		pr_err("map %llu bytes of guest RAM: %s", (unsigned long long)ram_size,
 		       strerror(errno));
