@@ -232,6 +232,9 @@ static void *serve_run(void *arg)
 	if (!s) {
 		pr_warn("node to node: no stream came from node `%s` within %d s", sv->from,
 			PEER_STREAM_WAIT_S);
+		/* the monitor waiting for it: an empty stream, and it gives the move up */
+		if ((mfd = unix_connect(sv->sock)) >= 0)
+			close(mfd);
 	} else if ((mfd = monitor(sv->sock)) < 0) {
 		pr_err("node to node: the stream from node `%s`: connect to `%s`: %s", sv->from,
 		       sv->sock, strerror(-mfd));
