@@ -299,7 +299,7 @@ int peer_stream_serve(struct host *h, const char *from, const char *sock, unsign
 	gnutls_datum_t ca, cert, key;
 	pthread_attr_t attr;
 	pthread_t t;
-	int r;
+	int r, fd;
 
 	if (!sv)
 		return err_make(err, ENOMEM, "a stream");
@@ -344,6 +344,9 @@ int peer_stream_serve(struct host *h, const char *from, const char *sock, unsign
 	}
 	return 0;
 fail:
+	/* the monitor waiting for the stream: an empty one, and it gives the move up */
+	if ((fd = unix_connect(sock)) >= 0)
+		close(fd);
 	if (sv->lfd >= 0)
 		close(sv->lfd);
 	if (sv->cred)
