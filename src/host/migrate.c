@@ -143,7 +143,6 @@ static int send_progress(unsigned long long sent, size_t next, void *arg)
  * of the figure; its memory with the monitor's pre-copy the rest.
  */
 #define LIVE_FROM 40.0
-#define LIVE_KEY "dnBzLWxpdmUtbWlncmF0ZQ==" /* the upgrade's key: base64 of 16 bytes */
 #define LIVE_SOCK "out.sock" /* the source's socket, in the run directory's KIND_LIVE_DIR */
 #define LIVE_ACCEPT_MS 30000 /* the monitor connects at once: silence this long is a failure */
 
@@ -217,8 +216,9 @@ static int live_progress(double done, void *arg)
 
 /*
  * The memory of running VPS v to node `to`: a socket in its run directory
- * for its monitor, the stream to `to`'s (GET /migrations/NAME/stream,
- * upgraded: the node-to-node listener, the member certificates) relayed
+ * for its monitor, the stream to `to`'s (GET /migrations/NAME/stream
+ * names a port of vpsd's own TLS there and a ticket: peer_stream_dial,
+ * the member certificates) relayed
  * between them while the monitor's pre-copy runs (live_send). *left once
  * the monitor handed the VM over; then `to` is asked whether it runs it
  * (GET /migrations/NAME), its figures in *fig.
@@ -230,6 +230,8 @@ static int live_stream(struct host *h, const struct vps *v, const struct kind_op
 	char *dir = host_vps_run(h, v->name, KIND_LIVE_DIR), path[4200], url[320];
 	char loc[PEER_LOCATION_MAX];
 	struct relay rl = { .lfd = -1, .stop = -1 };
+	const char *ticket;
+	json_int_t port;
 	unsigned int status = 0;
 	json_t *ans = NULL;
 	struct stat st;
@@ -253,9 +255,9 @@ static int live_stream(struct host *h, const struct vps *v, const struct kind_op
 		goto out;
 	}
 	snprintf(url, sizeof(url), "/api/v1/migrations/%s/stream", v->name);
-	if ((r = peer_upgrade(h, to, p, url, LIVE_KEY, NULL, &rl.ps, &status, &ans, err)) < 0)
+	if ((r = peer_forward(h, to, p, "GET", url, NULL, &status, &ans, loc, err)) < 0)
 		goto out;
-	if (status != 101) {
+	if (status != 200) {
 		const char *m = json_string_value(
 			json_object_get(json_object_get(ans, "error"), "message"));
 
@@ -263,6 +265,16 @@ static int live_stream(struct host *h, const struct vps *v, const struct kind_op
 			     m ? m : "no reason");
 		goto out;
 	}
+	port = json_integer_value(json_object_get(ans, "port"));
+	ticket = json_string_value(json_object_get(ans, "ticket"));
+	if (port <= 0 || port > 65535 || !ticket) {
+		r = err_make(err, EPROTO, "node `%s`: the stream's answer names no port and ticket",
+			     to);
+		goto out;
+	}
+	testpoint("migrate-live-dial", v->name);
+	if ((r = peer_stream_dial(h, to, (unsigned int)port, ticket, &rl.ps, err)) < 0)
+		goto out;
 	if ((rl.stop = eventfd(0, EFD_CLOEXEC)) < 0 || pthread_create(&t, NULL, relay_run, &rl)) {
 		r = err_make(err, errno ? errno : EAGAIN, "the relay");
 		goto out;

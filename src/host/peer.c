@@ -12,6 +12,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,8 +527,12 @@ static void link_close(struct link *l)
 	l->fd = -1;
 }
 
-/* -ENOTSUP: that node has no node-to-node listener (no error set). */
-static int link_open(struct host *h, const char *node, struct link *l, struct err **err)
+/*
+ * -ENOTSUP: that node has no node-to-node listener (no error set). port:
+ * that port on the listener's host (a live move's stream), 0 the listener's.
+ */
+static int link_open(struct host *h, const char *node, unsigned int port, struct link *l,
+		     struct err **err)
 {
 	json_t *list = store_nodes(h->store), *row = list ? node_find(list, node) : NULL;
 	const char *peer = json_string_value(json_object_get(row, "peer"));
@@ -542,8 +547,15 @@ static int link_open(struct host *h, const char *node, struct link *l, struct er
 		r = -ENOTSUP;
 		goto out;
 	}
-	snprintf(l->peer, sizeof(l->peer), "%s", peer);
-	if ((l->fd = dial(peer, err)) < 0) {
+	if (port) { /* HOST:PORT with PORT replaced */
+		const char *colon = strrchr(peer, ':');
+
+		snprintf(l->peer, sizeof(l->peer), "%.*s:%u",
+			 (int)(colon ? colon - peer : (ptrdiff_t)strlen(peer)), peer, port);
+	} else {
+		snprintf(l->peer, sizeof(l->peer), "%s", peer);
+	}
+	if ((l->fd = dial(l->peer, err)) < 0) {
 		r = l->fd;
 		goto out;
 	}
@@ -569,14 +581,14 @@ static int link_open(struct host *h, const char *node, struct link *l, struct er
 		r = gnutls_handshake(l->s);
 	while (r < 0 && !gnutls_error_is_fatal(r));
 	if (r < 0) {
-		r = err_make(err, EHOSTUNREACH, "node to node: TLS with `%s`: %s", peer,
+		r = err_make(err, EHOSTUNREACH, "node to node: TLS with `%s`: %s", l->peer,
 			     gnutls_strerror(r));
 		goto out;
 	}
 	chain = gnutls_certificate_get_peers(l->s, &n);
 	if (!chain || !n || !same_cert(&chain[0], pin)) {
-		r = err_make(err, EACCES, "node to node: `%s` is not node `%s`'s certificate", peer,
-			     node);
+		r = err_make(err, EACCES, "node to node: `%s` is not node `%s`'s certificate",
+			     l->peer, node);
 		goto out;
 	}
 	r = 0;
@@ -612,7 +624,7 @@ static int request(struct host *h, const char *node, const struct principal *p, 
 
 	*out = NULL;
 	*location = 0;
-	if ((r = link_open(h, node, &l, err)) < 0)
+	if ((r = link_open(h, node, 0, &l, err)) < 0)
 		goto out;
 	caller_text = caller_json(p);
 	text = file_fd < 0 && (json_object_size(body) || strcmp(method, "GET")) ?
@@ -718,7 +730,7 @@ int peer_upgrade(struct host *h, const char *node, const struct principal *p, co
 	if (!st)
 		return err_make(err, ENOMEM, "node to node");
 	st->l.fd = -1;
-	if ((r = link_open(h, node, &st->l, err)) < 0)
+	if ((r = link_open(h, node, 0, &st->l, err)) < 0)
 		goto out;
 	caller_text = caller_json(p);
 	if (!caller_text ||
@@ -789,6 +801,37 @@ out:
 	free(head);
 	free(caller_text);
 	return r;
+}
+
+int peer_stream_dial(struct host *h, const char *node, unsigned int port, const char *ticket,
+		     struct peer_stream **ps, struct err **err)
+{
+	struct peer_stream *st = calloc(1, sizeof(*st));
+	char line[PEER_TICKET_LEN + 2];
+	int r;
+
+	*ps = NULL;
+	if (!st)
+		return err_make(err, ENOMEM, "node to node");
+	if (strlen(ticket) != PEER_TICKET_LEN) {
+		free(st);
+		return err_make(err, EPROTO, "node `%s`: a stream ticket of the wrong length",
+				node);
+	}
+	if ((r = link_open(h, node, port, &st->l, err)) < 0) {
+		free(st);
+		return r == -ENOTSUP ? err_make(err, ENOTSUP, "node `%s`: no node listener", node) :
+				       r;
+	}
+	snprintf(line, sizeof(line), "%s\n", ticket);
+	if (tls_send(st->l.s, line, strlen(line)) < 0) {
+		r = err_make(err, EHOSTUNREACH, "node to node: the stream at `%s` broke off",
+			     st->l.peer);
+		peer_stream_close(st);
+		return r;
+	}
+	*ps = st;
+	return 0;
 }
 
 int peer_stream_fd(const struct peer_stream *ps)

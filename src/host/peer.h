@@ -91,6 +91,28 @@ struct peer_stream;
 int peer_upgrade(struct host *h, const char *node, const struct principal *p, const char *path,
 		 const char *key, const char *protocol, struct peer_stream **ps,
 		 unsigned int *status, json_t **out, struct err **err);
+/*
+ * A live move's stream to node (docs/cluster.md "A running VM on
+ * vps-vmm"): TLS to port on its listener's host, its certificate pinned
+ * as peer_forward's, the ticket its listener gave (PEER_TICKET_LEN hex)
+ * sent first. Then as peer_upgrade's stream.
+ */
+#define PEER_TICKET_LEN 64
+int peer_stream_dial(struct host *h, const char *node, unsigned int port, const char *ticket,
+		     struct peer_stream **ps, struct err **err);
+/*
+ * The other end, here: a TLS listener of its own on this node's --peer
+ * host, a port the kernel picks (into *port), for one connection from
+ * node `from` (its member certificate, checked as the node listener's)
+ * that sends the ticket (made here, into ticket) first; it is relayed to
+ * the unix socket sock, in records of up to 16 KiB (libmicrohttpd's
+ * upgrade moved it a few bytes at a time). Connections that fail the
+ * handshake, the certificate or the ticket are closed and the next one
+ * waited for; none right within PEER_STREAM_WAIT_S, and it closes.
+ */
+#define PEER_STREAM_WAIT_S 30
+int peer_stream_serve(struct host *h, const char *from, const char *sock, unsigned int *port,
+		      char ticket[PEER_TICKET_LEN + 1], struct err **err);
 int peer_stream_fd(const struct peer_stream *ps);
 /* Bytes read already (TLS records, what came with the 101) that a poll on the fd would miss. */
 bool peer_stream_pending(const struct peer_stream *ps);

@@ -274,7 +274,7 @@ static enum MHD_Result ws_elsewhere(struct call *x, const char *node, const char
 		return reply_error(x->c, EINVAL, "the path is too long");
 	return ws_forward(x->c,
 			  &(struct ws_target){ "", screen ? "screen" : "console",
-					       screen ? "binary" : NULL, false },
+					       screen ? "binary" : NULL },
 			  x->p->user, ws_dial, &f);
 }
 

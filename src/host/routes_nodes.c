@@ -11,8 +11,8 @@
 #include "host/migrate.h"
 #include "host/node.h"
 #include "host/ops.h"
+#include "host/peer.h"
 #include "host/route.h"
-#include "host/ws.h"
 
 enum MHD_Result api_nodes_get(struct call *x)
 {
@@ -72,14 +72,15 @@ enum MHD_Result api_node_restore(struct call *x)
 
 /*
  * A live move's stream arriving (node to node only, docs/cluster.md "A
- * running VM on vps-vmm"): the VPS's monitor started here, waiting, and
- * the connection upgraded and relayed to it byte for byte.
+ * running VM on vps-vmm"): the VPS's monitor started here, waiting, and a
+ * TLS listener of vpsd's own for the stream (peer_stream_serve): its port
+ * and the ticket the sending node shows there.
  */
 enum MHD_Result api_migration_stream(struct call *x)
 {
 	struct err *e = NULL;
-	char *sock = NULL;
-	enum MHD_Result ret;
+	char *sock = NULL, ticket[PEER_TICKET_LEN + 1];
+	unsigned int port = 0;
 	int r;
 
 	if (!x->forwarded || !x->peer_node)
@@ -87,9 +88,12 @@ enum MHD_Result api_migration_stream(struct call *x)
 				   "a migration's stream comes node to node only (--peer)");
 	if ((r = migrate_stream_in(x->h, x->arg, x->peer_node, &sock, &e)) < 0)
 		return reply_err(x->c, r, &e);
-	ret = ws_bridge(x->c, &(struct ws_target){ sock, "migration", NULL, true }, x->p->user);
+	r = peer_stream_serve(x->h, x->peer_node, sock, &port, ticket, &e);
 	free(sock);
-	return ret;
+	if (r < 0) /* the monitor waiting gives the move up by itself */
+		return reply_err(x->c, r, &e);
+	return reply_result(x->c, 0, &e, 200,
+			    json_pack("{s:i, s:s}", "port", (int)port, "ticket", ticket));
 }
 
 /* Whether a live move's arrival runs here (node to node only): its source then lets go. */

@@ -450,7 +450,7 @@ enum MHD_Result api_vps_console_ws(struct call *x)
 		return reply_error(x->c, EBUSY, "the VPS has no console now");
 	}
 	json_decref(out);
-	ret = ws_bridge(x->c, &(struct ws_target){ sock, "console", NULL, false }, x->p->user);
+	ret = ws_bridge(x->c, &(struct ws_target){ sock, "console", NULL }, x->p->user);
 	free(sock);
 	return ret;
 }
@@ -465,7 +465,7 @@ enum MHD_Result api_vps_vnc(struct call *x)
 
 	if ((r = life_screen(x->h, x->arg, &sock, &e)) < 0)
 		return reply_err(x->c, r, &e);
-	ret = ws_bridge(x->c, &(struct ws_target){ sock, "screen", "binary", false }, x->p->user);
+	ret = ws_bridge(x->c, &(struct ws_target){ sock, "screen", "binary" }, x->p->user);
 	free(sock);
 	return ret;
 }

@@ -213,7 +213,6 @@ struct pending {
 	uint64_t since; /* ms: when the 101 was queued */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const char *what; /* ws_target's (a literal) */
-	bool raw; /* ws_target's */
 	char user[WS_USER_MAX]; /* who asked */
 	struct peer_stream *ps; /* forwarded: the stream to the holder, instead of path */
 };
@@ -243,7 +242,6 @@ struct ws_conn {
 	uint64_t heard; /* ms: last bytes from the client */
 	int slot; /* its entry in running[] */
 	const char *what; /* "console", "screen": in close reasons and the log */
-	bool raw; /* bytes as they are both ways, no frames (ws_target's) */
 	char closed[32]; /* the reason when the socket ends: "the console closed" */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct peer_stream *ps; /* forwarded (ws_forward): relayed byte for byte */
@@ -538,47 +536,6 @@ static int connect_socket(const char *path)
 }
 
 /*
- * A raw session (ws_target's `raw`): the client's bytes to the socket and
- * back as they are; either side ending ends both, with no frame.
- */
-static struct ending raw_pump(struct ws_conn *w)
-{
-	uint8_t buf[CHUNK];
-
-	if (w->in_len && send_all(w->con, w->in, w->in_len) < 0)
-		return (struct ending){ 0, w->closed };
-	w->in_len = 0;
-	for (;;) {
-		struct pollfd p[3] = { { w->sock, POLLIN, 0 },
-				       { w->con, POLLIN, 0 },
-				       { stop_fd, POLLIN, 0 } };
-		int n = poll(p, 3, -1);
-		ssize_t len;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return (struct ending){ 0, "poll failed" };
-		if (p[2].revents)
-			return (struct ending){ 0, "vpsd is stopping" };
-		if (p[1].revents) {
-			len = recv(w->con, buf, sizeof(buf), MSG_DONTWAIT);
-			if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR))
-				return (struct ending){ 0, w->closed };
-			if (len > 0 && send_all(w->sock, buf, (size_t)len) < 0)
-				return (struct ending){ 0, "the client is gone" };
-		}
-		if (p[0].revents) {
-			len = recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
-			if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR))
-				return (struct ending){ 0, "the client is gone" };
-			if (len > 0 && send_all(w->con, buf, (size_t)len) < 0)
-				return (struct ending){ 0, w->closed };
-		}
-	}
-}
-
-/*
  * A forwarded session: the client's bytes to the node that holds the VPS
  * and back, as they are (the frames are the client's and that node's; it
  * pings, it closes). Either side ending ends both, with no frame of ours.
@@ -643,7 +600,7 @@ static void *bridge(void *arg)
 		snprintf(why, sizeof(why), "the %s is not available", w->what);
 		end = (struct ending){ WS_INTERNAL, why };
 	} else {
-		end = w->raw ? raw_pump(w) : pump(w);
+		end = pump(w);
 		close(w->con);
 	}
 	if (end.code) {
@@ -672,7 +629,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	struct peer_stream *ps = NULL;
 	pthread_attr_t attr;
 	pthread_t t;
-	bool mine, raw = false;
+	bool mine;
 	int r, run = 0;
 
 	(void)con_cls;
@@ -686,7 +643,6 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	if (mine) {
 		memcpy(path, slot->path, sizeof(path));
 		what = slot->what;
-		raw = slot->raw;
 		/* fewer than WS_MAX_SESSIONS run (pending_claim() counted this one) */
 		while (running[run][0])
 			run++;
@@ -703,7 +659,6 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 		goto fail;
 	memcpy(w->path, path, sizeof(path));
 	w->what = what;
-	w->raw = raw;
 	snprintf(w->closed, sizeof(w->closed), "the %s closed", what);
 	w->slot = run;
 	w->sock = sock;
@@ -763,7 +718,6 @@ static struct pending *pending_claim(struct MHD_Connection *c, const struct ws_t
 		slot->since = now;
 		snprintf(slot->path, sizeof(slot->path), "%s", t->path);
 		slot->what = t->what;
-		slot->raw = t->raw;
 		snprintf(slot->user, sizeof(slot->user), "%s", user);
 	} else {
 		slot = NULL;

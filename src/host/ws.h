@@ -90,11 +90,6 @@ struct ws_target {
 	 * none negotiated, offers ignored.
 	 */
 	const char *protocol;
-	/*
-	 * No frames after the 101: the bytes both ways as they are (a live
-	 * move's stream between two vpsds, migrate.c; never a browser's).
-	 */
-	bool raw;
 };
 
 /*

@@ -18,7 +18,7 @@ LAYERS = [
              "web"}),
     ("core", {"life", "ops", "policy", "reclaim", "usage", "auth", "auth_2fa", "auth_limit", "auth_body", "caps", "node",
               "metrics", "standby", "pool", "snapshot", "clone", "backup", "backup_sched", "webhook", "migrate", "migrate_live",
-              "peer", "settings"}),
+              "peer", "peer_stream", "settings"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
     ("services", {"net", "tmpl", "firewall", "traffic"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
