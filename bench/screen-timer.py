@@ -8,9 +8,14 @@ the reader are in one place.
 
 usage: screen-timer.py [--screen vmm:CTL|qemu:MONITOR] MARKER TIMEOUT CMD...
 
-vmm:CTL reads vps-vmm's control socket (`screen`); qemu:MONITOR reads the
-text buffer at 0xb8000 through QEMU's human monitor on a unix socket
-(`pmemsave`), every other byte a character as the VGA stores them."""
+vmm:CTL reads vps-vmm's control socket (`screen`, which starts at the
+CRTC's start address); qemu:MONITOR reads the whole 32 KiB text window at
+0xb8000 through QEMU's human monitor on a unix socket (`pmemsave`), every
+other byte a character as the VGA stores them: Linux's VGA console scrolls
+by moving the start address through that window, so after the kernel's
+messages the screen no longer begins at 0xb8000 (HMP does not show the
+CRTC), and a marker on one row is a run of the window's characters wherever
+the row is."""
 
 import json
 import os
@@ -35,7 +40,7 @@ def qemu_screen(path):
     with tempfile.NamedTemporaryFile() as f, socket.socket(socket.AF_UNIX) as s:
         s.settimeout(10)
         s.connect(path)
-        s.sendall(f"pmemsave 0xb8000 4000 {f.name}\n".encode())
+        s.sendall(f"pmemsave 0xb8000 0x8000 {f.name}\n".encode())
         buf = b""
         while buf.count(b"(qemu)") < 2:  # the banner's prompt, then the command's
             chunk = s.recv(4096)
@@ -43,7 +48,7 @@ def qemu_screen(path):
                 break
             buf += chunk
         data = open(f.name, "rb").read()
-    return "\n".join(data[r * 160:(r + 1) * 160:2].decode("latin-1") for r in range(25))
+    return data[0::2].decode("latin-1")
 
 
 def main():
