@@ -6,11 +6,16 @@ VMM is killed once the marker shows (or at TIMEOUT). Used by
 bench/vmm-firmware inside the nested test host, so the clock, the VMM and
 the reader are in one place.
 
-usage: screen-timer.py [--screen vmm:CTL|qemu:MONITOR] MARKER TIMEOUT CMD...
+usage: screen-timer.py [--screen vmm:CTL|qemu:QMP] MARKER TIMEOUT CMD...
 
-vmm:CTL reads vps-vmm's control socket (`screen`); qemu:MONITOR reads the
-text buffer at 0xb8000 through QEMU's human monitor on a unix socket
-(`pmemsave`), every other byte a character as the VGA stores them."""
+vmm:CTL reads vps-vmm's control socket (`screen`, which starts at the
+CRTC's start address); qemu:QMP reads the whole 32 KiB text window at
+0xb8000 through QEMU's QMP socket (`pmemsave`), every
+other byte a character as the VGA stores them: Linux's VGA console scrolls
+by moving the start address through that window, so after the kernel's
+messages the screen no longer begins at 0xb8000 (HMP does not show the
+CRTC), and a marker on one row is a run of the window's characters wherever
+the row is."""
 
 import json
 import os
@@ -32,18 +37,34 @@ def vmm_screen(path):
 
 
 def qemu_screen(path):
-    with tempfile.NamedTemporaryFile() as f, socket.socket(socket.AF_UNIX) as s:
+    """QMP's pmemsave, whose reply comes once the file is written (HMP's prompt
+    came back before the command had run: the file read was still empty)."""
+    name = tempfile.mktemp(prefix="screen-", dir="/tmp")
+    with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(10)
         s.connect(path)
-        s.sendall(f"pmemsave 0xb8000 4000 {f.name}\n".encode())
-        buf = b""
-        while buf.count(b"(qemu)") < 2:  # the banner's prompt, then the command's
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-        data = open(f.name, "rb").read()
-    return "\n".join(data[r * 160:(r + 1) * 160:2].decode("latin-1") for r in range(25))
+        f = s.makefile("rwb")
+
+        def call(cmd, **args):
+            f.write(json.dumps({"execute": cmd, "arguments": args}).encode() + b"\n")
+            f.flush()
+            while True:  # events may come before the reply
+                r = json.loads(f.readline())
+                if "return" in r or "error" in r:
+                    return r
+
+        json.loads(f.readline())  # the greeting
+        call("qmp_capabilities")
+        r = call("pmemsave", val=0xb8000, size=0x8000, filename=name)
+    try:
+        if "error" in r:
+            raise ValueError(r["error"])
+        with open(name, "rb") as f:
+            data = f.read()
+    finally:
+        if os.path.exists(name):
+            os.unlink(name)
+    return data[0::2].decode("latin-1")
 
 
 def main():

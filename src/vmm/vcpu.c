@@ -46,6 +46,15 @@ int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out)
 		pr_err("mmap kvm_run: %s", strerror(errno));
 		goto err_close;
 	}
+	/* the coalesced writes' ring is a page of every vCPU's mapping: take the first's */
+	if (vm->coalesced_page && !vm->coalesced &&
+	    (size_t)(vm->coalesced_page + 1) * sysconf(_SC_PAGESIZE) <= v->run_size) {
+		vm->coalesced = (struct kvm_coalesced_mmio_ring *)((uint8_t *)v->run +
+								   vm->coalesced_page *
+									   sysconf(_SC_PAGESIZE));
+		vm->coalesced_max = (sysconf(_SC_PAGESIZE) - sizeof(*vm->coalesced)) /
+				    sizeof(struct kvm_coalesced_mmio);
+	}
 	vm->vcpus[vm->nr_vcpus++] = v;
 	*out = v;
 	return 0;
@@ -145,12 +154,17 @@ int vcpu_run_loop(struct vcpu *v)
 		if (!vcpu_wait_unpaused(v))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			int e = errno;
+
+			vm_coalesced_flush(vm); /* before a pause parks this vCPU */
+			if (e == EINTR || e == EAGAIN)
 				continue;
-			pr_err("vcpu %u: KVM_RUN: %s", v->id, strerror(errno));
+			pr_err("vcpu %u: KVM_RUN: %s", v->id, strerror(e));
 			vm_request_exit(vm, VM_ERROR, 0);
-			return -errno;
+			return -e;
 		}
+		/* writes KVM queued come before whatever made this exit */
+		vm_coalesced_flush(vm);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			vcpu_handle_pio(v);

@@ -49,6 +49,7 @@ int vm_create(struct vm *vm, uint64_t ram_size, uint64_t hole_start)
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0) {
@@ -201,6 +202,49 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	vm->vm_fd = vm->kvm_fd = vm->stop_efd = -1;
+}
+
+int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len)
+{
+	struct kvm_coalesced_mmio_zone zone = { .addr = port, .size = len, .pio = 1 };
+	int page;
+
+	if (vm->nr_vcpus)
+		return -EBUSY; /* the ring's address is taken as the first vCPU is made */
+	page = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	if (page <= 0 || ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) <= 0)
+		return -EOPNOTSUPP;
+	if (ioctl(vm->vm_fd, KVM_REGISTER_COALESCED_MMIO, &zone) < 0)
+		return -errno;
+	vm->coalesced_page = page;
+	return 0;
+}
+
+void vm_coalesced_flush(struct vm *vm)
+{
+	struct kvm_coalesced_mmio_ring *r = vm ? vm->coalesced : NULL;
+	uint32_t first;
+
+	/* the common case, nothing queued, without the lock: KVM moves only `last` */
+	if (!r || __atomic_load_n(&r->first, __ATOMIC_RELAXED) ==
+			  __atomic_load_n(&r->last, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&vm->coalesced_lock);
+	first = r->first;
+	while (first != __atomic_load_n(&r->last, __ATOMIC_ACQUIRE)) {
+		struct kvm_coalesced_mmio e;
+
+		if (first >= vm->coalesced_max)
+			break; /* not a ring KVM made: leave it */
+		e = r->coalesced_mmio[first];
+		if (e.len <= sizeof(e.data))
+			iobus_access(e.pio ? &vm->pio : &vm->mmio, e.phys_addr, e.data, e.len, 1);
+		vm->coalesced_writes++;
+		first = (first + 1) % vm->coalesced_max;
+		/* the entry is read before KVM may reuse it */
+		__atomic_store_n(&r->first, first, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vm->coalesced_lock);
 }
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why, int status)

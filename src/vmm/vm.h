@@ -68,6 +68,16 @@ struct vm {
 
 	enum vm_exit_reason exit_reason;
 	int exit_status; /* meaningful for VM_EXIT_PORT */
+
+	/*
+	 * Coalesced port writes (vm_coalesce_pio): KVM's ring, a page of every
+	 * vCPU's mapping (the first vCPU's is used), and what flushing took.
+	 */
+	unsigned int coalesced_page; /* its page in the vCPU mapping; 0: none */
+	struct kvm_coalesced_mmio_ring *coalesced;
+	uint32_t coalesced_max; /* entries in the ring */
+	pthread_mutex_t coalesced_lock; /* one flusher at a time, so writes stay in order */
+	uint64_t coalesced_writes; /* under coalesced_lock */
 };
 
 /*
@@ -93,6 +103,19 @@ int vm_reserve_ram(struct vm *vm);
  * copy of which it can change. The VM owns the copy made here.
  */
 int vm_add_rom(struct vm *vm, uint64_t gpa, const void *image, uint64_t size);
+
+/*
+ * Coalesced port writes (KVM_CAP_COALESCED_PIO): a guest's writes to ports
+ * [port, port + len) are queued by KVM in a ring page instead of leaving
+ * KVM_RUN, and reach the port bus when vm_coalesced_flush() runs. Every vCPU
+ * flushes after each KVM_RUN, before serving the exit, so a read of any port
+ * sees the writes before it; a device read by another thread (the screen)
+ * flushes first. Only for ports whose writes change nothing but the
+ * device's own state. -EOPNOTSUPP where KVM lacks it (the writes exit as
+ * before); call before the vCPUs are created.
+ */
+int vm_coalesce_pio(struct vm *vm, uint16_t port, uint32_t len);
+void vm_coalesced_flush(struct vm *vm);
 
 int vcpu_create(struct vm *vm, unsigned int id, struct vcpu **out);
 void vcpu_destroy(struct vcpu *v);

@@ -17,24 +17,39 @@ mounts nothing.
 
 And the refusals: firmware boot of a template without a boot sector (a
 root filesystem for boot linux, such as debian-12) is refused at create,
-nothing made."""
+nothing made.
+
+And a whole Debian system on such a disk (grubdisk.make_debian: the
+debian-12 VM template's debootstrapped root as the partition, Debian's
+kernel in its /boot, GRUB in the MBR and the gap) boots jailed on
+vps-vmm's SeaBIOS in L1 from its virtio-blk disk to the `login:` prompt of
+its getty on the serial console."""
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from framework import grubdisk
+from framework.agent import ChannelError
 from framework.console import Console
+from framework.guest import shell_quote
+from framework.retry import ATTEMPTS, LAST, retry, triple_fault
+from framework.vmm import JAIL, VMM
 from framework.vpsd import Vpsd
 from test_vpsd_vm import (L1_BASE, VPS, console_path, in_l1, l1_console, l1_show, l1_vps, show,
                           until, vm_template_cached, vps)  # noqa: F401 (a fixture)
 
 BOOT_TIMEOUT = 300  # SeaBIOS, GRUB and a kernel under the software CPU, 2 busy cores
+LOGIN_TIMEOUT = 600  # and systemd to its getty in L2 under the emulated SVM
+BIOS = "/usr/share/seabios/bios.bin"
+VMMCTL = Path(__file__).resolve().parent / "framework" / "vmmctl.py"
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +150,61 @@ def test_own_kernel_boots_through_firmware_under_vmm_in_l1(own_disk, l1, timings
         l1_vps(l1, "destroy", "own1")
 
     in_l1(l1, "own-kernel disk under vps-vmm in L1", cycle, "own1")
+
+
+@pytest.fixture
+def debian_disk(vm_template_cached, l1):
+    """(L1 path, marker, kernel release) of a raw disk in L1's scratch share: an MBR
+    with GRUB, one partition holding the debian-12 VM template's root (debootstrap)
+    with Debian's kernel and the template's initramfs in its /boot."""
+    marker = uuid.uuid4().hex[:12]
+    host, path = l1.scratch_path(f"debian-{marker}.raw")
+    release = (vm_template_cached / "version").read_text().strip()
+    grubdisk.make_debian(host, vm_template_cached / "rootfs.img",
+                         vm_template_cached / "vmlinuz", vm_template_cached / "initrd.img",
+                         release, marker)
+    yield path, marker, release
+    host.unlink(missing_ok=True)
+
+
+def test_debian_disk_with_grub_boots_to_login_under_vmm_in_l1(debian_disk, l1, timings):
+    """SeaBIOS reads the disk's MBR, GRUB its grub.cfg and Debian's kernel from the
+    partition, the kernel mounts /dev/vda1 and systemd starts the serial console's
+    getty: `login:`. No kernel comes from the host; the monitor is jailed."""
+    path, marker, release = debian_disk
+    run = "/tmp/vmm-debian"
+    argv = [str(VMM), "--firmware", BIOS, "--memory", "512M", "--disk", f"path={path}",
+            "--serial", f"file:{run}/serial", "--control", f"{run}/ctl", *JAIL]
+    stop = shell_quote(["python3", str(VMMCTL), f"{run}/ctl", '{"cmd":"stop"}'])
+    cmd = (f"rm -rf {run}; mkdir -p {run}; {shell_quote(argv)} 2>{run}/stderr & pid=$!; "
+           f"t0=$(date +%s); for i in $(seq {LOGIN_TIMEOUT // 2}); do sleep 2; "
+           f"kill -0 $pid 2>/dev/null || break; grep -aq 'login: *$' {run}/serial && break; "
+           f"done; echo SECONDS: $(( $(date +%s) - t0 )); {stop} >/dev/null 2>&1; wait $pid; "
+           f"echo VMM-EXIT: $?; echo SERIAL:; cat {run}/serial; cat {run}/stderr >&2")
+    for attempt in ATTEMPTS:
+        try:
+            r = l1.run(cmd, timeout=LOGIN_TIMEOUT + 60)
+        except ChannelError as e:
+            if attempt == LAST:
+                raise
+            retry("Debian disk boot in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
+            l1.restart()
+            continue
+        m = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
+        status = int(m.group(1)) if m else None
+        crashed = triple_fault(status, r.stderr)
+        if "login:" in r.stdout or not (r.timed_out or crashed) or attempt == LAST:
+            break
+        retry("Debian disk boot in L1", "triple fault" if crashed else "L1 command timed out")
+    serial = r.stdout.split("SERIAL:", 1)[-1]
+    # GRUB from the disk's own grub.cfg, Debian's kernel from its /boot, with that command line
+    assert "GRUB-FROM-THE-DISK" in serial, r
+    assert (f"Command line: BOOT_IMAGE=/boot/vmlinuz-{release} root=/dev/vda1 rw console=ttyS0 "
+            f"vps.debian={marker}") in serial, r
+    assert f"Linux version {release}" in serial, r
+    # the debootstrapped system's getty on the serial console
+    assert "Debian GNU/Linux 12" in serial and re.search(r"login: *$", serial, re.M), r
+    secs = int(re.search(r"^SECONDS: (\d+)$", r.stdout, re.M).group(1))
+    timings.append(("vps-vmm in L1: firmware, GRUB and Debian from a disk to login:", secs))
+    print(f"firmware to the Debian disk's login prompt: {secs} s")
+    assert status == 5, r  # stopped by the control socket, as vpsd's stop expects

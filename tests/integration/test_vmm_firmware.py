@@ -12,6 +12,8 @@ a boot sector that attacks fw_cfg and the VGA ports (tests/guest/
 fwhostile.S) gets errors back and leaves the monitor serving.
 
 Needs `as`/`ld` (binutils), xorriso and the `seabios` package (scripts/lib.sh)."""
+import fcntl
+import os
 import re
 import shutil
 import socket
@@ -120,7 +122,27 @@ def test_seabios_boots_disk_and_screen_shows_banner(firmware_vm):
         {"ok": False, "error": "migrate: not yet for firmware boot"}
     assert c("state")["state"] == "running"
     c.close()
-    stop(p, sock)
+    err = stop(p, sock)
+    # the vgabios's register writes (its palette alone is 768 bytes) and debug messages
+    # were queued in KVM, not an exit each (docs/vmm.md, "Firmware boot")
+    m = re.search(r"port writes queued in KVM \(VGA registers, debug port\): (\d+)", err)
+    if coalesced_pio():
+        assert m and int(m[1]) >= 1500, err
+    else:
+        print("this KVM has no KVM_CAP_COALESCED_PIO: every port write exits")
+
+
+def coalesced_pio():
+    """Whether this machine's KVM queues port writes (KVM_CAP_COALESCED_PIO)."""
+    kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        vm = fcntl.ioctl(kvm, 0xAE01, 0)  # KVM_CREATE_VM
+        try:
+            return fcntl.ioctl(vm, 0xAE03, 162) > 0  # KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO
+        finally:
+            os.close(vm)
+    finally:
+        os.close(kvm)
 
 
 def build_iso(tmp):
@@ -176,7 +198,6 @@ def open_fds(p, want=None):
 def media_changes_while_running(p, sock, tmp_path):
     """The `media` command on the running, jailed monitor: eject, insert, and what a
     hostile or careless caller passes refused with the drive and descriptors unchanged."""
-    import os
     c = Control(sock)
     base = open_fds(p)  # Control's connection, which stays, and the ISO in the drive
     st = c("stats")["cdrom"]

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for the monitor's guest-memory bounds check and I/O bus: the
- * two places every guest-supplied address passes through.
+ * two places every guest-supplied address passes through; and the flush of
+ * the port writes KVM queued (vm_coalesced_flush), over a ring made here.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 
 #include "vmm/iobus.h"
 #include "vmm/mem.h"
+#include "vmm/vm.h"
 
 static uint8_t ram_lo[0x10000], ram_hi[0x1000];
 
@@ -185,12 +187,91 @@ static void ram_map_aligned_huge(void **state)
 	assert_null(guest_ram_map(SIZE_MAX - 4096));
 }
 
+/* Writes, in the order they reach the device: (port offset, first byte, length). */
+struct seen {
+	unsigned int n;
+	uint64_t off[16];
+	uint8_t val[16];
+	unsigned int len[16];
+};
+
+static void seen_write(void *opaque, uint64_t off, const void *data, unsigned int len)
+{
+	struct seen *s = opaque;
+
+	if (s->n < 16) {
+		s->off[s->n] = off;
+		s->val[s->n] = *(const uint8_t *)data;
+		s->len[s->n++] = len;
+	}
+}
+
+static const struct io_ops seen_ops = { .write = seen_write };
+
+static void put(struct kvm_coalesced_mmio_ring *r, uint32_t i, uint64_t port, uint32_t len,
+		uint8_t val)
+{
+	r->coalesced_mmio[i] =
+		(struct kvm_coalesced_mmio){ .phys_addr = port, .len = len, .pio = 1 };
+	r->coalesced_mmio[i].data[0] = val;
+}
+
+static void coalesced_flush(void **state)
+{
+	static _Alignas(8) uint8_t page[4096];
+	struct kvm_coalesced_mmio_ring *r = (void *)page;
+	struct vm vm = { 0 };
+	struct seen s = { 0 };
+
+	pthread_mutex_init(&vm.coalesced_lock, NULL);
+	assert_int_equal(iobus_register(&vm.pio, 0x3c0, 0x20, &seen_ops, &s), 0);
+	vm_coalesced_flush(&vm); /* no ring: nothing to do */
+	vm.coalesced = r;
+	vm.coalesced_max = 4; /* a small ring, so the index wraps */
+	vm_coalesced_flush(&vm); /* an empty one */
+	assert_int_equal(s.n, 0);
+
+	/* three writes queued from slot 2, wrapping past the end: taken in order */
+	r->first = 2;
+	put(r, 2, 0x3c8, 1, 7);
+	put(r, 3, 0x3c9, 1, 63);
+	put(r, 0, 0x3d4, 2, 0x0e);
+	r->last = 1;
+	vm_coalesced_flush(&vm);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.off[0], 8);
+	assert_int_equal(s.val[0], 7);
+	assert_int_equal(s.off[1], 9);
+	assert_int_equal(s.val[1], 63);
+	assert_int_equal(s.off[2], 0x14);
+	assert_int_equal(s.len[2], 2);
+	assert_int_equal(r->first, 1);
+	assert_int_equal(vm.coalesced_writes, 3);
+
+	/* a length past the entry's 8 data bytes is skipped, not read; a port nobody has vanishes */
+	put(r, 1, 0x3c0, 200, 1);
+	put(r, 2, 0x402, 1, 'S');
+	r->last = 3;
+	vm_coalesced_flush(&vm);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(r->first, 3);
+
+	/* an index outside the ring is left alone */
+	r->first = 9;
+	r->last = 10;
+	vm_coalesced_flush(&vm);
+	assert_int_equal(r->first, 9);
+	assert_int_equal(s.n, 3);
+	pthread_mutex_destroy(&vm.coalesced_lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(gpa_inside),	   cmocka_unit_test(gpa_outside),
 		cmocka_unit_test(gpa_marks_pages), cmocka_unit_test(mem_add_rejects),
 		cmocka_unit_test(iobus_dispatch),  cmocka_unit_test(ram_map_aligned_huge),
+		cmocka_unit_test(coalesced_flush),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

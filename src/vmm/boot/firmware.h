@@ -27,6 +27,7 @@
 #define FIRMWARE_MAX (16u << 20)
 #define FIRMWARE_BIOS_AREA 0xe0000ULL /* 128 KiB below 1 MiB */
 #define FIRMWARE_VGAROM_MAX (256u << 10)
+#define FIRMWARE_DEBUG_PORT 0x402 /* QEMU's debugcon, where SeaBIOS writes its messages */
 
 /* The RAM hole for firmware boot: SeaBIOS's q35 places MMCONFIG at 0xb0000000 (dev-q35.h). */
 #define FIRMWARE_PCI_HOLE 0xb0000000ULL

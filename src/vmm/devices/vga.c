@@ -558,6 +558,7 @@ int vga_init(struct vga *v, struct vm *vm)
 	memset(v, 0, sizeof(*v));
 	pthread_mutex_init(&v->lock, NULL);
 	v->mem = &vm->mem;
+	v->vm = vm;
 	v->vm_fd = -1;
 	v->misc = 0x01; /* colour: CRTC at 0x3d4 */
 	v->pel_mask = 0xff;
@@ -584,6 +585,7 @@ void vga_text(struct vga *v, struct vga_screen *out)
 	const uint8_t *cells;
 
 	memset(out, 0, sizeof(*out));
+	vm_coalesced_flush(v->vm); /* the register writes KVM queued (vm_coalesce_pio) */
 	pthread_mutex_lock(&v->lock);
 	out->text = !(v->gr[VGA_GR_MISC] & 1) && !v->mode.bpp;
 	start = v->crtc[VGA_CRTC_START_HI] << 8 | v->crtc[VGA_CRTC_START_LO];
@@ -712,6 +714,7 @@ int vga_render(struct vga *v, struct framebuffer *fb)
 	const uint8_t *cells, *font;
 	bool resized, cursor_on;
 
+	vm_coalesced_flush(v->vm);
 	pthread_mutex_lock(&v->lock);
 	if (v->mode.bpp) {
 		const struct vbe_mode m = v->mode;

@@ -126,6 +126,7 @@ struct vga {
 	uint64_t lfb_gpa; /* where the slot is now; 0: not mapped */
 	uint64_t lfb_moves, lfb_refused; /* placements taken; refused (outside the window) */
 	const struct guest_mem *mem;
+	struct vm *vm; /* its queued port writes are flushed before the screen is read */
 	uint8_t misc, feature, pel_mask;
 	uint8_t seq_idx, seq[8];
 	uint8_t gr_idx, gr[16];
