@@ -403,7 +403,7 @@ static int dial(const char *hostport, struct err **err)
 	return fd;
 }
 
-static int tls_send(gnutls_session_t s, const char *buf, size_t len)
+int peer_tls_send(gnutls_session_t s, const char *buf, size_t len)
 {
 	while (len) {
 		ssize_t n = gnutls_record_send(s, buf, len);
@@ -496,7 +496,7 @@ static int send_file(gnutls_session_t s, int fd, unsigned long long len, peer_se
 			return -EIO;
 		if (each && each(sent, (size_t)n, arg) < 0)
 			return -ECANCELED;
-		if (tls_send(s, buf, (size_t)n) < 0)
+		if (peer_tls_send(s, buf, (size_t)n) < 0)
 			return -EIO;
 		len -= (unsigned long long)n;
 		sent += (unsigned long long)n;
@@ -643,7 +643,8 @@ static int request(struct host *h, const char *node, const struct principal *p, 
 		r = err_make(err, ENOMEM, "node to node");
 		goto out;
 	}
-	if (tls_send(l.s, head, strlen(head)) < 0 || tls_send(l.s, text, strlen(text)) < 0 ||
+	if (peer_tls_send(l.s, head, strlen(head)) < 0 ||
+	    peer_tls_send(l.s, text, strlen(text)) < 0 ||
 	    (file_fd >= 0 && (r = send_file(l.s, file_fd, file_len, each, each_arg)) < 0)) {
 		if (r == -ECANCELED) {
 			r = err_make(err, ECANCELED, "cancelled");
@@ -744,7 +745,7 @@ int peer_upgrade(struct host *h, const char *node, const struct principal *p, co
 		r = err_make(err, ENOMEM, "node to node");
 		goto out;
 	}
-	if (tls_send(st->l.s, head, strlen(head)) < 0 ||
+	if (peer_tls_send(st->l.s, head, strlen(head)) < 0 ||
 	    (hl = recv_head(st->l.s, buf, sizeof(buf), &got)) < 0 ||
 	    sscanf(buf, "HTTP/1.%*d %d", &code) != 1 || code < 100 || code > 599) {
 		r = err_make(err, EHOSTUNREACH, "node to node: the upgrade at `%s` broke off",
@@ -824,7 +825,7 @@ int peer_stream_dial(struct host *h, const char *node, unsigned int port, const 
 				       r;
 	}
 	snprintf(line, sizeof(line), "%s\n", ticket);
-	if (tls_send(st->l.s, line, strlen(line)) < 0) {
+	if (peer_tls_send(st->l.s, line, strlen(line)) < 0) {
 		r = err_make(err, EHOSTUNREACH, "node to node: the stream at `%s` broke off",
 			     st->l.peer);
 		peer_stream_close(st);
@@ -865,7 +866,7 @@ ssize_t peer_stream_recv(struct peer_stream *ps, void *buf, size_t len)
 
 int peer_stream_send(struct peer_stream *ps, const void *buf, size_t len)
 {
-	return tls_send(ps->l.s, buf, len);
+	return peer_tls_send(ps->l.s, buf, len);
 }
 
 void peer_stream_close(struct peer_stream *ps)

@@ -47,6 +47,8 @@ void peer_stop(struct host *h);
  * into node. 0, or -EACCES with why.
  */
 int peer_check_client(struct host *h, gnutls_session_t tls, char node[64], struct err **err);
+/* All of buf as TLS records (peer.c and the stream's listener): 0, or -EIO. */
+int peer_tls_send(gnutls_session_t s, const char *buf, size_t len);
 
 /*
  * The caller a member sent (PEER_CALLER_HEADER's JSON) into p; -EACCES on

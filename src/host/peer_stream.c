@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "host/host.h"
 #include "host/peer.h"
 #include "sys/unix.h"
@@ -138,36 +139,6 @@ static int monitor(const char *path)
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int tls_send_all(gnutls_session_t s, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = gnutls_record_send(s, buf, len);
-
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Both ways until either side ends: how it ended. */
 static const char *pump(gnutls_session_t s, int tfd, int mfd)
 {
@@ -193,14 +164,14 @@ static const char *pump(gnutls_session_t s, int tfd, int mfd)
 				why = "the source closed";
 			else if (n < 0 && n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
 				why = gnutls_strerror((int)n);
-			else if (n > 0 && send_all(mfd, buf, (size_t)n) < 0)
+			else if (n > 0 && write_all(mfd, buf, (size_t)n) < 0)
 				why = "the monitor is gone";
 		}
 		if (!why && p[1].revents) {
 			n = recv(mfd, buf, CHUNK, MSG_DONTWAIT);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 				why = "the monitor closed";
-			else if (n > 0 && tls_send_all(s, buf, (size_t)n) < 0)
+			else if (n > 0 && peer_tls_send(s, buf, (size_t)n) < 0)
 				why = "the source is gone";
 		}
 	}
