@@ -132,10 +132,11 @@ static void sold_of(const struct vps *all, size_t n, const char *node, const cha
 	}
 }
 
+/* This node's VPSes (all on one host) and what they allocate: the cluster's others are theirs. */
 static int sold_sum(struct host *h, const char *skip, struct sold *s, struct vps **all, size_t *n,
 		    struct err **err)
 {
-	int r = store_vps_list(h->store, all, n, err);
+	int r = store_vps_list_local(h->store, all, n, err);
 
 	sold_of(r < 0 ? NULL : *all, r < 0 ? 0 : *n, h->node, skip, s);
 	return r;
