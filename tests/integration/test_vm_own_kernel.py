@@ -37,10 +37,9 @@ from pathlib import Path
 import pytest
 
 from framework import grubdisk
-from framework.agent import ChannelError
 from framework.console import Console
 from framework.guest import shell_quote
-from framework.retry import ATTEMPTS, LAST, retry, triple_fault
+from framework.retry import vmm_in_l1
 from framework.vmm import JAIL, VMM
 from framework.vpsd import Vpsd
 from test_vpsd_vm import (L1_BASE, VPS, console_path, in_l1, l1_console, l1_show, l1_vps, show,
@@ -181,21 +180,8 @@ def test_debian_disk_with_grub_boots_to_login_under_vmm_in_l1(debian_disk, l1, t
            f"kill -0 $pid 2>/dev/null || break; grep -aq 'login: *$' {run}/serial && break; "
            f"done; echo SECONDS: $(( $(date +%s) - t0 )); {stop} >/dev/null 2>&1; wait $pid; "
            f"echo VMM-EXIT: $?; echo SERIAL:; cat {run}/serial; cat {run}/stderr >&2")
-    for attempt in ATTEMPTS:
-        try:
-            r = l1.run(cmd, timeout=LOGIN_TIMEOUT + 60)
-        except ChannelError as e:
-            if attempt == LAST:
-                raise
-            retry("Debian disk boot in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
-            l1.restart()
-            continue
-        m = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
-        status = int(m.group(1)) if m else None
-        crashed = triple_fault(status, r.stderr)
-        if "login:" in r.stdout or not (r.timed_out or crashed) or attempt == LAST:
-            break
-        retry("Debian disk boot in L1", "triple fault" if crashed else "L1 command timed out")
+    r, status = vmm_in_l1(l1, "Debian disk boot in L1", cmd, LOGIN_TIMEOUT + 60,
+                          lambda r: "login:" in r.stdout)
     serial = r.stdout.split("SERIAL:", 1)[-1]
     # GRUB from the disk's own grub.cfg, Debian's kernel from its /boot, with that command line
     assert "GRUB-FROM-THE-DISK" in serial, r

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from framework.agent import ChannelError
 from framework.guest import shell_quote
-from framework.retry import ATTEMPTS, LAST, retry, triple_fault
+from framework.retry import vmm_in_l1
 from framework.vmm import JAIL, VMM
 
 DI = Path("/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64")
@@ -76,24 +75,10 @@ def test_debian_installer_reaches_its_first_screen(l1, timings):
            f"grep -q '{FIRST_SCREEN}' {run}/screen && break; done; "
            f"echo SECONDS: $(( $(date +%s) - t0 )); echo SCREEN: $(cat {run}/screen); "
            f"{stop} >/dev/null 2>&1; wait $pid; echo VMM-EXIT: $?; cat {run}/stderr >&2")
-    for attempt in ATTEMPTS:
-        try:
-            r = l1.run(cmd, timeout=WAIT + 60)
-        except ChannelError as e:
-            if attempt == LAST:
-                raise
-            retry("installer boot in L1", f"L1 stopped answering: {str(e).splitlines()[0]}")
-            l1.restart()
-            continue
-        m = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
-        status = int(m.group(1)) if m else None
-        shown = FIRST_SCREEN in r.stdout
-        crashed = triple_fault(status, r.stderr)
-        # a dialog that never shows is a failure, not retried: three waits would cost
-        # the suite a quarter of an hour
-        if shown or not (r.timed_out or crashed) or attempt == LAST:
-            break
-        retry("installer boot in L1", "triple fault" if crashed else "L1 command timed out")
+    # a dialog that never shows is a failure, not retried: three waits would cost the suite
+    # a quarter of an hour
+    r, status = vmm_in_l1(l1, "installer boot in L1", cmd, WAIT + 60,
+                          lambda r: FIRST_SCREEN in r.stdout)
     m = re.search(r"^SCREEN: (.*)$", r.stdout, re.M)
     assert m, r
     s = json.loads(m.group(1))

@@ -12,6 +12,7 @@ retry() in the same test raises, so no test can go on losing to the
 emulation. docs/testbench.md ("Retries") says why two."""
 
 import os
+import re
 
 from .agent import ChannelError
 from .sanitizer import RESULTS
@@ -69,3 +70,26 @@ def l1_run(l1, what, cmd, timeout):
         retry(what, f"L1 stopped answering: {str(e).splitlines()[0]}")
         l1.restart()
         return l1.run(cmd, timeout=timeout)
+
+
+def vmm_in_l1(l1, what, cmd, timeout, done):
+    """Runs CMD in L1 (a vps-vmm started, watched, stopped; it prints
+    `VMM-EXIT: N`) until done(r), or until it fails in a way not the
+    emulation's. The emulation's losses (L1 no longer answering, a triple
+    fault, the command's timeout) are retried, recorded, up to LAST attempts.
+    Returns (r, the monitor's exit status or None)."""
+    for attempt in ATTEMPTS:
+        try:
+            r = l1.run(cmd, timeout=timeout)
+        except ChannelError as e:
+            if attempt == LAST:
+                raise
+            retry(what, f"L1 stopped answering: {str(e).splitlines()[0]}")
+            l1.restart()
+            continue
+        m = re.search(r"^VMM-EXIT: (\d+)$", r.stdout, re.M)
+        status = int(m.group(1)) if m else None
+        crashed = triple_fault(status, r.stderr)
+        if done(r) or not (r.timed_out or crashed) or attempt == LAST:
+            return r, status
+        retry(what, "triple fault" if crashed else "L1 command timed out")
