@@ -312,13 +312,32 @@ static int send_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* A control frame, header and payload in one send: two would leave the payload
+ * waiting behind Nagle for the header's ACK, and a close() in that window
+ * (unread input makes it a reset) would discard it. */
 static int send_frame(struct ws_conn *w, enum ws_opcode op, const void *payload, size_t len)
 {
-	uint8_t hdr[WS_MAX_HEADER];
-	size_t hl = ws_header(hdr, op, len);
-	int r = send_all(w->sock, hdr, hl);
+	uint8_t frame[WS_MAX_HEADER + WS_MAX_CONTROL];
+	size_t hl;
 
-	return r < 0 || !len ? r : send_all(w->sock, payload, len);
+	if (len > WS_MAX_CONTROL)
+		return -EMSGSIZE;
+	hl = ws_header(frame, op, len);
+	if (len)
+		memcpy(frame + hl, payload, len);
+	return send_all(w->sock, frame, hl + len);
+}
+
+/* vpsd stops: no lingering for the client's close, but no reset either. A close()
+ * with unread input (a pong, keystrokes) sends RST, and a client that has not read
+ * our close frame yet loses it; half-close and drain what came first. */
+static void end_quietly(struct ws_conn *w)
+{
+	uint8_t sink[4096];
+
+	shutdown(w->sock, SHUT_WR);
+	while (recv(w->sock, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
 }
 
 static void send_close(struct ws_conn *w, int code, const char *why)
@@ -607,6 +626,8 @@ static void *bridge(void *arg)
 		send_close(w, end.code, end.why);
 		if (!__atomic_load_n(&stopping, __ATOMIC_RELAXED))
 			linger(w);
+		else
+			end_quietly(w);
 	}
 	pr_debug("%s websocket on `%s` ended: %s", w->what, w->path, end.why);
 	MHD_upgrade_action(w->urh, MHD_UPGRADE_ACTION_CLOSE);

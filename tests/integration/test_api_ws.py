@@ -375,6 +375,9 @@ def test_daemon_stops_with_a_console_open():
         for ws in clients:
             ws.send_binary(b"\n")
             read_until(ws, b"login:")
+        for ws in clients:  # input still in flight as vpsd stops: no reset may lose the close
+            ws.ping(b"late")
+            ws.send_binary(b"echo late\n" * 64)
         proc = d.proc
         d.stop()
         assert proc.returncode == 0, d.log.read_text(errors="replace")[-4000:]
