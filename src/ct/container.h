@@ -141,7 +141,8 @@ int ct_sysinfo_monitor_start(const char *id, const char *cgroup_path, uint64_t i
 			     int *sock, struct err **err);
 /*
  * The monitor runs as `vps-ct CT_SYSINFO_MONITOR_CMD CGROUP INIT_START ID` (the id only for ps)
- * with its socket on fd 3, a fresh image (main dispatches it first).
+ * with its socket on fd 3 and, on fd 4, a pipe it writes a byte to once in the container's
+ * cgroup (ct_sysinfo_monitor_start returns only then); a fresh image (main dispatches it first).
  */
 #define CT_SYSINFO_MONITOR_CMD "__sysinfo-monitor"
 int ct_sysinfo_monitor_main(int argc, char **argv);

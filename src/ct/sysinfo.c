@@ -234,7 +234,13 @@ static int monitor_filter(void)
 	return r;
 }
 
-/* The monitor's work on fd 3, its end of the socketpair; never returns. */
+/*
+ * The monitor's work on fd 3, its end of the socketpair; never returns. Once
+ * in the container's cgroup it writes a byte to fd 4 and closes it: the
+ * runtime lets the container's process go only then. A monitor still on its
+ * way in would be attached after the process forked up to pids.max, and an
+ * attach is not refused at the limit: the container would hold one more.
+ */
 static __attribute__((noreturn)) void monitor_serve(const char *cgroup_path, uint64_t init_start)
 {
 	struct seccomp_notif_sizes sz = { 0 };
@@ -255,6 +261,9 @@ static __attribute__((noreturn)) void monitor_serve(const char *cgroup_path, uin
 	if (cg_open(cgroup_path, &cg, NULL) < 0 || cg_enter_helper(cg, getpid(), NULL) < 0 ||
 	    ct_privs_keep(CT_CAP(CAP_SYS_PTRACE) | CT_CAP(CAP_DAC_OVERRIDE), true, NULL) < 0)
 		_exit(1);
+	if (write(4, "", 1) != 1)
+		_exit(1);
+	close(4);
 	lfd = unix_recv_fd(3);
 	close(3);
 	if (lfd < 0) /* the child died before loading its filter */
@@ -302,8 +311,10 @@ static __attribute__((noreturn)) void monitor_serve(const char *cgroup_path, uin
  * it runs (220 KiB of anonymous pages measured), where a fresh image has 108
  * (docs/ct-density.md). Should the exec fail, the fork serves.
  */
+#define MONITOR_READY_MS 30000 /* a sanitizer build's start-up on a loaded host is slow */
+
 static __attribute__((noreturn)) void monitor_main(const char *id, const char *cgroup_path,
-						   uint64_t init_start, int sock)
+						   uint64_t init_start, int sock, int ready)
 {
 	char start[24];
 	char *argv[] = { "vps-ct", CT_SYSINFO_MONITOR_CMD, (char *)cgroup_path, start, (char *)id,
@@ -315,11 +326,11 @@ static __attribute__((noreturn)) void monitor_main(const char *id, const char *c
 	/* keep nothing of the runtime's: not its stdio, not its pipes */
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-	    dup2(sock, 3) < 0)
+	    dup2(sock, 3) < 0 || dup2(ready, 4) < 0)
 		_exit(1);
-	syscall(SYS_close_range, 4, ~0U, 0);
-	/* dup2 of 3 onto itself keeps its close-on-exec: the exec must not close it */
-	if (fcntl(3, F_SETFD, 0) < 0)
+	syscall(SYS_close_range, 5, ~0U, 0);
+	/* dup2 onto itself keeps close-on-exec: the exec must not close them */
+	if (fcntl(3, F_SETFD, 0) < 0 || fcntl(4, F_SETFD, 0) < 0)
 		_exit(1);
 	/*
 	 * Not into the container's cgroup before the exec: a sanitizer build's
@@ -338,8 +349,9 @@ int ct_sysinfo_monitor_main(int argc, char **argv)
 	uint64_t init_start;
 	char *end;
 
-	/* only as monitor_main runs it: fd 3 a socket, the init's start time (the id: for ps) */
-	if (argc != 5 || fstat(3, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+	/* only as monitor_main runs it: fd 3 a socket, fd 4 a pipe, the init's start time (the id: for ps) */
+	if (argc != 5 || fstat(3, &st) < 0 || !S_ISSOCK(st.st_mode) || fstat(4, &st) < 0 ||
+	    !S_ISFIFO(st.st_mode)) {
 		fprintf(stderr, "vps-ct: %s is vps-ct's own, not a command\n",
 			CT_SYSINFO_MONITOR_CMD);
 		return 2;
@@ -368,16 +380,24 @@ int ct_sysinfo_pair(const struct ct_config *cfg, int sv[2], struct err **err)
 int ct_sysinfo_monitor_start(const char *id, const char *cgroup_path, uint64_t init_start,
 			     int *sock, struct err **err)
 {
-	int status, fd = *sock;
+	int status, fd = *sock, ready[2];
+	struct pollfd p;
+	char byte;
 	pid_t pid;
 
 	if (fd < 0)
 		return 0;
 	*sock = -1;
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		close(fd);
+		return err_make(err, errno, "pipe for the sysinfo monitor");
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		close(fd);
+		close(ready[0]);
+		close(ready[1]);
 		return err_make(err, errno, "fork sysinfo monitor");
 	}
 	if (pid == 0) {
@@ -388,13 +408,26 @@ int ct_sysinfo_monitor_start(const char *id, const char *cgroup_path, uint64_t i
 		pid = fork();
 		if (pid != 0)
 			_exit(pid < 0);
-		monitor_main(id, cgroup_path, init_start, fd);
+		monitor_main(id, cgroup_path, init_start, fd, ready[1]);
 	}
 	close(fd);
+	close(ready[1]);
 	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			close(ready[0]);
 			return err_make(err, errno, "wait for sysinfo monitor");
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		close(ready[0]);
 		return err_make(err, EAGAIN, "start sysinfo monitor");
-	return 0;
+	}
+	/* in the container's cgroup before the process it serves may fork */
+	p = (struct pollfd){ .fd = ready[0], .events = POLLIN };
+	while ((status = poll(&p, 1, MONITOR_READY_MS)) < 0 && errno == EINTR)
+		;
+	status = status == 1 && read(ready[0], &byte, 1) == 1;
+	close(ready[0]);
+	return status ?
+		       0 :
+		       err_make(err, EAGAIN, "sysinfo monitor did not join the container's cgroup");
 }
