@@ -218,6 +218,27 @@ static void too_small_a_medium_is_refused(void **state)
 	assert_int_equal(capacity(f), 7);
 }
 
+/* REQUEST SENSE answers the whole 18-byte fixed-format sense, no more and no
+ * byte from beyond its buffer (the fuzzer found the host's stack read there). */
+static void request_sense_is_eighteen_bytes(void **state)
+{
+	struct fx *f = *state;
+	uint8_t c[10] = { 0x03, 0, 0, 0, 252 };
+	uint8_t *d = f->ram + DATA_GPA;
+	struct answer a;
+
+	memset(d, 0xee, 64);
+	a = cmd(f, c, sizeof(c), 64);
+	assert_int_equal(a.status, 0);
+	assert_int_equal(a.len, RESP_LEN + 18);
+	assert_int_equal(d[0], 0x70); /* current, fixed format */
+	assert_int_equal(d[7], 10); /* additional length */
+	for (int i = 1; i < 18; i++)
+		if (i != 7)
+			assert_int_equal(d[i], 0);
+	assert_int_equal(d[18], 0xee); /* nothing past it */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +246,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(new_medium_is_announced_once_then_read, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(too_small_a_medium_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(request_sense_is_eighteen_bytes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

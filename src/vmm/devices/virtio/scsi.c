@@ -167,7 +167,7 @@ static uint32_t command(struct scsi_cd *cd, const struct virtq_chain *c, const u
 			struct scsi_resp *r)
 {
 	uint32_t alloc;
-	uint8_t d[16] = { 0 };
+	uint8_t d[18] = { 0 }; /* the largest reply built here: fixed-format sense */
 
 	/*
 	 * SPC: a new medium is announced once, on the next command that is not
