@@ -19,8 +19,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 
-def tap_counts(text):
-    """Count TAP result lines (cmocka with CMOCKA_MESSAGE_OUTPUT=TAP)."""
+def tap_counts(text, names=None):
+    """Count TAP result lines (cmocka with CMOCKA_MESSAGE_OUTPUT=TAP); append each
+    failing line to names when given."""
     p = f = s = 0
     for line in text.splitlines():
         if line.startswith("ok "):
@@ -30,17 +31,22 @@ def tap_counts(text):
                 p += 1
         elif line.startswith("not ok "):
             f += 1
+            if names is not None:
+                names.append(line[len("not ok "):].strip())
     return p, f, s
 
 
 def main(d: Path) -> int:
     passed = failed = skipped = 0
+    # what failed outside pytest, printed above the closing line: CI shows a log's tail
+    why = []
 
     style = d / "style"
     if style.exists() and style.read_text().strip() == "pass":
         passed += 1
     else:
         failed += 1
+        why.append("style: clang-format disagrees")
 
     unit = d / "unit.json"
     if unit.exists():
@@ -48,11 +54,15 @@ def main(d: Path) -> int:
             if not line.strip():
                 continue
             r = json.loads(line)
-            p, f, s = tap_counts(r.get("stdout", ""))
+            cases = []
+            p, f, s = tap_counts(r.get("stdout", ""), cases)
             if r["result"] == "EXPECTEDFAIL":  # a test that must fail (sanitizer_halts) did
                 p, f, s = 1, 0, 0
+                cases = []
             elif r["result"] not in ("OK", "SKIP") and f == 0:
                 f = 1  # crashed or timed out before reporting a failing case
+                why.append(f"unit {r.get('name', '?')}: {r['result']}")
+            why += [f"unit {r.get('name', '?')}: {c}" for c in cases]
             if p + f + s == 0:
                 # A program that printed no TAP counts as one test.
                 p, s = (r["result"] == "OK"), (r["result"] == "SKIP")
@@ -64,7 +74,9 @@ def main(d: Path) -> int:
 
     fuzz = d / "fuzz.tap"
     if fuzz.exists():
-        p, f, s = tap_counts(fuzz.read_text())
+        cases = []
+        p, f, s = tap_counts(fuzz.read_text(), cases)
+        why += [f"fuzz {c}" for c in cases]
         if p + f + s == 0:
             f = 1  # the stage ran and reported nothing
         passed, failed, skipped = passed + p, failed + f, skipped + s
@@ -102,6 +114,8 @@ def main(d: Path) -> int:
     retries = d / "retries.txt"
     retried = len(retries.read_text().splitlines()) if retries.exists() else 0
 
+    for w in why:
+        print(f"failed: {w}")
     print(f"{passed} passed, {failed} failed, {skipped} skipped, {retried} retried")
     return 0 if failed == 0 and passed > 0 else 1
 

@@ -63,3 +63,25 @@ def test_missing_stage_counts_as_a_failure(tmp_path):
     assert "fuzz targets: no results" in r.stdout, r.stdout
     assert r.stdout.splitlines()[-1] == "3 passed, 1 failed, 0 skipped, 0 retried", r.stdout
     assert r.returncode == 1
+
+
+def test_what_failed_outside_pytest_is_named_above_the_closing_line(tmp_path):
+    """CI shows a log's tail: a failing unit case, a crashed or timed-out unit
+    program, a fuzz target's crash and the style check are named there."""
+    (tmp_path / "style").write_text("fail\n")
+    (tmp_path / "unit.json").write_text(
+        '{"name": "virtio_scsi", "result": "FAIL", "stdout": "ok 1 - a\\nnot ok 2 - sense\\n"}\n'
+        '{"name": "sys_tty", "result": "TIMEOUT", "stdout": "ok 1 - a\\n"}\n'
+        '{"name": "sanitizer_halts", "result": "EXPECTEDFAIL", "stdout": "not ok 1 - halts\\n"}\n')
+    (tmp_path / "fuzz.tap").write_text("ok 1 - ws\nnot ok 2 - virtio_scsi crashed: crash-f8\n")
+    (tmp_path / "integration.xml").write_text(
+        '<testsuites><testsuite><testcase name="a"/></testsuite></testsuites>')
+    r = subprocess.run([sys.executable, str(SUMMARY), str(tmp_path)], capture_output=True,
+                       text=True)
+    lines = r.stdout.splitlines()
+    assert lines[-1] == "5 passed, 4 failed, 0 skipped, 0 retried", r.stdout
+    assert lines[-5:-1] == ["failed: style: clang-format disagrees",
+                            "failed: unit virtio_scsi: 2 - sense",
+                            "failed: unit sys_tty: TIMEOUT",
+                            "failed: fuzz 2 - virtio_scsi crashed: crash-f8"], r.stdout
+    assert r.returncode == 1
