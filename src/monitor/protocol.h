@@ -38,6 +38,7 @@ enum monitor_exit {
 #define MONITOR_CMD_SCREEN "screen" /* (vmm) the VGA text screen, firmware boot */
 #define MONITOR_CMD_KEY "key" /* (vmm) type on the PS/2 keyboard, firmware boot */
 #define MONITOR_CMD_MEDIA "media" /* (vmm) eject the CD, or insert the ISO passed with it */
+#define MONITOR_CMD_DIRTY_LOG "dirty-log" /* (vmm) the disks' dirty-block logs: start, take, stop */
 #define MONITOR_CMD_REBOOT "reboot" /* (ctm) restart the init in place */
 #define MONITOR_CMD_SET "set" /* (ctm) live limits */
 #define MONITOR_CMD_GROW "grow" /* (ctm) grow the disk while mounted */

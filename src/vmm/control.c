@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vmm/control.h"
+#include "vmm/devices/virtio/blk.h"
 #include "vmm/jail.h"
 
 static const struct monitor_cmd commands[CONTROL_COMMANDS];
@@ -415,6 +416,64 @@ static json_t *cmd_media(void *ctx, json_t *req)
 	return r;
 }
 
+#define DIRTY_TAKE_MAX 1024 /* ranges in one answer (a reply line stays under 64 KiB) */
+
+/*
+ * {"cmd":"dirty-log","op":"start"}: every disk's dirty-block log from now on
+ * (restarted clean if it ran); {"op":"stop"}; {"op":"take","disk":N}: disk
+ * N's marked byte ranges [[offset, length], ...], cleared as they are taken,
+ * at most DIRTY_TAKE_MAX, `more` when others remain. vpsd copies a running
+ * VM's disks, then only what the log took (docs/cluster.md).
+ */
+static json_t *cmd_dirty_log(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	const char *op = json_string_value(json_object_get(req, "op"));
+	json_t *disk = json_object_get(req, "disk"), *r, *list;
+	uint64_t(*ranges)[2];
+	struct err *e = NULL;
+	bool more = false;
+	int n;
+
+	if (!c->hooks || !c->hooks->dirty_log)
+		return monitor_error("this VM has no dirty-block log");
+	if (!op || (strcmp(op, "start") && strcmp(op, "stop") && strcmp(op, "take")))
+		return monitor_error("`op`: expected start, take or stop");
+	if (!strcmp(op, "take") != (disk != NULL))
+		return monitor_error("`disk`: expected with `take` only");
+	if (disk && (!json_is_integer(disk) || json_integer_value(disk) < 0 ||
+		     json_integer_value(disk) > UINT16_MAX))
+		return monitor_error("`disk`: expected a disk's number");
+	if (strcmp(op, "take")) {
+		n = c->hooks->dirty_log(c->hooks->machine, !strcmp(op, "start"), &e);
+		if (n < 0) {
+			r = monitor_error("%s", err_msg(e));
+			err_free(&e);
+			return r;
+		}
+		return json_pack("{s:b, s:i, s:I}", "ok", 1, "disks", n, "block",
+				 (json_int_t)VIRTIO_BLK_DIRTY_BLOCK);
+	}
+	ranges = calloc(DIRTY_TAKE_MAX, sizeof(*ranges));
+	if (!ranges)
+		return monitor_error("out of memory");
+	n = c->hooks->dirty_take(c->hooks->machine, json_integer_value(disk), ranges,
+				 DIRTY_TAKE_MAX, &more, &e);
+	if (n < 0) {
+		free(ranges);
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	list = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("[I, I]", (json_int_t)ranges[i][0],
+						      (json_int_t)ranges[i][1]));
+	free(ranges);
+	return json_pack("{s:b, s:I, s:o, s:b}", "ok", 1, "disk", json_integer_value(disk),
+			 "ranges", list, "more", more);
+}
+
 /* In the order the `unknown command` error lists them. */
 static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_STATE, cmd_state },	{ MONITOR_CMD_PAUSE, cmd_pause },
@@ -424,5 +483,5 @@ static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
 	{ MONITOR_CMD_FREEZE, cmd_freeze },	{ MONITOR_CMD_THAW, cmd_thaw },
 	{ MONITOR_CMD_MIGRATE, cmd_migrate },	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
 	{ MONITOR_CMD_SCREEN, cmd_screen },	{ MONITOR_CMD_KEY, cmd_key },
-	{ MONITOR_CMD_MEDIA, cmd_media },
+	{ MONITOR_CMD_MEDIA, cmd_media },	{ MONITOR_CMD_DIRTY_LOG, cmd_dirty_log },
 };

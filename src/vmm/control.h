@@ -22,7 +22,7 @@
  * state, pause, resume, stop, shutdown, stats, balloon, snapshot, freeze, thaw, migrate,
  * migrate-cancel, screen, key, media
  */
-#define CONTROL_COMMANDS 15
+#define CONTROL_COMMANDS 16
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {
@@ -38,6 +38,10 @@ struct control_hooks {
 	/* `freeze` and `thaw`: machine_disks_hold() and machine_disks_release() */
 	int (*disks_hold)(void *machine, struct err **err);
 	void (*disks_release)(void *machine);
+	/* `dirty-log`: machine_disks_dirty_log() and machine_disk_dirty_take() */
+	int (*dirty_log)(void *machine, bool on, struct err **err);
+	int (*dirty_take)(void *machine, unsigned int disk, uint64_t (*ranges)[2], unsigned int max,
+			  bool *more, struct err **err);
 	/* `media`: machine_cdrom_change(), fd -1 to eject */
 	int (*cdrom)(void *machine, int fd, struct err **err);
 	void *machine;

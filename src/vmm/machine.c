@@ -860,6 +860,45 @@ int machine_disks_hold(struct machine *mc, struct err **err)
 	return 0;
 }
 
+int machine_disks_dirty_log(struct machine *mc, bool on, struct err **err)
+{
+	unsigned int i;
+	int r = 0;
+
+	if (!mc->nr_disk)
+		return err_make(err, ENODEV, "this VM has no disk");
+	machine_lock_devices(mc);
+	for (i = 0; i < mc->nr_disk && r == 0; i++)
+		if (on)
+			r = virtio_blk_dirty_start(&mc->disk[i]->vdev);
+		else
+			virtio_blk_dirty_stop(&mc->disk[i]->vdev);
+	if (r < 0) /* all or none */
+		for (i = 0; i < mc->nr_disk; i++)
+			virtio_blk_dirty_stop(&mc->disk[i]->vdev);
+	machine_unlock_devices(mc);
+	if (r < 0)
+		return err_make(err, -r, "dirty-block log");
+	return (int)mc->nr_disk;
+}
+
+int machine_disk_dirty_take(struct machine *mc, unsigned int i, uint64_t (*ranges)[2],
+			    unsigned int max, bool *more, struct err **err)
+{
+	struct virtio_dev *vdev;
+	int r;
+
+	if (i >= mc->nr_disk)
+		return err_make(err, EINVAL, "`disk`: this VM has %u disk(s)", mc->nr_disk);
+	vdev = &mc->disk[i]->vdev;
+	pthread_mutex_lock(&vdev->lock);
+	r = virtio_blk_dirty_take(vdev, ranges, max, more);
+	pthread_mutex_unlock(&vdev->lock);
+	if (r == -ENOENT)
+		return err_make(err, ENOENT, "no dirty-block log runs: `dirty-log` `start` first");
+	return r;
+}
+
 void machine_disks_release(struct machine *mc)
 {
 	machine_lock_devices(mc);

@@ -99,6 +99,15 @@ int machine_disks_hold(struct machine *mc, struct err **err);
 int machine_cdrom_change(struct machine *mc, int fd, struct err **err);
 void machine_disks_release(struct machine *mc);
 /*
+ * The disks' dirty-block logs (virtio_blk_dirty_*, for a live move that copies
+ * the disks while the guest runs): `on` starts every disk's at one instant,
+ * every block clean, and returns how many disks; off stops them.
+ */
+int machine_disks_dirty_log(struct machine *mc, bool on, struct err **err);
+/* Disk `i`'s marked ranges, taken as virtio_blk_dirty_take() does. */
+int machine_disk_dirty_take(struct machine *mc, unsigned int i, uint64_t (*ranges)[2],
+			    unsigned int max, bool *more, struct err **err);
+/*
  * Look at every queue once: after a restore or a snapshot, for a doorbell
  * rung while the devices were held (its eventfd is not in the file) and
  * for a disk queue left waiting for a slot.

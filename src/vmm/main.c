@@ -140,6 +140,17 @@ static void machine_disks_release_hook(void *mc)
 	machine_disks_release(mc);
 }
 
+static int machine_dirty_log_hook(void *mc, bool on, struct err **err)
+{
+	return machine_disks_dirty_log(mc, on, err);
+}
+
+static int machine_dirty_take_hook(void *mc, unsigned int disk, uint64_t (*ranges)[2],
+				   unsigned int max, bool *more, struct err **err)
+{
+	return machine_disk_dirty_take(mc, disk, ranges, max, more, err);
+}
+
 static int power_button(void *opaque)
 {
 	return pm_power_button(opaque);
@@ -310,6 +321,8 @@ int main(int argc, char **argv)
 	m.hooks.snapshot = snapshot_hook;
 	m.hooks.disks_hold = machine_disks_hold_hook;
 	m.hooks.disks_release = machine_disks_release_hook;
+	m.hooks.dirty_log = machine_dirty_log_hook;
+	m.hooks.dirty_take = machine_dirty_take_hook;
 	m.hooks.cdrom = machine_cdrom_hook;
 	m.hooks.vmm = &m;
 	/* the micro-guest's entry registers are not wanted: the source's are */

@@ -682,6 +682,80 @@ static void ring_refuses_other_operations(void **state)
 	assert_int_equal(f->ram[ST_GPA], S_OK);
 }
 
+/* Take every range the log holds (max at a time), as {offset, length} pairs into out. */
+static unsigned int take_all(struct fx *f, unsigned int max, uint64_t (*out)[2], unsigned int cap)
+{
+	unsigned int n = 0;
+	bool more = true;
+
+	while (more) {
+		int r = virtio_blk_dirty_take(&f->vdev, out + n, max, &more);
+
+		assert_true(r >= 0);
+		n += r;
+		assert_true(n <= cap);
+	}
+	return n;
+}
+
+/* The dirty-block log marks what writes, discards and write-zeroes changed, never reads. */
+static void dirty_log_marks_what_changed(void **state)
+{
+	struct fx *f = *state;
+	uint64_t r[16][2];
+	bool more;
+
+	assert_int_equal(virtio_blk_dirty_take(&f->vdev, r, 16, &more), -ENOENT);
+	memset(f->ram + DATA_GPA, 0x22, 1024);
+	assert_int_equal(request(f, T_OUT, 4, 512), 1); /* before the log: not in it */
+	assert_int_equal(virtio_blk_dirty_start(&f->vdev), 0);
+	assert_int_equal(take_all(f, 16, r, 16), 0);
+	assert_int_equal(request(f, T_OUT, 4, 512), 1); /* block 0 */
+	assert_int_equal(request(f, T_OUT, 254, 1024), 1); /* the end of 0, the start of 1 */
+	assert_int_equal(request(f, T_IN, 600, 1024), 1025); /* block 4: read, not marked */
+	assert_int_equal(request(f, T_OUT, DISK_SECTORS - 1, 512), 1); /* the last block */
+	put_range(f, 0, 1024, 8, 0);
+	assert_int_equal(request(f, T_DISCARD, 0, 16), 1); /* block 8 */
+	put_range(f, 0, 1536, 8, 0);
+	assert_int_equal(request(f, T_WRITE_ZEROES, 0, 16), 1); /* block 12 */
+	assert_int_equal(request(f, T_OUT, DISK_SECTORS, 512), 1); /* past the end: refused */
+	assert_int_equal(f->ram[ST_GPA], S_IOERR);
+	assert_int_equal(take_all(f, 16, r, 16), 4);
+	assert_int_equal(r[0][0], 0); /* 0 and 1 merged */
+	assert_int_equal(r[0][1], 2 * VIRTIO_BLK_DIRTY_BLOCK);
+	assert_int_equal(r[1][0], 8 * VIRTIO_BLK_DIRTY_BLOCK);
+	assert_int_equal(r[1][1], VIRTIO_BLK_DIRTY_BLOCK);
+	assert_int_equal(r[2][0], 12 * VIRTIO_BLK_DIRTY_BLOCK);
+	assert_int_equal(r[3][0], 15 * VIRTIO_BLK_DIRTY_BLOCK);
+	assert_int_equal(r[3][0] + r[3][1], DISK_SIZE); /* cut at the capacity */
+	/* taken means cleared: only what is written after comes back */
+	assert_int_equal(take_all(f, 16, r, 16), 0);
+	assert_int_equal(request(f, T_OUT, 130, 512), 1);
+	assert_int_equal(take_all(f, 16, r, 16), 1);
+	assert_int_equal(r[0][0], 1 * VIRTIO_BLK_DIRTY_BLOCK);
+	/* a small `max`: the rest waits for the next call, which goes on from there */
+	assert_int_equal(request(f, T_OUT, 0, 512), 1);
+	assert_int_equal(request(f, T_OUT, 256, 512), 1);
+	assert_int_equal(request(f, T_OUT, 512, 512), 1);
+	assert_int_equal(virtio_blk_dirty_take(&f->vdev, r, 2, &more), 2);
+	assert_true(more);
+	assert_int_equal(r[1][0], 2 * VIRTIO_BLK_DIRTY_BLOCK);
+	assert_int_equal(request(f, T_OUT, 0, 512), 1); /* behind the cursor: next pass */
+	assert_int_equal(virtio_blk_dirty_take(&f->vdev, r, 2, &more), 1);
+	assert_false(more);
+	assert_int_equal(r[0][0], 4 * VIRTIO_BLK_DIRTY_BLOCK);
+	assert_int_equal(take_all(f, 2, r, 16), 1);
+	assert_int_equal(r[0][0], 0);
+	/* a restart starts clean; a stop ends it */
+	assert_int_equal(request(f, T_OUT, 0, 512), 1);
+	assert_int_equal(virtio_blk_dirty_start(&f->vdev), 0);
+	assert_int_equal(take_all(f, 16, r, 16), 0);
+	virtio_blk_dirty_stop(&f->vdev);
+	assert_int_equal(virtio_blk_dirty_take(&f->vdev, r, 16, &more), -ENOENT);
+	assert_int_equal(request(f, T_OUT, 0, 512), 1); /* and writes go on without it */
+	assert_int_equal(f->ram[ST_GPA], S_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +776,7 @@ int main(void)
 		T(get_id),
 		T(discard_and_write_zeroes_stay_thin),
 		T(ranges_hostile),
+		T(dirty_log_marks_what_changed),
 #undef T
 		cmocka_unit_test_setup_teardown(readonly_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(readonly_disk, setup_uring, teardown),

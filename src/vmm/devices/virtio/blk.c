@@ -117,6 +117,11 @@ struct blk {
 	unsigned int unsubmitted; /* entries prepared since the last submit */
 	uint32_t waiting; /* queues that found no free slot: served again after a reap */
 	bool held; /* virtio_blk_hold(): notifications leave requests on the avail ring */
+
+	/* the dirty-block log (virtio_blk_dirty_start), NULL when off: a bit per block */
+	uint64_t *dirty;
+	uint64_t dirty_blocks;
+	uint64_t dirty_next; /* virtio_blk_dirty_take() goes on from this block */
 };
 
 struct blk_range { /* §5.2.6: struct virtio_blk_discard_write_zeroes */
@@ -128,6 +133,25 @@ struct blk_range { /* §5.2.6: struct virtio_blk_discard_write_zeroes */
 static bool in_capacity(const struct blk *b, uint64_t sector, uint64_t nsect)
 {
 	return sector <= b->capacity && nsect <= b->capacity - sector;
+}
+
+/*
+ * [pos, pos + len) may have changed on the file: its blocks go into the log.
+ * Called once a write has reached the file (or failed, which may have written
+ * part), so a block taken from the log before that is marked again after.
+ */
+static void blk_dirty_mark(struct blk *b, uint64_t pos, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (!b->dirty || !len)
+		return;
+	first = pos >> VIRTIO_BLK_DIRTY_SHIFT;
+	last = (pos + len - 1) >> VIRTIO_BLK_DIRTY_SHIFT;
+	if (last >= b->dirty_blocks) /* not reached: requests are checked in_capacity() */
+		last = b->dirty_blocks - 1;
+	for (uint64_t i = first; i <= last; i++)
+		b->dirty[i / 64] |= 1ULL << (i % 64);
 }
 
 /*
@@ -224,7 +248,7 @@ static int blk_write_zeroes_slow(const struct blk *b, uint64_t pos, uint64_t len
  * DISCARD and WRITE_ZEROES punch holes where they can, so a thin image stays
  * thin: a punched range reads back as zeroes, which is what both need.
  */
-static uint8_t blk_ranges(const struct blk *b, const struct virtq_chain *c, uint32_t type)
+static uint8_t blk_ranges(struct blk *b, const struct virtq_chain *c, uint32_t type)
 {
 	uint64_t bytes = c->out_bytes - BLK_HDR_LEN, i;
 
@@ -250,6 +274,7 @@ static uint8_t blk_ranges(const struct blk *b, const struct virtq_chain *c, uint
 		len = (uint64_t)r.num_sectors << SECTOR_SHIFT;
 		if (!len)
 			continue;
+		blk_dirty_mark(b, pos, len);
 		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 		if (type == VIRTIO_BLK_T_WRITE_ZEROES && !(r.flags & VIRTIO_BLK_WZ_F_UNMAP))
 			mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
@@ -378,6 +403,8 @@ static uint32_t blk_request(struct blk *b, unsigned int q, const struct virtq_ch
 		if (blk_submit(b, q, c, VIRTIO_BLK_T_OUT, pos, data_out))
 			return BLK_QUEUED;
 		k = blk_iov(c->iov, c->nr_out, BLK_HDR_LEN, data_out, iov, VIRTQ_MAX_IOV);
+		if (k >= 0)
+			blk_dirty_mark(b, pos, data_out);
 		if (k >= 0 && blk_rw(b, iov, k, data_out, pos, true) == 0) {
 			status = VIRTIO_BLK_S_OK;
 			b->stats.write_ops++;
@@ -497,6 +524,8 @@ static void blk_complete(struct virtio_dev *vdev, struct blk *b, uint64_t n, int
 		if (blk_rw(b, s->iov, k, s->len - res, s->pos + res, s->type == VIRTIO_BLK_T_OUT))
 			status = VIRTIO_BLK_S_IOERR;
 	}
+	if (s->type == VIRTIO_BLK_T_OUT) /* reached the file, or failed part way */
+		blk_dirty_mark(b, s->pos, s->len);
 	if (status == VIRTIO_BLK_S_OK && s->type == VIRTIO_BLK_T_IN) {
 		written = s->len;
 		b->stats.read_ops++;
@@ -598,6 +627,68 @@ void virtio_blk_hold(struct virtio_dev *vdev, bool on)
 	struct blk *b = vdev->priv;
 
 	b->held = on;
+}
+
+int virtio_blk_dirty_start(struct virtio_dev *vdev)
+{
+	struct blk *b = vdev->priv;
+	uint64_t bytes = b->capacity << SECTOR_SHIFT;
+	uint64_t blocks = (bytes + VIRTIO_BLK_DIRTY_BLOCK - 1) >> VIRTIO_BLK_DIRTY_SHIFT;
+	uint64_t *map = calloc(blocks / 64 + 1, sizeof(*map));
+
+	if (!map)
+		return -ENOMEM;
+	free(b->dirty);
+	b->dirty = map;
+	b->dirty_blocks = blocks;
+	b->dirty_next = 0;
+	return 0;
+}
+
+void virtio_blk_dirty_stop(struct virtio_dev *vdev)
+{
+	struct blk *b = vdev->priv;
+
+	free(b->dirty);
+	b->dirty = NULL;
+	b->dirty_blocks = b->dirty_next = 0;
+}
+
+int virtio_blk_dirty_take(struct virtio_dev *vdev, uint64_t (*ranges)[2], unsigned int max,
+			  bool *more)
+{
+	struct blk *b = vdev->priv;
+	uint64_t bytes = b->capacity << SECTOR_SHIFT, i = b->dirty_next;
+	unsigned int n = 0;
+
+	*more = false;
+	if (!b->dirty)
+		return -ENOENT;
+	while (i < b->dirty_blocks) {
+		uint64_t w = b->dirty[i / 64] >> (i % 64), start, end;
+
+		if (!w) { /* the rest of this word is clean */
+			i = (i / 64 + 1) * 64;
+			continue;
+		}
+		i += __builtin_ctzll(w);
+		if (n == max) {
+			*more = true;
+			break;
+		}
+		start = i;
+		while (i < b->dirty_blocks && (b->dirty[i / 64] & (1ULL << (i % 64)))) {
+			b->dirty[i / 64] &= ~(1ULL << (i % 64));
+			i++;
+		}
+		end = i << VIRTIO_BLK_DIRTY_SHIFT;
+		ranges[n][0] = start << VIRTIO_BLK_DIRTY_SHIFT;
+		ranges[n][1] = (end < bytes ? end : bytes) - ranges[n][0];
+		n++;
+	}
+	/* where a call that filled `ranges` stopped; a complete pass starts over next time */
+	b->dirty_next = *more ? i : 0;
+	return n;
 }
 
 /* The I/O thread: the ring's eventfd says completions are waiting. */
@@ -784,6 +875,7 @@ static void blk_uninit(struct virtio_dev *vdev)
 		close(b->ring_efd);
 		free(b->slot);
 	}
+	free(b->dirty);
 	free(b);
 }
 

@@ -56,6 +56,30 @@ int virtio_blk_quiesce(struct virtio_dev *vdev);
  */
 void virtio_blk_hold(struct virtio_dev *vdev, bool on);
 
+/*
+ * The dirty-block log, for a live move that copies the disks while the guest
+ * writes (docs/cluster.md): from virtio_blk_dirty_start() on, every block of
+ * VIRTIO_BLK_DIRTY_BLOCK bytes that a write, discard or write-zeroes touched is
+ * marked once the request reached the file (or failed, which may have written
+ * part of it). A copy that reads a block after taking it from the log can
+ * only be older than the file when the block is marked again. All three under
+ * vdev->lock, as the requests are served.
+ */
+#define VIRTIO_BLK_DIRTY_SHIFT 16
+#define VIRTIO_BLK_DIRTY_BLOCK \
+	(1ULL << VIRTIO_BLK_DIRTY_SHIFT) /* 64 KiB: 20 KiB of log per 10 GiB */
+/* Start (or restart) with every block clean. -ENOMEM. */
+int virtio_blk_dirty_start(struct virtio_dev *vdev);
+void virtio_blk_dirty_stop(struct virtio_dev *vdev);
+/*
+ * Up to `max` byte ranges {offset, length} of marked blocks, in order and
+ * merged where adjacent (the last cut at the capacity), each cleared as it is
+ * taken. *more: marked blocks remain past the last range; the next call goes
+ * on from there. Returns how many ranges, or -ENOENT when the log is off.
+ */
+int virtio_blk_dirty_take(struct virtio_dev *vdev, uint64_t (*ranges)[2], unsigned int max,
+			  bool *more);
+
 /* The disk's ring, or NULL: for the test that attacks its restrictions. */
 struct io_uring;
 struct io_uring *virtio_blk_ring(struct virtio_dev *vdev);
