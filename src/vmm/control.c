@@ -431,6 +431,8 @@ static json_t *cmd_dirty_log(void *ctx, json_t *req)
 	const char *op = json_string_value(json_object_get(req, "op"));
 	json_t *disk = json_object_get(req, "disk"), *r, *list;
 	uint64_t(*ranges)[2];
+	const char *id = "";
+	unsigned int nr = 0;
 	struct err *e = NULL;
 	bool more = false;
 	int n;
@@ -458,7 +460,7 @@ static json_t *cmd_dirty_log(void *ctx, json_t *req)
 	if (!ranges)
 		return monitor_error("out of memory");
 	n = c->hooks->dirty_take(c->hooks->machine, json_integer_value(disk), ranges,
-				 DIRTY_TAKE_MAX, &more, &e);
+				 DIRTY_TAKE_MAX, &more, &id, &nr, &e);
 	if (n < 0) {
 		free(ranges);
 		r = monitor_error("%s", err_msg(e));
@@ -470,8 +472,9 @@ static json_t *cmd_dirty_log(void *ctx, json_t *req)
 		json_array_append_new(list, json_pack("[I, I]", (json_int_t)ranges[i][0],
 						      (json_int_t)ranges[i][1]));
 	free(ranges);
-	return json_pack("{s:b, s:I, s:o, s:b}", "ok", 1, "disk", json_integer_value(disk),
-			 "ranges", list, "more", more);
+	return json_pack("{s:b, s:I, s:i, s:s, s:o, s:b}", "ok", 1, "disk",
+			 json_integer_value(disk), "disks", nr, "id", id, "ranges", list, "more",
+			 more);
 }
 
 /* In the order the `unknown command` error lists them. */

@@ -41,7 +41,7 @@ struct control_hooks {
 	/* `dirty-log`: machine_disks_dirty_log() and machine_disk_dirty_take() */
 	int (*dirty_log)(void *machine, bool on, struct err **err);
 	int (*dirty_take)(void *machine, unsigned int disk, uint64_t (*ranges)[2], unsigned int max,
-			  bool *more, struct err **err);
+			  bool *more, const char **id, unsigned int *nr, struct err **err);
 	/* `media`: machine_cdrom_change(), fd -1 to eject */
 	int (*cdrom)(void *machine, int fd, struct err **err);
 	void *machine;

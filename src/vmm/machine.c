@@ -132,6 +132,8 @@ static int add_devices(struct machine *mc, const struct vmm_config *cfg, struct 
 		if (fd < 0)
 			return err_make(err, errno, "`disk[%u].path`: open `%s`", i, d->path);
 		mc->disk_fd[mc->nr_disk] = fd;
+		snprintf(mc->disk_id[mc->nr_disk], sizeof(mc->disk_id[0]), "%s",
+			 d->id ? d->id : "");
 		p.fd = fd;
 		/* a queue per vCPU, as Linux's blk-mq maps them, unless the config says */
 		p.num_queues = d->queues;
@@ -883,7 +885,8 @@ int machine_disks_dirty_log(struct machine *mc, bool on, struct err **err)
 }
 
 int machine_disk_dirty_take(struct machine *mc, unsigned int i, uint64_t (*ranges)[2],
-			    unsigned int max, bool *more, struct err **err)
+			    unsigned int max, bool *more, const char **id, unsigned int *nr,
+			    struct err **err)
 {
 	struct virtio_dev *vdev;
 	int r;
@@ -891,6 +894,8 @@ int machine_disk_dirty_take(struct machine *mc, unsigned int i, uint64_t (*range
 	if (i >= mc->nr_disk)
 		return err_make(err, EINVAL, "`disk`: this VM has %u disk(s)", mc->nr_disk);
 	vdev = &mc->disk[i]->vdev;
+	*id = mc->disk_id[i];
+	*nr = mc->nr_disk;
 	pthread_mutex_lock(&vdev->lock);
 	r = virtio_blk_dirty_take(vdev, ranges, max, more);
 	pthread_mutex_unlock(&vdev->lock);

@@ -31,6 +31,7 @@ struct machine {
 	unsigned int next_slot; /* PCI slot the next device gets */
 	struct virtio_pci *disk[CONFIG_MAX_DISKS];
 	int disk_fd[CONFIG_MAX_DISKS];
+	char disk_id[CONFIG_MAX_DISKS][24]; /* config's `id` (its serial), "" for none */
 	unsigned int nr_disk;
 	struct virtio_pci *net[CONFIG_MAX_NETS];
 	int tap_fd[CONFIG_MAX_NETS][CONFIG_NET_QUEUES_MAX]; /* one per queue pair */
@@ -104,9 +105,10 @@ void machine_disks_release(struct machine *mc);
  * every block clean, and returns how many disks; off stops them.
  */
 int machine_disks_dirty_log(struct machine *mc, bool on, struct err **err);
-/* Disk `i`'s marked ranges, taken as virtio_blk_dirty_take() does. */
+/* Disk `i`'s marked ranges, taken as virtio_blk_dirty_take() does; *id its config `id`. */
 int machine_disk_dirty_take(struct machine *mc, unsigned int i, uint64_t (*ranges)[2],
-			    unsigned int max, bool *more, struct err **err);
+			    unsigned int max, bool *more, const char **id, unsigned int *nr,
+			    struct err **err);
 /*
  * Look at every queue once: after a restore or a snapshot, for a doorbell
  * rung while the devices were held (its eventfd is not in the file) and

@@ -146,9 +146,10 @@ static int machine_dirty_log_hook(void *mc, bool on, struct err **err)
 }
 
 static int machine_dirty_take_hook(void *mc, unsigned int disk, uint64_t (*ranges)[2],
-				   unsigned int max, bool *more, struct err **err)
+				   unsigned int max, bool *more, const char **id, unsigned int *nr,
+				   struct err **err)
 {
-	return machine_disk_dirty_take(mc, disk, ranges, max, more, err);
+	return machine_disk_dirty_take(mc, disk, ranges, max, more, id, nr, err);
 }
 
 static int power_button(void *opaque)

@@ -150,7 +150,7 @@ def take(ctl):
     out, more = [], True
     while more:
         r = ctl("dirty-log", op="take", disk=0)
-        assert r["ok"] and r["disk"] == 0, r
+        assert r["ok"] and r["disk"] == 0 and r["disks"] == 1 and r["id"] == "", r
         out += [tuple(x) for x in r["ranges"]]
         more = r["more"]
     return out
