@@ -59,6 +59,7 @@ struct req {
 	int iso_err;
 	/* PUT /api/v1/migrations/NAME (node to node): the same stream, hashed (migrate.c) */
 	bool mig;
+	bool mig_blocks; /* a live move's blocks file (MIGRATE_BLOCKS_HEADER), not its archive */
 	gnutls_hash_hd_t mig_hash;
 	char *upload; /* a streamed upload handed to its route's handler */
 	/* for the metrics (metrics.c): an API request's method and arrival */
@@ -297,8 +298,11 @@ static bool json_content(struct MHD_Connection *c)
 	       (!t[n] || t[n] == ';' || t[n] == ' ' || t[n] == '\t');
 }
 
-/* A migration's archive arriving (node to node only): its file, and its hash as it comes. */
-static void mig_begin(struct api *a, struct req *rq)
+/*
+ * A migration's archive, or a live move's blocks file, arriving (node to
+ * node only): its file, and its hash as it comes.
+ */
+static void mig_begin(struct api *a, struct MHD_Connection *c, struct req *rq)
 {
 	struct err *e = NULL;
 
@@ -306,7 +310,9 @@ static void mig_begin(struct api *a, struct req *rq)
 		rq->iso_err = EPERM;
 		return;
 	}
-	rq->iso_fd = migrate_incoming(a->h, rq->m.arg, &rq->iso_tmp, &e);
+	rq->mig_blocks = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MIGRATE_BLOCKS_HEADER);
+	rq->iso_fd = rq->mig_blocks ? migrate_blocks_incoming(a->h, rq->m.arg, &rq->iso_tmp, &e) :
+				      migrate_incoming(a->h, rq->m.arg, &rq->iso_tmp, &e);
 	if (rq->iso_fd < 0) {
 		rq->iso_err = rq->iso_fd == -EEXIST ? EEXIST : EINVAL;
 		rq->iso_fd = -1;
@@ -337,6 +343,13 @@ static enum MHD_Result mig_end(struct api *a, struct MHD_Connection *c, struct r
 	if (r) {
 		unlink(rq->iso_tmp);
 		return reply_error(c, r, "the migration's archive did not arrive whole");
+	}
+	if (rq->mig_blocks) {
+		r = migrate_blocks_in(a->h, rq->m.arg, rq->iso_tmp, got,
+				      MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								  MIGRATE_SHA_HEADER),
+				      rq->node, &out, &e);
+		return reply_result(c, r, &e, 200, out);
 	}
 	r = migrate_receive(a->h, rq->m.arg, rq->iso_tmp, got,
 			    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MIGRATE_SHA_HEADER),
@@ -378,7 +391,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			else if (!rq->p.admin)
 				rq->iso_err = EPERM;
 			else if (!strcmp(rq->m.rt->path, "/migrations/{name}"))
-				mig_begin(a, rq);
+				mig_begin(a, c, rq);
 			else if (rq->m.rt->fn ? !tmpl_name_ok(rq->m.arg) :
 						!life_iso_name_ok(rq->m.arg))
 				rq->iso_err = EINVAL;

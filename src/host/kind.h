@@ -132,6 +132,17 @@ struct kind_ops {
 	 * such a stream in. NULL: none.
 	 */
 	int (*live_hold)(struct host *h, const struct vps *v, bool on, struct err **err);
+	/*
+	 * Its disks copied while it runs (docs/cluster.md "A running VM on
+	 * vps-vmm"): KIND_BLOCKS_START starts its monitor's dirty-block logs,
+	 * KIND_BLOCKS_TAKE writes what they took since into a blocks file on
+	 * `out` (migrate_blocks.h; *bytes: its data), KIND_BLOCKS_STOP ends them.
+	 * live_images: the images (names in its directory) a blocks file may
+	 * write, NULL-ended. NULL: the disks go whole under live_hold.
+	 */
+	int (*live_blocks)(struct host *h, const struct vps *v, int op, int out,
+			   unsigned long long *bytes, struct err **err);
+	const char *const *live_images;
 	int (*live_send)(struct host *h, const struct vps *v, const char *to,
 			 int (*progress)(double done, void *arg), void *arg, struct err **err);
 	/*
@@ -203,6 +214,8 @@ struct kind_ops {
 	/* After the keeper is gone, however it ended: undo what it could not. NULL: nothing. */
 	void (*keeper_gone)(const struct host *h, const char *name);
 };
+
+enum { KIND_BLOCKS_START, KIND_BLOCKS_TAKE, KIND_BLOCKS_STOP };
 
 /* Where a live move's source socket is made, in the VPS's run directory (live_send's `to`). */
 #define KIND_LIVE_DIR "migrate"

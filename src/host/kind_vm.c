@@ -63,6 +63,7 @@
 #include "host/kind.h"
 #include "host/keeper.h"
 #include "host/kind_vm.h"
+#include "host/migrate_blocks.h"
 #include "host/net.h"
 #include "host/qmp.h"
 #include "host/snapshot.h"
@@ -1646,6 +1647,95 @@ static int vmm_live_hold(struct host *h, const struct vps *v, bool on, struct er
 	return r ? 0 : err_wrap(err, "%s `%s`'s disks", on ? "hold" : "release", v->name);
 }
 
+/* A disk's config `id` (vmm_config) and its image; a disk not here (the seed) is read-only. */
+static const char *const vmm_image_ids[][2] = { { "root", "disk.img" },
+						{ "swap", "swap.img" },
+						{ "rescue", "rescue.img" } };
+static const char *const vmm_live_images[] = { "disk.img", "swap.img", "rescue.img", NULL };
+
+/* What the dirty-block logs took since the last take, into a blocks file on out. */
+static int vmm_blocks_take(struct host *h, const struct vps *v, int out, unsigned long long *bytes,
+			   struct err **err)
+{
+	unsigned int disks = 1;
+
+	if (migrate_blocks_begin(out, err) < 0)
+		return -EIO;
+	for (unsigned int d = 0; d < disks; d++) {
+		const char *leaf = NULL;
+		_cleanup_free_ char *path = NULL;
+		_cleanup_close_ int img = -1;
+		bool more = true;
+
+		while (more) {
+			json_t *x =
+				vmm_ctl(h, v,
+					json_pack("{s:s, s:s, s:i}", "cmd", MONITOR_CMD_DIRTY_LOG,
+						  "op", "take", "disk", (int)d),
+					err);
+			const char *id = json_string_value(json_object_get(x, "id"));
+			json_t *ranges = json_object_get(x, "ranges"), *rg;
+			size_t i;
+			int r = 0;
+
+			if (!x)
+				return err_wrap(err, "take `%s`'s dirty blocks", v->name);
+			disks = (unsigned int)json_integer_value(json_object_get(x, "disks"));
+			more = json_is_true(json_object_get(x, "more"));
+			for (size_t k = 0; !leaf && id && k < ARRAY_SIZE(vmm_image_ids); k++)
+				if (!strcmp(id, vmm_image_ids[k][0]))
+					leaf = vmm_image_ids[k][1];
+			if (leaf && img < 0 &&
+			    (!(path = vm_file(h, v, leaf)) ||
+			     (img = open(path, O_RDONLY | O_CLOEXEC)) < 0))
+				r = err_make(err, path ? errno : ENOMEM, "open `%s`",
+					     path ? path : leaf);
+			json_array_foreach(ranges, i, rg)
+			{
+				json_int_t off = json_integer_value(json_array_get(rg, 0));
+				json_int_t len = json_integer_value(json_array_get(rg, 1));
+
+				if (r < 0)
+					break;
+				if (!leaf) { /* a disk with no image of ours marks nothing */
+					r = err_make(err, EPROTO,
+						     "`%s`'s disk `%s` has dirty blocks", v->name,
+						     id ? id : "?");
+					break;
+				}
+				if (off < 0 || len <= 0) {
+					r = err_make(err, EPROTO, "`%s`'s dirty-block log",
+						     v->name);
+					break;
+				}
+				r = migrate_blocks_range(out, leaf, img, (uint64_t)off,
+							 (uint64_t)len, err);
+				*bytes += (unsigned long long)len;
+			}
+			json_decref(x);
+			if (r < 0)
+				return r;
+		}
+	}
+	return migrate_blocks_end(out, err);
+}
+
+static int vmm_live_blocks(struct host *h, const struct vps *v, int op, int out,
+			   unsigned long long *bytes, struct err **err)
+{
+	json_t *x;
+
+	*bytes = 0;
+	if (op == KIND_BLOCKS_TAKE)
+		return vmm_blocks_take(h, v, out, bytes, err);
+	x = vmm_ctl(h, v,
+		    json_pack("{s:s, s:s}", "cmd", MONITOR_CMD_DIRTY_LOG, "op",
+			      op == KIND_BLOCKS_START ? "start" : "stop"),
+		    err);
+	json_decref(x);
+	return x ? 0 : err_wrap(err, "`%s`'s dirty-block log", v->name);
+}
+
 #define LIVE_POLL_US 50000
 
 /*
@@ -1907,6 +1997,8 @@ const struct kind_ops kind_vm_vmm = {
 	.revert = vm_revert,
 	.adopt = vmm_adopt,
 	.live_hold = vmm_live_hold,
+	.live_blocks = vmm_live_blocks,
+	.live_images = vmm_live_images,
 	.live_send = vmm_live_send,
 	.destroy = vm_destroy,
 	.monitor_jail = kind_vm_jail,

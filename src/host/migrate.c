@@ -31,6 +31,7 @@
 #include "host/kind.h"
 #include "host/life.h"
 #include "host/migrate.h"
+#include "host/migrate_blocks.h"
 #include "host/node.h"
 #include "host/ops.h"
 #include "host/peer.h"
@@ -143,6 +144,16 @@ static int send_progress(unsigned long long sent, size_t next, void *arg)
  * of the figure; its memory with the monitor's pre-copy the rest.
  */
 #define LIVE_FROM 40.0
+
+/*
+ * A live move's disks (docs/cluster.md): after the copy made while it runs,
+ * rounds of what the dirty-block logs took, while it runs, until a round is
+ * at most PRECOPY_SMALL bytes or PRECOPY_ROUNDS have gone; then the last
+ * one under the hold. A guest that rewrites its disk faster than the link
+ * carries it still moves: its last round is larger, the hold longer.
+ */
+#define PRECOPY_ROUNDS 4
+#define PRECOPY_SMALL (8ULL << 20)
 #define LIVE_SOCK "out.sock" /* the source's socket, in the run directory's KIND_LIVE_DIR */
 #define LIVE_ACCEPT_MS 30000 /* the monitor connects at once: silence this long is a failure */
 
@@ -214,44 +225,68 @@ static int live_progress(double done, void *arg)
 	return op_cancelled() ? -1 : 0;
 }
 
-/*
- * The memory of running VPS v to node `to`: a socket in its run directory
- * for its monitor, the stream to `to`'s (GET /migrations/NAME/stream
- * names a port of vpsd's own TLS there and a ticket: peer_stream_dial,
- * the member certificates) relayed
- * between them while the monitor's pre-copy runs (live_send). *left once
- * the monitor handed the VM over; then `to` is asked whether it runs it
- * (GET /migrations/NAME), its figures in *fig.
- */
-static int live_stream(struct host *h, const struct vps *v, const struct kind_ops *ko,
-		       const char *to, const struct principal *p, bool *left, json_t **fig,
-		       struct err **err)
+/* A live move's stream, from its opening (the destination's monitor waiting) to its end. */
+struct live {
+	char *dir; /* the run directory's KIND_LIVE_DIR */
+	char path[4200]; /* the monitor's socket there */
+	struct relay rl;
+	bool started; /* the relay's thread runs */
+	pthread_t t;
+};
+
+/* End what live_open and live_run left: the relay, the socket, the stream. */
+static void live_close(const struct vps *v, struct live *lv)
 {
-	char *dir = host_vps_run(h, v->name, KIND_LIVE_DIR), path[4200], url[320];
-	char loc[PEER_LOCATION_MAX];
-	struct relay rl = { .lfd = -1, .stop = -1 };
+	if (lv->started) {
+		if (eventfd_write(lv->rl.stop, 1) < 0)
+			pr_err("migrate VPS `%s`: end the relay", v->name);
+		pthread_join(lv->t, NULL);
+		lv->started = false;
+	}
+	if (lv->rl.lfd >= 0) {
+		close(lv->rl.lfd);
+		unlink(lv->path);
+	}
+	if (lv->rl.stop >= 0)
+		close(lv->rl.stop);
+	peer_stream_close(lv->rl.ps);
+	lv->rl = (struct relay){ .lfd = -1, .stop = -1 };
+	free(lv->dir);
+	lv->dir = NULL;
+}
+
+/*
+ * Open running VPS v's stream to node `to`: a socket in its run directory
+ * for its monitor, and the stream to `to`'s (GET /migrations/NAME/stream
+ * starts its monitor, waiting, and names a port of vpsd's own TLS there and
+ * a ticket: peer_stream_dial, the member certificates). Opened before the
+ * hold, so the destination's monitor starts while the guest's disk still
+ * serves; live_close ends it if the move goes no further.
+ */
+static int live_open(struct host *h, const struct vps *v, const char *to, const struct principal *p,
+		     struct live *lv, struct err **err)
+{
+	char url[320], loc[PEER_LOCATION_MAX];
 	const char *ticket;
 	json_int_t port;
 	unsigned int status = 0;
 	json_t *ans = NULL;
 	struct stat st;
-	pthread_t t;
-	bool started = false;
 	int r;
 
-	*left = false;
-	*fig = NULL;
-	if (!dir || stat(dir, &st) < 0) {
+	*lv = (struct live){ .rl = { .lfd = -1, .stop = -1 } };
+	lv->dir = host_vps_run(h, v->name, KIND_LIVE_DIR);
+	if (!lv->dir || stat(lv->dir, &st) < 0) {
 		r = err_make(err, errno ? errno : ENOMEM,
 			     "VPS `%s`: its monitor has no migrate directory (started before live "
 			     "moves were: restart it once)",
 			     v->name);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/" LIVE_SOCK, dir);
-	if ((rl.lfd = unix_listen(path, 0600, SOCK_NONBLOCK, 1)) < 0 ||
-	    chown(path, st.st_uid, st.st_gid) < 0) {
-		r = err_make(err, rl.lfd < 0 ? -rl.lfd : errno, "listen at `%s`", path);
+	snprintf(lv->path, sizeof(lv->path), "%s/" LIVE_SOCK, lv->dir);
+	if ((lv->rl.lfd = unix_listen(lv->path, 0600, SOCK_NONBLOCK, 1)) < 0 ||
+	    chown(lv->path, st.st_uid, st.st_gid) < 0) {
+		r = err_make(err, lv->rl.lfd < 0 ? -lv->rl.lfd : errno, "listen at `%s`", lv->path);
 		goto out;
 	}
 	snprintf(url, sizeof(url), "/api/v1/migrations/%s/stream", v->name);
@@ -273,33 +308,55 @@ static int live_stream(struct host *h, const struct vps *v, const struct kind_op
 		goto out;
 	}
 	testpoint("migrate-live-dial", v->name);
-	if ((r = peer_stream_dial(h, to, (unsigned int)port, ticket, &rl.ps, err)) < 0)
-		goto out;
-	if ((rl.stop = eventfd(0, EFD_CLOEXEC)) < 0 || pthread_create(&t, NULL, relay_run, &rl)) {
+	r = peer_stream_dial(h, to, (unsigned int)port, ticket, &lv->rl.ps, err);
+out:
+	json_decref(ans);
+	if (r < 0)
+		live_close(v, lv);
+	return r;
+}
+
+/*
+ * The memory of running VPS v over the opened stream: relayed between its
+ * monitor and the destination while the monitor's pre-copy runs
+ * (live_send). *left once the monitor handed the VM over; then `to` is
+ * asked whether it runs it (GET /migrations/NAME), its figures in *fig.
+ */
+static int live_run(struct host *h, const struct vps *v, const struct kind_ops *ko, const char *to,
+		    const struct principal *p, struct live *lv, bool *left, json_t **fig,
+		    struct err **err)
+{
+	char url[320], loc[PEER_LOCATION_MAX];
+	unsigned int status = 0;
+	json_t *ans = NULL;
+	int r;
+
+	*left = false;
+	*fig = NULL;
+	if ((lv->rl.stop = eventfd(0, EFD_CLOEXEC)) < 0 ||
+	    pthread_create(&lv->t, NULL, relay_run, &lv->rl)) {
 		r = err_make(err, errno ? errno : EAGAIN, "the relay");
 		goto out;
 	}
-	started = true;
+	lv->started = true;
 	testpoint("migrate-live-stream", v->name);
 	r = ko->live_send(h, v, LIVE_SOCK, live_progress, NULL, err);
 	if (r == 0) {
 		*left = true;
 		/* its last bytes (GO) flushed, the monitor gone: the relay ends by itself */
-		for (int i = 0; i < 200 && !*rl.why; i++)
+		for (int i = 0; i < 200 && !*lv->rl.why; i++)
 			usleep(10000);
 	}
-	if (eventfd_write(rl.stop, 1) < 0)
+	if (eventfd_write(lv->rl.stop, 1) < 0)
 		pr_err("migrate VPS `%s`: end the relay: %s", v->name, strerror(errno));
-	pthread_join(t, NULL);
-	started = false;
+	pthread_join(lv->t, NULL);
+	lv->started = false;
 	if (r < 0) {
-		if (*rl.why)
-			err_wrap(err, "the stream: %s", rl.why);
+		if (*lv->rl.why)
+			err_wrap(err, "the stream: %s", lv->rl.why);
 		goto out;
 	}
 	testpoint("migrate-live-left", v->name);
-	json_decref(ans);
-	ans = NULL;
 	snprintf(url, sizeof(url), "/api/v1/migrations/%s", v->name);
 	if ((r = peer_forward(h, to, p, "GET", url, NULL, &status, &ans, loc, err)) < 0)
 		goto out;
@@ -314,26 +371,68 @@ static int live_stream(struct host *h, const struct vps *v, const struct kind_op
 	*fig = json_incref(json_object_get(json_object_get(ans, "migration"), "incoming"));
 	r = 0;
 out:
-	if (started) {
-		if (eventfd_write(rl.stop, 1) < 0)
-			pr_err("migrate VPS `%s`: end the relay", v->name);
-		pthread_join(t, NULL);
-	}
-	if (rl.lfd >= 0) {
-		close(rl.lfd);
-		unlink(path);
-	}
-	if (rl.stop >= 0)
-		close(rl.stop);
-	peer_stream_close(rl.ps);
+	live_close(v, lv);
 	json_decref(ans);
-	free(dir);
 	return r;
 }
 
 static int cancelled(struct err **err)
 {
 	return op_cancelled() ? err_make(err, ECANCELED, "cancelled") : 0;
+}
+
+static int sha256_file(const char *path, char hex[65], unsigned long long *size, struct err **err);
+
+/*
+ * What running VPS v's dirty-block logs took since the last take, as a blocks
+ * file (migrate_blocks.h) PUT to node `to` over the images its archive
+ * brought there; *bytes: the blocks' data.
+ */
+static int send_blocks(struct host *h, const struct vps *v, const char *to,
+		       const struct principal *p, unsigned long long *bytes, struct err **err)
+{
+	const struct kind_ops *ko = kind_find(v->kind, v->engine);
+	char sha[65], hdr[200], path[320];
+	unsigned long long size = 0;
+	unsigned int status = 0;
+	json_t *ans = NULL;
+	char *tmp = NULL;
+	int fd = -1, r;
+
+	*bytes = 0;
+	if (asprintf(&tmp, "%s/.migrate-blocks-%s", h->data_dir, v->name) < 0)
+		return err_make(err, ENOMEM, "migration");
+	if ((fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		r = err_make(err, errno, "open `%s`", tmp);
+		goto out;
+	}
+	if ((r = ko->live_blocks(h, v, KIND_BLOCKS_TAKE, fd, bytes, err)) < 0 ||
+	    (r = sha256_file(tmp, sha, &size, err)) < 0)
+		goto out;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		r = err_make(err, errno, "`%s`", tmp);
+		goto out;
+	}
+	snprintf(hdr, sizeof(hdr), MIGRATE_SHA_HEADER ": %s\r\n" MIGRATE_BLOCKS_HEADER ": 1\r\n",
+		 sha);
+	snprintf(path, sizeof(path), "/api/v1/migrations/%s", v->name);
+	if ((r = peer_send_file(h, to, p, path, fd, size, hdr, NULL, NULL, &status, &ans, err)) < 0)
+		goto out;
+	if (status != 200) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(ans, "error"), "message"));
+
+		r = err_make(err, EIO, "node `%s` refused the disk blocks (%u): %s", to, status,
+			     m ? m : "no reason");
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	json_decref(ans);
+	return r;
 }
 
 /* SHA-256 of the file at path (hex, 65 bytes), and its size. */
@@ -535,6 +634,87 @@ out:
 	return r;
 }
 
+int migrate_blocks_incoming(struct host *h, const char *name, char **tmp, struct err **err)
+{
+	int fd;
+
+	if (vps_check_name(name, err) < 0)
+		return -EINVAL;
+	if (asprintf(tmp, "%s/.migrate-blocks-in-%s", h->data_dir, name) < 0)
+		return *tmp = NULL, err_make(err, ENOMEM, "migration");
+	fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err_make(err, errno, "open `%s`", *tmp);
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+static int arriving(struct host *h, const char *name, struct err **err);
+
+int migrate_blocks_in(struct host *h, const char *name, const char *tmp, const char *got,
+		      const char *want, const char *from, json_t **out, struct err **err)
+{
+	char *dir = NULL, *began = NULL;
+	const struct kind_ops *ko;
+	unsigned long long bytes = 0;
+	unsigned int ranges = 0;
+	int dfd = -1, in = -1, r;
+	struct vps v;
+
+	*out = NULL;
+	vps_init(&v);
+	if ((r = live_from_ok(h, name, from, err)) < 0 || (r = arriving(h, name, err)) < 0 ||
+	    (r = store_vps_get(h->store, name, &v, err)) < 0)
+		goto out;
+	if (!want || strcasecmp(got, want)) {
+		r = err_make(err, EBADMSG,
+			     "the blocks' checksum is %s, the sender's %s: nothing was written",
+			     got, want ? want : "(none)");
+		goto out;
+	}
+	ko = kind_find(v.kind, v.engine);
+	if (!ko->live_images) {
+		r = err_make(err, ENOTSUP, "a %s on %s takes no disk blocks", vps_kind_name(v.kind),
+			     vps_engine_name(v.engine));
+		goto out;
+	}
+	/*
+	 * Its monitor may wait here for the stream (started before the hold), but
+	 * once the state is on its way the guest is about to run on these disks,
+	 * and blocks would tear them.
+	 */
+	if (!(began = host_vps_run(h, name, "migrate-in.sock" PEER_STREAM_BEGAN)) ||
+	    access(began, F_OK) == 0) {
+		r = err_make(err, EBUSY,
+			     "its state is coming here already: no blocks are taken now");
+		goto out;
+	}
+	if (!(dir = host_vps_dir(h, name, NULL)) ||
+	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (in = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		r = err_make(err, errno ? errno : ENOMEM, "open `%s`", dfd < 0 && dir ? dir : tmp);
+		goto out;
+	}
+	if ((r = migrate_blocks_apply(dfd, in, ko->live_images, &bytes, &ranges, err)) < 0)
+		goto out;
+	*out = json_pack("{s:I, s:i}", "bytes", (json_int_t)bytes, "ranges", (int)ranges);
+	r = *out ? 0 : err_make(err, ENOMEM, "migration");
+out:
+	if (r < 0)
+		err_wrap(err, "VPS `%s`'s disk blocks", name);
+	if (dfd >= 0)
+		close(dfd);
+	if (in >= 0)
+		close(in);
+	unlink(tmp);
+	free(dir);
+	free(began);
+	vps_free(&v);
+	return r;
+}
+
 /* A live arrival's start: its monitor waits at arg (a socket path) for the stream. */
 static int arrive_live(struct host *h, struct vps *v, void *arg, struct err **err)
 {
@@ -576,6 +756,12 @@ int migrate_stream_in(struct host *h, const char *name, const char *from, char *
 	if (keeper_pid(run, name) > 0) {
 		r = err_make(err, EBUSY, "VPS `%s`: its monitor runs here already", name);
 		goto out;
+	}
+	{ /* a mark an earlier move left: this one's blocks are still to come */
+		char began[4200];
+
+		snprintf(began, sizeof(began), "%s" PEER_STREAM_BEGAN, *sock);
+		unlink(began);
 	}
 	testpoint("migrate-stream-in", name);
 	r = life_with(h, name, arrive_live, *sock, err);
@@ -682,8 +868,12 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	unsigned long long bytes = 0;
 	unsigned int status = 0;
 	double t0 = now_s(), down = 0, dest_up = 0;
-	unsigned long long state_bytes = 0;
+	unsigned long long state_bytes = 0, blocks[PRECOPY_ROUNDS + 1] = { 0 };
+	unsigned int rounds = 0;
 	bool restart = false, carry = false, there = false, stream = false, left = false;
+	bool logging = false;
+	unsigned long long scratch;
+	struct live lv = { .rl = { .lfd = -1, .stop = -1 } };
 	json_t *fig = NULL;
 	char *state = NULL;
 	int r, fd = -1;
@@ -755,11 +945,28 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 			v.state == VPS_RUNNING ? "by a restart" : "as it is");
 	}
 	if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->live_send) {
-		/* live: its disk requests wait while the disks go, then its memory streams */
-		down = now_s();
-		op_phase("hold", 0);
-		if ((r = kind_find(v.kind, v.engine)->live_hold(h, &v, true, err)) < 0)
-			goto out;
+		const struct kind_ops *ko = kind_find(v.kind, v.engine);
+		struct err *e = NULL;
+
+		/*
+		 * live: the disks go while it runs, their dirty-block logs on, then
+		 * what they took (below); without logs, its disk requests wait
+		 * while the disks go. Then its memory streams.
+		 */
+		if (ko->live_blocks &&
+		    ko->live_blocks(h, &v, KIND_BLOCKS_START, -1, &scratch, &e) == 0) {
+			logging = true;
+		} else {
+			if (ko->live_blocks)
+				pr_warn("migrate VPS `%s`: no dirty-block log (%s): its disk requests "
+					"wait while the disks go",
+					name, err_msg(e));
+			err_free(&e);
+			down = now_s();
+			op_phase("hold", 0);
+			if ((r = ko->live_hold(h, &v, true, err)) < 0)
+				goto out;
+		}
 		stream = true;
 	} else if (v.state == VPS_RUNNING && kind_find(v.kind, v.engine)->migrate_save) {
 		/* paused, its whole state saved into its directory: the archive carries it */
@@ -825,12 +1032,21 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	}
 	{
 		char base[4200], every[32];
-		const char *argv[] = { "tar",	   "--zstd",
-				       "--sparse", "--numeric-owner",
-				       every,	   "--checkpoint-action=dot",
-				       "-cpf",	   tmp,
-				       "-C",	   base,
-				       name,	   NULL };
+		/* copied while it writes: the logs have what changed, tar need not say so */
+		const char *argv[] = { "tar",
+				       "--zstd",
+				       "--sparse",
+				       "--numeric-owner",
+				       every,
+				       "--checkpoint-action=dot",
+				       logging ? "--warning=no-file-changed" : "--warning=all",
+				       "-cpf",
+				       tmp,
+				       "-C",
+				       base,
+				       name,
+				       NULL };
+		struct sys_spawn_result res = { 0 };
 		struct pack pk = { .total = disk_bytes(dir),
 				   .scale = stream ? LIVE_FROM / 100 : 1 };
 		const struct sys_spawn sp = { .argv = (char *const *)argv,
@@ -845,7 +1061,12 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		snprintf(every, sizeof(every), "--checkpoint=%d", TAR_CHECKPOINT);
 		snprintf(base, sizeof(base), "%s/vps", h->data_dir);
 		op_phase("pack", 0);
-		r = sys_run(&sp, NULL, err);
+		r = sys_spawn(&sp, &res, err);
+		/* 1: a file changed as tar read it, which the dirty-block logs cover */
+		if (r > 1 || (r == 1 && !logging))
+			r = err_make(err, EIO, "tar exited with status %d: %s", r,
+				     res.err && *res.err ? res.err : "no message");
+		sys_spawn_result_free(&res);
 		if (op_cancelled()) {
 			err_free(err);
 			r = err_make(err, ECANCELED, "cancelled");
@@ -880,8 +1101,33 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 			     m ? m : "no reason");
 		goto out;
 	}
+	/*
+	 * The blocks written while the disks went, round after round while it
+	 * runs, until a round is small; then the destination's monitor starts
+	 * (the stream opened), and the last round goes under the hold.
+	 */
+	if (stream && !logging && (r = live_open(h, &v, to, &p, &lv, err)) < 0)
+		goto out;
+	for (bool held = !logging; !held; rounds++) {
+		held = rounds == PRECOPY_ROUNDS ||
+		       (rounds > 0 && blocks[rounds - 1] <= PRECOPY_SMALL);
+		if (held) {
+			op_phase("start there", LIVE_FROM - 1);
+			if ((r = live_open(h, &v, to, &p, &lv, err)) < 0)
+				goto out;
+			down = now_s();
+			op_phase("hold", LIVE_FROM - 1);
+			if ((r = kind_find(v.kind, v.engine)->live_hold(h, &v, true, err)) < 0)
+				goto out;
+		} else {
+			op_phase("blocks", LIVE_FROM - 2);
+		}
+		if ((r = cancelled(err)) < 0 ||
+		    (r = send_blocks(h, &v, to, &p, &blocks[rounds], err)) < 0)
+			goto out;
+	}
 	if (stream &&
-	    (r = live_stream(h, &v, kind_find(v.kind, v.engine), to, &p, &left, &fig, err)) < 0)
+	    (r = live_run(h, &v, kind_find(v.kind, v.engine), to, &p, &lv, &left, &fig, err)) < 0)
 		goto out;
 	dest_up = now_s(); /* a running VM's: it runs there from this answer on */
 	/* a running VM runs there from this answer on: never run on here as well */
@@ -930,6 +1176,13 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 		json_object_set_new(
 			*out, "rounds",
 			json_integer(json_integer_value(json_object_get(fig, "rounds"))));
+		if (logging) { /* the disks' rounds: bytes each, the last under the hold */
+			json_t *b = json_array();
+
+			for (unsigned int i = 0; i < rounds; i++)
+				json_array_append_new(b, json_integer((json_int_t)blocks[i]));
+			json_object_set_new(*out, "disk_rounds", b);
+		}
 	}
 	if (*out && *why) { /* it went, but not live: why, for the caller */
 		json_object_set_new(*out, "live", json_false());
@@ -937,6 +1190,7 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	}
 	r = 0;
 out:
+	live_close(&v, &lv); /* a stream opened and not run: the destination's monitor ends */
 	if (*out && restart) {
 		char spath[512];
 		json_t *started = NULL, *empty = json_object();
@@ -961,6 +1215,11 @@ out:
 			pr_err("migrate VPS `%s`: release its disks here: %s", name, err_msg(e));
 			store_event(h->store, name, "migrate-failed", err_msg(e));
 		}
+		err_free(&e);
+		if (logging &&
+		    kind_find(v.kind, v.engine)
+				    ->live_blocks(h, &v, KIND_BLOCKS_STOP, -1, &scratch, &e) < 0)
+			pr_warn("migrate VPS `%s`: end its dirty-block log: %s", name, err_msg(e));
 		err_free(&e);
 	} else if (r < 0 && stream) {
 		/* its monitor here handed it over: whether the destination runs it is not known */

@@ -25,6 +25,9 @@ struct host;
  */
 #define MIGRATE_LIVE_HEADER "X-Vps-Live"
 
+/* On a live move's blocks file (migrate_blocks.h), sent after its archive. */
+#define MIGRATE_BLOCKS_HEADER "X-Vps-Blocks"
+
 /* In a running VM's archive: its saved state (`state`), taken in and run on there. */
 #define MIGRATE_STATE_DIR "migrate-state"
 
@@ -51,6 +54,17 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 int migrate_evacuate(struct host *h, const char *node, const char *user, json_t **out,
 		     struct err **err);
 int migrate_restore(struct host *h, const char *node, struct err **err);
+
+/*
+ * A live move's blocks file (MIGRATE_BLOCKS_HEADER) arriving from node
+ * `from` into tmp (migrate_blocks_incoming opens it), its SHA-256 `got`
+ * against the sender's `want`: applied over the images of VPS name's live
+ * arrival (its copy came, its monitor not started), or nothing written.
+ * {"bytes", "ranges"}.
+ */
+int migrate_blocks_incoming(struct host *h, const char *name, char **tmp, struct err **err);
+int migrate_blocks_in(struct host *h, const char *name, const char *tmp, const char *got,
+		      const char *want, const char *from, json_t **out, struct err **err);
 
 /*
  * Whether a running container can move live from this node (migrate_live.c):

@@ -154,8 +154,12 @@ def test_running_vmm_vm_moves_live(postgres, database, vnodes, tmp_path):  # noq
     res = o["result"]
     assert res["to"] == "b" and res["live"] is True and res["state_kept"] is True, res
     assert 0 < res["downtime_us"] < 5000000 and res["memory_bytes"] > 0, res
+    # the disks went while it ran: then rounds of the blocks written since, the last held
+    assert 1 <= len(res["disk_rounds"]) <= 5, res
+    assert all(isinstance(n, int) and n >= 0 for n in res["disk_rounds"]), res
     print(f"lv1 a->b live: {res['seconds']:.2f} s, downtime {res['downtime_us'] / 1000:.1f} ms, "
-          f"disk requests held {res['disk_hold_ms']} ms, {res['rounds']} rounds, "
+          f"disk requests held {res['disk_hold_ms']} ms (disk rounds {res['disk_rounds']} "
+          f"bytes), {res['rounds']} rounds, "
           f"{res['memory_bytes']} memory bytes, archive {res['bytes']} bytes; phases {phases}")
     assert row(postgres, database, "lv1") == "b:running"
     assert running_where(b, "lv1") == ("b", "running")
@@ -475,3 +479,110 @@ def test_cli_migrate(postgres, database, vnodes, tmp_path):  # noqa: F811
     b = unix(node_b)
     b.api("POST", "/vps/lv5/stop", {"force": True})
     b.api("DELETE", "/vps/lv5")
+
+
+def blocks_file(*ranges, magic=b"VPSBLKS1", end=b"\0"):
+    """A blocks file (src/host/migrate_blocks.c): (leaf, offset, data) each."""
+    out = magic
+    for leaf, off, data in ranges:
+        leaf = leaf.encode()
+        out += bytes([1, len(leaf)]) + leaf + off.to_bytes(8, "little")
+        out += len(data).to_bytes(8, "little") + data
+    return out + end
+
+
+def test_hostile_disk_blocks_are_refused_and_write_nothing(postgres, database, vnodes,
+                                                           tmp_path):  # noqa: F811
+    """A live move's blocks files, sent to b with a's real member certificate
+    for VM lv6 (running on a) whose live copy came to b: each hostile one
+    (not a blocks file, a name outside the VPS's images, a path, a link to
+    a host file, a range past the image's end or of no bytes, a file cut
+    short or with bytes after its end, a good range followed by a bad one,
+    a wrong checksum, after the state began to come) is refused with the
+    reason and writes nothing: the image and the link's target are as they
+    were. A good one is written. Without the copy first, or over the public
+    API, nothing is taken."""
+    import hashlib
+    node_a, node_b = vnodes
+    a = unix(node_a)
+    db = database.rsplit("dbname=", 1)[1]
+    make_vm(a, "lv6", tmp_path)
+    key = tmp_path / "a.key"
+    key.write_bytes((node_a.data / "node.key").read_bytes())
+    crt = tmp_path / "a.crt"
+    crt.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"host file\n" * 100)
+
+    def put(data, sha=None, blocks=True):
+        h = {"X-Vps-Caller": ROOT, "X-Vps-Sha256": sha or hashlib.sha256(data).hexdigest(),
+             "Content-Type": "application/octet-stream"}
+        h["X-Vps-Blocks" if blocks else "X-Vps-Live"] = "1"
+        return peer_request(node_b.peer, "PUT", "/migrations/lv6", body=data, headers=h,
+                            cert=(crt, key))
+
+    one = b"\x11" * 65536
+    status, body = put(blocks_file(("disk.img", 0, one)))
+    assert status == 403 and b"no live move of it is under way" in body, (status, body)
+    # the live copy, as a's vpsd sends it: a 1 MiB image, and a link where the swap would be
+    src = tmp_path / "src" / "lv6"
+    src.mkdir(parents=True)
+    (src / "disk.img").write_bytes(b"\x00" * (1 << 20))
+    os.symlink(victim, src / "swap.img")
+    arc = tmp_path / "lv6.tar.zst"
+    subprocess.run(["tar", "--zstd", "-cf", str(arc), "-C", str(src.parent), "lv6"],
+                   check=True)
+    status, body = put(arc.read_bytes(), blocks=False)
+    assert status == 201, (status, body)
+    img = node_b.data / "vps" / "lv6" / "disk.img"
+    assert img.read_bytes() == b"\x00" * (1 << 20)
+    bad = [
+        (blocks_file(("disk.img", 0, one), magic=b"VPSBLKS0"), b"not a blocks file"),
+        (blocks_file(("vm.json", 0, one)), b"not a disk image of this VPS"),
+        (blocks_file(("../../../etc/passwd", 0, one)), b"not a disk image of this VPS"),
+        (blocks_file(("disk.img/..", 0, one)), b"not a disk image of this VPS"),
+        (blocks_file(("swap.img", 0, b"pwned\n")), b"swap.img"),
+        (blocks_file(("disk.img", (1 << 20) - 4096, one)), b"past the end"),
+        (blocks_file(("disk.img", 2**64 - 4096, one)), b"past the end"),
+        (blocks_file(("disk.img", 0, b"")), b"a range of 0 bytes"),
+        (blocks_file(("disk.img", 0, one), end=b""), b"ends before its end record"),
+        (blocks_file(("disk.img", 0, one), end=b"\0junk"), b"after the end record"),
+        (blocks_file(("disk.img", 0, one))[:-100], b"a range of"),
+        (blocks_file(("disk.img", 0, one), ("disk.img", 1 << 20, one)), b"past the end"),
+        (blocks_file(("disk.img", 0, one), ("config.json", 0, one)),
+         b"not a disk image of this VPS"),
+        (b"VPSBLKS1\x01\x00", b"bad range record"),
+        (b"VPSBLKS1\x07", b"bad range record"),
+    ]
+    for data, why in bad:
+        status, body = put(data)
+        assert status in (400, 409, 422) and why in body, (data[:40], status, body)
+        assert img.read_bytes() == b"\x00" * (1 << 20), data[:40]
+    status, body = put(blocks_file(("disk.img", 0, one)), sha="0" * 64)
+    assert status in (400, 409, 422) and b"checksum" in body, (status, body)
+    assert victim.read_bytes() == b"host file\n" * 100
+    assert img.read_bytes() == b"\x00" * (1 << 20)
+    # the good one: written where it says, nothing else
+    status, body = put(blocks_file(("disk.img", 65536, one), ("disk.img", 3 << 18, b"\x22" * 512)))
+    assert status == 200 and json.loads(body) == {"bytes": 65536 + 512, "ranges": 2}, body
+    got = img.read_bytes()
+    assert got[65536:131072] == one and got[3 << 18:(3 << 18) + 512] == b"\x22" * 512
+    assert got[:65536] == b"\0" * 65536 and got[131072:3 << 18] == b"\0" * ((3 << 18) - 131072)
+    # once the state began to come (the relay's mark), no more blocks
+    run = node_b.run / "vps" / "lv6"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "migrate-in.sock.began").write_text("")
+    status, body = put(blocks_file(("disk.img", 0, one)))
+    assert status == 409 and b"its state is coming here already" in body, (status, body)
+    assert img.read_bytes()[:65536] == b"\0" * 65536
+    (run / "migrate-in.sock.began").unlink()
+    # the public API takes none
+    r = unix(node_b).request("PUT", "/migrations/lv6", blocks_file(("disk.img", 0, one)),
+                             headers={"X-Vps-Blocks": "1",
+                                      "Content-Type": "application/octet-stream"})
+    assert r.status == 403, r
+    assert img.read_bytes()[:65536] == b"\0" * 65536
+    assert not running_on(node_b, "lv6") and not (node_b.data / "vps" / "lv6" / "vm.json").exists()
+    assert row(postgres, database, "lv6") == "a:running"
+    a.api("POST", "/vps/lv6/stop", {"force": True})
+    a.api("DELETE", "/vps/lv6")

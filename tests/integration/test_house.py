@@ -20,7 +20,7 @@ LAYERS = [
               "metrics", "standby", "pool", "snapshot", "clone", "backup", "backup_sched", "webhook", "migrate", "migrate_live",
               "peer", "peer_stream", "settings"}),
     ("kinds", {"kind", "kind_ct", "kind_vm", "qmp", "vmdisk", "keeper"}),
-    ("services", {"net", "tmpl", "firewall", "traffic"}),
+    ("services", {"net", "tmpl", "firewall", "traffic", "migrate_blocks"}),
     ("base", {"store", "store_sqlite", "store_sqlite_util", "store_sqlite_vps",
               "store_sqlite_plans", "store_sqlite_net", "store_sqlite_auth",
               "store_sqlite_usage", "store_sqlite_ops", "store_sqlite_pools", "store_pg", "store_pg_util",
