@@ -128,8 +128,11 @@ struct kind_ops {
 	 * pre-copy to `to`, a unix socket's name in the run directory's
 	 * KIND_LIVE_DIR, telling progress (0 to 1) as it goes, and returns 0
 	 * once the monitor has left (the VM runs there), < 0 with the VM
-	 * running on here. A start with v->stream_in (a socket path) takes
-	 * such a stream in. NULL: none.
+	 * running on here. With `barrier`, its disks serve through the memory's
+	 * passes and are held only from the last one (paused), when barrier(arg)
+	 * is called (the last disk blocks go); < 0 from it cancels the move.
+	 * A start with v->stream_in (a socket path) takes such a stream in.
+	 * NULL: none.
 	 */
 	int (*live_hold)(struct host *h, const struct vps *v, bool on, struct err **err);
 	/*
@@ -144,7 +147,8 @@ struct kind_ops {
 			   unsigned long long *bytes, struct err **err);
 	const char *const *live_images;
 	int (*live_send)(struct host *h, const struct vps *v, const char *to,
-			 int (*progress)(double done, void *arg), void *arg, struct err **err);
+			 int (*progress)(double done, void *arg), void *arg,
+			 int (*barrier)(void *arg, struct err **err), struct err **err);
 	/*
 	 * It configures itself at boot from a cloud-init seed the host builds
 	 * (vmdisk.c), which may carry the customer's own user-data (create and

@@ -1747,12 +1747,17 @@ static int vmm_live_blocks(struct host *h, const struct vps *v, int op, int out,
  * `migrate-cancel`: the VM runs on here.
  */
 static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
-			 int (*progress)(double done, void *arg), void *arg, struct err **err)
+			 int (*progress)(double done, void *arg), void *arg,
+			 int (*barrier)(void *arg, struct err **err), struct err **err)
 {
 	_cleanup_free_ char *run = host_vps_run(h, v->name, NULL);
-	json_t *r =
-		vmm_ctl(h, v, json_pack("{s:s, s:s}", "cmd", MONITOR_CMD_MIGRATE, "to", to), err);
-	bool cancel = false;
+	json_t *r = vmm_ctl(h, v,
+			    barrier ? json_pack("{s:s, s:s, s:b}", "cmd", MONITOR_CMD_MIGRATE, "to",
+						to, "disk_barrier", 1) :
+				      json_pack("{s:s, s:s}", "cmd", MONITOR_CMD_MIGRATE, "to", to),
+			    err);
+	struct err *why = NULL; /* the barrier's own failure, which cancelled it */
+	bool cancel = false, crossed = false, at_barrier;
 
 	if (!r)
 		return err_wrap(err, "migrate `%s`", v->name);
@@ -1764,7 +1769,7 @@ static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
 		const char *s = json_string_value(json_object_get(m, "state"));
 		double sent = (double)json_integer_value(json_object_get(m, "bytes"));
 		double rss = (double)json_integer_value(json_object_get(st, "rss_bytes"));
-		char why[512];
+		char msg[512];
 
 		if (!st) { /* gone: handed over, or died */
 			int x = -1;
@@ -1773,8 +1778,10 @@ static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
 				usleep(LIVE_POLL_US);
 			if (x == MONITOR_EXIT_MIGRATED) {
 				err_free(&e);
+				err_free(&why);
 				return 0;
 			}
+			err_free(&why);
 			err_free(err);
 			*err = e;
 			return err_wrap(err, "`%s`'s monitor ended (exit status %d)", v->name, x);
@@ -1782,23 +1789,47 @@ static int vmm_live_send(struct host *h, const struct vps *v, const char *to,
 		err_free(&e);
 		if (s && !strcmp(s, "done")) {
 			json_decref(st);
+			err_free(&why);
 			return 0; /* it leaves at once: the keeper sees MONITOR_EXIT_MIGRATED */
 		}
 		if (s && (!strcmp(s, "failed") || !strcmp(s, "cancelled"))) {
-			snprintf(why, sizeof(why), "%s",
+			snprintf(msg, sizeof(msg), "%s",
 				 json_string_value(json_object_get(m, "error")) ?: s);
 			json_decref(st);
+			if (why) {
+				err_free(err);
+				*err = why;
+				return err_wrap(err, "`%s`'s last disk blocks", v->name);
+			}
 			return err_make(err, cancel ? ECANCELED : EIO, "`%s`'s migration %s: %s",
-					v->name, s, why);
+					v->name, s, msg);
 		}
+		at_barrier = s && !strcmp(s, "barrier");
 		json_decref(st);
+		if (at_barrier && barrier && !crossed) {
+			/* paused, its disks held: the last blocks, then on (no answer: it went) */
+			crossed = true;
+			if (barrier(arg, &why) < 0) {
+				cancel = true;
+				json_decref(vmm_ctl(
+					h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_MIGRATE_CANCEL),
+					NULL));
+			} else {
+				json_decref(vmm_ctl(h, v,
+						    json_pack("{s:s}", "cmd",
+							      MONITOR_CMD_MIGRATE_CONTINUE),
+						    NULL));
+			}
+			continue;
+		}
 		if (!cancel && progress &&
 		    progress(0.95 * fmin(1.0, sent / fmax(rss, 1.0)), arg) < 0) {
 			cancel = true;
 			json_decref(vmm_ctl(
 				h, v, json_pack("{s:s}", "cmd", MONITOR_CMD_MIGRATE_CANCEL), NULL));
 		}
-		usleep(LIVE_POLL_US);
+		usleep(barrier ? LIVE_POLL_US / 5 :
+				 LIVE_POLL_US); /* the barrier's wait is a pause */
 	}
 }
 

@@ -225,6 +225,32 @@ static int live_progress(double done, void *arg)
 	return op_cancelled() ? -1 : 0;
 }
 
+/* The disks' barrier of a live move (live_send): the last blocks go, the VM paused. */
+struct barrier {
+	struct host *h;
+	const struct vps *v;
+	const char *to;
+	const struct principal *p;
+	unsigned long long *blocks; /* the round's bytes, at [*rounds] */
+	unsigned int *rounds;
+	double *down; /* when its disks were held */
+};
+
+static int send_blocks(struct host *h, const struct vps *v, const char *to,
+		       const struct principal *p, unsigned long long *bytes, struct err **err);
+
+static int at_barrier(void *arg, struct err **err)
+{
+	struct barrier *b = arg;
+	int r;
+
+	*b->down = now_s();
+	op_phase("hold", LIVE_FROM + (99.0 - LIVE_FROM) * 0.95);
+	r = send_blocks(b->h, b->v, b->to, b->p, &b->blocks[*b->rounds], err);
+	(*b->rounds)++;
+	return r;
+}
+
 /* A live move's stream, from its opening (the destination's monitor waiting) to its end. */
 struct live {
 	char *dir; /* the run directory's KIND_LIVE_DIR */
@@ -323,8 +349,9 @@ out:
  * asked whether it runs it (GET /migrations/NAME), its figures in *fig.
  */
 static int live_run(struct host *h, const struct vps *v, const struct kind_ops *ko, const char *to,
-		    const struct principal *p, struct live *lv, bool *left, json_t **fig,
-		    struct err **err)
+		    const struct principal *p, struct live *lv,
+		    int (*barrier)(void *arg, struct err **err), void *barrier_arg, bool *left,
+		    json_t **fig, struct err **err)
 {
 	char url[320], loc[PEER_LOCATION_MAX];
 	unsigned int status = 0;
@@ -340,7 +367,7 @@ static int live_run(struct host *h, const struct vps *v, const struct kind_ops *
 	}
 	lv->started = true;
 	testpoint("migrate-live-stream", v->name);
-	r = ko->live_send(h, v, LIVE_SOCK, live_progress, NULL, err);
+	r = ko->live_send(h, v, LIVE_SOCK, live_progress, barrier_arg, barrier, err);
 	if (r == 0) {
 		*left = true;
 		/* its last bytes (GO) flushed, the monitor gone: the relay ends by itself */
@@ -656,7 +683,7 @@ static int arriving(struct host *h, const char *name, struct err **err);
 int migrate_blocks_in(struct host *h, const char *name, const char *tmp, const char *got,
 		      const char *want, const char *from, json_t **out, struct err **err)
 {
-	char *dir = NULL, *began = NULL;
+	char *dir = NULL;
 	const struct kind_ops *ko;
 	unsigned long long bytes = 0;
 	unsigned int ranges = 0;
@@ -681,16 +708,12 @@ int migrate_blocks_in(struct host *h, const char *name, const char *tmp, const c
 		goto out;
 	}
 	/*
-	 * Its monitor may wait here for the stream (started before the hold), but
-	 * once the state is on its way the guest is about to run on these disks,
-	 * and blocks would tear them.
+	 * Its monitor may be taking the state already: the last blocks come at
+	 * the source's last pass, before it lets GO go. Once the move is
+	 * confirmed (migrate_arrived) the arrival mark is gone and no blocks are
+	 * taken. Between GO and that, only the VM's holder could send any, which
+	 * could have sent any disk in its archive too: nothing is gained there.
 	 */
-	if (!(began = host_vps_run(h, name, "migrate-in.sock" PEER_STREAM_BEGAN)) ||
-	    access(began, F_OK) == 0) {
-		r = err_make(err, EBUSY,
-			     "its state is coming here already: no blocks are taken now");
-		goto out;
-	}
 	if (!(dir = host_vps_dir(h, name, NULL)) ||
 	    (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    (in = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
@@ -710,7 +733,6 @@ out:
 		close(in);
 	unlink(tmp);
 	free(dir);
-	free(began);
 	vps_free(&v);
 	return r;
 }
@@ -757,12 +779,7 @@ int migrate_stream_in(struct host *h, const char *name, const char *from, char *
 		r = err_make(err, EBUSY, "VPS `%s`: its monitor runs here already", name);
 		goto out;
 	}
-	{ /* a mark an earlier move left: this one's blocks are still to come */
-		char began[4200];
 
-		snprintf(began, sizeof(began), "%s" PEER_STREAM_BEGAN, *sock);
-		unlink(began);
-	}
 	testpoint("migrate-stream-in", name);
 	r = life_with(h, name, arrive_live, *sock, err);
 out:
@@ -1104,31 +1121,26 @@ int migrate_vps(struct host *h, const char *name, json_t *body, const char *user
 	/*
 	 * The blocks written while the disks went, round after round while it
 	 * runs, until a round is small; then the destination's monitor starts
-	 * (the stream opened), and the last round goes under the hold.
+	 * (the stream opened) and the memory goes, the disks serving until its
+	 * last pass, when they are held and the last round goes (at_barrier).
 	 */
-	if (stream && !logging && (r = live_open(h, &v, to, &p, &lv, err)) < 0)
-		goto out;
-	for (bool held = !logging; !held; rounds++) {
-		held = rounds == PRECOPY_ROUNDS ||
-		       (rounds > 0 && blocks[rounds - 1] <= PRECOPY_SMALL);
-		if (held) {
-			op_phase("start there", LIVE_FROM - 1);
-			if ((r = live_open(h, &v, to, &p, &lv, err)) < 0)
-				goto out;
-			down = now_s();
-			op_phase("hold", LIVE_FROM - 1);
-			if ((r = kind_find(v.kind, v.engine)->live_hold(h, &v, true, err)) < 0)
-				goto out;
-		} else {
-			op_phase("blocks", LIVE_FROM - 2);
-		}
+	while (logging && rounds < PRECOPY_ROUNDS &&
+	       (rounds == 0 || blocks[rounds - 1] > PRECOPY_SMALL)) {
+		op_phase("blocks", LIVE_FROM - 2);
 		if ((r = cancelled(err)) < 0 ||
 		    (r = send_blocks(h, &v, to, &p, &blocks[rounds], err)) < 0)
 			goto out;
+		rounds++;
 	}
-	if (stream &&
-	    (r = live_run(h, &v, kind_find(v.kind, v.engine), to, &p, &lv, &left, &fig, err)) < 0)
-		goto out;
+	if (stream) {
+		struct barrier b = { h, &v, to, &p, blocks, &rounds, &down };
+
+		op_phase("start there", LIVE_FROM - 1);
+		if ((r = live_open(h, &v, to, &p, &lv, err)) < 0 ||
+		    (r = live_run(h, &v, kind_find(v.kind, v.engine), to, &p, &lv,
+				  logging ? at_barrier : NULL, &b, &left, &fig, err)) < 0)
+			goto out;
+	}
 	dest_up = now_s(); /* a running VM's: it runs there from this answer on */
 	/* a running VM runs there from this answer on: never run on here as well */
 	there = carry || stream;

@@ -113,8 +113,6 @@ int peer_stream_dial(struct host *h, const char *node, unsigned int port, const 
  * waited for; none right within PEER_STREAM_WAIT_S, and it closes.
  */
 #define PEER_STREAM_WAIT_S 30
-/* Made beside sock (its name and this) when the first byte came: the state is on its way. */
-#define PEER_STREAM_BEGAN ".began"
 int peer_stream_serve(struct host *h, const char *from, const char *sock, unsigned int *port,
 		      char ticket[PEER_TICKET_LEN + 1], struct err **err);
 int peer_stream_fd(const struct peer_stream *ps);

@@ -12,7 +12,6 @@
  * named the port. The bytes then go in records of up to 16 KiB.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <netdb.h>
 #include <poll.h>
@@ -140,12 +139,11 @@ static int monitor(const char *path)
 	return fd;
 }
 
-/* Both ways until either side ends: how it ended. `began` is made at the first byte in. */
-static const char *pump(gnutls_session_t s, int tfd, int mfd, const char *began)
+/* Both ways until either side ends: how it ended. */
+static const char *pump(gnutls_session_t s, int tfd, int mfd)
 {
 	char *buf = malloc(CHUNK);
 	const char *why = NULL;
-	bool first = true;
 
 	if (!buf)
 		return "out of memory";
@@ -168,14 +166,6 @@ static const char *pump(gnutls_session_t s, int tfd, int mfd, const char *began)
 				why = gnutls_strerror((int)n);
 			else if (n > 0 && write_all(mfd, buf, (size_t)n) < 0)
 				why = "the monitor is gone";
-			if (n > 0 && first) {
-				int m = open(began, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-					     0600);
-
-				first = false;
-				if (m >= 0)
-					close(m);
-			}
 		}
 		if (!why && p[1].revents) {
 			n = recv(mfd, buf, CHUNK, MSG_DONTWAIT);
@@ -220,11 +210,7 @@ static void *serve_run(void *arg)
 		pr_err("node to node: the stream from node `%s`: connect to `%s`: %s", sv->from,
 		       sv->sock, strerror(-mfd));
 	} else {
-		char began[sizeof(sv->sock) + sizeof(PEER_STREAM_BEGAN)];
-		const char *why;
-
-		snprintf(began, sizeof(began), "%s" PEER_STREAM_BEGAN, sv->sock);
-		why = pump(s, fd, mfd, began);
+		const char *why = pump(s, fd, mfd);
 
 		pr_info("node to node: the stream from node `%s` ended: %s", sv->from, why);
 		close(mfd);

@@ -35,6 +35,7 @@ enum monitor_exit {
 #define MONITOR_CMD_THAW "thaw" /* (vmm) undo a freeze */
 #define MONITOR_CMD_MIGRATE "migrate" /* (vmm) live-migrate to another vps-vmm */
 #define MONITOR_CMD_MIGRATE_CANCEL "migrate-cancel" /* (vmm) stop a running migration */
+#define MONITOR_CMD_MIGRATE_CONTINUE "migrate-continue" /* (vmm) past the disks' barrier */
 #define MONITOR_CMD_SCREEN "screen" /* (vmm) the VGA text screen, firmware boot */
 #define MONITOR_CMD_KEY "key" /* (vmm) type on the PS/2 keyboard, firmware boot */
 #define MONITOR_CMD_MEDIA "media" /* (vmm) eject the CD, or insert the ISO passed with it */

@@ -339,6 +339,7 @@ static json_t *cmd_migrate(void *ctx, json_t *req)
 	struct control *c = ctx;
 	json_t *to = json_object_get(req, "to"), *r;
 	json_t *bwj = json_object_get(req, "max_bandwidth");
+	json_t *barrier = json_object_get(req, "disk_barrier");
 	unsigned int downtime, rounds;
 	struct err *e = NULL;
 	uint64_t bw = 0;
@@ -356,15 +357,36 @@ static json_t *cmd_migrate(void *ctx, json_t *req)
 	if (bwj && (!json_is_integer(bwj) || json_integer_value(bwj) < MIG_PAGE))
 		return monitor_error("`max_bandwidth`: expected bytes per second, at least %u",
 				     MIG_PAGE);
+	if (barrier && !json_is_boolean(barrier))
+		return monitor_error("`disk_barrier`: expected true or false");
+	if (json_is_true(barrier) && c->frozen)
+		return monitor_error("`disk_barrier`: the disks are held already (`thaw` first)");
 	if (bwj)
 		bw = json_integer_value(bwj);
-	if (migration_start(c->hooks->migration, json_string_value(to), downtime, rounds, bw, &e) <
-	    0) {
+	if (migration_start(c->hooks->migration, json_string_value(to), downtime, rounds, bw,
+			    json_is_true(barrier), &e) < 0) {
 		r = monitor_error("%s", err_msg(e));
 		err_free(&e);
 		return r;
 	}
 	return json_pack("{s:b, s:s}", "ok", 1, "migration", "active");
+}
+
+/* {"cmd":"migrate-continue"}: a migration at its disks' barrier goes on to its last pass. */
+static json_t *cmd_migrate_continue(void *ctx, json_t *req)
+{
+	struct control *c = ctx;
+	struct err *e = NULL;
+	json_t *r;
+
+	if (!c->hooks || !c->hooks->migration)
+		return monitor_error("this VM cannot migrate");
+	if (migration_continue(c->hooks->migration, &e) < 0) {
+		r = monitor_error("%s", err_msg(e));
+		err_free(&e);
+		return r;
+	}
+	return monitor_ok();
 }
 
 static json_t *cmd_migrate_cancel(void *ctx, json_t *req)
@@ -479,12 +501,21 @@ static json_t *cmd_dirty_log(void *ctx, json_t *req)
 
 /* In the order the `unknown command` error lists them. */
 static const struct monitor_cmd commands[CONTROL_COMMANDS] = {
-	{ MONITOR_CMD_STATE, cmd_state },	{ MONITOR_CMD_PAUSE, cmd_pause },
-	{ MONITOR_CMD_RESUME, cmd_resume },	{ MONITOR_CMD_STOP, cmd_stop },
-	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown }, { MONITOR_CMD_STATS, cmd_stats },
-	{ MONITOR_CMD_BALLOON, cmd_balloon },	{ MONITOR_CMD_SNAPSHOT, cmd_snapshot },
-	{ MONITOR_CMD_FREEZE, cmd_freeze },	{ MONITOR_CMD_THAW, cmd_thaw },
-	{ MONITOR_CMD_MIGRATE, cmd_migrate },	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
-	{ MONITOR_CMD_SCREEN, cmd_screen },	{ MONITOR_CMD_KEY, cmd_key },
-	{ MONITOR_CMD_MEDIA, cmd_media },	{ MONITOR_CMD_DIRTY_LOG, cmd_dirty_log },
+	{ MONITOR_CMD_STATE, cmd_state },
+	{ MONITOR_CMD_PAUSE, cmd_pause },
+	{ MONITOR_CMD_RESUME, cmd_resume },
+	{ MONITOR_CMD_STOP, cmd_stop },
+	{ MONITOR_CMD_SHUTDOWN, cmd_shutdown },
+	{ MONITOR_CMD_STATS, cmd_stats },
+	{ MONITOR_CMD_BALLOON, cmd_balloon },
+	{ MONITOR_CMD_SNAPSHOT, cmd_snapshot },
+	{ MONITOR_CMD_FREEZE, cmd_freeze },
+	{ MONITOR_CMD_THAW, cmd_thaw },
+	{ MONITOR_CMD_MIGRATE, cmd_migrate },
+	{ MONITOR_CMD_MIGRATE_CANCEL, cmd_migrate_cancel },
+	{ MONITOR_CMD_SCREEN, cmd_screen },
+	{ MONITOR_CMD_KEY, cmd_key },
+	{ MONITOR_CMD_MEDIA, cmd_media },
+	{ MONITOR_CMD_DIRTY_LOG, cmd_dirty_log },
+	{ MONITOR_CMD_MIGRATE_CONTINUE, cmd_migrate_continue },
 };

@@ -22,7 +22,7 @@
  * state, pause, resume, stop, shutdown, stats, balloon, snapshot, freeze, thaw, migrate,
  * migrate-cancel, screen, key, media
  */
-#define CONTROL_COMMANDS 16
+#define CONTROL_COMMANDS 17
 
 /* What the devices offer the control socket; any hook may be NULL. */
 struct control_hooks {

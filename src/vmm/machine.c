@@ -904,6 +904,20 @@ int machine_disk_dirty_take(struct machine *mc, unsigned int i, uint64_t (*range
 	return r;
 }
 
+int machine_disks_barrier(struct machine *mc, struct err **err)
+{
+	int r;
+
+	machine_lock_devices(mc);
+	r = machine_quiesce_locked(mc, err);
+	if (r == 0)
+		disks_hold_locked(mc, true);
+	machine_unlock_devices(mc);
+	if (r < 0)
+		machine_kick_all(mc);
+	return r;
+}
+
 void machine_disks_release(struct machine *mc)
 {
 	machine_lock_devices(mc);

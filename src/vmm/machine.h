@@ -100,6 +100,12 @@ int machine_disks_hold(struct machine *mc, struct err **err);
 int machine_cdrom_change(struct machine *mc, int fd, struct err **err);
 void machine_disks_release(struct machine *mc);
 /*
+ * machine_disks_hold without the sync, for a thread that may not (the
+ * migration's, its disks' barrier): what is in flight completes into its
+ * file and ring, and no new request is served until machine_disks_release.
+ */
+int machine_disks_barrier(struct machine *mc, struct err **err);
+/*
  * The disks' dirty-block logs (virtio_blk_dirty_*, for a live move that copies
  * the disks while the guest runs): `on` starts every disk's at one instant,
  * every block clean, and returns how many disks; off stops them.

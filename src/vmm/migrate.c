@@ -474,6 +474,39 @@ static void set_progress(struct migration *m, uint64_t round, uint64_t dirty)
 	pthread_mutex_unlock(&m->lock);
 }
 
+#define MIG_BARRIER_S 30 /* the disks' barrier waits this long for migration_continue */
+
+/*
+ * The disks' barrier: their requests in flight complete (their last blocks in
+ * the files, marked in the dirty-block logs) and new ones wait on the rings,
+ * which go with the state; then wait for migration_continue (the last
+ * blocks copied), a cancel, or MIG_BARRIER_S. On a return < 0 nothing is held.
+ */
+static int barrier_wait(struct migration *m, struct err **err)
+{
+	struct timespec until;
+	bool go;
+	int r;
+
+	if ((r = machine_disks_barrier(m->parts.mc, err)) < 0)
+		return r;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += MIG_BARRIER_S;
+	pthread_mutex_lock(&m->lock);
+	m->at_barrier = true;
+	while (!m->barrier_go && !m->cancel &&
+	       pthread_cond_timedwait(&m->cond, &m->lock, &until) == 0)
+		;
+	go = m->barrier_go && !m->cancel;
+	m->at_barrier = false;
+	pthread_mutex_unlock(&m->lock);
+	if (go)
+		return 0;
+	machine_disks_release(m->parts.mc);
+	return err_make(err, m->cancel ? ECANCELED : ETIMEDOUT, "migrate: %s at the disks' barrier",
+			m->cancel ? "cancelled" : "no `migrate-continue` came");
+}
+
 static int final_pass(struct migration *m, int fd, struct dirty *d, uint64_t t_start,
 		      struct err **err)
 {
@@ -488,6 +521,8 @@ static int final_pass(struct migration *m, int fd, struct dirty *d, uint64_t t_s
 	pthread_mutex_lock(&m->lock);
 	m->final = true;
 	pthread_mutex_unlock(&m->lock);
+	if (m->barrier && (r = barrier_wait(m, err)) < 0)
+		return r;
 	machine_lock_devices(m->parts.mc);
 	/* io_uring's requests complete (into marked pages) before the last pass */
 	r = machine_quiesce_locked(m->parts.mc, err);
@@ -548,6 +583,8 @@ static int final_pass(struct migration *m, int fd, struct dirty *d, uint64_t t_s
 	return 0;
 out:
 	machine_unlock_devices(m->parts.mc);
+	if (m->barrier) /* it runs on here: its disks serve again */
+		machine_disks_release(m->parts.mc);
 	return r;
 }
 
@@ -777,7 +814,7 @@ int migration_init(struct migration *m, const struct snap_parts *p, int dirfd, s
 }
 
 int migration_start(struct migration *m, const char *to, unsigned int downtime_ms,
-		    unsigned int max_rounds, uint64_t max_bandwidth, struct err **err)
+		    unsigned int max_rounds, uint64_t max_bandwidth, bool barrier, struct err **err)
 {
 	int ret = 0;
 
@@ -804,6 +841,8 @@ int migration_start(struct migration *m, const char *to, unsigned int downtime_m
 		m->downtime_ms = downtime_ms;
 		m->max_rounds = max_rounds;
 		m->max_bandwidth = max_bandwidth;
+		m->barrier = barrier;
+		m->barrier_go = false;
 		m->state = MIG_ACTIVE;
 		m->cancel = false;
 		m->error[0] = 0;
@@ -828,6 +867,21 @@ int migration_cancel(struct migration *m, struct err **err)
 		ret = err_make(err, EBUSY, "too late: the destination runs the VM");
 	else
 		m->cancel = true; /* seen between frames; the destination is told */
+	pthread_cond_broadcast(&m->cond); /* and at the disks' barrier */
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+int migration_continue(struct migration *m, struct err **err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->state != MIG_ACTIVE || !m->at_barrier)
+		ret = err_make(err, ENOENT, "no migration waits at the disks' barrier");
+	else
+		m->barrier_go = true;
+	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 	return ret;
 }
@@ -854,7 +908,8 @@ void migration_report(struct migration *m, json_t *reply)
 	json_t *o;
 
 	pthread_mutex_lock(&m->lock);
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "state", state_name(m->state), "round",
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "state",
+		      m->at_barrier ? "barrier" : state_name(m->state), "round",
 		      (json_int_t)m->round, "dirty_pages", (json_int_t)m->dirty_pages,
 		      "device_pages", (json_int_t)m->device_pages, "bytes",
 		      (json_int_t)m->fig.bytes, "rounds", (json_int_t)m->fig.rounds);

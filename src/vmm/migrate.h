@@ -72,6 +72,8 @@ struct migration {
 	enum mig_state state;
 	bool job, quit, cancel;
 	bool final; /* the VM is paused for the last pass */
+	bool barrier; /* `disk_barrier`: the last pass waits, disks held, for migration_continue */
+	bool at_barrier, barrier_go;
 	bool committed; /* GO is being sent: too late to cancel */
 	unsigned long *device; /* the page bitmap the monitor's threads mark (mem.h) */
 	int fd; /* the connection while active; -1 */
@@ -91,7 +93,14 @@ struct migration {
 int migration_init(struct migration *m, const struct snap_parts *p, int dirfd, struct err **err);
 /* Begin a migration to `to` (`tcp:HOST:PORT`, or a unix socket path). */
 int migration_start(struct migration *m, const char *to, unsigned int downtime_ms,
-		    unsigned int max_rounds, uint64_t max_bandwidth, struct err **err);
+		    unsigned int max_rounds, uint64_t max_bandwidth, bool barrier,
+		    struct err **err);
+/*
+ * At the disks' barrier (a migration started with `barrier`: paused for its
+ * last pass, its disk requests completed and held), go on: whoever copies
+ * the disks has the last of them. -ENOENT when not there.
+ */
+int migration_continue(struct migration *m, struct err **err);
 /* Ask the running migration to stop; the VM runs on at the source. */
 int migration_cancel(struct migration *m, struct err **err);
 /* Whether pause, resume and snapshot must wait (the last pass holds the VM). */

@@ -498,7 +498,7 @@ def test_hostile_disk_blocks_are_refused_and_write_nothing(postgres, database, v
     (not a blocks file, a name outside the VPS's images, a path, a link to
     a host file, a range past the image's end or of no bytes, a file cut
     short or with bytes after its end, a good range followed by a bad one,
-    a wrong checksum, after the state began to come) is refused with the
+    a wrong checksum, after the move was confirmed there) is refused with the
     reason and writes nothing: the image and the link's target are as they
     were. A good one is written. Without the copy first, or over the public
     API, nothing is taken."""
@@ -568,14 +568,11 @@ def test_hostile_disk_blocks_are_refused_and_write_nothing(postgres, database, v
     got = img.read_bytes()
     assert got[65536:131072] == one and got[3 << 18:(3 << 18) + 512] == b"\x22" * 512
     assert got[:65536] == b"\0" * 65536 and got[131072:3 << 18] == b"\0" * ((3 << 18) - 131072)
-    # once the state began to come (the relay's mark), no more blocks
-    run = node_b.run / "vps" / "lv6"
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "migrate-in.sock.began").write_text("")
+    # once the move is confirmed there (its arrival mark gone), no more blocks
+    (node_b.data / "vps" / "lv6" / ".arriving").unlink()
     status, body = put(blocks_file(("disk.img", 0, one)))
-    assert status == 409 and b"its state is coming here already" in body, (status, body)
+    assert status == 403 and b"no live move of it is under way" in body, (status, body)
     assert img.read_bytes()[:65536] == b"\0" * 65536
-    (run / "migrate-in.sock.began").unlink()
     # the public API takes none
     r = unix(node_b).request("PUT", "/migrations/lv6", blocks_file(("disk.img", 0, one)),
                              headers={"X-Vps-Blocks": "1",
