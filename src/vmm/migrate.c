@@ -474,7 +474,8 @@ static void set_progress(struct migration *m, uint64_t round, uint64_t dirty)
 	pthread_mutex_unlock(&m->lock);
 }
 
-#define MIG_BARRIER_S 30 /* the disks' barrier waits this long for migration_continue */
+#define MIG_BARRIER_S \
+	10 /* the disks' barrier waits this long for migration_continue (Linux gives a disk request 30 s) */
 
 /*
  * The disks' barrier: their requests in flight complete (their last blocks in
