@@ -123,8 +123,11 @@ def cluster_in_l1(l1):
     start_node(l1, "b", "--join", token)
     # what each listens on, as L1 sees it (the diagnosis of a connect that failed)
     print(sh(l1, "ip -o addr show dev lo; ss -ltn", check=False).stdout)
-    print(sh(l1, f"grep -h 'node to node\\|store:' {BASE}/a/vpsd.log {BASE}/b/vpsd.log",
-             check=False).stdout)
+    said = sh(l1, f"grep -h 'node to node\\|store:' {BASE}/a/vpsd.log {BASE}/b/vpsd.log",
+              check=False).stdout
+    print(said)
+    for n, (_, peer) in NODES.items():  # each says its node listener started
+        assert f"node to node: listening on 127.0.0.1:{peer} " in said, said
 
 
 def row(l1):
