@@ -200,6 +200,7 @@ def move_in_l1(l1):
         boot0, ctr0, up0 = guest_state(l1, "a", "A")
         assert ctr0 > 0
         assert row(l1) == "a:running"
+        pid_a = int(sh(l1, f"cat {BASE}/a/run/vps/w1/monitor.pid").stdout)
         t0 = time.monotonic()
         r = vps(l1, "a", "migrate", "w1", "--to", "b", "--format", "json",
                 timeout=MOVE_TIMEOUT, check=False)
@@ -223,8 +224,10 @@ def move_in_l1(l1):
         assert row(l1) == "b:running"
         # a holds nothing of it: no run or data directory, no monitor of it
         r = sh(l1, f"ls -A {BASE}/a/run/vps {BASE}/a/data/vps; "
-                   f"ps -eo args | grep -E '^[^ ]*vps-vmm .*{BASE}/a/' || true")
-        assert "w1" not in r.stdout, r
+                   f"test -d /proc/{pid_a} && echo a-monitor-alive; true")
+        assert "w1" not in r.stdout and "alive" not in r.stdout, r
+        pid_b = int(sh(l1, f"cat {BASE}/b/run/vps/w1/monitor.pid").stdout)
+        assert pid_b != pid_a
         print(f"guest: boot id {boot0} kept, uptime {up0:.1f} -> {up1:.1f} s, "
               f"counter {ctr0} -> {ctr1} -> {ctr2}")
     except BaseException:
