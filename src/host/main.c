@@ -615,6 +615,9 @@ int main(int argc, char **argv)
 		api_stop(api_tcp);
 		api = api_tcp = NULL;
 	}
+	if (api_peer) /* the other nodes' requests and moves come here: say it listens */
+		pr_info("node to node: listening on %s (TLS, a member's certificate required)",
+			peer);
 	if (!api) {
 		pr_err("%s", err_msg(e));
 		goto out;

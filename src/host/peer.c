@@ -374,7 +374,7 @@ static int dial(const char *hostport, struct err **err)
 	const char *port, *colon = strrchr(hostport, ':');
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *x;
 	struct timeval tv = { PEER_TIMEOUT_S, 0 }, ctv = { 5, 0 };
-	int fd = -1, r;
+	int fd = -1, r, why = 0;
 
 	if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof(host))
 		return err_make(err, EINVAL, "`%s`: expected HOST:PORT", hostport);
@@ -392,12 +392,14 @@ static int dial(const char *hostport, struct err **err)
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &ctv, sizeof(ctv));
 		if (connect(fd, x->ai_addr, x->ai_addrlen) == 0)
 			break;
+		why = errno;
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(ai);
 	if (fd < 0)
-		return err_make(err, EHOSTUNREACH, "connect to `%s`", hostport);
+		return err_make(err, EHOSTUNREACH, "connect to `%s`: %s", hostport,
+				why ? strerror(why) : "no address");
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;

@@ -300,6 +300,8 @@ int peer_stream_serve(struct host *h, const char *from, const char *sock, unsign
 	}
 	if ((sv->lfd = listen_near(p->listen, port, err)) < 0) {
 		r = sv->lfd;
+		pr_warn("node to node: no port for a stream from node `%s`: %s", from,
+			err_msg(*err));
 		goto fail;
 	}
 	memcpy(ticket, sv->ticket, sizeof(sv->ticket));
