@@ -8,7 +8,10 @@
  * SIGINT (power off, halt). One thread, one poll loop over: a signalfd, the
  * init's pidfd, the stop timer, the control socket and its clients, the
  * console pty and the console socket's clients; and procfs.c's thread, which
- * answers the container's /proc/meminfo and /proc/swaps. Once its sockets are up it
+ * answers the container's /proc/meminfo and /proc/swaps; and the container's
+ * sysinfo() calls, whose seccomp listeners vps-ct sends to sysinfo.sock
+ * (org.vps.sysinfo.socket) instead of starting a process of its own for
+ * them (docs/ct-density.md). Once its sockets are up it
  * drops every capability it and the programs it runs do not need
  * (CTM_CAPS, docs/security.md "The container monitors").
  */
@@ -39,6 +42,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ct/cgroup.h"
+#include "ct/container.h"
+#include "ct/state.h"
 #include "ct/privs.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
@@ -98,6 +103,16 @@ struct mon {
 	struct monitor_console con; /* the console socket */
 	struct ctm_procfs *procfs; /* the container's meminfo and swaps; NULL: lxcfs's */
 	char *ctl_path, *con_path;
+	/* the container's sysinfo() (docs/ct-sysinfo.md), answered here */
+	int si_listen; /* sysinfo.sock, where vps-ct create and exec send theirs; -1: none */
+	char *si_path;
+	struct si_sock {
+		int fd;
+		bool listener; /* false: the pair vps-ct sent, over which the listener comes */
+	} * si;
+	size_t nr_si;
+	struct ct_cgroup *si_cg; /* the container's, while it runs */
+	uint64_t si_start; /* its init's start time: uptime is the container's */
 };
 
 static int stop_signal(enum ctm_init init)
@@ -155,6 +170,78 @@ static void con_input(struct mon *m, int i)
 	}
 	if (m->pty >= 0)
 		write_all(m->pty, buf, n);
+}
+
+/* --- sysinfo --------------------------------------------------------------- */
+
+/*
+ * vps-ct's end of a pair from its create or exec (sysinfo.c,
+ * send_to_server): the child's seccomp listener comes over it.
+ */
+static void si_accept(struct mon *m)
+{
+	int cfd = accept4(m->si_listen, NULL, NULL, SOCK_CLOEXEC), fd;
+	struct si_sock *n;
+
+	if (cfd < 0)
+		return;
+	fd = unix_recv_fd(cfd);
+	close(cfd);
+	if (fd < 0)
+		return;
+	n = realloc(m->si, (m->nr_si + 1) * sizeof(*n));
+	if (!n) {
+		close(fd); /* EOF for the child: its create or exec fails */
+		return;
+	}
+	m->si = n;
+	m->si[m->nr_si++] = (struct si_sock){ fd, false };
+}
+
+/* One entry's poll result; a done entry gets fd -1 (si_compact drops it). */
+static void si_event(struct mon *m, struct si_sock *s, short revents)
+{
+	if (!revents)
+		return;
+	if (!s->listener) {
+		/* the listener, or EOF: the child died before loading its filter */
+		int lfd = unix_recv_fd(s->fd);
+
+		close(s->fd);
+		*s = (struct si_sock){ lfd < 0 ? -1 : lfd, true };
+		return;
+	}
+	if (revents & POLLIN) {
+		int r = ct_sysinfo_answer(s->fd, m->si_cg, m->si_start);
+
+		if (r == 0 || r == -ENOMEM)
+			return;
+	} else if (!(revents & (POLLHUP | POLLERR | POLLNVAL))) {
+		return;
+	}
+	/* POLLHUP: no task holds the filter anymore */
+	close(s->fd);
+	s->fd = -1;
+}
+
+static void si_compact(struct mon *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nr_si; i++)
+		if (m->si[i].fd >= 0)
+			m->si[n++] = m->si[i];
+	m->nr_si = n;
+}
+
+/* The container is gone (or going): every listener with it. */
+static void si_close_all(struct mon *m)
+{
+	for (size_t i = 0; i < m->nr_si; i++)
+		close(m->si[i].fd);
+	m->nr_si = 0;
+	cg_free(m->si_cg);
+	m->si_cg = NULL;
 }
 
 /* --- the container's life -------------------------------------------------- */
@@ -315,6 +402,15 @@ static int boot(struct mon *m, struct err **err)
 		err_make(err, errno, "pidfd_open %d", (int)m->init_pid);
 		goto fail;
 	}
+	if (m->si_listen >= 0) {
+		char cgpath[64];
+
+		/* as vps-ct's own monitor had them (none: the real sysinfo answers) */
+		snprintf(cgpath, sizeof(cgpath), "/vps-ct/%s", m->c->name);
+		if (cg_open(cgpath, &m->si_cg, NULL) < 0)
+			m->si_cg = NULL;
+		m->si_start = ct_proc_start_time(m->init_pid);
+	}
 	if (setup_net(m, err) < 0)
 		goto fail;
 	r = ctm_vps_ct_run(m->c, (const char *const[]){ "start", m->c->name, NULL }, err);
@@ -344,6 +440,7 @@ static void teardown(struct mon *m)
 		pr_err("delete `%s`: %s", m->c->name, err_msg(e));
 		err_free(&e);
 	}
+	si_close_all(m);
 	if (m->init_pidfd >= 0)
 		close(m->init_pidfd);
 	m->init_pidfd = -1;
@@ -819,10 +916,28 @@ static void on_timer(struct mon *m)
 static void serve(struct mon *m)
 {
 	enum { CON = 5 + MONITOR_SERVER_FDS }; /* the console clients' first entry */
-	struct pollfd p[CON + MONITOR_MAX_CLIENTS];
+	enum { SI = CON + MONITOR_MAX_CLIENTS }; /* sysinfo.sock, then m->si */
+	_cleanup_free_ struct pollfd *p = NULL;
+	size_t cap = 0, nr_si, j;
 	int n, i;
 
 	while (!m->init_exited) {
+		if (cap < SI + 1 + m->nr_si) {
+			struct pollfd *q = realloc(p, (SI + 1 + m->nr_si) * sizeof(*p));
+
+			if (!q) {
+				/* answers lost (the calls fail ENOSYS), the container kept */
+				si_close_all(m);
+				if (!p) {
+					pr_err("poll: out of memory");
+					kill_hard(m);
+					return;
+				}
+				continue;
+			}
+			p = q;
+			cap = SI + 1 + m->nr_si;
+		}
 		n = 0;
 		p[n++] = (struct pollfd){ m->sfd, POLLIN, 0 };
 		p[n++] = (struct pollfd){ m->init_pidfd, POLLIN, 0 };
@@ -833,6 +948,10 @@ static void serve(struct mon *m)
 		n += MONITOR_SERVER_FDS;
 		for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
 			p[n++] = (struct pollfd){ m->con.client[i], POLLIN, 0 };
+		p[n++] = (struct pollfd){ m->si_listen, POLLIN, 0 };
+		nr_si = m->nr_si;
+		for (j = 0; j < nr_si; j++)
+			p[n++] = (struct pollfd){ m->si[j].fd, POLLIN, 0 };
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -854,6 +973,11 @@ static void serve(struct mon *m)
 		for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
 			if (p[CON + i].revents && m->con.client[i] >= 0)
 				con_input(m, i);
+		for (j = 0; j < nr_si; j++)
+			si_event(m, &m->si[j], p[SI + 1 + j].revents);
+		si_compact(m);
+		if (p[SI].revents)
+			si_accept(m);
 		/* the pidfd says "exited" before SIGCHLD's wait status may be read */
 		if (p[1].revents && !m->init_exited) {
 			int st;
@@ -885,9 +1009,13 @@ static int take_run_lock(struct ctm_config *c, struct err **err)
 
 int ctm_run(struct ctm_config *c)
 {
-	struct mon m = {
-		.c = c, .init_pidfd = -1, .pty = -1, .pty_peer = -1, .sfd = -1, .state = M_STOPPED
-	};
+	struct mon m = { .c = c,
+			 .init_pidfd = -1,
+			 .pty = -1,
+			 .pty_peer = -1,
+			 .sfd = -1,
+			 .state = M_STOPPED,
+			 .si_listen = -1 };
 	struct err *e = NULL;
 	sigset_t mask;
 	int status = MONITOR_EXIT_FAILURE, lock, r;
@@ -925,6 +1053,16 @@ int ctm_run(struct ctm_config *c)
 	if (monitor_server_listen(&m.ctl, m.ctl_path, &e) < 0 ||
 	    monitor_console_listen(&m.con, m.con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
 		goto out;
+	if (c->sysinfo) {
+		m.si_path = ctm_path(c, true, "sysinfo.sock");
+		if (!m.si_path) {
+			err_make(&e, ENOMEM, "sysinfo.sock");
+			goto out;
+		}
+		/* before the first create: vps-ct connects while the monitor waits for it */
+		if ((m.si_listen = ctm_listen_at(m.si_path, &e)) < 0)
+			goto out;
+	}
 	/*
 	 * One malloc arena: the procfs thread's few allocations need no arena
 	 * of their own (64 MiB reserved, its first pages charged for as long
@@ -973,6 +1111,13 @@ out:
 	monitor_server_close(&m.ctl, m.ctl_path);
 	if (m.con.listen_fd >= 0)
 		monitor_console_close(&m.con, m.con_path);
+	si_close_all(&m);
+	free(m.si);
+	if (m.si_listen >= 0) {
+		close(m.si_listen);
+		unlink(m.si_path);
+	}
+	free(m.si_path);
 	free(m.ctl_path);
 	free(m.con_path);
 	(void)lock;
