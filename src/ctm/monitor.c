@@ -113,7 +113,18 @@ struct mon {
 	size_t nr_si;
 	struct ct_cgroup *si_cg; /* the container's, while it runs */
 	uint64_t si_start; /* its init's start time: uptime is the container's */
+	uint64_t si_window; /* ms (monotonic) the current window began */
+	unsigned int si_answers; /* in it */
 };
+
+/*
+ * Answers are the monitor's CPU, outside the container's cgroup: at most
+ * SI_WINDOW_ANSWERS per SI_WINDOW_MS (1,000 a second), then the listeners
+ * wait for the next window and the callers with them. A sysinfo() loop
+ * inside costs the host a few percent of a CPU, not one (docs/ct-density.md).
+ */
+#define SI_WINDOW_MS 100
+#define SI_WINDOW_ANSWERS 100
 
 static int stop_signal(enum ctm_init init)
 {
@@ -214,6 +225,7 @@ static void si_event(struct mon *m, struct si_sock *s, short revents)
 	if (revents & POLLIN) {
 		int r = ct_sysinfo_answer(s->fd, m->si_cg, m->si_start);
 
+		m->si_answers++;
 		if (r == 0 || r == -ENOMEM)
 			return;
 	} else if (!(revents & (POLLHUP | POLLERR | POLLNVAL))) {
@@ -232,6 +244,24 @@ static void si_compact(struct mon *m)
 		if (m->si[i].fd >= 0)
 			m->si[n++] = m->si[i];
 	m->nr_si = n;
+}
+
+/* Whether the window's answers are spent; if so *timeout is the ms to its end. */
+static bool si_throttled(struct mon *m, int *timeout)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - m->si_window >= SI_WINDOW_MS) {
+		m->si_window = now;
+		m->si_answers = 0;
+	}
+	if (m->si_answers < SI_WINDOW_ANSWERS)
+		return false;
+	*timeout = (int)(SI_WINDOW_MS - (now - m->si_window)) + 1;
+	return true;
 }
 
 /* The container is gone (or going): every listener with it. */
@@ -919,7 +949,8 @@ static void serve(struct mon *m)
 	enum { SI = CON + MONITOR_MAX_CLIENTS }; /* sysinfo.sock, then m->si */
 	_cleanup_free_ struct pollfd *p = NULL;
 	size_t cap = 0, nr_si, j;
-	int n, i;
+	int n, i, timeout;
+	bool wait;
 
 	while (!m->init_exited) {
 		if (cap < SI + 1 + m->nr_si) {
@@ -950,9 +981,13 @@ static void serve(struct mon *m)
 			p[n++] = (struct pollfd){ m->con.client[i], POLLIN, 0 };
 		p[n++] = (struct pollfd){ m->si_listen, POLLIN, 0 };
 		nr_si = m->nr_si;
+		timeout = -1;
+		wait = nr_si && si_throttled(m, &timeout);
+		/* a negative fd is skipped by poll: a throttled listener's callers wait */
 		for (j = 0; j < nr_si; j++)
-			p[n++] = (struct pollfd){ m->si[j].fd, POLLIN, 0 };
-		if (poll(p, n, -1) < 0) {
+			p[n++] = (struct pollfd){ wait && m->si[j].listener ? -1 : m->si[j].fd,
+						  POLLIN, 0 };
+		if (poll(p, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_err("poll: %s", strerror(errno));

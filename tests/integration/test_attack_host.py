@@ -352,6 +352,25 @@ def test_sysinfo_is_answered_by_the_containers_monitor(ctm):
         raise AssertionError(f"the container's process count never held still: {seen}")
 
 
+def cpu_seconds(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_sysinfo_loop_is_bounded(ctm):
+    """The answers are vps-ctm's CPU, outside the container's cgroup: a
+    sysinfo() loop inside gets at most 1,000 a second (monitor.c,
+    SI_WINDOW_ANSWERS), answered with the container's figures, and the
+    monitor spends a small part of a CPU on it, not one."""
+    c = running(ctm)
+    before = cpu_seconds(c.proc.pid)
+    calls, total = map(int, t(c, "sysinfo-loop", "3").split())
+    spent = cpu_seconds(c.proc.pid) - before
+    assert total == 128 << 20, total
+    assert 300 <= calls <= 3 * 1000 * 1.2, calls
+    assert spent < 0.6, spent
+
+
 # ---- seccomp ----
 
 DENIED_CALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register", "keyctl", "add_key",
