@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -1044,22 +1045,31 @@ static int take_run_lock(struct ctm_config *c, struct err **err)
 
 int ctm_run(struct ctm_config *c)
 {
-	struct mon m = { .c = c,
-			 .init_pidfd = -1,
-			 .pty = -1,
-			 .pty_peer = -1,
-			 .sfd = -1,
-			 .state = M_STOPPED,
-			 .si_listen = -1 };
+	/*
+	 * A mapping of its own, not the stack: the control server's line
+	 * buffers (32 KiB) cost pages only once used, where a stack variable's
+	 * initializer writes them all (docs/ct-density.md, step 5).
+	 */
+	struct mon *m =
+		mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct err *e = NULL;
 	sigset_t mask;
 	int status = MONITOR_EXIT_FAILURE, lock, r;
 
-	m.ctl_ctx = (struct ctm_ctl){ .ops = &ctl_ops, .m = &m, .c = c };
-	monitor_server_init(&m.ctl, ctm_ctl_cmds, CTM_CTL_COMMANDS, &m.ctl_ctx);
-	m.con.listen_fd = -1;
+	if (m == MAP_FAILED) {
+		pr_err("monitor: %s", strerror(errno));
+		return MONITOR_EXIT_FAILURE;
+	}
+	m->c = c;
+	m->init_pidfd = m->pty = m->pty_peer = m->sfd = m->si_listen = -1;
+	m->state = M_STOPPED;
+
+	m->ctl_ctx = (struct ctm_ctl){ .ops = &ctl_ops, .m = m, .c = c };
+	monitor_server_init(&m->ctl, ctm_ctl_cmds, CTM_CTL_COMMANDS, &m->ctl_ctx);
+	m->con.listen_fd = -1;
 	if ((r = mkdir_p(c->run_dir, 0700, 0755)) < 0) {
 		pr_err("mkdir `%s`: %s", c->run_dir, strerror(-r));
+		munmap(m, sizeof(*m));
 		return MONITOR_EXIT_FAILURE;
 	}
 	if ((lock = take_run_lock(c, &e)) < 0)
@@ -1076,26 +1086,26 @@ int ctm_run(struct ctm_config *c)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	m.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	m.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	m.ctl_path = ctm_path(c, true, "control.sock");
-	m.con_path = ctm_path(c, true, "console.sock");
-	if (m.sfd < 0 || m.timer_fd < 0 || !m.ctl_path || !m.con_path) {
+	m->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	m->ctl_path = ctm_path(c, true, "control.sock");
+	m->con_path = ctm_path(c, true, "console.sock");
+	if (m->sfd < 0 || m->timer_fd < 0 || !m->ctl_path || !m->con_path) {
 		err_make(&e, errno ? errno : ENOMEM, "monitor setup");
 		goto out;
 	}
 	/* stale ones are ours to replace: the run lock is held, so no live monitor owns them */
-	if (monitor_server_listen(&m.ctl, m.ctl_path, &e) < 0 ||
-	    monitor_console_listen(&m.con, m.con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
+	if (monitor_server_listen(&m->ctl, m->ctl_path, &e) < 0 ||
+	    monitor_console_listen(&m->con, m->con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
 		goto out;
 	if (c->sysinfo) {
-		m.si_path = ctm_path(c, true, "sysinfo.sock");
-		if (!m.si_path) {
+		m->si_path = ctm_path(c, true, "sysinfo.sock");
+		if (!m->si_path) {
 			err_make(&e, ENOMEM, "sysinfo.sock");
 			goto out;
 		}
 		/* before the first create: vps-ct connects while the monitor waits for it */
-		if ((m.si_listen = ctm_listen_at(m.si_path, &e)) < 0)
+		if ((m->si_listen = ctm_listen_at(m->si_path, &e)) < 0)
 			goto out;
 	}
 	/*
@@ -1105,30 +1115,30 @@ int ctm_run(struct ctm_config *c)
 	 */
 	mallopt(M_ARENA_MAX, 1);
 	/* after the capabilities are dropped: the thread gets the same, and the signal mask */
-	if (ctm_procfs_start(c, &m.procfs, &e) < 0) {
+	if (ctm_procfs_start(c, &m->procfs, &e) < 0) {
 		/* no FUSE here (no /dev/fuse): lxcfs's files, with the host's swap */
 		pr_warn("`%s`: %s: /proc/meminfo from lxcfs", c->name, err_msg(e));
 		err_free(&e);
 	}
 	for (;;) {
-		if (boot(&m, &e) < 0) {
+		if (boot(m, &e) < 0) {
 			err_wrap(&e, "start `%s`", c->name);
 			status = MONITOR_EXIT_FAILURE;
 			break;
 		}
 		/* what the start left behind (docs/ct-density.md) */
 		release_idle_memory();
-		serve(&m);
-		arm_timer(&m, 0);
-		teardown(&m);
-		m.state = M_STOPPED;
-		if (!judge(&m, &status))
+		serve(m);
+		arm_timer(m, 0);
+		teardown(m);
+		m->state = M_STOPPED;
+		if (!judge(m, &status))
 			break;
-		m.state = M_REBOOTING;
+		m->state = M_REBOOTING;
 	}
-	m.state = M_STOPPED;
-	ctm_procfs_stop(m.procfs);
-	m.procfs = NULL;
+	m->state = M_STOPPED;
+	ctm_procfs_stop(m->procfs);
+	m->procfs = NULL;
 	if (ctm_rescue_umount(c, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		err_free(&e);
@@ -1142,19 +1152,20 @@ out:
 		pr_err("%s", err_msg(e));
 		err_free(&e);
 	}
-	ctm_procfs_stop(m.procfs);
-	monitor_server_close(&m.ctl, m.ctl_path);
-	if (m.con.listen_fd >= 0)
-		monitor_console_close(&m.con, m.con_path);
-	si_close_all(&m);
-	free(m.si);
-	if (m.si_listen >= 0) {
-		close(m.si_listen);
-		unlink(m.si_path);
+	ctm_procfs_stop(m->procfs);
+	monitor_server_close(&m->ctl, m->ctl_path);
+	if (m->con.listen_fd >= 0)
+		monitor_console_close(&m->con, m->con_path);
+	si_close_all(m);
+	free(m->si);
+	if (m->si_listen >= 0) {
+		close(m->si_listen);
+		unlink(m->si_path);
 	}
-	free(m.si_path);
-	free(m.ctl_path);
-	free(m.con_path);
+	free(m->si_path);
+	free(m->ctl_path);
+	free(m->con_path);
+	munmap(m, sizeof(*m));
 	(void)lock;
 	return status;
 }
