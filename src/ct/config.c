@@ -807,6 +807,8 @@ static int parse_doc(json_t *root, struct ct_config *c, struct err **err)
 	if ((r = get_obj(root, "annotations", "", &o, err)) < 0 ||
 	    (o && ((r = get_str(o, "org.vps.sysinfo", "annotations", false, &c->sysinfo_view,
 				err)) < 0 ||
+		   (r = get_str(o, "org.vps.sysinfo.socket", "annotations", false,
+				&c->sysinfo_socket, err)) < 0 ||
 		   (r = get_str(o, "org.vps.console", "annotations", false, &c->console_mode,
 				err)) < 0)))
 		return r;

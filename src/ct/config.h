@@ -188,6 +188,12 @@ struct ct_config {
 	/* annotations we act on; the others are ignored, as OCI says */
 	const char *sysinfo_view; /* org.vps.sysinfo: "cgroup" (docs/ct-sysinfo.md), or NULL */
 	/*
+	 * org.vps.sysinfo.socket: a unix socket whose server answers the
+	 * container's sysinfo() (vps-ctm's monitor): the runtime sends it the
+	 * listener's socket instead of starting a monitor of its own; or NULL
+	 */
+	const char *sysinfo_socket;
+	/*
 	 * org.vps.console: "noctty" gives the init its terminal as stdio and
 	 * /dev/console but not as its controlling terminal, as LXC does, so a
 	 * getty on /dev/console can make it its own; or NULL (runc's way)

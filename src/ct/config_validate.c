@@ -438,6 +438,10 @@ int ct_config_validate(struct ct_config *c, struct err **err)
 		return err_make(err, 0,
 				"annotations.org.vps.sysinfo: must be \"cgroup\", not \"%s\"",
 				c->sysinfo_view);
+	if (c->sysinfo_socket && (!c->sysinfo_view || !is_abs(c->sysinfo_socket)))
+		return err_make(err, 0,
+				"annotations.org.vps.sysinfo.socket: must be an absolute path, "
+				"with org.vps.sysinfo");
 	if (c->console_mode && strcmp(c->console_mode, "noctty"))
 		return err_make(err, 0,
 				"annotations.org.vps.console: must be \"noctty\", not \"%s\"",

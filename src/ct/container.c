@@ -393,7 +393,7 @@ static int create_steps(struct create_ctx *c, struct err **err)
 	c->st.pid = c->pid;
 	c->st.start_time = ct_proc_start_time(c->pid);
 	if ((r = ct_sysinfo_monitor_start(c->st.id, c->st.cgroup_path, c->st.start_time,
-					  &c->notify_sv[0], err)) < 0)
+					  cfg->sysinfo_socket, &c->notify_sv[0], err)) < 0)
 		return r;
 	/* "created", as crun gives prestart and createRuntime hooks (runc: "creating") */
 	state = ct_state_json(&c->st, "created");

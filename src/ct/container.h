@@ -138,7 +138,14 @@ int ct_process_finish(const struct ct_seccomp *seccomp, int notify_fd, const str
  */
 int ct_sysinfo_pair(const struct ct_config *cfg, int sv[2], struct err **err);
 int ct_sysinfo_monitor_start(const char *id, const char *cgroup_path, uint64_t init_start,
-			     int *sock, struct err **err);
+			     const char *server, int *sock, struct err **err);
+/*
+ * For a server of org.vps.sysinfo.socket (server non-NULL above: *sock goes
+ * to it, and no monitor is started unless it cannot be reached): one
+ * notification from the listener lfd, readable, answered with the figures of
+ * cg (or let through to the kernel). 0, or -errno when lfd is done with.
+ */
+int ct_sysinfo_answer(int lfd, const struct ct_cgroup *cg, uint64_t init_start);
 /*
  * The monitor runs as `vps-ct CT_SYSINFO_MONITOR_CMD CGROUP INIT_START ID` (the id only for ps)
  * with its socket on fd 3 and, on fd 4, a pipe it writes a byte to once in the container's

@@ -217,8 +217,8 @@ static int do_exec(const struct ct_exec_opts *o, const struct ct_state *st,
 	}
 	/* uptime is the container's: from the init's start, as for the init itself */
 	if ((r = cg_enter_exec(cg, pid, st->pid, err)) < 0 ||
-	    (r = ct_sysinfo_monitor_start(st->id, st->cgroup_path, st->start_time, &notify_sv[0],
-					  err)) < 0 ||
+	    (r = ct_sysinfo_monitor_start(st->id, st->cgroup_path, st->start_time,
+					  cfg->sysinfo_socket, &notify_sv[0], err)) < 0 ||
 	    (r = ct_sync_send(sv[0], CT_SYNC_GO, 0, NULL)) < 0) {
 		if (r == -EPIPE)
 			err_make(err, EPIPE, "exec process died");

@@ -62,7 +62,7 @@ static int container_sysinfo(const struct ct_cgroup *cg, uint64_t init_start, st
 	pid_t *pids = NULL;
 	size_t n = 0;
 
-	if (sysinfo(si) < 0 || cg_memory_stat(cg, &m, NULL) < 0)
+	if (!cg || sysinfo(si) < 0 || cg_memory_stat(cg, &m, NULL) < 0)
 		return -1;
 	/* mem_unit 1 from here on: scale the host values we keep */
 	si->totalram *= si->mem_unit;
@@ -171,6 +171,25 @@ static void answer(int lfd, const struct ct_cgroup *cg, uint64_t init_start,
 	}
 send:
 	ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
+}
+
+int ct_sysinfo_answer(int lfd, const struct ct_cgroup *cg, uint64_t init_start)
+{
+	struct seccomp_notif_sizes sz = { 0 };
+	_cleanup_free_ struct seccomp_notif *req = NULL;
+	_cleanup_free_ struct seccomp_notif_resp *resp = NULL;
+
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
+		return -errno;
+	req = calloc(1, sz.seccomp_notif > sizeof(*req) ? sz.seccomp_notif : sizeof(*req));
+	resp = calloc(1, sz.seccomp_notif_resp > sizeof(*resp) ? sz.seccomp_notif_resp :
+								 sizeof(*resp));
+	if (!req || !resp)
+		return -ENOMEM;
+	if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+		return errno == EINTR || errno == ENOENT ? 0 : -errno; /* ENOENT: the caller died */
+	answer(lfd, cg, init_start, req, resp);
+	return 0;
 }
 
 /*
@@ -377,8 +396,24 @@ int ct_sysinfo_pair(const struct ct_config *cfg, int sv[2], struct err **err)
 	return 0;
 }
 
+/*
+ * To a server of org.vps.sysinfo.socket: our end of the pair, over which the
+ * child's listener comes; true once it has it. It holds the only copy then
+ * and sees EOF if the child dies first, as a monitor of our own would.
+ */
+static bool send_to_server(const char *server, int fd)
+{
+	int conn = unix_connect(server), r;
+
+	if (conn < 0)
+		return false;
+	r = unix_send_fd(conn, fd);
+	close(conn);
+	return r == 0;
+}
+
 int ct_sysinfo_monitor_start(const char *id, const char *cgroup_path, uint64_t init_start,
-			     int *sock, struct err **err)
+			     const char *server, int *sock, struct err **err)
 {
 	int status, fd = *sock, ready[2];
 	struct pollfd p;
@@ -388,6 +423,15 @@ int ct_sysinfo_monitor_start(const char *id, const char *cgroup_path, uint64_t i
 	if (fd < 0)
 		return 0;
 	*sock = -1;
+	/*
+	 * A server (vps-ctm's monitor, which has the capabilities already)
+	 * answers for this container: no process of our own. None there (its
+	 * monitor is gone): a monitor of our own, as without one.
+	 */
+	if (server && send_to_server(server, fd)) {
+		close(fd);
+		return 0;
+	}
 	if (pipe2(ready, O_CLOEXEC) < 0) {
 		close(fd);
 		return err_make(err, errno, "pipe for the sysinfo monitor");

@@ -8,7 +8,10 @@
  * SIGINT (power off, halt). One thread, one poll loop over: a signalfd, the
  * init's pidfd, the stop timer, the control socket and its clients, the
  * console pty and the console socket's clients; and procfs.c's thread, which
- * answers the container's /proc/meminfo and /proc/swaps. Once its sockets are up it
+ * answers the container's /proc/meminfo and /proc/swaps; and the container's
+ * sysinfo() calls, whose seccomp listeners vps-ct sends to sysinfo.sock
+ * (org.vps.sysinfo.socket) instead of starting a process of its own for
+ * them (docs/ct-density.md). Once its sockets are up it
  * drops every capability it and the programs it runs do not need
  * (CTM_CAPS, docs/security.md "The container monitors").
  */
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -39,6 +43,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ct/cgroup.h"
+#include "ct/container.h"
+#include "ct/state.h"
 #include "ct/privs.h"
 #include "ctm/ctl.h"
 #include "ctm/ctm.h"
@@ -98,7 +104,28 @@ struct mon {
 	struct monitor_console con; /* the console socket */
 	struct ctm_procfs *procfs; /* the container's meminfo and swaps; NULL: lxcfs's */
 	char *ctl_path, *con_path;
+	/* the container's sysinfo() (docs/ct-sysinfo.md), answered here */
+	int si_listen; /* sysinfo.sock, where vps-ct create and exec send theirs; -1: none */
+	char *si_path;
+	struct si_sock {
+		int fd;
+		bool listener; /* false: the pair vps-ct sent, over which the listener comes */
+	} * si;
+	size_t nr_si;
+	struct ct_cgroup *si_cg; /* the container's, while it runs */
+	uint64_t si_start; /* its init's start time: uptime is the container's */
+	uint64_t si_window; /* ms (monotonic) the current window began */
+	unsigned int si_answers; /* in it */
 };
+
+/*
+ * Answers are the monitor's CPU, outside the container's cgroup: at most
+ * SI_WINDOW_ANSWERS per SI_WINDOW_MS (1,000 a second), then the listeners
+ * wait for the next window and the callers with them. A sysinfo() loop
+ * inside costs the host a few percent of a CPU, not one (docs/ct-density.md).
+ */
+#define SI_WINDOW_MS 100
+#define SI_WINDOW_ANSWERS 100
 
 static int stop_signal(enum ctm_init init)
 {
@@ -155,6 +182,97 @@ static void con_input(struct mon *m, int i)
 	}
 	if (m->pty >= 0)
 		write_all(m->pty, buf, n);
+}
+
+/* --- sysinfo --------------------------------------------------------------- */
+
+/*
+ * vps-ct's end of a pair from its create or exec (sysinfo.c,
+ * send_to_server): the child's seccomp listener comes over it.
+ */
+static void si_accept(struct mon *m)
+{
+	int cfd = accept4(m->si_listen, NULL, NULL, SOCK_CLOEXEC), fd;
+	struct si_sock *n;
+
+	if (cfd < 0)
+		return;
+	fd = unix_recv_fd(cfd);
+	close(cfd);
+	if (fd < 0)
+		return;
+	n = realloc(m->si, (m->nr_si + 1) * sizeof(*n));
+	if (!n) {
+		close(fd); /* EOF for the child: its create or exec fails */
+		return;
+	}
+	m->si = n;
+	m->si[m->nr_si++] = (struct si_sock){ fd, false };
+}
+
+/* One entry's poll result; a done entry gets fd -1 (si_compact drops it). */
+static void si_event(struct mon *m, struct si_sock *s, short revents)
+{
+	if (!revents)
+		return;
+	if (!s->listener) {
+		/* the listener, or EOF: the child died before loading its filter */
+		int lfd = unix_recv_fd(s->fd);
+
+		close(s->fd);
+		*s = (struct si_sock){ lfd < 0 ? -1 : lfd, true };
+		return;
+	}
+	if (revents & POLLIN) {
+		int r = ct_sysinfo_answer(s->fd, m->si_cg, m->si_start);
+
+		m->si_answers++;
+		if (r == 0 || r == -ENOMEM)
+			return;
+	} else if (!(revents & (POLLHUP | POLLERR | POLLNVAL))) {
+		return;
+	}
+	/* POLLHUP: no task holds the filter anymore */
+	close(s->fd);
+	s->fd = -1;
+}
+
+static void si_compact(struct mon *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nr_si; i++)
+		if (m->si[i].fd >= 0)
+			m->si[n++] = m->si[i];
+	m->nr_si = n;
+}
+
+/* Whether the window's answers are spent; if so *timeout is the ms to its end. */
+static bool si_throttled(struct mon *m, int *timeout)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - m->si_window >= SI_WINDOW_MS) {
+		m->si_window = now;
+		m->si_answers = 0;
+	}
+	if (m->si_answers < SI_WINDOW_ANSWERS)
+		return false;
+	*timeout = (int)(SI_WINDOW_MS - (now - m->si_window)) + 1;
+	return true;
+}
+
+/* The container is gone (or going): every listener with it. */
+static void si_close_all(struct mon *m)
+{
+	for (size_t i = 0; i < m->nr_si; i++)
+		close(m->si[i].fd);
+	m->nr_si = 0;
+	cg_free(m->si_cg);
+	m->si_cg = NULL;
 }
 
 /* --- the container's life -------------------------------------------------- */
@@ -315,6 +433,15 @@ static int boot(struct mon *m, struct err **err)
 		err_make(err, errno, "pidfd_open %d", (int)m->init_pid);
 		goto fail;
 	}
+	if (m->si_listen >= 0) {
+		char cgpath[64];
+
+		/* as vps-ct's own monitor had them (none: the real sysinfo answers) */
+		snprintf(cgpath, sizeof(cgpath), "/vps-ct/%s", m->c->name);
+		if (cg_open(cgpath, &m->si_cg, NULL) < 0)
+			m->si_cg = NULL;
+		m->si_start = ct_proc_start_time(m->init_pid);
+	}
 	if (setup_net(m, err) < 0)
 		goto fail;
 	r = ctm_vps_ct_run(m->c, (const char *const[]){ "start", m->c->name, NULL }, err);
@@ -344,6 +471,7 @@ static void teardown(struct mon *m)
 		pr_err("delete `%s`: %s", m->c->name, err_msg(e));
 		err_free(&e);
 	}
+	si_close_all(m);
 	if (m->init_pidfd >= 0)
 		close(m->init_pidfd);
 	m->init_pidfd = -1;
@@ -819,10 +947,29 @@ static void on_timer(struct mon *m)
 static void serve(struct mon *m)
 {
 	enum { CON = 5 + MONITOR_SERVER_FDS }; /* the console clients' first entry */
-	struct pollfd p[CON + MONITOR_MAX_CLIENTS];
-	int n, i;
+	enum { SI = CON + MONITOR_MAX_CLIENTS }; /* sysinfo.sock, then m->si */
+	_cleanup_free_ struct pollfd *p = NULL;
+	size_t cap = 0, nr_si, j;
+	int n, i, timeout;
+	bool wait;
 
 	while (!m->init_exited) {
+		if (cap < SI + 1 + m->nr_si) {
+			struct pollfd *q = realloc(p, (SI + 1 + m->nr_si) * sizeof(*p));
+
+			if (!q) {
+				/* answers lost (the calls fail ENOSYS), the container kept */
+				si_close_all(m);
+				if (!p) {
+					pr_err("poll: out of memory");
+					kill_hard(m);
+					return;
+				}
+				continue;
+			}
+			p = q;
+			cap = SI + 1 + m->nr_si;
+		}
 		n = 0;
 		p[n++] = (struct pollfd){ m->sfd, POLLIN, 0 };
 		p[n++] = (struct pollfd){ m->init_pidfd, POLLIN, 0 };
@@ -833,7 +980,15 @@ static void serve(struct mon *m)
 		n += MONITOR_SERVER_FDS;
 		for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
 			p[n++] = (struct pollfd){ m->con.client[i], POLLIN, 0 };
-		if (poll(p, n, -1) < 0) {
+		p[n++] = (struct pollfd){ m->si_listen, POLLIN, 0 };
+		nr_si = m->nr_si;
+		timeout = -1;
+		wait = nr_si && si_throttled(m, &timeout);
+		/* a negative fd is skipped by poll: a throttled listener's callers wait */
+		for (j = 0; j < nr_si; j++)
+			p[n++] = (struct pollfd){ wait && m->si[j].listener ? -1 : m->si[j].fd,
+						  POLLIN, 0 };
+		if (poll(p, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_err("poll: %s", strerror(errno));
@@ -854,6 +1009,11 @@ static void serve(struct mon *m)
 		for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
 			if (p[CON + i].revents && m->con.client[i] >= 0)
 				con_input(m, i);
+		for (j = 0; j < nr_si; j++)
+			si_event(m, &m->si[j], p[SI + 1 + j].revents);
+		si_compact(m);
+		if (p[SI].revents)
+			si_accept(m);
 		/* the pidfd says "exited" before SIGCHLD's wait status may be read */
 		if (p[1].revents && !m->init_exited) {
 			int st;
@@ -885,18 +1045,31 @@ static int take_run_lock(struct ctm_config *c, struct err **err)
 
 int ctm_run(struct ctm_config *c)
 {
-	struct mon m = {
-		.c = c, .init_pidfd = -1, .pty = -1, .pty_peer = -1, .sfd = -1, .state = M_STOPPED
-	};
+	/*
+	 * A mapping of its own, not the stack: the control server's line
+	 * buffers (32 KiB) cost pages only once used, where a stack variable's
+	 * initializer writes them all (docs/ct-density.md, step 5).
+	 */
+	struct mon *m =
+		mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct err *e = NULL;
 	sigset_t mask;
 	int status = MONITOR_EXIT_FAILURE, lock, r;
 
-	m.ctl_ctx = (struct ctm_ctl){ .ops = &ctl_ops, .m = &m, .c = c };
-	monitor_server_init(&m.ctl, ctm_ctl_cmds, CTM_CTL_COMMANDS, &m.ctl_ctx);
-	m.con.listen_fd = -1;
+	if (m == MAP_FAILED) {
+		pr_err("monitor: %s", strerror(errno));
+		return MONITOR_EXIT_FAILURE;
+	}
+	m->c = c;
+	m->init_pidfd = m->pty = m->pty_peer = m->sfd = m->si_listen = -1;
+	m->state = M_STOPPED;
+
+	m->ctl_ctx = (struct ctm_ctl){ .ops = &ctl_ops, .m = m, .c = c };
+	monitor_server_init(&m->ctl, ctm_ctl_cmds, CTM_CTL_COMMANDS, &m->ctl_ctx);
+	m->con.listen_fd = -1;
 	if ((r = mkdir_p(c->run_dir, 0700, 0755)) < 0) {
 		pr_err("mkdir `%s`: %s", c->run_dir, strerror(-r));
+		munmap(m, sizeof(*m));
 		return MONITOR_EXIT_FAILURE;
 	}
 	if ((lock = take_run_lock(c, &e)) < 0)
@@ -913,18 +1086,28 @@ int ctm_run(struct ctm_config *c)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	m.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	m.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	m.ctl_path = ctm_path(c, true, "control.sock");
-	m.con_path = ctm_path(c, true, "console.sock");
-	if (m.sfd < 0 || m.timer_fd < 0 || !m.ctl_path || !m.con_path) {
+	m->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	m->ctl_path = ctm_path(c, true, "control.sock");
+	m->con_path = ctm_path(c, true, "console.sock");
+	if (m->sfd < 0 || m->timer_fd < 0 || !m->ctl_path || !m->con_path) {
 		err_make(&e, errno ? errno : ENOMEM, "monitor setup");
 		goto out;
 	}
 	/* stale ones are ours to replace: the run lock is held, so no live monitor owns them */
-	if (monitor_server_listen(&m.ctl, m.ctl_path, &e) < 0 ||
-	    monitor_console_listen(&m.con, m.con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
+	if (monitor_server_listen(&m->ctl, m->ctl_path, &e) < 0 ||
+	    monitor_console_listen(&m->con, m->con_path, MONITOR_MAX_CLIENTS, false, &e) < 0)
 		goto out;
+	if (c->sysinfo) {
+		m->si_path = ctm_path(c, true, "sysinfo.sock");
+		if (!m->si_path) {
+			err_make(&e, ENOMEM, "sysinfo.sock");
+			goto out;
+		}
+		/* before the first create: vps-ct connects while the monitor waits for it */
+		if ((m->si_listen = ctm_listen_at(m->si_path, &e)) < 0)
+			goto out;
+	}
 	/*
 	 * One malloc arena: the procfs thread's few allocations need no arena
 	 * of their own (64 MiB reserved, its first pages charged for as long
@@ -932,30 +1115,30 @@ int ctm_run(struct ctm_config *c)
 	 */
 	mallopt(M_ARENA_MAX, 1);
 	/* after the capabilities are dropped: the thread gets the same, and the signal mask */
-	if (ctm_procfs_start(c, &m.procfs, &e) < 0) {
+	if (ctm_procfs_start(c, &m->procfs, &e) < 0) {
 		/* no FUSE here (no /dev/fuse): lxcfs's files, with the host's swap */
 		pr_warn("`%s`: %s: /proc/meminfo from lxcfs", c->name, err_msg(e));
 		err_free(&e);
 	}
 	for (;;) {
-		if (boot(&m, &e) < 0) {
+		if (boot(m, &e) < 0) {
 			err_wrap(&e, "start `%s`", c->name);
 			status = MONITOR_EXIT_FAILURE;
 			break;
 		}
 		/* what the start left behind (docs/ct-density.md) */
 		release_idle_memory();
-		serve(&m);
-		arm_timer(&m, 0);
-		teardown(&m);
-		m.state = M_STOPPED;
-		if (!judge(&m, &status))
+		serve(m);
+		arm_timer(m, 0);
+		teardown(m);
+		m->state = M_STOPPED;
+		if (!judge(m, &status))
 			break;
-		m.state = M_REBOOTING;
+		m->state = M_REBOOTING;
 	}
-	m.state = M_STOPPED;
-	ctm_procfs_stop(m.procfs);
-	m.procfs = NULL;
+	m->state = M_STOPPED;
+	ctm_procfs_stop(m->procfs);
+	m->procfs = NULL;
 	if (ctm_rescue_umount(c, &e) < 0) {
 		pr_err("%s", err_msg(e));
 		err_free(&e);
@@ -969,12 +1152,20 @@ out:
 		pr_err("%s", err_msg(e));
 		err_free(&e);
 	}
-	ctm_procfs_stop(m.procfs);
-	monitor_server_close(&m.ctl, m.ctl_path);
-	if (m.con.listen_fd >= 0)
-		monitor_console_close(&m.con, m.con_path);
-	free(m.ctl_path);
-	free(m.con_path);
+	ctm_procfs_stop(m->procfs);
+	monitor_server_close(&m->ctl, m->ctl_path);
+	if (m->con.listen_fd >= 0)
+		monitor_console_close(&m->con, m->con_path);
+	si_close_all(m);
+	free(m->si);
+	if (m->si_listen >= 0) {
+		close(m->si_listen);
+		unlink(m->si_path);
+	}
+	free(m->si_path);
+	free(m->ctl_path);
+	free(m->con_path);
+	munmap(m, sizeof(*m));
 	(void)lock;
 	return status;
 }

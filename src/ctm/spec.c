@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -534,8 +535,16 @@ json_t *ctm_spec(const struct ctm_config *c, enum ctm_init init, const char *roo
 	 * (LXC's way): else no getty on /dev/console could make it its own
 	 */
 	json_object_set_new(s, "annotations", json_pack("{s:s}", "org.vps.console", "noctty"));
-	if (c->sysinfo)
+	if (c->sysinfo) {
+		/* answered by the monitor itself (monitor.c), no process of vps-ct's */
+		char *sock = ctm_path(c, true, "sysinfo.sock");
+
 		json_object_set_new(json_object_get(s, "annotations"), "org.vps.sysinfo",
 				    json_string("cgroup"));
+		if (sock)
+			json_object_set_new(json_object_get(s, "annotations"),
+					    "org.vps.sysinfo.socket", json_string(sock));
+		free(sock);
+	}
 	return s;
 }

@@ -6,6 +6,7 @@
  * and `request longer than` errors).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,14 +38,14 @@ json_t *monitor_error(const char *fmt, ...)
 void monitor_server_init(struct monitor_server *s, const struct monitor_cmd *cmds, size_t nr_cmds,
 			 void *ctx)
 {
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, offsetof(struct monitor_server, bufs));
 	s->listen_fd = -1;
 	s->cmds = cmds;
 	s->nr_cmds = nr_cmds;
 	s->ctx = ctx;
 	s->send = write_all;
 	for (size_t i = 0; i < MONITOR_MAX_CLIENTS; i++)
-		s->conn[i].fd = s->conn[i].passed_fd = -1;
+		s->conn[i] = (struct monitor_conn){ .fd = -1, .passed_fd = -1, .buf = s->bufs[i] };
 }
 
 int monitor_server_listen(struct monitor_server *s, const char *path, struct err **err)
@@ -157,7 +158,7 @@ void monitor_conn_input(struct monitor_server *s, struct monitor_conn *c, size_t
 		return;
 	c->len -= off;
 	memmove(c->buf, c->buf + off, c->len);
-	if (c->len == sizeof(c->buf)) {
+	if (c->len == MONITOR_MAX_LINE) {
 		conn_send(s, c, "{\"error\":\"request longer than 4096 bytes\",\"ok\":false}");
 		conn_drop(c);
 	}
@@ -185,7 +186,7 @@ static void take_passed(struct monitor_conn *c, struct msghdr *msg)
 static void conn_read(struct monitor_server *s, struct monitor_conn *c)
 {
 	char cbuf[CMSG_SPACE(4 * sizeof(int))];
-	struct iovec iov = { c->buf + c->len, sizeof(c->buf) - c->len };
+	struct iovec iov = { c->buf + c->len, MONITOR_MAX_LINE - c->len };
 	struct msghdr msg = { .msg_iov = &iov,
 			      .msg_iovlen = 1,
 			      .msg_control = cbuf,

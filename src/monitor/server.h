@@ -36,7 +36,7 @@ struct monitor_conn {
 	int fd; /* -1: a free slot */
 	int passed_fd; /* a descriptor that came with the bytes in buf (SCM_RIGHTS), or -1 */
 	size_t len; /* bytes in buf not answered yet */
-	char buf[MONITOR_MAX_LINE];
+	char *buf; /* MONITOR_MAX_LINE bytes: its monitor_server's bufs[i] */
 };
 
 struct monitor_server {
@@ -48,6 +48,13 @@ struct monitor_server {
 	/* Where replies go: write_all(2); tests and the fuzz target put their own. */
 	ssize_t (*send)(int fd, const void *buf, size_t len);
 	struct monitor_conn conn[MONITOR_MAX_CLIENTS];
+	/*
+	 * Last, apart from the connections' headers, and not written by
+	 * monitor_server_init: in memory not yet touched (a fresh mapping) a
+	 * buffer costs a page only once a client has used it
+	 * (docs/ct-density.md, step 5). Not to be copied once initialized.
+	 */
+	char bufs[MONITOR_MAX_CLIENTS][MONITOR_MAX_LINE];
 };
 
 /* A server of cmds, without a socket yet. */

@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +141,24 @@ static int forkbomb(int seconds)
 		kill(kids[i], SIGKILL);
 	while (wait(NULL) > 0)
 		;
+	return 0;
+}
+
+/* sysinfo-loop SECONDS: call sysinfo() as fast as it answers; print "CALLS TOTALRAM_BYTES" */
+static int sysinfo_loop(int seconds)
+{
+	struct timespec t0, t;
+	struct sysinfo si = { 0 };
+	unsigned long calls = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (sysinfo(&si) < 0)
+			return 1;
+		calls++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < seconds);
+	printf("%lu %llu\n", calls, (unsigned long long)si.totalram * si.mem_unit);
 	return 0;
 }
 
@@ -392,6 +411,8 @@ static int security(const char *cmd, int argc, char **argv)
 		return snoop(argc > 2 ? atoi(argv[2]) : 5);
 	if (!strcmp(cmd, "fill") && argc >= 3)
 		return fill(argv[2]);
+	if (!strcmp(cmd, "sysinfo-loop") && argc >= 3)
+		return sysinfo_loop(atoi(argv[2]));
 	return -1;
 }
 

@@ -229,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c->fd = devnull;
 	c->len = 0;
 	while (size && c->fd >= 0) {
-		take = sizeof(c->buf) - c->len;
+		take = MONITOR_MAX_LINE - c->len;
 		take = take < chunk ? take : chunk;
 		take = take < size ? take : size;
 		memcpy(c->buf + c->len, data, take);

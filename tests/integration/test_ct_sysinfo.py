@@ -8,6 +8,7 @@ read what busybox `free` printed inside.
 Run as root: VPS_BUILD=build-test python3 -m pytest tests/integration/test_ct_sysinfo.py"""
 
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -255,3 +256,55 @@ def test_exec_without_annotation_is_the_host(bundle):
     mem, _ = free_rows(r.stdout)
     assert abs(mem[0][0] - host_mem_kib()) <= host_mem_kib() // 100, r.stdout
     assert not monitors(bundle.id)
+
+
+def test_socket_annotation_sends_the_listener_to_a_server(bundle, tmp_path):
+    """org.vps.sysinfo.socket (vps-ctm's monitor serves one): create sends the
+    server its end of the pair, the init's seccomp listener comes over it,
+    and no monitor process is started."""
+    path = tmp_path / "sysinfo.sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(str(path))
+    srv.listen(4)
+    bundle.config["annotations"] = dict(ANNOTATION, **{"org.vps.sysinfo.socket": str(path)})
+    bundle.config["process"]["args"] = ["/bin/sleep", "1000"]
+    bundle.create()
+    srv.settimeout(30)
+    conn, _ = srv.accept()
+    with conn:
+        _, fds, _, _ = socket.recv_fds(conn, 1, 1)
+    assert len(fds) == 1
+    pair = socket.socket(fileno=fds[0])
+    assert pair.type == socket.SOCK_SEQPACKET
+    assert not monitors(bundle.id), "a monitor besides the server"
+    bundle.ct("start", bundle.id, check=True)
+    pair.settimeout(30)
+    _, lfds, _, _ = socket.recv_fds(pair, 1, 1)
+    assert len(lfds) == 1
+    # the seccomp listener: anon inode [seccomp notify]
+    assert os.readlink(f"/proc/self/fd/{lfds[0]}") == "anon_inode:seccomp notify"
+    os.close(lfds[0])
+    pair.close()
+    srv.close()
+    bundle.ct("delete", "--force", bundle.id, check=True)
+
+
+def test_socket_annotation_without_a_server_starts_a_monitor(bundle, tmp_path):
+    """Nobody listening (the server's monitor is gone): a monitor of vps-ct's
+    own, and the answers are the cgroup's as without the annotation."""
+    bundle.config["annotations"] = dict(ANNOTATION, **{
+        "org.vps.sysinfo.socket": str(tmp_path / "none.sock")})
+    mem, _ = free_rows(sh(bundle, "free"))
+    assert mem[0][0] == 65536, mem
+
+
+@pytest.mark.parametrize("annotations", [
+    {"org.vps.sysinfo": "cgroup", "org.vps.sysinfo.socket": "relative.sock"},
+    {"org.vps.sysinfo.socket": "/run/x.sock"},  # without the view it serves
+])
+def test_bad_socket_annotation(bundle, annotations):
+    bundle.config["annotations"] = annotations
+    bundle.write()
+    r = bundle.ct("run", "-b", str(bundle.path), bundle.id)
+    assert r.returncode != 0
+    assert "annotations.org.vps.sysinfo.socket" in r.stderr, r.stderr

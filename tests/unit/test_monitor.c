@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -248,6 +249,53 @@ static void fd_passing_takes_one_fd(void **state)
 	close(null);
 }
 
+/* Pages of [p, p + len) resident (mincore), p page-aligned. */
+static size_t resident(const void *p, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t n = (len + page - 1) / page, r = 0;
+	unsigned char v[64];
+
+	assert_true(n <= sizeof(v));
+	assert_int_equal(mincore((void *)p, len, v), 0);
+	for (size_t i = 0; i < n; i++)
+		r += v[i] & 1;
+	return r;
+}
+
+/*
+ * An idle server in fresh memory (vps-ctm's is in a mapping of its own)
+ * touches none of its line buffers; a client's first line touches its own
+ * only (docs/ct-density.md, step 5: 32 KiB per container before).
+ */
+static void server_buffers_cost_nothing_until_used(void **state)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = sizeof(struct monitor_server);
+	struct monitor_server *s =
+		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t bufs, end;
+	int calls = 0;
+
+	assert_true(s != MAP_FAILED);
+	monitor_server_init(s, cmds, 2, &calls);
+	/* the pages wholly inside the buffers */
+	bufs = ((uintptr_t)s->bufs + page - 1) & ~(uintptr_t)(page - 1);
+	end = (uintptr_t)s->bufs[MONITOR_MAX_CLIENTS - 1] + MONITOR_MAX_LINE;
+	end &= ~(uintptr_t)(page - 1);
+	assert_true(end - bufs >= (size_t)(MONITOR_MAX_CLIENTS - 1) * page);
+	assert_int_equal(resident((void *)bufs, end - bufs), 0);
+	s->send = capture;
+	s->conn[3].fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sent_len = 0;
+	memcpy(s->conn[3].buf, "{\"cmd\":\"echo\"}\n", 15);
+	monitor_conn_input(s, &s->conn[3], 15);
+	assert_int_equal(calls, 1);
+	assert_true(resident((void *)bufs, end - bufs) <= 2);
+	monitor_server_close(s, NULL);
+	munmap(s, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +306,7 @@ int main(void)
 		cmocka_unit_test(console_replays_the_last_ring_bytes),
 		cmocka_unit_test(listen_replaces_a_stale_socket_only),
 		cmocka_unit_test(fd_passing_takes_one_fd),
+		cmocka_unit_test(server_buffers_cost_nothing_until_used),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
