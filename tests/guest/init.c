@@ -29,6 +29,9 @@
  *   vps.check=rng:N            read N bytes from /dev/hwrng: not all zero
  *   vps.net=IFACE,ADDR/PREFIX  bring IFACE up with ADDR (busybox ip), before checks
  *   vps.check=ping:ADDR        busybox ping reaches ADDR
+ *   vps.check=tcpsend:ADDR:PORT:MIB   connect to ADDR:PORT (IPv4) and send MIB MiB in
+ *                              64 KiB writes (the stack may hand the NIC TSO frames),
+ *                              then close; fails if a write or the connect does
  *   vps.check=fb:RRGGBB        /dev/fb0 comes (10 s at most) at 32 bits per pixel;
  *                              says `VPS-INIT: fb WxH line L`, and fills the lower half
  *                              of the visible screen with the colour (hex) through write()
@@ -54,6 +57,8 @@
 #include <linux/fb.h>
 #include <linux/fs.h>
 #include <linux/input.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +68,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -394,6 +400,47 @@ static const char *check_rng(const char *spec)
 	return nonzero ? NULL : "all zero";
 }
 
+/* vps.check=tcpsend:ADDR:PORT:MIB: a bulk TCP transfer out of the guest. */
+static const char *check_tcpsend(const char *spec)
+{
+	static char why[160], buf[64 << 10];
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char addr[64];
+	unsigned int port, mib;
+	long left;
+	int fd, tries;
+
+	if (sscanf(spec, "%63[^:]:%u:%u", addr, &port, &mib) != 3 || !port || port > 65535 ||
+	    !mib || mib > 4096 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return "want tcpsend:ADDR:PORT:MIB (IPv4, 1 to 4096 MiB)";
+	sa.sin_port = htons((uint16_t)port);
+	fd = -1;
+	for (tries = 0; tries < 50; tries++) { /* the link may still be coming up */
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		close(fd);
+		fd = -1;
+		usleep(100000);
+	}
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "connect %s:%u: %s", addr, port, strerror(errno));
+		return why;
+	}
+	for (left = (long)mib << 20; left > 0;) {
+		ssize_t n = write(fd, buf, left < (long)sizeof(buf) ? (size_t)left : sizeof(buf));
+
+		if (n <= 0) {
+			snprintf(why, sizeof(why), "write: %s", n < 0 ? strerror(errno) : "0");
+			close(fd);
+			return why;
+		}
+		left -= n;
+	}
+	close(fd);
+	return NULL;
+}
+
 /* vps.check=fb:RRGGBB: a display driver's fbdev emulation, written as a program would. */
 static const char *check_fb(const char *spec)
 {
@@ -631,6 +678,8 @@ static void run_checks(void)
 			why = check_rng(spec + 4);
 		else if (!strncmp(spec, "ping:", 5))
 			why = check_ping(spec + 5);
+		else if (!strncmp(spec, "tcpsend:", 8))
+			why = check_tcpsend(spec + 8);
 		else if (!strncmp(spec, "fb:", 3))
 			why = check_fb(spec + 3);
 		else if (!strncmp(spec, "kms:", 4))
