@@ -433,8 +433,11 @@ static int send_blocks(struct host *h, const struct vps *v, const char *to,
 		r = err_make(err, errno, "open `%s`", tmp);
 		goto out;
 	}
-	if ((r = ko->live_blocks(h, v, KIND_BLOCKS_TAKE, fd, bytes, err)) < 0 ||
-	    (r = sha256_file(tmp, sha, &size, err)) < 0)
+	if ((r = ko->live_blocks(h, v, KIND_BLOCKS_TAKE, fd, bytes, err)) < 0)
+		goto out;
+	if (!*bytes) /* nothing written since: no round trip (at the barrier, it is the pause) */
+		goto out;
+	if ((r = sha256_file(tmp, sha, &size, err)) < 0)
 		goto out;
 	if (lseek(fd, 0, SEEK_SET) < 0) {
 		r = err_make(err, errno, "`%s`", tmp);
