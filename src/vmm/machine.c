@@ -843,15 +843,8 @@ int machine_disks_hold(struct machine *mc, struct err **err)
 	unsigned int i;
 	int r;
 
-	machine_lock_devices(mc);
-	r = machine_quiesce_locked(mc, err);
-	if (r == 0)
-		disks_hold_locked(mc, true);
-	machine_unlock_devices(mc);
-	if (r < 0) {
-		machine_kick_all(mc);
+	if ((r = machine_disks_barrier(mc, err)) < 0)
 		return r;
-	}
 	/* the page cache's copy is what a copy reads; a crash of the host keeps it too */
 	for (i = 0; i < mc->nr_disk; i++)
 		if (fdatasync(mc->disk_fd[i]) < 0 && errno != EINVAL) {

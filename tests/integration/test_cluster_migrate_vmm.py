@@ -291,6 +291,15 @@ def stream_request(port, path, cert):
             return got.decode(errors="replace")
 
 
+def member_credentials(postgres, db, node_a, tmp_path):  # noqa: F811
+    """Node a's real member certificate and key, as files: (cert, key)."""
+    key = tmp_path / "a.key"
+    key.write_bytes((node_a.data / "node.key").read_bytes())
+    crt = tmp_path / "a.crt"
+    crt.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    return crt, key
+
+
 def test_forged_stream_is_refused(postgres, database, vnodes, tmp_path):  # noqa: F811
     """With a's real certificate and key, b's node listener is asked for a
     stream of VM lv3, running on a and not being moved (no copy came), and
@@ -301,10 +310,7 @@ def test_forged_stream_is_refused(postgres, database, vnodes, tmp_path):  # noqa
     a = unix(node_a)
     db = database.rsplit("dbname=", 1)[1]
     make_vm(a, "lv3", tmp_path)
-    key = tmp_path / "a.key"
-    key.write_bytes((node_a.data / "node.key").read_bytes())
-    crt = tmp_path / "a.crt"
-    crt.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    crt, key = member_credentials(postgres, db, node_a, tmp_path)
     got = stream_request(node_b.peer, "/migrations/lv3/stream", (crt, key))
     assert " 101 " not in got.split("\r\n")[0] and "no live move" in got, got
     status, body = peer_request(node_b.peer, "GET", "/migrations/lv3",
@@ -507,10 +513,7 @@ def test_hostile_disk_blocks_are_refused_and_write_nothing(postgres, database, v
     a = unix(node_a)
     db = database.rsplit("dbname=", 1)[1]
     make_vm(a, "lv6", tmp_path)
-    key = tmp_path / "a.key"
-    key.write_bytes((node_a.data / "node.key").read_bytes())
-    crt = tmp_path / "a.crt"
-    crt.write_text(postgres.psql("SELECT cert FROM nodes WHERE name = 'a'", db) + "\n")
+    crt, key = member_credentials(postgres, db, node_a, tmp_path)
     victim = tmp_path / "victim"
     victim.write_bytes(b"host file\n" * 100)
 
