@@ -329,43 +329,84 @@ enum MHD_Result api_vps_get_all(struct call *x)
 }
 
 /*
- * A create in a cluster: made here, or, when placement chose another node,
- * sent there as this caller with that node named (peer.c), its answer
- * answered. A node without a node-to-node listener: the 421 as before.
+ * A create in a cluster: made here (body, as create_body left it), or, when
+ * placement chose another node, the client's own body (`sent`) sent there as
+ * caller p with that node named (peer.c), its answer the answer (*out). A
+ * node without a node-to-node listener: the 421 as before.
  */
-static enum MHD_Result create_placed(struct call *x, json_t *body)
+static unsigned int create_placed_work(struct host *h, json_t *body, json_t *sent,
+				       const struct principal *p, json_t **out)
 {
-	json_t *out = NULL, *fwd, *ans = NULL;
+	json_t *fwd, *ans = NULL;
 	const char *node;
 	char location[PEER_LOCATION_MAX];
-	unsigned int status = work(x->h, "create", json_string_value(json_object_get(body, "name")),
-				   body, x->p->user, &out),
+	unsigned int status = work(h, "create", json_string_value(json_object_get(body, "name")),
+				   body, p->user, out),
 		     st = 0;
 	struct err *e = NULL;
 	int r;
 
-	json_decref(body);
-	node = json_string_value(json_object_get(json_object_get(out, "error"), "node"));
-	if (status != 421 || !node || !(fwd = json_deep_copy(x->body)))
-		return reply(x->c, status, out);
+	node = json_string_value(json_object_get(json_object_get(*out, "error"), "node"));
+	if (status != 421 || !node || !(fwd = json_deep_copy(sent)))
+		return status;
 	json_object_set_new(fwd, "node", json_string(node));
-	r = peer_forward(x->h, node, x->p, "POST", ROUTE_PREFIX "/vps", fwd, &st, &ans, location,
-			 &e);
+	r = peer_forward(h, node, p, "POST", ROUTE_PREFIX "/vps", fwd, &st, &ans, location, &e);
 	json_decref(fwd);
 	if (r == -ENOTSUP) {
 		err_free(&e);
-		return reply(x->c, status, out);
+		return status;
 	}
-	json_decref(out);
+	json_decref(*out);
 	if (r < 0) {
 		pr_warn("forward a create to node `%s`: %s", node, err_msg(e));
 		err_free(&e);
-		return reply(x->c, 503,
-			     json_pack("{s:{s:s, s:s}}", "error", "code", "node_unreachable",
-				       "message",
-				       "the node chosen for this VPS does not answer; try again"));
+		*out = json_pack("{s:{s:s, s:s}}", "error", "code", "node_unreachable", "message",
+				 "the node chosen for this VPS does not answer; try again");
+		return 503;
 	}
-	return reply(x->c, st, ans);
+	*out = ans;
+	return st;
+}
+
+static enum MHD_Result create_placed(struct call *x, json_t *body)
+{
+	json_t *out = NULL;
+	unsigned int status = create_placed_work(x->h, body, x->body, x->p, &out);
+
+	json_decref(body);
+	return reply(x->c, status, out);
+}
+
+/*
+ * An asynchronous create in a cluster carries, in the operation's own copy
+ * of the body (never shown), the caller and the client's body, so that a
+ * create placed on another node is sent there from inside the operation.
+ * Set after the checks, over anything a client sent under the name.
+ */
+#define OP_PLACED "\x01placed"
+
+static unsigned int create_placed_op(struct host *h, const char *action, const char *name,
+				     json_t *body, const char *user, json_t **out)
+{
+	json_t *placed = json_incref(json_object_get(body, OP_PLACED));
+	json_t *caller = json_object_get(placed, "caller");
+	struct principal p = { 0 };
+	unsigned int status;
+
+	json_object_del(body, OP_PLACED);
+	if (!caller) { /* not reached: api_vps_post sets it */
+		json_decref(placed);
+		return work(h, action, name, body, user, out);
+	}
+	snprintf(p.user, sizeof(p.user), "%s",
+		 json_string_value(json_object_get(caller, "user")) ?: "");
+	snprintf(p.source, sizeof(p.source), "%s",
+		 json_string_value(json_object_get(caller, "source")) ?: "");
+	p.admin = json_is_true(json_object_get(caller, "admin"));
+	p.local = json_is_true(json_object_get(caller, "local"));
+	status = create_placed_work(h, body, json_object_get(placed, "body"), &p, out);
+	json_decref(placed);
+	return status;
 }
 
 enum MHD_Result api_vps_post(struct call *x)
@@ -379,6 +420,24 @@ enum MHD_Result api_vps_post(struct call *x)
 		return reply_err(x->c, r, &e);
 	if (x->h->peer && !x->forwarded && !want_async(x->c))
 		return create_placed(x, out);
+	if (x->h->peer && !x->forwarded) { /* asynchronous: placed inside the operation */
+		json_t *op = NULL;
+		char loc[128];
+
+		json_object_set_new(out, OP_PLACED,
+				    json_pack("{s:{s:s, s:b, s:b, s:s}, s:O}", "caller", "user",
+					      x->p->user, "admin", x->p->admin, "local",
+					      x->p->local, "source", x->p->source, "body",
+					      x->body));
+		r = op_submit(x->h, x->p->user, json_string_value(json_object_get(out, "name")),
+			      "create", out, create_placed_op, &op, &e);
+		json_decref(out);
+		if (r < 0)
+			return reply_err(x->c, r, &e);
+		snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
+			 json_string_value(json_object_get(op, "id")));
+		return reply_hdr(x->c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+	}
 	ret = run_work(x->h, x->c, x->p, "create", json_string_value(json_object_get(out, "name")),
 		       out);
 	json_decref(out);

@@ -16,6 +16,7 @@ import os
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -292,7 +293,25 @@ def test_create_placed_elsewhere_is_forwarded(postgres, database, nodes):
     assert (node_b.data / "vps" / "c2").exists() and not (node_a.data / "vps" / "c2").exists()
     v = a.api("POST", "/vps", ct_body("c3", node="b"), expect=201)
     assert v["node"] == "b" and (node_b.data / "vps" / "c3").exists()
-    for n in ("c2", "c3"):
+    # asynchronous (the panel's way): an operation on a, placed inside it, made on b; a
+    # hostile body's own copy of the operation's hidden field changes nothing
+    r = c.request("POST", "/vps?async=1",
+                  {**body, "name": "c4", "\u0001placed": {"caller": {"user": "root",
+                                                                   "admin": True}}})
+    assert r.status == 400, r  # no such field for a customer (or anyone)
+    r = c.request("POST", "/vps?async=1", {**body, "name": "c4"})
+    assert r.status == 202, r
+    op = r.json["operation"]["id"]
+    for _ in range(600):
+        o = c.api("GET", f"/operations/{op}")
+        if o["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert o["state"] == "done", o
+    assert o["result"]["node"] == "b" and o["result"]["owner"] == "cus", o
+    assert postgres.psql("SELECT node || ':' || owner FROM vps WHERE name = 'c4'", db) == "b:cus"
+    assert (node_b.data / "vps" / "c4").exists() and not (node_a.data / "vps" / "c4").exists()
+    for n in ("c2", "c3", "c4"):
         a.api("DELETE", f"/vps/{n}")
     assert postgres.psql("SELECT string_agg(name, ',') FROM vps", db) == "c1"
 
