@@ -105,6 +105,15 @@ enum MHD_Result reply_page(struct MHD_Connection *c, json_t *list, const char *k
 	return reply(c, 200, out);
 }
 
+enum MHD_Result reply_operation(struct MHD_Connection *c, json_t *op)
+{
+	char loc[128];
+
+	snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
+		 json_string_value(json_object_get(op, "id")));
+	return reply_hdr(c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+}
+
 enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j)
 {
 	return reply_hdr(c, status, j, NULL, NULL);

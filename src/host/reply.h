@@ -15,6 +15,8 @@ extern __thread unsigned int last_status; /* the status answered, for the audit 
 enum MHD_Result reply_hdr(struct MHD_Connection *c, unsigned int status, json_t *j, const char *hdr,
 			  const char *value);
 enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, json_t *j);
+/* 202 for an operation started (?async=1): {"operation": op} (taken), its Location. */
+enum MHD_Result reply_operation(struct MHD_Connection *c, json_t *op);
 /* A body that is not JSON: text (malloc'd, taken) of len bytes, as `type`. */
 enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status, char *text, size_t len,
 			   const char *type);

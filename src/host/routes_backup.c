@@ -97,7 +97,6 @@ static enum MHD_Result long_work_of(struct call *x, const char *action, const ch
 	struct err *e = NULL;
 	json_t *out = NULL, *op, *body = json_deep_copy(x->body);
 	unsigned int status;
-	char loc[128];
 	int r;
 
 	if (json_object_get(body, "_id") || json_object_get(body, "_owner")) {
@@ -120,9 +119,7 @@ static enum MHD_Result long_work_of(struct call *x, const char *action, const ch
 	json_decref(body);
 	if (r < 0)
 		return reply_err(x->c, r, &e);
-	snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
-		 json_string_value(json_object_get(op, "id")));
-	return reply_hdr(x->c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+	return reply_operation(x->c, op);
 }
 
 static enum MHD_Result long_work(struct call *x, const char *action)

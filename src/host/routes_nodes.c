@@ -45,7 +45,6 @@ enum MHD_Result api_node_evacuate(struct call *x)
 	const char *as = MHD_lookup_connection_value(x->c, MHD_GET_ARGUMENT_KIND, "async");
 	struct err *e = NULL;
 	json_t *out = NULL, *op, *body;
-	char loc[128];
 	int r;
 
 	if (as && (!strcmp(as, "1") || !strcmp(as, "true"))) {
@@ -54,9 +53,7 @@ enum MHD_Result api_node_evacuate(struct call *x)
 		json_decref(body);
 		if (r < 0)
 			return reply_err(x->c, r, &e);
-		snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
-			 json_string_value(json_object_get(op, "id")));
-		return reply_hdr(x->c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+		return reply_operation(x->c, op);
 	}
 	r = migrate_evacuate(x->h, x->arg, x->p->user, &out, &e);
 	return reply_result(x->c, r, &e, 200, out);

@@ -222,7 +222,6 @@ static enum MHD_Result run_work(struct host *h, struct MHD_Connection *c, const 
 	struct err *e = NULL;
 	json_t *out = NULL, *op;
 	unsigned int status;
-	char loc[128];
 	int r;
 
 	if (!want_async(c)) {
@@ -231,9 +230,7 @@ static enum MHD_Result run_work(struct host *h, struct MHD_Connection *c, const 
 	}
 	if ((r = op_submit(h, p->user, name, action, body, work, &op, &e)) < 0)
 		return reply_err(c, r, &e);
-	snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
-		 json_string_value(json_object_get(op, "id")));
-	return reply_hdr(c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+	return reply_operation(c, op);
 }
 
 /* --- the handlers ---------------------------------------------------------------------- */
@@ -422,8 +419,6 @@ enum MHD_Result api_vps_post(struct call *x)
 		return create_placed(x, out);
 	if (x->h->peer && !x->forwarded) { /* asynchronous: placed inside the operation */
 		json_t *op = NULL;
-		char loc[128];
-
 		json_object_set_new(out, OP_PLACED,
 				    json_pack("{s:{s:s, s:b, s:b, s:s}, s:O}", "caller", "user",
 					      x->p->user, "admin", x->p->admin, "local",
@@ -434,9 +429,7 @@ enum MHD_Result api_vps_post(struct call *x)
 		json_decref(out);
 		if (r < 0)
 			return reply_err(x->c, r, &e);
-		snprintf(loc, sizeof(loc), "/api/v1/operations/%s",
-			 json_string_value(json_object_get(op, "id")));
-		return reply_hdr(x->c, 202, json_pack("{s:o}", "operation", op), "Location", loc);
+		return reply_operation(x->c, op);
 	}
 	ret = run_work(x->h, x->c, x->p, "create", json_string_value(json_object_get(out, "name")),
 		       out);
